@@ -1,0 +1,84 @@
+#pragma once
+// What hardware this machine has, read from the operating system and drivers.
+// Nothing here is configured or assumed: a field that could not be read is left
+// empty/zero and the reason is given where it matters (e.g. nvml_status).
+// Detect() is thread-compatible and has no side effects beyond reading /proc,
+// /sys, cpuid, and dlopen()ing NVML.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace ipfs_accel::hw {
+
+struct CpuInfo {
+  std::string model_name;                 // "Intel(R) Xeon(R) Platinum 8480+"
+  std::string vendor;                     // "GenuineIntel", "AuthenticAMD", "ARM"
+  std::string architecture;               // "x86_64", "aarch64"
+  std::vector<std::string> isa_features;  // "sse4_2", "avx2", "avx512f", "amx_tile", "neon", ...
+  int physical_cores = 0;
+  int logical_cores = 0;
+  int sockets = 0;
+  int64_t l1d_cache_bytes = 0;  // per core
+  int64_t l2_cache_bytes = 0;   // per core (or per cluster, as the OS reports it)
+  int64_t l3_cache_bytes = 0;   // per socket
+  int64_t memory_total_bytes = 0;
+  int64_t memory_available_bytes = 0;
+
+  bool HasFeature(const std::string& feature) const;
+};
+
+struct NvidiaGpu {
+  int index = 0;
+  std::string name;
+  std::string uuid;
+  int64_t memory_total_bytes = 0;
+  int compute_capability_major = 0;
+  int compute_capability_minor = 0;
+};
+
+struct NvidiaInfo {
+  // Empty when usable; else why not, e.g. "no NVIDIA driver (libnvidia-ml.so.1 not found)".
+  std::string unavailable_reason;
+  std::string driver_version;
+  std::string cuda_driver_version;  // "13.0"
+  std::vector<NvidiaGpu> gpus;
+};
+
+struct BrowserInfo {
+  std::string name;     // "chromium"
+  std::string path;     // the real binary, /usr/lib/chromium/chromium
+  std::string version;  // "156.0.8078.108"
+};
+
+struct HostInfo {
+  std::string hostname;
+  std::string os;      // "Debian GNU/Linux 12 (bookworm)"
+  std::string kernel;  // uname -r
+};
+
+struct HardwareReport {
+  HostInfo host;
+  CpuInfo cpu;
+  NvidiaInfo nvidia;
+  std::optional<BrowserInfo> chromium;  // nullopt: not installed
+  std::string chromium_missing_reason;  // why chromium is nullopt
+};
+
+CpuInfo DetectCpu();
+NvidiaInfo DetectNvidia();
+std::optional<BrowserInfo> DetectChromium(std::string* missing_reason);
+HostInfo DetectHost();
+HardwareReport Detect();
+
+void to_json(nlohmann::json& j, const CpuInfo& v);
+void to_json(nlohmann::json& j, const NvidiaGpu& v);
+void to_json(nlohmann::json& j, const NvidiaInfo& v);
+void to_json(nlohmann::json& j, const BrowserInfo& v);
+void to_json(nlohmann::json& j, const HostInfo& v);
+void to_json(nlohmann::json& j, const HardwareReport& v);
+
+}  // namespace ipfs_accel::hw

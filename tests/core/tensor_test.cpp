@@ -1,0 +1,46 @@
+#include "ipfs_accel/core/tensor.h"
+
+#include <gtest/gtest.h>
+
+#include "ipfs_accel/core/error.h"
+#include "ipfs_accel/core/float16.h"
+
+namespace ipfs_accel::core {
+namespace {
+
+TEST(TensorTest, ZerosHasShapeAndBytes) {
+  Tensor t = Tensor::Zeros(DType::kInt64, {2, 3});
+  EXPECT_EQ(t.element_count(), 6);
+  EXPECT_EQ(t.bytes.size(), 48u);
+  EXPECT_EQ(ShapeToString(t.shape), "[2,3]");
+}
+
+TEST(TensorTest, TypedViewRejectsWrongType) {
+  Tensor t = Tensor::Zeros(DType::kFloat32, {4});
+  EXPECT_EQ(t.values<float>().size(), 4u);
+  EXPECT_THROW(t.values<int64_t>(), Error);
+}
+
+TEST(TensorTest, SafetensorsCodesRoundTrip) {
+  EXPECT_EQ(DTypeFromSafetensors("F32"), DType::kFloat32);
+  EXPECT_EQ(DTypeFromSafetensors("I64"), DType::kInt64);
+  EXPECT_STREQ(DTypeToSafetensors(DType::kBFloat16), "BF16");
+  EXPECT_THROW(DTypeFromSafetensors("F8_E4M3"), Error);
+}
+
+TEST(Float16Test, KnownBitPatterns) {
+  EXPECT_EQ(HalfToFloat(0x3c00), 1.0f);
+  EXPECT_EQ(HalfToFloat(0xc000), -2.0f);
+  EXPECT_EQ(HalfToFloat(0x0001), 5.9604644775390625e-08f);  // smallest subnormal
+  EXPECT_EQ(BFloat16ToFloat(0x3f80), 1.0f);
+}
+
+TEST(TensorTest, ToDoublesConvertsEachType) {
+  Tensor t = Tensor::Zeros(DType::kFloat16, {2});
+  t.values<uint16_t>()[0] = 0x3c00;
+  t.values<uint16_t>()[1] = 0xc000;
+  EXPECT_EQ(t.ToDoubles(), (std::vector<double>{1.0, -2.0}));
+}
+
+}  // namespace
+}  // namespace ipfs_accel::core
