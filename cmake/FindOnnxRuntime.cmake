@@ -16,5 +16,5 @@ if(OnnxRuntime_FOUND AND NOT TARGET OnnxRuntime::OnnxRuntime)
     IMPORTED_LOCATION "${OnnxRuntime_LIBRARY}"
     INTERFACE_INCLUDE_DIRECTORIES "${OnnxRuntime_INCLUDE_DIR}")
   # The executables find the library where it was found at build time.
-  set(CMAKE_BUILD_RPATH "${CMAKE_BUILD_RPATH};${OnnxRuntime_LIBRARY_DIR}" PARENT_SCOPE)
+  set(CMAKE_BUILD_RPATH "${CMAKE_BUILD_RPATH};${OnnxRuntime_LIBRARY_DIR}")
 endif()

@@ -15,7 +15,7 @@ log() { printf 'bootstrap: %s\n' "$*" >&2; }
 # --- Debian packages ---------------------------------------------------------
 debian_packages=(
   build-essential cmake ninja-build ccache pkg-config git
-  libonnx-dev libprotobuf-dev protobuf-compiler
+  libonnx-dev libprotobuf-dev protobuf-compiler libssl-dev
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium

@@ -24,7 +24,7 @@ struct CpuInfo {
   int sockets = 0;
   int64_t l1d_cache_bytes = 0;  // per core
   int64_t l2_cache_bytes = 0;   // per core (or per cluster, as the OS reports it)
-  int64_t l3_cache_bytes = 0;   // per socket
+  int64_t l3_cache_bytes = 0;   // as the OS reports it for cpu0 (per socket, or per CCX on AMD)
   int64_t memory_total_bytes = 0;
   int64_t memory_available_bytes = 0;
 
@@ -64,7 +64,7 @@ struct HardwareReport {
   HostInfo host;
   CpuInfo cpu;
   NvidiaInfo nvidia;
-  std::optional<BrowserInfo> chromium;  // nullopt: not installed
+  std::optional<BrowserInfo> chromium;  // nullopt: not installed or not runnable
   std::string chromium_missing_reason;  // why chromium is nullopt
 };
 

@@ -1,0 +1,41 @@
+#pragma once
+// Generates inputs from what a session says about its inputs (dtype, shape with
+// symbolic dimensions) and what the model says they mean (token ids inside the
+// vocabulary, masks of ones). Symbolic dimensions are resolved in this order:
+//   1. --shape INPUT=d0,d1,... gives one input's whole shape;
+//   2. --shape DIM=n gives a named symbolic dimension everywhere;
+//   3. the model's batch / sequence dimension names, else axis 0 is the batch and
+//      a dimension named like a sequence ("seq", "len", "token") is the sequence;
+//   4. otherwise it is an error that says which --shape to give.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ipfs_accel/core/tensor.h"
+#include "ipfs_accel/models/model.h"
+#include "ipfs_accel/runtime/session.h"
+
+namespace ipfs_accel::harness {
+
+struct ShapeRequest {
+  int64_t batch_size = 1;
+  int64_t seq_len = 128;
+  std::map<std::string, std::vector<int64_t>> overrides;  // --shape NAME=dims
+};
+
+// Resolved concrete shape of every input. Throws core::Error(kInvalidArgument) for
+// a shape that cannot fit the graph (wrong rank, a fixed dimension contradicted,
+// a sequence longer than the model's positions, an unresolved symbolic dimension).
+std::map<std::string, core::Shape> ResolveShapes(const std::vector<runtime::TensorSpec>& inputs,
+                                                 const models::DimRoles& roles,
+                                                 const ShapeRequest& request);
+
+// Deterministic inputs for `seed`.
+std::map<std::string, core::Tensor> GenerateInputs(
+    const std::vector<runtime::TensorSpec>& inputs,
+    const std::map<std::string, core::Shape>& shapes,
+    const std::map<std::string, models::InputHint>& hints, uint64_t seed);
+
+}  // namespace ipfs_accel::harness

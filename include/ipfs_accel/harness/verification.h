@@ -1,0 +1,40 @@
+#pragma once
+// Checks a model against reference outputs: feeds the reference inputs, compares
+// each reference output with what the runtime returns.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ipfs_accel/core/tensor.h"
+#include "ipfs_accel/models/model.h"
+#include "ipfs_accel/runtime/session.h"
+
+namespace ipfs_accel::harness {
+
+struct OutputComparison {
+  std::string name;
+  core::Shape expected_shape, actual_shape;
+  double max_abs_error = 0;
+  double max_rel_error = 0;  // |a - e| / max(|e|, 1e-6), at its worst element
+  bool shape_matches = false;
+  bool within_tolerance = false;
+};
+
+struct VerificationResult {
+  std::vector<OutputComparison> outputs;
+  bool passed = false;  // every output present, same shape, within tolerance
+};
+
+// Compares two tensors element-wise (any numeric dtypes).
+OutputComparison CompareTensors(const std::string& name, const core::Tensor& expected,
+                                const core::Tensor& actual, double abs_tolerance);
+
+// Runs `model` on `inputs` and compares against `expected` (by output name).
+// Throws core::Error(kInvalidArgument) when an expected output is not a graph output.
+VerificationResult Verify(const models::Model& model, const runtime::SessionOptions& options,
+                          const std::map<std::string, core::Tensor>& inputs,
+                          const std::map<std::string, core::Tensor>& expected,
+                          double abs_tolerance);
+
+}  // namespace ipfs_accel::harness

@@ -1,0 +1,40 @@
+#pragma once
+// A Hugging Face config.json, with typed look-ups that name the file and key in
+// their errors. Defaults are the caller's (each architecture's config class has
+// its own), so a missing optional key never surprises.
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace ipfs_accel::models {
+
+class HfConfig {
+ public:
+  HfConfig(nlohmann::json json, std::string origin)
+      : json_(std::move(json)), origin_(std::move(origin)) {}
+
+  // Reads DIR/config.json. Throws core::Error: kNotFound, kCorrupt (not JSON / not an object).
+  static HfConfig Load(const std::string& dir);
+
+  const nlohmann::json& json() const { return json_; }
+  const std::string& origin() const { return origin_; }  // file path or "catalog:<name>"
+
+  // model_type, e.g. "bert". Throws kCorrupt when absent.
+  std::string ModelType() const;
+
+  bool Has(const std::string& key) const { return json_.contains(key) && !json_[key].is_null(); }
+  // Required keys throw kCorrupt naming the file and key when absent or of the wrong type.
+  int64_t Int(const std::string& key) const;
+  int64_t Int(const std::string& key, int64_t fallback) const;
+  double Double(const std::string& key, double fallback) const;
+  bool Bool(const std::string& key, bool fallback) const;
+  std::string String(const std::string& key, const std::string& fallback) const;
+
+ private:
+  nlohmann::json json_;
+  std::string origin_;
+};
+
+}  // namespace ipfs_accel::models

@@ -1,0 +1,63 @@
+#pragma once
+// Turns what a user names into a runnable ONNX model:
+//   - a catalog name ("bert-base-uncased", "bert-tiny"): the architecture's graph at
+//     that size with seeded random weights;
+//   - a Hugging Face folder (config.json + model.safetensors or sharded safetensors
+//     with model.safetensors.index.json): the graph with the checkpoint's weights;
+//   - an .onnx file, used as it is.
+// Built graphs pass onnx::checker and strict shape inference before they are returned.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ipfs_accel::models {
+
+// What generated inputs must respect for one graph input.
+struct InputHint {
+  enum class Kind { kAny, kIndexRange, kOnes, kZeros };
+  Kind kind = Kind::kAny;
+  int64_t low = 0, high = 0;  // kIndexRange: integers in [low, high)
+};
+
+// Which symbolic dimension names mean batch and sequence, when the model says.
+struct DimRoles {
+  std::string batch;         // e.g. "batch"
+  std::string sequence;      // e.g. "sequence"
+  int64_t max_sequence = 0;  // 0: no known bound
+};
+
+struct ModelInfo {
+  std::string name;          // catalog name, folder name, or file name
+  std::string architecture;  // HF model_type, or "onnx"
+  std::string modality;      // "text", "vision", "audio", "multimodal", "unknown"
+  std::string source;        // "catalog", "hf-folder", "onnx-file"
+  std::string source_path;   // absolute path for folders and files
+  int64_t parameters = 0;
+  std::string content_hash;  // "sha256:<hex>" of weights/.onnx, or "seed:<n>" for random weights
+};
+
+struct Model {
+  ModelInfo info;
+  // Exactly one of these is set: serialized ModelProto, or a path for ORT to load
+  // (an .onnx file, which may have external data beside it).
+  std::string onnx_bytes;
+  std::string onnx_path;
+  std::map<std::string, InputHint> input_hints;
+  DimRoles dim_roles;
+};
+
+struct LoadOptions {
+  uint64_t seed = 42;  // for random weights
+};
+
+// Throws core::Error: kNotFound (no such model/file), kCorrupt (unreadable config,
+// weights, or .onnx), kUnsupported (architecture or option this build lacks).
+Model LoadModel(const std::string& spec, const LoadOptions& options = {});
+
+// Builds the graph of a HF config folder (used by LoadModel and verify).
+Model LoadHfFolder(const std::string& dir);
+
+}  // namespace ipfs_accel::models

@@ -1,0 +1,27 @@
+#pragma once
+// The hardware platforms the project knows, and whether each can run here. A
+// platform is available only when both the hardware/driver and the runtime
+// support are present; otherwise the reason says which is missing.
+
+#include <string>
+#include <vector>
+
+#include "ipfs_accel/hw/hardware.h"
+
+namespace ipfs_accel::runtime {
+
+struct PlatformStatus {
+  std::string
+      platform;  // "cpu", "cuda", "rocm", "mps", "openvino", "qnn", "webgpu", "webnn", "wasm"
+  std::string execution_provider;  // ORT EP that serves it, e.g. "CUDAExecutionProvider"
+  bool available = false;
+  std::string reason;  // why not, or what it runs on
+};
+
+// Every known platform, in a fixed order.
+const std::vector<std::string>& KnownPlatforms();
+std::vector<PlatformStatus> PlatformAvailability(const hw::HardwareReport& hardware);
+// One platform's status; throws core::Error(kInvalidArgument) for an unknown name.
+PlatformStatus CheckPlatform(const std::string& platform, const hw::HardwareReport& hardware);
+
+}  // namespace ipfs_accel::runtime

@@ -1,0 +1,55 @@
+#include "ipfs_accel/harness/benchmark.h"
+
+#include <chrono>
+
+#include "ipfs_accel/harness/memory.h"
+#include "ipfs_accel/runtime/onnxruntime_backend.h"
+
+namespace ipfs_accel::harness {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double MsSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+}  // namespace
+
+BenchmarkResult RunBenchmark(const models::Model& model, const BenchmarkConfig& config,
+                             const ProgressFn& progress) {
+  ResetPeakRss();
+  BenchmarkResult r;
+  auto t0 = Clock::now();
+  auto session = runtime::OpenOnnxRuntimeSession(model, config.session);
+  r.load_ms = MsSince(t0);
+  r.execution_provider = session->execution_provider();
+  r.session_options_json = session->options_json();
+
+  r.input_shapes = ResolveShapes(session->inputs(), model.dim_roles, config.shape);
+  session->Bind(GenerateInputs(session->inputs(), r.input_shapes, model.input_hints, config.seed));
+  r.batch_size = config.shape.batch_size;
+
+  t0 = Clock::now();
+  session->RunBound();
+  r.first_inference_ms = MsSince(t0);
+  for (int i = 0; i < config.warmup; ++i) session->RunBound();
+
+  r.samples_ms.reserve(static_cast<size_t>(config.iterations));
+  const auto start = Clock::now();
+  double elapsed_s = 0;
+  while (static_cast<int>(r.samples_ms.size()) < config.iterations ||
+         elapsed_s < config.min_time_s) {
+    const auto t = Clock::now();
+    session->RunBound();
+    const auto t_end = Clock::now();
+    r.samples_ms.push_back(std::chrono::duration<double, std::milli>(t_end - t).count());
+    elapsed_s = std::chrono::duration<double>(t_end - start).count();
+    if (progress) progress(static_cast<int>(r.samples_ms.size()), elapsed_s);
+  }
+  r.latency = Summarize(r.samples_ms);
+  r.throughput_items_per_s =
+      r.latency.mean > 0 ? static_cast<double>(r.batch_size) * 1000.0 / r.latency.mean : 0;
+  r.peak_rss_bytes = PeakRssBytes();
+  return r;
+}
+
+}  // namespace ipfs_accel::harness

@@ -1,0 +1,182 @@
+#include "ipfs_accel/harness/input_generator.h"
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "ipfs_accel/core/error.h"
+
+namespace ipfs_accel::harness {
+
+using core::Error;
+using core::ErrorKind;
+
+namespace {
+
+bool LooksLikeSequence(std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+  return name.find("seq") != std::string::npos || name.find("len") != std::string::npos ||
+         name.find("token") != std::string::npos;
+}
+
+int64_t ResolveDim(const runtime::TensorSpec& spec, size_t axis, const models::DimRoles& roles,
+                   const ShapeRequest& req) {
+  const std::string& name = spec.dim_names[axis];
+  if (!name.empty()) {
+    auto it = req.overrides.find(name);
+    if (it != req.overrides.end()) {
+      if (it->second.size() != 1)
+        throw Error(ErrorKind::kInvalidArgument,
+                    fmt::format("--shape {}=... names a dimension and takes one size", name));
+      return it->second[0];
+    }
+  }
+  if (!name.empty() && name == roles.batch) return req.batch_size;
+  if (!name.empty() && name == roles.sequence) return req.seq_len;
+  if (roles.batch.empty() && axis == 0) return req.batch_size;
+  if (roles.sequence.empty() && LooksLikeSequence(name)) return req.seq_len;
+  throw Error(ErrorKind::kInvalidArgument,
+              fmt::format("input '{}' has a symbolic dimension {} at axis {} that cannot be "
+                          "guessed; give it with --shape {}=<size> or --shape {}=<d0,d1,...>",
+                          spec.name, name.empty() ? "(unnamed)" : "'" + name + "'", axis,
+                          name.empty() ? "<dim>" : name, spec.name));
+}
+
+}  // namespace
+
+std::map<std::string, core::Shape> ResolveShapes(const std::vector<runtime::TensorSpec>& inputs,
+                                                 const models::DimRoles& roles,
+                                                 const ShapeRequest& req) {
+  if (req.batch_size <= 0 || req.seq_len <= 0)
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("batch size {} and sequence length {} must be positive", req.batch_size,
+                            req.seq_len));
+  for (const auto& [name, dims] : req.overrides) {
+    bool known = false;
+    for (const auto& spec : inputs) {
+      known = known || spec.name == name;
+      known = known ||
+              std::find(spec.dim_names.begin(), spec.dim_names.end(), name) != spec.dim_names.end();
+    }
+    if (!known) {
+      std::vector<std::string> names;
+      for (const auto& s : inputs) names.push_back(s.name);
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("--shape {}: the model has no input or symbolic dimension of that "
+                              "name (inputs: {})",
+                              name, fmt::join(names, ", ")));
+    }
+  }
+  std::map<std::string, core::Shape> shapes;
+  for (const auto& spec : inputs) {
+    core::Shape shape(spec.shape.size());
+    auto whole = req.overrides.find(spec.name);
+    if (whole != req.overrides.end()) {
+      if (whole->second.size() != spec.shape.size())
+        throw Error(
+            ErrorKind::kInvalidArgument,
+            fmt::format("--shape {} gives {} dimensions, but the input has rank {} ({})", spec.name,
+                        whole->second.size(), spec.shape.size(), core::ShapeToString(spec.shape)));
+      shape = whole->second;
+    } else {
+      for (size_t a = 0; a < spec.shape.size(); ++a)
+        shape[a] = spec.shape[a] >= 0 ? spec.shape[a] : ResolveDim(spec, a, roles, req);
+    }
+    for (size_t a = 0; a < shape.size(); ++a) {
+      if (spec.shape[a] >= 0 && shape[a] != spec.shape[a])
+        throw Error(ErrorKind::kInvalidArgument,
+                    fmt::format("input '{}' axis {} is fixed at {} in the graph, not {}", spec.name,
+                                a, spec.shape[a], shape[a]));
+      if (shape[a] <= 0)
+        throw Error(ErrorKind::kInvalidArgument,
+                    fmt::format("input '{}' axis {} would be {}; sizes must be positive", spec.name,
+                                a, shape[a]));
+      if (roles.max_sequence > 0 && a < spec.dim_names.size() &&
+          spec.dim_names[a] == roles.sequence && shape[a] > roles.max_sequence)
+        throw Error(ErrorKind::kInvalidArgument,
+                    fmt::format("sequence length {} exceeds the model's {} positions; use "
+                                "--seq-len {} or less",
+                                shape[a], roles.max_sequence, roles.max_sequence));
+    }
+    shapes[spec.name] = std::move(shape);
+  }
+  return shapes;
+}
+
+std::map<std::string, core::Tensor> GenerateInputs(
+    const std::vector<runtime::TensorSpec>& inputs,
+    const std::map<std::string, core::Shape>& shapes,
+    const std::map<std::string, models::InputHint>& hints, uint64_t seed) {
+  std::map<std::string, core::Tensor> out;
+  std::mt19937_64 rng(seed);
+  for (const auto& spec : inputs) {
+    core::Tensor t = core::Tensor::Zeros(spec.dtype, shapes.at(spec.name));
+    models::InputHint hint;
+    if (auto it = hints.find(spec.name); it != hints.end()) hint = it->second;
+    const size_t n = static_cast<size_t>(t.element_count());
+    auto fill_ints = [&](auto span) {
+      using T = typename decltype(span)::value_type;
+      if (hint.kind == models::InputHint::Kind::kOnes) {
+        std::fill(span.begin(), span.end(), T{1});
+      } else if (hint.kind == models::InputHint::Kind::kIndexRange) {
+        std::uniform_int_distribution<int64_t> dist(hint.low, hint.high - 1);
+        for (auto& x : span) x = static_cast<T>(dist(rng));
+      }  // kAny / kZeros: zeros are inside every index range a graph can have
+    };
+    switch (spec.dtype) {
+      case core::DType::kInt64:
+        fill_ints(t.values<int64_t>());
+        break;
+      case core::DType::kInt32:
+        fill_ints(t.values<int32_t>());
+        break;
+      case core::DType::kInt16:
+        fill_ints(t.values<int16_t>());
+        break;
+      case core::DType::kInt8:
+        fill_ints(t.values<int8_t>());
+        break;
+      case core::DType::kUInt8:
+      case core::DType::kBool:
+        fill_ints(t.values<uint8_t>());
+        break;
+      case core::DType::kFloat32: {
+        std::normal_distribution<float> dist(0.0f, 1.0f);
+        for (auto& x : t.values<float>()) x = dist(rng);
+        break;
+      }
+      case core::DType::kFloat64: {
+        std::normal_distribution<double> dist(0.0, 1.0);
+        for (auto& x : t.values<double>()) x = dist(rng);
+        break;
+      }
+      case core::DType::kFloat16:
+      case core::DType::kBFloat16: {
+        // Uniform in [-1, 1) on a coarse grid that both formats represent exactly.
+        std::uniform_int_distribution<int> dist(-64, 63);
+        auto v = t.values<uint16_t>();
+        for (size_t i = 0; i < n; ++i) {
+          const float f = static_cast<float>(dist(rng)) / 64.0f;
+          uint32_t bits;
+          std::memcpy(&bits, &f, 4);
+          if (spec.dtype == core::DType::kBFloat16) {
+            v[i] = static_cast<uint16_t>(bits >> 16);
+          } else {  // exact: |f| >= 2^-6 or 0, 6 mantissa bits
+            const uint32_t sign = (bits >> 16) & 0x8000;
+            const int exp = static_cast<int>((bits >> 23) & 0xff) - 127 + 15;
+            v[i] = f == 0.0f ? 0
+                             : static_cast<uint16_t>(sign | (static_cast<uint32_t>(exp) << 10) |
+                                                     ((bits >> 13) & 0x3ff));
+          }
+        }
+        break;
+      }
+    }
+    out.emplace(spec.name, std::move(t));
+  }
+  return out;
+}
+
+}  // namespace ipfs_accel::harness

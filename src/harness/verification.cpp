@@ -1,0 +1,56 @@
+#include "ipfs_accel/harness/verification.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "ipfs_accel/core/error.h"
+#include "ipfs_accel/runtime/onnxruntime_backend.h"
+
+namespace ipfs_accel::harness {
+
+OutputComparison CompareTensors(const std::string& name, const core::Tensor& expected,
+                                const core::Tensor& actual, double abs_tolerance) {
+  OutputComparison c;
+  c.name = name;
+  c.expected_shape = expected.shape;
+  c.actual_shape = actual.shape;
+  c.shape_matches = expected.shape == actual.shape;
+  if (!c.shape_matches) return c;
+  const auto e = expected.ToDoubles();
+  const auto a = actual.ToDoubles();
+  bool finite = true;
+  for (size_t i = 0; i < e.size(); ++i) {
+    const double diff = std::fabs(a[i] - e[i]);
+    if (!std::isfinite(a[i]) && a[i] != e[i]) finite = false;
+    c.max_abs_error = std::max(c.max_abs_error, diff);
+    c.max_rel_error = std::max(c.max_rel_error, diff / std::max(std::fabs(e[i]), 1e-6));
+  }
+  c.within_tolerance = finite && c.max_abs_error <= abs_tolerance;
+  return c;
+}
+
+VerificationResult Verify(const models::Model& model, const runtime::SessionOptions& options,
+                          const std::map<std::string, core::Tensor>& inputs,
+                          const std::map<std::string, core::Tensor>& expected,
+                          double abs_tolerance) {
+  auto session = runtime::OpenOnnxRuntimeSession(model, options);
+  for (const auto& [name, tensor] : expected) {
+    const auto& outs = session->outputs();
+    if (std::none_of(outs.begin(), outs.end(), [&](const auto& s) { return s.name == name; }))
+      throw core::Error(core::ErrorKind::kInvalidArgument,
+                        fmt::format("reference output '{}' is not an output of model '{}'", name,
+                                    model.info.name));
+  }
+  const auto actual = session->Run(inputs);
+  VerificationResult r;
+  r.passed = !expected.empty();
+  for (const auto& [name, tensor] : expected) {
+    r.outputs.push_back(CompareTensors(name, tensor, actual.at(name), abs_tolerance));
+    r.passed = r.passed && r.outputs.back().within_tolerance;
+  }
+  return r;
+}
+
+}  // namespace ipfs_accel::harness

@@ -1,0 +1,17 @@
+#pragma once
+// DetectChromium() with the binary's path as a parameter, so tests can point it at a missing
+// or wrong binary.
+
+#include <optional>
+#include <string>
+
+#include "ipfs_accel/hw/hardware.h"
+
+namespace ipfs_accel::hw::detail {
+
+// Debian's real binary; the /usr/bin/chromium wrapper script misbehaves.
+inline constexpr char kChromiumPath[] = "/usr/lib/chromium/chromium";
+
+std::optional<BrowserInfo> DetectChromiumAt(const std::string& path, std::string* missing_reason);
+
+}  // namespace ipfs_accel::hw::detail

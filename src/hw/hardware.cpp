@@ -1,0 +1,73 @@
+// Detect() and the JSON form of the report (field names equal the struct's).
+
+#include "ipfs_accel/hw/hardware.h"
+
+#include <nlohmann/json.hpp>
+
+namespace ipfs_accel::hw {
+
+HardwareReport Detect() {
+  HardwareReport report;
+  report.host = DetectHost();
+  report.cpu = DetectCpu();
+  report.nvidia = DetectNvidia();
+  report.chromium = DetectChromium(&report.chromium_missing_reason);
+  return report;
+}
+
+void to_json(nlohmann::json& j, const CpuInfo& v) {
+  j = nlohmann::json{
+      {"model_name", v.model_name},
+      {"vendor", v.vendor},
+      {"architecture", v.architecture},
+      {"isa_features", v.isa_features},
+      {"physical_cores", v.physical_cores},
+      {"logical_cores", v.logical_cores},
+      {"sockets", v.sockets},
+      {"l1d_cache_bytes", v.l1d_cache_bytes},
+      {"l2_cache_bytes", v.l2_cache_bytes},
+      {"l3_cache_bytes", v.l3_cache_bytes},
+      {"memory_total_bytes", v.memory_total_bytes},
+      {"memory_available_bytes", v.memory_available_bytes},
+  };
+}
+
+void to_json(nlohmann::json& j, const NvidiaGpu& v) {
+  j = nlohmann::json{
+      {"index", v.index},
+      {"name", v.name},
+      {"uuid", v.uuid},
+      {"memory_total_bytes", v.memory_total_bytes},
+      {"compute_capability_major", v.compute_capability_major},
+      {"compute_capability_minor", v.compute_capability_minor},
+  };
+}
+
+void to_json(nlohmann::json& j, const NvidiaInfo& v) {
+  j = nlohmann::json{
+      {"unavailable_reason", v.unavailable_reason},
+      {"driver_version", v.driver_version},
+      {"cuda_driver_version", v.cuda_driver_version},
+      {"gpus", v.gpus},
+  };
+}
+
+void to_json(nlohmann::json& j, const BrowserInfo& v) {
+  j = nlohmann::json{{"name", v.name}, {"path", v.path}, {"version", v.version}};
+}
+
+void to_json(nlohmann::json& j, const HostInfo& v) {
+  j = nlohmann::json{{"hostname", v.hostname}, {"os", v.os}, {"kernel", v.kernel}};
+}
+
+void to_json(nlohmann::json& j, const HardwareReport& v) {
+  j = nlohmann::json{
+      {"host", v.host},
+      {"cpu", v.cpu},
+      {"nvidia", v.nvidia},
+      {"chromium", v.chromium ? nlohmann::json(*v.chromium) : nlohmann::json(nullptr)},
+      {"chromium_missing_reason", v.chromium_missing_reason},
+  };
+}
+
+}  // namespace ipfs_accel::hw

@@ -1,0 +1,148 @@
+// DetectNvidia(): asks the driver through NVML, loaded at run time so the program builds and
+// runs on machines without an NVIDIA driver. No NVML header is installed here, so the few
+// types and entry points used are declared below with the signatures of nvml.h.
+
+#include <dlfcn.h>
+
+#include <memory>
+#include <string>
+
+#include "ipfs_accel/hw/hardware.h"
+
+namespace ipfs_accel::hw {
+namespace {
+
+using nvmlReturn_t = int;  // NVML_SUCCESS == 0
+using nvmlDevice_t = struct nvmlDevice_st*;
+struct nvmlMemory_t {
+  unsigned long long total;
+  unsigned long long free;
+  unsigned long long used;
+};
+
+// Buffer sizes from nvml.h (the *_V2_* ones, which are the larger).
+constexpr unsigned kDriverVersionSize = 80;
+constexpr unsigned kNameSize = 96;
+constexpr unsigned kUuidSize = 96;
+
+struct Nvml {
+  nvmlReturn_t (*Init)();
+  nvmlReturn_t (*Shutdown)();
+  nvmlReturn_t (*SystemGetDriverVersion)(char*, unsigned);
+  nvmlReturn_t (*SystemGetCudaDriverVersion)(int*);
+  nvmlReturn_t (*DeviceGetCount)(unsigned*);
+  nvmlReturn_t (*DeviceGetHandleByIndex)(unsigned, nvmlDevice_t*);
+  nvmlReturn_t (*DeviceGetName)(nvmlDevice_t, char*, unsigned);
+  nvmlReturn_t (*DeviceGetUUID)(nvmlDevice_t, char*, unsigned);
+  nvmlReturn_t (*DeviceGetMemoryInfo)(nvmlDevice_t, nvmlMemory_t*);
+  nvmlReturn_t (*DeviceGetCudaComputeCapability)(nvmlDevice_t, int*, int*);
+  const char* (*ErrorString)(nvmlReturn_t);  // optional: only improves messages
+};
+
+struct DlCloser {
+  void operator()(void* handle) const { dlclose(handle); }
+};
+using Library = std::unique_ptr<void, DlCloser>;
+
+template <typename Fn>
+bool Resolve(void* lib, const char* symbol, Fn& fn, std::string& missing) {
+  fn = reinterpret_cast<Fn>(dlsym(lib, symbol));
+  if (fn == nullptr && missing.empty()) missing = symbol;
+  return fn != nullptr;
+}
+
+std::string ErrorText(const Nvml& nvml, nvmlReturn_t code) {
+  std::string text = "NVML error " + std::to_string(code);
+  const char* name = nvml.ErrorString ? nvml.ErrorString(code) : nullptr;
+  if (name != nullptr && *name != '\0') text += std::string(" (") + name + ")";
+  return text;
+}
+
+// 13000 -> "13.0", 12040 -> "12.4" (NVML encodes 1000 * major + 10 * minor).
+std::string CudaVersionString(int v) {
+  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
+}
+
+NvidiaGpu ReadGpu(const Nvml& nvml, unsigned index) {
+  NvidiaGpu gpu;
+  gpu.index = static_cast<int>(index);
+  nvmlDevice_t device = nullptr;
+  // A GPU we may not query (permissions, fallen off the bus) still exists: keep it, unfilled.
+  if (nvml.DeviceGetHandleByIndex(index, &device) != 0) return gpu;
+  char buffer[kNameSize > kUuidSize ? kNameSize : kUuidSize] = {};
+  if (nvml.DeviceGetName(device, buffer, kNameSize) == 0) gpu.name = buffer;
+  buffer[0] = '\0';
+  if (nvml.DeviceGetUUID(device, buffer, kUuidSize) == 0) gpu.uuid = buffer;
+  nvmlMemory_t memory{};
+  if (nvml.DeviceGetMemoryInfo(device, &memory) == 0) {
+    gpu.memory_total_bytes = static_cast<int64_t>(memory.total);
+  }
+  int major = 0, minor = 0;
+  if (nvml.DeviceGetCudaComputeCapability(device, &major, &minor) == 0) {
+    gpu.compute_capability_major = major;
+    gpu.compute_capability_minor = minor;
+  }
+  return gpu;
+}
+
+void Query(const Nvml& nvml, NvidiaInfo& info) {
+  char version[kDriverVersionSize] = {};
+  if (nvml.SystemGetDriverVersion(version, kDriverVersionSize) == 0) {
+    info.driver_version = version;
+  }
+  int cuda = 0;
+  if (nvml.SystemGetCudaDriverVersion(&cuda) == 0 && cuda > 0) {
+    info.cuda_driver_version = CudaVersionString(cuda);
+  }
+  unsigned count = 0;
+  if (nvmlReturn_t rc = nvml.DeviceGetCount(&count); rc != 0) {
+    info.unavailable_reason = "NVML could not count GPUs: " + ErrorText(nvml, rc);
+    return;
+  }
+  for (unsigned i = 0; i < count; ++i) info.gpus.push_back(ReadGpu(nvml, i));
+  if (info.gpus.empty()) info.unavailable_reason = "no NVIDIA GPU found by the driver";
+}
+
+}  // namespace
+
+NvidiaInfo DetectNvidia() {
+  NvidiaInfo info;
+  // RTLD_LOCAL: NVML's symbols must not leak into, or clash with, the rest of the process.
+  Library lib(dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL));
+  if (!lib) {
+    info.unavailable_reason = "no NVIDIA driver (libnvidia-ml.so.1 not found)";
+    return info;
+  }
+  Nvml nvml{};
+  std::string missing;
+  void* h = lib.get();
+  bool ok = Resolve(h, "nvmlInit_v2", nvml.Init, missing);
+  ok &= Resolve(h, "nvmlShutdown", nvml.Shutdown, missing);
+  ok &= Resolve(h, "nvmlSystemGetDriverVersion", nvml.SystemGetDriverVersion, missing);
+  ok &= Resolve(h, "nvmlSystemGetCudaDriverVersion_v2", nvml.SystemGetCudaDriverVersion, missing);
+  ok &= Resolve(h, "nvmlDeviceGetCount_v2", nvml.DeviceGetCount, missing);
+  ok &= Resolve(h, "nvmlDeviceGetHandleByIndex_v2", nvml.DeviceGetHandleByIndex, missing);
+  ok &= Resolve(h, "nvmlDeviceGetName", nvml.DeviceGetName, missing);
+  ok &= Resolve(h, "nvmlDeviceGetUUID", nvml.DeviceGetUUID, missing);
+  ok &= Resolve(h, "nvmlDeviceGetMemoryInfo", nvml.DeviceGetMemoryInfo, missing);
+  ok &= Resolve(h, "nvmlDeviceGetCudaComputeCapability", nvml.DeviceGetCudaComputeCapability,
+                missing);
+  if (!ok) {
+    info.unavailable_reason =
+        "NVIDIA driver too old: libnvidia-ml.so.1 lacks " + missing + " (update the driver)";
+    return info;
+  }
+  std::string unused;
+  Resolve(h, "nvmlErrorString", nvml.ErrorString, unused);
+
+  if (nvmlReturn_t rc = nvml.Init(); rc != 0) {
+    info.unavailable_reason =
+        "NVIDIA driver present but NVML did not start: " + ErrorText(nvml, rc);
+    return info;
+  }
+  Query(nvml, info);
+  nvml.Shutdown();
+  return info;
+}
+
+}  // namespace ipfs_accel::hw

@@ -1,1 +1,0 @@
-namespace ipfs_accel {}

@@ -1,0 +1,35 @@
+#include "activation.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "ipfs_accel/core/error.h"
+
+namespace ipfs_accel::models {
+
+std::string Activation(GraphBuilder& g, const std::string& x, const std::string& hf_name) {
+  if (hf_name == "gelu") {  // exact: 0.5 x (1 + erf(x / sqrt 2)); ORT fuses it into Gelu
+    const std::string erf = g.Node("Erf", {g.Node("Div", {x, g.ConstFloat(std::sqrt(2.0f))})});
+    const std::string one_plus = g.Node("Add", {erf, g.ConstFloat(1.0f)});
+    return g.Node("Mul", {g.Node("Mul", {x, one_plus}), g.ConstFloat(0.5f)});
+  }
+  if (hf_name == "gelu_new" || hf_name == "gelu_pytorch_tanh" || hf_name == "gelu_fast") {
+    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    const std::string x3 = g.Node("Mul", {g.Node("Mul", {x, x}), x});
+    const std::string inner = g.Node("Add", {x, g.Node("Mul", {x3, g.ConstFloat(0.044715f)})});
+    const std::string t = g.Node(
+        "Tanh", {g.Node("Mul", {inner, g.ConstFloat(static_cast<float>(std::sqrt(2.0 / M_PI)))})});
+    const std::string one_plus = g.Node("Add", {t, g.ConstFloat(1.0f)});
+    return g.Node("Mul", {g.Node("Mul", {x, one_plus}), g.ConstFloat(0.5f)});
+  }
+  if (hf_name == "relu") return g.Node("Relu", {x});
+  if (hf_name == "silu" || hf_name == "swish") return g.Node("Mul", {x, g.Node("Sigmoid", {x})});
+  if (hf_name == "tanh") return g.Node("Tanh", {x});
+  throw core::Error(core::ErrorKind::kUnsupported,
+                    fmt::format("activation '{}' is not supported (supported: gelu, gelu_new, "
+                                "gelu_pytorch_tanh, relu, silu, tanh)",
+                                hf_name));
+}
+
+}  // namespace ipfs_accel::models

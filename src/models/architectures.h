@@ -1,0 +1,28 @@
+#pragma once
+// The architectures this build can turn into graphs: one entry each, with the
+// builder, the checkpoint name prefixes to try, and what the inputs mean.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "graph_builder.h"
+#include "ipfs_accel/models/hf_config.h"
+#include "ipfs_accel/models/model.h"
+
+namespace ipfs_accel::models {
+
+struct Architecture {
+  std::string model_type;  // HF model_type
+  std::string modality;
+  std::vector<std::string> checkpoint_prefixes;  // e.g. "bert." for BertFor* checkpoints
+  std::function<void(const HfConfig&, GraphBuilder&)> build;
+  std::function<std::map<std::string, InputHint>(const HfConfig&)> input_hints;
+  std::function<DimRoles(const HfConfig&)> dim_roles;
+};
+
+const std::vector<Architecture>& Architectures();
+// Throws core::Error(kUnsupported) naming `origin` and the known architectures.
+const Architecture& FindArchitecture(const std::string& model_type, const std::string& origin);
+
+}  // namespace ipfs_accel::models

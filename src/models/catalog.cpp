@@ -1,0 +1,36 @@
+#include "ipfs_accel/models/catalog.h"
+
+#include <algorithm>
+
+#include "ipfs_accel/core/error.h"
+
+namespace ipfs_accel::models {
+namespace generated {
+extern const char* const kCatalogJson;
+}
+
+const std::vector<CatalogEntry>& Catalog() {
+  static const std::vector<CatalogEntry> catalog = [] {
+    std::vector<CatalogEntry> out;
+    const auto json = nlohmann::json::parse(generated::kCatalogJson);
+    for (const auto& m : json.at("models")) {
+      const std::string name = m.at("name").get<std::string>();
+      out.push_back(CatalogEntry{
+          name, m.at("aliases").get<std::vector<std::string>>(),
+          m.at("architecture").get<std::string>(), m.at("modality").get<std::string>(),
+          m.at("hf_id").get<std::string>(), HfConfig(m.at("config"), "catalog:" + name)});
+    }
+    return out;
+  }();
+  return catalog;
+}
+
+std::optional<CatalogEntry> FindInCatalog(const std::string& name) {
+  for (const auto& e : Catalog()) {
+    if (e.name == name || std::find(e.aliases.begin(), e.aliases.end(), name) != e.aliases.end())
+      return e;
+  }
+  return std::nullopt;
+}
+
+}  // namespace ipfs_accel::models

@@ -1,0 +1,12 @@
+#pragma once
+// sha256 of files' contents, as "sha256:<hex>".
+
+#include <string>
+#include <vector>
+
+namespace ipfs_accel::models {
+
+// Hashes the files in order, as one stream. Throws core::Error(kIo).
+std::string Sha256OfFiles(const std::vector<std::string>& paths);
+
+}  // namespace ipfs_accel::models

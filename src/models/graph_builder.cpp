@@ -1,0 +1,153 @@
+#include "graph_builder.h"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "ipfs_accel/core/error.h"
+
+namespace ipfs_accel::models {
+
+namespace {
+void SetType(onnx::ValueInfoProto* info, onnx::TensorProto::DataType type,
+             const std::vector<Dim>& dims) {
+  auto* tensor_type = info->mutable_type()->mutable_tensor_type();
+  tensor_type->set_elem_type(type);
+  auto* shape = tensor_type->mutable_shape();
+  for (const auto& d : dims) {
+    auto* dim = shape->add_dim();
+    if (std::holds_alternative<int64_t>(d))
+      dim->set_dim_value(std::get<int64_t>(d));
+    else
+      dim->set_dim_param(std::get<std::string>(d));
+  }
+}
+
+onnx::TensorProto::DataType ToOnnx(core::DType d) {
+  switch (d) {
+    case core::DType::kFloat32:
+      return onnx::TensorProto::FLOAT;
+    case core::DType::kFloat16:
+      return onnx::TensorProto::FLOAT16;
+    case core::DType::kBFloat16:
+      return onnx::TensorProto::BFLOAT16;
+    case core::DType::kFloat64:
+      return onnx::TensorProto::DOUBLE;
+    case core::DType::kInt64:
+      return onnx::TensorProto::INT64;
+    case core::DType::kInt32:
+      return onnx::TensorProto::INT32;
+    case core::DType::kInt16:
+      return onnx::TensorProto::INT16;
+    case core::DType::kInt8:
+      return onnx::TensorProto::INT8;
+    case core::DType::kUInt8:
+      return onnx::TensorProto::UINT8;
+    case core::DType::kBool:
+      return onnx::TensorProto::BOOL;
+  }
+  return onnx::TensorProto::UNDEFINED;
+}
+
+core::Tensor Transpose2d(const core::Tensor& t) {
+  const int64_t rows = t.shape[0], cols = t.shape[1];
+  core::Tensor out = core::Tensor::Zeros(t.dtype, {cols, rows});
+  auto src = t.values<float>();
+  auto dst = out.values<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+  return out;
+}
+}  // namespace
+
+std::string GraphBuilder::Fresh(const std::string& base) {
+  return fmt::format("{}_{}", base, counter_++);
+}
+
+void GraphBuilder::Input(const std::string& name, onnx::TensorProto::DataType type,
+                         const std::vector<Dim>& dims) {
+  auto* info = graph_->add_input();
+  info->set_name(name);
+  SetType(info, type, dims);
+}
+
+void GraphBuilder::Output(const std::string& name, onnx::TensorProto::DataType type,
+                          const std::vector<Dim>& dims) {
+  auto* info = graph_->add_output();
+  info->set_name(name);
+  SetType(info, type, dims);
+}
+
+std::string GraphBuilder::Initializer(const std::string& name, const core::Tensor& t) {
+  auto* init = graph_->add_initializer();
+  init->set_name(name);
+  init->set_data_type(ToOnnx(t.dtype));
+  for (int64_t d : t.shape) init->add_dims(d);
+  init->set_raw_data(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size());
+  return name;
+}
+
+std::string GraphBuilder::Weight(const std::string& hf_name, const core::Shape& shape,
+                                 WeightInit init, bool transpose) {
+  core::Tensor t = weights_->Get(hf_name, shape, init);
+  if (transpose) t = Transpose2d(t);
+  return Initializer(hf_name, t);
+}
+
+std::string GraphBuilder::ConstInt64(const std::vector<int64_t>& values) {
+  core::Tensor t = core::Tensor::Zeros(core::DType::kInt64, {static_cast<int64_t>(values.size())});
+  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
+  return Initializer(Fresh("const_i64"), t);
+}
+
+std::string GraphBuilder::ConstFloat(float value) {
+  core::Tensor t = core::Tensor::Zeros(core::DType::kFloat32, {});
+  t.values<float>()[0] = value;
+  return Initializer(Fresh("const_f32"), t);
+}
+
+std::string GraphBuilder::Node(const std::string& op, const std::vector<std::string>& inputs,
+                               const std::vector<Attr>& attrs, const std::string& output_name) {
+  auto* node = graph_->add_node();
+  node->set_op_type(op);
+  const std::string out = output_name.empty() ? Fresh(op) : output_name;
+  node->set_name(out + "/node");
+  for (const auto& in : inputs) node->add_input(in);
+  node->add_output(out);
+  for (const auto& a : attrs) {
+    auto* attr = node->add_attribute();
+    attr->set_name(a.name);
+    if (const auto* i = std::get_if<int64_t>(&a.value)) {
+      attr->set_type(onnx::AttributeProto::INT);
+      attr->set_i(*i);
+    } else if (const auto* f = std::get_if<float>(&a.value)) {
+      attr->set_type(onnx::AttributeProto::FLOAT);
+      attr->set_f(*f);
+    } else if (const auto* v = std::get_if<std::vector<int64_t>>(&a.value)) {
+      attr->set_type(onnx::AttributeProto::INTS);
+      for (int64_t x : *v) attr->add_ints(x);
+    } else {
+      attr->set_type(onnx::AttributeProto::STRING);
+      attr->set_s(std::get<std::string>(a.value));
+    }
+  }
+  return out;
+}
+
+std::string GraphBuilder::Linear(const std::string& x, const std::string& prefix, int64_t in,
+                                 int64_t out, bool bias) {
+  const std::string w = Weight(prefix + ".weight", {out, in}, WeightInit::kNormal, true);
+  std::string y = Node("MatMul", {x, w});
+  if (bias) y = Node("Add", {y, Weight(prefix + ".bias", {out}, WeightInit::kZeros)});
+  return y;
+}
+
+std::string GraphBuilder::LayerNorm(const std::string& x, const std::string& prefix, int64_t size,
+                                    double eps) {
+  const std::string gamma = Weight(prefix + ".weight", {size}, WeightInit::kOnes);
+  const std::string beta = Weight(prefix + ".bias", {size}, WeightInit::kZeros);
+  return Node("LayerNormalization", {x, gamma, beta},
+              {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(eps)}});
+}
+
+}  // namespace ipfs_accel::models

@@ -1,0 +1,65 @@
+#pragma once
+// A thin helper over onnx::GraphProto for the architecture builders: typed inputs
+// and outputs with symbolic dimensions, initializers from core::Tensor, nodes with
+// attributes, and the few composite layers every transformer repeats (Linear,
+// LayerNorm). It names every tensor it creates uniquely.
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <onnx/onnx_pb.h>
+
+#include "ipfs_accel/core/tensor.h"
+#include "weights.h"
+
+namespace ipfs_accel::models {
+
+// A dimension: a fixed size or a symbolic name ("batch", "sequence").
+using Dim = std::variant<int64_t, std::string>;
+
+struct Attr {
+  std::string name;
+  std::variant<int64_t, float, std::vector<int64_t>, std::string> value;
+};
+
+inline constexpr int kOpsetVersion = 17;  // LayerNormalization; ONNX 1.12 knows up to 17
+
+class GraphBuilder {
+ public:
+  GraphBuilder(onnx::GraphProto* graph, WeightProvider* weights)
+      : graph_(graph), weights_(weights) {}
+
+  void Input(const std::string& name, onnx::TensorProto::DataType type,
+             const std::vector<Dim>& dims);
+  void Output(const std::string& name, onnx::TensorProto::DataType type,
+              const std::vector<Dim>& dims);
+
+  // Adds `t` as an initializer and returns its name.
+  std::string Initializer(const std::string& name, const core::Tensor& t);
+  // A weight from the provider, added as an initializer. `transpose` stores a 2-D
+  // [out, in] (PyTorch Linear) weight as [in, out] for MatMul.
+  std::string Weight(const std::string& hf_name, const core::Shape& shape, WeightInit init,
+                     bool transpose = false);
+  std::string ConstInt64(const std::vector<int64_t>& values);  // 1-D
+  std::string ConstFloat(float value);                         // scalar
+
+  // Adds a node; returns its (first) output's name.
+  std::string Node(const std::string& op, const std::vector<std::string>& inputs,
+                   const std::vector<Attr>& attrs = {}, const std::string& output_name = "");
+
+  // y = x W^T + b with HF's [out, in] weight `prefix.weight` and bias `prefix.bias`.
+  std::string Linear(const std::string& x, const std::string& prefix, int64_t in, int64_t out,
+                     bool bias = true);
+  // LayerNormalization over the last axis with `prefix.weight` / `prefix.bias`.
+  std::string LayerNorm(const std::string& x, const std::string& prefix, int64_t size, double eps);
+
+ private:
+  std::string Fresh(const std::string& base);
+  onnx::GraphProto* graph_;
+  WeightProvider* weights_;
+  int64_t counter_ = 0;
+};
+
+}  // namespace ipfs_accel::models

@@ -1,0 +1,75 @@
+#include "ipfs_accel/models/hf_config.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "ipfs_accel/core/error.h"
+
+namespace ipfs_accel::models {
+
+using core::Error;
+using core::ErrorKind;
+
+HfConfig HfConfig::Load(const std::string& dir) {
+  const std::string path = (std::filesystem::path(dir) / "config.json").string();
+  std::ifstream in(path);
+  if (!in)
+    throw Error(ErrorKind::kNotFound,
+                fmt::format("no config.json in '{}'; a Hugging Face model folder needs config.json "
+                            "and model.safetensors",
+                            dir));
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}' is not valid JSON ({})", path, e.what()));
+  }
+  if (!json.is_object())
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}' is not a JSON object", path));
+  return HfConfig(std::move(json), path);
+}
+
+std::string HfConfig::ModelType() const {
+  if (!Has("model_type") || !json_["model_type"].is_string())
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}' has no model_type; it does not look like a Hugging Face config",
+                            origin_));
+  return json_["model_type"].get<std::string>();
+}
+
+int64_t HfConfig::Int(const std::string& key) const {
+  if (!Has(key) || !json_[key].is_number_integer())
+    throw Error(
+        ErrorKind::kCorrupt,
+        fmt::format("'{}' lacks the integer '{}' that this architecture needs", origin_, key));
+  return json_[key].get<int64_t>();
+}
+
+int64_t HfConfig::Int(const std::string& key, int64_t fallback) const {
+  return Has(key) ? Int(key) : fallback;
+}
+
+double HfConfig::Double(const std::string& key, double fallback) const {
+  if (!Has(key)) return fallback;
+  if (!json_[key].is_number())
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': '{}' is not a number", origin_, key));
+  return json_[key].get<double>();
+}
+
+bool HfConfig::Bool(const std::string& key, bool fallback) const {
+  if (!Has(key)) return fallback;
+  if (!json_[key].is_boolean())
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': '{}' is not true/false", origin_, key));
+  return json_[key].get<bool>();
+}
+
+std::string HfConfig::String(const std::string& key, const std::string& fallback) const {
+  if (!Has(key)) return fallback;
+  if (!json_[key].is_string())
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': '{}' is not a string", origin_, key));
+  return json_[key].get<std::string>();
+}
+
+}  // namespace ipfs_accel::models

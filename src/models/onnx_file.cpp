@@ -1,0 +1,90 @@
+#include "onnx_file.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <fmt/format.h>
+#include <onnx/onnx_pb.h>
+
+#include "content_hash.h"
+#include "ipfs_accel/core/error.h"
+
+namespace ipfs_accel::models {
+
+namespace fs = std::filesystem;
+using core::Error;
+using core::ErrorKind;
+
+namespace {
+
+bool IsIntegerType(int32_t t) {
+  return t == onnx::TensorProto::INT64 || t == onnx::TensorProto::INT32 ||
+         t == onnx::TensorProto::INT16 || t == onnx::TensorProto::INT8 ||
+         t == onnx::TensorProto::UINT8;
+}
+
+// An integer input used as Gather indices into an initializer must stay below
+// that table's first dimension; that is the only bound the graph itself states.
+std::map<std::string, InputHint> HintsFromGraph(const onnx::GraphProto& graph) {
+  std::map<std::string, const onnx::TensorProto*> inits;
+  for (const auto& t : graph.initializer()) inits[t.name()] = &t;
+  std::map<std::string, InputHint> hints;
+  for (const auto& input : graph.input()) {
+    if (inits.count(input.name())) continue;  // IR < 4 lists initializers as inputs
+    const auto& type = input.type();
+    if (!type.has_tensor_type() || !IsIntegerType(type.tensor_type().elem_type())) continue;
+    std::string lower = input.name();
+    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+    if (lower.find("mask") != std::string::npos) {
+      hints[input.name()] = {InputHint::Kind::kOnes, 0, 0};
+      continue;
+    }
+    int64_t bound = 0;
+    for (const auto& node : graph.node()) {
+      if (node.op_type() != "Gather" || node.input_size() < 2 || node.input(1) != input.name())
+        continue;
+      auto it = inits.find(node.input(0));
+      if (it == inits.end() || it->second->dims_size() == 0) continue;
+      const int64_t rows = it->second->dims(0);
+      bound = bound == 0 ? rows : std::min(bound, rows);
+    }
+    hints[input.name()] = bound > 0 ? InputHint{InputHint::Kind::kIndexRange, 0, bound}
+                                    : InputHint{InputHint::Kind::kZeros, 0, 0};
+  }
+  return hints;
+}
+
+}  // namespace
+
+Model LoadOnnxFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorKind::kNotFound, fmt::format("cannot open ONNX file '{}'", path));
+  onnx::ModelProto proto;
+  if (!proto.ParseFromIstream(&in) || !proto.has_graph())
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}' is not a valid ONNX model (protobuf parse failed or no graph); "
+                            "re-export it",
+                            path));
+  Model m;
+  m.onnx_path = fs::absolute(path).string();
+  int64_t params = 0;
+  for (const auto& t : proto.graph().initializer()) {
+    int64_t n = 1;
+    for (int64_t d : t.dims()) n *= d;
+    if (t.data_type() == onnx::TensorProto::FLOAT || t.data_type() == onnx::TensorProto::FLOAT16 ||
+        t.data_type() == onnx::TensorProto::BFLOAT16 || t.data_type() == onnx::TensorProto::DOUBLE)
+      params += n;
+  }
+  m.info = {fs::path(path).filename().string(),
+            "onnx",
+            "unknown",
+            "onnx-file",
+            m.onnx_path,
+            params,
+            Sha256OfFiles({path})};
+  m.input_hints = HintsFromGraph(proto.graph());
+  return m;
+}
+
+}  // namespace ipfs_accel::models

@@ -1,0 +1,137 @@
+#include "weights.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "ipfs_accel/core/error.h"
+#include "ipfs_accel/core/float16.h"
+
+namespace ipfs_accel::models {
+
+using core::DType;
+using core::Error;
+using core::ErrorKind;
+using core::Tensor;
+
+Tensor WeightProvider::Get(const std::string& name, const core::Shape& shape, WeightInit init) {
+  Tensor t = Fetch(name, shape, init);
+  if (seen_.insert(name).second) parameter_count_ += core::ElementCount(shape);
+  return t;
+}
+
+SafetensorsWeights::SafetensorsWeights(const std::string& dir, std::vector<std::string> prefixes)
+    : dir_(dir), prefixes_(std::move(prefixes)) {
+  namespace fs = std::filesystem;
+  const fs::path single = fs::path(dir) / "model.safetensors";
+  const fs::path index = fs::path(dir) / "model.safetensors.index.json";
+  if (fs::exists(single)) {
+    files_.push_back(SafetensorsFile::Open(single.string()));
+    return;
+  }
+  if (!fs::exists(index))
+    throw Error(ErrorKind::kNotFound,
+                fmt::format("no model.safetensors (or model.safetensors.index.json) in '{}'; "
+                            "save the model with safe_serialization=True",
+                            dir));
+  std::ifstream in(index);
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}' is not valid JSON ({})", index.string(), e.what()));
+  }
+  if (!json.contains("weight_map") || !json["weight_map"].is_object())
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}' has no weight_map", index.string()));
+  std::set<std::string> shards;
+  for (const auto& [name, file] : json["weight_map"].items())
+    shards.insert(file.get<std::string>());
+  for (const auto& shard : shards)
+    files_.push_back(SafetensorsFile::Open((fs::path(dir) / shard).string()));
+}
+
+std::vector<std::string> SafetensorsWeights::files() const {
+  std::vector<std::string> out;
+  for (const auto& f : files_) out.push_back(f->path());
+  return out;
+}
+
+namespace {
+Tensor ToFloat32(Tensor t) {
+  if (t.dtype == DType::kFloat32) return t;
+  if (t.dtype != DType::kFloat16 && t.dtype != DType::kBFloat16 && t.dtype != DType::kFloat64)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("weights of type {} are not supported", core::DTypeName(t.dtype)));
+  const std::vector<double> values = t.ToDoubles();
+  Tensor out = Tensor::Zeros(DType::kFloat32, t.shape);
+  auto dst = out.values<float>();
+  for (size_t i = 0; i < values.size(); ++i) dst[i] = static_cast<float>(values[i]);
+  return out;
+}
+}  // namespace
+
+Tensor SafetensorsWeights::Fetch(const std::string& name, const core::Shape& shape, WeightInit) {
+  std::vector<std::string> candidates;
+  for (const auto& p : prefixes_) candidates.push_back(p + name);
+  candidates.push_back(name);
+  for (const auto& candidate : candidates) {
+    for (const auto& file : files_) {
+      if (!file->Has(candidate)) continue;
+      const auto& entry = file->entries().at(candidate);
+      if (entry.shape != shape)
+        throw Error(ErrorKind::kCorrupt,
+                    fmt::format("weight '{}' in '{}' has shape {}, but config.json implies {}; the "
+                                "checkpoint and its config do not match",
+                                candidate, file->path(), core::ShapeToString(entry.shape),
+                                core::ShapeToString(shape)));
+      return ToFloat32(file->Read(candidate));
+    }
+  }
+  throw Error(ErrorKind::kCorrupt,
+              fmt::format("the checkpoint in '{}' lacks weight '{}' that its config.json needs",
+                          dir_, name));
+}
+
+namespace {
+// splitmix64: a fast, well-mixed generator; seeds differ per weight name.
+struct SplitMix64 {
+  uint64_t state;
+  uint64_t Next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+};
+uint64_t Fnv1a(const std::string& s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+}  // namespace
+
+Tensor SeededRandomWeights::Fetch(const std::string& name, const core::Shape& shape,
+                                  WeightInit init) {
+  Tensor t = Tensor::Zeros(DType::kFloat32, shape);
+  auto v = t.values<float>();
+  if (init == WeightInit::kOnes) {
+    std::fill(v.begin(), v.end(), 1.0f);
+  } else if (init == WeightInit::kNormal) {
+    // Sum of two uniforms (triangular): cheap, bounded, and with the requested stddev.
+    SplitMix64 rng{seed_ ^ Fnv1a(name)};
+    const double scale = stddev_ * std::sqrt(6.0);  // var of (u1+u2-1) is 1/6
+    for (auto& x : v) {
+      const double u1 = static_cast<double>(rng.Next() >> 11) * 0x1.0p-53;
+      const double u2 = static_cast<double>(rng.Next() >> 11) * 0x1.0p-53;
+      x = static_cast<float>((u1 + u2 - 1.0) * scale);
+    }
+  }
+  return t;
+}
+
+}  // namespace ipfs_accel::models

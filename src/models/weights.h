@@ -1,0 +1,73 @@
+#pragma once
+// Where a graph builder gets its weights: a checkpoint (safetensors, sharded or
+// not) or seeded random values at the same shapes. Builders ask by the Hugging
+// Face parameter name and the shape the config implies; a checkpoint whose shape
+// differs is an error, never silently reshaped.
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ipfs_accel/core/tensor.h"
+#include "ipfs_accel/models/safetensors.h"
+
+namespace ipfs_accel::models {
+
+// How HF initialises a parameter; used only for seeded random weights.
+enum class WeightInit { kNormal, kOnes, kZeros };
+
+class WeightProvider {
+ public:
+  virtual ~WeightProvider() = default;
+  // Returns the float32 weight `name` of `shape`. Throws core::Error(kCorrupt) when a
+  // checkpoint lacks it or has another shape.
+  core::Tensor Get(const std::string& name, const core::Shape& shape, WeightInit init);
+  // Parameters handed out so far, each distinct name counted once (tied weights once).
+  int64_t parameter_count() const { return parameter_count_; }
+
+ protected:
+  virtual core::Tensor Fetch(const std::string& name, const core::Shape& shape,
+                             WeightInit init) = 0;
+
+ private:
+  std::set<std::string> seen_;
+  int64_t parameter_count_ = 0;
+};
+
+// Weights from the safetensors files of a HF folder. `prefixes` are tried in turn
+// before the bare name (e.g. "bert." for a BertForMaskedLM checkpoint).
+class SafetensorsWeights : public WeightProvider {
+ public:
+  // Opens DIR/model.safetensors, or the shards listed in DIR/model.safetensors.index.json.
+  // Throws core::Error(kNotFound/kCorrupt).
+  SafetensorsWeights(const std::string& dir, std::vector<std::string> prefixes);
+  // The weight files opened, for content hashing.
+  std::vector<std::string> files() const;
+
+ protected:
+  core::Tensor Fetch(const std::string& name, const core::Shape& shape, WeightInit init) override;
+
+ private:
+  std::string dir_;
+  std::vector<std::string> prefixes_;
+  std::vector<std::unique_ptr<SafetensorsFile>> files_;
+};
+
+// Seeded random weights: normal-like values with the config's initializer_range for
+// kNormal (HF's init), ones/zeros for LayerNorm and biases. The same seed and name
+// give the same values on every machine.
+class SeededRandomWeights : public WeightProvider {
+ public:
+  SeededRandomWeights(uint64_t seed, double stddev) : seed_(seed), stddev_(stddev) {}
+
+ protected:
+  core::Tensor Fetch(const std::string& name, const core::Shape& shape, WeightInit init) override;
+
+ private:
+  uint64_t seed_;
+  double stddev_;
+};
+
+}  // namespace ipfs_accel::models
