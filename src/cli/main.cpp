@@ -1,1 +1,80 @@
-int main() { return 0; }
+// ipfs-accelerate: measure Hugging Face architectures on the hardware of this
+// machine and keep every result in a DuckDB database.
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "ipfs_accel/build_info.h"
+#include "ipfs_accel/core/error.h"
+
+namespace ipfs_accel::cli {
+
+namespace {
+std::string g_command_line;
+
+std::string Quote(const std::string& arg) {
+  if (!arg.empty() && arg.find_first_of(" \t\n'\"\\$`") == std::string::npos) return arg;
+  std::string out = "'";
+  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+}  // namespace
+
+const std::string& CommandLine() { return g_command_line; }
+
+int Main(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i) g_command_line += (i ? " " : "") + Quote(argv[i]);
+  // ONNX Runtime 1.29/1.30 crash creating their environment past ~35 KB of command line.
+  if (g_command_line.size() > 30000) {
+    std::cerr << fmt::format(
+        "ipfs-accelerate: error: the command line is {} bytes, over the 30000 that ONNX Runtime "
+        "tolerates; pass long lists through files\n",
+        g_command_line.size());
+    return kExitUsage;
+  }
+
+  CLI::App app{
+      "ipfs-accelerate: benchmark Hugging Face architectures on every backend of this machine,\n"
+      "keep every measurement in DuckDB, and report on it. Nothing is simulated: a backend that\n"
+      "is not here is reported as unavailable, with the reason.",
+      "ipfs-accelerate"};
+  app.set_version_flag("--version", fmt::format("ipfs-accelerate {} (commit {})",
+                                                build_info::kToolVersion, build_info::kGitCommit));
+  app.require_subcommand(1);
+  app.footer(
+      "Exit status: 0 ok, 1 a check failed, 2 usage, 3 not found, 4 corrupt input, 5 unsupported,\n"
+      "6 unavailable here, 7 database, 8 I/O, 9 runtime failure, 10 internal error.");
+  CommandFn selected;
+  AddDetectCommand(app, &selected);
+  AddModelsCommand(app, &selected);
+  AddVerifyCommand(app, &selected);
+  AddBenchmarkCommand(app, &selected);
+  AddDbCommand(app, &selected);
+  AddReportCommand(app, &selected);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  try {
+    return selected ? selected() : kExitUsage;
+  } catch (const core::Error& e) {
+    std::cerr << "ipfs-accelerate: error: " << e.what() << "\n";
+    return ExitCodeFor(e.kind());
+  } catch (const std::exception& e) {
+    std::cerr << "ipfs-accelerate: internal error: " << e.what() << "\n";
+    return kExitInternal;
+  }
+}
+
+}  // namespace ipfs_accel::cli
+
+int main(int argc, char** argv) { return ipfs_accel::cli::Main(argc, argv); }

@@ -17,21 +17,27 @@ double MsSince(Clock::time_point t0) {
 BenchmarkResult RunBenchmark(const models::Model& model, const BenchmarkConfig& config,
                              const ProgressFn& progress) {
   ResetPeakRss();
-  BenchmarkResult r;
-  auto t0 = Clock::now();
+  const auto t0 = Clock::now();
   auto session = runtime::OpenOnnxRuntimeSession(model, config.session);
-  r.load_ms = MsSince(t0);
-  r.execution_provider = session->execution_provider();
-  r.session_options_json = session->options_json();
+  const double load_ms = MsSince(t0);
+  BenchmarkResult r = MeasureSession(*session, model, config, progress);
+  r.load_ms = load_ms;
+  return r;
+}
 
-  r.input_shapes = ResolveShapes(session->inputs(), model.dim_roles, config.shape);
-  session->Bind(GenerateInputs(session->inputs(), r.input_shapes, model.input_hints, config.seed));
+BenchmarkResult MeasureSession(runtime::Session& session, const models::Model& model,
+                               const BenchmarkConfig& config, const ProgressFn& progress) {
+  BenchmarkResult r;
+  r.execution_provider = session.execution_provider();
+  r.session_options_json = session.options_json();
+  r.input_shapes = ResolveShapes(session.inputs(), model.dim_roles, config.shape);
+  session.Bind(GenerateInputs(session.inputs(), r.input_shapes, model.input_hints, config.seed));
   r.batch_size = config.shape.batch_size;
 
-  t0 = Clock::now();
-  session->RunBound();
+  auto t0 = Clock::now();
+  session.RunBound();
   r.first_inference_ms = MsSince(t0);
-  for (int i = 0; i < config.warmup; ++i) session->RunBound();
+  for (int i = 0; i < config.warmup; ++i) session.RunBound();
 
   r.samples_ms.reserve(static_cast<size_t>(config.iterations));
   const auto start = Clock::now();
@@ -39,7 +45,7 @@ BenchmarkResult RunBenchmark(const models::Model& model, const BenchmarkConfig& 
   while (static_cast<int>(r.samples_ms.size()) < config.iterations ||
          elapsed_s < config.min_time_s) {
     const auto t = Clock::now();
-    session->RunBound();
+    session.RunBound();
     const auto t_end = Clock::now();
     r.samples_ms.push_back(std::chrono::duration<double, std::milli>(t_end - t).count());
     elapsed_s = std::chrono::duration<double>(t_end - start).count();

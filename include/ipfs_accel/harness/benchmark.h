@@ -48,4 +48,9 @@ using ProgressFn = std::function<void(int, double)>;
 BenchmarkResult RunBenchmark(const models::Model& model, const BenchmarkConfig& config,
                              const ProgressFn& progress = nullptr);
 
+// The measuring part of RunBenchmark on a session already open (load_ms stays 0;
+// config.session is not used). For comparing the harness with other loops.
+BenchmarkResult MeasureSession(runtime::Session& session, const models::Model& model,
+                               const BenchmarkConfig& config, const ProgressFn& progress = nullptr);
+
 }  // namespace ipfs_accel::harness

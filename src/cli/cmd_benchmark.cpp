@@ -1,0 +1,298 @@
+// `benchmark`: measure a model on this machine's platforms and store the results.
+
+#include <iostream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/progress.h"
+#include "cli/table_printer.h"
+#include "ipfs_accel/build_info.h"
+#include "ipfs_accel/core/error.h"
+#include "ipfs_accel/harness/benchmark.h"
+#include "ipfs_accel/hw/hardware.h"
+#include "ipfs_accel/models/model.h"
+#include "ipfs_accel/runtime/onnxruntime_backend.h"
+#include "ipfs_accel/runtime/platforms.h"
+#include "ipfs_accel/store/result_store.h"
+
+namespace ipfs_accel::cli {
+
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+
+struct BenchmarkOptions {
+  std::string model;
+  std::vector<std::string> hardware{"cpu"};
+  std::vector<int64_t> batch_sizes{1};
+  int64_t seq_len = 128;
+  std::vector<std::string> shapes;  // NAME=d0,d1,...
+  int threads = 0;
+  int warmup = 5;
+  int iterations = 20;
+  double min_time_s = 1.0;
+  uint64_t seed = 42;
+  DatabaseOption db;
+  bool json = false;
+};
+
+std::map<std::string, std::vector<int64_t>> ParseShapes(const std::vector<std::string>& specs) {
+  std::map<std::string, std::vector<int64_t>> out;
+  for (const auto& spec : specs) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("--shape '{}' is not NAME=d0,d1,...", spec));
+    std::vector<int64_t> dims;
+    std::stringstream ss(spec.substr(eq + 1));
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      size_t used = 0;
+      int64_t v = 0;
+      try {
+        v = std::stoll(item, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != item.size() || item.empty() || v <= 0)
+        throw Error(ErrorKind::kInvalidArgument,
+                    fmt::format("--shape '{}': '{}' is not a positive size", spec, item));
+      dims.push_back(v);
+    }
+    out[spec.substr(0, eq)] = dims;
+  }
+  return out;
+}
+
+store::HardwarePlatformRecord HardwareRecord(const std::string& platform,
+                                             const hw::HardwareReport& hw) {
+  store::HardwarePlatformRecord r;
+  r.platform = platform;
+  r.hostname = hw.host.hostname;
+  if (platform == "cpu") {
+    r.device_name = hw.cpu.model_name;
+    r.details_json = nlohmann::json(hw.cpu).dump();
+  } else {
+    r.device_name = platform;
+  }
+  return r;
+}
+
+store::PerformanceRecord ToRecord(const harness::BenchmarkResult& b, const BenchmarkOptions& o,
+                                  const harness::BenchmarkConfig& config) {
+  store::PerformanceRecord r;
+  r.execution_provider = b.execution_provider;
+  r.session_options_json = b.session_options_json;
+  r.runtime_version = "onnxruntime " + runtime::OnnxRuntimeVersion();
+  r.batch_size = b.batch_size;
+  r.seq_len = o.seq_len;
+  r.input_shapes_json = nlohmann::json(b.input_shapes).dump();
+  r.threads = o.threads;
+  r.warmup_iterations = config.warmup;
+  r.iterations = static_cast<int>(b.samples_ms.size());
+  r.load_ms = b.load_ms;
+  r.first_inference_ms = b.first_inference_ms;
+  r.latency_mean_ms = b.latency.mean;
+  r.latency_stdev_ms = b.latency.stdev;
+  r.latency_min_ms = b.latency.min;
+  r.latency_max_ms = b.latency.max;
+  r.latency_p50_ms = b.latency.p50;
+  r.latency_p90_ms = b.latency.p90;
+  r.latency_p95_ms = b.latency.p95;
+  r.latency_p99_ms = b.latency.p99;
+  r.throughput_items_per_s = b.throughput_items_per_s;
+  r.peak_rss_bytes = b.peak_rss_bytes;
+  r.samples_ms = b.samples_ms;
+  return r;
+}
+
+std::string Ms(double v) { return fmt::format("{:.3f}", v); }
+
+int RunBenchmarkCommand(const BenchmarkOptions& o) {
+  if (o.warmup < 0 || o.iterations < 1 || o.min_time_s < 0)
+    throw Error(ErrorKind::kInvalidArgument,
+                "--warmup must be >= 0, --iterations >= 1 and --min-time >= 0");
+  const auto shape_overrides = ParseShapes(o.shapes);
+
+  // Everything that can be checked is checked before anything runs or is written.
+  const hw::HardwareReport hardware = hw::Detect();
+  for (const auto& platform : o.hardware) {
+    const runtime::PlatformStatus status = runtime::CheckPlatform(platform, hardware);
+    if (!status.available)
+      throw Error(ErrorKind::kUnavailable,
+                  fmt::format("platform '{}' is unavailable here: {}; `ipfs-accelerate detect` "
+                              "lists what this machine can run",
+                              platform, status.reason));
+  }
+  store::RunResults results;
+  results.run.run_id = store::NewRunId();
+  results.run.started_at = store::UtcNow();
+  const models::Model model = models::LoadModel(o.model, {.seed = o.seed});
+  const std::string db_path = store::ResolveDatabasePath(o.db.path);
+  auto store = store::ResultStore::Open(db_path);
+
+  std::vector<harness::BenchmarkConfig> configs;
+  std::vector<std::string> config_platforms;
+  for (const auto& platform : o.hardware) {
+    for (int64_t batch : o.batch_sizes) {
+      harness::BenchmarkConfig c;
+      c.session.platform = platform;
+      c.session.intra_op_threads = o.threads;
+      c.shape = {batch, o.seq_len, shape_overrides};
+      c.warmup = o.warmup;
+      c.iterations = o.iterations;
+      c.min_time_s = o.min_time_s;
+      c.seed = o.seed;
+      configs.push_back(c);
+      config_platforms.push_back(platform);
+    }
+  }
+
+  Progress progress;
+  Table table{{"hardware", "batch", "shapes", "load_ms", "first_ms", "mean_ms", "p50_ms", "p90_ms",
+               "p99_ms", "items_per_s", "peak_rss_mb"},
+              {false, true, false, true, true, true, true, true, true, true, true},
+              {}};
+  std::map<std::string, store::RunResults::Entry> entries;  // by platform
+  int failures = 0;
+  double best_throughput = 0;
+  std::string best_label;
+  for (size_t i = 0; i < configs.size(); ++i) {
+    const auto& c = configs[i];
+    const std::string& platform = config_platforms[i];
+    auto& entry = entries[platform];
+    if (entry.hardware.platform.empty()) {
+      entry.hardware = HardwareRecord(platform, hardware);
+      entry.model = {model.info.name,        model.info.architecture, model.info.modality,
+                     model.info.source,      model.info.source_path,  model.info.parameters,
+                     model.info.content_hash};
+    }
+    progress.Begin(static_cast<int>(i + 1), static_cast<int>(configs.size()),
+                   fmt::format("{} on {} batch {}", model.info.name, platform, c.shape.batch_size));
+    try {
+      const harness::BenchmarkResult b =
+          harness::RunBenchmark(model, c, [&](int runs, double s) { progress.Update(runs, s); });
+      progress.End(
+          fmt::format("p50 {:.3f} ms, {:.1f} items/s", b.latency.p50, b.throughput_items_per_s));
+      entry.performance.push_back(ToRecord(b, o, c));
+      std::string shapes;
+      for (const auto& [name, shape] : b.input_shapes)
+        shapes += (shapes.empty() ? "" : " ") + name + core::ShapeToString(shape);
+      table.rows.push_back({platform, std::to_string(b.batch_size), shapes, Ms(b.load_ms),
+                            Ms(b.first_inference_ms), Ms(b.latency.mean), Ms(b.latency.p50),
+                            Ms(b.latency.p90), Ms(b.latency.p99),
+                            fmt::format("{:.2f}", b.throughput_items_per_s),
+                            fmt::format("{:.1f}", b.peak_rss_bytes / 1048576.0)});
+      if (b.throughput_items_per_s > best_throughput) {
+        best_throughput = b.throughput_items_per_s;
+        best_label = fmt::format("{} batch {}", platform, b.batch_size);
+      }
+    } catch (const Error& e) {
+      // A shape the user asked for that cannot fit is their error: stop, store nothing.
+      if (e.kind() == ErrorKind::kInvalidArgument) {
+        progress.End("invalid");
+        throw;
+      }
+      progress.End(fmt::format("failed: {}", e.what()));
+      ++failures;
+      entry.compatibility.push_back({"", "failed", core::ErrorKindName(e.kind()), e.what(), {}});
+    }
+  }
+  for (auto& [platform, entry] : entries) {
+    if (!entry.performance.empty())
+      entry.compatibility.push_back(
+          {entry.performance.front().execution_provider, "ok", "", "", {}});
+    results.entries.push_back(std::move(entry));
+  }
+  results.run.finished_at = store::UtcNow();
+  results.run.tool_version = build_info::kToolVersion;
+  results.run.git_commit = build_info::kGitCommit;
+  results.run.command_line = CommandLine();
+  results.run.hostname = hardware.host.hostname;
+  results.run.os = hardware.host.os;
+  results.run.seed = o.seed;
+  results.run.metadata_json = nlohmann::json{
+      {"onnxruntime_version", runtime::OnnxRuntimeVersion()},
+      {"build_type", build_info::kBuildType},
+      {"hardware", hardware}}.dump();
+  store->WriteRun(results);
+
+  if (o.json) {
+    nlohmann::json j = {{"run_id", results.run.run_id},
+                        {"database", db_path},
+                        {"model",
+                         {{"name", model.info.name},
+                          {"architecture", model.info.architecture},
+                          {"parameters", model.info.parameters},
+                          {"content_hash", model.info.content_hash}}},
+                        {"failures", failures},
+                        {"results", nlohmann::json::array()}};
+    for (const auto& row : table.rows) {
+      nlohmann::json r;
+      for (size_t c = 0; c < table.headers.size(); ++c)
+        r[table.headers[c]] =
+            table.numeric[c] ? nlohmann::json::parse(*row[c]) : nlohmann::json(*row[c]);
+      j["results"].push_back(r);
+    }
+    std::cout << j.dump(2) << "\n";
+  } else {
+    PrintTable(std::cout, table, TableFormat::kText);
+    std::cout << fmt::format(
+        "{} ({} parameters) on {}: {} of {} configurations measured{}; run {} stored in {}\n",
+        model.info.name, model.info.parameters, hardware.cpu.model_name, configs.size() - failures,
+        configs.size(),
+        best_label.empty()
+            ? ""
+            : fmt::format(", best {:.2f} items/s at {}", best_throughput, best_label),
+        results.run.run_id, db_path);
+  }
+  return failures == 0 ? kExitOk : kExitCheckFailed;
+}
+
+}  // namespace
+
+void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
+  auto* cmd = app.add_subcommand(
+      "benchmark",
+      "Measure a model on this machine: load time, first inference, latency mean/stdev/p50/p90/\n"
+      "p95/p99, throughput and peak RSS for each platform x batch size, stored in the results\n"
+      "database with the run's metadata. MODEL is a catalog name (`ipfs-accelerate models`), a\n"
+      "Hugging Face folder (config.json + model.safetensors), or an .onnx file.");
+  auto o = std::make_shared<BenchmarkOptions>();
+  cmd->add_option("--model,-m", o->model, "catalog name, Hugging Face folder, or .onnx file")
+      ->required();
+  cmd->add_option("--hardware", o->hardware, "platforms, comma-separated (see `detect`)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--batch-sizes,-b", o->batch_sizes, "batch sizes, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--seq-len,-s", o->seq_len, "sequence length for text models")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--shape", o->shapes,
+                  "NAME=d0,d1,... for an input's whole shape, or DIM=n for a symbolic dimension "
+                  "(repeatable)");
+  cmd->add_option("--threads,-t", o->threads, "intra-op threads (0: runtime default)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--warmup", o->warmup, "untimed runs after the first inference")
+      ->capture_default_str();
+  cmd->add_option("--iterations,-n", o->iterations, "at least this many timed runs")
+      ->capture_default_str();
+  cmd->add_option("--min-time", o->min_time_s, "and at least this many seconds of timed runs")
+      ->capture_default_str();
+  cmd->add_option("--seed", o->seed, "seed of generated inputs and random weights")
+      ->capture_default_str();
+  o->db.Add(cmd);
+  cmd->add_flag("--json", o->json, "print the results as JSON instead of a table");
+  cmd->callback([selected, o] { *selected = [o] { return RunBenchmarkCommand(*o); }; });
+}
+
+}  // namespace ipfs_accel::cli

@@ -1,0 +1,88 @@
+// `detect`: what hardware and backends this machine has.
+
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "ipfs_accel/hw/hardware.h"
+#include "ipfs_accel/runtime/onnxruntime_backend.h"
+#include "ipfs_accel/runtime/platforms.h"
+
+namespace ipfs_accel::cli {
+
+namespace {
+
+std::string Bytes(int64_t b) {
+  if (b >= (int64_t{1} << 30)) return fmt::format("{:.1f} GiB", b / double(1 << 30));
+  if (b >= (1 << 20)) return fmt::format("{} MiB", b >> 20);
+  return fmt::format("{} KiB", b >> 10);
+}
+
+int RunDetect(bool json) {
+  const hw::HardwareReport report = hw::Detect();
+  const auto platforms = runtime::PlatformAvailability(report);
+  const std::string ort_version = runtime::OnnxRuntimeVersion();
+  const auto providers = runtime::OnnxRuntimeProviders();
+  if (json) {
+    nlohmann::json j = report;
+    j["onnxruntime"] = {{"version", ort_version}, {"execution_providers", providers}};
+    j["platforms"] = nlohmann::json::array();
+    for (const auto& p : platforms)
+      j["platforms"].push_back({{"platform", p.platform},
+                                {"execution_provider", p.execution_provider},
+                                {"available", p.available},
+                                {"reason", p.reason}});
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  const auto& c = report.cpu;
+  std::cout << fmt::format("Host      {} — {}, kernel {}\n", report.host.hostname, report.host.os,
+                           report.host.kernel);
+  std::cout << fmt::format("CPU       {} ({}, {})\n", c.model_name, c.vendor, c.architecture);
+  std::cout << fmt::format("          {} physical / {} logical cores, {} socket(s)\n",
+                           c.physical_cores, c.logical_cores, c.sockets);
+  std::cout << fmt::format("          caches L1d {}, L2 {}, L3 {}\n", Bytes(c.l1d_cache_bytes),
+                           Bytes(c.l2_cache_bytes), Bytes(c.l3_cache_bytes));
+  std::cout << fmt::format("          memory {} total, {} available\n", Bytes(c.memory_total_bytes),
+                           Bytes(c.memory_available_bytes));
+  std::cout << fmt::format("          ISA {}\n", fmt::join(c.isa_features, " "));
+  std::cout << fmt::format("ORT       ONNX Runtime {}; execution providers: {}\n", ort_version,
+                           fmt::join(providers, ", "));
+  if (!report.nvidia.unavailable_reason.empty()) {
+    std::cout << fmt::format("NVIDIA    unavailable — {}\n", report.nvidia.unavailable_reason);
+  } else {
+    std::cout << fmt::format("NVIDIA    driver {}, CUDA {}\n", report.nvidia.driver_version,
+                             report.nvidia.cuda_driver_version);
+    for (const auto& g : report.nvidia.gpus)
+      std::cout << fmt::format("          GPU {}: {}, {}, compute capability {}.{}\n", g.index,
+                               g.name, Bytes(g.memory_total_bytes), g.compute_capability_major,
+                               g.compute_capability_minor);
+  }
+  if (report.chromium)
+    std::cout << fmt::format("Chromium  {} at {}\n", report.chromium->version,
+                             report.chromium->path);
+  else
+    std::cout << fmt::format("Chromium  unavailable — {}\n", report.chromium_missing_reason);
+  std::cout << "\nPlatforms\n";
+  for (const auto& p : platforms)
+    std::cout << fmt::format("  {:<9} {:<12} {}\n", p.platform,
+                             p.available ? "available" : "unavailable", p.reason);
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddDetectCommand(CLI::App& app, CommandFn* selected) {
+  auto* cmd = app.add_subcommand(
+      "detect",
+      "Show this machine's hardware (CPU, NVIDIA GPUs via NVML, Chromium), the ONNX Runtime\n"
+      "version and providers, and which platforms can run here (with the reason when not).");
+  auto json = std::make_shared<bool>(false);
+  cmd->add_flag("--json", *json, "print machine-readable JSON");
+  cmd->callback([selected, json] { *selected = [json] { return RunDetect(*json); }; });
+}
+
+}  // namespace ipfs_accel::cli

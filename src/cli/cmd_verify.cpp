@@ -1,0 +1,100 @@
+// `verify`: a Hugging Face folder's graph against its reference outputs.
+
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/table_printer.h"
+#include "ipfs_accel/core/error.h"
+#include "ipfs_accel/harness/verification.h"
+#include "ipfs_accel/models/model.h"
+#include "ipfs_accel/models/safetensors.h"
+
+namespace ipfs_accel::cli {
+
+namespace {
+
+struct VerifyOptions {
+  std::string model_dir;
+  std::string io_file;  // default: <model_dir>/io.safetensors
+  double tolerance = 1e-4;
+  int threads = 0;
+  bool json = false;
+};
+
+int RunVerify(const VerifyOptions& o) {
+  const std::string io_path = o.io_file.empty() ? o.model_dir + "/io.safetensors" : o.io_file;
+  const models::Model model = models::LoadHfFolder(o.model_dir);
+  auto io = models::SafetensorsFile::Open(io_path);
+  std::map<std::string, core::Tensor> inputs, expected;
+  for (const auto& [name, entry] : io->entries()) {
+    if (name.rfind("input.", 0) == 0) inputs[name.substr(6)] = io->Read(name);
+    if (name.rfind("output.", 0) == 0) expected[name.substr(7)] = io->Read(name);
+  }
+  if (expected.empty())
+    throw core::Error(core::ErrorKind::kCorrupt,
+                      fmt::format("'{}' holds no output.* tensors to compare with", io_path));
+  runtime::SessionOptions session;
+  session.intra_op_threads = o.threads;
+  const harness::VerificationResult r =
+      harness::Verify(model, session, inputs, expected, o.tolerance);
+
+  if (o.json) {
+    nlohmann::json j = {{"model", model.info.name},
+                        {"architecture", model.info.architecture},
+                        {"parameters", model.info.parameters},
+                        {"tolerance", o.tolerance},
+                        {"passed", r.passed},
+                        {"outputs", nlohmann::json::array()}};
+    for (const auto& c : r.outputs)
+      j["outputs"].push_back({{"name", c.name},
+                              {"expected_shape", c.expected_shape},
+                              {"actual_shape", c.actual_shape},
+                              {"max_abs_error", c.max_abs_error},
+                              {"max_rel_error", c.max_rel_error},
+                              {"passed", c.within_tolerance}});
+    std::cout << j.dump(2) << "\n";
+  } else {
+    Table t{{"output", "shape", "max_abs_error", "max_rel_error", "result"},
+            {false, false, true, true, false},
+            {}};
+    for (const auto& c : r.outputs)
+      t.rows.push_back(
+          {c.name,
+           c.shape_matches ? core::ShapeToString(c.actual_shape)
+                           : fmt::format("{} (expected {})", core::ShapeToString(c.actual_shape),
+                                         core::ShapeToString(c.expected_shape)),
+           fmt::format("{:.3e}", c.max_abs_error), fmt::format("{:.3e}", c.max_rel_error),
+           c.within_tolerance ? "ok" : "MISMATCH"});
+    PrintTable(std::cout, t, TableFormat::kText);
+    std::cout << fmt::format("{}: {} ({}, {} parameters) against {} within {:g} absolute\n",
+                             r.passed ? "PASS" : "FAIL", model.info.name, model.info.architecture,
+                             model.info.parameters, io_path, o.tolerance);
+  }
+  return r.passed ? kExitOk : kExitCheckFailed;
+}
+
+}  // namespace
+
+void AddVerifyCommand(CLI::App& app, CommandFn* selected) {
+  auto* cmd = app.add_subcommand(
+      "verify",
+      "Build a Hugging Face folder's graph (config.json + model.safetensors), feed it the input.*\n"
+      "tensors of io.safetensors, and compare every output.* tensor. Exit 0 only when every\n"
+      "output is within tolerance.");
+  auto o = std::make_shared<VerifyOptions>();
+  cmd->add_option("--model-dir", o->model_dir, "Hugging Face model folder")->required();
+  cmd->add_option("--io", o->io_file, "reference tensors (default: MODEL_DIR/io.safetensors)");
+  cmd->add_option("--tolerance", o->tolerance, "maximum absolute error allowed")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", o->threads, "intra-op threads (0: runtime default)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--json", o->json, "print machine-readable JSON");
+  cmd->callback([selected, o] { *selected = [o] { return RunVerify(*o); }; });
+}
+
+}  // namespace ipfs_accel::cli

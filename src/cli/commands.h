@@ -1,0 +1,36 @@
+#pragma once
+// Each subcommand lives in its own file and registers itself here: its options,
+// its --help text, and the function that runs it. Commands return an exit status
+// and throw core::Error for anything that ends them early; main() prints that as
+// one line and maps it to the status (exit_codes.h).
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace ipfs_accel::cli {
+
+using CommandFn = std::function<int()>;
+
+// Options every command that touches the results database shares.
+struct DatabaseOption {
+  std::optional<std::string> path;
+  void Add(CLI::App* cmd) {
+    cmd->add_option("--db", path,
+                    "results database (default: $BENCHMARK_DB_PATH, else ./benchmark_db.duckdb)");
+  }
+};
+
+// The command line as typed, for the run record.
+const std::string& CommandLine();
+
+void AddDetectCommand(CLI::App& app, CommandFn* selected);
+void AddVerifyCommand(CLI::App& app, CommandFn* selected);
+void AddBenchmarkCommand(CLI::App& app, CommandFn* selected);
+void AddDbCommand(CLI::App& app, CommandFn* selected);
+void AddReportCommand(CLI::App& app, CommandFn* selected);
+void AddModelsCommand(CLI::App& app, CommandFn* selected);
+
+}  // namespace ipfs_accel::cli

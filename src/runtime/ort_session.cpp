@@ -1,0 +1,158 @@
+#include "ort_session.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "ipfs_accel/core/error.h"
+#include "ort_tensor.h"
+
+namespace ipfs_accel::runtime {
+
+using core::Error;
+using core::ErrorKind;
+
+Ort::Env& OrtEnvironment() {
+  static Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "ipfs-accelerate");
+  return env;
+}
+
+namespace {
+
+std::string ProviderFor(const std::string& platform) {
+  if (platform == "cpu") return "CPUExecutionProvider";
+  throw Error(ErrorKind::kUnavailable,
+              fmt::format("platform '{}' has no ONNX Runtime execution provider wired in this "
+                          "version; run `ipfs-accelerate detect` to see what is available",
+                          platform));
+}
+
+GraphOptimizationLevel OptimizationLevel(int level) {
+  switch (level) {
+    case 0:
+      return ORT_DISABLE_ALL;
+    case 1:
+      return ORT_ENABLE_BASIC;
+    case 2:
+      return ORT_ENABLE_EXTENDED;
+    case 99:
+      return ORT_ENABLE_ALL;
+  }
+  throw Error(ErrorKind::kInvalidArgument,
+              fmt::format("graph optimisation level {} is not one of 0, 1, 2, 99", level));
+}
+
+std::vector<TensorSpec> Specs(Ort::Session& session, bool inputs) {
+  Ort::AllocatorWithDefaultOptions alloc;
+  const size_t n = inputs ? session.GetInputCount() : session.GetOutputCount();
+  std::vector<TensorSpec> out;
+  for (size_t i = 0; i < n; ++i) {
+    TensorSpec spec;
+    spec.name = inputs ? session.GetInputNameAllocated(i, alloc).get()
+                       : session.GetOutputNameAllocated(i, alloc).get();
+    // Keep the TypeInfo alive: the shape info is a view into it.
+    Ort::TypeInfo type_info = inputs ? session.GetInputTypeInfo(i) : session.GetOutputTypeInfo(i);
+    if (type_info.GetONNXType() != ONNX_TYPE_TENSOR)
+      throw Error(ErrorKind::kUnsupported,
+                  fmt::format("graph {} '{}' is not a tensor (sequences and maps are not "
+                              "supported)",
+                              inputs ? "input" : "output", spec.name));
+    auto info = type_info.GetTensorTypeAndShapeInfo();
+    spec.dtype = FromOrtType(info.GetElementType(), spec.name);
+    spec.shape = info.GetShape();
+    std::vector<const char*> names(spec.shape.size(), nullptr);
+    if (!names.empty()) info.GetSymbolicDimensions(names.data(), names.size());
+    for (const char* s : names) spec.dim_names.emplace_back(s ? s : "");
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+}  // namespace
+
+OrtSession::OrtSession(const models::Model& model, const SessionOptions& options)
+    : options_(options), provider_(ProviderFor(options.platform)) {
+  Ort::SessionOptions so;
+  if (options.intra_op_threads > 0) so.SetIntraOpNumThreads(options.intra_op_threads);
+  if (options.inter_op_threads > 0) so.SetInterOpNumThreads(options.inter_op_threads);
+  so.SetGraphOptimizationLevel(OptimizationLevel(options.graph_optimization_level));
+  try {
+    if (!model.onnx_path.empty())
+      session_ = Ort::Session(OrtEnvironment(), model.onnx_path.c_str(), so);
+    else
+      session_ =
+          Ort::Session(OrtEnvironment(), model.onnx_bytes.data(), model.onnx_bytes.size(), so);
+  } catch (const Ort::Exception& e) {
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("ONNX Runtime cannot load model '{}': {}", model.info.name, e.what()));
+  }
+  inputs_ = Specs(session_, true);
+  outputs_ = Specs(session_, false);
+  for (const auto& s : inputs_) input_names_.push_back(s.name.c_str());
+  for (const auto& s : outputs_) output_names_.push_back(s.name.c_str());
+}
+
+std::string OrtSession::options_json() const {
+  nlohmann::json j = {{"intra_op_threads", options_.intra_op_threads},
+                      {"inter_op_threads", options_.inter_op_threads},
+                      {"graph_optimization_level", options_.graph_optimization_level},
+                      {"provider_options", options_.provider_options}};
+  return j.dump();
+}
+
+std::map<std::string, core::Tensor> OrtSession::Run(
+    const std::map<std::string, core::Tensor>& inputs) {
+  std::vector<Ort::Value> values = MakeValues(inputs);
+  std::vector<Ort::Value> outs;
+  try {
+    outs = session_.Run(Ort::RunOptions{nullptr}, input_names_.data(), values.data(), values.size(),
+                        output_names_.data(), output_names_.size());
+  } catch (const Ort::Exception& e) {
+    throw Error(ErrorKind::kRuntime, fmt::format("inference failed: {}", e.what()));
+  }
+  std::map<std::string, core::Tensor> result;
+  for (size_t i = 0; i < outs.size(); ++i)
+    result[outputs_[i].name] = ToTensor(outs[i], outputs_[i].name);
+  return result;
+}
+
+void OrtSession::Bind(const std::map<std::string, core::Tensor>& inputs) {
+  bound_inputs_ = inputs;  // the Ort::Values below point into these bytes
+  bound_values_ = MakeValues(bound_inputs_);
+}
+
+void OrtSession::RunBound() {
+  try {
+    session_.Run(run_options_, input_names_.data(), bound_values_.data(), bound_values_.size(),
+                 output_names_.data(), output_names_.size());
+  } catch (const Ort::Exception& e) {
+    throw Error(ErrorKind::kRuntime, fmt::format("inference failed: {}", e.what()));
+  }
+}
+
+// Wraps host tensors without copying; checks names, types and ranks first so a
+// misfit is reported in our words, not the runtime's.
+std::vector<Ort::Value> OrtSession::MakeValues(const std::map<std::string, core::Tensor>& inputs) {
+  std::vector<Ort::Value> values;
+  for (const auto& spec : inputs_) {
+    auto it = inputs.find(spec.name);
+    if (it == inputs.end())
+      throw Error(ErrorKind::kInvalidArgument, fmt::format("input '{}' is missing", spec.name));
+    const core::Tensor& t = it->second;
+    if (t.dtype != spec.dtype)
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("input '{}' is {}, but the graph wants {}", spec.name,
+                              core::DTypeName(t.dtype), core::DTypeName(spec.dtype)));
+    bool fits = t.shape.size() == spec.shape.size();
+    for (size_t d = 0; fits && d < t.shape.size(); ++d)
+      fits = spec.shape[d] < 0 || spec.shape[d] == t.shape[d];
+    if (!fits)
+      throw Error(
+          ErrorKind::kInvalidArgument,
+          fmt::format("input '{}' has shape {}, but the graph wants {} (-1: any size)", spec.name,
+                      core::ShapeToString(t.shape), core::ShapeToString(spec.shape)));
+    values.push_back(WrapTensor(const_cast<core::Tensor&>(t)));
+  }
+  return values;
+}
+
+}  // namespace ipfs_accel::runtime
