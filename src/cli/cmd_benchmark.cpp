@@ -133,8 +133,6 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
   results.run.run_id = store::NewRunId();
   results.run.started_at = store::UtcNow();
   const models::Model model = models::LoadModel(o.model, {.seed = o.seed});
-  const std::string db_path = store::ResolveDatabasePath(o.db.path);
-  auto store = store::ResultStore::Open(db_path);
 
   std::vector<harness::BenchmarkConfig> configs;
   std::vector<std::string> config_platforms;
@@ -152,6 +150,10 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
       config_platforms.push_back(platform);
     }
   }
+
+  harness::CheckShapes(model, configs);
+  const std::string db_path = store::ResolveDatabasePath(o.db.path);
+  auto store = store::ResultStore::Open(db_path);
 
   Progress progress;
   Table table{{"hardware", "batch", "shapes", "load_ms", "first_ms", "mean_ms", "p50_ms", "p90_ms",

@@ -25,6 +25,15 @@ BenchmarkResult RunBenchmark(const models::Model& model, const BenchmarkConfig& 
   return r;
 }
 
+void CheckShapes(const models::Model& model, const std::vector<BenchmarkConfig>& configs) {
+  if (configs.empty()) return;
+  runtime::SessionOptions probe;  // the graph's inputs are the same on every platform
+  probe.graph_optimization_level = 0;
+  probe.intra_op_threads = 1;
+  const auto session = runtime::OpenOnnxRuntimeSession(model, probe);
+  for (const auto& c : configs) ResolveShapes(session->inputs(), model.dim_roles, c.shape);
+}
+
 BenchmarkResult MeasureSession(runtime::Session& session, const models::Model& model,
                                const BenchmarkConfig& config, const ProgressFn& progress) {
   BenchmarkResult r;

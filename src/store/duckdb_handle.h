@@ -96,14 +96,17 @@ class Statement {
   Result Execute(const OnError& on_error);
 
  private:
+  // Remembers the first refused binding; Execute() reports it with the caller's context.
   void Check(duckdb_state state, std::string_view what);
 
   duckdb_prepared_statement statement_ = nullptr;
   idx_t next_ = 1;
+  std::string bind_error_;
 };
 
-// Every column's name and DuckDB type name, and every cell as DuckDB's own VARCHAR rendering
-// (the text of CAST(x AS VARCHAR)); nullopt for NULL.
+// Every column's name and DuckDB type name (as typeof() gives it), and every cell as DuckDB
+// renders it (the text of CAST(x AS VARCHAR)); nullopt for NULL. Throws kUnsupported for a type
+// it cannot rebuild (BIGNUM), naming the column.
 QueryResult ReadAsText(Result& result);
 
 }  // namespace ipfs_accel::store

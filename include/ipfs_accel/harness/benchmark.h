@@ -48,6 +48,10 @@ using ProgressFn = std::function<void(int, double)>;
 BenchmarkResult RunBenchmark(const models::Model& model, const BenchmarkConfig& config,
                              const ProgressFn& progress = nullptr);
 
+// Resolves the input shapes of every configuration without measuring, so a shape
+// that cannot fit is reported before anything runs. Throws like ResolveShapes.
+void CheckShapes(const models::Model& model, const std::vector<BenchmarkConfig>& configs);
+
 // The measuring part of RunBenchmark on a session already open (load_ms stays 0;
 // config.session is not used). For comparing the harness with other loops.
 BenchmarkResult MeasureSession(runtime::Session& session, const models::Model& model,

@@ -1,0 +1,194 @@
+#include "store/migrations.h"
+
+#include <fmt/format.h>
+
+#include "ipfs_accel/store/records.h"
+#include "ipfs_accel/store/result_store.h"
+#include "store/duckdb_handle.h"
+
+namespace ipfs_accel::store {
+namespace {
+
+using core::ErrorKind;
+
+// Schema v1. Ids come from sequences; runs are keyed by the caller's UUID. CHECKs refuse values
+// no measurement can produce, so a buggy writer fails loudly instead of storing them.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE SEQUENCE hardware_id_seq START 1;
+CREATE SEQUENCE model_id_seq START 1;
+CREATE SEQUENCE performance_result_id_seq START 1;
+CREATE SEQUENCE compatibility_result_id_seq START 1;
+
+CREATE TABLE runs (
+  run_id VARCHAR PRIMARY KEY,
+  started_at TIMESTAMP NOT NULL,
+  finished_at TIMESTAMP,
+  tool_version VARCHAR NOT NULL,
+  git_commit VARCHAR NOT NULL,
+  command_line VARCHAR NOT NULL,
+  hostname VARCHAR NOT NULL,
+  os VARCHAR NOT NULL,
+  seed UBIGINT NOT NULL,
+  metadata JSON NOT NULL,
+  CHECK (finished_at IS NULL OR finished_at >= started_at)
+);
+
+CREATE TABLE hardware_platforms (
+  hardware_id BIGINT PRIMARY KEY DEFAULT nextval('hardware_id_seq'),
+  platform VARCHAR NOT NULL,
+  device_name VARCHAR NOT NULL,
+  hostname VARCHAR NOT NULL,
+  details JSON NOT NULL,
+  UNIQUE (platform, device_name, hostname)
+);
+
+CREATE TABLE models (
+  model_id BIGINT PRIMARY KEY DEFAULT nextval('model_id_seq'),
+  name VARCHAR NOT NULL,
+  architecture VARCHAR NOT NULL,
+  modality VARCHAR NOT NULL,
+  source VARCHAR NOT NULL,
+  source_path VARCHAR NOT NULL,
+  parameters BIGINT NOT NULL CHECK (parameters >= 0),
+  content_hash VARCHAR NOT NULL,
+  UNIQUE (name, source, content_hash)
+);
+
+CREATE TABLE performance_results (
+  result_id BIGINT PRIMARY KEY DEFAULT nextval('performance_result_id_seq'),
+  run_id VARCHAR NOT NULL REFERENCES runs (run_id),
+  model_id BIGINT NOT NULL REFERENCES models (model_id),
+  hardware_id BIGINT NOT NULL REFERENCES hardware_platforms (hardware_id),
+  execution_provider VARCHAR NOT NULL,
+  provider_options_json JSON NOT NULL,
+  session_options_json JSON NOT NULL,
+  runtime_version VARCHAR NOT NULL,
+  precision VARCHAR NOT NULL,
+  batch_size BIGINT NOT NULL CHECK (batch_size > 0),
+  seq_len BIGINT NOT NULL CHECK (seq_len >= 0),
+  input_shapes_json JSON NOT NULL,
+  threads INTEGER NOT NULL CHECK (threads >= 0),
+  warmup_iterations INTEGER NOT NULL CHECK (warmup_iterations >= 0),
+  iterations INTEGER NOT NULL CHECK (iterations >= 0),
+  load_ms DOUBLE NOT NULL CHECK (load_ms >= 0),
+  first_inference_ms DOUBLE NOT NULL CHECK (first_inference_ms >= 0),
+  latency_mean_ms DOUBLE NOT NULL CHECK (latency_mean_ms >= 0),
+  latency_stdev_ms DOUBLE NOT NULL CHECK (latency_stdev_ms >= 0),
+  latency_min_ms DOUBLE NOT NULL CHECK (latency_min_ms >= 0),
+  latency_max_ms DOUBLE NOT NULL CHECK (latency_max_ms >= 0),
+  latency_p50_ms DOUBLE NOT NULL CHECK (latency_p50_ms >= 0),
+  latency_p90_ms DOUBLE NOT NULL CHECK (latency_p90_ms >= 0),
+  latency_p95_ms DOUBLE NOT NULL CHECK (latency_p95_ms >= 0),
+  latency_p99_ms DOUBLE NOT NULL CHECK (latency_p99_ms >= 0),
+  throughput_items_per_s DOUBLE NOT NULL CHECK (throughput_items_per_s >= 0),
+  peak_rss_bytes BIGINT NOT NULL CHECK (peak_rss_bytes >= 0),
+  samples_ms DOUBLE[] NOT NULL,
+  created_at TIMESTAMP NOT NULL,
+  -- Only min <= max: interpolated percentiles and a summed mean may pass max by an ulp.
+  CHECK (latency_min_ms <= latency_max_ms)
+);
+
+CREATE TABLE compatibility_results (
+  id BIGINT PRIMARY KEY DEFAULT nextval('compatibility_result_id_seq'),
+  run_id VARCHAR NOT NULL REFERENCES runs (run_id),
+  model_id BIGINT NOT NULL REFERENCES models (model_id),
+  hardware_id BIGINT NOT NULL REFERENCES hardware_platforms (hardware_id),
+  execution_provider VARCHAR NOT NULL,
+  status VARCHAR NOT NULL CHECK (status IN ('ok', 'failed', 'unavailable')),
+  error_class VARCHAR NOT NULL,
+  error_message VARCHAR NOT NULL,
+  max_abs_error DOUBLE CHECK (max_abs_error >= 0),
+  created_at TIMESTAMP NOT NULL
+);
+
+-- The most recent measurement of each configuration: the run that started last wins, then
+-- the row written last.
+CREATE VIEW latest_performance AS
+SELECT p.*, m.name AS model_name, h.platform, h.device_name, h.hostname AS hardware_hostname,
+       r.started_at AS run_started_at
+FROM performance_results p
+JOIN runs r ON r.run_id = p.run_id
+JOIN models m ON m.model_id = p.model_id
+JOIN hardware_platforms h ON h.hardware_id = p.hardware_id
+QUALIFY row_number() OVER (
+  PARTITION BY p.model_id, p.hardware_id, p.execution_provider, p.precision, p.batch_size,
+               p.seq_len
+  ORDER BY r.started_at DESC, p.result_id DESC) = 1;
+)sql";
+
+constexpr const char* kCreateSchemaVersion = R"sql(
+CREATE TABLE IF NOT EXISTS schema_version (
+  version INTEGER PRIMARY KEY,
+  applied_at TIMESTAMP NOT NULL,
+  description VARCHAR NOT NULL
+))sql";
+
+}  // namespace
+
+const std::vector<MigrationStep>& MigrationSteps() {
+  static const std::vector<MigrationStep> steps = {
+      {1, "runs, hardware, models, performance and compatibility results", kSchemaV1},
+  };
+  return steps;
+}
+
+int CurrentSchemaVersion() { return MigrationSteps().back().version; }
+
+int ReadSchemaVersion(duckdb_connection con, const std::string& path) {
+  const OnError on_error{ErrorKind::kDatabase,
+                         fmt::format("cannot read the schema version of database '{}'", path),
+                         "check that it is a results database of this tool"};
+  Result exists = Run(con,
+                      "SELECT count(*) FROM duckdb_tables() "
+                      "WHERE schema_name = 'main' AND table_name = 'schema_version' "
+                      "AND NOT temporary",
+                      on_error);
+  if (exists.FirstInt64() == 0) return 0;
+  return static_cast<int>(
+      Run(con, "SELECT COALESCE(max(version), 0) FROM schema_version", on_error).FirstInt64());
+}
+
+void CheckNotNewer(int version, const std::string& path) {
+  if (version > CurrentSchemaVersion()) {
+    throw core::Error(ErrorKind::kDatabase,
+                      fmt::format("database '{}' has schema version {}, newer than this tool's "
+                                  "{}; upgrade ipfs-accelerate",
+                                  path, version, CurrentSchemaVersion()));
+  }
+}
+
+void Migrate(duckdb_connection con, const std::string& path) {
+  Run(con, "BEGIN TRANSACTION",
+      {ErrorKind::kDatabase, fmt::format("cannot start migrating database '{}'", path), ""});
+  try {
+    Run(con, kCreateSchemaVersion,
+        {ErrorKind::kDatabase,
+         fmt::format("cannot create the schema_version table in database '{}'", path),
+         "the database is unchanged; pass --db with a new file"});
+    const int have = ReadSchemaVersion(con, path);
+    CheckNotNewer(have, path);
+    for (const MigrationStep& step : MigrationSteps()) {
+      if (step.version <= have) continue;
+      const OnError on_error{
+          ErrorKind::kDatabase,
+          fmt::format("migrating database '{}' to schema version {} failed", path, step.version),
+          "the database is unchanged; if it holds tables of another program, pass --db with a "
+          "new file"};
+      Run(con, step.sql, on_error);
+      Statement record(con,
+                       "INSERT INTO schema_version (version, applied_at, description) "
+                       "VALUES (?, CAST(? AS TIMESTAMP), ?)",
+                       on_error);
+      record.AddInt(step.version).AddText(UtcNow()).AddText(step.description).Execute(on_error);
+    }
+    Run(con, "COMMIT",
+        {ErrorKind::kDatabase,
+         fmt::format("committing the migration of database '{}' failed", path),
+         "the database is unchanged; check free disk space and retry"});
+  } catch (...) {
+    RollbackQuietly(con);
+    throw;
+  }
+}
+
+}  // namespace ipfs_accel::store

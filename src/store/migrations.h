@@ -1,0 +1,31 @@
+#pragma once
+// Versioned schema migrations of the results database. The schema_version table records
+// every step applied; Migrate() applies the missing ones, all in one transaction.
+
+#include <duckdb.h>
+
+#include <string>
+#include <vector>
+
+namespace ipfs_accel::store {
+
+struct MigrationStep {
+  int version;  // 1, 2, 3, ... without gaps
+  std::string description;
+  std::string sql;  // one or more statements
+};
+
+// Every step, oldest first. CurrentSchemaVersion() is the last one's version.
+const std::vector<MigrationStep>& MigrationSteps();
+
+// The highest version recorded in schema_version; 0 when that table does not exist.
+int ReadSchemaVersion(duckdb_connection con, const std::string& path);
+
+// Throws kDatabase when `version` is newer than this tool's schema.
+void CheckNotNewer(int version, const std::string& path);
+
+// Brings the database at `path` to CurrentSchemaVersion(). Throws kDatabase (or kIo) when
+// the schema is newer than this tool's or a step fails; then the database is unchanged.
+void Migrate(duckdb_connection con, const std::string& path);
+
+}  // namespace ipfs_accel::store

@@ -1,0 +1,314 @@
+// End-to-end tests of the ipfs-accelerate program: exit statuses, one-line
+// errors, and that bad input leaves the results database as it was.
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "ipfs_accel/store/result_store.h"
+
+namespace ipfs_accel {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kCli = IPFS_ACCEL_CLI;
+const std::string kBertFixture = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/bert";
+
+struct Result {
+  int status = -1;
+  std::string out, err;
+  // Lines of stderr that are not progress lines.
+  std::vector<std::string> ErrorLines() const {
+    std::vector<std::string> lines;
+    std::istringstream in(err);
+    for (std::string l; std::getline(in, l);)
+      if (l.rfind("ipfs-accelerate:", 0) == 0) lines.push_back(l);
+    return lines;
+  }
+};
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("ipfs_accel_cli_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    db_ = (dir_ / "results.duckdb").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Result Run(const std::string& args) {
+    const std::string out = (dir_ / "stdout").string(), err = (dir_ / "stderr").string();
+    const std::string cmd =
+        "env -u BENCHMARK_DB_PATH " + kCli + " " + args + " >" + out + " 2>" + err;
+    const int raw = std::system(cmd.c_str());
+    Result r;
+    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    r.out = ReadFile(out);
+    r.err = ReadFile(err);
+    return r;
+  }
+
+  // A copy of the hf-tiny BERT fixture to damage.
+  fs::path CopyFixture() {
+    const fs::path copy = dir_ / "bert";
+    fs::copy(kBertFixture, copy);
+    for (const auto& e : fs::directory_iterator(copy))
+      fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);
+    return copy;
+  }
+
+  int64_t Count(const std::string& table) {
+    auto store = store::ResultStore::Open(db_, {.read_only = true});
+    return std::stoll(*store->Query("SELECT count(*) FROM " + table).rows.at(0).at(0));
+  }
+
+  // Runs a small benchmark so the database holds something to lose.
+  void SeedDatabase() {
+    const Result r =
+        Run("benchmark --model bert-tiny --seq-len 16 --iterations 3 --min-time 0 "
+            "--warmup 0 --db " +
+            db_);
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+
+  // Asserts a failed command: the status, exactly one error line naming `needle`,
+  // and the database's rows unchanged.
+  void ExpectCleanFailure(const Result& r, int status, const std::string& needle) {
+    EXPECT_EQ(r.status, status) << r.err;
+    const auto lines = r.ErrorLines();
+    ASSERT_EQ(lines.size(), 1u) << r.err;
+    EXPECT_NE(lines[0].find(needle), std::string::npos) << lines[0];
+    EXPECT_EQ(Count("runs"), 1);
+    EXPECT_EQ(Count("performance_results"), 1);
+  }
+
+  fs::path dir_;
+  std::string db_;
+};
+
+TEST_F(CliTest, BenchmarkStoresEveryConfigurationWithRunMetadata) {
+  const Result r =
+      Run("benchmark --model bert-tiny --batch-sizes 1,2 --seq-len 32 --iterations 5 "
+          "--min-time 0 --warmup 1 --json --db " +
+          db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto json = nlohmann::json::parse(r.out);
+  ASSERT_EQ(json["results"].size(), 2u);
+  EXPECT_EQ(json["model"]["parameters"], 4385920);  // google/bert_uncased_L-2_H-128_A-2
+
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  const auto perf = store->Query(
+      "SELECT batch_size, seq_len, iterations, latency_p50_ms, latency_p99_ms, "
+      "throughput_items_per_s, peak_rss_bytes, len(samples_ms), execution_provider, "
+      "input_shapes_json::VARCHAR FROM performance_results ORDER BY batch_size");
+  ASSERT_EQ(perf.rows.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const auto& row = perf.rows[i];
+    EXPECT_EQ(*row[0], i == 0 ? "1" : "2");
+    EXPECT_EQ(*row[1], "32");
+    EXPECT_GE(std::stoi(*row[2]), 5);
+    EXPECT_GT(std::stod(*row[3]), 0.0);
+    EXPECT_GE(std::stod(*row[4]), std::stod(*row[3]));
+    EXPECT_GT(std::stod(*row[5]), 0.0);
+    EXPECT_GT(std::stoll(*row[6]), 0);
+    EXPECT_EQ(*row[7], *row[2]);  // every timed sample stored
+    EXPECT_EQ(*row[8], "CPUExecutionProvider");
+    EXPECT_NE(row[9]->find("input_ids"), std::string::npos);
+  }
+  const auto run =
+      store->Query("SELECT command_line, tool_version, git_commit, hostname, seed FROM runs");
+  ASSERT_EQ(run.rows.size(), 1u);
+  EXPECT_NE(run.rows[0][0]->find("--batch-sizes 1,2"), std::string::npos);
+  EXPECT_FALSE(run.rows[0][1]->empty());
+  EXPECT_FALSE(run.rows[0][2]->empty());
+  EXPECT_EQ(*run.rows[0][4], "42");
+  const auto compat = store->Query("SELECT status FROM compatibility_results");
+  ASSERT_EQ(compat.rows.size(), 1u);
+  EXPECT_EQ(*compat.rows[0][0], "ok");
+}
+
+TEST_F(CliTest, DbQueryPrintsJsonAndCsv) {
+  SeedDatabase();
+  Result r = Run("db query --db " + db_ +
+                 " --format json --sql \"SELECT batch_size, execution_provider FROM "
+                 "performance_results\"");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto json = nlohmann::json::parse(r.out);
+  ASSERT_EQ(json.size(), 1u);
+  EXPECT_EQ(json[0]["batch_size"], 1);
+  r = Run("db query --db " + db_ + " --format csv --sql \"SELECT 'a,b' AS x, 2 AS y\"");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "x,y\n\"a,b\",2\n");
+  r = Run("db query --db " + db_ + " --sql \"SELECT * FROM no_such_table\"");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.ErrorLines().size(), 1u);
+}
+
+TEST_F(CliTest, ReportShowsLatestRun) {
+  SeedDatabase();
+  const Result r = Run("report --db " + db_ + " --format json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto json = nlohmann::json::parse(r.out);
+  ASSERT_EQ(json.size(), 1u);
+  EXPECT_EQ(json[0]["model"], "bert-tiny");
+  EXPECT_EQ(json[0]["hardware"], "cpu");
+}
+
+TEST_F(CliTest, VerifyPassesOnFixtureAndFailsOnPerturbedReference) {
+  Result r = Run("verify --model-dir " + kBertFixture);
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS"), std::string::npos);
+  EXPECT_NE(r.out.find("last_hidden_state"), std::string::npos);
+  EXPECT_NE(r.out.find("pooler_output"), std::string::npos);
+
+  r = Run("verify --model-dir " + kBertFixture + " --tolerance 1e-12");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("FAIL"), std::string::npos);
+}
+
+TEST_F(CliTest, DetectListsEveryPlatform) {
+  const Result r = Run("detect --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto json = nlohmann::json::parse(r.out);
+  std::vector<std::string> names;
+  for (const auto& p : json["platforms"]) {
+    names.push_back(p["platform"]);
+    if (!p["available"].get<bool>()) {
+      EXPECT_FALSE(p["reason"].get<std::string>().empty());
+    }
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"cpu", "cuda", "rocm", "mps", "openvino", "qnn",
+                                             "webgpu", "webnn", "wasm"}));
+  EXPECT_TRUE(json["platforms"][0]["available"].get<bool>());
+  EXPECT_FALSE(json["onnxruntime"]["version"].get<std::string>().empty());
+  if (!fs::exists("/dev/nvidia0")) {
+    EXPECT_NE(json["platforms"][1]["reason"].get<std::string>().find("NVIDIA"), std::string::npos);
+  }
+}
+
+TEST_F(CliTest, MissingModelFile) {
+  SeedDatabase();
+  ExpectCleanFailure(Run("benchmark --model " + (dir_ / "absent.onnx").string() + " --db " + db_),
+                     3, "absent.onnx");
+}
+
+TEST_F(CliTest, BadInputDoesNotCreateDatabase) {
+  EXPECT_EQ(Run("benchmark --model no-such-model --db " + db_).status, 3);
+  EXPECT_EQ(Run("benchmark --model bert-tiny --batch-sizes 1,2 --seq-len 513 --db " + db_).status,
+            2);
+  // Debian's Chromium has no WebNN backend, so webnn is unavailable on these machines.
+  EXPECT_EQ(Run("benchmark --model bert-tiny --hardware cpu,webnn --db " + db_).status, 6);
+  EXPECT_FALSE(fs::exists(db_));
+}
+
+TEST_F(CliTest, TruncatedSafetensors) {
+  SeedDatabase();
+  const fs::path copy = CopyFixture();
+  fs::resize_file(copy / "model.safetensors", fs::file_size(copy / "model.safetensors") - 100);
+  ExpectCleanFailure(Run("benchmark --model " + copy.string() + " --db " + db_), 4, "truncated");
+}
+
+TEST_F(CliTest, CorruptSafetensorsHeader) {
+  SeedDatabase();
+  const fs::path copy = CopyFixture();
+  {
+    std::fstream f(copy / "model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(8);
+    f.write("#garbage", 8);
+  }
+  ExpectCleanFailure(Run("benchmark --model " + copy.string() + " --db " + db_), 4,
+                     "not valid JSON");
+}
+
+TEST_F(CliTest, UnknownArchitecture) {
+  SeedDatabase();
+  const fs::path copy = CopyFixture();
+  auto config = nlohmann::json::parse(ReadFile(copy / "config.json"));
+  config["model_type"] = "nonesuch";
+  std::ofstream(copy / "config.json") << config.dump();
+  ExpectCleanFailure(Run("benchmark --model " + copy.string() + " --db " + db_), 5, "nonesuch");
+}
+
+TEST_F(CliTest, ShapeThatDoesNotFit) {
+  SeedDatabase();
+  ExpectCleanFailure(Run("benchmark --model bert-tiny --seq-len 1000 --db " + db_), 2, "512");
+  ExpectCleanFailure(
+      Run("benchmark --model bert-tiny --shape pixel_values=1,3,224,224 --db " + db_), 2,
+      "pixel_values");
+}
+
+TEST_F(CliTest, ExecutionProviderNotPresent) {
+  if (fs::exists("/dev/nvidia0")) GTEST_SKIP() << "a CUDA device is present";
+  SeedDatabase();
+  ExpectCleanFailure(Run("benchmark --model bert-tiny --hardware cuda --db " + db_), 6, "cuda");
+  ExpectCleanFailure(Run("benchmark --model bert-tiny --hardware tpu9 --db " + db_), 2, "tpu9");
+}
+
+TEST_F(CliTest, DatabaseThatIsNotDuckDb) {
+  const fs::path text = dir_ / "notes.duckdb";
+  std::ofstream(text) << "these are my notes, not a database\n";
+  const std::string before = ReadFile(text);
+  const Result r = Run("benchmark --model bert-tiny --db " + text.string());
+  EXPECT_EQ(r.status, 7);
+  ASSERT_EQ(r.ErrorLines().size(), 1u) << r.err;
+  EXPECT_NE(r.ErrorLines()[0].find("not a DuckDB database"), std::string::npos);
+  EXPECT_EQ(ReadFile(text), before);
+}
+
+TEST_F(CliTest, DatabaseLockedByAnotherWriter) {
+  SeedDatabase();
+  int ready[2], release[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(release), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto store = store::ResultStore::Open(db_);
+    char c = 1;
+    (void)!write(ready[1], &c, 1);
+    (void)!read(release[0], &c, 1);
+    _exit(0);
+  }
+  char c;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  const Result r = Run("benchmark --model bert-tiny --db " + db_);
+  (void)!write(release[1], &c, 1);
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_EQ(r.status, 7);
+  ASSERT_EQ(r.ErrorLines().size(), 1u) << r.err;
+  EXPECT_NE(r.ErrorLines()[0].find("locked"), std::string::npos);
+  EXPECT_EQ(Count("runs"), 1);
+}
+
+TEST_F(CliTest, HelpAndUsageErrors) {
+  Result r = Run("--help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("benchmark"), std::string::npos);
+  r = Run("benchmark --help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("--batch-sizes"), std::string::npos);
+  r = Run("benchmark --batch-sizes 0 --model bert-tiny");
+  EXPECT_EQ(r.status, 2);
+  r = Run("no-such-command");
+  EXPECT_EQ(r.status, 2);
+}
+
+}  // namespace
+}  // namespace ipfs_accel
