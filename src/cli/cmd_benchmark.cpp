@@ -121,7 +121,13 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
 
   // Everything that can be checked is checked before anything runs or is written.
   const hw::HardwareReport hardware = hw::Detect();
-  for (const auto& platform : o.hardware) {
+  std::vector<std::string> platforms = o.hardware;
+  if (platforms == std::vector<std::string>{"all"}) {
+    platforms.clear();
+    for (const auto& p : runtime::PlatformAvailability(hardware))
+      if (p.available) platforms.push_back(p.platform);
+  }
+  for (const auto& platform : platforms) {
     const runtime::PlatformStatus status = runtime::CheckPlatform(platform, hardware);
     if (!status.available)
       throw Error(ErrorKind::kUnavailable,
@@ -136,7 +142,7 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
 
   std::vector<harness::BenchmarkConfig> configs;
   std::vector<std::string> config_platforms;
-  for (const auto& platform : o.hardware) {
+  for (const auto& platform : platforms) {
     for (int64_t batch : o.batch_sizes) {
       harness::BenchmarkConfig c;
       c.session.platform = platform;
@@ -268,7 +274,8 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   auto o = std::make_shared<BenchmarkOptions>();
   cmd->add_option("--model,-m", o->model, "catalog name, Hugging Face folder, or .onnx file")
       ->required();
-  cmd->add_option("--hardware", o->hardware, "platforms, comma-separated (see `detect`)")
+  cmd->add_option("--hardware", o->hardware,
+                  "platforms, comma-separated (see `detect`), or 'all' available here")
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--batch-sizes,-b", o->batch_sizes, "batch sizes, comma-separated")

@@ -11,7 +11,6 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/verification.h"
 #include "ipfs_accel/models/model.h"
-#include "ipfs_accel/models/safetensors.h"
 
 namespace ipfs_accel::cli {
 
@@ -28,19 +27,11 @@ struct VerifyOptions {
 int RunVerify(const VerifyOptions& o) {
   const std::string io_path = o.io_file.empty() ? o.model_dir + "/io.safetensors" : o.io_file;
   const models::Model model = models::LoadHfFolder(o.model_dir);
-  auto io = models::SafetensorsFile::Open(io_path);
-  std::map<std::string, core::Tensor> inputs, expected;
-  for (const auto& [name, entry] : io->entries()) {
-    if (name.rfind("input.", 0) == 0) inputs[name.substr(6)] = io->Read(name);
-    if (name.rfind("output.", 0) == 0) expected[name.substr(7)] = io->Read(name);
-  }
-  if (expected.empty())
-    throw core::Error(core::ErrorKind::kCorrupt,
-                      fmt::format("'{}' holds no output.* tensors to compare with", io_path));
+  const harness::ReferenceIo io = harness::LoadReferenceIo(io_path);
   runtime::SessionOptions session;
   session.intra_op_threads = o.threads;
   const harness::VerificationResult r =
-      harness::Verify(model, session, inputs, expected, o.tolerance);
+      harness::Verify(model, session, io.inputs, io.outputs, o.tolerance);
 
   if (o.json) {
     nlohmann::json j = {{"model", model.info.name},

@@ -23,7 +23,7 @@ bool LooksLikeSequence(std::string name) {
 
 int64_t ResolveDim(const runtime::TensorSpec& spec, size_t axis, const models::DimRoles& roles,
                    const ShapeRequest& req) {
-  const std::string& name = spec.dim_names[axis];
+  const std::string name = axis < spec.dim_names.size() ? spec.dim_names[axis] : std::string();
   if (!name.empty()) {
     auto it = req.overrides.find(name);
     if (it != req.overrides.end()) {

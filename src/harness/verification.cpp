@@ -6,9 +6,23 @@
 #include <fmt/format.h>
 
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/models/safetensors.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 
 namespace ipfs_accel::harness {
+
+ReferenceIo LoadReferenceIo(const std::string& path) {
+  auto file = models::SafetensorsFile::Open(path);
+  ReferenceIo io;
+  for (const auto& [name, entry] : file->entries()) {
+    if (name.rfind("input.", 0) == 0) io.inputs[name.substr(6)] = file->Read(name);
+    if (name.rfind("output.", 0) == 0) io.outputs[name.substr(7)] = file->Read(name);
+  }
+  if (io.outputs.empty())
+    throw core::Error(core::ErrorKind::kCorrupt,
+                      fmt::format("'{}' holds no output.* tensors to compare with", path));
+  return io;
+}
 
 OutputComparison CompareTensors(const std::string& name, const core::Tensor& expected,
                                 const core::Tensor& actual, double abs_tolerance) {

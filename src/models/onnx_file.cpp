@@ -70,6 +70,7 @@ Model LoadOnnxFile(const std::string& path) {
   m.onnx_path = fs::absolute(path).string();
   int64_t params = 0;
   for (const auto& t : proto.graph().initializer()) {
+    if (t.dims_size() == 0) continue;  // scalars are constants (scales, epsilons), not weights
     int64_t n = 1;
     for (int64_t d : t.dims()) n *= d;
     if (t.data_type() == onnx::TensorProto::FLOAT || t.data_type() == onnx::TensorProto::FLOAT16 ||

@@ -83,7 +83,12 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::Open(const std::string& path) 
         continue;
       }
       TensorEntry entry;
-      entry.dtype = core::DTypeFromSafetensors(value.at("dtype").get<std::string>());
+      try {
+        entry.dtype = core::DTypeFromSafetensors(value.at("dtype").get<std::string>());
+      } catch (const Error& e) {
+        throw Error(e.kind(),
+                    fmt::format("safetensors file '{}', tensor '{}': {}", path, name, e.what()));
+      }
       entry.shape = value.at("shape").get<core::Shape>();
       const auto offsets = value.at("data_offsets").get<std::vector<uint64_t>>();
       if (offsets.size() != 2)

@@ -3,31 +3,20 @@
 #include <gtest/gtest.h>
 
 #include "ipfs_accel/models/model.h"
-#include "ipfs_accel/models/safetensors.h"
 
 namespace ipfs_accel::harness {
 namespace {
 
 const std::string kFixtures = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny";
 
-// Splits io.safetensors into input.* and output.* tensors.
-void LoadIo(const std::string& dir, std::map<std::string, core::Tensor>* inputs,
-            std::map<std::string, core::Tensor>* outputs) {
-  auto io = models::SafetensorsFile::Open(dir + "/io.safetensors");
-  for (const auto& [name, entry] : io->entries()) {
-    if (name.rfind("input.", 0) == 0) (*inputs)[name.substr(6)] = io->Read(name);
-    if (name.rfind("output.", 0) == 0) (*outputs)[name.substr(7)] = io->Read(name);
-  }
-}
-
 TEST(VerificationTest, HfTinyBertMatchesTransformers) {
   const std::string dir = kFixtures + "/bert";
   models::Model model = models::LoadHfFolder(dir);
   EXPECT_EQ(model.info.parameters, 143552);  // fixture.json "params"
-  std::map<std::string, core::Tensor> inputs, outputs;
-  LoadIo(dir, &inputs, &outputs);
-  ASSERT_EQ(outputs.size(), 2u);
-  const VerificationResult r = Verify(model, {}, inputs, outputs, 1e-4);
+  const ReferenceIo io = LoadReferenceIo(dir + "/io.safetensors");
+  ASSERT_EQ(io.inputs.size(), 3u);
+  ASSERT_EQ(io.outputs.size(), 2u);
+  const VerificationResult r = Verify(model, {}, io.inputs, io.outputs, 1e-4);
   for (const auto& o : r.outputs) {
     EXPECT_TRUE(o.shape_matches) << o.name;
     EXPECT_LT(o.max_abs_error, 1e-4) << o.name;
@@ -38,10 +27,9 @@ TEST(VerificationTest, HfTinyBertMatchesTransformers) {
 TEST(VerificationTest, PerturbedReferenceFails) {
   const std::string dir = kFixtures + "/bert";
   models::Model model = models::LoadHfFolder(dir);
-  std::map<std::string, core::Tensor> inputs, outputs;
-  LoadIo(dir, &inputs, &outputs);
-  outputs.at("pooler_output").values<float>()[7] += 1e-3f;
-  const VerificationResult r = Verify(model, {}, inputs, outputs, 1e-4);
+  ReferenceIo io = LoadReferenceIo(dir + "/io.safetensors");
+  io.outputs.at("pooler_output").values<float>()[7] += 1e-3f;
+  const VerificationResult r = Verify(model, {}, io.inputs, io.outputs, 1e-4);
   EXPECT_FALSE(r.passed);
 }
 

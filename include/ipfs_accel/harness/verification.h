@@ -26,6 +26,14 @@ struct VerificationResult {
   bool passed = false;  // every output present, same shape, within tolerance
 };
 
+// Reference tensors as the hf-tiny fixtures store them: one safetensors file with
+// "input.<name>" and "output.<name>" tensors.
+struct ReferenceIo {
+  std::map<std::string, core::Tensor> inputs, outputs;
+};
+// Throws core::Error like SafetensorsFile::Open; kCorrupt when it holds no output.* tensor.
+ReferenceIo LoadReferenceIo(const std::string& path);
+
 // Compares two tensors element-wise (any numeric dtypes).
 OutputComparison CompareTensors(const std::string& name, const core::Tensor& expected,
                                 const core::Tensor& actual, double abs_tolerance);
