@@ -17,7 +17,7 @@ debian_packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libonnx-dev libprotobuf-dev protobuf-compiler libssl-dev
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libonnx-testdata
   chromium
 )
 

@@ -37,6 +37,7 @@ struct BenchmarkOptions {
   int iterations = 20;
   double min_time_s = 1.0;
   uint64_t seed = 42;
+  bool batch_sizes_given = false, seq_len_given = false;
   DatabaseOption db;
   bool json = false;
 };
@@ -90,7 +91,7 @@ store::PerformanceRecord ToRecord(const harness::BenchmarkResult& b, const Bench
   r.session_options_json = b.session_options_json;
   r.runtime_version = "onnxruntime " + runtime::OnnxRuntimeVersion();
   r.batch_size = b.batch_size;
-  r.seq_len = o.seq_len;
+  r.seq_len = b.seq_len;
   r.input_shapes_json = nlohmann::json(b.input_shapes).dump();
   r.threads = o.threads;
   r.warmup_iterations = config.warmup;
@@ -147,7 +148,7 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
       harness::BenchmarkConfig c;
       c.session.platform = platform;
       c.session.intra_op_threads = o.threads;
-      c.shape = {batch, o.seq_len, shape_overrides};
+      c.shape = {batch, o.seq_len, o.batch_sizes_given, o.seq_len_given, shape_overrides};
       c.warmup = o.warmup;
       c.iterations = o.iterations;
       c.min_time_s = o.min_time_s;
@@ -301,7 +302,11 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
       ->capture_default_str();
   o->db.Add(cmd);
   cmd->add_flag("--json", o->json, "print the results as JSON instead of a table");
-  cmd->callback([selected, o] { *selected = [o] { return RunBenchmarkCommand(*o); }; });
+  cmd->callback([selected, o, cmd] {
+    o->batch_sizes_given = cmd->count("--batch-sizes") > 0;
+    o->seq_len_given = cmd->count("--seq-len") > 0;
+    *selected = [o] { return RunBenchmarkCommand(*o); };
+  });
 }
 
 }  // namespace ipfs_accel::cli

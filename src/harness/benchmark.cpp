@@ -41,7 +41,10 @@ BenchmarkResult MeasureSession(runtime::Session& session, const models::Model& m
   r.session_options_json = session.options_json();
   r.input_shapes = ResolveShapes(session.inputs(), model.dim_roles, config.shape);
   session.Bind(GenerateInputs(session.inputs(), r.input_shapes, model.input_hints, config.seed));
-  r.batch_size = config.shape.batch_size;
+  const EffectiveDims dims =
+      EffectiveBatchAndSequence(session.inputs(), model.dim_roles, r.input_shapes);
+  r.batch_size = dims.batch_size;
+  r.seq_len = dims.seq_len;
 
   auto t0 = Clock::now();
   session.RunBound();

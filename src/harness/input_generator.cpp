@@ -21,6 +21,19 @@ bool LooksLikeSequence(std::string name) {
          name.find("token") != std::string::npos;
 }
 
+enum class DimRole { kBatch, kSequence, kOther };
+
+// What an axis means: the model's own names first, else axis 0 is the batch and a
+// sequence-like name is the sequence.
+DimRole RoleOf(const runtime::TensorSpec& spec, size_t axis, const models::DimRoles& roles) {
+  const std::string name = axis < spec.dim_names.size() ? spec.dim_names[axis] : std::string();
+  if (!name.empty() && name == roles.batch) return DimRole::kBatch;
+  if (!name.empty() && name == roles.sequence) return DimRole::kSequence;
+  if (roles.batch.empty() && axis == 0) return DimRole::kBatch;
+  if (roles.sequence.empty() && !name.empty() && LooksLikeSequence(name)) return DimRole::kSequence;
+  return DimRole::kOther;
+}
+
 int64_t ResolveDim(const runtime::TensorSpec& spec, size_t axis, const models::DimRoles& roles,
                    const ShapeRequest& req) {
   const std::string name = axis < spec.dim_names.size() ? spec.dim_names[axis] : std::string();
@@ -33,10 +46,14 @@ int64_t ResolveDim(const runtime::TensorSpec& spec, size_t axis, const models::D
       return it->second[0];
     }
   }
-  if (!name.empty() && name == roles.batch) return req.batch_size;
-  if (!name.empty() && name == roles.sequence) return req.seq_len;
-  if (roles.batch.empty() && axis == 0) return req.batch_size;
-  if (roles.sequence.empty() && LooksLikeSequence(name)) return req.seq_len;
+  switch (RoleOf(spec, axis, roles)) {
+    case DimRole::kBatch:
+      return req.batch_size;
+    case DimRole::kSequence:
+      return req.seq_len;
+    case DimRole::kOther:
+      break;
+  }
   throw Error(ErrorKind::kInvalidArgument,
               fmt::format("input '{}' has a symbolic dimension {} at axis {} that cannot be "
                           "guessed; give it with --shape {}=<size> or --shape {}=<d0,d1,...>",
@@ -89,6 +106,20 @@ std::map<std::string, core::Shape> ResolveShapes(const std::vector<runtime::Tens
         throw Error(ErrorKind::kInvalidArgument,
                     fmt::format("input '{}' axis {} is fixed at {} in the graph, not {}", spec.name,
                                 a, spec.shape[a], shape[a]));
+      // A fixed batch or sequence axis cannot honour an explicit --batch-sizes / --seq-len.
+      const DimRole role = RoleOf(spec, a, roles);
+      if (spec.shape[a] >= 0 && whole == req.overrides.end()) {
+        if (role == DimRole::kBatch && req.batch_explicit && spec.shape[a] != req.batch_size)
+          throw Error(ErrorKind::kInvalidArgument,
+                      fmt::format("input '{}' has a fixed batch of {} (axis {}), so batch size {} "
+                                  "cannot be run; re-export the model with a dynamic batch axis",
+                                  spec.name, spec.shape[a], a, req.batch_size));
+        if (role == DimRole::kSequence && req.seq_len_explicit && spec.shape[a] != req.seq_len)
+          throw Error(ErrorKind::kInvalidArgument,
+                      fmt::format("input '{}' has a fixed sequence length of {} (axis {}), so "
+                                  "--seq-len {} cannot be run",
+                                  spec.name, spec.shape[a], a, req.seq_len));
+      }
       if (shape[a] <= 0)
         throw Error(ErrorKind::kInvalidArgument,
                     fmt::format("input '{}' axis {} would be {}; sizes must be positive", spec.name,
@@ -103,6 +134,22 @@ std::map<std::string, core::Shape> ResolveShapes(const std::vector<runtime::Tens
     shapes[spec.name] = std::move(shape);
   }
   return shapes;
+}
+
+EffectiveDims EffectiveBatchAndSequence(const std::vector<runtime::TensorSpec>& inputs,
+                                        const models::DimRoles& roles,
+                                        const std::map<std::string, core::Shape>& shapes) {
+  EffectiveDims d{0, 0};
+  for (const auto& spec : inputs) {
+    const core::Shape& shape = shapes.at(spec.name);
+    for (size_t a = 0; a < shape.size(); ++a) {
+      const DimRole role = RoleOf(spec, a, roles);
+      if (role == DimRole::kBatch && d.batch_size == 0) d.batch_size = shape[a];
+      if (role == DimRole::kSequence && d.seq_len == 0) d.seq_len = shape[a];
+    }
+  }
+  if (d.batch_size == 0) d.batch_size = 1;  // no batch axis: one item per run
+  return d;
 }
 
 std::map<std::string, core::Tensor> GenerateInputs(

@@ -77,13 +77,12 @@ Model LoadOnnxFile(const std::string& path) {
         t.data_type() == onnx::TensorProto::BFLOAT16 || t.data_type() == onnx::TensorProto::DOUBLE)
       params += n;
   }
-  m.info = {fs::path(path).filename().string(),
-            "onnx",
-            "unknown",
-            "onnx-file",
-            m.onnx_path,
-            params,
-            Sha256OfFiles({path})};
+  // "model.onnx" says nothing; its folder usually names the model.
+  const fs::path abs = fs::absolute(path);
+  const std::string name = abs.stem() == "model" && abs.has_parent_path()
+                               ? abs.parent_path().filename().string()
+                               : abs.filename().string();
+  m.info = {name, "onnx", "unknown", "onnx-file", m.onnx_path, params, Sha256OfFiles({path})};
   m.input_hints = HintsFromGraph(proto.graph());
   return m;
 }

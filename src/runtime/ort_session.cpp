@@ -12,7 +12,8 @@ using core::Error;
 using core::ErrorKind;
 
 Ort::Env& OrtEnvironment() {
-  static Ort::Env env(ORT_LOGGING_LEVEL_ERROR, "ipfs-accelerate");
+  // FATAL only: every error ORT raises reaches the user once, as our own one-line message.
+  static Ort::Env env(ORT_LOGGING_LEVEL_FATAL, "ipfs-accelerate");
   return env;
 }
 

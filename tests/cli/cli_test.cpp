@@ -297,6 +297,49 @@ TEST_F(CliTest, DatabaseLockedByAnotherWriter) {
   EXPECT_EQ(Count("runs"), 1);
 }
 
+// ONNX's own conformance models (Debian's libonnx-testdata): graphs nobody here wrote.
+const std::string kOnnxTestData = "/usr/share/libonnx-testdata/data";
+
+TEST_F(CliTest, ArbitraryOnnxModelIsStoredWithTheShapesItRan) {
+  const std::string conv = kOnnxTestData + "/pytorch-converted/test_Conv2d/model.onnx";
+  if (!fs::exists(conv)) GTEST_SKIP() << "libonnx-testdata is not installed";
+  Result r = Run("benchmark --model " + conv + " --iterations 3 --min-time 0 --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  const auto row = store->Query(
+      "SELECT m.name, m.source, p.batch_size, p.seq_len, p.input_shapes_json::VARCHAR "
+      "FROM performance_results p JOIN models m USING (model_id)");
+  ASSERT_EQ(row.rows.size(), 1u);
+  EXPECT_EQ(*row.rows[0][0], "test_Conv2d");
+  EXPECT_EQ(*row.rows[0][1], "onnx-file");
+  EXPECT_EQ(*row.rows[0][2], "2");  // the graph's fixed batch, not the default 1
+  EXPECT_EQ(*row.rows[0][3], "0");  // no sequence axis
+  EXPECT_NE(row.rows[0][4]->find("[2,3,7,5]"), std::string::npos) << *row.rows[0][4];
+  store.reset();
+
+  // Asking for a batch the graph cannot take is an error, not a silent batch of 2.
+  r = Run("benchmark --model " + conv + " --batch-sizes 4 --db " + db_);
+  EXPECT_EQ(r.status, 2);
+  ASSERT_EQ(r.ErrorLines().size(), 1u) << r.err;
+  EXPECT_NE(r.ErrorLines()[0].find("fixed batch of 2"), std::string::npos);
+}
+
+TEST_F(CliTest, ConfigurationThatFailsIsStoredAsFailure) {
+  // Expand's shape input is data: the generated zeros are not a valid shape, so ORT fails.
+  const std::string expand = kOnnxTestData + "/simple/test_expand_shape_model1/model.onnx";
+  if (!fs::exists(expand)) GTEST_SKIP() << "libonnx-testdata is not installed";
+  const Result r = Run("benchmark --model " + expand + " --iterations 3 --min-time 0 --db " + db_);
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_EQ(Count("performance_results"), 0);
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  const auto row =
+      store->Query("SELECT status, error_class, error_message FROM compatibility_results");
+  ASSERT_EQ(row.rows.size(), 1u);
+  EXPECT_EQ(*row.rows[0][0], "failed");
+  EXPECT_EQ(*row.rows[0][1], "runtime");
+  EXPECT_NE(row.rows[0][2]->find("Expand"), std::string::npos);
+}
+
 TEST_F(CliTest, HelpAndUsageErrors) {
   Result r = Run("--help");
   EXPECT_EQ(r.status, 0);

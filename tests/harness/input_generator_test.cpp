@@ -319,3 +319,44 @@ TEST(GenerateInputsTest, HalfAndBFloat16AreExactSixtyFourths) {
 
 }  // namespace
 }  // namespace ipfs_accel::harness
+
+namespace ipfs_accel::harness {
+namespace {
+
+TEST(ResolveShapesTest, ExplicitBatchAgainstFixedBatchIsAnError) {
+  const std::vector<runtime::TensorSpec> specs = {
+      {"pixels", core::DType::kFloat32, {2, 3, 8, 8}, {"", "", "", ""}}};
+  ShapeRequest req;
+  req.batch_size = 4;
+  // Not asked for explicitly: the graph's own batch is run.
+  EXPECT_EQ(ResolveShapes(specs, {}, req).at("pixels"), (core::Shape{2, 3, 8, 8}));
+  req.batch_explicit = true;
+  const core::Error e = ipfs_accel::testing::CatchError([&] { ResolveShapes(specs, {}, req); });
+  EXPECT_EQ(e.kind(), core::ErrorKind::kInvalidArgument);
+  EXPECT_NE(std::string(e.what()).find("fixed batch of 2"), std::string::npos) << e.what();
+  req.batch_size = 2;
+  EXPECT_NO_THROW(ResolveShapes(specs, {}, req));
+}
+
+TEST(EffectiveBatchAndSequenceTest, ReportsWhatTheShapesHold) {
+  const std::vector<runtime::TensorSpec> bert = {
+      {"input_ids", core::DType::kInt64, {-1, -1}, {"batch", "sequence"}}};
+  const models::DimRoles roles = {"batch", "sequence", 512};
+  const auto d = EffectiveBatchAndSequence(bert, roles, {{"input_ids", {3, 40}}});
+  EXPECT_EQ(d.batch_size, 3);
+  EXPECT_EQ(d.seq_len, 40);
+
+  const std::vector<runtime::TensorSpec> conv = {
+      {"x", core::DType::kFloat32, {2, 3, 7, 5}, {"", "", "", ""}}};
+  const auto c = EffectiveBatchAndSequence(conv, {}, {{"x", {2, 3, 7, 5}}});
+  EXPECT_EQ(c.batch_size, 2);
+  EXPECT_EQ(c.seq_len, 0);
+
+  const std::vector<runtime::TensorSpec> scalars = {{"start", core::DType::kFloat32, {}, {}}};
+  const auto s = EffectiveBatchAndSequence(scalars, {}, {{"start", {}}});
+  EXPECT_EQ(s.batch_size, 1);
+  EXPECT_EQ(s.seq_len, 0);
+}
+
+}  // namespace
+}  // namespace ipfs_accel::harness

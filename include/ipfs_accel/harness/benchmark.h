@@ -31,7 +31,8 @@ struct BenchmarkResult {
   std::string execution_provider;
   std::string session_options_json;
   std::map<std::string, core::Shape> input_shapes;
-  int64_t batch_size = 0;
+  int64_t batch_size = 0;  // as run (a fixed graph's own size where it has one)
+  int64_t seq_len = 0;     // 0 when the inputs have no sequence axis
   double load_ms = 0;
   double first_inference_ms = 0;
   std::vector<double> samples_ms;

@@ -22,6 +22,10 @@ namespace ipfs_accel::harness {
 struct ShapeRequest {
   int64_t batch_size = 1;
   int64_t seq_len = 128;
+  // Set when the user named the size: a fixed axis that disagrees is then an error
+  // instead of silently running the graph's own size.
+  bool batch_explicit = false;
+  bool seq_len_explicit = false;
   std::map<std::string, std::vector<int64_t>> overrides;  // --shape NAME=dims
 };
 
@@ -31,6 +35,16 @@ struct ShapeRequest {
 std::map<std::string, core::Shape> ResolveShapes(const std::vector<runtime::TensorSpec>& inputs,
                                                  const models::DimRoles& roles,
                                                  const ShapeRequest& request);
+
+// The batch size and sequence length the resolved shapes actually have (what a
+// result is stored under): batch 1 when no axis is a batch, sequence 0 when none is.
+struct EffectiveDims {
+  int64_t batch_size;
+  int64_t seq_len;
+};
+EffectiveDims EffectiveBatchAndSequence(const std::vector<runtime::TensorSpec>& inputs,
+                                        const models::DimRoles& roles,
+                                        const std::map<std::string, core::Shape>& shapes);
 
 // Deterministic inputs for `seed`.
 std::map<std::string, core::Tensor> GenerateInputs(
