@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   const models::Model model = models::LoadModel(spec);
   runtime::OrtSession session(model, {});
   harness::BenchmarkConfig config;
-  config.shape = {1, 128, true, true, {}};
+  config.shape = {.batch_size = 1, .seq_len = 128};
   config.warmup = 20;
   config.iterations = runs;
   config.min_time_s = 0;

@@ -148,7 +148,11 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
       harness::BenchmarkConfig c;
       c.session.platform = platform;
       c.session.intra_op_threads = o.threads;
-      c.shape = {batch, o.seq_len, o.batch_sizes_given, o.seq_len_given, shape_overrides};
+      c.shape = {.batch_size = batch,
+                 .seq_len = o.seq_len,
+                 .batch_explicit = o.batch_sizes_given,
+                 .seq_len_explicit = o.seq_len_given,
+                 .overrides = shape_overrides};
       c.warmup = o.warmup;
       c.iterations = o.iterations;
       c.min_time_s = o.min_time_s;

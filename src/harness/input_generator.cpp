@@ -21,7 +21,7 @@ bool LooksLikeSequence(std::string name) {
          name.find("token") != std::string::npos;
 }
 
-enum class DimRole { kBatch, kSequence, kOther };
+enum class DimRole { kBatch, kSequence, kPast, kTotal, kOther };
 
 // What an axis means: the model's own names first, else axis 0 is the batch and a
 // sequence-like name is the sequence.
@@ -29,6 +29,8 @@ DimRole RoleOf(const runtime::TensorSpec& spec, size_t axis, const models::DimRo
   const std::string name = axis < spec.dim_names.size() ? spec.dim_names[axis] : std::string();
   if (!name.empty() && name == roles.batch) return DimRole::kBatch;
   if (!name.empty() && name == roles.sequence) return DimRole::kSequence;
+  if (!name.empty() && name == roles.past_sequence) return DimRole::kPast;
+  if (!name.empty() && name == roles.total_sequence) return DimRole::kTotal;
   if (roles.batch.empty() && axis == 0) return DimRole::kBatch;
   if (roles.sequence.empty() && !name.empty() && LooksLikeSequence(name)) return DimRole::kSequence;
   return DimRole::kOther;
@@ -51,6 +53,10 @@ int64_t ResolveDim(const runtime::TensorSpec& spec, size_t axis, const models::D
       return req.batch_size;
     case DimRole::kSequence:
       return req.seq_len;
+    case DimRole::kPast:
+      return req.past_len;
+    case DimRole::kTotal:
+      return req.past_len + req.seq_len;
     case DimRole::kOther:
       break;
   }
@@ -120,7 +126,7 @@ std::map<std::string, core::Shape> ResolveShapes(const std::vector<runtime::Tens
                                   "--seq-len {} cannot be run",
                                   spec.name, spec.shape[a], a, req.seq_len));
       }
-      if (shape[a] <= 0)
+      if (shape[a] < 0 || (shape[a] == 0 && RoleOf(spec, a, roles) != DimRole::kPast))
         throw Error(ErrorKind::kInvalidArgument,
                     fmt::format("input '{}' axis {} would be {}; sizes must be positive", spec.name,
                                 a, shape[a]));
@@ -150,6 +156,31 @@ EffectiveDims EffectiveBatchAndSequence(const std::vector<runtime::TensorSpec>& 
   }
   if (d.batch_size == 0) d.batch_size = 1;  // no batch axis: one item per run
   return d;
+}
+
+std::map<std::string, core::Tensor> CompleteInputs(const std::vector<runtime::TensorSpec>& inputs,
+                                                   const models::Model& model,
+                                                   std::map<std::string, core::Tensor> given,
+                                                   uint64_t seed) {
+  ShapeRequest req;
+  std::vector<runtime::TensorSpec> missing;
+  for (const auto& spec : inputs) {
+    auto it = given.find(spec.name);
+    if (it == given.end()) {
+      missing.push_back(spec);
+      continue;
+    }
+    for (size_t a = 0; a < spec.shape.size() && a < it->second.shape.size(); ++a) {
+      const DimRole role = RoleOf(spec, a, model.dim_roles);
+      if (role == DimRole::kBatch) req.batch_size = it->second.shape[a];
+      if (role == DimRole::kSequence) req.seq_len = it->second.shape[a];
+    }
+  }
+  if (missing.empty()) return given;
+  const auto shapes = ResolveShapes(missing, model.dim_roles, req);
+  for (auto& [name, tensor] : GenerateInputs(missing, shapes, model.input_hints, seed))
+    given.emplace(name, std::move(tensor));
+  return given;
 }
 
 std::map<std::string, core::Tensor> GenerateInputs(

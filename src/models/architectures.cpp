@@ -2,31 +2,24 @@
 
 #include <fmt/format.h>
 
-#include "bert_builder.h"
 #include "ipfs_accel/core/error.h"
 
 namespace ipfs_accel::models {
 
-namespace {
-
-std::map<std::string, InputHint> BertInputHints(const HfConfig& c) {
-  return {
-      {"input_ids", {InputHint::Kind::kIndexRange, 0, c.Int("vocab_size", 30522)}},
-      {"token_type_ids", {InputHint::Kind::kIndexRange, 0, c.Int("type_vocab_size", 2)}},
-      {"attention_mask", {InputHint::Kind::kOnes, 0, 0}},
-  };
-}
-
 DimRoles TextDimRoles(const HfConfig& c) {
-  return {"batch", "sequence", c.Int("max_position_embeddings", 0)};
+  return {.batch = "batch",
+          .sequence = "sequence",
+          .max_sequence = c.Int("max_position_embeddings", 0)};
 }
-
-}  // namespace
 
 const std::vector<Architecture>& Architectures() {
-  static const std::vector<Architecture> archs = {
-      {"bert", "text", {"bert."}, BuildBert, BertInputHints, TextDimRoles},
-  };
+  static const std::vector<Architecture> archs = [] {
+    std::vector<Architecture> v;
+    AddEncoderArchitectures(v);
+    AddDecoderArchitectures(v);
+    AddSeq2SeqArchitectures(v);
+    return v;
+  }();
   return archs;
 }
 

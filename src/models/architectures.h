@@ -22,6 +22,14 @@ struct Architecture {
 };
 
 const std::vector<Architecture>& Architectures();
+
+// Each family registers its architectures in its own file.
+void AddEncoderArchitectures(std::vector<Architecture>& out);  // encoder_family.cpp
+void AddDecoderArchitectures(std::vector<Architecture>& out);  // decoder_family.cpp
+void AddSeq2SeqArchitectures(std::vector<Architecture>& out);  // seq2seq_family.cpp
+
+// Shared by the text families.
+DimRoles TextDimRoles(const HfConfig& config);
 // Throws core::Error(kUnsupported) naming `origin` and the known architectures.
 const Architecture& FindArchitecture(const std::string& model_type, const std::string& origin);
 

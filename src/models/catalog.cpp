@@ -6,19 +6,22 @@
 
 namespace ipfs_accel::models {
 namespace generated {
-extern const char* const kCatalogJson;
-}
+extern const char* const kCatalogJson[];
+extern const size_t kCatalogJsonCount;
+}  // namespace generated
 
 const std::vector<CatalogEntry>& Catalog() {
   static const std::vector<CatalogEntry> catalog = [] {
     std::vector<CatalogEntry> out;
-    const auto json = nlohmann::json::parse(generated::kCatalogJson);
-    for (const auto& m : json.at("models")) {
-      const std::string name = m.at("name").get<std::string>();
-      out.push_back(CatalogEntry{
-          name, m.at("aliases").get<std::vector<std::string>>(),
-          m.at("architecture").get<std::string>(), m.at("modality").get<std::string>(),
-          m.at("hf_id").get<std::string>(), HfConfig(m.at("config"), "catalog:" + name)});
+    for (size_t i = 0; i < generated::kCatalogJsonCount; ++i) {
+      const auto json = nlohmann::json::parse(generated::kCatalogJson[i]);
+      for (const auto& m : json.at("models")) {
+        const std::string name = m.at("name").get<std::string>();
+        out.push_back(CatalogEntry{
+            name, m.at("aliases").get<std::vector<std::string>>(),
+            m.at("architecture").get<std::string>(), m.at("modality").get<std::string>(),
+            m.at("hf_id").get<std::string>(), HfConfig(m.at("config"), "catalog:" + name)});
+      }
     }
     return out;
   }();

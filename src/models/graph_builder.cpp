@@ -51,6 +51,7 @@ onnx::TensorProto::DataType ToOnnx(core::DType d) {
 
 core::Tensor Transpose2d(const core::Tensor& t) {
   const int64_t rows = t.shape[0], cols = t.shape[1];
+  if (t.bytes.empty()) return core::Tensor{t.dtype, {cols, rows}, {}};  // shape-only weights
   core::Tensor out = core::Tensor::Zeros(t.dtype, {cols, rows});
   auto src = t.values<float>();
   auto dst = out.values<float>();
@@ -83,7 +84,9 @@ std::string GraphBuilder::Initializer(const std::string& name, const core::Tenso
   init->set_name(name);
   init->set_data_type(ToOnnx(t.dtype));
   for (int64_t d : t.shape) init->add_dims(d);
-  init->set_raw_data(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size());
+  // Shape-only weights (ShapeOnlyWeights) leave the data out: such a graph is for counting.
+  if (!t.bytes.empty() || core::ElementCount(t.shape) == 0)
+    init->set_raw_data(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size());
   return name;
 }
 
@@ -106,14 +109,12 @@ std::string GraphBuilder::ConstFloat(float value) {
   return Initializer(Fresh("const_f32"), t);
 }
 
-std::string GraphBuilder::Node(const std::string& op, const std::vector<std::string>& inputs,
-                               const std::vector<Attr>& attrs, const std::string& output_name) {
+onnx::NodeProto* GraphBuilder::AddNode(const std::string& op,
+                                       const std::vector<std::string>& inputs,
+                                       const std::vector<Attr>& attrs) {
   auto* node = graph_->add_node();
   node->set_op_type(op);
-  const std::string out = output_name.empty() ? Fresh(op) : output_name;
-  node->set_name(out + "/node");
   for (const auto& in : inputs) node->add_input(in);
-  node->add_output(out);
   for (const auto& a : attrs) {
     auto* attr = node->add_attribute();
     attr->set_name(a.name);
@@ -126,12 +127,37 @@ std::string GraphBuilder::Node(const std::string& op, const std::vector<std::str
     } else if (const auto* v = std::get_if<std::vector<int64_t>>(&a.value)) {
       attr->set_type(onnx::AttributeProto::INTS);
       for (int64_t x : *v) attr->add_ints(x);
+    } else if (const auto* fv = std::get_if<std::vector<float>>(&a.value)) {
+      attr->set_type(onnx::AttributeProto::FLOATS);
+      for (float x : *fv) attr->add_floats(x);
     } else {
       attr->set_type(onnx::AttributeProto::STRING);
       attr->set_s(std::get<std::string>(a.value));
     }
   }
+  return node;
+}
+
+std::string GraphBuilder::Node(const std::string& op, const std::vector<std::string>& inputs,
+                               const std::vector<Attr>& attrs, const std::string& output_name) {
+  auto* node = AddNode(op, inputs, attrs);
+  const std::string out = output_name.empty() ? Fresh(op) : output_name;
+  node->set_name(out + "/node");
+  node->add_output(out);
   return out;
+}
+
+std::vector<std::string> GraphBuilder::NodeN(const std::string& op,
+                                             const std::vector<std::string>& inputs,
+                                             int num_outputs, const std::vector<Attr>& attrs) {
+  auto* node = AddNode(op, inputs, attrs);
+  std::vector<std::string> outs;
+  for (int i = 0; i < num_outputs; ++i) {
+    outs.push_back(Fresh(op));
+    node->add_output(outs.back());
+  }
+  node->set_name(outs.empty() ? Fresh(op) + "/node" : outs.front() + "/node");
+  return outs;
 }
 
 std::string GraphBuilder::Linear(const std::string& x, const std::string& prefix, int64_t in,

@@ -21,7 +21,7 @@ using Dim = std::variant<int64_t, std::string>;
 
 struct Attr {
   std::string name;
-  std::variant<int64_t, float, std::vector<int64_t>, std::string> value;
+  std::variant<int64_t, float, std::vector<int64_t>, std::vector<float>, std::string> value;
 };
 
 inline constexpr int kOpsetVersion = 17;  // LayerNormalization; ONNX 1.12 knows up to 17
@@ -48,6 +48,9 @@ class GraphBuilder {
   // Adds a node; returns its (first) output's name.
   std::string Node(const std::string& op, const std::vector<std::string>& inputs,
                    const std::vector<Attr>& attrs = {}, const std::string& output_name = "");
+  // A node with `num_outputs` outputs (Split, TopK, ...); returns their names.
+  std::vector<std::string> NodeN(const std::string& op, const std::vector<std::string>& inputs,
+                                 int num_outputs, const std::vector<Attr>& attrs = {});
 
   // y = x W^T + b with HF's [out, in] weight `prefix.weight` and bias `prefix.bias`.
   std::string Linear(const std::string& x, const std::string& prefix, int64_t in, int64_t out,
@@ -57,6 +60,8 @@ class GraphBuilder {
 
  private:
   std::string Fresh(const std::string& base);
+  onnx::NodeProto* AddNode(const std::string& op, const std::vector<std::string>& inputs,
+                           const std::vector<Attr>& attrs);
   onnx::GraphProto* graph_;
   WeightProvider* weights_;
   int64_t counter_ = 0;

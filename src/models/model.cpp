@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <fmt/format.h>
 #include <onnx/checker.h>
@@ -89,6 +90,25 @@ Model LoadHfFolder(const std::string& dir) {
   m.input_hints = arch.input_hints(config);
   m.dim_roles = arch.dim_roles(config);
   return m;
+}
+
+int64_t CountParameters(const std::string& spec) {
+  std::error_code ec;
+  const bool folder = fs::is_directory(spec, ec);
+  std::optional<CatalogEntry> entry;
+  if (!folder) {
+    entry = FindInCatalog(spec);
+    if (!entry)
+      throw Error(ErrorKind::kNotFound,
+                  fmt::format("'{}' is neither a Hugging Face folder nor a catalog name", spec));
+  }
+  const HfConfig config = folder ? HfConfig::Load(spec) : entry->config;
+  const Architecture& arch = FindArchitecture(config.ModelType(), config.origin());
+  ShapeOnlyWeights weights;
+  onnx::GraphProto graph;
+  GraphBuilder builder(&graph, &weights);
+  arch.build(config, builder);
+  return weights.parameter_count();
 }
 
 Model LoadModel(const std::string& spec, const LoadOptions& options) {

@@ -70,4 +70,13 @@ class SeededRandomWeights : public WeightProvider {
   double stddev_;
 };
 
+// Weights with shapes but no data: builds a graph's structure to count its
+// parameters at sizes too large to materialise (a 7B model). Such a graph cannot run.
+class ShapeOnlyWeights : public WeightProvider {
+ protected:
+  core::Tensor Fetch(const std::string&, const core::Shape& shape, WeightInit) override {
+    return core::Tensor{core::DType::kFloat32, shape, {}};
+  }
+};
+
 }  // namespace ipfs_accel::models

@@ -41,7 +41,7 @@ std::vector<TensorSpec> BertInputs() {
   return specs;
 }
 
-const DimRoles kBertRoles = {"batch", "sequence", 512};
+const DimRoles kBertRoles = {.batch = "batch", .sequence = "sequence", .max_sequence = 512};
 
 std::map<std::string, InputHint> BertHints() {
   return {{"input_ids", {InputHint::Kind::kIndexRange, 0, 30522}},
@@ -153,7 +153,7 @@ TEST(ResolveShapesTest, SequenceLongerThanPositionsIsInvalid) {
     EXPECT_THAT(e.what(), HasSubstr("512"));
   }
   // Without a known bound any length goes.
-  const DimRoles unbounded = {"batch", "sequence", 0};
+  const DimRoles unbounded = {.batch = "batch", .sequence = "sequence"};
   EXPECT_EQ(ResolveShapes(BertInputs(), unbounded, Request(1, 4096)).at("input_ids"),
             (Shape{1, 4096}));
 }
@@ -341,7 +341,7 @@ TEST(ResolveShapesTest, ExplicitBatchAgainstFixedBatchIsAnError) {
 TEST(EffectiveBatchAndSequenceTest, ReportsWhatTheShapesHold) {
   const std::vector<runtime::TensorSpec> bert = {
       {"input_ids", core::DType::kInt64, {-1, -1}, {"batch", "sequence"}}};
-  const models::DimRoles roles = {"batch", "sequence", 512};
+  const models::DimRoles roles = {.batch = "batch", .sequence = "sequence", .max_sequence = 512};
   const auto d = EffectiveBatchAndSequence(bert, roles, {{"input_ids", {3, 40}}});
   EXPECT_EQ(d.batch_size, 3);
   EXPECT_EQ(d.seq_len, 40);

@@ -402,3 +402,16 @@ TEST_F(BuildBertConfigTest, NonIntegerSizeIsCorrupt) {
 
 }  // namespace
 }  // namespace ipfs_accel::models
+
+namespace ipfs_accel::models {
+namespace {
+
+TEST(CountParametersTest, StructureAloneGivesHuggingFaceCounts) {
+  EXPECT_EQ(CountParameters("bert-base-uncased"), 109482240);
+  EXPECT_EQ(CountParameters("bert-large-uncased"), 335141888);
+  EXPECT_EQ(CountParameters(std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/bert"), 143552);
+  EXPECT_THROW(CountParameters("no-such-model"), core::Error);
+}
+
+}  // namespace
+}  // namespace ipfs_accel::models

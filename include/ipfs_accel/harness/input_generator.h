@@ -22,11 +22,12 @@ namespace ipfs_accel::harness {
 struct ShapeRequest {
   int64_t batch_size = 1;
   int64_t seq_len = 128;
+  int64_t past_len = 0;  // tokens already in a KV cache (0: prefill)
   // Set when the user named the size: a fixed axis that disagrees is then an error
   // instead of silently running the graph's own size.
   bool batch_explicit = false;
   bool seq_len_explicit = false;
-  std::map<std::string, std::vector<int64_t>> overrides;  // --shape NAME=dims
+  std::map<std::string, std::vector<int64_t>> overrides = {};  // --shape NAME=dims
 };
 
 // Resolved concrete shape of every input. Throws core::Error(kInvalidArgument) for
@@ -45,6 +46,14 @@ struct EffectiveDims {
 EffectiveDims EffectiveBatchAndSequence(const std::vector<runtime::TensorSpec>& inputs,
                                         const models::DimRoles& roles,
                                         const std::map<std::string, core::Shape>& shapes);
+
+// Inputs the caller did not give, generated to fit those it did: symbolic batch and
+// sequence dimensions take the sizes of the given inputs, a KV cache is empty (past
+// length 0). Used to run reference inputs that name only some graph inputs.
+std::map<std::string, core::Tensor> CompleteInputs(const std::vector<runtime::TensorSpec>& inputs,
+                                                   const models::Model& model,
+                                                   std::map<std::string, core::Tensor> given,
+                                                   uint64_t seed);
 
 // Deterministic inputs for `seed`.
 std::map<std::string, core::Tensor> GenerateInputs(

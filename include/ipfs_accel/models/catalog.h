@@ -1,5 +1,5 @@
 #pragma once
-// The architecture catalog: named real sizes (data/catalog.json, compiled in) that
+// The architecture catalog: named real sizes (data/catalog/*.json, compiled in) that
 // a user can benchmark without weights. Each entry holds the config.json keys of
 // the checkpoint it names.
 

@@ -24,9 +24,13 @@ struct InputHint {
 
 // Which symbolic dimension names mean batch and sequence, when the model says.
 struct DimRoles {
-  std::string batch;         // e.g. "batch"
-  std::string sequence;      // e.g. "sequence"
-  int64_t max_sequence = 0;  // 0: no known bound
+  std::string batch = {};     // e.g. "batch"
+  std::string sequence = {};  // e.g. "sequence"
+  int64_t max_sequence = 0;   // 0: no known bound
+  // Decoders with a KV cache: the cached length ("past_sequence") and cached + new
+  // ("total_sequence"), e.g. past_key_values.N.key [batch, kv_heads, past_sequence, head_dim].
+  std::string past_sequence = {};
+  std::string total_sequence = {};
 };
 
 struct ModelInfo {
@@ -59,5 +63,9 @@ Model LoadModel(const std::string& spec, const LoadOptions& options = {});
 
 // Builds the graph of a HF config folder (used by LoadModel and verify).
 Model LoadHfFolder(const std::string& dir);
+
+// The parameter count of a catalog name or HF folder's architecture, from the graph's
+// structure alone (no weights are made or read): cheap at any size.
+int64_t CountParameters(const std::string& spec);
 
 }  // namespace ipfs_accel::models
