@@ -13,6 +13,7 @@
 #include "ipfs_accel/build_info.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/benchmark.h"
+#include "ipfs_accel/harness/generation.h"
 #include "ipfs_accel/hw/hardware.h"
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
@@ -37,6 +38,10 @@ struct BenchmarkOptions {
   int iterations = 20;
   double min_time_s = 1.0;
   uint64_t seed = 42;
+  std::string scenario = "single-stream";
+  int64_t prompt_len = 128;
+  int64_t new_tokens = 128;
+  int repetitions = 1;
   bool batch_sizes_given = false, seq_len_given = false;
   DatabaseOption db;
   bool json = false;
@@ -112,12 +117,111 @@ store::PerformanceRecord ToRecord(const harness::BenchmarkResult& b, const Bench
   return r;
 }
 
+store::PerformanceRecord ToRecord(const harness::GenerationResult& g, const BenchmarkOptions& o,
+                                  const harness::GenerationConfig& config) {
+  store::PerformanceRecord r;
+  r.scenario = "generate";
+  r.execution_provider = g.execution_provider;
+  r.session_options_json = g.session_options_json;
+  r.runtime_version = "onnxruntime " + runtime::OnnxRuntimeVersion();
+  r.batch_size = config.batch_size;
+  r.seq_len = config.prompt_len;
+  r.input_shapes_json =
+      nlohmann::json{{"input_ids", {config.batch_size, config.prompt_len}}}.dump();
+  r.threads = o.threads;
+  r.warmup_iterations = config.warmup;
+  r.iterations = static_cast<int>(g.token_ms.size());
+  r.load_ms = g.load_ms;
+  r.first_inference_ms = g.first_prefill_ms;
+  r.latency_mean_ms = g.decode.mean;
+  r.latency_stdev_ms = g.decode.stdev;
+  r.latency_min_ms = g.decode.min;
+  r.latency_max_ms = g.decode.max;
+  r.latency_p50_ms = g.decode.p50;
+  r.latency_p90_ms = g.decode.p90;
+  r.latency_p95_ms = g.decode.p95;
+  r.latency_p99_ms = g.decode.p99;
+  r.throughput_items_per_s = g.decode_tokens_per_s;
+  r.peak_rss_bytes = g.peak_rss_bytes;
+  r.samples_ms = g.token_ms;
+  r.prompt_len = config.prompt_len;
+  r.new_tokens = config.new_tokens;
+  r.time_to_first_token_ms = g.prefill.mean;
+  return r;
+}
+
 std::string Ms(double v) { return fmt::format("{:.3f}", v); }
 
+// One configuration's measurement: its stored record, its table row, its headline figure.
+struct Outcome {
+  store::PerformanceRecord record;
+  std::vector<std::optional<std::string>> row;
+  double throughput = 0;
+  std::string summary;
+};
+
+Table SingleStreamTable() {
+  return {{"hardware", "batch", "shapes", "load_ms", "first_ms", "mean_ms", "p50_ms", "p90_ms",
+           "p99_ms", "items_per_s", "peak_rss_mb"},
+          {false, true, false, true, true, true, true, true, true, true, true},
+          {}};
+}
+
+Table GenerateTable() {
+  return {{"hardware", "batch", "prompt", "new_tokens", "load_ms", "ttft_ms", "prefill_tok_s",
+           "decode_p50_ms", "decode_p90_ms", "decode_tok_s", "peak_rss_mb"},
+          {false, true, true, true, true, true, true, true, true, true, true},
+          {}};
+}
+
+Outcome MeasureSingleStream(const models::Model& model, const harness::BenchmarkConfig& c,
+                            const BenchmarkOptions& o, const std::string& platform,
+                            Progress& progress) {
+  const harness::BenchmarkResult b =
+      harness::RunBenchmark(model, c, [&](int runs, double s) { progress.Update(runs, s); });
+  std::string shapes;
+  for (const auto& [name, shape] : b.input_shapes)
+    shapes += (shapes.empty() ? "" : " ") + name + core::ShapeToString(shape);
+  return {ToRecord(b, o, c),
+          {platform, std::to_string(b.batch_size), shapes, Ms(b.load_ms), Ms(b.first_inference_ms),
+           Ms(b.latency.mean), Ms(b.latency.p50), Ms(b.latency.p90), Ms(b.latency.p99),
+           fmt::format("{:.2f}", b.throughput_items_per_s),
+           fmt::format("{:.1f}", b.peak_rss_bytes / 1048576.0)},
+          b.throughput_items_per_s,
+          fmt::format("p50 {:.3f} ms, {:.1f} items/s", b.latency.p50, b.throughput_items_per_s)};
+}
+
+Outcome MeasureGenerate(const models::Model& model, const harness::BenchmarkConfig& c,
+                        const BenchmarkOptions& o, const std::string& platform,
+                        Progress& progress) {
+  harness::GenerationConfig g{.session = c.session,
+                              .batch_size = c.shape.batch_size,
+                              .prompt_len = o.prompt_len,
+                              .new_tokens = o.new_tokens,
+                              .warmup = o.warmup > 0 ? 1 : 0,
+                              .repetitions = o.repetitions,
+                              .seed = o.seed};
+  const harness::GenerationResult r =
+      harness::RunGeneration(model, g, [&](int steps, double) { progress.Update(steps, 0.0); });
+  return {ToRecord(r, o, g),
+          {platform, std::to_string(g.batch_size), std::to_string(g.prompt_len),
+           std::to_string(g.new_tokens), Ms(r.load_ms), Ms(r.prefill.p50),
+           fmt::format("{:.1f}", r.prefill_tokens_per_s), Ms(r.decode.p50), Ms(r.decode.p90),
+           fmt::format("{:.2f}", r.decode_tokens_per_s),
+           fmt::format("{:.1f}", r.peak_rss_bytes / 1048576.0)},
+          r.decode_tokens_per_s,
+          fmt::format("TTFT {:.1f} ms, decode p50 {:.2f} ms, {:.1f} tokens/s", r.prefill.p50,
+                      r.decode.p50, r.decode_tokens_per_s)};
+}
+
 int RunBenchmarkCommand(const BenchmarkOptions& o) {
-  if (o.warmup < 0 || o.iterations < 1 || o.min_time_s < 0)
+  if (o.warmup < 0 || o.iterations < 1 || o.min_time_s < 0 || o.repetitions < 1)
     throw Error(ErrorKind::kInvalidArgument,
-                "--warmup must be >= 0, --iterations >= 1 and --min-time >= 0");
+                "--warmup must be >= 0, --iterations >= 1, --repetitions >= 1 and --min-time >= 0");
+  const bool generate = o.scenario == "generate";
+  if (!generate && o.scenario != "single-stream")
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("unknown scenario '{}'; use single-stream or generate", o.scenario));
   const auto shape_overrides = ParseShapes(o.shapes);
 
   // Everything that can be checked is checked before anything runs or is written.
@@ -162,15 +266,12 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
     }
   }
 
-  harness::CheckShapes(model, configs);
+  if (!generate) harness::CheckShapes(model, configs);
   const std::string db_path = store::ResolveDatabasePath(o.db.path);
   auto store = store::ResultStore::Open(db_path);
 
   Progress progress;
-  Table table{{"hardware", "batch", "shapes", "load_ms", "first_ms", "mean_ms", "p50_ms", "p90_ms",
-               "p99_ms", "items_per_s", "peak_rss_mb"},
-              {false, true, false, true, true, true, true, true, true, true, true},
-              {}};
+  Table table = generate ? GenerateTable() : SingleStreamTable();
   std::map<std::string, store::RunResults::Entry> entries;  // by platform
   int failures = 0;
   double best_throughput = 0;
@@ -188,22 +289,14 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
     progress.Begin(static_cast<int>(i + 1), static_cast<int>(configs.size()),
                    fmt::format("{} on {} batch {}", model.info.name, platform, c.shape.batch_size));
     try {
-      const harness::BenchmarkResult b =
-          harness::RunBenchmark(model, c, [&](int runs, double s) { progress.Update(runs, s); });
-      progress.End(
-          fmt::format("p50 {:.3f} ms, {:.1f} items/s", b.latency.p50, b.throughput_items_per_s));
-      entry.performance.push_back(ToRecord(b, o, c));
-      std::string shapes;
-      for (const auto& [name, shape] : b.input_shapes)
-        shapes += (shapes.empty() ? "" : " ") + name + core::ShapeToString(shape);
-      table.rows.push_back({platform, std::to_string(b.batch_size), shapes, Ms(b.load_ms),
-                            Ms(b.first_inference_ms), Ms(b.latency.mean), Ms(b.latency.p50),
-                            Ms(b.latency.p90), Ms(b.latency.p99),
-                            fmt::format("{:.2f}", b.throughput_items_per_s),
-                            fmt::format("{:.1f}", b.peak_rss_bytes / 1048576.0)});
-      if (b.throughput_items_per_s > best_throughput) {
-        best_throughput = b.throughput_items_per_s;
-        best_label = fmt::format("{} batch {}", platform, b.batch_size);
+      Outcome out = generate ? MeasureGenerate(model, c, o, platform, progress)
+                             : MeasureSingleStream(model, c, o, platform, progress);
+      progress.End(out.summary);
+      entry.performance.push_back(std::move(out.record));
+      table.rows.push_back(std::move(out.row));
+      if (out.throughput > best_throughput) {
+        best_throughput = out.throughput;
+        best_label = fmt::format("{} batch {}", platform, c.shape.batch_size);
       }
     } catch (const Error& e) {
       // A shape the user asked for that cannot fit is their error: stop, store nothing.
@@ -259,9 +352,9 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
         "{} ({} parameters) on {}: {} of {} configurations measured{}; run {} stored in {}\n",
         model.info.name, model.info.parameters, hardware.cpu.model_name, configs.size() - failures,
         configs.size(),
-        best_label.empty()
-            ? ""
-            : fmt::format(", best {:.2f} items/s at {}", best_throughput, best_label),
+        best_label.empty() ? ""
+                           : fmt::format(", best {:.2f} {}/s at {}", best_throughput,
+                                         generate ? "tokens" : "items", best_label),
         results.run.run_id, db_path);
   }
   return failures == 0 ? kExitOk : kExitCheckFailed;
@@ -303,6 +396,22 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--min-time", o->min_time_s, "and at least this many seconds of timed runs")
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed of generated inputs and random weights")
+      ->capture_default_str();
+  cmd->add_option("--scenario", o->scenario,
+                  "single-stream (one query at a time), or generate (decoders with a KV cache: "
+                  "prefill a prompt, then greedy decoding token by token)")
+      ->capture_default_str();
+  cmd->add_option("--prompt-len", o->prompt_len, "generate: prompt tokens")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--new-tokens", o->new_tokens,
+                  "generate: tokens to generate, the first (from the prefill) included")
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 20))
+      ->capture_default_str();
+  cmd->add_option("--repetitions", o->repetitions,
+                  "generate: measured generations (after one warm-up generation unless "
+                  "--warmup 0)")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   o->db.Add(cmd);
   cmd->add_flag("--json", o->json, "print the results as JSON instead of a table");

@@ -130,6 +130,65 @@ void OrtSession::RunBound() {
   }
 }
 
+void OrtSession::RunBoundKeepOutputs() {
+  try {
+    kept_outputs_ = session_.Run(run_options_, input_names_.data(), bound_values_.data(),
+                                 bound_values_.size(), output_names_.data(), output_names_.size());
+  } catch (const Ort::Exception& e) {
+    throw Error(ErrorKind::kRuntime, fmt::format("inference failed: {}", e.what()));
+  }
+}
+
+size_t OrtSession::InputIndex(const std::string& name) const {
+  for (size_t i = 0; i < inputs_.size(); ++i)
+    if (inputs_[i].name == name) return i;
+  throw Error(ErrorKind::kInvalidArgument, fmt::format("the graph has no input '{}'", name));
+}
+
+size_t OrtSession::OutputIndex(const std::string& name) const {
+  for (size_t i = 0; i < outputs_.size(); ++i)
+    if (outputs_[i].name == name) return i;
+  throw Error(ErrorKind::kInvalidArgument, fmt::format("the graph has no output '{}'", name));
+}
+
+void OrtSession::SetBoundInput(const std::string& name, core::Tensor tensor) {
+  const size_t i = InputIndex(name);
+  if (tensor.dtype != inputs_[i].dtype)
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("input '{}' is {}, but the graph wants {}", name,
+                            core::DTypeName(tensor.dtype), core::DTypeName(inputs_[i].dtype)));
+  bound_inputs_[name] = std::move(tensor);  // the value below points into these bytes
+  bound_values_[i] = WrapTensor(bound_inputs_[name]);
+}
+
+void OrtSession::MoveOutputToInput(const std::string& output, const std::string& input) {
+  const size_t o = OutputIndex(output);
+  const size_t i = InputIndex(input);
+  if (o >= kept_outputs_.size() || !kept_outputs_[o])
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("output '{}' is not kept from a previous run", output));
+  bound_values_[i] = std::move(kept_outputs_[o]);
+  bound_inputs_.erase(input);  // the bound value now owns its own memory
+}
+
+core::Tensor OrtSession::KeptOutput(const std::string& name) const {
+  const size_t o = OutputIndex(name);
+  if (o >= kept_outputs_.size() || !kept_outputs_[o])
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("output '{}' is not kept from a previous run", name));
+  return ToTensor(kept_outputs_[o], name);
+}
+
+Session::TensorView OrtSession::KeptOutputView(const std::string& name) const {
+  const size_t o = OutputIndex(name);
+  if (o >= kept_outputs_.size() || !kept_outputs_[o])
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("output '{}' is not kept from a previous run", name));
+  auto info = kept_outputs_[o].GetTensorTypeAndShapeInfo();
+  return {FromOrtType(info.GetElementType(), name), info.GetShape(),
+          kept_outputs_[o].GetTensorRawData()};
+}
+
 // Wraps host tensors without copying; checks names, types and ranks first so a
 // misfit is reported in our words, not the runtime's.
 std::vector<Ort::Value> OrtSession::MakeValues(const std::map<std::string, core::Tensor>& inputs) {

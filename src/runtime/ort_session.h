@@ -29,6 +29,11 @@ class OrtSession : public Session {
       const std::map<std::string, core::Tensor>& inputs) override;
   void Bind(const std::map<std::string, core::Tensor>& inputs) override;
   void RunBound() override;
+  void RunBoundKeepOutputs() override;
+  void SetBoundInput(const std::string& name, core::Tensor tensor) override;
+  void MoveOutputToInput(const std::string& output, const std::string& input) override;
+  core::Tensor KeptOutput(const std::string& name) const override;
+  TensorView KeptOutputView(const std::string& name) const override;
 
   Ort::Session& native() { return session_; }
   const std::vector<const char*>& input_names() const { return input_names_; }
@@ -37,6 +42,8 @@ class OrtSession : public Session {
 
  private:
   std::vector<Ort::Value> MakeValues(const std::map<std::string, core::Tensor>& inputs);
+  size_t InputIndex(const std::string& name) const;
+  size_t OutputIndex(const std::string& name) const;
 
   SessionOptions options_;
   std::string provider_;
@@ -46,6 +53,7 @@ class OrtSession : public Session {
   std::vector<const char*> input_names_, output_names_;
   std::map<std::string, core::Tensor> bound_inputs_;
   std::vector<Ort::Value> bound_values_;
+  std::vector<Ort::Value> kept_outputs_;
 };
 
 }  // namespace ipfs_accel::runtime

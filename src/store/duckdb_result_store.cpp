@@ -236,8 +236,9 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
       "seq_len, input_shapes_json, threads, warmup_iterations, iterations, load_ms, "
       "first_inference_ms, latency_mean_ms, latency_stdev_ms, latency_min_ms, latency_max_ms, "
       "latency_p50_ms, latency_p90_ms, latency_p95_ms, latency_p99_ms, throughput_items_per_s, "
-      "peak_rss_bytes, samples_ms, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))",
+      "peak_rss_bytes, samples_ms, scenario, prompt_len, new_tokens, time_to_first_token_ms, "
+      "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))",
       prepare_error);
   Statement insert_compatibility(
       con,
@@ -311,7 +312,20 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
           .AddDouble(p.throughput_items_per_s)
           .AddInt(p.peak_rss_bytes)
           .AddDoubleList(p.samples_ms)
-          .AddText(written_at)
+          .AddText(p.scenario);
+      if (p.prompt_len)
+        insert_performance.AddInt(*p.prompt_len);
+      else
+        insert_performance.AddNull();
+      if (p.new_tokens)
+        insert_performance.AddInt(*p.new_tokens);
+      else
+        insert_performance.AddNull();
+      if (p.time_to_first_token_ms)
+        insert_performance.AddDouble(*p.time_to_first_token_ms);
+      else
+        insert_performance.AddNull();
+      insert_performance.AddText(written_at)
           .Execute({ErrorKind::kDatabase,
                     fmt::format("{}, performance result {} ({}, {}, batch {})", where, i + 1,
                                 p.execution_provider, p.precision, p.batch_size),

@@ -83,6 +83,12 @@ CREATE TABLE performance_results (
   throughput_items_per_s DOUBLE NOT NULL CHECK (throughput_items_per_s >= 0),
   peak_rss_bytes BIGINT NOT NULL CHECK (peak_rss_bytes >= 0),
   samples_ms DOUBLE[] NOT NULL,
+  -- 'single-stream': latencies are whole runs. 'generate': latencies are per decoded token,
+  -- throughput is tokens/s, and the prompt/new-token counts and time to first token are set.
+  scenario VARCHAR NOT NULL CHECK (scenario IN ('single-stream', 'generate')),
+  prompt_len BIGINT CHECK (prompt_len > 0),
+  new_tokens BIGINT CHECK (new_tokens > 0),
+  time_to_first_token_ms DOUBLE CHECK (time_to_first_token_ms >= 0),
   created_at TIMESTAMP NOT NULL,
   -- Only min <= max: interpolated percentiles and a summed mean may pass max by an ulp.
   CHECK (latency_min_ms <= latency_max_ms)
@@ -111,8 +117,8 @@ JOIN runs r ON r.run_id = p.run_id
 JOIN models m ON m.model_id = p.model_id
 JOIN hardware_platforms h ON h.hardware_id = p.hardware_id
 QUALIFY row_number() OVER (
-  PARTITION BY p.model_id, p.hardware_id, p.execution_provider, p.precision, p.batch_size,
-               p.seq_len
+  PARTITION BY p.model_id, p.hardware_id, p.execution_provider, p.precision, p.scenario,
+               p.batch_size, p.seq_len, p.prompt_len, p.new_tokens
   ORDER BY r.started_at DESC, p.result_id DESC) = 1;
 )sql";
 

@@ -47,6 +47,24 @@ class Session {
   virtual void Bind(const std::map<std::string, core::Tensor>& inputs) = 0;
   // REQUIRES: Bind() was called.
   virtual void RunBound() = 0;
+
+  // Stateful loops (token-by-token decoding) keep their state in the runtime:
+  // RunBoundKeepOutputs() keeps this run's outputs; MoveOutputToInput() hands one of
+  // them to the next run as a bound input without copying it (present.N.key ->
+  // past_key_values.N.key); SetBoundInput() replaces one bound input from the host;
+  // KeptOutput() copies a kept output to the host.
+  // Throws core::Error(kInvalidArgument) for names the graph does not have.
+  virtual void RunBoundKeepOutputs() = 0;
+  virtual void SetBoundInput(const std::string& name, core::Tensor tensor) = 0;
+  virtual void MoveOutputToInput(const std::string& output, const std::string& input) = 0;
+  virtual core::Tensor KeptOutput(const std::string& name) const = 0;
+  // A kept output in place, without a copy; valid until the next run. Host memory only.
+  struct TensorView {
+    core::DType dtype;
+    core::Shape shape;
+    const void* data;
+  };
+  virtual TensorView KeptOutputView(const std::string& name) const = 0;
 };
 
 }  // namespace ipfs_accel::runtime

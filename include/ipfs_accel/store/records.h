@@ -63,6 +63,12 @@ struct PerformanceRecord {
   double throughput_items_per_s = 0;  // batch_size / mean latency
   int64_t peak_rss_bytes = 0;
   std::vector<double> samples_ms;  // every timed latency, in order
+  // "single-stream": the latencies are whole runs. "generate": they are per decoded token,
+  // throughput is tokens/s, and the three fields below are set.
+  std::string scenario = "single-stream";
+  std::optional<int64_t> prompt_len;
+  std::optional<int64_t> new_tokens;
+  std::optional<double> time_to_first_token_ms;
 };
 
 // A model x platform attempt: worked, failed (with the error), or unavailable here.
