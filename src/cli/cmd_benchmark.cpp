@@ -14,8 +14,10 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/benchmark.h"
 #include "ipfs_accel/harness/generation.h"
+#include "ipfs_accel/harness/verification.h"
 #include "ipfs_accel/hw/hardware.h"
 #include "ipfs_accel/models/model.h"
+#include "ipfs_accel/models/precision.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "ipfs_accel/runtime/platforms.h"
 #include "ipfs_accel/store/result_store.h"
@@ -38,6 +40,7 @@ struct BenchmarkOptions {
   int iterations = 20;
   double min_time_s = 1.0;
   uint64_t seed = 42;
+  std::vector<std::string> precisions{"fp32"};
   std::string scenario = "single-stream";
   int64_t prompt_len = 128;
   int64_t new_tokens = 128;
@@ -161,39 +164,50 @@ struct Outcome {
 };
 
 Table SingleStreamTable() {
-  return {{"hardware", "batch", "shapes", "load_ms", "first_ms", "mean_ms", "p50_ms", "p90_ms",
-           "p99_ms", "items_per_s", "peak_rss_mb"},
-          {false, true, false, true, true, true, true, true, true, true, true},
+  return {{"hardware", "precision", "batch", "shapes", "load_ms", "first_ms", "mean_ms", "p50_ms",
+           "p90_ms", "p99_ms", "items_per_s", "peak_rss_mb"},
+          {false, false, true, false, true, true, true, true, true, true, true, true},
           {}};
 }
 
 Table GenerateTable() {
-  return {{"hardware", "batch", "prompt", "new_tokens", "load_ms", "ttft_ms", "prefill_tok_s",
-           "decode_p50_ms", "decode_p90_ms", "decode_tok_s", "peak_rss_mb"},
-          {false, true, true, true, true, true, true, true, true, true, true},
+  return {{"hardware", "precision", "batch", "prompt", "new_tokens", "load_ms", "ttft_ms",
+           "prefill_tok_s", "decode_p50_ms", "decode_p90_ms", "decode_tok_s", "peak_rss_mb"},
+          {false, false, true, true, true, true, true, true, true, true, true, true},
           {}};
 }
 
-Outcome MeasureSingleStream(const models::Model& model, const harness::BenchmarkConfig& c,
-                            const BenchmarkOptions& o, const std::string& platform,
-                            Progress& progress) {
+// One planned configuration of the sweep.
+struct Planned {
+  std::string platform;
+  std::string precision;
+  harness::BenchmarkConfig config;
+};
+
+Outcome MeasureSingleStream(const models::Model& model, const Planned& plan,
+                            const BenchmarkOptions& o, Progress& progress) {
+  const harness::BenchmarkConfig& c = plan.config;
+  const std::string& platform = plan.platform;
   const harness::BenchmarkResult b =
       harness::RunBenchmark(model, c, [&](int runs, double s) { progress.Update(runs, s); });
   std::string shapes;
   for (const auto& [name, shape] : b.input_shapes)
     shapes += (shapes.empty() ? "" : " ") + name + core::ShapeToString(shape);
-  return {ToRecord(b, o, c),
-          {platform, std::to_string(b.batch_size), shapes, Ms(b.load_ms), Ms(b.first_inference_ms),
-           Ms(b.latency.mean), Ms(b.latency.p50), Ms(b.latency.p90), Ms(b.latency.p99),
-           fmt::format("{:.2f}", b.throughput_items_per_s),
+  store::PerformanceRecord record = ToRecord(b, o, c);
+  record.precision = plan.precision;
+  return {std::move(record),
+          {platform, plan.precision, std::to_string(b.batch_size), shapes, Ms(b.load_ms),
+           Ms(b.first_inference_ms), Ms(b.latency.mean), Ms(b.latency.p50), Ms(b.latency.p90),
+           Ms(b.latency.p99), fmt::format("{:.2f}", b.throughput_items_per_s),
            fmt::format("{:.1f}", b.peak_rss_bytes / 1048576.0)},
           b.throughput_items_per_s,
           fmt::format("p50 {:.3f} ms, {:.1f} items/s", b.latency.p50, b.throughput_items_per_s)};
 }
 
-Outcome MeasureGenerate(const models::Model& model, const harness::BenchmarkConfig& c,
-                        const BenchmarkOptions& o, const std::string& platform,
+Outcome MeasureGenerate(const models::Model& model, const Planned& plan, const BenchmarkOptions& o,
                         Progress& progress) {
+  const harness::BenchmarkConfig& c = plan.config;
+  const std::string& platform = plan.platform;
   harness::GenerationConfig g{.session = c.session,
                               .batch_size = c.shape.batch_size,
                               .prompt_len = o.prompt_len,
@@ -203,8 +217,10 @@ Outcome MeasureGenerate(const models::Model& model, const harness::BenchmarkConf
                               .seed = o.seed};
   const harness::GenerationResult r =
       harness::RunGeneration(model, g, [&](int steps, double) { progress.Update(steps, 0.0); });
-  return {ToRecord(r, o, g),
-          {platform, std::to_string(g.batch_size), std::to_string(g.prompt_len),
+  store::PerformanceRecord record = ToRecord(r, o, g);
+  record.precision = plan.precision;
+  return {std::move(record),
+          {platform, plan.precision, std::to_string(g.batch_size), std::to_string(g.prompt_len),
            std::to_string(g.new_tokens), Ms(r.load_ms), Ms(r.prefill.p50),
            fmt::format("{:.1f}", r.prefill_tokens_per_s), Ms(r.decode.p50), Ms(r.decode.p90),
            fmt::format("{:.2f}", r.decode_tokens_per_s),
@@ -245,58 +261,73 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
   results.run.started_at = store::UtcNow();
   const models::Model model = models::LoadModel(o.model, {.seed = o.seed});
 
-  std::vector<harness::BenchmarkConfig> configs;
-  std::vector<std::string> config_platforms;
+  // Precision variants are made up front: a conversion that fails stops before anything runs.
+  std::map<std::string, models::Model> variants;
+  for (const auto& name : o.precisions)
+    variants.emplace(name, models::ConvertPrecision(model, models::ParsePrecision(name)));
+
+  std::vector<Planned> plan;
   for (const auto& platform : platforms) {
-    for (int64_t batch : o.batch_sizes) {
-      harness::BenchmarkConfig c;
-      c.session.platform = platform;
-      c.session.intra_op_threads = o.threads;
-      c.shape = {.batch_size = batch,
-                 .seq_len = o.seq_len,
-                 .batch_explicit = o.batch_sizes_given,
-                 .seq_len_explicit = o.seq_len_given,
-                 .overrides = shape_overrides};
-      c.warmup = o.warmup;
-      c.iterations = o.iterations;
-      c.min_time_s = o.min_time_s;
-      c.seed = o.seed;
-      configs.push_back(c);
-      config_platforms.push_back(platform);
+    for (const auto& precision : o.precisions) {
+      for (int64_t batch : o.batch_sizes) {
+        harness::BenchmarkConfig c;
+        c.session.platform = platform;
+        c.session.intra_op_threads = o.threads;
+        c.shape = {.batch_size = batch,
+                   .seq_len = o.seq_len,
+                   .batch_explicit = o.batch_sizes_given,
+                   .seq_len_explicit = o.seq_len_given,
+                   .overrides = shape_overrides};
+        c.warmup = o.warmup;
+        c.iterations = o.iterations;
+        c.min_time_s = o.min_time_s;
+        c.seed = o.seed;
+        plan.push_back({platform, precision, c});
+      }
     }
   }
-
-  if (!generate) harness::CheckShapes(model, configs);
+  if (!generate) {
+    std::vector<harness::BenchmarkConfig> configs;
+    for (const auto& p : plan) configs.push_back(p.config);
+    harness::CheckShapes(model, configs);
+  }
   const std::string db_path = store::ResolveDatabasePath(o.db.path);
   auto store = store::ResultStore::Open(db_path);
 
   Progress progress;
   Table table = generate ? GenerateTable() : SingleStreamTable();
   std::map<std::string, store::RunResults::Entry> entries;  // by platform
+  // The first successful configuration of each platform x precision, for its compatibility row.
+  std::map<std::pair<std::string, std::string>, const Planned*> worked;
+  std::map<std::pair<std::string, std::string>, std::string> providers;
   int failures = 0;
   double best_throughput = 0;
   std::string best_label;
-  for (size_t i = 0; i < configs.size(); ++i) {
-    const auto& c = configs[i];
-    const std::string& platform = config_platforms[i];
-    auto& entry = entries[platform];
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const Planned& p = plan[i];
+    auto& entry = entries[p.platform];
     if (entry.hardware.platform.empty()) {
-      entry.hardware = HardwareRecord(platform, hardware);
+      entry.hardware = HardwareRecord(p.platform, hardware);
       entry.model = {model.info.name,        model.info.architecture, model.info.modality,
                      model.info.source,      model.info.source_path,  model.info.parameters,
                      model.info.content_hash};
     }
-    progress.Begin(static_cast<int>(i + 1), static_cast<int>(configs.size()),
-                   fmt::format("{} on {} batch {}", model.info.name, platform, c.shape.batch_size));
+    progress.Begin(static_cast<int>(i + 1), static_cast<int>(plan.size()),
+                   fmt::format("{} on {} {} batch {}", model.info.name, p.platform, p.precision,
+                               p.config.shape.batch_size));
+    const models::Model& variant = variants.at(p.precision);
     try {
-      Outcome out = generate ? MeasureGenerate(model, c, o, platform, progress)
-                             : MeasureSingleStream(model, c, o, platform, progress);
+      Outcome out = generate ? MeasureGenerate(variant, p, o, progress)
+                             : MeasureSingleStream(variant, p, o, progress);
       progress.End(out.summary);
+      providers[{p.platform, p.precision}] = out.record.execution_provider;
       entry.performance.push_back(std::move(out.record));
       table.rows.push_back(std::move(out.row));
+      worked.emplace(std::make_pair(p.platform, p.precision), &p);
       if (out.throughput > best_throughput) {
         best_throughput = out.throughput;
-        best_label = fmt::format("{} batch {}", platform, c.shape.batch_size);
+        best_label =
+            fmt::format("{} {} batch {}", p.platform, p.precision, p.config.shape.batch_size);
       }
     } catch (const Error& e) {
       // A shape the user asked for that cannot fit is their error: stop, store nothing.
@@ -306,15 +337,33 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
       }
       progress.End(fmt::format("failed: {}", e.what()));
       ++failures;
-      entry.compatibility.push_back({"", "failed", core::ErrorKindName(e.kind()), e.what(), {}});
+      entry.compatibility.push_back({.execution_provider = "",
+                                     .status = "failed",
+                                     .error_class = core::ErrorKindName(e.kind()),
+                                     .error_message = e.what(),
+                                     .max_abs_error = std::nullopt,
+                                     .precision = p.precision});
     }
   }
-  for (auto& [platform, entry] : entries) {
-    if (!entry.performance.empty())
-      entry.compatibility.push_back(
-          {entry.performance.front().execution_provider, "ok", "", "", {}});
-    results.entries.push_back(std::move(entry));
+  // A precision that ran is compared with fp32 on the same inputs: its accuracy is stored with it.
+  for (const auto& [key, p] : worked) {
+    store::CompatibilityRecord ok{.execution_provider = providers[key],
+                                  .status = "ok",
+                                  .error_class = "",
+                                  .error_message = "",
+                                  .max_abs_error = std::nullopt,
+                                  .precision = p->precision};
+    if (p->precision != "fp32") {
+      harness::ShapeRequest shape = p->config.shape;
+      if (generate) shape.seq_len = o.prompt_len;
+      const harness::AccuracyResult a = harness::CompareModels(model, variants.at(p->precision),
+                                                               p->config.session, shape, o.seed);
+      ok.max_abs_error = a.max_abs_error;
+      ok.top1_agreement = a.top1_agreement;
+    }
+    entries[p->platform].compatibility.push_back(ok);
   }
+  for (auto& [platform, entry] : entries) results.entries.push_back(std::move(entry));
   results.run.finished_at = store::UtcNow();
   results.run.tool_version = build_info::kToolVersion;
   results.run.git_commit = build_info::kGitCommit;
@@ -350,8 +399,8 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
     PrintTable(std::cout, table, TableFormat::kText);
     std::cout << fmt::format(
         "{} ({} parameters) on {}: {} of {} configurations measured{}; run {} stored in {}\n",
-        model.info.name, model.info.parameters, hardware.cpu.model_name, configs.size() - failures,
-        configs.size(),
+        model.info.name, model.info.parameters, hardware.cpu.model_name, plan.size() - failures,
+        plan.size(),
         best_label.empty() ? ""
                            : fmt::format(", best {:.2f} {}/s at {}", best_throughput,
                                          generate ? "tokens" : "items", best_label),
@@ -396,6 +445,12 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--min-time", o->min_time_s, "and at least this many seconds of timed runs")
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed of generated inputs and random weights")
+      ->capture_default_str();
+  cmd->add_option("--precision", o->precisions,
+                  "precisions, comma-separated: fp32, int8 (dynamic quantization of MatMul "
+                  "weights), int4 (block-wise 4-bit weights); each variant's error against fp32 "
+                  "is stored with its results")
+      ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--scenario", o->scenario,
                   "single-stream (one query at a time), or generate (decoders with a KV cache: "

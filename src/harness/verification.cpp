@@ -69,4 +69,44 @@ VerificationResult Verify(const models::Model& model, const runtime::SessionOpti
   return r;
 }
 
+namespace {
+// Fraction of positions (all but the last axis) whose argmax agrees.
+double Top1Agreement(const core::Tensor& a, const core::Tensor& b) {
+  const int64_t width = a.shape.empty() ? 1 : a.shape.back();
+  const auto x = a.ToDoubles();
+  const auto y = b.ToDoubles();
+  const int64_t rows = width > 0 ? static_cast<int64_t>(x.size()) / width : 0;
+  int64_t same = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto xb = x.begin() + r * width, yb = y.begin() + r * width;
+    same += std::max_element(xb, xb + width) - xb == std::max_element(yb, yb + width) - yb;
+  }
+  return rows > 0 ? static_cast<double>(same) / static_cast<double>(rows) : 1.0;
+}
+}  // namespace
+
+AccuracyResult CompareModels(const models::Model& reference, const models::Model& candidate,
+                             const runtime::SessionOptions& options, const ShapeRequest& shape,
+                             uint64_t seed) {
+  auto ref = runtime::OpenOnnxRuntimeSession(reference, options);
+  auto cand = runtime::OpenOnnxRuntimeSession(candidate, options);
+  const auto shapes = ResolveShapes(ref->inputs(), reference.dim_roles, shape);
+  const auto inputs = GenerateInputs(ref->inputs(), shapes, reference.input_hints, seed);
+  const auto expected = ref->Run(inputs);
+  const auto actual = cand->Run(inputs);
+  AccuracyResult r;
+  for (const auto& [name, tensor] : expected) {
+    auto it = actual.find(name);
+    if (it == actual.end() || it->second.shape != tensor.shape)
+      throw core::Error(core::ErrorKind::kInvalidArgument,
+                        fmt::format("output '{}' differs in name or shape between the reference "
+                                    "and the variant of '{}'",
+                                    name, reference.info.name));
+    r.max_abs_error =
+        std::max(r.max_abs_error, CompareTensors(name, tensor, it->second, 0).max_abs_error);
+    if (name == "logits") r.top1_agreement = Top1Agreement(tensor, it->second);
+  }
+  return r;
+}
+
 }  // namespace ipfs_accel::harness

@@ -243,8 +243,8 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
   Statement insert_compatibility(
       con,
       "INSERT INTO compatibility_results (run_id, model_id, hardware_id, execution_provider, "
-      "status, error_class, error_message, max_abs_error, created_at) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))",
+      "status, error_class, error_message, max_abs_error, precision, top1_agreement, created_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))",
       prepare_error);
 
   for (size_t e = 0; e < results.entries.size(); ++e) {
@@ -343,6 +343,12 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
           .AddText(c.error_message);
       if (c.max_abs_error) {
         insert_compatibility.AddDouble(*c.max_abs_error);
+      } else {
+        insert_compatibility.AddNull();
+      }
+      insert_compatibility.AddText(c.precision);
+      if (c.top1_agreement) {
+        insert_compatibility.AddDouble(*c.top1_agreement);
       } else {
         insert_compatibility.AddNull();
       }

@@ -104,6 +104,8 @@ CREATE TABLE compatibility_results (
   error_class VARCHAR NOT NULL,
   error_message VARCHAR NOT NULL,
   max_abs_error DOUBLE CHECK (max_abs_error >= 0),
+  precision VARCHAR NOT NULL,
+  top1_agreement DOUBLE CHECK (top1_agreement BETWEEN 0 AND 1),
   created_at TIMESTAMP NOT NULL
 );
 

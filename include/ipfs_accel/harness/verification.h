@@ -3,10 +3,12 @@
 // each reference output with what the runtime returns.
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ipfs_accel/core/tensor.h"
+#include "ipfs_accel/harness/input_generator.h"
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/runtime/session.h"
 
@@ -44,5 +46,18 @@ VerificationResult Verify(const models::Model& model, const runtime::SessionOpti
                           const std::map<std::string, core::Tensor>& inputs,
                           const std::map<std::string, core::Tensor>& expected,
                           double abs_tolerance);
+
+// How far a variant (another precision, a fused graph) is from its reference graph
+// on the same generated inputs, over every output.
+struct AccuracyResult {
+  double max_abs_error = 0;
+  // Outputs named "logits": share of positions whose argmax (top-1 token) agrees.
+  std::optional<double> top1_agreement;
+};
+
+// Throws core::Error like the runtime; kInvalidArgument when the two graphs' outputs differ.
+AccuracyResult CompareModels(const models::Model& reference, const models::Model& candidate,
+                             const runtime::SessionOptions& options, const ShapeRequest& shape,
+                             uint64_t seed);
 
 }  // namespace ipfs_accel::harness

@@ -78,6 +78,9 @@ struct CompatibilityRecord {
   std::string error_class;              // ErrorKindName or empty
   std::string error_message;            // the one-line error or empty
   std::optional<double> max_abs_error;  // vs the CPU fp32 reference, when compared
+  std::string precision = "fp32";
+  // Language models: share of positions whose top-1 token equals the fp32 reference's.
+  std::optional<double> top1_agreement = std::nullopt;
 };
 
 // Everything one run produced, written in one transaction.
