@@ -23,7 +23,7 @@
 #include "ipfs_accel/models/catalog.h"
 #include "ipfs_accel/models/hf_config.h"
 #include "ipfs_accel/models/model.h"
-#include "models/bert_builder.h"
+#include "models/encoder_builder.h"
 #include "models/graph_builder.h"
 #include "models/weights.h"
 #include "support/catch_error.h"

@@ -1,0 +1,366 @@
+#include "encoder_builder.h"
+
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "activation.h"
+#include "ipfs_accel/core/error.h"
+
+namespace ipfs_accel::models {
+
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+
+std::vector<EncoderVariant> MakeVariants() {
+  // Defaults are each HF config class's __init__ defaults (transformers 5.x).
+  EncoderVariant bert;
+  bert.model_type = "bert";
+
+  // RobertaConfig is BertConfig with pad_token_id 1; XLM-R and CamemBERT keep BERT's vocab.
+  EncoderVariant roberta = bert;
+  roberta.model_type = "roberta";
+  roberta.positions = EncoderPositions::kAfterPadding;
+  roberta.defaults.vocab_size = 50265;
+  roberta.defaults.pad_token_id = 1;
+  EncoderVariant xlm_roberta = roberta;
+  xlm_roberta.model_type = "xlm-roberta";
+  xlm_roberta.defaults.vocab_size = 30522;
+  EncoderVariant camembert = xlm_roberta;
+  camembert.model_type = "camembert";
+
+  EncoderVariant distilbert = bert;
+  distilbert.model_type = "distilbert";
+  distilbert.layout = EncoderLayout::kDistilBert;
+  distilbert.token_types = false;
+  distilbert.pooler = false;
+  distilbert.defaults.num_hidden_layers = 6;
+
+  EncoderVariant electra = bert;
+  electra.model_type = "electra";
+  electra.projection = EmbeddingProjection::kWhenSizesDiffer;
+  electra.pooler = false;
+  electra.defaults.hidden_size = 256;
+  electra.defaults.embedding_size = 128;
+  electra.defaults.num_attention_heads = 4;
+  electra.defaults.intermediate_size = 1024;
+
+  EncoderVariant albert = bert;
+  albert.model_type = "albert";
+  albert.layout = EncoderLayout::kAlbert;
+  albert.projection = EmbeddingProjection::kAlways;
+  albert.defaults.vocab_size = 30000;
+  albert.defaults.hidden_size = 4096;
+  albert.defaults.embedding_size = 128;
+  albert.defaults.num_attention_heads = 64;
+  albert.defaults.intermediate_size = 16384;
+  albert.defaults.hidden_act = "gelu_new";
+
+  return {bert, roberta, xlm_roberta, camembert, distilbert, electra, albert};
+}
+
+// DistilBertConfig names its sizes differently; HF's attribute_map also accepts the BERT names.
+int64_t SizeKey(const HfConfig& c, const EncoderVariant& v, const std::string& bert_key,
+                const std::string& distil_key, int64_t fallback) {
+  if (v.layout == EncoderLayout::kDistilBert && c.Has(distil_key)) return c.Int(distil_key);
+  return c.Int(bert_key, fallback);
+}
+
+// A Linear's initializer names: weight stored [in, out] for MatMul, and bias.
+struct LinearWeights {
+  std::string weight, bias;
+};
+struct NormWeights {
+  std::string gamma, beta;
+};
+struct LayerWeights {
+  LinearWeights query, key, value, attention_output;
+  NormWeights attention_norm;
+  LinearWeights ffn_in, ffn_out;
+  NormWeights output_norm;
+};
+
+LinearWeights FetchLinear(GraphBuilder& g, const std::string& prefix, int64_t in, int64_t out) {
+  return {g.Weight(prefix + ".weight", {out, in}, WeightInit::kNormal, true),
+          g.Weight(prefix + ".bias", {out}, WeightInit::kZeros)};
+}
+
+NormWeights FetchNorm(GraphBuilder& g, const std::string& prefix, int64_t size) {
+  return {g.Weight(prefix + ".weight", {size}, WeightInit::kOnes),
+          g.Weight(prefix + ".bias", {size}, WeightInit::kZeros)};
+}
+
+std::string ApplyLinear(GraphBuilder& g, const std::string& x, const LinearWeights& w) {
+  return g.Node("Add", {g.Node("MatMul", {x, w.weight}), w.bias});
+}
+
+std::string ApplyNorm(GraphBuilder& g, const std::string& x, const NormWeights& w, double eps) {
+  return g.Node("LayerNormalization", {x, w.gamma, w.beta},
+                {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(eps)}});
+}
+
+// One layer's weights under `prefix`, by the layout's module names.
+LayerWeights FetchLayer(GraphBuilder& g, const EncoderShape& s, EncoderLayout layout,
+                        const std::string& prefix) {
+  const int64_t h = s.hidden, i = s.intermediate;
+  const std::string p = prefix + ".";
+  switch (layout) {
+    case EncoderLayout::kBert:
+      return {FetchLinear(g, p + "attention.self.query", h, h),
+              FetchLinear(g, p + "attention.self.key", h, h),
+              FetchLinear(g, p + "attention.self.value", h, h),
+              FetchLinear(g, p + "attention.output.dense", h, h),
+              FetchNorm(g, p + "attention.output.LayerNorm", h),
+              FetchLinear(g, p + "intermediate.dense", h, i),
+              FetchLinear(g, p + "output.dense", i, h),
+              FetchNorm(g, p + "output.LayerNorm", h)};
+    case EncoderLayout::kDistilBert:
+      return {FetchLinear(g, p + "attention.q_lin", h, h),
+              FetchLinear(g, p + "attention.k_lin", h, h),
+              FetchLinear(g, p + "attention.v_lin", h, h),
+              FetchLinear(g, p + "attention.out_lin", h, h),
+              FetchNorm(g, p + "sa_layer_norm", h),
+              FetchLinear(g, p + "ffn.lin1", h, i),
+              FetchLinear(g, p + "ffn.lin2", i, h),
+              FetchNorm(g, p + "output_layer_norm", h)};
+    case EncoderLayout::kAlbert:
+      return {FetchLinear(g, p + "attention.query", h, h),
+              FetchLinear(g, p + "attention.key", h, h),
+              FetchLinear(g, p + "attention.value", h, h),
+              FetchLinear(g, p + "attention.dense", h, h),
+              FetchNorm(g, p + "attention.LayerNorm", h),
+              FetchLinear(g, p + "ffn", h, i),
+              FetchLinear(g, p + "ffn_output", i, h),
+              FetchNorm(g, p + "full_layer_layer_norm", h)};
+  }
+  throw Error(ErrorKind::kInternal, "unknown encoder layout");
+}
+
+// Multi-head self-attention with an additive mask [batch, 1, 1, seq], then the output
+// projection and the post-norm residual.
+std::string SelfAttention(GraphBuilder& g, const EncoderShape& s, const LayerWeights& w,
+                          const std::string& x, const std::string& mask) {
+  const int64_t head_dim = s.hidden / s.heads;
+  const std::string split_shape = g.ConstInt64({0, 0, s.heads, head_dim});
+  auto heads = [&](const LinearWeights& proj, std::vector<int64_t> perm) {
+    const std::string y = ApplyLinear(g, x, proj);
+    return g.Node("Transpose", {g.Node("Reshape", {y, split_shape})}, {{"perm", perm}});
+  };
+  const std::string q = heads(w.query, {0, 2, 1, 3});  // [b, h, s, d]
+  const std::string k = heads(w.key, {0, 2, 3, 1});    // [b, h, d, s]
+  const std::string v = heads(w.value, {0, 2, 1, 3});
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  std::string scores = g.Node("Mul", {g.Node("MatMul", {q, k}), g.ConstFloat(scale)});
+  scores = g.Node("Add", {scores, mask});
+  const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
+  std::string ctx = g.Node("MatMul", {probs, v});
+  ctx = g.Node("Transpose", {ctx}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
+  ctx = g.Node("Reshape", {ctx, g.ConstInt64({0, 0, s.hidden})});
+  const std::string out = ApplyLinear(g, ctx, w.attention_output);
+  return ApplyNorm(g, g.Node("Add", {out, x}), w.attention_norm, s.eps);
+}
+
+std::string EncoderLayer(GraphBuilder& g, const EncoderShape& s, const LayerWeights& w,
+                         const std::string& x, const std::string& mask) {
+  const std::string attn = SelfAttention(g, s, w, x, mask);
+  std::string h = Activation(g, ApplyLinear(g, attn, w.ffn_in), s.act);
+  h = ApplyLinear(g, h, w.ffn_out);
+  return ApplyNorm(g, g.Node("Add", {h, attn}), w.output_norm, s.eps);
+}
+
+// Position ids [batch, seq] as RobertaEmbeddings makes them from input_ids: non-pad tokens
+// count up from pad + 1, pad tokens get pad (its table row).
+std::string PositionIdsAfterPadding(GraphBuilder& g, int64_t pad) {
+  const std::string pad_id = g.ConstInt64({pad});
+  const std::string not_pad = g.Node("Not", {g.Node("Equal", {"input_ids", pad_id})});
+  const std::string counts = g.Node("Cast", {not_pad}, {{"to", int64_t{onnx::TensorProto::INT64}}});
+  const std::string running = g.Node("CumSum", {counts, g.ConstInt64({1})});
+  return g.Node("Add", {g.Node("Mul", {running, counts}), pad_id});
+}
+
+// Word (+ token type) + position embeddings and their LayerNorm, at embedding width.
+std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v) {
+  const int64_t width = s.embedding;
+  std::string h =
+      g.Node("Gather",
+             {g.Weight("embeddings.word_embeddings.weight", {s.vocab, width}, WeightInit::kNormal),
+              "input_ids"});
+  if (v.token_types)
+    h = g.Node("Add", {h, g.Node("Gather", {g.Weight("embeddings.token_type_embeddings.weight",
+                                                     {s.type_vocab, width}, WeightInit::kNormal),
+                                            "token_type_ids"})});
+  // DistilBERT's table is learned or sinusoidal (sinusoidal_pos_embds); either way it is a saved
+  // parameter, so the checkpoint's values are used.
+  const std::string table = g.Weight("embeddings.position_embeddings.weight",
+                                     {s.max_positions, width}, WeightInit::kNormal);
+  std::string positions;
+  if (v.positions == EncoderPositions::kAfterPadding) {
+    positions = g.Node("Gather", {table, PositionIdsAfterPadding(g, s.pad)});
+  } else {  // rows 0..seq-1, broadcast over the batch
+    const std::string seq_len =
+        g.Node("Slice", {g.Node("Shape", {"input_ids"}), g.ConstInt64({1}), g.ConstInt64({2})});
+    positions = g.Node("Slice", {table, g.ConstInt64({0}), seq_len, g.ConstInt64({0})});
+  }
+  h = g.Node("Add", {h, positions});
+  h = ApplyNorm(g, h, FetchNorm(g, "embeddings.LayerNorm", width), s.eps);
+
+  if (v.projection == EmbeddingProjection::kAlways)
+    h = ApplyLinear(g, h, FetchLinear(g, "encoder.embedding_hidden_mapping_in", width, s.hidden));
+  if (v.projection == EmbeddingProjection::kWhenSizesDiffer && width != s.hidden)
+    h = ApplyLinear(g, h, FetchLinear(g, "embeddings_project", width, s.hidden));
+  return h;
+}
+
+// Additive mask as HF's eager path builds it: (1 - mask) * finfo(float32).min, [b, 1, 1, seq].
+std::string AdditiveMask(GraphBuilder& g) {
+  const std::string mask_f =
+      g.Node("Cast", {"attention_mask"}, {{"to", int64_t{onnx::TensorProto::FLOAT}}});
+  const std::string inverted = g.Node("Sub", {g.ConstFloat(1.0f), mask_f});
+  const std::string mask =
+      g.Node("Mul", {inverted, g.ConstFloat(std::numeric_limits<float>::lowest())});
+  return g.Node("Unsqueeze", {mask, g.ConstInt64({1, 2})});
+}
+
+// The layers. ALBERT's weights live in num_hidden_groups groups of inner_group_num layers;
+// layer i runs every layer of group int(i / (L / G)), as AlbertTransformer computes it.
+std::string Layers(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v, std::string h,
+                   const std::string& mask) {
+  if (v.layout != EncoderLayout::kAlbert) {
+    const char* stack = v.layout == EncoderLayout::kDistilBert ? "transformer" : "encoder";
+    for (int64_t l = 0; l < s.layers; ++l)
+      h = EncoderLayer(g, s, FetchLayer(g, s, v.layout, fmt::format("{}.layer.{}", stack, l)), h,
+                       mask);
+    return h;
+  }
+  std::vector<std::vector<LayerWeights>> groups(static_cast<size_t>(s.hidden_groups));
+  for (int64_t gi = 0; gi < s.hidden_groups; ++gi)
+    for (int64_t j = 0; j < s.inner_group_num; ++j)
+      groups[gi].push_back(FetchLayer(
+          g, s, v.layout, fmt::format("encoder.albert_layer_groups.{}.albert_layers.{}", gi, j)));
+  const double layers_per_group =
+      static_cast<double>(s.layers) / static_cast<double>(s.hidden_groups);
+  for (int64_t i = 0; i < s.layers; ++i) {
+    const auto group = static_cast<size_t>(static_cast<double>(i) / layers_per_group);
+    for (const LayerWeights& w : groups.at(group)) h = EncoderLayer(g, s, w, h, mask);
+  }
+  return h;
+}
+
+}  // namespace
+
+const std::vector<EncoderVariant>& EncoderVariants() {
+  static const std::vector<EncoderVariant> variants = MakeVariants();
+  return variants;
+}
+
+const EncoderVariant& FindEncoderVariant(const std::string& model_type) {
+  for (const auto& v : EncoderVariants())
+    if (v.model_type == model_type) return v;
+  throw Error(
+      ErrorKind::kInternal,
+      fmt::format("no encoder variant '{}' (a registration names an unknown type)", model_type));
+}
+
+EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
+  const EncoderConfigDefaults& d = v.defaults;
+  const bool distil = v.layout == EncoderLayout::kDistilBert;
+  EncoderShape s{};
+  s.vocab = c.Int("vocab_size", d.vocab_size);
+  s.hidden = SizeKey(c, v, "hidden_size", "dim", d.hidden_size);
+  s.layers = SizeKey(c, v, "num_hidden_layers", "n_layers", d.num_hidden_layers);
+  s.heads = SizeKey(c, v, "num_attention_heads", "n_heads", d.num_attention_heads);
+  s.intermediate = distil ? c.Int("hidden_dim", d.intermediate_size)
+                          : c.Int("intermediate_size", d.intermediate_size);
+  s.embedding = v.projection == EmbeddingProjection::kNone
+                    ? s.hidden
+                    : c.Int("embedding_size", d.embedding_size > 0 ? d.embedding_size : s.hidden);
+  s.max_positions = c.Int("max_position_embeddings", d.max_position_embeddings);
+  s.type_vocab = v.token_types ? c.Int("type_vocab_size", d.type_vocab_size) : 0;
+  s.pad = c.Int("pad_token_id", d.pad_token_id);
+  // DistilBERT's LayerNorms use 1e-12 whatever the config says.
+  s.eps = distil ? 1e-12 : c.Double("layer_norm_eps", d.layer_norm_eps);
+  s.act = distil ? c.String("activation", d.hidden_act) : c.String("hidden_act", d.hidden_act);
+  const bool albert = v.layout == EncoderLayout::kAlbert;
+  s.hidden_groups = albert ? c.Int("num_hidden_groups", 1) : 1;
+  s.inner_group_num = albert ? c.Int("inner_group_num", 1) : 1;
+
+  const std::string& origin = c.origin();
+  if (s.heads <= 0 || s.hidden % s.heads != 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': hidden_size {} is not a multiple of num_attention_heads {}",
+                            origin, s.hidden, s.heads));
+  for (const auto& [key, value] : {std::pair<const char*, int64_t>{"vocab_size", s.vocab},
+                                   {distil ? "n_layers" : "num_hidden_layers", s.layers},
+                                   {distil ? "hidden_dim" : "intermediate_size", s.intermediate},
+                                   {"embedding_size", s.embedding},
+                                   {"max_position_embeddings", s.max_positions},
+                                   {"num_hidden_groups", s.hidden_groups},
+                                   {"inner_group_num", s.inner_group_num}})
+    if (value <= 0)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': {} is {}; it must be positive", origin, key, value));
+  if (v.token_types && s.type_vocab <= 0)
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': type_vocab_size is {}; it must be positive",
+                                                 origin, s.type_vocab));
+
+  if (v.positions == EncoderPositions::kAfterPadding) {
+    // Position ids start past the pad row; a null pad_token_id breaks HF's position ids too.
+    if (c.json().contains("pad_token_id") && c.json()["pad_token_id"].is_null())
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': {} position ids need pad_token_id, which is null", origin,
+                              v.model_type));
+    if (s.pad < 0 || s.pad + 1 >= s.max_positions)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': pad_token_id {} leaves no position rows in "
+                              "max_position_embeddings {}",
+                              origin, s.pad, s.max_positions));
+    s.max_sequence = s.max_positions - s.pad - 1;
+  } else {
+    s.max_sequence = s.max_positions;
+  }
+
+  const std::string pos = c.String("position_embedding_type", "absolute");
+  if (pos != "absolute")
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': position_embedding_type '{}' is not supported (only "
+                            "'absolute')",
+                            origin, pos));
+  if (c.Bool("is_decoder", false) || c.Bool("add_cross_attention", false))
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': {} as a decoder (is_decoder/add_cross_attention) is not "
+                            "supported",
+                            origin, v.model_type));
+  return s;
+}
+
+void BuildEncoder(const HfConfig& config, const EncoderVariant& v, GraphBuilder& g) {
+  const EncoderShape s = ReadEncoderShape(config, v);
+  const std::vector<Dim> tokens = {std::string("batch"), std::string("sequence")};
+  g.Input("input_ids", onnx::TensorProto::INT64, tokens);
+  g.Input("attention_mask", onnx::TensorProto::INT64, tokens);
+  if (v.token_types) g.Input("token_type_ids", onnx::TensorProto::INT64, tokens);
+
+  std::string h = Embeddings(g, s, v);
+  h = Layers(g, s, v, h, AdditiveMask(g));
+  g.Node("Identity", {h}, {}, "last_hidden_state");
+  g.Output("last_hidden_state", onnx::TensorProto::FLOAT,
+           {std::string("batch"), std::string("sequence"), s.hidden});
+
+  if (!v.pooler) return;
+  // Pooler: dense + tanh on the first token. ALBERT names it "pooler", the others "pooler.dense".
+  const std::string first = g.Node("Gather", {h, g.ConstInt64({0})}, {{"axis", int64_t{1}}});
+  const std::string first2d = g.Node("Squeeze", {first, g.ConstInt64({1})});
+  const char* pooler = v.layout == EncoderLayout::kAlbert ? "pooler" : "pooler.dense";
+  g.Node("Tanh", {ApplyLinear(g, first2d, FetchLinear(g, pooler, s.hidden, s.hidden))}, {},
+         "pooler_output");
+  g.Output("pooler_output", onnx::TensorProto::FLOAT, {std::string("batch"), s.hidden});
+}
+
+void BuildBert(const HfConfig& config, GraphBuilder& g) {
+  BuildEncoder(config, FindEncoderVariant("bert"), g);
+}
+
+}  // namespace ipfs_accel::models

@@ -1,0 +1,87 @@
+#pragma once
+// The BERT family as ONNX graphs, from one builder: BertModel, RobertaModel, XLMRobertaModel,
+// CamembertModel, DistilBertModel, ElectraModel and AlbertModel. Each is embeddings (word +
+// position [+ token type], LayerNorm [, a projection to hidden_size]), post-norm self-attention
+// layers, and, where the base model has one, a tanh pooler on the first token. An EncoderVariant
+// says how one member differs; the graph code is shared.
+// Inputs input_ids, attention_mask [, token_type_ids] [batch, sequence] int64; outputs
+// last_hidden_state [batch, sequence, hidden] [, pooler_output [batch, hidden]].
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "graph_builder.h"
+#include "ipfs_accel/models/hf_config.h"
+
+namespace ipfs_accel::models {
+
+// Parameter names and how layers share them.
+enum class EncoderLayout {
+  kBert,        // encoder.layer.N.attention.self.query, ..., output.LayerNorm
+  kDistilBert,  // transformer.layer.N.attention.q_lin, ..., output_layer_norm; eps fixed 1e-12
+  kAlbert,      // encoder.albert_layer_groups.G.albert_layers.J.*, reused across layers
+};
+
+enum class EncoderPositions {
+  kSequential,    // 0 .. sequence-1
+  kAfterPadding,  // RoBERTa: cumsum(ids != pad) over non-pad tokens, offset by pad; pads get pad
+};
+
+// Embeddings of embedding_size, projected to hidden_size before the layers.
+enum class EmbeddingProjection {
+  kNone,             // embeddings are hidden_size wide
+  kWhenSizesDiffer,  // ELECTRA: "embeddings_project" only when embedding_size != hidden_size
+  kAlways,           // ALBERT: "encoder.embedding_hidden_mapping_in"
+};
+
+// A HF config class's keys and defaults (for keys a config.json leaves out).
+struct EncoderConfigDefaults {
+  int64_t vocab_size = 30522;
+  int64_t hidden_size = 768;
+  int64_t embedding_size = 0;  // 0: hidden_size (no embedding_size key)
+  int64_t num_hidden_layers = 12;
+  int64_t num_attention_heads = 12;
+  int64_t intermediate_size = 3072;
+  int64_t max_position_embeddings = 512;
+  int64_t type_vocab_size = 2;
+  int64_t pad_token_id = 0;
+  double layer_norm_eps = 1e-12;
+  std::string hidden_act = "gelu";
+};
+
+struct EncoderVariant {
+  std::string model_type;
+  EncoderLayout layout = EncoderLayout::kBert;
+  EncoderPositions positions = EncoderPositions::kSequential;
+  EmbeddingProjection projection = EmbeddingProjection::kNone;
+  bool token_types = true;  // a token_type_ids input and table
+  bool pooler = true;
+  EncoderConfigDefaults defaults;
+};
+
+// bert, roberta, xlm-roberta, camembert, distilbert, electra, albert.
+const std::vector<EncoderVariant>& EncoderVariants();
+// Throws core::Error(kInternal) for a model_type that is not in EncoderVariants().
+const EncoderVariant& FindEncoderVariant(const std::string& model_type);
+
+// The sizes a config gives one variant, its defaults filled in and checked.
+struct EncoderShape {
+  int64_t vocab, hidden, embedding, layers, heads, intermediate, max_positions, type_vocab, pad;
+  int64_t hidden_groups, inner_group_num;  // ALBERT's sharing; 1 and 1 elsewhere
+  double eps;
+  std::string act;
+  // The longest input whose position ids stay inside the position table.
+  int64_t max_sequence = 0;
+};
+// Throws core::Error: kCorrupt (sizes that do not fit together), kUnsupported (options this
+// builder lacks: relative positions, decoder use).
+EncoderShape ReadEncoderShape(const HfConfig& config, const EncoderVariant& variant);
+
+// Weight names are the base model's ("embeddings.word_embeddings.weight", ...); each distinct
+// weight is asked for once, so ALBERT's shared layers count once.
+void BuildEncoder(const HfConfig& config, const EncoderVariant& variant, GraphBuilder& g);
+// BuildEncoder with the "bert" variant.
+void BuildBert(const HfConfig& config, GraphBuilder& g);
+
+}  // namespace ipfs_accel::models
