@@ -1,0 +1,40 @@
+#pragma once
+// T5 (Hugging Face T5Model) as an ONNX graph: the shared token embedding feeds a
+// pre-norm encoder and decoder (T5LayerNorm: RMS, no mean, no bias), attention with
+// relative position buckets (bias table in the first layer of each stack, shared by
+// the others; bidirectional in the encoder, causal in the decoder) and no score scaling,
+// linears without biases, a ReLU (v1.0) or gated-GELU (v1.1) feed-forward.
+// Inputs input_ids, attention_mask [batch, sequence] and decoder_input_ids
+// [batch, decoder_sequence], int64; outputs last_hidden_state (decoder)
+// [batch, decoder_sequence, d_model] and encoder_last_hidden_state [batch, sequence, d_model].
+
+#include <cstdint>
+
+#include "graph_builder.h"
+#include "ipfs_accel/models/hf_config.h"
+
+namespace ipfs_accel::models {
+
+// Weight names are T5Model's ("shared.weight", "encoder.block.0.layer.0.SelfAttention.q.weight",
+// ...). Throws core::Error: kUnsupported for a feed_forward_proj activation or bucket layout
+// this builder lacks, kCorrupt for a malformed feed_forward_proj.
+void BuildT5(const HfConfig& config, GraphBuilder& g);
+
+// The encoder alone, for generation. Inputs input_ids, attention_mask [batch, sequence];
+// outputs last_hidden_state [batch, sequence, d_model] and every decoder layer's
+// cross-attention keys and values, present.{i}.encoder.{key,value} [batch, heads, sequence,
+// d_kv], which BuildT5DecoderWithPast takes as past_key_values.{i}.encoder.*.
+void BuildT5Encoder(const HfConfig& config, GraphBuilder& g);
+
+// Decoding with a KV cache (seq2seq_cache.h names). Inputs input_ids [batch, sequence] (the
+// new decoder tokens), encoder_attention_mask [batch, encoder_sequence], past_key_values.*;
+// outputs last_hidden_state [batch, sequence, d_model] and present.{i}.decoder.{key,value}
+// [batch, heads, total_sequence, d_kv]. An empty past (length 0) is the first step.
+void BuildT5DecoderWithPast(const HfConfig& config, GraphBuilder& g);
+
+// HF's T5Attention._relative_position_bucket for one relative position (key - query),
+// with the float32 arithmetic PyTorch uses, so bucket edges agree exactly.
+int64_t T5RelativePositionBucket(int64_t relative_position, bool bidirectional, int64_t num_buckets,
+                                 int64_t max_distance);
+
+}  // namespace ipfs_accel::models
