@@ -21,7 +21,7 @@ bool LooksLikeSequence(std::string name) {
          name.find("token") != std::string::npos;
 }
 
-enum class DimRole { kBatch, kSequence, kPast, kTotal, kOther };
+enum class DimRole { kBatch, kSequence, kPast, kTotal, kDecoderSequence, kOther };
 
 // What an axis means: the model's own names first, else axis 0 is the batch and a
 // sequence-like name is the sequence.
@@ -31,6 +31,7 @@ DimRole RoleOf(const runtime::TensorSpec& spec, size_t axis, const models::DimRo
   if (!name.empty() && name == roles.sequence) return DimRole::kSequence;
   if (!name.empty() && name == roles.past_sequence) return DimRole::kPast;
   if (!name.empty() && name == roles.total_sequence) return DimRole::kTotal;
+  if (!name.empty() && name == roles.decoder_sequence) return DimRole::kDecoderSequence;
   if (roles.batch.empty() && axis == 0) return DimRole::kBatch;
   if (roles.sequence.empty() && !name.empty() && LooksLikeSequence(name)) return DimRole::kSequence;
   return DimRole::kOther;
@@ -57,6 +58,8 @@ int64_t ResolveDim(const runtime::TensorSpec& spec, size_t axis, const models::D
       return req.past_len;
     case DimRole::kTotal:
       return req.past_len + req.seq_len;
+    case DimRole::kDecoderSequence:
+      return req.decoder_seq_len > 0 ? req.decoder_seq_len : req.seq_len;
     case DimRole::kOther:
       break;
   }
@@ -136,6 +139,14 @@ std::map<std::string, core::Shape> ResolveShapes(const std::vector<runtime::Tens
                     fmt::format("sequence length {} exceeds the model's {} positions; use "
                                 "--seq-len {} or less",
                                 shape[a], roles.max_sequence, roles.max_sequence));
+      if (roles.max_decoder_sequence > 0 && a < spec.dim_names.size() &&
+          !roles.decoder_sequence.empty() && spec.dim_names[a] == roles.decoder_sequence &&
+          shape[a] > roles.max_decoder_sequence)
+        throw Error(ErrorKind::kInvalidArgument,
+                    fmt::format("decoder length {} exceeds the model's {} decoder positions; use "
+                                "--shape {}={} or less",
+                                shape[a], roles.max_decoder_sequence, roles.decoder_sequence,
+                                roles.max_decoder_sequence));
     }
     shapes[spec.name] = std::move(shape);
   }
@@ -174,6 +185,7 @@ std::map<std::string, core::Tensor> CompleteInputs(const std::vector<runtime::Te
       const DimRole role = RoleOf(spec, a, model.dim_roles);
       if (role == DimRole::kBatch) req.batch_size = it->second.shape[a];
       if (role == DimRole::kSequence) req.seq_len = it->second.shape[a];
+      if (role == DimRole::kDecoderSequence) req.decoder_seq_len = it->second.shape[a];
     }
   }
   if (missing.empty()) return given;

@@ -18,7 +18,9 @@ std::map<std::string, InputHint> Seq2SeqInputHints(const HfConfig& c, int64_t de
 }
 
 // T5's relative positions set no bound on the length.
-DimRoles T5DimRoles(const HfConfig&) { return {.batch = "batch", .sequence = "sequence"}; }
+DimRoles T5DimRoles(const HfConfig&) {
+  return {.batch = "batch", .sequence = "sequence", .decoder_sequence = "decoder_sequence"};
+}
 
 }  // namespace
 
@@ -37,9 +39,12 @@ void AddSeq2SeqArchitectures(std::vector<Architecture>& out) {
                  BuildBart,
                  [](const HfConfig& c) { return Seq2SeqInputHints(c, 50265); },
                  [](const HfConfig& c) {
+                   const int64_t positions = c.Int("max_position_embeddings", 1024);
                    return DimRoles{.batch = "batch",
                                    .sequence = "sequence",
-                                   .max_sequence = c.Int("max_position_embeddings", 1024)};
+                                   .max_sequence = positions,
+                                   .decoder_sequence = "decoder_sequence",
+                                   .max_decoder_sequence = positions};
                  }});
 }
 

@@ -360,3 +360,25 @@ TEST(EffectiveBatchAndSequenceTest, ReportsWhatTheShapesHold) {
 
 }  // namespace
 }  // namespace ipfs_accel::harness
+
+namespace ipfs_accel::harness {
+namespace {
+
+TEST(ResolveShapesTest, DecoderSequenceFollowsItsOwnLength) {
+  const std::vector<runtime::TensorSpec> specs = {
+      {"input_ids", core::DType::kInt64, {-1, -1}, {"batch", "sequence"}},
+      {"decoder_input_ids", core::DType::kInt64, {-1, -1}, {"batch", "decoder_sequence"}}};
+  const models::DimRoles roles = {.batch = "batch",
+                                  .sequence = "sequence",
+                                  .decoder_sequence = "decoder_sequence",
+                                  .max_decoder_sequence = 32};
+  ShapeRequest req{.batch_size = 2, .seq_len = 20};
+  EXPECT_EQ(ResolveShapes(specs, roles, req).at("decoder_input_ids"), (core::Shape{2, 20}));
+  req.decoder_seq_len = 7;
+  EXPECT_EQ(ResolveShapes(specs, roles, req).at("decoder_input_ids"), (core::Shape{2, 7}));
+  req.decoder_seq_len = 33;
+  EXPECT_THROW(ResolveShapes(specs, roles, req), core::Error);
+}
+
+}  // namespace
+}  // namespace ipfs_accel::harness

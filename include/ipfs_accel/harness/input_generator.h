@@ -22,7 +22,8 @@ namespace ipfs_accel::harness {
 struct ShapeRequest {
   int64_t batch_size = 1;
   int64_t seq_len = 128;
-  int64_t past_len = 0;  // tokens already in a KV cache (0: prefill)
+  int64_t past_len = 0;         // tokens already in a KV cache (0: prefill)
+  int64_t decoder_seq_len = 0;  // encoder-decoders' decoder tokens (0: the same as seq_len)
   // Set when the user named the size: a fixed axis that disagrees is then an error
   // instead of silently running the graph's own size.
   bool batch_explicit = false;

@@ -31,6 +31,9 @@ struct DimRoles {
   // ("total_sequence"), e.g. past_key_values.N.key [batch, kv_heads, past_sequence, head_dim].
   std::string past_sequence = {};
   std::string total_sequence = {};
+  // Encoder-decoders: the decoder's token axis (decoder_input_ids [batch, decoder_sequence]).
+  std::string decoder_sequence = {};
+  int64_t max_decoder_sequence = 0;  // 0: no known bound
 };
 
 struct ModelInfo {
