@@ -41,6 +41,7 @@ struct BenchmarkOptions {
   double min_time_s = 1.0;
   uint64_t seed = 42;
   std::vector<std::string> precisions{"fp32"};
+  std::vector<std::string> graphs{"plain"};
   std::string scenario = "single-stream";
   int64_t prompt_len = 128;
   int64_t new_tokens = 128;
@@ -164,14 +165,14 @@ struct Outcome {
 };
 
 Table SingleStreamTable() {
-  return {{"hardware", "precision", "batch", "shapes", "load_ms", "first_ms", "mean_ms", "p50_ms",
+  return {{"hardware", "variant", "batch", "shapes", "load_ms", "first_ms", "mean_ms", "p50_ms",
            "p90_ms", "p99_ms", "items_per_s", "peak_rss_mb"},
           {false, false, true, false, true, true, true, true, true, true, true, true},
           {}};
 }
 
 Table GenerateTable() {
-  return {{"hardware", "precision", "batch", "prompt", "new_tokens", "load_ms", "ttft_ms",
+  return {{"hardware", "variant", "batch", "prompt", "new_tokens", "load_ms", "ttft_ms",
            "prefill_tok_s", "decode_p50_ms", "decode_p90_ms", "decode_tok_s", "peak_rss_mb"},
           {false, false, true, true, true, true, true, true, true, true, true, true},
           {}};
@@ -180,8 +181,10 @@ Table GenerateTable() {
 // One planned configuration of the sweep.
 struct Planned {
   std::string platform;
+  std::string graph;  // "plain" or "fused"
   std::string precision;
   harness::BenchmarkConfig config;
+  std::string variant() const { return graph + "/" + precision; }
 };
 
 Outcome MeasureSingleStream(const models::Model& model, const Planned& plan,
@@ -195,8 +198,9 @@ Outcome MeasureSingleStream(const models::Model& model, const Planned& plan,
     shapes += (shapes.empty() ? "" : " ") + name + core::ShapeToString(shape);
   store::PerformanceRecord record = ToRecord(b, o, c);
   record.precision = plan.precision;
+  record.graph_variant = plan.graph;
   return {std::move(record),
-          {platform, plan.precision, std::to_string(b.batch_size), shapes, Ms(b.load_ms),
+          {platform, plan.variant(), std::to_string(b.batch_size), shapes, Ms(b.load_ms),
            Ms(b.first_inference_ms), Ms(b.latency.mean), Ms(b.latency.p50), Ms(b.latency.p90),
            Ms(b.latency.p99), fmt::format("{:.2f}", b.throughput_items_per_s),
            fmt::format("{:.1f}", b.peak_rss_bytes / 1048576.0)},
@@ -219,8 +223,9 @@ Outcome MeasureGenerate(const models::Model& model, const Planned& plan, const B
       harness::RunGeneration(model, g, [&](int steps, double) { progress.Update(steps, 0.0); });
   store::PerformanceRecord record = ToRecord(r, o, g);
   record.precision = plan.precision;
+  record.graph_variant = plan.graph;
   return {std::move(record),
-          {platform, plan.precision, std::to_string(g.batch_size), std::to_string(g.prompt_len),
+          {platform, plan.variant(), std::to_string(g.batch_size), std::to_string(g.prompt_len),
            std::to_string(g.new_tokens), Ms(r.load_ms), Ms(r.prefill.p50),
            fmt::format("{:.1f}", r.prefill_tokens_per_s), Ms(r.decode.p50), Ms(r.decode.p90),
            fmt::format("{:.2f}", r.decode_tokens_per_s),
@@ -261,28 +266,38 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
   results.run.started_at = store::UtcNow();
   const models::Model model = models::LoadModel(o.model, {.seed = o.seed});
 
-  // Precision variants are made up front: a conversion that fails stops before anything runs.
-  std::map<std::string, models::Model> variants;
-  for (const auto& name : o.precisions)
-    variants.emplace(name, models::ConvertPrecision(model, models::ParsePrecision(name)));
+  // Graph and precision variants are made up front: one that fails stops before anything runs.
+  std::map<std::string, models::Model> variants;  // by Planned::variant()
+  for (const auto& graph : o.graphs) {
+    if (graph != "plain" && graph != "fused")
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("unknown graph variant '{}'; use plain or fused", graph));
+    const models::Model base =
+        graph == "plain" ? model : models::LoadModel(o.model, {.seed = o.seed, .fused = true});
+    for (const auto& name : o.precisions)
+      variants.emplace(graph + "/" + name,
+                       models::ConvertPrecision(base, models::ParsePrecision(name)));
+  }
 
   std::vector<Planned> plan;
   for (const auto& platform : platforms) {
-    for (const auto& precision : o.precisions) {
-      for (int64_t batch : o.batch_sizes) {
-        harness::BenchmarkConfig c;
-        c.session.platform = platform;
-        c.session.intra_op_threads = o.threads;
-        c.shape = {.batch_size = batch,
-                   .seq_len = o.seq_len,
-                   .batch_explicit = o.batch_sizes_given,
-                   .seq_len_explicit = o.seq_len_given,
-                   .overrides = shape_overrides};
-        c.warmup = o.warmup;
-        c.iterations = o.iterations;
-        c.min_time_s = o.min_time_s;
-        c.seed = o.seed;
-        plan.push_back({platform, precision, c});
+    for (const auto& graph : o.graphs) {
+      for (const auto& precision : o.precisions) {
+        for (int64_t batch : o.batch_sizes) {
+          harness::BenchmarkConfig c;
+          c.session.platform = platform;
+          c.session.intra_op_threads = o.threads;
+          c.shape = {.batch_size = batch,
+                     .seq_len = o.seq_len,
+                     .batch_explicit = o.batch_sizes_given,
+                     .seq_len_explicit = o.seq_len_given,
+                     .overrides = shape_overrides};
+          c.warmup = o.warmup;
+          c.iterations = o.iterations;
+          c.min_time_s = o.min_time_s;
+          c.seed = o.seed;
+          plan.push_back({platform, graph, precision, c});
+        }
       }
     }
   }
@@ -298,7 +313,7 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
   Table table = generate ? GenerateTable() : SingleStreamTable();
   std::map<std::string, store::RunResults::Entry> entries;  // by platform
   // The first successful configuration of each platform x precision, for its compatibility row.
-  std::map<std::pair<std::string, std::string>, const Planned*> worked;
+  std::map<std::pair<std::string, std::string>, const Planned*> worked;  // platform, variant
   std::map<std::pair<std::string, std::string>, std::string> providers;
   int failures = 0;
   double best_throughput = 0;
@@ -313,17 +328,17 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
                      model.info.content_hash};
     }
     progress.Begin(static_cast<int>(i + 1), static_cast<int>(plan.size()),
-                   fmt::format("{} on {} {} batch {}", model.info.name, p.platform, p.precision,
-                               p.config.shape.batch_size));
-    const models::Model& variant = variants.at(p.precision);
+                   fmt::format("{} on {} {} {} batch {}", model.info.name, p.platform, p.graph,
+                               p.precision, p.config.shape.batch_size));
+    const models::Model& variant = variants.at(p.variant());
     try {
       Outcome out = generate ? MeasureGenerate(variant, p, o, progress)
                              : MeasureSingleStream(variant, p, o, progress);
       progress.End(out.summary);
-      providers[{p.platform, p.precision}] = out.record.execution_provider;
+      providers[{p.platform, p.variant()}] = out.record.execution_provider;
       entry.performance.push_back(std::move(out.record));
       table.rows.push_back(std::move(out.row));
-      worked.emplace(std::make_pair(p.platform, p.precision), &p);
+      worked.emplace(std::make_pair(p.platform, p.variant()), &p);
       if (out.throughput > best_throughput) {
         best_throughput = out.throughput;
         best_label =
@@ -342,21 +357,24 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
                                      .error_class = core::ErrorKindName(e.kind()),
                                      .error_message = e.what(),
                                      .max_abs_error = std::nullopt,
-                                     .precision = p.precision});
+                                     .precision = p.precision,
+                                     .graph_variant = p.graph});
     }
   }
-  // A precision that ran is compared with fp32 on the same inputs: its accuracy is stored with it.
+  // A variant that ran is compared with the plain fp32 graph on the same inputs: its accuracy
+  // is stored with it.
   for (const auto& [key, p] : worked) {
     store::CompatibilityRecord ok{.execution_provider = providers[key],
                                   .status = "ok",
                                   .error_class = "",
                                   .error_message = "",
                                   .max_abs_error = std::nullopt,
-                                  .precision = p->precision};
-    if (p->precision != "fp32") {
+                                  .precision = p->precision,
+                                  .graph_variant = p->graph};
+    if (p->variant() != "plain/fp32") {
       harness::ShapeRequest shape = p->config.shape;
       if (generate) shape.seq_len = o.prompt_len;
-      const harness::AccuracyResult a = harness::CompareModels(model, variants.at(p->precision),
+      const harness::AccuracyResult a = harness::CompareModels(model, variants.at(p->variant()),
                                                                p->config.session, shape, o.seed);
       ok.max_abs_error = a.max_abs_error;
       ok.top1_agreement = a.top1_agreement;
@@ -450,6 +468,11 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
                   "precisions, comma-separated: fp32, int8 (dynamic quantization of MatMul "
                   "weights), int4 (block-wise 4-bit weights); each variant's error against fp32 "
                   "is stored with its results")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--graph", o->graphs,
+                  "graph variants, comma-separated: plain (standard ONNX, runs anywhere), fused "
+                  "(ONNX Runtime contrib operators where the architecture has them)")
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--scenario", o->scenario,

@@ -147,6 +147,15 @@ std::string GraphBuilder::Node(const std::string& op, const std::vector<std::str
   return out;
 }
 
+std::string GraphBuilder::NodeIn(const std::string& domain, const std::string& op,
+                                 const std::vector<std::string>& inputs,
+                                 const std::vector<Attr>& attrs, const std::string& output_name) {
+  const std::string out = Node(op, inputs, attrs, output_name);
+  graph_->mutable_node(graph_->node_size() - 1)->set_domain(domain);
+  domains_.insert(domain);
+  return out;
+}
+
 std::vector<std::string> GraphBuilder::NodeN(const std::string& op,
                                              const std::vector<std::string>& inputs,
                                              int num_outputs, const std::vector<Attr>& attrs) {

@@ -5,6 +5,7 @@
 // LayerNorm). It names every tensor it creates uniquely.
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -25,11 +26,18 @@ struct Attr {
 };
 
 inline constexpr int kOpsetVersion = 17;  // LayerNormalization; ONNX 1.12 knows up to 17
+inline constexpr const char* kContribDomain = "com.microsoft";
 
 class GraphBuilder {
  public:
-  GraphBuilder(onnx::GraphProto* graph, WeightProvider* weights)
-      : graph_(graph), weights_(weights) {}
+  // `fused`: the builder may use ONNX Runtime's contrib operators (com.microsoft) where one
+  // does the work of a subgraph; without it the graph is plain ONNX that any runtime runs.
+  GraphBuilder(onnx::GraphProto* graph, WeightProvider* weights, bool fused = false)
+      : graph_(graph), weights_(weights), fused_(fused) {}
+
+  bool fused() const { return fused_; }
+  // Operator domains other than the default that nodes use (for the model's opset imports).
+  const std::set<std::string>& domains() const { return domains_; }
 
   void Input(const std::string& name, onnx::TensorProto::DataType type,
              const std::vector<Dim>& dims);
@@ -48,6 +56,10 @@ class GraphBuilder {
   // Adds a node; returns its (first) output's name.
   std::string Node(const std::string& op, const std::vector<std::string>& inputs,
                    const std::vector<Attr>& attrs = {}, const std::string& output_name = "");
+  // A node of another operator domain, e.g. "com.microsoft" for ONNX Runtime's contrib ops.
+  std::string NodeIn(const std::string& domain, const std::string& op,
+                     const std::vector<std::string>& inputs, const std::vector<Attr>& attrs = {},
+                     const std::string& output_name = "");
   // A node with `num_outputs` outputs (Split, TopK, ...); returns their names.
   std::vector<std::string> NodeN(const std::string& op, const std::vector<std::string>& inputs,
                                  int num_outputs, const std::vector<Attr>& attrs = {});
@@ -64,6 +76,8 @@ class GraphBuilder {
                            const std::vector<Attr>& attrs);
   onnx::GraphProto* graph_;
   WeightProvider* weights_;
+  bool fused_ = false;
+  std::set<std::string> domains_;
   int64_t counter_ = 0;
 };
 

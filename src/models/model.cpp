@@ -25,7 +25,7 @@ namespace {
 
 // Builds `arch` into a checked, shape-inferred, serialized model.
 std::string BuildChecked(const Architecture& arch, const HfConfig& config, WeightProvider& weights,
-                         const std::string& graph_name) {
+                         const std::string& graph_name, bool fused) {
   onnx::ModelProto proto;
   proto.set_ir_version(onnx::IR_VERSION);
   proto.set_producer_name("ipfs-accelerate");
@@ -34,12 +34,19 @@ std::string BuildChecked(const Architecture& arch, const HfConfig& config, Weigh
   opset->set_version(kOpsetVersion);
   auto* graph = proto.mutable_graph();
   graph->set_name(graph_name);
-  GraphBuilder builder(graph, &weights);
+  GraphBuilder builder(graph, &weights, fused);
   arch.build(config, builder);
+  for (const auto& domain : builder.domains()) {
+    auto* import = proto.add_opset_import();
+    import->set_domain(domain);
+    import->set_version(1);
+  }
   try {
     onnx::checker::check_model(proto);
+    // ONNX has no schemas for contrib ops: infer strictly only where every op is standard.
+    const int error_mode = builder.domains().empty() ? 1 : 0;
     onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(),
-                                       onnx::ShapeInferenceOptions(true, 1, false));
+                                       onnx::ShapeInferenceOptions(true, error_mode, false));
   } catch (const std::exception& e) {
     throw Error(ErrorKind::kInternal, fmt::format("the {} graph built from '{}' fails ONNX "
                                                   "checks: {}",
@@ -56,7 +63,8 @@ Model FromCatalog(const CatalogEntry& entry, const LoadOptions& options) {
   const Architecture& arch = FindArchitecture(entry.architecture, entry.config.origin());
   SeededRandomWeights weights(options.seed, entry.config.Double("initializer_range", 0.02));
   Model m;
-  m.onnx_bytes = BuildChecked(arch, entry.config, weights, entry.name);
+  m.onnx_bytes = BuildChecked(arch, entry.config, weights, entry.name, options.fused);
+  m.fused = options.fused;
   m.info = {entry.name,
             entry.architecture,
             arch.modality,
@@ -71,7 +79,7 @@ Model FromCatalog(const CatalogEntry& entry, const LoadOptions& options) {
 
 }  // namespace
 
-Model LoadHfFolder(const std::string& dir) {
+Model LoadHfFolder(const std::string& dir, const LoadOptions& options) {
   const HfConfig config = HfConfig::Load(dir);
   const Architecture& arch = FindArchitecture(config.ModelType(), config.origin());
   SafetensorsWeights weights(dir, arch.checkpoint_prefixes);
@@ -79,7 +87,8 @@ Model LoadHfFolder(const std::string& dir) {
   const std::string name = fs::path(dir).lexically_normal().filename().string().empty()
                                ? fs::path(dir).lexically_normal().parent_path().filename().string()
                                : fs::path(dir).lexically_normal().filename().string();
-  m.onnx_bytes = BuildChecked(arch, config, weights, name);
+  m.onnx_bytes = BuildChecked(arch, config, weights, name, options.fused);
+  m.fused = options.fused;
   m.info = {name,
             config.ModelType(),
             arch.modality,
@@ -113,7 +122,7 @@ int64_t CountParameters(const std::string& spec) {
 
 Model LoadModel(const std::string& spec, const LoadOptions& options) {
   std::error_code ec;
-  if (fs::is_directory(spec, ec)) return LoadHfFolder(spec);
+  if (fs::is_directory(spec, ec)) return LoadHfFolder(spec, options);
   if (fs::is_regular_file(spec, ec)) {
     if (fs::path(spec).extension() == ".onnx") return LoadOnnxFile(spec);
     throw Error(ErrorKind::kUnsupported,

@@ -232,19 +232,21 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
   Statement insert_performance(
       con,
       "INSERT INTO performance_results (run_id, model_id, hardware_id, execution_provider, "
-      "provider_options_json, session_options_json, runtime_version, precision, batch_size, "
+      "provider_options_json, session_options_json, runtime_version, precision, graph_variant, "
+      "batch_size, "
       "seq_len, input_shapes_json, threads, warmup_iterations, iterations, load_ms, "
       "first_inference_ms, latency_mean_ms, latency_stdev_ms, latency_min_ms, latency_max_ms, "
       "latency_p50_ms, latency_p90_ms, latency_p95_ms, latency_p99_ms, throughput_items_per_s, "
       "peak_rss_bytes, samples_ms, scenario, prompt_len, new_tokens, time_to_first_token_ms, "
       "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?, "
       "?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))",
       prepare_error);
   Statement insert_compatibility(
       con,
       "INSERT INTO compatibility_results (run_id, model_id, hardware_id, execution_provider, "
-      "status, error_class, error_message, max_abs_error, precision, top1_agreement, created_at) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))",
+      "status, error_class, error_message, max_abs_error, precision, graph_variant, "
+      "top1_agreement, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))",
       prepare_error);
 
   for (size_t e = 0; e < results.entries.size(); ++e) {
@@ -293,6 +295,7 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
           .AddText(p.session_options_json)
           .AddText(p.runtime_version)
           .AddText(p.precision)
+          .AddText(p.graph_variant)
           .AddInt(p.batch_size)
           .AddInt(p.seq_len)
           .AddText(p.input_shapes_json)
@@ -346,7 +349,7 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
       } else {
         insert_compatibility.AddNull();
       }
-      insert_compatibility.AddText(c.precision);
+      insert_compatibility.AddText(c.precision).AddText(c.graph_variant);
       if (c.top1_agreement) {
         insert_compatibility.AddDouble(*c.top1_agreement);
       } else {

@@ -64,6 +64,7 @@ CREATE TABLE performance_results (
   session_options_json JSON NOT NULL,
   runtime_version VARCHAR NOT NULL,
   precision VARCHAR NOT NULL,
+  graph_variant VARCHAR NOT NULL CHECK (graph_variant IN ('plain', 'fused')),
   batch_size BIGINT NOT NULL CHECK (batch_size > 0),
   seq_len BIGINT NOT NULL CHECK (seq_len >= 0),
   input_shapes_json JSON NOT NULL,
@@ -105,6 +106,7 @@ CREATE TABLE compatibility_results (
   error_message VARCHAR NOT NULL,
   max_abs_error DOUBLE CHECK (max_abs_error >= 0),
   precision VARCHAR NOT NULL,
+  graph_variant VARCHAR NOT NULL CHECK (graph_variant IN ('plain', 'fused')),
   top1_agreement DOUBLE CHECK (top1_agreement BETWEEN 0 AND 1),
   created_at TIMESTAMP NOT NULL
 );
@@ -119,7 +121,8 @@ JOIN runs r ON r.run_id = p.run_id
 JOIN models m ON m.model_id = p.model_id
 JOIN hardware_platforms h ON h.hardware_id = p.hardware_id
 QUALIFY row_number() OVER (
-  PARTITION BY p.model_id, p.hardware_id, p.execution_provider, p.precision, p.scenario,
+  PARTITION BY p.model_id, p.hardware_id, p.execution_provider, p.precision, p.graph_variant,
+               p.scenario,
                p.batch_size, p.seq_len, p.prompt_len, p.new_tokens
   ORDER BY r.started_at DESC, p.result_id DESC) = 1;
 )sql";

@@ -54,10 +54,14 @@ struct Model {
   std::string onnx_path;
   std::map<std::string, InputHint> input_hints;
   DimRoles dim_roles;
+  bool fused = false;  // built with ONNX Runtime contrib operators (LoadOptions::fused)
 };
 
 struct LoadOptions {
   uint64_t seed = 42;  // for random weights
+  // Build the fused variant: ONNX Runtime contrib operators where the architecture has
+  // them (see GraphBuilder::fused); ignored for .onnx files, which are used as they are.
+  bool fused = false;
 };
 
 // Throws core::Error: kNotFound (no such model/file), kCorrupt (unreadable config,
@@ -65,7 +69,7 @@ struct LoadOptions {
 Model LoadModel(const std::string& spec, const LoadOptions& options = {});
 
 // Builds the graph of a HF config folder (used by LoadModel and verify).
-Model LoadHfFolder(const std::string& dir);
+Model LoadHfFolder(const std::string& dir, const LoadOptions& options = {});
 
 // The parameter count of a catalog name or HF folder's architecture, from the graph's
 // structure alone (no weights are made or read): cheap at any size.

@@ -49,6 +49,7 @@ struct PerformanceRecord {
   std::string session_options_json = "{}";  // threads, graph optimisation level, ...
   std::string runtime_version;              // ORT version
   std::string precision = "fp32";
+  std::string graph_variant = "plain";  // "plain" ONNX, or "fused" (ONNX Runtime contrib ops)
   int64_t batch_size = 1;
   int64_t seq_len = 0;                   // 0 where the model has no sequence axis
   std::string input_shapes_json = "{}";  // {"input_ids":[1,128],...}
@@ -79,6 +80,7 @@ struct CompatibilityRecord {
   std::string error_message;            // the one-line error or empty
   std::optional<double> max_abs_error;  // vs the CPU fp32 reference, when compared
   std::string precision = "fp32";
+  std::string graph_variant = "plain";
   // Language models: share of positions whose top-1 token equals the fp32 reference's.
   std::optional<double> top1_agreement = std::nullopt;
 };
