@@ -1,0 +1,658 @@
+#include "decoder_builder.h"
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "activation.h"
+#include "ipfs_accel/core/error.h"
+#include "rotary.h"
+
+namespace ipfs_accel::models {
+
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+
+enum class NormKind { kLayerNorm, kRms, kRmsPlusOne };
+
+// Everything the graph depends on, read once from the config with the defaults of
+// the member's HF config class.
+struct DecoderShape {
+  DecoderKind kind = DecoderKind::kLlama;
+  int64_t vocab = 0, hidden = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0;
+  int64_t intermediate = 0, max_positions = 0;
+  double eps = 1e-5;
+  std::string act;
+  bool tied = false;
+  NormKind norm = NormKind::kRms;
+  bool qkv_bias = false, o_bias = false, mlp_bias = false;
+  bool qk_norm = false;          // Qwen3 q_norm/k_norm (RMS), Phi q_layernorm/k_layernorm
+  std::vector<int64_t> windows;  // per layer: sliding window, 0 for full causal attention
+  RopeSpec rope;                 // rotary_dim 0: learned absolute positions instead
+  // GPT-2
+  bool scale_attn_weights = true, scale_by_inverse_layer = false;
+  // OPT
+  int64_t word_embed_dim = 0;
+  bool pre_norm = true, final_norm = true, norm_affine = true;
+  // GPT-NeoX
+  bool parallel_residual = true;
+};
+
+// A key whose explicit null means "off" (sliding_window), unlike an absent key.
+int64_t IntOrNullAsZero(const HfConfig& c, const std::string& key, int64_t absent) {
+  if (!c.json().contains(key)) return absent;
+  return c.Has(key) ? c.Int(key) : 0;
+}
+
+void Refuse(const HfConfig& c, bool condition, const std::string& what) {
+  if (condition)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': {} is not supported by the decoder builder; export the "
+                            "model to .onnx and pass that file instead",
+                            c.origin(), what));
+}
+
+void CheckHeads(const HfConfig& c, const DecoderShape& s, bool head_dim_from_hidden) {
+  if (s.heads <= 0 || s.kv_heads <= 0 || s.heads % s.kv_heads != 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': num_attention_heads {} is not a multiple of "
+                            "num_key_value_heads {}",
+                            c.origin(), s.heads, s.kv_heads));
+  if (head_dim_from_hidden && s.hidden % s.heads != 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': hidden size {} is not a multiple of {} attention heads",
+                            c.origin(), s.hidden, s.heads));
+  if (s.head_dim <= 0 || s.layers <= 0 || s.vocab <= 0)
+    throw Error(
+        ErrorKind::kCorrupt,
+        fmt::format("'{}': head_dim, layer count and vocabulary must be positive", c.origin()));
+}
+
+// Qwen2/Qwen3: layer_types when given, else sliding layers from max_window_layers on.
+std::vector<int64_t> QwenWindows(const HfConfig& c, int64_t layers) {
+  const int64_t window =
+      c.Bool("use_sliding_window", false) ? IntOrNullAsZero(c, "sliding_window", 4096) : 0;
+  std::vector<int64_t> windows(layers, 0);
+  if (c.Has("layer_types")) {
+    const auto& types = c.json()["layer_types"];
+    if (!types.is_array() || static_cast<int64_t>(types.size()) != layers)
+      throw Error(
+          ErrorKind::kCorrupt,
+          fmt::format("'{}': layer_types must list one type per layer ({})", c.origin(), layers));
+    for (int64_t l = 0; l < layers; ++l) {
+      const std::string type = types[l].is_string() ? types[l].get<std::string>() : "";
+      Refuse(c, type != "full_attention" && type != "sliding_attention",
+             fmt::format("layer type '{}'", type));
+      if (type == "sliding_attention") windows[l] = window;
+    }
+    return windows;
+  }
+  const int64_t first_sliding = c.Int("max_window_layers", 28);
+  for (int64_t l = first_sliding; l < layers; ++l) windows[l] = window;
+  return windows;
+}
+
+// LLaMA, Mistral, Qwen2, Qwen3, Gemma: pre-RMSNorm blocks with a gated MLP.
+DecoderShape ReadLlamaLike(DecoderKind kind, const HfConfig& c) {
+  struct Defaults {
+    int64_t vocab, hidden, intermediate, layers, heads, kv_heads, head_dim, positions;
+    const char* act;
+    bool tied;
+  };
+  Defaults d{32000, 4096, 11008, 32, 32, 0, 0, 2048, "silu", false};  // LlamaConfig
+  if (kind == DecoderKind::kMistral) d = {32000, 4096, 14336, 32, 32, 8, 0, 131072, "silu", false};
+  if (kind == DecoderKind::kQwen2) d = {151936, 4096, 22016, 32, 32, 32, 0, 32768, "silu", false};
+  if (kind == DecoderKind::kQwen3) d = {151936, 4096, 22016, 32, 32, 32, 128, 32768, "silu", false};
+  if (kind == DecoderKind::kGemma)
+    d = {256000, 3072, 24576, 28, 16, 16, 256, 8192, "gelu_pytorch_tanh", true};
+  DecoderShape s;
+  s.kind = kind;
+  s.vocab = c.Int("vocab_size", d.vocab);
+  s.hidden = c.Int("hidden_size", d.hidden);
+  s.intermediate = c.Int("intermediate_size", d.intermediate);
+  s.layers = c.Int("num_hidden_layers", d.layers);
+  s.heads = c.Int("num_attention_heads", d.heads);
+  s.kv_heads = c.Int("num_key_value_heads", d.kv_heads > 0 ? d.kv_heads : s.heads);
+  const bool explicit_head_dim = c.Has("head_dim") || d.head_dim > 0;
+  s.head_dim =
+      c.Int("head_dim", d.head_dim > 0 ? d.head_dim : s.hidden / std::max<int64_t>(s.heads, 1));
+  s.max_positions = c.Int("max_position_embeddings", d.positions);
+  s.eps = c.Double("rms_norm_eps", 1e-6);
+  s.act = c.String("hidden_act", d.act);
+  s.tied = c.Bool("tie_word_embeddings", d.tied);
+  s.norm = kind == DecoderKind::kGemma ? NormKind::kRmsPlusOne : NormKind::kRms;
+  s.windows.assign(s.layers, 0);
+  switch (kind) {
+    case DecoderKind::kQwen2:
+      s.qkv_bias = true;
+      s.windows = QwenWindows(c, s.layers);
+      break;
+    case DecoderKind::kQwen3:
+      s.qkv_bias = s.o_bias = c.Bool("attention_bias", false);
+      s.qk_norm = true;
+      s.windows = QwenWindows(c, s.layers);
+      break;
+    case DecoderKind::kMistral:
+      s.windows.assign(s.layers, IntOrNullAsZero(c, "sliding_window", 4096));
+      break;
+    case DecoderKind::kGemma:
+      s.qkv_bias = s.o_bias = c.Bool("attention_bias", false);
+      Refuse(c, c.Bool("use_bidirectional_attention", false), "use_bidirectional_attention");
+      break;
+    default:  // LLaMA
+      s.qkv_bias = s.o_bias = c.Bool("attention_bias", false);
+      s.mlp_bias = c.Bool("mlp_bias", false);
+      break;
+  }
+  CheckHeads(c, s, !explicit_head_dim);
+  s.rope = ReadRope(c, s.head_dim, s.max_positions);
+  return s;
+}
+
+DecoderShape ReadPhi(const HfConfig& c) {
+  DecoderShape s;
+  s.kind = DecoderKind::kPhi;
+  s.vocab = c.Int("vocab_size", 51200);
+  s.hidden = c.Int("hidden_size", 2048);
+  s.intermediate = c.Int("intermediate_size", 8192);
+  s.layers = c.Int("num_hidden_layers", 24);
+  s.heads = c.Int("num_attention_heads", 32);
+  s.kv_heads = c.Int("num_key_value_heads", s.heads);
+  const bool explicit_head_dim = c.Has("head_dim");
+  s.head_dim = c.Int("head_dim", s.hidden / std::max<int64_t>(s.heads, 1));
+  s.max_positions = c.Int("max_position_embeddings", 2048);
+  s.eps = c.Double("layer_norm_eps", 1e-5);
+  s.act = c.String("hidden_act", "gelu_new");
+  s.tied = c.Bool("tie_word_embeddings", false);
+  s.norm = NormKind::kLayerNorm;
+  s.qkv_bias = s.o_bias = s.mlp_bias = true;
+  s.qk_norm = c.Bool("qk_layernorm", false);
+  s.windows.assign(s.layers, 0);
+  CheckHeads(c, s, !explicit_head_dim);
+  s.rope = ReadRope(c, s.head_dim, s.max_positions, {.default_partial_rotary_factor = 0.5});
+  return s;
+}
+
+DecoderShape ReadGptNeox(const HfConfig& c) {
+  DecoderShape s;
+  s.kind = DecoderKind::kGptNeox;
+  s.vocab = c.Int("vocab_size", 50432);
+  s.hidden = c.Int("hidden_size", 6144);
+  s.intermediate = c.Int("intermediate_size", 24576);
+  s.layers = c.Int("num_hidden_layers", 44);
+  s.heads = c.Int("num_attention_heads", 64);
+  s.kv_heads = s.heads;
+  s.head_dim = s.hidden / std::max<int64_t>(s.heads, 1);
+  s.max_positions = c.Int("max_position_embeddings", 2048);
+  s.eps = c.Double("layer_norm_eps", 1e-5);
+  s.act = c.String("hidden_act", "gelu");
+  s.tied = c.Bool("tie_word_embeddings", false);
+  s.norm = NormKind::kLayerNorm;
+  s.qkv_bias = s.o_bias = c.Bool("attention_bias", true);
+  s.mlp_bias = true;
+  s.parallel_residual = c.Bool("use_parallel_residual", true);
+  s.windows.assign(s.layers, 0);
+  CheckHeads(c, s, true);
+  s.rope = ReadRope(c, s.head_dim, s.max_positions,
+                    {.theta = "rotary_emb_base",
+                     .partial_rotary_factor = "rotary_pct",
+                     .default_partial_rotary_factor = 0.25});
+  return s;
+}
+
+DecoderShape ReadGpt2(const HfConfig& c) {
+  DecoderShape s;
+  s.kind = DecoderKind::kGpt2;
+  s.vocab = c.Int("vocab_size", 50257);
+  s.hidden = c.Int("n_embd", c.Int("hidden_size", 768));
+  s.layers = c.Int("n_layer", c.Int("num_hidden_layers", 12));
+  s.heads = c.Int("n_head", c.Int("num_attention_heads", 12));
+  s.kv_heads = s.heads;
+  s.head_dim = s.hidden / std::max<int64_t>(s.heads, 1);
+  s.intermediate = c.Int("n_inner", 4 * s.hidden);  // null n_inner: 4 x hidden
+  s.max_positions = c.Int("n_positions", c.Int("max_position_embeddings", 1024));
+  s.eps = c.Double("layer_norm_epsilon", 1e-5);
+  s.act = c.String("activation_function", "gelu_new");
+  s.tied = c.Bool("tie_word_embeddings", true);
+  s.norm = NormKind::kLayerNorm;
+  s.qkv_bias = s.o_bias = s.mlp_bias = true;
+  s.scale_attn_weights = c.Bool("scale_attn_weights", true);
+  s.scale_by_inverse_layer = c.Bool("scale_attn_by_inverse_layer_idx", false);
+  s.windows.assign(s.layers, 0);
+  Refuse(c, c.Bool("add_cross_attention", false), "GPT-2 with add_cross_attention");
+  CheckHeads(c, s, true);
+  return s;
+}
+
+DecoderShape ReadOpt(const HfConfig& c) {
+  DecoderShape s;
+  s.kind = DecoderKind::kOpt;
+  s.vocab = c.Int("vocab_size", 50272);
+  s.hidden = c.Int("hidden_size", 768);
+  s.intermediate = c.Int("ffn_dim", 3072);
+  s.layers = c.Int("num_hidden_layers", 12);
+  s.heads = c.Int("num_attention_heads", 12);
+  s.kv_heads = s.heads;
+  s.head_dim = s.hidden / std::max<int64_t>(s.heads, 1);
+  s.max_positions = c.Int("max_position_embeddings", 2048);
+  s.eps = 1e-5;  // nn.LayerNorm's default; OPT has no eps key
+  s.act = c.String("activation_function", "relu");
+  s.tied = c.Bool("tie_word_embeddings", true);
+  s.norm = NormKind::kLayerNorm;
+  s.qkv_bias = s.o_bias = s.mlp_bias = c.Bool("enable_bias", true);
+  s.word_embed_dim = c.Int("word_embed_proj_dim", s.hidden);
+  s.pre_norm = c.Bool("do_layer_norm_before", true);
+  s.final_norm = s.pre_norm && !c.Bool("_remove_final_layer_norm", false);
+  s.norm_affine = c.Bool("layer_norm_elementwise_affine", true);
+  s.windows.assign(s.layers, 0);
+  CheckHeads(c, s, true);
+  return s;
+}
+
+DecoderShape ReadShape(DecoderKind kind, const HfConfig& c) {
+  switch (kind) {
+    case DecoderKind::kGpt2:
+      return ReadGpt2(c);
+    case DecoderKind::kOpt:
+      return ReadOpt(c);
+    case DecoderKind::kPhi:
+      return ReadPhi(c);
+    case DecoderKind::kGptNeox:
+      return ReadGptNeox(c);
+    default:
+      return ReadLlamaLike(kind, c);
+  }
+}
+
+std::string ScalarInt64(GraphBuilder& g, int64_t value) {
+  return g.Node("Squeeze", {g.ConstInt64({value}), g.ConstInt64({0})});
+}
+
+std::string PastKey(int layer) { return fmt::format("past_key_values.{}.key", layer); }
+std::string PastValue(int layer) { return fmt::format("past_key_values.{}.value", layer); }
+std::string PresentKey(int layer) { return fmt::format("present.{}.key", layer); }
+std::string PresentValue(int layer) { return fmt::format("present.{}.value", layer); }
+
+// What every layer shares: positions, the additive masks, the rotary cos/sin.
+struct DecoderContext {
+  std::string past_length;               // [1] int64
+  std::string cache_positions;           // [1, sequence] int64: past_length + arange(sequence)
+  std::map<int64_t, std::string> masks;  // by sliding window (0: full causal) -> [b, 1, S, T]
+  RopeTables rope;
+};
+
+DecoderContext MakeContext(GraphBuilder& g, const DecoderShape& s) {
+  DecoderContext ctx;
+  ctx.past_length =
+      g.Node("Slice", {g.Node("Shape", {PastKey(0)}), g.ConstInt64({2}), g.ConstInt64({3})});
+  const std::string seq_length =
+      g.Node("Slice", {g.Node("Shape", {"input_ids"}), g.ConstInt64({1}), g.ConstInt64({2})});
+  const std::string axis0 = g.ConstInt64({0});
+  const std::string past = g.Node("Squeeze", {ctx.past_length, axis0});
+  const std::string total =
+      g.Node("Squeeze", {g.Node("Add", {ctx.past_length, seq_length}), axis0});
+  const std::string one = ScalarInt64(g, 1);
+  const std::string query_positions = g.Node("Range", {past, total, one});             // [S]
+  const std::string key_positions = g.Node("Range", {ScalarInt64(g, 0), total, one});  // [T]
+  ctx.cache_positions = g.Node("Unsqueeze", {query_positions, axis0});
+
+  // HF's eager mask: key k is visible to query q when k <= q (and k > q - window),
+  // and the key is not padding; visible -> 0, hidden -> finfo(float32).min.
+  const std::string q_col = g.Node("Unsqueeze", {query_positions, g.ConstInt64({1})});
+  const std::string k_row = g.Node("Unsqueeze", {key_positions, axis0});
+  const std::string causal = g.Node("LessOrEqual", {k_row, q_col});  // [S, T]
+  const std::string padding = g.Node(
+      "Unsqueeze", {g.Node("Cast", {"attention_mask"}, {{"to", int64_t{onnx::TensorProto::BOOL}}}),
+                    g.ConstInt64({1, 2})});  // [b, 1, 1, T]
+  const std::string visible_value = g.ConstFloat(0.0f);
+  const std::string hidden_value = g.ConstFloat(std::numeric_limits<float>::lowest());
+  for (int64_t window : s.windows) {
+    if (ctx.masks.count(window)) continue;
+    std::string allowed = causal;
+    if (window > 0) {
+      const std::string in_window =
+          g.Node("Greater", {k_row, g.Node("Sub", {q_col, g.ConstInt64({window})})});
+      allowed = g.Node("And", {causal, in_window});
+    }
+    ctx.masks[window] =
+        g.Node("Where", {g.Node("And", {padding, allowed}), visible_value, hidden_value});
+  }
+  if (s.rope.rotary_dim > 0) ctx.rope = RopeCosSin(g, s.rope, ctx.cache_positions);
+  return ctx;
+}
+
+struct ScoreScale {
+  float value;
+  bool divide;  // GPT-2 divides where the others multiply by the reciprocal
+};
+
+// Causal self-attention with the KV cache. q [b, S, heads, hd], k and v [b, S, kv, hd];
+// returns [b, S, heads * hd]. Grouped-query heads attend without copying the cache:
+// the query heads of one KV head are folded into its rows.
+std::string Attend(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx, int layer,
+                   const std::string& q_heads, const std::string& k_heads,
+                   const std::string& v_heads, const std::vector<ScoreScale>& scales) {
+  const std::vector<int64_t> to_heads_first = {0, 2, 1, 3};
+  std::string q = g.Node("Transpose", {q_heads}, {{"perm", to_heads_first}});
+  std::string k = g.Node("Transpose", {k_heads}, {{"perm", to_heads_first}});
+  const std::string v = g.Node("Transpose", {v_heads}, {{"perm", to_heads_first}});
+  if (s.rope.rotary_dim > 0) {
+    q = ApplyRope(g, q, ctx.rope, s.rope.rotary_dim, s.head_dim);
+    k = ApplyRope(g, k, ctx.rope, s.rope.rotary_dim, s.head_dim);
+  }
+  const std::string keys =
+      g.Node("Concat", {PastKey(layer), k}, {{"axis", int64_t{2}}}, PresentKey(layer));
+  const std::string values =
+      g.Node("Concat", {PastValue(layer), v}, {{"axis", int64_t{2}}}, PresentValue(layer));
+  const bool grouped = s.heads != s.kv_heads;
+  if (grouped) q = g.Node("Reshape", {q, g.ConstInt64({0, s.kv_heads, -1, s.head_dim})});
+  const std::string keys_t =
+      g.Node("Transpose", {keys}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
+  std::string scores = g.Node("MatMul", {q, keys_t});
+  for (const ScoreScale& scale : scales)
+    scores = g.Node(scale.divide ? "Div" : "Mul", {scores, g.ConstFloat(scale.value)});
+  if (grouped) scores = g.Node("Reshape", {scores, g.ConstInt64({0, s.heads, -1, 0})});
+  scores = g.Node("Add", {scores, ctx.masks.at(s.windows[layer])});
+  std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
+  if (grouped)  // [b, kv, rep * S, T]
+    probs = g.Node("Reshape", {probs, g.ConstInt64({0, s.kv_heads, -1, 0})});
+  std::string out = g.Node("MatMul", {probs, values});
+  if (grouped) out = g.Node("Reshape", {out, g.ConstInt64({0, s.heads, -1, s.head_dim})});
+  out = g.Node("Transpose", {out}, {{"perm", to_heads_first}});
+  return g.Node("Reshape", {out, g.ConstInt64({0, 0, s.heads * s.head_dim})});
+}
+
+std::vector<ScoreScale> InverseSqrtScale(const DecoderShape& s) {
+  return {{static_cast<float>(std::pow(static_cast<double>(s.head_dim), -0.5)), false}};
+}
+
+std::string SplitHeads(GraphBuilder& g, const std::string& x, int64_t heads, int64_t head_dim) {
+  return g.Node("Reshape", {x, g.ConstInt64({0, 0, heads, head_dim})});
+}
+
+std::string RmsNorm(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t size,
+                    double eps, bool plus_one) {
+  // Gemma stores the offset from 1 (initialised to zeros); the others the scale itself.
+  const std::string w =
+      g.Weight(prefix + ".weight", {size}, plus_one ? WeightInit::kZeros : WeightInit::kOnes);
+  const std::string mean_square = g.Node("ReduceMean", {g.Node("Mul", {x, x})},
+                                         {{"axes", std::vector<int64_t>{-1}}, {"keepdims", 1}});
+  const std::string inv_rms = g.Node(
+      "Reciprocal",
+      {g.Node("Sqrt", {g.Node("Add", {mean_square, g.ConstFloat(static_cast<float>(eps))})})});
+  const std::string scale = plus_one ? g.Node("Add", {w, g.ConstFloat(1.0f)}) : w;
+  return g.Node("Mul", {g.Node("Mul", {x, inv_rms}), scale});
+}
+
+std::string Norm(GraphBuilder& g, const DecoderShape& s, const std::string& x,
+                 const std::string& prefix, int64_t size) {
+  if (s.norm != NormKind::kLayerNorm)
+    return RmsNorm(g, x, prefix, size, s.eps, s.norm == NormKind::kRmsPlusOne);
+  if (s.norm_affine) return g.LayerNorm(x, prefix, size, s.eps);
+  // OPT's layer_norm_elementwise_affine=false: no parameters, unit scale.
+  core::Tensor ones = core::Tensor::Zeros(core::DType::kFloat32, {size});
+  for (float& v : ones.values<float>()) v = 1.0f;
+  return g.Node("LayerNormalization", {x, g.Initializer(prefix + ".unit_scale", ones)},
+                {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(s.eps)}});
+}
+
+// The LM head: the embedding matrix itself when tied (counted once), else its own weight.
+std::string LmHead(GraphBuilder& g, const DecoderShape& s, const std::string& x,
+                   const std::string& embedding, const std::string& head, int64_t in, bool bias) {
+  if (!s.tied) return g.Linear(x, head, in, s.vocab, bias);
+  // Gemm reads the [vocab, in] table transposed in place: no second copy of it at run time.
+  const std::string rows = g.Node("Reshape", {x, g.ConstInt64({-1, in})});
+  const std::string y = g.Node("Gemm", {rows, embedding}, {{"transB", int64_t{1}}});
+  const std::string batch_and_sequence =
+      g.Node("Slice", {g.Node("Shape", {x}), g.ConstInt64({0}), g.ConstInt64({2})});
+  return g.Node("Reshape", {y, g.Node("Concat", {batch_and_sequence, g.ConstInt64({s.vocab})},
+                                      {{"axis", int64_t{0}}})});
+}
+
+std::string Embedding(GraphBuilder& g, const DecoderShape& s, const std::string& name, int64_t dim,
+                      std::string* table) {
+  *table = g.Weight(name, {s.vocab, dim}, WeightInit::kNormal);
+  return g.Node("Gather", {*table, "input_ids"});
+}
+
+std::string LlamaLike(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx) {
+  std::string table;
+  std::string h = Embedding(g, s, "embed_tokens.weight", s.hidden, &table);
+  // Gemma scales embeddings by sqrt(hidden), rounded to float32 first as HF does.
+  if (s.kind == DecoderKind::kGemma)
+    h = g.Node("Mul",
+               {h, g.ConstFloat(static_cast<float>(std::sqrt(static_cast<double>(s.hidden))))});
+  const int64_t q_dim = s.heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim;
+  for (int l = 0; l < s.layers; ++l) {
+    const std::string p = fmt::format("layers.{}.", l);
+    const std::string x = Norm(g, s, h, p + "input_layernorm", s.hidden);
+    std::string q = SplitHeads(g, g.Linear(x, p + "self_attn.q_proj", s.hidden, q_dim, s.qkv_bias),
+                               s.heads, s.head_dim);
+    std::string k = SplitHeads(g, g.Linear(x, p + "self_attn.k_proj", s.hidden, kv_dim, s.qkv_bias),
+                               s.kv_heads, s.head_dim);
+    const std::string v =
+        SplitHeads(g, g.Linear(x, p + "self_attn.v_proj", s.hidden, kv_dim, s.qkv_bias), s.kv_heads,
+                   s.head_dim);
+    if (s.qk_norm) {  // Qwen3: RMSNorm over each head, before RoPE
+      q = RmsNorm(g, q, p + "self_attn.q_norm", s.head_dim, s.eps, false);
+      k = RmsNorm(g, k, p + "self_attn.k_norm", s.head_dim, s.eps, false);
+    }
+    const std::string attn = Attend(g, s, ctx, l, q, k, v, InverseSqrtScale(s));
+    h = g.Node("Add", {h, g.Linear(attn, p + "self_attn.o_proj", q_dim, s.hidden, s.o_bias)});
+    const std::string y = Norm(g, s, h, p + "post_attention_layernorm", s.hidden);
+    const std::string gate = Activation(
+        g, g.Linear(y, p + "mlp.gate_proj", s.hidden, s.intermediate, s.mlp_bias), s.act);
+    const std::string up = g.Linear(y, p + "mlp.up_proj", s.hidden, s.intermediate, s.mlp_bias);
+    h = g.Node("Add", {h, g.Linear(g.Node("Mul", {gate, up}), p + "mlp.down_proj", s.intermediate,
+                                   s.hidden, s.mlp_bias)});
+  }
+  h = Norm(g, s, h, "norm", s.hidden);
+  return LmHead(g, s, h, table, "lm_head", s.hidden, false);
+}
+
+// Phi: one LayerNorm feeds attention and MLP in parallel; partial rotary; biases.
+std::string Phi(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx) {
+  std::string table;
+  std::string h = Embedding(g, s, "embed_tokens.weight", s.hidden, &table);
+  const int64_t q_dim = s.heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim;
+  for (int l = 0; l < s.layers; ++l) {
+    const std::string p = fmt::format("layers.{}.", l);
+    const std::string x = Norm(g, s, h, p + "input_layernorm", s.hidden);
+    std::string q =
+        SplitHeads(g, g.Linear(x, p + "self_attn.q_proj", s.hidden, q_dim), s.heads, s.head_dim);
+    std::string k = SplitHeads(g, g.Linear(x, p + "self_attn.k_proj", s.hidden, kv_dim), s.kv_heads,
+                               s.head_dim);
+    const std::string v = SplitHeads(g, g.Linear(x, p + "self_attn.v_proj", s.hidden, kv_dim),
+                                     s.kv_heads, s.head_dim);
+    if (s.qk_norm) {
+      q = g.LayerNorm(q, p + "self_attn.q_layernorm", s.head_dim, s.eps);
+      k = g.LayerNorm(k, p + "self_attn.k_layernorm", s.head_dim, s.eps);
+    }
+    const std::string attn = g.Linear(Attend(g, s, ctx, l, q, k, v, InverseSqrtScale(s)),
+                                      p + "self_attn.dense", q_dim, s.hidden);
+    const std::string mlp =
+        g.Linear(Activation(g, g.Linear(x, p + "mlp.fc1", s.hidden, s.intermediate), s.act),
+                 p + "mlp.fc2", s.intermediate, s.hidden);
+    h = g.Node("Add", {g.Node("Add", {attn, mlp}), h});
+  }
+  h = Norm(g, s, h, "final_layernorm", s.hidden);
+  return LmHead(g, s, h, table, "lm_head", s.hidden, true);
+}
+
+// GPT-NeoX: fused query_key_value laid out per head as [q | k | v], partial rotary,
+// and (by default) parallel attention and MLP branches with their own LayerNorms.
+std::string GptNeox(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx) {
+  std::string table;
+  std::string h = Embedding(g, s, "embed_in.weight", s.hidden, &table);
+  for (int l = 0; l < s.layers; ++l) {
+    const std::string p = fmt::format("layers.{}.", l);
+    const std::string x = Norm(g, s, h, p + "input_layernorm", s.hidden);
+    const std::string qkv = SplitHeads(
+        g, g.Linear(x, p + "attention.query_key_value", s.hidden, 3 * s.hidden, s.qkv_bias),
+        s.heads, 3 * s.head_dim);
+    const auto parts = g.NodeN("Split", {qkv, g.ConstInt64({s.head_dim, s.head_dim, s.head_dim})},
+                               3, {{"axis", int64_t{-1}}});
+    const std::string attn =
+        g.Linear(Attend(g, s, ctx, l, parts[0], parts[1], parts[2], InverseSqrtScale(s)),
+                 p + "attention.dense", s.hidden, s.hidden, s.o_bias);
+    auto mlp = [&](const std::string& in) {
+      const std::string y = Norm(g, s, in, p + "post_attention_layernorm", s.hidden);
+      const std::string up = g.Linear(y, p + "mlp.dense_h_to_4h", s.hidden, s.intermediate);
+      return g.Linear(Activation(g, up, s.act), p + "mlp.dense_4h_to_h", s.intermediate, s.hidden);
+    };
+    if (s.parallel_residual) {
+      h = g.Node("Add", {g.Node("Add", {mlp(h), attn}), h});
+    } else {
+      const std::string after_attn = g.Node("Add", {attn, h});
+      h = g.Node("Add", {mlp(after_attn), after_attn});
+    }
+  }
+  h = Norm(g, s, h, "final_layer_norm", s.hidden);
+  return LmHead(g, s, h, table, "embed_out", s.hidden, false);
+}
+
+// GPT-2's Conv1D stores [in, out]: used as it is, no transpose.
+std::string Conv1D(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t in,
+                   int64_t out) {
+  const std::string w = g.Weight(prefix + ".weight", {in, out}, WeightInit::kNormal);
+  return g.Node("Add",
+                {g.Node("MatMul", {x, w}), g.Weight(prefix + ".bias", {out}, WeightInit::kZeros)});
+}
+
+std::string Gpt2(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx) {
+  std::string table;
+  std::string h = Embedding(g, s, "wte.weight", s.hidden, &table);
+  const std::string wpe = g.Weight("wpe.weight", {s.max_positions, s.hidden}, WeightInit::kNormal);
+  h = g.Node("Add", {h, g.Node("Gather", {wpe, ctx.cache_positions})});
+  for (int l = 0; l < s.layers; ++l) {
+    const std::string p = fmt::format("h.{}.", l);
+    const std::string x = Norm(g, s, h, p + "ln_1", s.hidden);
+    const std::string qkv = Conv1D(g, x, p + "attn.c_attn", s.hidden, 3 * s.hidden);
+    const auto parts = g.NodeN("Split", {qkv, g.ConstInt64({s.hidden, s.hidden, s.hidden})}, 3,
+                               {{"axis", int64_t{-1}}});
+    std::vector<ScoreScale> scales;
+    if (s.scale_attn_weights)
+      scales.push_back({static_cast<float>(std::sqrt(static_cast<double>(s.head_dim))), true});
+    if (s.scale_by_inverse_layer) scales.push_back({static_cast<float>(l + 1), true});
+    const std::string attn = Attend(g, s, ctx, l, SplitHeads(g, parts[0], s.heads, s.head_dim),
+                                    SplitHeads(g, parts[1], s.heads, s.head_dim),
+                                    SplitHeads(g, parts[2], s.heads, s.head_dim), scales);
+    h = g.Node("Add", {h, Conv1D(g, attn, p + "attn.c_proj", s.hidden, s.hidden)});
+    const std::string y = Norm(g, s, h, p + "ln_2", s.hidden);
+    const std::string mid =
+        Activation(g, Conv1D(g, y, p + "mlp.c_fc", s.hidden, s.intermediate), s.act);
+    h = g.Node("Add", {h, Conv1D(g, mid, p + "mlp.c_proj", s.intermediate, s.hidden)});
+  }
+  h = Norm(g, s, h, "ln_f", s.hidden);
+  return LmHead(g, s, h, table, "lm_head", s.hidden, false);
+}
+
+// OPT's positions count the attended tokens: cumsum(mask) * mask - 1 (padding -> -1),
+// the current tokens' slice, offset by 2 into a table of max_positions + 2 rows.
+std::string OptPositions(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx) {
+  core::Tensor axis = core::Tensor::Zeros(core::DType::kInt64, {});
+  axis.values<int64_t>()[0] = 1;
+  const std::string counts =
+      g.Node("CumSum", {"attention_mask", g.Initializer("opt.positions_axis", axis)});
+  const std::string positions =
+      g.Node("Sub", {g.Node("Mul", {counts, "attention_mask"}), g.ConstInt64({1})});
+  const std::string current =
+      g.Node("Slice", {positions, ctx.past_length,
+                       g.ConstInt64({std::numeric_limits<int64_t>::max()}), g.ConstInt64({1})});
+  const std::string table = g.Weight("decoder.embed_positions.weight",
+                                     {s.max_positions + 2, s.hidden}, WeightInit::kNormal);
+  return g.Node("Gather", {table, g.Node("Add", {current, g.ConstInt64({2})})});
+}
+
+std::string Opt(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx) {
+  std::string table;
+  std::string h = Embedding(g, s, "decoder.embed_tokens.weight", s.word_embed_dim, &table);
+  const bool projected = s.word_embed_dim != s.hidden;
+  if (projected) h = g.Linear(h, "decoder.project_in", s.word_embed_dim, s.hidden, false);
+  h = g.Node("Add", {h, OptPositions(g, s, ctx)});
+  for (int l = 0; l < s.layers; ++l) {
+    const std::string p = fmt::format("decoder.layers.{}.", l);
+    const std::string x = s.pre_norm ? Norm(g, s, h, p + "self_attn_layer_norm", s.hidden) : h;
+    auto heads = [&](const char* name) {
+      return SplitHeads(g, g.Linear(x, p + "self_attn." + name, s.hidden, s.hidden, s.qkv_bias),
+                        s.heads, s.head_dim);
+    };
+    const std::string q = heads("q_proj"), k = heads("k_proj"), v = heads("v_proj");
+    const std::string attn = Attend(g, s, ctx, l, q, k, v, InverseSqrtScale(s));
+    h = g.Node("Add", {h, g.Linear(attn, p + "self_attn.out_proj", s.hidden, s.hidden, s.o_bias)});
+    if (!s.pre_norm) h = Norm(g, s, h, p + "self_attn_layer_norm", s.hidden);
+    const std::string y = s.pre_norm ? Norm(g, s, h, p + "final_layer_norm", s.hidden) : h;
+    const std::string mid =
+        Activation(g, g.Linear(y, p + "fc1", s.hidden, s.intermediate, s.mlp_bias), s.act);
+    h = g.Node("Add", {h, g.Linear(mid, p + "fc2", s.intermediate, s.hidden, s.mlp_bias)});
+    if (!s.pre_norm) h = Norm(g, s, h, p + "final_layer_norm", s.hidden);
+  }
+  if (s.final_norm) h = Norm(g, s, h, "decoder.final_layer_norm", s.hidden);
+  if (projected) h = g.Linear(h, "decoder.project_out", s.hidden, s.word_embed_dim, false);
+  return LmHead(g, s, h, table, "lm_head", s.word_embed_dim, false);
+}
+
+}  // namespace
+
+void BuildDecoder(DecoderKind kind, const HfConfig& config, GraphBuilder& g) {
+  const DecoderShape s = ReadShape(kind, config);
+  const Dim batch = std::string("batch"), sequence = std::string("sequence");
+  const Dim past = std::string("past_sequence"), total = std::string("total_sequence");
+  g.Input("input_ids", onnx::TensorProto::INT64, {batch, sequence});
+  g.Input("attention_mask", onnx::TensorProto::INT64, {batch, total});
+  for (int l = 0; l < s.layers; ++l) {
+    g.Input(PastKey(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, past, s.head_dim});
+    g.Input(PastValue(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, past, s.head_dim});
+  }
+  const DecoderContext ctx = MakeContext(g, s);
+  std::string logits;
+  switch (kind) {
+    case DecoderKind::kGpt2:
+      logits = Gpt2(g, s, ctx);
+      break;
+    case DecoderKind::kOpt:
+      logits = Opt(g, s, ctx);
+      break;
+    case DecoderKind::kPhi:
+      logits = Phi(g, s, ctx);
+      break;
+    case DecoderKind::kGptNeox:
+      logits = GptNeox(g, s, ctx);
+      break;
+    default:
+      logits = LlamaLike(g, s, ctx);
+      break;
+  }
+  g.Node("Identity", {logits}, {}, "logits");
+  g.Output("logits", onnx::TensorProto::FLOAT, {batch, sequence, s.vocab});
+  for (int l = 0; l < s.layers; ++l) {
+    g.Output(PresentKey(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.head_dim});
+    g.Output(PresentValue(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.head_dim});
+  }
+}
+
+std::string DecoderCheckpointPrefix(DecoderKind kind) {
+  switch (kind) {
+    case DecoderKind::kGpt2:
+      return "transformer.";
+    case DecoderKind::kGptNeox:
+      return "gpt_neox.";
+    default:
+      return "model.";
+  }
+}
+
+int64_t DecoderMaxPositions(DecoderKind kind, const HfConfig& config) {
+  return ReadShape(kind, config).max_positions;
+}
+
+int64_t DecoderVocabSize(DecoderKind kind, const HfConfig& config) {
+  return ReadShape(kind, config).vocab;
+}
+
+}  // namespace ipfs_accel::models
