@@ -272,11 +272,16 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
     if (graph != "plain" && graph != "fused")
       throw Error(ErrorKind::kInvalidArgument,
                   fmt::format("unknown graph variant '{}'; use plain or fused", graph));
-    const models::Model base =
-        graph == "plain" ? model : models::LoadModel(o.model, {.seed = o.seed, .fused = true});
-    for (const auto& name : o.precisions)
-      variants.emplace(graph + "/" + name,
-                       models::ConvertPrecision(base, models::ParsePrecision(name)));
+    for (const auto& name : o.precisions) {
+      const models::Precision precision = models::ParsePrecision(name);
+      const bool reference = graph == "plain" && precision == models::Precision::kFp32;
+      variants.emplace(
+          graph + "/" + name,
+          reference
+              ? model
+              : models::LoadModel(
+                    o.model, {.seed = o.seed, .fused = graph == "fused", .precision = precision}));
+    }
   }
 
   std::vector<Planned> plan;
@@ -301,7 +306,13 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
       }
     }
   }
-  if (!generate) {
+  if (generate) {
+    for (int64_t batch : o.batch_sizes)
+      harness::CheckGeneration(model, {.batch_size = batch,
+                                       .prompt_len = o.prompt_len,
+                                       .new_tokens = o.new_tokens,
+                                       .repetitions = o.repetitions});
+  } else {
     std::vector<harness::BenchmarkConfig> configs;
     for (const auto& p : plan) configs.push_back(p.config);
     harness::CheckShapes(model, configs);

@@ -32,5 +32,6 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected);
 void AddDbCommand(CLI::App& app, CommandFn* selected);
 void AddReportCommand(CLI::App& app, CommandFn* selected);
 void AddModelsCommand(CLI::App& app, CommandFn* selected);
+void AddExportCommand(CLI::App& app, CommandFn* selected);
 
 }  // namespace ipfs_accel::cli

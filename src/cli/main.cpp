@@ -54,6 +54,7 @@ int Main(int argc, char** argv) {
   AddDetectCommand(app, &selected);
   AddModelsCommand(app, &selected);
   AddVerifyCommand(app, &selected);
+  AddExportCommand(app, &selected);
   AddBenchmarkCommand(app, &selected);
   AddDbCommand(app, &selected);
   AddReportCommand(app, &selected);

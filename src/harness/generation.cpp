@@ -76,10 +76,22 @@ core::Tensor Column(const std::vector<int64_t>& tokens) {
   return t;
 }
 
+// The cache pairs; throws kUnsupported for a graph without the convention.
+std::vector<std::pair<std::string, std::string>> RequireKvCache(const runtime::Session& session,
+                                                                const models::Model& model) {
+  auto pairs = CachePairs(session);
+  if (pairs.empty() || !HasInput(session, "input_ids") || !HasInput(session, "attention_mask"))
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("model '{}' has no KV cache (inputs input_ids, attention_mask, "
+                            "past_key_values.*; outputs logits, present.*); --scenario generate "
+                            "needs a decoder built with one",
+                            model.info.name));
+  return pairs;
+}
+
 }  // namespace
 
-GenerationResult RunGeneration(const models::Model& model, const GenerationConfig& config,
-                               const ProgressFn& progress) {
+void CheckGeneration(const models::Model& model, const GenerationConfig& config) {
   if (config.new_tokens < 2 || config.prompt_len < 1 || config.batch_size < 1 ||
       config.repetitions < 1 || config.warmup < 0)
     throw Error(ErrorKind::kInvalidArgument,
@@ -90,6 +102,18 @@ GenerationResult RunGeneration(const models::Model& model, const GenerationConfi
     throw Error(ErrorKind::kInvalidArgument,
                 fmt::format("prompt {} + {} new tokens exceed model '{}''s {} positions",
                             config.prompt_len, config.new_tokens, model.info.name, max_positions));
+  runtime::SessionOptions probe;  // the graph's inputs are the same on every platform
+  probe.graph_optimization_level = 0;
+  probe.intra_op_threads = 1;
+  RequireKvCache(*runtime::OpenOnnxRuntimeSession(model, probe), model);
+}
+
+GenerationResult RunGeneration(const models::Model& model, const GenerationConfig& config,
+                               const ProgressFn& progress) {
+  if (config.new_tokens < 2 || config.prompt_len < 1 || config.batch_size < 1 ||
+      config.repetitions < 1 || config.warmup < 0)
+    throw Error(ErrorKind::kInvalidArgument,
+                "generation sizes must be positive (see CheckGeneration)");
   ResetPeakRss();
   GenerationResult r;
   auto t0 = Clock::now();
@@ -98,13 +122,7 @@ GenerationResult RunGeneration(const models::Model& model, const GenerationConfi
   r.execution_provider = session->execution_provider();
   r.session_options_json = session->options_json();
 
-  const auto pairs = CachePairs(*session);
-  if (pairs.empty() || !HasInput(*session, "input_ids") || !HasInput(*session, "attention_mask"))
-    throw Error(ErrorKind::kUnsupported,
-                fmt::format("model '{}' has no KV cache (inputs input_ids, attention_mask, "
-                            "past_key_values.*; outputs logits, present.*); --scenario generate "
-                            "needs a decoder built with one",
-                            model.info.name));
+  const auto pairs = RequireKvCache(*session, model);
 
   ShapeRequest prompt_shape{.batch_size = config.batch_size, .seq_len = config.prompt_len};
   const auto shapes = ResolveShapes(session->inputs(), model.dim_roles, prompt_shape);

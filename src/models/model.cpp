@@ -1,5 +1,11 @@
 #include "ipfs_accel/models/model.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <memory>
+
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -13,6 +19,7 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/models/catalog.h"
 #include "onnx_file.h"
+#include "precision_rewrite.h"
 #include "weights.h"
 
 namespace ipfs_accel::models {
@@ -23,9 +30,61 @@ using core::ErrorKind;
 
 namespace {
 
-// Builds `arch` into a checked, shape-inferred, serialized model.
-std::string BuildChecked(const Architecture& arch, const HfConfig& config, WeightProvider& weights,
-                         const std::string& graph_name, bool fused) {
+// Protobuf cannot serialize a message over 2 GB (TinyLlama's 1.1B float32 weights are
+// 4.4 GB): such a graph keeps its large initializers in one file beside the model (ONNX
+// external data), in a fresh temporary folder that ORT loads by path and that is removed
+// when the last copy of the Model goes.
+constexpr size_t kInlineLimit = (size_t{1} << 31) - (size_t{64} << 20);
+
+void WriteWithExternalData(onnx::ModelProto& proto, const std::string& graph_name, Model& m) {
+  std::string safe = graph_name;
+  std::replace_if(
+      safe.begin(), safe.end(), [](char c) { return !std::isalnum(c) && c != '-' && c != '.'; },
+      '_');
+  const fs::path dir =
+      fs::temp_directory_path() / fmt::format("ipfs-accelerate-{}-{}", ::getpid(), safe);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir, ec);
+  if (ec)
+    throw Error(ErrorKind::kIo, fmt::format("cannot create '{}' for the weights of a graph over "
+                                            "2 GB: {}",
+                                            dir.string(), ec.message()));
+  m.files_owner = std::shared_ptr<void>(nullptr, [dir](void*) {
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+  });
+  std::ofstream data(dir / "weights.bin", std::ios::binary);
+  uint64_t offset = 0;
+  for (auto& t : *proto.mutable_graph()->mutable_initializer()) {
+    if (t.raw_data().size() < 4096) continue;
+    const std::string& bytes = t.raw_data();
+    data.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    t.set_data_location(onnx::TensorProto::EXTERNAL);
+    for (const auto& [key, value] : {std::pair<std::string, std::string>{"location", "weights.bin"},
+                                     {"offset", std::to_string(offset)},
+                                     {"length", std::to_string(bytes.size())}}) {
+      auto* entry = t.add_external_data();
+      entry->set_key(key);
+      entry->set_value(value);
+    }
+    offset += bytes.size();
+    t.clear_raw_data();
+  }
+  if (!data.flush())
+    throw Error(ErrorKind::kIo, fmt::format("cannot write weights to '{}' (disk full?)",
+                                            (dir / "weights.bin").string()));
+  const fs::path model = dir / "model.onnx";
+  std::ofstream out(model, std::ios::binary);
+  if (!proto.SerializeToOstream(&out) || !out.flush())
+    throw Error(ErrorKind::kIo, fmt::format("cannot write '{}' (disk full?)", model.string()));
+  m.onnx_path = model.string();
+}
+
+// Builds `arch` into a checked, shape-inferred model: serialized into m.onnx_bytes, or
+// written with external data to m.onnx_path when it is over protobuf's 2 GB.
+void BuildChecked(const Architecture& arch, const HfConfig& config, WeightProvider& weights,
+                  const std::string& graph_name, bool fused, Precision precision, Model& m) {
   onnx::ModelProto proto;
   proto.set_ir_version(onnx::IR_VERSION);
   proto.set_producer_name("ipfs-accelerate");
@@ -52,18 +111,22 @@ std::string BuildChecked(const Architecture& arch, const HfConfig& config, Weigh
                                                   "checks: {}",
                                                   arch.model_type, config.origin(), e.what()));
   }
-  std::string bytes;
-  if (!proto.SerializeToString(&bytes))
+  RewritePrecision(proto, precision, graph_name);
+  m.precision = precision;
+  if (proto.ByteSizeLong() > kInlineLimit) {
+    WriteWithExternalData(proto, graph_name, m);
+    return;
+  }
+  if (!proto.SerializeToString(&m.onnx_bytes))
     throw Error(ErrorKind::kInternal,
-                fmt::format("the {} graph is too large to serialize (over 2 GB)", arch.model_type));
-  return bytes;
+                fmt::format("the {} graph could not be serialized", arch.model_type));
 }
 
 Model FromCatalog(const CatalogEntry& entry, const LoadOptions& options) {
   const Architecture& arch = FindArchitecture(entry.architecture, entry.config.origin());
   SeededRandomWeights weights(options.seed, entry.config.Double("initializer_range", 0.02));
   Model m;
-  m.onnx_bytes = BuildChecked(arch, entry.config, weights, entry.name, options.fused);
+  BuildChecked(arch, entry.config, weights, entry.name, options.fused, options.precision, m);
   m.fused = options.fused;
   m.info = {entry.name,
             entry.architecture,
@@ -87,7 +150,7 @@ Model LoadHfFolder(const std::string& dir, const LoadOptions& options) {
   const std::string name = fs::path(dir).lexically_normal().filename().string().empty()
                                ? fs::path(dir).lexically_normal().parent_path().filename().string()
                                : fs::path(dir).lexically_normal().filename().string();
-  m.onnx_bytes = BuildChecked(arch, config, weights, name, options.fused);
+  BuildChecked(arch, config, weights, name, options.fused, options.precision, m);
   m.fused = options.fused;
   m.info = {name,
             config.ModelType(),
@@ -124,7 +187,15 @@ Model LoadModel(const std::string& spec, const LoadOptions& options) {
   std::error_code ec;
   if (fs::is_directory(spec, ec)) return LoadHfFolder(spec, options);
   if (fs::is_regular_file(spec, ec)) {
-    if (fs::path(spec).extension() == ".onnx") return LoadOnnxFile(spec);
+    if (fs::path(spec).extension() == ".onnx") {
+      if (options.fused || options.precision != Precision::kFp32)
+        throw Error(ErrorKind::kUnsupported,
+                    fmt::format("'{}' is an .onnx file, used as it is: its fused or quantized "
+                                "variants are not made here; export or quantize it with ONNX "
+                                "Runtime's tools and pass that file",
+                                spec));
+      return LoadOnnxFile(spec);
+    }
     throw Error(ErrorKind::kUnsupported,
                 fmt::format("'{}' is a file but not an .onnx model; pass an .onnx file, a Hugging "
                             "Face folder, or a catalog name",

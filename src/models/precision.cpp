@@ -10,6 +10,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "ipfs_accel/core/error.h"
+#include "precision_rewrite.h"
 
 namespace ipfs_accel::models {
 
@@ -174,16 +175,8 @@ void QuantizeInt4(onnx::GraphProto* g, const onnx::NodeProto& mm, const Weight& 
 
 }  // namespace
 
-Model ConvertPrecision(const Model& model, Precision precision) {
-  if (precision == Precision::kFp32) return model;
-  if (model.onnx_bytes.empty())
-    throw Error(ErrorKind::kUnsupported,
-                fmt::format("precision {} is made from graphs this tool builds; '{}' is an .onnx "
-                            "file, so quantize it with ONNX Runtime's tools instead",
-                            PrecisionName(precision), model.info.name));
-  onnx::ModelProto proto;
-  if (!proto.ParseFromString(model.onnx_bytes))
-    throw Error(ErrorKind::kInternal, "cannot parse the model's own graph");
+void RewritePrecision(onnx::ModelProto& proto, Precision precision, const std::string& name) {
+  if (precision == Precision::kFp32) return;
   auto* g = proto.mutable_graph();
   std::map<std::string, int> init_index;
   for (int i = 0; i < g->initializer_size(); ++i) init_index[g->initializer(i).name()] = i;
@@ -220,22 +213,39 @@ Model ConvertPrecision(const Model& model, Precision precision) {
                                        replaced.end();
                               }),
                inits->end());
-  if (precision == Precision::kInt4) {
+  const bool has_ms_domain = std::any_of(proto.opset_import().begin(), proto.opset_import().end(),
+                                         [](const auto& o) { return o.domain() == kMsDomain; });
+  if (precision == Precision::kInt4 && !has_ms_domain) {
     auto* opset = proto.add_opset_import();
     opset->set_domain(kMsDomain);
     opset->set_version(1);
   }
-  // The checker knows no com.microsoft schemas; check the standard-op variant only.
-  if (precision == Precision::kInt8) {
+  // The checker knows no com.microsoft schemas; check graphs of standard ops only.
+  if (precision == Precision::kInt8 && !has_ms_domain) {
     try {
       onnx::checker::check_model(proto);
     } catch (const std::exception& e) {
-      throw Error(ErrorKind::kInternal, fmt::format("the int8 graph of '{}' fails ONNX checks: {}",
-                                                    model.info.name, e.what()));
+      throw Error(ErrorKind::kInternal,
+                  fmt::format("the int8 graph of '{}' fails ONNX checks: {}", name, e.what()));
     }
   }
+}
+
+Model ConvertPrecision(const Model& model, Precision precision) {
+  if (precision == Precision::kFp32) return model;
+  if (model.onnx_bytes.empty())
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("precision {} of '{}' must be made while its graph is built "
+                            "(LoadOptions::precision); an .onnx file is used as it is, so "
+                            "quantize it with ONNX Runtime's tools instead",
+                            PrecisionName(precision), model.info.name));
+  onnx::ModelProto proto;
+  if (!proto.ParseFromString(model.onnx_bytes))
+    throw Error(ErrorKind::kInternal, "cannot parse the model's own graph");
+  RewritePrecision(proto, precision, model.info.name);
   Model out = model;  // same model: the precision is stored beside its results
   proto.SerializeToString(&out.onnx_bytes);
+  out.precision = precision;
   return out;
 }
 

@@ -98,6 +98,14 @@ class CliTest : public ::testing::Test {
     EXPECT_EQ(Count("performance_results"), 1);
   }
 
+  // A failed command on a database that did not exist: one error line, no file left.
+  void ExpectCleanFailureOnFreshDb(const Result& r, int status, const std::string& needle) {
+    EXPECT_EQ(r.status, status) << r.err;
+    const auto lines = r.ErrorLines();
+    ASSERT_EQ(lines.size(), 1u) << r.err;
+    EXPECT_NE(lines[0].find(needle), std::string::npos) << lines[0];
+  }
+
   fs::path dir_;
   std::string db_;
 };
@@ -338,6 +346,50 @@ TEST_F(CliTest, ConfigurationThatFailsIsStoredAsFailure) {
   EXPECT_EQ(*row.rows[0][0], "failed");
   EXPECT_EQ(*row.rows[0][1], "runtime");
   EXPECT_NE(row.rows[0][2]->find("Expand"), std::string::npos);
+}
+
+TEST_F(CliTest, GenerateScenarioAcrossPrecisionsAndGraphs) {
+  const std::string llama = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/llama";
+  const Result r = Run("benchmark --model " + llama +
+                       " --scenario generate --prompt-len 8 --new-tokens 4 --precision fp32,int4 "
+                       "--graph plain,fused --json --db " +
+                       db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["results"].size(), 4u);
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  const auto perf = store->Query(
+      "SELECT scenario, prompt_len, new_tokens, iterations, time_to_first_token_ms > 0, "
+      "throughput_items_per_s > 0 FROM performance_results");
+  ASSERT_EQ(perf.rows.size(), 4u);
+  for (const auto& row : perf.rows) {
+    EXPECT_EQ(*row[0], "generate");
+    EXPECT_EQ(*row[1], "8");
+    EXPECT_EQ(*row[2], "4");
+    EXPECT_EQ(*row[3], "3");  // decode steps after the prefill's token
+    EXPECT_EQ(*row[4], "true");
+    EXPECT_EQ(*row[5], "true");
+  }
+  const auto compat = store->Query(
+      "SELECT graph_variant || '/' || precision, max_abs_error, top1_agreement "
+      "FROM compatibility_results ORDER BY 1");
+  ASSERT_EQ(compat.rows.size(), 4u);
+  EXPECT_EQ(*compat.rows[2][0], "plain/fp32");
+  EXPECT_FALSE(compat.rows[2][1].has_value());  // the reference itself
+  EXPECT_EQ(*compat.rows[3][0], "plain/int4");
+  EXPECT_GT(std::stod(*compat.rows[3][1]), 0.0);  // really quantized
+  ASSERT_TRUE(compat.rows[3][2].has_value());     // logits: top-1 agreement stored
+}
+
+TEST_F(CliTest, GenerateNeedsAKvCache) {
+  ExpectCleanFailureOnFreshDb(Run("benchmark --model bert-tiny --scenario generate --db " + db_), 5,
+                              "KV cache");
+  EXPECT_FALSE(fs::exists(db_));
+  const std::string llama = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/llama";
+  ExpectCleanFailureOnFreshDb(
+      Run("benchmark --model " + llama +
+          " --scenario generate --prompt-len 120 --new-tokens 16 --db " + db_),
+      2, "positions");
+  EXPECT_FALSE(fs::exists(db_));
 }
 
 TEST_F(CliTest, HelpAndUsageErrors) {

@@ -18,7 +18,7 @@
 namespace ipfs_accel::harness {
 
 struct GenerationConfig {
-  runtime::SessionOptions session;
+  runtime::SessionOptions session = {};
   int64_t batch_size = 1;
   int64_t prompt_len = 128;
   int64_t new_tokens = 128;  // tokens generated, the prefill's included (as HF's max_new_tokens)
@@ -40,6 +40,10 @@ struct GenerationResult {
   std::vector<int64_t> tokens;      // the last repetition's tokens, batch row 0
   int64_t peak_rss_bytes = 0;
 };
+
+// Checks, without measuring, that `model` can run `config`: the KV-cache convention and
+// sizes within the model's positions. Throws as RunGeneration does.
+void CheckGeneration(const models::Model& model, const GenerationConfig& config);
 
 // Throws core::Error: kUnsupported for a graph without the KV-cache convention,
 // kInvalidArgument for sizes that do not fit (prompt + new tokens past the model's

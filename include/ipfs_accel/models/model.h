@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +47,9 @@ struct ModelInfo {
   std::string content_hash;  // "sha256:<hex>" of weights/.onnx, or "seed:<n>" for random weights
 };
 
+// Weight precision of a built graph (see precision.h for what each means).
+enum class Precision { kFp32, kInt8, kInt4 };
+
 struct Model {
   ModelInfo info;
   // Exactly one of these is set: serialized ModelProto, or a path for ORT to load
@@ -55,6 +59,10 @@ struct Model {
   std::map<std::string, InputHint> input_hints;
   DimRoles dim_roles;
   bool fused = false;  // built with ONNX Runtime contrib operators (LoadOptions::fused)
+  Precision precision = Precision::kFp32;
+  // Keeps files the model needs alive (a built graph over 2 GB lives in a temporary
+  // folder as model.onnx + weights.bin); the last copy's destruction removes them.
+  std::shared_ptr<void> files_owner;
 };
 
 struct LoadOptions {
@@ -62,6 +70,9 @@ struct LoadOptions {
   // Build the fused variant: ONNX Runtime contrib operators where the architecture has
   // them (see GraphBuilder::fused); ignored for .onnx files, which are used as they are.
   bool fused = false;
+  // Rewrite the graph at this precision while it is built, so a model whose fp32 graph
+  // is over 2 GB can still be held in memory at int8/int4.
+  Precision precision = Precision::kFp32;
 };
 
 // Throws core::Error: kNotFound (no such model/file), kCorrupt (unreadable config,

@@ -16,8 +16,6 @@
 
 namespace ipfs_accel::models {
 
-enum class Precision { kFp32, kInt8, kInt4 };
-
 // "fp32", "int8", "int4"; throws core::Error(kInvalidArgument) for others (fp16 is
 // named as not yet supported).
 Precision ParsePrecision(const std::string& name);

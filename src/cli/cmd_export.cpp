@@ -1,0 +1,73 @@
+// `export`: write the ONNX graph a model spec builds, for other tools (Netron,
+// onnxruntime_perf_test, a browser) to use.
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "ipfs_accel/core/error.h"
+#include "ipfs_accel/models/model.h"
+#include "ipfs_accel/models/precision.h"
+
+namespace ipfs_accel::cli {
+
+namespace {
+
+struct ExportOptions {
+  std::string model;
+  std::string output;
+  std::string graph = "plain";
+  std::string precision = "fp32";
+  uint64_t seed = 42;
+};
+
+int RunExport(const ExportOptions& o) {
+  if (o.graph != "plain" && o.graph != "fused")
+    throw core::Error(core::ErrorKind::kInvalidArgument,
+                      fmt::format("unknown graph variant '{}'; use plain or fused", o.graph));
+  const models::Model m =
+      models::LoadModel(o.model, {.seed = o.seed,
+                                  .fused = o.graph == "fused",
+                                  .precision = models::ParsePrecision(o.precision)});
+  if (m.onnx_bytes.empty())
+    throw core::Error(core::ErrorKind::kUnsupported,
+                      fmt::format("'{}' is over 2 GB or an .onnx file already ({}); copy that "
+                                  "file and its weights instead",
+                                  o.model, m.onnx_path));
+  // Written beside the target and renamed into place, so a failure leaves no half file.
+  const std::string tmp = o.output + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(m.onnx_bytes.data(), static_cast<std::streamsize>(m.onnx_bytes.size()));
+    if (!out.flush()) {
+      std::filesystem::remove(tmp);
+      throw core::Error(core::ErrorKind::kIo,
+                        fmt::format("cannot write '{}' (disk full or no permission)", tmp));
+    }
+  }
+  std::filesystem::rename(tmp, o.output);
+  std::cerr << fmt::format("{} ({} parameters, {} {}) written to {} ({} bytes)\n", m.info.name,
+                           m.info.parameters, o.graph, o.precision, o.output, m.onnx_bytes.size());
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddExportCommand(CLI::App& app, CommandFn* selected) {
+  auto* cmd = app.add_subcommand(
+      "export", "Write the ONNX graph a model builds (catalog name or Hugging Face folder).");
+  auto o = std::make_shared<ExportOptions>();
+  cmd->add_option("--model,-m", o->model, "catalog name or Hugging Face folder")->required();
+  cmd->add_option("--output,-o", o->output, "the .onnx file to write")->required();
+  cmd->add_option("--graph", o->graph, "plain or fused")->capture_default_str();
+  cmd->add_option("--precision", o->precision, "fp32, int8 or int4")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "seed of random weights for catalog names")
+      ->capture_default_str();
+  cmd->callback([selected, o] { *selected = [o] { return RunExport(*o); }; });
+}
+
+}  // namespace ipfs_accel::cli
