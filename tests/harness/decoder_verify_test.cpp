@@ -32,6 +32,7 @@
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/safetensors.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
+#include "support/temp_dir.h"
 
 namespace ipfs_accel::harness {
 namespace {
@@ -229,22 +230,7 @@ INSTANTIATE_TEST_SUITE_P(HfTiny, DecoderFixtureCacheTest,
 
 // ---- tiny checkpoints written here ----
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "decoder_verify_test_XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using ipfs_accel::testing::TempDir;
 
 constexpr int64_t kVocab = 256, kHidden = 64, kInter = 128, kLayers = 2, kHeads = 4;
 

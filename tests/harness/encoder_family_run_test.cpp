@@ -26,6 +26,7 @@
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/safetensors.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
+#include "support/temp_dir.h"
 
 namespace ipfs_accel::harness {
 namespace {
@@ -33,21 +34,7 @@ namespace {
 namespace fs = std::filesystem;
 using Matrix = std::vector<double>;  // row-major
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "encoder_family_run_XXXXXX").string();
-    path_ = mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ipfs_accel::testing::TempDir;
 
 // ----- A tiny member of the family: its sizes, weights, and a reference forward pass ----------
 

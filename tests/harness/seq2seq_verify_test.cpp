@@ -33,6 +33,7 @@
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "models/seq2seq_graphs.h"
 #include "models/weights.h"
+#include "support/temp_dir.h"
 
 namespace ipfs_accel::harness {
 namespace {
@@ -167,22 +168,7 @@ TensorMap BartCheckpoint(const TinyBart& c, uint64_t seed) {
   return out;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "seq2seq_verify_test_XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using ipfs_accel::testing::TempDir;
 
 // Writes config.json + model.safetensors for `c` into `dir`.
 void WriteBartFolder(const fs::path& dir, const TinyBart& c, const TensorMap& weights) {

@@ -28,6 +28,7 @@
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/safetensors.h"
 #include "support/catch_error.h"
+#include "support/temp_dir.h"
 
 namespace ipfs_accel::models {
 namespace {
@@ -42,23 +43,7 @@ using ::testing::StartsWith;
 
 const fs::path kBertFixture = fs::path(IPFS_ACCEL_SHARED_DIR) / "fixtures/hf-tiny/bert";
 
-// A fresh directory, removed with everything in it when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "model_loader_test_XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using ipfs_accel::testing::TempDir;
 
 using ipfs_accel::testing::CatchError;
 

@@ -5,6 +5,7 @@
 
 #include "ipfs_accel/models/safetensors.h"
 #include "support/catch_error.h"
+#include "support/temp_dir.h"
 
 #include <stdlib.h>
 
@@ -37,23 +38,7 @@ using ::testing::HasSubstr;
 const std::string kBertFixture =
     std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/bert/model.safetensors";
 
-// A fresh directory, removed with everything in it when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "safetensors_test_XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using ipfs_accel::testing::TempDir;
 
 using ipfs_accel::testing::CatchError;
 
