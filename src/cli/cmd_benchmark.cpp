@@ -475,10 +475,12 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed of generated inputs and random weights")
       ->capture_default_str();
-  cmd->add_option("--precision", o->precisions,
-                  "precisions, comma-separated: fp32, int8 (dynamic quantization of MatMul "
-                  "weights), int4 (block-wise 4-bit weights); each variant's error against fp32 "
-                  "is stored with its results")
+  cmd->add_option(
+         "--precision", o->precisions,
+         "precisions, comma-separated: fp32, fp16 (fp32 islands where accuracy needs it), int8 "
+         "(dynamic quantization of MatMul "
+         "weights), int4 (block-wise 4-bit weights); each variant's error against fp32 "
+         "is stored with its results")
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--graph", o->graphs,

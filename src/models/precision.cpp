@@ -21,17 +21,17 @@ Precision ParsePrecision(const std::string& name) {
   if (name == "fp32") return Precision::kFp32;
   if (name == "int8") return Precision::kInt8;
   if (name == "int4") return Precision::kInt4;
-  if (name == "fp16")
-    throw Error(ErrorKind::kUnsupported,
-                "precision fp16 is not available yet (fp32, int8, int4 are)");
+  if (name == "fp16") return Precision::kFp16;
   throw Error(ErrorKind::kInvalidArgument,
-              fmt::format("unknown precision '{}'; use fp32, int8 or int4", name));
+              fmt::format("unknown precision '{}'; use fp32, fp16, int8 or int4", name));
 }
 
 const char* PrecisionName(Precision p) {
   switch (p) {
     case Precision::kFp32:
       return "fp32";
+    case Precision::kFp16:
+      return "fp16";
     case Precision::kInt8:
       return "int8";
     case Precision::kInt4:
@@ -177,6 +177,10 @@ void QuantizeInt4(onnx::GraphProto* g, const onnx::NodeProto& mm, const Weight& 
 
 void RewritePrecision(onnx::ModelProto& proto, Precision precision, const std::string& name) {
   if (precision == Precision::kFp32) return;
+  if (precision == Precision::kFp16) {
+    RewriteToFp16(proto);
+    return;
+  }
   auto* g = proto.mutable_graph();
   std::map<std::string, int> init_index;
   for (int i = 0; i < g->initializer_size(); ++i) init_index[g->initializer(i).name()] = i;

@@ -13,4 +13,8 @@ namespace ipfs_accel::models {
 // for error messages. Throws core::Error(kInternal) if the result fails the checker.
 void RewritePrecision(onnx::ModelProto& proto, Precision precision, const std::string& name);
 
+// The fp16 variant (fp16_rewrite.cpp). REQUIRES: value_info holds the element type of
+// every intermediate tensor (shape inference ran).
+void RewriteToFp16(onnx::ModelProto& proto);
+
 }  // namespace ipfs_accel::models

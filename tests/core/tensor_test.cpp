@@ -44,3 +44,24 @@ TEST(TensorTest, ToDoublesConvertsEachType) {
 
 }  // namespace
 }  // namespace ipfs_accel::core
+
+namespace ipfs_accel::core {
+namespace {
+
+TEST(Float16Test, FloatToHalfRoundsAndSaturates) {
+  EXPECT_EQ(FloatToHalf(1.0f), 0x3c00);
+  EXPECT_EQ(FloatToHalf(-2.0f), 0xc000);
+  EXPECT_EQ(FloatToHalf(65504.0f), 0x7bff);
+  EXPECT_EQ(FloatToHalf(1e9f), 0x7bff);  // saturates, no infinity
+  EXPECT_EQ(FloatToHalf(-3.4e38f), 0xfbff);
+  EXPECT_EQ(FloatToHalf(5.9604644775390625e-08f), 0x0001);  // smallest subnormal
+  EXPECT_EQ(FloatToHalf(0.0f), 0x0000);
+  // 1 + 2^-11 is halfway between 1 and 1 + 2^-10: ties go to even (1.0).
+  EXPECT_EQ(FloatToHalf(1.0f + 0x1.0p-11f), 0x3c00);
+  EXPECT_EQ(FloatToHalf(1.0f + 0x1.8p-11f), 0x3c01);
+  for (uint16_t h : {0x3555, 0x0400, 0x03ff, 0x7bfe, 0x8001, 0xd000})
+    EXPECT_EQ(FloatToHalf(HalfToFloat(h)), h) << h;
+}
+
+}  // namespace
+}  // namespace ipfs_accel::core

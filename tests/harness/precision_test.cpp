@@ -46,10 +46,29 @@ TEST(PrecisionTest, Fp32IsUnchangedAndNamesAreChecked) {
   const models::Model m = models::LoadModel("bert-tiny");
   EXPECT_EQ(models::ConvertPrecision(m, models::Precision::kFp32).onnx_bytes, m.onnx_bytes);
   EXPECT_EQ(models::ParsePrecision("int4"), models::Precision::kInt4);
-  EXPECT_EQ(testing::CatchError([] { models::ParsePrecision("fp16"); }).kind(),
-            core::ErrorKind::kUnsupported);
+  EXPECT_EQ(models::ParsePrecision("fp16"), models::Precision::kFp16);
   EXPECT_EQ(testing::CatchError([] { models::ParsePrecision("int3"); }).kind(),
             core::ErrorKind::kInvalidArgument);
+}
+
+// fp16 keeps the graph's fp32 inputs and outputs, computes in half precision with fp32
+// islands, and stays close to fp32 on an encoder and a decoder (with its KV cache).
+TEST(PrecisionTest, Fp16StaysCloseToFp32) {
+  for (const std::string name : {"bert", "llama"}) {
+    const std::string dir = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/" + name;
+    const models::Model fp32 = models::LoadHfFolder(dir);
+    const models::Model fp16 = models::LoadHfFolder(dir, {.precision = models::Precision::kFp16});
+    EXPECT_EQ(fp16.precision, models::Precision::kFp16);
+    EXPECT_EQ(fp16.info.parameters, fp32.info.parameters);
+    EXPECT_LT(fp16.onnx_bytes.size(), fp32.onnx_bytes.size() * 3 / 4) << "weights not halved";
+    const ReferenceIo io = LoadReferenceIo(dir + "/io.safetensors");
+    const VerificationResult r = Verify(fp16, {}, io.inputs, io.outputs, 0.05);
+    for (const auto& o : r.outputs) {
+      EXPECT_TRUE(o.shape_matches) << name << " " << o.name;
+      EXPECT_GT(o.max_abs_error, 0.0) << name << " " << o.name << ": not fp16 at all?";
+      EXPECT_LT(o.max_abs_error, 0.05) << name << " " << o.name;
+    }
+  }
 }
 
 }  // namespace

@@ -48,7 +48,7 @@ struct ModelInfo {
 };
 
 // Weight precision of a built graph (see precision.h for what each means).
-enum class Precision { kFp32, kInt8, kInt4 };
+enum class Precision { kFp32, kFp16, kInt8, kInt4 };
 
 struct Model {
   ModelInfo info;

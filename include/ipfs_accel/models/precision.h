@@ -2,6 +2,8 @@
 // Precision variants of a graph, made by rewriting it (the fp32 graph is the
 // reference every variant's accuracy is measured against):
 //   fp32  unchanged;
+//   fp16  weights and activations in float16, with fp32 islands for normalisations,
+//         softmax and transcendental functions; graph inputs/outputs stay fp32;
 //   int8  dynamic quantization of MatMul weights: weights int8 per output column,
 //         activations quantized at run time (DynamicQuantizeLinear + MatMulInteger);
 //   int4  weight-only block-wise 4-bit quantization (com.microsoft MatMulNBits,
@@ -16,8 +18,7 @@
 
 namespace ipfs_accel::models {
 
-// "fp32", "int8", "int4"; throws core::Error(kInvalidArgument) for others (fp16 is
-// named as not yet supported).
+// "fp32", "fp16", "int8", "int4"; throws core::Error(kInvalidArgument) for others.
 Precision ParsePrecision(const std::string& name);
 const char* PrecisionName(Precision precision);
 
