@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "activation.h"
+#include "decoder_fused.h"
 #include "ipfs_accel/core/error.h"
 #include "rotary.h"
 
@@ -284,7 +285,14 @@ struct DecoderContext {
   std::string cache_positions;           // [1, sequence] int64: past_length + arange(sequence)
   std::map<int64_t, std::string> masks;  // by sliding window (0: full causal) -> [b, 1, S, T]
   RopeTables rope;
+  bool fused = false;  // contrib-op layers (FusedLayers); `rope` then stays empty
+  FusedDecoderContext fused_layers;
 };
+
+// The rotary RMSNorm families have a contrib-op form; GPT-2, OPT, Phi and GPT-NeoX stay plain.
+bool FusedLayers(const GraphBuilder& g, const DecoderShape& s) {
+  return g.fused() && s.norm != NormKind::kLayerNorm && s.rope.rotary_dim > 0;
+}
 
 DecoderContext MakeContext(GraphBuilder& g, const DecoderShape& s) {
   DecoderContext ctx;
@@ -322,7 +330,11 @@ DecoderContext MakeContext(GraphBuilder& g, const DecoderShape& s) {
     ctx.masks[window] =
         g.Node("Where", {g.Node("And", {padding, allowed}), visible_value, hidden_value});
   }
-  if (s.rope.rotary_dim > 0) ctx.rope = RopeCosSin(g, s.rope, ctx.cache_positions);
+  ctx.fused = FusedLayers(g, s);
+  if (ctx.fused)
+    ctx.fused_layers = MakeFusedDecoderContext(g, s.rope, ctx.cache_positions);
+  else if (s.rope.rotary_dim > 0)
+    ctx.rope = RopeCosSin(g, s.rope, ctx.cache_positions);
   return ctx;
 }
 
@@ -375,17 +387,22 @@ std::string SplitHeads(GraphBuilder& g, const std::string& x, int64_t heads, int
   return g.Node("Reshape", {x, g.ConstInt64({0, 0, heads, head_dim})});
 }
 
-std::string RmsNorm(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t size,
-                    double eps, bool plus_one) {
-  // Gemma stores the offset from 1 (initialised to zeros); the others the scale itself.
+// The RMSNorm scale. Gemma stores the offset from 1 (initialised to zeros), so its scale is
+// weight + 1: a node on the initializer, which ONNX Runtime folds when it loads the graph.
+std::string RmsScale(GraphBuilder& g, const std::string& prefix, int64_t size, bool plus_one) {
   const std::string w =
       g.Weight(prefix + ".weight", {size}, plus_one ? WeightInit::kZeros : WeightInit::kOnes);
+  return plus_one ? g.Node("Add", {w, g.ConstFloat(1.0f)}) : w;
+}
+
+std::string RmsNorm(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t size,
+                    double eps, bool plus_one) {
+  const std::string scale = RmsScale(g, prefix, size, plus_one);
   const std::string mean_square = g.Node("ReduceMean", {g.Node("Mul", {x, x})},
                                          {{"axes", std::vector<int64_t>{-1}}, {"keepdims", 1}});
   const std::string inv_rms = g.Node(
       "Reciprocal",
       {g.Node("Sqrt", {g.Node("Add", {mean_square, g.ConstFloat(static_cast<float>(eps))})})});
-  const std::string scale = plus_one ? g.Node("Add", {w, g.ConstFloat(1.0f)}) : w;
   return g.Node("Mul", {g.Node("Mul", {x, inv_rms}), scale});
 }
 
@@ -420,6 +437,56 @@ std::string Embedding(GraphBuilder& g, const DecoderShape& s, const std::string&
   return g.Node("Gather", {*table, "input_ids"});
 }
 
+// Qwen3's per-head RMSNorm on a [batch, S, heads * head_dim] projection.
+std::string HeadNorm(GraphBuilder& g, const DecoderShape& s, const std::string& x,
+                     const std::string& prefix, int64_t heads) {
+  const std::string normed =
+      RmsNorm(g, SplitHeads(g, x, heads, s.head_dim), prefix, s.head_dim, s.eps, false);
+  return g.Node("Reshape", {normed, g.ConstInt64({0, 0, heads * s.head_dim})});
+}
+
+// LlamaLike with contrib ops (decoder_fused.h): each residual add fused with the RMSNorm that
+// follows it (the next layer's input norm, or the final norm).
+std::string LlamaLikeFused(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                           std::string h, const std::string& table) {
+  const bool plus_one = s.norm == NormKind::kRmsPlusOne;
+  const int64_t q_dim = s.heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim;
+  const FusedAttentionShape shape{.heads = s.heads,
+                                  .kv_heads = s.kv_heads,
+                                  .head_dim = s.head_dim,
+                                  .rotary_dim = s.rope.rotary_dim,
+                                  .scale = InverseSqrtScale(s)[0].value};
+  std::string x = Norm(g, s, h, "layers.0.input_layernorm", s.hidden);
+  for (int l = 0; l < s.layers; ++l) {
+    const std::string p = fmt::format("layers.{}.", l);
+    std::string q = g.Linear(x, p + "self_attn.q_proj", s.hidden, q_dim, s.qkv_bias);
+    std::string k = g.Linear(x, p + "self_attn.k_proj", s.hidden, kv_dim, s.qkv_bias);
+    const std::string v = g.Linear(x, p + "self_attn.v_proj", s.hidden, kv_dim, s.qkv_bias);
+    if (s.qk_norm) {  // Qwen3: before RoPE
+      q = HeadNorm(g, s, q, p + "self_attn.q_norm", s.heads);
+      k = HeadNorm(g, s, k, p + "self_attn.k_norm", s.kv_heads);
+    }
+    const LayerCache cache{PastKey(l), PastValue(l), PresentKey(l), PresentValue(l)};
+    const std::string attn =
+        FusedSelfAttention(g, ctx.fused_layers, shape, q, k, v, cache, ctx.masks.at(s.windows[l]));
+    const std::string o = g.Linear(attn, p + "self_attn.o_proj", q_dim, s.hidden, s.o_bias);
+    const std::string y = SkipRmsNorm(
+        g, o, h, RmsScale(g, p + "post_attention_layernorm", s.hidden, plus_one), s.eps);
+    // The op's own sum output needs a multi-output contrib node, which GraphBuilder cannot make.
+    h = g.Node("Add", {h, o});
+    const std::string gate = Activation(
+        g, g.Linear(y, p + "mlp.gate_proj", s.hidden, s.intermediate, s.mlp_bias), s.act);
+    const std::string up = g.Linear(y, p + "mlp.up_proj", s.hidden, s.intermediate, s.mlp_bias);
+    const std::string m = g.Linear(g.Node("Mul", {gate, up}), p + "mlp.down_proj", s.intermediate,
+                                   s.hidden, s.mlp_bias);
+    const std::string next_norm =
+        l + 1 < s.layers ? fmt::format("layers.{}.input_layernorm", l + 1) : "norm";
+    x = SkipRmsNorm(g, m, h, RmsScale(g, next_norm, s.hidden, plus_one), s.eps);
+    if (l + 1 < s.layers) h = g.Node("Add", {h, m});
+  }
+  return LmHead(g, s, x, table, "lm_head", s.hidden, false);
+}
+
 std::string LlamaLike(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx) {
   std::string table;
   std::string h = Embedding(g, s, "embed_tokens.weight", s.hidden, &table);
@@ -427,6 +494,7 @@ std::string LlamaLike(GraphBuilder& g, const DecoderShape& s, const DecoderConte
   if (s.kind == DecoderKind::kGemma)
     h = g.Node("Mul",
                {h, g.ConstFloat(static_cast<float>(std::sqrt(static_cast<double>(s.hidden))))});
+  if (ctx.fused) return LlamaLikeFused(g, s, ctx, h, table);
   const int64_t q_dim = s.heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim;
   for (int l = 0; l < s.layers; ++l) {
     const std::string p = fmt::format("layers.{}.", l);
