@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "activation.h"
+#include "encoder_fused.h"
 #include "ipfs_accel/core/error.h"
 
 namespace ipfs_accel::models {
@@ -69,42 +70,28 @@ int64_t SizeKey(const HfConfig& c, const EncoderVariant& v, const std::string& b
   return c.Int(bert_key, fallback);
 }
 
-// A Linear's initializer names: weight stored [in, out] for MatMul, and bias.
-struct LinearWeights {
-  std::string weight, bias;
-};
-struct NormWeights {
-  std::string gamma, beta;
-};
-struct LayerWeights {
-  LinearWeights query, key, value, attention_output;
-  NormWeights attention_norm;
-  LinearWeights ffn_in, ffn_out;
-  NormWeights output_norm;
-};
-
-LinearWeights FetchLinear(GraphBuilder& g, const std::string& prefix, int64_t in, int64_t out) {
+EncoderLinear FetchLinear(GraphBuilder& g, const std::string& prefix, int64_t in, int64_t out) {
   return {g.Weight(prefix + ".weight", {out, in}, WeightInit::kNormal, true),
           g.Weight(prefix + ".bias", {out}, WeightInit::kZeros)};
 }
 
-NormWeights FetchNorm(GraphBuilder& g, const std::string& prefix, int64_t size) {
+EncoderNorm FetchNorm(GraphBuilder& g, const std::string& prefix, int64_t size) {
   return {g.Weight(prefix + ".weight", {size}, WeightInit::kOnes),
           g.Weight(prefix + ".bias", {size}, WeightInit::kZeros)};
 }
 
-std::string ApplyLinear(GraphBuilder& g, const std::string& x, const LinearWeights& w) {
+std::string ApplyLinear(GraphBuilder& g, const std::string& x, const EncoderLinear& w) {
   return g.Node("Add", {g.Node("MatMul", {x, w.weight}), w.bias});
 }
 
-std::string ApplyNorm(GraphBuilder& g, const std::string& x, const NormWeights& w, double eps) {
+std::string ApplyNorm(GraphBuilder& g, const std::string& x, const EncoderNorm& w, double eps) {
   return g.Node("LayerNormalization", {x, w.gamma, w.beta},
                 {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(eps)}});
 }
 
 // One layer's weights under `prefix`, by the layout's module names.
-LayerWeights FetchLayer(GraphBuilder& g, const EncoderShape& s, EncoderLayout layout,
-                        const std::string& prefix) {
+EncoderLayerWeights FetchLayer(GraphBuilder& g, const EncoderShape& s, EncoderLayout layout,
+                               const std::string& prefix) {
   const int64_t h = s.hidden, i = s.intermediate;
   const std::string p = prefix + ".";
   switch (layout) {
@@ -141,11 +128,11 @@ LayerWeights FetchLayer(GraphBuilder& g, const EncoderShape& s, EncoderLayout la
 
 // Multi-head self-attention with an additive mask [batch, 1, 1, seq], then the output
 // projection and the post-norm residual.
-std::string SelfAttention(GraphBuilder& g, const EncoderShape& s, const LayerWeights& w,
+std::string SelfAttention(GraphBuilder& g, const EncoderShape& s, const EncoderLayerWeights& w,
                           const std::string& x, const std::string& mask) {
   const int64_t head_dim = s.hidden / s.heads;
   const std::string split_shape = g.ConstInt64({0, 0, s.heads, head_dim});
-  auto heads = [&](const LinearWeights& proj, std::vector<int64_t> perm) {
+  auto heads = [&](const EncoderLinear& proj, std::vector<int64_t> perm) {
     const std::string y = ApplyLinear(g, x, proj);
     return g.Node("Transpose", {g.Node("Reshape", {y, split_shape})}, {{"perm", perm}});
   };
@@ -163,8 +150,9 @@ std::string SelfAttention(GraphBuilder& g, const EncoderShape& s, const LayerWei
   return ApplyNorm(g, g.Node("Add", {out, x}), w.attention_norm, s.eps);
 }
 
-std::string EncoderLayer(GraphBuilder& g, const EncoderShape& s, const LayerWeights& w,
+std::string EncoderLayer(GraphBuilder& g, const EncoderShape& s, const EncoderLayerWeights& w,
                          const std::string& x, const std::string& mask) {
+  if (g.fused()) return FusedEncoderLayer(g, s, w, x, mask);
   const std::string attn = SelfAttention(g, s, w, x, mask);
   std::string h = Activation(g, ApplyLinear(g, attn, w.ffn_in), s.act);
   h = ApplyLinear(g, h, w.ffn_out);
@@ -204,8 +192,9 @@ std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVari
         g.Node("Slice", {g.Node("Shape", {"input_ids"}), g.ConstInt64({1}), g.ConstInt64({2})});
     positions = g.Node("Slice", {table, g.ConstInt64({0}), seq_len, g.ConstInt64({0})});
   }
-  h = g.Node("Add", {h, positions});
-  h = ApplyNorm(g, h, FetchNorm(g, "embeddings.LayerNorm", width), s.eps);
+  const EncoderNorm norm = FetchNorm(g, "embeddings.LayerNorm", width);
+  h = g.fused() ? FusedAddNorm(g, h, positions, norm, s.eps)
+                : ApplyNorm(g, g.Node("Add", {h, positions}), norm, s.eps);
 
   if (v.projection == EmbeddingProjection::kAlways)
     h = ApplyLinear(g, h, FetchLinear(g, "encoder.embedding_hidden_mapping_in", width, s.hidden));
@@ -224,8 +213,10 @@ std::string AdditiveMask(GraphBuilder& g) {
   return g.Node("Unsqueeze", {mask, g.ConstInt64({1, 2})});
 }
 
-// The layers. ALBERT's weights live in num_hidden_groups groups of inner_group_num layers;
-// layer i runs every layer of group int(i / (L / G)), as AlbertTransformer computes it.
+// The layers, each given the mask in the form its attention takes (additive float, or the
+// fused Attention's int32 mask). ALBERT's weights live in num_hidden_groups groups of
+// inner_group_num layers; layer i runs every layer of group int(i / (L / G)), as AlbertTransformer
+// computes it.
 std::string Layers(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v, std::string h,
                    const std::string& mask) {
   if (v.layout != EncoderLayout::kAlbert) {
@@ -235,7 +226,7 @@ std::string Layers(GraphBuilder& g, const EncoderShape& s, const EncoderVariant&
                        mask);
     return h;
   }
-  std::vector<std::vector<LayerWeights>> groups(static_cast<size_t>(s.hidden_groups));
+  std::vector<std::vector<EncoderLayerWeights>> groups(static_cast<size_t>(s.hidden_groups));
   for (int64_t gi = 0; gi < s.hidden_groups; ++gi)
     for (int64_t j = 0; j < s.inner_group_num; ++j)
       groups[gi].push_back(FetchLayer(
@@ -244,7 +235,7 @@ std::string Layers(GraphBuilder& g, const EncoderShape& s, const EncoderVariant&
       static_cast<double>(s.layers) / static_cast<double>(s.hidden_groups);
   for (int64_t i = 0; i < s.layers; ++i) {
     const auto group = static_cast<size_t>(static_cast<double>(i) / layers_per_group);
-    for (const LayerWeights& w : groups.at(group)) h = EncoderLayer(g, s, w, h, mask);
+    for (const EncoderLayerWeights& w : groups.at(group)) h = EncoderLayer(g, s, w, h, mask);
   }
   return h;
 }
@@ -344,7 +335,7 @@ void BuildEncoder(const HfConfig& config, const EncoderVariant& v, GraphBuilder&
   if (v.token_types) g.Input("token_type_ids", onnx::TensorProto::INT64, tokens);
 
   std::string h = Embeddings(g, s, v);
-  h = Layers(g, s, v, h, AdditiveMask(g));
+  h = Layers(g, s, v, h, g.fused() ? FusedAttentionMask(g) : AdditiveMask(g));
   g.Node("Identity", {h}, {}, "last_hidden_state");
   g.Output("last_hidden_state", onnx::TensorProto::FLOAT,
            {std::string("batch"), std::string("sequence"), s.hidden});

@@ -78,8 +78,24 @@ struct EncoderShape {
 // builder lacks: relative positions, decoder use).
 EncoderShape ReadEncoderShape(const HfConfig& config, const EncoderVariant& variant);
 
+// One layer's initializer names, whichever layout they come from. Linear weights are stored
+// [in, out] for MatMul.
+struct EncoderLinear {
+  std::string weight, bias;
+};
+struct EncoderNorm {
+  std::string gamma, beta;
+};
+struct EncoderLayerWeights {
+  EncoderLinear query, key, value, attention_output;
+  EncoderNorm attention_norm;
+  EncoderLinear ffn_in, ffn_out;
+  EncoderNorm output_norm;
+};
+
 // Weight names are the base model's ("embeddings.word_embeddings.weight", ...); each distinct
-// weight is asked for once, so ALBERT's shared layers count once.
+// weight is asked for once, so ALBERT's shared layers count once. When g.fused(), the layers use
+// ONNX Runtime's contrib operators (encoder_fused.h); the outputs are the same.
 void BuildEncoder(const HfConfig& config, const EncoderVariant& variant, GraphBuilder& g);
 // BuildEncoder with the "bert" variant.
 void BuildBert(const HfConfig& config, GraphBuilder& g);
