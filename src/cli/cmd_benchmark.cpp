@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/benchmark_records.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
@@ -79,81 +80,6 @@ std::map<std::string, std::vector<int64_t>> ParseShapes(const std::vector<std::s
   return out;
 }
 
-store::HardwarePlatformRecord HardwareRecord(const std::string& platform,
-                                             const hw::HardwareReport& hw) {
-  store::HardwarePlatformRecord r;
-  r.platform = platform;
-  r.hostname = hw.host.hostname;
-  if (platform == "cpu") {
-    r.device_name = hw.cpu.model_name;
-    r.details_json = nlohmann::json(hw.cpu).dump();
-  } else {
-    r.device_name = platform;
-  }
-  return r;
-}
-
-store::PerformanceRecord ToRecord(const harness::BenchmarkResult& b, const BenchmarkOptions& o,
-                                  const harness::BenchmarkConfig& config) {
-  store::PerformanceRecord r;
-  r.execution_provider = b.execution_provider;
-  r.session_options_json = b.session_options_json;
-  r.runtime_version = "onnxruntime " + runtime::OnnxRuntimeVersion();
-  r.batch_size = b.batch_size;
-  r.seq_len = b.seq_len;
-  r.input_shapes_json = nlohmann::json(b.input_shapes).dump();
-  r.threads = o.threads;
-  r.warmup_iterations = config.warmup;
-  r.iterations = static_cast<int>(b.samples_ms.size());
-  r.load_ms = b.load_ms;
-  r.first_inference_ms = b.first_inference_ms;
-  r.latency_mean_ms = b.latency.mean;
-  r.latency_stdev_ms = b.latency.stdev;
-  r.latency_min_ms = b.latency.min;
-  r.latency_max_ms = b.latency.max;
-  r.latency_p50_ms = b.latency.p50;
-  r.latency_p90_ms = b.latency.p90;
-  r.latency_p95_ms = b.latency.p95;
-  r.latency_p99_ms = b.latency.p99;
-  r.throughput_items_per_s = b.throughput_items_per_s;
-  r.peak_rss_bytes = b.peak_rss_bytes;
-  r.samples_ms = b.samples_ms;
-  return r;
-}
-
-store::PerformanceRecord ToRecord(const harness::GenerationResult& g, const BenchmarkOptions& o,
-                                  const harness::GenerationConfig& config) {
-  store::PerformanceRecord r;
-  r.scenario = "generate";
-  r.execution_provider = g.execution_provider;
-  r.session_options_json = g.session_options_json;
-  r.runtime_version = "onnxruntime " + runtime::OnnxRuntimeVersion();
-  r.batch_size = config.batch_size;
-  r.seq_len = config.prompt_len;
-  r.input_shapes_json =
-      nlohmann::json{{"input_ids", {config.batch_size, config.prompt_len}}}.dump();
-  r.threads = o.threads;
-  r.warmup_iterations = config.warmup;
-  r.iterations = static_cast<int>(g.token_ms.size());
-  r.load_ms = g.load_ms;
-  r.first_inference_ms = g.first_prefill_ms;
-  r.latency_mean_ms = g.decode.mean;
-  r.latency_stdev_ms = g.decode.stdev;
-  r.latency_min_ms = g.decode.min;
-  r.latency_max_ms = g.decode.max;
-  r.latency_p50_ms = g.decode.p50;
-  r.latency_p90_ms = g.decode.p90;
-  r.latency_p95_ms = g.decode.p95;
-  r.latency_p99_ms = g.decode.p99;
-  r.throughput_items_per_s = g.decode_tokens_per_s;
-  r.peak_rss_bytes = g.peak_rss_bytes;
-  r.samples_ms = g.token_ms;
-  r.prompt_len = config.prompt_len;
-  r.new_tokens = config.new_tokens;
-  r.time_to_first_token_ms = g.prefill.mean;
-  return r;
-}
-
 std::string Ms(double v) { return fmt::format("{:.3f}", v); }
 
 // One configuration's measurement: its stored record, its table row, its headline figure.
@@ -187,8 +113,7 @@ struct Planned {
   std::string variant() const { return graph + "/" + precision; }
 };
 
-Outcome MeasureSingleStream(const models::Model& model, const Planned& plan,
-                            const BenchmarkOptions& o, Progress& progress) {
+Outcome MeasureSingleStream(const models::Model& model, const Planned& plan, Progress& progress) {
   const harness::BenchmarkConfig& c = plan.config;
   const std::string& platform = plan.platform;
   const harness::BenchmarkResult b =
@@ -196,7 +121,7 @@ Outcome MeasureSingleStream(const models::Model& model, const Planned& plan,
   std::string shapes;
   for (const auto& [name, shape] : b.input_shapes)
     shapes += (shapes.empty() ? "" : " ") + name + core::ShapeToString(shape);
-  store::PerformanceRecord record = ToRecord(b, o, c);
+  store::PerformanceRecord record = ToRecord(b, c);
   record.precision = plan.precision;
   record.graph_variant = plan.graph;
   return {std::move(record),
@@ -221,7 +146,7 @@ Outcome MeasureGenerate(const models::Model& model, const Planned& plan, const B
                               .seed = o.seed};
   const harness::GenerationResult r =
       harness::RunGeneration(model, g, [&](int steps, double) { progress.Update(steps, 0.0); });
-  store::PerformanceRecord record = ToRecord(r, o, g);
+  store::PerformanceRecord record = ToRecord(r, g);
   record.precision = plan.precision;
   record.graph_variant = plan.graph;
   return {std::move(record),
@@ -344,7 +269,7 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
     const models::Model& variant = variants.at(p.variant());
     try {
       Outcome out = generate ? MeasureGenerate(variant, p, o, progress)
-                             : MeasureSingleStream(variant, p, o, progress);
+                             : MeasureSingleStream(variant, p, progress);
       progress.End(out.summary);
       providers[{p.platform, p.variant()}] = out.record.execution_provider;
       entry.performance.push_back(std::move(out.record));
@@ -415,14 +340,7 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
                           {"parameters", model.info.parameters},
                           {"content_hash", model.info.content_hash}}},
                         {"failures", failures},
-                        {"results", nlohmann::json::array()}};
-    for (const auto& row : table.rows) {
-      nlohmann::json r;
-      for (size_t c = 0; c < table.headers.size(); ++c)
-        r[table.headers[c]] =
-            table.numeric[c] ? nlohmann::json::parse(*row[c]) : nlohmann::json(*row[c]);
-      j["results"].push_back(r);
-    }
+                        {"results", TableToJson(table)}};
     std::cout << j.dump(2) << "\n";
   } else {
     PrintTable(std::cout, table, TableFormat::kText);

@@ -43,34 +43,37 @@ bool IsNumeric(const Table& t, size_t col) { return col < t.numeric.size() && t.
 
 }  // namespace
 
+nlohmann::json TableToJson(const Table& t) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& row : t.rows) {
+    nlohmann::json obj = nlohmann::json::object();
+    for (size_t c = 0; c < t.headers.size(); ++c) {
+      if (c >= row.size() || !row[c]) {
+        obj[t.headers[c]] = nullptr;
+      } else if (IsNumeric(t, c)) {
+        try {
+          obj[t.headers[c]] = nlohmann::json::parse(*row[c]);
+        } catch (const nlohmann::json::exception&) {
+          obj[t.headers[c]] = *row[c];  // e.g. "inf", "nan"
+        }
+      } else {
+        obj[t.headers[c]] = *row[c];
+      }
+    }
+    rows.push_back(std::move(obj));
+  }
+  return rows;
+}
+
 void PrintTable(std::ostream& out, const Table& t, TableFormat format) {
   const size_t cols = t.headers.size();
   auto cell = [&](const std::vector<std::optional<std::string>>& row, size_t c) {
     return c < row.size() && row[c] ? *row[c] : std::string("NULL");
   };
   switch (format) {
-    case TableFormat::kJson: {
-      nlohmann::json rows = nlohmann::json::array();
-      for (const auto& row : t.rows) {
-        nlohmann::json obj = nlohmann::json::object();
-        for (size_t c = 0; c < cols; ++c) {
-          if (c >= row.size() || !row[c]) {
-            obj[t.headers[c]] = nullptr;
-          } else if (IsNumeric(t, c)) {
-            try {
-              obj[t.headers[c]] = nlohmann::json::parse(*row[c]);
-            } catch (const nlohmann::json::exception&) {
-              obj[t.headers[c]] = *row[c];  // e.g. "inf", "nan"
-            }
-          } else {
-            obj[t.headers[c]] = *row[c];
-          }
-        }
-        rows.push_back(std::move(obj));
-      }
-      out << rows.dump(2) << "\n";
+    case TableFormat::kJson:
+      out << TableToJson(t).dump(2) << "\n";
       return;
-    }
     case TableFormat::kCsv: {
       for (size_t c = 0; c < cols; ++c) out << (c ? "," : "") << CsvCell(t.headers[c]);
       out << "\n";

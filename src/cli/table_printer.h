@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace ipfs_accel::cli {
 
 enum class TableFormat { kText, kMarkdown, kCsv, kJson };
@@ -21,5 +23,7 @@ struct Table {
 };
 
 void PrintTable(std::ostream& out, const Table& table, TableFormat format);
+// The rows as a JSON array of objects (numeric columns as numbers, NULL as null).
+nlohmann::json TableToJson(const Table& table);
 
 }  // namespace ipfs_accel::cli

@@ -1,0 +1,87 @@
+#include "cli/benchmark_records.h"
+
+#include <nlohmann/json.hpp>
+
+#include "ipfs_accel/runtime/onnxruntime_backend.h"
+
+namespace ipfs_accel::cli {
+
+namespace {
+
+void SetLatency(store::PerformanceRecord& r, const harness::LatencyStats& s) {
+  r.latency_mean_ms = s.mean;
+  r.latency_stdev_ms = s.stdev;
+  r.latency_min_ms = s.min;
+  r.latency_max_ms = s.max;
+  r.latency_p50_ms = s.p50;
+  r.latency_p90_ms = s.p90;
+  r.latency_p95_ms = s.p95;
+  r.latency_p99_ms = s.p99;
+}
+
+store::PerformanceRecord Common(const std::string& provider, const std::string& options_json,
+                                const runtime::SessionOptions& session) {
+  store::PerformanceRecord r;
+  r.execution_provider = provider;
+  r.session_options_json = options_json;
+  r.runtime_version = "onnxruntime " + runtime::OnnxRuntimeVersion();
+  r.threads = session.intra_op_threads;
+  return r;
+}
+
+}  // namespace
+
+store::HardwarePlatformRecord HardwareRecord(const std::string& platform,
+                                             const hw::HardwareReport& hardware) {
+  store::HardwarePlatformRecord r;
+  r.platform = platform;
+  r.hostname = hardware.host.hostname;
+  if (platform == "cpu") {
+    r.device_name = hardware.cpu.model_name;
+    r.details_json = nlohmann::json(hardware.cpu).dump();
+  } else {
+    r.device_name = platform;
+  }
+  return r;
+}
+
+store::PerformanceRecord ToRecord(const harness::BenchmarkResult& b,
+                                  const harness::BenchmarkConfig& config) {
+  store::PerformanceRecord r = Common(b.execution_provider, b.session_options_json, config.session);
+  r.batch_size = b.batch_size;
+  r.seq_len = b.seq_len;
+  r.input_shapes_json = nlohmann::json(b.input_shapes).dump();
+  r.warmup_iterations = config.warmup;
+  r.iterations = static_cast<int>(b.samples_ms.size());
+  r.load_ms = b.load_ms;
+  r.first_inference_ms = b.first_inference_ms;
+  SetLatency(r, b.latency);
+  r.throughput_items_per_s = b.throughput_items_per_s;
+  r.peak_rss_bytes = b.peak_rss_bytes;
+  r.samples_ms = b.samples_ms;
+  return r;
+}
+
+store::PerformanceRecord ToRecord(const harness::GenerationResult& g,
+                                  const harness::GenerationConfig& config) {
+  store::PerformanceRecord r = Common(g.execution_provider, g.session_options_json, config.session);
+  r.scenario = "generate";
+  r.batch_size = config.batch_size;
+  r.seq_len = config.prompt_len;
+  r.input_shapes_json =
+      nlohmann::json{{"input_ids", {config.batch_size, config.prompt_len}}}.dump();
+  r.warmup_iterations = config.warmup;
+  r.iterations = static_cast<int>(g.token_ms.size());
+  r.load_ms = g.load_ms;
+  r.first_inference_ms = g.first_prefill_ms;
+  SetLatency(r, g.decode);
+  r.throughput_items_per_s = g.decode_tokens_per_s;
+  r.peak_rss_bytes = g.peak_rss_bytes;
+  r.samples_ms = g.token_ms;
+  r.prompt_len = config.prompt_len;
+  r.new_tokens = config.new_tokens;
+  r.time_to_first_token_ms = g.prefill.mean;
+  return r;
+}
+
+}  // namespace ipfs_accel::cli

@@ -1,0 +1,23 @@
+#pragma once
+// How the benchmark command turns measurements (harness) into stored rows (store):
+// the one place that knows both, so neither layer knows the other.
+
+#include <string>
+
+#include "ipfs_accel/harness/benchmark.h"
+#include "ipfs_accel/harness/generation.h"
+#include "ipfs_accel/hw/hardware.h"
+#include "ipfs_accel/store/records.h"
+
+namespace ipfs_accel::cli {
+
+store::HardwarePlatformRecord HardwareRecord(const std::string& platform,
+                                             const hw::HardwareReport& hardware);
+// A single-stream configuration: latencies of whole runs.
+store::PerformanceRecord ToRecord(const harness::BenchmarkResult& result,
+                                  const harness::BenchmarkConfig& config);
+// A generation: latencies per decoded token, throughput in tokens/s, TTFT from the prefills.
+store::PerformanceRecord ToRecord(const harness::GenerationResult& result,
+                                  const harness::GenerationConfig& config);
+
+}  // namespace ipfs_accel::cli
