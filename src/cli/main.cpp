@@ -41,7 +41,8 @@ int Main(int argc, char** argv) {
 
   CLI::App app{
       "ipfs-accelerate: benchmark Hugging Face architectures on every backend of this machine,\n"
-      "keep every measurement in DuckDB, and report on it. Nothing is simulated: a backend that\n"
+      "keep every measurement in DuckDB, and report on it. Every figure is measured here: a "
+      "backend that\n"
       "is not here is reported as unavailable, with the reason.",
       "ipfs-accelerate"};
   app.set_version_flag("--version", fmt::format("ipfs-accelerate {} (commit {})",

@@ -33,9 +33,14 @@
 #include "ipfs_accel/models/safetensors.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "support/temp_dir.h"
+#include "support/tensors.h"
 
 namespace ipfs_accel::harness {
 namespace {
+
+using ipfs_accel::testing::Int64Tensor;
+using ipfs_accel::testing::MaxAbsDiff;
+using ipfs_accel::testing::SliceAxis1;
 
 namespace fs = std::filesystem;
 using core::DType;
@@ -75,35 +80,6 @@ INSTANTIATE_TEST_SUITE_P(HfTiny, DecoderFixtureTest,
                          ::testing::Values("gpt2", "llama", "opt", "qwen2", "qwen3"));
 
 // ---- tensors ----
-
-Tensor Int64Tensor(core::Shape shape, const std::vector<int64_t>& values) {
-  Tensor t = Tensor::Zeros(DType::kInt64, std::move(shape));
-  std::copy(values.begin(), values.end(), t.values<int64_t>().begin());
-  return t;
-}
-
-// Columns [begin, end) of a [rows, cols, ...] tensor (axis 1).
-Tensor SliceAxis1(const Tensor& t, int64_t begin, int64_t end) {
-  core::Shape shape = t.shape;
-  const int64_t inner = core::ElementCount(shape) / (shape[0] * shape[1]);
-  const size_t elem = core::DTypeSize(t.dtype);
-  shape[1] = end - begin;
-  Tensor out = Tensor::Zeros(t.dtype, shape);
-  for (int64_t r = 0; r < shape[0]; ++r)
-    std::copy_n(t.bytes.begin() + ((r * t.shape[1] + begin) * inner) * elem,
-                (end - begin) * inner * elem,
-                out.bytes.begin() + (r * (end - begin) * inner) * elem);
-  return out;
-}
-
-double MaxAbsDiff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape, b.shape);
-  if (a.shape != b.shape) return INFINITY;
-  const auto x = a.ToDoubles(), y = b.ToDoubles();
-  double worst = 0;
-  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::fabs(x[i] - y[i]));
-  return worst;
-}
 
 // ---- left padding ----
 

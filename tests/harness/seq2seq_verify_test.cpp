@@ -34,9 +34,12 @@
 #include "models/seq2seq_graphs.h"
 #include "models/weights.h"
 #include "support/temp_dir.h"
+#include "support/tensors.h"
 
 namespace ipfs_accel::harness {
 namespace {
+
+using ipfs_accel::testing::Int64Tensor;
 
 namespace fs = std::filesystem;
 using core::DType;
@@ -44,12 +47,6 @@ using core::Tensor;
 using TensorMap = std::map<std::string, Tensor>;
 
 const fs::path kT5Fixture = fs::path(IPFS_ACCEL_SHARED_DIR) / "fixtures/hf-tiny/t5";
-
-Tensor Int64Tensor(core::Shape shape, const std::vector<int64_t>& values) {
-  Tensor t = Tensor::Zeros(DType::kInt64, std::move(shape));
-  std::copy(values.begin(), values.end(), t.values<int64_t>().begin());
-  return t;
-}
 
 // Largest |a - b| over the elements of [batch, seq, hidden] tensors where keep(b, s) holds.
 template <typename Keep>
