@@ -191,27 +191,33 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
   results.run.started_at = store::UtcNow();
   const models::Model model = models::LoadModel(o.model, {.seed = o.seed});
 
-  // Graph and precision variants are made up front: one that fails stops before anything runs.
-  std::map<std::string, models::Model> variants;  // by Planned::variant()
-  for (const auto& graph : o.graphs) {
-    if (graph != "plain" && graph != "fused")
-      throw Error(ErrorKind::kInvalidArgument,
-                  fmt::format("unknown graph variant '{}'; use plain or fused", graph));
-    for (const auto& name : o.precisions) {
-      const models::Precision precision = models::ParsePrecision(name);
-      const bool reference = graph == "plain" && precision == models::Precision::kFp32;
-      variants.emplace(
-          graph + "/" + name,
-          reference
-              ? model
-              : models::LoadModel(
-                    o.model, {.seed = o.seed, .fused = graph == "fused", .precision = precision}));
-    }
-  }
-
+  // The plan: platform x graph x precision x batch. "auto" is the fused graph where the
+  // platform's runtime has ONNX Runtime's contrib ops and the plain graph elsewhere; an
+  // explicit "fused" where it has none is recorded as unavailable, not run.
   std::vector<Planned> plan;
+  std::vector<store::CompatibilityRecord> unavailable_fused;
+  std::vector<std::string> unavailable_platforms;
   for (const auto& platform : platforms) {
-    for (const auto& graph : o.graphs) {
+    for (const std::string& asked : o.graphs) {
+      if (asked != "plain" && asked != "fused" && asked != "auto")
+        throw Error(ErrorKind::kInvalidArgument,
+                    fmt::format("unknown graph variant '{}'; use plain, fused or auto", asked));
+      const bool contrib = runtime::RunsContribOps(platform);
+      const std::string graph = asked == "auto" ? (contrib ? "fused" : "plain") : asked;
+      if (graph == "fused" && !contrib) {
+        unavailable_platforms.push_back(platform);
+        unavailable_fused.push_back(
+            {.execution_provider = "",
+             .status = "unavailable",
+             .error_class = core::ErrorKindName(ErrorKind::kUnavailable),
+             .error_message = fmt::format("the {} runtime has no com.microsoft contrib ops; the "
+                                          "plain graph runs there",
+                                          platform),
+             .max_abs_error = std::nullopt,
+             .precision = "fp32",
+             .graph_variant = "fused"});
+        continue;
+      }
       for (const auto& precision : o.precisions) {
         for (int64_t batch : o.batch_sizes) {
           harness::BenchmarkConfig c;
@@ -230,6 +236,19 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
         }
       }
     }
+  }
+
+  // Graph and precision variants are made up front: one that fails stops before anything runs.
+  std::map<std::string, models::Model> variants;  // by Planned::variant()
+  for (const Planned& p : plan) {
+    if (variants.count(p.variant())) continue;
+    const models::Precision precision = models::ParsePrecision(p.precision);
+    const bool reference = p.graph == "plain" && precision == models::Precision::kFp32;
+    variants.emplace(p.variant(), reference
+                                      ? model
+                                      : models::LoadModel(o.model, {.seed = o.seed,
+                                                                    .fused = p.graph == "fused",
+                                                                    .precision = precision}));
   }
   if (generate) {
     for (int64_t batch : o.batch_sizes)
@@ -317,6 +336,16 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
     }
     entries[p->platform].compatibility.push_back(ok);
   }
+  for (size_t i = 0; i < unavailable_fused.size(); ++i) {
+    auto& entry = entries[unavailable_platforms[i]];
+    if (entry.hardware.platform.empty()) {
+      entry.hardware = HardwareRecord(unavailable_platforms[i], hardware);
+      entry.model = {model.info.name,        model.info.architecture, model.info.modality,
+                     model.info.source,      model.info.source_path,  model.info.parameters,
+                     model.info.content_hash};
+    }
+    entry.compatibility.push_back(unavailable_fused[i]);
+  }
   for (auto& [platform, entry] : entries) results.entries.push_back(std::move(entry));
   results.run.finished_at = store::UtcNow();
   results.run.tool_version = build_info::kToolVersion;
@@ -403,7 +432,8 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
       ->capture_default_str();
   cmd->add_option("--graph", o->graphs,
                   "graph variants, comma-separated: plain (standard ONNX, runs anywhere), fused "
-                  "(ONNX Runtime contrib operators where the architecture has them)")
+                  "(ONNX Runtime contrib operators where the architecture has them), auto "
+                  "(fused where the platform's runtime has contrib ops, else plain)")
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--scenario", o->scenario,

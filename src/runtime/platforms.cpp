@@ -92,6 +92,10 @@ std::vector<PlatformStatus> PlatformAvailability(const hw::HardwareReport& hardw
   return out;
 }
 
+bool RunsContribOps(const std::string& platform) {
+  return platform == "cpu" || platform == "cuda" || platform == "rocm";
+}
+
 PlatformStatus CheckPlatform(const std::string& platform, const hw::HardwareReport& hardware) {
   for (const auto& def : kPlatforms)
     if (platform == def.platform) return Check(def, hardware, OnnxRuntimeProviders());

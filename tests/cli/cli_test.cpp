@@ -380,6 +380,21 @@ TEST_F(CliTest, GenerateScenarioAcrossPrecisionsAndGraphs) {
   ASSERT_TRUE(compat.rows[3][2].has_value());     // logits: top-1 agreement stored
 }
 
+TEST_F(CliTest, AutoGraphIsFusedOnTheCpu) {
+  const Result r =
+      Run("benchmark --model bert-tiny --graph auto --seq-len 16 --iterations 2 "
+          "--min-time 0 --db " +
+          db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  const auto rows = store->Query(
+      "SELECT p.graph_variant, c.max_abs_error < 1e-4 FROM performance_results p, "
+      "compatibility_results c");
+  ASSERT_EQ(rows.rows.size(), 1u);
+  EXPECT_EQ(*rows.rows[0][0], "fused");
+  EXPECT_EQ(*rows.rows[0][1], "true");  // compared with the plain fp32 graph, and equal
+}
+
 TEST_F(CliTest, GenerateNeedsAKvCache) {
   ExpectCleanFailureOnFreshDb(Run("benchmark --model bert-tiny --scenario generate --db " + db_), 5,
                               "KV cache");

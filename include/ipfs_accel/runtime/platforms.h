@@ -21,6 +21,10 @@ struct PlatformStatus {
 // Every known platform, in a fixed order.
 const std::vector<std::string>& KnownPlatforms();
 std::vector<PlatformStatus> PlatformAvailability(const hw::HardwareReport& hardware);
+// Whether the platform's runtime executes ONNX Runtime's com.microsoft contrib ops (the
+// fused graph variant): native ORT on CPU, CUDA, ROCm; not browsers or the partitioning EPs
+// (OpenVINO, QNN, CoreML), which get the plain graph.
+bool RunsContribOps(const std::string& platform);
 // One platform's status; throws core::Error(kInvalidArgument) for an unknown name.
 PlatformStatus CheckPlatform(const std::string& platform, const hw::HardwareReport& hardware);
 
