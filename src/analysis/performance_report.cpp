@@ -32,13 +32,15 @@ store::QueryResult PerformanceReport(store::ResultStore& store, const ReportFilt
   if (filter.hardware) where += " AND h.platform = " + Literal(*filter.hardware);
   return store.Query(fmt::format(
       "SELECT r.started_at, m.name AS model, h.platform AS hardware, h.device_name AS device, "
-      "p.execution_provider AS ep, p.precision, p.batch_size AS batch, p.seq_len, "
+      "p.execution_provider AS ep, p.graph_variant AS graph, p.precision, p.scenario, "
+      "p.batch_size AS batch, p.seq_len, "
       "round(p.latency_p50_ms, 3) AS p50_ms, round(p.latency_p90_ms, 3) AS p90_ms, "
       "round(p.latency_p99_ms, 3) AS p99_ms, round(p.throughput_items_per_s, 2) AS items_per_s, "
       "round(p.peak_rss_bytes / 1048576.0, 1) AS peak_rss_mb, p.run_id "
       "FROM performance_results p JOIN runs r USING (run_id) "
       "JOIN models m USING (model_id) JOIN hardware_platforms h USING (hardware_id) "
-      "WHERE {} ORDER BY r.started_at DESC, m.name, h.platform, p.batch_size, p.seq_len",
+      "WHERE {} ORDER BY r.started_at DESC, m.name, h.platform, p.scenario, p.graph_variant, "
+      "p.precision, p.batch_size, p.seq_len",
       where));
 }
 

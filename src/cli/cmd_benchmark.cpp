@@ -239,16 +239,20 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
   }
 
   // Graph and precision variants are made up front: one that fails stops before anything runs.
-  std::map<std::string, models::Model> variants;  // by Planned::variant()
+  // The plain fp32 variant is `model` itself, not a copy (a graph can be gigabytes).
+  std::map<std::string, models::Model> built;            // the other variants
+  std::map<std::string, const models::Model*> variants;  // by Planned::variant()
   for (const Planned& p : plan) {
     if (variants.count(p.variant())) continue;
     const models::Precision precision = models::ParsePrecision(p.precision);
-    const bool reference = p.graph == "plain" && precision == models::Precision::kFp32;
-    variants.emplace(p.variant(), reference
-                                      ? model
-                                      : models::LoadModel(o.model, {.seed = o.seed,
-                                                                    .fused = p.graph == "fused",
-                                                                    .precision = precision}));
+    if (p.graph == "plain" && precision == models::Precision::kFp32) {
+      variants[p.variant()] = &model;
+      continue;
+    }
+    models::Model& variant = built[p.variant()];
+    variant = models::LoadModel(
+        o.model, {.seed = o.seed, .fused = p.graph == "fused", .precision = precision});
+    variants[p.variant()] = &variant;
   }
   if (generate) {
     for (int64_t batch : o.batch_sizes)
@@ -285,7 +289,7 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
     progress.Begin(static_cast<int>(i + 1), static_cast<int>(plan.size()),
                    fmt::format("{} on {} {} {} batch {}", model.info.name, p.platform, p.graph,
                                p.precision, p.config.shape.batch_size));
-    const models::Model& variant = variants.at(p.variant());
+    const models::Model& variant = *variants.at(p.variant());
     try {
       Outcome out = generate ? MeasureGenerate(variant, p, o, progress)
                              : MeasureSingleStream(variant, p, progress);
@@ -329,7 +333,7 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
     if (p->variant() != "plain/fp32") {
       harness::ShapeRequest shape = p->config.shape;
       if (generate) shape.seq_len = o.prompt_len;
-      const harness::AccuracyResult a = harness::CompareModels(model, variants.at(p->variant()),
+      const harness::AccuracyResult a = harness::CompareModels(model, *variants.at(p->variant()),
                                                                p->config.session, shape, o.seed);
       ok.max_abs_error = a.max_abs_error;
       ok.top1_agreement = a.top1_agreement;
