@@ -32,11 +32,15 @@
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/safetensors.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
+#include "support/kv_cache_check.h"
 #include "support/temp_dir.h"
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
 namespace {
+
+using ipfs_accel::testing::ExpectCacheConsistent;
+using ipfs_accel::testing::LlamaLikeNames;
 
 using ipfs_accel::testing::Int64Tensor;
 using ipfs_accel::testing::MaxAbsDiff;
@@ -123,77 +127,6 @@ INSTANTIATE_TEST_SUITE_P(HfTiny, DecoderLeftPaddingTest,
 
 // ---- the KV cache against the full pass ----
 
-// Runs `ids` [batch, S] / `mask` [batch, S] once with an empty cache, then again in
-// chunks of `chunks` tokens feeding present.* back; returns the worst difference of
-// logits (per step) and of the final cache.
-struct CacheComparison {
-  double logits = INFINITY, cache = INFINITY;
-};
-CacheComparison CompareCacheWithFullPass(const models::Model& model, const Tensor& ids,
-                                         const Tensor& mask, const std::vector<int64_t>& chunks) {
-  auto session = runtime::OpenOnnxRuntimeSession(model, {});
-  const int64_t batch = ids.shape[0];
-  TensorMap empty_cache;
-  for (const auto& in : session->inputs()) {
-    if (in.name.rfind("past_key_values.", 0) != 0) continue;
-    empty_cache[in.name] = Tensor::Zeros(DType::kFloat32, {batch, in.shape[1], 0, in.shape[3]});
-  }
-  EXPECT_FALSE(empty_cache.empty());
-  TensorMap full_inputs = empty_cache;
-  full_inputs["input_ids"] = ids;
-  full_inputs["attention_mask"] = mask;
-  const TensorMap full = session->Run(full_inputs);
-
-  CacheComparison worst{0, 0};
-  TensorMap cache = empty_cache;
-  int64_t position = 0;
-  for (int64_t chunk : chunks) {
-    TensorMap step = cache;
-    step["input_ids"] = SliceAxis1(ids, position, position + chunk);
-    step["attention_mask"] = SliceAxis1(mask, 0, position + chunk);
-    const TensorMap out = session->Run(step);
-    worst.logits = std::max(
-        worst.logits,
-        MaxAbsDiff(out.at("logits"), SliceAxis1(full.at("logits"), position, position + chunk)));
-    for (auto& [name, tensor] : cache) {
-      const std::string present = "present." + name.substr(std::string("past_key_values.").size());
-      tensor = out.at(present);
-      EXPECT_EQ(tensor.shape[2], position + chunk) << present;
-    }
-    position += chunk;
-  }
-  EXPECT_EQ(position, ids.shape[1]);
-  for (const auto& [name, tensor] : cache) {
-    const std::string present = "present." + name.substr(std::string("past_key_values.").size());
-    worst.cache = std::max(worst.cache, MaxAbsDiff(tensor, full.at(present)));
-  }
-  return worst;
-}
-
-// Two rows of 12 tokens; the second right-padded from position 8, as in the fixtures.
-struct Prompt {
-  Tensor ids, mask;
-};
-Prompt MakePrompt(int64_t vocab, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int64_t> ids(24), mask(24, 1);
-  for (auto& t : ids) t = static_cast<int64_t>(rng() % static_cast<uint64_t>(vocab));
-  for (int i = 12 + 8; i < 24; ++i) mask[i] = 0;
-  return {Int64Tensor({2, 12}, ids), Int64Tensor({2, 12}, mask)};
-}
-
-// Chunks exercise a prefill, a multi-token step over a cache, then single tokens.
-const std::vector<int64_t> kChunks = {5, 3, 1, 1, 1, 1};
-
-void ExpectCacheConsistent(const models::Model& model, int64_t vocab, const std::string& label) {
-  const Prompt p = MakePrompt(vocab, 7);
-  const CacheComparison c = CompareCacheWithFullPass(model, p.ids, p.mask, kChunks);
-  EXPECT_LT(c.logits, kTolerance) << label;
-  EXPECT_LT(c.cache, kTolerance) << label;
-  std::cout << label << ": cached-step logits differ by at most " << c.logits << ", final cache by "
-            << c.cache << "\n";
-}
-
 class DecoderFixtureCacheTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(DecoderFixtureCacheTest, StepwiseDecodingMatchesFullPass) {
@@ -208,28 +141,14 @@ INSTANTIATE_TEST_SUITE_P(HfTiny, DecoderFixtureCacheTest,
 
 using ipfs_accel::testing::TempDir;
 
-constexpr int64_t kVocab = 256, kHidden = 64, kInter = 128, kLayers = 2, kHeads = 4;
+// The sizes LlamaLikeNames writes, so configs and checkpoints agree.
+constexpr int64_t kVocab = ipfs_accel::testing::kTinyVocab,
+                  kHidden = ipfs_accel::testing::kTinyHidden,
+                  kInter = ipfs_accel::testing::kTinyInter,
+                  kHeads = ipfs_accel::testing::kTinyHeads, kLayers = 2;
 
 // HF's state dict for a tiny config, name -> shape, written from the HF modules.
 using ShapeMap = std::map<std::string, core::Shape>;
-
-ShapeMap LlamaLikeNames(int64_t kv_heads, int64_t head_dim, bool tied, int64_t layers) {
-  ShapeMap m = {{"model.embed_tokens.weight", {kVocab, kHidden}}, {"model.norm.weight", {kHidden}}};
-  if (!tied) m["lm_head.weight"] = {kVocab, kHidden};
-  for (int64_t l = 0; l < layers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    m[p + "input_layernorm.weight"] = {kHidden};
-    m[p + "post_attention_layernorm.weight"] = {kHidden};
-    m[p + "self_attn.q_proj.weight"] = {kHeads * head_dim, kHidden};
-    m[p + "self_attn.k_proj.weight"] = {kv_heads * head_dim, kHidden};
-    m[p + "self_attn.v_proj.weight"] = {kv_heads * head_dim, kHidden};
-    m[p + "self_attn.o_proj.weight"] = {kHidden, kHeads * head_dim};
-    m[p + "mlp.gate_proj.weight"] = {kInter, kHidden};
-    m[p + "mlp.up_proj.weight"] = {kInter, kHidden};
-    m[p + "mlp.down_proj.weight"] = {kHidden, kInter};
-  }
-  return m;
-}
 
 ShapeMap PhiNames(bool qk_layernorm) {
   const int64_t hd = kHidden / kHeads;

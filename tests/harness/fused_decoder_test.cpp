@@ -29,11 +29,18 @@
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/safetensors.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
+#include "support/kv_cache_check.h"
 #include "support/temp_dir.h"
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
 namespace {
+
+using ipfs_accel::testing::EmptyCache;
+using ipfs_accel::testing::ExpectCacheConsistent;
+using ipfs_accel::testing::LlamaLikeNames;
+using ipfs_accel::testing::MakePrompt;
+using ipfs_accel::testing::Prompt;
 
 using ipfs_accel::testing::Int64Tensor;
 using ipfs_accel::testing::MaxAbsDiff;
@@ -70,18 +77,6 @@ void ExpectContribLayers(const models::Model& model, int64_t layers) {
   EXPECT_EQ(counts[":Softmax"], 0);  // attention is the op's, not a subgraph beside it
 }
 
-TensorMap EmptyCache(runtime::Session& session, int64_t batch) {
-  TensorMap cache;
-  for (const auto& in : session.inputs())
-    if (in.name.rfind("past_key_values.", 0) == 0)
-      cache[in.name] = Tensor::Zeros(DType::kFloat32, {batch, in.shape[1], 0, in.shape[3]});
-  return cache;
-}
-
-std::string PresentName(const std::string& past) {
-  return "present." + past.substr(std::string("past_key_values.").size());
-}
-
 // ---- the hf-tiny fixtures against transformers ----
 
 class FusedDecoderFixtureTest : public ::testing::TestWithParam<std::string> {};
@@ -107,74 +102,12 @@ INSTANTIATE_TEST_SUITE_P(HfTiny, FusedDecoderFixtureTest,
 
 // ---- the KV cache against the full pass ----
 
-struct Prompt {
-  Tensor ids, mask;
-};
-
-// `batch` rows of 12 tokens; the second row right-padded from position 8, as in the fixtures.
-Prompt MakePrompt(int64_t batch, int64_t vocab, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int64_t> ids(batch * 12), mask(batch * 12, 1);
-  for (auto& t : ids) t = static_cast<int64_t>(rng() % static_cast<uint64_t>(vocab));
-  if (batch > 1)
-    for (int i = 12 + 8; i < 24; ++i) mask[i] = 0;
-  return {Int64Tensor({batch, 12}, ids), Int64Tensor({batch, 12}, mask)};
-}
-
-struct CacheComparison {
-  double logits = INFINITY, cache = INFINITY;
-};
-
-// The whole prompt in one pass against the same tokens fed in `chunks`, present.* fed back.
-CacheComparison CompareCacheWithFullPass(const models::Model& model, const Prompt& p,
-                                         const std::vector<int64_t>& chunks) {
-  auto session = runtime::OpenOnnxRuntimeSession(model, {});
-  const TensorMap empty = EmptyCache(*session, p.ids.shape[0]);
-  EXPECT_FALSE(empty.empty());
-  TensorMap full_inputs = empty;
-  full_inputs["input_ids"] = p.ids;
-  full_inputs["attention_mask"] = p.mask;
-  const TensorMap full = session->Run(full_inputs);
-  CacheComparison worst{0, 0};
-  TensorMap cache = empty;
-  int64_t position = 0;
-  for (int64_t chunk : chunks) {
-    TensorMap step = cache;
-    step["input_ids"] = SliceAxis1(p.ids, position, position + chunk);
-    step["attention_mask"] = SliceAxis1(p.mask, 0, position + chunk);
-    const TensorMap out = session->Run(step);
-    worst.logits = std::max(
-        worst.logits,
-        MaxAbsDiff(out.at("logits"), SliceAxis1(full.at("logits"), position, position + chunk)));
-    for (auto& [name, tensor] : cache) {
-      tensor = out.at(PresentName(name));
-      EXPECT_EQ(tensor.shape[2], position + chunk) << name;
-    }
-    position += chunk;
-  }
-  EXPECT_EQ(position, p.ids.shape[1]);
-  for (const auto& [name, tensor] : cache)
-    worst.cache = std::max(worst.cache, MaxAbsDiff(tensor, full.at(PresentName(name))));
-  return worst;
-}
-
-// A prefill, a multi-token step over the cache, then single tokens, on two rows (the second
-// right-padded).
-void ExpectCacheConsistent(const models::Model& model, int64_t vocab, const std::string& label) {
-  const CacheComparison c =
-      CompareCacheWithFullPass(model, MakePrompt(2, vocab, 7), {5, 3, 1, 1, 1, 1});
-  EXPECT_LT(c.logits, kTolerance) << label;
-  EXPECT_LT(c.cache, kTolerance) << label;
-  std::cout << label << " (fused): cached-step logits differ by at most " << c.logits
-            << ", final cache by " << c.cache << "\n";
-}
-
 class FusedDecoderFixtureCacheTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FusedDecoderFixtureCacheTest, StepwiseDecodingMatchesFullPass) {
   const models::Model model =
       models::LoadHfFolder((kFixtures / GetParam()).string(), {.fused = true});
-  ExpectCacheConsistent(model, 1000, GetParam());
+  ExpectCacheConsistent(model, 1000, GetParam() + " (fused)");
 }
 
 INSTANTIATE_TEST_SUITE_P(HfTiny, FusedDecoderFixtureCacheTest,
@@ -182,27 +115,11 @@ INSTANTIATE_TEST_SUITE_P(HfTiny, FusedDecoderFixtureCacheTest,
 
 // ---- tiny seeded checkpoints: fused against plain ----
 
-constexpr int64_t kVocab = 256, kHidden = 64, kInter = 128, kLayers = 2, kHeads = 4;
-
-// HF's LLaMA-style state dict (Mistral and Gemma share it), name -> shape.
-std::map<std::string, core::Shape> LlamaLikeNames(int64_t kv_heads, int64_t head_dim, bool tied) {
-  std::map<std::string, core::Shape> m = {{"model.embed_tokens.weight", {kVocab, kHidden}},
-                                          {"model.norm.weight", {kHidden}}};
-  if (!tied) m["lm_head.weight"] = {kVocab, kHidden};
-  for (int64_t l = 0; l < kLayers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    m[p + "input_layernorm.weight"] = {kHidden};
-    m[p + "post_attention_layernorm.weight"] = {kHidden};
-    m[p + "self_attn.q_proj.weight"] = {kHeads * head_dim, kHidden};
-    m[p + "self_attn.k_proj.weight"] = {kv_heads * head_dim, kHidden};
-    m[p + "self_attn.v_proj.weight"] = {kv_heads * head_dim, kHidden};
-    m[p + "self_attn.o_proj.weight"] = {kHidden, kHeads * head_dim};
-    m[p + "mlp.gate_proj.weight"] = {kInter, kHidden};
-    m[p + "mlp.up_proj.weight"] = {kInter, kHidden};
-    m[p + "mlp.down_proj.weight"] = {kHidden, kInter};
-  }
-  return m;
-}
+// The sizes LlamaLikeNames writes, so configs and checkpoints agree.
+constexpr int64_t kVocab = ipfs_accel::testing::kTinyVocab,
+                  kHidden = ipfs_accel::testing::kTinyHidden,
+                  kInter = ipfs_accel::testing::kTinyInter,
+                  kHeads = ipfs_accel::testing::kTinyHeads, kLayers = 2;
 
 // Writes config.json + seeded model.safetensors (norm scales near 1, Gemma's offsets near 0,
 // the rest N(0, 0.1), so every weight moves the logits) and loads the folder both ways.
@@ -261,9 +178,9 @@ TEST(FusedDecoderTest, MistralWithGroupedQueries) {
   json c = TinyConfig("mistral");
   c["num_key_value_heads"] = 2;
   c["sliding_window"] = nullptr;
-  const Pair m = TinyPair(dir, c, LlamaLikeNames(2, 16, false), false);
+  const Pair m = TinyPair(dir, c, LlamaLikeNames(2, 16, false, kLayers), false);
   ExpectFusedEqualsPlain(m, kVocab, "mistral");
-  ExpectCacheConsistent(m.fused, kVocab, "mistral");
+  ExpectCacheConsistent(m.fused, kVocab, "mistral (fused)");
 }
 
 TEST(FusedDecoderTest, MistralWithSlidingWindow) {
@@ -271,9 +188,9 @@ TEST(FusedDecoderTest, MistralWithSlidingWindow) {
   json c = TinyConfig("mistral");
   c["num_key_value_heads"] = 2;
   c["sliding_window"] = 4;
-  const Pair m = TinyPair(dir, c, LlamaLikeNames(2, 16, false), false);
+  const Pair m = TinyPair(dir, c, LlamaLikeNames(2, 16, false, kLayers), false);
   ExpectFusedEqualsPlain(m, kVocab, "mistral (sliding window 4)");
-  ExpectCacheConsistent(m.fused, kVocab, "mistral (sliding window 4)");
+  ExpectCacheConsistent(m.fused, kVocab, "mistral (sliding window 4) (fused)");
 }
 
 TEST(FusedDecoderTest, GemmaWithOneKvHeadAndWideHeads) {
@@ -283,9 +200,9 @@ TEST(FusedDecoderTest, GemmaWithOneKvHeadAndWideHeads) {
   c["head_dim"] = 32;  // heads x head_dim (128) != hidden (64), as in Gemma-7B
   c["hidden_act"] = "gelu_pytorch_tanh";
   c["tie_word_embeddings"] = true;
-  const Pair m = TinyPair(dir, c, LlamaLikeNames(1, 32, true), true);
+  const Pair m = TinyPair(dir, c, LlamaLikeNames(1, 32, true, kLayers), true);
   ExpectFusedEqualsPlain(m, kVocab, "gemma");
-  ExpectCacheConsistent(m.fused, kVocab, "gemma");
+  ExpectCacheConsistent(m.fused, kVocab, "gemma (fused)");
 }
 
 TEST(FusedDecoderTest, LlamaWithYarnRope) {
@@ -296,7 +213,7 @@ TEST(FusedDecoderTest, LlamaWithYarnRope) {
                           {"rope_theta", 10000.0},
                           {"factor", 4.0},
                           {"original_max_position_embeddings", 16}};
-  const Pair m = TinyPair(dir, c, LlamaLikeNames(2, 16, false), false);
+  const Pair m = TinyPair(dir, c, LlamaLikeNames(2, 16, false, kLayers), false);
   ExpectFusedEqualsPlain(m, kVocab, "llama (yarn)");
 }
 
@@ -306,9 +223,9 @@ TEST(FusedDecoderTest, LlamaWithPartialRotary) {
   json c = TinyConfig("llama");
   c["num_key_value_heads"] = 2;
   c["partial_rotary_factor"] = 0.5;
-  const Pair m = TinyPair(dir, c, LlamaLikeNames(2, 16, false), false);
+  const Pair m = TinyPair(dir, c, LlamaLikeNames(2, 16, false, kLayers), false);
   ExpectFusedEqualsPlain(m, kVocab, "llama (partial rotary)");
-  ExpectCacheConsistent(m.fused, kVocab, "llama (partial rotary)");
+  ExpectCacheConsistent(m.fused, kVocab, "llama (partial rotary) (fused)");
 }
 
 // Families without a contrib form stay plain when asked for the fused variant.
