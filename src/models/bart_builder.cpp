@@ -11,6 +11,7 @@
 #include "seq2seq_attention.h"
 #include "seq2seq_cache.h"
 #include "seq2seq_embedding.h"
+#include "seq2seq_forward.h"
 
 namespace ipfs_accel::models {
 
@@ -174,20 +175,15 @@ std::string Decoder(GraphBuilder& g, const BartShape& s, const std::string& embe
 
 void BuildBart(const HfConfig& config, GraphBuilder& g) {
   const BartShape s = ReadShape(config);
-  const std::string batch = "batch", sequence = "sequence", decoder_sequence = "decoder_sequence";
-  g.Input("input_ids", onnx::TensorProto::INT64, {batch, sequence});
-  g.Input("attention_mask", onnx::TensorProto::INT64, {batch, sequence});
-  g.Input("decoder_input_ids", onnx::TensorProto::INT64, {batch, decoder_sequence});
-
-  const std::string embedding = SharedTokenEmbedding(g, s.vocab, s.d_model);
-  const std::string encoder_hidden = Encoder(g, s, embedding, "input_ids", "attention_mask");
-  g.Node("Identity", {encoder_hidden}, {}, "encoder_last_hidden_state");
-  const std::string decoder_hidden =
-      Decoder(g, s, embedding, "decoder_input_ids", "attention_mask", encoder_hidden, false);
-  g.Node("Identity", {decoder_hidden}, {}, "last_hidden_state");
-
-  g.Output("last_hidden_state", onnx::TensorProto::FLOAT, {batch, decoder_sequence, s.d_model});
-  g.Output("encoder_last_hidden_state", onnx::TensorProto::FLOAT, {batch, sequence, s.d_model});
+  BuildSeq2SeqForward(
+      g, s.vocab, s.d_model,
+      [&](const std::string& embedding) {
+        return Encoder(g, s, embedding, "input_ids", "attention_mask");
+      },
+      [&](const std::string& embedding, const std::string& encoder_hidden) {
+        return Decoder(g, s, embedding, "decoder_input_ids", "attention_mask", encoder_hidden,
+                       false);
+      });
 }
 
 }  // namespace ipfs_accel::models
