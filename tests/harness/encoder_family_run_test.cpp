@@ -27,9 +27,12 @@
 #include "ipfs_accel/models/safetensors.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "support/temp_dir.h"
+#include "support/tensors.h"
 
 namespace ipfs_accel::harness {
 namespace {
+
+using ipfs_accel::testing::Int64Tensor;
 
 namespace fs = std::filesystem;
 using Matrix = std::vector<double>;  // row-major
@@ -357,21 +360,15 @@ Batch SampleBatch(int64_t pad, int64_t type_vocab = 3) {
   return in;
 }
 
-core::Tensor Int64s(const std::vector<int64_t>& v, int64_t batch, int64_t seq) {
-  core::Tensor t = core::Tensor::Zeros(core::DType::kInt64, {batch, seq});
-  std::copy(v.begin(), v.end(), t.values<int64_t>().begin());
-  return t;
-}
-
 // Loads `dir` and runs it on CPU.
 std::map<std::string, core::Tensor> RunFolder(const std::string& dir, const Batch& in,
                                               bool token_types) {
   const models::Model model = models::LoadHfFolder(dir);
   auto session = runtime::OpenOnnxRuntimeSession(model, runtime::SessionOptions{});
   std::map<std::string, core::Tensor> inputs = {
-      {"input_ids", Int64s(in.ids, in.batch, in.seq)},
-      {"attention_mask", Int64s(in.mask, in.batch, in.seq)}};
-  if (token_types) inputs["token_type_ids"] = Int64s(in.types, in.batch, in.seq);
+      {"input_ids", Int64Tensor({in.batch, in.seq}, in.ids)},
+      {"attention_mask", Int64Tensor({in.batch, in.seq}, in.mask)}};
+  if (token_types) inputs["token_type_ids"] = Int64Tensor({in.batch, in.seq}, in.types);
   return session->Run(inputs);
 }
 

@@ -30,11 +30,14 @@
 #include "ipfs_accel/models/safetensors.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "support/kv_cache_check.h"
+#include "support/op_counts.h"
 #include "support/temp_dir.h"
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
 namespace {
+
+using ipfs_accel::testing::OpCounts;
 
 using ipfs_accel::testing::EmptyCache;
 using ipfs_accel::testing::ExpectCacheConsistent;
@@ -57,15 +60,6 @@ const fs::path kFixtures = fs::path(IPFS_ACCEL_SHARED_DIR) / "fixtures/hf-tiny";
 constexpr double kTolerance = 1e-4;
 
 // ---- tensors ----
-
-// Nodes of a built model by "domain:op_type" ("" for ONNX's own).
-std::map<std::string, int> OpCounts(const models::Model& model) {
-  onnx::ModelProto proto;
-  EXPECT_TRUE(proto.ParseFromString(model.onnx_bytes));
-  std::map<std::string, int> counts;
-  for (const auto& node : proto.graph().node()) ++counts[node.domain() + ":" + node.op_type()];
-  return counts;
-}
 
 void ExpectContribLayers(const models::Model& model, int64_t layers) {
   ASSERT_TRUE(model.fused);

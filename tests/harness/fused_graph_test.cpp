@@ -26,9 +26,15 @@
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/safetensors.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
+#include "support/op_counts.h"
+#include "support/tensors.h"
 
 namespace ipfs_accel::harness {
 namespace {
+
+using ipfs_accel::testing::Int64Tensor;
+using ipfs_accel::testing::MaxAbsDiff;
+using ipfs_accel::testing::OpCounts;
 
 namespace fs = std::filesystem;
 
@@ -155,12 +161,6 @@ struct Member {
   }
 };
 
-core::Tensor Int64s(const std::vector<int64_t>& v, int64_t batch, int64_t seq) {
-  core::Tensor t = core::Tensor::Zeros(core::DType::kInt64, {batch, seq});
-  std::copy(v.begin(), v.end(), t.values<int64_t>().begin());
-  return t;
-}
-
 // Rows: all real; right-padded (pad ids masked at the end); left-padded; fully masked (HF's
 // scores then all tie: the fused mask must keep that).
 std::map<std::string, core::Tensor> PaddedBatch(const Member& m) {
@@ -175,28 +175,10 @@ std::map<std::string, core::Tensor> PaddedBatch(const Member& m) {
                                0, 0, 0, 0, 0, 0};
   std::vector<int64_t> types = {0, 0, 1, 1, 2, 2, 0, 1, 1, 0, 0, 0,
                                 0, 0, 0, 1, 1, 2, 1, 0, 2, 1, 0, 1};
-  std::map<std::string, core::Tensor> in = {{"input_ids", Int64s(ids, batch, seq)},
-                                            {"attention_mask", Int64s(mask, batch, seq)}};
-  if (!m.distil()) in["token_type_ids"] = Int64s(types, batch, seq);
+  std::map<std::string, core::Tensor> in = {{"input_ids", Int64Tensor({batch, seq}, ids)},
+                                            {"attention_mask", Int64Tensor({batch, seq}, mask)}};
+  if (!m.distil()) in["token_type_ids"] = Int64Tensor({batch, seq}, types);
   return in;
-}
-
-// Nodes of `model` by "domain:op_type" ("" for ONNX's own).
-std::map<std::string, int> CountOps(const models::Model& model) {
-  onnx::ModelProto proto;
-  EXPECT_TRUE(proto.ParseFromString(model.onnx_bytes));
-  std::map<std::string, int> counts;
-  for (const auto& node : proto.graph().node()) ++counts[node.domain() + ":" + node.op_type()];
-  return counts;
-}
-
-double MaxAbsDiff(const core::Tensor& a, const core::Tensor& b) {
-  const auto x = a.values<float>(), y = b.values<float>();
-  EXPECT_EQ(x.size(), y.size());
-  double worst = 0;
-  for (size_t k = 0; k < std::min(x.size(), y.size()); ++k)
-    worst = std::max(worst, std::abs(static_cast<double>(x[k]) - y[k]));
-  return worst;
 }
 
 void ExpectFusedEqualsPlain(const Member& m) {
@@ -209,7 +191,7 @@ void ExpectFusedEqualsPlain(const Member& m) {
   EXPECT_TRUE(fused.fused);
   EXPECT_EQ(fused.info.parameters, plain.info.parameters);
 
-  const auto ops = CountOps(fused);
+  const auto ops = OpCounts(fused);
   const int runs = static_cast<int>(m.LayerRuns());
   EXPECT_EQ(ops.count(":Softmax"), 0u) << "attention left unfused";
   EXPECT_EQ(ops.count("com.microsoft:Attention") ? ops.at("com.microsoft:Attention") : 0, runs);
@@ -221,7 +203,7 @@ void ExpectFusedEqualsPlain(const Member& m) {
   EXPECT_EQ(ops.count(":LayerNormalization"), 0u);
   const std::string gelu = m.act == "gelu" ? "com.microsoft:BiasGelu" : "com.microsoft:FastGelu";
   EXPECT_EQ(ops.count(gelu) ? ops.at(gelu) : 0, runs);
-  EXPECT_EQ(CountOps(plain).count("com.microsoft:Attention"), 0u);
+  EXPECT_EQ(OpCounts(plain).count("com.microsoft:Attention"), 0u);
 
   const auto inputs = PaddedBatch(m);
   auto plain_session = runtime::OpenOnnxRuntimeSession(plain, {});
@@ -283,7 +265,7 @@ TEST(FusedGraphTest, ActivationWithoutContribFormStaysPlain) {
   m.Save(dir.path(), 5);
   const models::Model plain = models::LoadHfFolder(dir.path());
   const models::Model fused = models::LoadHfFolder(dir.path(), {.fused = true});
-  const auto ops = CountOps(fused);
+  const auto ops = OpCounts(fused);
   EXPECT_EQ(ops.at(":Relu"), 2);
   EXPECT_EQ(ops.at("com.microsoft:Attention"), 2);
   const AccuracyResult r =
@@ -295,7 +277,7 @@ TEST(FusedGraphTest, HfTinyBertFixtureVerifiesFused) {
   const std::string dir = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/bert";
   const models::Model model = models::LoadHfFolder(dir, {.fused = true});
   EXPECT_EQ(model.info.parameters, 143552);  // fixture.json "params", as plain
-  EXPECT_TRUE(CountOps(model).count("com.microsoft:Attention"));
+  EXPECT_TRUE(OpCounts(model).count("com.microsoft:Attention"));
   const ReferenceIo io = LoadReferenceIo(dir + "/io.safetensors");
   const VerificationResult r = Verify(model, {}, io.inputs, io.outputs, 1e-4);
   for (const auto& o : r.outputs) EXPECT_LT(o.max_abs_error, 1e-4) << o.name;
