@@ -18,6 +18,11 @@ const std::vector<Architecture>& Architectures() {
     AddEncoderArchitectures(v);
     AddDecoderArchitectures(v);
     AddSeq2SeqArchitectures(v);
+    AddVisionArchitectures(v);
+    AddAudioArchitectures(v);
+    AddClapArchitectures(v);
+    AddDetectionArchitectures(v);
+    AddMultimodalArchitectures(v);
     return v;
   }();
   return archs;

@@ -24,9 +24,14 @@ struct Architecture {
 const std::vector<Architecture>& Architectures();
 
 // Each family registers its architectures in its own file.
-void AddEncoderArchitectures(std::vector<Architecture>& out);  // encoder_family.cpp
-void AddDecoderArchitectures(std::vector<Architecture>& out);  // decoder_family.cpp
-void AddSeq2SeqArchitectures(std::vector<Architecture>& out);  // seq2seq_family.cpp
+void AddEncoderArchitectures(std::vector<Architecture>& out);     // encoder_family.cpp
+void AddDecoderArchitectures(std::vector<Architecture>& out);     // decoder_family.cpp
+void AddSeq2SeqArchitectures(std::vector<Architecture>& out);     // seq2seq_family.cpp
+void AddVisionArchitectures(std::vector<Architecture>& out);      // vision_family.cpp
+void AddAudioArchitectures(std::vector<Architecture>& out);       // audio_family.cpp
+void AddClapArchitectures(std::vector<Architecture>& out);        // clap_family.cpp
+void AddDetectionArchitectures(std::vector<Architecture>& out);   // detection_family.cpp
+void AddMultimodalArchitectures(std::vector<Architecture>& out);  // multimodal_family.cpp
 
 // Shared by the text families.
 DimRoles TextDimRoles(const HfConfig& config);

@@ -1,0 +1,9 @@
+// Vision architectures (none registered yet).
+
+#include "architectures.h"
+
+namespace ipfs_accel::models {
+
+void AddVisionArchitectures(std::vector<Architecture>& /*out*/) {}
+
+}  // namespace ipfs_accel::models
