@@ -92,9 +92,10 @@ std::string GraphBuilder::Initializer(const std::string& name, const core::Tenso
 
 std::string GraphBuilder::Weight(const std::string& hf_name, const core::Shape& shape,
                                  WeightInit init, bool transpose) {
-  core::Tensor t = weights_->Get(hf_name, shape, init);
+  const std::string name = weight_prefix_ + hf_name;
+  core::Tensor t = weights_->Get(name, shape, init);
   if (transpose) t = Transpose2d(t);
-  return Initializer(hf_name, t);
+  return Initializer(name, t);
 }
 
 std::string GraphBuilder::ConstInt64(const std::vector<int64_t>& values) {

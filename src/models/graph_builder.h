@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -46,10 +47,14 @@ class GraphBuilder {
 
   // Adds `t` as an initializer and returns its name.
   std::string Initializer(const std::string& name, const core::Tensor& t);
-  // A weight from the provider, added as an initializer. `transpose` stores a 2-D
-  // [out, in] (PyTorch Linear) weight as [in, out] for MatMul.
+  // A weight from the provider (named weight_prefix() + hf_name), added as an initializer.
+  // `transpose` stores a 2-D [out, in] (PyTorch Linear) weight as [in, out] for MatMul.
   std::string Weight(const std::string& hf_name, const core::Shape& shape, WeightInit init,
                      bool transpose = false);
+  // The prefix Weight() puts before every name, so one architecture's builder can be reused
+  // as a tower of a composite model (CLIP's "text_model.", LLaVA's "vision_tower.").
+  const std::string& weight_prefix() const { return weight_prefix_; }
+  void set_weight_prefix(std::string prefix) { weight_prefix_ = std::move(prefix); }
   std::string ConstInt64(const std::vector<int64_t>& values);  // 1-D
   std::string ConstFloat(float value);                         // scalar
 
@@ -79,6 +84,22 @@ class GraphBuilder {
   bool fused_ = false;
   std::set<std::string> domains_;
   int64_t counter_ = 0;
+  std::string weight_prefix_;
+};
+
+// Adds `prefix` to the builder's weight prefix for its lifetime (nests; restores on exit).
+class WeightScope {
+ public:
+  WeightScope(GraphBuilder& g, const std::string& prefix) : g_(g), saved_(g.weight_prefix()) {
+    g_.set_weight_prefix(saved_ + prefix);
+  }
+  ~WeightScope() { g_.set_weight_prefix(saved_); }
+  WeightScope(const WeightScope&) = delete;
+  WeightScope& operator=(const WeightScope&) = delete;
+
+ private:
+  GraphBuilder& g_;
+  std::string saved_;
 };
 
 }  // namespace ipfs_accel::models
