@@ -35,7 +35,8 @@ struct BenchmarkOptions {
   std::vector<std::string> hardware{"cpu"};
   std::vector<int64_t> batch_sizes{1};
   int64_t seq_len = 128;
-  std::vector<std::string> shapes;  // NAME=d0,d1,...
+  std::vector<std::string> shapes;      // NAME=d0,d1,...
+  std::vector<std::string> ep_options;  // [platform:]key=value
   int threads = 0;
   int warmup = 5;
   int iterations = 20;
@@ -51,6 +52,30 @@ struct BenchmarkOptions {
   DatabaseOption db;
   bool json = false;
 };
+
+// `--ep-option [platform:]key=value`: provider options for one platform, or for every
+// platform but cpu (whose provider takes none) when no platform is named.
+std::map<std::string, std::string> ProviderOptionsFor(const std::string& platform,
+                                                      const std::vector<std::string>& specs) {
+  std::map<std::string, std::string> out;
+  for (const auto& spec : specs) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("--ep-option '{}' is not [platform:]key=value", spec));
+    std::string key = spec.substr(0, eq);
+    const std::string value = spec.substr(eq + 1);
+    const auto colon = key.find(':');
+    if (colon != std::string::npos) {
+      if (key.substr(0, colon) != platform) continue;
+      key = key.substr(colon + 1);
+    } else if (platform == "cpu") {
+      continue;
+    }
+    out[key] = value;
+  }
+  return out;
+}
 
 std::map<std::string, std::vector<int64_t>> ParseShapes(const std::vector<std::string>& specs) {
   std::map<std::string, std::vector<int64_t>> out;
@@ -223,6 +248,7 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
           harness::BenchmarkConfig c;
           c.session.platform = platform;
           c.session.intra_op_threads = o.threads;
+          c.session.provider_options = ProviderOptionsFor(platform, o.ep_options);
           c.shape = {.batch_size = batch,
                      .seq_len = o.seq_len,
                      .batch_explicit = o.batch_sizes_given,
@@ -415,6 +441,10 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--shape", o->shapes,
                   "NAME=d0,d1,... for an input's whole shape, or DIM=n for a symbolic dimension "
                   "(repeatable)");
+  cmd->add_option("--ep-option", o->ep_options,
+                  "execution provider option, [platform:]key=value (e.g. cuda:device_id=1); "
+                  "repeat it for several; without a platform it applies to every platform but "
+                  "cpu");
   cmd->add_option("--threads,-t", o->threads, "intra-op threads (0: runtime default)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

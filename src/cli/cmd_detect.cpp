@@ -68,7 +68,7 @@ int RunDetect(bool json) {
     std::cout << fmt::format("Chromium  unavailable — {}\n", report.chromium_missing_reason);
   std::cout << "\nPlatforms\n";
   for (const auto& p : platforms)
-    std::cout << fmt::format("  {:<9} {:<12} {}\n", p.platform,
+    std::cout << fmt::format("  {:<13} {:<12} {}\n", p.platform,
                              p.available ? "available" : "unavailable", p.reason);
   return kExitOk;
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "execution_providers.h"
 #include "ipfs_accel/core/error.h"
 #include "ort_tensor.h"
 
@@ -19,11 +20,11 @@ Ort::Env& OrtEnvironment() {
 
 namespace {
 
-std::string ProviderFor(const std::string& platform) {
-  if (platform == "cpu") return "CPUExecutionProvider";
+const ProviderDef& ProviderFor(const std::string& platform) {
+  if (const ProviderDef* def = FindNativeProvider(platform)) return *def;
   throw Error(ErrorKind::kUnavailable,
-              fmt::format("platform '{}' has no ONNX Runtime execution provider wired in this "
-                          "version; run `ipfs-accelerate detect` to see what is available",
+              fmt::format("platform '{}' is not served by an ONNX Runtime execution provider in "
+                          "this process; run `ipfs-accelerate detect` to see what is available",
                           platform));
 }
 
@@ -71,11 +72,14 @@ std::vector<TensorSpec> Specs(Ort::Session& session, bool inputs) {
 }  // namespace
 
 OrtSession::OrtSession(const models::Model& model, const SessionOptions& options)
-    : options_(options), provider_(ProviderFor(options.platform)) {
+    : options_(options) {
+  const ProviderDef& def = ProviderFor(options.platform);
+  provider_ = def.provider;
   Ort::SessionOptions so;
   if (options.intra_op_threads > 0) so.SetIntraOpNumThreads(options.intra_op_threads);
   if (options.inter_op_threads > 0) so.SetInterOpNumThreads(options.inter_op_threads);
   so.SetGraphOptimizationLevel(OptimizationLevel(options.graph_optimization_level));
+  AppendProvider(so, def, options.provider_options);
   try {
     if (!model.onnx_path.empty())
       session_ = Ort::Session(OrtEnvironment(), model.onnx_path.c_str(), so);

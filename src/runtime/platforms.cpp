@@ -5,63 +5,67 @@
 
 #include <fmt/format.h>
 
+#include "execution_providers.h"
 #include "ipfs_accel/core/error.h"
-#include "ipfs_accel/runtime/onnxruntime_backend.h"
 
 namespace ipfs_accel::runtime {
 
 namespace {
 
 struct PlatformDef {
-  const char* platform;
-  const char* provider;
-};
-// Platform name -> the ONNX Runtime EP that serves it.
-constexpr PlatformDef kPlatforms[] = {
-    {"cpu", "CPUExecutionProvider"},           {"cuda", "CUDAExecutionProvider"},
-    {"rocm", "MIGraphXExecutionProvider"},     {"mps", "CoreMLExecutionProvider"},
-    {"openvino", "OpenVINOExecutionProvider"}, {"qnn", "QNNExecutionProvider"},
-    {"webgpu", "WebGpuExecutionProvider"},     {"webnn", "WebNNExecutionProvider"},
-    {"wasm", "WasmExecutionProvider"},
+  std::string platform;
+  std::string provider;
+  const ProviderDef* native = nullptr;  // null for browser platforms
 };
 
-bool Has(const std::vector<std::string>& providers, const std::string& name) {
-  return std::find(providers.begin(), providers.end(), name) != providers.end();
+// Native ORT providers, then the browser platforms (served by a page in Chromium).
+const std::vector<PlatformDef>& Platforms() {
+  static const std::vector<PlatformDef> defs = [] {
+    std::vector<PlatformDef> v;
+    for (const auto& d : NativeProviders()) v.push_back({d.platform, d.provider, &d});
+    v.push_back({"webgpu", "WebGpuExecutionProvider (onnxruntime-web)", nullptr});
+    v.push_back({"webnn", "WebNNExecutionProvider (onnxruntime-web)", nullptr});
+    v.push_back({"wasm", "WasmExecutionProvider (onnxruntime-web)", nullptr});
+    return v;
+  }();
+  return defs;
 }
 
-PlatformStatus Check(const PlatformDef& def, const hw::HardwareReport& hw,
-                     const std::vector<std::string>& providers) {
+// Attaching the provider is the test: it loads the provider's library and what that needs.
+void Probe(const ProviderDef& def, PlatformStatus& s, const std::string& what_runs_it) {
+  if (auto reason = ProbeProvider(def)) {
+    s.reason = *reason;
+  } else {
+    s.available = true;
+    s.reason = what_runs_it;
+  }
+}
+
+PlatformStatus Check(const PlatformDef& def, const hw::HardwareReport& hw) {
   PlatformStatus s{def.platform, def.provider, false, ""};
-  const std::string p = def.platform;
-  const std::string ort = "ONNX Runtime " + OnnxRuntimeVersion();
-  const std::string no_ep = fmt::format("this {} build has no {}", ort, def.provider);
+  const std::string& p = def.platform;
   if (p == "cpu") {
     s.available = true;
     s.reason = fmt::format("{} ({} logical cores) via {}", hw.cpu.model_name, hw.cpu.logical_cores,
                            def.provider);
-  } else if (p == "cuda") {
+  } else if (p == "cuda" || p == "tensorrt") {
     if (!hw.nvidia.unavailable_reason.empty())
       s.reason = hw.nvidia.unavailable_reason;
-    else if (!Has(providers, def.provider))
-      s.reason = fmt::format("{} GPU(s) present, but {}", hw.nvidia.gpus.size(), no_ep);
+    else if (hw.nvidia.gpus.empty())
+      s.reason = "the NVIDIA driver reports no GPU";
     else
-      s.reason = "CUDA benchmarks are not wired into this version of the tool";
+      Probe(*def.native, s, fmt::format("{} via {}", hw.nvidia.gpus.front().name, def.provider));
   } else if (p == "rocm") {
     if (!std::filesystem::exists("/dev/kfd"))
       s.reason = "no AMD GPU driver (/dev/kfd not found)";
     else
-      s.reason = Has(providers, def.provider) || Has(providers, "ROCMExecutionProvider")
-                     ? "ROCm benchmarks are not wired into this version of the tool"
-                     : no_ep;
+      Probe(*def.native, s, "AMD GPU via " + def.provider);
   } else if (p == "mps") {
     s.reason = "Apple Metal/CoreML needs macOS on Apple hardware; this is " + hw.host.os;
-  } else if (p == "openvino") {
-    s.reason = no_ep;
-  } else if (p == "qnn") {
-    // Whether a Qualcomm NPU is present is not probed yet; the missing provider decides.
-    s.reason = Has(providers, def.provider)
-                   ? "QNN benchmarks are not wired into this version of the tool"
-                   : no_ep;
+  } else if (def.native) {
+    // Providers that need no probe of ours beyond ORT's (OpenVINO, QNN, XNNPACK, DNNL,
+    // native WebGPU): ORT says whether this build has them and their libraries load.
+    Probe(*def.native, s, "via " + def.provider);
   } else {  // browser platforms
     if (!hw.chromium)
       s.reason = hw.chromium_missing_reason;
@@ -79,16 +83,15 @@ PlatformStatus Check(const PlatformDef& def, const hw::HardwareReport& hw,
 const std::vector<std::string>& KnownPlatforms() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
-    for (const auto& d : kPlatforms) v.emplace_back(d.platform);
+    for (const auto& d : Platforms()) v.push_back(d.platform);
     return v;
   }();
   return names;
 }
 
 std::vector<PlatformStatus> PlatformAvailability(const hw::HardwareReport& hardware) {
-  const auto providers = OnnxRuntimeProviders();
   std::vector<PlatformStatus> out;
-  for (const auto& def : kPlatforms) out.push_back(Check(def, hardware, providers));
+  for (const auto& def : Platforms()) out.push_back(Check(def, hardware));
   return out;
 }
 
@@ -97,8 +100,10 @@ bool RunsContribOps(const std::string& platform) {
 }
 
 PlatformStatus CheckPlatform(const std::string& platform, const hw::HardwareReport& hardware) {
-  for (const auto& def : kPlatforms)
-    if (platform == def.platform) return Check(def, hardware, OnnxRuntimeProviders());
+  const ProviderDef* native = FindNativeProvider(platform);
+  const std::string name = native ? native->platform : platform;  // aliases: qualcomm -> qnn
+  for (const auto& def : Platforms())
+    if (name == def.platform) return Check(def, hardware);
   throw core::Error(core::ErrorKind::kInvalidArgument,
                     fmt::format("unknown hardware platform '{}'; known: {}", platform,
                                 fmt::join(KnownPlatforms(), ", ")));

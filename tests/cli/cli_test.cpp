@@ -201,8 +201,9 @@ TEST_F(CliTest, DetectListsEveryPlatform) {
       EXPECT_FALSE(p["reason"].get<std::string>().empty());
     }
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"cpu", "cuda", "rocm", "mps", "openvino", "qnn",
-                                             "webgpu", "webnn", "wasm"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"cpu", "cuda", "tensorrt", "rocm", "openvino", "qnn",
+                                             "mps", "xnnpack", "dnnl", "webgpu-native", "webgpu",
+                                             "webnn", "wasm"}));
   EXPECT_TRUE(json["platforms"][0]["available"].get<bool>());
   EXPECT_FALSE(json["onnxruntime"]["version"].get<std::string>().empty());
   if (!fs::exists("/dev/nvidia0")) {
