@@ -58,6 +58,10 @@ store::PerformanceRecord ToRecord(const harness::BenchmarkResult& b,
   SetLatency(r, b.latency);
   r.throughput_items_per_s = b.throughput_items_per_s;
   r.peak_rss_bytes = b.peak_rss_bytes;
+  if (b.device_memory_process_bytes >= 0)
+    r.device_memory_process_bytes = b.device_memory_process_bytes;
+  if (b.device_memory_gpu_used_bytes >= 0)
+    r.device_memory_gpu_used_bytes = b.device_memory_gpu_used_bytes;
   r.samples_ms = b.samples_ms;
   return r;
 }

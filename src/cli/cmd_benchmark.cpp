@@ -115,10 +115,16 @@ struct Outcome {
   std::string summary;
 };
 
+// Device memory in MiB; empty (null in JSON) where not measured or unknown.
+std::optional<std::string> Mb(int64_t bytes) {
+  if (bytes < 0) return std::nullopt;
+  return fmt::format("{:.1f}", bytes / 1048576.0);
+}
+
 Table SingleStreamTable() {
   return {{"hardware", "variant", "batch", "shapes", "load_ms", "first_ms", "mean_ms", "p50_ms",
-           "p90_ms", "p99_ms", "items_per_s", "peak_rss_mb"},
-          {false, false, true, false, true, true, true, true, true, true, true, true},
+           "p90_ms", "p99_ms", "items_per_s", "peak_rss_mb", "gpu_proc_mb", "gpu_used_mb"},
+          {false, false, true, false, true, true, true, true, true, true, true, true, true, true},
           {}};
 }
 
@@ -153,7 +159,8 @@ Outcome MeasureSingleStream(const models::Model& model, const Planned& plan, Pro
           {platform, plan.variant(), std::to_string(b.batch_size), shapes, Ms(b.load_ms),
            Ms(b.first_inference_ms), Ms(b.latency.mean), Ms(b.latency.p50), Ms(b.latency.p90),
            Ms(b.latency.p99), fmt::format("{:.2f}", b.throughput_items_per_s),
-           fmt::format("{:.1f}", b.peak_rss_bytes / 1048576.0)},
+           fmt::format("{:.1f}", b.peak_rss_bytes / 1048576.0), Mb(b.device_memory_process_bytes),
+           Mb(b.device_memory_gpu_used_bytes)},
           b.throughput_items_per_s,
           fmt::format("p50 {:.3f} ms, {:.1f} items/s", b.latency.p50, b.throughput_items_per_s)};
 }

@@ -1,8 +1,10 @@
 #include "ipfs_accel/harness/benchmark.h"
 
 #include <chrono>
+#include <string>
 
 #include "ipfs_accel/harness/memory.h"
+#include "ipfs_accel/hw/hardware.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 
 namespace ipfs_accel::harness {
@@ -22,6 +24,15 @@ BenchmarkResult RunBenchmark(const models::Model& model, const BenchmarkConfig& 
   const double load_ms = MsSince(t0);
   BenchmarkResult r = MeasureSession(*session, model, config, progress);
   r.load_ms = load_ms;
+  if (config.session.platform == "cuda" || config.session.platform == "tensorrt") {
+    const auto id = config.session.provider_options.find("device_id");
+    const unsigned device =
+        id == config.session.provider_options.end() ? 0u : std::stoul(id->second);
+    const hw::NvidiaMemorySample m = hw::SampleNvidiaMemory(device);
+    r.device_memory_process_bytes = m.process_bytes;
+    r.device_memory_gpu_used_bytes = m.gpu_used_bytes;
+    r.device_memory_note = !m.reason.empty() ? m.reason : m.process_reason;
+  }
   return r;
 }
 

@@ -3,9 +3,11 @@
 // types and entry points used are declared below with the signatures of nvml.h.
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ipfs_accel/hw/hardware.h"
 
@@ -37,6 +39,8 @@ struct Nvml {
   nvmlReturn_t (*DeviceGetMemoryInfo)(nvmlDevice_t, nvmlMemory_t*);
   nvmlReturn_t (*DeviceGetCudaComputeCapability)(nvmlDevice_t, int*, int*);
   const char* (*ErrorString)(nvmlReturn_t);  // optional: only improves messages
+  // Optional: per-process memory (nvmlProcessInfo_v2_t layout below).
+  nvmlReturn_t (*DeviceGetComputeRunningProcesses)(nvmlDevice_t, unsigned*, void*);
 };
 
 struct DlCloser {
@@ -143,6 +147,74 @@ NvidiaInfo DetectNvidia() {
   Query(nvml, info);
   nvml.Shutdown();
   return info;
+}
+
+namespace {
+
+struct ProcessInfo {  // nvmlProcessInfo_v2_t, as nvmlDeviceGetComputeRunningProcesses_v3 fills
+  unsigned pid;
+  unsigned long long used_gpu_memory;
+  unsigned gpu_instance_id;
+  unsigned compute_instance_id;
+};
+
+}  // namespace
+
+NvidiaMemorySample SampleNvidiaMemory(unsigned device_index) {
+  NvidiaMemorySample out;
+  Library lib(dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL));
+  if (!lib) {
+    out.reason = "no NVIDIA driver (libnvidia-ml.so.1 not found)";
+    return out;
+  }
+  Nvml nvml{};
+  std::string missing;
+  void* h = lib.get();
+  bool ok = Resolve(h, "nvmlInit_v2", nvml.Init, missing);
+  ok &= Resolve(h, "nvmlShutdown", nvml.Shutdown, missing);
+  ok &= Resolve(h, "nvmlDeviceGetHandleByIndex_v2", nvml.DeviceGetHandleByIndex, missing);
+  ok &= Resolve(h, "nvmlDeviceGetMemoryInfo", nvml.DeviceGetMemoryInfo, missing);
+  if (!ok) {
+    out.reason = "libnvidia-ml.so.1 lacks " + missing;
+    return out;
+  }
+  std::string unused;
+  Resolve(h, "nvmlErrorString", nvml.ErrorString, unused);
+  const bool per_process = Resolve(h, "nvmlDeviceGetComputeRunningProcesses_v3",
+                                   nvml.DeviceGetComputeRunningProcesses, unused);
+  if (nvmlReturn_t rc = nvml.Init(); rc != 0) {
+    out.reason = "NVML did not start: " + ErrorText(nvml, rc);
+    return out;
+  }
+  nvmlDevice_t device = nullptr;
+  nvmlMemory_t memory{};
+  if (nvmlReturn_t rc = nvml.DeviceGetHandleByIndex(device_index, &device); rc != 0) {
+    out.reason = "NVML has no GPU " + std::to_string(device_index) + ": " + ErrorText(nvml, rc);
+  } else if (rc = nvml.DeviceGetMemoryInfo(device, &memory); rc != 0) {
+    out.reason = "NVML could not read GPU memory: " + ErrorText(nvml, rc);
+  } else {
+    out.gpu_used_bytes = static_cast<int64_t>(memory.used);
+    out.gpu_total_bytes = static_cast<int64_t>(memory.total);
+    out.process_reason = "this driver's NVML has no per-process memory query";
+    if (per_process) {
+      std::vector<ProcessInfo> procs(64);
+      unsigned count = static_cast<unsigned>(procs.size());
+      rc = nvml.DeviceGetComputeRunningProcesses(device, &count, procs.data());
+      if (rc != 0) {
+        out.process_reason = "NVML could not list GPU processes: " + ErrorText(nvml, rc);
+      } else {
+        out.process_reason = "NVML does not list this process (pid " + std::to_string(getpid()) +
+                             ") among the GPU's processes (a sandbox's pid namespace?)";
+        for (unsigned i = 0; i < count && i < procs.size(); ++i)
+          if (procs[i].pid == static_cast<unsigned>(getpid())) {
+            out.process_bytes = static_cast<int64_t>(procs[i].used_gpu_memory);
+            out.process_reason.clear();
+          }
+      }
+    }
+  }
+  nvml.Shutdown();
+  return out;
 }
 
 }  // namespace ipfs_accel::hw

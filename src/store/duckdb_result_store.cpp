@@ -238,9 +238,9 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
       "first_inference_ms, latency_mean_ms, latency_stdev_ms, latency_min_ms, latency_max_ms, "
       "latency_p50_ms, latency_p90_ms, latency_p95_ms, latency_p99_ms, throughput_items_per_s, "
       "peak_rss_bytes, samples_ms, scenario, prompt_len, new_tokens, time_to_first_token_ms, "
-      "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-      "?, "
-      "?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))",
+      "device_memory_process_bytes, device_memory_gpu_used_bytes, created_at) VALUES (?, ?, ?, "
+      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?, CAST(? AS TIMESTAMP))",
       prepare_error);
   Statement insert_compatibility(
       con,
@@ -328,6 +328,12 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
         insert_performance.AddDouble(*p.time_to_first_token_ms);
       else
         insert_performance.AddNull();
+      for (const auto& bytes : {p.device_memory_process_bytes, p.device_memory_gpu_used_bytes}) {
+        if (bytes)
+          insert_performance.AddInt(*bytes);
+        else
+          insert_performance.AddNull();
+      }
       insert_performance.AddText(written_at)
           .Execute({ErrorKind::kDatabase,
                     fmt::format("{}, performance result {} ({}, {}, batch {})", where, i + 1,

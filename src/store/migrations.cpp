@@ -111,6 +111,11 @@ CREATE TABLE compatibility_results (
   created_at TIMESTAMP NOT NULL
 );
 
+)sql";
+
+// Recreated by every step that adds a column to performance_results, since DuckDB binds a
+// view's p.* when the view is made.
+constexpr const char* kLatestPerformanceView = R"sql(
 -- The most recent measurement of each configuration: the run that started last wins, then
 -- the row written last.
 CREATE VIEW latest_performance AS
@@ -127,6 +132,14 @@ QUALIFY row_number() OVER (
   ORDER BY r.started_at DESC, p.result_id DESC) = 1;
 )sql";
 
+// Schema v2: device memory of GPU runs, the process's and the whole GPU's (NVML), apart.
+// (DuckDB cannot add a column with a CHECK; the writer only stores values >= 0.)
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE performance_results ADD COLUMN device_memory_process_bytes BIGINT;
+ALTER TABLE performance_results ADD COLUMN device_memory_gpu_used_bytes BIGINT;
+DROP VIEW latest_performance;
+)sql";
+
 constexpr const char* kCreateSchemaVersion = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (
   version INTEGER PRIMARY KEY,
@@ -138,7 +151,10 @@ CREATE TABLE IF NOT EXISTS schema_version (
 
 const std::vector<MigrationStep>& MigrationSteps() {
   static const std::vector<MigrationStep> steps = {
-      {1, "runs, hardware, models, performance and compatibility results", kSchemaV1},
+      {1, "runs, hardware, models, performance and compatibility results",
+       std::string(kSchemaV1) + kLatestPerformanceView},
+      {2, "device memory of GPU runs (process and whole GPU)",
+       std::string(kSchemaV2) + kLatestPerformanceView},
   };
   return steps;
 }

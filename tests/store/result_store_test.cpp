@@ -2,7 +2,9 @@
 // all-or-nothing writes, and the open errors a user meets (not DuckDB, locked, newer, missing).
 
 #include "ipfs_accel/store/result_store.h"
+#include "store/migrations.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -156,14 +158,15 @@ void DropSchema(ResultStore& store) {
       "DROP SEQUENCE compatibility_result_id_seq;");
 }
 
-TEST_F(ResultStoreTest, OpenCreatesSchemaV1AndRecordsIt) {
+TEST_F(ResultStoreTest, OpenCreatesTheCurrentSchemaAndRecordsEveryStep) {
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(CurrentSchemaVersion(), 1);
-  EXPECT_EQ(store->SchemaVersion(), 1);
-  QueryResult versions =
-      store->Query("SELECT version, description, applied_at IS NOT NULL FROM schema_version");
-  ASSERT_EQ(versions.rows.size(), 1u);
+  EXPECT_EQ(CurrentSchemaVersion(), 2);
+  EXPECT_EQ(store->SchemaVersion(), 2);
+  QueryResult versions = store->Query(
+      "SELECT version, description, applied_at IS NOT NULL FROM schema_version ORDER BY version");
+  ASSERT_EQ(versions.rows.size(), 2u);
   EXPECT_EQ(versions.rows[0][0], "1");
+  EXPECT_EQ(versions.rows[1][0], "2");
   EXPECT_FALSE(versions.rows[0][1].value_or("").empty());
   EXPECT_EQ(versions.rows[0][2], "true");
   for (const std::string& table : kTables) EXPECT_EQ(Count(*store, table), 0) << table;
@@ -175,12 +178,12 @@ TEST_F(ResultStoreTest, ReopenDoesNotMigrateAgain) {
   std::optional<std::string> applied_at;
   {
     auto store = ResultStore::Open(db_);
-    applied_at = Cell(*store, "SELECT applied_at FROM schema_version");
+    applied_at = Cell(*store, "SELECT max(applied_at) FROM schema_version");
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 1);
-  EXPECT_EQ(Count(*store, "schema_version"), 1);
-  EXPECT_EQ(Cell(*store, "SELECT applied_at FROM schema_version"), applied_at);
+  EXPECT_EQ(store->SchemaVersion(), 2);
+  EXPECT_EQ(Count(*store, "schema_version"), 2);
+  EXPECT_EQ(Cell(*store, "SELECT max(applied_at) FROM schema_version"), applied_at);
 }
 
 TEST_F(ResultStoreTest, WriteRunThenQueryReadsBackExactValues) {
@@ -363,7 +366,8 @@ TEST_F(ResultStoreTest, NewerSchemaIsRefused) {
   for (bool read_only : {false, true}) {
     std::string message = ExpectError([&] { ResultStore::Open(db_, {.read_only = read_only}); },
                                       ErrorKind::kDatabase, "newer");
-    EXPECT_THAT(message, HasSubstr("schema version 999, newer than this tool's 1"));
+    EXPECT_THAT(message, HasSubstr(fmt::format("schema version 999, newer than this tool's {}",
+                                               CurrentSchemaVersion())));
   }
 }
 
@@ -385,7 +389,31 @@ TEST_F(ResultStoreTest, ReadOnlyOpenNeverMigrates) {
     EXPECT_EQ(Cell(*store, "SELECT count(*) FROM duckdb_tables()"), "0");
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 1);
+  EXPECT_EQ(store->SchemaVersion(), CurrentSchemaVersion());
+}
+
+// A database written by a tool that knew only schema v1 keeps its rows when opened by this
+// one, and gains v2's columns (NULL in old rows) and the view again.
+TEST_F(ResultStoreTest, MigratesAVersion1DatabaseKeepingItsRows) {
+  {
+    auto store = ResultStore::Open(db_);
+    DropSchema(*store);
+    store->Query(MigrationSteps()[0].sql);
+    store->Query(
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT "
+        "NULL, description VARCHAR NOT NULL); INSERT INTO schema_version VALUES (1, TIMESTAMP "
+        "'2026-11-01', 'v1')");
+    store->Query(
+        "INSERT INTO runs VALUES ('r1', TIMESTAMP '2026-11-01', NULL, '0.1', 'abc', 'cmd', 'h', "
+        "'os', 1, '{}')");
+  }
+  auto store = ResultStore::Open(db_);
+  EXPECT_EQ(store->SchemaVersion(), 2);
+  EXPECT_EQ(Count(*store, "runs"), 1);
+  EXPECT_EQ(Cell(*store,
+                 "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'latest_performance' "
+                 "AND column_name = 'device_memory_process_bytes'"),
+            "1");
 }
 
 TEST_F(ResultStoreTest, FailedMigrationLeavesDatabaseUnchanged) {
@@ -443,7 +471,7 @@ TEST_F(ResultStoreTest, DatabaseLockedByAnotherProcess) {
   int wstatus = 0;
   ASSERT_EQ(waitpid(child, &wstatus, 0), child);
   close(ready[0]);
-  EXPECT_EQ(ResultStore::Open(db_)->SchemaVersion(), 1);  // free again
+  EXPECT_EQ(ResultStore::Open(db_)->SchemaVersion(), CurrentSchemaVersion());  // free again
 }
 
 TEST_F(ResultStoreTest, StoresOnOneFileInOneProcessShareIt) {

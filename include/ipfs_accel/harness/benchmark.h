@@ -39,6 +39,11 @@ struct BenchmarkResult {
   LatencyStats latency;
   double throughput_items_per_s = 0;
   int64_t peak_rss_bytes = 0;
+  // GPU platforms (NVML, after the timed runs, session alive): this process's device memory
+  // and the whole GPU's use; -1 where unknown, with the reason in device_memory_note.
+  int64_t device_memory_process_bytes = -1;
+  int64_t device_memory_gpu_used_bytes = -1;
+  std::string device_memory_note;
 };
 
 // Called after each timed run with (runs done, seconds elapsed); for progress display.

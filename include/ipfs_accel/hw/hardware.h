@@ -70,6 +70,16 @@ struct HardwareReport {
 
 CpuInfo DetectCpu();
 NvidiaInfo DetectNvidia();
+
+// Device memory now, as NVML sees it: the whole GPU's use, and this process's where the
+// driver can say (it cannot inside some sandboxes). -1 where unknown, with the reason.
+struct NvidiaMemorySample {
+  int64_t gpu_used_bytes = -1, gpu_total_bytes = -1;
+  int64_t process_bytes = -1;
+  std::string reason;          // why gpu_used_bytes is unknown
+  std::string process_reason;  // why process_bytes is unknown
+};
+NvidiaMemorySample SampleNvidiaMemory(unsigned device_index);
 std::optional<BrowserInfo> DetectChromium(std::string* missing_reason);
 HostInfo DetectHost();
 HardwareReport Detect();

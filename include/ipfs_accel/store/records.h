@@ -63,6 +63,10 @@ struct PerformanceRecord {
   double latency_p50_ms = 0, latency_p90_ms = 0, latency_p95_ms = 0, latency_p99_ms = 0;
   double throughput_items_per_s = 0;  // batch_size / mean latency
   int64_t peak_rss_bytes = 0;
+  // GPU platforms: device memory after the timed runs, this process's and the whole GPU's
+  // (NVML); unset elsewhere or where the driver cannot tell.
+  std::optional<int64_t> device_memory_process_bytes;
+  std::optional<int64_t> device_memory_gpu_used_bytes;
   std::vector<double> samples_ms;  // every timed latency, in order
   // "single-stream": the latencies are whole runs. "generate": they are per decoded token,
   // throughput is tokens/s, and the three fields below are set.
