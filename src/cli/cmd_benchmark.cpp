@@ -1,9 +1,11 @@
 // `benchmark`: measure a model on this machine's platforms and store the results.
 
+#include <chrono>
 #include <iostream>
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/benchmark_records.h"
@@ -17,6 +19,7 @@
 #include "ipfs_accel/harness/generation.h"
 #include "ipfs_accel/harness/verification.h"
 #include "ipfs_accel/hw/hardware.h"
+#include "ipfs_accel/models/catalog.h"
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/precision.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
@@ -32,6 +35,7 @@ using core::ErrorKind;
 
 struct BenchmarkOptions {
   std::string model;
+  bool key_models = false;
   std::vector<std::string> hardware{"cpu"};
   std::vector<int64_t> batch_sizes{1};
   int64_t seq_len = 128;
@@ -422,6 +426,47 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
   return failures == 0 ? kExitOk : kExitCheckFailed;
 }
 
+// `--key-models`: each key class's model in turn, each its own run, so one model that cannot
+// be built or run is reported and the others still are. Per-model input sizes from the
+// catalog come first; the user's --shape values override them.
+int RunKeyModels(const BenchmarkOptions& o) {
+  using Clock = std::chrono::steady_clock;
+  Table summary{
+      {"class", "model", "status", "seconds", "detail"}, {false, false, false, true, false}, {}};
+  int failed = 0;
+  for (const models::KeyModel& key : models::KeyModels()) {
+    BenchmarkOptions one = o;
+    one.key_models = false;
+    one.model = key.model;
+    one.shapes.clear();
+    for (const auto& [name, dims] : key.shapes)
+      one.shapes.push_back(fmt::format("{}={}", name, fmt::join(dims, ",")));
+    one.shapes.insert(one.shapes.end(), o.shapes.begin(), o.shapes.end());
+    std::cerr << fmt::format("== {} ({})\n", key.key_class, key.model);
+    const auto t0 = Clock::now();
+    std::string status = "ok", detail;
+    try {
+      if (RunBenchmarkCommand(one) != kExitOk) {
+        status = "failed";
+        detail = "some configurations failed (stored as failed compatibility results)";
+      }
+    } catch (const core::Error& e) {
+      status = "failed";
+      detail = fmt::format("{}: {}", core::ErrorKindName(e.kind()), e.what());
+      std::cerr << fmt::format("ipfs-accelerate: {}: error: {}\n", key.model, e.what());
+    }
+    if (status != "ok") ++failed;
+    summary.rows.push_back(
+        {key.key_class, key.model, status,
+         fmt::format("{:.1f}", std::chrono::duration<double>(Clock::now() - t0).count()), detail});
+  }
+  std::cerr << "\n";
+  PrintTable(std::cerr, summary, TableFormat::kText);
+  std::cerr << fmt::format("{} of {} key models measured\n", summary.rows.size() - failed,
+                           summary.rows.size());
+  return failed == 0 ? kExitOk : kExitCheckFailed;
+}
+
 }  // namespace
 
 void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
@@ -432,8 +477,12 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
       "database with the run's metadata. MODEL is a catalog name (`ipfs-accelerate models`), a\n"
       "Hugging Face folder (config.json + model.safetensors), or an .onnx file.");
   auto o = std::make_shared<BenchmarkOptions>();
-  cmd->add_option("--model,-m", o->model, "catalog name, Hugging Face folder, or .onnx file")
-      ->required();
+  auto* model =
+      cmd->add_option("--model,-m", o->model, "catalog name, Hugging Face folder, or .onnx file");
+  auto* keys = cmd->add_flag("--key-models", o->key_models,
+                             "benchmark each of the key model classes at its small real size "
+                             "(`ipfs-accelerate models --key` lists them), one run each");
+  model->excludes(keys);
   cmd->add_option("--hardware", o->hardware,
                   "platforms, comma-separated (see `detect`), or 'all' available here")
       ->delimiter(',')
@@ -498,7 +547,9 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   cmd->callback([selected, o, cmd] {
     o->batch_sizes_given = cmd->count("--batch-sizes") > 0;
     o->seq_len_given = cmd->count("--seq-len") > 0;
-    *selected = [o] { return RunBenchmarkCommand(*o); };
+    if (o->model.empty() && !o->key_models)
+      throw CLI::ValidationError("--model", "give --model or --key-models");
+    *selected = [o] { return o->key_models ? RunKeyModels(*o) : RunBenchmarkCommand(*o); };
   });
 }
 

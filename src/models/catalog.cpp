@@ -15,7 +15,7 @@ const std::vector<CatalogEntry>& Catalog() {
     std::vector<CatalogEntry> out;
     for (size_t i = 0; i < generated::kCatalogJsonCount; ++i) {
       const auto json = nlohmann::json::parse(generated::kCatalogJson[i]);
-      for (const auto& m : json.at("models")) {
+      for (const auto& m : json.value("models", nlohmann::json::array())) {
         const std::string name = m.at("name").get<std::string>();
         out.push_back(CatalogEntry{
             name, m.at("aliases").get<std::vector<std::string>>(),
@@ -26,6 +26,21 @@ const std::vector<CatalogEntry>& Catalog() {
     return out;
   }();
   return catalog;
+}
+
+const std::vector<KeyModel>& KeyModels() {
+  static const std::vector<KeyModel> keys = [] {
+    std::vector<KeyModel> out;
+    for (size_t i = 0; i < generated::kCatalogJsonCount; ++i) {
+      const auto json = nlohmann::json::parse(generated::kCatalogJson[i]);
+      if (!json.contains("key_models")) continue;
+      for (const auto& k : json.at("key_models"))
+        out.push_back({k.at("class").get<std::string>(), k.at("model").get<std::string>(),
+                       k.value("shapes", std::map<std::string, std::vector<int64_t>>{})});
+    }
+    return out;
+  }();
+  return keys;
 }
 
 std::optional<CatalogEntry> FindInCatalog(const std::string& name) {

@@ -3,6 +3,8 @@
 // a user can benchmark without weights. Each entry holds the config.json keys of
 // the checkpoint it names.
 
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +23,17 @@ struct CatalogEntry {
 };
 
 const std::vector<CatalogEntry>& Catalog();
+
+// One of the key model classes the project benchmarks as a set (`benchmark --key-models`):
+// the class, the catalog name that stands for it at a small real size, and the input
+// sizes it is measured at where the defaults do not fit (e.g. audio samples).
+struct KeyModel {
+  std::string key_class;  // "BERT", "Whisper", ...
+  std::string model;      // catalog name
+  std::map<std::string, std::vector<int64_t>> shapes;  // as --shape NAME=dims
+};
+// From the "key_models" lists of the catalog files, in file order.
+const std::vector<KeyModel>& KeyModels();
 // By name or alias (case-sensitive); nullopt when unknown.
 std::optional<CatalogEntry> FindInCatalog(const std::string& name);
 
