@@ -32,6 +32,7 @@ void AddAudioArchitectures(std::vector<Architecture>& out);       // audio_famil
 void AddClapArchitectures(std::vector<Architecture>& out);        // clap_family.cpp
 void AddDetectionArchitectures(std::vector<Architecture>& out);   // detection_family.cpp
 void AddMultimodalArchitectures(std::vector<Architecture>& out);  // multimodal_family.cpp
+void AddWhisperArchitectures(std::vector<Architecture>& out);     // whisper_builder.cpp (audio)
 
 // Shared by the text families.
 DimRoles TextDimRoles(const HfConfig& config);

@@ -4,6 +4,8 @@
 
 namespace ipfs_accel::models {
 
-void AddAudioArchitectures(std::vector<Architecture>& /*out*/) {}
+void AddAudioArchitectures(std::vector<Architecture>& out) {
+  AddWhisperArchitectures(out);
+}
 
 }  // namespace ipfs_accel::models

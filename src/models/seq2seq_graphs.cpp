@@ -8,6 +8,7 @@
 #include "graph_builder.h"
 #include "ipfs_accel/core/error.h"
 #include "t5_builder.h"
+#include "whisper_builder.h"
 
 namespace ipfs_accel::models {
 
@@ -16,20 +17,31 @@ namespace {
 using Builder = void (*)(const HfConfig&, GraphBuilder&);
 
 Builder FindBuilder(const HfConfig& config, Seq2SeqGraph graph) {
+  struct Builders {
+    const char* model_type;
+    Builder full_forward, encoder, decoder_with_past;
+  };
+  static constexpr Builders kBuilders[] = {
+      {"t5", BuildT5, BuildT5Encoder, BuildT5DecoderWithPast},
+      {"bart", BuildBart, BuildBartEncoder, BuildBartDecoderWithPast},
+      {"whisper", BuildWhisper, BuildWhisperEncoder, BuildWhisperDecoderWithPast},
+  };
   const std::string type = config.ModelType();
-  const bool t5 = type == "t5";
-  if (!t5 && type != "bart")
+  const Builders* found = nullptr;
+  for (const Builders& b : kBuilders)
+    if (type == b.model_type) found = &b;
+  if (found == nullptr)
     throw core::Error(core::ErrorKind::kUnsupported,
                       fmt::format("'{}' names architecture '{}', which has no encoder-decoder "
-                                  "generation graphs (known: t5, bart)",
+                                  "generation graphs (known: t5, bart, whisper)",
                                   config.origin(), type));
   switch (graph) {
     case Seq2SeqGraph::kFullForward:
-      return t5 ? BuildT5 : BuildBart;
+      return found->full_forward;
     case Seq2SeqGraph::kEncoder:
-      return t5 ? BuildT5Encoder : BuildBartEncoder;
+      return found->encoder;
     case Seq2SeqGraph::kDecoderWithPast:
-      return t5 ? BuildT5DecoderWithPast : BuildBartDecoderWithPast;
+      return found->decoder_with_past;
   }
   throw core::Error(core::ErrorKind::kInternal, "unknown Seq2SeqGraph");
 }

@@ -20,8 +20,10 @@ enum class Seq2SeqGraph {
   kDecoderWithPast,  // input_ids, encoder_attention_mask, past_key_values.* ->
                      // last_hidden_state, present.{i}.decoder.*
 };
+// Whisper's graphs take input_features where the encoder takes input_ids (and no
+// attention_mask or encoder_attention_mask); see whisper_builder.h.
 
-// The serialized ModelProto of `graph` for a "t5" or "bart" config. Throws core::Error:
+// The serialized ModelProto of `graph` for a "t5", "bart" or "whisper" config. Throws core::Error:
 // kUnsupported for another model_type or a config option the builders lack, kCorrupt for
 // missing or misshapen checkpoint weights, kInternal when the graph fails ONNX checks.
 std::string BuildSeq2SeqGraph(const HfConfig& config, WeightProvider& weights, Seq2SeqGraph graph);

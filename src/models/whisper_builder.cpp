@@ -1,0 +1,338 @@
+#include "whisper_builder.h"
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "activation.h"
+#include "architectures.h"
+#include "ipfs_accel/core/error.h"
+#include "seq2seq_attention.h"
+#include "seq2seq_cache.h"
+
+namespace ipfs_accel::models {
+
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+
+constexpr double kLayerNormEps = 1e-5;  // nn.LayerNorm's default; WhisperConfig has no key
+constexpr int64_t kConvKernel = 3;
+
+struct StackShape {
+  int64_t layers, heads, ffn;
+};
+
+struct WhisperShape {
+  int64_t vocab, d_model, mel_bins, source_positions, target_positions;
+  StackShape encoder, decoder;
+  std::string act;
+  bool lm_head;  // WhisperForConditionalGeneration: logits through proj_out
+  bool tied;     // proj_out shares decoder.embed_tokens
+};
+
+// Which head the config's "architectures" asks for: none (WhisperModel, also when the key
+// is absent) or proj_out (WhisperForConditionalGeneration). Other Whisper classes
+// (audio classification, the decoder-only WhisperForCausalLM) have other graphs.
+bool WantsLmHead(const HfConfig& c) {
+  if (!c.Has("architectures") || !c.json()["architectures"].is_array()) return false;
+  bool lm_head = false;
+  for (const auto& entry : c.json()["architectures"]) {
+    const std::string name = entry.is_string() ? entry.get<std::string>() : entry.dump();
+    if (name == "WhisperForConditionalGeneration") {
+      lm_head = true;
+    } else if (name != "WhisperModel") {
+      throw Error(ErrorKind::kUnsupported,
+                  fmt::format("'{}': architectures={} is not supported (known: WhisperModel, "
+                              "WhisperForConditionalGeneration)",
+                              c.origin(), name));
+    }
+  }
+  return lm_head;
+}
+
+// WhisperConfig's defaults are whisper-tiny's sizes.
+WhisperShape ReadShape(const HfConfig& c) {
+  WhisperShape s{};
+  s.vocab = c.Int("vocab_size", 51865);
+  s.d_model = c.Int("d_model", 384);
+  s.mel_bins = c.Int("num_mel_bins", 80);
+  s.source_positions = c.Int("max_source_positions", 1500);
+  s.target_positions = c.Int("max_target_positions", 448);
+  s.encoder = {c.Int("encoder_layers", 4), c.Int("encoder_attention_heads", 6),
+               c.Int("encoder_ffn_dim", 1536)};
+  s.decoder = {c.Int("decoder_layers", 4), c.Int("decoder_attention_heads", 6),
+               c.Int("decoder_ffn_dim", 1536)};
+  s.act = c.String("activation_function", "gelu");
+  s.lm_head = WantsLmHead(c);
+  s.tied = c.Bool("tie_word_embeddings", true);
+  for (const auto& [name, heads] : {std::pair{"encoder_attention_heads", s.encoder.heads},
+                                    std::pair{"decoder_attention_heads", s.decoder.heads}})
+    if (heads <= 0 || s.d_model % heads != 0)
+      throw Error(ErrorKind::kCorrupt, fmt::format("'{}': d_model {} is not a multiple of {} {}",
+                                                   c.origin(), s.d_model, name, heads));
+  return s;
+}
+
+// WhisperAttention's projections of `x`, split into heads: q and v with biases, k without.
+std::string Query(GraphBuilder& g, const WhisperShape& s, int64_t heads, const std::string& x,
+                  const std::string& prefix) {
+  return SplitHeads(g, g.Linear(x, prefix + ".q_proj", s.d_model, s.d_model), heads,
+                    s.d_model / heads);
+}
+std::string Key(GraphBuilder& g, const WhisperShape& s, int64_t heads, const std::string& x,
+                const std::string& prefix) {
+  return SplitHeads(g, g.Linear(x, prefix + ".k_proj", s.d_model, s.d_model, /*bias=*/false), heads,
+                    s.d_model / heads);
+}
+std::string Value(GraphBuilder& g, const WhisperShape& s, int64_t heads, const std::string& x,
+                  const std::string& prefix) {
+  return SplitHeads(g, g.Linear(x, prefix + ".v_proj", s.d_model, s.d_model), heads,
+                    s.d_model / heads);
+}
+
+// softmax(q k^T * head_dim^-0.5 + bias) v, then out_proj.
+std::string AttendAndProject(GraphBuilder& g, const WhisperShape& s, int64_t heads,
+                             const std::string& q, const std::string& k, const std::string& v,
+                             const std::string& bias, const std::string& prefix) {
+  const auto scale = static_cast<float>(std::pow(static_cast<double>(s.d_model / heads), -0.5));
+  const std::string ctx = Attend(g, q, k, v, scale, bias);
+  return g.Linear(MergeHeads(g, ctx, s.d_model), prefix + ".out_proj", s.d_model, s.d_model);
+}
+
+// Pre-norm residual FFN: x + fc2(act(fc1(final_layer_norm(x)))).
+std::string FeedForward(GraphBuilder& g, const WhisperShape& s, int64_t ffn, const std::string& x,
+                        const std::string& layer) {
+  const std::string normed = g.LayerNorm(x, layer + ".final_layer_norm", s.d_model, kLayerNormEps);
+  std::string h = Activation(g, g.Linear(normed, layer + ".fc1", s.d_model, ffn), s.act);
+  h = g.Linear(h, layer + ".fc2", ffn, s.d_model);
+  return g.Node("Add", {x, h});
+}
+
+// GELU(conv(x)) with a kernel-3, padding-1 Conv1d `name` ([out, in, 3] weight and bias).
+std::string ConvGelu(GraphBuilder& g, const std::string& x, const std::string& name, int64_t in,
+                     int64_t out, int64_t stride) {
+  const std::string w = g.Weight(name + ".weight", {out, in, kConvKernel}, WeightInit::kNormal);
+  const std::string b = g.Weight(name + ".bias", {out}, WeightInit::kZeros);
+  const std::string y = g.Node("Conv", {x, w, b},
+                               {{"kernel_shape", std::vector<int64_t>{kConvKernel}},
+                                {"pads", std::vector<int64_t>{1, 1}},
+                                {"strides", std::vector<int64_t>{stride}}});
+  return Activation(g, y, "gelu");  // HF calls nn.functional.gelu here, not the config's act
+}
+
+// input_features [batch, mel, 2 * positions] -> the encoder's last_hidden_state.
+std::string Encoder(GraphBuilder& g, const WhisperShape& s, const std::string& features) {
+  std::string h = ConvGelu(g, features, "encoder.conv1", s.mel_bins, s.d_model, 1);
+  h = ConvGelu(g, h, "encoder.conv2", s.d_model, s.d_model, 2);  // [batch, d_model, positions]
+  h = g.Node("Transpose", {h}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
+  const std::string positions = g.Weight("encoder.embed_positions.weight",
+                                         {s.source_positions, s.d_model}, WeightInit::kNormal);
+  h = g.Node("Add", {h, positions});
+  const int64_t heads = s.encoder.heads;
+  for (int64_t i = 0; i < s.encoder.layers; ++i) {
+    const std::string layer = fmt::format("encoder.layers.{}", i);
+    const std::string self = layer + ".self_attn";
+    const std::string x = g.LayerNorm(h, self + "_layer_norm", s.d_model, kLayerNormEps);
+    h = g.Node("Add", {h, AttendAndProject(g, s, heads, Query(g, s, heads, x, self),
+                                           Key(g, s, heads, x, self), Value(g, s, heads, x, self),
+                                           "", self)});
+    h = FeedForward(g, s, s.encoder.ffn, h, layer);
+  }
+  return g.LayerNorm(h, "encoder.layer_norm", s.d_model, kLayerNormEps);
+}
+
+struct DecoderInputs {
+  std::string ids;             // int64 [batch, new tokens]
+  std::string self_bias;       // additive [batch or 1, 1, new, past + new]
+  std::string past_length;     // 1-D int64, one element
+  std::string encoder_hidden;  // empty when the cross-attention cache is given (with_past)
+  bool with_past;
+};
+
+// The decoder stack: token + position embeddings, layers, layer_norm. With a cache
+// (`with_past`), the self-attention keys and values are appended to
+// past_key_values.{i}.decoder.* (returned as present.{i}.decoder.*) and the cross-attention's
+// are past_key_values.{i}.encoder.*. Returns the hidden states and the embedding table.
+std::pair<std::string, std::string> Decoder(GraphBuilder& g, const WhisperShape& s,
+                                            const DecoderInputs& in) {
+  const std::string table =
+      g.Weight("decoder.embed_tokens.weight", {s.vocab, s.d_model}, WeightInit::kNormal);
+  const std::string position_table = g.Weight("decoder.embed_positions.weight",
+                                              {s.target_positions, s.d_model}, WeightInit::kNormal);
+  const std::string end = g.Node("Add", {in.past_length, AxisLength(g, in.ids, 1)});
+  const std::string positions =
+      g.Node("Slice", {position_table, in.past_length, end, g.ConstInt64({0})});
+  std::string h = g.Node("Add", {g.Node("Gather", {table, in.ids}), positions});
+
+  const int64_t heads = s.decoder.heads;
+  for (int64_t i = 0; i < s.decoder.layers; ++i) {
+    const std::string layer = fmt::format("decoder.layers.{}", i);
+    const std::string self = layer + ".self_attn";
+    std::string x = g.LayerNorm(h, self + "_layer_norm", s.d_model, kLayerNormEps);
+    std::string k = Key(g, s, heads, x, self);
+    std::string v = Value(g, s, heads, x, self);
+    if (in.with_past) {
+      k = g.Node("Concat", {PastKeyValuesName(i, CacheKind::kSelf, CachePart::kKey), k},
+                 {{"axis", int64_t{2}}}, PresentName(i, CacheKind::kSelf, CachePart::kKey));
+      v = g.Node("Concat", {PastKeyValuesName(i, CacheKind::kSelf, CachePart::kValue), v},
+                 {{"axis", int64_t{2}}}, PresentName(i, CacheKind::kSelf, CachePart::kValue));
+    }
+    h = g.Node("Add", {h, AttendAndProject(g, s, heads, Query(g, s, heads, x, self), k, v,
+                                           in.self_bias, self)});
+
+    const std::string cross = layer + ".encoder_attn";
+    x = g.LayerNorm(h, cross + "_layer_norm", s.d_model, kLayerNormEps);
+    const std::string cross_k = in.with_past
+                                    ? PastKeyValuesName(i, CacheKind::kCross, CachePart::kKey)
+                                    : Key(g, s, heads, in.encoder_hidden, cross);
+    const std::string cross_v = in.with_past
+                                    ? PastKeyValuesName(i, CacheKind::kCross, CachePart::kValue)
+                                    : Value(g, s, heads, in.encoder_hidden, cross);
+    // Whisper's encoder has no padding: the cross-attention sees every frame.
+    h = g.Node("Add", {h, AttendAndProject(g, s, heads, Query(g, s, heads, x, cross), cross_k,
+                                           cross_v, "", cross)});
+    h = FeedForward(g, s, s.decoder.ffn, h, layer);
+  }
+  return {g.LayerNorm(h, "decoder.layer_norm", s.d_model, kLayerNormEps), table};
+}
+
+// proj_out: hidden [batch, seq, d_model] -> logits [batch, seq, vocab]. Tied, Gemm reads the
+// [vocab, d_model] embedding transposed in place instead of holding a second copy.
+std::string ProjOut(GraphBuilder& g, const WhisperShape& s, const std::string& hidden,
+                    const std::string& embedding) {
+  const std::string table =
+      s.tied ? embedding : g.Weight("proj_out.weight", {s.vocab, s.d_model}, WeightInit::kNormal);
+  const std::string rows = g.Node("Reshape", {hidden, g.ConstInt64({-1, s.d_model})});
+  const std::string y = g.Node("Gemm", {rows, table}, {{"transB", int64_t{1}}});
+  const std::string batch_and_sequence =
+      g.Node("Slice", {g.Node("Shape", {hidden}), g.ConstInt64({0}), g.ConstInt64({2})});
+  return g.Node("Reshape", {y, g.Node("Concat", {batch_and_sequence, g.ConstInt64({s.vocab})},
+                                      {{"axis", int64_t{0}}})});
+}
+
+// The decoder's output: last_hidden_state, or logits with the LM head.
+void DecoderOutput(GraphBuilder& g, const WhisperShape& s, const std::string& hidden,
+                   const std::string& embedding, const std::string& sequence) {
+  const std::string batch = "batch";
+  if (s.lm_head) {
+    g.Node("Identity", {ProjOut(g, s, hidden, embedding)}, {}, "logits");
+    g.Output("logits", onnx::TensorProto::FLOAT, {batch, sequence, s.vocab});
+  } else {
+    g.Node("Identity", {hidden}, {}, "last_hidden_state");
+    g.Output("last_hidden_state", onnx::TensorProto::FLOAT, {batch, sequence, s.d_model});
+  }
+}
+
+void DeclareFeatures(GraphBuilder& g, const WhisperShape& s) {
+  // HF's WhisperEncoder raises unless the frames are exactly 2 * max_source_positions.
+  g.Input("input_features", onnx::TensorProto::FLOAT,
+          {std::string("batch"), s.mel_bins, 2 * s.source_positions});
+}
+
+// HF's eager decoder mask: key k is visible to query q when k <= q and the key is not
+// padding; visible -> 0, hidden -> finfo(float32).min (a fully hidden row stays uniform).
+std::string CausalPaddingBias(GraphBuilder& g, const std::string& ids, const std::string& mask) {
+  const std::string positions = PositionRange(g, g.ConstInt64({0}), AxisLength(g, ids, 1));
+  const std::string query = g.Node("Unsqueeze", {positions, g.ConstInt64({1})});  // [q, 1]
+  const std::string key = g.Node("Unsqueeze", {positions, g.ConstInt64({0})});    // [1, k]
+  const std::string causal = g.Node("LessOrEqual", {key, query});
+  const std::string padding =
+      g.Node("Unsqueeze", {g.Node("Cast", {mask}, {{"to", int64_t{onnx::TensorProto::BOOL}}}),
+                           g.ConstInt64({1, 2})});  // [batch, 1, 1, k]
+  return g.Node("Where", {g.Node("And", {padding, causal}), g.ConstFloat(0.0f),
+                          g.ConstFloat(std::numeric_limits<float>::lowest())});
+}
+
+}  // namespace
+
+void BuildWhisper(const HfConfig& config, GraphBuilder& g) {
+  const WhisperShape s = ReadShape(config);
+  const std::string batch = "batch", decoder_sequence = "decoder_sequence";
+  DeclareFeatures(g, s);
+  g.Input("decoder_input_ids", onnx::TensorProto::INT64, {batch, decoder_sequence});
+  g.Input("decoder_attention_mask", onnx::TensorProto::INT64, {batch, decoder_sequence});
+
+  const std::string encoder_hidden = Encoder(g, s, "input_features");
+  const auto [hidden, embedding] =
+      Decoder(g, s,
+              {.ids = "decoder_input_ids",
+               .self_bias = CausalPaddingBias(g, "decoder_input_ids", "decoder_attention_mask"),
+               .past_length = g.ConstInt64({0}),
+               .encoder_hidden = encoder_hidden,
+               .with_past = false});
+  DecoderOutput(g, s, hidden, embedding, decoder_sequence);
+  g.Node("Identity", {encoder_hidden}, {}, "encoder_last_hidden_state");
+  g.Output("encoder_last_hidden_state", onnx::TensorProto::FLOAT,
+           {batch, s.source_positions, s.d_model});
+}
+
+void BuildWhisperEncoder(const HfConfig& config, GraphBuilder& g) {
+  const WhisperShape s = ReadShape(config);
+  DeclareFeatures(g, s);
+  const std::string hidden = Encoder(g, s, "input_features");
+  g.Node("Identity", {hidden}, {}, "last_hidden_state");
+  g.Output("last_hidden_state", onnx::TensorProto::FLOAT,
+           {std::string("batch"), s.source_positions, s.d_model});
+  // Each decoder layer's cross-attention keys and values depend only on the encoder.
+  const int64_t heads = s.decoder.heads;
+  for (int64_t i = 0; i < s.decoder.layers; ++i) {
+    const std::string cross = fmt::format("decoder.layers.{}.encoder_attn", i);
+    g.Node("Identity", {Key(g, s, heads, hidden, cross)}, {},
+           PresentName(i, CacheKind::kCross, CachePart::kKey));
+    g.Node("Identity", {Value(g, s, heads, hidden, cross)}, {},
+           PresentName(i, CacheKind::kCross, CachePart::kValue));
+  }
+  DeclarePresentOutputs(g, s.decoder.layers, CacheKind::kCross, heads, s.d_model / heads,
+                        "encoder_sequence");
+}
+
+void BuildWhisperDecoderWithPast(const HfConfig& config, GraphBuilder& g) {
+  const WhisperShape s = ReadShape(config);
+  const std::string batch = "batch", sequence = "sequence";
+  const int64_t heads = s.decoder.heads, head_dim = s.d_model / heads;
+  g.Input("input_ids", onnx::TensorProto::INT64, {batch, sequence});
+  DeclarePastInputs(g, s.decoder.layers, heads, head_dim);
+  const std::string past_length =
+      s.decoder.layers > 0
+          ? AxisLength(g, PastKeyValuesName(0, CacheKind::kSelf, CachePart::kKey), 2)
+          : g.ConstInt64({0});
+  const std::string new_length = AxisLength(g, "input_ids", 1);
+  const std::string self_bias =
+      CausalMaskBias(g, PositionRange(g, past_length, new_length),
+                     PositionRange(g, g.ConstInt64({0}), g.Node("Add", {past_length, new_length})));
+  const auto [hidden, embedding] = Decoder(g, s,
+                                           {.ids = "input_ids",
+                                            .self_bias = self_bias,
+                                            .past_length = past_length,
+                                            .encoder_hidden = "",
+                                            .with_past = true});
+  DecoderOutput(g, s, hidden, embedding, sequence);
+  DeclarePresentOutputs(g, s.decoder.layers, CacheKind::kSelf, heads, head_dim, "total_sequence");
+}
+
+void AddWhisperArchitectures(std::vector<Architecture>& out) {
+  // WhisperForConditionalGeneration checkpoints hold WhisperModel under "model.".
+  out.push_back(
+      {"whisper",
+       "audio",
+       {"model."},
+       BuildWhisper,
+       [](const HfConfig& c) {
+         return std::map<std::string, InputHint>{
+             {"decoder_input_ids", {InputHint::Kind::kIndexRange, 0, c.Int("vocab_size", 51865)}},
+             {"decoder_attention_mask", {InputHint::Kind::kOnes, 0, 0}},
+         };
+       },
+       [](const HfConfig& c) {
+         return DimRoles{.batch = "batch",
+                         .decoder_sequence = "decoder_sequence",
+                         .max_decoder_sequence = c.Int("max_target_positions", 448)};
+       }});
+}
+
+}  // namespace ipfs_accel::models

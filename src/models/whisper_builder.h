@@ -1,0 +1,50 @@
+#pragma once
+// Whisper (Hugging Face WhisperModel / WhisperForConditionalGeneration) as ONNX graphs.
+//
+// Encoder: input_features float32 [batch, num_mel_bins, 2 * max_source_positions] (the
+// length is a fixed dimension: HF refuses any other, and so does the runtime here), two
+// Conv1d (kernel 3, padding 1; stride 1 then 2) each followed by exact GELU, plus
+// encoder.embed_positions (sinusoids stored in the checkpoint), pre-norm layers, layer_norm.
+// Decoder: decoder.embed_tokens + learned decoder.embed_positions read from the cache
+// position on, pre-norm causal self-attention, cross-attention on the encoder, FFN,
+// layer_norm. In attention q, v and out_proj have biases, k_proj has none; q k^T is scaled
+// by head_dim^-0.5. LayerNorm eps 1e-5 (nn.LayerNorm's default; WhisperConfig has no key).
+// HF never applies scale_embedding in Whisper (embed_scale is unused), so neither do these.
+//
+// The full forward takes input_features, decoder_input_ids int64 [batch, decoder_sequence]
+// and decoder_attention_mask int64 [batch, decoder_sequence] (1 = attend; HF's default when
+// absent is all ones, which the harness generates) and returns last_hidden_state (decoder)
+// [batch, decoder_sequence, d_model] and encoder_last_hidden_state [batch,
+// max_source_positions, d_model]. When config "architectures" names
+// WhisperForConditionalGeneration it returns logits [batch, decoder_sequence, vocab]
+// (proj_out, tied to decoder.embed_tokens unless tie_word_embeddings is false) in place of
+// last_hidden_state, as HF's Seq2SeqLMOutput does.
+//
+// Weight names are WhisperModel's ("encoder.conv1.weight", "decoder.layers.0.fc1.bias");
+// WhisperForConditionalGeneration checkpoints hold them under "model." (the registry's
+// checkpoint prefix) and proj_out.weight bare.
+
+#include "graph_builder.h"
+#include "ipfs_accel/models/hf_config.h"
+
+namespace ipfs_accel::models {
+
+// Throws core::Error: kCorrupt for d_model not divisible by a head count, kUnsupported for
+// an activation this build lacks or an "architectures" entry other than WhisperModel and
+// WhisperForConditionalGeneration.
+void BuildWhisper(const HfConfig& config, GraphBuilder& g);
+
+// The encoder alone, for generation: input_features -> last_hidden_state [batch,
+// max_source_positions, d_model] and every decoder layer's cross-attention keys and values,
+// present.{i}.encoder.{key,value} [batch, heads, encoder_sequence, head_dim] (seq2seq_cache.h),
+// which BuildWhisperDecoderWithPast takes as past_key_values.{i}.encoder.*.
+void BuildWhisperEncoder(const HfConfig& config, GraphBuilder& g);
+
+// Decoding with a KV cache: input_ids [batch, sequence] (the new decoder tokens) and
+// past_key_values.{i}.{decoder,encoder}.{key,value} -> last_hidden_state [batch, sequence,
+// d_model] (logits [batch, sequence, vocab] for WhisperForConditionalGeneration) and
+// present.{i}.decoder.{key,value} [batch, heads, total_sequence, head_dim]. Positions
+// continue after the past; there is no decoder padding mask (as BART's cached decoder).
+void BuildWhisperDecoderWithPast(const HfConfig& config, GraphBuilder& g);
+
+}  // namespace ipfs_accel::models
