@@ -76,16 +76,15 @@ MelBlock ShrinkFrames(const MelBlock& mel, int64_t frames, int64_t mels, int64_t
     const float lambda1 = std::min(std::max(src - static_cast<float>(t0), 0.0f), 1.0f);
     const float lambda0 = 1.0f - lambda1;
     for (int64_t m = 0; m < mels; ++m)
-      out[static_cast<size_t>(t * mels + m)] =
-          lambda0 * mel[static_cast<size_t>(t0 * mels + m)] +
-          lambda1 * mel[static_cast<size_t>(t1 * mels + m)];
+      out[static_cast<size_t>(t * mels + m)] = lambda0 * mel[static_cast<size_t>(t0 * mels + m)] +
+                                               lambda1 * mel[static_cast<size_t>(t1 * mels + m)];
   }
   return out;
 }
 
 Tensor StackChannels(const std::vector<const float*>& channels, int64_t frames, int64_t mels) {
-  Tensor t = Tensor::Zeros(DType::kFloat32,
-                           {1, static_cast<int64_t>(channels.size()), frames, mels});
+  Tensor t =
+      Tensor::Zeros(DType::kFloat32, {1, static_cast<int64_t>(channels.size()), frames, mels});
   const size_t block = static_cast<size_t>(frames * mels);
   auto out = t.values<float>();
   for (size_t c = 0; c < channels.size(); ++c)
@@ -96,12 +95,12 @@ Tensor StackChannels(const std::vector<const float*>& channels, int64_t frames, 
 std::map<std::string, Tensor> Whisper(std::span<const float> waveform,
                                       const AudioFeatureConfig& c) {
   // Cut or pad (with padding_value) to chunk_length seconds.
-  const int64_t n_samples = c.chunk_length * c.sampling_rate;
+  const int64_t n_samples = c.max_length > 0 ? c.max_length : c.chunk_length * c.sampling_rate;
   std::vector<float> wave(static_cast<size_t>(n_samples), static_cast<float>(c.padding_value));
   std::copy_n(waveform.begin(), std::min<int64_t>(n_samples, waveform.size()), wave.begin());
 
-  const std::vector<double> filters = MelFilterBank(
-      c.n_fft / 2 + 1, c.feature_size, 0.0, 8000.0, c.sampling_rate, true, MelScale::kSlaney);
+  const std::vector<double> filters = MelFilterBank(c.n_fft / 2 + 1, c.feature_size, 0.0, 8000.0,
+                                                    c.sampling_rate, true, MelScale::kSlaney);
   const MelSpectrogram spec =
       PowerMelSpectrogram(wave, c.n_fft, c.hop_length, filters, c.feature_size);
   const int64_t frames = spec.num_frames - 1;  // HF drops the last frame
@@ -127,7 +126,7 @@ std::map<std::string, Tensor> Whisper(std::span<const float> waveform,
 }
 
 std::map<std::string, Tensor> Clap(std::span<const float> waveform, const AudioFeatureConfig& c) {
-  const int64_t max_length = c.max_length_s * c.sampling_rate;
+  const int64_t max_length = c.max_length > 0 ? c.max_length : c.max_length_s * c.sampling_rate;
   const int64_t n = static_cast<int64_t>(waveform.size());
   const bool fusion = c.truncation == "fusion";
   auto slaney = [&] {
@@ -145,16 +144,16 @@ std::map<std::string, Tensor> Clap(std::span<const float> waveform, const AudioF
     if (!fusion) {
       // HF crops at a random offset; the first crop keeps this reproducible.
       longer = true;
-      const MelBlock mel = ClapFbank(waveform.first(static_cast<size_t>(max_length)), c,
-                                     slaney(), &frames);
+      const MelBlock mel =
+          ClapFbank(waveform.first(static_cast<size_t>(max_length)), c, slaney(), &frames);
       features = StackChannels({mel.data()}, frames, c.feature_size);
     } else {
       int64_t total = 0;
       const MelBlock mel = ClapFbank(waveform, c, htk(), &total);
       const int64_t chunk = max_length / c.hop_length + 1;
       if (chunk == total) {
-        features = StackChannels({mel.data(), mel.data(), mel.data(), mel.data()}, total,
-                                 c.feature_size);
+        features =
+            StackChannels({mel.data(), mel.data(), mel.data(), mel.data()}, total, c.feature_size);
       } else {
         if (c.feature_size != 64)
           throw Error(ErrorKind::kUnsupported,
@@ -173,8 +172,8 @@ std::map<std::string, Tensor> Clap(std::span<const float> waveform, const AudioF
         const int64_t back = size2 > 0 ? size0 + size1 : 0;
         const MelBlock shrunk = ShrinkFrames(mel, total, c.feature_size, chunk);
         const auto at = [&](int64_t start) { return mel.data() + start * c.feature_size; };
-        features = StackChannels({shrunk.data(), at(front), at(middle), at(back)}, chunk,
-                                 c.feature_size);
+        features =
+            StackChannels({shrunk.data(), at(front), at(middle), at(back)}, chunk, c.feature_size);
       }
     }
   } else {
@@ -184,7 +183,8 @@ std::map<std::string, Tensor> Clap(std::span<const float> waveform, const AudioF
       if (c.padding == "repeat" || c.padding == "repeatpad") {
         const int64_t copies = c.padding == "repeat" ? repeats + 1 : repeats;
         wave.clear();
-        for (int64_t r = 0; r < copies; ++r) wave.insert(wave.end(), waveform.begin(), waveform.end());
+        for (int64_t r = 0; r < copies; ++r)
+          wave.insert(wave.end(), waveform.begin(), waveform.end());
         if (static_cast<int64_t>(wave.size()) > max_length) wave.resize(max_length);
       }
       wave.resize(static_cast<size_t>(max_length), 0.0f);  // HF pads with 0, not padding_value
@@ -287,8 +287,8 @@ AudioFeatureConfig AudioFeatureExtractorFromJson(AudioFeatureKind kind, const nl
                               origin, *named));
     if (*file_kind != kind)
       throw Error(ErrorKind::kInvalidArgument,
-                  fmt::format("'{}' configures {} but a {} feature extractor was asked for",
-                              origin, *named, AudioFeatureKindName(kind)));
+                  fmt::format("'{}' configures {} but a {} feature extractor was asked for", origin,
+                              *named, AudioFeatureKindName(kind)));
   }
   AudioFeatureConfig c = DefaultAudioFeatureExtractor(kind);
   c.origin = origin;
@@ -356,8 +356,7 @@ AudioFeatureConfig AudioFeatureExtractorFromJson(AudioFeatureKind kind, const nl
 AudioFeatureConfig LoadAudioFeatureExtractor(const std::string& kind, const std::string& path) {
   const detail::PreprocessorFiles files = detail::FindPreprocessorFiles(path);
   std::optional<nlohmann::json> json;
-  if (!files.preprocessor_config.empty())
-    json = detail::ReadJsonObject(files.preprocessor_config);
+  if (!files.preprocessor_config.empty()) json = detail::ReadJsonObject(files.preprocessor_config);
   std::optional<AudioFeatureKind> k;
   if (!kind.empty()) {
     k = ParseAudioFeatureKind(kind);
@@ -374,8 +373,22 @@ AudioFeatureConfig LoadAudioFeatureExtractor(const std::string& kind, const std:
                             path, files.model_type));
   if (!json) {
     AudioFeatureConfig c = DefaultAudioFeatureExtractor(*k);
-    c.origin = fmt::format("{} defaults (model_type {})", AudioFeatureKindName(*k),
-                           files.model_type);
+    c.origin =
+        fmt::format("{} defaults (model_type {})", AudioFeatureKindName(*k), files.model_type);
+    const nlohmann::json& model = files.model_config;
+    const nlohmann::json* audio = &model;
+    if (model.is_object() && model.contains("audio_config") && model["audio_config"].is_object())
+      audio = &model["audio_config"];
+    if (*k != AudioFeatureKind::kWav2Vec2 && audio->is_object() &&
+        audio->contains("num_mel_bins") && (*audio)["num_mel_bins"].is_number_integer())
+      c.feature_size = (*audio)["num_mel_bins"].get<int64_t>();
+    if (*k == AudioFeatureKind::kClap) {
+      const bool fusion = audio->is_object() && audio->contains("enable_fusion") &&
+                          (*audio)["enable_fusion"].is_boolean() &&
+                          (*audio)["enable_fusion"].get<bool>();
+      c.truncation = fusion ? "fusion" : "rand_trunc";
+    }
+    RequirePositive(c, "num_mel_bins", c.feature_size);
     return c;
   }
   return AudioFeatureExtractorFromJson(*k, *json, files.preprocessor_config);

@@ -33,9 +33,9 @@ struct SndfileCloser {
     case SF_ERR_SYSTEM:
       throw Error(ErrorKind::kIo, fmt::format("cannot read audio file '{}': {}", path, why));
     case SF_ERR_UNSUPPORTED_ENCODING:
-      throw Error(ErrorKind::kUnsupported,
-                  fmt::format("'{}' uses an audio encoding libsndfile cannot decode ({})", path,
-                              why));
+      throw Error(
+          ErrorKind::kUnsupported,
+          fmt::format("'{}' uses an audio encoding libsndfile cannot decode ({})", path, why));
     default:  // SF_ERR_MALFORMED_FILE and libsndfile's format-specific codes
       throw Error(ErrorKind::kCorrupt, fmt::format("'{}' is a damaged audio file ({})", path, why));
   }
@@ -52,9 +52,8 @@ Waveform ReadAudio(const std::string& path) {
   std::unique_ptr<SNDFILE, SndfileCloser> file(sf_open(path.c_str(), SFM_READ, &info));
   if (!file) ThrowOpenError(path);
   if (info.channels < 1 || info.samplerate < 1)
-    throw Error(ErrorKind::kCorrupt,
-                fmt::format("'{}' declares {} channels at {} Hz", path, info.channels,
-                            info.samplerate));
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}' declares {} channels at {} Hz", path,
+                                                 info.channels, info.samplerate));
   if (info.frames < 1)
     throw Error(ErrorKind::kCorrupt, fmt::format("'{}' holds no audio samples", path));
   std::vector<float> interleaved(static_cast<size_t>(info.frames * info.channels));
@@ -91,13 +90,11 @@ std::vector<float> ResampleAudio(std::span<const float> samples, int64_t from_ra
   const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
   size_t done = 0;
   const soxr_error_t error =
-      soxr_oneshot(static_cast<double>(from_rate), static_cast<double>(to_rate), 1,
-                   samples.data(), samples.size(), nullptr, out.data(), out.size(), &done, &io,
-                   &quality, nullptr);
+      soxr_oneshot(static_cast<double>(from_rate), static_cast<double>(to_rate), 1, samples.data(),
+                   samples.size(), nullptr, out.data(), out.size(), &done, &io, &quality, nullptr);
   if (error != nullptr)
-    throw Error(ErrorKind::kRuntime,
-                fmt::format("soxr failed to resample {} Hz to {} Hz: {}", from_rate, to_rate,
-                            error));
+    throw Error(ErrorKind::kRuntime, fmt::format("soxr failed to resample {} Hz to {} Hz: {}",
+                                                 from_rate, to_rate, error));
   return out;  // samples past `done` stay zero, as librosa's fix_length pads
 }
 

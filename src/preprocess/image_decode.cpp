@@ -11,8 +11,8 @@
 #include <fstream>
 
 #include <fmt/format.h>
-#include <jpeglib.h>
 #include <jerror.h>
+#include <jpeglib.h>
 #include <png.h>
 
 #include "ipfs_accel/core/error.h"
@@ -85,13 +85,32 @@ RgbImage ApplyOrientation(RgbImage image, int orientation) {
     for (int64_t x = 0; x < out.width; ++x) {
       int64_t sx = x, sy = y;
       switch (orientation) {
-        case 2: sx = w - 1 - x; break;
-        case 3: sx = w - 1 - x; sy = h - 1 - y; break;
-        case 4: sy = h - 1 - y; break;
-        case 5: sx = y; sy = x; break;
-        case 6: sx = y; sy = h - 1 - x; break;
-        case 7: sx = w - 1 - y; sy = h - 1 - x; break;
-        case 8: sx = w - 1 - y; sy = x; break;
+        case 2:
+          sx = w - 1 - x;
+          break;
+        case 3:
+          sx = w - 1 - x;
+          sy = h - 1 - y;
+          break;
+        case 4:
+          sy = h - 1 - y;
+          break;
+        case 5:
+          sx = y;
+          sy = x;
+          break;
+        case 6:
+          sx = y;
+          sy = h - 1 - x;
+          break;
+        case 7:
+          sx = w - 1 - y;
+          sy = h - 1 - x;
+          break;
+        case 8:
+          sx = w - 1 - y;
+          sy = x;
+          break;
       }
       std::memcpy(&out.pixels[static_cast<size_t>((y * out.width + x) * 3)],
                   &image.pixels[static_cast<size_t>((sy * w + sx) * 3)], 3);
@@ -135,8 +154,7 @@ void PngWarning(png_structp, png_const_charp) {}
 // False when libpng failed before the pixels were all read; state->message says why. An error
 // after the pixels (in the chunks that follow IDAT) is ignored, as PIL ignores it.
 bool DecodePngRaw(PngState* state) {
-  png_structp png =
-      png_create_read_struct(PNG_LIBPNG_VER_STRING, state, PngError, PngWarning);
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, state, PngError, PngWarning);
   if (png == nullptr) return false;
   png_infop info = png_create_info_struct(png);
   if (info == nullptr) {
@@ -237,9 +255,9 @@ RgbImage DecodePng(std::span<const uint8_t> bytes, const std::string& name) {
           break;
         }
         default:
-          throw Error(ErrorKind::kUnsupported,
-                      fmt::format("'{}': PNG colour type {} is not supported", name,
-                                  state.color_type));
+          throw Error(
+              ErrorKind::kUnsupported,
+              fmt::format("'{}': PNG colour type {} is not supported", name, state.color_type));
       }
     }
   }
@@ -352,9 +370,9 @@ RgbImage DecodeJpeg(std::span<const uint8_t> bytes, const std::string& name) {
   state.bytes = bytes;
   const bool ok = DecodeJpegRaw(&state);
   if (!ok)
-    throw Error(ErrorKind::kCorrupt, fmt::format("'{}' is not a readable JPEG ({})", name,
-                                                 state.error.message[0] ? state.error.message
-                                                                        : "libjpeg failed"));
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}' is not a readable JPEG ({})", name,
+                            state.error.message[0] ? state.error.message : "libjpeg failed"));
   if (state.error.truncated)
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}' is a truncated JPEG (the data ends before the image)", name));
@@ -396,8 +414,9 @@ RgbImage DecodeImage(std::span<const uint8_t> bytes, const std::string& name) {
   if (StartsWith(bytes, {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A}))
     return DecodePng(bytes, name);
   if (StartsWith(bytes, {0xFF, 0xD8, 0xFF})) return DecodeJpeg(bytes, name);
-  throw Error(ErrorKind::kUnsupported,
-              fmt::format("'{}' is neither a PNG nor a JPEG file; convert it to one of those", name));
+  throw Error(
+      ErrorKind::kUnsupported,
+      fmt::format("'{}' is neither a PNG nor a JPEG file; convert it to one of those", name));
 }
 
 RgbImage DecodeImage(const std::string& path) {

@@ -27,7 +27,8 @@ constexpr const char* kClip = "CLIPImageProcessor";
 constexpr const char* kVideoMae = "VideoMAEImageProcessor";
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // "CLIPFeatureExtractor", "CLIPImageProcessorFast", ... -> "CLIPImageProcessor"; "" if unknown.
@@ -55,7 +56,8 @@ ImageSize ReadSize(const detail::JsonFields& f, const std::string& key, bool int
   const nlohmann::json& v = f.Get(key);
   ImageSize size;
   auto positive = [&](const nlohmann::json& n, const char* what) {
-    if (!n.is_number_integer() || n.get<int64_t>() < 1) f.Fail(key, fmt::format("{} must be a positive integer", what));
+    if (!n.is_number_integer() || n.get<int64_t>() < 1)
+      f.Fail(key, fmt::format("{} must be a positive integer", what));
     return n.get<int64_t>();
   };
   if (v.is_number_integer()) {
@@ -94,9 +96,8 @@ std::array<float, 3> ReadChannels(const detail::JsonFields& f, const std::string
     const float x = v.get<float>();
     return {x, x, x};
   }
-  if (!v.is_array() || v.size() != 3 || !std::all_of(v.begin(), v.end(), [](const auto& e) {
-        return e.is_number();
-      }))
+  if (!v.is_array() || v.size() != 3 ||
+      !std::all_of(v.begin(), v.end(), [](const auto& e) { return e.is_number(); }))
     f.Fail(key, "must be a number or a list of 3 numbers (one per RGB channel)");
   // numpy casts mean/std to the image's float32.
   return {v[0].get<float>(), v[1].get<float>(), v[2].get<float>()};
@@ -106,8 +107,8 @@ std::array<float, 3> ReadChannels(const detail::JsonFields& f, const std::string
 // `edge`, the long side int(edge * long / short). Returns {height, width}.
 std::pair<int64_t, int64_t> ShortestEdgeSize(int64_t height, int64_t width, int64_t edge) {
   const int64_t short_side = std::min(height, width), long_side = std::max(height, width);
-  const auto new_long = static_cast<int64_t>(static_cast<double>(edge * long_side) /
-                                             static_cast<double>(short_side));
+  const auto new_long =
+      static_cast<int64_t>(static_cast<double>(edge * long_side) / static_cast<double>(short_side));
   return width <= height ? std::pair{new_long, edge} : std::pair{edge, new_long};
 }
 
@@ -212,6 +213,21 @@ ImageProcessorConfig LoadImageProcessor(const std::string& path) {
                               path, files.model_type));
     ImageProcessorConfig c = DefaultImageProcessor(fallback);
     c.origin = fmt::format("{} defaults (model_type {})", fallback, files.model_type);
+    const nlohmann::json& model = files.model_config;
+    const nlohmann::json* vision = &model;
+    if (model.contains("vision_config") && model["vision_config"].is_object())
+      vision = &model["vision_config"];
+    if (vision->contains("image_size") && (*vision)["image_size"].is_number_integer()) {
+      const int64_t s = (*vision)["image_size"].get<int64_t>();
+      if (s < 1)
+        throw Error(ErrorKind::kCorrupt, fmt::format("'{}': image_size={} is not a size", path, s));
+      if (c.processor_class == kViT) {
+        c.size = {s, s, 0};
+      } else {
+        c.size.shortest_edge = s;
+        c.crop_height = c.crop_width = s;
+      }
+    }
     return c;
   }
   return ImageProcessorFromJson(detail::ReadJsonObject(files.preprocessor_config),
@@ -226,8 +242,8 @@ core::Tensor PixelValues(const RgbImage& image, const ImageProcessorConfig& conf
       std::tie(h, w) = ShortestEdgeSize(img.height, img.width, config.size.shortest_edge);
     if (h < 1 || w < 1)
       throw Error(ErrorKind::kInvalidArgument,
-                  fmt::format("'{}': resizing a {}x{} image gives {}x{}", config.origin,
-                              img.width, img.height, w, h));
+                  fmt::format("'{}': resizing a {}x{} image gives {}x{}", config.origin, img.width,
+                              img.height, w, h));
     img = ResizeImage(img, w, h, config.resample);
   }
   if (config.do_center_crop) img = CenterCropImage(img, config.crop_width, config.crop_height);
@@ -239,8 +255,8 @@ core::Tensor PixelValues(const RgbImage& image, const ImageProcessorConfig& conf
     for (int64_t i = 0; i < plane; ++i) {
       const uint8_t p = img.pixels[static_cast<size_t>(i * 3 + c)];
       // HF: rescale multiplies in float64 and stores float32; normalize is float32 arithmetic.
-      float v = config.do_rescale ? static_cast<float>(p * config.rescale_factor)
-                                  : static_cast<float>(p);
+      float v =
+          config.do_rescale ? static_cast<float>(p * config.rescale_factor) : static_cast<float>(p);
       if (config.do_normalize) v = (v - config.image_mean[c]) / config.image_std[c];
       out[static_cast<size_t>(c * plane + i)] = v;
     }
@@ -266,7 +282,8 @@ std::vector<std::string> ListFrameFiles(const std::string& dir) {
     if (ext == ".png" || ext == ".jpg" || ext == ".jpeg") files.push_back(entry.path().string());
   }
   if (ec)
-    throw Error(ErrorKind::kIo, fmt::format("cannot list frame folder '{}': {}", dir, ec.message()));
+    throw Error(ErrorKind::kIo,
+                fmt::format("cannot list frame folder '{}': {}", dir, ec.message()));
   if (files.empty())
     throw Error(ErrorKind::kNotFound,
                 fmt::format("frame folder '{}' holds no .png/.jpg/.jpeg file", dir));
@@ -304,16 +321,15 @@ core::Tensor PreprocessVideo(const std::vector<std::string>& frame_paths,
     const std::string& path = frame_paths[static_cast<size_t>(indices[f])];
     const core::Tensor frame = PreprocessImage(path, config);
     if (f == 0) {
-      video = core::Tensor::Zeros(core::DType::kFloat32,
-                                  {1, static_cast<int64_t>(indices.size()), 3, frame.shape[2],
-                                   frame.shape[3]});
+      video = core::Tensor::Zeros(core::DType::kFloat32, {1, static_cast<int64_t>(indices.size()),
+                                                          3, frame.shape[2], frame.shape[3]});
       frame_bytes = frame.bytes.size();
     } else if (frame.shape[2] != video.shape[3] || frame.shape[3] != video.shape[4]) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  fmt::format("frame '{}' comes out {}x{} but the first frame {}x{}; frames of a "
-                              "clip must share a size (or the processor must center-crop)",
-                              path, frame.shape[3], frame.shape[2], video.shape[4],
-                              video.shape[3]));
+      throw Error(
+          ErrorKind::kInvalidArgument,
+          fmt::format("frame '{}' comes out {}x{} but the first frame {}x{}; frames of a "
+                      "clip must share a size (or the processor must center-crop)",
+                      path, frame.shape[3], frame.shape[2], video.shape[4], video.shape[3]));
     }
     std::memcpy(video.bytes.data() + f * frame_bytes, frame.bytes.data(), frame_bytes);
   }

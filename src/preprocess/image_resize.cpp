@@ -33,7 +33,8 @@ double HammingWeight(double x) {
   if (x == 0.0) return 1.0;
   if (x >= 1.0) return 0.0;
   x *= std::numbers::pi;
-  return std::sin(x) / x * (0.54 + 0.46 * std::cos(x));
+  // PIL writes the Hamming constants as float literals; their rounding shows in the pixels.
+  return std::sin(x) / x * (static_cast<double>(0.54f) + static_cast<double>(0.46f) * std::cos(x));
 }
 
 // Keys' cubic convolution with a = -0.5, as PIL uses.
@@ -51,9 +52,7 @@ double Sinc(double x) {
   return std::sin(x) / x;
 }
 
-double LanczosWeight(double x) {
-  return x >= -3.0 && x < 3.0 ? Sinc(x) * Sinc(x / 3.0) : 0.0;
-}
+double LanczosWeight(double x) { return x >= -3.0 && x < 3.0 ? Sinc(x) * Sinc(x / 3.0) : 0.0; }
 
 Filter FilterFor(Resample r) {
   switch (r) {
@@ -79,10 +78,10 @@ Filter FilterFor(Resample r) {
 constexpr int kPrecisionBits = 32 - 8 - 2;
 
 struct Coefficients {
-  int64_t ksize = 0;            // weights per output pixel (some trailing ones zero)
-  std::vector<int64_t> first;   // first input index per output pixel
-  std::vector<int64_t> count;   // input pixels used per output pixel
-  std::vector<int32_t> weights; // out_size * ksize, fixed point
+  int64_t ksize = 0;             // weights per output pixel (some trailing ones zero)
+  std::vector<int64_t> first;    // first input index per output pixel
+  std::vector<int64_t> count;    // input pixels used per output pixel
+  std::vector<int32_t> weights;  // out_size * ksize, fixed point
 };
 
 // Output pixel i covers input [in0 + i * scale, in0 + (i + 1) * scale); its centre's neighbours
@@ -224,8 +223,7 @@ RgbImage ResizeImage(const RgbImage& image, int64_t width, int64_t height, Resam
   const bool horizontal = width != image.width;
   const bool vertical = height != image.height;
   if (!horizontal && !vertical) return image;
-  const Coefficients cx =
-      Precompute(image.width, 0.0, static_cast<double>(image.width), width, f);
+  const Coefficients cx = Precompute(image.width, 0.0, static_cast<double>(image.width), width, f);
   const Coefficients cy =
       Precompute(image.height, 0.0, static_cast<double>(image.height), height, f);
   if (!horizontal) return Vertical(image, height, cy, 0);

@@ -94,9 +94,9 @@ PreprocessorFiles FindPreprocessorFiles(const std::string& path) {
   }
   const fs::path config = dir / "config.json";
   if (fs::is_regular_file(config, ec)) {
-    const nlohmann::json json = ReadJsonObject(config.string());
-    if (json.contains("model_type") && json["model_type"].is_string())
-      files.model_type = json["model_type"].get<std::string>();
+    files.model_config = ReadJsonObject(config.string());
+    if (files.model_config.contains("model_type") && files.model_config["model_type"].is_string())
+      files.model_type = files.model_config["model_type"].get<std::string>();
   }
   if (files.preprocessor_config.empty() && files.model_type.empty())
     throw Error(ErrorKind::kNotFound,

@@ -43,6 +43,7 @@ nlohmann::json ReadJsonObject(const std::string& path);
 struct PreprocessorFiles {
   std::string preprocessor_config;  // empty when the folder has none
   std::string model_type;
+  nlohmann::json model_config;  // config.json's object; null when there is none
 };
 PreprocessorFiles FindPreprocessorFiles(const std::string& path);
 

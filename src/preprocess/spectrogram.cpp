@@ -117,8 +117,8 @@ double MelToHertz(double mels, MelScale scale) {
 }
 
 std::vector<double> MelFilterBank(int64_t num_frequency_bins, int64_t num_mel_filters,
-                                  double min_frequency, double max_frequency,
-                                  int64_t sampling_rate, bool slaney_norm, MelScale scale) {
+                                  double min_frequency, double max_frequency, int64_t sampling_rate,
+                                  bool slaney_norm, MelScale scale) {
   if (num_frequency_bins < 2 || num_mel_filters < 1 || min_frequency > max_frequency ||
       sampling_rate < 1)
     throw Error(ErrorKind::kInvalidArgument,
@@ -127,9 +127,8 @@ std::vector<double> MelFilterBank(int64_t num_frequency_bins, int64_t num_mel_fi
                             num_frequency_bins, num_mel_filters, min_frequency, max_frequency,
                             sampling_rate));
   // Filter edges equally spaced in mel, converted back to Hz.
-  const std::vector<double> mel_edges =
-      Linspace(HertzToMel(min_frequency, scale), HertzToMel(max_frequency, scale),
-               num_mel_filters + 2);
+  const std::vector<double> mel_edges = Linspace(
+      HertzToMel(min_frequency, scale), HertzToMel(max_frequency, scale), num_mel_filters + 2);
   std::vector<double> edges(mel_edges.size());
   for (size_t i = 0; i < edges.size(); ++i) edges[i] = MelToHertz(mel_edges[i], scale);
   const std::vector<double> bin_hz =
@@ -164,11 +163,11 @@ MelSpectrogram PowerMelSpectrogram(std::span<const float> waveform, int64_t n_ff
   const int64_t bins = n_fft / 2 + 1;
   if (waveform.empty() || n_fft < 2 || hop_length < 1 || num_mel_filters < 1 ||
       static_cast<int64_t>(mel_filters.size()) != bins * num_mel_filters)
-    throw Error(ErrorKind::kInvalidArgument,
-                fmt::format("no spectrogram of {} samples with n_fft={}, hop_length={} and {} "
-                            "filter values for {} mel bins",
-                            waveform.size(), n_fft, hop_length, mel_filters.size(),
-                            num_mel_filters));
+    throw Error(
+        ErrorKind::kInvalidArgument,
+        fmt::format("no spectrogram of {} samples with n_fft={}, hop_length={} and {} "
+                    "filter values for {} mel bins",
+                    waveform.size(), n_fft, hop_length, mel_filters.size(), num_mel_filters));
   const int64_t n = static_cast<int64_t>(waveform.size());
   const int64_t pad = n_fft / 2;
   const int64_t padded = n + 2 * pad;

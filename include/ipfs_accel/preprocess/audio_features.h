@@ -45,6 +45,11 @@ struct AudioFeatureConfig {
   int64_t sampling_rate = 16000;
   int64_t feature_size = 80;  // mel bins (Whisper, CLAP); 1 for Wav2Vec2
   double padding_value = 0.0;
+  // HF's __call__(max_length=...) in samples: the length Whisper pads/cuts to and CLAP's
+  // max_length; 0 means the class's own (chunk_length or max_length_s seconds). Unused by
+  // Wav2Vec2. Not read from JSON (HF takes it per call): set it for models trained on other
+  // lengths.
+  int64_t max_length = 0;
   // Whisper
   int64_t n_fft = 400;  // CLAP: fft_window_size
   int64_t hop_length = 160;
@@ -73,7 +78,9 @@ AudioFeatureConfig AudioFeatureExtractorFromJson(AudioFeatureKind kind, const nl
 // `path` is a preprocessor_config.json or a model folder holding one. The kind is `kind` when not
 // empty, else the file's feature_extractor_type, else the folder's config.json model_type
 // (whisper, clap, wav2vec2 and its relatives). A folder with no preprocessor_config.json but a
-// known model_type gets that class's defaults. Throws kNotFound, kCorrupt, kUnsupported.
+// known model_type (HF itself would refuse it) gets that class's defaults adjusted to the model:
+// feature_size from num_mel_bins (Whisper; CLAP's audio_config), and CLAP truncation
+// "rand_trunc" unless audio_config.enable_fusion. Throws kNotFound, kCorrupt, kUnsupported.
 AudioFeatureConfig LoadAudioFeatureExtractor(const std::string& kind, const std::string& path);
 
 // The extractor on one mono waveform already at config.sampling_rate. Throws kInvalidArgument

@@ -58,9 +58,12 @@ ImageProcessorConfig DefaultImageProcessor(const std::string& processor_class);
 ImageProcessorConfig ImageProcessorFromJson(const nlohmann::json& json, const std::string& origin,
                                             const std::string& fallback_class = "");
 
-// `path` is a preprocessor_config.json or a model folder holding one; in a folder without one, or
-// when the file names no class, the class follows config.json's model_type (vit, clip, videomae,
-// x_clip) with that class's defaults. Throws kNotFound, kCorrupt, kUnsupported.
+// `path` is a preprocessor_config.json or a model folder holding one; when the file names no
+// class, the class follows config.json's model_type (vit, clip, videomae, x_clip). A folder with
+// no preprocessor_config.json (HF itself would refuse it) gets that class's defaults with the
+// sizes set to the model's image_size (vision_config.image_size for CLIP and X-CLIP): ViT
+// resizes to it, CLIP and VideoMAE resize the shortest edge to it and crop it. Throws kNotFound,
+// kCorrupt, kUnsupported.
 ImageProcessorConfig LoadImageProcessor(const std::string& path);
 
 // The processor's pipeline on one decoded image: float32 [1, 3, H, W].

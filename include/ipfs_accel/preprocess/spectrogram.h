@@ -20,8 +20,8 @@ double MelToHertz(double mels, MelScale scale);
 // width in Hz (norm="slaney"). Throws kInvalidArgument for num_frequency_bins < 2, a filter count
 // < 1 or min_frequency > max_frequency.
 std::vector<double> MelFilterBank(int64_t num_frequency_bins, int64_t num_mel_filters,
-                                  double min_frequency, double max_frequency,
-                                  int64_t sampling_rate, bool slaney_norm, MelScale scale);
+                                  double min_frequency, double max_frequency, int64_t sampling_rate,
+                                  bool slaney_norm, MelScale scale);
 
 // audio_utils.window_function(length, "hann"), periodic: 0.5 - 0.5 cos(2 pi n / length).
 std::vector<double> PeriodicHannWindow(int64_t length);
