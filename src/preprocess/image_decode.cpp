@@ -4,6 +4,7 @@
 // caller and declares no object with a destructor after its setjmp, so a longjmp skips no
 // destructor and reads no indeterminate local.
 
+#include <algorithm>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
