@@ -80,9 +80,9 @@ struct ClipTowerOutputs {
 // transformer ("embeddings.patch_embedding.weight", "pre_layrnorm.weight",
 // "encoder.layers.N.self_attn.q_proj.weight", "post_layernorm.weight", "head.probe", ...):
 // CLIPModel scopes it with WeightScope(g, "vision_model."), a LLaVA checkpoint with its tower's
-// prefix
-// ("model.vision_tower.vision_model."). Every layer and norm is built and its weights counted, as
-// HF counts them, whichever outputs the caller uses. Adds no graph inputs or outputs.
+// prefix ("vision_tower." in the hf-tiny llava fixture). Every layer and norm is built and its
+// weights counted, as HF counts them, whichever outputs the caller uses. Adds no graph inputs or
+// outputs.
 // Throws like ReadClipVisionShape.
 ClipTowerOutputs BuildClipVisionTower(const HfConfig& vision_config, GraphBuilder& g,
                                       const std::string& pixel_values,

@@ -302,7 +302,7 @@ TEST(ClipTowerTest, VisionTowerUnderACallersPrefix) {
   const HfConfig vision(TinyTower(true), "test");
   ClipTowerOutputs out;
   {
-    WeightScope scope(g, "model.vision_tower.vision_model.");
+    WeightScope scope(g, "vision_tower.");
     out = BuildClipVisionTower(vision, g, "pixels");
   }
   EXPECT_EQ(g.weight_prefix(), "");
@@ -312,8 +312,8 @@ TEST(ClipTowerTest, VisionTowerUnderACallersPrefix) {
   EXPECT_EQ(graph.input_size(), 1);
   EXPECT_EQ(graph.output_size(), 0);
   const auto names = WeightNames(graph);
-  for (const auto& n : names) EXPECT_EQ(n.rfind("model.vision_tower.vision_model.", 0), 0u) << n;
-  EXPECT_EQ(names.count("model.vision_tower.vision_model.pre_layrnorm.weight"), 1u);
+  for (const auto& n : names) EXPECT_EQ(n.rfind("vision_tower.", 0), 0u) << n;
+  EXPECT_EQ(names.count("vision_tower.pre_layrnorm.weight"), 1u);
   // Every layer and norm counts, as in HF, whichever hidden state the caller uses.
   json model = TinyTower(true);
   model["model_type"] = "clip_vision_model";
