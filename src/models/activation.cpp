@@ -23,12 +23,14 @@ std::string Activation(GraphBuilder& g, const std::string& x, const std::string&
     const std::string one_plus = g.Node("Add", {t, g.ConstFloat(1.0f)});
     return g.Node("Mul", {g.Node("Mul", {x, one_plus}), g.ConstFloat(0.5f)});
   }
+  if (hf_name == "quick_gelu")  // CLIP: x * sigmoid(1.702 x)
+    return g.Node("Mul", {x, g.Node("Sigmoid", {g.Node("Mul", {x, g.ConstFloat(1.702f)})})});
   if (hf_name == "relu") return g.Node("Relu", {x});
   if (hf_name == "silu" || hf_name == "swish") return g.Node("Mul", {x, g.Node("Sigmoid", {x})});
   if (hf_name == "tanh") return g.Node("Tanh", {x});
   throw core::Error(core::ErrorKind::kUnsupported,
                     fmt::format("activation '{}' is not supported (supported: gelu, gelu_new, "
-                                "gelu_pytorch_tanh, relu, silu, tanh)",
+                                "gelu_pytorch_tanh, quick_gelu, relu, silu, tanh)",
                                 hf_name));
 }
 

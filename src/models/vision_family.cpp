@@ -1,9 +1,68 @@
-// Vision architectures (none registered yet).
+// Vision architectures: ViT and DeiT (vit_builder), and the CLIP/SigLIP dual encoders with their
+// towers as models of their own (clip_builder).
 
 #include "architectures.h"
+#include "clip_builder.h"
+#include "vit_builder.h"
 
 namespace ipfs_accel::models {
 
-void AddVisionArchitectures(std::vector<Architecture>& /*out*/) {}
+namespace {
+
+Architecture Vit(const std::string& model_type, VitKind kind, const std::string& prefix) {
+  auto build = [kind](const HfConfig& c, GraphBuilder& g) {
+    BuildVit(c, kind, VitHasPooler(c), g);
+  };
+  auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
+  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
+  return {model_type, "vision", {prefix}, build, hints, roles};
+}
+
+std::map<std::string, InputHint> TextHints(const ClipTextShape& s) {
+  return {{"input_ids", {InputHint::Kind::kIndexRange, 0, s.vocab}},
+          {"attention_mask", {InputHint::Kind::kOnes, 0, 0}}};
+}
+
+DimRoles TextRoles(const ClipTextShape& s) {
+  return DimRoles{.batch = "batch", .sequence = "sequence", .max_sequence = s.max_positions};
+}
+
+// CLIPModel / SiglipModel: no task head wraps them, so their checkpoints carry no prefix.
+Architecture DualEncoder(const std::string& model_type, ClipFamily family) {
+  auto build = [family](const HfConfig& c, GraphBuilder& g) { BuildClipModel(c, family, g); };
+  auto text = [family](const HfConfig& c) {
+    return ReadClipTextShape(ClipSubConfig(c, "text_config"), family);
+  };
+  auto hints = [text](const HfConfig& c) { return TextHints(text(c)); };
+  auto roles = [text](const HfConfig& c) { return TextRoles(text(c)); };
+  return {model_type, "multimodal", {}, build, hints, roles};
+}
+
+Architecture TextTower(const std::string& model_type, ClipFamily family) {
+  auto build = [family](const HfConfig& c, GraphBuilder& g) { BuildClipTextModel(c, family, g); };
+  auto hints = [family](const HfConfig& c) { return TextHints(ReadClipTextShape(c, family)); };
+  auto roles = [family](const HfConfig& c) { return TextRoles(ReadClipTextShape(c, family)); };
+  return {model_type, "text", {}, build, hints, roles};
+}
+
+Architecture VisionTower(const std::string& model_type, ClipFamily family) {
+  auto build = [family](const HfConfig& c, GraphBuilder& g) { BuildClipVisionModel(c, family, g); };
+  auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
+  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
+  return {model_type, "vision", {}, build, hints, roles};
+}
+
+}  // namespace
+
+void AddVisionArchitectures(std::vector<Architecture>& out) {
+  out.push_back(Vit("vit", VitKind::kViT, "vit."));
+  out.push_back(Vit("deit", VitKind::kDeiT, "deit."));
+  out.push_back(DualEncoder("clip", ClipFamily::kClip));
+  out.push_back(DualEncoder("siglip", ClipFamily::kSiglip));
+  out.push_back(TextTower("clip_text_model", ClipFamily::kClip));
+  out.push_back(VisionTower("clip_vision_model", ClipFamily::kClip));
+  out.push_back(TextTower("siglip_text_model", ClipFamily::kSiglip));
+  out.push_back(VisionTower("siglip_vision_model", ClipFamily::kSiglip));
+}
 
 }  // namespace ipfs_accel::models

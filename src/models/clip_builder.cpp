@@ -1,0 +1,397 @@
+#include "clip_builder.h"
+
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "activation.h"
+#include "ipfs_accel/core/error.h"
+#include "vision_transformer.h"
+
+namespace ipfs_accel::models {
+
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+
+// CLIPEncoderLayer / SiglipEncoderLayer under `prefix` ("encoder.layers.N").
+PreNormLayerNames EncoderLayerNames(const std::string& prefix) {
+  const std::string p = prefix + ".";
+  return {p + "layer_norm1",
+          p + "self_attn.q_proj",
+          p + "self_attn.k_proj",
+          p + "self_attn.v_proj",
+          p + "self_attn.out_proj",
+          p + "layer_norm2",
+          p + "mlp.fc1",
+          p + "mlp.fc2"};
+}
+
+// Runs the layers from `x`; returns x and each layer's output.
+std::vector<std::string> EncoderLayers(GraphBuilder& g, const PreNormLayerShape& s, int64_t layers,
+                                       std::string x, const std::string& mask) {
+  std::vector<std::string> states = {x};
+  for (int64_t l = 0; l < layers; ++l) {
+    x = PreNormEncoderLayer(g, s, EncoderLayerNames(fmt::format("encoder.layers.{}", l)), x, mask);
+    states.push_back(x);
+  }
+  return states;
+}
+
+void CheckSizes(const HfConfig& c, int64_t hidden, int64_t heads,
+                std::initializer_list<std::pair<const char*, int64_t>> positive) {
+  if (heads <= 0 || hidden % heads != 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': hidden_size {} is not a multiple of num_attention_heads {}",
+                            c.origin(), hidden, heads));
+  for (const auto& [key, value] : positive)
+    if (value <= 0)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': {} is {}; it must be positive", c.origin(), key, value));
+}
+
+std::string ScalarInt64(GraphBuilder& g, int64_t value) {
+  return g.Node("Squeeze", {g.ConstInt64({value}), g.ConstInt64({0})});
+}
+
+// [batch, 1, 1, seq] (or [seq, seq] combined with causality) in HF's eager form: 0 where a key
+// may be attended, float32's lowest where not. One lowest value per masked score, never two
+// summed, so a row with no visible key stays finite and softmax spreads it evenly, as in HF.
+std::string AdditiveMask(GraphBuilder& g, const std::string& input_ids,
+                         const std::string& attention_mask, bool causal) {
+  std::string allowed;
+  if (causal) {
+    const std::string seq = g.Node(
+        "Squeeze",
+        {g.Node("Slice", {g.Node("Shape", {input_ids}), g.ConstInt64({1}), g.ConstInt64({2})}),
+         g.ConstInt64({0})});
+    const std::string pos = g.Node("Range", {ScalarInt64(g, 0), seq, ScalarInt64(g, 1)});
+    const std::string query = g.Node("Unsqueeze", {pos, g.ConstInt64({1})});  // [s, 1]
+    const std::string key = g.Node("Unsqueeze", {pos, g.ConstInt64({0})});    // [1, s]
+    allowed = g.Node("GreaterOrEqual", {query, key});                         // key <= query
+  }
+  if (!attention_mask.empty()) {
+    const std::string visible = g.Node(
+        "Unsqueeze", {g.Node("Cast", {attention_mask}, {{"to", int64_t{onnx::TensorProto::BOOL}}}),
+                      g.ConstInt64({1, 2})});  // [b, 1, 1, s]
+    allowed = allowed.empty() ? visible : g.Node("And", {allowed, visible});
+  }
+  if (allowed.empty()) return "";
+  return g.Node("Where",
+                {allowed, g.ConstFloat(0.0f), g.ConstFloat(std::numeric_limits<float>::lowest())});
+}
+
+// CLIP's pooled position per row [batch, 1] (see BuildClipTextTower in the header).
+std::string ClipEosIndex(GraphBuilder& g, const std::string& input_ids, int64_t eos_token_id) {
+  // HF compares and takes argmax on int32 ids (cast for ONNX export); so does this.
+  const std::string ids32 =
+      g.Node("Cast", {input_ids}, {{"to", int64_t{onnx::TensorProto::INT32}}});
+  auto argmax = [&](const std::string& t) {
+    return g.Node("ArgMax", {t}, {{"axis", int64_t{1}}, {"keepdims", int64_t{1}}});
+  };
+  const std::string eos32 =
+      g.Node("Cast", {g.ConstInt64({eos_token_id})}, {{"to", int64_t{onnx::TensorProto::INT32}}});
+  const std::string first_eos = argmax(g.Node("Cast", {g.Node("Equal", {ids32, eos32})},
+                                              {{"to", int64_t{onnx::TensorProto::INT32}}}));
+  // Checkpoints from before the eos_token_id fix: every row's largest id is 49407.
+  const std::string row_max = g.Node("ReduceMax", {input_ids},
+                                     {{"axes", std::vector<int64_t>{1}}, {"keepdims", int64_t{0}}});
+  const std::string is_eot = g.Node("Cast", {g.Node("Equal", {row_max, g.ConstInt64({49407})})},
+                                    {{"to", int64_t{onnx::TensorProto::INT32}}});
+  const std::string all_eot =
+      g.Node("Cast", {g.Node("ReduceMin", {is_eot}, {{"keepdims", int64_t{0}}})},
+             {{"to", int64_t{onnx::TensorProto::BOOL}}});
+  return g.Node("Where", {all_eot, argmax(ids32), first_eos});
+}
+
+// nn.MultiheadAttention's packed in_proj ([3h, h] and [3h]) as three [in, out] MatMul weights and
+// three biases.
+struct PackedProjection {
+  std::vector<std::string> weights, biases;
+};
+PackedProjection UnpackInProjection(GraphBuilder& g, const std::string& prefix, int64_t hidden) {
+  const std::string w =
+      g.Weight(prefix + ".in_proj_weight", {3 * hidden, hidden}, WeightInit::kNormal, true);
+  const std::string b = g.Weight(prefix + ".in_proj_bias", {3 * hidden}, WeightInit::kZeros);
+  const std::string sizes = g.ConstInt64({hidden, hidden, hidden});
+  return {g.NodeN("Split", {w, sizes}, 3, {{"axis", int64_t{1}}}),
+          g.NodeN("Split", {b, sizes}, 3, {{"axis", int64_t{0}}})};
+}
+
+// SiglipMultiheadAttentionPoolingHead: a learned probe attends over every token, then a
+// residual MLP; returns the probe's row [batch, hidden].
+std::string AttentionPoolingHead(GraphBuilder& g, const ClipVisionShape& s,
+                                 const std::string& tokens) {
+  const std::string probe = RepeatOverBatch(
+      g, g.Weight("head.probe", {1, 1, s.hidden}, WeightInit::kNormal), tokens, s.hidden);
+  const PackedProjection in = UnpackInProjection(g, "head.attention", s.hidden);
+  auto project = [&](const std::string& x, int i) {
+    return g.Node("Add", {g.Node("MatMul", {x, in.weights[i]}), in.biases[i]});
+  };
+  const std::string ctx =
+      ScaledDotProductAttention(g, project(probe, 0), project(tokens, 1), project(tokens, 2),
+                                s.heads, s.hidden / s.heads, "");
+  const std::string attended = g.Linear(ctx, "head.attention.out_proj", s.hidden, s.hidden);
+  std::string m = g.Linear(g.LayerNorm(attended, "head.layernorm", s.hidden, s.eps), "head.mlp.fc1",
+                           s.hidden, s.intermediate);
+  m = g.Linear(Activation(g, m, s.act), "head.mlp.fc2", s.intermediate, s.hidden);
+  return TokenAt(g, g.Node("Add", {attended, m}), 0);
+}
+
+PreNormLayerShape LayerShape(int64_t hidden, int64_t heads, int64_t intermediate, double eps,
+                             const std::string& act) {
+  return {.hidden = hidden,
+          .heads = heads,
+          .intermediate = intermediate,
+          .eps = eps,
+          .act = act,
+          .qkv_bias = true};
+}
+
+// Names a tensor as a graph output.
+void Expose(GraphBuilder& g, const std::string& tensor, const std::string& name,
+            const std::vector<Dim>& dims) {
+  g.Node("Identity", {tensor}, {}, name);
+  g.Output(name, onnx::TensorProto::FLOAT, dims);
+}
+
+}  // namespace
+
+ClipFamily ClipFamilyOf(const std::string& model_type) {
+  if (model_type == "clip" || model_type == "clip_text_model" || model_type == "clip_vision_model")
+    return ClipFamily::kClip;
+  if (model_type == "siglip" || model_type == "siglip_text_model" ||
+      model_type == "siglip_vision_model")
+    return ClipFamily::kSiglip;
+  throw Error(ErrorKind::kUnsupported,
+              fmt::format("model_type '{}' is not a CLIP or SigLIP model or tower (clip, "
+                          "clip_text_model, clip_vision_model, siglip, siglip_text_model, "
+                          "siglip_vision_model)",
+                          model_type));
+}
+
+HfConfig ClipSubConfig(const HfConfig& config, const std::string& key) {
+  const nlohmann::json& json = config.json();
+  const std::string origin = fmt::format("{} ({})", config.origin(), key);
+  auto object_at = [&](const std::string& k) -> const nlohmann::json* {
+    if (!json.contains(k) || json[k].is_null()) return nullptr;
+    if (!json[k].is_object())
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': '{}' is not a JSON object", config.origin(), k));
+    return &json[k];
+  };
+  // CLIPConfig lets a legacy *_dict override every value of the sub-config, its own defaults
+  // included: with one present, the sub-config is that dict alone.
+  if (const nlohmann::json* legacy = object_at(key + "_dict")) return HfConfig(*legacy, origin);
+  if (const nlohmann::json* sub = object_at(key)) return HfConfig(*sub, origin);
+  return HfConfig(nlohmann::json::object(), origin);
+}
+
+ClipVisionShape ReadClipVisionShape(const HfConfig& c, ClipFamily family) {
+  const bool clip = family == ClipFamily::kClip;
+  ClipVisionShape s{};
+  s.hidden = c.Int("hidden_size", 768);
+  s.layers = c.Int("num_hidden_layers", 12);
+  s.heads = c.Int("num_attention_heads", 12);
+  s.intermediate = c.Int("intermediate_size", 3072);
+  s.channels = c.Int("num_channels", 3);
+  s.image_size = c.Int("image_size", 224);
+  s.patch_size = c.Int("patch_size", clip ? 32 : 16);
+  s.eps = c.Double("layer_norm_eps", clip ? 1e-5 : 1e-6);
+  s.act = c.String("hidden_act", clip ? "quick_gelu" : "gelu_pytorch_tanh");
+  s.use_head = !clip && c.Bool("vision_use_head", true);
+  CheckSizes(c, s.hidden, s.heads,
+             {{"num_hidden_layers", s.layers},
+              {"intermediate_size", s.intermediate},
+              {"num_channels", s.channels},
+              {"patch_size", s.patch_size}});
+  if (s.image_size < s.patch_size)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': image_size {} is smaller than patch_size {}", c.origin(),
+                            s.image_size, s.patch_size));
+  return s;
+}
+
+ClipTextShape ReadClipTextShape(const HfConfig& c, ClipFamily family) {
+  const bool clip = family == ClipFamily::kClip;
+  ClipTextShape s{};
+  s.hidden = c.Int("hidden_size", clip ? 512 : 768);
+  s.layers = c.Int("num_hidden_layers", 12);
+  s.heads = c.Int("num_attention_heads", clip ? 8 : 12);
+  s.intermediate = c.Int("intermediate_size", clip ? 2048 : 3072);
+  s.vocab = c.Int("vocab_size", clip ? 49408 : 32000);
+  s.max_positions = c.Int("max_position_embeddings", clip ? 77 : 64);
+  s.eps = c.Double("layer_norm_eps", clip ? 1e-5 : 1e-6);
+  s.act = c.String("hidden_act", clip ? "quick_gelu" : "gelu_pytorch_tanh");
+  s.eos_token_id = 0;
+  s.projection_size = 0;
+  if (clip) {
+    // An explicit null would make HF compare the ids with None.
+    if (c.json().contains("eos_token_id") && !c.Has("eos_token_id"))
+      throw Error(
+          ErrorKind::kCorrupt,
+          fmt::format("'{}': CLIP's text pooling needs eos_token_id, which is null", c.origin()));
+    s.eos_token_id = c.Int("eos_token_id", 49407);
+  } else {
+    s.projection_size = c.Int("projection_size", s.hidden);
+  }
+  CheckSizes(c, s.hidden, s.heads,
+             {{"num_hidden_layers", s.layers},
+              {"intermediate_size", s.intermediate},
+              {"vocab_size", s.vocab},
+              {"max_position_embeddings", s.max_positions},
+              {"projection_size", clip ? 1 : s.projection_size}});
+  return s;
+}
+
+ClipTowerOutputs BuildClipVisionTower(const HfConfig& vision_config, GraphBuilder& g,
+                                      const std::string& pixel_values, ClipFamily family) {
+  const ClipVisionShape s = ReadClipVisionShape(vision_config, family);
+  const bool clip = family == ClipFamily::kClip;
+  std::string x = PatchEmbeddings(g, pixel_values, "embeddings.patch_embedding", s.channels,
+                                  s.hidden, s.patch_size, s.patch_size, /*bias=*/!clip);
+  const int64_t positions = s.patches() + (clip ? 1 : 0);
+  if (clip)
+    x = PrependTokens(g, {g.Weight("embeddings.class_embedding", {s.hidden}, WeightInit::kNormal)},
+                      x, s.hidden);
+  x = g.Node("Add", {x, g.Weight("embeddings.position_embedding.weight", {positions, s.hidden},
+                                 WeightInit::kNormal)});
+  if (clip) x = g.LayerNorm(x, "pre_layrnorm", s.hidden, s.eps);
+
+  ClipTowerOutputs out;
+  out.hidden_states = EncoderLayers(g, LayerShape(s.hidden, s.heads, s.intermediate, s.eps, s.act),
+                                    s.layers, x, "");
+  const std::string last = out.hidden_states.back();
+  if (clip) {
+    out.last_hidden_state = last;
+    out.pooled = g.LayerNorm(TokenAt(g, last, 0), "post_layernorm", s.hidden, s.eps);
+  } else {
+    out.last_hidden_state = g.LayerNorm(last, "post_layernorm", s.hidden, s.eps);
+    if (s.use_head) out.pooled = AttentionPoolingHead(g, s, out.last_hidden_state);
+  }
+  return out;
+}
+
+ClipTowerOutputs BuildClipTextTower(const HfConfig& text_config, GraphBuilder& g,
+                                    const std::string& input_ids, const std::string& attention_mask,
+                                    ClipFamily family) {
+  const ClipTextShape s = ReadClipTextShape(text_config, family);
+  const bool clip = family == ClipFamily::kClip;
+  const std::string tokens = g.Node("Gather", {g.Weight("embeddings.token_embedding.weight",
+                                                        {s.vocab, s.hidden}, WeightInit::kNormal),
+                                               input_ids});
+  const std::string seq_len =
+      g.Node("Slice", {g.Node("Shape", {input_ids}), g.ConstInt64({1}), g.ConstInt64({2})});
+  const std::string positions =
+      g.Node("Slice", {g.Weight("embeddings.position_embedding.weight", {s.max_positions, s.hidden},
+                                WeightInit::kNormal),
+                       g.ConstInt64({0}), seq_len, g.ConstInt64({0})});
+  const std::string x = g.Node("Add", {tokens, positions});
+  // CLIP's text model is causal; SigLIP's is not.
+  const std::string mask = AdditiveMask(g, input_ids, attention_mask, /*causal=*/clip);
+
+  ClipTowerOutputs out;
+  out.hidden_states = EncoderLayers(g, LayerShape(s.hidden, s.heads, s.intermediate, s.eps, s.act),
+                                    s.layers, x, mask);
+  out.last_hidden_state =
+      g.LayerNorm(out.hidden_states.back(), "final_layer_norm", s.hidden, s.eps);
+  if (clip) {
+    out.pooled =
+        g.Node("GatherND", {out.last_hidden_state, ClipEosIndex(g, input_ids, s.eos_token_id)},
+               {{"batch_dims", int64_t{1}}});
+  } else {
+    // The last position, padding or not ("sticky" EOS tokenization), then the head.
+    out.pooled =
+        g.Linear(TokenAt(g, out.last_hidden_state, -1), "head", s.hidden, s.projection_size);
+  }
+  return out;
+}
+
+void BuildClipModel(const HfConfig& config, ClipFamily family, GraphBuilder& g) {
+  const bool clip = family == ClipFamily::kClip;
+  const HfConfig text_config = ClipSubConfig(config, "text_config");
+  const HfConfig vision_config = ClipSubConfig(config, "vision_config");
+  const ClipTextShape ts = ReadClipTextShape(text_config, family);
+  const ClipVisionShape vs = ReadClipVisionShape(vision_config, family);
+  if (!clip && !vs.use_head)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': SiglipModel with vision_use_head=false has no image embeddings "
+                            "(HF's SiglipModel fails on it too); use SiglipVisionModel",
+                            config.origin()));
+  const int64_t embed = clip ? config.Int("projection_dim", 512) : vs.hidden;
+  if (!clip && ts.projection_size != vs.hidden)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': the text head's projection_size {} differs from the vision "
+                            "hidden_size {}, so the embeddings cannot be compared",
+                            config.origin(), ts.projection_size, vs.hidden));
+  if (embed <= 0)
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': projection_dim is {}; it must be positive",
+                                                 config.origin(), embed));
+
+  const Dim batch = std::string("batch");
+  const std::vector<Dim> tokens = {batch, std::string("sequence")};
+  g.Input("input_ids", onnx::TensorProto::INT64, tokens);
+  g.Input("attention_mask", onnx::TensorProto::INT64, tokens);
+  g.Input("pixel_values", onnx::TensorProto::FLOAT,
+          {batch, vs.channels, vs.image_size, vs.image_size});
+
+  std::string text, image;
+  {
+    WeightScope scope(g, "text_model.");
+    text = BuildClipTextTower(text_config, g, "input_ids", "attention_mask", family).pooled;
+  }
+  {
+    WeightScope scope(g, "vision_model.");
+    image = BuildClipVisionTower(vision_config, g, "pixel_values", family).pooled;
+  }
+  if (clip) {
+    image = g.Linear(image, "visual_projection", vs.hidden, embed, /*bias=*/false);
+    text = g.Linear(text, "text_projection", ts.hidden, embed, /*bias=*/false);
+  }
+  image = L2Normalize(g, image);
+  text = L2Normalize(g, text);
+  // CLIP's logit_scale is a 0-d tensor, SigLIP's scale and bias have shape [1].
+  const core::Shape scalar = clip ? core::Shape{} : core::Shape{1};
+  const std::string scale = g.Node("Exp", {g.Weight("logit_scale", scalar, WeightInit::kNormal)});
+  std::string per_text = g.Node(
+      "Mul", {g.Node("MatMul",
+                     {text, g.Node("Transpose", {image}, {{"perm", std::vector<int64_t>{1, 0}}})}),
+              scale});
+  if (!clip)
+    per_text = g.Node("Add", {per_text, g.Weight("logit_bias", scalar, WeightInit::kNormal)});
+  const std::string per_image =
+      g.Node("Transpose", {per_text}, {{"perm", std::vector<int64_t>{1, 0}}});
+
+  Expose(g, text, "text_embeds", {batch, embed});
+  Expose(g, image, "image_embeds", {batch, embed});
+  Expose(g, per_image, "logits_per_image", {batch, batch});
+  Expose(g, per_text, "logits_per_text", {batch, batch});
+}
+
+void BuildClipVisionModel(const HfConfig& config, ClipFamily family, GraphBuilder& g) {
+  const ClipVisionShape s = ReadClipVisionShape(config, family);
+  const Dim batch = std::string("batch");
+  g.Input("pixel_values", onnx::TensorProto::FLOAT,
+          {batch, s.channels, s.image_size, s.image_size});
+  WeightScope scope(g, "vision_model.");
+  const ClipTowerOutputs out = BuildClipVisionTower(config, g, "pixel_values", family);
+  const int64_t tokens = s.patches() + (family == ClipFamily::kClip ? 1 : 0);
+  Expose(g, out.last_hidden_state, "last_hidden_state", {batch, tokens, s.hidden});
+  if (!out.pooled.empty()) Expose(g, out.pooled, "pooler_output", {batch, s.hidden});
+}
+
+void BuildClipTextModel(const HfConfig& config, ClipFamily family, GraphBuilder& g) {
+  const ClipTextShape s = ReadClipTextShape(config, family);
+  const std::vector<Dim> tokens = {std::string("batch"), std::string("sequence")};
+  g.Input("input_ids", onnx::TensorProto::INT64, tokens);
+  g.Input("attention_mask", onnx::TensorProto::INT64, tokens);
+  WeightScope scope(g, "text_model.");
+  const ClipTowerOutputs out = BuildClipTextTower(config, g, "input_ids", "attention_mask", family);
+  Expose(g, out.last_hidden_state, "last_hidden_state",
+         {std::string("batch"), std::string("sequence"), s.hidden});
+  Expose(g, out.pooled, "pooler_output",
+         {std::string("batch"), family == ClipFamily::kClip ? s.hidden : s.projection_size});
+}
+
+}  // namespace ipfs_accel::models

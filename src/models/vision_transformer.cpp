@@ -1,0 +1,89 @@
+#include "vision_transformer.h"
+
+#include <cmath>
+
+#include "activation.h"
+
+namespace ipfs_accel::models {
+
+std::string PatchEmbeddings(GraphBuilder& g, const std::string& pixels, const std::string& prefix,
+                            int64_t channels, int64_t hidden, int64_t patch_h, int64_t patch_w,
+                            bool bias) {
+  std::vector<std::string> inputs = {
+      pixels,
+      g.Weight(prefix + ".weight", {hidden, channels, patch_h, patch_w}, WeightInit::kNormal)};
+  if (bias) inputs.push_back(g.Weight(prefix + ".bias", {hidden}, WeightInit::kZeros));
+  const std::string grid =
+      g.Node("Conv", inputs,
+             {{"kernel_shape", std::vector<int64_t>{patch_h, patch_w}},
+              {"strides", std::vector<int64_t>{patch_h, patch_w}}});  // [b, hidden, gh, gw]
+  const std::string flat = g.Node("Reshape", {grid, g.ConstInt64({0, hidden, -1})});
+  return g.Node("Transpose", {flat}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
+}
+
+std::string RepeatOverBatch(GraphBuilder& g, const std::string& token, const std::string& like,
+                            int64_t hidden) {
+  const std::string batch =
+      g.Node("Slice", {g.Node("Shape", {like}), g.ConstInt64({0}), g.ConstInt64({1})});
+  const std::string shape =
+      g.Node("Concat", {batch, g.ConstInt64({1, hidden})}, {{"axis", int64_t{0}}});
+  return g.Node("Expand", {g.Node("Reshape", {token, g.ConstInt64({1, 1, hidden})}), shape});
+}
+
+std::string PrependTokens(GraphBuilder& g, const std::vector<std::string>& tokens,
+                          const std::string& x, int64_t hidden) {
+  std::vector<std::string> parts;
+  for (const auto& t : tokens) parts.push_back(RepeatOverBatch(g, t, x, hidden));
+  parts.push_back(x);
+  return g.Node("Concat", parts, {{"axis", int64_t{1}}});
+}
+
+std::string ScaledDotProductAttention(GraphBuilder& g, const std::string& q, const std::string& k,
+                                      const std::string& v, int64_t heads, int64_t head_dim,
+                                      const std::string& additive_mask) {
+  const std::string split = g.ConstInt64({0, 0, heads, head_dim});
+  auto to_heads = [&](const std::string& t, std::vector<int64_t> perm) {
+    return g.Node("Transpose", {g.Node("Reshape", {t, split})}, {{"perm", perm}});
+  };
+  const std::string qh = to_heads(q, {0, 2, 1, 3});  // [b, h, sq, d]
+  const std::string kh = to_heads(k, {0, 2, 3, 1});  // [b, h, d, sk]
+  const std::string vh = to_heads(v, {0, 2, 1, 3});  // [b, h, sk, d]
+  // HF scales the product (q k^T) * d^-0.5, not q beforehand.
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+  std::string scores = g.Node("Mul", {g.Node("MatMul", {qh, kh}), g.ConstFloat(scale)});
+  if (!additive_mask.empty()) scores = g.Node("Add", {scores, additive_mask});
+  const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
+  const std::string ctx = g.Node("Transpose", {g.Node("MatMul", {probs, vh})},
+                                 {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
+  return g.Node("Reshape", {ctx, g.ConstInt64({0, 0, heads * head_dim})});
+}
+
+std::string PreNormEncoderLayer(GraphBuilder& g, const PreNormLayerShape& s,
+                                const PreNormLayerNames& n, const std::string& x,
+                                const std::string& additive_mask) {
+  const std::string normed = g.LayerNorm(x, n.norm1, s.hidden, s.eps);
+  const std::string q = g.Linear(normed, n.query, s.hidden, s.hidden, s.qkv_bias);
+  const std::string k = g.Linear(normed, n.key, s.hidden, s.hidden, s.qkv_bias);
+  const std::string v = g.Linear(normed, n.value, s.hidden, s.hidden, s.qkv_bias);
+  const std::string ctx =
+      ScaledDotProductAttention(g, q, k, v, s.heads, s.hidden / s.heads, additive_mask);
+  const std::string h = g.Node("Add", {x, g.Linear(ctx, n.attention_out, s.hidden, s.hidden)});
+  std::string m =
+      g.Linear(g.LayerNorm(h, n.norm2, s.hidden, s.eps), n.fc1, s.hidden, s.intermediate);
+  m = g.Linear(Activation(g, m, s.act), n.fc2, s.intermediate, s.hidden);
+  return g.Node("Add", {h, m});
+}
+
+std::string TokenAt(GraphBuilder& g, const std::string& x, int64_t index) {
+  const std::string row = g.Node("Gather", {x, g.ConstInt64({index})}, {{"axis", int64_t{1}}});
+  return g.Node("Squeeze", {row, g.ConstInt64({1})});
+}
+
+std::string L2Normalize(GraphBuilder& g, const std::string& x) {
+  // sum(x^2)^0.5 as HF's _get_vector_norm / Tensor.norm: no epsilon, as HF has none.
+  const std::string sum_sq =
+      g.Node("ReduceSum", {g.Node("Mul", {x, x}), g.ConstInt64({-1})}, {{"keepdims", int64_t{1}}});
+  return g.Node("Div", {x, g.Node("Sqrt", {sum_sq})});
+}
+
+}  // namespace ipfs_accel::models

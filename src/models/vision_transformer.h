@@ -1,0 +1,63 @@
+#pragma once
+// Pieces the vision family's transformers share (ViT/DeiT, CLIP/SigLIP): patch embeddings, extra
+// tokens put before the patches, multi-head attention, and the pre-norm encoder layer. Each takes
+// the HF parameter names of its caller, so one graph code serves modules named differently.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "graph_builder.h"
+
+namespace ipfs_accel::models {
+
+// Conv2d(kernel = stride = patch) over [batch, channels, height, width] pixels, flattened and
+// transposed to [batch, patches, hidden] as HF's patch embeddings do (row-major over the grid).
+// The weight is `prefix.weight` [hidden, channels, patch_h, patch_w]; `prefix.bias` when `bias`.
+std::string PatchEmbeddings(GraphBuilder& g, const std::string& pixels, const std::string& prefix,
+                            int64_t channels, int64_t hidden, int64_t patch_h, int64_t patch_w,
+                            bool bias);
+
+// `token` (a [hidden] vector or a [1, 1, hidden] parameter) as [batch, 1, hidden], with the batch
+// size of `like` (any tensor whose axis 0 is the batch).
+std::string RepeatOverBatch(GraphBuilder& g, const std::string& token, const std::string& like,
+                            int64_t hidden);
+
+// Concatenates `tokens` (each a tensor broadcastable to [1, 1, hidden]: a [hidden] vector or a
+// [1, 1, hidden] parameter), repeated over the batch, before `x` [batch, n, hidden] on axis 1.
+std::string PrependTokens(GraphBuilder& g, const std::vector<std::string>& tokens,
+                          const std::string& x, int64_t hidden);
+
+// Scaled dot-product attention over already projected q [batch, sq, heads*head_dim] and k, v
+// [batch, sk, heads*head_dim]; `additive_mask` broadcastable to [batch, heads, sq, sk] or "".
+// Returns the merged heads [batch, sq, heads*head_dim] (before any output projection).
+std::string ScaledDotProductAttention(GraphBuilder& g, const std::string& q, const std::string& k,
+                                      const std::string& v, int64_t heads, int64_t head_dim,
+                                      const std::string& additive_mask);
+
+// The sizes of a pre-norm encoder layer.
+struct PreNormLayerShape {
+  int64_t hidden, heads, intermediate;
+  double eps;
+  std::string act;       // HF hidden_act
+  bool qkv_bias = true;  // ViT's qkv_bias; CLIP and SigLIP always have biases
+};
+
+// HF's module names for one layer (full names without ".weight"/".bias").
+struct PreNormLayerNames {
+  std::string norm1, query, key, value, attention_out, norm2, fc1, fc2;
+};
+
+// x + attn(norm1(x)), then h + fc2(act(fc1(norm2(h)))): ViTLayer, CLIPEncoderLayer,
+// SiglipEncoderLayer. `additive_mask` as in ScaledDotProductAttention.
+std::string PreNormEncoderLayer(GraphBuilder& g, const PreNormLayerShape& s,
+                                const PreNormLayerNames& names, const std::string& x,
+                                const std::string& additive_mask);
+
+// Row `index` of axis 1 of [batch, n, hidden]: [batch, hidden].
+std::string TokenAt(GraphBuilder& g, const std::string& x, int64_t index);
+
+// x / ||x||_2 over the last axis, as HF divides embeddings by their norm (no epsilon).
+std::string L2Normalize(GraphBuilder& g, const std::string& x);
+
+}  // namespace ipfs_accel::models

@@ -1,0 +1,434 @@
+// Tests for the vision family's graphs built by vit_builder and clip_builder: parameter counts
+// against Hugging Face's (catalog_truth.json at each config class's defaults, and the catalog's
+// real checkpoints), HF parameter names, inputs and outputs, the tower API that composite models
+// build on (weight prefixes, hidden states), the config options refused, and the hints the harness
+// gets. Numerical checks that run the graphs are in tests/harness/vision_verify_test.cpp.
+
+#include <cstdint>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
+#include <nlohmann/json.hpp>
+
+#include "ipfs_accel/core/error.h"
+#include "ipfs_accel/models/catalog.h"
+#include "ipfs_accel/models/hf_config.h"
+#include "ipfs_accel/models/model.h"
+#include "models/architectures.h"
+#include "models/clip_builder.h"
+#include "models/graph_builder.h"
+#include "models/vit_builder.h"
+#include "models/weights.h"
+#include "support/catch_error.h"
+#include "support/temp_dir.h"
+
+namespace ipfs_accel::models {
+namespace {
+
+using core::ErrorKind;
+using ipfs_accel::testing::CatchError;
+using ipfs_accel::testing::TempDir;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+// A graph built by the registered architecture for `config`, with shape-only weights.
+struct Built {
+  onnx::ModelProto proto;
+  int64_t parameters = 0;
+};
+
+Built Build(const json& config) {
+  Built b;
+  b.proto.set_ir_version(onnx::IR_VERSION);
+  auto* opset = b.proto.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(kOpsetVersion);
+  ShapeOnlyWeights weights;
+  GraphBuilder builder(b.proto.mutable_graph(), &weights);
+  const HfConfig c(config, "test-config");
+  FindArchitecture(c.ModelType(), c.origin()).build(c, builder);
+  b.parameters = weights.parameter_count();
+  return b;
+}
+
+// The same with seeded weights, then ONNX's checker and strict shape inference, as LoadModel does.
+void ExpectValidOnnx(const json& config) {
+  onnx::ModelProto proto;
+  proto.set_ir_version(onnx::IR_VERSION);
+  proto.mutable_graph()->set_name("test");
+  auto* opset = proto.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(kOpsetVersion);
+  SeededRandomWeights weights(3, 0.02);
+  GraphBuilder builder(proto.mutable_graph(), &weights);
+  const HfConfig c(config, "test-config");
+  FindArchitecture(c.ModelType(), c.origin()).build(c, builder);
+  EXPECT_NO_THROW({
+    onnx::checker::check_model(proto);
+    onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(),
+                                       onnx::ShapeInferenceOptions(true, 1, false));
+  }) << config.dump();
+}
+
+std::set<std::string> WeightNames(const onnx::GraphProto& g) {
+  std::set<std::string> names;
+  for (const auto& t : g.initializer())
+    if (t.name().rfind("const_", 0) != 0) names.insert(t.name());
+  return names;
+}
+
+std::vector<std::string> Names(const google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>& v) {
+  std::vector<std::string> out;
+  for (const auto& i : v) out.push_back(i.name());
+  return out;
+}
+
+// Dimensions of a graph input or output: ints as text, symbols by name.
+std::vector<std::string> Dims(const onnx::ValueInfoProto& v) {
+  std::vector<std::string> out;
+  for (const auto& d : v.type().tensor_type().shape().dim())
+    out.push_back(d.has_dim_param() ? d.dim_param() : std::to_string(d.dim_value()));
+  return out;
+}
+
+const onnx::ValueInfoProto& Output(const onnx::GraphProto& g, const std::string& name) {
+  for (const auto& o : g.output())
+    if (o.name() == name) return o;
+  ADD_FAILURE() << "no output " << name;
+  return g.output(0);
+}
+
+// Tiny configs with every size spelled out.
+json TinyVit(const std::string& model_type) {
+  return {{"model_type", model_type}, {"hidden_size", 16},       {"num_hidden_layers", 2},
+          {"num_attention_heads", 2}, {"intermediate_size", 24}, {"image_size", 16},
+          {"patch_size", 4},          {"num_channels", 3}};
+}
+
+json TinyTower(bool vision) {
+  json t = {{"hidden_size", 16},
+            {"num_hidden_layers", 2},
+            {"num_attention_heads", 2},
+            {"intermediate_size", 24}};
+  if (vision) {
+    t.update({{"image_size", 16}, {"patch_size", 4}});
+  } else {
+    t.update({{"vocab_size", 50}, {"max_position_embeddings", 12}});
+  }
+  return t;
+}
+
+json TinyDual(const std::string& model_type) {
+  json c = {{"model_type", model_type},
+            {"text_config", TinyTower(false)},
+            {"vision_config", TinyTower(true)}};
+  if (model_type == "clip") c["projection_dim"] = 8;
+  return c;
+}
+
+// ----- Parameter counts -----------------------------------------------------------------------
+
+int64_t TruthParams(const std::string& model_type) {
+  std::ifstream in(std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-catalog/catalog_truth.json");
+  return json::parse(in).at("models").at(model_type).at("base_params").get<int64_t>();
+}
+
+// A folder whose config.json names only the model_type: every size is the config class's default.
+int64_t DefaultConfigParams(const std::string& model_type) {
+  TempDir dir;
+  std::ofstream(dir.File("config.json")) << json{{"model_type", model_type}}.dump();
+  return CountParameters(dir.path().string());
+}
+
+TEST(VisionCountTest, HfDefaultConfigsMatchHuggingFace) {
+  EXPECT_EQ(DefaultConfigParams("vit"), 86389248);      // ViTModel
+  EXPECT_EQ(DefaultConfigParams("deit"), 86390784);     // DeiTModel: + distillation token and its
+                                                        // position
+  EXPECT_EQ(DefaultConfigParams("clip"), 151277313);    // CLIPModel
+  EXPECT_EQ(DefaultConfigParams("siglip"), 203155970);  // SiglipModel
+  for (const char* type : {"vit", "deit", "clip", "siglip", "clip_text_model", "clip_vision_model",
+                           "siglip_vision_model"})
+    EXPECT_EQ(DefaultConfigParams(type), TruthParams(type)) << type;
+  // HF lists no SiglipTextModel count: SiglipModel less its vision tower, scale and bias.
+  EXPECT_EQ(DefaultConfigParams("siglip_text_model"),
+            TruthParams("siglip") - TruthParams("siglip_vision_model") - 2);
+}
+
+TEST(VisionCountTest, CatalogEntriesCountAsHuggingFace) {
+  EXPECT_EQ(CountParameters("vit-base-patch16-224"), 86389248);
+  EXPECT_EQ(CountParameters("deit-base-distilled-patch16-224"), 86390784);
+  EXPECT_EQ(CountParameters("clip-vit-base-patch32"), 151277313);
+  EXPECT_EQ(CountParameters("siglip-base-patch16-224"), 203155970);
+  for (const char* alias : {"vit", "vit-base", "deit", "clip", "siglip"})
+    EXPECT_TRUE(FindInCatalog(alias).has_value()) << alias;
+  EXPECT_EQ(FindInCatalog("vit")->modality, "vision");
+  EXPECT_EQ(FindInCatalog("clip")->modality, "multimodal");
+  EXPECT_EQ(FindInCatalog("siglip")->hf_id, "google/siglip-base-patch16-224");
+}
+
+TEST(VisionCountTest, ClassificationCheckpointsHaveNoPooler) {
+  // ViTForImageClassification builds ViTModel(add_pooling_layer=False): no pooler.dense.
+  json c = TinyVit("vit");
+  const Built with = Build(c);
+  c["architectures"] = {"ViTForImageClassification"};
+  const Built without = Build(c);
+  EXPECT_EQ(with.parameters - without.parameters, 16 * 16 + 16);
+  EXPECT_THAT(Names(without.proto.graph().output()), ::testing::ElementsAre("last_hidden_state"));
+  c["architectures"] = {"ViTModel"};
+  EXPECT_EQ(Build(c).parameters, with.parameters);
+  json d = TinyVit("deit");
+  d["architectures"] = {"DeiTForImageClassificationWithTeacher"};
+  EXPECT_EQ(WeightNames(Build(d).proto.graph()).count("pooler.dense.weight"), 0u);
+}
+
+// ----- Names, inputs and outputs ----------------------------------------------------------------
+
+TEST(VisionNamesTest, VitAndDeitUseHfNames) {
+  const auto vit = WeightNames(Build(TinyVit("vit")).proto.graph());
+  for (const char* name :
+       {"embeddings.cls_token", "embeddings.position_embeddings",
+        "embeddings.patch_embeddings.projection.weight",
+        "embeddings.patch_embeddings.projection.bias",
+        "encoder.layer.1.attention.attention.query.weight",
+        "encoder.layer.1.attention.output.dense.bias", "encoder.layer.1.layernorm_before.weight",
+        "encoder.layer.1.layernorm_after.bias", "encoder.layer.1.intermediate.dense.weight",
+        "encoder.layer.1.output.dense.weight", "layernorm.weight", "pooler.dense.weight"})
+    EXPECT_EQ(vit.count(name), 1u) << name;
+  EXPECT_EQ(vit.count("embeddings.distillation_token"), 0u);
+  const auto deit = WeightNames(Build(TinyVit("deit")).proto.graph());
+  EXPECT_EQ(deit.count("embeddings.distillation_token"), 1u);
+  EXPECT_EQ(deit.size(), vit.size() + 1);
+}
+
+TEST(VisionNamesTest, VitWithoutQkvBias) {
+  json c = TinyVit("vit");
+  c["qkv_bias"] = false;
+  const auto names = WeightNames(Build(c).proto.graph());
+  EXPECT_EQ(names.count("encoder.layer.0.attention.attention.query.bias"), 0u);
+  EXPECT_EQ(names.count("encoder.layer.0.attention.output.dense.bias"), 1u);
+}
+
+TEST(VisionNamesTest, ClipAndSiglipUseHfNames) {
+  const auto clip = WeightNames(Build(TinyDual("clip")).proto.graph());
+  for (const char* name :
+       {"text_model.embeddings.token_embedding.weight",
+        "text_model.embeddings.position_embedding.weight",
+        "text_model.encoder.layers.1.self_attn.q_proj.weight",
+        "text_model.encoder.layers.1.mlp.fc2.bias", "text_model.final_layer_norm.weight",
+        "vision_model.embeddings.class_embedding", "vision_model.embeddings.patch_embedding.weight",
+        "vision_model.pre_layrnorm.weight", "vision_model.post_layernorm.bias",
+        "vision_model.encoder.layers.0.layer_norm1.weight", "visual_projection.weight",
+        "text_projection.weight", "logit_scale"})
+    EXPECT_EQ(clip.count(name), 1u) << name;
+  EXPECT_EQ(clip.count("vision_model.embeddings.patch_embedding.bias"), 0u);  // CLIP: bias=False
+
+  const auto siglip = WeightNames(Build(TinyDual("siglip")).proto.graph());
+  for (const char* name :
+       {"vision_model.embeddings.patch_embedding.bias", "vision_model.post_layernorm.weight",
+        "vision_model.head.probe", "vision_model.head.attention.in_proj_weight",
+        "vision_model.head.attention.in_proj_bias", "vision_model.head.attention.out_proj.weight",
+        "vision_model.head.layernorm.weight", "vision_model.head.mlp.fc1.weight",
+        "text_model.head.weight", "text_model.head.bias", "logit_scale", "logit_bias"})
+    EXPECT_EQ(siglip.count(name), 1u) << name;
+  for (const char* name : {"vision_model.embeddings.class_embedding",
+                           "vision_model.pre_layrnorm.weight", "visual_projection.weight"})
+    EXPECT_EQ(siglip.count(name), 0u) << name;
+}
+
+TEST(VisionIoTest, InputsAndOutputs) {
+  const Built vit = Build(TinyVit("deit"));
+  EXPECT_THAT(Names(vit.proto.graph().input()), ::testing::ElementsAre("pixel_values"));
+  EXPECT_THAT(Dims(vit.proto.graph().input(0)), ::testing::ElementsAre("batch", "3", "16", "16"));
+  EXPECT_THAT(Dims(Output(vit.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "18", "16"));  // CLS + distillation + 16 patches
+  EXPECT_THAT(Dims(Output(vit.proto.graph(), "pooler_output")),
+              ::testing::ElementsAre("batch", "16"));
+
+  for (const char* type : {"clip", "siglip"}) {
+    const Built dual = Build(TinyDual(type));
+    EXPECT_THAT(Names(dual.proto.graph().input()),
+                ::testing::ElementsAre("input_ids", "attention_mask", "pixel_values"));
+    EXPECT_THAT(Names(dual.proto.graph().output()),
+                ::testing::ElementsAre("text_embeds", "image_embeds", "logits_per_image",
+                                       "logits_per_text"));
+    const std::string embed = std::string(type) == "clip" ? "8" : "16";
+    EXPECT_THAT(Dims(Output(dual.proto.graph(), "image_embeds")),
+                ::testing::ElementsAre("batch", embed));
+  }
+}
+
+TEST(VisionIoTest, EveryArchitecturePassesOnnxChecks) {
+  ExpectValidOnnx(TinyVit("vit"));
+  ExpectValidOnnx(TinyVit("deit"));
+  ExpectValidOnnx(TinyDual("clip"));
+  ExpectValidOnnx(TinyDual("siglip"));
+  json text = TinyTower(false), vision = TinyTower(true);
+  for (const char* type : {"clip_text_model", "siglip_text_model"}) {
+    text["model_type"] = type;
+    ExpectValidOnnx(text);
+  }
+  for (const char* type : {"clip_vision_model", "siglip_vision_model"}) {
+    vision["model_type"] = type;
+    ExpectValidOnnx(vision);
+  }
+}
+
+TEST(VisionIoTest, RectangularImagesAndPatches) {
+  // ViTConfig takes [height, width] pairs: 12x16 pixels in 4x8 patches make 3x2 patches.
+  json c = TinyVit("vit");
+  c["image_size"] = {12, 16};
+  c["patch_size"] = {4, 8};
+  const Built b = Build(c);
+  EXPECT_THAT(Dims(b.proto.graph().input(0)), ::testing::ElementsAre("batch", "3", "12", "16"));
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "7", "16"));
+  ExpectValidOnnx(c);
+}
+
+// ----- The tower API that LLaVA and X-CLIP build on ----------------------------------------------
+
+TEST(ClipTowerTest, VisionTowerUnderACallersPrefix) {
+  onnx::GraphProto graph;
+  ShapeOnlyWeights weights;
+  GraphBuilder g(&graph, &weights);
+  g.Input("pixels", onnx::TensorProto::FLOAT, {std::string("b"), int64_t{3}, 16, 16});
+  const HfConfig vision(TinyTower(true), "test");
+  ClipTowerOutputs out;
+  {
+    WeightScope scope(g, "vision_tower.");
+    out = BuildClipVisionTower(vision, g, "pixels");
+  }
+  EXPECT_EQ(g.weight_prefix(), "");
+  ASSERT_EQ(out.hidden_states.size(), 3u);  // embeddings + 2 layers
+  EXPECT_EQ(out.last_hidden_state, out.hidden_states.back());
+  EXPECT_FALSE(out.pooled.empty());
+  EXPECT_EQ(graph.input_size(), 1);
+  EXPECT_EQ(graph.output_size(), 0);
+  const auto names = WeightNames(graph);
+  for (const auto& n : names) EXPECT_EQ(n.rfind("vision_tower.", 0), 0u) << n;
+  EXPECT_EQ(names.count("vision_tower.pre_layrnorm.weight"), 1u);
+  // Every layer and norm counts, as in HF, whichever hidden state the caller uses.
+  json model = TinyTower(true);
+  model["model_type"] = "clip_vision_model";
+  EXPECT_EQ(weights.parameter_count(), Build(model).parameters);
+}
+
+TEST(ClipTowerTest, SiglipVisionTowerWithoutHead) {
+  onnx::GraphProto graph;
+  ShapeOnlyWeights weights;
+  GraphBuilder g(&graph, &weights);
+  g.Input("pixels", onnx::TensorProto::FLOAT, {std::string("b"), int64_t{3}, 16, 16});
+  json v = TinyTower(true);
+  v["vision_use_head"] = false;
+  const ClipTowerOutputs out =
+      BuildClipVisionTower(HfConfig(v, "test"), g, "pixels", ClipFamily::kSiglip);
+  EXPECT_TRUE(out.pooled.empty());
+  EXPECT_NE(out.last_hidden_state, out.hidden_states.back());  // post_layernorm
+  for (const auto& n : WeightNames(graph)) EXPECT_EQ(n.find("head."), std::string::npos) << n;
+}
+
+TEST(ClipTowerTest, TextTowerWithoutMask) {
+  onnx::GraphProto graph;
+  ShapeOnlyWeights weights;
+  GraphBuilder g(&graph, &weights);
+  g.Input("ids", onnx::TensorProto::INT64, {std::string("b"), std::string("s")});
+  const ClipTowerOutputs out = BuildClipTextTower(HfConfig(TinyTower(false), "t"), g, "ids", "");
+  EXPECT_EQ(out.hidden_states.size(), 3u);
+  EXPECT_FALSE(out.pooled.empty());
+  EXPECT_EQ(graph.input_size(), 1);
+}
+
+TEST(ClipTowerTest, FamilyAndSubConfigs) {
+  EXPECT_EQ(ClipFamilyOf("clip_vision_model"), ClipFamily::kClip);
+  EXPECT_EQ(ClipFamilyOf("siglip"), ClipFamily::kSiglip);
+  EXPECT_EQ(CatchError([] { ClipFamilyOf("vit"); }).kind(), ErrorKind::kUnsupported);
+
+  // CLIPConfig's legacy text_config_dict wins over text_config, defaults included.
+  const HfConfig legacy(json{{"model_type", "clip"},
+                             {"text_config", {{"hidden_size", 32}, {"vocab_size", 77}}},
+                             {"text_config_dict", {{"hidden_size", 64}}}},
+                        "cfg");
+  const ClipTextShape s =
+      ReadClipTextShape(ClipSubConfig(legacy, "text_config"), ClipFamily::kClip);
+  EXPECT_EQ(s.hidden, 64);
+  EXPECT_EQ(s.vocab, 49408);
+  EXPECT_THAT(ClipSubConfig(legacy, "text_config").origin(), HasSubstr("text_config"));
+  // No vision_config at all: CLIPVisionConfig's defaults.
+  EXPECT_EQ(
+      ReadClipVisionShape(ClipSubConfig(legacy, "vision_config"), ClipFamily::kClip).patches(), 49);
+  EXPECT_EQ(CatchError([] {
+              ClipSubConfig(HfConfig(json{{"text_config", 3}}, "cfg"), "text_config");
+            }).kind(),
+            ErrorKind::kCorrupt);
+}
+
+// ----- Config options refused
+// ---------------------------------------------------------------------
+
+TEST(VisionConfigTest, RefusalsNameTheirCause) {
+  json bad_act = TinyDual("clip");
+  bad_act["vision_config"]["hidden_act"] = "swiglu_magic";
+  EXPECT_EQ(CatchError([&] { Build(bad_act); }).kind(), ErrorKind::kUnsupported);
+
+  json heads = TinyVit("vit");
+  heads["num_attention_heads"] = 5;
+  const auto e = CatchError([&] { Build(heads); });
+  EXPECT_EQ(e.kind(), ErrorKind::kCorrupt);
+  EXPECT_THAT(e.what(), HasSubstr("num_attention_heads"));
+
+  json no_head = TinyDual("siglip");
+  no_head["vision_config"]["vision_use_head"] = false;
+  EXPECT_THAT(CatchError([&] { Build(no_head); }).what(), HasSubstr("vision_use_head"));
+
+  json null_eos = TinyDual("clip");
+  null_eos["text_config"]["eos_token_id"] = nullptr;
+  EXPECT_THAT(CatchError([&] { Build(null_eos); }).what(), HasSubstr("eos_token_id"));
+
+  json mismatch = TinyDual("siglip");
+  mismatch["text_config"]["projection_size"] = 8;
+  EXPECT_EQ(CatchError([&] { Build(mismatch); }).kind(), ErrorKind::kCorrupt);
+
+  json tiny_image = TinyVit("vit");
+  tiny_image["image_size"] = 2;
+  EXPECT_EQ(CatchError([&] { Build(tiny_image); }).kind(), ErrorKind::kCorrupt);
+}
+
+// ----- What the harness gets
+// -----------------------------------------------------------------------
+
+TEST(VisionHintsTest, RolesAndHints) {
+  const HfConfig clip(TinyDual("clip"), "t");
+  const Architecture& a = FindArchitecture("clip", "t");
+  EXPECT_EQ(a.modality, "multimodal");
+  const DimRoles roles = a.dim_roles(clip);
+  EXPECT_EQ(roles.batch, "batch");
+  EXPECT_EQ(roles.sequence, "sequence");
+  EXPECT_EQ(roles.max_sequence, 12);
+  const auto hints = a.input_hints(clip);
+  EXPECT_EQ(hints.at("input_ids").kind, InputHint::Kind::kIndexRange);
+  EXPECT_EQ(hints.at("input_ids").high, 50);
+  EXPECT_EQ(hints.at("attention_mask").kind, InputHint::Kind::kOnes);
+  EXPECT_EQ(hints.count("pixel_values"), 0u);  // any float image
+
+  // SigLIP's defaults: 64 positions, 32000 tokens.
+  const HfConfig siglip(json{{"model_type", "siglip"}}, "t");
+  EXPECT_EQ(FindArchitecture("siglip", "t").dim_roles(siglip).max_sequence, 64);
+  EXPECT_EQ(FindArchitecture("siglip", "t").input_hints(siglip).at("input_ids").high, 32000);
+
+  const Architecture& vit = FindArchitecture("vit", "t");
+  EXPECT_EQ(vit.modality, "vision");
+  EXPECT_EQ(vit.dim_roles(HfConfig(TinyVit("vit"), "t")).batch, "batch");
+  EXPECT_EQ(vit.dim_roles(HfConfig(TinyVit("vit"), "t")).sequence, "");
+  EXPECT_THAT(vit.checkpoint_prefixes, ::testing::ElementsAre("vit."));
+  EXPECT_THAT(FindArchitecture("deit", "t").checkpoint_prefixes, ::testing::ElementsAre("deit."));
+}
+
+}  // namespace
+}  // namespace ipfs_accel::models
