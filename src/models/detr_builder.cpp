@@ -119,10 +119,9 @@ std::string AddNorm(GraphBuilder& g, const std::string& residual, const std::str
   return g.LayerNorm(g.Node("Add", {residual, x}), norm, d, kLayerNormEps);
 }
 
-// DetrSinePositionEmbedding(d_model / 2, normalize=True): scale 2 pi, temperature 10000, on the
-// resized mask [batch, h, w] (float 0/1). Returns [batch, h * w, d_model]: y's features first,
-// sin at even and cos at odd feature indices.
-std::string SinePositions(GraphBuilder& g, const std::string& mask, int64_t d_model) {
+}  // namespace
+
+std::string DetrSinePositions(GraphBuilder& g, const std::string& mask, int64_t d_model) {
   const int64_t features = d_model / 2;
   std::vector<float> dim_t(features);
   core::Tensor even = core::Tensor::Zeros(core::DType::kBool, {features});
@@ -152,9 +151,7 @@ std::string SinePositions(GraphBuilder& g, const std::string& mask, int64_t d_mo
   return g.Node("Reshape", {pos, g.ConstInt64({0, -1, d_model})});
 }
 
-// DetrLearnedPositionEmbedding(d_model / 2): column (x) embeddings first, then row (y), for
-// each position of the h x w map. Returns [1, h * w, d_model] (the same for every image).
-std::string LearnedPositions(GraphBuilder& g, const std::string& feature_map, int64_t d_model) {
+std::string DetrLearnedPositions(GraphBuilder& g, const std::string& feature_map, int64_t d_model) {
   const int64_t features = d_model / 2;
   const std::string rows = g.Weight("backbone.position_embedding.row_embeddings.weight",
                                     {kLearnedPositions, features}, WeightInit::kNormal);
@@ -175,10 +172,8 @@ std::string LearnedPositions(GraphBuilder& g, const std::string& feature_map, in
   return g.Node("Reshape", {pos, g.ConstInt64({1, -1, d_model})});
 }
 
-// nn.functional.interpolate(pixel_mask[None].float(), size=feature_map.shape[-2:]) (nearest:
-// source index floor(i * in / out)), then .bool(): [batch, h, w] float 0/1.
-std::string ResizedMask(GraphBuilder& g, const std::string& pixel_mask,
-                        const std::string& feature_map) {
+std::string DetrResizedMask(GraphBuilder& g, const std::string& pixel_mask,
+                            const std::string& feature_map) {
   const std::string as_bool =
       g.Node("Cast", {pixel_mask}, {{"to", int64_t{onnx::TensorProto::BOOL}}});
   const std::string as_float =
@@ -198,8 +193,6 @@ std::string ResizedMask(GraphBuilder& g, const std::string& pixel_mask,
              {{"to", int64_t{onnx::TensorProto::FLOAT}}});
   return g.Node("Squeeze", {binary, g.ConstInt64({1})});
 }
-
-}  // namespace
 
 DetrShape ReadDetrShape(const HfConfig& c) {
   DetrShape s;
@@ -257,9 +250,9 @@ void BuildDetr(const HfConfig& config, GraphBuilder& g) {
                       .at(s.backbone.out_index);
   }
   const int64_t channels = ResNetFeatureChannels(s.backbone, s.backbone.out_index);
-  const std::string mask = ResizedMask(g, "pixel_mask", feature_map);
+  const std::string mask = DetrResizedMask(g, "pixel_mask", feature_map);
   const std::string positions =
-      s.learned_positions ? LearnedPositions(g, feature_map, d) : SinePositions(g, mask, d);
+      s.learned_positions ? DetrLearnedPositions(g, feature_map, d) : DetrSinePositions(g, mask, d);
 
   // input_projection (1x1 Conv2d with bias), flattened to [batch, h * w, d_model].
   const std::string projected = g.Node(

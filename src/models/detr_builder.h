@@ -52,4 +52,20 @@ DetrShape ReadDetrShape(const HfConfig& config);
 // at the top level ("class_labels_classifier.weight").
 void BuildDetr(const HfConfig& config, GraphBuilder& g);
 
+// Pieces of BuildDetr, exposed for tests.
+// pixel_mask [batch, H, W] int64 resized to feature_map's [h, w] as HF does it
+// (interpolate(pixel_mask[None].float(), size=(h, w)): nearest, source index floor(i * H / h)),
+// then made boolean: [batch, h, w] float 0/1.
+std::string DetrResizedMask(GraphBuilder& g, const std::string& pixel_mask,
+                            const std::string& feature_map);
+// DetrSinePositionEmbedding(d_model / 2, normalize=True, scale 2 pi, temperature 10000) of a
+// resized mask: [batch, h * w, d_model], y's features then x's, each sin at even indices and
+// cos at odd ones of position / 10000^(2 floor(i / 2) / (d_model / 2)), position the mask's
+// running count along the axis over its total (+1e-6), times 2 pi.
+std::string DetrSinePositions(GraphBuilder& g, const std::string& mask, int64_t d_model);
+// DetrLearnedPositionEmbedding(d_model / 2) for feature_map's h x w (at most 50 x 50): at
+// y * w + x, column_embeddings[x] then row_embeddings[y] ("backbone.position_embedding.*"):
+// [1, h * w, d_model].
+std::string DetrLearnedPositions(GraphBuilder& g, const std::string& feature_map, int64_t d_model);
+
 }  // namespace ipfs_accel::models
