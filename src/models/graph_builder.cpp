@@ -98,6 +98,12 @@ std::string GraphBuilder::Weight(const std::string& hf_name, const core::Shape& 
   return Initializer(name, t);
 }
 
+std::string GraphBuilder::Buffer(const std::string& hf_name, const core::Shape& shape,
+                                 WeightInit init) {
+  const std::string name = weight_prefix_ + hf_name;
+  return Initializer(name, weights_->GetBuffer(name, shape, init));
+}
+
 std::string GraphBuilder::ConstInt64(const std::vector<int64_t>& values) {
   core::Tensor t = core::Tensor::Zeros(core::DType::kInt64, {static_cast<int64_t>(values.size())});
   std::memcpy(t.bytes.data(), values.data(), t.bytes.size());

@@ -24,6 +24,11 @@ class WeightProvider {
   // Returns the float32 weight `name` of `shape`. Throws core::Error(kCorrupt) when a
   // checkpoint lacks it or has another shape.
   core::Tensor Get(const std::string& name, const core::Shape& shape, WeightInit init);
+  // A saved tensor that is not a parameter (BatchNorm running statistics): fetched like Get, but
+  // not counted, as HF counts parameters only.
+  core::Tensor GetBuffer(const std::string& name, const core::Shape& shape, WeightInit init) {
+    return Fetch(name, shape, init);
+  }
   // Parameters handed out so far, each distinct name counted once (tied weights once).
   int64_t parameter_count() const { return parameter_count_; }
 
