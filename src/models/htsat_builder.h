@@ -56,7 +56,8 @@ std::string HtsatSwinBlock(GraphBuilder& g, const HtsatShape& s, const std::stri
 // The encoder on `features` [batch, input_channels, time, mel_bins] float (time: the graph
 // dimension `time`, fixed or symbolic) and, with fusion, `is_longer` [batch, 1] bool. Returns the
 // pooled latent [batch, num_features]. Throws core::Error(kUnsupported) for a fixed time HF
-// rejects (longer than spec_width, or resized in both axes).
+// rejects (longer than spec_width, or resized in both axes); a symbolic time is always resized to
+// spec_width, so a longer input is squeezed where HF would raise.
 std::string BuildHtsat(GraphBuilder& g, const HtsatShape& s, const std::string& features,
                        const Dim& time, const std::string& is_longer);
 
