@@ -161,35 +161,39 @@ std::string EncoderLayer(GraphBuilder& g, const EncoderShape& s, const EncoderLa
 
 // Position ids [batch, seq] as RobertaEmbeddings makes them from input_ids: non-pad tokens
 // count up from pad + 1, pad tokens get pad (its table row).
-std::string PositionIdsAfterPadding(GraphBuilder& g, int64_t pad) {
+std::string PositionIdsAfterPadding(GraphBuilder& g, const std::string& input_ids, int64_t pad) {
   const std::string pad_id = g.ConstInt64({pad});
-  const std::string not_pad = g.Node("Not", {g.Node("Equal", {"input_ids", pad_id})});
+  const std::string not_pad = g.Node("Not", {g.Node("Equal", {input_ids, pad_id})});
   const std::string counts = g.Node("Cast", {not_pad}, {{"to", int64_t{onnx::TensorProto::INT64}}});
   const std::string running = g.Node("CumSum", {counts, g.ConstInt64({1})});
   return g.Node("Add", {g.Node("Mul", {running, counts}), pad_id});
 }
 
 // Word (+ token type) + position embeddings and their LayerNorm, at embedding width.
-std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v) {
+std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
+                       const EncoderInputs& in) {
   const int64_t width = s.embedding;
   std::string h =
       g.Node("Gather",
              {g.Weight("embeddings.word_embeddings.weight", {s.vocab, width}, WeightInit::kNormal),
-              "input_ids"});
-  if (v.token_types)
-    h = g.Node("Add", {h, g.Node("Gather", {g.Weight("embeddings.token_type_embeddings.weight",
-                                                     {s.type_vocab, width}, WeightInit::kNormal),
-                                            "token_type_ids"})});
+              in.input_ids});
+  if (v.token_types) {
+    const std::string types = g.Weight("embeddings.token_type_embeddings.weight",
+                                       {s.type_vocab, width}, WeightInit::kNormal);
+    // No token_type_ids: HF uses zeros, i.e. row 0 for every token.
+    const std::string ids = in.token_type_ids.empty() ? g.ConstInt64({0}) : in.token_type_ids;
+    h = g.Node("Add", {h, g.Node("Gather", {types, ids})});
+  }
   // DistilBERT's table is learned or sinusoidal (sinusoidal_pos_embds); either way it is a saved
   // parameter, so the checkpoint's values are used.
   const std::string table = g.Weight("embeddings.position_embeddings.weight",
                                      {s.max_positions, width}, WeightInit::kNormal);
   std::string positions;
   if (v.positions == EncoderPositions::kAfterPadding) {
-    positions = g.Node("Gather", {table, PositionIdsAfterPadding(g, s.pad)});
+    positions = g.Node("Gather", {table, PositionIdsAfterPadding(g, in.input_ids, s.pad)});
   } else {  // rows 0..seq-1, broadcast over the batch
     const std::string seq_len =
-        g.Node("Slice", {g.Node("Shape", {"input_ids"}), g.ConstInt64({1}), g.ConstInt64({2})});
+        g.Node("Slice", {g.Node("Shape", {in.input_ids}), g.ConstInt64({1}), g.ConstInt64({2})});
     positions = g.Node("Slice", {table, g.ConstInt64({0}), seq_len, g.ConstInt64({0})});
   }
   const EncoderNorm norm = FetchNorm(g, "embeddings.LayerNorm", width);
@@ -204,9 +208,9 @@ std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVari
 }
 
 // Additive mask as HF's eager path builds it: (1 - mask) * finfo(float32).min, [b, 1, 1, seq].
-std::string AdditiveMask(GraphBuilder& g) {
+std::string AdditiveMask(GraphBuilder& g, const std::string& attention_mask) {
   const std::string mask_f =
-      g.Node("Cast", {"attention_mask"}, {{"to", int64_t{onnx::TensorProto::FLOAT}}});
+      g.Node("Cast", {attention_mask}, {{"to", int64_t{onnx::TensorProto::FLOAT}}});
   const std::string inverted = g.Node("Sub", {g.ConstFloat(1.0f), mask_f});
   const std::string mask =
       g.Node("Mul", {inverted, g.ConstFloat(std::numeric_limits<float>::lowest())});
@@ -327,6 +331,29 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   return s;
 }
 
+EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& v, GraphBuilder& g,
+                              const EncoderInputs& in, const EncoderOutputs& names) {
+  const EncoderShape s = ReadEncoderShape(config, v);
+  if (g.fused() && in.attention_mask != "attention_mask")
+    throw Error(ErrorKind::kInternal,
+                fmt::format("the fused encoder reads the graph input 'attention_mask', not '{}'",
+                            in.attention_mask));
+  std::string h = Embeddings(g, s, v, in);
+  h = Layers(g, s, v, h, g.fused() ? FusedAttentionMask(g) : AdditiveMask(g, in.attention_mask));
+  EncoderOutputs out;
+  out.last_hidden_state =
+      names.last_hidden_state.empty() ? h : g.Node("Identity", {h}, {}, names.last_hidden_state);
+  if (!v.pooler) return out;
+  // Pooler: dense + tanh on the first token. ALBERT names it "pooler", the others "pooler.dense".
+  const std::string first = g.Node("Gather", {h, g.ConstInt64({0})}, {{"axis", int64_t{1}}});
+  const std::string first2d = g.Node("Squeeze", {first, g.ConstInt64({1})});
+  const char* pooler = v.layout == EncoderLayout::kAlbert ? "pooler" : "pooler.dense";
+  out.pooler_output =
+      g.Node("Tanh", {ApplyLinear(g, first2d, FetchLinear(g, pooler, s.hidden, s.hidden))}, {},
+             names.pooler_output);
+  return out;
+}
+
 void BuildEncoder(const HfConfig& config, const EncoderVariant& v, GraphBuilder& g) {
   const EncoderShape s = ReadEncoderShape(config, v);
   const std::vector<Dim> tokens = {std::string("batch"), std::string("sequence")};
@@ -334,20 +361,12 @@ void BuildEncoder(const HfConfig& config, const EncoderVariant& v, GraphBuilder&
   g.Input("attention_mask", onnx::TensorProto::INT64, tokens);
   if (v.token_types) g.Input("token_type_ids", onnx::TensorProto::INT64, tokens);
 
-  std::string h = Embeddings(g, s, v);
-  h = Layers(g, s, v, h, g.fused() ? FusedAttentionMask(g) : AdditiveMask(g));
-  g.Node("Identity", {h}, {}, "last_hidden_state");
-  g.Output("last_hidden_state", onnx::TensorProto::FLOAT,
+  const EncoderOutputs out = BuildEncoderOn(config, v, g, EncoderInputs{},
+                                            {"last_hidden_state", v.pooler ? "pooler_output" : ""});
+  g.Output(out.last_hidden_state, onnx::TensorProto::FLOAT,
            {std::string("batch"), std::string("sequence"), s.hidden});
-
-  if (!v.pooler) return;
-  // Pooler: dense + tanh on the first token. ALBERT names it "pooler", the others "pooler.dense".
-  const std::string first = g.Node("Gather", {h, g.ConstInt64({0})}, {{"axis", int64_t{1}}});
-  const std::string first2d = g.Node("Squeeze", {first, g.ConstInt64({1})});
-  const char* pooler = v.layout == EncoderLayout::kAlbert ? "pooler" : "pooler.dense";
-  g.Node("Tanh", {ApplyLinear(g, first2d, FetchLinear(g, pooler, s.hidden, s.hidden))}, {},
-         "pooler_output");
-  g.Output("pooler_output", onnx::TensorProto::FLOAT, {std::string("batch"), s.hidden});
+  if (v.pooler)
+    g.Output(out.pooler_output, onnx::TensorProto::FLOAT, {std::string("batch"), s.hidden});
 }
 
 void BuildBert(const HfConfig& config, GraphBuilder& g) {

@@ -93,6 +93,28 @@ struct EncoderLayerWeights {
   EncoderNorm output_norm;
 };
 
+// The graph tensors an encoder is built on, int64 [batch, sequence].
+struct EncoderInputs {
+  std::string input_ids = "input_ids";
+  std::string attention_mask = "attention_mask";
+  // Used when the variant has token types; empty: all zeros, as HF makes them when none are given.
+  std::string token_type_ids = "token_type_ids";
+};
+
+// last_hidden_state [batch, sequence, hidden]; pooler_output [batch, hidden], empty when the
+// variant has no pooler.
+struct EncoderOutputs {
+  std::string last_hidden_state, pooler_output;
+};
+
+// The encoder of `variant` on `in`, for a composite model's text tower: weights are named under
+// g.weight_prefix() (e.g. CLAP's "text_model."), and no graph inputs or outputs are declared.
+// Non-empty `names` name the output tensors. When g.fused(), the mask must be the graph input
+// "attention_mask" (ONNX Runtime's Attention reads it); otherwise throws core::Error(kInternal).
+EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& variant,
+                              GraphBuilder& g, const EncoderInputs& in,
+                              const EncoderOutputs& names = {});
+
 // Weight names are the base model's ("embeddings.word_embeddings.weight", ...); each distinct
 // weight is asked for once, so ALBERT's shared layers count once. When g.fused(), the layers use
 // ONNX Runtime's contrib operators (encoder_fused.h); the outputs are the same.

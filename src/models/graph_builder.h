@@ -51,7 +51,8 @@ class GraphBuilder {
   // `transpose` stores a 2-D [out, in] (PyTorch Linear) weight as [in, out] for MatMul.
   std::string Weight(const std::string& hf_name, const core::Shape& shape, WeightInit init,
                      bool transpose = false);
-  // Weight() for a buffer: added the same way, not counted as a parameter.
+  // A saved buffer that is not a parameter (BatchNorm running statistics), added like Weight()
+  // but left out of the parameter count.
   std::string Buffer(const std::string& hf_name, const core::Shape& shape, WeightInit init);
   // The prefix Weight() puts before every name, so one architecture's builder can be reused
   // as a tower of a composite model (CLIP's "text_model.", LLaVA's "vision_tower.").

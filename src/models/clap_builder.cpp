@@ -1,0 +1,113 @@
+#include "clap_builder.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "activation.h"
+#include "ipfs_accel/core/error.h"
+
+namespace ipfs_accel::models {
+
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+
+EncoderVariant MakeClapTextVariant() {
+  EncoderVariant v = FindEncoderVariant("roberta");
+  v.model_type = "clap_text_model";
+  v.defaults.max_position_embeddings = 514;
+  v.defaults.type_vocab_size = 1;
+  return v;
+}
+
+// ClapProjectionLayer: linear1, activation, linear2, under `prefix`.
+std::string Projection(GraphBuilder& g, const ClapShape& s, const std::string& x,
+                       const std::string& prefix, int64_t in) {
+  WeightScope scope(g, prefix);
+  const std::string h =
+      Activation(g, g.Linear(x, "linear1", in, s.projection_dim), s.projection_act);
+  return g.Linear(h, "linear2", s.projection_dim, s.projection_dim);
+}
+
+// x / ||x|| over the last axis, as ClapModel.forward normalises (no epsilon).
+std::string L2Normalize(GraphBuilder& g, const std::string& x, const std::string& name) {
+  const std::string norm =
+      g.Node("ReduceL2", {x}, {{"axes", std::vector<int64_t>{-1}}, {"keepdims", int64_t{1}}});
+  return g.Node("Div", {x, norm}, {}, name);
+}
+
+// a b^T exp(scale), [batch_a, batch_b].
+std::string ScaledSimilarity(GraphBuilder& g, const std::string& a, const std::string& b,
+                             const std::string& scale, const std::string& name) {
+  const std::string bt = g.Node("Transpose", {b}, {{"perm", std::vector<int64_t>{1, 0}}});
+  const std::string factor = g.Node("Exp", {g.Weight(scale, {}, WeightInit::kNormal)});
+  return g.Node("Mul", {g.Node("MatMul", {a, bt}), factor}, {}, name);
+}
+
+}  // namespace
+
+const EncoderVariant& ClapTextVariant() {
+  static const EncoderVariant variant = MakeClapTextVariant();
+  return variant;
+}
+
+HfConfig ClapSubConfig(const HfConfig& config, const std::string& key) {
+  nlohmann::json sub = config.Has(key) ? config.json()[key] : nlohmann::json::object();
+  if (!sub.is_object())
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': {} is not a JSON object", config.origin(), key));
+  return HfConfig(std::move(sub), fmt::format("{}:{}", config.origin(), key));
+}
+
+ClapShape ReadClapShape(const HfConfig& config) {
+  ClapShape s;
+  s.text = ReadEncoderShape(ClapSubConfig(config, "text_config"), ClapTextVariant());
+  s.audio = ReadHtsatShape(ClapSubConfig(config, "audio_config"));
+  s.projection_dim = config.Int("projection_dim", 512);
+  s.projection_act = config.String("projection_hidden_act", "relu");
+  if (s.projection_dim <= 0)
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': projection_dim {} must be positive",
+                                                 config.origin(), s.projection_dim));
+  return s;
+}
+
+int64_t ClapInputFrames(const ClapShape& s) { return s.audio.spec_size; }
+
+void BuildClap(const HfConfig& config, GraphBuilder& g, const Dim& time) {
+  const ClapShape s = ReadClapShape(config);
+  const Dim batch = std::string("batch");
+  const std::vector<Dim> tokens = {batch, std::string("sequence")};
+  g.Input("input_ids", onnx::TensorProto::INT64, tokens);
+  g.Input("attention_mask", onnx::TensorProto::INT64, tokens);
+  g.Input("input_features", onnx::TensorProto::FLOAT,
+          {batch, s.audio.input_channels, time, s.audio.mel_bins});
+  if (s.audio.fusion) g.Input("is_longer", onnx::TensorProto::BOOL, {batch, int64_t{1}});
+
+  std::string audio;
+  {
+    WeightScope scope(g, "audio_model.");
+    audio = BuildHtsat(g, s.audio, "input_features", time, s.audio.fusion ? "is_longer" : "");
+  }
+  audio = L2Normalize(g, Projection(g, s, audio, "audio_projection.", s.audio.hidden_size),
+                      "audio_embeds");
+  std::string text;
+  {
+    WeightScope scope(g, "text_model.");
+    EncoderInputs in;
+    in.token_type_ids.clear();  // ClapModel passes none: the zeros buffer
+    text = BuildEncoderOn(ClapSubConfig(config, "text_config"), ClapTextVariant(), g, in)
+               .pooler_output;
+  }
+  text = L2Normalize(g, Projection(g, s, text, "text_projection.", s.text.hidden), "text_embeds");
+  ScaledSimilarity(g, audio, text, "logit_scale_a", "logits_per_audio");
+  ScaledSimilarity(g, text, audio, "logit_scale_t", "logits_per_text");
+
+  const auto f = onnx::TensorProto::FLOAT;
+  g.Output("logits_per_audio", f, {batch, batch});
+  g.Output("logits_per_text", f, {batch, batch});
+  g.Output("text_embeds", f, {batch, s.projection_dim});
+  g.Output("audio_embeds", f, {batch, s.projection_dim});
+}
+
+}  // namespace ipfs_accel::models
