@@ -126,8 +126,9 @@ std::string FrameMask(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string
   const std::string last = g.Node("Sub", {length, g.ConstInt64({1})});
   const std::string wrapped = g.Node(
       "Where", {g.Node("Less", {last, g.ConstInt64({0})}), g.Node("Add", {last, frames}), last});
+  auto scalar = [&](const std::string& one_element) { return g.Node("Squeeze", {one_element}); };
   const std::string positions =
-      g.Node("Range", {g.ConstInt64({0}), g.Node("Squeeze", {frames}), g.ConstInt64({1})});
+      g.Node("Range", {scalar(g.ConstInt64({0})), scalar(frames), scalar(g.ConstInt64({1}))});
   const std::string rows = g.Node("Unsqueeze", {wrapped, g.ConstInt64({1})});  // [b, 1]
   return g.Node("Cast", {g.Node("LessOrEqual", {positions, rows})},
                 {{"to", int64_t{onnx::TensorProto::FLOAT}}});

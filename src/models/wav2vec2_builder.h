@@ -27,6 +27,9 @@
 // over the output and input channels of each kernel tap (weight_norm dim=2); g and v count as
 // HF counts them. masked_spec_embed (present when mask_time_prob or mask_feature_prob > 0) is
 // counted as HF counts it; SpecAugment masking is training-only, so inference never reads it.
+// Not built: HuBERT's conv_pos_batch_norm (kUnsupported: its running statistics are buffers, and
+// every weight a WeightProvider hands out counts as a parameter). GraphBuilder::fused() changes
+// nothing: the graph is plain ONNX either way.
 
 #include <cstdint>
 #include <string>
@@ -71,7 +74,7 @@ struct Wav2Vec2Shape {
 Wav2Vec2Shape ReadWav2Vec2Shape(const HfConfig& config, const Wav2Vec2Variant& variant);
 
 // Frames the feature encoder makes from `samples` (HF's _get_feat_extract_output_lengths,
-// without the adapter); 0 or less when the input is too short.
+// without the adapter); 0 when the input is too short for one.
 int64_t Wav2Vec2Frames(const Wav2Vec2Shape& s, int64_t samples);
 // The fewest samples that give one frame: the conv stack's receptive field (400 at 16 kHz for
 // the standard stack).
