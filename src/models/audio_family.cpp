@@ -1,10 +1,38 @@
-// Audio architectures (none registered yet).
+// Audio architectures. Each model family registers from its own function below.
 
 #include "architectures.h"
+#include "wav2vec2_builder.h"
 
 namespace ipfs_accel::models {
 
+namespace {
+
+// Wav2Vec2Model and HubertModel (wav2vec2_builder.h). `prefix` is the base model's attribute in
+// HF's task heads (Wav2Vec2ForCTC.wav2vec2, HubertForCTC.hubert).
+Architecture Wav2Vec2Like(const std::string& model_type, const std::string& prefix) {
+  const Wav2Vec2Variant& v = FindWav2Vec2Variant(model_type);  // static storage: safe to capture
+  auto build = [&v](const HfConfig& c, GraphBuilder& g) { BuildWav2Vec2(c, v, g); };
+  auto hints = [&v](const HfConfig& c) {
+    std::map<std::string, InputHint> out = {{"input_values", {InputHint::Kind::kAny, 0, 0}}};
+    // Only "layer" models take a mask (wav2vec2_builder.h); generated inputs are unpadded.
+    if (ReadWav2Vec2Shape(c, v).layer_norm_convs)
+      out["attention_mask"] = {InputHint::Kind::kOnes, 0, 0};
+    return out;
+  };
+  // The samples axis plays the sequence role, so --seq-len and --shape samples=N size the audio.
+  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch", .sequence = "samples"}; };
+  return {model_type, "audio", {prefix}, build, hints, roles};
+}
+
+void AddWav2Vec2Architectures(std::vector<Architecture>& out) {
+  out.push_back(Wav2Vec2Like("wav2vec2", "wav2vec2."));
+  out.push_back(Wav2Vec2Like("hubert", "hubert."));
+}
+
+}  // namespace
+
 void AddAudioArchitectures(std::vector<Architecture>& out) {
+  AddWav2Vec2Architectures(out);
   AddWhisperArchitectures(out);
 }
 
