@@ -353,6 +353,34 @@ AudioFeatureConfig AudioFeatureExtractorFromJson(AudioFeatureKind kind, const nl
   return c;
 }
 
+AudioFeatureConfig AudioFeatureExtractorForModel(AudioFeatureKind kind,
+                                                 const nlohmann::json& model) {
+  const std::string model_type =
+      model.is_object() && model.contains("model_type") && model["model_type"].is_string()
+          ? model["model_type"].get<std::string>()
+          : "";
+  AudioFeatureConfig c = DefaultAudioFeatureExtractor(kind);
+  c.origin = fmt::format("{} defaults (model_type {})", AudioFeatureKindName(kind), model_type);
+  const nlohmann::json* audio = &model;
+  if (model.is_object() && model.contains("audio_config") && model["audio_config"].is_object())
+    audio = &model["audio_config"];
+  if (kind != AudioFeatureKind::kWav2Vec2 && audio->is_object() &&
+      audio->contains("num_mel_bins") && (*audio)["num_mel_bins"].is_number_integer())
+    c.feature_size = (*audio)["num_mel_bins"].get<int64_t>();
+  if (kind == AudioFeatureKind::kClap) {
+    const bool fusion = audio->is_object() && audio->contains("enable_fusion") &&
+                        (*audio)["enable_fusion"].is_boolean() &&
+                        (*audio)["enable_fusion"].get<bool>();
+    c.truncation = fusion ? "fusion" : "rand_trunc";
+  }
+  RequirePositive(c, "num_mel_bins", c.feature_size);
+  return c;
+}
+
+std::optional<AudioFeatureKind> AudioFeatureKindForModelType(const std::string& model_type) {
+  return KindForModelType(model_type);
+}
+
 AudioFeatureConfig LoadAudioFeatureExtractor(const std::string& kind, const std::string& path) {
   const detail::PreprocessorFiles files = detail::FindPreprocessorFiles(path);
   std::optional<nlohmann::json> json;
@@ -371,26 +399,7 @@ AudioFeatureConfig LoadAudioFeatureExtractor(const std::string& kind, const std:
                 fmt::format("cannot tell which audio feature extractor '{}' needs (model_type "
                             "'{}'); name one: whisper, clap or wav2vec2",
                             path, files.model_type));
-  if (!json) {
-    AudioFeatureConfig c = DefaultAudioFeatureExtractor(*k);
-    c.origin =
-        fmt::format("{} defaults (model_type {})", AudioFeatureKindName(*k), files.model_type);
-    const nlohmann::json& model = files.model_config;
-    const nlohmann::json* audio = &model;
-    if (model.is_object() && model.contains("audio_config") && model["audio_config"].is_object())
-      audio = &model["audio_config"];
-    if (*k != AudioFeatureKind::kWav2Vec2 && audio->is_object() &&
-        audio->contains("num_mel_bins") && (*audio)["num_mel_bins"].is_number_integer())
-      c.feature_size = (*audio)["num_mel_bins"].get<int64_t>();
-    if (*k == AudioFeatureKind::kClap) {
-      const bool fusion = audio->is_object() && audio->contains("enable_fusion") &&
-                          (*audio)["enable_fusion"].is_boolean() &&
-                          (*audio)["enable_fusion"].get<bool>();
-      c.truncation = fusion ? "fusion" : "rand_trunc";
-    }
-    RequirePositive(c, "num_mel_bins", c.feature_size);
-    return c;
-  }
+  if (!json) return AudioFeatureExtractorForModel(*k, files.model_config);
   return AudioFeatureExtractorFromJson(*k, *json, files.preprocessor_config);
 }
 

@@ -202,36 +202,42 @@ ImageProcessorConfig ImageProcessorFromJson(const nlohmann::json& json, const st
   return c;
 }
 
+ImageProcessorConfig ImageProcessorForModel(const nlohmann::json& model,
+                                            const std::string& origin) {
+  const std::string model_type =
+      model.is_object() && model.contains("model_type") && model["model_type"].is_string()
+          ? model["model_type"].get<std::string>()
+          : "";
+  const std::string cls = ClassForModelType(model_type);
+  if (cls.empty())
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}' has no preprocessor_config.json and model_type '{}' has no "
+                            "known image processor",
+                            origin, model_type));
+  ImageProcessorConfig c = DefaultImageProcessor(cls);
+  c.origin = fmt::format("{} defaults (model_type {})", cls, model_type);
+  const nlohmann::json* vision = &model;
+  if (model.contains("vision_config") && model["vision_config"].is_object())
+    vision = &model["vision_config"];
+  if (vision->contains("image_size") && (*vision)["image_size"].is_number_integer()) {
+    const int64_t s = (*vision)["image_size"].get<int64_t>();
+    if (s < 1)
+      throw Error(ErrorKind::kCorrupt, fmt::format("'{}': image_size={} is not a size", origin, s));
+    if (c.processor_class == kViT) {
+      c.size = {s, s, 0};
+    } else {
+      c.size.shortest_edge = s;
+      c.crop_height = c.crop_width = s;
+    }
+  }
+  return c;
+}
+
 ImageProcessorConfig LoadImageProcessor(const std::string& path) {
   const detail::PreprocessorFiles files = detail::FindPreprocessorFiles(path);
-  const std::string fallback = ClassForModelType(files.model_type);
-  if (files.preprocessor_config.empty()) {
-    if (fallback.empty())
-      throw Error(ErrorKind::kUnsupported,
-                  fmt::format("'{}' has no preprocessor_config.json and model_type '{}' has no "
-                              "known image processor",
-                              path, files.model_type));
-    ImageProcessorConfig c = DefaultImageProcessor(fallback);
-    c.origin = fmt::format("{} defaults (model_type {})", fallback, files.model_type);
-    const nlohmann::json& model = files.model_config;
-    const nlohmann::json* vision = &model;
-    if (model.contains("vision_config") && model["vision_config"].is_object())
-      vision = &model["vision_config"];
-    if (vision->contains("image_size") && (*vision)["image_size"].is_number_integer()) {
-      const int64_t s = (*vision)["image_size"].get<int64_t>();
-      if (s < 1)
-        throw Error(ErrorKind::kCorrupt, fmt::format("'{}': image_size={} is not a size", path, s));
-      if (c.processor_class == kViT) {
-        c.size = {s, s, 0};
-      } else {
-        c.size.shortest_edge = s;
-        c.crop_height = c.crop_width = s;
-      }
-    }
-    return c;
-  }
+  if (files.preprocessor_config.empty()) return ImageProcessorForModel(files.model_config, path);
   return ImageProcessorFromJson(detail::ReadJsonObject(files.preprocessor_config),
-                                files.preprocessor_config, fallback);
+                                files.preprocessor_config, ClassForModelType(files.model_type));
 }
 
 core::Tensor PixelValues(const RgbImage& image, const ImageProcessorConfig& config) {

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -82,6 +83,13 @@ AudioFeatureConfig AudioFeatureExtractorFromJson(AudioFeatureKind kind, const nl
 // feature_size from num_mel_bins (Whisper; CLAP's audio_config), and CLAP truncation
 // "rand_trunc" unless audio_config.enable_fusion. Throws kNotFound, kCorrupt, kUnsupported.
 AudioFeatureConfig LoadAudioFeatureExtractor(const std::string& kind, const std::string& path);
+
+// What LoadAudioFeatureExtractor does for a folder without preprocessor_config.json, from the
+// model's config.json object, e.g. for a catalog model.
+AudioFeatureConfig AudioFeatureExtractorForModel(AudioFeatureKind kind,
+                                                 const nlohmann::json& model_config);
+// The extractor a model_type takes (whisper, clap, wav2vec2 and its relatives), if known.
+std::optional<AudioFeatureKind> AudioFeatureKindForModelType(const std::string& model_type);
 
 // The extractor on one mono waveform already at config.sampling_rate. Throws kInvalidArgument
 // for an empty waveform.

@@ -66,6 +66,11 @@ ImageProcessorConfig ImageProcessorFromJson(const nlohmann::json& json, const st
 // kCorrupt, kUnsupported.
 ImageProcessorConfig LoadImageProcessor(const std::string& path);
 
+// What LoadImageProcessor does for a folder without preprocessor_config.json, from the model's
+// config.json object (`origin` names it in messages), e.g. for a catalog model.
+ImageProcessorConfig ImageProcessorForModel(const nlohmann::json& model_config,
+                                            const std::string& origin);
+
 // The processor's pipeline on one decoded image: float32 [1, 3, H, W].
 core::Tensor PixelValues(const RgbImage& image, const ImageProcessorConfig& config);
 
