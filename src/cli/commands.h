@@ -33,5 +33,6 @@ void AddDbCommand(CLI::App& app, CommandFn* selected);
 void AddReportCommand(CLI::App& app, CommandFn* selected);
 void AddModelsCommand(CLI::App& app, CommandFn* selected);
 void AddExportCommand(CLI::App& app, CommandFn* selected);
+void AddRunCommand(CLI::App& app, CommandFn* selected);
 
 }  // namespace ipfs_accel::cli

@@ -56,6 +56,7 @@ int Main(int argc, char** argv) {
   AddModelsCommand(app, &selected);
   AddVerifyCommand(app, &selected);
   AddExportCommand(app, &selected);
+  AddRunCommand(app, &selected);
   AddBenchmarkCommand(app, &selected);
   AddDbCommand(app, &selected);
   AddReportCommand(app, &selected);

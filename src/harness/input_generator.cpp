@@ -74,7 +74,15 @@ int64_t ResolveDim(const runtime::TensorSpec& spec, size_t axis, const models::D
 
 std::map<std::string, core::Shape> ResolveShapes(const std::vector<runtime::TensorSpec>& inputs,
                                                  const models::DimRoles& roles,
-                                                 const ShapeRequest& req) {
+                                                 const ShapeRequest& request) {
+  // A default length (not asked for) longer than the model's positions becomes the longest
+  // the model takes (CLIP's 77), rather than an error the user never caused.
+  ShapeRequest req = request;
+  if (!req.seq_len_explicit && roles.max_sequence > 0 && req.seq_len > roles.max_sequence)
+    req.seq_len = roles.max_sequence;
+  if (!req.seq_len_explicit && req.decoder_seq_len == 0 && roles.max_decoder_sequence > 0 &&
+      req.seq_len > roles.max_decoder_sequence)
+    req.decoder_seq_len = roles.max_decoder_sequence;
   if (req.batch_size <= 0 || req.seq_len <= 0)
     throw Error(ErrorKind::kInvalidArgument,
                 fmt::format("batch size {} and sequence length {} must be positive", req.batch_size,

@@ -10,7 +10,9 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
+#include "support/media_writers.h"
 
 #include "ipfs_accel/store/result_store.h"
 
@@ -209,6 +211,31 @@ TEST_F(CliTest, DetectListsEveryPlatform) {
   if (!fs::exists("/dev/nvidia0")) {
     EXPECT_NE(json["platforms"][1]["reason"].get<std::string>().find("NVIDIA"), std::string::npos);
   }
+}
+
+// `run` on a real image: the ViT fixture, a PNG written here; JSON names every output with
+// the fixture's shapes, --save writes them, and a missing image is one clean error.
+TEST_F(CliTest, RunOnAnImageFile) {
+  const std::string png = (dir_ / "cat.png").string();
+  std::vector<uint8_t> rgb;
+  for (int y = 0; y < 48; ++y)
+    for (int x = 0; x < 64; ++x) rgb.insert(rgb.end(), {uint8_t(4 * x), uint8_t(5 * y), 128});
+  testing::WriteRgbPng(png, 64, 48, rgb);
+  const std::string vit = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/vit";
+  const std::string saved = (dir_ / "out.safetensors").string();
+  const Result r = Run("run --model " + vit + " --image " + png + " --json --save " + saved);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto json = nlohmann::json::parse(r.out);
+  EXPECT_EQ(json["inputs"]["pixel_values"], nlohmann::json({1, 3, 32, 32}));
+  ASSERT_EQ(json["outputs"].size(), 2u);
+  EXPECT_EQ(json["outputs"][0]["name"], "last_hidden_state");
+  EXPECT_EQ(json["outputs"][0]["shape"], nlohmann::json({1, 17, 64}));
+  EXPECT_TRUE(fs::exists(saved));
+  EXPECT_TRUE(json["generated_inputs"].empty());
+
+  const Result missing = Run("run --model " + vit + " --image " + (dir_ / "no.png").string());
+  EXPECT_EQ(missing.status, 3) << missing.err;
+  EXPECT_EQ(missing.ErrorLines().size(), 1u) << missing.err;
 }
 
 TEST_F(CliTest, MissingModelFile) {

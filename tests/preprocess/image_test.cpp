@@ -5,7 +5,7 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/preprocess/image.h"
 #include "ipfs_accel/preprocess/image_processor.h"
-#include "preprocess/media_writers.h"
+#include "support/media_writers.h"
 #include "support/catch_error.h"
 #include "support/temp_dir.h"
 

@@ -31,7 +31,8 @@ struct ShapeRequest {
   std::map<std::string, std::vector<int64_t>> overrides = {};  // --shape NAME=dims
 };
 
-// Resolved concrete shape of every input. Throws core::Error(kInvalidArgument) for
+// Resolved concrete shape of every input. A sequence length that was not explicit is cut to
+// the model's positions (max_sequence, max_decoder_sequence). Throws core::Error(kInvalidArgument) for
 // a shape that cannot fit the graph (wrong rank, a fixed dimension contradicted,
 // a sequence longer than the model's positions, an unresolved symbolic dimension).
 std::map<std::string, core::Shape> ResolveShapes(const std::vector<runtime::TensorSpec>& inputs,
