@@ -453,6 +453,7 @@ int RunKeyModels(const BenchmarkOptions& o) {
     } catch (const core::Error& e) {
       status = "failed";
       detail = fmt::format("{}: {}", core::ErrorKindName(e.kind()), e.what());
+      if (detail.size() > 100) detail = detail.substr(0, 97) + "...";  // whole line printed above
       std::cerr << fmt::format("ipfs-accelerate: {}: error: {}\n", key.model, e.what());
     }
     if (status != "ok") ++failed;
