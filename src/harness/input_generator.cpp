@@ -210,9 +210,20 @@ std::map<std::string, core::Tensor> GenerateInputs(
   std::map<std::string, core::Tensor> out;
   std::mt19937_64 rng(seed);
   for (const auto& spec : inputs) {
-    core::Tensor t = core::Tensor::Zeros(spec.dtype, shapes.at(spec.name));
     models::InputHint hint;
     if (auto it = hints.find(spec.name); it != hints.end()) hint = it->second;
+    if (hint.kind == models::InputHint::Kind::kComputed && hint.compute) {
+      core::Tensor made = hint.compute(shapes.at(spec.name), seed);
+      if (made.dtype != spec.dtype || made.shape != shapes.at(spec.name))
+        throw Error(
+            ErrorKind::kInternal,
+            fmt::format("input '{}': the model made {} {} where the graph takes {} {}", spec.name,
+                        core::DTypeName(made.dtype), core::ShapeToString(made.shape),
+                        core::DTypeName(spec.dtype), core::ShapeToString(shapes.at(spec.name))));
+      out.emplace(spec.name, std::move(made));
+      continue;
+    }
+    core::Tensor t = core::Tensor::Zeros(spec.dtype, shapes.at(spec.name));
     const size_t n = static_cast<size_t>(t.element_count());
     auto fill_ints = [&](auto span) {
       using T = typename decltype(span)::value_type;

@@ -8,19 +8,27 @@
 // Built graphs pass onnx::checker and strict shape inference before they are returned.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "ipfs_accel/core/tensor.h"
+
 namespace ipfs_accel::models {
 
 // What generated inputs must respect for one graph input.
 struct InputHint {
-  enum class Kind { kAny, kIndexRange, kOnes, kZeros };
+  enum class Kind { kAny, kIndexRange, kOnes, kZeros, kComputed };
   Kind kind = Kind::kAny;
   int64_t low = 0, high = 0;  // kIndexRange: integers in [low, high)
+  // kComputed: the model makes the values for the resolved shape and the run's seed, for
+  // inputs that must agree with each other (a multimodal model's image tokens in input_ids and
+  // the 3-D positions they imply). It returns the input's dtype and shape, and throws
+  // core::Error(kInvalidArgument) for a shape it cannot fill (a sequence too short for an image).
+  std::function<core::Tensor(const core::Shape& shape, uint64_t seed)> compute = {};
 };
 
 // Which symbolic dimension names mean batch and sequence, when the model says.

@@ -1,0 +1,429 @@
+#include "qwen2_vl_builder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "activation.h"
+#include "decoder_builder.h"
+#include "ipfs_accel/core/error.h"
+#include "rotary.h"
+
+namespace ipfs_accel::models {
+
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+using nlohmann::json;
+
+// Qwen2VLTextConfig's defaults where the text keys are absent (Qwen2Config's differ).
+const json& TextDefaults() {
+  static const json defaults = {{"vocab_size", 152064},       {"hidden_size", 8192},
+                                {"intermediate_size", 29568}, {"num_hidden_layers", 80},
+                                {"num_attention_heads", 64},  {"num_key_value_heads", 8},
+                                {"hidden_act", "silu"},       {"max_position_embeddings", 32768},
+                                {"rms_norm_eps", 1e-5},       {"tie_word_embeddings", false},
+                                {"rope_theta", 1000000.0},    {"use_sliding_window", false},
+                                {"sliding_window", 4096},     {"max_window_layers", 80}};
+  return defaults;
+}
+
+// The language model's config as a qwen2 config with Qwen2-VL's defaults filled in: the keys
+// of `text_config` when present (transformers 5), else the top level (the Hub's files).
+// mrope is default RoPE on other positions, so its type reads as "default".
+HfConfig TextConfig(const HfConfig& c) {
+  json text = c.json();
+  if (c.Has("text_config")) {
+    if (!c.json()["text_config"].is_object())
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': text_config is not an object", c.origin()));
+    text = c.json()["text_config"];
+    if (!text.contains("tie_word_embeddings") && c.Has("tie_word_embeddings"))
+      text["tie_word_embeddings"] = c.json()["tie_word_embeddings"];
+  }
+  text.erase("vision_config");
+  text.erase("text_config");
+  for (const auto& [key, value] : TextDefaults().items())
+    if (!text.contains(key)) text[key] = value;
+  for (const char* key : {"vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+                          "num_attention_heads", "max_position_embeddings", "rms_norm_eps"})
+    if (text[key].is_null()) text[key] = TextDefaults()[key];
+  if (text["num_key_value_heads"].is_null())
+    text["num_key_value_heads"] = text["num_attention_heads"];  // HF: None means MHA
+  text.erase("head_dim");  // Qwen2-VL's attention derives it from hidden_size / heads
+  for (const char* dict : {"rope_scaling", "rope_parameters"}) {
+    if (!text.contains(dict) || !text[dict].is_object()) continue;
+    for (const char* type : {"type", "rope_type"})
+      if (text[dict].contains(type) && text[dict][type] == "mrope") text[dict][type] = "default";
+  }
+  text["model_type"] = "qwen2";
+  return HfConfig(std::move(text), c.origin());
+}
+
+// rope_scaling / rope_parameters' mrope_section; empty when neither has one.
+std::vector<int64_t> MropeSection(const HfConfig& text) {
+  for (const char* dict : {"rope_scaling", "rope_parameters"}) {
+    if (!text.Has(dict) || !text.json()[dict].is_object()) continue;
+    const json& p = text.json()[dict];
+    if (!p.contains("mrope_section") || p["mrope_section"].is_null()) continue;
+    const json& s = p["mrope_section"];
+    std::vector<int64_t> out;
+    if (s.is_array())
+      for (const auto& v : s)
+        if (v.is_number_integer() && v.get<int64_t>() >= 0) out.push_back(v.get<int64_t>());
+    if (!s.is_array() || out.size() != s.size() || out.empty())
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': {}.mrope_section must be a list of non-negative integers",
+                              text.origin(), dict));
+    return out;
+  }
+  return {};
+}
+
+struct VisionShape {
+  int64_t depth = 0, embed_dim = 0, out_hidden = 0, heads = 0, head_dim = 0, mlp_hidden = 0;
+  int64_t in_channels = 0, patch = 0, temporal_patch = 0, merge = 0;
+  std::string act;
+  int64_t patch_features() const { return in_channels * temporal_patch * patch * patch; }
+};
+
+// Qwen2VLVisionConfig's keys and defaults.
+VisionShape ReadVision(const HfConfig& c) {
+  json v = json::object();
+  if (c.Has("vision_config")) {
+    if (!c.json()["vision_config"].is_object())
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': vision_config is not an object", c.origin()));
+    v = c.json()["vision_config"];
+  }
+  const HfConfig vc(v, c.origin() + " (vision_config)");
+  VisionShape s;
+  s.depth = vc.Int("depth", 32);
+  s.embed_dim = vc.Int("embed_dim", 1280);
+  s.out_hidden = vc.Int("hidden_size", 3584);
+  s.act = vc.String("hidden_act", "quick_gelu");
+  s.mlp_hidden = static_cast<int64_t>(static_cast<double>(s.embed_dim) * vc.Double("mlp_ratio", 4));
+  s.heads = vc.Int("num_heads", 16);
+  s.in_channels = vc.Int("in_channels", 3);
+  s.patch = vc.Int("patch_size", 14);
+  s.merge = vc.Int("spatial_merge_size", 2);
+  s.temporal_patch = vc.Int("temporal_patch_size", 2);
+  if (s.depth < 0 || s.embed_dim <= 0 || s.out_hidden <= 0 || s.heads <= 0 || s.mlp_hidden <= 0 ||
+      s.in_channels <= 0 || s.patch <= 0 || s.merge <= 0 || s.temporal_patch <= 0 ||
+      s.embed_dim % s.heads != 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': vision sizes must be positive and embed_dim ({}) a multiple "
+                            "of num_heads ({})",
+                            vc.origin(), s.embed_dim, s.heads));
+  s.head_dim = s.embed_dim / s.heads;
+  // The 2-D rotary gives head_dim / 4 frequencies to each of height and width.
+  if (s.head_dim % 4 != 0)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': a vision head size of {} is not supported; the 2-D rotary "
+                            "embedding needs a multiple of 4",
+                            vc.origin(), s.head_dim));
+  return s;
+}
+
+struct Qwen2VlShape {
+  HfConfig text;
+  DecoderSizes lm;
+  std::vector<int64_t> mrope_section;  // empty: the config has none (not runnable)
+  VisionShape vision;
+  Qwen2VlTokens tokens;
+};
+
+Qwen2VlShape ReadShape(const HfConfig& c) {
+  Qwen2VlShape s{TextConfig(c), {}, {}, ReadVision(c), {}};
+  s.lm = ReadDecoderSizes(DecoderKind::kQwen2, s.text);
+  if (s.lm.rope.rotary_dim != s.lm.head_dim)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': partial rotary embeddings are not supported with Qwen2-VL's "
+                            "multimodal rotary (rotary dimension {} of head size {})",
+                            c.origin(), s.lm.rope.rotary_dim, s.lm.head_dim));
+  s.mrope_section = MropeSection(s.text);
+  int64_t sum = 0;
+  for (int64_t n : s.mrope_section) sum += n;
+  if (!s.mrope_section.empty() && sum * 2 != s.lm.head_dim)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': mrope_section [{}] covers {} rotary frequencies; head size {} "
+                            "has {}",
+                            c.origin(), fmt::join(s.mrope_section, ", "), sum, s.lm.head_dim,
+                            s.lm.head_dim / 2));
+  s.tokens.image = c.Int("image_token_id", 151655);
+  s.tokens.video = c.Int("video_token_id", 151656);
+  s.tokens.vision_start = c.Int("vision_start_token_id", 151652);
+  s.tokens.vision_end = c.Int("vision_end_token_id", 151653);
+  s.tokens.spatial_merge_size = s.vision.merge;
+  return s;
+}
+
+std::string ScalarInt64(GraphBuilder& g, int64_t value) {
+  return g.Node("Squeeze", {g.ConstInt64({value}), g.ConstInt64({0})});
+}
+
+// HF's ACT2FN, with quick_gelu (x * sigmoid(1.702 x)), which the vision tower defaults to.
+std::string VisionActivation(GraphBuilder& g, const std::string& x, const std::string& name) {
+  if (name != "quick_gelu") return Activation(g, x, name);
+  return g.Node("Mul", {x, g.Node("Sigmoid", {g.Node("Mul", {x, g.ConstFloat(1.702f)})})});
+}
+
+// Rotary angles [h*w, head_dim] of one frame's patches, in the processor's patch order (merge
+// x merge blocks, row by row): head_dim/4 frequencies of the patch's row, as many of its
+// column, then the same again (HF's cat((emb, emb))). float32 products, as torch.outer makes.
+core::Tensor VisionRotaryAngles(const VisionShape& v, const Qwen2VlGrid& grid) {
+  const HfConfig theta(json{{"rope_theta", 10000.0}}, "VisionRotaryEmbedding");
+  const std::vector<float> inv = ReadRope(theta, v.head_dim / 2, 0).inv_freq;  // head_dim / 4
+  const int64_t quarter = v.head_dim / 4, m = v.merge;
+  core::Tensor t = core::Tensor::Zeros(core::DType::kFloat32, {grid.h * grid.w, v.head_dim});
+  auto a = t.values<float>();
+  int64_t p = 0;
+  for (int64_t bh = 0; bh < grid.h / m; ++bh)
+    for (int64_t bw = 0; bw < grid.w / m; ++bw)
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < m; ++j, ++p) {
+          const float row = static_cast<float>(bh * m + i), col = static_cast<float>(bw * m + j);
+          float* angles = &a[p * v.head_dim];
+          for (int64_t k = 0; k < quarter; ++k) {
+            angles[k] = row * inv[k];
+            angles[quarter + k] = col * inv[k];
+          }
+          std::copy_n(angles, 2 * quarter, angles + 2 * quarter);
+        }
+  return t;
+}
+
+void CheckGrid(const HfConfig& c, const VisionShape& v, const Qwen2VlGrid& grid) {
+  if (grid.t <= 0 || grid.h <= 0 || grid.w <= 0 || grid.h % v.merge != 0 || grid.w % v.merge != 0)
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("'{}': an image grid of {}x{}x{} patches is not a positive multiple "
+                            "of spatial_merge_size {}",
+                            c.origin(), grid.t, grid.h, grid.w, v.merge));
+}
+
+// Full attention among each frame's patches. x [images, t*h*w, E]; `rope` [h*w, head_dim].
+std::string VisionAttention(GraphBuilder& g, const VisionShape& v, const Qwen2VlGrid& grid,
+                            const RopeTables& rope, const std::string& x,
+                            const std::string& prefix) {
+  const int64_t frame = grid.h * grid.w, patches = grid.t * frame;
+  // qkv's features are (3, heads, head_dim); frames become rows: [images * t, frame, 3, heads, hd]
+  const std::string qkv =
+      g.Node("Reshape", {g.Linear(x, prefix + "qkv", v.embed_dim, 3 * v.embed_dim),
+                         g.ConstInt64({-1, frame, 3, v.heads, v.head_dim})});
+  const std::string split =
+      g.Node("Transpose", {qkv}, {{"perm", std::vector<int64_t>{2, 0, 3, 1, 4}}});
+  const auto parts = g.NodeN("Split", {split, g.ConstInt64({1, 1, 1})}, 3, {{"axis", int64_t{0}}});
+  auto heads = [&](int i) { return g.Node("Squeeze", {parts[i], g.ConstInt64({0})}); };
+  const std::string q = ApplyRope(g, heads(0), rope, v.head_dim, v.head_dim);
+  const std::string k = ApplyRope(g, heads(1), rope, v.head_dim, v.head_dim);
+  const std::string k_t = g.Node("Transpose", {k}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
+  const float scale = static_cast<float>(std::pow(static_cast<double>(v.head_dim), -0.5));
+  const std::string scores = g.Node("Mul", {g.Node("MatMul", {q, k_t}), g.ConstFloat(scale)});
+  const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
+  std::string out = g.Node("MatMul", {probs, heads(2)});
+  out = g.Node("Transpose", {out}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
+  out = g.Node("Reshape", {out, g.ConstInt64({-1, patches, v.embed_dim})});
+  return g.Linear(out, prefix + "proj", v.embed_dim, v.embed_dim);
+}
+
+std::string VisionTower(GraphBuilder& g, const VisionShape& v, const Qwen2VlGrid& grid,
+                        const std::string& pixel_values) {
+  const int64_t patches = grid.t * grid.h * grid.w, merged = patches / (v.merge * v.merge);
+  constexpr double kEps = 1e-6;  // HF's vision LayerNorms
+  // Conv3d with kernel = stride = one patch: a MatMul over the patch's (C, T, P, P) values.
+  const std::string conv = g.Weight(
+      "visual.patch_embed.proj.weight",
+      {v.embed_dim, v.in_channels, v.temporal_patch, v.patch, v.patch}, WeightInit::kNormal);
+  const std::string kernel = g.Node(
+      "Transpose", {g.Node("Reshape", {conv, g.ConstInt64({v.embed_dim, v.patch_features()})})},
+      {{"perm", std::vector<int64_t>{1, 0}}});
+  std::string h = g.Node("MatMul", {pixel_values, kernel});
+  const std::string angles = g.Initializer("visual.rotary_angles", VisionRotaryAngles(v, grid));
+  const RopeTables rope{g.Node("Cos", {angles}), g.Node("Sin", {angles})};
+  for (int64_t b = 0; b < v.depth; ++b) {
+    const std::string p = fmt::format("visual.blocks.{}.", b);
+    h = g.Node("Add",
+               {h, VisionAttention(g, v, grid, rope, g.LayerNorm(h, p + "norm1", v.embed_dim, kEps),
+                                   p + "attn.")});
+    const std::string y = g.LayerNorm(h, p + "norm2", v.embed_dim, kEps);
+    const std::string mid =
+        VisionActivation(g, g.Linear(y, p + "mlp.fc1", v.embed_dim, v.mlp_hidden), v.act);
+    h = g.Node("Add", {h, g.Linear(mid, p + "mlp.fc2", v.mlp_hidden, v.embed_dim)});
+  }
+  // PatchMerger: each merge x merge block of consecutive patches becomes one token.
+  const int64_t block = v.embed_dim * v.merge * v.merge;
+  h = g.LayerNorm(h, "visual.merger.ln_q", v.embed_dim, kEps);
+  h = g.Node("Reshape", {h, g.ConstInt64({-1, merged, block})});
+  h = Activation(g, g.Linear(h, "visual.merger.mlp.0", block, block), "gelu");
+  return g.Linear(h, "visual.merger.mlp.2", block, v.out_hidden);
+}
+
+// cos / sin [batch, 1, S, head_dim] from position_ids [3, batch, S]: rotary frequency j takes
+// its position from plane k % 3 of the mrope_section k it falls in (HF's
+// apply_multimodal_rotary_pos_emb on cat((freqs, freqs))).
+RopeTables MultimodalRope(GraphBuilder& g, const Qwen2VlShape& s, const std::string& position_ids) {
+  const RopeSpec& rope = s.lm.rope;
+  const int64_t half = static_cast<int64_t>(rope.inv_freq.size());
+  // Without a section list (not runnable) every frequency reads the temporal plane.
+  const std::vector<int64_t> sections =
+      s.mrope_section.empty() ? std::vector<int64_t>{half} : s.mrope_section;
+  core::Tensor inv = core::Tensor::Zeros(core::DType::kFloat32, {half});
+  std::copy(rope.inv_freq.begin(), rope.inv_freq.end(), inv.values<float>().begin());
+  const std::string pos =
+      g.Node("Cast", {position_ids}, {{"to", int64_t{onnx::TensorProto::FLOAT}}});
+  const std::string freqs = g.Node("Mul", {g.Node("Unsqueeze", {pos, g.ConstInt64({-1})}),
+                                           g.Initializer("rope.inv_freq", inv)});  // [3,b,S,half]
+  std::vector<std::string> chosen;
+  int64_t start = 0;
+  for (size_t k = 0; k < sections.size(); ++k) {
+    const int64_t end = start + sections[k], plane = static_cast<int64_t>(k % 3);
+    if (end > start)
+      chosen.push_back(g.Node("Slice", {freqs, g.ConstInt64({plane, start}),
+                                        g.ConstInt64({plane + 1, end}), g.ConstInt64({0, 3})}));
+    start = end;
+  }
+  std::string f =
+      chosen.size() == 1 ? chosen[0] : g.Node("Concat", chosen, {{"axis", int64_t{-1}}});
+  f = g.Node("Squeeze", {f, g.ConstInt64({0})});  // [b, S, half]
+  const std::string emb = g.Node("Concat", {f, f}, {{"axis", int64_t{-1}}});
+  std::string cos = g.Node("Cos", {emb}), sin = g.Node("Sin", {emb});
+  if (rope.attention_scaling != 1.0f) {
+    const std::string scale = g.ConstFloat(rope.attention_scaling);
+    cos = g.Node("Mul", {cos, scale});
+    sin = g.Node("Mul", {sin, scale});
+  }
+  const std::string heads_axis = g.ConstInt64({1});
+  return {g.Node("Unsqueeze", {cos, heads_axis}), g.Node("Unsqueeze", {sin, heads_axis})};
+}
+
+// Row b's image tokens, in order, take image b's features (features [b, N, hidden]).
+std::string MergeImageFeatures(GraphBuilder& g, const Qwen2VlShape& s,
+                               const std::string& embeddings, const std::string& features) {
+  const std::string is_image = g.Node("Equal", {"input_ids", g.ConstInt64({s.tokens.image})});
+  const std::string counts = g.Node(
+      "CumSum",
+      {g.Node("Cast", {is_image}, {{"to", int64_t{onnx::TensorProto::INT64}}}), ScalarInt64(g, 1)});
+  // Tokens before a row's first image token would index -1; they keep their embeddings anyway.
+  const std::string index =
+      g.Node("Max", {g.Node("Sub", {counts, g.ConstInt64({1})}), g.ConstInt64({0})});
+  const std::string gathered =
+      g.Node("GatherND", {features, g.Node("Unsqueeze", {index, g.ConstInt64({-1})})},
+             {{"batch_dims", int64_t{1}}});
+  return g.Node("Where",
+                {g.Node("Unsqueeze", {is_image, g.ConstInt64({-1})}), gathered, embeddings});
+}
+
+// The largest id random prompt text may use: below every special token (and the vocabulary).
+int64_t TextHigh(const Qwen2VlShape& s) {
+  return std::min(
+      {s.lm.vocab, s.tokens.image, s.tokens.video, s.tokens.vision_start, s.tokens.vision_end});
+}
+
+}  // namespace
+
+Qwen2VlGrid Qwen2VlGraphGrid(const HfConfig& config) {
+  const VisionShape v = ReadVision(config);
+  // smart_resize with the image processor's default pixel bounds.
+  constexpr double kSide = 224, kMinPixels = 56 * 56, kMaxPixels = 28 * 28 * 1280;
+  const double factor = static_cast<double>(v.patch * v.merge);
+  double h = std::nearbyint(kSide / factor) * factor, w = h;
+  if (h * w > kMaxPixels) {
+    const double beta = std::sqrt(kSide * kSide / kMaxPixels);
+    h = w = std::floor(kSide / beta / factor) * factor;
+  } else if (h * w < kMinPixels) {
+    const double beta = std::sqrt(kMinPixels / (kSide * kSide));
+    h = w = std::ceil(kSide * beta / factor) * factor;
+  }
+  const auto side = static_cast<int64_t>(h) / v.patch;
+  return {1, side, side};
+}
+
+std::string Qwen2VlVisionTower(const HfConfig& config, GraphBuilder& g, const Qwen2VlGrid& grid,
+                               const std::string& pixel_values) {
+  const VisionShape v = ReadVision(config);
+  CheckGrid(config, v, grid);
+  return VisionTower(g, v, grid, pixel_values);
+}
+
+void RequireRunnableQwen2Vl(const HfConfig& config) {
+  const Qwen2VlShape s = ReadShape(config);
+  if (s.mrope_section.empty())
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': rope_scaling has no mrope_section; Qwen2-VL's attention needs "
+                            "one (e.g. [16, 24, 24])",
+                            config.origin()));
+  if (s.vision.out_hidden != s.lm.hidden)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': vision_config.hidden_size {} differs from the language "
+                            "model's hidden_size {}: image features cannot take token places",
+                            config.origin(), s.vision.out_hidden, s.lm.hidden));
+  if (s.tokens.image < 0 || s.tokens.image >= s.lm.vocab || TextHigh(s) <= 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': image_token_id {} must be inside the vocabulary ({}), above "
+                            "some ordinary text ids",
+                            config.origin(), s.tokens.image, s.lm.vocab));
+}
+
+void BuildQwen2Vl(const HfConfig& config, GraphBuilder& g, const Qwen2VlGrid& grid) {
+  const Qwen2VlShape s = ReadShape(config);
+  CheckGrid(config, s.vision, grid);
+  const Dim batch = std::string("batch"), sequence = std::string("sequence");
+  g.Input("input_ids", onnx::TensorProto::INT64, {batch, sequence});
+  g.Input("position_ids", onnx::TensorProto::INT64, {int64_t{3}, batch, sequence});
+  g.Input("pixel_values", onnx::TensorProto::FLOAT,
+          {batch, grid.t * grid.h * grid.w, s.vision.patch_features()});
+  const DecoderTokens tokens = DecoderTokenEmbeddings(DecoderKind::kQwen2, s.text, g, "input_ids");
+  const std::string features = VisionTower(g, s.vision, grid, "pixel_values");
+  // A vision output unlike the LM's width is refused by RequireRunnableQwen2Vl; the tower is
+  // still built so that its parameters count.
+  const std::string embeddings = s.vision.out_hidden == s.lm.hidden
+                                     ? MergeImageFeatures(g, s, tokens.embeddings, features)
+                                     : tokens.embeddings;
+  BuildDecoderFromEmbeddings(DecoderKind::kQwen2, s.text, g,
+                             {.embeddings = embeddings,
+                              .embedding_table = tokens.table,
+                              .rope = MultimodalRope(g, s, "position_ids"),
+                              .position_ids = {}});
+}
+
+void AddQwen2VlArchitectures(std::vector<Architecture>& out) {
+  out.push_back({
+      .model_type = "qwen2_vl",
+      .modality = "multimodal",
+      .checkpoint_prefixes = {"model.language_model.", "model."},
+      .build = [](const HfConfig& c, GraphBuilder& g) { BuildQwen2Vl(c, g, Qwen2VlGraphGrid(c)); },
+      .input_hints =
+          [](const HfConfig& c) {
+            // Asked for only where a graph is to run (LoadModel), unlike the build.
+            RequireRunnableQwen2Vl(c);
+            const Qwen2VlShape s = ReadShape(c);
+            const Qwen2VlPrompt prompt{s.tokens, Qwen2VlGraphGrid(c), TextHigh(s)};
+            InputHint ids{InputHint::Kind::kComputed, 0, 0,
+                          [prompt](const core::Shape& shape, uint64_t seed) {
+                            return Qwen2VlPromptIds(prompt, shape, seed);
+                          }};
+            InputHint positions{InputHint::Kind::kComputed, 0, 0,
+                                [prompt](const core::Shape& shape, uint64_t) {
+                                  return Qwen2VlPromptPositions(prompt, shape);
+                                }};
+            return std::map<std::string, InputHint>{
+                {"input_ids", ids},
+                {"position_ids", positions},
+                {"attention_mask", {InputHint::Kind::kOnes, 0, 0}},
+            };
+          },
+      .dim_roles =
+          [](const HfConfig& c) {
+            return DimRoles{.batch = "batch",
+                            .sequence = "sequence",
+                            .max_sequence = ReadShape(c).lm.max_positions,
+                            .past_sequence = "past_sequence",
+                            .total_sequence = "total_sequence"};
+          },
+  });
+}
+
+}  // namespace ipfs_accel::models
