@@ -52,7 +52,7 @@ struct BenchmarkOptions {
   int64_t prompt_len = 128;
   int64_t new_tokens = 128;
   int repetitions = 1;
-  bool batch_sizes_given = false, seq_len_given = false;
+  bool batch_sizes_given = false, seq_len_given = false, timing_given = false;
   DatabaseOption db;
   bool json = false;
 };
@@ -437,6 +437,11 @@ int RunKeyModels(const BenchmarkOptions& o) {
   for (const models::KeyModel& key : models::KeyModels()) {
     BenchmarkOptions one = o;
     one.key_models = false;
+    if (!o.timing_given) {  // 14 models, up to 2B parameters: keep the set within minutes
+      one.warmup = 2;
+      one.iterations = 10;
+      one.min_time_s = 0;
+    }
     one.model = key.model;
     one.shapes.clear();
     for (const auto& [name, dims] : key.shapes)
@@ -482,7 +487,9 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
       cmd->add_option("--model,-m", o->model, "catalog name, Hugging Face folder, or .onnx file");
   auto* keys = cmd->add_flag("--key-models", o->key_models,
                              "benchmark each of the key model classes at its small real size "
-                             "(`ipfs-accelerate models --key` lists them), one run each");
+                             "(data/catalog/key_models.json), one run each; unless --warmup, "
+                             "--iterations or --min-time is given, each takes 2 warm-up and 10 "
+                             "timed runs");
   model->excludes(keys);
   cmd->add_option("--hardware", o->hardware,
                   "platforms, comma-separated (see `detect`), or 'all' available here")
@@ -548,6 +555,8 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   cmd->callback([selected, o, cmd] {
     o->batch_sizes_given = cmd->count("--batch-sizes") > 0;
     o->seq_len_given = cmd->count("--seq-len") > 0;
+    o->timing_given =
+        cmd->count("--warmup") + cmd->count("--iterations") + cmd->count("--min-time") > 0;
     if (o->model.empty() && !o->key_models)
       throw CLI::ValidationError("--model", "give --model or --key-models");
     *selected = [o] { return o->key_models ? RunKeyModels(*o) : RunBenchmarkCommand(*o); };

@@ -165,12 +165,6 @@ std::string ScalarInt64(GraphBuilder& g, int64_t value) {
   return g.Node("Squeeze", {g.ConstInt64({value}), g.ConstInt64({0})});
 }
 
-// HF's ACT2FN, with quick_gelu (x * sigmoid(1.702 x)), which the vision tower defaults to.
-std::string VisionActivation(GraphBuilder& g, const std::string& x, const std::string& name) {
-  if (name != "quick_gelu") return Activation(g, x, name);
-  return g.Node("Mul", {x, g.Node("Sigmoid", {g.Node("Mul", {x, g.ConstFloat(1.702f)})})});
-}
-
 // Rotary angles [h*w, head_dim] of one frame's patches, in the processor's patch order (merge
 // x merge blocks, row by row): head_dim/4 frequencies of the patch's row, as many of its
 // column, then the same again (HF's cat((emb, emb))). float32 products, as torch.outer makes.
@@ -250,7 +244,7 @@ std::string VisionTower(GraphBuilder& g, const VisionShape& v, const Qwen2VlGrid
                                    p + "attn.")});
     const std::string y = g.LayerNorm(h, p + "norm2", v.embed_dim, kEps);
     const std::string mid =
-        VisionActivation(g, g.Linear(y, p + "mlp.fc1", v.embed_dim, v.mlp_hidden), v.act);
+        Activation(g, g.Linear(y, p + "mlp.fc1", v.embed_dim, v.mlp_hidden), v.act);
     h = g.Node("Add", {h, g.Linear(mid, p + "mlp.fc2", v.mlp_hidden, v.embed_dim)});
   }
   // PatchMerger: each merge x merge block of consecutive patches becomes one token.
