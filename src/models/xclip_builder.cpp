@@ -242,8 +242,9 @@ void BuildXclip(const HfConfig& config, GraphBuilder& g) {
     WeightScope scope(g, "text_model.");
     const ClipTowerOutputs tower =
         BuildClipTextTower(XclipTextConfig(config), g, "input_ids", "attention_mask");
-    // X-CLIP pools at the highest id (argmax over int32 ids, as HF's export casts them), whatever
-    // the tower's CLIP rule picks; the tower's own pooled output is left unused.
+    // X-CLIP pools at the (first) highest id, whatever the tower's CLIP rule picks; the tower's
+    // own pooled output is left unused. ArgMax runs on int32 ids, as CLIP's pooling does (and as
+    // HF's CLIP casts them); token ids fit.
     const std::string ids32 =
         g.Node("Cast", {"input_ids"}, {{"to", int64_t{onnx::TensorProto::INT32}}});
     const std::string eot =

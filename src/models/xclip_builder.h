@@ -56,11 +56,12 @@ struct XclipShape {
 // which X-CLIP's pooling ignores (so a null one is no error here).
 HfConfig XclipTextConfig(const HfConfig& config);
 
-// Throws core::Error: kCorrupt (sizes that do not fit: mit_hidden_size other than projection_dim,
-// widths not divisible by their head counts, non-positive sizes), kUnsupported (activations).
+// Throws core::Error(kCorrupt) for sizes that do not fit: mit_hidden_size other than
+// projection_dim, widths not divisible by their head counts, non-positive sizes.
 XclipShape ReadXclipShape(const HfConfig& config);
 
-// XCLIPModel (see the top of this file). Throws like ReadXclipShape.
+// XCLIPModel (see the top of this file). Throws like ReadXclipShape, and kUnsupported for an
+// activation (hidden_act, prompt_hidden_act) the graph builder does not know.
 void BuildXclip(const HfConfig& config, GraphBuilder& g);
 
 // Registers "xclip" (modality multimodal); called from AddVisionArchitectures.
