@@ -4,6 +4,7 @@
 #include "architectures.h"
 #include "clip_builder.h"
 #include "vit_builder.h"
+#include "xclip_builder.h"
 
 namespace ipfs_accel::models {
 
@@ -63,6 +64,7 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
   out.push_back(VisionTower("clip_vision_model", ClipFamily::kClip));
   out.push_back(TextTower("siglip_text_model", ClipFamily::kSiglip));
   out.push_back(VisionTower("siglip_vision_model", ClipFamily::kSiglip));
+  AddXclipArchitectures(out);
 }
 
 }  // namespace ipfs_accel::models

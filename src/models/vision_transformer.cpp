@@ -58,20 +58,30 @@ std::string ScaledDotProductAttention(GraphBuilder& g, const std::string& q, con
   return g.Node("Reshape", {ctx, g.ConstInt64({0, 0, heads * head_dim})});
 }
 
-std::string PreNormEncoderLayer(GraphBuilder& g, const PreNormLayerShape& s,
-                                const PreNormLayerNames& n, const std::string& x,
-                                const std::string& additive_mask) {
+std::string PreNormAttentionBlock(GraphBuilder& g, const PreNormLayerShape& s,
+                                  const PreNormLayerNames& n, const std::string& x,
+                                  const std::string& additive_mask) {
   const std::string normed = g.LayerNorm(x, n.norm1, s.hidden, s.eps);
   const std::string q = g.Linear(normed, n.query, s.hidden, s.hidden, s.qkv_bias);
   const std::string k = g.Linear(normed, n.key, s.hidden, s.hidden, s.qkv_bias);
   const std::string v = g.Linear(normed, n.value, s.hidden, s.hidden, s.qkv_bias);
   const std::string ctx =
       ScaledDotProductAttention(g, q, k, v, s.heads, s.hidden / s.heads, additive_mask);
-  const std::string h = g.Node("Add", {x, g.Linear(ctx, n.attention_out, s.hidden, s.hidden)});
+  return g.Node("Add", {x, g.Linear(ctx, n.attention_out, s.hidden, s.hidden)});
+}
+
+std::string PreNormMlpBlock(GraphBuilder& g, const PreNormLayerShape& s, const PreNormLayerNames& n,
+                            const std::string& h) {
   std::string m =
       g.Linear(g.LayerNorm(h, n.norm2, s.hidden, s.eps), n.fc1, s.hidden, s.intermediate);
   m = g.Linear(Activation(g, m, s.act), n.fc2, s.intermediate, s.hidden);
   return g.Node("Add", {h, m});
+}
+
+std::string PreNormEncoderLayer(GraphBuilder& g, const PreNormLayerShape& s,
+                                const PreNormLayerNames& n, const std::string& x,
+                                const std::string& additive_mask) {
+  return PreNormMlpBlock(g, s, n, PreNormAttentionBlock(g, s, n, x, additive_mask));
 }
 
 std::string TokenAt(GraphBuilder& g, const std::string& x, int64_t index) {

@@ -54,6 +54,17 @@ std::string PreNormEncoderLayer(GraphBuilder& g, const PreNormLayerShape& s,
                                 const PreNormLayerNames& names, const std::string& x,
                                 const std::string& additive_mask);
 
+// The two halves of PreNormEncoderLayer (which is their composition), for layers that change the
+// tokens between them (X-CLIP's vision layer drops its message token after attention) or use one
+// half alone (its message attention). The attention half reads names.norm1, query, key, value and
+// attention_out: x + attention_out(attn(norm1(x))); the MLP half reads names.norm2, fc1 and fc2:
+// h + fc2(act(fc1(norm2(h)))).
+std::string PreNormAttentionBlock(GraphBuilder& g, const PreNormLayerShape& s,
+                                  const PreNormLayerNames& names, const std::string& x,
+                                  const std::string& additive_mask);
+std::string PreNormMlpBlock(GraphBuilder& g, const PreNormLayerShape& s,
+                            const PreNormLayerNames& names, const std::string& h);
+
 // Row `index` of axis 1 of [batch, n, hidden]: [batch, hidden].
 std::string TokenAt(GraphBuilder& g, const std::string& x, int64_t index);
 
