@@ -146,12 +146,17 @@ TEST(ResolveShapesTest, ContradictingAFixedDimensionIsInvalid) {
 
 TEST(ResolveShapesTest, SequenceLongerThanPositionsIsInvalid) {
   EXPECT_NO_THROW(ResolveShapes(BertInputs(), kBertRoles, Request(1, 512)));
-  for (const ShapeRequest& r : {Request(1, 513), Request(1, 16, {{"sequence", {1024}}}),
-                                Request(1, 16, {{"input_ids", {1, 600}}})}) {
+  ShapeRequest asked = Request(1, 513);
+  asked.seq_len_explicit = true;
+  for (const ShapeRequest& r :
+       {asked, Request(1, 16, {{"sequence", {1024}}}), Request(1, 16, {{"input_ids", {1, 600}}})}) {
     const Error e = CatchError([&] { ResolveShapes(BertInputs(), kBertRoles, r); });
     EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << e.what();
     EXPECT_THAT(e.what(), HasSubstr("512"));
   }
+  // A default length nobody asked for is cut to the model's positions instead.
+  EXPECT_EQ(ResolveShapes(BertInputs(), kBertRoles, Request(1, 513)).at("input_ids"),
+            (Shape{1, 512}));
   // Without a known bound any length goes.
   const DimRoles unbounded = {.batch = "batch", .sequence = "sequence"};
   EXPECT_EQ(ResolveShapes(BertInputs(), unbounded, Request(1, 4096)).at("input_ids"),

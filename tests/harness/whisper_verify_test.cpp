@@ -135,7 +135,10 @@ TEST(WhisperRunTest, GeneratedInputsFitTheGraph) {
   const TensorMap out =
       session->Run(GenerateInputs(session->inputs(), shapes, model.input_hints, 3));
   EXPECT_EQ(out.at("last_hidden_state").shape, (core::Shape{2, 5, kDModel}));
-  request.seq_len = 33;  // past max_target_positions 32
+  request.seq_len = 33;  // past max_target_positions 32: cut to 32 unless asked for
+  EXPECT_EQ(ResolveShapes(session->inputs(), model.dim_roles, request).at("decoder_input_ids"),
+            (core::Shape{2, 32}));
+  request.seq_len_explicit = true;
   EXPECT_EQ(CatchError([&] { ResolveShapes(session->inputs(), model.dim_roles, request); }).kind(),
             core::ErrorKind::kInvalidArgument);
 }
