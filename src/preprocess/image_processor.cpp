@@ -44,7 +44,7 @@ std::string CanonicalClass(std::string name) {
 std::string ClassForModelType(const std::string& model_type) {
   if (model_type == "vit") return kViT;
   if (model_type == "clip" || model_type == "clip_vision_model") return kClip;
-  if (model_type == "videomae" || model_type == "x_clip") return kVideoMae;
+  if (model_type == "videomae" || model_type == "xclip" || model_type == "x_clip") return kVideoMae;
   return "";
 }
 

@@ -5,8 +5,8 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/preprocess/image.h"
 #include "ipfs_accel/preprocess/image_processor.h"
-#include "support/media_writers.h"
 #include "support/catch_error.h"
+#include "support/media_writers.h"
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::preprocess {
@@ -317,6 +317,23 @@ TEST(ImageProcessorTest, ModelFolderWithoutPreprocessorConfigUsesItsImageSize) {
 }
 
 // ------------------------------------------------------------------ video
+
+// A catalog model has no folder: its config alone picks the class and sizes. X-CLIP's
+// model_type is "xclip" (VideoMAE's processor), CLIP's vision size sits in vision_config.
+TEST(ImageProcessorTest, ModelConfigAlonePicksClassAndSize) {
+  const auto xclip = ImageProcessorForModel(
+      {{"model_type", "xclip"}, {"vision_config", {{"image_size", 224}}}}, "catalog:xclip");
+  EXPECT_EQ(xclip.processor_class, "VideoMAEImageProcessor");
+  EXPECT_EQ(xclip.size.shortest_edge, 224);
+  EXPECT_EQ(xclip.crop_height, 224);
+  const auto vit = ImageProcessorForModel({{"model_type", "vit"}, {"image_size", 384}}, "vit");
+  EXPECT_EQ(vit.size.height, 384);
+  EXPECT_EQ(vit.size.width, 384);
+  EXPECT_EQ(CatchError([] {
+              ImageProcessorForModel({{"model_type", "bert"}}, "bert");
+            }).kind(),
+            ErrorKind::kUnsupported);
+}
 
 TEST(VideoTest, FramesAreSampledUniformlyAndStacked) {
   EXPECT_EQ(SampleFrameIndices(10, 5), (std::vector<int64_t>{0, 2, 4, 6, 8}));
