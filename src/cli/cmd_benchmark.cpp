@@ -367,11 +367,14 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
                                   .max_abs_error = std::nullopt,
                                   .precision = p->precision,
                                   .graph_variant = p->graph};
-    if (p->variant() != "plain/fp32") {
+    // Every variant, and every platform's fp32, against the plain fp32 graph on the CPU.
+    if (p->variant() != "plain/fp32" || p->platform != "cpu") {
       harness::ShapeRequest shape = p->config.shape;
       if (generate) shape.seq_len = o.prompt_len;
-      const harness::AccuracyResult a = harness::CompareModels(model, *variants.at(p->variant()),
-                                                               p->config.session, shape, o.seed);
+      runtime::SessionOptions cpu;
+      cpu.intra_op_threads = o.threads;
+      const harness::AccuracyResult a = harness::CompareModels(
+          model, cpu, *variants.at(p->variant()), p->config.session, shape, o.seed);
       ok.max_abs_error = a.max_abs_error;
       ok.top1_agreement = a.top1_agreement;
     }

@@ -88,8 +88,16 @@ double Top1Agreement(const core::Tensor& a, const core::Tensor& b) {
 AccuracyResult CompareModels(const models::Model& reference, const models::Model& candidate,
                              const runtime::SessionOptions& options, const ShapeRequest& shape,
                              uint64_t seed) {
-  auto ref = runtime::OpenOnnxRuntimeSession(reference, options);
-  auto cand = runtime::OpenOnnxRuntimeSession(candidate, options);
+  return CompareModels(reference, options, candidate, options, shape, seed);
+}
+
+AccuracyResult CompareModels(const models::Model& reference,
+                             const runtime::SessionOptions& reference_options,
+                             const models::Model& candidate,
+                             const runtime::SessionOptions& candidate_options,
+                             const ShapeRequest& shape, uint64_t seed) {
+  auto ref = runtime::OpenOnnxRuntimeSession(reference, reference_options);
+  auto cand = runtime::OpenOnnxRuntimeSession(candidate, candidate_options);
   const auto shapes = ResolveShapes(ref->inputs(), reference.dim_roles, shape);
   const auto inputs = GenerateInputs(ref->inputs(), shapes, reference.input_hints, seed);
   const auto expected = ref->Run(inputs);

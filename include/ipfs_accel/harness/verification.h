@@ -59,5 +59,12 @@ struct AccuracyResult {
 AccuracyResult CompareModels(const models::Model& reference, const models::Model& candidate,
                              const runtime::SessionOptions& options, const ShapeRequest& shape,
                              uint64_t seed);
+// The same with the two on their own options: a variant on one platform against the
+// reference on another (CUDA fp16 against CPU fp32).
+AccuracyResult CompareModels(const models::Model& reference,
+                             const runtime::SessionOptions& reference_options,
+                             const models::Model& candidate,
+                             const runtime::SessionOptions& candidate_options,
+                             const ShapeRequest& shape, uint64_t seed);
 
 }  // namespace ipfs_accel::harness
