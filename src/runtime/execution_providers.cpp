@@ -1,6 +1,11 @@
 #include "execution_providers.h"
 
+#include <dlfcn.h>
+
+#include <filesystem>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -70,6 +75,63 @@ const char* GenericName(const std::string& platform) {
   return nullptr;
 }
 
+// The provider's shared library beside the loaded libonnxruntime (where ORT's packages put it).
+std::string LibraryBesideOnnxRuntime(const std::string& file) {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<const void*>(&OrtGetApiBase), &info) == 0 || !info.dli_fname)
+    return file;
+  return (std::filesystem::path(info.dli_fname).parent_path() / file).string();
+}
+
+// ORT builds without CUDA (the CPU package) take the separately shipped CUDA/TensorRT provider
+// as a plugin: register its library with the environment once, then attach the devices it
+// offers. Builds with CUDA take the classic entry point; this is tried when that one says the
+// build lacks it.
+void AppendPluginProvider(Ort::SessionOptions& so, const ProviderDef& def,
+                          const std::map<std::string, std::string>& options,
+                          const std::string& library) {
+  static std::mutex mutex;
+  static std::set<std::string> registered;
+  Ort::Env& env = OrtEnvironment();
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!registered.count(def.provider)) {
+      const std::string path = LibraryBesideOnnxRuntime(library);
+      if (!std::filesystem::exists(path))
+        throw Error(ErrorKind::kUnavailable,
+                    fmt::format("platform '{}' ({}) cannot be used here: this ONNX Runtime build "
+                                "has no {} and its provider library {} is not installed",
+                                def.platform, def.provider, def.provider, path));
+      env.RegisterExecutionProviderLibrary(def.provider, path);
+      registered.insert(def.provider);
+    }
+  }
+  std::vector<Ort::ConstEpDevice> devices;
+  for (const auto& d : env.GetEpDevices())
+    if (std::string(d.EpName()) == def.provider) devices.push_back(d);
+  if (devices.empty())
+    throw Error(ErrorKind::kUnavailable,
+                fmt::format("platform '{}' ({}) cannot be used here: its provider library loaded "
+                            "but offers no device",
+                            def.platform, def.provider));
+  // One device: the one device_id names (default 0), as the classic provider options do.
+  size_t index = 0;
+  if (auto it = options.find("device_id"); it != options.end()) index = std::stoul(it->second);
+  if (index >= devices.size())
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("{} device_id {} does not exist ({} device(s))", def.provider, index,
+                            devices.size()));
+  std::unordered_map<std::string, std::string> rest(options.begin(), options.end());
+  rest.erase("device_id");
+  so.AppendExecutionProvider_V2(env, {devices[index]}, rest);
+}
+
+bool NotInThisBuild(const Ort::Exception& e) {
+  const std::string m = e.what();
+  return m.find("not enabled in this build") != std::string::npos ||
+         m.find("not supported in this build") != std::string::npos;
+}
+
 }  // namespace
 
 void AppendProvider(Ort::SessionOptions& so, const ProviderDef& def,
@@ -82,13 +144,23 @@ void AppendProvider(Ort::SessionOptions& so, const ProviderDef& def,
                     "the CPU execution provider takes no provider options; use --threads for "
                     "its thread count");
     } else if (platform == "cuda") {
-      Ort::CUDAProviderOptions cuda;
-      cuda.Update(Unordered(provider_options));
-      so.AppendExecutionProvider_CUDA_V2(*cuda);
+      try {
+        Ort::CUDAProviderOptions cuda;
+        cuda.Update(Unordered(provider_options));
+        so.AppendExecutionProvider_CUDA_V2(*cuda);
+      } catch (const Ort::Exception& e) {
+        if (!NotInThisBuild(e)) throw;
+        AppendPluginProvider(so, def, provider_options, "libonnxruntime_providers_cuda.so");
+      }
     } else if (platform == "tensorrt") {
-      Ort::TensorRTProviderOptions trt;
-      trt.Update(Unordered(provider_options));
-      so.AppendExecutionProvider_TensorRT_V2(*trt);
+      try {
+        Ort::TensorRTProviderOptions trt;
+        trt.Update(Unordered(provider_options));
+        so.AppendExecutionProvider_TensorRT_V2(*trt);
+      } catch (const Ort::Exception& e) {
+        if (!NotInThisBuild(e)) throw;
+        AppendPluginProvider(so, def, provider_options, "libonnxruntime_providers_tensorrt.so");
+      }
     } else if (platform == "openvino") {
       so.AppendExecutionProvider_OpenVINO_V2(Unordered(provider_options));
     } else if (platform == "dnnl") {

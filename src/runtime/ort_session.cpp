@@ -1,5 +1,7 @@
 #include "ort_session.h"
 
+#include <cstdlib>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -14,7 +16,18 @@ using core::ErrorKind;
 
 Ort::Env& OrtEnvironment() {
   // FATAL only: every error ORT raises reaches the user once, as our own one-line message.
-  static Ort::Env env(ORT_LOGGING_LEVEL_FATAL, "ipfs-accelerate");
+  // IPFS_ACCEL_ORT_LOG=verbose|info|warning|error shows ORT's own log (placement, providers).
+  static Ort::Env env(
+      [] {
+        const char* v = std::getenv("IPFS_ACCEL_ORT_LOG");
+        const std::string level = v ? v : "";
+        if (level == "verbose") return ORT_LOGGING_LEVEL_VERBOSE;
+        if (level == "info") return ORT_LOGGING_LEVEL_INFO;
+        if (level == "warning") return ORT_LOGGING_LEVEL_WARNING;
+        if (level == "error") return ORT_LOGGING_LEVEL_ERROR;
+        return ORT_LOGGING_LEVEL_FATAL;
+      }(),
+      "ipfs-accelerate");
   return env;
 }
 

@@ -185,6 +185,7 @@ void CheckNotNewer(int version, const std::string& path) {
 }
 
 void Migrate(duckdb_connection con, const std::string& path) {
+  bool migrated = false;
   Run(con, "BEGIN TRANSACTION",
       {ErrorKind::kDatabase, fmt::format("cannot start migrating database '{}'", path), ""});
   try {
@@ -194,6 +195,7 @@ void Migrate(duckdb_connection con, const std::string& path) {
          "the database is unchanged; pass --db with a new file"});
     const int have = ReadSchemaVersion(con, path);
     CheckNotNewer(have, path);
+    migrated = have < CurrentSchemaVersion();
     for (const MigrationStep& step : MigrationSteps()) {
       if (step.version <= have) continue;
       const OnError on_error{
@@ -216,6 +218,13 @@ void Migrate(duckdb_connection con, const std::string& path) {
     RollbackQuietly(con);
     throw;
   }
+  // DuckDB 1.5 cannot replay an ALTER TABLE ... ADD COLUMN from its write-ahead log (an internal
+  // error on the next open), so a process that dies after migrating must not leave one there.
+  if (!migrated) return;
+  Run(con, "CHECKPOINT",
+      {ErrorKind::kDatabase,
+       fmt::format("checkpointing database '{}' after migrating failed", path),
+       "check free disk space and retry"});
 }
 
 }  // namespace ipfs_accel::store

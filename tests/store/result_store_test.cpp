@@ -416,6 +416,25 @@ TEST_F(ResultStoreTest, MigratesAVersion1DatabaseKeepingItsRows) {
             "1");
 }
 
+// A process that dies right after creating (migrating) a database must leave one that opens:
+// DuckDB cannot replay v2's ALTER TABLE from its write-ahead log, so the migration checkpoints.
+// Seen on the GPU machine, where a crashing CUDA run left such a file.
+TEST_F(ResultStoreTest, DatabaseOfAProcessThatDiedAfterMigratingStillOpens) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto store = ResultStore::Open(db_);
+    std::_Exit(0);  // no destructors: whatever DuckDB has not checkpointed stays in the WAL
+  }
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(child, &wstatus, 0), child);
+  ASSERT_TRUE(WIFEXITED(wstatus));
+  auto store = ResultStore::Open(db_);
+  EXPECT_EQ(store->SchemaVersion(), CurrentSchemaVersion());
+  store->WriteRun(SampleRun());
+  EXPECT_EQ(Count(*store, "performance_results"), 1);
+}
+
 TEST_F(ResultStoreTest, FailedMigrationLeavesDatabaseUnchanged) {
   {
     auto store = ResultStore::Open(db_);
