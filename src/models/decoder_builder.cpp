@@ -294,12 +294,15 @@ bool FusedLayers(const GraphBuilder& g, const DecoderShape& s) {
   return g.fused() && s.norm != NormKind::kLayerNorm && s.rope.rotary_dim > 0;
 }
 
-DecoderContext MakeContext(GraphBuilder& g, const DecoderShape& s) {
+// Positions and masks; the rotary tables are the caller's to add. `tokens` is any
+// [batch, sequence, ...] tensor of the new tokens (input_ids, or input embeddings).
+DecoderContext MakePositionsAndMasks(GraphBuilder& g, const DecoderShape& s,
+                                     const std::string& tokens) {
   DecoderContext ctx;
   ctx.past_length =
       g.Node("Slice", {g.Node("Shape", {PastKey(0)}), g.ConstInt64({2}), g.ConstInt64({3})});
   const std::string seq_length =
-      g.Node("Slice", {g.Node("Shape", {"input_ids"}), g.ConstInt64({1}), g.ConstInt64({2})});
+      g.Node("Slice", {g.Node("Shape", {tokens}), g.ConstInt64({1}), g.ConstInt64({2})});
   const std::string axis0 = g.ConstInt64({0});
   const std::string past = g.Node("Squeeze", {ctx.past_length, axis0});
   const std::string total =
@@ -330,6 +333,11 @@ DecoderContext MakeContext(GraphBuilder& g, const DecoderShape& s) {
     ctx.masks[window] =
         g.Node("Where", {g.Node("And", {padding, allowed}), visible_value, hidden_value});
   }
+  return ctx;
+}
+
+DecoderContext MakeContext(GraphBuilder& g, const DecoderShape& s) {
+  DecoderContext ctx = MakePositionsAndMasks(g, s, "input_ids");
   ctx.fused = FusedLayers(g, s);
   if (ctx.fused)
     ctx.fused_layers = MakeFusedDecoderContext(g, s.rope, ctx.cache_positions);
@@ -432,9 +440,9 @@ std::string LmHead(GraphBuilder& g, const DecoderShape& s, const std::string& x,
 }
 
 std::string Embedding(GraphBuilder& g, const DecoderShape& s, const std::string& name, int64_t dim,
-                      std::string* table) {
+                      std::string* table, const std::string& ids = "input_ids") {
   *table = g.Weight(name, {s.vocab, dim}, WeightInit::kNormal);
-  return g.Node("Gather", {*table, "input_ids"});
+  return g.Node("Gather", {*table, ids});
 }
 
 // Qwen3's per-head RMSNorm on a [batch, S, heads * head_dim] projection.
@@ -487,9 +495,12 @@ std::string LlamaLikeFused(GraphBuilder& g, const DecoderShape& s, const Decoder
   return LmHead(g, s, x, table, "lm_head", s.hidden, false);
 }
 
-std::string LlamaLike(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx) {
-  std::string table;
-  std::string h = Embedding(g, s, "embed_tokens.weight", s.hidden, &table);
+// The LLaMA-like layers, final norm and LM head from the token embeddings `h` (HF's
+// inputs_embeds). `table` is the embedding matrix for a tied head; empty: asked for here.
+std::string LlamaLikeFromEmbeddings(GraphBuilder& g, const DecoderShape& s,
+                                    const DecoderContext& ctx, std::string h, std::string table) {
+  if (s.tied && table.empty())
+    table = g.Weight("embed_tokens.weight", {s.vocab, s.hidden}, WeightInit::kNormal);
   // Gemma scales embeddings by sqrt(hidden), rounded to float32 first as HF does.
   if (s.kind == DecoderKind::kGemma)
     h = g.Node("Mul",
@@ -521,6 +532,12 @@ std::string LlamaLike(GraphBuilder& g, const DecoderShape& s, const DecoderConte
   }
   h = Norm(g, s, h, "norm", s.hidden);
   return LmHead(g, s, h, table, "lm_head", s.hidden, false);
+}
+
+std::string LlamaLike(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx) {
+  std::string table;
+  std::string h = Embedding(g, s, "embed_tokens.weight", s.hidden, &table);
+  return LlamaLikeFromEmbeddings(g, s, ctx, h, table);
 }
 
 // Phi: one LayerNorm feeds attention and MLP in parallel; partial rotary; biases.
@@ -665,18 +682,48 @@ std::string Opt(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ct
   return LmHead(g, s, h, table, "lm_head", s.word_embed_dim, false);
 }
 
-}  // namespace
-
-void BuildDecoder(DecoderKind kind, const HfConfig& config, GraphBuilder& g) {
-  const DecoderShape s = ReadShape(kind, config);
-  const Dim batch = std::string("batch"), sequence = std::string("sequence");
-  const Dim past = std::string("past_sequence"), total = std::string("total_sequence");
-  g.Input("input_ids", onnx::TensorProto::INT64, {batch, sequence});
+// attention_mask and past_key_values.* (decoder_builder.h has their shapes).
+void CacheInputs(GraphBuilder& g, const DecoderShape& s) {
+  const Dim batch = std::string("batch"), past = std::string("past_sequence"),
+            total = std::string("total_sequence");
   g.Input("attention_mask", onnx::TensorProto::INT64, {batch, total});
   for (int l = 0; l < s.layers; ++l) {
     g.Input(PastKey(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, past, s.head_dim});
     g.Input(PastValue(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, past, s.head_dim});
   }
+}
+
+// logits and present.* from the head's output.
+void DecoderOutputs(GraphBuilder& g, const DecoderShape& s, const std::string& logits) {
+  const Dim batch = std::string("batch"), sequence = std::string("sequence"),
+            total = std::string("total_sequence");
+  g.Node("Identity", {logits}, {}, "logits");
+  g.Output("logits", onnx::TensorProto::FLOAT, {batch, sequence, s.vocab});
+  for (int l = 0; l < s.layers; ++l) {
+    g.Output(PresentKey(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.head_dim});
+    g.Output(PresentValue(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.head_dim});
+  }
+}
+
+bool LlamaLikeKind(DecoderKind kind) {
+  return kind == DecoderKind::kLlama || kind == DecoderKind::kMistral ||
+         kind == DecoderKind::kQwen2 || kind == DecoderKind::kQwen3 || kind == DecoderKind::kGemma;
+}
+
+void RequireLlamaLike(DecoderKind kind, const HfConfig& c) {
+  if (!LlamaLikeKind(kind))
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': only the LLaMA-like decoders (llama, mistral, qwen2, qwen3, "
+                            "gemma) can be fed input embeddings",
+                            c.origin()));
+}
+
+}  // namespace
+
+void BuildDecoder(DecoderKind kind, const HfConfig& config, GraphBuilder& g) {
+  const DecoderShape s = ReadShape(kind, config);
+  g.Input("input_ids", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence")});
+  CacheInputs(g, s);
   const DecoderContext ctx = MakeContext(g, s);
   std::string logits;
   switch (kind) {
@@ -696,12 +743,45 @@ void BuildDecoder(DecoderKind kind, const HfConfig& config, GraphBuilder& g) {
       logits = LlamaLike(g, s, ctx);
       break;
   }
-  g.Node("Identity", {logits}, {}, "logits");
-  g.Output("logits", onnx::TensorProto::FLOAT, {batch, sequence, s.vocab});
-  for (int l = 0; l < s.layers; ++l) {
-    g.Output(PresentKey(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.head_dim});
-    g.Output(PresentValue(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.head_dim});
-  }
+  DecoderOutputs(g, s, logits);
+}
+
+DecoderSizes ReadDecoderSizes(DecoderKind kind, const HfConfig& config) {
+  const DecoderShape s = ReadShape(kind, config);
+  return {.vocab = s.vocab,
+          .hidden = s.hidden,
+          .layers = s.layers,
+          .heads = s.heads,
+          .kv_heads = s.kv_heads,
+          .head_dim = s.head_dim,
+          .max_positions = s.max_positions,
+          .rope = s.rope};
+}
+
+DecoderTokens DecoderTokenEmbeddings(DecoderKind kind, const HfConfig& config, GraphBuilder& g,
+                                     const std::string& input_ids) {
+  RequireLlamaLike(kind, config);
+  const DecoderShape s = ReadShape(kind, config);
+  DecoderTokens out;
+  out.embeddings = Embedding(g, s, "embed_tokens.weight", s.hidden, &out.table, input_ids);
+  return out;
+}
+
+void BuildDecoderFromEmbeddings(DecoderKind kind, const HfConfig& config, GraphBuilder& g,
+                                const DecoderEmbeddingsInput& in) {
+  RequireLlamaLike(kind, config);
+  if (!in.rope.cos.empty() && !in.position_ids.empty())
+    throw Error(ErrorKind::kInternal,
+                "BuildDecoderFromEmbeddings takes rotary tables or position ids, not both");
+  const DecoderShape s = ReadShape(kind, config);
+  CacheInputs(g, s);
+  DecoderContext ctx = MakePositionsAndMasks(g, s, in.embeddings);
+  if (!in.rope.cos.empty())
+    ctx.rope = in.rope;
+  else
+    ctx.rope =
+        RopeCosSin(g, s.rope, in.position_ids.empty() ? ctx.cache_positions : in.position_ids);
+  DecoderOutputs(g, s, LlamaLikeFromEmbeddings(g, s, ctx, in.embeddings, in.embedding_table));
 }
 
 std::string DecoderCheckpointPrefix(DecoderKind kind) {

@@ -21,6 +21,7 @@
 
 #include "graph_builder.h"
 #include "ipfs_accel/models/hf_config.h"
+#include "rotary.h"
 
 namespace ipfs_accel::models {
 
@@ -36,5 +37,51 @@ std::string DecoderCheckpointPrefix(DecoderKind kind);
 // The longest sequence the model's positions cover (n_positions for GPT-2).
 int64_t DecoderMaxPositions(DecoderKind kind, const HfConfig& config);
 int64_t DecoderVocabSize(DecoderKind kind, const HfConfig& config);
+
+// The sizes BuildDecoder reads from `config` (with the member's HF defaults).
+struct DecoderSizes {
+  int64_t vocab = 0, hidden = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0;
+  int64_t max_positions = 0;
+  RopeSpec rope;
+};
+DecoderSizes ReadDecoderSizes(DecoderKind kind, const HfConfig& config);
+
+// ---- The language model of a composite model (LLaVA, Qwen2-VL) ----
+// For the LLaMA-like members (kLlama, kMistral, kQwen2, kQwen3, kGemma; the others throw
+// core::Error(kUnsupported)): the caller looks tokens up, merges its own features into the
+// embeddings (image features at image-token places), and hands them to the decoder layers.
+// Weight names are BuildDecoder's ("embed_tokens.weight", "layers.N...", "norm.weight",
+// "lm_head.weight"), under the builder's weight prefix.
+
+// HF's inputs_embeds for `input_ids` (int64 [batch, sequence], a graph tensor the caller made):
+// float32 [batch, sequence, hidden], and the table, which a tied LM head reuses.
+struct DecoderTokens {
+  std::string embeddings, table;
+};
+DecoderTokens DecoderTokenEmbeddings(DecoderKind kind, const HfConfig& config, GraphBuilder& g,
+                                     const std::string& input_ids);
+
+struct DecoderEmbeddingsInput {
+  // float32 [batch, sequence, hidden]: HF's inputs_embeds (Gemma's sqrt(hidden) scale is applied
+  // here, as HF applies it to inputs_embeds).
+  std::string embeddings;
+  // DecoderTokens::table when the caller looked tokens up; empty: a tied head asks for
+  // "embed_tokens.weight" itself (a weight must be asked for once per graph).
+  std::string embedding_table;
+  // Rotation of q and k, at most one of:
+  //  - rope: cos and sin the caller computed, each float32 [P, 1, sequence, rotary_dim] with P
+  //    1 or the batch (RopeCosSin's layout; attention scaling already in), e.g. Qwen2-VL's
+  //    multimodal sections;
+  //  - position_ids: int64 [P, sequence] positions, turned into cos/sin with the config's rope;
+  //  - neither: HF's cache positions past_sequence + arange(sequence), as BuildDecoder does.
+  RopeTables rope;
+  std::string position_ids;
+};
+
+// Adds BuildDecoder's cache inputs (attention_mask, past_key_values.*) and outputs (logits,
+// present.*) with the same names, shapes and masking, but not input_ids: the caller declares
+// its own inputs. The layers are the plain ones: GraphBuilder::fused() is not used here.
+void BuildDecoderFromEmbeddings(DecoderKind kind, const HfConfig& config, GraphBuilder& g,
+                                const DecoderEmbeddingsInput& in);
 
 }  // namespace ipfs_accel::models
