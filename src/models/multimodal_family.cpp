@@ -1,9 +1,10 @@
-// Multimodal architectures (none registered yet).
+// Multimodal architectures.
 
 #include "architectures.h"
+#include "llava_builder.h"
 
 namespace ipfs_accel::models {
 
-void AddMultimodalArchitectures(std::vector<Architecture>& /*out*/) {}
+void AddMultimodalArchitectures(std::vector<Architecture>& out) { AddLlavaArchitectures(out); }
 
 }  // namespace ipfs_accel::models
