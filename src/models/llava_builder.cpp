@@ -170,10 +170,6 @@ LlavaParts ReadParts(const HfConfig& c) {
   return p;
 }
 
-std::string ScalarInt64(GraphBuilder& g, int64_t value) {
-  return g.Node("Squeeze", {g.ConstInt64({value}), g.ConstInt64({0})});
-}
-
 // The projected image features [images, tokens_per_image, text hidden] of `pixels` [images,
 // channels, image_size, image_size]: LlavaModel.get_image_features.
 std::string ImageFeatures(GraphBuilder& g, const LlavaParts& p, const std::string& pixels) {
@@ -192,32 +188,28 @@ std::string ImageFeatures(GraphBuilder& g, const LlavaParts& p, const std::strin
 }
 
 // HF's masked_scatter of `features` (any shape ending in `hidden`) over the rows of `embeddings`
-// [batch, sequence, hidden] whose id is `image_token`, in row-major order over the whole batch.
-// The Reshape of the features to [image token count, hidden] fails at run time unless that count
-// is the number of features (HF raises then) or 0 (a decode step).
+// [batch, sequence, hidden] whose id is `image_token`, in row-major order over the whole batch: a
+// ScatterND of the feature rows to the image tokens' places. ScatterND refuses at run time a
+// count of places other than the number of features (HF raises then), except 0 places (a decode
+// step), where nothing is scattered. (A Reshape to the token count would not do as this check:
+// ONNX Runtime's Reshape fusion turns its one computed dimension into -1.)
 std::string ScatterImageFeatures(GraphBuilder& g, const std::string& input_ids,
                                  const std::string& embeddings, const std::string& features,
                                  int64_t image_token, int64_t hidden) {
   const std::string rows = g.Node("Reshape", {embeddings, g.ConstInt64({-1, hidden})});
   const std::string is_image = g.Node(
       "Reshape", {g.Node("Equal", {input_ids, g.ConstInt64({image_token})}), g.ConstInt64({-1})});
-  const std::string ones = g.Node("Cast", {is_image}, {{"to", int64_t{onnx::TensorProto::INT64}}});
-  // The k-th image token (k from 0) reads feature row k; other places read row 0, unused.
-  const std::string order =
-      g.Node("Sub", {g.Node("CumSum", {ones, ScalarInt64(g, 0)}), g.ConstInt64({1})});
-  const std::string index = g.Node("Max", {order, g.ConstInt64({0})});
+  // [count, 1]: the flat positions of the image tokens, in order.
+  const std::string places =
+      g.Node("Transpose", {g.Node("NonZero", {is_image})}, {{"perm", std::vector<int64_t>{1, 0}}});
   const std::string flat = g.Node("Reshape", {features, g.ConstInt64({-1, hidden})});
-  const std::string count = g.Node("ReduceSum", {ones}, {{"keepdims", int64_t{1}}});
-  const std::string available =
-      g.Node("Slice", {g.Node("Shape", {flat}), g.ConstInt64({0}), g.ConstInt64({1})});
-  const std::string expected =
-      g.Node("Where", {g.Node("Equal", {count, g.ConstInt64({0})}), available, count});
-  const std::string checked =
-      g.Node("Reshape",
-             {flat, g.Node("Concat", {expected, g.ConstInt64({hidden})}, {{"axis", int64_t{0}}})});
-  const std::string picked = g.Node("Gather", {checked, index}, {{"axis", int64_t{0}}});
-  const std::string merged =
-      g.Node("Where", {g.Node("Unsqueeze", {is_image, g.ConstInt64({1})}), picked, rows});
+  auto first_dim = [&](const std::string& x) {
+    return g.Node("Slice", {g.Node("Shape", {x}), g.ConstInt64({0}), g.ConstInt64({1})});
+  };
+  const std::string take = g.Node("Where", {g.Node("Equal", {first_dim(places), g.ConstInt64({0})}),
+                                            g.ConstInt64({0}), first_dim(flat)});
+  const std::string updates = g.Node("Slice", {flat, g.ConstInt64({0}), take, g.ConstInt64({0})});
+  const std::string merged = g.Node("ScatterND", {rows, places, updates});
   return g.Node("Reshape", {merged, g.Node("Shape", {embeddings})});
 }
 

@@ -20,7 +20,7 @@
 //   attention_mask, past_key_values.N.key/value: as BuildDecoder (decoder_builder.h)
 //   outputs         logits [batch, sequence, vocab], present.N.key/value: as BuildDecoder
 // The count of image tokens must be 0 or exactly the number of image features (HF raises
-// otherwise): a Reshape in the graph makes any other count fail at run time. 0 is let through so
+// otherwise): the graph's ScatterND fails at run time on any other count. 0 is let through so
 // that a decode step over the cache (no image tokens, as HF's generate() sends then) runs, but the
 // tower still runs on pixel_values every call: the graph has no branch to skip it.
 //
