@@ -88,17 +88,19 @@ DecoderKind TextKind(const HfConfig& text) {
 }
 
 // text_config (LlamaConfig() when absent) with the LM head's tying made explicit: LlavaConfig ties
-// when its own tie_word_embeddings or text_config's is set.
+// when its own tie_word_embeddings or text_config's is set, LlavaNextConfig by its own alone.
 HfConfig TextConfig(const HfConfig& c) {
   const std::string origin = fmt::format("{} (text_config)", c.origin());
   json text = json::object();
   if (const json* sub = SubObject(c, "text_config")) text = *sub;
   if (!text.contains("model_type")) text["model_type"] = "llama";
-  HfConfig probe(text, origin);
-  const DecoderKind kind = TextKind(probe);
-  // The text families' own default (GemmaConfig ties, the others do not).
-  const bool text_tied = probe.Bool("tie_word_embeddings", kind == DecoderKind::kGemma);
-  text["tie_word_embeddings"] = c.Bool("tie_word_embeddings", false) || text_tied;
+  bool tied = c.Bool("tie_word_embeddings", false);
+  if (c.ModelType() == "llava") {
+    const HfConfig probe(text, origin);
+    // The text families' own default (GemmaConfig ties, the others do not).
+    tied = tied || probe.Bool("tie_word_embeddings", TextKind(probe) == DecoderKind::kGemma);
+  }
+  text["tie_word_embeddings"] = tied;
   return HfConfig(std::move(text), origin);
 }
 

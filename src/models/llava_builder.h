@@ -41,7 +41,8 @@
 // CLIP ViT-L/14 at 336 (hidden 1024, 24 layers, 16 heads, intermediate 4096), an absent
 // text_config is LlamaConfig(); image_token_index (or image_token_id) defaults to 32000 (outside
 // LlamaConfig's 32000 tokens: such a graph builds, and fails at run time on the embedding lookup,
-// as HF's does); the LM head is tied when tie_word_embeddings (top level) or text_config's is set.
+// as HF's does). The LM head is tied when tie_word_embeddings is set: llava's or text_config's
+// (LlavaConfig passes the text model's on), llava_next's own only (LlavaNextConfig does not).
 
 #include <cstdint>
 #include <string>

@@ -4,7 +4,11 @@
 //    takes its own image (HF's masked_scatter order); a wrong image-token count fails as HF's
 //    does, none at all (a decode step) runs; decoding over the cache gives the full pass's logits;
 //    generated inputs hold the image tokens where the processor puts them.
-//  - LLaVA-NeXT (no fixture): a tiny checkpoint written here under HF's parameter names with
+//  - Reference data made with transformers 5.17 (tests/harness/llava_reference, see
+//    make_reference.py there): two LLaVA-NeXT models (CLIP tower with rows unpadded; SigLIP tower,
+//    two feature layers, columns unpadded, no projector bias) and a LLaVA with a SigLIP tower and
+//    a tied Qwen2, each batch-2 or with its own image size, against HF's logits.
+//  - LLaVA-NeXT: a tiny checkpoint written here under HF's parameter names with
 //    seeded values. Causality makes the packing visible: changing one patch of pixel_values (or
 //    image_newline) leaves every logit before that patch's first feature token unchanged and
 //    changes that one, so the first changed position says where HF's pack_image_features put it
@@ -156,6 +160,35 @@ TEST(LlavaFixtureTest, EveryCheckpointLayout) {
     EXPECT_TRUE(r.passed) << rename("vision_tower.pre_layrnorm.weight");
   }
 }
+
+// ---- Reference data made with transformers ----
+
+struct HfReference {
+  std::string folder;
+  int64_t parameters;  // sum(p.numel() for p in model.parameters()) as HF printed it
+};
+
+class LlavaHfReferenceTest : public ::testing::TestWithParam<HfReference> {};
+
+TEST_P(LlavaHfReferenceTest, MatchesTransformers) {
+  const fs::path dir =
+      fs::path(IPFS_ACCEL_SOURCE_DIR) / "tests/harness/llava_reference" / GetParam().folder;
+  const models::Model model = models::LoadHfFolder(dir.string());
+  EXPECT_EQ(model.info.parameters, GetParam().parameters);
+  const ReferenceIo io = LoadReferenceIo((dir / "io.safetensors").string());
+  const VerificationResult r = Verify(model, {}, io.inputs, io.outputs, kTolerance);
+  ASSERT_EQ(r.outputs.size(), 1u);
+  EXPECT_TRUE(r.outputs[0].shape_matches);
+  EXPECT_LT(r.outputs[0].max_abs_error, kTolerance);
+  EXPECT_TRUE(r.passed);
+  std::cout << GetParam().folder << ": logits max abs error " << r.outputs[0].max_abs_error << "\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(Transformers517, LlavaHfReferenceTest,
+                         ::testing::Values(HfReference{"next_clip", 65408},
+                                           HfReference{"next_siglip", 75488},
+                                           HfReference{"llava_siglip", 79248}),
+                         [](const auto& info) { return info.param.folder; });
 
 // ---- LLaVA: behaviour around the image tokens ----
 

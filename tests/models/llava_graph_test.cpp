@@ -124,6 +124,10 @@ TEST(LlavaCountTest, ProjectorWidthFollowsTheFeatureLayers) {
   tied_text["text_config"]["tie_word_embeddings"] = true;
   EXPECT_EQ(CountForConfig(one) - CountForConfig(tied_top), 100 * 48);
   EXPECT_EQ(CountForConfig(tied_text), CountForConfig(tied_top));
+  // LlavaNextConfig does not pass text_config's tying on; only its own counts.
+  tied_text["model_type"] = "llava_next";
+  tied_top["model_type"] = "llava_next";
+  EXPECT_EQ(CountForConfig(tied_text) - CountForConfig(tied_top), 100 * 48);
 }
 
 // ---- LLaVA-NeXT's any-resolution arithmetic ----
