@@ -226,11 +226,16 @@ std::map<std::string, core::Tensor> GenerateInputs(
         // The other ids skip run_value: drawn from one value fewer and shifted past it.
         const bool skip = hint.run_value >= hint.low && hint.run_value < hint.high;
         const int64_t choices = hint.high - hint.low - (skip ? 1 : 0);
-        if (row < head || (row > head && choices <= 0))
+        if (row < head)
           throw Error(ErrorKind::kInvalidArgument,
                       fmt::format("input '{}' needs at least {} positions per row for its {} "
                                   "image tokens, but has {}; use --seq-len {} or more",
                                   spec.name, head, hint.run_length, row, head));
+        if (row > head && choices <= 0)
+          throw Error(ErrorKind::kInvalidArgument,
+                      fmt::format("input '{}' has no id in [{}, {}) besides its image token {} to "
+                                  "fill the rest of a row with; use --seq-len {}",
+                                  spec.name, hint.low, hint.high, hint.run_value, head));
         std::uniform_int_distribution<int64_t> dist(hint.low, hint.low + choices - 1);
         for (size_t i = 0; i < span.size(); ++i) {
           const int64_t col = static_cast<int64_t>(i) % row;
