@@ -51,7 +51,6 @@
 
 #include "graph_builder.h"
 #include "ipfs_accel/models/hf_config.h"
-#include "ipfs_accel/models/model.h"
 
 namespace ipfs_accel::models {
 
