@@ -147,6 +147,13 @@ std::map<std::string, core::Shape> ResolveShapes(const std::vector<runtime::Tens
                     fmt::format("sequence length {} exceeds the model's {} positions; use "
                                 "--seq-len {} or less",
                                 shape[a], roles.max_sequence, roles.max_sequence));
+      if (roles.min_sequence > 0 && req.past_len == 0 && a < spec.dim_names.size() &&
+          spec.dim_names[a] == roles.sequence && shape[a] < roles.min_sequence)
+        throw Error(ErrorKind::kInvalidArgument,
+                    fmt::format("sequence length {} cannot hold the model's prompt, which needs "
+                                "at least {} positions (its image tokens); use --seq-len {} or "
+                                "more",
+                                shape[a], roles.min_sequence, roles.min_sequence));
       if (roles.max_decoder_sequence > 0 && a < spec.dim_names.size() &&
           !roles.decoder_sequence.empty() && spec.dim_names[a] == roles.decoder_sequence &&
           shape[a] > roles.max_decoder_sequence)
@@ -232,6 +239,34 @@ std::map<std::string, core::Tensor> GenerateInputs(
       } else if (hint.kind == models::InputHint::Kind::kIndexRange) {
         std::uniform_int_distribution<int64_t> dist(hint.low, hint.high - 1);
         for (auto& x : span) x = static_cast<T>(dist(rng));
+      } else if (hint.kind == models::InputHint::Kind::kIndexRangeWithRun) {
+        const int64_t row = t.shape.empty() ? 1 : t.shape.back();
+        const int64_t head = (hint.first >= 0 ? 1 : 0) + hint.run_length;
+        // The other ids skip run_value: drawn from one value fewer and shifted past it.
+        const bool skip = hint.run_value >= hint.low && hint.run_value < hint.high;
+        const int64_t choices = hint.high - hint.low - (skip ? 1 : 0);
+        if (row < head)
+          throw Error(ErrorKind::kInvalidArgument,
+                      fmt::format("input '{}' needs at least {} positions per row for its {} "
+                                  "image tokens, but has {}; use --seq-len {} or more",
+                                  spec.name, head, hint.run_length, row, head));
+        if (row > head && choices <= 0)
+          throw Error(ErrorKind::kInvalidArgument,
+                      fmt::format("input '{}' has no id in [{}, {}) besides its image token {} to "
+                                  "fill the rest of a row with; use --seq-len {}",
+                                  spec.name, hint.low, hint.high, hint.run_value, head));
+        std::uniform_int_distribution<int64_t> dist(hint.low, hint.low + choices - 1);
+        for (size_t i = 0; i < span.size(); ++i) {
+          const int64_t col = static_cast<int64_t>(i) % row;
+          int64_t v = hint.run_value;
+          if (hint.first >= 0 && col == 0) {
+            v = hint.first;
+          } else if (col >= head) {
+            v = dist(rng);
+            if (skip && v >= hint.run_value) ++v;
+          }
+          span[i] = static_cast<T>(v);
+        }
       }  // kAny / kZeros: zeros are inside every index range a graph can have
     };
     switch (spec.dtype) {

@@ -21,9 +21,13 @@ namespace ipfs_accel::models {
 
 // What generated inputs must respect for one graph input.
 struct InputHint {
-  enum class Kind { kAny, kIndexRange, kOnes, kZeros, kComputed };
+  enum class Kind { kAny, kIndexRange, kOnes, kZeros, kIndexRangeWithRun, kComputed };
   Kind kind = Kind::kAny;
-  int64_t low = 0, high = 0;  // kIndexRange: integers in [low, high)
+  int64_t low = 0, high = 0;  // kIndexRange, kIndexRangeWithRun: integers in [low, high)
+  // kIndexRangeWithRun: token ids holding one image's placeholder tokens where a processor puts
+  // them: each row (along the last axis) is `first` (e.g. BOS; -1: none), then `run_length`
+  // copies of `run_value`, then ids from [low, high); no other element equals run_value.
+  int64_t run_value = 0, run_length = 0, first = -1;
   // kComputed: the model makes the values for the resolved shape and the run's seed, for
   // inputs that must agree with each other (a multimodal model's image tokens in input_ids and
   // the 3-D positions they imply). It returns the input's dtype and shape, and throws
@@ -43,6 +47,8 @@ struct DimRoles {
   // Encoder-decoders: the decoder's token axis (decoder_input_ids [batch, decoder_sequence]).
   std::string decoder_sequence = {};
   int64_t max_decoder_sequence = 0;  // 0: no known bound
+  // The shortest prompt (no past) the inputs fit, e.g. a multimodal model's image tokens; 0: none.
+  int64_t min_sequence = 0;
 };
 
 struct ModelInfo {
