@@ -80,6 +80,9 @@ std::map<std::string, core::Shape> ResolveShapes(const std::vector<runtime::Tens
   ShapeRequest req = request;
   if (!req.seq_len_explicit && roles.max_sequence > 0 && req.seq_len > roles.max_sequence)
     req.seq_len = roles.max_sequence;
+  // Likewise a default too short for what the model needs (an image's tokens) grows to it.
+  if (!req.seq_len_explicit && req.past_len == 0 && roles.min_sequence > req.seq_len)
+    req.seq_len = roles.min_sequence;
   if (!req.seq_len_explicit && req.decoder_seq_len == 0 && roles.max_decoder_sequence > 0 &&
       req.seq_len > roles.max_decoder_sequence)
     req.decoder_seq_len = roles.max_decoder_sequence;

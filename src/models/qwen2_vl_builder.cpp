@@ -395,12 +395,12 @@ void AddQwen2VlArchitectures(std::vector<Architecture>& out) {
             RequireRunnableQwen2Vl(c);
             const Qwen2VlShape s = ReadShape(c);
             const Qwen2VlPrompt prompt{s.tokens, Qwen2VlGraphGrid(c), TextHigh(s)};
-            InputHint ids{InputHint::Kind::kComputed, 0, 0,
-                          [prompt](const core::Shape& shape, uint64_t seed) {
+            InputHint ids{.kind = InputHint::Kind::kComputed,
+                          .compute = [prompt](const core::Shape& shape, uint64_t seed) {
                             return Qwen2VlPromptIds(prompt, shape, seed);
                           }};
-            InputHint positions{InputHint::Kind::kComputed, 0, 0,
-                                [prompt](const core::Shape& shape, uint64_t) {
+            InputHint positions{.kind = InputHint::Kind::kComputed,
+                                .compute = [prompt](const core::Shape& shape, uint64_t) {
                                   return Qwen2VlPromptPositions(prompt, shape);
                                 }};
             return std::map<std::string, InputHint>{

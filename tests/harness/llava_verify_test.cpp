@@ -275,8 +275,12 @@ TEST_F(LlavaRunTest, GeneratedInputsHoldTheImageRun) {
     }
   }
   EXPECT_EQ(session_->Run(in).at("logits").shape, (core::Shape{2, 24, 1000}));
-  // 16 image tokens after a BOS do not fit in 10 positions.
+  // 16 image tokens after a BOS do not fit in 10 positions: a default length grows to 17, an
+  // explicit one is an error.
   request.seq_len = 10;
+  EXPECT_EQ(ResolveShapes(session_->inputs(), model_.dim_roles, request).at("input_ids"),
+            (core::Shape{2, 17}));
+  request.seq_len_explicit = true;
   const auto e = CatchError([&] { ResolveShapes(session_->inputs(), model_.dim_roles, request); });
   EXPECT_EQ(e.kind(), core::ErrorKind::kInvalidArgument);
   EXPECT_THAT(e.what(), HasSubstr("--seq-len 17"));

@@ -32,7 +32,8 @@ struct ShapeRequest {
 };
 
 // Resolved concrete shape of every input. A sequence length that was not explicit is cut to
-// the model's positions (max_sequence, max_decoder_sequence). Throws core::Error(kInvalidArgument) for
+// the model's positions (max_sequence, max_decoder_sequence) or raised to the least it needs
+// (min_sequence: an image's tokens). Throws core::Error(kInvalidArgument) for
 // a shape that cannot fit the graph (wrong rank, a fixed dimension contradicted,
 // a sequence longer than the model's positions, an unresolved symbolic dimension).
 std::map<std::string, core::Shape> ResolveShapes(const std::vector<runtime::TensorSpec>& inputs,
