@@ -9,8 +9,8 @@
 #include "ipfs_accel/preprocess/audio.h"
 #include "ipfs_accel/preprocess/audio_features.h"
 #include "ipfs_accel/preprocess/spectrogram.h"
-#include "support/media_writers.h"
 #include "support/catch_error.h"
+#include "support/media_writers.h"
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::preprocess {

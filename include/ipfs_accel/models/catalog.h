@@ -28,8 +28,8 @@ const std::vector<CatalogEntry>& Catalog();
 // the class, the catalog name that stands for it at a small real size, and the input
 // sizes it is measured at where the defaults do not fit (e.g. audio samples).
 struct KeyModel {
-  std::string key_class;  // "BERT", "Whisper", ...
-  std::string model;      // catalog name
+  std::string key_class;                               // "BERT", "Whisper", ...
+  std::string model;                                   // catalog name
   std::map<std::string, std::vector<int64_t>> shapes;  // as --shape NAME=dims
 };
 // From the "key_models" lists of the catalog files, in file order.
