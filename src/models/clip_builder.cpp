@@ -15,25 +15,12 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-// CLIPEncoderLayer / SiglipEncoderLayer under `prefix` ("encoder.layers.N").
-PreNormLayerNames EncoderLayerNames(const std::string& prefix) {
-  const std::string p = prefix + ".";
-  return {p + "layer_norm1",
-          p + "self_attn.q_proj",
-          p + "self_attn.k_proj",
-          p + "self_attn.v_proj",
-          p + "self_attn.out_proj",
-          p + "layer_norm2",
-          p + "mlp.fc1",
-          p + "mlp.fc2"};
-}
-
 // Runs the layers from `x`; returns x and each layer's output.
 std::vector<std::string> EncoderLayers(GraphBuilder& g, const PreNormLayerShape& s, int64_t layers,
                                        std::string x, const std::string& mask) {
   std::vector<std::string> states = {x};
   for (int64_t l = 0; l < layers; ++l) {
-    x = PreNormEncoderLayer(g, s, EncoderLayerNames(fmt::format("encoder.layers.{}", l)), x, mask);
+    x = PreNormEncoderLayer(g, s, ClipLayerNames(fmt::format("encoder.layers.{}", l)), x, mask);
     states.push_back(x);
   }
   return states;

@@ -96,4 +96,16 @@ std::string L2Normalize(GraphBuilder& g, const std::string& x) {
   return g.Node("Div", {x, g.Node("Sqrt", {sum_sq})});
 }
 
+PreNormLayerNames ClipLayerNames(const std::string& prefix) {
+  const std::string p = prefix + ".";
+  return {p + "layer_norm1",
+          p + "self_attn.q_proj",
+          p + "self_attn.k_proj",
+          p + "self_attn.v_proj",
+          p + "self_attn.out_proj",
+          p + "layer_norm2",
+          p + "mlp.fc1",
+          p + "mlp.fc2"};
+}
+
 }  // namespace ipfs_accel::models

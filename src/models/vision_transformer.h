@@ -47,6 +47,9 @@ struct PreNormLayerShape {
 struct PreNormLayerNames {
   std::string norm1, query, key, value, attention_out, norm2, fc1, fc2;
 };
+// HF's names in a CLIP-style layer (CLIPEncoderLayer, SiglipEncoderLayer, X-CLIP's) under
+// `prefix` ("encoder.layers.N"): layer_norm1, self_attn.{q,k,v,out}_proj, layer_norm2, mlp.fc1/2.
+PreNormLayerNames ClipLayerNames(const std::string& prefix);
 
 // x + attn(norm1(x)), then h + fc2(act(fc1(norm2(h)))): ViTLayer, CLIPEncoderLayer,
 // SiglipEncoderLayer. `additive_mask` as in ScaledDotProductAttention.

@@ -17,19 +17,6 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-// HF module names of a CLIP-style layer under `prefix` ("...layers.N").
-PreNormLayerNames ClipLayerNames(const std::string& prefix) {
-  const std::string p = prefix + ".";
-  return {p + "layer_norm1",
-          p + "self_attn.q_proj",
-          p + "self_attn.k_proj",
-          p + "self_attn.v_proj",
-          p + "self_attn.out_proj",
-          p + "layer_norm2",
-          p + "mlp.fc1",
-          p + "mlp.fc2"};
-}
-
 // The message attention of a vision layer: a pre-norm attention block whose norm is message_ln.
 PreNormLayerNames MessageNames(const std::string& prefix) {
   const std::string p = prefix + ".";
