@@ -26,6 +26,7 @@
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/safetensors.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
+#include "support/reference_forward.h"
 #include "support/temp_dir.h"
 #include "support/tensors.h"
 
@@ -40,7 +41,13 @@ using core::DType;
 using core::Tensor;
 using nlohmann::json;
 using TensorMap = std::map<std::string, Tensor>;
-using Vec = std::vector<double>;  // row-major
+using ipfs_accel::testing::Act;
+using ipfs_accel::testing::Attention;
+using ipfs_accel::testing::Checkpoint;
+using ipfs_accel::testing::Dense;
+using ipfs_accel::testing::LayerNorm;
+using ipfs_accel::testing::Linear;
+using ipfs_accel::testing::Vec;
 
 constexpr double kTolerance = 1e-4;
 
@@ -92,60 +99,15 @@ json Config() {
             {"mit_num_attention_heads", kMitHeads}}}};
 }
 
-// Seeded weights under HF's names, kept as the float32 values written.
-class Checkpoint {
- public:
-  explicit Checkpoint(uint64_t seed) : rng_(seed) {}
-
-  void Add(const std::string& name, core::Shape shape, double scale, double offset = 0) {
-    std::normal_distribution<double> normal(0.0, scale);
-    Vec v(static_cast<size_t>(core::ElementCount(shape)));
-    for (double& x : v) x = static_cast<float>(offset + normal(rng_));
-    values_[name] = std::move(v);
-    shapes_[name] = std::move(shape);
-  }
-  void Linear(const std::string& name, int64_t in, int64_t out, bool bias = true) {
-    Add(name + ".weight", {out, in}, 0.3);
-    if (bias) Add(name + ".bias", {out}, 0.1);
-  }
-  void Norm(const std::string& name, int64_t size) {
-    Add(name + ".weight", {size}, 0.1, 1.0);
-    Add(name + ".bias", {size}, 0.1);
-  }
-  // A CLIP encoder layer (XCLIPEncoderLayer's names) under `p` ("...layers.N.").
-  void Layer(const std::string& p, int64_t hidden, int64_t inter) {
-    Norm(p + "layer_norm1", hidden);
-    for (const char* proj : {"q_proj", "k_proj", "v_proj", "out_proj"})
-      Linear(p + "self_attn." + proj, hidden, hidden);
-    Norm(p + "layer_norm2", hidden);
-    Linear(p + "mlp.fc1", hidden, inter);
-    Linear(p + "mlp.fc2", inter, hidden);
-  }
-
-  const Vec& operator[](const std::string& name) const { return values_.at(name); }
-  Vec& operator[](const std::string& name) { return values_.at(name); }
-  bool Has(const std::string& name) const { return values_.count(name) > 0; }
-  int64_t parameter_count() const {
-    int64_t n = 0;
-    for (const auto& [name, shape] : shapes_) n += core::ElementCount(shape);
-    return n;
-  }
-  void Save(const TempDir& dir, const json& config) const {
-    std::ofstream(dir.File("config.json")) << config.dump(2);
-    TensorMap tensors;
-    for (const auto& [name, v] : values_) {
-      Tensor t = Tensor::Zeros(DType::kFloat32, shapes_.at(name));
-      std::copy(v.begin(), v.end(), t.values<float>().begin());
-      tensors[name] = std::move(t);
-    }
-    models::WriteSafetensors(dir.File("model.safetensors"), tensors);
-  }
-
- private:
-  std::mt19937_64 rng_;
-  std::map<std::string, Vec> values_;
-  std::map<std::string, core::Shape> shapes_;
-};
+// A CLIP encoder layer (XCLIPEncoderLayer's names) under `p` ("...layers.N.").
+void AddClipLayer(Checkpoint& w, const std::string& p, int64_t hidden, int64_t inter) {
+  w.Norm(p + "layer_norm1", hidden);
+  for (const char* proj : {"q_proj", "k_proj", "v_proj", "out_proj"})
+    w.Linear(p + "self_attn." + proj, hidden, hidden);
+  w.Norm(p + "layer_norm2", hidden);
+  w.Linear(p + "mlp.fc1", hidden, inter);
+  w.Linear(p + "mlp.fc2", inter, hidden);
+}
 
 // XCLIPModel's parameters, named as its state_dict names them.
 Checkpoint Weights() {
@@ -154,7 +116,7 @@ Checkpoint Weights() {
   w.Add(t + "embeddings.token_embedding.weight", {kVocab, kTextHidden}, 0.5);
   w.Add(t + "embeddings.position_embedding.weight", {kPositions, kTextHidden}, 0.3);
   for (int64_t l = 0; l < kTextLayers; ++l)
-    w.Layer(t + "encoder.layers." + std::to_string(l) + ".", kTextHidden, kTextInter);
+    AddClipLayer(w, t + "encoder.layers." + std::to_string(l) + ".", kTextHidden, kTextInter);
   w.Norm(t + "final_layer_norm", kTextHidden);
 
   const std::string v = "vision_model.";
@@ -168,7 +130,7 @@ Checkpoint Weights() {
     w.Norm(p + "message_ln", kVisionHidden);
     for (const char* proj : {"q_proj", "k_proj", "v_proj", "out_proj"})
       w.Linear(p + "message_attn." + proj, kVisionHidden, kVisionHidden);
-    w.Layer(p, kVisionHidden, kVisionInter);
+    AddClipLayer(w, p, kVisionHidden, kVisionInter);
   }
   w.Norm(v + "post_layernorm", kVisionHidden);
 
@@ -180,7 +142,7 @@ Checkpoint Weights() {
 
   w.Add("mit.position_embedding", {1, kFrames, kDim}, 0.5);
   for (int64_t l = 0; l < kMitLayers; ++l)
-    w.Layer("mit.encoder.layers." + std::to_string(l) + ".", kDim, kMitInter);
+    AddClipLayer(w, "mit.encoder.layers." + std::to_string(l) + ".", kDim, kMitInter);
 
   const std::string g = "prompts_generator.";
   w.Norm(g + "layernorm", kDim);
@@ -199,78 +161,6 @@ Checkpoint Weights() {
 }
 
 // ----- Double-precision reference ---------------------------------------------------------------
-
-// x [n, in] W^T (+ b) with `name`.weight [out, in] and `name`.bias when the checkpoint has one.
-Vec Linear(const Checkpoint& w, const std::string& name, const Vec& x, int64_t n, int64_t in,
-           int64_t out) {
-  const Vec& weight = w[name + ".weight"];
-  const Vec* bias = w.Has(name + ".bias") ? &w[name + ".bias"] : nullptr;
-  Vec y(static_cast<size_t>(n * out));
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t o = 0; o < out; ++o) {
-      double s = bias ? (*bias)[o] : 0.0;
-      for (int64_t k = 0; k < in; ++k) s += x[r * in + k] * weight[o * in + k];
-      y[r * out + o] = s;
-    }
-  return y;
-}
-
-Vec LayerNorm(const Checkpoint& w, const std::string& name, const Vec& x, int64_t n, int64_t h,
-              double eps) {
-  Vec y(x.size());
-  for (int64_t r = 0; r < n; ++r) {
-    double mean = 0, var = 0;
-    for (int64_t c = 0; c < h; ++c) mean += x[r * h + c] / static_cast<double>(h);
-    for (int64_t c = 0; c < h; ++c)
-      var += (x[r * h + c] - mean) * (x[r * h + c] - mean) / static_cast<double>(h);
-    for (int64_t c = 0; c < h; ++c)
-      y[r * h + c] = (x[r * h + c] - mean) / std::sqrt(var + eps) * w[name + ".weight"][c] +
-                     w[name + ".bias"][c];
-  }
-  return y;
-}
-
-Vec Act(Vec x, const std::string& act) {
-  for (double& v : x) {
-    if (act == "gelu")
-      v = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
-    else if (act == "quick_gelu")
-      v = v / (1.0 + std::exp(-1.702 * v));
-    else if (act == "relu")
-      v = std::max(v, 0.0);
-    else
-      ADD_FAILURE() << "no reference for " << act;
-  }
-  return x;
-}
-
-// softmax(q k^T / sqrt(d)) v per head; where `allowed` [nq * nk] is given, a key it forbids gets
-// float32's lowest added (HF's eager masks).
-Vec Attention(const Vec& q, int64_t nq, const Vec& k, const Vec& v, int64_t nk, int64_t hidden,
-              int64_t heads, const std::vector<bool>& allowed = {}) {
-  const int64_t d = hidden / heads;
-  Vec out(static_cast<size_t>(nq * hidden));
-  for (int64_t h = 0; h < heads; ++h)
-    for (int64_t i = 0; i < nq; ++i) {
-      Vec s(static_cast<size_t>(nk));
-      for (int64_t j = 0; j < nk; ++j) {
-        double dot = 0;
-        for (int64_t c = 0; c < d; ++c)
-          dot += q[i * hidden + h * d + c] * k[j * hidden + h * d + c];
-        s[j] = dot / std::sqrt(static_cast<double>(d));
-        if (!allowed.empty() && !allowed[i * nk + j]) s[j] += std::numeric_limits<float>::lowest();
-      }
-      const double top = *std::max_element(s.begin(), s.end());
-      double sum = 0;
-      for (double& e : s) sum += (e = std::exp(e - top));
-      for (int64_t c = 0; c < d; ++c) {
-        double acc = 0;
-        for (int64_t j = 0; j < nk; ++j) acc += s[j] / sum * v[j * hidden + h * d + c];
-        out[i * hidden + h * d + c] = acc;
-      }
-    }
-  return out;
-}
 
 struct LayerSize {
   int64_t hidden, heads, intermediate;
