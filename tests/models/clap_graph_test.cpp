@@ -29,6 +29,7 @@
 #include "models/graph_builder.h"
 #include "models/weights.h"
 #include "support/catch_error.h"
+#include "support/op_counts.h"
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::models {
@@ -37,6 +38,7 @@ namespace {
 namespace fs = std::filesystem;
 using core::ErrorKind;
 using ipfs_accel::testing::CatchError;
+using ipfs_accel::testing::CountOps;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
@@ -83,12 +85,6 @@ std::set<std::string> MaskNames(const onnx::GraphProto& g) {
   for (const auto& t : g.initializer())
     if (t.name().find("shifted_window_mask") != std::string::npos) names.insert(t.name());
   return names;
-}
-
-int CountOps(const onnx::GraphProto& g, const std::string& op) {
-  int n = 0;
-  for (const auto& node : g.node()) n += node.op_type() == op ? 1 : 0;
-  return n;
 }
 
 std::vector<int64_t> Dims(const onnx::ValueInfoProto& v) {

@@ -33,6 +33,7 @@
 #include "models/rotary.h"
 #include "models/weights.h"
 #include "support/catch_error.h"
+#include "support/op_counts.h"
 
 namespace ipfs_accel::models {
 namespace {
@@ -40,6 +41,7 @@ namespace {
 namespace fs = std::filesystem;
 using core::ErrorKind;
 using ipfs_accel::testing::CatchError;
+using ipfs_accel::testing::CountOps;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
@@ -199,11 +201,6 @@ std::vector<std::string> Dims(const onnx::ValueInfoProto& v) {
 bool HasInitializer(const onnx::GraphProto& g, const std::string& name) {
   return std::any_of(g.initializer().begin(), g.initializer().end(),
                      [&](const auto& t) { return t.name() == name; });
-}
-
-int CountOps(const onnx::GraphProto& g, const std::string& op) {
-  return static_cast<int>(std::count_if(g.node().begin(), g.node().end(),
-                                        [&](const auto& n) { return n.op_type() == op; }));
 }
 
 class DecoderGraphTest : public ::testing::TestWithParam<std::string> {};

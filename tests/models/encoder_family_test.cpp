@@ -27,6 +27,7 @@
 #include "models/graph_builder.h"
 #include "models/weights.h"
 #include "support/catch_error.h"
+#include "support/op_counts.h"
 
 namespace ipfs_accel::models {
 namespace {
@@ -34,6 +35,10 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 using ipfs_accel::testing::CatchError;
+using ipfs_accel::testing::CountOps;
+using ipfs_accel::testing::InputNames;
+using ipfs_accel::testing::OutputNames;
+using ipfs_accel::testing::WeightInitializerNames;
 using ::testing::HasSubstr;
 
 // A graph built from a config with shape-only weights: structure and parameter count.
@@ -73,31 +78,6 @@ void ExpectValidOnnx(const nlohmann::json& config) {
     onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(),
                                        onnx::ShapeInferenceOptions(true, 1, false));
   }) << config.dump();
-}
-
-std::set<std::string> InitializerNames(const onnx::GraphProto& g) {
-  std::set<std::string> names;
-  for (const auto& t : g.initializer())
-    if (t.name().rfind("const_", 0) != 0) names.insert(t.name());
-  return names;
-}
-
-std::vector<std::string> InputNames(const onnx::GraphProto& g) {
-  std::vector<std::string> out;
-  for (const auto& v : g.input()) out.push_back(v.name());
-  return out;
-}
-
-std::vector<std::string> OutputNames(const onnx::GraphProto& g) {
-  std::vector<std::string> out;
-  for (const auto& v : g.output()) out.push_back(v.name());
-  return out;
-}
-
-int CountOps(const onnx::GraphProto& g, const std::string& op) {
-  int n = 0;
-  for (const auto& node : g.node()) n += node.op_type() == op ? 1 : 0;
-  return n;
 }
 
 // Nodes that read `tensor`.
@@ -270,7 +250,7 @@ TEST(EncoderFamilyNamesTest, RobertaUsesBertNames) {
                           "intermediate.dense", "output.dense", "output.LayerNorm"}));
   for (const std::string type : {"bert", "roberta", "xlm-roberta", "camembert"}) {
     SCOPED_TRACE(type);
-    EXPECT_EQ(InitializerNames(Build(Tiny(type)).proto.graph()), want);
+    EXPECT_EQ(WeightInitializerNames(Build(Tiny(type)).proto.graph()), want);
   }
 }
 
@@ -283,11 +263,11 @@ TEST(EncoderFamilyNamesTest, DistilBertNames) {
           Prefixed("transformer.layer." + std::to_string(l) + ".",
                    {"attention.q_lin", "attention.k_lin", "attention.v_lin", "attention.out_lin",
                     "sa_layer_norm", "ffn.lin1", "ffn.lin2", "output_layer_norm"}));
-  EXPECT_EQ(InitializerNames(Build(Tiny("distilbert")).proto.graph()), want);
+  EXPECT_EQ(WeightInitializerNames(Build(Tiny("distilbert")).proto.graph()), want);
 }
 
 TEST(EncoderFamilyNamesTest, ElectraProjectsOnlyWhenEmbeddingSizeDiffers) {
-  const std::set<std::string> narrow = InitializerNames(Build(Tiny("electra")).proto.graph());
+  const std::set<std::string> narrow = WeightInitializerNames(Build(Tiny("electra")).proto.graph());
   EXPECT_TRUE(narrow.count("embeddings_project.weight"));
   EXPECT_TRUE(narrow.count("embeddings_project.bias"));
   EXPECT_FALSE(narrow.count("pooler.dense.weight"));
@@ -296,7 +276,7 @@ TEST(EncoderFamilyNamesTest, ElectraProjectsOnlyWhenEmbeddingSizeDiffers) {
   nlohmann::json same = Tiny("electra");
   same["embedding_size"] = 16;
   const Built b = Build(same);
-  EXPECT_FALSE(InitializerNames(b.proto.graph()).count("embeddings_project.weight"));
+  EXPECT_FALSE(WeightInitializerNames(b.proto.graph()).count("embeddings_project.weight"));
   EXPECT_EQ(b.parameters, FamilyParameters({50, 16, 16, 24, 20, 3, 2, false, false}));
   EXPECT_EQ(Build(Tiny("electra")).parameters,
             FamilyParameters({50, 8, 16, 24, 20, 3, 2, true, false}));
@@ -319,7 +299,7 @@ TEST(EncoderFamilyNamesTest, AlbertNamesAndFactorisedEmbeddings) {
                          std::to_string(j) + ".",
                      {"attention.query", "attention.key", "attention.value", "attention.dense",
                       "attention.LayerNorm", "ffn", "ffn_output", "full_layer_layer_norm"}));
-  EXPECT_EQ(InitializerNames(b.proto.graph()), want);
+  EXPECT_EQ(WeightInitializerNames(b.proto.graph()), want);
   // Embeddings (and their LayerNorm) are embedding_size wide; the mapping takes them to hidden.
   for (const auto& t : b.proto.graph().initializer()) {
     if (t.name() == "embeddings.word_embeddings.weight") {

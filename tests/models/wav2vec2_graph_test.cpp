@@ -30,6 +30,7 @@
 #include "models/wav2vec2_builder.h"
 #include "models/weights.h"
 #include "support/catch_error.h"
+#include "support/op_counts.h"
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::models {
@@ -37,7 +38,11 @@ namespace {
 
 using core::ErrorKind;
 using ipfs_accel::testing::CatchError;
+using ipfs_accel::testing::CountOps;
+using ipfs_accel::testing::InputNames;
+using ipfs_accel::testing::OutputNames;
 using ipfs_accel::testing::TempDir;
+using ipfs_accel::testing::WeightInitializerNames;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using json = nlohmann::json;
@@ -77,31 +82,6 @@ void ExpectValidOnnx(const json& config) {
     onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(),
                                        onnx::ShapeInferenceOptions(true, 1, false));
   }) << config.dump();
-}
-
-std::set<std::string> InitializerNames(const onnx::GraphProto& g) {
-  std::set<std::string> names;
-  for (const auto& t : g.initializer())
-    if (t.name().rfind("const_", 0) != 0) names.insert(t.name());
-  return names;
-}
-
-std::vector<std::string> InputNames(const onnx::GraphProto& g) {
-  std::vector<std::string> out;
-  for (const auto& v : g.input()) out.push_back(v.name());
-  return out;
-}
-
-std::vector<std::string> OutputNames(const onnx::GraphProto& g) {
-  std::vector<std::string> out;
-  for (const auto& v : g.output()) out.push_back(v.name());
-  return out;
-}
-
-int CountOps(const onnx::GraphProto& g, const std::string& op) {
-  int n = 0;
-  for (const auto& node : g.node()) n += node.op_type() == op ? 1 : 0;
-  return n;
 }
 
 // A small config with every size spelled out.
@@ -271,7 +251,7 @@ TEST(Wav2Vec2NamesTest, GraphAsksForExactlyTheFixturesParameters) {
   std::set<std::string> saved;
   for (const auto& [name, entry] : file->entries()) saved.insert(name);
   const Built b = Build(HfConfig::Load(kFixture).json());
-  EXPECT_EQ(InitializerNames(b.proto.graph()), saved);
+  EXPECT_EQ(WeightInitializerNames(b.proto.graph()), saved);
 }
 
 TEST(Wav2Vec2NamesTest, LayerNormConvsAndAdapters) {
@@ -283,7 +263,7 @@ TEST(Wav2Vec2NamesTest, LayerNormConvsAndAdapters) {
                  {"add_adapter", true},
                  {"output_hidden_size", 8},
                  {"num_adapter_layers", 1}});
-  const std::set<std::string> names = InitializerNames(Build(config).proto.graph());
+  const std::set<std::string> names = WeightInitializerNames(Build(config).proto.graph());
   for (const std::string expected : {
            "feature_extractor.conv_layers.2.conv.bias",
            "feature_extractor.conv_layers.2.layer_norm.weight",
@@ -299,7 +279,7 @@ TEST(Wav2Vec2NamesTest, LayerNormConvsAndAdapters) {
   // HuBERT without feat_proj_layer_norm has no projection LayerNorm.
   json hubert = Tiny("hubert");
   hubert["feat_proj_layer_norm"] = false;
-  const std::set<std::string> hubert_names = InitializerNames(Build(hubert).proto.graph());
+  const std::set<std::string> hubert_names = WeightInitializerNames(Build(hubert).proto.graph());
   EXPECT_FALSE(hubert_names.count("feature_projection.layer_norm.weight"));
   EXPECT_TRUE(hubert_names.count("feature_projection.projection.weight"));
   EXPECT_TRUE(hubert_names.count("feature_extractor.conv_layers.0.layer_norm.weight"));
