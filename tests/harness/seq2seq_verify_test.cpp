@@ -33,13 +33,18 @@
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "models/seq2seq_graphs.h"
 #include "models/weights.h"
+#include "support/seq2seq_generation.h"
 #include "support/temp_dir.h"
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
 namespace {
 
+using ipfs_accel::testing::ChunkedDecoding;
+using ipfs_accel::testing::DecodeInChunks;
+using ipfs_accel::testing::GenerationGraph;
 using ipfs_accel::testing::Int64Tensor;
+using ipfs_accel::testing::OpenGraph;
 
 namespace fs = std::filesystem;
 using core::DType;
@@ -504,34 +509,6 @@ TEST(BartRunTest, GeneratedInputsWithExplicitDecoderLength) {
 
 // ---- Generation graphs: the encoder, then the decoder step by step with a KV cache ----
 
-struct GenerationGraph {
-  models::Model model;
-  std::unique_ptr<runtime::Session> session;
-};
-
-// One of the seq2seq graphs of a checkpoint folder, opened on ONNX Runtime.
-GenerationGraph OpenGraph(const fs::path& dir, const std::vector<std::string>& prefixes,
-                          models::Seq2SeqGraph which) {
-  const models::HfConfig config = models::HfConfig::Load(dir.string());
-  models::SafetensorsWeights weights(dir.string(), prefixes);
-  GenerationGraph g;
-  g.model.onnx_bytes = models::BuildSeq2SeqGraph(config, weights, which);
-  g.model.info.name = dir.filename().string();
-  g.model.info.parameters = weights.parameter_count();
-  g.session = runtime::OpenOnnxRuntimeSession(g.model, {});
-  return g;
-}
-
-// Columns [begin, end) of an int64 [batch, seq] tensor.
-Tensor Columns(const Tensor& t, int64_t begin, int64_t end) {
-  const int64_t batch = t.shape[0], seq = t.shape[1];
-  Tensor out = Tensor::Zeros(DType::kInt64, {batch, end - begin});
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t s = begin; s < end; ++s)
-      out.values<int64_t>()[b * (end - begin) + s - begin] = t.values<int64_t>()[b * seq + s];
-  return out;
-}
-
 // Float [batch, seq_i, hidden] tensors joined along the sequence.
 Tensor JoinSequences(const std::vector<Tensor>& parts) {
   const int64_t batch = parts.at(0).shape[0], hidden = parts.at(0).shape[2];
@@ -549,45 +526,22 @@ Tensor JoinSequences(const std::vector<Tensor>& parts) {
   return out;
 }
 
-// Runs the encoder graph, then the decoder-with-past graph over `decoder_ids` in chunks of
-// `chunks` tokens, each step's present.{i}.decoder.* fed back as the next step's past.
-// Returns the decoder's last_hidden_state over all steps and the encoder's.
+// Encoder, then the cached decoder over `decoder_ids` in `chunks`: the decoder's
+// last_hidden_state over all steps, and the encoder's.
 std::pair<Tensor, Tensor> GenerateInChunks(GenerationGraph& encoder, GenerationGraph& decoder,
                                            const Tensor& input_ids, const Tensor& mask,
                                            const Tensor& decoder_ids,
                                            const std::vector<int64_t>& chunks) {
-  const TensorMap encoded =
-      encoder.session->Run({{"input_ids", input_ids}, {"attention_mask", mask}});
-  TensorMap step = {{"encoder_attention_mask", mask}};
-  for (const auto& spec : decoder.session->inputs()) {
-    const std::string& name = spec.name;
-    if (name.rfind("past_key_values.", 0) != 0) continue;
-    if (name.find(".encoder.") != std::string::npos) {
-      step[name] = encoded.at("present." + name.substr(std::string("past_key_values.").size()));
-    } else {  // an empty self-attention cache: [batch, heads, 0, head_dim]
-      step[name] =
-          Tensor::Zeros(DType::kFloat32, {input_ids.shape[0], spec.shape[1], 0, spec.shape[3]});
-    }
-  }
-  std::vector<Tensor> outputs;
-  int64_t done = 0;
-  for (const int64_t n : chunks) {
-    step["input_ids"] = Columns(decoder_ids, done, done + n);
-    TensorMap out = decoder.session->Run(step);
-    done += n;
-    for (auto& [name, tensor] : out) {
-      if (name.rfind("present.", 0) != 0) continue;
-      EXPECT_EQ(tensor.shape[2], done) << name;  // the cache grows by the tokens given
-      step["past_key_values." + name.substr(std::string("present.").size())] = std::move(tensor);
-    }
-    outputs.push_back(out.at("last_hidden_state"));
-  }
-  return {JoinSequences(outputs), encoded.at("last_hidden_state")};
+  const ChunkedDecoding d =
+      DecodeInChunks(encoder, decoder, {{"input_ids", input_ids}, {"attention_mask", mask}},
+                     {{"encoder_attention_mask", mask}}, decoder_ids, chunks, "last_hidden_state");
+  return {JoinSequences(d.steps), d.encoder_hidden};
 }
 
 TEST(T5GenerationTest, EncoderThenCachedDecoderMatchesTransformers) {
-  GenerationGraph encoder = OpenGraph(kT5Fixture, {}, models::Seq2SeqGraph::kEncoder);
-  GenerationGraph decoder = OpenGraph(kT5Fixture, {}, models::Seq2SeqGraph::kDecoderWithPast);
+  GenerationGraph encoder = OpenGraph(kT5Fixture.string(), {}, models::Seq2SeqGraph::kEncoder);
+  GenerationGraph decoder =
+      OpenGraph(kT5Fixture.string(), {}, models::Seq2SeqGraph::kDecoderWithPast);
   // Every parameter is in one of the two graphs; only the shared embedding is in both.
   EXPECT_EQ(encoder.model.info.parameters + decoder.model.info.parameters - 1000 * 64, 228672);
 
@@ -614,9 +568,10 @@ TEST(BartGenerationTest, EncoderThenCachedDecoderMatchesFullForward) {
   c.scale_embedding = true;
   WriteBartFolder(tmp.path(), c, BartCheckpoint(c, 7));
   const models::Model full = models::LoadHfFolder(tmp.path().string());
-  GenerationGraph encoder = OpenGraph(tmp.path(), {"model."}, models::Seq2SeqGraph::kEncoder);
+  GenerationGraph encoder =
+      OpenGraph(tmp.path().string(), {"model."}, models::Seq2SeqGraph::kEncoder);
   GenerationGraph decoder =
-      OpenGraph(tmp.path(), {"model."}, models::Seq2SeqGraph::kDecoderWithPast);
+      OpenGraph(tmp.path().string(), {"model."}, models::Seq2SeqGraph::kDecoderWithPast);
   EXPECT_EQ(encoder.model.info.parameters + decoder.model.info.parameters - c.vocab * c.d_model,
             full.info.parameters);
 
@@ -636,7 +591,8 @@ TEST(BartGenerationTest, EncoderThenCachedDecoderMatchesFullForward) {
 }
 
 TEST(Seq2SeqGenerationTest, DecoderRolesResolveCacheShapes) {
-  GenerationGraph decoder = OpenGraph(kT5Fixture, {}, models::Seq2SeqGraph::kDecoderWithPast);
+  GenerationGraph decoder =
+      OpenGraph(kT5Fixture.string(), {}, models::Seq2SeqGraph::kDecoderWithPast);
   ShapeRequest request;
   request.batch_size = 2;
   request.seq_len = 1;

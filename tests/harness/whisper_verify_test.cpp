@@ -33,6 +33,7 @@
 #include "models/seq2seq_graphs.h"
 #include "models/weights.h"
 #include "support/catch_error.h"
+#include "support/seq2seq_generation.h"
 #include "support/temp_dir.h"
 #include "support/tensors.h"
 
@@ -43,8 +44,11 @@ namespace fs = std::filesystem;
 using core::DType;
 using core::Tensor;
 using ipfs_accel::testing::CatchError;
+using ipfs_accel::testing::DecodeInChunks;
+using ipfs_accel::testing::GenerationGraph;
 using ipfs_accel::testing::Int64Tensor;
 using ipfs_accel::testing::MaxAbsDiff;
+using ipfs_accel::testing::OpenGraph;
 using ipfs_accel::testing::SliceAxis1;
 using ipfs_accel::testing::TempDir;
 using ::testing::HasSubstr;
@@ -273,59 +277,13 @@ TEST(WhisperConditionalGenerationTest, UntiedProjOutIsItsOwnWeight) {
 
 // ---- Generation graphs: the encoder, then the decoder step by step with a KV cache ----
 
-struct GenerationGraph {
-  models::Model model;
-  std::unique_ptr<runtime::Session> session;
-};
+using Generated = ipfs_accel::testing::ChunkedDecoding;
 
-GenerationGraph OpenGraph(const fs::path& dir, models::Seq2SeqGraph which) {
-  const models::HfConfig config = models::HfConfig::Load(dir.string());
-  models::SafetensorsWeights weights(dir.string(), {"model."});
-  GenerationGraph g;
-  g.model.onnx_bytes = models::BuildSeq2SeqGraph(config, weights, which);
-  g.model.info.name = dir.filename().string();
-  g.model.info.parameters = weights.parameter_count();
-  g.session = runtime::OpenOnnxRuntimeSession(g.model, {});
-  return g;
-}
-
-struct Generated {
-  Tensor encoder_hidden;
-  std::vector<Tensor> steps;  // the decoder's `output` for each chunk
-};
-
-// Runs the encoder graph on `features`, then the decoder-with-past graph over `decoder_ids`
-// in chunks of `chunks` tokens, each step's present.{i}.decoder.* fed back as the next
-// step's past and the encoder's present.{i}.encoder.* as every step's cross-attention cache.
 Generated GenerateInChunks(GenerationGraph& encoder, GenerationGraph& decoder,
                            const Tensor& features, const Tensor& decoder_ids,
                            const std::vector<int64_t>& chunks, const std::string& output) {
-  const TensorMap encoded = encoder.session->Run({{"input_features", features}});
-  TensorMap step;
-  for (const auto& spec : decoder.session->inputs()) {
-    const std::string& name = spec.name;
-    if (name.rfind("past_key_values.", 0) != 0) continue;
-    if (name.find(".encoder.") != std::string::npos)
-      step[name] = encoded.at("present." + name.substr(std::string("past_key_values.").size()));
-    else  // an empty self-attention cache: [batch, heads, 0, head_dim]
-      step[name] =
-          Tensor::Zeros(DType::kFloat32, {features.shape[0], spec.shape[1], 0, spec.shape[3]});
-  }
-  Generated g{encoded.at("last_hidden_state"), {}};
-  int64_t done = 0;
-  for (const int64_t n : chunks) {
-    step["input_ids"] = SliceAxis1(decoder_ids, done, done + n);
-    TensorMap out = decoder.session->Run(step);
-    done += n;
-    for (auto& [name, tensor] : out) {
-      if (name.rfind("present.", 0) != 0) continue;
-      EXPECT_EQ(tensor.shape[2], done) << name;  // the cache grows by the tokens given
-      step["past_key_values." + name.substr(std::string("present.").size())] = std::move(tensor);
-    }
-    g.steps.push_back(out.at(output));
-  }
-  EXPECT_EQ(done, decoder_ids.shape[1]);
-  return g;
+  return DecodeInChunks(encoder, decoder, {{"input_features", features}}, {}, decoder_ids, chunks,
+                        output);
 }
 
 // The worst difference between each chunk's output and the same positions of `full`.
@@ -343,8 +301,10 @@ double MaxStepDiff(const Generated& g, const Tensor& full) {
 const std::vector<std::vector<int64_t>> kChunkings = {{1, 1, 1, 1, 1, 1}, {2, 3, 1}, {6}};
 
 TEST(WhisperGenerationTest, EncoderThenCachedDecoderMatchesTransformers) {
-  GenerationGraph encoder = OpenGraph(kFixture, models::Seq2SeqGraph::kEncoder);
-  GenerationGraph decoder = OpenGraph(kFixture, models::Seq2SeqGraph::kDecoderWithPast);
+  GenerationGraph encoder =
+      OpenGraph(kFixture.string(), {"model."}, models::Seq2SeqGraph::kEncoder);
+  GenerationGraph decoder =
+      OpenGraph(kFixture.string(), {"model."}, models::Seq2SeqGraph::kDecoderWithPast);
   // Every parameter is in exactly one of the two graphs (cross-attention k/v: the encoder's).
   EXPECT_EQ(encoder.model.info.parameters + decoder.model.info.parameters, kFixtureParameters);
 
@@ -372,8 +332,10 @@ TEST(WhisperGenerationTest, EncoderThenCachedDecoderMatchesTransformers) {
 TEST(WhisperGenerationTest, CachedLogitsMatchFullForward) {
   TempDir tmp;
   WriteConditionalGeneration(tmp.path(), nullptr);
-  GenerationGraph encoder = OpenGraph(tmp.path(), models::Seq2SeqGraph::kEncoder);
-  GenerationGraph decoder = OpenGraph(tmp.path(), models::Seq2SeqGraph::kDecoderWithPast);
+  GenerationGraph encoder =
+      OpenGraph(tmp.path().string(), {"model."}, models::Seq2SeqGraph::kEncoder);
+  GenerationGraph decoder =
+      OpenGraph(tmp.path().string(), {"model."}, models::Seq2SeqGraph::kDecoderWithPast);
   const models::Model full = models::LoadHfFolder(tmp.path().string());
   auto full_session = runtime::OpenOnnxRuntimeSession(full, {});
   const ReferenceIo io = LoadReferenceIo((kFixture / "io.safetensors").string());
@@ -388,7 +350,8 @@ TEST(WhisperGenerationTest, CachedLogitsMatchFullForward) {
 }
 
 TEST(WhisperGenerationTest, DecoderRolesResolveCacheShapes) {
-  GenerationGraph decoder = OpenGraph(kFixture, models::Seq2SeqGraph::kDecoderWithPast);
+  GenerationGraph decoder =
+      OpenGraph(kFixture.string(), {"model."}, models::Seq2SeqGraph::kDecoderWithPast);
   ShapeRequest request;
   request.batch_size = 2;
   request.seq_len = 1;
