@@ -5,6 +5,7 @@
 #include <duckdb.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -92,6 +93,19 @@ class Statement {
   Statement& AddDouble(double value);
   Statement& AddDoubleList(const std::vector<double>& values);
   Statement& AddNull();
+  // The value, or NULL when unset.
+  Statement& AddOptional(const std::optional<int64_t>& value) {
+    return value ? AddInt(*value) : AddNull();
+  }
+  Statement& AddOptional(const std::optional<int>& value) {
+    return value ? AddInt(*value) : AddNull();
+  }
+  Statement& AddOptional(const std::optional<double>& value) {
+    return value ? AddDouble(*value) : AddNull();
+  }
+  Statement& AddOptional(const std::optional<std::string>& value) {
+    return value ? AddText(*value) : AddNull();
+  }
   // Runs with the bound parameters, then clears them for the next row.
   Result Execute(const OnError& on_error);
 

@@ -238,15 +238,18 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
       "first_inference_ms, latency_mean_ms, latency_stdev_ms, latency_min_ms, latency_max_ms, "
       "latency_p50_ms, latency_p90_ms, latency_p95_ms, latency_p99_ms, throughput_items_per_s, "
       "peak_rss_bytes, samples_ms, scenario, prompt_len, new_tokens, time_to_first_token_ms, "
-      "device_memory_process_bytes, device_memory_gpu_used_bytes, created_at) VALUES (?, ?, ?, "
-      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-      "?, CAST(? AS TIMESTAMP))",
+      "device_memory_process_bytes, device_memory_gpu_used_bytes, graph_optimization_level, "
+      "tail_percentile, tail_early_stopping_ms, tail_confidence, tail_ci_low_ms, tail_ci_high_ms, "
+      "tail_ci_level, target_qps, achieved_qps, latency_bound_ms, memory_estimate_bytes, "
+      "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))",
       prepare_error);
   Statement insert_compatibility(
       con,
       "INSERT INTO compatibility_results (run_id, model_id, hardware_id, execution_provider, "
       "status, error_class, error_message, max_abs_error, precision, graph_variant, "
-      "top1_agreement, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))",
+      "top1_agreement, scenario, batch_size, seq_len, configuration_json, created_at) VALUES "
+      "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))",
       prepare_error);
 
   for (size_t e = 0; e < results.entries.size(); ++e) {
@@ -316,25 +319,23 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
           .AddInt(p.peak_rss_bytes)
           .AddDoubleList(p.samples_ms)
           .AddText(p.scenario);
-      if (p.prompt_len)
-        insert_performance.AddInt(*p.prompt_len);
-      else
-        insert_performance.AddNull();
-      if (p.new_tokens)
-        insert_performance.AddInt(*p.new_tokens);
-      else
-        insert_performance.AddNull();
-      if (p.time_to_first_token_ms)
-        insert_performance.AddDouble(*p.time_to_first_token_ms);
-      else
-        insert_performance.AddNull();
-      for (const auto& bytes : {p.device_memory_process_bytes, p.device_memory_gpu_used_bytes}) {
-        if (bytes)
-          insert_performance.AddInt(*bytes);
-        else
-          insert_performance.AddNull();
-      }
-      insert_performance.AddText(written_at)
+      insert_performance.AddOptional(p.prompt_len)
+          .AddOptional(p.new_tokens)
+          .AddOptional(p.time_to_first_token_ms)
+          .AddOptional(p.device_memory_process_bytes)
+          .AddOptional(p.device_memory_gpu_used_bytes)
+          .AddOptional(p.graph_optimization_level)
+          .AddOptional(p.tail_percentile)
+          .AddOptional(p.tail_early_stopping_ms)
+          .AddOptional(p.tail_confidence)
+          .AddOptional(p.tail_ci_low_ms)
+          .AddOptional(p.tail_ci_high_ms)
+          .AddOptional(p.tail_ci_level)
+          .AddOptional(p.target_qps)
+          .AddOptional(p.achieved_qps)
+          .AddOptional(p.latency_bound_ms)
+          .AddOptional(p.memory_estimate_bytes)
+          .AddText(written_at)
           .Execute({ErrorKind::kDatabase,
                     fmt::format("{}, performance result {} ({}, {}, batch {})", where, i + 1,
                                 p.execution_provider, p.precision, p.batch_size),
@@ -349,19 +350,16 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
           .AddText(c.execution_provider)
           .AddText(c.status)
           .AddText(c.error_class)
-          .AddText(c.error_message);
-      if (c.max_abs_error) {
-        insert_compatibility.AddDouble(*c.max_abs_error);
-      } else {
-        insert_compatibility.AddNull();
-      }
-      insert_compatibility.AddText(c.precision).AddText(c.graph_variant);
-      if (c.top1_agreement) {
-        insert_compatibility.AddDouble(*c.top1_agreement);
-      } else {
-        insert_compatibility.AddNull();
-      }
-      insert_compatibility.AddText(written_at)
+          .AddText(c.error_message)
+          .AddOptional(c.max_abs_error)
+          .AddText(c.precision)
+          .AddText(c.graph_variant)
+          .AddOptional(c.top1_agreement)
+          .AddOptional(c.scenario)
+          .AddOptional(c.batch_size)
+          .AddOptional(c.seq_len)
+          .AddOptional(c.configuration_json)
+          .AddText(written_at)
           .Execute({ErrorKind::kDatabase,
                     fmt::format("{}, compatibility result {} ({}, status '{}')", where, i + 1,
                                 c.execution_provider, c.status),

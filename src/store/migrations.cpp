@@ -132,12 +132,144 @@ QUALIFY row_number() OVER (
   ORDER BY r.started_at DESC, p.result_id DESC) = 1;
 )sql";
 
+// From v3 on, every sweep axis is part of a configuration: threads, graph optimisation level,
+// provider options, and the server scenario's target QPS.
+constexpr const char* kLatestPerformanceViewV3 = R"sql(
+CREATE VIEW latest_performance AS
+SELECT p.*, m.name AS model_name, h.platform, h.device_name, h.hostname AS hardware_hostname,
+       r.started_at AS run_started_at
+FROM performance_results p
+JOIN runs r ON r.run_id = p.run_id
+JOIN models m ON m.model_id = p.model_id
+JOIN hardware_platforms h ON h.hardware_id = p.hardware_id
+QUALIFY row_number() OVER (
+  PARTITION BY p.model_id, p.hardware_id, p.execution_provider, p.precision, p.graph_variant,
+               p.scenario, p.batch_size, p.seq_len, p.prompt_len, p.new_tokens, p.threads,
+               p.graph_optimization_level, CAST(p.provider_options_json AS VARCHAR),
+               p.target_qps
+  ORDER BY r.started_at DESC, p.result_id DESC) = 1;
+)sql";
+
 // Schema v2: device memory of GPU runs, the process's and the whole GPU's (NVML), apart.
 // (DuckDB cannot add a column with a CHECK; the writer only stores values >= 0.)
 constexpr const char* kSchemaV2 = R"sql(
 ALTER TABLE performance_results ADD COLUMN device_memory_process_bytes BIGINT;
 ALTER TABLE performance_results ADD COLUMN device_memory_gpu_used_bytes BIGINT;
 DROP VIEW latest_performance;
+)sql";
+
+// Schema v3: the benchmark method (issue 5). Scenarios offline and server join single-stream
+// and generate, so the CHECK on scenario changes; DuckDB cannot alter a CHECK, so both result
+// tables are rebuilt and their rows copied. New: the tail-latency estimate with its confidence
+// (LoadGen's early-stopping percentile and a two-sided order-statistic interval), the server
+// scenario's target/achieved QPS and latency bound, the graph optimisation level as a column
+// (a sweep axis), the pre-run memory estimate (labelled an estimate), and, for compatibility
+// results, the configuration they belong to and a 'skipped' status (cannot fit in memory).
+constexpr const char* kSchemaV3 = R"sql(
+DROP VIEW latest_performance;
+ALTER TABLE performance_results RENAME TO performance_results_v2;
+CREATE TABLE performance_results (
+  result_id BIGINT PRIMARY KEY DEFAULT nextval('performance_result_id_seq'),
+  run_id VARCHAR NOT NULL REFERENCES runs (run_id),
+  model_id BIGINT NOT NULL REFERENCES models (model_id),
+  hardware_id BIGINT NOT NULL REFERENCES hardware_platforms (hardware_id),
+  execution_provider VARCHAR NOT NULL,
+  provider_options_json JSON NOT NULL,
+  session_options_json JSON NOT NULL,
+  runtime_version VARCHAR NOT NULL,
+  precision VARCHAR NOT NULL,
+  graph_variant VARCHAR NOT NULL CHECK (graph_variant IN ('plain', 'fused')),
+  batch_size BIGINT NOT NULL CHECK (batch_size > 0),
+  seq_len BIGINT NOT NULL CHECK (seq_len >= 0),
+  input_shapes_json JSON NOT NULL,
+  threads INTEGER NOT NULL CHECK (threads >= 0),
+  warmup_iterations INTEGER NOT NULL CHECK (warmup_iterations >= 0),
+  iterations INTEGER NOT NULL CHECK (iterations >= 0),
+  load_ms DOUBLE NOT NULL CHECK (load_ms >= 0),
+  first_inference_ms DOUBLE NOT NULL CHECK (first_inference_ms >= 0),
+  latency_mean_ms DOUBLE NOT NULL CHECK (latency_mean_ms >= 0),
+  latency_stdev_ms DOUBLE NOT NULL CHECK (latency_stdev_ms >= 0),
+  latency_min_ms DOUBLE NOT NULL CHECK (latency_min_ms >= 0),
+  latency_max_ms DOUBLE NOT NULL CHECK (latency_max_ms >= 0),
+  latency_p50_ms DOUBLE NOT NULL CHECK (latency_p50_ms >= 0),
+  latency_p90_ms DOUBLE NOT NULL CHECK (latency_p90_ms >= 0),
+  latency_p95_ms DOUBLE NOT NULL CHECK (latency_p95_ms >= 0),
+  latency_p99_ms DOUBLE NOT NULL CHECK (latency_p99_ms >= 0),
+  throughput_items_per_s DOUBLE NOT NULL CHECK (throughput_items_per_s >= 0),
+  peak_rss_bytes BIGINT NOT NULL CHECK (peak_rss_bytes >= 0),
+  samples_ms DOUBLE[] NOT NULL,
+  -- 'single-stream': latencies are whole runs, one query at a time. 'offline': the same loop
+  -- at a batch, throughput is what counts. 'server': latencies run from a query's scheduled
+  -- (Poisson) arrival to its completion. 'generate': latencies are per decoded token,
+  -- throughput is tokens/s, and the prompt/new-token counts and time to first token are set.
+  scenario VARCHAR NOT NULL CHECK (scenario IN ('single-stream', 'offline', 'server', 'generate')),
+  prompt_len BIGINT CHECK (prompt_len > 0),
+  new_tokens BIGINT CHECK (new_tokens > 0),
+  time_to_first_token_ms DOUBLE CHECK (time_to_first_token_ms >= 0),
+  created_at TIMESTAMP NOT NULL,
+  device_memory_process_bytes BIGINT CHECK (device_memory_process_bytes >= 0),
+  device_memory_gpu_used_bytes BIGINT CHECK (device_memory_gpu_used_bytes >= 0),
+  graph_optimization_level INTEGER CHECK (graph_optimization_level IN (0, 1, 2, 99)),
+  -- The tail percentile the scenario is judged by (90 single-stream, 99 server), LoadGen's
+  -- early-stopping estimate of it (NULL when too few queries ran) at its confidence, and a
+  -- two-sided order-statistic interval for it at ci_level.
+  tail_percentile DOUBLE CHECK (tail_percentile > 0 AND tail_percentile < 100),
+  tail_early_stopping_ms DOUBLE CHECK (tail_early_stopping_ms >= 0),
+  tail_confidence DOUBLE CHECK (tail_confidence > 0 AND tail_confidence < 1),
+  tail_ci_low_ms DOUBLE CHECK (tail_ci_low_ms >= 0),
+  tail_ci_high_ms DOUBLE CHECK (tail_ci_high_ms >= 0),
+  tail_ci_level DOUBLE CHECK (tail_ci_level > 0 AND tail_ci_level < 1),
+  target_qps DOUBLE CHECK (target_qps > 0),
+  achieved_qps DOUBLE CHECK (achieved_qps >= 0),
+  latency_bound_ms DOUBLE CHECK (latency_bound_ms > 0),
+  memory_estimate_bytes BIGINT CHECK (memory_estimate_bytes >= 0),
+  CHECK (latency_min_ms <= latency_max_ms)
+);
+INSERT INTO performance_results (result_id, run_id, model_id, hardware_id, execution_provider,
+  provider_options_json, session_options_json, runtime_version, precision, graph_variant,
+  batch_size, seq_len, input_shapes_json, threads, warmup_iterations, iterations, load_ms,
+  first_inference_ms, latency_mean_ms, latency_stdev_ms, latency_min_ms, latency_max_ms,
+  latency_p50_ms, latency_p90_ms, latency_p95_ms, latency_p99_ms, throughput_items_per_s,
+  peak_rss_bytes, samples_ms, scenario, prompt_len, new_tokens, time_to_first_token_ms,
+  created_at, device_memory_process_bytes, device_memory_gpu_used_bytes)
+SELECT result_id, run_id, model_id, hardware_id, execution_provider,
+  provider_options_json, session_options_json, runtime_version, precision, graph_variant,
+  batch_size, seq_len, input_shapes_json, threads, warmup_iterations, iterations, load_ms,
+  first_inference_ms, latency_mean_ms, latency_stdev_ms, latency_min_ms, latency_max_ms,
+  latency_p50_ms, latency_p90_ms, latency_p95_ms, latency_p99_ms, throughput_items_per_s,
+  peak_rss_bytes, samples_ms, scenario, prompt_len, new_tokens, time_to_first_token_ms,
+  created_at, device_memory_process_bytes, device_memory_gpu_used_bytes
+FROM performance_results_v2;
+DROP TABLE performance_results_v2;
+
+ALTER TABLE compatibility_results RENAME TO compatibility_results_v2;
+CREATE TABLE compatibility_results (
+  id BIGINT PRIMARY KEY DEFAULT nextval('compatibility_result_id_seq'),
+  run_id VARCHAR NOT NULL REFERENCES runs (run_id),
+  model_id BIGINT NOT NULL REFERENCES models (model_id),
+  hardware_id BIGINT NOT NULL REFERENCES hardware_platforms (hardware_id),
+  execution_provider VARCHAR NOT NULL,
+  status VARCHAR NOT NULL CHECK (status IN ('ok', 'failed', 'unavailable', 'skipped')),
+  error_class VARCHAR NOT NULL,
+  error_message VARCHAR NOT NULL,
+  max_abs_error DOUBLE CHECK (max_abs_error >= 0),
+  precision VARCHAR NOT NULL,
+  graph_variant VARCHAR NOT NULL CHECK (graph_variant IN ('plain', 'fused')),
+  top1_agreement DOUBLE CHECK (top1_agreement BETWEEN 0 AND 1),
+  created_at TIMESTAMP NOT NULL,
+  -- The configuration the result belongs to; NULL in rows written before v3.
+  scenario VARCHAR,
+  batch_size BIGINT CHECK (batch_size > 0),
+  seq_len BIGINT CHECK (seq_len >= 0),
+  configuration_json JSON
+);
+INSERT INTO compatibility_results (id, run_id, model_id, hardware_id, execution_provider,
+  status, error_class, error_message, max_abs_error, precision, graph_variant, top1_agreement,
+  created_at)
+SELECT id, run_id, model_id, hardware_id, execution_provider, status, error_class,
+  error_message, max_abs_error, precision, graph_variant, top1_agreement, created_at
+FROM compatibility_results_v2;
+DROP TABLE compatibility_results_v2;
 )sql";
 
 constexpr const char* kCreateSchemaVersion = R"sql(
@@ -155,6 +287,10 @@ const std::vector<MigrationStep>& MigrationSteps() {
        std::string(kSchemaV1) + kLatestPerformanceView},
       {2, "device memory of GPU runs (process and whole GPU)",
        std::string(kSchemaV2) + kLatestPerformanceView},
+      {3,
+       "scenarios offline and server, tail-latency confidence, QPS, graph optimisation "
+       "level, memory estimate; configuration and 'skipped' status of compatibility results",
+       std::string(kSchemaV3) + kLatestPerformanceViewV3},
   };
   return steps;
 }

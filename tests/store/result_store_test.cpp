@@ -160,13 +160,14 @@ void DropSchema(ResultStore& store) {
 
 TEST_F(ResultStoreTest, OpenCreatesTheCurrentSchemaAndRecordsEveryStep) {
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(CurrentSchemaVersion(), 2);
-  EXPECT_EQ(store->SchemaVersion(), 2);
+  EXPECT_EQ(CurrentSchemaVersion(), 3);
+  EXPECT_EQ(store->SchemaVersion(), 3);
   QueryResult versions = store->Query(
       "SELECT version, description, applied_at IS NOT NULL FROM schema_version ORDER BY version");
-  ASSERT_EQ(versions.rows.size(), 2u);
+  ASSERT_EQ(versions.rows.size(), 3u);
   EXPECT_EQ(versions.rows[0][0], "1");
   EXPECT_EQ(versions.rows[1][0], "2");
+  EXPECT_EQ(versions.rows[2][0], "3");
   EXPECT_FALSE(versions.rows[0][1].value_or("").empty());
   EXPECT_EQ(versions.rows[0][2], "true");
   for (const std::string& table : kTables) EXPECT_EQ(Count(*store, table), 0) << table;
@@ -181,8 +182,8 @@ TEST_F(ResultStoreTest, ReopenDoesNotMigrateAgain) {
     applied_at = Cell(*store, "SELECT max(applied_at) FROM schema_version");
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 2);
-  EXPECT_EQ(Count(*store, "schema_version"), 2);
+  EXPECT_EQ(store->SchemaVersion(), 3);
+  EXPECT_EQ(Count(*store, "schema_version"), 3);
   EXPECT_EQ(Cell(*store, "SELECT max(applied_at) FROM schema_version"), applied_at);
 }
 
@@ -393,7 +394,8 @@ TEST_F(ResultStoreTest, ReadOnlyOpenNeverMigrates) {
 }
 
 // A database written by a tool that knew only schema v1 keeps its rows when opened by this
-// one, and gains v2's columns (NULL in old rows) and the view again.
+// one (v3 rebuilds both result tables), and gains the later columns (NULL in old rows) and
+// the view again.
 TEST_F(ResultStoreTest, MigratesAVersion1DatabaseKeepingItsRows) {
   {
     auto store = ResultStore::Open(db_);
@@ -405,15 +407,76 @@ TEST_F(ResultStoreTest, MigratesAVersion1DatabaseKeepingItsRows) {
         "'2026-11-01', 'v1')");
     store->Query(
         "INSERT INTO runs VALUES ('r1', TIMESTAMP '2026-11-01', NULL, '0.1', 'abc', 'cmd', 'h', "
-        "'os', 1, '{}')");
+        "'os', 1, '{}');"
+        "INSERT INTO models VALUES (nextval('model_id_seq'), 'm', 'bert', 'text', 'catalog', '', "
+        "10, 'seed:1');"
+        "INSERT INTO hardware_platforms VALUES (nextval('hardware_id_seq'), 'cpu', 'x', 'h', "
+        "'{}');"
+        "INSERT INTO performance_results VALUES (nextval('performance_result_id_seq'), 'r1', 1, "
+        "1, 'CPUExecutionProvider', '{}', '{}', '1.29', 'fp32', 'plain', 2, 8, '{}', 0, 1, 3, "
+        "1.0, 2.0, 3.0, 0.5, 2.5, 3.5, 3.0, 3.4, 3.45, 3.5, 666.0, 1000, [2.5, 3.0, 3.5], "
+        "'single-stream', NULL, NULL, NULL, TIMESTAMP '2026-11-01');"
+        "INSERT INTO compatibility_results VALUES (nextval('compatibility_result_id_seq'), 'r1', "
+        "1, 1, 'CPUExecutionProvider', 'failed', 'runtime', 'boom', NULL, 'fp32', 'plain', NULL, "
+        "TIMESTAMP '2026-11-01')");
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 2);
+  EXPECT_EQ(store->SchemaVersion(), CurrentSchemaVersion());
   EXPECT_EQ(Count(*store, "runs"), 1);
+  EXPECT_EQ(Cell(*store,
+                 "SELECT format('{} {} {} {}', result_id, batch_size, samples_ms, "
+                 "tail_percentile IS NULL) FROM performance_results"),
+            "1 2 [2.5, 3.0, 3.5] true");
+  EXPECT_EQ(Cell(*store,
+                 "SELECT format('{} {} {}', id, error_message, scenario IS NULL) FROM "
+                 "compatibility_results"),
+            "1 boom true");
+  EXPECT_EQ(Count(*store, "latest_performance"), 1);
+  // The ids go on from where v1 left them.
+  store->WriteRun(SampleRun());
+  EXPECT_EQ(Cell(*store, "SELECT max(result_id) FROM performance_results"), "2");
   EXPECT_EQ(Cell(*store,
                  "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'latest_performance' "
                  "AND column_name = 'device_memory_process_bytes'"),
             "1");
+}
+
+// The fields of schema v3 (benchmark method: tail estimate, server QPS, memory estimate,
+// configuration of a compatibility result) come back exactly.
+TEST_F(ResultStoreTest, WritesTheBenchmarkMethodFields) {
+  RunResults run = SampleRun();
+  PerformanceRecord& p = run.entries[0].performance[0];
+  p.scenario = "server";
+  p.graph_optimization_level = 2;
+  p.tail_percentile = 99;
+  p.tail_early_stopping_ms = 2.25;
+  p.tail_confidence = 0.99;
+  p.tail_ci_low_ms = 1.9;
+  p.tail_ci_high_ms = 2.25;
+  p.tail_ci_level = 0.95;
+  p.target_qps = 120.5;
+  p.achieved_qps = 119.25;
+  p.latency_bound_ms = 10;
+  p.memory_estimate_bytes = 123456;
+  CompatibilityRecord& c = run.entries[0].compatibility[1];
+  c.status = "skipped";
+  c.scenario = "offline";
+  c.batch_size = 64;
+  c.seq_len = 512;
+  c.configuration_json = R"({"threads": 2})";
+  auto store = ResultStore::Open(db_);
+  store->WriteRun(run);
+  EXPECT_EQ(Cell(*store,
+                 "SELECT format('{} {} {} {} {} {} {} {} {} {} {} {} {}', scenario, "
+                 "graph_optimization_level, tail_percentile, tail_early_stopping_ms, "
+                 "tail_confidence, tail_ci_low_ms, tail_ci_high_ms, tail_ci_level, target_qps, "
+                 "achieved_qps, latency_bound_ms, memory_estimate_bytes, "
+                 "(SELECT count(*) FROM latest_performance)) FROM performance_results"),
+            "server 2 99.0 2.25 0.99 1.9 2.25 0.95 120.5 119.25 10.0 123456 1");
+  EXPECT_EQ(Cell(*store,
+                 "SELECT format('{} {} {} {} {}', status, scenario, batch_size, seq_len, "
+                 "configuration_json->>'threads') FROM compatibility_results WHERE status <> 'ok'"),
+            "skipped offline 64 512 2");
 }
 
 // A process that dies right after creating (migrating) a database must leave one that opens:

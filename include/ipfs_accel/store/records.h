@@ -1,5 +1,5 @@
 #pragma once
-// Plain records the result store writes and reads. They mirror schema v1 (see
+// Plain records the result store writes and reads. They mirror the schema (see
 // src/store/migrations.cpp); the store knows nothing of how they were measured.
 
 #include <cstdint>
@@ -74,12 +74,26 @@ struct PerformanceRecord {
   std::optional<int64_t> prompt_len;
   std::optional<int64_t> new_tokens;
   std::optional<double> time_to_first_token_ms;
+  std::optional<int> graph_optimization_level;  // 0, 1, 2, 99 as ONNX Runtime numbers them
+  // The tail percentile the scenario is judged by (90 single-stream, 99 server): LoadGen's
+  // early-stopping estimate (unset when too few queries ran) at tail_confidence, and a
+  // two-sided order-statistic interval at tail_ci_level.
+  std::optional<double> tail_percentile;
+  std::optional<double> tail_early_stopping_ms;
+  std::optional<double> tail_confidence;
+  std::optional<double> tail_ci_low_ms, tail_ci_high_ms, tail_ci_level;
+  // "server": the Poisson arrival rate asked for, the rate achieved, and the p99 bound of a
+  // peak-QPS search (unset for a plain server run).
+  std::optional<double> target_qps, achieved_qps, latency_bound_ms;
+  // The estimate made before the run (weights + activations + KV cache); an estimate, kept
+  // so its error against peak_rss_bytes can be measured.
+  std::optional<int64_t> memory_estimate_bytes;
 };
 
 // A model x platform attempt: worked, failed (with the error), or unavailable here.
 struct CompatibilityRecord {
   std::string execution_provider;
-  std::string status;                   // "ok", "failed", "unavailable"
+  std::string status;                   // "ok", "failed", "unavailable", "skipped"
   std::string error_class;              // ErrorKindName or empty
   std::string error_message;            // the one-line error or empty
   std::optional<double> max_abs_error;  // vs the CPU fp32 reference, when compared
@@ -87,6 +101,11 @@ struct CompatibilityRecord {
   std::string graph_variant = "plain";
   // Language models: share of positions whose top-1 token equals the fp32 reference's.
   std::optional<double> top1_agreement = std::nullopt;
+  // The configuration the result belongs to (unset: the model x platform as a whole).
+  std::optional<std::string> scenario = std::nullopt;
+  std::optional<int64_t> batch_size = std::nullopt;
+  std::optional<int64_t> seq_len = std::nullopt;
+  std::optional<std::string> configuration_json = std::nullopt;  // JSON object text
 };
 
 // Everything one run produced, written in one transaction.
