@@ -1,7 +1,10 @@
 // `benchmark`: measure a model on this machine's platforms and store the results.
+// The sweep is planned (sweep.h), checked, run configuration by configuration (in this
+// process or, with --isolate, one worker process each), then written as one run.
 
 #include <chrono>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -9,9 +12,12 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/benchmark_records.h"
+#include "cli/benchmark_table.h"
 #include "cli/commands.h"
+#include "cli/configuration_run.h"
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
+#include "cli/sweep.h"
 #include "cli/table_printer.h"
 #include "ipfs_accel/build_info.h"
 #include "ipfs_accel/core/error.h"
@@ -34,52 +40,16 @@ using core::Error;
 using core::ErrorKind;
 
 struct BenchmarkOptions {
-  std::string model;
+  SweepRequest sweep;
   bool key_models = false;
   std::vector<std::string> hardware{"cpu"};
-  std::vector<int64_t> batch_sizes{1};
-  int64_t seq_len = 128;
-  std::vector<std::string> shapes;      // NAME=d0,d1,...
-  std::vector<std::string> ep_options;  // [platform:]key=value
-  int threads = 0;
-  int warmup = 5;
-  int iterations = 20;
-  double min_time_s = 1.0;
-  uint64_t seed = 42;
-  std::vector<std::string> precisions{"fp32"};
-  std::vector<std::string> graphs{"plain"};
-  std::string scenario = "single-stream";
-  int64_t prompt_len = 128;
-  int64_t new_tokens = 128;
-  int repetitions = 1;
-  bool batch_sizes_given = false, seq_len_given = false, timing_given = false;
+  std::vector<std::string> shapes;  // NAME=d0,d1,...
+  bool isolate = false;
+  double config_timeout_s = 0;
+  bool timing_given = false, iterations_given = false;
   DatabaseOption db;
   bool json = false;
 };
-
-// `--ep-option [platform:]key=value`: provider options for one platform, or for every
-// platform but cpu (whose provider takes none) when no platform is named.
-std::map<std::string, std::string> ProviderOptionsFor(const std::string& platform,
-                                                      const std::vector<std::string>& specs) {
-  std::map<std::string, std::string> out;
-  for (const auto& spec : specs) {
-    const auto eq = spec.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw Error(ErrorKind::kInvalidArgument,
-                  fmt::format("--ep-option '{}' is not [platform:]key=value", spec));
-    std::string key = spec.substr(0, eq);
-    const std::string value = spec.substr(eq + 1);
-    const auto colon = key.find(':');
-    if (colon != std::string::npos) {
-      if (key.substr(0, colon) != platform) continue;
-      key = key.substr(colon + 1);
-    } else if (platform == "cpu") {
-      continue;
-    }
-    out[key] = value;
-  }
-  return out;
-}
 
 std::map<std::string, std::vector<int64_t>> ParseShapes(const std::vector<std::string>& specs) {
   std::map<std::string, std::vector<int64_t>> out;
@@ -109,287 +79,238 @@ std::map<std::string, std::vector<int64_t>> ParseShapes(const std::vector<std::s
   return out;
 }
 
-std::string Ms(double v) { return fmt::format("{:.3f}", v); }
+store::ModelRecord ModelRecordOf(const models::Model& model) {
+  return {model.info.name,        model.info.architecture, model.info.modality,
+          model.info.source,      model.info.source_path,  model.info.parameters,
+          model.info.content_hash};
+}
 
-// One configuration's measurement: its stored record, its table row, its headline figure.
-struct Outcome {
-  store::PerformanceRecord record;
-  std::vector<std::optional<std::string>> row;
-  double throughput = 0;
-  std::string summary;
+std::string ConfigurationJson(const Configuration& c) {
+  return nlohmann::json{{"threads", c.bench.session.intra_op_threads},
+                        {"graph_optimization_level", c.bench.session.graph_optimization_level},
+                        {"provider_options", c.bench.session.provider_options},
+                        {"shape_overrides", c.bench.shape.overrides},
+                        {"target_qps", c.target_qps},
+                        {"latency_bound_ms", c.latency_bound_ms}}
+      .dump();
+}
+
+// A compatibility record that belongs to one configuration.
+store::CompatibilityRecord ConfigurationResult(const Configuration& c, std::string status,
+                                               std::string error_class, std::string error_message) {
+  store::CompatibilityRecord r{.execution_provider = "",
+                               .status = std::move(status),
+                               .error_class = std::move(error_class),
+                               .error_message = std::move(error_message),
+                               .max_abs_error = std::nullopt,
+                               .precision = c.precision,
+                               .graph_variant = c.graph};
+  r.scenario = c.scenario;
+  r.batch_size = c.bench.shape.batch_size;
+  r.seq_len = c.scenario == "generate" ? c.prompt_len : c.bench.shape.seq_len;
+  r.configuration_json = ConfigurationJson(c);
+  return r;
+}
+
+// Platforms to sweep, and those asked for (or, for "all", known) that are not here.
+struct PlatformSelection {
+  std::vector<std::string> run;
+  std::vector<runtime::PlatformStatus> unavailable;
+  bool named_unavailable = false;  // the user named a platform that is not here
 };
 
-// Device memory in MiB; empty (null in JSON) where not measured or unknown.
-std::optional<std::string> Mb(int64_t bytes) {
-  if (bytes < 0) return std::nullopt;
-  return fmt::format("{:.1f}", bytes / 1048576.0);
-}
-
-Table SingleStreamTable() {
-  return {{"hardware", "variant", "batch", "shapes", "load_ms", "first_ms", "mean_ms", "p50_ms",
-           "p90_ms", "p99_ms", "items_per_s", "peak_rss_mb", "gpu_proc_mb", "gpu_used_mb"},
-          {false, false, true, false, true, true, true, true, true, true, true, true, true, true},
-          {}};
-}
-
-Table GenerateTable() {
-  return {{"hardware", "variant", "batch", "prompt", "new_tokens", "load_ms", "ttft_ms",
-           "prefill_tok_s", "decode_p50_ms", "decode_p90_ms", "decode_tok_s", "peak_rss_mb"},
-          {false, false, true, true, true, true, true, true, true, true, true, true},
-          {}};
-}
-
-// One planned configuration of the sweep.
-struct Planned {
-  std::string platform;
-  std::string graph;  // "plain" or "fused"
-  std::string precision;
-  harness::BenchmarkConfig config;
-  std::string variant() const { return graph + "/" + precision; }
-};
-
-Outcome MeasureSingleStream(const models::Model& model, const Planned& plan, Progress& progress) {
-  const harness::BenchmarkConfig& c = plan.config;
-  const std::string& platform = plan.platform;
-  const harness::BenchmarkResult b =
-      harness::RunBenchmark(model, c, [&](int runs, double s) { progress.Update(runs, s); });
-  std::string shapes;
-  for (const auto& [name, shape] : b.input_shapes)
-    shapes += (shapes.empty() ? "" : " ") + name + core::ShapeToString(shape);
-  store::PerformanceRecord record = ToRecord(b, c);
-  record.precision = plan.precision;
-  record.graph_variant = plan.graph;
-  return {std::move(record),
-          {platform, plan.variant(), std::to_string(b.batch_size), shapes, Ms(b.load_ms),
-           Ms(b.first_inference_ms), Ms(b.latency.mean), Ms(b.latency.p50), Ms(b.latency.p90),
-           Ms(b.latency.p99), fmt::format("{:.2f}", b.throughput_items_per_s),
-           fmt::format("{:.1f}", b.peak_rss_bytes / 1048576.0), Mb(b.device_memory_process_bytes),
-           Mb(b.device_memory_gpu_used_bytes)},
-          b.throughput_items_per_s,
-          fmt::format("p50 {:.3f} ms, {:.1f} items/s", b.latency.p50, b.throughput_items_per_s)};
-}
-
-Outcome MeasureGenerate(const models::Model& model, const Planned& plan, const BenchmarkOptions& o,
-                        Progress& progress) {
-  const harness::BenchmarkConfig& c = plan.config;
-  const std::string& platform = plan.platform;
-  harness::GenerationConfig g{.session = c.session,
-                              .batch_size = c.shape.batch_size,
-                              .prompt_len = o.prompt_len,
-                              .new_tokens = o.new_tokens,
-                              .warmup = o.warmup > 0 ? 1 : 0,
-                              .repetitions = o.repetitions,
-                              .seed = o.seed};
-  const harness::GenerationResult r =
-      harness::RunGeneration(model, g, [&](int steps, double) { progress.Update(steps, 0.0); });
-  store::PerformanceRecord record = ToRecord(r, g);
-  record.precision = plan.precision;
-  record.graph_variant = plan.graph;
-  return {std::move(record),
-          {platform, plan.variant(), std::to_string(g.batch_size), std::to_string(g.prompt_len),
-           std::to_string(g.new_tokens), Ms(r.load_ms), Ms(r.prefill.p50),
-           fmt::format("{:.1f}", r.prefill_tokens_per_s), Ms(r.decode.p50), Ms(r.decode.p90),
-           fmt::format("{:.2f}", r.decode_tokens_per_s),
-           fmt::format("{:.1f}", r.peak_rss_bytes / 1048576.0)},
-          r.decode_tokens_per_s,
-          fmt::format("TTFT {:.1f} ms, decode p50 {:.2f} ms, {:.1f} tokens/s", r.prefill.p50,
-                      r.decode.p50, r.decode_tokens_per_s)};
+PlatformSelection SelectPlatforms(const std::vector<std::string>& asked,
+                                  const hw::HardwareReport& hardware) {
+  PlatformSelection s;
+  const bool all = asked == std::vector<std::string>{"all"};
+  std::vector<runtime::PlatformStatus> statuses;
+  if (all) {
+    statuses = runtime::PlatformAvailability(hardware);
+  } else {
+    for (const auto& p : asked) statuses.push_back(runtime::CheckPlatform(p, hardware));
+  }
+  std::set<std::string> seen;
+  for (const auto& st : statuses) {
+    if (!seen.insert(st.platform).second) continue;
+    if (st.available) {
+      s.run.push_back(st.platform);
+    } else {
+      s.unavailable.push_back(st);
+      s.named_unavailable = s.named_unavailable || !all;
+    }
+  }
+  if (s.run.empty() && !s.unavailable.empty()) {
+    const auto& st = s.unavailable.front();
+    throw Error(ErrorKind::kUnavailable,
+                fmt::format("platform '{}' is unavailable here: {}; `ipfs-accelerate detect` "
+                            "lists what this machine can run",
+                            st.platform, st.reason));
+  }
+  return s;
 }
 
 int RunBenchmarkCommand(const BenchmarkOptions& o) {
-  if (o.warmup < 0 || o.iterations < 1 || o.min_time_s < 0 || o.repetitions < 1)
+  SweepRequest req = o.sweep;
+  req.shape_overrides = ParseShapes(o.shapes);
+  if (req.warmup < 0 || req.iterations < 1 || req.min_time_s < 0 || req.repetitions < 1)
     throw Error(ErrorKind::kInvalidArgument,
                 "--warmup must be >= 0, --iterations >= 1, --repetitions >= 1 and --min-time >= 0");
-  const bool generate = o.scenario == "generate";
-  if (!generate && o.scenario != "single-stream")
-    throw Error(ErrorKind::kInvalidArgument,
-                fmt::format("unknown scenario '{}'; use single-stream or generate", o.scenario));
-  const auto shape_overrides = ParseShapes(o.shapes);
+  const bool generate = req.scenario == "generate";
 
   // Everything that can be checked is checked before anything runs or is written.
   const hw::HardwareReport hardware = hw::Detect();
-  std::vector<std::string> platforms = o.hardware;
-  if (platforms == std::vector<std::string>{"all"}) {
-    platforms.clear();
-    for (const auto& p : runtime::PlatformAvailability(hardware))
-      if (p.available) platforms.push_back(p.platform);
-  }
-  for (const auto& platform : platforms) {
-    const runtime::PlatformStatus status = runtime::CheckPlatform(platform, hardware);
-    if (!status.available)
-      throw Error(ErrorKind::kUnavailable,
-                  fmt::format("platform '{}' is unavailable here: {}; `ipfs-accelerate detect` "
-                              "lists what this machine can run",
-                              platform, status.reason));
-  }
+  const PlatformSelection platforms = SelectPlatforms(o.hardware, hardware);
+  const SweepPlan plan = PlanSweep(req, platforms.run);
   store::RunResults results;
   results.run.run_id = store::NewRunId();
   results.run.started_at = store::UtcNow();
-  const models::Model model = models::LoadModel(o.model, {.seed = o.seed});
-
-  // The plan: platform x graph x precision x batch. "auto" is the fused graph where the
-  // platform's runtime has ONNX Runtime's contrib ops and the plain graph elsewhere; an
-  // explicit "fused" where it has none is recorded as unavailable, not run.
-  std::vector<Planned> plan;
-  std::vector<store::CompatibilityRecord> unavailable_fused;
-  std::vector<std::string> unavailable_platforms;
-  for (const auto& platform : platforms) {
-    for (const std::string& asked : o.graphs) {
-      if (asked != "plain" && asked != "fused" && asked != "auto")
-        throw Error(ErrorKind::kInvalidArgument,
-                    fmt::format("unknown graph variant '{}'; use plain, fused or auto", asked));
-      const bool contrib = runtime::RunsContribOps(platform);
-      const std::string graph = asked == "auto" ? (contrib ? "fused" : "plain") : asked;
-      if (graph == "fused" && !contrib) {
-        unavailable_platforms.push_back(platform);
-        unavailable_fused.push_back(
-            {.execution_provider = "",
-             .status = "unavailable",
-             .error_class = core::ErrorKindName(ErrorKind::kUnavailable),
-             .error_message = fmt::format("the {} runtime has no com.microsoft contrib ops; the "
-                                          "plain graph runs there",
-                                          platform),
-             .max_abs_error = std::nullopt,
-             .precision = "fp32",
-             .graph_variant = "fused"});
-        continue;
-      }
-      for (const auto& precision : o.precisions) {
-        for (int64_t batch : o.batch_sizes) {
-          harness::BenchmarkConfig c;
-          c.session.platform = platform;
-          c.session.intra_op_threads = o.threads;
-          c.session.provider_options = ProviderOptionsFor(platform, o.ep_options);
-          c.shape = {.batch_size = batch,
-                     .seq_len = o.seq_len,
-                     .batch_explicit = o.batch_sizes_given,
-                     .seq_len_explicit = o.seq_len_given,
-                     .overrides = shape_overrides};
-          c.warmup = o.warmup;
-          c.iterations = o.iterations;
-          c.min_time_s = o.min_time_s;
-          c.seed = o.seed;
-          plan.push_back({platform, graph, precision, c});
-        }
-      }
-    }
-  }
+  const models::Model model = models::LoadModel(req.model, {.seed = req.seed});
 
   // Graph and precision variants are made up front: one that fails stops before anything runs.
-  // The plain fp32 variant is `model` itself, not a copy (a graph can be gigabytes).
+  // The plain fp32 variant is `model` itself, not a copy (a graph can be gigabytes). Isolated
+  // workers build their own.
   std::map<std::string, models::Model> built;            // the other variants
-  std::map<std::string, const models::Model*> variants;  // by Planned::variant()
-  for (const Planned& p : plan) {
-    if (variants.count(p.variant())) continue;
-    const models::Precision precision = models::ParsePrecision(p.precision);
-    if (p.graph == "plain" && precision == models::Precision::kFp32) {
-      variants[p.variant()] = &model;
+  std::map<std::string, const models::Model*> variants;  // by Configuration::variant()
+  for (const Configuration& c : plan.configurations) {
+    if (variants.count(c.variant())) continue;
+    const models::Precision precision = models::ParsePrecision(c.precision);
+    if (c.graph == "plain" && precision == models::Precision::kFp32) {
+      variants[c.variant()] = &model;
       continue;
     }
-    models::Model& variant = built[p.variant()];
+    models::Model& variant = built[c.variant()];
     variant = models::LoadModel(
-        o.model, {.seed = o.seed, .fused = p.graph == "fused", .precision = precision});
-    variants[p.variant()] = &variant;
+        req.model, {.seed = req.seed, .fused = c.graph == "fused", .precision = precision});
+    variants[c.variant()] = &variant;
   }
   if (generate) {
-    for (int64_t batch : o.batch_sizes)
+    for (int64_t batch : req.batch_sizes)
       harness::CheckGeneration(model, {.batch_size = batch,
-                                       .prompt_len = o.prompt_len,
-                                       .new_tokens = o.new_tokens,
-                                       .repetitions = o.repetitions});
+                                       .prompt_len = req.prompt_len,
+                                       .new_tokens = req.new_tokens,
+                                       .repetitions = req.repetitions});
   } else {
     std::vector<harness::BenchmarkConfig> configs;
-    for (const auto& p : plan) configs.push_back(p.config);
+    for (const auto& c : plan.configurations) configs.push_back(c.bench);
     harness::CheckShapes(model, configs);
   }
   const std::string db_path = store::ResolveDatabasePath(o.db.path);
   auto store = store::ResultStore::Open(db_path);
 
-  Progress progress;
-  Table table = generate ? GenerateTable() : SingleStreamTable();
   std::map<std::string, store::RunResults::Entry> entries;  // by platform
-  // The first successful configuration of each platform x precision, for its compatibility row.
-  std::map<std::pair<std::string, std::string>, const Planned*> worked;  // platform, variant
-  std::map<std::pair<std::string, std::string>, std::string> providers;
+  auto entry_for = [&](const std::string& platform) -> store::RunResults::Entry& {
+    auto& entry = entries[platform];
+    if (entry.hardware.platform.empty()) {
+      entry.hardware = HardwareRecord(platform, hardware);
+      entry.model = ModelRecordOf(model);
+    }
+    return entry;
+  };
+  for (const auto& st : platforms.unavailable) {
+    store::CompatibilityRecord r{.execution_provider = st.execution_provider,
+                                 .status = "unavailable",
+                                 .error_class = core::ErrorKindName(ErrorKind::kUnavailable),
+                                 .error_message = st.reason,
+                                 .max_abs_error = std::nullopt};
+    entry_for(st.platform).compatibility.push_back(r);
+  }
+  for (const auto& u : plan.unrunnable) {
+    store::CompatibilityRecord r{.execution_provider = "",
+                                 .status = "unavailable",
+                                 .error_class = core::ErrorKindName(ErrorKind::kUnavailable),
+                                 .error_message = u.reason,
+                                 .max_abs_error = std::nullopt,
+                                 .precision = "fp32",
+                                 .graph_variant = "fused"};
+    entry_for(u.platform).compatibility.push_back(r);
+  }
+
+  Progress progress;
+  Table table = ResultsTable(req.scenario);
+  // Each platform x variant gets one "ok" compatibility row, from its first configuration that
+  // ran: compared with the plain fp32 graph on the CPU (except that graph on the CPU itself).
+  std::set<std::pair<std::string, std::string>> compared;
+  struct Done {
+    const Configuration* c;
+    store::PerformanceRecord record;
+  };
+  std::vector<Done> done;
   int failures = 0;
+  const int total = static_cast<int>(plan.configurations.size());
+  for (int i = 0; i < total; ++i) {
+    const Configuration& c = plan.configurations[i];
+    const auto key = std::make_pair(c.platform, c.variant());
+    const bool first = !compared.count(key);
+    const bool compare = first && !(c.platform == "cpu" && c.variant() == "plain/fp32");
+    progress.Begin(i + 1, total, fmt::format("{} on {}", model.info.name, c.Describe()));
+    const ConfigurationOutcome out =
+        o.isolate ? RunConfigurationIsolated(c, i + 1, compare, o.config_timeout_s,
+                                             [&](double s) { progress.Waiting(s); })
+                  : RunConfiguration(c, *variants.at(c.variant()), model, compare,
+                                     [&](int runs, double s) { progress.Update(runs, s); });
+    auto& entry = entry_for(c.platform);
+    if (out.failed) {
+      // A shape the user asked for that cannot fit is their error: stop, store nothing.
+      if (out.invalid_argument) {
+        progress.End("invalid");
+        throw Error(ErrorKind::kInvalidArgument, out.error_message);
+      }
+      progress.End(fmt::format("failed: {}", out.error_message));
+      ++failures;
+      entry.compatibility.push_back(
+          ConfigurationResult(c, "failed", out.error_class, out.error_message));
+      continue;
+    }
+    progress.End(out.summary);
+    for (const auto& r : out.records) {
+      entry.performance.push_back(r);
+      done.push_back({&c, r});
+    }
+    if (first) {
+      compared.insert(key);
+      store::CompatibilityRecord ok = ConfigurationResult(c, "ok", "", "");
+      ok.execution_provider = out.records.empty() ? "" : out.records.front().execution_provider;
+      if (out.accuracy) {
+        ok.max_abs_error = out.accuracy->max_abs_error;
+        ok.top1_agreement = out.accuracy->top1_agreement;
+      }
+      entry.compatibility.push_back(ok);
+    }
+  }
+
+  // Offline: the best batch of each platform x variant x settings is the scenario's result.
+  std::map<std::string, size_t> best;  // group -> index into done
+  if (req.scenario == "offline")
+    for (size_t i = 0; i < done.size(); ++i) {
+      const std::string group =
+          done[i].c->platform + " " + done[i].c->variant() + " " + SettingsText(*done[i].c);
+      auto it = best.find(group);
+      if (it == best.end() ||
+          done[i].record.throughput_items_per_s > done[it->second].record.throughput_items_per_s)
+        best[group] = i;
+    }
+  std::set<size_t> best_rows;
+  for (const auto& [g, i] : best) best_rows.insert(i);
   double best_throughput = 0;
   std::string best_label;
-  for (size_t i = 0; i < plan.size(); ++i) {
-    const Planned& p = plan[i];
-    auto& entry = entries[p.platform];
-    if (entry.hardware.platform.empty()) {
-      entry.hardware = HardwareRecord(p.platform, hardware);
-      entry.model = {model.info.name,        model.info.architecture, model.info.modality,
-                     model.info.source,      model.info.source_path,  model.info.parameters,
-                     model.info.content_hash};
-    }
-    progress.Begin(static_cast<int>(i + 1), static_cast<int>(plan.size()),
-                   fmt::format("{} on {} {} {} batch {}", model.info.name, p.platform, p.graph,
-                               p.precision, p.config.shape.batch_size));
-    const models::Model& variant = *variants.at(p.variant());
-    try {
-      Outcome out = generate ? MeasureGenerate(variant, p, o, progress)
-                             : MeasureSingleStream(variant, p, progress);
-      progress.End(out.summary);
-      providers[{p.platform, p.variant()}] = out.record.execution_provider;
-      entry.performance.push_back(std::move(out.record));
-      table.rows.push_back(std::move(out.row));
-      worked.emplace(std::make_pair(p.platform, p.variant()), &p);
-      if (out.throughput > best_throughput) {
-        best_throughput = out.throughput;
-        best_label =
-            fmt::format("{} {} batch {}", p.platform, p.precision, p.config.shape.batch_size);
-      }
-    } catch (const Error& e) {
-      // A shape the user asked for that cannot fit is their error: stop, store nothing.
-      if (e.kind() == ErrorKind::kInvalidArgument) {
-        progress.End("invalid");
-        throw;
-      }
-      progress.End(fmt::format("failed: {}", e.what()));
-      ++failures;
-      entry.compatibility.push_back({.execution_provider = "",
-                                     .status = "failed",
-                                     .error_class = core::ErrorKindName(e.kind()),
-                                     .error_message = e.what(),
-                                     .max_abs_error = std::nullopt,
-                                     .precision = p.precision,
-                                     .graph_variant = p.graph});
+  for (size_t i = 0; i < done.size(); ++i) {
+    const auto& [c, r] = done[i];
+    std::string note;
+    if (best_rows.count(i)) note = "best batch";
+    if (r.latency_bound_ms)
+      note = r.tail_early_stopping_ms.value_or(r.latency_p99_ms) <= *r.latency_bound_ms
+                 ? "meets bound"
+                 : "misses bound";
+    table.rows.push_back(ResultRow(*c, r, note));
+    const double headline =
+        r.scenario == "server" ? r.achieved_qps.value_or(0) : r.throughput_items_per_s;
+    const bool eligible = r.scenario != "server" || note != "misses bound";
+    if (eligible && headline > best_throughput) {
+      best_throughput = headline;
+      best_label = fmt::format("{} {} batch {}", c->platform, c->precision, r.batch_size);
     }
   }
-  // A variant that ran is compared with the plain fp32 graph on the same inputs: its accuracy
-  // is stored with it.
-  for (const auto& [key, p] : worked) {
-    store::CompatibilityRecord ok{.execution_provider = providers[key],
-                                  .status = "ok",
-                                  .error_class = "",
-                                  .error_message = "",
-                                  .max_abs_error = std::nullopt,
-                                  .precision = p->precision,
-                                  .graph_variant = p->graph};
-    // Every variant, and every platform's fp32, against the plain fp32 graph on the CPU.
-    if (p->variant() != "plain/fp32" || p->platform != "cpu") {
-      harness::ShapeRequest shape = p->config.shape;
-      if (generate) shape.seq_len = o.prompt_len;
-      runtime::SessionOptions cpu;
-      cpu.intra_op_threads = o.threads;
-      const harness::AccuracyResult a = harness::CompareModels(
-          model, cpu, *variants.at(p->variant()), p->config.session, shape, o.seed);
-      ok.max_abs_error = a.max_abs_error;
-      ok.top1_agreement = a.top1_agreement;
-    }
-    entries[p->platform].compatibility.push_back(ok);
-  }
-  for (size_t i = 0; i < unavailable_fused.size(); ++i) {
-    auto& entry = entries[unavailable_platforms[i]];
-    if (entry.hardware.platform.empty()) {
-      entry.hardware = HardwareRecord(unavailable_platforms[i], hardware);
-      entry.model = {model.info.name,        model.info.architecture, model.info.modality,
-                     model.info.source,      model.info.source_path,  model.info.parameters,
-                     model.info.content_hash};
-    }
-    entry.compatibility.push_back(unavailable_fused[i]);
-  }
+
   for (auto& [platform, entry] : entries) results.entries.push_back(std::move(entry));
   results.run.finished_at = store::UtcNow();
   results.run.tool_version = build_info::kToolVersion;
@@ -397,36 +318,47 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
   results.run.command_line = CommandLine();
   results.run.hostname = hardware.host.hostname;
   results.run.os = hardware.host.os;
-  results.run.seed = o.seed;
+  results.run.seed = req.seed;
   results.run.metadata_json = nlohmann::json{
       {"onnxruntime_version", runtime::OnnxRuntimeVersion()},
       {"build_type", build_info::kBuildType},
+      {"isolated", o.isolate},
       {"hardware", hardware}}.dump();
   store->WriteRun(results);
 
+  std::vector<std::string> unavailable_names;
+  for (const auto& st : platforms.unavailable) unavailable_names.push_back(st.platform);
+  const std::string unit =
+      generate ? "tokens/s" : (req.scenario == "server" ? "queries/s" : "items/s");
   if (o.json) {
     nlohmann::json j = {{"run_id", results.run.run_id},
                         {"database", db_path},
+                        {"scenario", req.scenario},
                         {"model",
                          {{"name", model.info.name},
                           {"architecture", model.info.architecture},
                           {"parameters", model.info.parameters},
                           {"content_hash", model.info.content_hash}}},
+                        {"configurations", total},
                         {"failures", failures},
+                        {"unavailable", unavailable_names},
                         {"results", TableToJson(table)}};
     std::cout << j.dump(2) << "\n";
   } else {
     PrintTable(std::cout, table, TableFormat::kText);
     std::cout << fmt::format(
-        "{} ({} parameters) on {}: {} of {} configurations measured{}; run {} stored in {}\n",
-        model.info.name, model.info.parameters, hardware.cpu.model_name, plan.size() - failures,
-        plan.size(),
-        best_label.empty() ? ""
-                           : fmt::format(", best {:.2f} {}/s at {}", best_throughput,
-                                         generate ? "tokens" : "items", best_label),
+        "{} ({} parameters) on {}: {} of {} configurations measured{}{}; run {} stored in {}\n",
+        model.info.name, model.info.parameters, hardware.cpu.model_name, total - failures, total,
+        best_label.empty()
+            ? ""
+            : fmt::format(", best {:.2f} {} at {}", best_throughput, unit, best_label),
+        unavailable_names.empty()
+            ? ""
+            : fmt::format("; unavailable here (recorded): {}", fmt::join(unavailable_names, ", ")),
         results.run.run_id, db_path);
   }
-  return failures == 0 ? kExitOk : kExitCheckFailed;
+  if (failures > 0) return kExitCheckFailed;
+  return platforms.named_unavailable ? kExitUnavailable : kExitOk;
 }
 
 // `--key-models`: each key class's model in turn, each its own run, so one model that cannot
@@ -441,11 +373,12 @@ int RunKeyModels(const BenchmarkOptions& o) {
     BenchmarkOptions one = o;
     one.key_models = false;
     if (!o.timing_given) {  // 14 models, up to 2B parameters: keep the set within minutes
-      one.warmup = 2;
-      one.iterations = 10;
-      one.min_time_s = 0;
+      one.sweep.warmup = 2;
+      one.sweep.iterations = 10;
+      one.sweep.min_time_s = 0;
+      one.sweep.early_stopping = false;
     }
-    one.model = key.model;
+    one.sweep.model = key.model;
     one.shapes.clear();
     for (const auto& [name, dims] : key.shapes)
       one.shapes.push_back(fmt::format("{}={}", name, fmt::join(dims, ",")));
@@ -481,86 +414,131 @@ int RunKeyModels(const BenchmarkOptions& o) {
 void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   auto* cmd = app.add_subcommand(
       "benchmark",
-      "Measure a model on this machine: load time, first inference, latency mean/stdev/p50/p90/\n"
-      "p95/p99, throughput and peak RSS for each platform x batch size, stored in the results\n"
-      "database with the run's metadata. MODEL is a catalog name (`ipfs-accelerate models`), a\n"
-      "Hugging Face folder (config.json + model.safetensors), or an .onnx file.");
+      "Measure a model on this machine and store every result in the results database with the\n"
+      "run's metadata. Every list-valued option is a sweep axis (llama-bench style): each point\n"
+      "of their cross product is one configuration, with a fresh session and its own warm-up.\n"
+      "Scenarios (MLPerf LoadGen's method):\n"
+      "  single-stream  one query at a time until both --iterations and --min-time are met (by\n"
+      "                 default also enough queries for LoadGen's early-stopping p90 estimate at\n"
+      "                 99% confidence, p90_es_ms); latency mean/p50/p90/p99, throughput\n"
+      "  offline        throughput at each batch size; the best batch is marked\n"
+      "  server         Poisson arrivals (seeded) at --target-qps, one query in flight; p99\n"
+      "                 latency from arrival and achieved QPS; with --latency-bound-ms, a search\n"
+      "                 for the highest QPS whose p99 meets the bound\n"
+      "  generate       decoders with a KV cache: prefill a prompt, then greedy decoding\n"
+      "Memory: peak RSS per configuration; on CUDA also the process's and the GPU's device memory\n"
+      "(NVML). MODEL is a catalog name (`ipfs-accelerate models`), a Hugging Face folder\n"
+      "(config.json + model.safetensors), or an .onnx file.");
   auto o = std::make_shared<BenchmarkOptions>();
+  SweepRequest& r = o->sweep;
   auto* model =
-      cmd->add_option("--model,-m", o->model, "catalog name, Hugging Face folder, or .onnx file");
+      cmd->add_option("--model,-m", r.model, "catalog name, Hugging Face folder, or .onnx file");
   auto* keys = cmd->add_flag("--key-models", o->key_models,
                              "benchmark each of the key model classes at its small real size "
                              "(data/catalog/key_models.json), one run each; unless --warmup, "
                              "--iterations or --min-time is given, each takes 2 warm-up and 10 "
                              "timed runs");
   model->excludes(keys);
+  cmd->add_option("--scenario", r.scenario, "single-stream, offline, server or generate")
+      ->capture_default_str();
   cmd->add_option("--hardware", o->hardware,
-                  "platforms, comma-separated (see `detect`), or 'all' available here")
+                  "platforms, comma-separated (see `detect`), or 'all': every known platform, "
+                  "those not here recorded as unavailable with the reason")
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--batch-sizes,-b", o->batch_sizes, "batch sizes, comma-separated")
+  cmd->add_option("--batch-sizes,-b", r.batch_sizes, "batch sizes, comma-separated")
       ->delimiter(',')
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_option("--seq-len,-s", o->seq_len, "sequence length for text models")
+  cmd->add_option("--seq-lens,--seq-len,-s", r.seq_lens,
+                  "sequence lengths for text models, comma-separated (cut to the model's "
+                  "positions unless given)")
+      ->delimiter(',')
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--shape", o->shapes,
                   "NAME=d0,d1,... for an input's whole shape, or DIM=n for a symbolic dimension "
                   "(repeatable)");
-  cmd->add_option("--ep-option", o->ep_options,
-                  "execution provider option, [platform:]key=value (e.g. cuda:device_id=1); "
-                  "repeat it for several; without a platform it applies to every platform but "
-                  "cpu");
-  cmd->add_option("--threads,-t", o->threads, "intra-op threads (0: runtime default)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  cmd->add_option("--warmup", o->warmup, "untimed runs after the first inference")
-      ->capture_default_str();
-  cmd->add_option("--iterations,-n", o->iterations, "at least this many timed runs")
-      ->capture_default_str();
-  cmd->add_option("--min-time", o->min_time_s, "and at least this many seconds of timed runs")
-      ->capture_default_str();
-  cmd->add_option("--seed", o->seed, "seed of generated inputs and random weights")
-      ->capture_default_str();
   cmd->add_option(
-         "--precision", o->precisions,
+         "--precision", r.precisions,
          "precisions, comma-separated: fp32, fp16 (fp32 islands where accuracy needs it), int8 "
-         "(dynamic quantization of MatMul "
-         "weights), int4 (block-wise 4-bit weights); each variant's error against fp32 "
-         "is stored with its results")
+         "(dynamic quantization of MatMul weights), int4 (block-wise 4-bit weights); each "
+         "variant's error against fp32 is stored with its results")
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--graph", o->graphs,
+  cmd->add_option("--graph", r.graphs,
                   "graph variants, comma-separated: plain (standard ONNX, runs anywhere), fused "
                   "(ONNX Runtime contrib operators where the architecture has them), auto "
                   "(fused where the platform's runtime has contrib ops, else plain)")
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--scenario", o->scenario,
-                  "single-stream (one query at a time), or generate (decoders with a KV cache: "
-                  "prefill a prompt, then greedy decoding token by token)")
+  cmd->add_option("--threads,-t", r.threads,
+                  "intra-op thread counts, comma-separated (0: the runtime's default)")
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->add_option("--prompt-len", o->prompt_len, "generate: prompt tokens")
+  cmd->add_option("--graph-opt", r.graph_opt_levels,
+                  "ONNX Runtime graph optimisation levels, comma-separated: 0 (none), 1 (basic), "
+                  "2 (extended), 99 (all)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--ep-option", r.ep_options,
+                  "execution provider option, [platform:]key=value (e.g. cuda:device_id=1); "
+                  "repeatable; the same key given again with another value is swept; without a "
+                  "platform it applies to every platform but cpu");
+  cmd->add_option("--warmup", r.warmup, "untimed runs after the first inference, per configuration")
+      ->capture_default_str();
+  cmd->add_option("--iterations,-n", r.iterations,
+                  "at least this many timed runs (queries); an explicit value below 44 leaves "
+                  "single-stream without its early-stopping p90 estimate")
+      ->capture_default_str();
+  cmd->add_option("--min-time", r.min_time_s, "and at least this many seconds of timed runs")
+      ->capture_default_str();
+  cmd->add_option("--max-time", r.max_time_s,
+                  "stop a configuration's timed runs after this many seconds even if the counts "
+                  "are not met (0: no cap)")
+      ->capture_default_str();
+  cmd->add_option("--target-qps", r.target_qps,
+                  "server: arrival rates in queries/s, comma-separated (each a configuration)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--latency-bound-ms", r.latency_bound_ms,
+                  "server: search for the highest QPS whose p99 latency meets this bound")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", r.seed, "seed of generated inputs, random weights and arrivals")
+      ->capture_default_str();
+  cmd->add_option("--prompt-len", r.prompt_len, "generate: prompt tokens")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_option("--new-tokens", o->new_tokens,
+  cmd->add_option("--new-tokens", r.new_tokens,
                   "generate: tokens to generate, the first (from the prefill) included")
       ->check(CLI::Range(int64_t{2}, int64_t{1} << 20))
       ->capture_default_str();
-  cmd->add_option("--repetitions", o->repetitions,
+  cmd->add_option("--repetitions", r.repetitions,
                   "generate: measured generations (after one warm-up generation unless "
                   "--warmup 0)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  cmd->add_flag("--isolate", o->isolate,
+                "run each configuration in its own worker process: one that crashes (or runs "
+                "past --config-timeout) is recorded as failed and the sweep goes on");
+  cmd->add_option("--config-timeout", o->config_timeout_s,
+                  "with --isolate: seconds after which a configuration's worker is killed "
+                  "(0: no limit)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   o->db.Add(cmd);
   cmd->add_flag("--json", o->json, "print the results as JSON instead of a table");
   cmd->callback([selected, o, cmd] {
-    o->batch_sizes_given = cmd->count("--batch-sizes") > 0;
-    o->seq_len_given = cmd->count("--seq-len") > 0;
+    o->sweep.batch_explicit = cmd->count("--batch-sizes") > 0;
+    o->sweep.seq_len_explicit = cmd->count("--seq-lens") > 0;
+    o->iterations_given = cmd->count("--iterations") > 0;
     o->timing_given =
         cmd->count("--warmup") + cmd->count("--iterations") + cmd->count("--min-time") > 0;
-    if (o->model.empty() && !o->key_models)
+    // The early-stopping estimate needs a minimum count; an explicit --iterations is the
+    // user's own choice and is honoured as given.
+    o->sweep.early_stopping = !o->iterations_given;
+    if (o->sweep.model.empty() && !o->key_models)
       throw CLI::ValidationError("--model", "give --model or --key-models");
     *selected = [o] { return o->key_models ? RunKeyModels(*o) : RunBenchmarkCommand(*o); };
   });

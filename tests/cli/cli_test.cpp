@@ -4,10 +4,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -57,7 +60,7 @@ class CliTest : public ::testing::Test {
   Result Run(const std::string& args) {
     const std::string out = (dir_ / "stdout").string(), err = (dir_ / "stderr").string();
     const std::string cmd =
-        "env -u BENCHMARK_DB_PATH " + kCli + " " + args + " >" + out + " 2>" + err;
+        "env -u BENCHMARK_DB_PATH " + env_ + kCli + " " + args + " >" + out + " 2>" + err;
     const int raw = std::system(cmd.c_str());
     Result r;
     r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
@@ -65,6 +68,8 @@ class CliTest : public ::testing::Test {
     r.err = ReadFile(err);
     return r;
   }
+
+  std::string env_;  // NAME=value ... for the program, each followed by a space
 
   // A copy of the hf-tiny BERT fixture to damage.
   fs::path CopyFixture() {
@@ -248,8 +253,10 @@ TEST_F(CliTest, BadInputDoesNotCreateDatabase) {
   EXPECT_EQ(Run("benchmark --model no-such-model --db " + db_).status, 3);
   EXPECT_EQ(Run("benchmark --model bert-tiny --batch-sizes 1,2 --seq-len 513 --db " + db_).status,
             2);
-  // Debian's Chromium has no WebNN backend, so webnn is unavailable on these machines.
-  EXPECT_EQ(Run("benchmark --model bert-tiny --hardware cpu,webnn --db " + db_).status, 6);
+  // Debian's Chromium has no WebNN backend, so webnn is unavailable on these machines. Alone
+  // it leaves nothing to measure; beside cpu it would be recorded as unavailable (see
+  // PlatformsThatAreNotHereAreRecordedAsUnavailable).
+  EXPECT_EQ(Run("benchmark --model bert-tiny --hardware webnn --db " + db_).status, 6);
   EXPECT_FALSE(fs::exists(db_));
 }
 
@@ -446,6 +453,120 @@ TEST_F(CliTest, HelpAndUsageErrors) {
   EXPECT_EQ(r.status, 2);
   r = Run("no-such-command");
   EXPECT_EQ(r.status, 2);
+}
+
+// Processes whose command line contains `needle` (arguments joined with spaces).
+std::vector<pid_t> ProcessesWith(const std::string& needle) {
+  std::vector<pid_t> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = ReadFile(e.path() / "cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(needle) != std::string::npos) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+// --isolate: the second of three configurations crashes (its worker gets the SIGSEGV a fault in
+// a provider would raise); the crash is stored as that configuration's failure and the sweep
+// measures the third.
+TEST_F(CliTest, IsolatedSweepRecordsACrashAndGoesOn) {
+  env_ = "TMPDIR=" + dir_.string() + " ";  // the workers' job files, to find them by
+  auto sweep = std::async(std::launch::async, [&] {
+    return Run(
+        "benchmark --model bert-tiny --seq-lens 16 --batch-sizes 1,2,3 --isolate "
+        "--min-time 4 --warmup 0 --db " +
+        db_);
+  });
+  // The second configuration's worker: kill it once it is running.
+  const std::string needle = "_configuration --job " + dir_.string();
+  bool killed = false;
+  for (int i = 0; i < 600 && !killed; ++i) {  // up to 60 s
+    for (pid_t pid : ProcessesWith(needle))
+      if (ReadFile(fs::path("/proc") / std::to_string(pid) / "cmdline")
+              .find("configuration-2.json") != std::string::npos)
+        killed = ::kill(pid, SIGSEGV) == 0;
+    if (!killed) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(killed) << "never saw the second configuration's worker";
+  const Result r = sweep.get();
+  EXPECT_EQ(r.status, 1) << r.err;  // a configuration failed
+  EXPECT_NE(r.err.find("SIGSEGV"), std::string::npos) << r.err;
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  const auto perf = store->Query("SELECT batch_size FROM performance_results ORDER BY 1");
+  ASSERT_EQ(perf.rows.size(), 2u);
+  EXPECT_EQ(*perf.rows[0][0], "1");
+  EXPECT_EQ(*perf.rows[1][0], "3");  // after the crash
+  const auto failed = store->Query(
+      "SELECT error_class, error_message, batch_size FROM compatibility_results "
+      "WHERE status = 'failed'");
+  ASSERT_EQ(failed.rows.size(), 1u);
+  EXPECT_EQ(*failed.rows[0][0], "crash");
+  EXPECT_NE(failed.rows[0][1]->find("SIGSEGV"), std::string::npos);
+  EXPECT_EQ(*failed.rows[0][2], "2");
+}
+
+TEST_F(CliTest, IsolatedConfigurationPastItsTimeoutIsKilledAndRecorded) {
+  const Result r =
+      Run("benchmark --model bert-tiny --seq-lens 16 --isolate --config-timeout 1 --min-time 30 "
+          "--db " +
+          db_);
+  EXPECT_EQ(r.status, 1) << r.err;
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  const auto failed =
+      store->Query("SELECT error_class FROM compatibility_results WHERE status = 'failed'");
+  ASSERT_EQ(failed.rows.size(), 1u);
+  EXPECT_EQ(*failed.rows[0][0], "timeout");
+}
+
+// `--hardware all` runs what is here and records every other known platform as unavailable,
+// with the reason; a named platform that is not here is recorded too, and the exit status says
+// so after the others are stored.
+TEST_F(CliTest, PlatformsThatAreNotHereAreRecordedAsUnavailable) {
+  if (fs::exists("/dev/nvidia0")) GTEST_SKIP() << "a CUDA device is present";
+  Result r =
+      Run("benchmark --model bert-tiny --seq-lens 16 --hardware all --iterations 3 "
+          "--min-time 0 --db " +
+          db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto rows = [&](const std::string& sql) {
+    return store::ResultStore::Open(db_, {.read_only = true})->Query(sql).rows;
+  };
+  const auto cuda = rows(
+      "SELECT c.status, c.error_message FROM compatibility_results c JOIN hardware_platforms h "
+      "USING (hardware_id) WHERE h.platform = 'cuda'");
+  ASSERT_EQ(cuda.size(), 1u);
+  EXPECT_EQ(*cuda[0][0], "unavailable");
+  EXPECT_FALSE(cuda[0][1]->empty());                                        // the reason
+  EXPECT_EQ(*rows("SELECT count(*) FROM performance_results")[0][0], "1");  // cpu only
+
+  r =
+      Run("benchmark --model bert-tiny --seq-lens 16 --hardware cpu,cuda --iterations 3 "
+          "--min-time 0 --db " +
+          db_);
+  EXPECT_EQ(r.status, 6) << r.err;
+  EXPECT_EQ(*rows("SELECT count(*) FROM performance_results")[0][0], "2");
+  EXPECT_EQ(*rows("SELECT count(*) FROM compatibility_results c JOIN hardware_platforms h USING "
+                  "(hardware_id) WHERE h.platform = 'cuda' AND status = 'unavailable'")[0][0],
+            "2");
+}
+
+// A sweep over threads and graph optimisation levels stores each point with its settings.
+TEST_F(CliTest, SweepStoresEachPointWithItsSettings) {
+  const Result r =
+      Run("benchmark --model bert-tiny --seq-lens 8,16 --threads 1,2 --graph-opt 0,99 "
+          "--iterations 3 --min-time 0 --json --db " +
+          db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["results"].size(), 8u);
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  EXPECT_EQ(*store
+                 ->Query("SELECT count(DISTINCT (seq_len, threads, graph_optimization_level)) "
+                         "FROM performance_results")
+                 .rows[0][0],
+            "8");
+  EXPECT_EQ(*store->Query("SELECT count(*) FROM latest_performance").rows[0][0], "8");
 }
 
 }  // namespace

@@ -1,0 +1,246 @@
+#include "cli/configuration_run.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/benchmark_records.h"
+#include "cli/record_json.h"
+#include "ipfs_accel/core/error.h"
+#include "ipfs_accel/harness/benchmark.h"
+#include "ipfs_accel/harness/generation.h"
+#include "ipfs_accel/models/precision.h"
+
+extern char** environ;
+
+namespace ipfs_accel::cli {
+
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+namespace fs = std::filesystem;
+
+ConfigurationOutcome Measure(const Configuration& c, const models::Model& model,
+                             const ConfigurationProgress& progress) {
+  ConfigurationOutcome out;
+  if (c.scenario == "generate") {
+    const harness::GenerationConfig g{.session = c.bench.session,
+                                      .batch_size = c.bench.shape.batch_size,
+                                      .prompt_len = c.prompt_len,
+                                      .new_tokens = c.new_tokens,
+                                      .warmup = c.bench.warmup > 0 ? 1 : 0,
+                                      .repetitions = c.repetitions,
+                                      .seed = c.seed};
+    const harness::GenerationResult r = harness::RunGeneration(
+        model, g, [&](int steps, double s) { progress ? progress(steps, s) : void(); });
+    out.records.push_back(ToRecord(r, g));
+    out.summary = fmt::format("TTFT {:.1f} ms, decode p50 {:.2f} ms, {:.1f} tokens/s",
+                              r.prefill.p50, r.decode.p50, r.decode_tokens_per_s);
+  } else {
+    harness::BenchmarkConfig config = c.bench;
+    const harness::BenchmarkResult b = harness::RunBenchmark(
+        model, config, [&](int runs, double s) { progress ? progress(runs, s) : void(); });
+    store::PerformanceRecord record = ToRecord(b, config);
+    record.scenario = c.scenario;
+    out.records.push_back(std::move(record));
+    out.summary =
+        c.scenario == "offline"
+            ? fmt::format("{:.1f} items/s at batch {}", b.throughput_items_per_s, b.batch_size)
+            : fmt::format("p50 {:.3f} ms, p90 {:.3f} ms, {:.1f} items/s", b.latency.p50,
+                          b.latency.p90, b.throughput_items_per_s);
+  }
+  for (auto& r : out.records) {
+    r.precision = c.precision;
+    r.graph_variant = c.graph;
+    r.graph_optimization_level = c.bench.session.graph_optimization_level;
+    r.provider_options_json = nlohmann::json(c.bench.session.provider_options).dump();
+  }
+  return out;
+}
+
+std::string SignalName(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
+}
+
+ConfigurationOutcome Failure(std::string error_class, std::string message) {
+  ConfigurationOutcome out;
+  out.failed = true;
+  out.error_class = std::move(error_class);
+  out.error_message = std::move(message);
+  return out;
+}
+
+void WriteFileAtomically(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary);
+    f << text;
+    f.flush();
+    if (!f)
+      throw Error(ErrorKind::kIo,
+                  fmt::format("cannot write '{}'; check free disk space", tmp.string()));
+  }
+  fs::rename(tmp, path);
+}
+
+}  // namespace
+
+ConfigurationOutcome RunConfiguration(const Configuration& c, const models::Model& variant,
+                                      const models::Model& reference, bool compare,
+                                      const ConfigurationProgress& progress) {
+  ConfigurationOutcome out;
+  try {
+    out = Measure(c, variant, progress);
+    if (compare) {
+      runtime::SessionOptions cpu;
+      cpu.intra_op_threads = c.bench.session.intra_op_threads;
+      out.accuracy =
+          harness::CompareModels(reference, cpu, variant, c.bench.session, c.bench.shape, c.seed);
+    }
+  } catch (const Error& e) {
+    out = Failure(std::string(core::ErrorKindName(e.kind())), e.what());
+    out.invalid_argument = e.kind() == ErrorKind::kInvalidArgument;
+  }
+  return out;
+}
+
+nlohmann::json OutcomeToJson(const ConfigurationOutcome& o) {
+  nlohmann::json records = nlohmann::json::array();
+  for (const auto& r : o.records) records.push_back(RecordToJson(r));
+  nlohmann::json j = {{"records", records},           {"summary", o.summary},
+                      {"failed", o.failed},           {"invalid_argument", o.invalid_argument},
+                      {"error_class", o.error_class}, {"error_message", o.error_message},
+                      {"accuracy", nullptr}};
+  if (o.accuracy) {
+    j["accuracy"] = {{"max_abs_error", o.accuracy->max_abs_error}, {"top1_agreement", nullptr}};
+    if (o.accuracy->top1_agreement) j["accuracy"]["top1_agreement"] = *o.accuracy->top1_agreement;
+  }
+  return j;
+}
+
+ConfigurationOutcome OutcomeFromJson(const nlohmann::json& j) {
+  ConfigurationOutcome o;
+  for (const auto& r : j.at("records")) o.records.push_back(RecordFromJson(r));
+  j.at("summary").get_to(o.summary);
+  j.at("failed").get_to(o.failed);
+  j.at("invalid_argument").get_to(o.invalid_argument);
+  j.at("error_class").get_to(o.error_class);
+  j.at("error_message").get_to(o.error_message);
+  if (const auto& a = j.at("accuracy"); !a.is_null()) {
+    harness::AccuracyResult acc;
+    a.at("max_abs_error").get_to(acc.max_abs_error);
+    if (!a.at("top1_agreement").is_null())
+      acc.top1_agreement = a.at("top1_agreement").get<double>();
+    o.accuracy = acc;
+  }
+  return o;
+}
+
+int RunConfigurationJob(const std::string& job_path, const std::string& result_path) {
+  std::ifstream in(job_path);
+  if (!in) throw Error(ErrorKind::kNotFound, fmt::format("no job file '{}'", job_path));
+  const nlohmann::json job = nlohmann::json::parse(in);
+  const Configuration c = job.at("configuration").get<Configuration>();
+  const bool compare = job.at("compare").get<bool>();
+  ConfigurationOutcome out;
+  try {
+    const models::Model variant =
+        models::LoadModel(c.model, {.seed = c.seed,
+                                    .fused = c.graph == "fused",
+                                    .precision = models::ParsePrecision(c.precision)});
+    models::Model reference;
+    if (compare) reference = models::LoadModel(c.model, {.seed = c.seed});
+    out = RunConfiguration(c, variant, reference, compare, nullptr);
+  } catch (const Error& e) {
+    out = Failure(std::string(core::ErrorKindName(e.kind())), e.what());
+  }
+  WriteFileAtomically(result_path, OutcomeToJson(out).dump());
+  return 0;
+}
+
+ConfigurationOutcome RunConfigurationIsolated(const Configuration& c, int index, bool compare,
+                                              double timeout_s,
+                                              const std::function<void(double)>& tick) {
+  // The job and its result go through files: a long command line would upset ONNX Runtime.
+  std::string templ = (fs::temp_directory_path() / "ipfs-accelerate-job-XXXXXX").string();
+  if (!mkdtemp(templ.data()))
+    throw Error(ErrorKind::kIo,
+                fmt::format("cannot create a folder under {} for a worker: {}",
+                            fs::temp_directory_path().string(), std::strerror(errno)));
+  const fs::path dir = templ;
+  struct RemoveDir {
+    fs::path p;
+    ~RemoveDir() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } cleanup{dir};
+  const fs::path job = dir / fmt::format("configuration-{}.json", index);
+  const fs::path result = dir / "result.json";
+  WriteFileAtomically(job, nlohmann::json{{"configuration", c}, {"compare", compare}}.dump());
+
+  std::string exe = fs::read_symlink("/proc/self/exe").string();
+  std::vector<std::string> args = {exe,          "_configuration", "--job",
+                                   job.string(), "--result",       result.string()};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (const int rc = posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), environ);
+      rc != 0)
+    throw Error(ErrorKind::kIo,
+                fmt::format("cannot start a worker process ({}): {}", exe, std::strerror(rc)));
+
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  int status = 0;
+  bool timed_out = false;
+  for (;;) {
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (done < 0 && errno != EINTR)
+      throw Error(ErrorKind::kInternal,
+                  fmt::format("waiting for worker {} failed: {}", pid, std::strerror(errno)));
+    const double waited = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (timeout_s > 0 && waited > timeout_s && !timed_out) {
+      kill(pid, SIGKILL);
+      timed_out = true;
+    }
+    if (tick) tick(waited);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (timed_out)
+    return Failure("timeout", fmt::format("the configuration ran past --config-timeout {} s and "
+                                          "its worker process was killed",
+                                          timeout_s));
+  if (WIFSIGNALED(status))
+    return Failure(
+        "crash",
+        fmt::format("the configuration's worker process died of {}{}; the sweep went "
+                    "on without it",
+                    SignalName(WTERMSIG(status)), WCOREDUMP(status) ? " (core dumped)" : ""));
+  std::ifstream in(result);
+  if (!in)
+    return Failure("crash", fmt::format("the configuration's worker process exited with status "
+                                        "{} without a result",
+                                        WEXITSTATUS(status)));
+  try {
+    return OutcomeFromJson(nlohmann::json::parse(in));
+  } catch (const nlohmann::json::exception& e) {
+    return Failure("crash", fmt::format("the worker's result is unreadable: {}", e.what()));
+  }
+}
+
+}  // namespace ipfs_accel::cli
