@@ -342,16 +342,16 @@ std::string CellSummary(const MatrixRow& row, const MatrixCell& cell) {
 std::string RenderMatrixMarkdown(const CompatibilityMatrix& m) {
   std::vector<std::string> notes;  // footnote texts, numbered from 1 in first-use order
   auto note_refs = [&](const MatrixCell& cell) {
-    std::string refs;
     std::set<size_t> used;
     for (const MatrixResult& r : cell.results) {
       if (r.status == "ok") continue;
       const std::string text = FootnoteText(r);
       auto it = std::find(notes.begin(), notes.end(), text);
       if (it == notes.end()) it = notes.insert(notes.end(), text);
-      const size_t n = static_cast<size_t>(it - notes.begin()) + 1;
-      if (used.insert(n).second) refs += fmt::format("[{}]", n);
+      used.insert(static_cast<size_t>(it - notes.begin()) + 1);
     }
+    std::string refs;
+    for (size_t n : used) refs += fmt::format("[{}]", n);
     return refs;
   };
 

@@ -109,10 +109,12 @@ class CompatibilityMatrixTest : public ::testing::Test {
             {"t5-small", "text", "openvino",
              NotOk("unavailable", "unavailable", "no contrib ops", "fp32", "fused")},
             {"t5-small", "text", "cpu", NotOk("unavailable", "", "held back by the operator")},
+            {"opt-125m", "text", "cpu", Ok("fp32", "plain", std::nullopt)},
             {"net.onnx", "unknown", "xnnpack", Ok("fp32", "plain", 3e-6), "onnx-file"},
         });
     WriteRun(*store_, "2026-01-03T10:00:00Z", "beta",
-             {{"bert-base-uncased", "text", "rocm", NotOk("failed", "runtime", kScriptMessage)}});
+             {{"bert-base-uncased", "text", "rocm", NotOk("failed", "runtime", kScriptMessage)},
+              {"opt-125m", "text", "cpu", NotOk("failed", "runtime", "beta's failure")}});
     // Schema v2 refuses statuses other than ok/failed/unavailable; a copy of the table without
     // its CHECKs stands for schema v3 ('skipped') and a status from a newer tool.
     store_->Query(
@@ -149,7 +151,7 @@ TEST_F(CompatibilityMatrixTest, ColumnsAreTheFixedOnesThenOtherStoredPlatforms) 
   // qualcomm is an alias of the Qualcomm column; xnnpack has no column of its own but is stored.
   EXPECT_THAT(titles, ::testing::ElementsAre("CUDA", "ROCm", "MPS", "OpenVINO", "Qualcomm", "WebNN",
                                              "WebGPU", "CPU", "xnnpack"));
-  EXPECT_EQ(m.result_count, 16u);  // 17 stored, one superseded
+  EXPECT_EQ(m.result_count, 17u);  // 19 stored, two superseded
   EXPECT_THAT(m.hosts, ::testing::ElementsAre("alpha", "beta"));
   EXPECT_EQ(m.first_run_at, "2026-01-01T10:00:00Z");
   EXPECT_EQ(m.last_run_at, "2026-01-03T10:00:00Z");
@@ -214,14 +216,15 @@ TEST_F(CompatibilityMatrixTest, FamilyRowsAggregateEveryModelOfAModality) {
   EXPECT_THAT(families, ::testing::ElementsAre("text", "vision", "unknown"));  // no audio stored
 
   const MatrixRow& text = Row(m, "text");
-  EXPECT_THAT(text.models, ::testing::ElementsAre("bert-base-uncased", "bert-tiny", "t5-small"));
+  EXPECT_THAT(text.models,
+              ::testing::ElementsAre("bert-base-uncased", "bert-tiny", "opt-125m", "t5-small"));
   const MatrixCell& cpu = Cell(m, "text", "CPU");
   EXPECT_EQ(cpu.status, "ok");
   EXPECT_EQ(cpu.model_counts.at("ok"), 1);           // bert-base-uncased
-  EXPECT_EQ(cpu.model_counts.at("failed"), 1);       // bert-tiny
+  EXPECT_EQ(cpu.model_counts.at("failed"), 2);       // bert-tiny; opt-125m (beta's is the latest)
   EXPECT_EQ(cpu.model_counts.at("quarantined"), 1);  // t5-small
   EXPECT_DOUBLE_EQ(cpu.fp32_error.value_or(0), 2.4e-6);
-  EXPECT_EQ(CellSummary(text, cpu), "1 ok ≤ 2.4e-06, 1 failed, 1 quarantined");
+  EXPECT_EQ(CellSummary(text, cpu), "1 ok ≤ 2.4e-06, 2 failed, 1 quarantined");
   EXPECT_EQ(CellSummary(text, Cell(m, "text", "WebNN")), "2 unavailable");
   EXPECT_EQ(CellSummary(text, Cell(m, "text", "Qualcomm")), "1 unavailable");
   EXPECT_EQ(CellSummary(text, Cell(m, "text", "MPS")), "—");
@@ -231,7 +234,7 @@ TEST_F(CompatibilityMatrixTest, FamilyRowsAggregateEveryModelOfAModality) {
 
 TEST_F(CompatibilityMatrixTest, HostFilterComesBeforeLatest) {
   const CompatibilityMatrix beta = BuildCompatibilityMatrix(*store_, {.hostname = "beta"});
-  EXPECT_EQ(beta.result_count, 1u);
+  EXPECT_EQ(beta.result_count, 2u);
   EXPECT_EQ(beta.host_filter, "beta");
   EXPECT_EQ(Cell(beta, "BERT", "ROCm").status, "failed");
   EXPECT_EQ(Cell(beta, "BERT", "CPU").status, kNeverTried);
@@ -240,13 +243,18 @@ TEST_F(CompatibilityMatrixTest, HostFilterComesBeforeLatest) {
   const CompatibilityMatrix alpha = BuildCompatibilityMatrix(*store_, {.hostname = "alpha"});
   EXPECT_EQ(Cell(alpha, "BERT", "ROCm").status, kNeverTried);
   EXPECT_EQ(Cell(alpha, "BERT", "CUDA").status, "ok");
+  // Unfiltered, beta's newer failure is opt-125m's latest on the CPU; alpha's own result stays
+  // visible under --host alpha.
+  EXPECT_EQ(Cell(BuildCompatibilityMatrix(*store_, {}), "LLaMA", "CPU").status, "failed");
+  EXPECT_EQ(Cell(alpha, "LLaMA", "CPU").status, "ok");
+  EXPECT_EQ(Cell(beta, "LLaMA", "CPU").status, "failed");
 }
 
 TEST_F(CompatibilityMatrixTest, MarkdownHasShortCellsAndDeduplicatedFootnotes) {
   CompatibilityMatrix m = BuildCompatibilityMatrix(*store_, {});
   m.database = "results.duckdb";
   const std::string md = RenderMatrixMarkdown(m);
-  EXPECT_THAT(md, HasSubstr("Data: results.duckdb, hosts alpha, beta; 16 results from runs "
+  EXPECT_THAT(md, HasSubstr("Data: results.duckdb, hosts alpha, beta; 17 results from runs "
                             "started 2026-01-01T10:00:00Z to 2026-01-03T10:00:00Z"));
   EXPECT_THAT(md, HasSubstr("Legend: "));
   EXPECT_THAT(md, HasSubstr("| Model | CUDA | ROCm | MPS | OpenVINO | Qualcomm | WebNN | WebGPU | "
@@ -255,7 +263,7 @@ TEST_F(CompatibilityMatrixTest, MarkdownHasShortCellsAndDeduplicatedFootnotes) {
                             "ok (reference) | — |"));
   EXPECT_THAT(md, HasSubstr("| CLAP (clap-htsat-unfused) | — | — | — | — | — | — | — | — | — |"));
   EXPECT_THAT(md, HasSubstr("| Family |"));
-  EXPECT_THAT(md, HasSubstr("| text (3 models) |"));
+  EXPECT_THAT(md, HasSubstr("| text (4 models) |"));
 
   // The WebNN reason is one footnote, referred to by the BERT cell and the text family cell.
   const std::string note = std::string("fp32 plain unavailable (unavailable): ") + kWebNnReason;
@@ -312,7 +320,7 @@ TEST_F(CompatibilityMatrixTest, JsonHasEveryCellByColumn) {
   EXPECT_EQ(bert["cells"]["MPS"]["status"], kNeverTried);
   const nlohmann::json& text = j["rows"][models::KeyModels().size()];
   EXPECT_EQ(text["section"], "family");
-  EXPECT_EQ(text["cells"]["CPU"]["model_counts"]["failed"], 1);
+  EXPECT_EQ(text["cells"]["CPU"]["model_counts"]["failed"], 2);
 }
 
 TEST(CompatibilityMatrixEmptyTest, EmptyDatabaseIsAllNeverTried) {
