@@ -34,6 +34,7 @@ void AddReportCommand(CLI::App& app, CommandFn* selected);
 void AddModelsCommand(CLI::App& app, CommandFn* selected);
 void AddExportCommand(CLI::App& app, CommandFn* selected);
 void AddRunCommand(CLI::App& app, CommandFn* selected);
+void AddMatrixCommand(CLI::App& app, CommandFn* selected);
 void AddConfigurationWorkerCommand(CLI::App& app, CommandFn* selected);
 
 }  // namespace ipfs_accel::cli

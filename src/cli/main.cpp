@@ -60,6 +60,7 @@ int Main(int argc, char** argv) {
   AddBenchmarkCommand(app, &selected);
   AddDbCommand(app, &selected);
   AddReportCommand(app, &selected);
+  AddMatrixCommand(app, &selected);
   AddConfigurationWorkerCommand(app, &selected);
 
   try {

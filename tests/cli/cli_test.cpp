@@ -569,5 +569,31 @@ TEST_F(CliTest, SweepStoresEachPointWithItsSettings) {
   EXPECT_EQ(*store->Query("SELECT count(*) FROM latest_performance").rows[0][0], "8");
 }
 
+TEST_F(CliTest, MatrixShowsTheStoredResultOfAFamily) {
+  // A database that does not exist is an error, and is not created.
+  Result r = Run("matrix --db " + db_);
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_FALSE(fs::exists(db_));
+
+  SeedDatabase();
+  r = Run("matrix --format json --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  const nlohmann::json* text = nullptr;
+  for (const auto& row : j["rows"])
+    if (row["section"] == "family" && row["label"] == "text") text = &row;
+  ASSERT_NE(text, nullptr) << r.out;
+  EXPECT_EQ((*text)["models"], nlohmann::json({"bert-tiny"}));
+  EXPECT_EQ((*text)["cells"]["CPU"]["status"], "ok");
+  EXPECT_EQ((*text)["cells"]["CUDA"]["status"], "never-tried");
+
+  const std::string html = (dir_ / "matrix.html").string();
+  r = Run("matrix --format html --output " + html + " --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(ReadFile(html).find("state-ok"), std::string::npos);
+  EXPECT_FALSE(fs::exists(html + ".tmp"));
+  EXPECT_EQ(Run("matrix --format pdf --db " + db_).status, 2);
+}
+
 }  // namespace
 }  // namespace ipfs_accel
