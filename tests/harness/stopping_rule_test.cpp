@@ -13,14 +13,18 @@
 
 #include <gtest/gtest.h>
 
+#include "ipfs_accel/harness/benchmark.h"
 #include "ipfs_accel/harness/statistics.h"
 #include "support/catch_error.h"
+#include "support/sleeping_session.h"
 
 namespace ipfs_accel::harness {
 namespace {
 
 using core::ErrorKind;
 using testing::CatchError;
+using testing::SleepingSession;
+using testing::Uniform01;
 
 // P(B <= k) by summing C(n, i) p^i q^(n-i) directly, in long double (exact enough for n <= 60).
 double DirectCdf(int64_t k, int64_t n, double p) {
@@ -234,12 +238,8 @@ TEST(EstimatePercentileTest, RejectsOutOfRangeArguments) {
 }
 
 // Seeded draws from X = 2 + Exp(1) (milliseconds, a latency-like skew): the true 90th
-// percentile is 2 + ln 10. Uniforms from the top 53 bits of mt19937_64, so the draws are
-// the same with every standard library.
-double DrawShiftedExponential(std::mt19937_64& rng) {
-  const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;  // [0, 1)
-  return 2.0 - std::log1p(-u);
-}
+// percentile is 2 + ln 10.
+double DrawShiftedExponential(std::mt19937_64& rng) { return 2.0 - std::log1p(-Uniform01(rng)); }
 
 // The number of trials out of `trials` whose bound covered the truth is Binomial(trials, c)
 // with c the exact coverage the estimate states (the distribution is continuous). Its
@@ -279,6 +279,111 @@ TEST(EstimatePercentileTest, BoundsCoverTheTruePercentileAtTheirStatedRates) {
     RecordProperty("covered_n" + std::to_string(n),
                    std::to_string(upper_covers) + "/" + std::to_string(interval_covers));
   }
+}
+
+// MeasureSession's stopping rule, on a session whose runs sleep for drawn durations.
+
+BenchmarkConfig QuickConfig() {
+  BenchmarkConfig c;
+  c.warmup = 0;
+  c.iterations = 1;
+  c.min_time_s = 0;
+  return c;
+}
+
+TEST(SingleStreamStoppingTest, RunsUntilTheEarlyStoppingEstimateExists) {
+  SleepingSession session([](std::mt19937_64& rng) { return 0.2 + 0.2 * Uniform01(rng); }, 1);
+  const BenchmarkResult r = MeasureSession(session, models::Model{}, QuickConfig());
+  EXPECT_EQ(r.samples_ms.size(), 44u);  // iterations 1 and no minimum time: the estimate decides
+  ASSERT_TRUE(r.tail.early_stopping_ms.has_value());
+  EXPECT_EQ(*r.tail.early_stopping_ms, r.latency.max);  // at the minimum n, X_(n)
+  EXPECT_EQ(r.tail.percentile, 90.0);
+  EXPECT_EQ(r.tail.confidence, 0.99);
+  EXPECT_EQ(r.tail.queries, 44);
+  EXPECT_FALSE(r.hit_max_time);
+  EXPECT_EQ(r.tail_note, "");
+  EXPECT_EQ(r.execution_provider, "SleepingTestProvider");
+  EXPECT_EQ(session.drawn_ms().size(), 45u);  // the first inference and 44 timed runs
+
+  BenchmarkConfig p99 = QuickConfig();
+  p99.tail_percentile = 99;
+  p99.tail_confidence = 0.9;  // 0.99^230 <= 0.1 < 0.99^229
+  EXPECT_EQ(MeasureSession(session, models::Model{}, p99).samples_ms.size(), 230u);
+}
+
+TEST(SingleStreamStoppingTest, WithoutEarlyStoppingTheCountsAlone) {
+  SleepingSession session([](std::mt19937_64&) { return 0.1; }, 1);
+  BenchmarkConfig c = QuickConfig();
+  c.early_stopping = false;
+  c.iterations = 5;
+  c.warmup = 2;
+  const BenchmarkResult r = MeasureSession(session, models::Model{}, c);
+  EXPECT_EQ(r.samples_ms.size(), 5u);
+  EXPECT_EQ(session.drawn_ms().size(), 8u);
+  EXPECT_FALSE(r.tail.early_stopping_ms.has_value());
+  EXPECT_FALSE(r.hit_max_time);
+  EXPECT_NE(r.tail_note.find("needs 44 runs; there were 5"), std::string::npos) << r.tail_note;
+  EXPECT_NE(r.tail_note.find("early_stopping is off"), std::string::npos) << r.tail_note;
+  EXPECT_EQ(r.tail.sample_ms, r.latency.p90);
+}
+
+TEST(SingleStreamStoppingTest, MaxTimeEndsTheRunsAndSaysSo) {
+  SleepingSession session([](std::mt19937_64&) { return 2.0; }, 1);
+  BenchmarkConfig c = QuickConfig();
+  c.iterations = 100000;
+  c.min_time_s = 10;
+  c.max_time_s = 0.05;
+  const BenchmarkResult r = MeasureSession(session, models::Model{}, c);
+  EXPECT_TRUE(r.hit_max_time);
+  // Every run takes at least 2 ms, and the loop stops at the first one ending past 50 ms.
+  EXPECT_GE(r.samples_ms.size(), 1u);
+  EXPECT_LE(r.samples_ms.size(), 25u);
+  EXPECT_FALSE(r.tail.early_stopping_ms.has_value());
+  EXPECT_NE(r.tail_note.find("max_time_s 0.05 ended the runs"), std::string::npos) << r.tail_note;
+
+  c.max_time_s = -1;
+  EXPECT_EQ(CatchError([&] { MeasureSession(session, models::Model{}, c); }).kind(),
+            ErrorKind::kInvalidArgument);
+  c.max_time_s = 0;
+  c.tail_confidence = 1;
+  EXPECT_EQ(CatchError([&] { MeasureSession(session, models::Model{}, c); }).kind(),
+            ErrorKind::kInvalidArgument);
+}
+
+TEST(SingleStreamStoppingTest, EstimatesCoverTheTrueP90OfTheRuns) {
+  // Runs last U(2, 6) ms: the true 90th percentile is 5.6 ms. Each timed sample is the drawn
+  // duration plus the harness's and the wait's overhead, never less, so the upper bounds can
+  // only gain from it; the lower end of the interval may move up by the largest overhead.
+  constexpr double kTrueP90 = 5.6;
+  SleepingSession session([](std::mt19937_64& rng) { return 2.0 + 4.0 * Uniform01(rng); }, 2024);
+  BenchmarkConfig c = QuickConfig();
+  c.iterations = 250;
+  const BenchmarkResult r = MeasureSession(session, models::Model{}, c);
+  ASSERT_EQ(r.samples_ms.size(), 250u);
+  const std::vector<double> drawn(session.drawn_ms().begin() + 1, session.drawn_ms().end());
+  ASSERT_EQ(drawn.size(), r.samples_ms.size());
+  double max_overhead = 0;
+  for (size_t i = 0; i < drawn.size(); ++i) {
+    ASSERT_GE(r.samples_ms[i], drawn[i]) << i;
+    max_overhead = std::max(max_overhead, r.samples_ms[i] - drawn[i]);
+  }
+  RecordProperty("max_overhead_ms", std::to_string(max_overhead));
+
+  // The seeded draws themselves are not among the 1% (or 5%) the bounds miss.
+  const PercentileEstimate ideal = EstimatePercentile(drawn, 90, 0.99, 0.95);
+  ASSERT_GE(*ideal.early_stopping_ms, kTrueP90);
+  ASSERT_LE(*ideal.ci_low_ms, kTrueP90);
+  ASSERT_GE(*ideal.ci_high_ms, kTrueP90);
+
+  ASSERT_TRUE(r.tail.early_stopping_ms.has_value());
+  ASSERT_TRUE(r.tail.ci_low_ms.has_value());
+  EXPECT_GE(*r.tail.early_stopping_ms, kTrueP90);
+  EXPECT_GE(*r.tail.ci_high_ms, kTrueP90);
+  EXPECT_LE(*r.tail.ci_low_ms, kTrueP90 + max_overhead);
+  EXPECT_LE(*r.tail.ci_low_ms, r.tail.sample_ms);
+  EXPECT_LE(r.tail.sample_ms, *r.tail.ci_high_ms);
+  EXPECT_LE(*r.tail.ci_high_ms, *r.tail.early_stopping_ms);  // 0.975 one-sided below 0.99
+  EXPECT_EQ(r.tail.discarded, 250 - 236);  // mpmath: P(B(250, 0.9) <= k - 1) >= 0.99 from k = 236
 }
 
 }  // namespace
