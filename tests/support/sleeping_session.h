@@ -24,6 +24,13 @@ inline double Uniform01(std::mt19937_64& rng) {
   return static_cast<double>(rng() >> 11) * 0x1.0p-53;
 }
 
+// Returns `ms` milliseconds from now, within microseconds (never earlier).
+inline void SleepPreciselyMs(double ms) {
+  harness::WaitUntil(std::chrono::steady_clock::now() +
+                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                         std::chrono::duration<double, std::milli>(ms)));
+}
+
 class SleepingSession : public runtime::Session {
  public:
   using DrawMs = std::function<double(std::mt19937_64&)>;
@@ -50,9 +57,7 @@ class SleepingSession : public runtime::Session {
   void RunBound() override {
     const double ms = draw_ms_(rng_);
     drawn_ms_.push_back(ms);
-    harness::WaitUntil(std::chrono::steady_clock::now() +
-                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                           std::chrono::duration<double, std::milli>(ms)));
+    SleepPreciselyMs(ms);
   }
   void RunBoundKeepOutputs() override { throw Unsupported("RunBoundKeepOutputs"); }
   void SetBoundInput(const std::string&, core::Tensor) override { throw Unsupported("inputs"); }
