@@ -208,7 +208,8 @@ PeakQpsResult FindPeakQps(const std::function<void()>& query, double latency_bou
     double lowest = r.trials.front().target_qps;
     for (const auto& tr : r.trials) lowest = std::min(lowest, tr.target_qps);
     r.note = fmt::format(
-        "no rate met the p{} bound of {} ms: even the lowest tried, {:.4g} queries/s, missed it",
+        "no rate met the p{} bound of {:.4g} ms: even the lowest tried, {:.4g} queries/s, missed "
+        "it",
         base.tail_percentile, latency_bound_ms, lowest);
   }
   return r;
