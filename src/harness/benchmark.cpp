@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include "ipfs_accel/core/error.h"
-
 #include "ipfs_accel/harness/memory.h"
 #include "ipfs_accel/hw/hardware.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
