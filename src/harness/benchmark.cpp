@@ -1,8 +1,13 @@
 #include "ipfs_accel/harness/benchmark.h"
 
+#include <algorithm>
 #include <chrono>
+#include <limits>
 #include <string>
 
+#include <fmt/format.h>
+
+#include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/memory.h"
 #include "ipfs_accel/hw/hardware.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
@@ -45,28 +50,54 @@ void CheckShapes(const models::Model& model, const std::vector<BenchmarkConfig>&
   for (const auto& c : configs) ResolveShapes(session->inputs(), model.dim_roles, c.shape);
 }
 
+PreparedSession PrepareSession(runtime::Session& session, const models::Model& model,
+                               const BenchmarkConfig& config) {
+  PreparedSession p;
+  p.execution_provider = session.execution_provider();
+  p.session_options_json = session.options_json();
+  p.input_shapes = ResolveShapes(session.inputs(), model.dim_roles, config.shape);
+  session.Bind(GenerateInputs(session.inputs(), p.input_shapes, model.input_hints, config.seed));
+  const EffectiveDims dims =
+      EffectiveBatchAndSequence(session.inputs(), model.dim_roles, p.input_shapes);
+  p.batch_size = dims.batch_size;
+  p.seq_len = dims.seq_len;
+
+  const auto t0 = Clock::now();
+  session.RunBound();
+  p.first_inference_ms = MsSince(t0);
+  for (int i = 0; i < config.warmup; ++i) session.RunBound();
+  return p;
+}
+
 BenchmarkResult MeasureSession(runtime::Session& session, const models::Model& model,
                                const BenchmarkConfig& config, const ProgressFn& progress) {
+  if (config.max_time_s < 0)
+    throw core::Error(
+        core::ErrorKind::kInvalidArgument,
+        fmt::format("max_time_s {} is negative; give 0 for no limit", config.max_time_s));
+  // Checks the tail settings before anything runs, and says how many runs the estimate needs.
+  const int64_t tail_minimum =
+      EstimatePercentile({}, config.tail_percentile, config.tail_confidence, config.tail_ci_level)
+          .min_queries_for_estimate;
+
   BenchmarkResult r;
-  r.execution_provider = session.execution_provider();
-  r.session_options_json = session.options_json();
-  r.input_shapes = ResolveShapes(session.inputs(), model.dim_roles, config.shape);
-  session.Bind(GenerateInputs(session.inputs(), r.input_shapes, model.input_hints, config.seed));
-  const EffectiveDims dims =
-      EffectiveBatchAndSequence(session.inputs(), model.dim_roles, r.input_shapes);
-  r.batch_size = dims.batch_size;
-  r.seq_len = dims.seq_len;
+  PreparedSession prepared = PrepareSession(session, model, config);
+  r.execution_provider = std::move(prepared.execution_provider);
+  r.session_options_json = std::move(prepared.session_options_json);
+  r.input_shapes = std::move(prepared.input_shapes);
+  r.batch_size = prepared.batch_size;
+  r.seq_len = prepared.seq_len;
+  r.first_inference_ms = prepared.first_inference_ms;
 
-  auto t0 = Clock::now();
-  session.RunBound();
-  r.first_inference_ms = MsSince(t0);
-  for (int i = 0; i < config.warmup; ++i) session.RunBound();
-
-  r.samples_ms.reserve(static_cast<size_t>(config.iterations));
+  const size_t runs_needed = static_cast<size_t>(
+      std::max<int64_t>({0, config.iterations, config.early_stopping ? tail_minimum : 0}));
+  const double max_time_s =
+      config.max_time_s > 0 ? config.max_time_s : std::numeric_limits<double>::infinity();
+  r.samples_ms.reserve(runs_needed);
   const auto start = Clock::now();
   double elapsed_s = 0;
-  while (static_cast<int>(r.samples_ms.size()) < config.iterations ||
-         elapsed_s < config.min_time_s) {
+  while ((r.samples_ms.size() < runs_needed || elapsed_s < config.min_time_s) &&
+         elapsed_s < max_time_s) {
     const auto t = Clock::now();
     session.RunBound();
     const auto t_end = Clock::now();
@@ -74,7 +105,16 @@ BenchmarkResult MeasureSession(runtime::Session& session, const models::Model& m
     elapsed_s = std::chrono::duration<double>(t_end - start).count();
     if (progress) progress(static_cast<int>(r.samples_ms.size()), elapsed_s);
   }
+  r.hit_max_time = r.samples_ms.size() < runs_needed || elapsed_s < config.min_time_s;
   r.latency = Summarize(r.samples_ms);
+  r.tail = EstimatePercentile(r.samples_ms, config.tail_percentile, config.tail_confidence,
+                              config.tail_ci_level);
+  if (!r.tail.early_stopping_ms)
+    r.tail_note = fmt::format(
+        "the early-stopping p{} estimate at confidence {} needs {} runs; there were {}{}",
+        config.tail_percentile, config.tail_confidence, tail_minimum, r.samples_ms.size(),
+        r.hit_max_time ? fmt::format(" (max_time_s {} ended the runs)", config.max_time_s)
+                       : std::string(" (early_stopping is off)"));
   r.throughput_items_per_s =
       r.latency.mean > 0 ? static_cast<double>(r.batch_size) * 1000.0 / r.latency.mean : 0;
   r.peak_rss_bytes = PeakRssBytes();

@@ -1,6 +1,9 @@
 #pragma once
-// One benchmark configuration: open a session, time the first inference, warm up,
-// then time runs until both the iteration count and the minimum time are met.
+// One benchmark configuration (MLPerf LoadGen's single-stream scenario): open a session,
+// time the first inference, warm up, then time runs one after another until the iteration
+// count and the minimum time are met and, with early stopping, there are enough runs for
+// the early-stopping estimate of the tail percentile (see stopping_rule.h) -- or until
+// max_time_s, whichever comes first.
 // The timed loop is the session's bare RunBound() between two steady_clock reads;
 // bench/harness_overhead checks that it costs no more than a bare loop.
 
@@ -13,6 +16,7 @@
 #include "ipfs_accel/core/tensor.h"
 #include "ipfs_accel/harness/input_generator.h"
 #include "ipfs_accel/harness/statistics.h"
+#include "ipfs_accel/harness/stopping_rule.h"
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/runtime/session.h"
 
@@ -23,8 +27,15 @@ struct BenchmarkConfig {
   ShapeRequest shape;
   int warmup = 5;
   int iterations = 20;      // at least this many timed runs ...
-  double min_time_s = 1.0;  // ... and at least this long
-  uint64_t seed = 42;       // of the generated inputs
+  double min_time_s = 1.0;  // ... and at least this long ...
+  // ... and, when set, at least MinQueriesForEarlyStopping(tail_percentile, tail_confidence)
+  // runs (44 for the 90th percentile at 0.99), so that the estimate exists.
+  bool early_stopping = true;
+  double tail_percentile = 90;    // of the reported estimate (LoadGen single-stream: 90)
+  double tail_confidence = 0.99;  // of its early-stopping upper bound
+  double tail_ci_level = 0.95;    // of its two-sided interval
+  double max_time_s = 0;          // > 0: stop timing here even if the counts are not met
+  uint64_t seed = 42;             // of the generated inputs
 };
 
 struct BenchmarkResult {
@@ -37,6 +48,9 @@ struct BenchmarkResult {
   double first_inference_ms = 0;
   std::vector<double> samples_ms;
   LatencyStats latency;
+  PercentileEstimate tail;    // at config.tail_percentile, from samples_ms
+  bool hit_max_time = false;  // max_time_s ended the runs before the counts were met
+  std::string tail_note;      // why tail.early_stopping_ms is absent; empty when present
   double throughput_items_per_s = 0;
   int64_t peak_rss_bytes = 0;
   // GPU platforms (NVML, after the timed runs, session alive): this process's device memory
@@ -49,8 +63,25 @@ struct BenchmarkResult {
 // Called after each timed run with (runs done, seconds elapsed); for progress display.
 using ProgressFn = std::function<void(int, double)>;
 
+// A session made ready to time: inputs generated for the resolved shapes and bound, the
+// first inference timed (cold), the warm-up runs done.
+struct PreparedSession {
+  std::string execution_provider;
+  std::string session_options_json;
+  std::map<std::string, core::Shape> input_shapes;
+  int64_t batch_size = 0;  // as run (a fixed graph's own size where it has one)
+  int64_t seq_len = 0;     // 0 when the inputs have no sequence axis
+  double first_inference_ms = 0;
+};
+
+// Uses config.shape, seed and warmup (config.session is not used). Throws like ResolveShapes
+// and the session's RunBound().
+PreparedSession PrepareSession(runtime::Session& session, const models::Model& model,
+                               const BenchmarkConfig& config);
+
 // Throws core::Error from the runtime (unavailable provider, model rejected, a run
-// failing) and kInvalidArgument for shapes that do not fit.
+// failing) and kInvalidArgument for shapes that do not fit or tail settings out of range
+// (percentile not in (0, 100), confidence or level not in (0, 1), max_time_s < 0).
 BenchmarkResult RunBenchmark(const models::Model& model, const BenchmarkConfig& config,
                              const ProgressFn& progress = nullptr);
 
