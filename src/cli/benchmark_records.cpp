@@ -19,6 +19,20 @@ void SetLatency(store::PerformanceRecord& r, const harness::LatencyStats& s) {
   r.latency_p99_ms = s.p99;
 }
 
+void SetTail(store::PerformanceRecord& r, const harness::PercentileEstimate& t) {
+  r.tail_percentile = t.percentile;
+  r.tail_early_stopping_ms = t.early_stopping_ms;
+  r.tail_confidence = t.confidence;
+  r.tail_ci_low_ms = t.ci_low_ms;
+  r.tail_ci_high_ms = t.ci_high_ms;
+  r.tail_ci_level = t.ci_level;
+}
+
+void SetDeviceMemory(store::PerformanceRecord& r, int64_t process, int64_t gpu_used) {
+  if (process >= 0) r.device_memory_process_bytes = process;
+  if (gpu_used >= 0) r.device_memory_gpu_used_bytes = gpu_used;
+}
+
 store::PerformanceRecord Common(const std::string& provider, const std::string& options_json,
                                 const runtime::SessionOptions& session) {
   store::PerformanceRecord r;
@@ -58,11 +72,33 @@ store::PerformanceRecord ToRecord(const harness::BenchmarkResult& b,
   SetLatency(r, b.latency);
   r.throughput_items_per_s = b.throughput_items_per_s;
   r.peak_rss_bytes = b.peak_rss_bytes;
-  if (b.device_memory_process_bytes >= 0)
-    r.device_memory_process_bytes = b.device_memory_process_bytes;
-  if (b.device_memory_gpu_used_bytes >= 0)
-    r.device_memory_gpu_used_bytes = b.device_memory_gpu_used_bytes;
+  SetDeviceMemory(r, b.device_memory_process_bytes, b.device_memory_gpu_used_bytes);
   r.samples_ms = b.samples_ms;
+  SetTail(r, b.tail);
+  return r;
+}
+
+store::PerformanceRecord ToRecord(const harness::PreparedSession& p, double load_ms,
+                                  const harness::ServerResult& s, int64_t peak_rss_bytes,
+                                  const harness::DeviceMemory& device_memory,
+                                  const harness::BenchmarkConfig& config) {
+  store::PerformanceRecord r = Common(p.execution_provider, p.session_options_json, config.session);
+  r.scenario = "server";
+  r.batch_size = p.batch_size;
+  r.seq_len = p.seq_len;
+  r.input_shapes_json = nlohmann::json(p.input_shapes).dump();
+  r.warmup_iterations = config.warmup;
+  r.iterations = static_cast<int>(s.latencies_ms.size());
+  r.load_ms = load_ms;
+  r.first_inference_ms = p.first_inference_ms;
+  SetLatency(r, s.latency);
+  r.throughput_items_per_s = s.achieved_qps * static_cast<double>(p.batch_size);
+  r.peak_rss_bytes = peak_rss_bytes;
+  SetDeviceMemory(r, device_memory.process_bytes, device_memory.gpu_used_bytes);
+  r.samples_ms = s.latencies_ms;
+  SetTail(r, s.tail);
+  r.target_qps = s.target_qps;
+  r.achieved_qps = s.achieved_qps;
   return r;
 }
 

@@ -6,6 +6,7 @@
 
 #include "ipfs_accel/harness/benchmark.h"
 #include "ipfs_accel/harness/generation.h"
+#include "ipfs_accel/harness/server_scenario.h"
 #include "ipfs_accel/hw/hardware.h"
 #include "ipfs_accel/store/records.h"
 
@@ -15,6 +16,12 @@ store::HardwarePlatformRecord HardwareRecord(const std::string& platform,
                                              const hw::HardwareReport& hardware);
 // A single-stream configuration: latencies of whole runs.
 store::PerformanceRecord ToRecord(const harness::BenchmarkResult& result,
+                                  const harness::BenchmarkConfig& config);
+// A server run: latencies from scheduled arrival to completion, target and achieved QPS, the
+// p99 estimate. A peak-QPS search stores one per trial, with its bound.
+store::PerformanceRecord ToRecord(const harness::PreparedSession& prepared, double load_ms,
+                                  const harness::ServerResult& server, int64_t peak_rss_bytes,
+                                  const harness::DeviceMemory& device_memory,
                                   const harness::BenchmarkConfig& config);
 // A generation: latencies per decoded token, throughput in tokens/s, TTFT from the prefills.
 store::PerformanceRecord ToRecord(const harness::GenerationResult& result,

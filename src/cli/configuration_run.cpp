@@ -19,6 +19,7 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/benchmark.h"
 #include "ipfs_accel/harness/generation.h"
+#include "ipfs_accel/harness/server_scenario.h"
 #include "ipfs_accel/models/precision.h"
 
 extern char** environ;
@@ -47,8 +48,44 @@ ConfigurationOutcome Measure(const Configuration& c, const models::Model& model,
     out.records.push_back(ToRecord(r, g));
     out.summary = fmt::format("TTFT {:.1f} ms, decode p50 {:.2f} ms, {:.1f} tokens/s",
                               r.prefill.p50, r.decode.p50, r.decode_tokens_per_s);
+  } else if (c.scenario == "server") {
+    harness::ServerConfig server;
+    server.target_qps = c.target_qps > 0 ? c.target_qps : 1;  // a search sets its own rates
+    server.min_duration_s = c.bench.min_time_s;
+    server.min_queries = c.bench.iterations;
+    server.early_stopping = c.early_stopping;
+    if (c.max_time_s > 0) server.max_duration_s = c.max_time_s;
+    server.seed = c.seed;
+    if (c.latency_bound_ms > 0) {
+      const harness::PeakQpsBenchmarkResult p =
+          harness::RunPeakQpsBenchmark(model, c.bench, c.latency_bound_ms, server);
+      for (const auto& trial : p.search.trials) {
+        store::PerformanceRecord r = ToRecord(p.prepared, p.load_ms, trial.result, p.peak_rss_bytes,
+                                              p.device_memory, c.bench);
+        r.latency_bound_ms = c.latency_bound_ms;
+        out.records.push_back(std::move(r));
+      }
+      out.summary =
+          p.search.best
+              ? fmt::format("peak {:.1f} queries/s with p99 {:.3f} ms <= {} ms ({} trials)",
+                            p.search.trials[*p.search.best].target_qps,
+                            p.search.trials[*p.search.best].tail_ms, c.latency_bound_ms,
+                            p.search.trials.size())
+              : p.search.note;
+    } else {
+      const harness::ServerBenchmarkResult b = harness::RunServerBenchmark(
+          model, c.bench, server,
+          [&](int done, double s) { progress ? progress(done, s) : void(); });
+      out.records.push_back(
+          ToRecord(b.prepared, b.load_ms, b.server, b.peak_rss_bytes, b.device_memory, c.bench));
+      out.summary = fmt::format("{:.1f} of {:.1f} queries/s, p99 {:.3f} ms{}",
+                                b.server.achieved_qps, b.server.target_qps, b.server.latency.p99,
+                                b.server.note.empty() ? "" : "; " + b.server.note);
+    }
   } else {
     harness::BenchmarkConfig config = c.bench;
+    config.early_stopping = c.early_stopping;
+    config.max_time_s = c.max_time_s;
     const harness::BenchmarkResult b = harness::RunBenchmark(
         model, config, [&](int runs, double s) { progress ? progress(runs, s) : void(); });
     store::PerformanceRecord record = ToRecord(b, config);
@@ -57,8 +94,12 @@ ConfigurationOutcome Measure(const Configuration& c, const models::Model& model,
     out.summary =
         c.scenario == "offline"
             ? fmt::format("{:.1f} items/s at batch {}", b.throughput_items_per_s, b.batch_size)
-            : fmt::format("p50 {:.3f} ms, p90 {:.3f} ms, {:.1f} items/s", b.latency.p50,
-                          b.latency.p90, b.throughput_items_per_s);
+            : fmt::format("p50 {:.3f} ms, p90 {:.3f} ms (early-stopping {}), {:.1f} items/s",
+                          b.latency.p50, b.latency.p90,
+                          b.tail.early_stopping_ms
+                              ? fmt::format("{:.3f} ms", *b.tail.early_stopping_ms)
+                              : "n/a: " + b.tail_note,
+                          b.throughput_items_per_s);
   }
   for (auto& r : out.records) {
     r.precision = c.precision;

@@ -138,7 +138,8 @@ SweepPlan PlanSweep(const SweepRequest& r, const std::vector<std::string>& platf
                     c.bench.min_time_s = r.min_time_s;
                     c.bench.seed = r.seed;
                     c.max_time_s = r.max_time_s;
-                    c.early_stopping = r.early_stopping && r.scenario == "single-stream";
+                    c.early_stopping =
+                        r.early_stopping && (r.scenario == "single-stream" || server);
                     c.target_qps = qps;
                     c.latency_bound_ms = server ? r.latency_bound_ms : 0;
                     c.prompt_len = r.prompt_len;

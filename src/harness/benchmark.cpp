@@ -29,16 +29,23 @@ BenchmarkResult RunBenchmark(const models::Model& model, const BenchmarkConfig& 
   const double load_ms = MsSince(t0);
   BenchmarkResult r = MeasureSession(*session, model, config, progress);
   r.load_ms = load_ms;
-  if (config.session.platform == "cuda" || config.session.platform == "tensorrt") {
-    const auto id = config.session.provider_options.find("device_id");
-    const unsigned device =
-        id == config.session.provider_options.end() ? 0u : std::stoul(id->second);
-    const hw::NvidiaMemorySample m = hw::SampleNvidiaMemory(device);
-    r.device_memory_process_bytes = m.process_bytes;
-    r.device_memory_gpu_used_bytes = m.gpu_used_bytes;
-    r.device_memory_note = !m.reason.empty() ? m.reason : m.process_reason;
-  }
+  const DeviceMemory m = SampleDeviceMemory(config.session);
+  r.device_memory_process_bytes = m.process_bytes;
+  r.device_memory_gpu_used_bytes = m.gpu_used_bytes;
+  r.device_memory_note = m.note;
   return r;
+}
+
+DeviceMemory SampleDeviceMemory(const runtime::SessionOptions& session) {
+  DeviceMemory out;
+  if (session.platform != "cuda" && session.platform != "tensorrt") return out;
+  const auto id = session.provider_options.find("device_id");
+  const unsigned device = id == session.provider_options.end() ? 0u : std::stoul(id->second);
+  const hw::NvidiaMemorySample m = hw::SampleNvidiaMemory(device);
+  out.process_bytes = m.process_bytes;
+  out.gpu_used_bytes = m.gpu_used_bytes;
+  out.note = !m.reason.empty() ? m.reason : m.process_reason;
+  return out;
 }
 
 void CheckShapes(const models::Model& model, const std::vector<BenchmarkConfig>& configs) {

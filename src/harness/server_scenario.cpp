@@ -148,6 +148,24 @@ ServerBenchmarkResult RunServerBenchmark(const models::Model& model, const Bench
   const double load_ms = Ms(Clock::now() - t0);
   ServerBenchmarkResult r = MeasureServer(*session, model, config, server, progress);
   r.load_ms = load_ms;
+  r.device_memory = SampleDeviceMemory(config.session);
+  return r;
+}
+
+PeakQpsBenchmarkResult RunPeakQpsBenchmark(const models::Model& model,
+                                           const BenchmarkConfig& config, double latency_bound_ms,
+                                           const ServerConfig& base,
+                                           const PeakSearchOptions& options) {
+  QueriesNeeded(base);
+  ResetPeakRss();
+  PeakQpsBenchmarkResult r;
+  const auto t0 = Clock::now();
+  auto session = runtime::OpenOnnxRuntimeSession(model, config.session);
+  r.load_ms = Ms(Clock::now() - t0);
+  r.prepared = PrepareSession(*session, model, config);
+  r.search = FindPeakQps([&] { session->RunBound(); }, latency_bound_ms, base, options);
+  r.peak_rss_bytes = PeakRssBytes();
+  r.device_memory = SampleDeviceMemory(config.session);
   return r;
 }
 

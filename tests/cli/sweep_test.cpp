@@ -89,7 +89,9 @@ TEST(SweepTest, ServerRatesAreAnAxisAndASearchIsOneConfiguration) {
   const SweepPlan search = PlanSweep(r, {"cpu"});
   ASSERT_EQ(search.configurations.size(), 1u);
   EXPECT_EQ(search.configurations[0].latency_bound_ms, 5);
-  EXPECT_FALSE(search.configurations[0].early_stopping);  // single-stream only
+  EXPECT_TRUE(search.configurations[0].early_stopping);  // the p99 estimate
+  r.scenario = "offline";
+  EXPECT_FALSE(PlanSweep(r, {"cpu"}).configurations[0].early_stopping);  // throughput only
 }
 
 TEST(SweepTest, RefusesWhatCannotBeRun) {

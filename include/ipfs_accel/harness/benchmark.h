@@ -79,6 +79,15 @@ struct PreparedSession {
 PreparedSession PrepareSession(runtime::Session& session, const models::Model& model,
                                const BenchmarkConfig& config);
 
+// GPU platforms' device memory now (NVML): this process's and the whole GPU's, -1 where
+// unknown (with the reason in `note`) or on platforms that are not NVIDIA GPUs.
+struct DeviceMemory {
+  int64_t process_bytes = -1;
+  int64_t gpu_used_bytes = -1;
+  std::string note;
+};
+DeviceMemory SampleDeviceMemory(const runtime::SessionOptions& session);
+
 // Throws core::Error from the runtime (unavailable provider, model rejected, a run
 // failing) and kInvalidArgument for shapes that do not fit or tail settings out of range
 // (percentile not in (0, 100), confidence or level not in (0, 1), max_time_s < 0).

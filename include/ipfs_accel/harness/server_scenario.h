@@ -84,6 +84,7 @@ struct ServerBenchmarkResult {
   double load_ms = 0;  // RunServerBenchmark only
   ServerResult server;
   int64_t peak_rss_bytes = 0;
+  DeviceMemory device_memory;  // RunServerBenchmark on a GPU platform
 };
 ServerBenchmarkResult MeasureServer(runtime::Session& session, const models::Model& model,
                                     const BenchmarkConfig& config, const ServerConfig& server,
@@ -127,5 +128,19 @@ struct PeakSearchOptions {
 // for a bound <= 0, trials or capacity_runs < 1, and like RunServer.
 PeakQpsResult FindPeakQps(const std::function<void()>& query, double latency_bound_ms,
                           const ServerConfig& base, const PeakSearchOptions& options = {});
+
+// The search on a fresh session on config.session (as RunServerBenchmark): PrepareSession,
+// then FindPeakQps with the bound inputs.
+struct PeakQpsBenchmarkResult {
+  PreparedSession prepared;
+  double load_ms = 0;
+  PeakQpsResult search;
+  int64_t peak_rss_bytes = 0;  // over the whole search
+  DeviceMemory device_memory;
+};
+PeakQpsBenchmarkResult RunPeakQpsBenchmark(const models::Model& model,
+                                           const BenchmarkConfig& config, double latency_bound_ms,
+                                           const ServerConfig& base,
+                                           const PeakSearchOptions& options = {});
 
 }  // namespace ipfs_accel::harness
