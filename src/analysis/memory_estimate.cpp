@@ -511,13 +511,16 @@ int64_t AttentionScratchBytes(
   if (node.op_type() == "Attention") {
     const core::Shape w = KnownDims(type_of(1));
     if (w.size() != 2 || w[1] < 0) return 0;
-    const int64_t probs = SaturatingMul(SaturatingMul(batch * heads, sequence), sequence);
-    return SaturatingMul(element, SaturatingAdd(probs, SaturatingMul(batch * sequence, w[1])));
+    const int64_t probs =
+        SaturatingMul(SaturatingMul(SaturatingMul(batch, heads), sequence), sequence);
+    return SaturatingMul(element,
+                         SaturatingAdd(probs, SaturatingMul(SaturatingMul(batch, sequence), w[1])));
   }
   const core::Shape k = KnownDims(type_of(1));
   const int64_t keys = k.size() == 4 ? k[2] : k.size() == 3 ? k[1] : kUnknown;
   if (keys < 0) return 0;
-  return SaturatingMul(element, SaturatingMul(SaturatingMul(batch * heads, sequence), keys));
+  return SaturatingMul(element,
+                       SaturatingMul(SaturatingMul(SaturatingMul(batch, heads), sequence), keys));
 }
 
 // Constant nodes, and nodes that read only weights (the fused encoder's merged QKV weight, a
