@@ -19,6 +19,7 @@
 #include "cli/progress.h"
 #include "cli/sweep.h"
 #include "cli/table_printer.h"
+#include "ipfs_accel/analysis/memory_estimate.h"
 #include "ipfs_accel/build_info.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/benchmark.h"
@@ -149,6 +150,33 @@ PlatformSelection SelectPlatforms(const std::vector<std::string>& asked,
   return s;
 }
 
+// Why a configuration cannot fit, when its estimate (a lower bound: weights + inputs + the
+// peak of live intermediates) exceeds the memory free where it would run: the GPU's for CUDA
+// and TensorRT, MemAvailable otherwise. Nothing when it fits or either side is unknown.
+std::optional<std::string> DoesNotFit(const std::optional<analysis::MemoryEstimate>& e,
+                                      const runtime::SessionOptions& session) {
+  if (!e) return std::nullopt;
+  int64_t free_bytes = 0;
+  std::string where = "host memory available (MemAvailable)";
+  if (session.platform == "cuda" || session.platform == "tensorrt") {
+    const auto id = session.provider_options.find("device_id");
+    const unsigned device = id == session.provider_options.end() ? 0u : std::stoul(id->second);
+    const hw::NvidiaMemorySample m = hw::SampleNvidiaMemory(device);
+    if (m.gpu_total_bytes < 0 || m.gpu_used_bytes < 0) return std::nullopt;
+    free_bytes = m.gpu_total_bytes - m.gpu_used_bytes;
+    where = fmt::format("free on GPU {}", device);
+  } else {
+    free_bytes = hw::AvailableHostMemoryBytes();
+  }
+  if (free_bytes <= 0 || e->total_bytes <= free_bytes) return std::nullopt;
+  return fmt::format(
+      "estimated {} (weights {}, inputs {}, activations {}) is more than the {} {}; use smaller "
+      "batch or sequence sizes, or a lower precision",
+      analysis::DescribeBytes(e->total_bytes), analysis::DescribeBytes(e->weights_bytes),
+      analysis::DescribeBytes(e->inputs_bytes), analysis::DescribeBytes(e->activation_peak_bytes),
+      analysis::DescribeBytes(free_bytes), where);
+}
+
 int RunBenchmarkCommand(const BenchmarkOptions& o) {
   SweepRequest req = o.sweep;
   req.shape_overrides = ParseShapes(o.shapes);
@@ -183,16 +211,39 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
         req.model, {.seed = req.seed, .fused = c.graph == "fused", .precision = precision});
     variants[c.variant()] = &variant;
   }
-  if (generate) {
-    for (int64_t batch : req.batch_sizes)
-      harness::CheckGeneration(model, {.batch_size = batch,
-                                       .prompt_len = req.prompt_len,
-                                       .new_tokens = req.new_tokens,
-                                       .repetitions = req.repetitions});
-  } else {
-    std::vector<harness::BenchmarkConfig> configs;
-    for (const auto& c : plan.configurations) configs.push_back(c.bench);
-    harness::CheckShapes(model, configs);
+  // Every configuration's shapes, checked before anything runs; a generation's at its prefill
+  // and at its last decode step (the KV cache at its longest), for the memory estimate.
+  std::vector<harness::ShapeRequest> requests;
+  for (const auto& c : plan.configurations) {
+    if (generate) {
+      harness::CheckGeneration(model, {.batch_size = c.bench.shape.batch_size,
+                                       .prompt_len = c.prompt_len,
+                                       .new_tokens = c.new_tokens,
+                                       .repetitions = c.repetitions});
+      requests.push_back({.batch_size = c.bench.shape.batch_size, .seq_len = c.prompt_len});
+      requests.push_back({.batch_size = c.bench.shape.batch_size,
+                          .seq_len = 1,
+                          .past_len = c.prompt_len + c.new_tokens - 2});
+    } else {
+      requests.push_back(c.bench.shape);
+    }
+  }
+  const auto shapes = harness::CheckShapes(model, requests);
+  std::vector<std::optional<analysis::MemoryEstimate>> estimates;
+  for (size_t i = 0; i < plan.configurations.size(); ++i) {
+    const Configuration& c = plan.configurations[i];
+    const models::Model& variant = *variants.at(c.variant());
+    std::optional<analysis::MemoryEstimate> e;
+    for (size_t k = generate ? 2 * i : i; k <= (generate ? 2 * i + 1 : i); ++k) {
+      try {
+        analysis::MemoryEstimate one = analysis::EstimateMemory(variant, shapes[k]);
+        if (!e || one.total_bytes > e->total_bytes) e = one;
+      } catch (const Error& error) {
+        std::cerr << fmt::format("ipfs-accelerate: warning: no memory estimate for {}: {}\n",
+                                 c.Describe(), error.what());
+      }
+    }
+    estimates.push_back(e);
   }
   const std::string db_path = store::ResolveDatabasePath(o.db.path);
   auto store = store::ResultStore::Open(db_path);
@@ -235,7 +286,7 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
     store::PerformanceRecord record;
   };
   std::vector<Done> done;
-  int failures = 0;
+  int failures = 0, skipped = 0;
   const int total = static_cast<int>(plan.configurations.size());
   for (int i = 0; i < total; ++i) {
     const Configuration& c = plan.configurations[i];
@@ -243,12 +294,18 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
     const bool first = !compared.count(key);
     const bool compare = first && !(c.platform == "cpu" && c.variant() == "plain/fp32");
     progress.Begin(i + 1, total, fmt::format("{} on {}", model.info.name, c.Describe()));
+    auto& entry = entry_for(c.platform);
+    if (const auto why = DoesNotFit(estimates[i], c.bench.session)) {
+      progress.End("skipped: " + *why);
+      ++skipped;
+      entry.compatibility.push_back(ConfigurationResult(c, "skipped", "insufficient_memory", *why));
+      continue;
+    }
     const ConfigurationOutcome out =
         o.isolate ? RunConfigurationIsolated(c, i + 1, compare, o.config_timeout_s,
                                              [&](double s) { progress.Waiting(s); })
                   : RunConfiguration(c, *variants.at(c.variant()), model, compare,
                                      [&](int runs, double s) { progress.Update(runs, s); });
-    auto& entry = entry_for(c.platform);
     if (out.failed) {
       // A shape the user asked for that cannot fit is their error: stop, store nothing.
       if (out.invalid_argument) {
@@ -262,7 +319,8 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
       continue;
     }
     progress.End(out.summary);
-    for (const auto& r : out.records) {
+    for (auto r : out.records) {
+      if (estimates[i]) r.memory_estimate_bytes = estimates[i]->total_bytes;
       entry.performance.push_back(r);
       done.push_back({&c, r});
     }
@@ -341,14 +399,16 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
                           {"content_hash", model.info.content_hash}}},
                         {"configurations", total},
                         {"failures", failures},
+                        {"skipped", skipped},
                         {"unavailable", unavailable_names},
                         {"results", TableToJson(table)}};
     std::cout << j.dump(2) << "\n";
   } else {
     PrintTable(std::cout, table, TableFormat::kText);
     std::cout << fmt::format(
-        "{} ({} parameters) on {}: {} of {} configurations measured{}{}; run {} stored in {}\n",
-        model.info.name, model.info.parameters, hardware.cpu.model_name, total - failures, total,
+        "{} ({} parameters) on {}: {} of {} configurations measured{}{}{}; run {} stored in {}\n",
+        model.info.name, model.info.parameters, hardware.cpu.model_name, total - failures - skipped,
+        total, skipped ? fmt::format(" ({} skipped: cannot fit in memory)", skipped) : "",
         best_label.empty()
             ? ""
             : fmt::format(", best {:.2f} {} at {}", best_throughput, unit, best_label),

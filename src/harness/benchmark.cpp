@@ -48,13 +48,17 @@ DeviceMemory SampleDeviceMemory(const runtime::SessionOptions& session) {
   return out;
 }
 
-void CheckShapes(const models::Model& model, const std::vector<BenchmarkConfig>& configs) {
-  if (configs.empty()) return;
+std::vector<std::map<std::string, core::Shape>> CheckShapes(
+    const models::Model& model, const std::vector<ShapeRequest>& requests) {
+  std::vector<std::map<std::string, core::Shape>> out;
+  if (requests.empty()) return out;
   runtime::SessionOptions probe;  // the graph's inputs are the same on every platform
   probe.graph_optimization_level = 0;
   probe.intra_op_threads = 1;
   const auto session = runtime::OpenOnnxRuntimeSession(model, probe);
-  for (const auto& c : configs) ResolveShapes(session->inputs(), model.dim_roles, c.shape);
+  for (const auto& r : requests)
+    out.push_back(ResolveShapes(session->inputs(), model.dim_roles, r));
+  return out;
 }
 
 PreparedSession PrepareSession(runtime::Session& session, const models::Model& model,

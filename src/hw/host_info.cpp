@@ -1,4 +1,5 @@
-// DetectHost(): who and what this machine is, for labelling stored results.
+// DetectHost(): who and what this machine is, for labelling stored results;
+// AvailableHostMemoryBytes(): how much memory it has free now.
 
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -28,6 +29,11 @@ HostInfo DetectHost() {
   utsname uts{};
   if (uname(&uts) == 0) host.kernel = uts.release;
   return host;
+}
+
+int64_t AvailableHostMemoryBytes() {
+  const std::optional<std::string> meminfo = detail::ReadTextFile("/proc/meminfo");
+  return meminfo ? detail::ParseMeminfoBytes(*meminfo, "MemAvailable").value_or(0) : 0;
 }
 
 }  // namespace ipfs_accel::hw

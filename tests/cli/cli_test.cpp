@@ -595,5 +595,60 @@ TEST_F(CliTest, MatrixShowsTheStoredResultOfAFamily) {
   EXPECT_EQ(Run("matrix --format pdf --db " + db_).status, 2);
 }
 
+// A configuration whose estimated memory cannot fit on any machine (a million sequences of
+// 512 tokens: terabytes of attention scores) is skipped with the reason; the others run, and
+// each measured record keeps its estimate beside its peak RSS.
+TEST_F(CliTest, ConfigurationThatCannotFitIsSkippedWithTheReason) {
+  const Result r =
+      Run("benchmark --model bert-tiny --batch-sizes 1,1000000 --seq-lens 512 --iterations 3 "
+          "--min-time 0 --json --db " +
+          db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["skipped"], 1);
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  const auto skipped = store->Query(
+      "SELECT error_class, error_message, batch_size FROM compatibility_results "
+      "WHERE status = 'skipped'");
+  ASSERT_EQ(skipped.rows.size(), 1u);
+  EXPECT_EQ(*skipped.rows[0][0], "insufficient_memory");
+  EXPECT_NE(skipped.rows[0][1]->find("GiB"), std::string::npos);
+  EXPECT_EQ(*skipped.rows[0][2], "1000000");
+  const auto perf = store->Query(
+      "SELECT batch_size, memory_estimate_bytes > 4385920 * 4 FROM performance_results");
+  ASSERT_EQ(perf.rows.size(), 1u);
+  EXPECT_EQ(*perf.rows[0][0], "1");
+  EXPECT_EQ(*perf.rows[0][1], "true");  // at least the fp32 weights
+}
+
+// Offline marks the best batch; server stores target and achieved rates with the p99 estimate.
+TEST_F(CliTest, OfflineAndServerScenarios) {
+  Result r =
+      Run("benchmark --model bert-tiny --seq-lens 8 --scenario offline --batch-sizes 1,4 "
+          "--iterations 5 --min-time 0 --json --db " +
+          db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  int best = 0;
+  const nlohmann::json offline = nlohmann::json::parse(r.out);
+  for (const auto& row : offline["results"]) best += row["note"] == "best batch";
+  EXPECT_EQ(best, 1);
+  r = Run(
+      "benchmark --model bert-tiny --seq-lens 8 --scenario server --target-qps 50 --iterations 20 "
+      "--min-time 0.2 --db " +
+      db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  const auto server = store->Query(
+      "SELECT target_qps, achieved_qps > 0, tail_percentile, iterations >= 459 "
+      "FROM performance_results WHERE scenario = 'server'");
+  ASSERT_EQ(server.rows.size(), 1u);
+  EXPECT_EQ(*server.rows[0][0], "50.0");
+  EXPECT_EQ(*server.rows[0][1], "true");
+  EXPECT_EQ(*server.rows[0][2], "99.0");
+  EXPECT_EQ(*server.rows[0][3], "false");  // an explicit --iterations is honoured as given
+  EXPECT_EQ(*store->Query("SELECT count(*) FROM performance_results WHERE scenario = 'offline'")
+                 .rows[0][0],
+            "2");
+}
+
 }  // namespace
 }  // namespace ipfs_accel

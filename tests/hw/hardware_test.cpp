@@ -158,6 +158,12 @@ TEST(DetectCpuTest, MemoryAndCaches) {
   }
 }
 
+TEST(AvailableHostMemoryTest, WithinTheMachinesMemory) {
+  const int64_t available = AvailableHostMemoryBytes();
+  EXPECT_GT(available, 0);
+  EXPECT_LE(available, DetectCpu().memory_total_bytes);
+}
+
 TEST(DetectCpuTest, FeaturesAgreeWithProcCpuinfo) {
   const CpuInfo cpu = DetectCpu();
   const std::set<std::string> names(cpu.isa_features.begin(), cpu.isa_features.end());

@@ -96,7 +96,9 @@ BenchmarkResult RunBenchmark(const models::Model& model, const BenchmarkConfig& 
 
 // Resolves the input shapes of every configuration without measuring, so a shape
 // that cannot fit is reported before anything runs. Throws like ResolveShapes.
-void CheckShapes(const models::Model& model, const std::vector<BenchmarkConfig>& configs);
+// Returns the shapes of `requests` in order (what a memory estimate needs).
+std::vector<std::map<std::string, core::Shape>> CheckShapes(
+    const models::Model& model, const std::vector<ShapeRequest>& requests);
 
 // The measuring part of RunBenchmark on a session already open (load_ms stays 0;
 // config.session is not used). For comparing the harness with other loops.

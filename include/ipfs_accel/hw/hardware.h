@@ -82,6 +82,9 @@ struct NvidiaMemorySample {
 NvidiaMemorySample SampleNvidiaMemory(unsigned device_index);
 std::optional<BrowserInfo> DetectChromium(std::string* missing_reason);
 HostInfo DetectHost();
+// Memory the kernel says can be allocated now without swapping (MemAvailable in
+// /proc/meminfo), in bytes; 0 where it cannot be read. Cheap: reads one file.
+int64_t AvailableHostMemoryBytes();
 HardwareReport Detect();
 
 void to_json(nlohmann::json& j, const CpuInfo& v);
