@@ -65,7 +65,8 @@ std::optional<double> Number(const std::optional<std::string>& cell) {
   return std::stod(*cell);
 }
 
-// Every stored result, newest first, with the latest of each configuration kept.
+// Every stored result, newest first: for each model x platform x precision x graph, the results
+// of the latest run that has one.
 std::vector<MatrixResult> LatestResults(store::ResultStore& store, const MatrixFilter& filter) {
   const store::QueryResult q = store.Query(
       "SELECT m.name, m.source, m.source_path, m.modality, h.platform, h.device_name, "
@@ -77,7 +78,7 @@ std::vector<MatrixResult> LatestResults(store::ResultStore& store, const MatrixF
       "JOIN hardware_platforms h ON h.hardware_id = c.hardware_id "
       "ORDER BY r.started_at DESC, c.id DESC");
   std::vector<MatrixResult> latest;
-  std::set<std::string> seen;
+  std::map<std::string, std::string> latest_run;  // key -> run_id of its newest result
   for (const auto& row : q.rows) {
     MatrixResult r{.model = Text(row[0]),
                    .model_source = Text(row[1]),
@@ -99,9 +100,12 @@ std::vector<MatrixResult> LatestResults(store::ResultStore& store, const MatrixF
                    .run_started_at = Text(row[16])};
     // The host filter goes before "latest": another host's newer result must not hide this one.
     if (filter.hostname && r.hostname != *filter.hostname) continue;
+    // A run stores one result per configuration that failed or was skipped beside the one
+    // "ok" of those that ran: the latest run's results for the key are kept together.
     const std::string key =
         fmt::format("{}\n{}\n{}\n{}", ModelKey(r), r.platform, r.precision, r.graph_variant);
-    if (!seen.insert(key).second) continue;
+    const auto [it, first] = latest_run.emplace(key, r.run_id);
+    if (!first && it->second != r.run_id) continue;
     r.reference = r.status == "ok" && r.platform == "cpu" && r.precision == "fp32" &&
                   r.graph_variant == "plain" && !r.max_abs_error;
     latest.push_back(std::move(r));

@@ -113,10 +113,17 @@ void RewriteToFp16(onnx::ModelProto& proto) {
     }
     const bool half = n.domain().empty() && Fp16Ops().count(n.op_type()) > 0;
     const int32_t want = half ? TensorProto::FLOAT16 : TensorProto::FLOAT;
+    bool float_input = false;
     for (auto& in : *n.mutable_input())
-      if (!in.empty() && now.count(in)) in = as(in, want);
+      if (!in.empty() && now.count(in)) {
+        in = as(in, want);
+        float_input = true;
+      }
+    // ONNX's shape inference knows no com.microsoft op, so their outputs have no recorded
+    // type; those ops compute in their float input's type, which is what they get here.
     for (const auto& out : n.output())
-      if (IsFloat(type[out])) now[out] = want;
+      if (IsFloat(type[out]) || (type[out] == TensorProto::UNDEFINED && float_input))
+        now[out] = want;
     nodes.push_back(n);
   }
   // Graph outputs keep float32: the last producer's output is renamed and cast back.

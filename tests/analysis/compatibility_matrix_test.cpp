@@ -115,8 +115,8 @@ class CompatibilityMatrixTest : public ::testing::Test {
     WriteRun(*store_, "2026-01-03T10:00:00Z", "beta",
              {{"bert-base-uncased", "text", "rocm", NotOk("failed", "runtime", kScriptMessage)},
               {"opt-125m", "text", "cpu", NotOk("failed", "runtime", "beta's failure")}});
-    // Schema v2 refuses statuses other than ok/failed/unavailable; a copy of the table without
-    // its CHECKs stands for schema v3 ('skipped') and a status from a newer tool.
+    // The schema refuses statuses it does not know; a copy of the table without its CHECKs
+    // stands for a status from a newer tool ('quarantined').
     store_->Query(
         "CREATE TABLE c2 AS SELECT * FROM compatibility_results; "
         "DROP TABLE compatibility_results; ALTER TABLE c2 RENAME TO compatibility_results; "
@@ -336,6 +336,25 @@ TEST(CompatibilityMatrixEmptyTest, EmptyDatabaseIsAllNeverTried) {
   EXPECT_THAT(md, HasSubstr("no compatibility results yet"));
   EXPECT_THAT(md, Not(HasSubstr("| Family |")));
   EXPECT_THAT(md, HasSubstr("| BERT (bert-base-uncased) | — | — | — | — | — | — | — | — |\n"));
+}
+
+// One run of a sweep stores an "ok" for the configurations that ran beside a result per
+// configuration that failed or was skipped: the cell keeps them all, headed by the best.
+TEST(CompatibilityMatrixSweepTest, OneRunsResultsForAVariantAreKeptTogether) {
+  testing::TempDir dir;
+  auto store = store::ResultStore::Open(dir.File("sweep.duckdb"));
+  WriteRun(*store, "2026-01-01T10:00:00Z", "alpha",
+           {{"bert-base-uncased", "text", "cpu", NotOk("failed", "runtime", "an old failure")}});
+  WriteRun(*store, "2026-01-02T10:00:00Z", "alpha",
+           {{"bert-base-uncased", "text", "cpu", Ok("fp32", "plain", std::nullopt)},
+            {"bert-base-uncased", "text", "cpu",
+             NotOk("skipped", "insufficient_memory", "estimated 40 GiB > 20 GiB")}});
+  const CompatibilityMatrix m = BuildCompatibilityMatrix(*store, {});
+  const MatrixCell& cpu = m.rows.front().cells.back();
+  EXPECT_EQ(cpu.status, "ok");
+  ASSERT_EQ(cpu.results.size(), 2u);  // the older run's failure is not among them
+  EXPECT_THAT(RenderMatrixMarkdown(m), HasSubstr("skipped (insufficient_memory): estimated 40 GiB"));
+  EXPECT_THAT(RenderMatrixMarkdown(m), Not(HasSubstr("an old failure")));
 }
 
 }  // namespace

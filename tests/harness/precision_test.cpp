@@ -52,23 +52,27 @@ TEST(PrecisionTest, Fp32IsUnchangedAndNamesAreChecked) {
 }
 
 // fp16 keeps the graph's fp32 inputs and outputs, computes in half precision with fp32
-// islands, and stays close to fp32 on an encoder and a decoder (with its KV cache).
+// islands, and stays close to fp32 on an encoder and a decoder (with its KV cache), plain and
+// fused (whose com.microsoft ops have no type from ONNX's shape inference and stay fp32).
 TEST(PrecisionTest, Fp16StaysCloseToFp32) {
-  for (const std::string name : {"bert", "llama"}) {
-    const std::string dir = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/" + name;
-    const models::Model fp32 = models::LoadHfFolder(dir);
-    const models::Model fp16 = models::LoadHfFolder(dir, {.precision = models::Precision::kFp16});
-    EXPECT_EQ(fp16.precision, models::Precision::kFp16);
-    EXPECT_EQ(fp16.info.parameters, fp32.info.parameters);
-    EXPECT_LT(fp16.onnx_bytes.size(), fp32.onnx_bytes.size() * 3 / 4) << "weights not halved";
-    const ReferenceIo io = LoadReferenceIo(dir + "/io.safetensors");
-    const VerificationResult r = Verify(fp16, {}, io.inputs, io.outputs, 0.05);
-    for (const auto& o : r.outputs) {
-      EXPECT_TRUE(o.shape_matches) << name << " " << o.name;
-      EXPECT_GT(o.max_abs_error, 0.0) << name << " " << o.name << ": not fp16 at all?";
-      EXPECT_LT(o.max_abs_error, 0.05) << name << " " << o.name;
+  for (const std::string name : {"bert", "llama"})
+    for (const bool fused : {false, true}) {
+      SCOPED_TRACE(name + (fused ? " fused" : " plain"));
+      const std::string dir = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/" + name;
+      const models::Model fp32 = models::LoadHfFolder(dir, {.fused = fused});
+      const models::Model fp16 =
+          models::LoadHfFolder(dir, {.fused = fused, .precision = models::Precision::kFp16});
+      EXPECT_EQ(fp16.precision, models::Precision::kFp16);
+      EXPECT_EQ(fp16.info.parameters, fp32.info.parameters);
+      EXPECT_LT(fp16.onnx_bytes.size(), fp32.onnx_bytes.size() * 3 / 4) << "weights not halved";
+      const ReferenceIo io = LoadReferenceIo(dir + "/io.safetensors");
+      const VerificationResult r = Verify(fp16, {}, io.inputs, io.outputs, 0.05);
+      for (const auto& o : r.outputs) {
+        EXPECT_TRUE(o.shape_matches) << name << " " << o.name;
+        EXPECT_GT(o.max_abs_error, 0.0) << name << " " << o.name << ": not fp16 at all?";
+        EXPECT_LT(o.max_abs_error, 0.05) << name << " " << o.name;
+      }
     }
-  }
 }
 
 }  // namespace

@@ -19,7 +19,8 @@ namespace ipfs_accel::analysis {
 // "unavailable", "skipped"; any other stored status is kept and shown as it is.
 inline constexpr const char* kNeverTried = "never-tried";
 
-// The latest stored result of one model x platform x precision x graph variant.
+// A stored result from the latest run of one model x platform x precision x graph variant (a
+// run may hold several: one per configuration that failed or was skipped, beside its "ok").
 struct MatrixResult {
   std::string model;  // models.name
   std::string model_source;
