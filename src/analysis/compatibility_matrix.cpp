@@ -170,9 +170,12 @@ std::string ResultLine(const MatrixResult& r, bool with_model) {
 
 // A footnote for a result that is not ok: the variant and what happened, no run or host, so
 // the same reason met on many models and runs is one note.
+// A platform that is not here is so for every variant: its note names none.
 std::string FootnoteText(const MatrixResult& r) {
-  std::string text = fmt::format("{} {} {}", r.precision, r.graph_variant, r.status);
-  if (!r.error_class.empty()) text += " (" + r.error_class + ")";
+  std::string text = r.status == "unavailable"
+                         ? r.status
+                         : fmt::format("{} {} {}", r.precision, r.graph_variant, r.status);
+  if (!r.error_class.empty() && r.error_class != r.status) text += " (" + r.error_class + ")";
   if (!r.error_message.empty()) text += ": " + r.error_message;
   return text;
 }

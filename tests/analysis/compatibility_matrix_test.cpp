@@ -266,7 +266,7 @@ TEST_F(CompatibilityMatrixTest, MarkdownHasShortCellsAndDeduplicatedFootnotes) {
   EXPECT_THAT(md, HasSubstr("| text (4 models) |"));
 
   // The WebNN reason is one footnote, referred to by the BERT cell and the text family cell.
-  const std::string note = std::string("fp32 plain unavailable (unavailable): ") + kWebNnReason;
+  const std::string note = std::string("unavailable: ") + kWebNnReason;
   const size_t at = md.find("] " + note);
   ASSERT_NE(at, std::string::npos) << md;
   EXPECT_EQ(md.find("] " + note, at + 1), std::string::npos) << "footnote repeated";
@@ -353,7 +353,8 @@ TEST(CompatibilityMatrixSweepTest, OneRunsResultsForAVariantAreKeptTogether) {
   const MatrixCell& cpu = m.rows.front().cells.back();
   EXPECT_EQ(cpu.status, "ok");
   ASSERT_EQ(cpu.results.size(), 2u);  // the older run's failure is not among them
-  EXPECT_THAT(RenderMatrixMarkdown(m), HasSubstr("skipped (insufficient_memory): estimated 40 GiB"));
+  EXPECT_THAT(RenderMatrixMarkdown(m),
+              HasSubstr("skipped (insufficient_memory): estimated 40 GiB"));
   EXPECT_THAT(RenderMatrixMarkdown(m), Not(HasSubstr("an old failure")));
 }
 
