@@ -482,7 +482,7 @@ TEST_F(CliTest, IsolatedSweepRecordsACrashAndGoesOn) {
   // The second configuration's worker: kill it once it is running.
   const std::string needle = "_configuration --job " + dir_.string();
   bool killed = false;
-  for (int i = 0; i < 600 && !killed; ++i) {  // up to 60 s
+  for (int i = 0; i < 1800 && !killed; ++i) {  // up to 180 s on a loaded machine
     for (pid_t pid : ProcessesWith(needle))
       if (ReadFile(fs::path("/proc") / std::to_string(pid) / "cmdline")
               .find("configuration-2.json") != std::string::npos)
