@@ -81,9 +81,11 @@ std::map<std::string, std::vector<int64_t>> ParseShapes(const std::vector<std::s
 }
 
 store::ModelRecord ModelRecordOf(const models::Model& model) {
-  return {model.info.name,        model.info.architecture, model.info.modality,
-          model.info.source,      model.info.source_path,  model.info.parameters,
-          model.info.content_hash};
+  store::ModelRecord r{model.info.name,        model.info.architecture, model.info.modality,
+                       model.info.source,      model.info.source_path,  model.info.parameters,
+                       model.info.content_hash};
+  if (!model.info.family.empty()) r.family = model.info.family;
+  return r;
 }
 
 std::string ConfigurationJson(const Configuration& c) {
@@ -373,6 +375,7 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
   results.run.finished_at = store::UtcNow();
   results.run.tool_version = build_info::kToolVersion;
   results.run.git_commit = build_info::kGitCommit;
+  if (*build_info::kGitBranch) results.run.branch = build_info::kGitBranch;
   results.run.command_line = CommandLine();
   results.run.hostname = hardware.host.hostname;
   results.run.os = hardware.host.os;

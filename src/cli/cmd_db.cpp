@@ -51,6 +51,8 @@ void AddDbCommand(CLI::App& app, CommandFn* selected) {
   query->add_option("--sql", o->sql, "the SQL to run")->required();
   query->add_option("--format", o->format, "table, md, csv or json")->capture_default_str();
   query->callback([selected, o] { *selected = [o] { return RunQuery(*o); }; });
+  AddDbImportCommand(*db, selected);
+  AddDbMaintenanceCommands(*db, selected);
 }
 
 }  // namespace ipfs_accel::cli

@@ -36,5 +36,10 @@ void AddExportCommand(CLI::App& app, CommandFn* selected);
 void AddRunCommand(CLI::App& app, CommandFn* selected);
 void AddMatrixCommand(CLI::App& app, CommandFn* selected);
 void AddConfigurationWorkerCommand(CLI::App& app, CommandFn* selected);
+void AddCompareCommand(CLI::App& app, CommandFn* selected);  // cmd_compare.cpp
+// Subcommands of `db`: `import` (cmd_db_import.cpp); backup, check, vacuum, purge, stats and
+// export (cmd_db_maintenance.cpp).
+void AddDbImportCommand(CLI::App& db, CommandFn* selected);
+void AddDbMaintenanceCommands(CLI::App& db, CommandFn* selected);
 
 }  // namespace ipfs_accel::cli

@@ -62,6 +62,7 @@ int Main(int argc, char** argv) {
   AddReportCommand(app, &selected);
   AddMatrixCommand(app, &selected);
   AddConfigurationWorkerCommand(app, &selected);
+  AddCompareCommand(app, &selected);
 
   try {
     app.parse(argc, argv);

@@ -15,14 +15,19 @@ DimRoles TextDimRoles(const HfConfig& c) {
 const std::vector<Architecture>& Architectures() {
   static const std::vector<Architecture> archs = [] {
     std::vector<Architecture> v;
-    AddEncoderArchitectures(v);
-    AddDecoderArchitectures(v);
-    AddSeq2SeqArchitectures(v);
-    AddVisionArchitectures(v);
-    AddAudioArchitectures(v);
-    AddClapArchitectures(v);
-    AddDetectionArchitectures(v);
-    AddMultimodalArchitectures(v);
+    const auto add = [&v](void (*family_file)(std::vector<Architecture>&), const char* family) {
+      const size_t first = v.size();
+      family_file(v);
+      for (size_t i = first; i < v.size(); ++i) v[i].family = family;
+    };
+    add(AddEncoderArchitectures, "embedding");
+    add(AddDecoderArchitectures, "text_generation");
+    add(AddSeq2SeqArchitectures, "text_generation");
+    add(AddVisionArchitectures, "vision");
+    add(AddAudioArchitectures, "audio");
+    add(AddClapArchitectures, "audio");
+    add(AddDetectionArchitectures, "vision");
+    add(AddMultimodalArchitectures, "multimodal");
     return v;
   }();
   return archs;

@@ -19,6 +19,9 @@ struct Architecture {
   std::function<void(const HfConfig&, GraphBuilder&)> build;
   std::function<std::map<std::string, InputHint>(const HfConfig&)> input_hints;
   std::function<DimRoles(const HfConfig&)> dim_roles;
+  // The model family of the system we rebuild ("embedding", "text_generation", "vision",
+  // "audio", "multimodal"), set by Architectures() from the file that registers it.
+  std::string family = {};
 };
 
 const std::vector<Architecture>& Architectures();

@@ -135,6 +135,7 @@ Model FromCatalog(const CatalogEntry& entry, const LoadOptions& options) {
             "",
             weights.parameter_count(),
             fmt::format("seed:{}", options.seed)};
+  m.info.family = arch.family;
   m.input_hints = arch.input_hints(entry.config);
   m.dim_roles = arch.dim_roles(entry.config);
   return m;
@@ -159,6 +160,7 @@ Model LoadHfFolder(const std::string& dir, const LoadOptions& options) {
             fs::absolute(dir).string(),
             weights.parameter_count(),
             Sha256OfFiles(weights.files())};
+  m.info.family = arch.family;
   m.input_hints = arch.input_hints(config);
   m.dim_roles = arch.dim_roles(config);
   return m;

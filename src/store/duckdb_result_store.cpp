@@ -193,8 +193,9 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
   const RunRecord& run = results.run;
   Statement insert_run(con,
                        "INSERT INTO runs (run_id, started_at, finished_at, tool_version, "
-                       "git_commit, command_line, hostname, os, seed, metadata) VALUES "
-                       "(?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?, ?, ?, ?, ?, ?, ?)",
+                       "git_commit, command_line, hostname, os, seed, metadata, branch, origin, "
+                       "imported_from) VALUES (?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?, "
+                       "?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        prepare_error);
   insert_run.AddText(run.run_id).AddText(run.started_at);
   if (run.finished_at.empty()) {  // a run still going, or one that died
@@ -209,6 +210,9 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
       .AddText(run.os)
       .AddUInt(run.seed)
       .AddText(run.metadata_json)
+      .AddOptional(run.branch)
+      .AddText(run.origin)
+      .AddOptional(run.imported_from)
       .Execute({ErrorKind::kDatabase, label + " failed at the run record", unchanged});
 
   // Hardware and models are found by their unique keys; a known one keeps its first details.
@@ -226,7 +230,7 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
                        prepare_error);
   Statement insert_model(con,
                          "INSERT INTO models (name, architecture, modality, source, source_path, "
-                         "parameters, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                         "parameters, content_hash, family) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                          "RETURNING model_id",
                          prepare_error);
   Statement insert_performance(
@@ -285,6 +289,7 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
                                                               .AddText(model.source_path)
                                                               .AddInt(model.parameters)
                                                               .AddText(model.content_hash)
+                                                              .AddOptional(model.family)
                                                               .Execute(model_error)
                                                               .FirstInt64();
 

@@ -272,6 +272,26 @@ FROM compatibility_results_v2;
 DROP TABLE compatibility_results_v2;
 )sql";
 
+// Schema v4: the results database of issue 6. Runs say their branch and whether this tool
+// measured them or read them from a result file (and which); models say their family; a view
+// gives the latest compatibility result of each model x hardware x variant.
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE runs ADD COLUMN branch VARCHAR;
+ALTER TABLE runs ADD COLUMN origin VARCHAR DEFAULT 'measured';
+ALTER TABLE runs ADD COLUMN imported_from VARCHAR;
+ALTER TABLE models ADD COLUMN family VARCHAR;
+CREATE VIEW model_hardware_compatibility AS
+SELECT c.*, m.name AS model_name, m.family, m.modality, h.platform, h.device_name,
+       h.hostname AS hardware_hostname, r.started_at AS run_started_at
+FROM compatibility_results c
+JOIN runs r ON r.run_id = c.run_id
+JOIN models m ON m.model_id = c.model_id
+JOIN hardware_platforms h ON h.hardware_id = c.hardware_id
+QUALIFY rank() OVER (
+  PARTITION BY c.model_id, c.hardware_id, c.precision, c.graph_variant
+  ORDER BY r.started_at DESC) = 1;
+)sql";
+
 constexpr const char* kCreateSchemaVersion = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (
   version INTEGER PRIMARY KEY,
@@ -291,6 +311,10 @@ const std::vector<MigrationStep>& MigrationSteps() {
        "scenarios offline and server, tail-latency confidence, QPS, graph optimisation "
        "level, memory estimate; configuration and 'skipped' status of compatibility results",
        std::string(kSchemaV3) + kLatestPerformanceViewV3},
+      {4,
+       "runs' branch and origin (measured or imported), models' family, the "
+       "model_hardware_compatibility view",
+       kSchemaV4},
   };
   return steps;
 }

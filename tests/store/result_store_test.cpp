@@ -151,7 +151,8 @@ std::vector<int64_t> AllCounts(ResultStore& store) {
 // Leaves an empty DuckDB file: what a foreign or pre-schema database looks like.
 void DropSchema(ResultStore& store) {
   store.Query(
-      "DROP VIEW latest_performance; DROP TABLE compatibility_results; "
+      "DROP VIEW latest_performance; DROP VIEW model_hardware_compatibility; "
+      "DROP TABLE compatibility_results; "
       "DROP TABLE performance_results; DROP TABLE models; DROP TABLE hardware_platforms; "
       "DROP TABLE runs; DROP TABLE schema_version; DROP SEQUENCE hardware_id_seq; "
       "DROP SEQUENCE model_id_seq; DROP SEQUENCE performance_result_id_seq; "
@@ -160,14 +161,12 @@ void DropSchema(ResultStore& store) {
 
 TEST_F(ResultStoreTest, OpenCreatesTheCurrentSchemaAndRecordsEveryStep) {
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(CurrentSchemaVersion(), 3);
-  EXPECT_EQ(store->SchemaVersion(), 3);
+  EXPECT_EQ(CurrentSchemaVersion(), 4);
+  EXPECT_EQ(store->SchemaVersion(), 4);
   QueryResult versions = store->Query(
       "SELECT version, description, applied_at IS NOT NULL FROM schema_version ORDER BY version");
-  ASSERT_EQ(versions.rows.size(), 3u);
-  EXPECT_EQ(versions.rows[0][0], "1");
-  EXPECT_EQ(versions.rows[1][0], "2");
-  EXPECT_EQ(versions.rows[2][0], "3");
+  ASSERT_EQ(versions.rows.size(), 4u);
+  for (int v = 1; v <= 4; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
   EXPECT_FALSE(versions.rows[0][1].value_or("").empty());
   EXPECT_EQ(versions.rows[0][2], "true");
   for (const std::string& table : kTables) EXPECT_EQ(Count(*store, table), 0) << table;
@@ -182,8 +181,8 @@ TEST_F(ResultStoreTest, ReopenDoesNotMigrateAgain) {
     applied_at = Cell(*store, "SELECT max(applied_at) FROM schema_version");
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 3);
-  EXPECT_EQ(Count(*store, "schema_version"), 3);
+  EXPECT_EQ(store->SchemaVersion(), 4);
+  EXPECT_EQ(Count(*store, "schema_version"), 4);
   EXPECT_EQ(Cell(*store, "SELECT max(applied_at) FROM schema_version"), applied_at);
 }
 
@@ -432,6 +431,8 @@ TEST_F(ResultStoreTest, MigratesAVersion1DatabaseKeepingItsRows) {
                  "compatibility_results"),
             "1 boom true");
   EXPECT_EQ(Count(*store, "latest_performance"), 1);
+  EXPECT_EQ(Cell(*store, "SELECT origin || ' ' || (branch IS NULL) FROM runs"), "measured true");
+  EXPECT_EQ(Count(*store, "model_hardware_compatibility"), 1);
   // The ids go on from where v1 left them.
   store->WriteRun(SampleRun());
   EXPECT_EQ(Cell(*store, "SELECT max(result_id) FROM performance_results"), "2");
@@ -464,8 +465,16 @@ TEST_F(ResultStoreTest, WritesTheBenchmarkMethodFields) {
   c.batch_size = 64;
   c.seq_len = 512;
   c.configuration_json = R"({"threads": 2})";
+  run.run.branch = "main";
+  run.run.origin = "imported";
+  run.run.imported_from = "/data/legacy.json";
+  run.entries[0].model.family = "embedding";
   auto store = ResultStore::Open(db_);
   store->WriteRun(run);
+  EXPECT_EQ(Cell(*store, "SELECT format('{} {} {}', branch, origin, imported_from) FROM runs"),
+            "main imported /data/legacy.json");
+  EXPECT_EQ(Cell(*store, "SELECT family FROM models"), "embedding");
+  EXPECT_EQ(Cell(*store, "SELECT count(*) FROM model_hardware_compatibility"), "2");
   EXPECT_EQ(Cell(*store,
                  "SELECT format('{} {} {} {} {} {} {} {} {} {} {} {} {}', scenario, "
                  "graph_optimization_level, tail_percentile, tail_early_stopping_ms, "

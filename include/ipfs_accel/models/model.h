@@ -59,6 +59,9 @@ struct ModelInfo {
   std::string source_path;   // absolute path for folders and files
   int64_t parameters = 0;
   std::string content_hash;  // "sha256:<hex>" of weights/.onnx, or "seed:<n>" for random weights
+  // The model family of the system we rebuild ("embedding", "text_generation", "vision",
+  // "audio", "multimodal"); empty for an .onnx file, whose family nobody said.
+  std::string family = {};
 };
 
 // Weight precision of a built graph (see precision.h for what each means).

@@ -21,6 +21,10 @@ struct RunRecord {
   std::string os;
   uint64_t seed = 0;                 // seed of generated inputs and random weights
   std::string metadata_json = "{}";  // anything else worth keeping (JSON object text)
+  std::optional<std::string> branch = std::nullopt;  // of the source, where known
+  // "measured": by this tool; "imported": read from a result file (imported_from says which).
+  std::string origin = "measured";
+  std::optional<std::string> imported_from = std::nullopt;
 };
 
 // A hardware platform on a host: the CPU, one GPU, one browser backend.
@@ -40,6 +44,7 @@ struct ModelRecord {
   std::string source_path;   // folder or file; empty for catalog models
   int64_t parameters = 0;
   std::string content_hash;  // sha256 of the weights / .onnx bytes; for seeded random: "seed:<n>"
+  std::optional<std::string> family = std::nullopt;  // "embedding", "text_generation", ...
 };
 
 // One measured configuration (model x platform x shape x settings).
