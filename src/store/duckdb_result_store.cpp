@@ -7,6 +7,7 @@
 #include <mutex>
 #include <utility>
 
+#include "store/chunk_appender.h"
 #include "store/migrations.h"
 
 namespace ipfs_accel::store {
@@ -111,6 +112,159 @@ std::unique_ptr<Database> OpenDatabase(const std::string& path, bool read_only) 
   return std::make_unique<Database>(db);
 }
 
+// The performance_results columns a run writes, in order, with their values: one list for
+// the prepared row-by-row insert, the staging table and the bulk move, so they cannot drift.
+template <typename F>
+void ForEachPerformanceField(const std::string& run_id, int64_t model_id, int64_t hardware_id,
+                             const PerformanceRecord& p, const std::string& written_at, F&& f) {
+  f("run_id", run_id);
+  f("model_id", model_id);
+  f("hardware_id", hardware_id);
+  f("execution_provider", p.execution_provider);
+  f("provider_options_json", p.provider_options_json);
+  f("session_options_json", p.session_options_json);
+  f("runtime_version", p.runtime_version);
+  f("precision", p.precision);
+  f("graph_variant", p.graph_variant);
+  f("batch_size", p.batch_size);
+  f("seq_len", p.seq_len);
+  f("input_shapes_json", p.input_shapes_json);
+  f("threads", static_cast<int64_t>(p.threads));
+  f("warmup_iterations", static_cast<int64_t>(p.warmup_iterations));
+  f("iterations", static_cast<int64_t>(p.iterations));
+  f("load_ms", p.load_ms);
+  f("first_inference_ms", p.first_inference_ms);
+  f("latency_mean_ms", p.latency_mean_ms);
+  f("latency_stdev_ms", p.latency_stdev_ms);
+  f("latency_min_ms", p.latency_min_ms);
+  f("latency_max_ms", p.latency_max_ms);
+  f("latency_p50_ms", p.latency_p50_ms);
+  f("latency_p90_ms", p.latency_p90_ms);
+  f("latency_p95_ms", p.latency_p95_ms);
+  f("latency_p99_ms", p.latency_p99_ms);
+  f("throughput_items_per_s", p.throughput_items_per_s);
+  f("peak_rss_bytes", p.peak_rss_bytes);
+  f("samples_ms", p.samples_ms);
+  f("scenario", p.scenario);
+  f("prompt_len", p.prompt_len);
+  f("new_tokens", p.new_tokens);
+  f("time_to_first_token_ms", p.time_to_first_token_ms);
+  f("device_memory_process_bytes", p.device_memory_process_bytes);
+  f("device_memory_gpu_used_bytes", p.device_memory_gpu_used_bytes);
+  f("graph_optimization_level", p.graph_optimization_level);
+  f("tail_percentile", p.tail_percentile);
+  f("tail_early_stopping_ms", p.tail_early_stopping_ms);
+  f("tail_confidence", p.tail_confidence);
+  f("tail_ci_low_ms", p.tail_ci_low_ms);
+  f("tail_ci_high_ms", p.tail_ci_high_ms);
+  f("tail_ci_level", p.tail_ci_level);
+  f("target_qps", p.target_qps);
+  f("achieved_qps", p.achieved_qps);
+  f("latency_bound_ms", p.latency_bound_ms);
+  f("memory_estimate_bytes", p.memory_estimate_bytes);
+  f("created_at", written_at);  // text, cast to TIMESTAMP on the way in
+}
+
+struct Column {
+  std::string name;
+  ChunkAppender::Type type;
+};
+
+template <typename T>
+ChunkAppender::Type TypeOf() {
+  if constexpr (std::is_same_v<T, std::vector<double>>)
+    return ChunkAppender::Type::kDoubleList;
+  else if constexpr (std::is_same_v<T, std::string>)
+    return ChunkAppender::Type::kVarchar;
+  else if constexpr (std::is_floating_point_v<T>)
+    return ChunkAppender::Type::kDouble;
+  else
+    return ChunkAppender::Type::kBigInt;
+}
+template <typename T>
+struct Unwrap {
+  using type = T;
+};
+template <typename T>
+struct Unwrap<std::optional<T>> {
+  using type = T;
+};
+
+std::vector<Column> PerformanceColumns() {
+  std::vector<Column> out;
+  ForEachPerformanceField("", 0, 0, PerformanceRecord{}, "", [&](const char* name, const auto& v) {
+    using T = typename Unwrap<std::decay_t<decltype(v)>>::type;
+    out.push_back({name, TypeOf<std::conditional_t<std::is_integral_v<T>, int64_t, T>>()});
+  });
+  return out;
+}
+
+std::vector<ChunkAppender::Type> StageTypes(const std::vector<Column>& columns) {
+  std::vector<ChunkAppender::Type> out;
+  for (const auto& c : columns) out.push_back(c.type);
+  return out;
+}
+
+std::string StageTableSql(const std::vector<Column>& columns) {
+  std::string sql = "CREATE TEMP TABLE IF NOT EXISTS performance_stage (";
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const char* type = "BIGINT";
+    switch (columns[i].type) {
+      case ChunkAppender::Type::kDouble:
+        type = "DOUBLE";
+        break;
+      case ChunkAppender::Type::kVarchar:
+        type = "VARCHAR";
+        break;
+      case ChunkAppender::Type::kDoubleList:
+        type = "DOUBLE[]";
+        break;
+      default:
+        break;
+    }
+    sql += fmt::format("{}{} {}", i ? ", " : "", columns[i].name, type);
+  }
+  return sql + ")";
+}
+
+// "INSERT INTO performance_results (...) VALUES (?, ...)" for one row, or "... SELECT ... FROM
+// performance_stage" for the staged rows; created_at is cast from its text either way.
+std::string InsertPerformanceSql(const std::vector<Column>& columns, const std::string& form) {
+  std::string names, values;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const std::string& n = columns[i].name;
+    names += (i ? ", " : "") + n;
+    const std::string value = form == "VALUES" ? "?" : n;
+    values += (i ? ", " : "") + (n == "created_at" ? "CAST(" + value + " AS TIMESTAMP)" : value);
+  }
+  return form == "VALUES"
+             ? fmt::format("INSERT INTO performance_results ({}) VALUES ({})", names, values)
+             : fmt::format(
+                   "INSERT INTO performance_results ({}) SELECT {} FROM "
+                   "performance_stage",
+                   names, values);
+}
+
+void Bind(Statement& s, const std::string& v) { s.AddText(v); }
+void Bind(Statement& s, int64_t v) { s.AddInt(v); }
+void Bind(Statement& s, double v) { s.AddDouble(v); }
+void Bind(Statement& s, const std::vector<double>& v) { s.AddDoubleList(v); }
+template <typename T>
+void Bind(Statement& s, const std::optional<T>& v) {
+  s.AddOptional(v);
+}
+
+void SetStaged(ChunkAppender& a, size_t column, const std::string& v) { a.Text(column, v); }
+void SetStaged(ChunkAppender& a, size_t column, int64_t v) { a.Int(column, v); }
+void SetStaged(ChunkAppender& a, size_t column, double v) { a.Double(column, v); }
+void SetStaged(ChunkAppender& a, size_t column, const std::vector<double>& v) {
+  a.Doubles(column, v);
+}
+template <typename T>
+void SetStaged(ChunkAppender& a, size_t column, const std::optional<T>& v) {
+  a.Optional(column, v);
+}
+
 std::string RunLabel(const RunResults& results, const std::string& path) {
   return fmt::format("writing run '{}' to database '{}'", results.run.run_id, path);
 }
@@ -172,18 +326,36 @@ void DuckDbResultStore::WriteRun(const RunResults& results) {
   Run(con, "BEGIN TRANSACTION",
       {ErrorKind::kDatabase, RunLabel(results, path_) + " could not start a transaction",
        "nothing was written; close other writers and retry"});
+  const std::string written_at = UtcNow();
   try {
-    InsertRun(results, UtcNow());
+    InsertRun(results, written_at, /*bulk=*/true);
     Run(con, "COMMIT",
         {ErrorKind::kDatabase, RunLabel(results, path_) + " failed at commit",
          "nothing was written; check free disk space and retry"});
-  } catch (...) {
+  } catch (const Error& bulk_error) {
     RollbackQuietly(con);  // a failed COMMIT has already rolled back; this is then a no-op
+    if (bulk_error.kind() != ErrorKind::kDatabase) throw;
+    // The staged rows go in as one statement, whose error cannot say which row it was: write
+    // them again row by row to find it, and undo that too. The bulk error stands if none fails.
+    Run(con, "BEGIN TRANSACTION",
+        {ErrorKind::kDatabase, RunLabel(results, path_) + " could not start a transaction",
+         "nothing was written; close other writers and retry"});
+    try {
+      InsertRun(results, written_at, /*bulk=*/false);
+    } catch (...) {
+      RollbackQuietly(con);
+      throw;
+    }
+    RollbackQuietly(con);
+    throw;
+  } catch (...) {
+    RollbackQuietly(con);
     throw;
   }
 }
 
-void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& written_at) {
+void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& written_at,
+                                  bool bulk) {
   duckdb_connection con = con_->get();
   const std::string label = RunLabel(results, path_);
   const std::string unchanged = "nothing was written (the database is unchanged)";
@@ -233,21 +405,15 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
                          "parameters, content_hash, family) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                          "RETURNING model_id",
                          prepare_error);
-  Statement insert_performance(
-      con,
-      "INSERT INTO performance_results (run_id, model_id, hardware_id, execution_provider, "
-      "provider_options_json, session_options_json, runtime_version, precision, graph_variant, "
-      "batch_size, "
-      "seq_len, input_shapes_json, threads, warmup_iterations, iterations, load_ms, "
-      "first_inference_ms, latency_mean_ms, latency_stdev_ms, latency_min_ms, latency_max_ms, "
-      "latency_p50_ms, latency_p90_ms, latency_p95_ms, latency_p99_ms, throughput_items_per_s, "
-      "peak_rss_bytes, samples_ms, scenario, prompt_len, new_tokens, time_to_first_token_ms, "
-      "device_memory_process_bytes, device_memory_gpu_used_bytes, graph_optimization_level, "
-      "tail_percentile, tail_early_stopping_ms, tail_confidence, tail_ci_low_ms, tail_ci_high_ms, "
-      "tail_ci_level, target_qps, achieved_qps, latency_bound_ms, memory_estimate_bytes, "
-      "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-      "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP))",
-      prepare_error);
+  const std::vector<Column> columns = PerformanceColumns();
+  std::optional<Statement> insert_performance;
+  std::optional<ChunkAppender> stage;
+  if (bulk) {
+    Run(con, StageTableSql(columns), prepare_error);
+    stage.emplace(con, "performance_stage", StageTypes(columns), prepare_error);
+  } else {
+    insert_performance.emplace(con, InsertPerformanceSql(columns, "VALUES"), prepare_error);
+  }
   Statement insert_compatibility(
       con,
       "INSERT INTO compatibility_results (run_id, model_id, hardware_id, execution_provider, "
@@ -295,56 +461,22 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
 
     for (size_t i = 0; i < entry.performance.size(); ++i) {
       const PerformanceRecord& p = entry.performance[i];
-      insert_performance.AddText(run.run_id)
-          .AddInt(model_id)
-          .AddInt(hardware_id)
-          .AddText(p.execution_provider)
-          .AddText(p.provider_options_json)
-          .AddText(p.session_options_json)
-          .AddText(p.runtime_version)
-          .AddText(p.precision)
-          .AddText(p.graph_variant)
-          .AddInt(p.batch_size)
-          .AddInt(p.seq_len)
-          .AddText(p.input_shapes_json)
-          .AddInt(p.threads)
-          .AddInt(p.warmup_iterations)
-          .AddInt(p.iterations)
-          .AddDouble(p.load_ms)
-          .AddDouble(p.first_inference_ms)
-          .AddDouble(p.latency_mean_ms)
-          .AddDouble(p.latency_stdev_ms)
-          .AddDouble(p.latency_min_ms)
-          .AddDouble(p.latency_max_ms)
-          .AddDouble(p.latency_p50_ms)
-          .AddDouble(p.latency_p90_ms)
-          .AddDouble(p.latency_p95_ms)
-          .AddDouble(p.latency_p99_ms)
-          .AddDouble(p.throughput_items_per_s)
-          .AddInt(p.peak_rss_bytes)
-          .AddDoubleList(p.samples_ms)
-          .AddText(p.scenario);
-      insert_performance.AddOptional(p.prompt_len)
-          .AddOptional(p.new_tokens)
-          .AddOptional(p.time_to_first_token_ms)
-          .AddOptional(p.device_memory_process_bytes)
-          .AddOptional(p.device_memory_gpu_used_bytes)
-          .AddOptional(p.graph_optimization_level)
-          .AddOptional(p.tail_percentile)
-          .AddOptional(p.tail_early_stopping_ms)
-          .AddOptional(p.tail_confidence)
-          .AddOptional(p.tail_ci_low_ms)
-          .AddOptional(p.tail_ci_high_ms)
-          .AddOptional(p.tail_ci_level)
-          .AddOptional(p.target_qps)
-          .AddOptional(p.achieved_qps)
-          .AddOptional(p.latency_bound_ms)
-          .AddOptional(p.memory_estimate_bytes)
-          .AddText(written_at)
-          .Execute({ErrorKind::kDatabase,
-                    fmt::format("{}, performance result {} ({}, {}, batch {})", where, i + 1,
-                                p.execution_provider, p.precision, p.batch_size),
-                    unchanged});
+      if (bulk) {
+        size_t column = 0;
+        ForEachPerformanceField(
+            run.run_id, model_id, hardware_id, p, written_at,
+            [&](const char*, const auto& value) { SetStaged(*stage, column++, value); });
+        stage->EndRow();
+        continue;
+      }
+      ForEachPerformanceField(
+          run.run_id, model_id, hardware_id, p, written_at,
+          [&](const char*, const auto& value) { Bind(*insert_performance, value); });
+      insert_performance->Execute(
+          {ErrorKind::kDatabase,
+           fmt::format("{}, performance result {} ({}, {}, batch {})", where, i + 1,
+                       p.execution_provider, p.precision, p.batch_size),
+           unchanged});
     }
 
     for (size_t i = 0; i < entry.compatibility.size(); ++i) {
@@ -370,6 +502,13 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
                                 c.execution_provider, c.status),
                     unchanged});
     }
+  }
+  if (bulk) {
+    const OnError move_error{ErrorKind::kDatabase,
+                             label + " failed storing its performance results", unchanged};
+    stage->Close();
+    Run(con, InsertPerformanceSql(columns, "SELECT"), move_error);
+    Run(con, "DELETE FROM performance_stage", move_error);
   }
 }
 

@@ -22,7 +22,9 @@ class DuckDbResultStore final : public ResultStore {
   DuckDbResultStore(std::string path, bool read_only, std::unique_ptr<Database> db);
 
   // The inserts of WriteRun, run inside its transaction.
-  void InsertRun(const RunResults& results, const std::string& written_at);
+  // `bulk`: performance rows through a staging table (ChunkAppender) and one INSERT ... SELECT;
+  // otherwise one prepared INSERT per row, whose errors name the row.
+  void InsertRun(const RunResults& results, const std::string& written_at, bool bulk);
 
   std::string path_;
   bool read_only_;

@@ -1,0 +1,126 @@
+#include "store/chunk_appender.h"
+
+#include <fmt/format.h>
+
+namespace ipfs_accel::store {
+
+namespace {
+
+duckdb_logical_type MakeType(ChunkAppender::Type t) {
+  switch (t) {
+    case ChunkAppender::Type::kBigInt:
+      return duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
+    case ChunkAppender::Type::kInteger:
+      return duckdb_create_logical_type(DUCKDB_TYPE_INTEGER);
+    case ChunkAppender::Type::kDouble:
+      return duckdb_create_logical_type(DUCKDB_TYPE_DOUBLE);
+    case ChunkAppender::Type::kVarchar:
+      return duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
+    case ChunkAppender::Type::kDoubleList: {
+      duckdb_logical_type child = duckdb_create_logical_type(DUCKDB_TYPE_DOUBLE);
+      duckdb_logical_type list = duckdb_create_list_type(child);
+      duckdb_destroy_logical_type(&child);
+      return list;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+ChunkAppender::ChunkAppender(duckdb_connection con, const std::string& table,
+                             std::vector<Type> columns, const OnError& on_error)
+    : types_(std::move(columns)), on_error_(on_error) {
+  if (duckdb_appender_create(con, nullptr, table.c_str(), &appender_) != DuckDBSuccess) {
+    const std::string message = appender_ ? duckdb_appender_error(appender_) : "no appender";
+    duckdb_appender_destroy(&appender_);
+    ThrowDuckDbError(on_error_, message, DUCKDB_ERROR_INVALID);
+  }
+  capacity_ = duckdb_vector_size();
+  StartChunk();
+}
+
+ChunkAppender::~ChunkAppender() {
+  if (chunk_) duckdb_destroy_data_chunk(&chunk_);
+  if (appender_) duckdb_appender_destroy(&appender_);
+}
+
+void ChunkAppender::StartChunk() {
+  std::vector<duckdb_logical_type> logical;
+  for (Type t : types_) logical.push_back(MakeType(t));
+  chunk_ = duckdb_create_data_chunk(logical.data(), logical.size());
+  for (auto& l : logical) duckdb_destroy_logical_type(&l);
+  vectors_.clear();
+  for (idx_t c = 0; c < types_.size(); ++c) {
+    duckdb_vector v = duckdb_data_chunk_get_vector(chunk_, c);
+    duckdb_vector_ensure_validity_writable(v);
+    vectors_.push_back(v);
+  }
+  list_sizes_.assign(types_.size(), 0);
+  set_.assign(types_.size(), false);
+  row_ = 0;
+}
+
+void ChunkAppender::MarkSet(size_t column) { set_[column] = true; }
+
+void ChunkAppender::Int(size_t column, int64_t value) {
+  if (types_[column] == Type::kInteger)
+    static_cast<int32_t*>(duckdb_vector_get_data(vectors_[column]))[row_] =
+        static_cast<int32_t>(value);
+  else
+    static_cast<int64_t*>(duckdb_vector_get_data(vectors_[column]))[row_] = value;
+  MarkSet(column);
+}
+
+void ChunkAppender::Double(size_t column, double value) {
+  static_cast<double*>(duckdb_vector_get_data(vectors_[column]))[row_] = value;
+  MarkSet(column);
+}
+
+void ChunkAppender::Text(size_t column, std::string_view value) {
+  duckdb_vector_assign_string_element_len(vectors_[column], row_, value.data(), value.size());
+  MarkSet(column);
+}
+
+void ChunkAppender::Doubles(size_t column, const std::vector<double>& values) {
+  duckdb_vector v = vectors_[column];
+  const idx_t offset = list_sizes_[column];
+  const idx_t size = offset + values.size();
+  duckdb_list_vector_reserve(v, size);
+  duckdb_list_vector_set_size(v, size);
+  double* child = static_cast<double*>(duckdb_vector_get_data(duckdb_list_vector_get_child(v)));
+  std::copy(values.begin(), values.end(), child + offset);
+  auto* entries = static_cast<duckdb_list_entry*>(duckdb_vector_get_data(v));
+  entries[row_] = {offset, values.size()};
+  list_sizes_[column] = size;
+  MarkSet(column);
+}
+
+void ChunkAppender::EndRow() {
+  for (size_t c = 0; c < set_.size(); ++c) {
+    if (!set_[c]) duckdb_validity_set_row_invalid(duckdb_vector_get_validity(vectors_[c]), row_);
+    set_[c] = false;
+  }
+  if (++row_ == capacity_) {
+    Flush();
+    StartChunk();
+  }
+}
+
+void ChunkAppender::Flush() {
+  duckdb_data_chunk_set_size(chunk_, row_);
+  const bool ok = row_ == 0 || duckdb_append_data_chunk(appender_, chunk_) == DuckDBSuccess;
+  duckdb_destroy_data_chunk(&chunk_);
+  chunk_ = nullptr;
+  if (!ok) ThrowDuckDbError(on_error_, duckdb_appender_error(appender_), DUCKDB_ERROR_INVALID);
+}
+
+void ChunkAppender::Close() {
+  if (closed_) return;
+  closed_ = true;
+  Flush();
+  if (duckdb_appender_close(appender_) != DuckDBSuccess)
+    ThrowDuckDbError(on_error_, duckdb_appender_error(appender_), DUCKDB_ERROR_INVALID);
+}
+
+}  // namespace ipfs_accel::store
