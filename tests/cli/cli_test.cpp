@@ -650,5 +650,62 @@ TEST_F(CliTest, OfflineAndServerScenarios) {
             "2");
 }
 
+TEST_F(CliTest, DbMaintenanceCommandsAndTheirExitStatuses) {
+  SeedDatabase();
+  Result r = Run("db stats --json --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("\"performance_results\": 1"), std::string::npos) << r.out;
+  r = Run("db check --db " + db_);
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("0 problems"), std::string::npos) << r.out;
+  r = Run("db vacuum --db " + db_);
+  EXPECT_EQ(r.status, 0) << r.err;
+  r = Run("db purge --older-than soon --db " + db_);
+  EXPECT_EQ(r.status, 2) << r.err;
+  r = Run("db purge --older-than 2000-01-01 --dry-run --db " + db_);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("would delete runs started before 2000-01-01 00:00:00 UTC: 0 runs"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(Run("db stats --db " + (dir_ / "absent.duckdb").string()).status, 3);
+
+  // A result whose run is gone (a table copied without its constraints) fails the check.
+  {
+    auto store = store::ResultStore::Open(db_);
+    store->Query(
+        "CREATE TABLE p2 AS SELECT * FROM performance_results; DROP VIEW latest_performance; "
+        "DROP TABLE performance_results; ALTER TABLE p2 RENAME TO performance_results; "
+        "UPDATE performance_results SET run_id = 'ghost'");
+  }
+  r = Run("db check --db " + db_);
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("problem  performance_results 1: run_id ghost does not exist in runs"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST_F(CliTest, DbBackupAndExportNeverOverwriteAndLeaveNoHalfFile) {
+  SeedDatabase();
+  const std::string copy = (dir_ / "copy.duckdb").string();
+  Result r = Run("db backup " + copy + " --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto size = fs::file_size(copy);
+  r = Run("db backup " + copy + " --db " + db_);
+  ExpectCleanFailure(r, 8, "already exists");
+  EXPECT_EQ(fs::file_size(copy), size);
+
+  r = Run("db export --format csv --output " + (dir_ / "csv").string() + " --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir_ / "csv" / "performance_results.csv"));
+
+  const fs::path unwritable = dir_ / "missing" / "runs.parquet";
+  r = Run("db export --format parquet --table runs --output " + unwritable.string() + " --db " +
+          db_);
+  ExpectCleanFailure(r, 8, unwritable.string());
+  EXPECT_FALSE(fs::exists(dir_ / "missing"));
+  for (const auto& e : fs::directory_iterator(dir_))
+    EXPECT_EQ(e.path().filename().string().find(".partial"), std::string::npos) << e.path();
+}
+
 }  // namespace
 }  // namespace ipfs_accel

@@ -1,0 +1,416 @@
+#include "ipfs_accel/store/maintenance.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <regex>
+#include <system_error>
+
+#include "ipfs_accel/core/error.h"
+#include "ipfs_accel/store/result_store.h"
+
+namespace ipfs_accel::store {
+namespace {
+
+namespace fs = std::filesystem;
+using core::Error;
+using core::ErrorKind;
+
+// A text literal for SQL: single quotes doubled.
+std::string Literal(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  return out + "'";
+}
+
+std::string Identifier(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) {
+    out += c;
+    if (c == '"') out += '"';
+  }
+  return out + "\"";
+}
+
+int64_t CountOf(ResultStore& store, const std::string& sql) {
+  const QueryResult r = store.Query(sql);
+  if (r.rows.empty() || r.rows[0].empty() || !r.rows[0][0]) return 0;
+  return std::stoll(*r.rows[0][0]);
+}
+
+uint64_t SizeOrZero(const fs::path& p) {
+  std::error_code ec;
+  const auto size = fs::file_size(p, ec);
+  return ec ? 0 : size;
+}
+
+uint64_t DatabaseBytes(const std::string& path) {
+  return SizeOrZero(path) + SizeOrZero(path + ".wal");
+}
+
+uint64_t TreeBytes(const fs::path& p) {
+  if (!fs::is_directory(p)) return SizeOrZero(p);
+  uint64_t total = 0;
+  for (const auto& e : fs::recursive_directory_iterator(p))
+    if (e.is_regular_file()) total += e.file_size();
+  return total;
+}
+
+// A name beside `destination` (same folder, so the final rename stays on one file system).
+fs::path TemporaryBeside(const fs::path& destination) {
+  const fs::path parent = destination.has_parent_path() ? destination.parent_path() : ".";
+  return parent / fmt::format(".{}.partial-{}", destination.filename().string(), ::getpid());
+}
+
+void RefuseExisting(const fs::path& destination, const std::string& what) {
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(destination, ec))) {
+    throw Error(ErrorKind::kIo, fmt::format("{} '{}' already exists; remove it or choose another "
+                                            "path (it is never overwritten)",
+                                            what, destination.string()));
+  }
+}
+
+void RemoveQuietly(const fs::path& p) {
+  std::error_code ec;
+  fs::remove_all(p, ec);
+}
+
+// Runs `write` on a temporary path beside `destination`, then renames it into place; on any
+// failure removes the temporary and throws kIo naming `destination`.
+template <typename Write>
+void WriteThenRename(const fs::path& destination, const std::string& what, Write write) {
+  const fs::path temporary = TemporaryBeside(destination);
+  try {
+    write(temporary);
+    fs::rename(temporary, destination);
+  } catch (const Error& e) {
+    RemoveQuietly(temporary);
+    throw Error(e.kind() == ErrorKind::kInvalidArgument ? e.kind() : ErrorKind::kIo,
+                fmt::format("cannot write {} '{}': {}", what, destination.string(), e.what()));
+  } catch (const std::exception& e) {
+    RemoveQuietly(temporary);
+    throw Error(ErrorKind::kIo, fmt::format("cannot write {} '{}' ({}); check that its folder "
+                                            "exists, is writable and has free space",
+                                            what, destination.string(), e.what()));
+  }
+}
+
+std::string FormatUtc(std::chrono::system_clock::time_point t) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &tm);
+  return text;
+}
+
+}  // namespace
+
+const std::vector<std::string>& ResultTables() {
+  static const std::vector<std::string> tables = {"runs",
+                                                  "hardware_platforms",
+                                                  "models",
+                                                  "performance_results",
+                                                  "compatibility_results",
+                                                  "schema_version"};
+  return tables;
+}
+
+DatabaseStats ReadStats(const std::string& path) {
+  DatabaseStats stats;
+  {
+    auto store = ResultStore::Open(path, {.read_only = true});
+    for (const std::string& table : ResultTables())
+      stats.rows_per_table.emplace_back(table, CountOf(*store, "SELECT count(*) FROM " + table));
+    const QueryResult origins = store->Query(
+        "SELECT COALESCE(origin, 'measured'), count(*) FROM runs GROUP BY 1 ORDER BY 1");
+    for (const auto& row : origins.rows)
+      stats.runs_by_origin.emplace_back(row[0].value_or(""), std::stoll(row[1].value_or("0")));
+    stats.distinct_models =
+        CountOf(*store,
+                "SELECT count(DISTINCT model_id) FROM (SELECT model_id FROM performance_results "
+                "UNION ALL SELECT model_id FROM compatibility_results)");
+    stats.distinct_hardware =
+        CountOf(*store,
+                "SELECT count(DISTINCT hardware_id) FROM (SELECT hardware_id FROM "
+                "performance_results UNION ALL SELECT hardware_id FROM compatibility_results)");
+    const QueryResult span = store->Query(
+        "SELECT CAST(min(started_at) AS VARCHAR), CAST(max(started_at) AS VARCHAR) FROM runs");
+    stats.first_run_started_at = span.rows.at(0).at(0);
+    stats.last_run_started_at = span.rows.at(0).at(1);
+    stats.schema_version = store->SchemaVersion();
+  }
+  stats.file_bytes = DatabaseBytes(path);
+  return stats;
+}
+
+std::vector<CheckFinding> CheckDatabase(const std::string& path) {
+  auto store = ResultStore::Open(path, {.read_only = true});
+  std::vector<CheckFinding> problems, warnings;
+  const auto collect = [&](const std::string& sql, bool is_problem) {
+    // Every check query yields (table, id, message).
+    for (const auto& row : store->Query(sql + " ORDER BY 1, 2").rows) {
+      (is_problem ? problems : warnings)
+          .push_back({is_problem, row[0].value_or(""), row[1].value_or(""), row[2].value_or("")});
+    }
+  };
+
+  const int version = store->SchemaVersion();
+  if (version != CurrentSchemaVersion()) {
+    problems.push_back({true, "schema_version", std::to_string(version),
+                        fmt::format("schema version {} differs from this tool's {}; open it "
+                                    "read-write once (e.g. db vacuum) to migrate",
+                                    version, CurrentSchemaVersion())});
+  }
+
+  // Foreign keys: DuckDB enforces them on insert, but another tool may have copied tables.
+  std::string references;
+  for (const auto& [table, key] :
+       {std::pair{"performance_results", "result_id"}, std::pair{"compatibility_results", "id"}}) {
+    for (const auto& [column, parent, parent_key] :
+         {std::tuple{"run_id", "runs", "run_id"}, std::tuple{"model_id", "models", "model_id"},
+          std::tuple{"hardware_id", "hardware_platforms", "hardware_id"}}) {
+      if (!references.empty()) references += " UNION ALL ";
+      references += fmt::format(
+          "SELECT '{0}', CAST(c.{1} AS VARCHAR), '{2} ' || COALESCE(CAST(c.{2} AS VARCHAR), "
+          "'NULL') || ' does not exist in {3}' FROM {0} c WHERE NOT EXISTS (SELECT 1 FROM {3} p "
+          "WHERE p.{4} = c.{2})",
+          table, key, column, parent, parent_key);
+    }
+  }
+  collect("SELECT * FROM (" + references + ")", true);
+
+  // Impossible values of measurements.
+  const char* kMeasurements[] = {"load_ms",
+                                 "first_inference_ms",
+                                 "latency_mean_ms",
+                                 "latency_stdev_ms",
+                                 "latency_min_ms",
+                                 "latency_max_ms",
+                                 "latency_p50_ms",
+                                 "latency_p90_ms",
+                                 "latency_p95_ms",
+                                 "latency_p99_ms",
+                                 "throughput_items_per_s",
+                                 "time_to_first_token_ms",
+                                 "tail_early_stopping_ms",
+                                 "tail_ci_low_ms",
+                                 "tail_ci_high_ms",
+                                 "achieved_qps"};
+  std::string values;
+  for (const char* column : kMeasurements) {
+    values += fmt::format(
+        "SELECT 'performance_results', CAST(result_id AS VARCHAR), '{0} is ' || "
+        "CAST({0} AS VARCHAR) FROM performance_results WHERE {0} < 0 OR isnan({0}) OR "
+        "isinf({0}) UNION ALL ",
+        column);
+  }
+  values +=
+      "SELECT 'performance_results', CAST(result_id AS VARCHAR), 'latency_min_ms ' || "
+      "latency_min_ms || ' > latency_max_ms ' || latency_max_ms FROM performance_results WHERE "
+      "latency_min_ms > latency_max_ms "
+      "UNION ALL SELECT 'performance_results', CAST(result_id AS VARCHAR), 'latency_p50_ms ' || "
+      "latency_p50_ms || ' > latency_p99_ms ' || latency_p99_ms FROM performance_results WHERE "
+      "latency_p50_ms > latency_p99_ms "
+      "UNION ALL SELECT 'performance_results', CAST(result_id AS VARCHAR), 'iterations is 0 "
+      "but there are ' || len(samples_ms) || ' samples' FROM performance_results WHERE "
+      "iterations = 0 AND len(samples_ms) > 0 "
+      "UNION ALL SELECT 'compatibility_results', CAST(id AS VARCHAR), 'max_abs_error is ' || "
+      "CAST(max_abs_error AS VARCHAR) FROM compatibility_results WHERE max_abs_error < 0 OR "
+      "isnan(max_abs_error) OR isinf(max_abs_error)";
+  collect("SELECT * FROM (" + values + ")", true);
+
+  collect(
+      "SELECT * FROM (SELECT 'models', CAST(model_id AS VARCHAR), 'model ''' || name || ''' is "
+      "referred to by no result' FROM models m WHERE NOT EXISTS (SELECT 1 FROM "
+      "performance_results p WHERE p.model_id = m.model_id) AND NOT EXISTS (SELECT 1 FROM "
+      "compatibility_results c WHERE c.model_id = m.model_id) UNION ALL SELECT "
+      "'hardware_platforms', CAST(hardware_id AS VARCHAR), platform || ' ''' || device_name || "
+      "''' is referred to by no result' FROM hardware_platforms h WHERE NOT EXISTS (SELECT 1 "
+      "FROM performance_results p WHERE p.hardware_id = h.hardware_id) AND NOT EXISTS (SELECT 1 "
+      "FROM compatibility_results c WHERE c.hardware_id = h.hardware_id))",
+      false);
+
+  problems.insert(problems.end(), warnings.begin(), warnings.end());
+  return problems;
+}
+
+VacuumReport VacuumDatabase(const std::string& path) {
+  if (!fs::exists(path)) {
+    throw Error(ErrorKind::kNotFound,
+                fmt::format("database '{}' does not exist; pass --db with an existing file", path));
+  }
+  VacuumReport report;
+  report.bytes_before = DatabaseBytes(path);
+  {
+    auto store = ResultStore::Open(path);
+    store->Query("CHECKPOINT");
+    store->Query("VACUUM ANALYZE");
+    store->Query("CHECKPOINT");
+  }
+  report.bytes_after = DatabaseBytes(path);
+  return report;
+}
+
+std::string ParsePurgeCutoff(const std::string& text) {
+  static const std::regex kDuration(R"(([0-9]+)([dhw]))");
+  static const std::regex kDate(R"((\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}:\d{2})Z?)?)");
+  std::smatch m;
+  if (std::regex_match(text, m, kDuration)) {
+    const long amount = std::stol(m[1].str());
+    const long hours = m[2] == "h" ? 1 : m[2] == "d" ? 24 : 24 * 7;
+    return FormatUtc(std::chrono::system_clock::now() - std::chrono::hours(amount * hours));
+  }
+  if (std::regex_match(text, m, kDate)) {
+    return m[1].str() + " " + (m[2].matched ? m[2].str() : "00:00:00");
+  }
+  throw Error(ErrorKind::kInvalidArgument,
+              fmt::format("--older-than '{}' is neither a duration (90d, 12h, 2w) nor a UTC date "
+                          "(2026-01-01 or 2026-01-01T10:00:00Z)",
+                          text));
+}
+
+PurgeReport PurgeRunsBefore(const std::string& path, const std::string& cutoff, bool dry_run) {
+  if (!fs::exists(path)) {
+    throw Error(ErrorKind::kNotFound,
+                fmt::format("database '{}' does not exist; pass --db with an existing file", path));
+  }
+  PurgeReport report;
+  report.cutoff = cutoff;
+  report.dry_run = dry_run;
+  auto store = ResultStore::Open(path, {.read_only = dry_run});
+  const std::string old_runs =
+      "SELECT run_id FROM runs WHERE started_at < CAST(" + Literal(cutoff) + " AS TIMESTAMP)";
+  store->Query("BEGIN TRANSACTION");
+  try {
+    // What the purged results refer to, taken before they go.
+    store->Query(
+        "CREATE TEMP TABLE purge_models AS SELECT model_id FROM performance_results "
+        "WHERE run_id IN (" +
+        old_runs +
+        ") UNION SELECT model_id FROM "
+        "compatibility_results WHERE run_id IN (" +
+        old_runs + ")");
+    store->Query(
+        "CREATE TEMP TABLE purge_hardware AS SELECT hardware_id FROM "
+        "performance_results WHERE run_id IN (" +
+        old_runs +
+        ") UNION SELECT "
+        "hardware_id FROM compatibility_results WHERE run_id IN (" +
+        old_runs + ")");
+    const std::string unreferenced_models =
+        "FROM models WHERE model_id IN (SELECT model_id FROM purge_models) AND model_id NOT IN "
+        "(SELECT model_id FROM performance_results WHERE run_id NOT IN (" +
+        old_runs +
+        ")) AND "
+        "model_id NOT IN (SELECT model_id FROM compatibility_results WHERE run_id NOT IN (" +
+        old_runs + "))";
+    const std::string unreferenced_hardware =
+        "FROM hardware_platforms WHERE hardware_id IN (SELECT hardware_id FROM purge_hardware) "
+        "AND hardware_id NOT IN (SELECT hardware_id FROM performance_results WHERE run_id NOT "
+        "IN (" +
+        old_runs +
+        ")) AND hardware_id NOT IN (SELECT hardware_id FROM "
+        "compatibility_results WHERE run_id NOT IN (" +
+        old_runs + "))";
+    report.runs = CountOf(*store, "SELECT count(*) FROM (" + old_runs + ")");
+    report.performance_results = CountOf(
+        *store, "SELECT count(*) FROM performance_results WHERE run_id IN (" + old_runs + ")");
+    report.compatibility_results = CountOf(
+        *store, "SELECT count(*) FROM compatibility_results WHERE run_id IN (" + old_runs + ")");
+    report.models = CountOf(*store, "SELECT count(*) " + unreferenced_models);
+    report.hardware = CountOf(*store, "SELECT count(*) " + unreferenced_hardware);
+    if (dry_run) {
+      store->Query("ROLLBACK");
+      return report;
+    }
+    store->Query("DELETE FROM performance_results WHERE run_id IN (" + old_runs + ")");
+    store->Query("DELETE FROM compatibility_results WHERE run_id IN (" + old_runs + ")");
+    // DuckDB refuses to delete a key whose referencing rows were deleted in the same
+    // transaction (its foreign-key limitation), so the parents go in a second one. Should that
+    // fail, the old runs stay without results and a second purge removes them.
+    store->Query("COMMIT");
+    store->Query("BEGIN TRANSACTION");
+    store->Query("DELETE " + unreferenced_models);
+    store->Query("DELETE " + unreferenced_hardware);
+    store->Query("DELETE FROM runs WHERE run_id IN (" + old_runs + ")");
+    store->Query("DROP TABLE purge_models; DROP TABLE purge_hardware");
+    store->Query("COMMIT");
+  } catch (const Error& e) {
+    try {
+      store->Query("ROLLBACK");
+    } catch (const Error&) {  // a failed COMMIT has already rolled back
+    }
+    throw Error(e.kind() == ErrorKind::kInvalidArgument ? ErrorKind::kDatabase : e.kind(),
+                fmt::format("purging runs before {} from '{}' failed, nothing was deleted: {}",
+                            cutoff, path, e.what()));
+  }
+  return report;
+}
+
+BackupReport BackupDatabase(const std::string& path, const std::string& destination,
+                            bool compress) {
+  if (!fs::exists(path)) {
+    throw Error(ErrorKind::kNotFound,
+                fmt::format("database '{}' does not exist; pass --db with an existing file", path));
+  }
+  RefuseExisting(destination, "backup");
+  BackupReport report{.destination = destination, .compressed = compress};
+  // Read-write: DuckDB's file lock keeps every other writer out while the copy is taken.
+  auto store = ResultStore::Open(path);
+  WriteThenRename(destination, "backup", [&](const fs::path& temporary) {
+    if (compress) {
+      store->Query("EXPORT DATABASE " + Literal(temporary.string()) +
+                   " (FORMAT parquet, COMPRESSION zstd)");
+    } else {
+      store->Query("CHECKPOINT");  // everything in the main file, nothing left in the WAL
+      fs::copy_file(path, temporary);
+    }
+  });
+  report.bytes = TreeBytes(destination);
+  return report;
+}
+
+ExportReport ExportDatabase(const std::string& path, const ExportRequest& request) {
+  if (request.format != "parquet" && request.format != "csv" && request.format != "json") {
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("--format '{}' is not one of parquet, csv, json", request.format));
+  }
+  if (request.table && request.query) {
+    throw Error(ErrorKind::kInvalidArgument, "pass either --table or --query, not both");
+  }
+  RefuseExisting(request.output, "export output");
+  auto store = ResultStore::Open(path, {.read_only = true});
+  const std::string options = fmt::format(" (FORMAT {})", request.format);
+  ExportReport report;
+  if (request.table || request.query) {
+    const std::string source =
+        request.table ? Identifier(*request.table) : "(" + *request.query + ")";
+    WriteThenRename(request.output, "export", [&](const fs::path& temporary) {
+      store->Query("COPY " + source + " TO " + Literal(temporary.string()) + options);
+    });
+    report.files.emplace_back(request.output, SizeOrZero(request.output));
+    return report;
+  }
+  WriteThenRename(request.output, "export", [&](const fs::path& temporary) {
+    fs::create_directory(temporary);
+    for (const std::string& table : ResultTables()) {
+      const fs::path file = temporary / (table + "." + request.format);
+      store->Query("COPY " + table + " TO " + Literal(file.string()) + options);
+    }
+  });
+  for (const std::string& table : ResultTables()) {
+    const fs::path file = fs::path(request.output) / (table + "." + request.format);
+    report.files.emplace_back(file.string(), SizeOrZero(file));
+  }
+  return report;
+}
+
+}  // namespace ipfs_accel::store
