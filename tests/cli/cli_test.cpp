@@ -698,5 +698,13 @@ TEST_F(CliTest, DbImportRefusesAFileOfNoKnownShape) {
   EXPECT_FALSE(fs::exists(db_));    // checked before the database was opened
 }
 
+TEST_F(CliTest, DbImportDryRunWritesNothing) {
+  const Result r = Run("db import --dry-run " + kLegacyFiles + " --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("would import 1 run(s), 27 performance row(s)"), std::string::npos)
+      << r.out;
+  EXPECT_FALSE(fs::exists(db_));
+}
+
 }  // namespace
 }  // namespace ipfs_accel
