@@ -223,7 +223,13 @@ CompatibilityRecord FailedCompatibility(const std::string& platform, const json&
 RunRecord LegacyRun(const std::string& path, const TimeSpan& span) {
   RunRecord r;
   const auto from_name = TimestampFromFileName(path);
-  r.started_at = !span.first.empty() ? span.first : from_name.value_or("1970-01-01T00:00:00Z");
+  // No date is made up: a run must say when it ran.
+  if (span.first.empty() && !from_name)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("{}: no timestamp in its contents or its name; add a 'timestamp' "
+                            "field (ISO-8601) and import again",
+                            path));
+  r.started_at = !span.first.empty() ? span.first : *from_name;
   r.finished_at = !span.last.empty() ? span.last : r.started_at;
   r.hostname = kUnknown;
   r.os = kUnknown;
@@ -746,6 +752,26 @@ RunResults RunResultsFromJson(const nlohmann::json& in, const std::string& where
 #undef IPFS_WO
 #undef IPFS_R
 
+namespace {
+
+// What the schema's CHECKs would refuse, found before anything is written.
+void CheckExportedRun(const Parser& ps, const RunResults& r, const std::string& at) {
+  if (!IsoUtc(r.run.started_at)) ps.Corrupt(at + ".run.started_at", "is not ISO-8601");
+  for (size_t e = 0; e < r.entries.size(); ++e) {
+    for (size_t i = 0; i < r.entries[e].performance.size(); ++i) {
+      const PerformanceRecord& p = r.entries[e].performance[i];
+      const std::string pat = fmt::format("{}.entries[{}].performance[{}]", at, e, i);
+      if (p.batch_size < 1) ps.BatchSize(json(p.batch_size), pat + ".batch_size");
+      for (const double v : {p.latency_mean_ms, p.latency_min_ms, p.latency_max_ms,
+                             p.latency_p50_ms, p.latency_p99_ms, p.load_ms})
+        ps.NonNegative(json(v), pat + " latency or load time", "latency");
+      ps.Samples(json(p.samples_ms), pat + ".samples_ms", 1.0);
+    }
+  }
+}
+
+}  // namespace
+
 ImportResult ParseResultFile(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
@@ -775,6 +801,7 @@ ImportResult ParseResultFile(const std::string& path) {
     const json runs = export_array ? j : json::array({j});
     for (size_t i = 0; i < runs.size(); ++i) {
       RunResults r = RunResultsFromJson(runs[i], fmt::format("{} run {}", out.path, i));
+      CheckExportedRun(ps, r, fmt::format("[{}]", i));
       r.run.origin = "imported";
       r.run.imported_from = out.path;
       out.runs.push_back(std::move(r));

@@ -272,6 +272,34 @@ TEST(JsonImportTest, ImpossibleValuesAreCorruptNamingTheField) {
   EXPECT_NE(std::string(e.what()).find("batch_sizes.0"), std::string::npos) << e.what();
 }
 
+TEST(JsonImportTest, ExportedRunWithNegativeLatencyIsCorrupt) {
+  testing::TempDir dir;
+  RunResults run = FullRun();
+  run.entries[0].performance[0].samples_ms[2] = -1;
+  const std::string path = dir.File("negative_export.json");
+  std::ofstream(path) << RunResultsToJson(run).dump();
+  const core::Error e = testing::CatchError([&] { ParseResultFile(path); });
+  EXPECT_EQ(e.kind(), ErrorKind::kCorrupt);
+  EXPECT_NE(std::string(e.what()).find("[0].entries[0].performance[0].samples_ms[2]"),
+            std::string::npos)
+      << e.what();
+}
+
+TEST(JsonImportTest, LegacyFileWithNoTimestampAnywhereIsCorrupt) {
+  testing::TempDir dir;
+  json flat = json::parse(std::ifstream(kFlat));
+  flat.erase("timestamp");
+  const std::string path = dir.File("undated.json");
+  std::ofstream(path) << flat.dump();
+  const core::Error e = testing::CatchError([&] { ParseResultFile(path); });
+  EXPECT_EQ(e.kind(), ErrorKind::kCorrupt);
+  EXPECT_NE(std::string(e.what()).find("no timestamp"), std::string::npos) << e.what();
+  // The legacy files' names carry one: that is enough.
+  const std::string named = dir.File("benchmark_bert_cpu_20250305_195714.json");
+  std::ofstream(named) << flat.dump();
+  EXPECT_EQ(ParseResultFile(named).runs[0].run.started_at, "2025-03-05T19:57:14Z");
+}
+
 TEST(JsonImportTest, FailedEntryIsAFailedCompatibilityRecord) {
   testing::TempDir dir;
   json flat = json::parse(std::ifstream(kFlat));
