@@ -1,12 +1,118 @@
-// Stub: filled in by its own change.
+// `db import FILE...`: result files (the legacy system's JSON, or this tool's run export) into
+// the results database. Every file is read and checked before anything is written, so a bad
+// file leaves the database as it was; a run already stored (same run id) is skipped.
+
+#include <filesystem>
+#include <iostream>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "ipfs_accel/store/json_import.h"
+#include "ipfs_accel/store/result_store.h"
 
 namespace ipfs_accel::cli {
 
+namespace {
+
+struct ImportOptions {
+  DatabaseOption db;
+  std::vector<std::string> files;
+  bool json = false;
+  bool dry_run = false;
+};
+
+struct FileSummary {
+  const store::ImportResult* file = nullptr;
+  int runs = 0, skipped = 0;
+  size_t performance_rows = 0, compatibility_rows = 0;
+};
+
+std::string SqlQuoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+bool RunStored(store::ResultStore& db, const std::string& run_id) {
+  const auto r = db.Query("SELECT count(*) FROM runs WHERE run_id = " + SqlQuoted(run_id));
+  return !r.rows.empty() && r.rows[0][0] && *r.rows[0][0] != "0";
+}
+
+int RunImport(const ImportOptions& o) {
+  // Parse and check everything first: a bad file ends the command before any write.
+  std::vector<store::ImportResult> files;
+  for (const auto& f : o.files) files.push_back(store::ParseResultFile(f));
+
+  const std::string path = store::ResolveDatabasePath(o.db.path);
+  std::unique_ptr<store::ResultStore> db;
+  if (!o.dry_run)
+    db = store::ResultStore::Open(path);
+  else if (std::filesystem::exists(path))
+    db = store::ResultStore::Open(path, {.read_only = true});
+
+  std::vector<FileSummary> summaries;
+  std::set<std::string> seen;  // the same file twice on one command line
+  for (const auto& file : files) {
+    FileSummary s{.file = &file};
+    for (const auto& run : file.runs) {
+      if (seen.count(run.run.run_id) || (db && RunStored(*db, run.run.run_id))) {
+        ++s.skipped;
+        continue;
+      }
+      seen.insert(run.run.run_id);
+      if (!o.dry_run) db->WriteRun(run);
+      ++s.runs;
+      for (const auto& e : run.entries) {
+        s.performance_rows += e.performance.size();
+        s.compatibility_rows += e.compatibility.size();
+      }
+    }
+    summaries.push_back(s);
+  }
+
+  if (o.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& s : summaries)
+      out.push_back({{"file", s.file->path},
+                     {"shape", s.file->shape},
+                     {"runs", s.runs},
+                     {"already_imported", s.skipped},
+                     {"performance_rows", s.performance_rows},
+                     {"compatibility_rows", s.compatibility_rows},
+                     {"unmapped", s.file->unmapped},
+                     {"dry_run", o.dry_run}});
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  for (const auto& s : summaries) {
+    std::cout << fmt::format(
+        "{}: {}: {} {} run(s), {} performance row(s), {} compatibility row(s){}\n", s.file->path,
+        s.file->shape, o.dry_run ? "would import" : "imported", s.runs, s.performance_rows,
+        s.compatibility_rows,
+        s.skipped ? fmt::format("; {} run(s) already imported, skipped", s.skipped) : "");
+    for (const auto& line : s.file->unmapped) std::cout << "  not mapped: " << line << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
 void AddDbImportCommand(CLI::App& db, CommandFn* selected) {
-  (void)db;
-  (void)selected;
+  auto* cmd = db.add_subcommand(
+      "import",
+      "Import result files (JSON) into the results database: the legacy Python system's three\n"
+      "shapes, or this tool's run export. Every file is checked before anything is written;\n"
+      "runs already imported are skipped. Imported runs are marked origin = 'imported'.");
+  auto o = std::make_shared<ImportOptions>();
+  o->db.Add(cmd);
+  cmd->add_option("FILE", o->files, "result files to import")->required();
+  cmd->add_flag("--json", o->json, "print the summary as JSON");
+  cmd->add_flag("--dry-run", o->dry_run, "read and check the files, write nothing");
+  cmd->callback([selected, o] { *selected = [o] { return RunImport(*o); }; });
 }
 
 }  // namespace ipfs_accel::cli

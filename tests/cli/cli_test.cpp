@@ -707,5 +707,61 @@ TEST_F(CliTest, DbBackupAndExportNeverOverwriteAndLeaveNoHalfFile) {
     EXPECT_EQ(e.path().filename().string().find(".partial"), std::string::npos) << e.path();
 }
 
+const std::string kLegacyJson = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/legacy-json/";
+const std::string kLegacyFiles = kLegacyJson + "benchmark_bert_cpu_20250305_195714.json " +
+                                 kLegacyJson + "batch_benchmarks_cpu_20250306_174805.json " +
+                                 kLegacyJson + "nested_benchmark_results_20250303_050235.json";
+
+TEST_F(CliTest, DbImportReadsTheLegacyFilesOnceAndMarksThemImported) {
+  Result r = Run("db import " + kLegacyFiles + " --json --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json summary = nlohmann::json::parse(r.out);
+  ASSERT_EQ(summary.size(), 3u);
+  EXPECT_EQ(summary[0]["performance_rows"], 2);
+  EXPECT_EQ(summary[1]["performance_rows"], 2);
+  EXPECT_EQ(summary[2]["performance_rows"], 27);
+  for (const auto& file : summary) EXPECT_FALSE(file["unmapped"].empty());
+  EXPECT_EQ(Count("runs"), 3);
+  EXPECT_EQ(Count("runs WHERE origin = 'imported' AND imported_from LIKE '%legacy-json/%.json'"),
+            3);
+  EXPECT_EQ(Count("performance_results"), 31);
+  r = Run("db import " + kLegacyFiles + " --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("already imported"), std::string::npos) << r.out;
+  EXPECT_EQ(Count("runs"), 3);
+  EXPECT_EQ(Count("performance_results"), 31);
+}
+
+TEST_F(CliTest, DbImportWithOneMalformedFileImportsNothing) {
+  // A database that already holds one import, so "nothing written" is checked against it.
+  ASSERT_EQ(Run("db import " + kLegacyJson + "benchmark_bert_cpu_20250305_195714.json --db " + db_)
+                .status,
+            0);
+  const std::string bad = (dir_ / "broken.json").string();
+  std::ofstream(bad) << "{\"model\": \"bert\", \"batch_sizes\": {";
+  const Result r = Run("db import " + kLegacyFiles + " " + bad + " --db " + db_);
+  EXPECT_EQ(r.status, 4) << r.err;  // kExitCorrupt
+  ASSERT_EQ(r.ErrorLines().size(), 1u) << r.err;
+  EXPECT_NE(r.ErrorLines()[0].find("broken.json: not JSON"), std::string::npos) << r.err;
+  EXPECT_EQ(Count("runs"), 1);  // the database opens and holds what it held
+  EXPECT_EQ(Count("performance_results"), 2);
+}
+
+TEST_F(CliTest, DbImportRefusesAFileOfNoKnownShape) {
+  const std::string other = (dir_ / "other.json").string();
+  std::ofstream(other) << "[1, 2, 3]";
+  const Result r = Run("db import " + other + " --db " + db_);
+  EXPECT_EQ(r.status, 5) << r.err;  // kExitUnsupported
+  EXPECT_FALSE(fs::exists(db_));    // checked before the database was opened
+}
+
+TEST_F(CliTest, DbImportDryRunWritesNothing) {
+  const Result r = Run("db import --dry-run " + kLegacyFiles + " --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("would import 1 run(s), 27 performance row(s)"), std::string::npos)
+      << r.out;
+  EXPECT_FALSE(fs::exists(db_));
+}
+
 }  // namespace
 }  // namespace ipfs_accel

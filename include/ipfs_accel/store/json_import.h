@@ -1,0 +1,44 @@
+#pragma once
+// Result files (JSON) to store records, for `db import`. Reads the three shapes the legacy
+// Python system wrote (see shared/fixtures/legacy-json/README.md) and this tool's own export of
+// a run (RunResultsToJson). Parsing only: nothing here touches a database.
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ipfs_accel/store/records.h"
+
+namespace ipfs_accel::store {
+
+// Names of the shapes ParseResultFile recognises.
+inline constexpr const char* kShapeLegacyFlat = "legacy-flat";         // model x hardware x batch
+inline constexpr const char* kShapeLegacyBatch = "legacy-batch";       // models x batch_results
+inline constexpr const char* kShapeLegacyNested = "legacy-nested";     // family/model/hardware
+inline constexpr const char* kShapeRunExport = "ipfs-accelerate-run";  // RunResultsToJson
+
+struct ImportResult {
+  std::string path;   // absolute
+  std::string shape;  // one of the kShape* names
+  // Every run has origin "imported", imported_from = path, and a run_id that depends only on
+  // the file's bytes and the run's index in it (an export keeps the run_id it was written with),
+  // so importing a file twice yields the same ids.
+  std::vector<RunResults> runs;
+  // What the file holds (or lacks) that the records cannot carry, one line each.
+  std::vector<std::string> unmapped;
+};
+
+// Reads and maps one file. Throws core::Error:
+//  kNotFound     no such file;  kIo  it cannot be read
+//  kCorrupt      "<file>: not JSON: <message>", or a value no measurement produces (negative
+//                latency, batch 0), naming its path in the file
+//  kUnsupported  JSON of none of the known shapes (the message lists them)
+ImportResult ParseResultFile(const std::string& path);
+
+// A run, field for field, as JSON ({"format": "ipfs-accelerate-run", "version": 1, ...});
+// RunResultsFromJson(RunResultsToJson(r)) == r. `where` names the source in errors.
+nlohmann::json RunResultsToJson(const RunResults& results);
+RunResults RunResultsFromJson(const nlohmann::json& json, const std::string& where);
+
+}  // namespace ipfs_accel::store

@@ -1,0 +1,840 @@
+#include "ipfs_accel/store/json_import.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <numeric>
+#include <regex>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "ipfs_accel/core/error.h"
+
+namespace ipfs_accel::store {
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+using nlohmann::json;
+
+constexpr const char* kModelSource = "legacy-json";
+constexpr const char* kUnknown = "unknown";
+constexpr const char* kNotMeasuredNote =
+    "the legacy flat files' round figures (e.g. latency 20 ms, throughput 50) came from a run "
+    "that did not measure (shared/fixtures/legacy-json/README.md); kept as the file says, not "
+    "as measurements";
+constexpr const char* kTimezoneNote =
+    "the file's timestamps carry no time zone; stored as if they were UTC";
+
+std::string HexSha256(const std::string& bytes) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size());
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &len);
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+// A UUID-shaped id (version 5 layout) from the file's hash and the run's index in it.
+std::string DeterministicRunId(const std::string& file_sha256, size_t index) {
+  std::string h = HexSha256(fmt::format("{}#{}", file_sha256, index)).substr(0, 32);
+  h[12] = '5';
+  h[16] = "89ab"[std::stoi(h.substr(16, 1), nullptr, 16) & 3];
+  return fmt::format("{}-{}-{}-{}-{}", h.substr(0, 8), h.substr(8, 4), h.substr(12, 4),
+                     h.substr(16, 4), h.substr(20, 12));
+}
+
+// "2025-03-05T19:57:13.297083" or "20250303_050235" -> "2025-03-05T19:57:13Z".
+std::optional<std::string> IsoUtc(const std::string& text) {
+  static const std::regex iso(
+      R"(^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]00:?00)?$)");
+  static const std::regex compact(R"(^(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})$)");
+  std::smatch m;
+  if (std::regex_match(text, m, iso)) return m[1].str() + "T" + m[2].str() + "Z";
+  if (std::regex_match(text, m, compact))
+    return fmt::format("{}-{}-{}T{}:{}:{}Z", m[1].str(), m[2].str(), m[3].str(), m[4].str(),
+                       m[5].str(), m[6].str());
+  return std::nullopt;
+}
+
+// The timestamp in a legacy file name ("..._20250305_195714.json").
+std::optional<std::string> TimestampFromFileName(const std::string& path) {
+  static const std::regex stamp(R"((\d{8}_\d{6}))");
+  const std::string name = std::filesystem::path(path).filename().string();
+  std::smatch m;
+  if (std::regex_search(name, m, stamp)) return IsoUtc(m[1].str());
+  return std::nullopt;
+}
+
+// Tracks the earliest and latest timestamp a file states.
+struct TimeSpan {
+  std::string first, last;
+  void Add(const json& value) {
+    if (!value.is_string()) return;
+    const auto iso = IsoUtc(value.get<std::string>());
+    if (!iso) return;
+    if (first.empty() || *iso < first) first = *iso;
+    if (last.empty() || *iso > last) last = *iso;
+  }
+};
+
+// Collects what a file holds that has no column, each line once.
+struct Unmapped {
+  std::vector<std::string> lines;
+  void Add(const std::string& line) {
+    if (std::find(lines.begin(), lines.end(), line) == lines.end()) lines.push_back(line);
+  }
+};
+
+class Parser {
+ public:
+  explicit Parser(std::string file) : file_(std::move(file)) {}
+
+  [[noreturn]] void Corrupt(const std::string& field, const std::string& why) const {
+    throw Error(ErrorKind::kCorrupt, fmt::format("{}: {} {}; fix or remove that entry and "
+                                                 "import again",
+                                                 file_, field, why));
+  }
+
+  double Number(const json& v, const std::string& field) const {
+    if (!v.is_number()) Corrupt(field, fmt::format("is {}, not a number", v.dump()));
+    return v.get<double>();
+  }
+  double NonNegative(const json& v, const std::string& field, const char* what) const {
+    const double x = Number(v, field);
+    if (!(x >= 0) || !std::isfinite(x))
+      Corrupt(field, fmt::format("is {}; no measurement produces a negative {}", x, what));
+    return x;
+  }
+  int64_t BatchSize(const json& v, const std::string& field) const {
+    const double x = Number(v, field);
+    if (x < 1 || x != std::floor(x))
+      Corrupt(field, fmt::format("is {}; a batch holds at least one item", x));
+    return static_cast<int64_t>(x);
+  }
+  int64_t BatchSizeKey(const std::string& key, const std::string& field) const {
+    try {
+      size_t used = 0;
+      const long long b = std::stoll(key, &used);
+      if (used == key.size() && b >= 1) return b;
+    } catch (const std::exception&) {
+    }
+    Corrupt(field, "is not a batch size of at least 1");
+  }
+  // Latencies in `unit_to_ms` units, each checked.
+  std::vector<double> Samples(const json& v, const std::string& field, double unit_to_ms) const {
+    std::vector<double> out;
+    if (v.is_null()) return out;
+    if (!v.is_array()) Corrupt(field, "is not a list");
+    for (size_t i = 0; i < v.size(); ++i)
+      out.push_back(NonNegative(v[i], fmt::format("{}[{}]", field, i), "latency") * unit_to_ms);
+    return out;
+  }
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+};
+
+// Same definitions as harness::Summarize (linear-interpolated percentiles, n-1 stdev); the
+// store may not include the harness. The mean is the file's own where it states one.
+void FillFromSamples(PerformanceRecord& p) {
+  if (p.samples_ms.empty()) return;
+  std::vector<double> s = p.samples_ms;
+  std::sort(s.begin(), s.end());
+  const double n = static_cast<double>(s.size());
+  const double mean = std::accumulate(s.begin(), s.end(), 0.0) / n;
+  double ss = 0;
+  for (double x : s) ss += (x - mean) * (x - mean);
+  p.latency_stdev_ms = s.size() > 1 ? std::sqrt(ss / (n - 1)) : 0.0;
+  p.latency_min_ms = s.front();
+  p.latency_max_ms = s.back();
+  auto pct = [&](double q) {
+    const double rank = q / 100.0 * (n - 1);
+    const size_t lo = static_cast<size_t>(std::floor(rank));
+    const size_t hi = std::min(lo + 1, s.size() - 1);
+    return s[lo] + (rank - static_cast<double>(lo)) * (s[hi] - s[lo]);
+  };
+  p.latency_p50_ms = pct(50);
+  p.latency_p90_ms = pct(90);
+  p.latency_p95_ms = pct(95);
+  p.latency_p99_ms = pct(99);
+  p.iterations = static_cast<int>(s.size());
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::string StringOr(const json& obj, const char* key, const std::string& fallback) {
+  if (obj.is_object() && obj.contains(key) && obj[key].is_string())
+    return obj[key].get<std::string>();
+  return fallback;
+}
+
+ModelRecord LegacyModel(const std::string& name, const std::string& architecture,
+                        const std::optional<std::string>& family) {
+  ModelRecord m;
+  m.name = name;
+  m.architecture = architecture;
+  m.modality = kUnknown;
+  m.source = kModelSource;
+  m.family = family;
+  return m;
+}
+
+HardwarePlatformRecord LegacyHardware(const std::string& platform, const std::string& device,
+                                      const std::string& hostname, json details) {
+  HardwarePlatformRecord h;
+  h.platform = Lower(platform);
+  h.device_name = device;
+  h.hostname = hostname;
+  h.details_json = details.dump();
+  return h;
+}
+
+// The legacy system ran PyTorch/transformers, not ONNX Runtime; its rows name no provider.
+PerformanceRecord LegacyPerformance(const std::string& platform) {
+  PerformanceRecord p;
+  p.execution_provider = "legacy:" + Lower(platform);
+  p.scenario = "single-stream";
+  return p;
+}
+
+CompatibilityRecord FailedCompatibility(const std::string& platform, const json& entry) {
+  CompatibilityRecord c;
+  c.execution_provider = "legacy:" + Lower(platform);
+  c.status = "failed";
+  c.error_message = StringOr(entry, "error", "");
+  if (c.error_message.empty()) c.error_message = "the legacy run reported it failed (no message)";
+  return c;
+}
+
+RunRecord LegacyRun(const std::string& path, const TimeSpan& span) {
+  RunRecord r;
+  const auto from_name = TimestampFromFileName(path);
+  // No date is made up: a run must say when it ran.
+  if (span.first.empty() && !from_name)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("{}: no timestamp in its contents or its name; add a 'timestamp' "
+                            "field (ISO-8601) and import again",
+                            path));
+  r.started_at = !span.first.empty() ? span.first : *from_name;
+  r.finished_at = !span.last.empty() ? span.last : r.started_at;
+  r.hostname = kUnknown;
+  r.os = kUnknown;
+  r.origin = "imported";
+  r.imported_from = path;
+  return r;
+}
+
+const std::vector<std::string> kCommonUnmapped = {
+    "tool version, git commit, seed: not in the file (stored empty / 0)",
+    "runtime and execution provider: not in the file (the legacy system ran PyTorch; stored "
+    "as 'legacy:<hardware>', runtime version empty)",
+    "warm-up iterations, threads, first-inference time, peak RSS: not in the file (stored 0)",
+    "model weights' hash, architecture, modality: not in the file (stored empty / 'unknown')",
+};
+
+// --- legacy-flat: one model x one hardware, batch_sizes -> figures --------------------------
+void ParseFlat(const Parser& ps, const json& j, ImportResult& out, Unmapped& un) {
+  TimeSpan span;
+  span.Add(j.value("timestamp", json()));
+  RunResults rr;
+  rr.run = LegacyRun(out.path, span);
+  const std::string platform = StringOr(j, "hardware_key", Lower(StringOr(j, "hardware", "")));
+  if (platform.empty()) ps.Corrupt("hardware_key", "is missing");
+  RunResults::Entry e;
+  const std::string name = StringOr(j, "model_path", StringOr(j, "model", ""));
+  if (name.empty()) ps.Corrupt("model_path", "is missing");
+  std::optional<std::string> family;
+  if (j.contains("model_category") && j["model_category"].is_string())
+    family = j["model_category"].get<std::string>();
+  e.model = LegacyModel(name, StringOr(j, "model_key", kUnknown), family);
+  e.hardware = LegacyHardware(platform, kUnknown, kUnknown, json::object());
+  json legacy = {{"model", j.value("model", json())},
+                 {"compatible", j.value("compatible", json())},
+                 {"batch_sizes", json::object()}};
+  const json& batches = j["batch_sizes"];
+  for (const auto& [key, b] : batches.items()) {
+    const std::string at = "batch_sizes." + key;
+    const int64_t batch = ps.BatchSizeKey(key, at);
+    if (!b.is_object()) ps.Corrupt(at, "is not an object");
+    legacy["batch_sizes"][key] = {{"memory_usage_mb", b.value("memory_usage_mb", json())},
+                                  {"command", b.value("command", json())}};
+    if (!b.value("success", false)) {
+      CompatibilityRecord c = FailedCompatibility(platform, b);
+      c.batch_size = batch;
+      e.compatibility.push_back(std::move(c));
+      continue;
+    }
+    PerformanceRecord p = LegacyPerformance(platform);
+    p.batch_size = batch;
+    p.latency_mean_ms =
+        ps.NonNegative(b.value("latency_ms", json()), at + ".latency_ms", "latency");
+    p.throughput_items_per_s =
+        ps.NonNegative(b.value("throughput", json()), at + ".throughput", "throughput");
+    if (b.contains("memory_usage_mb"))
+      ps.NonNegative(b["memory_usage_mb"], at + ".memory_usage_mb", "memory");
+    e.performance.push_back(std::move(p));
+  }
+  rr.run.metadata_json = json{
+      {"import", {{"shape", kShapeLegacyFlat}, {"note", kNotMeasuredNote}}},
+      {"timestamps", kTimezoneNote},
+      {"legacy", legacy}}.dump();
+  rr.entries.push_back(std::move(e));
+  out.runs.push_back(std::move(rr));
+  un.Add("latency_ms is one figure: no samples, stdev, min/max or percentiles (stored 0)");
+  un.Add(
+      "memory_usage_mb has no column (peak RSS is not the same quantity); kept in the run's "
+      "metadata");
+  un.Add("sequence length, load time, iterations: not in the file (stored 0)");
+  un.Add(
+      "command per batch size and 'compatible' (a claim, not a checked result): kept in the "
+      "run's metadata");
+  un.Add("device name, hostname, OS: not in the file (stored 'unknown')");
+  un.Add("the figures were not measured (README): the run's metadata says so");
+}
+
+// --- legacy-batch: one hardware, models -> benchmark_data.batch_results ----------------------
+void ParseBatch(const Parser& ps, const json& j, ImportResult& out, Unmapped& un) {
+  TimeSpan span;
+  span.Add(j.value("timestamp", json()));
+  const std::string platform = Lower(StringOr(j, "hardware", ""));
+  if (platform.empty()) ps.Corrupt("hardware", "is missing");
+  RunResults rr;
+  json legacy = json::object();
+  for (const auto& [name, m] : j["results"].items()) {
+    const std::string at = "results." + name;
+    if (!m.is_object()) ps.Corrupt(at, "is not an object");
+    span.Add(m.value("timestamp", json()));
+    RunResults::Entry e;
+    e.model = LegacyModel(StringOr(m, "model", name), kUnknown, std::nullopt);
+    e.hardware =
+        LegacyHardware(StringOr(m, "hardware", platform), kUnknown, kUnknown, json::object());
+    legacy[name] = {{"command", m.value("command", json())},
+                    {"output_file", m.value("output_file", json())},
+                    {"memory_mb", json::object()}};
+    const json data = m.value("benchmark_data", json::object());
+    if (!m.value("success", false) || !data.value("success", true)) {
+      e.compatibility.push_back(FailedCompatibility(e.hardware.platform, m));
+      rr.entries.push_back(std::move(e));
+      continue;
+    }
+    const json batch_results = data.value("batch_results", json::object());
+    for (const auto& [key, b] : batch_results.items()) {
+      const std::string bat = at + ".benchmark_data.batch_results." + key;
+      if (!b.is_object()) ps.Corrupt(bat, "is not an object");
+      span.Add(b.value("timestamp", json()));
+      const int64_t batch = b.contains("batch_size")
+                                ? ps.BatchSize(b["batch_size"], bat + ".batch_size")
+                                : ps.BatchSizeKey(key, bat);
+      if (!b.value("success", false)) {
+        CompatibilityRecord c = FailedCompatibility(e.hardware.platform, b);
+        c.batch_size = batch;
+        e.compatibility.push_back(std::move(c));
+        continue;
+      }
+      PerformanceRecord p = LegacyPerformance(e.hardware.platform);
+      p.batch_size = batch;
+      p.samples_ms = ps.Samples(b.value("latencies_ms", json()), bat + ".latencies_ms", 1.0);
+      FillFromSamples(p);
+      p.latency_mean_ms =
+          ps.NonNegative(b.value("avg_latency_ms", json()), bat + ".avg_latency_ms", "latency");
+      p.throughput_items_per_s = ps.NonNegative(b.value("throughput_items_per_second", json()),
+                                                bat + ".throughput_items_per_second", "throughput");
+      if (b.contains("memory_mb")) {
+        ps.NonNegative(b["memory_mb"], bat + ".memory_mb", "memory");
+        legacy[name]["memory_mb"][key] = b["memory_mb"];
+      }
+      e.performance.push_back(std::move(p));
+    }
+    rr.entries.push_back(std::move(e));
+  }
+  rr.run = LegacyRun(out.path, span);
+  rr.run.metadata_json = json{
+      {"import", {{"shape", kShapeLegacyBatch}}},
+      {"timestamps", kTimezoneNote},
+      {"legacy", legacy}}.dump();
+  out.runs.push_back(std::move(rr));
+  un.Add("stdout/stderr captured per model: not kept");
+  un.Add(
+      "memory_mb has no column (peak RSS is not the same quantity); kept in the run's "
+      "metadata");
+  un.Add("sequence length, load time: not in the file (stored 0)");
+  un.Add(
+      "command and output_file per model: kept in the run's metadata; 'summary' repeats "
+      "batch_results and is not read");
+  un.Add("device name, hostname, OS: not in the file (stored 'unknown')");
+}
+
+// --- legacy-nested: system_info + benchmarks -> family -> model -> hardware -> results -------
+std::string NestedDeviceName(const json& j, const std::string& platform) {
+  const json details = j.value("hardware_details", json::object());
+  if (platform == "cpu") {
+    const json ov = details.value("openvino_device_info", json::object());
+    if (ov.is_object() && ov.contains("CPU") && ov["CPU"].is_string())
+      return ov["CPU"].get<std::string>();
+  }
+  if (platform == "cuda") {
+    const json devices = details.value("cuda_devices", json::array());
+    if (devices.is_array() && !devices.empty()) return StringOr(devices[0], "name", kUnknown);
+  }
+  return kUnknown;
+}
+
+void ParseNested(const Parser& ps, const json& j, ImportResult& out, Unmapped& un) {
+  TimeSpan span;
+  const json sys = j.value("system_info", json::object());
+  span.Add(sys.value("timestamp", json()));
+  if (span.first.empty()) span.Add(j.value("timestamp", json()));
+  const std::string hostname = StringOr(sys, "hostname", kUnknown);
+  RunResults rr;
+  json legacy = json::object();
+  for (const auto& [family, models] : j["benchmarks"].items()) {
+    if (!models.is_object()) ps.Corrupt("benchmarks." + family, "is not an object");
+    for (const auto& [model_key, hardware] : models.items()) {
+      if (!hardware.is_object())
+        ps.Corrupt(fmt::format("benchmarks.{}.{}", family, model_key), "is not an object");
+      for (const auto& [hw_key, m] : hardware.items()) {
+        const std::string at = fmt::format("benchmarks.{}.{}.{}", family, model_key, hw_key);
+        if (!m.is_object()) ps.Corrupt(at, "is not an object");
+        span.Add(m.value("timestamp", json()));
+        const std::string platform = Lower(StringOr(m, "hardware", hw_key));
+        RunResults::Entry e;
+        e.model = LegacyModel(StringOr(m, "model_name", model_key), kUnknown,
+                              StringOr(m, "family", family));
+        json details = {{"system_info", sys}};
+        if (j.contains("hardware_details")) details["hardware_details"] = j["hardware_details"];
+        e.hardware = LegacyHardware(platform, NestedDeviceName(j, platform), hostname, details);
+        legacy[at] = {{"model_class", m.value("model_class", json())},
+                      {"performance_summary", m.value("performance_summary", json())}};
+        if (m.value("status", std::string("completed")) != "completed") {
+          e.compatibility.push_back(FailedCompatibility(platform, m));
+          rr.entries.push_back(std::move(e));
+          continue;
+        }
+        double load_ms = 0;
+        if (m.contains("model_load_time"))
+          load_ms =
+              ps.NonNegative(m["model_load_time"], at + ".model_load_time", "load time") * 1000.0;
+        static const std::regex config(R"(^batch_(-?\d+)_seq_(-?\d+)$)");
+        const json results = m.value("benchmark_results", json::object());
+        for (const auto& [key, b] : results.items()) {
+          const std::string bat = at + ".benchmark_results." + key;
+          std::smatch cm;
+          if (!std::regex_match(key, cm, config)) ps.Corrupt(bat, "is not named batch_<B>_seq_<S>");
+          const int64_t batch = ps.BatchSizeKey(cm[1].str(), bat);
+          const int64_t seq = std::stoll(cm[2].str());
+          if (seq < 0) ps.Corrupt(bat, "has a negative sequence length");
+          if (!b.is_object()) ps.Corrupt(bat, "is not an object");
+          if (b.value("status", std::string("completed")) != "completed") {
+            CompatibilityRecord c = FailedCompatibility(platform, b);
+            c.batch_size = batch;
+            c.seq_len = seq;
+            e.compatibility.push_back(std::move(c));
+            continue;
+          }
+          PerformanceRecord p = LegacyPerformance(platform);
+          p.batch_size = batch;
+          p.seq_len = seq;
+          p.input_shapes_json = json{{"batch_size", batch}, {"seq_len", seq}}.dump();
+          p.load_ms = load_ms;
+          p.samples_ms = ps.Samples(b.value("latencies", json()), bat + ".latencies", 1000.0);
+          FillFromSamples(p);
+          p.latency_mean_ms =
+              ps.NonNegative(b.value("avg_latency", json()), bat + ".avg_latency", "latency") *
+              1000.0;
+          p.throughput_items_per_s =
+              ps.NonNegative(b.value("throughput", json()), bat + ".throughput", "throughput");
+          if (b.contains("iterations"))
+            p.iterations = static_cast<int>(
+                ps.NonNegative(b["iterations"], bat + ".iterations", "iteration count"));
+          e.performance.push_back(std::move(p));
+        }
+        rr.entries.push_back(std::move(e));
+      }
+    }
+  }
+  rr.run = LegacyRun(out.path, span);
+  rr.run.hostname = hostname;
+  const std::string os = StringOr(sys, "os", "");
+  if (!os.empty()) rr.run.os = os + " " + StringOr(sys, "os_release", "");
+  rr.run.metadata_json = json{
+      {"import", {{"shape", kShapeLegacyNested}}},
+      {"timestamps", kTimezoneNote},
+      {"hardware_info", j.value("hardware_info", json())},
+      {"legacy", legacy}}.dump();
+  out.runs.push_back(std::move(rr));
+  un.Add(
+      "model_class and performance_summary (derived from the rows): kept in the run's "
+      "metadata");
+  un.Add("model_load_time is one load per model x hardware, repeated on each of its rows");
+  un.Add("total_time per configuration: not kept (the sum of the latencies)");
+  un.Add("system_info and hardware_details: kept whole in the hardware platform's details");
+}
+
+}  // namespace
+
+// --- this tool's export: RunResults field for field ------------------------------------------
+
+namespace {
+
+template <typename T>
+json Opt(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+template <typename T>
+void Read(const json& j, const char* key, T& into, const std::string& where) {
+  if (!j.contains(key))
+    throw Error(ErrorKind::kCorrupt, fmt::format("{}: field '{}' is missing", where, key));
+  try {
+    into = j[key].get<T>();
+  } catch (const json::exception& e) {
+    throw Error(ErrorKind::kCorrupt, fmt::format("{}: field '{}': {}", where, key, e.what()));
+  }
+}
+
+template <typename T>
+void Read(const json& j, const char* key, std::optional<T>& into, const std::string& where) {
+  if (!j.contains(key) || j[key].is_null()) {
+    into = std::nullopt;
+    return;
+  }
+  T v{};
+  Read(j, key, v, where);
+  into = v;
+}
+
+}  // namespace
+
+#define IPFS_W(obj, field) j[#field] = obj.field
+#define IPFS_WO(obj, field) j[#field] = Opt(obj.field)
+#define IPFS_R(obj, field) Read(j, #field, obj.field, where)
+
+nlohmann::json RunResultsToJson(const RunResults& results) {
+  json out = {{"format", kShapeRunExport}, {"version", 1}};
+  {
+    json j;
+    const RunRecord& r = results.run;
+    IPFS_W(r, run_id);
+    IPFS_W(r, started_at);
+    IPFS_W(r, finished_at);
+    IPFS_W(r, tool_version);
+    IPFS_W(r, git_commit);
+    IPFS_W(r, command_line);
+    IPFS_W(r, hostname);
+    IPFS_W(r, os);
+    IPFS_W(r, seed);
+    IPFS_W(r, metadata_json);
+    IPFS_WO(r, branch);
+    IPFS_W(r, origin);
+    IPFS_WO(r, imported_from);
+    out["run"] = j;
+  }
+  out["entries"] = json::array();
+  for (const auto& e : results.entries) {
+    json entry;
+    {
+      json j;
+      IPFS_W(e.model, name);
+      IPFS_W(e.model, architecture);
+      IPFS_W(e.model, modality);
+      IPFS_W(e.model, source);
+      IPFS_W(e.model, source_path);
+      IPFS_W(e.model, parameters);
+      IPFS_W(e.model, content_hash);
+      IPFS_WO(e.model, family);
+      entry["model"] = j;
+    }
+    {
+      json j;
+      IPFS_W(e.hardware, platform);
+      IPFS_W(e.hardware, device_name);
+      IPFS_W(e.hardware, hostname);
+      IPFS_W(e.hardware, details_json);
+      entry["hardware"] = j;
+    }
+    entry["performance"] = json::array();
+    for (const auto& p : e.performance) {
+      json j;
+      IPFS_W(p, execution_provider);
+      IPFS_W(p, provider_options_json);
+      IPFS_W(p, session_options_json);
+      IPFS_W(p, runtime_version);
+      IPFS_W(p, precision);
+      IPFS_W(p, graph_variant);
+      IPFS_W(p, batch_size);
+      IPFS_W(p, seq_len);
+      IPFS_W(p, input_shapes_json);
+      IPFS_W(p, threads);
+      IPFS_W(p, warmup_iterations);
+      IPFS_W(p, iterations);
+      IPFS_W(p, load_ms);
+      IPFS_W(p, first_inference_ms);
+      IPFS_W(p, latency_mean_ms);
+      IPFS_W(p, latency_stdev_ms);
+      IPFS_W(p, latency_min_ms);
+      IPFS_W(p, latency_max_ms);
+      IPFS_W(p, latency_p50_ms);
+      IPFS_W(p, latency_p90_ms);
+      IPFS_W(p, latency_p95_ms);
+      IPFS_W(p, latency_p99_ms);
+      IPFS_W(p, throughput_items_per_s);
+      IPFS_W(p, peak_rss_bytes);
+      IPFS_WO(p, device_memory_process_bytes);
+      IPFS_WO(p, device_memory_gpu_used_bytes);
+      IPFS_W(p, samples_ms);
+      IPFS_W(p, scenario);
+      IPFS_WO(p, prompt_len);
+      IPFS_WO(p, new_tokens);
+      IPFS_WO(p, time_to_first_token_ms);
+      IPFS_WO(p, graph_optimization_level);
+      IPFS_WO(p, tail_percentile);
+      IPFS_WO(p, tail_early_stopping_ms);
+      IPFS_WO(p, tail_confidence);
+      IPFS_WO(p, tail_ci_low_ms);
+      IPFS_WO(p, tail_ci_high_ms);
+      IPFS_WO(p, tail_ci_level);
+      IPFS_WO(p, target_qps);
+      IPFS_WO(p, achieved_qps);
+      IPFS_WO(p, latency_bound_ms);
+      IPFS_WO(p, memory_estimate_bytes);
+      entry["performance"].push_back(j);
+    }
+    entry["compatibility"] = json::array();
+    for (const auto& c : e.compatibility) {
+      json j;
+      IPFS_W(c, execution_provider);
+      IPFS_W(c, status);
+      IPFS_W(c, error_class);
+      IPFS_W(c, error_message);
+      IPFS_WO(c, max_abs_error);
+      IPFS_W(c, precision);
+      IPFS_W(c, graph_variant);
+      IPFS_WO(c, top1_agreement);
+      IPFS_WO(c, scenario);
+      IPFS_WO(c, batch_size);
+      IPFS_WO(c, seq_len);
+      IPFS_WO(c, configuration_json);
+      entry["compatibility"].push_back(j);
+    }
+    out["entries"].push_back(entry);
+  }
+  return out;
+}
+
+RunResults RunResultsFromJson(const nlohmann::json& in, const std::string& where) {
+  if (!in.is_object() || in.value("format", std::string()) != kShapeRunExport)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("{}: not an '{}' export", where, kShapeRunExport));
+  if (in.value("version", 0) != 1)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("{}: export version {} is not 1; use the tool that wrote it", where,
+                            in.value("version", json()).dump()));
+  RunResults out;
+  {
+    const json& j = in.at("run");
+    RunRecord& r = out.run;
+    IPFS_R(r, run_id);
+    IPFS_R(r, started_at);
+    IPFS_R(r, finished_at);
+    IPFS_R(r, tool_version);
+    IPFS_R(r, git_commit);
+    IPFS_R(r, command_line);
+    IPFS_R(r, hostname);
+    IPFS_R(r, os);
+    IPFS_R(r, seed);
+    IPFS_R(r, metadata_json);
+    IPFS_R(r, branch);
+    IPFS_R(r, origin);
+    IPFS_R(r, imported_from);
+  }
+  for (const json& entry : in.value("entries", json::array())) {
+    RunResults::Entry e;
+    {
+      const json& j = entry.at("model");
+      IPFS_R(e.model, name);
+      IPFS_R(e.model, architecture);
+      IPFS_R(e.model, modality);
+      IPFS_R(e.model, source);
+      IPFS_R(e.model, source_path);
+      IPFS_R(e.model, parameters);
+      IPFS_R(e.model, content_hash);
+      IPFS_R(e.model, family);
+    }
+    {
+      const json& j = entry.at("hardware");
+      IPFS_R(e.hardware, platform);
+      IPFS_R(e.hardware, device_name);
+      IPFS_R(e.hardware, hostname);
+      IPFS_R(e.hardware, details_json);
+    }
+    for (const json& j : entry.value("performance", json::array())) {
+      PerformanceRecord p;
+      IPFS_R(p, execution_provider);
+      IPFS_R(p, provider_options_json);
+      IPFS_R(p, session_options_json);
+      IPFS_R(p, runtime_version);
+      IPFS_R(p, precision);
+      IPFS_R(p, graph_variant);
+      IPFS_R(p, batch_size);
+      IPFS_R(p, seq_len);
+      IPFS_R(p, input_shapes_json);
+      IPFS_R(p, threads);
+      IPFS_R(p, warmup_iterations);
+      IPFS_R(p, iterations);
+      IPFS_R(p, load_ms);
+      IPFS_R(p, first_inference_ms);
+      IPFS_R(p, latency_mean_ms);
+      IPFS_R(p, latency_stdev_ms);
+      IPFS_R(p, latency_min_ms);
+      IPFS_R(p, latency_max_ms);
+      IPFS_R(p, latency_p50_ms);
+      IPFS_R(p, latency_p90_ms);
+      IPFS_R(p, latency_p95_ms);
+      IPFS_R(p, latency_p99_ms);
+      IPFS_R(p, throughput_items_per_s);
+      IPFS_R(p, peak_rss_bytes);
+      IPFS_R(p, device_memory_process_bytes);
+      IPFS_R(p, device_memory_gpu_used_bytes);
+      IPFS_R(p, samples_ms);
+      IPFS_R(p, scenario);
+      IPFS_R(p, prompt_len);
+      IPFS_R(p, new_tokens);
+      IPFS_R(p, time_to_first_token_ms);
+      IPFS_R(p, graph_optimization_level);
+      IPFS_R(p, tail_percentile);
+      IPFS_R(p, tail_early_stopping_ms);
+      IPFS_R(p, tail_confidence);
+      IPFS_R(p, tail_ci_low_ms);
+      IPFS_R(p, tail_ci_high_ms);
+      IPFS_R(p, tail_ci_level);
+      IPFS_R(p, target_qps);
+      IPFS_R(p, achieved_qps);
+      IPFS_R(p, latency_bound_ms);
+      IPFS_R(p, memory_estimate_bytes);
+      e.performance.push_back(std::move(p));
+    }
+    for (const json& j : entry.value("compatibility", json::array())) {
+      CompatibilityRecord c;
+      IPFS_R(c, execution_provider);
+      IPFS_R(c, status);
+      IPFS_R(c, error_class);
+      IPFS_R(c, error_message);
+      IPFS_R(c, max_abs_error);
+      IPFS_R(c, precision);
+      IPFS_R(c, graph_variant);
+      IPFS_R(c, top1_agreement);
+      IPFS_R(c, scenario);
+      IPFS_R(c, batch_size);
+      IPFS_R(c, seq_len);
+      IPFS_R(c, configuration_json);
+      e.compatibility.push_back(std::move(c));
+    }
+    out.entries.push_back(std::move(e));
+  }
+  return out;
+}
+
+#undef IPFS_W
+#undef IPFS_WO
+#undef IPFS_R
+
+namespace {
+
+// What the schema's CHECKs would refuse, found before anything is written.
+void CheckExportedRun(const Parser& ps, const RunResults& r, const std::string& at) {
+  if (!IsoUtc(r.run.started_at)) ps.Corrupt(at + ".run.started_at", "is not ISO-8601");
+  for (size_t e = 0; e < r.entries.size(); ++e) {
+    for (size_t i = 0; i < r.entries[e].performance.size(); ++i) {
+      const PerformanceRecord& p = r.entries[e].performance[i];
+      const std::string pat = fmt::format("{}.entries[{}].performance[{}]", at, e, i);
+      if (p.batch_size < 1) ps.BatchSize(json(p.batch_size), pat + ".batch_size");
+      for (const double v : {p.latency_mean_ms, p.latency_min_ms, p.latency_max_ms,
+                             p.latency_p50_ms, p.latency_p99_ms, p.load_ms})
+        ps.NonNegative(json(v), pat + " latency or load time", "latency");
+      ps.Samples(json(p.samples_ms), pat + ".samples_ms", 1.0);
+    }
+  }
+}
+
+}  // namespace
+
+ImportResult ParseResultFile(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw Error(ErrorKind::kNotFound, fmt::format("{}: no such file; check the path", path));
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (!in)
+    throw Error(ErrorKind::kIo, fmt::format("{}: cannot be read; check its permissions", path));
+  const std::string text = bytes.str();
+
+  ImportResult out;
+  out.path = std::filesystem::absolute(path).lexically_normal().string();
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw Error(ErrorKind::kCorrupt, fmt::format("{}: not JSON: {}", out.path, e.what()));
+  }
+  const Parser ps(out.path);
+  Unmapped un;
+  auto is_object_at = [&](const char* key) { return j.contains(key) && j[key].is_object(); };
+  const bool export_array = j.is_array() && !j.empty() && j[0].is_object() &&
+                            j[0].value("format", std::string()) == kShapeRunExport;
+  if (export_array || (j.is_object() && j.value("format", std::string()) == kShapeRunExport)) {
+    out.shape = kShapeRunExport;
+    const json runs = export_array ? j : json::array({j});
+    for (size_t i = 0; i < runs.size(); ++i) {
+      RunResults r = RunResultsFromJson(runs[i], fmt::format("{} run {}", out.path, i));
+      CheckExportedRun(ps, r, fmt::format("[{}]", i));
+      r.run.origin = "imported";
+      r.run.imported_from = out.path;
+      out.runs.push_back(std::move(r));
+    }
+  } else if (j.is_object() && is_object_at("benchmarks") && j.contains("system_info")) {
+    out.shape = kShapeLegacyNested;
+    ParseNested(ps, j, out, un);
+  } else if (j.is_object() && is_object_at("results") && j.contains("models")) {
+    out.shape = kShapeLegacyBatch;
+    ParseBatch(ps, j, out, un);
+  } else if (j.is_object() && is_object_at("batch_sizes") && j.contains("model")) {
+    out.shape = kShapeLegacyFlat;
+    ParseFlat(ps, j, out, un);
+  } else {
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("{}: JSON of no known result shape; known: {} (batch_sizes per "
+                            "model), {} (results per model), {} (system_info + benchmarks), {} "
+                            "(this tool's run export)",
+                            out.path, kShapeLegacyFlat, kShapeLegacyBatch, kShapeLegacyNested,
+                            kShapeRunExport));
+  }
+  if (out.shape != kShapeRunExport) {
+    const std::string file_sha256 = HexSha256(text);
+    for (size_t i = 0; i < out.runs.size(); ++i) {
+      out.runs[i].run.run_id = DeterministicRunId(file_sha256, i);
+      json meta = json::parse(out.runs[i].run.metadata_json);
+      meta["import"]["file_sha256"] = file_sha256;
+      out.runs[i].run.metadata_json = meta.dump();
+    }
+    for (const auto& line : kCommonUnmapped) un.Add(line);
+  }
+  out.unmapped = std::move(un.lines);
+  return out;
+}
+
+}  // namespace ipfs_accel::store
