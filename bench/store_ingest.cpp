@@ -12,9 +12,9 @@
 
 #include <duckdb.h>
 
-#include "cli/record_json.h"
 #include "ipfs_accel/analysis/compatibility_matrix.h"
 #include "ipfs_accel/analysis/performance_report.h"
+#include "ipfs_accel/store/json_import.h"
 #include "ipfs_accel/store/result_store.h"
 
 using namespace ipfs_accel;
@@ -51,8 +51,8 @@ store::RunResults MakeRun(int64_t rows, int samples) {
     p.iterations = samples;
     const double base = 1.0 + static_cast<double>(i % 1000) / 100.0;
     for (int s = 0; s < samples; ++s) p.samples_ms.push_back(base + s * 0.01);
-    p.latency_mean_ms = p.latency_p50_ms = p.latency_p90_ms = p.latency_p95_ms =
-        p.latency_p99_ms = base;
+    p.latency_mean_ms = p.latency_p50_ms = p.latency_p90_ms = p.latency_p95_ms = p.latency_p99_ms =
+        base;
     p.latency_min_ms = base;
     p.latency_max_ms = base + samples * 0.01;
     p.throughput_items_per_s = 1000.0 / base;
@@ -124,15 +124,17 @@ int main(int argc, char** argv) {
       t0 = Clock::now();
       analysis::BuildCompatibilityMatrix(*store, {});
       const double compat_ms = SecondsSince(t0) * 1000;
-      std::printf("query   performance report %8.1f ms, compatibility matrix %8.1f ms "
-                  "(target <= 100 ms over 1M results)\n",
-                  perf_ms, compat_ms);
+      std::printf(
+          "query   performance report %8.1f ms, compatibility matrix %8.1f ms "
+          "(target <= 100 ms over 1M results)\n",
+          perf_ms, compat_ms);
     }
   }
 
   // The same results as JSON (one object per record, as our exports write them).
   uint64_t json_bytes = 0;
-  for (const auto& p : run.entries[0].performance) json_bytes += cli::RecordToJson(p).dump().size() + 2;
+  for (const auto& p : run.entries[0].performance)
+    json_bytes += store::PerformanceRecordToJson(p).dump().size() + 2;
   const auto file_bytes = fs::file_size(db);
   std::printf("size    duckdb file %.1f MiB, JSON %.1f MiB, ratio %.3f (target <= 0.30)\n",
               file_bytes / 1048576.0, json_bytes / 1048576.0,

@@ -15,12 +15,12 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/benchmark_records.h"
-#include "cli/record_json.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/benchmark.h"
 #include "ipfs_accel/harness/generation.h"
 #include "ipfs_accel/harness/server_scenario.h"
 #include "ipfs_accel/models/precision.h"
+#include "ipfs_accel/store/json_import.h"
 
 extern char** environ;
 
@@ -159,7 +159,7 @@ ConfigurationOutcome RunConfiguration(const Configuration& c, const models::Mode
 
 nlohmann::json OutcomeToJson(const ConfigurationOutcome& o) {
   nlohmann::json records = nlohmann::json::array();
-  for (const auto& r : o.records) records.push_back(RecordToJson(r));
+  for (const auto& r : o.records) records.push_back(store::PerformanceRecordToJson(r));
   nlohmann::json j = {{"records", records},           {"summary", o.summary},
                       {"failed", o.failed},           {"invalid_argument", o.invalid_argument},
                       {"error_class", o.error_class}, {"error_message", o.error_message},
@@ -173,7 +173,8 @@ nlohmann::json OutcomeToJson(const ConfigurationOutcome& o) {
 
 ConfigurationOutcome OutcomeFromJson(const nlohmann::json& j) {
   ConfigurationOutcome o;
-  for (const auto& r : j.at("records")) o.records.push_back(RecordFromJson(r));
+  for (const auto& r : j.at("records"))
+    o.records.push_back(store::PerformanceRecordFromJson(r, "worker result"));
   j.at("summary").get_to(o.summary);
   j.at("failed").get_to(o.failed);
   j.at("invalid_argument").get_to(o.invalid_argument);

@@ -120,48 +120,7 @@ void ForEachPerformanceField(const std::string& run_id, int64_t model_id, int64_
   f("run_id", run_id);
   f("model_id", model_id);
   f("hardware_id", hardware_id);
-  f("execution_provider", p.execution_provider);
-  f("provider_options_json", p.provider_options_json);
-  f("session_options_json", p.session_options_json);
-  f("runtime_version", p.runtime_version);
-  f("precision", p.precision);
-  f("graph_variant", p.graph_variant);
-  f("batch_size", p.batch_size);
-  f("seq_len", p.seq_len);
-  f("input_shapes_json", p.input_shapes_json);
-  f("threads", static_cast<int64_t>(p.threads));
-  f("warmup_iterations", static_cast<int64_t>(p.warmup_iterations));
-  f("iterations", static_cast<int64_t>(p.iterations));
-  f("load_ms", p.load_ms);
-  f("first_inference_ms", p.first_inference_ms);
-  f("latency_mean_ms", p.latency_mean_ms);
-  f("latency_stdev_ms", p.latency_stdev_ms);
-  f("latency_min_ms", p.latency_min_ms);
-  f("latency_max_ms", p.latency_max_ms);
-  f("latency_p50_ms", p.latency_p50_ms);
-  f("latency_p90_ms", p.latency_p90_ms);
-  f("latency_p95_ms", p.latency_p95_ms);
-  f("latency_p99_ms", p.latency_p99_ms);
-  f("throughput_items_per_s", p.throughput_items_per_s);
-  f("peak_rss_bytes", p.peak_rss_bytes);
-  f("samples_ms", p.samples_ms);
-  f("scenario", p.scenario);
-  f("prompt_len", p.prompt_len);
-  f("new_tokens", p.new_tokens);
-  f("time_to_first_token_ms", p.time_to_first_token_ms);
-  f("device_memory_process_bytes", p.device_memory_process_bytes);
-  f("device_memory_gpu_used_bytes", p.device_memory_gpu_used_bytes);
-  f("graph_optimization_level", p.graph_optimization_level);
-  f("tail_percentile", p.tail_percentile);
-  f("tail_early_stopping_ms", p.tail_early_stopping_ms);
-  f("tail_confidence", p.tail_confidence);
-  f("tail_ci_low_ms", p.tail_ci_low_ms);
-  f("tail_ci_high_ms", p.tail_ci_high_ms);
-  f("tail_ci_level", p.tail_ci_level);
-  f("target_qps", p.target_qps);
-  f("achieved_qps", p.achieved_qps);
-  f("latency_bound_ms", p.latency_bound_ms);
-  f("memory_estimate_bytes", p.memory_estimate_bytes);
+  ForEachField(p, f);
   f("created_at", written_at);  // text, cast to TIMESTAMP on the way in
 }
 
@@ -247,6 +206,7 @@ std::string InsertPerformanceSql(const std::vector<Column>& columns, const std::
 
 void Bind(Statement& s, const std::string& v) { s.AddText(v); }
 void Bind(Statement& s, int64_t v) { s.AddInt(v); }
+void Bind(Statement& s, int v) { s.AddInt(v); }
 void Bind(Statement& s, double v) { s.AddDouble(v); }
 void Bind(Statement& s, const std::vector<double>& v) { s.AddDoubleList(v); }
 template <typename T>
@@ -256,6 +216,7 @@ void Bind(Statement& s, const std::optional<T>& v) {
 
 void SetStaged(ChunkAppender& a, size_t column, const std::string& v) { a.Text(column, v); }
 void SetStaged(ChunkAppender& a, size_t column, int64_t v) { a.Int(column, v); }
+void SetStaged(ChunkAppender& a, size_t column, int v) { a.Int(column, v); }
 void SetStaged(ChunkAppender& a, size_t column, double v) { a.Double(column, v); }
 void SetStaged(ChunkAppender& a, size_t column, const std::vector<double>& v) {
   a.Doubles(column, v);

@@ -494,6 +494,10 @@ template <typename T>
 json Opt(const std::optional<T>& v) {
   return v ? json(*v) : json(nullptr);
 }
+template <typename T>
+json Opt(const T& v) {
+  return json(v);
+}
 
 template <typename T>
 void Read(const json& j, const char* key, T& into, const std::string& where) {
@@ -522,6 +526,18 @@ void Read(const json& j, const char* key, std::optional<T>& into, const std::str
 #define IPFS_W(obj, field) j[#field] = obj.field
 #define IPFS_WO(obj, field) j[#field] = Opt(obj.field)
 #define IPFS_R(obj, field) Read(j, #field, obj.field, where)
+
+nlohmann::json PerformanceRecordToJson(const PerformanceRecord& record) {
+  json j = json::object();
+  ForEachField(record, [&](const char* name, const auto& v) { j[name] = Opt(v); });
+  return j;
+}
+
+PerformanceRecord PerformanceRecordFromJson(const nlohmann::json& j, const std::string& where) {
+  PerformanceRecord p;
+  ForEachField(p, [&](const char* name, auto& v) { Read(j, name, v, where); });
+  return p;
+}
 
 nlohmann::json RunResultsToJson(const RunResults& results) {
   json out = {{"format", kShapeRunExport}, {"version", 1}};
@@ -568,50 +584,7 @@ nlohmann::json RunResultsToJson(const RunResults& results) {
     }
     entry["performance"] = json::array();
     for (const auto& p : e.performance) {
-      json j;
-      IPFS_W(p, execution_provider);
-      IPFS_W(p, provider_options_json);
-      IPFS_W(p, session_options_json);
-      IPFS_W(p, runtime_version);
-      IPFS_W(p, precision);
-      IPFS_W(p, graph_variant);
-      IPFS_W(p, batch_size);
-      IPFS_W(p, seq_len);
-      IPFS_W(p, input_shapes_json);
-      IPFS_W(p, threads);
-      IPFS_W(p, warmup_iterations);
-      IPFS_W(p, iterations);
-      IPFS_W(p, load_ms);
-      IPFS_W(p, first_inference_ms);
-      IPFS_W(p, latency_mean_ms);
-      IPFS_W(p, latency_stdev_ms);
-      IPFS_W(p, latency_min_ms);
-      IPFS_W(p, latency_max_ms);
-      IPFS_W(p, latency_p50_ms);
-      IPFS_W(p, latency_p90_ms);
-      IPFS_W(p, latency_p95_ms);
-      IPFS_W(p, latency_p99_ms);
-      IPFS_W(p, throughput_items_per_s);
-      IPFS_W(p, peak_rss_bytes);
-      IPFS_WO(p, device_memory_process_bytes);
-      IPFS_WO(p, device_memory_gpu_used_bytes);
-      IPFS_W(p, samples_ms);
-      IPFS_W(p, scenario);
-      IPFS_WO(p, prompt_len);
-      IPFS_WO(p, new_tokens);
-      IPFS_WO(p, time_to_first_token_ms);
-      IPFS_WO(p, graph_optimization_level);
-      IPFS_WO(p, tail_percentile);
-      IPFS_WO(p, tail_early_stopping_ms);
-      IPFS_WO(p, tail_confidence);
-      IPFS_WO(p, tail_ci_low_ms);
-      IPFS_WO(p, tail_ci_high_ms);
-      IPFS_WO(p, tail_ci_level);
-      IPFS_WO(p, target_qps);
-      IPFS_WO(p, achieved_qps);
-      IPFS_WO(p, latency_bound_ms);
-      IPFS_WO(p, memory_estimate_bytes);
-      entry["performance"].push_back(j);
+      entry["performance"].push_back(PerformanceRecordToJson(p));
     }
     entry["compatibility"] = json::array();
     for (const auto& c : e.compatibility) {
@@ -682,49 +655,7 @@ RunResults RunResultsFromJson(const nlohmann::json& in, const std::string& where
       IPFS_R(e.hardware, details_json);
     }
     for (const json& j : entry.value("performance", json::array())) {
-      PerformanceRecord p;
-      IPFS_R(p, execution_provider);
-      IPFS_R(p, provider_options_json);
-      IPFS_R(p, session_options_json);
-      IPFS_R(p, runtime_version);
-      IPFS_R(p, precision);
-      IPFS_R(p, graph_variant);
-      IPFS_R(p, batch_size);
-      IPFS_R(p, seq_len);
-      IPFS_R(p, input_shapes_json);
-      IPFS_R(p, threads);
-      IPFS_R(p, warmup_iterations);
-      IPFS_R(p, iterations);
-      IPFS_R(p, load_ms);
-      IPFS_R(p, first_inference_ms);
-      IPFS_R(p, latency_mean_ms);
-      IPFS_R(p, latency_stdev_ms);
-      IPFS_R(p, latency_min_ms);
-      IPFS_R(p, latency_max_ms);
-      IPFS_R(p, latency_p50_ms);
-      IPFS_R(p, latency_p90_ms);
-      IPFS_R(p, latency_p95_ms);
-      IPFS_R(p, latency_p99_ms);
-      IPFS_R(p, throughput_items_per_s);
-      IPFS_R(p, peak_rss_bytes);
-      IPFS_R(p, device_memory_process_bytes);
-      IPFS_R(p, device_memory_gpu_used_bytes);
-      IPFS_R(p, samples_ms);
-      IPFS_R(p, scenario);
-      IPFS_R(p, prompt_len);
-      IPFS_R(p, new_tokens);
-      IPFS_R(p, time_to_first_token_ms);
-      IPFS_R(p, graph_optimization_level);
-      IPFS_R(p, tail_percentile);
-      IPFS_R(p, tail_early_stopping_ms);
-      IPFS_R(p, tail_confidence);
-      IPFS_R(p, tail_ci_low_ms);
-      IPFS_R(p, tail_ci_high_ms);
-      IPFS_R(p, tail_ci_level);
-      IPFS_R(p, target_qps);
-      IPFS_R(p, achieved_qps);
-      IPFS_R(p, latency_bound_ms);
-      IPFS_R(p, memory_estimate_bytes);
+      PerformanceRecord p = PerformanceRecordFromJson(j, where);
       e.performance.push_back(std::move(p));
     }
     for (const json& j : entry.value("compatibility", json::array())) {

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/configuration_run.h"
-#include "cli/record_json.h"
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/store/json_import.h"
 #include "support/catch_error.h"
 
 namespace ipfs_accel::cli {
@@ -134,7 +134,7 @@ TEST(SweepTest, OutcomeAndRecordRoundTripExactly) {
   o.summary = "p50 1 ms";
   const ConfigurationOutcome back = OutcomeFromJson(OutcomeToJson(o));
   ASSERT_EQ(back.records.size(), 2u);
-  EXPECT_EQ(RecordToJson(back.records[1]), RecordToJson(p));
+  EXPECT_EQ(store::PerformanceRecordToJson(back.records[1]), store::PerformanceRecordToJson(p));
   EXPECT_EQ(back.records[0].latency_mean_ms, p.latency_mean_ms);
   EXPECT_EQ(back.records[0].samples_ms, p.samples_ms);
   EXPECT_EQ(back.records[0].tail_early_stopping_ms, p.tail_early_stopping_ms);

@@ -39,6 +39,10 @@ ImportResult ParseResultFile(const std::string& path);
 // A run, field for field, as JSON ({"format": "ipfs-accelerate-run", "version": 1, ...});
 // RunResultsFromJson(RunResultsToJson(r)) == r. `where` names the source in errors.
 nlohmann::json RunResultsToJson(const RunResults& results);
+// One performance record, field for field (unset optionals as null); the inverse throws
+// core::Error(kCorrupt) naming `where` and the field for a missing or mistyped one.
+nlohmann::json PerformanceRecordToJson(const PerformanceRecord& record);
+PerformanceRecord PerformanceRecordFromJson(const nlohmann::json& json, const std::string& where);
 RunResults RunResultsFromJson(const nlohmann::json& json, const std::string& where);
 
 }  // namespace ipfs_accel::store

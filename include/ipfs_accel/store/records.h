@@ -95,6 +95,55 @@ struct PerformanceRecord {
   std::optional<int64_t> memory_estimate_bytes;
 };
 
+// Every field of a PerformanceRecord once, in the order of the performance_results columns they
+// fill (same names): f(name, member). For the store's writer and the JSON forms, so a field added
+// here reaches all of them. `Record` is PerformanceRecord or const PerformanceRecord.
+template <typename Record, typename F>
+void ForEachField(Record& r, F&& f) {
+  f("execution_provider", r.execution_provider);
+  f("provider_options_json", r.provider_options_json);
+  f("session_options_json", r.session_options_json);
+  f("runtime_version", r.runtime_version);
+  f("precision", r.precision);
+  f("graph_variant", r.graph_variant);
+  f("batch_size", r.batch_size);
+  f("seq_len", r.seq_len);
+  f("input_shapes_json", r.input_shapes_json);
+  f("threads", r.threads);
+  f("warmup_iterations", r.warmup_iterations);
+  f("iterations", r.iterations);
+  f("load_ms", r.load_ms);
+  f("first_inference_ms", r.first_inference_ms);
+  f("latency_mean_ms", r.latency_mean_ms);
+  f("latency_stdev_ms", r.latency_stdev_ms);
+  f("latency_min_ms", r.latency_min_ms);
+  f("latency_max_ms", r.latency_max_ms);
+  f("latency_p50_ms", r.latency_p50_ms);
+  f("latency_p90_ms", r.latency_p90_ms);
+  f("latency_p95_ms", r.latency_p95_ms);
+  f("latency_p99_ms", r.latency_p99_ms);
+  f("throughput_items_per_s", r.throughput_items_per_s);
+  f("peak_rss_bytes", r.peak_rss_bytes);
+  f("samples_ms", r.samples_ms);
+  f("scenario", r.scenario);
+  f("prompt_len", r.prompt_len);
+  f("new_tokens", r.new_tokens);
+  f("time_to_first_token_ms", r.time_to_first_token_ms);
+  f("device_memory_process_bytes", r.device_memory_process_bytes);
+  f("device_memory_gpu_used_bytes", r.device_memory_gpu_used_bytes);
+  f("graph_optimization_level", r.graph_optimization_level);
+  f("tail_percentile", r.tail_percentile);
+  f("tail_early_stopping_ms", r.tail_early_stopping_ms);
+  f("tail_confidence", r.tail_confidence);
+  f("tail_ci_low_ms", r.tail_ci_low_ms);
+  f("tail_ci_high_ms", r.tail_ci_high_ms);
+  f("tail_ci_level", r.tail_ci_level);
+  f("target_qps", r.target_qps);
+  f("achieved_qps", r.achieved_qps);
+  f("latency_bound_ms", r.latency_bound_ms);
+  f("memory_estimate_bytes", r.memory_estimate_bytes);
+}
+
 // A model x platform attempt: worked, failed (with the error), or unavailable here.
 struct CompatibilityRecord {
   std::string execution_provider;
