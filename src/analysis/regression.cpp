@@ -233,9 +233,10 @@ ResolvedRef ResolveRef(store::ResultStore& store, const std::string& ref, bool i
       "SELECT git_commit FROM runs GROUP BY git_commit ORDER BY max(started_at) DESC LIMIT 5"));
   throw core::Error(
       core::ErrorKind::kNotFound,
-      fmt::format("ref '{}' names no stored run{}; branches stored: {}; latest commits: {}", ref,
-                  include_dirty ? "" : " (builds marked -dirty are left out)", JoinList(branches),
-                  JoinList(recent)));
+      fmt::format(
+          "ref '{}' names no stored run{}; branches stored: {}; latest commits: {}", ref,
+          include_dirty ? "" : " (builds marked -dirty are left out; --include-dirty takes them)",
+          JoinList(branches), JoinList(recent)));
 }
 
 namespace {
@@ -335,6 +336,7 @@ Comparison CompareRefs(store::ResultStore& store, const CompareOptions& o) {
                                   "baseline with other runs",
                                   o.baseline_ref, out.contender_run_id));
 
+  out.baseline.run_ids = baseline_runs;
   const auto history = ReadResults(store, baseline_runs, o, o.history);
   const auto contender = ReadResults(store, {out.contender_run_id}, o, 1);
   std::map<std::string, std::vector<const StoredResult*>> by_key;  // newest first

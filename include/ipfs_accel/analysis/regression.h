@@ -120,7 +120,7 @@ struct ConfigurationComparison {
 };
 
 struct Comparison {
-  ResolvedRef baseline, contender;
+  ResolvedRef baseline, contender;            // baseline: its runs less the contender's run
   std::string contender_run_id;               // the latest run of the contender ref
   std::vector<ConfigurationComparison> rows;  // in both first, then those in one side only
   bool AnyRegression() const;
