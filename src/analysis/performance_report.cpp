@@ -3,17 +3,9 @@
 #include <fmt/format.h>
 
 #include "ipfs_accel/core/error.h"
+#include "analysis/sql_literal.h"
 
 namespace ipfs_accel::analysis {
-
-namespace {
-// Filters go in as SQL string literals; quotes are doubled so no value can break out.
-std::string Literal(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-}  // namespace
 
 store::QueryResult PerformanceReport(store::ResultStore& store, const ReportFilter& filter) {
   std::string where = "TRUE";
@@ -26,10 +18,10 @@ store::QueryResult PerformanceReport(store::ResultStore& store, const ReportFilt
                           "the database holds no runs yet; run `ipfs-accelerate benchmark` first");
       run = *latest.rows[0][0];
     }
-    where += " AND p.run_id = " + Literal(run);
+    where += " AND p.run_id = " + SqlLiteral(run);
   }
-  if (filter.model) where += " AND m.name = " + Literal(*filter.model);
-  if (filter.hardware) where += " AND h.platform = " + Literal(*filter.hardware);
+  if (filter.model) where += " AND m.name = " + SqlLiteral(*filter.model);
+  if (filter.hardware) where += " AND h.platform = " + SqlLiteral(*filter.hardware);
   return store.Query(fmt::format(
       "SELECT r.started_at, m.name AS model, h.platform AS hardware, h.device_name AS device, "
       "p.execution_provider AS ep, p.graph_variant AS graph, p.precision, p.scenario, "

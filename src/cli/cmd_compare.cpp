@@ -1,12 +1,125 @@
-// Stub: filled in by its own change.
+// `compare`: regression detection between two refs of the results database (for CI).
+
+#include <cmath>
+#include <iostream>
+
+#include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/table_printer.h"
+#include "ipfs_accel/analysis/regression.h"
 
 namespace ipfs_accel::cli {
 
+namespace {
+
+struct CompareCliOptions {
+  DatabaseOption db;
+  analysis::CompareOptions compare;
+  std::string format = "table";
+};
+
+std::string Number(double v, int digits) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return fmt::format("{:.{}f}", v, digits);
+}
+
+std::string Probability(double p) { return fmt::format("{:.3g}", p); }
+
+int RunCompare(const CompareCliOptions& o) {
+  const TableFormat format = ParseTableFormat(o.format);
+  auto store = store::ResultStore::Open(store::ResolveDatabasePath(o.db.path), {.read_only = true});
+  const analysis::Comparison c = analysis::CompareRefs(*store, o.compare);
+  Table t;
+  t.headers = {"model",
+               "hardware",
+               "ep",
+               "precision",
+               "graph",
+               "scenario",
+               "batch",
+               "seq_len",
+               "settings",
+               "baseline_p50_ms",
+               "contender_p50_ms",
+               "ratio",
+               "z",
+               "z_verdict",
+               "u_test_p",
+               "u_verdict",
+               "verdict"};
+  t.numeric = {false, false, false, false, false, false, true,  true, false,
+               true,  true,  true,  true,  false, true,  false, false};
+  for (const auto& r : c.rows) {
+    std::vector<std::optional<std::string>> row = {
+        r.model,         r.hardware, r.execution_provider,         r.precision,
+        r.graph_variant, r.scenario, std::to_string(r.batch_size), std::to_string(r.seq_len),
+        r.settings};
+    if (r.in_baseline && r.in_contender) {
+      const bool have_z = r.z.verdict != analysis::Verdict::kInsufficientData;
+      // JSON has no infinity: an infinite z (a history without spread) is written as null.
+      const bool finite_z = have_z && std::isfinite(r.z.z);
+      row.insert(row.end(),
+                 {Number(r.asv.baseline_median, 3), Number(r.asv.contender_median, 3),
+                  Number(r.asv.ratio, 3),
+                  finite_z || (have_z && format != TableFormat::kJson)
+                      ? std::optional<std::string>(Number(r.z.z, 2))
+                      : std::nullopt,
+                  std::string(analysis::VerdictName(r.z.verdict)), Probability(r.asv.test.p_value),
+                  std::string(analysis::VerdictName(r.asv.verdict)),
+                  std::string(analysis::VerdictName(r.verdict))});
+    } else {
+      for (int i = 0; i < 7; ++i) row.emplace_back();
+      row.push_back(r.in_baseline ? "baseline only" : "contender only");
+    }
+    t.rows.push_back(std::move(row));
+  }
+  std::cerr << fmt::format("baseline '{}' ({}, {} run(s)) vs contender '{}' (run {})\n",
+                           c.baseline.ref, c.baseline.kind, c.baseline.run_ids.size(),
+                           c.contender.ref, c.contender_run_id);
+  PrintTable(std::cout, t, format);
+  int regressions = 0;
+  for (const auto& r : c.rows) regressions += r.verdict == analysis::Verdict::kRegression;
+  if (regressions) std::cerr << fmt::format("{} configuration(s) regressed\n", regressions);
+  return regressions ? kExitCheckFailed : kExitOk;
+}
+
+}  // namespace
+
 void AddCompareCommand(CLI::App& app, CommandFn* selected) {
-  (void)app;
-  (void)selected;
+  auto* cmd = app.add_subcommand(
+      "compare",
+      "Regression check between two refs (run id, branch, or git commit) for CI.\n"
+      "Per configuration, two methods side by side:\n"
+      "  z-score (conbench): the contender's best repetition (min of its samples) against the\n"
+      "    mean and stdev of the best repetitions of the baseline's last --history results;\n"
+      "    regression when z > --threshold-z (needs >= 2 baseline results).\n"
+      "  U test (asv): Mann-Whitney U between the latest baseline result's samples and the\n"
+      "    contender's; regression when median ratio > --factor and p < --alpha.\n"
+      "The verdict is a regression if either method says so. Exit status 1 when any\n"
+      "configuration regressed, 0 otherwise. The contender is the latest run of its ref.");
+  auto o = std::make_shared<CompareCliOptions>();
+  o->db.Add(cmd);
+  auto& c = o->compare;
+  cmd->add_option("--baseline", c.baseline_ref, "baseline ref: run id, branch, or git commit")
+      ->required();
+  cmd->add_option("--contender", c.contender_ref, "contender ref: run id, branch, or git commit")
+      ->required();
+  cmd->add_option("--model", c.model, "only this model");
+  cmd->add_option("--hardware", c.hardware, "only this platform");
+  cmd->add_option("--threshold-z", c.threshold_z, "z-score threshold (sigmas)")
+      ->capture_default_str();
+  cmd->add_option("--factor", c.factor, "U test: contender/baseline median ratio threshold")
+      ->capture_default_str();
+  cmd->add_option("--alpha", c.alpha, "U test: significance level (two-sided)")
+      ->capture_default_str();
+  cmd->add_option("--history", c.history, "z-score: baseline results per configuration")
+      ->capture_default_str();
+  cmd->add_flag("--include-dirty", c.include_dirty,
+                "let branch and commit refs name builds from modified trees (-dirty)");
+  cmd->add_option("--format", o->format, "table, md, csv or json")->capture_default_str();
+  cmd->callback([selected, o] { *selected = [o] { return RunCompare(*o); }; });
 }
 
 }  // namespace ipfs_accel::cli

@@ -763,5 +763,76 @@ TEST_F(CliTest, DbImportDryRunWritesNothing) {
   EXPECT_FALSE(fs::exists(db_));
 }
 
+// `compare`: runs written straight into the store (a baseline history on main and a contender
+// commit), so the verdicts do not depend on this machine's timing.
+store::RunResults CompareRun(const std::string& id, const std::string& started,
+                             const std::string& commit, const std::string& branch, double level) {
+  store::RunResults r;
+  r.run.run_id = id;
+  r.run.started_at = r.run.finished_at = started;
+  r.run.tool_version = "0.1.0";
+  r.run.git_commit = commit;
+  r.run.command_line = "test";
+  r.run.hostname = "host";
+  r.run.os = "linux";
+  r.run.branch = branch;
+  store::RunResults::Entry e;
+  e.model.name = "bert-tiny";
+  e.model.architecture = "bert";
+  e.model.modality = "text";
+  e.model.source = "catalog";
+  e.model.content_hash = "seed:0";
+  e.hardware.platform = "cpu";
+  e.hardware.device_name = "Test CPU";
+  e.hardware.hostname = "host";
+  store::PerformanceRecord p;
+  p.execution_provider = "CPUExecutionProvider";
+  p.runtime_version = "1.29";
+  p.seq_len = 8;
+  // 40 distinct latencies within +-2% of the level, in a shuffled order.
+  for (int i = 0; i < 40; ++i) p.samples_ms.push_back(level * (0.98 + 0.001 * ((i * 17) % 40)));
+  p.iterations = 40;
+  e.performance.push_back(p);
+  r.entries.push_back(e);
+  return r;
+}
+
+TEST_F(CliTest, CompareExitsOneOnARegressionAndZeroOnAnEqualContender) {
+  {
+    auto store = store::ResultStore::Open(db_);
+    const double levels[] = {10.0, 10.2, 9.9, 10.1};
+    for (int i = 0; i < 4; ++i)
+      store->WriteRun(CompareRun("base-" + std::to_string(i),
+                                 "2026-11-2" + std::to_string(i) + "T10:00:00Z",
+                                 "aaaa0000000" + std::to_string(i), "main", levels[i]));
+    store->WriteRun(
+        CompareRun("slow", "2026-11-25T10:00:00Z", "bbbb00000000", "feature-slow", 13.0));
+    store->WriteRun(
+        CompareRun("same", "2026-11-26T10:00:00Z", "cccc00000000", "feature-same", 10.05));
+  }
+  Result r =
+      Run("compare --baseline main --contender bbbb00000000ffffffffffffffffffffffffffff "
+          "--format json --db " +
+          db_);
+  ASSERT_EQ(r.status, 1) << r.err;
+  const nlohmann::json rows = nlohmann::json::parse(r.out);
+  ASSERT_EQ(rows.size(), 1u) << r.out;
+  EXPECT_EQ(rows[0]["model"], "bert-tiny");
+  EXPECT_EQ(rows[0]["verdict"], "regression");
+  EXPECT_EQ(rows[0]["z_verdict"], "regression");
+  EXPECT_EQ(rows[0]["u_verdict"], "regression");
+  EXPECT_NEAR(rows[0]["ratio"].get<double>(), 1.3, 0.05);
+
+  r = Run("compare --baseline main --contender feature-same --db " + db_);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("bert-tiny"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no change"), std::string::npos) << r.out;
+
+  r = Run("compare --baseline nope --contender feature-same --db " + db_);
+  EXPECT_EQ(r.status, 3) << r.err;
+  ASSERT_EQ(r.ErrorLines().size(), 1u) << r.err;
+  EXPECT_NE(r.ErrorLines()[0].find("'nope'"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace ipfs_accel
