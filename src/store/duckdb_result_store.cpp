@@ -199,9 +199,9 @@ std::string InsertPerformanceSql(const std::vector<Column>& columns, const std::
   return form == "VALUES"
              ? fmt::format("INSERT INTO performance_results ({}) VALUES ({})", names, values)
              : fmt::format(
-                   "INSERT INTO performance_results ({}) SELECT {} FROM "
+                   "INSERT INTO performance_results ({}, configuration_key) SELECT {}, {} FROM "
                    "performance_stage",
-                   names, values);
+                   names, values, kConfigurationKeySql);
 }
 
 void Bind(Statement& s, const std::string& v) { s.AddText(v); }
@@ -464,7 +464,12 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
                     unchanged});
     }
   }
-  if (bulk) {
+  if (!bulk) {
+    Run(con,
+        std::string("UPDATE performance_results SET configuration_key = ") + kConfigurationKeySql +
+            " WHERE configuration_key IS NULL",
+        {ErrorKind::kDatabase, label + " failed keying its performance results", unchanged});
+  } else {
     const OnError move_error{ErrorKind::kDatabase,
                              label + " failed storing its performance results", unchanged};
     stage->Close();

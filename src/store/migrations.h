@@ -15,6 +15,12 @@ struct MigrationStep {
   std::string sql;  // one or more statements
 };
 
+// The SQL expression of a performance result's configuration key (schema v5): a hash of every
+// field that makes a configuration (as latest_performance groups them), over columns of these
+// names in any table with them, each cast to a fixed type so the staging table and
+// performance_results hash alike.
+extern const char* const kConfigurationKeySql;
+
 // Every step, oldest first. CurrentSchemaVersion() is the last one's version.
 const std::vector<MigrationStep>& MigrationSteps();
 

@@ -161,12 +161,12 @@ void DropSchema(ResultStore& store) {
 
 TEST_F(ResultStoreTest, OpenCreatesTheCurrentSchemaAndRecordsEveryStep) {
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(CurrentSchemaVersion(), 4);
-  EXPECT_EQ(store->SchemaVersion(), 4);
+  EXPECT_EQ(CurrentSchemaVersion(), 5);
+  EXPECT_EQ(store->SchemaVersion(), 5);
   QueryResult versions = store->Query(
       "SELECT version, description, applied_at IS NOT NULL FROM schema_version ORDER BY version");
-  ASSERT_EQ(versions.rows.size(), 4u);
-  for (int v = 1; v <= 4; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
+  ASSERT_EQ(versions.rows.size(), 5u);
+  for (int v = 1; v <= 5; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
   EXPECT_FALSE(versions.rows[0][1].value_or("").empty());
   EXPECT_EQ(versions.rows[0][2], "true");
   for (const std::string& table : kTables) EXPECT_EQ(Count(*store, table), 0) << table;
@@ -181,8 +181,8 @@ TEST_F(ResultStoreTest, ReopenDoesNotMigrateAgain) {
     applied_at = Cell(*store, "SELECT max(applied_at) FROM schema_version");
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 4);
-  EXPECT_EQ(Count(*store, "schema_version"), 4);
+  EXPECT_EQ(store->SchemaVersion(), 5);
+  EXPECT_EQ(Count(*store, "schema_version"), 5);
   EXPECT_EQ(Cell(*store, "SELECT max(applied_at) FROM schema_version"), applied_at);
 }
 
@@ -486,6 +486,25 @@ TEST_F(ResultStoreTest, WritesTheBenchmarkMethodFields) {
                  "SELECT format('{} {} {} {} {}', status, scenario, batch_size, seq_len, "
                  "configuration_json->>'threads') FROM compatibility_results WHERE status <> 'ok'"),
             "skipped offline 64 512 2");
+}
+
+// The configuration key the writer stores (from its staging table's columns) is the one the
+// migration computes from the table's own, and latest_performance keeps one row per key.
+TEST_F(ResultStoreTest, ConfigurationKeyIsTheSameFromEitherSide) {
+  auto store = ResultStore::Open(db_);
+  RunResults run = SampleRun();
+  PerformanceRecord other = SamplePerformance();
+  other.batch_size = 8;
+  other.graph_optimization_level = 1;
+  other.provider_options_json = R"({"device_id": "1"})";
+  run.entries[0].performance.push_back(other);
+  store->WriteRun(run);
+  store->WriteRun(SampleRun());  // the first configuration again, later
+  EXPECT_EQ(Cell(*store, std::string("SELECT bool_and(configuration_key = ") +
+                             kConfigurationKeySql + ") FROM performance_results"),
+            "true");
+  EXPECT_EQ(Cell(*store, "SELECT count(DISTINCT configuration_key) FROM performance_results"), "2");
+  EXPECT_EQ(Count(*store, "latest_performance"), 2);
 }
 
 // A process that dies right after creating (migrating) a database must leave one that opens:
