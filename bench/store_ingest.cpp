@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <duckdb.h>
@@ -143,6 +144,24 @@ int main(int argc, char** argv) {
   std::printf("size    duckdb file %.1f MiB, JSON %.1f MiB, ratio %.3f (target <= 0.30)\n",
               file_bytes / 1048576.0, json_bytes / 1048576.0,
               static_cast<double>(file_bytes) / static_cast<double>(json_bytes));
+  // `db import` of the same results from this tool's run export: parse + bulk write.
+  {
+    const fs::path json_file = dir / "run.json";
+    {
+      std::ofstream out(json_file);
+      out << store::RunResultsToJson(run).dump();
+    }
+    const auto t0 = Clock::now();
+    const store::ImportResult imported = store::ParseResultFile(json_file.string());
+    const double parse_s = SecondsSince(t0);
+    auto store = store::ResultStore::Open((dir / "imported.duckdb").string());
+    store->WriteRun(imported.runs.at(0));
+    store->Query("CHECKPOINT");
+    const double total_s = SecondsSince(t0);
+    std::printf("import  %.1f MiB of JSON: parse %.2f s, write %.2f s, %12.0f rows/s\n",
+                fs::file_size(json_file) / 1048576.0, parse_s, total_s - parse_s,
+                static_cast<double>(rows) / total_s);
+  }
   if (argc > 3) fs::copy_file(db, argv[3], fs::copy_options::overwrite_existing);
   fs::remove_all(dir);
   return 0;
