@@ -153,8 +153,9 @@ std::vector<double> NiceTicks(double lo, double hi, int count) {
       break;
     }
   std::vector<double> ticks;
-  for (double t = std::ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step)
-    ticks.push_back(std::abs(t) < step * 1e-9 ? 0 : t);
+  // Each tick a multiple of the step (no summed rounding error).
+  for (double k = std::ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; ++k)
+    ticks.push_back(k == 0 ? 0 : k * step);
   return ticks;
 }
 
