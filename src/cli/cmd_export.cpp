@@ -1,12 +1,11 @@
 // `export`: write the ONNX graph a model spec builds, for other tools (Netron,
 // onnxruntime_perf_test, a browser) to use.
 
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include <fmt/format.h>
 
+#include "cli/atomic_file.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "ipfs_accel/core/error.h"
@@ -38,18 +37,7 @@ int RunExport(const ExportOptions& o) {
                       fmt::format("'{}' is over 2 GB or an .onnx file already ({}); copy that "
                                   "file and its weights instead",
                                   o.model, m.onnx_path));
-  // Written beside the target and renamed into place, so a failure leaves no half file.
-  const std::string tmp = o.output + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(m.onnx_bytes.data(), static_cast<std::streamsize>(m.onnx_bytes.size()));
-    if (!out.flush()) {
-      std::filesystem::remove(tmp);
-      throw core::Error(core::ErrorKind::kIo,
-                        fmt::format("cannot write '{}' (disk full or no permission)", tmp));
-    }
-  }
-  std::filesystem::rename(tmp, o.output);
+  WriteFileAtomically(o.output, m.onnx_bytes);
   std::cerr << fmt::format("{} ({} parameters, {} {}) written to {} ({} bytes)\n", m.info.name,
                            m.info.parameters, o.graph, o.precision, o.output, m.onnx_bytes.size());
   return kExitOk;

@@ -1,12 +1,10 @@
 // `matrix`: the model-family x hardware compatibility matrix of the stored results.
 
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include <fmt/format.h>
 
+#include "cli/atomic_file.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "ipfs_accel/analysis/compatibility_matrix.h"
@@ -29,27 +27,6 @@ std::string Render(const analysis::CompatibilityMatrix& m, const std::string& fo
   return analysis::RenderMatrixMarkdown(m);
 }
 
-// Written beside the target and renamed into place, so a failure leaves no half file.
-void WriteAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out.flush()) {
-      std::error_code ignored;
-      std::filesystem::remove(tmp, ignored);
-      throw core::Error(core::ErrorKind::kIo,
-                        fmt::format("cannot write '{}' (disk full or no permission)", tmp));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw core::Error(core::ErrorKind::kIo,
-                      fmt::format("cannot move the matrix to '{}'; check the folder", path));
-  }
-}
-
 int RunMatrix(const MatrixOptions& o) {
   const std::string path = store::ResolveDatabasePath(o.db.path);
   // Read-only: a database that does not exist is an error, not a new empty file.
@@ -67,7 +44,7 @@ int RunMatrix(const MatrixOptions& o) {
     std::cout << text;
     return kExitOk;
   }
-  WriteAtomically(o.output, text);
+  WriteFileAtomically(o.output, text);
   std::cerr << fmt::format("matrix written to {}\n", o.output);
   return kExitOk;
 }

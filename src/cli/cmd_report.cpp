@@ -1,14 +1,16 @@
-// `report`: stored results as a table (Markdown by default).
+// `report`: stored results as one of five reports, as a table (Markdown by default), CSV,
+// JSON, or one self-contained HTML page with SVG charts.
 
-#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include <fmt/format.h>
 
+#include "cli/atomic_file.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/table_printer.h"
-#include "ipfs_accel/analysis/performance_report.h"
+#include "ipfs_accel/analysis/report.h"
 #include "ipfs_accel/core/error.h"
 
 namespace ipfs_accel::cli {
@@ -18,40 +20,83 @@ namespace {
 struct ReportOptions {
   DatabaseOption db;
   std::string kind = "performance";
-  std::string run = "latest";
-  std::optional<std::string> model, hardware;
+  std::optional<std::string> run;
+  std::optional<std::string> model, hardware, host;
+  std::optional<std::string> baseline, contender;
+  bool include_dirty = false;
   std::string format = "md";
   std::string output;
 };
 
-int RunReport(const ReportOptions& o) {
-  if (o.kind != "performance")
-    throw core::Error(core::ErrorKind::kUnsupported,
-                      fmt::format("report '{}' is not available yet; use 'performance'", o.kind));
-  const TableFormat format = ParseTableFormat(o.format);
-  auto store = store::ResultStore::Open(store::ResolveDatabasePath(o.db.path), {.read_only = true});
-  analysis::ReportFilter filter;
-  if (o.run != "all") filter.run_id = o.run;
-  filter.model = o.model;
-  filter.hardware = o.hardware;
-  const store::QueryResult r = analysis::PerformanceReport(*store, filter);
+Table ToTable(const store::QueryResult& r) {
   Table t{r.column_names, {}, r.rows};
   for (const auto& type : r.column_types)
     t.numeric.push_back(type == "BIGINT" || type == "DOUBLE" || type.rfind("DECIMAL", 0) == 0 ||
                         type == "INTEGER");
+  return t;
+}
+
+analysis::Report BuildReport(store::ResultStore& store, const std::string& db_path,
+                             const ReportOptions& o) {
+  analysis::ReportFilter filter{.run_id = std::nullopt, .model = o.model, .hardware = o.hardware};
+  // performance: the latest run unless told; hardware and trend: every run unless told.
+  const std::string run = o.run.value_or(o.kind == "performance" ? "latest" : "all");
+  if (run != "all") filter.run_id = run;
+  if (o.kind == "performance") return analysis::BuildPerformanceReport(store, filter);
+  if (o.kind == "hardware") return analysis::BuildHardwareReport(store, filter);
+  if (o.kind == "trend") return analysis::BuildTrendReport(store, filter);
+  if (o.kind == "compatibility") {
+    analysis::CompatibilityMatrix m =
+        analysis::BuildCompatibilityMatrix(store, {.hostname = o.host});
+    m.database = db_path;
+    return analysis::BuildCompatibilityReport(m);
+  }
+  // regressions
+  if (o.baseline.has_value() != o.contender.has_value())
+    throw core::Error(core::ErrorKind::kInvalidArgument,
+                      "give both --baseline and --contender, or neither (the latest run against "
+                      "the earlier runs of its branch)");
+  analysis::CompareOptions compare;
+  compare.model = o.model;
+  compare.hardware = o.hardware;
+  compare.include_dirty = o.include_dirty;
+  if (o.baseline) {
+    compare.baseline_ref = *o.baseline;
+    compare.contender_ref = *o.contender;
+  } else {
+    compare = analysis::DefaultRegressionRefs(store, compare);
+  }
+  return analysis::BuildRegressionReport(store, compare);
+}
+
+int RunReport(const ReportOptions& o) {
+  const std::string path = store::ResolveDatabasePath(o.db.path);
+  auto store = store::ResultStore::Open(path, {.read_only = true});
+  const analysis::Report report = BuildReport(*store, path, o);
+  std::string text;
+  if (o.format == "html") {
+    text = analysis::RenderReportHtml(report);
+  } else if (o.kind == "compatibility" && o.format == "md") {
+    analysis::CompatibilityMatrix m =
+        analysis::BuildCompatibilityMatrix(*store, {.hostname = o.host});
+    m.database = path;
+    text = analysis::RenderMatrixMarkdown(m);
+  } else {
+    const TableFormat format = ParseTableFormat(o.format);
+    std::ostringstream out;
+    // Markdown gets the title and notes; CSV and JSON stay plain data.
+    if (format == TableFormat::kMarkdown) {
+      out << "# " << report.title << "\n\n";
+      for (const auto& n : report.notes) out << n << "\n\n";
+    }
+    PrintTable(out, ToTable(report.table), format);
+    text = out.str();
+  }
   if (o.output.empty()) {
-    PrintTable(std::cout, t, format);
+    std::cout << text;
     return kExitOk;
   }
-  const std::string tmp = o.output + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    PrintTable(out, t, format);
-    if (!out.flush())
-      throw core::Error(core::ErrorKind::kIo, fmt::format("cannot write '{}' (disk full?)", tmp));
-  }
-  if (std::rename(tmp.c_str(), o.output.c_str()) != 0)
-    throw core::Error(core::ErrorKind::kIo, fmt::format("cannot move report to '{}'", o.output));
+  WriteFileAtomically(o.output, text);
   std::cerr << fmt::format("report written to {}\n", o.output);
   return kExitOk;
 }
@@ -60,15 +105,38 @@ int RunReport(const ReportOptions& o) {
 
 void AddReportCommand(CLI::App& app, CommandFn* selected) {
   auto* cmd = app.add_subcommand(
-      "report", "Stored benchmark results as a table: by default the latest run, in Markdown.");
+      "report", "Stored benchmark results as a report: by default the latest run, in Markdown.");
   auto o = std::make_shared<ReportOptions>();
   o->db.Add(cmd);
-  cmd->add_option("kind", o->kind, "report kind: performance")->capture_default_str();
-  cmd->add_option("--run", o->run, "'latest', 'all', or a run id")->capture_default_str();
+  cmd->add_option("kind", o->kind, "performance, hardware, compatibility, trend or regressions")
+      ->check(CLI::IsMember({"performance", "hardware", "compatibility", "trend", "regressions"}))
+      ->capture_default_str();
+  cmd->add_option("--run", o->run,
+                  "'latest', 'all', or a run id (default: latest for performance, all for "
+                  "hardware and trend)");
   cmd->add_option("--model", o->model, "only this model");
   cmd->add_option("--hardware", o->hardware, "only this platform");
-  cmd->add_option("--format", o->format, "md, table, csv or json")->capture_default_str();
+  cmd->add_option("--host", o->host, "compatibility: only results measured on this host");
+  cmd->add_option("--baseline", o->baseline, "regressions: baseline run id, branch or commit");
+  cmd->add_option("--contender", o->contender, "regressions: contender run id, branch or commit");
+  cmd->add_flag("--include-dirty", o->include_dirty,
+                "regressions: count runs built from a modified tree ('-dirty' commits)");
+  cmd->add_option("--format", o->format, "md, table, csv, json or html")
+      ->check(CLI::IsMember({"md", "table", "csv", "json", "html"}))
+      ->capture_default_str();
   cmd->add_option("--output,-o", o->output, "write to this file instead of standard output");
+  cmd->footer(
+      "Reports:\n"
+      "  performance    every configuration of a run; HTML: p50 latency by batch size, best\n"
+      "                 throughput per model and platform\n"
+      "  hardware       per platform, device and model: results, runs, best throughput, best\n"
+      "                 and median p50\n"
+      "  compatibility  the model x hardware matrix (as `matrix`)\n"
+      "  trend          each configuration over its runs in start order, with commit and branch;\n"
+      "                 HTML: p50 and throughput over runs\n"
+      "  regressions    `compare` as a report; without --baseline/--contender: the latest run\n"
+      "                 (clean tree) against the earlier runs of its branch\n"
+      "HTML is one self-contained page (inline CSS and SVG, no script, nothing fetched).");
   cmd->callback([selected, o] { *selected = [o] { return RunReport(*o); }; });
 }
 

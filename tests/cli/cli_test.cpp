@@ -4,6 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -758,8 +761,7 @@ TEST_F(CliTest, DbImportRefusesAFileOfNoKnownShape) {
 TEST_F(CliTest, DbImportDryRunWritesNothing) {
   const Result r = Run("db import --dry-run " + kLegacyFiles + " --db " + db_);
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("would import 1 run(s), 27 performance row(s)"), std::string::npos)
-      << r.out;
+  EXPECT_NE(r.out.find("would import 1 run(s), 27 performance row(s)"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(db_));
 }
 
@@ -832,6 +834,147 @@ TEST_F(CliTest, CompareExitsOneOnARegressionAndZeroOnAnEqualContender) {
   EXPECT_EQ(r.status, 3) << r.err;
   ASSERT_EQ(r.ErrorLines().size(), 1u) << r.err;
   EXPECT_NE(r.ErrorLines()[0].find("'nope'"), std::string::npos) << r.err;
+}
+
+// --- report: every kind and format; the HTML page in a real browser ---------------------------
+
+TEST_F(CliTest, ReportKindsAndFormats) {
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(Run("benchmark --model bert-tiny --seq-lens 8 --batch-sizes 1,2 --iterations 3 "
+                  "--min-time 0 --db " +
+                  db_)
+                  .status,
+              0);
+  for (const std::string kind : {"performance", "hardware", "compatibility", "trend"})
+    for (const std::string format : {"md", "csv", "json", "html"}) {
+      const fs::path out = dir_ / (kind + "." + format);
+      const Result r =
+          Run("report " + kind + " --format " + format + " -o " + out.string() + " --db " + db_);
+      ASSERT_EQ(r.status, 0) << kind << " " << format << ": " << r.err;
+      const std::string text = ReadFile(out);
+      // The matrix names models only in its details (footnotes, titles, JSON); its columns
+      // are platforms.
+      EXPECT_NE(text.find(kind == "compatibility" ? "CPU" : "bert-tiny"), std::string::npos)
+          << kind << " " << format;
+      if (format == "json") {
+        EXPECT_TRUE(nlohmann::json::accept(text)) << kind;
+      }
+      if (format == "html") {
+        EXPECT_EQ(text.find("<script"), std::string::npos) << kind;
+      }
+    }
+  // No temporary file is left beside the outputs.
+  for (const auto& e : fs::directory_iterator(dir_))
+    EXPECT_NE(e.path().filename().string().front(), '.') << e.path();
+  const nlohmann::json trend = nlohmann::json::parse(ReadFile(dir_ / "trend.json"));
+  EXPECT_EQ(trend.size(), 4u);  // 2 configurations x 2 runs
+
+  // Regressions between the two runs, named by their ids.
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  const auto runs = store->Query("SELECT run_id FROM runs ORDER BY started_at, run_id");
+  store.reset();
+  ASSERT_EQ(runs.rows.size(), 2u);
+  Result r = Run("report regressions --baseline " + *runs.rows[0][0] + " --contender " +
+                 *runs.rows[1][0] + " --format json --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).size(), 2u) << r.out;
+  r = Run("report regressions --baseline " + *runs.rows[0][0] + " --db " + db_);
+  EXPECT_EQ(r.status, 2) << r.err;  // one ref without the other
+  r = Run("report nonsense --db " + db_);
+  EXPECT_NE(r.status, 0);
+  // A folder that does not exist: a one-line I/O error naming the path.
+  r = Run("report performance -o " + (dir_ / "no" / "such" / "r.md").string() + " --db " + db_);
+  EXPECT_NE(r.status, 0);
+  ASSERT_EQ(r.ErrorLines().size(), 1u) << r.err;
+  EXPECT_NE(r.ErrorLines()[0].find("r.md"), std::string::npos) << r.err;
+}
+
+constexpr const char* kChromium = "/usr/lib/chromium/chromium";
+
+// Runs Chromium headless on `args` in its own process group with stdout to `stdout_path`;
+// kills the whole group after `timeout`. Returns the exit status, or -1 on timeout.
+int RunChromium(const std::vector<std::string>& args, const fs::path& stdout_path,
+                std::chrono::seconds timeout) {
+  const fs::path profile = stdout_path.string() + ".profile";
+  fs::create_directories(profile);
+  std::vector<std::string> argv = {kChromium,
+                                   "--headless",
+                                   "--no-sandbox",
+                                   "--disable-quic",
+                                   "--no-first-run",
+                                   "--disable-background-networking",
+                                   "--disable-component-update",
+                                   "--disable-sync",
+                                   "--user-data-dir=" + profile.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    const int out = ::open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(out, 1);
+    ::dup2(null, 2);  // Chromium's D-Bus complaints
+    ::execv(kChromium, cargv.data());
+    ::_exit(127);
+  }
+  if (pid < 0) return -2;
+  ::setpgid(pid, pid);  // also here: no race with the child's own call
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(-pid, SIGKILL);  // helpers (GPU, network service) that outlived the browser
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -3;
+}
+
+size_t Occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = 0; (at = text.find(what, at)) != std::string::npos; at += what.size()) ++n;
+  return n;
+}
+
+TEST_F(CliTest, ReportHtmlRendersInChromium) {
+  if (!fs::exists(kChromium)) GTEST_SKIP() << kChromium << " is not installed";
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(Run("benchmark --model bert-tiny --seq-lens 8 --batch-sizes 1,2 --iterations 3 "
+                  "--min-time 0 --db " +
+                  db_)
+                  .status,
+              0);
+  const fs::path page = dir_ / "report.html";
+  const Result r = Run("report performance --format html -o " + page.string() + " --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string url = "file://" + page.string();
+
+  const fs::path png = dir_ / "report.png";
+  ASSERT_EQ(RunChromium({"--screenshot=" + png.string(), "--window-size=1200,900", url},
+                        dir_ / "screenshot.out", std::chrono::seconds(60)),
+            0);
+  ASSERT_TRUE(fs::exists(png));
+  // A 1200x900 PNG of a page with two charts: well over a blank page's few kB, under raw pixels.
+  EXPECT_GT(fs::file_size(png), 10'000u);
+  EXPECT_LT(fs::file_size(png), 1200u * 900 * 4);
+  EXPECT_EQ(ReadFile(png).substr(1, 3), "PNG");
+
+  const fs::path dom = dir_ / "dom.html";
+  ASSERT_EQ(RunChromium({"--dump-dom", url}, dom, std::chrono::seconds(60)), 0);
+  const std::string html = ReadFile(dom);
+  // The latest run: one line (bert-tiny on the CPU, plain fp32, seq 8) of two batch sizes,
+  // one bar, two table rows.
+  EXPECT_EQ(Occurrences(html, "<svg"), 2u) << html;
+  EXPECT_EQ(Occurrences(html, "class=\"chart-series\""), 1u) << html;
+  EXPECT_EQ(Occurrences(html, "class=\"chart-bar\""), 1u) << html;
+  EXPECT_EQ(Occurrences(html, "class=\"report-row\""), 2u) << html;
+  EXPECT_EQ(Occurrences(html, "<circle"), 2u) << html;  // one dot per batch size
 }
 
 }  // namespace

@@ -1,0 +1,285 @@
+// The report kinds against a real store filled through ResultStore::WriteRun (the numbers in
+// the tables and charts are the stored ones), and the SVG writer: points land in the plot
+// area in the right order, text is escaped, empty data is drawn as "no data".
+
+#include "ipfs_accel/analysis/report.h"
+
+#include <algorithm>
+#include <regex>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "support/catch_error.h"
+#include "support/temp_dir.h"
+
+namespace ipfs_accel::analysis {
+namespace {
+
+struct Measured {
+  std::string platform;
+  int64_t batch;
+  double p50, throughput;
+};
+
+store::RunResults MakeRun(const std::string& id, const std::string& started,
+                          const std::string& commit, const std::vector<Measured>& results) {
+  store::RunResults r;
+  r.run.run_id = id;
+  r.run.started_at = r.run.finished_at = started;
+  r.run.tool_version = "0.1.0";
+  r.run.git_commit = commit;
+  r.run.command_line = "test";
+  r.run.hostname = "host";
+  r.run.os = "linux";
+  r.run.branch = "main";
+  for (const Measured& m : results) {
+    store::RunResults::Entry e;
+    e.model.name = "bert-tiny";
+    e.model.architecture = "bert";
+    e.model.modality = "text";
+    e.model.source = "catalog";
+    e.model.content_hash = "seed:0";
+    e.hardware.platform = m.platform;
+    e.hardware.device_name = m.platform == "cpu" ? "Test CPU" : "Test <GPU> & co";
+    e.hardware.hostname = "host";
+    store::PerformanceRecord p;
+    p.execution_provider = m.platform == "cpu" ? "CPUExecutionProvider" : "CUDAExecutionProvider";
+    p.runtime_version = "1.29";
+    p.batch_size = m.batch;
+    p.seq_len = 8;
+    p.iterations = 3;
+    p.samples_ms = {m.p50 * 0.99, m.p50, m.p50 * 1.01};
+    p.latency_min_ms = m.p50 * 0.99;
+    p.latency_max_ms = m.p50 * 1.01;
+    p.latency_mean_ms = p.latency_p50_ms = p.latency_p90_ms = p.latency_p95_ms = p.latency_p99_ms =
+        m.p50;
+    p.throughput_items_per_s = m.throughput;
+    e.performance.push_back(p);
+    r.entries.push_back(e);
+  }
+  return r;
+}
+
+class ReportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = store::ResultStore::Open(dir_.File("r.duckdb"));
+    store_->WriteRun(MakeRun("run-1", "2026-11-20T10:00:00Z", "aaaa11112222",
+                             {{"cpu", 1, 2.0, 500}, {"cpu", 2, 3.0, 666.67}}));
+    store_->WriteRun(
+        MakeRun("run-2", "2026-11-21T10:00:00Z", "bbbb33334444",
+                {{"cpu", 1, 2.5, 400}, {"cpu", 2, 3.5, 571.43}, {"cuda", 1, 0.5, 2000}}));
+  }
+  std::string Cell(const Report& r, size_t row, const std::string& column) {
+    const auto& names = r.table.column_names;
+    const size_t i =
+        static_cast<size_t>(std::find(names.begin(), names.end(), column) - names.begin());
+    EXPECT_LT(i, names.size()) << column;
+    if (i >= names.size() || !r.table.rows.at(row)[i]) return "";
+    return *r.table.rows.at(row)[i];
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<store::ResultStore> store_;
+};
+
+TEST_F(ReportTest, PerformanceLatestRunAndCharts) {
+  const Report r =
+      BuildPerformanceReport(*store_, {.run_id = "latest", .model = {}, .hardware = {}});
+  ASSERT_EQ(r.table.rows.size(), 3u);  // run-2 only
+  ASSERT_EQ(r.line_charts.size(), 1u);
+  // One line per platform/device/variant: cpu (batch 1 and 2) and cuda (batch 1).
+  const auto& series = r.line_charts[0].series;
+  ASSERT_EQ(series.size(), 2u);
+  const auto cpu = std::find_if(series.begin(), series.end(), [](const ChartSeries& s) {
+    return s.name.find("cpu") == 0 || s.name.find("· cpu ·") != std::string::npos;
+  });
+  ASSERT_NE(cpu, series.end());
+  ASSERT_EQ(cpu->points.size(), 2u);
+  EXPECT_DOUBLE_EQ(cpu->points[0].x, 1);
+  EXPECT_DOUBLE_EQ(cpu->points[0].y, 2.5);
+  EXPECT_DOUBLE_EQ(cpu->points[1].x, 2);
+  EXPECT_DOUBLE_EQ(cpu->points[1].y, 3.5);
+  // Bars: the best throughput per model and platform.
+  ASSERT_EQ(r.bar_charts.size(), 1u);
+  ASSERT_EQ(r.bar_charts[0].bars.size(), 2u);
+  double cpu_best = 0;
+  for (const auto& b : r.bar_charts[0].bars)
+    if (b.label == "bert-tiny · cpu") cpu_best = b.value;
+  EXPECT_DOUBLE_EQ(cpu_best, 571.43);
+}
+
+TEST_F(ReportTest, HardwareCountsAndBests) {
+  const Report r = BuildHardwareReport(*store_, {});
+  ASSERT_EQ(r.table.rows.size(), 2u);  // cpu, cuda
+  EXPECT_EQ(Cell(r, 0, "hardware"), "cpu");
+  EXPECT_EQ(Cell(r, 0, "results"), "4");
+  EXPECT_EQ(Cell(r, 0, "runs"), "2");
+  EXPECT_EQ(std::stod(Cell(r, 0, "best_items_per_s")), 666.67);
+  EXPECT_EQ(std::stod(Cell(r, 0, "best_p50_ms")), 2.0);
+  EXPECT_EQ(std::stod(Cell(r, 0, "median_p50_ms")), 2.75);  // of 2, 2.5, 3, 3.5
+  EXPECT_EQ(Cell(r, 1, "hardware"), "cuda");
+  EXPECT_EQ(Cell(r, 1, "results"), "1");
+  // --model and --hardware filter.
+  EXPECT_EQ(BuildHardwareReport(*store_, {.run_id = {}, .model = {}, .hardware = "cuda"})
+                .table.rows.size(),
+            1u);
+  EXPECT_TRUE(BuildHardwareReport(*store_, {.run_id = {}, .model = "other", .hardware = {}})
+                  .table.rows.empty());
+}
+
+TEST_F(ReportTest, TrendOrdersRunsByStartAndLabelsCommits) {
+  const Report r = BuildTrendReport(*store_, {.run_id = {}, .model = {}, .hardware = "cpu"});
+  ASSERT_EQ(r.table.rows.size(), 4u);
+  EXPECT_EQ(Cell(r, 0, "commit"), "aaaa11112222");
+  EXPECT_EQ(Cell(r, 1, "commit"), "bbbb33334444");
+  ASSERT_EQ(r.line_charts.size(), 2u);
+  const LineChart& p50 = r.line_charts[0];
+  ASSERT_EQ(p50.x_categories.size(), 2u);
+  EXPECT_EQ(p50.x_categories[0], "aaaa11112222 2026-11-20");
+  EXPECT_EQ(p50.x_categories[1], "bbbb33334444 2026-11-21");
+  ASSERT_EQ(p50.series.size(), 2u);  // batch 1 and batch 2
+  ASSERT_EQ(p50.series[0].points.size(), 2u);
+  EXPECT_DOUBLE_EQ(p50.series[0].points[0].x, 0);
+  EXPECT_DOUBLE_EQ(p50.series[0].points[0].y, 2.0);
+  EXPECT_DOUBLE_EQ(p50.series[0].points[1].x, 1);
+  EXPECT_DOUBLE_EQ(p50.series[0].points[1].y, 2.5);
+  EXPECT_DOUBLE_EQ(r.line_charts[1].series[1].points[1].y, 571.43);  // throughput
+}
+
+TEST_F(ReportTest, RegressionsDefaultToLatestRunAgainstItsBranch) {
+  const CompareOptions o = DefaultRegressionRefs(*store_, {});
+  EXPECT_EQ(o.contender_ref, "run-2");
+  EXPECT_EQ(o.baseline_ref, "main");
+  const Report r = BuildRegressionReport(*store_, o);
+  // cpu batch 1 and 2 in both; cuda only in the contender.
+  ASSERT_EQ(r.table.rows.size(), 3u);
+  EXPECT_EQ(Cell(r, 0, "baseline_median_ms"), "2.000");
+  EXPECT_EQ(Cell(r, 0, "contender_median_ms"), "2.500");
+  EXPECT_EQ(Cell(r, 0, "ratio"), "1.250");
+  EXPECT_EQ(Cell(r, 2, "verdict"), "contender only");
+  ASSERT_EQ(r.bar_charts[0].bars.size(), 2u);
+  EXPECT_DOUBLE_EQ(r.bar_charts[0].bars[0].value, 1.25);
+}
+
+TEST_F(ReportTest, RegressionsWithoutRunsSayWhatToDo) {
+  testing::TempDir empty;
+  auto store = store::ResultStore::Open(empty.File("e.duckdb"));
+  const auto e = testing::CatchError([&] { DefaultRegressionRefs(*store, {}); });
+  EXPECT_EQ(e.kind(), core::ErrorKind::kNotFound);
+}
+
+TEST_F(ReportTest, HtmlIsSelfContainedAndEscaped) {
+  const std::string html = RenderReportHtml(BuildHardwareReport(*store_, {}));
+  EXPECT_NE(html.find("Test &lt;GPU&gt; &amp; co"), std::string::npos);
+  EXPECT_EQ(html.find("Test <GPU>"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));  // only the namespace
+  EXPECT_EQ(html.find("https://"), std::string::npos);
+  // Two table rows, two bars.
+  size_t rows = 0, bars = 0;
+  for (size_t at = 0; (at = html.find("class=\"report-row\"", at)) != std::string::npos; ++at)
+    ++rows;
+  for (size_t at = 0; (at = html.find("class=\"chart-bar\"", at)) != std::string::npos; ++at)
+    ++bars;
+  EXPECT_EQ(rows, 2u);
+  EXPECT_EQ(bars, 2u);
+}
+
+// --- the SVG writer --------------------------------------------------------------------------
+
+std::vector<ChartPoint> PolylinePoints(const std::string& svg) {
+  const std::regex points("points=\"([^\"]*)\"");
+  std::smatch m;
+  std::vector<ChartPoint> out;
+  if (!std::regex_search(svg, m, points)) return out;
+  std::istringstream in(m[1].str());
+  for (std::string pair; in >> pair;) {
+    const size_t comma = pair.find(',');
+    out.push_back({std::stod(pair.substr(0, comma)), std::stod(pair.substr(comma + 1))});
+  }
+  return out;
+}
+
+TEST(SvgChart, PointsMapIntoThePlotArea) {
+  LineChart c;
+  c.title = "t";
+  c.series.push_back({"s", {{1, 10}, {4, 40}, {2, 0}}});
+  const std::string svg = RenderLineChart(c);
+  EXPECT_NE(svg.find("viewBox=\"0 0 860 450\""), std::string::npos);
+  const auto pts = PolylinePoints(svg);
+  ASSERT_EQ(pts.size(), 3u);
+  for (const auto& p : pts) {
+    EXPECT_GE(p.x, kPlotLeft);
+    EXPECT_LE(p.x, kPlotRight);
+    EXPECT_GE(p.y, kPlotTop);
+    EXPECT_LE(p.y, kPlotBottom);
+  }
+  // x grows to the right, y upwards (SVG y downwards); 0 is on the x axis.
+  EXPECT_LT(pts[0].x, pts[2].x);
+  EXPECT_LT(pts[2].x, pts[1].x);
+  EXPECT_LT(pts[1].y, pts[0].y);
+  EXPECT_DOUBLE_EQ(pts[2].y, kPlotBottom);
+  // Linear: x=2 lies a third of the way from x=1 to x=4.
+  EXPECT_NEAR((pts[2].x - pts[0].x) / (pts[1].x - pts[0].x), 1.0 / 3, 1e-3);
+  // The y axis reaches at least 40: the highest point is inside, the tick 40 is drawn.
+  EXPECT_NE(svg.find(">40</text>"), std::string::npos);
+}
+
+TEST(SvgChart, EscapesEveryText) {
+  LineChart c;
+  c.title = "a<b>&\"c\"";
+  c.x_label = "<x>";
+  c.y_label = "'y'";
+  c.series.push_back({"<script>alert(1)</script>", {{0, 1}, {1, 2}}});
+  c.x_categories = {"<c1>", "c&2"};
+  const std::string svg = RenderLineChart(c);
+  EXPECT_EQ(svg.find("<script"), std::string::npos);
+  EXPECT_EQ(svg.find("<b>"), std::string::npos);
+  EXPECT_NE(svg.find("a&lt;b&gt;&amp;&quot;c&quot;"), std::string::npos);
+  EXPECT_NE(svg.find("&lt;c1&gt;"), std::string::npos);
+  EXPECT_NE(svg.find("c&amp;2"), std::string::npos);
+  EXPECT_NE(svg.find("&#39;y&#39;"), std::string::npos);
+  BarChart b;
+  b.bars.push_back({"<&>", 3});
+  EXPECT_NE(RenderBarChart(b).find("&lt;&amp;&gt;"), std::string::npos);
+}
+
+TEST(SvgChart, EmptyDataIsDrawnAsNoData) {
+  LineChart c;
+  c.title = "empty";
+  c.series.push_back({"nothing", {}});
+  const std::string svg = RenderLineChart(c);
+  EXPECT_NE(svg.find("chart-empty"), std::string::npos);
+  EXPECT_EQ(svg.find("<polyline"), std::string::npos);
+  EXPECT_NE(svg.find("nothing (no data)"), std::string::npos);  // still in the legend
+  const std::string bars = RenderBarChart(BarChart{});
+  EXPECT_NE(bars.find("chart-empty"), std::string::npos);
+  EXPECT_EQ(bars.find("<rect class=\"chart-bar\""), std::string::npos);
+  EXPECT_EQ(bars.find("nan"), std::string::npos);
+}
+
+TEST(SvgChart, OnePointAndEqualValuesStayInside) {
+  LineChart c;
+  c.series.push_back({"one", {{5, 7}}});
+  const auto pts = PolylinePoints(RenderLineChart(c));
+  ASSERT_EQ(pts.size(), 1u);
+  EXPECT_GT(pts[0].x, kPlotLeft);
+  EXPECT_LT(pts[0].x, kPlotRight);
+  EXPECT_GE(pts[0].y, kPlotTop);
+  EXPECT_LT(pts[0].y, kPlotBottom);
+}
+
+TEST(SvgChart, NiceTicksAreRound) {
+  EXPECT_EQ(NiceTicks(0, 10, 5), (std::vector<double>{0, 2, 4, 6, 8, 10}));
+  const std::vector<double> small = NiceTicks(0, 0.178, 5);
+  const std::vector<double> expected = {0, 0.05, 0.1, 0.15};
+  ASSERT_EQ(small.size(), expected.size());
+  for (size_t i = 0; i < small.size(); ++i) EXPECT_NEAR(small[i], expected[i], 1e-12);
+  EXPECT_EQ(NiceTicks(-3, 7, 5), (std::vector<double>{-2, 0, 2, 4, 6}));
+  EXPECT_EQ(NiceTicks(3, 3, 5), std::vector<double>{3});
+}
+
+}  // namespace
+}  // namespace ipfs_accel::analysis
