@@ -20,7 +20,7 @@ void WriteFileAtomically(const std::string& path, std::string_view bytes) {
   const fs::path target(path);
   const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
   // mkstemp: a name no other writer (another process, a second call) can share.
-  std::string tmp = (folder / ("." + target.filename().string() + ".XXXXXX")).string();
+  std::string tmp = (folder / fmt::format(".{}.XXXXXX", target.filename().string())).string();
   const int fd = ::mkstemp(tmp.data());
   if (fd < 0)
     throw core::Error(core::ErrorKind::kIo,

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/atomic_file.h"
 #include "cli/benchmark_records.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/benchmark.h"
@@ -123,19 +124,6 @@ ConfigurationOutcome Failure(std::string error_class, std::string message) {
   return out;
 }
 
-void WriteFileAtomically(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    f << text;
-    f.flush();
-    if (!f)
-      throw Error(ErrorKind::kIo,
-                  fmt::format("cannot write '{}'; check free disk space", tmp.string()));
-  }
-  fs::rename(tmp, path);
-}
-
 }  // namespace
 
 ConfigurationOutcome RunConfiguration(const Configuration& c, const models::Model& variant,
@@ -231,7 +219,8 @@ ConfigurationOutcome RunConfigurationIsolated(const Configuration& c, int index,
   } cleanup{dir};
   const fs::path job = dir / fmt::format("configuration-{}.json", index);
   const fs::path result = dir / "result.json";
-  WriteFileAtomically(job, nlohmann::json{{"configuration", c}, {"compare", compare}}.dump());
+  WriteFileAtomically(job.string(),
+                      nlohmann::json{{"configuration", c}, {"compare", compare}}.dump());
 
   std::string exe = fs::read_symlink("/proc/self/exe").string();
   std::vector<std::string> args = {exe,          "_configuration", "--job",
