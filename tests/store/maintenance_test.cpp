@@ -304,52 +304,5 @@ TEST_F(MaintenanceTest, VacuumKeepsEveryRow) {
   EXPECT_EQ(Count("SELECT count(*) FROM performance_results"), 10);
 }
 
-// Figures for the report, not a check: run with --gtest_also_run_disabled_tests.
-// 100 runs x 10 models x 10 performance results = 10,000 results.
-TEST(MaintenanceFigures, DISABLED_TenThousandResults) {
-  testing::TempDir dir;
-  const std::string db = dir.File("big.duckdb");
-  {
-    auto store = ResultStore::Open(db);
-    std::vector<std::string> models;
-    for (int m = 0; m < 10; ++m) models.push_back("model-" + std::to_string(m));
-    for (int r = 0; r < 100; ++r) {
-      store->WriteRun(MakeRun("run-" + std::to_string(r),
-                              fmt::format("2026-{:02}-{:02}T00:00:00Z", 1 + r / 28, 1 + r % 28),
-                              models, 10));
-    }
-  }
-  const auto timed = [](const char* what, const auto& fn) {
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    std::printf("%-28s %8.1f ms\n", what, ms);
-  };
-  timed("stats", [&] { ReadStats(db); });
-  timed("check", [&] { EXPECT_TRUE(CheckDatabase(db).empty()); });
-  VacuumReport v;
-  timed("vacuum", [&] { v = VacuumDatabase(db); });
-  std::printf("vacuum size %llu -> %llu bytes\n", (unsigned long long)v.bytes_before,
-              (unsigned long long)v.bytes_after);
-  BackupReport b;
-  timed("backup", [&] { b = BackupDatabase(db, dir.File("copy.duckdb"), false); });
-  std::printf("backup %llu bytes\n", (unsigned long long)b.bytes);
-  timed("backup --compress", [&] { b = BackupDatabase(db, dir.File("copy"), true); });
-  std::printf("backup --compress %llu bytes\n", (unsigned long long)b.bytes);
-  for (const std::string format : {"parquet", "csv", "json"}) {
-    ExportReport e;
-    timed(("export " + format).c_str(),
-          [&] { e = ExportDatabase(db, {.format = format, .output = dir.File(format)}); });
-    uint64_t total = 0;
-    for (const auto& f : e.files) total += f.second;
-    std::printf("export %s %llu bytes\n", format.c_str(), (unsigned long long)total);
-  }
-  PurgeReport p;
-  timed("purge (half)", [&] { p = PurgeRunsBefore(db, "2026-02-23 00:00:00", false); });
-  std::printf("purged %lld runs, %lld results\n", (long long)p.runs,
-              (long long)p.performance_results);
-}
-
 }  // namespace
 }  // namespace ipfs_accel::store
