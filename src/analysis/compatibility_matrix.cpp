@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "ipfs_accel/analysis/svg_chart.h"
 #include "ipfs_accel/models/catalog.h"
 #include "ipfs_accel/store/records.h"
 
@@ -218,35 +219,6 @@ std::string MarkdownText(const std::string& s) {
   return out;
 }
 
-std::string HtmlEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      case '\n':
-        out += "&#10;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 // Known statuses by name; anything else shares one class (its text is shown as stored).
 std::string CssClass(const std::string& status) {
   for (const char* known : {"ok", "failed", "skipped", "unavailable", kNeverTried})
@@ -412,8 +384,8 @@ std::string RenderMatrixHtml(const CompatibilityMatrix& m) {
       ".state-other { background: #dde4f6; }\n"
       ".mixed { font-style: italic; }\n"
       "</style>\n</head>\n<body>\n<h1>Model × hardware compatibility</h1>\n";
-  out += "<p>" + HtmlEscape(DataLine(m)) + "</p>\n";
-  out += "<p>" + HtmlEscape(kLegend) +
+  out += "<p>" + XmlEscape(DataLine(m)) + "</p>\n";
+  out += "<p>" + XmlEscape(kLegend) +
          " Point at a cell for every result in it. Family rows count models by their best "
          "result; italic cells hold more than one outcome.</p>\n";
   for (MatrixSection section : {MatrixSection::kKeyModel, MatrixSection::kFamily}) {
@@ -423,11 +395,11 @@ std::string RenderMatrixHtml(const CompatibilityMatrix& m) {
     if (!any) continue;
     out += key ? "<h2>Key model classes</h2>\n<table>\n<tr><th>Model</th>"
                : "<h2>Model families</h2>\n<table>\n<tr><th>Family</th>";
-    for (const MatrixColumn& c : m.columns) out += "<th>" + HtmlEscape(c.title) + "</th>";
+    for (const MatrixColumn& c : m.columns) out += "<th>" + XmlEscape(c.title) + "</th>";
     out += "</tr>\n";
     for (const MatrixRow& row : m.rows) {
       if (row.section != section) continue;
-      out += "<tr><th>" + HtmlEscape(RowLabel(row)) + "</th>";
+      out += "<tr><th>" + XmlEscape(RowLabel(row)) + "</th>";
       for (const MatrixCell& cell : row.cells) {
         std::set<std::string> statuses;
         std::string title;
@@ -438,8 +410,8 @@ std::string RenderMatrixHtml(const CompatibilityMatrix& m) {
         }
         out +=
             "<td class=\"" + CssClass(cell.status) + (statuses.size() > 1 ? " mixed" : "") + "\"";
-        if (!title.empty()) out += " title=\"" + HtmlEscape(title) + "\"";
-        out += ">" + HtmlEscape(CellSummary(row, cell)) + "</td>";
+        if (!title.empty()) out += " title=\"" + XmlEscape(title) + "\"";
+        out += ">" + XmlEscape(CellSummary(row, cell)) + "</td>";
       }
       out += "</tr>\n";
     }

@@ -134,6 +134,9 @@ std::string XmlEscape(const std::string& text) {
       case '\'':
         out += "&#39;";
         break;
+      case '\n':  // kept as a line break inside attribute values (multi-line titles)
+        out += "&#10;";
+        break;
       default:
         out += c;
     }

@@ -45,7 +45,7 @@ struct BarChart {
 std::string RenderLineChart(const LineChart& chart);
 std::string RenderBarChart(const BarChart& chart);
 
-// Text for HTML or XML: & < > " ' as entities.
+// Text for HTML or XML: & < > " ' and line breaks as entities.
 std::string XmlEscape(const std::string& text);
 
 // Round tick values covering [lo, hi] (about `count` of them, steps of 1, 2 or 5 x 10^k).
