@@ -160,13 +160,10 @@ std::optional<std::string> DoesNotFit(const std::optional<analysis::MemoryEstima
   if (!e) return std::nullopt;
   int64_t free_bytes = 0;
   std::string where = "host memory available (MemAvailable)";
-  if (session.platform == "cuda" || session.platform == "tensorrt") {
-    const auto id = session.provider_options.find("device_id");
-    const unsigned device = id == session.provider_options.end() ? 0u : std::stoul(id->second);
-    const hw::NvidiaMemorySample m = hw::SampleNvidiaMemory(device);
+  if (const harness::DeviceMemory m = harness::SampleDeviceMemory(session); !m.device.empty()) {
     if (m.gpu_total_bytes < 0 || m.gpu_used_bytes < 0) return std::nullopt;
     free_bytes = m.gpu_total_bytes - m.gpu_used_bytes;
-    where = fmt::format("free on GPU {}", device);
+    where = "free on " + m.device;
   } else {
     free_bytes = hw::AvailableHostMemoryBytes();
   }

@@ -44,6 +44,8 @@ DeviceMemory SampleDeviceMemory(const runtime::SessionOptions& session) {
   const hw::NvidiaMemorySample m = hw::SampleNvidiaMemory(device);
   out.process_bytes = m.process_bytes;
   out.gpu_used_bytes = m.gpu_used_bytes;
+  out.gpu_total_bytes = m.gpu_total_bytes;
+  out.device = fmt::format("GPU {}", device);
   out.note = !m.reason.empty() ? m.reason : m.process_reason;
   return out;
 }

@@ -79,12 +79,15 @@ struct PreparedSession {
 PreparedSession PrepareSession(runtime::Session& session, const models::Model& model,
                                const BenchmarkConfig& config);
 
-// GPU platforms' device memory now (NVML): this process's and the whole GPU's, -1 where
-// unknown (with the reason in `note`) or on platforms that are not NVIDIA GPUs.
+// GPU platforms' device memory now (NVML): this process's, the whole GPU's used and total; -1
+// where unknown (with the reason in `note`). On platforms that are not NVIDIA GPUs nothing is
+// sampled and `device` stays empty.
 struct DeviceMemory {
   int64_t process_bytes = -1;
   int64_t gpu_used_bytes = -1;
+  int64_t gpu_total_bytes = -1;
   std::string note;
+  std::string device;  // "GPU 0": the device the session's options name
 };
 DeviceMemory SampleDeviceMemory(const runtime::SessionOptions& session);
 
