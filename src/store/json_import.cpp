@@ -523,87 +523,43 @@ void Read(const json& j, const char* key, std::optional<T>& into, const std::str
 
 }  // namespace
 
-#define IPFS_W(obj, field) j[#field] = obj.field
-#define IPFS_WO(obj, field) j[#field] = Opt(obj.field)
-#define IPFS_R(obj, field) Read(j, #field, obj.field, where)
+namespace {
 
-nlohmann::json PerformanceRecordToJson(const PerformanceRecord& record) {
+template <typename Record>
+json RecordToJson(const Record& record) {
   json j = json::object();
   ForEachField(record, [&](const char* name, const auto& v) { j[name] = Opt(v); });
   return j;
 }
 
+template <typename Record>
+Record RecordFromJson(const json& j, const std::string& where) {
+  Record r;
+  ForEachField(r, [&](const char* name, auto& v) { Read(j, name, v, where); });
+  return r;
+}
+
+}  // namespace
+
+nlohmann::json PerformanceRecordToJson(const PerformanceRecord& record) {
+  return RecordToJson(record);
+}
+
 PerformanceRecord PerformanceRecordFromJson(const nlohmann::json& j, const std::string& where) {
-  PerformanceRecord p;
-  ForEachField(p, [&](const char* name, auto& v) { Read(j, name, v, where); });
-  return p;
+  return RecordFromJson<PerformanceRecord>(j, where);
 }
 
 nlohmann::json RunResultsToJson(const RunResults& results) {
-  json out = {{"format", kShapeRunExport}, {"version", 1}};
-  {
-    json j;
-    const RunRecord& r = results.run;
-    IPFS_W(r, run_id);
-    IPFS_W(r, started_at);
-    IPFS_W(r, finished_at);
-    IPFS_W(r, tool_version);
-    IPFS_W(r, git_commit);
-    IPFS_W(r, command_line);
-    IPFS_W(r, hostname);
-    IPFS_W(r, os);
-    IPFS_W(r, seed);
-    IPFS_W(r, metadata_json);
-    IPFS_WO(r, branch);
-    IPFS_W(r, origin);
-    IPFS_WO(r, imported_from);
-    out["run"] = j;
-  }
+  json out = {{"format", kShapeRunExport}, {"version", 1}, {"run", RecordToJson(results.run)}};
   out["entries"] = json::array();
   for (const auto& e : results.entries) {
-    json entry;
-    {
-      json j;
-      IPFS_W(e.model, name);
-      IPFS_W(e.model, architecture);
-      IPFS_W(e.model, modality);
-      IPFS_W(e.model, source);
-      IPFS_W(e.model, source_path);
-      IPFS_W(e.model, parameters);
-      IPFS_W(e.model, content_hash);
-      IPFS_WO(e.model, family);
-      entry["model"] = j;
-    }
-    {
-      json j;
-      IPFS_W(e.hardware, platform);
-      IPFS_W(e.hardware, device_name);
-      IPFS_W(e.hardware, hostname);
-      IPFS_W(e.hardware, details_json);
-      entry["hardware"] = j;
-    }
-    entry["performance"] = json::array();
-    for (const auto& p : e.performance) {
-      entry["performance"].push_back(PerformanceRecordToJson(p));
-    }
-    entry["compatibility"] = json::array();
-    for (const auto& c : e.compatibility) {
-      json j;
-      IPFS_W(c, execution_provider);
-      IPFS_W(c, status);
-      IPFS_W(c, error_class);
-      IPFS_W(c, error_message);
-      IPFS_WO(c, max_abs_error);
-      IPFS_W(c, precision);
-      IPFS_W(c, graph_variant);
-      IPFS_WO(c, top1_agreement);
-      IPFS_WO(c, scenario);
-      IPFS_WO(c, batch_size);
-      IPFS_WO(c, seq_len);
-      IPFS_WO(c, configuration_json);
-      entry["compatibility"].push_back(j);
-    }
-    out["entries"].push_back(entry);
+    json entry = {{"model", RecordToJson(e.model)},
+                  {"hardware", RecordToJson(e.hardware)},
+                  {"performance", json::array()},
+                  {"compatibility", json::array()}};
+    for (const auto& p : e.performance) entry["performance"].push_back(RecordToJson(p));
+    for (const auto& c : e.compatibility) entry["compatibility"].push_back(RecordToJson(c));
+    out["entries"].push_back(std::move(entry));
   }
   return out;
 }
@@ -617,71 +573,19 @@ RunResults RunResultsFromJson(const nlohmann::json& in, const std::string& where
                 fmt::format("{}: export version {} is not 1; use the tool that wrote it", where,
                             in.value("version", json()).dump()));
   RunResults out;
-  {
-    const json& j = in.at("run");
-    RunRecord& r = out.run;
-    IPFS_R(r, run_id);
-    IPFS_R(r, started_at);
-    IPFS_R(r, finished_at);
-    IPFS_R(r, tool_version);
-    IPFS_R(r, git_commit);
-    IPFS_R(r, command_line);
-    IPFS_R(r, hostname);
-    IPFS_R(r, os);
-    IPFS_R(r, seed);
-    IPFS_R(r, metadata_json);
-    IPFS_R(r, branch);
-    IPFS_R(r, origin);
-    IPFS_R(r, imported_from);
-  }
+  out.run = RecordFromJson<RunRecord>(in.at("run"), where);
   for (const json& entry : in.value("entries", json::array())) {
     RunResults::Entry e;
-    {
-      const json& j = entry.at("model");
-      IPFS_R(e.model, name);
-      IPFS_R(e.model, architecture);
-      IPFS_R(e.model, modality);
-      IPFS_R(e.model, source);
-      IPFS_R(e.model, source_path);
-      IPFS_R(e.model, parameters);
-      IPFS_R(e.model, content_hash);
-      IPFS_R(e.model, family);
-    }
-    {
-      const json& j = entry.at("hardware");
-      IPFS_R(e.hardware, platform);
-      IPFS_R(e.hardware, device_name);
-      IPFS_R(e.hardware, hostname);
-      IPFS_R(e.hardware, details_json);
-    }
-    for (const json& j : entry.value("performance", json::array())) {
-      PerformanceRecord p = PerformanceRecordFromJson(j, where);
-      e.performance.push_back(std::move(p));
-    }
-    for (const json& j : entry.value("compatibility", json::array())) {
-      CompatibilityRecord c;
-      IPFS_R(c, execution_provider);
-      IPFS_R(c, status);
-      IPFS_R(c, error_class);
-      IPFS_R(c, error_message);
-      IPFS_R(c, max_abs_error);
-      IPFS_R(c, precision);
-      IPFS_R(c, graph_variant);
-      IPFS_R(c, top1_agreement);
-      IPFS_R(c, scenario);
-      IPFS_R(c, batch_size);
-      IPFS_R(c, seq_len);
-      IPFS_R(c, configuration_json);
-      e.compatibility.push_back(std::move(c));
-    }
+    e.model = RecordFromJson<ModelRecord>(entry.at("model"), where);
+    e.hardware = RecordFromJson<HardwarePlatformRecord>(entry.at("hardware"), where);
+    for (const json& j : entry.value("performance", json::array()))
+      e.performance.push_back(RecordFromJson<PerformanceRecord>(j, where));
+    for (const json& j : entry.value("compatibility", json::array()))
+      e.compatibility.push_back(RecordFromJson<CompatibilityRecord>(j, where));
     out.entries.push_back(std::move(e));
   }
   return out;
 }
-
-#undef IPFS_W
-#undef IPFS_WO
-#undef IPFS_R
 
 namespace {
 

@@ -2,9 +2,11 @@
 // Plain records the result store writes and reads. They mirror the schema (see
 // src/store/migrations.cpp); the store knows nothing of how they were measured.
 
+#include <concepts>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace ipfs_accel::store {
@@ -95,10 +97,14 @@ struct PerformanceRecord {
   std::optional<int64_t> memory_estimate_bytes;
 };
 
+// `R` is T or const T.
+template <typename R, typename T>
+concept RecordOf = std::same_as<std::remove_const_t<R>, T>;
+
 // Every field of a PerformanceRecord once, in the order of the performance_results columns they
 // fill (same names): f(name, member). For the store's writer and the JSON forms, so a field added
-// here reaches all of them. `Record` is PerformanceRecord or const PerformanceRecord.
-template <typename Record, typename F>
+// here reaches all of them. The overloads below do the same for the other records.
+template <RecordOf<PerformanceRecord> Record, typename F>
 void ForEachField(Record& r, F&& f) {
   f("execution_provider", r.execution_provider);
   f("provider_options_json", r.provider_options_json);
@@ -161,6 +167,59 @@ struct CompatibilityRecord {
   std::optional<int64_t> seq_len = std::nullopt;
   std::optional<std::string> configuration_json = std::nullopt;  // JSON object text
 };
+
+template <RecordOf<CompatibilityRecord> Record, typename F>
+void ForEachField(Record& r, F&& f) {
+  f("execution_provider", r.execution_provider);
+  f("status", r.status);
+  f("error_class", r.error_class);
+  f("error_message", r.error_message);
+  f("max_abs_error", r.max_abs_error);
+  f("precision", r.precision);
+  f("graph_variant", r.graph_variant);
+  f("top1_agreement", r.top1_agreement);
+  f("scenario", r.scenario);
+  f("batch_size", r.batch_size);
+  f("seq_len", r.seq_len);
+  f("configuration_json", r.configuration_json);
+}
+
+template <RecordOf<RunRecord> Record, typename F>
+void ForEachField(Record& r, F&& f) {
+  f("run_id", r.run_id);
+  f("started_at", r.started_at);
+  f("finished_at", r.finished_at);
+  f("tool_version", r.tool_version);
+  f("git_commit", r.git_commit);
+  f("command_line", r.command_line);
+  f("hostname", r.hostname);
+  f("os", r.os);
+  f("seed", r.seed);
+  f("metadata_json", r.metadata_json);
+  f("branch", r.branch);
+  f("origin", r.origin);
+  f("imported_from", r.imported_from);
+}
+
+template <RecordOf<ModelRecord> Record, typename F>
+void ForEachField(Record& r, F&& f) {
+  f("name", r.name);
+  f("architecture", r.architecture);
+  f("modality", r.modality);
+  f("source", r.source);
+  f("source_path", r.source_path);
+  f("parameters", r.parameters);
+  f("content_hash", r.content_hash);
+  f("family", r.family);
+}
+
+template <RecordOf<HardwarePlatformRecord> Record, typename F>
+void ForEachField(Record& r, F&& f) {
+  f("platform", r.platform);
+  f("device_name", r.device_name);
+  f("hostname", r.hostname);
+  f("details_json", r.details_json);
+}
 
 // Everything one run produced, written in one transaction.
 struct RunResults {
