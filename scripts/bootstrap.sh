@@ -55,21 +55,31 @@ npm_fetch() {  # $1 spec, $2 sha256 -> prints path of the verified tarball
 
 stamp_ok() { [ -f "$stamps/$1" ] && [ "$(cat "$stamps/$1")" = "$2" ]; }
 
+# ONNX Runtime 1.29.0: the C/C++ headers and libonnxruntime_providers_shared.so from the asus4
+# package; the library itself from onnxruntime-node, whose Linux x64 build is Microsoft's own with
+# the CUDA, TensorRT and WebGPU provider interfaces compiled in. The asus4 library is a CPU-only
+# build: with it the separately shipped CUDA provider attaches only through the plugin route and
+# crashes in the first run (measured on an H100, docs/design.md). On the CPU both behave the same.
 ORT_SPEC="com.github.asus4.onnxruntime@0.4.9"
 ORT_SUM="e59788788818fdde1b2e522e766a21ba0f7d8391de55737abf81e32cc801785d"
-if ! stamp_ok onnxruntime "$ORT_SUM"; then
+ORT_LIB_SPEC="onnxruntime-node@1.29.0"
+ORT_LIB_SUM="cfdfb45ec4044b1fdca43e5d2e180fb6817e649ff8ad1e0dfc90e18e51b67037"
+if ! stamp_ok onnxruntime "$ORT_SUM $ORT_LIB_SUM"; then
   tgz="$(npm_fetch "$ORT_SPEC" "$ORT_SUM")"
+  lib_tgz="$(npm_fetch "$ORT_LIB_SPEC" "$ORT_LIB_SUM")"
   tmp="$(mktemp -d)"
   hdr='package/Plugins/iOS~/onnxruntime.xcframework/ios-arm64/onnxruntime.framework/Headers'
-  tar -xzf "$tgz" -C "$tmp" "$hdr" package/Plugins/Linux/x64/libonnxruntime.so \
-      package/Plugins/Linux/x64/libonnxruntime_providers_shared.so
+  tar -xzf "$tgz" -C "$tmp" "$hdr" package/Plugins/Linux/x64/libonnxruntime_providers_shared.so
   mkdir -p "$prefix/include/onnxruntime"
   cp "$tmp/$hdr"/*.h "$prefix/include/onnxruntime/"
-  cp "$tmp"/package/Plugins/Linux/x64/*.so "$prefix/lib/"
-  # The library's SONAME is libonnxruntime.so.1.
-  ln -sf libonnxruntime.so "$prefix/lib/libonnxruntime.so.1"
+  cp "$tmp"/package/Plugins/Linux/x64/libonnxruntime_providers_shared.so "$prefix/lib/"
+  rm -rf "$tmp/package"
+  tar -xzf "$lib_tgz" -C "$tmp" package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+  rm -f "$prefix/lib/libonnxruntime.so" "$prefix/lib/libonnxruntime.so.1"
+  cp "$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$prefix/lib/"
+  ln -s libonnxruntime.so.1 "$prefix/lib/libonnxruntime.so"
   rm -rf "$tmp"
-  echo "$ORT_SUM" > "$stamps/onnxruntime"
+  echo "$ORT_SUM $ORT_LIB_SUM" > "$stamps/onnxruntime"
   log "onnxruntime installed into $prefix"
 fi
 

@@ -17,7 +17,11 @@ using core::ErrorKind;
 Ort::Env& OrtEnvironment() {
   // FATAL only: every error ORT raises reaches the user once, as our own one-line message.
   // IPFS_ACCEL_ORT_LOG=verbose|info|warning|error shows ORT's own log (placement, providers).
-  static Ort::Env env(
+  // Never destroyed: releasing the environment at exit after CUDA runs can read memory that
+  // libonnxruntime_providers_cuda.so already freed and abort with "corrupted double-linked list"
+  // (seen on the H100 after clip-vit-base-patch32; a known ORT teardown-order bug). The OS
+  // reclaims it.
+  static Ort::Env* env = new Ort::Env(
       [] {
         const char* v = std::getenv("IPFS_ACCEL_ORT_LOG");
         const std::string level = v ? v : "";
@@ -28,7 +32,7 @@ Ort::Env& OrtEnvironment() {
         return ORT_LOGGING_LEVEL_FATAL;
       }(),
       "ipfs-accelerate");
-  return env;
+  return *env;
 }
 
 namespace {
