@@ -492,7 +492,9 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   auto o = std::make_shared<BenchmarkOptions>();
   SweepRequest& r = o->sweep;
   auto* model =
-      cmd->add_option("--model,-m", r.model, "catalog name, Hugging Face folder, or .onnx file");
+      cmd->add_option("--model,-m", r.model,
+                      "catalog name, Hugging Face folder, or .onnx file; NAME:PART builds one part "
+                      "of a composite alone (clip/siglip: text_model, vision_model)");
   auto* keys = cmd->add_flag("--key-models", o->key_models,
                              "benchmark each of the key model classes at its small real size "
                              "(data/catalog/key_models.json), one run each; unless --warmup, "

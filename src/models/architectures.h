@@ -12,6 +12,15 @@
 
 namespace ipfs_accel::models {
 
+// A part of a composite model that is a model of its own (CLIPModel's text_model is a
+// CLIPTextModel), built from the part's sub-config with the part's architecture. Its weights keep
+// the composite checkpoint's names ("text_model.*"), which are also the part's own.
+struct Component {
+  std::string name;        // the composite's attribute in HF ("text_model", "vision_model")
+  std::string model_type;  // the part's registered architecture ("clip_text_model")
+  std::function<HfConfig(const HfConfig&)> config;  // the part's config from the composite's
+};
+
 struct Architecture {
   std::string model_type;  // HF model_type
   std::string modality;
@@ -22,6 +31,7 @@ struct Architecture {
   // The model family of the system we rebuild ("embedding", "text_generation", "vision",
   // "audio", "multimodal"), set by Architectures() from the file that registers it.
   std::string family = {};
+  std::vector<Component> components = {};  // parts that can be built alone (model:component)
 };
 
 const std::vector<Architecture>& Architectures();

@@ -122,72 +122,121 @@ void BuildChecked(const Architecture& arch, const HfConfig& config, WeightProvid
                 fmt::format("the {} graph could not be serialized", arch.model_type));
 }
 
-Model FromCatalog(const CatalogEntry& entry, const LoadOptions& options) {
-  const Architecture& arch = FindArchitecture(entry.architecture, entry.config.origin());
+// The architecture and config to build: the model's own, or one of its components'.
+struct BuildTarget {
+  const Architecture* arch;
+  HfConfig config;
+};
+
+BuildTarget ResolveComponent(const HfConfig& config, const std::string& component,
+                             const std::string& model_name) {
+  const Architecture& arch = FindArchitecture(config.ModelType(), config.origin());
+  if (component.empty()) return {&arch, config};
+  std::vector<std::string> names;
+  for (const Component& c : arch.components) {
+    if (c.name == component)
+      return {&FindArchitecture(c.model_type, config.origin()), c.config(config)};
+    names.push_back(c.name);
+  }
+  if (names.empty())
+    throw Error(ErrorKind::kNotFound,
+                fmt::format("model '{}' ({}) has no components that can be built alone; name the "
+                            "model without ':{}'",
+                            model_name, arch.model_type, component));
+  throw Error(ErrorKind::kNotFound,
+              fmt::format("model '{}' ({}) has no component '{}'; its components: {}", model_name,
+                          arch.model_type, component, fmt::join(names, ", ")));
+}
+
+std::string WithComponent(const std::string& name, const std::string& component) {
+  return component.empty() ? name : name + ":" + component;
+}
+
+Model FromCatalog(const CatalogEntry& entry, const LoadOptions& options,
+                  const std::string& component) {
+  const BuildTarget target = ResolveComponent(entry.config, component, entry.name);
+  const Architecture& arch = *target.arch;
   SeededRandomWeights weights(options.seed, entry.config.Double("initializer_range", 0.02));
   Model m;
-  BuildChecked(arch, entry.config, weights, entry.name, options.fused, options.precision, m);
+  const std::string name = WithComponent(entry.name, component);
+  BuildChecked(arch, target.config, weights, name, options.fused, options.precision, m);
   m.fused = options.fused;
-  m.info = {entry.name,
-            entry.architecture,
+  m.info = {name,
+            component.empty() ? entry.architecture : arch.model_type,
             arch.modality,
             "catalog",
             "",
             weights.parameter_count(),
             fmt::format("seed:{}", options.seed)};
   m.info.family = arch.family;
-  m.input_hints = arch.input_hints(entry.config);
-  m.dim_roles = arch.dim_roles(entry.config);
+  m.input_hints = arch.input_hints(target.config);
+  m.dim_roles = arch.dim_roles(target.config);
   return m;
 }
 
-}  // namespace
-
-Model LoadHfFolder(const std::string& dir, const LoadOptions& options) {
+Model FromFolder(const std::string& dir, const LoadOptions& options, const std::string& component) {
   const HfConfig config = HfConfig::Load(dir);
-  const Architecture& arch = FindArchitecture(config.ModelType(), config.origin());
+  const std::string folder_name =
+      fs::path(dir).lexically_normal().filename().string().empty()
+          ? fs::path(dir).lexically_normal().parent_path().filename().string()
+          : fs::path(dir).lexically_normal().filename().string();
+  const BuildTarget target = ResolveComponent(config, component, folder_name);
+  const Architecture& arch = *target.arch;
   SafetensorsWeights weights(dir, arch.checkpoint_prefixes);
   Model m;
-  const std::string name = fs::path(dir).lexically_normal().filename().string().empty()
-                               ? fs::path(dir).lexically_normal().parent_path().filename().string()
-                               : fs::path(dir).lexically_normal().filename().string();
-  BuildChecked(arch, config, weights, name, options.fused, options.precision, m);
+  const std::string name = WithComponent(folder_name, component);
+  BuildChecked(arch, target.config, weights, name, options.fused, options.precision, m);
   m.fused = options.fused;
   m.info = {name,
-            config.ModelType(),
+            component.empty() ? config.ModelType() : arch.model_type,
             arch.modality,
             "hf-folder",
             fs::absolute(dir).string(),
             weights.parameter_count(),
             Sha256OfFiles(weights.files())};
   m.info.family = arch.family;
-  m.input_hints = arch.input_hints(config);
-  m.dim_roles = arch.dim_roles(config);
+  m.input_hints = arch.input_hints(target.config);
+  m.dim_roles = arch.dim_roles(target.config);
   return m;
 }
 
-int64_t CountParameters(const std::string& spec) {
+// "clip-vit-base-patch32:vision_model" -> {"clip-vit-base-patch32", "vision_model"}; a spec that
+// names something as it is (a path, a catalog name) has no component.
+std::pair<std::string, std::string> SplitComponent(const std::string& spec) {
   std::error_code ec;
-  const bool folder = fs::is_directory(spec, ec);
+  const auto colon = spec.rfind(':');
+  if (colon == std::string::npos || fs::exists(spec, ec) || FindInCatalog(spec)) return {spec, ""};
+  return {spec.substr(0, colon), spec.substr(colon + 1)};
+}
+
+}  // namespace
+
+Model LoadHfFolder(const std::string& dir, const LoadOptions& options) {
+  return FromFolder(dir, options, "");
+}
+
+int64_t CountParameters(const std::string& spec) {
+  const auto [base, component] = SplitComponent(spec);
+  std::error_code ec;
+  const bool folder = fs::is_directory(base, ec);
   std::optional<CatalogEntry> entry;
   if (!folder) {
-    entry = FindInCatalog(spec);
+    entry = FindInCatalog(base);
     if (!entry)
       throw Error(ErrorKind::kNotFound,
                   fmt::format("'{}' is neither a Hugging Face folder nor a catalog name", spec));
   }
-  const HfConfig config = folder ? HfConfig::Load(spec) : entry->config;
-  const Architecture& arch = FindArchitecture(config.ModelType(), config.origin());
+  const HfConfig config = folder ? HfConfig::Load(base) : entry->config;
+  const BuildTarget target = ResolveComponent(config, component, base);
   ShapeOnlyWeights weights;
   onnx::GraphProto graph;
   GraphBuilder builder(&graph, &weights);
-  arch.build(config, builder);
+  target.arch->build(target.config, builder);
   return weights.parameter_count();
 }
 
 Model LoadModel(const std::string& spec, const LoadOptions& options) {
   std::error_code ec;
-  if (fs::is_directory(spec, ec)) return LoadHfFolder(spec, options);
   if (fs::is_regular_file(spec, ec)) {
     if (fs::path(spec).extension() == ".onnx") {
       if (options.fused || options.precision != Precision::kFp32)
@@ -203,7 +252,9 @@ Model LoadModel(const std::string& spec, const LoadOptions& options) {
                             "Face folder, or a catalog name",
                             spec));
   }
-  if (auto entry = FindInCatalog(spec)) return FromCatalog(*entry, options);
+  const auto [base, component] = SplitComponent(spec);
+  if (fs::is_directory(base, ec)) return FromFolder(base, options, component);
+  if (auto entry = FindInCatalog(base)) return FromCatalog(*entry, options, component);
   std::vector<std::string> names;
   for (const auto& e : Catalog()) names.push_back(e.name);
   throw Error(ErrorKind::kNotFound,

@@ -36,7 +36,13 @@ Architecture DualEncoder(const std::string& model_type, ClipFamily family) {
   };
   auto hints = [text](const HfConfig& c) { return TextHints(text(c)); };
   auto roles = [text](const HfConfig& c) { return TextRoles(text(c)); };
-  return {model_type, "multimodal", {}, build, hints, roles};
+  Architecture a{model_type, "multimodal", {}, build, hints, roles};
+  const std::string prefix = family == ClipFamily::kClip ? "clip" : "siglip";
+  a.components = {{"text_model", prefix + "_text_model",
+                   [](const HfConfig& c) { return ClipSubConfig(c, "text_config"); }},
+                  {"vision_model", prefix + "_vision_model",
+                   [](const HfConfig& c) { return ClipSubConfig(c, "vision_config"); }}};
+  return a;
 }
 
 Architecture TextTower(const std::string& model_type, ClipFamily family) {

@@ -174,6 +174,20 @@ TEST(ClipTowerRunTest, TowersAsModelsGiveTheFixtureEmbeddings) {
       kTolerance);
 }
 
+TEST(ClipTowerRunTest, ComponentOfTheCompositeFolderIsTheTower) {
+  // "folder:vision_model" builds CLIPVisionModel from the composite's own config and weights.
+  const ReferenceIo io = LoadReferenceIo((kFixtures / "clip/io.safetensors").string());
+  auto weights = models::SafetensorsFile::Open((kFixtures / "clip/model.safetensors").string());
+  const models::Model vision = models::LoadModel((kFixtures / "clip").string() + ":vision_model");
+  EXPECT_EQ(vision.info.source, "hf-folder");
+  const TensorMap v = runtime::OpenOnnxRuntimeSession(vision, {})
+                          ->Run({{"pixel_values", io.inputs.at("pixel_values")}});
+  EXPECT_LT(MaxDiff(io.outputs.at("image_embeds"),
+                    ProjectAndNormalize(v.at("pooler_output"),
+                                        weights->Read("visual_projection.weight"))),
+            kTolerance);
+}
+
 // ----- CLIP's text pooling position ----------------------------------------------------------
 
 // Row `row` of the pooled output must be row `row`, position `position` of last_hidden_state.

@@ -430,5 +430,51 @@ TEST(VisionHintsTest, RolesAndHints) {
   EXPECT_THAT(FindArchitecture("deit", "t").checkpoint_prefixes, ::testing::ElementsAre("deit."));
 }
 
+// ----- components: "model:text_model" builds one part of a composite alone ---------------------
+
+json CatalogTruthModels() {
+  std::ifstream in(std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-catalog/catalog_truth.json");
+  EXPECT_TRUE(in.good()) << "catalog_truth.json is missing";
+  return in.good() ? json::parse(in).at("models") : json::object();
+}
+
+TEST(ModelComponentTest, ClipTowersCountAsHfCountsTheirModels) {
+  // clip-vit-base-patch32's towers are CLIPTextConfig's and CLIPVisionConfig's defaults.
+  const json truth = CatalogTruthModels();
+  const int64_t text = truth.at("clip_text_model").at("base_params").get<int64_t>();
+  const int64_t vision = truth.at("clip_vision_model").at("base_params").get<int64_t>();
+  EXPECT_EQ(CountParameters("clip-vit-base-patch32:text_model"), text);
+  EXPECT_EQ(CountParameters("clip-vit-base-patch32:vision_model"), vision);
+  // The composite adds the two projections (512x512, 768x512) and logit_scale.
+  EXPECT_EQ(CountParameters("clip-vit-base-patch32"), text + vision + 512 * 512 + 768 * 512 + 1);
+}
+
+TEST(ModelComponentTest, ComponentIsItsOwnModel) {
+  const Model vision = LoadModel("clip-vit-base-patch32:vision_model");
+  EXPECT_EQ(vision.info.name, "clip-vit-base-patch32:vision_model");
+  EXPECT_EQ(vision.info.architecture, "clip_vision_model");
+  EXPECT_EQ(vision.info.modality, "vision");
+  onnx::ModelProto proto;
+  ASSERT_TRUE(proto.ParseFromString(vision.onnx_bytes));
+  std::vector<std::string> inputs, outputs;
+  for (const auto& i : proto.graph().input()) inputs.push_back(i.name());
+  for (const auto& o : proto.graph().output()) outputs.push_back(o.name());
+  EXPECT_EQ(inputs, std::vector<std::string>{"pixel_values"});
+  EXPECT_THAT(outputs, ::testing::UnorderedElementsAre("last_hidden_state", "pooler_output"));
+}
+
+TEST(ModelComponentTest, UnknownComponentsAreNamed) {
+  const core::Error wrong = CatchError([] { LoadModel("clip-vit-base-patch32:audio_model"); });
+  EXPECT_EQ(wrong.kind(), ErrorKind::kNotFound);
+  EXPECT_THAT(wrong.what(), HasSubstr("no component 'audio_model'"));
+  EXPECT_THAT(wrong.what(), HasSubstr("text_model, vision_model"));
+  const core::Error none = CatchError([] { CountParameters("bert-tiny:text_model"); });
+  EXPECT_EQ(none.kind(), ErrorKind::kNotFound);
+  EXPECT_THAT(none.what(), HasSubstr("has no components"));
+  // Not a catalog name with or without the suffix: the usual not-found error.
+  EXPECT_EQ(CatchError([] { LoadModel("no-such-model:text_model"); }).kind(),
+            ErrorKind::kNotFound);
+}
+
 }  // namespace
 }  // namespace ipfs_accel::models

@@ -4,7 +4,10 @@
 //     that size with seeded random weights;
 //   - a Hugging Face folder (config.json + model.safetensors or sharded safetensors
 //     with model.safetensors.index.json): the graph with the checkpoint's weights;
-//   - an .onnx file, used as it is.
+//   - an .onnx file, used as it is;
+//   - a catalog name or folder with ":component", a part of a composite model built alone as HF
+//     defines it ("clip-vit-base-patch32:vision_model" is its CLIPVisionModel, with the
+//     composite's weights for that part).
 // Built graphs pass onnx::checker and strict shape inference before they are returned.
 
 #include <cstdint>
