@@ -170,7 +170,8 @@ std::vector<CheckFinding> CheckDatabase(const std::string& path) {
                                     version, CurrentSchemaVersion())});
   }
 
-  // Foreign keys: DuckDB enforces them on insert, but another tool may have copied tables.
+  // References: the schema has no foreign keys since v6 (WriteRun resolves every id itself),
+  // and another tool may have edited the tables.
   std::string references;
   for (const auto& [table, key] :
        {std::pair{"performance_results", "result_id"}, std::pair{"compatibility_results", "id"}}) {
@@ -186,6 +187,11 @@ std::vector<CheckFinding> CheckDatabase(const std::string& path) {
     }
   }
   collect("SELECT * FROM (" + references + ")", true);
+  // Result ids come from a sequence; v6 keeps no primary-key index over them.
+  collect(
+      "SELECT 'performance_results', CAST(result_id AS VARCHAR), 'result_id is used by ' || "
+      "count(*) || ' rows' FROM performance_results GROUP BY result_id HAVING count(*) > 1",
+      true);
 
   // Impossible values of measurements.
   const char* kMeasurements[] = {"load_ms",

@@ -128,6 +128,7 @@ TEST_F(MaintenanceTest, CheckFindsPlantedProblemsAndWarnsAboutOrphans) {
     store->Query("UPDATE performance_results SET latency_p50_ms = 99 WHERE result_id = 3");
     store->Query("UPDATE performance_results SET load_ms = 'NaN'::DOUBLE WHERE result_id = 4");
     store->Query("UPDATE performance_results SET iterations = 0 WHERE result_id = 5");
+    store->Query("UPDATE performance_results SET result_id = 7 WHERE result_id = 6");
     store->Query("UPDATE compatibility_results SET model_id = 999 WHERE id = 1");
     store->Query(
         "INSERT INTO models (name, architecture, modality, source, source_path, "
@@ -144,7 +145,8 @@ TEST_F(MaintenanceTest, CheckFindsPlantedProblemsAndWarnsAboutOrphans) {
                             "performance_results 2: latency_min_ms is -1.0",
                             HasSubstr("performance_results 3: latency_p50_ms 99"),
                             "performance_results 4: load_ms is nan",
-                            "performance_results 5: iterations is 0 but there are 3 samples"));
+                            "performance_results 5: iterations is 0 but there are 3 samples",
+                            "performance_results 7: result_id is used by 2 rows"));
   // 'unused' is an orphan; so is old-only's model: its only compatibility row now points at 999.
   EXPECT_THAT(warnings, ::testing::Contains(HasSubstr("model 'unused' is referred to by no")));
   ASSERT_FALSE(findings.empty());
