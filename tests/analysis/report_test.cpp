@@ -83,6 +83,34 @@ class ReportTest : public ::testing::Test {
   std::unique_ptr<store::ResultStore> store_;
 };
 
+// Without --all a configuration shows once, with its newest result, whichever run has it;
+// --all lists every stored result; --limit cuts either.
+TEST_F(ReportTest, PerformanceShowsTheLatestResultOfEachConfigurationUnlessAskedForAll) {
+  store_->WriteRun(
+      MakeRun("run-3", "2026-11-22T10:00:00Z", "cccc55556666", {{"cpu", 1, 9.0, 111}}));
+  const Report latest = BuildPerformanceReport(*store_, {});
+  ASSERT_EQ(latest.table.rows.size(), 3u);  // cpu batch 1 and 2, cuda batch 1
+  std::vector<std::string> shown;
+  for (size_t i = 0; i < latest.table.rows.size(); ++i)
+    shown.push_back(Cell(latest, i, "hardware") + " " + Cell(latest, i, "batch") + " " +
+                    Cell(latest, i, "run_id"));
+  std::sort(shown.begin(), shown.end());
+  EXPECT_EQ(shown, (std::vector<std::string>{"cpu 1 run-3", "cpu 2 run-2", "cuda 1 run-2"}));
+  EXPECT_NE(latest.notes.at(0).find("latest result of each of 3 configurations"), std::string::npos)
+      << latest.notes.at(0);
+
+  EXPECT_EQ(BuildPerformanceReport(*store_, {.every_result = true}).table.rows.size(), 6u);
+  const Report limited = BuildPerformanceReport(*store_, {.every_result = true, .limit = 2});
+  ASSERT_EQ(limited.table.rows.size(), 2u);
+  EXPECT_EQ(Cell(limited, 0, "run_id"), "run-3");  // newest run first
+  // Within one run, each configuration once too.
+  EXPECT_EQ(BuildPerformanceReport(*store_, {.run_id = "run-2"}).table.rows.size(), 3u);
+  const core::Error negative =
+      testing::CatchError([&] { PerformanceReport(*store_, {.limit = -1}); });
+  EXPECT_EQ(negative.kind(), core::ErrorKind::kInvalidArgument);
+  EXPECT_NE(std::string(negative.what()).find("--limit -1"), std::string::npos);
+}
+
 TEST_F(ReportTest, PerformanceLatestRunAndCharts) {
   const Report r =
       BuildPerformanceReport(*store_, {.run_id = "latest", .model = {}, .hardware = {}});
