@@ -2,14 +2,21 @@
 // narrow table in the same process; how fast the reports read them back; and how big the file
 // is against the same results as JSON.
 //
-// Usage: store_ingest [ROWS=1000000] [SAMPLES_PER_ROW=10] [KEEP_DB_AS]
+// Usage: store_ingest [ROWS=1000000] [SAMPLES_PER_ROW=10] [IMPORT_ROWS=200000] [INSERT_ROWS=20000]
+//                    [KEEP_DB_AS]
+// The import is timed on IMPORT_ROWS of the rows (its JSON is ~1 KiB a row and parsed whole),
+// against INSERT_ROWS of them written row by row with a prepared INSERT.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include <duckdb.h>
 
@@ -91,11 +98,97 @@ double RawAppenderRowsPerSecond(const std::string& path, int64_t rows) {
   return static_cast<double>(rows) / s;
 }
 
+void Bind(duckdb_prepared_statement s, idx_t& i, const std::string& v) {
+  duckdb_bind_varchar_length(s, i++, v.data(), v.size());
+}
+void Bind(duckdb_prepared_statement s, idx_t& i, int64_t v) { duckdb_bind_int64(s, i++, v); }
+void Bind(duckdb_prepared_statement s, idx_t& i, int v) { duckdb_bind_int32(s, i++, v); }
+void Bind(duckdb_prepared_statement s, idx_t& i, double v) { duckdb_bind_double(s, i++, v); }
+void Bind(duckdb_prepared_statement s, idx_t& i, const std::vector<double>& v) {
+  std::vector<duckdb_value> items;
+  for (const double d : v) items.push_back(duckdb_create_double(d));
+  duckdb_logical_type type = duckdb_create_logical_type(DUCKDB_TYPE_DOUBLE);
+  duckdb_value list = duckdb_create_list_value(type, items.data(), items.size());
+  duckdb_bind_value(s, i++, list);
+  duckdb_destroy_value(&list);
+  for (auto& item : items) duckdb_destroy_value(&item);
+  duckdb_destroy_logical_type(&type);
+}
+template <typename T>
+void Bind(duckdb_prepared_statement s, idx_t& i, const std::optional<T>& v) {
+  if (v)
+    Bind(s, i, *v);
+  else
+    duckdb_bind_null(s, i++);
+}
+
+// The first `rows` performance rows of `run` written one prepared INSERT each (every column
+// bound, in one transaction) into a database made by ResultStore: what `db import` is
+// measured against.
+double InsertRowsPerSecond(const std::string& path, const store::RunResults& run, int64_t rows) {
+  {
+    store::RunResults header = run;
+    header.entries[0].performance.clear();
+    store::ResultStore::Open(path)->WriteRun(header);  // the run, model and hardware rows
+  }
+  duckdb_database db;
+  duckdb_connection con;
+  if (duckdb_open(path.c_str(), &db) != DuckDBSuccess || duckdb_connect(db, &con) != DuckDBSuccess)
+    std::abort();
+  // Every parameter typed, so DuckDB need not bind the statement again for a NULL.
+  std::string names = "run_id, model_id, hardware_id", values = "CAST(? AS VARCHAR), 1, 1";
+  store::ForEachField(run.entries[0].performance[0], [&](const char* name, const auto& v) {
+    using T = std::decay_t<decltype(v)>;
+    const char* type = "DOUBLE";
+    if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, std::optional<std::string>>)
+      type = "VARCHAR";
+    else if constexpr (std::is_same_v<T, std::vector<double>>)
+      type = "DOUBLE[]";
+    else if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, std::optional<int64_t>>)
+      type = "BIGINT";
+    else if constexpr (std::is_same_v<T, int> || std::is_same_v<T, std::optional<int>>)
+      type = "INTEGER";
+    names += std::string(", ") + name;
+    values += std::string(", CAST(? AS ") + type + ")";
+  });
+  const std::string sql = "INSERT INTO performance_results (" + names +
+                          ", created_at, configuration_key) VALUES (" + values +
+                          ", TIMESTAMP '2026-11-26 12:00:01', 0)";
+  duckdb_prepared_statement insert;
+  if (duckdb_prepare(con, sql.c_str(), &insert) != DuckDBSuccess) {
+    std::fprintf(stderr, "%s\n", duckdb_prepare_error(insert));
+    std::abort();
+  }
+  const auto t0 = Clock::now();
+  duckdb_query(con, "BEGIN TRANSACTION", nullptr);
+  for (int64_t r = 0; r < rows; ++r) {
+    idx_t i = 1;
+    Bind(insert, i, run.run.run_id);
+    store::ForEachField(run.entries[0].performance[static_cast<size_t>(r)],
+                        [&](const char*, const auto& v) { Bind(insert, i, v); });
+    duckdb_result result;
+    if (duckdb_execute_prepared(insert, &result) != DuckDBSuccess) {
+      std::fprintf(stderr, "%s\n", duckdb_result_error(&result));
+      std::abort();
+    }
+    duckdb_destroy_result(&result);
+  }
+  duckdb_query(con, "COMMIT", nullptr);
+  duckdb_query(con, "CHECKPOINT", nullptr);
+  const double s = SecondsSince(t0);
+  duckdb_destroy_prepare(&insert);
+  duckdb_disconnect(&con);
+  duckdb_close(&db);
+  return static_cast<double>(rows) / s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int64_t rows = argc > 1 ? std::atoll(argv[1]) : 1000000;
   const int samples = argc > 2 ? std::atoi(argv[2]) : 10;
+  const int64_t import_rows = std::min<int64_t>(rows, argc > 3 ? std::atoll(argv[3]) : 200000);
+  const int64_t insert_rows = std::min<int64_t>(rows, argc > 4 ? std::atoll(argv[4]) : 20000);
   char templ[] = "/tmp/store_ingest_XXXXXX";
   const fs::path dir = mkdtemp(templ);
 
@@ -163,25 +256,37 @@ int main(int argc, char** argv) {
   std::printf("size    duckdb file %.1f MiB, JSON %.1f MiB, ratio %.3f (target <= 0.30)\n",
               file_bytes / 1048576.0, json_bytes / 1048576.0,
               static_cast<double>(file_bytes) / static_cast<double>(json_bytes));
-  // `db import` of the same results from this tool's run export: parse + bulk write.
+  // `db import` of the same results from this tool's run export (parse + bulk write), against
+  // writing them row by row with INSERT.
   {
+    const double insert = InsertRowsPerSecond((dir / "insert.duckdb").string(), run, insert_rows);
+    store::RunResults part = run;
+    part.entries[0].performance.resize(static_cast<size_t>(import_rows));
     const fs::path json_file = dir / "run.json";
     {
       std::ofstream out(json_file);
-      out << store::RunResultsToJson(run).dump();
+      out << store::RunResultsToJson(part).dump();
     }
+    part = {};
     const auto t0 = Clock::now();
-    const store::ImportResult imported = store::ParseResultFile(json_file.string());
+    store::ImportResult imported = store::ParseResultFile(json_file.string());
     const double parse_s = SecondsSince(t0);
     auto store = store::ResultStore::Open((dir / "imported.duckdb").string());
     store->WriteRun(imported.runs.at(0));
     store->Query("CHECKPOINT");
     const double total_s = SecondsSince(t0);
-    std::printf("import  %.1f MiB of JSON: parse %.2f s, write %.2f s, %12.0f rows/s\n",
-                fs::file_size(json_file) / 1048576.0, parse_s, total_s - parse_s,
-                static_cast<double>(rows) / total_s);
+    const double import = static_cast<double>(import_rows) / total_s;
+    std::printf("import  row-by-row prepared INSERT (%lld rows)  %12.0f rows/s\n",
+                static_cast<long long>(insert_rows), insert);
+    std::printf(
+        "import  db import of %.1f MiB run export (%lld rows): parse %.2f s, write %.2f s, "
+        "%12.0f rows/s\n",
+        fs::file_size(json_file) / 1048576.0, static_cast<long long>(import_rows), parse_s,
+        total_s - parse_s, import);
+    std::printf("import  ratio import/INSERT               %12.1f (target >= 10)\n",
+                import / insert);
   }
-  if (argc > 3) fs::copy_file(db, argv[3], fs::copy_options::overwrite_existing);
+  if (argc > 5) fs::copy_file(db, argv[5], fs::copy_options::overwrite_existing);
   fs::remove_all(dir);
   return 0;
 }

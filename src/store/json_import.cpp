@@ -633,9 +633,10 @@ ImportResult ParseResultFile(const std::string& path) {
                             j[0].value("format", std::string()) == kShapeRunExport;
   if (export_array || (j.is_object() && j.value("format", std::string()) == kShapeRunExport)) {
     out.shape = kShapeRunExport;
-    const json runs = export_array ? j : json::array({j});
-    for (size_t i = 0; i < runs.size(); ++i) {
-      RunResults r = RunResultsFromJson(runs[i], fmt::format("{} run {}", out.path, i));
+    const size_t count = export_array ? j.size() : 1;  // no copy: an export can be large
+    for (size_t i = 0; i < count; ++i) {
+      RunResults r =
+          RunResultsFromJson(export_array ? j[i] : j, fmt::format("{} run {}", out.path, i));
       CheckExportedRun(ps, r, fmt::format("[{}]", i));
       r.run.origin = "imported";
       r.run.imported_from = out.path;
