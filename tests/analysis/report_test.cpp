@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "support/catch_error.h"
+#include "support/stored_runs.h"
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::analysis {
@@ -24,32 +25,14 @@ struct Measured {
 
 store::RunResults MakeRun(const std::string& id, const std::string& started,
                           const std::string& commit, const std::vector<Measured>& results) {
-  store::RunResults r;
-  r.run.run_id = id;
-  r.run.started_at = r.run.finished_at = started;
-  r.run.tool_version = "0.1.0";
-  r.run.git_commit = commit;
-  r.run.command_line = "test";
-  r.run.hostname = "host";
-  r.run.os = "linux";
-  r.run.branch = "main";
+  store::RunResults r = testing::StoredRun(id, started, commit, "main");
   for (const Measured& m : results) {
-    store::RunResults::Entry e;
-    e.model.name = "bert-tiny";
-    e.model.architecture = "bert";
-    e.model.modality = "text";
-    e.model.source = "catalog";
-    e.model.content_hash = "seed:0";
-    e.hardware.platform = m.platform;
-    e.hardware.device_name = m.platform == "cpu" ? "Test CPU" : "Test <GPU> & co";
-    e.hardware.hostname = "host";
-    store::PerformanceRecord p;
-    p.execution_provider = m.platform == "cpu" ? "CPUExecutionProvider" : "CUDAExecutionProvider";
-    p.runtime_version = "1.29";
+    store::RunResults::Entry e =
+        testing::StoredEntry(m.platform, m.platform == "cpu" ? "Test CPU" : "Test <GPU> & co");
+    store::PerformanceRecord p = testing::StoredPerformance(
+        {m.p50 * 0.99, m.p50, m.p50 * 1.01},
+        m.platform == "cpu" ? "CPUExecutionProvider" : "CUDAExecutionProvider");
     p.batch_size = m.batch;
-    p.seq_len = 8;
-    p.iterations = 3;
-    p.samples_ms = {m.p50 * 0.99, m.p50, m.p50 * 1.01};
     p.latency_min_ms = m.p50 * 0.99;
     p.latency_max_ms = m.p50 * 1.01;
     p.latency_mean_ms = p.latency_p50_ms = p.latency_p90_ms = p.latency_p95_ms = p.latency_p99_ms =
