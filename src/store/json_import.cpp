@@ -499,12 +499,14 @@ json Opt(const T& v) {
   return json(v);
 }
 
+// One lookup per field: an export holds a million records of some 40 fields each.
 template <typename T>
 void Read(const json& j, const char* key, T& into, const std::string& where) {
-  if (!j.contains(key))
+  const auto it = j.find(key);
+  if (it == j.end())
     throw Error(ErrorKind::kCorrupt, fmt::format("{}: field '{}' is missing", where, key));
   try {
-    into = j[key].get<T>();
+    it->get_to(into);
   } catch (const json::exception& e) {
     throw Error(ErrorKind::kCorrupt, fmt::format("{}: field '{}': {}", where, key, e.what()));
   }
@@ -512,13 +514,21 @@ void Read(const json& j, const char* key, T& into, const std::string& where) {
 
 template <typename T>
 void Read(const json& j, const char* key, std::optional<T>& into, const std::string& where) {
-  if (!j.contains(key) || j[key].is_null()) {
+  const auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
     into = std::nullopt;
     return;
   }
   T v{};
   Read(j, key, v, where);
-  into = v;
+  into = std::move(v);
+}
+
+// The array at `key`, or an empty one; by reference (json::value() would copy it whole).
+const json& ArrayAt(const json& j, const char* key) {
+  static const json empty = json::array();
+  const auto it = j.find(key);
+  return it == j.end() ? empty : *it;
 }
 
 }  // namespace
@@ -574,13 +584,15 @@ RunResults RunResultsFromJson(const nlohmann::json& in, const std::string& where
                             in.value("version", json()).dump()));
   RunResults out;
   out.run = RecordFromJson<RunRecord>(in.at("run"), where);
-  for (const json& entry : in.value("entries", json::array())) {
+  for (const json& entry : ArrayAt(in, "entries")) {
     RunResults::Entry e;
     e.model = RecordFromJson<ModelRecord>(entry.at("model"), where);
     e.hardware = RecordFromJson<HardwarePlatformRecord>(entry.at("hardware"), where);
-    for (const json& j : entry.value("performance", json::array()))
+    const json& performance = ArrayAt(entry, "performance");
+    e.performance.reserve(performance.size());
+    for (const json& j : performance)
       e.performance.push_back(RecordFromJson<PerformanceRecord>(j, where));
-    for (const json& j : entry.value("compatibility", json::array()))
+    for (const json& j : ArrayAt(entry, "compatibility"))
       e.compatibility.push_back(RecordFromJson<CompatibilityRecord>(j, where));
     out.entries.push_back(std::move(e));
   }
