@@ -2,16 +2,24 @@
 // narrow table in the same process; how fast the reports read them back; and how big the file
 // is against the same results as JSON.
 //
-// Usage: store_ingest [ROWS=1000000] [SAMPLES_PER_ROW=10] [KEEP_DB_AS]
+// Usage: store_ingest [ROWS=1000000] [SAMPLES_PER_ROW=10] [IMPORT_ROWS=200000] [INSERT_ROWS=20000]
+//                    [KEEP_DB_AS]
+// The import is timed on IMPORT_ROWS of the rows (its JSON is ~1 KiB a row and parsed whole),
+// against INSERT_ROWS of them written row by row with a prepared INSERT.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include <duckdb.h>
+#include <fmt/format.h>
 
 #include "ipfs_accel/analysis/compatibility_matrix.h"
 #include "ipfs_accel/analysis/performance_report.h"
@@ -91,16 +99,172 @@ double RawAppenderRowsPerSecond(const std::string& path, int64_t rows) {
   return static_cast<double>(rows) / s;
 }
 
+// The SQL type a record field is stored as.
+template <typename T>
+const char* SqlType() {
+  if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, std::optional<std::string>>)
+    return "VARCHAR";
+  else if constexpr (std::is_same_v<T, std::vector<double>>)
+    return "DOUBLE[]";
+  else if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, std::optional<int64_t>>)
+    return "BIGINT";
+  else if constexpr (std::is_same_v<T, int> || std::is_same_v<T, std::optional<int>>)
+    return "INTEGER";
+  else
+    return "DOUBLE";
+}
+
+void Append(duckdb_appender a, const std::string& v) {
+  duckdb_append_varchar_length(a, v.data(), v.size());
+}
+void Append(duckdb_appender a, int64_t v) { duckdb_append_int64(a, v); }
+void Append(duckdb_appender a, int v) { duckdb_append_int32(a, v); }
+void Append(duckdb_appender a, double v) { duckdb_append_double(a, v); }
+void Append(duckdb_appender a, const std::vector<double>& v) {
+  std::vector<duckdb_value> items;
+  for (const double d : v) items.push_back(duckdb_create_double(d));
+  duckdb_logical_type type = duckdb_create_logical_type(DUCKDB_TYPE_DOUBLE);
+  duckdb_value list = duckdb_create_list_value(type, items.data(), items.size());
+  duckdb_append_value(a, list);
+  duckdb_destroy_value(&list);
+  for (auto& item : items) duckdb_destroy_value(&item);
+  duckdb_destroy_logical_type(&type);
+}
+template <typename T>
+void Append(duckdb_appender a, const std::optional<T>& v) {
+  if (v)
+    Append(a, *v);
+  else
+    duckdb_append_null(a);
+}
+
+// DuckDB's own appender, row by row, on the same rows into a table of performance_results'
+// columns and types without constraints: what DuckDB itself costs for this row shape.
+double RawWideAppenderRowsPerSecond(const std::string& path, const store::RunResults& run) {
+  duckdb_database db;
+  duckdb_connection con;
+  if (duckdb_open(path.c_str(), &db) != DuckDBSuccess || duckdb_connect(db, &con) != DuckDBSuccess)
+    std::abort();
+  std::string columns = "result_id BIGINT, run_id VARCHAR, model_id BIGINT, hardware_id BIGINT";
+  store::ForEachField(run.entries[0].performance[0], [&](const char* name, const auto& v) {
+    columns += fmt::format(", {} {}", name, SqlType<std::decay_t<decltype(v)>>());
+  });
+  duckdb_query(
+      con,
+      ("CREATE TABLE wide (" + columns + ", created_at TIMESTAMP, configuration_key UBIGINT)")
+          .c_str(),
+      nullptr);
+  const auto t0 = Clock::now();
+  duckdb_query(con, "BEGIN TRANSACTION", nullptr);
+  duckdb_appender app;
+  duckdb_appender_create(con, nullptr, "wide", &app);
+  int64_t id = 0;
+  for (const auto& p : run.entries[0].performance) {
+    duckdb_append_int64(app, ++id);
+    Append(app, run.run.run_id);
+    duckdb_append_int64(app, 1);
+    duckdb_append_int64(app, 1);
+    store::ForEachField(p, [&](const char*, const auto& v) { Append(app, v); });
+    duckdb_append_timestamp(app, {1764158401000000});
+    duckdb_append_uint64(app, 42);
+    duckdb_appender_end_row(app);
+  }
+  if (duckdb_appender_destroy(&app) != DuckDBSuccess) std::abort();  // flushes
+  duckdb_query(con, "COMMIT", nullptr);
+  duckdb_query(con, "CHECKPOINT", nullptr);
+  const double s = SecondsSince(t0);
+  duckdb_disconnect(&con);
+  duckdb_close(&db);
+  return static_cast<double>(run.entries[0].performance.size()) / s;
+}
+
+void Bind(duckdb_prepared_statement s, idx_t& i, const std::string& v) {
+  duckdb_bind_varchar_length(s, i++, v.data(), v.size());
+}
+void Bind(duckdb_prepared_statement s, idx_t& i, int64_t v) { duckdb_bind_int64(s, i++, v); }
+void Bind(duckdb_prepared_statement s, idx_t& i, int v) { duckdb_bind_int32(s, i++, v); }
+void Bind(duckdb_prepared_statement s, idx_t& i, double v) { duckdb_bind_double(s, i++, v); }
+void Bind(duckdb_prepared_statement s, idx_t& i, const std::vector<double>& v) {
+  std::vector<duckdb_value> items;
+  for (const double d : v) items.push_back(duckdb_create_double(d));
+  duckdb_logical_type type = duckdb_create_logical_type(DUCKDB_TYPE_DOUBLE);
+  duckdb_value list = duckdb_create_list_value(type, items.data(), items.size());
+  duckdb_bind_value(s, i++, list);
+  duckdb_destroy_value(&list);
+  for (auto& item : items) duckdb_destroy_value(&item);
+  duckdb_destroy_logical_type(&type);
+}
+template <typename T>
+void Bind(duckdb_prepared_statement s, idx_t& i, const std::optional<T>& v) {
+  if (v)
+    Bind(s, i, *v);
+  else
+    duckdb_bind_null(s, i++);
+}
+
+// The first `rows` performance rows of `run` written one prepared INSERT each (every column
+// bound, in one transaction) into a database made by ResultStore: what `db import` is
+// measured against.
+double InsertRowsPerSecond(const std::string& path, const store::RunResults& run, int64_t rows) {
+  {
+    store::RunResults header = run;
+    header.entries[0].performance.clear();
+    store::ResultStore::Open(path)->WriteRun(header);  // the run, model and hardware rows
+  }
+  duckdb_database db;
+  duckdb_connection con;
+  if (duckdb_open(path.c_str(), &db) != DuckDBSuccess || duckdb_connect(db, &con) != DuckDBSuccess)
+    std::abort();
+  // Every parameter typed, so DuckDB need not bind the statement again for a NULL.
+  std::string names = "run_id, model_id, hardware_id", values = "CAST(? AS VARCHAR), 1, 1";
+  store::ForEachField(run.entries[0].performance[0], [&](const char* name, const auto& v) {
+    names += std::string(", ") + name;
+    values += fmt::format(", CAST(? AS {})", SqlType<std::decay_t<decltype(v)>>());
+  });
+  const std::string sql = "INSERT INTO performance_results (" + names +
+                          ", created_at, configuration_key) VALUES (" + values +
+                          ", TIMESTAMP '2026-11-26 12:00:01', 0)";
+  duckdb_prepared_statement insert;
+  if (duckdb_prepare(con, sql.c_str(), &insert) != DuckDBSuccess) {
+    std::fprintf(stderr, "%s\n", duckdb_prepare_error(insert));
+    std::abort();
+  }
+  const auto t0 = Clock::now();
+  duckdb_query(con, "BEGIN TRANSACTION", nullptr);
+  for (int64_t r = 0; r < rows; ++r) {
+    idx_t i = 1;
+    Bind(insert, i, run.run.run_id);
+    store::ForEachField(run.entries[0].performance[static_cast<size_t>(r)],
+                        [&](const char*, const auto& v) { Bind(insert, i, v); });
+    duckdb_result result;
+    if (duckdb_execute_prepared(insert, &result) != DuckDBSuccess) {
+      std::fprintf(stderr, "%s\n", duckdb_result_error(&result));
+      std::abort();
+    }
+    duckdb_destroy_result(&result);
+  }
+  duckdb_query(con, "COMMIT", nullptr);
+  duckdb_query(con, "CHECKPOINT", nullptr);
+  const double s = SecondsSince(t0);
+  duckdb_destroy_prepare(&insert);
+  duckdb_disconnect(&con);
+  duckdb_close(&db);
+  return static_cast<double>(rows) / s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int64_t rows = argc > 1 ? std::atoll(argv[1]) : 1000000;
   const int samples = argc > 2 ? std::atoi(argv[2]) : 10;
+  const int64_t import_rows = std::min<int64_t>(rows, argc > 3 ? std::atoll(argv[3]) : 200000);
+  const int64_t insert_rows = std::min<int64_t>(rows, argc > 4 ? std::atoll(argv[4]) : 20000);
   char templ[] = "/tmp/store_ingest_XXXXXX";
   const fs::path dir = mkdtemp(templ);
 
   const store::RunResults run = MakeRun(rows, samples);
   const double raw = RawAppenderRowsPerSecond((dir / "raw.duckdb").string(), rows);
+  const double raw_wide = RawWideAppenderRowsPerSecond((dir / "wide.duckdb").string(), run);
 
   const std::string db = (dir / "results.duckdb").string();
   double ours = 0;
@@ -113,8 +277,10 @@ int main(int argc, char** argv) {
   }
   std::printf("ingest  rows %lld (%d samples each)\n", static_cast<long long>(rows), samples);
   std::printf("ingest  raw appender, narrow table  %12.0f rows/s\n", raw);
+  std::printf("ingest  raw appender, same 46 columns %12.0f rows/s  (no constraints)\n", raw_wide);
   std::printf("ingest  ResultStore::WriteRun        %12.0f rows/s  (target >= 2000000)\n", ours);
-  std::printf("ingest  ratio ours/raw               %12.3f\n", ours / raw);
+  std::printf("ingest  ratio ours/raw narrow        %12.3f\n", ours / raw);
+  std::printf("ingest  ratio ours/raw same columns  %12.3f\n", ours / raw_wide);
 
   {
     auto store = store::ResultStore::Open(db, {.read_only = true});
@@ -124,16 +290,35 @@ int main(int argc, char** argv) {
       std::printf("query   latest_performance (%zu configurations) %8.1f ms\n", latest.rows.size(),
                   SecondsSince(t0) * 1000);
       t0 = Clock::now();
-      analysis::PerformanceReport(*store, {});
+      const auto latest_rows = analysis::PerformanceReport(*store, {}).rows.size();
       const double perf_ms = SecondsSince(t0) * 1000;
+      t0 = Clock::now();
+      const auto run_rows = analysis::PerformanceReport(*store, {.run_id = "latest"}).rows.size();
+      const double run_ms = SecondsSince(t0) * 1000;
       t0 = Clock::now();
       analysis::BuildCompatibilityMatrix(*store, {});
       const double compat_ms = SecondsSince(t0) * 1000;
       std::printf(
-          "query   performance report %8.1f ms, compatibility matrix %8.1f ms "
-          "(target <= 100 ms over 1M results)\n",
-          perf_ms, compat_ms);
+          "query   performance report (latest per configuration: all runs %zu rows %8.1f ms, "
+          "latest run %zu rows %8.1f ms), compatibility matrix %8.1f ms (target <= 100 ms over "
+          "1M results)\n",
+          latest_rows, perf_ms, run_rows, run_ms, compat_ms);
     }
+  }
+
+  {
+    // Every row as text, once: what `report performance --all` prints.
+    auto store = store::ResultStore::Open(db, {.read_only = true});
+    auto t0 = Clock::now();
+    const auto every = analysis::PerformanceReport(*store, {.every_result = true}).rows.size();
+    const double every_ms = SecondsSince(t0) * 1000;
+    t0 = Clock::now();
+    const auto limited =
+        analysis::PerformanceReport(*store, {.every_result = true, .limit = 100}).rows.size();
+    std::printf(
+        "query   performance report --all: %zu rows %8.1f ms; --all --limit 100: %zu "
+        "rows %8.1f ms\n",
+        every, every_ms, limited, SecondsSince(t0) * 1000);
   }
 
   // The same results as JSON (one object per record, as our exports write them).
@@ -144,25 +329,37 @@ int main(int argc, char** argv) {
   std::printf("size    duckdb file %.1f MiB, JSON %.1f MiB, ratio %.3f (target <= 0.30)\n",
               file_bytes / 1048576.0, json_bytes / 1048576.0,
               static_cast<double>(file_bytes) / static_cast<double>(json_bytes));
-  // `db import` of the same results from this tool's run export: parse + bulk write.
+  // `db import` of the same results from this tool's run export (parse + bulk write), against
+  // writing them row by row with INSERT.
   {
+    const double insert = InsertRowsPerSecond((dir / "insert.duckdb").string(), run, insert_rows);
+    store::RunResults part = run;
+    part.entries[0].performance.resize(static_cast<size_t>(import_rows));
     const fs::path json_file = dir / "run.json";
     {
       std::ofstream out(json_file);
-      out << store::RunResultsToJson(run).dump();
+      out << store::RunResultsToJson(part).dump();
     }
+    part = {};
     const auto t0 = Clock::now();
-    const store::ImportResult imported = store::ParseResultFile(json_file.string());
+    store::ImportResult imported = store::ParseResultFile(json_file.string());
     const double parse_s = SecondsSince(t0);
     auto store = store::ResultStore::Open((dir / "imported.duckdb").string());
     store->WriteRun(imported.runs.at(0));
     store->Query("CHECKPOINT");
     const double total_s = SecondsSince(t0);
-    std::printf("import  %.1f MiB of JSON: parse %.2f s, write %.2f s, %12.0f rows/s\n",
-                fs::file_size(json_file) / 1048576.0, parse_s, total_s - parse_s,
-                static_cast<double>(rows) / total_s);
+    const double import = static_cast<double>(import_rows) / total_s;
+    std::printf("import  row-by-row prepared INSERT (%lld rows)  %12.0f rows/s\n",
+                static_cast<long long>(insert_rows), insert);
+    std::printf(
+        "import  db import of %.1f MiB run export (%lld rows): parse %.2f s, write %.2f s, "
+        "%12.0f rows/s\n",
+        fs::file_size(json_file) / 1048576.0, static_cast<long long>(import_rows), parse_s,
+        total_s - parse_s, import);
+    std::printf("import  ratio import/INSERT               %12.1f (target >= 10)\n",
+                import / insert);
   }
-  if (argc > 3) fs::copy_file(db, argv[3], fs::copy_options::overwrite_existing);
+  if (argc > 5) fs::copy_file(db, argv[5], fs::copy_options::overwrite_existing);
   fs::remove_all(dir);
   return 0;
 }

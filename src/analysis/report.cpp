@@ -77,10 +77,17 @@ Report BuildPerformanceReport(store::ResultStore& store, const ReportFilter& fil
   Report rep;
   rep.title = "Performance";
   rep.table = PerformanceReport(store, filter);
-  rep.notes.push_back(fmt::format("{} results{}.", rep.table.rows.size(),
-                                  !filter.run_id               ? " from every run"
-                                  : *filter.run_id == "latest" ? " from the latest run"
-                                                               : " from run " + *filter.run_id));
+  rep.notes.push_back(fmt::format(
+      "{}{}{}.",
+      filter.every_result
+          ? fmt::format("{} results", rep.table.rows.size())
+          : fmt::format("The latest result of each of {} configurations", rep.table.rows.size()),
+      !filter.run_id               ? " from every run"
+      : *filter.run_id == "latest" ? " from the latest run"
+                                   : " from run " + *filter.run_id,
+      filter.limit && rep.table.rows.size() == static_cast<size_t>(*filter.limit)
+          ? fmt::format(" (limited to {} rows)", *filter.limit)
+          : ""));
   const auto& t = rep.table;
   const size_t model = Column(t, "model"), hw = Column(t, "hardware"), dev = Column(t, "device"),
                graph = Column(t, "graph"), prec = Column(t, "precision"),

@@ -187,15 +187,21 @@ void AddDbMaintenanceCommands(CLI::App& db, CommandFn* selected) {
       "export",
       "Write tables with DuckDB's COPY ... TO: every table into the folder --output, one file\n"
       "per table, or one --table / --query into the file --output. JSON is one object per\n"
-      "line. Written under a temporary name and renamed; never overwrites --output.");
+      "line. --format run-json writes runs (--run ID, or every run) as this tool's run export,\n"
+      "which `db import` reads into another database. Written under a temporary name and\n"
+      "renamed; never overwrites --output.");
   auto e = std::make_shared<ExportOptions>();
   e->db.Add(exp);
-  exp->add_option("--format", e->request.format, "parquet, csv or json")
+  exp->add_option("--format", e->request.format, "parquet, csv, json or run-json")
       ->required()
-      ->check(CLI::IsMember({"parquet", "csv", "json"}));
+      ->check(CLI::IsMember({"parquet", "csv", "json", "run-json"}));
   exp->add_option("--output", e->request.output, "folder (all tables) or file")->required();
   auto* table = exp->add_option("--table", e->request.table, "one table or view");
-  exp->add_option("--query", e->request.query, "the rows of one SQL query")->excludes(table);
+  auto* query =
+      exp->add_option("--query", e->request.query, "the rows of one SQL query")->excludes(table);
+  exp->add_option("--run", e->request.run_id, "run-json: only this run id")
+      ->excludes(table)
+      ->excludes(query);
   exp->callback([selected, e] { *selected = [e] { return RunExport(*e); }; });
 }
 

@@ -24,6 +24,8 @@ struct ReportOptions {
   std::optional<std::string> model, hardware, host;
   std::optional<std::string> baseline, contender;
   bool include_dirty = false;
+  bool every_result = false;
+  std::optional<int64_t> limit;
   std::string format = "md";
   std::string output;
 };
@@ -38,7 +40,11 @@ Table ToTable(const store::QueryResult& r) {
 
 analysis::Report BuildReport(store::ResultStore& store, const std::string& db_path,
                              const ReportOptions& o) {
-  analysis::ReportFilter filter{.run_id = std::nullopt, .model = o.model, .hardware = o.hardware};
+  analysis::ReportFilter filter{.run_id = std::nullopt,
+                                .model = o.model,
+                                .hardware = o.hardware,
+                                .every_result = o.every_result,
+                                .limit = o.limit};
   // performance: the latest run unless told; hardware and trend: every run unless told.
   const std::string run = o.run.value_or(o.kind == "performance" ? "latest" : "all");
   if (run != "all") filter.run_id = run;
@@ -121,14 +127,19 @@ void AddReportCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--contender", o->contender, "regressions: contender run id, branch or commit");
   cmd->add_flag("--include-dirty", o->include_dirty,
                 "regressions: count runs built from a modified tree ('-dirty' commits)");
+  cmd->add_flag("--all", o->every_result,
+                "performance: every stored result, not only the latest of each configuration");
+  cmd->add_option("--limit", o->limit, "performance: at most this many rows")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--format", o->format, "md, table, csv, json or html")
       ->check(CLI::IsMember({"md", "table", "csv", "json", "html"}))
       ->capture_default_str();
   cmd->add_option("--output,-o", o->output, "write to this file instead of standard output");
   cmd->footer(
       "Reports:\n"
-      "  performance    every configuration of a run; HTML: p50 latency by batch size, best\n"
-      "                 throughput per model and platform\n"
+      "  performance    the latest result of each configuration of a run (--all: every\n"
+      "                 result); HTML: p50 latency by batch size, best throughput per model\n"
+      "                 and platform\n"
       "  hardware       per platform, device and model: results, runs, best throughput, best\n"
       "                 and median p50\n"
       "  compatibility  the model x hardware matrix (as `matrix`)\n"

@@ -6,24 +6,31 @@ namespace ipfs_accel::store {
 
 namespace {
 
-duckdb_logical_type MakeType(ChunkAppender::Type t) {
+// Whether DuckDB's column type is what the writer means by `t`.
+bool Matches(ChunkAppender::Type t, duckdb_logical_type logical) {
+  const duckdb_type id = duckdb_get_type_id(logical);
   switch (t) {
     case ChunkAppender::Type::kBigInt:
-      return duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
+      return id == DUCKDB_TYPE_BIGINT;
+    case ChunkAppender::Type::kUBigInt:
+      return id == DUCKDB_TYPE_UBIGINT;
     case ChunkAppender::Type::kInteger:
-      return duckdb_create_logical_type(DUCKDB_TYPE_INTEGER);
+      return id == DUCKDB_TYPE_INTEGER;
     case ChunkAppender::Type::kDouble:
-      return duckdb_create_logical_type(DUCKDB_TYPE_DOUBLE);
+      return id == DUCKDB_TYPE_DOUBLE;
     case ChunkAppender::Type::kVarchar:
-      return duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
+      return id == DUCKDB_TYPE_VARCHAR;
+    case ChunkAppender::Type::kTimestamp:
+      return id == DUCKDB_TYPE_TIMESTAMP;
     case ChunkAppender::Type::kDoubleList: {
-      duckdb_logical_type child = duckdb_create_logical_type(DUCKDB_TYPE_DOUBLE);
-      duckdb_logical_type list = duckdb_create_list_type(child);
+      if (id != DUCKDB_TYPE_LIST) return false;
+      duckdb_logical_type child = duckdb_list_type_child_type(logical);
+      const bool is_double = duckdb_get_type_id(child) == DUCKDB_TYPE_DOUBLE;
       duckdb_destroy_logical_type(&child);
-      return list;
+      return is_double;
     }
   }
-  return nullptr;
+  return false;
 }
 
 }  // namespace
@@ -36,6 +43,18 @@ ChunkAppender::ChunkAppender(duckdb_connection con, const std::string& table,
     duckdb_appender_destroy(&appender_);
     ThrowDuckDbError(on_error_, message, DUCKDB_ERROR_INVALID);
   }
+  const idx_t count = duckdb_appender_column_count(appender_);
+  for (idx_t c = 0; c < count; ++c) logical_.push_back(duckdb_appender_column_type(appender_, c));
+  bool same = count == types_.size();
+  for (idx_t c = 0; same && c < count; ++c) same = Matches(types_[c], logical_[c]);
+  if (!same) {
+    for (auto& l : logical_) duckdb_destroy_logical_type(&l);
+    duckdb_appender_destroy(&appender_);
+    throw core::Error(core::ErrorKind::kInternal,
+                      fmt::format("{}: table '{}' does not have the {} columns of the types this "
+                                  "writer appends (it has {}); the schema and the writer differ",
+                                  on_error_.what, table, types_.size(), count));
+  }
   capacity_ = duckdb_vector_size();
   StartChunk();
 }
@@ -43,13 +62,11 @@ ChunkAppender::ChunkAppender(duckdb_connection con, const std::string& table,
 ChunkAppender::~ChunkAppender() {
   if (chunk_) duckdb_destroy_data_chunk(&chunk_);
   if (appender_) duckdb_appender_destroy(&appender_);
+  for (auto& l : logical_) duckdb_destroy_logical_type(&l);
 }
 
 void ChunkAppender::StartChunk() {
-  std::vector<duckdb_logical_type> logical;
-  for (Type t : types_) logical.push_back(MakeType(t));
-  chunk_ = duckdb_create_data_chunk(logical.data(), logical.size());
-  for (auto& l : logical) duckdb_destroy_logical_type(&l);
+  chunk_ = duckdb_create_data_chunk(logical_.data(), logical_.size());
   vectors_.clear();
   for (idx_t c = 0; c < types_.size(); ++c) {
     duckdb_vector v = duckdb_data_chunk_get_vector(chunk_, c);
@@ -67,6 +84,9 @@ void ChunkAppender::Int(size_t column, int64_t value) {
   if (types_[column] == Type::kInteger)
     static_cast<int32_t*>(duckdb_vector_get_data(vectors_[column]))[row_] =
         static_cast<int32_t>(value);
+  else if (types_[column] == Type::kUBigInt)
+    static_cast<uint64_t*>(duckdb_vector_get_data(vectors_[column]))[row_] =
+        static_cast<uint64_t>(value);
   else
     static_cast<int64_t*>(duckdb_vector_get_data(vectors_[column]))[row_] = value;
   MarkSet(column);

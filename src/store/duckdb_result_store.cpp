@@ -1,10 +1,13 @@
 #include "store/duckdb_result_store.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <tuple>
+#include <unordered_map>
 #include <utility>
 
 #include "store/chunk_appender.h"
@@ -113,7 +116,7 @@ std::unique_ptr<Database> OpenDatabase(const std::string& path, bool read_only) 
 }
 
 // The performance_results columns a run writes, in order, with their values: one list for
-// the prepared row-by-row insert, the staging table and the bulk move, so they cannot drift.
+// the prepared row-by-row insert and the bulk append, so they cannot drift.
 template <typename F>
 void ForEachPerformanceField(const std::string& run_id, int64_t model_id, int64_t hardware_id,
                              const PerformanceRecord& p, const std::string& written_at, F&& f) {
@@ -137,6 +140,8 @@ ChunkAppender::Type TypeOf() {
     return ChunkAppender::Type::kVarchar;
   else if constexpr (std::is_floating_point_v<T>)
     return ChunkAppender::Type::kDouble;
+  else if constexpr (std::is_same_v<T, int>)
+    return ChunkAppender::Type::kInteger;
   else
     return ChunkAppender::Type::kBigInt;
 }
@@ -153,55 +158,34 @@ std::vector<Column> PerformanceColumns() {
   std::vector<Column> out;
   ForEachPerformanceField("", 0, 0, PerformanceRecord{}, "", [&](const char* name, const auto& v) {
     using T = typename Unwrap<std::decay_t<decltype(v)>>::type;
-    out.push_back({name, TypeOf<std::conditional_t<std::is_integral_v<T>, int64_t, T>>()});
+    out.push_back({name, TypeOf<T>()});
   });
   return out;
 }
 
-std::vector<ChunkAppender::Type> StageTypes(const std::vector<Column>& columns) {
-  std::vector<ChunkAppender::Type> out;
-  for (const auto& c : columns) out.push_back(c.type);
+// The types of performance_results' columns as the bulk writer appends them: the result id,
+// the fields of the row-by-row insert (created_at as a TIMESTAMP), the configuration key.
+std::vector<ChunkAppender::Type> AppendTypes(const std::vector<Column>& columns) {
+  std::vector<ChunkAppender::Type> out{ChunkAppender::Type::kBigInt};
+  for (const auto& c : columns)
+    out.push_back(c.name == std::string("created_at") ? ChunkAppender::Type::kTimestamp : c.type);
+  out.push_back(ChunkAppender::Type::kUBigInt);
   return out;
 }
 
-std::string StageTableSql(const std::vector<Column>& columns) {
-  std::string sql = "CREATE TEMP TABLE IF NOT EXISTS performance_stage (";
-  for (size_t i = 0; i < columns.size(); ++i) {
-    const char* type = "BIGINT";
-    switch (columns[i].type) {
-      case ChunkAppender::Type::kDouble:
-        type = "DOUBLE";
-        break;
-      case ChunkAppender::Type::kVarchar:
-        type = "VARCHAR";
-        break;
-      case ChunkAppender::Type::kDoubleList:
-        type = "DOUBLE[]";
-        break;
-      default:
-        break;
-    }
-    sql += fmt::format("{}{} {}", i ? ", " : "", columns[i].name, type);
-  }
-  return sql + ")";
-}
-
-// "INSERT INTO performance_results (...) VALUES (?, ...)" for one row, or "... SELECT ... FROM
-// performance_stage" for the staged rows; created_at is cast from its text either way.
-std::string InsertPerformanceSql(const std::vector<Column>& columns, const std::string& form) {
+// "INSERT INTO performance_results (...) SELECT ..., <configuration key> FROM (SELECT ? AS
+// run_id, ...)" for one row; created_at is cast from its text.
+std::string InsertPerformanceSql(const std::vector<Column>& columns) {
   std::string names, values;
   for (size_t i = 0; i < columns.size(); ++i) {
     const std::string& n = columns[i].name;
     names += (i ? ", " : "") + n;
-    const std::string value = form == "VALUES" ? "?" : n;
-    values += (i ? ", " : "") + (n == "created_at" ? "CAST(" + value + " AS TIMESTAMP)" : value);
+    values += fmt::format("{}{} AS {}", i ? ", " : "",
+                          n == "created_at" ? "CAST(? AS TIMESTAMP)" : "?", n);
   }
-  return form == "VALUES"
-             ? fmt::format("INSERT INTO performance_results ({}) VALUES ({})", names, values)
-             : fmt::format(
-                   "INSERT INTO performance_results ({}, configuration_key) SELECT {}, {} FROM "
-                   "performance_stage",
-                   names, values, kConfigurationKeySql);
+  return fmt::format(
+      "INSERT INTO performance_results ({0}, configuration_key) SELECT {0}, {1} FROM (SELECT {2})",
+      names, kConfigurationKeySql, values);
 }
 
 void Bind(Statement& s, const std::string& v) { s.AddText(v); }
@@ -214,17 +198,64 @@ void Bind(Statement& s, const std::optional<T>& v) {
   s.AddOptional(v);
 }
 
-void SetStaged(ChunkAppender& a, size_t column, const std::string& v) { a.Text(column, v); }
-void SetStaged(ChunkAppender& a, size_t column, int64_t v) { a.Int(column, v); }
-void SetStaged(ChunkAppender& a, size_t column, int v) { a.Int(column, v); }
-void SetStaged(ChunkAppender& a, size_t column, double v) { a.Double(column, v); }
-void SetStaged(ChunkAppender& a, size_t column, const std::vector<double>& v) {
+void SetAppended(ChunkAppender& a, size_t column, const std::string& v) { a.Text(column, v); }
+void SetAppended(ChunkAppender& a, size_t column, int64_t v) { a.Int(column, v); }
+void SetAppended(ChunkAppender& a, size_t column, int v) { a.Int(column, v); }
+void SetAppended(ChunkAppender& a, size_t column, double v) { a.Double(column, v); }
+void SetAppended(ChunkAppender& a, size_t column, const std::vector<double>& v) {
   a.Doubles(column, v);
 }
 template <typename T>
-void SetStaged(ChunkAppender& a, size_t column, const std::optional<T>& v) {
+void SetAppended(ChunkAppender& a, size_t column, const std::optional<T>& v) {
   a.Optional(column, v);
 }
+
+// The fields that make a configuration (kConfigurationKeySql's), of one row, by reference.
+struct ConfigurationRef {
+  int64_t model_id, hardware_id;
+  const PerformanceRecord* p;
+
+  auto Tie() const {
+    return std::tie(model_id, hardware_id, p->execution_provider, p->precision, p->graph_variant,
+                    p->scenario, p->batch_size, p->seq_len, p->prompt_len, p->new_tokens,
+                    p->threads, p->graph_optimization_level, p->provider_options_json,
+                    p->target_qps);
+  }
+  bool operator==(const ConfigurationRef& o) const { return Tie() == o.Tie(); }
+};
+
+struct ConfigurationHash {
+  size_t operator()(const ConfigurationRef& c) const {
+    size_t h = 0;
+    const auto mix = [&h](size_t v) { h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2); };
+    std::apply([&](const auto&... v) { (mix(std::hash<std::decay_t<decltype(v)>>{}(v)), ...); },
+               c.Tie());
+    return h;
+  }
+};
+
+// The columns of the configuration staging table, as kConfigurationKeySql names them.
+constexpr const char* kConfigurationStageSql =
+    "CREATE TEMP TABLE IF NOT EXISTS configuration_stage (model_id BIGINT, hardware_id BIGINT, "
+    "execution_provider VARCHAR, precision VARCHAR, graph_variant VARCHAR, scenario VARCHAR, "
+    "batch_size BIGINT, seq_len BIGINT, prompt_len BIGINT, new_tokens BIGINT, threads BIGINT, "
+    "graph_optimization_level BIGINT, provider_options_json VARCHAR, target_qps DOUBLE, "
+    "configuration_index BIGINT)";
+
+// DuckDB's JSON columns refuse text that is not JSON; appended chunks skip that check, so the
+// writer makes it, once per distinct text (rows mostly repeat theirs).
+class JsonChecker {
+ public:
+  bool Valid(const std::string& text) {
+    if (text == last_valid_) return true;
+    if (!nlohmann::json::accept(text)) return false;
+    last_valid_ = text;
+    return true;
+  }
+
+ private:
+  std::string last_valid_;
+};
 
 std::string RunLabel(const RunResults& results, const std::string& path) {
   return fmt::format("writing run '{}' to database '{}'", results.run.run_id, path);
@@ -368,13 +399,8 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
                          prepare_error);
   const std::vector<Column> columns = PerformanceColumns();
   std::optional<Statement> insert_performance;
-  std::optional<ChunkAppender> stage;
-  if (bulk) {
-    Run(con, StageTableSql(columns), prepare_error);
-    stage.emplace(con, "performance_stage", StageTypes(columns), prepare_error);
-  } else {
-    insert_performance.emplace(con, InsertPerformanceSql(columns, "VALUES"), prepare_error);
-  }
+  if (!bulk) insert_performance.emplace(con, InsertPerformanceSql(columns), prepare_error);
+  std::vector<EntryIds> entry_ids;
   Statement insert_compatibility(
       con,
       "INSERT INTO compatibility_results (run_id, model_id, hardware_id, execution_provider, "
@@ -420,16 +446,9 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
                                                               .Execute(model_error)
                                                               .FirstInt64();
 
-    for (size_t i = 0; i < entry.performance.size(); ++i) {
+    entry_ids.push_back({model_id, hardware_id});
+    for (size_t i = 0; !bulk && i < entry.performance.size(); ++i) {
       const PerformanceRecord& p = entry.performance[i];
-      if (bulk) {
-        size_t column = 0;
-        ForEachPerformanceField(
-            run.run_id, model_id, hardware_id, p, written_at,
-            [&](const char*, const auto& value) { SetStaged(*stage, column++, value); });
-        stage->EndRow();
-        continue;
-      }
       ForEachPerformanceField(
           run.run_id, model_id, hardware_id, p, written_at,
           [&](const char*, const auto& value) { Bind(*insert_performance, value); });
@@ -464,18 +483,120 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
                     unchanged});
     }
   }
-  if (!bulk) {
-    Run(con,
-        std::string("UPDATE performance_results SET configuration_key = ") + kConfigurationKeySql +
-            " WHERE configuration_key IS NULL",
-        {ErrorKind::kDatabase, label + " failed keying its performance results", unchanged});
-  } else {
-    const OnError move_error{ErrorKind::kDatabase,
-                             label + " failed storing its performance results", unchanged};
-    stage->Close();
-    Run(con, InsertPerformanceSql(columns, "SELECT"), move_error);
-    Run(con, "DELETE FROM performance_stage", move_error);
+  if (bulk) AppendPerformance(results, entry_ids, written_at);
+}
+
+void DuckDbResultStore::AppendPerformance(const RunResults& results,
+                                          const std::vector<EntryIds>& ids,
+                                          const std::string& written_at) {
+  duckdb_connection con = con_->get();
+  const std::string label = RunLabel(results, path_);
+  const OnError on_error{ErrorKind::kDatabase, label + " failed storing its performance results",
+                         "nothing was written (the database is unchanged)"};
+  size_t rows = 0;
+  for (const auto& entry : results.entries) rows += entry.performance.size();
+  if (rows == 0) return;
+
+  // Configuration keys: DuckDB's hash (the same SQL as every other writer's), over each
+  // distinct configuration once.
+  std::unordered_map<ConfigurationRef, int64_t, ConfigurationHash> index;
+  std::vector<ConfigurationRef> distinct;
+  std::vector<int64_t> row_configuration;
+  row_configuration.reserve(rows);
+  for (size_t e = 0; e < results.entries.size(); ++e) {
+    for (const PerformanceRecord& p : results.entries[e].performance) {
+      const ConfigurationRef ref{ids[e].model_id, ids[e].hardware_id, &p};
+      const auto [it, added] = index.try_emplace(ref, static_cast<int64_t>(distinct.size()));
+      if (added) distinct.push_back(ref);
+      row_configuration.push_back(it->second);
+    }
   }
+  Run(con, kConfigurationStageSql, on_error);
+  {
+    using T = ChunkAppender::Type;
+    ChunkAppender stage(con, "configuration_stage",
+                        {T::kBigInt, T::kBigInt, T::kVarchar, T::kVarchar, T::kVarchar, T::kVarchar,
+                         T::kBigInt, T::kBigInt, T::kBigInt, T::kBigInt, T::kBigInt, T::kBigInt,
+                         T::kVarchar, T::kDouble, T::kBigInt},
+                        on_error);
+    for (size_t i = 0; i < distinct.size(); ++i) {
+      size_t column = 0;
+      std::apply([&](const auto&... v) { (SetAppended(stage, column++, v), ...); },
+                 distinct[i].Tie());
+      stage.Int(column, static_cast<int64_t>(i));
+      stage.EndRow();
+    }
+    stage.Close();
+  }
+  std::vector<uint64_t> keys(distinct.size());
+  {
+    Result keyed = Run(con,
+                       std::string("SELECT configuration_index, ") + kConfigurationKeySql +
+                           " FROM configuration_stage",
+                       on_error);
+    for (idx_t row = 0; row < keyed.RowCount(); ++row) {
+      keys.at(static_cast<size_t>(duckdb_value_int64(keyed.get(), 0, row))) =
+          duckdb_value_uint64(keyed.get(), 1, row);
+    }
+  }
+  Run(con, "DELETE FROM configuration_stage", on_error);
+
+  // Result ids: a block from the sequence, in row order (latest_performance takes the highest
+  // id of a configuration in a run as the row written last). Reserved under a process-wide lock
+  // so that the block is contiguous unless a row-by-row writer took one in between.
+  static std::mutex id_mutex;
+  std::vector<int64_t> fallback_ids;
+  int64_t first_id = 0;
+  {
+    std::lock_guard lock(id_mutex);
+    const std::string take =
+        fmt::format("SELECT nextval('performance_result_id_seq') AS id FROM range({})", rows);
+    Result block = Run(con, "SELECT min(id), max(id) FROM (" + take + ")", on_error);
+    first_id = duckdb_value_int64(block.get(), 0, 0);
+    if (duckdb_value_int64(block.get(), 1, 0) - first_id + 1 != static_cast<int64_t>(rows)) {
+      Result all = Run(con, take + " ORDER BY id", on_error);
+      for (idx_t row = 0; row < all.RowCount(); ++row)
+        fallback_ids.push_back(duckdb_value_int64(all.get(), 0, row));
+    }
+  }
+  const int64_t created_us = Statement(con, "SELECT epoch_us(CAST(? AS TIMESTAMP))", on_error)
+                                 .AddText(written_at)
+                                 .Execute(on_error)
+                                 .FirstInt64();
+
+  ChunkAppender append(con, "performance_results", AppendTypes(PerformanceColumns()), on_error);
+  JsonChecker provider_options, session_options, input_shapes;
+  size_t row = 0;
+  for (size_t e = 0; e < results.entries.size(); ++e) {
+    for (const PerformanceRecord& p : results.entries[e].performance) {
+      if (!provider_options.Valid(p.provider_options_json) ||
+          !session_options.Valid(p.session_options_json) ||
+          !input_shapes.Valid(p.input_shapes_json)) {
+        throw Error(ErrorKind::kDatabase,
+                    fmt::format("{}: performance result {} of entry {} has an option or shape "
+                                "field that is not JSON; nothing was written",
+                                label, row + 1, e + 1));
+      }
+      size_t column = 0;
+      append.Int(column++,
+                 fallback_ids.empty() ? first_id + static_cast<int64_t>(row) : fallback_ids[row]);
+      ForEachPerformanceField(
+          results.run.run_id, ids[e].model_id, ids[e].hardware_id, p, written_at,
+          [&](const char* name, const auto& value) {
+            if constexpr (std::is_same_v<std::decay_t<decltype(value)>, std::string>) {
+              if (std::string_view(name) == "created_at") {
+                append.Int(column++, created_us);
+                return;
+              }
+            }
+            SetAppended(append, column++, value);
+          });
+      append.Int(column, static_cast<int64_t>(keys[row_configuration[row]]));
+      append.EndRow();
+      ++row;
+    }
+  }
+  append.Close();
 }
 
 QueryResult DuckDbResultStore::Query(const std::string& sql) {

@@ -1,8 +1,10 @@
 #pragma once
 // ResultStore on an embedded DuckDB file.
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ipfs_accel/store/result_store.h"
 #include "store/duckdb_handle.h"
@@ -21,10 +23,21 @@ class DuckDbResultStore final : public ResultStore {
  private:
   DuckDbResultStore(std::string path, bool read_only, std::unique_ptr<Database> db);
 
+  // The stored ids of an entry's model and hardware.
+  struct EntryIds {
+    int64_t model_id;
+    int64_t hardware_id;
+  };
+
   // The inserts of WriteRun, run inside its transaction.
-  // `bulk`: performance rows through a staging table (ChunkAppender) and one INSERT ... SELECT;
+  // `bulk`: performance rows appended straight into performance_results (AppendPerformance);
   // otherwise one prepared INSERT per row, whose errors name the row.
   void InsertRun(const RunResults& results, const std::string& written_at, bool bulk);
+  // Every performance row of `results` through DuckDB's appender, with result ids reserved
+  // from the sequence and configuration keys computed by DuckDB once per distinct
+  // configuration. Errors cannot name the row; WriteRun then retries row by row.
+  void AppendPerformance(const RunResults& results, const std::vector<EntryIds>& ids,
+                         const std::string& written_at);
 
   std::string path_;
   bool read_only_;

@@ -11,6 +11,9 @@
 #include <numeric>
 #include <regex>
 #include <sstream>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -499,12 +502,14 @@ json Opt(const T& v) {
   return json(v);
 }
 
+// One lookup per field: an export holds a million records of some 40 fields each.
 template <typename T>
 void Read(const json& j, const char* key, T& into, const std::string& where) {
-  if (!j.contains(key))
+  const auto it = j.find(key);
+  if (it == j.end())
     throw Error(ErrorKind::kCorrupt, fmt::format("{}: field '{}' is missing", where, key));
   try {
-    into = j[key].get<T>();
+    it->get_to(into);
   } catch (const json::exception& e) {
     throw Error(ErrorKind::kCorrupt, fmt::format("{}: field '{}': {}", where, key, e.what()));
   }
@@ -512,13 +517,21 @@ void Read(const json& j, const char* key, T& into, const std::string& where) {
 
 template <typename T>
 void Read(const json& j, const char* key, std::optional<T>& into, const std::string& where) {
-  if (!j.contains(key) || j[key].is_null()) {
+  const auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
     into = std::nullopt;
     return;
   }
   T v{};
   Read(j, key, v, where);
-  into = v;
+  into = std::move(v);
+}
+
+// The array at `key`, or an empty one; by reference (json::value() would copy it whole).
+const json& ArrayAt(const json& j, const char* key) {
+  static const json empty = json::array();
+  const auto it = j.find(key);
+  return it == j.end() ? empty : *it;
 }
 
 }  // namespace
@@ -574,13 +587,15 @@ RunResults RunResultsFromJson(const nlohmann::json& in, const std::string& where
                             in.value("version", json()).dump()));
   RunResults out;
   out.run = RecordFromJson<RunRecord>(in.at("run"), where);
-  for (const json& entry : in.value("entries", json::array())) {
+  for (const json& entry : ArrayAt(in, "entries")) {
     RunResults::Entry e;
     e.model = RecordFromJson<ModelRecord>(entry.at("model"), where);
     e.hardware = RecordFromJson<HardwarePlatformRecord>(entry.at("hardware"), where);
-    for (const json& j : entry.value("performance", json::array()))
+    const json& performance = ArrayAt(entry, "performance");
+    e.performance.reserve(performance.size());
+    for (const json& j : performance)
       e.performance.push_back(RecordFromJson<PerformanceRecord>(j, where));
-    for (const json& j : entry.value("compatibility", json::array()))
+    for (const json& j : ArrayAt(entry, "compatibility"))
       e.compatibility.push_back(RecordFromJson<CompatibilityRecord>(j, where));
     out.entries.push_back(std::move(e));
   }
@@ -607,6 +622,303 @@ void CheckExportedRun(const Parser& ps, const RunResults& r, const std::string& 
 
 }  // namespace
 
+namespace {
+
+// The run export read straight into records by nlohmann's SAX interface: no document of the
+// whole file (a million results: GBs of nodes, most of the import's time). Only a well-formed
+// export is read this way; anything else (another shape, a missing or mistyped field, a bad
+// format or version) makes Read() return false, and the caller parses the document instead,
+// whose errors say what is wrong.
+class RunExportReader : public nlohmann::json_sax<json> {
+ public:
+  // The exports of `text` (one object, or an array of them), or false.
+  bool Read(const std::string& text, std::vector<RunResults>& runs) {
+    if (!json::sax_parse(text, this) || failed_) return false;
+    runs = std::move(runs_);
+    return !runs.empty();
+  }
+
+ private:
+  // A scalar or a list of numbers, as it was in the file.
+  struct Slot {
+    enum Kind { kAbsent, kNull, kInt, kUInt, kDouble, kString, kDoubles } kind = kAbsent;
+    int64_t i = 0;
+    uint64_t u = 0;
+    double d = 0;
+    std::string text;
+    std::vector<double> list;
+  };
+
+  // The fields of one record type, by name, in ForEachField's order.
+  template <typename Record>
+  static const std::unordered_map<std::string, size_t>& FieldIndex() {
+    static const std::unordered_map<std::string, size_t> index = [] {
+      std::unordered_map<std::string, size_t> m;
+      Record probe;
+      ForEachField(probe, [&](const char* name, const auto&) { m.emplace(name, m.size()); });
+      return m;
+    }();
+    return index;
+  }
+
+  static bool Assign(const Slot& s, std::string& v) {
+    if (s.kind != Slot::kString) return false;
+    v = s.text;
+    return true;
+  }
+  static bool Assign(const Slot& s, double& v) {
+    if (s.kind == Slot::kDouble)
+      v = s.d;
+    else if (s.kind == Slot::kInt)
+      v = static_cast<double>(s.i);
+    else if (s.kind == Slot::kUInt)
+      v = static_cast<double>(s.u);
+    else
+      return false;
+    return true;
+  }
+  template <std::integral T>
+  static bool Assign(const Slot& s, T& v) {
+    if (s.kind == Slot::kInt && std::in_range<T>(s.i))
+      v = static_cast<T>(s.i);
+    else if (s.kind == Slot::kUInt && std::in_range<T>(s.u))
+      v = static_cast<T>(s.u);
+    else
+      return false;
+    return true;
+  }
+  static bool Assign(const Slot& s, std::vector<double>& v) {
+    if (s.kind != Slot::kDoubles) return false;
+    v = s.list;
+    return true;
+  }
+  template <typename T>
+  static bool Assign(const Slot& s, std::optional<T>& v) {
+    if (s.kind == Slot::kNull || s.kind == Slot::kAbsent) {
+      v.reset();
+      return true;
+    }
+    T value{};
+    if (!Assign(s, value)) return false;
+    v = std::move(value);
+    return true;
+  }
+
+  template <typename Record>
+  bool Build(Record& r) {
+    size_t i = 0;
+    bool ok = true;
+    ForEachField(r, [&](const char*, auto& v) {
+      const Slot& s = slots_[i++];
+      // A missing non-optional field is for the document parser to name.
+      ok = ok && (s.kind != Slot::kAbsent || IsOptional(v)) && Assign(s, v);
+    });
+    return ok;
+  }
+  template <typename T>
+  static bool IsOptional(const std::optional<T>&) {
+    return true;
+  }
+  template <typename T>
+  static bool IsOptional(const T&) {
+    return false;
+  }
+
+  enum class Frame { kTop, kExports, kExport, kEntries, kEntry, kRecords, kRecord, kList };
+  enum class RecordKind { kNone, kRun, kModel, kHardware, kPerformance, kCompatibility };
+
+  bool Fail() {
+    failed_ = true;
+    return false;  // stops the parse
+  }
+  void StartRecord(RecordKind kind) {
+    record_ = kind;
+    for (Slot& s : slots_) s.kind = Slot::kAbsent;
+    size_t n = 0;
+    switch (kind) {
+      case RecordKind::kRun:
+        n = FieldIndex<RunRecord>().size();
+        index_ = &FieldIndex<RunRecord>();
+        break;
+      case RecordKind::kModel:
+        n = FieldIndex<ModelRecord>().size();
+        index_ = &FieldIndex<ModelRecord>();
+        break;
+      case RecordKind::kHardware:
+        n = FieldIndex<HardwarePlatformRecord>().size();
+        index_ = &FieldIndex<HardwarePlatformRecord>();
+        break;
+      case RecordKind::kPerformance:
+        n = FieldIndex<PerformanceRecord>().size();
+        index_ = &FieldIndex<PerformanceRecord>();
+        break;
+      case RecordKind::kCompatibility:
+        n = FieldIndex<CompatibilityRecord>().size();
+        index_ = &FieldIndex<CompatibilityRecord>();
+        break;
+      case RecordKind::kNone:
+        break;
+    }
+    if (slots_.size() < n) slots_.resize(n);
+  }
+  bool EndRecord() {
+    RunResults& run = runs_.back();
+    bool ok = false;
+    switch (record_) {
+      case RecordKind::kRun:
+        ok = Build(run.run);
+        break;
+      case RecordKind::kModel:
+        ok = Build(entry_.model);
+        break;
+      case RecordKind::kHardware:
+        ok = Build(entry_.hardware);
+        break;
+      case RecordKind::kPerformance:
+        ok = Build(entry_.performance.emplace_back());
+        break;
+      case RecordKind::kCompatibility:
+        ok = Build(entry_.compatibility.emplace_back());
+        break;
+      case RecordKind::kNone:
+        break;
+    }
+    record_ = RecordKind::kNone;
+    return ok || Fail();
+  }
+  // The slot of the current record's field `key_`; null for a field records do not have.
+  Slot* Current() {
+    const auto it = index_->find(key_);
+    return it == index_->end() ? nullptr : &slots_[it->second];
+  }
+  bool Scalar(Slot::Kind kind, int64_t i, uint64_t u, double d, std::string* text) {
+    const Frame top = stack_.back();
+    if (top == Frame::kList) {
+      if (kind == Slot::kDouble)
+        list_.push_back(d);
+      else if (kind == Slot::kInt)
+        list_.push_back(static_cast<double>(i));
+      else if (kind == Slot::kUInt)
+        list_.push_back(static_cast<double>(u));
+      else
+        return Fail();
+      return true;
+    }
+    if (top == Frame::kRecord) {
+      if (Slot* s = Current()) {
+        s->kind = kind;
+        s->i = i;
+        s->u = u;
+        s->d = d;
+        if (text) s->text = std::move(*text);
+      }
+      return true;
+    }
+    if (top == Frame::kExport) {
+      if (key_ == "format")
+        format_ok_ = text && *text == kShapeRunExport;
+      else if (key_ == "version")
+        version_ok_ = (kind == Slot::kInt && i == 1) || (kind == Slot::kUInt && u == 1);
+      return true;
+    }
+    return Fail();
+  }
+
+ public:
+  bool null() override { return Scalar(Slot::kNull, 0, 0, 0, nullptr); }
+  bool boolean(bool) override { return Fail(); }
+  bool number_integer(number_integer_t v) override { return Scalar(Slot::kInt, v, 0, 0, nullptr); }
+  bool number_unsigned(number_unsigned_t v) override {
+    return Scalar(Slot::kUInt, 0, v, 0, nullptr);
+  }
+  bool number_float(number_float_t v, const string_t&) override {
+    return Scalar(Slot::kDouble, 0, 0, v, nullptr);
+  }
+  bool string(string_t& v) override { return Scalar(Slot::kString, 0, 0, 0, &v); }
+  bool binary(binary_t&) override { return Fail(); }
+  bool key(string_t& k) override {
+    key_ = k;
+    return true;
+  }
+  bool start_object(std::size_t) override {
+    const Frame top = stack_.back();
+    if (top == Frame::kTop || top == Frame::kExports) {
+      runs_.emplace_back();
+      format_ok_ = version_ok_ = false;
+      stack_.push_back(Frame::kExport);
+    } else if (top == Frame::kExport && key_ == "run") {
+      StartRecord(RecordKind::kRun);
+      stack_.push_back(Frame::kRecord);
+    } else if (top == Frame::kEntries) {
+      entry_ = {};
+      stack_.push_back(Frame::kEntry);
+    } else if (top == Frame::kEntry && (key_ == "model" || key_ == "hardware")) {
+      StartRecord(key_ == "model" ? RecordKind::kModel : RecordKind::kHardware);
+      stack_.push_back(Frame::kRecord);
+    } else if (top == Frame::kRecords) {
+      StartRecord(records_);
+      stack_.push_back(Frame::kRecord);
+    } else {
+      return Fail();  // an object where an export has none (e.g. a JSON-typed field as an object)
+    }
+    return true;
+  }
+  bool end_object() override {
+    const Frame top = stack_.back();
+    stack_.pop_back();
+    if (top == Frame::kRecord) return EndRecord();
+    if (top == Frame::kEntry) {
+      runs_.back().entries.push_back(std::move(entry_));
+      return true;
+    }
+    if (top == Frame::kExport) return (format_ok_ && version_ok_) || Fail();
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    const Frame top = stack_.back();
+    if (top == Frame::kTop) {
+      stack_.push_back(Frame::kExports);
+    } else if (top == Frame::kExport && key_ == "entries") {
+      stack_.push_back(Frame::kEntries);
+    } else if (top == Frame::kEntry && (key_ == "performance" || key_ == "compatibility")) {
+      records_ = key_ == "performance" ? RecordKind::kPerformance : RecordKind::kCompatibility;
+      stack_.push_back(Frame::kRecords);
+    } else if (top == Frame::kRecord && Current() != nullptr) {
+      list_.clear();
+      stack_.push_back(Frame::kList);
+    } else {
+      return Fail();
+    }
+    return true;
+  }
+  bool end_array() override {
+    const Frame top = stack_.back();
+    stack_.pop_back();
+    if (top == Frame::kList) {
+      Slot* s = Current();
+      s->kind = Slot::kDoubles;
+      s->list.swap(list_);
+    }
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return Fail();  // the document parser reports it, with its position
+  }
+
+ private:
+  std::vector<Frame> stack_{Frame::kTop};
+  std::vector<RunResults> runs_;
+  RunResults::Entry entry_;
+  RecordKind record_ = RecordKind::kNone, records_ = RecordKind::kNone;
+  const std::unordered_map<std::string, size_t>* index_ = nullptr;
+  std::vector<Slot> slots_;
+  std::vector<double> list_;
+  std::string key_;
+  bool format_ok_ = false, version_ok_ = false, failed_ = false;
+};
+
+}  // namespace
+
 ImportResult ParseResultFile(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
@@ -620,22 +932,35 @@ ImportResult ParseResultFile(const std::string& path) {
 
   ImportResult out;
   out.path = std::filesystem::absolute(path).lexically_normal().string();
+  const Parser ps(out.path);
+  // This tool's export, the large case, without a document; every other file (and any export
+  // the reader refuses) through the document below.
+  if (RunExportReader reader; reader.Read(text, out.runs)) {
+    out.shape = kShapeRunExport;
+    for (size_t i = 0; i < out.runs.size(); ++i) {
+      CheckExportedRun(ps, out.runs[i], fmt::format("[{}]", i));
+      out.runs[i].run.origin = "imported";
+      out.runs[i].run.imported_from = out.path;
+    }
+    return out;
+  }
+  out.runs.clear();
   json j;
   try {
     j = json::parse(text);
   } catch (const json::parse_error& e) {
     throw Error(ErrorKind::kCorrupt, fmt::format("{}: not JSON: {}", out.path, e.what()));
   }
-  const Parser ps(out.path);
   Unmapped un;
   auto is_object_at = [&](const char* key) { return j.contains(key) && j[key].is_object(); };
   const bool export_array = j.is_array() && !j.empty() && j[0].is_object() &&
                             j[0].value("format", std::string()) == kShapeRunExport;
   if (export_array || (j.is_object() && j.value("format", std::string()) == kShapeRunExport)) {
     out.shape = kShapeRunExport;
-    const json runs = export_array ? j : json::array({j});
-    for (size_t i = 0; i < runs.size(); ++i) {
-      RunResults r = RunResultsFromJson(runs[i], fmt::format("{} run {}", out.path, i));
+    const size_t count = export_array ? j.size() : 1;  // no copy: an export can be large
+    for (size_t i = 0; i < count; ++i) {
+      RunResults r =
+          RunResultsFromJson(export_array ? j[i] : j, fmt::format("{} run {}", out.path, i));
       CheckExportedRun(ps, r, fmt::format("[{}]", i));
       r.run.origin = "imported";
       r.run.imported_from = out.path;

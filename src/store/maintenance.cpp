@@ -3,13 +3,20 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <regex>
 #include <system_error>
 
+#include <nlohmann/json.hpp>
+
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/store/json_import.h"
 #include "ipfs_accel/store/result_store.h"
 
 namespace ipfs_accel::store {
@@ -111,7 +118,103 @@ std::string FormatUtc(std::chrono::system_clock::time_point t) {
   return text;
 }
 
+// A query cell (DuckDB's text of the value) into a record's field.
+void FromCell(const std::optional<std::string>& cell, std::string& v) { v = cell.value_or(""); }
+void FromCell(const std::optional<std::string>& cell, int64_t& v) { v = std::stoll(cell.value()); }
+void FromCell(const std::optional<std::string>& cell, int& v) { v = std::stoi(cell.value()); }
+void FromCell(const std::optional<std::string>& cell, uint64_t& v) {
+  v = std::stoull(cell.value());
+}
+void FromCell(const std::optional<std::string>& cell, double& v) {
+  v = std::strtod(cell.value().c_str(), nullptr);  // DuckDB writes the shortest exact text
+}
+void FromCell(const std::optional<std::string>& cell, std::vector<double>& v) {
+  v = nlohmann::json::parse(cell.value()).get<std::vector<double>>();  // "[2.5, 3.0]"
+}
+template <typename T>
+void FromCell(const std::optional<std::string>& cell, std::optional<T>& v) {
+  if (!cell) {
+    v.reset();
+    return;
+  }
+  T value{};
+  FromCell(cell, value);
+  v = value;
+}
+
+// An ISO-8601 UTC text of a TIMESTAMP column, as the records hold it.
+std::string IsoSql(const std::string& column) {
+  return fmt::format(
+      "CASE WHEN microsecond({0}) % 1000000 = 0 THEN strftime({0}, '%Y-%m-%dT%H:%M:%SZ') ELSE "
+      "strftime({0}, '%Y-%m-%dT%H:%M:%S.%fZ') END",
+      column);
+}
+
+// The rows of `table` WHERE `where` as records of type Record, one column per field (a field
+// whose column differs is read through `columns`' expression).
+template <typename Record>
+std::vector<Record> ReadRecords(ResultStore& store, const std::string& table,
+                                const std::string& where, const std::string& order,
+                                const std::map<std::string, std::string>& columns = {}) {
+  std::string select;
+  Record probe;
+  ForEachField(probe, [&](const char* name, const auto&) {
+    const auto it = columns.find(name);
+    select += fmt::format("{}{} AS {}", select.empty() ? "" : ", ",
+                          it == columns.end() ? name : it->second, name);
+  });
+  const QueryResult rows = store.Query(
+      fmt::format("SELECT {} FROM {} WHERE {} ORDER BY {}", select, table, where, order));
+  std::vector<Record> out;
+  for (const auto& row : rows.rows) {
+    Record r;
+    size_t i = 0;
+    ForEachField(r, [&](const char*, auto& v) { FromCell(row[i++], v); });
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 }  // namespace
+
+RunResults ReadStoredRun(ResultStore& store, const std::string& run_id) {
+  const std::string of_run = "run_id = " + Literal(run_id);
+  auto runs = ReadRecords<RunRecord>(store, "runs", of_run, "run_id",
+                                     {{"started_at", IsoSql("started_at")},
+                                      {"finished_at", IsoSql("finished_at")},
+                                      {"metadata_json", "CAST(metadata AS VARCHAR)"}});
+  if (runs.empty()) {
+    throw Error(
+        ErrorKind::kNotFound,
+        fmt::format("run '{}' is not stored; `db stats` or `report trend` list the runs", run_id));
+  }
+  RunResults out;
+  out.run = std::move(runs[0]);
+  // One entry per model x hardware, in the order their first result was written.
+  const QueryResult pairs = store.Query(fmt::format(
+      "SELECT model_id, hardware_id FROM (SELECT model_id, hardware_id, 0 AS kind, result_id AS "
+      "id FROM performance_results WHERE {0} UNION ALL SELECT model_id, hardware_id, 1, id FROM "
+      "compatibility_results WHERE {0}) GROUP BY model_id, hardware_id ORDER BY min(kind), "
+      "min(id)",
+      of_run));
+  for (const auto& pair : pairs.rows) {
+    const std::string model_id = pair[0].value(), hardware_id = pair[1].value();
+    RunResults::Entry e;
+    e.model = ReadRecords<ModelRecord>(store, "models", "model_id = " + model_id, "model_id").at(0);
+    e.hardware = ReadRecords<HardwarePlatformRecord>(store, "hardware_platforms",
+                                                     "hardware_id = " + hardware_id, "hardware_id",
+                                                     {{"details_json", "CAST(details AS VARCHAR)"}})
+                     .at(0);
+    const std::string of_entry =
+        fmt::format("{} AND model_id = {} AND hardware_id = {}", of_run, model_id, hardware_id);
+    e.performance =
+        ReadRecords<PerformanceRecord>(store, "performance_results", of_entry, "result_id");
+    e.compatibility =
+        ReadRecords<CompatibilityRecord>(store, "compatibility_results", of_entry, "id");
+    out.entries.push_back(std::move(e));
+  }
+  return out;
+}
 
 const std::vector<std::string>& ResultTables() {
   static const std::vector<std::string> tables = {"runs",
@@ -170,7 +273,8 @@ std::vector<CheckFinding> CheckDatabase(const std::string& path) {
                                     version, CurrentSchemaVersion())});
   }
 
-  // Foreign keys: DuckDB enforces them on insert, but another tool may have copied tables.
+  // References: the schema has no foreign keys since v6 (WriteRun resolves every id itself),
+  // and another tool may have edited the tables.
   std::string references;
   for (const auto& [table, key] :
        {std::pair{"performance_results", "result_id"}, std::pair{"compatibility_results", "id"}}) {
@@ -186,6 +290,11 @@ std::vector<CheckFinding> CheckDatabase(const std::string& path) {
     }
   }
   collect("SELECT * FROM (" + references + ")", true);
+  // Result ids come from a sequence; v6 keeps no primary-key index over them.
+  collect(
+      "SELECT 'performance_results', CAST(result_id AS VARCHAR), 'result_id is used by ' || "
+      "count(*) || ' rows' FROM performance_results GROUP BY result_id HAVING count(*) > 1",
+      true);
 
   // Impossible values of measurements.
   const char* kMeasurements[] = {"load_ms",
@@ -379,17 +488,55 @@ BackupReport BackupDatabase(const std::string& path, const std::string& destinat
 }
 
 ExportReport ExportDatabase(const std::string& path, const ExportRequest& request) {
-  if (request.format != "parquet" && request.format != "csv" && request.format != "json") {
+  if (request.format != "parquet" && request.format != "csv" && request.format != "json" &&
+      request.format != "run-json") {
+    throw Error(
+        ErrorKind::kInvalidArgument,
+        fmt::format("--format '{}' is not one of parquet, csv, json, run-json", request.format));
+  }
+  if (request.format == "run-json" && (request.table || request.query)) {
     throw Error(ErrorKind::kInvalidArgument,
-                fmt::format("--format '{}' is not one of parquet, csv, json", request.format));
+                "--format run-json exports runs; pass --run ID (or nothing), not --table or "
+                "--query");
+  }
+  if (request.run_id && request.format != "run-json") {
+    throw Error(ErrorKind::kInvalidArgument, "--run goes with --format run-json only");
   }
   if (request.table && request.query) {
     throw Error(ErrorKind::kInvalidArgument, "pass either --table or --query, not both");
   }
   RefuseExisting(request.output, "export output");
   auto store = ResultStore::Open(path, {.read_only = true});
-  const std::string options = fmt::format(" (FORMAT {})", request.format);
   ExportReport report;
+  if (request.format == "run-json") {
+    std::vector<std::string> ids;
+    if (request.run_id) {
+      ids.push_back(*request.run_id);
+    } else {
+      for (const auto& row :
+           store->Query("SELECT run_id FROM runs ORDER BY started_at, run_id").rows)
+        ids.push_back(row[0].value());
+    }
+    if (ids.empty()) {
+      throw Error(ErrorKind::kNotFound, fmt::format("database '{}' holds no runs to export", path));
+    }
+    nlohmann::json exported = nlohmann::json::array();
+    for (const std::string& id : ids)
+      exported.push_back(RunResultsToJson(ReadStoredRun(*store, id)));
+    if (exported.size() == 1) exported = std::move(exported[0]);  // one run: its export as is
+    WriteThenRename(request.output, "export", [&](const fs::path& temporary) {
+      std::ofstream out(temporary, std::ios::binary);
+      out << exported.dump();
+      out.close();
+      if (!out) {
+        throw Error(ErrorKind::kIo, fmt::format("writing '{}' failed ({}); check free disk space",
+                                                temporary.string(), std::strerror(errno)));
+      }
+    });
+    report.files.emplace_back(request.output, SizeOrZero(request.output));
+    return report;
+  }
+  const std::string options = fmt::format(" (FORMAT {})", request.format);
   if (request.table || request.query) {
     const std::string source =
         request.table ? Identifier(*request.table) : "(" + *request.query + ")";

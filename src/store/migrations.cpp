@@ -281,14 +281,8 @@ FROM compatibility_results_v2;
 DROP TABLE compatibility_results_v2;
 )sql";
 
-// Schema v4: the results database of issue 6. Runs say their branch and whether this tool
-// measured them or read them from a result file (and which); models say their family; a view
-// gives the latest compatibility result of each model x hardware x variant.
-constexpr const char* kSchemaV4 = R"sql(
-ALTER TABLE runs ADD COLUMN branch VARCHAR;
-ALTER TABLE runs ADD COLUMN origin VARCHAR DEFAULT 'measured';
-ALTER TABLE runs ADD COLUMN imported_from VARCHAR;
-ALTER TABLE models ADD COLUMN family VARCHAR;
+// The latest compatibility result of each model x hardware x variant (v4; rebuilt by v6).
+constexpr const char* kModelHardwareCompatibilityView = R"sql(
 CREATE VIEW model_hardware_compatibility AS
 SELECT c.*, m.name AS model_name, m.family, m.modality, h.platform, h.device_name,
        h.hostname AS hardware_hostname, r.started_at AS run_started_at
@@ -301,16 +295,21 @@ QUALIFY rank() OVER (
   ORDER BY r.started_at DESC) = 1;
 )sql";
 
+// Schema v4: the results database of issue 6. Runs say their branch and whether this tool
+// measured them or read them from a result file (and which); models say their family; a view
+// gives the latest compatibility result of each model x hardware x variant.
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE runs ADD COLUMN branch VARCHAR;
+ALTER TABLE runs ADD COLUMN origin VARCHAR DEFAULT 'measured';
+ALTER TABLE runs ADD COLUMN imported_from VARCHAR;
+ALTER TABLE models ADD COLUMN family VARCHAR;
+)sql";
+
 // Schema v5: a stored configuration key, so "the latest result of each configuration" is one
 // hash aggregate over a BIGINT instead of a window over a dozen columns (1M results: ~0.3 s ->
 // well under 0.1 s on 2 cores). Old rows get theirs here; writers set it as they insert.
-const std::string kSchemaV5 =
-    std::string(
-        "ALTER TABLE performance_results ADD COLUMN configuration_key UBIGINT;\n"
-        "UPDATE performance_results SET configuration_key = ") +
-    kConfigurationKeySql +
-    ";\n"
-    "DROP VIEW latest_performance;\n"
+// From v5 on: the latest result of each configuration by its stored key.
+const std::string kLatestPerformanceViewV5 =
     "CREATE VIEW latest_performance AS\n"
     // The last row of each configuration in each run first (one narrow aggregate), then the
     // latest run of each: joining a million rows to runs for their start time costs more.
@@ -327,6 +326,107 @@ const std::string kSchemaV5 =
     "JOIN runs r ON r.run_id = p.run_id\n"
     "JOIN models m ON m.model_id = p.model_id\n"
     "JOIN hardware_platforms h ON h.hardware_id = p.hardware_id;\n";
+
+const std::string kSchemaV5 =
+    std::string(
+        "ALTER TABLE performance_results ADD COLUMN configuration_key UBIGINT;\n"
+        "UPDATE performance_results SET configuration_key = ") +
+    kConfigurationKeySql +
+    ";\n"
+    "DROP VIEW latest_performance;\n" +
+    kLatestPerformanceViewV5;
+
+// Schema v6: fast ingest. DuckDB checks a FOREIGN KEY per appended row against the parent's
+// index, and keeps a PRIMARY KEY index over every result; with both, a million results took
+// ~8 s to write instead of ~5 s. The result tables lose their foreign keys (WriteRun resolves
+// every id itself and `db check` reports orphans) and performance_results its primary key
+// (ids come from the sequence; `db check` reports duplicates). Columns are in the order the
+// writer appends them (ForEachField's, then created_at and configuration_key), since DuckDB's
+// appender fills a table's columns by position. DuckDB cannot drop a constraint, so both
+// tables are rebuilt: the new one is filled under another name and renamed once the old one is
+// dropped (a parent table keeps its foreign-key link by the child's name, so the old child must
+// be dropped under the name the link has).
+constexpr const char* kSchemaV6Tables = R"sql(
+DROP VIEW latest_performance;
+DROP VIEW model_hardware_compatibility;
+CREATE TABLE performance_results_v6 (
+  result_id BIGINT NOT NULL DEFAULT nextval('performance_result_id_seq'),
+  run_id VARCHAR NOT NULL,
+  model_id BIGINT NOT NULL,
+  hardware_id BIGINT NOT NULL,
+  execution_provider VARCHAR NOT NULL,
+  provider_options_json JSON NOT NULL,
+  session_options_json JSON NOT NULL,
+  runtime_version VARCHAR NOT NULL,
+  precision VARCHAR NOT NULL,
+  graph_variant VARCHAR NOT NULL CHECK (graph_variant IN ('plain', 'fused')),
+  batch_size BIGINT NOT NULL CHECK (batch_size > 0),
+  seq_len BIGINT NOT NULL CHECK (seq_len >= 0),
+  input_shapes_json JSON NOT NULL,
+  threads INTEGER NOT NULL CHECK (threads >= 0),
+  warmup_iterations INTEGER NOT NULL CHECK (warmup_iterations >= 0),
+  iterations INTEGER NOT NULL CHECK (iterations >= 0),
+  load_ms DOUBLE NOT NULL CHECK (load_ms >= 0),
+  first_inference_ms DOUBLE NOT NULL CHECK (first_inference_ms >= 0),
+  latency_mean_ms DOUBLE NOT NULL CHECK (latency_mean_ms >= 0),
+  latency_stdev_ms DOUBLE NOT NULL CHECK (latency_stdev_ms >= 0),
+  latency_min_ms DOUBLE NOT NULL CHECK (latency_min_ms >= 0),
+  latency_max_ms DOUBLE NOT NULL CHECK (latency_max_ms >= 0),
+  latency_p50_ms DOUBLE NOT NULL CHECK (latency_p50_ms >= 0),
+  latency_p90_ms DOUBLE NOT NULL CHECK (latency_p90_ms >= 0),
+  latency_p95_ms DOUBLE NOT NULL CHECK (latency_p95_ms >= 0),
+  latency_p99_ms DOUBLE NOT NULL CHECK (latency_p99_ms >= 0),
+  throughput_items_per_s DOUBLE NOT NULL CHECK (throughput_items_per_s >= 0),
+  peak_rss_bytes BIGINT NOT NULL CHECK (peak_rss_bytes >= 0),
+  samples_ms DOUBLE[] NOT NULL,
+  scenario VARCHAR NOT NULL CHECK (scenario IN ('single-stream', 'offline', 'server', 'generate')),
+  prompt_len BIGINT CHECK (prompt_len > 0),
+  new_tokens BIGINT CHECK (new_tokens > 0),
+  time_to_first_token_ms DOUBLE CHECK (time_to_first_token_ms >= 0),
+  device_memory_process_bytes BIGINT CHECK (device_memory_process_bytes >= 0),
+  device_memory_gpu_used_bytes BIGINT CHECK (device_memory_gpu_used_bytes >= 0),
+  graph_optimization_level INTEGER CHECK (graph_optimization_level IN (0, 1, 2, 99)),
+  tail_percentile DOUBLE CHECK (tail_percentile > 0 AND tail_percentile < 100),
+  tail_early_stopping_ms DOUBLE CHECK (tail_early_stopping_ms >= 0),
+  tail_confidence DOUBLE CHECK (tail_confidence > 0 AND tail_confidence < 1),
+  tail_ci_low_ms DOUBLE CHECK (tail_ci_low_ms >= 0),
+  tail_ci_high_ms DOUBLE CHECK (tail_ci_high_ms >= 0),
+  tail_ci_level DOUBLE CHECK (tail_ci_level > 0 AND tail_ci_level < 1),
+  target_qps DOUBLE CHECK (target_qps > 0),
+  achieved_qps DOUBLE CHECK (achieved_qps >= 0),
+  latency_bound_ms DOUBLE CHECK (latency_bound_ms > 0),
+  memory_estimate_bytes BIGINT CHECK (memory_estimate_bytes >= 0),
+  created_at TIMESTAMP NOT NULL,
+  configuration_key UBIGINT NOT NULL,
+  CHECK (latency_min_ms <= latency_max_ms)
+);
+INSERT INTO performance_results_v6 BY NAME SELECT * FROM performance_results;
+DROP TABLE performance_results;
+ALTER TABLE performance_results_v6 RENAME TO performance_results;
+
+CREATE TABLE compatibility_results_v6 (
+  id BIGINT PRIMARY KEY DEFAULT nextval('compatibility_result_id_seq'),
+  run_id VARCHAR NOT NULL,
+  model_id BIGINT NOT NULL,
+  hardware_id BIGINT NOT NULL,
+  execution_provider VARCHAR NOT NULL,
+  status VARCHAR NOT NULL CHECK (status IN ('ok', 'failed', 'unavailable', 'skipped')),
+  error_class VARCHAR NOT NULL,
+  error_message VARCHAR NOT NULL,
+  max_abs_error DOUBLE CHECK (max_abs_error >= 0),
+  precision VARCHAR NOT NULL,
+  graph_variant VARCHAR NOT NULL CHECK (graph_variant IN ('plain', 'fused')),
+  top1_agreement DOUBLE CHECK (top1_agreement BETWEEN 0 AND 1),
+  created_at TIMESTAMP NOT NULL,
+  scenario VARCHAR,
+  batch_size BIGINT CHECK (batch_size > 0),
+  seq_len BIGINT CHECK (seq_len >= 0),
+  configuration_json JSON
+);
+INSERT INTO compatibility_results_v6 BY NAME SELECT * FROM compatibility_results;
+DROP TABLE compatibility_results;
+ALTER TABLE compatibility_results_v6 RENAME TO compatibility_results;
+)sql";
 
 constexpr const char* kCreateSchemaVersion = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -350,8 +450,12 @@ const std::vector<MigrationStep>& MigrationSteps() {
       {4,
        "runs' branch and origin (measured or imported), models' family, the "
        "model_hardware_compatibility view",
-       kSchemaV4},
+       std::string(kSchemaV4) + kModelHardwareCompatibilityView},
       {5, "a stored configuration key for the latest result of each configuration", kSchemaV5},
+      {6,
+       "fast ingest: result tables without foreign keys, performance_results without a primary "
+       "key index, its columns in the writer's order",
+       std::string(kSchemaV6Tables) + kLatestPerformanceViewV5 + kModelHardwareCompatibilityView},
   };
   return steps;
 }

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "support/catch_error.h"
+#include "support/stored_runs.h"
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::analysis {
@@ -170,33 +171,7 @@ TEST(Regression, CombinedVerdictRule) {
 store::RunResults MakeRun(const std::string& id, const std::string& started,
                           const std::string& commit, std::optional<std::string> branch,
                           const std::vector<double>& samples) {
-  store::RunResults r;
-  r.run.run_id = id;
-  r.run.started_at = r.run.finished_at = started;
-  r.run.tool_version = "0.1.0";
-  r.run.git_commit = commit;
-  r.run.command_line = "test";
-  r.run.hostname = "host";
-  r.run.os = "linux";
-  r.run.branch = std::move(branch);
-  store::RunResults::Entry e;
-  e.model.name = "bert-tiny";
-  e.model.architecture = "bert";
-  e.model.modality = "text";
-  e.model.source = "catalog";
-  e.model.content_hash = "seed:0";
-  e.hardware.platform = "cpu";
-  e.hardware.device_name = "Test CPU";
-  e.hardware.hostname = "host";
-  store::PerformanceRecord p;
-  p.execution_provider = "CPUExecutionProvider";
-  p.runtime_version = "1.29";
-  p.seq_len = 8;
-  p.iterations = static_cast<int>(samples.size());
-  p.samples_ms = samples;
-  e.performance.push_back(p);
-  r.entries.push_back(e);
-  return r;
+  return testing::StoredRunWithSamples(id, started, commit, std::move(branch), samples);
 }
 
 class RegressionStoreTest : public ::testing::Test {

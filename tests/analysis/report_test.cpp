@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "support/catch_error.h"
+#include "support/stored_runs.h"
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::analysis {
@@ -24,32 +25,14 @@ struct Measured {
 
 store::RunResults MakeRun(const std::string& id, const std::string& started,
                           const std::string& commit, const std::vector<Measured>& results) {
-  store::RunResults r;
-  r.run.run_id = id;
-  r.run.started_at = r.run.finished_at = started;
-  r.run.tool_version = "0.1.0";
-  r.run.git_commit = commit;
-  r.run.command_line = "test";
-  r.run.hostname = "host";
-  r.run.os = "linux";
-  r.run.branch = "main";
+  store::RunResults r = testing::StoredRun(id, started, commit, "main");
   for (const Measured& m : results) {
-    store::RunResults::Entry e;
-    e.model.name = "bert-tiny";
-    e.model.architecture = "bert";
-    e.model.modality = "text";
-    e.model.source = "catalog";
-    e.model.content_hash = "seed:0";
-    e.hardware.platform = m.platform;
-    e.hardware.device_name = m.platform == "cpu" ? "Test CPU" : "Test <GPU> & co";
-    e.hardware.hostname = "host";
-    store::PerformanceRecord p;
-    p.execution_provider = m.platform == "cpu" ? "CPUExecutionProvider" : "CUDAExecutionProvider";
-    p.runtime_version = "1.29";
+    store::RunResults::Entry e =
+        testing::StoredEntry(m.platform, m.platform == "cpu" ? "Test CPU" : "Test <GPU> & co");
+    store::PerformanceRecord p = testing::StoredPerformance(
+        {m.p50 * 0.99, m.p50, m.p50 * 1.01},
+        m.platform == "cpu" ? "CPUExecutionProvider" : "CUDAExecutionProvider");
     p.batch_size = m.batch;
-    p.seq_len = 8;
-    p.iterations = 3;
-    p.samples_ms = {m.p50 * 0.99, m.p50, m.p50 * 1.01};
     p.latency_min_ms = m.p50 * 0.99;
     p.latency_max_ms = m.p50 * 1.01;
     p.latency_mean_ms = p.latency_p50_ms = p.latency_p90_ms = p.latency_p95_ms = p.latency_p99_ms =
@@ -82,6 +65,34 @@ class ReportTest : public ::testing::Test {
   testing::TempDir dir_;
   std::unique_ptr<store::ResultStore> store_;
 };
+
+// Without --all a configuration shows once, with its newest result, whichever run has it;
+// --all lists every stored result; --limit cuts either.
+TEST_F(ReportTest, PerformanceShowsTheLatestResultOfEachConfigurationUnlessAskedForAll) {
+  store_->WriteRun(
+      MakeRun("run-3", "2026-11-22T10:00:00Z", "cccc55556666", {{"cpu", 1, 9.0, 111}}));
+  const Report latest = BuildPerformanceReport(*store_, {});
+  ASSERT_EQ(latest.table.rows.size(), 3u);  // cpu batch 1 and 2, cuda batch 1
+  std::vector<std::string> shown;
+  for (size_t i = 0; i < latest.table.rows.size(); ++i)
+    shown.push_back(Cell(latest, i, "hardware") + " " + Cell(latest, i, "batch") + " " +
+                    Cell(latest, i, "run_id"));
+  std::sort(shown.begin(), shown.end());
+  EXPECT_EQ(shown, (std::vector<std::string>{"cpu 1 run-3", "cpu 2 run-2", "cuda 1 run-2"}));
+  EXPECT_NE(latest.notes.at(0).find("latest result of each of 3 configurations"), std::string::npos)
+      << latest.notes.at(0);
+
+  EXPECT_EQ(BuildPerformanceReport(*store_, {.every_result = true}).table.rows.size(), 6u);
+  const Report limited = BuildPerformanceReport(*store_, {.every_result = true, .limit = 2});
+  ASSERT_EQ(limited.table.rows.size(), 2u);
+  EXPECT_EQ(Cell(limited, 0, "run_id"), "run-3");  // newest run first
+  // Within one run, each configuration once too.
+  EXPECT_EQ(BuildPerformanceReport(*store_, {.run_id = "run-2"}).table.rows.size(), 3u);
+  const core::Error negative =
+      testing::CatchError([&] { PerformanceReport(*store_, {.limit = -1}); });
+  EXPECT_EQ(negative.kind(), core::ErrorKind::kInvalidArgument);
+  EXPECT_NE(std::string(negative.what()).find("--limit -1"), std::string::npos);
+}
 
 TEST_F(ReportTest, PerformanceLatestRunAndCharts) {
   const Report r =

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 #include "support/media_writers.h"
+#include "support/stored_runs.h"
 
 #include "ipfs_accel/store/result_store.h"
 
@@ -769,34 +770,10 @@ TEST_F(CliTest, DbImportDryRunWritesNothing) {
 // commit), so the verdicts do not depend on this machine's timing.
 store::RunResults CompareRun(const std::string& id, const std::string& started,
                              const std::string& commit, const std::string& branch, double level) {
-  store::RunResults r;
-  r.run.run_id = id;
-  r.run.started_at = r.run.finished_at = started;
-  r.run.tool_version = "0.1.0";
-  r.run.git_commit = commit;
-  r.run.command_line = "test";
-  r.run.hostname = "host";
-  r.run.os = "linux";
-  r.run.branch = branch;
-  store::RunResults::Entry e;
-  e.model.name = "bert-tiny";
-  e.model.architecture = "bert";
-  e.model.modality = "text";
-  e.model.source = "catalog";
-  e.model.content_hash = "seed:0";
-  e.hardware.platform = "cpu";
-  e.hardware.device_name = "Test CPU";
-  e.hardware.hostname = "host";
-  store::PerformanceRecord p;
-  p.execution_provider = "CPUExecutionProvider";
-  p.runtime_version = "1.29";
-  p.seq_len = 8;
   // 40 distinct latencies within +-2% of the level, in a shuffled order.
-  for (int i = 0; i < 40; ++i) p.samples_ms.push_back(level * (0.98 + 0.001 * ((i * 17) % 40)));
-  p.iterations = 40;
-  e.performance.push_back(p);
-  r.entries.push_back(e);
-  return r;
+  std::vector<double> samples;
+  for (int i = 0; i < 40; ++i) samples.push_back(level * (0.98 + 0.001 * ((i * 17) % 40)));
+  return testing::StoredRunWithSamples(id, started, commit, branch, samples);
 }
 
 TEST_F(CliTest, CompareExitsOneOnARegressionAndZeroOnAnEqualContender) {
@@ -975,6 +952,51 @@ TEST_F(CliTest, ReportHtmlRendersInChromium) {
   EXPECT_EQ(Occurrences(html, "class=\"chart-bar\""), 1u) << html;
   EXPECT_EQ(Occurrences(html, "class=\"report-row\""), 2u) << html;
   EXPECT_EQ(Occurrences(html, "<circle"), 2u) << html;  // one dot per batch size
+}
+
+// `db export --format run-json` writes what `db import` reads: every run moves to a fresh
+// database with the same rows. `report performance` shows each configuration once unless
+// --all, and --limit caps it.
+TEST_F(CliTest, RunJsonExportMovesRunsBetweenDatabasesAndReportShowsLatestUnlessAll) {
+  {
+    auto store = store::ResultStore::Open(db_);
+    store->WriteRun(CompareRun("first", "2026-11-20T10:00:00Z", "aaaa00000000", "main", 10.0));
+    store->WriteRun(CompareRun("second", "2026-11-21T10:00:00Z", "bbbb00000000", "main", 11.0));
+  }
+  const std::string file = (dir_ / "runs.json").string();
+  const Result exported = Run("db export --format run-json --output " + file + " --db " + db_);
+  ASSERT_EQ(exported.status, 0) << exported.err;
+  const std::string fresh = (dir_ / "fresh.duckdb").string();
+  const Result imported = Run("db import " + file + " --db " + fresh);
+  ASSERT_EQ(imported.status, 0) << imported.err;
+  const auto rows = [](const std::string& path) {
+    auto store = store::ResultStore::Open(path, {.read_only = true});
+    return store
+        ->Query(
+            "SELECT run_id, samples_ms, latency_p50_ms, batch_size FROM performance_results "
+            "ORDER BY run_id")
+        .rows;
+  };
+  EXPECT_EQ(rows(fresh), rows(db_));
+  EXPECT_EQ(rows(fresh).size(), 2u);
+
+  const Result one = Run("db export --format run-json --run first --output " +
+                         (dir_ / "first.json").string() + " --db " + db_);
+  ASSERT_EQ(one.status, 0) << one.err;
+  EXPECT_NE(ReadFile(dir_ / "first.json").find("\"first\""), std::string::npos);
+  EXPECT_EQ(ReadFile(dir_ / "first.json").find("\"second\""), std::string::npos);
+
+  const Result latest = Run("report performance --run all --format csv --db " + db_);
+  ASSERT_EQ(latest.status, 0) << latest.err;
+  EXPECT_EQ(Occurrences(latest.out, "\n"), 2u) << latest.out;  // header + one configuration
+  EXPECT_NE(latest.out.find("second"), std::string::npos) << latest.out;
+  const Result all = Run("report performance --run all --all --format csv --db " + db_);
+  ASSERT_EQ(all.status, 0) << all.err;
+  EXPECT_EQ(Occurrences(all.out, "\n"), 3u) << all.out;
+  const Result limited =
+      Run("report performance --run all --all --limit 1 --format csv --db " + db_);
+  ASSERT_EQ(limited.status, 0) << limited.err;
+  EXPECT_EQ(Occurrences(limited.out, "\n"), 2u) << limited.out;
 }
 
 }  // namespace

@@ -225,6 +225,44 @@ TEST(JsonImportTest, ExportedFileReimportsIdenticalApartFromOrigin) {
   EXPECT_EQ(RunResultsToJson(back), RunResultsToJson(original));
 }
 
+// A run export is read without a whole-file document; what that reader does not take (a
+// missing required field, a mistyped one) goes through the document parser, whose error names
+// the field. Both readers agree on what they both take: an absent optional field is unset, an
+// integer is a valid double, several exports in an array are several runs.
+TEST(JsonImportTest, RunExportReadersAgreeAndErrorsStillNameTheField) {
+  testing::TempDir dir;
+  const RunResults original = FullRun();
+  json exported = RunResultsToJson(original);
+  exported["entries"][0]["performance"][0].erase("tail_percentile");
+  exported["entries"][0]["performance"][0]["latency_p50_ms"] = 3;
+  const std::string path = dir.File("runs.json");
+  std::ofstream(path) << json::array({exported, exported}).dump();
+  const ImportResult r = ParseResultFile(path);
+  ASSERT_EQ(r.runs.size(), 2u);
+  const RunResults expected = RunResultsFromJson(exported, "test");
+  for (RunResults back : r.runs) {
+    EXPECT_FALSE(back.entries[0].performance[0].tail_percentile.has_value());
+    EXPECT_EQ(back.entries[0].performance[0].latency_p50_ms, 3.0);
+    back.run.origin = expected.run.origin;
+    back.run.imported_from = expected.run.imported_from;
+    EXPECT_EQ(RunResultsToJson(back), RunResultsToJson(expected));
+  }
+
+  for (const auto& [field, value] :
+       {std::pair<std::string, json>{"batch_size", nullptr}, {"iterations", "three"}}) {
+    json bad = exported;
+    if (value.is_null())
+      bad["entries"][0]["performance"][0].erase(field);
+    else
+      bad["entries"][0]["performance"][0][field] = value;
+    const std::string bad_path = dir.File("bad-" + field + ".json");
+    std::ofstream(bad_path) << bad.dump();
+    const core::Error e = testing::CatchError([&] { ParseResultFile(bad_path); });
+    EXPECT_EQ(e.kind(), ErrorKind::kCorrupt) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'" + field + "'"), std::string::npos) << e.what();
+  }
+}
+
 TEST(JsonImportTest, MalformedJsonIsCorruptWithPosition) {
   testing::TempDir dir;
   const std::string path = dir.File("bad.json");

@@ -9,12 +9,15 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/store/json_import.h"
 #include "ipfs_accel/store/records.h"
 #include "ipfs_accel/store/result_store.h"
 #include "support/catch_error.h"
@@ -128,6 +131,7 @@ TEST_F(MaintenanceTest, CheckFindsPlantedProblemsAndWarnsAboutOrphans) {
     store->Query("UPDATE performance_results SET latency_p50_ms = 99 WHERE result_id = 3");
     store->Query("UPDATE performance_results SET load_ms = 'NaN'::DOUBLE WHERE result_id = 4");
     store->Query("UPDATE performance_results SET iterations = 0 WHERE result_id = 5");
+    store->Query("UPDATE performance_results SET result_id = 7 WHERE result_id = 6");
     store->Query("UPDATE compatibility_results SET model_id = 999 WHERE id = 1");
     store->Query(
         "INSERT INTO models (name, architecture, modality, source, source_path, "
@@ -144,7 +148,8 @@ TEST_F(MaintenanceTest, CheckFindsPlantedProblemsAndWarnsAboutOrphans) {
                             "performance_results 2: latency_min_ms is -1.0",
                             HasSubstr("performance_results 3: latency_p50_ms 99"),
                             "performance_results 4: load_ms is nan",
-                            "performance_results 5: iterations is 0 but there are 3 samples"));
+                            "performance_results 5: iterations is 0 but there are 3 samples",
+                            "performance_results 7: result_id is used by 2 rows"));
   // 'unused' is an orphan; so is old-only's model: its only compatibility row now points at 999.
   EXPECT_THAT(warnings, ::testing::Contains(HasSubstr("model 'unused' is referred to by no")));
   ASSERT_FALSE(findings.empty());
@@ -301,6 +306,123 @@ TEST_F(MaintenanceTest, VacuumKeepsEveryRow) {
   const VacuumReport r = VacuumDatabase(db_);
   EXPECT_GT(r.bytes_before, 0u);
   EXPECT_GT(r.bytes_after, 0u);
+  EXPECT_EQ(Count("SELECT count(*) FROM performance_results"), 10);
+}
+
+// Every stored value of a database with its own ids, write times and import marks left out:
+// what a run export must carry from one database to another.
+std::vector<std::string> Portable(const std::string& path) {
+  auto store = ResultStore::Open(path, {.read_only = true});
+  std::vector<std::string> out;
+  for (const char* sql :
+       {"SELECT * EXCLUDE (origin, imported_from) FROM runs",
+        "SELECT * EXCLUDE (model_id) FROM models",
+        "SELECT * EXCLUDE (hardware_id) FROM hardware_platforms",
+        "SELECT p.* EXCLUDE (result_id, model_id, hardware_id, created_at), m.name, h.device_name "
+        "FROM performance_results p JOIN models m USING (model_id) JOIN hardware_platforms h "
+        "USING (hardware_id)",
+        "SELECT c.* EXCLUDE (id, model_id, hardware_id, created_at), m.name, h.device_name FROM "
+        "compatibility_results c JOIN models m USING (model_id) JOIN hardware_platforms h USING "
+        "(hardware_id)"}) {
+    for (const auto& row : store->Query(std::string(sql) + " ORDER BY ALL").rows) {
+      std::string line = sql;
+      for (const auto& cell : row) line += " | " + cell.value_or("NULL");
+      out.push_back(line);
+    }
+  }
+  return out;
+}
+
+TEST_F(MaintenanceTest, RunJsonExportImportsIntoAFreshDatabaseWithTheSameRows) {
+  {
+    // Every optional field set once, so none is lost on the way.
+    RunResults rich = MakeRun("rich", "2026-07-01T12:30:45Z", {"gen"}, 1);
+    rich.run.branch = "main";
+    rich.run.metadata_json = R"({"note": "it's \"quoted\"", "n": [1, 2]})";
+    rich.entries[0].model.family = "text_generation";
+    rich.entries[0].hardware.details_json = R"({"cores": 2})";
+    PerformanceRecord& p = rich.entries[0].performance[0];
+    p.scenario = "generate";
+    p.prompt_len = 16;
+    p.new_tokens = 8;
+    p.time_to_first_token_ms = 12.25;
+    p.graph_optimization_level = 99;
+    p.tail_percentile = 90;
+    p.tail_early_stopping_ms = 1.0 / 3;
+    p.tail_confidence = 0.99;
+    p.tail_ci_low_ms = 0.1;
+    p.tail_ci_high_ms = 2.2;
+    p.tail_ci_level = 0.95;
+    p.target_qps = 12.5;
+    p.achieved_qps = 12.4;
+    p.latency_bound_ms = 50;
+    p.memory_estimate_bytes = 1 << 20;
+    p.device_memory_process_bytes = 123;
+    p.device_memory_gpu_used_bytes = 456;
+    p.peak_rss_bytes = 789;
+    rich.entries[0].compatibility[0].scenario = "generate";
+    rich.entries[0].compatibility[0].batch_size = 1;
+    rich.entries[0].compatibility[0].top1_agreement = 0.5;
+    ResultStore::Open(db_)->WriteRun(rich);
+  }
+  const std::string file = dir_.File("runs.json");
+  const ExportReport report = ExportDatabase(db_, {.format = "run-json", .output = file});
+  ASSERT_EQ(report.files.size(), 1u);
+  EXPECT_GT(report.files[0].second, 0u);
+
+  const ImportResult imported = ParseResultFile(file);
+  EXPECT_EQ(imported.shape, kShapeRunExport);
+  ASSERT_EQ(imported.runs.size(), 3u);
+  EXPECT_EQ(imported.runs[0].run.run_id, "old");  // oldest first
+  const std::string fresh = dir_.File("fresh.duckdb");
+  {
+    auto store = ResultStore::Open(fresh);
+    for (const RunResults& run : imported.runs) store->WriteRun(run);
+  }
+  EXPECT_EQ(Portable(fresh), Portable(db_));
+  EXPECT_TRUE(CheckDatabase(fresh).empty());
+
+  // One run by id: its export object alone.
+  const std::string one = dir_.File("one.json");
+  ExportDatabase(db_, {.format = "run-json", .output = one, .run_id = "new"});
+  const ImportResult single = ParseResultFile(one);
+  ASSERT_EQ(single.runs.size(), 1u);
+  EXPECT_EQ(single.runs[0].run.run_id, "new");
+  EXPECT_EQ(single.runs[0].entries.size(), 2u);
+  EXPECT_EQ(single.runs[0].entries[1].performance.size(), 3u);
+
+  EXPECT_EQ(CatchError([&] {
+              ExportDatabase(
+                  db_, {.format = "run-json", .output = dir_.File("x.json"), .run_id = "ghost"});
+            }).kind(),
+            ErrorKind::kNotFound);
+  EXPECT_FALSE(fs::exists(dir_.File("x.json")));
+  EXPECT_EQ(CatchError([&] {
+              ExportDatabase(
+                  db_, {.format = "run-json", .output = dir_.File("y.json"), .table = "runs"});
+            }).kind(),
+            ErrorKind::kInvalidArgument);
+}
+
+// A full disk during an export: the write fails with kIo, no partial file is left, and the
+// database still passes `db check`. The file system here is not full, so the temporary name the
+// exporter writes first is made a link to /dev/full (every write: ENOSPC).
+TEST_F(MaintenanceTest, ExportOntoAFullDiskLeavesNoFileAndAnIntactDatabase) {
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full here";
+  for (const char* format : {"run-json", "csv"}) {
+    const std::string output = dir_.File(std::string("out.") + format);
+    const fs::path partial =
+        fs::path(dir_.path()) / fmt::format(".out.{}.partial-{}", format, ::getpid());
+    fs::create_symlink("/dev/full", partial);
+    ExportRequest request{.format = format, .output = output};
+    if (std::string(format) == "csv") request.table = "performance_results";
+    const core::Error e = CatchError([&] { ExportDatabase(db_, request); });
+    EXPECT_EQ(e.kind(), ErrorKind::kIo) << format << ": " << e.what();
+    EXPECT_THAT(e.what(), HasSubstr(output));
+    EXPECT_FALSE(fs::exists(output)) << format;
+    EXPECT_FALSE(fs::exists(fs::symlink_status(partial))) << format;
+  }
+  EXPECT_TRUE(CheckDatabase(db_).empty());
   EXPECT_EQ(Count("SELECT count(*) FROM performance_results"), 10);
 }
 

@@ -161,12 +161,12 @@ void DropSchema(ResultStore& store) {
 
 TEST_F(ResultStoreTest, OpenCreatesTheCurrentSchemaAndRecordsEveryStep) {
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(CurrentSchemaVersion(), 5);
-  EXPECT_EQ(store->SchemaVersion(), 5);
+  EXPECT_EQ(CurrentSchemaVersion(), 6);
+  EXPECT_EQ(store->SchemaVersion(), 6);
   QueryResult versions = store->Query(
       "SELECT version, description, applied_at IS NOT NULL FROM schema_version ORDER BY version");
-  ASSERT_EQ(versions.rows.size(), 5u);
-  for (int v = 1; v <= 5; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
+  ASSERT_EQ(versions.rows.size(), 6u);
+  for (int v = 1; v <= 6; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
   EXPECT_FALSE(versions.rows[0][1].value_or("").empty());
   EXPECT_EQ(versions.rows[0][2], "true");
   for (const std::string& table : kTables) EXPECT_EQ(Count(*store, table), 0) << table;
@@ -181,8 +181,8 @@ TEST_F(ResultStoreTest, ReopenDoesNotMigrateAgain) {
     applied_at = Cell(*store, "SELECT max(applied_at) FROM schema_version");
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 5);
-  EXPECT_EQ(Count(*store, "schema_version"), 5);
+  EXPECT_EQ(store->SchemaVersion(), 6);
+  EXPECT_EQ(Count(*store, "schema_version"), 6);
   EXPECT_EQ(Cell(*store, "SELECT max(applied_at) FROM schema_version"), applied_at);
 }
 
@@ -340,6 +340,50 @@ TEST_F(ResultStoreTest, InvalidJsonOrStatusIsRefusedWhole) {
   EXPECT_EQ(AllCounts(*store), std::vector<int64_t>(kTables.size(), 0));
 }
 
+// The bulk append skips DuckDB's JSON check, so the writer makes it: a bad option text fails
+// the whole run, and the row-by-row retry names the row.
+TEST_F(ResultStoreTest, InvalidPerformanceJsonIsRefusedWhole) {
+  auto store = ResultStore::Open(db_);
+  RunResults bad = SampleRun();
+  bad.entries[0].performance.push_back(SamplePerformance());
+  bad.entries[0].performance.back().input_shapes_json = "{\"input_ids\": [1,";
+  const std::string message =
+      ExpectError([&] { store->WriteRun(bad); }, ErrorKind::kDatabase, "performance result 2");
+  EXPECT_THAT(message, HasSubstr("nothing was written"));
+  EXPECT_EQ(AllCounts(*store), std::vector<int64_t>(kTables.size(), 0));
+}
+
+// Appended rows get ids from the sequence in row order, and every column lands where its
+// field's name says (the append fills columns by position).
+TEST_F(ResultStoreTest, BulkAppendedRowsKeepTheirOrderAndColumns) {
+  auto store = ResultStore::Open(db_);
+  RunResults run = SampleRun();
+  auto& rows = run.entries[0].performance;
+  rows.clear();
+  for (int i = 0; i < 5000; ++i) {  // more than two of DuckDB's 2048-row chunks
+    PerformanceRecord p = SamplePerformance();
+    p.batch_size = 1 + i;
+    p.threads = i % 7;
+    p.target_qps = i % 2 ? std::optional<double>(10.0 + i) : std::nullopt;
+    rows.push_back(p);
+  }
+  store->WriteRun(run);
+  const std::string n = std::to_string(rows.size());
+  EXPECT_EQ(Cell(*store, "SELECT count(DISTINCT result_id) FROM performance_results"), n);
+  EXPECT_EQ(Cell(*store,
+                 "SELECT count(*) FROM (SELECT batch_size - lag(batch_size) OVER (ORDER BY "
+                 "result_id) AS step FROM performance_results) WHERE step <> 1"),
+            "0");
+  EXPECT_EQ(Cell(*store,
+                 "SELECT format('{} {} {}', threads, CAST(target_qps AS BIGINT), created_at IS "
+                 "NOT NULL) FROM performance_results WHERE batch_size = 4000"),
+            fmt::format("{} {} true", 3999 % 7, 10 + 3999));
+  EXPECT_EQ(Cell(*store,
+                 "SELECT format('{} {}', threads, target_qps IS NULL) FROM performance_results "
+                 "WHERE batch_size = 4001"),
+            fmt::format("{} true", 4000 % 7));
+}
+
 TEST_F(ResultStoreTest, WriteRunOnReadOnlyStoreIsRefused) {
   ResultStore::Open(db_);
   auto store = ResultStore::Open(db_, {.read_only = true});
@@ -440,6 +484,15 @@ TEST_F(ResultStoreTest, MigratesAVersion1DatabaseKeepingItsRows) {
                  "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'latest_performance' "
                  "AND column_name = 'device_memory_process_bytes'"),
             "1");
+  // v6 dropped the foreign keys (and with them DuckDB's per-row lookups); a run's rows can go
+  // with it, as `db purge` deletes them.
+  EXPECT_EQ(Cell(*store,
+                 "SELECT count(*) FROM duckdb_constraints() WHERE constraint_type = 'FOREIGN KEY'"),
+            "0");
+  store->Query(
+      "DELETE FROM performance_results WHERE run_id = 'r1'; DELETE FROM compatibility_results "
+      "WHERE run_id = 'r1'; DELETE FROM runs WHERE run_id = 'r1'");
+  EXPECT_EQ(Count(*store, "runs"), 1);
 }
 
 // The fields of schema v3 (benchmark method: tail estimate, server QPS, memory estimate,

@@ -11,6 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "ipfs_accel/store/records.h"
+#include "ipfs_accel/store/result_store.h"
+
 namespace ipfs_accel::store {
 
 struct DatabaseStats {
@@ -86,10 +89,13 @@ struct BackupReport {
 BackupReport BackupDatabase(const std::string& path, const std::string& destination, bool compress);
 
 struct ExportRequest {
-  std::string format;  // "parquet", "csv" or "json" (one JSON object per line)
-  std::string output;  // a folder (all tables) or a file (--table / --query)
+  // "parquet", "csv" or "json" (one JSON object per line): tables through DuckDB's COPY.
+  // "run-json": runs as this tool's run export (RunResultsToJson), which `db import` reads.
+  std::string format;
+  std::string output;  // a folder (all tables) or a file (--table / --query, run-json)
   std::optional<std::string> table = std::nullopt;
   std::optional<std::string> query = std::nullopt;
+  std::optional<std::string> run_id = std::nullopt;  // run-json: this run only (else every run)
 };
 
 struct ExportReport {
@@ -97,10 +103,17 @@ struct ExportReport {
 };
 
 // COPY ... TO in DuckDB. Without table or query: every table into the folder `output`, one file
-// per table (<table>.<format>). Never overwrites `output`; written under a temporary name in
-// the same folder and renamed, so a failure leaves no half file (kIo naming the path).
-// Opens read-only.
+// per table (<table>.<format>). run-json: the file `output` holds one run's export (run_id
+// given, or the database holds one run) or an array of every run's, oldest first; kNotFound
+// for a run that is not stored. Never overwrites `output`; written under a temporary name in
+// the same folder and renamed, so a failure (a full disk included) leaves no half file (kIo
+// naming the path). Opens read-only.
 ExportReport ExportDatabase(const std::string& path, const ExportRequest& request);
+
+// A stored run as the records WriteRun took: the run, and per model x hardware its performance
+// and compatibility results in the order they were written. Throws kNotFound for an unknown
+// run id.
+RunResults ReadStoredRun(ResultStore& store, const std::string& run_id);
 
 // The tables export and stats cover, in schema order.
 const std::vector<std::string>& ResultTables();
