@@ -205,7 +205,9 @@ BrowserSession::BrowserSession(const models::Model& model, const SessionOptions&
     throw Error(ErrorKind::kInvalidArgument,
                 fmt::format("platform '{}' is not a browser platform (wasm, webgpu, webnn)", p));
   load_timeout_ = SecondsOption(options, "load_timeout_s", load_timeout_);
-  command_timeout_ = SecondsOption(options, "timeout_s", command_timeout_);
+  // One bert-base run on WebGPU's SwiftShader fallback took 85 s here: give it room.
+  command_timeout_ =
+      SecondsOption(options, "timeout_s", std::chrono::seconds(p == "webgpu" ? 300 : 120));
   const std::string device_type = OptionOr(options, "device_type", "cpu");
   if (p == "webnn" && device_type != "cpu" && device_type != "gpu" && device_type != "npu")
     throw Error(ErrorKind::kInvalidArgument,

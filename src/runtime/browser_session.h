@@ -38,9 +38,10 @@ struct BrowserProbe {
 // Runs the probe page once per process (later calls return the first result).
 const BrowserProbe& ProbeBrowserOnce();
 
-// provider_options: "timeout_s" (each command, default 120), "load_timeout_s" (page start and
-// model load, default 180), "device_type" (webnn: cpu, gpu or npu; default cpu), and for tests
-// only "test_fault" = "hang" (the page spins on its first command).
+// provider_options: "timeout_s" (each command, default 120; 300 on webgpu, whose software
+// fallback adapter is slow), "load_timeout_s" (page start and model load, default 180),
+// "device_type" (webnn: cpu, gpu or npu; default cpu), and for tests only "test_fault" = "hang"
+// (the page spins on its first command).
 class BrowserSession : public Session {
  public:
   // Throws core::Error: kUnsupported (a graph with external data), kUnavailable (no Chromium,
@@ -86,7 +87,7 @@ class BrowserSession : public Session {
   SessionOptions options_;
   std::string model_name_;
   std::string browser_version_;
-  std::chrono::seconds load_timeout_{180}, command_timeout_{120};
+  std::chrono::seconds load_timeout_{180}, command_timeout_{120};  // set from the options
   std::unique_ptr<BrowserServer> server_;
   std::unique_ptr<ChromiumProcess> chromium_;
   nlohmann::json ready_;

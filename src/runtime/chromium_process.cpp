@@ -8,10 +8,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -59,15 +61,12 @@ ChromiumProcess::ChromiumProcess(const std::string& binary, const std::string& u
   log_path_ = temp_dir_ + "/chromium.log";
   fs::create_directories(profile_dir_);
 
-  std::vector<std::string> argv = {binary,
-                                   "--headless",
-                                   "--no-sandbox",
-                                   "--disable-quic",
-                                   "--no-first-run",
-                                   "--disable-background-networking",
-                                   "--disable-component-update",
-                                   "--disable-sync",
-                                   "--user-data-dir=" + profile_dir_};
+  std::vector<std::string> argv = {
+      binary, "--headless", "--no-sandbox", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      // No spare renderer: after a page's renderer dies, none
+      // but Chromium's own UI renderer is left (HasRenderer).
+      "--disable-features=SpareRendererForSitePerProcess", "--user-data-dir=" + profile_dir_};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   argv.push_back(url);
   std::vector<char*> cargv;
@@ -127,7 +126,10 @@ bool ChromiumProcess::HasRenderer() const {
     const std::string name = entry.path().filename().string();
     if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
     if (ProcessGroupOf(entry.path()) != pid_) continue;
-    if (ReadWhole(entry.path() / "cmdline").find("--type=renderer") != std::string::npos)
+    // Chromium's own UI (--top-chrome-webui) has a renderer too; it outlives a page's crash.
+    const std::string cmdline = ReadWhole(entry.path() / "cmdline");
+    if (cmdline.find("--type=renderer") != std::string::npos &&
+        cmdline.find("--top-chrome-webui") == std::string::npos)
       return true;
   }
   return false;
@@ -141,6 +143,11 @@ void ChromiumProcess::Kill() {
     }
     reaped_ = true;
   }
+  // SIGKILL is asynchronous: wait (briefly) until the helpers are gone too, so that callers
+  // see no process of this profile once Kill() returns.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (::kill(-pid_, 0) == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
 std::string ChromiumProcess::LogTail(size_t max_lines) const {

@@ -24,9 +24,10 @@ class ChromiumProcess {
   const std::string& profile_dir() const { return profile_dir_; }
   // Whether the browser process has exited (reaps it); *description says how, when it has.
   bool Exited(std::string* description = nullptr);
-  // Whether a renderer process of this browser is alive (false after a renderer crash).
+  // Whether a page's renderer process of this browser is alive (false after a renderer crash).
   bool HasRenderer() const;
-  // SIGKILL to the whole group, then reaps the browser. Idempotent.
+  // SIGKILL to the whole group, reaps the browser and waits (up to 3 s) until the rest of the
+  // group has ended. Idempotent.
   void Kill();
   // The last `max_lines` lines of Chromium's stderr that look like errors, joined by " | ".
   std::string LogTail(size_t max_lines = 3) const;

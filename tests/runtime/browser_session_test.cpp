@@ -220,14 +220,15 @@ TEST(BrowserSession, CrashedRendererIsReportedAndTheBrowserKilled) {
   options.provider_options = {{"timeout_s", "60"}};
   BrowserSession session(model, options);
   const std::string profile = session.profile_dir();
-  // Kill the page's renderer as the OOM killer would.
+  // Kill the page's renderer as the OOM killer would (not the one of Chromium's own UI).
   int killed = 0;
   for (const auto& entry : fs::directory_iterator("/proc")) {
     std::ifstream in(entry.path() / "cmdline", std::ios::binary);
     std::stringstream s;
     s << in.rdbuf();
     if (s.str().find(profile) != std::string::npos &&
-        s.str().find("--type=renderer") != std::string::npos) {
+        s.str().find("--type=renderer") != std::string::npos &&
+        s.str().find("--top-chrome-webui") == std::string::npos) {
       killed += ::kill(std::stoi(entry.path().filename().string()), SIGKILL) == 0;
     }
   }
