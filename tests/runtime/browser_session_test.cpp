@@ -251,3 +251,23 @@ TEST(BrowserSession, NativePlatformsStayOnOnnxRuntime) {
 
 }  // namespace
 }  // namespace ipfs_accel::runtime
+
+namespace ipfs_accel::runtime {
+namespace {
+
+// The page's own error reaches the user: opening a session on WebNN where the browser has no
+// backend is "unavailable" and quotes onnxruntime-web / the browser.
+TEST(BrowserSession, WebNnSessionReportsTheBrowsersError) {
+  SKIP_WITHOUT_BROWSER();
+  if (CheckPlatform("webnn", hw::Detect()).available) GTEST_SKIP() << "WebNN works here";
+  SessionOptions options;
+  options.platform = "webnn";
+  const core::Error e =
+      testing::CatchError([&] { OpenSession(models::LoadModel("bert-tiny"), options); });
+  EXPECT_EQ(e.kind(), core::ErrorKind::kUnavailable) << e.what();
+  EXPECT_NE(std::string(e.what()).find("webnn in Chromium"), std::string::npos) << e.what();
+  EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+}
+
+}  // namespace
+}  // namespace ipfs_accel::runtime
