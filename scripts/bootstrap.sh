@@ -101,4 +101,21 @@ if ! stamp_ok duckdb "$DUCKDB_LIB_SUM $DUCKDB_HDR_SUM"; then
   log "duckdb installed into $prefix"
 fi
 
+# onnxruntime-web for the browser platforms (wasm, webgpu, webnn): the ESM build without WebGL
+# and the threaded SIMD wasm it loads (JSEP: wasm + WebGPU + WebNN in one binary).
+ORT_WEB_SPEC="onnxruntime-web@1.30.0"
+ORT_WEB_SUM="d2228df7e4616bc3348bf504ee888f3bec43789a273f0a63f3e68d203ce3bf71"
+if ! stamp_ok onnxruntime-web "$ORT_WEB_SUM"; then
+  tgz="$(npm_fetch "$ORT_WEB_SPEC" "$ORT_WEB_SUM")"
+  tmp="$(mktemp -d)"
+  tar -xzf "$tgz" -C "$tmp" package/dist/ort.min.mjs \
+      package/dist/ort-wasm-simd-threaded.jsep.mjs package/dist/ort-wasm-simd-threaded.jsep.wasm
+  rm -rf "$prefix/share/onnxruntime-web"
+  mkdir -p "$prefix/share/onnxruntime-web"
+  cp "$tmp"/package/dist/* "$prefix/share/onnxruntime-web/"
+  rm -rf "$tmp"
+  echo "$ORT_WEB_SUM" > "$stamps/onnxruntime-web"
+  log "onnxruntime-web installed into $prefix/share/onnxruntime-web"
+fi
+
 log "ready: prefix $prefix"

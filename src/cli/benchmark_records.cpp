@@ -1,8 +1,11 @@
 #include "cli/benchmark_records.h"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "ipfs_accel/runtime/backend.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
+#include "ipfs_accel/runtime/platforms.h"
 
 namespace ipfs_accel::cli {
 
@@ -39,6 +42,13 @@ store::PerformanceRecord Common(const std::string& provider, const std::string& 
   r.execution_provider = provider;
   r.session_options_json = options_json;
   r.runtime_version = "onnxruntime " + runtime::OnnxRuntimeVersion();
+  if (runtime::IsBrowserPlatform(session.platform)) {  // the page's runtime, not ours
+    const auto j = nlohmann::json::parse(options_json, nullptr, false);
+    if (j.is_object() && j.contains("browser"))
+      r.runtime_version =
+          fmt::format("onnxruntime-web {} in {} {}", j.value("onnxruntime_web_version", "?"),
+                      j["browser"].value("name", "?"), j["browser"].value("version", "?"));
+  }
   r.threads = session.intra_op_threads;
   return r;
 }
@@ -53,6 +63,18 @@ store::HardwarePlatformRecord HardwareRecord(const std::string& platform,
   if (platform == "cpu") {
     r.device_name = hardware.cpu.model_name;
     r.details_json = nlohmann::json(hardware.cpu).dump();
+  } else if (runtime::IsBrowserPlatform(platform)) {
+    // What the browser runs on: the CPU for wasm, the WebGPU adapter (labelled when it is a
+    // software fallback such as SwiftShader), with the probe page's findings as details.
+    const runtime::PlatformStatus status = runtime::CheckPlatform(platform, hardware);
+    const auto detail = nlohmann::json::parse(status.detail_json, nullptr, false);
+    r.device_name = hardware.cpu.model_name;
+    if (platform == "webgpu" && detail.is_object() && detail.contains("adapter")) {
+      const auto& a = detail["adapter"];
+      r.device_name = fmt::format("{} {}{}", a.value("vendor", ""), a.value("architecture", ""),
+                                  a.value("is_fallback", false) ? " (fallback adapter)" : "");
+    }
+    if (detail.is_object()) r.details_json = detail.dump();
   } else {
     r.device_name = platform;
   }

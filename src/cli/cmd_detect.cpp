@@ -34,7 +34,10 @@ int RunDetect(bool json) {
       j["platforms"].push_back({{"platform", p.platform},
                                 {"execution_provider", p.execution_provider},
                                 {"available", p.available},
-                                {"reason", p.reason}});
+                                {"reason", p.reason},
+                                {"detail", p.detail_json.empty()
+                                               ? nlohmann::json(nullptr)
+                                               : nlohmann::json::parse(p.detail_json)}});
     std::cout << j.dump(2) << "\n";
     return kExitOk;
   }

@@ -20,7 +20,7 @@
 #include "ipfs_accel/hw/hardware.h"
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/safetensors.h"
-#include "ipfs_accel/runtime/onnxruntime_backend.h"
+#include "ipfs_accel/runtime/backend.h"
 #include "ipfs_accel/runtime/platforms.h"
 
 namespace ipfs_accel::cli {
@@ -109,7 +109,7 @@ int RunOnce(const RunOptions& o) {
   runtime::SessionOptions options;
   options.platform = o.hardware;
   options.intra_op_threads = o.threads;
-  auto session = runtime::OpenOnnxRuntimeSession(model, options);
+  auto session = runtime::OpenSession(model, options);
 
   const harness::MediaInputs media = harness::MakeMediaInputs(model, session->inputs(), o.files);
   std::map<std::string, core::Tensor> given = media.tensors;

@@ -10,6 +10,7 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/memory.h"
 #include "ipfs_accel/hw/hardware.h"
+#include "ipfs_accel/runtime/backend.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 
 namespace ipfs_accel::harness {
@@ -25,7 +26,7 @@ BenchmarkResult RunBenchmark(const models::Model& model, const BenchmarkConfig& 
                              const ProgressFn& progress) {
   ResetPeakRss();
   const auto t0 = Clock::now();
-  auto session = runtime::OpenOnnxRuntimeSession(model, config.session);
+  auto session = runtime::OpenSession(model, config.session);
   const double load_ms = MsSince(t0);
   BenchmarkResult r = MeasureSession(*session, model, config, progress);
   r.load_ms = load_ms;
@@ -75,9 +76,7 @@ PreparedSession PrepareSession(runtime::Session& session, const models::Model& m
   p.batch_size = dims.batch_size;
   p.seq_len = dims.seq_len;
 
-  const auto t0 = Clock::now();
-  session.RunBound();
-  p.first_inference_ms = MsSince(t0);
+  p.first_inference_ms = session.RunBoundTimed();
   for (int i = 0; i < config.warmup; ++i) session.RunBound();
   return p;
 }
@@ -111,10 +110,8 @@ BenchmarkResult MeasureSession(runtime::Session& session, const models::Model& m
   double elapsed_s = 0;
   while ((r.samples_ms.size() < runs_needed || elapsed_s < config.min_time_s) &&
          elapsed_s < max_time_s) {
-    const auto t = Clock::now();
-    session.RunBound();
+    r.samples_ms.push_back(session.RunBoundTimed());
     const auto t_end = Clock::now();
-    r.samples_ms.push_back(std::chrono::duration<double, std::milli>(t_end - t).count());
     elapsed_s = std::chrono::duration<double>(t_end - start).count();
     if (progress) progress(static_cast<int>(r.samples_ms.size()), elapsed_s);
   }

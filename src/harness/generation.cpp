@@ -8,6 +8,7 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/input_generator.h"
 #include "ipfs_accel/harness/memory.h"
+#include "ipfs_accel/runtime/backend.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 
 namespace ipfs_accel::harness {
@@ -117,7 +118,7 @@ GenerationResult RunGeneration(const models::Model& model, const GenerationConfi
   ResetPeakRss();
   GenerationResult r;
   auto t0 = Clock::now();
-  auto session = runtime::OpenOnnxRuntimeSession(model, config.session);
+  auto session = runtime::OpenSession(model, config.session);
   r.load_ms = MsSince(t0);
   r.execution_provider = session->execution_provider();
   r.session_options_json = session->options_json();

@@ -9,7 +9,7 @@
 
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/memory.h"
-#include "ipfs_accel/runtime/onnxruntime_backend.h"
+#include "ipfs_accel/runtime/backend.h"
 
 namespace ipfs_accel::harness {
 
@@ -144,7 +144,7 @@ ServerBenchmarkResult RunServerBenchmark(const models::Model& model, const Bench
   QueriesNeeded(server);
   ResetPeakRss();
   const auto t0 = Clock::now();
-  auto session = runtime::OpenOnnxRuntimeSession(model, config.session);
+  auto session = runtime::OpenSession(model, config.session);
   const double load_ms = Ms(Clock::now() - t0);
   ServerBenchmarkResult r = MeasureServer(*session, model, config, server, progress);
   r.load_ms = load_ms;
@@ -160,7 +160,7 @@ PeakQpsBenchmarkResult RunPeakQpsBenchmark(const models::Model& model,
   ResetPeakRss();
   PeakQpsBenchmarkResult r;
   const auto t0 = Clock::now();
-  auto session = runtime::OpenOnnxRuntimeSession(model, config.session);
+  auto session = runtime::OpenSession(model, config.session);
   r.load_ms = Ms(Clock::now() - t0);
   r.prepared = PrepareSession(*session, model, config);
   r.search = FindPeakQps([&] { session->RunBound(); }, latency_bound_ms, base, options);

@@ -8,6 +8,7 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/input_generator.h"
 #include "ipfs_accel/models/safetensors.h"
+#include "ipfs_accel/runtime/backend.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 
 namespace ipfs_accel::harness {
@@ -50,7 +51,7 @@ VerificationResult Verify(const models::Model& model, const runtime::SessionOpti
                           const std::map<std::string, core::Tensor>& inputs,
                           const std::map<std::string, core::Tensor>& expected,
                           double abs_tolerance) {
-  auto session = runtime::OpenOnnxRuntimeSession(model, options);
+  auto session = runtime::OpenSession(model, options);
   for (const auto& [name, tensor] : expected) {
     const auto& outs = session->outputs();
     if (std::none_of(outs.begin(), outs.end(), [&](const auto& s) { return s.name == name; }))
@@ -97,7 +98,7 @@ AccuracyResult CompareModels(const models::Model& reference,
                              const runtime::SessionOptions& candidate_options,
                              const ShapeRequest& shape, uint64_t seed) {
   auto ref = runtime::OpenOnnxRuntimeSession(reference, reference_options);
-  auto cand = runtime::OpenOnnxRuntimeSession(candidate, candidate_options);
+  auto cand = runtime::OpenSession(candidate, candidate_options);
   const auto shapes = ResolveShapes(ref->inputs(), reference.dim_roles, shape);
   const auto inputs = GenerateInputs(ref->inputs(), shapes, reference.input_hints, seed);
   const auto expected = ref->Run(inputs);

@@ -5,6 +5,9 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
+#include "browser_session.h"
 #include "execution_providers.h"
 #include "ipfs_accel/core/error.h"
 
@@ -29,6 +32,66 @@ const std::vector<PlatformDef>& Platforms() {
     return v;
   }();
   return defs;
+}
+
+// A browser platform's status from the probe page: wasm needs the page to run, webgpu an
+// adapter (labelled when it is a software fallback such as SwiftShader), webnn a context.
+void CheckBrowser(const std::string& p, PlatformStatus& s) {
+  const BrowserProbe& probe = ProbeBrowserOnce();
+  if (!probe.error.empty()) {
+    s.reason = probe.error;
+    return;
+  }
+  const nlohmann::json& page = probe.page;
+  const bool isolated = page.value("cross_origin_isolated", false);
+  nlohmann::json detail = {{"browser", probe.browser},
+                           {"user_agent", page.value("user_agent", "")},
+                           {"cross_origin_isolated", isolated},
+                           {"hardware_concurrency", page.value("hardware_concurrency", 0)}};
+  if (p == "wasm") {
+    s.available = true;
+    s.reason = fmt::format("{} headless, onnxruntime-web wasm ({}, {} hardware threads)",
+                           probe.browser,
+                           isolated ? "cross-origin isolated: multi-threaded"
+                                    : "not cross-origin isolated: one thread only",
+                           page.value("hardware_concurrency", 0));
+  } else if (p == "webgpu") {
+    const nlohmann::json gpu = page.value("webgpu", nlohmann::json::object());
+    detail["adapter"] = gpu;
+    if (!gpu.value("available", false)) {
+      s.reason = fmt::format("{} has no WebGPU adapter: {}", probe.browser,
+                             gpu.value("error", std::string("no reason given")));
+    } else {
+      const std::string description = gpu.value("description", "");
+      const bool fallback = gpu.value("is_fallback", false) ||
+                            description.find("SwiftShader") != std::string::npos ||
+                            gpu.value("architecture", "") == "swiftshader";
+      detail["adapter"]["is_fallback"] = fallback;
+      s.available = true;
+      std::vector<std::string> names;
+      for (const char* key : {"vendor", "architecture", "description", "device"})
+        if (const std::string v = gpu.value(key, ""); !v.empty()) names.push_back(v);
+      s.reason = fmt::format(
+          "{} WebGPU adapter {}{}", probe.browser, fmt::join(names, " / "),
+          fallback ? " — a FALLBACK adapter (software rendering on the CPU, e.g. SwiftShader): "
+                     "its figures measure a software renderer, not a GPU"
+                   : "");
+    }
+  } else {  // webnn
+    const nlohmann::json nn = page.value("webnn", nlohmann::json::object());
+    detail["webnn"] = nn;
+    if (nn.value("available", false)) {
+      s.available = true;
+      s.reason = fmt::format("{} WebNN context (deviceType {})", probe.browser,
+                             nn.value("device_type", "cpu"));
+    } else {
+      s.reason = fmt::format("{} has no WebNN backend: navigator.ml.createContext({{deviceType: "
+                             "'{}'}}) failed with \"{}\"",
+                             probe.browser, nn.value("device_type", "cpu"),
+                             nn.value("error", std::string("no reason given")));
+    }
+  }
+  s.detail_json = detail.dump();
 }
 
 // Attaching the provider is the test: it loads the provider's library and what that needs.
@@ -70,10 +133,7 @@ PlatformStatus Check(const PlatformDef& def, const hw::HardwareReport& hw) {
     if (!hw.chromium)
       s.reason = hw.chromium_missing_reason;
     else
-      s.reason = fmt::format(
-          "browser runs are not implemented in this version of the tool "
-          "(Chromium {} found at {})",
-          hw.chromium->version, hw.chromium->path);
+      CheckBrowser(p, s);
   }
   return s;
 }

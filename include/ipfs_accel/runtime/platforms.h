@@ -16,6 +16,10 @@ struct PlatformStatus {
   std::string execution_provider;  // ORT EP that serves it, e.g. "CUDAExecutionProvider"
   bool available = false;
   std::string reason;  // why not, or what it runs on
+  // Browser platforms: what the probe page saw, as JSON (browser, cross-origin isolation,
+  // WebGPU adapter and whether it is a fallback adapter, WebNN's createContext() error);
+  // empty for native platforms.
+  std::string detail_json = {};
 };
 
 // Every known platform, in a fixed order.

@@ -47,6 +47,10 @@ class Session {
   virtual void Bind(const std::map<std::string, core::Tensor>& inputs) = 0;
   // REQUIRES: Bind() was called.
   virtual void RunBound() = 0;
+  // Runs the bound inputs once and returns the latency in ms as measured where the run
+  // happens (the browser page's clock for browser sessions; here, steady_clock around
+  // RunBound()). REQUIRES: Bind() was called.
+  virtual double RunBoundTimed();
 
   // Stateful loops (token-by-token decoding) keep their state in the runtime:
   // RunBoundKeepOutputs() keeps this run's outputs; MoveOutputToInput() hands one of

@@ -1,0 +1,198 @@
+#include "browser_server.h"
+
+#include <httplib.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "ipfs_accel/core/error.h"
+
+namespace ipfs_accel::runtime {
+
+using core::Error;
+using core::ErrorKind;
+
+namespace {
+
+constexpr core::DType kDTypes[] = {
+    core::DType::kFloat32, core::DType::kFloat16, core::DType::kBFloat16, core::DType::kFloat64,
+    core::DType::kInt64,   core::DType::kInt32,   core::DType::kInt16,    core::DType::kInt8,
+    core::DType::kUInt8,   core::DType::kBool};
+
+core::DType DTypeNamed(const std::string& name) {
+  for (core::DType d : kDTypes)
+    if (name == core::DTypeName(d)) return d;
+  throw Error(ErrorKind::kRuntime,
+              fmt::format("the browser page sent a tensor of unknown dtype '{}'", name));
+}
+
+// How long one GET /command waits before answering 204 (the page then asks again).
+constexpr auto kLongPoll = std::chrono::seconds(20);
+
+}  // namespace
+
+std::string EncodeEnvelope(const std::string& header_json,
+                           const std::map<std::string, core::Tensor>& tensors) {
+  nlohmann::json header = nlohmann::json::parse(header_json);
+  header["tensors"] = nlohmann::json::array();
+  size_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    header["tensors"].push_back({{"name", name},
+                                 {"dtype", core::DTypeName(t.dtype)},
+                                 {"shape", t.shape},
+                                 {"offset", offset},
+                                 {"length", t.bytes.size()}});
+    offset += t.bytes.size();
+  }
+  const std::string text = header.dump();
+  std::string out(4, '\0');
+  const uint32_t n = static_cast<uint32_t>(text.size());
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+  out.reserve(4 + text.size() + offset);
+  out += text;
+  for (const auto& [name, t] : tensors)
+    out.append(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size());
+  return out;
+}
+
+Envelope DecodeEnvelope(const std::string& body) {
+  auto bad = [](const std::string& why) {
+    return Error(ErrorKind::kRuntime, "the browser page sent a malformed result: " + why);
+  };
+  if (body.size() < 4) throw bad("shorter than its header length");
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i)
+    n |= static_cast<uint32_t>(static_cast<unsigned char>(body[i])) << (8 * i);
+  if (body.size() < 4 + size_t{n}) throw bad("the header is cut short");
+  Envelope e;
+  e.header_json = body.substr(4, n);
+  const size_t base = 4 + size_t{n};
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(e.header_json);
+    for (const auto& t : header.value("tensors", nlohmann::json::array())) {
+      core::Tensor tensor;
+      tensor.dtype = DTypeNamed(t.at("dtype").get<std::string>());
+      tensor.shape = t.at("shape").get<core::Shape>();
+      const size_t offset = t.at("offset").get<size_t>(), length = t.at("length").get<size_t>();
+      if (base + offset + length > body.size()) throw bad("a tensor runs past the end");
+      if (length != static_cast<size_t>(tensor.element_count()) * core::DTypeSize(tensor.dtype))
+        throw bad(fmt::format("tensor '{}' has {} bytes for shape {}",
+                              t.at("name").get<std::string>(), length,
+                              core::ShapeToString(tensor.shape)));
+      tensor.bytes.resize(length);
+      std::memcpy(tensor.bytes.data(), body.data() + base + offset, length);
+      e.tensors[t.at("name").get<std::string>()] = std::move(tensor);
+    }
+  } catch (const nlohmann::json::exception& x) {
+    throw bad(x.what());
+  }
+  return e;
+}
+
+BrowserServer::BrowserServer(Content content)
+    : content_(std::move(content)), server_(std::make_unique<httplib::Server>()) {
+  httplib::Server& s = *server_;
+  s.set_default_headers({{"Cross-Origin-Opener-Policy", "same-origin"},
+                         {"Cross-Origin-Embedder-Policy", "require-corp"},
+                         {"Cross-Origin-Resource-Policy", "same-origin"},
+                         {"Cache-Control", "no-store"}});
+  s.set_file_extension_and_mimetype_mapping("mjs", "text/javascript");
+  s.set_file_extension_and_mimetype_mapping("js", "text/javascript");
+  s.set_file_extension_and_mimetype_mapping("wasm", "application/wasm");
+  s.set_file_extension_and_mimetype_mapping("html", "text/html");
+  s.set_mount_point("/runner", content_.runner_dir);
+  s.set_mount_point("/ort", content_.ort_dir);
+  s.set_payload_max_length(size_t{4} << 30);
+  s.set_read_timeout(60);
+  s.set_write_timeout(60);
+
+  s.Get("/job", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(content_.job_json, "application/json");
+  });
+  s.Get("/model.onnx", [this](const httplib::Request&, httplib::Response& res) {
+    std::shared_ptr<const std::string> bytes;
+    {
+      std::lock_guard lock(mutex_);
+      bytes = content_.model_bytes;
+    }
+    if (!bytes) {
+      res.status = 404;
+      return;
+    }
+    res.set_content_provider(bytes->size(), "application/octet-stream",
+                             [bytes](size_t offset, size_t length, httplib::DataSink& sink) {
+                               sink.write(bytes->data() + offset,
+                                          std::min(length, bytes->size() - offset));
+                               return true;
+                             });
+  });
+  s.Get("/command", [this](const httplib::Request&, httplib::Response& res) {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, kLongPoll, [this] { return stopping_ || !commands_.empty(); });
+    if (commands_.empty()) {
+      res.status = 204;
+      return;
+    }
+    res.set_content(std::move(commands_.front()), "application/octet-stream");
+    commands_.pop_front();
+  });
+  for (const char* kind : {"ready", "error", "result"}) {
+    s.Post(std::string("/") + kind,
+           [this, kind](const httplib::Request& req, httplib::Response& res) {
+             {
+               std::lock_guard lock(mutex_);
+               messages_.push_back({kind, req.body});
+             }
+             changed_.notify_all();
+             res.set_content("{}", "application/json");
+           });
+  }
+  port_ = s.bind_to_any_port("127.0.0.1");
+  if (port_ <= 0)
+    throw Error(ErrorKind::kRuntime,
+                "could not bind a loopback port for the browser page; check that 127.0.0.1 is up");
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // stop() is a no-op before the loop runs, which would leave the destructor's join hanging.
+  while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+BrowserServer::~BrowserServer() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string BrowserServer::url(const std::string& path) const {
+  return fmt::format("http://127.0.0.1:{}{}", port_, path);
+}
+
+void BrowserServer::ForgetModel() {
+  std::lock_guard lock(mutex_);
+  content_.model_bytes.reset();
+}
+
+void BrowserServer::PostCommand(std::string envelope) {
+  {
+    std::lock_guard lock(mutex_);
+    commands_.push_back(std::move(envelope));
+  }
+  changed_.notify_all();
+}
+
+std::optional<BrowserServer::Message> BrowserServer::WaitMessage(
+    std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  if (!changed_.wait_for(lock, timeout, [this] { return !messages_.empty(); })) return std::nullopt;
+  Message m = std::move(messages_.front());
+  messages_.pop_front();
+  return m;
+}
+
+}  // namespace ipfs_accel::runtime

@@ -1,0 +1,81 @@
+#pragma once
+// The loopback HTTP server a browser page talks to: it serves the runner page, the
+// onnxruntime-web files, the model bytes and the job, passes commands to the page (the page
+// long-polls GET /command) and queues what the page posts (/ready, /error, /result). Every
+// response carries COOP/COEP/CORP headers, so the page is cross-origin isolated and wasm
+// threads work.
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "ipfs_accel/core/tensor.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace ipfs_accel::runtime {
+
+// The wire format of tensors between the tool and the page: a 4-byte little-endian header
+// length, a JSON header ({..., "tensors": [{name, dtype, shape, offset, length}]}), then the
+// tensors' raw little-endian bytes.
+std::string EncodeEnvelope(const std::string& header_json,
+                           const std::map<std::string, core::Tensor>& tensors);
+struct Envelope {
+  std::string header_json;  // without the "tensors" list's bytes
+  std::map<std::string, core::Tensor> tensors;
+};
+// Throws core::Error(kRuntime) for a body that is not an envelope or names an unknown dtype.
+Envelope DecodeEnvelope(const std::string& body);
+
+class BrowserServer {
+ public:
+  struct Content {
+    std::string runner_dir;                          // served under /runner/
+    std::string ort_dir;                             // served under /ort/
+    std::string job_json;                            // GET /job
+    std::shared_ptr<const std::string> model_bytes;  // GET /model.onnx (may be null)
+  };
+  // A message the page posted: kind is "ready", "error" or "result".
+  struct Message {
+    std::string kind;
+    std::string body;
+  };
+
+  // Binds 127.0.0.1 on a free port and serves on a thread of its own. Throws
+  // core::Error(kRuntime) when no port can be bound.
+  explicit BrowserServer(Content content);
+  ~BrowserServer();  // stops serving
+  BrowserServer(const BrowserServer&) = delete;
+  BrowserServer& operator=(const BrowserServer&) = delete;
+
+  int port() const { return port_; }
+  std::string url(const std::string& path) const;
+
+  // Stops serving the model (GET /model.onnx answers 404 from now on) and lets go of its bytes.
+  void ForgetModel();
+  // The next command for the page's GET /command (an envelope).
+  void PostCommand(std::string envelope);
+  // The oldest message the page posted, waiting up to `timeout`; nullopt when none came.
+  std::optional<Message> WaitMessage(std::chrono::milliseconds timeout);
+
+ private:
+  Content content_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::string> commands_;
+  std::deque<Message> messages_;
+  bool stopping_ = false;
+};
+
+}  // namespace ipfs_accel::runtime

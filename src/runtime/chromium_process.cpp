@@ -1,0 +1,170 @@
+#include "chromium_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "ipfs_accel/core/error.h"
+
+namespace ipfs_accel::runtime {
+
+namespace fs = std::filesystem;
+using core::Error;
+using core::ErrorKind;
+
+namespace {
+
+std::string ReadWhole(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The process group of /proc/<pid>, or -1 (field 5 of stat, after the parenthesised name).
+pid_t ProcessGroupOf(const fs::path& proc_dir) {
+  const std::string stat = ReadWhole(proc_dir / "stat");
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(stat.substr(close + 1));
+  std::string state;
+  long ppid = 0, pgrp = -1;
+  rest >> state >> ppid >> pgrp;
+  return rest ? static_cast<pid_t>(pgrp) : -1;
+}
+
+}  // namespace
+
+ChromiumProcess::ChromiumProcess(const std::string& binary, const std::string& url,
+                                 const std::vector<std::string>& extra_flags) {
+  std::string tmpl = (fs::temp_directory_path() / "ipfs_accel_chromium_XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    throw Error(ErrorKind::kRuntime,
+                fmt::format("could not create a temporary folder for "
+                            "Chromium's profile under {}: {}",
+                            fs::temp_directory_path().string(), std::strerror(errno)));
+  temp_dir_ = tmpl;
+  profile_dir_ = temp_dir_ + "/profile";
+  log_path_ = temp_dir_ + "/chromium.log";
+  fs::create_directories(profile_dir_);
+
+  std::vector<std::string> argv = {
+      binary, "--headless", "--no-sandbox", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      // No spare renderer: after a page's renderer dies, none
+      // but Chromium's own UI renderer is left (HasRenderer).
+      "--disable-features=SpareRendererForSitePerProcess", "--user-data-dir=" + profile_dir_};
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  argv.push_back(url);
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+
+  // Everything the child needs is prepared before fork (no allocation after it).
+  const int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::setpgid(0, 0);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(log >= 0 ? log : null, 2);
+    ::execv(cargv[0], cargv.data());
+    ::_exit(127);
+  }
+  const int fork_errno = errno;
+  if (log >= 0) ::close(log);
+  if (null >= 0) ::close(null);
+  if (pid_ < 0) {
+    std::error_code ec;
+    fs::remove_all(temp_dir_, ec);
+    throw Error(ErrorKind::kRuntime, fmt::format("could not start Chromium ({}): {}", binary,
+                                                 std::strerror(fork_errno)));
+  }
+  ::setpgid(pid_, pid_);  // also here: no race with the child's own call
+}
+
+ChromiumProcess::~ChromiumProcess() {
+  Kill();
+  std::error_code ec;
+  fs::remove_all(temp_dir_, ec);
+}
+
+bool ChromiumProcess::Exited(std::string* description) {
+  if (!reaped_) {
+    const pid_t r = ::waitpid(pid_, &status_, WNOHANG);
+    if (r == 0) return false;
+    reaped_ = true;
+  }
+  if (description != nullptr) {
+    if (WIFEXITED(status_))
+      *description = fmt::format("Chromium exited with status {}", WEXITSTATUS(status_));
+    else if (WIFSIGNALED(status_))
+      *description = fmt::format("Chromium was ended by signal {}", WTERMSIG(status_));
+    else
+      *description = "Chromium ended";
+  }
+  return true;
+}
+
+bool ChromiumProcess::HasRenderer() const {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    if (ProcessGroupOf(entry.path()) != pid_) continue;
+    // Chromium's own UI (--top-chrome-webui) has a renderer too; it outlives a page's crash.
+    const std::string cmdline = ReadWhole(entry.path() / "cmdline");
+    if (cmdline.find("--type=renderer") != std::string::npos &&
+        cmdline.find("--top-chrome-webui") == std::string::npos)
+      return true;
+  }
+  return false;
+}
+
+void ChromiumProcess::Kill() {
+  if (pid_ <= 0) return;
+  ::kill(-pid_, SIGKILL);  // helpers too (GPU, network, renderers) even after the browser ended
+  if (!reaped_) {
+    while (::waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
+    }
+    reaped_ = true;
+  }
+  // SIGKILL is asynchronous: wait (briefly) until the helpers are gone too, so that callers
+  // see no process of this profile once Kill() returns.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (::kill(-pid_, 0) == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+std::string ChromiumProcess::LogTail(size_t max_lines) const {
+  std::istringstream in(ReadWhole(log_path_));
+  std::vector<std::string> kept;
+  for (std::string line; std::getline(in, line);) {
+    // Chromium's log lines: "[pid:tid:date:ERROR:file.cc(123)] message"; D-Bus noise is not ours.
+    if (line.find("ERROR:") == std::string::npos && line.find("FATAL:") == std::string::npos)
+      continue;
+    if (line.find("dbus") != std::string::npos || line.find("D-Bus") != std::string::npos) continue;
+    const size_t close = line.find("] ");
+    kept.push_back(close == std::string::npos ? line : line.substr(close + 2));
+  }
+  if (kept.size() > max_lines) kept.erase(kept.begin(), kept.end() - max_lines);
+  std::string out;
+  for (const auto& l : kept) out += (out.empty() ? "" : " | ") + l;
+  return out;
+}
+
+}  // namespace ipfs_accel::runtime

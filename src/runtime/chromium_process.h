@@ -1,0 +1,42 @@
+#pragma once
+// Headless Chromium in a process group of its own with a fresh profile, so that it can be
+// killed whole (browser, renderers, GPU and network helpers) and leaves nothing behind.
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace ipfs_accel::runtime {
+
+class ChromiumProcess {
+ public:
+  // Starts `binary` headless on `url` with the base flags (ARCHITECTURE.md) plus `extra_flags`,
+  // a new --user-data-dir in a temporary folder, and stderr to a log file in that folder.
+  // Throws core::Error(kRuntime) when it cannot start.
+  ChromiumProcess(const std::string& binary, const std::string& url,
+                  const std::vector<std::string>& extra_flags);
+  ~ChromiumProcess();  // Kill(), then removes the temporary folder
+  ChromiumProcess(const ChromiumProcess&) = delete;
+  ChromiumProcess& operator=(const ChromiumProcess&) = delete;
+
+  pid_t pid() const { return pid_; }  // also the process group's id
+  const std::string& profile_dir() const { return profile_dir_; }
+  // Whether the browser process has exited (reaps it); *description says how, when it has.
+  bool Exited(std::string* description = nullptr);
+  // Whether a page's renderer process of this browser is alive (false after a renderer crash).
+  bool HasRenderer() const;
+  // SIGKILL to the whole group, reaps the browser and waits (up to 3 s) until the rest of the
+  // group has ended. Idempotent.
+  void Kill();
+  // The last `max_lines` lines of Chromium's stderr that look like errors, joined by " | ".
+  std::string LogTail(size_t max_lines = 3) const;
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  int status_ = 0;
+  std::string temp_dir_, profile_dir_, log_path_;
+};
+
+}  // namespace ipfs_accel::runtime
