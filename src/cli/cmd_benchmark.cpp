@@ -119,8 +119,19 @@ store::CompatibilityRecord ConfigurationResult(const Configuration& c, std::stri
 struct PlatformSelection {
   std::vector<std::string> run;
   std::vector<runtime::PlatformStatus> unavailable;
+  // "all" only: platforms here that are not run unless named (a software WebGPU adapter).
+  std::vector<runtime::PlatformStatus> skipped;
   bool named_unavailable = false;  // the user named a platform that is not here
 };
+
+// A WebGPU adapter that renders in software (SwiftShader): a correctness path 50-600x slower
+// than wasm (one bert-base run took 85 s here), so "all" does not spend hours on it.
+bool IsFallbackWebGpu(const runtime::PlatformStatus& st) {
+  if (st.platform != "webgpu" || st.detail_json.empty()) return false;
+  const auto detail = nlohmann::json::parse(st.detail_json, nullptr, false);
+  return detail.is_object() && detail.contains("adapter") &&
+         detail["adapter"].value("is_fallback", false);
+}
 
 PlatformSelection SelectPlatforms(const std::vector<std::string>& asked,
                                   const hw::HardwareReport& hardware) {
@@ -135,7 +146,12 @@ PlatformSelection SelectPlatforms(const std::vector<std::string>& asked,
   std::set<std::string> seen;
   for (const auto& st : statuses) {
     if (!seen.insert(st.platform).second) continue;
-    if (st.available) {
+    if (all && st.available && IsFallbackWebGpu(st)) {
+      runtime::PlatformStatus skip = st;
+      skip.reason = fmt::format(
+          "not run by --hardware all: {}; name --hardware webgpu to run it anyway", st.reason);
+      s.skipped.push_back(skip);
+    } else if (st.available) {
       s.run.push_back(st.platform);
     } else {
       s.unavailable.push_back(st);
@@ -263,6 +279,15 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
                                  .error_message = st.reason,
                                  .max_abs_error = std::nullopt};
     entry_for(st.platform).compatibility.push_back(r);
+  }
+  for (const auto& st : platforms.skipped) {
+    store::CompatibilityRecord r{.execution_provider = st.execution_provider,
+                                 .status = "skipped",
+                                 .error_class = "software_adapter",
+                                 .error_message = st.reason,
+                                 .max_abs_error = std::nullopt};
+    entry_for(st.platform).compatibility.push_back(r);
+    std::cerr << fmt::format("{}: {}\n", st.platform, st.reason);
   }
   for (const auto& u : plan.unrunnable) {
     store::CompatibilityRecord r{.execution_provider = "",

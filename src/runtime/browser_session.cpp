@@ -209,6 +209,11 @@ BrowserSession::BrowserSession(const models::Model& model, const SessionOptions&
   command_timeout_ =
       SecondsOption(options, "timeout_s", std::chrono::seconds(p == "webgpu" ? 300 : 120));
   const std::string device_type = OptionOr(options, "device_type", "cpu");
+  const std::string warmup = OptionOr(options, "warmup", "0");
+  if (warmup != "0" && warmup != "1")
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("provider option warmup={} is not 0 or 1", warmup));
+  warmup_ = warmup == "1";
   if (p == "webnn" && device_type != "cpu" && device_type != "gpu" && device_type != "npu")
     throw Error(ErrorKind::kInvalidArgument,
                 fmt::format("webnn device_type '{}' is not cpu, gpu or npu", device_type));
@@ -221,7 +226,8 @@ BrowserSession::BrowserSession(const models::Model& model, const SessionOptions&
       {"platform", p},
       {"threads", options.intra_op_threads},
       {"graph_optimization_level", OptimizationLevelName(options.graph_optimization_level)},
-      {"test_fault", OptionOr(options, "test_fault", "")}};
+      {"test_fault", OptionOr(options, "test_fault", "")},
+      {"warmup", warmup_}};
   if (p == "webnn") job["webnn_device_type"] = device_type;
   server_ = std::make_unique<BrowserServer>(
       BrowserServer::Content{files.runner_dir, files.ort_dir, job.dump(), bytes});
@@ -336,7 +342,9 @@ std::map<std::string, core::Tensor> BrowserSession::Run(
 
 void BrowserSession::Bind(const std::map<std::string, core::Tensor>& inputs) {
   CheckInputs(inputs);
-  Command("bind", inputs);
+  const Reply r = Command("bind", inputs);
+  if (const auto ms = r.header.find("warmup_ms"); ms != r.header.end() && ms->is_number())
+    warmup_ms_ = ms->get<double>();
 }
 
 double BrowserSession::RunBoundTimed() {
@@ -351,20 +359,23 @@ std::string BrowserSession::options_json() const {
                {"description", a.value("description", "")},
                {"device", a.value("device", "")},
                {"is_fallback", a.value("is_fallback", false)}};
-  nlohmann::json j = {{"browser",
-                       {{"name", "chromium"},
-                        {"version", browser_version_},
-                        {"user_agent", ready_.value("user_agent", "")}}},
-                      {"onnxruntime_web_version", ready_.value("ort_version", "")},
-                      {"execution_provider", options_.platform},
-                      {"threads", ready_.value("threads", 0)},
-                      {"threads_requested", options_.intra_op_threads},
-                      {"cross_origin_isolated", ready_.value("cross_origin_isolated", false)},
-                      {"hardware_concurrency", ready_.value("hardware_concurrency", 0)},
-                      {"graph_optimization_level", options_.graph_optimization_level},
-                      {"load_ms_in_page", ready_.value("load_ms", 0.0)},
-                      {"adapter", adapter},
-                      {"provider_options", options_.provider_options}};
+  nlohmann::json j = {
+      {"browser",
+       {{"name", "chromium"},
+        {"version", browser_version_},
+        {"user_agent", ready_.value("user_agent", "")}}},
+      {"onnxruntime_web_version", ready_.value("ort_version", "")},
+      {"execution_provider", options_.platform},
+      {"threads", ready_.value("threads", 0)},
+      {"threads_requested", options_.intra_op_threads},
+      {"cross_origin_isolated", ready_.value("cross_origin_isolated", false)},
+      {"hardware_concurrency", ready_.value("hardware_concurrency", 0)},
+      {"graph_optimization_level", options_.graph_optimization_level},
+      {"load_ms_in_page", ready_.value("load_ms", 0.0)},
+      {"warmup",
+       {{"enabled", warmup_}, {"ms", warmup_ms_ ? nlohmann::json(*warmup_ms_) : nullptr}}},
+      {"adapter", adapter},
+      {"provider_options", options_.provider_options}};
   if (options_.platform == "webnn")
     j["webnn_device_type"] = OptionOr(options_, "device_type", "cpu");
   return j.dump();

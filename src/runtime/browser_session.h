@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -40,8 +41,10 @@ const BrowserProbe& ProbeBrowserOnce();
 
 // provider_options: "timeout_s" (each command, default 120; 300 on webgpu, whose software
 // fallback adapter is slow), "load_timeout_s" (page start and model load, default 180),
-// "device_type" (webnn: cpu, gpu or npu; default cpu), and for tests only "test_fault" = "hang"
-// (the page spins on its first command).
+// "device_type" (webnn: cpu, gpu or npu; default cpu), "warmup" (1: the first Bind() also runs
+// the inputs once, untimed, as an application warms shaders up at session creation; its time is
+// in options_json()'s warmup.ms, so the first timed run shows what is left), and for tests only
+// "test_fault" = "hang" (the page spins on its first command).
 class BrowserSession : public Session {
  public:
   // Throws core::Error: kUnsupported (a graph with external data), kUnavailable (no Chromium,
@@ -93,6 +96,8 @@ class BrowserSession : public Session {
   nlohmann::json ready_;
   std::vector<TensorSpec> inputs_, outputs_;
   bool failed_ = false;
+  bool warmup_ = false;
+  std::optional<double> warmup_ms_;
   int next_id_ = 1;
 };
 

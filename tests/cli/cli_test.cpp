@@ -548,6 +548,15 @@ TEST_F(CliTest, PlatformsThatAreNotHereAreRecordedAsUnavailable) {
       "SELECT count(*) FROM performance_results JOIN hardware_platforms USING (hardware_id) "
       "WHERE platform = 'cpu'";
   EXPECT_EQ(*rows(cpu_results)[0][0], "1");
+  // A software WebGPU adapter (SwiftShader here) is recorded as skipped, not run, by "all".
+  const auto webgpu = rows(
+      "SELECT c.status, c.error_message, (SELECT count(*) FROM performance_results p WHERE "
+      "p.hardware_id = c.hardware_id) FROM compatibility_results c JOIN hardware_platforms h "
+      "USING (hardware_id) WHERE h.platform = 'webgpu'");
+  if (!webgpu.empty() && *webgpu[0][0] == "skipped") {
+    EXPECT_NE(webgpu[0][1]->find("FALLBACK"), std::string::npos) << *webgpu[0][1];
+    EXPECT_EQ(*webgpu[0][2], "0");
+  }
 
   r =
       Run("benchmark --model bert-tiny --seq-lens 16 --hardware cpu,cuda --iterations 3 "

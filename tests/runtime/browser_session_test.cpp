@@ -269,5 +269,28 @@ TEST(BrowserSession, WebNnSessionReportsTheBrowsersError) {
   EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
 }
 
+// warmup=1: the first Bind() runs the inputs once in the page (its time recorded), so the first
+// timed run afterwards no longer pays for the first-run work; the option's value is checked.
+TEST(BrowserSession, WarmupAtBindIsRecorded) {
+  SKIP_WITHOUT_BROWSER();
+  const models::Model model = models::LoadModel("bert-tiny");
+  SessionOptions options;
+  options.platform = "wasm";
+  options.intra_op_threads = 1;
+  options.provider_options["warmup"] = "2";
+  EXPECT_EQ(testing::CatchError([&] { OpenSession(model, options); }).kind(),
+            core::ErrorKind::kInvalidArgument);
+  options.provider_options["warmup"] = "1";
+  auto session = OpenSession(model, options);
+  auto before = nlohmann::json::parse(session->options_json());
+  EXPECT_TRUE(before["warmup"]["enabled"].get<bool>());
+  EXPECT_TRUE(before["warmup"]["ms"].is_null());  // nothing bound yet
+  session->Bind(MakeInputs(model, session->inputs(), 1, 16));
+  const auto after = nlohmann::json::parse(session->options_json());
+  ASSERT_TRUE(after["warmup"]["ms"].is_number()) << after.dump();
+  EXPECT_GT(after["warmup"]["ms"].get<double>(), 0.0);
+  EXPECT_GT(session->RunBoundTimed(), 0.0);
+}
+
 }  // namespace
 }  // namespace ipfs_accel::runtime

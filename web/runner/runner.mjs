@@ -126,6 +126,7 @@ function feeds(ort, tensors) {
 
 async function loop(job, ort, session) {
   let bound = null;
+  let warmed = false;
   let faults = job.test_fault || '';
   for (;;) {
     const response = await fetch('/command');
@@ -139,6 +140,13 @@ async function loop(job, ort, session) {
         outputs = await session.run(feeds(ort, tensors));
       } else if (header.op === 'bind') {
         bound = tensors;
+        if (job.warmup && !warmed) {  // one untimed run on the real shapes: shaders compile here
+          const t0 = performance.now();
+          const result = await session.run(feeds(ort, bound));
+          reply.warmup_ms = performance.now() - t0;
+          for (const t of Object.values(result)) t.dispose?.();
+          warmed = true;
+        }
       } else if (header.op === 'run_bound_timed') {
         if (!bound) throw new Error('run_bound_timed before bind');
         const f = feeds(ort, bound);
