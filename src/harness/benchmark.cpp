@@ -68,7 +68,6 @@ PreparedSession PrepareSession(runtime::Session& session, const models::Model& m
                                const BenchmarkConfig& config) {
   PreparedSession p;
   p.execution_provider = session.execution_provider();
-  p.session_options_json = session.options_json();
   p.input_shapes = ResolveShapes(session.inputs(), model.dim_roles, config.shape);
   session.Bind(GenerateInputs(session.inputs(), p.input_shapes, model.input_hints, config.seed));
   const EffectiveDims dims =
@@ -78,6 +77,8 @@ PreparedSession PrepareSession(runtime::Session& session, const models::Model& m
 
   p.first_inference_ms = session.RunBoundTimed();
   for (int i = 0; i < config.warmup; ++i) session.RunBound();
+  // After the runs: a session may record what binding and warming up did (a browser's warm-up).
+  p.session_options_json = session.options_json();
   return p;
 }
 
