@@ -45,7 +45,12 @@ store::QueryResult PerformanceReport(store::ResultStore& store, const ReportFilt
   return store.Query(fmt::format(
       "SELECT r.started_at, m.name AS model, h.platform AS hardware, h.device_name AS device, "
       "p.execution_provider AS ep, p.graph_variant AS graph, p.precision, p.scenario, "
-      "p.batch_size AS batch, p.seq_len, "
+      // What else tells configurations apart: threads and provider options (a browser's
+      // warm-up, a load scenario's way of loading).
+      "concat_ws(', ', CASE WHEN p.threads > 0 THEN 'threads ' || p.threads END, "
+      "CASE WHEN p.provider_options_json <> '{{}}' THEN "
+      "regexp_replace(p.provider_options_json, '[{{}}\"]', '', 'g') END) AS settings, "
+      "p.batch_size AS batch, p.seq_len, round(p.first_inference_ms, 3) AS first_ms, "
       "round(p.latency_p50_ms, 3) AS p50_ms, round(p.latency_p90_ms, 3) AS p90_ms, "
       "round(p.latency_p99_ms, 3) AS p99_ms, round(p.throughput_items_per_s, 2) AS items_per_s, "
       "round(p.peak_rss_bytes / 1048576.0, 1) AS peak_rss_mb, p.run_id "

@@ -36,8 +36,10 @@ void SetDeviceMemory(store::PerformanceRecord& r, int64_t process, int64_t gpu_u
   if (gpu_used >= 0) r.device_memory_gpu_used_bytes = gpu_used;
 }
 
-store::PerformanceRecord Common(const std::string& provider, const std::string& options_json,
-                                const runtime::SessionOptions& session) {
+}  // namespace
+
+store::PerformanceRecord BaseRecord(const std::string& provider, const std::string& options_json,
+                                    const runtime::SessionOptions& session) {
   store::PerformanceRecord r;
   r.execution_provider = provider;
   r.session_options_json = options_json;
@@ -52,8 +54,6 @@ store::PerformanceRecord Common(const std::string& provider, const std::string& 
   r.threads = session.intra_op_threads;
   return r;
 }
-
-}  // namespace
 
 store::HardwarePlatformRecord HardwareRecord(const std::string& platform,
                                              const hw::HardwareReport& hardware) {
@@ -83,7 +83,8 @@ store::HardwarePlatformRecord HardwareRecord(const std::string& platform,
 
 store::PerformanceRecord ToRecord(const harness::BenchmarkResult& b,
                                   const harness::BenchmarkConfig& config) {
-  store::PerformanceRecord r = Common(b.execution_provider, b.session_options_json, config.session);
+  store::PerformanceRecord r =
+      BaseRecord(b.execution_provider, b.session_options_json, config.session);
   r.batch_size = b.batch_size;
   r.seq_len = b.seq_len;
   r.input_shapes_json = nlohmann::json(b.input_shapes).dump();
@@ -104,7 +105,8 @@ store::PerformanceRecord ToRecord(const harness::PreparedSession& p, double load
                                   const harness::ServerResult& s, int64_t peak_rss_bytes,
                                   const harness::DeviceMemory& device_memory,
                                   const harness::BenchmarkConfig& config) {
-  store::PerformanceRecord r = Common(p.execution_provider, p.session_options_json, config.session);
+  store::PerformanceRecord r =
+      BaseRecord(p.execution_provider, p.session_options_json, config.session);
   r.scenario = "server";
   r.batch_size = p.batch_size;
   r.seq_len = p.seq_len;
@@ -126,7 +128,8 @@ store::PerformanceRecord ToRecord(const harness::PreparedSession& p, double load
 
 store::PerformanceRecord ToRecord(const harness::GenerationResult& g,
                                   const harness::GenerationConfig& config) {
-  store::PerformanceRecord r = Common(g.execution_provider, g.session_options_json, config.session);
+  store::PerformanceRecord r =
+      BaseRecord(g.execution_provider, g.session_options_json, config.session);
   r.scenario = "generate";
   r.batch_size = config.batch_size;
   r.seq_len = config.prompt_len;

@@ -8,10 +8,15 @@
 #include "ipfs_accel/harness/generation.h"
 #include "ipfs_accel/harness/server_scenario.h"
 #include "ipfs_accel/hw/hardware.h"
+#include "ipfs_accel/runtime/session.h"
 #include "ipfs_accel/store/records.h"
 
 namespace ipfs_accel::cli {
 
+// What every result of a session stores: its provider, options, runtime (onnxruntime, or
+// onnxruntime-web in its browser) and threads.
+store::PerformanceRecord BaseRecord(const std::string& provider, const std::string& options_json,
+                                    const runtime::SessionOptions& session);
 store::HardwarePlatformRecord HardwareRecord(const std::string& platform,
                                              const hw::HardwareReport& hardware);
 // A single-stream configuration: latencies of whole runs.

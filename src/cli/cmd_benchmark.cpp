@@ -24,11 +24,13 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/benchmark.h"
 #include "ipfs_accel/harness/generation.h"
+#include "ipfs_accel/harness/statistics.h"
 #include "ipfs_accel/harness/verification.h"
 #include "ipfs_accel/hw/hardware.h"
 #include "ipfs_accel/models/catalog.h"
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/precision.h"
+#include "ipfs_accel/runtime/backend.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "ipfs_accel/runtime/platforms.h"
 #include "ipfs_accel/store/result_store.h"
@@ -192,12 +194,147 @@ std::optional<std::string> DoesNotFit(const std::optional<analysis::MemoryEstima
       analysis::DescribeBytes(free_bytes), where);
 }
 
+// What every run stores about itself, filled in when its measurements are done.
+void FinishRunRecord(store::RunRecord& run, const hw::HardwareReport& hardware, uint64_t seed,
+                     bool isolated) {
+  run.finished_at = store::UtcNow();
+  run.tool_version = build_info::kToolVersion;
+  run.git_commit = build_info::kGitCommit;
+  if (*build_info::kGitBranch) run.branch = build_info::kGitBranch;
+  run.command_line = CommandLine();
+  run.hostname = hardware.host.hostname;
+  run.os = hardware.host.os;
+  run.seed = seed;
+  run.metadata_json = nlohmann::json{
+      {"onnxruntime_version", runtime::OnnxRuntimeVersion()},
+      {"build_type", build_info::kBuildType},
+      {"isolated", isolated},
+      {"hardware",
+       hardware}}.dump();
+}
+
+// `--scenario load`: a composite model's parts (CLIP's text and vision towers) loaded in the
+// browser one after the other and all at once; one stored result per platform and way, whose
+// latencies are the page's load times of all parts together.
+int RunLoadScenario(const BenchmarkOptions& o, const SweepRequest& req) {
+  const std::vector<std::string> parts = models::ComponentsOf(req.model);
+  if (parts.size() < 2)
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("--scenario load times loading a composite model's parts together "
+                            "(e.g. clip-vit-base-patch32: text_model, vision_model); '{}' has "
+                            "{} parts",
+                            req.model, parts.size()));
+  for (const auto& p : o.hardware)
+    if (!runtime::IsBrowserPlatform(p))
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("--scenario load is measured in the browser; '{}' is not a browser "
+                              "platform (use --hardware wasm,webgpu)",
+                              p));
+  const int repetitions = o.timing_given ? req.iterations : 5;
+  const hw::HardwareReport hardware = hw::Detect();
+  const PlatformSelection platforms = SelectPlatforms(o.hardware, hardware);
+  const models::Model model = models::LoadModel(req.model, {.seed = req.seed});
+  std::vector<models::Model> built;
+  for (const auto& part : parts)
+    built.push_back(models::LoadModel(req.model + ":" + part, {.seed = req.seed}));
+  std::vector<const models::Model*> part_models;
+  for (const auto& m : built) part_models.push_back(&m);
+  const std::string db_path = store::ResolveDatabasePath(o.db.path);
+  auto store = store::ResultStore::Open(db_path);
+
+  store::RunResults results;
+  results.run.run_id = store::NewRunId();
+  results.run.started_at = store::UtcNow();
+  Table table{{"hardware", "loading", "threads", "parts", "p50_ms", "mean_ms", "min_ms", "runs"},
+              {false, false, true, false, true, true, true, true},
+              {}};
+  for (const auto& st : platforms.unavailable) {
+    store::RunResults::Entry e;
+    e.hardware = HardwareRecord(st.platform, hardware);
+    e.model = ModelRecordOf(model);
+    e.compatibility.push_back({.execution_provider = st.execution_provider,
+                               .status = "unavailable",
+                               .error_class = core::ErrorKindName(ErrorKind::kUnavailable),
+                               .error_message = st.reason,
+                               .max_abs_error = std::nullopt});
+    results.entries.push_back(std::move(e));
+  }
+  for (const auto& platform : platforms.run) {
+    for (const auto& provider_options : ProviderOptionSets(platform, req.ep_options))
+      for (const int threads : req.threads) {
+        runtime::SessionOptions options;
+        options.platform = platform;
+        options.intra_op_threads = threads;
+        options.provider_options = provider_options;
+        std::cerr << fmt::format("{}: loading {} ({}) {} times each way\n", platform, req.model,
+                                 fmt::join(parts, " + "), repetitions);
+        const runtime::LoadTiming t =
+            runtime::TimeBrowserLoading(part_models, options, repetitions);
+        store::RunResults::Entry e;
+        e.hardware = HardwareRecord(platform, hardware);
+        e.model = ModelRecordOf(model);
+        for (const bool concurrent : {false, true}) {
+          const std::vector<double>& ms = concurrent ? t.concurrent_ms : t.sequential_ms;
+          const harness::LatencyStats stats = harness::Summarize(ms);
+          store::PerformanceRecord r = BaseRecord(t.execution_provider, t.options_json, options);
+          r.scenario = "load";
+          nlohmann::json provider = nlohmann::json::object();
+          for (const auto& [k, v] : options.provider_options) provider[k] = v;
+          provider["load"] = concurrent ? "concurrent" : "sequential";  // part of the configuration
+          provider["parts"] = parts;
+          r.provider_options_json = provider.dump();
+          r.iterations = static_cast<int>(ms.size());
+          r.samples_ms = ms;
+          r.latency_mean_ms = stats.mean;
+          r.latency_stdev_ms = stats.stdev;
+          r.latency_min_ms = stats.min;
+          r.latency_max_ms = stats.max;
+          r.latency_p50_ms = stats.p50;
+          r.latency_p90_ms = stats.p90;
+          r.latency_p95_ms = stats.p95;
+          r.latency_p99_ms = stats.p99;
+          r.load_ms = stats.p50;
+          r.throughput_items_per_s = stats.mean > 0 ? 1000.0 / stats.mean : 0;  // loads per second
+          e.performance.push_back(r);
+          table.rows.push_back({platform, concurrent ? "concurrent" : "sequential",
+                                std::to_string(threads), fmt::format("{}", fmt::join(parts, "+")),
+                                fmt::format("{:.1f}", stats.p50), fmt::format("{:.1f}", stats.mean),
+                                fmt::format("{:.1f}", stats.min), std::to_string(ms.size())});
+        }
+        e.compatibility.push_back({.execution_provider = t.execution_provider,
+                                   .status = "ok",
+                                   .error_class = "",
+                                   .error_message = "",
+                                   .max_abs_error = std::nullopt});
+        results.entries.push_back(std::move(e));
+      }
+  }
+  FinishRunRecord(results.run, hardware, req.seed, false);
+  store->WriteRun(results);
+  if (o.json) {
+    std::cout << nlohmann::json{{"run_id", results.run.run_id},
+                                {"database", db_path},
+                                {"scenario", "load"},
+                                {"results", TableToJson(table)}}
+                     .dump(2)
+              << "\n";
+  } else {
+    PrintTable(std::cout, table, TableFormat::kText);
+    std::cout << fmt::format(
+        "{}: parts {} loaded one after the other and all at once; run {} "
+        "stored in {}\n",
+        model.info.name, fmt::join(parts, ", "), results.run.run_id, db_path);
+  }
+  return platforms.named_unavailable ? kExitUnavailable : kExitOk;
+}
+
 int RunBenchmarkCommand(const BenchmarkOptions& o) {
   SweepRequest req = o.sweep;
   req.shape_overrides = ParseShapes(o.shapes);
   if (req.warmup < 0 || req.iterations < 1 || req.min_time_s < 0 || req.repetitions < 1)
     throw Error(ErrorKind::kInvalidArgument,
                 "--warmup must be >= 0, --iterations >= 1, --repetitions >= 1 and --min-time >= 0");
+  if (req.scenario == "load") return RunLoadScenario(o, req);
   const bool generate = req.scenario == "generate";
 
   // Everything that can be checked is checked before anything runs or is written.
@@ -394,19 +531,7 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
   }
 
   for (auto& [platform, entry] : entries) results.entries.push_back(std::move(entry));
-  results.run.finished_at = store::UtcNow();
-  results.run.tool_version = build_info::kToolVersion;
-  results.run.git_commit = build_info::kGitCommit;
-  if (*build_info::kGitBranch) results.run.branch = build_info::kGitBranch;
-  results.run.command_line = CommandLine();
-  results.run.hostname = hardware.host.hostname;
-  results.run.os = hardware.host.os;
-  results.run.seed = req.seed;
-  results.run.metadata_json = nlohmann::json{
-      {"onnxruntime_version", runtime::OnnxRuntimeVersion()},
-      {"build_type", build_info::kBuildType},
-      {"isolated", o.isolate},
-      {"hardware", hardware}}.dump();
+  FinishRunRecord(results.run, hardware, req.seed, o.isolate);
   store->WriteRun(results);
 
   std::vector<std::string> unavailable_names;
@@ -526,7 +651,9 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
                              "--iterations or --min-time is given, each takes 2 warm-up and 10 "
                              "timed runs");
   model->excludes(keys);
-  cmd->add_option("--scenario", r.scenario, "single-stream, offline, server or generate")
+  cmd->add_option("--scenario", r.scenario,
+                  "single-stream, offline, server, generate, or load (a composite model's parts "
+                  "loaded in the browser one after the other vs all at once)")
       ->capture_default_str();
   cmd->add_option("--hardware", o->hardware,
                   "platforms, comma-separated (see `detect`), or 'all': every known platform, "

@@ -235,6 +235,22 @@ int64_t CountParameters(const std::string& spec) {
   return weights.parameter_count();
 }
 
+std::vector<std::string> ComponentsOf(const std::string& spec) {
+  std::error_code ec;
+  if (fs::is_regular_file(spec, ec)) return {};
+  const bool folder = fs::is_directory(spec, ec);
+  std::optional<CatalogEntry> entry;
+  if (!folder && !(entry = FindInCatalog(spec)))
+    throw Error(
+        ErrorKind::kNotFound,
+        fmt::format("'{}' is neither a file, a Hugging Face folder nor a catalog name", spec));
+  const HfConfig config = folder ? HfConfig::Load(spec) : entry->config;
+  std::vector<std::string> names;
+  for (const Component& c : FindArchitecture(config.ModelType(), config.origin()).components)
+    names.push_back(c.name);
+  return names;
+}
+
 Model LoadModel(const std::string& spec, const LoadOptions& options) {
   std::error_code ec;
   if (fs::is_regular_file(spec, ec)) {

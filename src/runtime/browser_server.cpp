@@ -112,12 +112,8 @@ BrowserServer::BrowserServer(Content content)
   s.Get("/job", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(content_.job_json, "application/json");
   });
-  s.Get("/model.onnx", [this](const httplib::Request&, httplib::Response& res) {
-    std::shared_ptr<const std::string> bytes;
-    {
-      std::lock_guard lock(mutex_);
-      bytes = content_.model_bytes;
-    }
+  // Model bytes are streamed from memory the response keeps alive.
+  const auto send = [](std::shared_ptr<const std::string> bytes, httplib::Response& res) {
     if (!bytes) {
       res.status = 404;
       return;
@@ -128,6 +124,23 @@ BrowserServer::BrowserServer(Content content)
                                           std::min(length, bytes->size() - offset));
                                return true;
                              });
+  };
+  s.Get("/model.onnx", [this, send](const httplib::Request&, httplib::Response& res) {
+    std::shared_ptr<const std::string> bytes;
+    {
+      std::lock_guard lock(mutex_);
+      bytes = content_.model_bytes;
+    }
+    send(bytes, res);
+  });
+  s.Get(R"(/parts/(\d+)\.onnx)", [this, send](const httplib::Request& req, httplib::Response& res) {
+    std::shared_ptr<const std::string> bytes;
+    {
+      std::lock_guard lock(mutex_);
+      const auto it = parts_.find(std::stoul(req.matches[1].str()));
+      if (it != parts_.end()) bytes = it->second;
+    }
+    send(bytes, res);
   });
   s.Get("/command", [this](const httplib::Request&, httplib::Response& res) {
     std::unique_lock lock(mutex_);
@@ -176,6 +189,11 @@ std::string BrowserServer::url(const std::string& path) const {
 void BrowserServer::ForgetModel() {
   std::lock_guard lock(mutex_);
   content_.model_bytes.reset();
+}
+
+void BrowserServer::ServePart(size_t index, std::shared_ptr<const std::string> bytes) {
+  std::lock_guard lock(mutex_);
+  parts_[index] = std::move(bytes);
 }
 
 void BrowserServer::PostCommand(std::string envelope) {

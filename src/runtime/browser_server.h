@@ -61,6 +61,9 @@ class BrowserServer {
 
   // Stops serving the model (GET /model.onnx answers 404 from now on) and lets go of its bytes.
   void ForgetModel();
+  // Serves `bytes` at /parts/<index>.onnx (more models for the same page, e.g. a composite's
+  // parts whose loading is timed) until the server stops.
+  void ServePart(size_t index, std::shared_ptr<const std::string> bytes);
   // The next command for the page's GET /command (an envelope).
   void PostCommand(std::string envelope);
   // The oldest message the page posted, waiting up to `timeout`; nullopt when none came.
@@ -75,6 +78,7 @@ class BrowserServer {
   std::condition_variable changed_;
   std::deque<std::string> commands_;
   std::deque<Message> messages_;
+  std::map<size_t, std::shared_ptr<const std::string>> parts_;
   bool stopping_ = false;
 };
 

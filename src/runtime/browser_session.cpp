@@ -13,6 +13,7 @@
 #include "chromium_process.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/hw/hardware.h"
+#include "ipfs_accel/runtime/backend.h"
 
 namespace ipfs_accel::runtime {
 
@@ -293,14 +294,17 @@ std::pair<std::string, std::string> BrowserSession::Await(std::chrono::seconds t
 }
 
 BrowserSession::Reply BrowserSession::Command(const std::string& op,
-                                              const std::map<std::string, core::Tensor>& tensors) {
+                                              const std::map<std::string, core::Tensor>& tensors,
+                                              nlohmann::json fields) {
   if (failed_)
     throw Error(ErrorKind::kRuntime,
                 fmt::format("the {} browser session for '{}' ended after an earlier failure; "
                             "open a new session",
                             options_.platform, model_name_));
   const int id = next_id_++;
-  server_->PostCommand(EncodeEnvelope(nlohmann::json{{"id", id}, {"op", op}}.dump(), tensors));
+  fields["id"] = id;
+  fields["op"] = op;
+  server_->PostCommand(EncodeEnvelope(fields.dump(), tensors));
   const auto [kind, body] = Await(command_timeout_, fmt::format("running '{}'", op), true);
   if (kind != "result")
     Fail(fmt::format("the {} page sent '{}' during '{}'", options_.platform, kind, op));
@@ -345,6 +349,19 @@ void BrowserSession::Bind(const std::map<std::string, core::Tensor>& inputs) {
   const Reply r = Command("bind", inputs);
   if (const auto ms = r.header.find("warmup_ms"); ms != r.header.end() && ms->is_number())
     warmup_ms_ = ms->get<double>();
+}
+
+double BrowserSession::TimeLoading(const std::vector<const models::Model*>& parts,
+                                   bool concurrent) {
+  nlohmann::json urls = nlohmann::json::array();
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i >= parts_served_) server_->ServePart(i, ModelBytes(*parts[i]));
+    urls.push_back(fmt::format("/parts/{}.onnx", i));
+  }
+  parts_served_ = std::max(parts_served_, parts.size());
+  return Command("time_loading", {}, {{"urls", urls}, {"concurrent", concurrent}})
+      .header.at("ms")
+      .get<double>();
 }
 
 double BrowserSession::RunBoundTimed() {
@@ -394,5 +411,29 @@ void BrowserSession::SetBoundInput(const std::string&, core::Tensor) { NoGenerat
 void BrowserSession::MoveOutputToInput(const std::string&, const std::string&) { NoGeneration(); }
 core::Tensor BrowserSession::KeptOutput(const std::string&) const { NoGeneration(); }
 Session::TensorView BrowserSession::KeptOutputView(const std::string&) const { NoGeneration(); }
+
+LoadTiming TimeBrowserLoading(const std::vector<const models::Model*>& parts,
+                              const SessionOptions& options, int repetitions) {
+  if (!IsBrowserPlatform(options.platform))
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("loading is timed in the browser; '{}' is not a browser platform "
+                            "(wasm, webgpu, webnn)",
+                            options.platform));
+  if (parts.size() < 2 || repetitions < 1)
+    throw Error(ErrorKind::kInvalidArgument,
+                "timing parallel loading needs at least two parts and one repetition");
+  // The first part's own session starts the runtime (wasm compile, WebGPU device) untimed.
+  BrowserSession session(*parts.front(), options);
+  LoadTiming t;
+  t.execution_provider = session.execution_provider();
+  for (int r = 0; r < repetitions; ++r) {
+    const bool concurrent_first = r % 2 == 1;  // neither order always gets the warmer caches
+    for (const bool concurrent : {concurrent_first, !concurrent_first})
+      (concurrent ? t.concurrent_ms : t.sequential_ms)
+          .push_back(session.TimeLoading(parts, concurrent));
+  }
+  t.options_json = session.options_json();
+  return t;
+}
 
 }  // namespace ipfs_accel::runtime

@@ -70,6 +70,11 @@ class BrowserSession : public Session {
   core::Tensor KeptOutput(const std::string& name) const override;
   TensorView KeptOutputView(const std::string& name) const override;
 
+  // Creates a session for each of `parts` in the page and releases them again; returns the page's
+  // time for all of them, fetching the bytes included: one after the other, or all at once
+  // (Promise.all). The parts are served by this session's server from the first call on.
+  double TimeLoading(const std::vector<const models::Model*>& parts, bool concurrent);
+
   // The browser's process (and group) id, for tests that end its renderer.
   pid_t browser_pid() const;
   const std::string& profile_dir() const;
@@ -80,7 +85,8 @@ class BrowserSession : public Session {
     nlohmann::json header;
     std::map<std::string, core::Tensor> tensors;
   };
-  Reply Command(const std::string& op, const std::map<std::string, core::Tensor>& tensors);
+  Reply Command(const std::string& op, const std::map<std::string, core::Tensor>& tensors,
+                nlohmann::json fields = nlohmann::json::object());
   // The page's next message, or kills the browser and throws kRuntime naming `what`.
   std::pair<std::string, std::string> Await(std::chrono::seconds timeout, const std::string& what,
                                             bool page_loaded);
@@ -97,6 +103,7 @@ class BrowserSession : public Session {
   std::vector<TensorSpec> inputs_, outputs_;
   bool failed_ = false;
   bool warmup_ = false;
+  size_t parts_served_ = 0;
   std::optional<double> warmup_ms_;
   int next_id_ = 1;
 };

@@ -345,7 +345,8 @@ const std::string kSchemaV5 =
 // appender fills a table's columns by position. DuckDB cannot drop a constraint, so both
 // tables are rebuilt: the new one is filled under another name and renamed once the old one is
 // dropped (a parent table keeps its foreign-key link by the child's name, so the old child must
-// be dropped under the name the link has).
+// be dropped under the name the link has). The rebuilt scenario CHECK also admits 'load' (a
+// composite model's parts loaded in the browser one after the other vs all at once).
 constexpr const char* kSchemaV6Tables = R"sql(
 DROP VIEW latest_performance;
 DROP VIEW model_hardware_compatibility;
@@ -379,7 +380,7 @@ CREATE TABLE performance_results_v6 (
   throughput_items_per_s DOUBLE NOT NULL CHECK (throughput_items_per_s >= 0),
   peak_rss_bytes BIGINT NOT NULL CHECK (peak_rss_bytes >= 0),
   samples_ms DOUBLE[] NOT NULL,
-  scenario VARCHAR NOT NULL CHECK (scenario IN ('single-stream', 'offline', 'server', 'generate')),
+  scenario VARCHAR NOT NULL CHECK (scenario IN ('single-stream', 'offline', 'server', 'generate', 'load')),
   prompt_len BIGINT CHECK (prompt_len > 0),
   new_tokens BIGINT CHECK (new_tokens > 0),
   time_to_first_token_ms DOUBLE CHECK (time_to_first_token_ms >= 0),

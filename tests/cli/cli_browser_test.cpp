@@ -71,5 +71,43 @@ TEST(CliBrowser, BenchmarkOnWasmStoresBrowserAndIsolation) {
   EXPECT_NE(compat.rows[1][3]->find("createContext"), std::string::npos) << *compat.rows[1][3];
 }
 
+// --scenario load: the hf-tiny CLIP's two towers loaded in the page one after the other and all
+// at once, each way a stored result of the page's load times; models without parts and native
+// platforms are refused before anything runs.
+TEST(CliBrowser, LoadScenarioStoresSequentialAndConcurrentLoading) {
+  if (!fs::exists(kChromium)) GTEST_SKIP() << kChromium << " is not installed";
+  testing::TempDir dir;
+  const std::string db = dir.File("results.duckdb");
+  const std::string clip = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/clip";
+  std::string err;
+  const int status =
+      RunCli("benchmark -m " + clip + " --scenario load --hardware wasm --iterations 2 --db " + db,
+             dir, &err);
+  if (err.find("onnxruntime-web is not installed") != std::string::npos)
+    GTEST_SKIP() << "onnxruntime-web is not installed (scripts/bootstrap.sh)";
+  ASSERT_EQ(status, 0) << err;
+  {
+    auto store = store::ResultStore::Open(db, {.read_only = true});
+    const auto perf = store->Query(
+        "SELECT json_extract_string(provider_options_json, '$.load'), len(samples_ms), "
+        "latency_min_ms, json_extract_string(provider_options_json, '$.parts') "
+        "FROM performance_results WHERE scenario = 'load' ORDER BY 1");
+    ASSERT_EQ(perf.rows.size(), 2u) << err;
+    EXPECT_EQ(*perf.rows[0][0], "concurrent");
+    EXPECT_EQ(*perf.rows[1][0], "sequential");
+    for (const auto& row : perf.rows) {
+      EXPECT_EQ(*row[1], "2");
+      EXPECT_GT(std::stod(*row[2]), 0.0);
+      EXPECT_EQ(*row[3], R"(["text_model","vision_model"])");
+    }
+  }
+  EXPECT_EQ(RunCli("benchmark -m bert-tiny --scenario load --hardware wasm --db " + db, dir, &err),
+            2);
+  EXPECT_NE(err.find("0 parts"), std::string::npos) << err;
+  EXPECT_EQ(
+      RunCli("benchmark -m " + clip + " --scenario load --hardware cpu --db " + db, dir, &err), 2);
+  EXPECT_NE(err.find("not a browser platform"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace ipfs_accel

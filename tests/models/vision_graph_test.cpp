@@ -463,6 +463,13 @@ TEST(ModelComponentTest, ComponentIsItsOwnModel) {
   EXPECT_THAT(outputs, ::testing::UnorderedElementsAre("last_hidden_state", "pooler_output"));
 }
 
+TEST(ModelComponentTest, ComponentsAreListed) {
+  EXPECT_EQ(ComponentsOf("clip-vit-base-patch32"),
+            (std::vector<std::string>{"text_model", "vision_model"}));
+  EXPECT_TRUE(ComponentsOf("bert-tiny").empty());
+  EXPECT_EQ(CatchError([] { ComponentsOf("no-such-model"); }).kind(), ErrorKind::kNotFound);
+}
+
 TEST(ModelComponentTest, UnknownComponentsAreNamed) {
   const core::Error wrong = CatchError([] { LoadModel("clip-vit-base-patch32:audio_model"); });
   EXPECT_EQ(wrong.kind(), ErrorKind::kNotFound);

@@ -93,18 +93,20 @@ function specs(metadata, names) {
   });
 }
 
+function sessionOptions(job) {
+  const provider = job.platform === 'webnn'
+    ? { name: 'webnn', deviceType: job.webnn_device_type || 'cpu' }
+    : job.platform;
+  return { executionProviders: [provider], graphOptimizationLevel: job.graph_optimization_level || 'all' };
+}
+
 async function open(job) {
   const ort = await import('/ort/ort.min.mjs');
   ort.env.wasm.wasmPaths = '/ort/';
   ort.env.wasm.numThreads = job.threads || 0;  // 0: onnxruntime-web's default
   ort.env.wasm.proxy = false;
-  const provider = job.platform === 'webnn'
-    ? { name: 'webnn', deviceType: job.webnn_device_type || 'cpu' }
-    : job.platform;
   const t0 = performance.now();
-  const session = await ort.InferenceSession.create('/model.onnx', {
-    executionProviders: [provider], graphOptimizationLevel: job.graph_optimization_level || 'all',
-  });
+  const session = await ort.InferenceSession.create('/model.onnx', sessionOptions(job));
   const loadMs = performance.now() - t0;
   return {
     ort, session,
@@ -154,6 +156,14 @@ async function loop(job, ort, session) {
         const result = await session.run(f);
         reply.ms = performance.now() - t0;
         for (const t of Object.values(result)) t.dispose?.();
+      } else if (header.op === 'time_loading') {  // sessions for several models, timed
+        const create = (url) => ort.InferenceSession.create(url, sessionOptions(job));
+        const t0 = performance.now();
+        let sessions = [];
+        if (header.concurrent) sessions = await Promise.all(header.urls.map(create));
+        else for (const url of header.urls) sessions.push(await create(url));
+        reply.ms = performance.now() - t0;
+        for (const s of sessions) await s.release();
       } else if (header.op === 'close') {
         await session.release();
         await post('/result', encodeEnvelope(reply), 'application/octet-stream');

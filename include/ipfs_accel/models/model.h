@@ -102,6 +102,10 @@ Model LoadModel(const std::string& spec, const LoadOptions& options = {});
 // Builds the graph of a HF config folder (used by LoadModel and verify).
 Model LoadHfFolder(const std::string& dir, const LoadOptions& options = {});
 
+// The parts `spec` + ":PART" can name (CLIP: text_model, vision_model); empty for a model without
+// parts and for .onnx files. Throws like LoadModel for a spec that names nothing.
+std::vector<std::string> ComponentsOf(const std::string& spec);
+
 // The parameter count of a catalog name or HF folder's architecture, from the graph's
 // structure alone (no weights are made or read): cheap at any size.
 int64_t CountParameters(const std::string& spec);
