@@ -4,8 +4,9 @@
 // count and the minimum time are met and, with early stopping, there are enough runs for
 // the early-stopping estimate of the tail percentile (see stopping_rule.h) -- or until
 // max_time_s, whichever comes first.
-// The timed loop is the session's bare RunBound() between two steady_clock reads;
-// bench/harness_overhead checks that it costs no more than a bare loop.
+// Each timed query is the session's RunBoundTimed(): natively a bare RunBound() between two
+// steady_clock reads, in a browser the page's own performance.now() figure;
+// bench/harness_overhead checks that the native loop costs no more than a bare loop.
 
 #include <cstdint>
 #include <functional>
