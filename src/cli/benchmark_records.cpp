@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "ipfs_accel/harness/statistics.h"
 #include "ipfs_accel/runtime/backend.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "ipfs_accel/runtime/platforms.h"
@@ -36,8 +37,8 @@ void SetDeviceMemory(store::PerformanceRecord& r, int64_t process, int64_t gpu_u
   if (gpu_used >= 0) r.device_memory_gpu_used_bytes = gpu_used;
 }
 
-}  // namespace
-
+// What every result of a session stores: its provider, options, runtime (onnxruntime, or
+// onnxruntime-web in its browser) and threads.
 store::PerformanceRecord BaseRecord(const std::string& provider, const std::string& options_json,
                                     const runtime::SessionOptions& session) {
   store::PerformanceRecord r;
@@ -52,6 +53,28 @@ store::PerformanceRecord BaseRecord(const std::string& provider, const std::stri
                       j["browser"].value("name", "?"), j["browser"].value("version", "?"));
   }
   r.threads = session.intra_op_threads;
+  return r;
+}
+
+}  // namespace
+
+store::PerformanceRecord ToRecord(const runtime::LoadTiming& timing, bool concurrent,
+                                  const std::vector<std::string>& parts,
+                                  const runtime::SessionOptions& session) {
+  const std::vector<double>& ms = concurrent ? timing.concurrent_ms : timing.sequential_ms;
+  const harness::LatencyStats stats = harness::Summarize(ms);
+  store::PerformanceRecord r = BaseRecord(timing.execution_provider, timing.options_json, session);
+  r.scenario = "load";
+  nlohmann::json provider = nlohmann::json::object();
+  for (const auto& [k, v] : session.provider_options) provider[k] = v;
+  provider["load"] = concurrent ? "concurrent" : "sequential";  // part of the configuration
+  provider["parts"] = parts;
+  r.provider_options_json = provider.dump();
+  r.iterations = static_cast<int>(ms.size());
+  r.samples_ms = ms;
+  SetLatency(r, stats);
+  r.load_ms = stats.p50;
+  r.throughput_items_per_s = stats.mean > 0 ? 1000.0 / stats.mean : 0;  // loads per second
   return r;
 }
 

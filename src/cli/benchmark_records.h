@@ -3,20 +3,18 @@
 // the one place that knows both, so neither layer knows the other.
 
 #include <string>
+#include <vector>
 
 #include "ipfs_accel/harness/benchmark.h"
 #include "ipfs_accel/harness/generation.h"
 #include "ipfs_accel/harness/server_scenario.h"
 #include "ipfs_accel/hw/hardware.h"
+#include "ipfs_accel/runtime/backend.h"
 #include "ipfs_accel/runtime/session.h"
 #include "ipfs_accel/store/records.h"
 
 namespace ipfs_accel::cli {
 
-// What every result of a session stores: its provider, options, runtime (onnxruntime, or
-// onnxruntime-web in its browser) and threads.
-store::PerformanceRecord BaseRecord(const std::string& provider, const std::string& options_json,
-                                    const runtime::SessionOptions& session);
 store::HardwarePlatformRecord HardwareRecord(const std::string& platform,
                                              const hw::HardwareReport& hardware);
 // A single-stream configuration: latencies of whole runs.
@@ -31,5 +29,11 @@ store::PerformanceRecord ToRecord(const harness::PreparedSession& prepared, doub
 // A generation: latencies per decoded token, throughput in tokens/s, TTFT from the prefills.
 store::PerformanceRecord ToRecord(const harness::GenerationResult& result,
                                   const harness::GenerationConfig& config);
+
+// A load scenario's way of loading (`concurrent` or one after the other): latencies are the
+// page's load times of all `parts`, the way and the parts are in the provider options.
+store::PerformanceRecord ToRecord(const runtime::LoadTiming& timing, bool concurrent,
+                                  const std::vector<std::string>& parts,
+                                  const runtime::SessionOptions& session);
 
 }  // namespace ipfs_accel::cli

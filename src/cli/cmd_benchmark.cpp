@@ -274,32 +274,13 @@ int RunLoadScenario(const BenchmarkOptions& o, const SweepRequest& req) {
         e.hardware = HardwareRecord(platform, hardware);
         e.model = ModelRecordOf(model);
         for (const bool concurrent : {false, true}) {
-          const std::vector<double>& ms = concurrent ? t.concurrent_ms : t.sequential_ms;
-          const harness::LatencyStats stats = harness::Summarize(ms);
-          store::PerformanceRecord r = BaseRecord(t.execution_provider, t.options_json, options);
-          r.scenario = "load";
-          nlohmann::json provider = nlohmann::json::object();
-          for (const auto& [k, v] : options.provider_options) provider[k] = v;
-          provider["load"] = concurrent ? "concurrent" : "sequential";  // part of the configuration
-          provider["parts"] = parts;
-          r.provider_options_json = provider.dump();
-          r.iterations = static_cast<int>(ms.size());
-          r.samples_ms = ms;
-          r.latency_mean_ms = stats.mean;
-          r.latency_stdev_ms = stats.stdev;
-          r.latency_min_ms = stats.min;
-          r.latency_max_ms = stats.max;
-          r.latency_p50_ms = stats.p50;
-          r.latency_p90_ms = stats.p90;
-          r.latency_p95_ms = stats.p95;
-          r.latency_p99_ms = stats.p99;
-          r.load_ms = stats.p50;
-          r.throughput_items_per_s = stats.mean > 0 ? 1000.0 / stats.mean : 0;  // loads per second
+          const store::PerformanceRecord r = ToRecord(t, concurrent, parts, options);
+          table.rows.push_back(
+              {platform, concurrent ? "concurrent" : "sequential", std::to_string(threads),
+               fmt::format("{}", fmt::join(parts, "+")), fmt::format("{:.1f}", r.latency_p50_ms),
+               fmt::format("{:.1f}", r.latency_mean_ms), fmt::format("{:.1f}", r.latency_min_ms),
+               std::to_string(r.iterations)});
           e.performance.push_back(r);
-          table.rows.push_back({platform, concurrent ? "concurrent" : "sequential",
-                                std::to_string(threads), fmt::format("{}", fmt::join(parts, "+")),
-                                fmt::format("{:.1f}", stats.p50), fmt::format("{:.1f}", stats.mean),
-                                fmt::format("{:.1f}", stats.min), std::to_string(ms.size())});
         }
         e.compatibility.push_back({.execution_provider = t.execution_provider,
                                    .status = "ok",
