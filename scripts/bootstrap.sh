@@ -19,7 +19,7 @@ debian_packages=(
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libonnx-testdata
   libpng-dev libjpeg62-turbo-dev libsndfile1-dev libsoxr-dev libfftw3-dev
-  chromium
+  chromium firefox-esr
 )
 
 missing=()

@@ -64,10 +64,32 @@ std::optional<BrowserInfo> DetectChromiumAt(const std::string& path, std::string
   return info;
 }
 
+std::optional<BrowserInfo> DetectFirefoxAt(const std::string& path, std::string* missing_reason) {
+  auto fail = [missing_reason](const std::string& reason) -> std::optional<BrowserInfo> {
+    if (missing_reason != nullptr) *missing_reason = reason;
+    return std::nullopt;
+  };
+  if (access(path.c_str(), X_OK) != 0)
+    return fail("Firefox ESR not installed (" + path +
+                " not found; scripts/bootstrap.sh installs it)");
+  int status = -1;
+  const std::string output(Trim(RunVersion(path, &status)));  // "Mozilla Firefox 153.7.0esr"
+  const std::string prefix = "Mozilla Firefox ";
+  if (status != 0 || output.rfind(prefix, 0) != 0)
+    return fail("Firefox at " + path + " did not print its version for `--version` (status " +
+                std::to_string(status) + ")");
+  if (missing_reason != nullptr) missing_reason->clear();
+  return BrowserInfo{"firefox", path, output.substr(prefix.size())};
+}
+
 }  // namespace detail
 
 std::optional<BrowserInfo> DetectChromium(std::string* missing_reason) {
   return detail::DetectChromiumAt(detail::kChromiumPath, missing_reason);
+}
+
+std::optional<BrowserInfo> DetectFirefox(std::string* missing_reason) {
+  return detail::DetectFirefoxAt(detail::kFirefoxPath, missing_reason);
 }
 
 }  // namespace ipfs_accel::hw

@@ -14,4 +14,9 @@ inline constexpr char kChromiumPath[] = "/usr/lib/chromium/chromium";
 
 std::optional<BrowserInfo> DetectChromiumAt(const std::string& path, std::string* missing_reason);
 
+// Debian's Firefox ESR binary (/usr/bin/firefox-esr links to it).
+inline constexpr char kFirefoxPath[] = "/usr/lib/firefox-esr/firefox-esr";
+
+std::optional<BrowserInfo> DetectFirefoxAt(const std::string& path, std::string* missing_reason);
+
 }  // namespace ipfs_accel::hw::detail

@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "browser_process.h"
 #include "browser_server.h"
-#include "chromium_process.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/hw/hardware.h"
 #include "ipfs_accel/runtime/backend.h"
@@ -84,6 +84,18 @@ std::vector<std::string> PlatformFlags(const std::string& platform) {
 hw::BrowserInfo RequireChromium() {
   std::string why;
   auto info = hw::DetectChromium(&why);
+  if (!info) throw Error(ErrorKind::kUnavailable, why);
+  return *info;
+}
+
+// The browser the "browser" provider option names: chromium (default) or firefox.
+hw::BrowserInfo RequireBrowser(const std::string& name) {
+  if (name == "chromium") return RequireChromium();
+  if (name != "firefox")
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("provider option browser={} is not chromium or firefox", name));
+  std::string why;
+  auto info = hw::DetectFirefox(&why);
   if (!info) throw Error(ErrorKind::kUnavailable, why);
   return *info;
 }
@@ -169,8 +181,7 @@ const BrowserProbe& ProbeBrowserOnce() {
       const BrowserFiles files = FindBrowserFiles();
       BrowserServer server(
           {files.runner_dir, files.ort_dir, R"({"probe": true, "webnn_device_type": "cpu"})", {}});
-      ChromiumProcess browser(chromium.path, server.url("/runner/index.html"),
-                              PlatformFlags("probe"));
+      BrowserProcess browser(chromium, server.url("/runner/index.html"), PlatformFlags("probe"));
       const auto deadline = Clock::now() + std::chrono::seconds(60);
       while (true) {
         if (auto m = server.WaitMessage(std::chrono::milliseconds(250))) {
@@ -220,8 +231,9 @@ BrowserSession::BrowserSession(const models::Model& model, const SessionOptions&
                 fmt::format("webnn device_type '{}' is not cpu, gpu or npu", device_type));
 
   const auto bytes = ModelBytes(model);
-  const hw::BrowserInfo chromium = RequireChromium();
-  browser_version_ = chromium.version;
+  const hw::BrowserInfo browser = RequireBrowser(OptionOr(options, "browser", "chromium"));
+  browser_name_ = browser.name;
+  browser_version_ = browser.version;
   const BrowserFiles files = FindBrowserFiles();
   nlohmann::json job = {
       {"platform", p},
@@ -232,8 +244,8 @@ BrowserSession::BrowserSession(const models::Model& model, const SessionOptions&
   if (p == "webnn") job["webnn_device_type"] = device_type;
   server_ = std::make_unique<BrowserServer>(
       BrowserServer::Content{files.runner_dir, files.ort_dir, job.dump(), bytes});
-  chromium_ = std::make_unique<ChromiumProcess>(chromium.path, server_->url("/runner/index.html"),
-                                                PlatformFlags(p));
+  chromium_ = std::make_unique<BrowserProcess>(browser, server_->url("/runner/index.html"),
+                                               PlatformFlags(p));
 
   const auto [kind, body] = Await(load_timeout_, "loading the model", false);
   nlohmann::json message = nlohmann::json::parse(body, nullptr, false);
@@ -242,7 +254,7 @@ BrowserSession::BrowserSession(const models::Model& model, const SessionOptions&
     failed_ = true;
     chromium_->Kill();
     throw Error(LooksUnavailable(text) ? ErrorKind::kUnavailable : ErrorKind::kRuntime,
-                fmt::format("{} in Chromium {} could not open model '{}': \"{}\"", p,
+                fmt::format("{} in {} {} could not open model '{}': \"{}\"", p, browser_name_,
                             browser_version_, model_name_, text));
   }
   if (kind != "ready" || !message.is_object())
@@ -314,9 +326,10 @@ BrowserSession::Reply BrowserSession::Command(const std::string& op,
     Fail(fmt::format("the {} page answered command {} instead of {}", options_.platform,
                      r.header.value("id", -1), id));
   if (!r.header.value("ok", false))
-    throw Error(ErrorKind::kRuntime,
-                fmt::format("{} in Chromium failed running model '{}': \"{}\"", options_.platform,
-                            model_name_, OneLine(r.header.value("error", std::string("?")))));
+    throw Error(
+        ErrorKind::kRuntime,
+        fmt::format("{} in {} failed running model '{}': \"{}\"", options_.platform, browser_name_,
+                    model_name_, OneLine(r.header.value("error", std::string("?")))));
   return r;
 }
 
@@ -378,7 +391,7 @@ std::string BrowserSession::options_json() const {
                {"is_fallback", a.value("is_fallback", false)}};
   nlohmann::json j = {
       {"browser",
-       {{"name", "chromium"},
+       {{"name", browser_name_},
         {"version", browser_version_},
         {"user_agent", ready_.value("user_agent", "")}}},
       {"onnxruntime_web_version", ready_.value("ort_version", "")},

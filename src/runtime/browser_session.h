@@ -19,7 +19,7 @@
 namespace ipfs_accel::runtime {
 
 class BrowserServer;
-class ChromiumProcess;
+class BrowserProcess;
 
 // Where the runner page and onnxruntime-web's files are: IPFS_ACCEL_WEB_DIR/runner and
 // IPFS_ACCEL_ORT_WEB_DIR when those environment variables are set, else the paths this build
@@ -41,10 +41,11 @@ const BrowserProbe& ProbeBrowserOnce();
 
 // provider_options: "timeout_s" (each command, default 120; 300 on webgpu, whose software
 // fallback adapter is slow), "load_timeout_s" (page start and model load, default 180),
-// "device_type" (webnn: cpu, gpu or npu; default cpu), "warmup" (1: the first Bind() also runs
-// the inputs once, untimed, as an application warms shaders up at session creation; its time is
-// in options_json()'s warmup.ms, so the first timed run shows what is left), and for tests only
-// "test_fault" = "hang" (the page spins on its first command).
+// "device_type" (webnn: cpu, gpu or npu; default cpu), "browser" (chromium, the default, or
+// firefox: Debian's Firefox ESR, which runs the wasm platform; its WebGPU has no adapter here),
+// "warmup" (1: the first Bind() also runs the inputs once, untimed, as an application warms shaders
+// up at session creation; its time is in options_json()'s warmup.ms, so the first timed run shows
+// what is left), and for tests only "test_fault" = "hang" (the page spins on its first command).
 class BrowserSession : public Session {
  public:
   // Throws core::Error: kUnsupported (a graph with external data), kUnavailable (no Chromium,
@@ -95,10 +96,10 @@ class BrowserSession : public Session {
 
   SessionOptions options_;
   std::string model_name_;
-  std::string browser_version_;
+  std::string browser_name_, browser_version_;
   std::chrono::seconds load_timeout_{180}, command_timeout_{120};  // set from the options
   std::unique_ptr<BrowserServer> server_;
-  std::unique_ptr<ChromiumProcess> chromium_;
+  std::unique_ptr<BrowserProcess> chromium_;
   nlohmann::json ready_;
   std::vector<TensorSpec> inputs_, outputs_;
   bool failed_ = false;

@@ -50,11 +50,11 @@ void CheckBrowser(const std::string& p, PlatformStatus& s) {
                            {"hardware_concurrency", page.value("hardware_concurrency", 0)}};
   if (p == "wasm") {
     s.available = true;
-    s.reason = fmt::format("{} headless, onnxruntime-web wasm ({}, {} hardware threads)",
-                           probe.browser,
-                           isolated ? "cross-origin isolated: multi-threaded"
-                                    : "not cross-origin isolated: one thread only",
-                           page.value("hardware_concurrency", 0));
+    s.reason =
+        fmt::format("{} headless, onnxruntime-web wasm ({}, {} hardware threads)", probe.browser,
+                    isolated ? "cross-origin isolated: multi-threaded"
+                             : "not cross-origin isolated: one thread only",
+                    page.value("hardware_concurrency", 0));
   } else if (p == "webgpu") {
     const nlohmann::json gpu = page.value("webgpu", nlohmann::json::object());
     detail["adapter"] = gpu;
@@ -85,10 +85,11 @@ void CheckBrowser(const std::string& p, PlatformStatus& s) {
       s.reason = fmt::format("{} WebNN context (deviceType {})", probe.browser,
                              nn.value("device_type", "cpu"));
     } else {
-      s.reason = fmt::format("{} has no WebNN backend: navigator.ml.createContext({{deviceType: "
-                             "'{}'}}) failed with \"{}\"",
-                             probe.browser, nn.value("device_type", "cpu"),
-                             nn.value("error", std::string("no reason given")));
+      s.reason = fmt::format(
+          "{} has no WebNN backend: navigator.ml.createContext({{deviceType: "
+          "'{}'}}) failed with \"{}\"",
+          probe.browser, nn.value("device_type", "cpu"),
+          nn.value("error", std::string("no reason given")));
     }
   }
   s.detail_json = detail.dump();

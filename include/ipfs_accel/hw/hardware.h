@@ -81,6 +81,8 @@ struct NvidiaMemorySample {
 };
 NvidiaMemorySample SampleNvidiaMemory(unsigned device_index);
 std::optional<BrowserInfo> DetectChromium(std::string* missing_reason);
+// Debian's Firefox ESR, the second browser for wasm (its WebGPU finds no adapter here).
+std::optional<BrowserInfo> DetectFirefox(std::string* missing_reason);
 HostInfo DetectHost();
 // Memory the kernel says can be allocated now without swapping (MemAvailable in
 // /proc/meminfo), in bytes; 0 where it cannot be read. Cheap: reads one file.

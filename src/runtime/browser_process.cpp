@@ -1,4 +1,4 @@
-#include "chromium_process.h"
+#include "browser_process.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -48,27 +48,40 @@ pid_t ProcessGroupOf(const fs::path& proc_dir) {
 
 }  // namespace
 
-ChromiumProcess::ChromiumProcess(const std::string& binary, const std::string& url,
-                                 const std::vector<std::string>& extra_flags) {
-  std::string tmpl = (fs::temp_directory_path() / "ipfs_accel_chromium_XXXXXX").string();
+BrowserProcess::BrowserProcess(const hw::BrowserInfo& browser, const std::string& url,
+                               const std::vector<std::string>& extra_flags)
+    : firefox_(browser.name == "firefox") {
+  const std::string& binary = browser.path;
+  std::string tmpl = (fs::temp_directory_path() / "ipfs_accel_browser_XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr)
     throw Error(ErrorKind::kRuntime,
                 fmt::format("could not create a temporary folder for "
-                            "Chromium's profile under {}: {}",
+                            "the browser's profile under {}: {}",
                             fs::temp_directory_path().string(), std::strerror(errno)));
   temp_dir_ = tmpl;
   profile_dir_ = temp_dir_ + "/profile";
-  log_path_ = temp_dir_ + "/chromium.log";
+  log_path_ = temp_dir_ + "/browser.log";
   fs::create_directories(profile_dir_);
 
-  std::vector<std::string> argv = {
-      binary, "--headless", "--no-sandbox", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      // No spare renderer: after a page's renderer dies, none
-      // but Chromium's own UI renderer is left (HasRenderer).
-      "--disable-features=SpareRendererForSitePerProcess", "--user-data-dir=" + profile_dir_};
-  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-  argv.push_back(url);
+  std::vector<std::string> argv;
+  if (firefox_) {
+    std::ofstream(profile_dir_ + "/user.js")
+        << "user_pref(\"browser.shell.checkDefaultBrowser\", false);\n"
+           "user_pref(\"browser.aboutwelcome.enabled\", false);\n"
+           "user_pref(\"datareporting.policy.dataSubmissionEnabled\", false);\n"
+           "user_pref(\"toolkit.telemetry.reportingpolicy.firstRun\", false);\n"
+           "user_pref(\"app.update.auto\", false);\n"
+           "user_pref(\"browser.startup.homepage_override.mstone\", \"ignore\");\n";
+    argv = {binary, "--headless", "--no-remote", "--profile", profile_dir_, url};
+  } else {
+    argv = {binary, "--headless", "--no-sandbox", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            // No spare renderer: after a page's renderer dies, none
+            // but Chromium's own UI renderer is left (HasRenderer).
+            "--disable-features=SpareRendererForSitePerProcess", "--user-data-dir=" + profile_dir_};
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    argv.push_back(url);
+  }
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
@@ -91,19 +104,19 @@ ChromiumProcess::ChromiumProcess(const std::string& binary, const std::string& u
   if (pid_ < 0) {
     std::error_code ec;
     fs::remove_all(temp_dir_, ec);
-    throw Error(ErrorKind::kRuntime, fmt::format("could not start Chromium ({}): {}", binary,
+    throw Error(ErrorKind::kRuntime, fmt::format("could not start the browser ({}): {}", binary,
                                                  std::strerror(fork_errno)));
   }
   ::setpgid(pid_, pid_);  // also here: no race with the child's own call
 }
 
-ChromiumProcess::~ChromiumProcess() {
+BrowserProcess::~BrowserProcess() {
   Kill();
   std::error_code ec;
   fs::remove_all(temp_dir_, ec);
 }
 
-bool ChromiumProcess::Exited(std::string* description) {
+bool BrowserProcess::Exited(std::string* description) {
   if (!reaped_) {
     const pid_t r = ::waitpid(pid_, &status_, WNOHANG);
     if (r == 0) return false;
@@ -111,16 +124,16 @@ bool ChromiumProcess::Exited(std::string* description) {
   }
   if (description != nullptr) {
     if (WIFEXITED(status_))
-      *description = fmt::format("Chromium exited with status {}", WEXITSTATUS(status_));
+      *description = fmt::format("the browser exited with status {}", WEXITSTATUS(status_));
     else if (WIFSIGNALED(status_))
-      *description = fmt::format("Chromium was ended by signal {}", WTERMSIG(status_));
+      *description = fmt::format("the browser was ended by signal {}", WTERMSIG(status_));
     else
-      *description = "Chromium ended";
+      *description = "the browser ended";
   }
   return true;
 }
 
-bool ChromiumProcess::HasRenderer() const {
+bool BrowserProcess::HasRenderer() const {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename().string();
@@ -128,6 +141,10 @@ bool ChromiumProcess::HasRenderer() const {
     if (ProcessGroupOf(entry.path()) != pid_) continue;
     // Chromium's own UI (--top-chrome-webui) has a renderer too; it outlives a page's crash.
     const std::string cmdline = ReadWhole(entry.path() / "cmdline");
+    if (firefox_) {  // a page's content process: "firefox-esr -contentproc ... tab"
+      if (cmdline.find("-contentproc") != std::string::npos) return true;
+      continue;
+    }
     if (cmdline.find("--type=renderer") != std::string::npos &&
         cmdline.find("--top-chrome-webui") == std::string::npos)
       return true;
@@ -135,7 +152,7 @@ bool ChromiumProcess::HasRenderer() const {
   return false;
 }
 
-void ChromiumProcess::Kill() {
+void BrowserProcess::Kill() {
   if (pid_ <= 0) return;
   ::kill(-pid_, SIGKILL);  // helpers too (GPU, network, renderers) even after the browser ended
   if (!reaped_) {
@@ -150,7 +167,7 @@ void ChromiumProcess::Kill() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
-std::string ChromiumProcess::LogTail(size_t max_lines) const {
+std::string BrowserProcess::LogTail(size_t max_lines) const {
   std::istringstream in(ReadWhole(log_path_));
   std::vector<std::string> kept;
   for (std::string line; std::getline(in, line);) {

@@ -1,24 +1,28 @@
 #pragma once
-// Headless Chromium in a process group of its own with a fresh profile, so that it can be
-// killed whole (browser, renderers, GPU and network helpers) and leaves nothing behind.
+// Headless Chromium (or Firefox ESR) in a process group of its own with a fresh profile, so that it
+// can be killed whole (browser, renderers, GPU and network helpers) and leaves nothing behind.
 
 #include <sys/types.h>
 
 #include <string>
 #include <vector>
 
+#include "ipfs_accel/hw/hardware.h"
+
 namespace ipfs_accel::runtime {
 
-class ChromiumProcess {
+class BrowserProcess {
  public:
-  // Starts `binary` headless on `url` with the base flags (ARCHITECTURE.md) plus `extra_flags`,
-  // a new --user-data-dir in a temporary folder, and stderr to a log file in that folder.
+  // Starts `browser` (hw's BrowserInfo) headless on `url` with a new profile in a temporary
+  // folder and stderr to a log file there. Chromium gets ARCHITECTURE.md's base flags plus
+  // `extra_flags`; Firefox (name "firefox") gets --headless --no-remote and a profile whose prefs
+  // skip first-run pages, telemetry and updates (`extra_flags` are Chromium's, not passed).
   // Throws core::Error(kRuntime) when it cannot start.
-  ChromiumProcess(const std::string& binary, const std::string& url,
-                  const std::vector<std::string>& extra_flags);
-  ~ChromiumProcess();  // Kill(), then removes the temporary folder
-  ChromiumProcess(const ChromiumProcess&) = delete;
-  ChromiumProcess& operator=(const ChromiumProcess&) = delete;
+  BrowserProcess(const hw::BrowserInfo& browser, const std::string& url,
+                 const std::vector<std::string>& extra_flags);
+  ~BrowserProcess();  // Kill(), then removes the temporary folder
+  BrowserProcess(const BrowserProcess&) = delete;
+  BrowserProcess& operator=(const BrowserProcess&) = delete;
 
   pid_t pid() const { return pid_; }  // also the process group's id
   const std::string& profile_dir() const { return profile_dir_; }
@@ -33,6 +37,7 @@ class ChromiumProcess {
   std::string LogTail(size_t max_lines = 3) const;
 
  private:
+  bool firefox_ = false;
   pid_t pid_ = -1;
   bool reaped_ = false;
   int status_ = 0;
