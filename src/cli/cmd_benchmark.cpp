@@ -194,6 +194,15 @@ std::optional<std::string> DoesNotFit(const std::optional<analysis::MemoryEstima
       analysis::DescribeBytes(free_bytes), where);
 }
 
+// A platform that is not here, as its compatibility row (with the reason).
+store::CompatibilityRecord UnavailableRecord(const runtime::PlatformStatus& st) {
+  return {.execution_provider = st.execution_provider,
+          .status = "unavailable",
+          .error_class = core::ErrorKindName(ErrorKind::kUnavailable),
+          .error_message = st.reason,
+          .max_abs_error = std::nullopt};
+}
+
 // What every run stores about itself, filled in when its measurements are done.
 void FinishRunRecord(store::RunRecord& run, const hw::HardwareReport& hardware, uint64_t seed,
                      bool isolated) {
@@ -252,11 +261,7 @@ int RunLoadScenario(const BenchmarkOptions& o, const SweepRequest& req) {
     store::RunResults::Entry e;
     e.hardware = HardwareRecord(st.platform, hardware);
     e.model = ModelRecordOf(model);
-    e.compatibility.push_back({.execution_provider = st.execution_provider,
-                               .status = "unavailable",
-                               .error_class = core::ErrorKindName(ErrorKind::kUnavailable),
-                               .error_message = st.reason,
-                               .max_abs_error = std::nullopt});
+    e.compatibility.push_back(UnavailableRecord(st));
     results.entries.push_back(std::move(e));
   }
   for (const auto& platform : platforms.run) {
@@ -391,19 +396,12 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
     return entry;
   };
   for (const auto& st : platforms.unavailable) {
-    store::CompatibilityRecord r{.execution_provider = st.execution_provider,
-                                 .status = "unavailable",
-                                 .error_class = core::ErrorKindName(ErrorKind::kUnavailable),
-                                 .error_message = st.reason,
-                                 .max_abs_error = std::nullopt};
-    entry_for(st.platform).compatibility.push_back(r);
+    entry_for(st.platform).compatibility.push_back(UnavailableRecord(st));
   }
   for (const auto& st : platforms.skipped) {
-    store::CompatibilityRecord r{.execution_provider = st.execution_provider,
-                                 .status = "skipped",
-                                 .error_class = "software_adapter",
-                                 .error_message = st.reason,
-                                 .max_abs_error = std::nullopt};
+    store::CompatibilityRecord r = UnavailableRecord(st);
+    r.status = "skipped";
+    r.error_class = "software_adapter";
     entry_for(st.platform).compatibility.push_back(r);
     std::cerr << fmt::format("{}: {}\n", st.platform, st.reason);
   }

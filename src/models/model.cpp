@@ -209,6 +209,15 @@ std::pair<std::string, std::string> SplitComponent(const std::string& spec) {
   return {spec.substr(0, colon), spec.substr(colon + 1)};
 }
 
+// The config of a folder or catalog name (no component suffix). Throws kNotFound otherwise.
+HfConfig ConfigOfFolderOrCatalog(const std::string& base, const std::string& spec) {
+  std::error_code ec;
+  if (fs::is_directory(base, ec)) return HfConfig::Load(base);
+  if (auto entry = FindInCatalog(base)) return entry->config;
+  throw Error(ErrorKind::kNotFound,
+              fmt::format("'{}' is neither a Hugging Face folder nor a catalog name", spec));
+}
+
 }  // namespace
 
 Model LoadHfFolder(const std::string& dir, const LoadOptions& options) {
@@ -217,17 +226,7 @@ Model LoadHfFolder(const std::string& dir, const LoadOptions& options) {
 
 int64_t CountParameters(const std::string& spec) {
   const auto [base, component] = SplitComponent(spec);
-  std::error_code ec;
-  const bool folder = fs::is_directory(base, ec);
-  std::optional<CatalogEntry> entry;
-  if (!folder) {
-    entry = FindInCatalog(base);
-    if (!entry)
-      throw Error(ErrorKind::kNotFound,
-                  fmt::format("'{}' is neither a Hugging Face folder nor a catalog name", spec));
-  }
-  const HfConfig config = folder ? HfConfig::Load(base) : entry->config;
-  const BuildTarget target = ResolveComponent(config, component, base);
+  const BuildTarget target = ResolveComponent(ConfigOfFolderOrCatalog(base, spec), component, base);
   ShapeOnlyWeights weights;
   onnx::GraphProto graph;
   GraphBuilder builder(&graph, &weights);
@@ -238,13 +237,7 @@ int64_t CountParameters(const std::string& spec) {
 std::vector<std::string> ComponentsOf(const std::string& spec) {
   std::error_code ec;
   if (fs::is_regular_file(spec, ec)) return {};
-  const bool folder = fs::is_directory(spec, ec);
-  std::optional<CatalogEntry> entry;
-  if (!folder && !(entry = FindInCatalog(spec)))
-    throw Error(
-        ErrorKind::kNotFound,
-        fmt::format("'{}' is neither a file, a Hugging Face folder nor a catalog name", spec));
-  const HfConfig config = folder ? HfConfig::Load(spec) : entry->config;
+  const HfConfig config = ConfigOfFolderOrCatalog(spec, spec);
   std::vector<std::string> names;
   for (const Component& c : FindArchitecture(config.ModelType(), config.origin()).components)
     names.push_back(c.name);

@@ -126,6 +126,16 @@ function feeds(ort, tensors) {
   return out;
 }
 
+// One run on fresh tensors over `tensors`, timed around session.run(); outputs are dropped.
+async function timedRun(ort, session, tensors) {
+  const f = feeds(ort, tensors);
+  const t0 = performance.now();
+  const result = await session.run(f);
+  const ms = performance.now() - t0;
+  for (const t of Object.values(result)) t.dispose?.();
+  return ms;
+}
+
 async function loop(job, ort, session) {
   let bound = null;
   let warmed = false;
@@ -142,20 +152,13 @@ async function loop(job, ort, session) {
         outputs = await session.run(feeds(ort, tensors));
       } else if (header.op === 'bind') {
         bound = tensors;
-        if (job.warmup && !warmed) {  // one untimed run on the real shapes: shaders compile here
-          const t0 = performance.now();
-          const result = await session.run(feeds(ort, bound));
-          reply.warmup_ms = performance.now() - t0;
-          for (const t of Object.values(result)) t.dispose?.();
+        if (job.warmup && !warmed) {  // one run on the real shapes before any timed one
+          reply.warmup_ms = await timedRun(ort, session, bound);
           warmed = true;
         }
       } else if (header.op === 'run_bound_timed') {
         if (!bound) throw new Error('run_bound_timed before bind');
-        const f = feeds(ort, bound);
-        const t0 = performance.now();
-        const result = await session.run(f);
-        reply.ms = performance.now() - t0;
-        for (const t of Object.values(result)) t.dispose?.();
+        reply.ms = await timedRun(ort, session, bound);
       } else if (header.op === 'time_loading') {  // sessions for several models, timed
         const create = (url) => ort.InferenceSession.create(url, sessionOptions(job));
         const t0 = performance.now();
