@@ -12,6 +12,7 @@
 
 #include "store/chunk_appender.h"
 #include "store/migrations.h"
+#include "store/parallel_insert.h"
 
 namespace ipfs_accel::store {
 namespace {
@@ -198,15 +199,15 @@ void Bind(Statement& s, const std::optional<T>& v) {
   s.AddOptional(v);
 }
 
-void SetAppended(ChunkAppender& a, size_t column, const std::string& v) { a.Text(column, v); }
-void SetAppended(ChunkAppender& a, size_t column, int64_t v) { a.Int(column, v); }
-void SetAppended(ChunkAppender& a, size_t column, int v) { a.Int(column, v); }
-void SetAppended(ChunkAppender& a, size_t column, double v) { a.Double(column, v); }
-void SetAppended(ChunkAppender& a, size_t column, const std::vector<double>& v) {
+void SetAppended(ChunkWriter& a, size_t column, const std::string& v) { a.Text(column, v); }
+void SetAppended(ChunkWriter& a, size_t column, int64_t v) { a.Int(column, v); }
+void SetAppended(ChunkWriter& a, size_t column, int v) { a.Int(column, v); }
+void SetAppended(ChunkWriter& a, size_t column, double v) { a.Double(column, v); }
+void SetAppended(ChunkWriter& a, size_t column, const std::vector<double>& v) {
   a.Doubles(column, v);
 }
 template <typename T>
-void SetAppended(ChunkAppender& a, size_t column, const std::optional<T>& v) {
+void SetAppended(ChunkWriter& a, size_t column, const std::optional<T>& v) {
   a.Optional(column, v);
 }
 
@@ -296,6 +297,8 @@ std::unique_ptr<DuckDbResultStore> DuckDbResultStore::Open(const std::string& pa
     CheckNotNewer(ReadSchemaVersion(con, path), path);  // an older schema is fine to query
   } else {
     Migrate(con, path);
+    RegisterParallelInsert(con, {ErrorKind::kDatabase, fmt::format("opening '{}'", path),
+                                 "retry; report it if it persists"});
   }
   return store;
 }
@@ -521,9 +524,9 @@ void DuckDbResultStore::AppendPerformance(const RunResults& results,
                         on_error);
     for (size_t i = 0; i < distinct.size(); ++i) {
       size_t column = 0;
-      std::apply([&](const auto&... v) { (SetAppended(stage, column++, v), ...); },
+      std::apply([&](const auto&... v) { (SetAppended(stage.row(), column++, v), ...); },
                  distinct[i].Tie());
-      stage.Int(column, static_cast<int64_t>(i));
+      stage.row().Int(column, static_cast<int64_t>(i));
       stage.EndRow();
     }
     stage.Close();
@@ -564,9 +567,10 @@ void DuckDbResultStore::AppendPerformance(const RunResults& results,
                                  .Execute(on_error)
                                  .FirstInt64();
 
-  ChunkAppender append(con, "performance_results", AppendTypes(PerformanceColumns()), on_error);
+  // Every row checked before DuckDB's threads write them: the filler must not fail halfway.
   JsonChecker provider_options, session_options, input_shapes;
-  size_t row = 0;
+  std::vector<std::pair<size_t, const PerformanceRecord*>> flat;  // entry index, record
+  flat.reserve(rows);
   for (size_t e = 0; e < results.entries.size(); ++e) {
     for (const PerformanceRecord& p : results.entries[e].performance) {
       if (!provider_options.Valid(p.provider_options_json) ||
@@ -575,28 +579,34 @@ void DuckDbResultStore::AppendPerformance(const RunResults& results,
         throw Error(ErrorKind::kDatabase,
                     fmt::format("{}: performance result {} of entry {} has an option or shape "
                                 "field that is not JSON; nothing was written",
-                                label, row + 1, e + 1));
+                                label, flat.size() + 1, e + 1));
       }
+      flat.emplace_back(e, &p);
+    }
+  }
+  const RowFiller fill = [&](size_t first, size_t count, ChunkWriter& out) {
+    for (size_t row = first; row < first + count; ++row) {
+      const auto [e, p] = flat[row];
       size_t column = 0;
-      append.Int(column++,
-                 fallback_ids.empty() ? first_id + static_cast<int64_t>(row) : fallback_ids[row]);
+      out.Int(column++,
+              fallback_ids.empty() ? first_id + static_cast<int64_t>(row) : fallback_ids[row]);
       ForEachPerformanceField(
-          results.run.run_id, ids[e].model_id, ids[e].hardware_id, p, written_at,
+          results.run.run_id, ids[e].model_id, ids[e].hardware_id, *p, written_at,
           [&](const char* name, const auto& value) {
             if constexpr (std::is_same_v<std::decay_t<decltype(value)>, std::string>) {
               if (std::string_view(name) == "created_at") {
-                append.Int(column++, created_us);
+                out.Int(column++, created_us);
                 return;
               }
             }
-            SetAppended(append, column++, value);
+            SetAppended(out, column++, value);
           });
-      append.Int(column, static_cast<int64_t>(keys[row_configuration[row]]));
-      append.EndRow();
-      ++row;
+      out.Int(column, static_cast<int64_t>(keys[row_configuration[row]]));
+      out.EndRow();
     }
-  }
-  append.Close();
+  };
+  ParallelInsert(con, "performance_results", AppendTypes(PerformanceColumns()), rows, fill,
+                 on_error);
 }
 
 QueryResult DuckDbResultStore::Query(const std::string& sql) {
