@@ -577,6 +577,41 @@ nlohmann::json RunResultsToJson(const RunResults& results) {
   return out;
 }
 
+void RunExportWriter::BeginRun() {
+  out_ << "{\"entries\":[";
+  in_entry_ = false;
+  first_entry_ = true;
+}
+
+void RunExportWriter::BeginEntry(const ModelRecord& model, const HardwarePlatformRecord& hardware,
+                                 const std::vector<CompatibilityRecord>& compatibility) {
+  EndEntry();
+  json compatible = json::array();
+  for (const auto& c : compatibility) compatible.push_back(RecordToJson(c));
+  out_ << (first_entry_ ? "" : ",") << "{\"compatibility\":" << compatible.dump()
+       << ",\"hardware\":" << RecordToJson(hardware).dump()
+       << ",\"model\":" << RecordToJson(model).dump() << ",\"performance\":[";
+  first_entry_ = false;
+  first_record_ = true;
+  in_entry_ = true;
+}
+
+void RunExportWriter::Add(const PerformanceRecord& record) {
+  out_ << (first_record_ ? "" : ",") << RecordToJson(record).dump();
+  first_record_ = false;
+}
+
+void RunExportWriter::EndEntry() {
+  if (in_entry_) out_ << "]}";
+  in_entry_ = false;
+}
+
+void RunExportWriter::EndRun(const RunRecord& run) {
+  EndEntry();
+  out_ << "],\"format\":" << json(kShapeRunExport).dump() << ",\"run\":" << RecordToJson(run).dump()
+       << ",\"version\":1}";
+}
+
 RunResults RunResultsFromJson(const nlohmann::json& in, const std::string& where) {
   if (!in.is_object() || in.value("format", std::string()) != kShapeRunExport)
     throw Error(ErrorKind::kUnsupported,

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <regex>
 #include <system_error>
@@ -175,9 +176,17 @@ std::vector<Record> ReadRecords(ResultStore& store, const std::string& table,
   return out;
 }
 
-}  // namespace
+// Performance results are read by ranges of this many result ids, so that a run of millions
+// is never all in memory. (A range, not ORDER BY … LIMIT: DuckDB's top-N held every column of
+// every remaining row, 650 MB for a million results.)
+constexpr int64_t kPerformancePage = 20000;
 
-RunResults ReadStoredRun(ResultStore& store, const std::string& run_id) {
+// Walks a stored run: on_entry(model, hardware, compatibility) per model x hardware in the
+// order their first result was written, then on_performance(page) for its performance
+// results in pages, in written order. Returns the run record; kNotFound for an unknown id.
+template <typename OnEntry, typename OnPerformance>
+RunRecord VisitStoredRun(ResultStore& store, const std::string& run_id, OnEntry&& on_entry,
+                         OnPerformance&& on_performance) {
   const std::string of_run = "run_id = " + Literal(run_id);
   auto runs = ReadRecords<RunRecord>(store, "runs", of_run, "run_id",
                                      {{"started_at", IsoSql("started_at")},
@@ -188,9 +197,6 @@ RunResults ReadStoredRun(ResultStore& store, const std::string& run_id) {
         ErrorKind::kNotFound,
         fmt::format("run '{}' is not stored; `db stats` or `report trend` list the runs", run_id));
   }
-  RunResults out;
-  out.run = std::move(runs[0]);
-  // One entry per model x hardware, in the order their first result was written.
   const QueryResult pairs = store.Query(fmt::format(
       "SELECT model_id, hardware_id FROM (SELECT model_id, hardware_id, 0 AS kind, result_id AS "
       "id FROM performance_results WHERE {0} UNION ALL SELECT model_id, hardware_id, 1, id FROM "
@@ -199,21 +205,61 @@ RunResults ReadStoredRun(ResultStore& store, const std::string& run_id) {
       of_run));
   for (const auto& pair : pairs.rows) {
     const std::string model_id = pair[0].value(), hardware_id = pair[1].value();
-    RunResults::Entry e;
-    e.model = ReadRecords<ModelRecord>(store, "models", "model_id = " + model_id, "model_id").at(0);
-    e.hardware = ReadRecords<HardwarePlatformRecord>(store, "hardware_platforms",
-                                                     "hardware_id = " + hardware_id, "hardware_id",
-                                                     {{"details_json", "CAST(details AS VARCHAR)"}})
-                     .at(0);
     const std::string of_entry =
         fmt::format("{} AND model_id = {} AND hardware_id = {}", of_run, model_id, hardware_id);
-    e.performance =
-        ReadRecords<PerformanceRecord>(store, "performance_results", of_entry, "result_id");
-    e.compatibility =
-        ReadRecords<CompatibilityRecord>(store, "compatibility_results", of_entry, "id");
-    out.entries.push_back(std::move(e));
+    on_entry(ReadRecords<ModelRecord>(store, "models", "model_id = " + model_id, "model_id").at(0),
+             ReadRecords<HardwarePlatformRecord>(store, "hardware_platforms",
+                                                 "hardware_id = " + hardware_id, "hardware_id",
+                                                 {{"details_json", "CAST(details AS VARCHAR)"}})
+                 .at(0),
+             ReadRecords<CompatibilityRecord>(store, "compatibility_results", of_entry, "id"));
+    const QueryResult span = store.Query(
+        "SELECT min(result_id), max(result_id) FROM performance_results WHERE " + of_entry);
+    const auto& low = span.rows.at(0).at(0);
+    const int64_t first = low ? std::stoll(*low) : 0;
+    const int64_t last = low ? std::stoll(span.rows[0][1].value()) : -1;
+    for (int64_t from = first; from <= last; from += kPerformancePage) {
+      auto page =
+          ReadRecords<PerformanceRecord>(store, "performance_results",
+                                         fmt::format("{} AND result_id BETWEEN {} AND {}", of_entry,
+                                                     from, from + kPerformancePage - 1),
+                                         "result_id");
+      if (!page.empty()) on_performance(std::move(page));
+    }
   }
+  return std::move(runs[0]);
+}
+
+}  // namespace
+
+RunResults ReadStoredRun(ResultStore& store, const std::string& run_id) {
+  RunResults out;
+  out.run = VisitStoredRun(
+      store, run_id,
+      [&](ModelRecord model, HardwarePlatformRecord hardware,
+          std::vector<CompatibilityRecord> compatibility) {
+        out.entries.push_back(
+            {std::move(model), std::move(hardware), {}, std::move(compatibility)});
+      },
+      [&](std::vector<PerformanceRecord> page) {
+        auto& performance = out.entries.back().performance;
+        std::move(page.begin(), page.end(), std::back_inserter(performance));
+      });
   return out;
+}
+
+void WriteStoredRun(ResultStore& store, const std::string& run_id, RunExportWriter& writer) {
+  writer.BeginRun();
+  const RunRecord run = VisitStoredRun(
+      store, run_id,
+      [&](const ModelRecord& model, const HardwarePlatformRecord& hardware,
+          const std::vector<CompatibilityRecord>& compatibility) {
+        writer.BeginEntry(model, hardware, compatibility);
+      },
+      [&](const std::vector<PerformanceRecord>& page) {
+        for (const auto& p : page) writer.Add(p);
+      });
+  writer.EndRun(run);
 }
 
 const std::vector<std::string>& ResultTables() {
@@ -520,13 +566,21 @@ ExportReport ExportDatabase(const std::string& path, const ExportRequest& reques
     if (ids.empty()) {
       throw Error(ErrorKind::kNotFound, fmt::format("database '{}' holds no runs to export", path));
     }
-    nlohmann::json exported = nlohmann::json::array();
-    for (const std::string& id : ids)
-      exported.push_back(RunResultsToJson(ReadStoredRun(*store, id)));
-    if (exported.size() == 1) exported = std::move(exported[0]);  // one run: its export as is
+    if (CountOf(*store, "SELECT count(*) FROM runs WHERE run_id = " + Literal(ids[0])) == 0) {
+      throw Error(ErrorKind::kNotFound,
+                  fmt::format("run '{}' is not stored; `db stats` or `report trend` list the runs",
+                              ids[0]));
+    }
+    // Streamed run by run, page by page: a run of a million results is never one document.
     WriteThenRename(request.output, "export", [&](const fs::path& temporary) {
       std::ofstream out(temporary, std::ios::binary);
-      out << exported.dump();
+      RunExportWriter writer(out);
+      if (ids.size() > 1) out << '[';  // one run: its export as is
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (i > 0) out << ',';
+        WriteStoredRun(*store, ids[i], writer);
+      }
+      if (ids.size() > 1) out << ']';
       out.close();
       if (!out) {
         throw Error(ErrorKind::kIo, fmt::format("writing '{}' failed ({}); check free disk space",

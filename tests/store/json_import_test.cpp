@@ -209,6 +209,34 @@ TEST(JsonImportTest, RunExportRoundTripsFieldForField) {
   EXPECT_EQ(back.entries[0].model.family, original.entries[0].model.family);
 }
 
+// The streamed export is the document's text, byte for byte: entries with and without
+// performance results, one with compatibility results only.
+TEST(JsonImportTest, RunExportWriterWritesWhatTheDocumentDumps) {
+  RunResults run = FullRun();
+  RunResults::Entry only_compatibility = run.entries[0];
+  only_compatibility.performance.clear();
+  only_compatibility.model.name = "other";
+  run.entries.push_back(only_compatibility);
+  run.entries.push_back(run.entries[0]);
+  std::ostringstream streamed;
+  RunExportWriter writer(streamed);
+  writer.BeginRun();
+  for (const auto& e : run.entries) {
+    writer.BeginEntry(e.model, e.hardware, e.compatibility);
+    for (const auto& p : e.performance) writer.Add(p);
+  }
+  writer.EndRun(run.run);
+  EXPECT_EQ(streamed.str(), RunResultsToJson(run).dump());
+
+  RunResults empty = FullRun();
+  empty.entries.clear();
+  std::ostringstream none;
+  RunExportWriter no_entries(none);
+  no_entries.BeginRun();
+  no_entries.EndRun(empty.run);
+  EXPECT_EQ(none.str(), RunResultsToJson(empty).dump());
+}
+
 TEST(JsonImportTest, ExportedFileReimportsIdenticalApartFromOrigin) {
   testing::TempDir dir;
   const RunResults original = FullRun();

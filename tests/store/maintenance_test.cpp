@@ -14,6 +14,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "ipfs_accel/core/error.h"
@@ -402,6 +404,33 @@ TEST_F(MaintenanceTest, RunJsonExportImportsIntoAFreshDatabaseWithTheSameRows) {
                   db_, {.format = "run-json", .output = dir_.File("y.json"), .table = "runs"});
             }).kind(),
             ErrorKind::kInvalidArgument);
+}
+
+// A run bigger than the exporter's page of performance results comes out whole, in written
+// order, as the same text as the whole run's document.
+TEST_F(MaintenanceTest, RunJsonExportOfARunOfManyPagesKeepsEveryResultInOrder) {
+  RunResults big = MakeRun("big", "2026-08-01T00:00:00Z", {"wide", "second"}, 2);
+  auto& rows = big.entries[0].performance;
+  rows.clear();
+  for (int i = 0; i < 45000; ++i) {  // three pages
+    rows.push_back(Performance(1.0 + i % 100));
+    rows.back().batch_size = 1 + i;
+  }
+  ResultStore::Open(db_)->WriteRun(big);
+  const std::string file = dir_.File("big.json");
+  ExportDatabase(db_, {.format = "run-json", .output = file, .run_id = "big"});
+  const ImportResult back = ParseResultFile(file);
+  ASSERT_EQ(back.runs.size(), 1u);
+  ASSERT_EQ(back.runs[0].entries.size(), 2u);
+  const auto& read = back.runs[0].entries[0].performance;
+  ASSERT_EQ(read.size(), 45000u);
+  for (size_t i = 0; i < read.size(); ++i) ASSERT_EQ(read[i].batch_size, 1 + int64_t(i)) << i;
+  EXPECT_EQ(back.runs[0].entries[1].performance.size(), 2u);
+
+  auto store = ResultStore::Open(db_, {.read_only = true});
+  std::ifstream in(file, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, RunResultsToJson(ReadStoredRun(*store, "big")).dump());
 }
 
 // A full disk during an export: the write fails with kIo, no partial file is left, and the

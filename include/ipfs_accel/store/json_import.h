@@ -3,6 +3,7 @@
 // Python system wrote (see shared/fixtures/legacy-json/README.md) and this tool's own export of
 // a run (RunResultsToJson). Parsing only: nothing here touches a database.
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -44,5 +45,25 @@ nlohmann::json RunResultsToJson(const RunResults& results);
 nlohmann::json PerformanceRecordToJson(const PerformanceRecord& record);
 PerformanceRecord PerformanceRecordFromJson(const nlohmann::json& json, const std::string& where);
 RunResults RunResultsFromJson(const nlohmann::json& json, const std::string& where);
+
+// A run export written piece by piece, for runs too big to hold as one document: byte for
+// byte what RunResultsToJson(r).dump() writes. Call BeginRun(), then per entry BeginEntry()
+// and Add() for each of its performance records, then EndRun() (the run record goes last:
+// the export's keys are in sorted order). Stream errors are the caller's to check.
+class RunExportWriter {
+ public:
+  explicit RunExportWriter(std::ostream& out) : out_(out) {}
+  void BeginRun();
+  void BeginEntry(const ModelRecord& model, const HardwarePlatformRecord& hardware,
+                  const std::vector<CompatibilityRecord>& compatibility);
+  void Add(const PerformanceRecord& record);
+  void EndRun(const RunRecord& run);
+
+ private:
+  void EndEntry();
+
+  std::ostream& out_;
+  bool in_entry_ = false, first_entry_ = true, first_record_ = true;
+};
 
 }  // namespace ipfs_accel::store

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "ipfs_accel/store/json_import.h"
 #include "ipfs_accel/store/records.h"
 #include "ipfs_accel/store/result_store.h"
 
@@ -114,6 +115,9 @@ ExportReport ExportDatabase(const std::string& path, const ExportRequest& reques
 // and compatibility results in the order they were written. Throws kNotFound for an unknown
 // run id.
 RunResults ReadStoredRun(ResultStore& store, const std::string& run_id);
+// The same run written as its export (RunResultsToJson's bytes) through `writer`, reading its
+// performance results a page at a time. Throws kNotFound for an unknown run id.
+void WriteStoredRun(ResultStore& store, const std::string& run_id, RunExportWriter& writer);
 
 // The tables export and stats cover, in schema order.
 const std::vector<std::string>& ResultTables();
