@@ -35,9 +35,19 @@ Registry& Jobs() {
   return registry;
 }
 
+// Rows are handed out a row group (DuckDB's 122,880) at a time, like DuckDB's own table scans:
+// each thread then writes whole row groups of its own, which DuckDB compresses and writes in
+// that thread. Handing out single chunks left every thread with scattered partial row groups
+// that DuckDB merges on one thread at the end (16 threads: 6x slower than its own copy).
+constexpr size_t kRowsPerClaim = 122880;
+
 struct ScanState {
   Job* job;
   std::atomic<size_t> next{0};
+};
+
+struct ThreadState {
+  size_t next = 0, end = 0;  // this thread's claimed rows still to write
 };
 
 void Bind(duckdb_bind_info info) {
@@ -62,21 +72,34 @@ void Bind(duckdb_bind_info info) {
 void Init(duckdb_init_info info) {
   auto* state = new ScanState{static_cast<Job*>(duckdb_init_get_bind_data(info))};
   duckdb_init_set_init_data(info, state, [](void* p) { delete static_cast<ScanState*>(p); });
-  const size_t chunks = (state->job->rows + duckdb_vector_size() - 1) / duckdb_vector_size();
-  duckdb_init_set_max_threads(info, std::max<size_t>(1, chunks));
+  const size_t claims = (state->job->rows + kRowsPerClaim - 1) / kRowsPerClaim;
+  duckdb_init_set_max_threads(info, std::max<size_t>(1, claims));
+}
+
+void InitThread(duckdb_init_info info) {
+  duckdb_init_set_init_data(info, new ThreadState,
+                            [](void* p) { delete static_cast<ThreadState*>(p); });
 }
 
 void Scan(duckdb_function_info info, duckdb_data_chunk out) {
   auto* state = static_cast<ScanState*>(duckdb_function_get_init_data(info));
-  const size_t first = state->next.fetch_add(duckdb_vector_size());
-  if (first >= state->job->rows) {
+  auto* mine = static_cast<ThreadState*>(duckdb_function_get_local_init_data(info));
+  const size_t rows = state->job->rows;
+  if (mine->next == mine->end) {
+    const size_t first = state->next.fetch_add(kRowsPerClaim);
+    mine->next = std::min(first, rows);
+    mine->end = std::min(first + kRowsPerClaim, rows);
+  }
+  if (mine->next == mine->end) {
     duckdb_data_chunk_set_size(out, 0);
     return;
   }
-  const size_t count = std::min<size_t>(duckdb_vector_size(), state->job->rows - first);
-  ChunkWriter rows(*state->job->types, out);
+  const size_t first = mine->next;
+  const size_t count = std::min<size_t>(duckdb_vector_size(), mine->end - first);
+  mine->next += count;
+  ChunkWriter rows_out(*state->job->types, out);
   try {
-    (*state->job->fill)(first, count, rows);
+    (*state->job->fill)(first, count, rows_out);
   } catch (const std::exception& e) {
     duckdb_function_set_error(info, e.what());
   } catch (...) {
@@ -123,6 +146,7 @@ void RegisterParallelInsert(duckdb_connection con, const OnError& on_error) {
   duckdb_destroy_logical_type(&bigint);
   duckdb_table_function_set_bind(function, Bind);
   duckdb_table_function_set_init(function, Init);
+  duckdb_table_function_set_local_init(function, InitThread);
   duckdb_table_function_set_function(function, Scan);
   const bool registered = duckdb_register_table_function(con, function) == DuckDBSuccess;
   duckdb_destroy_table_function(&function);
