@@ -78,6 +78,27 @@ TEST_F(ParallelInsertTest, InsertsEveryRowOnceWithItsValues) {
             "2048.5 r4097 [4097.0, 4098.0] NULL");
 }
 
+// More rows than one claim (a row group, 122,880 rows): threads take claims of their own, and
+// every row still lands once.
+TEST_F(ParallelInsertTest, RowsOfSeveralRowGroupsLandOnceEach) {
+  constexpr size_t kRows = 300000;
+  std::atomic<size_t> filled{0};
+  ParallelInsert(
+      con_, "t", types_, kRows,
+      [&](size_t first, size_t count, ChunkWriter& out) {
+        filled += count;
+        Fill(first, count, out);
+      },
+      on_error_);
+  EXPECT_EQ(filled.load(), kRows);
+  EXPECT_EQ(Cell("SELECT format('{} {} {} {}', count(*), count(DISTINCT id), min(id), max(id)) "
+                 "FROM t"),
+            fmt::format("{} {} 0 {}", kRows, kRows, kRows - 1));
+  EXPECT_EQ(Cell("SELECT count(*) FROM t WHERE x <> id / 2 OR s <> 'r' || id OR "
+                 "l <> [id::DOUBLE, id + 1]"),
+            "0");
+}
+
 TEST_F(ParallelInsertTest, AFillerThatThrowsFailsTheWholeInsert) {
   const auto fill = [](size_t first, size_t count, ChunkWriter& out) {
     if (first + count > 6000) throw std::runtime_error("row 6000 is broken");
