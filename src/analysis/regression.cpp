@@ -385,4 +385,48 @@ Comparison CompareRefs(store::ResultStore& store, const CompareOptions& o) {
   return out;
 }
 
+store::QueryResult ComparisonTable(const Comparison& comparison) {
+  store::QueryResult t;
+  t.column_names = {
+      "model",    "hardware", "device",    "ep",       "precision",          "graph",
+      "scenario", "batch",    "seq_len",   "settings", "baseline_median_ms", "contender_median_ms",
+      "ratio",    "z",        "z_verdict", "history",  "u_test_p",           "u_verdict",
+      "verdict"};
+  t.column_types = {"VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR",
+                    "BIGINT",  "BIGINT",  "VARCHAR", "DOUBLE",  "DOUBLE",  "DOUBLE",  "DOUBLE",
+                    "VARCHAR", "BIGINT",  "DOUBLE",  "VARCHAR", "VARCHAR"};
+  for (const auto& r : comparison.rows) {
+    std::vector<std::optional<std::string>> row = {r.model,
+                                                   r.hardware,
+                                                   r.device,
+                                                   r.execution_provider,
+                                                   r.precision,
+                                                   r.graph_variant,
+                                                   r.scenario,
+                                                   std::to_string(r.batch_size),
+                                                   std::to_string(r.seq_len),
+                                                   r.settings};
+    if (r.in_baseline && r.in_contender) {
+      const bool have_z = r.z.verdict != Verdict::kInsufficientData;
+      row.push_back(fmt::format("{:.3f}", r.asv.baseline_median));
+      row.push_back(fmt::format("{:.3f}", r.asv.contender_median));
+      row.push_back(fmt::format("{:.3f}", r.asv.ratio));
+      if (have_z && std::isfinite(r.z.z))
+        row.push_back(fmt::format("{:.2f}", r.z.z));
+      else
+        row.push_back(std::nullopt);
+      row.push_back(std::string(VerdictName(r.z.verdict)));
+      row.push_back(std::to_string(r.z.history_points));
+      row.push_back(fmt::format("{:.3g}", r.asv.test.p_value));
+      row.push_back(std::string(VerdictName(r.asv.verdict)));
+      row.push_back(std::string(VerdictName(r.verdict)));
+    } else {
+      for (int i = 0; i < 8; ++i) row.emplace_back();  // no measurements on one side
+      row.push_back(r.in_baseline ? "baseline only" : "contender only");
+    }
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
 }  // namespace ipfs_accel::analysis

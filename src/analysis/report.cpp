@@ -249,56 +249,16 @@ Report BuildRegressionReport(store::ResultStore& store, const CompareOptions& op
       "over the last {} baseline results, or median ratio > {} with Mann-Whitney p < {}.",
       c.baseline.kind, c.baseline.ref, c.baseline.run_ids.size(), c.contender.kind, c.contender.ref,
       c.contender_run_id, options.threshold_z, options.history, options.factor, options.alpha));
-  rep.table.column_names = {"model",
-                            "hardware",
-                            "device",
-                            "ep",
-                            "precision",
-                            "graph",
-                            "scenario",
-                            "batch",
-                            "seq_len",
-                            "baseline_median_ms",
-                            "contender_median_ms",
-                            "ratio",
-                            "z",
-                            "history",
-                            "p_value",
-                            "verdict"};
-  rep.table.column_types = {"VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR",
-                            "VARCHAR", "BIGINT",  "BIGINT",  "DOUBLE",  "DOUBLE",  "DOUBLE",
-                            "DOUBLE",  "BIGINT",  "DOUBLE",  "VARCHAR"};
+  rep.table = ComparisonTable(c);
   BarChart bars;
   bars.title = "Contender / baseline median latency";
   bars.y_label = "ratio";
   for (const auto& r : c.rows) {
-    Row row = {r.model,
-               r.hardware,
-               r.device,
-               r.execution_provider,
-               r.precision,
-               r.graph_variant,
-               r.scenario,
-               std::to_string(r.batch_size),
-               std::to_string(r.seq_len)};
-    if (r.in_baseline && r.in_contender) {
-      row.push_back(fmt::format("{:.3f}", r.asv.baseline_median));
-      row.push_back(fmt::format("{:.3f}", r.asv.contender_median));
-      row.push_back(fmt::format("{:.3f}", r.asv.ratio));
-      row.push_back(std::isfinite(r.z.z) ? std::optional(fmt::format("{:.2f}", r.z.z))
-                                         : std::nullopt);
-      row.push_back(std::to_string(r.z.history_points));
-      row.push_back(fmt::format("{:.3g}", r.asv.test.p_value));
-      row.push_back(std::string(VerdictName(r.verdict)));
-      bars.bars.push_back(
-          {Join({r.model, r.hardware, r.precision, r.graph_variant,
-                 "b" + std::to_string(r.batch_size), "seq " + std::to_string(r.seq_len)}),
-           r.asv.ratio});
-    } else {
-      row.insert(row.end(), 6, std::nullopt);
-      row.push_back(r.in_baseline ? "baseline only" : "contender only");
-    }
-    rep.table.rows.push_back(std::move(row));
+    if (!r.in_baseline || !r.in_contender) continue;
+    bars.bars.push_back(
+        {Join({r.model, r.hardware, r.precision, r.graph_variant,
+               "b" + std::to_string(r.batch_size), "seq " + std::to_string(r.seq_len)}),
+         r.asv.ratio});
   }
   rep.bar_charts.push_back(std::move(bars));
   return rep;

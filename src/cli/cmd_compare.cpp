@@ -20,65 +20,14 @@ struct CompareCliOptions {
   std::string format = "table";
 };
 
-std::string Number(double v, int digits) {
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  return fmt::format("{:.{}f}", v, digits);
-}
-
-std::string Probability(double p) { return fmt::format("{:.3g}", p); }
-
 int RunCompare(const CompareCliOptions& o) {
   const TableFormat format = ParseTableFormat(o.format);
   auto store = store::ResultStore::Open(store::ResolveDatabasePath(o.db.path), {.read_only = true});
   const analysis::Comparison c = analysis::CompareRefs(*store, o.compare);
-  Table t;
-  t.headers = {"model",
-               "hardware",
-               "ep",
-               "precision",
-               "graph",
-               "scenario",
-               "batch",
-               "seq_len",
-               "settings",
-               "baseline_p50_ms",
-               "contender_p50_ms",
-               "ratio",
-               "z",
-               "z_verdict",
-               "u_test_p",
-               "u_verdict",
-               "verdict"};
-  t.numeric = {false, false, false, false, false, false, true,  true, false,
-               true,  true,  true,  true,  false, true,  false, false};
-  for (const auto& r : c.rows) {
-    std::vector<std::optional<std::string>> row = {
-        r.model,         r.hardware, r.execution_provider,         r.precision,
-        r.graph_variant, r.scenario, std::to_string(r.batch_size), std::to_string(r.seq_len),
-        r.settings};
-    if (r.in_baseline && r.in_contender) {
-      const bool have_z = r.z.verdict != analysis::Verdict::kInsufficientData;
-      // JSON has no infinity: an infinite z (a history without spread) is written as null.
-      const bool finite_z = have_z && std::isfinite(r.z.z);
-      row.insert(row.end(),
-                 {Number(r.asv.baseline_median, 3), Number(r.asv.contender_median, 3),
-                  Number(r.asv.ratio, 3),
-                  finite_z || (have_z && format != TableFormat::kJson)
-                      ? std::optional<std::string>(Number(r.z.z, 2))
-                      : std::nullopt,
-                  std::string(analysis::VerdictName(r.z.verdict)), Probability(r.asv.test.p_value),
-                  std::string(analysis::VerdictName(r.asv.verdict)),
-                  std::string(analysis::VerdictName(r.verdict))});
-    } else {
-      for (int i = 0; i < 7; ++i) row.emplace_back();
-      row.push_back(r.in_baseline ? "baseline only" : "contender only");
-    }
-    t.rows.push_back(std::move(row));
-  }
   std::cerr << fmt::format("baseline '{}' ({}, {} run(s)) vs contender '{}' (run {})\n",
                            c.baseline.ref, c.baseline.kind, c.baseline.run_ids.size(),
                            c.contender.ref, c.contender_run_id);
-  PrintTable(std::cout, t, format);
+  PrintTable(std::cout, TableFromQuery(analysis::ComparisonTable(c)), format);
   int regressions = 0;
   for (const auto& r : c.rows) regressions += r.verdict == analysis::Verdict::kRegression;
   if (regressions) std::cerr << fmt::format("{} configuration(s) regressed\n", regressions);

@@ -11,15 +11,6 @@ namespace ipfs_accel::cli {
 
 namespace {
 
-bool IsNumericType(const std::string& t) {
-  static const char* kNumeric[] = {"TINYINT", "SMALLINT", "INTEGER",   "BIGINT",
-                                   "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-                                   "UBIGINT", "FLOAT",    "DOUBLE",    "DECIMAL"};
-  for (const char* n : kNumeric)
-    if (t.rfind(n, 0) == 0) return true;
-  return false;
-}
-
 struct QueryOptions {
   DatabaseOption db;
   std::string sql;
@@ -30,9 +21,7 @@ int RunQuery(const QueryOptions& o) {
   const TableFormat format = ParseTableFormat(o.format);
   auto store = store::ResultStore::Open(store::ResolveDatabasePath(o.db.path), {.read_only = true});
   const store::QueryResult r = store->Query(o.sql);
-  Table t{r.column_names, {}, r.rows};
-  for (const auto& type : r.column_types) t.numeric.push_back(IsNumericType(type));
-  PrintTable(std::cout, t, format);
+  PrintTable(std::cout, TableFromQuery(r), format);
   return kExitOk;
 }
 

@@ -30,14 +30,6 @@ struct ReportOptions {
   std::string output;
 };
 
-Table ToTable(const store::QueryResult& r) {
-  Table t{r.column_names, {}, r.rows};
-  for (const auto& type : r.column_types)
-    t.numeric.push_back(type == "BIGINT" || type == "DOUBLE" || type.rfind("DECIMAL", 0) == 0 ||
-                        type == "INTEGER");
-  return t;
-}
-
 analysis::Report BuildReport(store::ResultStore& store, const std::string& db_path,
                              const ReportOptions& o) {
   analysis::ReportFilter filter{.run_id = std::nullopt,
@@ -95,7 +87,7 @@ int RunReport(const ReportOptions& o) {
       out << "# " << report.title << "\n\n";
       for (const auto& n : report.notes) out << n << "\n\n";
     }
-    PrintTable(out, ToTable(report.table), format);
+    PrintTable(out, TableFromQuery(report.table), format);
     text = out.str();
   }
   if (o.output.empty()) {

@@ -65,6 +65,19 @@ nlohmann::json TableToJson(const Table& t) {
   return rows;
 }
 
+Table TableFromQuery(const store::QueryResult& result) {
+  static const char* kNumeric[] = {"TINYINT", "SMALLINT", "INTEGER",   "BIGINT",
+                                   "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                                   "UBIGINT", "FLOAT",    "DOUBLE",    "DECIMAL"};
+  Table t{result.column_names, {}, result.rows};
+  for (const auto& type : result.column_types) {
+    bool numeric = false;
+    for (const char* n : kNumeric) numeric = numeric || type.rfind(n, 0) == 0;
+    t.numeric.push_back(numeric);
+  }
+  return t;
+}
+
 void PrintTable(std::ostream& out, const Table& t, TableFormat format) {
   const size_t cols = t.headers.size();
   auto cell = [&](const std::vector<std::optional<std::string>>& row, size_t c) {

@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ipfs_accel/store/result_store.h"
+
 namespace ipfs_accel::cli {
 
 enum class TableFormat { kText, kMarkdown, kCsv, kJson };
@@ -21,6 +23,9 @@ struct Table {
   std::vector<bool> numeric;  // per column: JSON writes numbers unquoted, text right-aligns
   std::vector<std::vector<std::optional<std::string>>> rows;  // nullopt: NULL
 };
+
+// A query's rows as a table; columns of DuckDB's number types are numeric.
+Table TableFromQuery(const store::QueryResult& result);
 
 void PrintTable(std::ostream& out, const Table& table, TableFormat format);
 // The rows as a JSON array of objects (numeric columns as numbers, NULL as null).

@@ -191,6 +191,46 @@ class RegressionStoreTest : public ::testing::Test {
   std::unique_ptr<store::ResultStore> store_;
 };
 
+// One table for `compare` and `report regressions`: an infinite z (a history without spread)
+// is NULL while its verdict stands, and a configuration on one side only has no measurements.
+TEST(ComparisonTableTest, InfiniteZIsNullAndOneSidedRowsHaveNoMeasurements) {
+  Comparison c;
+  ConfigurationComparison both;
+  both.model = "bert-tiny";
+  both.batch_size = 4;
+  both.in_baseline = both.in_contender = true;
+  both.z.z = INFINITY;
+  both.z.history_points = 3;
+  both.z.verdict = Verdict::kRegression;
+  both.asv.baseline_median = 2;
+  both.asv.contender_median = 2.5;
+  both.asv.ratio = 1.25;
+  both.asv.test.p_value = 0.001;
+  both.asv.verdict = Verdict::kRegression;
+  both.verdict = Verdict::kRegression;
+  ConfigurationComparison only = both;
+  only.in_baseline = false;
+  c.rows = {both, only};
+  const store::QueryResult t = ComparisonTable(c);
+  ASSERT_EQ(t.column_names.size(), t.column_types.size());
+  const auto at = [&](size_t row, const std::string& name) {
+    for (size_t i = 0; i < t.column_names.size(); ++i)
+      if (t.column_names[i] == name) return t.rows.at(row).at(i);
+    ADD_FAILURE() << "no column " << name;
+    return std::optional<std::string>();
+  };
+  EXPECT_EQ(at(0, "batch"), "4");
+  EXPECT_EQ(at(0, "ratio"), "1.250");
+  EXPECT_EQ(at(0, "z"), std::nullopt);
+  EXPECT_EQ(at(0, "z_verdict"), "regression");
+  EXPECT_EQ(at(0, "history"), "3");
+  EXPECT_EQ(at(0, "verdict"), "regression");
+  EXPECT_EQ(at(1, "baseline_median_ms"), std::nullopt);
+  EXPECT_EQ(at(1, "u_verdict"), std::nullopt);
+  EXPECT_EQ(at(1, "verdict"), "contender only");
+  for (const auto& row : t.rows) EXPECT_EQ(row.size(), t.column_names.size());
+}
+
 TEST_F(RegressionStoreTest, ResolvesRunsBranchesAndCommits) {
   EXPECT_EQ(ResolveRef(*store_, "run-2", false).run_ids, std::vector<std::string>{"run-2"});
   const ResolvedRef main = ResolveRef(*store_, "main", false);

@@ -131,4 +131,9 @@ struct Comparison {
 // U test compares the latest baseline result's samples with the contender's.
 Comparison CompareRefs(store::ResultStore& store, const CompareOptions& options);
 
+// The comparison as a table, one row per configuration: what `compare` prints and `report
+// regressions` shows. Medians are of the latencies' samples; a z that is not finite (a baseline
+// history without spread) is NULL, its z_verdict still says what it found.
+store::QueryResult ComparisonTable(const Comparison& comparison);
+
 }  // namespace ipfs_accel::analysis
