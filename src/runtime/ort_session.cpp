@@ -86,6 +86,28 @@ std::vector<TensorSpec> Specs(Ort::Session& session, bool inputs) {
   return out;
 }
 
+// Where outputs=device leaves a platform's outputs: the memory its provider allocates in.
+Ort::MemoryInfo OutputMemory(const std::string& platform,
+                             const std::map<std::string, std::string>& provider_options) {
+  if (platform == "cuda" || platform == "tensorrt") {
+    const auto it = provider_options.find("device_id");
+    int device = 0;
+    try {
+      device = it == provider_options.end() ? 0 : std::stoi(it->second);
+    } catch (const std::exception&) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("--ep-option device_id='{}' is not a device number", it->second));
+    }
+    return Ort::MemoryInfo("Cuda", OrtDeviceAllocator, device, OrtMemTypeDefault);
+  }
+  if (platform == "cpu" || platform == "openvino" || platform == "dnnl")
+    return Ort::MemoryInfo::CreateCpu(OrtDeviceAllocator, OrtMemTypeDefault);
+  throw Error(ErrorKind::kUnsupported,
+              fmt::format("--ep-option outputs=device is not known for platform '{}' (only cpu, "
+                          "openvino, dnnl, cuda and tensorrt); leave it out",
+                          platform));
+}
+
 }  // namespace
 
 OrtSession::OrtSession(const models::Model& model, const SessionOptions& options)
@@ -96,7 +118,16 @@ OrtSession::OrtSession(const models::Model& model, const SessionOptions& options
   if (options.intra_op_threads > 0) so.SetIntraOpNumThreads(options.intra_op_threads);
   if (options.inter_op_threads > 0) so.SetInterOpNumThreads(options.inter_op_threads);
   so.SetGraphOptimizationLevel(OptimizationLevel(options.graph_optimization_level));
-  AppendProvider(so, def, options.provider_options);
+  std::map<std::string, std::string> provider_options = options.provider_options;
+  if (const auto it = provider_options.find("outputs"); it != provider_options.end()) {
+    if (it->second == "device")
+      output_memory_ = OutputMemory(def.platform, provider_options);
+    else if (it->second != "host")
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("--ep-option outputs='{}' is not host or device", it->second));
+    provider_options.erase(it);  // ours, not the provider's
+  }
+  AppendProvider(so, def, provider_options);
   try {
     if (!model.onnx_path.empty())
       session_ = Ort::Session(OrtEnvironment(), model.onnx_path.c_str(), so);
@@ -140,12 +171,28 @@ std::map<std::string, core::Tensor> OrtSession::Run(
 void OrtSession::Bind(const std::map<std::string, core::Tensor>& inputs) {
   bound_inputs_ = inputs;  // the Ort::Values below point into these bytes
   bound_values_ = MakeValues(bound_inputs_);
+  if (!output_memory_) return;
+  try {
+    io_binding_.emplace(session_);
+    for (size_t i = 0; i < bound_values_.size(); ++i) BindInputOnDevice(i);
+    for (const char* name : output_names_) io_binding_->BindOutput(name, *output_memory_);
+  } catch (const Ort::Exception& e) {
+    throw Error(ErrorKind::kRuntime,
+                fmt::format("binding the outputs to the provider's memory failed: {}", e.what()));
+  }
+}
+
+void OrtSession::BindInputOnDevice(size_t i) {
+  if (io_binding_) io_binding_->BindInput(input_names_[i], bound_values_[i]);
 }
 
 void OrtSession::RunBound() {
   try {
-    session_.Run(run_options_, input_names_.data(), bound_values_.data(), bound_values_.size(),
-                 output_names_.data(), output_names_.size());
+    if (io_binding_)
+      session_.Run(run_options_, *io_binding_);  // ORT waits for the provider's stream
+    else
+      session_.Run(run_options_, input_names_.data(), bound_values_.data(), bound_values_.size(),
+                   output_names_.data(), output_names_.size());
   } catch (const Ort::Exception& e) {
     throw Error(ErrorKind::kRuntime, fmt::format("inference failed: {}", e.what()));
   }
@@ -180,6 +227,7 @@ void OrtSession::SetBoundInput(const std::string& name, core::Tensor tensor) {
                             core::DTypeName(tensor.dtype), core::DTypeName(inputs_[i].dtype)));
   bound_inputs_[name] = std::move(tensor);  // the value below points into these bytes
   bound_values_[i] = WrapTensor(bound_inputs_[name]);
+  BindInputOnDevice(i);
 }
 
 void OrtSession::MoveOutputToInput(const std::string& output, const std::string& input) {
@@ -190,6 +238,7 @@ void OrtSession::MoveOutputToInput(const std::string& output, const std::string&
                 fmt::format("output '{}' is not kept from a previous run", output));
   bound_values_[i] = std::move(kept_outputs_[o]);
   bound_inputs_.erase(input);  // the bound value now owns its own memory
+  BindInputOnDevice(i);
 }
 
 core::Tensor OrtSession::KeptOutput(const std::string& name) const {

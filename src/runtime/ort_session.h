@@ -5,6 +5,7 @@
 #include <onnxruntime_cxx_api.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,11 @@ namespace ipfs_accel::runtime {
 // The process-wide environment: ORT allows one, and its creation is costly.
 Ort::Env& OrtEnvironment();
 
+// Provider option `outputs` (ours, never passed to ONNX Runtime): "host" (the default) or
+// "device". With "device" the timed path (Bind + RunBound) binds the outputs to the execution
+// provider's own memory (ONNX Runtime's IoBinding), so a run's latency leaves out copying them
+// to the host; inputs are still bound from host memory. Run() and the kept outputs of
+// RunBoundKeepOutputs() are host tensors either way.
 class OrtSession : public Session {
  public:
   // Throws core::Error: kUnavailable, kCorrupt (model rejected), kInvalidArgument.
@@ -44,6 +50,7 @@ class OrtSession : public Session {
   std::vector<Ort::Value> MakeValues(const std::map<std::string, core::Tensor>& inputs);
   size_t InputIndex(const std::string& name) const;
   size_t OutputIndex(const std::string& name) const;
+  void BindInputOnDevice(size_t i);
 
   SessionOptions options_;
   std::string provider_;
@@ -54,6 +61,8 @@ class OrtSession : public Session {
   std::map<std::string, core::Tensor> bound_inputs_;
   std::vector<Ort::Value> bound_values_;
   std::vector<Ort::Value> kept_outputs_;
+  std::optional<Ort::MemoryInfo> output_memory_;  // set by outputs=device
+  std::optional<Ort::IoBinding> io_binding_;      // made by Bind() when output_memory_ is set
 };
 
 }  // namespace ipfs_accel::runtime
