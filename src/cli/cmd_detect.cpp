@@ -31,13 +31,13 @@ int RunDetect(bool json) {
     j["onnxruntime"] = {{"version", ort_version}, {"execution_providers", providers}};
     j["platforms"] = nlohmann::json::array();
     for (const auto& p : platforms)
-      j["platforms"].push_back({{"platform", p.platform},
-                                {"execution_provider", p.execution_provider},
-                                {"available", p.available},
-                                {"reason", p.reason},
-                                {"detail", p.detail_json.empty()
-                                               ? nlohmann::json(nullptr)
-                                               : nlohmann::json::parse(p.detail_json)}});
+      j["platforms"].push_back(
+          {{"platform", p.platform},
+           {"execution_provider", p.execution_provider},
+           {"available", p.available},
+           {"reason", p.reason},
+           {"detail", p.detail_json.empty() ? nlohmann::json(nullptr)
+                                            : nlohmann::json::parse(p.detail_json)}});
     std::cout << j.dump(2) << "\n";
     return kExitOk;
   }
@@ -69,6 +69,11 @@ int RunDetect(bool json) {
                              report.chromium->path);
   else
     std::cout << fmt::format("Chromium  unavailable — {}\n", report.chromium_missing_reason);
+  if (report.firefox)
+    std::cout << fmt::format("Firefox   {} at {} (wasm only: --ep-option browser=firefox)\n",
+                             report.firefox->version, report.firefox->path);
+  else
+    std::cout << fmt::format("Firefox   unavailable — {}\n", report.firefox_missing_reason);
   std::cout << "\nPlatforms\n";
   for (const auto& p : platforms)
     std::cout << fmt::format("  {:<13} {:<12} {}\n", p.platform,

@@ -12,6 +12,7 @@ HardwareReport Detect() {
   report.cpu = DetectCpu();
   report.nvidia = DetectNvidia();
   report.chromium = DetectChromium(&report.chromium_missing_reason);
+  report.firefox = DetectFirefox(&report.firefox_missing_reason);
   return report;
 }
 
@@ -67,6 +68,8 @@ void to_json(nlohmann::json& j, const HardwareReport& v) {
       {"nvidia", v.nvidia},
       {"chromium", v.chromium ? nlohmann::json(*v.chromium) : nlohmann::json(nullptr)},
       {"chromium_missing_reason", v.chromium_missing_reason},
+      {"firefox", v.firefox ? nlohmann::json(*v.firefox) : nlohmann::json(nullptr)},
+      {"firefox_missing_reason", v.firefox_missing_reason},
   };
 }
 

@@ -279,7 +279,8 @@ TEST(HardwareJsonTest, ReportHasEveryField) {
   const nlohmann::json j = report;
   const nlohmann::json back = nlohmann::json::parse(j.dump());
   EXPECT_EQ(back, j);
-  for (const char* key : {"host", "cpu", "nvidia", "chromium", "chromium_missing_reason"}) {
+  for (const char* key : {"host", "cpu", "nvidia", "chromium", "chromium_missing_reason", "firefox",
+                          "firefox_missing_reason"}) {
     EXPECT_TRUE(back.contains(key)) << key;
   }
   for (const char* key : {"hostname", "os", "kernel"}) EXPECT_TRUE(back["host"].contains(key));
@@ -301,6 +302,13 @@ TEST(HardwareJsonTest, ReportHasEveryField) {
   } else {
     EXPECT_TRUE(back["chromium"].is_null());
     EXPECT_FALSE(back["chromium_missing_reason"].get<std::string>().empty());
+  }
+  if (report.firefox) {
+    EXPECT_EQ(back["firefox"]["version"], report.firefox->version);
+    EXPECT_EQ(back["firefox"]["name"], "firefox");
+  } else {
+    EXPECT_TRUE(back["firefox"].is_null());
+    EXPECT_FALSE(back["firefox_missing_reason"].get<std::string>().empty());
   }
 }
 

@@ -66,6 +66,8 @@ struct HardwareReport {
   NvidiaInfo nvidia;
   std::optional<BrowserInfo> chromium;  // nullopt: not installed or not runnable
   std::string chromium_missing_reason;  // why chromium is nullopt
+  std::optional<BrowserInfo> firefox;   // the second browser for wasm
+  std::string firefox_missing_reason;
 };
 
 CpuInfo DetectCpu();
