@@ -126,15 +126,6 @@ struct PlatformSelection {
   bool named_unavailable = false;  // the user named a platform that is not here
 };
 
-// A WebGPU adapter that renders in software (SwiftShader): a correctness path 50-600x slower
-// than wasm (one bert-base run took 85 s here), so "all" does not spend hours on it.
-bool IsFallbackWebGpu(const runtime::PlatformStatus& st) {
-  if (st.platform != "webgpu" || st.detail_json.empty()) return false;
-  const auto detail = nlohmann::json::parse(st.detail_json, nullptr, false);
-  return detail.is_object() && detail.contains("adapter") &&
-         detail["adapter"].value("is_fallback", false);
-}
-
 PlatformSelection SelectPlatforms(const std::vector<std::string>& asked,
                                   const hw::HardwareReport& hardware) {
   PlatformSelection s;
@@ -148,7 +139,9 @@ PlatformSelection SelectPlatforms(const std::vector<std::string>& asked,
   std::set<std::string> seen;
   for (const auto& st : statuses) {
     if (!seen.insert(st.platform).second) continue;
-    if (all && st.available && IsFallbackWebGpu(st)) {
+    // A WebGPU adapter that renders in software: a correctness path 50-600x slower than wasm
+    // (one bert-base run took 85 s here), so "all" does not spend hours on it.
+    if (all && st.available && st.software_renderer) {
       runtime::PlatformStatus skip = st;
       skip.reason = fmt::format(
           "not run by --hardware all: {}; name --hardware webgpu to run it anyway", st.reason);

@@ -67,6 +67,7 @@ void CheckBrowser(const std::string& p, PlatformStatus& s) {
                             description.find("SwiftShader") != std::string::npos ||
                             gpu.value("architecture", "") == "swiftshader";
       detail["adapter"]["is_fallback"] = fallback;
+      s.software_renderer = fallback;
       s.available = true;
       std::vector<std::string> names;
       for (const char* key : {"vendor", "architecture", "description", "device"})

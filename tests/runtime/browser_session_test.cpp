@@ -187,6 +187,18 @@ TEST(BrowserPlatforms, WebNnIsUnavailableWithTheBrowsersMessage) {
   EXPECT_EQ(nlohmann::json::parse(wasm.detail_json).at("cross_origin_isolated"), true);
 }
 
+// Chromium's adapter here is SwiftShader: a software renderer, said so in the status's field,
+// its reason and its detail alike.
+TEST(BrowserPlatforms, ASoftwareWebGpuAdapterIsMarkedAsOne) {
+  SKIP_WITHOUT_BROWSER();
+  const PlatformStatus webgpu = CheckPlatform("webgpu", hw::Detect());
+  if (!webgpu.available) GTEST_SKIP() << webgpu.reason;
+  const bool said = webgpu.reason.find("FALLBACK") != std::string::npos;
+  EXPECT_EQ(webgpu.software_renderer, said) << webgpu.reason;
+  EXPECT_EQ(nlohmann::json::parse(webgpu.detail_json).at("adapter").at("is_fallback"), said);
+  EXPECT_FALSE(CheckPlatform("wasm", hw::Detect()).software_renderer);
+}
+
 TEST(BrowserSession, HungPageIsKilledAfterTheTimeout) {
   SKIP_WITHOUT_BROWSER();
   const models::Model model = models::LoadModel("bert-tiny");

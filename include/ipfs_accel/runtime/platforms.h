@@ -20,6 +20,9 @@ struct PlatformStatus {
   // WebGPU adapter and whether it is a fallback adapter, WebNN's createContext() error);
   // empty for native platforms.
   std::string detail_json = {};
+  // webgpu: the adapter renders in software on the CPU (a fallback adapter, e.g. SwiftShader),
+  // so its figures measure a software renderer, not a GPU.
+  bool software_renderer = false;
 };
 
 // Every known platform, in a fixed order.
