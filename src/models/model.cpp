@@ -152,52 +152,48 @@ std::string WithComponent(const std::string& name, const std::string& component)
   return component.empty() ? name : name + ":" + component;
 }
 
-Model FromCatalog(const CatalogEntry& entry, const LoadOptions& options,
-                  const std::string& component) {
-  const BuildTarget target = ResolveComponent(entry.config, component, entry.name);
+// Builds `target` from `weights`; `info` says where it came from (name, architecture, source,
+// path, content hash), the rest of the description is the architecture's and the weights'.
+Model Build(const BuildTarget& target, WeightProvider& weights, const LoadOptions& options,
+            ModelInfo info) {
   const Architecture& arch = *target.arch;
-  SeededRandomWeights weights(options.seed, entry.config.Double("initializer_range", 0.02));
   Model m;
-  const std::string name = WithComponent(entry.name, component);
-  BuildChecked(arch, target.config, weights, name, options.fused, options.precision, m);
+  BuildChecked(arch, target.config, weights, info.name, options.fused, options.precision, m);
   m.fused = options.fused;
-  m.info = {name,
-            component.empty() ? entry.architecture : arch.model_type,
-            arch.modality,
-            "catalog",
-            "",
-            weights.parameter_count(),
-            fmt::format("seed:{}", options.seed)};
-  m.info.family = arch.family;
+  info.modality = arch.modality;
+  info.parameters = weights.parameter_count();
+  info.family = arch.family;
+  m.info = std::move(info);
   m.input_hints = arch.input_hints(target.config);
   m.dim_roles = arch.dim_roles(target.config);
   return m;
 }
 
+Model FromCatalog(const CatalogEntry& entry, const LoadOptions& options,
+                  const std::string& component) {
+  const BuildTarget target = ResolveComponent(entry.config, component, entry.name);
+  SeededRandomWeights weights(options.seed, entry.config.Double("initializer_range", 0.02));
+  return Build(target, weights, options,
+               {.name = WithComponent(entry.name, component),
+                .architecture = component.empty() ? entry.architecture : target.arch->model_type,
+                .source = "catalog",
+                .content_hash = fmt::format("seed:{}", options.seed)});
+}
+
 Model FromFolder(const std::string& dir, const LoadOptions& options, const std::string& component) {
   const HfConfig config = HfConfig::Load(dir);
-  const std::string folder_name =
-      fs::path(dir).lexically_normal().filename().string().empty()
-          ? fs::path(dir).lexically_normal().parent_path().filename().string()
-          : fs::path(dir).lexically_normal().filename().string();
+  const fs::path normal = fs::path(dir).lexically_normal();
+  const std::string folder_name = normal.filename().empty()
+                                      ? normal.parent_path().filename().string()
+                                      : normal.filename().string();
   const BuildTarget target = ResolveComponent(config, component, folder_name);
-  const Architecture& arch = *target.arch;
-  SafetensorsWeights weights(dir, arch.checkpoint_prefixes);
-  Model m;
-  const std::string name = WithComponent(folder_name, component);
-  BuildChecked(arch, target.config, weights, name, options.fused, options.precision, m);
-  m.fused = options.fused;
-  m.info = {name,
-            component.empty() ? config.ModelType() : arch.model_type,
-            arch.modality,
-            "hf-folder",
-            fs::absolute(dir).string(),
-            weights.parameter_count(),
-            Sha256OfFiles(weights.files())};
-  m.info.family = arch.family;
-  m.input_hints = arch.input_hints(target.config);
-  m.dim_roles = arch.dim_roles(target.config);
-  return m;
+  SafetensorsWeights weights(dir, target.arch->checkpoint_prefixes);
+  return Build(target, weights, options,
+               {.name = WithComponent(folder_name, component),
+                .architecture = component.empty() ? config.ModelType() : target.arch->model_type,
+                .source = "hf-folder",
+                .source_path = fs::absolute(dir).string(),
+                .content_hash = Sha256OfFiles(weights.files())});
 }
 
 // "clip-vit-base-patch32:vision_model" -> {"clip-vit-base-patch32", "vision_model"}; a spec that

@@ -55,13 +55,14 @@ struct DimRoles {
 };
 
 struct ModelInfo {
-  std::string name;          // catalog name, folder name, or file name
-  std::string architecture;  // HF model_type, or "onnx"
-  std::string modality;      // "text", "vision", "audio", "multimodal", "unknown"
-  std::string source;        // "catalog", "hf-folder", "onnx-file"
-  std::string source_path;   // absolute path for folders and files
+  std::string name = {};          // catalog name, folder name, or file name
+  std::string architecture = {};  // HF model_type, or "onnx"
+  std::string modality = {};      // "text", "vision", "audio", "multimodal", "unknown"
+  std::string source = {};        // "catalog", "hf-folder", "onnx-file"
+  std::string source_path = {};   // absolute path for folders and files
   int64_t parameters = 0;
-  std::string content_hash;  // "sha256:<hex>" of weights/.onnx, or "seed:<n>" for random weights
+  std::string content_hash =
+      {};  // "sha256:<hex>" of weights/.onnx, or "seed:<n>" for random weights
   // The model family of the system we rebuild ("embedding", "text_generation", "vision",
   // "audio", "multimodal"); empty for an .onnx file, whose family nobody said.
   std::string family = {};
