@@ -128,7 +128,8 @@ BenchmarkResult MeasureSession(runtime::Session& session, const models::Model& m
                        : std::string(" (early_stopping is off)"));
   r.throughput_items_per_s =
       r.latency.mean > 0 ? static_cast<double>(r.batch_size) * 1000.0 / r.latency.mean : 0;
-  r.peak_rss_bytes = PeakRssBytes();
+  // A browser session's model lives in the browser's processes: what they hold counts too.
+  r.peak_rss_bytes = PeakRssBytes() + session.HelperProcessesResidentBytes();
   return r;
 }
 

@@ -135,7 +135,7 @@ ServerBenchmarkResult MeasureServer(runtime::Session& session, const models::Mod
   ServerBenchmarkResult r;
   r.prepared = PrepareSession(session, model, config);
   r.server = RunServer([&session] { session.RunBound(); }, server, progress);
-  r.peak_rss_bytes = PeakRssBytes();
+  r.peak_rss_bytes = PeakRssBytes() + session.HelperProcessesResidentBytes();
   return r;
 }
 
@@ -164,7 +164,7 @@ PeakQpsBenchmarkResult RunPeakQpsBenchmark(const models::Model& model,
   r.load_ms = Ms(Clock::now() - t0);
   r.prepared = PrepareSession(*session, model, config);
   r.search = FindPeakQps([&] { session->RunBound(); }, latency_bound_ms, base, options);
-  r.peak_rss_bytes = PeakRssBytes();
+  r.peak_rss_bytes = PeakRssBytes() + session->HelperProcessesResidentBytes();
   r.device_memory = SampleDeviceMemory(config.session);
   return r;
 }

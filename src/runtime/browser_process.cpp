@@ -133,6 +133,21 @@ bool BrowserProcess::Exited(std::string* description) {
   return true;
 }
 
+int64_t BrowserProcess::ResidentBytes() const {
+  int64_t total = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    if (ProcessGroupOf(entry.path()) != pid_) continue;
+    std::istringstream rollup(ReadWhole(entry.path() / "smaps_rollup"));
+    std::string line;
+    while (std::getline(rollup, line))
+      if (line.rfind("Pss:", 0) == 0) total += std::stoll(line.substr(4)) * 1024;  // kB
+  }
+  return total;
+}
+
 bool BrowserProcess::HasRenderer() const {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {

@@ -30,6 +30,10 @@ class BrowserProcess {
   bool Exited(std::string* description = nullptr);
   // Whether a page's renderer process of this browser is alive (false after a renderer crash).
   bool HasRenderer() const;
+  // The memory the browser's processes (browser, renderers, GPU and utility processes) hold now:
+  // the sum of their proportional set sizes (PSS: a page shared by n processes counts 1/n in
+  // each), so the binary they all map is counted once, not once per process.
+  int64_t ResidentBytes() const;
   // SIGKILL to the whole group, reaps the browser and waits (up to 3 s) until the rest of the
   // group has ended. Idempotent.
   void Kill();

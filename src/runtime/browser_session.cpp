@@ -425,6 +425,10 @@ void BrowserSession::MoveOutputToInput(const std::string&, const std::string&) {
 core::Tensor BrowserSession::KeptOutput(const std::string&) const { NoGeneration(); }
 Session::TensorView BrowserSession::KeptOutputView(const std::string&) const { NoGeneration(); }
 
+int64_t BrowserSession::HelperProcessesResidentBytes() const {
+  return chromium_ ? chromium_->ResidentBytes() : 0;
+}
+
 LoadTiming TimeBrowserLoading(const std::vector<const models::Model*>& parts,
                               const SessionOptions& options, int repetitions) {
   if (!IsBrowserPlatform(options.platform))

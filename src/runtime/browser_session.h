@@ -70,6 +70,7 @@ class BrowserSession : public Session {
   void MoveOutputToInput(const std::string& output, const std::string& input) override;
   core::Tensor KeptOutput(const std::string& name) const override;
   TensorView KeptOutputView(const std::string& name) const override;
+  int64_t HelperProcessesResidentBytes() const override;
 
   // Creates a session for each of `parts` in the page and releases them again; returns the page's
   // time for all of them, fetching the bytes included: one after the other, or all at once

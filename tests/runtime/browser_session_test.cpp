@@ -106,6 +106,10 @@ double MaxDifference(const models::Model& model, const std::string& platform, in
   // The timed path runs too, and reports the page's own figure.
   browser->Bind(inputs);
   EXPECT_GT(browser->RunBoundTimed(), 0.0);
+  // The model ran in the browser's processes, whose memory is counted (Chromium alone holds
+  // well over 50 MiB); a native session has no such processes.
+  EXPECT_GT(browser->HelperProcessesResidentBytes(), int64_t{50} << 20);
+  EXPECT_EQ(native->HelperProcessesResidentBytes(), 0);
   return worst;
 }
 

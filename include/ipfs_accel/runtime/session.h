@@ -69,6 +69,10 @@ class Session {
     const void* data;
   };
   virtual TensorView KeptOutputView(const std::string& name) const = 0;
+
+  // Resident memory now of the processes that run the model for this session outside this one
+  // (a browser's; PSS, so pages they share count once); 0 when the model runs in this process.
+  virtual int64_t HelperProcessesResidentBytes() const { return 0; }
 };
 
 }  // namespace ipfs_accel::runtime
