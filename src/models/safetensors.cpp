@@ -1,10 +1,5 @@
 #include "ipfs_accel/models/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -32,34 +27,20 @@ constexpr uint64_t kMaxHeaderBytes = 100u << 20;  // the format's own limit
 }  // namespace
 
 std::unique_ptr<SafetensorsFile> SafetensorsFile::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    throw Error(err == ENOENT ? ErrorKind::kNotFound : ErrorKind::kIo,
-                fmt::format("cannot open safetensors file '{}': {}", path, std::strerror(err)));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    throw Error(ErrorKind::kIo, fmt::format("cannot stat '{}': {}", path, std::strerror(errno)));
-  }
-  const auto size = static_cast<uint64_t>(st.st_size);
-  if (size < 8) {
-    ::close(fd);
-    Corrupt(path, fmt::format("only {} bytes, shorter than the 8-byte header length", size));
-  }
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (map == MAP_FAILED)
-    throw Error(ErrorKind::kIo, fmt::format("cannot map '{}': {}", path, std::strerror(errno)));
-
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
   file->path_ = path;
-  file->map_ = static_cast<const std::byte*>(map);
-  file->map_size_ = size;
+  try {
+    file->map_ = std::make_unique<core::MappedFile>(path);
+  } catch (const Error& e) {
+    throw Error(e.kind(), fmt::format("safetensors file: {}", e.what()));
+  }
+  const std::byte* map = file->map_->data();
+  const uint64_t size = file->map_->size();
+  if (size < 8)
+    Corrupt(path, fmt::format("only {} bytes, shorter than the 8-byte header length", size));
 
   uint64_t header_len = 0;
-  std::memcpy(&header_len, file->map_, 8);  // little-endian on every platform we build for
+  std::memcpy(&header_len, map, 8);  // little-endian on every platform we build for
   if (header_len > kMaxHeaderBytes || header_len > size - 8)
     Corrupt(path,
             fmt::format("header length {} does not fit in the file of {} bytes", header_len, size));
@@ -68,8 +49,8 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::Open(const std::string& path) 
 
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(reinterpret_cast<const char*>(file->map_ + 8),
-                                   reinterpret_cast<const char*>(file->map_ + 8 + header_len));
+    header = nlohmann::json::parse(reinterpret_cast<const char*>(map + 8),
+                                   reinterpret_cast<const char*>(map + 8 + header_len));
   } catch (const nlohmann::json::exception& e) {
     Corrupt(path, fmt::format("header is not valid JSON ({})", e.what()));
   }
@@ -115,10 +96,6 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::Open(const std::string& path) 
   return file;
 }
 
-SafetensorsFile::~SafetensorsFile() {
-  if (map_ != nullptr) ::munmap(const_cast<std::byte*>(map_), map_size_);
-}
-
 core::Tensor SafetensorsFile::Read(const std::string& name) const {
   auto it = entries_.find(name);
   if (it == entries_.end())
@@ -127,7 +104,7 @@ core::Tensor SafetensorsFile::Read(const std::string& name) const {
   core::Tensor t;
   t.dtype = it->second.dtype;
   t.shape = it->second.shape;
-  const std::byte* begin = map_ + data_start_ + it->second.begin;
+  const std::byte* begin = map_->data() + data_start_ + it->second.begin;
   t.bytes.assign(begin, begin + (it->second.end - it->second.begin));
   return t;
 }

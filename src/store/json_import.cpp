@@ -11,6 +11,8 @@
 #include <numeric>
 #include <regex>
 #include <sstream>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -18,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/core/mapped_file.h"
 
 namespace ipfs_accel::store {
 namespace {
@@ -35,7 +38,7 @@ constexpr const char* kNotMeasuredNote =
 constexpr const char* kTimezoneNote =
     "the file's timestamps carry no time zone; stored as if they were UTC";
 
-std::string HexSha256(const std::string& bytes) {
+std::string HexSha256(std::string_view bytes) {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
   EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size());
@@ -667,8 +670,8 @@ namespace {
 class RunExportReader : public nlohmann::json_sax<json> {
  public:
   // The exports of `text` (one object, or an array of them), or false.
-  bool Read(const std::string& text, std::vector<RunResults>& runs) {
-    if (!json::sax_parse(text, this) || failed_) return false;
+  bool Read(std::string_view text, std::vector<RunResults>& runs) {
+    if (!json::sax_parse(text.begin(), text.end(), this) || failed_) return false;
     runs = std::move(runs_);
     return !runs.empty();
   }
@@ -958,12 +961,14 @@ ImportResult ParseResultFile(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     throw Error(ErrorKind::kNotFound, fmt::format("{}: no such file; check the path", path));
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (!in)
-    throw Error(ErrorKind::kIo, fmt::format("{}: cannot be read; check its permissions", path));
-  const std::string text = bytes.str();
+  std::unique_ptr<core::MappedFile> file;  // mapped, not read: an export can be gigabytes
+  try {
+    file = std::make_unique<core::MappedFile>(path);
+  } catch (const Error& e) {
+    throw Error(e.kind(),
+                fmt::format("{}: cannot be read ({}); check its permissions", path, e.what()));
+  }
+  const std::string_view text = file->text();
 
   ImportResult out;
   out.path = std::filesystem::absolute(path).lexically_normal().string();
@@ -982,7 +987,7 @@ ImportResult ParseResultFile(const std::string& path) {
   out.runs.clear();
   json j;
   try {
-    j = json::parse(text);
+    j = json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {
     throw Error(ErrorKind::kCorrupt, fmt::format("{}: not JSON: {}", out.path, e.what()));
   }

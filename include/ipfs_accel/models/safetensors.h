@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "ipfs_accel/core/mapped_file.h"
 #include "ipfs_accel/core/tensor.h"
 
 namespace ipfs_accel::models {
@@ -26,7 +27,6 @@ class SafetensorsFile {
  public:
   // Throws core::Error: kNotFound (no file), kCorrupt (bad header/offsets), kIo.
   static std::unique_ptr<SafetensorsFile> Open(const std::string& path);
-  ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
 
@@ -41,8 +41,7 @@ class SafetensorsFile {
  private:
   SafetensorsFile() = default;
   std::string path_;
-  const std::byte* map_ = nullptr;
-  size_t map_size_ = 0;
+  std::unique_ptr<core::MappedFile> map_;
   size_t data_start_ = 0;
   std::map<std::string, TensorEntry> entries_;
   std::map<std::string, std::string> metadata_;
