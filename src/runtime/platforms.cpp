@@ -1,5 +1,7 @@
 #include "ipfs_accel/runtime/platforms.h"
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <filesystem>
 
@@ -106,6 +108,12 @@ void Probe(const ProviderDef& def, PlatformStatus& s, const std::string& what_ru
   }
 }
 
+bool HasVulkanLoader() {
+  void* loader = ::dlopen("libvulkan.so.1", RTLD_LAZY | RTLD_LOCAL);
+  if (loader) ::dlclose(loader);
+  return loader != nullptr;
+}
+
 PlatformStatus Check(const PlatformDef& def, const hw::HardwareReport& hw) {
   PlatformStatus s{def.platform, def.provider, false, ""};
   const std::string& p = def.platform;
@@ -125,6 +133,12 @@ PlatformStatus Check(const PlatformDef& def, const hw::HardwareReport& hw) {
       s.reason = "no AMD GPU driver (/dev/kfd not found)";
     else
       Probe(*def.native, s, "AMD GPU via " + def.provider);
+  } else if (p == "webgpu-native" && !HasVulkanLoader()) {
+    // Dawn (ORT's WebGPU) renders through Vulkan on Linux; without the loader it can only fail,
+    // after printing its own warning into our output.
+    s.reason =
+        "no Vulkan loader (libvulkan.so.1 not found): ONNX Runtime's native WebGPU renders through "
+        "Vulkan on Linux; install libvulkan1 and the GPU's Vulkan driver";
   } else if (p == "mps") {
     s.reason = "Apple Metal/CoreML needs macOS on Apple hardware; this is " + hw.host.os;
   } else if (def.native) {

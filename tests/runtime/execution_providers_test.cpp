@@ -1,6 +1,8 @@
 // The execution-provider table and how sessions attach providers (the CUDA run itself is
 // tests/harness/cuda_session_test.cpp).
 
+#include <dlfcn.h>
+
 #include <map>
 #include <string>
 
@@ -36,6 +38,19 @@ TEST(ExecutionProviders, EveryPlatformIsReportedWithAReason) {
   }
   EXPECT_TRUE(all.front().available);  // cpu
   EXPECT_EQ(CheckPlatform("qualcomm", hw::Detect()).platform, "qnn");
+}
+
+// Without a Vulkan loader native WebGPU is unavailable for that reason, said before ORT's
+// provider (Dawn) is tried and prints its own warning.
+TEST(ExecutionProviders, NativeWebGpuWithoutVulkanSaysSo) {
+  void* loader = ::dlopen("libvulkan.so.1", RTLD_LAZY | RTLD_LOCAL);
+  if (loader) {
+    ::dlclose(loader);
+    GTEST_SKIP() << "this machine has a Vulkan loader";
+  }
+  const PlatformStatus s = CheckPlatform("webgpu-native", hw::Detect());
+  EXPECT_FALSE(s.available);
+  EXPECT_NE(s.reason.find("libvulkan.so.1"), std::string::npos) << s.reason;
 }
 
 TEST(ExecutionProviders, CpuRejectsProviderOptions) {
