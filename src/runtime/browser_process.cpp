@@ -133,14 +133,21 @@ bool BrowserProcess::Exited(std::string* description) {
   return true;
 }
 
-int64_t BrowserProcess::ResidentBytes() const {
-  int64_t total = 0;
+std::vector<fs::path> BrowserProcess::GroupProcesses() const {
+  std::vector<fs::path> out;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename().string();
     if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    if (ProcessGroupOf(entry.path()) != pid_) continue;
-    std::istringstream rollup(ReadWhole(entry.path() / "smaps_rollup"));
+    if (ProcessGroupOf(entry.path()) == pid_) out.push_back(entry.path());
+  }
+  return out;
+}
+
+int64_t BrowserProcess::ResidentBytes() const {
+  int64_t total = 0;
+  for (const fs::path& process : GroupProcesses()) {
+    std::istringstream rollup(ReadWhole(process / "smaps_rollup"));
     std::string line;
     while (std::getline(rollup, line))
       if (line.rfind("Pss:", 0) == 0) total += std::stoll(line.substr(4)) * 1024;  // kB
@@ -149,13 +156,9 @@ int64_t BrowserProcess::ResidentBytes() const {
 }
 
 bool BrowserProcess::HasRenderer() const {
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    if (ProcessGroupOf(entry.path()) != pid_) continue;
+  for (const fs::path& process : GroupProcesses()) {
     // Chromium's own UI (--top-chrome-webui) has a renderer too; it outlives a page's crash.
-    const std::string cmdline = ReadWhole(entry.path() / "cmdline");
+    const std::string cmdline = ReadWhole(process / "cmdline");
     if (firefox_) {  // a page's content process: "firefox-esr -contentproc ... tab"
       if (cmdline.find("-contentproc") != std::string::npos) return true;
       continue;

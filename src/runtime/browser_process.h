@@ -4,6 +4,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,9 @@ class BrowserProcess {
   std::string LogTail(size_t max_lines = 3) const;
 
  private:
+  // The /proc folders of the live processes in the browser's group.
+  std::vector<std::filesystem::path> GroupProcesses() const;
+
   bool firefox_ = false;
   pid_t pid_ = -1;
   bool reaped_ = false;

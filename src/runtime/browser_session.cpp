@@ -244,15 +244,15 @@ BrowserSession::BrowserSession(const models::Model& model, const SessionOptions&
   if (p == "webnn") job["webnn_device_type"] = device_type;
   server_ = std::make_unique<BrowserServer>(
       BrowserServer::Content{files.runner_dir, files.ort_dir, job.dump(), bytes});
-  chromium_ = std::make_unique<BrowserProcess>(browser, server_->url("/runner/index.html"),
-                                               PlatformFlags(p));
+  browser_ = std::make_unique<BrowserProcess>(browser, server_->url("/runner/index.html"),
+                                              PlatformFlags(p));
 
   const auto [kind, body] = Await(load_timeout_, "loading the model", false);
   nlohmann::json message = nlohmann::json::parse(body, nullptr, false);
   if (kind == "error") {
     const std::string text = OneLine(message.is_object() ? message.value("message", body) : body);
     failed_ = true;
-    chromium_->Kill();
+    browser_->Kill();
     throw Error(LooksUnavailable(text) ? ErrorKind::kUnavailable : ErrorKind::kRuntime,
                 fmt::format("{} in {} {} could not open model '{}': \"{}\"", p, browser_name_,
                             browser_version_, model_name_, text));
@@ -267,12 +267,12 @@ BrowserSession::BrowserSession(const models::Model& model, const SessionOptions&
 
 BrowserSession::~BrowserSession() = default;  // the process kills its group; the server stops
 
-pid_t BrowserSession::browser_pid() const { return chromium_->pid(); }
-const std::string& BrowserSession::profile_dir() const { return chromium_->profile_dir(); }
+pid_t BrowserSession::browser_pid() const { return browser_->pid(); }
+const std::string& BrowserSession::profile_dir() const { return browser_->profile_dir(); }
 
 void BrowserSession::Fail(const std::string& why) {
   failed_ = true;
-  chromium_->Kill();
+  browser_->Kill();
   throw Error(ErrorKind::kRuntime, why);
 }
 
@@ -286,14 +286,14 @@ std::pair<std::string, std::string> BrowserSession::Await(std::chrono::seconds t
     if (auto m = server_->WaitMessage(std::chrono::milliseconds(250)))
       return {std::move(m->kind), std::move(m->body)};
     std::string how;
-    if (chromium_->Exited(&how)) {
-      const std::string log = chromium_->LogTail();
+    if (browser_->Exited(&how)) {
+      const std::string log = browser_->LogTail();
       Fail(fmt::format("{} page ended while {} ({}{}{}); the browser was killed", options_.platform,
                        what, how, log.empty() ? "" : ": ", log));
     }
     if (page_loaded && Clock::now() > next_renderer_check) {
       next_renderer_check = Clock::now() + std::chrono::seconds(1);
-      if (!chromium_->HasRenderer())
+      if (!browser_->HasRenderer())
         Fail(
             fmt::format("{} page's renderer process is gone while {} (it crashed or was "
                         "killed); the browser was killed",
@@ -426,7 +426,7 @@ core::Tensor BrowserSession::KeptOutput(const std::string&) const { NoGeneration
 Session::TensorView BrowserSession::KeptOutputView(const std::string&) const { NoGeneration(); }
 
 int64_t BrowserSession::HelperProcessesResidentBytes() const {
-  return chromium_ ? chromium_->ResidentBytes() : 0;
+  return browser_ ? browser_->ResidentBytes() : 0;
 }
 
 LoadTiming TimeBrowserLoading(const std::vector<const models::Model*>& parts,

@@ -100,7 +100,7 @@ class BrowserSession : public Session {
   std::string browser_name_, browser_version_;
   std::chrono::seconds load_timeout_{180}, command_timeout_{120};  // set from the options
   std::unique_ptr<BrowserServer> server_;
-  std::unique_ptr<BrowserProcess> chromium_;
+  std::unique_ptr<BrowserProcess> browser_;
   nlohmann::json ready_;
   std::vector<TensorSpec> inputs_, outputs_;
   bool failed_ = false;
