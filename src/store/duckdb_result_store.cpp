@@ -500,18 +500,34 @@ void DuckDbResultStore::AppendPerformance(const RunResults& results,
   for (const auto& entry : results.entries) rows += entry.performance.size();
   if (rows == 0) return;
 
-  // Configuration keys: DuckDB's hash (the same SQL as every other writer's), over each
-  // distinct configuration once.
+  // One pass over the rows: each row's entry and configuration, and its JSON texts checked
+  // before anything is written (DuckDB's threads fill the rows later and must not fail halfway).
+  // Configuration keys are DuckDB's hash (the same SQL as every other writer's), computed below
+  // over each distinct configuration once.
+  JsonChecker provider_options, session_options, input_shapes;
   std::unordered_map<ConfigurationRef, int64_t, ConfigurationHash> index;
   std::vector<ConfigurationRef> distinct;
-  std::vector<int64_t> row_configuration;
-  row_configuration.reserve(rows);
+  struct Row {
+    size_t entry;
+    const PerformanceRecord* record;
+    int64_t configuration;  // into `distinct`
+  };
+  std::vector<Row> flat;
+  flat.reserve(rows);
   for (size_t e = 0; e < results.entries.size(); ++e) {
     for (const PerformanceRecord& p : results.entries[e].performance) {
+      if (!provider_options.Valid(p.provider_options_json) ||
+          !session_options.Valid(p.session_options_json) ||
+          !input_shapes.Valid(p.input_shapes_json)) {
+        throw Error(ErrorKind::kDatabase,
+                    fmt::format("{}: performance result {} of entry {} has an option or shape "
+                                "field that is not JSON; nothing was written",
+                                label, flat.size() + 1, e + 1));
+      }
       const ConfigurationRef ref{ids[e].model_id, ids[e].hardware_id, &p};
       const auto [it, added] = index.try_emplace(ref, static_cast<int64_t>(distinct.size()));
       if (added) distinct.push_back(ref);
-      row_configuration.push_back(it->second);
+      flat.push_back({e, &p, it->second});
     }
   }
   Run(con, kConfigurationStageSql, on_error);
@@ -567,26 +583,9 @@ void DuckDbResultStore::AppendPerformance(const RunResults& results,
                                  .Execute(on_error)
                                  .FirstInt64();
 
-  // Every row checked before DuckDB's threads write them: the filler must not fail halfway.
-  JsonChecker provider_options, session_options, input_shapes;
-  std::vector<std::pair<size_t, const PerformanceRecord*>> flat;  // entry index, record
-  flat.reserve(rows);
-  for (size_t e = 0; e < results.entries.size(); ++e) {
-    for (const PerformanceRecord& p : results.entries[e].performance) {
-      if (!provider_options.Valid(p.provider_options_json) ||
-          !session_options.Valid(p.session_options_json) ||
-          !input_shapes.Valid(p.input_shapes_json)) {
-        throw Error(ErrorKind::kDatabase,
-                    fmt::format("{}: performance result {} of entry {} has an option or shape "
-                                "field that is not JSON; nothing was written",
-                                label, flat.size() + 1, e + 1));
-      }
-      flat.emplace_back(e, &p);
-    }
-  }
   const RowFiller fill = [&](size_t first, size_t count, ChunkWriter& out) {
     for (size_t row = first; row < first + count; ++row) {
-      const auto [e, p] = flat[row];
+      const auto [e, p, configuration] = flat[row];
       size_t column = 0;
       out.Int(column++,
               fallback_ids.empty() ? first_id + static_cast<int64_t>(row) : fallback_ids[row]);
@@ -601,7 +600,7 @@ void DuckDbResultStore::AppendPerformance(const RunResults& results,
             }
             SetAppended(out, column++, value);
           });
-      out.Int(column, static_cast<int64_t>(keys[row_configuration[row]]));
+      out.Int(column, static_cast<int64_t>(keys[configuration]));
       out.EndRow();
     }
   };

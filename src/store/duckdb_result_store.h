@@ -30,12 +30,13 @@ class DuckDbResultStore final : public ResultStore {
   };
 
   // The inserts of WriteRun, run inside its transaction.
-  // `bulk`: performance rows appended straight into performance_results (AppendPerformance);
-  // otherwise one prepared INSERT per row, whose errors name the row.
+  // `bulk`: performance rows in one parallel insert (AppendPerformance); otherwise one prepared
+  // INSERT per row, whose errors name the row.
   void InsertRun(const RunResults& results, const std::string& written_at, bool bulk);
-  // Every performance row of `results` through DuckDB's appender, with result ids reserved
-  // from the sequence and configuration keys computed by DuckDB once per distinct
-  // configuration. Errors cannot name the row; WriteRun then retries row by row.
+  // Every performance row of `results` through one INSERT filled on DuckDB's threads
+  // (store/parallel_insert.h), with result ids reserved from the sequence and configuration
+  // keys computed by DuckDB once per distinct configuration. Errors cannot name the row;
+  // WriteRun then retries row by row.
   void AppendPerformance(const RunResults& results, const std::vector<EntryIds>& ids,
                          const std::string& written_at);
 

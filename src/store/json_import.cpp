@@ -772,32 +772,26 @@ class RunExportReader : public nlohmann::json_sax<json> {
   void StartRecord(RecordKind kind) {
     record_ = kind;
     for (Slot& s : slots_) s.kind = Slot::kAbsent;
-    size_t n = 0;
     switch (kind) {
       case RecordKind::kRun:
-        n = FieldIndex<RunRecord>().size();
         index_ = &FieldIndex<RunRecord>();
         break;
       case RecordKind::kModel:
-        n = FieldIndex<ModelRecord>().size();
         index_ = &FieldIndex<ModelRecord>();
         break;
       case RecordKind::kHardware:
-        n = FieldIndex<HardwarePlatformRecord>().size();
         index_ = &FieldIndex<HardwarePlatformRecord>();
         break;
       case RecordKind::kPerformance:
-        n = FieldIndex<PerformanceRecord>().size();
         index_ = &FieldIndex<PerformanceRecord>();
         break;
       case RecordKind::kCompatibility:
-        n = FieldIndex<CompatibilityRecord>().size();
         index_ = &FieldIndex<CompatibilityRecord>();
         break;
       case RecordKind::kNone:
-        break;
+        return;
     }
-    if (slots_.size() < n) slots_.resize(n);
+    if (slots_.size() < index_->size()) slots_.resize(index_->size());
   }
   bool EndRecord() {
     RunResults& run = runs_.back();
