@@ -95,7 +95,7 @@ store::HardwarePlatformRecord HardwareRecord(const std::string& platform,
     if (platform == "webgpu" && detail.is_object() && detail.contains("adapter")) {
       const auto& a = detail["adapter"];
       r.device_name = fmt::format("{} {}{}", a.value("vendor", ""), a.value("architecture", ""),
-                                  a.value("is_fallback", false) ? " (fallback adapter)" : "");
+                                  status.software_renderer ? " (fallback adapter)" : "");
     }
     if (detail.is_object()) r.details_json = detail.dump();
   } else {
