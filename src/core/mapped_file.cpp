@@ -11,16 +11,12 @@
 #include <fmt/format.h>
 
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/core/file_access.h"
 
 namespace ipfs_accel::core {
 
 MappedFile::MappedFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    throw Error(err == ENOENT ? ErrorKind::kNotFound : ErrorKind::kIo,
-                fmt::format("cannot open '{}': {}", path, std::strerror(err)));
-  }
+  const int fd = OpenRegularFile(path);
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     const int err = errno;

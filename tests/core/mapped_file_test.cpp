@@ -36,8 +36,10 @@ TEST(MappedFile, AMissingFileIsNotFoundAndAFolderCannotBeMapped) {
   const Error missing = testing::CatchError([&] { MappedFile file(dir.File("nope")); });
   EXPECT_EQ(missing.kind(), ErrorKind::kNotFound);
   EXPECT_NE(std::string(missing.what()).find("nope"), std::string::npos) << missing.what();
-  EXPECT_EQ(testing::CatchError([&] { MappedFile file(dir.path().string()); }).kind(),
-            ErrorKind::kIo);
+  const Error folder = testing::CatchError([&] { MappedFile file(dir.path().string()); });
+  EXPECT_EQ(folder.kind(), ErrorKind::kInvalidArgument);
+  EXPECT_NE(std::string(folder.what()).find("is a directory, not a file"), std::string::npos)
+      << folder.what();
 }
 
 }  // namespace

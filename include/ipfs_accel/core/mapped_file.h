@@ -11,7 +11,8 @@ namespace ipfs_accel::core {
 
 class MappedFile {
  public:
-  // Throws core::Error: kNotFound (no such file), kIo (cannot open, stat or map it).
+  // Throws OpenRegularFile's errors (kNotFound, kInvalidArgument for what is not a regular
+  // file, kIo), and kIo when the file cannot be mapped.
   explicit MappedFile(const std::string& path);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
