@@ -280,7 +280,7 @@ TEST_F(CliTest, CorruptSafetensorsHeader) {
     f.write("#garbage", 8);
   }
   ExpectCleanFailure(Run("benchmark --model " + copy.string() + " --db " + db_), 4,
-                     "not valid JSON");
+                     "header is not a JSON object");
 }
 
 TEST_F(CliTest, UnknownArchitecture) {
@@ -542,7 +542,7 @@ TEST_F(CliTest, PlatformsThatAreNotHereAreRecordedAsUnavailable) {
       "USING (hardware_id) WHERE h.platform = 'cuda'");
   ASSERT_EQ(cuda.size(), 1u);
   EXPECT_EQ(*cuda[0][0], "unavailable");
-  EXPECT_FALSE(cuda[0][1]->empty());                                        // the reason
+  EXPECT_FALSE(cuda[0][1]->empty());  // the reason
   // cpu, plus the browser platforms where Chromium runs here (cli_browser_test covers them).
   const std::string cpu_results =
       "SELECT count(*) FROM performance_results JOIN hardware_platforms USING (hardware_id) "
@@ -759,7 +759,7 @@ TEST_F(CliTest, DbImportWithOneMalformedFileImportsNothing) {
   const Result r = Run("db import " + kLegacyFiles + " " + bad + " --db " + db_);
   EXPECT_EQ(r.status, 4) << r.err;  // kExitCorrupt
   ASSERT_EQ(r.ErrorLines().size(), 1u) << r.err;
-  EXPECT_NE(r.ErrorLines()[0].find("broken.json: not JSON"), std::string::npos) << r.err;
+  EXPECT_NE(r.ErrorLines()[0].find("broken.json' is not valid JSON"), std::string::npos) << r.err;
   EXPECT_EQ(Count("runs"), 1);  // the database opens and holds what it held
   EXPECT_EQ(Count("performance_results"), 2);
 }

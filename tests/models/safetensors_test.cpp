@@ -298,7 +298,126 @@ INSTANTIATE_TEST_SUITE_P(
                       fs::resize_file(path, fs::file_size(path) - 5);
                       return path;
                     },
-                    "'b'"}),
+                    "'b'"},
+        CorruptCase{
+            "OverlappingTensors",
+            [](const std::string& d) {
+              return Write(
+                  d, "overlap.st",
+                  RawFile(
+                      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                      std::string(12, 0)));
+            },
+            "'b' begins at byte 4"},
+        CorruptCase{
+            "GapBetweenTensors",
+            [](const std::string& d) {
+              return Write(
+                  d, "gap.st",
+                  RawFile(
+                      R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+                      std::string(12, 0)));
+            },
+            "'b' begins at byte 8"},
+        CorruptCase{"FirstTensorNotAtZero",
+                    [](const std::string& d) {
+                      return Write(
+                          d, "late.st",
+                          RawFile(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                                  std::string(8, 0)));
+                    },
+                    "must begin at 0"},
+        CorruptCase{
+            "SameBytesForTwoTensors",
+            [](const std::string& d) {
+              return Write(
+                  d, "alias.st",
+                  RawFile(
+                      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+                      std::string(8, 0)));
+            },
+            "begins at byte 0"},
+        CorruptCase{"TrailingBytes",
+                    [](const std::string& d) {
+                      return Write(
+                          d, "trailing.st",
+                          RawFile(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                                  std::string(8, 0)));
+                    },
+                    "belong to no tensor"},
+        CorruptCase{
+            "ElementCountOverflows",
+            [](const std::string& d) {
+              return Write(
+                  d, "overflow.st",
+                  RawFile(
+                      R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})",
+                      std::string(0, 0)));
+            },
+            "overflows 64 bits"},
+        CorruptCase{
+            "ByteCountOverflows",
+            [](const std::string& d) {
+              return Write(
+                  d, "overflow2.st",
+                  RawFile(
+                      R"({"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,0]}})",
+                      std::string(0, 0)));
+            },
+            "overflows 64 bits"},
+        CorruptCase{"FractionalDimension",
+                    [](const std::string& d) {
+                      return Write(
+                          d, "fraction.st",
+                          RawFile(R"({"a":{"dtype":"F32","shape":[2.5],"data_offsets":[0,10]}})",
+                                  std::string(10, 0)));
+                    },
+                    "2.5, not a non-negative integer"},
+        CorruptCase{"NegativeDimension",
+                    [](const std::string& d) {
+                      return Write(
+                          d, "negdim.st",
+                          RawFile(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}})",
+                                  std::string(0, 0)));
+                    },
+                    "-1, not a non-negative integer"},
+        CorruptCase{"NegativeOffset",
+                    [](const std::string& d) {
+                      return Write(
+                          d, "negoff.st",
+                          RawFile(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}})",
+                                  std::string(4, 0)));
+                    },
+                    "-4, not a non-negative integer"},
+        CorruptCase{"DtypeNotAName",
+                    [](const std::string& d) {
+                      return Write(d, "dtype.st",
+                                   RawFile(R"({"a":{"dtype":7,"shape":[1],"data_offsets":[0,4]}})",
+                                           std::string(4, 0)));
+                    },
+                    "not a name"},
+        CorruptCase{
+            "MetadataNotText",
+            [](const std::string& d) {
+              return Write(
+                  d, "meta.st",
+                  RawFile(
+                      R"({"__metadata__":{"format":1},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                      std::string(4, 0)));
+            },
+            "not a string"},
+        CorruptCase{"EntryNotAnObject",
+                    [](const std::string& d) {
+                      return Write(d, "entry.st", RawFile(R"({"a":[1,2,3]})", std::string(0, 0)));
+                    },
+                    "malformed"},
+        CorruptCase{"DeeplyNestedHeader",
+                    [](const std::string& d) {
+                      const std::string deep(5000, '[');
+                      return Write(d, "deep.st",
+                                   RawFile("{\"a\":" + deep + std::string(5000, ']') + "}", ""));
+                    },
+                    "nests more than"}),
     [](const ::testing::TestParamInfo<CorruptCase>& info) { return info.param.label; });
 
 TEST(SafetensorsTest, TruncationDetectedForEveryCutLength) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,9 +24,24 @@ struct TensorEntry {
   uint64_t end = 0;
 };
 
+// A safetensors file's header, validated against its bytes as the format's reference
+// implementation does: header length within the file and under 100 MB, a JSON object
+// beginning with '{', known dtypes, dimensions and offsets non-negative integers, byte
+// counts without overflow, and tensors that tile the data section exactly (in offset order,
+// the first at 0, each beginning where the one before ends, the last at the end of the file).
+struct SafetensorsLayout {
+  size_t data_start = 0;  // file offset of the data section
+  std::map<std::string, TensorEntry> entries;
+  std::map<std::string, std::string> metadata;
+};
+// Throws core::Error: kCorrupt naming `path` and what is wrong; kUnsupported for a dtype we
+// cannot read.
+SafetensorsLayout ParseSafetensors(std::span<const std::byte> file, const std::string& path);
+
 class SafetensorsFile {
  public:
-  // Throws core::Error: kNotFound (no file), kCorrupt (bad header/offsets), kIo.
+  // Throws core::Error: kNotFound (no file), kInvalidArgument (not a regular file),
+  // kCorrupt (ParseSafetensors), kIo.
   static std::unique_ptr<SafetensorsFile> Open(const std::string& path);
   SafetensorsFile(const SafetensorsFile&) = delete;
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
