@@ -1,13 +1,13 @@
 #include "ipfs_accel/harness/media_inputs.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/models/catalog.h"
+#include "ipfs_accel/models/hf_config.h"
 #include "ipfs_accel/preprocess/audio_features.h"
 #include "ipfs_accel/preprocess/image_processor.h"
 
@@ -21,10 +21,8 @@ using core::ErrorKind;
 
 // The model's config.json object: its folder's, or its catalog entry's.
 nlohmann::json ModelConfig(const models::Model& model) {
-  if (model.info.source == "hf-folder") {
-    std::ifstream in(fs::path(model.info.source_path) / "config.json");
-    return nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  }
+  if (model.info.source == "hf-folder")
+    return models::HfConfig::Load(model.info.source_path).json();
   if (model.info.source == "catalog")
     if (auto entry = models::FindInCatalog(model.info.name)) return entry->config.json();
   return nlohmann::json::object();

@@ -1,11 +1,12 @@
 #include "ipfs_accel/models/hf_config.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include <fmt/format.h>
 
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/core/json.h"
+#include "model_folder.h"
 
 namespace ipfs_accel::models {
 
@@ -13,19 +14,16 @@ using core::Error;
 using core::ErrorKind;
 
 HfConfig HfConfig::Load(const std::string& dir) {
-  const std::string path = (std::filesystem::path(dir) / "config.json").string();
-  std::ifstream in(path);
-  if (!in)
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string path = (fs::path(dir) / "config.json").string();
+  if (!fs::exists(fs::symlink_status(path, ec)))
     throw Error(ErrorKind::kNotFound,
                 fmt::format("no config.json in '{}'; a Hugging Face model folder needs config.json "
                             "and model.safetensors",
                             dir));
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorKind::kCorrupt, fmt::format("'{}' is not valid JSON ({})", path, e.what()));
-  }
+  nlohmann::json json =
+      core::ReadJsonFile(ResolveInModelFolder(dir, "config.json", "the model folder"));
   if (!json.is_object())
     throw Error(ErrorKind::kCorrupt, fmt::format("'{}' is not a JSON object", path));
   return HfConfig(std::move(json), path);

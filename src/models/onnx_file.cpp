@@ -1,14 +1,17 @@
 #include "onnx_file.h"
 
+#include <climits>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <set>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <onnx/onnx_pb.h>
 
 #include "content_hash.h"
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/core/mapped_file.h"
 
 namespace ipfs_accel::models {
 
@@ -55,13 +58,24 @@ std::map<std::string, InputHint> HintsFromGraph(const onnx::GraphProto& graph) {
   return hints;
 }
 
+// Elements of an initializer, or nothing when its dimensions are negative or overflow.
+std::optional<int64_t> ElementsOf(const onnx::TensorProto& t) {
+  int64_t n = 1;
+  for (int64_t d : t.dims())
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return std::nullopt;
+  return n;
+}
+
 }  // namespace
 
-Model LoadOnnxFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::kNotFound, fmt::format("cannot open ONNX file '{}'", path));
+Model DescribeOnnx(std::string_view bytes, const std::string& path) {
   onnx::ModelProto proto;
-  if (!proto.ParseFromIstream(&in) || !proto.has_graph())
+  if (bytes.size() > static_cast<size_t>(INT_MAX))
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}' is {} bytes; an ONNX file over 2 GB keeps its weights as "
+                            "external data, which is read by the runtime",
+                            path, bytes.size()));
+  if (!proto.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) || !proto.has_graph())
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}' is not a valid ONNX model (protobuf parse failed or no graph); "
                             "re-export it",
@@ -71,19 +85,36 @@ Model LoadOnnxFile(const std::string& path) {
   int64_t params = 0;
   for (const auto& t : proto.graph().initializer()) {
     if (t.dims_size() == 0) continue;  // scalars are constants (scales, epsilons), not weights
-    int64_t n = 1;
-    for (int64_t d : t.dims()) n *= d;
+    const std::optional<int64_t> n = ElementsOf(t);
+    if (!n)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': initializer '{}' has negative dimensions or more elements "
+                              "than 64 bits count; re-export it",
+                              path, t.name()));
     if (t.data_type() == onnx::TensorProto::FLOAT || t.data_type() == onnx::TensorProto::FLOAT16 ||
         t.data_type() == onnx::TensorProto::BFLOAT16 || t.data_type() == onnx::TensorProto::DOUBLE)
-      params += n;
+      if (__builtin_add_overflow(params, *n, &params))
+        throw Error(
+            ErrorKind::kCorrupt,
+            fmt::format("'{}': its initializers hold more elements than 64 bits count", path));
   }
   // "model.onnx" says nothing; its folder usually names the model.
   const fs::path abs = fs::absolute(path);
   const std::string name = abs.stem() == "model" && abs.has_parent_path()
                                ? abs.parent_path().filename().string()
                                : abs.filename().string();
-  m.info = {name, "onnx", "unknown", "onnx-file", m.onnx_path, params, Sha256OfFiles({path})};
+  m.info = {name, "onnx", "unknown", "onnx-file", m.onnx_path, params, ""};
   m.input_hints = HintsFromGraph(proto.graph());
+  return m;
+}
+
+Model LoadOnnxFile(const std::string& path) {
+  Model m;
+  {
+    const core::MappedFile file(path);
+    m = DescribeOnnx(file.text(), path);
+  }
+  m.info.content_hash = Sha256OfFiles({path});
   return m;
 }
 

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 #include <fmt/format.h>
@@ -10,6 +9,8 @@
 
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/core/float16.h"
+#include "ipfs_accel/core/json.h"
+#include "model_folder.h"
 
 namespace ipfs_accel::models {
 
@@ -27,32 +28,38 @@ Tensor WeightProvider::Get(const std::string& name, const core::Shape& shape, We
 SafetensorsWeights::SafetensorsWeights(const std::string& dir, std::vector<std::string> prefixes)
     : dir_(dir), prefixes_(std::move(prefixes)) {
   namespace fs = std::filesystem;
+  std::error_code ec;
   const fs::path single = fs::path(dir) / "model.safetensors";
   const fs::path index = fs::path(dir) / "model.safetensors.index.json";
-  if (fs::exists(single)) {
-    files_.push_back(SafetensorsFile::Open(single.string()));
+  if (fs::exists(fs::symlink_status(single, ec))) {
+    files_.push_back(
+        SafetensorsFile::Open(ResolveInModelFolder(dir, "model.safetensors", "the model folder")));
     return;
   }
-  if (!fs::exists(index))
+  if (!fs::exists(fs::symlink_status(index, ec)))
     throw Error(ErrorKind::kNotFound,
                 fmt::format("no model.safetensors (or model.safetensors.index.json) in '{}'; "
                             "save the model with safe_serialization=True",
                             dir));
-  std::ifstream in(index);
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorKind::kCorrupt,
-                fmt::format("'{}' is not valid JSON ({})", index.string(), e.what()));
-  }
-  if (!json.contains("weight_map") || !json["weight_map"].is_object())
-    throw Error(ErrorKind::kCorrupt, fmt::format("'{}' has no weight_map", index.string()));
+  const nlohmann::json json = core::ReadJsonFile(
+      ResolveInModelFolder(dir, "model.safetensors.index.json", "the model folder"));
+  if (!json.is_object() || !json.contains("weight_map") || !json["weight_map"].is_object())
+    throw Error(
+        ErrorKind::kCorrupt,
+        fmt::format("'{}' has no weight_map object (tensor name -> shard file)", index.string()));
   std::set<std::string> shards;
-  for (const auto& [name, file] : json["weight_map"].items())
+  for (const auto& [name, file] : json["weight_map"].items()) {
+    if (!file.is_string())
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': weight_map maps '{}' to a {}, not a shard file name",
+                              index.string(), name, file.type_name()));
     shards.insert(file.get<std::string>());
+  }
+  if (shards.empty())
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}' has an empty weight_map: it names no shard", index.string()));
   for (const auto& shard : shards)
-    files_.push_back(SafetensorsFile::Open((fs::path(dir) / shard).string()));
+    files_.push_back(SafetensorsFile::Open(ResolveInModelFolder(dir, shard, index.string())));
 }
 
 std::vector<std::string> SafetensorsWeights::files() const {

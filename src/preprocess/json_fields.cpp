@@ -1,11 +1,11 @@
 #include "preprocess/json_fields.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include <fmt/format.h>
 
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/core/json.h"
 
 namespace ipfs_accel::preprocess::detail {
 
@@ -61,17 +61,7 @@ std::optional<std::string> JsonFields::OptionalString(const std::string& key) co
 }
 
 nlohmann::json ReadJsonObject(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw Error(ErrorKind::kNotFound, fmt::format("'{}' does not exist or is not a file", path));
-  std::ifstream in(path);
-  if (!in) throw Error(ErrorKind::kIo, fmt::format("cannot open '{}' for reading", path));
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorKind::kCorrupt, fmt::format("'{}' is not valid JSON ({})", path, e.what()));
-  }
+  nlohmann::json json = core::ReadJsonFile(path);
   if (!json.is_object())
     throw Error(ErrorKind::kCorrupt, fmt::format("'{}' is not a JSON object", path));
   return json;
