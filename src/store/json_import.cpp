@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/core/json.h"
 #include "ipfs_accel/core/mapped_file.h"
 
 namespace ipfs_accel::store {
@@ -112,7 +113,7 @@ class Parser {
   }
 
   double Number(const json& v, const std::string& field) const {
-    if (!v.is_number()) Corrupt(field, fmt::format("is {}, not a number", v.dump()));
+    if (!v.is_number()) Corrupt(field, fmt::format("is {}, not a number", Short(v)));
     return v.get<double>();
   }
   double NonNegative(const json& v, const std::string& field, const char* what) const {
@@ -144,6 +145,37 @@ class Parser {
     for (size_t i = 0; i < v.size(); ++i)
       out.push_back(NonNegative(v[i], fmt::format("{}[{}]", field, i), "latency") * unit_to_ms);
     return out;
+  }
+  // obj[key] as a flag: true/false, `absent` when there is none (missing: an error).
+  bool Flag(const json& obj, const char* key, std::optional<bool> absent,
+            const std::string& at) const {
+    const auto it = obj.find(key);
+    if (it == obj.end() && absent) return *absent;
+    if (it == obj.end()) Corrupt(at + "." + key, "is missing");
+    if (!it->is_boolean())
+      Corrupt(at + "." + key, fmt::format("is {}, not true or false", Short(*it)));
+    return it->get<bool>();
+  }
+  // obj[key] as text, `fallback` when absent or null.
+  std::string Text(const json& obj, const char* key, const std::string& fallback,
+                   const std::string& at) const {
+    const auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) return fallback;
+    if (!it->is_string()) Corrupt(at + "." + key, fmt::format("is {}, not text", Short(*it)));
+    return it->get<std::string>();
+  }
+  // obj[key] as an object, an empty one when absent.
+  const json& Object(const json& obj, const char* key, const std::string& at) const {
+    static const json empty = json::object();
+    const auto it = obj.find(key);
+    if (it == obj.end()) return empty;
+    if (!it->is_object()) Corrupt(at + "." + key, fmt::format("is {}, not an object", Short(*it)));
+    return *it;
+  }
+  // A value as quoted in an error: short, whatever the file holds.
+  static std::string Short(const json& v) {
+    std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);
+    return text.size() > 40 ? text.substr(0, 37) + "..." : text;
   }
   const std::string& file() const { return file_; }
 
@@ -217,11 +249,12 @@ PerformanceRecord LegacyPerformance(const std::string& platform) {
   return p;
 }
 
-CompatibilityRecord FailedCompatibility(const std::string& platform, const json& entry) {
+CompatibilityRecord FailedCompatibility(const Parser& ps, const std::string& platform,
+                                        const json& entry, const std::string& at) {
   CompatibilityRecord c;
   c.execution_provider = "legacy:" + Lower(platform);
   c.status = "failed";
-  c.error_message = StringOr(entry, "error", "");
+  c.error_message = ps.Text(entry, "error", "", at);
   if (c.error_message.empty()) c.error_message = "the legacy run reported it failed (no message)";
   return c;
 }
@@ -258,15 +291,16 @@ void ParseFlat(const Parser& ps, const json& j, ImportResult& out, Unmapped& un)
   span.Add(j.value("timestamp", json()));
   RunResults rr;
   rr.run = LegacyRun(out.path, span);
-  const std::string platform = StringOr(j, "hardware_key", Lower(StringOr(j, "hardware", "")));
+  const std::string platform =
+      ps.Text(j, "hardware_key", Lower(ps.Text(j, "hardware", "", "")), "");
   if (platform.empty()) ps.Corrupt("hardware_key", "is missing");
   RunResults::Entry e;
-  const std::string name = StringOr(j, "model_path", StringOr(j, "model", ""));
+  const std::string name = ps.Text(j, "model_path", ps.Text(j, "model", "", ""), "");
   if (name.empty()) ps.Corrupt("model_path", "is missing");
   std::optional<std::string> family;
   if (j.contains("model_category") && j["model_category"].is_string())
     family = j["model_category"].get<std::string>();
-  e.model = LegacyModel(name, StringOr(j, "model_key", kUnknown), family);
+  e.model = LegacyModel(name, ps.Text(j, "model_key", kUnknown, ""), family);
   e.hardware = LegacyHardware(platform, kUnknown, kUnknown, json::object());
   json legacy = {{"model", j.value("model", json())},
                  {"compatible", j.value("compatible", json())},
@@ -278,8 +312,8 @@ void ParseFlat(const Parser& ps, const json& j, ImportResult& out, Unmapped& un)
     if (!b.is_object()) ps.Corrupt(at, "is not an object");
     legacy["batch_sizes"][key] = {{"memory_usage_mb", b.value("memory_usage_mb", json())},
                                   {"command", b.value("command", json())}};
-    if (!b.value("success", false)) {
-      CompatibilityRecord c = FailedCompatibility(platform, b);
+    if (!ps.Flag(b, "success", std::nullopt, at)) {
+      CompatibilityRecord c = FailedCompatibility(ps, platform, b, at);
       c.batch_size = batch;
       e.compatibility.push_back(std::move(c));
       continue;
@@ -316,7 +350,7 @@ void ParseFlat(const Parser& ps, const json& j, ImportResult& out, Unmapped& un)
 void ParseBatch(const Parser& ps, const json& j, ImportResult& out, Unmapped& un) {
   TimeSpan span;
   span.Add(j.value("timestamp", json()));
-  const std::string platform = Lower(StringOr(j, "hardware", ""));
+  const std::string platform = Lower(ps.Text(j, "hardware", "", ""));
   if (platform.empty()) ps.Corrupt("hardware", "is missing");
   RunResults rr;
   json legacy = json::object();
@@ -325,19 +359,20 @@ void ParseBatch(const Parser& ps, const json& j, ImportResult& out, Unmapped& un
     if (!m.is_object()) ps.Corrupt(at, "is not an object");
     span.Add(m.value("timestamp", json()));
     RunResults::Entry e;
-    e.model = LegacyModel(StringOr(m, "model", name), kUnknown, std::nullopt);
+    e.model = LegacyModel(ps.Text(m, "model", name, at), kUnknown, std::nullopt);
     e.hardware =
-        LegacyHardware(StringOr(m, "hardware", platform), kUnknown, kUnknown, json::object());
+        LegacyHardware(ps.Text(m, "hardware", platform, at), kUnknown, kUnknown, json::object());
     legacy[name] = {{"command", m.value("command", json())},
                     {"output_file", m.value("output_file", json())},
                     {"memory_mb", json::object()}};
-    const json data = m.value("benchmark_data", json::object());
-    if (!m.value("success", false) || !data.value("success", true)) {
-      e.compatibility.push_back(FailedCompatibility(e.hardware.platform, m));
+    const json& data = ps.Object(m, "benchmark_data", at);
+    if (!ps.Flag(m, "success", std::nullopt, at) ||
+        !ps.Flag(data, "success", true, at + ".benchmark_data")) {
+      e.compatibility.push_back(FailedCompatibility(ps, e.hardware.platform, m, at));
       rr.entries.push_back(std::move(e));
       continue;
     }
-    const json batch_results = data.value("batch_results", json::object());
+    const json& batch_results = ps.Object(data, "batch_results", at + ".benchmark_data");
     for (const auto& [key, b] : batch_results.items()) {
       const std::string bat = at + ".benchmark_data.batch_results." + key;
       if (!b.is_object()) ps.Corrupt(bat, "is not an object");
@@ -345,8 +380,8 @@ void ParseBatch(const Parser& ps, const json& j, ImportResult& out, Unmapped& un
       const int64_t batch = b.contains("batch_size")
                                 ? ps.BatchSize(b["batch_size"], bat + ".batch_size")
                                 : ps.BatchSizeKey(key, bat);
-      if (!b.value("success", false)) {
-        CompatibilityRecord c = FailedCompatibility(e.hardware.platform, b);
+      if (!ps.Flag(b, "success", std::nullopt, bat)) {
+        CompatibilityRecord c = FailedCompatibility(ps, e.hardware.platform, b, bat);
         c.batch_size = batch;
         e.compatibility.push_back(std::move(c));
         continue;
@@ -385,12 +420,11 @@ void ParseBatch(const Parser& ps, const json& j, ImportResult& out, Unmapped& un
 }
 
 // --- legacy-nested: system_info + benchmarks -> family -> model -> hardware -> results -------
-std::string NestedDeviceName(const json& j, const std::string& platform) {
-  const json details = j.value("hardware_details", json::object());
+std::string NestedDeviceName(const Parser& ps, const json& j, const std::string& platform) {
+  const json& details = ps.Object(j, "hardware_details", "");
   if (platform == "cpu") {
-    const json ov = details.value("openvino_device_info", json::object());
-    if (ov.is_object() && ov.contains("CPU") && ov["CPU"].is_string())
-      return ov["CPU"].get<std::string>();
+    const json& ov = ps.Object(details, "openvino_device_info", "hardware_details");
+    if (ov.contains("CPU") && ov["CPU"].is_string()) return ov["CPU"].get<std::string>();
   }
   if (platform == "cuda") {
     const json devices = details.value("cuda_devices", json::array());
@@ -401,7 +435,7 @@ std::string NestedDeviceName(const json& j, const std::string& platform) {
 
 void ParseNested(const Parser& ps, const json& j, ImportResult& out, Unmapped& un) {
   TimeSpan span;
-  const json sys = j.value("system_info", json::object());
+  const json& sys = ps.Object(j, "system_info", "");
   span.Add(sys.value("timestamp", json()));
   if (span.first.empty()) span.Add(j.value("timestamp", json()));
   const std::string hostname = StringOr(sys, "hostname", kUnknown);
@@ -416,17 +450,17 @@ void ParseNested(const Parser& ps, const json& j, ImportResult& out, Unmapped& u
         const std::string at = fmt::format("benchmarks.{}.{}.{}", family, model_key, hw_key);
         if (!m.is_object()) ps.Corrupt(at, "is not an object");
         span.Add(m.value("timestamp", json()));
-        const std::string platform = Lower(StringOr(m, "hardware", hw_key));
+        const std::string platform = Lower(ps.Text(m, "hardware", hw_key, at));
         RunResults::Entry e;
-        e.model = LegacyModel(StringOr(m, "model_name", model_key), kUnknown,
-                              StringOr(m, "family", family));
+        e.model = LegacyModel(ps.Text(m, "model_name", model_key, at), kUnknown,
+                              ps.Text(m, "family", family, at));
         json details = {{"system_info", sys}};
         if (j.contains("hardware_details")) details["hardware_details"] = j["hardware_details"];
-        e.hardware = LegacyHardware(platform, NestedDeviceName(j, platform), hostname, details);
+        e.hardware = LegacyHardware(platform, NestedDeviceName(ps, j, platform), hostname, details);
         legacy[at] = {{"model_class", m.value("model_class", json())},
                       {"performance_summary", m.value("performance_summary", json())}};
-        if (m.value("status", std::string("completed")) != "completed") {
-          e.compatibility.push_back(FailedCompatibility(platform, m));
+        if (ps.Text(m, "status", "completed", at) != "completed") {
+          e.compatibility.push_back(FailedCompatibility(ps, platform, m, at));
           rr.entries.push_back(std::move(e));
           continue;
         }
@@ -435,7 +469,7 @@ void ParseNested(const Parser& ps, const json& j, ImportResult& out, Unmapped& u
           load_ms =
               ps.NonNegative(m["model_load_time"], at + ".model_load_time", "load time") * 1000.0;
         static const std::regex config(R"(^batch_(-?\d+)_seq_(-?\d+)$)");
-        const json results = m.value("benchmark_results", json::object());
+        const json& results = ps.Object(m, "benchmark_results", at);
         for (const auto& [key, b] : results.items()) {
           const std::string bat = at + ".benchmark_results." + key;
           std::smatch cm;
@@ -444,8 +478,8 @@ void ParseNested(const Parser& ps, const json& j, ImportResult& out, Unmapped& u
           const int64_t seq = std::stoll(cm[2].str());
           if (seq < 0) ps.Corrupt(bat, "has a negative sequence length");
           if (!b.is_object()) ps.Corrupt(bat, "is not an object");
-          if (b.value("status", std::string("completed")) != "completed") {
-            CompatibilityRecord c = FailedCompatibility(platform, b);
+          if (ps.Text(b, "status", "completed", bat) != "completed") {
+            CompatibilityRecord c = FailedCompatibility(ps, platform, b, bat);
             c.batch_size = batch;
             c.seq_len = seq;
             e.compatibility.push_back(std::move(c));
@@ -503,6 +537,11 @@ json Opt(const std::optional<T>& v) {
 template <typename T>
 json Opt(const T& v) {
   return json(v);
+}
+
+// An object whose "format" says it is this tool's run export.
+bool IsRunExport(const json& j) {
+  return j.is_object() && j.value("format", json()) == json(kShapeRunExport);
 }
 
 // One lookup per field: an export holds a million records of some 40 fields each.
@@ -616,10 +655,10 @@ void RunExportWriter::EndRun(const RunRecord& run) {
 }
 
 RunResults RunResultsFromJson(const nlohmann::json& in, const std::string& where) {
-  if (!in.is_object() || in.value("format", std::string()) != kShapeRunExport)
+  if (!IsRunExport(in))
     throw Error(ErrorKind::kUnsupported,
                 fmt::format("{}: not an '{}' export", where, kShapeRunExport));
-  if (in.value("version", 0) != 1)
+  if (in.value("version", json()) != json(1))
     throw Error(ErrorKind::kUnsupported,
                 fmt::format("{}: export version {} is not 1; use the tool that wrote it", where,
                             in.value("version", json()).dump()));
@@ -951,21 +990,11 @@ class RunExportReader : public nlohmann::json_sax<json> {
 
 }  // namespace
 
-ImportResult ParseResultFile(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw Error(ErrorKind::kNotFound, fmt::format("{}: no such file; check the path", path));
-  std::unique_ptr<core::MappedFile> file;  // mapped, not read: an export can be gigabytes
-  try {
-    file = std::make_unique<core::MappedFile>(path);
-  } catch (const Error& e) {
-    throw Error(e.kind(),
-                fmt::format("{}: cannot be read ({}); check its permissions", path, e.what()));
-  }
-  const std::string_view text = file->text();
+namespace {
 
+ImportResult ParseText(std::string_view text, const std::string& path) {
   ImportResult out;
-  out.path = std::filesystem::absolute(path).lexically_normal().string();
+  out.path = path;
   const Parser ps(out.path);
   // This tool's export, the large case, without a document; every other file (and any export
   // the reader refuses) through the document below.
@@ -979,17 +1008,11 @@ ImportResult ParseResultFile(const std::string& path) {
     return out;
   }
   out.runs.clear();
-  json j;
-  try {
-    j = json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
-    throw Error(ErrorKind::kCorrupt, fmt::format("{}: not JSON: {}", out.path, e.what()));
-  }
+  const json j = core::ParseJson(text, out.path);
   Unmapped un;
   auto is_object_at = [&](const char* key) { return j.contains(key) && j[key].is_object(); };
-  const bool export_array = j.is_array() && !j.empty() && j[0].is_object() &&
-                            j[0].value("format", std::string()) == kShapeRunExport;
-  if (export_array || (j.is_object() && j.value("format", std::string()) == kShapeRunExport)) {
+  const bool export_array = j.is_array() && !j.empty() && IsRunExport(j[0]);
+  if (export_array || IsRunExport(j)) {
     out.shape = kShapeRunExport;
     const size_t count = export_array ? j.size() : 1;  // no copy: an export can be large
     for (size_t i = 0; i < count; ++i) {
@@ -1029,6 +1052,29 @@ ImportResult ParseResultFile(const std::string& path) {
   }
   out.unmapped = std::move(un.lines);
   return out;
+}
+
+}  // namespace
+
+ImportResult ParseResultText(std::string_view text, const std::string& path) {
+  try {
+    return ParseText(text, path);
+  } catch (const json::exception& e) {
+    // A value of a type the mapping above did not expect: the file's error, never ours.
+    throw Error(ErrorKind::kCorrupt, fmt::format("{}: not the structure of a result file ({}); "
+                                                 "check that it is one of the known shapes",
+                                                 path, core::JsonErrorText(e)));
+  }
+}
+
+ImportResult ParseResultFile(const std::string& path) {
+  std::unique_ptr<core::MappedFile> file;  // mapped, not read: an export can be gigabytes
+  try {
+    file = std::make_unique<core::MappedFile>(path);
+  } catch (const Error& e) {
+    throw Error(e.kind(), fmt::format("cannot import {}", e.what()));
+  }
+  return ParseResultText(file->text(), std::filesystem::absolute(path).lexically_normal().string());
 }
 
 }  // namespace ipfs_accel::store

@@ -5,6 +5,7 @@
 
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -30,12 +31,17 @@ struct ImportResult {
   std::vector<std::string> unmapped;
 };
 
-// Reads and maps one file. Throws core::Error:
-//  kNotFound     no such file;  kIo  it cannot be read
-//  kCorrupt      "<file>: not JSON: <message>", or a value no measurement produces (negative
-//                latency, batch 0), naming its path in the file
+// Reads and maps one file, all of it or nothing: a record that does not fit is an error naming
+// it, never a result of another kind. Throws core::Error:
+//  kNotFound     no such file;  kInvalidArgument  not a regular file;  kIo  it cannot be read
+//  kCorrupt      "'<file>' is not valid JSON: <message>" (syntax, nesting deeper than
+//                core::kMaxJsonDepth, a number no double holds), a value of the wrong type, or
+//                one no measurement produces (negative latency, batch 0), naming its path in
+//                the file
 //  kUnsupported  JSON of none of the known shapes (the message lists them)
 ImportResult ParseResultFile(const std::string& path);
+// The same for a file's bytes; `path` names it in errors and in the result.
+ImportResult ParseResultText(std::string_view text, const std::string& path);
 
 // A run, field for field, as JSON ({"format": "ipfs-accelerate-run", "version": 1, ...});
 // RunResultsFromJson(RunResultsToJson(r)) == r. `where` names the source in errors.
