@@ -1,6 +1,8 @@
 // Audio file reading (libsndfile) and resampling (libsoxr).
 
-#include <filesystem>
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include <fmt/format.h>
@@ -8,6 +10,7 @@
 #include <soxr.h>
 
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/core/mapped_file.h"
 #include "ipfs_accel/preprocess/audio.h"
 
 namespace ipfs_accel::preprocess {
@@ -41,38 +44,88 @@ struct SndfileCloser {
   }
 }
 
+// libsndfile reading from bytes in memory (its virtual I/O), so a file is mapped once and a
+// fuzzer can feed bytes.
+struct MemoryFile {
+  std::span<const uint8_t> bytes;
+  sf_count_t position;
+
+  static MemoryFile& Of(void* user) { return *static_cast<MemoryFile*>(user); }
+  static SF_VIRTUAL_IO Io() {
+    SF_VIRTUAL_IO io{};
+    io.get_filelen = [](void* user) { return static_cast<sf_count_t>(Of(user).bytes.size()); };
+    io.seek = [](sf_count_t offset, int whence, void* user) {
+      MemoryFile& m = Of(user);
+      const sf_count_t size = static_cast<sf_count_t>(m.bytes.size());
+      const sf_count_t base = whence == SEEK_CUR ? m.position : whence == SEEK_END ? size : 0;
+      m.position = std::clamp<sf_count_t>(base + offset, 0, size);
+      return m.position;
+    };
+    io.read = [](void* out, sf_count_t count, void* user) {
+      MemoryFile& m = Of(user);
+      const sf_count_t left = static_cast<sf_count_t>(m.bytes.size()) - m.position;
+      const sf_count_t n = std::clamp<sf_count_t>(count, 0, left);
+      std::memcpy(out, m.bytes.data() + m.position, static_cast<size_t>(n));
+      m.position += n;
+      return n;
+    };
+    io.write = [](const void*, sf_count_t, void*) -> sf_count_t { return 0; };
+    io.tell = [](void* user) { return Of(user).position; };
+    return io;
+  }
+};
+
+constexpr sf_count_t kBlockFrames = 65536;
+constexpr int kMaxChannels = 1024;
+// A gigabyte of float samples: hours of audio, far past what a model takes in. A small
+// compressed file can decode to far more (FLAC's constant subframes).
+constexpr size_t kMaxSamples = size_t{1} << 28;
+
 }  // namespace
 
-Waveform ReadAudio(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw Error(ErrorKind::kNotFound,
-                fmt::format("audio file '{}' does not exist or is not a file", path));
+Waveform DecodeAudio(std::span<const uint8_t> bytes, const std::string& name) {
+  MemoryFile memory{bytes, 0};
+  SF_VIRTUAL_IO io = MemoryFile::Io();
   SF_INFO info{};
-  std::unique_ptr<SNDFILE, SndfileCloser> file(sf_open(path.c_str(), SFM_READ, &info));
-  if (!file) ThrowOpenError(path);
-  if (info.channels < 1 || info.samplerate < 1)
-    throw Error(ErrorKind::kCorrupt, fmt::format("'{}' declares {} channels at {} Hz", path,
+  std::unique_ptr<SNDFILE, SndfileCloser> file(sf_open_virtual(&io, SFM_READ, &info, &memory));
+  if (!file) ThrowOpenError(name);
+  if (info.channels < 1 || info.channels > kMaxChannels || info.samplerate < 1)
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}' declares {} channels at {} Hz", name,
                                                  info.channels, info.samplerate));
-  if (info.frames < 1)
-    throw Error(ErrorKind::kCorrupt, fmt::format("'{}' holds no audio samples", path));
-  std::vector<float> interleaved(static_cast<size_t>(info.frames * info.channels));
-  const sf_count_t got = sf_readf_float(file.get(), interleaved.data(), info.frames);
-  if (got < 1 || sf_error(file.get()) != SF_ERR_NO_ERROR)
-    throw Error(ErrorKind::kCorrupt,
-                fmt::format("'{}': decoding failed after {} of {} frames ({})", path,
-                            got < 0 ? 0 : got, info.frames, sf_strerror(file.get())));
+  // The header's frame count is not trusted for an allocation (a damaged FLAC can claim 2^40
+  // frames): frames are read a block at a time until the decoder has no more.
+  const int channels = info.channels;
+  std::vector<float> block(static_cast<size_t>(kBlockFrames * channels));
   Waveform w;
   w.sampling_rate = info.samplerate;
-  w.samples.resize(static_cast<size_t>(got));
-  const int channels = info.channels;
-  for (sf_count_t i = 0; i < got; ++i) {
-    // librosa's to_mono: the mean of the channels.
-    double sum = 0.0;
-    for (int c = 0; c < channels; ++c) sum += interleaved[static_cast<size_t>(i * channels + c)];
-    w.samples[static_cast<size_t>(i)] = static_cast<float>(sum / channels);
+  for (;;) {
+    const sf_count_t got = sf_readf_float(file.get(), block.data(), kBlockFrames);
+    if (sf_error(file.get()) != SF_ERR_NO_ERROR)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': decoding failed after {} frames ({})", name, w.samples.size(),
+                              sf_strerror(file.get())));
+    if (got <= 0) break;
+    if (w.samples.size() + static_cast<size_t>(got) > kMaxSamples)
+      throw Error(
+          ErrorKind::kUnsupported,
+          fmt::format("'{}' decodes to more than {} samples ({:.0f} minutes at {} Hz); "
+                      "cut it to the part the model should hear",
+                      name, kMaxSamples, kMaxSamples / 60.0 / info.samplerate, info.samplerate));
+    for (sf_count_t i = 0; i < got; ++i) {
+      // librosa's to_mono: the mean of the channels.
+      double sum = 0.0;
+      for (int c = 0; c < channels; ++c) sum += block[static_cast<size_t>(i * channels + c)];
+      w.samples.push_back(static_cast<float>(sum / channels));
+    }
   }
+  if (w.samples.empty())
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}' holds no audio samples", name));
   return w;
+}
+
+Waveform ReadAudio(const std::string& path) {
+  const core::MappedFile file(path);
+  return DecodeAudio({reinterpret_cast<const uint8_t*>(file.data()), file.size()}, path);
 }
 
 std::vector<float> ResampleAudio(std::span<const float> samples, int64_t from_rate,

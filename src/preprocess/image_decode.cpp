@@ -8,8 +8,6 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 
 #include <fmt/format.h>
 #include <jerror.h>
@@ -17,6 +15,7 @@
 #include <png.h>
 
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/core/mapped_file.h"
 #include "ipfs_accel/preprocess/image.h"
 
 namespace ipfs_accel::preprocess {
@@ -421,16 +420,8 @@ RgbImage DecodeImage(std::span<const uint8_t> bytes, const std::string& name) {
 }
 
 RgbImage DecodeImage(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw Error(ErrorKind::kNotFound,
-                fmt::format("image '{}' does not exist or is not a file", path));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::kIo, fmt::format("cannot open image '{}' for reading", path));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(ErrorKind::kIo, fmt::format("reading image '{}' failed", path));
-  return DecodeImage(bytes, path);
+  const core::MappedFile file(path);
+  return DecodeImage({reinterpret_cast<const uint8_t*>(file.data()), file.size()}, path);
 }
 
 }  // namespace ipfs_accel::preprocess

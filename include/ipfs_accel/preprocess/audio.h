@@ -21,7 +21,11 @@ struct Waveform {
 // by the mean of the channels. Throws core::Error: kNotFound (no such file), kUnsupported (not a
 // format libsndfile knows), kCorrupt (a known format that does not decode, or holds no samples),
 // kIo (unreadable).
+// kInvalidArgument (not a regular file). The header's frame count is never trusted for an
+// allocation.
 Waveform ReadAudio(const std::string& path);
+// The same from bytes in memory; `name` stands for the file in error messages.
+Waveform DecodeAudio(std::span<const uint8_t> bytes, const std::string& name);
 
 // soxr HQ resampling of mono float32 audio; returns ceil(n * to_rate / from_rate) samples (zero
 // padded if soxr delivers fewer). The input itself when the rates are equal. Throws
