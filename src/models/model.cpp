@@ -222,7 +222,11 @@ Model LoadHfFolder(const std::string& dir, const LoadOptions& options) {
 
 int64_t CountParameters(const std::string& spec) {
   const auto [base, component] = SplitComponent(spec);
-  const BuildTarget target = ResolveComponent(ConfigOfFolderOrCatalog(base, spec), component, base);
+  return CountParameters(ConfigOfFolderOrCatalog(base, spec), component);
+}
+
+int64_t CountParameters(const HfConfig& config, const std::string& component) {
+  const BuildTarget target = ResolveComponent(config, component, config.origin());
   ShapeOnlyWeights weights;
   onnx::GraphProto graph;
   GraphBuilder builder(&graph, &weights);

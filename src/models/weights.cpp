@@ -25,6 +25,25 @@ Tensor WeightProvider::Get(const std::string& name, const core::Shape& shape, We
   return t;
 }
 
+std::set<std::string> ShardNames(const nlohmann::json& index, const std::string& index_path) {
+  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+    throw Error(
+        ErrorKind::kCorrupt,
+        fmt::format("'{}' has no weight_map object (tensor name -> shard file)", index_path));
+  std::set<std::string> shards;
+  for (const auto& [name, file] : index["weight_map"].items()) {
+    if (!file.is_string())
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': weight_map maps '{}' to a {}, not a shard file name",
+                              index_path, name, file.type_name()));
+    shards.insert(file.get<std::string>());
+  }
+  if (shards.empty())
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}' has an empty weight_map: it names no shard", index_path));
+  return shards;
+}
+
 SafetensorsWeights::SafetensorsWeights(const std::string& dir, std::vector<std::string> prefixes)
     : dir_(dir), prefixes_(std::move(prefixes)) {
   namespace fs = std::filesystem;
@@ -47,17 +66,7 @@ SafetensorsWeights::SafetensorsWeights(const std::string& dir, std::vector<std::
     throw Error(
         ErrorKind::kCorrupt,
         fmt::format("'{}' has no weight_map object (tensor name -> shard file)", index.string()));
-  std::set<std::string> shards;
-  for (const auto& [name, file] : json["weight_map"].items()) {
-    if (!file.is_string())
-      throw Error(ErrorKind::kCorrupt,
-                  fmt::format("'{}': weight_map maps '{}' to a {}, not a shard file name",
-                              index.string(), name, file.type_name()));
-    shards.insert(file.get<std::string>());
-  }
-  if (shards.empty())
-    throw Error(ErrorKind::kCorrupt,
-                fmt::format("'{}' has an empty weight_map: it names no shard", index.string()));
+  const std::set<std::string> shards = ShardNames(json, index.string());
   for (const auto& shard : shards)
     files_.push_back(SafetensorsFile::Open(ResolveInModelFolder(dir, shard, index.string())));
 }

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "ipfs_accel/core/tensor.h"
 #include "ipfs_accel/models/safetensors.h"
 
@@ -40,6 +42,11 @@ class WeightProvider {
   std::set<std::string> seen_;
   int64_t parameter_count_ = 0;
 };
+
+// The shard files a model.safetensors.index.json names (its weight_map's values), unchecked
+// as paths: ResolveInModelFolder checks each. Throws core::Error(kCorrupt) naming
+// `index_path` for a missing or empty weight_map and for a value that is not a file name.
+std::set<std::string> ShardNames(const nlohmann::json& index, const std::string& index_path);
 
 // Weights from the safetensors files of a HF folder. `prefixes` are tried in turn
 // before the bare name (e.g. "bert." for a BertForMaskedLM checkpoint).

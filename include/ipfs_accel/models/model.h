@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ipfs_accel/core/tensor.h"
+#include "ipfs_accel/models/hf_config.h"
 
 namespace ipfs_accel::models {
 
@@ -110,5 +111,8 @@ std::vector<std::string> ComponentsOf(const std::string& spec);
 // The parameter count of a catalog name or HF folder's architecture, from the graph's
 // structure alone (no weights are made or read): cheap at any size.
 int64_t CountParameters(const std::string& spec);
+// The same for a config (and optionally one of its components): the architecture's builder
+// run on shapes alone. Throws core::Error for a config it cannot build.
+int64_t CountParameters(const HfConfig& config, const std::string& component = "");
 
 }  // namespace ipfs_accel::models
