@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/configuration_run.h"
 #include "cli/exit_codes.h"
+#include "cli/option_checks.h"
 #include "cli/progress.h"
 #include "cli/sweep.h"
 #include "cli/table_printer.h"
@@ -41,6 +42,11 @@ namespace {
 
 using core::Error;
 using core::ErrorKind;
+
+// Upper bounds of the size options: far past any real input, and low enough that no product
+// of them with a model's sizes overflows 64 bits.
+constexpr int64_t kMaxBatch = int64_t{1} << 20;
+constexpr int64_t kMaxSequence = int64_t{1} << 24;
 
 struct BenchmarkOptions {
   SweepRequest sweep;
@@ -634,13 +640,13 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
       ->capture_default_str();
   cmd->add_option("--batch-sizes,-b", r.batch_sizes, "batch sizes, comma-separated")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber)
+      ->check(WholeNumber(1, kMaxBatch))
       ->capture_default_str();
   cmd->add_option("--seq-lens,--seq-len,-s", r.seq_lens,
                   "sequence lengths for text models, comma-separated (cut to the model's "
                   "positions unless given)")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber)
+      ->check(WholeNumber(1, kMaxSequence))
       ->capture_default_str();
   cmd->add_option("--shape", o->shapes,
                   "NAME=d0,d1,... for an input's whole shape, or DIM=n for a symbolic dimension "
@@ -661,49 +667,55 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--threads,-t", r.threads,
                   "intra-op thread counts, comma-separated (0: the runtime's default)")
       ->delimiter(',')
-      ->check(CLI::NonNegativeNumber)
+      ->check(ThreadCount())
       ->capture_default_str();
   cmd->add_option("--graph-opt", r.graph_opt_levels,
                   "ONNX Runtime graph optimisation levels, comma-separated: 0 (none), 1 (basic), "
                   "2 (extended), 99 (all)")
       ->delimiter(',')
+      ->check(CLI::IsMember({0, 1, 2, 99}))
       ->capture_default_str();
   cmd->add_option("--ep-option", r.ep_options,
                   "execution provider option, [platform:]key=value (e.g. cuda:device_id=1); "
                   "repeatable; the same key given again with another value is swept; without a "
                   "platform it applies to every platform but cpu");
   cmd->add_option("--warmup", r.warmup, "untimed runs after the first inference, per configuration")
+      ->check(WholeNumber(0, 1000000))
       ->capture_default_str();
   cmd->add_option("--iterations,-n", r.iterations,
                   "at least this many timed runs (queries); an explicit value below 44 leaves "
                   "single-stream without its early-stopping p90 estimate")
+      ->check(WholeNumber(1, 1000000000))
       ->capture_default_str();
   cmd->add_option("--min-time", r.min_time_s, "and at least this many seconds of timed runs")
+      ->check(FiniteNumber(false, "seconds"))
       ->capture_default_str();
   cmd->add_option("--max-time", r.max_time_s,
                   "stop a configuration's timed runs after this many seconds even if the counts "
                   "are not met (0: no cap)")
+      ->check(FiniteNumber(false, "seconds"))
       ->capture_default_str();
   cmd->add_option("--target-qps", r.target_qps,
                   "server: arrival rates in queries/s, comma-separated (each a configuration)")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber);
+      ->check(FiniteNumber(true, "queries/s"));
   cmd->add_option("--latency-bound-ms", r.latency_bound_ms,
                   "server: search for the highest QPS whose p99 latency meets this bound")
-      ->check(CLI::PositiveNumber);
+      ->check(FiniteNumber(true, "ms"));
   cmd->add_option("--seed", r.seed, "seed of generated inputs, random weights and arrivals")
+      ->check(Seed())
       ->capture_default_str();
   cmd->add_option("--prompt-len", r.prompt_len, "generate: prompt tokens")
-      ->check(CLI::PositiveNumber)
+      ->check(WholeNumber(1, kMaxSequence))
       ->capture_default_str();
   cmd->add_option("--new-tokens", r.new_tokens,
                   "generate: tokens to generate, the first (from the prefill) included")
-      ->check(CLI::Range(int64_t{2}, int64_t{1} << 20))
+      ->check(WholeNumber(2, int64_t{1} << 20))
       ->capture_default_str();
   cmd->add_option("--repetitions", r.repetitions,
                   "generate: measured generations (after one warm-up generation unless "
                   "--warmup 0)")
-      ->check(CLI::PositiveNumber)
+      ->check(WholeNumber(1, 1000000))
       ->capture_default_str();
   cmd->add_flag("--isolate", o->isolate,
                 "run each configuration in its own worker process: one that crashes (or runs "
@@ -711,7 +723,7 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--config-timeout", o->config_timeout_s,
                   "with --isolate: seconds after which a configuration's worker is killed "
                   "(0: no limit)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(FiniteNumber(false, "seconds"))
       ->capture_default_str();
   o->db.Add(cmd);
   cmd->add_flag("--json", o->json, "print the results as JSON instead of a table");

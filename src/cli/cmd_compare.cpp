@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/option_checks.h"
 #include "cli/table_printer.h"
 #include "ipfs_accel/analysis/regression.h"
 
@@ -58,12 +59,16 @@ void AddCompareCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--model", c.model, "only this model");
   cmd->add_option("--hardware", c.hardware, "only this platform");
   cmd->add_option("--threshold-z", c.threshold_z, "z-score threshold (sigmas)")
+      ->check(FiniteNumber(true, "sigmas"))
       ->capture_default_str();
   cmd->add_option("--factor", c.factor, "U test: contender/baseline median ratio threshold")
+      ->check(FiniteNumber(true, "(a ratio)"))
       ->capture_default_str();
   cmd->add_option("--alpha", c.alpha, "U test: significance level (two-sided)")
+      ->check(Probability())
       ->capture_default_str();
   cmd->add_option("--history", c.history, "z-score: baseline results per configuration")
+      ->check(WholeNumber(1, 1000000))
       ->capture_default_str();
   cmd->add_flag("--include-dirty", c.include_dirty,
                 "let branch and commit refs name builds from modified trees (-dirty)");

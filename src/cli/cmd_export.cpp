@@ -8,6 +8,7 @@
 #include "cli/atomic_file.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/option_checks.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/precision.h"
@@ -54,6 +55,7 @@ void AddExportCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--graph", o->graph, "plain or fused")->capture_default_str();
   cmd->add_option("--precision", o->precision, "fp32, fp16, int8 or int4")->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed of random weights for catalog names")
+      ->check(Seed())
       ->capture_default_str();
   cmd->callback([selected, o] { *selected = [o] { return RunExport(*o); }; });
 }

@@ -9,6 +9,7 @@
 #include "cli/atomic_file.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/option_checks.h"
 #include "cli/table_printer.h"
 #include "ipfs_accel/analysis/report.h"
 #include "ipfs_accel/core/error.h"
@@ -122,7 +123,7 @@ void AddReportCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_flag("--all", o->every_result,
                 "performance: every stored result, not only the latest of each configuration");
   cmd->add_option("--limit", o->limit, "performance: at most this many rows")
-      ->check(CLI::NonNegativeNumber);
+      ->check(WholeNumber(0, INT64_MAX));
   cmd->add_option("--format", o->format, "md, table, csv, json or html")
       ->check(CLI::IsMember({"md", "table", "csv", "json", "html"}))
       ->capture_default_str();

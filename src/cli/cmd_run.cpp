@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/option_checks.h"
 #include "cli/table_printer.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/input_generator.h"
@@ -194,11 +195,12 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--hardware", o->hardware, "platform to run on (see `detect`)")
       ->capture_default_str();
   cmd->add_option("--threads,-t", o->threads, "intra-op threads (0: runtime default)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(ThreadCount());
   cmd->add_option("--seed", o->seed, "seed of generated inputs and random weights")
+      ->check(Seed())
       ->capture_default_str();
   cmd->add_option("--top", o->top_k, "show the K largest values of each output's last row")
-      ->check(CLI::NonNegativeNumber)
+      ->check(WholeNumber(0, 1000000))
       ->capture_default_str();
   cmd->add_option("--save", o->save, "write every output to this safetensors file");
   cmd->add_flag("--json", o->json, "print the result as JSON");

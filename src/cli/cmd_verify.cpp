@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/option_checks.h"
 #include "cli/table_printer.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/verification.h"
@@ -81,9 +82,9 @@ void AddVerifyCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--io", o->io_file, "reference tensors (default: MODEL_DIR/io.safetensors)");
   cmd->add_option("--tolerance", o->tolerance, "maximum absolute error allowed")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(FiniteNumber(true, "(absolute error)"));
   cmd->add_option("--threads", o->threads, "intra-op threads (0: runtime default)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(ThreadCount());
   cmd->add_flag("--json", o->json, "print machine-readable JSON");
   cmd->callback([selected, o] { *selected = [o] { return RunVerify(*o); }; });
 }

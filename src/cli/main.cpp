@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -24,6 +25,21 @@ std::string Quote(const std::string& arg) {
   for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
 }
+// CLI11's parse error as our one line: the prefix, its message on one line, and where help is.
+std::string UsageErrorLine(const CLI::App& app, const CLI::ParseError& e) {
+  std::string command = "ipfs-accelerate";
+  for (const CLI::App* at = &app;;) {
+    const auto parsed = at->get_subcommands();
+    if (parsed.empty()) break;
+    at = parsed.front();
+    command += " " + at->get_name();
+  }
+  std::string message = e.what();
+  std::replace(message.begin(), message.end(), '\n', ' ');
+  while (!message.empty() && message.back() == ' ') message.pop_back();
+  return fmt::format("ipfs-accelerate: error: {}; see `{} --help`", message, command);
+}
+
 }  // namespace
 
 const std::string& CommandLine() { return g_command_line; }
@@ -66,9 +82,15 @@ int Main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? kExitOk : kExitUsage;
+    std::cerr << UsageErrorLine(app, e) << "\n";
+    return kExitUsage;
   }
   try {
     return selected ? selected() : kExitUsage;
