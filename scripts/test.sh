@@ -6,3 +6,5 @@ build="${IPFS_ACCEL_BUILD_DIR:-$root/build}"
 "$root/scripts/build.sh" "$@"
 cd "$build"
 ctest --output-on-failure -j "$(nproc)"
+# A short run of every fuzz target (clang, libFuzzer, ASan/UBSan): seconds each.
+"$root/scripts/fuzz.sh" --seconds 10
