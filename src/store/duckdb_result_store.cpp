@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <mutex>
+#include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -54,12 +57,6 @@ bool Contains(const std::string& text, std::string_view part) {
                             "results database or a path that does not exist yet",
                             path, reason));
   }
-  if (Contains(reason, "Could not set lock")) {
-    throw Error(ErrorKind::kDatabase,
-                fmt::format("database '{}' is locked by another process (DuckDB: {}); close the "
-                            "other writer or use --db to pick another file",
-                            path, reason));
-  }
   if (Contains(reason, "different configuration")) {
     throw Error(ErrorKind::kDatabase,
                 fmt::format("database '{}' is already open in this process in {} mode (DuckDB: "
@@ -90,7 +87,10 @@ bool Contains(const std::string& text, std::string_view part) {
                           path, reason));
 }
 
-std::unique_ptr<Database> OpenDatabase(const std::string& path, bool read_only) {
+// Opens the database, or returns nullptr with DuckDB's message in `locked` when another
+// process holds the file's lock.
+std::unique_ptr<Database> OpenDatabase(const std::string& path, bool read_only,
+                                       std::string* locked) {
   duckdb_config config = nullptr;
   if (duckdb_create_config(&config) == DuckDBError) {
     throw Error(ErrorKind::kInternal, "DuckDB could not create a configuration object");
@@ -111,6 +111,10 @@ std::unique_ptr<Database> OpenDatabase(const std::string& path, bool read_only) 
     std::string message = error ? error : "unknown error";
     duckdb_free(error);
     duckdb_close(&db);  // a failed open may still have allocated the handle
+    if (Contains(message, "Could not set lock")) {
+      *locked = OneLine(message);
+      return nullptr;
+    }
     ThrowOpenError(path, read_only, message);
   }
   return std::make_unique<Database>(db);
@@ -289,9 +293,42 @@ std::unique_ptr<DuckDbResultStore> DuckDbResultStore::Open(const std::string& pa
                             "--db with an existing file",
                             path));
   }
-  std::lock_guard lock(OpenMutex());
+  // Another process holding the file (a writer storing a configuration, a reader) is waited
+  // for, up to lock_wait_s: writers hold the lock only while they write.
+  using Clock = std::chrono::steady_clock;
+  const auto give_up = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(options.lock_wait_s));
+  auto pause = std::chrono::milliseconds(5);
+  std::unique_lock lock(OpenMutex());
+  std::unique_ptr<Database> db;
+  for (bool told = false;;) {
+    std::string locked;
+    db = OpenDatabase(path, options.read_only, &locked);
+    if (db) break;
+    if (Clock::now() >= give_up)
+      throw Error(ErrorKind::kDatabase,
+                  fmt::format("database '{}' is locked by another process{} (DuckDB: {}); wait "
+                              "for it to finish, raise --lock-wait, or use --db to pick another "
+                              "file",
+                              path,
+                              options.lock_wait_s > 0 ? fmt::format(" and stayed locked for {:g} s",
+                                                                    options.lock_wait_s)
+                                                      : "",
+                              locked));
+    if (!told && options.on_lock_wait) {
+      options.on_lock_wait(
+          fmt::format("database '{}' is locked by another process; waiting up "
+                      "to {:g} s (DuckDB: {})",
+                      path, options.lock_wait_s, locked));
+      told = true;
+    }
+    lock.unlock();
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(200));
+    lock.lock();
+  }
   std::unique_ptr<DuckDbResultStore> store(
-      new DuckDbResultStore(path, options.read_only, OpenDatabase(path, options.read_only)));
+      new DuckDbResultStore(path, options.read_only, std::move(db)));
   duckdb_connection con = store->con_->get();
   if (options.read_only) {
     CheckNotNewer(ReadSchemaVersion(con, path), path);  // an older schema is fine to query
@@ -310,33 +347,34 @@ DuckDbResultStore::DuckDbResultStore(std::string path, bool read_only, std::uniq
 
 int DuckDbResultStore::SchemaVersion() { return ReadSchemaVersion(con_->get(), path_); }
 
-void DuckDbResultStore::WriteRun(const RunResults& results) {
-  if (read_only_) {
+void DuckDbResultStore::RequireWritable(const std::string& label) const {
+  if (read_only_)
     throw Error(ErrorKind::kDatabase,
                 fmt::format("{} failed: the database was opened read-only; open it read-write "
                             "to store results",
-                            RunLabel(results, path_)));
-  }
+                            label));
+}
+
+void DuckDbResultStore::WriteInTransaction(const std::string& label,
+                                           const std::function<void(bool bulk)>& write) {
+  RequireWritable(label);
   duckdb_connection con = con_->get();
-  Run(con, "BEGIN TRANSACTION",
-      {ErrorKind::kDatabase, RunLabel(results, path_) + " could not start a transaction",
-       "nothing was written; close other writers and retry"});
-  const std::string written_at = UtcNow();
+  const OnError begin_error{ErrorKind::kDatabase, label + " could not start a transaction",
+                            "nothing was written; close other writers and retry"};
+  Run(con, "BEGIN TRANSACTION", begin_error);
   try {
-    InsertRun(results, written_at, /*bulk=*/true);
+    write(/*bulk=*/true);
     Run(con, "COMMIT",
-        {ErrorKind::kDatabase, RunLabel(results, path_) + " failed at commit",
+        {ErrorKind::kDatabase, label + " failed at commit",
          "nothing was written; check free disk space and retry"});
   } catch (const Error& bulk_error) {
     RollbackQuietly(con);  // a failed COMMIT has already rolled back; this is then a no-op
     if (bulk_error.kind() != ErrorKind::kDatabase) throw;
     // The staged rows go in as one statement, whose error cannot say which row it was: write
     // them again row by row to find it, and undo that too. The bulk error stands if none fails.
-    Run(con, "BEGIN TRANSACTION",
-        {ErrorKind::kDatabase, RunLabel(results, path_) + " could not start a transaction",
-         "nothing was written; close other writers and retry"});
+    Run(con, "BEGIN TRANSACTION", begin_error);
     try {
-      InsertRun(results, written_at, /*bulk=*/false);
+      write(/*bulk=*/false);
     } catch (...) {
       RollbackQuietly(con);
       throw;
@@ -349,21 +387,68 @@ void DuckDbResultStore::WriteRun(const RunResults& results) {
   }
 }
 
-void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& written_at,
-                                  bool bulk) {
-  duckdb_connection con = con_->get();
-  const std::string label = RunLabel(results, path_);
-  const std::string unchanged = "nothing was written (the database is unchanged)";
-  const OnError prepare_error{ErrorKind::kDatabase, label + " failed preparing a statement",
-                              unchanged};
+void DuckDbResultStore::WriteRun(const RunResults& results) { WriteRuns({&results}); }
 
-  const RunRecord& run = results.run;
-  Statement insert_run(con,
+void DuckDbResultStore::WriteRuns(const std::vector<const RunResults*>& runs) {
+  if (runs.empty()) return;
+  const std::string label =
+      runs.size() == 1 ? RunLabel(*runs.front(), path_)
+                       : fmt::format("writing {} runs to database '{}'", runs.size(), path_);
+  const std::string written_at = UtcNow();
+  WriteInTransaction(label, [&](bool bulk) {
+    for (const RunResults* r : runs) {
+      InsertRunRecord(r->run, RunLabel(*r, path_));
+      InsertEntries(*r, written_at, bulk);
+    }
+  });
+}
+
+void DuckDbResultStore::BeginRun(const RunRecord& run) {
+  RunRecord running = run;
+  running.finished_at.clear();
+  running.state = "running";
+  const std::string label = fmt::format("starting run '{}' in database '{}'", run.run_id, path_);
+  WriteInTransaction(label, [&](bool) { InsertRunRecord(running, label); });
+}
+
+void DuckDbResultStore::AppendToRun(const RunResults& part) {
+  const std::string label =
+      fmt::format("storing results of run '{}' in database '{}'", part.run.run_id, path_);
+  const std::string written_at = UtcNow();
+  WriteInTransaction(label, [&](bool bulk) {
+    Result found = Statement(con_->get(), "SELECT state FROM runs WHERE run_id = ?",
+                             {ErrorKind::kDatabase, label + " failed", "nothing was written"})
+                       .AddText(part.run.run_id)
+                       .Execute({ErrorKind::kDatabase, label + " failed", "nothing was written"});
+    if (found.RowCount() == 0)
+      throw Error(ErrorKind::kInternal, fmt::format("{}: the run was never begun", label));
+    InsertEntries(part, written_at, bulk);
+  });
+}
+
+void DuckDbResultStore::FinishRun(const std::string& run_id, const std::string& finished_at,
+                                  const std::string& state) {
+  const std::string label =
+      fmt::format("finishing run '{}' ({}) in database '{}'", run_id, state, path_);
+  WriteInTransaction(label, [&](bool) {
+    Statement(con_->get(),
+              "UPDATE runs SET finished_at = CAST(? AS TIMESTAMP), state = ? WHERE run_id = ?",
+              {ErrorKind::kDatabase, label + " failed preparing a statement", "nothing changed"})
+        .AddText(finished_at)
+        .AddText(state)
+        .AddText(run_id)
+        .Execute({ErrorKind::kDatabase, label + " failed", "the run keeps its stored results"});
+  });
+}
+
+void DuckDbResultStore::InsertRunRecord(const RunRecord& run, const std::string& label) {
+  const std::string unchanged = "nothing was written (the database is unchanged)";
+  Statement insert_run(con_->get(),
                        "INSERT INTO runs (run_id, started_at, finished_at, tool_version, "
                        "git_commit, command_line, hostname, os, seed, metadata, branch, origin, "
-                       "imported_from) VALUES (?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?, "
-                       "?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       prepare_error);
+                       "imported_from, state) VALUES (?, CAST(? AS TIMESTAMP), CAST(? AS "
+                       "TIMESTAMP), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       {ErrorKind::kDatabase, label + " failed preparing a statement", unchanged});
   insert_run.AddText(run.run_id).AddText(run.started_at);
   if (run.finished_at.empty()) {  // a run still going, or one that died
     insert_run.AddNull();
@@ -380,7 +465,18 @@ void DuckDbResultStore::InsertRun(const RunResults& results, const std::string& 
       .AddOptional(run.branch)
       .AddText(run.origin)
       .AddOptional(run.imported_from)
+      .AddText(run.state.value_or(run.finished_at.empty() ? "running" : "complete"))
       .Execute({ErrorKind::kDatabase, label + " failed at the run record", unchanged});
+}
+
+void DuckDbResultStore::InsertEntries(const RunResults& results, const std::string& written_at,
+                                      bool bulk) {
+  duckdb_connection con = con_->get();
+  const std::string label = RunLabel(results, path_);
+  const std::string unchanged = "nothing was written (the database is unchanged)";
+  const OnError prepare_error{ErrorKind::kDatabase, label + " failed preparing a statement",
+                              unchanged};
+  const RunRecord& run = results.run;
 
   // Hardware and models are found by their unique keys; a known one keeps its first details.
   Statement find_hardware(con,

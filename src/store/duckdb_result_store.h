@@ -2,6 +2,7 @@
 // ResultStore on an embedded DuckDB file.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,11 @@ class DuckDbResultStore final : public ResultStore {
 
   int SchemaVersion() override;
   void WriteRun(const RunResults& results) override;
+  void WriteRuns(const std::vector<const RunResults*>& runs) override;
+  void BeginRun(const RunRecord& run) override;
+  void AppendToRun(const RunResults& part) override;
+  void FinishRun(const std::string& run_id, const std::string& finished_at,
+                 const std::string& state) override;
   QueryResult Query(const std::string& sql) override;
 
  private:
@@ -29,10 +35,17 @@ class DuckDbResultStore final : public ResultStore {
     int64_t hardware_id;
   };
 
-  // The inserts of WriteRun, run inside its transaction.
+  void RequireWritable(const std::string& label) const;
+  // Runs `write` in one transaction, first with bulk inserts; when that fails with a database
+  // error, once more row by row (then rolled back) so the error names the row. Either way the
+  // database is as it was unless `write` committed whole.
+  void WriteInTransaction(const std::string& label, const std::function<void(bool bulk)>& write);
+  // The inserts of the writes, run inside their transaction.
+  void InsertRunRecord(const RunRecord& run, const std::string& label);
+  // Models, hardware, compatibility and performance rows of `results` for results.run.run_id.
   // `bulk`: performance rows in one parallel insert (AppendPerformance); otherwise one prepared
   // INSERT per row, whose errors name the row.
-  void InsertRun(const RunResults& results, const std::string& written_at, bool bulk);
+  void InsertEntries(const RunResults& results, const std::string& written_at, bool bulk);
   // Every performance row of `results` through one INSERT filled on DuckDB's threads
   // (store/parallel_insert.h), with result ids reserved from the sequence and configuration
   // keys computed by DuckDB once per distinct configuration. Errors cannot name the row;

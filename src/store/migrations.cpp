@@ -429,6 +429,39 @@ DROP TABLE compatibility_results;
 ALTER TABLE compatibility_results_v6 RENAME TO compatibility_results;
 )sql";
 
+// Schema v7: a run says whether it is complete. A sweep stores each configuration as it
+// finishes, in a run that is "running" until the sweep ends ("complete") or is stopped by a
+// signal ("interrupted"); a run whose process was killed stays "running" with what it stored.
+// DuckDB cannot add a CHECK to an existing column, so runs is rebuilt (no table refers to it by
+// key since v6) and the views over it made again.
+constexpr const char* kSchemaV7Runs = R"sql(
+DROP VIEW latest_performance;
+DROP VIEW model_hardware_compatibility;
+CREATE TABLE runs_v7 (
+  run_id VARCHAR PRIMARY KEY,
+  started_at TIMESTAMP NOT NULL,
+  finished_at TIMESTAMP,
+  tool_version VARCHAR NOT NULL,
+  git_commit VARCHAR NOT NULL,
+  command_line VARCHAR NOT NULL,
+  hostname VARCHAR NOT NULL,
+  os VARCHAR NOT NULL,
+  seed UBIGINT NOT NULL,
+  metadata JSON NOT NULL,
+  branch VARCHAR,
+  origin VARCHAR DEFAULT 'measured',
+  imported_from VARCHAR,
+  state VARCHAR NOT NULL DEFAULT 'complete'
+    CHECK (state IN ('running', 'interrupted', 'complete')),
+  CHECK (finished_at IS NULL OR finished_at >= started_at),
+  CHECK (state = 'running' OR finished_at IS NOT NULL)
+);
+INSERT INTO runs_v7 BY NAME
+  SELECT *, CASE WHEN finished_at IS NULL THEN 'running' ELSE 'complete' END AS state FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_v7 RENAME TO runs;
+)sql";
+
 constexpr const char* kCreateSchemaVersion = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (
   version INTEGER PRIMARY KEY,
@@ -457,6 +490,10 @@ const std::vector<MigrationStep>& MigrationSteps() {
        "fast ingest: result tables without foreign keys, performance_results without a primary "
        "key index, its columns in the writer's order",
        std::string(kSchemaV6Tables) + kLatestPerformanceViewV5 + kModelHardwareCompatibilityView},
+      {7,
+       "runs' state (running, interrupted, complete): a sweep stores each configuration as it "
+       "finishes",
+       std::string(kSchemaV7Runs) + kLatestPerformanceViewV5 + kModelHardwareCompatibilityView},
   };
   return steps;
 }

@@ -161,12 +161,12 @@ void DropSchema(ResultStore& store) {
 
 TEST_F(ResultStoreTest, OpenCreatesTheCurrentSchemaAndRecordsEveryStep) {
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(CurrentSchemaVersion(), 6);
-  EXPECT_EQ(store->SchemaVersion(), 6);
+  EXPECT_EQ(CurrentSchemaVersion(), 7);
+  EXPECT_EQ(store->SchemaVersion(), 7);
   QueryResult versions = store->Query(
       "SELECT version, description, applied_at IS NOT NULL FROM schema_version ORDER BY version");
-  ASSERT_EQ(versions.rows.size(), 6u);
-  for (int v = 1; v <= 6; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
+  ASSERT_EQ(versions.rows.size(), 7u);
+  for (int v = 1; v <= 7; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
   EXPECT_FALSE(versions.rows[0][1].value_or("").empty());
   EXPECT_EQ(versions.rows[0][2], "true");
   for (const std::string& table : kTables) EXPECT_EQ(Count(*store, table), 0) << table;
@@ -181,8 +181,8 @@ TEST_F(ResultStoreTest, ReopenDoesNotMigrateAgain) {
     applied_at = Cell(*store, "SELECT max(applied_at) FROM schema_version");
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 6);
-  EXPECT_EQ(Count(*store, "schema_version"), 6);
+  EXPECT_EQ(store->SchemaVersion(), 7);
+  EXPECT_EQ(Count(*store, "schema_version"), 7);
   EXPECT_EQ(Cell(*store, "SELECT max(applied_at) FROM schema_version"), applied_at);
 }
 
@@ -476,6 +476,8 @@ TEST_F(ResultStoreTest, MigratesAVersion1DatabaseKeepingItsRows) {
             "1 boom true");
   EXPECT_EQ(Count(*store, "latest_performance"), 1);
   EXPECT_EQ(Cell(*store, "SELECT origin || ' ' || (branch IS NULL) FROM runs"), "measured true");
+  // v7: a run without finished_at never finished (its process died): it is "running".
+  EXPECT_EQ(Cell(*store, "SELECT state FROM runs WHERE run_id = 'r1'"), "running");
   EXPECT_EQ(Count(*store, "model_hardware_compatibility"), 1);
   // The ids go on from where v1 left them.
   store->WriteRun(SampleRun());
@@ -624,10 +626,17 @@ TEST_F(ResultStoreTest, DatabaseLockedByAnotherProcess) {
   EXPECT_EQ(status, 'R');
 
   for (bool read_only : {false, true}) {
-    std::string message = ExpectError([&] { ResultStore::Open(db_, {.read_only = read_only}); },
-                                      ErrorKind::kDatabase, "is locked by another process");
+    int notices = 0;
+    std::string message = ExpectError(
+        [&] {
+          ResultStore::Open(db_, {.read_only = read_only,
+                                  .lock_wait_s = 0.3,
+                                  .on_lock_wait = [&](const std::string&) { ++notices; }});
+        },
+        ErrorKind::kDatabase, "is locked by another process and stayed locked for 0.3 s");
     EXPECT_THAT(message, HasSubstr(db_));
     EXPECT_THAT(message, HasSubstr("--db"));
+    EXPECT_EQ(notices, 1);  // said once, not once per retry
   }
 
   close(release[1]);
@@ -635,6 +644,35 @@ TEST_F(ResultStoreTest, DatabaseLockedByAnotherProcess) {
   ASSERT_EQ(waitpid(child, &wstatus, 0), child);
   close(ready[0]);
   EXPECT_EQ(ResultStore::Open(db_)->SchemaVersion(), CurrentSchemaVersion());  // free again
+}
+
+TEST_F(ResultStoreTest, AnOpenWaitsForAnotherProcessToReleaseTheLockAndSaysSo) {
+  ResultStore::Open(db_);
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {  // holds the file for half a second, as a writer storing a configuration
+    close(ready[0]);
+    {
+      auto store = ResultStore::Open(db_);
+      (void)!write(ready[1], "R", 1);
+      usleep(500000);
+    }
+    _exit(0);
+  }
+  close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  std::string notice;
+  auto store = ResultStore::Open(
+      db_, {.lock_wait_s = 30, .on_lock_wait = [&](const std::string& why) { notice = why; }});
+  EXPECT_THAT(notice, HasSubstr("is locked by another process; waiting up to 30 s"));
+  store->WriteRun(SampleRun());
+  EXPECT_EQ(Count(*store, "runs"), 1);
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(child, &wstatus, 0), child);
+  close(ready[0]);
 }
 
 TEST_F(ResultStoreTest, StoresOnOneFileInOneProcessShareIt) {
@@ -764,6 +802,67 @@ TEST_F(ResultStoreTest, QueryRendersCellsAndTypesAsDuckDbDoes) {
   EXPECT_EQ(nulls.column_names, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(nulls.rows[0][0], std::nullopt);
   EXPECT_EQ(nulls.rows[1][1], std::nullopt);
+}
+
+}  // namespace
+}  // namespace ipfs_accel::store
+
+namespace ipfs_accel::store {
+namespace {
+
+TEST_F(ResultStoreTest, ARunStoredAsItGoesIsRunningUntilItIsFinished) {
+  auto store = ResultStore::Open(db_);
+  const RunResults sample = SampleRun();
+  store->BeginRun(sample.run);
+  EXPECT_EQ(Cell(*store, "SELECT state || ' ' || (finished_at IS NULL) FROM runs"), "running true");
+  RunResults part;
+  part.run.run_id = sample.run.run_id;
+  part.entries = sample.entries;
+  store->AppendToRun(part);
+  store->AppendToRun(part);
+  EXPECT_EQ(Count(*store, "performance_results"), 2);
+  EXPECT_EQ(Count(*store, "compatibility_results"), 4);
+  EXPECT_EQ(Count(*store, "models"), 1);  // the second part found the first one's model
+  store->FinishRun(sample.run.run_id, "2026-11-26T15:10:00Z", "complete");
+  EXPECT_EQ(Cell(*store, "SELECT state || ' ' || CAST(finished_at AS VARCHAR) FROM runs"),
+            "complete 2026-11-26 15:10:00");
+  EXPECT_EQ(Count(*store, "latest_performance"), 1);
+}
+
+TEST_F(ResultStoreTest, AnInterruptedRunKeepsWhatItStored) {
+  auto store = ResultStore::Open(db_);
+  const RunResults sample = SampleRun();
+  store->BeginRun(sample.run);
+  RunResults part;
+  part.run.run_id = sample.run.run_id;
+  part.entries = sample.entries;
+  store->AppendToRun(part);
+  store->FinishRun(sample.run.run_id, "2026-11-26T15:10:00Z", "interrupted");
+  EXPECT_EQ(Cell(*store, "SELECT state FROM runs"), "interrupted");
+  EXPECT_EQ(Count(*store, "performance_results"), 1);
+  ExpectError([&] { store->FinishRun(sample.run.run_id, "2026-11-26T15:11:00Z", "paused"); },
+              ErrorKind::kDatabase, "finishing run");
+  EXPECT_EQ(Cell(*store, "SELECT state FROM runs"), "interrupted");
+}
+
+TEST_F(ResultStoreTest, AppendingToARunNeverBegunIsRefusedAndWritesNothing) {
+  auto store = ResultStore::Open(db_);
+  const std::vector<int64_t> before = AllCounts(*store);
+  ExpectError([&] { store->AppendToRun(SampleRun()); }, ErrorKind::kInternal, "never begun");
+  EXPECT_EQ(AllCounts(*store), before);
+}
+
+TEST_F(ResultStoreTest, WriteRunsIsAllOrNothing) {
+  auto store = ResultStore::Open(db_);
+  const RunResults good = SampleRun();
+  RunResults bad = SampleRun("another device");
+  bad.entries[0].compatibility[0].status = "no-such-status";  // the schema's CHECK refuses it
+  const std::vector<int64_t> before = AllCounts(*store);
+  ExpectError([&] { store->WriteRuns({&good, &bad}); }, ErrorKind::kDatabase, "");
+  EXPECT_EQ(AllCounts(*store), before);
+  store->WriteRuns({&good});
+  EXPECT_EQ(Count(*store, "runs"), 1);
+  EXPECT_EQ(Cell(*store, "SELECT state FROM runs"), "complete");
 }
 
 }  // namespace

@@ -27,6 +27,10 @@ struct RunRecord {
   // "measured": by this tool; "imported": read from a result file (imported_from says which).
   std::string origin = "measured";
   std::optional<std::string> imported_from = std::nullopt;
+  // "running" (stored as it goes; a run whose process died stays so), "interrupted" (stopped
+  // by a signal, with what it finished), or "complete"; unset is "complete" (exports written
+  // before schema v7 have no state).
+  std::optional<std::string> state = std::nullopt;
 };
 
 // A hardware platform on a host: the CPU, one GPU, one browser backend.
@@ -199,6 +203,7 @@ void ForEachField(Record& r, F&& f) {
   f("branch", r.branch);
   f("origin", r.origin);
   f("imported_from", r.imported_from);
+  f("state", r.state);
 }
 
 template <RecordOf<ModelRecord> Record, typename F>

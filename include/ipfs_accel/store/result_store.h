@@ -3,6 +3,7 @@
 // Thread-compatible: one ResultStore per thread. Every write is one transaction:
 // it lands whole or not at all, so a failure never leaves half a run behind.
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +19,10 @@ std::string ResolveDatabasePath(const std::optional<std::string>& explicit_path)
 
 struct OpenOptions {
   bool read_only = false;  // read-only never creates the file or migrates
+  // While another process holds the file's lock, retry for up to this many seconds (0: fail
+  // at once). on_lock_wait, when set, is told once that the open is waiting, and why.
+  double lock_wait_s = 60;
+  std::function<void(const std::string&)> on_lock_wait = {};
 };
 
 // Tabular answer of a query: column names and types, and every cell as text
@@ -33,7 +38,8 @@ class ResultStore {
   // Opens (creating if absent and not read-only) and migrates to the current schema.
   // Throws core::Error:
   //  kNotFound  read-only and the file does not exist
-  //  kDatabase  not a DuckDB file; locked by another process; schema newer than this tool
+  //  kDatabase  not a DuckDB file; locked by another process past lock_wait_s; schema newer
+  //             than this tool
   //  kIo        the folder cannot be written
   static std::unique_ptr<ResultStore> Open(const std::string& path, OpenOptions options = {});
 
@@ -46,6 +52,18 @@ class ResultStore {
   // all its results in one transaction. Throws core::Error(kDatabase or kIo) and
   // leaves the database as it was.
   virtual void WriteRun(const RunResults& results) = 0;
+  // Several runs in one transaction: all of them or none (`db import`).
+  virtual void WriteRuns(const std::vector<const RunResults*>& runs) = 0;
+
+  // A run stored as it goes, so a sweep stopped or killed keeps what it finished. BeginRun
+  // stores the run record as "running" (without finished_at); AppendToRun adds the entries of
+  // `part` to the run part.run.run_id (its other run fields are not used); FinishRun sets
+  // finished_at and the final state, "complete" or "interrupted". Each is one transaction.
+  // Throws core::Error(kDatabase) as WriteRun does; AppendToRun kInternal for a run never begun.
+  virtual void BeginRun(const RunRecord& run) = 0;
+  virtual void AppendToRun(const RunResults& part) = 0;
+  virtual void FinishRun(const std::string& run_id, const std::string& finished_at,
+                         const std::string& state) = 0;
 
   // Runs any SQL and returns its rows. Throws core::Error(kInvalidArgument) with
   // DuckDB's message for SQL errors.
