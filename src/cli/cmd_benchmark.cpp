@@ -16,8 +16,10 @@
 #include "cli/commands.h"
 #include "cli/configuration_run.h"
 #include "cli/exit_codes.h"
+#include "cli/interrupt.h"
 #include "cli/option_checks.h"
 #include "cli/progress.h"
+#include "cli/stored_run.h"
 #include "cli/sweep.h"
 #include "cli/table_printer.h"
 #include "ipfs_accel/analysis/memory_estimate.h"
@@ -202,10 +204,11 @@ store::CompatibilityRecord UnavailableRecord(const runtime::PlatformStatus& st) 
           .max_abs_error = std::nullopt};
 }
 
-// What every run stores about itself, filled in when its measurements are done.
-void FinishRunRecord(store::RunRecord& run, const hw::HardwareReport& hardware, uint64_t seed,
-                     bool isolated) {
-  run.finished_at = store::UtcNow();
+// What every run stores about itself: started now, finished when its writer says so.
+store::RunRecord NewRunRecord(const hw::HardwareReport& hardware, uint64_t seed, bool isolated) {
+  store::RunRecord run;
+  run.run_id = store::NewRunId();
+  run.started_at = store::UtcNow();
   run.tool_version = build_info::kToolVersion;
   run.git_commit = build_info::kGitCommit;
   if (*build_info::kGitBranch) run.branch = build_info::kGitBranch;
@@ -219,6 +222,7 @@ void FinishRunRecord(store::RunRecord& run, const hw::HardwareReport& hardware, 
       {"isolated", isolated},
       {"hardware",
        hardware}}.dump();
+  return run;
 }
 
 // `--scenario load`: a composite model's parts (CLIP's text and vision towers) loaded in the
@@ -247,12 +251,10 @@ int RunLoadScenario(const BenchmarkOptions& o, const SweepRequest& req) {
     built.push_back(models::LoadModel(req.model + ":" + part, {.seed = req.seed}));
   std::vector<const models::Model*> part_models;
   for (const auto& m : built) part_models.push_back(&m);
-  const std::string db_path = store::ResolveDatabasePath(o.db.path);
-  auto store = store::ResultStore::Open(db_path);
+  const std::string db_path = o.db.Path();
 
   store::RunResults results;
-  results.run.run_id = store::NewRunId();
-  results.run.started_at = store::UtcNow();
+  results.run = NewRunRecord(hardware, req.seed, false);
   Table table{{"hardware", "loading", "threads", "parts", "p50_ms", "mean_ms", "min_ms", "runs"},
               {false, false, true, false, true, true, true, true},
               {}};
@@ -294,8 +296,8 @@ int RunLoadScenario(const BenchmarkOptions& o, const SweepRequest& req) {
         results.entries.push_back(std::move(e));
       }
   }
-  FinishRunRecord(results.run, hardware, req.seed, false);
-  store->WriteRun(results);
+  results.run.finished_at = store::UtcNow();
+  o.db.Open()->WriteRun(results);
   if (o.json) {
     std::cout << nlohmann::json{{"run_id", results.run.run_id},
                                 {"database", db_path},
@@ -313,50 +315,48 @@ int RunLoadScenario(const BenchmarkOptions& o, const SweepRequest& req) {
   return platforms.named_unavailable ? kExitUnavailable : kExitOk;
 }
 
-int RunBenchmarkCommand(const BenchmarkOptions& o) {
-  SweepRequest req = o.sweep;
-  req.shape_overrides = ParseShapes(o.shapes);
-  if (req.warmup < 0 || req.iterations < 1 || req.min_time_s < 0 || req.repetitions < 1)
-    throw Error(ErrorKind::kInvalidArgument,
-                "--warmup must be >= 0, --iterations >= 1, --repetitions >= 1 and --min-time >= 0");
-  if (req.scenario == "load") return RunLoadScenario(o, req);
-  const bool generate = req.scenario == "generate";
+// Everything a sweep needs, checked before anything runs or is written: the platforms, the
+// plan, the model and its variants, every configuration's shapes and memory estimate.
+// Filled in place: `variants` points into `model` and `built`.
+struct PreparedSweep {
+  SweepRequest req;
+  hw::HardwareReport hardware;
+  PlatformSelection platforms;
+  SweepPlan plan;
+  models::Model model;
+  std::map<std::string, models::Model> built;                      // variants other than plain fp32
+  std::map<std::string, const models::Model*> variants;            // by Configuration::variant()
+  std::vector<std::optional<analysis::MemoryEstimate>> estimates;  // per configuration
+};
 
-  // Everything that can be checked is checked before anything runs or is written.
-  const hw::HardwareReport hardware = hw::Detect();
-  const PlatformSelection platforms = SelectPlatforms(o.hardware, hardware);
-  const SweepPlan plan = PlanSweep(req, platforms.run);
-  store::RunResults results;
-  results.run.run_id = store::NewRunId();
-  results.run.started_at = store::UtcNow();
-  const models::Model model = models::LoadModel(req.model, {.seed = req.seed});
-
-  // Graph and precision variants are made up front: one that fails stops before anything runs.
-  // The plain fp32 variant is `model` itself, not a copy (a graph can be gigabytes). Isolated
-  // workers build their own.
-  std::map<std::string, models::Model> built;            // the other variants
-  std::map<std::string, const models::Model*> variants;  // by Configuration::variant()
-  for (const Configuration& c : plan.configurations) {
-    if (variants.count(c.variant())) continue;
+// Graph and precision variants are made up front: one that fails stops before anything runs.
+// The plain fp32 variant is the model itself, not a copy (a graph can be gigabytes).
+void BuildVariants(PreparedSweep& s) {
+  for (const Configuration& c : s.plan.configurations) {
+    if (s.variants.count(c.variant())) continue;
     const models::Precision precision = models::ParsePrecision(c.precision);
     if (c.graph == "plain" && precision == models::Precision::kFp32) {
-      variants[c.variant()] = &model;
+      s.variants[c.variant()] = &s.model;
       continue;
     }
-    models::Model& variant = built[c.variant()];
+    models::Model& variant = s.built[c.variant()];
     variant = models::LoadModel(
-        req.model, {.seed = req.seed, .fused = c.graph == "fused", .precision = precision});
-    variants[c.variant()] = &variant;
+        s.req.model, {.seed = s.req.seed, .fused = c.graph == "fused", .precision = precision});
+    s.variants[c.variant()] = &variant;
   }
-  // Every configuration's shapes, checked before anything runs; a generation's at its prefill
-  // and at its last decode step (the KV cache at its longest), for the memory estimate.
+}
+
+// Every configuration's shapes, checked before anything runs, and its memory estimate (a
+// generation's at its prefill and at its last decode step, the KV cache at its longest).
+void EstimateMemory(PreparedSweep& s) {
+  const bool generate = s.req.scenario == "generate";
   std::vector<harness::ShapeRequest> requests;
-  for (const auto& c : plan.configurations) {
+  for (const auto& c : s.plan.configurations) {
     if (generate) {
-      harness::CheckGeneration(model, {.batch_size = c.bench.shape.batch_size,
-                                       .prompt_len = c.prompt_len,
-                                       .new_tokens = c.new_tokens,
-                                       .repetitions = c.repetitions});
+      harness::CheckGeneration(s.model, {.batch_size = c.bench.shape.batch_size,
+                                         .prompt_len = c.prompt_len,
+                                         .new_tokens = c.new_tokens,
+                                         .repetitions = c.repetitions});
       requests.push_back({.batch_size = c.bench.shape.batch_size, .seq_len = c.prompt_len});
       requests.push_back({.batch_size = c.bench.shape.batch_size,
                           .seq_len = 1,
@@ -365,46 +365,57 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
       requests.push_back(c.bench.shape);
     }
   }
-  const auto shapes = harness::CheckShapes(model, requests);
-  std::vector<std::optional<analysis::MemoryEstimate>> estimates;
-  for (size_t i = 0; i < plan.configurations.size(); ++i) {
-    const Configuration& c = plan.configurations[i];
-    const models::Model& variant = *variants.at(c.variant());
+  const auto shapes = harness::CheckShapes(s.model, requests);
+  for (size_t i = 0; i < s.plan.configurations.size(); ++i) {
+    const Configuration& c = s.plan.configurations[i];
     std::optional<analysis::MemoryEstimate> e;
     for (size_t k = generate ? 2 * i : i; k <= (generate ? 2 * i + 1 : i); ++k) {
       try {
-        analysis::MemoryEstimate one = analysis::EstimateMemory(variant, shapes[k]);
+        analysis::MemoryEstimate one =
+            analysis::EstimateMemory(*s.variants.at(c.variant()), shapes[k]);
         if (!e || one.total_bytes > e->total_bytes) e = one;
       } catch (const Error& error) {
         std::cerr << fmt::format("ipfs-accelerate: warning: no memory estimate for {}: {}\n",
                                  c.Describe(), error.what());
       }
     }
-    estimates.push_back(e);
+    s.estimates.push_back(e);
   }
-  const std::string db_path = store::ResolveDatabasePath(o.db.path);
-  auto store = store::ResultStore::Open(db_path);
+}
 
-  std::map<std::string, store::RunResults::Entry> entries;  // by platform
+void PrepareSweep(const BenchmarkOptions& o, PreparedSweep& s) {
+  s.req = o.sweep;
+  s.req.shape_overrides = ParseShapes(o.shapes);
+  s.hardware = hw::Detect();
+  s.platforms = SelectPlatforms(o.hardware, s.hardware);
+  s.plan = PlanSweep(s.req, s.platforms.run);
+  s.model = models::LoadModel(s.req.model, {.seed = s.req.seed});
+  BuildVariants(s);
+  EstimateMemory(s);
+}
+
+// The rows a run holds before any configuration runs: platforms that are not here, those
+// "all" skips, and variants a platform cannot run.
+std::map<std::string, store::RunResults::Entry> PlatformEntries(const PreparedSweep& s) {
+  std::map<std::string, store::RunResults::Entry> entries;
   auto entry_for = [&](const std::string& platform) -> store::RunResults::Entry& {
     auto& entry = entries[platform];
     if (entry.hardware.platform.empty()) {
-      entry.hardware = HardwareRecord(platform, hardware);
-      entry.model = ModelRecordOf(model);
+      entry.hardware = HardwareRecord(platform, s.hardware);
+      entry.model = ModelRecordOf(s.model);
     }
     return entry;
   };
-  for (const auto& st : platforms.unavailable) {
+  for (const auto& st : s.platforms.unavailable)
     entry_for(st.platform).compatibility.push_back(UnavailableRecord(st));
-  }
-  for (const auto& st : platforms.skipped) {
+  for (const auto& st : s.platforms.skipped) {
     store::CompatibilityRecord r = UnavailableRecord(st);
     r.status = "skipped";
     r.error_class = "software_adapter";
     entry_for(st.platform).compatibility.push_back(r);
     std::cerr << fmt::format("{}: {}\n", st.platform, st.reason);
   }
-  for (const auto& u : plan.unrunnable) {
+  for (const auto& u : s.plan.unrunnable) {
     store::CompatibilityRecord r{.execution_provider = "",
                                  .status = "unavailable",
                                  .error_class = core::ErrorKindName(ErrorKind::kUnavailable),
@@ -414,67 +425,98 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
                                  .graph_variant = "fused"};
     entry_for(u.platform).compatibility.push_back(r);
   }
+  return entries;
+}
 
-  Progress progress;
-  Table table = ResultsTable(req.scenario);
-  // Each platform x variant gets one "ok" compatibility row, from its first configuration that
-  // ran: compared with the plain fp32 graph on the CPU (except that graph on the CPU itself).
-  std::set<std::pair<std::string, std::string>> compared;
+// What a sweep has done so far.
+struct SweepTally {
   struct Done {
     const Configuration* c;
     store::PerformanceRecord record;
   };
   std::vector<Done> done;
-  int failures = 0, skipped = 0;
-  const int total = static_cast<int>(plan.configurations.size());
-  for (int i = 0; i < total; ++i) {
-    const Configuration& c = plan.configurations[i];
-    const auto key = std::make_pair(c.platform, c.variant());
-    const bool first = !compared.count(key);
-    const bool compare = first && !(c.platform == "cpu" && c.variant() == "plain/fp32");
-    progress.Begin(i + 1, total, fmt::format("{} on {}", model.info.name, c.Describe()));
-    auto& entry = entry_for(c.platform);
-    if (const auto why = DoesNotFit(estimates[i], c.bench.session)) {
-      progress.End("skipped: " + *why);
-      ++skipped;
-      entry.compatibility.push_back(ConfigurationResult(c, "skipped", "insufficient_memory", *why));
-      continue;
-    }
-    const ConfigurationOutcome out =
-        o.isolate ? RunConfigurationIsolated(c, i + 1, compare, o.config_timeout_s,
-                                             [&](double s) { progress.Waiting(s); })
-                  : RunConfiguration(c, *variants.at(c.variant()), model, compare,
-                                     [&](int runs, double s) { progress.Update(runs, s); });
-    if (out.failed) {
-      // A shape the user asked for that cannot fit is their error: stop, store nothing.
-      if (out.invalid_argument) {
-        progress.End("invalid");
-        throw Error(ErrorKind::kInvalidArgument, out.error_message);
-      }
-      progress.End(fmt::format("failed: {}", out.error_message));
-      ++failures;
-      entry.compatibility.push_back(
-          ConfigurationResult(c, "failed", out.error_class, out.error_message));
-      continue;
-    }
-    progress.End(out.summary);
-    for (auto r : out.records) {
-      if (estimates[i]) r.memory_estimate_bytes = estimates[i]->total_bytes;
-      entry.performance.push_back(r);
-      done.push_back({&c, r});
-    }
-    if (first) {
-      compared.insert(key);
-      store::CompatibilityRecord ok = ConfigurationResult(c, "ok", "", "");
-      ok.execution_provider = out.records.empty() ? "" : out.records.front().execution_provider;
-      if (out.accuracy) {
-        ok.max_abs_error = out.accuracy->max_abs_error;
-        ok.top1_agreement = out.accuracy->top1_agreement;
-      }
-      entry.compatibility.push_back(ok);
-    }
-  }
+  int failures = 0, skipped = 0, stored = 0;
+  // Each platform x variant gets one "ok" compatibility row, from its first configuration that
+  // ran: compared with the plain fp32 graph on the CPU (except that graph on the CPU itself).
+  std::set<std::pair<std::string, std::string>> compared;
+};
 
+// One configuration's outcome: the entry that holds its results (performance records, and a
+// compatibility row when it failed, was skipped, or is its variant's first), and its headline.
+struct ConfigurationDone {
+  store::RunResults::Entry entry;
+  std::string summary;
+};
+
+// Runs configuration `i`.
+ConfigurationDone RunOneConfiguration(const BenchmarkOptions& o, const PreparedSweep& s, size_t i,
+                                      Progress& progress, SweepTally& tally) {
+  const Configuration& c = s.plan.configurations[i];
+  const int total = static_cast<int>(s.plan.configurations.size());
+  const auto key = std::make_pair(c.platform, c.variant());
+  const bool first = !tally.compared.count(key);
+  const bool compare = first && !(c.platform == "cpu" && c.variant() == "plain/fp32");
+  progress.Begin(static_cast<int>(i) + 1, total,
+                 fmt::format("{} on {}", s.model.info.name, c.Describe()));
+  store::RunResults::Entry entry;
+  entry.hardware = HardwareRecord(c.platform, s.hardware);
+  entry.model = ModelRecordOf(s.model);
+  if (const auto why = DoesNotFit(s.estimates[i], c.bench.session)) {
+    ++tally.skipped;
+    entry.compatibility.push_back(ConfigurationResult(c, "skipped", "insufficient_memory", *why));
+    return {entry, "skipped: " + *why};
+  }
+  const ConfigurationOutcome out =
+      o.isolate ? RunConfigurationIsolated(c, static_cast<int>(i) + 1, compare, o.config_timeout_s,
+                                           [&](double waited) {
+                                             ThrowIfInterrupted();
+                                             progress.Waiting(waited);
+                                           })
+                : RunConfiguration(c, *s.variants.at(c.variant()), s.model, compare,
+                                   [&](int runs, double elapsed) {
+                                     ThrowIfInterrupted();
+                                     progress.Update(runs, elapsed);
+                                   });
+  ThrowIfInterrupted();  // a worker that died of the user's Ctrl-C is not a crash
+  if (out.failed) {
+    // A shape the user asked for that cannot fit is their error: stop the sweep.
+    if (out.invalid_argument) {
+      progress.End("invalid");
+      throw Error(ErrorKind::kInvalidArgument, out.error_message);
+    }
+    ++tally.failures;
+    entry.compatibility.push_back(
+        ConfigurationResult(c, "failed", out.error_class, out.error_message));
+    return {entry, fmt::format("failed: {}", out.error_message)};
+  }
+  for (auto r : out.records) {
+    if (s.estimates[i]) r.memory_estimate_bytes = s.estimates[i]->total_bytes;
+    entry.performance.push_back(r);
+    tally.done.push_back({&c, r});
+  }
+  if (first) {
+    tally.compared.insert(key);
+    store::CompatibilityRecord ok = ConfigurationResult(c, "ok", "", "");
+    ok.execution_provider = out.records.empty() ? "" : out.records.front().execution_provider;
+    if (out.accuracy) {
+      ok.max_abs_error = out.accuracy->max_abs_error;
+      ok.top1_agreement = out.accuracy->top1_agreement;
+    }
+    entry.compatibility.push_back(ok);
+  }
+  return {entry, out.summary};
+}
+
+// The results table, the best offline batch of each group marked, and the headline figure.
+struct SweepSummary {
+  Table table;
+  double best_throughput = 0;
+  std::string best_label;
+};
+
+SweepSummary Summarize(const SweepRequest& req, const SweepTally& tally) {
+  const auto& done = tally.done;
+  SweepSummary out{.table = ResultsTable(req.scenario), .best_throughput = 0, .best_label = ""};
   // Offline: the best batch of each platform x variant x settings is the scenario's result.
   std::map<std::string, size_t> best;  // group -> index into done
   if (req.scenario == "offline")
@@ -488,8 +530,6 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
     }
   std::set<size_t> best_rows;
   for (const auto& [g, i] : best) best_rows.insert(i);
-  double best_throughput = 0;
-  std::string best_label;
   for (size_t i = 0; i < done.size(); ++i) {
     const auto& [c, r] = done[i];
     std::string note;
@@ -498,55 +538,99 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
       note = r.tail_early_stopping_ms.value_or(r.latency_p99_ms) <= *r.latency_bound_ms
                  ? "meets bound"
                  : "misses bound";
-    table.rows.push_back(ResultRow(*c, r, note));
+    out.table.rows.push_back(ResultRow(*c, r, note));
     const double headline =
         r.scenario == "server" ? r.achieved_qps.value_or(0) : r.throughput_items_per_s;
     const bool eligible = r.scenario != "server" || note != "misses bound";
-    if (eligible && headline > best_throughput) {
-      best_throughput = headline;
-      best_label = fmt::format("{} {} batch {}", c->platform, c->precision, r.batch_size);
+    if (eligible && headline > out.best_throughput) {
+      out.best_throughput = headline;
+      out.best_label = fmt::format("{} {} batch {}", c->platform, c->precision, r.batch_size);
     }
   }
+  return out;
+}
 
-  for (auto& [platform, entry] : entries) results.entries.push_back(std::move(entry));
-  FinishRunRecord(results.run, hardware, req.seed, o.isolate);
-  store->WriteRun(results);
-
+void PrintSweep(const BenchmarkOptions& o, const PreparedSweep& s, const StoredRun& run,
+                const SweepTally& tally, const SweepSummary& summary) {
+  const int total = static_cast<int>(s.plan.configurations.size());
   std::vector<std::string> unavailable_names;
-  for (const auto& st : platforms.unavailable) unavailable_names.push_back(st.platform);
-  const std::string unit =
-      generate ? "tokens/s" : (req.scenario == "server" ? "queries/s" : "items/s");
+  for (const auto& st : s.platforms.unavailable) unavailable_names.push_back(st.platform);
+  const std::string unit = s.req.scenario == "generate"
+                               ? "tokens/s"
+                               : (s.req.scenario == "server" ? "queries/s" : "items/s");
   if (o.json) {
-    nlohmann::json j = {{"run_id", results.run.run_id},
-                        {"database", db_path},
-                        {"scenario", req.scenario},
+    nlohmann::json j = {{"run_id", run.run_id()},
+                        {"database", run.path()},
+                        {"scenario", s.req.scenario},
                         {"model",
-                         {{"name", model.info.name},
-                          {"architecture", model.info.architecture},
-                          {"parameters", model.info.parameters},
-                          {"content_hash", model.info.content_hash}}},
+                         {{"name", s.model.info.name},
+                          {"architecture", s.model.info.architecture},
+                          {"parameters", s.model.info.parameters},
+                          {"content_hash", s.model.info.content_hash}}},
                         {"configurations", total},
-                        {"failures", failures},
-                        {"skipped", skipped},
+                        {"failures", tally.failures},
+                        {"skipped", tally.skipped},
                         {"unavailable", unavailable_names},
-                        {"results", TableToJson(table)}};
+                        {"results", TableToJson(summary.table)}};
     std::cout << j.dump(2) << "\n";
-  } else {
-    PrintTable(std::cout, table, TableFormat::kText);
-    std::cout << fmt::format(
-        "{} ({} parameters) on {}: {} of {} configurations measured{}{}{}; run {} stored in {}\n",
-        model.info.name, model.info.parameters, hardware.cpu.model_name, total - failures - skipped,
-        total, skipped ? fmt::format(" ({} skipped: cannot fit in memory)", skipped) : "",
-        best_label.empty()
-            ? ""
-            : fmt::format(", best {:.2f} {} at {}", best_throughput, unit, best_label),
-        unavailable_names.empty()
-            ? ""
-            : fmt::format("; unavailable here (recorded): {}", fmt::join(unavailable_names, ", ")),
-        results.run.run_id, db_path);
+    return;
   }
-  if (failures > 0) return kExitCheckFailed;
-  return platforms.named_unavailable ? kExitUnavailable : kExitOk;
+  PrintTable(std::cout, summary.table, TableFormat::kText);
+  std::cout << fmt::format(
+      "{} ({} parameters) on {}: {} of {} configurations measured{}{}{}; run {} stored in {}\n",
+      s.model.info.name, s.model.info.parameters, s.hardware.cpu.model_name,
+      total - tally.failures - tally.skipped, total,
+      tally.skipped ? fmt::format(" ({} skipped: cannot fit in memory)", tally.skipped) : "",
+      summary.best_label.empty() ? ""
+                                 : fmt::format(", best {:.2f} {} at {}", summary.best_throughput,
+                                               unit, summary.best_label),
+      unavailable_names.empty()
+          ? ""
+          : fmt::format("; unavailable here (recorded): {}", fmt::join(unavailable_names, ", ")),
+      run.run_id(), run.path());
+}
+
+// A sweep stopped by a signal: its run is marked interrupted with what it finished, and the
+// process exits as the signal asked (128 + its number).
+int StopInterrupted(StoredRun& run, int signal, int total) {
+  run.Finish("interrupted");
+  std::cerr << fmt::format(
+      "ipfs-accelerate: stopped by {}: {} of {} configurations finished and kept in run {} ({}); "
+      "the run is marked interrupted\n",
+      SignalName(signal), run.configurations(), total, run.run_id(), run.path());
+  return 128 + signal;
+}
+
+int RunBenchmarkCommand(const BenchmarkOptions& o) {
+  if (o.sweep.scenario == "load") return RunLoadScenario(o, o.sweep);
+  PreparedSweep s;
+  PrepareSweep(o, s);  // nothing is written before this succeeds
+
+  InterruptGuard interrupts;
+  store::RunRecord record = NewRunRecord(s.hardware, s.req.seed, o.isolate);
+  StoredRun run(o.db, record);
+  for (auto& [platform, entry] : PlatformEntries(s)) run.Store(std::move(entry), false);
+
+  Progress progress;
+  SweepTally tally;
+  const int total = static_cast<int>(s.plan.configurations.size());
+  try {
+    for (size_t i = 0; i < s.plan.configurations.size(); ++i) {
+      ThrowIfInterrupted();
+      ConfigurationDone done = RunOneConfiguration(o, s, i, progress, tally);
+      run.Store(std::move(done.entry), true);
+      progress.End(done.summary + "; stored");
+    }
+  } catch (const Interrupted& stop) {
+    return StopInterrupted(run, stop.signal, total);
+  } catch (const Error&) {
+    run.Finish("interrupted");  // a sweep that ends early keeps what it finished, marked so
+    throw;
+  }
+  run.Finish("complete");
+  PrintSweep(o, s, run, tally, Summarize(s.req, tally));
+  if (tally.failures > 0) return kExitCheckFailed;
+  return s.platforms.named_unavailable ? kExitUnavailable : kExitOk;
 }
 
 // `--key-models`: each key class's model in turn, each its own run, so one model that cannot

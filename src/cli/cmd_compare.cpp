@@ -23,7 +23,7 @@ struct CompareCliOptions {
 
 int RunCompare(const CompareCliOptions& o) {
   const TableFormat format = ParseTableFormat(o.format);
-  auto store = store::ResultStore::Open(store::ResolveDatabasePath(o.db.path), {.read_only = true});
+  auto store = o.db.Open(/*read_only=*/true);
   const analysis::Comparison c = analysis::CompareRefs(*store, o.compare);
   std::cerr << fmt::format("baseline '{}' ({}, {} run(s)) vs contender '{}' (run {})\n",
                            c.baseline.ref, c.baseline.kind, c.baseline.run_ids.size(),

@@ -19,7 +19,7 @@ struct QueryOptions {
 
 int RunQuery(const QueryOptions& o) {
   const TableFormat format = ParseTableFormat(o.format);
-  auto store = store::ResultStore::Open(store::ResolveDatabasePath(o.db.path), {.read_only = true});
+  auto store = o.db.Open(/*read_only=*/true);
   const store::QueryResult r = store->Query(o.sql);
   PrintTable(std::cout, TableFromQuery(r), format);
   return kExitOk;

@@ -1,6 +1,7 @@
 // `db import FILE...`: result files (the legacy system's JSON, or this tool's run export) into
-// the results database. Every file is read and checked before anything is written, so a bad
-// file leaves the database as it was; a run already stored (same run id) is skipped.
+// the results database. Every file is read and checked before anything is written, and all of
+// them are written in one transaction, so a bad file or a killed import leaves the database as
+// it was; a run already stored (same run id) is skipped.
 
 #include <filesystem>
 #include <iostream>
@@ -47,14 +48,14 @@ int RunImport(const ImportOptions& o) {
   std::vector<store::ImportResult> files;
   for (const auto& f : o.files) files.push_back(store::ParseResultFile(f));
 
-  const std::string path = store::ResolveDatabasePath(o.db.path);
   std::unique_ptr<store::ResultStore> db;
   if (!o.dry_run)
-    db = store::ResultStore::Open(path);
-  else if (std::filesystem::exists(path))
-    db = store::ResultStore::Open(path, {.read_only = true});
+    db = o.db.Open();
+  else if (std::filesystem::exists(o.db.Path()))
+    db = o.db.Open(/*read_only=*/true);
 
   std::vector<FileSummary> summaries;
+  std::vector<const store::RunResults*> to_write;
   std::set<std::string> seen;  // the same file twice on one command line
   for (const auto& file : files) {
     FileSummary s{.file = &file};
@@ -64,7 +65,7 @@ int RunImport(const ImportOptions& o) {
         continue;
       }
       seen.insert(run.run.run_id);
-      if (!o.dry_run) db->WriteRun(run);
+      to_write.push_back(&run);
       ++s.runs;
       for (const auto& e : run.entries) {
         s.performance_rows += e.performance.size();
@@ -73,6 +74,9 @@ int RunImport(const ImportOptions& o) {
     }
     summaries.push_back(s);
   }
+  // Every file's runs in one transaction: an import killed or failing halfway leaves the
+  // database as it was.
+  if (!o.dry_run) db->WriteRuns(to_write);
 
   if (o.json) {
     nlohmann::json out = nlohmann::json::array();

@@ -30,7 +30,7 @@ std::string Render(const analysis::CompatibilityMatrix& m, const std::string& fo
 int RunMatrix(const MatrixOptions& o) {
   const std::string path = store::ResolveDatabasePath(o.db.path);
   // Read-only: a database that does not exist is an error, not a new empty file.
-  auto store = store::ResultStore::Open(path, {.read_only = true});
+  auto store = o.db.Open(/*read_only=*/true);
   analysis::CompatibilityMatrix m =
       analysis::BuildCompatibilityMatrix(*store, {.hostname = o.host});
   m.database = path;

@@ -5,10 +5,13 @@
 // one line and maps it to the status (exit_codes.h).
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
+
+#include "ipfs_accel/store/result_store.h"
 
 namespace ipfs_accel::cli {
 
@@ -17,10 +20,13 @@ using CommandFn = std::function<int()>;
 // Options every command that touches the results database shares.
 struct DatabaseOption {
   std::optional<std::string> path;
-  void Add(CLI::App* cmd) {
-    cmd->add_option("--db", path,
-                    "results database (default: $BENCHMARK_DB_PATH, else ./benchmark_db.duckdb)");
-  }
+  double lock_wait_s = 60;
+  void Add(CLI::App* cmd);
+  // The database this command uses: --db, else $BENCHMARK_DB_PATH, else the default file.
+  std::string Path() const;
+  // Opens it, waiting up to --lock-wait seconds (and saying so on stderr) while another
+  // process writes to it.
+  std::unique_ptr<store::ResultStore> Open(bool read_only = false) const;
 };
 
 // The command line as typed, for the run record.

@@ -111,10 +111,14 @@ ConfigurationOutcome Measure(const Configuration& c, const models::Model& model,
   return out;
 }
 
+}  // namespace
+
 std::string SignalName(int sig) {
   const char* abbrev = sigabbrev_np(sig);
   return abbrev ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", sig);
 }
+
+namespace {
 
 ConfigurationOutcome Failure(std::string error_class, std::string message) {
   ConfigurationOutcome out;
@@ -249,7 +253,13 @@ ConfigurationOutcome RunConfigurationIsolated(const Configuration& c, int index,
       kill(pid, SIGKILL);
       timed_out = true;
     }
-    if (tick) tick(waited);
+    try {
+      if (tick) tick(waited);
+    } catch (...) {  // the sweep is stopping: its worker goes with it
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      throw;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (timed_out)

@@ -52,6 +52,9 @@ ConfigurationOutcome RunConfigurationIsolated(const Configuration& c, int index,
 // Returns the process's exit status (0 when an outcome was written, failed or not).
 int RunConfigurationJob(const std::string& job_path, const std::string& result_path);
 
+// "SIGKILL", "SIGINT", ... ("signal 64" for one without a name).
+std::string SignalName(int sig);
+
 nlohmann::json OutcomeToJson(const ConfigurationOutcome& outcome);
 ConfigurationOutcome OutcomeFromJson(const nlohmann::json& json);
 

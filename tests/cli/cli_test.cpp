@@ -242,13 +242,17 @@ TEST_F(CliTest, DatabaseLockedByAnotherWriter) {
   }
   char c;
   ASSERT_EQ(read(ready[0], &c, 1), 1);
-  const Result r = Run("benchmark --model bert-tiny --db " + db_);
+  const Result r = Run("benchmark --model bert-tiny --lock-wait 0.5 --db " + db_);
   (void)!write(release[1], &c, 1);
   int status = 0;
   waitpid(child, &status, 0);
   EXPECT_EQ(r.status, 7);
-  ASSERT_EQ(r.ErrorLines().size(), 1u) << r.err;
-  EXPECT_NE(r.ErrorLines()[0].find("locked"), std::string::npos);
+  // The wait is said once, then the error: the lock stayed past --lock-wait.
+  ASSERT_EQ(r.ErrorLines().size(), 2u) << r.err;
+  EXPECT_NE(r.ErrorLines()[0].find("is locked by another process; waiting up to 0.5 s"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.ErrorLines()[1].find("stayed locked for 0.5 s"), std::string::npos) << r.err;
   EXPECT_EQ(Count("runs"), 1);
 }
 
