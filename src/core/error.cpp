@@ -26,4 +26,20 @@ const char* ErrorKindName(ErrorKind kind) {
   return "unknown";
 }
 
+std::string OneLine(std::string_view text, size_t max_chars) {
+  std::string out;
+  while (!text.empty()) {
+    const size_t end = text.find_first_of("\r\n");
+    std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? "" : text.substr(end + 1);
+    const size_t first = line.find_first_not_of(" \t");
+    if (first == std::string_view::npos) continue;
+    line = line.substr(first, line.find_last_not_of(" \t") - first + 1);
+    if (!out.empty()) out += ' ';
+    out += line;
+  }
+  if (out.size() > max_chars) out = out.substr(0, max_chars - 3) + "...";
+  return out;
+}
+
 }  // namespace ipfs_accel::core

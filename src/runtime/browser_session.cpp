@@ -29,14 +29,6 @@ std::string EnvOr(const char* name, const std::string& fallback) {
   return v && *v ? std::string(v) : fallback;
 }
 
-// One line: the page's text can span several.
-std::string OneLine(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  if (s.size() > 600) s = s.substr(0, 597) + "...";
-  return s;
-}
-
 std::chrono::seconds SecondsOption(const SessionOptions& o, const std::string& key,
                                    std::chrono::seconds fallback) {
   const auto it = o.provider_options.find(key);
@@ -189,7 +181,7 @@ const BrowserProbe& ProbeBrowserOnce() {
             probe.page = nlohmann::json::parse(m->body);
           else
             probe.error = "the probe page failed: " +
-                          OneLine(nlohmann::json::parse(m->body).value("message", m->body));
+                          core::OneLine(nlohmann::json::parse(m->body).value("message", m->body));
           break;
         }
         std::string how;
@@ -250,7 +242,7 @@ BrowserSession::BrowserSession(const models::Model& model, const SessionOptions&
   const auto [kind, body] = Await(load_timeout_, "loading the model", false);
   nlohmann::json message = nlohmann::json::parse(body, nullptr, false);
   if (kind == "error") {
-    const std::string text = OneLine(message.is_object() ? message.value("message", body) : body);
+    const std::string text = core::OneLine(message.is_object() ? message.value("message", body) : body);
     failed_ = true;
     browser_->Kill();
     throw Error(LooksUnavailable(text) ? ErrorKind::kUnavailable : ErrorKind::kRuntime,
@@ -329,7 +321,7 @@ BrowserSession::Reply BrowserSession::Command(const std::string& op,
     throw Error(
         ErrorKind::kRuntime,
         fmt::format("{} in {} failed running model '{}': \"{}\"", options_.platform, browser_name_,
-                    model_name_, OneLine(r.header.value("error", std::string("?")))));
+                    model_name_, core::OneLine(r.header.value("error", std::string("?")))));
   return r;
 }
 

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "ipfs_accel/core/error.h"
+#include "runtime/ort_error.h"
 #include "ort_session.h"
 
 namespace ipfs_accel::runtime {
@@ -169,10 +170,7 @@ void AppendProvider(Ort::SessionOptions& so, const ProviderDef& def,
       so.AppendExecutionProvider(name, Unordered(provider_options));
     }
   } catch (const Ort::Exception& e) {
-    std::string reason = e.what();  // ORT's messages may span lines; ours are one line
-    for (char& c : reason)
-      if (c == '\n' || c == '\r') c = ' ';
-    reason.erase(reason.find_last_not_of(' ') + 1);
+    const std::string reason = OrtErrorText(e.what());
     throw Error(ErrorKind::kUnavailable, fmt::format("platform '{}' ({}) cannot be used here: {}",
                                                      def.platform, def.provider, reason));
   }

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "ipfs_accel/core/error.h"
+#include "runtime/ort_error.h"
 #include "ort_session.h"
 
 namespace ipfs_accel::runtime {
@@ -21,7 +22,7 @@ std::unique_ptr<Session> OpenOnnxRuntimeSession(const models::Model& model,
   try {
     return std::make_unique<OrtSession>(model, options);
   } catch (const Ort::Exception& e) {
-    throw Error(ErrorKind::kRuntime, fmt::format("ONNX Runtime: {}", e.what()));
+    throw Error(ErrorKind::kRuntime, fmt::format("ONNX Runtime: {}", OrtErrorText(e.what())));
   }
 }
 

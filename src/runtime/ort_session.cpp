@@ -7,6 +7,7 @@
 
 #include "execution_providers.h"
 #include "ipfs_accel/core/error.h"
+#include "runtime/ort_error.h"
 #include "ort_tensor.h"
 
 namespace ipfs_accel::runtime {
@@ -136,7 +137,7 @@ OrtSession::OrtSession(const models::Model& model, const SessionOptions& options
           Ort::Session(OrtEnvironment(), model.onnx_bytes.data(), model.onnx_bytes.size(), so);
   } catch (const Ort::Exception& e) {
     throw Error(ErrorKind::kCorrupt,
-                fmt::format("ONNX Runtime cannot load model '{}': {}", model.info.name, e.what()));
+                fmt::format("ONNX Runtime cannot load model '{}': {}", model.info.name, OrtErrorText(e.what())));
   }
   inputs_ = Specs(session_, true);
   outputs_ = Specs(session_, false);
@@ -160,7 +161,7 @@ std::map<std::string, core::Tensor> OrtSession::Run(
     outs = session_.Run(Ort::RunOptions{nullptr}, input_names_.data(), values.data(), values.size(),
                         output_names_.data(), output_names_.size());
   } catch (const Ort::Exception& e) {
-    throw Error(ErrorKind::kRuntime, fmt::format("inference failed: {}", e.what()));
+    throw Error(ErrorKind::kRuntime, fmt::format("inference failed: {}", OrtErrorText(e.what())));
   }
   std::map<std::string, core::Tensor> result;
   for (size_t i = 0; i < outs.size(); ++i)
@@ -178,7 +179,8 @@ void OrtSession::Bind(const std::map<std::string, core::Tensor>& inputs) {
     for (const char* name : output_names_) io_binding_->BindOutput(name, *output_memory_);
   } catch (const Ort::Exception& e) {
     throw Error(ErrorKind::kRuntime,
-                fmt::format("binding the outputs to the provider's memory failed: {}", e.what()));
+                fmt::format("binding the outputs to the provider's memory failed: {}",
+                            OrtErrorText(e.what())));
   }
 }
 
@@ -194,7 +196,7 @@ void OrtSession::RunBound() {
       session_.Run(run_options_, input_names_.data(), bound_values_.data(), bound_values_.size(),
                    output_names_.data(), output_names_.size());
   } catch (const Ort::Exception& e) {
-    throw Error(ErrorKind::kRuntime, fmt::format("inference failed: {}", e.what()));
+    throw Error(ErrorKind::kRuntime, fmt::format("inference failed: {}", OrtErrorText(e.what())));
   }
 }
 
@@ -203,7 +205,7 @@ void OrtSession::RunBoundKeepOutputs() {
     kept_outputs_ = session_.Run(run_options_, input_names_.data(), bound_values_.data(),
                                  bound_values_.size(), output_names_.data(), output_names_.size());
   } catch (const Ort::Exception& e) {
-    throw Error(ErrorKind::kRuntime, fmt::format("inference failed: {}", e.what()));
+    throw Error(ErrorKind::kRuntime, fmt::format("inference failed: {}", OrtErrorText(e.what())));
   }
 }
 

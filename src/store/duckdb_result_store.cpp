@@ -76,6 +76,14 @@ bool Contains(const std::string& text, std::string_view part) {
                             "new file",
                             path, reason));
   }
+  if (Contains(reason, "Corrupt database file") || Contains(reason, "Could not read enough bytes") ||
+      Contains(reason, "checksum")) {
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("database '{}' is damaged: a block of it is truncated or does not "
+                            "match its checksum (DuckDB: {}); restore it from a backup (`db "
+                            "backup`) or pass --db with another path",
+                            path, reason));
+  }
   if (reason.starts_with("IO Error")) {
     throw Error(ErrorKind::kIo,
                 fmt::format("cannot open database '{}' (DuckDB: {}); check that its folder "

@@ -30,6 +30,7 @@ namespace {
 namespace fs = std::filesystem;
 using core::ErrorKind;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class ResultStoreTest : public ::testing::Test {
  protected:
@@ -400,6 +401,27 @@ TEST_F(ResultStoreTest, OpeningATextFileIsRefusedAndLeavesItAlone) {
   }
   EXPECT_EQ(ReadFile(text), before);
   EXPECT_FALSE(fs::exists(text.string() + ".wal"));
+}
+
+TEST_F(ResultStoreTest, ADamagedDatabaseIsCorruptAndSaysSoNotThatItsFolderIsMissing) {
+  {
+    auto store = ResultStore::Open(db_);
+    for (int i = 0; i < 20; ++i) store->WriteRun(SampleRun("device " + std::to_string(i)));
+  }
+  const std::string bytes = ReadFile(db_);
+  ASSERT_GT(bytes.size(), 300000u);
+  const fs::path truncated = dir_ / "truncated.duckdb", scribbled = dir_ / "scribbled.duckdb";
+  std::ofstream(truncated, std::ios::binary) << bytes.substr(0, 20000);
+  std::string damaged = bytes;
+  for (size_t i = 4096; i < 12288; ++i) damaged[i] = static_cast<char>(i * 7919);
+  std::ofstream(scribbled, std::ios::binary) << damaged;
+  for (const fs::path& file : {truncated, scribbled}) {
+    const std::string message =
+        ExpectError([&] { ResultStore::Open(file.string(), {.read_only = true}); },
+                    ErrorKind::kCorrupt, "is damaged");
+    EXPECT_THAT(message, HasSubstr(file.string()));
+    EXPECT_THAT(message, Not(HasSubstr("folder exists")));
+  }
 }
 
 TEST_F(ResultStoreTest, NewerSchemaIsRefused) {

@@ -6,6 +6,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace ipfs_accel::core {
 
@@ -22,6 +23,10 @@ enum class ErrorKind {
 };
 
 const char* ErrorKindName(ErrorKind kind);
+
+// Text from elsewhere (a runtime's or a browser's message) as one line of an Error: its lines
+// trimmed and joined with spaces, blank ones dropped, cut to `max_chars` with "...".
+std::string OneLine(std::string_view text, size_t max_chars = 600);
 
 class Error : public std::runtime_error {
  public:

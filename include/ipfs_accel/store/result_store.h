@@ -40,6 +40,7 @@ class ResultStore {
   //  kNotFound  read-only and the file does not exist
   //  kDatabase  not a DuckDB file; locked by another process past lock_wait_s; schema newer
   //             than this tool
+  //  kCorrupt   a DuckDB file whose blocks are truncated or fail their checksums
   //  kIo        the folder cannot be written
   static std::unique_ptr<ResultStore> Open(const std::string& path, OpenOptions options = {});
 
