@@ -245,10 +245,10 @@ int RunLoadScenario(const BenchmarkOptions& o, const SweepRequest& req) {
   const int repetitions = o.timing_given ? req.iterations : 5;
   const hw::HardwareReport hardware = hw::Detect();
   const PlatformSelection platforms = SelectPlatforms(o.hardware, hardware);
-  const models::Model model = models::LoadModel(req.model, {.seed = req.seed});
+  const models::Model model = LoadModelHere(req.model, {.seed = req.seed});
   std::vector<models::Model> built;
   for (const auto& part : parts)
-    built.push_back(models::LoadModel(req.model + ":" + part, {.seed = req.seed}));
+    built.push_back(LoadModelHere(req.model + ":" + part, {.seed = req.seed}));
   std::vector<const models::Model*> part_models;
   for (const auto& m : built) part_models.push_back(&m);
   const std::string db_path = o.db.Path();
@@ -340,7 +340,7 @@ void BuildVariants(PreparedSweep& s) {
       continue;
     }
     models::Model& variant = s.built[c.variant()];
-    variant = models::LoadModel(
+    variant = LoadModelHere(
         s.req.model, {.seed = s.req.seed, .fused = c.graph == "fused", .precision = precision});
     s.variants[c.variant()] = &variant;
   }
@@ -389,7 +389,7 @@ void PrepareSweep(const BenchmarkOptions& o, PreparedSweep& s) {
   s.hardware = hw::Detect();
   s.platforms = SelectPlatforms(o.hardware, s.hardware);
   s.plan = PlanSweep(s.req, s.platforms.run);
-  s.model = models::LoadModel(s.req.model, {.seed = s.req.seed});
+  s.model = LoadModelHere(s.req.model, {.seed = s.req.seed});
   BuildVariants(s);
   EstimateMemory(s);
 }

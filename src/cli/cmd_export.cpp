@@ -30,9 +30,9 @@ int RunExport(const ExportOptions& o) {
     throw core::Error(core::ErrorKind::kInvalidArgument,
                       fmt::format("unknown graph variant '{}'; use plain or fused", o.graph));
   const models::Model m =
-      models::LoadModel(o.model, {.seed = o.seed,
-                                  .fused = o.graph == "fused",
-                                  .precision = models::ParsePrecision(o.precision)});
+      LoadModelHere(o.model, {.seed = o.seed,
+                              .fused = o.graph == "fused",
+                              .precision = models::ParsePrecision(o.precision)});
   if (m.onnx_bytes.empty())
     throw core::Error(core::ErrorKind::kUnsupported,
                       fmt::format("'{}' is over 2 GB or an .onnx file already ({}); copy that "

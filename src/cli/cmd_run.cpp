@@ -106,7 +106,7 @@ int RunOnce(const RunOptions& o) {
   if (!status.available)
     throw Error(ErrorKind::kUnavailable,
                 fmt::format("platform '{}' is unavailable here: {}", o.hardware, status.reason));
-  const models::Model model = models::LoadModel(o.model, {.seed = o.seed});
+  const models::Model model = LoadModelHere(o.model, {.seed = o.seed});
   runtime::SessionOptions options;
   options.platform = o.hardware;
   options.intra_op_threads = o.threads;

@@ -27,7 +27,7 @@ struct VerifyOptions {
 
 int RunVerify(const VerifyOptions& o) {
   const std::string io_path = o.io_file.empty() ? o.model_dir + "/io.safetensors" : o.io_file;
-  const models::Model model = models::LoadHfFolder(o.model_dir);
+  const models::Model model = models::LoadHfFolder(o.model_dir, WithMemoryLimit({}));
   const harness::ReferenceIo io = harness::LoadReferenceIo(io_path);
   runtime::SessionOptions session;
   session.intra_op_threads = o.threads;

@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "ipfs_accel/models/model.h"
 #include "ipfs_accel/store/result_store.h"
 
 namespace ipfs_accel::cli {
@@ -28,6 +29,12 @@ struct DatabaseOption {
   // process writes to it.
   std::unique_ptr<store::ResultStore> Open(bool read_only = false) const;
 };
+
+// `options` limited to this machine: a model whose fp32 weights need more than the memory
+// available now (MemAvailable) is refused before any weight is made or read.
+models::LoadOptions WithMemoryLimit(models::LoadOptions options);
+// models::LoadModel(spec, WithMemoryLimit(options)).
+models::Model LoadModelHere(const std::string& spec, models::LoadOptions options = {});
 
 // The command line as typed, for the run record.
 const std::string& CommandLine();

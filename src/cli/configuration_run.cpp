@@ -1,4 +1,5 @@
 #include "cli/configuration_run.h"
+#include "cli/commands.h"
 
 #include <signal.h>
 #include <spawn.h>
@@ -191,11 +192,11 @@ int RunConfigurationJob(const std::string& job_path, const std::string& result_p
   ConfigurationOutcome out;
   try {
     const models::Model variant =
-        models::LoadModel(c.model, {.seed = c.seed,
-                                    .fused = c.graph == "fused",
-                                    .precision = models::ParsePrecision(c.precision)});
+        LoadModelHere(c.model, {.seed = c.seed,
+                                .fused = c.graph == "fused",
+                                .precision = models::ParsePrecision(c.precision)});
     models::Model reference;
-    if (compare) reference = models::LoadModel(c.model, {.seed = c.seed});
+    if (compare) reference = LoadModelHere(c.model, {.seed = c.seed});
     out = RunConfiguration(c, variant, reference, compare, nullptr);
   } catch (const Error& e) {
     out = Failure(std::string(core::ErrorKindName(e.kind())), e.what());

@@ -97,6 +97,12 @@ int Main(int argc, char** argv) {
   } catch (const core::Error& e) {
     std::cerr << "ipfs-accelerate: error: " << e.what() << "\n";
     return ExitCodeFor(e.kind());
+  } catch (const std::bad_alloc&) {
+    // Sizes are checked against the memory here before anything big is made; this is the
+    // allocation that got past them (another process took the memory meanwhile, say).
+    std::cerr << "ipfs-accelerate: error: ran out of memory; use a smaller model, batch or "
+                 "sequence, or free memory and retry\n";
+    return kExitUnsupported;
   } catch (const std::exception& e) {
     std::cerr << "ipfs-accelerate: internal error: " << e.what() << "\n";
     return kExitInternal;

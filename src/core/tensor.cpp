@@ -85,17 +85,35 @@ const char* DTypeToSafetensors(DType dtype) {
 
 int64_t ElementCount(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n))
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("shape {} has {}", ShapeToString(shape),
+                              d < 0 ? "a negative dimension" : "more elements than 64 bits count"));
   return n;
 }
 
 std::string ShapeToString(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ",")); }
 
 Tensor Tensor::Zeros(DType dtype, Shape shape) {
+  // Sizes come from config files and command lines: checked before anything is allocated.
+  uint64_t bytes = DTypeSize(dtype);
+  for (const int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes))
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("a tensor of shape {} cannot exist: {}", ShapeToString(shape),
+                              d < 0 ? "a dimension is negative" : "its size overflows 64 bits"));
   Tensor t;
   t.dtype = dtype;
   t.shape = std::move(shape);
-  t.bytes.assign(static_cast<size_t>(ElementCount(t.shape)) * DTypeSize(dtype), std::byte{0});
+  try {
+    t.bytes.assign(static_cast<size_t>(bytes), std::byte{0});
+  } catch (const std::bad_alloc&) {
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("a tensor of shape {} ({} bytes of {}) does not fit in this machine's "
+                            "memory; use smaller sizes",
+                            ShapeToString(t.shape), bytes, DTypeName(dtype)));
+  }
   return t;
 }
 

@@ -169,9 +169,28 @@ Model Build(const BuildTarget& target, WeightProvider& weights, const LoadOption
   return m;
 }
 
+std::string Gigabytes(int64_t bytes) { return fmt::format("{:.1f} GB", bytes / 1e9); }
+
+// The model's fp32 weights against options.max_weight_bytes, counted from its structure before
+// anything is made or read: a config of absurd sizes, or a model too big for this machine,
+// ends here.
+void CheckWeightsFit(const HfConfig& config, const std::string& component, const std::string& name,
+                     const LoadOptions& options) {
+  if (options.max_weight_bytes <= 0) return;
+  const int64_t parameters = CountParameters(config, component);
+  if (parameters <= options.max_weight_bytes / 4) return;
+  throw Error(ErrorKind::kUnsupported,
+              fmt::format("model '{}' has {} parameters: its float32 weights need {}, more than "
+                          "the {} of memory available here; pick a smaller model or a machine "
+                          "with more memory",
+                          name, parameters, Gigabytes(parameters * 4),
+                          Gigabytes(options.max_weight_bytes)));
+}
+
 Model FromCatalog(const CatalogEntry& entry, const LoadOptions& options,
                   const std::string& component) {
   const BuildTarget target = ResolveComponent(entry.config, component, entry.name);
+  CheckWeightsFit(entry.config, component, entry.name, options);
   SeededRandomWeights weights(options.seed, entry.config.Double("initializer_range", 0.02));
   return Build(target, weights, options,
                {.name = WithComponent(entry.name, component),
@@ -187,6 +206,7 @@ Model FromFolder(const std::string& dir, const LoadOptions& options, const std::
                                       ? normal.parent_path().filename().string()
                                       : normal.filename().string();
   const BuildTarget target = ResolveComponent(config, component, folder_name);
+  CheckWeightsFit(config, component, folder_name, options);
   SafetensorsWeights weights(dir, target.arch->checkpoint_prefixes);
   return Build(target, weights, options,
                {.name = WithComponent(folder_name, component),

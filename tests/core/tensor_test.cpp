@@ -4,6 +4,7 @@
 
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/core/float16.h"
+#include "support/catch_error.h"
 
 namespace ipfs_accel::core {
 namespace {
@@ -61,6 +62,37 @@ TEST(Float16Test, FloatToHalfRoundsAndSaturates) {
   EXPECT_EQ(FloatToHalf(1.0f + 0x1.8p-11f), 0x3c01);
   for (uint16_t h : {0x3555, 0x0400, 0x03ff, 0x7bfe, 0x8001, 0xd000})
     EXPECT_EQ(FloatToHalf(HalfToFloat(h)), h) << h;
+}
+
+}  // namespace
+}  // namespace ipfs_accel::core
+
+namespace ipfs_accel::core {
+namespace {
+
+TEST(TensorLimits, ShapesThatOverflowOrAreNegativeAreRefusedBeforeAllocation) {
+  const Shape overflow{int64_t{1} << 40, int64_t{1} << 40};
+  EXPECT_EQ(
+      ipfs_accel::testing::CatchError([&] { Tensor::Zeros(DType::kFloat32, overflow); }).kind(),
+      ErrorKind::kInvalidArgument);
+  EXPECT_EQ(ipfs_accel::testing::CatchError([&] {
+              Tensor::Zeros(DType::kFloat32, {4, -1});
+            }).kind(),
+            ErrorKind::kInvalidArgument);
+  EXPECT_EQ(ipfs_accel::testing::CatchError([&] { ElementCount(overflow); }).kind(),
+            ErrorKind::kInvalidArgument);
+  EXPECT_EQ(ElementCount({3, 0, 5}), 0);
+}
+
+TEST(TensorLimits, ATensorNoMachineHoldsIsUnsupportedNotACrash) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer ends the process on an allocation it cannot make";
+#endif
+  // 2^50 bytes: far past any machine's memory, so the allocation itself fails.
+  const Error e =
+      ipfs_accel::testing::CatchError([&] { Tensor::Zeros(DType::kFloat32, {int64_t{1} << 48}); });
+  EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+  EXPECT_NE(std::string(e.what()).find("does not fit in this machine's memory"), std::string::npos);
 }
 
 }  // namespace

@@ -159,3 +159,43 @@ TEST(HostileFolder, LoadingAFolderWithAnEscapingIndexFailsBeforeAnyWeightIsRead)
 
 }  // namespace
 }  // namespace ipfs_accel::models
+
+namespace ipfs_accel::models {
+namespace {
+
+// A copy of the BERT fixture whose config.json has `key` set to `value`.
+fs::path FolderWith(const TempDir& dir, const std::string& key, const nlohmann::json& value) {
+  nlohmann::json config = nlohmann::json::parse(std::ifstream(kBert / "config.json"));
+  config[key] = value;
+  std::ofstream(dir.path() / "config.json") << config.dump();
+  fs::copy_file(kBert / "model.safetensors", dir.path() / "model.safetensors");
+  return dir.path();
+}
+
+TEST(LimitsBeforeAllocation, AConfigOfAbsurdSizesIsRefusedBeforeAnyWeightIsMade) {
+  TempDir dir;
+  const fs::path folder = FolderWith(dir, "vocab_size", int64_t{1} << 50);
+  const Error e =
+      CatchError([&] { LoadModel(folder.string(), {.max_weight_bytes = int64_t{64} << 30}); });
+  EXPECT_EQ(e.kind(), ErrorKind::kUnsupported) << e.what();
+  EXPECT_THAT(e.what(), HasSubstr("parameters: its float32 weights need"));
+}
+
+TEST(LimitsBeforeAllocation, SizesWhoseProductOverflowsAreRefusedNotWrappedAround) {
+  TempDir dir;
+  const fs::path folder = FolderWith(dir, "vocab_size", int64_t{1} << 62);
+  const Error e = CatchError([&] { CountParameters(folder.string()); });
+  EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << e.what();
+  EXPECT_THAT(e.what(), HasSubstr("64 bits"));
+}
+
+TEST(LimitsBeforeAllocation, AModelBiggerThanTheMemoryGivenIsRefusedAndAFittingOneLoads) {
+  EXPECT_EQ(CatchError([&] { LoadModel(kBert.string(), {.max_weight_bytes = 1000}); }).kind(),
+            ErrorKind::kUnsupported);
+  EXPECT_EQ(CatchError([&] { LoadModel("bert-base-uncased", {.max_weight_bytes = 1000}); }).kind(),
+            ErrorKind::kUnsupported);
+  EXPECT_NO_THROW(LoadModel(kBert.string(), {.max_weight_bytes = int64_t{1} << 30}));
+}
+
+}  // namespace
+}  // namespace ipfs_accel::models

@@ -33,6 +33,7 @@ DType DTypeFromSafetensors(const std::string& code);
 const char* DTypeToSafetensors(DType dtype);
 
 using Shape = std::vector<int64_t>;
+// Throws core::Error(kInvalidArgument) for a negative dimension or a count past 64 bits.
 int64_t ElementCount(const Shape& shape);
 std::string ShapeToString(const Shape& shape);  // "[2,16,64]"
 

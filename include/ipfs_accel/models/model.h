@@ -95,6 +95,9 @@ struct LoadOptions {
   // Rewrite the graph at this precision while it is built, so a model whose fp32 graph
   // is over 2 GB can still be held in memory at int8/int4.
   Precision precision = Precision::kFp32;
+  // When > 0: a model whose fp32 weights (its parameter count, from the graph's structure
+  // alone) need more bytes than this is refused before any weight is made or read.
+  int64_t max_weight_bytes = 0;
 };
 
 // Throws core::Error: kNotFound (no such model/file), kCorrupt (unreadable config,
