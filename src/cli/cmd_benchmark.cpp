@@ -85,6 +85,13 @@ std::map<std::string, std::vector<int64_t>> ParseShapes(const std::vector<std::s
                     fmt::format("--shape '{}': '{}' is not a positive size", spec, item));
       dims.push_back(v);
     }
+    int64_t bytes = 8;  // the widest element a generated input has
+    for (const int64_t d : dims)
+      if (__builtin_mul_overflow(bytes, d, &bytes))
+        throw Error(ErrorKind::kInvalidArgument,
+                    fmt::format("--shape '{}' has more elements than 64-bit sizes can count; "
+                                "give sizes a machine can hold",
+                                spec));
     out[spec.substr(0, eq)] = dims;
   }
   return out;

@@ -17,6 +17,11 @@ HfConfig HfConfig::Load(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const std::string path = (fs::path(dir) / "config.json").string();
+  if (fs::exists(fs::symlink_status(dir, ec)) && !fs::is_directory(dir, ec))
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("'{}' is not a folder; a Hugging Face model folder holds config.json "
+                            "and model.safetensors",
+                            dir));
   if (!fs::exists(fs::symlink_status(path, ec)))
     throw Error(ErrorKind::kNotFound,
                 fmt::format("no config.json in '{}'; a Hugging Face model folder needs config.json "

@@ -17,6 +17,7 @@
 #include "architectures.h"
 #include "content_hash.h"
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/core/file_access.h"
 #include "ipfs_accel/models/catalog.h"
 #include "onnx_file.h"
 #include "precision_rewrite.h"
@@ -284,6 +285,12 @@ Model LoadModel(const std::string& spec, const LoadOptions& options) {
   const auto [base, component] = SplitComponent(spec);
   if (fs::is_directory(base, ec)) return FromFolder(base, options, component);
   if (auto entry = FindInCatalog(base)) return FromCatalog(*entry, options, component);
+  // Something is there but is neither a file nor a folder (a FIFO, a device, a link loop):
+  // say what it is rather than that it does not exist.
+  if (fs::symlink_status(spec, ec).type() != fs::file_type::not_found) {
+    const int fd = core::OpenRegularFile(spec);  // throws, naming what it is
+    ::close(fd);
+  }
   std::vector<std::string> names;
   for (const auto& e : Catalog()) names.push_back(e.name);
   throw Error(ErrorKind::kNotFound,

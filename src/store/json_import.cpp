@@ -1072,7 +1072,7 @@ ImportResult ParseResultFile(const std::string& path) {
   try {
     file = std::make_unique<core::MappedFile>(path);
   } catch (const Error& e) {
-    throw Error(e.kind(), fmt::format("cannot import {}", e.what()));
+    throw Error(e.kind(), fmt::format("cannot import: {}", e.what()));
   }
   return ParseResultText(file->text(), std::filesystem::absolute(path).lexically_normal().string());
 }
