@@ -1,42 +1,61 @@
 #include "store/chunk_writer.h"
 
 #include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "ipfs_accel/core/error.h"
 
 namespace ipfs_accel::store {
 
 ChunkWriter::ChunkWriter(const std::vector<Type>& types, duckdb_data_chunk chunk)
-    : types_(types),
-      chunk_(chunk),
-      list_sizes_(types.size(), 0),
-      set_(types.size(), false),
-      capacity_(duckdb_vector_size()) {
+    : types_(types), chunk_(chunk), list_sizes_(types.size(), 0), capacity_(duckdb_vector_size()) {
   for (idx_t c = 0; c < types_.size(); ++c) {
     duckdb_vector v = duckdb_data_chunk_get_vector(chunk_, c);
     duckdb_vector_ensure_validity_writable(v);
     vectors_.push_back(v);
+    data_.push_back(duckdb_vector_get_data(v));
   }
 }
 
 void ChunkWriter::Int(size_t column, int64_t value) {
-  if (types_[column] == Type::kInteger)
-    static_cast<int32_t*>(duckdb_vector_get_data(vectors_[column]))[row_] =
-        static_cast<int32_t>(value);
-  else if (types_[column] == Type::kUBigInt)
-    static_cast<uint64_t*>(duckdb_vector_get_data(vectors_[column]))[row_] =
-        static_cast<uint64_t>(value);
-  else
-    static_cast<int64_t*>(duckdb_vector_get_data(vectors_[column]))[row_] = value;
-  set_[column] = true;
+  switch (types_[column]) {
+    case Type::kInteger:
+      static_cast<int32_t*>(data_[column])[row_] = static_cast<int32_t>(value);
+      break;
+    case Type::kUBigInt:
+      static_cast<uint64_t*>(data_[column])[row_] = static_cast<uint64_t>(value);
+      break;
+    default:
+      static_cast<int64_t*>(data_[column])[row_] = value;
+  }
+  ++set_;
 }
 
 void ChunkWriter::Double(size_t column, double value) {
-  static_cast<double*>(duckdb_vector_get_data(vectors_[column]))[row_] = value;
-  set_[column] = true;
+  static_cast<double*>(data_[column])[row_] = value;
+  ++set_;
 }
 
 void ChunkWriter::Text(size_t column, std::string_view value) {
+  auto* strings = static_cast<duckdb_string_t*>(data_[column]);
+  // Rows of a column mostly repeat their text (the run id, the provider, the options): the
+  // row above's entry is reused, pointing into the same vector's storage, instead of copying
+  // and validating the text again.
+  if (row_ > 0 &&
+      duckdb_validity_row_is_valid(duckdb_vector_get_validity(vectors_[column]), row_ - 1)) {
+    duckdb_string_t& above = strings[row_ - 1];
+    const uint32_t length = duckdb_string_t_length(above);
+    if (length == value.size() &&
+        std::memcmp(duckdb_string_t_data(&above), value.data(), length) == 0) {
+      strings[row_] = above;
+      ++set_;
+      return;
+    }
+  }
   duckdb_vector_assign_string_element_len(vectors_[column], row_, value.data(), value.size());
-  set_[column] = true;
+  ++set_;
 }
 
 void ChunkWriter::Doubles(size_t column, const std::vector<double>& values) {
@@ -47,17 +66,22 @@ void ChunkWriter::Doubles(size_t column, const std::vector<double>& values) {
   duckdb_list_vector_set_size(v, size);
   double* child = static_cast<double*>(duckdb_vector_get_data(duckdb_list_vector_get_child(v)));
   std::copy(values.begin(), values.end(), child + offset);
-  auto* entries = static_cast<duckdb_list_entry*>(duckdb_vector_get_data(v));
-  entries[row_] = {offset, values.size()};
+  static_cast<duckdb_list_entry*>(data_[column])[row_] = {offset, values.size()};
   list_sizes_[column] = size;
-  set_[column] = true;
+  ++set_;
+}
+
+void ChunkWriter::Null(size_t column) {
+  duckdb_validity_set_row_invalid(duckdb_vector_get_validity(vectors_[column]), row_);
+  ++set_;
 }
 
 void ChunkWriter::EndRow() {
-  for (size_t c = 0; c < set_.size(); ++c) {
-    if (!set_[c]) duckdb_validity_set_row_invalid(duckdb_vector_get_validity(vectors_[c]), row_);
-    set_[c] = false;
-  }
+  if (set_ != types_.size())
+    throw core::Error(
+        core::ErrorKind::kInternal,
+        fmt::format("a row of {} columns was ended with {} of them set", types_.size(), set_));
+  set_ = 0;
   duckdb_data_chunk_set_size(chunk_, ++row_);
 }
 

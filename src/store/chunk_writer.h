@@ -1,7 +1,8 @@
 #pragma once
-// Rows written column-wise into a DuckDB data chunk: the fast way to hand DuckDB values, shared
-// by the appender (store/chunk_appender.h) and the parallel insert (store/parallel_insert.h).
-// The caller names each column's type; a column not set in a row is NULL in it.
+// Rows written column-wise into a DuckDB data chunk: the fast way to hand DuckDB values (the
+// parallel insert's table function fills its chunks with it, store/parallel_insert.h).
+// The caller names each column's type and sets every column of every row, a NULL through
+// Null() or an empty Optional().
 
 #include <duckdb.h>
 
@@ -27,9 +28,10 @@ class ChunkWriter {
   void Double(size_t column, double value);
   void Text(size_t column, std::string_view value);
   void Doubles(size_t column, const std::vector<double>& values);
+  void Null(size_t column);
   template <typename T>
   void Optional(size_t column, const std::optional<T>& value) {
-    if (!value) return;
+    if (!value) return Null(column);
     if constexpr (std::is_floating_point_v<T>)
       Double(column, *value);
     else if constexpr (std::is_integral_v<T>)
@@ -37,7 +39,8 @@ class ChunkWriter {
     else
       Text(column, *value);
   }
-  // Ends the row (its unset columns become NULL) and sets the chunk's size to the rows ended.
+  // Ends the row and sets the chunk's size to the rows ended. Throws core::Error(kInternal)
+  // when a column of the row was not set (it would hold whatever the chunk held).
   void EndRow();
 
   idx_t rows() const { return row_; }
@@ -47,8 +50,9 @@ class ChunkWriter {
   const std::vector<Type>& types_;
   duckdb_data_chunk chunk_;
   std::vector<duckdb_vector> vectors_;
+  std::vector<void*> data_;        // each vector's values (a list's entries)
   std::vector<idx_t> list_sizes_;  // children used per list column in this chunk
-  std::vector<bool> set_;          // columns set in the current row
+  size_t set_ = 0;                 // columns set in the current row
   idx_t row_ = 0;
   idx_t capacity_;
 };

@@ -13,7 +13,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "store/chunk_appender.h"
+#include "store/chunk_writer.h"
 #include "store/migrations.h"
 #include "store/parallel_insert.h"
 
@@ -76,8 +76,8 @@ bool Contains(const std::string& text, std::string_view part) {
                             "new file",
                             path, reason));
   }
-  if (Contains(reason, "Corrupt database file") || Contains(reason, "Could not read enough bytes") ||
-      Contains(reason, "checksum")) {
+  if (Contains(reason, "Corrupt database file") ||
+      Contains(reason, "Could not read enough bytes") || Contains(reason, "checksum")) {
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("database '{}' is damaged: a block of it is truncated or does not "
                             "match its checksum (DuckDB: {}); restore it from a backup (`db "
@@ -142,21 +142,21 @@ void ForEachPerformanceField(const std::string& run_id, int64_t model_id, int64_
 
 struct Column {
   std::string name;
-  ChunkAppender::Type type;
+  ChunkWriter::Type type;
 };
 
 template <typename T>
-ChunkAppender::Type TypeOf() {
+ChunkWriter::Type TypeOf() {
   if constexpr (std::is_same_v<T, std::vector<double>>)
-    return ChunkAppender::Type::kDoubleList;
+    return ChunkWriter::Type::kDoubleList;
   else if constexpr (std::is_same_v<T, std::string>)
-    return ChunkAppender::Type::kVarchar;
+    return ChunkWriter::Type::kVarchar;
   else if constexpr (std::is_floating_point_v<T>)
-    return ChunkAppender::Type::kDouble;
+    return ChunkWriter::Type::kDouble;
   else if constexpr (std::is_same_v<T, int>)
-    return ChunkAppender::Type::kInteger;
+    return ChunkWriter::Type::kInteger;
   else
-    return ChunkAppender::Type::kBigInt;
+    return ChunkWriter::Type::kBigInt;
 }
 template <typename T>
 struct Unwrap {
@@ -176,13 +176,13 @@ std::vector<Column> PerformanceColumns() {
   return out;
 }
 
-// The types of performance_results' columns as the bulk writer appends them: the result id,
-// the fields of the row-by-row insert (created_at as a TIMESTAMP), the configuration key.
-std::vector<ChunkAppender::Type> AppendTypes(const std::vector<Column>& columns) {
-  std::vector<ChunkAppender::Type> out{ChunkAppender::Type::kBigInt};
+// The types of performance_results' columns as the bulk writer fills them: the result id and
+// the fields of the row-by-row insert (created_at as a TIMESTAMP). The configuration key, the
+// last column, DuckDB computes (kConfigurationKeySql).
+std::vector<ChunkWriter::Type> AppendTypes(const std::vector<Column>& columns) {
+  std::vector<ChunkWriter::Type> out{ChunkWriter::Type::kBigInt};
   for (const auto& c : columns)
-    out.push_back(c.name == std::string("created_at") ? ChunkAppender::Type::kTimestamp : c.type);
-  out.push_back(ChunkAppender::Type::kUBigInt);
+    out.push_back(c.name == std::string("created_at") ? ChunkWriter::Type::kTimestamp : c.type);
   return out;
 }
 
@@ -224,37 +224,6 @@ void SetAppended(ChunkWriter& a, size_t column, const std::optional<T>& v) {
 }
 
 // The fields that make a configuration (kConfigurationKeySql's), of one row, by reference.
-struct ConfigurationRef {
-  int64_t model_id, hardware_id;
-  const PerformanceRecord* p;
-
-  auto Tie() const {
-    return std::tie(model_id, hardware_id, p->execution_provider, p->precision, p->graph_variant,
-                    p->scenario, p->batch_size, p->seq_len, p->prompt_len, p->new_tokens,
-                    p->threads, p->graph_optimization_level, p->provider_options_json,
-                    p->target_qps);
-  }
-  bool operator==(const ConfigurationRef& o) const { return Tie() == o.Tie(); }
-};
-
-struct ConfigurationHash {
-  size_t operator()(const ConfigurationRef& c) const {
-    size_t h = 0;
-    const auto mix = [&h](size_t v) { h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2); };
-    std::apply([&](const auto&... v) { (mix(std::hash<std::decay_t<decltype(v)>>{}(v)), ...); },
-               c.Tie());
-    return h;
-  }
-};
-
-// The columns of the configuration staging table, as kConfigurationKeySql names them.
-constexpr const char* kConfigurationStageSql =
-    "CREATE TEMP TABLE IF NOT EXISTS configuration_stage (model_id BIGINT, hardware_id BIGINT, "
-    "execution_provider VARCHAR, precision VARCHAR, graph_variant VARCHAR, scenario VARCHAR, "
-    "batch_size BIGINT, seq_len BIGINT, prompt_len BIGINT, new_tokens BIGINT, threads BIGINT, "
-    "graph_optimization_level BIGINT, provider_options_json VARCHAR, target_qps DOUBLE, "
-    "configuration_index BIGINT)";
-
 // DuckDB's JSON columns refuse text that is not JSON; appended chunks skip that check, so the
 // writer makes it, once per distinct text (rows mostly repeat theirs).
 class JsonChecker {
@@ -604,17 +573,13 @@ void DuckDbResultStore::AppendPerformance(const RunResults& results,
   for (const auto& entry : results.entries) rows += entry.performance.size();
   if (rows == 0) return;
 
-  // One pass over the rows: each row's entry and configuration, and its JSON texts checked
-  // before anything is written (DuckDB's threads fill the rows later and must not fail halfway).
-  // Configuration keys are DuckDB's hash (the same SQL as every other writer's), computed below
-  // over each distinct configuration once.
+  // One pass over the rows: each row's entry, and its JSON texts checked before anything is
+  // written (DuckDB's threads fill the rows later and must not fail halfway). The configuration
+  // key is DuckDB's own hash (kConfigurationKeySql, every writer's), computed in the insert.
   JsonChecker provider_options, session_options, input_shapes;
-  std::unordered_map<ConfigurationRef, int64_t, ConfigurationHash> index;
-  std::vector<ConfigurationRef> distinct;
   struct Row {
     size_t entry;
     const PerformanceRecord* record;
-    int64_t configuration;  // into `distinct`
   };
   std::vector<Row> flat;
   flat.reserve(rows);
@@ -628,41 +593,9 @@ void DuckDbResultStore::AppendPerformance(const RunResults& results,
                                 "field that is not JSON; nothing was written",
                                 label, flat.size() + 1, e + 1));
       }
-      const ConfigurationRef ref{ids[e].model_id, ids[e].hardware_id, &p};
-      const auto [it, added] = index.try_emplace(ref, static_cast<int64_t>(distinct.size()));
-      if (added) distinct.push_back(ref);
-      flat.push_back({e, &p, it->second});
+      flat.push_back({e, &p});
     }
   }
-  Run(con, kConfigurationStageSql, on_error);
-  {
-    using T = ChunkAppender::Type;
-    ChunkAppender stage(con, "configuration_stage",
-                        {T::kBigInt, T::kBigInt, T::kVarchar, T::kVarchar, T::kVarchar, T::kVarchar,
-                         T::kBigInt, T::kBigInt, T::kBigInt, T::kBigInt, T::kBigInt, T::kBigInt,
-                         T::kVarchar, T::kDouble, T::kBigInt},
-                        on_error);
-    for (size_t i = 0; i < distinct.size(); ++i) {
-      size_t column = 0;
-      std::apply([&](const auto&... v) { (SetAppended(stage.row(), column++, v), ...); },
-                 distinct[i].Tie());
-      stage.row().Int(column, static_cast<int64_t>(i));
-      stage.EndRow();
-    }
-    stage.Close();
-  }
-  std::vector<uint64_t> keys(distinct.size());
-  {
-    Result keyed = Run(con,
-                       std::string("SELECT configuration_index, ") + kConfigurationKeySql +
-                           " FROM configuration_stage",
-                       on_error);
-    for (idx_t row = 0; row < keyed.RowCount(); ++row) {
-      keys.at(static_cast<size_t>(duckdb_value_int64(keyed.get(), 0, row))) =
-          duckdb_value_uint64(keyed.get(), 1, row);
-    }
-  }
-  Run(con, "DELETE FROM configuration_stage", on_error);
 
   // Result ids: a block from the sequence, in row order (latest_performance takes the highest
   // id of a configuration in a run as the row written last). Reserved under a process-wide lock
@@ -687,29 +620,29 @@ void DuckDbResultStore::AppendPerformance(const RunResults& results,
                                  .Execute(on_error)
                                  .FirstInt64();
 
+  const std::vector<Column> columns = PerformanceColumns();
+  const size_t created_at =
+      static_cast<size_t>(std::find_if(columns.begin(), columns.end(),
+                                       [](const Column& c) { return c.name == "created_at"; }) -
+                          columns.begin() + 1);  // after the result id
   const RowFiller fill = [&](size_t first, size_t count, ChunkWriter& out) {
     for (size_t row = first; row < first + count; ++row) {
-      const auto [e, p, configuration] = flat[row];
+      const auto [e, p] = flat[row];
       size_t column = 0;
       out.Int(column++,
               fallback_ids.empty() ? first_id + static_cast<int64_t>(row) : fallback_ids[row]);
-      ForEachPerformanceField(
-          results.run.run_id, ids[e].model_id, ids[e].hardware_id, *p, written_at,
-          [&](const char* name, const auto& value) {
-            if constexpr (std::is_same_v<std::decay_t<decltype(value)>, std::string>) {
-              if (std::string_view(name) == "created_at") {
-                out.Int(column++, created_us);
-                return;
-              }
-            }
-            SetAppended(out, column++, value);
-          });
-      out.Int(column, static_cast<int64_t>(keys[configuration]));
+      ForEachPerformanceField(results.run.run_id, ids[e].model_id, ids[e].hardware_id, *p,
+                              written_at, [&](const char*, const auto& value) {
+                                if (column == created_at)
+                                  out.Int(column++, created_us);
+                                else
+                                  SetAppended(out, column++, value);
+                              });
       out.EndRow();
     }
   };
-  ParallelInsert(con, "performance_results", AppendTypes(PerformanceColumns()), rows, fill,
-                 on_error);
+  ParallelInsert(con, "performance_results", AppendTypes(columns), rows, fill, on_error,
+                 {kConfigurationKeySql});
 }
 
 QueryResult DuckDbResultStore::Query(const std::string& sql) {

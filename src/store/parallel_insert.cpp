@@ -158,12 +158,13 @@ void RegisterParallelInsert(duckdb_connection con, const OnError& on_error) {
 
 void ParallelInsert(duckdb_connection con, const std::string& table,
                     const std::vector<ChunkWriter::Type>& types, size_t rows, const RowFiller& fill,
-                    const OnError& on_error) {
+                    const OnError& on_error, const std::vector<std::string>& computed) {
   if (rows == 0) return;
   Job job{&types, {}, {}, rows, &fill};
   {
     Result shape = Run(con, fmt::format("SELECT * FROM \"{}\" LIMIT 0", table), on_error);
-    const idx_t count = duckdb_column_count(shape.get());
+    const idx_t count = duckdb_column_count(shape.get()) -
+                        std::min<idx_t>(computed.size(), duckdb_column_count(shape.get()));
     for (idx_t c = 0; c < count; ++c) {
       job.names.emplace_back(duckdb_column_name(shape.get(), c));
       job.logical.push_back(duckdb_column_logical_type(shape.get(), c));
@@ -178,10 +179,12 @@ void ParallelInsert(duckdb_connection con, const std::string& table,
   bool same = job.logical.size() == types.size();
   for (size_t c = 0; same && c < types.size(); ++c) same = TypeMatches(types[c], job.logical[c]);
   if (!same) {
-    throw core::Error(core::ErrorKind::kInternal,
-                      fmt::format("{}: table '{}' does not have the {} columns of the types this "
-                                  "writer inserts (it has {}); the schema and the writer differ",
-                                  on_error.what, table, types.size(), job.logical.size()));
+    throw core::Error(
+        core::ErrorKind::kInternal,
+        fmt::format("{}: table '{}' does not have the {} columns of the types this "
+                    "writer inserts (it has {} besides the {} computed); the schema "
+                    "and the writer differ",
+                    on_error.what, table, types.size(), job.logical.size(), computed.size()));
   }
 
   Registry& registry = Jobs();
@@ -200,7 +203,10 @@ void ParallelInsert(duckdb_connection con, const std::string& table,
     }
   } unregister{registry, token};
   UnorderedInserts unordered(con, on_error);
-  Run(con, fmt::format("INSERT INTO \"{}\" SELECT * FROM {}({})", table, kFunctionName, token),
+  std::string select = "*";
+  for (const std::string& expression : computed) select += ", " + expression;
+  Run(con,
+      fmt::format("INSERT INTO \"{}\" SELECT {} FROM {}({})", table, select, kFunctionName, token),
       on_error);
 }
 

@@ -27,10 +27,12 @@ using RowFiller = std::function<void(size_t first, size_t count, ChunkWriter& ro
 // inserts, outside a transaction (again on one database is harmless). Throws per `on_error`.
 void RegisterParallelInsert(duckdb_connection con, const OnError& on_error);
 
-// Inserts `rows` rows, made by `fill`, into every column of `table`, whose columns must be of
-// `types` (kInternal otherwise). Throws core::Error per `on_error` when DuckDB refuses them.
+// Inserts `rows` rows, made by `fill`, into `table`: its first columns of `types` from `fill`
+// (kInternal when they are not of those types), its last ones from the SQL expressions in
+// `computed` over the filled columns' names, which DuckDB evaluates on its threads too.
+// Throws core::Error per `on_error` when DuckDB refuses them.
 void ParallelInsert(duckdb_connection con, const std::string& table,
                     const std::vector<ChunkWriter::Type>& types, size_t rows, const RowFiller& fill,
-                    const OnError& on_error);
+                    const OnError& on_error, const std::vector<std::string>& computed = {});
 
 }  // namespace ipfs_accel::store

@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
 #include "ipfs_accel/core/error.h"
+#include "support/catch_error.h"
 
 namespace ipfs_accel::store {
 namespace {
@@ -46,7 +48,10 @@ class ParallelInsertTest : public ::testing::Test {
       out.Double(1, static_cast<double>(i) / 2);
       out.Text(2, fmt::format("r{}", i));
       out.Doubles(3, {static_cast<double>(i), static_cast<double>(i) + 1});
-      if (i % 2 == 0) out.Int(4, static_cast<int64_t>(i));
+      if (i % 2 == 0)
+        out.Int(4, static_cast<int64_t>(i));
+      else
+        out.Null(4);
       out.EndRow();
     }
   }
@@ -56,6 +61,55 @@ class ParallelInsertTest : public ::testing::Test {
   OnError on_error_{ErrorKind::kDatabase, "test insert", "hint"};
   const std::vector<T> types_{T::kBigInt, T::kDouble, T::kVarchar, T::kDoubleList, T::kInteger};
 };
+
+TEST_F(ParallelInsertTest, RepeatedAndAlternatingTextsLandAsWritten) {
+  // Texts past DuckDB's 12 inlined bytes, repeated row after row, then changing, then NULL,
+  // then the same again: the writer reuses the row above's text only when it is that text.
+  const std::vector<std::optional<std::string>> texts = {"CPUExecutionProvider",
+                                                         "CPUExecutionProvider",
+                                                         "CUDAExecutionProvider",
+                                                         "CPUExecutionProvider",
+                                                         std::nullopt,
+                                                         "CPUExecutionProvider",
+                                                         "short",
+                                                         "short",
+                                                         "CPUExecutionProvider"};
+  ParallelInsert(
+      con_, "t", types_, texts.size(),
+      [&](size_t first, size_t count, ChunkWriter& out) {
+        for (size_t i = first; i < first + count; ++i) {
+          out.Int(0, static_cast<int64_t>(i));
+          out.Double(1, 0);
+          out.Optional(2, texts[i]);
+          out.Doubles(3, {});
+          out.Null(4);
+          out.EndRow();
+        }
+      },
+      on_error_);
+  EXPECT_EQ(Cell("SELECT string_agg(coalesce(s, 'NULL'), ',' ORDER BY id) FROM t"),
+            "CPUExecutionProvider,CPUExecutionProvider,CUDAExecutionProvider,"
+            "CPUExecutionProvider,NULL,CPUExecutionProvider,short,short,CPUExecutionProvider");
+}
+
+TEST_F(ParallelInsertTest, ARowWithAColumnLeftUnsetFailsTheInsert) {
+  const Error e = testing::CatchError([&] {
+    ParallelInsert(
+        con_, "t", types_, 3,
+        [&](size_t first, size_t count, ChunkWriter& out) {
+          for (size_t i = first; i < first + count; ++i) {
+            out.Int(0, static_cast<int64_t>(i));
+            out.Double(1, 0);
+            out.Text(2, "x");
+            out.Doubles(3, {});
+            out.EndRow();  // column 4 never set
+          }
+        },
+        on_error_);
+  });
+  EXPECT_NE(std::string(e.what()).find("ended with 4 of them set"), std::string::npos) << e.what();
+  EXPECT_EQ(Cell("SELECT count(*) FROM t"), "0");
+}
 
 TEST_F(ParallelInsertTest, InsertsEveryRowOnceWithItsValues) {
   constexpr size_t kRows = 10000;  // five of DuckDB's 2048-row chunks
@@ -119,11 +173,30 @@ TEST_F(ParallelInsertTest, AConstraintViolationFailsTheWholeInsert) {
     for (size_t i = first; i < first + count; ++i) {
       out.Int(0, static_cast<int64_t>(i));
       out.Double(1, i == 7000 ? -1.0 : 1.0);
+      out.Text(2, "x");
+      out.Doubles(3, {});
+      out.Null(4);
       out.EndRow();
     }
   };
-  EXPECT_THROW(ParallelInsert(con_, "t", types_, 9000, fill, on_error_), Error);
+  const Error e =
+      testing::CatchError([&] { ParallelInsert(con_, "t", types_, 9000, fill, on_error_); });
+  EXPECT_NE(std::string(e.what()).find("CHECK"), std::string::npos) << e.what();
   EXPECT_EQ(Cell("SELECT count(*) FROM t"), "0");
+}
+
+TEST_F(ParallelInsertTest, TheLastColumnsCanBeComputedByDuckDbFromTheFilledOnes) {
+  store::Run(con_, "CREATE TABLE k (id BIGINT, x DOUBLE, twice DOUBLE, h UBIGINT)", on_error_);
+  ParallelInsert(con_, "k", {T::kBigInt, T::kDouble}, 5000,
+                 [](size_t first, size_t count, ChunkWriter& out) {
+                   for (size_t i = first; i < first + count; ++i) {
+                     out.Int(0, static_cast<int64_t>(i));
+                     out.Double(1, static_cast<double>(i));
+                     out.EndRow();
+                   }
+                 },
+                 on_error_, {"x * 2", "hash(id)"});
+  EXPECT_EQ(Cell("SELECT count(*) FROM k WHERE twice = 2 * id AND h = hash(id)"), "5000");
 }
 
 TEST_F(ParallelInsertTest, ColumnsOfOtherTypesAreRefusedBeforeAnythingRuns) {
