@@ -361,19 +361,16 @@ std::optional<std::string> CellText(duckdb_vector vector, duckdb_logical_type ty
 }  // namespace
 
 std::string OneLine(std::string_view duckdb_message) {
-  std::string out;
+  // DuckDB marks the place in a query with a line of carets under it: dropped, the rest joined.
+  std::string kept;
   while (!duckdb_message.empty()) {
     const size_t end = duckdb_message.find('\n');
-    std::string_view line = duckdb_message.substr(0, end);
+    const std::string_view line = duckdb_message.substr(0, end);
     duckdb_message = end == std::string_view::npos ? "" : duckdb_message.substr(end + 1);
-    const size_t first = line.find_first_not_of(" \t\r");
-    if (first == std::string_view::npos) continue;
-    line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
-    if (line.find_first_not_of('^') == std::string_view::npos) continue;  // a caret marker
-    if (!out.empty()) out += ' ';
-    out += line;
+    if (line.find_first_not_of("^ \t\r") == std::string_view::npos) continue;
+    kept.append(line).push_back('\n');
   }
-  return out;
+  return core::OneLine(kept, std::string::npos);
 }
 
 void ThrowDuckDbError(const OnError& on_error, std::string_view duckdb_message,
