@@ -3,10 +3,13 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <charconv>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <regex>
@@ -102,6 +105,9 @@ struct Unmapped {
   }
 };
 
+// The largest batch size, sequence length or iteration count a result file may state.
+constexpr int64_t kMaxCount = INT32_MAX;
+
 class Parser {
  public:
   explicit Parser(std::string file) : file_(std::move(file)) {}
@@ -116,26 +122,38 @@ class Parser {
     if (!v.is_number()) Corrupt(field, fmt::format("is {}, not a number", Short(v)));
     return v.get<double>();
   }
-  double NonNegative(const json& v, const std::string& field, const char* what) const {
+  // A non-negative finite number, times `scale` (a unit conversion), still finite.
+  double NonNegative(const json& v, const std::string& field, const char* what,
+                     double scale = 1.0) const {
     const double x = Number(v, field);
     if (!(x >= 0) || !std::isfinite(x))
       Corrupt(field, fmt::format("is {}; no measurement produces a negative {}", x, what));
-    return x;
+    if (!std::isfinite(x * scale))
+      Corrupt(field, fmt::format("is {}; no measurement produces a {} that large", x, what));
+    return x * scale;
   }
-  int64_t BatchSize(const json& v, const std::string& field) const {
+  // A whole number from `min` to `max`: counts and sizes (a double past them would not convert).
+  int64_t WholeNumber(const json& v, const std::string& field, int64_t min, int64_t max,
+                      const char* what) const {
     const double x = Number(v, field);
-    if (x < 1 || x != std::floor(x))
-      Corrupt(field, fmt::format("is {}; a batch holds at least one item", x));
+    if (!(x >= static_cast<double>(min) && x <= static_cast<double>(max)) || x != std::floor(x))
+      Corrupt(field, fmt::format("is {}; {} is a whole number from {} to {}", x, what, min, max));
     return static_cast<int64_t>(x);
   }
+  int64_t BatchSize(const json& v, const std::string& field) const {
+    return WholeNumber(v, field, 1, kMaxCount, "a batch size");
+  }
+  // A whole number in a key's text ("batch_<B>_seq_<S>", "batch_sizes": {"4": ...}).
+  int64_t KeyNumber(std::string_view text, const std::string& field, int64_t min,
+                    const char* what) const {
+    int64_t v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || v < min || v > kMaxCount)
+      Corrupt(field, fmt::format("is not {} (a whole number from {} to {})", what, min, kMaxCount));
+    return v;
+  }
   int64_t BatchSizeKey(const std::string& key, const std::string& field) const {
-    try {
-      size_t used = 0;
-      const long long b = std::stoll(key, &used);
-      if (used == key.size() && b >= 1) return b;
-    } catch (const std::exception&) {
-    }
-    Corrupt(field, "is not a batch size of at least 1");
+    return KeyNumber(key, field, 1, "a batch size");
   }
   // Latencies in `unit_to_ms` units, each checked.
   std::vector<double> Samples(const json& v, const std::string& field, double unit_to_ms) const {
@@ -143,7 +161,7 @@ class Parser {
     if (v.is_null()) return out;
     if (!v.is_array()) Corrupt(field, "is not a list");
     for (size_t i = 0; i < v.size(); ++i)
-      out.push_back(NonNegative(v[i], fmt::format("{}[{}]", field, i), "latency") * unit_to_ms);
+      out.push_back(NonNegative(v[i], fmt::format("{}[{}]", field, i), "latency", unit_to_ms));
     return out;
   }
   // obj[key] as a flag: true/false, `absent` when there is none (missing: an error).
@@ -467,7 +485,7 @@ void ParseNested(const Parser& ps, const json& j, ImportResult& out, Unmapped& u
         double load_ms = 0;
         if (m.contains("model_load_time"))
           load_ms =
-              ps.NonNegative(m["model_load_time"], at + ".model_load_time", "load time") * 1000.0;
+              ps.NonNegative(m["model_load_time"], at + ".model_load_time", "load time", 1000.0);
         static const std::regex config(R"(^batch_(-?\d+)_seq_(-?\d+)$)");
         const json& results = ps.Object(m, "benchmark_results", at);
         for (const auto& [key, b] : results.items()) {
@@ -475,8 +493,7 @@ void ParseNested(const Parser& ps, const json& j, ImportResult& out, Unmapped& u
           std::smatch cm;
           if (!std::regex_match(key, cm, config)) ps.Corrupt(bat, "is not named batch_<B>_seq_<S>");
           const int64_t batch = ps.BatchSizeKey(cm[1].str(), bat);
-          const int64_t seq = std::stoll(cm[2].str());
-          if (seq < 0) ps.Corrupt(bat, "has a negative sequence length");
+          const int64_t seq = ps.KeyNumber(cm[2].str(), bat, 0, "a sequence length");
           if (!b.is_object()) ps.Corrupt(bat, "is not an object");
           if (ps.Text(b, "status", "completed", bat) != "completed") {
             CompatibilityRecord c = FailedCompatibility(ps, platform, b, bat);
@@ -492,14 +509,13 @@ void ParseNested(const Parser& ps, const json& j, ImportResult& out, Unmapped& u
           p.load_ms = load_ms;
           p.samples_ms = ps.Samples(b.value("latencies", json()), bat + ".latencies", 1000.0);
           FillFromSamples(p);
-          p.latency_mean_ms =
-              ps.NonNegative(b.value("avg_latency", json()), bat + ".avg_latency", "latency") *
-              1000.0;
+          p.latency_mean_ms = ps.NonNegative(b.value("avg_latency", json()), bat + ".avg_latency",
+                                             "latency", 1000.0);
           p.throughput_items_per_s =
               ps.NonNegative(b.value("throughput", json()), bat + ".throughput", "throughput");
           if (b.contains("iterations"))
-            p.iterations = static_cast<int>(
-                ps.NonNegative(b["iterations"], bat + ".iterations", "iteration count"));
+            p.iterations = static_cast<int>(ps.WholeNumber(b["iterations"], bat + ".iterations", 0,
+                                                           kMaxCount, "an iteration count"));
           e.performance.push_back(std::move(p));
         }
         rr.entries.push_back(std::move(e));
@@ -550,10 +566,23 @@ void Read(const json& j, const char* key, T& into, const std::string& where) {
   const auto it = j.find(key);
   if (it == j.end())
     throw Error(ErrorKind::kCorrupt, fmt::format("{}: field '{}' is missing", where, key));
+  // nlohmann converts a float to an integer field with a cast, undefined past the type's range:
+  // an integer field takes a JSON integer that fits, nothing else.
+  if constexpr (std::is_integral_v<T>) {
+    const bool fits = (it->is_number_unsigned() && std::in_range<T>(it->get<uint64_t>())) ||
+                      (it->is_number_integer() && !it->is_number_unsigned() &&
+                       std::in_range<T>(it->get<int64_t>()));
+    if (!fits)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("{}: field '{}' is {}, not a whole number from {} to {}", where, key,
+                              Parser::Short(*it), std::numeric_limits<T>::min(),
+                              std::numeric_limits<T>::max()));
+  }
   try {
     it->get_to(into);
   } catch (const json::exception& e) {
-    throw Error(ErrorKind::kCorrupt, fmt::format("{}: field '{}': {}", where, key, e.what()));
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("{}: field '{}': {}", where, key, core::JsonErrorText(e)));
   }
 }
 

@@ -4,6 +4,7 @@
 #include "ipfs_accel/store/json_import.h"
 
 #include <fstream>
+#include <functional>
 #include <regex>
 
 #include <gtest/gtest.h>
@@ -385,6 +386,50 @@ TEST(JsonImportTest, FailedEntryIsAFailedCompatibilityRecord) {
 TEST(JsonImportTest, MissingFileIsNotFound) {
   EXPECT_EQ(testing::CatchError([] { ParseResultFile("/no/such/file.json"); }).kind(),
             ErrorKind::kNotFound);
+}
+
+}  // namespace
+}  // namespace ipfs_accel::store
+
+namespace ipfs_accel::store {
+namespace {
+
+// Found by the result_file fuzz target: numbers that are valid JSON but no count or duration
+// can hold went through casts (undefined behaviour) or became infinity.
+TEST(JsonImportTest, NumbersPastWhatACountOrDurationHoldsAreCorruptNamingTheField) {
+  const std::string result = "benchmarks.embedding.roberta-base.cpu.benchmark_results.";
+  const json fixture = json::parse(std::ifstream(kNested));
+  const auto expect_corrupt = [&](const std::function<void(json&)>& damage,
+                                  const std::string& field) {
+    json nested = fixture;
+    damage(nested);
+    const core::Error e = testing::CatchError(
+        [&] { ParseResultText(nested.dump(), "/x/nested_20250303_050235.json"); });
+    EXPECT_EQ(e.kind(), ErrorKind::kCorrupt) << e.what();
+    EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
+  };
+  const auto at = [](json& j) -> json& {
+    return j["benchmarks"]["embedding"]["roberta-base"]["cpu"]["benchmark_results"];
+  };
+  expect_corrupt([&](json& j) { at(j)["batch_1_seq_32"]["iterations"] = 27130913734436.0; },
+                 result + "batch_1_seq_32.iterations is 27130913734436");
+  expect_corrupt([&](json& j) { at(j)["batch_1_seq_32"]["iterations"] = 2.5; },
+                 "iterations is 2.5");
+  expect_corrupt([&](json& j) { at(j)["batch_1_seq_32"]["avg_latency"] = 1e307; },
+                 "avg_latency is 1e+307; no measurement produces a latency that large");
+  expect_corrupt(
+      [&](json& j) { at(j)["batch_1_seq_99999999999999999999"] = at(j)["batch_1_seq_32"]; },
+      "is not a sequence length");
+}
+
+TEST(JsonImportTest, AnExportedIntegerFieldHoldingAFloatPastItsTypeIsCorrupt) {
+  json run = RunResultsToJson(FullRun());
+  run["entries"][0]["performance"][0]["iterations"] = 1e20;
+  const core::Error e = testing::CatchError([&] { ParseResultText(run.dump(), "/x/run.json"); });
+  EXPECT_EQ(e.kind(), ErrorKind::kCorrupt) << e.what();
+  EXPECT_NE(std::string(e.what()).find("field 'iterations' is 1e+20, not a whole number"),
+            std::string::npos)
+      << e.what();
 }
 
 }  // namespace
