@@ -106,6 +106,34 @@ TEST_F(CrashSafetyTest, ASweepKilledAtRandomMomentsKeepsEveryConfigurationItRepo
   EXPECT_GT(killed, kSweepTrials / 2);  // the delays reach into the sweep, not past it
 }
 
+TEST_F(CrashSafetyTest, CtrlCStopsASweepKeepingWhatFinishedAndMarksItsRunInterrupted) {
+  const fs::path err = dir_ / "sweep.err";
+  const pid_t pid = Spawn(
+      "benchmark --model bert-tiny --seq-len 8 --batch-sizes 1,2,3,4,5,6,7,8 --threads 1 "
+      "--iterations 20 --min-time 0.3 --warmup 0 --db " +
+          db_,
+      err);
+  // Interrupt once the first configuration is stored.
+  for (int waited = 0; CountLines(err, "; stored") == 0 && waited < 600; ++waited)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  kill(pid, SIGINT);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << ReadFile(err);
+  EXPECT_EQ(WEXITSTATUS(status), 130) << ReadFile(err);
+  const std::string text = ReadFile(err);
+  EXPECT_NE(text.find("stopped by SIGINT: "), std::string::npos) << text;
+  EXPECT_NE(text.find("configurations finished and kept in run"), std::string::npos) << text;
+  EXPECT_EQ(CountWhere("SELECT count(*) FROM runs WHERE state = 'interrupted' AND finished_at "
+                       "IS NOT NULL"),
+            1);
+  const int reported = CountLines(err, "; stored");
+  EXPECT_GE(reported, 1);
+  EXPECT_LT(reported, 8);
+  EXPECT_EQ(Count("performance_results"), reported);
+  ExpectHealthy("after Ctrl-C");
+}
+
 // A run export of `rows` performance results (written by the library, read by `db import`).
 void WriteExport(const fs::path& path, int rows, int index) {
   store::RunResults r;
