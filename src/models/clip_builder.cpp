@@ -219,7 +219,7 @@ ClipTextShape ReadClipTextShape(const HfConfig& c, ClipFamily family) {
       throw Error(
           ErrorKind::kCorrupt,
           fmt::format("'{}': CLIP's text pooling needs eos_token_id, which is null", c.origin()));
-    s.eos_token_id = c.Int("eos_token_id", 49407);
+    s.eos_token_id = c.Id("eos_token_id", 49407);
   } else {
     s.projection_size = c.Int("projection_size", s.hidden);
   }

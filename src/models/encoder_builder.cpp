@@ -274,7 +274,7 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
                     : c.Int("embedding_size", d.embedding_size > 0 ? d.embedding_size : s.hidden);
   s.max_positions = c.Int("max_position_embeddings", d.max_position_embeddings);
   s.type_vocab = v.token_types ? c.Int("type_vocab_size", d.type_vocab_size) : 0;
-  s.pad = c.Int("pad_token_id", d.pad_token_id);
+  s.pad = c.Id("pad_token_id", d.pad_token_id);
   // DistilBERT's LayerNorms use 1e-12 whatever the config says.
   s.eps = distil ? 1e-12 : c.Double("layer_norm_eps", d.layer_norm_eps);
   s.act = distil ? c.String("activation", d.hidden_act) : c.String("hidden_act", d.hidden_act);

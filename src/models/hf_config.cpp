@@ -1,5 +1,6 @@
 #include "ipfs_accel/models/hf_config.h"
 
+#include <climits>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -42,12 +43,26 @@ std::string HfConfig::ModelType() const {
   return json_["model_type"].get<std::string>();
 }
 
-int64_t HfConfig::Int(const std::string& key) const {
-  if (!Has(key) || !json_[key].is_number_integer())
+int64_t HfConfig::Id(const std::string& key) const {
+  if (!Has(key) || !json_[key].is_number_integer() ||
+      (json_[key].is_number_unsigned() && json_[key].get<uint64_t>() > INT64_MAX))
     throw Error(
         ErrorKind::kCorrupt,
         fmt::format("'{}' lacks the integer '{}' that this architecture needs", origin_, key));
   return json_[key].get<int64_t>();
+}
+
+int64_t HfConfig::Id(const std::string& key, int64_t fallback) const {
+  return Has(key) ? Id(key) : fallback;
+}
+
+int64_t HfConfig::Int(const std::string& key) const {
+  const int64_t v = Id(key);
+  if (v < 0 || v > kMaxSize)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': '{}' is {}; a size or count is a whole number from 0 to {}",
+                            origin_, key, v, kMaxSize));
+  return v;
 }
 
 int64_t HfConfig::Int(const std::string& key, int64_t fallback) const {

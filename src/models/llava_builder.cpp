@@ -163,7 +163,7 @@ LlavaParts ReadParts(const HfConfig& c) {
   p.projector_bias = c.Bool("multimodal_projector_bias", true);
   // Not checked against the vocabulary: LlavaConfig's own defaults put it just outside
   // LlamaConfig's (32000 of 32000), which HF builds and only its embedding lookup refuses.
-  p.image_token = c.Int("image_token_index", c.Int("image_token_id", 32000));
+  p.image_token = c.Id("image_token_index", c.Id("image_token_id", 32000));
   // SigLIP has no class token: "default" drops a patch there, as HF does.
   p.tokens_per_image =
       p.tower.patches() + (p.family == ClipFamily::kClip ? 1 : 0) - (p.drop_class_token ? 1 : 0);
@@ -283,7 +283,7 @@ int64_t BosToken(const LlavaParts& p) {
   int64_t fallback = 1;  // LlamaConfig, MistralConfig
   if (p.kind == DecoderKind::kQwen2 || p.kind == DecoderKind::kQwen3) fallback = 151643;
   if (p.kind == DecoderKind::kGemma) fallback = 2;
-  const int64_t bos = p.text.Int("bos_token_id", fallback);
+  const int64_t bos = p.text.Id("bos_token_id", fallback);
   return bos >= 0 && bos < p.lm.vocab && bos != p.image_token ? bos : -1;
 }
 

@@ -153,10 +153,10 @@ Qwen2VlShape ReadShape(const HfConfig& c) {
                             "has {}",
                             c.origin(), fmt::join(s.mrope_section, ", "), sum, s.lm.head_dim,
                             s.lm.head_dim / 2));
-  s.tokens.image = c.Int("image_token_id", 151655);
-  s.tokens.video = c.Int("video_token_id", 151656);
-  s.tokens.vision_start = c.Int("vision_start_token_id", 151652);
-  s.tokens.vision_end = c.Int("vision_end_token_id", 151653);
+  s.tokens.image = c.Id("image_token_id", 151655);
+  s.tokens.video = c.Id("video_token_id", 151656);
+  s.tokens.vision_start = c.Id("vision_start_token_id", 151652);
+  s.tokens.vision_end = c.Id("vision_end_token_id", 151653);
   s.tokens.spatial_merge_size = s.vision.merge;
   return s;
 }

@@ -5,6 +5,8 @@
 
 #include <sys/stat.h>
 
+#include <climits>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -174,16 +176,31 @@ fs::path FolderWith(const TempDir& dir, const std::string& key, const nlohmann::
 
 TEST(LimitsBeforeAllocation, AConfigOfAbsurdSizesIsRefusedBeforeAnyWeightIsMade) {
   TempDir dir;
-  const fs::path folder = FolderWith(dir, "vocab_size", int64_t{1} << 50);
+  const fs::path folder = FolderWith(dir, "vocab_size", int64_t{INT32_MAX});
   const Error e =
       CatchError([&] { LoadModel(folder.string(), {.max_weight_bytes = int64_t{64} << 30}); });
   EXPECT_EQ(e.kind(), ErrorKind::kUnsupported) << e.what();
   EXPECT_THAT(e.what(), HasSubstr("parameters: its float32 weights need"));
 }
 
+TEST(LimitsBeforeAllocation, ASizeThatIsNegativeOrPastTwoToThe31IsCorruptNamingTheKey) {
+  for (const int64_t value : {int64_t{-26}, int64_t{1} << 50}) {
+    TempDir dir;
+    const fs::path folder = FolderWith(dir, "num_hidden_layers", value);
+    const Error e = CatchError([&] { CountParameters(folder.string()); });
+    EXPECT_EQ(e.kind(), ErrorKind::kCorrupt) << e.what();
+    EXPECT_THAT(e.what(), HasSubstr("'num_hidden_layers' is " + std::to_string(value)));
+  }
+}
+
 TEST(LimitsBeforeAllocation, SizesWhoseProductOverflowsAreRefusedNotWrappedAround) {
   TempDir dir;
-  const fs::path folder = FolderWith(dir, "vocab_size", int64_t{1} << 62);
+  const fs::path folder = FolderWith(dir, "vocab_size", int64_t{INT32_MAX});
+  nlohmann::json config = nlohmann::json::parse(std::ifstream(folder / "config.json"));
+  config["hidden_size"] = INT32_MAX;
+  config["intermediate_size"] = INT32_MAX;
+  config["num_attention_heads"] = 1;
+  std::ofstream(folder / "config.json") << config.dump();
   const Error e = CatchError([&] { CountParameters(folder.string()); });
   EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << e.what();
   EXPECT_THAT(e.what(), HasSubstr("64 bits"));

@@ -3,6 +3,7 @@
 // their errors. Defaults are the caller's (each architecture's config class has
 // its own), so a missing optional key never surprises.
 
+#include <climits>
 #include <cstdint>
 #include <string>
 
@@ -26,8 +27,14 @@ class HfConfig {
 
   bool Has(const std::string& key) const { return json_.contains(key) && !json_[key].is_null(); }
   // Required keys throw kCorrupt naming the file and key when absent or of the wrong type.
+  // Int: a size or a count (hidden_size, num_hidden_layers, ...), from 0 to kMaxSize; a value
+  // outside is kCorrupt too, before any builder sizes a tensor or a loop from it.
+  static constexpr int64_t kMaxSize = INT32_MAX;
   int64_t Int(const std::string& key) const;
   int64_t Int(const std::string& key, int64_t fallback) const;
+  // Id: an integer that names rather than counts (a token id, which may be negative).
+  int64_t Id(const std::string& key) const;
+  int64_t Id(const std::string& key, int64_t fallback) const;
   double Double(const std::string& key, double fallback) const;
   bool Bool(const std::string& key, bool fallback) const;
   std::string String(const std::string& key, const std::string& fallback) const;
