@@ -65,8 +65,18 @@ std::string GraphBuilder::Fresh(const std::string& base) {
   return fmt::format("{}_{}", base, counter_++);
 }
 
+void GraphBuilder::Grow() {
+  if (++elements_ > kMaxGraphElements)
+    throw core::Error(core::ErrorKind::kUnsupported,
+                      fmt::format("the config asks for a graph of more than {} nodes, inputs and "
+                                  "weights, far past any real model's; check its layer counts "
+                                  "(num_hidden_layers and the like)",
+                                  kMaxGraphElements));
+}
+
 void GraphBuilder::Input(const std::string& name, onnx::TensorProto::DataType type,
                          const std::vector<Dim>& dims) {
+  Grow();
   auto* info = graph_->add_input();
   info->set_name(name);
   SetType(info, type, dims);
@@ -74,12 +84,14 @@ void GraphBuilder::Input(const std::string& name, onnx::TensorProto::DataType ty
 
 void GraphBuilder::Output(const std::string& name, onnx::TensorProto::DataType type,
                           const std::vector<Dim>& dims) {
+  Grow();
   auto* info = graph_->add_output();
   info->set_name(name);
   SetType(info, type, dims);
 }
 
 std::string GraphBuilder::Initializer(const std::string& name, const core::Tensor& t) {
+  Grow();
   auto* init = graph_->add_initializer();
   init->set_name(name);
   init->set_data_type(ToOnnx(t.dtype));
@@ -119,6 +131,7 @@ std::string GraphBuilder::ConstFloat(float value) {
 onnx::NodeProto* GraphBuilder::AddNode(const std::string& op,
                                        const std::vector<std::string>& inputs,
                                        const std::vector<Attr>& attrs) {
+  Grow();
   auto* node = graph_->add_node();
   node->set_op_type(op);
   for (const auto& in : inputs) node->add_input(in);

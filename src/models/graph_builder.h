@@ -26,7 +26,12 @@ struct Attr {
   std::variant<int64_t, float, std::vector<int64_t>, std::vector<float>, std::string> value;
 };
 
-inline constexpr int kOpsetVersion = 17;  // LayerNormalization; ONNX 1.12 knows up to 17
+inline constexpr int kOpsetVersion = 17;
+// A graph's nodes, inputs, outputs and initializers together: about 100x the largest model we
+// build (a 126-layer decoder has some 6,000 nodes), so a config of absurd layer counts is
+// refused before its graph exhausts memory.
+inline constexpr int64_t kMaxGraphElements =
+    500000;  // LayerNormalization; ONNX 1.12 knows up to 17
 inline constexpr const char* kContribDomain = "com.microsoft";
 
 class GraphBuilder {
@@ -80,6 +85,7 @@ class GraphBuilder {
 
  private:
   std::string Fresh(const std::string& base);
+  void Grow();  // counts one more graph element; throws kUnsupported past kMaxGraphElements
   onnx::NodeProto* AddNode(const std::string& op, const std::vector<std::string>& inputs,
                            const std::vector<Attr>& attrs);
   onnx::GraphProto* graph_;
@@ -87,6 +93,7 @@ class GraphBuilder {
   bool fused_ = false;
   std::set<std::string> domains_;
   int64_t counter_ = 0;
+  int64_t elements_ = 0;
   std::string weight_prefix_;
 };
 

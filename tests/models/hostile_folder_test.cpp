@@ -193,6 +193,14 @@ TEST(LimitsBeforeAllocation, ASizeThatIsNegativeOrPastTwoToThe31IsCorruptNamingT
   }
 }
 
+TEST(LimitsBeforeAllocation, AbsurdLayerCountsAreRefusedBeforeTheGraphExhaustsMemory) {
+  TempDir dir;
+  const fs::path folder = FolderWith(dir, "num_hidden_layers", 751654);  // found by fuzzing
+  const Error e = CatchError([&] { CountParameters(folder.string()); });
+  EXPECT_EQ(e.kind(), ErrorKind::kUnsupported) << e.what();
+  EXPECT_THAT(e.what(), HasSubstr("a graph of more than 500000 nodes"));
+}
+
 TEST(LimitsBeforeAllocation, SizesWhoseProductOverflowsAreRefusedNotWrappedAround) {
   TempDir dir;
   const fs::path folder = FolderWith(dir, "vocab_size", int64_t{INT32_MAX});
