@@ -97,12 +97,11 @@ std::string ShapeToString(const Shape& shape) { return fmt::format("[{}]", fmt::
 
 Tensor Tensor::Zeros(DType dtype, Shape shape) {
   // Sizes come from config files and command lines: checked before anything is allocated.
-  uint64_t bytes = DTypeSize(dtype);
-  for (const int64_t d : shape)
-    if (d < 0 || __builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes))
-      throw Error(ErrorKind::kInvalidArgument,
-                  fmt::format("a tensor of shape {} cannot exist: {}", ShapeToString(shape),
-                              d < 0 ? "a dimension is negative" : "its size overflows 64 bits"));
+  uint64_t bytes = 0;
+  if (__builtin_mul_overflow(static_cast<uint64_t>(ElementCount(shape)), DTypeSize(dtype), &bytes))
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("a tensor of shape {} cannot exist: its size overflows 64 bits",
+                            ShapeToString(shape)));
   Tensor t;
   t.dtype = dtype;
   t.shape = std::move(shape);

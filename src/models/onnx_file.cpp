@@ -2,7 +2,6 @@
 
 #include <climits>
 #include <filesystem>
-#include <optional>
 #include <set>
 #include <string_view>
 
@@ -58,12 +57,14 @@ std::map<std::string, InputHint> HintsFromGraph(const onnx::GraphProto& graph) {
   return hints;
 }
 
-// Elements of an initializer, or nothing when its dimensions are negative or overflow.
-std::optional<int64_t> ElementsOf(const onnx::TensorProto& t) {
-  int64_t n = 1;
-  for (int64_t d : t.dims())
-    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return std::nullopt;
-  return n;
+// Elements of an initializer (core::ElementCount's checks), its error naming the file and it.
+int64_t ElementsOf(const onnx::TensorProto& t, const std::string& path) {
+  try {
+    return core::ElementCount(core::Shape(t.dims().begin(), t.dims().end()));
+  } catch (const Error& e) {
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': initializer '{}': {}; re-export it", path, t.name(), e.what()));
+  }
 }
 
 }  // namespace
@@ -85,15 +86,10 @@ Model DescribeOnnx(std::string_view bytes, const std::string& path) {
   int64_t params = 0;
   for (const auto& t : proto.graph().initializer()) {
     if (t.dims_size() == 0) continue;  // scalars are constants (scales, epsilons), not weights
-    const std::optional<int64_t> n = ElementsOf(t);
-    if (!n)
-      throw Error(ErrorKind::kCorrupt,
-                  fmt::format("'{}': initializer '{}' has negative dimensions or more elements "
-                              "than 64 bits count; re-export it",
-                              path, t.name()));
+    const int64_t n = ElementsOf(t, path);
     if (t.data_type() == onnx::TensorProto::FLOAT || t.data_type() == onnx::TensorProto::FLOAT16 ||
         t.data_type() == onnx::TensorProto::BFLOAT16 || t.data_type() == onnx::TensorProto::DOUBLE)
-      if (__builtin_add_overflow(params, *n, &params))
+      if (__builtin_add_overflow(params, n, &params))
         throw Error(
             ErrorKind::kCorrupt,
             fmt::format("'{}': its initializers hold more elements than 64 bits count", path));

@@ -68,12 +68,7 @@ SafetensorsWeights::SafetensorsWeights(const std::string& dir, std::vector<std::
                             dir));
   const nlohmann::json json = core::ReadJsonFile(
       ResolveInModelFolder(dir, "model.safetensors.index.json", "the model folder"));
-  if (!json.is_object() || !json.contains("weight_map") || !json["weight_map"].is_object())
-    throw Error(
-        ErrorKind::kCorrupt,
-        fmt::format("'{}' has no weight_map object (tensor name -> shard file)", index.string()));
-  const std::set<std::string> shards = ShardNames(json, index.string());
-  for (const auto& shard : shards)
+  for (const auto& shard : ShardNames(json, index.string()))
     files_.push_back(SafetensorsFile::Open(ResolveInModelFolder(dir, shard, index.string())));
 }
 
