@@ -23,6 +23,11 @@ std::string JsonErrorText(const std::exception& e) {
   return std::string(text);
 }
 
+std::string JsonExcerpt(const nlohmann::json& value) {
+  std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return text.size() > 40 ? text.substr(0, 37) + "..." : text;
+}
+
 nlohmann::json ParseJson(std::string_view text, std::string_view source) {
   // The parser's callback sees each value's depth before the value is stored.
   const nlohmann::json::parser_callback_t limit_depth =

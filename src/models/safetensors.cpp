@@ -30,16 +30,10 @@ constexpr uint64_t kMaxHeaderBytes = 100u << 20;  // the format's own limit
 
 namespace {
 
-// A JSON value as quoted in an error: short, whatever the file holds.
-std::string Excerpt(const nlohmann::json& v) {
-  std::string text = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return text.size() > 40 ? text.substr(0, 37) + "..." : text;
-}
-
 // A header's non-negative integer (a dimension or an offset); JSON's 2.5 and -1 are not.
 uint64_t HeaderCount(const nlohmann::json& v, const std::string& path, const std::string& what) {
   if (!v.is_number_unsigned())
-    Corrupt(path, fmt::format("{} is {}, not a non-negative integer", what, Excerpt(v)));
+    Corrupt(path, fmt::format("{} is {}, not a non-negative integer", what, core::JsonExcerpt(v)));
   return v.get<uint64_t>();
 }
 
@@ -51,7 +45,8 @@ TensorEntry ParseEntry(const std::string& name, const nlohmann::json& value,
             fmt::format("tensor '{}' is malformed: it lacks dtype, shape or data_offsets", name));
   const nlohmann::json& dtype = value["dtype"];
   if (!dtype.is_string())
-    Corrupt(path, fmt::format("tensor '{}' has dtype {}, not a name", name, Excerpt(dtype)));
+    Corrupt(path,
+            fmt::format("tensor '{}' has dtype {}, not a name", name, core::JsonExcerpt(dtype)));
   TensorEntry entry;
   try {
     entry.dtype = core::DTypeFromSafetensors(dtype.get<std::string>());
@@ -76,7 +71,7 @@ TensorEntry ParseEntry(const std::string& name, const nlohmann::json& value,
   }
   if (overflow)
     Corrupt(path, fmt::format("tensor '{}' has shape {} whose size overflows 64 bits", name,
-                              Excerpt(shape)));
+                              core::JsonExcerpt(shape)));
   entry.begin = HeaderCount(offsets[0], path, fmt::format("the begin offset of tensor '{}'", name));
   entry.end = HeaderCount(offsets[1], path, fmt::format("the end offset of tensor '{}'", name));
   if (entry.end < entry.begin)
@@ -149,7 +144,8 @@ SafetensorsLayout ParseSafetensors(std::span<const std::byte> file, const std::s
       if (!value.is_object()) Corrupt(path, "__metadata__ is not an object of strings");
       for (const auto& [k, v] : value.items()) {
         if (!v.is_string())
-          Corrupt(path, fmt::format("__metadata__ '{}' is {}, not a string", k, Excerpt(v)));
+          Corrupt(path,
+                  fmt::format("__metadata__ '{}' is {}, not a string", k, core::JsonExcerpt(v)));
         layout.metadata[k] = v.get<std::string>();
       }
       continue;

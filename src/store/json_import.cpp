@@ -119,7 +119,7 @@ class Parser {
   }
 
   double Number(const json& v, const std::string& field) const {
-    if (!v.is_number()) Corrupt(field, fmt::format("is {}, not a number", Short(v)));
+    if (!v.is_number()) Corrupt(field, fmt::format("is {}, not a number", core::JsonExcerpt(v)));
     return v.get<double>();
   }
   // A non-negative finite number, times `scale` (a unit conversion), still finite.
@@ -171,7 +171,7 @@ class Parser {
     if (it == obj.end() && absent) return *absent;
     if (it == obj.end()) Corrupt(at + "." + key, "is missing");
     if (!it->is_boolean())
-      Corrupt(at + "." + key, fmt::format("is {}, not true or false", Short(*it)));
+      Corrupt(at + "." + key, fmt::format("is {}, not true or false", core::JsonExcerpt(*it)));
     return it->get<bool>();
   }
   // obj[key] as text, `fallback` when absent or null.
@@ -179,7 +179,8 @@ class Parser {
                    const std::string& at) const {
     const auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) return fallback;
-    if (!it->is_string()) Corrupt(at + "." + key, fmt::format("is {}, not text", Short(*it)));
+    if (!it->is_string())
+      Corrupt(at + "." + key, fmt::format("is {}, not text", core::JsonExcerpt(*it)));
     return it->get<std::string>();
   }
   // obj[key] as an object, an empty one when absent.
@@ -187,13 +188,9 @@ class Parser {
     static const json empty = json::object();
     const auto it = obj.find(key);
     if (it == obj.end()) return empty;
-    if (!it->is_object()) Corrupt(at + "." + key, fmt::format("is {}, not an object", Short(*it)));
+    if (!it->is_object())
+      Corrupt(at + "." + key, fmt::format("is {}, not an object", core::JsonExcerpt(*it)));
     return *it;
-  }
-  // A value as quoted in an error: short, whatever the file holds.
-  static std::string Short(const json& v) {
-    std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);
-    return text.size() > 40 ? text.substr(0, 37) + "..." : text;
   }
   const std::string& file() const { return file_; }
 
@@ -575,7 +572,7 @@ void Read(const json& j, const char* key, T& into, const std::string& where) {
     if (!fits)
       throw Error(ErrorKind::kCorrupt,
                   fmt::format("{}: field '{}' is {}, not a whole number from {} to {}", where, key,
-                              Parser::Short(*it), std::numeric_limits<T>::min(),
+                              core::JsonExcerpt(*it), std::numeric_limits<T>::min(),
                               std::numeric_limits<T>::max()));
   }
   try {

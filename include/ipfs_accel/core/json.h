@@ -24,4 +24,7 @@ nlohmann::json ReadJsonFile(const std::string& path);
 // The message of a nlohmann exception without its "[json.exception.type.N] " prefix.
 std::string JsonErrorText(const std::exception& e);
 
+// A value as an error quotes it: its JSON text, at most 40 characters, whatever the file held.
+std::string JsonExcerpt(const nlohmann::json& value);
+
 }  // namespace ipfs_accel::core
