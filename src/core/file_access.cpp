@@ -68,11 +68,14 @@ int OpenRegularFile(const std::string& path) {
   // O_NONBLOCK: should the path be swapped for a FIFO after the check, open still returns.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) ThrowFor(path, errno, "open");
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) != 0) {
     const int err = errno;
     ::close(fd);
-    if (!S_ISREG(st.st_mode)) RequireRegular(path, st.st_mode);
     ThrowFor(path, err, "stat");
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    RequireRegular(path, st.st_mode);
   }
   return fd;
 }
