@@ -24,11 +24,10 @@ std::string Bytes(uint64_t bytes) {
 struct DbOnly {
   DatabaseOption db;
   bool json = false;
-  std::string Path() const { return store::ResolveDatabasePath(db.path); }
 };
 
 int RunStats(const DbOnly& o) {
-  const store::DatabaseStats s = store::ReadStats(o.Path());
+  const store::DatabaseStats s = store::ReadStats(o.db.Path(), o.db.Options());
   if (o.json) {
     nlohmann::ordered_json j;
     for (const auto& [table, rows] : s.rows_per_table) j["rows"][table] = rows;
@@ -43,7 +42,7 @@ int RunStats(const DbOnly& o) {
     std::cout << j.dump(2) << "\n";
     return kExitOk;
   }
-  std::cout << fmt::format("database        {} ({}, schema version {})\n", o.Path(),
+  std::cout << fmt::format("database        {} ({}, schema version {})\n", o.db.Path(),
                            Bytes(s.file_bytes), s.schema_version);
   for (const auto& [table, rows] : s.rows_per_table)
     std::cout << fmt::format("{:<22}  {:>10} rows\n", table, rows);
@@ -59,7 +58,8 @@ int RunStats(const DbOnly& o) {
 }
 
 int RunCheck(const DbOnly& o) {
-  const std::vector<store::CheckFinding> findings = store::CheckDatabase(o.Path());
+  const std::vector<store::CheckFinding> findings =
+      store::CheckDatabase(o.db.Path(), o.db.Options());
   int problems = 0;
   for (const auto& f : findings) problems += f.is_problem ? 1 : 0;
   const int warnings = static_cast<int>(findings.size()) - problems;
@@ -77,14 +77,14 @@ int RunCheck(const DbOnly& o) {
       std::cout << fmt::format("{}  {} {}: {}\n", f.is_problem ? "problem" : "warning", f.table,
                                f.id, f.message);
     }
-    std::cout << fmt::format("{}: {} problems, {} warnings\n", o.Path(), problems, warnings);
+    std::cout << fmt::format("{}: {} problems, {} warnings\n", o.db.Path(), problems, warnings);
   }
   return problems > 0 ? kExitCheckFailed : kExitOk;
 }
 
 int RunVacuum(const DbOnly& o) {
-  const store::VacuumReport r = store::VacuumDatabase(o.Path());
-  std::cout << fmt::format("vacuumed {}: {} -> {}\n", o.Path(), Bytes(r.bytes_before),
+  const store::VacuumReport r = store::VacuumDatabase(o.db.Path(), o.db.Options());
+  std::cout << fmt::format("vacuumed {}: {} -> {}\n", o.db.Path(), Bytes(r.bytes_before),
                            Bytes(r.bytes_after));
   return kExitOk;
 }
@@ -98,7 +98,7 @@ struct PurgeOptions {
 int RunPurge(const PurgeOptions& o) {
   const std::string cutoff = store::ParsePurgeCutoff(o.older_than);
   const store::PurgeReport r =
-      store::PurgeRunsBefore(store::ResolveDatabasePath(o.db.path), cutoff, o.dry_run);
+      store::PurgeRunsBefore(o.db.Path(), cutoff, o.dry_run, o.db.Options());
   std::cout << fmt::format(
       "{} runs started before {} UTC: {} runs, {} performance results, {} compatibility "
       "results, {} models and {} hardware platforms no other result refers to\n",
@@ -115,7 +115,7 @@ struct BackupOptions {
 
 int RunBackup(const BackupOptions& o) {
   const store::BackupReport r =
-      store::BackupDatabase(store::ResolveDatabasePath(o.db.path), o.destination, o.compress);
+      store::BackupDatabase(o.db.Path(), o.destination, o.compress, o.db.Options());
   std::cout << fmt::format("backed up to {} ({}{})\n", r.destination, Bytes(r.bytes),
                            r.compressed ? ", Parquet with zstd; restore with IMPORT DATABASE" : "");
   return kExitOk;
@@ -127,8 +127,7 @@ struct ExportOptions {
 };
 
 int RunExport(const ExportOptions& o) {
-  const store::ExportReport r =
-      store::ExportDatabase(store::ResolveDatabasePath(o.db.path), o.request);
+  const store::ExportReport r = store::ExportDatabase(o.db.Path(), o.request, o.db.Options());
   for (const auto& [file, bytes] : r.files)
     std::cout << fmt::format("{}  {}\n", file, Bytes(bytes));
   return kExitOk;

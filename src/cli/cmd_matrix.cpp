@@ -28,7 +28,7 @@ std::string Render(const analysis::CompatibilityMatrix& m, const std::string& fo
 }
 
 int RunMatrix(const MatrixOptions& o) {
-  const std::string path = store::ResolveDatabasePath(o.db.path);
+  const std::string path = o.db.Path();
   // Read-only: a database that does not exist is an error, not a new empty file.
   auto store = o.db.Open(/*read_only=*/true);
   analysis::CompatibilityMatrix m =

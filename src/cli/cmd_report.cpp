@@ -69,7 +69,7 @@ analysis::Report BuildReport(store::ResultStore& store, const std::string& db_pa
 }
 
 int RunReport(const ReportOptions& o) {
-  const std::string path = store::ResolveDatabasePath(o.db.path);
+  const std::string path = o.db.Path();
   auto store = o.db.Open(/*read_only=*/true);
   const analysis::Report report = BuildReport(*store, path, o);
   std::string text;

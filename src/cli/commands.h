@@ -25,8 +25,9 @@ struct DatabaseOption {
   void Add(CLI::App* cmd);
   // The database this command uses: --db, else $BENCHMARK_DB_PATH, else the default file.
   std::string Path() const;
-  // Opens it, waiting up to --lock-wait seconds (and saying so on stderr) while another
-  // process writes to it.
+  // How it is opened: waiting up to --lock-wait seconds (and saying so on stderr) while
+  // another process writes to it.
+  store::OpenOptions Options(bool read_only = false) const;
   std::unique_ptr<store::ResultStore> Open(bool read_only = false) const;
 };
 

@@ -17,12 +17,16 @@ void DatabaseOption::Add(CLI::App* cmd) {
 
 std::string DatabaseOption::Path() const { return store::ResolveDatabasePath(path); }
 
+store::OpenOptions DatabaseOption::Options(bool read_only) const {
+  return {.read_only = read_only,
+          .lock_wait_s = lock_wait_s,
+          .on_lock_wait = [](const std::string& why) {
+            std::cerr << "ipfs-accelerate: " << why << "\n";
+          }};
+}
+
 std::unique_ptr<store::ResultStore> DatabaseOption::Open(bool read_only) const {
-  return store::ResultStore::Open(Path(), {.read_only = read_only,
-                                           .lock_wait_s = lock_wait_s,
-                                           .on_lock_wait = [](const std::string& why) {
-                                             std::cerr << "ipfs-accelerate: " << why << "\n";
-                                           }});
+  return store::ResultStore::Open(Path(), Options(read_only));
 }
 
 }  // namespace ipfs_accel::cli

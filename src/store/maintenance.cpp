@@ -90,6 +90,12 @@ void RemoveQuietly(const fs::path& p) {
   fs::remove_all(p, ec);
 }
 
+// The caller's open options (lock wait, notice) with this function's access.
+OpenOptions WithAccess(OpenOptions open, bool read_only) {
+  open.read_only = read_only;
+  return open;
+}
+
 // Runs `write` on a temporary path beside `destination`, then renames it into place; on any
 // failure removes the temporary and throws kIo naming `destination`.
 template <typename Write>
@@ -272,10 +278,10 @@ const std::vector<std::string>& ResultTables() {
   return tables;
 }
 
-DatabaseStats ReadStats(const std::string& path) {
+DatabaseStats ReadStats(const std::string& path, const OpenOptions& open) {
   DatabaseStats stats;
   {
-    auto store = ResultStore::Open(path, {.read_only = true});
+    auto store = ResultStore::Open(path, WithAccess(open, true));
     for (const std::string& table : ResultTables())
       stats.rows_per_table.emplace_back(table, CountOf(*store, "SELECT count(*) FROM " + table));
     const QueryResult origins = store->Query(
@@ -300,8 +306,8 @@ DatabaseStats ReadStats(const std::string& path) {
   return stats;
 }
 
-std::vector<CheckFinding> CheckDatabase(const std::string& path) {
-  auto store = ResultStore::Open(path, {.read_only = true});
+std::vector<CheckFinding> CheckDatabase(const std::string& path, const OpenOptions& open) {
+  auto store = ResultStore::Open(path, WithAccess(open, true));
   std::vector<CheckFinding> problems, warnings;
   const auto collect = [&](const std::string& sql, bool is_problem) {
     // Every check query yields (table, id, message).
@@ -397,7 +403,7 @@ std::vector<CheckFinding> CheckDatabase(const std::string& path) {
   return problems;
 }
 
-VacuumReport VacuumDatabase(const std::string& path) {
+VacuumReport VacuumDatabase(const std::string& path, const OpenOptions& open) {
   if (!fs::exists(path)) {
     throw Error(ErrorKind::kNotFound,
                 fmt::format("database '{}' does not exist; pass --db with an existing file", path));
@@ -405,7 +411,7 @@ VacuumReport VacuumDatabase(const std::string& path) {
   VacuumReport report;
   report.bytes_before = DatabaseBytes(path);
   {
-    auto store = ResultStore::Open(path);
+    auto store = ResultStore::Open(path, WithAccess(open, false));
     store->Query("CHECKPOINT");
     store->Query("VACUUM ANALYZE");
     store->Query("CHECKPOINT");
@@ -432,7 +438,8 @@ std::string ParsePurgeCutoff(const std::string& text) {
                           text));
 }
 
-PurgeReport PurgeRunsBefore(const std::string& path, const std::string& cutoff, bool dry_run) {
+PurgeReport PurgeRunsBefore(const std::string& path, const std::string& cutoff, bool dry_run,
+                            const OpenOptions& open) {
   if (!fs::exists(path)) {
     throw Error(ErrorKind::kNotFound,
                 fmt::format("database '{}' does not exist; pass --db with an existing file", path));
@@ -440,7 +447,7 @@ PurgeReport PurgeRunsBefore(const std::string& path, const std::string& cutoff, 
   PurgeReport report;
   report.cutoff = cutoff;
   report.dry_run = dry_run;
-  auto store = ResultStore::Open(path, {.read_only = dry_run});
+  auto store = ResultStore::Open(path, WithAccess(open, dry_run));
   const std::string old_runs =
       "SELECT run_id FROM runs WHERE started_at < CAST(" + Literal(cutoff) + " AS TIMESTAMP)";
   store->Query("BEGIN TRANSACTION");
@@ -510,8 +517,8 @@ PurgeReport PurgeRunsBefore(const std::string& path, const std::string& cutoff, 
   return report;
 }
 
-BackupReport BackupDatabase(const std::string& path, const std::string& destination,
-                            bool compress) {
+BackupReport BackupDatabase(const std::string& path, const std::string& destination, bool compress,
+                            const OpenOptions& open) {
   if (!fs::exists(path)) {
     throw Error(ErrorKind::kNotFound,
                 fmt::format("database '{}' does not exist; pass --db with an existing file", path));
@@ -519,7 +526,7 @@ BackupReport BackupDatabase(const std::string& path, const std::string& destinat
   RefuseExisting(destination, "backup");
   BackupReport report{.destination = destination, .compressed = compress};
   // Read-write: DuckDB's file lock keeps every other writer out while the copy is taken.
-  auto store = ResultStore::Open(path);
+  auto store = ResultStore::Open(path, WithAccess(open, false));
   WriteThenRename(destination, "backup", [&](const fs::path& temporary) {
     if (compress) {
       store->Query("EXPORT DATABASE " + Literal(temporary.string()) +
@@ -533,7 +540,8 @@ BackupReport BackupDatabase(const std::string& path, const std::string& destinat
   return report;
 }
 
-ExportReport ExportDatabase(const std::string& path, const ExportRequest& request) {
+ExportReport ExportDatabase(const std::string& path, const ExportRequest& request,
+                            const OpenOptions& open) {
   if (request.format != "parquet" && request.format != "csv" && request.format != "json" &&
       request.format != "run-json") {
     throw Error(
@@ -552,7 +560,7 @@ ExportReport ExportDatabase(const std::string& path, const ExportRequest& reques
     throw Error(ErrorKind::kInvalidArgument, "pass either --table or --query, not both");
   }
   RefuseExisting(request.output, "export output");
-  auto store = ResultStore::Open(path, {.read_only = true});
+  auto store = ResultStore::Open(path, WithAccess(open, true));
   ExportReport report;
   if (request.format == "run-json") {
     std::vector<std::string> ids;

@@ -243,6 +243,7 @@ TEST_F(CliTest, DatabaseLockedByAnotherWriter) {
   char c;
   ASSERT_EQ(read(ready[0], &c, 1), 1);
   const Result r = Run("benchmark --model bert-tiny --lock-wait 0.5 --db " + db_);
+  const Result stats = Run("db stats --lock-wait 0.5 --db " + db_);  // maintenance waits alike
   (void)!write(release[1], &c, 1);
   int status = 0;
   waitpid(child, &status, 0);
@@ -253,6 +254,10 @@ TEST_F(CliTest, DatabaseLockedByAnotherWriter) {
             std::string::npos)
       << r.err;
   EXPECT_NE(r.ErrorLines()[1].find("stayed locked for 0.5 s"), std::string::npos) << r.err;
+  EXPECT_EQ(stats.status, 7);
+  ASSERT_EQ(stats.ErrorLines().size(), 2u) << stats.err;
+  EXPECT_NE(stats.ErrorLines()[1].find("stayed locked for 0.5 s"), std::string::npos)
+      << stats.err;
   EXPECT_EQ(Count("runs"), 1);
 }
 

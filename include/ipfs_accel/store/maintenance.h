@@ -28,8 +28,11 @@ struct DatabaseStats {
   int schema_version = 0;
 };
 
+// Each function opens the database itself with `open` (its lock wait and notice; read_only is
+// set by the function as it says).
+
 // Opens read-only.
-DatabaseStats ReadStats(const std::string& path);
+DatabaseStats ReadStats(const std::string& path, const OpenOptions& open = {});
 
 struct CheckFinding {
   bool is_problem = true;  // false: a warning (e.g. a model no result refers to)
@@ -42,7 +45,7 @@ struct CheckFinding {
 // to (warnings); impossible values (negative, NaN or infinite measurements, min > max,
 // p50 > p99, samples with zero iterations); schema version equal to this tool's. Opens
 // read-only. Problems first, then warnings, each in table then id order.
-std::vector<CheckFinding> CheckDatabase(const std::string& path);
+std::vector<CheckFinding> CheckDatabase(const std::string& path, const OpenOptions& open = {});
 
 struct VacuumReport {
   uint64_t bytes_before = 0;
@@ -50,7 +53,7 @@ struct VacuumReport {
 };
 
 // CHECKPOINT, then VACUUM ANALYZE. Opens read-write.
-VacuumReport VacuumDatabase(const std::string& path);
+VacuumReport VacuumDatabase(const std::string& path, const OpenOptions& open = {});
 
 // "90d", "12h", "2w" (before now, UTC) or "2026-01-01" / "2026-01-01T10:00:00Z" to the
 // timestamp text DuckDB compares runs.started_at with ("YYYY-MM-DD HH:MM:SS", UTC).
@@ -74,7 +77,8 @@ struct PurgeReport {
 // and hardware in a second (DuckDB cannot delete a referenced key in the transaction that
 // deleted its references); after a failure in the second, the database is consistent and a
 // second purge finishes. With dry_run, counts and changes nothing. Opens read-write.
-PurgeReport PurgeRunsBefore(const std::string& path, const std::string& cutoff, bool dry_run);
+PurgeReport PurgeRunsBefore(const std::string& path, const std::string& cutoff, bool dry_run,
+                            const OpenOptions& open = {});
 
 struct BackupReport {
   std::string destination;
@@ -87,7 +91,8 @@ struct BackupReport {
 // `destination` instead (Parquet with zstd; restore with IMPORT DATABASE). Never overwrites:
 // kIo when `destination` exists. Written under a temporary name beside `destination` and
 // renamed, so a failure leaves nothing behind.
-BackupReport BackupDatabase(const std::string& path, const std::string& destination, bool compress);
+BackupReport BackupDatabase(const std::string& path, const std::string& destination, bool compress,
+                            const OpenOptions& open = {});
 
 struct ExportRequest {
   // "parquet", "csv" or "json" (one JSON object per line): tables through DuckDB's COPY.
@@ -109,7 +114,8 @@ struct ExportReport {
 // for a run that is not stored. Never overwrites `output`; written under a temporary name in
 // the same folder and renamed, so a failure (a full disk included) leaves no half file (kIo
 // naming the path). Opens read-only.
-ExportReport ExportDatabase(const std::string& path, const ExportRequest& request);
+ExportReport ExportDatabase(const std::string& path, const ExportRequest& request,
+                            const OpenOptions& open = {});
 
 // A stored run as the records WriteRun took: the run, and per model x hardware its performance
 // and compatibility results in the order they were written. Throws kNotFound for an unknown
