@@ -96,7 +96,7 @@ std::vector<Cell> ResultRow(const Configuration& c, const store::PerformanceReco
             : std::nullopt,
         Ms(r.latency_p50_ms),
         Ms(r.latency_p90_ms),
-        Num(r.throughput_items_per_s, 2),
+        Num(r.throughput_items_per_s.value_or(0), 2),
         Mb(r.peak_rss_bytes)};
   if (c.scenario == "server")
     return {c.platform,
@@ -121,7 +121,7 @@ std::vector<Cell> ResultRow(const Configuration& c, const store::PerformanceReco
             ShapesText(r.input_shapes_json),
             Ms(r.load_ms),
             Ms(r.latency_mean_ms),
-            Num(r.throughput_items_per_s, 2),
+            Num(r.throughput_items_per_s.value_or(0), 2),
             note.empty() ? Cell{} : Cell{note},
             Mb(r.peak_rss_bytes),
             Mb(r.device_memory_process_bytes),
@@ -138,7 +138,7 @@ std::vector<Cell> ResultRow(const Configuration& c, const store::PerformanceReco
           Ms(r.latency_p90_ms),
           Ms(r.tail_early_stopping_ms),
           Ms(r.latency_p99_ms),
-          Num(r.throughput_items_per_s, 2),
+          Num(r.throughput_items_per_s.value_or(0), 2),
           Mb(r.peak_rss_bytes),
           Mb(r.device_memory_process_bytes),
           Mb(r.device_memory_gpu_used_bytes)};

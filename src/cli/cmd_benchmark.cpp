@@ -102,6 +102,7 @@ store::ModelRecord ModelRecordOf(const models::Model& model) {
                        model.info.source,      model.info.source_path,  model.info.parameters,
                        model.info.content_hash};
   if (!model.info.family.empty()) r.family = model.info.family;
+  if (!model.info.config_hash.empty()) r.config_hash = model.info.config_hash;
   return r;
 }
 
@@ -288,11 +289,12 @@ int RunLoadScenario(const BenchmarkOptions& o, const SweepRequest& req) {
         e.model = ModelRecordOf(model);
         for (const bool concurrent : {false, true}) {
           const store::PerformanceRecord r = ToRecord(t, concurrent, parts, options);
-          table.rows.push_back(
-              {platform, concurrent ? "concurrent" : "sequential", std::to_string(threads),
-               fmt::format("{}", fmt::join(parts, "+")), fmt::format("{:.1f}", r.latency_p50_ms),
-               fmt::format("{:.1f}", r.latency_mean_ms), fmt::format("{:.1f}", r.latency_min_ms),
-               std::to_string(r.iterations)});
+          table.rows.push_back({platform, concurrent ? "concurrent" : "sequential",
+                                std::to_string(threads), fmt::format("{}", fmt::join(parts, "+")),
+                                fmt::format("{:.1f}", r.latency_p50_ms.value_or(0)),
+                                fmt::format("{:.1f}", r.latency_mean_ms.value_or(0)),
+                                fmt::format("{:.1f}", r.latency_min_ms.value_or(0)),
+                                std::to_string(r.iterations)});
           e.performance.push_back(r);
         }
         e.compatibility.push_back({.execution_provider = t.execution_provider,
@@ -542,12 +544,12 @@ SweepSummary Summarize(const SweepRequest& req, const SweepTally& tally) {
     std::string note;
     if (best_rows.count(i)) note = "best batch";
     if (r.latency_bound_ms)
-      note = r.tail_early_stopping_ms.value_or(r.latency_p99_ms) <= *r.latency_bound_ms
+      note = r.tail_early_stopping_ms.value_or(r.latency_p99_ms.value_or(0)) <= *r.latency_bound_ms
                  ? "meets bound"
                  : "misses bound";
     out.table.rows.push_back(ResultRow(*c, r, note));
     const double headline =
-        r.scenario == "server" ? r.achieved_qps.value_or(0) : r.throughput_items_per_s;
+        r.scenario == "server" ? r.achieved_qps.value_or(0) : r.throughput_items_per_s.value_or(0);
     const bool eligible = r.scenario != "server" || note != "misses bound";
     if (eligible && headline > out.best_throughput) {
       out.best_throughput = headline;
@@ -573,7 +575,8 @@ void PrintSweep(const BenchmarkOptions& o, const PreparedSweep& s, const StoredR
                          {{"name", s.model.info.name},
                           {"architecture", s.model.info.architecture},
                           {"parameters", s.model.info.parameters},
-                          {"content_hash", s.model.info.content_hash}}},
+                          {"content_hash", s.model.info.content_hash},
+                          {"config_hash", s.model.info.config_hash}}},
                         {"configurations", total},
                         {"failures", tally.failures},
                         {"skipped", tally.skipped},

@@ -164,6 +164,8 @@ Model Build(const BuildTarget& target, WeightProvider& weights, const LoadOption
   info.modality = arch.modality;
   info.parameters = weights.parameter_count();
   info.family = arch.family;
+  // nlohmann's objects keep their keys sorted, so equal configs dump to equal text.
+  info.config_hash = Sha256OfText(target.config.json().dump());
   m.info = std::move(info);
   m.input_hints = arch.input_hints(target.config);
   m.dim_roles = arch.dim_roles(target.config);

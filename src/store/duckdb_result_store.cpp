@@ -204,7 +204,6 @@ std::string InsertPerformanceSql(const std::vector<Column>& columns) {
 void Bind(Statement& s, const std::string& v) { s.AddText(v); }
 void Bind(Statement& s, int64_t v) { s.AddInt(v); }
 void Bind(Statement& s, int v) { s.AddInt(v); }
-void Bind(Statement& s, double v) { s.AddDouble(v); }
 void Bind(Statement& s, const std::vector<double>& v) { s.AddDoubleList(v); }
 template <typename T>
 void Bind(Statement& s, const std::optional<T>& v) {
@@ -214,7 +213,6 @@ void Bind(Statement& s, const std::optional<T>& v) {
 void SetAppended(ChunkWriter& a, size_t column, const std::string& v) { a.Text(column, v); }
 void SetAppended(ChunkWriter& a, size_t column, int64_t v) { a.Int(column, v); }
 void SetAppended(ChunkWriter& a, size_t column, int v) { a.Int(column, v); }
-void SetAppended(ChunkWriter& a, size_t column, double v) { a.Double(column, v); }
 void SetAppended(ChunkWriter& a, size_t column, const std::vector<double>& v) {
   a.Doubles(column, v);
 }
@@ -456,6 +454,7 @@ void DuckDbResultStore::InsertEntries(const RunResults& results, const std::stri
   const RunRecord& run = results.run;
 
   // Hardware and models are found by their unique keys; a known one keeps its first details.
+  // A model's key includes its config hash, unset (NULL) for an .onnx file and old rows.
   Statement find_hardware(con,
                           "SELECT hardware_id FROM hardware_platforms "
                           "WHERE platform = ? AND device_name = ? AND hostname = ?",
@@ -466,11 +465,13 @@ void DuckDbResultStore::InsertEntries(const RunResults& results, const std::stri
                             prepare_error);
   Statement find_model(con,
                        "SELECT model_id FROM models "
-                       "WHERE name = ? AND source = ? AND content_hash = ?",
+                       "WHERE name = ? AND source = ? AND content_hash = ? "
+                       "AND config_hash IS NOT DISTINCT FROM ?",
                        prepare_error);
   Statement insert_model(con,
                          "INSERT INTO models (name, architecture, modality, source, source_path, "
-                         "parameters, content_hash, family) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                         "parameters, content_hash, family, config_hash) VALUES (?, ?, ?, ?, ?, "
+                         "?, ?, ?, ?) "
                          "RETURNING model_id",
                          prepare_error);
   const std::vector<Column> columns = PerformanceColumns();
@@ -509,6 +510,7 @@ void DuckDbResultStore::InsertEntries(const RunResults& results, const std::stri
     Result found_model = find_model.AddText(model.name)
                              .AddText(model.source)
                              .AddText(model.content_hash)
+                             .AddOptional(model.config_hash)
                              .Execute(model_error);
     const int64_t model_id = found_model.RowCount() > 0 ? found_model.FirstInt64()
                                                         : insert_model.AddText(model.name)
@@ -519,6 +521,7 @@ void DuckDbResultStore::InsertEntries(const RunResults& results, const std::stri
                                                               .AddInt(model.parameters)
                                                               .AddText(model.content_hash)
                                                               .AddOptional(model.family)
+                                                              .AddOptional(model.config_hash)
                                                               .Execute(model_error)
                                                               .FirstInt64();
 

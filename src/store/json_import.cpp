@@ -208,7 +208,7 @@ void FillFromSamples(PerformanceRecord& p) {
   const double mean = std::accumulate(s.begin(), s.end(), 0.0) / n;
   double ss = 0;
   for (double x : s) ss += (x - mean) * (x - mean);
-  p.latency_stdev_ms = s.size() > 1 ? std::sqrt(ss / (n - 1)) : 0.0;
+  if (s.size() > 1) p.latency_stdev_ms = std::sqrt(ss / (n - 1));  // one sample has none
   p.latency_min_ms = s.front();
   p.latency_max_ms = s.back();
   auto pct = [&](double q) {
@@ -296,7 +296,8 @@ const std::vector<std::string> kCommonUnmapped = {
     "tool version, git commit, seed: not in the file (stored empty / 0)",
     "runtime and execution provider: not in the file (the legacy system ran PyTorch; stored "
     "as 'legacy:<hardware>', runtime version empty)",
-    "warm-up iterations, threads, first-inference time, peak RSS: not in the file (stored 0)",
+    "warm-up iterations, threads: not in the file (stored 0); first-inference time, peak RSS: "
+    "not in the file (stored empty)",
     "model weights' hash, architecture, modality: not in the file (stored empty / 'unknown')",
 };
 
@@ -349,11 +350,13 @@ void ParseFlat(const Parser& ps, const json& j, ImportResult& out, Unmapped& un)
       {"legacy", legacy}}.dump();
   rr.entries.push_back(std::move(e));
   out.runs.push_back(std::move(rr));
-  un.Add("latency_ms is one figure: no samples, stdev, min/max or percentiles (stored 0)");
+  un.Add(
+      "latency_ms is one figure, the mean: no samples, stdev, min/max or percentiles (stored "
+      "empty)");
   un.Add(
       "memory_usage_mb has no column (peak RSS is not the same quantity); kept in the run's "
       "metadata");
-  un.Add("sequence length, load time, iterations: not in the file (stored 0)");
+  un.Add("sequence length, iterations: not in the file (stored 0); load time: stored empty");
   un.Add(
       "command per batch size and 'compatible' (a claim, not a checked result): kept in the "
       "run's metadata");
@@ -427,7 +430,7 @@ void ParseBatch(const Parser& ps, const json& j, ImportResult& out, Unmapped& un
   un.Add(
       "memory_mb has no column (peak RSS is not the same quantity); kept in the run's "
       "metadata");
-  un.Add("sequence length, load time: not in the file (stored 0)");
+  un.Add("sequence length: not in the file (stored 0); load time: stored empty");
   un.Add(
       "command and output_file per model: kept in the run's metadata; 'summary' repeats "
       "batch_results and is not read");
@@ -479,7 +482,7 @@ void ParseNested(const Parser& ps, const json& j, ImportResult& out, Unmapped& u
           rr.entries.push_back(std::move(e));
           continue;
         }
-        double load_ms = 0;
+        std::optional<double> load_ms;
         if (m.contains("model_load_time"))
           load_ms =
               ps.NonNegative(m["model_load_time"], at + ".model_load_time", "load time", 1000.0);
@@ -715,9 +718,9 @@ void CheckExportedRun(const Parser& ps, const RunResults& r, const std::string& 
       const PerformanceRecord& p = r.entries[e].performance[i];
       const std::string pat = fmt::format("{}.entries[{}].performance[{}]", at, e, i);
       if (p.batch_size < 1) ps.BatchSize(json(p.batch_size), pat + ".batch_size");
-      for (const double v : {p.latency_mean_ms, p.latency_min_ms, p.latency_max_ms,
-                             p.latency_p50_ms, p.latency_p99_ms, p.load_ms})
-        ps.NonNegative(json(v), pat + " latency or load time", "latency");
+      for (const auto& v : {p.latency_mean_ms, p.latency_min_ms, p.latency_max_ms, p.latency_p50_ms,
+                            p.latency_p99_ms, p.load_ms})
+        if (v) ps.NonNegative(json(*v), pat + " latency or load time", "latency");
       ps.Samples(json(p.samples_ms), pat + ".samples_ms", 1.0);
     }
   }

@@ -348,30 +348,36 @@ std::vector<CheckFinding> CheckDatabase(const std::string& path, const OpenOptio
       "count(*) || ' rows' FROM performance_results GROUP BY result_id HAVING count(*) > 1",
       true);
 
-  // Impossible values of measurements.
-  const char* kMeasurements[] = {"load_ms",
-                                 "first_inference_ms",
-                                 "latency_mean_ms",
-                                 "latency_stdev_ms",
-                                 "latency_min_ms",
-                                 "latency_max_ms",
-                                 "latency_p50_ms",
-                                 "latency_p90_ms",
-                                 "latency_p95_ms",
-                                 "latency_p99_ms",
-                                 "throughput_items_per_s",
-                                 "time_to_first_token_ms",
-                                 "tail_early_stopping_ms",
-                                 "tail_ci_low_ms",
-                                 "tail_ci_high_ms",
-                                 "achieved_qps"};
+  // Impossible values of measurements: a latency's mean or percentile is never 0 or less (a
+  // value the source did not have is NULL since v8, not 0). The others may be 0: a stdev of
+  // equal samples, a minimum on a browser's coarse clock (100 us without isolation).
+  struct Measurement {
+    const char* column;
+    bool positive;
+  };
+  constexpr Measurement kMeasurements[] = {{"load_ms", false},
+                                           {"first_inference_ms", true},
+                                           {"latency_mean_ms", true},
+                                           {"latency_stdev_ms", false},
+                                           {"latency_min_ms", false},
+                                           {"latency_max_ms", true},
+                                           {"latency_p50_ms", true},
+                                           {"latency_p90_ms", true},
+                                           {"latency_p95_ms", true},
+                                           {"latency_p99_ms", true},
+                                           {"throughput_items_per_s", false},
+                                           {"time_to_first_token_ms", true},
+                                           {"tail_early_stopping_ms", true},
+                                           {"tail_ci_low_ms", false},
+                                           {"tail_ci_high_ms", true},
+                                           {"achieved_qps", false}};
   std::string values;
-  for (const char* column : kMeasurements) {
+  for (const auto& [column, positive] : kMeasurements) {
     values += fmt::format(
         "SELECT 'performance_results', CAST(result_id AS VARCHAR), '{0} is ' || "
-        "CAST({0} AS VARCHAR) FROM performance_results WHERE {0} < 0 OR isnan({0}) OR "
+        "CAST({0} AS VARCHAR) FROM performance_results WHERE {0} {1} 0 OR isnan({0}) OR "
         "isinf({0}) UNION ALL ",
-        column);
+        column, positive ? "<=" : "<");
   }
   values +=
       "SELECT 'performance_results', CAST(result_id AS VARCHAR), 'latency_min_ms ' || "

@@ -462,6 +462,50 @@ DROP TABLE runs;
 ALTER TABLE runs_v7 RENAME TO runs;
 )sql";
 
+// Schema v8: a model is what was measured, its weights and its structure: models get the
+// sha256 of the config the graph was built from, and it joins their unique key (DuckDB cannot
+// alter a UNIQUE, so models is rebuilt; NULL in rows stored before). A measured value the source
+// did not have is NULL, not 0: the measured columns of performance_results lose NOT NULL, and
+// the zeros imported runs stored for values their files lacked become NULL (a latency, load
+// time, throughput or peak RSS of exactly 0 was never measured; a standard deviation of fewer
+// than two samples is not defined).
+const std::string kSchemaV8 = [] {
+  std::string sql = R"sql(
+DROP VIEW latest_performance;
+DROP VIEW model_hardware_compatibility;
+CREATE TABLE models_v8 (
+  model_id BIGINT PRIMARY KEY DEFAULT nextval('model_id_seq'),
+  name VARCHAR NOT NULL,
+  architecture VARCHAR NOT NULL,
+  modality VARCHAR NOT NULL,
+  source VARCHAR NOT NULL,
+  source_path VARCHAR NOT NULL,
+  parameters BIGINT NOT NULL CHECK (parameters >= 0),
+  content_hash VARCHAR NOT NULL,
+  family VARCHAR,
+  config_hash VARCHAR,
+  UNIQUE (name, source, content_hash, config_hash)
+);
+INSERT INTO models_v8 BY NAME SELECT * FROM models;
+DROP TABLE models;
+ALTER TABLE models_v8 RENAME TO models;
+)sql";
+  const char* kMeasured[] = {"load_ms",          "first_inference_ms",     "latency_mean_ms",
+                             "latency_stdev_ms", "latency_min_ms",         "latency_max_ms",
+                             "latency_p50_ms",   "latency_p90_ms",         "latency_p95_ms",
+                             "latency_p99_ms",   "throughput_items_per_s", "peak_rss_bytes"};
+  const std::string imported = "run_id IN (SELECT run_id FROM runs WHERE origin = 'imported')";
+  for (const char* column : kMeasured) {
+    sql += fmt::format("ALTER TABLE performance_results ALTER COLUMN {} DROP NOT NULL;\n", column);
+    const std::string never_measured = std::string_view(column) == "latency_stdev_ms"
+                                           ? fmt::format("{} = 0 AND len(samples_ms) < 2", column)
+                                           : fmt::format("{} = 0", column);
+    sql += fmt::format("UPDATE performance_results SET {} = NULL WHERE {} AND {};\n", column,
+                       never_measured, imported);
+  }
+  return sql;
+}();
+
 constexpr const char* kCreateSchemaVersion = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (
   version INTEGER PRIMARY KEY,
@@ -494,6 +538,10 @@ const std::vector<MigrationStep>& MigrationSteps() {
        "runs' state (running, interrupted, complete): a sweep stores each configuration as it "
        "finishes",
        std::string(kSchemaV7Runs) + kLatestPerformanceViewV5 + kModelHardwareCompatibilityView},
+      {8,
+       "models' config hash in their identity; measured values the source did not have are "
+       "NULL (imported zeros converted)",
+       kSchemaV8 + kLatestPerformanceViewV5 + kModelHardwareCompatibilityView},
   };
   return steps;
 }

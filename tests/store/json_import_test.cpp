@@ -65,10 +65,10 @@ TEST(JsonImportTest, FlatFileIsOneRunMarkedNotMeasured) {
   EXPECT_EQ(e.hardware.platform, "cpu");
   ASSERT_EQ(e.performance.size(), 2u);
   EXPECT_EQ(e.performance[0].batch_size, 1);
-  EXPECT_DOUBLE_EQ(e.performance[0].latency_mean_ms, 20);
-  EXPECT_DOUBLE_EQ(e.performance[0].throughput_items_per_s, 50);
+  EXPECT_DOUBLE_EQ(e.performance[0].latency_mean_ms.value(), 20);
+  EXPECT_DOUBLE_EQ(e.performance[0].throughput_items_per_s.value(), 50);
   EXPECT_EQ(e.performance[1].batch_size, 4);
-  EXPECT_DOUBLE_EQ(e.performance[1].latency_mean_ms, 50);
+  EXPECT_DOUBLE_EQ(e.performance[1].latency_mean_ms.value(), 50);
   EXPECT_TRUE(e.performance[0].samples_ms.empty());
   EXPECT_TRUE(e.compatibility.empty());
   const json meta = json::parse(run.run.metadata_json);
@@ -94,13 +94,13 @@ TEST(JsonImportTest, BatchFileKeepsEveryLatencySample) {
   ASSERT_EQ(bert->performance.size(), 1u);
   const auto& p = bert->performance[0];
   EXPECT_EQ(p.batch_size, 1);
-  EXPECT_DOUBLE_EQ(p.latency_mean_ms, 52.59137153625488);
-  EXPECT_DOUBLE_EQ(p.throughput_items_per_s, 19.014525972395123);
+  EXPECT_DOUBLE_EQ(p.latency_mean_ms.value(), 52.59137153625488);
+  EXPECT_DOUBLE_EQ(p.throughput_items_per_s.value(), 19.014525972395123);
   ASSERT_EQ(p.samples_ms.size(), 5u);
   EXPECT_DOUBLE_EQ(p.samples_ms[1], 184.07940864562988);
-  EXPECT_DOUBLE_EQ(p.latency_max_ms, 184.07940864562988);
-  EXPECT_DOUBLE_EQ(p.latency_min_ms, 1.5406608581542969);
-  EXPECT_DOUBLE_EQ(p.latency_p50_ms, 26.749134063720703);
+  EXPECT_DOUBLE_EQ(p.latency_max_ms.value(), 184.07940864562988);
+  EXPECT_DOUBLE_EQ(p.latency_min_ms.value(), 1.5406608581542969);
+  EXPECT_DOUBLE_EQ(p.latency_p50_ms.value(), 26.749134063720703);
   EXPECT_EQ(p.iterations, 5);
   EXPECT_TRUE(Contains(r.unmapped, "stdout/stderr"));
   const json meta = json::parse(run.run.metadata_json);
@@ -127,12 +127,12 @@ TEST(JsonImportTest, NestedFileConvertsSecondsAndKeepsFamilyAndHost) {
   for (const auto& p : bert.performance)
     if (p.batch_size == 4 && p.seq_len == 128) b4s128 = &p;
   ASSERT_NE(b4s128, nullptr);
-  EXPECT_NEAR(b4s128->latency_mean_ms, 523.7879872322083, 1e-9);
+  EXPECT_NEAR(b4s128->latency_mean_ms.value(), 523.7879872322083, 1e-9);
   ASSERT_EQ(b4s128->samples_ms.size(), 20u);
   EXPECT_NEAR(b4s128->samples_ms[0], 663.7024879455566, 1e-9);
-  EXPECT_DOUBLE_EQ(b4s128->throughput_items_per_s, 7.636618353930059);
+  EXPECT_DOUBLE_EQ(b4s128->throughput_items_per_s.value(), 7.636618353930059);
   EXPECT_EQ(b4s128->iterations, 20);
-  EXPECT_NEAR(b4s128->load_ms, 2835.731029510498, 1e-9);
+  EXPECT_NEAR(b4s128->load_ms.value(), 2835.731029510498, 1e-9);
   EXPECT_TRUE(Contains(r.unmapped, "model_load_time"));
 }
 
@@ -199,7 +199,7 @@ TEST(JsonImportTest, RunExportRoundTripsFieldForField) {
   const RunResults back = RunResultsFromJson(json::parse(exported.dump()), "test");
   EXPECT_EQ(RunResultsToJson(back).dump(), exported.dump());
   EXPECT_EQ(back.run.seed, original.run.seed);
-  EXPECT_EQ(back.entries[0].performance[0].latency_mean_ms,
+  EXPECT_EQ(back.entries[0].performance[0].latency_mean_ms.value(),
             original.entries[0].performance[0].latency_mean_ms);
   EXPECT_EQ(back.entries[0].performance[0].samples_ms,
             original.entries[0].performance[0].samples_ms);
@@ -271,7 +271,7 @@ TEST(JsonImportTest, RunExportReadersAgreeAndErrorsStillNameTheField) {
   const RunResults expected = RunResultsFromJson(exported, "test");
   for (RunResults back : r.runs) {
     EXPECT_FALSE(back.entries[0].performance[0].tail_percentile.has_value());
-    EXPECT_EQ(back.entries[0].performance[0].latency_p50_ms, 3.0);
+    EXPECT_EQ(back.entries[0].performance[0].latency_p50_ms.value(), 3.0);
     back.run.origin = expected.run.origin;
     back.run.imported_from = expected.run.imported_from;
     EXPECT_EQ(RunResultsToJson(back), RunResultsToJson(expected));

@@ -162,12 +162,12 @@ void DropSchema(ResultStore& store) {
 
 TEST_F(ResultStoreTest, OpenCreatesTheCurrentSchemaAndRecordsEveryStep) {
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(CurrentSchemaVersion(), 7);
-  EXPECT_EQ(store->SchemaVersion(), 7);
+  EXPECT_EQ(CurrentSchemaVersion(), 8);
+  EXPECT_EQ(store->SchemaVersion(), 8);
   QueryResult versions = store->Query(
       "SELECT version, description, applied_at IS NOT NULL FROM schema_version ORDER BY version");
-  ASSERT_EQ(versions.rows.size(), 7u);
-  for (int v = 1; v <= 7; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
+  ASSERT_EQ(versions.rows.size(), 8u);
+  for (int v = 1; v <= 8; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
   EXPECT_FALSE(versions.rows[0][1].value_or("").empty());
   EXPECT_EQ(versions.rows[0][2], "true");
   for (const std::string& table : kTables) EXPECT_EQ(Count(*store, table), 0) << table;
@@ -182,8 +182,8 @@ TEST_F(ResultStoreTest, ReopenDoesNotMigrateAgain) {
     applied_at = Cell(*store, "SELECT max(applied_at) FROM schema_version");
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 7);
-  EXPECT_EQ(Count(*store, "schema_version"), 7);
+  EXPECT_EQ(store->SchemaVersion(), 8);
+  EXPECT_EQ(Count(*store, "schema_version"), 8);
   EXPECT_EQ(Cell(*store, "SELECT max(applied_at) FROM schema_version"), applied_at);
 }
 
@@ -238,12 +238,12 @@ TEST_F(ResultStoreTest, WriteRunThenQueryReadsBackExactValues) {
   EXPECT_EQ(row[8], "4");
   EXPECT_EQ(row[9], "5");
   EXPECT_EQ(row[10], "5");
-  const std::vector<double> doubles = {
+  const std::vector<std::optional<double>> doubles = {
       p.load_ms,        p.first_inference_ms, p.latency_mean_ms,       p.latency_stdev_ms,
       p.latency_min_ms, p.latency_max_ms,     p.latency_p50_ms,        p.latency_p90_ms,
       p.latency_p95_ms, p.latency_p99_ms,     p.throughput_items_per_s};
   for (size_t i = 0; i < doubles.size(); ++i) {
-    EXPECT_EQ(std::stod(row[11 + i].value()), doubles[i]) << perf.column_names[11 + i];
+    EXPECT_EQ(std::stod(row[11 + i].value()), doubles[i].value()) << perf.column_names[11 + i];
   }
   EXPECT_EQ(row[22], "123456789012");
   EXPECT_EQ(row[23], "[1e-05, 0.1, 1.5, 2.25, 1.2345678901234567]");
@@ -517,6 +517,90 @@ TEST_F(ResultStoreTest, MigratesAVersion1DatabaseKeepingItsRows) {
       "DELETE FROM performance_results WHERE run_id = 'r1'; DELETE FROM compatibility_results "
       "WHERE run_id = 'r1'; DELETE FROM runs WHERE run_id = 'r1'");
   EXPECT_EQ(Count(*store, "runs"), 1);
+}
+
+// Brings the empty database of `store` to schema `version` the way the tool of that version
+// left it: its steps, and their rows in schema_version.
+void CreateSchemaUpTo(ResultStore& store, int version) {
+  DropSchema(store);
+  store.Query(
+      "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL, "
+      "description VARCHAR NOT NULL)");
+  for (int v = 1; v <= version; ++v) {
+    store.Query(MigrationSteps()[v - 1].sql);
+    store.Query(
+        fmt::format("INSERT INTO schema_version VALUES ({}, TIMESTAMP '2026-11-01', 'v{}')", v, v));
+  }
+}
+
+// A v7 performance row of run `run_id` whose every latency, load time, throughput and peak RSS
+// is `value` (a legacy import stored 0 for what its file lacked).
+std::string V7PerformanceRow(const std::string& run_id, double value) {
+  return fmt::format(
+      "INSERT INTO performance_results BY NAME SELECT '{0}' AS run_id, 1 AS model_id, 1 AS "
+      "hardware_id, 'legacy:cpu' AS execution_provider, '{{}}' AS provider_options_json, '{{}}' "
+      "AS session_options_json, '' AS runtime_version, 'fp32' AS precision, 'plain' AS "
+      "graph_variant, 1 AS batch_size, 0 AS seq_len, '{{}}' AS input_shapes_json, 0 AS threads, "
+      "0 AS warmup_iterations, 0 AS iterations, {1} AS load_ms, {1} AS first_inference_ms, 20.0 "
+      "AS latency_mean_ms, {1} AS latency_stdev_ms, {1} AS latency_min_ms, {1} AS "
+      "latency_max_ms, {1} AS latency_p50_ms, {1} AS latency_p90_ms, {1} AS latency_p95_ms, {1} "
+      "AS latency_p99_ms, 50.0 AS throughput_items_per_s, CAST({1} AS BIGINT) AS peak_rss_bytes, "
+      "[]::DOUBLE[] AS samples_ms, 'single-stream' AS scenario, TIMESTAMP '2026-11-01' AS "
+      "created_at, 0 AS configuration_key",
+      run_id, value);
+}
+
+// Schema v8: what an imported run stored as 0 because its file lacked it becomes NULL; the
+// same zeros of a measured run, and every value that is not 0, stay. Models keep their rows,
+// with no config hash.
+TEST_F(ResultStoreTest, MigratingAVersion7DatabaseTurnsImportedZerosIntoNull) {
+  {
+    auto store = ResultStore::Open(db_);
+    CreateSchemaUpTo(*store, 7);
+    store->Query(
+        "INSERT INTO runs BY NAME SELECT * REPLACE (run_id || origin AS run_id) FROM (SELECT "
+        "'r-' AS run_id, TIMESTAMP '2026-11-01' AS started_at, TIMESTAMP '2026-11-01' AS "
+        "finished_at, '' AS tool_version, '' AS git_commit, '' AS command_line, 'h' AS hostname, "
+        "'os' AS os, 0 AS seed, '{}' AS metadata, origin FROM (VALUES ('imported'), "
+        "('measured')) o(origin));"
+        "INSERT INTO models VALUES (nextval('model_id_seq'), 'bert', 'bert', 'text', "
+        "'legacy-json', '', 0, '', 'embedding');"
+        "INSERT INTO hardware_platforms VALUES (nextval('hardware_id_seq'), 'cpu', 'x', 'h', "
+        "'{}');");
+    store->Query(V7PerformanceRow("r-imported", 0));
+    store->Query(V7PerformanceRow("r-measured", 0));
+    store->Query(V7PerformanceRow("r-imported", 1.5));
+  }
+  auto store = ResultStore::Open(db_);
+  EXPECT_EQ(store->SchemaVersion(), 8);
+  const std::string row =
+      "SELECT CAST([latency_p50_ms, latency_p99_ms, latency_stdev_ms, load_ms, peak_rss_bytes, "
+      "latency_mean_ms, throughput_items_per_s] AS VARCHAR) FROM performance_results WHERE ";
+  EXPECT_EQ(Cell(*store, row + "run_id = 'r-imported' AND latency_min_ms IS NULL"),
+            "[NULL, NULL, NULL, NULL, NULL, 20.0, 50.0]");
+  EXPECT_EQ(Cell(*store, row + "run_id = 'r-measured'"), "[0.0, 0.0, 0.0, 0.0, 0.0, 20.0, 50.0]");
+  EXPECT_EQ(Cell(*store, row + "run_id = 'r-imported' AND latency_min_ms = 1.5"),
+            "[1.5, 1.5, 1.5, 1.5, 2.0, 20.0, 50.0]");
+  EXPECT_EQ(Cell(*store, "SELECT format('{} {}', name, config_hash IS NULL) FROM models"),
+            "bert true");
+  EXPECT_EQ(Count(*store, "latest_performance"), 1);
+}
+
+// A model is its weights and its structure: the same name, source and weights with another
+// config is another model; the same config finds the stored one, and an unset config hash (an
+// .onnx file, or a row stored before v8) is its own key.
+TEST_F(ResultStoreTest, AModelIsItsWeightsAndItsConfig) {
+  auto store = ResultStore::Open(db_);
+  for (const char* config : {"sha256:aa", "sha256:bb", "sha256:aa", "", ""}) {
+    RunResults run = SampleRun();
+    if (*config) run.entries[0].model.config_hash = config;
+    store->WriteRun(run);
+  }
+  EXPECT_EQ(Cell(*store,
+                 "SELECT string_agg(COALESCE(config_hash, 'NULL') || ' ' || (SELECT count(*) "
+                 "FROM performance_results p WHERE p.model_id = m.model_id), ', ' ORDER BY "
+                 "model_id) FROM models m"),
+            "sha256:aa 2, sha256:bb 1, NULL 2");
 }
 
 // The fields of schema v3 (benchmark method: tail estimate, server QPS, memory estimate,

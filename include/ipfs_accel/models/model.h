@@ -64,6 +64,9 @@ struct ModelInfo {
   int64_t parameters = 0;
   std::string content_hash =
       {};  // "sha256:<hex>" of weights/.onnx, or "seed:<n>" for random weights
+  // "sha256:<hex>" of the config the graph was built from, serialised with sorted keys; empty
+  // for an .onnx file (its graph is its structure, and content_hash covers it).
+  std::string config_hash = {};
   // The model family of the system we rebuild ("embedding", "text_generation", "vision",
   // "audio", "multimodal"); empty for an .onnx file, whose family nobody said.
   std::string family = {};

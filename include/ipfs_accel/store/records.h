@@ -51,6 +51,11 @@ struct ModelRecord {
   int64_t parameters = 0;
   std::string content_hash;  // sha256 of the weights / .onnx bytes; for seeded random: "seed:<n>"
   std::optional<std::string> family = std::nullopt;  // "embedding", "text_generation", ...
+  // sha256 of the config the graph was built from ("sha256:<hex>" of the parsed config.json, or
+  // the catalog's config, serialised with sorted keys); unset for an .onnx file and in rows
+  // stored before schema v8. Part of the model's identity: same weights, another config is
+  // another model.
+  std::optional<std::string> config_hash = std::nullopt;
 };
 
 // One measured configuration (model x platform x shape x settings).
@@ -64,16 +69,20 @@ struct PerformanceRecord {
   int64_t batch_size = 1;
   int64_t seq_len = 0;                   // 0 where the model has no sequence axis
   std::string input_shapes_json = "{}";  // {"input_ids":[1,128],...}
-  int threads = 0;                       // intra-op threads asked for (0 = runtime default)
+  // Intra-op threads the session used: the number asked for, or the runtime's default resolved
+  // (session_options_json's threads_source says which); 0 where unknown (imported rows).
+  int threads = 0;
   int warmup_iterations = 0;
   int iterations = 0;  // timed iterations actually run
-  double load_ms = 0;  // session creation
-  double first_inference_ms = 0;
-  double latency_mean_ms = 0, latency_stdev_ms = 0;
-  double latency_min_ms = 0, latency_max_ms = 0;
-  double latency_p50_ms = 0, latency_p90_ms = 0, latency_p95_ms = 0, latency_p99_ms = 0;
-  double throughput_items_per_s = 0;  // batch_size / mean latency
-  int64_t peak_rss_bytes = 0;
+  // The measured values: a measured run sets every one; a value the source did not have (an
+  // imported file's) is unset and stored as NULL, never as 0.
+  std::optional<double> load_ms;  // session creation
+  std::optional<double> first_inference_ms;
+  std::optional<double> latency_mean_ms, latency_stdev_ms;
+  std::optional<double> latency_min_ms, latency_max_ms;
+  std::optional<double> latency_p50_ms, latency_p90_ms, latency_p95_ms, latency_p99_ms;
+  std::optional<double> throughput_items_per_s;  // batch_size / mean latency
+  std::optional<int64_t> peak_rss_bytes;
   // GPU platforms: device memory after the timed runs, this process's and the whole GPU's
   // (NVML); unset elsewhere or where the driver cannot tell.
   std::optional<int64_t> device_memory_process_bytes;
@@ -216,6 +225,7 @@ void ForEachField(Record& r, F&& f) {
   f("parameters", r.parameters);
   f("content_hash", r.content_hash);
   f("family", r.family);
+  f("config_hash", r.config_hash);
 }
 
 template <RecordOf<HardwarePlatformRecord> Record, typename F>
