@@ -1,5 +1,5 @@
-// `db stats|check|vacuum|purge|backup|export`: maintenance of the results database. The work is
-// in store/maintenance.h; this file parses options and prints.
+// `db stats|check|vacuum|purge|backup|restore|export`: maintenance of the results database. The
+// work is in store/maintenance.h; this file parses options and prints.
 
 #include <fmt/format.h>
 
@@ -117,7 +117,23 @@ int RunBackup(const BackupOptions& o) {
   const store::BackupReport r =
       store::BackupDatabase(o.db.Path(), o.destination, o.compress, o.db.Options());
   std::cout << fmt::format("backed up to {} ({}{})\n", r.destination, Bytes(r.bytes),
-                           r.compressed ? ", Parquet with zstd; restore with IMPORT DATABASE" : "");
+                           r.compressed ? ", Parquet with zstd" : "");
+  return kExitOk;
+}
+
+struct RestoreOptions {
+  DatabaseOption db;
+  std::string backup;
+  bool force = false;
+};
+
+int RunRestore(const RestoreOptions& o) {
+  const store::RestoreReport r = store::RestoreDatabase(o.backup, o.db.Path(), o.force);
+  std::string rows;
+  for (const auto& [table, count] : r.rows_per_table)
+    rows += fmt::format("{}{} {}", rows.empty() ? "" : ", ", count, table);
+  std::cout << fmt::format("restored {} into {}{}: {}\n", o.backup, r.database,
+                           r.replaced ? " (replacing it)" : "", rows);
   return kExitOk;
 }
 
@@ -174,13 +190,24 @@ void AddDbMaintenanceCommands(CLI::App& db, CommandFn* selected) {
       "backup",
       "A consistent copy of the database file (taken with the database locked, after a\n"
       "CHECKPOINT). With --compress: a folder of zstd-compressed Parquet files made by DuckDB's\n"
-      "EXPORT DATABASE; restore it with IMPORT DATABASE. DEST is never overwritten.");
+      "EXPORT DATABASE. `db restore DEST` restores either. DEST is never overwritten.");
   auto b = std::make_shared<BackupOptions>();
   b->db.Add(backup);
   backup->add_option("DEST", b->destination, "the new file (or folder with --compress)")
       ->required();
   backup->add_flag("--compress", b->compress, "Parquet (zstd) export into the folder DEST");
   backup->callback([selected, b] { *selected = [b] { return RunBackup(*b); }; });
+
+  auto* restore = db.add_subcommand(
+      "restore",
+      "Restore what `db backup` wrote (the file, or the --compress folder) into --db. The\n"
+      "backup is restored beside it and read back whole before it replaces anything; an\n"
+      "existing non-empty database is replaced only with --force.");
+  auto r = std::make_shared<RestoreOptions>();
+  r->db.Add(restore);
+  restore->add_option("BACKUP", r->backup, "the backup file or folder")->required();
+  restore->add_flag("--force", r->force, "replace an existing non-empty database");
+  restore->callback([selected, r] { *selected = [r] { return RunRestore(*r); }; });
 
   auto* exp = db.add_subcommand(
       "export",

@@ -1,5 +1,6 @@
 #include "ipfs_accel/store/maintenance.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -19,6 +20,8 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/store/json_import.h"
 #include "ipfs_accel/store/result_store.h"
+#include "store/duckdb_handle.h"
+#include "store/migrations.h"
 
 namespace ipfs_accel::store {
 namespace {
@@ -543,6 +546,107 @@ BackupReport BackupDatabase(const std::string& path, const std::string& destinat
     }
   });
   report.bytes = TreeBytes(destination);
+  return report;
+}
+
+namespace {
+
+// The files EXPORT DATABASE writes beside one Parquet file per table.
+bool IsExportFolder(const fs::path& p) {
+  return fs::is_regular_file(p / "schema.sql") && fs::is_regular_file(p / "load.sql");
+}
+
+// Refuses to replace the database at `path` while another process holds DuckDB's lock on it
+// (a read or write fcntl lock over the file), or when it has content and `force` is not set.
+void CheckReplaceable(const fs::path& path, bool force) {
+  std::error_code ec;
+  if (!fs::exists(path, ec) || fs::file_size(path, ec) == 0) return;
+  if (!force)
+    throw Error(ErrorKind::kIo, fmt::format("database '{}' already exists and is not empty; pass "
+                                            "--force to replace it, or restore to another --db",
+                                            path.string()));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;  // the rename below says what is wrong
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  const bool held = ::fcntl(fd, F_GETLK, &lock) == 0 && lock.l_type != F_UNLCK;
+  ::close(fd);
+  if (held)
+    throw Error(ErrorKind::kDatabase,
+                fmt::format("database '{}' is open in process {}; stop it, then restore again",
+                            path.string(), lock.l_pid));
+}
+
+// Builds the database file `temporary` from `backup`: IMPORT DATABASE of an export folder, a
+// copy of a plain backup.
+void RestoreInto(const fs::path& backup, const fs::path& temporary) {
+  if (!IsExportFolder(backup)) {
+    if (!fs::is_regular_file(backup))
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("backup '{}' is neither a database file nor a folder of `db "
+                              "backup --compress` (schema.sql, load.sql, Parquet files)",
+                              backup.string()));
+    fs::copy_file(backup, temporary);
+    return;
+  }
+  duckdb_database raw = nullptr;
+  char* error = nullptr;
+  if (duckdb_open_ext(temporary.c_str(), &raw, nullptr, &error) == DuckDBError) {
+    const std::string message = error ? OneLine(error) : "unknown error";
+    duckdb_free(error);
+    duckdb_close(&raw);
+    throw Error(ErrorKind::kIo,
+                fmt::format("cannot create '{}' (DuckDB: {})", temporary.string(), message));
+  }
+  Database db(raw);
+  Connection con(db, temporary.string());
+  const OnError damaged{ErrorKind::kCorrupt,
+                        fmt::format("backup '{}' is incomplete or damaged", backup.string()),
+                        "restore from another backup"};
+  Run(con.get(), "IMPORT DATABASE " + Literal(backup.string()), damaged);
+  Run(con.get(), "CHECKPOINT", damaged);
+}
+
+// Reads every row of every table of the restored file back (a damaged block fails here), and
+// requires a results database whose schema this tool knows.
+std::vector<std::pair<std::string, int64_t>> CheckRestored(const fs::path& temporary,
+                                                           const fs::path& backup) {
+  auto store = ResultStore::Open(temporary.string(), {.read_only = true});
+  if (store->SchemaVersion() == 0)
+    throw Error(ErrorKind::kCorrupt, fmt::format("backup '{}' is not a results database (it has "
+                                                 "no schema_version table)",
+                                                 backup.string()));
+  std::vector<std::pair<std::string, int64_t>> rows;
+  for (const std::string& table : ResultTables())
+    rows.emplace_back(
+        table, CountOf(*store, fmt::format("SELECT count(hash(t)) FROM {} t", Identifier(table))));
+  return rows;
+}
+
+}  // namespace
+
+RestoreReport RestoreDatabase(const std::string& backup, const std::string& path, bool force) {
+  if (!fs::exists(backup))
+    throw Error(ErrorKind::kNotFound, fmt::format("backup '{}' does not exist", backup));
+  RestoreReport report{.database = path, .rows_per_table = {}, .replaced = false};
+  CheckReplaceable(path, force);
+  report.replaced = fs::exists(path) && fs::file_size(path) > 0;
+  const fs::path temporary = TemporaryBeside(path);
+  RemoveQuietly(temporary);
+  try {
+    RestoreInto(backup, temporary);
+    report.rows_per_table = CheckRestored(temporary, backup);
+    fs::rename(temporary, path);
+  } catch (const std::exception& e) {
+    RemoveQuietly(temporary);
+    RemoveQuietly(temporary.string() + ".wal");
+    const auto* error = dynamic_cast<const Error*>(&e);
+    throw Error(error ? error->kind() : ErrorKind::kIo,
+                fmt::format("restoring '{}' into '{}' failed, the database is unchanged: {}",
+                            backup, path, e.what()));
+  }
+  RemoveQuietly(path + ".wal");  // the replaced database's; the restored one left none
   return report;
 }
 

@@ -94,6 +94,20 @@ struct BackupReport {
 BackupReport BackupDatabase(const std::string& path, const std::string& destination, bool compress,
                             const OpenOptions& open = {});
 
+struct RestoreReport {
+  std::string database;
+  std::vector<std::pair<std::string, int64_t>> rows_per_table;  // ResultTables() order
+  bool replaced = false;  // an existing database was replaced (--force)
+};
+
+// Restores what BackupDatabase wrote (the folder of `compress`, or the plain copy) into the
+// database file `path`. Refuses (kIo) to replace an existing non-empty file unless `force`; a
+// database another process has open stays (kDatabase). The backup is
+// restored into a temporary file beside `path` and checked there (every table read back, a
+// results database with a schema version this tool knows), then renamed over `path`, so a
+// backup that is incomplete or damaged (kCorrupt or kIo, naming it) leaves `path` as it was.
+RestoreReport RestoreDatabase(const std::string& backup, const std::string& path, bool force);
+
 struct ExportRequest {
   // "parquet", "csv" or "json" (one JSON object per line): tables through DuckDB's COPY.
   // "run-json": runs as this tool's run export (RunResultsToJson), which `db import` reads.
