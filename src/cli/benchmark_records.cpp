@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ipfs_accel/harness/statistics.h"
+#include "ipfs_accel/hw/hardware.h"
 #include "ipfs_accel/runtime/backend.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "ipfs_accel/runtime/platforms.h"
@@ -37,6 +38,30 @@ void SetDeviceMemory(store::PerformanceRecord& r, int64_t process, int64_t gpu_u
   if (gpu_used >= 0) r.device_memory_gpu_used_bytes = gpu_used;
 }
 
+// ONNX Runtime's intra-op pool when no number is asked for: one thread per physical core
+// (onnxruntime.ai, "Thread management").
+int PhysicalCores() {
+  static const int cores = hw::DetectCpu().physical_cores;
+  return cores;
+}
+
+// The intra-op threads the session used, into the record and its session options, with where
+// the number came from: asked for (--threads), or the runtime's default resolved (a browser
+// page reports the number it used).
+void SetThreads(store::PerformanceRecord& r, const runtime::SessionOptions& session) {
+  nlohmann::json options = nlohmann::json::parse(r.session_options_json, nullptr, false);
+  if (!options.is_object()) options = nlohmann::json::object();
+  const bool asked = session.intra_op_threads > 0;
+  if (runtime::IsBrowserPlatform(session.platform)) {
+    r.threads = options.value("threads", session.intra_op_threads);
+  } else {
+    r.threads = asked ? session.intra_op_threads : PhysicalCores();
+    options["intra_op_threads"] = r.threads;
+  }
+  options["threads_source"] = asked ? "asked" : "runtime default";
+  r.session_options_json = options.dump();
+}
+
 // What every result of a session stores: its provider, options, runtime (onnxruntime, or
 // onnxruntime-web in its browser) and threads.
 store::PerformanceRecord BaseRecord(const std::string& provider, const std::string& options_json,
@@ -52,7 +77,7 @@ store::PerformanceRecord BaseRecord(const std::string& provider, const std::stri
           fmt::format("onnxruntime-web {} in {} {}", j.value("onnxruntime_web_version", "?"),
                       j["browser"].value("name", "?"), j["browser"].value("version", "?"));
   }
-  r.threads = session.intra_op_threads;
+  SetThreads(r, session);
   return r;
 }
 
