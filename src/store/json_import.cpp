@@ -451,6 +451,41 @@ std::string NestedDeviceName(const Parser& ps, const json& j, const std::string&
   return kUnknown;
 }
 
+// The legacy runner's audio clips: N seconds of a 16 kHz waveform (hardware_benchmark_runner.py).
+constexpr int64_t kLegacySampleRate = 16000;
+
+struct NestedConfiguration {
+  int64_t batch_size = 0, seq_len = 0;
+  json shapes;
+};
+
+// A benchmark_results key of the legacy runner: text "batch_<B>_seq_<S>", audio
+// "batch_<B>_audio_<N>s" (sequence length: the clip's samples).
+NestedConfiguration ParseNestedKey(const Parser& ps, const std::string& key, const std::string& at,
+                                   Unmapped& un) {
+  static const std::regex text(R"(^batch_(-?\d+)_seq_(-?\d+)$)");
+  static const std::regex audio(R"(^batch_(-?\d+)_audio_(-?\d+)s$)");
+  std::smatch m;
+  NestedConfiguration c;
+  if (std::regex_match(key, m, text)) {
+    c.batch_size = ps.BatchSizeKey(m[1].str(), at);
+    c.seq_len = ps.KeyNumber(m[2].str(), at, 0, "a sequence length");
+    c.shapes = {{"batch_size", c.batch_size}, {"seq_len", c.seq_len}};
+  } else if (std::regex_match(key, m, audio)) {
+    c.batch_size = ps.BatchSizeKey(m[1].str(), at);
+    const int64_t seconds = ps.KeyNumber(m[2].str(), at, 1, "a clip length in seconds");
+    c.seq_len = seconds * kLegacySampleRate;
+    c.shapes = {
+        {"batch_size", c.batch_size}, {"audio_seconds", seconds}, {"audio_samples", c.seq_len}};
+    un.Add(
+        "batch_<B>_audio_<N>s: seq_len is the clip's samples at 16 kHz (N x 16000, the waveform "
+        "the runner made); real_time_factor (derived) and total_time are not kept");
+  } else {
+    ps.Corrupt(at, "is not named batch_<B>_seq_<S> or batch_<B>_audio_<N>s");
+  }
+  return c;
+}
+
 void ParseNested(const Parser& ps, const json& j, ImportResult& out, Unmapped& un) {
   TimeSpan span;
   const json& sys = ps.Object(j, "system_info", "");
@@ -486,14 +521,11 @@ void ParseNested(const Parser& ps, const json& j, ImportResult& out, Unmapped& u
         if (m.contains("model_load_time"))
           load_ms =
               ps.NonNegative(m["model_load_time"], at + ".model_load_time", "load time", 1000.0);
-        static const std::regex config(R"(^batch_(-?\d+)_seq_(-?\d+)$)");
         const json& results = ps.Object(m, "benchmark_results", at);
         for (const auto& [key, b] : results.items()) {
           const std::string bat = at + ".benchmark_results." + key;
-          std::smatch cm;
-          if (!std::regex_match(key, cm, config)) ps.Corrupt(bat, "is not named batch_<B>_seq_<S>");
-          const int64_t batch = ps.BatchSizeKey(cm[1].str(), bat);
-          const int64_t seq = ps.KeyNumber(cm[2].str(), bat, 0, "a sequence length");
+          const NestedConfiguration config = ParseNestedKey(ps, key, bat, un);
+          const int64_t batch = config.batch_size, seq = config.seq_len;
           if (!b.is_object()) ps.Corrupt(bat, "is not an object");
           if (ps.Text(b, "status", "completed", bat) != "completed") {
             CompatibilityRecord c = FailedCompatibility(ps, platform, b, bat);
@@ -505,7 +537,7 @@ void ParseNested(const Parser& ps, const json& j, ImportResult& out, Unmapped& u
           PerformanceRecord p = LegacyPerformance(platform);
           p.batch_size = batch;
           p.seq_len = seq;
-          p.input_shapes_json = json{{"batch_size", batch}, {"seq_len", seq}}.dump();
+          p.input_shapes_json = config.shapes.dump();
           p.load_ms = load_ms;
           p.samples_ms = ps.Samples(b.value("latencies", json()), bat + ".latencies", 1000.0);
           FillFromSamples(p);
@@ -538,6 +570,92 @@ void ParseNested(const Parser& ps, const json& j, ImportResult& out, Unmapped& u
   un.Add("model_load_time is one load per model x hardware, repeated on each of its rows");
   un.Add("total_time per configuration: not kept (the sum of the latencies)");
   un.Add("system_info and hardware_details: kept whole in the hardware platform's details");
+}
+
+// --- legacy-summary: model_families -> hardware_results, lists aligned with models_tested ---
+// The runner's summary (hardware_benchmark_runner.py, _generate_summary_report): per family the
+// models tested, and per hardware a list of each completed model's mean latency (ms) and mean
+// throughput, each a mean over the model's configurations. The writer skipped models that
+// failed, so a list is aligned with models_tested only when it has a value for every model.
+
+// `list` as one value per model, or unset values when it is not aligned (nothing to attribute).
+std::vector<std::optional<double>> Aligned(const Parser& ps, const json& list, size_t models,
+                                           const std::string& at, const char* what) {
+  if (!list.is_array()) ps.Corrupt(at, fmt::format("is {}, not a list", core::JsonExcerpt(list)));
+  std::vector<std::optional<double>> out(models);
+  if (list.size() != models) return out;
+  for (size_t i = 0; i < models; ++i)
+    out[i] = ps.NonNegative(list[i], fmt::format("{}[{}]", at, i), what);
+  return out;
+}
+
+std::vector<std::string> ModelsTested(const Parser& ps, const json& family, const std::string& at) {
+  const json& tested = family.value("models_tested", json::array());
+  if (!tested.is_array()) ps.Corrupt(at + ".models_tested", "is not a list");
+  std::vector<std::string> models;
+  for (size_t i = 0; i < tested.size(); ++i) {
+    if (!tested[i].is_string())
+      ps.Corrupt(fmt::format("{}.models_tested[{}]", at, i), "is not a model name");
+    models.push_back(tested[i].get<std::string>());
+  }
+  return models;
+}
+
+void ParseSummary(const Parser& ps, const json& j, ImportResult& out, Unmapped& un) {
+  TimeSpan span;
+  span.Add(j.value("timestamp", json()));
+  RunResults rr;
+  rr.run = LegacyRun(out.path, span);
+  const json details = {{"system_info", j.value("system_info", json())}};
+  json unattributed = json::object();
+  for (const auto& [family, f] : j["model_families"].items()) {
+    const std::string at = "model_families." + family;
+    if (!f.is_object()) ps.Corrupt(at, "is not an object");
+    const std::vector<std::string> models = ModelsTested(ps, f, at);
+    for (const auto& [hw, r] : ps.Object(f, "hardware_results", at).items()) {
+      const std::string hat = at + ".hardware_results." + hw;
+      if (!r.is_object()) ps.Corrupt(hat, "is not an object");
+      const json& latencies = r.value("latency_ms", json::array());
+      const json& throughputs = r.value("throughput", json::array());
+      const auto latency = Aligned(ps, latencies, models.size(), hat + ".latency_ms", "latency");
+      const auto throughput =
+          Aligned(ps, throughputs, models.size(), hat + ".throughput", "throughput");
+      if (latencies.size() != models.size() || throughputs.size() != models.size())
+        unattributed[hat] = r;
+      for (size_t i = 0; i < models.size(); ++i) {
+        if (!latency[i] && !throughput[i]) continue;
+        RunResults::Entry e;
+        e.model = LegacyModel(models[i], kUnknown, family);
+        e.hardware = LegacyHardware(hw, kUnknown, kUnknown, details);
+        PerformanceRecord p = LegacyPerformance(hw);
+        p.provider_options_json = json{{"summary", "mean over configurations"}}.dump();
+        p.latency_mean_ms = latency[i];
+        p.throughput_items_per_s = throughput[i];
+        e.performance.push_back(std::move(p));
+        rr.entries.push_back(std::move(e));
+      }
+    }
+  }
+  rr.run.metadata_json = json{
+      {"import", {{"shape", kShapeLegacySummary}}},
+      {"timestamps", kTimezoneNote},
+      {"legacy",
+       {{"hardware_types", j.value("hardware_types", json())},
+        {"performance_comparison", j.value("performance_comparison", json())},
+        {"unattributed",
+         unattributed}}}}.dump();
+  out.runs.push_back(std::move(rr));
+  un.Add(
+      "latency_ms and throughput are each model's means over its configurations (batch sizes, "
+      "input sizes), which a summary does not name: stored as batch 1, seq_len 0, with the "
+      "provider option summary='mean over configurations'");
+  if (!unattributed.empty())
+    un.Add(
+        "a hardware's lists with fewer values than models_tested (the writer skipped models that "
+        "failed) cannot say which model a value is of: kept in the run's metadata, not as "
+        "results");
+  un.Add("performance_comparison and hardware_types: kept in the run's metadata");
+  un.Add("device name, hostname, OS: not in the file (stored 'unknown')");
 }
 
 }  // namespace
@@ -1055,6 +1173,9 @@ ImportResult ParseText(std::string_view text, const std::string& path) {
   } else if (j.is_object() && is_object_at("benchmarks") && j.contains("system_info")) {
     out.shape = kShapeLegacyNested;
     ParseNested(ps, j, out, un);
+  } else if (j.is_object() && is_object_at("model_families")) {
+    out.shape = kShapeLegacySummary;
+    ParseSummary(ps, j, out, un);
   } else if (j.is_object() && is_object_at("results") && j.contains("models")) {
     out.shape = kShapeLegacyBatch;
     ParseBatch(ps, j, out, un);
@@ -1065,9 +1186,9 @@ ImportResult ParseText(std::string_view text, const std::string& path) {
     throw Error(ErrorKind::kUnsupported,
                 fmt::format("{}: JSON of no known result shape; known: {} (batch_sizes per "
                             "model), {} (results per model), {} (system_info + benchmarks), {} "
-                            "(this tool's run export)",
+                            "(model_families + hardware_results), {} (this tool's run export)",
                             out.path, kShapeLegacyFlat, kShapeLegacyBatch, kShapeLegacyNested,
-                            kShapeRunExport));
+                            kShapeLegacySummary, kShapeRunExport));
   }
   if (out.shape != kShapeRunExport) {
     const std::string file_sha256 = HexSha256(text);

@@ -1,5 +1,5 @@
 #pragma once
-// Result files (JSON) to store records, for `db import`. Reads the three shapes the legacy
+// Result files (JSON) to store records, for `db import`. Reads the four shapes the legacy
 // Python system wrote (see shared/fixtures/legacy-json/README.md) and this tool's own export of
 // a run (RunResultsToJson). Parsing only: nothing here touches a database.
 
@@ -18,6 +18,7 @@ namespace ipfs_accel::store {
 inline constexpr const char* kShapeLegacyFlat = "legacy-flat";         // model x hardware x batch
 inline constexpr const char* kShapeLegacyBatch = "legacy-batch";       // models x batch_results
 inline constexpr const char* kShapeLegacyNested = "legacy-nested";     // family/model/hardware
+inline constexpr const char* kShapeLegacySummary = "legacy-summary";   // family/hardware lists
 inline constexpr const char* kShapeRunExport = "ipfs-accelerate-run";  // RunResultsToJson
 
 struct ImportResult {
