@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <regex>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -70,6 +71,12 @@ TEST(JsonImportTest, FlatFileIsOneRunMarkedNotMeasured) {
   EXPECT_EQ(e.performance[1].batch_size, 4);
   EXPECT_DOUBLE_EQ(e.performance[1].latency_mean_ms.value(), 50);
   EXPECT_TRUE(e.performance[0].samples_ms.empty());
+  // The file has the mean only: the rest is not there, not 0.
+  for (const auto& missing : {e.performance[0].latency_p50_ms, e.performance[0].latency_p99_ms,
+                              e.performance[0].latency_min_ms, e.performance[0].latency_stdev_ms,
+                              e.performance[0].load_ms, e.performance[0].first_inference_ms})
+    EXPECT_FALSE(missing.has_value());
+  EXPECT_FALSE(e.performance[0].peak_rss_bytes.has_value());
   EXPECT_TRUE(e.compatibility.empty());
   const json meta = json::parse(run.run.metadata_json);
   EXPECT_NE(meta["import"]["note"].get<std::string>().find("did not measure"), std::string::npos);
@@ -157,7 +164,8 @@ RunResults FullRun() {
   r.run.metadata_json = R"({"k":1})";
   r.run.branch = "main";
   RunResults::Entry e;
-  e.model = {"bert-tiny", "bert", "text", "catalog", "", 4386178, "seed:1", "embedding"};
+  e.model = {"bert-tiny", "bert",   "text",      "catalog",      "",
+             4386178,     "seed:1", "embedding", "sha256:c0ffee"};
   e.hardware = {"cpu", "AMD EPYC", "h", R"({"cores":2})"};
   PerformanceRecord p;
   p.execution_provider = "CPUExecutionProvider";
@@ -208,6 +216,91 @@ TEST(JsonImportTest, RunExportRoundTripsFieldForField) {
   EXPECT_EQ(back.entries[0].compatibility[0].configuration_json,
             original.entries[0].compatibility[0].configuration_json);
   EXPECT_EQ(back.entries[0].model.family, original.entries[0].model.family);
+  EXPECT_EQ(back.entries[0].model.config_hash, std::optional<std::string>("sha256:c0ffee"));
+}
+
+// An export written before models had a config hash (schema v8) reads with it unset, and one
+// written before measured values could be missing reads with them set: through the document
+// reader and the streaming one alike.
+TEST(JsonImportTest, AnExportWithoutConfigHashStillImports) {
+  json old = RunResultsToJson(FullRun());
+  old["entries"][0]["model"].erase("config_hash");
+  for (const std::string& text : {old.dump(), old.dump(2)}) {
+    const ImportResult r = ParseResultText(text, "old.json");
+    ASSERT_EQ(r.runs.size(), 1u);
+    EXPECT_FALSE(r.runs[0].entries[0].model.config_hash.has_value());
+    EXPECT_EQ(r.runs[0].entries[0].performance[0].latency_max_ms, 1.0 / 3.0);
+  }
+  const RunResults back = RunResultsFromJson(old, "old");
+  EXPECT_FALSE(back.entries[0].model.config_hash.has_value());
+}
+
+const std::string kData = std::string(IPFS_ACCEL_SOURCE_DIR) + "/tests/store/data/";
+
+// The runner's summary: one row per model whose lists have a value for every model tested
+// (its mean latency and throughput, nothing else); a hardware's shorter lists cannot be
+// attributed and stay in the metadata.
+TEST(JsonImportTest, SummaryFileGivesEachTestedModelItsMeans) {
+  const std::string path = kData + "benchmark_summary_20250303_050235.json";
+  const ImportResult r = ParseResultFile(path);
+  EXPECT_EQ(r.shape, kShapeLegacySummary);
+  ASSERT_EQ(r.runs.size(), 1u);
+  const RunResults& run = r.runs[0];
+  ExpectImportedRun(run, path);
+  EXPECT_EQ(run.run.started_at, "2025-03-03T05:02:35Z");
+  ASSERT_EQ(run.entries.size(), 3u);
+  const std::vector<std::tuple<std::string, double, double>> expected = {
+      {"bert-base-uncased", 1102.1262407302856, 12.177884157915123},
+      {"distilbert-base-uncased", 599.9831557273865, 20.33077544701753},
+      {"roberta-base", 1877.427417702145, 7.415730159527549}};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const auto& e = run.entries[i];
+    EXPECT_EQ(e.model.name, std::get<0>(expected[i]));
+    EXPECT_EQ(e.model.family, std::optional<std::string>("embedding"));
+    EXPECT_EQ(e.hardware.platform, "cpu");
+    ASSERT_EQ(e.performance.size(), 1u);
+    const PerformanceRecord& p = e.performance[0];
+    EXPECT_EQ(p.latency_mean_ms, std::get<1>(expected[i]));
+    EXPECT_EQ(p.throughput_items_per_s, std::get<2>(expected[i]));
+    EXPECT_FALSE(p.latency_p50_ms.has_value());
+    EXPECT_FALSE(p.load_ms.has_value());
+    EXPECT_TRUE(p.samples_ms.empty());
+    EXPECT_EQ(p.provider_options_json, R"({"summary":"mean over configurations"})");
+  }
+  const json meta = json::parse(run.run.metadata_json);
+  EXPECT_EQ(
+      meta["legacy"]["unattributed"]["model_families.embedding.hardware_results.cuda"]["latency_ms"]
+          .size(),
+      2u);
+  EXPECT_TRUE(Contains(r.unmapped, "fewer values than models_tested"));
+}
+
+// The runner's audio results, batch_<B>_audio_<N>s: the clip's length is the configuration's
+// sequence (its samples at 16 kHz), the latencies are converted from seconds, a failed one is a
+// failed compatibility record of that batch.
+TEST(JsonImportTest, AudioResultsKeyedByClipLengthImport) {
+  const std::string path = kData + "audio_benchmark_results_20250304_101500.json";
+  const ImportResult r = ParseResultFile(path);
+  EXPECT_EQ(r.shape, kShapeLegacyNested);
+  ASSERT_EQ(r.runs.size(), 1u);
+  ASSERT_EQ(r.runs[0].entries.size(), 1u);
+  const auto& e = r.runs[0].entries[0];
+  EXPECT_EQ(e.model.name, "openai/whisper-tiny");
+  EXPECT_EQ(e.model.family, std::optional<std::string>("audio"));
+  ASSERT_EQ(e.performance.size(), 1u);
+  const PerformanceRecord& p = e.performance[0];
+  EXPECT_EQ(p.batch_size, 1);
+  EXPECT_EQ(p.seq_len, 5 * 16000);
+  EXPECT_EQ(json::parse(p.input_shapes_json)["audio_seconds"], 5);
+  EXPECT_EQ(p.samples_ms.size(), 3u);
+  EXPECT_NEAR(p.latency_mean_ms.value(), 234.83333333333334, 1e-9);
+  EXPECT_NEAR(p.latency_p50_ms.value(), 233.5, 1e-9);
+  EXPECT_NEAR(p.load_ms.value(), 1317.7, 1e-9);
+  EXPECT_DOUBLE_EQ(p.throughput_items_per_s.value(), 4.324);
+  ASSERT_EQ(e.compatibility.size(), 1u);
+  EXPECT_EQ(e.compatibility[0].batch_size, 4);
+  EXPECT_EQ(e.compatibility[0].status, "failed");
+  EXPECT_TRUE(Contains(r.unmapped, "16 kHz"));
 }
 
 // The streamed export is the document's text, byte for byte: entries with and without
