@@ -22,6 +22,7 @@
 #include "support/media_writers.h"
 #include "support/stored_runs.h"
 
+#include "ipfs_accel/hw/hardware.h"
 #include "ipfs_accel/store/result_store.h"
 
 namespace ipfs_accel {
@@ -256,8 +257,7 @@ TEST_F(CliTest, DatabaseLockedByAnotherWriter) {
   EXPECT_NE(r.ErrorLines()[1].find("stayed locked for 0.5 s"), std::string::npos) << r.err;
   EXPECT_EQ(stats.status, 7);
   ASSERT_EQ(stats.ErrorLines().size(), 2u) << stats.err;
-  EXPECT_NE(stats.ErrorLines()[1].find("stayed locked for 0.5 s"), std::string::npos)
-      << stats.err;
+  EXPECT_NE(stats.ErrorLines()[1].find("stayed locked for 0.5 s"), std::string::npos) << stats.err;
   EXPECT_EQ(Count("runs"), 1);
 }
 
@@ -639,6 +639,92 @@ TEST_F(CliTest, DbBackupAndExportNeverOverwriteAndLeaveNoHalfFile) {
   EXPECT_FALSE(fs::exists(dir_ / "missing"));
   for (const auto& e : fs::directory_iterator(dir_))
     EXPECT_EQ(e.path().filename().string().find(".partial"), std::string::npos) << e.path();
+}
+
+TEST_F(CliTest, DbRestoreBringsBackABackupAndRefusesADamagedOne) {
+  SeedDatabase();
+  const std::string folder = (dir_ / "backup").string();
+  ASSERT_EQ(Run("db backup --compress " + folder + " --db " + db_).status, 0);
+  const std::string restored = (dir_ / "restored.duckdb").string();
+  Result r = Run("db restore " + folder + " --db " + restored);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("1 performance_results"), std::string::npos) << r.out;
+  EXPECT_EQ(*store::ResultStore::Open(restored, {.read_only = true})
+                 ->Query("SELECT count(*) FROM performance_results")
+                 .rows.at(0)
+                 .at(0),
+            "1");
+
+  fs::resize_file(fs::path(folder) / "runs.parquet", 10);  // a backup cut short
+  const std::string before = ReadFile(db_);
+  r = Run("db restore " + folder + " --force --db " + db_);
+  ExpectCleanFailure(r, 4, "incomplete or damaged");
+  EXPECT_EQ(ReadFile(db_), before);
+  ExpectCleanFailure(Run("db restore " + folder + " --db " + db_), 8, "--force");
+}
+
+// Threads are the intra-op threads the run used: ONNX Runtime's default (one per physical
+// core) resolved and said so, or the number asked for.
+TEST_F(CliTest, BenchmarkStoresTheThreadsItUsed) {
+  SeedDatabase();
+  ASSERT_EQ(Run("benchmark --model bert-tiny --seq-len 16 --iterations 3 --min-time 0 --warmup 0 "
+                "-t 1 --db " +
+                db_)
+                .status,
+            0);
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  const auto rows = store
+                        ->Query(
+                            "SELECT threads, session_options_json->>'threads_source', "
+                            "CAST(session_options_json->>'intra_op_threads' AS INTEGER) "
+                            "FROM performance_results ORDER BY result_id")
+                        .rows;
+  ASSERT_EQ(rows.size(), 2u);
+  const std::string cores = std::to_string(hw::DetectCpu().physical_cores);
+  EXPECT_EQ(rows[0], (std::vector<std::optional<std::string>>{cores, "runtime default", cores}));
+  EXPECT_EQ(rows[1], (std::vector<std::optional<std::string>>{"1", "asked", "1"}));
+}
+
+// Two folders with the same weights and different config.json are two models; the same
+// folder again is the same model.
+TEST_F(CliTest, AModelIsItsWeightsAndItsConfig) {
+  const fs::path a = CopyFixture();
+  const fs::path b = dir_ / "other" / "bert";
+  fs::create_directories(b.parent_path());
+  fs::copy(a, b);
+  nlohmann::json config = nlohmann::json::parse(ReadFile(b / "config.json"));
+  config["num_attention_heads"] = 2;  // another structure over the same weights
+  std::ofstream(b / "config.json") << config.dump(2);
+  for (const fs::path& folder : {a, b, a}) {
+    const Result r = Run("benchmark --model " + folder.string() +
+                         " --seq-len 16 --iterations 3 --min-time 0 --warmup 0 --db " + db_);
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  const auto rows = store
+                        ->Query(
+                            "SELECT count(DISTINCT content_hash), count(DISTINCT config_hash), "
+                            "count(*) FROM models")
+                        .rows;
+  EXPECT_EQ(rows.at(0), (std::vector<std::optional<std::string>>{"1", "2", "2"}));
+  EXPECT_EQ(Count("performance_results p JOIN models m USING (model_id) WHERE m.source_path = '" +
+                  a.string() + "'"),
+            2);
+}
+
+// A legacy file without p50 stores none: nothing ranks it as the fastest, db check passes.
+TEST_F(CliTest, AnImportedResultWithoutP50IsNotTheFastest) {
+  const std::string flat = std::string(IPFS_ACCEL_SHARED_DIR) +
+                           "/fixtures/legacy-json/benchmark_bert_cpu_20250305_195714.json";
+  ASSERT_EQ(Run("db import " + flat + " --db " + db_).status, 0);
+  const Result r = Run("report hardware --format json --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json rows = nlohmann::json::parse(r.out);
+  ASSERT_FALSE(rows.empty()) << r.out;
+  EXPECT_TRUE(rows.dump().find("\"best_p50_ms\":0.0") == std::string::npos) << r.out;
+  EXPECT_EQ(Count("performance_results WHERE latency_p50_ms IS NULL"), 2);
+  EXPECT_EQ(Count("performance_results WHERE latency_mean_ms = 20"), 1);
+  EXPECT_EQ(Run("db check --db " + db_).status, 0);
 }
 
 const std::string kLegacyJson = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/legacy-json/";
