@@ -454,7 +454,9 @@ void DuckDbResultStore::InsertEntries(const RunResults& results, const std::stri
   const RunRecord& run = results.run;
 
   // Hardware and models are found by their unique keys; a known one keeps its first details.
-  // A model's key includes its config hash, unset (NULL) for an .onnx file and old rows.
+  // A model's key includes its config hash, unset (NULL) for an .onnx file. A row stored before
+  // v8 has none: the first config measured with its name, source and weights claims it, so a
+  // catalog model's earlier results stay its own.
   Statement find_hardware(con,
                           "SELECT hardware_id FROM hardware_platforms "
                           "WHERE platform = ? AND device_name = ? AND hostname = ?",
@@ -464,10 +466,12 @@ void DuckDbResultStore::InsertEntries(const RunResults& results, const std::stri
                             "details) VALUES (?, ?, ?, ?) RETURNING hardware_id",
                             prepare_error);
   Statement find_model(con,
-                       "SELECT model_id FROM models "
+                       "SELECT model_id, config_hash IS NULL AND ? IS NOT NULL FROM models "
                        "WHERE name = ? AND source = ? AND content_hash = ? "
-                       "AND config_hash IS NOT DISTINCT FROM ?",
+                       "AND (config_hash IS NOT DISTINCT FROM ? OR config_hash IS NULL) "
+                       "ORDER BY config_hash IS NULL LIMIT 1",
                        prepare_error);
+  Statement claim_model(con, "UPDATE models SET config_hash = ? WHERE model_id = ?", prepare_error);
   Statement insert_model(con,
                          "INSERT INTO models (name, architecture, modality, source, source_path, "
                          "parameters, content_hash, family, config_hash) VALUES (?, ?, ?, ?, ?, "
@@ -507,11 +511,16 @@ void DuckDbResultStore::InsertEntries(const RunResults& results, const std::stri
                                                               .FirstInt64();
 
     const OnError model_error{ErrorKind::kDatabase, where + " storing the model", unchanged};
-    Result found_model = find_model.AddText(model.name)
+    Result found_model = find_model.AddOptional(model.config_hash)
+                             .AddText(model.name)
                              .AddText(model.source)
                              .AddText(model.content_hash)
                              .AddOptional(model.config_hash)
                              .Execute(model_error);
+    if (found_model.RowCount() > 0 && duckdb_value_boolean(found_model.get(), 1, 0))
+      claim_model.AddOptional(model.config_hash)
+          .AddInt(found_model.FirstInt64())
+          .Execute(model_error);
     const int64_t model_id = found_model.RowCount() > 0 ? found_model.FirstInt64()
                                                         : insert_model.AddText(model.name)
                                                               .AddText(model.architecture)

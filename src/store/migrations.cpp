@@ -462,13 +462,31 @@ DROP TABLE runs;
 ALTER TABLE runs_v7 RENAME TO runs;
 )sql";
 
+// From v8 on, threads are the intra-op threads a session used. A measured ONNX Runtime row
+// stored with 0 (the runtime's default) used one per physical core of its host: the cpu
+// platform's details say how many. Browser rows keep theirs (the page reports its own).
+constexpr const char* kSchemaV8Threads = R"sql(
+UPDATE performance_results SET threads = host.cores,
+  session_options_json = json_merge_patch(session_options_json,
+    json_object('intra_op_threads', host.cores, 'threads_source', 'runtime default'))
+FROM (SELECT h.hardware_id, max(CAST(cpu.details->>'physical_cores' AS INTEGER)) AS cores
+      FROM hardware_platforms h
+      JOIN hardware_platforms cpu ON cpu.hostname = h.hostname AND cpu.platform = 'cpu'
+      WHERE h.platform NOT IN ('wasm', 'webgpu', 'webnn') GROUP BY h.hardware_id) host
+WHERE performance_results.hardware_id = host.hardware_id AND host.cores > 0
+  AND performance_results.threads = 0
+  AND performance_results.run_id IN
+    (SELECT run_id FROM runs WHERE COALESCE(origin, 'measured') = 'measured');
+)sql";
+
 // Schema v8: a model is what was measured, its weights and its structure: models get the
 // sha256 of the config the graph was built from, and it joins their unique key (DuckDB cannot
 // alter a UNIQUE, so models is rebuilt; NULL in rows stored before). A measured value the source
 // did not have is NULL, not 0: the measured columns of performance_results lose NOT NULL, and
 // the zeros imported runs stored for values their files lacked become NULL (a latency, load
 // time, throughput or peak RSS of exactly 0 was never measured; a standard deviation of fewer
-// than two samples is not defined).
+// than two samples is not defined). Measured rows get the threads they used (above), and every
+// row whose configuration changed so its key.
 const std::string kSchemaV8 = [] {
   std::string sql = R"sql(
 DROP VIEW latest_performance;
@@ -503,7 +521,9 @@ ALTER TABLE models_v8 RENAME TO models;
     sql += fmt::format("UPDATE performance_results SET {} = NULL WHERE {} AND {};\n", column,
                        never_measured, imported);
   }
-  return sql;
+  return sql + kSchemaV8Threads +
+         "UPDATE performance_results SET configuration_key = " + kConfigurationKeySql +
+         " WHERE configuration_key <> " + kConfigurationKeySql + ";\n";
 }();
 
 constexpr const char* kCreateSchemaVersion = R"sql(

@@ -566,7 +566,7 @@ TEST_F(ResultStoreTest, MigratingAVersion7DatabaseTurnsImportedZerosIntoNull) {
         "INSERT INTO models VALUES (nextval('model_id_seq'), 'bert', 'bert', 'text', "
         "'legacy-json', '', 0, '', 'embedding');"
         "INSERT INTO hardware_platforms VALUES (nextval('hardware_id_seq'), 'cpu', 'x', 'h', "
-        "'{}');");
+        "'{\"physical_cores\": 4}');");
     store->Query(V7PerformanceRow("r-imported", 0));
     store->Query(V7PerformanceRow("r-measured", 0));
     store->Query(V7PerformanceRow("r-imported", 1.5));
@@ -583,7 +583,16 @@ TEST_F(ResultStoreTest, MigratingAVersion7DatabaseTurnsImportedZerosIntoNull) {
             "[1.5, 1.5, 1.5, 1.5, 2.0, 20.0, 50.0]");
   EXPECT_EQ(Cell(*store, "SELECT format('{} {}', name, config_hash IS NULL) FROM models"),
             "bert true");
-  EXPECT_EQ(Count(*store, "latest_performance"), 1);
+  EXPECT_EQ(Count(*store, "latest_performance"), 2);
+  // The measured run used ONNX Runtime's default threads, one per physical core of its host;
+  // its configuration key says so. The imported runs' threads are unknown.
+  EXPECT_EQ(Cell(*store,
+                 "SELECT format('{} {} {}', threads, session_options_json->>'threads_source', "
+                 "configuration_key <> 0) FROM performance_results WHERE run_id = 'r-measured'"),
+            "4 runtime default true");
+  EXPECT_EQ(
+      Cell(*store, "SELECT max(threads) FROM performance_results WHERE run_id = 'r-imported'"),
+      "0");
 }
 
 // A model is its weights and its structure: the same name, source and weights with another
@@ -601,6 +610,23 @@ TEST_F(ResultStoreTest, AModelIsItsWeightsAndItsConfig) {
                  "FROM performance_results p WHERE p.model_id = m.model_id), ', ' ORDER BY "
                  "model_id) FROM models m"),
             "sha256:aa 2, sha256:bb 1, NULL 2");
+}
+
+// A model stored before v8 has no config hash: the first config measured with its name, source
+// and weights claims it (a catalog model's earlier results stay its own); another config is
+// another model.
+TEST_F(ResultStoreTest, AModelStoredWithoutConfigHashIsClaimedByTheFirstConfig) {
+  auto store = ResultStore::Open(db_);
+  for (const char* config : {"", "sha256:cc", "sha256:dd", "sha256:cc"}) {
+    RunResults run = SampleRun();
+    if (*config) run.entries[0].model.config_hash = config;
+    store->WriteRun(run);
+  }
+  EXPECT_EQ(Cell(*store,
+                 "SELECT string_agg(model_id || ' ' || config_hash || ' ' || (SELECT count(*) "
+                 "FROM performance_results p WHERE p.model_id = m.model_id), ', ' ORDER BY "
+                 "model_id) FROM models m"),
+            "1 sha256:cc 3, 2 sha256:dd 1");
 }
 
 // The fields of schema v3 (benchmark method: tail estimate, server QPS, memory estimate,
