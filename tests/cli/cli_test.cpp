@@ -22,6 +22,7 @@
 #include "support/media_writers.h"
 #include "support/stored_runs.h"
 
+#include "ipfs_accel/models/safetensors.h"
 #include "ipfs_accel/store/result_store.h"
 
 namespace ipfs_accel {
@@ -155,6 +156,51 @@ TEST_F(CliTest, RunOnAnImageFile) {
   EXPECT_EQ(missing.ErrorLines().size(), 1u) << missing.err;
 }
 
+TEST_F(CliTest, RunTakesTokenIdsAloneForATextModel) {
+  const Result r = Run("run -m bert-tiny --ids input_ids=101,7592,102 --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto json = nlohmann::json::parse(r.out);
+  EXPECT_EQ(json["inputs"]["input_ids"], nlohmann::json({1, 3}));
+  EXPECT_EQ(json["inputs"]["token_type_ids"], nlohmann::json({1, 3}));
+  EXPECT_EQ(json["defaulted_inputs"],
+            nlohmann::json({{"attention_mask", "ones"}, {"token_type_ids", "zeros"}}));
+  EXPECT_TRUE(json["generated_inputs"].empty());
+  EXPECT_EQ(json["outputs"][0]["shape"], nlohmann::json({1, 3, 128}));
+  EXPECT_NE(r.err.find("Hugging Face's default used: attention_mask (ones)"), std::string::npos)
+      << r.err;
+}
+
+TEST_F(CliTest, RunWithNoInputGeneratesItAndSaysSoOnStderr) {
+  const Result r = Run("run -m bert-tiny --seed 7");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("generated (seed 7): input_ids"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("input_ids[1,128] (generated: not given)"), std::string::npos) << r.out;
+  // Media too: a vision model without --image runs on generated pixels, and says so.
+  const std::string vit = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/vit";
+  const Result image = Run("run -m " + vit);
+  ASSERT_EQ(image.status, 0) << image.err;
+  EXPECT_NE(image.err.find("generated (seed 42): pixel_values"), std::string::npos) << image.err;
+  ExpectCleanFailureOnFreshDb(Run("run -m " + vit + " --image a.png --audio b.wav"), 2,
+                              "at most one of --image, --audio, --video");
+}
+
+TEST_F(CliTest, VerifySaysWhichInputsTookHfDefaults) {
+  // The fixture's token_type_ids are zeros; without them HF uses zeros, so verify still passes.
+  const std::string io = (dir_ / "io.safetensors").string();
+  auto reference = models::SafetensorsFile::Open(kBertFixture + "/io.safetensors");
+  std::map<std::string, core::Tensor> kept;
+  for (const auto& [name, entry] : reference->entries())
+    if (name != "input.token_type_ids") kept[name] = reference->Read(name);
+  models::WriteSafetensors(io, kept);
+  const Result r = Run("verify --model-dir " + kBertFixture + " --io " + io + " --json");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  const auto json = nlohmann::json::parse(r.out);
+  EXPECT_EQ(json["defaulted_inputs"], nlohmann::json({{"token_type_ids", "zeros"}}));
+  const Result text = Run("verify --model-dir " + kBertFixture + " --io " + io);
+  EXPECT_EQ(text.status, 0) << text.out;
+  EXPECT_NE(text.out.find("default used: token_type_ids (zeros)"), std::string::npos) << text.out;
+}
+
 TEST_F(CliTest, MissingModelFile) {
   SeedDatabase();
   ExpectCleanFailure(Run("benchmark --model " + (dir_ / "absent.onnx").string() + " --db " + db_),
@@ -256,8 +302,7 @@ TEST_F(CliTest, DatabaseLockedByAnotherWriter) {
   EXPECT_NE(r.ErrorLines()[1].find("stayed locked for 0.5 s"), std::string::npos) << r.err;
   EXPECT_EQ(stats.status, 7);
   ASSERT_EQ(stats.ErrorLines().size(), 2u) << stats.err;
-  EXPECT_NE(stats.ErrorLines()[1].find("stayed locked for 0.5 s"), std::string::npos)
-      << stats.err;
+  EXPECT_NE(stats.ErrorLines()[1].find("stayed locked for 0.5 s"), std::string::npos) << stats.err;
   EXPECT_EQ(Count("runs"), 1);
 }
 
