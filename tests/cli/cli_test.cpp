@@ -201,6 +201,33 @@ TEST_F(CliTest, VerifySaysWhichInputsTookHfDefaults) {
   EXPECT_NE(text.out.find("default used: token_type_ids (zeros)"), std::string::npos) << text.out;
 }
 
+TEST_F(CliTest, BenchmarkTakesInputValuesAndStoresThatTheyWereGiven) {
+  const std::string file = (dir_ / "inputs.safetensors").string();
+  models::WriteSafetensors(
+      file, {{"input.token_type_ids", core::Tensor::Zeros(core::DType::kInt64, {1, 3})}});
+  // One item's ids, repeated along the batch of 2; run in a worker process (--isolate), so the
+  // values travel with the configuration.
+  const Result r = Run("benchmark -m bert-tiny --input input_ids=101,7592,102 --inputs " + file +
+                       " --seq-len 3 -b 2 -n 2 --min-time 0 --warmup 0 --isolate --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  const auto rows = store->Query(
+      "SELECT configuration_json->>'$.given_inputs.input_ids', "
+      "configuration_json->>'$.given_inputs.token_type_ids' FROM compatibility_results");
+  ASSERT_EQ(rows.rows.size(), 1u);
+  EXPECT_EQ(*rows.rows[0][0], "--input");
+  EXPECT_EQ(*rows.rows[0][1], file);
+  store.reset();
+
+  ExpectCleanFailure(
+      Run("benchmark -m bert-tiny --input input_ids=1,2 --seq-len 3 -b 2 --db " + db_), 2,
+      "input 'input_ids', which takes shape [2,3] here");
+  ExpectCleanFailure(Run("benchmark -m bert-tiny --input sr=16000 --db " + db_), 2,
+                     "input 'sr', which the model does not have");
+  ExpectCleanFailure(Run("benchmark -m bert-tiny --input input_ids=a --db " + db_), 2,
+                     "'a' is not a number");
+}
+
 TEST_F(CliTest, MissingModelFile) {
   SeedDatabase();
   ExpectCleanFailure(Run("benchmark --model " + (dir_ / "absent.onnx").string() + " --db " + db_),
