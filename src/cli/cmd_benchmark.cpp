@@ -54,7 +54,9 @@ struct BenchmarkOptions {
   SweepRequest sweep;
   bool key_models = false;
   std::vector<std::string> hardware{"cpu"};
-  std::vector<std::string> shapes;  // NAME=d0,d1,...
+  std::vector<std::string> shapes;        // NAME=d0,d1,...
+  std::vector<std::string> input_values;  // --input NAME=v1,v2,...
+  std::string inputs_file;                // --inputs FILE.safetensors
   bool isolate = false;
   double config_timeout_s = 0;
   bool timing_given = false, iterations_given = false;
@@ -97,6 +99,22 @@ std::map<std::string, std::vector<int64_t>> ParseShapes(const std::vector<std::s
   return out;
 }
 
+// --inputs FILE's tensors, then each --input (which wins for a name in both).
+std::vector<harness::GivenInput> GivenInputs(const BenchmarkOptions& o) {
+  std::vector<harness::GivenInput> out;
+  if (!o.inputs_file.empty()) out = harness::LoadGivenInputs(o.inputs_file);
+  for (const auto& spec : o.input_values) {
+    harness::GivenInput g = harness::ParseGivenInput(spec, "--input");
+    std::erase_if(out, [&](const auto& other) { return other.name == g.name; });
+    out.push_back(std::move(g));
+  }
+  if (!out.empty() && o.sweep.scenario == "generate")
+    throw Error(ErrorKind::kInvalidArgument,
+                "--input and --inputs give single-stream, offline and server inputs; generate "
+                "makes its own prompt, so leave them out");
+  return out;
+}
+
 store::ModelRecord ModelRecordOf(const models::Model& model) {
   store::ModelRecord r{model.info.name,        model.info.architecture, model.info.modality,
                        model.info.source,      model.info.source_path,  model.info.parameters,
@@ -106,11 +124,20 @@ store::ModelRecord ModelRecordOf(const models::Model& model) {
   return r;
 }
 
+// Which inputs the user gave values for, and where from ("--input" or the file): stored with
+// each configuration's result, since the figures were measured on those values.
+std::map<std::string, std::string> GivenInputSources(const std::vector<harness::GivenInput>& g) {
+  std::map<std::string, std::string> out;
+  for (const auto& input : g) out[input.name] = input.source;
+  return out;
+}
+
 std::string ConfigurationJson(const Configuration& c) {
   return nlohmann::json{{"threads", c.bench.session.intra_op_threads},
                         {"graph_optimization_level", c.bench.session.graph_optimization_level},
                         {"provider_options", c.bench.session.provider_options},
                         {"shape_overrides", c.bench.shape.overrides},
+                        {"given_inputs", GivenInputSources(c.bench.given_inputs)},
                         {"target_qps", c.target_qps},
                         {"latency_bound_ms", c.latency_bound_ms}}
       .dump();
@@ -374,7 +401,7 @@ void EstimateMemory(PreparedSweep& s) {
       requests.push_back(c.bench.shape);
     }
   }
-  const auto shapes = harness::CheckShapes(s.model, requests);
+  const auto shapes = harness::CheckShapes(s.model, requests, s.req.given_inputs);
   for (size_t i = 0; i < s.plan.configurations.size(); ++i) {
     const Configuration& c = s.plan.configurations[i];
     std::optional<analysis::MemoryEstimate> e;
@@ -395,6 +422,7 @@ void EstimateMemory(PreparedSweep& s) {
 void PrepareSweep(const BenchmarkOptions& o, PreparedSweep& s) {
   s.req = o.sweep;
   s.req.shape_overrides = ParseShapes(o.shapes);
+  s.req.given_inputs = GivenInputs(o);
   s.hardware = hw::Detect();
   s.platforms = SelectPlatforms(o.hardware, s.hardware);
   s.plan = PlanSweep(s.req, s.platforms.run);
@@ -742,6 +770,13 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
       ->delimiter(',')
       ->check(WholeNumber(1, kMaxSequence))
       ->capture_default_str();
+  cmd->add_option("--input", o->input_values,
+                  "NAME=v1,v2,...: an input's values instead of generated ones (e.g. sr=16000), "
+                  "filling its shape at each batch size and sequence length in row-major order, "
+                  "or one item's values repeated along the batch; repeatable");
+  cmd->add_option("--inputs", o->inputs_file,
+                  "a safetensors file of input values (tensors named NAME or input.NAME, as in an "
+                  "io.safetensors), used as --input uses its values");
   cmd->add_option("--shape", o->shapes,
                   "NAME=d0,d1,... for an input's whole shape, or DIM=n for a symbolic dimension "
                   "(repeatable)");

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <iostream>
 #include <numeric>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -16,6 +15,7 @@
 #include "cli/option_checks.h"
 #include "cli/table_printer.h"
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/harness/given_inputs.h"
 #include "ipfs_accel/harness/input_generator.h"
 #include "ipfs_accel/harness/media_inputs.h"
 #include "ipfs_accel/hw/hardware.h"
@@ -43,33 +43,17 @@ struct RunOptions {
   bool json = false;
 };
 
-// `--ids NAME=1,2,3`: an int64 input of shape [1, n].
-std::map<std::string, core::Tensor> ParseIds(const std::vector<std::string>& specs) {
-  std::map<std::string, core::Tensor> out;
+// `--ids NAME=1,2,3`: one item of n values, [1, n], in the graph input's dtype; it wins over an
+// input made from a file.
+void ApplyIds(const std::vector<std::string>& specs, const std::vector<runtime::TensorSpec>& inputs,
+              std::map<std::string, core::Tensor>& given) {
+  std::vector<harness::GivenInput> ids;
+  std::map<std::string, core::Shape> shapes;
   for (const auto& spec : specs) {
-    const auto eq = spec.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
-      throw Error(
-          ErrorKind::kInvalidArgument,
-          fmt::format("--ids '{}' is not NAME=v1,v2,... (e.g. input_ids=101,2023,102)", spec));
-    std::vector<int64_t> values;
-    std::string item;
-    std::stringstream ss(spec.substr(eq + 1));
-    while (std::getline(ss, item, ',')) {
-      try {
-        size_t used = 0;
-        values.push_back(std::stoll(item, &used));
-        if (used != item.size()) throw std::invalid_argument(item);
-      } catch (const std::exception&) {
-        throw Error(ErrorKind::kInvalidArgument,
-                    fmt::format("--ids '{}': '{}' is not an integer", spec, item));
-      }
-    }
-    core::Tensor t = core::Tensor::Zeros(core::DType::kInt64, {1, int64_t(values.size())});
-    std::copy(values.begin(), values.end(), t.values<int64_t>().begin());
-    out[spec.substr(0, eq)] = std::move(t);
+    ids.push_back(harness::ParseGivenInput(spec, "--ids"));
+    shapes[ids.back().name] = {1, static_cast<int64_t>(ids.back().values.size())};
   }
-  return out;
+  harness::ApplyGivenInputs(ids, inputs, shapes, given);
 }
 
 struct OutputSummary {
@@ -100,6 +84,14 @@ OutputSummary Summarize(const core::Tensor& t, int top_k) {
   return s;
 }
 
+// " (generated: not given)", " (default: zeros)", or "" for an input the user gave.
+std::string InputOrigin(const harness::FilledInputs& filled, const std::string& name) {
+  if (auto it = filled.defaulted.find(name); it != filled.defaulted.end())
+    return fmt::format(" (default: {})", it->second);
+  const auto& g = filled.generated;
+  return std::find(g.begin(), g.end(), name) != g.end() ? " (generated: not given)" : "";
+}
+
 int RunOnce(const RunOptions& o) {
   const hw::HardwareReport hardware = hw::Detect();
   const runtime::PlatformStatus status = runtime::CheckPlatform(o.hardware, hardware);
@@ -114,11 +106,12 @@ int RunOnce(const RunOptions& o) {
 
   const harness::MediaInputs media = harness::MakeMediaInputs(model, session->inputs(), o.files);
   std::map<std::string, core::Tensor> given = media.tensors;
-  for (auto& [name, t] : ParseIds(o.ids)) given[name] = std::move(t);  // --ids wins
-  std::vector<std::string> generated;
-  for (const auto& spec : session->inputs())
-    if (!given.count(spec.name)) generated.push_back(spec.name);
-  const auto inputs = harness::CompleteInputs(session->inputs(), model, given, o.seed);
+  ApplyIds(o.ids, session->inputs(), given);
+  const harness::CompletedInputs completed =
+      harness::FillMissingInputs(session->inputs(), model, given, o.seed);
+  for (const auto& line : harness::DescribeFilledInputs(completed.filled))
+    std::cerr << "ipfs-accelerate: note: " << line << "\n";
+  const auto& inputs = completed.tensors;
   const auto outputs = session->Run(inputs);
   if (!o.save.empty()) models::WriteSafetensors(o.save, outputs);
 
@@ -127,7 +120,8 @@ int RunOnce(const RunOptions& o) {
                         {"architecture", model.info.architecture},
                         {"hardware", o.hardware},
                         {"processor", media.processor},
-                        {"generated_inputs", generated},
+                        {"defaulted_inputs", completed.filled.defaulted},
+                        {"generated_inputs", completed.filled.generated},
                         {"inputs", nlohmann::json::object()},
                         {"outputs", nlohmann::json::array()}};
     for (const auto& [name, t] : inputs) j["inputs"][name] = t.shape;
@@ -147,12 +141,11 @@ int RunOnce(const RunOptions& o) {
     return kExitOk;
   }
   std::cout << fmt::format("{} ({}) on {}; inputs prepared by {}\n", model.info.name,
-                           model.info.architecture, o.hardware, media.processor);
+                           model.info.architecture, o.hardware,
+                           media.processor.empty() ? "no media file" : media.processor);
   for (const auto& [name, t] : inputs)
     std::cout << fmt::format("  input  {}{}{}\n", name, core::ShapeToString(t.shape),
-                             std::find(generated.begin(), generated.end(), name) != generated.end()
-                                 ? " (generated: not given)"
-                                 : "");
+                             InputOrigin(completed.filled, name));
   Table table{{"output", "shape", "min", "max", "mean", "first values", "top (index:value)"},
               {false, false, true, true, true, false, false},
               {}};
@@ -178,7 +171,9 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
       "Run a model once on a real input file: an image (--image), an audio clip (--audio) or\n"
       "video frames (--video), prepared the way the model's Hugging Face processor prepares\n"
       "them (its preprocessor_config.json, or the processor's defaults at the model's sizes).\n"
-      "Token ids can be given with --ids; any other input is generated (seeded) and said so.");
+      "Token ids can be given with --ids, alone for a text model. An input not given takes\n"
+      "Hugging Face's default where it has one (attention_mask ones, token_type_ids zeros);\n"
+      "any other (pixel_values without --image) is generated (seeded), and stderr says which.");
   auto o = std::make_shared<RunOptions>();
   cmd->add_option("--model,-m", o->model, "catalog name, Hugging Face folder, or .onnx file")
       ->required();

@@ -40,6 +40,8 @@ int RunVerify(const VerifyOptions& o) {
                         {"parameters", model.info.parameters},
                         {"tolerance", o.tolerance},
                         {"passed", r.passed},
+                        {"defaulted_inputs", r.filled_inputs.defaulted},
+                        {"generated_inputs", r.filled_inputs.generated},
                         {"outputs", nlohmann::json::array()}};
     for (const auto& c : r.outputs)
       j["outputs"].push_back({{"name", c.name},
@@ -62,6 +64,8 @@ int RunVerify(const VerifyOptions& o) {
            fmt::format("{:.3e}", c.max_abs_error), fmt::format("{:.3e}", c.max_rel_error),
            c.within_tolerance ? "ok" : "MISMATCH"});
     PrintTable(std::cout, t, TableFormat::kText);
+    for (const auto& line : harness::DescribeFilledInputs(r.filled_inputs))
+      std::cout << line << "\n";
     std::cout << fmt::format("{}: {} ({}, {} parameters) against {} within {:g} absolute\n",
                              r.passed ? "PASS" : "FAIL", model.info.name, model.info.architecture,
                              model.info.parameters, io_path, o.tolerance);

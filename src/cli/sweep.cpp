@@ -15,6 +15,13 @@ using core::ErrorKind;
 
 const std::vector<std::string> kScenarios = {"single-stream", "offline", "server", "generate"};
 
+nlohmann::json GivenInputsJson(const std::vector<harness::GivenInput>& given) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& g : given)
+    out.push_back({{"name", g.name}, {"values", g.values}, {"source", g.source}});
+  return out;
+}
+
 }  // namespace
 
 std::string Configuration::Describe() const {
@@ -137,6 +144,7 @@ SweepPlan PlanSweep(const SweepRequest& r, const std::vector<std::string>& platf
                     c.bench.iterations = r.iterations;
                     c.bench.min_time_s = r.min_time_s;
                     c.bench.seed = r.seed;
+                    c.bench.given_inputs = r.given_inputs;
                     c.max_time_s = r.max_time_s;
                     c.early_stopping =
                         r.early_stopping && (r.scenario == "single-stream" || server);
@@ -171,6 +179,7 @@ void to_json(nlohmann::json& j, const Configuration& c) {
        {"batch_explicit", s.batch_explicit},
        {"seq_len_explicit", s.seq_len_explicit},
        {"shape_overrides", s.overrides},
+       {"given_inputs", GivenInputsJson(c.bench.given_inputs)},
        {"warmup", c.bench.warmup},
        {"iterations", c.bench.iterations},
        {"min_time_s", c.bench.min_time_s},
@@ -203,6 +212,8 @@ void from_json(const nlohmann::json& j, Configuration& c) {
   j.at("batch_explicit").get_to(s.batch_explicit);
   j.at("seq_len_explicit").get_to(s.seq_len_explicit);
   j.at("shape_overrides").get_to(s.overrides);
+  for (const auto& g : j.at("given_inputs"))
+    c.bench.given_inputs.push_back({g.at("name"), g.at("values"), g.at("source")});
   j.at("warmup").get_to(c.bench.warmup);
   j.at("iterations").get_to(c.bench.iterations);
   j.at("min_time_s").get_to(c.bench.min_time_s);

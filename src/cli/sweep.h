@@ -30,6 +30,7 @@ struct SweepRequest {
   std::vector<int64_t> seq_lens{128};
   bool batch_explicit = false, seq_len_explicit = false;
   std::map<std::string, std::vector<int64_t>> shape_overrides;
+  std::vector<harness::GivenInput> given_inputs;  // --input, --inputs: the same in every point
   // Timing of each configuration.
   int warmup = 5;
   int iterations = 64;

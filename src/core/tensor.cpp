@@ -1,5 +1,6 @@
 #include "ipfs_accel/core/tensor.h"
 
+#include <bit>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -218,6 +219,57 @@ std::vector<double> Tensor::ToDoubles() const {
     }
   }
   return out;
+}
+
+namespace {
+template <typename T>
+void Store(std::byte* p, size_t i, T v) {
+  std::memcpy(p + sizeof(T) * i, &v, sizeof(T));
+}
+}  // namespace
+
+Tensor Tensor::FromDoubles(DType dtype, Shape shape, std::span<const double> values) {
+  Tensor t = Zeros(dtype, std::move(shape));
+  if (static_cast<int64_t>(values.size()) != t.element_count())
+    throw Error(ErrorKind::kInternal, fmt::format("{} values for a tensor of shape {}",
+                                                  values.size(), ShapeToString(t.shape)));
+  std::byte* p = t.bytes.data();
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double v = values[i];
+    switch (dtype) {
+      case DType::kFloat32:
+        Store(p, i, static_cast<float>(v));
+        break;
+      case DType::kFloat64:
+        Store(p, i, v);
+        break;
+      case DType::kInt64:
+        Store(p, i, static_cast<int64_t>(v));
+        break;
+      case DType::kInt32:
+        Store(p, i, static_cast<int32_t>(v));
+        break;
+      case DType::kInt16:
+        Store(p, i, static_cast<int16_t>(v));
+        break;
+      case DType::kInt8:
+        Store(p, i, static_cast<int8_t>(v));
+        break;
+      case DType::kUInt8:
+        Store(p, i, static_cast<uint8_t>(v));
+        break;
+      case DType::kBool:
+        Store(p, i, static_cast<uint8_t>(v != 0));
+        break;
+      case DType::kFloat16:
+        Store(p, i, FloatToHalf(static_cast<float>(v)));
+        break;
+      case DType::kBFloat16:
+        Store(p, i, static_cast<uint16_t>(std::bit_cast<uint32_t>(static_cast<float>(v)) >> 16));
+        break;
+    }
+  }
+  return t;
 }
 
 }  // namespace ipfs_accel::core

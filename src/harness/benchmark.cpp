@@ -52,15 +52,19 @@ DeviceMemory SampleDeviceMemory(const runtime::SessionOptions& session) {
 }
 
 std::vector<std::map<std::string, core::Shape>> CheckShapes(
-    const models::Model& model, const std::vector<ShapeRequest>& requests) {
+    const models::Model& model, const std::vector<ShapeRequest>& requests,
+    const std::vector<GivenInput>& given) {
   std::vector<std::map<std::string, core::Shape>> out;
   if (requests.empty()) return out;
   runtime::SessionOptions probe;  // the graph's inputs are the same on every platform
   probe.graph_optimization_level = 0;
   probe.intra_op_threads = 1;
   const auto session = runtime::OpenOnnxRuntimeSession(model, probe);
-  for (const auto& r : requests)
+  for (const auto& r : requests) {
     out.push_back(ResolveShapes(session->inputs(), model.dim_roles, r));
+    std::map<std::string, core::Tensor> unused;
+    ApplyGivenInputs(given, session->inputs(), out.back(), unused);
+  }
   return out;
 }
 
@@ -69,7 +73,9 @@ PreparedSession PrepareSession(runtime::Session& session, const models::Model& m
   PreparedSession p;
   p.execution_provider = session.execution_provider();
   p.input_shapes = ResolveShapes(session.inputs(), model.dim_roles, config.shape);
-  session.Bind(GenerateInputs(session.inputs(), p.input_shapes, model.input_hints, config.seed));
+  auto inputs = GenerateInputs(session.inputs(), p.input_shapes, model.input_hints, config.seed);
+  ApplyGivenInputs(config.given_inputs, session.inputs(), p.input_shapes, inputs);
+  session.Bind(std::move(inputs));
   const EffectiveDims dims =
       EffectiveBatchAndSequence(session.inputs(), model.dim_roles, p.input_shapes);
   p.batch_size = dims.batch_size;

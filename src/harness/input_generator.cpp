@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <random>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/harness/input_defaults.h"
 
 namespace ipfs_accel::harness {
 
@@ -187,30 +190,81 @@ EffectiveDims EffectiveBatchAndSequence(const std::vector<runtime::TensorSpec>& 
   return d;
 }
 
-std::map<std::string, core::Tensor> CompleteInputs(const std::vector<runtime::TensorSpec>& inputs,
-                                                   const models::Model& model,
-                                                   std::map<std::string, core::Tensor> given,
-                                                   uint64_t seed) {
+namespace {
+
+// The sizes the given inputs fix: their batch, sequence and decoder sequence axes.
+ShapeRequest RequestFromGiven(const std::vector<runtime::TensorSpec>& inputs,
+                              const models::DimRoles& roles,
+                              const std::map<std::string, core::Tensor>& given) {
   ShapeRequest req;
-  std::vector<runtime::TensorSpec> missing;
   for (const auto& spec : inputs) {
     auto it = given.find(spec.name);
-    if (it == given.end()) {
-      missing.push_back(spec);
-      continue;
-    }
+    if (it == given.end()) continue;
     for (size_t a = 0; a < spec.shape.size() && a < it->second.shape.size(); ++a) {
-      const DimRole role = RoleOf(spec, a, model.dim_roles);
+      const DimRole role = RoleOf(spec, a, roles);
       if (role == DimRole::kBatch) req.batch_size = it->second.shape[a];
       if (role == DimRole::kSequence) req.seq_len = it->second.shape[a];
       if (role == DimRole::kDecoderSequence) req.decoder_seq_len = it->second.shape[a];
     }
   }
-  if (missing.empty()) return given;
-  const auto shapes = ResolveShapes(missing, model.dim_roles, req);
-  for (auto& [name, tensor] : GenerateInputs(missing, shapes, model.input_hints, seed))
-    given.emplace(name, std::move(tensor));
-  return given;
+  return req;
+}
+
+// HF's default for the input, unless the model computes the input itself.
+std::optional<HfDefault> DefaultToUse(const runtime::TensorSpec& spec, const models::Model& model) {
+  const auto hint = model.input_hints.find(spec.name);
+  if (hint != model.input_hints.end() && hint->second.kind == models::InputHint::Kind::kComputed)
+    return std::nullopt;
+  return HfDefaultFor(spec.name);
+}
+
+}  // namespace
+
+CompletedInputs FillMissingInputs(const std::vector<runtime::TensorSpec>& inputs,
+                                  const models::Model& model,
+                                  std::map<std::string, core::Tensor> given, uint64_t seed) {
+  CompletedInputs out;
+  out.filled.seed = seed;
+  std::vector<runtime::TensorSpec> missing, to_generate;
+  for (const auto& spec : inputs)
+    if (!given.count(spec.name)) missing.push_back(spec);
+  if (!missing.empty()) {
+    const auto shapes =
+        ResolveShapes(missing, model.dim_roles, RequestFromGiven(inputs, model.dim_roles, given));
+    for (const auto& spec : missing) {
+      if (const auto d = DefaultToUse(spec, model)) {
+        given.emplace(spec.name, MakeHfDefault(*d, spec.dtype, shapes.at(spec.name)));
+        out.filled.defaulted[spec.name] = HfDefaultName(*d);
+      } else {
+        to_generate.push_back(spec);
+        out.filled.generated.push_back(spec.name);
+      }
+    }
+    for (auto& [name, tensor] : GenerateInputs(to_generate, shapes, model.input_hints, seed))
+      given.emplace(name, std::move(tensor));
+  }
+  out.tensors = std::move(given);
+  return out;
+}
+
+std::vector<std::string> DescribeFilledInputs(const FilledInputs& filled) {
+  std::vector<std::string> lines, defaulted;
+  for (const auto& [name, value] : filled.defaulted)
+    defaulted.push_back(fmt::format("{} ({})", name, value));
+  if (!defaulted.empty())
+    lines.push_back(
+        fmt::format("not given, Hugging Face's default used: {}", fmt::join(defaulted, ", ")));
+  if (!filled.generated.empty())
+    lines.push_back(fmt::format("not given and without a default, generated (seed {}): {}",
+                                filled.seed, fmt::join(filled.generated, ", ")));
+  return lines;
+}
+
+std::map<std::string, core::Tensor> CompleteInputs(const std::vector<runtime::TensorSpec>& inputs,
+                                                   const models::Model& model,
+                                                   std::map<std::string, core::Tensor> given,
+                                                   uint64_t seed) {
+  return FillMissingInputs(inputs, model, std::move(given), seed).tensors;
 }
 
 std::map<std::string, core::Tensor> GenerateInputs(

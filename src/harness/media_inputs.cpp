@@ -76,10 +76,12 @@ MediaInputs MakeMediaInputs(const models::Model& model,
                             const std::vector<runtime::TensorSpec>& inputs,
                             const MediaFiles& files) {
   const int given = !files.image.empty() + !files.audio.empty() + !files.video.empty();
-  if (given != 1)
-    throw Error(ErrorKind::kInvalidArgument, "give exactly one of --image, --audio, --video");
+  if (given > 1)
+    throw Error(ErrorKind::kInvalidArgument, "give at most one of --image, --audio, --video");
   MediaInputs out;
-  if (!files.image.empty()) {
+  if (given == 0) {
+    // No file: every input comes from elsewhere (token ids, defaults, generated values).
+  } else if (!files.image.empty()) {
     RequireSpec(model, inputs, "pixel_values", "image");
     const auto config = ImageProcessor(model, files);
     out.tensors["pixel_values"] = preprocess::PreprocessImage(files.image, config);

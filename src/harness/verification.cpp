@@ -59,9 +59,11 @@ VerificationResult Verify(const models::Model& model, const runtime::SessionOpti
                         fmt::format("reference output '{}' is not an output of model '{}'", name,
                                     model.info.name));
   }
-  // Reference inputs may leave out what the graph adds (an empty KV cache): fill it.
-  const auto actual = session->Run(CompleteInputs(session->inputs(), model, inputs, 0));
+  // Reference inputs may leave out what the graph adds (an empty KV cache) or what HF defaults.
+  CompletedInputs completed = FillMissingInputs(session->inputs(), model, inputs, 0);
+  const auto actual = session->Run(completed.tensors);
   VerificationResult r;
+  r.filled_inputs = std::move(completed.filled);
   r.passed = !expected.empty();
   for (const auto& [name, tensor] : expected) {
     r.outputs.push_back(CompareTensors(name, tensor, actual.at(name), abs_tolerance));

@@ -32,6 +32,9 @@ struct Architecture {
   // "audio", "multimodal"), set by Architectures() from the file that registers it.
   std::string family = {};
   std::vector<Component> components = {};  // parts that can be built alone (model:component)
+  // Prefixes of the builder's weight names that a checkpoint may leave out (a standalone
+  // CLIPTextModel saved without "text_model."): both layouts load, as in transformers.
+  std::vector<std::string> optional_prefixes = {};
 };
 
 const std::vector<Architecture>& Architectures();

@@ -210,7 +210,7 @@ Model FromFolder(const std::string& dir, const LoadOptions& options, const std::
                                       : normal.filename().string();
   const BuildTarget target = ResolveComponent(config, component, folder_name);
   CheckWeightsFit(config, component, folder_name, options);
-  SafetensorsWeights weights(dir, target.arch->checkpoint_prefixes);
+  SafetensorsWeights weights(dir, target.arch->checkpoint_prefixes, target.arch->optional_prefixes);
   return Build(target, weights, options,
                {.name = WithComponent(folder_name, component),
                 .architecture = component.empty() ? config.ModelType() : target.arch->model_type,

@@ -67,6 +67,38 @@ int64_t ElementsOf(const onnx::TensorProto& t, const std::string& path) {
   }
 }
 
+// Elements of a floating-point tensor of rank >= 1: a weight. Scalars are constants (scales,
+// epsilons), and integer tensors shapes or indices, not weights.
+int64_t WeightElements(const onnx::TensorProto& t, const std::string& path) {
+  if (t.dims_size() == 0) return 0;
+  const int32_t type = t.data_type();
+  if (type != onnx::TensorProto::FLOAT && type != onnx::TensorProto::FLOAT16 &&
+      type != onnx::TensorProto::BFLOAT16 && type != onnx::TensorProto::DOUBLE)
+    return 0;
+  return ElementsOf(t, path);
+}
+
+// The weights an exporter kept as initializers, and those it folded into Constant nodes
+// (torch.onnx with do_constant_folding off, some converters): HF's parameter count.
+std::vector<const onnx::TensorProto*> WeightTensors(const onnx::GraphProto& graph) {
+  std::vector<const onnx::TensorProto*> out;
+  for (const auto& t : graph.initializer()) out.push_back(&t);
+  for (const auto& node : graph.node())
+    if (node.op_type() == "Constant" && node.domain().empty())
+      for (const auto& attr : node.attribute())
+        if (attr.name() == "value" && attr.has_t()) out.push_back(&attr.t());
+  return out;
+}
+
+int64_t ParameterCount(const onnx::GraphProto& graph, const std::string& path) {
+  int64_t params = 0;
+  for (const onnx::TensorProto* t : WeightTensors(graph))
+    if (__builtin_add_overflow(params, WeightElements(*t, path), &params))
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': its weights hold more elements than 64 bits count", path));
+  return params;
+}
+
 }  // namespace
 
 Model DescribeOnnx(std::string_view bytes, const std::string& path) {
@@ -83,17 +115,7 @@ Model DescribeOnnx(std::string_view bytes, const std::string& path) {
                             path));
   Model m;
   m.onnx_path = fs::absolute(path).string();
-  int64_t params = 0;
-  for (const auto& t : proto.graph().initializer()) {
-    if (t.dims_size() == 0) continue;  // scalars are constants (scales, epsilons), not weights
-    const int64_t n = ElementsOf(t, path);
-    if (t.data_type() == onnx::TensorProto::FLOAT || t.data_type() == onnx::TensorProto::FLOAT16 ||
-        t.data_type() == onnx::TensorProto::BFLOAT16 || t.data_type() == onnx::TensorProto::DOUBLE)
-      if (__builtin_add_overflow(params, n, &params))
-        throw Error(
-            ErrorKind::kCorrupt,
-            fmt::format("'{}': its initializers hold more elements than 64 bits count", path));
-  }
+  const int64_t params = ParameterCount(proto.graph(), path);
   // "model.onnx" says nothing; its folder usually names the model.
   const fs::path abs = fs::absolute(path);
   const std::string name = abs.stem() == "model" && abs.has_parent_path()

@@ -49,14 +49,18 @@ Architecture TextTower(const std::string& model_type, ClipFamily family) {
   auto build = [family](const HfConfig& c, GraphBuilder& g) { BuildClipTextModel(c, family, g); };
   auto hints = [family](const HfConfig& c) { return TextHints(ReadClipTextShape(c, family)); };
   auto roles = [family](const HfConfig& c) { return TextRoles(ReadClipTextShape(c, family)); };
-  return {model_type, "text", {}, build, hints, roles};
+  Architecture a{model_type, "text", {}, build, hints, roles};
+  a.optional_prefixes = {"text_model."};
+  return a;
 }
 
 Architecture VisionTower(const std::string& model_type, ClipFamily family) {
   auto build = [family](const HfConfig& c, GraphBuilder& g) { BuildClipVisionModel(c, family, g); };
   auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
   auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
-  return {model_type, "vision", {}, build, hints, roles};
+  Architecture a{model_type, "vision", {}, build, hints, roles};
+  a.optional_prefixes = {"vision_model."};
+  return a;
 }
 
 }  // namespace

@@ -50,8 +50,9 @@ std::set<std::string> ShardNames(const nlohmann::json& index, const std::string&
   return shards;
 }
 
-SafetensorsWeights::SafetensorsWeights(const std::string& dir, std::vector<std::string> prefixes)
-    : dir_(dir), prefixes_(std::move(prefixes)) {
+SafetensorsWeights::SafetensorsWeights(const std::string& dir, std::vector<std::string> prefixes,
+                                       std::vector<std::string> optional_prefixes)
+    : dir_(dir), prefixes_(std::move(prefixes)), optional_prefixes_(std::move(optional_prefixes)) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path single = fs::path(dir) / "model.safetensors";
@@ -92,11 +93,17 @@ Tensor ToFloat32(Tensor t) {
 }
 }  // namespace
 
-Tensor SafetensorsWeights::Fetch(const std::string& name, const core::Shape& shape, WeightInit) {
+std::vector<std::string> SafetensorsWeights::CandidateNames(const std::string& name) const {
   std::vector<std::string> candidates;
   for (const auto& p : prefixes_) candidates.push_back(p + name);
   candidates.push_back(name);
-  for (const auto& candidate : candidates) {
+  for (const auto& p : optional_prefixes_)
+    if (name.rfind(p, 0) == 0) candidates.push_back(name.substr(p.size()));
+  return candidates;
+}
+
+Tensor SafetensorsWeights::Fetch(const std::string& name, const core::Shape& shape, WeightInit) {
+  for (const auto& candidate : CandidateNames(name)) {
     for (const auto& file : files_) {
       if (!file->Has(candidate)) continue;
       const auto& entry = file->entries().at(candidate);

@@ -49,12 +49,15 @@ class WeightProvider {
 std::set<std::string> ShardNames(const nlohmann::json& index, const std::string& index_path);
 
 // Weights from the safetensors files of a HF folder. `prefixes` are tried in turn
-// before the bare name (e.g. "bert." for a BertForMaskedLM checkpoint).
+// before the bare name (e.g. "bert." for a BertForMaskedLM checkpoint); then, for a name that
+// starts with one of `optional_prefixes`, the name without it (a standalone CLIPTextModel saved
+// without "text_model.", as transformers loads it too).
 class SafetensorsWeights : public WeightProvider {
  public:
   // Opens DIR/model.safetensors, or the shards listed in DIR/model.safetensors.index.json.
   // Throws core::Error(kNotFound/kCorrupt).
-  SafetensorsWeights(const std::string& dir, std::vector<std::string> prefixes);
+  SafetensorsWeights(const std::string& dir, std::vector<std::string> prefixes,
+                     std::vector<std::string> optional_prefixes = {});
   // The weight files opened, for content hashing.
   std::vector<std::string> files() const;
 
@@ -62,8 +65,11 @@ class SafetensorsWeights : public WeightProvider {
   core::Tensor Fetch(const std::string& name, const core::Shape& shape, WeightInit init) override;
 
  private:
+  // The names `name` may have in the checkpoint, in the order they are tried.
+  std::vector<std::string> CandidateNames(const std::string& name) const;
+
   std::string dir_;
-  std::vector<std::string> prefixes_;
+  std::vector<std::string> prefixes_, optional_prefixes_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
 };
 

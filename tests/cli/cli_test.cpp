@@ -23,6 +23,7 @@
 #include "support/stored_runs.h"
 
 #include "ipfs_accel/hw/hardware.h"
+#include "ipfs_accel/models/safetensors.h"
 #include "ipfs_accel/store/result_store.h"
 
 namespace ipfs_accel {
@@ -154,6 +155,78 @@ TEST_F(CliTest, RunOnAnImageFile) {
   const Result missing = Run("run --model " + vit + " --image " + (dir_ / "no.png").string());
   EXPECT_EQ(missing.status, 3) << missing.err;
   EXPECT_EQ(missing.ErrorLines().size(), 1u) << missing.err;
+}
+
+TEST_F(CliTest, RunTakesTokenIdsAloneForATextModel) {
+  const Result r = Run("run -m bert-tiny --ids input_ids=101,7592,102 --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto json = nlohmann::json::parse(r.out);
+  EXPECT_EQ(json["inputs"]["input_ids"], nlohmann::json({1, 3}));
+  EXPECT_EQ(json["inputs"]["token_type_ids"], nlohmann::json({1, 3}));
+  EXPECT_EQ(json["defaulted_inputs"],
+            nlohmann::json({{"attention_mask", "ones"}, {"token_type_ids", "zeros"}}));
+  EXPECT_TRUE(json["generated_inputs"].empty());
+  EXPECT_EQ(json["outputs"][0]["shape"], nlohmann::json({1, 3, 128}));
+  EXPECT_NE(r.err.find("Hugging Face's default used: attention_mask (ones)"), std::string::npos)
+      << r.err;
+}
+
+TEST_F(CliTest, RunWithNoInputGeneratesItAndSaysSoOnStderr) {
+  const Result r = Run("run -m bert-tiny --seed 7");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("generated (seed 7): input_ids"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("input_ids[1,128] (generated: not given)"), std::string::npos) << r.out;
+  // Media too: a vision model without --image runs on generated pixels, and says so.
+  const std::string vit = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/vit";
+  const Result image = Run("run -m " + vit);
+  ASSERT_EQ(image.status, 0) << image.err;
+  EXPECT_NE(image.err.find("generated (seed 42): pixel_values"), std::string::npos) << image.err;
+  ExpectCleanFailureOnFreshDb(Run("run -m " + vit + " --image a.png --audio b.wav"), 2,
+                              "at most one of --image, --audio, --video");
+}
+
+TEST_F(CliTest, VerifySaysWhichInputsTookHfDefaults) {
+  // The fixture's token_type_ids are zeros; without them HF uses zeros, so verify still passes.
+  const std::string io = (dir_ / "io.safetensors").string();
+  auto reference = models::SafetensorsFile::Open(kBertFixture + "/io.safetensors");
+  std::map<std::string, core::Tensor> kept;
+  for (const auto& [name, entry] : reference->entries())
+    if (name != "input.token_type_ids") kept[name] = reference->Read(name);
+  models::WriteSafetensors(io, kept);
+  const Result r = Run("verify --model-dir " + kBertFixture + " --io " + io + " --json");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  const auto json = nlohmann::json::parse(r.out);
+  EXPECT_EQ(json["defaulted_inputs"], nlohmann::json({{"token_type_ids", "zeros"}}));
+  const Result text = Run("verify --model-dir " + kBertFixture + " --io " + io);
+  EXPECT_EQ(text.status, 0) << text.out;
+  EXPECT_NE(text.out.find("default used: token_type_ids (zeros)"), std::string::npos) << text.out;
+}
+
+TEST_F(CliTest, BenchmarkTakesInputValuesAndStoresThatTheyWereGiven) {
+  const std::string file = (dir_ / "inputs.safetensors").string();
+  models::WriteSafetensors(
+      file, {{"input.token_type_ids", core::Tensor::Zeros(core::DType::kInt64, {1, 3})}});
+  // One item's ids, repeated along the batch of 2; run in a worker process (--isolate), so the
+  // values travel with the configuration.
+  const Result r = Run("benchmark -m bert-tiny --input input_ids=101,7592,102 --inputs " + file +
+                       " --seq-len 3 -b 2 -n 2 --min-time 0 --warmup 0 --isolate --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  const auto rows = store->Query(
+      "SELECT configuration_json->>'$.given_inputs.input_ids', "
+      "configuration_json->>'$.given_inputs.token_type_ids' FROM compatibility_results");
+  ASSERT_EQ(rows.rows.size(), 1u);
+  EXPECT_EQ(*rows.rows[0][0], "--input");
+  EXPECT_EQ(*rows.rows[0][1], file);
+  store.reset();
+
+  ExpectCleanFailure(
+      Run("benchmark -m bert-tiny --input input_ids=1,2 --seq-len 3 -b 2 --db " + db_), 2,
+      "input 'input_ids', which takes shape [2,3] here");
+  ExpectCleanFailure(Run("benchmark -m bert-tiny --input sr=16000 --db " + db_), 2,
+                     "input 'sr', which the model does not have");
+  ExpectCleanFailure(Run("benchmark -m bert-tiny --input input_ids=a --db " + db_), 2,
+                     "'a' is not a number");
 }
 
 TEST_F(CliTest, MissingModelFile) {

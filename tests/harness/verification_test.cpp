@@ -33,6 +33,18 @@ TEST(VerificationTest, PerturbedReferenceFails) {
   EXPECT_FALSE(r.passed);
 }
 
+TEST(VerificationTest, ReferenceWithoutTokenTypesPassesOnHfZeros) {
+  // HF's BertModel uses a zeros buffer for absent token_type_ids; random types would fail.
+  const std::string dir = kFixtures + "/bert";
+  ReferenceIo io = LoadReferenceIo(dir + "/io.safetensors");
+  ASSERT_EQ(io.inputs.erase("token_type_ids"), 1u);
+  const VerificationResult r = Verify(models::LoadHfFolder(dir), {}, io.inputs, io.outputs, 1e-4);
+  EXPECT_TRUE(r.passed);
+  EXPECT_EQ(r.filled_inputs.defaulted,
+            (std::map<std::string, std::string>{{"token_type_ids", "zeros"}}));
+  EXPECT_TRUE(r.filled_inputs.generated.empty());
+}
+
 TEST(CompareTensorsTest, ReportsShapeMismatch) {
   const auto a = core::Tensor::Zeros(core::DType::kFloat32, {2, 3});
   const auto b = core::Tensor::Zeros(core::DType::kFloat32, {3, 2});

@@ -27,6 +27,7 @@
 #include "ipfs_accel/models/catalog.h"
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/safetensors.h"
+#include "models/onnx_file.h"
 #include "support/catch_error.h"
 #include "support/temp_dir.h"
 
@@ -427,6 +428,53 @@ TEST(LoadModelTest, OnnxFileHintsComeFromTheGraphNotTheName) {
   const Model m = LoadModel(file.string());
   EXPECT_EQ(m.input_hints.at("input_ids").high, 1000);
   EXPECT_EQ(m.input_hints.at("token_type_ids").high, 2);
+}
+
+// x [1, 4] times a [4, 4] weight held by a Constant node (no initializers), plus a Constant
+// shape and a scalar, which are not weights.
+std::string GraphWithConstantWeights() {
+  onnx::ModelProto proto;
+  proto.set_ir_version(8);
+  proto.add_opset_import()->set_version(17);
+  onnx::GraphProto* g = proto.mutable_graph();
+  g->set_name("constant_weights");
+  auto constant = [&](const std::string& name, int32_t type, std::vector<int64_t> dims) {
+    onnx::NodeProto* node = g->add_node();
+    node->set_op_type("Constant");
+    node->add_output(name);
+    onnx::AttributeProto* value = node->add_attribute();
+    value->set_name("value");
+    value->set_type(onnx::AttributeProto::TENSOR);
+    onnx::TensorProto* t = value->mutable_t();
+    t->set_data_type(type);
+    int64_t n = 1;
+    for (int64_t d : dims) t->add_dims(d), n *= d;
+    for (int64_t i = 0; i < n; ++i)
+      type == onnx::TensorProto::FLOAT ? t->add_float_data(0.5f) : t->add_int64_data(1);
+  };
+  constant("w", onnx::TensorProto::FLOAT, {4, 4});
+  constant("shape", onnx::TensorProto::INT64, {2});
+  constant("scale", onnx::TensorProto::FLOAT, {});
+  onnx::NodeProto* matmul = g->add_node();
+  matmul->set_op_type("MatMul");
+  matmul->add_input("x");
+  matmul->add_input("w");
+  matmul->add_output("y");
+  auto float_1x4 = [](onnx::ValueInfoProto* io, const std::string& name) {
+    io->set_name(name);
+    auto* tensor = io->mutable_type()->mutable_tensor_type();
+    tensor->set_elem_type(onnx::TensorProto::FLOAT);
+    tensor->mutable_shape()->add_dim()->set_dim_value(1);
+    tensor->mutable_shape()->add_dim()->set_dim_value(4);
+  };
+  float_1x4(g->add_input(), "x");
+  float_1x4(g->add_output(), "y");
+  return proto.SerializeAsString();
+}
+
+TEST(LoadModelTest, OnnxFileCountsWeightsHeldByConstantNodes) {
+  const Model m = DescribeOnnx(GraphWithConstantWeights(), "constant_weights.onnx");
+  EXPECT_EQ(m.info.parameters, 16);  // the [4, 4] weight; not the int64 shape nor the scalar
 }
 
 }  // namespace

@@ -5,7 +5,9 @@
 // gets. Numerical checks that run the graphs are in tests/harness/vision_verify_test.cpp.
 
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,9 +20,11 @@
 #include <nlohmann/json.hpp>
 
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/core/json.h"
 #include "ipfs_accel/models/catalog.h"
 #include "ipfs_accel/models/hf_config.h"
 #include "ipfs_accel/models/model.h"
+#include "ipfs_accel/models/safetensors.h"
 #include "models/architectures.h"
 #include "models/clip_builder.h"
 #include "models/graph_builder.h"
@@ -32,6 +36,7 @@
 namespace ipfs_accel::models {
 namespace {
 
+namespace fs = std::filesystem;
 using core::ErrorKind;
 using ipfs_accel::testing::CatchError;
 using ipfs_accel::testing::TempDir;
@@ -479,8 +484,37 @@ TEST(ModelComponentTest, UnknownComponentsAreNamed) {
   EXPECT_EQ(none.kind(), ErrorKind::kNotFound);
   EXPECT_THAT(none.what(), HasSubstr("has no components"));
   // Not a catalog name with or without the suffix: the usual not-found error.
-  EXPECT_EQ(CatchError([] { LoadModel("no-such-model:text_model"); }).kind(),
-            ErrorKind::kNotFound);
+  EXPECT_EQ(CatchError([] { LoadModel("no-such-model:text_model"); }).kind(), ErrorKind::kNotFound);
+}
+
+// A standalone tower folder made from the hf-tiny CLIP fixture: the tower's sub-config and its
+// weights, each name with `prefix` removed when `strip` (as a CLIPTextModel saved on its own).
+std::string TowerFolder(const TempDir& tmp, const std::string& tower, bool strip) {
+  const std::string clip = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/clip";
+  const std::string prefix = tower + "_model.";
+  const fs::path dir = tmp.path() / (strip ? "bare" : "prefixed") / tower;  // one model name
+  fs::create_directories(dir);
+  json config = core::ReadJsonFile(clip + "/config.json")[tower + "_config"];
+  std::ofstream(dir / "config.json") << config.dump();
+  auto file = SafetensorsFile::Open(clip + "/model.safetensors");
+  std::map<std::string, core::Tensor> tensors;
+  for (const auto& [name, entry] : file->entries())
+    if (name.rfind(prefix, 0) == 0)
+      tensors[strip ? name.substr(prefix.size()) : name] = file->Read(name);
+  WriteSafetensors((dir / "model.safetensors").string(), tensors);
+  return dir.string();
+}
+
+TEST(ClipTowerTest, StandaloneTowerCheckpointsLoadWithOrWithoutTheTowerPrefix) {
+  TempDir tmp;
+  for (const char* tower : {"text", "vision"}) {
+    const Model bare = LoadHfFolder(TowerFolder(tmp, tower, true));
+    const Model prefixed = LoadHfFolder(TowerFolder(tmp, tower, false));
+    EXPECT_EQ(bare.info.architecture, std::string("clip_") + tower + "_model");
+    EXPECT_GT(bare.info.parameters, 0) << tower;
+    EXPECT_EQ(bare.info.parameters, prefixed.info.parameters) << tower;
+    EXPECT_TRUE(bare.onnx_bytes == prefixed.onnx_bytes) << tower << ": the same graph and weights";
+  }
 }
 
 }  // namespace

@@ -53,6 +53,9 @@ struct Tensor {
 
   // Elements converted to double, whatever the dtype (for comparisons and statistics).
   std::vector<double> ToDoubles() const;
+  // ToDoubles' inverse: `values` (row-major, ElementCount(shape) of them; checked, kInternal)
+  // converted to `dtype`: integers truncated, bool nonzero -> 1, half rounded, bfloat16 truncated.
+  static Tensor FromDoubles(DType dtype, Shape shape, std::span<const double> values);
 };
 
 }  // namespace ipfs_accel::core

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ipfs_accel/core/tensor.h"
+#include "ipfs_accel/harness/given_inputs.h"
 #include "ipfs_accel/harness/input_generator.h"
 #include "ipfs_accel/harness/statistics.h"
 #include "ipfs_accel/harness/stopping_rule.h"
@@ -37,6 +38,8 @@ struct BenchmarkConfig {
   double tail_ci_level = 0.95;    // of its two-sided interval
   double max_time_s = 0;          // > 0: stop timing here even if the counts are not met
   uint64_t seed = 42;             // of the generated inputs
+  // Inputs whose values the user gave (--input, --inputs): they replace the generated ones.
+  std::vector<GivenInput> given_inputs = {};
 };
 
 struct BenchmarkResult {
@@ -75,8 +78,8 @@ struct PreparedSession {
   double first_inference_ms = 0;
 };
 
-// Uses config.shape, seed and warmup (config.session is not used). Throws like ResolveShapes
-// and the session's RunBound().
+// Uses config.shape, seed, given_inputs and warmup (config.session is not used). Throws like
+// ResolveShapes, ApplyGivenInputs and the session's RunBound().
 PreparedSession PrepareSession(runtime::Session& session, const models::Model& model,
                                const BenchmarkConfig& config);
 
@@ -99,10 +102,12 @@ BenchmarkResult RunBenchmark(const models::Model& model, const BenchmarkConfig& 
                              const ProgressFn& progress = nullptr);
 
 // Resolves the input shapes of every configuration without measuring, so a shape
-// that cannot fit is reported before anything runs. Throws like ResolveShapes.
+// that cannot fit, or a given input that does not fit it, is reported before anything runs.
+// Throws like ResolveShapes and ApplyGivenInputs.
 // Returns the shapes of `requests` in order (what a memory estimate needs).
 std::vector<std::map<std::string, core::Shape>> CheckShapes(
-    const models::Model& model, const std::vector<ShapeRequest>& requests);
+    const models::Model& model, const std::vector<ShapeRequest>& requests,
+    const std::vector<GivenInput>& given = {});
 
 // The measuring part of RunBenchmark on a session already open (load_ms stays 0;
 // config.session is not used). For comparing the harness with other loops.

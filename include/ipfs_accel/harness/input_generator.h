@@ -50,9 +50,26 @@ EffectiveDims EffectiveBatchAndSequence(const std::vector<runtime::TensorSpec>& 
                                         const models::DimRoles& roles,
                                         const std::map<std::string, core::Shape>& shapes);
 
-// Inputs the caller did not give, generated to fit those it did: symbolic batch and
-// sequence dimensions take the sizes of the given inputs, a KV cache is empty (past
-// length 0). Used to run reference inputs that name only some graph inputs.
+// Every graph input: those the caller gave, then the rest made to fit them (symbolic batch and
+// sequence dimensions take the sizes of the given inputs, a KV cache is empty, past length 0).
+// An input left out takes Hugging Face's default for it (input_defaults.h) unless the model
+// computes that input itself (a kComputed hint); one with no default is generated from `seed`.
+// Used to run reference inputs, or the user's, that name only some graph inputs.
+struct FilledInputs {
+  std::map<std::string, std::string> defaulted;  // input -> HF's default ("zeros", "ones", ...)
+  std::vector<std::string> generated;            // inputs with no HF default: seeded values
+  uint64_t seed = 0;                             // of the generated ones
+};
+struct CompletedInputs {
+  std::map<std::string, core::Tensor> tensors;  // every graph input
+  FilledInputs filled;
+};
+// What was filled, for the user: up to two lines (defaulted, generated), none when nothing was.
+std::vector<std::string> DescribeFilledInputs(const FilledInputs& filled);
+CompletedInputs FillMissingInputs(const std::vector<runtime::TensorSpec>& inputs,
+                                  const models::Model& model,
+                                  std::map<std::string, core::Tensor> given, uint64_t seed);
+// FillMissingInputs' tensors alone.
 std::map<std::string, core::Tensor> CompleteInputs(const std::vector<runtime::TensorSpec>& inputs,
                                                    const models::Model& model,
                                                    std::map<std::string, core::Tensor> given,

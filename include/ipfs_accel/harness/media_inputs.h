@@ -26,13 +26,14 @@ struct MediaFiles {
 // What was made, and from which processor settings (for the user to see).
 struct MediaInputs {
   std::map<std::string, core::Tensor> tensors;  // named as the graph's inputs
-  std::string processor;                        // e.g. "ViTImageProcessor (defaults ...)"
+  std::string processor;  // e.g. "ViTImageProcessor (defaults ...)"; "" when no file was given
 };
 
 // A graph with decoder_input_ids also gets [[decoder_start_token_id]] there, as HF's generate
 // starts. `inputs` are the graph's (sizes a fixed graph insists on, e.g. a Whisper graph's frame
-// count or a video graph's frames, are taken from them). Throws core::Error: kInvalidArgument (no
-// file, or a kind of file the model takes no input for), kUnsupported (a model whose processor this
+// count or a video graph's frames, are taken from them). With no file, only the decoder start
+// token is made. Throws core::Error: kInvalidArgument (more than one kind of file, or a kind of
+// file the model takes no input for), kUnsupported (a model whose processor this
 // tool does not reproduce), and what preprocess/ throws for the files.
 MediaInputs MakeMediaInputs(const models::Model& model,
                             const std::vector<runtime::TensorSpec>& inputs,

@@ -26,6 +26,9 @@ struct OutputComparison {
 struct VerificationResult {
   std::vector<OutputComparison> outputs;
   bool passed = false;  // every output present, same shape, within tolerance
+  // Graph inputs the reference left out: given HF's default, or, where HF has none, generated
+  // (seed 0).
+  FilledInputs filled_inputs;
 };
 
 // Reference tensors as the hf-tiny fixtures store them: one safetensors file with
