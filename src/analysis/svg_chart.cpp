@@ -91,19 +91,92 @@ std::vector<double> YRange(double& lo, double& hi) {
   return ticks;
 }
 
-// A legend entry cut in the middle to fit beside the plot (names differ at both ends: model
-// first, batch and sequence last); the whole name is in the series' <title>.
-std::string LegendName(const std::string& name) {
-  constexpr size_t kHead = 20, kTail = 26;
-  if (name.size() <= kHead + kTail + 3) return name;
-  size_t head = kHead, tail = name.size() - kTail;
-  auto continuation = [&](size_t i) {
-    return (static_cast<unsigned char>(name[i]) & 0xC0) == 0x80;
-  };
-  while (head > 0 && continuation(head)) --head;  // not inside a UTF-8 character
-  while (tail < name.size() && continuation(tail)) ++tail;
-  return name.substr(0, head) + "…" + name.substr(tail);
+constexpr const char* kPartSeparator = " · ";
+constexpr size_t kLegendWidth = 50;  // characters of 10px text beside the plot
+
+std::vector<std::string> Parts(const std::string& name) {
+  std::vector<std::string> parts;
+  const std::string sep = kPartSeparator;
+  size_t at = 0;
+  for (size_t next; (next = name.find(sep, at)) != std::string::npos; at = next + sep.size())
+    parts.push_back(name.substr(at, next - at));
+  parts.push_back(name.substr(at));
+  return parts;
 }
+
+std::string JoinParts(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : kPartSeparator) + p;
+  return out;
+}
+
+// The name parts every series has (in the first series' order); none for a single series.
+std::vector<std::string> SharedParts(const std::vector<ChartSeries>& series) {
+  if (series.size() < 2) return {};
+  std::vector<std::string> shared;
+  for (const auto& part : Parts(series[0].name)) {
+    const bool everywhere = std::all_of(series.begin(), series.end(), [&](const ChartSeries& s) {
+      const auto parts = Parts(s.name);
+      return std::find(parts.begin(), parts.end(), part) != parts.end();
+    });
+    if (everywhere) shared.push_back(part);
+  }
+  return shared;
+}
+
+std::string Unshared(const std::string& name, const std::vector<std::string>& shared) {
+  std::vector<std::string> own;
+  for (const auto& part : Parts(name))
+    if (std::find(shared.begin(), shared.end(), part) == shared.end()) own.push_back(part);
+  return own.empty() ? name : JoinParts(own);
+}
+
+// Lines of legend text from y on; returns the y below them.
+double LegendText(std::string& out, const std::vector<std::string>& lines, double y,
+                  const char* extra = "") {
+  for (const auto& line : lines) {
+    out += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\"{}>{}</text>", Num(kPlotRight + 28),
+                       Num(y + 1), extra, XmlEscape(line));
+    y += 12;
+  }
+  return y;
+}
+
+// The legend right of the plot: what every series shares once, then one entry per series
+// (its colour, its own name parts on as many lines as they need).
+std::string Legend(const std::vector<ChartSeries>& series) {
+  std::string out = "<g class=\"chart-legend\">";
+  const auto shared = SharedParts(series);
+  double y = kPlotTop + 8;
+  if (!shared.empty())
+    y = LegendText(out, LegendLines("all: " + JoinParts(shared), kLegendWidth), y,
+                   " fill=\"#555\"") +
+        6;
+  for (size_t i = 0; i < series.size(); ++i) {
+    out += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"4\" fill=\"{}\"/>",
+                       Num(kPlotRight + 12), Num(y - 4), Colour(i));
+    const std::string name =
+        Unshared(series[i].name, shared) + (series[i].points.empty() ? " (no data)" : "");
+    y = LegendText(out, LegendLines(name, kLegendWidth), y) + 6;
+  }
+  return out + "</g>\n";
+}
+
+}  // namespace
+
+std::vector<std::string> LegendLines(const std::string& name, size_t width) {
+  std::vector<std::string> lines;
+  for (const auto& part : Parts(name)) {
+    if (!lines.empty() &&
+        lines.back().size() + std::string(kPartSeparator).size() + part.size() <= width)
+      lines.back() += kPartSeparator + part;
+    else
+      lines.push_back(part);
+  }
+  return lines;
+}
+
+namespace {
 
 std::string NoData() {
   return fmt::format(
@@ -162,6 +235,14 @@ std::vector<double> NiceTicks(double lo, double hi, int count) {
   return ticks;
 }
 
+std::vector<double> IntegerTicks(double lo, double hi, int count) {
+  std::vector<double> ticks = NiceTicks(lo, hi, count);
+  if (ticks.size() >= 2 && ticks[1] - ticks[0] >= 1) return ticks;
+  ticks.clear();
+  for (double k = std::ceil(lo - 1e-9); k <= hi + 1e-9; ++k) ticks.push_back(k);
+  return ticks;
+}
+
 std::string RenderLineChart(const LineChart& chart) {
   Range xr, yr;
   for (const auto& s : chart.series)
@@ -188,7 +269,7 @@ std::string RenderLineChart(const LineChart& chart) {
             Num(kPlotBottom + 14), XmlEscape(chart.x_categories[i]));
       }
     } else {
-      for (double t : NiceTicks(xlo, xhi, 6))
+      for (double t : chart.integer_x ? IntegerTicks(xlo, xhi, 6) : NiceTicks(xlo, xhi, 6))
         out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
                            Num(Scale(t, xlo, xhi, kPlotLeft + 10, kPlotRight - 10)),
                            Num(kPlotBottom + 16), TickLabel(t));
@@ -217,18 +298,7 @@ std::string RenderLineChart(const LineChart& chart) {
   } else {
     out += NoData();
   }
-  // Legend, right of the plot area.
-  out += "<g class=\"chart-legend\">";
-  for (size_t i = 0; i < chart.series.size(); ++i) {
-    const double y = kPlotTop + 8 + 18 * static_cast<double>(i);
-    out += fmt::format(
-        "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"4\" fill=\"{}\"/><text x=\"{}\" "
-        "y=\"{}\" font-size=\"10\">{}{}</text>",
-        Num(kPlotRight + 12), Num(y - 4), Colour(i), Num(kPlotRight + 28), Num(y + 1),
-        XmlEscape(LegendName(chart.series[i].name)),
-        chart.series[i].points.empty() ? " (no data)" : "");
-  }
-  return out + "</g>\n</svg>\n";
+  return out + Legend(chart.series) + "</svg>\n";
 }
 
 std::string RenderBarChart(const BarChart& chart) {

@@ -1,4 +1,5 @@
 #include "ipfs_accel/store/maintenance.h"
+#include "ipfs_accel/store/run_ref.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -565,7 +566,7 @@ ExportReport ExportDatabase(const std::string& path, const ExportRequest& reques
   if (request.format == "run-json") {
     std::vector<std::string> ids;
     if (request.run_id) {
-      ids.push_back(*request.run_id);
+      ids.push_back(ResolveRunRef(*store, *request.run_id));
     } else {
       for (const auto& row :
            store->Query("SELECT run_id FROM runs ORDER BY started_at, run_id").rows)

@@ -101,7 +101,8 @@ struct ExportRequest {
   std::string output;  // a folder (all tables) or a file (--table / --query, run-json)
   std::optional<std::string> table = std::nullopt;
   std::optional<std::string> query = std::nullopt;
-  std::optional<std::string> run_id = std::nullopt;  // run-json: this run only (else every run)
+  // run-json: this run only (a run ref: ResolveRunRef), else every run.
+  std::optional<std::string> run_id = std::nullopt;
 };
 
 struct ExportReport {
