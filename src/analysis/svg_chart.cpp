@@ -92,7 +92,8 @@ std::vector<double> YRange(double& lo, double& hi) {
 }
 
 constexpr const char* kPartSeparator = " · ";
-constexpr size_t kLegendWidth = 50;  // characters of 10px text beside the plot
+constexpr size_t kLegendWidth = 50;    // characters of 10px text beside the plot
+constexpr size_t kBarLabelWidth = 24;  // characters of a line under a bar
 
 std::vector<std::string> Parts(const std::string& name) {
   std::vector<std::string> parts;
@@ -110,13 +111,13 @@ std::string JoinParts(const std::vector<std::string>& parts) {
   return out;
 }
 
-// The name parts every series has (in the first series' order); none for a single series.
-std::vector<std::string> SharedParts(const std::vector<ChartSeries>& series) {
-  if (series.size() < 2) return {};
+// The name parts every name has (in the first name's order); none for a single name.
+std::vector<std::string> SharedParts(const std::vector<std::string>& names) {
+  if (names.size() < 2) return {};
   std::vector<std::string> shared;
-  for (const auto& part : Parts(series[0].name)) {
-    const bool everywhere = std::all_of(series.begin(), series.end(), [&](const ChartSeries& s) {
-      const auto parts = Parts(s.name);
+  for (const auto& part : Parts(names[0])) {
+    const bool everywhere = std::all_of(names.begin(), names.end(), [&](const std::string& n) {
+      const auto parts = Parts(n);
       return std::find(parts.begin(), parts.end(), part) != parts.end();
     });
     if (everywhere) shared.push_back(part);
@@ -142,16 +143,33 @@ double LegendText(std::string& out, const std::vector<std::string>& lines, doubl
   return y;
 }
 
+// "all: ..." right of the plot for the parts every name shares; returns the y below it.
+double SharedLegend(std::string& out, const std::vector<std::string>& shared) {
+  const double top = kPlotTop + 8;
+  if (shared.empty()) return top;
+  return LegendText(out, LegendLines("all: " + JoinParts(shared), kLegendWidth), top,
+                    " fill=\"#555\"") +
+         6;
+}
+
+// A bar's label under it, turned 30 degrees, on as many lines as its parts need.
+std::string BarLabel(const std::string& label, double x) {
+  std::string out = fmt::format("<text transform=\"translate({} {}) rotate(30)\" font-size=\"10\">",
+                                Num(x), Num(kPlotBottom + 14));
+  const auto lines = LegendLines(label, kBarLabelWidth);
+  for (size_t i = 0; i < lines.size(); ++i)
+    out += fmt::format("<tspan x=\"0\" dy=\"{}\">{}</tspan>", i ? 11 : 0, XmlEscape(lines[i]));
+  return out + "</text>\n";
+}
+
 // The legend right of the plot: what every series shares once, then one entry per series
 // (its colour, its own name parts on as many lines as they need).
 std::string Legend(const std::vector<ChartSeries>& series) {
   std::string out = "<g class=\"chart-legend\">";
-  const auto shared = SharedParts(series);
-  double y = kPlotTop + 8;
-  if (!shared.empty())
-    y = LegendText(out, LegendLines("all: " + JoinParts(shared), kLegendWidth), y,
-                   " fill=\"#555\"") +
-        6;
+  std::vector<std::string> names;
+  for (const auto& s : series) names.push_back(s.name);
+  const auto shared = SharedParts(names);
+  double y = SharedLegend(out, shared);
   for (size_t i = 0; i < series.size(); ++i) {
     out += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"4\" fill=\"{}\"/>",
                        Num(kPlotRight + 12), Num(y - 4), Colour(i));
@@ -312,6 +330,12 @@ std::string RenderBarChart(const BarChart& chart) {
   out += YTicks(yticks, ylo, yhi);
   const double slot = (kPlotRight - kPlotLeft) / static_cast<double>(chart.bars.size());
   const double zero = Scale(0, ylo, yhi, kPlotBottom, kPlotTop);
+  std::vector<std::string> names;
+  for (const auto& b : chart.bars) names.push_back(b.label);
+  const auto shared = SharedParts(names);
+  out += "<g class=\"chart-legend\">";
+  SharedLegend(out, shared);
+  out += "</g>\n";
   for (size_t i = 0; i < chart.bars.size(); ++i) {
     const auto& b = chart.bars[i];
     if (!std::isfinite(b.value)) continue;
@@ -320,10 +344,10 @@ std::string RenderBarChart(const BarChart& chart) {
     const double y = Scale(b.value, ylo, yhi, kPlotBottom, kPlotTop);
     out += fmt::format(
         "<rect class=\"chart-bar\" data-label=\"{0}\" x=\"{1}\" y=\"{2}\" width=\"{3}\" "
-        "height=\"{4}\" fill=\"{5}\"><title>{0}: {6}</title></rect>"
-        "<text transform=\"translate({7} {8}) rotate(30)\" font-size=\"10\">{0}</text>\n",
+        "height=\"{4}\" fill=\"{5}\"><title>{0}: {6}</title></rect>",
         XmlEscape(b.label), Num(x), Num(std::min(y, zero)), Num(width), Num(std::abs(zero - y)),
-        Colour(i), TickLabel(b.value), Num(x + width / 2), Num(kPlotBottom + 14));
+        Colour(i), TickLabel(b.value));
+    out += BarLabel(Unshared(b.label, shared), x + width / 2);
   }
   return out + "</svg>\n";
 }

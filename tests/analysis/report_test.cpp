@@ -474,6 +474,15 @@ TEST(SvgChart, LegendWrapsBetweenPartsAndSaysSharedPartsOnce) {
   EXPECT_NE(svg.find(">all: cpu · Some CPU · seq 8<"), std::string::npos) << svg;
   EXPECT_NE(svg.find(">m1<"), std::string::npos);
   EXPECT_EQ(svg.find("…"), std::string::npos);
+  // Bar labels too: the shared parts once, each label's own parts on lines under its bar.
+  BarChart bars;
+  bars.bars = {{"cuda · NVIDIA H100 80GB HBM3 · bert-base-uncased @1a2b3c4d", 1},
+               {"cuda · NVIDIA H100 80GB HBM3 · gpt2 (seed 42)", 2}};
+  const std::string bar_svg = RenderBarChart(bars);
+  EXPECT_NE(bar_svg.find(">all: cuda · NVIDIA H100 80GB HBM3<"), std::string::npos) << bar_svg;
+  EXPECT_NE(bar_svg.find("<tspan x=\"0\" dy=\"0\">bert-base-uncased @1a2b3c4d</tspan>"),
+            std::string::npos)
+      << bar_svg;
 }
 
 }  // namespace
