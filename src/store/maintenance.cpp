@@ -298,7 +298,9 @@ DatabaseStats ReadStats(const std::string& path, const OpenOptions& open) {
                 "SELECT count(DISTINCT hardware_id) FROM (SELECT hardware_id FROM "
                 "performance_results UNION ALL SELECT hardware_id FROM compatibility_results)");
     const QueryResult span = store->Query(
-        "SELECT CAST(min(started_at) AS VARCHAR), CAST(max(started_at) AS VARCHAR) FROM runs");
+        fmt::format("SELECT strftime(min(started_at), '{0}'), strftime(max(started_at), '{0}') "
+                    "FROM runs",
+                    kDisplayTimestampFormat));
     stats.first_run_started_at = span.rows.at(0).at(0);
     stats.last_run_started_at = span.rows.at(0).at(1);
     stats.schema_version = store->SchemaVersion();

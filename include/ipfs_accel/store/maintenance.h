@@ -22,7 +22,7 @@ struct DatabaseStats {
   std::vector<std::pair<std::string, int64_t>> runs_by_origin;  // "measured", "imported", ...
   int64_t distinct_models = 0;                                  // models some result refers to
   int64_t distinct_hardware = 0;                    // hardware platforms some result refers to
-  std::optional<std::string> first_run_started_at;  // none when there are no runs
+  std::optional<std::string> first_run_started_at;  // kDisplayTimestampFormat; none: no runs
   std::optional<std::string> last_run_started_at;
   uint64_t file_bytes = 0;  // the database file plus its write-ahead log
   int schema_version = 0;
