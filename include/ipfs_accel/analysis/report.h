@@ -15,6 +15,9 @@
 
 namespace ipfs_accel::analysis {
 
+// The title of the section of the runs a report's rows came from (HTML marks its rows apart).
+inline constexpr const char* kRunsSectionTitle = "Runs";
+
 // A part of a report the table formats and HTML show under its own heading.
 struct ReportSection {
   std::string title;
