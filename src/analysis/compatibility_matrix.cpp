@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "ipfs_accel/analysis/labels.h"
 #include "ipfs_accel/analysis/svg_chart.h"
 #include "ipfs_accel/models/catalog.h"
 #include "ipfs_accel/store/records.h"
@@ -52,9 +53,7 @@ int ModalityRank(const std::string& modality) {
   return static_cast<int>(it - order.begin());
 }
 
-std::string ModelKey(const MatrixResult& r) {
-  return r.model + '\n' + r.model_source + '\n' + r.model_source_path;
-}
+std::string ModelKey(const MatrixResult& r) { return std::to_string(r.model_id); }
 
 const std::string& Text(const std::optional<std::string>& cell) {
   static const std::string empty;
@@ -69,19 +68,21 @@ std::optional<double> Number(const std::optional<std::string>& cell) {
 // Every stored result, newest first: for each model x platform x precision x graph, the results
 // of the latest run that has one.
 std::vector<MatrixResult> LatestResults(store::ResultStore& store, const MatrixFilter& filter) {
-  const store::QueryResult q = store.Query(
+  const store::QueryResult q = store.Query(fmt::format(
       "SELECT m.name, m.source, m.source_path, m.modality, h.platform, h.device_name, "
       "h.hostname, c.precision, c.graph_variant, c.status, c.execution_provider, c.error_class, "
-      "c.error_message, c.max_abs_error, c.top1_agreement, c.run_id, "
-      "strftime(r.started_at, '%Y-%m-%dT%H:%M:%SZ') "
+      "c.error_message, c.max_abs_error, c.top1_agreement, c.run_id, {}, m.model_id, {} "
       "FROM compatibility_results c JOIN runs r ON r.run_id = c.run_id "
       "JOIN models m ON m.model_id = c.model_id "
       "JOIN hardware_platforms h ON h.hardware_id = c.hardware_id "
-      "ORDER BY r.started_at DESC, c.id DESC");
+      "ORDER BY r.started_at DESC, c.id DESC",
+      TimestampSql("r.started_at"), ModelLabelSql("m")));
   std::vector<MatrixResult> latest;
   std::map<std::string, std::string> latest_run;  // key -> run_id of its newest result
   for (const auto& row : q.rows) {
     MatrixResult r{.model = Text(row[0]),
+                   .model_id = std::stoll(Text(row[17])),
+                   .model_label = Text(row[18]),
                    .model_source = Text(row[1]),
                    .model_source_path = Text(row[2]),
                    .modality = Text(row[3]),
@@ -117,9 +118,9 @@ std::vector<MatrixResult> LatestResults(store::ResultStore& store, const MatrixF
 MatrixCell MakeCell(std::vector<MatrixResult> results) {
   MatrixCell cell;
   std::sort(results.begin(), results.end(), [](const MatrixResult& a, const MatrixResult& b) {
-    return std::make_tuple(a.model, a.model_source_path, PrecisionRank(a.precision), a.precision,
+    return std::make_tuple(a.model_label, a.model_id, PrecisionRank(a.precision), a.precision,
                            a.graph_variant != "plain", a.graph_variant, a.platform) <
-           std::make_tuple(b.model, b.model_source_path, PrecisionRank(b.precision), b.precision,
+           std::make_tuple(b.model_label, b.model_id, PrecisionRank(b.precision), b.precision,
                            b.graph_variant != "plain", b.graph_variant, b.platform);
   });
   std::map<std::string, std::string> best_of_model;
@@ -151,9 +152,10 @@ const MatrixResult* Headline(const MatrixCell& cell) {
   return nullptr;
 }
 
-// One line per result for details: what ran where, and how it ended.
-std::string ResultLine(const MatrixResult& r, bool with_model) {
-  std::string line = with_model ? r.model + " " : "";
+// One line per result for details: which model ran where, and how it ended.
+std::string ResultLine(const MatrixResult& r) {
+  std::string line = r.model_label + " ";
+  if (!r.model_source_path.empty()) line += "[" + r.model_source_path + "] ";
   line += fmt::format("{} {} on {}", r.precision, r.graph_variant, r.platform);
   if (!r.hostname.empty()) line += fmt::format(" ({})", r.hostname);
   line += ": " + r.status;
@@ -219,6 +221,19 @@ std::string MarkdownText(const std::string& s) {
   return out;
 }
 
+// Under the family table: which models each family row counts, by label (two models of one
+// name are two).
+std::string FamilyModels(const CompatibilityMatrix& m) {
+  std::string out = "\n";
+  for (const MatrixRow& row : m.rows) {
+    if (row.section != MatrixSection::kFamily) continue;
+    std::string names;
+    for (const auto& label : row.models) names += (names.empty() ? "" : ", ") + label;
+    out += "- " + MarkdownText(row.label + ": " + names) + "\n";
+  }
+  return out;
+}
+
 // Known statuses by name; anything else shares one class (its text is shown as stored).
 std::string CssClass(const std::string& status) {
   for (const char* known : {"ok", "failed", "skipped", "unavailable", kNeverTried})
@@ -236,7 +251,7 @@ CompatibilityMatrix BuildCompatibilityMatrix(store::ResultStore& store,
                                              const MatrixFilter& filter) {
   CompatibilityMatrix m;
   m.host_filter = filter.hostname;
-  m.generated_at = store::UtcNow();
+  m.generated_at = DisplayTimestamp(store::UtcNow());
   const std::vector<MatrixResult> latest = LatestResults(store, filter);
   m.result_count = latest.size();
 
@@ -276,17 +291,17 @@ CompatibilityMatrix BuildCompatibilityMatrix(store::ResultStore& store,
          })});
   }
 
-  std::map<std::string, std::set<std::string>> models_of_modality;
-  for (const MatrixResult& r : latest) models_of_modality[r.modality].insert(r.model);
+  std::map<std::string, std::map<int64_t, std::string>> models_of_modality;  // id -> label
+  for (const MatrixResult& r : latest) models_of_modality[r.modality][r.model_id] = r.model_label;
   std::vector<std::string> modalities;
   for (const auto& [modality, names] : models_of_modality) modalities.push_back(modality);
   std::stable_sort(modalities.begin(), modalities.end(),
                    [](const auto& a, const auto& b) { return ModalityRank(a) < ModalityRank(b); });
   for (const std::string& modality : modalities) {
-    const auto& names = models_of_modality[modality];
-    m.rows.push_back({MatrixSection::kFamily,
-                      modality,
-                      {names.begin(), names.end()},
+    std::vector<std::string> names;
+    for (const auto& [id, label] : models_of_modality[modality]) names.push_back(label);
+    std::sort(names.begin(), names.end());
+    m.rows.push_back({MatrixSection::kFamily, modality, names,
                       cells([&](const MatrixResult& r) { return r.modality == modality; })});
   }
   return m;
@@ -358,6 +373,7 @@ std::string RenderMatrixMarkdown(const CompatibilityMatrix& m) {
       }
       out += "\n";
     }
+    if (!key) out += FamilyModels(m);
   }
   if (!notes.empty()) {
     out += "\n";
@@ -406,7 +422,7 @@ std::string RenderMatrixHtml(const CompatibilityMatrix& m) {
         for (const MatrixResult& r : cell.results) {
           statuses.insert(r.status);
           if (!title.empty()) title += '\n';
-          title += ResultLine(r, !key);
+          title += ResultLine(r);
         }
         out +=
             "<td class=\"" + CssClass(cell.status) + (statuses.size() > 1 ? " mixed" : "") + "\"";
@@ -440,6 +456,8 @@ nlohmann::json MatrixToJson(const CompatibilityMatrix& m) {
       nlohmann::json results = nlohmann::json::array();
       for (const MatrixResult& r : cell.results) {
         results.push_back({{"model", r.model},
+                           {"model_id", r.model_id},
+                           {"model_label", r.model_label},
                            {"model_source", r.model_source},
                            {"model_source_path", r.model_source_path},
                            {"modality", r.modality},

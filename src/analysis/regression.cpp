@@ -12,7 +12,9 @@
 #include <fmt/format.h>
 
 #include "analysis/sql_literal.h"
+#include "ipfs_accel/analysis/labels.h"
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/store/run_ref.h"
 
 namespace ipfs_accel::analysis {
 
@@ -190,10 +192,10 @@ ResolvedRef ResolveRef(store::ResultStore& store, const std::string& ref, bool i
   if (ref.empty())
     throw core::Error(core::ErrorKind::kInvalidArgument,
                       "an empty ref names no runs; give a run id, a branch or a git commit");
-  ResolvedRef out{ref, "run", {}};
+  // A whole run id, latest or latest~N; a run id prefix only when no branch or commit is meant.
+  const std::optional<std::string> run = store::FindRunRef(store, ref);
+  if (run && (*run == ref || ref.rfind("latest", 0) == 0)) return {ref, "run", {*run}};
   const std::string lit = SqlLiteral(ref);
-  out.run_ids = Column(store.Query("SELECT run_id FROM runs WHERE run_id = " + lit));
-  if (!out.run_ids.empty()) return out;
 
   const std::string clean = include_dirty ? "TRUE" : "git_commit NOT LIKE '%-dirty'";
   const auto branch_runs = Column(store.Query(fmt::format(
@@ -215,6 +217,12 @@ ResolvedRef ResolveRef(store::ResultStore& store, const std::string& ref, bool i
         "SELECT DISTINCT replace(git_commit, '-dirty', '') AS c FROM runs WHERE {} ORDER BY c",
         match)));
   }
+  if (run && (!branch_runs.empty() || !commit_runs.empty()))
+    throw core::Error(core::ErrorKind::kInvalidArgument,
+                      fmt::format("ref '{}' is both the start of run id {} and a {}; give more of "
+                                  "the run id, or the commit in full",
+                                  ref, *run, branch_runs.empty() ? "git commit" : "branch"));
+  if (run) return {ref, "run", {*run}};
   if (!branch_runs.empty() && !commit_runs.empty())
     throw core::Error(core::ErrorKind::kInvalidArgument,
                       fmt::format("ref '{}' is both a branch and a git commit; give a run id or a "
@@ -248,11 +256,16 @@ struct StoredResult {
   std::vector<double> samples;
 };
 
-constexpr const char* kKeyColumns =
-    "m.name, h.platform, h.device_name, p.execution_provider, p.precision, p.graph_variant, "
-    "p.scenario, p.batch_size, p.seq_len, p.threads, p.graph_optimization_level, p.prompt_len, "
-    "p.new_tokens, CAST(p.provider_options_json AS VARCHAR), p.target_qps";
-constexpr std::size_t kKeyColumnCount = 15;
+// A configuration: the model by identity (model_id, last; shown by its label, first), not name.
+std::string KeyColumns() {
+  return ModelLabelSql("m") +
+         ", h.platform, h.device_name, p.execution_provider, p.precision, p.graph_variant, "
+         "p.scenario, p.batch_size, p.seq_len, p.threads, p.graph_optimization_level, "
+         "p.prompt_len, p.new_tokens, CAST(p.provider_options_json AS VARCHAR), p.target_qps, "
+         "p.model_id";
+}
+constexpr std::size_t kKeyColumnCount = 16;
+constexpr std::size_t kSettingsEnd = 15;  // columns 9 to 14 are the settings
 
 std::vector<double> ParseSamples(const std::string& text) {
   std::vector<double> out;
@@ -270,7 +283,7 @@ std::vector<StoredResult> ReadResults(store::ResultStore& store,
   std::string in;
   for (const auto& r : runs) in += (in.empty() ? "" : ", ") + SqlLiteral(r);
   std::string where = "p.run_id IN (" + in + ")";
-  if (o.model) where += " AND m.name = " + SqlLiteral(*o.model);
+  if (o.model) where += " AND " + ModelFilterSql(*o.model, "m");
   if (o.hardware) where += " AND h.platform = " + SqlLiteral(*o.hardware);
   const auto q = store.Query(
       fmt::format("SELECT {0}, array_to_string(p.samples_ms, ',') FROM performance_results p "
@@ -278,7 +291,7 @@ std::vector<StoredResult> ReadResults(store::ResultStore& store,
                   "JOIN hardware_platforms h ON h.hardware_id = p.hardware_id WHERE {1} "
                   "QUALIFY row_number() OVER (PARTITION BY {0} ORDER BY r.started_at DESC, "
                   "p.result_id DESC) <= {2} ORDER BY r.started_at DESC, p.result_id DESC",
-                  kKeyColumns, where, per_configuration));
+                  KeyColumns(), where, per_configuration));
   std::vector<StoredResult> out;
   for (const auto& row : q.rows) {
     StoredResult s;
@@ -295,7 +308,7 @@ std::vector<StoredResult> ReadResults(store::ResultStore& store,
     c.seq_len = std::stoll(text(8));
     // Only what differs from the defaults, so the common case reads short.
     const char* names[] = {"threads", "opt-level", "prompt", "new-tokens", "options", "qps"};
-    for (std::size_t i = 9; i < kKeyColumnCount; ++i) {
+    for (std::size_t i = 9; i < kSettingsEnd; ++i) {
       const std::string v = text(i);
       if (v.empty() || v == "{}" || (i == 9 && v == "0")) continue;
       c.settings += fmt::format("{}{}={}", c.settings.empty() ? "" : " ", names[i - 9], v);

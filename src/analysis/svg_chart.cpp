@@ -91,19 +91,110 @@ std::vector<double> YRange(double& lo, double& hi) {
   return ticks;
 }
 
-// A legend entry cut in the middle to fit beside the plot (names differ at both ends: model
-// first, batch and sequence last); the whole name is in the series' <title>.
-std::string LegendName(const std::string& name) {
-  constexpr size_t kHead = 20, kTail = 26;
-  if (name.size() <= kHead + kTail + 3) return name;
-  size_t head = kHead, tail = name.size() - kTail;
-  auto continuation = [&](size_t i) {
-    return (static_cast<unsigned char>(name[i]) & 0xC0) == 0x80;
-  };
-  while (head > 0 && continuation(head)) --head;  // not inside a UTF-8 character
-  while (tail < name.size() && continuation(tail)) ++tail;
-  return name.substr(0, head) + "…" + name.substr(tail);
+constexpr const char* kPartSeparator = " · ";
+constexpr size_t kLegendWidth = 50;    // characters of 10px text beside the plot
+constexpr size_t kBarLabelWidth = 24;  // characters of a line under a bar
+
+std::vector<std::string> Parts(const std::string& name) {
+  std::vector<std::string> parts;
+  const std::string sep = kPartSeparator;
+  size_t at = 0;
+  for (size_t next; (next = name.find(sep, at)) != std::string::npos; at = next + sep.size())
+    parts.push_back(name.substr(at, next - at));
+  parts.push_back(name.substr(at));
+  return parts;
 }
+
+std::string JoinParts(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : kPartSeparator) + p;
+  return out;
+}
+
+// The name parts every name has (in the first name's order); none for a single name.
+std::vector<std::string> SharedParts(const std::vector<std::string>& names) {
+  if (names.size() < 2) return {};
+  std::vector<std::string> shared;
+  for (const auto& part : Parts(names[0])) {
+    const bool everywhere = std::all_of(names.begin(), names.end(), [&](const std::string& n) {
+      const auto parts = Parts(n);
+      return std::find(parts.begin(), parts.end(), part) != parts.end();
+    });
+    if (everywhere) shared.push_back(part);
+  }
+  return shared;
+}
+
+std::string Unshared(const std::string& name, const std::vector<std::string>& shared) {
+  std::vector<std::string> own;
+  for (const auto& part : Parts(name))
+    if (std::find(shared.begin(), shared.end(), part) == shared.end()) own.push_back(part);
+  return own.empty() ? name : JoinParts(own);
+}
+
+// Lines of legend text from y on; returns the y below them.
+double LegendText(std::string& out, const std::vector<std::string>& lines, double y,
+                  const char* extra = "") {
+  for (const auto& line : lines) {
+    out += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\"{}>{}</text>", Num(kPlotRight + 28),
+                       Num(y + 1), extra, XmlEscape(line));
+    y += 12;
+  }
+  return y;
+}
+
+// "all: ..." right of the plot for the parts every name shares; returns the y below it.
+double SharedLegend(std::string& out, const std::vector<std::string>& shared) {
+  const double top = kPlotTop + 8;
+  if (shared.empty()) return top;
+  return LegendText(out, LegendLines("all: " + JoinParts(shared), kLegendWidth), top,
+                    " fill=\"#555\"") +
+         6;
+}
+
+// A bar's label under it, turned 30 degrees, on as many lines as its parts need.
+std::string BarLabel(const std::string& label, double x) {
+  std::string out = fmt::format("<text transform=\"translate({} {}) rotate(30)\" font-size=\"10\">",
+                                Num(x), Num(kPlotBottom + 14));
+  const auto lines = LegendLines(label, kBarLabelWidth);
+  for (size_t i = 0; i < lines.size(); ++i)
+    out += fmt::format("<tspan x=\"0\" dy=\"{}\">{}</tspan>", i ? 11 : 0, XmlEscape(lines[i]));
+  return out + "</text>\n";
+}
+
+// The legend right of the plot: what every series shares once, then one entry per series
+// (its colour, its own name parts on as many lines as they need).
+std::string Legend(const std::vector<ChartSeries>& series) {
+  std::string out = "<g class=\"chart-legend\">";
+  std::vector<std::string> names;
+  for (const auto& s : series) names.push_back(s.name);
+  const auto shared = SharedParts(names);
+  double y = SharedLegend(out, shared);
+  for (size_t i = 0; i < series.size(); ++i) {
+    out += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"4\" fill=\"{}\"/>",
+                       Num(kPlotRight + 12), Num(y - 4), Colour(i));
+    const std::string name =
+        Unshared(series[i].name, shared) + (series[i].points.empty() ? " (no data)" : "");
+    y = LegendText(out, LegendLines(name, kLegendWidth), y) + 6;
+  }
+  return out + "</g>\n";
+}
+
+}  // namespace
+
+std::vector<std::string> LegendLines(const std::string& name, size_t width) {
+  std::vector<std::string> lines;
+  for (const auto& part : Parts(name)) {
+    if (!lines.empty() &&
+        lines.back().size() + std::string(kPartSeparator).size() + part.size() <= width)
+      lines.back() += kPartSeparator + part;
+    else
+      lines.push_back(part);
+  }
+  return lines;
+}
+
+namespace {
 
 std::string NoData() {
   return fmt::format(
@@ -162,6 +253,14 @@ std::vector<double> NiceTicks(double lo, double hi, int count) {
   return ticks;
 }
 
+std::vector<double> IntegerTicks(double lo, double hi, int count) {
+  std::vector<double> ticks = NiceTicks(lo, hi, count);
+  if (ticks.size() >= 2 && ticks[1] - ticks[0] >= 1) return ticks;
+  ticks.clear();
+  for (double k = std::ceil(lo - 1e-9); k <= hi + 1e-9; ++k) ticks.push_back(k);
+  return ticks;
+}
+
 std::string RenderLineChart(const LineChart& chart) {
   Range xr, yr;
   for (const auto& s : chart.series)
@@ -188,7 +287,7 @@ std::string RenderLineChart(const LineChart& chart) {
             Num(kPlotBottom + 14), XmlEscape(chart.x_categories[i]));
       }
     } else {
-      for (double t : NiceTicks(xlo, xhi, 6))
+      for (double t : chart.integer_x ? IntegerTicks(xlo, xhi, 6) : NiceTicks(xlo, xhi, 6))
         out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
                            Num(Scale(t, xlo, xhi, kPlotLeft + 10, kPlotRight - 10)),
                            Num(kPlotBottom + 16), TickLabel(t));
@@ -217,18 +316,7 @@ std::string RenderLineChart(const LineChart& chart) {
   } else {
     out += NoData();
   }
-  // Legend, right of the plot area.
-  out += "<g class=\"chart-legend\">";
-  for (size_t i = 0; i < chart.series.size(); ++i) {
-    const double y = kPlotTop + 8 + 18 * static_cast<double>(i);
-    out += fmt::format(
-        "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"4\" fill=\"{}\"/><text x=\"{}\" "
-        "y=\"{}\" font-size=\"10\">{}{}</text>",
-        Num(kPlotRight + 12), Num(y - 4), Colour(i), Num(kPlotRight + 28), Num(y + 1),
-        XmlEscape(LegendName(chart.series[i].name)),
-        chart.series[i].points.empty() ? " (no data)" : "");
-  }
-  return out + "</g>\n</svg>\n";
+  return out + Legend(chart.series) + "</svg>\n";
 }
 
 std::string RenderBarChart(const BarChart& chart) {
@@ -242,6 +330,12 @@ std::string RenderBarChart(const BarChart& chart) {
   out += YTicks(yticks, ylo, yhi);
   const double slot = (kPlotRight - kPlotLeft) / static_cast<double>(chart.bars.size());
   const double zero = Scale(0, ylo, yhi, kPlotBottom, kPlotTop);
+  std::vector<std::string> names;
+  for (const auto& b : chart.bars) names.push_back(b.label);
+  const auto shared = SharedParts(names);
+  out += "<g class=\"chart-legend\">";
+  SharedLegend(out, shared);
+  out += "</g>\n";
   for (size_t i = 0; i < chart.bars.size(); ++i) {
     const auto& b = chart.bars[i];
     if (!std::isfinite(b.value)) continue;
@@ -250,10 +344,10 @@ std::string RenderBarChart(const BarChart& chart) {
     const double y = Scale(b.value, ylo, yhi, kPlotBottom, kPlotTop);
     out += fmt::format(
         "<rect class=\"chart-bar\" data-label=\"{0}\" x=\"{1}\" y=\"{2}\" width=\"{3}\" "
-        "height=\"{4}\" fill=\"{5}\"><title>{0}: {6}</title></rect>"
-        "<text transform=\"translate({7} {8}) rotate(30)\" font-size=\"10\">{0}</text>\n",
+        "height=\"{4}\" fill=\"{5}\"><title>{0}: {6}</title></rect>",
         XmlEscape(b.label), Num(x), Num(std::min(y, zero)), Num(width), Num(std::abs(zero - y)),
-        Colour(i), TickLabel(b.value), Num(x + width / 2), Num(kPlotBottom + 14));
+        Colour(i), TickLabel(b.value));
+    out += BarLabel(Unshared(b.label, shared), x + width / 2);
   }
   return out + "</svg>\n";
 }

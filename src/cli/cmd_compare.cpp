@@ -40,7 +40,8 @@ int RunCompare(const CompareCliOptions& o) {
 void AddCompareCommand(CLI::App& app, CommandFn* selected) {
   auto* cmd = app.add_subcommand(
       "compare",
-      "Regression check between two refs (run id, branch, or git commit) for CI.\n"
+      "Regression check between two refs for CI: a run (its id or a unique prefix, latest,\n"
+      "latest~N), a branch, or a git commit.\n"
       "Per configuration, two methods side by side:\n"
       "  z-score (conbench): the contender's best repetition (min of its samples) against the\n"
       "    mean and stdev of the best repetitions of the baseline's last --history results;\n"
@@ -52,11 +53,11 @@ void AddCompareCommand(CLI::App& app, CommandFn* selected) {
   auto o = std::make_shared<CompareCliOptions>();
   o->db.Add(cmd);
   auto& c = o->compare;
-  cmd->add_option("--baseline", c.baseline_ref, "baseline ref: run id, branch, or git commit")
+  cmd->add_option("--baseline", c.baseline_ref, "baseline ref: run, branch, or git commit")
       ->required();
-  cmd->add_option("--contender", c.contender_ref, "contender ref: run id, branch, or git commit")
+  cmd->add_option("--contender", c.contender_ref, "contender ref: run, branch, or git commit")
       ->required();
-  cmd->add_option("--model", c.model, "only this model");
+  cmd->add_option("--model", c.model, "only this model (a name, or one model's label)");
   cmd->add_option("--hardware", c.hardware, "only this platform");
   cmd->add_option("--threshold-z", c.threshold_z, "z-score threshold (sigmas)")
       ->check(FiniteNumber(true, "sigmas"))

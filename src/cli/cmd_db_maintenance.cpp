@@ -225,7 +225,8 @@ void AddDbMaintenanceCommands(CLI::App& db, CommandFn* selected) {
   auto* table = exp->add_option("--table", e->request.table, "one table or view");
   auto* query =
       exp->add_option("--query", e->request.query, "the rows of one SQL query")->excludes(table);
-  exp->add_option("--run", e->request.run_id, "run-json: only this run id")
+  exp->add_option("--run", e->request.run_id,
+                  "run-json: only this run (its id or a unique prefix, latest, latest~N)")
       ->excludes(table)
       ->excludes(query);
   exp->callback([selected, e] { *selected = [e] { return RunExport(*e); }; });

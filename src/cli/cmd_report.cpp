@@ -68,6 +68,30 @@ analysis::Report BuildReport(store::ResultStore& store, const std::string& db_pa
   return analysis::BuildRegressionReport(store, compare);
 }
 
+// Markdown and the text table get the title, the notes and each section under its heading;
+// CSV and JSON stay plain data: every row and column of the report's table.
+std::string RenderTables(const analysis::Report& report, TableFormat format) {
+  std::ostringstream out;
+  const bool prose = format == TableFormat::kMarkdown || format == TableFormat::kText;
+  if (!prose || report.sections.empty()) {
+    if (format == TableFormat::kMarkdown) out << "# " << report.title << "\n\n";
+    if (format == TableFormat::kMarkdown)
+      for (const auto& n : report.notes) out << n << "\n\n";
+    PrintTable(out, TableFromQuery(report.table), format);
+    return out.str();
+  }
+  const std::string h1 = format == TableFormat::kMarkdown ? "# " : "";
+  const std::string h2 = format == TableFormat::kMarkdown ? "## " : "";
+  out << h1 << report.title << "\n\n";
+  for (const auto& n : report.notes) out << n << "\n\n";
+  for (const auto& section : report.sections) {
+    out << "\n" << h2 << section.title << "\n\n";
+    for (const auto& n : section.notes) out << n << "\n\n";
+    PrintTable(out, TableFromQuery(section.table), format);
+  }
+  return out.str();
+}
+
 int RunReport(const ReportOptions& o) {
   const std::string path = o.db.Path();
   auto store = o.db.Open(/*read_only=*/true);
@@ -81,15 +105,7 @@ int RunReport(const ReportOptions& o) {
     m.database = path;
     text = analysis::RenderMatrixMarkdown(m);
   } else {
-    const TableFormat format = ParseTableFormat(o.format);
-    std::ostringstream out;
-    // Markdown gets the title and notes; CSV and JSON stay plain data.
-    if (format == TableFormat::kMarkdown) {
-      out << "# " << report.title << "\n\n";
-      for (const auto& n : report.notes) out << n << "\n\n";
-    }
-    PrintTable(out, TableFromQuery(report.table), format);
-    text = out.str();
+    text = RenderTables(report, ParseTableFormat(o.format));
   }
   if (o.output.empty()) {
     std::cout << text;
@@ -111,13 +127,15 @@ void AddReportCommand(CLI::App& app, CommandFn* selected) {
       ->check(CLI::IsMember({"performance", "hardware", "compatibility", "trend", "regressions"}))
       ->capture_default_str();
   cmd->add_option("--run", o->run,
-                  "'latest', 'all', or a run id (default: latest for performance, all for "
-                  "hardware and trend)");
-  cmd->add_option("--model", o->model, "only this model");
+                  "'all', or a run: its id or a unique prefix of it, 'latest', 'latest~N' "
+                  "(default: latest for performance, all for hardware and trend)");
+  cmd->add_option("--model", o->model, "only this model (a name, or one model's label)");
   cmd->add_option("--hardware", o->hardware, "only this platform");
   cmd->add_option("--host", o->host, "compatibility: only results measured on this host");
-  cmd->add_option("--baseline", o->baseline, "regressions: baseline run id, branch or commit");
-  cmd->add_option("--contender", o->contender, "regressions: contender run id, branch or commit");
+  cmd->add_option("--baseline", o->baseline,
+                  "regressions: baseline run (id, prefix, latest~N), branch or commit");
+  cmd->add_option("--contender", o->contender,
+                  "regressions: contender run (id, prefix, latest~N), branch or commit");
   cmd->add_flag("--include-dirty", o->include_dirty,
                 "regressions: count runs built from a modified tree ('-dirty' commits)");
   cmd->add_flag("--all", o->every_result,

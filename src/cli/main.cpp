@@ -79,6 +79,7 @@ int Main(int argc, char** argv) {
   AddMatrixCommand(app, &selected);
   AddConfigurationWorkerCommand(app, &selected);
   AddCompareCommand(app, &selected);
+  AddRunsCommand(app, &selected);
 
   try {
     app.parse(argc, argv);

@@ -1,4 +1,5 @@
 #include "ipfs_accel/store/maintenance.h"
+#include "ipfs_accel/store/run_ref.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -300,7 +301,9 @@ DatabaseStats ReadStats(const std::string& path, const OpenOptions& open) {
                 "SELECT count(DISTINCT hardware_id) FROM (SELECT hardware_id FROM "
                 "performance_results UNION ALL SELECT hardware_id FROM compatibility_results)");
     const QueryResult span = store->Query(
-        "SELECT CAST(min(started_at) AS VARCHAR), CAST(max(started_at) AS VARCHAR) FROM runs");
+        fmt::format("SELECT strftime(min(started_at), '{0}'), strftime(max(started_at), '{0}') "
+                    "FROM runs",
+                    kDisplayTimestampFormat));
     stats.first_run_started_at = span.rows.at(0).at(0);
     stats.last_run_started_at = span.rows.at(0).at(1);
     stats.schema_version = store->SchemaVersion();
@@ -675,7 +678,7 @@ ExportReport ExportDatabase(const std::string& path, const ExportRequest& reques
   if (request.format == "run-json") {
     std::vector<std::string> ids;
     if (request.run_id) {
-      ids.push_back(*request.run_id);
+      ids.push_back(ResolveRunRef(*store, *request.run_id));
     } else {
       for (const auto& row :
            store->Query("SELECT run_id FROM runs ORDER BY started_at, run_id").rows)

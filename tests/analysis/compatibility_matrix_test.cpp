@@ -153,8 +153,8 @@ TEST_F(CompatibilityMatrixTest, ColumnsAreTheFixedOnesThenOtherStoredPlatforms) 
                                              "WebGPU", "CPU", "xnnpack"));
   EXPECT_EQ(m.result_count, 17u);  // 19 stored, two superseded
   EXPECT_THAT(m.hosts, ::testing::ElementsAre("alpha", "beta"));
-  EXPECT_EQ(m.first_run_at, "2026-01-01T10:00:00Z");
-  EXPECT_EQ(m.last_run_at, "2026-01-03T10:00:00Z");
+  EXPECT_EQ(m.first_run_at, "2026-01-01 10:00:00Z");
+  EXPECT_EQ(m.last_run_at, "2026-01-03 10:00:00Z");
 }
 
 TEST_F(CompatibilityMatrixTest, KeyModelCellsHoldEveryVariantWithTheBestAsHeadline) {
@@ -188,7 +188,7 @@ TEST_F(CompatibilityMatrixTest, KeyModelCellsHoldEveryVariantWithTheBestAsHeadli
   const MatrixCell& cuda = Cell(m, "BERT", "CUDA");
   ASSERT_EQ(cuda.results.size(), 1u);
   EXPECT_EQ(cuda.status, "ok");
-  EXPECT_EQ(cuda.results[0].run_started_at, "2026-01-02T10:00:00Z");
+  EXPECT_EQ(cuda.results[0].run_started_at, "2026-01-02 10:00:00Z");
   EXPECT_EQ(CellSummary(bert, cuda), "ok 1.0e-04");
 
   EXPECT_EQ(CellSummary(bert, Cell(m, "BERT", "ROCm")), "failed: runtime");
@@ -217,7 +217,8 @@ TEST_F(CompatibilityMatrixTest, FamilyRowsAggregateEveryModelOfAModality) {
 
   const MatrixRow& text = Row(m, "text");
   EXPECT_THAT(text.models,
-              ::testing::ElementsAre("bert-base-uncased", "bert-tiny", "opt-125m", "t5-small"));
+              ::testing::ElementsAre("bert-base-uncased (seed 42)", "bert-tiny (seed 42)",
+                                     "opt-125m (seed 42)", "t5-small (seed 42)"));
   const MatrixCell& cpu = Cell(m, "text", "CPU");
   EXPECT_EQ(cpu.status, "ok");
   EXPECT_EQ(cpu.model_counts.at("ok"), 1);           // bert-base-uncased
@@ -255,7 +256,7 @@ TEST_F(CompatibilityMatrixTest, MarkdownHasShortCellsAndDeduplicatedFootnotes) {
   m.database = "results.duckdb";
   const std::string md = RenderMatrixMarkdown(m);
   EXPECT_THAT(md, HasSubstr("Data: results.duckdb, hosts alpha, beta; 17 results from runs "
-                            "started 2026-01-01T10:00:00Z to 2026-01-03T10:00:00Z"));
+                            "started 2026-01-01 10:00:00Z to 2026-01-03 10:00:00Z"));
   EXPECT_THAT(md, HasSubstr("Legend: "));
   EXPECT_THAT(md, HasSubstr("| Model | CUDA | ROCm | MPS | OpenVINO | Qualcomm | WebNN | WebGPU | "
                             "CPU | xnnpack |"));
@@ -295,8 +296,10 @@ TEST_F(CompatibilityMatrixTest, HtmlIsOnePageWithEscapedTitlesAndAClassPerState)
                             "state-never-tried", "state-other"})
     EXPECT_THAT(html, HasSubstr(std::string("<td class=\"") + state)) << state;
   // Messages are in the title, one line per result.
-  EXPECT_THAT(html, HasSubstr("title=\"bert-base-uncased fp32 plain on webnn (alpha): unavailable "
-                              "(unavailable): Chromium has no WebNN backend"));
+  EXPECT_THAT(
+      html,
+      HasSubstr("title=\"bert-base-uncased (seed 42) fp32 plain on webnn (alpha): unavailable "
+                "(unavailable): Chromium has no WebNN backend"));
   EXPECT_THAT(html, HasSubstr("fp16 plain on cpu (alpha): failed (runtime): no fp16 Gelu"));
 }
 

@@ -266,7 +266,7 @@ TEST_F(RegressionStoreTest, ComparesMatchingConfigurations) {
   ASSERT_EQ(c.rows.size(), 1u);
   const auto& row = c.rows[0];
   EXPECT_TRUE(row.in_baseline && row.in_contender);
-  EXPECT_EQ(row.model, "bert-tiny");
+  EXPECT_EQ(row.model, "bert-tiny (seed 0)");  // the label: models of one name stay apart
   EXPECT_EQ(row.z.history_points, 2u);
   EXPECT_EQ(row.asv.verdict, Verdict::kRegression);
   EXPECT_EQ(row.verdict, Verdict::kRegression);

@@ -5,11 +5,14 @@
 #include "ipfs_accel/analysis/report.h"
 
 #include <algorithm>
+#include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include <gtest/gtest.h>
 
+#include "ipfs_accel/harness/statistics.h"
 #include "support/catch_error.h"
 #include "support/stored_runs.h"
 #include "support/temp_dir.h"
@@ -116,7 +119,7 @@ TEST_F(ReportTest, PerformanceLatestRunAndCharts) {
   ASSERT_EQ(r.bar_charts[0].bars.size(), 2u);
   double cpu_best = 0;
   for (const auto& b : r.bar_charts[0].bars)
-    if (b.label == "bert-tiny · cpu") cpu_best = b.value;
+    if (b.label == "bert-tiny (seed 0) · cpu") cpu_best = b.value;
   EXPECT_DOUBLE_EQ(cpu_best, 571.43);
 }
 
@@ -213,6 +216,159 @@ std::vector<ChartPoint> PolylinePoints(const std::string& svg) {
   return out;
 }
 
+// --- models by identity, scenarios by their own columns, noise, runs shown, timestamps ----------
+
+// Two models of one name (the catalog's seeded bert-tiny and a folder of that name with its own
+// weights) are two rows, two lines and two bars, each with a label that tells them apart.
+TEST_F(ReportTest, TwoModelsOfOneNameAreNeverMerged) {
+  store::RunResults run = MakeRun("run-3", "2026-11-22T10:00:00Z", "cccc55556666",
+                                  {{"cpu", 1, 76.0, 13}, {"cpu", 2, 80.0, 25}});
+  for (auto& e : run.entries) {
+    e.model.source = "hf-folder";
+    e.model.source_path = "/models/bert-tiny";
+    e.model.content_hash = "sha256:1a2b3c4d5e6f";
+  }
+  store_->WriteRun(run);
+  const Report perf = BuildPerformanceReport(*store_, {});
+  std::set<std::string> labels;
+  for (size_t i = 0; i < perf.table.rows.size(); ++i)
+    if (Cell(perf, i, "hardware") == "cpu" && Cell(perf, i, "batch") == "1")
+      labels.insert(Cell(perf, i, "model") + " | " + Cell(perf, i, "source"));
+  EXPECT_EQ(labels, (std::set<std::string>{"bert-tiny (seed 0) | catalog",
+                                           "bert-tiny @1a2b3c4d | /models/bert-tiny"}));
+  size_t cpu_lines = 0;
+  for (const auto& s : perf.line_charts.at(0).series)
+    cpu_lines += s.name.find("· cpu") != std::string::npos;
+  EXPECT_EQ(cpu_lines, 2u);
+  std::set<std::string> bars;
+  for (const auto& b : perf.bar_charts.at(0).bars) bars.insert(b.label);
+  EXPECT_EQ(bars.count("bert-tiny @1a2b3c4d · cpu"), 1u);
+  EXPECT_EQ(bars.count("bert-tiny (seed 0) · cpu"), 1u);
+
+  const Report hw = BuildHardwareReport(*store_, {.hardware = "cpu"});
+  ASSERT_EQ(hw.table.rows.size(), 2u);
+  EXPECT_NE(Cell(hw, 0, "model"), Cell(hw, 1, "model"));
+  // A label names one model, the name every model of that name.
+  EXPECT_EQ(BuildHardwareReport(*store_, {.model = "bert-tiny @1a2b3c4d"}).table.rows.size(), 1u);
+  EXPECT_EQ(
+      BuildHardwareReport(*store_, {.model = "bert-tiny", .hardware = "cpu"}).table.rows.size(),
+      2u);
+  // The trend keeps each model's configurations apart: 2 batch sizes x 2 models on the CPU.
+  EXPECT_EQ(BuildTrendReport(*store_, {.hardware = "cpu"}).line_charts.at(0).series.size(), 4u);
+}
+
+store::PerformanceRecord GenerateResult() {
+  store::PerformanceRecord p = testing::StoredPerformance({0.5, 0.6, 0.7});
+  p.scenario = "generate";
+  p.seq_len = 12;  // what the old report showed as seq_len: the prompt
+  p.prompt_len = 12;
+  p.new_tokens = 4;
+  p.time_to_first_token_ms = 3.0;
+  p.latency_mean_ms = 0.6;
+  p.latency_p50_ms = 0.6;
+  p.latency_p90_ms = 0.7;
+  p.throughput_items_per_s = 1666.67;
+  return p;
+}
+
+// A generate result shows prompt, new tokens, TTFT, decode p50/p90 and tokens/s in a section
+// of its own, never under the single-stream columns or in the single-stream charts.
+TEST_F(ReportTest, GenerateResultsHaveTheirOwnColumnsSectionAndCharts) {
+  store::RunResults run = testing::StoredRun("run-g", "2026-11-23T10:00:00Z", "dddd", "main");
+  run.entries.push_back(testing::StoredEntry());
+  run.entries[0].performance.push_back(GenerateResult());
+  store_->WriteRun(run);
+  const Report r = BuildPerformanceReport(*store_, {.run_id = "run-g"});
+  ASSERT_EQ(r.table.rows.size(), 1u);
+  EXPECT_EQ(Cell(r, 0, "p50_ms"), "");  // NULL: not a per-query latency
+  EXPECT_EQ(Cell(r, 0, "seq_len"), "");
+  EXPECT_EQ(Cell(r, 0, "items_per_s"), "");
+  EXPECT_EQ(Cell(r, 0, "prompt"), "12");
+  EXPECT_EQ(Cell(r, 0, "new_tokens"), "4");
+  EXPECT_EQ(std::stod(Cell(r, 0, "ttft_ms")), 3.0);
+  EXPECT_EQ(std::stod(Cell(r, 0, "decode_p50_ms")), 0.6);
+  EXPECT_EQ(std::stod(Cell(r, 0, "decode_p90_ms")), 0.7);
+  EXPECT_EQ(std::stod(Cell(r, 0, "tokens_per_s")), 1666.67);
+  ASSERT_EQ(r.sections.size(), 2u);  // the generate section, the runs
+  const auto& names = r.sections[0].table.column_names;
+  EXPECT_EQ(r.sections[0].title, "Scenario generate");
+  for (const char* column :
+       {"prompt", "new_tokens", "ttft_ms", "decode_p50_ms", "decode_p90_ms", "tokens_per_s"})
+    EXPECT_NE(std::find(names.begin(), names.end(), column), names.end()) << column;
+  for (const char* column : {"p50_ms", "seq_len", "items_per_s"})
+    EXPECT_EQ(std::find(names.begin(), names.end(), column), names.end()) << column;
+  std::string notes;
+  for (const auto& n : r.sections[0].notes) notes += n;
+  EXPECT_NE(notes.find("from the mean, not the median"), std::string::npos) << notes;
+  EXPECT_TRUE(r.line_charts.at(0).series.empty());  // p50 by batch: single-stream figures only
+  ASSERT_EQ(r.bar_charts.size(), 3u);               // items/s (empty), tokens/s, TTFT
+  EXPECT_TRUE(r.bar_charts[0].bars.empty());
+  EXPECT_DOUBLE_EQ(r.bar_charts[1].bars.at(0).value, 1666.67);
+  EXPECT_DOUBLE_EQ(r.bar_charts[2].bars.at(0).value, 3.0);
+  // The trend and hardware reports too.
+  const Report trend = BuildTrendReport(*store_, {.run_id = "run-g"});
+  EXPECT_EQ(Cell(trend, 0, "p50_ms"), "");
+  EXPECT_EQ(std::stod(Cell(trend, 0, "decode_p50_ms")), 0.6);
+  const Report hw = BuildHardwareReport(*store_, {.run_id = "run-g"});
+  EXPECT_EQ(Cell(hw, 0, "best_items_per_s"), "");
+  EXPECT_EQ(std::stod(Cell(hw, 0, "best_tokens_per_s")), 1666.67);
+}
+
+// Mean beside p50; a p90 over kUnstableTailRatio x p50 is flagged, one under it is not.
+TEST_F(ReportTest, MeanIsBesideP50AndNoisyConfigurationsAreFlagged) {
+  store::RunResults run = MakeRun("run-n", "2026-11-23T10:00:00Z", "eeee",
+                                  {{"cpu", 1, 2.0, 500}, {"cpu", 2, 2.0, 1000}});
+  run.entries[0].performance[0].latency_mean_ms = 5.0;
+  run.entries[0].performance[0].latency_p90_ms = 2.0 * harness::kUnstableTailRatio + 0.5;
+  run.entries[1].performance[0].latency_p90_ms = 2.0 * harness::kUnstableTailRatio - 0.1;
+  store_->WriteRun(run);
+  const Report r = BuildPerformanceReport(*store_, {.run_id = "run-n"});
+  ASSERT_EQ(r.table.rows.size(), 2u);
+  std::map<std::string, std::string> noise, mean;
+  for (size_t i = 0; i < 2; ++i) {
+    noise[Cell(r, i, "batch")] = Cell(r, i, "noise");
+    mean[Cell(r, i, "batch")] = Cell(r, i, "mean_ms");
+  }
+  EXPECT_EQ(noise["1"], "unstable: p90 3.3x p50");
+  EXPECT_EQ(noise["2"], "");
+  EXPECT_EQ(std::stod(mean["1"]), 5.0);
+  const auto& names = r.sections.at(0).table.column_names;
+  const auto p50 = std::find(names.begin(), names.end(), "p50_ms");
+  ASSERT_NE(p50, names.end());
+  EXPECT_EQ(*(p50 - 1), "mean_ms");
+}
+
+// Every timestamp in one format; the HTML page shows the runs' machine, runtime and command
+// line, keeps dates on one line, and the batch axis has whole-number ticks only.
+TEST_F(ReportTest, HtmlShowsTheRunsAndKeepsDatesWholeAndBatchTicksIntegral) {
+  const std::regex utc(R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ)");
+  const Report perf = BuildPerformanceReport(*store_, {});
+  EXPECT_TRUE(std::regex_match(Cell(perf, 0, "started_at"), utc)) << Cell(perf, 0, "started_at");
+  const Report trend = BuildTrendReport(*store_, {});
+  EXPECT_TRUE(std::regex_match(Cell(trend, 0, "started_at"), utc)) << Cell(trend, 0, "started_at");
+  const ReportSection& runs = perf.sections.back();
+  EXPECT_EQ(runs.title, "Runs");
+  ASSERT_EQ(runs.table.rows.size(), 1u);  // every configuration's latest result is run-2's
+  const std::string html = RenderReportHtml(perf);
+  EXPECT_NE(html.find("<td class=\"long\">test</td>"), std::string::npos);  // the command line
+  EXPECT_NE(html.find(">1.29<"), std::string::npos);                        // the runtime
+  EXPECT_NE(html.find(">linux<"), std::string::npos);                       // the machine's OS
+  EXPECT_NE(html.find("td.nowrap{white-space:nowrap}"), std::string::npos);
+  const std::regex date_cell(R"(<td class="nowrap">\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ</td>)");
+  EXPECT_TRUE(std::regex_search(html, date_cell));
+  // Batch sizes 1 and 2: ticks 1 and 2, no 1.5.
+  const std::string svg = RenderLineChart(perf.line_charts.at(0));
+  const auto xticks = svg.substr(svg.find("chart-xticks"));
+  const std::regex tick(R"(text-anchor="middle">([^<]*)</text>)");
+  std::vector<std::string> ticks;
+  for (std::sregex_iterator
+           it(xticks.begin(), xticks.begin() + static_cast<long>(xticks.find("</g>")), tick),
+       end;
+       it != end; ++it)
+    ticks.push_back((*it)[1]);
+  EXPECT_EQ(ticks, (std::vector<std::string>{"1", "2"}));
+}
+
 TEST(SvgChart, PointsMapIntoThePlotArea) {
   LineChart c;
   c.title = "t";
@@ -290,6 +446,43 @@ TEST(SvgChart, NiceTicksAreRound) {
   for (size_t i = 0; i < small.size(); ++i) EXPECT_NEAR(small[i], expected[i], 1e-12);
   EXPECT_EQ(NiceTicks(-3, 7, 5), (std::vector<double>{-2, 0, 2, 4, 6}));
   EXPECT_EQ(NiceTicks(3, 3, 5), std::vector<double>{3});
+}
+
+TEST(SvgChart, IntegerTicksAreWholeNumbers) {
+  EXPECT_EQ(IntegerTicks(1, 3, 6), (std::vector<double>{1, 2, 3}));
+  EXPECT_EQ(IntegerTicks(1, 64, 6), NiceTicks(1, 64, 6));
+  EXPECT_EQ(IntegerTicks(4, 4, 6), std::vector<double>{4});
+}
+
+// Legend entries wrap between name parts, never inside one; parts every series shares are
+// said once.
+TEST(SvgChart, LegendWrapsBetweenPartsAndSaysSharedPartsOnce) {
+  const std::string name =
+      "bert-base-uncased @1a2b3c4d · cuda · NVIDIA H100 80GB HBM3 · fused · fp16 · seq 128";
+  const auto lines = LegendLines(name, 30);
+  ASSERT_GT(lines.size(), 1u);
+  std::string joined;
+  for (const auto& l : lines) {
+    EXPECT_TRUE(l.size() <= 30 || l.find(" · ") == std::string::npos) << l;
+    joined += (joined.empty() ? "" : " · ") + l;
+  }
+  EXPECT_EQ(joined, name);  // nothing cut, nothing lost
+  LineChart c;
+  c.series.push_back({"m1 · cpu · Some CPU · seq 8", {{1, 1}}});
+  c.series.push_back({"m2 · cpu · Some CPU · seq 8", {{1, 2}}});
+  const std::string svg = RenderLineChart(c);
+  EXPECT_NE(svg.find(">all: cpu · Some CPU · seq 8<"), std::string::npos) << svg;
+  EXPECT_NE(svg.find(">m1<"), std::string::npos);
+  EXPECT_EQ(svg.find("…"), std::string::npos);
+  // Bar labels too: the shared parts once, each label's own parts on lines under its bar.
+  BarChart bars;
+  bars.bars = {{"cuda · NVIDIA H100 80GB HBM3 · bert-base-uncased @1a2b3c4d", 1},
+               {"cuda · NVIDIA H100 80GB HBM3 · gpt2 (seed 42)", 2}};
+  const std::string bar_svg = RenderBarChart(bars);
+  EXPECT_NE(bar_svg.find(">all: cuda · NVIDIA H100 80GB HBM3<"), std::string::npos) << bar_svg;
+  EXPECT_NE(bar_svg.find("<tspan x=\"0\" dy=\"0\">bert-base-uncased @1a2b3c4d</tspan>"),
+            std::string::npos)
+      << bar_svg;
 }
 
 }  // namespace

@@ -95,7 +95,7 @@ TEST_F(CliTest, ReportShowsLatestRun) {
   ASSERT_EQ(r.status, 0) << r.err;
   const auto json = nlohmann::json::parse(r.out);
   ASSERT_EQ(json.size(), 1u);
-  EXPECT_EQ(json[0]["model"], "bert-tiny");
+  EXPECT_EQ(json[0]["model"], "bert-tiny (seed 42)");  // the catalog's seeded weights
   EXPECT_EQ(json[0]["hardware"], "cpu");
 }
 
@@ -590,7 +590,7 @@ TEST_F(CliTest, MatrixShowsTheStoredResultOfAFamily) {
   for (const auto& row : j["rows"])
     if (row["section"] == "family" && row["label"] == "text") text = &row;
   ASSERT_NE(text, nullptr) << r.out;
-  EXPECT_EQ((*text)["models"], nlohmann::json({"bert-tiny"}));
+  EXPECT_EQ((*text)["models"], nlohmann::json({"bert-tiny (seed 42)"}));
   EXPECT_EQ((*text)["cells"]["CPU"]["status"], "ok");
   EXPECT_EQ((*text)["cells"]["CUDA"]["status"], "never-tried");
 
@@ -885,7 +885,7 @@ TEST_F(CliTest, CompareExitsOneOnARegressionAndZeroOnAnEqualContender) {
   ASSERT_EQ(r.status, 1) << r.err;
   const nlohmann::json rows = nlohmann::json::parse(r.out);
   ASSERT_EQ(rows.size(), 1u) << r.out;
-  EXPECT_EQ(rows[0]["model"], "bert-tiny");
+  EXPECT_EQ(rows[0]["model"], "bert-tiny (seed 0)");
   EXPECT_EQ(rows[0]["verdict"], "regression");
   EXPECT_EQ(rows[0]["z_verdict"], "regression");
   EXPECT_EQ(rows[0]["u_verdict"], "regression");

@@ -110,8 +110,8 @@ TEST_F(MaintenanceTest, StatsCountRowsRunsAndSpan) {
   EXPECT_EQ(s.runs_by_origin[0], (std::pair<std::string, int64_t>{"measured", 2}));
   EXPECT_EQ(s.distinct_models, 3);
   EXPECT_EQ(s.distinct_hardware, 2);
-  EXPECT_EQ(s.first_run_started_at, "2025-01-01 00:00:00");
-  EXPECT_EQ(s.last_run_started_at, "2026-06-01 00:00:00");
+  EXPECT_EQ(s.first_run_started_at, "2025-01-01 00:00:00Z");  // the one display format
+  EXPECT_EQ(s.last_run_started_at, "2026-06-01 00:00:00Z");
   EXPECT_EQ(s.schema_version, CurrentSchemaVersion());
   EXPECT_GT(s.file_bytes, 0u);
 }

@@ -4,6 +4,7 @@
 // Building (store -> CompatibilityMatrix) is apart from rendering (CompatibilityMatrix -> text):
 // the renderers read only the plain structure below.
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -22,7 +23,9 @@ inline constexpr const char* kNeverTried = "never-tried";
 // A stored result from the latest run of one model x platform x precision x graph variant (a
 // run may hold several: one per configuration that failed or was skipped, beside its "ok").
 struct MatrixResult {
-  std::string model;  // models.name
+  std::string model;        // models.name
+  int64_t model_id = 0;     // the model's identity: two models of one name are two
+  std::string model_label;  // ModelLabelSql: the name and what tells it apart
   std::string model_source;
   std::string model_source_path;
   std::string modality;
@@ -39,7 +42,7 @@ struct MatrixResult {
   std::optional<double> top1_agreement;
   bool reference = false;  // the CPU fp32 plain result the others are compared with
   std::string run_id;
-  std::string run_started_at;  // ISO-8601 UTC
+  std::string run_started_at;  // store::kDisplayTimestampFormat
 };
 
 struct MatrixColumn {
@@ -64,15 +67,16 @@ enum class MatrixSection { kKeyModel, kFamily };
 
 struct MatrixRow {
   MatrixSection section = MatrixSection::kKeyModel;
-  std::string label;                // key model class ("BERT") or modality ("text")
-  std::vector<std::string> models;  // key-model rows: the catalog name; families: stored names
-  std::vector<MatrixCell> cells;    // one per column, in column order
+  std::string label;  // key model class ("BERT") or modality ("text")
+  // Key-model rows: the catalog name; families: the labels of the models stored.
+  std::vector<std::string> models;
+  std::vector<MatrixCell> cells;  // one per column, in column order
 };
 
 struct CompatibilityMatrix {
   std::string database;  // where the data came from; set by the caller
   std::optional<std::string> host_filter;
-  std::string generated_at;               // ISO-8601 UTC
+  std::string generated_at;               // store::kDisplayTimestampFormat
   std::vector<std::string> hosts;         // hostnames of the results shown, sorted
   std::string first_run_at, last_run_at;  // start times of the oldest and newest run shown
   size_t result_count = 0;                // results shown (latest per configuration)

@@ -10,8 +10,9 @@
 namespace ipfs_accel::analysis {
 
 struct ReportFilter {
-  std::optional<std::string> run_id = std::nullopt;    // "latest" or a run id; nullopt: all runs
-  std::optional<std::string> model = std::nullopt;     // model name
+  // A run ref (store::ResolveRunRef: id, unique prefix, latest, latest~N); nullopt: all runs.
+  std::optional<std::string> run_id = std::nullopt;
+  std::optional<std::string> model = std::nullopt;     // model name, or one model's label
   std::optional<std::string> hardware = std::nullopt;  // platform
   // Performance: every stored result instead of the latest result of each configuration.
   bool every_result = false;
@@ -20,9 +21,12 @@ struct ReportFilter {
 
 // One row per configuration (model x platform x EP x precision x graph x scenario x batch x
 // sequence x threads x ... as latest_performance keys them): its latest result among the
-// filtered runs (or every result, with every_result): run, model, platform, device, EP,
-// precision, batch, sequence, latencies, throughput, peak RSS. Throws core::Error(kNotFound)
-// when the filter names a run that is not stored.
+// filtered runs (or every result, with every_result): run, model (its label: models of one
+// name are apart), platform, device, EP, precision, batch, and every scenario's figures, NULL
+// where they mean nothing for the row's scenario (a generate row has prompt, new_tokens,
+// ttft_ms, decode_* and tokens_per_s, and no seq_len, p50_ms or items_per_s); mean beside p50,
+// the noise flag (NoiseSql), peak RSS, source. Throws what store::ResolveRunRef throws for the
+// filter's run.
 store::QueryResult PerformanceReport(store::ResultStore& store, const ReportFilter& filter);
 
 }  // namespace ipfs_accel::analysis

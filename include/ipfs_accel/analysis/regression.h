@@ -82,9 +82,10 @@ Verdict CombinedVerdict(Verdict z_verdict, Verdict asv_verdict);
 // --- comparing two refs of the store ---------------------------------------------------------
 
 struct CompareOptions {
-  std::string baseline_ref, contender_ref;  // run id, branch, or git commit (prefix or longer)
-  bool include_dirty = false;               // runs built from a modified tree ("-dirty")
-  std::optional<std::string> model, hardware;
+  // Run (id, unique prefix, latest, latest~N), branch, or git commit (prefix or longer).
+  std::string baseline_ref, contender_ref;
+  bool include_dirty = false;                  // runs built from a modified tree ("-dirty")
+  std::optional<std::string> model, hardware;  // model: a name or one model's label
   double threshold_z = 5;
   double factor = 1.1;
   double alpha = 0.002;
@@ -98,17 +99,19 @@ struct ResolvedRef {
   std::vector<std::string> run_ids;
 };
 
-// Resolves a ref, in order: a run id; a branch (runs.branch); a git commit, matching when the
-// stored commit starts with the ref (at least 4 hex digits) or the ref starts with the stored
-// commit (a full SHA against the stored abbreviation). Throws core::Error: kNotFound for a ref
-// that names no run (the message lists the branches and latest commits stored),
-// kInvalidArgument for a commit prefix naming several commits or a ref that is both a branch
-// and a commit.
+// Resolves a ref, in order: a run id, "latest" or "latest~N" (store::FindRunRef); a branch
+// (runs.branch); a git commit, matching when the stored commit starts with the ref (at least 4
+// hex digits) or the ref starts with the stored commit (a full SHA against the stored
+// abbreviation); a unique run id prefix. Throws core::Error: kNotFound for a ref that names no
+// run (the message lists the branches and latest commits stored), kInvalidArgument for a
+// commit prefix naming several commits, a ref that is two of branch, commit and run id prefix,
+// and what store::FindRunRef throws (an ambiguous run id prefix, latest~N past the first run).
 ResolvedRef ResolveRef(store::ResultStore& store, const std::string& ref, bool include_dirty);
 
 struct ConfigurationComparison {
   // The configuration: the latest_performance view's partition, with the hardware taken as
   // platform + device name (not the host, which changes between CI runners).
+  // model: its label (ModelLabelSql); two models of one name are two configurations.
   std::string model, hardware, device, execution_provider, precision, graph_variant, scenario;
   int64_t batch_size = 0, seq_len = 0;
   std::string settings;  // threads, optimisation level, prompt/new tokens, provider options, QPS

@@ -15,10 +15,25 @@
 
 namespace ipfs_accel::analysis {
 
+// The title of the section of the runs a report's rows came from (HTML marks its rows apart).
+inline constexpr const char* kRunsSectionTitle = "Runs";
+
+// A part of a report the table formats and HTML show under its own heading.
+struct ReportSection {
+  std::string title;
+  std::vector<std::string> notes;
+  store::QueryResult table;
+};
+
 struct Report {
   std::string title;
   std::vector<std::string> notes;  // one line each: what the rows are, where they came from
-  store::QueryResult table;
+  store::QueryResult table;        // every row and column: what CSV and JSON hold
+  // When set, what Markdown, the text table and HTML show instead of `table`: its rows split
+  // by scenario, each with the columns that mean something for it (a generate section has
+  // prompt, new tokens, TTFT, decode p50/p90 and tokens/s), then the runs the rows came from
+  // (machine, runtime version, command line).
+  std::vector<ReportSection> sections;
   std::vector<LineChart> line_charts;
   std::vector<BarChart> bar_charts;
   std::string html_body;  // set instead of the table for a report with its own page (matrix)
@@ -28,18 +43,22 @@ struct Report {
 // lines is unreadable). The report's notes say how many were left out.
 inline constexpr size_t kMaxChartSeries = 10;
 
-// PerformanceReport's rows. Charts: p50 latency against batch size, one line per model,
-// platform, device, graph, precision, scenario and sequence length (with several runs, each
-// point is the newest result); the best throughput per model and platform as bars.
+// PerformanceReport's rows, in a section per scenario, and the runs they came from. Charts:
+// p50 latency against batch size, one line per model, platform, device, graph, precision,
+// scenario and sequence length (with several runs, each point is the newest result); the best
+// throughput per model and platform as bars; with generate results, decode tokens/s and time to
+// first token per model and platform as bars. Models are told apart by identity (ModelLabelSql).
 Report BuildPerformanceReport(store::ResultStore& store, const ReportFilter& filter);
 
-// Per platform and device, per model: results and runs counted, the best throughput, the
-// best and the median p50 over its results. Chart: best throughput per row as bars.
+// Per platform and device, per model (identity, not name) and scenario: results and runs
+// counted, the best throughput, the best and the median p50 over its results (generate: tokens/s,
+// TTFT and decode p50). Chart: best throughput per row as bars.
 Report BuildHardwareReport(store::ResultStore& store, const ReportFilter& filter);
 
 // Every result per configuration (model, platform, device, EP, precision, graph, scenario,
 // batch, sequence) over its runs in start order, with the run's commit and branch. Charts: p50
-// and throughput per configuration against the runs (x: commit and date).
+// and throughput per configuration against the runs (x: commit and date); generate results as
+// decode p50 and tokens/s, in charts of their own.
 Report BuildTrendReport(store::ResultStore& store, const ReportFilter& filter);
 
 // CompareRefs as a table (both methods' figures and the verdict per configuration) and the

@@ -25,10 +25,13 @@ struct ChartSeries {
 struct LineChart {
   std::string title, x_label, y_label;
   std::vector<ChartSeries> series;  // each one <polyline class="chart-series">; empty ones are
-                                    // listed in the legend only
+                                    // listed in the legend only. Name parts (" · ") that every
+                                    // series shares are said once above the legend.
   // When set: x values are indexes 0..n-1 and these are their tick labels (e.g. commits);
   // otherwise numeric ticks.
   std::vector<std::string> x_categories;
+  // The x values are counts (batch sizes): ticks only at whole numbers.
+  bool integer_x = false;
 };
 
 struct ChartBar {
@@ -50,5 +53,11 @@ std::string XmlEscape(const std::string& text);
 
 // Round tick values covering [lo, hi] (about `count` of them, steps of 1, 2 or 5 x 10^k).
 std::vector<double> NiceTicks(double lo, double hi, int count);
+// NiceTicks with a step of at least 1: whole numbers only (a batch of 1.5 does not exist).
+std::vector<double> IntegerTicks(double lo, double hi, int count);
+
+// A series name as legend lines: the " · "-separated parts packed into lines of at most
+// `width` characters, never cutting a part (a part longer than `width` is a line of its own).
+std::vector<std::string> LegendLines(const std::string& name, size_t width);
 
 }  // namespace ipfs_accel::analysis

@@ -22,7 +22,7 @@ struct DatabaseStats {
   std::vector<std::pair<std::string, int64_t>> runs_by_origin;  // "measured", "imported", ...
   int64_t distinct_models = 0;                                  // models some result refers to
   int64_t distinct_hardware = 0;                    // hardware platforms some result refers to
-  std::optional<std::string> first_run_started_at;  // none when there are no runs
+  std::optional<std::string> first_run_started_at;  // kDisplayTimestampFormat; none: no runs
   std::optional<std::string> last_run_started_at;
   uint64_t file_bytes = 0;  // the database file plus its write-ahead log
   int schema_version = 0;
@@ -115,7 +115,8 @@ struct ExportRequest {
   std::string output;  // a folder (all tables) or a file (--table / --query, run-json)
   std::optional<std::string> table = std::nullopt;
   std::optional<std::string> query = std::nullopt;
-  std::optional<std::string> run_id = std::nullopt;  // run-json: this run only (else every run)
+  // run-json: this run only (a run ref: ResolveRunRef), else every run.
+  std::optional<std::string> run_id = std::nullopt;
 };
 
 struct ExportReport {

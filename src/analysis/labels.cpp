@@ -1,0 +1,51 @@
+#include "ipfs_accel/analysis/labels.h"
+
+#include <fmt/format.h>
+
+#include "analysis/sql_literal.h"
+#include "ipfs_accel/harness/statistics.h"
+#include "ipfs_accel/store/records.h"
+
+namespace ipfs_accel::analysis {
+
+std::string ModelLabelSql(std::string_view a) {
+  // The suffix as data: one WHEN per kind of identity (a config hash joins here as one more).
+  return fmt::format(
+      "({0}.name || CASE "
+      "WHEN {0}.content_hash LIKE 'sha256:%' THEN ' @' || substr({0}.content_hash, 8, 8) "
+      "WHEN {0}.content_hash LIKE 'seed:%' THEN ' (' || CASE WHEN {0}.source = 'catalog' THEN '' "
+      "ELSE {0}.source || ', ' END || 'seed ' || substr({0}.content_hash, 6) || ')' "
+      "WHEN {0}.content_hash <> '' THEN ' @' || left({0}.content_hash, 8) "
+      "WHEN {0}.source <> 'catalog' THEN ' (' || {0}.source || ')' "
+      "ELSE '' END)",
+      a);
+}
+
+std::string ModelFilterSql(const std::string& model, std::string_view alias) {
+  const std::string lit = SqlLiteral(model);
+  return fmt::format("({}.name = {} OR {} = {})", alias, lit, ModelLabelSql(alias), lit);
+}
+
+std::string ModelSourceSql(std::string_view a) {
+  return fmt::format("coalesce(nullif({0}.source_path, ''), {0}.source)", a);
+}
+
+std::string TimestampSql(std::string_view expression) {
+  return fmt::format("strftime({}, '{}')", expression, store::kDisplayTimestampFormat);
+}
+
+std::string NoiseSql(std::string_view a) {
+  return fmt::format(
+      "CASE WHEN {0}.latency_p50_ms > 0 AND {0}.latency_p90_ms > {1} * {0}.latency_p50_ms "
+      "THEN 'unstable: p90 ' || round({0}.latency_p90_ms / {0}.latency_p50_ms, 1) || 'x p50' END",
+      a, harness::kUnstableTailRatio);
+}
+
+std::string DisplayTimestamp(std::string_view iso) {
+  std::string out(iso);
+  if (out.size() > 10 && out[10] == 'T') out[10] = ' ';
+  if (!out.empty() && out.back() != 'Z') out += 'Z';
+  return out;
+}
+
+}  // namespace ipfs_accel::analysis
