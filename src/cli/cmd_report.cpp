@@ -88,7 +88,9 @@ int RunReport(const ReportOptions& o) {
       out << "# " << report.title << "\n\n";
       for (const auto& n : report.notes) out << n << "\n\n";
     }
-    PrintTable(out, TableFromQuery(report.table), format);
+    // A file gets every column; a terminal what fits it.
+    PrintTable(out, TableFromQuery(report.table), format,
+               o.output.empty() ? TerminalWidth() : kUnlimitedWidth);
     text = out.str();
   }
   if (o.output.empty()) {
@@ -113,7 +115,7 @@ void AddReportCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--run", o->run,
                   "'latest', 'all', or a run id (default: latest for performance, all for "
                   "hardware and trend)");
-  cmd->add_option("--model", o->model, "only this model");
+  cmd->add_option(kModelOptionName, o->model, "only this model");
   cmd->add_option("--hardware", o->hardware, "only this platform");
   cmd->add_option("--host", o->host, "compatibility: only results measured on this host");
   cmd->add_option("--baseline", o->baseline, "regressions: baseline run id, branch or commit");
@@ -124,10 +126,8 @@ void AddReportCommand(CLI::App& app, CommandFn* selected) {
                 "performance: every stored result, not only the latest of each configuration");
   cmd->add_option("--limit", o->limit, "performance: at most this many rows")
       ->check(WholeNumber(0, INT64_MAX));
-  cmd->add_option("--format", o->format, "md, table, csv, json or html")
-      ->check(CLI::IsMember({"md", "table", "csv", "json", "html"}))
-      ->capture_default_str();
-  cmd->add_option("--output,-o", o->output, "write to this file instead of standard output");
+  AddFormatOption(cmd, &o->format, {"md", "table", "csv", "json", "html"});
+  cmd->add_option(kOutputOptionName, o->output, "write to this file instead of standard output");
   cmd->footer(
       "Reports:\n"
       "  performance    the latest result of each configuration of a run (--all: every\n"

@@ -17,4 +17,8 @@ struct LatencyStats {
 double Percentile(std::vector<double> samples, double q);
 LatencyStats Summarize(const std::vector<double>& samples);
 
+// A configuration whose p90 exceeds this multiple of its p50 is flagged as unstable (noisy
+// samples: hyperfine warns about statistical outliers the same way).
+inline constexpr double kUnstableTailRatio = 3.0;
+
 }  // namespace ipfs_accel::harness
