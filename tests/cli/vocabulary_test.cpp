@@ -229,6 +229,17 @@ TEST_F(VocabularyTest, ReportAndCompareTablesFitEightyColumns) {
   EXPECT_NE(r.out.find("u_test_p"), std::string::npos) << r.out;
 }
 
+TEST_F(VocabularyTest, GenerateShowsTheDecodeMeanAndSaysTokensPerSecondComeFromIt) {
+  env_ = "COLUMNS=200 ";
+  const std::string gpt2 = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/gpt2";
+  const Result r = Run("benchmark -m " + gpt2 +
+                       " --scenario generate --prompt-len 8 --new-tokens 4 --warmup 0 --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("decode_p50_ms  decode_mean_ms"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("decode_tok_s is batch x 1000 / decode_mean_ms"), std::string::npos)
+      << r.out;
+}
+
 TEST_F(VocabularyTest, AnUnknownModelNameSuggestsTheClosestNames) {
   const Result r = Run("benchmark -m bert-tny --db " + db_);
   EXPECT_EQ(r.status, 3);
