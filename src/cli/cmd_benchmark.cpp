@@ -307,10 +307,10 @@ int RunLoadScenario(const BenchmarkOptions& o, const SweepRequest& req) {
   results.run.finished_at = store::UtcNow();
   o.db.Open()->WriteRun(results);
   if (o.format == "json") {
-    std::cout << nlohmann::ordered_json{{"run_id", results.run.run_id},
-                                        {"database", db_path},
-                                        {"scenario", "load"},
-                                        {"results", TableToJson(table)}}
+    std::cout << nlohmann::json{{"run_id", results.run.run_id},
+                                {"database", db_path},
+                                {"scenario", "load"},
+                                {"results", TableToJson(table)}}
                      .dump(2)
               << "\n";
   } else {
@@ -593,19 +593,19 @@ void PrintSweep(const BenchmarkOptions& o, const PreparedSweep& s, const StoredR
                                ? "tokens/s"
                                : (s.req.scenario == "server" ? "queries/s" : "items/s");
   if (o.format == "json") {
-    nlohmann::ordered_json j = {{"run_id", run.run_id()},
-                                {"database", run.path()},
-                                {"scenario", s.req.scenario},
-                                {"model",
-                                 {{"name", s.model.info.name},
-                                  {"architecture", s.model.info.architecture},
-                                  {"parameters", s.model.info.parameters},
-                                  {"content_hash", s.model.info.content_hash}}},
-                                {"configurations", total},
-                                {"failures", tally.failures},
-                                {"skipped", tally.skipped},
-                                {"unavailable", unavailable_names},
-                                {"results", TableToJson(summary.table)}};
+    nlohmann::json j = {{"run_id", run.run_id()},
+                        {"database", run.path()},
+                        {"scenario", s.req.scenario},
+                        {"model",
+                         {{"name", s.model.info.name},
+                          {"architecture", s.model.info.architecture},
+                          {"parameters", s.model.info.parameters},
+                          {"content_hash", s.model.info.content_hash}}},
+                        {"configurations", total},
+                        {"failures", tally.failures},
+                        {"skipped", tally.skipped},
+                        {"unavailable", unavailable_names},
+                        {"results", TableToJson(summary.table)}};
     std::cout << j.dump(2) << "\n";
     return;
   }
