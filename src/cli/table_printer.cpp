@@ -93,16 +93,23 @@ std::string Shown(const std::vector<std::optional<std::string>>& row, size_t c) 
 // How soon a narrow terminal hides a column, by its header: the highest rank first, the
 // rightmost of a rank first; rank 0 is never hidden. Headers not named here rank 1.
 int DropRank(const std::string& header) {
-  static const std::map<std::string, int, std::less<>> kRanks = {
-      {"gpu_proc_mb", 6}, {"gpu_used_mb", 6}, {"run_id", 5},    {"ep", 5},
-      {"device", 5},      {"p90_es_ms", 4},   {"p99_es_ms", 4}, {"first_ms", 4},
-      {"load_ms", 4},     {"history", 4},     {"z_verdict", 4}, {"u_verdict", 4},
-      {"peak_rss_mb", 3}, {"started_at", 3},  {"settings", 3},  {"p99_ms", 3},
-      {"shapes", 2},      {"graph", 2},       {"precision", 2}, {"scenario", 2},
-      {"u_test_p", 2},    {"z", 2},           {"model", 0},     {"name", 0},
-      {"hardware", 0},    {"batch", 0},       {"p50_ms", 0},    {"mean_ms", 0},
-      {"items_per_s", 0}, {"verdict", 0},     {"ratio", 0},     {"decode_tok_s", 0},
-      {"noisy", 0},       {"aliases", 2},     {"shape_of", 3},  {"fp32_size", 0}};
+  static const std::map<std::string, int, std::less<>> kRanks = [] {
+    // By rank: where and how it ran (6, 5), secondary figures (4, 3), how it was set up (2),
+    // and what a row is with its headline figures (0).
+    const std::vector<std::pair<int, std::vector<const char*>>> ranked = {
+        {6, {"gpu_proc_mb", "gpu_used_mb"}},
+        {5, {"run_id", "ep", "device"}},
+        {4, {"p90_es_ms", "p99_es_ms", "first_ms", "load_ms", "history", "z_verdict", "u_verdict"}},
+        {3, {"peak_rss_mb", "started_at", "settings", "p99_ms", "shape_of"}},
+        {2, {"shapes", "graph", "precision", "scenario", "u_test_p", "z", "aliases"}},
+        {0,
+         {"model", "name", "hardware", "batch", "p50_ms", "mean_ms", "items_per_s", "verdict",
+          "ratio", "decode_tok_s", "noisy", "fp32_size"}}};
+    std::map<std::string, int, std::less<>> ranks;
+    for (const auto& [rank, headers] : ranked)
+      for (const char* h : headers) ranks[h] = rank;
+    return ranks;
+  }();
   const auto it = kRanks.find(header);
   return it == kRanks.end() ? 1 : it->second;
 }
@@ -127,6 +134,7 @@ std::string ShortHeader(const std::string& header) {
 // `text` cut to `width` columns, the cut marked with an ellipsis.
 std::string Abbreviated(const std::string& text, size_t width) {
   if (DisplayWidth(text) <= width) return text;
+  if (width == 0) return "";
   std::string out;
   size_t shown = 0;
   for (const char c : text) {
