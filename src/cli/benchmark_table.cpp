@@ -1,8 +1,12 @@
 #include "cli/benchmark_table.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+
+#include "ipfs_accel/harness/statistics.h"
 
 namespace ipfs_accel::cli {
 
@@ -21,6 +25,10 @@ Cell Mb(const std::optional<int64_t>& bytes) {
   return Mb(*bytes);
 }
 Cell Num(double v, int digits) { return fmt::format("{:.{}f}", v, digits); }
+Cell Num(const std::optional<double>& v, int digits) {
+  if (!v) return std::nullopt;
+  return Num(*v, digits);
+}
 
 // {"input_ids":[1,128]} -> "input_ids[1,128]"
 std::string ShapesText(const std::string& json) {
@@ -38,6 +46,44 @@ std::string ShapesText(const std::string& json) {
 
 }  // namespace
 
+namespace {
+
+// Appends `name` to the entry keyed `key`, or a new entry.
+template <typename T>
+void AddTo(std::vector<std::pair<std::string, std::vector<T>>>& entries, const std::string& key,
+           const T& name) {
+  auto it =
+      std::find_if(entries.begin(), entries.end(), [&](const auto& e) { return e.first == key; });
+  if (it == entries.end()) it = entries.insert(entries.end(), {key, {}});
+  it->second.push_back(name);
+}
+
+}  // namespace
+
+std::string ShapesSummary(const std::string& json) {
+  const auto shapes = nlohmann::json::parse(json, nullptr, false);
+  if (!shapes.is_object()) return json;
+  std::vector<std::pair<std::string, std::vector<std::string>>> by_shape;  // "1x8" -> names
+  std::vector<std::pair<std::string, std::vector<std::string>>> families;  // prefix -> names
+  for (const auto& [name, dims] : shapes.items()) {
+    const auto dot = name.find('.');
+    if (dot != std::string::npos) {
+      AddTo(families, name.substr(0, dot), name);
+      continue;
+    }
+    std::vector<std::string> d;
+    for (const auto& x : dims) d.push_back(x.dump());
+    AddTo(by_shape, fmt::format("{}", fmt::join(d, "x")), name);
+  }
+  std::vector<std::string> parts;
+  for (const auto& [shape, names] : by_shape)
+    parts.push_back(fmt::format("{} {}", fmt::join(names, ","), shape));
+  std::string out = fmt::format("{}", fmt::join(parts, ", "));
+  for (const auto& [family, names] : families)
+    out += fmt::format(" (+{} {})", names.size(), family);
+  return out;
+}
+
 std::string SettingsText(const Configuration& c) {
   std::string s;
   auto add = [&](const std::string& part) {
@@ -52,96 +98,136 @@ std::string SettingsText(const Configuration& c) {
   return s.empty() ? "-" : s;
 }
 
+namespace {
+
+// What one row is made from.
+struct RowSource {
+  const Configuration& c;
+  const store::PerformanceRecord& r;
+  const std::string& note;
+  bool for_terminal;
+};
+
+struct Column {
+  const char* header;
+  bool numeric;
+  Cell (*cell)(const RowSource&);
+};
+
+Cell Unstable(const RowSource& s) {
+  if (!IsUnstable(s.r)) return std::nullopt;
+  return "!";
+}
+Cell Note(const RowSource& s) { return s.note.empty() ? Cell{} : Cell{s.note}; }
+Cell PrefillTokensPerS(const RowSource& s) {
+  const auto& ttft = s.r.time_to_first_token_ms;
+  if (!ttft || *ttft <= 0) return std::nullopt;
+  return Num(s.r.batch_size * s.r.prompt_len.value_or(0) * 1000.0 / *ttft, 1);
+}
+
+// The columns of each scenario's table, in order: what it is, then its figures.
+const std::vector<Column>& Columns(const std::string& scenario) {
+  static const std::vector<Column> kHead = {
+      {"hardware", false, [](const RowSource& s) -> Cell { return s.c.platform; }},
+      {"variant", false, [](const RowSource& s) -> Cell { return s.c.variant(); }},
+      {"settings", false, [](const RowSource& s) -> Cell { return SettingsText(s.c); }},
+      {"batch", true, [](const RowSource& s) -> Cell { return std::to_string(s.r.batch_size); }}};
+  const Column shapes{"shapes", false, [](const RowSource& s) -> Cell {
+                        return s.for_terminal ? ShapesSummary(s.r.input_shapes_json)
+                                              : ShapesText(s.r.input_shapes_json);
+                      }};
+  const Column load{"load_ms", true, [](const RowSource& s) { return Ms(s.r.load_ms); }};
+  const Column p50{"p50_ms", true, [](const RowSource& s) { return Ms(s.r.latency_p50_ms); }};
+  const Column mean{"mean_ms", true, [](const RowSource& s) { return Ms(s.r.latency_mean_ms); }};
+  const Column p90{"p90_ms", true, [](const RowSource& s) { return Ms(s.r.latency_p90_ms); }};
+  const Column noisy{"noisy", false, Unstable};
+  const Column p99{"p99_ms", true, [](const RowSource& s) { return Ms(s.r.latency_p99_ms); }};
+  const Column items{"items_per_s", true,
+                     [](const RowSource& s) { return Num(s.r.throughput_items_per_s, 2); }};
+  const Column note{"note", false, Note};
+  const Column rss{"peak_rss_mb", true, [](const RowSource& s) { return Mb(s.r.peak_rss_bytes); }};
+  const Column gpu_proc{"gpu_proc_mb", true,
+                        [](const RowSource& s) { return Mb(s.r.device_memory_process_bytes); }};
+  const Column gpu_used{"gpu_used_mb", true,
+                        [](const RowSource& s) { return Mb(s.r.device_memory_gpu_used_bytes); }};
+  auto with_head = [&](std::vector<Column> tail) {
+    std::vector<Column> all = kHead;
+    all.insert(all.end(), tail.begin(), tail.end());
+    return all;
+  };
+  static const std::vector<Column> kGenerate = with_head(
+      {{"prompt", true,
+        [](const RowSource& s) -> Cell { return std::to_string(s.r.prompt_len.value_or(0)); }},
+       {"new_tokens", true,
+        [](const RowSource& s) -> Cell { return std::to_string(s.r.new_tokens.value_or(0)); }},
+       load,
+       {"ttft_ms", true, [](const RowSource& s) { return Ms(s.r.time_to_first_token_ms); }},
+       {"prefill_tok_s", true, PrefillTokensPerS},
+       {"decode_p50_ms", true, [](const RowSource& s) { return Ms(s.r.latency_p50_ms); }},
+       {"decode_mean_ms", true, [](const RowSource& s) { return Ms(s.r.latency_mean_ms); }},
+       {"decode_p90_ms", true, [](const RowSource& s) { return Ms(s.r.latency_p90_ms); }},
+       noisy,
+       {"decode_tok_s", true,
+        [](const RowSource& s) { return Num(s.r.throughput_items_per_s, 2); }},
+       rss});
+  static const std::vector<Column> kServer = with_head(
+      {{"target_qps", true, [](const RowSource& s) { return Num(s.r.target_qps, 2); }},
+       {"achieved_qps", true, [](const RowSource& s) { return Num(s.r.achieved_qps, 2); }},
+       p50,
+       mean,
+       p90,
+       noisy,
+       p99,
+       {"p99_es_ms", true, [](const RowSource& s) { return Ms(s.r.tail_early_stopping_ms); }},
+       {"bound_ms", true, [](const RowSource& s) { return Ms(s.r.latency_bound_ms); }},
+       note,
+       rss,
+       gpu_proc,
+       gpu_used});
+  static const std::vector<Column> kOffline =
+      with_head({shapes, load, p50, mean, p90, noisy, items, note, rss, gpu_proc, gpu_used});
+  static const std::vector<Column> kSingleStream = with_head(
+      {shapes,
+       load,
+       {"first_ms", true, [](const RowSource& s) { return Ms(s.r.first_inference_ms); }},
+       p50,
+       mean,
+       p90,
+       noisy,
+       {"p90_es_ms", true, [](const RowSource& s) { return Ms(s.r.tail_early_stopping_ms); }},
+       p99,
+       items,
+       rss,
+       gpu_proc,
+       gpu_used});
+  if (scenario == "generate") return kGenerate;
+  if (scenario == "server") return kServer;
+  if (scenario == "offline") return kOffline;
+  return kSingleStream;
+}
+
+}  // namespace
+
+bool IsUnstable(const store::PerformanceRecord& r) {
+  return r.latency_p50_ms && r.latency_p90_ms && *r.latency_p50_ms > 0 &&
+         *r.latency_p90_ms > harness::kUnstableTailRatio * *r.latency_p50_ms;
+}
+
 Table ResultsTable(const std::string& scenario) {
-  if (scenario == "generate")
-    return {
-        {"hardware", "variant", "settings", "batch", "prompt", "new_tokens", "load_ms", "ttft_ms",
-         "prefill_tok_s", "decode_p50_ms", "decode_p90_ms", "decode_tok_s", "peak_rss_mb"},
-        {false, false, false, true, true, true, true, true, true, true, true, true, true},
-        {}};
-  if (scenario == "server")
-    return {
-        {"hardware", "variant", "settings", "batch", "target_qps", "achieved_qps", "p50_ms",
-         "p99_ms", "p99_es_ms", "bound_ms", "note", "peak_rss_mb", "gpu_proc_mb", "gpu_used_mb"},
-        {false, false, false, true, true, true, true, true, true, true, false, true, true, true},
-        {}};
-  if (scenario == "offline")
-    return {{"hardware", "variant", "settings", "batch", "shapes", "load_ms", "mean_ms",
-             "items_per_s", "note", "peak_rss_mb", "gpu_proc_mb", "gpu_used_mb"},
-            {false, false, false, true, false, true, true, true, false, true, true, true},
-            {}};
-  return {{"hardware", "variant", "settings", "batch", "shapes", "load_ms", "first_ms", "mean_ms",
-           "p50_ms", "p90_ms", "p90_es_ms", "p99_ms", "items_per_s", "peak_rss_mb", "gpu_proc_mb",
-           "gpu_used_mb"},
-          {false, false, false, true, false, true, true, true, true, true, true, true, true, true,
-           true, true},
-          {}};
+  Table t;
+  for (const Column& column : Columns(scenario)) {
+    t.headers.push_back(column.header);
+    t.numeric.push_back(column.numeric);
+  }
+  return t;
 }
 
 std::vector<Cell> ResultRow(const Configuration& c, const store::PerformanceRecord& r,
-                            const std::string& note) {
-  const std::string batch = std::to_string(r.batch_size);
-  if (c.scenario == "generate")
-    return {
-        c.platform,
-        c.variant(),
-        SettingsText(c),
-        batch,
-        std::to_string(r.prompt_len.value_or(0)),
-        std::to_string(r.new_tokens.value_or(0)),
-        Ms(r.load_ms),
-        Ms(r.time_to_first_token_ms),
-        r.time_to_first_token_ms && *r.time_to_first_token_ms > 0
-            ? Num(r.batch_size * r.prompt_len.value_or(0) * 1000.0 / *r.time_to_first_token_ms, 1)
-            : std::nullopt,
-        Ms(r.latency_p50_ms),
-        Ms(r.latency_p90_ms),
-        Num(r.throughput_items_per_s.value_or(0), 2),
-        Mb(r.peak_rss_bytes)};
-  if (c.scenario == "server")
-    return {c.platform,
-            c.variant(),
-            SettingsText(c),
-            batch,
-            r.target_qps ? Num(*r.target_qps, 2) : std::nullopt,
-            r.achieved_qps ? Num(*r.achieved_qps, 2) : std::nullopt,
-            Ms(r.latency_p50_ms),
-            Ms(r.latency_p99_ms),
-            Ms(r.tail_early_stopping_ms),
-            Ms(r.latency_bound_ms),
-            note.empty() ? Cell{} : Cell{note},
-            Mb(r.peak_rss_bytes),
-            Mb(r.device_memory_process_bytes),
-            Mb(r.device_memory_gpu_used_bytes)};
-  if (c.scenario == "offline")
-    return {c.platform,
-            c.variant(),
-            SettingsText(c),
-            batch,
-            ShapesText(r.input_shapes_json),
-            Ms(r.load_ms),
-            Ms(r.latency_mean_ms),
-            Num(r.throughput_items_per_s.value_or(0), 2),
-            note.empty() ? Cell{} : Cell{note},
-            Mb(r.peak_rss_bytes),
-            Mb(r.device_memory_process_bytes),
-            Mb(r.device_memory_gpu_used_bytes)};
-  return {c.platform,
-          c.variant(),
-          SettingsText(c),
-          batch,
-          ShapesText(r.input_shapes_json),
-          Ms(r.load_ms),
-          Ms(r.first_inference_ms),
-          Ms(r.latency_mean_ms),
-          Ms(r.latency_p50_ms),
-          Ms(r.latency_p90_ms),
-          Ms(r.tail_early_stopping_ms),
-          Ms(r.latency_p99_ms),
-          Num(r.throughput_items_per_s.value_or(0), 2),
-          Mb(r.peak_rss_bytes),
-          Mb(r.device_memory_process_bytes),
-          Mb(r.device_memory_gpu_used_bytes)};
+                            const std::string& note, bool for_terminal) {
+  std::vector<Cell> row;
+  for (const Column& column : Columns(c.scenario))
+    row.push_back(column.cell({c, r, note, for_terminal}));
+  return row;
 }
 
 }  // namespace ipfs_accel::cli

@@ -22,6 +22,7 @@
 #include "cli/stored_run.h"
 #include "cli/sweep.h"
 #include "cli/table_printer.h"
+#include "cli/terminal.h"
 #include "ipfs_accel/analysis/memory_estimate.h"
 #include "ipfs_accel/build_info.h"
 #include "ipfs_accel/core/error.h"
@@ -61,7 +62,7 @@ struct BenchmarkOptions {
   double config_timeout_s = 0;
   bool timing_given = false, iterations_given = false;
   DatabaseOption db;
-  bool json = false;
+  std::string format = "table";
 };
 
 std::map<std::string, std::vector<int64_t>> ParseShapes(const std::vector<std::string>& specs) {
@@ -334,7 +335,7 @@ int RunLoadScenario(const BenchmarkOptions& o, const SweepRequest& req) {
   }
   results.run.finished_at = store::UtcNow();
   o.db.Open()->WriteRun(results);
-  if (o.json) {
+  if (o.format == "json") {
     std::cout << nlohmann::json{{"run_id", results.run.run_id},
                                 {"database", db_path},
                                 {"scenario", "load"},
@@ -342,7 +343,7 @@ int RunLoadScenario(const BenchmarkOptions& o, const SweepRequest& req) {
                      .dump(2)
               << "\n";
   } else {
-    PrintTable(std::cout, table, TableFormat::kText);
+    PrintTable(std::cout, table, ParseTableFormat(o.format));
     std::cout << fmt::format(
         "{}: parts {} loaded one after the other and all at once; run {} "
         "stored in {}\n",
@@ -546,14 +547,20 @@ ConfigurationDone RunOneConfiguration(const BenchmarkOptions& o, const PreparedS
 
 // The results table, the best offline batch of each group marked, and the headline figure.
 struct SweepSummary {
-  Table table;
+  Table table;   // for CSV, Markdown and JSON
+  Table screen;  // the same rows for a terminal (ResultRow's for_terminal)
   double best_throughput = 0;
   std::string best_label;
+  std::vector<std::string> unstable;  // labels of the configurations IsUnstable flags
 };
 
 SweepSummary Summarize(const SweepRequest& req, const SweepTally& tally) {
   const auto& done = tally.done;
-  SweepSummary out{.table = ResultsTable(req.scenario), .best_throughput = 0, .best_label = ""};
+  SweepSummary out{.table = ResultsTable(req.scenario),
+                   .screen = ResultsTable(req.scenario),
+                   .best_throughput = 0,
+                   .best_label = "",
+                   .unstable = {}};
   // Offline: the best batch of each platform x variant x settings is the scenario's result.
   std::map<std::string, size_t> best;  // group -> index into done
   if (req.scenario == "offline")
@@ -576,6 +583,8 @@ SweepSummary Summarize(const SweepRequest& req, const SweepTally& tally) {
                  ? "meets bound"
                  : "misses bound";
     out.table.rows.push_back(ResultRow(*c, r, note));
+    out.screen.rows.push_back(ResultRow(*c, r, note, /*for_terminal=*/true));
+    if (IsUnstable(r)) out.unstable.push_back(c->Describe());
     const double headline =
         r.scenario == "server" ? r.achieved_qps.value_or(0) : r.throughput_items_per_s.value_or(0);
     const bool eligible = r.scenario != "server" || note != "misses bound";
@@ -587,6 +596,24 @@ SweepSummary Summarize(const SweepRequest& req, const SweepTally& tally) {
   return out;
 }
 
+// Under the table: what its figures are made of, and which of them to doubt (hyperfine warns
+// about outliers the same way).
+void PrintTableNotes(const std::string& scenario, const SweepSummary& summary) {
+  std::string notes;
+  if (scenario == "generate")
+    notes +=
+        "decode_tok_s is batch x 1000 / decode_mean_ms (the mean decode step, not the "
+        "median).\n";
+  if (!summary.unstable.empty())
+    notes += fmt::format(
+        "! noisy: p90 is over {:g} x p50 in {} ({}); rerun with more --iterations or "
+        "--min-time on a quieter machine before trusting one figure.\n",
+        harness::kUnstableTailRatio, fmt::join(summary.unstable, "; "),
+        summary.unstable.size() == 1 ? "1 configuration"
+                                     : fmt::format("{} configurations", summary.unstable.size()));
+  std::cout << Wrap(notes, TerminalWidth());
+}
+
 void PrintSweep(const BenchmarkOptions& o, const PreparedSweep& s, const StoredRun& run,
                 const SweepTally& tally, const SweepSummary& summary) {
   const int total = static_cast<int>(s.plan.configurations.size());
@@ -595,7 +622,7 @@ void PrintSweep(const BenchmarkOptions& o, const PreparedSweep& s, const StoredR
   const std::string unit = s.req.scenario == "generate"
                                ? "tokens/s"
                                : (s.req.scenario == "server" ? "queries/s" : "items/s");
-  if (o.json) {
+  if (o.format == "json") {
     nlohmann::json j = {{"run_id", run.run_id()},
                         {"database", run.path()},
                         {"scenario", s.req.scenario},
@@ -613,19 +640,30 @@ void PrintSweep(const BenchmarkOptions& o, const PreparedSweep& s, const StoredR
     std::cout << j.dump(2) << "\n";
     return;
   }
-  PrintTable(std::cout, summary.table, TableFormat::kText);
-  std::cout << fmt::format(
-      "{} ({} parameters) on {}: {} of {} configurations measured{}{}{}; run {} stored in {}\n",
-      s.model.info.name, s.model.info.parameters, s.hardware.cpu.model_name,
-      total - tally.failures - tally.skipped, total,
-      tally.skipped ? fmt::format(" ({} skipped: cannot fit in memory)", tally.skipped) : "",
-      summary.best_label.empty() ? ""
-                                 : fmt::format(", best {:.2f} {} at {}", summary.best_throughput,
-                                               unit, summary.best_label),
-      unavailable_names.empty()
-          ? ""
-          : fmt::format("; unavailable here (recorded): {}", fmt::join(unavailable_names, ", ")),
-      run.run_id(), run.path());
+  if (o.format != "table") {
+    PrintTable(std::cout, summary.table, ParseTableFormat(o.format));
+    return;
+  }
+  PrintTable(std::cout, summary.screen, TableFormat::kText);
+  PrintTableNotes(s.req.scenario, summary);
+  std::cout << Wrap(fmt::format(
+                        "{} ({} parameters) on {}: {} of {} configurations measured{}{}{}; run {} "
+                        "stored in {}\n",
+                        s.model.info.name, s.model.info.parameters, s.hardware.cpu.model_name,
+                        total - tally.failures - tally.skipped, total,
+                        tally.skipped
+                            ? fmt::format(" ({} skipped: cannot fit in memory)", tally.skipped)
+                            : "",
+                        summary.best_label.empty()
+                            ? ""
+                            : fmt::format(", best {:.2f} {} at {}", summary.best_throughput, unit,
+                                          summary.best_label),
+                        unavailable_names.empty() ? ""
+                                                  : fmt::format("; unavailable here (recorded): {}",
+                                                                fmt::join(unavailable_names, ", ")),
+                        run.run_id(), run.path()),
+                    TerminalWidth())
+            << "\n";
 }
 
 // A sweep stopped by a signal: its run is marked interrupted with what it finished, and the
@@ -719,6 +757,33 @@ int RunKeyModels(const BenchmarkOptions& o) {
   return failed == 0 ? kExitOk : kExitCheckFailed;
 }
 
+// Options that do something only in some settings; given elsewhere they are refused (a silent
+// no-op would leave the user believing a setting was measured).
+struct OptionScope {
+  const char* option;
+  const char* applies;  // a scenario, or "--isolate"
+};
+constexpr OptionScope kOptionScopes[] = {
+    {"--prompt-len", "generate"},     {"--new-tokens", "generate"},
+    {"--repetitions", "generate"},    {"--target-qps", "server"},
+    {"--latency-bound-ms", "server"}, {"--config-timeout", "--isolate"}};
+
+void RefuseOptionsWithoutEffect(const CLI::App& cmd, const BenchmarkOptions& o) {
+  for (const auto& [option, applies] : kOptionScopes) {
+    if (cmd.count(option) == 0) continue;
+    if (std::string(applies) == "--isolate") {
+      if (!o.isolate) throw CLI::ValidationError(option, "does nothing without --isolate");
+    } else if (o.sweep.scenario != applies) {
+      throw CLI::ValidationError(
+          option, fmt::format("does nothing in the {} scenario; it applies to --scenario {} only",
+                              o.sweep.scenario, applies));
+    }
+  }
+  if (o.sweep.scenario == "generate" && cmd.count("--seq-lens") > 0)
+    throw CLI::ValidationError(
+        "--seq-lens", "does nothing in the generate scenario; its prompt length is --prompt-len");
+}
+
 }  // namespace
 
 void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
@@ -742,7 +807,7 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   auto o = std::make_shared<BenchmarkOptions>();
   SweepRequest& r = o->sweep;
   auto* model =
-      cmd->add_option("--model,-m", r.model,
+      cmd->add_option(kModelOptionName, r.model,
                       "catalog name, Hugging Face folder, or .onnx file; NAME:PART builds one part "
                       "of a composite alone (clip/siglip: text_model, vision_model)");
   auto* keys = cmd->add_flag("--key-models", o->key_models,
@@ -760,7 +825,7 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
                   "those not here recorded as unavailable with the reason")
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--batch-sizes,-b", r.batch_sizes, "batch sizes, comma-separated")
+  cmd->add_option("--batch-sizes,--batch-size,-b", r.batch_sizes, "batch sizes, comma-separated")
       ->delimiter(',')
       ->check(WholeNumber(1, kMaxBatch))
       ->capture_default_str();
@@ -777,23 +842,24 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--inputs", o->inputs_file,
                   "a safetensors file of input values (tensors named NAME or input.NAME, as in an "
                   "io.safetensors), used as --input uses its values");
-  cmd->add_option("--shape", o->shapes,
+  
+  cmd->add_option("--shape,--shapes", o->shapes,
                   "NAME=d0,d1,... for an input's whole shape, or DIM=n for a symbolic dimension "
                   "(repeatable)");
   cmd->add_option(
-         "--precision", r.precisions,
+         "--precision,--precisions", r.precisions,
          "precisions, comma-separated: fp32, fp16 (fp32 islands where accuracy needs it), int8 "
          "(dynamic quantization of MatMul weights), int4 (block-wise 4-bit weights); each "
          "variant's error against fp32 is stored with its results")
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--graph", r.graphs,
+  cmd->add_option("--graph,--graphs", r.graphs,
                   "graph variants, comma-separated: plain (standard ONNX, runs anywhere), fused "
                   "(ONNX Runtime contrib operators where the architecture has them), auto "
                   "(fused where the platform's runtime has contrib ops, else plain)")
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("--threads,-t", r.threads,
+  cmd->add_option(kThreadsOptionName, r.threads,
                   "intra-op thread counts, comma-separated (0: the runtime's default)")
       ->delimiter(',')
       ->check(ThreadCount())
@@ -804,7 +870,7 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
       ->delimiter(',')
       ->check(CLI::IsMember({0, 1, 2, 99}))
       ->capture_default_str();
-  cmd->add_option("--ep-option", r.ep_options,
+  cmd->add_option("--ep-option,--ep-options", r.ep_options,
                   "execution provider option, [platform:]key=value (e.g. cuda:device_id=1); "
                   "repeatable; the same key given again with another value is swept; without a "
                   "platform it applies to every platform but cpu");
@@ -855,7 +921,7 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
       ->check(FiniteNumber(false, "seconds"))
       ->capture_default_str();
   o->db.Add(cmd);
-  cmd->add_flag("--json", o->json, "print the results as JSON instead of a table");
+  AddFormatOption(cmd, &o->format, {"table", "md", "csv", "json"});
   cmd->callback([selected, o, cmd] {
     o->sweep.batch_explicit = cmd->count("--batch-sizes") > 0;
     o->sweep.seq_len_explicit = cmd->count("--seq-lens") > 0;
@@ -867,6 +933,7 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
     o->sweep.early_stopping = !o->iterations_given;
     if (o->sweep.model.empty() && !o->key_models)
       throw CLI::ValidationError("--model", "give --model or --key-models");
+    RefuseOptionsWithoutEffect(*cmd, *o);
     *selected = [o] { return o->key_models ? RunKeyModels(*o) : RunBenchmarkCommand(*o); };
   });
 }

@@ -57,7 +57,7 @@ void AddCompareCommand(CLI::App& app, CommandFn* selected) {
       ->required();
   cmd->add_option("--contender", c.contender_ref, "contender ref: run, branch, or git commit")
       ->required();
-  cmd->add_option("--model", c.model, "only this model (a name, or one model's label)");
+  cmd->add_option(kModelOptionName, c.model, "only this model (a name, or one model's label)");
   cmd->add_option("--hardware", c.hardware, "only this platform");
   cmd->add_option("--threshold-z", c.threshold_z, "z-score threshold (sigmas)")
       ->check(FiniteNumber(true, "sigmas"))
@@ -73,7 +73,7 @@ void AddCompareCommand(CLI::App& app, CommandFn* selected) {
       ->capture_default_str();
   cmd->add_flag("--include-dirty", c.include_dirty,
                 "let branch and commit refs name builds from modified trees (-dirty)");
-  cmd->add_option("--format", o->format, "table, md, csv or json")->capture_default_str();
+  AddFormatOption(cmd, &o->format, {"table", "md", "csv", "json"});
   cmd->callback([selected, o] { *selected = [o] { return RunCompare(*o); }; });
 }
 

@@ -114,7 +114,7 @@ void AddDbImportCommand(CLI::App& db, CommandFn* selected) {
   auto o = std::make_shared<ImportOptions>();
   o->db.Add(cmd);
   cmd->add_option("FILE", o->files, "result files to import")->required();
-  cmd->add_flag("--json", o->json, "print the summary as JSON");
+  AddFormatOption(cmd, &o->json);
   cmd->add_flag("--dry-run", o->dry_run, "read and check the files, write nothing");
   cmd->callback([selected, o] { *selected = [o] { return RunImport(*o); }; });
 }

@@ -9,17 +9,12 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/human_units.h"
 #include "ipfs_accel/store/maintenance.h"
 #include "ipfs_accel/store/result_store.h"
 
 namespace ipfs_accel::cli {
 namespace {
-
-std::string Bytes(uint64_t bytes) {
-  if (bytes >= (1u << 20)) return fmt::format("{:.1f} MiB", bytes / 1048576.0);
-  if (bytes >= 1024) return fmt::format("{:.1f} KiB", bytes / 1024.0);
-  return fmt::format("{} B", bytes);
-}
 
 struct DbOnly {
   DatabaseOption db;
@@ -43,7 +38,7 @@ int RunStats(const DbOnly& o) {
     return kExitOk;
   }
   std::cout << fmt::format("database        {} ({}, schema version {})\n", o.db.Path(),
-                           Bytes(s.file_bytes), s.schema_version);
+                           HumanBytes(s.file_bytes), s.schema_version);
   for (const auto& [table, rows] : s.rows_per_table)
     std::cout << fmt::format("{:<22}  {:>10} rows\n", table, rows);
   std::string origins;
@@ -84,8 +79,8 @@ int RunCheck(const DbOnly& o) {
 
 int RunVacuum(const DbOnly& o) {
   const store::VacuumReport r = store::VacuumDatabase(o.db.Path(), o.db.Options());
-  std::cout << fmt::format("vacuumed {}: {} -> {}\n", o.db.Path(), Bytes(r.bytes_before),
-                           Bytes(r.bytes_after));
+  std::cout << fmt::format("vacuumed {}: {} -> {}\n", o.db.Path(), HumanBytes(r.bytes_before),
+                           HumanBytes(r.bytes_after));
   return kExitOk;
 }
 
@@ -116,7 +111,7 @@ struct BackupOptions {
 int RunBackup(const BackupOptions& o) {
   const store::BackupReport r =
       store::BackupDatabase(o.db.Path(), o.destination, o.compress, o.db.Options());
-  std::cout << fmt::format("backed up to {} ({}{})\n", r.destination, Bytes(r.bytes),
+  std::cout << fmt::format("backed up to {} ({}{})\n", r.destination, HumanBytes(r.bytes),
                            r.compressed ? ", Parquet with zstd" : "");
   return kExitOk;
 }
@@ -145,7 +140,7 @@ struct ExportOptions {
 int RunExport(const ExportOptions& o) {
   const store::ExportReport r = store::ExportDatabase(o.db.Path(), o.request, o.db.Options());
   for (const auto& [file, bytes] : r.files)
-    std::cout << fmt::format("{}  {}\n", file, Bytes(bytes));
+    std::cout << fmt::format("{}  {}\n", file, HumanBytes(bytes));
   return kExitOk;
 }
 
@@ -157,7 +152,7 @@ void AddDbMaintenanceCommands(CLI::App& db, CommandFn* selected) {
     auto* cmd = db.add_subcommand(name, help);
     auto o = std::make_shared<DbOnly>();
     o->db.Add(cmd);
-    if (with_json) cmd->add_flag("--json", o->json, "print JSON instead of text");
+    if (with_json) AddFormatOption(cmd, &o->json);
     cmd->callback([selected, o, run] { *selected = [o, run] { return run(*o); }; });
   };
   add_db_only("stats",
@@ -218,10 +213,8 @@ void AddDbMaintenanceCommands(CLI::App& db, CommandFn* selected) {
       "renamed; never overwrites --output.");
   auto e = std::make_shared<ExportOptions>();
   e->db.Add(exp);
-  exp->add_option("--format", e->request.format, "parquet, csv, json or run-json")
-      ->required()
-      ->check(CLI::IsMember({"parquet", "csv", "json", "run-json"}));
-  exp->add_option("--output", e->request.output, "folder (all tables) or file")->required();
+  AddFormatOption(exp, &e->request.format, {"parquet", "csv", "json", "run-json"});
+  exp->add_option(kOutputOptionName, e->request.output, "folder (all tables) or file")->required();
   auto* table = exp->add_option("--table", e->request.table, "one table or view");
   auto* query =
       exp->add_option("--query", e->request.query, "the rows of one SQL query")->excludes(table);
@@ -229,7 +222,11 @@ void AddDbMaintenanceCommands(CLI::App& db, CommandFn* selected) {
                   "run-json: only this run (its id or a unique prefix, latest, latest~N)")
       ->excludes(table)
       ->excludes(query);
-  exp->callback([selected, e] { *selected = [e] { return RunExport(*e); }; });
+  exp->callback([selected, e] {
+    if (e->request.format.empty())
+      throw CLI::RequiredError("--format (parquet, csv, json or run-json) or --json");
+    *selected = [e] { return RunExport(*e); };
+  });
 }
 
 }  // namespace ipfs_accel::cli

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/human_units.h"
 #include "ipfs_accel/hw/hardware.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "ipfs_accel/runtime/platforms.h"
@@ -14,12 +15,6 @@
 namespace ipfs_accel::cli {
 
 namespace {
-
-std::string Bytes(int64_t b) {
-  if (b >= (int64_t{1} << 30)) return fmt::format("{:.1f} GiB", b / double(1 << 30));
-  if (b >= (1 << 20)) return fmt::format("{} MiB", b >> 20);
-  return fmt::format("{} KiB", b >> 10);
-}
 
 int RunDetect(bool json) {
   const hw::HardwareReport report = hw::Detect();
@@ -47,10 +42,10 @@ int RunDetect(bool json) {
   std::cout << fmt::format("CPU       {} ({}, {})\n", c.model_name, c.vendor, c.architecture);
   std::cout << fmt::format("          {} physical / {} logical cores, {} socket(s)\n",
                            c.physical_cores, c.logical_cores, c.sockets);
-  std::cout << fmt::format("          caches L1d {}, L2 {}, L3 {}\n", Bytes(c.l1d_cache_bytes),
-                           Bytes(c.l2_cache_bytes), Bytes(c.l3_cache_bytes));
-  std::cout << fmt::format("          memory {} total, {} available\n", Bytes(c.memory_total_bytes),
-                           Bytes(c.memory_available_bytes));
+  std::cout << fmt::format("          caches L1d {}, L2 {}, L3 {}\n", HumanBytes(c.l1d_cache_bytes),
+                           HumanBytes(c.l2_cache_bytes), HumanBytes(c.l3_cache_bytes));
+  std::cout << fmt::format("          memory {} total, {} available\n",
+                           HumanBytes(c.memory_total_bytes), HumanBytes(c.memory_available_bytes));
   std::cout << fmt::format("          ISA {}\n", fmt::join(c.isa_features, " "));
   std::cout << fmt::format("ORT       ONNX Runtime {}; execution providers: {}\n", ort_version,
                            fmt::join(providers, ", "));
@@ -61,7 +56,7 @@ int RunDetect(bool json) {
                              report.nvidia.cuda_driver_version);
     for (const auto& g : report.nvidia.gpus)
       std::cout << fmt::format("          GPU {}: {}, {}, compute capability {}.{}\n", g.index,
-                               g.name, Bytes(g.memory_total_bytes), g.compute_capability_major,
+                               g.name, HumanBytes(g.memory_total_bytes), g.compute_capability_major,
                                g.compute_capability_minor);
   }
   if (report.chromium)
@@ -89,7 +84,7 @@ void AddDetectCommand(CLI::App& app, CommandFn* selected) {
       "Show this machine's hardware (CPU, NVIDIA GPUs via NVML, Chromium), the ONNX Runtime\n"
       "version and providers, and which platforms can run here (with the reason when not).");
   auto json = std::make_shared<bool>(false);
-  cmd->add_flag("--json", *json, "print machine-readable JSON");
+  AddFormatOption(cmd, json.get());
   cmd->callback([selected, json] { *selected = [json] { return RunDetect(*json); }; });
 }
 

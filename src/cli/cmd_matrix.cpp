@@ -1,12 +1,14 @@
 // `matrix`: the model-family x hardware compatibility matrix of the stored results.
 
 #include <iostream>
+#include <sstream>
 
 #include <fmt/format.h>
 
 #include "cli/atomic_file.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/table_printer.h"
 #include "ipfs_accel/analysis/compatibility_matrix.h"
 #include "ipfs_accel/core/error.h"
 
@@ -21,8 +23,26 @@ struct MatrixOptions {
   std::optional<std::string> host;
 };
 
-std::string Render(const analysis::CompatibilityMatrix& m, const std::string& format) {
+// The matrix as a text table: a row per key model class or family, a column per platform.
+std::string TextTable(const analysis::CompatibilityMatrix& m, std::size_t width) {
+  Table t{{"row"}, {false}, {}};
+  for (const auto& column : m.columns) {
+    t.headers.push_back(column.title);
+    t.numeric.push_back(false);
+  }
+  for (const auto& row : m.rows) {
+    auto& cells = t.rows.emplace_back(std::vector<std::optional<std::string>>{row.label});
+    for (const auto& cell : row.cells) cells.push_back(analysis::CellSummary(row, cell));
+  }
+  std::ostringstream out;
+  PrintTable(out, t, TableFormat::kText, width);
+  return out.str();
+}
+
+std::string Render(const analysis::CompatibilityMatrix& m, const std::string& format,
+                   std::size_t width) {
   if (format == "html") return analysis::RenderMatrixHtml(m);
+  if (format == "table") return TextTable(m, width);
   if (format == "json") return analysis::MatrixToJson(m).dump(2) + "\n";
   return analysis::RenderMatrixMarkdown(m);
 }
@@ -39,7 +59,8 @@ int RunMatrix(const MatrixOptions& o) {
         "{} holds no compatibility results{}; run `ipfs-accelerate benchmark --key-models "
         "--hardware all` to fill the matrix\n",
         path, o.host ? " for host " + *o.host : "");
-  const std::string text = Render(m, o.format);
+  const std::string text =
+      Render(m, o.format, o.output.empty() ? TerminalWidth() : kUnlimitedWidth);
   if (o.output.empty()) {
     std::cout << text;
     return kExitOk;
@@ -58,10 +79,8 @@ void AddMatrixCommand(CLI::App& app, CommandFn* selected) {
       "then one row per model family (modality).");
   auto o = std::make_shared<MatrixOptions>();
   o->db.Add(cmd);
-  cmd->add_option("--format", o->format, "md, html or json")
-      ->check(CLI::IsMember({"md", "html", "json"}))
-      ->capture_default_str();
-  cmd->add_option("--output,-o", o->output, "write to this file instead of standard output");
+  AddFormatOption(cmd, &o->format, {"md", "table", "html", "json"});
+  cmd->add_option(kOutputOptionName, o->output, "write to this file instead of standard output");
   cmd->add_option("--host", o->host, "only results measured on this host");
   cmd->footer(
       "Columns: CUDA, ROCm, MPS (mps, coreml), OpenVINO, Qualcomm (qnn), WebNN, WebGPU, CPU,\n"

@@ -11,6 +11,7 @@
 #include "cli/exit_codes.h"
 #include "cli/option_checks.h"
 #include "cli/table_printer.h"
+#include "cli/terminal.h"
 #include "ipfs_accel/analysis/report.h"
 #include "ipfs_accel/core/error.h"
 
@@ -70,24 +71,27 @@ analysis::Report BuildReport(store::ResultStore& store, const std::string& db_pa
 
 // Markdown and the text table get the title, the notes and each section under its heading;
 // CSV and JSON stay plain data: every row and column of the report's table.
-std::string RenderTables(const analysis::Report& report, TableFormat format) {
+std::string RenderTables(const analysis::Report& report, TableFormat format, std::size_t width) {
   std::ostringstream out;
+  const auto note = [&](const std::string& n) {
+    out << (format == TableFormat::kText ? Wrap(n, width) : n) << "\n\n";
+  };
   const bool prose = format == TableFormat::kMarkdown || format == TableFormat::kText;
   if (!prose || report.sections.empty()) {
     if (format == TableFormat::kMarkdown) out << "# " << report.title << "\n\n";
     if (format == TableFormat::kMarkdown)
-      for (const auto& n : report.notes) out << n << "\n\n";
-    PrintTable(out, TableFromQuery(report.table), format);
+      for (const auto& n : report.notes) note(n);
+    PrintTable(out, TableFromQuery(report.table), format, width);
     return out.str();
   }
   const std::string h1 = format == TableFormat::kMarkdown ? "# " : "";
   const std::string h2 = format == TableFormat::kMarkdown ? "## " : "";
   out << h1 << report.title << "\n\n";
-  for (const auto& n : report.notes) out << n << "\n\n";
+  for (const auto& n : report.notes) note(n);
   for (const auto& section : report.sections) {
     out << "\n" << h2 << section.title << "\n\n";
-    for (const auto& n : section.notes) out << n << "\n\n";
-    PrintTable(out, TableFromQuery(section.table), format);
+    for (const auto& n : section.notes) note(n);
+    PrintTable(out, TableFromQuery(section.table), format, width);
   }
   return out.str();
 }
@@ -105,7 +109,9 @@ int RunReport(const ReportOptions& o) {
     m.database = path;
     text = analysis::RenderMatrixMarkdown(m);
   } else {
-    text = RenderTables(report, ParseTableFormat(o.format));
+    // A file gets every column; a terminal what fits it.
+    text = RenderTables(report, ParseTableFormat(o.format),
+                        o.output.empty() ? TerminalWidth() : kUnlimitedWidth);
   }
   if (o.output.empty()) {
     std::cout << text;
@@ -129,7 +135,7 @@ void AddReportCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--run", o->run,
                   "'all', or a run: its id or a unique prefix of it, 'latest', 'latest~N' "
                   "(default: latest for performance, all for hardware and trend)");
-  cmd->add_option("--model", o->model, "only this model (a name, or one model's label)");
+  cmd->add_option(kModelOptionName, o->model, "only this model (a name, or one model's label)");
   cmd->add_option("--hardware", o->hardware, "only this platform");
   cmd->add_option("--host", o->host, "compatibility: only results measured on this host");
   cmd->add_option("--baseline", o->baseline,
@@ -142,10 +148,8 @@ void AddReportCommand(CLI::App& app, CommandFn* selected) {
                 "performance: every stored result, not only the latest of each configuration");
   cmd->add_option("--limit", o->limit, "performance: at most this many rows")
       ->check(WholeNumber(0, INT64_MAX));
-  cmd->add_option("--format", o->format, "md, table, csv, json or html")
-      ->check(CLI::IsMember({"md", "table", "csv", "json", "html"}))
-      ->capture_default_str();
-  cmd->add_option("--output,-o", o->output, "write to this file instead of standard output");
+  AddFormatOption(cmd, &o->format, {"md", "table", "csv", "json", "html"});
+  cmd->add_option(kOutputOptionName, o->output, "write to this file instead of standard output");
   cmd->footer(
       "Reports:\n"
       "  performance    the latest result of each configuration of a run (--all: every\n"

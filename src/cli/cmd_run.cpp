@@ -175,7 +175,7 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
       "Hugging Face's default where it has one (attention_mask ones, token_type_ids zeros);\n"
       "any other (pixel_values without --image) is generated (seeded), and stderr says which.");
   auto o = std::make_shared<RunOptions>();
-  cmd->add_option("--model,-m", o->model, "catalog name, Hugging Face folder, or .onnx file")
+  cmd->add_option(kModelOptionName, o->model, "catalog name, Hugging Face folder, or .onnx file")
       ->required();
   cmd->add_option("--image", o->files.image, "an image file (PNG or JPEG)");
   cmd->add_option("--audio", o->files.audio, "an audio file (WAV, FLAC, OGG; resampled as needed)");
@@ -189,7 +189,7 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
                   "repeatable");
   cmd->add_option("--hardware", o->hardware, "platform to run on (see `detect`)")
       ->capture_default_str();
-  cmd->add_option("--threads,-t", o->threads, "intra-op threads (0: runtime default)")
+  cmd->add_option(kThreadsOptionName, o->threads, "intra-op threads (0: runtime default)")
       ->check(ThreadCount());
   cmd->add_option("--seed", o->seed, "seed of generated inputs and random weights")
       ->check(Seed())
@@ -198,7 +198,7 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
       ->check(WholeNumber(0, 1000000))
       ->capture_default_str();
   cmd->add_option("--save", o->save, "write every output to this safetensors file");
-  cmd->add_flag("--json", o->json, "print the result as JSON");
+  AddFormatOption(cmd, &o->json);
   cmd->callback([selected, o] { *selected = [o] { return RunOnce(*o); }; });
 }
 

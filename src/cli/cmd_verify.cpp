@@ -82,14 +82,16 @@ void AddVerifyCommand(CLI::App& app, CommandFn* selected) {
       "tensors of io.safetensors, and compare every output.* tensor. Exit 0 only when every\n"
       "output is within tolerance.");
   auto o = std::make_shared<VerifyOptions>();
-  cmd->add_option("--model-dir", o->model_dir, "Hugging Face model folder")->required();
+  cmd->add_option(std::string(kModelOptionName) + ",--model-dir", o->model_dir,
+                  "Hugging Face model folder")
+      ->required();
   cmd->add_option("--io", o->io_file, "reference tensors (default: MODEL_DIR/io.safetensors)");
   cmd->add_option("--tolerance", o->tolerance, "maximum absolute error allowed")
       ->capture_default_str()
       ->check(FiniteNumber(true, "(absolute error)"));
-  cmd->add_option("--threads", o->threads, "intra-op threads (0: runtime default)")
+  cmd->add_option(kThreadsOptionName, o->threads, "intra-op threads (0: runtime default)")
       ->check(ThreadCount());
-  cmd->add_flag("--json", o->json, "print machine-readable JSON");
+  AddFormatOption(cmd, &o->json);
   cmd->callback([selected, o] { *selected = [o] { return RunVerify(*o); }; });
 }
 

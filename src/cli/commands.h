@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -30,6 +31,19 @@ struct DatabaseOption {
   store::OpenOptions Options(bool read_only = false) const;
   std::unique_ptr<store::ResultStore> Open(bool read_only = false) const;
 };
+
+// The names of the options several commands take, spelled here once so that every command
+// reads the same (a test compares their --help lines).
+inline constexpr const char* kModelOptionName = "-m,--model";
+inline constexpr const char* kOutputOptionName = "-o,--output";
+inline constexpr const char* kThreadsOptionName = "-t,--threads";
+
+// The output format every command that prints results shares: --format NAME, checked against
+// `allowed` while the command line is parsed (a usage error, exit 2), and --json, the same as
+// --format json. `format` holds the default until the command line replaces it.
+void AddFormatOption(CLI::App* cmd, std::string* format, const std::vector<std::string>& allowed);
+// The same for a command that prints text or JSON: --format table|json and --json set *json.
+void AddFormatOption(CLI::App* cmd, bool* json);
 
 // `options` limited to this machine: a model whose fp32 weights need more than the memory
 // available now (MemAvailable) is refused before any weight is made or read.

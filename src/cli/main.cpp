@@ -11,6 +11,8 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/help_formatter.h"
+#include "cli/terminal.h"
 #include "ipfs_accel/build_info.h"
 #include "ipfs_accel/core/error.h"
 
@@ -63,6 +65,7 @@ int Main(int argc, char** argv) {
       "ipfs-accelerate"};
   app.set_version_flag("--version", fmt::format("ipfs-accelerate {} (commit {})",
                                                 build_info::kToolVersion, build_info::kGitCommit));
+  app.formatter(WrappingHelpFormatter(TerminalWidth()));
   app.require_subcommand(1);
   app.footer(
       "Exit status: 0 ok, 1 a check failed, 2 usage, 3 not found, 4 corrupt input, 5 unsupported,\n"

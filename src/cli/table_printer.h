@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/terminal.h"
 #include "ipfs_accel/store/result_store.h"
 
 namespace ipfs_accel::cli {
@@ -22,13 +23,21 @@ struct Table {
   std::vector<std::string> headers;
   std::vector<bool> numeric;  // per column: JSON writes numbers unquoted, text right-aligns
   std::vector<std::vector<std::optional<std::string>>> rows;  // nullopt: NULL
+  std::vector<bool> json = {};  // per column: cells are JSON text, written into JSON as values
 };
 
-// A query's rows as a table; columns of DuckDB's number types are numeric.
+// A query's rows as a table; columns of DuckDB's number types are numeric, JSON ones json.
 Table TableFromQuery(const store::QueryResult& result);
 
-void PrintTable(std::ostream& out, const Table& table, TableFormat format);
-// The rows as a JSON array of objects (numeric columns as numbers, NULL as null).
-nlohmann::json TableToJson(const Table& table);
+// Text fits `width` columns (kUnlimitedWidth: no limit): past it, columns blank in every row
+// are hidden first, then headers are abbreviated, then the least telling columns are hidden
+// (a note under the table names them), then the widest text column is cut with "…". Text and
+// Markdown show NULL as blank, CSV as an empty field, JSON as null; CSV, Markdown and JSON
+// keep every column.
+void PrintTable(std::ostream& out, const Table& table, TableFormat format,
+                std::size_t width = TerminalWidth());
+// The rows as a JSON array of objects, keys in column order (numeric columns as numbers, json
+// columns as their values, NULL as null).
+nlohmann::ordered_json TableToJson(const Table& table);
 
 }  // namespace ipfs_accel::cli

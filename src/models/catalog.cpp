@@ -1,6 +1,9 @@
 #include "ipfs_accel/models/catalog.h"
 
 #include <algorithm>
+#include <cctype>
+#include <limits>
+#include <string>
 
 #include "ipfs_accel/core/error.h"
 
@@ -49,6 +52,66 @@ std::optional<CatalogEntry> FindInCatalog(const std::string& name) {
       return e;
   }
   return std::nullopt;
+}
+
+namespace {
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// Levenshtein distance: insertions, deletions and substitutions of one character.
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// How far `typed` is from an entry: the nearest of its name and aliases; a name the typed
+// text begins counts as near (a prefix is a common way to half-remember a name).
+size_t DistanceTo(const std::string& typed, const CatalogEntry& e) {
+  size_t best = std::numeric_limits<size_t>::max();
+  std::vector<std::string> names = e.aliases;
+  names.push_back(e.name);
+  for (const auto& n : names) {
+    const std::string name = Lower(n);
+    best = std::min(best, name.rfind(typed, 0) == 0 ? 1 : EditDistance(typed, name));
+  }
+  return best;
+}
+
+}  // namespace
+
+std::vector<std::string> ClosestCatalogNames(const std::string& name, size_t limit) {
+  const std::string typed = Lower(name);
+  const size_t threshold = std::clamp<size_t>(typed.size() / 3, 1, 3);
+  std::vector<std::pair<size_t, std::string>> near;
+  for (const auto& e : Catalog())
+    if (const size_t d = DistanceTo(typed, e); d <= threshold) near.emplace_back(d, e.name);
+  std::stable_sort(near.begin(), near.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> out;
+  for (size_t i = 0; i < near.size() && i < limit; ++i) out.push_back(near[i].second);
+  return out;
+}
+
+std::string DidYouMean(const std::vector<std::string>& names) {
+  if (names.empty()) return "";
+  std::string list = names.front();
+  for (size_t i = 1; i < names.size(); ++i)
+    list += (i + 1 == names.size() ? " or " : ", ") + names[i];
+  return ", did you mean " + list + "?";
 }
 
 }  // namespace ipfs_accel::models

@@ -234,7 +234,8 @@ HfConfig ConfigOfFolderOrCatalog(const std::string& base, const std::string& spe
   if (fs::is_directory(base, ec)) return HfConfig::Load(base);
   if (auto entry = FindInCatalog(base)) return entry->config;
   throw Error(ErrorKind::kNotFound,
-              fmt::format("'{}' is neither a Hugging Face folder nor a catalog name", spec));
+              fmt::format("'{}' is neither a Hugging Face folder nor a catalog name{}", spec,
+                          DidYouMean(ClosestCatalogNames(base))));
 }
 
 }  // namespace
@@ -293,12 +294,10 @@ Model LoadModel(const std::string& spec, const LoadOptions& options) {
     const int fd = core::OpenRegularFile(spec);  // throws, naming what it is
     ::close(fd);
   }
-  std::vector<std::string> names;
-  for (const auto& e : Catalog()) names.push_back(e.name);
   throw Error(ErrorKind::kNotFound,
-              fmt::format("model '{}' is neither a file, a folder, nor a catalog name (catalog: "
-                          "{}); check the path",
-                          spec, fmt::join(names, ", ")));
+              fmt::format("model '{}' is neither a file, a folder, nor a catalog name{} "
+                          "(`ipfs-accelerate models` lists the catalog; check the path)",
+                          spec, DidYouMean(ClosestCatalogNames(base))));
 }
 
 }  // namespace ipfs_accel::models

@@ -36,5 +36,11 @@ struct KeyModel {
 const std::vector<KeyModel>& KeyModels();
 // By name or alias (case-sensitive); nullopt when unknown.
 std::optional<CatalogEntry> FindInCatalog(const std::string& name);
+// The catalog names closest to a name that is not one (a typo): at most `limit`, nearest
+// first, each within a third of the name's length (1 to 3) in edit distance over names and aliases
+// (case-insensitive), or starting with the name; empty when nothing is close.
+std::vector<std::string> ClosestCatalogNames(const std::string& name, size_t limit = 3);
+// ", did you mean a or b?" for those names, or "" when there are none.
+std::string DidYouMean(const std::vector<std::string>& names);
 
 }  // namespace ipfs_accel::models
