@@ -100,7 +100,7 @@ int DropRank(const std::string& header) {
         {6, {"gpu_proc_mb", "gpu_used_mb"}},
         {5, {"run_id", "ep", "device"}},
         {4, {"p90_es_ms", "p99_es_ms", "first_ms", "load_ms", "history", "z_verdict", "u_verdict"}},
-        {3, {"peak_rss_mb", "started_at", "settings", "p99_ms", "shape_of"}},
+        {3, {"peak_rss_mb", "branch", "settings", "p99_ms", "shape_of"}},
         {2, {"shapes", "graph", "precision", "scenario", "u_test_p", "z", "aliases"}},
         {0,
          {"model", "name", "hardware", "batch", "p50_ms", "mean_ms", "items_per_s", "verdict",
