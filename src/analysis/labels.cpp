@@ -8,8 +8,18 @@
 
 namespace ipfs_accel::analysis {
 
+// " cfg 0c25ab8c" where another model has this one's name and weights but another config
+// (schema v8's config_hash): only then is the config what tells them apart.
+std::string ConfigSuffixSql(std::string_view a) {
+  return fmt::format(
+      "CASE WHEN {0}.config_hash IS NOT NULL AND EXISTS (SELECT 1 FROM models other WHERE "
+      "other.name = {0}.name AND other.content_hash = {0}.content_hash AND other.config_hash IS "
+      "DISTINCT FROM {0}.config_hash) THEN ' cfg ' || substr({0}.config_hash, 8, 8) ELSE '' END",
+      a);
+}
+
 std::string ModelLabelSql(std::string_view a) {
-  // The suffix as data: one WHEN per kind of identity (a config hash joins here as one more).
+  // The suffix as data: one WHEN per kind of weights identity, then the config where needed.
   return fmt::format(
       "({0}.name || CASE "
       "WHEN {0}.content_hash LIKE 'sha256:%' THEN ' @' || substr({0}.content_hash, 8, 8) "
@@ -17,8 +27,8 @@ std::string ModelLabelSql(std::string_view a) {
       "ELSE {0}.source || ', ' END || 'seed ' || substr({0}.content_hash, 6) || ')' "
       "WHEN {0}.content_hash <> '' THEN ' @' || left({0}.content_hash, 8) "
       "WHEN {0}.source <> 'catalog' THEN ' (' || {0}.source || ')' "
-      "ELSE '' END)",
-      a);
+      "ELSE '' END || {1})",
+      a, ConfigSuffixSql(a));
 }
 
 std::string ModelFilterSql(const std::string& model, std::string_view alias) {

@@ -257,6 +257,25 @@ TEST_F(ReportTest, TwoModelsOfOneNameAreNeverMerged) {
   EXPECT_EQ(BuildTrendReport(*store_, {.hardware = "cpu"}).line_charts.at(0).series.size(), 4u);
 }
 
+TEST_F(ReportTest, ModelsOfOneNameAndWeightsButAnotherConfigShowTheirConfigHash) {
+  for (const std::string config : {"sha256:0c25ab8c99", "sha256:906b896811"}) {
+    store::RunResults run =
+        MakeRun("run-" + config, "2026-11-22T10:00:00Z", "cccc55556666", {{"cpu", 1, 76.0, 13}});
+    for (auto& e : run.entries) {
+      e.model.source = "hf-folder";
+      e.model.content_hash = "sha256:1a2b3c4d5e6f";
+      e.model.config_hash = config;
+    }
+    store_->WriteRun(run);
+  }
+  std::set<std::string> labels;
+  const Report hw = BuildHardwareReport(*store_, {.model = "bert-tiny", .hardware = "cpu"});
+  for (size_t i = 0; i < hw.table.rows.size(); ++i) labels.insert(Cell(hw, i, "model"));
+  // The seeded catalog model has no twin, so its label needs no config.
+  EXPECT_EQ(labels, (std::set<std::string>{"bert-tiny (seed 0)", "bert-tiny @1a2b3c4d cfg 0c25ab8c",
+                                           "bert-tiny @1a2b3c4d cfg 906b8968"}));
+}
+
 store::PerformanceRecord GenerateResult() {
   store::PerformanceRecord p = testing::StoredPerformance({0.5, 0.6, 0.7});
   p.scenario = "generate";

@@ -11,7 +11,8 @@ namespace ipfs_accel::analysis {
 // SQL for a model's label over the models table aliased `alias` ("m"): its name and what tells
 // models of that name apart: the weights' short content hash ("gpt2 @321019a3"), the seed of
 // a catalog model's random weights ("gpt2 (seed 42)"), or the source where neither says it
-// ("gpt2 (legacy-json)"). Group by model_id, show this.
+// ("gpt2 (legacy-json)"), and its config's short hash where another model has the same name and
+// weights ("bert @c6dd67ab cfg 0c25ab8c"). Group by model_id, show this.
 std::string ModelLabelSql(std::string_view alias);
 
 // SQL condition: the model aliased `alias` is named `model` (every model of that name) or
