@@ -77,7 +77,7 @@ std::string ShapesSummary(const std::string& json) {
   }
   std::vector<std::string> parts;
   for (const auto& [shape, names] : by_shape)
-    parts.push_back(fmt::format("{} {}", fmt::join(names, ","), shape));
+    parts.push_back(fmt::format("{} {}", shape, fmt::join(names, ",")));
   std::string out = fmt::format("{}", fmt::join(parts, ", "));
   for (const auto& [family, names] : families)
     out += fmt::format(" (+{} {})", names.size(), family);

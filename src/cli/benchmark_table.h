@@ -21,9 +21,10 @@ std::vector<std::optional<std::string>> ResultRow(const Configuration& c,
 // Samples too spread to trust one figure: p90 above harness::kUnstableTailRatio x p50.
 bool IsUnstable(const store::PerformanceRecord& r);
 
-// Input shapes for a screen: inputs of one shape together, a family of inputs named
-// PREFIX.N... counted: {"input_ids":[1,8],"attention_mask":[1,8],"past_key_values.0.key":...}
-// -> "attention_mask,input_ids 1x8 (+24 past_key_values)".
+// Input shapes for a screen: inputs of one shape together, the shape first (a narrow terminal
+// cuts the names, not the shape), a family of inputs named PREFIX.N... counted:
+// {"input_ids":[1,8],"attention_mask":[1,8],"past_key_values.0.key":...}
+// -> "1x8 attention_mask,input_ids (+24 past_key_values)".
 std::string ShapesSummary(const std::string& input_shapes_json);
 
 // The settings that are not defaults ("threads 2, opt 1, device_id=1"), or "-".

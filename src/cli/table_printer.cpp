@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -104,7 +105,8 @@ int DropRank(const std::string& header) {
         {2, {"shapes", "graph", "precision", "scenario", "u_test_p", "z", "aliases"}},
         {0,
          {"model", "name", "hardware", "batch", "p50_ms", "mean_ms", "items_per_s", "verdict",
-          "ratio", "decode_tok_s", "noisy", "fp32_size"}}};
+          "ratio", "decode_tok_s", "tokens_per_s", "ttft_ms", "decode_p50_ms", "noisy",
+          "fp32_size"}}};
     std::map<std::string, int, std::less<>> ranks;
     for (const auto& [rank, headers] : ranked)
       for (const char* h : headers) ranks[h] = rank;
@@ -117,15 +119,11 @@ int DropRank(const std::string& header) {
 // Shorter headers for a table too wide for the terminal.
 std::string ShortHeader(const std::string& header) {
   static const std::map<std::string, std::string, std::less<>> kShort = {
-      {"baseline_median_ms", "base_ms"},
-      {"contender_median_ms", "cont_ms"},
-      {"items_per_s", "items/s"},
-      {"decode_p50_ms", "dec_p50_ms"},
-      {"decode_p90_ms", "dec_p90_ms"},
-      {"decode_mean_ms", "dec_mean_ms"},
-      {"decode_tok_s", "tok/s"},
-      {"prefill_tok_s", "prefill/s"},
-      {"new_tokens", "new"},
+      {"baseline_median_ms", "base_ms"}, {"contender_median_ms", "cont_ms"},
+      {"items_per_s", "items/s"},        {"decode_p50_ms", "dec_p50_ms"},
+      {"decode_p90_ms", "dec_p90_ms"},   {"decode_mean_ms", "dec_mean_ms"},
+      {"decode_tok_s", "tok/s"},         {"tokens_per_s", "tok/s"},
+      {"prefill_tok_s", "prefill/s"},    {"new_tokens", "new"},
       {"peak_rss_mb", "rss_mb"}};
   const auto it = kShort.find(header);
   return it == kShort.end() ? header : it->second;
@@ -190,10 +188,18 @@ void HideColumns(const Table& t, TextLayout& l, size_t max_width, int min_rank) 
   }
 }
 
+// Columns a cut would make useless (a date without its time, half an id): hidden, never cut.
+bool KeptWhole(const std::string& header) {
+  static const std::set<std::string, std::less<>> kWhole = {"started_at", "id", "run_id", "commit"};
+  return kWhole.count(header) > 0;
+}
+
 // Narrows the widest text column (not below its header or `floor`; rank 0 columns only when
-// `all`) until the table fits.
+// `all`; never one KeptWhole) until the table fits.
 void NarrowText(const Table& t, TextLayout& l, size_t max_width, size_t floor, bool all) {
-  const auto floor_of = [&](size_t c) { return std::max(floor, DisplayWidth(l.headers[c])); };
+  const auto floor_of = [&](size_t c) {
+    return KeptWhole(t.headers[c]) ? l.width[c] : std::max(floor, DisplayWidth(l.headers[c]));
+  };
   while (TotalWidth(l) > max_width) {
     std::optional<size_t> widest;
     for (size_t c : l.shown)

@@ -21,7 +21,7 @@ Table WideTable() {
            true, true},
           {}};
   t.rows.push_back({"cpu", "plain/fp32", "-", "1",
-                    "attention_mask,input_ids,token_type_ids 1x128 (+24 past_key_values)", "32.304",
+                    "1x128 attention_mask,input_ids,token_type_ids (+24 past_key_values)", "32.304",
                     "0.603", "0.162", "0.185", "0.217", std::nullopt, std::nullopt, "0.229",
                     "5416.86", "134.8", std::nullopt});
   return t;
@@ -87,9 +87,9 @@ TEST(BenchmarkTable, ShapesSummaryCountsAFamilyOfInputs) {
     shapes += ",\"past_key_values." + std::to_string(i) + ".key\":[1,12,0,64],\"past_key_values." +
               std::to_string(i) + ".value\":[1,12,0,64]";
   shapes += "}";
-  EXPECT_EQ(ShapesSummary(shapes), "attention_mask,input_ids 1x8 (+24 past_key_values)");
+  EXPECT_EQ(ShapesSummary(shapes), "1x8 attention_mask,input_ids (+24 past_key_values)");
   EXPECT_EQ(ShapesSummary(R"({"input_values":[2,16000],"mask":[2,10]})"),
-            "input_values 2x16000, mask 2x10");
+            "2x16000 input_values, 2x10 mask");
 }
 
 TEST(BenchmarkTable, FlagsSamplesWhoseP90IsOverThreeTimesTheirP50) {
