@@ -16,7 +16,6 @@ namespace {
 struct RunsOptions {
   DatabaseOption db;
   std::string format = "table";
-  bool json = false;
   int64_t limit = 20;
   bool all = false;
 };
@@ -32,7 +31,7 @@ store::QueryResult Shown(store::QueryResult runs, TableFormat format) {
 }
 
 int RunRunsList(const RunsOptions& o) {
-  const TableFormat format = o.json ? TableFormat::kJson : ParseTableFormat(o.format);
+  const TableFormat format = ParseTableFormat(o.format);
   auto store = o.db.Open(/*read_only=*/true);
   analysis::RunsFilter filter;
   if (!o.all) filter.limit = o.limit;
@@ -55,10 +54,7 @@ void AddRunsCommand(CLI::App& app, CommandFn* selected) {
       "and the whole id).");
   auto o = std::make_shared<RunsOptions>();
   o->db.Add(list);
-  list->add_option("--format", o->format, "table, md, csv or json")
-      ->check(CLI::IsMember({"table", "md", "csv", "json"}))
-      ->capture_default_str();
-  list->add_flag("--json", o->json, "the same as --format json");
+  AddFormatOption(list, &o->format, {"table", "md", "csv", "json"});
   list->add_option("--limit", o->limit, "at most this many runs")
       ->check(WholeNumber(1, INT64_MAX))
       ->capture_default_str();
