@@ -140,9 +140,9 @@ int RunOnce(const RunOptions& o) {
     std::cout << j.dump(2) << "\n";
     return kExitOk;
   }
-  std::cout << fmt::format("{} ({}) on {}; inputs prepared by {}\n", model.info.name,
-                           model.info.architecture, o.hardware,
-                           media.processor.empty() ? "no media file" : media.processor);
+  std::cout << fmt::format(
+      "{} ({}) on {}{}\n", model.info.name, model.info.architecture, o.hardware,
+      media.processor.empty() ? "" : "; inputs prepared by " + media.processor);
   for (const auto& [name, t] : inputs)
     std::cout << fmt::format("  input  {}{}{}\n", name, core::ShapeToString(t.shape),
                              InputOrigin(completed.filled, name));
