@@ -218,6 +218,24 @@ std::optional<HfDefault> DefaultToUse(const runtime::TensorSpec& spec, const mod
   return HfDefaultFor(spec.name);
 }
 
+// Inputs whose HF default is made from the others (every other input is there by now); one
+// whose inputs are missing too is generated.
+void FillFromOthers(const std::vector<runtime::TensorSpec>& specs, const models::Model& model,
+                    const std::map<std::string, core::Shape>& shapes, uint64_t seed,
+                    std::map<std::string, core::Tensor>& inputs, FilledInputs& filled) {
+  for (const auto& spec : specs) {
+    const models::InputHint& hint = model.input_hints.at(spec.name);
+    if (auto made = hint.hf_default(inputs, spec.dtype)) {
+      inputs.emplace(spec.name, std::move(*made));
+      filled.defaulted[spec.name] = hint.hf_default_name;
+      continue;
+    }
+    for (auto& [name, tensor] : GenerateInputs({spec}, shapes, model.input_hints, seed))
+      inputs.emplace(name, std::move(tensor));
+    filled.generated.push_back(spec.name);
+  }
+}
+
 }  // namespace
 
 CompletedInputs FillMissingInputs(const std::vector<runtime::TensorSpec>& inputs,
@@ -231,8 +249,12 @@ CompletedInputs FillMissingInputs(const std::vector<runtime::TensorSpec>& inputs
   if (!missing.empty()) {
     const auto shapes =
         ResolveShapes(missing, model.dim_roles, RequestFromGiven(inputs, model.dim_roles, given));
+    std::vector<runtime::TensorSpec> made_from_others;
     for (const auto& spec : missing) {
-      if (const auto d = DefaultToUse(spec, model)) {
+      if (const auto hint = model.input_hints.find(spec.name);
+          hint != model.input_hints.end() && hint->second.hf_default) {
+        made_from_others.push_back(spec);
+      } else if (const auto d = DefaultToUse(spec, model)) {
         given.emplace(spec.name, MakeHfDefault(*d, spec.dtype, shapes.at(spec.name)));
         out.filled.defaulted[spec.name] = HfDefaultName(*d);
       } else {
@@ -242,6 +264,7 @@ CompletedInputs FillMissingInputs(const std::vector<runtime::TensorSpec>& inputs
     }
     for (auto& [name, tensor] : GenerateInputs(to_generate, shapes, model.input_hints, seed))
       given.emplace(name, std::move(tensor));
+    FillFromOthers(made_from_others, model, shapes, seed, given, out.filled);
   }
   out.tensors = std::move(given);
   return out;

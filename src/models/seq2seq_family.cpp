@@ -1,5 +1,7 @@
 // Encoder-decoder text architectures (T5, BART).
 
+#include <algorithm>
+
 #include "architectures.h"
 #include "bart_builder.h"
 #include "t5_builder.h"
@@ -22,6 +24,30 @@ DimRoles T5DimRoles(const HfConfig&) {
   return {.batch = "batch", .sequence = "sequence", .decoder_sequence = "decoder_sequence"};
 }
 
+// BartModel.forward without decoder_input_ids: shift_tokens_right(input_ids, pad_token_id,
+// decoder_start_token_id): each row starts with the start token and drops its last id.
+InputHint BartDecoderIds(const HfConfig& c, int64_t vocab) {
+  InputHint hint{InputHint::Kind::kIndexRange, 0, vocab};
+  const int64_t pad = c.Id("pad_token_id", 1), start = c.Id("decoder_start_token_id", 2);
+  hint.hf_default = [pad, start](const std::map<std::string, core::Tensor>& inputs,
+                                 core::DType dtype) -> std::optional<core::Tensor> {
+    const auto ids = inputs.find("input_ids");
+    if (ids == inputs.end() || ids->second.shape.size() != 2) return std::nullopt;
+    std::vector<double> v = ids->second.ToDoubles();
+    const auto row = static_cast<size_t>(ids->second.shape[1]);
+    for (size_t r = 0; row > 0 && r < v.size() / row; ++r) {
+      std::copy_backward(v.begin() + r * row, v.begin() + (r + 1) * row - 1,
+                         v.begin() + (r + 1) * row);
+      v[r * row] = static_cast<double>(start);
+    }
+    for (double& x : v)
+      if (x == -100) x = static_cast<double>(pad);  // HF's ignore index in labels
+    return core::Tensor::FromDoubles(dtype, ids->second.shape, v);
+  };
+  hint.hf_default_name = "input_ids shifted right";
+  return hint;
+}
+
 }  // namespace
 
 void AddSeq2SeqArchitectures(std::vector<Architecture>& out) {
@@ -37,7 +63,11 @@ void AddSeq2SeqArchitectures(std::vector<Architecture>& out) {
                  "text",
                  {"model."},
                  BuildBart,
-                 [](const HfConfig& c) { return Seq2SeqInputHints(c, 50265); },
+                 [](const HfConfig& c) {
+                   auto hints = Seq2SeqInputHints(c, 50265);
+                   hints["decoder_input_ids"] = BartDecoderIds(c, c.Int("vocab_size", 50265));
+                   return hints;
+                 },
                  [](const HfConfig& c) {
                    const int64_t positions = c.Int("max_position_embeddings", 1024);
                    return DimRoles{.batch = "batch",

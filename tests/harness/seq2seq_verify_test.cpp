@@ -507,6 +507,36 @@ TEST(BartRunTest, GeneratedInputsWithExplicitDecoderLength) {
   for (float v : out.at("last_hidden_state").values<float>()) ASSERT_TRUE(std::isfinite(v));
 }
 
+TEST(BartRunTest, DecoderIdsLeftOutAreInputIdsShiftedRightAsInBartModel) {
+  TempDir tmp;
+  const TinyBart c;
+  WriteBartFolder(tmp.path(), c, BartCheckpoint(c, 7));
+  const models::Model model = models::LoadHfFolder(tmp.path().string());
+  auto session = runtime::OpenOnnxRuntimeSession(model, {});
+  const Tensor ids = Int64Tensor({2, 4}, {0, 5, 8, 2, 0, 34, 2, 1});
+  const Tensor mask = Int64Tensor({2, 4}, {1, 1, 1, 1, 1, 1, 1, 0});
+  const CompletedInputs left_out = FillMissingInputs(
+      session->inputs(), model, {{"input_ids", ids}, {"attention_mask", mask}}, 3);
+  // shift_tokens_right: decoder_start_token_id (2) first, each row's last id dropped.
+  const auto shifted = left_out.tensors.at("decoder_input_ids").values<int64_t>();
+  EXPECT_EQ(std::vector<int64_t>(shifted.begin(), shifted.end()),
+            (std::vector<int64_t>{2, 0, 5, 8, 2, 0, 34, 2}));
+  EXPECT_EQ(left_out.filled.defaulted.at("decoder_input_ids"), "input_ids shifted right");
+  EXPECT_TRUE(left_out.filled.generated.empty());
+  const TensorMap given =
+      session->Run({{"input_ids", ids},
+                    {"attention_mask", mask},
+                    {"decoder_input_ids", Int64Tensor({2, 4}, {2, 0, 5, 8, 2, 0, 34, 2})}});
+  const auto defaulted_out = session->Run(left_out.tensors).at("last_hidden_state");
+  const auto given_out = given.at("last_hidden_state").values<float>();
+  EXPECT_TRUE(std::equal(given_out.begin(), given_out.end(), defaulted_out.values<float>().begin(),
+                         defaulted_out.values<float>().end()));
+  // Nothing given: input_ids is generated, and decoder_input_ids shifted from it as HF would.
+  const CompletedInputs nothing = FillMissingInputs(session->inputs(), model, {}, 3);
+  EXPECT_EQ(nothing.filled.generated, (std::vector<std::string>{"input_ids"}));
+  EXPECT_EQ(nothing.filled.defaulted.at("decoder_input_ids"), "input_ids shifted right");
+}
+
 // ---- Generation graphs: the encoder, then the decoder step by step with a KV cache ----
 
 // Float [batch, seq_i, hidden] tensors joined along the sequence.

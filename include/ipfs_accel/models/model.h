@@ -37,6 +37,14 @@ struct InputHint {
   // the 3-D positions they imply). It returns the input's dtype and shape, and throws
   // core::Error(kInvalidArgument) for a shape it cannot fill (a sequence too short for an image).
   std::function<core::Tensor(const core::Shape& shape, uint64_t seed)> compute = {};
+  // Hugging Face's default for this input when a caller leaves it out, where it is made from
+  // the other inputs (BART's decoder_input_ids: input_ids shifted right), in the graph input's
+  // dtype; nullopt when the inputs it needs are absent. Defaults that depend on nothing else
+  // (zeros, ones, positions) are harness/input_defaults.h's table, by input name.
+  std::function<std::optional<core::Tensor>(const std::map<std::string, core::Tensor>& inputs,
+                                            core::DType dtype)>
+      hf_default = {};
+  std::string hf_default_name = {};  // how the user is told, e.g. "input_ids shifted right"
 };
 
 // Which symbolic dimension names mean batch and sequence, when the model says.
