@@ -9,6 +9,7 @@
 #include "ipfs_accel/analysis/labels.h"
 #include "ipfs_accel/analysis/svg_chart.h"
 #include "ipfs_accel/models/catalog.h"
+#include "ipfs_accel/store/display_time.h"
 #include "ipfs_accel/store/records.h"
 
 namespace ipfs_accel::analysis {
@@ -76,7 +77,7 @@ std::vector<MatrixResult> LatestResults(store::ResultStore& store, const MatrixF
       "JOIN models m ON m.model_id = c.model_id "
       "JOIN hardware_platforms h ON h.hardware_id = c.hardware_id "
       "ORDER BY r.started_at DESC, c.id DESC",
-      TimestampSql("r.started_at"), ModelLabelSql("m")));
+      store::DisplayTimestampSql("r.started_at"), ModelLabelSql("m")));
   std::vector<MatrixResult> latest;
   std::map<std::string, std::string> latest_run;  // key -> run_id of its newest result
   for (const auto& row : q.rows) {

@@ -40,10 +40,6 @@ std::string ModelSourceSql(std::string_view a) {
   return fmt::format("coalesce(nullif({0}.source_path, ''), {0}.source)", a);
 }
 
-std::string TimestampSql(std::string_view expression) {
-  return fmt::format("strftime({}, '{}')", expression, store::kDisplayTimestampFormat);
-}
-
 std::string NoiseSql(std::string_view a) {
   return fmt::format(
       "CASE WHEN {0}.latency_p50_ms > 0 AND {0}.latency_p90_ms > {1} * {0}.latency_p50_ms "

@@ -5,6 +5,7 @@
 #include "analysis/sql_literal.h"
 #include "ipfs_accel/analysis/labels.h"
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/store/display_time.h"
 #include "ipfs_accel/store/run_ref.h"
 
 namespace ipfs_accel::analysis {
@@ -26,7 +27,8 @@ std::string Columns() {
       "round(p.target_qps, 2) AS target_qps, round(p.achieved_qps, 2) AS achieved_qps, "
       "{}, {}, {}, {}, {}, {}, {} AS noise, round(p.peak_rss_bytes / 1048576.0, 1) AS peak_rss_mb, "
       "{} AS source, p.run_id, p.model_id",
-      TimestampSql("r.started_at"), ModelLabelSql("m"), ScenarioOnly(false, "p.seq_len", "seq_len"),
+      store::DisplayTimestampSql("r.started_at"), ModelLabelSql("m"),
+      ScenarioOnly(false, "p.seq_len", "seq_len"),
       ScenarioOnly(false, "round(p.first_inference_ms, 3)", "first_ms"),
       ScenarioOnly(false, "round(p.latency_mean_ms, 3)", "mean_ms"),
       ScenarioOnly(false, "round(p.latency_p50_ms, 3)", "p50_ms"),

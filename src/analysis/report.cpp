@@ -12,6 +12,7 @@
 #include "ipfs_accel/analysis/runs.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/statistics.h"
+#include "ipfs_accel/store/display_time.h"
 #include "ipfs_accel/store/run_ref.h"
 
 namespace ipfs_accel::analysis {
@@ -405,7 +406,8 @@ Report BuildTrendReport(store::ResultStore& store, const ReportFilter& filter) {
       "JOIN hardware_platforms h USING (hardware_id) WHERE TRUE{}{} "
       "ORDER BY model, p.model_id, hardware, device, ep, p.precision, graph, p.scenario, batch, "
       "p.seq_len, p.prompt_len, p.new_tokens, r.started_at, p.result_id",
-      ModelLabelSql("m"), ScenarioOnly(false, "p.seq_len", "seq_len"), TimestampSql("r.started_at"),
+      ModelLabelSql("m"), ScenarioOnly(false, "p.seq_len", "seq_len"),
+      store::DisplayTimestampSql("r.started_at"),
       ScenarioOnly(false, "round(p.latency_mean_ms, 3)", "mean_ms"),
       ScenarioOnly(false, "round(p.latency_p50_ms, 3)", "p50_ms"),
       ScenarioOnly(false, "round(p.throughput_items_per_s, 2)", "items_per_s"),

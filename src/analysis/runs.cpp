@@ -4,6 +4,7 @@
 
 #include "analysis/sql_literal.h"
 #include "ipfs_accel/analysis/labels.h"
+#include "ipfs_accel/store/display_time.h"
 #include "ipfs_accel/store/run_ref.h"
 
 namespace ipfs_accel::analysis {
@@ -38,8 +39,8 @@ store::QueryResult RunsTable(store::ResultStore& store, const RunsFilter& filter
       "LEFT JOIN hardware_platforms h ON h.hardware_id = x.hardware_id WHERE {} "
       "GROUP BY r.run_id, r.started_at, r.state, r.git_commit, r.branch, r.hostname, r.os, "
       "r.tool_version, r.command_line ORDER BY r.started_at DESC, r.run_id DESC{}",
-      store::kShortRunIdLength, TimestampSql("r.started_at"), ModelLabelSql("m"), Where(filter),
-      filter.limit ? fmt::format(" LIMIT {}", *filter.limit) : ""));
+      store::kShortRunIdLength, store::DisplayTimestampSql("r.started_at"), ModelLabelSql("m"),
+      Where(filter), filter.limit ? fmt::format(" LIMIT {}", *filter.limit) : ""));
 }
 
 }  // namespace ipfs_accel::analysis

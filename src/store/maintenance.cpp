@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/store/display_time.h"
 #include "ipfs_accel/store/json_import.h"
 #include "ipfs_accel/store/result_store.h"
 #include "store/duckdb_handle.h"
@@ -300,10 +301,9 @@ DatabaseStats ReadStats(const std::string& path, const OpenOptions& open) {
         CountOf(*store,
                 "SELECT count(DISTINCT hardware_id) FROM (SELECT hardware_id FROM "
                 "performance_results UNION ALL SELECT hardware_id FROM compatibility_results)");
-    const QueryResult span = store->Query(
-        fmt::format("SELECT strftime(min(started_at), '{0}'), strftime(max(started_at), '{0}') "
-                    "FROM runs",
-                    kDisplayTimestampFormat));
+    const QueryResult span =
+        store->Query(fmt::format("SELECT {}, {} FROM runs", DisplayTimestampSql("min(started_at)"),
+                                 DisplayTimestampSql("max(started_at)")));
     stats.first_run_started_at = span.rows.at(0).at(0);
     stats.last_run_started_at = span.rows.at(0).at(1);
     stats.schema_version = store->SchemaVersion();

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/store/display_time.h"
 #include "ipfs_accel/store/records.h"
 
 namespace ipfs_accel::store {
@@ -62,9 +63,9 @@ std::string Candidates(ResultStore& store, const std::string& prefix) {
   std::string out;
   for (const auto& row :
        store
-           .Query(fmt::format("SELECT run_id, strftime(started_at, '{}') FROM runs WHERE "
-                              "starts_with(run_id, {}) ORDER BY started_at DESC",
-                              kDisplayTimestampFormat, Quoted(prefix)))
+           .Query(fmt::format("SELECT run_id, {} FROM runs WHERE starts_with(run_id, {}) "
+                              "ORDER BY started_at DESC",
+                              DisplayTimestampSql("started_at"), Quoted(prefix)))
            .rows)
     out +=
         fmt::format("{}{} ({})", out.empty() ? "" : ", ", row[0].value_or(""), row[1].value_or(""));

@@ -22,10 +22,6 @@ std::string ModelFilterSql(const std::string& model, std::string_view alias);
 // SQL for where a model came from: its folder or file, else its source ("catalog").
 std::string ModelSourceSql(std::string_view alias);
 
-// SQL for a TIMESTAMP expression (stored UTC) in store::kDisplayTimestampFormat,
-// "2026-12-06 19:57:36Z".
-std::string TimestampSql(std::string_view expression);
-
 // SQL for the noise flag of a result over performance_results aliased `alias`: "unstable: p90
 // 4.2x p50" where p90 exceeds harness::kUnstableTailRatio times p50 (its samples are too
 // spread for p50 alone to describe them), else NULL.

@@ -17,7 +17,7 @@ struct RunsFilter {
 };
 
 // One row per run, newest first: id (store::kShortRunIdLength characters), started_at
-// (analysis::TimestampSql), state, models (labels), platforms, results, commit, branch, host,
+// (store::DisplayTimestampSql), state, models (labels), platforms, results, commit, branch, host,
 // os, devices, runtime (versions of its results), tool, command, run_id (whole).
 store::QueryResult RunsTable(store::ResultStore& store, const RunsFilter& filter);
 

@@ -253,7 +253,7 @@ std::string NewRunId();
 // Now, as ISO-8601 UTC with seconds.
 std::string UtcNow();
 // strftime's format of every timestamp shown to a user (reports, matrix, compare, runs):
-// ISO-8601 UTC with a space, "2026-12-06 19:57:36Z". analysis::TimestampSql applies it.
+// ISO-8601 UTC with a space, "2026-12-06 19:57:36Z". store::DisplayTimestampSql applies it.
 inline constexpr const char* kDisplayTimestampFormat = "%Y-%m-%d %H:%M:%SZ";
 
 }  // namespace ipfs_accel::store
