@@ -1,0 +1,242 @@
+#include "moe.h"
+
+#include <limits>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "activation.h"
+#include "ipfs_accel/core/error.h"
+
+namespace ipfs_accel::models {
+
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+using nlohmann::json;
+
+// A piece value: a literal, or "$key" for the config's value of `key` (null when it has none).
+json PieceValue(const HfConfig& c, const json& piece, const std::string& name) {
+  if (!piece.contains(name)) return nullptr;
+  const json& v = piece[name];
+  if (v.is_string() && !v.get<std::string>().empty() && v.get<std::string>()[0] == '$') {
+    const std::string key = v.get<std::string>().substr(1);
+    return c.Has(key) ? c.json()[key] : json(nullptr);
+  }
+  return v;
+}
+
+[[noreturn]] void BadValue(const HfConfig& c, const std::string& name, const json& v) {
+  throw Error(ErrorKind::kCorrupt,
+              fmt::format("'{}': the mixture-of-experts setting '{}' has the value {}, which the "
+                          "decoder builder cannot use; fix the config or the template",
+                          c.origin(), name, v.dump()));
+}
+
+int64_t PieceInt(const HfConfig& c, const json& piece, const std::string& name, int64_t fallback,
+                 int64_t min = 0) {
+  const json v = PieceValue(c, piece, name);
+  if (v.is_null()) return fallback;
+  if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > HfConfig::kMaxSize)
+    BadValue(c, name, v);
+  return v.get<int64_t>();
+}
+
+double PieceDouble(const HfConfig& c, const json& piece, const std::string& name, double fallback) {
+  const json v = PieceValue(c, piece, name);
+  if (v.is_null()) return fallback;
+  if (!v.is_number()) BadValue(c, name, v);
+  return v.get<double>();
+}
+
+bool PieceBool(const HfConfig& c, const json& piece, const std::string& name, bool fallback) {
+  const json v = PieceValue(c, piece, name);
+  if (v.is_null()) return fallback;
+  if (!v.is_boolean()) BadValue(c, name, v);
+  return v.get<bool>();
+}
+
+std::string PieceString(const HfConfig& c, const json& piece, const std::string& name,
+                        const std::string& fallback) {
+  const json v = PieceValue(c, piece, name);
+  if (v.is_null()) return fallback;
+  if (!v.is_string()) BadValue(c, name, v);
+  return v.get<std::string>();
+}
+
+void CheckSpec(const HfConfig& c, const MoeSpec& s) {
+  if (s.scoring != "softmax" && s.scoring != "topk_softmax" && s.scoring != "sigmoid")
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': mixture-of-experts scoring '{}' is not supported (softmax, "
+                            "topk_softmax, sigmoid)",
+                            c.origin(), s.scoring));
+  if (s.experts < 1 || s.top_k < 1 || s.top_k > s.experts || s.intermediate < 1)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': a mixture of experts needs 1 <= experts per token ({}) <= "
+                            "experts ({}) and a positive expert size ({})",
+                            c.origin(), s.top_k, s.experts, s.intermediate));
+  const bool grouped = s.groups > 1;
+  if (grouped && (s.experts % s.groups != 0 || s.groups_kept < 1 || s.groups_kept > s.groups ||
+                  s.experts / s.groups < 2 || s.top_k > s.groups_kept * (s.experts / s.groups)))
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': {} experts cannot be split into {} groups of which {} are "
+                            "kept for {} experts per token",
+                            c.origin(), s.experts, s.groups, s.groups_kept, s.top_k));
+}
+
+std::string ScalarAxisSum(GraphBuilder& g, const std::string& x, int64_t axis, bool keepdims) {
+  return g.Node("ReduceSum", {x, g.ConstInt64({axis})}, {{"keepdims", int64_t{keepdims}}});
+}
+
+// float32 zeros of x's shape.
+std::string Zeros(GraphBuilder& g, const std::string& x) {
+  return g.Node("ConstantOfShape", {g.Node("Shape", {x})});
+}
+
+std::vector<std::string> TopK(GraphBuilder& g, const std::string& x, int64_t k) {
+  return g.NodeN("TopK", {x, g.ConstInt64({k})}, 2, {{"axis", int64_t{-1}}});
+}
+
+// DeepSeek-V3's group-limited choice: scores outside the best groups become -inf.
+std::string KeepBestGroups(GraphBuilder& g, const MoeSpec& s, const std::string& choice) {
+  const int64_t per_group = s.experts / s.groups;
+  const std::string grouped = g.Node("Reshape", {choice, g.ConstInt64({-1, s.groups, per_group})});
+  const std::string group_scores = ScalarAxisSum(g, TopK(g, grouped, 2)[0], -1, false);  // [N, G]
+  const std::string kept = TopK(g, group_scores, s.groups_kept)[1];
+  const std::string kept_values = g.Node("Expand", {g.ConstFloat(1.0f), g.Node("Shape", {kept})});
+  const std::string group_mask = g.Node(
+      "ScatterElements", {Zeros(g, group_scores), kept, kept_values}, {{"axis", int64_t{-1}}});
+  const std::string expert_mask =
+      g.Node("Reshape", {g.Node("Expand", {g.Node("Unsqueeze", {group_mask, g.ConstInt64({-1})}),
+                                           g.ConstInt64({1, 1, per_group})}),
+                         g.Node("Shape", {choice})});
+  const std::string allowed = g.Node("Greater", {expert_mask, g.ConstFloat(0.5f)});
+  return g.Node("Where", {allowed, choice, g.ConstFloat(-std::numeric_limits<float>::infinity())});
+}
+
+// The routing weights [N, experts]: each token's k weights at its experts, zero elsewhere.
+std::string RoutingWeights(GraphBuilder& g, const MoeSpec& s, const std::string& rows,
+                           const std::string& prefix) {
+  const std::string logits = g.Linear(rows, prefix + s.router, s.hidden, s.experts, s.router_bias);
+  std::string indices, weights;
+  if (s.scoring == "topk_softmax") {
+    const auto top = TopK(g, logits, s.top_k);
+    indices = top[1];
+    weights = g.Node("Softmax", {top[0]}, {{"axis", int64_t{-1}}});
+  } else {
+    const std::string scores = s.scoring == "sigmoid"
+                                   ? g.Node("Sigmoid", {logits})
+                                   : g.Node("Softmax", {logits}, {{"axis", int64_t{-1}}});
+    std::string choice = scores;
+    if (!s.selection_bias.empty()) {
+      const std::string name = prefix + s.selection_bias;
+      const core::Shape shape =
+          s.selection_bias_2d ? core::Shape{1, s.experts} : core::Shape{s.experts};
+      const std::string bias = s.selection_bias_counted ? g.Weight(name, shape, WeightInit::kZeros)
+                                                        : g.Buffer(name, shape, WeightInit::kZeros);
+      choice = g.Node("Add", {choice, g.Node("Reshape", {bias, g.ConstInt64({s.experts})})});
+    }
+    if (s.groups > 1) choice = KeepBestGroups(g, s, choice);
+    indices = TopK(g, choice, s.top_k)[1];
+    weights = g.Node("GatherElements", {scores, indices}, {{"axis", int64_t{-1}}});
+  }
+  if (s.norm_topk) {
+    std::string sum = ScalarAxisSum(g, weights, -1, true);
+    if (s.norm_add != 0.0) sum = g.Node("Add", {sum, g.ConstFloat(static_cast<float>(s.norm_add))});
+    if (s.norm_min != 0.0) sum = g.Node("Max", {sum, g.ConstFloat(static_cast<float>(s.norm_min))});
+    weights = g.Node("Div", {weights, sum});
+  }
+  if (s.routed_scaling != 1.0)
+    weights = g.Node("Mul", {weights, g.ConstFloat(static_cast<float>(s.routed_scaling))});
+  return g.Node("ScatterElements", {Zeros(g, logits), indices, weights}, {{"axis", int64_t{-1}}});
+}
+
+// Every expert on every row: [N, hidden] -> [experts, N, hidden].
+std::string AllExperts(GraphBuilder& g, const MoeSpec& s, const std::string& rows,
+                       const std::string& prefix) {
+  const std::string p = prefix + s.experts_prefix;
+  const std::vector<int64_t> swap_last = {0, 2, 1};
+  const std::string gate_up_w =
+      g.Weight(p + s.gate_up, {s.experts, 2 * s.intermediate, s.hidden}, WeightInit::kNormal);
+  const std::string down_w =
+      g.Weight(p + s.down, {s.experts, s.hidden, s.intermediate}, WeightInit::kNormal);
+  const std::string gate_up =
+      g.Node("MatMul", {rows, g.Node("Transpose", {gate_up_w}, {{"perm", swap_last}})});
+  const auto halves = g.NodeN("Split", {gate_up, g.ConstInt64({s.intermediate, s.intermediate})}, 2,
+                              {{"axis", int64_t{-1}}});
+  const std::string mid = g.Node("Mul", {Activation(g, halves[0], s.act), halves[1]});
+  return g.Node("MatMul", {mid, g.Node("Transpose", {down_w}, {{"perm", swap_last}})});
+}
+
+std::string SharedExpert(GraphBuilder& g, const MoeSpec& s, const std::string& rows,
+                         const std::string& prefix) {
+  const std::string p = prefix + s.shared;
+  const std::string gate = g.Linear(rows, p + ".gate_proj", s.hidden, s.shared_intermediate, false);
+  const std::string up = g.Linear(rows, p + ".up_proj", s.hidden, s.shared_intermediate, false);
+  std::string out = g.Linear(g.Node("Mul", {Activation(g, gate, s.act), up}), p + ".down_proj",
+                             s.shared_intermediate, s.hidden, false);
+  if (!s.shared_gate.empty())
+    out = g.Node(
+        "Mul",
+        {g.Node("Sigmoid", {g.Linear(rows, prefix + s.shared_gate, s.hidden, 1, false)}), out});
+  return out;
+}
+
+}  // namespace
+
+MoeSpec ReadMoeSpec(const HfConfig& c, const json& piece, int64_t hidden, const std::string& act) {
+  MoeSpec s;
+  s.hidden = hidden;
+  s.act = act;
+  s.experts = PieceInt(c, piece, "experts", 0);
+  s.top_k = PieceInt(c, piece, "top_k", 0);
+  s.intermediate = PieceInt(c, piece, "intermediate", 0);
+  s.scoring = PieceString(c, piece, "scoring", s.scoring);
+  s.norm_topk = PieceBool(c, piece, "norm_topk", s.norm_topk);
+  s.norm_add = PieceDouble(c, piece, "norm_add", s.norm_add);
+  s.norm_min = PieceDouble(c, piece, "norm_min", s.norm_min);
+  s.routed_scaling = PieceDouble(c, piece, "routed_scaling", s.routed_scaling);
+  s.router_bias = PieceBool(c, piece, "router_bias", s.router_bias);
+  s.selection_bias = PieceString(c, piece, "selection_bias", s.selection_bias);
+  s.selection_bias_counted = PieceBool(c, piece, "selection_bias_counted", false);
+  s.selection_bias_2d = PieceBool(c, piece, "selection_bias_2d", false);
+  s.groups = PieceInt(c, piece, "groups", 1, 1);
+  s.groups_kept = PieceInt(c, piece, "groups_kept", 1, 1);
+  s.router = PieceString(c, piece, "router", s.router);
+  s.experts_prefix = PieceString(c, piece, "experts_prefix", s.experts_prefix);
+  s.gate_up = PieceString(c, piece, "gate_up", s.gate_up);
+  s.down = PieceString(c, piece, "down", s.down);
+  // shared_intermediate, or the expert size times shared_count (DeepSeek's n_shared_experts).
+  const int64_t shared_count = PieceInt(c, piece, "shared_count", 0);
+  s.shared_intermediate = PieceInt(c, piece, "shared_intermediate", shared_count * s.intermediate);
+  s.shared = PieceString(c, piece, "shared", s.shared);
+  s.shared_gate = PieceString(c, piece, "shared_gate", s.shared_gate);
+  CheckSpec(c, s);
+  return s;
+}
+
+bool MoeLayer(const HfConfig& c, const json& piece, int64_t layer) {
+  if (layer < PieceInt(c, piece, "first_dense", 0)) return false;
+  const json dense = PieceValue(c, piece, "dense_layers");
+  if (dense.is_array())
+    for (const json& d : dense)
+      if (d.is_number_integer() && d.get<int64_t>() == layer) return false;
+  const int64_t every = PieceInt(c, piece, "every", 1, 1);
+  return (layer + 1) % every == 0;
+}
+
+std::string MoeMlp(GraphBuilder& g, const MoeSpec& s, const std::string& x,
+                   const std::string& prefix) {
+  const std::string rows = g.Node("Reshape", {x, g.ConstInt64({-1, s.hidden})});  // [N, hidden]
+  const std::string weights = RoutingWeights(g, s, rows, prefix);                 // [N, experts]
+  const std::string per_expert = AllExperts(g, s, rows, prefix);  // [experts, N, hidden]
+  const std::string expert_weights =
+      g.Node("Unsqueeze", {g.Node("Transpose", {weights}, {{"perm", std::vector<int64_t>{1, 0}}}),
+                           g.ConstInt64({-1})});  // [experts, N, 1]
+  std::string out = ScalarAxisSum(g, g.Node("Mul", {per_expert, expert_weights}), 0, false);
+  if (s.shared_intermediate > 0) out = g.Node("Add", {out, SharedExpert(g, s, rows, prefix)});
+  return g.Node("Reshape", {out, g.Node("Shape", {x})});
+}
+
+}  // namespace ipfs_accel::models
