@@ -66,11 +66,16 @@ std::string PieceString(const HfConfig& c, const json& piece, const std::string&
 }
 
 void CheckSpec(const HfConfig& c, const MoeSpec& s) {
-  if (s.scoring != "softmax" && s.scoring != "topk_softmax" && s.scoring != "sigmoid")
+  if (s.scoring != "softmax" && s.scoring != "topk_softmax" && s.scoring != "sigmoid" &&
+      s.scoring != "sparsemixer")
     throw Error(ErrorKind::kUnsupported,
                 fmt::format("'{}': mixture-of-experts scoring '{}' is not supported (softmax, "
-                            "topk_softmax, sigmoid)",
+                            "topk_softmax, sigmoid, sparsemixer)",
                             c.origin(), s.scoring));
+  if (s.scoring == "sparsemixer" && s.top_k != 2)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': PhiMoE's sparsemixer routes to exactly 2 experts, not {}",
+                            c.origin(), s.top_k));
   if (s.experts < 1 || s.top_k < 1 || s.top_k > s.experts || s.intermediate < 1)
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': a mixture of experts needs 1 <= experts per token ({}) <= "
@@ -115,32 +120,73 @@ std::string KeepBestGroups(GraphBuilder& g, const MoeSpec& s, const std::string&
   return g.Node("Where", {allowed, choice, g.ConstFloat(-std::numeric_limits<float>::infinity())});
 }
 
-// The routing weights [N, experts]: each token's k weights at its experts, zero elsewhere.
-std::string RoutingWeights(GraphBuilder& g, const MoeSpec& s, const std::string& rows,
-                           const std::string& prefix) {
-  const std::string logits = g.Linear(rows, prefix + s.router, s.hidden, s.experts, s.router_bias);
+// A token's chosen experts and their weights, each [N, k].
+struct Choice {
   std::string indices, weights;
-  if (s.scoring == "topk_softmax") {
-    const auto top = TopK(g, logits, s.top_k);
-    indices = top[1];
-    weights = g.Node("Softmax", {top[0]}, {{"axis", int64_t{-1}}});
-  } else {
-    const std::string scores = s.scoring == "sigmoid"
-                                   ? g.Node("Sigmoid", {logits})
-                                   : g.Node("Softmax", {logits}, {{"axis", int64_t{-1}}});
-    std::string choice = scores;
-    if (!s.selection_bias.empty()) {
-      const std::string name = prefix + s.selection_bias;
-      const core::Shape shape =
-          s.selection_bias_2d ? core::Shape{1, s.experts} : core::Shape{s.experts};
-      const std::string bias = s.selection_bias_counted ? g.Weight(name, shape, WeightInit::kZeros)
-                                                        : g.Buffer(name, shape, WeightInit::kZeros);
-      choice = g.Node("Add", {choice, g.Node("Reshape", {bias, g.ConstInt64({s.experts})})});
-    }
-    if (s.groups > 1) choice = KeepBestGroups(g, s, choice);
-    indices = TopK(g, choice, s.top_k)[1];
-    weights = g.Node("GatherElements", {scores, indices}, {{"axis", int64_t{-1}}});
+};
+
+// GraniteMoE, GPT-OSS: the k largest logits, softmax over those k.
+Choice TopKSoftmax(GraphBuilder& g, const MoeSpec& s, const std::string& logits) {
+  const auto top = TopK(g, logits, s.top_k);
+  return {top[1], g.Node("Softmax", {top[0]}, {{"axis", int64_t{-1}}})};
+}
+
+// Softmax or sigmoid scores over all experts; the k best of them (after any selection bias and
+// group limit) keep their unbiased scores.
+Choice ScoresTopK(GraphBuilder& g, const MoeSpec& s, const std::string& logits,
+                  const std::string& prefix) {
+  const std::string scores = s.scoring == "sigmoid"
+                                 ? g.Node("Sigmoid", {logits})
+                                 : g.Node("Softmax", {logits}, {{"axis", int64_t{-1}}});
+  std::string choice = scores;
+  if (!s.selection_bias.empty()) {
+    const std::string name = prefix + s.selection_bias;
+    const core::Shape shape =
+        s.selection_bias_2d ? core::Shape{1, s.experts} : core::Shape{s.experts};
+    const std::string bias = s.selection_bias_counted ? g.Weight(name, shape, WeightInit::kZeros)
+                                                      : g.Buffer(name, shape, WeightInit::kZeros);
+    choice = g.Node("Add", {choice, g.Node("Reshape", {bias, g.ConstInt64({s.experts})})});
   }
+  if (s.groups > 1) choice = KeepBestGroups(g, s, choice);
+  const std::string indices = TopK(g, choice, s.top_k)[1];
+  return {indices, g.Node("GatherElements", {scores, indices}, {{"axis", int64_t{-1}}})};
+}
+
+// One round of PhiMoE's sparsemixer at inference: the best of `candidates` (the logits with
+// earlier picks at -inf), weighted by a softmax over the candidates within 2 * jitter_eps
+// (relative) of it.
+Choice SparseMixerRound(GraphBuilder& g, const MoeSpec& s, const std::string& logits,
+                        const std::string& candidates) {
+  const std::vector<Attr> last = {{"axis", int64_t{-1}}, {"keepdims", int64_t{1}}};
+  const std::string best = g.Node("ReduceMax", {candidates},
+                                  {{"axes", std::vector<int64_t>{-1}}, {"keepdims", int64_t{1}}});
+  const std::string picked = g.Node("ArgMax", {candidates}, last);
+  const std::string factor = g.Node("Max", {g.Node("Abs", {logits}), best});
+  const std::string far = g.Node("Greater", {g.Node("Div", {g.Node("Sub", {best, logits}), factor}),
+                                             g.ConstFloat(static_cast<float>(2.0 * s.jitter_eps))});
+  const std::string gates = g.Node(
+      "Softmax",
+      {g.Node("Where", {far, g.ConstFloat(-std::numeric_limits<float>::infinity()), candidates})},
+      {{"axis", int64_t{-1}}});
+  return {picked, g.Node("GatherElements", {gates, picked}, {{"axis", int64_t{-1}}})};
+}
+
+// PhiMoE's sparsemixer (top 2) as it runs in eval mode.
+Choice SparseMixer(GraphBuilder& g, const MoeSpec& s, const std::string& logits) {
+  const Choice first = SparseMixerRound(g, s, logits, logits);
+  const std::string minus_inf = g.Node(
+      "Expand",
+      {g.ConstFloat(-std::numeric_limits<float>::infinity()), g.Node("Shape", {first.indices})});
+  const std::string rest =
+      g.Node("ScatterElements", {logits, first.indices, minus_inf}, {{"axis", int64_t{-1}}});
+  const Choice second = SparseMixerRound(g, s, logits, rest);
+  const std::vector<Attr> last = {{"axis", int64_t{-1}}};
+  return {g.Node("Concat", {first.indices, second.indices}, last),
+          g.Node("Concat", {first.weights, second.weights}, last)};
+}
+
+// The k weights renormalised and scaled as the config says.
+std::string NormaliseWeights(GraphBuilder& g, const MoeSpec& s, std::string weights) {
   if (s.norm_topk) {
     std::string sum = ScalarAxisSum(g, weights, -1, true);
     if (s.norm_add != 0.0) sum = g.Node("Add", {sum, g.ConstFloat(static_cast<float>(s.norm_add))});
@@ -149,7 +195,22 @@ std::string RoutingWeights(GraphBuilder& g, const MoeSpec& s, const std::string&
   }
   if (s.routed_scaling != 1.0)
     weights = g.Node("Mul", {weights, g.ConstFloat(static_cast<float>(s.routed_scaling))});
-  return g.Node("ScatterElements", {Zeros(g, logits), indices, weights}, {{"axis", int64_t{-1}}});
+  return weights;
+}
+
+// The routing weights [N, experts]: each token's k weights at its experts, zero elsewhere.
+std::string RoutingWeights(GraphBuilder& g, const MoeSpec& s, const std::string& rows,
+                           const std::string& prefix) {
+  const std::string logits = g.Linear(rows, prefix + s.router, s.hidden, s.experts, s.router_bias);
+  Choice c;
+  if (s.scoring == "topk_softmax")
+    c = TopKSoftmax(g, s, logits);
+  else if (s.scoring == "sparsemixer")
+    c = SparseMixer(g, s, logits);
+  else
+    c = ScoresTopK(g, s, logits, prefix);
+  return g.Node("ScatterElements", {Zeros(g, logits), c.indices, NormaliseWeights(g, s, c.weights)},
+                {{"axis", int64_t{-1}}});
 }
 
 // Every expert on every row: [N, hidden] -> [experts, N, hidden].
@@ -197,6 +258,7 @@ MoeSpec ReadMoeSpec(const HfConfig& c, const json& piece, int64_t hidden, const 
   s.norm_add = PieceDouble(c, piece, "norm_add", s.norm_add);
   s.norm_min = PieceDouble(c, piece, "norm_min", s.norm_min);
   s.routed_scaling = PieceDouble(c, piece, "routed_scaling", s.routed_scaling);
+  s.jitter_eps = PieceDouble(c, piece, "jitter_eps", s.jitter_eps);
   s.router_bias = PieceBool(c, piece, "router_bias", s.router_bias);
   s.selection_bias = PieceString(c, piece, "selection_bias", s.selection_bias);
   s.selection_bias_counted = PieceBool(c, piece, "selection_bias_counted", false);

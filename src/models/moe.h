@@ -28,7 +28,10 @@ struct MoeSpec {
   //   softmax:        softmax over all experts, the k largest kept (Mixtral, Qwen-MoE, OLMoE)
   //   topk_softmax:   the k largest logits, softmax over those k (GraniteMoE, GPT-OSS)
   //   sigmoid:        sigmoid of each logit, the k largest kept (DeepSeek-V3, GLM-4.5, MiniMax-M2)
+  //   sparsemixer:    PhiMoE's two rounds of argmax and a softmax over the logits within
+  //                   2 * jitter_eps of the best (k = 2), as in eval mode
   std::string scoring = "softmax";
+  double jitter_eps = 0.01;     // sparsemixer's router_jitter_noise
   bool norm_topk = false;       // divide the k weights by their sum
   double norm_add = 0.0;        // ... plus this (DeepSeek-V3's 1e-20)
   double norm_min = 0.0;        // ... clamped below at this (ERNIE's moe_norm_min)

@@ -54,11 +54,28 @@ std::vector<int64_t> TopIndices(const Vec& v, int64_t k) {
   return idx;
 }
 
+// One round of PhiMoE's sparsemixer in eval mode: the best candidate and its weight.
+std::pair<int64_t, double> SparseMixerRound(const Vec& logits, const Vec& candidates, double eps) {
+  const int64_t best = TopIndices(candidates, 1)[0];
+  const double top = candidates[best];
+  Vec masked = candidates;
+  for (size_t e = 0; e < logits.size(); ++e)
+    if ((top - logits[e]) / std::max(std::abs(logits[e]), top) > 2 * eps) masked[e] = -INFINITY;
+  return {best, Softmax(masked)[best]};
+}
+
 // The routing weights of one token over all experts (zero outside its top k), as HF's routers.
 Vec Route(const models::MoeSpec& s, const Checkpoint& w, const Vec& logits) {
   std::vector<int64_t> chosen;
   Vec picked(s.top_k);
-  if (s.scoring == "topk_softmax") {
+  if (s.scoring == "sparsemixer") {
+    const auto [first, w1] = SparseMixerRound(logits, logits, s.jitter_eps);
+    Vec rest = logits;
+    rest[first] = -INFINITY;
+    const auto [second, w2] = SparseMixerRound(logits, rest, s.jitter_eps);
+    chosen = {first, second};
+    picked = {w1, w2};
+  } else if (s.scoring == "topk_softmax") {
     chosen = TopIndices(logits, s.top_k);
     Vec top;
     for (int64_t i : chosen) top.push_back(logits[i]);
@@ -218,6 +235,14 @@ TEST(MoeMlp, GraniteSoftmaxOverTopKLogitsWithItsNamesMatchesReference) {
   s.experts_prefix = "";
   s.gate_up = "input_linear.weight";
   s.down = "output_linear.weight";
+  EXPECT_LT(MaxDifferenceFromReference(s), 1e-4);
+}
+
+TEST(MoeMlp, PhimoeSparseMixerMatchesReference) {
+  models::MoeSpec s = Spec(6, 2, 4);
+  s.scoring = "sparsemixer";
+  s.router = "router";
+  s.jitter_eps = 0.3;  // wide enough that some tokens' softmax keeps more than one expert
   EXPECT_LT(MaxDifferenceFromReference(s), 1e-4);
 }
 
