@@ -7,6 +7,7 @@
 
 #include "activation.h"
 #include "ipfs_accel/core/error.h"
+#include "piece_object.h"
 
 namespace ipfs_accel::models {
 
@@ -15,55 +16,6 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 using nlohmann::json;
-
-// A piece value: a literal, or "$key" for the config's value of `key` (null when it has none).
-json PieceValue(const HfConfig& c, const json& piece, const std::string& name) {
-  if (!piece.contains(name)) return nullptr;
-  const json& v = piece[name];
-  if (v.is_string() && !v.get<std::string>().empty() && v.get<std::string>()[0] == '$') {
-    const std::string key = v.get<std::string>().substr(1);
-    return c.Has(key) ? c.json()[key] : json(nullptr);
-  }
-  return v;
-}
-
-[[noreturn]] void BadValue(const HfConfig& c, const std::string& name, const json& v) {
-  throw Error(ErrorKind::kCorrupt,
-              fmt::format("'{}': the mixture-of-experts setting '{}' has the value {}, which the "
-                          "decoder builder cannot use; fix the config or the template",
-                          c.origin(), name, v.dump()));
-}
-
-int64_t PieceInt(const HfConfig& c, const json& piece, const std::string& name, int64_t fallback,
-                 int64_t min = 0) {
-  const json v = PieceValue(c, piece, name);
-  if (v.is_null()) return fallback;
-  if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > HfConfig::kMaxSize)
-    BadValue(c, name, v);
-  return v.get<int64_t>();
-}
-
-double PieceDouble(const HfConfig& c, const json& piece, const std::string& name, double fallback) {
-  const json v = PieceValue(c, piece, name);
-  if (v.is_null()) return fallback;
-  if (!v.is_number()) BadValue(c, name, v);
-  return v.get<double>();
-}
-
-bool PieceBool(const HfConfig& c, const json& piece, const std::string& name, bool fallback) {
-  const json v = PieceValue(c, piece, name);
-  if (v.is_null()) return fallback;
-  if (!v.is_boolean()) BadValue(c, name, v);
-  return v.get<bool>();
-}
-
-std::string PieceString(const HfConfig& c, const json& piece, const std::string& name,
-                        const std::string& fallback) {
-  const json v = PieceValue(c, piece, name);
-  if (v.is_null()) return fallback;
-  if (!v.is_string()) BadValue(c, name, v);
-  return v.get<std::string>();
-}
 
 void CheckSpec(const HfConfig& c, const MoeSpec& s) {
   if (s.scoring != "softmax" && s.scoring != "topk_softmax" && s.scoring != "sigmoid" &&
@@ -250,41 +202,42 @@ MoeSpec ReadMoeSpec(const HfConfig& c, const json& piece, int64_t hidden, const 
   MoeSpec s;
   s.hidden = hidden;
   s.act = act;
-  s.experts = PieceInt(c, piece, "experts", 0);
-  s.top_k = PieceInt(c, piece, "top_k", 0);
-  s.intermediate = PieceInt(c, piece, "intermediate", 0);
-  s.scoring = PieceString(c, piece, "scoring", s.scoring);
-  s.norm_topk = PieceBool(c, piece, "norm_topk", s.norm_topk);
-  s.norm_add = PieceDouble(c, piece, "norm_add", s.norm_add);
-  s.norm_min = PieceDouble(c, piece, "norm_min", s.norm_min);
-  s.routed_scaling = PieceDouble(c, piece, "routed_scaling", s.routed_scaling);
-  s.jitter_eps = PieceDouble(c, piece, "jitter_eps", s.jitter_eps);
-  s.router_bias = PieceBool(c, piece, "router_bias", s.router_bias);
-  s.selection_bias = PieceString(c, piece, "selection_bias", s.selection_bias);
-  s.selection_bias_counted = PieceBool(c, piece, "selection_bias_counted", false);
-  s.selection_bias_2d = PieceBool(c, piece, "selection_bias_2d", false);
-  s.groups = PieceInt(c, piece, "groups", 1, 1);
-  s.groups_kept = PieceInt(c, piece, "groups_kept", 1, 1);
-  s.router = PieceString(c, piece, "router", s.router);
-  s.experts_prefix = PieceString(c, piece, "experts_prefix", s.experts_prefix);
-  s.gate_up = PieceString(c, piece, "gate_up", s.gate_up);
-  s.down = PieceString(c, piece, "down", s.down);
+  s.experts = ObjectPieceInt(c, piece, "experts", 0);
+  s.top_k = ObjectPieceInt(c, piece, "top_k", 0);
+  s.intermediate = ObjectPieceInt(c, piece, "intermediate", 0);
+  s.scoring = ObjectPieceString(c, piece, "scoring", s.scoring);
+  s.norm_topk = ObjectPieceBool(c, piece, "norm_topk", s.norm_topk);
+  s.norm_add = ObjectPieceDouble(c, piece, "norm_add", s.norm_add);
+  s.norm_min = ObjectPieceDouble(c, piece, "norm_min", s.norm_min);
+  s.routed_scaling = ObjectPieceDouble(c, piece, "routed_scaling", s.routed_scaling);
+  s.jitter_eps = ObjectPieceDouble(c, piece, "jitter_eps", s.jitter_eps);
+  s.router_bias = ObjectPieceBool(c, piece, "router_bias", s.router_bias);
+  s.selection_bias = ObjectPieceString(c, piece, "selection_bias", s.selection_bias);
+  s.selection_bias_counted = ObjectPieceBool(c, piece, "selection_bias_counted", false);
+  s.selection_bias_2d = ObjectPieceBool(c, piece, "selection_bias_2d", false);
+  s.groups = ObjectPieceInt(c, piece, "groups", 1, 1);
+  s.groups_kept = ObjectPieceInt(c, piece, "groups_kept", 1, 1);
+  s.router = ObjectPieceString(c, piece, "router", s.router);
+  s.experts_prefix = ObjectPieceString(c, piece, "experts_prefix", s.experts_prefix);
+  s.gate_up = ObjectPieceString(c, piece, "gate_up", s.gate_up);
+  s.down = ObjectPieceString(c, piece, "down", s.down);
   // shared_intermediate, or the expert size times shared_count (DeepSeek's n_shared_experts).
-  const int64_t shared_count = PieceInt(c, piece, "shared_count", 0);
-  s.shared_intermediate = PieceInt(c, piece, "shared_intermediate", shared_count * s.intermediate);
-  s.shared = PieceString(c, piece, "shared", s.shared);
-  s.shared_gate = PieceString(c, piece, "shared_gate", s.shared_gate);
+  const int64_t shared_count = ObjectPieceInt(c, piece, "shared_count", 0);
+  s.shared_intermediate =
+      ObjectPieceInt(c, piece, "shared_intermediate", shared_count * s.intermediate);
+  s.shared = ObjectPieceString(c, piece, "shared", s.shared);
+  s.shared_gate = ObjectPieceString(c, piece, "shared_gate", s.shared_gate);
   CheckSpec(c, s);
   return s;
 }
 
 bool MoeLayer(const HfConfig& c, const json& piece, int64_t layer) {
-  if (layer < PieceInt(c, piece, "first_dense", 0)) return false;
-  const json dense = PieceValue(c, piece, "dense_layers");
+  if (layer < ObjectPieceInt(c, piece, "first_dense", 0)) return false;
+  const json dense = ObjectPiece(c, piece, "dense_layers");
   if (dense.is_array())
     for (const json& d : dense)
       if (d.is_number_integer() && d.get<int64_t>() == layer) return false;
-  const int64_t every = PieceInt(c, piece, "every", 1, 1);
+  const int64_t every = ObjectPieceInt(c, piece, "every", 1, 1);
   return (layer + 1) % every == 0;
 }
 
