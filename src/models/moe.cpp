@@ -232,6 +232,14 @@ MoeSpec ReadMoeSpec(const HfConfig& c, const json& piece, int64_t hidden, const 
 }
 
 bool MoeLayer(const HfConfig& c, const json& piece, int64_t layer) {
+  const json types = ObjectPiece(c, piece, "layer_types");
+  if (types.is_array()) {
+    if (layer >= static_cast<int64_t>(types.size()) || !types[layer].is_string())
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': the MLP layer types {} name no type for layer {}", c.origin(),
+                              types.dump(), layer));
+    return types[layer].get<std::string>() == "sparse";
+  }
   if (layer < ObjectPieceInt(c, piece, "first_dense", 0)) return false;
   const json dense = ObjectPiece(c, piece, "dense_layers");
   if (dense.is_array())

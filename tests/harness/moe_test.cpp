@@ -291,5 +291,14 @@ TEST(MoeMlp, LayersBeforeFirstDenseAndMlpOnlyLayersStayDense) {
   EXPECT_EQ(moe, (std::vector<bool>{false, false, true, true, false, true}));
 }
 
+TEST(MoeMlp, GlmMlpLayerTypesChooseSparseLayersOverFirstDense) {
+  const models::HfConfig c(json{{"mlp_layer_types", {"sparse", "dense", "sparse"}}}, "test");
+  const json piece = {{"first_dense", 1}, {"layer_types", "$mlp_layer_types"}};
+  EXPECT_TRUE(models::MoeLayer(c, piece, 0));
+  EXPECT_FALSE(models::MoeLayer(c, piece, 1));
+  EXPECT_FALSE(models::MoeLayer(models::HfConfig(json::object(), "test"), piece, 0));
+  EXPECT_EQ(CatchError([&] { models::MoeLayer(c, piece, 3); }).kind(), core::ErrorKind::kCorrupt);
+}
+
 }  // namespace
 }  // namespace ipfs_accel::testing
