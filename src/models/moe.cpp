@@ -24,6 +24,10 @@ void CheckSpec(const HfConfig& c, const MoeSpec& s) {
                 fmt::format("'{}': mixture-of-experts scoring '{}' is not supported (softmax, "
                             "topk_softmax, sigmoid, sparsemixer)",
                             c.origin(), s.scoring));
+  if (s.experts_layout != "gate_up" && s.experts_layout != "gpt_oss")
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': experts layout '{}' is not gate_up or gpt_oss", c.origin(),
+                            s.experts_layout));
   if (s.scoring == "sparsemixer" && s.top_k != 2)
     throw Error(ErrorKind::kUnsupported,
                 fmt::format("'{}': PhiMoE's sparsemixer routes to exactly 2 experts, not {}",
@@ -182,6 +186,39 @@ std::string AllExperts(GraphBuilder& g, const MoeSpec& s, const std::string& row
   return g.Node("MatMul", {mid, g.Node("Transpose", {down_w}, {{"perm", swap_last}})});
 }
 
+// x [experts, N, out] plus the per-expert bias `name` [experts, out].
+std::string ExpertBias(GraphBuilder& g, const MoeSpec& s, const std::string& x,
+                       const std::string& name, int64_t out) {
+  const std::string b = g.Weight(name, {s.experts, out}, WeightInit::kZeros);
+  return g.Node("Add", {x, g.Node("Unsqueeze", {b, g.ConstInt64({1})})});
+}
+
+// GPT-OSS's experts: [in, out] weights with biases, gate and up interleaved (even and odd
+// columns), and its clamped gate: (clamp(up, -7, 7) + 1) * g * sigmoid(1.702 g) with
+// g = min(gate, 7).
+std::string GptOssExperts(GraphBuilder& g, const MoeSpec& s, const std::string& rows,
+                          const std::string& prefix) {
+  const std::string p = prefix + s.experts_prefix;
+  const std::string gate_up_w =
+      g.Weight(p + s.gate_up, {s.experts, s.hidden, 2 * s.intermediate}, WeightInit::kNormal);
+  const std::string gate_up = ExpertBias(g, s, g.Node("MatMul", {rows, gate_up_w}),
+                                         p + s.gate_up + "_bias", 2 * s.intermediate);
+  const auto pairs = g.NodeN(
+      "Split", {g.Node("Reshape", {gate_up, g.ConstInt64({s.experts, -1, s.intermediate, 2})})}, 2,
+      {{"axis", int64_t{-1}}});
+  const std::string limit = g.ConstFloat(7.0f);
+  const std::string gate =
+      g.Node("Min", {g.Node("Squeeze", {pairs[0], g.ConstInt64({-1})}), limit});
+  const std::string up = g.Node(
+      "Clip", {g.Node("Squeeze", {pairs[1], g.ConstInt64({-1})}), g.ConstFloat(-7.0f), limit});
+  const std::string glu =
+      g.Node("Mul", {gate, g.Node("Sigmoid", {g.Node("Mul", {gate, g.ConstFloat(1.702f)})})});
+  const std::string mid = g.Node("Mul", {g.Node("Add", {up, g.ConstFloat(1.0f)}), glu});
+  const std::string down_w =
+      g.Weight(p + s.down, {s.experts, s.intermediate, s.hidden}, WeightInit::kNormal);
+  return ExpertBias(g, s, g.Node("MatMul", {mid, down_w}), p + s.down + "_bias", s.hidden);
+}
+
 std::string SharedExpert(GraphBuilder& g, const MoeSpec& s, const std::string& rows,
                          const std::string& prefix) {
   const std::string p = prefix + s.shared;
@@ -220,6 +257,7 @@ MoeSpec ReadMoeSpec(const HfConfig& c, const json& piece, int64_t hidden, const 
   s.router = ObjectPieceString(c, piece, "router", s.router);
   s.experts_prefix = ObjectPieceString(c, piece, "experts_prefix", s.experts_prefix);
   s.gate_up = ObjectPieceString(c, piece, "gate_up", s.gate_up);
+  s.experts_layout = ObjectPieceString(c, piece, "experts_layout", s.experts_layout);
   s.down = ObjectPieceString(c, piece, "down", s.down);
   // shared_intermediate, or the expert size times shared_count (DeepSeek's n_shared_experts).
   const int64_t shared_count = ObjectPieceInt(c, piece, "shared_count", 0);
@@ -253,7 +291,9 @@ std::string MoeMlp(GraphBuilder& g, const MoeSpec& s, const std::string& x,
                    const std::string& prefix) {
   const std::string rows = g.Node("Reshape", {x, g.ConstInt64({-1, s.hidden})});  // [N, hidden]
   const std::string weights = RoutingWeights(g, s, rows, prefix);                 // [N, experts]
-  const std::string per_expert = AllExperts(g, s, rows, prefix);  // [experts, N, hidden]
+  const std::string per_expert = s.experts_layout == "gpt_oss"
+                                     ? GptOssExperts(g, s, rows, prefix)
+                                     : AllExperts(g, s, rows, prefix);  // [experts, N, hidden]
   const std::string expert_weights =
       g.Node("Unsqueeze", {g.Node("Transpose", {weights}, {{"perm", std::vector<int64_t>{1, 0}}}),
                            g.ConstInt64({-1})});  // [experts, N, 1]

@@ -48,6 +48,10 @@ struct MoeSpec {
   std::string router = "gate";  // the router linear's name under the block prefix
   std::string experts_prefix = "experts.";
   std::string gate_up = "gate_up_proj", down = "down_proj";
+  // "gate_up": the shapes above. "gpt_oss": gate_up [experts, hidden, 2 * intermediate] with
+  // gate and up interleaved, down [experts, intermediate, hidden], both with `<name>_bias`, and
+  // GPT-OSS's clamped gate (alpha 1.702, limit 7) in place of the activation.
+  std::string experts_layout = "gate_up";
   int64_t shared_intermediate = 0;  // 0: no shared expert
   std::string shared = "shared_experts";
   std::string shared_gate;  // "" none, else a [1, hidden] linear whose sigmoid scales

@@ -121,6 +121,31 @@ Vec GatedMlp(const Vec& x, const Vec& gate, const Vec& up, const Vec& down, int6
   return Dense(mid, 1, inter, hidden, down, nullptr);
 }
 
+// GPT-OSS's expert e on one token: [in, out] weights, biases, interleaved gate/up, clamped gate.
+Vec GptOssExpert(const models::MoeSpec& s, const Checkpoint& w, const Vec& x, int64_t e) {
+  const std::string p = "mlp." + s.experts_prefix;
+  const int64_t h = s.hidden, i2 = 2 * s.intermediate;
+  Vec mid(s.intermediate);
+  for (int64_t j = 0; j < s.intermediate; ++j) {
+    double gate = w[p + s.gate_up + "_bias"][e * i2 + 2 * j];
+    double up = w[p + s.gate_up + "_bias"][e * i2 + 2 * j + 1];
+    for (int64_t k = 0; k < h; ++k) {
+      gate += x[k] * w[p + s.gate_up][(e * h + k) * i2 + 2 * j];
+      up += x[k] * w[p + s.gate_up][(e * h + k) * i2 + 2 * j + 1];
+    }
+    gate = std::min(gate, 7.0);
+    up = std::clamp(up, -7.0, 7.0);
+    mid[j] = (up + 1) * gate / (1.0 + std::exp(-1.702 * gate));
+  }
+  Vec out(h);
+  for (int64_t o = 0; o < h; ++o) {
+    out[o] = w[p + s.down + "_bias"][e * h + o];
+    for (int64_t j = 0; j < s.intermediate; ++j)
+      out[o] += mid[j] * w[p + s.down][(e * s.intermediate + j) * h + o];
+  }
+  return out;
+}
+
 // HF's block on one token.
 Vec ReferenceMoe(const models::MoeSpec& s, const Checkpoint& w, const Vec& x) {
   const Vec logits = Linear(w, "mlp." + s.router, x, 1, s.hidden, s.experts);
@@ -130,6 +155,11 @@ Vec ReferenceMoe(const models::MoeSpec& s, const Checkpoint& w, const Vec& x) {
   Vec y(s.hidden, 0.0);
   for (int64_t e = 0; e < s.experts; ++e) {
     if (route[e] == 0.0) continue;
+    if (s.experts_layout == "gpt_oss") {
+      const Vec out = GptOssExpert(s, w, x, e);
+      for (int64_t h = 0; h < s.hidden; ++h) y[h] += route[e] * out[h];
+      continue;
+    }
     const auto gu = w[p + s.gate_up].begin() + e * per_gate_up;
     const Vec gate(gu, gu + per_gate_up / 2), up(gu + per_gate_up / 2, gu + per_gate_up);
     const auto d = w[p + s.down].begin() + e * per_down;
@@ -153,8 +183,15 @@ Checkpoint MoeWeights(const models::MoeSpec& s, uint64_t seed) {
   Checkpoint w(seed);
   const std::string p = "mlp." + s.experts_prefix;
   w.Linear("mlp." + s.router, s.hidden, s.experts, s.router_bias);
-  w.Add(p + s.gate_up, {s.experts, 2 * s.intermediate, s.hidden}, 0.3);
-  w.Add(p + s.down, {s.experts, s.hidden, s.intermediate}, 0.3);
+  if (s.experts_layout == "gpt_oss") {  // large enough that the clamps at 7 bite
+    w.Add(p + s.gate_up, {s.experts, s.hidden, 2 * s.intermediate}, 2.0);
+    w.Add(p + s.gate_up + "_bias", {s.experts, 2 * s.intermediate}, 0.3);
+    w.Add(p + s.down, {s.experts, s.intermediate, s.hidden}, 0.3);
+    w.Add(p + s.down + "_bias", {s.experts, s.hidden}, 0.3);
+  } else {
+    w.Add(p + s.gate_up, {s.experts, 2 * s.intermediate, s.hidden}, 0.3);
+    w.Add(p + s.down, {s.experts, s.hidden, s.intermediate}, 0.3);
+  }
   if (!s.selection_bias.empty()) w.Add("mlp." + s.selection_bias, {s.experts}, 0.3);
   if (s.shared_intermediate > 0)
     for (const char* name : {"gate_proj", "up_proj", "down_proj"}) {
@@ -235,6 +272,15 @@ TEST(MoeMlp, GraniteSoftmaxOverTopKLogitsWithItsNamesMatchesReference) {
   s.experts_prefix = "";
   s.gate_up = "input_linear.weight";
   s.down = "output_linear.weight";
+  EXPECT_LT(MaxDifferenceFromReference(s), 1e-4);
+}
+
+TEST(MoeMlp, GptOssBiasedInterleavedClampedExpertsMatchReference) {
+  models::MoeSpec s = Spec(4, 2, 3);
+  s.scoring = "topk_softmax";
+  s.router = "router";
+  s.router_bias = true;
+  s.experts_layout = "gpt_oss";
   EXPECT_LT(MaxDifferenceFromReference(s), 1e-4);
 }
 
