@@ -21,11 +21,13 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/models/hf_config.h"
 #include "ipfs_accel/models/model.h"
+#include "ipfs_accel/models/templates.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "models/graph_builder.h"
 #include "models/moe.h"
 #include "models/weights.h"
 #include "support/catch_error.h"
+#include "support/kv_cache_check.h"
 #include "support/reference_forward.h"
 #include "support/temp_dir.h"
 #include "support/tensors.h"
@@ -344,6 +346,31 @@ TEST(MoeMlp, GlmMlpLayerTypesChooseSparseLayersOverFirstDense) {
   EXPECT_FALSE(models::MoeLayer(c, piece, 1));
   EXPECT_FALSE(models::MoeLayer(models::HfConfig(json::object(), "test"), piece, 0));
   EXPECT_EQ(CatchError([&] { models::MoeLayer(c, piece, 3); }).kind(), core::ErrorKind::kCorrupt);
+}
+
+// Every template with a mixture of experts or latent attention, at its tiny size with seeded
+// weights: finite logits, and decoding in chunks over the KV cache gives the one-pass logits and
+// cache (so the experts route each token alike either way and MLA's cache holds what it uses).
+TEST(MoeTemplates, EveryMoeOrLatentAttentionTemplateRunsTinyWithAConsistentCache) {
+  int checked = 0;
+  for (const models::ArchitectureTemplate& t : models::Templates()) {
+    if (t.abstract || t.builder != "decoder") continue;
+    const json& pieces = t.resolved["pieces"];
+    if (pieces.value("mlp", "") != "moe" && pieces.value("attention", "") != "mla") continue;
+    const models::HfConfig tiny = models::TinyConfig(t);
+    const models::Model m = models::LoadConfig(tiny, "template:" + t.model_type);
+    auto session = runtime::OpenOnnxRuntimeSession(m, {});
+    const int64_t vocab = tiny.json()["vocab_size"].get<int64_t>();
+    const Prompt p = MakePrompt(2, vocab, 3);
+    TensorMap in = EmptyCache(*session, 2);
+    in["input_ids"] = p.ids;
+    in["attention_mask"] = p.mask;
+    for (float v : session->Run(in).at("logits").values<float>())
+      ASSERT_TRUE(std::isfinite(v)) << t.model_type;
+    ExpectCacheConsistent(m, vocab, t.model_type);
+    ++checked;
+  }
+  EXPECT_GE(checked, 3);
 }
 
 }  // namespace
