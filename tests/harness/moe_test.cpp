@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <fstream>
 #include <numeric>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -371,6 +373,27 @@ TEST(MoeTemplates, EveryMoeOrLatentAttentionTemplateRunsTinyWithAConsistentCache
     ++checked;
   }
   EXPECT_GE(checked, 3);
+}
+
+// Two HF default configs that cannot run (their templates state parameters_differ): with the one
+// key set that makes them buildable, which carries no parameters, the count is HF's.
+TEST(MoeTemplates, CountsEqualHfsWhereTheDefaultConfigCannotRun) {
+  std::ifstream in(std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-catalog/catalog_truth.json");
+  ASSERT_TRUE(in.good());
+  const json truth = json::parse(in)["models"];
+  const std::vector<std::pair<std::string, json>> cases = {
+      {"deepseek_v2", {{"num_experts_per_tok", 6}}},
+      {"glm4_moe", {{"head_dim", 42}, {"partial_rotary_factor", 1.0}}}};
+  for (const auto& [type, keys] : cases) {
+    const models::ArchitectureTemplate* t = models::FindTemplate(type);
+    ASSERT_NE(t, nullptr) << type;
+    EXPECT_FALSE(t->parameters_differ.empty()) << type;
+    json config = keys;  // over HF's defaults, as DefaultConfig
+    config["model_type"] = type;
+    EXPECT_EQ(models::CountParameters(models::HfConfig(config, "test:" + type)),
+              truth[type]["causal_lm_params"].get<int64_t>())
+        << type;
+  }
 }
 
 }  // namespace
