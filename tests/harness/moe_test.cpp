@@ -375,6 +375,13 @@ TEST(MoeTemplates, EveryMoeOrLatentAttentionTemplateRunsTinyWithAConsistentCache
   EXPECT_GE(checked, 3);
 }
 
+TEST(MoeTemplates, AMixtralConfigWithDeepseeksDenseLayersIsRefusedNamingTheKey) {
+  const models::HfConfig c(json{{"model_type", "mixtral"}, {"first_k_dense_replace", 1}}, "test");
+  const core::Error e = CatchError([&] { models::CountParameters(c); });
+  EXPECT_EQ(e.kind(), core::ErrorKind::kUnsupported);
+  EXPECT_NE(std::string(e.what()).find("first_k_dense_replace"), std::string::npos) << e.what();
+}
+
 // Two HF default configs that cannot run (their templates state parameters_differ): with the one
 // key set that makes them buildable, which carries no parameters, the count is HF's.
 TEST(MoeTemplates, CountsEqualHfsWhereTheDefaultConfigCannotRun) {
