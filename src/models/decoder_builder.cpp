@@ -50,7 +50,7 @@ struct DecoderShape {
   bool pre_norm = true, final_norm = true, norm_affine = true;
   // GPT-NeoX
   bool parallel_residual = true;
-  // OLMoE, MiniMax-M2: RMSNorm over the whole q and k projections (qk_norm "proj_rms")
+  // OLMoE, MiniMax-M2: RMSNorm over the whole q and k projections (qk_norm "projection_rms")
   bool qk_norm_projection = false;
   // The `mlp` piece "moe": the block, its weight prefix in the layer, and which layers have it.
   std::optional<MoeSpec> moe;
@@ -167,17 +167,17 @@ void ReadMoe(const HfConfig& c, DecoderShape& s) {
   for (int64_t l = 0; l < s.layers; ++l) s.moe_layers.push_back(MoeLayer(c, piece, l));
 }
 
-// The `attention` piece: "standard" (the default) or "mla" with its `mla` object (mla.h), whose
-// rotary part sets the rope and whose heads each keep their own keys and values.
+// The `attention` piece: "scaled_dot_product" (the default) or "mla" (mla.h), whose rotary part
+// sets the rope and whose heads each keep their own keys and values.
 void ReadAttention(const HfConfig& c, DecoderShape& s) {
-  const std::string attention = c.PieceString("attention", "standard");
-  if (attention == "standard") return;
+  const std::string attention = c.PieceString("attention", "scaled_dot_product");
+  if (attention == "scaled_dot_product") return;
   if (attention != "mla")
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': template '{}' has attention '{}', which the decoder builder "
-                            "does not know (standard, mla)",
+                            "does not know (scaled_dot_product, mla)",
                             c.origin(), c.template_name(), attention));
-  s.mla = ReadMlaSpec(c, c.Piece("mla"), s.hidden, s.heads);
+  s.mla = ReadMlaSpec(c, s.hidden, s.heads);
   s.kv_heads = s.heads;
   s.rope = ReadRopePiece(c, s, s.mla->rope_dim);
 }
@@ -217,7 +217,7 @@ DecoderShape ReadShape(const HfConfig& c) {
   s.o_bias = c.PieceBool("o_bias", false);
   s.mlp_bias = c.PieceBool("mlp_bias", false);
   const nlohmann::json qk_norm = c.Piece("qk_norm");  // "head_rms"..., or a boolean reference
-  s.qk_norm_projection = qk_norm.is_string() && qk_norm.get<std::string>() == "proj_rms";
+  s.qk_norm_projection = qk_norm.is_string() && qk_norm.get<std::string>() == "projection_rms";
   s.qk_norm = qk_norm.is_boolean()
                   ? qk_norm.get<bool>()
                   : !s.qk_norm_projection && c.PieceString("qk_norm", "none") != "none";

@@ -1,12 +1,12 @@
 #include "mla.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "ipfs_accel/core/error.h"
-#include "piece_object.h"
 
 namespace ipfs_accel::models {
 
@@ -70,26 +70,26 @@ float SoftmaxScale(const HfConfig& c, int64_t key_dim) {
 
 }  // namespace
 
-MlaSpec ReadMlaSpec(const HfConfig& c, const json& piece, int64_t hidden, int64_t heads) {
+MlaSpec ReadMlaSpec(const HfConfig& c, int64_t hidden, int64_t heads) {
   MlaSpec s;
   s.hidden = hidden;
   s.heads = heads;
-  s.q_lora_rank = ObjectPieceInt(c, piece, "q_lora_rank", 0);
-  s.kv_lora_rank = ObjectPieceInt(c, piece, "kv_lora_rank", 0, 1);
-  s.nope_dim = ObjectPieceInt(c, piece, "qk_nope_head_dim", 0);
-  s.rope_dim = ObjectPieceInt(c, piece, "qk_rope_head_dim", 0, 2);
-  s.value_dim = ObjectPieceInt(c, piece, "v_head_dim", 0, 1);
-  s.bias = ObjectPieceBool(c, piece, "attention_bias", false);
-  s.rope_layout = ObjectPieceString(c, piece, "rope_layout", s.rope_layout);
+  s.q_lora_rank = c.Int("q_lora_rank", 0);
+  s.kv_lora_rank = c.Int("kv_lora_rank");
+  s.nope_dim = c.Int("qk_nope_head_dim");
+  s.rope_dim = c.Int("qk_rope_head_dim");
+  s.value_dim = c.Int("v_head_dim", hidden / std::max<int64_t>(heads, 1));  // MiniCPM3: null
+  s.bias = c.Bool("attention_bias", false);
+  s.rope_layout = c.PieceString("mla_rope_layout", s.rope_layout);
   // V3's rope_interleave (a boolean config key) picks the interleaved layout.
-  if (s.rope_layout == "half" && ObjectPieceBool(c, piece, "rope_interleave", false))
+  if (s.rope_layout == "half" && c.PieceBool("mla_rope_interleave", false))
     s.rope_layout = "interleave";
   if (s.rope_layout != "half" && s.rope_layout != "interleave" && s.rope_layout != "complex")
     throw Error(ErrorKind::kCorrupt,
-                fmt::format("'{}': latent attention rope_layout '{}' is not half, interleave or "
-                            "complex",
-                            c.origin(), s.rope_layout));
-  if (s.rope_dim % 2 != 0 || s.kv_lora_rank < 1 || s.value_dim < 1)
+                fmt::format("'{}': template '{}' has mla_rope_layout '{}', not half, "
+                            "interleave or complex",
+                            c.origin(), c.template_name(), s.rope_layout));
+  if (s.rope_dim < 2 || s.rope_dim % 2 != 0 || s.kv_lora_rank < 1 || s.value_dim < 1)
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': latent attention needs an even qk_rope_head_dim ({}) and "
                             "positive kv_lora_rank and v_head_dim",

@@ -32,12 +32,11 @@ struct MlaSpec {
   int64_t key_dim() const { return nope_dim + rope_dim; }
 };
 
-// Reads the "mla" piece (an object of "$key" references: q_lora_rank, kv_lora_rank,
-// qk_nope_head_dim, qk_rope_head_dim, v_head_dim, attention_bias; rope_layout, or
-// rope_interleave true for "interleave") and the config's rope parameters for yarn's mscale. Throws
-// core::Error(kCorrupt) naming a bad value.
-MlaSpec ReadMlaSpec(const HfConfig& config, const nlohmann::json& piece, int64_t hidden,
-                    int64_t heads);
+// Reads the config's q_lora_rank (null: none), kv_lora_rank, qk_nope_head_dim,
+// qk_rope_head_dim, v_head_dim (null: hidden / heads) and attention_bias, the template's
+// `mla_rope_layout` ("half" or "complex") and `mla_rope_interleave` (true: "interleave"), and
+// the rope parameters for yarn's mscale. Throws core::Error(kCorrupt) naming a bad value.
+MlaSpec ReadMlaSpec(const HfConfig& config, int64_t hidden, int64_t heads);
 
 // q and k [batch, heads, S, key_dim] with the rotary part rotated by `rope` (tables of
 // rope_dim), v [batch, heads, S, value_dim], from x [batch, S, hidden]; `prefix` ends in

@@ -197,18 +197,15 @@ TEST(LatentAttention, PlainQueryProjectionWithRotateHalfMatchesReference) {
 }
 
 TEST(LatentAttention, YarnMscaleAllDimScalesTheSoftmax) {
-  const models::HfConfig c(json{{"rope_parameters",
-                                 {{"rope_type", "yarn"},
-                                  {"factor", 40.0},
-                                  {"mscale_all_dim", 1.0},
-                                  {"rope_theta", 1e4}}}},
-                           "test");
-  const json piece = {
+  const json sizes = {
       {"kv_lora_rank", 8}, {"qk_nope_head_dim", 8}, {"qk_rope_head_dim", 8}, {"v_head_dim", 8}};
+  json yarn = sizes;
+  yarn["rope_parameters"] = {
+      {"rope_type", "yarn"}, {"factor", 40.0}, {"mscale_all_dim", 1.0}, {"rope_theta", 1e4}};
   const double mscale = 0.1 * std::log(40.0) + 1.0;
-  EXPECT_NEAR(models::ReadMlaSpec(c, piece, 16, 2).scale, mscale * mscale / 4.0, 1e-6);
-  EXPECT_NEAR(models::ReadMlaSpec(models::HfConfig(json::object(), "test"), piece, 16, 2).scale,
-              0.25, 1e-7);
+  EXPECT_NEAR(models::ReadMlaSpec(models::HfConfig(yarn, "test"), 16, 2).scale,
+              mscale * mscale / 4.0, 1e-6);
+  EXPECT_NEAR(models::ReadMlaSpec(models::HfConfig(sizes, "test"), 16, 2).scale, 0.25, 1e-7);
 }
 
 }  // namespace
