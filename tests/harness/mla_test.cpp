@@ -11,9 +11,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
-#include <onnx/shape_inference/implementation.h>
 #include <nlohmann/json.hpp>
 
 #include "ipfs_accel/models/hf_config.h"
@@ -23,6 +21,7 @@
 #include "models/mla.h"
 #include "models/rotary.h"
 #include "models/weights.h"
+#include "support/checked_graph.h"
 #include "support/reference_forward.h"
 #include "support/temp_dir.h"
 #include "support/tensors.h"
@@ -148,28 +147,19 @@ double MaxDifference(const models::MlaSpec& s) {
   for (int64_t i = 0; i < s.rope_dim / 2; ++i)
     rope.inv_freq.push_back(static_cast<float>(std::pow(100.0, -2.0 * i / s.rope_dim)));
   models::SafetensorsWeights weights(dir.path().string(), {});
-  onnx::ModelProto proto;
-  proto.set_ir_version(onnx::IR_VERSION);
-  proto.add_opset_import()->set_version(models::kOpsetVersion);
-  proto.mutable_graph()->set_name("mla");
-  models::GraphBuilder g(proto.mutable_graph(), &weights);
-  const models::Dim batch = std::string("batch"), seq = std::string("sequence");
-  g.Input("x", onnx::TensorProto::FLOAT, {batch, seq, kHidden});
-  g.Input("positions", onnx::TensorProto::INT64, {1, seq});
-  const models::MlaHeads heads =
-      models::MlaProjections(g, s, "x", "", models::RopeCosSin(g, rope, "positions"));
-  for (const auto& [name, value, d] :
-       {std::tuple{"q", heads.q, s.key_dim()}, std::tuple{"k", heads.k, s.key_dim()},
-        std::tuple{"v", heads.v, s.value_dim}}) {
-    g.Node("Identity", {value}, {}, name);
-    g.Output(name, onnx::TensorProto::FLOAT, {batch, kHeads, seq, d});
-  }
-  onnx::checker::check_model(proto);
-  onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(),
-                                     onnx::ShapeInferenceOptions(true, 1, false));
-  models::Model m;
-  m.info.name = "mla";
-  EXPECT_TRUE(proto.SerializeToString(&m.onnx_bytes));
+  const models::Model m = CheckedGraph(weights, "mla", [&](models::GraphBuilder& g) {
+    const models::Dim batch = std::string("batch"), seq = std::string("sequence");
+    g.Input("x", onnx::TensorProto::FLOAT, {batch, seq, kHidden});
+    g.Input("positions", onnx::TensorProto::INT64, {1, seq});
+    const models::MlaHeads heads =
+        models::MlaProjections(g, s, "x", "", models::RopeCosSin(g, rope, "positions"));
+    for (const auto& [name, value, d] :
+         {std::tuple{"q", heads.q, s.key_dim()}, std::tuple{"k", heads.k, s.key_dim()},
+          std::tuple{"v", heads.v, s.value_dim}}) {
+      g.Node("Identity", {value}, {}, name);
+      g.Output(name, onnx::TensorProto::FLOAT, {batch, kHeads, seq, d});
+    }
+  });
 
   Vec x(kTokens * kHidden);
   std::mt19937_64 rng(3);

@@ -15,9 +15,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
-#include <onnx/shape_inference/implementation.h>
 #include <nlohmann/json.hpp>
 
 #include "ipfs_accel/core/error.h"
@@ -29,6 +27,7 @@
 #include "models/moe.h"
 #include "models/weights.h"
 #include "support/catch_error.h"
+#include "support/checked_graph.h"
 #include "support/kv_cache_check.h"
 #include "support/reference_forward.h"
 #include "support/temp_dir.h"
@@ -207,24 +206,15 @@ Checkpoint MoeWeights(const models::MoeSpec& s, uint64_t seed) {
   return w;
 }
 
-// x [1, kTokens, kHidden] -> y through MoeMlp, the weights from `dir`, checked as LoadModel does.
+// x [1, kTokens, kHidden] -> y through MoeMlp, the weights from `dir`.
 models::Model MoeGraph(const TempDir& dir, const models::MoeSpec& s) {
   models::SafetensorsWeights weights(dir.path().string(), {});
-  onnx::ModelProto proto;
-  proto.set_ir_version(onnx::IR_VERSION);
-  proto.add_opset_import()->set_version(models::kOpsetVersion);
-  proto.mutable_graph()->set_name("moe");
-  models::GraphBuilder g(proto.mutable_graph(), &weights);
-  g.Input("x", onnx::TensorProto::FLOAT, {std::string("batch"), std::string("sequence"), kHidden});
-  g.Node("Identity", {models::MoeMlp(g, s, "x", "mlp.")}, {}, "y");
-  g.Output("y", onnx::TensorProto::FLOAT, {std::string("batch"), std::string("sequence"), kHidden});
-  onnx::checker::check_model(proto);
-  onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(),
-                                     onnx::ShapeInferenceOptions(true, 1, false));
-  models::Model m;
-  m.info.name = "moe";
-  EXPECT_TRUE(proto.SerializeToString(&m.onnx_bytes));
-  return m;
+  return CheckedGraph(weights, "moe", [&](models::GraphBuilder& g) {
+    const models::Dim batch = std::string("batch"), seq = std::string("sequence");
+    g.Input("x", onnx::TensorProto::FLOAT, {batch, seq, kHidden});
+    g.Node("Identity", {models::MoeMlp(g, s, "x", "mlp.")}, {}, "y");
+    g.Output("y", onnx::TensorProto::FLOAT, {batch, seq, kHidden});
+  });
 }
 
 // The largest difference between ONNX Runtime's block and the reference over kTokens tokens.
