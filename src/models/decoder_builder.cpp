@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include <fmt/format.h>
@@ -11,6 +12,9 @@
 #include "decoder_fused.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/models/templates.h"
+#include "mla.h"
+#include "moe.h"
+#include "piece_object.h"
 #include "rotary.h"
 
 namespace ipfs_accel::models {
@@ -46,6 +50,16 @@ struct DecoderShape {
   bool pre_norm = true, final_norm = true, norm_affine = true;
   // GPT-NeoX
   bool parallel_residual = true;
+  // OLMoE, MiniMax-M2: RMSNorm over the whole q and k projections (qk_norm "projection_rms")
+  bool qk_norm_projection = false;
+  // The `mlp` piece "moe": the block, its weight prefix in the layer, and which layers have it.
+  std::optional<MoeSpec> moe;
+  std::string moe_block = "mlp.";
+  std::vector<bool> moe_layers;
+  // The `attention` piece "mla" (DeepSeek): keys and values of their own widths in the cache.
+  std::optional<MlaSpec> mla;
+  int64_t key_dim() const { return mla ? mla->key_dim() : head_dim; }
+  int64_t value_dim() const { return mla ? mla->value_dim : head_dim; }
 };
 
 // A key whose explicit null means "off" (sliding_window), unlike an absent key.
@@ -124,7 +138,7 @@ std::vector<int64_t> ReadWindows(const HfConfig& c, int64_t layers) {
 
 // The `rope` piece: the config keys of the rope's base and rotated fraction, or null for
 // learned absolute positions.
-RopeSpec ReadRopePiece(const HfConfig& c, const DecoderShape& s) {
+RopeSpec ReadRopePiece(const HfConfig& c, const DecoderShape& s, int64_t rotated_head_dim) {
   const nlohmann::json piece = c.Piece("rope");
   if (piece.is_null()) return {};
   const auto key = [&piece](const char* name, const std::string& fallback) {
@@ -136,7 +150,36 @@ RopeSpec ReadRopePiece(const HfConfig& c, const DecoderShape& s) {
   keys.partial_rotary_factor = key("partial_rotary_factor", keys.partial_rotary_factor);
   keys.default_partial_rotary_factor =
       piece.value("default_partial_rotary_factor", keys.default_partial_rotary_factor);
-  return ReadRope(c, s.head_dim, s.max_positions, keys);
+  return ReadRope(c, rotated_head_dim, s.max_positions, keys);
+}
+
+// The `mlp` piece: "gated" (the default) or "moe" with its `moe` object (moe.h).
+void ReadMoe(const HfConfig& c, DecoderShape& s) {
+  const std::string mlp = c.PieceString("mlp", "gated");
+  if (mlp == "gated") return;
+  if (mlp != "moe")
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': template '{}' has mlp '{}', which the "
+                                                 "decoder builder does not know (gated, moe)",
+                                                 c.origin(), c.template_name(), mlp));
+  const nlohmann::json piece = c.Piece("moe");
+  s.moe = ReadMoeSpec(c, piece, s.hidden, s.act);
+  s.moe_block = ObjectPieceString(c, piece, "block", s.moe_block);
+  for (int64_t l = 0; l < s.layers; ++l) s.moe_layers.push_back(MoeLayer(c, piece, l));
+}
+
+// The `attention` piece: "scaled_dot_product" (the default) or "mla" (mla.h), whose rotary part
+// sets the rope and whose heads each keep their own keys and values.
+void ReadAttention(const HfConfig& c, DecoderShape& s) {
+  const std::string attention = c.PieceString("attention", "scaled_dot_product");
+  if (attention == "scaled_dot_product") return;
+  if (attention != "mla")
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': template '{}' has attention '{}', which the decoder builder "
+                            "does not know (scaled_dot_product, mla)",
+                            c.origin(), c.template_name(), attention));
+  s.mla = ReadMlaSpec(c, s.hidden, s.heads);
+  s.kv_heads = s.heads;
+  s.rope = ReadRopePiece(c, s, s.mla->rope_dim);
 }
 
 // The `gqa` piece false: every head has its own keys and values, head_dim is hidden / heads
@@ -174,8 +217,10 @@ DecoderShape ReadShape(const HfConfig& c) {
   s.o_bias = c.PieceBool("o_bias", false);
   s.mlp_bias = c.PieceBool("mlp_bias", false);
   const nlohmann::json qk_norm = c.Piece("qk_norm");  // "head_rms"..., or a boolean reference
-  s.qk_norm =
-      qk_norm.is_boolean() ? qk_norm.get<bool>() : c.PieceString("qk_norm", "none") != "none";
+  s.qk_norm_projection = qk_norm.is_string() && qk_norm.get<std::string>() == "projection_rms";
+  s.qk_norm = qk_norm.is_boolean()
+                  ? qk_norm.get<bool>()
+                  : !s.qk_norm_projection && c.PieceString("qk_norm", "none") != "none";
   s.scale_embeddings = c.PieceString("embedding_scale", "none") == "sqrt_hidden";
   s.scale_attn_weights = c.PieceBool("scale_attn_weights", true);
   s.scale_by_inverse_layer = c.PieceBool("scale_attn_by_inverse_layer_idx", false);
@@ -186,7 +231,9 @@ DecoderShape ReadShape(const HfConfig& c) {
   s.parallel_residual = c.PieceBool("parallel_residual", true);
   s.windows = ReadWindows(c, s.layers);
   CheckHeads(c, s, !c.PieceBool("gqa", true) || !c.Has("head_dim"));
-  s.rope = ReadRopePiece(c, s);
+  s.rope = ReadRopePiece(c, s, s.head_dim);
+  ReadMoe(c, s);
+  ReadAttention(c, s);
   return s;
 }
 
@@ -211,7 +258,8 @@ struct DecoderContext {
 
 // The rotary RMSNorm families have a contrib-op form; GPT-2, OPT, Phi and GPT-NeoX stay plain.
 bool FusedLayers(const GraphBuilder& g, const DecoderShape& s) {
-  return g.fused() && s.norm != NormKind::kLayerNorm && s.rope.rotary_dim > 0;
+  return g.fused() && s.norm != NormKind::kLayerNorm && s.rope.rotary_dim > 0 && !s.mla &&
+         !s.qk_norm_projection;
 }
 
 // Positions and masks; the rotary tables are the caller's to add. `tokens` is any
@@ -271,6 +319,10 @@ struct ScoreScale {
   bool divide;  // GPT-2 divides where the others multiply by the reciprocal
 };
 
+std::string AttendHeadsFirst(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                             int layer, std::string q, const std::string& k, const std::string& v,
+                             const std::vector<ScoreScale>& scales);
+
 // Causal self-attention with the KV cache. q [b, S, heads, hd], k and v [b, S, kv, hd];
 // returns [b, S, heads * hd]. Grouped-query heads attend without copying the cache:
 // the query heads of one KV head are folded into its rows.
@@ -285,6 +337,15 @@ std::string Attend(GraphBuilder& g, const DecoderShape& s, const DecoderContext&
     q = ApplyRope(g, q, ctx.rope, s.rope.rotary_dim, s.head_dim);
     k = ApplyRope(g, k, ctx.rope, s.rope.rotary_dim, s.head_dim);
   }
+  return AttendHeadsFirst(g, s, ctx, layer, q, k, v, scales);
+}
+
+// Attend's core on heads-first q [b, heads, S, key_dim], k [b, kv, S, key_dim] (rotated
+// already) and v [b, kv, S, value_dim]; returns [b, S, heads * value_dim].
+std::string AttendHeadsFirst(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                             int layer, std::string q, const std::string& k, const std::string& v,
+                             const std::vector<ScoreScale>& scales) {
+  const std::vector<int64_t> to_heads_first = {0, 2, 1, 3};
   const std::string keys =
       g.Node("Concat", {PastKey(layer), k}, {{"axis", int64_t{2}}}, PresentKey(layer));
   const std::string values =
@@ -304,7 +365,7 @@ std::string Attend(GraphBuilder& g, const DecoderShape& s, const DecoderContext&
   std::string out = g.Node("MatMul", {probs, values});
   if (grouped) out = g.Node("Reshape", {out, g.ConstInt64({0, s.heads, -1, s.head_dim})});
   out = g.Node("Transpose", {out}, {{"perm", to_heads_first}});
-  return g.Node("Reshape", {out, g.ConstInt64({0, 0, s.heads * s.head_dim})});
+  return g.Node("Reshape", {out, g.ConstInt64({0, 0, s.heads * s.value_dim()})});
 }
 
 std::vector<ScoreScale> InverseSqrtScale(const DecoderShape& s) {
@@ -373,6 +434,50 @@ std::string HeadNorm(GraphBuilder& g, const DecoderShape& s, const std::string& 
   return g.Node("Reshape", {normed, g.ConstInt64({0, 0, heads * s.head_dim})});
 }
 
+// A LLaMA-like layer's MLP on the normed y: the gated MLP, or the mixture of experts where the
+// template has one and this layer is one of its layers.
+std::string LayerMlp(GraphBuilder& g, const DecoderShape& s, const std::string& y,
+                     const std::string& p, int layer) {
+  if (s.moe && s.moe_layers[layer]) return MoeMlp(g, *s.moe, y, p + s.moe_block);
+  const std::string gate =
+      Activation(g, g.Linear(y, p + "mlp.gate_proj", s.hidden, s.intermediate, s.mlp_bias), s.act);
+  const std::string up = g.Linear(y, p + "mlp.up_proj", s.hidden, s.intermediate, s.mlp_bias);
+  return g.Linear(g.Node("Mul", {gate, up}), p + "mlp.down_proj", s.intermediate, s.hidden,
+                  s.mlp_bias);
+}
+
+// q_proj, k_proj or v_proj split into heads; OLMoE's and MiniMax-M2's RMSNorm `norm` over the
+// whole projection first where the template says so.
+std::string Projection(GraphBuilder& g, const DecoderShape& s, const std::string& x,
+                       const std::string& name, int64_t heads, const std::string& norm) {
+  std::string y = g.Linear(x, name, s.hidden, heads * s.head_dim, s.qkv_bias);
+  if (s.qk_norm_projection && !norm.empty())
+    y = RmsNorm(g, y, norm, heads * s.head_dim, s.eps, false);
+  return SplitHeads(g, y, heads, s.head_dim);
+}
+
+// A LLaMA-like layer's self-attention on the normed x, before o_proj: [b, S, heads * head_dim].
+std::string LlamaAttention(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                           int layer, const std::string& x, const std::string& p) {
+  const std::string a = p + "self_attn.";
+  std::string q = Projection(g, s, x, a + "q_proj", s.heads, a + "q_norm");
+  std::string k = Projection(g, s, x, a + "k_proj", s.kv_heads, a + "k_norm");
+  const std::string v = Projection(g, s, x, a + "v_proj", s.kv_heads, "");
+  if (s.qk_norm) {  // Qwen3: RMSNorm over each head, before RoPE
+    q = RmsNorm(g, q, a + "q_norm", s.head_dim, s.eps, false);
+    k = RmsNorm(g, k, a + "k_norm", s.head_dim, s.eps, false);
+  }
+  return Attend(g, s, ctx, layer, q, k, v, InverseSqrtScale(s));
+}
+
+// DeepSeek's multi-head latent attention (mla.h) on the normed x, before o_proj:
+// [b, S, heads * v_head_dim].
+std::string LatentAttention(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                            int layer, const std::string& x, const std::string& p) {
+  const MlaHeads heads = MlaProjections(g, *s.mla, x, p + "self_attn.", ctx.rope);
+  return AttendHeadsFirst(g, s, ctx, layer, heads.q, heads.k, heads.v, {{s.mla->scale, false}});
+}
+
 // LlamaLike with contrib ops (decoder_fused.h): each residual add fused with the RMSNorm that
 // follows it (the next layer's input norm, or the final norm).
 std::string LlamaLikeFused(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
@@ -402,11 +507,7 @@ std::string LlamaLikeFused(GraphBuilder& g, const DecoderShape& s, const Decoder
         g, o, h, RmsScale(g, p + "post_attention_layernorm", s.hidden, plus_one), s.eps);
     // The op's own sum output needs a multi-output contrib node, which GraphBuilder cannot make.
     h = g.Node("Add", {h, o});
-    const std::string gate = Activation(
-        g, g.Linear(y, p + "mlp.gate_proj", s.hidden, s.intermediate, s.mlp_bias), s.act);
-    const std::string up = g.Linear(y, p + "mlp.up_proj", s.hidden, s.intermediate, s.mlp_bias);
-    const std::string m = g.Linear(g.Node("Mul", {gate, up}), p + "mlp.down_proj", s.intermediate,
-                                   s.hidden, s.mlp_bias);
+    const std::string m = LayerMlp(g, s, y, p, l);
     const std::string next_norm =
         l + 1 < s.layers ? fmt::format("layers.{}.input_layernorm", l + 1) : "norm";
     x = SkipRmsNorm(g, m, h, RmsScale(g, next_norm, s.hidden, plus_one), s.eps);
@@ -426,29 +527,15 @@ std::string LlamaLikeFromEmbeddings(GraphBuilder& g, const DecoderShape& s,
     h = g.Node("Mul",
                {h, g.ConstFloat(static_cast<float>(std::sqrt(static_cast<double>(s.hidden))))});
   if (ctx.fused) return LlamaLikeFused(g, s, ctx, h, table);
-  const int64_t q_dim = s.heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim;
   for (int l = 0; l < s.layers; ++l) {
     const std::string p = fmt::format("layers.{}.", l);
     const std::string x = Norm(g, s, h, p + "input_layernorm", s.hidden);
-    std::string q = SplitHeads(g, g.Linear(x, p + "self_attn.q_proj", s.hidden, q_dim, s.qkv_bias),
-                               s.heads, s.head_dim);
-    std::string k = SplitHeads(g, g.Linear(x, p + "self_attn.k_proj", s.hidden, kv_dim, s.qkv_bias),
-                               s.kv_heads, s.head_dim);
-    const std::string v =
-        SplitHeads(g, g.Linear(x, p + "self_attn.v_proj", s.hidden, kv_dim, s.qkv_bias), s.kv_heads,
-                   s.head_dim);
-    if (s.qk_norm) {  // Qwen3: RMSNorm over each head, before RoPE
-      q = RmsNorm(g, q, p + "self_attn.q_norm", s.head_dim, s.eps, false);
-      k = RmsNorm(g, k, p + "self_attn.k_norm", s.head_dim, s.eps, false);
-    }
-    const std::string attn = Attend(g, s, ctx, l, q, k, v, InverseSqrtScale(s));
-    h = g.Node("Add", {h, g.Linear(attn, p + "self_attn.o_proj", q_dim, s.hidden, s.o_bias)});
+    const std::string attn =
+        s.mla ? LatentAttention(g, s, ctx, l, x, p) : LlamaAttention(g, s, ctx, l, x, p);
+    h = g.Node("Add", {h, g.Linear(attn, p + "self_attn.o_proj", s.heads * s.value_dim(), s.hidden,
+                                   s.o_bias)});
     const std::string y = Norm(g, s, h, p + "post_attention_layernorm", s.hidden);
-    const std::string gate = Activation(
-        g, g.Linear(y, p + "mlp.gate_proj", s.hidden, s.intermediate, s.mlp_bias), s.act);
-    const std::string up = g.Linear(y, p + "mlp.up_proj", s.hidden, s.intermediate, s.mlp_bias);
-    h = g.Node("Add", {h, g.Linear(g.Node("Mul", {gate, up}), p + "mlp.down_proj", s.intermediate,
-                                   s.hidden, s.mlp_bias)});
+    h = g.Node("Add", {h, LayerMlp(g, s, y, p, l)});
   }
   h = Norm(g, s, h, "norm", s.hidden);
   return LmHead(g, s, h, table, "lm_head", s.hidden, false);
@@ -608,8 +695,8 @@ void CacheInputs(GraphBuilder& g, const DecoderShape& s) {
             total = std::string("total_sequence");
   g.Input("attention_mask", onnx::TensorProto::INT64, {batch, total});
   for (int l = 0; l < s.layers; ++l) {
-    g.Input(PastKey(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, past, s.head_dim});
-    g.Input(PastValue(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, past, s.head_dim});
+    g.Input(PastKey(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, past, s.key_dim()});
+    g.Input(PastValue(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, past, s.value_dim()});
   }
 }
 
@@ -620,8 +707,8 @@ void DecoderOutputs(GraphBuilder& g, const DecoderShape& s, const std::string& l
   g.Node("Identity", {logits}, {}, "logits");
   g.Output("logits", onnx::TensorProto::FLOAT, {batch, sequence, s.vocab});
   for (int l = 0; l < s.layers; ++l) {
-    g.Output(PresentKey(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.head_dim});
-    g.Output(PresentValue(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.head_dim});
+    g.Output(PresentKey(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.key_dim()});
+    g.Output(PresentValue(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.value_dim()});
   }
 }
 

@@ -123,6 +123,8 @@ inline Vec Act(Vec x, const std::string& act) {
       v = v / (1.0 + std::exp(-1.702 * v));
     else if (act == "relu")
       v = std::max(v, 0.0);
+    else if (act == "silu")
+      v = v / (1.0 + std::exp(-v));
     else if (act == "tanh")
       v = std::tanh(v);
     else
