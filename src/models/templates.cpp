@@ -280,6 +280,13 @@ std::set<std::string> KnownKeys(const ArchitectureTemplate& t) {
   return keys;
 }
 
+// A structural key set to null, false, 0 or empty turns its feature off: transformers 4 wrote
+// add_cross_attention: false into every config.json, and that builds what the template builds.
+bool IsOff(const nlohmann::json& v) {
+  return v.is_null() || v == false || (v.is_number() && v == 0) || (v.is_string() && v == "") ||
+         (v.is_structured() && v.empty());
+}
+
 void CheckKeys(const ArchitectureTemplate& t, const HfConfig& config,
                const nlohmann::json& merged) {
   for (const auto& [key, value] : t.required.items())
@@ -294,7 +301,7 @@ void CheckKeys(const ArchitectureTemplate& t, const HfConfig& config,
   if (t.defaults.empty()) return;
   const std::set<std::string> known = KnownKeys(t);
   for (const std::string& key : StructuralKeys())
-    if (config.json().contains(key) && !known.count(key))
+    if (config.json().contains(key) && !known.count(key) && !IsOff(config.json()[key]))
       throw Error(ErrorKind::kUnsupported,
                   fmt::format("'{}' sets '{}', which changes the structure of some architectures "
                               "and which the '{}' template does not understand; it is not built "

@@ -107,6 +107,14 @@ TEST(Templates, AStructuralKeyTheTemplateDoesNotKnowIsRefusedNotIgnored) {
   EXPECT_THAT(error, HasSubstr("moe.json"));
 }
 
+TEST(Templates, AStructuralKeyThatTurnsItsFeatureOffIsAccepted) {
+  for (const nlohmann::json& off :
+       {nlohmann::json(nullptr), nlohmann::json(false), nlohmann::json(0)}) {
+    const HfConfig config({{"model_type", "llama"}, {"num_local_experts", off}}, "c.json");
+    EXPECT_NO_THROW(ApplyTemplate(*FindTemplate("llama"), config)) << off;
+  }
+}
+
 TEST(Templates, AttributeMapAliasesFillTheCanonicalKeysEitherWay) {
   const ArchitectureTemplate& gpt2 = *FindTemplate("gpt2");
   const HfConfig given({{"model_type", "gpt2"}, {"hidden_size", 64}}, "c");
