@@ -89,45 +89,63 @@ std::string ApplyNorm(GraphBuilder& g, const std::string& x, const EncoderNorm& 
                 {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(eps)}});
 }
 
+// A layout's module names under a layer's prefix, and where its LayerNorms sit.
+struct LayoutSpec {
+  EncoderLayout layout;
+  const char* stack;  // the layers' ModuleList (ALBERT's groups are walked apart)
+  const char *query, *key, *value, *attention_output, *attention_norm, *ffn_in, *ffn_out,
+      *output_norm;
+  bool pre_norm;           // x + f(LayerNorm(x)) rather than LayerNorm(x + f(x))
+  bool embedding_norm;     // embeddings.LayerNorm
+  const char* final_norm;  // after the last layer, "" for none
+  const char* pooler;
+};
+
+// clang-format off
+constexpr LayoutSpec kLayouts[] = {
+    {EncoderLayout::kBert, "encoder.layer", "attention.self.query", "attention.self.key",
+     "attention.self.value", "attention.output.dense", "attention.output.LayerNorm",
+     "intermediate.dense", "output.dense", "output.LayerNorm", false, true, "", "pooler.dense"},
+    {EncoderLayout::kDistilBert, "transformer.layer", "attention.q_lin", "attention.k_lin",
+     "attention.v_lin", "attention.out_lin", "sa_layer_norm", "ffn.lin1", "ffn.lin2",
+     "output_layer_norm", false, true, "", "pooler.dense"},
+    {EncoderLayout::kAlbert, "", "attention.query", "attention.key", "attention.value",
+     "attention.dense", "attention.LayerNorm", "ffn", "ffn_output", "full_layer_layer_norm", false,
+     true, "", "pooler"},
+    {EncoderLayout::kMegatronBert, "encoder.layer", "attention.self.query", "attention.self.key",
+     "attention.self.value", "attention.output.dense", "attention.ln", "intermediate.dense",
+     "output.dense", "ln", true, false, "encoder.ln", "pooler.dense"},
+    {EncoderLayout::kXlmRobertaXl, "encoder.layer", "attention.self.query", "attention.self.key",
+     "attention.self.value", "attention.output.dense", "attention.self_attn_layer_norm",
+     "intermediate.dense", "output.dense", "LayerNorm", true, false, "encoder.LayerNorm",
+     "pooler.dense"},
+    {EncoderLayout::kRobertaPreLayerNorm, "encoder.layer", "attention.self.query",
+     "attention.self.key", "attention.self.value", "attention.output.dense",
+     "attention.LayerNorm", "intermediate.dense", "output.dense", "intermediate.LayerNorm", true,
+     true, "LayerNorm", "pooler.dense"},
+};
+// clang-format on
+
+const LayoutSpec& Spec(EncoderLayout layout) {
+  for (const LayoutSpec& spec : kLayouts)
+    if (spec.layout == layout) return spec;
+  throw Error(ErrorKind::kInternal, "unknown encoder layout");
+}
+
 // One layer's weights under `prefix`, by the layout's module names.
 EncoderLayerWeights FetchLayer(GraphBuilder& g, const EncoderShape& s, EncoderLayout layout,
                                const std::string& prefix) {
   const int64_t h = s.hidden, i = s.intermediate;
+  const LayoutSpec& n = Spec(layout);
   const std::string p = prefix + ".";
-  switch (layout) {
-    case EncoderLayout::kBert:
-      return {FetchLinear(g, p + "attention.self.query", h, h),
-              FetchLinear(g, p + "attention.self.key", h, h),
-              FetchLinear(g, p + "attention.self.value", h, h),
-              FetchLinear(g, p + "attention.output.dense", h, h),
-              FetchNorm(g, p + "attention.output.LayerNorm", h),
-              FetchLinear(g, p + "intermediate.dense", h, i),
-              FetchLinear(g, p + "output.dense", i, h),
-              FetchNorm(g, p + "output.LayerNorm", h)};
-    case EncoderLayout::kDistilBert:
-      return {FetchLinear(g, p + "attention.q_lin", h, h),
-              FetchLinear(g, p + "attention.k_lin", h, h),
-              FetchLinear(g, p + "attention.v_lin", h, h),
-              FetchLinear(g, p + "attention.out_lin", h, h),
-              FetchNorm(g, p + "sa_layer_norm", h),
-              FetchLinear(g, p + "ffn.lin1", h, i),
-              FetchLinear(g, p + "ffn.lin2", i, h),
-              FetchNorm(g, p + "output_layer_norm", h)};
-    case EncoderLayout::kAlbert:
-      return {FetchLinear(g, p + "attention.query", h, h),
-              FetchLinear(g, p + "attention.key", h, h),
-              FetchLinear(g, p + "attention.value", h, h),
-              FetchLinear(g, p + "attention.dense", h, h),
-              FetchNorm(g, p + "attention.LayerNorm", h),
-              FetchLinear(g, p + "ffn", h, i),
-              FetchLinear(g, p + "ffn_output", i, h),
-              FetchNorm(g, p + "full_layer_layer_norm", h)};
-  }
-  throw Error(ErrorKind::kInternal, "unknown encoder layout");
+  return {FetchLinear(g, p + n.query, h, h),     FetchLinear(g, p + n.key, h, h),
+          FetchLinear(g, p + n.value, h, h),     FetchLinear(g, p + n.attention_output, h, h),
+          FetchNorm(g, p + n.attention_norm, h), FetchLinear(g, p + n.ffn_in, h, i),
+          FetchLinear(g, p + n.ffn_out, i, h),   FetchNorm(g, p + n.output_norm, h)};
 }
 
 // Multi-head self-attention with an additive mask [batch, 1, 1, seq], then the output
-// projection and the post-norm residual.
+// projection.
 std::string SelfAttention(GraphBuilder& g, const EncoderShape& s, const EncoderLayerWeights& w,
                           const std::string& x, const std::string& mask) {
   const int64_t head_dim = s.hidden / s.heads;
@@ -146,17 +164,40 @@ std::string SelfAttention(GraphBuilder& g, const EncoderShape& s, const EncoderL
   std::string ctx = g.Node("MatMul", {probs, v});
   ctx = g.Node("Transpose", {ctx}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
   ctx = g.Node("Reshape", {ctx, g.ConstInt64({0, 0, s.hidden})});
-  const std::string out = ApplyLinear(g, ctx, w.attention_output);
-  return ApplyNorm(g, g.Node("Add", {out, x}), w.attention_norm, s.eps);
+  return ApplyLinear(g, ctx, w.attention_output);
 }
 
-std::string EncoderLayer(GraphBuilder& g, const EncoderShape& s, const EncoderLayerWeights& w,
-                         const std::string& x, const std::string& mask) {
+std::string FeedForward(GraphBuilder& g, const EncoderShape& s, const EncoderLayerWeights& w,
+                        const std::string& x) {
+  return ApplyLinear(g, Activation(g, ApplyLinear(g, x, w.ffn_in), s.act), w.ffn_out);
+}
+
+// BERT's post-norm layer: each sublayer's output added to its input, then normalised.
+std::string PostNormLayer(GraphBuilder& g, const EncoderShape& s, const EncoderLayerWeights& w,
+                          const std::string& x, const std::string& mask) {
   if (g.fused()) return FusedEncoderLayer(g, s, w, x, mask);
-  const std::string attn = SelfAttention(g, s, w, x, mask);
-  std::string h = Activation(g, ApplyLinear(g, attn, w.ffn_in), s.act);
-  h = ApplyLinear(g, h, w.ffn_out);
-  return ApplyNorm(g, g.Node("Add", {h, attn}), w.output_norm, s.eps);
+  const std::string attn =
+      ApplyNorm(g, g.Node("Add", {SelfAttention(g, s, w, x, mask), x}), w.attention_norm, s.eps);
+  return ApplyNorm(g, g.Node("Add", {FeedForward(g, s, w, attn), attn}), w.output_norm, s.eps);
+}
+
+// The pre-norm layer: each sublayer sees its input normalised and adds to it unnormalised.
+std::string PreNormLayer(GraphBuilder& g, const EncoderShape& s, const EncoderLayerWeights& w,
+                         const std::string& x, const std::string& mask) {
+  const std::string attn =
+      g.Node("Add", {x, SelfAttention(g, s, w, ApplyNorm(g, x, w.attention_norm, s.eps), mask)});
+  return g.Node("Add", {attn, FeedForward(g, s, w, ApplyNorm(g, attn, w.output_norm, s.eps))});
+}
+
+std::string EncoderLayer(GraphBuilder& g, const EncoderShape& s, EncoderLayout layout,
+                         const EncoderLayerWeights& w, const std::string& x,
+                         const std::string& mask) {
+  return Spec(layout).pre_norm ? PreNormLayer(g, s, w, x, mask) : PostNormLayer(g, s, w, x, mask);
+}
+
+// The fused contrib operators fit the post-norm layers only; pre-norm layouts stay plain.
+bool UsesFusedLayers(const GraphBuilder& g, const EncoderVariant& v) {
+  return g.fused() && !Spec(v.layout).pre_norm;
 }
 
 // Position ids [batch, seq] as RobertaEmbeddings makes them from input_ids: non-pad tokens
@@ -169,7 +210,8 @@ std::string PositionIdsAfterPadding(GraphBuilder& g, const std::string& input_id
   return g.Node("Add", {g.Node("Mul", {running, counts}), pad_id});
 }
 
-// Word (+ token type) + position embeddings and their LayerNorm, at embedding width.
+// Word (+ token type) + position embeddings and their LayerNorm (where the layout has one), at
+// embedding width.
 std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
                        const EncoderInputs& in) {
   const int64_t width = s.embedding;
@@ -196,9 +238,13 @@ std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVari
         g.Node("Slice", {g.Node("Shape", {in.input_ids}), g.ConstInt64({1}), g.ConstInt64({2})});
     positions = g.Node("Slice", {table, g.ConstInt64({0}), seq_len, g.ConstInt64({0})});
   }
-  const EncoderNorm norm = FetchNorm(g, "embeddings.LayerNorm", width);
-  h = g.fused() ? FusedAddNorm(g, h, positions, norm, s.eps)
-                : ApplyNorm(g, g.Node("Add", {h, positions}), norm, s.eps);
+  if (!Spec(v.layout).embedding_norm) {
+    h = g.Node("Add", {h, positions});
+  } else {
+    const EncoderNorm norm = FetchNorm(g, "embeddings.LayerNorm", width);
+    h = UsesFusedLayers(g, v) ? FusedAddNorm(g, h, positions, norm, s.eps)
+                              : ApplyNorm(g, g.Node("Add", {h, positions}), norm, s.eps);
+  }
 
   if (v.projection == EmbeddingProjection::kAlways)
     h = ApplyLinear(g, h, FetchLinear(g, "encoder.embedding_hidden_mapping_in", width, s.hidden));
@@ -224,9 +270,9 @@ std::string AdditiveMask(GraphBuilder& g, const std::string& attention_mask) {
 std::string Layers(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v, std::string h,
                    const std::string& mask) {
   if (v.layout != EncoderLayout::kAlbert) {
-    const char* stack = v.layout == EncoderLayout::kDistilBert ? "transformer" : "encoder";
     for (int64_t l = 0; l < s.layers; ++l)
-      h = EncoderLayer(g, s, FetchLayer(g, s, v.layout, fmt::format("{}.layer.{}", stack, l)), h,
+      h = EncoderLayer(g, s, v.layout,
+                       FetchLayer(g, s, v.layout, fmt::format("{}.{}", Spec(v.layout).stack, l)), h,
                        mask);
     return h;
   }
@@ -239,7 +285,8 @@ std::string Layers(GraphBuilder& g, const EncoderShape& s, const EncoderVariant&
       static_cast<double>(s.layers) / static_cast<double>(s.hidden_groups);
   for (int64_t i = 0; i < s.layers; ++i) {
     const auto group = static_cast<size_t>(static_cast<double>(i) / layers_per_group);
-    for (const EncoderLayerWeights& w : groups.at(group)) h = EncoderLayer(g, s, w, h, mask);
+    for (const EncoderLayerWeights& w : groups.at(group))
+      h = EncoderLayer(g, s, v.layout, w, h, mask);
   }
   return h;
 }
@@ -334,22 +381,24 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
 EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& v, GraphBuilder& g,
                               const EncoderInputs& in, const EncoderOutputs& names) {
   const EncoderShape s = ReadEncoderShape(config, v);
-  if (g.fused() && in.attention_mask != "attention_mask")
+  const bool fused = UsesFusedLayers(g, v);
+  if (fused && in.attention_mask != "attention_mask")
     throw Error(ErrorKind::kInternal,
                 fmt::format("the fused encoder reads the graph input 'attention_mask', not '{}'",
                             in.attention_mask));
   std::string h = Embeddings(g, s, v, in);
-  h = Layers(g, s, v, h, g.fused() ? FusedAttentionMask(g) : AdditiveMask(g, in.attention_mask));
+  h = Layers(g, s, v, h, fused ? FusedAttentionMask(g) : AdditiveMask(g, in.attention_mask));
+  const LayoutSpec& spec = Spec(v.layout);
+  if (*spec.final_norm != '\0') h = ApplyNorm(g, h, FetchNorm(g, spec.final_norm, s.hidden), s.eps);
   EncoderOutputs out;
   out.last_hidden_state =
       names.last_hidden_state.empty() ? h : g.Node("Identity", {h}, {}, names.last_hidden_state);
   if (!v.pooler) return out;
-  // Pooler: dense + tanh on the first token. ALBERT names it "pooler", the others "pooler.dense".
+  // Pooler: dense + tanh on the first token.
   const std::string first = g.Node("Gather", {h, g.ConstInt64({0})}, {{"axis", int64_t{1}}});
   const std::string first2d = g.Node("Squeeze", {first, g.ConstInt64({1})});
-  const char* pooler = v.layout == EncoderLayout::kAlbert ? "pooler" : "pooler.dense";
   out.pooler_output =
-      g.Node("Tanh", {ApplyLinear(g, first2d, FetchLinear(g, pooler, s.hidden, s.hidden))}, {},
+      g.Node("Tanh", {ApplyLinear(g, first2d, FetchLinear(g, spec.pooler, s.hidden, s.hidden))}, {},
              names.pooler_output);
   return out;
 }

@@ -16,11 +16,16 @@
 
 namespace ipfs_accel::models {
 
-// Parameter names and how layers share them.
+// Parameter names, where the LayerNorms sit, and how layers share them (the template piece
+// `layout`; EncoderLayoutNames() has each one's names).
 enum class EncoderLayout {
   kBert,        // encoder.layer.N.attention.self.query, ..., output.LayerNorm
   kDistilBert,  // transformer.layer.N.attention.q_lin, ..., output_layer_norm; eps fixed 1e-12
   kAlbert,      // encoder.albert_layer_groups.G.albert_layers.J.*, reused across layers
+  // Pre-norm (x + f(LayerNorm(x))) with a LayerNorm after the last layer:
+  kMegatronBert,  // attention.ln, ln, encoder.ln; no embedding LayerNorm
+  kXlmRobertaXl,  // attention.self_attn_layer_norm, LayerNorm, encoder.LayerNorm; none either
+  kRobertaPreLayerNorm,  // attention.LayerNorm, intermediate.LayerNorm, the model's LayerNorm
 };
 
 enum class EncoderPositions {
