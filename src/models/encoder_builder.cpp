@@ -1,6 +1,8 @@
 #include "encoder_builder.h"
 
+#include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 
 #include <fmt/format.h>
@@ -210,6 +212,30 @@ std::string PositionIdsAfterPadding(GraphBuilder& g, const std::string& input_id
   return g.Node("Add", {g.Node("Mul", {running, counts}), pad_id});
 }
 
+// LayoutLM's box embeddings for bbox [batch, seq, 4] = (x0, y0, x1, y1): x(x0) + y(y0) + x(x1) +
+// y(y1) + h(y1 - y0) + w(x1 - x0).
+std::string BoxPositions(GraphBuilder& g, const EncoderShape& s, const std::string& bbox) {
+  auto table = [&](const char* name) {
+    return g.Weight(fmt::format("embeddings.{}_position_embeddings.weight", name),
+                    {s.max_2d_positions, s.embedding}, WeightInit::kNormal);
+  };
+  const std::string x = table("x"), y = table("y"), h = table("h"), w = table("w");
+  auto coordinate = [&](int64_t i) {  // [batch, seq]
+    return g.Node("Gather", {bbox, g.ConstInt64({i})}, {{"axis", int64_t{2}}});
+  };
+  // A 1-element index keeps a trailing axis of 1; squeezing it leaves [batch, seq].
+  auto squeezed = [&](int64_t i) { return g.Node("Squeeze", {coordinate(i), g.ConstInt64({2})}); };
+  const std::string x0 = squeezed(0), y0 = squeezed(1), x1 = squeezed(2), y1 = squeezed(3);
+  auto look_up = [&](const std::string& t, const std::string& ids) {
+    return g.Node("Gather", {t, ids});
+  };
+  std::string sum = g.Node("Add", {look_up(x, x0), look_up(y, y0)});
+  sum = g.Node("Add", {sum, look_up(x, x1)});
+  sum = g.Node("Add", {sum, look_up(y, y1)});
+  sum = g.Node("Add", {sum, look_up(h, g.Node("Sub", {y1, y0}))});
+  return g.Node("Add", {sum, look_up(w, g.Node("Sub", {x1, x0}))});
+}
+
 // Word (+ token type) + position embeddings and their LayerNorm (where the layout has one), at
 // embedding width.
 std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
@@ -238,6 +264,7 @@ std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVari
         g.Node("Slice", {g.Node("Shape", {in.input_ids}), g.ConstInt64({1}), g.ConstInt64({2})});
     positions = g.Node("Slice", {table, g.ConstInt64({0}), seq_len, g.ConstInt64({0})});
   }
+  if (v.box_positions) h = g.Node("Add", {h, BoxPositions(g, s, in.bbox)});
   if (!Spec(v.layout).embedding_norm) {
     h = g.Node("Add", {h, positions});
   } else {
@@ -293,6 +320,72 @@ std::string Layers(GraphBuilder& g, const EncoderShape& s, const EncoderVariant&
 
 }  // namespace
 
+namespace {
+
+// A piece's string value as one of `names`' enum values.
+template <typename Enum>
+Enum PieceValue(const nlohmann::json& pieces, const char* piece,
+                std::initializer_list<std::pair<const char*, Enum>> names, Enum fallback,
+                const std::string& source) {
+  if (!pieces.contains(piece)) return fallback;
+  const nlohmann::json& value = pieces[piece];
+  std::string known;
+  for (const auto& [name, e] : names) {
+    if (value.is_string() && value.get<std::string>() == name) return e;
+    known += known.empty() ? name : std::string(", ") + name;
+  }
+  throw Error(ErrorKind::kCorrupt,
+              fmt::format("'{}': encoder piece '{}' is {}; it must be one of {}", source, piece,
+                          value.dump(), known));
+}
+
+bool PieceFlag(const nlohmann::json& pieces, const char* piece, bool fallback,
+               const std::string& source) {
+  if (!pieces.contains(piece)) return fallback;
+  if (!pieces[piece].is_boolean())
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': encoder piece '{}' is {}; it must be a boolean", source, piece,
+                            pieces[piece].dump()));
+  return pieces[piece].get<bool>();
+}
+
+constexpr const char* kEncoderPieces[] = {"layout",      "positions", "projection",
+                                          "token_types", "pooler",    "box_positions"};
+
+}  // namespace
+
+EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlohmann::json& pieces,
+                                        const std::string& source) {
+  for (const auto& [piece, value] : pieces.items())
+    if (std::find(std::begin(kEncoderPieces), std::end(kEncoderPieces), piece) ==
+        std::end(kEncoderPieces))
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': '{}' is no piece of the encoder builder", source, piece));
+  EncoderVariant v;
+  v.model_type = model_type;
+  v.layout = PieceValue(pieces, "layout",
+                        {{"bert", EncoderLayout::kBert},
+                         {"distilbert", EncoderLayout::kDistilBert},
+                         {"albert", EncoderLayout::kAlbert},
+                         {"megatron_bert", EncoderLayout::kMegatronBert},
+                         {"xlm_roberta_xl", EncoderLayout::kXlmRobertaXl},
+                         {"roberta_prelayernorm", EncoderLayout::kRobertaPreLayerNorm}},
+                        v.layout, source);
+  v.positions = PieceValue(pieces, "positions",
+                           {{"sequential", EncoderPositions::kSequential},
+                            {"after_padding", EncoderPositions::kAfterPadding}},
+                           v.positions, source);
+  v.projection = PieceValue(pieces, "projection",
+                            {{"none", EmbeddingProjection::kNone},
+                             {"when_sizes_differ", EmbeddingProjection::kWhenSizesDiffer},
+                             {"always", EmbeddingProjection::kAlways}},
+                            v.projection, source);
+  v.token_types = PieceFlag(pieces, "token_types", v.token_types, source);
+  v.pooler = PieceFlag(pieces, "pooler", v.pooler, source);
+  v.box_positions = PieceFlag(pieces, "box_positions", v.box_positions, source);
+  return v;
+}
+
 const std::vector<EncoderVariant>& EncoderVariants() {
   static const std::vector<EncoderVariant> variants = MakeVariants();
   return variants;
@@ -328,19 +421,22 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   const bool albert = v.layout == EncoderLayout::kAlbert;
   s.hidden_groups = albert ? c.Int("num_hidden_groups", 1) : 1;
   s.inner_group_num = albert ? c.Int("inner_group_num", 1) : 1;
+  s.max_2d_positions = v.box_positions ? c.Int("max_2d_position_embeddings", 1024) : 0;
 
   const std::string& origin = c.origin();
   if (s.heads <= 0 || s.hidden % s.heads != 0)
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': hidden_size {} is not a multiple of num_attention_heads {}",
                             origin, s.hidden, s.heads));
-  for (const auto& [key, value] : {std::pair<const char*, int64_t>{"vocab_size", s.vocab},
-                                   {distil ? "n_layers" : "num_hidden_layers", s.layers},
-                                   {distil ? "hidden_dim" : "intermediate_size", s.intermediate},
-                                   {"embedding_size", s.embedding},
-                                   {"max_position_embeddings", s.max_positions},
-                                   {"num_hidden_groups", s.hidden_groups},
-                                   {"inner_group_num", s.inner_group_num}})
+  for (const auto& [key, value] :
+       {std::pair<const char*, int64_t>{"vocab_size", s.vocab},
+        {distil ? "n_layers" : "num_hidden_layers", s.layers},
+        {distil ? "hidden_dim" : "intermediate_size", s.intermediate},
+        {"embedding_size", s.embedding},
+        {"max_position_embeddings", s.max_positions},
+        {"num_hidden_groups", s.hidden_groups},
+        {"inner_group_num", s.inner_group_num},
+        {"max_2d_position_embeddings", v.box_positions ? s.max_2d_positions : 1}})
     if (value <= 0)
       throw Error(ErrorKind::kCorrupt,
                   fmt::format("'{}': {} is {}; it must be positive", origin, key, value));
@@ -409,6 +505,8 @@ void BuildEncoder(const HfConfig& config, const EncoderVariant& v, GraphBuilder&
   g.Input("input_ids", onnx::TensorProto::INT64, tokens);
   g.Input("attention_mask", onnx::TensorProto::INT64, tokens);
   if (v.token_types) g.Input("token_type_ids", onnx::TensorProto::INT64, tokens);
+  if (v.box_positions)
+    g.Input("bbox", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence"), 4});
 
   const EncoderOutputs out = BuildEncoderOn(config, v, g, EncoderInputs{},
                                             {"last_hidden_state", v.pooler ? "pooler_output" : ""});

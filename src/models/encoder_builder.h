@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "graph_builder.h"
 #include "ipfs_accel/models/hf_config.h"
 
@@ -55,6 +57,7 @@ struct EncoderConfigDefaults {
   std::string hidden_act = "gelu";
 };
 
+// How one member differs: the template pieces of builder "encoder" (docs/templates.md).
 struct EncoderVariant {
   std::string model_type;
   EncoderLayout layout = EncoderLayout::kBert;
@@ -62,8 +65,18 @@ struct EncoderVariant {
   EmbeddingProjection projection = EmbeddingProjection::kNone;
   bool token_types = true;  // a token_type_ids input and table
   bool pooler = true;
+  // LayoutLM: a bbox input [batch, sequence, 4] (x0, y0, x1, y1) and its x, y, height and width
+  // tables of max_2d_position_embeddings rows, added to the embeddings.
+  bool box_positions = false;
   EncoderConfigDefaults defaults;
 };
+
+// The variant a template's encoder pieces name: {"layout": "bert", "positions": "sequential",
+// "projection": "none", "token_types": true, "pooler": true, "box_positions": false}; a piece
+// left out keeps the value above. Throws core::Error(kCorrupt) naming `source` and the piece
+// for an unknown piece or value.
+EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlohmann::json& pieces,
+                                        const std::string& source);
 
 // bert, roberta, xlm-roberta, camembert, distilbert, electra, albert.
 const std::vector<EncoderVariant>& EncoderVariants();
@@ -74,6 +87,7 @@ const EncoderVariant& FindEncoderVariant(const std::string& model_type);
 struct EncoderShape {
   int64_t vocab, hidden, embedding, layers, heads, intermediate, max_positions, type_vocab, pad;
   int64_t hidden_groups, inner_group_num;  // ALBERT's sharing; 1 and 1 elsewhere
+  int64_t max_2d_positions = 0;            // box_positions' table rows; 0 without
   double eps;
   std::string act;
   // The longest input whose position ids stay inside the position table.
@@ -104,6 +118,7 @@ struct EncoderInputs {
   std::string attention_mask = "attention_mask";
   // Used when the variant has token types; empty: all zeros, as HF makes them when none are given.
   std::string token_type_ids = "token_type_ids";
+  std::string bbox = "bbox";  // int64 [batch, sequence, 4], used when the variant has box_positions
 };
 
 // last_hidden_state [batch, sequence, hidden]; pooler_output [batch, hidden], empty when the
