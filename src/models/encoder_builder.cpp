@@ -9,6 +9,7 @@
 
 #include "activation.h"
 #include "encoder_fused.h"
+#include "encoder_positions.h"
 #include "ipfs_accel/core/error.h"
 
 namespace ipfs_accel::models {
@@ -146,22 +147,40 @@ EncoderLayerWeights FetchLayer(GraphBuilder& g, const EncoderShape& s, EncoderLa
           FetchLinear(g, p + n.ffn_out, i, h),   FetchNorm(g, p + n.output_norm, h)};
 }
 
-// Multi-head self-attention with an additive mask [batch, 1, 1, seq], then the output
-// projection.
+// What every layer's attention takes besides its input: the mask (additive float
+// [batch, 1, 1, seq], or the fused Attention's int32 mask), and RoFormer's rotation.
+struct AttentionInputs {
+  std::string mask;
+  PairRotary rotary;  // empty without rotary positions
+  bool rotary_value = false;
+  bool fused = false;  // post-norm layers as ONNX Runtime's contrib operators
+};
+
+// Multi-head self-attention, then the output projection.
 std::string SelfAttention(GraphBuilder& g, const EncoderShape& s, const EncoderLayerWeights& w,
-                          const std::string& x, const std::string& mask) {
+                          const std::string& x, const AttentionInputs& a) {
   const int64_t head_dim = s.hidden / s.heads;
   const std::string split_shape = g.ConstInt64({0, 0, s.heads, head_dim});
   auto heads = [&](const EncoderLinear& proj, std::vector<int64_t> perm) {
     const std::string y = ApplyLinear(g, x, proj);
     return g.Node("Transpose", {g.Node("Reshape", {y, split_shape})}, {{"perm", perm}});
   };
-  const std::string q = heads(w.query, {0, 2, 1, 3});  // [b, h, s, d]
-  const std::string k = heads(w.key, {0, 2, 3, 1});    // [b, h, d, s]
-  const std::string v = heads(w.value, {0, 2, 1, 3});
+  std::string q, k, v;
+  if (a.rotary.sin.empty()) {
+    q = heads(w.query, {0, 2, 1, 3});  // [b, h, s, d]
+    k = heads(w.key, {0, 2, 3, 1});    // [b, h, d, s]
+    v = heads(w.value, {0, 2, 1, 3});
+  } else {  // rotated as [b, h, s, d], then k transposed
+    auto rotated = [&](const EncoderLinear& proj) {
+      return ApplyPairRotary(g, heads(proj, {0, 2, 1, 3}), a.rotary, head_dim);
+    };
+    q = rotated(w.query);
+    k = g.Node("Transpose", {rotated(w.key)}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
+    v = a.rotary_value ? rotated(w.value) : heads(w.value, {0, 2, 1, 3});
+  }
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   std::string scores = g.Node("Mul", {g.Node("MatMul", {q, k}), g.ConstFloat(scale)});
-  scores = g.Node("Add", {scores, mask});
+  scores = g.Node("Add", {scores, a.mask});
   const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
   std::string ctx = g.Node("MatMul", {probs, v});
   ctx = g.Node("Transpose", {ctx}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
@@ -176,30 +195,31 @@ std::string FeedForward(GraphBuilder& g, const EncoderShape& s, const EncoderLay
 
 // BERT's post-norm layer: each sublayer's output added to its input, then normalised.
 std::string PostNormLayer(GraphBuilder& g, const EncoderShape& s, const EncoderLayerWeights& w,
-                          const std::string& x, const std::string& mask) {
-  if (g.fused()) return FusedEncoderLayer(g, s, w, x, mask);
+                          const std::string& x, const AttentionInputs& a) {
+  if (a.fused) return FusedEncoderLayer(g, s, w, x, a.mask);
   const std::string attn =
-      ApplyNorm(g, g.Node("Add", {SelfAttention(g, s, w, x, mask), x}), w.attention_norm, s.eps);
+      ApplyNorm(g, g.Node("Add", {SelfAttention(g, s, w, x, a), x}), w.attention_norm, s.eps);
   return ApplyNorm(g, g.Node("Add", {FeedForward(g, s, w, attn), attn}), w.output_norm, s.eps);
 }
 
 // The pre-norm layer: each sublayer sees its input normalised and adds to it unnormalised.
 std::string PreNormLayer(GraphBuilder& g, const EncoderShape& s, const EncoderLayerWeights& w,
-                         const std::string& x, const std::string& mask) {
+                         const std::string& x, const AttentionInputs& a) {
   const std::string attn =
-      g.Node("Add", {x, SelfAttention(g, s, w, ApplyNorm(g, x, w.attention_norm, s.eps), mask)});
+      g.Node("Add", {x, SelfAttention(g, s, w, ApplyNorm(g, x, w.attention_norm, s.eps), a)});
   return g.Node("Add", {attn, FeedForward(g, s, w, ApplyNorm(g, attn, w.output_norm, s.eps))});
 }
 
 std::string EncoderLayer(GraphBuilder& g, const EncoderShape& s, EncoderLayout layout,
                          const EncoderLayerWeights& w, const std::string& x,
-                         const std::string& mask) {
-  return Spec(layout).pre_norm ? PreNormLayer(g, s, w, x, mask) : PostNormLayer(g, s, w, x, mask);
+                         const AttentionInputs& a) {
+  return Spec(layout).pre_norm ? PreNormLayer(g, s, w, x, a) : PostNormLayer(g, s, w, x, a);
 }
 
-// The fused contrib operators fit the post-norm layers only; pre-norm layouts stay plain.
+// The fused contrib operators fit the post-norm layers with plain attention only; the others
+// stay plain ONNX.
 bool UsesFusedLayers(const GraphBuilder& g, const EncoderVariant& v) {
-  return g.fused() && !Spec(v.layout).pre_norm;
+  return g.fused() && !Spec(v.layout).pre_norm && v.positions != EncoderPositions::kRotaryTable;
 }
 
 // Position ids [batch, seq] as RobertaEmbeddings makes them from input_ids: non-pad tokens
@@ -236,6 +256,35 @@ std::string BoxPositions(GraphBuilder& g, const EncoderShape& s, const std::stri
   return g.Node("Add", {sum, look_up(w, g.Node("Sub", {x1, x0}))});
 }
 
+// The absolute position embeddings [batch or 1, seq, width] from embeddings.position_embeddings;
+// "" for rotary positions, which act in attention.
+std::string AbsolutePositions(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
+                              const EncoderInputs& in) {
+  if (v.positions == EncoderPositions::kRotaryTable) return "";
+  // DistilBERT's table is learned or sinusoidal (sinusoidal_pos_embds); either way it is a saved
+  // parameter, so the checkpoint's values are used.
+  const std::string table = g.Weight("embeddings.position_embeddings.weight",
+                                     {s.max_positions, s.embedding}, WeightInit::kNormal);
+  if (v.positions == EncoderPositions::kAfterPadding)
+    return g.Node("Gather", {table, PositionIdsAfterPadding(g, in.input_ids, s.pad)});
+  // rows 0..seq-1, broadcast over the batch
+  const std::string seq_len =
+      g.Node("Slice", {g.Node("Shape", {in.input_ids}), g.ConstInt64({1}), g.ConstInt64({2})});
+  return g.Node("Slice", {table, g.ConstInt64({0}), seq_len, g.ConstInt64({0})});
+}
+
+// The embeddings at hidden width: ALBERT's and RemBERT's mapping, ELECTRA's and RoFormer's
+// projection where the sizes differ.
+std::string Project(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
+                    std::string h) {
+  const int64_t width = s.embedding;
+  if (v.projection == EmbeddingProjection::kAlways)
+    h = ApplyLinear(g, h, FetchLinear(g, "encoder.embedding_hidden_mapping_in", width, s.hidden));
+  if (v.projection == EmbeddingProjection::kWhenSizesDiffer && width != s.hidden)
+    h = ApplyLinear(g, h, FetchLinear(g, "embeddings_project", width, s.hidden));
+  return h;
+}
+
 // Word (+ token type) + position embeddings and their LayerNorm (where the layout has one), at
 // embedding width.
 std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
@@ -252,32 +301,17 @@ std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVari
     const std::string ids = in.token_type_ids.empty() ? g.ConstInt64({0}) : in.token_type_ids;
     h = g.Node("Add", {h, g.Node("Gather", {types, ids})});
   }
-  // DistilBERT's table is learned or sinusoidal (sinusoidal_pos_embds); either way it is a saved
-  // parameter, so the checkpoint's values are used.
-  const std::string table = g.Weight("embeddings.position_embeddings.weight",
-                                     {s.max_positions, width}, WeightInit::kNormal);
-  std::string positions;
-  if (v.positions == EncoderPositions::kAfterPadding) {
-    positions = g.Node("Gather", {table, PositionIdsAfterPadding(g, in.input_ids, s.pad)});
-  } else {  // rows 0..seq-1, broadcast over the batch
-    const std::string seq_len =
-        g.Node("Slice", {g.Node("Shape", {in.input_ids}), g.ConstInt64({1}), g.ConstInt64({2})});
-    positions = g.Node("Slice", {table, g.ConstInt64({0}), seq_len, g.ConstInt64({0})});
-  }
+  const std::string positions = AbsolutePositions(g, s, v, in);
   if (v.box_positions) h = g.Node("Add", {h, BoxPositions(g, s, in.bbox)});
-  if (!Spec(v.layout).embedding_norm) {
-    h = g.Node("Add", {h, positions});
-  } else {
-    const EncoderNorm norm = FetchNorm(g, "embeddings.LayerNorm", width);
+  if (!Spec(v.layout).embedding_norm)
+    return Project(g, s, v, positions.empty() ? h : g.Node("Add", {h, positions}));
+  const EncoderNorm norm = FetchNorm(g, "embeddings.LayerNorm", width);
+  if (positions.empty())
+    h = ApplyNorm(g, h, norm, s.eps);
+  else
     h = UsesFusedLayers(g, v) ? FusedAddNorm(g, h, positions, norm, s.eps)
                               : ApplyNorm(g, g.Node("Add", {h, positions}), norm, s.eps);
-  }
-
-  if (v.projection == EmbeddingProjection::kAlways)
-    h = ApplyLinear(g, h, FetchLinear(g, "encoder.embedding_hidden_mapping_in", width, s.hidden));
-  if (v.projection == EmbeddingProjection::kWhenSizesDiffer && width != s.hidden)
-    h = ApplyLinear(g, h, FetchLinear(g, "embeddings_project", width, s.hidden));
-  return h;
+  return Project(g, s, v, h);
 }
 
 // Additive mask as HF's eager path builds it: (1 - mask) * finfo(float32).min, [b, 1, 1, seq].
@@ -290,17 +324,16 @@ std::string AdditiveMask(GraphBuilder& g, const std::string& attention_mask) {
   return g.Node("Unsqueeze", {mask, g.ConstInt64({1, 2})});
 }
 
-// The layers, each given the mask in the form its attention takes (additive float, or the
-// fused Attention's int32 mask). ALBERT's weights live in num_hidden_groups groups of
-// inner_group_num layers; layer i runs every layer of group int(i / (L / G)), as AlbertTransformer
-// computes it.
+// The layers, each given what its attention takes. ALBERT's weights live in num_hidden_groups
+// groups of inner_group_num layers; layer i runs every layer of group int(i / (L / G)), as
+// AlbertTransformer computes it.
 std::string Layers(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v, std::string h,
-                   const std::string& mask) {
+                   const AttentionInputs& a) {
   if (v.layout != EncoderLayout::kAlbert) {
     for (int64_t l = 0; l < s.layers; ++l)
       h = EncoderLayer(g, s, v.layout,
                        FetchLayer(g, s, v.layout, fmt::format("{}.{}", Spec(v.layout).stack, l)), h,
-                       mask);
+                       a);
     return h;
   }
   std::vector<std::vector<EncoderLayerWeights>> groups(static_cast<size_t>(s.hidden_groups));
@@ -312,8 +345,7 @@ std::string Layers(GraphBuilder& g, const EncoderShape& s, const EncoderVariant&
       static_cast<double>(s.layers) / static_cast<double>(s.hidden_groups);
   for (int64_t i = 0; i < s.layers; ++i) {
     const auto group = static_cast<size_t>(static_cast<double>(i) / layers_per_group);
-    for (const EncoderLayerWeights& w : groups.at(group))
-      h = EncoderLayer(g, s, v.layout, w, h, mask);
+    for (const EncoderLayerWeights& w : groups.at(group)) h = EncoderLayer(g, s, v.layout, w, h, a);
   }
   return h;
 }
@@ -373,7 +405,8 @@ EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlo
                         v.layout, source);
   v.positions = PieceValue(pieces, "positions",
                            {{"sequential", EncoderPositions::kSequential},
-                            {"after_padding", EncoderPositions::kAfterPadding}},
+                            {"after_padding", EncoderPositions::kAfterPadding},
+                            {"rotary_table", EncoderPositions::kRotaryTable}},
                            v.positions, source);
   v.projection = PieceValue(pieces, "projection",
                             {{"none", EmbeddingProjection::kNone},
@@ -422,12 +455,18 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   s.hidden_groups = albert ? c.Int("num_hidden_groups", 1) : 1;
   s.inner_group_num = albert ? c.Int("inner_group_num", 1) : 1;
   s.max_2d_positions = v.box_positions ? c.Int("max_2d_position_embeddings", 1024) : 0;
+  s.rotary_value = v.positions == EncoderPositions::kRotaryTable && c.Bool("rotary_value", false);
 
   const std::string& origin = c.origin();
   if (s.heads <= 0 || s.hidden % s.heads != 0)
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': hidden_size {} is not a multiple of num_attention_heads {}",
                             origin, s.hidden, s.heads));
+  if (v.positions == EncoderPositions::kRotaryTable && (s.hidden / s.heads) % 2 != 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': rotary positions need an even head size, not {} (hidden_size "
+                            "{} / num_attention_heads {})",
+                            origin, s.hidden / s.heads, s.hidden, s.heads));
   for (const auto& [key, value] :
        {std::pair<const char*, int64_t>{"vocab_size", s.vocab},
         {distil ? "n_layers" : "num_hidden_layers", s.layers},
@@ -483,7 +522,17 @@ EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& v, G
                 fmt::format("the fused encoder reads the graph input 'attention_mask', not '{}'",
                             in.attention_mask));
   std::string h = Embeddings(g, s, v, in);
-  h = Layers(g, s, v, h, fused ? FusedAttentionMask(g) : AdditiveMask(g, in.attention_mask));
+  AttentionInputs a;
+  a.fused = fused;
+  a.mask = fused ? FusedAttentionMask(g) : AdditiveMask(g, in.attention_mask);
+  if (v.positions == EncoderPositions::kRotaryTable) {
+    const int64_t head_dim = s.hidden / s.heads;
+    const std::string table = g.Weight("encoder.embed_positions.weight",
+                                       {s.max_positions, head_dim}, WeightInit::kNormal);
+    a.rotary = PairRotaryFromTable(g, table, in.input_ids, head_dim);
+    a.rotary_value = s.rotary_value;
+  }
+  h = Layers(g, s, v, h, a);
   const LayoutSpec& spec = Spec(v.layout);
   if (*spec.final_norm != '\0') h = ApplyNorm(g, h, FetchNorm(g, spec.final_norm, s.hidden), s.eps);
   EncoderOutputs out;

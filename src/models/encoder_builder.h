@@ -33,6 +33,9 @@ enum class EncoderLayout {
 enum class EncoderPositions {
   kSequential,    // 0 .. sequence-1
   kAfterPadding,  // RoBERTa: cumsum(ids != pad) over non-pad tokens, offset by pad; pads get pad
+  // RoFormer: no position embeddings; q and k (and v with rotary_value) rotated pairwise by the
+  // sinusoidal table encoder.embed_positions [max_position_embeddings, head_dim]
+  kRotaryTable,
 };
 
 // Embeddings of embedding_size, projected to hidden_size before the layers.
@@ -88,6 +91,7 @@ struct EncoderShape {
   int64_t vocab, hidden, embedding, layers, heads, intermediate, max_positions, type_vocab, pad;
   int64_t hidden_groups, inner_group_num;  // ALBERT's sharing; 1 and 1 elsewhere
   int64_t max_2d_positions = 0;            // box_positions' table rows; 0 without
+  bool rotary_value = false;               // RoFormer's rotary_value: v rotated too
   double eps;
   std::string act;
   // The longest input whose position ids stay inside the position table.
