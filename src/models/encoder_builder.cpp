@@ -126,6 +126,9 @@ constexpr LayoutSpec kLayouts[] = {
      "attention.self.key", "attention.self.value", "attention.output.dense",
      "attention.LayerNorm", "intermediate.dense", "output.dense", "intermediate.LayerNorm", true,
      true, "LayerNorm", "pooler.dense"},
+    {EncoderLayout::kMpnet, "encoder.layer", "attention.attn.q", "attention.attn.k",
+     "attention.attn.v", "attention.attn.o", "attention.LayerNorm", "intermediate.dense",
+     "output.dense", "output.LayerNorm", false, true, "", "pooler.dense"},
 };
 // clang-format on
 
@@ -151,6 +154,7 @@ EncoderLayerWeights FetchLayer(GraphBuilder& g, const EncoderShape& s, EncoderLa
 // [batch, 1, 1, seq], or the fused Attention's int32 mask), and RoFormer's rotation.
 struct AttentionInputs {
   std::string mask;
+  std::string bias;   // MPNet's relative position bias [1, heads, seq, seq], "" for none
   PairRotary rotary;  // empty without rotary positions
   bool rotary_value = false;
   bool fused = false;  // post-norm layers as ONNX Runtime's contrib operators
@@ -180,6 +184,7 @@ std::string SelfAttention(GraphBuilder& g, const EncoderShape& s, const EncoderL
   }
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   std::string scores = g.Node("Mul", {g.Node("MatMul", {q, k}), g.ConstFloat(scale)});
+  if (!a.bias.empty()) scores = g.Node("Add", {scores, a.bias});
   scores = g.Node("Add", {scores, a.mask});
   const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
   std::string ctx = g.Node("MatMul", {probs, v});
@@ -219,7 +224,8 @@ std::string EncoderLayer(GraphBuilder& g, const EncoderShape& s, EncoderLayout l
 // The fused contrib operators fit the post-norm layers with plain attention only; the others
 // stay plain ONNX.
 bool UsesFusedLayers(const GraphBuilder& g, const EncoderVariant& v) {
-  return g.fused() && !Spec(v.layout).pre_norm && v.positions != EncoderPositions::kRotaryTable;
+  return g.fused() && !Spec(v.layout).pre_norm && v.positions != EncoderPositions::kRotaryTable &&
+         !v.relative_bias;
 }
 
 // Position ids [batch, seq] as RobertaEmbeddings makes them from input_ids: non-pad tokens
@@ -381,8 +387,9 @@ bool PieceFlag(const nlohmann::json& pieces, const char* piece, bool fallback,
   return pieces[piece].get<bool>();
 }
 
-constexpr const char* kEncoderPieces[] = {"layout",      "positions", "projection",
-                                          "token_types", "pooler",    "box_positions"};
+constexpr const char* kEncoderPieces[] = {
+    "layout", "positions",     "projection",    "token_types",
+    "pooler", "box_positions", "relative_bias", "position_padding_idx"};
 
 }  // namespace
 
@@ -401,7 +408,8 @@ EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlo
                          {"albert", EncoderLayout::kAlbert},
                          {"megatron_bert", EncoderLayout::kMegatronBert},
                          {"xlm_roberta_xl", EncoderLayout::kXlmRobertaXl},
-                         {"roberta_prelayernorm", EncoderLayout::kRobertaPreLayerNorm}},
+                         {"roberta_prelayernorm", EncoderLayout::kRobertaPreLayerNorm},
+                         {"mpnet", EncoderLayout::kMpnet}},
                         v.layout, source);
   v.positions = PieceValue(pieces, "positions",
                            {{"sequential", EncoderPositions::kSequential},
@@ -416,6 +424,15 @@ EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlo
   v.token_types = PieceFlag(pieces, "token_types", v.token_types, source);
   v.pooler = PieceFlag(pieces, "pooler", v.pooler, source);
   v.box_positions = PieceFlag(pieces, "box_positions", v.box_positions, source);
+  v.relative_bias = PieceFlag(pieces, "relative_bias", v.relative_bias, source);
+  if (pieces.contains("position_padding_idx") && !pieces["position_padding_idx"].is_null()) {
+    if (!pieces["position_padding_idx"].is_number_integer())
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': encoder piece 'position_padding_idx' is {}; it must be an "
+                              "integer or null",
+                              source, pieces["position_padding_idx"].dump()));
+    v.position_padding_idx = pieces["position_padding_idx"].get<int64_t>();
+  }
   return v;
 }
 
@@ -447,7 +464,8 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
                     : c.Int("embedding_size", d.embedding_size > 0 ? d.embedding_size : s.hidden);
   s.max_positions = c.Int("max_position_embeddings", d.max_position_embeddings);
   s.type_vocab = v.token_types ? c.Int("type_vocab_size", d.type_vocab_size) : 0;
-  s.pad = c.Id("pad_token_id", d.pad_token_id);
+  s.pad =
+      v.position_padding_idx >= 0 ? v.position_padding_idx : c.Id("pad_token_id", d.pad_token_id);
   // DistilBERT's LayerNorms use 1e-12 whatever the config says.
   s.eps = distil ? 1e-12 : c.Double("layer_norm_eps", d.layer_norm_eps);
   s.act = distil ? c.String("activation", d.hidden_act) : c.String("hidden_act", d.hidden_act);
@@ -456,6 +474,7 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   s.inner_group_num = albert ? c.Int("inner_group_num", 1) : 1;
   s.max_2d_positions = v.box_positions ? c.Int("max_2d_position_embeddings", 1024) : 0;
   s.rotary_value = v.positions == EncoderPositions::kRotaryTable && c.Bool("rotary_value", false);
+  s.relative_buckets = v.relative_bias ? c.Int("relative_attention_num_buckets", 32) : 0;
 
   const std::string& origin = c.origin();
   if (s.heads <= 0 || s.hidden % s.heads != 0)
@@ -485,7 +504,8 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
 
   if (v.positions == EncoderPositions::kAfterPadding) {
     // Position ids start past the pad row; a null pad_token_id breaks HF's position ids too.
-    if (c.json().contains("pad_token_id") && c.json()["pad_token_id"].is_null())
+    if (v.position_padding_idx < 0 && c.json().contains("pad_token_id") &&
+        c.json()["pad_token_id"].is_null())
       throw Error(ErrorKind::kCorrupt,
                   fmt::format("'{}': {} position ids need pad_token_id, which is null", origin,
                               v.model_type));
@@ -532,6 +552,11 @@ EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& v, G
     a.rotary = PairRotaryFromTable(g, table, in.input_ids, head_dim);
     a.rotary_value = s.rotary_value;
   }
+  if (v.relative_bias)
+    a.bias = MpnetPositionBias(g,
+                               g.Weight("encoder.relative_attention_bias.weight",
+                                        {s.relative_buckets, s.heads}, WeightInit::kNormal),
+                               in.input_ids);
   h = Layers(g, s, v, h, a);
   const LayoutSpec& spec = Spec(v.layout);
   if (*spec.final_norm != '\0') h = ApplyNorm(g, h, FetchNorm(g, spec.final_norm, s.hidden), s.eps);

@@ -28,6 +28,7 @@ enum class EncoderLayout {
   kMegatronBert,  // attention.ln, ln, encoder.ln; no embedding LayerNorm
   kXlmRobertaXl,  // attention.self_attn_layer_norm, LayerNorm, encoder.LayerNorm; none either
   kRobertaPreLayerNorm,  // attention.LayerNorm, intermediate.LayerNorm, the model's LayerNorm
+  kMpnet,                // BERT's post-norm layer as attention.attn.q/k/v/o, attention.LayerNorm
 };
 
 enum class EncoderPositions {
@@ -71,11 +72,17 @@ struct EncoderVariant {
   // LayoutLM: a bbox input [batch, sequence, 4] (x0, y0, x1, y1) and its x, y, height and width
   // tables of max_2d_position_embeddings rows, added to the embeddings.
   bool box_positions = false;
+  // MPNet: T5-style bucketed relative position bias, one table encoder.relative_attention_bias
+  // [relative_attention_num_buckets, heads] shared by every layer.
+  bool relative_bias = false;
+  // The row RoBERTa-style position ids count from; -1: the config's pad_token_id (MPNet fixes 1).
+  int64_t position_padding_idx = -1;
   EncoderConfigDefaults defaults;
 };
 
 // The variant a template's encoder pieces name: {"layout": "bert", "positions": "sequential",
-// "projection": "none", "token_types": true, "pooler": true, "box_positions": false}; a piece
+// "projection": "none", "token_types": true, "pooler": true, "box_positions": false,
+// "relative_bias": false, "position_padding_idx": null}; a piece
 // left out keeps the value above. Throws core::Error(kCorrupt) naming `source` and the piece
 // for an unknown piece or value.
 EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlohmann::json& pieces,
@@ -92,6 +99,7 @@ struct EncoderShape {
   int64_t hidden_groups, inner_group_num;  // ALBERT's sharing; 1 and 1 elsewhere
   int64_t max_2d_positions = 0;            // box_positions' table rows; 0 without
   bool rotary_value = false;               // RoFormer's rotary_value: v rotated too
+  int64_t relative_buckets = 0;            // relative_bias' table rows; 0 without
   double eps;
   std::string act;
   // The longest input whose position ids stay inside the position table.

@@ -2,6 +2,9 @@
 
 #include <vector>
 
+#include "ipfs_accel/core/tensor.h"
+#include "t5_builder.h"
+
 namespace ipfs_accel::models {
 
 namespace {
@@ -40,6 +43,38 @@ std::string ApplyPairRotary(GraphBuilder& g, const std::string& x, const PairRot
       g.Node("Concat", {g.Node("Neg", {odd}), even}, {{"axis", int64_t{-1}}});
   const std::string rotated = g.Node("Reshape", {turned, g.ConstInt64({0, 0, 0, head_dim})});
   return g.Node("Add", {g.Node("Mul", {x, r.cos}), g.Node("Mul", {rotated, r.sin})});
+}
+
+std::string MpnetPositionBias(GraphBuilder& g, const std::string& weight,
+                              const std::string& input_ids) {
+  // MPNet calls relative_position_bucket with its defaults whatever the config says.
+  constexpr int64_t kBuckets = 32, kMaxDistance = 128;
+  core::Tensor table = core::Tensor::Zeros(core::DType::kInt64, {2 * kMaxDistance + 1});
+  auto buckets = table.values<int64_t>();
+  for (int64_t rel = -kMaxDistance; rel <= kMaxDistance; ++rel)
+    buckets[rel + kMaxDistance] = T5RelativePositionBucket(rel, true, kBuckets, kMaxDistance);
+  // A constant, not a parameter: named outside HF's namespace. Buckets are constant beyond
+  // max_distance, so clipping the distance first changes nothing.
+  const std::string bucket_of = g.Initializer("const_mpnet_buckets", table);
+
+  const std::string seq_len =
+      g.Node("Squeeze",
+             {g.Node("Slice", {g.Node("Shape", {input_ids}), g.ConstInt64({1}), g.ConstInt64({2})}),
+              g.ConstInt64({0})});
+  const std::string zero = g.Node("Squeeze", {g.ConstInt64({0}), g.ConstInt64({0})});
+  const std::string one = g.Node("Squeeze", {g.ConstInt64({1}), g.ConstInt64({0})});
+  const std::string positions = g.Node("Range", {zero, seq_len, one});
+  const std::string rel =
+      g.Node("Sub", {g.Node("Unsqueeze", {positions, g.ConstInt64({0})}),    // key
+                     g.Node("Unsqueeze", {positions, g.ConstInt64({1})})});  // - query
+  const std::string lo = g.Node("Squeeze", {g.ConstInt64({-kMaxDistance}), g.ConstInt64({0})});
+  const std::string hi = g.Node("Squeeze", {g.ConstInt64({kMaxDistance}), g.ConstInt64({0})});
+  const std::string index =
+      g.Node("Add", {g.Node("Clip", {rel, lo, hi}), g.ConstInt64({kMaxDistance})});
+  const std::string values = g.Node("Gather", {weight, g.Node("Gather", {bucket_of, index})});
+  const std::string per_head =
+      g.Node("Transpose", {values}, {{"perm", std::vector<int64_t>{2, 0, 1}}});  // [h, q, k]
+  return g.Node("Unsqueeze", {per_head, g.ConstInt64({0})});
 }
 
 }  // namespace ipfs_accel::models

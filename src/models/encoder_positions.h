@@ -1,7 +1,7 @@
 #pragma once
 // Position schemes of the encoder builder that act inside attention rather than as an added
 // embedding: RoFormer's rotary embeddings from its saved sinusoidal table, rotating adjacent
-// feature pairs (2i, 2i + 1) of each head.
+// feature pairs (2i, 2i + 1) of each head, and MPNet's relative position bias.
 
 #include <cstdint>
 #include <string>
@@ -23,5 +23,11 @@ PairRotary PairRotaryFromTable(GraphBuilder& g, const std::string& table,
 // x [batch, heads, sequence, head_dim] rotated: x cos + (-x1, x0, -x3, x2, ...) sin.
 std::string ApplyPairRotary(GraphBuilder& g, const std::string& x, const PairRotary& r,
                             int64_t head_dim);
+
+// MPNetEncoder.compute_position_bias: [1, heads, seq, seq] from `weight` [buckets, heads] at
+// T5's bidirectional buckets of key - query (32 buckets, max distance 128, as MPNet fixes them),
+// for the sequence of `input_ids` [batch, sequence].
+std::string MpnetPositionBias(GraphBuilder& g, const std::string& weight,
+                              const std::string& input_ids);
 
 }  // namespace ipfs_accel::models
