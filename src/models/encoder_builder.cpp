@@ -92,43 +92,41 @@ std::string ApplyNorm(GraphBuilder& g, const std::string& x, const EncoderNorm& 
                 {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(eps)}});
 }
 
-// A layout's module names under a layer's prefix, and where its LayerNorms sit.
+// A layout's weight names and where its LayerNorms sit. A layer's names have "{}" where the
+// layer goes: its index, or for ALBERT the shared layer's module path.
 struct LayoutSpec {
   EncoderLayout layout;
-  const char* stack;  // the layers' ModuleList (ALBERT's groups are walked apart)
+  const char *word, *position, *token_type;  // token_type "": token types index the word table
   const char *query, *key, *value, *attention_output, *attention_norm, *ffn_in, *ffn_out,
       *output_norm;
-  bool pre_norm;           // x + f(LayerNorm(x)) rather than LayerNorm(x + f(x))
-  bool embedding_norm;     // embeddings.LayerNorm
-  const char* final_norm;  // after the last layer, "" for none
+  bool pre_norm;               // x + f(LayerNorm(x)) rather than LayerNorm(x + f(x))
+  const char* embedding_norm;  // "" for none
+  const char* final_norm;      // after the last layer, "" for none
   const char* pooler;
+  // XLM: hidden states times the padding mask after the embeddings and after every layer.
+  bool mask_hidden;
 };
 
 // clang-format off
 constexpr LayoutSpec kLayouts[] = {
-    {EncoderLayout::kBert, "encoder.layer", "attention.self.query", "attention.self.key",
-     "attention.self.value", "attention.output.dense", "attention.output.LayerNorm",
-     "intermediate.dense", "output.dense", "output.LayerNorm", false, true, "", "pooler.dense"},
-    {EncoderLayout::kDistilBert, "transformer.layer", "attention.q_lin", "attention.k_lin",
-     "attention.v_lin", "attention.out_lin", "sa_layer_norm", "ffn.lin1", "ffn.lin2",
-     "output_layer_norm", false, true, "", "pooler.dense"},
-    {EncoderLayout::kAlbert, "", "attention.query", "attention.key", "attention.value",
-     "attention.dense", "attention.LayerNorm", "ffn", "ffn_output", "full_layer_layer_norm", false,
-     true, "", "pooler"},
-    {EncoderLayout::kMegatronBert, "encoder.layer", "attention.self.query", "attention.self.key",
-     "attention.self.value", "attention.output.dense", "attention.ln", "intermediate.dense",
-     "output.dense", "ln", true, false, "encoder.ln", "pooler.dense"},
-    {EncoderLayout::kXlmRobertaXl, "encoder.layer", "attention.self.query", "attention.self.key",
-     "attention.self.value", "attention.output.dense", "attention.self_attn_layer_norm",
-     "intermediate.dense", "output.dense", "LayerNorm", true, false, "encoder.LayerNorm",
-     "pooler.dense"},
-    {EncoderLayout::kRobertaPreLayerNorm, "encoder.layer", "attention.self.query",
-     "attention.self.key", "attention.self.value", "attention.output.dense",
-     "attention.LayerNorm", "intermediate.dense", "output.dense", "intermediate.LayerNorm", true,
-     true, "LayerNorm", "pooler.dense"},
-    {EncoderLayout::kMpnet, "encoder.layer", "attention.attn.q", "attention.attn.k",
-     "attention.attn.v", "attention.attn.o", "attention.LayerNorm", "intermediate.dense",
-     "output.dense", "output.LayerNorm", false, true, "", "pooler.dense"},
+    {EncoderLayout::kBert, "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight", "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key", "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense", "encoder.layer.{}.attention.output.LayerNorm",
+     "encoder.layer.{}.intermediate.dense", "encoder.layer.{}.output.dense", "encoder.layer.{}.output.LayerNorm", false, "embeddings.LayerNorm", "", "pooler.dense", false},
+    {EncoderLayout::kDistilBert, "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight", "transformer.layer.{}.attention.q_lin", "transformer.layer.{}.attention.k_lin", "transformer.layer.{}.attention.v_lin", "transformer.layer.{}.attention.out_lin", "transformer.layer.{}.sa_layer_norm",
+     "transformer.layer.{}.ffn.lin1", "transformer.layer.{}.ffn.lin2", "transformer.layer.{}.output_layer_norm", false, "embeddings.LayerNorm", "", "pooler.dense", false},
+    {EncoderLayout::kAlbert, "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight", "{}.attention.query", "{}.attention.key", "{}.attention.value", "{}.attention.dense", "{}.attention.LayerNorm",
+     "{}.ffn", "{}.ffn_output", "{}.full_layer_layer_norm", false, "embeddings.LayerNorm", "", "pooler", false},
+    {EncoderLayout::kMegatronBert, "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight", "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key", "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense", "encoder.layer.{}.attention.ln",
+     "encoder.layer.{}.intermediate.dense", "encoder.layer.{}.output.dense", "encoder.layer.{}.ln", true, "", "encoder.ln", "pooler.dense", false},
+    {EncoderLayout::kXlmRobertaXl, "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight", "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key", "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense", "encoder.layer.{}.attention.self_attn_layer_norm",
+     "encoder.layer.{}.intermediate.dense", "encoder.layer.{}.output.dense", "encoder.layer.{}.LayerNorm", true, "", "encoder.LayerNorm", "pooler.dense", false},
+    {EncoderLayout::kRobertaPreLayerNorm, "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight", "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key", "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense", "encoder.layer.{}.attention.LayerNorm",
+     "encoder.layer.{}.intermediate.dense", "encoder.layer.{}.output.dense", "encoder.layer.{}.intermediate.LayerNorm", true, "embeddings.LayerNorm", "LayerNorm", "pooler.dense", false},
+    {EncoderLayout::kMpnet, "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight", "encoder.layer.{}.attention.attn.q", "encoder.layer.{}.attention.attn.k", "encoder.layer.{}.attention.attn.v", "encoder.layer.{}.attention.attn.o", "encoder.layer.{}.attention.LayerNorm",
+     "encoder.layer.{}.intermediate.dense", "encoder.layer.{}.output.dense", "encoder.layer.{}.output.LayerNorm", false, "embeddings.LayerNorm", "", "pooler.dense", false},
+    {EncoderLayout::kXlm, "embeddings.weight", "position_embeddings.weight", "",
+     "attentions.{}.q_lin", "attentions.{}.k_lin", "attentions.{}.v_lin", "attentions.{}.out_lin",
+     "layer_norm1.{}", "ffns.{}.lin1", "ffns.{}.lin2", "layer_norm2.{}", false, "layer_norm_emb", "",
+     "", true},
 };
 // clang-format on
 
@@ -138,16 +136,16 @@ const LayoutSpec& Spec(EncoderLayout layout) {
   throw Error(ErrorKind::kInternal, "unknown encoder layout");
 }
 
-// One layer's weights under `prefix`, by the layout's module names.
+// One layer's weights, `layer` filling the layout's names.
 EncoderLayerWeights FetchLayer(GraphBuilder& g, const EncoderShape& s, EncoderLayout layout,
-                               const std::string& prefix) {
+                               const std::string& layer) {
   const int64_t h = s.hidden, i = s.intermediate;
   const LayoutSpec& n = Spec(layout);
-  const std::string p = prefix + ".";
-  return {FetchLinear(g, p + n.query, h, h),     FetchLinear(g, p + n.key, h, h),
-          FetchLinear(g, p + n.value, h, h),     FetchLinear(g, p + n.attention_output, h, h),
-          FetchNorm(g, p + n.attention_norm, h), FetchLinear(g, p + n.ffn_in, h, i),
-          FetchLinear(g, p + n.ffn_out, i, h),   FetchNorm(g, p + n.output_norm, h)};
+  auto name = [&](const char* pattern) { return fmt::format(fmt::runtime(pattern), layer); };
+  return {FetchLinear(g, name(n.query), h, h),     FetchLinear(g, name(n.key), h, h),
+          FetchLinear(g, name(n.value), h, h),     FetchLinear(g, name(n.attention_output), h, h),
+          FetchNorm(g, name(n.attention_norm), h), FetchLinear(g, name(n.ffn_in), h, i),
+          FetchLinear(g, name(n.ffn_out), i, h),   FetchNorm(g, name(n.output_norm), h)};
 }
 
 // What every layer's attention takes besides its input: the mask (additive float
@@ -157,7 +155,8 @@ struct AttentionInputs {
   std::string bias;   // MPNet's relative position bias [1, heads, seq, seq], "" for none
   PairRotary rotary;  // empty without rotary positions
   bool rotary_value = false;
-  bool fused = false;  // post-norm layers as ONNX Runtime's contrib operators
+  bool fused = false;       // post-norm layers as ONNX Runtime's contrib operators
+  std::string hidden_mask;  // XLM: float padding mask [batch, seq, 1] each layer's output is times
 };
 
 // Multi-head self-attention, then the output projection.
@@ -269,8 +268,8 @@ std::string AbsolutePositions(GraphBuilder& g, const EncoderShape& s, const Enco
   if (v.positions == EncoderPositions::kRotaryTable) return "";
   // DistilBERT's table is learned or sinusoidal (sinusoidal_pos_embds); either way it is a saved
   // parameter, so the checkpoint's values are used.
-  const std::string table = g.Weight("embeddings.position_embeddings.weight",
-                                     {s.max_positions, s.embedding}, WeightInit::kNormal);
+  const std::string table =
+      g.Weight(Spec(v.layout).position, {s.max_positions, s.embedding}, WeightInit::kNormal);
   if (v.positions == EncoderPositions::kAfterPadding)
     return g.Node("Gather", {table, PositionIdsAfterPadding(g, in.input_ids, s.pad)});
   // rows 0..seq-1, broadcast over the batch
@@ -295,23 +294,24 @@ std::string Project(GraphBuilder& g, const EncoderShape& s, const EncoderVariant
 // embedding width.
 std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
                        const EncoderInputs& in) {
+  const LayoutSpec& spec = Spec(v.layout);
   const int64_t width = s.embedding;
-  std::string h =
-      g.Node("Gather",
-             {g.Weight("embeddings.word_embeddings.weight", {s.vocab, width}, WeightInit::kNormal),
-              in.input_ids});
+  const std::string words = g.Weight(spec.word, {s.vocab, width}, WeightInit::kNormal);
+  std::string h = g.Node("Gather", {words, in.input_ids});
   if (v.token_types) {
-    const std::string types = g.Weight("embeddings.token_type_embeddings.weight",
-                                       {s.type_vocab, width}, WeightInit::kNormal);
+    const std::string types =
+        *spec.token_type == '\0'
+            ? words
+            : g.Weight(spec.token_type, {s.type_vocab, width}, WeightInit::kNormal);
     // No token_type_ids: HF uses zeros, i.e. row 0 for every token.
     const std::string ids = in.token_type_ids.empty() ? g.ConstInt64({0}) : in.token_type_ids;
     h = g.Node("Add", {h, g.Node("Gather", {types, ids})});
   }
   const std::string positions = AbsolutePositions(g, s, v, in);
   if (v.box_positions) h = g.Node("Add", {h, BoxPositions(g, s, in.bbox)});
-  if (!Spec(v.layout).embedding_norm)
+  if (*spec.embedding_norm == '\0')
     return Project(g, s, v, positions.empty() ? h : g.Node("Add", {h, positions}));
-  const EncoderNorm norm = FetchNorm(g, "embeddings.LayerNorm", width);
+  const EncoderNorm norm = FetchNorm(g, spec.embedding_norm, width);
   if (positions.empty())
     h = ApplyNorm(g, h, norm, s.eps);
   else
@@ -330,6 +330,11 @@ std::string AdditiveMask(GraphBuilder& g, const std::string& attention_mask) {
   return g.Node("Unsqueeze", {mask, g.ConstInt64({1, 2})});
 }
 
+// x times the padding mask, where the layout multiplies by it.
+std::string MaskHidden(GraphBuilder& g, const std::string& x, const std::string& mask) {
+  return mask.empty() ? x : g.Node("Mul", {x, mask});
+}
+
 // The layers, each given what its attention takes. ALBERT's weights live in num_hidden_groups
 // groups of inner_group_num layers; layer i runs every layer of group int(i / (L / G)), as
 // AlbertTransformer computes it.
@@ -337,9 +342,9 @@ std::string Layers(GraphBuilder& g, const EncoderShape& s, const EncoderVariant&
                    const AttentionInputs& a) {
   if (v.layout != EncoderLayout::kAlbert) {
     for (int64_t l = 0; l < s.layers; ++l)
-      h = EncoderLayer(g, s, v.layout,
-                       FetchLayer(g, s, v.layout, fmt::format("{}.{}", Spec(v.layout).stack, l)), h,
-                       a);
+      h = MaskHidden(
+          g, EncoderLayer(g, s, v.layout, FetchLayer(g, s, v.layout, std::to_string(l)), h, a),
+          a.hidden_mask);
     return h;
   }
   std::vector<std::vector<EncoderLayerWeights>> groups(static_cast<size_t>(s.hidden_groups));
@@ -387,9 +392,16 @@ bool PieceFlag(const nlohmann::json& pieces, const char* piece, bool fallback,
   return pieces[piece].get<bool>();
 }
 
-constexpr const char* kEncoderPieces[] = {
-    "layout", "positions",     "projection",    "token_types",
-    "pooler", "box_positions", "relative_bias", "position_padding_idx"};
+constexpr const char* kEncoderPieces[] = {"layout",
+                                          "positions",
+                                          "projection",
+                                          "token_types",
+                                          "pooler",
+                                          "box_positions",
+                                          "relative_bias",
+                                          "position_padding_idx",
+                                          "intermediate_factor",
+                                          "activation_flag"};
 
 }  // namespace
 
@@ -409,7 +421,8 @@ EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlo
                          {"megatron_bert", EncoderLayout::kMegatronBert},
                          {"xlm_roberta_xl", EncoderLayout::kXlmRobertaXl},
                          {"roberta_prelayernorm", EncoderLayout::kRobertaPreLayerNorm},
-                         {"mpnet", EncoderLayout::kMpnet}},
+                         {"mpnet", EncoderLayout::kMpnet},
+                         {"xlm", EncoderLayout::kXlm}},
                         v.layout, source);
   v.positions = PieceValue(pieces, "positions",
                            {{"sequential", EncoderPositions::kSequential},
@@ -432,6 +445,23 @@ EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlo
                               "integer or null",
                               source, pieces["position_padding_idx"].dump()));
     v.position_padding_idx = pieces["position_padding_idx"].get<int64_t>();
+  }
+  if (pieces.contains("intermediate_factor")) {
+    if (!pieces["intermediate_factor"].is_number_integer() ||
+        pieces["intermediate_factor"].get<int64_t>() <= 0)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': encoder piece 'intermediate_factor' is {}; it must be a "
+                              "positive integer",
+                              source, pieces["intermediate_factor"].dump()));
+    v.intermediate_factor = pieces["intermediate_factor"].get<int64_t>();
+  }
+  if (pieces.contains("activation_flag")) {
+    if (!pieces["activation_flag"].is_string())
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': encoder piece 'activation_flag' is {}; it must name a config "
+                              "key",
+                              source, pieces["activation_flag"].dump()));
+    v.activation_flag = pieces["activation_flag"].get<std::string>();
   }
   return v;
 }
@@ -457,18 +487,22 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   s.hidden = SizeKey(c, v, "hidden_size", "dim", d.hidden_size);
   s.layers = SizeKey(c, v, "num_hidden_layers", "n_layers", d.num_hidden_layers);
   s.heads = SizeKey(c, v, "num_attention_heads", "n_heads", d.num_attention_heads);
-  s.intermediate = distil ? c.Int("hidden_dim", d.intermediate_size)
-                          : c.Int("intermediate_size", d.intermediate_size);
+  s.intermediate = distil                      ? c.Int("hidden_dim", d.intermediate_size)
+                   : v.intermediate_factor > 0 ? v.intermediate_factor * s.hidden
+                                               : c.Int("intermediate_size", d.intermediate_size);
   s.embedding = v.projection == EmbeddingProjection::kNone
                     ? s.hidden
                     : c.Int("embedding_size", d.embedding_size > 0 ? d.embedding_size : s.hidden);
   s.max_positions = c.Int("max_position_embeddings", d.max_position_embeddings);
-  s.type_vocab = v.token_types ? c.Int("type_vocab_size", d.type_vocab_size) : 0;
+  s.type_vocab = !v.token_types                       ? 0
+                 : *Spec(v.layout).token_type == '\0' ? s.vocab  // the word table
+                                                      : c.Int("type_vocab_size", d.type_vocab_size);
   s.pad =
       v.position_padding_idx >= 0 ? v.position_padding_idx : c.Id("pad_token_id", d.pad_token_id);
   // DistilBERT's LayerNorms use 1e-12 whatever the config says.
   s.eps = distil ? 1e-12 : c.Double("layer_norm_eps", d.layer_norm_eps);
   s.act = distil ? c.String("activation", d.hidden_act) : c.String("hidden_act", d.hidden_act);
+  if (!v.activation_flag.empty()) s.act = c.Bool(v.activation_flag, true) ? "gelu" : "relu";
   const bool albert = v.layout == EncoderLayout::kAlbert;
   s.hidden_groups = albert ? c.Int("num_hidden_groups", 1) : 1;
   s.inner_group_num = albert ? c.Int("inner_group_num", 1) : 1;
@@ -543,6 +577,13 @@ EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& v, G
                             in.attention_mask));
   std::string h = Embeddings(g, s, v, in);
   AttentionInputs a;
+  if (Spec(v.layout).mask_hidden) {
+    a.hidden_mask =
+        g.Node("Unsqueeze",
+               {g.Node("Cast", {in.attention_mask}, {{"to", int64_t{onnx::TensorProto::FLOAT}}}),
+                g.ConstInt64({-1})});
+    h = MaskHidden(g, h, a.hidden_mask);
+  }
   a.fused = fused;
   a.mask = fused ? FusedAttentionMask(g) : AdditiveMask(g, in.attention_mask);
   if (v.positions == EncoderPositions::kRotaryTable) {

@@ -29,6 +29,10 @@ enum class EncoderLayout {
   kXlmRobertaXl,  // attention.self_attn_layer_norm, LayerNorm, encoder.LayerNorm; none either
   kRobertaPreLayerNorm,  // attention.LayerNorm, intermediate.LayerNorm, the model's LayerNorm
   kMpnet,                // BERT's post-norm layer as attention.attn.q/k/v/o, attention.LayerNorm
+  // XLM, FlauBERT: embeddings.weight (token types index it too), attentions.N.q_lin, ...,
+  // layer_norm1.N, ffns.N.lin1/lin2, layer_norm2.N; hidden states times the padding mask after
+  // the embeddings and after every layer
+  kXlm,
 };
 
 enum class EncoderPositions {
@@ -77,12 +81,17 @@ struct EncoderVariant {
   bool relative_bias = false;
   // The row RoBERTa-style position ids count from; -1: the config's pad_token_id (MPNet fixes 1).
   int64_t position_padding_idx = -1;
+  // XLM: intermediate size = this times hidden_size (its config has no intermediate_size); 0: read
+  int64_t intermediate_factor = 0;
+  // XLM: a boolean config key choosing gelu (true) or relu (false); "": hidden_act
+  std::string activation_flag;
   EncoderConfigDefaults defaults;
 };
 
 // The variant a template's encoder pieces name: {"layout": "bert", "positions": "sequential",
 // "projection": "none", "token_types": true, "pooler": true, "box_positions": false,
-// "relative_bias": false, "position_padding_idx": null}; a piece
+// "relative_bias": false, "position_padding_idx": null, "intermediate_factor": 0,
+// "activation_flag": ""}; a piece
 // left out keeps the value above. Throws core::Error(kCorrupt) naming `source` and the piece
 // for an unknown piece or value.
 EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlohmann::json& pieces,
