@@ -142,10 +142,45 @@ EncoderLayerWeights FetchLayer(GraphBuilder& g, const EncoderShape& s, EncoderLa
   const int64_t h = s.hidden, i = s.intermediate;
   const LayoutSpec& n = Spec(layout);
   auto name = [&](const char* pattern) { return fmt::format(fmt::runtime(pattern), layer); };
-  return {FetchLinear(g, name(n.query), h, h),     FetchLinear(g, name(n.key), h, h),
-          FetchLinear(g, name(n.value), h, h),     FetchLinear(g, name(n.attention_output), h, h),
-          FetchNorm(g, name(n.attention_norm), h), FetchLinear(g, name(n.ffn_in), h, i),
-          FetchLinear(g, name(n.ffn_out), i, h),   FetchNorm(g, name(n.output_norm), h)};
+  EncoderLayerWeights w;
+  w.query = FetchLinear(g, name(n.query), h, h);
+  w.key = FetchLinear(g, name(n.key), h, h);
+  w.value = FetchLinear(g, name(n.value), h, h);
+  w.attention_output = FetchLinear(g, name(n.attention_output), h, h);
+  w.attention_norm = FetchNorm(g, name(n.attention_norm), h);
+  w.ffn_in = FetchLinear(g, name(n.ffn_in), h, i);
+  w.ffn_out = FetchLinear(g, name(n.ffn_out), i, h);
+  w.output_norm = FetchNorm(g, name(n.output_norm), h);
+  return w;
+}
+
+// X-MOD's adapters of one layer: output.adapter_modules.<language>.dense1/dense2, in the order
+// of config.languages (the order lang_ids index).
+void FetchAdapters(GraphBuilder& g, const EncoderShape& s, const std::string& layer,
+                   EncoderLayerWeights& w) {
+  for (const std::string& language : s.languages) {
+    const std::string p =
+        fmt::format("encoder.layer.{}.output.adapter_modules.{}.", layer, language);
+    w.adapter_down.push_back(FetchLinear(g, p + "dense1", s.hidden, s.adapter_size));
+    w.adapter_up.push_back(FetchLinear(g, p + "dense2", s.adapter_size, s.hidden));
+  }
+}
+
+// Each sample's language's linear: weights [languages, in, out] gathered by lang_ids [batch] to
+// [batch, in, out], applied to x [batch, seq, in] by a batched MatMul.
+std::string PerLanguageLinear(GraphBuilder& g, const std::vector<EncoderLinear>& per_language,
+                              const std::string& x, const std::string& lang_ids) {
+  std::vector<std::string> weights, biases;
+  for (const EncoderLinear& l : per_language) {
+    weights.push_back(g.Node("Unsqueeze", {l.weight, g.ConstInt64({0})}));
+    biases.push_back(g.Node("Unsqueeze", {l.bias, g.ConstInt64({0})}));
+  }
+  const std::string weight = g.Node(
+      "Gather", {g.Node("Concat", weights, {{"axis", int64_t{0}}}), lang_ids});  // [b, in, out]
+  const std::string bias =
+      g.Node("Gather", {g.Node("Concat", biases, {{"axis", int64_t{0}}}), lang_ids});  // [b, out]
+  return g.Node("Add",
+                {g.Node("MatMul", {x, weight}), g.Node("Unsqueeze", {bias, g.ConstInt64({1})})});
 }
 
 // What every layer's attention takes besides its input: the mask (additive float
@@ -157,6 +192,7 @@ struct AttentionInputs {
   bool rotary_value = false;
   bool fused = false;       // post-norm layers as ONNX Runtime's contrib operators
   std::string hidden_mask;  // XLM: float padding mask [batch, seq, 1] each layer's output is times
+  std::string lang_ids;     // X-MOD: each sample's adapter, int64 [batch]
 };
 
 // Multi-head self-attention, then the output projection.
@@ -203,7 +239,14 @@ std::string PostNormLayer(GraphBuilder& g, const EncoderShape& s, const EncoderL
   if (a.fused) return FusedEncoderLayer(g, s, w, x, a.mask);
   const std::string attn =
       ApplyNorm(g, g.Node("Add", {SelfAttention(g, s, w, x, a), x}), w.attention_norm, s.eps);
-  return ApplyNorm(g, g.Node("Add", {FeedForward(g, s, w, attn), attn}), w.output_norm, s.eps);
+  const std::string out =
+      ApplyNorm(g, g.Node("Add", {FeedForward(g, s, w, attn), attn}), w.output_norm, s.eps);
+  if (w.adapter_down.empty()) return out;
+  // XmodOutput.lang_adapter (ln_before_adapter, reusing output.LayerNorm): the normalised output
+  // plus its language's adapter, normalised again by the same LayerNorm.
+  const std::string down = PerLanguageLinear(g, w.adapter_down, out, a.lang_ids);
+  const std::string up = PerLanguageLinear(g, w.adapter_up, Activation(g, down, s.act), a.lang_ids);
+  return ApplyNorm(g, g.Node("Add", {up, out}), w.output_norm, s.eps);
 }
 
 // The pre-norm layer: each sublayer sees its input normalised and adds to it unnormalised.
@@ -224,7 +267,7 @@ std::string EncoderLayer(GraphBuilder& g, const EncoderShape& s, EncoderLayout l
 // stay plain ONNX.
 bool UsesFusedLayers(const GraphBuilder& g, const EncoderVariant& v) {
   return g.fused() && !Spec(v.layout).pre_norm && v.positions != EncoderPositions::kRotaryTable &&
-         !v.relative_bias;
+         !v.relative_bias && !v.language_adapters;
 }
 
 // Position ids [batch, seq] as RobertaEmbeddings makes them from input_ids: non-pad tokens
@@ -341,10 +384,11 @@ std::string MaskHidden(GraphBuilder& g, const std::string& x, const std::string&
 std::string Layers(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v, std::string h,
                    const AttentionInputs& a) {
   if (v.layout != EncoderLayout::kAlbert) {
-    for (int64_t l = 0; l < s.layers; ++l)
-      h = MaskHidden(
-          g, EncoderLayer(g, s, v.layout, FetchLayer(g, s, v.layout, std::to_string(l)), h, a),
-          a.hidden_mask);
+    for (int64_t l = 0; l < s.layers; ++l) {
+      EncoderLayerWeights w = FetchLayer(g, s, v.layout, std::to_string(l));
+      if (v.language_adapters) FetchAdapters(g, s, std::to_string(l), w);
+      h = MaskHidden(g, EncoderLayer(g, s, v.layout, w, h, a), a.hidden_mask);
+    }
     return h;
   }
   std::vector<std::vector<EncoderLayerWeights>> groups(static_cast<size_t>(s.hidden_groups));
@@ -401,7 +445,8 @@ constexpr const char* kEncoderPieces[] = {"layout",
                                           "relative_bias",
                                           "position_padding_idx",
                                           "intermediate_factor",
-                                          "activation_flag"};
+                                          "activation_flag",
+                                          "language_adapters"};
 
 }  // namespace
 
@@ -438,6 +483,7 @@ EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlo
   v.pooler = PieceFlag(pieces, "pooler", v.pooler, source);
   v.box_positions = PieceFlag(pieces, "box_positions", v.box_positions, source);
   v.relative_bias = PieceFlag(pieces, "relative_bias", v.relative_bias, source);
+  v.language_adapters = PieceFlag(pieces, "language_adapters", v.language_adapters, source);
   if (pieces.contains("position_padding_idx") && !pieces["position_padding_idx"].is_null()) {
     if (!pieces["position_padding_idx"].is_number_integer())
       throw Error(ErrorKind::kCorrupt,
@@ -479,6 +525,34 @@ const EncoderVariant& FindEncoderVariant(const std::string& model_type) {
       fmt::format("no encoder variant '{}' (a registration names an unknown type)", model_type));
 }
 
+namespace {
+
+// X-MOD's languages (one adapter each) and adapter width.
+void ReadLanguages(const HfConfig& c, const EncoderVariant& v, EncoderShape& s) {
+  if (v.layout != EncoderLayout::kBert)
+    throw Error(ErrorKind::kInternal, "language adapters are built on the bert layout only");
+  const nlohmann::json& languages =
+      c.json().contains("languages") ? c.json()["languages"] : nlohmann::json::array();
+  if (!languages.is_array() || languages.empty())
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': languages must be a non-empty list of "
+                                                 "language codes, not {}",
+                                                 c.origin(), languages.dump()));
+  for (const nlohmann::json& language : languages) {
+    if (!language.is_string())
+      throw Error(ErrorKind::kCorrupt, fmt::format("'{}': languages holds {}, not a language code",
+                                                   c.origin(), language.dump()));
+    s.languages.push_back(language.get<std::string>());
+  }
+  const int64_t factor = c.Int("adapter_reduction_factor", 2);
+  if (factor <= 0 || s.hidden % factor != 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': adapter_reduction_factor {} does not divide hidden_size {}",
+                            c.origin(), factor, s.hidden));
+  s.adapter_size = s.hidden / factor;
+}
+
+}  // namespace
+
 EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   const EncoderConfigDefaults& d = v.defaults;
   const bool distil = v.layout == EncoderLayout::kDistilBert;
@@ -509,6 +583,7 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   s.max_2d_positions = v.box_positions ? c.Int("max_2d_position_embeddings", 1024) : 0;
   s.rotary_value = v.positions == EncoderPositions::kRotaryTable && c.Bool("rotary_value", false);
   s.relative_buckets = v.relative_bias ? c.Int("relative_attention_num_buckets", 32) : 0;
+  if (v.language_adapters) ReadLanguages(c, v, s);
 
   const std::string& origin = c.origin();
   if (s.heads <= 0 || s.hidden % s.heads != 0)
@@ -585,6 +660,7 @@ EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& v, G
     h = MaskHidden(g, h, a.hidden_mask);
   }
   a.fused = fused;
+  a.lang_ids = in.lang_ids;
   a.mask = fused ? FusedAttentionMask(g) : AdditiveMask(g, in.attention_mask);
   if (v.positions == EncoderPositions::kRotaryTable) {
     const int64_t head_dim = s.hidden / s.heads;
@@ -620,6 +696,7 @@ void BuildEncoder(const HfConfig& config, const EncoderVariant& v, GraphBuilder&
   g.Input("input_ids", onnx::TensorProto::INT64, tokens);
   g.Input("attention_mask", onnx::TensorProto::INT64, tokens);
   if (v.token_types) g.Input("token_type_ids", onnx::TensorProto::INT64, tokens);
+  if (v.language_adapters) g.Input("lang_ids", onnx::TensorProto::INT64, {std::string("batch")});
   if (v.box_positions)
     g.Input("bbox", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence"), 4});
 

@@ -81,6 +81,9 @@ struct EncoderVariant {
   bool relative_bias = false;
   // The row RoBERTa-style position ids count from; -1: the config's pad_token_id (MPNet fixes 1).
   int64_t position_padding_idx = -1;
+  // X-MOD: a bottleneck adapter per language (config.languages) after each layer's FFN, chosen
+  // per sample by a lang_ids input [batch]; bert layout only.
+  bool language_adapters = false;
   // XLM: intermediate size = this times hidden_size (its config has no intermediate_size); 0: read
   int64_t intermediate_factor = 0;
   // XLM: a boolean config key choosing gelu (true) or relu (false); "": hidden_act
@@ -90,8 +93,8 @@ struct EncoderVariant {
 
 // The variant a template's encoder pieces name: {"layout": "bert", "positions": "sequential",
 // "projection": "none", "token_types": true, "pooler": true, "box_positions": false,
-// "relative_bias": false, "position_padding_idx": null, "intermediate_factor": 0,
-// "activation_flag": ""}; a piece
+// "relative_bias": false, "position_padding_idx": null, "intermediate_factor": null,
+// "activation_flag": "", "language_adapters": false}; a piece
 // left out keeps the value above. Throws core::Error(kCorrupt) naming `source` and the piece
 // for an unknown piece or value.
 EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlohmann::json& pieces,
@@ -109,6 +112,8 @@ struct EncoderShape {
   int64_t max_2d_positions = 0;            // box_positions' table rows; 0 without
   bool rotary_value = false;               // RoFormer's rotary_value: v rotated too
   int64_t relative_buckets = 0;            // relative_bias' table rows; 0 without
+  std::vector<std::string> languages;      // language_adapters' languages, in adapter order
+  int64_t adapter_size = 0;                // hidden_size / adapter_reduction_factor
   double eps;
   std::string act;
   // The longest input whose position ids stay inside the position table.
@@ -131,6 +136,7 @@ struct EncoderLayerWeights {
   EncoderNorm attention_norm;
   EncoderLinear ffn_in, ffn_out;
   EncoderNorm output_norm;
+  std::vector<EncoderLinear> adapter_down, adapter_up;  // X-MOD: one per language, else empty
 };
 
 // The graph tensors an encoder is built on, int64 [batch, sequence].
@@ -140,6 +146,7 @@ struct EncoderInputs {
   // Used when the variant has token types; empty: all zeros, as HF makes them when none are given.
   std::string token_type_ids = "token_type_ids";
   std::string bbox = "bbox";  // int64 [batch, sequence, 4], used when the variant has box_positions
+  std::string lang_ids = "lang_ids";  // int64 [batch], used when it has language_adapters
 };
 
 // last_hidden_state [batch, sequence, hidden]; pooler_output [batch, hidden], empty when the
