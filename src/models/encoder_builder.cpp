@@ -335,12 +335,31 @@ std::string Project(GraphBuilder& g, const EncoderShape& s, const EncoderVariant
 
 // Word (+ token type) + position embeddings and their LayerNorm (where the layout has one), at
 // embedding width.
+// RoCBertEmbeddings with concat_input: [word, shape, pronunciation] embeddings mapped to hidden.
+std::string ShapeAndPronunciation(GraphBuilder& g, const EncoderShape& s, const EncoderInputs& in,
+                                  const std::string& words) {
+  const std::string shape = g.Node(
+      "Gather",
+      {g.Weight("embeddings.shape_embed.weight", {s.shape_vocab, s.shape_dim}, WeightInit::kNormal),
+       in.shape_ids});
+  const std::string pronunciation =
+      g.Node("Gather", {g.Weight("embeddings.pronunciation_embed.weight",
+                                 {s.pronunciation_vocab, s.pronunciation_dim}, WeightInit::kNormal),
+                        in.pronunciation_ids});
+  const std::string joined =
+      g.Node("Concat", {words, shape, pronunciation}, {{"axis", int64_t{-1}}});
+  return ApplyLinear(g, joined,
+                     FetchLinear(g, "embeddings.map_inputs_layer",
+                                 s.embedding + s.shape_dim + s.pronunciation_dim, s.embedding));
+}
+
 std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
                        const EncoderInputs& in) {
   const LayoutSpec& spec = Spec(v.layout);
   const int64_t width = s.embedding;
   const std::string words = g.Weight(spec.word, {s.vocab, width}, WeightInit::kNormal);
   std::string h = g.Node("Gather", {words, in.input_ids});
+  if (v.shape_pronunciation) h = ShapeAndPronunciation(g, s, in, h);
   if (v.token_types) {
     const std::string types =
         *spec.token_type == '\0'
@@ -436,17 +455,12 @@ bool PieceFlag(const nlohmann::json& pieces, const char* piece, bool fallback,
   return pieces[piece].get<bool>();
 }
 
-constexpr const char* kEncoderPieces[] = {"layout",
-                                          "positions",
-                                          "projection",
-                                          "token_types",
-                                          "pooler",
-                                          "box_positions",
-                                          "relative_bias",
-                                          "position_padding_idx",
-                                          "intermediate_factor",
-                                          "activation_flag",
-                                          "language_adapters"};
+// clang-format off
+constexpr const char* kEncoderPieces[] = {
+    "layout", "positions", "projection", "token_types", "pooler", "box_positions",
+    "relative_bias", "position_padding_idx", "intermediate_factor", "activation_flag",
+    "language_adapters", "shape_pronunciation"};
+// clang-format on
 
 }  // namespace
 
@@ -484,6 +498,7 @@ EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlo
   v.box_positions = PieceFlag(pieces, "box_positions", v.box_positions, source);
   v.relative_bias = PieceFlag(pieces, "relative_bias", v.relative_bias, source);
   v.language_adapters = PieceFlag(pieces, "language_adapters", v.language_adapters, source);
+  v.shape_pronunciation = PieceFlag(pieces, "shape_pronunciation", v.shape_pronunciation, source);
   if (pieces.contains("position_padding_idx") && !pieces["position_padding_idx"].is_null()) {
     if (!pieces["position_padding_idx"].is_number_integer())
       throw Error(ErrorKind::kCorrupt,
@@ -584,6 +599,12 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   s.rotary_value = v.positions == EncoderPositions::kRotaryTable && c.Bool("rotary_value", false);
   s.relative_buckets = v.relative_bias ? c.Int("relative_attention_num_buckets", 32) : 0;
   if (v.language_adapters) ReadLanguages(c, v, s);
+  if (v.shape_pronunciation) {
+    s.shape_vocab = c.Int("shape_vocab_size", 24858);
+    s.shape_dim = c.Int("shape_embed_dim", 512);
+    s.pronunciation_vocab = c.Int("pronunciation_vocab_size", 910);
+    s.pronunciation_dim = c.Int("pronunciation_embed_dim", 768);
+  }
 
   const std::string& origin = c.origin();
   if (s.heads <= 0 || s.hidden % s.heads != 0)
@@ -603,7 +624,12 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
         {"max_position_embeddings", s.max_positions},
         {"num_hidden_groups", s.hidden_groups},
         {"inner_group_num", s.inner_group_num},
-        {"max_2d_position_embeddings", v.box_positions ? s.max_2d_positions : 1}})
+        {"max_2d_position_embeddings", v.box_positions ? s.max_2d_positions : 1},
+        {"relative_attention_num_buckets", v.relative_bias ? s.relative_buckets : 1},
+        {"shape_vocab_size", v.shape_pronunciation ? s.shape_vocab : 1},
+        {"shape_embed_dim", v.shape_pronunciation ? s.shape_dim : 1},
+        {"pronunciation_vocab_size", v.shape_pronunciation ? s.pronunciation_vocab : 1},
+        {"pronunciation_embed_dim", v.shape_pronunciation ? s.pronunciation_dim : 1}})
     if (value <= 0)
       throw Error(ErrorKind::kCorrupt,
                   fmt::format("'{}': {} is {}; it must be positive", origin, key, value));
@@ -696,6 +722,10 @@ void BuildEncoder(const HfConfig& config, const EncoderVariant& v, GraphBuilder&
   g.Input("input_ids", onnx::TensorProto::INT64, tokens);
   g.Input("attention_mask", onnx::TensorProto::INT64, tokens);
   if (v.token_types) g.Input("token_type_ids", onnx::TensorProto::INT64, tokens);
+  if (v.shape_pronunciation) {
+    g.Input("input_shape_ids", onnx::TensorProto::INT64, tokens);
+    g.Input("input_pronunciation_ids", onnx::TensorProto::INT64, tokens);
+  }
   if (v.language_adapters) g.Input("lang_ids", onnx::TensorProto::INT64, {std::string("batch")});
   if (v.box_positions)
     g.Input("bbox", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence"), 4});

@@ -84,6 +84,9 @@ struct EncoderVariant {
   // X-MOD: a bottleneck adapter per language (config.languages) after each layer's FFN, chosen
   // per sample by a lang_ids input [batch]; bert layout only.
   bool language_adapters = false;
+  // RoCBert: shape and pronunciation embeddings (inputs input_shape_ids, input_pronunciation_ids)
+  // concatenated with the word embeddings and mapped back to hidden_size (map_inputs_layer).
+  bool shape_pronunciation = false;
   // XLM: intermediate size = this times hidden_size (its config has no intermediate_size); 0: read
   int64_t intermediate_factor = 0;
   // XLM: a boolean config key choosing gelu (true) or relu (false); "": hidden_act
@@ -94,7 +97,8 @@ struct EncoderVariant {
 // The variant a template's encoder pieces name: {"layout": "bert", "positions": "sequential",
 // "projection": "none", "token_types": true, "pooler": true, "box_positions": false,
 // "relative_bias": false, "position_padding_idx": null, "intermediate_factor": null,
-// "activation_flag": "", "language_adapters": false}; a piece
+// "activation_flag": "", "language_adapters": false,
+// "shape_pronunciation": false}; a piece
 // left out keeps the value above. Throws core::Error(kCorrupt) naming `source` and the piece
 // for an unknown piece or value.
 EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlohmann::json& pieces,
@@ -113,7 +117,9 @@ struct EncoderShape {
   bool rotary_value = false;               // RoFormer's rotary_value: v rotated too
   int64_t relative_buckets = 0;            // relative_bias' table rows; 0 without
   std::vector<std::string> languages;      // language_adapters' languages, in adapter order
-  int64_t adapter_size = 0;                // hidden_size / adapter_reduction_factor
+  // shape_pronunciation's tables: rows and widths
+  int64_t shape_vocab = 0, shape_dim = 0, pronunciation_vocab = 0, pronunciation_dim = 0;
+  int64_t adapter_size = 0;  // hidden_size / adapter_reduction_factor
   double eps;
   std::string act;
   // The longest input whose position ids stay inside the position table.
@@ -147,6 +153,8 @@ struct EncoderInputs {
   std::string token_type_ids = "token_type_ids";
   std::string bbox = "bbox";  // int64 [batch, sequence, 4], used when the variant has box_positions
   std::string lang_ids = "lang_ids";  // int64 [batch], used when it has language_adapters
+  // int64 [batch, sequence], used when it has shape_pronunciation
+  std::string shape_ids = "input_shape_ids", pronunciation_ids = "input_pronunciation_ids";
 };
 
 // last_hidden_state [batch, sequence, hidden]; pooler_output [batch, hidden], empty when the
