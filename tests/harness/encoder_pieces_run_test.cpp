@@ -1,8 +1,9 @@
 // Runs graphs of the encoder builder's newer pieces on ONNX Runtime against double-precision
 // forward passes written here from the HF modeling code, with no HF fixture: Megatron-BERT's
 // pre-norm layers, RoFormer's pairwise rotary positions, MPNet's relative position bias and
-// padding-offset positions, and XLM's padding-masked hidden states with token types from the
-// word table. Each builds its graph with BuildEncoder from pieces over a seeded checkpoint.
+// padding-offset positions, XLM's padding-masked hidden states with token types from the word
+// table, and X-MOD's per-sample language adapters. Each builds its graph with BuildEncoder from
+// pieces over a seeded checkpoint.
 
 #include <cmath>
 #include <cstdint>
@@ -61,7 +62,8 @@ nlohmann::json Config(const std::string& type) {
 // Builds `pieces` over the checkpoint saved in `dir` and runs `in` on CPU.
 std::map<std::string, core::Tensor> RunPieces(const TempDir& dir, const nlohmann::json& config,
                                               const nlohmann::json& pieces, const Batch& in,
-                                              bool token_types) {
+                                              bool token_types,
+                                              std::map<std::string, core::Tensor> inputs = {}) {
   onnx::ModelProto proto;
   proto.set_ir_version(onnx::IR_VERSION);
   proto.mutable_graph()->set_name("test");
@@ -75,9 +77,8 @@ std::map<std::string, core::Tensor> RunPieces(const TempDir& dir, const nlohmann
   models::Model model;
   proto.SerializeToString(&model.onnx_bytes);
   auto session = runtime::OpenOnnxRuntimeSession(model, runtime::SessionOptions{});
-  std::map<std::string, core::Tensor> inputs = {
-      {"input_ids", Int64Tensor({in.batch, in.seq}, in.ids)},
-      {"attention_mask", Int64Tensor({in.batch, in.seq}, in.mask)}};
+  inputs["input_ids"] = Int64Tensor({in.batch, in.seq}, in.ids);
+  inputs["attention_mask"] = Int64Tensor({in.batch, in.seq}, in.mask);
   if (token_types) inputs["token_type_ids"] = Int64Tensor({in.batch, in.seq}, in.types);
   return session->Run(inputs);
 }
@@ -375,6 +376,63 @@ TEST(EncoderPiecesRun, XlmMasksHiddenStatesAndLooksTokenTypesUpAsWords) {
           testing::Act(testing::Linear(w, n.ffn_in, a, in.seq, kHidden, inter), "relu"), in.seq,
           inter, kHidden);
       x = masked(testing::LayerNorm(w, n.output_norm, Add(f, a), in.seq, kHidden, kEps));
+    }
+    ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
+  }
+}
+
+TEST(EncoderPiecesRun, XmodRunsEachSamplesLanguageAdapterAfterTheFfn) {
+  Checkpoint w(15);
+  w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
+  w.Add("embeddings.position_embeddings.weight", {kPositions, kHidden}, 0.5);
+  w.Add("embeddings.token_type_embeddings.weight", {2, kHidden}, 0.5);
+  w.Norm("embeddings.LayerNorm", kHidden);
+  const std::vector<std::string> languages = {"en_XX", "de_DE"};
+  const int64_t bottleneck = kHidden / 2;
+  for (int64_t l = 0; l < kLayers; ++l) {
+    AddLayer(w, BertNames(l));
+    for (const std::string& language : languages) {
+      const std::string p = fmt::format("encoder.layer.{}.output.adapter_modules.{}.", l, language);
+      w.Linear(p + "dense1", kHidden, bottleneck);
+      w.Linear(p + "dense2", bottleneck, kHidden);
+    }
+  }
+  w.Linear("pooler.dense", kHidden, kHidden);
+  TempDir dir;
+  nlohmann::json config = Config("xmod");
+  config["languages"] = languages;
+  w.Save(dir, config);
+  const Batch in;
+  const std::vector<int64_t> lang_ids = {1, 0};
+  const auto got =
+      RunPieces(dir, config, {{"positions", "after_padding"}, {"language_adapters", true}}, in,
+                true, {{"lang_ids", Int64Tensor({2}, lang_ids)}});
+
+  for (int64_t r = 0; r < in.batch; ++r) {
+    const auto ids = RowOf(in.ids, r, in.seq);
+    std::vector<int64_t> positions;
+    int64_t count = 0;
+    for (int64_t id : ids) positions.push_back(id == 1 ? 1 : 1 + ++count);
+    Vec x = testing::LayerNorm(
+        w, "embeddings.LayerNorm",
+        Add(Add(Rows(w, "embeddings.word_embeddings.weight", ids, kHidden),
+                Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, in.seq),
+                     kHidden)),
+            Rows(w, "embeddings.position_embeddings.weight", positions, kHidden)),
+        in.seq, kHidden, kEps);
+    const auto allowed = Allowed(RowOf(in.mask, r, in.seq));
+    for (int64_t l = 0; l < kLayers; ++l) {
+      const LayerNames n = BertNames(l);
+      // XmodLayer: the FFN's residual sum normalised by output.LayerNorm, plus the adapter of
+      // that, normalised again by the same LayerNorm.
+      const Vec out = PostNormLayer(w, n, x, in.seq, allowed, "gelu");
+      const std::string p = fmt::format("encoder.layer.{}.output.adapter_modules.{}.", l,
+                                        languages[static_cast<size_t>(lang_ids[r])]);
+      const Vec adapter = testing::Linear(
+          w, p + "dense2",
+          testing::Act(testing::Linear(w, p + "dense1", out, in.seq, kHidden, bottleneck), "gelu"),
+          in.seq, bottleneck, kHidden);
+      x = testing::LayerNorm(w, n.output_norm, Add(adapter, out), in.seq, kHidden, kEps);
     }
     ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
   }
