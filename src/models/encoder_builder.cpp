@@ -75,7 +75,19 @@ int64_t SizeKey(const HfConfig& c, const EncoderVariant& v, const std::string& b
 
 EncoderLinear FetchLinear(GraphBuilder& g, const std::string& prefix, int64_t in, int64_t out) {
   return {g.Weight(prefix + ".weight", {out, in}, WeightInit::kNormal, true),
-          g.Weight(prefix + ".bias", {out}, WeightInit::kZeros)};
+          g.Weight(prefix + ".bias", {out}, WeightInit::kZeros), 0};
+}
+
+// A Conv1d of kernel 1 in `groups` groups, weight [out, in / groups, 1] reshaped in the graph to
+// [groups, in / groups, out / groups] for a batched MatMul.
+EncoderLinear FetchConv1x1(GraphBuilder& g, const std::string& prefix, int64_t in, int64_t out,
+                           int64_t groups) {
+  const std::string weight =
+      g.Weight(prefix + ".weight", {out, in / groups, 1}, WeightInit::kNormal);
+  const std::string per_group =
+      g.Node("Reshape", {weight, g.ConstInt64({groups, out / groups, in / groups})});
+  return {g.Node("Transpose", {per_group}, {{"perm", std::vector<int64_t>{0, 2, 1}}}),
+          g.Weight(prefix + ".bias", {out}, WeightInit::kZeros), groups};
 }
 
 EncoderNorm FetchNorm(GraphBuilder& g, const std::string& prefix, int64_t size) {
@@ -84,7 +96,14 @@ EncoderNorm FetchNorm(GraphBuilder& g, const std::string& prefix, int64_t size) 
 }
 
 std::string ApplyLinear(GraphBuilder& g, const std::string& x, const EncoderLinear& w) {
-  return g.Node("Add", {g.Node("MatMul", {x, w.weight}), w.bias});
+  if (w.groups == 0) return g.Node("Add", {g.Node("MatMul", {x, w.weight}), w.bias});
+  // x [b, s, in] -> [b, G, s, in / G] @ [G, in / G, out / G] -> [b, s, out]
+  const std::string split = g.Node("Reshape", {x, g.ConstInt64({0, 0, w.groups, -1})});
+  const std::string per_group =
+      g.Node("Transpose", {split}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
+  const std::string y = g.Node("Transpose", {g.Node("MatMul", {per_group, w.weight})},
+                               {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
+  return g.Node("Add", {g.Node("Reshape", {y, g.ConstInt64({0, 0, -1})}), w.bias});
 }
 
 std::string ApplyNorm(GraphBuilder& g, const std::string& x, const EncoderNorm& w, double eps) {
@@ -107,28 +126,66 @@ struct LayoutSpec {
   bool mask_hidden;
 };
 
-// clang-format off
 constexpr LayoutSpec kLayouts[] = {
-    {EncoderLayout::kBert, "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight", "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key", "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense", "encoder.layer.{}.attention.output.LayerNorm",
-     "encoder.layer.{}.intermediate.dense", "encoder.layer.{}.output.dense", "encoder.layer.{}.output.LayerNorm", false, "embeddings.LayerNorm", "", "pooler.dense", false},
-    {EncoderLayout::kDistilBert, "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight", "transformer.layer.{}.attention.q_lin", "transformer.layer.{}.attention.k_lin", "transformer.layer.{}.attention.v_lin", "transformer.layer.{}.attention.out_lin", "transformer.layer.{}.sa_layer_norm",
-     "transformer.layer.{}.ffn.lin1", "transformer.layer.{}.ffn.lin2", "transformer.layer.{}.output_layer_norm", false, "embeddings.LayerNorm", "", "pooler.dense", false},
-    {EncoderLayout::kAlbert, "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight", "{}.attention.query", "{}.attention.key", "{}.attention.value", "{}.attention.dense", "{}.attention.LayerNorm",
-     "{}.ffn", "{}.ffn_output", "{}.full_layer_layer_norm", false, "embeddings.LayerNorm", "", "pooler", false},
-    {EncoderLayout::kMegatronBert, "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight", "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key", "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense", "encoder.layer.{}.attention.ln",
-     "encoder.layer.{}.intermediate.dense", "encoder.layer.{}.output.dense", "encoder.layer.{}.ln", true, "", "encoder.ln", "pooler.dense", false},
-    {EncoderLayout::kXlmRobertaXl, "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight", "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key", "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense", "encoder.layer.{}.attention.self_attn_layer_norm",
-     "encoder.layer.{}.intermediate.dense", "encoder.layer.{}.output.dense", "encoder.layer.{}.LayerNorm", true, "", "encoder.LayerNorm", "pooler.dense", false},
-    {EncoderLayout::kRobertaPreLayerNorm, "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight", "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key", "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense", "encoder.layer.{}.attention.LayerNorm",
-     "encoder.layer.{}.intermediate.dense", "encoder.layer.{}.output.dense", "encoder.layer.{}.intermediate.LayerNorm", true, "embeddings.LayerNorm", "LayerNorm", "pooler.dense", false},
-    {EncoderLayout::kMpnet, "embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight", "encoder.layer.{}.attention.attn.q", "encoder.layer.{}.attention.attn.k", "encoder.layer.{}.attention.attn.v", "encoder.layer.{}.attention.attn.o", "encoder.layer.{}.attention.LayerNorm",
-     "encoder.layer.{}.intermediate.dense", "encoder.layer.{}.output.dense", "encoder.layer.{}.output.LayerNorm", false, "embeddings.LayerNorm", "", "pooler.dense", false},
+    {EncoderLayout::kBert, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key",
+     "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense",
+     "encoder.layer.{}.attention.output.LayerNorm", "encoder.layer.{}.intermediate.dense",
+     "encoder.layer.{}.output.dense", "encoder.layer.{}.output.LayerNorm", false,
+     "embeddings.LayerNorm", "", "pooler.dense", false},
+    {EncoderLayout::kDistilBert, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "transformer.layer.{}.attention.q_lin", "transformer.layer.{}.attention.k_lin",
+     "transformer.layer.{}.attention.v_lin", "transformer.layer.{}.attention.out_lin",
+     "transformer.layer.{}.sa_layer_norm", "transformer.layer.{}.ffn.lin1",
+     "transformer.layer.{}.ffn.lin2", "transformer.layer.{}.output_layer_norm", false,
+     "embeddings.LayerNorm", "", "pooler.dense", false},
+    {EncoderLayout::kAlbert, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "{}.attention.query", "{}.attention.key", "{}.attention.value", "{}.attention.dense",
+     "{}.attention.LayerNorm", "{}.ffn", "{}.ffn_output", "{}.full_layer_layer_norm", false,
+     "embeddings.LayerNorm", "", "pooler", false},
+    {EncoderLayout::kMegatronBert, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key",
+     "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense",
+     "encoder.layer.{}.attention.ln", "encoder.layer.{}.intermediate.dense",
+     "encoder.layer.{}.output.dense", "encoder.layer.{}.ln", true, "", "encoder.ln", "pooler.dense",
+     false},
+    {EncoderLayout::kXlmRobertaXl, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key",
+     "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense",
+     "encoder.layer.{}.attention.self_attn_layer_norm", "encoder.layer.{}.intermediate.dense",
+     "encoder.layer.{}.output.dense", "encoder.layer.{}.LayerNorm", true, "", "encoder.LayerNorm",
+     "pooler.dense", false},
+    {EncoderLayout::kRobertaPreLayerNorm, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key",
+     "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense",
+     "encoder.layer.{}.attention.LayerNorm", "encoder.layer.{}.intermediate.dense",
+     "encoder.layer.{}.output.dense", "encoder.layer.{}.intermediate.LayerNorm", true,
+     "embeddings.LayerNorm", "LayerNorm", "pooler.dense", false},
+    {EncoderLayout::kMpnet, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "encoder.layer.{}.attention.attn.q", "encoder.layer.{}.attention.attn.k",
+     "encoder.layer.{}.attention.attn.v", "encoder.layer.{}.attention.attn.o",
+     "encoder.layer.{}.attention.LayerNorm", "encoder.layer.{}.intermediate.dense",
+     "encoder.layer.{}.output.dense", "encoder.layer.{}.output.LayerNorm", false,
+     "embeddings.LayerNorm", "", "pooler.dense", false},
+    {EncoderLayout::kSqueezeBert, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "encoder.layers.{}.attention.query", "encoder.layers.{}.attention.key",
+     "encoder.layers.{}.attention.value", "encoder.layers.{}.post_attention.conv1d",
+     "encoder.layers.{}.post_attention.layernorm", "encoder.layers.{}.intermediate.conv1d",
+     "encoder.layers.{}.output.conv1d", "encoder.layers.{}.output.layernorm", false,
+     "embeddings.LayerNorm", "", "pooler.dense", false},
     {EncoderLayout::kXlm, "embeddings.weight", "position_embeddings.weight", "",
      "attentions.{}.q_lin", "attentions.{}.k_lin", "attentions.{}.v_lin", "attentions.{}.out_lin",
-     "layer_norm1.{}", "ffns.{}.lin1", "ffns.{}.lin2", "layer_norm2.{}", false, "layer_norm_emb", "",
-     "", true},
+     "layer_norm1.{}", "ffns.{}.lin1", "ffns.{}.lin2", "layer_norm2.{}", false, "layer_norm_emb",
+     "", "", true},
 };
-// clang-format on
 
 const LayoutSpec& Spec(EncoderLayout layout) {
   for (const LayoutSpec& spec : kLayouts)
@@ -142,14 +199,19 @@ EncoderLayerWeights FetchLayer(GraphBuilder& g, const EncoderShape& s, EncoderLa
   const int64_t h = s.hidden, i = s.intermediate;
   const LayoutSpec& n = Spec(layout);
   auto name = [&](const char* pattern) { return fmt::format(fmt::runtime(pattern), layer); };
+  // SqueezeBERT's are grouped convolutions (groups > 0), the others' plain linears.
+  auto linear = [&](const char* pattern, int64_t in, int64_t out, int64_t groups) {
+    return layout == EncoderLayout::kSqueezeBert ? FetchConv1x1(g, name(pattern), in, out, groups)
+                                                 : FetchLinear(g, name(pattern), in, out);
+  };
   EncoderLayerWeights w;
-  w.query = FetchLinear(g, name(n.query), h, h);
-  w.key = FetchLinear(g, name(n.key), h, h);
-  w.value = FetchLinear(g, name(n.value), h, h);
-  w.attention_output = FetchLinear(g, name(n.attention_output), h, h);
+  w.query = linear(n.query, h, h, s.q_groups);
+  w.key = linear(n.key, h, h, s.k_groups);
+  w.value = linear(n.value, h, h, s.v_groups);
+  w.attention_output = linear(n.attention_output, h, h, s.attention_output_groups);
   w.attention_norm = FetchNorm(g, name(n.attention_norm), h);
-  w.ffn_in = FetchLinear(g, name(n.ffn_in), h, i);
-  w.ffn_out = FetchLinear(g, name(n.ffn_out), i, h);
+  w.ffn_in = linear(n.ffn_in, h, i, s.ffn_in_groups);
+  w.ffn_out = linear(n.ffn_out, i, h, s.ffn_out_groups);
   w.output_norm = FetchNorm(g, name(n.output_norm), h);
   return w;
 }
@@ -238,9 +300,9 @@ std::string PostNormLayer(GraphBuilder& g, const EncoderShape& s, const EncoderL
                           const std::string& x, const AttentionInputs& a) {
   if (a.fused) return FusedEncoderLayer(g, s, w, x, a.mask);
   const std::string attn =
-      ApplyNorm(g, g.Node("Add", {SelfAttention(g, s, w, x, a), x}), w.attention_norm, s.eps);
+      ApplyNorm(g, g.Node("Add", {SelfAttention(g, s, w, x, a), x}), w.attention_norm, s.layer_eps);
   const std::string out =
-      ApplyNorm(g, g.Node("Add", {FeedForward(g, s, w, attn), attn}), w.output_norm, s.eps);
+      ApplyNorm(g, g.Node("Add", {FeedForward(g, s, w, attn), attn}), w.output_norm, s.layer_eps);
   if (w.adapter_down.empty()) return out;
   // XmodOutput.lang_adapter (ln_before_adapter, reusing output.LayerNorm): the normalised output
   // plus its language's adapter, normalised again by the same LayerNorm.
@@ -266,8 +328,8 @@ std::string EncoderLayer(GraphBuilder& g, const EncoderShape& s, EncoderLayout l
 // The fused contrib operators fit the post-norm layers with plain attention only; the others
 // stay plain ONNX.
 bool UsesFusedLayers(const GraphBuilder& g, const EncoderVariant& v) {
-  return g.fused() && !Spec(v.layout).pre_norm && v.positions != EncoderPositions::kRotaryTable &&
-         !v.relative_bias && !v.language_adapters;
+  return g.fused() && !Spec(v.layout).pre_norm && v.layout != EncoderLayout::kSqueezeBert &&
+         v.positions != EncoderPositions::kRotaryTable && !v.relative_bias && !v.language_adapters;
 }
 
 // Position ids [batch, seq] as RobertaEmbeddings makes them from input_ids: non-pad tokens
@@ -481,7 +543,8 @@ EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlo
                          {"xlm_roberta_xl", EncoderLayout::kXlmRobertaXl},
                          {"roberta_prelayernorm", EncoderLayout::kRobertaPreLayerNorm},
                          {"mpnet", EncoderLayout::kMpnet},
-                         {"xlm", EncoderLayout::kXlm}},
+                         {"xlm", EncoderLayout::kXlm},
+                         {"squeezebert", EncoderLayout::kSqueezeBert}},
                         v.layout, source);
   v.positions = PieceValue(pieces, "positions",
                            {{"sequential", EncoderPositions::kSequential},
@@ -542,6 +605,31 @@ const EncoderVariant& FindEncoderVariant(const std::string& model_type) {
 
 namespace {
 
+// SqueezeBERT's *_groups keys; each must divide the widths it splits.
+void ReadConvGroups(const HfConfig& c, EncoderShape& s) {
+  if (c.Int("embedding_size", s.hidden) != s.hidden)  // SqueezeBertEncoder asserts it too
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': embedding_size {} must equal hidden_size {}", c.origin(),
+                            c.Int("embedding_size", s.hidden), s.hidden));
+  const struct {
+    const char* key;
+    int64_t* groups;
+    int64_t in, out;
+  } convs[] = {{"q_groups", &s.q_groups, s.hidden, s.hidden},
+               {"k_groups", &s.k_groups, s.hidden, s.hidden},
+               {"v_groups", &s.v_groups, s.hidden, s.hidden},
+               {"post_attention_groups", &s.attention_output_groups, s.hidden, s.hidden},
+               {"intermediate_groups", &s.ffn_in_groups, s.hidden, s.intermediate},
+               {"output_groups", &s.ffn_out_groups, s.intermediate, s.hidden}};
+  for (const auto& conv : convs) {
+    *conv.groups = c.Int(conv.key, 1);
+    if (*conv.groups <= 0 || conv.in % *conv.groups != 0 || conv.out % *conv.groups != 0)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': {} {} does not divide the widths {} and {}", c.origin(),
+                              conv.key, *conv.groups, conv.in, conv.out));
+  }
+}
+
 // X-MOD's languages (one adapter each) and adapter width.
 void ReadLanguages(const HfConfig& c, const EncoderVariant& v, EncoderShape& s) {
   if (v.layout != EncoderLayout::kBert)
@@ -590,6 +678,8 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
       v.position_padding_idx >= 0 ? v.position_padding_idx : c.Id("pad_token_id", d.pad_token_id);
   // DistilBERT's LayerNorms use 1e-12 whatever the config says.
   s.eps = distil ? 1e-12 : c.Double("layer_norm_eps", d.layer_norm_eps);
+  s.layer_eps = v.layout == EncoderLayout::kSqueezeBert ? 1e-12 : s.eps;
+  if (v.layout == EncoderLayout::kSqueezeBert) ReadConvGroups(c, s);
   s.act = distil ? c.String("activation", d.hidden_act) : c.String("hidden_act", d.hidden_act);
   if (!v.activation_flag.empty()) s.act = c.Bool(v.activation_flag, true) ? "gelu" : "relu";
   const bool albert = v.layout == EncoderLayout::kAlbert;

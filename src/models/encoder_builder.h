@@ -33,6 +33,11 @@ enum class EncoderLayout {
   // layer_norm1.N, ffns.N.lin1/lin2, layer_norm2.N; hidden states times the padding mask after
   // the embeddings and after every layer
   kXlm,
+  // SqueezeBERT: encoder.layers.N.attention.query, ..., post_attention.conv1d/layernorm,
+  // intermediate.conv1d, output.conv1d/layernorm: BERT's post-norm layer whose linears are
+  // grouped 1x1 convolutions (Conv1d weights [out, in / groups, 1]; *_groups keys), its layer
+  // LayerNorms at eps 1e-12 whatever the config says
+  kSqueezeBert,
 };
 
 enum class EncoderPositions {
@@ -121,6 +126,10 @@ struct EncoderShape {
   int64_t shape_vocab = 0, shape_dim = 0, pronunciation_vocab = 0, pronunciation_dim = 0;
   int64_t adapter_size = 0;  // hidden_size / adapter_reduction_factor
   double eps;
+  double layer_eps;  // the layers' LayerNorms (SqueezeBERT fixes 1e-12); eps elsewhere
+  // SqueezeBERT's convolution groups of q, k, v, the attention output, FFN in and out
+  int64_t q_groups = 0, k_groups = 0, v_groups = 0, attention_output_groups = 0, ffn_in_groups = 0,
+          ffn_out_groups = 0;
   std::string act;
   // The longest input whose position ids stay inside the position table.
   int64_t max_sequence = 0;
@@ -133,6 +142,8 @@ EncoderShape ReadEncoderShape(const HfConfig& config, const EncoderVariant& vari
 // [in, out] for MatMul.
 struct EncoderLinear {
   std::string weight, bias;
+  // 0: weight is [in, out]; G > 0: a grouped 1x1 convolution, weight [G, in / G, out / G]
+  int64_t groups = 0;
 };
 struct EncoderNorm {
   std::string gamma, beta;

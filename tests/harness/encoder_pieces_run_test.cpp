@@ -2,8 +2,8 @@
 // forward passes written here from the HF modeling code, with no HF fixture: Megatron-BERT's
 // pre-norm layers, RoFormer's pairwise rotary positions, MPNet's relative position bias and
 // padding-offset positions, XLM's padding-masked hidden states with token types from the word
-// table, and X-MOD's per-sample language adapters. Each builds its graph with BuildEncoder from
-// pieces over a seeded checkpoint.
+// table, X-MOD's per-sample language adapters, and SqueezeBERT's grouped convolutions. Each builds
+// its graph with BuildEncoder from pieces over a seeded checkpoint.
 
 #include <cmath>
 #include <cstdint>
@@ -433,6 +433,89 @@ TEST(EncoderPiecesRun, XmodRunsEachSamplesLanguageAdapterAfterTheFfn) {
           testing::Act(testing::Linear(w, p + "dense1", out, in.seq, kHidden, bottleneck), "gelu"),
           in.seq, bottleneck, kHidden);
       x = testing::LayerNorm(w, n.output_norm, Add(adapter, out), in.seq, kHidden, kEps);
+    }
+    ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
+  }
+}
+
+TEST(EncoderPiecesRun, SqueezeBertGroupsItsConvolutionsChannelWise) {
+  Checkpoint w(16);
+  w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
+  w.Add("embeddings.position_embeddings.weight", {kPositions, kHidden}, 0.5);
+  w.Add("embeddings.token_type_embeddings.weight", {2, kHidden}, 0.5);
+  w.Norm("embeddings.LayerNorm", kHidden);
+  // (module, in, out, groups) of one layer, as SqueezeBertModule builds them from the config
+  struct Conv {
+    std::string name;
+    int64_t in, out, groups;
+  };
+  auto convs = [](int64_t l) {
+    const std::string p = fmt::format("encoder.layers.{}.", l);
+    return std::vector<Conv>{{p + "attention.query", kHidden, kHidden, 2},
+                             {p + "attention.key", kHidden, kHidden, 4},
+                             {p + "attention.value", kHidden, kHidden, 1},
+                             {p + "post_attention.conv1d", kHidden, kHidden, 1},
+                             {p + "intermediate.conv1d", kHidden, kInter, 4},
+                             {p + "output.conv1d", kInter, kHidden, 2}};
+  };
+  for (int64_t l = 0; l < kLayers; ++l) {
+    for (const Conv& c : convs(l)) {
+      w.Add(c.name + ".weight", {c.out, c.in / c.groups, 1}, 0.3);
+      w.Add(c.name + ".bias", {c.out}, 0.1);
+    }
+    w.Norm(fmt::format("encoder.layers.{}.post_attention.layernorm", l), kHidden);
+    w.Norm(fmt::format("encoder.layers.{}.output.layernorm", l), kHidden);
+  }
+  w.Linear("pooler.dense", kHidden, kHidden);
+  TempDir dir;
+  nlohmann::json config = Config("squeezebert");
+  config.update({{"q_groups", 2},
+                 {"k_groups", 4},
+                 {"v_groups", 1},
+                 {"post_attention_groups", 1},
+                 {"intermediate_groups", 4},
+                 {"output_groups", 2},
+                 {"layer_norm_eps", 1e-5}});  // the embeddings' only: the layers keep 1e-12
+  w.Save(dir, config);
+  const Batch in;
+  const auto got = RunPieces(dir, config, {{"layout", "squeezebert"}}, in, true);
+
+  // Output channel o of a grouped 1x1 convolution sees only the inputs of its group.
+  auto conv = [&](const Conv& c, const Vec& x, int64_t n) {
+    const Vec& weight = w[c.name + ".weight"];
+    const int64_t in_per = c.in / c.groups, out_per = c.out / c.groups;
+    Vec y(static_cast<size_t>(n * c.out));
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t o = 0; o < c.out; ++o) {
+        double acc = w[c.name + ".bias"][o];
+        const int64_t group = o / out_per;
+        for (int64_t k = 0; k < in_per; ++k)
+          acc += weight[o * in_per + k] * x[r * c.in + group * in_per + k];
+        y[r * c.out + o] = acc;
+      }
+    return y;
+  };
+  for (int64_t r = 0; r < in.batch; ++r) {
+    std::vector<int64_t> positions(in.seq);
+    for (int64_t i = 0; i < in.seq; ++i) positions[i] = i;
+    Vec x = testing::LayerNorm(
+        w, "embeddings.LayerNorm",
+        Add(Add(Rows(w, "embeddings.word_embeddings.weight", RowOf(in.ids, r, in.seq), kHidden),
+                Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, in.seq),
+                     kHidden)),
+            Rows(w, "embeddings.position_embeddings.weight", positions, kHidden)),
+        in.seq, kHidden, 1e-5);
+    const auto allowed = Allowed(RowOf(in.mask, r, in.seq));
+    for (int64_t l = 0; l < kLayers; ++l) {
+      const std::vector<Conv> c = convs(l);
+      const Vec ctx = testing::Attention(conv(c[0], x, in.seq), in.seq, conv(c[1], x, in.seq),
+                                         conv(c[2], x, in.seq), in.seq, kHidden, kHeads, allowed);
+      const Vec a =
+          testing::LayerNorm(w, fmt::format("encoder.layers.{}.post_attention.layernorm", l),
+                             Add(conv(c[3], ctx, in.seq), x), in.seq, kHidden, 1e-12);
+      const Vec f = conv(c[5], testing::Act(conv(c[4], a, in.seq), "gelu"), in.seq);
+      x = testing::LayerNorm(w, fmt::format("encoder.layers.{}.output.layernorm", l), Add(f, a),
+                             in.seq, kHidden, 1e-12);
     }
     ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
   }
