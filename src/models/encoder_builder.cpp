@@ -521,7 +521,7 @@ bool PieceFlag(const nlohmann::json& pieces, const char* piece, bool fallback,
 constexpr const char* kEncoderPieces[] = {
     "layout", "positions", "projection", "token_types", "pooler", "box_positions",
     "relative_bias", "position_padding_idx", "intermediate_factor", "activation_flag",
-    "language_adapters", "shape_pronunciation"};
+    "language_adapters", "shape_pronunciation", "token_type_inputs"};
 // clang-format on
 
 }  // namespace
@@ -557,6 +557,9 @@ EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlo
                              {"always", EmbeddingProjection::kAlways}},
                             v.projection, source);
   v.token_types = PieceFlag(pieces, "token_types", v.token_types, source);
+  v.segment_token_types =
+      PieceValue(pieces, "token_type_inputs", {{"segments", true}, {"zeros", false}},
+                 v.segment_token_types, source);
   v.pooler = PieceFlag(pieces, "pooler", v.pooler, source);
   v.box_positions = PieceFlag(pieces, "box_positions", v.box_positions, source);
   v.relative_bias = PieceFlag(pieces, "relative_bias", v.relative_bias, source);

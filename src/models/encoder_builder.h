@@ -77,6 +77,9 @@ struct EncoderVariant {
   EncoderPositions positions = EncoderPositions::kSequential;
   EmbeddingProjection projection = EmbeddingProjection::kNone;
   bool token_types = true;  // a token_type_ids input and table
+  // What token_type_ids hold when a tokenizer makes them: segment ids (BERT) or zeros (RoBERTa's
+  // tokenizers send none, and the model then uses zeros); for the input hints.
+  bool segment_token_types = true;
   bool pooler = true;
   // LayoutLM: a bbox input [batch, sequence, 4] (x0, y0, x1, y1) and its x, y, height and width
   // tables of max_2d_position_embeddings rows, added to the embeddings.
@@ -103,7 +106,7 @@ struct EncoderVariant {
 // "projection": "none", "token_types": true, "pooler": true, "box_positions": false,
 // "relative_bias": false, "position_padding_idx": null, "intermediate_factor": null,
 // "activation_flag": "", "language_adapters": false,
-// "shape_pronunciation": false}; a piece
+// "shape_pronunciation": false, "token_type_inputs": "segments" | "zeros"}; a piece
 // left out keeps the value above. Throws core::Error(kCorrupt) naming `source` and the piece
 // for an unknown piece or value.
 EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlohmann::json& pieces,
