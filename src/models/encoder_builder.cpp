@@ -444,16 +444,6 @@ std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVari
   return Project(g, s, v, h);
 }
 
-// Additive mask as HF's eager path builds it: (1 - mask) * finfo(float32).min, [b, 1, 1, seq].
-std::string AdditiveMask(GraphBuilder& g, const std::string& attention_mask) {
-  const std::string mask_f =
-      g.Node("Cast", {attention_mask}, {{"to", int64_t{onnx::TensorProto::FLOAT}}});
-  const std::string inverted = g.Node("Sub", {g.ConstFloat(1.0f), mask_f});
-  const std::string mask =
-      g.Node("Mul", {inverted, g.ConstFloat(std::numeric_limits<float>::lowest())});
-  return g.Node("Unsqueeze", {mask, g.ConstInt64({1, 2})});
-}
-
 // x times the padding mask, where the layout multiplies by it.
 std::string MaskHidden(GraphBuilder& g, const std::string& x, const std::string& mask) {
   return mask.empty() ? x : g.Node("Mul", {x, mask});
@@ -591,6 +581,15 @@ EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlo
     v.activation_flag = pieces["activation_flag"].get<std::string>();
   }
   return v;
+}
+
+std::string AdditiveAttentionMask(GraphBuilder& g, const std::string& attention_mask) {
+  const std::string mask_f =
+      g.Node("Cast", {attention_mask}, {{"to", int64_t{onnx::TensorProto::FLOAT}}});
+  const std::string inverted = g.Node("Sub", {g.ConstFloat(1.0f), mask_f});
+  const std::string mask =
+      g.Node("Mul", {inverted, g.ConstFloat(std::numeric_limits<float>::lowest())});
+  return g.Node("Unsqueeze", {mask, g.ConstInt64({1, 2})});
 }
 
 const std::vector<EncoderVariant>& EncoderVariants() {
@@ -780,7 +779,7 @@ EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& v, G
   }
   a.fused = fused;
   a.lang_ids = in.lang_ids;
-  a.mask = fused ? FusedAttentionMask(g) : AdditiveMask(g, in.attention_mask);
+  a.mask = fused ? FusedAttentionMask(g) : AdditiveAttentionMask(g, in.attention_mask);
   if (v.positions == EncoderPositions::kRotaryTable) {
     const int64_t head_dim = s.hidden / s.heads;
     const std::string table = g.Weight("encoder.embed_positions.weight",

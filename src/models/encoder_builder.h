@@ -185,6 +185,10 @@ EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& vari
                               GraphBuilder& g, const EncoderInputs& in,
                               const EncoderOutputs& names = {});
 
+// The additive mask HF's eager attention adds, from attention_mask [batch, sequence] int64:
+// (1 - mask) * finfo(float32).min, [batch, 1, 1, sequence].
+std::string AdditiveAttentionMask(GraphBuilder& g, const std::string& attention_mask);
+
 // Weight names are the base model's ("embeddings.word_embeddings.weight", ...); each distinct
 // weight is asked for once, so ALBERT's shared layers count once. When g.fused(), the layers use
 // ONNX Runtime's contrib operators (encoder_fused.h); the outputs are the same.

@@ -2,7 +2,8 @@
 // forward passes written here from the HF modeling code, with no HF fixture: Megatron-BERT's
 // pre-norm layers, RoFormer's pairwise rotary positions, MPNet's relative position bias and
 // padding-offset positions, XLM's padding-masked hidden states with token types from the word
-// table, X-MOD's per-sample language adapters, and SqueezeBERT's grouped convolutions. Each builds
+// table, X-MOD's per-sample language adapters, SqueezeBERT's grouped convolutions, and
+// ModernBERT's alternating global and windowed rotary attention (BuildModernBert). Each builds
 // its graph with BuildEncoder from pieces over a seeded checkpoint.
 
 #include <cmath>
@@ -21,6 +22,7 @@
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "models/encoder_builder.h"
 #include "models/graph_builder.h"
+#include "models/modernbert_builder.h"
 #include "models/weights.h"
 #include "support/reference_forward.h"
 #include "support/temp_dir.h"
@@ -517,6 +519,123 @@ TEST(EncoderPiecesRun, SqueezeBertGroupsItsConvolutionsChannelWise) {
       x = testing::LayerNorm(w, fmt::format("encoder.layers.{}.output.layernorm", l), Add(f, a),
                              in.seq, kHidden, 1e-12);
     }
+    ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
+  }
+}
+
+// LayerNorm over rows of width h with `name`.weight and no bias (ModernBERT's norm_bias false).
+Vec NormNoBias(const Checkpoint& w, const std::string& name, const Vec& x, int64_t n, int64_t h,
+               double eps) {
+  Vec y(x.size());
+  for (int64_t r = 0; r < n; ++r) {
+    double mean = 0, var = 0;
+    for (int64_t c = 0; c < h; ++c) mean += x[r * h + c] / static_cast<double>(h);
+    for (int64_t c = 0; c < h; ++c)
+      var += (x[r * h + c] - mean) * (x[r * h + c] - mean) / static_cast<double>(h);
+    for (int64_t c = 0; c < h; ++c)
+      y[r * h + c] = (x[r * h + c] - mean) / std::sqrt(var + eps) * w[name + ".weight"][c];
+  }
+  return y;
+}
+
+TEST(ModernBertRun, AlternatesGlobalAndWindowedRotaryAttentionWithAGluMlp) {
+  constexpr int64_t kLayersHere = 3, kWindow = 2;  // layers 1 and 2 see keys within 1 position
+  constexpr double kNormEps = 1e-5;
+  Checkpoint w(17);
+  w.Add("embeddings.tok_embeddings.weight", {kVocab, kHidden}, 0.5);
+  w.Add("embeddings.norm.weight", {kHidden}, 0.1, 1.0);
+  for (int64_t l = 0; l < kLayersHere; ++l) {
+    const std::string p = fmt::format("layers.{}.", l);
+    if (l > 0) w.Add(p + "attn_norm.weight", {kHidden}, 0.1, 1.0);
+    w.Linear(p + "attn.Wqkv", kHidden, 3 * kHidden, false);
+    w.Linear(p + "attn.Wo", kHidden, kHidden, false);
+    w.Add(p + "mlp_norm.weight", {kHidden}, 0.1, 1.0);
+    w.Linear(p + "mlp.Wi", kHidden, 2 * kInter, false);
+    w.Linear(p + "mlp.Wo", kInter, kHidden, false);
+  }
+  w.Add("final_norm.weight", {kHidden}, 0.1, 1.0);
+  TempDir dir;
+  const nlohmann::json config = {{"model_type", "modernbert"},
+                                 {"vocab_size", kVocab},
+                                 {"hidden_size", kHidden},
+                                 {"num_attention_heads", kHeads},
+                                 {"intermediate_size", kInter},
+                                 {"num_hidden_layers", kLayersHere},
+                                 {"max_position_embeddings", kPositions},
+                                 {"local_attention", kWindow},
+                                 {"global_rope_theta", 160000.0},
+                                 {"local_rope_theta", 10.0}};
+  w.Save(dir, config);
+  onnx::ModelProto proto;
+  proto.set_ir_version(onnx::IR_VERSION);
+  proto.mutable_graph()->set_name("test");
+  auto* opset = proto.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(models::kOpsetVersion);
+  models::SafetensorsWeights weights(dir.path(), {});
+  models::GraphBuilder g(proto.mutable_graph(), &weights);
+  models::BuildModernBert(models::HfConfig(config, "test"), g);
+  models::Model model;
+  proto.SerializeToString(&model.onnx_bytes);
+  const Batch in;
+  const auto got = runtime::OpenOnnxRuntimeSession(model, runtime::SessionOptions{})
+                       ->Run({{"input_ids", Int64Tensor({in.batch, in.seq}, in.ids)},
+                              {"attention_mask", Int64Tensor({in.batch, in.seq}, in.mask)}});
+
+  const int64_t d = kHidden / kHeads;
+  // rotate_half rope at position p with 1 / theta^(2i / d).
+  auto rope = [&](Vec& x, double theta) {
+    for (int64_t p = 0; p < in.seq; ++p)
+      for (int64_t h = 0; h < kHeads; ++h)
+        for (int64_t i = 0; i < d / 2; ++i) {
+          const double angle =
+              static_cast<double>(p) / std::pow(theta, 2.0 * static_cast<double>(i) / d);
+          double& a = x[p * kHidden + h * d + i];
+          double& b = x[p * kHidden + h * d + i + d / 2];
+          const double a0 = a, b0 = b;
+          a = a0 * std::cos(angle) - b0 * std::sin(angle);
+          b = b0 * std::cos(angle) + a0 * std::sin(angle);
+        }
+  };
+  for (int64_t r = 0; r < in.batch; ++r) {
+    const auto mask = RowOf(in.mask, r, in.seq);
+    Vec x =
+        NormNoBias(w, "embeddings.norm",
+                   Rows(w, "embeddings.tok_embeddings.weight", RowOf(in.ids, r, in.seq), kHidden),
+                   in.seq, kHidden, kNormEps);
+    for (int64_t l = 0; l < kLayersHere; ++l) {
+      const std::string p = fmt::format("layers.{}.", l);
+      const bool local = l % 3 != 0;
+      std::vector<bool> allowed = Allowed(mask);
+      for (int64_t i = 0; i < in.seq; ++i)
+        for (int64_t j = 0; j < in.seq; ++j)
+          if (local && std::abs(i - j) > kWindow / 2) allowed[i * in.seq + j] = false;
+      const Vec xn = l == 0 ? x : NormNoBias(w, p + "attn_norm", x, in.seq, kHidden, kNormEps);
+      const Vec qkv = testing::Linear(w, p + "attn.Wqkv", xn, in.seq, kHidden, 3 * kHidden);
+      Vec q, k, v;
+      for (int64_t t = 0; t < in.seq; ++t) {
+        const auto row = qkv.begin() + t * 3 * kHidden;
+        q.insert(q.end(), row, row + kHidden);
+        k.insert(k.end(), row + kHidden, row + 2 * kHidden);
+        v.insert(v.end(), row + 2 * kHidden, row + 3 * kHidden);
+      }
+      const double theta = local ? 10.0 : 160000.0;
+      rope(q, theta);
+      rope(k, theta);
+      const Vec ctx = testing::Attention(q, in.seq, k, v, in.seq, kHidden, kHeads, allowed);
+      x = Add(x, testing::Linear(w, p + "attn.Wo", ctx, in.seq, kHidden, kHidden));
+      const Vec m = NormNoBias(w, p + "mlp_norm", x, in.seq, kHidden, kNormEps);
+      const Vec wi = testing::Linear(w, p + "mlp.Wi", m, in.seq, kHidden, 2 * kInter);
+      Vec gated(static_cast<size_t>(in.seq * kInter));
+      for (int64_t t = 0; t < in.seq; ++t)
+        for (int64_t c = 0; c < kInter; ++c) {
+          const double input = wi[t * 2 * kInter + c];
+          gated[t * kInter + c] = 0.5 * input * (1.0 + std::erf(input / std::sqrt(2.0))) *
+                                  wi[t * 2 * kInter + kInter + c];
+        }
+      x = Add(x, testing::Linear(w, p + "mlp.Wo", gated, in.seq, kInter, kHidden));
+    }
+    x = NormNoBias(w, "final_norm", x, in.seq, kHidden, kNormEps);
     ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
   }
 }
