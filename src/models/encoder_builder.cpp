@@ -19,53 +19,6 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-std::vector<EncoderVariant> MakeVariants() {
-  // Defaults are each HF config class's __init__ defaults (transformers 5.x).
-  EncoderVariant bert;
-  bert.model_type = "bert";
-
-  // RobertaConfig is BertConfig with pad_token_id 1; XLM-R and CamemBERT keep BERT's vocab.
-  EncoderVariant roberta = bert;
-  roberta.model_type = "roberta";
-  roberta.positions = EncoderPositions::kAfterPadding;
-  roberta.defaults.vocab_size = 50265;
-  roberta.defaults.pad_token_id = 1;
-  EncoderVariant xlm_roberta = roberta;
-  xlm_roberta.model_type = "xlm-roberta";
-  xlm_roberta.defaults.vocab_size = 30522;
-  EncoderVariant camembert = xlm_roberta;
-  camembert.model_type = "camembert";
-
-  EncoderVariant distilbert = bert;
-  distilbert.model_type = "distilbert";
-  distilbert.layout = EncoderLayout::kDistilBert;
-  distilbert.token_types = false;
-  distilbert.pooler = false;
-  distilbert.defaults.num_hidden_layers = 6;
-
-  EncoderVariant electra = bert;
-  electra.model_type = "electra";
-  electra.projection = EmbeddingProjection::kWhenSizesDiffer;
-  electra.pooler = false;
-  electra.defaults.hidden_size = 256;
-  electra.defaults.embedding_size = 128;
-  electra.defaults.num_attention_heads = 4;
-  electra.defaults.intermediate_size = 1024;
-
-  EncoderVariant albert = bert;
-  albert.model_type = "albert";
-  albert.layout = EncoderLayout::kAlbert;
-  albert.projection = EmbeddingProjection::kAlways;
-  albert.defaults.vocab_size = 30000;
-  albert.defaults.hidden_size = 4096;
-  albert.defaults.embedding_size = 128;
-  albert.defaults.num_attention_heads = 64;
-  albert.defaults.intermediate_size = 16384;
-  albert.defaults.hidden_act = "gelu_new";
-
-  return {bert, roberta, xlm_roberta, camembert, distilbert, electra, albert};
-}
-
 // DistilBertConfig names its sizes differently; HF's attribute_map also accepts the BERT names.
 int64_t SizeKey(const HfConfig& c, const EncoderVariant& v, const std::string& bert_key,
                 const std::string& distil_key, int64_t fallback) {
@@ -592,17 +545,12 @@ std::string AdditiveAttentionMask(GraphBuilder& g, const std::string& attention_
   return g.Node("Unsqueeze", {mask, g.ConstInt64({1, 2})});
 }
 
-const std::vector<EncoderVariant>& EncoderVariants() {
-  static const std::vector<EncoderVariant> variants = MakeVariants();
-  return variants;
-}
-
-const EncoderVariant& FindEncoderVariant(const std::string& model_type) {
-  for (const auto& v : EncoderVariants())
-    if (v.model_type == model_type) return v;
-  throw Error(
-      ErrorKind::kInternal,
-      fmt::format("no encoder variant '{}' (a registration names an unknown type)", model_type));
+EncoderVariant EncoderVariantOf(const HfConfig& config) {
+  nlohmann::json pieces = nlohmann::json::object();
+  for (const char* name : kEncoderPieces)
+    if (nlohmann::json value = config.Piece(name); !value.is_null()) pieces[name] = value;
+  return EncoderVariantFromPieces(config.template_name(), pieces,
+                                  fmt::format("template:{}", config.template_name()));
 }
 
 namespace {
@@ -828,10 +776,6 @@ void BuildEncoder(const HfConfig& config, const EncoderVariant& v, GraphBuilder&
            {std::string("batch"), std::string("sequence"), s.hidden});
   if (v.pooler)
     g.Output(out.pooler_output, onnx::TensorProto::FLOAT, {std::string("batch"), s.hidden});
-}
-
-void BuildBert(const HfConfig& config, GraphBuilder& g) {
-  BuildEncoder(config, FindEncoderVariant("bert"), g);
 }
 
 }  // namespace ipfs_accel::models

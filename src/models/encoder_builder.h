@@ -112,10 +112,9 @@ struct EncoderVariant {
 EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlohmann::json& pieces,
                                         const std::string& source);
 
-// bert, roberta, xlm-roberta, camembert, distilbert, electra, albert.
-const std::vector<EncoderVariant>& EncoderVariants();
-// Throws core::Error(kInternal) for a model_type that is not in EncoderVariants().
-const EncoderVariant& FindEncoderVariant(const std::string& model_type);
+// The variant the pieces of the template that resolved `config` name (HfConfig::Piece; see
+// models::ApplyTemplate). Throws core::Error(kCorrupt) naming the template for an unknown value.
+EncoderVariant EncoderVariantOf(const HfConfig& config);
 
 // The sizes a config gives one variant, its defaults filled in and checked.
 struct EncoderShape {
@@ -193,7 +192,5 @@ std::string AdditiveAttentionMask(GraphBuilder& g, const std::string& attention_
 // weight is asked for once, so ALBERT's shared layers count once. When g.fused(), the layers use
 // ONNX Runtime's contrib operators (encoder_fused.h); the outputs are the same.
 void BuildEncoder(const HfConfig& config, const EncoderVariant& variant, GraphBuilder& g);
-// BuildEncoder with the "bert" variant.
-void BuildBert(const HfConfig& config, GraphBuilder& g);
 
 }  // namespace ipfs_accel::models
