@@ -13,9 +13,15 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
+// ClapTextConfig's structure and defaults: RoBERTa's (positions after padding) with 514 position
+// rows and one token type. Its sub-config has no template, so the defaults live here.
 EncoderVariant MakeClapTextVariant() {
-  EncoderVariant v = FindEncoderVariant("roberta");
+  EncoderVariant v;
   v.model_type = "clap_text_model";
+  v.positions = EncoderPositions::kAfterPadding;
+  v.segment_token_types = false;
+  v.defaults.vocab_size = 50265;
+  v.defaults.pad_token_id = 1;
   v.defaults.max_position_embeddings = 514;
   v.defaults.type_vocab_size = 1;
   return v;

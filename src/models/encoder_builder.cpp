@@ -1,12 +1,15 @@
 #include "encoder_builder.h"
 
+#include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 
 #include <fmt/format.h>
 
 #include "activation.h"
 #include "encoder_fused.h"
+#include "encoder_positions.h"
 #include "ipfs_accel/core/error.h"
 
 namespace ipfs_accel::models {
@@ -15,53 +18,6 @@ namespace {
 
 using core::Error;
 using core::ErrorKind;
-
-std::vector<EncoderVariant> MakeVariants() {
-  // Defaults are each HF config class's __init__ defaults (transformers 5.x).
-  EncoderVariant bert;
-  bert.model_type = "bert";
-
-  // RobertaConfig is BertConfig with pad_token_id 1; XLM-R and CamemBERT keep BERT's vocab.
-  EncoderVariant roberta = bert;
-  roberta.model_type = "roberta";
-  roberta.positions = EncoderPositions::kAfterPadding;
-  roberta.defaults.vocab_size = 50265;
-  roberta.defaults.pad_token_id = 1;
-  EncoderVariant xlm_roberta = roberta;
-  xlm_roberta.model_type = "xlm-roberta";
-  xlm_roberta.defaults.vocab_size = 30522;
-  EncoderVariant camembert = xlm_roberta;
-  camembert.model_type = "camembert";
-
-  EncoderVariant distilbert = bert;
-  distilbert.model_type = "distilbert";
-  distilbert.layout = EncoderLayout::kDistilBert;
-  distilbert.token_types = false;
-  distilbert.pooler = false;
-  distilbert.defaults.num_hidden_layers = 6;
-
-  EncoderVariant electra = bert;
-  electra.model_type = "electra";
-  electra.projection = EmbeddingProjection::kWhenSizesDiffer;
-  electra.pooler = false;
-  electra.defaults.hidden_size = 256;
-  electra.defaults.embedding_size = 128;
-  electra.defaults.num_attention_heads = 4;
-  electra.defaults.intermediate_size = 1024;
-
-  EncoderVariant albert = bert;
-  albert.model_type = "albert";
-  albert.layout = EncoderLayout::kAlbert;
-  albert.projection = EmbeddingProjection::kAlways;
-  albert.defaults.vocab_size = 30000;
-  albert.defaults.hidden_size = 4096;
-  albert.defaults.embedding_size = 128;
-  albert.defaults.num_attention_heads = 64;
-  albert.defaults.intermediate_size = 16384;
-  albert.defaults.hidden_act = "gelu_new";
-
-  return {bert, roberta, xlm_roberta, camembert, distilbert, electra, albert};
-}
 
 // DistilBertConfig names its sizes differently; HF's attribute_map also accepts the BERT names.
 int64_t SizeKey(const HfConfig& c, const EncoderVariant& v, const std::string& bert_key,
@@ -72,7 +28,19 @@ int64_t SizeKey(const HfConfig& c, const EncoderVariant& v, const std::string& b
 
 EncoderLinear FetchLinear(GraphBuilder& g, const std::string& prefix, int64_t in, int64_t out) {
   return {g.Weight(prefix + ".weight", {out, in}, WeightInit::kNormal, true),
-          g.Weight(prefix + ".bias", {out}, WeightInit::kZeros)};
+          g.Weight(prefix + ".bias", {out}, WeightInit::kZeros), 0};
+}
+
+// A Conv1d of kernel 1 in `groups` groups, weight [out, in / groups, 1] reshaped in the graph to
+// [groups, in / groups, out / groups] for a batched MatMul.
+EncoderLinear FetchConv1x1(GraphBuilder& g, const std::string& prefix, int64_t in, int64_t out,
+                           int64_t groups) {
+  const std::string weight =
+      g.Weight(prefix + ".weight", {out, in / groups, 1}, WeightInit::kNormal);
+  const std::string per_group =
+      g.Node("Reshape", {weight, g.ConstInt64({groups, out / groups, in / groups})});
+  return {g.Node("Transpose", {per_group}, {{"perm", std::vector<int64_t>{0, 2, 1}}}),
+          g.Weight(prefix + ".bias", {out}, WeightInit::kZeros), groups};
 }
 
 EncoderNorm FetchNorm(GraphBuilder& g, const std::string& prefix, int64_t size) {
@@ -81,7 +49,14 @@ EncoderNorm FetchNorm(GraphBuilder& g, const std::string& prefix, int64_t size) 
 }
 
 std::string ApplyLinear(GraphBuilder& g, const std::string& x, const EncoderLinear& w) {
-  return g.Node("Add", {g.Node("MatMul", {x, w.weight}), w.bias});
+  if (w.groups == 0) return g.Node("Add", {g.Node("MatMul", {x, w.weight}), w.bias});
+  // x [b, s, in] -> [b, G, s, in / G] @ [G, in / G, out / G] -> [b, s, out]
+  const std::string split = g.Node("Reshape", {x, g.ConstInt64({0, 0, w.groups, -1})});
+  const std::string per_group =
+      g.Node("Transpose", {split}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
+  const std::string y = g.Node("Transpose", {g.Node("MatMul", {per_group, w.weight})},
+                               {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
+  return g.Node("Add", {g.Node("Reshape", {y, g.ConstInt64({0, 0, -1})}), w.bias});
 }
 
 std::string ApplyNorm(GraphBuilder& g, const std::string& x, const EncoderNorm& w, double eps) {
@@ -89,74 +64,225 @@ std::string ApplyNorm(GraphBuilder& g, const std::string& x, const EncoderNorm& 
                 {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(eps)}});
 }
 
-// One layer's weights under `prefix`, by the layout's module names.
-EncoderLayerWeights FetchLayer(GraphBuilder& g, const EncoderShape& s, EncoderLayout layout,
-                               const std::string& prefix) {
-  const int64_t h = s.hidden, i = s.intermediate;
-  const std::string p = prefix + ".";
-  switch (layout) {
-    case EncoderLayout::kBert:
-      return {FetchLinear(g, p + "attention.self.query", h, h),
-              FetchLinear(g, p + "attention.self.key", h, h),
-              FetchLinear(g, p + "attention.self.value", h, h),
-              FetchLinear(g, p + "attention.output.dense", h, h),
-              FetchNorm(g, p + "attention.output.LayerNorm", h),
-              FetchLinear(g, p + "intermediate.dense", h, i),
-              FetchLinear(g, p + "output.dense", i, h),
-              FetchNorm(g, p + "output.LayerNorm", h)};
-    case EncoderLayout::kDistilBert:
-      return {FetchLinear(g, p + "attention.q_lin", h, h),
-              FetchLinear(g, p + "attention.k_lin", h, h),
-              FetchLinear(g, p + "attention.v_lin", h, h),
-              FetchLinear(g, p + "attention.out_lin", h, h),
-              FetchNorm(g, p + "sa_layer_norm", h),
-              FetchLinear(g, p + "ffn.lin1", h, i),
-              FetchLinear(g, p + "ffn.lin2", i, h),
-              FetchNorm(g, p + "output_layer_norm", h)};
-    case EncoderLayout::kAlbert:
-      return {FetchLinear(g, p + "attention.query", h, h),
-              FetchLinear(g, p + "attention.key", h, h),
-              FetchLinear(g, p + "attention.value", h, h),
-              FetchLinear(g, p + "attention.dense", h, h),
-              FetchNorm(g, p + "attention.LayerNorm", h),
-              FetchLinear(g, p + "ffn", h, i),
-              FetchLinear(g, p + "ffn_output", i, h),
-              FetchNorm(g, p + "full_layer_layer_norm", h)};
-  }
+// A layout's weight names and where its LayerNorms sit. A layer's names have "{}" where the
+// layer goes: its index, or for ALBERT the shared layer's module path.
+struct LayoutSpec {
+  EncoderLayout layout;
+  const char *word, *position, *token_type;  // token_type "": token types index the word table
+  const char *query, *key, *value, *attention_output, *attention_norm, *ffn_in, *ffn_out,
+      *output_norm;
+  bool pre_norm;               // x + f(LayerNorm(x)) rather than LayerNorm(x + f(x))
+  const char* embedding_norm;  // "" for none
+  const char* final_norm;      // after the last layer, "" for none
+  const char* pooler;
+  // XLM: hidden states times the padding mask after the embeddings and after every layer.
+  bool mask_hidden;
+};
+
+constexpr LayoutSpec kLayouts[] = {
+    {EncoderLayout::kBert, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key",
+     "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense",
+     "encoder.layer.{}.attention.output.LayerNorm", "encoder.layer.{}.intermediate.dense",
+     "encoder.layer.{}.output.dense", "encoder.layer.{}.output.LayerNorm", false,
+     "embeddings.LayerNorm", "", "pooler.dense", false},
+    {EncoderLayout::kDistilBert, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "transformer.layer.{}.attention.q_lin", "transformer.layer.{}.attention.k_lin",
+     "transformer.layer.{}.attention.v_lin", "transformer.layer.{}.attention.out_lin",
+     "transformer.layer.{}.sa_layer_norm", "transformer.layer.{}.ffn.lin1",
+     "transformer.layer.{}.ffn.lin2", "transformer.layer.{}.output_layer_norm", false,
+     "embeddings.LayerNorm", "", "pooler.dense", false},
+    {EncoderLayout::kAlbert, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "{}.attention.query", "{}.attention.key", "{}.attention.value", "{}.attention.dense",
+     "{}.attention.LayerNorm", "{}.ffn", "{}.ffn_output", "{}.full_layer_layer_norm", false,
+     "embeddings.LayerNorm", "", "pooler", false},
+    {EncoderLayout::kMegatronBert, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key",
+     "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense",
+     "encoder.layer.{}.attention.ln", "encoder.layer.{}.intermediate.dense",
+     "encoder.layer.{}.output.dense", "encoder.layer.{}.ln", true, "", "encoder.ln", "pooler.dense",
+     false},
+    {EncoderLayout::kXlmRobertaXl, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key",
+     "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense",
+     "encoder.layer.{}.attention.self_attn_layer_norm", "encoder.layer.{}.intermediate.dense",
+     "encoder.layer.{}.output.dense", "encoder.layer.{}.LayerNorm", true, "", "encoder.LayerNorm",
+     "pooler.dense", false},
+    {EncoderLayout::kRobertaPreLayerNorm, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key",
+     "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense",
+     "encoder.layer.{}.attention.LayerNorm", "encoder.layer.{}.intermediate.dense",
+     "encoder.layer.{}.output.dense", "encoder.layer.{}.intermediate.LayerNorm", true,
+     "embeddings.LayerNorm", "LayerNorm", "pooler.dense", false},
+    {EncoderLayout::kMpnet, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "encoder.layer.{}.attention.attn.q", "encoder.layer.{}.attention.attn.k",
+     "encoder.layer.{}.attention.attn.v", "encoder.layer.{}.attention.attn.o",
+     "encoder.layer.{}.attention.LayerNorm", "encoder.layer.{}.intermediate.dense",
+     "encoder.layer.{}.output.dense", "encoder.layer.{}.output.LayerNorm", false,
+     "embeddings.LayerNorm", "", "pooler.dense", false},
+    {EncoderLayout::kSqueezeBert, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "encoder.layers.{}.attention.query", "encoder.layers.{}.attention.key",
+     "encoder.layers.{}.attention.value", "encoder.layers.{}.post_attention.conv1d",
+     "encoder.layers.{}.post_attention.layernorm", "encoder.layers.{}.intermediate.conv1d",
+     "encoder.layers.{}.output.conv1d", "encoder.layers.{}.output.layernorm", false,
+     "embeddings.LayerNorm", "", "pooler.dense", false},
+    {EncoderLayout::kXlm, "embeddings.weight", "position_embeddings.weight", "",
+     "attentions.{}.q_lin", "attentions.{}.k_lin", "attentions.{}.v_lin", "attentions.{}.out_lin",
+     "layer_norm1.{}", "ffns.{}.lin1", "ffns.{}.lin2", "layer_norm2.{}", false, "layer_norm_emb",
+     "", "", true},
+};
+
+const LayoutSpec& Spec(EncoderLayout layout) {
+  for (const LayoutSpec& spec : kLayouts)
+    if (spec.layout == layout) return spec;
   throw Error(ErrorKind::kInternal, "unknown encoder layout");
 }
 
-// Multi-head self-attention with an additive mask [batch, 1, 1, seq], then the output
-// projection and the post-norm residual.
+// One layer's weights, `layer` filling the layout's names.
+EncoderLayerWeights FetchLayer(GraphBuilder& g, const EncoderShape& s, EncoderLayout layout,
+                               const std::string& layer) {
+  const int64_t h = s.hidden, i = s.intermediate;
+  const LayoutSpec& n = Spec(layout);
+  auto name = [&](const char* pattern) { return fmt::format(fmt::runtime(pattern), layer); };
+  // SqueezeBERT's are grouped convolutions (groups > 0), the others' plain linears.
+  auto linear = [&](const char* pattern, int64_t in, int64_t out, int64_t groups) {
+    return layout == EncoderLayout::kSqueezeBert ? FetchConv1x1(g, name(pattern), in, out, groups)
+                                                 : FetchLinear(g, name(pattern), in, out);
+  };
+  EncoderLayerWeights w;
+  w.query = linear(n.query, h, h, s.q_groups);
+  w.key = linear(n.key, h, h, s.k_groups);
+  w.value = linear(n.value, h, h, s.v_groups);
+  w.attention_output = linear(n.attention_output, h, h, s.attention_output_groups);
+  w.attention_norm = FetchNorm(g, name(n.attention_norm), h);
+  w.ffn_in = linear(n.ffn_in, h, i, s.ffn_in_groups);
+  w.ffn_out = linear(n.ffn_out, i, h, s.ffn_out_groups);
+  w.output_norm = FetchNorm(g, name(n.output_norm), h);
+  return w;
+}
+
+// X-MOD's adapters of one layer: output.adapter_modules.<language>.dense1/dense2, in the order
+// of config.languages (the order lang_ids index).
+void FetchAdapters(GraphBuilder& g, const EncoderShape& s, const std::string& layer,
+                   EncoderLayerWeights& w) {
+  for (const std::string& language : s.languages) {
+    const std::string p =
+        fmt::format("encoder.layer.{}.output.adapter_modules.{}.", layer, language);
+    w.adapter_down.push_back(FetchLinear(g, p + "dense1", s.hidden, s.adapter_size));
+    w.adapter_up.push_back(FetchLinear(g, p + "dense2", s.adapter_size, s.hidden));
+  }
+}
+
+// Each sample's language's linear: weights [languages, in, out] gathered by lang_ids [batch] to
+// [batch, in, out], applied to x [batch, seq, in] by a batched MatMul.
+std::string PerLanguageLinear(GraphBuilder& g, const std::vector<EncoderLinear>& per_language,
+                              const std::string& x, const std::string& lang_ids) {
+  std::vector<std::string> weights, biases;
+  for (const EncoderLinear& l : per_language) {
+    weights.push_back(g.Node("Unsqueeze", {l.weight, g.ConstInt64({0})}));
+    biases.push_back(g.Node("Unsqueeze", {l.bias, g.ConstInt64({0})}));
+  }
+  const std::string weight = g.Node(
+      "Gather", {g.Node("Concat", weights, {{"axis", int64_t{0}}}), lang_ids});  // [b, in, out]
+  const std::string bias =
+      g.Node("Gather", {g.Node("Concat", biases, {{"axis", int64_t{0}}}), lang_ids});  // [b, out]
+  return g.Node("Add",
+                {g.Node("MatMul", {x, weight}), g.Node("Unsqueeze", {bias, g.ConstInt64({1})})});
+}
+
+// What every layer's attention takes besides its input: the mask (additive float
+// [batch, 1, 1, seq], or the fused Attention's int32 mask), and RoFormer's rotation.
+struct AttentionInputs {
+  std::string mask;
+  std::string bias;   // MPNet's relative position bias [1, heads, seq, seq], "" for none
+  PairRotary rotary;  // empty without rotary positions
+  bool rotary_value = false;
+  bool fused = false;       // post-norm layers as ONNX Runtime's contrib operators
+  std::string hidden_mask;  // XLM: float padding mask [batch, seq, 1] each layer's output is times
+  std::string lang_ids;     // X-MOD: each sample's adapter, int64 [batch]
+};
+
+// Multi-head self-attention, then the output projection.
 std::string SelfAttention(GraphBuilder& g, const EncoderShape& s, const EncoderLayerWeights& w,
-                          const std::string& x, const std::string& mask) {
+                          const std::string& x, const AttentionInputs& a) {
   const int64_t head_dim = s.hidden / s.heads;
   const std::string split_shape = g.ConstInt64({0, 0, s.heads, head_dim});
   auto heads = [&](const EncoderLinear& proj, std::vector<int64_t> perm) {
     const std::string y = ApplyLinear(g, x, proj);
     return g.Node("Transpose", {g.Node("Reshape", {y, split_shape})}, {{"perm", perm}});
   };
-  const std::string q = heads(w.query, {0, 2, 1, 3});  // [b, h, s, d]
-  const std::string k = heads(w.key, {0, 2, 3, 1});    // [b, h, d, s]
-  const std::string v = heads(w.value, {0, 2, 1, 3});
+  std::string q, k, v;
+  if (a.rotary.sin.empty()) {
+    q = heads(w.query, {0, 2, 1, 3});  // [b, h, s, d]
+    k = heads(w.key, {0, 2, 3, 1});    // [b, h, d, s]
+    v = heads(w.value, {0, 2, 1, 3});
+  } else {  // rotated as [b, h, s, d], then k transposed
+    auto rotated = [&](const EncoderLinear& proj) {
+      return ApplyPairRotary(g, heads(proj, {0, 2, 1, 3}), a.rotary, head_dim);
+    };
+    q = rotated(w.query);
+    k = g.Node("Transpose", {rotated(w.key)}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
+    v = a.rotary_value ? rotated(w.value) : heads(w.value, {0, 2, 1, 3});
+  }
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   std::string scores = g.Node("Mul", {g.Node("MatMul", {q, k}), g.ConstFloat(scale)});
-  scores = g.Node("Add", {scores, mask});
+  if (!a.bias.empty()) scores = g.Node("Add", {scores, a.bias});
+  scores = g.Node("Add", {scores, a.mask});
   const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
   std::string ctx = g.Node("MatMul", {probs, v});
   ctx = g.Node("Transpose", {ctx}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
   ctx = g.Node("Reshape", {ctx, g.ConstInt64({0, 0, s.hidden})});
-  const std::string out = ApplyLinear(g, ctx, w.attention_output);
-  return ApplyNorm(g, g.Node("Add", {out, x}), w.attention_norm, s.eps);
+  return ApplyLinear(g, ctx, w.attention_output);
 }
 
-std::string EncoderLayer(GraphBuilder& g, const EncoderShape& s, const EncoderLayerWeights& w,
-                         const std::string& x, const std::string& mask) {
-  if (g.fused()) return FusedEncoderLayer(g, s, w, x, mask);
-  const std::string attn = SelfAttention(g, s, w, x, mask);
-  std::string h = Activation(g, ApplyLinear(g, attn, w.ffn_in), s.act);
-  h = ApplyLinear(g, h, w.ffn_out);
-  return ApplyNorm(g, g.Node("Add", {h, attn}), w.output_norm, s.eps);
+std::string FeedForward(GraphBuilder& g, const EncoderShape& s, const EncoderLayerWeights& w,
+                        const std::string& x) {
+  return ApplyLinear(g, Activation(g, ApplyLinear(g, x, w.ffn_in), s.act), w.ffn_out);
+}
+
+// BERT's post-norm layer: each sublayer's output added to its input, then normalised.
+std::string PostNormLayer(GraphBuilder& g, const EncoderShape& s, const EncoderLayerWeights& w,
+                          const std::string& x, const AttentionInputs& a) {
+  if (a.fused) return FusedEncoderLayer(g, s, w, x, a.mask);
+  const std::string attn =
+      ApplyNorm(g, g.Node("Add", {SelfAttention(g, s, w, x, a), x}), w.attention_norm, s.layer_eps);
+  const std::string out =
+      ApplyNorm(g, g.Node("Add", {FeedForward(g, s, w, attn), attn}), w.output_norm, s.layer_eps);
+  if (w.adapter_down.empty()) return out;
+  // XmodOutput.lang_adapter (ln_before_adapter, reusing output.LayerNorm): the normalised output
+  // plus its language's adapter, normalised again by the same LayerNorm.
+  const std::string down = PerLanguageLinear(g, w.adapter_down, out, a.lang_ids);
+  const std::string up = PerLanguageLinear(g, w.adapter_up, Activation(g, down, s.act), a.lang_ids);
+  return ApplyNorm(g, g.Node("Add", {up, out}), w.output_norm, s.eps);
+}
+
+// The pre-norm layer: each sublayer sees its input normalised and adds to it unnormalised.
+std::string PreNormLayer(GraphBuilder& g, const EncoderShape& s, const EncoderLayerWeights& w,
+                         const std::string& x, const AttentionInputs& a) {
+  const std::string attn =
+      g.Node("Add", {x, SelfAttention(g, s, w, ApplyNorm(g, x, w.attention_norm, s.eps), a)});
+  return g.Node("Add", {attn, FeedForward(g, s, w, ApplyNorm(g, attn, w.output_norm, s.eps))});
+}
+
+std::string EncoderLayer(GraphBuilder& g, const EncoderShape& s, EncoderLayout layout,
+                         const EncoderLayerWeights& w, const std::string& x,
+                         const AttentionInputs& a) {
+  return Spec(layout).pre_norm ? PreNormLayer(g, s, w, x, a) : PostNormLayer(g, s, w, x, a);
+}
+
+// The fused contrib operators fit the post-norm layers with plain attention only; the others
+// stay plain ONNX.
+bool UsesFusedLayers(const GraphBuilder& g, const EncoderVariant& v) {
+  return g.fused() && !Spec(v.layout).pre_norm && v.layout != EncoderLayout::kSqueezeBert &&
+         v.positions != EncoderPositions::kRotaryTable && !v.relative_bias && !v.language_adapters;
 }
 
 // Position ids [batch, seq] as RobertaEmbeddings makes them from input_ids: non-pad tokens
@@ -169,37 +295,52 @@ std::string PositionIdsAfterPadding(GraphBuilder& g, const std::string& input_id
   return g.Node("Add", {g.Node("Mul", {running, counts}), pad_id});
 }
 
-// Word (+ token type) + position embeddings and their LayerNorm, at embedding width.
-std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
-                       const EncoderInputs& in) {
-  const int64_t width = s.embedding;
-  std::string h =
-      g.Node("Gather",
-             {g.Weight("embeddings.word_embeddings.weight", {s.vocab, width}, WeightInit::kNormal),
-              in.input_ids});
-  if (v.token_types) {
-    const std::string types = g.Weight("embeddings.token_type_embeddings.weight",
-                                       {s.type_vocab, width}, WeightInit::kNormal);
-    // No token_type_ids: HF uses zeros, i.e. row 0 for every token.
-    const std::string ids = in.token_type_ids.empty() ? g.ConstInt64({0}) : in.token_type_ids;
-    h = g.Node("Add", {h, g.Node("Gather", {types, ids})});
-  }
+// LayoutLM's box embeddings for bbox [batch, seq, 4] = (x0, y0, x1, y1): x(x0) + y(y0) + x(x1) +
+// y(y1) + h(y1 - y0) + w(x1 - x0).
+std::string BoxPositions(GraphBuilder& g, const EncoderShape& s, const std::string& bbox) {
+  auto table = [&](const char* name) {
+    return g.Weight(fmt::format("embeddings.{}_position_embeddings.weight", name),
+                    {s.max_2d_positions, s.embedding}, WeightInit::kNormal);
+  };
+  const std::string x = table("x"), y = table("y"), h = table("h"), w = table("w");
+  auto coordinate = [&](int64_t i) {  // [batch, seq]
+    return g.Node("Gather", {bbox, g.ConstInt64({i})}, {{"axis", int64_t{2}}});
+  };
+  // A 1-element index keeps a trailing axis of 1; squeezing it leaves [batch, seq].
+  auto squeezed = [&](int64_t i) { return g.Node("Squeeze", {coordinate(i), g.ConstInt64({2})}); };
+  const std::string x0 = squeezed(0), y0 = squeezed(1), x1 = squeezed(2), y1 = squeezed(3);
+  auto look_up = [&](const std::string& t, const std::string& ids) {
+    return g.Node("Gather", {t, ids});
+  };
+  std::string sum = g.Node("Add", {look_up(x, x0), look_up(y, y0)});
+  sum = g.Node("Add", {sum, look_up(x, x1)});
+  sum = g.Node("Add", {sum, look_up(y, y1)});
+  sum = g.Node("Add", {sum, look_up(h, g.Node("Sub", {y1, y0}))});
+  return g.Node("Add", {sum, look_up(w, g.Node("Sub", {x1, x0}))});
+}
+
+// The absolute position embeddings [batch or 1, seq, width] from embeddings.position_embeddings;
+// "" for rotary positions, which act in attention.
+std::string AbsolutePositions(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
+                              const EncoderInputs& in) {
+  if (v.positions == EncoderPositions::kRotaryTable) return "";
   // DistilBERT's table is learned or sinusoidal (sinusoidal_pos_embds); either way it is a saved
   // parameter, so the checkpoint's values are used.
-  const std::string table = g.Weight("embeddings.position_embeddings.weight",
-                                     {s.max_positions, width}, WeightInit::kNormal);
-  std::string positions;
-  if (v.positions == EncoderPositions::kAfterPadding) {
-    positions = g.Node("Gather", {table, PositionIdsAfterPadding(g, in.input_ids, s.pad)});
-  } else {  // rows 0..seq-1, broadcast over the batch
-    const std::string seq_len =
-        g.Node("Slice", {g.Node("Shape", {in.input_ids}), g.ConstInt64({1}), g.ConstInt64({2})});
-    positions = g.Node("Slice", {table, g.ConstInt64({0}), seq_len, g.ConstInt64({0})});
-  }
-  const EncoderNorm norm = FetchNorm(g, "embeddings.LayerNorm", width);
-  h = g.fused() ? FusedAddNorm(g, h, positions, norm, s.eps)
-                : ApplyNorm(g, g.Node("Add", {h, positions}), norm, s.eps);
+  const std::string table =
+      g.Weight(Spec(v.layout).position, {s.max_positions, s.embedding}, WeightInit::kNormal);
+  if (v.positions == EncoderPositions::kAfterPadding)
+    return g.Node("Gather", {table, PositionIdsAfterPadding(g, in.input_ids, s.pad)});
+  // rows 0..seq-1, broadcast over the batch
+  const std::string seq_len =
+      g.Node("Slice", {g.Node("Shape", {in.input_ids}), g.ConstInt64({1}), g.ConstInt64({2})});
+  return g.Node("Slice", {table, g.ConstInt64({0}), seq_len, g.ConstInt64({0})});
+}
 
+// The embeddings at hidden width: ALBERT's and RemBERT's mapping, ELECTRA's and RoFormer's
+// projection where the sizes differ.
+std::string Project(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
+                    std::string h) {
+  const int64_t width = s.embedding;
   if (v.projection == EmbeddingProjection::kAlways)
     h = ApplyLinear(g, h, FetchLinear(g, "encoder.embedding_hidden_mapping_in", width, s.hidden));
   if (v.projection == EmbeddingProjection::kWhenSizesDiffer && width != s.hidden)
@@ -207,27 +348,71 @@ std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVari
   return h;
 }
 
-// Additive mask as HF's eager path builds it: (1 - mask) * finfo(float32).min, [b, 1, 1, seq].
-std::string AdditiveMask(GraphBuilder& g, const std::string& attention_mask) {
-  const std::string mask_f =
-      g.Node("Cast", {attention_mask}, {{"to", int64_t{onnx::TensorProto::FLOAT}}});
-  const std::string inverted = g.Node("Sub", {g.ConstFloat(1.0f), mask_f});
-  const std::string mask =
-      g.Node("Mul", {inverted, g.ConstFloat(std::numeric_limits<float>::lowest())});
-  return g.Node("Unsqueeze", {mask, g.ConstInt64({1, 2})});
+// Word (+ token type) + position embeddings and their LayerNorm (where the layout has one), at
+// embedding width.
+// RoCBertEmbeddings with concat_input: [word, shape, pronunciation] embeddings mapped to hidden.
+std::string ShapeAndPronunciation(GraphBuilder& g, const EncoderShape& s, const EncoderInputs& in,
+                                  const std::string& words) {
+  const std::string shape = g.Node(
+      "Gather",
+      {g.Weight("embeddings.shape_embed.weight", {s.shape_vocab, s.shape_dim}, WeightInit::kNormal),
+       in.shape_ids});
+  const std::string pronunciation =
+      g.Node("Gather", {g.Weight("embeddings.pronunciation_embed.weight",
+                                 {s.pronunciation_vocab, s.pronunciation_dim}, WeightInit::kNormal),
+                        in.pronunciation_ids});
+  const std::string joined =
+      g.Node("Concat", {words, shape, pronunciation}, {{"axis", int64_t{-1}}});
+  return ApplyLinear(g, joined,
+                     FetchLinear(g, "embeddings.map_inputs_layer",
+                                 s.embedding + s.shape_dim + s.pronunciation_dim, s.embedding));
 }
 
-// The layers, each given the mask in the form its attention takes (additive float, or the
-// fused Attention's int32 mask). ALBERT's weights live in num_hidden_groups groups of
-// inner_group_num layers; layer i runs every layer of group int(i / (L / G)), as AlbertTransformer
-// computes it.
+std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
+                       const EncoderInputs& in) {
+  const LayoutSpec& spec = Spec(v.layout);
+  const int64_t width = s.embedding;
+  const std::string words = g.Weight(spec.word, {s.vocab, width}, WeightInit::kNormal);
+  std::string h = g.Node("Gather", {words, in.input_ids});
+  if (v.shape_pronunciation) h = ShapeAndPronunciation(g, s, in, h);
+  if (v.token_types) {
+    const std::string types =
+        *spec.token_type == '\0'
+            ? words
+            : g.Weight(spec.token_type, {s.type_vocab, width}, WeightInit::kNormal);
+    // No token_type_ids: HF uses zeros, i.e. row 0 for every token.
+    const std::string ids = in.token_type_ids.empty() ? g.ConstInt64({0}) : in.token_type_ids;
+    h = g.Node("Add", {h, g.Node("Gather", {types, ids})});
+  }
+  const std::string positions = AbsolutePositions(g, s, v, in);
+  if (v.box_positions) h = g.Node("Add", {h, BoxPositions(g, s, in.bbox)});
+  if (*spec.embedding_norm == '\0')
+    return Project(g, s, v, positions.empty() ? h : g.Node("Add", {h, positions}));
+  const EncoderNorm norm = FetchNorm(g, spec.embedding_norm, width);
+  if (positions.empty())
+    h = ApplyNorm(g, h, norm, s.eps);
+  else
+    h = UsesFusedLayers(g, v) ? FusedAddNorm(g, h, positions, norm, s.eps)
+                              : ApplyNorm(g, g.Node("Add", {h, positions}), norm, s.eps);
+  return Project(g, s, v, h);
+}
+
+// x times the padding mask, where the layout multiplies by it.
+std::string MaskHidden(GraphBuilder& g, const std::string& x, const std::string& mask) {
+  return mask.empty() ? x : g.Node("Mul", {x, mask});
+}
+
+// The layers, each given what its attention takes. ALBERT's weights live in num_hidden_groups
+// groups of inner_group_num layers; layer i runs every layer of group int(i / (L / G)), as
+// AlbertTransformer computes it.
 std::string Layers(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v, std::string h,
-                   const std::string& mask) {
+                   const AttentionInputs& a) {
   if (v.layout != EncoderLayout::kAlbert) {
-    const char* stack = v.layout == EncoderLayout::kDistilBert ? "transformer" : "encoder";
-    for (int64_t l = 0; l < s.layers; ++l)
-      h = EncoderLayer(g, s, FetchLayer(g, s, v.layout, fmt::format("{}.layer.{}", stack, l)), h,
-                       mask);
+    for (int64_t l = 0; l < s.layers; ++l) {
+      EncoderLayerWeights w = FetchLayer(g, s, v.layout, std::to_string(l));
+      if (v.language_adapters) FetchAdapters(g, s, std::to_string(l), w);
+      h = MaskHidden(g, EncoderLayer(g, s, v.layout, w, h, a), a.hidden_mask);
+    }
     return h;
   }
   std::vector<std::vector<EncoderLayerWeights>> groups(static_cast<size_t>(s.hidden_groups));
@@ -239,25 +424,187 @@ std::string Layers(GraphBuilder& g, const EncoderShape& s, const EncoderVariant&
       static_cast<double>(s.layers) / static_cast<double>(s.hidden_groups);
   for (int64_t i = 0; i < s.layers; ++i) {
     const auto group = static_cast<size_t>(static_cast<double>(i) / layers_per_group);
-    for (const EncoderLayerWeights& w : groups.at(group)) h = EncoderLayer(g, s, w, h, mask);
+    for (const EncoderLayerWeights& w : groups.at(group)) h = EncoderLayer(g, s, v.layout, w, h, a);
   }
   return h;
 }
 
 }  // namespace
 
-const std::vector<EncoderVariant>& EncoderVariants() {
-  static const std::vector<EncoderVariant> variants = MakeVariants();
-  return variants;
+namespace {
+
+// A piece's string value as one of `names`' enum values.
+template <typename Enum>
+Enum PieceValue(const nlohmann::json& pieces, const char* piece,
+                std::initializer_list<std::pair<const char*, Enum>> names, Enum fallback,
+                const std::string& source) {
+  if (!pieces.contains(piece)) return fallback;
+  const nlohmann::json& value = pieces[piece];
+  std::string known;
+  for (const auto& [name, e] : names) {
+    if (value.is_string() && value.get<std::string>() == name) return e;
+    known += known.empty() ? name : std::string(", ") + name;
+  }
+  throw Error(ErrorKind::kCorrupt,
+              fmt::format("'{}': encoder piece '{}' is {}; it must be one of {}", source, piece,
+                          value.dump(), known));
 }
 
-const EncoderVariant& FindEncoderVariant(const std::string& model_type) {
-  for (const auto& v : EncoderVariants())
-    if (v.model_type == model_type) return v;
-  throw Error(
-      ErrorKind::kInternal,
-      fmt::format("no encoder variant '{}' (a registration names an unknown type)", model_type));
+bool PieceFlag(const nlohmann::json& pieces, const char* piece, bool fallback,
+               const std::string& source) {
+  if (!pieces.contains(piece)) return fallback;
+  if (!pieces[piece].is_boolean())
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': encoder piece '{}' is {}; it must be a boolean", source, piece,
+                            pieces[piece].dump()));
+  return pieces[piece].get<bool>();
 }
+
+// clang-format off
+constexpr const char* kEncoderPieces[] = {
+    "layout", "positions", "projection", "token_types", "pooler", "box_positions",
+    "relative_bias", "position_padding_idx", "intermediate_factor", "activation_flag",
+    "language_adapters", "shape_pronunciation", "token_type_inputs"};
+// clang-format on
+
+}  // namespace
+
+EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlohmann::json& pieces,
+                                        const std::string& source) {
+  for (const auto& [piece, value] : pieces.items())
+    if (std::find(std::begin(kEncoderPieces), std::end(kEncoderPieces), piece) ==
+        std::end(kEncoderPieces))
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': '{}' is no piece of the encoder builder", source, piece));
+  EncoderVariant v;
+  v.model_type = model_type;
+  v.layout = PieceValue(pieces, "layout",
+                        {{"bert", EncoderLayout::kBert},
+                         {"distilbert", EncoderLayout::kDistilBert},
+                         {"albert", EncoderLayout::kAlbert},
+                         {"megatron_bert", EncoderLayout::kMegatronBert},
+                         {"xlm_roberta_xl", EncoderLayout::kXlmRobertaXl},
+                         {"roberta_prelayernorm", EncoderLayout::kRobertaPreLayerNorm},
+                         {"mpnet", EncoderLayout::kMpnet},
+                         {"xlm", EncoderLayout::kXlm},
+                         {"squeezebert", EncoderLayout::kSqueezeBert}},
+                        v.layout, source);
+  v.positions = PieceValue(pieces, "positions",
+                           {{"sequential", EncoderPositions::kSequential},
+                            {"after_padding", EncoderPositions::kAfterPadding},
+                            {"rotary_table", EncoderPositions::kRotaryTable}},
+                           v.positions, source);
+  v.projection = PieceValue(pieces, "projection",
+                            {{"none", EmbeddingProjection::kNone},
+                             {"when_sizes_differ", EmbeddingProjection::kWhenSizesDiffer},
+                             {"always", EmbeddingProjection::kAlways}},
+                            v.projection, source);
+  v.token_types = PieceFlag(pieces, "token_types", v.token_types, source);
+  v.segment_token_types =
+      PieceValue(pieces, "token_type_inputs", {{"segments", true}, {"zeros", false}},
+                 v.segment_token_types, source);
+  v.pooler = PieceFlag(pieces, "pooler", v.pooler, source);
+  v.box_positions = PieceFlag(pieces, "box_positions", v.box_positions, source);
+  v.relative_bias = PieceFlag(pieces, "relative_bias", v.relative_bias, source);
+  v.language_adapters = PieceFlag(pieces, "language_adapters", v.language_adapters, source);
+  v.shape_pronunciation = PieceFlag(pieces, "shape_pronunciation", v.shape_pronunciation, source);
+  if (pieces.contains("position_padding_idx") && !pieces["position_padding_idx"].is_null()) {
+    if (!pieces["position_padding_idx"].is_number_integer())
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': encoder piece 'position_padding_idx' is {}; it must be an "
+                              "integer or null",
+                              source, pieces["position_padding_idx"].dump()));
+    v.position_padding_idx = pieces["position_padding_idx"].get<int64_t>();
+  }
+  if (pieces.contains("intermediate_factor")) {
+    if (!pieces["intermediate_factor"].is_number_integer() ||
+        pieces["intermediate_factor"].get<int64_t>() <= 0)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': encoder piece 'intermediate_factor' is {}; it must be a "
+                              "positive integer",
+                              source, pieces["intermediate_factor"].dump()));
+    v.intermediate_factor = pieces["intermediate_factor"].get<int64_t>();
+  }
+  if (pieces.contains("activation_flag")) {
+    if (!pieces["activation_flag"].is_string())
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': encoder piece 'activation_flag' is {}; it must name a config "
+                              "key",
+                              source, pieces["activation_flag"].dump()));
+    v.activation_flag = pieces["activation_flag"].get<std::string>();
+  }
+  return v;
+}
+
+std::string AdditiveAttentionMask(GraphBuilder& g, const std::string& attention_mask) {
+  const std::string mask_f =
+      g.Node("Cast", {attention_mask}, {{"to", int64_t{onnx::TensorProto::FLOAT}}});
+  const std::string inverted = g.Node("Sub", {g.ConstFloat(1.0f), mask_f});
+  const std::string mask =
+      g.Node("Mul", {inverted, g.ConstFloat(std::numeric_limits<float>::lowest())});
+  return g.Node("Unsqueeze", {mask, g.ConstInt64({1, 2})});
+}
+
+EncoderVariant EncoderVariantOf(const HfConfig& config) {
+  nlohmann::json pieces = nlohmann::json::object();
+  for (const char* name : kEncoderPieces)
+    if (nlohmann::json value = config.Piece(name); !value.is_null()) pieces[name] = value;
+  return EncoderVariantFromPieces(config.template_name(), pieces,
+                                  fmt::format("template:{}", config.template_name()));
+}
+
+namespace {
+
+// SqueezeBERT's *_groups keys; each must divide the widths it splits.
+void ReadConvGroups(const HfConfig& c, EncoderShape& s) {
+  if (c.Int("embedding_size", s.hidden) != s.hidden)  // SqueezeBertEncoder asserts it too
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': embedding_size {} must equal hidden_size {}", c.origin(),
+                            c.Int("embedding_size", s.hidden), s.hidden));
+  const struct {
+    const char* key;
+    int64_t* groups;
+    int64_t in, out;
+  } convs[] = {{"q_groups", &s.q_groups, s.hidden, s.hidden},
+               {"k_groups", &s.k_groups, s.hidden, s.hidden},
+               {"v_groups", &s.v_groups, s.hidden, s.hidden},
+               {"post_attention_groups", &s.attention_output_groups, s.hidden, s.hidden},
+               {"intermediate_groups", &s.ffn_in_groups, s.hidden, s.intermediate},
+               {"output_groups", &s.ffn_out_groups, s.intermediate, s.hidden}};
+  for (const auto& conv : convs) {
+    *conv.groups = c.Int(conv.key, 1);
+    if (*conv.groups <= 0 || conv.in % *conv.groups != 0 || conv.out % *conv.groups != 0)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': {} {} does not divide the widths {} and {}", c.origin(),
+                              conv.key, *conv.groups, conv.in, conv.out));
+  }
+}
+
+// X-MOD's languages (one adapter each) and adapter width.
+void ReadLanguages(const HfConfig& c, const EncoderVariant& v, EncoderShape& s) {
+  if (v.layout != EncoderLayout::kBert)
+    throw Error(ErrorKind::kInternal, "language adapters are built on the bert layout only");
+  const nlohmann::json& languages =
+      c.json().contains("languages") ? c.json()["languages"] : nlohmann::json::array();
+  if (!languages.is_array() || languages.empty())
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': languages must be a non-empty list of "
+                                                 "language codes, not {}",
+                                                 c.origin(), languages.dump()));
+  for (const nlohmann::json& language : languages) {
+    if (!language.is_string())
+      throw Error(ErrorKind::kCorrupt, fmt::format("'{}': languages holds {}, not a language code",
+                                                   c.origin(), language.dump()));
+    s.languages.push_back(language.get<std::string>());
+  }
+  const int64_t factor = c.Int("adapter_reduction_factor", 2);
+  if (factor <= 0 || s.hidden % factor != 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': adapter_reduction_factor {} does not divide hidden_size {}",
+                            c.origin(), factor, s.hidden));
+  s.adapter_size = s.hidden / factor;
+}
+
+}  // namespace
 
 EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   const EncoderConfigDefaults& d = v.defaults;
@@ -267,33 +614,62 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   s.hidden = SizeKey(c, v, "hidden_size", "dim", d.hidden_size);
   s.layers = SizeKey(c, v, "num_hidden_layers", "n_layers", d.num_hidden_layers);
   s.heads = SizeKey(c, v, "num_attention_heads", "n_heads", d.num_attention_heads);
-  s.intermediate = distil ? c.Int("hidden_dim", d.intermediate_size)
-                          : c.Int("intermediate_size", d.intermediate_size);
+  s.intermediate = distil                      ? c.Int("hidden_dim", d.intermediate_size)
+                   : v.intermediate_factor > 0 ? v.intermediate_factor * s.hidden
+                                               : c.Int("intermediate_size", d.intermediate_size);
   s.embedding = v.projection == EmbeddingProjection::kNone
                     ? s.hidden
                     : c.Int("embedding_size", d.embedding_size > 0 ? d.embedding_size : s.hidden);
   s.max_positions = c.Int("max_position_embeddings", d.max_position_embeddings);
-  s.type_vocab = v.token_types ? c.Int("type_vocab_size", d.type_vocab_size) : 0;
-  s.pad = c.Id("pad_token_id", d.pad_token_id);
+  s.type_vocab = !v.token_types                       ? 0
+                 : *Spec(v.layout).token_type == '\0' ? s.vocab  // the word table
+                                                      : c.Int("type_vocab_size", d.type_vocab_size);
+  s.pad =
+      v.position_padding_idx >= 0 ? v.position_padding_idx : c.Id("pad_token_id", d.pad_token_id);
   // DistilBERT's LayerNorms use 1e-12 whatever the config says.
   s.eps = distil ? 1e-12 : c.Double("layer_norm_eps", d.layer_norm_eps);
+  s.layer_eps = v.layout == EncoderLayout::kSqueezeBert ? 1e-12 : s.eps;
+  if (v.layout == EncoderLayout::kSqueezeBert) ReadConvGroups(c, s);
   s.act = distil ? c.String("activation", d.hidden_act) : c.String("hidden_act", d.hidden_act);
+  if (!v.activation_flag.empty()) s.act = c.Bool(v.activation_flag, true) ? "gelu" : "relu";
   const bool albert = v.layout == EncoderLayout::kAlbert;
   s.hidden_groups = albert ? c.Int("num_hidden_groups", 1) : 1;
   s.inner_group_num = albert ? c.Int("inner_group_num", 1) : 1;
+  s.max_2d_positions = v.box_positions ? c.Int("max_2d_position_embeddings", 1024) : 0;
+  s.rotary_value = v.positions == EncoderPositions::kRotaryTable && c.Bool("rotary_value", false);
+  s.relative_buckets = v.relative_bias ? c.Int("relative_attention_num_buckets", 32) : 0;
+  if (v.language_adapters) ReadLanguages(c, v, s);
+  if (v.shape_pronunciation) {
+    s.shape_vocab = c.Int("shape_vocab_size", 24858);
+    s.shape_dim = c.Int("shape_embed_dim", 512);
+    s.pronunciation_vocab = c.Int("pronunciation_vocab_size", 910);
+    s.pronunciation_dim = c.Int("pronunciation_embed_dim", 768);
+  }
 
   const std::string& origin = c.origin();
   if (s.heads <= 0 || s.hidden % s.heads != 0)
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': hidden_size {} is not a multiple of num_attention_heads {}",
                             origin, s.hidden, s.heads));
-  for (const auto& [key, value] : {std::pair<const char*, int64_t>{"vocab_size", s.vocab},
-                                   {distil ? "n_layers" : "num_hidden_layers", s.layers},
-                                   {distil ? "hidden_dim" : "intermediate_size", s.intermediate},
-                                   {"embedding_size", s.embedding},
-                                   {"max_position_embeddings", s.max_positions},
-                                   {"num_hidden_groups", s.hidden_groups},
-                                   {"inner_group_num", s.inner_group_num}})
+  if (v.positions == EncoderPositions::kRotaryTable && (s.hidden / s.heads) % 2 != 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': rotary positions need an even head size, not {} (hidden_size "
+                            "{} / num_attention_heads {})",
+                            origin, s.hidden / s.heads, s.hidden, s.heads));
+  for (const auto& [key, value] :
+       {std::pair<const char*, int64_t>{"vocab_size", s.vocab},
+        {distil ? "n_layers" : "num_hidden_layers", s.layers},
+        {distil ? "hidden_dim" : "intermediate_size", s.intermediate},
+        {"embedding_size", s.embedding},
+        {"max_position_embeddings", s.max_positions},
+        {"num_hidden_groups", s.hidden_groups},
+        {"inner_group_num", s.inner_group_num},
+        {"max_2d_position_embeddings", v.box_positions ? s.max_2d_positions : 1},
+        {"relative_attention_num_buckets", v.relative_bias ? s.relative_buckets : 1},
+        {"shape_vocab_size", v.shape_pronunciation ? s.shape_vocab : 1},
+        {"shape_embed_dim", v.shape_pronunciation ? s.shape_dim : 1},
+        {"pronunciation_vocab_size", v.shape_pronunciation ? s.pronunciation_vocab : 1},
+        {"pronunciation_embed_dim", v.shape_pronunciation ? s.pronunciation_dim : 1}})
     if (value <= 0)
       throw Error(ErrorKind::kCorrupt,
                   fmt::format("'{}': {} is {}; it must be positive", origin, key, value));
@@ -303,7 +679,8 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
 
   if (v.positions == EncoderPositions::kAfterPadding) {
     // Position ids start past the pad row; a null pad_token_id breaks HF's position ids too.
-    if (c.json().contains("pad_token_id") && c.json()["pad_token_id"].is_null())
+    if (v.position_padding_idx < 0 && c.json().contains("pad_token_id") &&
+        c.json()["pad_token_id"].is_null())
       throw Error(ErrorKind::kCorrupt,
                   fmt::format("'{}': {} position ids need pad_token_id, which is null", origin,
                               v.model_type));
@@ -334,22 +711,47 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
 EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& v, GraphBuilder& g,
                               const EncoderInputs& in, const EncoderOutputs& names) {
   const EncoderShape s = ReadEncoderShape(config, v);
-  if (g.fused() && in.attention_mask != "attention_mask")
+  const bool fused = UsesFusedLayers(g, v);
+  if (fused && in.attention_mask != "attention_mask")
     throw Error(ErrorKind::kInternal,
                 fmt::format("the fused encoder reads the graph input 'attention_mask', not '{}'",
                             in.attention_mask));
   std::string h = Embeddings(g, s, v, in);
-  h = Layers(g, s, v, h, g.fused() ? FusedAttentionMask(g) : AdditiveMask(g, in.attention_mask));
+  AttentionInputs a;
+  if (Spec(v.layout).mask_hidden) {
+    a.hidden_mask =
+        g.Node("Unsqueeze",
+               {g.Node("Cast", {in.attention_mask}, {{"to", int64_t{onnx::TensorProto::FLOAT}}}),
+                g.ConstInt64({-1})});
+    h = MaskHidden(g, h, a.hidden_mask);
+  }
+  a.fused = fused;
+  a.lang_ids = in.lang_ids;
+  a.mask = fused ? FusedAttentionMask(g) : AdditiveAttentionMask(g, in.attention_mask);
+  if (v.positions == EncoderPositions::kRotaryTable) {
+    const int64_t head_dim = s.hidden / s.heads;
+    const std::string table = g.Weight("encoder.embed_positions.weight",
+                                       {s.max_positions, head_dim}, WeightInit::kNormal);
+    a.rotary = PairRotaryFromTable(g, table, in.input_ids, head_dim);
+    a.rotary_value = s.rotary_value;
+  }
+  if (v.relative_bias)
+    a.bias = MpnetPositionBias(g,
+                               g.Weight("encoder.relative_attention_bias.weight",
+                                        {s.relative_buckets, s.heads}, WeightInit::kNormal),
+                               in.input_ids);
+  h = Layers(g, s, v, h, a);
+  const LayoutSpec& spec = Spec(v.layout);
+  if (*spec.final_norm != '\0') h = ApplyNorm(g, h, FetchNorm(g, spec.final_norm, s.hidden), s.eps);
   EncoderOutputs out;
   out.last_hidden_state =
       names.last_hidden_state.empty() ? h : g.Node("Identity", {h}, {}, names.last_hidden_state);
   if (!v.pooler) return out;
-  // Pooler: dense + tanh on the first token. ALBERT names it "pooler", the others "pooler.dense".
+  // Pooler: dense + tanh on the first token.
   const std::string first = g.Node("Gather", {h, g.ConstInt64({0})}, {{"axis", int64_t{1}}});
   const std::string first2d = g.Node("Squeeze", {first, g.ConstInt64({1})});
-  const char* pooler = v.layout == EncoderLayout::kAlbert ? "pooler" : "pooler.dense";
   out.pooler_output =
-      g.Node("Tanh", {ApplyLinear(g, first2d, FetchLinear(g, pooler, s.hidden, s.hidden))}, {},
+      g.Node("Tanh", {ApplyLinear(g, first2d, FetchLinear(g, spec.pooler, s.hidden, s.hidden))}, {},
              names.pooler_output);
   return out;
 }
@@ -360,6 +762,13 @@ void BuildEncoder(const HfConfig& config, const EncoderVariant& v, GraphBuilder&
   g.Input("input_ids", onnx::TensorProto::INT64, tokens);
   g.Input("attention_mask", onnx::TensorProto::INT64, tokens);
   if (v.token_types) g.Input("token_type_ids", onnx::TensorProto::INT64, tokens);
+  if (v.shape_pronunciation) {
+    g.Input("input_shape_ids", onnx::TensorProto::INT64, tokens);
+    g.Input("input_pronunciation_ids", onnx::TensorProto::INT64, tokens);
+  }
+  if (v.language_adapters) g.Input("lang_ids", onnx::TensorProto::INT64, {std::string("batch")});
+  if (v.box_positions)
+    g.Input("bbox", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence"), 4});
 
   const EncoderOutputs out = BuildEncoderOn(config, v, g, EncoderInputs{},
                                             {"last_hidden_state", v.pooler ? "pooler_output" : ""});
@@ -367,10 +776,6 @@ void BuildEncoder(const HfConfig& config, const EncoderVariant& v, GraphBuilder&
            {std::string("batch"), std::string("sequence"), s.hidden});
   if (v.pooler)
     g.Output(out.pooler_output, onnx::TensorProto::FLOAT, {std::string("batch"), s.hidden});
-}
-
-void BuildBert(const HfConfig& config, GraphBuilder& g) {
-  BuildEncoder(config, FindEncoderVariant("bert"), g);
 }
 
 }  // namespace ipfs_accel::models

@@ -11,21 +11,41 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "graph_builder.h"
 #include "ipfs_accel/models/hf_config.h"
 
 namespace ipfs_accel::models {
 
-// Parameter names and how layers share them.
+// Parameter names, where the LayerNorms sit, and how layers share them (the template piece
+// `layout`; EncoderLayoutNames() has each one's names).
 enum class EncoderLayout {
   kBert,        // encoder.layer.N.attention.self.query, ..., output.LayerNorm
   kDistilBert,  // transformer.layer.N.attention.q_lin, ..., output_layer_norm; eps fixed 1e-12
   kAlbert,      // encoder.albert_layer_groups.G.albert_layers.J.*, reused across layers
+  // Pre-norm (x + f(LayerNorm(x))) with a LayerNorm after the last layer:
+  kMegatronBert,  // attention.ln, ln, encoder.ln; no embedding LayerNorm
+  kXlmRobertaXl,  // attention.self_attn_layer_norm, LayerNorm, encoder.LayerNorm; none either
+  kRobertaPreLayerNorm,  // attention.LayerNorm, intermediate.LayerNorm, the model's LayerNorm
+  kMpnet,                // BERT's post-norm layer as attention.attn.q/k/v/o, attention.LayerNorm
+  // XLM, FlauBERT: embeddings.weight (token types index it too), attentions.N.q_lin, ...,
+  // layer_norm1.N, ffns.N.lin1/lin2, layer_norm2.N; hidden states times the padding mask after
+  // the embeddings and after every layer
+  kXlm,
+  // SqueezeBERT: encoder.layers.N.attention.query, ..., post_attention.conv1d/layernorm,
+  // intermediate.conv1d, output.conv1d/layernorm: BERT's post-norm layer whose linears are
+  // grouped 1x1 convolutions (Conv1d weights [out, in / groups, 1]; *_groups keys), its layer
+  // LayerNorms at eps 1e-12 whatever the config says
+  kSqueezeBert,
 };
 
 enum class EncoderPositions {
   kSequential,    // 0 .. sequence-1
   kAfterPadding,  // RoBERTa: cumsum(ids != pad) over non-pad tokens, offset by pad; pads get pad
+  // RoFormer: no position embeddings; q and k (and v with rotary_value) rotated pairwise by the
+  // sinusoidal table encoder.embed_positions [max_position_embeddings, head_dim]
+  kRotaryTable,
 };
 
 // Embeddings of embedding_size, projected to hidden_size before the layers.
@@ -50,26 +70,68 @@ struct EncoderConfigDefaults {
   std::string hidden_act = "gelu";
 };
 
+// How one member differs: the template pieces of builder "encoder" (docs/templates.md).
 struct EncoderVariant {
   std::string model_type;
   EncoderLayout layout = EncoderLayout::kBert;
   EncoderPositions positions = EncoderPositions::kSequential;
   EmbeddingProjection projection = EmbeddingProjection::kNone;
   bool token_types = true;  // a token_type_ids input and table
+  // What token_type_ids hold when a tokenizer makes them: segment ids (BERT) or zeros (RoBERTa's
+  // tokenizers send none, and the model then uses zeros); for the input hints.
+  bool segment_token_types = true;
   bool pooler = true;
+  // LayoutLM: a bbox input [batch, sequence, 4] (x0, y0, x1, y1) and its x, y, height and width
+  // tables of max_2d_position_embeddings rows, added to the embeddings.
+  bool box_positions = false;
+  // MPNet: T5-style bucketed relative position bias, one table encoder.relative_attention_bias
+  // [relative_attention_num_buckets, heads] shared by every layer.
+  bool relative_bias = false;
+  // The row RoBERTa-style position ids count from; -1: the config's pad_token_id (MPNet fixes 1).
+  int64_t position_padding_idx = -1;
+  // X-MOD: a bottleneck adapter per language (config.languages) after each layer's FFN, chosen
+  // per sample by a lang_ids input [batch]; bert layout only.
+  bool language_adapters = false;
+  // RoCBert: shape and pronunciation embeddings (inputs input_shape_ids, input_pronunciation_ids)
+  // concatenated with the word embeddings and mapped back to hidden_size (map_inputs_layer).
+  bool shape_pronunciation = false;
+  // XLM: intermediate size = this times hidden_size (its config has no intermediate_size); 0: read
+  int64_t intermediate_factor = 0;
+  // XLM: a boolean config key choosing gelu (true) or relu (false); "": hidden_act
+  std::string activation_flag;
   EncoderConfigDefaults defaults;
 };
 
-// bert, roberta, xlm-roberta, camembert, distilbert, electra, albert.
-const std::vector<EncoderVariant>& EncoderVariants();
-// Throws core::Error(kInternal) for a model_type that is not in EncoderVariants().
-const EncoderVariant& FindEncoderVariant(const std::string& model_type);
+// The variant a template's encoder pieces name: {"layout": "bert", "positions": "sequential",
+// "projection": "none", "token_types": true, "pooler": true, "box_positions": false,
+// "relative_bias": false, "position_padding_idx": null, "intermediate_factor": null,
+// "activation_flag": "", "language_adapters": false,
+// "shape_pronunciation": false, "token_type_inputs": "segments" | "zeros"}; a piece
+// left out keeps the value above. Throws core::Error(kCorrupt) naming `source` and the piece
+// for an unknown piece or value.
+EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlohmann::json& pieces,
+                                        const std::string& source);
+
+// The variant the pieces of the template that resolved `config` name (HfConfig::Piece; see
+// models::ApplyTemplate). Throws core::Error(kCorrupt) naming the template for an unknown value.
+EncoderVariant EncoderVariantOf(const HfConfig& config);
 
 // The sizes a config gives one variant, its defaults filled in and checked.
 struct EncoderShape {
   int64_t vocab, hidden, embedding, layers, heads, intermediate, max_positions, type_vocab, pad;
   int64_t hidden_groups, inner_group_num;  // ALBERT's sharing; 1 and 1 elsewhere
+  int64_t max_2d_positions = 0;            // box_positions' table rows; 0 without
+  bool rotary_value = false;               // RoFormer's rotary_value: v rotated too
+  int64_t relative_buckets = 0;            // relative_bias' table rows; 0 without
+  std::vector<std::string> languages;      // language_adapters' languages, in adapter order
+  // shape_pronunciation's tables: rows and widths
+  int64_t shape_vocab = 0, shape_dim = 0, pronunciation_vocab = 0, pronunciation_dim = 0;
+  int64_t adapter_size = 0;  // hidden_size / adapter_reduction_factor
   double eps;
+  double layer_eps;  // the layers' LayerNorms (SqueezeBERT fixes 1e-12); eps elsewhere
+  // SqueezeBERT's convolution groups of q, k, v, the attention output, FFN in and out
+  int64_t q_groups = 0, k_groups = 0, v_groups = 0, attention_output_groups = 0, ffn_in_groups = 0,
+          ffn_out_groups = 0;
   std::string act;
   // The longest input whose position ids stay inside the position table.
   int64_t max_sequence = 0;
@@ -82,6 +144,8 @@ EncoderShape ReadEncoderShape(const HfConfig& config, const EncoderVariant& vari
 // [in, out] for MatMul.
 struct EncoderLinear {
   std::string weight, bias;
+  // 0: weight is [in, out]; G > 0: a grouped 1x1 convolution, weight [G, in / G, out / G]
+  int64_t groups = 0;
 };
 struct EncoderNorm {
   std::string gamma, beta;
@@ -91,6 +155,7 @@ struct EncoderLayerWeights {
   EncoderNorm attention_norm;
   EncoderLinear ffn_in, ffn_out;
   EncoderNorm output_norm;
+  std::vector<EncoderLinear> adapter_down, adapter_up;  // X-MOD: one per language, else empty
 };
 
 // The graph tensors an encoder is built on, int64 [batch, sequence].
@@ -99,6 +164,10 @@ struct EncoderInputs {
   std::string attention_mask = "attention_mask";
   // Used when the variant has token types; empty: all zeros, as HF makes them when none are given.
   std::string token_type_ids = "token_type_ids";
+  std::string bbox = "bbox";  // int64 [batch, sequence, 4], used when the variant has box_positions
+  std::string lang_ids = "lang_ids";  // int64 [batch], used when it has language_adapters
+  // int64 [batch, sequence], used when it has shape_pronunciation
+  std::string shape_ids = "input_shape_ids", pronunciation_ids = "input_pronunciation_ids";
 };
 
 // last_hidden_state [batch, sequence, hidden]; pooler_output [batch, hidden], empty when the
@@ -115,11 +184,13 @@ EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& vari
                               GraphBuilder& g, const EncoderInputs& in,
                               const EncoderOutputs& names = {});
 
+// The additive mask HF's eager attention adds, from attention_mask [batch, sequence] int64:
+// (1 - mask) * finfo(float32).min, [batch, 1, 1, sequence].
+std::string AdditiveAttentionMask(GraphBuilder& g, const std::string& attention_mask);
+
 // Weight names are the base model's ("embeddings.word_embeddings.weight", ...); each distinct
 // weight is asked for once, so ALBERT's shared layers count once. When g.fused(), the layers use
 // ONNX Runtime's contrib operators (encoder_fused.h); the outputs are the same.
 void BuildEncoder(const HfConfig& config, const EncoderVariant& variant, GraphBuilder& g);
-// BuildEncoder with the "bert" variant.
-void BuildBert(const HfConfig& config, GraphBuilder& g);
 
 }  // namespace ipfs_accel::models

@@ -1,53 +1,65 @@
-// Encoder-only text architectures: the BERT family, every member from BuildEncoder.
+// Encoder-only text architectures: the builder "encoder" that every BERT-like template
+// (data/templates/encoder/*.json) instantiates, its pieces naming the variant BuildEncoder builds.
 
 #include "architectures.h"
 #include "encoder_builder.h"
+#include "modernbert_builder.h"
 
 namespace ipfs_accel::models {
 
 namespace {
 
-// What token_type_ids hold when a tokenizer makes the inputs.
-enum class TokenTypes {
-  kSegments,  // BERT-style tokenizers: segment ids in [0, type_vocab_size)
-  kZeros,     // RoBERTa-style tokenizers send none; the model then uses zeros
-};
+// Generated inputs as a tokenizer would make them; for the inputs HF fills itself when they are
+// left out (bbox), HF's default.
+std::map<std::string, InputHint> EncoderHints(const HfConfig& c) {
+  const EncoderVariant v = EncoderVariantOf(c);
+  const EncoderShape s = ReadEncoderShape(c, v);
+  auto range = [](int64_t high) { return InputHint{InputHint::Kind::kIndexRange, 0, high}; };
+  const InputHint zeros{InputHint::Kind::kZeros, 0, 0};
+  std::map<std::string, InputHint> out = {{"input_ids", range(s.vocab)},
+                                          {"attention_mask", {InputHint::Kind::kOnes, 0, 0}}};
+  if (v.token_types) out["token_type_ids"] = v.segment_token_types ? range(s.type_vocab) : zeros;
+  if (v.box_positions) out["bbox"] = zeros;  // LayoutLMModel's bbox when none is given
+  if (v.language_adapters) out["lang_ids"] = range(static_cast<int64_t>(s.languages.size()));
+  if (v.shape_pronunciation) {
+    out["input_shape_ids"] = range(s.shape_vocab);
+    out["input_pronunciation_ids"] = range(s.pronunciation_vocab);
+  }
+  return out;
+}
 
-// `prefix` is the base model's attribute in HF's task heads (BertForMaskedLM.bert, ...).
-Architecture Encoder(const std::string& model_type, const std::string& prefix,
-                     TokenTypes token_types) {
-  const EncoderVariant& v = FindEncoderVariant(model_type);  // static storage: safe to capture
-  auto build = [&v](const HfConfig& c, GraphBuilder& g) { BuildEncoder(c, v, g); };
-  auto hints = [&v, token_types](const HfConfig& c) {
-    const EncoderShape s = ReadEncoderShape(c, v);
-    std::map<std::string, InputHint> out = {
-        {"input_ids", {InputHint::Kind::kIndexRange, 0, s.vocab}},
-        {"attention_mask", {InputHint::Kind::kOnes, 0, 0}},
-    };
-    if (v.token_types)
-      out["token_type_ids"] = token_types == TokenTypes::kSegments
-                                  ? InputHint{InputHint::Kind::kIndexRange, 0, s.type_vocab}
-                                  : InputHint{InputHint::Kind::kZeros, 0, 0};
-    return out;
-  };
-  auto roles = [&v](const HfConfig& c) {
-    return DimRoles{.batch = "batch",
-                    .sequence = "sequence",
-                    .max_sequence = ReadEncoderShape(c, v).max_sequence};
-  };
-  return {model_type, "text", {prefix}, build, hints, roles};
+DimRoles EncoderDimRoles(const HfConfig& c) {
+  return DimRoles{.batch = "batch",
+                  .sequence = "sequence",
+                  .max_sequence = ReadEncoderShape(c, EncoderVariantOf(c)).max_sequence};
 }
 
 }  // namespace
 
 void AddEncoderArchitectures(std::vector<Architecture>& out) {
-  out.push_back(Encoder("bert", "bert.", TokenTypes::kSegments));
-  out.push_back(Encoder("roberta", "roberta.", TokenTypes::kZeros));
-  out.push_back(Encoder("xlm-roberta", "roberta.", TokenTypes::kZeros));
-  out.push_back(Encoder("camembert", "roberta.", TokenTypes::kZeros));
-  out.push_back(Encoder("distilbert", "distilbert.", TokenTypes::kSegments));
-  out.push_back(Encoder("electra", "electra.", TokenTypes::kSegments));
-  out.push_back(Encoder("albert", "albert.", TokenTypes::kSegments));
+  // Checkpoint prefixes are each template's (BertForMaskedLM.bert, ...).
+  out.push_back(
+      {"encoder",
+       "text",
+       {},
+       [](const HfConfig& c, GraphBuilder& g) { BuildEncoder(c, EncoderVariantOf(c), g); },
+       EncoderHints,
+       EncoderDimRoles});
+  out.push_back({"modernbert",
+                 "text",
+                 {},
+                 BuildModernBert,
+                 [](const HfConfig& c) {
+                   const ModernBertShape s = ReadModernBertShape(c);
+                   return std::map<std::string, InputHint>{
+                       {"input_ids", {InputHint::Kind::kIndexRange, 0, s.vocab}},
+                       {"attention_mask", {InputHint::Kind::kOnes, 0, 0}}};
+                 },
+                 [](const HfConfig& c) {
+                   return DimRoles{.batch = "batch",
+                                   .sequence = "sequence",
+                                   .max_sequence = ReadModernBertShape(c).max_positions};
+                 }});
 }
 
 }  // namespace ipfs_accel::models

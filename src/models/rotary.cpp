@@ -188,11 +188,14 @@ RopeSpec ReadRope(const HfConfig& c, int64_t head_dim, int64_t max_positions,
                           c.origin(), type));
 }
 
-RopeTables RopeCosSin(GraphBuilder& g, const RopeSpec& spec, const std::string& positions) {
+std::vector<float> RopeInvFreq(double base, int64_t dim) { return DefaultInvFreq(base, dim); }
+
+RopeTables RopeCosSin(GraphBuilder& g, const RopeSpec& spec, const std::string& positions,
+                      const std::string& inv_freq_name) {
   core::Tensor inv =
       core::Tensor::Zeros(core::DType::kFloat32, {static_cast<int64_t>(spec.inv_freq.size())});
   std::copy(spec.inv_freq.begin(), spec.inv_freq.end(), inv.values<float>().begin());
-  const std::string inv_freq = g.Initializer("rope.inv_freq", inv);
+  const std::string inv_freq = g.Initializer(inv_freq_name, inv);
   const std::string pos = g.Node("Cast", {positions}, {{"to", int64_t{onnx::TensorProto::FLOAT}}});
   // [P, S, 1] * [half] -> [P, S, half]: the same float32 products HF's matmul makes.
   const std::string freqs =

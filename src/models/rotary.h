@@ -40,7 +40,14 @@ RopeSpec ReadRope(const HfConfig& config, int64_t head_dim, int64_t max_position
 struct RopeTables {
   std::string cos, sin;
 };
-RopeTables RopeCosSin(GraphBuilder& g, const RopeSpec& spec, const std::string& positions);
+// `inv_freq_name` names the frequencies' initializer: a graph with two rope specs (ModernBERT's
+// global and local layers) needs two names.
+RopeTables RopeCosSin(GraphBuilder& g, const RopeSpec& spec, const std::string& positions,
+                      const std::string& inv_freq_name = "rope.inv_freq");
+
+// The default rope's inverse frequencies 1 / base^(i / dim), i = 0, 2, ..., in float32 as torch
+// evaluates them.
+std::vector<float> RopeInvFreq(double base, int64_t dim);
 
 // x [batch, heads, S, head_dim] with its first rotary_dim features rotated
 // (x * cos + rotate_half(x) * sin); the rest pass through.

@@ -23,6 +23,7 @@
 #include "ipfs_accel/models/catalog.h"
 #include "ipfs_accel/models/hf_config.h"
 #include "ipfs_accel/models/model.h"
+#include "ipfs_accel/models/templates.h"
 #include "models/encoder_builder.h"
 #include "models/graph_builder.h"
 #include "models/weights.h"
@@ -338,6 +339,12 @@ TEST(BertTinyTest, SeededWeightsFollowHfInitialization) {
       ASSERT_EQ(x, want) << name;
     }
   }
+}
+
+// The bert template's config, built by the encoder builder, as the registry does.
+void BuildBert(const HfConfig& config, GraphBuilder& g) {
+  const HfConfig resolved = ApplyTemplate(*FindTemplate("bert"), config);
+  BuildEncoder(resolved, EncoderVariantOf(resolved), g);
 }
 
 // BuildBert directly, for the config options it must refuse.

@@ -22,6 +22,7 @@
 #include "ipfs_accel/models/catalog.h"
 #include "ipfs_accel/models/hf_config.h"
 #include "ipfs_accel/models/model.h"
+#include "ipfs_accel/models/templates.h"
 #include "models/architectures.h"
 #include "models/encoder_builder.h"
 #include "models/graph_builder.h"
@@ -41,6 +42,20 @@ using ipfs_accel::testing::OutputNames;
 using ipfs_accel::testing::WeightInitializerNames;
 using ::testing::HasSubstr;
 
+// The config as the registry sees it: through its type's template (HF's defaults, pieces).
+HfConfig Resolved(const nlohmann::json& config) {
+  const HfConfig c(config, "test-config");
+  return ApplyTemplate(*FindTemplate(c.ModelType()), c);
+}
+
+// The model types the encoder builder instantiates.
+std::vector<std::string> EncoderTypes() {
+  std::vector<std::string> types;
+  for (const ArchitectureTemplate& t : Templates())
+    if (t.builder == "encoder" && !t.abstract) types.push_back(t.model_type);
+  return types;
+}
+
 // A graph built from a config with shape-only weights: structure and parameter count.
 struct Built {
   onnx::ModelProto proto;
@@ -55,8 +70,8 @@ Built Build(const nlohmann::json& config) {
   opset->set_version(kOpsetVersion);
   ShapeOnlyWeights weights;
   GraphBuilder builder(b.proto.mutable_graph(), &weights);
-  const HfConfig c(config, "test-config");
-  BuildEncoder(c, FindEncoderVariant(c.ModelType()), builder);
+  const HfConfig c = Resolved(config);
+  BuildEncoder(c, EncoderVariantOf(c), builder);
   b.parameters = weights.parameter_count();
   return b;
 }
@@ -71,8 +86,8 @@ void ExpectValidOnnx(const nlohmann::json& config) {
   opset->set_version(kOpsetVersion);
   SeededRandomWeights weights(3, 0.02);
   GraphBuilder builder(proto.mutable_graph(), &weights);
-  const HfConfig c(config, "test-config");
-  BuildEncoder(c, FindEncoderVariant(c.ModelType()), builder);
+  const HfConfig c = Resolved(config);
+  BuildEncoder(c, EncoderVariantOf(c), builder);
   EXPECT_NO_THROW({
     onnx::checker::check_model(proto);
     onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(),
@@ -210,7 +225,7 @@ TEST(EncoderFamilyCountTest, RealCheckpointsInTheCatalog) {
 
 TEST(EncoderFamilyCountTest, EveryFamilyCatalogEntryBuilds) {
   std::set<std::string> types;
-  for (const auto& v : EncoderVariants()) types.insert(v.model_type);
+  for (const std::string& type : EncoderTypes()) types.insert(type);
   int entries = 0;
   for (const auto& e : Catalog()) {
     if (types.count(e.architecture) == 0) continue;
@@ -339,9 +354,10 @@ TEST(EncoderFamilyIoTest, InputsAndOutputsPerMember) {
 }
 
 TEST(EncoderFamilyIoTest, EveryMemberPassesOnnxChecks) {
-  for (const auto& v : EncoderVariants()) {
-    SCOPED_TRACE(v.model_type);
-    ExpectValidOnnx(Tiny(v.model_type));
+  for (const std::string type :
+       {"bert", "roberta", "xlm-roberta", "camembert", "distilbert", "electra", "albert"}) {
+    SCOPED_TRACE(type);
+    ExpectValidOnnx(Tiny(type));
   }
   nlohmann::json albert = Tiny("albert");
   albert["num_hidden_groups"] = 2;

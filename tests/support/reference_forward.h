@@ -133,10 +133,12 @@ inline Vec Act(Vec x, const std::string& act) {
   return x;
 }
 
-// softmax(q k^T / sqrt(d)) v per head; where `allowed` [nq * nk] is given, a key it forbids gets
-// float32's lowest added (HF's eager masks).
+// softmax(q k^T / sqrt(d) + bias) v per head; where `allowed` [nq * nk] is given, a key it
+// forbids gets float32's lowest added (HF's eager masks); `bias`, where given, is
+// [heads * nq * nk] (a relative position bias).
 inline Vec Attention(const Vec& q, int64_t nq, const Vec& k, const Vec& v, int64_t nk,
-                     int64_t hidden, int64_t heads, const std::vector<bool>& allowed = {}) {
+                     int64_t hidden, int64_t heads, const std::vector<bool>& allowed = {},
+                     const Vec* bias = nullptr) {
   const int64_t d = hidden / heads;
   Vec out(static_cast<size_t>(nq * hidden));
   for (int64_t h = 0; h < heads; ++h)
@@ -147,6 +149,7 @@ inline Vec Attention(const Vec& q, int64_t nq, const Vec& k, const Vec& v, int64
         for (int64_t c = 0; c < d; ++c)
           dot += q[i * hidden + h * d + c] * k[j * hidden + h * d + c];
         s[j] = dot / std::sqrt(static_cast<double>(d));
+        if (bias) s[j] += (*bias)[(h * nq + i) * nk + j];
         if (!allowed.empty() && !allowed[i * nk + j]) s[j] += std::numeric_limits<float>::lowest();
       }
       const double top = *std::max_element(s.begin(), s.end());

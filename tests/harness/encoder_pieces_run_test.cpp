@@ -1,0 +1,644 @@
+// Runs graphs of the encoder builder's newer pieces on ONNX Runtime against double-precision
+// forward passes written here from the HF modeling code, with no HF fixture: Megatron-BERT's
+// pre-norm layers, RoFormer's pairwise rotary positions, MPNet's relative position bias and
+// padding-offset positions, XLM's padding-masked hidden states with token types from the word
+// table, X-MOD's per-sample language adapters, SqueezeBERT's grouped convolutions, and
+// ModernBERT's alternating global and windowed rotary attention (BuildModernBert). Each builds
+// its graph with BuildEncoder from pieces over a seeded checkpoint.
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "ipfs_accel/core/tensor.h"
+#include "ipfs_accel/models/model.h"
+#include "ipfs_accel/runtime/onnxruntime_backend.h"
+#include "models/encoder_builder.h"
+#include "models/graph_builder.h"
+#include "models/modernbert_builder.h"
+#include "models/weights.h"
+#include "support/reference_forward.h"
+#include "support/temp_dir.h"
+#include "support/tensors.h"
+
+namespace ipfs_accel::harness {
+namespace {
+
+using testing::Checkpoint;
+using testing::Int64Tensor;
+using testing::TempDir;
+using testing::Vec;
+
+constexpr int64_t kVocab = 30, kHidden = 8, kHeads = 2, kInter = 12, kLayers = 2, kPositions = 16;
+constexpr double kEps = 1e-12;
+
+// Two rows of 5 tokens; the second row's last two are padding (pad id 1, masked).
+struct Batch {
+  int64_t batch = 2, seq = 5;
+  std::vector<int64_t> ids = {4, 9, 1, 7, 3, 11, 2, 8, 1, 1};
+  std::vector<int64_t> mask = {1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+  std::vector<int64_t> types = {0, 0, 1, 1, 1, 0, 1, 1, 0, 0};
+};
+
+nlohmann::json Config(const std::string& type) {
+  return {{"model_type", type},
+          {"vocab_size", kVocab},
+          {"hidden_size", kHidden},
+          {"num_attention_heads", kHeads},
+          {"intermediate_size", kInter},
+          {"num_hidden_layers", kLayers},
+          {"max_position_embeddings", kPositions},
+          {"type_vocab_size", 2},
+          {"pad_token_id", 1},
+          {"layer_norm_eps", kEps},
+          {"hidden_act", "gelu"}};
+}
+
+// Builds `pieces` over the checkpoint saved in `dir` and runs `in` on CPU.
+std::map<std::string, core::Tensor> RunPieces(const TempDir& dir, const nlohmann::json& config,
+                                              const nlohmann::json& pieces, const Batch& in,
+                                              bool token_types,
+                                              std::map<std::string, core::Tensor> inputs = {}) {
+  onnx::ModelProto proto;
+  proto.set_ir_version(onnx::IR_VERSION);
+  proto.mutable_graph()->set_name("test");
+  auto* opset = proto.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(models::kOpsetVersion);
+  models::SafetensorsWeights weights(dir.path(), {});
+  models::GraphBuilder g(proto.mutable_graph(), &weights);
+  models::BuildEncoder(models::HfConfig(config, "test"),
+                       models::EncoderVariantFromPieces(config["model_type"], pieces, "test"), g);
+  models::Model model;
+  proto.SerializeToString(&model.onnx_bytes);
+  auto session = runtime::OpenOnnxRuntimeSession(model, runtime::SessionOptions{});
+  inputs["input_ids"] = Int64Tensor({in.batch, in.seq}, in.ids);
+  inputs["attention_mask"] = Int64Tensor({in.batch, in.seq}, in.mask);
+  if (token_types) inputs["token_type_ids"] = Int64Tensor({in.batch, in.seq}, in.types);
+  return session->Run(inputs);
+}
+
+// Rows `ids` of table `name` [rows, width].
+Vec Rows(const Checkpoint& w, const std::string& name, const std::vector<int64_t>& ids,
+         int64_t width) {
+  Vec out;
+  for (int64_t id : ids)
+    out.insert(out.end(), w[name].begin() + id * width, w[name].begin() + (id + 1) * width);
+  return out;
+}
+
+Vec Add(Vec a, const Vec& b) {
+  for (size_t i = 0; i < a.size(); ++i) a[i] += b[i];
+  return a;
+}
+
+// Which keys each query may attend: the row's attention_mask.
+std::vector<bool> Allowed(const std::vector<int64_t>& mask) {
+  const size_t n = mask.size();
+  std::vector<bool> allowed(n * n);
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < n; ++j) allowed[i * n + j] = mask[j] != 0;
+  return allowed;
+}
+
+// One row's slice of a batch field.
+std::vector<int64_t> RowOf(const std::vector<int64_t>& v, int64_t row, int64_t seq) {
+  return {v.begin() + row * seq, v.begin() + (row + 1) * seq};
+}
+
+// Module names of one BERT-style layer.
+struct LayerNames {
+  std::string q, k, v, o, attention_norm, ffn_in, ffn_out, output_norm;
+};
+
+LayerNames BertNames(int64_t l) {
+  const std::string p = fmt::format("encoder.layer.{}.", l);
+  return {p + "attention.self.query",
+          p + "attention.self.key",
+          p + "attention.self.value",
+          p + "attention.output.dense",
+          p + "attention.output.LayerNorm",
+          p + "intermediate.dense",
+          p + "output.dense",
+          p + "output.LayerNorm"};
+}
+
+void AddLayer(Checkpoint& w, const LayerNames& n) {
+  for (const std::string* m : {&n.q, &n.k, &n.v, &n.o}) w.Linear(*m, kHidden, kHidden);
+  w.Norm(n.attention_norm, kHidden);
+  w.Linear(n.ffn_in, kHidden, kInter);
+  w.Linear(n.ffn_out, kInter, kHidden);
+  w.Norm(n.output_norm, kHidden);
+}
+
+// q, k after a `rotate` hook (RoFormer), attention (+ bias), output projection.
+Vec SelfAttention(const Checkpoint& w, const LayerNames& n, const Vec& x, int64_t s,
+                  const std::vector<bool>& allowed, const Vec* bias = nullptr,
+                  const std::function<void(Vec&)>& rotate = {}) {
+  Vec q = testing::Linear(w, n.q, x, s, kHidden, kHidden);
+  Vec k = testing::Linear(w, n.k, x, s, kHidden, kHidden);
+  const Vec v = testing::Linear(w, n.v, x, s, kHidden, kHidden);
+  if (rotate) {
+    rotate(q);
+    rotate(k);
+  }
+  const Vec ctx = testing::Attention(q, s, k, v, s, kHidden, kHeads, allowed, bias);
+  return testing::Linear(w, n.o, ctx, s, kHidden, kHidden);
+}
+
+Vec FeedForward(const Checkpoint& w, const LayerNames& n, const Vec& x, int64_t s,
+                const std::string& act) {
+  return testing::Linear(w, n.ffn_out,
+                         testing::Act(testing::Linear(w, n.ffn_in, x, s, kHidden, kInter), act), s,
+                         kInter, kHidden);
+}
+
+// BERT's post-norm layer.
+Vec PostNormLayer(const Checkpoint& w, const LayerNames& n, const Vec& x, int64_t s,
+                  const std::vector<bool>& allowed, const std::string& act,
+                  const Vec* bias = nullptr, const std::function<void(Vec&)>& rotate = {}) {
+  const Vec a = testing::LayerNorm(w, n.attention_norm,
+                                   Add(SelfAttention(w, n, x, s, allowed, bias, rotate), x), s,
+                                   kHidden, kEps);
+  return testing::LayerNorm(w, n.output_norm, Add(FeedForward(w, n, a, s, act), a), s, kHidden,
+                            kEps);
+}
+
+void ExpectClose(const core::Tensor& got, const Vec& want, int64_t row, const char* what) {
+  const auto v = got.values<float>();
+  const int64_t width = static_cast<int64_t>(want.size());
+  double worst = 0;
+  for (int64_t i = 0; i < width; ++i)
+    worst = std::max(worst, std::abs(static_cast<double>(v[row * width + i]) - want[i]));
+  EXPECT_LT(worst, 1e-4) << what << " row " << row;
+}
+
+TEST(EncoderPiecesRun, MegatronBertNormalisesBeforeEachSublayerAndAfterTheLast) {
+  Checkpoint w(11);
+  w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
+  w.Add("embeddings.position_embeddings.weight", {kPositions, kHidden}, 0.5);
+  w.Add("embeddings.token_type_embeddings.weight", {2, kHidden}, 0.5);
+  std::vector<LayerNames> layers;
+  for (int64_t l = 0; l < kLayers; ++l) {
+    const std::string p = fmt::format("encoder.layer.{}.", l);
+    layers.push_back({p + "attention.self.query", p + "attention.self.key",
+                      p + "attention.self.value", p + "attention.output.dense", p + "attention.ln",
+                      p + "intermediate.dense", p + "output.dense", p + "ln"});
+    AddLayer(w, layers.back());
+  }
+  w.Norm("encoder.ln", kHidden);
+  w.Linear("pooler.dense", kHidden, kHidden);
+  TempDir dir;
+  const nlohmann::json config = Config("megatron-bert");
+  w.Save(dir, config);
+  const Batch in;
+  const auto got = RunPieces(dir, config, {{"layout", "megatron_bert"}}, in, true);
+
+  for (int64_t r = 0; r < in.batch; ++r) {
+    const auto ids = RowOf(in.ids, r, in.seq);
+    std::vector<int64_t> positions(in.seq);
+    for (int64_t i = 0; i < in.seq; ++i) positions[i] = i;
+    Vec x = Add(Add(Rows(w, "embeddings.word_embeddings.weight", ids, kHidden),
+                    Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, in.seq),
+                         kHidden)),
+                Rows(w, "embeddings.position_embeddings.weight", positions, kHidden));
+    const auto allowed = Allowed(RowOf(in.mask, r, in.seq));
+    for (const LayerNames& n : layers) {
+      x = Add(x,
+              SelfAttention(w, n, testing::LayerNorm(w, n.attention_norm, x, in.seq, kHidden, kEps),
+                            in.seq, allowed));
+      x = Add(x, FeedForward(w, n, testing::LayerNorm(w, n.output_norm, x, in.seq, kHidden, kEps),
+                             in.seq, "gelu"));
+    }
+    x = testing::LayerNorm(w, "encoder.ln", x, in.seq, kHidden, kEps);
+    ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
+    const Vec first(x.begin(), x.begin() + kHidden);
+    Vec pooled = testing::Linear(w, "pooler.dense", first, 1, kHidden, kHidden);
+    ExpectClose(got.at("pooler_output"), testing::Act(pooled, "tanh"), r, "pooler_output");
+  }
+}
+
+TEST(EncoderPiecesRun, RoformerRotatesQueryAndKeyPairsByItsTable) {
+  Checkpoint w(12);
+  w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
+  w.Add("embeddings.token_type_embeddings.weight", {2, kHidden}, 0.5);
+  w.Norm("embeddings.LayerNorm", kHidden);
+  const int64_t d = kHidden / kHeads;
+  w.Add("encoder.embed_positions.weight", {kPositions, d}, 0.7);
+  for (int64_t l = 0; l < kLayers; ++l) AddLayer(w, BertNames(l));
+  TempDir dir;
+  const nlohmann::json config = Config("roformer");
+  w.Save(dir, config);
+  const Batch in;
+  const auto got =
+      RunPieces(dir, config, {{"positions", "rotary_table"}, {"pooler", false}}, in, true);
+
+  // x [seq, hidden]: in each head, pair (2i, 2i + 1) at position p turned by the table's
+  // sin = row[i], cos = row[d/2 + i].
+  const Vec& table = w["encoder.embed_positions.weight"];
+  auto rotate = [&](Vec& x) {
+    for (int64_t p = 0; p < in.seq; ++p)
+      for (int64_t h = 0; h < kHeads; ++h)
+        for (int64_t i = 0; i < d / 2; ++i) {
+          const double sin = table[p * d + i], cos = table[p * d + d / 2 + i];
+          double& a = x[p * kHidden + h * d + 2 * i];
+          double& b = x[p * kHidden + h * d + 2 * i + 1];
+          const double a0 = a, b0 = b;
+          a = a0 * cos - b0 * sin;
+          b = b0 * cos + a0 * sin;
+        }
+  };
+  for (int64_t r = 0; r < in.batch; ++r) {
+    Vec x = testing::LayerNorm(
+        w, "embeddings.LayerNorm",
+        Add(Rows(w, "embeddings.word_embeddings.weight", RowOf(in.ids, r, in.seq), kHidden),
+            Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, in.seq),
+                 kHidden)),
+        in.seq, kHidden, kEps);
+    const auto allowed = Allowed(RowOf(in.mask, r, in.seq));
+    for (int64_t l = 0; l < kLayers; ++l)
+      x = PostNormLayer(w, BertNames(l), x, in.seq, allowed, "gelu", nullptr, rotate);
+    ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
+  }
+}
+
+TEST(EncoderPiecesRun, MpnetAddsItsBucketedRelativeBiasAndCountsPositionsPastPadding) {
+  Checkpoint w(13);
+  w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
+  w.Add("embeddings.position_embeddings.weight", {kPositions, kHidden}, 0.5);
+  w.Norm("embeddings.LayerNorm", kHidden);
+  w.Add("encoder.relative_attention_bias.weight", {32, kHeads}, 1.0);
+  std::vector<LayerNames> layers;
+  for (int64_t l = 0; l < kLayers; ++l) {
+    const std::string p = fmt::format("encoder.layer.{}.", l);
+    layers.push_back({p + "attention.attn.q", p + "attention.attn.k", p + "attention.attn.v",
+                      p + "attention.attn.o", p + "attention.LayerNorm", p + "intermediate.dense",
+                      p + "output.dense", p + "output.LayerNorm"});
+    AddLayer(w, layers.back());
+  }
+  w.Linear("pooler.dense", kHidden, kHidden);
+  TempDir dir;
+  nlohmann::json config = Config("mpnet");
+  config["pad_token_id"] = 0;  // MPNet counts positions past row 1 whatever the pad id says
+  w.Save(dir, config);
+  const Batch in;
+  const auto got = RunPieces(dir, config,
+                             {{"layout", "mpnet"},
+                              {"positions", "after_padding"},
+                              {"token_types", false},
+                              {"relative_bias", true},
+                              {"position_padding_idx", 1}},
+                             in, false);
+
+  // Distances under 8 keep their own bucket: (key after query) * 16 + |key - query|.
+  Vec bias(static_cast<size_t>(kHeads * in.seq * in.seq));
+  for (int64_t h = 0; h < kHeads; ++h)
+    for (int64_t i = 0; i < in.seq; ++i)
+      for (int64_t j = 0; j < in.seq; ++j) {
+        const int64_t bucket = (j > i ? 16 : 0) + std::abs(j - i);
+        bias[(h * in.seq + i) * in.seq + j] =
+            w["encoder.relative_attention_bias.weight"][bucket * kHeads + h];
+      }
+  for (int64_t r = 0; r < in.batch; ++r) {
+    const auto ids = RowOf(in.ids, r, in.seq);
+    std::vector<int64_t> positions;
+    int64_t count = 0;
+    for (int64_t id : ids) positions.push_back(id == 1 ? 1 : 1 + ++count);
+    Vec x = testing::LayerNorm(
+        w, "embeddings.LayerNorm",
+        Add(Rows(w, "embeddings.word_embeddings.weight", ids, kHidden),
+            Rows(w, "embeddings.position_embeddings.weight", positions, kHidden)),
+        in.seq, kHidden, kEps);
+    const auto allowed = Allowed(RowOf(in.mask, r, in.seq));
+    for (const LayerNames& n : layers) x = PostNormLayer(w, n, x, in.seq, allowed, "gelu", &bias);
+    ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
+  }
+}
+
+TEST(EncoderPiecesRun, XlmMasksHiddenStatesAndLooksTokenTypesUpAsWords) {
+  Checkpoint w(14);
+  w.Add("embeddings.weight", {kVocab, kHidden}, 0.5);
+  w.Add("position_embeddings.weight", {kPositions, kHidden}, 0.5);
+  w.Norm("layer_norm_emb", kHidden);
+  std::vector<LayerNames> layers;
+  for (int64_t l = 0; l < kLayers; ++l) {
+    const std::string a = fmt::format("attentions.{}.", l);
+    layers.push_back({a + "q_lin", a + "k_lin", a + "v_lin", a + "out_lin",
+                      fmt::format("layer_norm1.{}", l), fmt::format("ffns.{}.lin1", l),
+                      fmt::format("ffns.{}.lin2", l), fmt::format("layer_norm2.{}", l)});
+  }
+  const int64_t inter = 4 * kHidden;
+  for (const LayerNames& n : layers) {
+    for (const std::string* m : {&n.q, &n.k, &n.v, &n.o}) w.Linear(*m, kHidden, kHidden);
+    w.Norm(n.attention_norm, kHidden);
+    w.Linear(n.ffn_in, kHidden, inter);
+    w.Linear(n.ffn_out, inter, kHidden);
+    w.Norm(n.output_norm, kHidden);
+  }
+  TempDir dir;
+  nlohmann::json config = Config("xlm");
+  config.erase("intermediate_size");
+  config["gelu_activation"] = false;
+  w.Save(dir, config);
+  const Batch in;
+  const auto got = RunPieces(dir, config,
+                             {{"layout", "xlm"},
+                              {"pooler", false},
+                              {"intermediate_factor", 4},
+                              {"activation_flag", "gelu_activation"}},
+                             in, true);
+
+  for (int64_t r = 0; r < in.batch; ++r) {
+    const auto mask = RowOf(in.mask, r, in.seq);
+    auto masked = [&](Vec x) {
+      for (int64_t i = 0; i < in.seq; ++i)
+        for (int64_t c = 0; c < kHidden; ++c) x[i * kHidden + c] *= static_cast<double>(mask[i]);
+      return x;
+    };
+    std::vector<int64_t> positions(in.seq);
+    for (int64_t i = 0; i < in.seq; ++i) positions[i] = i;
+    Vec x = Add(Add(Rows(w, "embeddings.weight", RowOf(in.ids, r, in.seq), kHidden),
+                    Rows(w, "position_embeddings.weight", positions, kHidden)),
+                Rows(w, "embeddings.weight", RowOf(in.types, r, in.seq), kHidden));
+    x = masked(testing::LayerNorm(w, "layer_norm_emb", x, in.seq, kHidden, kEps));
+    const auto allowed = Allowed(mask);
+    for (const LayerNames& n : layers) {
+      const Vec a =
+          testing::LayerNorm(w, n.attention_norm, Add(SelfAttention(w, n, x, in.seq, allowed), x),
+                             in.seq, kHidden, kEps);
+      const Vec f = testing::Linear(
+          w, n.ffn_out,
+          testing::Act(testing::Linear(w, n.ffn_in, a, in.seq, kHidden, inter), "relu"), in.seq,
+          inter, kHidden);
+      x = masked(testing::LayerNorm(w, n.output_norm, Add(f, a), in.seq, kHidden, kEps));
+    }
+    ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
+  }
+}
+
+TEST(EncoderPiecesRun, XmodRunsEachSamplesLanguageAdapterAfterTheFfn) {
+  Checkpoint w(15);
+  w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
+  w.Add("embeddings.position_embeddings.weight", {kPositions, kHidden}, 0.5);
+  w.Add("embeddings.token_type_embeddings.weight", {2, kHidden}, 0.5);
+  w.Norm("embeddings.LayerNorm", kHidden);
+  const std::vector<std::string> languages = {"en_XX", "de_DE"};
+  const int64_t bottleneck = kHidden / 2;
+  for (int64_t l = 0; l < kLayers; ++l) {
+    AddLayer(w, BertNames(l));
+    for (const std::string& language : languages) {
+      const std::string p = fmt::format("encoder.layer.{}.output.adapter_modules.{}.", l, language);
+      w.Linear(p + "dense1", kHidden, bottleneck);
+      w.Linear(p + "dense2", bottleneck, kHidden);
+    }
+  }
+  w.Linear("pooler.dense", kHidden, kHidden);
+  TempDir dir;
+  nlohmann::json config = Config("xmod");
+  config["languages"] = languages;
+  w.Save(dir, config);
+  const Batch in;
+  const std::vector<int64_t> lang_ids = {1, 0};
+  const auto got =
+      RunPieces(dir, config, {{"positions", "after_padding"}, {"language_adapters", true}}, in,
+                true, {{"lang_ids", Int64Tensor({2}, lang_ids)}});
+
+  for (int64_t r = 0; r < in.batch; ++r) {
+    const auto ids = RowOf(in.ids, r, in.seq);
+    std::vector<int64_t> positions;
+    int64_t count = 0;
+    for (int64_t id : ids) positions.push_back(id == 1 ? 1 : 1 + ++count);
+    Vec x = testing::LayerNorm(
+        w, "embeddings.LayerNorm",
+        Add(Add(Rows(w, "embeddings.word_embeddings.weight", ids, kHidden),
+                Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, in.seq),
+                     kHidden)),
+            Rows(w, "embeddings.position_embeddings.weight", positions, kHidden)),
+        in.seq, kHidden, kEps);
+    const auto allowed = Allowed(RowOf(in.mask, r, in.seq));
+    for (int64_t l = 0; l < kLayers; ++l) {
+      const LayerNames n = BertNames(l);
+      // XmodLayer: the FFN's residual sum normalised by output.LayerNorm, plus the adapter of
+      // that, normalised again by the same LayerNorm.
+      const Vec out = PostNormLayer(w, n, x, in.seq, allowed, "gelu");
+      const std::string p = fmt::format("encoder.layer.{}.output.adapter_modules.{}.", l,
+                                        languages[static_cast<size_t>(lang_ids[r])]);
+      const Vec adapter = testing::Linear(
+          w, p + "dense2",
+          testing::Act(testing::Linear(w, p + "dense1", out, in.seq, kHidden, bottleneck), "gelu"),
+          in.seq, bottleneck, kHidden);
+      x = testing::LayerNorm(w, n.output_norm, Add(adapter, out), in.seq, kHidden, kEps);
+    }
+    ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
+  }
+}
+
+TEST(EncoderPiecesRun, SqueezeBertGroupsItsConvolutionsChannelWise) {
+  Checkpoint w(16);
+  w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
+  w.Add("embeddings.position_embeddings.weight", {kPositions, kHidden}, 0.5);
+  w.Add("embeddings.token_type_embeddings.weight", {2, kHidden}, 0.5);
+  w.Norm("embeddings.LayerNorm", kHidden);
+  // (module, in, out, groups) of one layer, as SqueezeBertModule builds them from the config
+  struct Conv {
+    std::string name;
+    int64_t in, out, groups;
+  };
+  auto convs = [](int64_t l) {
+    const std::string p = fmt::format("encoder.layers.{}.", l);
+    return std::vector<Conv>{{p + "attention.query", kHidden, kHidden, 2},
+                             {p + "attention.key", kHidden, kHidden, 4},
+                             {p + "attention.value", kHidden, kHidden, 1},
+                             {p + "post_attention.conv1d", kHidden, kHidden, 1},
+                             {p + "intermediate.conv1d", kHidden, kInter, 4},
+                             {p + "output.conv1d", kInter, kHidden, 2}};
+  };
+  for (int64_t l = 0; l < kLayers; ++l) {
+    for (const Conv& c : convs(l)) {
+      w.Add(c.name + ".weight", {c.out, c.in / c.groups, 1}, 0.3);
+      w.Add(c.name + ".bias", {c.out}, 0.1);
+    }
+    w.Norm(fmt::format("encoder.layers.{}.post_attention.layernorm", l), kHidden);
+    w.Norm(fmt::format("encoder.layers.{}.output.layernorm", l), kHidden);
+  }
+  w.Linear("pooler.dense", kHidden, kHidden);
+  TempDir dir;
+  nlohmann::json config = Config("squeezebert");
+  config.update({{"q_groups", 2},
+                 {"k_groups", 4},
+                 {"v_groups", 1},
+                 {"post_attention_groups", 1},
+                 {"intermediate_groups", 4},
+                 {"output_groups", 2},
+                 {"layer_norm_eps", 1e-5}});  // the embeddings' only: the layers keep 1e-12
+  w.Save(dir, config);
+  const Batch in;
+  const auto got = RunPieces(dir, config, {{"layout", "squeezebert"}}, in, true);
+
+  // Output channel o of a grouped 1x1 convolution sees only the inputs of its group.
+  auto conv = [&](const Conv& c, const Vec& x, int64_t n) {
+    const Vec& weight = w[c.name + ".weight"];
+    const int64_t in_per = c.in / c.groups, out_per = c.out / c.groups;
+    Vec y(static_cast<size_t>(n * c.out));
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t o = 0; o < c.out; ++o) {
+        double acc = w[c.name + ".bias"][o];
+        const int64_t group = o / out_per;
+        for (int64_t k = 0; k < in_per; ++k)
+          acc += weight[o * in_per + k] * x[r * c.in + group * in_per + k];
+        y[r * c.out + o] = acc;
+      }
+    return y;
+  };
+  for (int64_t r = 0; r < in.batch; ++r) {
+    std::vector<int64_t> positions(in.seq);
+    for (int64_t i = 0; i < in.seq; ++i) positions[i] = i;
+    Vec x = testing::LayerNorm(
+        w, "embeddings.LayerNorm",
+        Add(Add(Rows(w, "embeddings.word_embeddings.weight", RowOf(in.ids, r, in.seq), kHidden),
+                Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, in.seq),
+                     kHidden)),
+            Rows(w, "embeddings.position_embeddings.weight", positions, kHidden)),
+        in.seq, kHidden, 1e-5);
+    const auto allowed = Allowed(RowOf(in.mask, r, in.seq));
+    for (int64_t l = 0; l < kLayers; ++l) {
+      const std::vector<Conv> c = convs(l);
+      const Vec ctx = testing::Attention(conv(c[0], x, in.seq), in.seq, conv(c[1], x, in.seq),
+                                         conv(c[2], x, in.seq), in.seq, kHidden, kHeads, allowed);
+      const Vec a =
+          testing::LayerNorm(w, fmt::format("encoder.layers.{}.post_attention.layernorm", l),
+                             Add(conv(c[3], ctx, in.seq), x), in.seq, kHidden, 1e-12);
+      const Vec f = conv(c[5], testing::Act(conv(c[4], a, in.seq), "gelu"), in.seq);
+      x = testing::LayerNorm(w, fmt::format("encoder.layers.{}.output.layernorm", l), Add(f, a),
+                             in.seq, kHidden, 1e-12);
+    }
+    ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
+  }
+}
+
+// LayerNorm over rows of width h with `name`.weight and no bias (ModernBERT's norm_bias false).
+Vec NormNoBias(const Checkpoint& w, const std::string& name, const Vec& x, int64_t n, int64_t h,
+               double eps) {
+  Vec y(x.size());
+  for (int64_t r = 0; r < n; ++r) {
+    double mean = 0, var = 0;
+    for (int64_t c = 0; c < h; ++c) mean += x[r * h + c] / static_cast<double>(h);
+    for (int64_t c = 0; c < h; ++c)
+      var += (x[r * h + c] - mean) * (x[r * h + c] - mean) / static_cast<double>(h);
+    for (int64_t c = 0; c < h; ++c)
+      y[r * h + c] = (x[r * h + c] - mean) / std::sqrt(var + eps) * w[name + ".weight"][c];
+  }
+  return y;
+}
+
+TEST(ModernBertRun, AlternatesGlobalAndWindowedRotaryAttentionWithAGluMlp) {
+  constexpr int64_t kLayersHere = 3, kWindow = 2;  // layers 1 and 2 see keys within 1 position
+  constexpr double kNormEps = 1e-5;
+  Checkpoint w(17);
+  w.Add("embeddings.tok_embeddings.weight", {kVocab, kHidden}, 0.5);
+  w.Add("embeddings.norm.weight", {kHidden}, 0.1, 1.0);
+  for (int64_t l = 0; l < kLayersHere; ++l) {
+    const std::string p = fmt::format("layers.{}.", l);
+    if (l > 0) w.Add(p + "attn_norm.weight", {kHidden}, 0.1, 1.0);
+    w.Linear(p + "attn.Wqkv", kHidden, 3 * kHidden, false);
+    w.Linear(p + "attn.Wo", kHidden, kHidden, false);
+    w.Add(p + "mlp_norm.weight", {kHidden}, 0.1, 1.0);
+    w.Linear(p + "mlp.Wi", kHidden, 2 * kInter, false);
+    w.Linear(p + "mlp.Wo", kInter, kHidden, false);
+  }
+  w.Add("final_norm.weight", {kHidden}, 0.1, 1.0);
+  TempDir dir;
+  const nlohmann::json config = {{"model_type", "modernbert"},
+                                 {"vocab_size", kVocab},
+                                 {"hidden_size", kHidden},
+                                 {"num_attention_heads", kHeads},
+                                 {"intermediate_size", kInter},
+                                 {"num_hidden_layers", kLayersHere},
+                                 {"max_position_embeddings", kPositions},
+                                 {"local_attention", kWindow},
+                                 {"global_rope_theta", 160000.0},
+                                 {"local_rope_theta", 10.0}};
+  w.Save(dir, config);
+  onnx::ModelProto proto;
+  proto.set_ir_version(onnx::IR_VERSION);
+  proto.mutable_graph()->set_name("test");
+  auto* opset = proto.add_opset_import();
+  opset->set_domain("");
+  opset->set_version(models::kOpsetVersion);
+  models::SafetensorsWeights weights(dir.path(), {});
+  models::GraphBuilder g(proto.mutable_graph(), &weights);
+  models::BuildModernBert(models::HfConfig(config, "test"), g);
+  models::Model model;
+  proto.SerializeToString(&model.onnx_bytes);
+  const Batch in;
+  const auto got = runtime::OpenOnnxRuntimeSession(model, runtime::SessionOptions{})
+                       ->Run({{"input_ids", Int64Tensor({in.batch, in.seq}, in.ids)},
+                              {"attention_mask", Int64Tensor({in.batch, in.seq}, in.mask)}});
+
+  const int64_t d = kHidden / kHeads;
+  // rotate_half rope at position p with 1 / theta^(2i / d).
+  auto rope = [&](Vec& x, double theta) {
+    for (int64_t p = 0; p < in.seq; ++p)
+      for (int64_t h = 0; h < kHeads; ++h)
+        for (int64_t i = 0; i < d / 2; ++i) {
+          const double angle =
+              static_cast<double>(p) / std::pow(theta, 2.0 * static_cast<double>(i) / d);
+          double& a = x[p * kHidden + h * d + i];
+          double& b = x[p * kHidden + h * d + i + d / 2];
+          const double a0 = a, b0 = b;
+          a = a0 * std::cos(angle) - b0 * std::sin(angle);
+          b = b0 * std::cos(angle) + a0 * std::sin(angle);
+        }
+  };
+  for (int64_t r = 0; r < in.batch; ++r) {
+    const auto mask = RowOf(in.mask, r, in.seq);
+    Vec x =
+        NormNoBias(w, "embeddings.norm",
+                   Rows(w, "embeddings.tok_embeddings.weight", RowOf(in.ids, r, in.seq), kHidden),
+                   in.seq, kHidden, kNormEps);
+    for (int64_t l = 0; l < kLayersHere; ++l) {
+      const std::string p = fmt::format("layers.{}.", l);
+      const bool local = l % 3 != 0;
+      std::vector<bool> allowed = Allowed(mask);
+      for (int64_t i = 0; i < in.seq; ++i)
+        for (int64_t j = 0; j < in.seq; ++j)
+          if (local && std::abs(i - j) > kWindow / 2) allowed[i * in.seq + j] = false;
+      const Vec xn = l == 0 ? x : NormNoBias(w, p + "attn_norm", x, in.seq, kHidden, kNormEps);
+      const Vec qkv = testing::Linear(w, p + "attn.Wqkv", xn, in.seq, kHidden, 3 * kHidden);
+      Vec q, k, v;
+      for (int64_t t = 0; t < in.seq; ++t) {
+        const auto row = qkv.begin() + t * 3 * kHidden;
+        q.insert(q.end(), row, row + kHidden);
+        k.insert(k.end(), row + kHidden, row + 2 * kHidden);
+        v.insert(v.end(), row + 2 * kHidden, row + 3 * kHidden);
+      }
+      const double theta = local ? 10.0 : 160000.0;
+      rope(q, theta);
+      rope(k, theta);
+      const Vec ctx = testing::Attention(q, in.seq, k, v, in.seq, kHidden, kHeads, allowed);
+      x = Add(x, testing::Linear(w, p + "attn.Wo", ctx, in.seq, kHidden, kHidden));
+      const Vec m = NormNoBias(w, p + "mlp_norm", x, in.seq, kHidden, kNormEps);
+      const Vec wi = testing::Linear(w, p + "mlp.Wi", m, in.seq, kHidden, 2 * kInter);
+      Vec gated(static_cast<size_t>(in.seq * kInter));
+      for (int64_t t = 0; t < in.seq; ++t)
+        for (int64_t c = 0; c < kInter; ++c) {
+          const double input = wi[t * 2 * kInter + c];
+          gated[t * kInter + c] = 0.5 * input * (1.0 + std::erf(input / std::sqrt(2.0))) *
+                                  wi[t * 2 * kInter + kInter + c];
+        }
+      x = Add(x, testing::Linear(w, p + "mlp.Wo", gated, in.seq, kInter, kHidden));
+    }
+    x = NormNoBias(w, "final_norm", x, in.seq, kHidden, kNormEps);
+    ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
+  }
+}
+
+}  // namespace
+}  // namespace ipfs_accel::harness
