@@ -1,6 +1,7 @@
 #include "decoder_builder.h"
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 #include <vector>
@@ -9,6 +10,7 @@
 
 #include "activation.h"
 #include "decoder_fused.h"
+#include "decoder_layer_pieces.h"
 #include "ipfs_accel/core/error.h"
 #include "rotary.h"
 
@@ -19,7 +21,34 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-enum class NormKind { kLayerNorm, kRms, kRmsPlusOne };
+enum class NormKind { kLayerNorm, kRms, kRmsPlusOne, kRmsNoWeight };
+
+enum class MlpKind { kGated, kGatedFused, kPlain, kFc };
+enum class QkNormKind { kNone, kProjection };  // per head: DecoderShape::qk_norm
+
+// The LLaMA-like layer's template pieces beyond LLaMA's own (docs/templates.md). The defaults
+// are LLaMA; `plain` says none is set, so the graph is the LLaMA-like one unchanged.
+struct LlamaVariant {
+  bool plain = true;
+  bool fused_qkv = false;  // Phi-3's self_attn.qkv_proj
+  MlpKind mlp = MlpKind::kGated;
+  // The norms around the two branches, by weight name; empty for none. A post-norm applies to
+  // the branch's output, before the residual add.
+  std::string pre_attention = "input_layernorm", post_attention;
+  std::string pre_mlp = "post_attention_layernorm", post_mlp;
+  QkNormKind qk_norm = QkNormKind::kNone;
+  bool qk_norm_after_rope = false;  // NanoChat
+  std::vector<bool> rope_layers;    // per layer: rotates q and k; empty: every layer does
+  bool local_rope = false;          // Gemma 3: sliding layers rotate with `local`
+  RopeSpec local;
+  float embedding_scale = 1, residual_scale = 1;
+  float attention_scale = 0;  // 0: head_dim^-0.5
+  float attn_softcap = 0, final_softcap = 0;
+  float logits_divisor = 1, logits_multiplier = 1;
+  bool sub_norms = false;       // BitNet's attn_sub_norm and ffn_sub_norm
+  bool embedding_norm = false;  // NanoChat normalises the embeddings with the final norm
+  double llama4_beta = 0, llama4_original_max = 0;  // Ministral 3's query scale; 0: none
+};
 
 // Everything the graph depends on, read once from the config with the defaults of
 // the member's HF config class.
@@ -42,6 +71,7 @@ struct DecoderShape {
   bool pre_norm = true, final_norm = true, norm_affine = true;
   // GPT-NeoX
   bool parallel_residual = true;
+  LlamaVariant variant;
 };
 
 // A key whose explicit null means "off" (sliding_window), unlike an absent key.
@@ -96,6 +126,187 @@ std::vector<int64_t> QwenWindows(const HfConfig& c, int64_t layers) {
   const int64_t first_sliding = c.Int("max_window_layers", 28);
   for (int64_t l = first_sliding; l < layers; ++l) windows[l] = window;
   return windows;
+}
+
+// ---- Reading the LlamaVariant pieces (docs/templates.md) ----
+
+// A piece's value: a "$key" string is the config's value of `key` (null when unset).
+nlohmann::json PieceValue(const HfConfig& c, const nlohmann::json& pieces,
+                          const std::string& name) {
+  if (!pieces.contains(name)) return nullptr;
+  const nlohmann::json& v = pieces[name];
+  if (v.is_string() && v.get<std::string>().starts_with("$")) {
+    const std::string key = v.get<std::string>().substr(1);
+    return c.json().contains(key) ? c.json()[key] : nlohmann::json(nullptr);
+  }
+  return v;
+}
+
+// A number piece (e.g. "$logits_scaling"), `absent` when unset or null.
+double PieceNumber(const HfConfig& c, const nlohmann::json& pieces, const std::string& name,
+                   double absent) {
+  const nlohmann::json v = PieceValue(c, pieces, name);
+  if (v.is_null()) return absent;
+  if (!v.is_number())
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': piece '{}' must be a number, not {}",
+                                                 c.origin(), name, v.dump()));
+  return v.get<double>();
+}
+
+std::string PieceString(const HfConfig& c, const nlohmann::json& pieces, const std::string& name,
+                        const std::string& absent) {
+  const nlohmann::json v = PieceValue(c, pieces, name);
+  if (v.is_null()) return absent;
+  if (!v.is_string())
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': piece '{}' must be a string, not {}",
+                                                 c.origin(), name, v.dump()));
+  return v.get<std::string>();
+}
+
+// One value of a piece's list of names, or kCorrupt naming the values it may take.
+template <typename T>
+T PieceChoice(const HfConfig& c, const std::string& name, const std::string& value,
+              const std::vector<std::pair<std::string, T>>& choices) {
+  std::string known;
+  for (const auto& [text, choice] : choices) {
+    if (text == value) return choice;
+    known += (known.empty() ? "" : ", ") + text;
+  }
+  throw Error(ErrorKind::kCorrupt, fmt::format("'{}': piece '{}' is '{}'; it takes one of: {}",
+                                               c.origin(), name, value, known));
+}
+
+void ReadBlockNorms(const HfConfig& c, const nlohmann::json& pieces, LlamaVariant& v) {
+  if (!pieces.contains("block_norms")) return;
+  const nlohmann::json& norms = pieces["block_norms"];
+  auto name = [&](const char* position, const std::string& fallback) {
+    if (!norms.contains(position)) return fallback;
+    const nlohmann::json& n = norms[position];
+    if (n.is_null()) return std::string();
+    if (!n.is_string())
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': block_norms.{} must be a name or null", c.origin(), position));
+    return n.get<std::string>();
+  };
+  v.pre_attention = name("pre_attention", v.pre_attention);
+  v.post_attention = name("post_attention", v.post_attention);
+  v.pre_mlp = name("pre_mlp", v.pre_mlp);
+  v.post_mlp = name("post_mlp", v.post_mlp);
+}
+
+// Which layers rotate q and k (`rope_layers`): all, SmolLM3's list, or EXAONE 4's sliding ones.
+std::vector<bool> ReadRopeLayers(const HfConfig& c, const nlohmann::json& pieces,
+                                 const DecoderShape& s) {
+  const std::string kind = PieceString(c, pieces, "rope_layers", "all");
+  if (kind == "no_rope_layers") return NoRopeLayers(c, s.layers);
+  if (kind == "sliding") {
+    std::vector<bool> rope(s.layers, true);
+    if (!c.Has("sliding_window")) return rope;
+    for (int64_t l = 0; l < s.layers; ++l) rope[l] = s.windows[l] > 0;
+    return rope;
+  }
+  PieceChoice<int>(c, "rope_layers", kind, {{"all", 0}});
+  return {};
+}
+
+// Gemma 3: rope_parameters per layer type (transformers 5), else the legacy rope_local_base_freq
+// for the sliding layers' rotation. `s.rope` is the full layers' one.
+void ReadLocalRope(const HfConfig& c, const nlohmann::json& rope_piece, DecoderShape& s) {
+  LlamaVariant& v = s.variant;
+  v.local_rope = true;
+  for (const char* key : {"rope_scaling", "rope_parameters"}) {
+    if (!c.Has(key) || !c.json()[key].contains("sliding_attention")) continue;
+    for (const char* type : {"full_attention", "sliding_attention"}) {
+      nlohmann::json flat = c.json();
+      flat.erase("rope_scaling");
+      flat["rope_parameters"] = c.json()[key][type];
+      const RopeSpec spec = ReadRope(HfConfig(flat, c.origin()), s.head_dim, s.max_positions);
+      (std::string(type) == "full_attention" ? s.rope : v.local) = spec;
+    }
+    return;
+  }
+  nlohmann::json flat = c.json();
+  flat.erase("rope_scaling");
+  flat.erase("rope_parameters");
+  flat["rope_theta"] = PieceNumber(c, rope_piece, "sliding_theta", 10000.0);
+  v.local = ReadRope(HfConfig(flat, c.origin()), s.head_dim, s.max_positions);
+}
+
+// Ministral 3's LLaMA 4 query scale: beta and the pretraining length from rope_parameters.
+void ReadQueryPositionScale(const HfConfig& c, const nlohmann::json& pieces, LlamaVariant& v) {
+  const std::string kind = PieceString(c, pieces, "query_position_scale", "none");
+  if (PieceChoice<bool>(c, "query_position_scale", kind, {{"none", false}, {"llama4", true}}) ==
+      false)
+    return;
+  for (const char* key : {"rope_scaling", "rope_parameters"}) {
+    if (!c.Has(key)) continue;
+    const nlohmann::json& p = c.json()[key];
+    if (!p.contains("llama_4_scaling_beta")) continue;
+    v.llama4_beta = p["llama_4_scaling_beta"].get<double>();
+    v.llama4_original_max = p.value("original_max_position_embeddings", 0.0);
+  }
+  if (v.llama4_beta != 0 && v.llama4_original_max <= 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': llama_4_scaling_beta needs rope parameters' "
+                            "original_max_position_embeddings",
+                            c.origin()));
+}
+
+// Per-layer windows from layer_types, else `layer_types_default` ({"full_every": N or "$key",
+// "full_first": bool}); the window is the config's sliding_window (null: none slide).
+std::vector<int64_t> LayerTypeWindows(const HfConfig& c, const nlohmann::json& pieces,
+                                      int64_t layers) {
+  const nlohmann::json pattern = pieces.value("layer_types_default", nlohmann::json::object());
+  const std::vector<bool> sliding =
+      SlidingLayers(c, layers, static_cast<int64_t>(PieceNumber(c, pattern, "full_every", 0)),
+                    pattern.value("full_first", false));
+  const int64_t window = c.Has("sliding_window") ? c.Int("sliding_window") : 0;
+  std::vector<int64_t> windows(layers, 0);
+  for (int64_t l = 0; l < layers; ++l) windows[l] = sliding[l] ? window : 0;
+  return windows;
+}
+
+// The LlamaVariant pieces of a template, after the shape's sizes, windows and rope are read.
+void ReadLlamaVariant(const HfConfig& c, const nlohmann::json& pieces, DecoderShape& s) {
+  LlamaVariant& v = s.variant;
+  v.fused_qkv = PieceChoice<bool>(c, "attention_projections",
+                                  PieceString(c, pieces, "attention_projections", "separate"),
+                                  {{"separate", false}, {"fused_qkv", true}});
+  v.mlp = PieceChoice<MlpKind>(c, "mlp", PieceString(c, pieces, "mlp", "gated"),
+                               {{"gated", MlpKind::kGated},
+                                {"gated_fused", MlpKind::kGatedFused},
+                                {"plain", MlpKind::kPlain},
+                                {"fc", MlpKind::kFc}});
+  ReadBlockNorms(c, pieces, v);
+  // head_rms is the LLaMA-like path's own (DecoderShape::qk_norm); projection_rms is OLMo 2's.
+  if (PieceString(c, pieces, "qk_norm", "none") == "projection_rms")
+    v.qk_norm = QkNormKind::kProjection;
+  v.qk_norm_after_rope = PieceValue(c, pieces, "qk_norm_after_rope") == true;
+  v.rope_layers = ReadRopeLayers(c, pieces, s);
+  const nlohmann::json rope = pieces.value("rope", nlohmann::json::object());
+  if (rope.value("per_layer_type", false)) ReadLocalRope(c, rope, s);
+  s.rope.negate_sin = rope.value("negate_sin", false);
+  if (PieceValue(c, pieces, "embedding_scale").is_number())  // Granite's embedding_multiplier
+    v.embedding_scale = static_cast<float>(PieceNumber(c, pieces, "embedding_scale", 1));
+  v.residual_scale = static_cast<float>(PieceNumber(c, pieces, "residual_scale", 1));
+  v.attention_scale = static_cast<float>(PieceNumber(c, pieces, "attention_scale", 0));
+  const double query_scalar = PieceNumber(c, pieces, "query_pre_attn_scalar", 0);
+  if (query_scalar > 0) v.attention_scale = static_cast<float>(std::pow(query_scalar, -0.5));
+  v.attn_softcap = static_cast<float>(PieceNumber(c, pieces, "attn_logit_softcapping", 0));
+  v.final_softcap = static_cast<float>(PieceNumber(c, pieces, "final_logit_softcapping", 0));
+  v.logits_divisor = static_cast<float>(PieceNumber(c, pieces, "logits_divisor", 1));
+  v.logits_multiplier = static_cast<float>(PieceNumber(c, pieces, "logits_multiplier", 1));
+  v.sub_norms = PieceValue(c, pieces, "sub_norms") == true;
+  v.embedding_norm = PieceValue(c, pieces, "embedding_norm") == true;
+  ReadQueryPositionScale(c, pieces, v);
+  v.plain = !v.fused_qkv && v.mlp == MlpKind::kGated && v.pre_attention == "input_layernorm" &&
+            v.post_attention.empty() && v.pre_mlp == "post_attention_layernorm" &&
+            v.post_mlp.empty() && v.qk_norm == QkNormKind::kNone && v.rope_layers.empty() &&
+            !v.local_rope && !s.rope.negate_sin && v.embedding_scale == 1 &&
+            v.residual_scale == 1 && v.attention_scale == 0 && v.attn_softcap == 0 &&
+            v.final_softcap == 0 && v.logits_divisor == 1 && v.logits_multiplier == 1 &&
+            !v.sub_norms && !v.embedding_norm && v.llama4_beta == 0 &&
+            s.norm != NormKind::kRmsNoWeight;
 }
 
 // LLaMA, Mistral, Qwen2, Qwen3, Gemma: pre-RMSNorm blocks with a gated MLP.
@@ -291,7 +502,7 @@ struct DecoderContext {
 
 // The rotary RMSNorm families have a contrib-op form; GPT-2, OPT, Phi and GPT-NeoX stay plain.
 bool FusedLayers(const GraphBuilder& g, const DecoderShape& s) {
-  return g.fused() && s.norm != NormKind::kLayerNorm && s.rope.rotary_dim > 0;
+  return g.fused() && s.norm != NormKind::kLayerNorm && s.rope.rotary_dim > 0 && s.variant.plain;
 }
 
 // Positions and masks; the rotary tables are the caller's to add. `tokens` is any
@@ -354,17 +565,34 @@ struct ScoreScale {
 // Causal self-attention with the KV cache. q [b, S, heads, hd], k and v [b, S, kv, hd];
 // returns [b, S, heads * hd]. Grouped-query heads attend without copying the cache:
 // the query heads of one KV head are folded into its rows.
+// What some templates' layers do inside attention (LlamaVariant); the defaults change nothing.
+struct AttendExtras {
+  bool rope = true;                         // false: this layer does not rotate (NoPE)
+  const RopeTables* rope_tables = nullptr;  // another rotation than ctx.rope (Gemma 3 local)
+  // Applied to q and to k ([b, heads, S, hd]) after the rotation (NanoChat's q/k norm).
+  std::function<std::string(const std::string&, bool is_query)> after_rope;
+  std::string query_scale;  // multiplies q after the rotation (Ministral 3), [1, 1, S, 1]
+  float softcap = 0;        // cap * tanh(scores / cap) before the mask (Gemma 2)
+};
+
 std::string Attend(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx, int layer,
                    const std::string& q_heads, const std::string& k_heads,
-                   const std::string& v_heads, const std::vector<ScoreScale>& scales) {
+                   const std::string& v_heads, const std::vector<ScoreScale>& scales,
+                   const AttendExtras& extras = {}) {
   const std::vector<int64_t> to_heads_first = {0, 2, 1, 3};
   std::string q = g.Node("Transpose", {q_heads}, {{"perm", to_heads_first}});
   std::string k = g.Node("Transpose", {k_heads}, {{"perm", to_heads_first}});
   const std::string v = g.Node("Transpose", {v_heads}, {{"perm", to_heads_first}});
-  if (s.rope.rotary_dim > 0) {
-    q = ApplyRope(g, q, ctx.rope, s.rope.rotary_dim, s.head_dim);
-    k = ApplyRope(g, k, ctx.rope, s.rope.rotary_dim, s.head_dim);
+  if (s.rope.rotary_dim > 0 && extras.rope) {
+    const RopeTables& tables = extras.rope_tables ? *extras.rope_tables : ctx.rope;
+    q = ApplyRope(g, q, tables, s.rope.rotary_dim, s.head_dim);
+    k = ApplyRope(g, k, tables, s.rope.rotary_dim, s.head_dim);
   }
+  if (extras.after_rope) {
+    q = extras.after_rope(q, true);
+    k = extras.after_rope(k, false);
+  }
+  if (!extras.query_scale.empty()) q = g.Node("Mul", {q, extras.query_scale});
   const std::string keys =
       g.Node("Concat", {PastKey(layer), k}, {{"axis", int64_t{2}}}, PresentKey(layer));
   const std::string values =
@@ -376,6 +604,7 @@ std::string Attend(GraphBuilder& g, const DecoderShape& s, const DecoderContext&
   std::string scores = g.Node("MatMul", {q, keys_t});
   for (const ScoreScale& scale : scales)
     scores = g.Node(scale.divide ? "Div" : "Mul", {scores, g.ConstFloat(scale.value)});
+  if (extras.softcap > 0) scores = SoftCap(g, scores, extras.softcap);
   if (grouped) scores = g.Node("Reshape", {scores, g.ConstInt64({0, s.heads, -1, 0})});
   scores = g.Node("Add", {scores, ctx.masks.at(s.windows[layer])});
   std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
@@ -403,19 +632,25 @@ std::string RmsScale(GraphBuilder& g, const std::string& prefix, int64_t size, b
   return plus_one ? g.Node("Add", {w, g.ConstFloat(1.0f)}) : w;
 }
 
-std::string RmsNorm(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t size,
-                    double eps, bool plus_one) {
-  const std::string scale = RmsScale(g, prefix, size, plus_one);
+// x / sqrt(mean(x^2) + eps) over the last axis, without a scale (NanoChat's RMSNorm).
+std::string RmsNormalized(GraphBuilder& g, const std::string& x, double eps) {
   const std::string mean_square = g.Node("ReduceMean", {g.Node("Mul", {x, x})},
                                          {{"axes", std::vector<int64_t>{-1}}, {"keepdims", 1}});
   const std::string inv_rms = g.Node(
       "Reciprocal",
       {g.Node("Sqrt", {g.Node("Add", {mean_square, g.ConstFloat(static_cast<float>(eps))})})});
-  return g.Node("Mul", {g.Node("Mul", {x, inv_rms}), scale});
+  return g.Node("Mul", {x, inv_rms});
+}
+
+std::string RmsNorm(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t size,
+                    double eps, bool plus_one) {
+  const std::string scale = RmsScale(g, prefix, size, plus_one);
+  return g.Node("Mul", {RmsNormalized(g, x, eps), scale});
 }
 
 std::string Norm(GraphBuilder& g, const DecoderShape& s, const std::string& x,
                  const std::string& prefix, int64_t size) {
+  if (s.norm == NormKind::kRmsNoWeight) return RmsNormalized(g, x, s.eps);
   if (s.norm != NormKind::kLayerNorm)
     return RmsNorm(g, x, prefix, size, s.eps, s.norm == NormKind::kRmsPlusOne);
   if (s.norm_affine) return g.LayerNorm(x, prefix, size, s.eps);
@@ -495,6 +730,144 @@ std::string LlamaLikeFused(GraphBuilder& g, const DecoderShape& s, const Decoder
   return LmHead(g, s, x, table, "lm_head", s.hidden, false);
 }
 
+// ---- The LLaMA-like layer with its template pieces (LlamaVariant) ----
+
+// The norm `name` of layer prefix `p`, or x itself when the template has none there.
+std::string OptionalNorm(GraphBuilder& g, const DecoderShape& s, const std::string& x,
+                         const std::string& p, const std::string& name, int64_t size) {
+  return name.empty() ? x : Norm(g, s, x, p + name, size);
+}
+
+struct Projections {
+  std::string q, k, v;  // [b, S, heads * hd], [b, S, kv * hd] twice
+};
+
+// q, k and v from the layer input: three projections, or Phi-3's one qkv_proj ([q | k | v]).
+Projections ProjectQkv(GraphBuilder& g, const DecoderShape& s, const std::string& x,
+                       const std::string& p) {
+  const int64_t q_dim = s.heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim;
+  if (!s.variant.fused_qkv)
+    return {g.Linear(x, p + "self_attn.q_proj", s.hidden, q_dim, s.qkv_bias),
+            g.Linear(x, p + "self_attn.k_proj", s.hidden, kv_dim, s.qkv_bias),
+            g.Linear(x, p + "self_attn.v_proj", s.hidden, kv_dim, s.qkv_bias)};
+  const std::string qkv =
+      g.Linear(x, p + "self_attn.qkv_proj", s.hidden, q_dim + 2 * kv_dim, s.qkv_bias);
+  const auto parts =
+      g.NodeN("Split", {qkv, g.ConstInt64({q_dim, kv_dim, kv_dim})}, 3, {{"axis", int64_t{-1}}});
+  return {parts[0], parts[1], parts[2]};
+}
+
+// The MLP of layer prefix `p` on y: gated (gate_proj/up_proj, or Phi-3's gate_up_proj
+// [gate | up]) or not (up_proj or fc1, then down_proj or fc2).
+std::string VariantMlp(GraphBuilder& g, const DecoderShape& s, const std::string& y,
+                       const std::string& p) {
+  const LlamaVariant& v = s.variant;
+  const int64_t I = s.intermediate;
+  auto act = [&](const std::string& x) {
+    return ActivationWithParameters(g, x, s.act, p + "mlp.act_fn");
+  };
+  if (v.mlp == MlpKind::kPlain || v.mlp == MlpKind::kFc) {
+    const bool fc = v.mlp == MlpKind::kFc;
+    const std::string up =
+        g.Linear(y, p + (fc ? "mlp.fc1" : "mlp.up_proj"), s.hidden, I, s.mlp_bias);
+    return g.Linear(act(up), p + (fc ? "mlp.fc2" : "mlp.down_proj"), I, s.hidden, s.mlp_bias);
+  }
+  std::string gated;
+  if (v.mlp == MlpKind::kGatedFused) {
+    const std::string both = g.Linear(y, p + "mlp.gate_up_proj", s.hidden, 2 * I, s.mlp_bias);
+    const auto parts = g.NodeN("Split", {both, g.ConstInt64({I, I})}, 2, {{"axis", int64_t{-1}}});
+    gated = g.Node("Mul", {parts[1], act(parts[0])});
+  } else {
+    const std::string gate = act(g.Linear(y, p + "mlp.gate_proj", s.hidden, I, s.mlp_bias));
+    gated = g.Node("Mul", {gate, g.Linear(y, p + "mlp.up_proj", s.hidden, I, s.mlp_bias)});
+  }
+  if (v.sub_norms) gated = Norm(g, s, gated, p + "mlp.ffn_sub_norm", I);
+  return g.Linear(gated, p + "mlp.down_proj", I, s.hidden, s.mlp_bias);
+}
+
+// h + branch (times Granite's residual multiplier).
+std::string AddResidual(GraphBuilder& g, const DecoderShape& s, const std::string& h,
+                        const std::string& branch) {
+  const float scale = s.variant.residual_scale;
+  return g.Node("Add", {h, scale == 1 ? branch : g.Node("Mul", {branch, g.ConstFloat(scale)})});
+}
+
+// What every variant layer shares: Gemma 3's local rotation, Ministral 3's query scale.
+struct VariantShared {
+  RopeTables local_rope;
+  std::string query_scale;
+};
+
+VariantShared MakeVariantShared(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx) {
+  VariantShared shared;
+  if (s.variant.local_rope)
+    shared.local_rope = RopeCosSin(g, s.variant.local, ctx.cache_positions, "rope.local_inv_freq");
+  if (s.variant.llama4_beta != 0)
+    shared.query_scale = Llama4QueryScale(g, ctx.cache_positions, s.variant.llama4_beta,
+                                          s.variant.llama4_original_max);
+  return shared;
+}
+
+// Attention of layer `l` from its input x, o_proj included.
+std::string VariantAttention(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                             const VariantShared& shared, int l, const std::string& x) {
+  const LlamaVariant& v = s.variant;
+  const std::string p = fmt::format("layers.{}.", l);
+  const int64_t q_dim = s.heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim;
+  Projections qkv = ProjectQkv(g, s, x, p);
+  if (v.qk_norm == QkNormKind::kProjection) {  // OLMo 2: over all heads at once
+    qkv.q = Norm(g, s, qkv.q, p + "self_attn.q_norm", q_dim);
+    qkv.k = Norm(g, s, qkv.k, p + "self_attn.k_norm", kv_dim);
+  }
+  std::string q = SplitHeads(g, qkv.q, s.heads, s.head_dim);
+  std::string k = SplitHeads(g, qkv.k, s.kv_heads, s.head_dim);
+  const std::string val = SplitHeads(g, qkv.v, s.kv_heads, s.head_dim);
+  auto head_norm = [&](const std::string& t, bool is_query) {
+    return Norm(g, s, t, p + (is_query ? "self_attn.q_norm" : "self_attn.k_norm"), s.head_dim);
+  };
+  AttendExtras extras;
+  if (s.qk_norm) {
+    if (v.qk_norm_after_rope) {
+      extras.after_rope = head_norm;
+    } else {
+      q = head_norm(q, true);
+      k = head_norm(k, false);
+    }
+  }
+  extras.rope = v.rope_layers.empty() || v.rope_layers[l];
+  if (v.local_rope && s.windows[l] > 0) extras.rope_tables = &shared.local_rope;
+  extras.query_scale = shared.query_scale;
+  extras.softcap = v.attn_softcap;
+  std::vector<ScoreScale> scales = InverseSqrtScale(s);
+  if (v.attention_scale > 0) scales = {{v.attention_scale, false}};
+  std::string attn = Attend(g, s, ctx, l, q, k, val, scales, extras);
+  if (v.sub_norms) attn = Norm(g, s, attn, p + "self_attn.attn_sub_norm", q_dim);
+  return g.Linear(attn, p + "self_attn.o_proj", q_dim, s.hidden, s.o_bias);
+}
+
+// The layers, final norm and LM head with the template's pieces.
+std::string VariantFromEmbeddings(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                                  std::string h, const std::string& table) {
+  const LlamaVariant& v = s.variant;
+  if (v.embedding_scale != 1) h = g.Node("Mul", {h, g.ConstFloat(v.embedding_scale)});
+  if (v.embedding_norm) h = Norm(g, s, h, "norm", s.hidden);
+  const VariantShared shared = MakeVariantShared(g, s, ctx);
+  for (int l = 0; l < s.layers; ++l) {
+    const std::string p = fmt::format("layers.{}.", l);
+    std::string attn =
+        VariantAttention(g, s, ctx, shared, l, OptionalNorm(g, s, h, p, v.pre_attention, s.hidden));
+    h = AddResidual(g, s, h, OptionalNorm(g, s, attn, p, v.post_attention, s.hidden));
+    const std::string m = VariantMlp(g, s, OptionalNorm(g, s, h, p, v.pre_mlp, s.hidden), p);
+    h = AddResidual(g, s, h, OptionalNorm(g, s, m, p, v.post_mlp, s.hidden));
+  }
+  h = Norm(g, s, h, "norm", s.hidden);
+  std::string logits = LmHead(g, s, h, table, "lm_head", s.hidden, false);
+  if (v.logits_divisor != 1) logits = g.Node("Div", {logits, g.ConstFloat(v.logits_divisor)});
+  if (v.logits_multiplier != 1) logits = g.Node("Mul", {logits, g.ConstFloat(v.logits_multiplier)});
+  if (v.final_softcap > 0) logits = SoftCap(g, logits, v.final_softcap);
+  return logits;
+}
+
 // The LLaMA-like layers, final norm and LM head from the token embeddings `h` (HF's
 // inputs_embeds). `table` is the embedding matrix for a tied head; empty: asked for here.
 std::string LlamaLikeFromEmbeddings(GraphBuilder& g, const DecoderShape& s,
@@ -505,6 +878,7 @@ std::string LlamaLikeFromEmbeddings(GraphBuilder& g, const DecoderShape& s,
   if (s.kind == DecoderKind::kGemma)
     h = g.Node("Mul",
                {h, g.ConstFloat(static_cast<float>(std::sqrt(static_cast<double>(s.hidden))))});
+  if (!s.variant.plain) return VariantFromEmbeddings(g, s, ctx, h, table);
   if (ctx.fused) return LlamaLikeFused(g, s, ctx, h, table);
   const int64_t q_dim = s.heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim;
   for (int l = 0; l < s.layers; ++l) {
