@@ -48,6 +48,11 @@ struct LlamaVariant {
   bool sub_norms = false;       // BitNet's attn_sub_norm and ffn_sub_norm
   bool embedding_norm = false;  // NanoChat normalises the embeddings with the final norm
   double llama4_beta = 0, llama4_original_max = 0;  // Ministral 3's query scale; 0: none
+  bool sinks = false;                               // GraniteSWA's self_attn.sinks
+  bool differential = false;                        // DiffLlama's attention (DifferentialAttend)
+  // GraniteSWA's layer_rope_theta: each layer's rope base, 0 for none; empty: rope_theta.
+  std::vector<double> layer_thetas;
+  std::map<double, RopeSpec> theta_ropes;  // by base, for layer_thetas
 };
 
 // Everything the graph depends on, read once from the config with the defaults of
@@ -266,6 +271,33 @@ std::vector<int64_t> LayerTypeWindows(const HfConfig& c, const nlohmann::json& p
   return windows;
 }
 
+// GraniteSWA's layer_rope_theta (`layer_rope_theta` piece true): a rope base per layer, 0 for
+// none; a list of one base is the usual rotation.
+void ReadLayerThetas(const HfConfig& c, const nlohmann::json& pieces, DecoderShape& s) {
+  if (PieceValue(c, pieces, "layer_rope_theta") != true || !c.Has("layer_rope_theta")) return;
+  const nlohmann::json& thetas = c.json()["layer_rope_theta"];
+  if (!thetas.is_array() || static_cast<int64_t>(thetas.size()) != s.layers)
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': layer_rope_theta must list one base per "
+                                                 "layer ({})",
+                                                 c.origin(), s.layers));
+  LlamaVariant& v = s.variant;
+  for (const nlohmann::json& t : thetas) {
+    if (!t.is_number())
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': layer_rope_theta holds a non-number", c.origin()));
+    const double theta = t.get<double>();
+    v.layer_thetas.push_back(theta);
+    if (theta == 0 || v.theta_ropes.count(theta)) continue;
+    nlohmann::json flat = c.json();
+    flat.erase("rope_scaling");
+    nlohmann::json params =
+        c.Has("rope_parameters") ? c.json()["rope_parameters"] : nlohmann::json::object();
+    params["rope_theta"] = theta;
+    flat["rope_parameters"] = params;
+    v.theta_ropes[theta] = ReadRope(HfConfig(flat, c.origin()), s.head_dim, s.max_positions);
+  }
+}
+
 // The LlamaVariant pieces of a template, after the shape's sizes, windows and rope are read.
 void ReadLlamaVariant(const HfConfig& c, const nlohmann::json& pieces, DecoderShape& s) {
   LlamaVariant& v = s.variant;
@@ -285,6 +317,7 @@ void ReadLlamaVariant(const HfConfig& c, const nlohmann::json& pieces, DecoderSh
   v.rope_layers = ReadRopeLayers(c, pieces, s);
   const nlohmann::json rope = pieces.value("rope", nlohmann::json::object());
   if (rope.value("per_layer_type", false)) ReadLocalRope(c, rope, s);
+  s.rope.interleaved = rope.value("interleaved", s.rope.interleaved);
   s.rope.negate_sin = rope.value("negate_sin", false);
   if (PieceValue(c, pieces, "embedding_scale").is_number())  // Granite's embedding_multiplier
     v.embedding_scale = static_cast<float>(PieceNumber(c, pieces, "embedding_scale", 1));
@@ -299,7 +332,15 @@ void ReadLlamaVariant(const HfConfig& c, const nlohmann::json& pieces, DecoderSh
   v.sub_norms = PieceValue(c, pieces, "sub_norms") == true;
   v.embedding_norm = PieceValue(c, pieces, "embedding_norm") == true;
   ReadQueryPositionScale(c, pieces, v);
-  v.plain = !v.fused_qkv && v.mlp == MlpKind::kGated && v.pre_attention == "input_layernorm" &&
+  v.sinks = PieceValue(c, pieces, "attention_sinks") == true;
+  v.differential = PieceString(c, pieces, "attention", "scaled_dot_product") == "differential";
+  if (v.differential && (s.heads % 2 != 0 || s.rope.rotary_dim == 0))
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': differential attention needs an even "
+                                                 "number of heads and rotary positions",
+                                                 c.origin()));
+  ReadLayerThetas(c, pieces, s);
+  v.plain = !v.sinks && !v.differential && v.layer_thetas.empty() && !v.fused_qkv &&
+            v.mlp == MlpKind::kGated && v.pre_attention == "input_layernorm" &&
             v.post_attention.empty() && v.pre_mlp == "post_attention_layernorm" &&
             v.post_mlp.empty() && v.qk_norm == QkNormKind::kNone && v.rope_layers.empty() &&
             !v.local_rope && !s.rope.negate_sin && v.embedding_scale == 1 &&
@@ -502,7 +543,8 @@ struct DecoderContext {
 
 // The rotary RMSNorm families have a contrib-op form; GPT-2, OPT, Phi and GPT-NeoX stay plain.
 bool FusedLayers(const GraphBuilder& g, const DecoderShape& s) {
-  return g.fused() && s.norm != NormKind::kLayerNorm && s.rope.rotary_dim > 0 && s.variant.plain;
+  return g.fused() && s.norm != NormKind::kLayerNorm && s.rope.rotary_dim > 0 && s.variant.plain &&
+         !s.rope.interleaved;
 }
 
 // Positions and masks; the rotary tables are the caller's to add. `tokens` is any
@@ -573,7 +615,20 @@ struct AttendExtras {
   std::function<std::string(const std::string&, bool is_query)> after_rope;
   std::string query_scale;  // multiplies q after the rotation (Ministral 3), [1, 1, S, 1]
   float softcap = 0;        // cap * tanh(scores / cap) before the mask (Gemma 2)
+  // A learned per-head sink [heads]: the output times sigmoid(logsumexp(scores) - sink), one
+  // more logit in the softmax's denominator (GraniteSWA).
+  std::string sinks;
 };
+
+// sigmoid(logsumexp(scores) - sink) per head and query: [b, heads, S, 1] from masked scores
+// [b, heads, S, T] and the sinks [heads].
+std::string SinkScale(GraphBuilder& g, const DecoderShape& s, const std::string& scores,
+                      const std::string& sinks) {
+  const std::string lse = g.Node("ReduceLogSumExp", {scores},
+                                 {{"axes", std::vector<int64_t>{-1}}, {"keepdims", int64_t{1}}});
+  const std::string sink = g.Node("Reshape", {sinks, g.ConstInt64({1, s.heads, 1, 1})});
+  return g.Node("Sigmoid", {g.Node("Sub", {lse, sink})});
+}
 
 std::string Attend(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx, int layer,
                    const std::string& q_heads, const std::string& k_heads,
@@ -612,6 +667,7 @@ std::string Attend(GraphBuilder& g, const DecoderShape& s, const DecoderContext&
     probs = g.Node("Reshape", {probs, g.ConstInt64({0, s.kv_heads, -1, 0})});
   std::string out = g.Node("MatMul", {probs, values});
   if (grouped) out = g.Node("Reshape", {out, g.ConstInt64({0, s.heads, -1, s.head_dim})});
+  if (!extras.sinks.empty()) out = g.Node("Mul", {out, SinkScale(g, s, scores, extras.sinks)});
   out = g.Node("Transpose", {out}, {{"perm", to_heads_first}});
   return g.Node("Reshape", {out, g.ConstInt64({0, 0, s.heads * s.head_dim})});
 }
@@ -796,16 +852,86 @@ std::string AddResidual(GraphBuilder& g, const DecoderShape& s, const std::strin
 struct VariantShared {
   RopeTables local_rope;
   std::string query_scale;
+  std::map<double, RopeTables> theta_ropes;
 };
 
 VariantShared MakeVariantShared(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx) {
   VariantShared shared;
   if (s.variant.local_rope)
     shared.local_rope = RopeCosSin(g, s.variant.local, ctx.cache_positions, "rope.local_inv_freq");
+  int n = 0;
+  for (const auto& [theta, spec] : s.variant.theta_ropes)
+    shared.theta_ropes[theta] =
+        RopeCosSin(g, spec, ctx.cache_positions, fmt::format("rope.inv_freq_{}", n++));
   if (s.variant.llama4_beta != 0)
     shared.query_scale = Llama4QueryScale(g, ctx.cache_positions, s.variant.llama4_beta,
                                           s.variant.llama4_original_max);
   return shared;
+}
+
+// [b, kv, T, hd] -> [b, heads, T, hd], each KV head repeated for its query heads (repeat_kv).
+std::string RepeatKv(GraphBuilder& g, const DecoderShape& s, const std::string& x) {
+  if (s.heads == s.kv_heads) return x;
+  const std::string wide = g.Node("Unsqueeze", {x, g.ConstInt64({2})});  // [b, kv, 1, T, hd]
+  const std::string shape = g.Node("Shape", {wide});
+  const std::string target =
+      g.Node("Concat",
+             {g.Node("Slice", {shape, g.ConstInt64({0}), g.ConstInt64({2})}),
+              g.ConstInt64({s.heads / s.kv_heads}),
+              g.Node("Slice", {shape, g.ConstInt64({3}), g.ConstInt64({5})})},
+             {{"axis", int64_t{0}}});
+  return g.Node("Reshape",
+                {g.Node("Expand", {wide, target}), g.ConstInt64({0, s.heads, -1, s.head_dim})});
+}
+
+// DiffLlama's differential attention (arXiv 2410.05258) as HF's eager DiffLlamaAttention: the
+// value heads' two halves side by side, softmax(q k / sqrt(hd)) applied, the second half of the
+// heads subtracted from the first with weight lambda = exp(lq1 . lk1) - exp(lq2 . lk2) +
+// lambda_init, then a weightless RMSNorm over 2 hd times (1 - lambda_init). q, k, v as Attend's;
+// returns [b, S, heads * hd].
+std::string DifferentialAttend(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                               int layer, const std::string& q_heads, const std::string& k_heads,
+                               const std::string& v_heads, const std::string& p) {
+  const std::vector<int64_t> to_heads_first = {0, 2, 1, 3};
+  const int64_t half = s.heads / 2, hd = s.head_dim;
+  std::string q = g.Node("Transpose", {q_heads}, {{"perm", to_heads_first}});
+  std::string k = g.Node("Transpose", {k_heads}, {{"perm", to_heads_first}});
+  const std::string v = g.Node("Transpose", {v_heads}, {{"perm", to_heads_first}});
+  q = ApplyRope(g, q, ctx.rope, s.rope.rotary_dim, hd);
+  k = ApplyRope(g, k, ctx.rope, s.rope.rotary_dim, hd);
+  const std::string keys = RepeatKv(
+      g, s, g.Node("Concat", {PastKey(layer), k}, {{"axis", int64_t{2}}}, PresentKey(layer)));
+  const std::string values = RepeatKv(
+      g, s, g.Node("Concat", {PastValue(layer), v}, {{"axis", int64_t{2}}}, PresentValue(layer)));
+  const auto value_halves =
+      g.NodeN("Split", {values, g.ConstInt64({half, half})}, 2, {{"axis", int64_t{1}}});
+  const std::string paired =
+      g.Node("Concat", {value_halves[0], value_halves[1]}, {{"axis", int64_t{-1}}});
+  const std::string both = g.Node("Concat", {paired, paired}, {{"axis", int64_t{1}}});
+  const std::string keys_t =
+      g.Node("Transpose", {keys}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
+  std::string scores = g.Node("Div", {g.Node("MatMul", {q, keys_t}),
+                                      g.ConstFloat(static_cast<float>(std::sqrt(double(hd))))});
+  scores = g.Node("Add", {scores, ctx.masks.at(s.windows[layer])});
+  const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
+  const auto out = g.NodeN("Split", {g.Node("MatMul", {probs, both}), g.ConstInt64({half, half})},
+                           2, {{"axis", int64_t{1}}});
+  auto lambda_term = [&](const char* qn, const char* kn) {
+    const std::string lq = g.Weight(p + "self_attn." + qn, {hd}, WeightInit::kZeros);
+    const std::string lk = g.Weight(p + "self_attn." + kn, {hd}, WeightInit::kZeros);
+    return g.Node("Exp", {g.Node("ReduceSum", {g.Node("Mul", {lq, lk}), g.ConstInt64({0})},
+                                 {{"keepdims", int64_t{1}}})});
+  };
+  const double lambda_init = 0.8 - 0.6 * std::exp(-0.3 * layer);
+  const std::string lambda_full =
+      g.Node("Add", {g.Node("Sub", {lambda_term("lambda_q1", "lambda_k1"),
+                                    lambda_term("lambda_q2", "lambda_k2")}),
+                     g.ConstFloat(static_cast<float>(lambda_init))});
+  const std::string diff = g.Node("Sub", {out[0], g.Node("Mul", {lambda_full, out[1]})});
+  const std::string normed = g.Node(
+      "Mul", {RmsNormalized(g, diff, s.eps), g.ConstFloat(static_cast<float>(1 - lambda_init))});
+  const std::string tokens_first = g.Node("Transpose", {normed}, {{"perm", to_heads_first}});
+  return g.Node("Reshape", {tokens_first, g.ConstInt64({0, 0, s.heads * hd})});
 }
 
 // Attention of layer `l` from its input x, o_proj included.
@@ -836,11 +962,17 @@ std::string VariantAttention(GraphBuilder& g, const DecoderShape& s, const Decod
   }
   extras.rope = v.rope_layers.empty() || v.rope_layers[l];
   if (v.local_rope && s.windows[l] > 0) extras.rope_tables = &shared.local_rope;
+  if (!v.layer_thetas.empty()) {
+    extras.rope = v.layer_thetas[l] != 0;
+    if (extras.rope) extras.rope_tables = &shared.theta_ropes.at(v.layer_thetas[l]);
+  }
+  if (v.sinks) extras.sinks = g.Weight(p + "self_attn.sinks", {s.heads}, WeightInit::kZeros);
   extras.query_scale = shared.query_scale;
   extras.softcap = v.attn_softcap;
   std::vector<ScoreScale> scales = InverseSqrtScale(s);
   if (v.attention_scale > 0) scales = {{v.attention_scale, false}};
-  std::string attn = Attend(g, s, ctx, l, q, k, val, scales, extras);
+  std::string attn = v.differential ? DifferentialAttend(g, s, ctx, l, q, k, val, p)
+                                    : Attend(g, s, ctx, l, q, k, val, scales, extras);
   if (v.sub_norms) attn = Norm(g, s, attn, p + "self_attn.attn_sub_norm", q_dim);
   return g.Linear(attn, p + "self_attn.o_proj", q_dim, s.hidden, s.o_bias);
 }
