@@ -50,6 +50,12 @@ struct LlamaVariant {
   double llama4_beta = 0, llama4_original_max = 0;  // Ministral 3's query scale; 0: none
   bool sinks = false;                               // GraniteSWA's self_attn.sinks
   bool differential = false;                        // DiffLlama's attention (DifferentialAttend)
+  // Multi-head latent attention (DeepSeek V3's, Youtu): low-rank q (q_lora_rank, 0: a plain
+  // q_proj) and kv (kv_lora_rank) projections; q/k heads of nope + rope features; rope on the
+  // last `mla_rope` features, de-interleaved first when `mla_rope_interleave`.
+  bool mla = false;
+  int64_t q_lora = 0, kv_lora = 0, mla_nope = 0, mla_rope = 0;
+  bool mla_rope_interleave = false;
   // GraniteSWA's layer_rope_theta: each layer's rope base, 0 for none; empty: rope_theta.
   std::vector<double> layer_thetas;
   std::map<double, RopeSpec> theta_ropes;  // by base, for layer_thetas
@@ -77,7 +83,10 @@ struct DecoderShape {
   // GPT-NeoX
   bool parallel_residual = true;
   LlamaVariant variant;
+  int64_t v_head_dim = 0;  // values' head size where it is not head_dim (MLA); 0: head_dim
 };
+
+int64_t ValueHeadDim(const DecoderShape& s) { return s.v_head_dim > 0 ? s.v_head_dim : s.head_dim; }
 
 // A key whose explicit null means "off" (sliding_window), unlike an absent key.
 int64_t IntOrNullAsZero(const HfConfig& c, const std::string& key, int64_t absent) {
@@ -298,6 +307,33 @@ void ReadLayerThetas(const HfConfig& c, const nlohmann::json& pieces, DecoderSha
   }
 }
 
+// Multi-head latent attention (`attention`: "mla"): its sizes from the config, the head sizes
+// and rope that replace the shape's (q/k heads of nope + rope features, values of v_head_dim).
+void ReadMla(const HfConfig& c, const nlohmann::json& pieces, DecoderShape& s) {
+  LlamaVariant& v = s.variant;
+  v.mla = true;
+  v.q_lora = c.Has("q_lora_rank") ? c.Int("q_lora_rank") : 0;
+  v.kv_lora = c.Int("kv_lora_rank");
+  v.mla_nope = c.Int("qk_nope_head_dim");
+  v.mla_rope = c.Int("qk_rope_head_dim");
+  v.mla_rope_interleave = PieceValue(c, pieces, "mla_rope_interleave") == true;
+  s.head_dim = v.mla_nope + v.mla_rope;
+  s.v_head_dim = c.Int("v_head_dim");
+  if (s.kv_heads != s.heads)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': multi-head latent attention has as many key/value heads as "
+                            "query heads ({}), not {}",
+                            c.origin(), s.heads, s.kv_heads));
+  s.rope = ReadRope(c, v.mla_rope, s.max_positions);
+  if (s.rope.rotary_dim != v.mla_rope || s.rope.attention_scaling != 1.0f ||
+      (c.Has("rope_parameters") &&
+       c.json()["rope_parameters"].value("rope_type", "default") != "default"))
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': rope scaling or partial rotary with multi-head latent attention "
+                            "(DeepSeek's softmax mscale) is not supported yet",
+                            c.origin()));
+}
+
 // The LlamaVariant pieces of a template, after the shape's sizes, windows and rope are read.
 void ReadLlamaVariant(const HfConfig& c, const nlohmann::json& pieces, DecoderShape& s) {
   LlamaVariant& v = s.variant;
@@ -333,13 +369,15 @@ void ReadLlamaVariant(const HfConfig& c, const nlohmann::json& pieces, DecoderSh
   v.embedding_norm = PieceValue(c, pieces, "embedding_norm") == true;
   ReadQueryPositionScale(c, pieces, v);
   v.sinks = PieceValue(c, pieces, "attention_sinks") == true;
-  v.differential = PieceString(c, pieces, "attention", "scaled_dot_product") == "differential";
+  const std::string attention = PieceString(c, pieces, "attention", "scaled_dot_product");
+  v.differential = attention == "differential";
+  if (attention == "mla") ReadMla(c, pieces, s);
   if (v.differential && (s.heads % 2 != 0 || s.rope.rotary_dim == 0))
     throw Error(ErrorKind::kCorrupt, fmt::format("'{}': differential attention needs an even "
                                                  "number of heads and rotary positions",
                                                  c.origin()));
   ReadLayerThetas(c, pieces, s);
-  v.plain = !v.sinks && !v.differential && v.layer_thetas.empty() && !v.fused_qkv &&
+  v.plain = !v.sinks && !v.differential && !v.mla && v.layer_thetas.empty() && !v.fused_qkv &&
             v.mlp == MlpKind::kGated && v.pre_attention == "input_layernorm" &&
             v.post_attention.empty() && v.pre_mlp == "post_attention_layernorm" &&
             v.post_mlp.empty() && v.qk_norm == QkNormKind::kNone && v.rope_layers.empty() &&
@@ -666,10 +704,11 @@ std::string Attend(GraphBuilder& g, const DecoderShape& s, const DecoderContext&
   if (grouped)  // [b, kv, rep * S, T]
     probs = g.Node("Reshape", {probs, g.ConstInt64({0, s.kv_heads, -1, 0})});
   std::string out = g.Node("MatMul", {probs, values});
-  if (grouped) out = g.Node("Reshape", {out, g.ConstInt64({0, s.heads, -1, s.head_dim})});
+  const int64_t vd = ValueHeadDim(s);
+  if (grouped) out = g.Node("Reshape", {out, g.ConstInt64({0, s.heads, -1, vd})});
   if (!extras.sinks.empty()) out = g.Node("Mul", {out, SinkScale(g, s, scores, extras.sinks)});
   out = g.Node("Transpose", {out}, {{"perm", to_heads_first}});
-  return g.Node("Reshape", {out, g.ConstInt64({0, 0, s.heads * s.head_dim})});
+  return g.Node("Reshape", {out, g.ConstInt64({0, 0, s.heads * vd})});
 }
 
 std::vector<ScoreScale> InverseSqrtScale(const DecoderShape& s) {
@@ -934,12 +973,77 @@ std::string DifferentialAttend(GraphBuilder& g, const DecoderShape& s, const Dec
   return g.Node("Reshape", {tokens_first, g.ConstInt64({0, 0, s.heads * hd})});
 }
 
+// DeepSeek's apply_rotary_pos_emb_interleave: features (x0, x1, x2, x3, ...) reordered to
+// (x0, x2, ..., x1, x3, ...) before the rotate-half rotation, on [b, h, S, d].
+std::string Deinterleave(GraphBuilder& g, const std::string& x, int64_t d) {
+  const std::string pairs = g.Node("Reshape", {x, g.ConstInt64({0, 0, 0, d / 2, 2})});
+  const std::string swapped =
+      g.Node("Transpose", {pairs}, {{"perm", std::vector<int64_t>{0, 1, 2, 4, 3}}});
+  return g.Node("Reshape", {swapped, g.ConstInt64({0, 0, 0, d})});
+}
+
+// [b, S, h, r] rotated as [b, h, S, r] with ctx's tables, back in [b, S, h, r].
+std::string RotateTokensFirst(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                              const std::string& x) {
+  const std::vector<int64_t> swap = {0, 2, 1, 3};
+  std::string t = g.Node("Transpose", {x}, {{"perm", swap}});
+  const int64_t r = s.variant.mla_rope;
+  if (s.variant.mla_rope_interleave) t = Deinterleave(g, t, r);
+  return g.Node("Transpose", {ApplyRope(g, t, ctx.rope, r, r)}, {{"perm", swap}});
+}
+
+// Multi-head latent attention's q, k and v ([b, S, heads, d]; k and q rotated on their rope part)
+// as DeepseekV3Attention makes them. Its two low-rank norms keep RMSNorm's default eps, 1e-6.
+Projections MlaProjections(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                           const std::string& x, const std::string& p) {
+  const LlamaVariant& v = s.variant;
+  const int64_t H = s.heads, nope = v.mla_nope, r = v.mla_rope, vd = ValueHeadDim(s);
+  const std::string q_full =
+      v.q_lora > 0
+          ? g.Linear(
+                RmsNorm(g, g.Linear(x, p + "self_attn.q_a_proj", s.hidden, v.q_lora, s.qkv_bias),
+                        p + "self_attn.q_a_layernorm", v.q_lora, 1e-6, false),
+                p + "self_attn.q_b_proj", v.q_lora, H * (nope + r), false)
+          : g.Linear(x, p + "self_attn.q_proj", s.hidden, H * (nope + r), false);
+  const auto q = g.NodeN("Split", {SplitHeads(g, q_full, H, nope + r), g.ConstInt64({nope, r})}, 2,
+                         {{"axis", int64_t{-1}}});
+  const auto compressed =
+      g.NodeN("Split",
+              {g.Linear(x, p + "self_attn.kv_a_proj_with_mqa", s.hidden, v.kv_lora + r, s.qkv_bias),
+               g.ConstInt64({v.kv_lora, r})},
+              2, {{"axis", int64_t{-1}}});
+  const std::string kv =
+      g.Linear(RmsNorm(g, compressed[0], p + "self_attn.kv_a_layernorm", v.kv_lora, 1e-6, false),
+               p + "self_attn.kv_b_proj", v.kv_lora, H * (nope + vd), false);
+  const auto k_and_v = g.NodeN("Split", {SplitHeads(g, kv, H, nope + vd), g.ConstInt64({nope, vd})},
+                               2, {{"axis", int64_t{-1}}});
+  const std::string k_rot =
+      RotateTokensFirst(g, s, ctx, g.Node("Unsqueeze", {compressed[1], g.ConstInt64({2})}));
+  const std::string every_head = g.Node(
+      "Concat",
+      {g.Node("Slice", {g.Node("Shape", {k_and_v[0]}), g.ConstInt64({0}), g.ConstInt64({3})}),
+       g.ConstInt64({r})},
+      {{"axis", int64_t{0}}});
+  const std::string axis = "axis";
+  return {
+      g.Node("Concat", {q[0], RotateTokensFirst(g, s, ctx, q[1])}, {{axis, int64_t{-1}}}),
+      g.Node("Concat", {k_and_v[0], g.Node("Expand", {k_rot, every_head})}, {{axis, int64_t{-1}}}),
+      k_and_v[1]};
+}
+
 // Attention of layer `l` from its input x, o_proj included.
 std::string VariantAttention(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
                              const VariantShared& shared, int l, const std::string& x) {
   const LlamaVariant& v = s.variant;
   const std::string p = fmt::format("layers.{}.", l);
   const int64_t q_dim = s.heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim;
+  if (v.mla) {
+    const Projections mla = MlaProjections(g, s, ctx, x, p);
+    AttendExtras no_rope;
+    no_rope.rope = false;
+    return g.Linear(Attend(g, s, ctx, l, mla.q, mla.k, mla.v, InverseSqrtScale(s), no_rope),
+                    p + "self_attn.o_proj", s.heads * ValueHeadDim(s), s.hidden, s.o_bias);
+  }
   Projections qkv = ProjectQkv(g, s, x, p);
   if (v.qk_norm == QkNormKind::kProjection) {  // OLMo 2: over all heads at once
     qkv.q = Norm(g, s, qkv.q, p + "self_attn.q_norm", q_dim);
@@ -1195,7 +1299,7 @@ void CacheInputs(GraphBuilder& g, const DecoderShape& s) {
   g.Input("attention_mask", onnx::TensorProto::INT64, {batch, total});
   for (int l = 0; l < s.layers; ++l) {
     g.Input(PastKey(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, past, s.head_dim});
-    g.Input(PastValue(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, past, s.head_dim});
+    g.Input(PastValue(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, past, ValueHeadDim(s)});
   }
 }
 
@@ -1207,7 +1311,8 @@ void DecoderOutputs(GraphBuilder& g, const DecoderShape& s, const std::string& l
   g.Output("logits", onnx::TensorProto::FLOAT, {batch, sequence, s.vocab});
   for (int l = 0; l < s.layers; ++l) {
     g.Output(PresentKey(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.head_dim});
-    g.Output(PresentValue(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.head_dim});
+    g.Output(PresentValue(l), onnx::TensorProto::FLOAT,
+             {batch, s.kv_heads, total, ValueHeadDim(s)});
   }
 }
 
