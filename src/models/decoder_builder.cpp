@@ -45,8 +45,9 @@ struct LlamaVariant {
   float attention_scale = 0;  // 0: head_dim^-0.5
   float attn_softcap = 0, final_softcap = 0;
   float logits_divisor = 1, logits_multiplier = 1;
-  bool sub_norms = false;       // BitNet's attn_sub_norm and ffn_sub_norm
-  bool embedding_norm = false;  // NanoChat normalises the embeddings with the final norm
+  float head_input_divisor = 1;  // MiniCPM: hidden states / (hidden_size / dim_model_base)
+  bool sub_norms = false;        // BitNet's attn_sub_norm and ffn_sub_norm
+  bool embedding_norm = false;   // NanoChat normalises the embeddings with the final norm
   double llama4_beta = 0, llama4_original_max = 0;  // Ministral 3's query scale; 0: none
   bool sinks = false;                               // GraniteSWA's self_attn.sinks
   bool differential = false;                        // DiffLlama's attention (DifferentialAttend)
@@ -318,7 +319,7 @@ void ReadMla(const HfConfig& c, const nlohmann::json& pieces, DecoderShape& s) {
   v.mla_rope = c.Int("qk_rope_head_dim");
   v.mla_rope_interleave = PieceValue(c, pieces, "mla_rope_interleave") == true;
   s.head_dim = v.mla_nope + v.mla_rope;
-  s.v_head_dim = c.Int("v_head_dim");
+  s.v_head_dim = c.Int("v_head_dim", s.hidden / s.heads);  // MiniCPM3: null is hidden / heads
   if (s.kv_heads != s.heads)
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': multi-head latent attention has as many key/value heads as "
@@ -358,6 +359,12 @@ void ReadLlamaVariant(const HfConfig& c, const nlohmann::json& pieces, DecoderSh
   if (PieceValue(c, pieces, "embedding_scale").is_number())  // Granite's embedding_multiplier
     v.embedding_scale = static_cast<float>(PieceNumber(c, pieces, "embedding_scale", 1));
   v.residual_scale = static_cast<float>(PieceNumber(c, pieces, "residual_scale", 1));
+  // MiniCPM's muP: residual branches times scale_depth / sqrt(layers), the LM head's input
+  // divided by hidden_size / dim_model_base.
+  const double depth = PieceNumber(c, pieces, "residual_scale_depth", 0);
+  if (depth > 0) v.residual_scale = static_cast<float>(depth / std::sqrt(double(s.layers)));
+  const double base = PieceNumber(c, pieces, "head_input_base", 0);
+  if (base > 0) v.head_input_divisor = static_cast<float>(double(s.hidden) / base);
   v.attention_scale = static_cast<float>(PieceNumber(c, pieces, "attention_scale", 0));
   const double query_scalar = PieceNumber(c, pieces, "query_pre_attn_scalar", 0);
   if (query_scalar > 0) v.attention_scale = static_cast<float>(std::pow(query_scalar, -0.5));
@@ -384,7 +391,7 @@ void ReadLlamaVariant(const HfConfig& c, const nlohmann::json& pieces, DecoderSh
             !v.local_rope && !s.rope.negate_sin && v.embedding_scale == 1 &&
             v.residual_scale == 1 && v.attention_scale == 0 && v.attn_softcap == 0 &&
             v.final_softcap == 0 && v.logits_divisor == 1 && v.logits_multiplier == 1 &&
-            !v.sub_norms && !v.embedding_norm && v.llama4_beta == 0 &&
+            v.head_input_divisor == 1 && !v.sub_norms && !v.embedding_norm && v.llama4_beta == 0 &&
             s.norm != NormKind::kRmsNoWeight;
 }
 
@@ -1097,6 +1104,7 @@ std::string VariantFromEmbeddings(GraphBuilder& g, const DecoderShape& s, const 
     h = AddResidual(g, s, h, OptionalNorm(g, s, m, p, v.post_mlp, s.hidden));
   }
   h = Norm(g, s, h, "norm", s.hidden);
+  if (v.head_input_divisor != 1) h = g.Node("Div", {h, g.ConstFloat(v.head_input_divisor)});
   std::string logits = LmHead(g, s, h, table, "lm_head", s.hidden, false);
   if (v.logits_divisor != 1) logits = g.Node("Div", {logits, g.ConstFloat(v.logits_divisor)});
   if (v.logits_multiplier != 1) logits = g.Node("Mul", {logits, g.ConstFloat(v.logits_multiplier)});
