@@ -41,7 +41,8 @@ std::vector<bool> SlidingLayers(const HfConfig& c, int64_t layers, int64_t full_
       const std::string type = types[l].is_string() ? types[l].get<std::string>() : "";
       if (type != "full_attention" && type != "sliding_attention")
         throw Error(ErrorKind::kUnsupported,
-                    fmt::format("'{}': layer type '{}' is not supported by the decoder builder",
+                    fmt::format("'{}': layer type '{}' is not supported by the decoder builder; "
+                                "export the model to .onnx and pass that file instead",
                                 c.origin(), type));
       sliding[l] = type == "sliding_attention";
     }
