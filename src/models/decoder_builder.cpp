@@ -12,6 +12,7 @@
 #include "decoder_fused.h"
 #include "decoder_layer_pieces.h"
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/models/templates.h"
 #include "rotary.h"
 
 namespace ipfs_accel::models {
@@ -22,6 +23,8 @@ using core::Error;
 using core::ErrorKind;
 
 enum class NormKind { kLayerNorm, kRms, kRmsPlusOne, kRmsNoWeight };
+// The block structure and its weight names (the template's `layout` piece).
+enum class Layout { kLlama, kPhi, kGptNeox, kGpt2, kOpt };
 
 enum class MlpKind { kGated, kGatedFused, kPlain, kFc };
 enum class QkNormKind { kNone, kProjection };  // per head: DecoderShape::qk_norm
@@ -62,10 +65,10 @@ struct LlamaVariant {
   std::map<double, RopeSpec> theta_ropes;  // by base, for layer_thetas
 };
 
-// Everything the graph depends on, read once from the config with the defaults of
-// the member's HF config class.
+// Everything the graph depends on, read once from a config its template resolved
+// (ApplyTemplate: HF's defaults filled in, the pieces attached; docs/templates.md).
 struct DecoderShape {
-  DecoderKind kind = DecoderKind::kLlama;
+  Layout layout = Layout::kLlama;
   int64_t vocab = 0, hidden = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0;
   int64_t intermediate = 0, max_positions = 0;
   double eps = 1e-5;
@@ -73,9 +76,10 @@ struct DecoderShape {
   bool tied = false;
   NormKind norm = NormKind::kRms;
   bool qkv_bias = false, o_bias = false, mlp_bias = false;
-  bool qk_norm = false;          // Qwen3 q_norm/k_norm (RMS), Phi q_layernorm/k_layernorm
-  std::vector<int64_t> windows;  // per layer: sliding window, 0 for full causal attention
-  RopeSpec rope;                 // rotary_dim 0: learned absolute positions instead
+  bool qk_norm = false;           // Qwen3 q_norm/k_norm (RMS), Phi q_layernorm/k_layernorm
+  std::vector<int64_t> windows;   // per layer: sliding window, 0 for full causal attention
+  RopeSpec rope;                  // rotary_dim 0: learned absolute positions instead
+  bool scale_embeddings = false;  // Gemma: embeddings times sqrt(hidden)
   // GPT-2
   bool scale_attn_weights = true, scale_by_inverse_layer = false;
   // OPT
@@ -143,57 +147,88 @@ std::vector<int64_t> QwenWindows(const HfConfig& c, int64_t layers) {
   return windows;
 }
 
-// ---- Reading the LlamaVariant pieces (docs/templates.md) ----
-
-// A piece's value: a "$key" string is the config's value of `key` (null when unset).
-nlohmann::json PieceValue(const HfConfig& c, const nlohmann::json& pieces,
-                          const std::string& name) {
-  if (!pieces.contains(name)) return nullptr;
-  const nlohmann::json& v = pieces[name];
-  if (v.is_string() && v.get<std::string>().starts_with("$")) {
-    const std::string key = v.get<std::string>().substr(1);
-    return c.json().contains(key) ? c.json()[key] : nlohmann::json(nullptr);
-  }
-  return v;
+// A piece whose value must be one of `names`.
+template <typename E>
+E PieceEnum(const HfConfig& c, const std::string& piece, const std::string& fallback,
+            const std::vector<std::pair<std::string, E>>& names) {
+  const std::string value = c.PieceString(piece, fallback);
+  for (const auto& [name, e] : names)
+    if (name == value) return e;
+  throw Error(ErrorKind::kCorrupt, fmt::format("'{}': template '{}' has {} '{}', which the "
+                                               "decoder builder does not know",
+                                               c.origin(), c.template_name(), piece, value));
 }
 
-// A number piece (e.g. "$logits_scaling"), `absent` when unset or null.
-double PieceNumber(const HfConfig& c, const nlohmann::json& pieces, const std::string& name,
-                   double absent) {
-  const nlohmann::json v = PieceValue(c, pieces, name);
-  if (v.is_null()) return absent;
+// A number in a piece's object (e.g. layer_types_default's "full_every"): a literal, or for
+// "$key" the config's value of key; `fallback` when absent or null.
+double NestedNumber(const HfConfig& c, const nlohmann::json& object, const std::string& name,
+                    double fallback) {
+  if (!object.is_object() || !object.contains(name)) return fallback;
+  nlohmann::json v = object[name];
+  if (v.is_string() && v.get<std::string>().rfind('$', 0) == 0) {
+    const std::string key = v.get<std::string>().substr(1);
+    v = c.json().contains(key) ? c.json()[key] : nlohmann::json(nullptr);
+  }
+  if (v.is_null()) return fallback;
   if (!v.is_number())
-    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': piece '{}' must be a number, not {}",
-                                                 c.origin(), name, v.dump()));
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': template '{}' has {} {}, not a number",
+                                                 c.origin(), c.template_name(), name, v.dump()));
   return v.get<double>();
 }
 
-std::string PieceString(const HfConfig& c, const nlohmann::json& pieces, const std::string& name,
-                        const std::string& absent) {
-  const nlohmann::json v = PieceValue(c, pieces, name);
-  if (v.is_null()) return absent;
-  if (!v.is_string())
-    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': piece '{}' must be a string, not {}",
-                                                 c.origin(), name, v.dump()));
-  return v.get<std::string>();
+// Per-layer windows from layer_types, else `layer_types_default` ({"full_every": N or "$key",
+// "full_first": bool}); the window is the config's sliding_window (null: none slide).
+std::vector<int64_t> LayerTypeWindows(const HfConfig& c, int64_t layers) {
+  const nlohmann::json pattern = c.Piece("layer_types_default");
+  const std::vector<bool> sliding =
+      SlidingLayers(c, layers, static_cast<int64_t>(NestedNumber(c, pattern, "full_every", 0)),
+                    pattern.is_object() && pattern.value("full_first", false));
+  const int64_t window = c.Has("sliding_window") ? c.Int("sliding_window") : 0;
+  std::vector<int64_t> windows(layers, 0);
+  for (int64_t l = 0; l < layers; ++l) windows[l] = sliding[l] ? window : 0;
+  return windows;
 }
 
-// One value of a piece's list of names, or kCorrupt naming the values it may take.
-template <typename T>
-T PieceChoice(const HfConfig& c, const std::string& name, const std::string& value,
-              const std::vector<std::pair<std::string, T>>& choices) {
-  std::string known;
-  for (const auto& [text, choice] : choices) {
-    if (text == value) return choice;
-    known += (known.empty() ? "" : ", ") + text;
-  }
-  throw Error(ErrorKind::kCorrupt, fmt::format("'{}': piece '{}' is '{}'; it takes one of: {}",
-                                               c.origin(), name, value, known));
+std::vector<int64_t> ReadWindows(const HfConfig& c, int64_t layers) {
+  const std::string mode = c.PieceString("sliding_window", "none");
+  if (mode == "all") return std::vector<int64_t>(layers, IntOrNullAsZero(c, "sliding_window", 0));
+  if (mode == "qwen") return QwenWindows(c, layers);
+  if (mode == "layer_types") return LayerTypeWindows(c, layers);
+  Refuse(c, mode != "none", fmt::format("sliding_window piece '{}'", mode));
+  return std::vector<int64_t>(layers, 0);
 }
 
-void ReadBlockNorms(const HfConfig& c, const nlohmann::json& pieces, LlamaVariant& v) {
-  if (!pieces.contains("block_norms")) return;
-  const nlohmann::json& norms = pieces["block_norms"];
+// Gemma 3's transformers 5 form: rope_parameters keyed by layer type.
+bool RopePerLayerType(const HfConfig& c) {
+  for (const char* key : {"rope_scaling", "rope_parameters"})
+    if (c.Has(key) && c.json()[key].is_object() && c.json()[key].contains("sliding_attention"))
+      return true;
+  return false;
+}
+
+// The `rope` piece: the config keys of the rope's base and rotated fraction, or null for
+// learned absolute positions.
+RopeSpec ReadRopePiece(const HfConfig& c, const DecoderShape& s) {
+  const nlohmann::json piece = c.Piece("rope");
+  if (piece.is_null()) return {};
+  if (piece.value("per_layer_type", false) && RopePerLayerType(c)) return {};  // ReadLocalRope
+  const auto key = [&piece](const char* name, const std::string& fallback) {
+    const std::string k = piece.value(name, fallback);  // "$key" or "key"
+    return k.rfind('$', 0) == 0 ? k.substr(1) : k;
+  };
+  RopeKeys keys;
+  keys.theta = key("theta", keys.theta);
+  keys.partial_rotary_factor = key("partial_rotary_factor", keys.partial_rotary_factor);
+  keys.default_partial_rotary_factor =
+      piece.value("default_partial_rotary_factor", keys.default_partial_rotary_factor);
+  return ReadRope(c, s.head_dim, s.max_positions, keys);
+}
+
+// ---- Reading the LlamaVariant pieces (docs/templates.md) ----
+
+void ReadBlockNorms(const HfConfig& c, LlamaVariant& v) {
+  const nlohmann::json norms = c.Piece("block_norms");
+  if (norms.is_null()) return;
   auto name = [&](const char* position, const std::string& fallback) {
     if (!norms.contains(position)) return fallback;
     const nlohmann::json& n = norms[position];
@@ -210,9 +245,8 @@ void ReadBlockNorms(const HfConfig& c, const nlohmann::json& pieces, LlamaVarian
 }
 
 // Which layers rotate q and k (`rope_layers`): all, SmolLM3's list, or EXAONE 4's sliding ones.
-std::vector<bool> ReadRopeLayers(const HfConfig& c, const nlohmann::json& pieces,
-                                 const DecoderShape& s) {
-  const std::string kind = PieceString(c, pieces, "rope_layers", "all");
+std::vector<bool> ReadRopeLayers(const HfConfig& c, const DecoderShape& s) {
+  const std::string kind = c.PieceString("rope_layers", "all");
   if (kind == "no_rope_layers") return NoRopeLayers(c, s.layers);
   if (kind == "sliding") {
     std::vector<bool> rope(s.layers, true);
@@ -220,7 +254,7 @@ std::vector<bool> ReadRopeLayers(const HfConfig& c, const nlohmann::json& pieces
     for (int64_t l = 0; l < s.layers; ++l) rope[l] = s.windows[l] > 0;
     return rope;
   }
-  PieceChoice<int>(c, "rope_layers", kind, {{"all", 0}});
+  Refuse(c, kind != "all", fmt::format("rope_layers piece '{}'", kind));
   return {};
 }
 
@@ -243,16 +277,15 @@ void ReadLocalRope(const HfConfig& c, const nlohmann::json& rope_piece, DecoderS
   nlohmann::json flat = c.json();
   flat.erase("rope_scaling");
   flat.erase("rope_parameters");
-  flat["rope_theta"] = PieceNumber(c, rope_piece, "sliding_theta", 10000.0);
+  flat["rope_theta"] = NestedNumber(c, rope_piece, "sliding_theta", 10000.0);
   v.local = ReadRope(HfConfig(flat, c.origin()), s.head_dim, s.max_positions);
 }
 
 // Ministral 3's LLaMA 4 query scale: beta and the pretraining length from rope_parameters.
-void ReadQueryPositionScale(const HfConfig& c, const nlohmann::json& pieces, LlamaVariant& v) {
-  const std::string kind = PieceString(c, pieces, "query_position_scale", "none");
-  if (PieceChoice<bool>(c, "query_position_scale", kind, {{"none", false}, {"llama4", true}}) ==
-      false)
-    return;
+void ReadQueryPositionScale(const HfConfig& c, LlamaVariant& v) {
+  const std::string kind = c.PieceString("query_position_scale", "none");
+  if (kind == "none") return;
+  Refuse(c, kind != "llama4", fmt::format("query_position_scale piece '{}'", kind));
   for (const char* key : {"rope_scaling", "rope_parameters"}) {
     if (!c.Has(key)) continue;
     const nlohmann::json& p = c.json()[key];
@@ -267,24 +300,10 @@ void ReadQueryPositionScale(const HfConfig& c, const nlohmann::json& pieces, Lla
                             c.origin()));
 }
 
-// Per-layer windows from layer_types, else `layer_types_default` ({"full_every": N or "$key",
-// "full_first": bool}); the window is the config's sliding_window (null: none slide).
-std::vector<int64_t> LayerTypeWindows(const HfConfig& c, const nlohmann::json& pieces,
-                                      int64_t layers) {
-  const nlohmann::json pattern = pieces.value("layer_types_default", nlohmann::json::object());
-  const std::vector<bool> sliding =
-      SlidingLayers(c, layers, static_cast<int64_t>(PieceNumber(c, pattern, "full_every", 0)),
-                    pattern.value("full_first", false));
-  const int64_t window = c.Has("sliding_window") ? c.Int("sliding_window") : 0;
-  std::vector<int64_t> windows(layers, 0);
-  for (int64_t l = 0; l < layers; ++l) windows[l] = sliding[l] ? window : 0;
-  return windows;
-}
-
 // GraniteSWA's layer_rope_theta (`layer_rope_theta` piece true): a rope base per layer, 0 for
 // none; a list of one base is the usual rotation.
-void ReadLayerThetas(const HfConfig& c, const nlohmann::json& pieces, DecoderShape& s) {
-  if (PieceValue(c, pieces, "layer_rope_theta") != true || !c.Has("layer_rope_theta")) return;
+void ReadLayerThetas(const HfConfig& c, DecoderShape& s) {
+  if (c.Piece("layer_rope_theta") != true || !c.Has("layer_rope_theta")) return;
   const nlohmann::json& thetas = c.json()["layer_rope_theta"];
   if (!thetas.is_array() || static_cast<int64_t>(thetas.size()) != s.layers)
     throw Error(ErrorKind::kCorrupt, fmt::format("'{}': layer_rope_theta must list one base per "
@@ -310,14 +329,14 @@ void ReadLayerThetas(const HfConfig& c, const nlohmann::json& pieces, DecoderSha
 
 // Multi-head latent attention (`attention`: "mla"): its sizes from the config, the head sizes
 // and rope that replace the shape's (q/k heads of nope + rope features, values of v_head_dim).
-void ReadMla(const HfConfig& c, const nlohmann::json& pieces, DecoderShape& s) {
+void ReadMla(const HfConfig& c, DecoderShape& s) {
   LlamaVariant& v = s.variant;
   v.mla = true;
   v.q_lora = c.Has("q_lora_rank") ? c.Int("q_lora_rank") : 0;
   v.kv_lora = c.Int("kv_lora_rank");
   v.mla_nope = c.Int("qk_nope_head_dim");
   v.mla_rope = c.Int("qk_rope_head_dim");
-  v.mla_rope_interleave = PieceValue(c, pieces, "mla_rope_interleave") == true;
+  v.mla_rope_interleave = c.Piece("mla_rope_interleave") == true;
   s.head_dim = v.mla_nope + v.mla_rope;
   s.v_head_dim = c.Int("v_head_dim", s.hidden / s.heads);  // MiniCPM3: null is hidden / heads
   if (s.kv_heads != s.heads)
@@ -336,54 +355,53 @@ void ReadMla(const HfConfig& c, const nlohmann::json& pieces, DecoderShape& s) {
 }
 
 // The LlamaVariant pieces of a template, after the shape's sizes, windows and rope are read.
-void ReadLlamaVariant(const HfConfig& c, const nlohmann::json& pieces, DecoderShape& s) {
+void ReadLlamaVariant(const HfConfig& c, DecoderShape& s) {
   LlamaVariant& v = s.variant;
-  v.fused_qkv = PieceChoice<bool>(c, "attention_projections",
-                                  PieceString(c, pieces, "attention_projections", "separate"),
-                                  {{"separate", false}, {"fused_qkv", true}});
-  v.mlp = PieceChoice<MlpKind>(c, "mlp", PieceString(c, pieces, "mlp", "gated"),
-                               {{"gated", MlpKind::kGated},
-                                {"gated_fused", MlpKind::kGatedFused},
-                                {"plain", MlpKind::kPlain},
-                                {"fc", MlpKind::kFc}});
-  ReadBlockNorms(c, pieces, v);
+  v.fused_qkv = PieceEnum<bool>(c, "attention_projections", "separate",
+                                {{"separate", false}, {"fused_qkv", true}});
+  v.mlp = PieceEnum<MlpKind>(c, "mlp", "gated",
+                             {{"gated", MlpKind::kGated},
+                              {"gated_fused", MlpKind::kGatedFused},
+                              {"plain", MlpKind::kPlain},
+                              {"fc", MlpKind::kFc}});
+  ReadBlockNorms(c, v);
   // head_rms is the LLaMA-like path's own (DecoderShape::qk_norm); projection_rms is OLMo 2's.
-  if (PieceString(c, pieces, "qk_norm", "none") == "projection_rms")
-    v.qk_norm = QkNormKind::kProjection;
-  v.qk_norm_after_rope = PieceValue(c, pieces, "qk_norm_after_rope") == true;
-  v.rope_layers = ReadRopeLayers(c, pieces, s);
-  const nlohmann::json rope = pieces.value("rope", nlohmann::json::object());
+  if (c.PieceString("qk_norm", "none") == "projection_rms") v.qk_norm = QkNormKind::kProjection;
+  v.qk_norm_after_rope = c.Piece("qk_norm_after_rope") == true;
+  v.rope_layers = ReadRopeLayers(c, s);
+  const nlohmann::json rope_piece = c.Piece("rope");
+  const nlohmann::json rope = rope_piece.is_object() ? rope_piece : nlohmann::json::object();
   if (rope.value("per_layer_type", false)) ReadLocalRope(c, rope, s);
   s.rope.interleaved = rope.value("interleaved", s.rope.interleaved);
   s.rope.negate_sin = rope.value("negate_sin", false);
-  if (PieceValue(c, pieces, "embedding_scale").is_number())  // Granite's embedding_multiplier
-    v.embedding_scale = static_cast<float>(PieceNumber(c, pieces, "embedding_scale", 1));
-  v.residual_scale = static_cast<float>(PieceNumber(c, pieces, "residual_scale", 1));
+  if (c.Piece("embedding_scale").is_number())  // Granite's embedding_multiplier
+    v.embedding_scale = static_cast<float>(c.PieceDouble("embedding_scale", 1));
+  v.residual_scale = static_cast<float>(c.PieceDouble("residual_scale", 1));
   // MiniCPM's muP: residual branches times scale_depth / sqrt(layers), the LM head's input
   // divided by hidden_size / dim_model_base.
-  const double depth = PieceNumber(c, pieces, "residual_scale_depth", 0);
+  const double depth = c.PieceDouble("residual_scale_depth", 0);
   if (depth > 0) v.residual_scale = static_cast<float>(depth / std::sqrt(double(s.layers)));
-  const double base = PieceNumber(c, pieces, "head_input_base", 0);
+  const double base = c.PieceDouble("head_input_base", 0);
   if (base > 0) v.head_input_divisor = static_cast<float>(double(s.hidden) / base);
-  v.attention_scale = static_cast<float>(PieceNumber(c, pieces, "attention_scale", 0));
-  const double query_scalar = PieceNumber(c, pieces, "query_pre_attn_scalar", 0);
+  v.attention_scale = static_cast<float>(c.PieceDouble("attention_scale", 0));
+  const double query_scalar = c.PieceDouble("query_pre_attn_scalar", 0);
   if (query_scalar > 0) v.attention_scale = static_cast<float>(std::pow(query_scalar, -0.5));
-  v.attn_softcap = static_cast<float>(PieceNumber(c, pieces, "attn_logit_softcapping", 0));
-  v.final_softcap = static_cast<float>(PieceNumber(c, pieces, "final_logit_softcapping", 0));
-  v.logits_divisor = static_cast<float>(PieceNumber(c, pieces, "logits_divisor", 1));
-  v.logits_multiplier = static_cast<float>(PieceNumber(c, pieces, "logits_multiplier", 1));
-  v.sub_norms = PieceValue(c, pieces, "sub_norms") == true;
-  v.embedding_norm = PieceValue(c, pieces, "embedding_norm") == true;
-  ReadQueryPositionScale(c, pieces, v);
-  v.sinks = PieceValue(c, pieces, "attention_sinks") == true;
-  const std::string attention = PieceString(c, pieces, "attention", "scaled_dot_product");
+  v.attn_softcap = static_cast<float>(c.PieceDouble("attn_logit_softcapping", 0));
+  v.final_softcap = static_cast<float>(c.PieceDouble("final_logit_softcapping", 0));
+  v.logits_divisor = static_cast<float>(c.PieceDouble("logits_divisor", 1));
+  v.logits_multiplier = static_cast<float>(c.PieceDouble("logits_multiplier", 1));
+  v.sub_norms = c.Piece("sub_norms") == true;
+  v.embedding_norm = c.Piece("embedding_norm") == true;
+  ReadQueryPositionScale(c, v);
+  v.sinks = c.Piece("attention_sinks") == true;
+  const std::string attention = c.PieceString("attention", "scaled_dot_product");
   v.differential = attention == "differential";
-  if (attention == "mla") ReadMla(c, pieces, s);
+  if (attention == "mla") ReadMla(c, s);
   if (v.differential && (s.heads % 2 != 0 || s.rope.rotary_dim == 0))
     throw Error(ErrorKind::kCorrupt, fmt::format("'{}': differential attention needs an even "
                                                  "number of heads and rotary positions",
                                                  c.origin()));
-  ReadLayerThetas(c, pieces, s);
+  ReadLayerThetas(c, s);
   v.plain = !v.sinks && !v.differential && !v.mla && v.layer_thetas.empty() && !v.fused_qkv &&
             v.mlp == MlpKind::kGated && v.pre_attention == "input_layernorm" &&
             v.post_attention.empty() && v.pre_mlp == "post_attention_layernorm" &&
@@ -395,176 +413,60 @@ void ReadLlamaVariant(const HfConfig& c, const nlohmann::json& pieces, DecoderSh
             s.norm != NormKind::kRmsNoWeight;
 }
 
-// LLaMA, Mistral, Qwen2, Qwen3, Gemma: pre-RMSNorm blocks with a gated MLP.
-DecoderShape ReadLlamaLike(DecoderKind kind, const HfConfig& c) {
-  struct Defaults {
-    int64_t vocab, hidden, intermediate, layers, heads, kv_heads, head_dim, positions;
-    const char* act;
-    bool tied;
-  };
-  Defaults d{32000, 4096, 11008, 32, 32, 0, 0, 2048, "silu", false};  // LlamaConfig
-  if (kind == DecoderKind::kMistral) d = {32000, 4096, 14336, 32, 32, 8, 0, 131072, "silu", false};
-  if (kind == DecoderKind::kQwen2) d = {151936, 4096, 22016, 32, 32, 32, 0, 32768, "silu", false};
-  if (kind == DecoderKind::kQwen3) d = {151936, 4096, 22016, 32, 32, 32, 128, 32768, "silu", false};
-  if (kind == DecoderKind::kGemma)
-    d = {256000, 3072, 24576, 28, 16, 16, 256, 8192, "gelu_pytorch_tanh", true};
-  DecoderShape s;
-  s.kind = kind;
-  s.vocab = c.Int("vocab_size", d.vocab);
-  s.hidden = c.Int("hidden_size", d.hidden);
-  s.intermediate = c.Int("intermediate_size", d.intermediate);
-  s.layers = c.Int("num_hidden_layers", d.layers);
-  s.heads = c.Int("num_attention_heads", d.heads);
-  s.kv_heads = c.Int("num_key_value_heads", d.kv_heads > 0 ? d.kv_heads : s.heads);
-  const bool explicit_head_dim = c.Has("head_dim") || d.head_dim > 0;
-  s.head_dim =
-      c.Int("head_dim", d.head_dim > 0 ? d.head_dim : s.hidden / std::max<int64_t>(s.heads, 1));
-  s.max_positions = c.Int("max_position_embeddings", d.positions);
-  s.eps = c.Double("rms_norm_eps", 1e-6);
-  s.act = c.String("hidden_act", d.act);
-  s.tied = c.Bool("tie_word_embeddings", d.tied);
-  s.norm = kind == DecoderKind::kGemma ? NormKind::kRmsPlusOne : NormKind::kRms;
-  s.windows.assign(s.layers, 0);
-  switch (kind) {
-    case DecoderKind::kQwen2:
-      s.qkv_bias = true;
-      s.windows = QwenWindows(c, s.layers);
-      break;
-    case DecoderKind::kQwen3:
-      s.qkv_bias = s.o_bias = c.Bool("attention_bias", false);
-      s.qk_norm = true;
-      s.windows = QwenWindows(c, s.layers);
-      break;
-    case DecoderKind::kMistral:
-      s.windows.assign(s.layers, IntOrNullAsZero(c, "sliding_window", 4096));
-      break;
-    case DecoderKind::kGemma:
-      s.qkv_bias = s.o_bias = c.Bool("attention_bias", false);
-      Refuse(c, c.Bool("use_bidirectional_attention", false), "use_bidirectional_attention");
-      break;
-    default:  // LLaMA
-      s.qkv_bias = s.o_bias = c.Bool("attention_bias", false);
-      s.mlp_bias = c.Bool("mlp_bias", false);
-      break;
-  }
-  CheckHeads(c, s, !explicit_head_dim);
-  s.rope = ReadRope(c, s.head_dim, s.max_positions);
-  return s;
-}
-
-DecoderShape ReadPhi(const HfConfig& c) {
-  DecoderShape s;
-  s.kind = DecoderKind::kPhi;
-  s.vocab = c.Int("vocab_size", 51200);
-  s.hidden = c.Int("hidden_size", 2048);
-  s.intermediate = c.Int("intermediate_size", 8192);
-  s.layers = c.Int("num_hidden_layers", 24);
-  s.heads = c.Int("num_attention_heads", 32);
-  s.kv_heads = c.Int("num_key_value_heads", s.heads);
-  const bool explicit_head_dim = c.Has("head_dim");
-  s.head_dim = c.Int("head_dim", s.hidden / std::max<int64_t>(s.heads, 1));
-  s.max_positions = c.Int("max_position_embeddings", 2048);
-  s.eps = c.Double("layer_norm_eps", 1e-5);
-  s.act = c.String("hidden_act", "gelu_new");
+// The `gqa` piece false: every head has its own keys and values, head_dim is hidden / heads
+// (GPT-2, OPT, GPT-NeoX have no keys for either).
+void ReadSizes(const HfConfig& c, DecoderShape& s) {
+  s.vocab = c.Int("vocab_size");
+  s.hidden = c.Int("hidden_size");
+  s.layers = c.Int("num_hidden_layers");
+  s.heads = c.Int("num_attention_heads");
+  const bool gqa = c.PieceBool("gqa", true);
+  s.kv_heads = gqa ? c.Int("num_key_value_heads", s.heads) : s.heads;
+  s.head_dim = gqa ? c.Int("head_dim", s.hidden / std::max<int64_t>(s.heads, 1))
+                   : s.hidden / std::max<int64_t>(s.heads, 1);
+  s.intermediate = c.Int("intermediate_size", 4 * s.hidden);  // null (GPT-2's n_inner): 4 x hidden
+  s.max_positions = c.Int("max_position_embeddings");
+  s.act = c.String("hidden_act", "silu");
   s.tied = c.Bool("tie_word_embeddings", false);
-  s.norm = NormKind::kLayerNorm;
-  s.qkv_bias = s.o_bias = s.mlp_bias = true;
-  s.qk_norm = c.Bool("qk_layernorm", false);
-  s.windows.assign(s.layers, 0);
-  CheckHeads(c, s, !explicit_head_dim);
-  s.rope = ReadRope(c, s.head_dim, s.max_positions, {.default_partial_rotary_factor = 0.5});
-  return s;
 }
 
-DecoderShape ReadGptNeox(const HfConfig& c) {
+DecoderShape ReadShape(const HfConfig& c) {
   DecoderShape s;
-  s.kind = DecoderKind::kGptNeox;
-  s.vocab = c.Int("vocab_size", 50432);
-  s.hidden = c.Int("hidden_size", 6144);
-  s.intermediate = c.Int("intermediate_size", 24576);
-  s.layers = c.Int("num_hidden_layers", 44);
-  s.heads = c.Int("num_attention_heads", 64);
-  s.kv_heads = s.heads;
-  s.head_dim = s.hidden / std::max<int64_t>(s.heads, 1);
-  s.max_positions = c.Int("max_position_embeddings", 2048);
-  s.eps = c.Double("layer_norm_eps", 1e-5);
-  s.act = c.String("hidden_act", "gelu");
-  s.tied = c.Bool("tie_word_embeddings", false);
-  s.norm = NormKind::kLayerNorm;
-  s.qkv_bias = s.o_bias = c.Bool("attention_bias", true);
-  s.mlp_bias = true;
-  s.parallel_residual = c.Bool("use_parallel_residual", true);
-  s.windows.assign(s.layers, 0);
-  CheckHeads(c, s, true);
-  s.rope = ReadRope(c, s.head_dim, s.max_positions,
-                    {.theta = "rotary_emb_base",
-                     .partial_rotary_factor = "rotary_pct",
-                     .default_partial_rotary_factor = 0.25});
-  return s;
-}
-
-DecoderShape ReadGpt2(const HfConfig& c) {
-  DecoderShape s;
-  s.kind = DecoderKind::kGpt2;
-  s.vocab = c.Int("vocab_size", 50257);
-  s.hidden = c.Int("n_embd", c.Int("hidden_size", 768));
-  s.layers = c.Int("n_layer", c.Int("num_hidden_layers", 12));
-  s.heads = c.Int("n_head", c.Int("num_attention_heads", 12));
-  s.kv_heads = s.heads;
-  s.head_dim = s.hidden / std::max<int64_t>(s.heads, 1);
-  s.intermediate = c.Int("n_inner", 4 * s.hidden);  // null n_inner: 4 x hidden
-  s.max_positions = c.Int("n_positions", c.Int("max_position_embeddings", 1024));
-  s.eps = c.Double("layer_norm_epsilon", 1e-5);
-  s.act = c.String("activation_function", "gelu_new");
-  s.tied = c.Bool("tie_word_embeddings", true);
-  s.norm = NormKind::kLayerNorm;
-  s.qkv_bias = s.o_bias = s.mlp_bias = true;
-  s.scale_attn_weights = c.Bool("scale_attn_weights", true);
-  s.scale_by_inverse_layer = c.Bool("scale_attn_by_inverse_layer_idx", false);
-  s.windows.assign(s.layers, 0);
-  Refuse(c, c.Bool("add_cross_attention", false), "GPT-2 with add_cross_attention");
-  CheckHeads(c, s, true);
-  return s;
-}
-
-DecoderShape ReadOpt(const HfConfig& c) {
-  DecoderShape s;
-  s.kind = DecoderKind::kOpt;
-  s.vocab = c.Int("vocab_size", 50272);
-  s.hidden = c.Int("hidden_size", 768);
-  s.intermediate = c.Int("ffn_dim", 3072);
-  s.layers = c.Int("num_hidden_layers", 12);
-  s.heads = c.Int("num_attention_heads", 12);
-  s.kv_heads = s.heads;
-  s.head_dim = s.hidden / std::max<int64_t>(s.heads, 1);
-  s.max_positions = c.Int("max_position_embeddings", 2048);
-  s.eps = 1e-5;  // nn.LayerNorm's default; OPT has no eps key
-  s.act = c.String("activation_function", "relu");
-  s.tied = c.Bool("tie_word_embeddings", true);
-  s.norm = NormKind::kLayerNorm;
-  s.qkv_bias = s.o_bias = s.mlp_bias = c.Bool("enable_bias", true);
+  s.layout = PieceEnum<Layout>(c, "layout", "llama",
+                               {{"llama", Layout::kLlama},
+                                {"phi", Layout::kPhi},
+                                {"gpt_neox", Layout::kGptNeox},
+                                {"gpt2", Layout::kGpt2},
+                                {"opt", Layout::kOpt}});
+  ReadSizes(c, s);
+  s.eps = c.PieceDouble("norm_eps", 1e-6);
+  s.norm = PieceEnum<NormKind>(c, "norm", "rms",
+                               {{"rms", NormKind::kRms},
+                                {"rms_plus_one", NormKind::kRmsPlusOne},
+                                {"rms_no_weight", NormKind::kRmsNoWeight},
+                                {"layernorm", NormKind::kLayerNorm}});
+  s.qkv_bias = c.PieceBool("qkv_bias", false);
+  s.o_bias = c.PieceBool("o_bias", false);
+  s.mlp_bias = c.PieceBool("mlp_bias", false);
+  const nlohmann::json qk_norm = c.Piece("qk_norm");  // "head_rms"..., or a boolean reference
+  // projection_rms (OLMo 2) is LlamaVariant's: one norm over all heads, not one per head.
+  s.qk_norm = qk_norm.is_boolean()
+                  ? qk_norm.get<bool>()
+                  : qk_norm != "none" && qk_norm != "projection_rms" && !qk_norm.is_null();
+  const nlohmann::json embedding_scale = c.Piece("embedding_scale");  // or a number (Granite)
+  s.scale_embeddings = embedding_scale == "sqrt_hidden";
+  s.scale_attn_weights = c.PieceBool("scale_attn_weights", true);
+  s.scale_by_inverse_layer = c.PieceBool("scale_attn_by_inverse_layer_idx", false);
   s.word_embed_dim = c.Int("word_embed_proj_dim", s.hidden);
-  s.pre_norm = c.Bool("do_layer_norm_before", true);
-  s.final_norm = s.pre_norm && !c.Bool("_remove_final_layer_norm", false);
-  s.norm_affine = c.Bool("layer_norm_elementwise_affine", true);
-  s.windows.assign(s.layers, 0);
-  CheckHeads(c, s, true);
+  s.pre_norm = c.PieceBool("pre_norm", true);
+  s.final_norm = s.pre_norm && !c.PieceBool("remove_final_norm", false);
+  s.norm_affine = c.PieceBool("norm_affine", true);
+  s.parallel_residual = c.PieceBool("parallel_residual", true);
+  s.windows = ReadWindows(c, s.layers);
+  CheckHeads(c, s, !c.PieceBool("gqa", true) || !c.Has("head_dim"));
+  s.rope = ReadRopePiece(c, s);
+  if (s.layout == Layout::kLlama) ReadLlamaVariant(c, s);
   return s;
-}
-
-DecoderShape ReadShape(DecoderKind kind, const HfConfig& c) {
-  switch (kind) {
-    case DecoderKind::kGpt2:
-      return ReadGpt2(c);
-    case DecoderKind::kOpt:
-      return ReadOpt(c);
-    case DecoderKind::kPhi:
-      return ReadPhi(c);
-    case DecoderKind::kGptNeox:
-      return ReadGptNeox(c);
-    default:
-      return ReadLlamaLike(kind, c);
-  }
 }
 
 std::string ScalarInt64(GraphBuilder& g, int64_t value) {
@@ -1119,7 +1021,7 @@ std::string LlamaLikeFromEmbeddings(GraphBuilder& g, const DecoderShape& s,
   if (s.tied && table.empty())
     table = g.Weight("embed_tokens.weight", {s.vocab, s.hidden}, WeightInit::kNormal);
   // Gemma scales embeddings by sqrt(hidden), rounded to float32 first as HF does.
-  if (s.kind == DecoderKind::kGemma)
+  if (s.scale_embeddings)
     h = g.Node("Mul",
                {h, g.ConstFloat(static_cast<float>(std::sqrt(static_cast<double>(s.hidden))))});
   if (!s.variant.plain) return VariantFromEmbeddings(g, s, ctx, h, table);
@@ -1324,49 +1226,44 @@ void DecoderOutputs(GraphBuilder& g, const DecoderShape& s, const std::string& l
   }
 }
 
-bool LlamaLikeKind(DecoderKind kind) {
-  return kind == DecoderKind::kLlama || kind == DecoderKind::kMistral ||
-         kind == DecoderKind::kQwen2 || kind == DecoderKind::kQwen3 || kind == DecoderKind::kGemma;
-}
-
-void RequireLlamaLike(DecoderKind kind, const HfConfig& c) {
-  if (!LlamaLikeKind(kind))
+void RequireLlamaLike(const DecoderShape& s, const HfConfig& c) {
+  if (s.layout != Layout::kLlama)
     throw Error(ErrorKind::kUnsupported,
-                fmt::format("'{}': only the LLaMA-like decoders (llama, mistral, qwen2, qwen3, "
-                            "gemma) can be fed input embeddings",
+                fmt::format("'{}': only the LLaMA-like decoders (template piece layout \"llama\") "
+                            "can be fed input embeddings",
                             c.origin()));
 }
 
 }  // namespace
 
-void BuildDecoder(DecoderKind kind, const HfConfig& config, GraphBuilder& g) {
-  const DecoderShape s = ReadShape(kind, config);
+void BuildDecoder(const HfConfig& config, GraphBuilder& g) {
+  const DecoderShape s = ReadShape(config);
   g.Input("input_ids", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence")});
   CacheInputs(g, s);
   const DecoderContext ctx = MakeContext(g, s);
   std::string logits;
-  switch (kind) {
-    case DecoderKind::kGpt2:
+  switch (s.layout) {
+    case Layout::kGpt2:
       logits = Gpt2(g, s, ctx);
       break;
-    case DecoderKind::kOpt:
+    case Layout::kOpt:
       logits = Opt(g, s, ctx);
       break;
-    case DecoderKind::kPhi:
+    case Layout::kPhi:
       logits = Phi(g, s, ctx);
       break;
-    case DecoderKind::kGptNeox:
+    case Layout::kGptNeox:
       logits = GptNeox(g, s, ctx);
       break;
-    default:
+    case Layout::kLlama:
       logits = LlamaLike(g, s, ctx);
       break;
   }
   DecoderOutputs(g, s, logits);
 }
 
-DecoderSizes ReadDecoderSizes(DecoderKind kind, const HfConfig& config) {
-  const DecoderShape s = ReadShape(kind, config);
+DecoderSizes ReadDecoderSizes(const HfConfig& config) {
+  const DecoderShape s = ReadShape(config);
   return {.vocab = s.vocab,
           .hidden = s.hidden,
           .layers = s.layers,
@@ -1377,22 +1274,22 @@ DecoderSizes ReadDecoderSizes(DecoderKind kind, const HfConfig& config) {
           .rope = s.rope};
 }
 
-DecoderTokens DecoderTokenEmbeddings(DecoderKind kind, const HfConfig& config, GraphBuilder& g,
+DecoderTokens DecoderTokenEmbeddings(const HfConfig& config, GraphBuilder& g,
                                      const std::string& input_ids) {
-  RequireLlamaLike(kind, config);
-  const DecoderShape s = ReadShape(kind, config);
+  const DecoderShape s = ReadShape(config);
+  RequireLlamaLike(s, config);
   DecoderTokens out;
   out.embeddings = Embedding(g, s, "embed_tokens.weight", s.hidden, &out.table, input_ids);
   return out;
 }
 
-void BuildDecoderFromEmbeddings(DecoderKind kind, const HfConfig& config, GraphBuilder& g,
+void BuildDecoderFromEmbeddings(const HfConfig& config, GraphBuilder& g,
                                 const DecoderEmbeddingsInput& in) {
-  RequireLlamaLike(kind, config);
   if (!in.rope.cos.empty() && !in.position_ids.empty())
     throw Error(ErrorKind::kInternal,
                 "BuildDecoderFromEmbeddings takes rotary tables or position ids, not both");
-  const DecoderShape s = ReadShape(kind, config);
+  const DecoderShape s = ReadShape(config);
+  RequireLlamaLike(s, config);
   CacheInputs(g, s);
   DecoderContext ctx = MakePositionsAndMasks(g, s, in.embeddings);
   if (!in.rope.cos.empty())
@@ -1403,23 +1300,21 @@ void BuildDecoderFromEmbeddings(DecoderKind kind, const HfConfig& config, GraphB
   DecoderOutputs(g, s, LlamaLikeFromEmbeddings(g, s, ctx, in.embeddings, in.embedding_table));
 }
 
-std::string DecoderCheckpointPrefix(DecoderKind kind) {
-  switch (kind) {
-    case DecoderKind::kGpt2:
-      return "transformer.";
-    case DecoderKind::kGptNeox:
-      return "gpt_neox.";
-    default:
-      return "model.";
-  }
+HfConfig DecoderTextConfig(const HfConfig& text) {
+  const ArchitectureTemplate* t = FindTemplate(text.ModelType());
+  if (!t || t->builder != "decoder")
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': text model '{}' is not a decoder this tool builds",
+                            text.origin(), text.ModelType()));
+  return ApplyTemplate(*t, text);
 }
 
-int64_t DecoderMaxPositions(DecoderKind kind, const HfConfig& config) {
-  return ReadShape(kind, config).max_positions;
+bool DecoderTakesEmbeddings(const HfConfig& config) {
+  return ReadShape(config).layout == Layout::kLlama;
 }
 
-int64_t DecoderVocabSize(DecoderKind kind, const HfConfig& config) {
-  return ReadShape(kind, config).vocab;
-}
+int64_t DecoderMaxPositions(const HfConfig& config) { return ReadShape(config).max_positions; }
+
+int64_t DecoderVocabSize(const HfConfig& config) { return ReadShape(config).vocab; }
 
 }  // namespace ipfs_accel::models

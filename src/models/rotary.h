@@ -33,7 +33,7 @@ struct RopeKeys {
   double default_partial_rotary_factor = 1.0;
   // GPT-J, CodeGen: a key that gives the rotated features per head as a count
   // ("rotary_dim"); when the config has it, it wins over the factor.
-  std::string rotary_dim;
+  std::string rotary_dim = {};
 };
 
 // Reads `rope_parameters` (transformers 5) or the legacy top-level keys and
