@@ -1,6 +1,7 @@
 // The decoder layer pieces that only some templates use, run in ONNX Runtime against the formulas
 // of HF's modules in double precision: Apertus' xIELU, Gemma 2's tanh soft-capping and Ministral
-// 3's LLaMA 4 query scale.
+// 3's LLaMA 4 query scale; and the templates built from them decoding with their KV cache as in
+// one pass (NoPE layers, local rope, sinks, query scales and windows all depend on positions).
 
 #include <cmath>
 #include <cstring>
@@ -13,11 +14,13 @@
 
 #include "ipfs_accel/core/tensor.h"
 #include "ipfs_accel/models/model.h"
+#include "ipfs_accel/models/templates.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "models/activation.h"
 #include "models/decoder_layer_pieces.h"
 #include "models/graph_builder.h"
 #include "models/weights.h"
+#include "support/kv_cache_check.h"
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
@@ -80,6 +83,21 @@ TEST(LayerPiecesTest, XieluSoftCapAndLlama4ScaleMatchHfFormulas) {
     EXPECT_NEAR(scale[i], 1 + 0.1 * std::log(1 + std::floor(p / 3.0)), 1e-6) << "position " << p;
   }
   EXPECT_GT(scale[n - 1], 1.1);  // the scale grows with the position
+}
+
+TEST(LayerPiecesTest, VariantTemplatesDecodeWithTheCacheAsInOnePass) {
+  const std::vector<std::string> types = {
+      "apertus",     "arcee",       "bitnet",     "cwm",      "diffllama", "ernie4_5",    "exaone4",
+      "gemma2",      "gemma3_text", "glm",        "glm4",     "granite",   "granite_swa", "helium",
+      "hyperclovax", "minicpm3",    "ministral3", "nanochat", "olmo2",     "olmo3",       "phi3",
+      "seed_oss",    "smollm3",     "vaultgemma", "youtu"};
+  for (const std::string& type : types) {
+    const models::ArchitectureTemplate* t = models::FindTemplate(type);
+    ASSERT_NE(t, nullptr) << type;
+    const models::Model model = models::LoadConfig(models::TinyConfig(*t), "template:" + type);
+    ipfs_accel::testing::ExpectCacheConsistent(model, models::TinyConfig(*t).Int("vocab_size"),
+                                               type);
+  }
 }
 
 }  // namespace
