@@ -129,17 +129,8 @@ std::vector<int64_t> QwenWindows(const HfConfig& c, int64_t layers) {
       c.Bool("use_sliding_window", false) ? IntOrNullAsZero(c, "sliding_window", 4096) : 0;
   std::vector<int64_t> windows(layers, 0);
   if (c.Has("layer_types")) {
-    const auto& types = c.json()["layer_types"];
-    if (!types.is_array() || static_cast<int64_t>(types.size()) != layers)
-      throw Error(
-          ErrorKind::kCorrupt,
-          fmt::format("'{}': layer_types must list one type per layer ({})", c.origin(), layers));
-    for (int64_t l = 0; l < layers; ++l) {
-      const std::string type = types[l].is_string() ? types[l].get<std::string>() : "";
-      Refuse(c, type != "full_attention" && type != "sliding_attention",
-             fmt::format("layer type '{}'", type));
-      if (type == "sliding_attention") windows[l] = window;
-    }
+    const std::vector<bool> sliding = SlidingLayers(c, layers, 0, false);
+    for (int64_t l = 0; l < layers; ++l) windows[l] = sliding[l] ? window : 0;
     return windows;
   }
   const int64_t first_sliding = c.Int("max_window_layers", 28);
