@@ -26,12 +26,45 @@ std::string Activation(GraphBuilder& g, const std::string& x, const std::string&
   if (hf_name == "quick_gelu")  // CLIP: x * sigmoid(1.702 x)
     return g.Node("Mul", {x, g.Node("Sigmoid", {g.Node("Mul", {x, g.ConstFloat(1.702f)})})});
   if (hf_name == "relu") return g.Node("Relu", {x});
+  if (hf_name == "relu2") {  // Persimmon, Nemotron, Jais2: relu(x)^2
+    const std::string r = g.Node("Relu", {x});
+    return g.Node("Mul", {r, r});
+  }
   if (hf_name == "silu" || hf_name == "swish") return g.Node("Mul", {x, g.Node("Sigmoid", {x})});
   if (hf_name == "tanh") return g.Node("Tanh", {x});
   throw core::Error(core::ErrorKind::kUnsupported,
                     fmt::format("activation '{}' is not supported (supported: gelu, gelu_new, "
-                                "gelu_pytorch_tanh, quick_gelu, relu, silu, tanh)",
+                                "gelu_pytorch_tanh, quick_gelu, relu, relu2, silu, tanh)",
                                 hf_name));
+}
+
+namespace {
+
+// xIELU (arXiv 2411.13010) as HF's XIELUActivation computes it: with a_p = softplus(alpha_p)
+// and a_n = beta + softplus(alpha_n), a_p x^2 + beta x for x > 0, else
+// (expm1(min(x, eps)) - x) a_n + beta x; beta 0.5 and eps -1e-6 are fixed buffers.
+std::string Xielu(GraphBuilder& g, const std::string& x, const std::string& prefix) {
+  const std::string beta = g.ConstFloat(0.5f);
+  const std::string alpha_p =
+      g.Node("Softplus", {g.Weight(prefix + ".alpha_p", {1}, WeightInit::kZeros)});
+  const std::string alpha_n = g.Node(
+      "Add", {beta, g.Node("Softplus", {g.Weight(prefix + ".alpha_n", {1}, WeightInit::kZeros)})});
+  const std::string linear = g.Node("Mul", {x, beta});
+  const std::string positive =
+      g.Node("Add", {g.Node("Mul", {g.Node("Mul", {x, x}), alpha_p}), linear});
+  const std::string expm1 = g.Node(
+      "Sub", {g.Node("Exp", {g.Node("Min", {x, g.ConstFloat(-1e-6f)})}), g.ConstFloat(1.0f)});
+  const std::string negative =
+      g.Node("Add", {g.Node("Mul", {g.Node("Sub", {expm1, x}), alpha_n}), linear});
+  return g.Node("Where", {g.Node("Greater", {x, g.ConstFloat(0.0f)}), positive, negative});
+}
+
+}  // namespace
+
+std::string ActivationWithParameters(GraphBuilder& g, const std::string& x,
+                                     const std::string& hf_name, const std::string& prefix) {
+  if (hf_name == "xielu") return Xielu(g, x, prefix);
+  return Activation(g, x, hf_name);
 }
 
 }  // namespace ipfs_accel::models

@@ -1,6 +1,7 @@
 #include "decoder_builder.h"
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -10,6 +11,7 @@
 
 #include "activation.h"
 #include "decoder_fused.h"
+#include "decoder_layer_pieces.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/models/templates.h"
 #include "mla.h"
@@ -24,9 +26,48 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-enum class NormKind { kLayerNorm, kRms, kRmsPlusOne };
+enum class NormKind { kLayerNorm, kRms, kRmsPlusOne, kRmsNoWeight };
 // The block structure and its weight names (the template's `layout` piece).
 enum class Layout { kLlama, kPhi, kGptNeox, kGpt2, kOpt };
+
+enum class MlpKind { kGated, kGatedFused, kPlain, kFc };
+enum class QkNormKind { kNone, kProjection };  // per head: DecoderShape::qk_norm
+
+// The LLaMA-like layer's template pieces beyond LLaMA's own (docs/templates.md). The defaults
+// are LLaMA; `plain` says none is set, so the graph is the LLaMA-like one unchanged.
+struct LlamaVariant {
+  bool plain = true;
+  bool fused_qkv = false;  // Phi-3's self_attn.qkv_proj
+  MlpKind mlp = MlpKind::kGated;
+  // The norms around the two branches, by weight name; empty for none. A post-norm applies to
+  // the branch's output, before the residual add.
+  std::string pre_attention = "input_layernorm", post_attention;
+  std::string pre_mlp = "post_attention_layernorm", post_mlp;
+  QkNormKind qk_norm = QkNormKind::kNone;
+  bool qk_norm_after_rope = false;  // NanoChat
+  std::vector<bool> rope_layers;    // per layer: rotates q and k; empty: every layer does
+  bool local_rope = false;          // Gemma 3: sliding layers rotate with `local`
+  RopeSpec local;
+  float embedding_scale = 1, residual_scale = 1;
+  float attention_scale = 0;  // 0: head_dim^-0.5
+  float attn_softcap = 0, final_softcap = 0;
+  float logits_divisor = 1, logits_multiplier = 1;
+  float head_input_divisor = 1;  // MiniCPM: hidden states / (hidden_size / dim_model_base)
+  bool sub_norms = false;        // BitNet's attn_sub_norm and ffn_sub_norm
+  bool embedding_norm = false;   // NanoChat normalises the embeddings with the final norm
+  double llama4_beta = 0, llama4_original_max = 0;  // Ministral 3's query scale; 0: none
+  bool sinks = false;                               // GraniteSWA's self_attn.sinks
+  bool differential = false;                        // DiffLlama's attention (DifferentialAttend)
+  // Multi-head latent attention (DeepSeek V3's, Youtu): low-rank q (q_lora_rank, 0: a plain
+  // q_proj) and kv (kv_lora_rank) projections; q/k heads of nope + rope features; rope on the
+  // last `mla_rope` features, de-interleaved first when `mla_rope_interleave`.
+  bool mla = false;
+  int64_t q_lora = 0, kv_lora = 0, mla_nope = 0, mla_rope = 0;
+  bool mla_rope_interleave = false;
+  // GraniteSWA's layer_rope_theta: each layer's rope base, 0 for none; empty: rope_theta.
+  std::vector<double> layer_thetas;
+  std::map<double, RopeSpec> theta_ropes;  // by base, for layer_thetas
+};
 
 // Everything the graph depends on, read once from a config its template resolved
 // (ApplyTemplate: HF's defaults filled in, the pieces attached; docs/templates.md).
@@ -59,8 +100,14 @@ struct DecoderShape {
   // The `attention` piece "mla" (DeepSeek): keys and values of their own widths in the cache.
   std::optional<MlaSpec> mla;
   int64_t key_dim() const { return mla ? mla->key_dim() : head_dim; }
-  int64_t value_dim() const { return mla ? mla->value_dim : head_dim; }
+  int64_t value_dim() const {
+    return mla ? mla->value_dim : v_head_dim > 0 ? v_head_dim : head_dim;
+  }
+  LlamaVariant variant;
+  int64_t v_head_dim = 0;  // values' head size where it is not head_dim (MLA); 0: head_dim
 };
+
+int64_t ValueHeadDim(const DecoderShape& s) { return s.value_dim(); }
 
 // A key whose explicit null means "off" (sliding_window), unlike an absent key.
 int64_t IntOrNullAsZero(const HfConfig& c, const std::string& key, int64_t absent) {
@@ -98,17 +145,8 @@ std::vector<int64_t> QwenWindows(const HfConfig& c, int64_t layers) {
       c.Bool("use_sliding_window", false) ? IntOrNullAsZero(c, "sliding_window", 4096) : 0;
   std::vector<int64_t> windows(layers, 0);
   if (c.Has("layer_types")) {
-    const auto& types = c.json()["layer_types"];
-    if (!types.is_array() || static_cast<int64_t>(types.size()) != layers)
-      throw Error(
-          ErrorKind::kCorrupt,
-          fmt::format("'{}': layer_types must list one type per layer ({})", c.origin(), layers));
-    for (int64_t l = 0; l < layers; ++l) {
-      const std::string type = types[l].is_string() ? types[l].get<std::string>() : "";
-      Refuse(c, type != "full_attention" && type != "sliding_attention",
-             fmt::format("layer type '{}'", type));
-      if (type == "sliding_attention") windows[l] = window;
-    }
+    const std::vector<bool> sliding = SlidingLayers(c, layers, 0, false);
+    for (int64_t l = 0; l < layers; ++l) windows[l] = sliding[l] ? window : 0;
     return windows;
   }
   const int64_t first_sliding = c.Int("max_window_layers", 28);
@@ -128,12 +166,51 @@ E PieceEnum(const HfConfig& c, const std::string& piece, const std::string& fall
                                                c.origin(), c.template_name(), piece, value));
 }
 
+// A number in a piece's object (e.g. layer_types_default's "full_every"): a literal, or for
+// "$key" the config's value of key; `fallback` when absent or null.
+double NestedNumber(const HfConfig& c, const nlohmann::json& object, const std::string& name,
+                    double fallback) {
+  if (!object.is_object() || !object.contains(name)) return fallback;
+  nlohmann::json v = object[name];
+  if (v.is_string() && v.get<std::string>().rfind('$', 0) == 0) {
+    const std::string key = v.get<std::string>().substr(1);
+    v = c.json().contains(key) ? c.json()[key] : nlohmann::json(nullptr);
+  }
+  if (v.is_null()) return fallback;
+  if (!v.is_number())
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': template '{}' has {} {}, not a number",
+                                                 c.origin(), c.template_name(), name, v.dump()));
+  return v.get<double>();
+}
+
+// Per-layer windows from layer_types, else `layer_types_default` ({"full_every": N or "$key",
+// "full_first": bool}); the window is the config's sliding_window (null: none slide).
+std::vector<int64_t> LayerTypeWindows(const HfConfig& c, int64_t layers) {
+  const nlohmann::json pattern = c.Piece("layer_types_default");
+  const std::vector<bool> sliding =
+      SlidingLayers(c, layers, static_cast<int64_t>(NestedNumber(c, pattern, "full_every", 0)),
+                    pattern.is_object() && pattern.value("full_first", false));
+  const int64_t window = c.Has("sliding_window") ? c.Int("sliding_window") : 0;
+  std::vector<int64_t> windows(layers, 0);
+  for (int64_t l = 0; l < layers; ++l) windows[l] = sliding[l] ? window : 0;
+  return windows;
+}
+
 std::vector<int64_t> ReadWindows(const HfConfig& c, int64_t layers) {
   const std::string mode = c.PieceString("sliding_window", "none");
   if (mode == "all") return std::vector<int64_t>(layers, IntOrNullAsZero(c, "sliding_window", 0));
   if (mode == "qwen") return QwenWindows(c, layers);
+  if (mode == "layer_types") return LayerTypeWindows(c, layers);
   Refuse(c, mode != "none", fmt::format("sliding_window piece '{}'", mode));
   return std::vector<int64_t>(layers, 0);
+}
+
+// Gemma 3's transformers 5 form: rope_parameters keyed by layer type.
+bool RopePerLayerType(const HfConfig& c) {
+  for (const char* key : {"rope_scaling", "rope_parameters"})
+    if (c.Has(key) && c.json()[key].is_object() && c.json()[key].contains("sliding_attention"))
+      return true;
+  return false;
 }
 
 // The `rope` piece: the config keys of the rope's base and rotated fraction, or null for
@@ -141,6 +218,7 @@ std::vector<int64_t> ReadWindows(const HfConfig& c, int64_t layers) {
 RopeSpec ReadRopePiece(const HfConfig& c, const DecoderShape& s, int64_t rotated_head_dim) {
   const nlohmann::json piece = c.Piece("rope");
   if (piece.is_null()) return {};
+  if (piece.value("per_layer_type", false) && RopePerLayerType(c)) return {};  // ReadLocalRope
   const auto key = [&piece](const char* name, const std::string& fallback) {
     const std::string k = piece.value(name, fallback);  // "$key" or "key"
     return k.rfind('$', 0) == 0 ? k.substr(1) : k;
@@ -182,6 +260,195 @@ void ReadAttention(const HfConfig& c, DecoderShape& s) {
   s.rope = ReadRopePiece(c, s, s.mla->rope_dim);
 }
 
+// ---- Reading the LlamaVariant pieces (docs/templates.md) ----
+
+void ReadBlockNorms(const HfConfig& c, LlamaVariant& v) {
+  const nlohmann::json norms = c.Piece("block_norms");
+  if (norms.is_null()) return;
+  auto name = [&](const char* position, const std::string& fallback) {
+    if (!norms.contains(position)) return fallback;
+    const nlohmann::json& n = norms[position];
+    if (n.is_null()) return std::string();
+    if (!n.is_string())
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': block_norms.{} must be a name or null", c.origin(), position));
+    return n.get<std::string>();
+  };
+  v.pre_attention = name("pre_attention", v.pre_attention);
+  v.post_attention = name("post_attention", v.post_attention);
+  v.pre_mlp = name("pre_mlp", v.pre_mlp);
+  v.post_mlp = name("post_mlp", v.post_mlp);
+}
+
+// Which layers rotate q and k (`rope_layers`): all, SmolLM3's list, or EXAONE 4's sliding ones.
+std::vector<bool> ReadRopeLayers(const HfConfig& c, const DecoderShape& s) {
+  const std::string kind = c.PieceString("rope_layers", "all");
+  if (kind == "no_rope_layers") return NoRopeLayers(c, s.layers);
+  if (kind == "sliding") {
+    std::vector<bool> rope(s.layers, true);
+    if (!c.Has("sliding_window")) return rope;
+    for (int64_t l = 0; l < s.layers; ++l) rope[l] = s.windows[l] > 0;
+    return rope;
+  }
+  Refuse(c, kind != "all", fmt::format("rope_layers piece '{}'", kind));
+  return {};
+}
+
+// Gemma 3: rope_parameters per layer type (transformers 5), else the legacy rope_local_base_freq
+// for the sliding layers' rotation. `s.rope` is the full layers' one.
+void ReadLocalRope(const HfConfig& c, const nlohmann::json& rope_piece, DecoderShape& s) {
+  LlamaVariant& v = s.variant;
+  v.local_rope = true;
+  for (const char* key : {"rope_scaling", "rope_parameters"}) {
+    if (!c.Has(key) || !c.json()[key].contains("sliding_attention")) continue;
+    for (const char* type : {"full_attention", "sliding_attention"}) {
+      nlohmann::json flat = c.json();
+      flat.erase("rope_scaling");
+      flat["rope_parameters"] = c.json()[key][type];
+      const RopeSpec spec = ReadRope(HfConfig(flat, c.origin()), s.head_dim, s.max_positions);
+      (std::string(type) == "full_attention" ? s.rope : v.local) = spec;
+    }
+    return;
+  }
+  nlohmann::json flat = c.json();
+  flat.erase("rope_scaling");
+  flat.erase("rope_parameters");
+  flat["rope_theta"] = NestedNumber(c, rope_piece, "sliding_theta", 10000.0);
+  v.local = ReadRope(HfConfig(flat, c.origin()), s.head_dim, s.max_positions);
+}
+
+// Ministral 3's LLaMA 4 query scale: beta and the pretraining length from rope_parameters.
+void ReadQueryPositionScale(const HfConfig& c, LlamaVariant& v) {
+  const std::string kind = c.PieceString("query_position_scale", "none");
+  if (kind == "none") return;
+  Refuse(c, kind != "llama4", fmt::format("query_position_scale piece '{}'", kind));
+  for (const char* key : {"rope_scaling", "rope_parameters"}) {
+    if (!c.Has(key)) continue;
+    const nlohmann::json& p = c.json()[key];
+    if (!p.contains("llama_4_scaling_beta")) continue;
+    v.llama4_beta = p["llama_4_scaling_beta"].get<double>();
+    v.llama4_original_max = p.value("original_max_position_embeddings", 0.0);
+  }
+  if (v.llama4_beta != 0 && v.llama4_original_max <= 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': llama_4_scaling_beta needs rope parameters' "
+                            "original_max_position_embeddings",
+                            c.origin()));
+}
+
+// GraniteSWA's layer_rope_theta (`layer_rope_theta` piece true): a rope base per layer, 0 for
+// none; a list of one base is the usual rotation.
+void ReadLayerThetas(const HfConfig& c, DecoderShape& s) {
+  if (c.Piece("layer_rope_theta") != true || !c.Has("layer_rope_theta")) return;
+  const nlohmann::json& thetas = c.json()["layer_rope_theta"];
+  if (!thetas.is_array() || static_cast<int64_t>(thetas.size()) != s.layers)
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': layer_rope_theta must list one base per "
+                                                 "layer ({})",
+                                                 c.origin(), s.layers));
+  LlamaVariant& v = s.variant;
+  for (const nlohmann::json& t : thetas) {
+    if (!t.is_number())
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': layer_rope_theta holds a non-number", c.origin()));
+    const double theta = t.get<double>();
+    v.layer_thetas.push_back(theta);
+    if (theta == 0 || v.theta_ropes.count(theta)) continue;
+    nlohmann::json flat = c.json();
+    flat.erase("rope_scaling");
+    nlohmann::json params =
+        c.Has("rope_parameters") ? c.json()["rope_parameters"] : nlohmann::json::object();
+    params["rope_theta"] = theta;
+    flat["rope_parameters"] = params;
+    v.theta_ropes[theta] = ReadRope(HfConfig(flat, c.origin()), s.head_dim, s.max_positions);
+  }
+}
+
+// Multi-head latent attention (`attention`: "mla"): its sizes from the config, the head sizes
+// and rope that replace the shape's (q/k heads of nope + rope features, values of v_head_dim).
+void ReadMla(const HfConfig& c, DecoderShape& s) {
+  LlamaVariant& v = s.variant;
+  v.mla = true;
+  v.q_lora = c.Has("q_lora_rank") ? c.Int("q_lora_rank") : 0;
+  v.kv_lora = c.Int("kv_lora_rank");
+  v.mla_nope = c.Int("qk_nope_head_dim");
+  v.mla_rope = c.Int("qk_rope_head_dim");
+  v.mla_rope_interleave = c.Piece("mla_rope_interleave") == true;
+  s.head_dim = v.mla_nope + v.mla_rope;
+  s.v_head_dim = c.Int("v_head_dim", s.hidden / s.heads);  // MiniCPM3: null is hidden / heads
+  if (s.kv_heads != s.heads)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': multi-head latent attention has as many key/value heads as "
+                            "query heads ({}), not {}",
+                            c.origin(), s.heads, s.kv_heads));
+  s.rope = ReadRope(c, v.mla_rope, s.max_positions);
+  if (s.rope.rotary_dim != v.mla_rope || s.rope.attention_scaling != 1.0f ||
+      (c.Has("rope_parameters") &&
+       c.json()["rope_parameters"].value("rope_type", "default") != "default"))
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': rope scaling or partial rotary with multi-head latent attention "
+                            "(DeepSeek's softmax mscale) is not supported yet",
+                            c.origin()));
+}
+
+// The LlamaVariant pieces of a template, after the shape's sizes, windows and rope are read.
+void ReadLlamaVariant(const HfConfig& c, DecoderShape& s) {
+  LlamaVariant& v = s.variant;
+  v.fused_qkv = PieceEnum<bool>(c, "attention_projections", "separate",
+                                {{"separate", false}, {"fused_qkv", true}});
+  v.mlp = PieceEnum<MlpKind>(c, "mlp", "gated",
+                             {{"gated", MlpKind::kGated},
+                              {"gated_fused", MlpKind::kGatedFused},
+                              {"plain", MlpKind::kPlain},
+                              {"fc", MlpKind::kFc}});
+  ReadBlockNorms(c, v);
+  // head_rms is the LLaMA-like path's own (DecoderShape::qk_norm); projection_rms is OLMo 2's.
+  if (c.PieceString("qk_norm", "none") == "projection_rms") v.qk_norm = QkNormKind::kProjection;
+  v.qk_norm_after_rope = c.Piece("qk_norm_after_rope") == true;
+  v.rope_layers = ReadRopeLayers(c, s);
+  const nlohmann::json rope_piece = c.Piece("rope");
+  const nlohmann::json rope = rope_piece.is_object() ? rope_piece : nlohmann::json::object();
+  if (rope.value("per_layer_type", false)) ReadLocalRope(c, rope, s);
+  s.rope.interleaved = rope.value("interleaved", s.rope.interleaved);
+  s.rope.negate_sin = rope.value("negate_sin", false);
+  if (c.Piece("embedding_scale").is_number())  // Granite's embedding_multiplier
+    v.embedding_scale = static_cast<float>(c.PieceDouble("embedding_scale", 1));
+  v.residual_scale = static_cast<float>(c.PieceDouble("residual_scale", 1));
+  // MiniCPM's muP: residual branches times scale_depth / sqrt(layers), the LM head's input
+  // divided by hidden_size / dim_model_base.
+  const double depth = c.PieceDouble("residual_scale_depth", 0);
+  if (depth > 0) v.residual_scale = static_cast<float>(depth / std::sqrt(double(s.layers)));
+  const double base = c.PieceDouble("head_input_base", 0);
+  if (base > 0) v.head_input_divisor = static_cast<float>(double(s.hidden) / base);
+  v.attention_scale = static_cast<float>(c.PieceDouble("attention_scale", 0));
+  const double query_scalar = c.PieceDouble("query_pre_attn_scalar", 0);
+  if (query_scalar > 0) v.attention_scale = static_cast<float>(std::pow(query_scalar, -0.5));
+  v.attn_softcap = static_cast<float>(c.PieceDouble("attn_logit_softcapping", 0));
+  v.final_softcap = static_cast<float>(c.PieceDouble("final_logit_softcapping", 0));
+  v.logits_divisor = static_cast<float>(c.PieceDouble("logits_divisor", 1));
+  v.logits_multiplier = static_cast<float>(c.PieceDouble("logits_multiplier", 1));
+  v.sub_norms = c.Piece("sub_norms") == true;
+  v.embedding_norm = c.Piece("embedding_norm") == true;
+  ReadQueryPositionScale(c, v);
+  v.sinks = c.Piece("attention_sinks") == true;
+  const std::string attention = c.PieceString("attention", "scaled_dot_product");
+  v.differential = attention == "differential";
+  if (attention == "mla") ReadMla(c, s);
+  if (v.differential && (s.heads % 2 != 0 || s.rope.rotary_dim == 0))
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': differential attention needs an even "
+                                                 "number of heads and rotary positions",
+                                                 c.origin()));
+  ReadLayerThetas(c, s);
+  v.plain = !v.sinks && !v.differential && !v.mla && v.layer_thetas.empty() && !v.fused_qkv &&
+            v.mlp == MlpKind::kGated && v.pre_attention == "input_layernorm" &&
+            v.post_attention.empty() && v.pre_mlp == "post_attention_layernorm" &&
+            v.post_mlp.empty() && v.qk_norm == QkNormKind::kNone && v.rope_layers.empty() &&
+            !v.local_rope && !s.rope.negate_sin && v.embedding_scale == 1 &&
+            v.residual_scale == 1 && v.attention_scale == 0 && v.attn_softcap == 0 &&
+            v.final_softcap == 0 && v.logits_divisor == 1 && v.logits_multiplier == 1 &&
+            v.head_input_divisor == 1 && !v.sub_norms && !v.embedding_norm && v.llama4_beta == 0 &&
+            s.norm != NormKind::kRmsNoWeight;
+}
+
 // The `gqa` piece false: every head has its own keys and values, head_dim is hidden / heads
 // (GPT-2, OPT, GPT-NeoX have no keys for either).
 void ReadSizes(const HfConfig& c, DecoderShape& s) {
@@ -212,6 +479,7 @@ DecoderShape ReadShape(const HfConfig& c) {
   s.norm = PieceEnum<NormKind>(c, "norm", "rms",
                                {{"rms", NormKind::kRms},
                                 {"rms_plus_one", NormKind::kRmsPlusOne},
+                                {"rms_no_weight", NormKind::kRmsNoWeight},
                                 {"layernorm", NormKind::kLayerNorm}});
   s.qkv_bias = c.PieceBool("qkv_bias", false);
   s.o_bias = c.PieceBool("o_bias", false);
@@ -221,7 +489,8 @@ DecoderShape ReadShape(const HfConfig& c) {
   s.qk_norm = qk_norm.is_boolean()
                   ? qk_norm.get<bool>()
                   : !s.qk_norm_projection && c.PieceString("qk_norm", "none") != "none";
-  s.scale_embeddings = c.PieceString("embedding_scale", "none") == "sqrt_hidden";
+  const nlohmann::json embedding_scale = c.Piece("embedding_scale");  // or a number (Granite)
+  s.scale_embeddings = embedding_scale == "sqrt_hidden";
   s.scale_attn_weights = c.PieceBool("scale_attn_weights", true);
   s.scale_by_inverse_layer = c.PieceBool("scale_attn_by_inverse_layer_idx", false);
   s.word_embed_dim = c.Int("word_embed_proj_dim", s.hidden);
@@ -232,8 +501,13 @@ DecoderShape ReadShape(const HfConfig& c) {
   s.windows = ReadWindows(c, s.layers);
   CheckHeads(c, s, !c.PieceBool("gqa", true) || !c.Has("head_dim"));
   s.rope = ReadRopePiece(c, s, s.head_dim);
+  // Two sets of layer pieces meet here: the mixture-of-experts layer (moe.h, with DeepSeek's
+  // latent attention, mla.h) and LlamaVariant's; a template uses one set or the other.
   ReadMoe(c, s);
-  ReadAttention(c, s);
+  if (s.moe)
+    ReadAttention(c, s);
+  else if (s.layout == Layout::kLlama)
+    ReadLlamaVariant(c, s);
   return s;
 }
 
@@ -259,7 +533,7 @@ struct DecoderContext {
 // The rotary RMSNorm families have a contrib-op form; GPT-2, OPT, Phi and GPT-NeoX stay plain.
 bool FusedLayers(const GraphBuilder& g, const DecoderShape& s) {
   return g.fused() && s.norm != NormKind::kLayerNorm && s.rope.rotary_dim > 0 && !s.mla &&
-         !s.qk_norm_projection;
+         !s.qk_norm_projection && s.variant.plain && !s.rope.interleaved;
 }
 
 // Positions and masks; the rotary tables are the caller's to add. `tokens` is any
@@ -322,29 +596,69 @@ struct ScoreScale {
 std::string AttendHeadsFirst(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
                              int layer, std::string q, const std::string& k, const std::string& v,
                              const std::vector<ScoreScale>& scales);
+struct AttendExtras;
+std::string AttendCore(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                       int layer, std::string q, const std::string& k, const std::string& v,
+                       const std::vector<ScoreScale>& scales, const AttendExtras& extras);
 
 // Causal self-attention with the KV cache. q [b, S, heads, hd], k and v [b, S, kv, hd];
 // returns [b, S, heads * hd]. Grouped-query heads attend without copying the cache:
 // the query heads of one KV head are folded into its rows.
+// What some templates' layers do inside attention (LlamaVariant); the defaults change nothing.
+struct AttendExtras {
+  bool rope = true;                         // false: this layer does not rotate (NoPE)
+  const RopeTables* rope_tables = nullptr;  // another rotation than ctx.rope (Gemma 3 local)
+  // Applied to q and to k ([b, heads, S, hd]) after the rotation (NanoChat's q/k norm).
+  std::function<std::string(const std::string&, bool is_query)> after_rope;
+  std::string query_scale;  // multiplies q after the rotation (Ministral 3), [1, 1, S, 1]
+  float softcap = 0;        // cap * tanh(scores / cap) before the mask (Gemma 2)
+  // A learned per-head sink [heads]: the output times sigmoid(logsumexp(scores) - sink), one
+  // more logit in the softmax's denominator (GraniteSWA).
+  std::string sinks;
+};
+
+// sigmoid(logsumexp(scores) - sink) per head and query: [b, heads, S, 1] from masked scores
+// [b, heads, S, T] and the sinks [heads].
+std::string SinkScale(GraphBuilder& g, const DecoderShape& s, const std::string& scores,
+                      const std::string& sinks) {
+  const std::string lse = g.Node("ReduceLogSumExp", {scores},
+                                 {{"axes", std::vector<int64_t>{-1}}, {"keepdims", int64_t{1}}});
+  const std::string sink = g.Node("Reshape", {sinks, g.ConstInt64({1, s.heads, 1, 1})});
+  return g.Node("Sigmoid", {g.Node("Sub", {lse, sink})});
+}
+
 std::string Attend(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx, int layer,
                    const std::string& q_heads, const std::string& k_heads,
-                   const std::string& v_heads, const std::vector<ScoreScale>& scales) {
+                   const std::string& v_heads, const std::vector<ScoreScale>& scales,
+                   const AttendExtras& extras = {}) {
   const std::vector<int64_t> to_heads_first = {0, 2, 1, 3};
   std::string q = g.Node("Transpose", {q_heads}, {{"perm", to_heads_first}});
   std::string k = g.Node("Transpose", {k_heads}, {{"perm", to_heads_first}});
   const std::string v = g.Node("Transpose", {v_heads}, {{"perm", to_heads_first}});
-  if (s.rope.rotary_dim > 0) {
-    q = ApplyRope(g, q, ctx.rope, s.rope.rotary_dim, s.head_dim);
-    k = ApplyRope(g, k, ctx.rope, s.rope.rotary_dim, s.head_dim);
+  if (s.rope.rotary_dim > 0 && extras.rope) {
+    const RopeTables& tables = extras.rope_tables ? *extras.rope_tables : ctx.rope;
+    q = ApplyRope(g, q, tables, s.rope.rotary_dim, s.head_dim);
+    k = ApplyRope(g, k, tables, s.rope.rotary_dim, s.head_dim);
   }
-  return AttendHeadsFirst(g, s, ctx, layer, q, k, v, scales);
+  if (extras.after_rope) {
+    q = extras.after_rope(q, true);
+    k = extras.after_rope(k, false);
+  }
+  if (!extras.query_scale.empty()) q = g.Node("Mul", {q, extras.query_scale});
+  return AttendCore(g, s, ctx, layer, q, k, v, scales, extras);
 }
 
-// Attend's core on heads-first q [b, heads, S, key_dim], k [b, kv, S, key_dim] (rotated
-// already) and v [b, kv, S, value_dim]; returns [b, S, heads * value_dim].
 std::string AttendHeadsFirst(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
                              int layer, std::string q, const std::string& k, const std::string& v,
                              const std::vector<ScoreScale>& scales) {
+  return AttendCore(g, s, ctx, layer, std::move(q), k, v, scales, {});
+}
+
+// Attention on heads-first q [b, heads, S, key_dim], k [b, kv, S, key_dim] (rotated already) and
+// v [b, kv, S, value_dim], with the KV cache; returns [b, S, heads * value_dim].
+std::string AttendCore(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                       int layer, std::string q, const std::string& k, const std::string& v,
+                       const std::vector<ScoreScale>& scales, const AttendExtras& extras) {
   const std::vector<int64_t> to_heads_first = {0, 2, 1, 3};
   const std::string keys =
       g.Node("Concat", {PastKey(layer), k}, {{"axis", int64_t{2}}}, PresentKey(layer));
@@ -357,15 +671,18 @@ std::string AttendHeadsFirst(GraphBuilder& g, const DecoderShape& s, const Decod
   std::string scores = g.Node("MatMul", {q, keys_t});
   for (const ScoreScale& scale : scales)
     scores = g.Node(scale.divide ? "Div" : "Mul", {scores, g.ConstFloat(scale.value)});
+  if (extras.softcap > 0) scores = SoftCap(g, scores, extras.softcap);
   if (grouped) scores = g.Node("Reshape", {scores, g.ConstInt64({0, s.heads, -1, 0})});
   scores = g.Node("Add", {scores, ctx.masks.at(s.windows[layer])});
   std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
   if (grouped)  // [b, kv, rep * S, T]
     probs = g.Node("Reshape", {probs, g.ConstInt64({0, s.kv_heads, -1, 0})});
   std::string out = g.Node("MatMul", {probs, values});
-  if (grouped) out = g.Node("Reshape", {out, g.ConstInt64({0, s.heads, -1, s.head_dim})});
+  const int64_t vd = ValueHeadDim(s);
+  if (grouped) out = g.Node("Reshape", {out, g.ConstInt64({0, s.heads, -1, vd})});
+  if (!extras.sinks.empty()) out = g.Node("Mul", {out, SinkScale(g, s, scores, extras.sinks)});
   out = g.Node("Transpose", {out}, {{"perm", to_heads_first}});
-  return g.Node("Reshape", {out, g.ConstInt64({0, 0, s.heads * s.value_dim()})});
+  return g.Node("Reshape", {out, g.ConstInt64({0, 0, s.heads * vd})});
 }
 
 std::vector<ScoreScale> InverseSqrtScale(const DecoderShape& s) {
@@ -384,19 +701,25 @@ std::string RmsScale(GraphBuilder& g, const std::string& prefix, int64_t size, b
   return plus_one ? g.Node("Add", {w, g.ConstFloat(1.0f)}) : w;
 }
 
-std::string RmsNorm(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t size,
-                    double eps, bool plus_one) {
-  const std::string scale = RmsScale(g, prefix, size, plus_one);
+// x / sqrt(mean(x^2) + eps) over the last axis, without a scale (NanoChat's RMSNorm).
+std::string RmsNormalized(GraphBuilder& g, const std::string& x, double eps) {
   const std::string mean_square = g.Node("ReduceMean", {g.Node("Mul", {x, x})},
                                          {{"axes", std::vector<int64_t>{-1}}, {"keepdims", 1}});
   const std::string inv_rms = g.Node(
       "Reciprocal",
       {g.Node("Sqrt", {g.Node("Add", {mean_square, g.ConstFloat(static_cast<float>(eps))})})});
-  return g.Node("Mul", {g.Node("Mul", {x, inv_rms}), scale});
+  return g.Node("Mul", {x, inv_rms});
+}
+
+std::string RmsNorm(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t size,
+                    double eps, bool plus_one) {
+  const std::string scale = RmsScale(g, prefix, size, plus_one);
+  return g.Node("Mul", {RmsNormalized(g, x, eps), scale});
 }
 
 std::string Norm(GraphBuilder& g, const DecoderShape& s, const std::string& x,
                  const std::string& prefix, int64_t size) {
+  if (s.norm == NormKind::kRmsNoWeight) return RmsNormalized(g, x, s.eps);
   if (s.norm != NormKind::kLayerNorm)
     return RmsNorm(g, x, prefix, size, s.eps, s.norm == NormKind::kRmsPlusOne);
   if (s.norm_affine) return g.LayerNorm(x, prefix, size, s.eps);
@@ -516,6 +839,286 @@ std::string LlamaLikeFused(GraphBuilder& g, const DecoderShape& s, const Decoder
   return LmHead(g, s, x, table, "lm_head", s.hidden, false);
 }
 
+// ---- The LLaMA-like layer with its template pieces (LlamaVariant) ----
+
+// The norm `name` of layer prefix `p`, or x itself when the template has none there.
+std::string OptionalNorm(GraphBuilder& g, const DecoderShape& s, const std::string& x,
+                         const std::string& p, const std::string& name, int64_t size) {
+  return name.empty() ? x : Norm(g, s, x, p + name, size);
+}
+
+struct Projections {
+  std::string q, k, v;  // [b, S, heads * hd], [b, S, kv * hd] twice
+};
+
+// q, k and v from the layer input: three projections, or Phi-3's one qkv_proj ([q | k | v]).
+Projections ProjectQkv(GraphBuilder& g, const DecoderShape& s, const std::string& x,
+                       const std::string& p) {
+  const int64_t q_dim = s.heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim;
+  if (!s.variant.fused_qkv)
+    return {g.Linear(x, p + "self_attn.q_proj", s.hidden, q_dim, s.qkv_bias),
+            g.Linear(x, p + "self_attn.k_proj", s.hidden, kv_dim, s.qkv_bias),
+            g.Linear(x, p + "self_attn.v_proj", s.hidden, kv_dim, s.qkv_bias)};
+  const std::string qkv =
+      g.Linear(x, p + "self_attn.qkv_proj", s.hidden, q_dim + 2 * kv_dim, s.qkv_bias);
+  const auto parts =
+      g.NodeN("Split", {qkv, g.ConstInt64({q_dim, kv_dim, kv_dim})}, 3, {{"axis", int64_t{-1}}});
+  return {parts[0], parts[1], parts[2]};
+}
+
+// The MLP of layer prefix `p` on y: gated (gate_proj/up_proj, or Phi-3's gate_up_proj
+// [gate | up]) or not (up_proj or fc1, then down_proj or fc2).
+std::string VariantMlp(GraphBuilder& g, const DecoderShape& s, const std::string& y,
+                       const std::string& p) {
+  const LlamaVariant& v = s.variant;
+  const int64_t I = s.intermediate;
+  auto act = [&](const std::string& x) {
+    return ActivationWithParameters(g, x, s.act, p + "mlp.act_fn");
+  };
+  if (v.mlp == MlpKind::kPlain || v.mlp == MlpKind::kFc) {
+    const bool fc = v.mlp == MlpKind::kFc;
+    const std::string up =
+        g.Linear(y, p + (fc ? "mlp.fc1" : "mlp.up_proj"), s.hidden, I, s.mlp_bias);
+    return g.Linear(act(up), p + (fc ? "mlp.fc2" : "mlp.down_proj"), I, s.hidden, s.mlp_bias);
+  }
+  std::string gated;
+  if (v.mlp == MlpKind::kGatedFused) {
+    const std::string both = g.Linear(y, p + "mlp.gate_up_proj", s.hidden, 2 * I, s.mlp_bias);
+    const auto parts = g.NodeN("Split", {both, g.ConstInt64({I, I})}, 2, {{"axis", int64_t{-1}}});
+    gated = g.Node("Mul", {parts[1], act(parts[0])});
+  } else {
+    const std::string gate = act(g.Linear(y, p + "mlp.gate_proj", s.hidden, I, s.mlp_bias));
+    gated = g.Node("Mul", {gate, g.Linear(y, p + "mlp.up_proj", s.hidden, I, s.mlp_bias)});
+  }
+  if (v.sub_norms) gated = Norm(g, s, gated, p + "mlp.ffn_sub_norm", I);
+  return g.Linear(gated, p + "mlp.down_proj", I, s.hidden, s.mlp_bias);
+}
+
+// h + branch (times Granite's residual multiplier).
+std::string AddResidual(GraphBuilder& g, const DecoderShape& s, const std::string& h,
+                        const std::string& branch) {
+  const float scale = s.variant.residual_scale;
+  return g.Node("Add", {h, scale == 1 ? branch : g.Node("Mul", {branch, g.ConstFloat(scale)})});
+}
+
+// What every variant layer shares: Gemma 3's local rotation, Ministral 3's query scale.
+struct VariantShared {
+  RopeTables local_rope;
+  std::string query_scale;
+  std::map<double, RopeTables> theta_ropes;
+};
+
+VariantShared MakeVariantShared(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx) {
+  VariantShared shared;
+  if (s.variant.local_rope)
+    shared.local_rope = RopeCosSin(g, s.variant.local, ctx.cache_positions, "rope.local_inv_freq");
+  int n = 0;
+  for (const auto& [theta, spec] : s.variant.theta_ropes)
+    shared.theta_ropes[theta] =
+        RopeCosSin(g, spec, ctx.cache_positions, fmt::format("rope.inv_freq_{}", n++));
+  if (s.variant.llama4_beta != 0)
+    shared.query_scale = Llama4QueryScale(g, ctx.cache_positions, s.variant.llama4_beta,
+                                          s.variant.llama4_original_max);
+  return shared;
+}
+
+// [b, kv, T, hd] -> [b, heads, T, hd], each KV head repeated for its query heads (repeat_kv).
+std::string RepeatKv(GraphBuilder& g, const DecoderShape& s, const std::string& x) {
+  if (s.heads == s.kv_heads) return x;
+  const std::string wide = g.Node("Unsqueeze", {x, g.ConstInt64({2})});  // [b, kv, 1, T, hd]
+  const std::string shape = g.Node("Shape", {wide});
+  const std::string target =
+      g.Node("Concat",
+             {g.Node("Slice", {shape, g.ConstInt64({0}), g.ConstInt64({2})}),
+              g.ConstInt64({s.heads / s.kv_heads}),
+              g.Node("Slice", {shape, g.ConstInt64({3}), g.ConstInt64({5})})},
+             {{"axis", int64_t{0}}});
+  return g.Node("Reshape",
+                {g.Node("Expand", {wide, target}), g.ConstInt64({0, s.heads, -1, s.head_dim})});
+}
+
+// DiffLlama's differential attention (arXiv 2410.05258) as HF's eager DiffLlamaAttention: the
+// value heads' two halves side by side, softmax(q k / sqrt(hd)) applied, the second half of the
+// heads subtracted from the first with weight lambda = exp(lq1 . lk1) - exp(lq2 . lk2) +
+// lambda_init, then a weightless RMSNorm over 2 hd times (1 - lambda_init). q, k, v as Attend's;
+// returns [b, S, heads * hd].
+std::string DifferentialAttend(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                               int layer, const std::string& q_heads, const std::string& k_heads,
+                               const std::string& v_heads, const std::string& p) {
+  const std::vector<int64_t> to_heads_first = {0, 2, 1, 3};
+  const int64_t half = s.heads / 2, hd = s.head_dim;
+  std::string q = g.Node("Transpose", {q_heads}, {{"perm", to_heads_first}});
+  std::string k = g.Node("Transpose", {k_heads}, {{"perm", to_heads_first}});
+  const std::string v = g.Node("Transpose", {v_heads}, {{"perm", to_heads_first}});
+  q = ApplyRope(g, q, ctx.rope, s.rope.rotary_dim, hd);
+  k = ApplyRope(g, k, ctx.rope, s.rope.rotary_dim, hd);
+  const std::string keys = RepeatKv(
+      g, s, g.Node("Concat", {PastKey(layer), k}, {{"axis", int64_t{2}}}, PresentKey(layer)));
+  const std::string values = RepeatKv(
+      g, s, g.Node("Concat", {PastValue(layer), v}, {{"axis", int64_t{2}}}, PresentValue(layer)));
+  const auto value_halves =
+      g.NodeN("Split", {values, g.ConstInt64({half, half})}, 2, {{"axis", int64_t{1}}});
+  const std::string paired =
+      g.Node("Concat", {value_halves[0], value_halves[1]}, {{"axis", int64_t{-1}}});
+  const std::string both = g.Node("Concat", {paired, paired}, {{"axis", int64_t{1}}});
+  const std::string keys_t =
+      g.Node("Transpose", {keys}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
+  std::string scores = g.Node("Div", {g.Node("MatMul", {q, keys_t}),
+                                      g.ConstFloat(static_cast<float>(std::sqrt(double(hd))))});
+  scores = g.Node("Add", {scores, ctx.masks.at(s.windows[layer])});
+  const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
+  const auto out = g.NodeN("Split", {g.Node("MatMul", {probs, both}), g.ConstInt64({half, half})},
+                           2, {{"axis", int64_t{1}}});
+  auto lambda_term = [&](const char* qn, const char* kn) {
+    const std::string lq = g.Weight(p + "self_attn." + qn, {hd}, WeightInit::kZeros);
+    const std::string lk = g.Weight(p + "self_attn." + kn, {hd}, WeightInit::kZeros);
+    return g.Node("Exp", {g.Node("ReduceSum", {g.Node("Mul", {lq, lk}), g.ConstInt64({0})},
+                                 {{"keepdims", int64_t{1}}})});
+  };
+  const double lambda_init = 0.8 - 0.6 * std::exp(-0.3 * layer);
+  const std::string lambda_full =
+      g.Node("Add", {g.Node("Sub", {lambda_term("lambda_q1", "lambda_k1"),
+                                    lambda_term("lambda_q2", "lambda_k2")}),
+                     g.ConstFloat(static_cast<float>(lambda_init))});
+  const std::string diff = g.Node("Sub", {out[0], g.Node("Mul", {lambda_full, out[1]})});
+  const std::string normed = g.Node(
+      "Mul", {RmsNormalized(g, diff, s.eps), g.ConstFloat(static_cast<float>(1 - lambda_init))});
+  const std::string tokens_first = g.Node("Transpose", {normed}, {{"perm", to_heads_first}});
+  return g.Node("Reshape", {tokens_first, g.ConstInt64({0, 0, s.heads * hd})});
+}
+
+// DeepSeek's apply_rotary_pos_emb_interleave: features (x0, x1, x2, x3, ...) reordered to
+// (x0, x2, ..., x1, x3, ...) before the rotate-half rotation, on [b, h, S, d].
+std::string Deinterleave(GraphBuilder& g, const std::string& x, int64_t d) {
+  const std::string pairs = g.Node("Reshape", {x, g.ConstInt64({0, 0, 0, d / 2, 2})});
+  const std::string swapped =
+      g.Node("Transpose", {pairs}, {{"perm", std::vector<int64_t>{0, 1, 2, 4, 3}}});
+  return g.Node("Reshape", {swapped, g.ConstInt64({0, 0, 0, d})});
+}
+
+// [b, S, h, r] rotated as [b, h, S, r] with ctx's tables, back in [b, S, h, r].
+std::string RotateTokensFirst(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                              const std::string& x) {
+  const std::vector<int64_t> swap = {0, 2, 1, 3};
+  std::string t = g.Node("Transpose", {x}, {{"perm", swap}});
+  const int64_t r = s.variant.mla_rope;
+  if (s.variant.mla_rope_interleave) t = Deinterleave(g, t, r);
+  return g.Node("Transpose", {ApplyRope(g, t, ctx.rope, r, r)}, {{"perm", swap}});
+}
+
+// Multi-head latent attention's q, k and v ([b, S, heads, d]; k and q rotated on their rope part)
+// as DeepseekV3Attention makes them. Its two low-rank norms keep RMSNorm's default eps, 1e-6.
+Projections MlaProjections(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                           const std::string& x, const std::string& p) {
+  const LlamaVariant& v = s.variant;
+  const int64_t H = s.heads, nope = v.mla_nope, r = v.mla_rope, vd = ValueHeadDim(s);
+  const std::string q_full =
+      v.q_lora > 0
+          ? g.Linear(
+                RmsNorm(g, g.Linear(x, p + "self_attn.q_a_proj", s.hidden, v.q_lora, s.qkv_bias),
+                        p + "self_attn.q_a_layernorm", v.q_lora, 1e-6, false),
+                p + "self_attn.q_b_proj", v.q_lora, H * (nope + r), false)
+          : g.Linear(x, p + "self_attn.q_proj", s.hidden, H * (nope + r), false);
+  const auto q = g.NodeN("Split", {SplitHeads(g, q_full, H, nope + r), g.ConstInt64({nope, r})}, 2,
+                         {{"axis", int64_t{-1}}});
+  const auto compressed =
+      g.NodeN("Split",
+              {g.Linear(x, p + "self_attn.kv_a_proj_with_mqa", s.hidden, v.kv_lora + r, s.qkv_bias),
+               g.ConstInt64({v.kv_lora, r})},
+              2, {{"axis", int64_t{-1}}});
+  const std::string kv =
+      g.Linear(RmsNorm(g, compressed[0], p + "self_attn.kv_a_layernorm", v.kv_lora, 1e-6, false),
+               p + "self_attn.kv_b_proj", v.kv_lora, H * (nope + vd), false);
+  const auto k_and_v = g.NodeN("Split", {SplitHeads(g, kv, H, nope + vd), g.ConstInt64({nope, vd})},
+                               2, {{"axis", int64_t{-1}}});
+  const std::string k_rot =
+      RotateTokensFirst(g, s, ctx, g.Node("Unsqueeze", {compressed[1], g.ConstInt64({2})}));
+  const std::string every_head = g.Node(
+      "Concat",
+      {g.Node("Slice", {g.Node("Shape", {k_and_v[0]}), g.ConstInt64({0}), g.ConstInt64({3})}),
+       g.ConstInt64({r})},
+      {{"axis", int64_t{0}}});
+  const std::string axis = "axis";
+  return {
+      g.Node("Concat", {q[0], RotateTokensFirst(g, s, ctx, q[1])}, {{axis, int64_t{-1}}}),
+      g.Node("Concat", {k_and_v[0], g.Node("Expand", {k_rot, every_head})}, {{axis, int64_t{-1}}}),
+      k_and_v[1]};
+}
+
+// Attention of layer `l` from its input x, o_proj included.
+std::string VariantAttention(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                             const VariantShared& shared, int l, const std::string& x) {
+  const LlamaVariant& v = s.variant;
+  const std::string p = fmt::format("layers.{}.", l);
+  const int64_t q_dim = s.heads * s.head_dim, kv_dim = s.kv_heads * s.head_dim;
+  if (v.mla) {
+    const Projections mla = MlaProjections(g, s, ctx, x, p);
+    AttendExtras no_rope;
+    no_rope.rope = false;
+    return g.Linear(Attend(g, s, ctx, l, mla.q, mla.k, mla.v, InverseSqrtScale(s), no_rope),
+                    p + "self_attn.o_proj", s.heads * ValueHeadDim(s), s.hidden, s.o_bias);
+  }
+  Projections qkv = ProjectQkv(g, s, x, p);
+  if (v.qk_norm == QkNormKind::kProjection) {  // OLMo 2: over all heads at once
+    qkv.q = Norm(g, s, qkv.q, p + "self_attn.q_norm", q_dim);
+    qkv.k = Norm(g, s, qkv.k, p + "self_attn.k_norm", kv_dim);
+  }
+  std::string q = SplitHeads(g, qkv.q, s.heads, s.head_dim);
+  std::string k = SplitHeads(g, qkv.k, s.kv_heads, s.head_dim);
+  const std::string val = SplitHeads(g, qkv.v, s.kv_heads, s.head_dim);
+  auto head_norm = [&](const std::string& t, bool is_query) {
+    return Norm(g, s, t, p + (is_query ? "self_attn.q_norm" : "self_attn.k_norm"), s.head_dim);
+  };
+  AttendExtras extras;
+  if (s.qk_norm) {
+    if (v.qk_norm_after_rope) {
+      extras.after_rope = head_norm;
+    } else {
+      q = head_norm(q, true);
+      k = head_norm(k, false);
+    }
+  }
+  extras.rope = v.rope_layers.empty() || v.rope_layers[l];
+  if (v.local_rope && s.windows[l] > 0) extras.rope_tables = &shared.local_rope;
+  if (!v.layer_thetas.empty()) {
+    extras.rope = v.layer_thetas[l] != 0;
+    if (extras.rope) extras.rope_tables = &shared.theta_ropes.at(v.layer_thetas[l]);
+  }
+  if (v.sinks) extras.sinks = g.Weight(p + "self_attn.sinks", {s.heads}, WeightInit::kZeros);
+  extras.query_scale = shared.query_scale;
+  extras.softcap = v.attn_softcap;
+  std::vector<ScoreScale> scales = InverseSqrtScale(s);
+  if (v.attention_scale > 0) scales = {{v.attention_scale, false}};
+  std::string attn = v.differential ? DifferentialAttend(g, s, ctx, l, q, k, val, p)
+                                    : Attend(g, s, ctx, l, q, k, val, scales, extras);
+  if (v.sub_norms) attn = Norm(g, s, attn, p + "self_attn.attn_sub_norm", q_dim);
+  return g.Linear(attn, p + "self_attn.o_proj", q_dim, s.hidden, s.o_bias);
+}
+
+// The layers, final norm and LM head with the template's pieces.
+std::string VariantFromEmbeddings(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                                  std::string h, const std::string& table) {
+  const LlamaVariant& v = s.variant;
+  if (v.embedding_scale != 1) h = g.Node("Mul", {h, g.ConstFloat(v.embedding_scale)});
+  if (v.embedding_norm) h = Norm(g, s, h, "norm", s.hidden);
+  const VariantShared shared = MakeVariantShared(g, s, ctx);
+  for (int l = 0; l < s.layers; ++l) {
+    const std::string p = fmt::format("layers.{}.", l);
+    std::string attn =
+        VariantAttention(g, s, ctx, shared, l, OptionalNorm(g, s, h, p, v.pre_attention, s.hidden));
+    h = AddResidual(g, s, h, OptionalNorm(g, s, attn, p, v.post_attention, s.hidden));
+    const std::string m = VariantMlp(g, s, OptionalNorm(g, s, h, p, v.pre_mlp, s.hidden), p);
+    h = AddResidual(g, s, h, OptionalNorm(g, s, m, p, v.post_mlp, s.hidden));
+  }
+  h = Norm(g, s, h, "norm", s.hidden);
+  if (v.head_input_divisor != 1) h = g.Node("Div", {h, g.ConstFloat(v.head_input_divisor)});
+  std::string logits = LmHead(g, s, h, table, "lm_head", s.hidden, false);
+  if (v.logits_divisor != 1) logits = g.Node("Div", {logits, g.ConstFloat(v.logits_divisor)});
+  if (v.logits_multiplier != 1) logits = g.Node("Mul", {logits, g.ConstFloat(v.logits_multiplier)});
+  if (v.final_softcap > 0) logits = SoftCap(g, logits, v.final_softcap);
+  return logits;
+}
+
 // The LLaMA-like layers, final norm and LM head from the token embeddings `h` (HF's
 // inputs_embeds). `table` is the embedding matrix for a tied head; empty: asked for here.
 std::string LlamaLikeFromEmbeddings(GraphBuilder& g, const DecoderShape& s,
@@ -526,6 +1129,7 @@ std::string LlamaLikeFromEmbeddings(GraphBuilder& g, const DecoderShape& s,
   if (s.scale_embeddings)
     h = g.Node("Mul",
                {h, g.ConstFloat(static_cast<float>(std::sqrt(static_cast<double>(s.hidden))))});
+  if (!s.variant.plain) return VariantFromEmbeddings(g, s, ctx, h, table);
   if (ctx.fused) return LlamaLikeFused(g, s, ctx, h, table);
   for (int l = 0; l < s.layers; ++l) {
     const std::string p = fmt::format("layers.{}.", l);

@@ -258,7 +258,7 @@ models::Model FromEmbeddings(const fs::path& dir, bool position_ids) {
     models::BuildDecoderFromEmbeddings(c, g,
                                        {.embeddings = tokens.embeddings,
                                         .embedding_table = tokens.table,
-                                        .rope = {},
+                                        .rope = models::RopeTables(),
                                         .position_ids = position_ids ? "position_ids" : ""});
   });
 }
