@@ -233,12 +233,8 @@ RopeSpec ReadRopePiece(const HfConfig& c, const DecoderShape& s, int64_t rotated
 
 // The `mlp` piece: "gated" (the default) or "moe" with its `moe` object (moe.h).
 void ReadMoe(const HfConfig& c, DecoderShape& s) {
-  const std::string mlp = c.PieceString("mlp", "gated");
-  if (mlp == "gated") return;
-  if (mlp != "moe")
-    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': template '{}' has mlp '{}', which the "
-                                                 "decoder builder does not know (gated, moe)",
-                                                 c.origin(), c.template_name(), mlp));
+  // Other MLP kinds (plain, fc, gated_fused) are LlamaVariant's, which checks their names.
+  if (c.PieceString("mlp", "gated") != "moe") return;
   const nlohmann::json piece = c.Piece("moe");
   s.moe = ReadMoeSpec(c, piece, s.hidden, s.act);
   s.moe_block = ObjectPieceString(c, piece, "block", s.moe_block);
@@ -597,8 +593,8 @@ std::string AttendHeadsFirst(GraphBuilder& g, const DecoderShape& s, const Decod
                              int layer, std::string q, const std::string& k, const std::string& v,
                              const std::vector<ScoreScale>& scales);
 struct AttendExtras;
-std::string AttendCore(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
-                       int layer, std::string q, const std::string& k, const std::string& v,
+std::string AttendCore(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx, int layer,
+                       std::string q, const std::string& k, const std::string& v,
                        const std::vector<ScoreScale>& scales, const AttendExtras& extras);
 
 // Causal self-attention with the KV cache. q [b, S, heads, hd], k and v [b, S, kv, hd];
@@ -656,8 +652,8 @@ std::string AttendHeadsFirst(GraphBuilder& g, const DecoderShape& s, const Decod
 
 // Attention on heads-first q [b, heads, S, key_dim], k [b, kv, S, key_dim] (rotated already) and
 // v [b, kv, S, value_dim], with the KV cache; returns [b, S, heads * value_dim].
-std::string AttendCore(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
-                       int layer, std::string q, const std::string& k, const std::string& v,
+std::string AttendCore(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx, int layer,
+                       std::string q, const std::string& k, const std::string& v,
                        const std::vector<ScoreScale>& scales, const AttendExtras& extras) {
   const std::vector<int64_t> to_heads_first = {0, 2, 1, 3};
   const std::string keys =
