@@ -10,9 +10,11 @@ namespace ipfs_accel::models {
 
 namespace {
 
-Architecture Vit(const std::string& model_type, VitKind kind, const std::string& prefix) {
-  auto build = [kind](const HfConfig& c, GraphBuilder& g) {
-    BuildVit(c, kind, VitHasPooler(c), g);
+// A ViT-family model: the vit builder with `pieces` (docs/templates.md).
+Architecture Vit(const std::string& model_type, const nlohmann::json& pieces,
+                 const std::string& prefix) {
+  auto build = [pieces](const HfConfig& c, GraphBuilder& g) {
+    BuildVit(c, ReadVitVariant(pieces, c), VitHasPooler(c), g);
   };
   auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
   auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
@@ -66,8 +68,8 @@ Architecture VisionTower(const std::string& model_type, ClipFamily family) {
 }  // namespace
 
 void AddVisionArchitectures(std::vector<Architecture>& out) {
-  out.push_back(Vit("vit", VitKind::kViT, "vit."));
-  out.push_back(Vit("deit", VitKind::kDeiT, "deit."));
+  out.push_back(Vit("vit", nlohmann::json::object(), "vit."));
+  out.push_back(Vit("deit", {{"leading_tokens", {"cls_token", "distillation_token"}}}, "deit."));
   out.push_back(DualEncoder("clip", ClipFamily::kClip));
   out.push_back(DualEncoder("siglip", ClipFamily::kSiglip));
   out.push_back(TextTower("clip_text_model", ClipFamily::kClip));
