@@ -3,6 +3,7 @@
 
 #include "architectures.h"
 #include "clip_builder.h"
+#include "convnext_builder.h"
 #include "vit_builder.h"
 #include "xclip_builder.h"
 
@@ -15,6 +16,17 @@ Architecture Vit(const std::string& model_type, const nlohmann::json& pieces,
                  const std::string& prefix) {
   auto build = [pieces](const HfConfig& c, GraphBuilder& g) {
     BuildVit(c, ReadVitVariant(pieces, c), VitHasPooler(c), g);
+  };
+  auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
+  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
+  return {model_type, "vision", {prefix}, build, hints, roles};
+}
+
+// A ConvNeXt-family model: the convnext builder with `pieces`.
+Architecture ConvNext(const std::string& model_type, const nlohmann::json& pieces,
+                      const std::string& prefix) {
+  auto build = [pieces](const HfConfig& c, GraphBuilder& g) {
+    BuildConvNext(c, ReadConvNextVariant(pieces, c), g);
   };
   auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
   auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
@@ -70,6 +82,9 @@ Architecture VisionTower(const std::string& model_type, ClipFamily family) {
 void AddVisionArchitectures(std::vector<Architecture>& out) {
   out.push_back(Vit("vit", nlohmann::json::object(), "vit."));
   out.push_back(Vit("deit", {{"leading_tokens", {"cls_token", "distillation_token"}}}, "deit."));
+  out.push_back(ConvNext("convnext", nlohmann::json::object(), "convnext."));
+  out.push_back(ConvNext("convnextv2", {{"block", "grn"}}, "convnextv2."));
+  out.push_back(ConvNext("dinov3_convnext", {{"names", "dinov3"}}, "dinov3_convnext."));
   out.push_back(DualEncoder("clip", ClipFamily::kClip));
   out.push_back(DualEncoder("siglip", ClipFamily::kSiglip));
   out.push_back(TextTower("clip_text_model", ClipFamily::kClip));

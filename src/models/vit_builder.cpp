@@ -233,7 +233,7 @@ void ReadPatchGrid(const HfConfig& c, const VitVariant& v, VitShape& s) {
     s.patch_w = t[2];
     s.frames = c.Int("num_frames", 32);
   } else if (v.patches == "spectrogram") {
-    std::tie(s.patch_h, s.patch_w) = SizePair(c, "patch_size", 16);
+    s.patch_h = s.patch_w = c.Int("patch_size", 16);  // ASTPatchEmbeddings squares an int
     s.max_length = c.Int("max_length", 1024);
     s.mel_bins = c.Int("num_mel_bins", 128);
     s.frequency_stride = c.Int("frequency_stride", 10);

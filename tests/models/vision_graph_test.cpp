@@ -166,6 +166,16 @@ TEST(VisionCountTest, HfDefaultConfigsMatchHuggingFace) {
             TruthParams("siglip") - TruthParams("siglip_vision_model") - 2);
 }
 
+TEST(VisionCountTest, ConvNextFamilyCountsAsHuggingFaceAtItsDefaults) {
+  // ConvNextModel, ConvNextV2Model (GRN over the 4x MLP instead of layer scale), and
+  // DINOv3ConvNextModel (ConvNeXt under other names).
+  for (const char* type : {"convnext", "convnextv2", "dinov3_convnext"})
+    EXPECT_EQ(DefaultConfigParams(type), TruthParams(type)) << type;
+  json no_scale = {{"model_type", "convnext"}, {"layer_scale_init_value", 0.0}};
+  EXPECT_EQ(Build(no_scale).parameters,
+            TruthParams("convnext") - (3 * 96 + 3 * 192 + 9 * 384 + 3 * 768));
+}
+
 TEST(VisionCountTest, CatalogEntriesCountAsHuggingFace) {
   EXPECT_EQ(CountParameters("vit-base-patch16-224"), 86389248);
   EXPECT_EQ(CountParameters("deit-base-distilled-patch16-224"), 86390784);
@@ -283,6 +293,41 @@ TEST(VisionIoTest, EveryArchitecturePassesOnnxChecks) {
     vision["model_type"] = type;
     ExpectValidOnnx(vision);
   }
+}
+
+json TinyConvNext(const std::string& model_type) {
+  return {{"model_type", model_type},
+          {"hidden_sizes", {8, 16}},
+          {"depths", {1, 2}},
+          {"num_stages", 2},
+          {"image_size", 32}};
+}
+
+TEST(VisionIoTest, ConvNextFamilyBuildsValidGraphsWithHfNames) {
+  for (const char* type : {"convnext", "convnextv2", "dinov3_convnext"})
+    ExpectValidOnnx(TinyConvNext(type));
+  const auto v1 = WeightNames(Build(TinyConvNext("convnext")).proto.graph());
+  for (const char* name :
+       {"embeddings.patch_embeddings.weight", "embeddings.layernorm.bias",
+        "encoder.stages.1.downsampling_layer.0.weight",
+        "encoder.stages.1.downsampling_layer.1.bias", "encoder.stages.1.layers.1.dwconv.weight",
+        "encoder.stages.0.layers.0.pwconv2.weight",
+        "encoder.stages.0.layers.0.layer_scale_parameter", "layernorm.weight"})
+    EXPECT_EQ(v1.count(name), 1u) << name;
+  const auto v2 = WeightNames(Build(TinyConvNext("convnextv2")).proto.graph());
+  EXPECT_EQ(v2.count("encoder.stages.0.layers.0.grn.weight"), 1u);
+  EXPECT_EQ(v2.count("encoder.stages.0.layers.0.layer_scale_parameter"), 0u);
+  const Built d = Build(TinyConvNext("dinov3_convnext"));
+  const auto v3 = WeightNames(d.proto.graph());
+  for (const char* name :
+       {"stages.0.downsample_layers.0.weight", "stages.1.downsample_layers.1.bias",
+        "stages.1.layers.0.depthwise_conv.weight", "stages.1.layers.1.gamma", "layer_norm.weight"})
+    EXPECT_EQ(v3.count(name), 1u) << name;
+  // 32 px / 4 / 2: a 4x4 map, and its mean before it.
+  EXPECT_THAT(Dims(Output(d.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "17", "16"));
+  EXPECT_THAT(Dims(Output(Build(TinyConvNext("convnext")).proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "16", "4", "4"));
 }
 
 TEST(VisionIoTest, RectangularImagesAndPatches) {
