@@ -13,13 +13,13 @@ namespace {
 
 // A ViT-family model: the vit builder with `pieces` (docs/templates.md).
 Architecture Vit(const std::string& model_type, const nlohmann::json& pieces,
-                 const std::string& prefix) {
+                 const std::string& prefix, const std::string& modality = "vision") {
   auto build = [pieces](const HfConfig& c, GraphBuilder& g) {
     BuildVit(c, ReadVitVariant(pieces, c), VitHasPooler(c), g);
   };
   auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
   auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
-  return {model_type, "vision", {prefix}, build, hints, roles};
+  return {model_type, modality, {prefix}, build, hints, roles};
 }
 
 // A ConvNeXt-family model: the convnext builder with `pieces`.
@@ -82,6 +82,27 @@ Architecture VisionTower(const std::string& model_type, ClipFamily family) {
 void AddVisionArchitectures(std::vector<Architecture>& out) {
   out.push_back(Vit("vit", nlohmann::json::object(), "vit."));
   out.push_back(Vit("deit", {{"leading_tokens", {"cls_token", "distillation_token"}}}, "deit."));
+  const nlohmann::json dinov2 = {
+      {"layer", "dinov2"}, {"swiglu", "$use_swiglu_ffn"}, {"pooler", "first_token"}};
+  nlohmann::json with_mask = dinov2, with_registers = dinov2;
+  with_mask["mask_token"] = "$use_mask_token";
+  with_registers.update({{"mask_token", true}, {"registers", "$num_register_tokens"}});
+  out.push_back(Vit("dinov2", with_mask, "dinov2."));
+  out.push_back(Vit("dinov2_with_registers", with_registers, "dinov2_with_registers."));
+  out.push_back(Vit("vit_msn", {{"pooler", "none"}}, "vit."));
+  out.push_back(
+      Vit("ijepa", {{"leading_tokens", nlohmann::json::array()}, {"pooler", "none"}}, "ijepa."));
+  out.push_back(Vit("vivit", {{"patches", "tubelet"}}, "vivit."));
+  out.push_back(
+      Vit("yolos",
+          {{"trailing_tokens", {{"name", "detection_tokens"}, {"count", "$num_detection_tokens"}}},
+           {"mid_position_embeddings", "$use_mid_position_embeddings"}},
+          "vit."));
+  out.push_back(Vit("audio-spectrogram-transformer",
+                    {{"patches", "spectrogram"},
+                     {"leading_tokens", {"cls_token", "distillation_token"}},
+                     {"pooler", "mean_first_two"}},
+                    "audio_spectrogram_transformer.", "audio"));
   out.push_back(ConvNext("convnext", nlohmann::json::object(), "convnext."));
   out.push_back(ConvNext("convnextv2", {{"block", "grn"}}, "convnextv2."));
   out.push_back(ConvNext("dinov3_convnext", {{"names", "dinov3"}}, "dinov3_convnext."));

@@ -166,6 +166,27 @@ TEST(VisionCountTest, HfDefaultConfigsMatchHuggingFace) {
             TruthParams("siglip") - TruthParams("siglip_vision_model") - 2);
 }
 
+TEST(VisionCountTest, VitVariantsCountAsHuggingFaceAtTheirDefaults) {
+  // The config keys where each config class's defaults differ from ViTConfig's.
+  const std::map<std::string, json> differences = {
+      {"dinov2", {{"patch_size", 14}, {"use_mask_token", true}, {"use_swiglu_ffn", false}}},
+      {"dinov2_with_registers", {{"num_register_tokens", 4}}},
+      {"vit_msn", json::object()},
+      {"ijepa", json::object()},
+      {"vivit", {{"num_frames", 32}, {"tubelet_size", {2, 16, 16}}}},
+      {"yolos",
+       {{"image_size", {512, 864}},
+        {"num_detection_tokens", 100},
+        {"use_mid_position_embeddings", true}}},
+      {"audio-spectrogram-transformer", json::object()},
+  };
+  for (const auto& [type, keys] : differences) {
+    json c = keys;
+    c["model_type"] = type;
+    EXPECT_EQ(Build(c).parameters, TruthParams(type)) << type;
+  }
+}
+
 TEST(VisionCountTest, ConvNextFamilyCountsAsHuggingFaceAtItsDefaults) {
   // ConvNextModel, ConvNextV2Model (GRN over the 4x MLP instead of layer scale), and
   // DINOv3ConvNextModel (ConvNeXt under other names).
@@ -328,6 +349,67 @@ TEST(VisionIoTest, ConvNextFamilyBuildsValidGraphsWithHfNames) {
               ::testing::ElementsAre("batch", "17", "16"));
   EXPECT_THAT(Dims(Output(Build(TinyConvNext("convnext")).proto.graph(), "last_hidden_state")),
               ::testing::ElementsAre("batch", "16", "4", "4"));
+}
+
+TEST(VisionIoTest, VitVariantsBuildValidGraphsWithHfNames) {
+  json dinov2 = TinyVit("dinov2");
+  dinov2.erase("intermediate_size");
+  dinov2.update({{"mlp_ratio", 1.5}, {"use_mask_token", true}});
+  json swiglu = dinov2;
+  swiglu["use_swiglu_ffn"] = true;
+  json registers = dinov2;
+  registers.update({{"model_type", "dinov2_with_registers"}, {"num_register_tokens", 2}});
+  json vivit = TinyVit("vivit");
+  vivit.update({{"num_frames", 4}, {"tubelet_size", {2, 4, 4}}});
+  json yolos = TinyVit("yolos");
+  yolos.update({{"num_detection_tokens", 3}, {"use_mid_position_embeddings", true}});
+  json ast = TinyVit("audio-spectrogram-transformer");
+  ast.update(
+      {{"max_length", 20}, {"num_mel_bins", 12}, {"frequency_stride", 2}, {"time_stride", 4}});
+  for (const json& c :
+       {dinov2, swiglu, registers, TinyVit("vit_msn"), TinyVit("ijepa"), vivit, yolos, ast})
+    ExpectValidOnnx(c);
+
+  const Built d = Build(registers);
+  const auto names = WeightNames(d.proto.graph());
+  for (const char* name :
+       {"embeddings.cls_token", "embeddings.register_tokens", "encoder.layer.1.norm1.weight",
+        "encoder.layer.1.attention.attention.key.bias", "encoder.layer.1.layer_scale1.lambda1",
+        "encoder.layer.1.mlp.fc2.weight", "encoder.layer.1.layer_scale2.lambda1"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  // The mask token is counted (HF's Dinov2Model has it) but no node uses it.
+  EXPECT_EQ(names.count("embeddings.mask_token"), 0u);
+  EXPECT_THAT(Dims(Output(d.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "19", "16"));  // CLS + 2 registers + 16 patches
+  EXPECT_EQ(WeightNames(Build(swiglu).proto.graph()).count("encoder.layer.0.mlp.weights_in.weight"),
+            1u);
+  // Tubelets: 4 frames in 2, 16x16 pixels in 4x4: 2 * 16 patches and the CLS token.
+  const Built v = Build(vivit);
+  EXPECT_THAT(Dims(v.proto.graph().input(0)),
+              ::testing::ElementsAre("batch", "4", "3", "16", "16"));
+  EXPECT_THAT(Dims(Output(v.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "33", "16"));
+  const Built y = Build(yolos);
+  EXPECT_EQ(WeightNames(y.proto.graph()).count("encoder.mid_position_embeddings"), 1u);
+  EXPECT_THAT(Dims(Output(y.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "20", "16"));  // CLS + 16 patches + 3 detection
+  // AST: (12 - 4) / 2 + 1 = 5 frequency by (20 - 4) / 4 + 1 = 5 time patches, two tokens before.
+  const Built a = Build(ast);
+  EXPECT_THAT(Names(a.proto.graph().input()), ::testing::ElementsAre("input_values"));
+  EXPECT_THAT(Dims(Output(a.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "27", "16"));
+  EXPECT_THAT(Names(Build(TinyVit("vit_msn")).proto.graph().output()),
+              ::testing::ElementsAre("last_hidden_state"));
+  EXPECT_THAT(Dims(Output(Build(TinyVit("ijepa")).proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "16", "16"));  // no CLS token
+}
+
+TEST(VisionConfigTest, Dinov2RefusesNonSquareImages) {
+  json c = TinyVit("dinov2");
+  c["image_size"] = {16, 12};
+  const auto e = CatchError([&] { Build(c); });
+  EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+  EXPECT_THAT(e.what(), HasSubstr("not square"));
 }
 
 TEST(VisionIoTest, RectangularImagesAndPatches) {
