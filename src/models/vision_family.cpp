@@ -103,6 +103,17 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
                      {"leading_tokens", {"cls_token", "distillation_token"}},
                      {"pooler", "mean_first_two"}},
                     "audio_spectrogram_transformer.", "audio"));
+  const nlohmann::json beit = {
+      {"layer", "beit"},
+      {"mask_token", "$use_mask_token"},
+      {"position_embeddings", "$use_absolute_position_embeddings"},
+      {"relative_position_bias", "$use_relative_position_bias"},
+      {"shared_relative_position_bias", "$use_shared_relative_position_bias"},
+      {"pooler", "beit"}};
+  nlohmann::json data2vec = beit;
+  data2vec["pooler_classes"] = {"Data2VecVisionForImageClassification"};
+  out.push_back(Vit("beit", beit, "beit."));
+  out.push_back(Vit("data2vec-vision", data2vec, "data2vec_vision."));
   out.push_back(ConvNext("convnext", nlohmann::json::object(), "convnext."));
   out.push_back(ConvNext("convnextv2", {{"block", "grn"}}, "convnextv2."));
   out.push_back(ConvNext("dinov3_convnext", {{"names", "dinov3"}}, "dinov3_convnext."));

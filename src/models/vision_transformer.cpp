@@ -69,7 +69,7 @@ std::string PreNormAttention(GraphBuilder& g, const PreNormLayerShape& s,
                              const std::string& additive_mask) {
   const std::string normed = g.LayerNorm(x, n.norm1, s.hidden, s.eps);
   const std::string q = g.Linear(normed, n.query, s.hidden, s.hidden, s.qkv_bias);
-  const std::string k = g.Linear(normed, n.key, s.hidden, s.hidden, s.qkv_bias);
+  const std::string k = g.Linear(normed, n.key, s.hidden, s.hidden, s.qkv_bias && s.key_bias);
   const std::string v = g.Linear(normed, n.value, s.hidden, s.hidden, s.qkv_bias);
   const std::string ctx =
       ScaledDotProductAttention(g, q, k, v, s.heads, s.hidden / s.heads, additive_mask);

@@ -48,6 +48,7 @@ struct PreNormLayerShape {
   double eps;
   std::string act;       // HF hidden_act
   bool qkv_bias = true;  // ViT's qkv_bias; CLIP and SigLIP always have biases
+  bool key_bias = true;  // BEiT's key has none (its query and value have qkv_bias's)
 };
 
 // HF's module names for one layer (full names without ".weight"/".bias").

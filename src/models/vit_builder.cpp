@@ -147,7 +147,11 @@ std::string Embeddings(GraphBuilder& g, const VitShape& s, const VitVariant& v, 
   std::vector<std::string> leading;
   for (const auto& name : v.leading_tokens)
     leading.push_back(g.Weight("embeddings." + name, {1, 1, s.hidden}, WeightInit::kNormal));
-  if (v.mask_token) g.UnusedWeight("embeddings.mask_token", {1, s.hidden}, WeightInit::kZeros);
+  if (v.mask_token) {
+    const core::Shape shape =
+        v.layer == "dinov2" ? core::Shape{1, s.hidden} : core::Shape{1, 1, s.hidden};
+    g.UnusedWeight("embeddings.mask_token", shape, WeightInit::kZeros);
+  }
   if (!leading.empty()) x = PrependTokens(g, leading, x, s.hidden);
   if (!v.trailing_tokens.empty()) {
     const std::string t = g.Weight("embeddings." + v.trailing_tokens,
@@ -155,8 +159,9 @@ std::string Embeddings(GraphBuilder& g, const VitShape& s, const VitVariant& v, 
     x = g.Node("Concat", {x, ExpandOverBatch(g, t, x, v.trailing_count, s.hidden)},
                {{"axis", int64_t{1}}});
   }
-  x = g.Node("Add", {x, g.Weight("embeddings.position_embeddings", {1, tokens, s.hidden},
-                                 WeightInit::kNormal)});
+  if (v.position_embeddings)
+    x = g.Node("Add", {x, g.Weight("embeddings.position_embeddings", {1, tokens, s.hidden},
+                                   WeightInit::kNormal)});
   if (v.registers == 0) return x;
   const std::string r =
       g.Weight("embeddings.register_tokens", {1, v.registers, s.hidden}, WeightInit::kZeros);
@@ -189,31 +194,100 @@ std::string SwiGluMlp(GraphBuilder& g, const PreNormLayerShape& s, const std::st
   return g.Linear(gated, prefix + ".weights_out", inner, s.hidden);
 }
 
-// Dinov2Layer: x + ls1 * attn(norm1(x)), then h + ls2 * mlp(norm2(h)).
-std::string Dinov2Layer(GraphBuilder& g, const PreNormLayerShape& s, bool swiglu, int64_t l,
-                        const std::string& x) {
-  const PreNormLayerNames n = Dinov2LayerNames(l);
-  const std::string p = fmt::format("encoder.layer.{}.", l);
+// Where a layer with scaled branches keeps its scales: DINOv2's layer_scale1.lambda1, BEiT's
+// lambda_1 ("" for none).
+struct LayerScaleNames {
+  std::string attention, mlp;
+};
+
+// Dinov2Layer, BeitLayer: x + ls1 * attn(norm1(x)), then h + ls2 * mlp(norm2(h)); `bias` is added
+// to the attention scores (BEiT's relative position bias) or "".
+std::string ScaledLayer(GraphBuilder& g, const PreNormLayerShape& s, const PreNormLayerNames& n,
+                        const LayerScaleNames& scales, bool swiglu, const std::string& x,
+                        const std::string& bias) {
   auto scale = [&](const std::string& branch, const std::string& name) {
-    return g.Node("Mul", {branch, g.Weight(p + name + ".lambda1", {s.hidden}, WeightInit::kOnes)});
+    if (name.empty()) return branch;
+    return g.Node("Mul", {branch, g.Weight(name, {s.hidden}, WeightInit::kOnes)});
   };
-  const std::string h = g.Node("Add", {x, scale(PreNormAttention(g, s, n, x, ""), "layer_scale1")});
-  const std::string mlp = swiglu
-                              ? SwiGluMlp(g, s, p + "mlp", g.LayerNorm(h, n.norm2, s.hidden, s.eps))
-                              : PreNormMlp(g, s, n, h);
-  return g.Node("Add", {h, scale(mlp, "layer_scale2")});
+  const std::string h =
+      g.Node("Add", {x, scale(PreNormAttention(g, s, n, x, bias), scales.attention)});
+  const std::string mlp = swiglu ? SwiGluMlp(g, s, n.fc1.substr(0, n.fc1.rfind('.')),
+                                             g.LayerNorm(h, n.norm2, s.hidden, s.eps))
+                                 : PreNormMlp(g, s, n, h);
+  return g.Node("Add", {h, scale(mlp, scales.mlp)});
+}
+
+// BEiT's relative position index over a wh x ww grid and its CLS token (row and column 0), as
+// BeitRelativePositionBias builds it: the table's last three rows are CLS-to-patch, patch-to-CLS
+// and CLS-to-CLS.
+std::vector<int64_t> RelativePositionIndex(int64_t wh, int64_t ww) {
+  const int64_t n = wh * ww + 1, distances = (2 * wh - 1) * (2 * ww - 1) + 3;
+  std::vector<int64_t> index(static_cast<size_t>(n * n));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t value;
+      if (i == 0 && j == 0) {
+        value = distances - 1;
+      } else if (i == 0) {
+        value = distances - 3;
+      } else if (j == 0) {
+        value = distances - 2;
+      } else {
+        const int64_t dh = (i - 1) / ww - (j - 1) / ww + wh - 1;
+        const int64_t dw = (i - 1) % ww - (j - 1) % ww + ww - 1;
+        value = dh * (2 * ww - 1) + dw;
+      }
+      index[static_cast<size_t>(i * n + j)] = value;
+    }
+  return index;
+}
+
+// prefix.relative_position_bias_table gathered into [heads, n, n] by `index` (a constant).
+std::string RelativePositionBias(GraphBuilder& g, const VitShape& s, const std::string& prefix,
+                                 const std::string& index) {
+  const int64_t wh = s.image_h / s.patch_h, ww = s.image_w / s.patch_w, n = wh * ww + 1;
+  const std::string table =
+      g.Weight(prefix + ".relative_position_bias_table", {(2 * wh - 1) * (2 * ww - 1) + 3, s.heads},
+               WeightInit::kZeros);
+  const std::string rows = g.Node(
+      "Reshape",
+      {g.Node("Gather", {table, index}, {{"axis", int64_t{0}}}), g.ConstInt64({n, n, s.heads})});
+  return g.Node("Transpose", {rows}, {{"perm", std::vector<int64_t>{2, 0, 1}}});
+}
+
+std::string Layer(GraphBuilder& g, const VitShape& s, const VitVariant& v, int64_t l,
+                  const std::string& x, const std::string& bias) {
+  PreNormLayerShape shape = LayerShape(s);
+  const std::string p = fmt::format("encoder.layer.{}.", l);
+  if (v.layer == "dinov2")
+    return ScaledLayer(g, shape, Dinov2LayerNames(l),
+                       {p + "layer_scale1.lambda1", p + "layer_scale2.lambda1"}, v.swiglu, x, "");
+  if (v.layer == "beit") {
+    shape.key_bias = false;
+    LayerScaleNames scales;
+    if (s.layer_scale) scales = {p + "lambda_1", p + "lambda_2"};
+    return ScaledLayer(g, shape, VitLayerNames(l), scales, false, x, bias);
+  }
+  return PreNormEncoderLayer(g, shape, VitLayerNames(l), x, "");
 }
 
 std::string Encoder(GraphBuilder& g, const VitShape& s, const VitVariant& v, std::string x,
                     int64_t tokens) {
-  const PreNormLayerShape layer = LayerShape(s);
-  std::string mid;
+  std::string mid, index, shared;
   if (v.mid_position_embeddings && s.layers > 1)
     mid = g.Weight("encoder.mid_position_embeddings", {s.layers - 1, 1, tokens, s.hidden},
                    WeightInit::kNormal);
+  if (v.relative_position_bias || v.shared_relative_position_bias)
+    index = g.ConstInt64(RelativePositionIndex(s.image_h / s.patch_h, s.image_w / s.patch_w));
+  if (v.shared_relative_position_bias)
+    shared = RelativePositionBias(g, s, "encoder.relative_position_bias", index);
   for (int64_t l = 0; l < s.layers; ++l) {
-    x = v.layer == "dinov2" ? Dinov2Layer(g, layer, v.swiglu, l, x)
-                            : PreNormEncoderLayer(g, layer, VitLayerNames(l), x, "");
+    std::string bias = shared;
+    if (v.relative_position_bias)
+      bias = RelativePositionBias(
+          g, s, fmt::format("encoder.layer.{}.attention.attention.relative_position_bias", l),
+          index);
+    x = Layer(g, s, v, l, x, bias);
     if (!mid.empty() && l < s.layers - 1) {
       const std::string at = g.Node("Gather", {mid, g.ConstInt64({l})}, {{"axis", int64_t{0}}});
       x = g.Node("Add", {x, g.Node("Squeeze", {at, g.ConstInt64({0})})});
@@ -308,14 +382,27 @@ VitVariant ReadVitVariant(const json& pieces, const HfConfig& c) {
       v.registers = PieceCount(value, c, key);
     } else if (key == "mask_token") {
       v.mask_token = PieceBool(value, c, key, false);
+    } else if (key == "position_embeddings") {
+      v.position_embeddings = PieceBool(value, c, key, false);
+    } else if (key == "relative_position_bias") {
+      v.relative_position_bias = PieceBool(value, c, key, false);
+    } else if (key == "shared_relative_position_bias") {
+      v.shared_relative_position_bias = PieceBool(value, c, key, false);
+    } else if (key == "pooler_classes") {
+      if (!value.is_array()) BadPiece(c, key, value);
+      for (const auto& name : value) {
+        if (!name.is_string()) BadPiece(c, key, value);
+        v.pooler_classes.push_back(name.get<std::string>());
+      }
     } else if (key == "layer") {
-      v.layer = PieceChoice(value, c, key, {"vit", "dinov2"});
+      v.layer = PieceChoice(value, c, key, {"vit", "dinov2", "beit"});
     } else if (key == "swiglu") {
       v.swiglu = PieceBool(value, c, key, false);
     } else if (key == "mid_position_embeddings") {
       v.mid_position_embeddings = PieceBool(value, c, key, false);
     } else if (key == "pooler") {
-      v.pooler = PieceChoice(value, c, key, {"dense", "first_token", "mean_first_two", "none"});
+      v.pooler =
+          PieceChoice(value, c, key, {"dense", "first_token", "mean_first_two", "beit", "none"});
     } else {
       BadPiece(c, key, raw);
     }
@@ -340,6 +427,8 @@ VitShape ReadVitShape(const HfConfig& c, const VitVariant& v) {
   s.act = c.String("hidden_act", "gelu");
   s.pooler_act = c.String("pooler_act", "tanh");
   s.qkv_bias = c.Bool("qkv_bias", true);
+  s.layer_scale = c.Double("layer_scale_init_value", 0.1) > 0;
+  s.mean_pooling = c.Bool("use_mean_pooling", true);
 
   const std::string& origin = c.origin();
   if (s.heads <= 0 || s.hidden % s.heads != 0)
@@ -354,27 +443,50 @@ VitShape ReadVitShape(const HfConfig& c, const VitVariant& v) {
   CountPatches(c, v, s);
   // DINOv2 resamples its position grid (bicubic) for any image that is not square, even one of
   // the configured size; a square image of the configured size takes them as they are.
-  if (v.layer == "dinov2" && s.image_h != s.image_w)
+  const bool resamples = v.layer == "dinov2" || (v.layer == "beit" && v.position_embeddings);
+  if (resamples && s.image_h != s.image_w)
     throw Error(ErrorKind::kUnsupported,
-                fmt::format("'{}': image_size {}x{} is not square; DINOv2 resamples its position "
+                fmt::format("'{}': image_size {}x{} is not square; {} resamples its position "
                             "embeddings for such images, which this builder does not",
-                            origin, s.image_h, s.image_w));
+                            origin, s.image_h, s.image_w, v.layer == "beit" ? "BEiT" : "DINOv2"));
   return s;
 }
 
-bool VitHasPooler(const HfConfig& c) {
-  if (!c.Has("architectures") || !c.json()["architectures"].is_array()) return true;
-  for (const auto& a : c.json()["architectures"]) {
-    if (!a.is_string()) continue;
-    const std::string name = a.get<std::string>();
-    for (const char* head :
-         {"ViTForImageClassification", "ViTForMaskedImageModeling", "DeiTForImageClassification",
-          "DeiTForImageClassificationWithTeacher", "DeiTForMaskedImageModeling",
-          "YolosForObjectDetection", "VivitForVideoClassification"})
-      if (name == head) return false;
-  }
-  return true;
+namespace {
+
+// Whether config.json's architectures names one of `classes`.
+bool NamesAnyClass(const HfConfig& c, const std::vector<std::string>& classes) {
+  if (!c.Has("architectures") || !c.json()["architectures"].is_array()) return false;
+  for (const auto& a : c.json()["architectures"])
+    if (a.is_string() &&
+        std::find(classes.begin(), classes.end(), a.get<std::string>()) != classes.end())
+      return true;
+  return false;
 }
+
+}  // namespace
+
+bool VitHasPooler(const HfConfig& c) {
+  return !NamesAnyClass(
+      c, {"ViTForImageClassification", "ViTForMaskedImageModeling", "DeiTForImageClassification",
+          "DeiTForImageClassificationWithTeacher", "DeiTForMaskedImageModeling",
+          "YolosForObjectDetection", "VivitForVideoClassification", "BeitForMaskedImageModeling",
+          "BeitForSemanticSegmentation"});
+}
+
+namespace {
+
+// BeitPooler: pooler.layernorm over the mean of the patch tokens (all but token 0) with
+// use_mean_pooling, else token 0.
+std::string BeitPooled(GraphBuilder& g, const VitShape& s, const std::string& x, int64_t tokens) {
+  if (!s.mean_pooling) return TokenAt(g, x, 0);
+  const std::string patches = SliceTokens(g, x, 1, tokens);
+  const std::string mean = g.Node("ReduceMean", {patches},
+                                  {{"axes", std::vector<int64_t>{1}}, {"keepdims", int64_t{0}}});
+  return g.LayerNorm(mean, "pooler.layernorm", s.hidden, s.eps);
+}
+
+}  // namespace
 
 void BuildVit(const HfConfig& config, const VitVariant& v, bool pooler, GraphBuilder& g) {
   const VitShape s = ReadVitShape(config, v);
@@ -383,17 +495,21 @@ void BuildVit(const HfConfig& config, const VitVariant& v, bool pooler, GraphBui
                          (v.trailing_tokens.empty() ? 0 : v.trailing_count);
   std::string x = Embeddings(g, s, v, batch, tokens);
   x = Encoder(g, s, v, x, tokens);
-  x = g.LayerNorm(x, "layernorm", s.hidden, s.eps);
+  // BEiT with mean pooling has no final layernorm (an Identity): its pooler normalises.
+  if (v.pooler != "beit" || !s.mean_pooling) x = g.LayerNorm(x, "layernorm", s.hidden, s.eps);
   g.Node("Identity", {x}, {}, "last_hidden_state");
   g.Output("last_hidden_state", onnx::TensorProto::FLOAT, {batch, tokens + v.registers, s.hidden});
 
-  if (v.pooler == "none" || (v.pooler == "dense" && !pooler)) return;
+  if (!v.pooler_classes.empty()) pooler = NamesAnyClass(config, v.pooler_classes);
+  if (v.pooler == "none" || ((v.pooler == "dense" || v.pooler == "beit") && !pooler)) return;
   int64_t size = s.hidden;
   if (v.pooler == "dense") {
     // Token 0 is the CLS token (DeiT's distillation token is token 1 and is not pooled).
     const std::string dense = g.Linear(TokenAt(g, x, 0), "pooler.dense", s.hidden, s.pooler_size);
     g.Node("Identity", {Activation(g, dense, s.pooler_act)}, {}, "pooler_output");
     size = s.pooler_size;
+  } else if (v.pooler == "beit") {
+    g.Node("Identity", {BeitPooled(g, s, x, tokens)}, {}, "pooler_output");
   } else if (v.pooler == "first_token") {
     g.Node("Identity", {TokenAt(g, x, 0)}, {}, "pooler_output");
   } else {  // mean_first_two: AST's (h[:, 0] + h[:, 1]) / 2

@@ -36,18 +36,29 @@ struct VitVariant {
   // DINOv2 with registers: embeddings.register_tokens [1, n, hidden] after token 0, put in after
   // the position embeddings (which do not cover them).
   int64_t registers = 0;
-  // DINOv2: embeddings.mask_token [1, hidden], a parameter only masked pre-training uses.
+  // embeddings.mask_token (DINOv2: [1, hidden]; BEiT: [1, 1, hidden]), a parameter only masked
+  // pre-training uses.
   bool mask_token = false;
-  // "vit" (layernorm_before/after, intermediate.dense, output.dense) or "dinov2" (norm1/2,
-  // mlp.fc1/fc2 or mlp.weights_in/out with swiglu, layer_scale1/2.lambda1).
+  // embeddings.position_embeddings (BEiT's use_absolute_position_embeddings).
+  bool position_embeddings = true;
+  // "vit" (layernorm_before/after, intermediate.dense, output.dense), "dinov2" (norm1/2,
+  // mlp.fc1/fc2 or mlp.weights_in/out with swiglu, layer_scale1/2.lambda1) or "beit" (ViT's
+  // names, a key without bias, lambda_1/lambda_2 when layer_scale_init_value > 0).
   std::string layer = "vit";
+  // BEiT's relative position bias: a table per layer (...attention.attention.relative_position_
+  // bias) or one shared (encoder.relative_position_bias), added to every attention's scores.
+  bool relative_position_bias = false, shared_relative_position_bias = false;
   bool swiglu = false;  // DINOv2's use_swiglu_ffn (layer "dinov2")
   // YOLOS: encoder.mid_position_embeddings [layers - 1, 1, tokens, hidden], one added after each
   // layer but the last.
   bool mid_position_embeddings = false;
   // "dense" (ViT: pooler.dense + pooler_act on token 0, absent from a task head's checkpoint),
-  // "first_token", "mean_first_two" (AST), "none".
+  // "first_token", "mean_first_two" (AST), "beit" (use_mean_pooling: no final layernorm and
+  // pooler.layernorm over the patches' mean; else the final layernorm and token 0), "none".
   std::string pooler = "dense";
+  // The task classes whose checkpoints have the pooler when the base model has none by default
+  // (Data2VecVisionModel: add_pooling_layer=False); empty: the pooler unless VitHasPooler says.
+  std::vector<std::string> pooler_classes;
 };
 
 // Reads a template's pieces (an object; absent keys keep ViTModel's) with "$key" references
@@ -68,6 +79,8 @@ struct VitShape {
   int64_t frames = 1, tubelet_t = 1;
   int64_t max_length = 0, mel_bins = 0, frequency_stride = 0, time_stride = 0;
   int64_t num_patches = 0;
+  bool layer_scale = true;   // BEiT: layer_scale_init_value > 0
+  bool mean_pooling = true;  // BEiT: use_mean_pooling
   int64_t patches() const { return num_patches; }
 };
 // Throws core::Error: kCorrupt (sizes that do not fit together).

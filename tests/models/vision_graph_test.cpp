@@ -179,6 +179,10 @@ TEST(VisionCountTest, VitVariantsCountAsHuggingFaceAtTheirDefaults) {
         {"num_detection_tokens", 100},
         {"use_mid_position_embeddings", true}}},
       {"audio-spectrogram-transformer", json::object()},
+      // BEiT's defaults: no absolute or relative positions, layer scale, mean pooling; HF's
+      // Data2VecVisionModel has no pooler by default, BeitModel has.
+      {"beit", json::object()},
+      {"data2vec-vision", json::object()},
   };
   for (const auto& [type, keys] : differences) {
     json c = keys;
@@ -402,6 +406,49 @@ TEST(VisionIoTest, VitVariantsBuildValidGraphsWithHfNames) {
               ::testing::ElementsAre("last_hidden_state"));
   EXPECT_THAT(Dims(Output(Build(TinyVit("ijepa")).proto.graph(), "last_hidden_state")),
               ::testing::ElementsAre("batch", "16", "16"));  // no CLS token
+}
+
+TEST(VisionCountTest, BeitRelativePositionBiasTables) {
+  // A table of (2*14 - 1)^2 + 3 distances by 12 heads per layer, or one for all (shared).
+  const int64_t table = ((2 * 14 - 1) * (2 * 14 - 1) + 3) * 12;
+  const int64_t base = TruthParams("beit");
+  EXPECT_EQ(Build({{"model_type", "beit"}, {"use_relative_position_bias", true}}).parameters,
+            base + 12 * table);
+  EXPECT_EQ(Build({{"model_type", "beit"}, {"use_shared_relative_position_bias", true}}).parameters,
+            base + table);
+  // Absolute positions (CLS + 196 patches) and the mask token [1, 1, 768].
+  EXPECT_EQ(Build({{"model_type", "beit"},
+                   {"use_absolute_position_embeddings", true},
+                   {"use_mask_token", true}})
+                .parameters,
+            base + 197 * 768 + 768);
+  // A classification checkpoint of data2vec-vision has the pooler's layernorm.
+  EXPECT_EQ(Build({{"model_type", "data2vec-vision"},
+                   {"architectures", {"Data2VecVisionForImageClassification"}}})
+                .parameters,
+            TruthParams("beit"));
+}
+
+TEST(VisionIoTest, BeitBuildsValidGraphsWithHfNames) {
+  json c = TinyVit("beit");
+  c.update({{"use_relative_position_bias", true}, {"use_mean_pooling", false}});
+  ExpectValidOnnx(c);
+  const Built b = Build(c);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name :
+       {"encoder.layer.1.attention.attention.relative_position_bias.relative_position_bias_table",
+        "encoder.layer.1.lambda_1", "encoder.layer.1.lambda_2", "layernorm.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_EQ(names.count("encoder.layer.1.attention.attention.key.bias"), 0u);
+  EXPECT_EQ(names.count("encoder.layer.1.attention.attention.query.bias"), 1u);
+  json shared = TinyVit("data2vec-vision");
+  shared.update({{"use_shared_relative_position_bias", true},
+                 {"architectures", {"Data2VecVisionForImageClassification"}}});
+  ExpectValidOnnx(shared);
+  const auto d = WeightNames(Build(shared).proto.graph());
+  EXPECT_EQ(d.count("encoder.relative_position_bias.relative_position_bias_table"), 1u);
+  EXPECT_EQ(d.count("pooler.layernorm.weight"), 1u);
+  EXPECT_EQ(d.count("layernorm.weight"), 0u);  // mean pooling: the pooler normalises
 }
 
 TEST(VisionConfigTest, Dinov2RefusesNonSquareImages) {
