@@ -4,6 +4,7 @@
 #include "architectures.h"
 #include "clip_builder.h"
 #include "convnext_builder.h"
+#include "swin_builder.h"
 #include "vit_builder.h"
 #include "xclip_builder.h"
 
@@ -31,6 +32,14 @@ Architecture ConvNext(const std::string& model_type, const nlohmann::json& piece
   auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
   auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
   return {model_type, "vision", {prefix}, build, hints, roles};
+}
+
+// A Swin-family model: the swin builder with `pieces`.
+Architecture Swin(const std::string& model_type, const nlohmann::json& pieces) {
+  auto build = [pieces](const HfConfig& c, GraphBuilder& g) { BuildSwin(c, pieces, g); };
+  auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
+  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
+  return {model_type, "vision", {"swin."}, build, hints, roles};
 }
 
 std::map<std::string, InputHint> TextHints(const ClipTextShape& s) {
@@ -114,6 +123,8 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
   data2vec["pooler_classes"] = {"Data2VecVisionForImageClassification"};
   out.push_back(Vit("beit", beit, "beit."));
   out.push_back(Vit("data2vec-vision", data2vec, "data2vec_vision."));
+  out.push_back(Swin("swin", nlohmann::json::object()));
+  out.push_back(Swin("donut-swin", {{"final_norm", false}}));
   out.push_back(ConvNext("convnext", nlohmann::json::object(), "convnext."));
   out.push_back(ConvNext("convnextv2", {{"block", "grn"}}, "convnextv2."));
   out.push_back(ConvNext("dinov3_convnext", {{"names", "dinov3"}}, "dinov3_convnext."));

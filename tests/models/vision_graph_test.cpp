@@ -191,6 +191,11 @@ TEST(VisionCountTest, VitVariantsCountAsHuggingFaceAtTheirDefaults) {
   }
 }
 
+TEST(VisionCountTest, SwinFamilyCountsAsHuggingFaceAtItsDefaults) {
+  for (const char* type : {"swin", "donut-swin"})
+    EXPECT_EQ(DefaultConfigParams(type), TruthParams(type)) << type;
+}
+
 TEST(VisionCountTest, ConvNextFamilyCountsAsHuggingFaceAtItsDefaults) {
   // ConvNextModel, ConvNextV2Model (GRN over the 4x MLP instead of layer scale), and
   // DINOv3ConvNextModel (ConvNeXt under other names).
@@ -457,6 +462,30 @@ TEST(VisionConfigTest, Dinov2RefusesNonSquareImages) {
   const auto e = CatchError([&] { Build(c); });
   EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
   EXPECT_THAT(e.what(), HasSubstr("not square"));
+}
+
+TEST(VisionIoTest, SwinBuildsValidGraphsWithHfNames) {
+  // 32 px in 2 px patches: a 16 x 16 grid in 4 x 4 windows, then 8 x 8, then 4 x 4 (one window:
+  // not shifted).
+  json c = {{"model_type", "swin"}, {"image_size", 32},       {"patch_size", 2}, {"embed_dim", 8},
+            {"depths", {2, 2, 2}},  {"num_heads", {2, 2, 4}}, {"window_size", 4}};
+  ExpectValidOnnx(c);
+  const Built b = Build(c);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name :
+       {"embeddings.patch_embeddings.projection.weight", "embeddings.norm.weight",
+        "encoder.layers.0.blocks.1.attention.self.relative_position_bias_table",
+        "encoder.layers.0.blocks.1.layernorm_before.weight",
+        "encoder.layers.1.blocks.0.output.dense.bias",
+        "encoder.layers.1.downsample.reduction.weight", "encoder.layers.0.downsample.norm.weight",
+        "layernorm.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "16", "32"));
+  c["model_type"] = "donut-swin";
+  EXPECT_EQ(WeightNames(Build(c).proto.graph()).count("layernorm.weight"), 0u);
+  c["window_size"] = 8;  // the last stage (4 x 4) is smaller than a window
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
 }
 
 TEST(VisionIoTest, RectangularImagesAndPatches) {
