@@ -4,6 +4,7 @@
 #include "architectures.h"
 #include "clip_builder.h"
 #include "convnext_builder.h"
+#include "segformer_builder.h"
 #include "swin_builder.h"
 #include "vit_builder.h"
 #include "xclip_builder.h"
@@ -40,6 +41,15 @@ Architecture Swin(const std::string& model_type, const nlohmann::json& pieces) {
   auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
   auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
   return {model_type, "vision", {"swin."}, build, hints, roles};
+}
+
+// A Mix Transformer encoder (SegFormer, GLPN, PVTv2): the segformer builder with `pieces`.
+Architecture Segformer(const std::string& model_type, const nlohmann::json& pieces,
+                       const std::string& prefix) {
+  auto build = [pieces](const HfConfig& c, GraphBuilder& g) { BuildSegformer(c, pieces, g); };
+  auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
+  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
+  return {model_type, "vision", {prefix}, build, hints, roles};
 }
 
 std::map<std::string, InputHint> TextHints(const ClipTextShape& s) {
@@ -123,6 +133,9 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
   data2vec["pooler_classes"] = {"Data2VecVisionForImageClassification"};
   out.push_back(Vit("beit", beit, "beit."));
   out.push_back(Vit("data2vec-vision", data2vec, "data2vec_vision."));
+  out.push_back(Segformer("segformer", nlohmann::json::object(), "segformer."));
+  out.push_back(Segformer("glpn", nlohmann::json::object(), "glpn."));
+  out.push_back(Segformer("pvt_v2", {{"names", "pvt_v2"}}, "pvt_v2."));
   out.push_back(Swin("swin", nlohmann::json::object()));
   out.push_back(Swin("donut-swin", {{"final_norm", false}}));
   out.push_back(ConvNext("convnext", nlohmann::json::object(), "convnext."));

@@ -192,7 +192,7 @@ TEST(VisionCountTest, VitVariantsCountAsHuggingFaceAtTheirDefaults) {
 }
 
 TEST(VisionCountTest, SwinFamilyCountsAsHuggingFaceAtItsDefaults) {
-  for (const char* type : {"swin", "donut-swin"})
+  for (const char* type : {"swin", "donut-swin", "segformer", "glpn", "pvt_v2"})
     EXPECT_EQ(DefaultConfigParams(type), TruthParams(type)) << type;
 }
 
@@ -485,6 +485,39 @@ TEST(VisionIoTest, SwinBuildsValidGraphsWithHfNames) {
   c["model_type"] = "donut-swin";
   EXPECT_EQ(WeightNames(Build(c).proto.graph()).count("layernorm.weight"), 0u);
   c["window_size"] = 8;  // the last stage (4 x 4) is smaller than a window
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
+}
+
+TEST(VisionIoTest, MixTransformersBuildValidGraphsWithHfNames) {
+  json c = {{"model_type", "segformer"}, {"image_size", 32},
+            {"hidden_sizes", {8, 16}},   {"depths", {1, 2}},
+            {"sr_ratios", {2, 1}},       {"patch_sizes", {7, 3}},
+            {"strides", {4, 2}},         {"num_attention_heads", {1, 2}},
+            {"mlp_ratios", {2, 2}},      {"num_encoder_blocks", 2}};
+  ExpectValidOnnx(c);
+  const Built b = Build(c);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name :
+       {"encoder.patch_embeddings.0.proj.weight", "encoder.patch_embeddings.1.layer_norm.bias",
+        "encoder.block.0.0.attention.self.sr.weight",
+        "encoder.block.0.0.attention.self.layer_norm.weight",
+        "encoder.block.1.1.attention.output.dense.weight",
+        "encoder.block.1.1.mlp.dwconv.dwconv.bias", "encoder.layer_norm.1.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_EQ(names.count("encoder.block.1.0.attention.self.sr.weight"), 0u);  // sr_ratio 1
+  // 32 px: (32 + 6 - 7) / 4 + 1 = 8, then (8 + 2 - 3) / 2 + 1 = 4.
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "16", "4", "4"));
+  c["model_type"] = "pvt_v2";
+  ExpectValidOnnx(c);
+  const auto pvt = WeightNames(Build(c).proto.graph());
+  for (const char* name :
+       {"encoder.layers.0.patch_embedding.proj.weight",
+        "encoder.layers.0.blocks.0.attention.spatial_reduction.weight",
+        "encoder.layers.1.blocks.1.attention.proj.weight",
+        "encoder.layers.1.blocks.1.mlp.dense2.weight", "encoder.layers.1.layer_norm.bias"})
+    EXPECT_EQ(pvt.count(name), 1u) << name;
+  c["linear_attention"] = true;
   EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
 }
 
