@@ -4,6 +4,7 @@
 #include "architectures.h"
 #include "clip_builder.h"
 #include "convnext_builder.h"
+#include "poolformer_builder.h"
 #include "segformer_builder.h"
 #include "swin_builder.h"
 #include "vit_builder.h"
@@ -133,6 +134,13 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
   data2vec["pooler_classes"] = {"Data2VecVisionForImageClassification"};
   out.push_back(Vit("beit", beit, "beit."));
   out.push_back(Vit("data2vec-vision", data2vec, "data2vec_vision."));
+  out.push_back(Architecture{
+      "poolformer",
+      "vision",
+      {"poolformer."},
+      [](const HfConfig& c, GraphBuilder& g) { BuildPoolFormer(c, nlohmann::json::object(), g); },
+      [](const HfConfig&) { return std::map<std::string, InputHint>{}; },
+      [](const HfConfig&) { return DimRoles{.batch = "batch"}; }});
   out.push_back(Segformer("segformer", nlohmann::json::object(), "segformer."));
   out.push_back(Segformer("glpn", nlohmann::json::object(), "glpn."));
   out.push_back(Segformer("pvt_v2", {{"names", "pvt_v2"}}, "pvt_v2."));

@@ -192,7 +192,7 @@ TEST(VisionCountTest, VitVariantsCountAsHuggingFaceAtTheirDefaults) {
 }
 
 TEST(VisionCountTest, SwinFamilyCountsAsHuggingFaceAtItsDefaults) {
-  for (const char* type : {"swin", "donut-swin", "segformer", "glpn", "pvt_v2"})
+  for (const char* type : {"swin", "donut-swin", "segformer", "glpn", "pvt_v2", "poolformer"})
     EXPECT_EQ(DefaultConfigParams(type), TruthParams(type)) << type;
 }
 
@@ -519,6 +519,23 @@ TEST(VisionIoTest, MixTransformersBuildValidGraphsWithHfNames) {
     EXPECT_EQ(pvt.count(name), 1u) << name;
   c["linear_attention"] = true;
   EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
+}
+
+TEST(VisionIoTest, PoolFormerBuildsAValidGraphWithHfNames) {
+  json c = {{"model_type", "poolformer"}, {"hidden_sizes", {8, 16}}, {"depths", {1, 2}},
+            {"patch_sizes", {7, 3}},      {"strides", {4, 2}},       {"padding", {2, 1}},
+            {"num_encoder_blocks", 2}};
+  ExpectValidOnnx(c);  // any image size: height and width stay symbolic
+  const auto names = WeightNames(Build(c).proto.graph());
+  for (const char* name :
+       {"encoder.patch_embeddings.1.projection.weight", "encoder.block.1.1.before_norm.weight",
+        "encoder.block.1.1.after_norm.bias", "encoder.block.0.0.output.conv1.weight",
+        "encoder.block.0.0.output.conv2.bias", "encoder.block.0.0.layer_scale_1",
+        "encoder.block.0.0.layer_scale_2"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  c["image_size"] = 32;  // (32 + 4 - 7) / 4 + 1 = 8, (8 + 2 - 3) / 2 + 1 = 4
+  EXPECT_THAT(Dims(Output(Build(c).proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "16", "4", "4"));
 }
 
 TEST(VisionIoTest, RectangularImagesAndPatches) {
