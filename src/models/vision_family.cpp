@@ -4,6 +4,7 @@
 #include "architectures.h"
 #include "clip_builder.h"
 #include "convnext_builder.h"
+#include "mobilenet_builder.h"
 #include "poolformer_builder.h"
 #include "segformer_builder.h"
 #include "swin_builder.h"
@@ -48,6 +49,17 @@ Architecture Swin(const std::string& model_type, const nlohmann::json& pieces) {
 Architecture Segformer(const std::string& model_type, const nlohmann::json& pieces,
                        const std::string& prefix) {
   auto build = [pieces](const HfConfig& c, GraphBuilder& g) { BuildSegformer(c, pieces, g); };
+  auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
+  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
+  return {model_type, "vision", {prefix}, build, hints, roles};
+}
+
+// An image model whose builder takes pieces and no other argument.
+Architecture ImageModel(const std::string& model_type, const std::string& prefix,
+                        void (*builder)(const HfConfig&, const nlohmann::json&, GraphBuilder&)) {
+  auto build = [builder](const HfConfig& c, GraphBuilder& g) {
+    builder(c, nlohmann::json::object(), g);
+  };
   auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
   auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
   return {model_type, "vision", {prefix}, build, hints, roles};
@@ -134,13 +146,8 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
   data2vec["pooler_classes"] = {"Data2VecVisionForImageClassification"};
   out.push_back(Vit("beit", beit, "beit."));
   out.push_back(Vit("data2vec-vision", data2vec, "data2vec_vision."));
-  out.push_back(Architecture{
-      "poolformer",
-      "vision",
-      {"poolformer."},
-      [](const HfConfig& c, GraphBuilder& g) { BuildPoolFormer(c, nlohmann::json::object(), g); },
-      [](const HfConfig&) { return std::map<std::string, InputHint>{}; },
-      [](const HfConfig&) { return DimRoles{.batch = "batch"}; }});
+  out.push_back(ImageModel("poolformer", "poolformer.", BuildPoolFormer));
+  out.push_back(ImageModel("mobilenet_v1", "mobilenet_v1.", BuildMobileNetV1));
   out.push_back(Segformer("segformer", nlohmann::json::object(), "segformer."));
   out.push_back(Segformer("glpn", nlohmann::json::object(), "glpn."));
   out.push_back(Segformer("pvt_v2", {{"names", "pvt_v2"}}, "pvt_v2."));

@@ -192,7 +192,8 @@ TEST(VisionCountTest, VitVariantsCountAsHuggingFaceAtTheirDefaults) {
 }
 
 TEST(VisionCountTest, SwinFamilyCountsAsHuggingFaceAtItsDefaults) {
-  for (const char* type : {"swin", "donut-swin", "segformer", "glpn", "pvt_v2", "poolformer"})
+  for (const char* type :
+       {"swin", "donut-swin", "segformer", "glpn", "pvt_v2", "poolformer", "mobilenet_v1"})
     EXPECT_EQ(DefaultConfigParams(type), TruthParams(type)) << type;
 }
 
@@ -536,6 +537,22 @@ TEST(VisionIoTest, PoolFormerBuildsAValidGraphWithHfNames) {
   c["image_size"] = 32;  // (32 + 4 - 7) / 4 + 1 = 8, (8 + 2 - 3) / 2 + 1 = 4
   EXPECT_THAT(Dims(Output(Build(c).proto.graph(), "last_hidden_state")),
               ::testing::ElementsAre("batch", "16", "4", "4"));
+}
+
+TEST(VisionIoTest, MobileNetV1BuildsAValidGraphWithHfNames) {
+  json c = {{"model_type", "mobilenet_v1"}, {"image_size", 64}, {"depth_multiplier", 0.25}};
+  ExpectValidOnnx(c);
+  const Built b = Build(c);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name : {"conv_stem.convolution.weight", "conv_stem.normalization.weight",
+                           "layer.0.convolution.weight", "layer.25.normalization.bias"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  // 64 px / 32, 1024 * 0.25 channels; TensorFlow's SAME padding keeps ceil(side / stride).
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "256", "2", "2"));
+  c["tf_padding"] = false;
+  EXPECT_THAT(Dims(Output(Build(c).proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "256", "2", "2"));
 }
 
 TEST(VisionIoTest, RectangularImagesAndPatches) {
