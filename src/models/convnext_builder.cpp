@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "activation.h"
+#include "conv2d.h"
 #include "ipfs_accel/core/error.h"
 #include "resnet_builder.h"
 
@@ -71,18 +72,6 @@ std::string ChannelsFirstNorm(GraphBuilder& g, const std::string& x, const std::
   return ToChannelsFirst(g, g.LayerNorm(ToChannelsLast(g, x), prefix, channels, eps));
 }
 
-std::string Conv(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t in,
-                 int64_t out, int64_t kernel, int64_t stride, int64_t pad = 0, int64_t groups = 1) {
-  const std::string w =
-      g.Weight(prefix + ".weight", {out, in / groups, kernel, kernel}, WeightInit::kNormal);
-  const std::string b = g.Weight(prefix + ".bias", {out}, WeightInit::kZeros);
-  return g.Node("Conv", {x, w, b},
-                {{"kernel_shape", std::vector<int64_t>{kernel, kernel}},
-                 {"strides", std::vector<int64_t>{stride, stride}},
-                 {"pads", std::vector<int64_t>{pad, pad, pad, pad}},
-                 {"group", groups}});
-}
-
 // ConvNextV2GRN over channels-last x [b, h, w, c]: w * (x * nx) + b + x, nx = gx / (mean_c gx +
 // 1e-6), gx the L2 norm of x over h and w.
 std::string GlobalResponseNorm(GraphBuilder& g, const std::string& x, const std::string& prefix,
@@ -102,7 +91,7 @@ std::string GlobalResponseNorm(GraphBuilder& g, const std::string& x, const std:
 std::string Block(GraphBuilder& g, const ConvNextShape& s, const ConvNextVariant& v,
                   const ConvNextNames& n, const std::string& x, int64_t dim) {
   const double eps = v.names == "dinov3" ? s.eps : kConvNextNormEps;
-  std::string h = ToChannelsLast(g, Conv(g, x, n.dwconv, dim, dim, 7, 1, 3, dim));
+  std::string h = ToChannelsLast(g, Conv2d(g, x, n.dwconv, dim, dim, 7, 1, 3, dim));
   h = g.Linear(g.LayerNorm(h, n.norm, dim, eps), n.pw1, dim, 4 * dim);
   h = Activation(g, h, s.act);
   if (v.block == "grn") h = GlobalResponseNorm(g, h, n.grn, 4 * dim);
@@ -117,14 +106,15 @@ std::string Stages(GraphBuilder& g, const ConvNextShape& s, const ConvNextVarian
                    std::string x) {
   const double eps = v.names == "dinov3" ? s.eps : kConvNextNormEps;
   const ConvNextNames stem = Names(v, 0, 0);
-  x = Conv(g, x, stem.stem_conv, s.num_channels, s.hidden_sizes[0], s.patch_size, s.patch_size);
+  x = Conv2d(g, x, stem.stem_conv, s.num_channels, s.hidden_sizes[0], s.patch_size, s.patch_size,
+             0);
   x = ChannelsFirstNorm(g, x, stem.stem_norm, s.hidden_sizes[0], eps);
   for (size_t i = 0; i < s.depths.size(); ++i) {
     const int64_t stage = static_cast<int64_t>(i), dim = s.hidden_sizes[i];
     if (i > 0) {
       const ConvNextNames d = Names(v, stage, 0);
       const int64_t in = s.hidden_sizes[i - 1];
-      x = Conv(g, ChannelsFirstNorm(g, x, d.down_norm, in, eps), d.down_conv, in, dim, 2, 2);
+      x = Conv2d(g, ChannelsFirstNorm(g, x, d.down_norm, in, eps), d.down_conv, in, dim, 2, 2, 0);
     }
     for (int64_t l = 0; l < s.depths[i]; ++l) x = Block(g, s, v, Names(v, stage, l), x, dim);
   }

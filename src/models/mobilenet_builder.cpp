@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "activation.h"
+#include "conv2d.h"
 #include "ipfs_accel/core/error.h"
 
 namespace ipfs_accel::models {
@@ -39,13 +40,14 @@ Map ConvLayer(GraphBuilder& g, const MobileNetShape& s, const Map& in, const std
   const int64_t groups = depthwise ? in.channels : 1;
   std::array<int64_t, 2> pad = {(kernel - 1) / 2, (kernel - 1) / 2};
   if (s.tf_padding) pad = SamePadding(in.side, kernel, stride);
-  const std::string w = g.Weight(prefix + ".convolution.weight",
-                                 {out, in.channels / groups, kernel, kernel}, WeightInit::kNormal);
-  const std::string y = g.Node("Conv", {in.x, w},
-                               {{"kernel_shape", std::vector<int64_t>{kernel, kernel}},
-                                {"strides", std::vector<int64_t>{stride, stride}},
-                                {"pads", std::vector<int64_t>{pad[0], pad[0], pad[1], pad[1]}},
-                                {"group", groups}});
+  const std::string y = Conv2d(g, in.x, prefix + ".convolution",
+                               {.in = in.channels,
+                                .out = out,
+                                .kernel = kernel,
+                                .stride = stride,
+                                .pads = {pad[0], pad[0], pad[1], pad[1]},
+                                .groups = groups,
+                                .bias = false});
   const std::string n = prefix + ".normalization.";
   const std::string normed = g.Node("BatchNormalization",
                                     {y, g.Weight(n + "weight", {out}, WeightInit::kOnes),

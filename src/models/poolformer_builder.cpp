@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "activation.h"
+#include "conv2d.h"
 #include "ipfs_accel/core/error.h"
 #include "resnet_builder.h"
 
@@ -55,17 +56,6 @@ PoolFormerShape ReadShape(const HfConfig& c) {
   return s;
 }
 
-std::string Conv(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t in,
-                 int64_t out, int64_t kernel, int64_t stride, int64_t pad) {
-  const std::string w =
-      g.Weight(prefix + ".weight", {out, in, kernel, kernel}, WeightInit::kNormal);
-  const std::string b = g.Weight(prefix + ".bias", {out}, WeightInit::kZeros);
-  return g.Node("Conv", {x, w, b},
-                {{"kernel_shape", std::vector<int64_t>{kernel, kernel}},
-                 {"strides", std::vector<int64_t>{stride, stride}},
-                 {"pads", std::vector<int64_t>{pad, pad, pad, pad}}});
-}
-
 // `prefix.weight` [c] as [c, 1, 1], to scale a [b, c, h, w] map per channel.
 std::string PerChannel(GraphBuilder& g, const std::string& name, int64_t c, WeightInit init) {
   return g.Node("Reshape", {g.Weight(name, {c}, init), g.ConstInt64({c, 1, 1})});
@@ -104,8 +94,8 @@ std::string Block(GraphBuilder& g, const PoolFormerShape& s, const std::string& 
   const std::string h = g.Node("Add", {x, scaled(pooled, "layer_scale_1")});
   const auto inner = static_cast<int64_t>(static_cast<double>(c) * s.mlp_ratio);
   std::string m =
-      Conv(g, GroupNorm1(g, h, p + "after_norm", c), p + "output.conv1", c, inner, 1, 1, 0);
-  m = Conv(g, Activation(g, m, s.act), p + "output.conv2", inner, c, 1, 1, 0);
+      Conv2d(g, GroupNorm1(g, h, p + "after_norm", c), p + "output.conv1", c, inner, 1, 1, 0);
+  m = Conv2d(g, Activation(g, m, s.act), p + "output.conv2", inner, c, 1, 1, 0);
   return g.Node("Add", {h, scaled(m, "layer_scale_2")});
 }
 
@@ -128,8 +118,8 @@ void BuildPoolFormer(const HfConfig& config, const nlohmann::json& pieces, Graph
   };
   for (size_t i = 0; i < s.depths.size(); ++i) {
     const int64_t c = s.hidden[i];
-    x = Conv(g, x, fmt::format("encoder.patch_embeddings.{}.projection", i), in, c, s.patch[i],
-             s.strides[i], s.padding[i]);
+    x = Conv2d(g, x, fmt::format("encoder.patch_embeddings.{}.projection", i), in, c, s.patch[i],
+               s.strides[i], s.padding[i]);
     h = shrink(h, s.patch[i], s.strides[i], s.padding[i], "feature_height");
     w = shrink(w, s.patch[i], s.strides[i], s.padding[i], "feature_width");
     for (int64_t j = 0; j < s.depths[i]; ++j)

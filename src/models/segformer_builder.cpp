@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "activation.h"
+#include "conv2d.h"
 #include "ipfs_accel/core/error.h"
 #include "resnet_builder.h"
 #include "vision_transformer.h"
@@ -54,18 +55,6 @@ MixNames Names(bool pvt, int64_t i, int64_t j) {
           b + "attention.output.dense"};
 }
 
-std::string Conv(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t in,
-                 int64_t out, int64_t kernel, int64_t stride, int64_t pad, int64_t groups) {
-  const std::string w =
-      g.Weight(prefix + ".weight", {out, in / groups, kernel, kernel}, WeightInit::kNormal);
-  const std::string b = g.Weight(prefix + ".bias", {out}, WeightInit::kZeros);
-  return g.Node("Conv", {x, w, b},
-                {{"kernel_shape", std::vector<int64_t>{kernel, kernel}},
-                 {"strides", std::vector<int64_t>{stride, stride}},
-                 {"pads", std::vector<int64_t>{pad, pad, pad, pad}},
-                 {"group", groups}});
-}
-
 // Tokens [b, h*w, c] as a map [b, c, h, w], and back.
 std::string ToMap(GraphBuilder& g, const std::string& x, int64_t c, int64_t h, int64_t w) {
   return g.Node("Reshape", {g.Node("Transpose", {x}, {{"perm", std::vector<int64_t>{0, 2, 1}}}),
@@ -83,7 +72,7 @@ std::string EfficientAttention(GraphBuilder& g, const MixShape& s, const MixName
   const std::string q = g.Linear(x, n.query, c, c, s.qkv_bias);
   std::string kv = x;
   if (sr > 1) {
-    kv = ToTokens(g, Conv(g, ToMap(g, x, c, h, w), n.sr, c, c, sr, sr, 0, 1), c);
+    kv = ToTokens(g, Conv2d(g, ToMap(g, x, c, h, w), n.sr, c, c, sr, sr, 0, 1), c);
     kv = g.LayerNorm(kv, n.sr_norm, c, s.eps);
   }
   const std::string k = g.Linear(kv, n.key, c, c, s.qkv_bias);
@@ -95,10 +84,10 @@ std::string EfficientAttention(GraphBuilder& g, const MixShape& s, const MixName
 std::string MixFfn(GraphBuilder& g, const MixShape& s, const std::string& prefix,
                    const std::string& x, int64_t c, int64_t inner, int64_t h, int64_t w) {
   std::string y = g.Linear(x, prefix + "mlp.dense1", c, inner);
-  y = ToTokens(
-      g,
-      Conv(g, ToMap(g, y, inner, h, w), prefix + "mlp.dwconv.dwconv", inner, inner, 3, 1, 1, inner),
-      inner);
+  y = ToTokens(g,
+               Conv2d(g, ToMap(g, y, inner, h, w), prefix + "mlp.dwconv.dwconv", inner, inner, 3, 1,
+                      1, inner),
+               inner);
   return g.Linear(Activation(g, y, s.act), prefix + "mlp.dense2", inner, c);
 }
 
@@ -169,7 +158,7 @@ void BuildSegformer(const HfConfig& config, const nlohmann::json& pieces, GraphB
     if (h <= 0 || w <= 0)
       throw Error(ErrorKind::kCorrupt, fmt::format("'{}': image_size {} is too small for stage {}",
                                                    config.origin(), side, i));
-    tokens = ToTokens(g, Conv(g, map, first.patch + ".proj", in, c, k, s.strides[i], pad, 1), c);
+    tokens = ToTokens(g, Conv2d(g, map, first.patch + ".proj", in, c, k, s.strides[i], pad, 1), c);
     tokens = g.LayerNorm(tokens, first.patch + ".layer_norm", c, s.eps);
     const auto inner = static_cast<int64_t>(static_cast<double>(c) * s.mlp[i]);
     for (int64_t j = 0; j < s.depths[i]; ++j) {
