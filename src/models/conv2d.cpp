@@ -1,5 +1,7 @@
 #include "conv2d.h"
 
+#include "activation.h"
+
 namespace ipfs_accel::models {
 
 std::string Conv2d(GraphBuilder& g, const std::string& x, const std::string& prefix,
@@ -24,6 +26,23 @@ std::string Conv2d(GraphBuilder& g, const std::string& x, const std::string& pre
                            .stride = stride,
                            .pads = {pad, pad, pad, pad},
                            .groups = groups});
+}
+
+std::string ConvNormAct(GraphBuilder& g, const std::string& x, const std::string& prefix,
+                        Conv2dSpec spec, double eps, const std::string& act) {
+  spec.bias = false;
+  const std::string y = Conv2d(g, x, prefix + ".convolution", spec);
+  const std::string n = prefix + ".normalization.";
+  const int64_t out = spec.out;
+  const std::string normed = g.Node("BatchNormalization",
+                                    {y, g.Weight(n + "weight", {out}, WeightInit::kOnes),
+                                     g.Weight(n + "bias", {out}, WeightInit::kZeros),
+                                     g.Buffer(n + "running_mean", {out}, WeightInit::kZeros),
+                                     g.Buffer(n + "running_var", {out}, WeightInit::kOnes)},
+                                    {{"epsilon", static_cast<float>(eps)}});
+  if (act.empty()) return normed;
+  if (act == "relu6") return g.Node("Clip", {normed, g.ConstFloat(0.0f), g.ConstFloat(6.0f)});
+  return Activation(g, normed, act);
 }
 
 }  // namespace ipfs_accel::models

@@ -25,4 +25,10 @@ std::string Conv2d(GraphBuilder& g, const std::string& x, const std::string& pre
 std::string Conv2d(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t in,
                    int64_t out, int64_t kernel, int64_t stride, int64_t pad, int64_t groups = 1);
 
+// HF's convolution-normalisation-activation layer (MobileNetV1ConvLayer, RegNetConvLayer):
+// prefix.convolution (spec.bias is ignored: none), prefix.normalization (BatchNorm2d in inference
+// form, its running statistics as buffers), then `act` ("" for none; "relu6" is Clip(0, 6)).
+std::string ConvNormAct(GraphBuilder& g, const std::string& x, const std::string& prefix,
+                        Conv2dSpec spec, double eps, const std::string& act);
+
 }  // namespace ipfs_accel::models

@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 
-#include "activation.h"
 #include "conv2d.h"
 #include "ipfs_accel/core/error.h"
 
@@ -40,25 +39,15 @@ Map ConvLayer(GraphBuilder& g, const MobileNetShape& s, const Map& in, const std
   const int64_t groups = depthwise ? in.channels : 1;
   std::array<int64_t, 2> pad = {(kernel - 1) / 2, (kernel - 1) / 2};
   if (s.tf_padding) pad = SamePadding(in.side, kernel, stride);
-  const std::string y = Conv2d(g, in.x, prefix + ".convolution",
-                               {.in = in.channels,
-                                .out = out,
-                                .kernel = kernel,
-                                .stride = stride,
-                                .pads = {pad[0], pad[0], pad[1], pad[1]},
-                                .groups = groups,
-                                .bias = false});
-  const std::string n = prefix + ".normalization.";
-  const std::string normed = g.Node("BatchNormalization",
-                                    {y, g.Weight(n + "weight", {out}, WeightInit::kOnes),
-                                     g.Weight(n + "bias", {out}, WeightInit::kZeros),
-                                     g.Buffer(n + "running_mean", {out}, WeightInit::kZeros),
-                                     g.Buffer(n + "running_var", {out}, WeightInit::kOnes)},
-                                    {{"epsilon", static_cast<float>(s.eps)}});
-  const std::string act = s.act == "relu6"
-                              ? g.Node("Clip", {normed, g.ConstFloat(0.0f), g.ConstFloat(6.0f)})
-                              : Activation(g, normed, s.act);
-  return {act, out, (in.side + pad[0] + pad[1] - kernel) / stride + 1};
+  const std::string y = ConvNormAct(g, in.x, prefix,
+                                    {.in = in.channels,
+                                     .out = out,
+                                     .kernel = kernel,
+                                     .stride = stride,
+                                     .pads = {pad[0], pad[0], pad[1], pad[1]},
+                                     .groups = groups},
+                                    s.eps, s.act);
+  return {y, out, (in.side + pad[0] + pad[1] - kernel) / stride + 1};
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "convnext_builder.h"
 #include "mobilenet_builder.h"
 #include "poolformer_builder.h"
+#include "regnet_builder.h"
 #include "segformer_builder.h"
 #include "swin_builder.h"
 #include "vit_builder.h"
@@ -148,6 +149,7 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
   out.push_back(Vit("data2vec-vision", data2vec, "data2vec_vision."));
   out.push_back(ImageModel("poolformer", "poolformer.", BuildPoolFormer));
   out.push_back(ImageModel("mobilenet_v1", "mobilenet_v1.", BuildMobileNetV1));
+  out.push_back(ImageModel("regnet", "regnet.", BuildRegNet));
   out.push_back(Segformer("segformer", nlohmann::json::object(), "segformer."));
   out.push_back(Segformer("glpn", nlohmann::json::object(), "glpn."));
   out.push_back(Segformer("pvt_v2", {{"names", "pvt_v2"}}, "pvt_v2."));

@@ -555,6 +555,29 @@ TEST(VisionIoTest, MobileNetV1BuildsAValidGraphWithHfNames) {
               ::testing::ElementsAre("batch", "256", "2", "2"));
 }
 
+TEST(VisionIoTest, RegNetBuildsValidGraphsWithHfNames) {
+  json c = {{"model_type", "regnet"}, {"embedding_size", 8}, {"hidden_sizes", {8, 16}},
+            {"depths", {1, 2}},       {"groups_width", 4},   {"image_size", 32}};
+  ExpectValidOnnx(c);
+  const Built b = Build(c);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name :
+       {"embedder.embedder.convolution.weight", "embedder.embedder.normalization.weight",
+        "encoder.stages.0.layers.0.shortcut.convolution.weight",
+        "encoder.stages.1.layers.1.layer.1.convolution.weight",
+        "encoder.stages.1.layers.1.layer.2.attention.0.weight",
+        "encoder.stages.1.layers.1.layer.3.normalization.bias"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  // 32 px halved by the stem and both stages.
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "16", "4", "4"));
+  c["layer_type"] = "x";
+  ExpectValidOnnx(c);
+  EXPECT_EQ(WeightNames(Build(c).proto.graph())
+                .count("encoder.stages.1.layers.1.layer.2.attention.0.weight"),
+            0u);
+}
+
 TEST(VisionIoTest, RectangularImagesAndPatches) {
   // ViTConfig takes [height, width] pairs: 12x16 pixels in 4x8 patches make 3x2 patches.
   json c = TinyVit("vit");
