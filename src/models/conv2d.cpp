@@ -10,11 +10,12 @@ std::string Conv2d(GraphBuilder& g, const std::string& x, const std::string& pre
       x, g.Weight(prefix + ".weight", {s.out, s.in / s.groups, s.kernel, s.kernel},
                   WeightInit::kNormal)};
   if (s.bias) inputs.push_back(g.Weight(prefix + ".bias", {s.out}, WeightInit::kZeros));
-  return g.Node("Conv", inputs,
-                {{"kernel_shape", std::vector<int64_t>{s.kernel, s.kernel}},
-                 {"strides", std::vector<int64_t>{s.stride, s.stride}},
-                 {"pads", s.pads},
-                 {"group", s.groups}});
+  std::vector<Attr> attrs = {{"kernel_shape", std::vector<int64_t>{s.kernel, s.kernel}},
+                             {"strides", std::vector<int64_t>{s.stride, s.stride}},
+                             {"pads", s.pads},
+                             {"group", s.groups}};
+  if (s.dilation != 1) attrs.push_back({"dilations", std::vector<int64_t>{s.dilation, s.dilation}});
+  return g.Node("Conv", inputs, attrs);
 }
 
 std::string Conv2d(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t in,

@@ -15,6 +15,7 @@ struct Conv2dSpec {
   std::vector<int64_t> pads = {0, 0, 0, 0};  // ONNX order: top, left, bottom, right
   int64_t groups = 1;
   bool bias = true;
+  int64_t dilation = 1;
 };
 
 // `prefix.weight` [out, in / groups, kernel, kernel] (and `prefix.bias` [out]) over x [b, in,

@@ -149,6 +149,7 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
   out.push_back(Vit("data2vec-vision", data2vec, "data2vec_vision."));
   out.push_back(ImageModel("poolformer", "poolformer.", BuildPoolFormer));
   out.push_back(ImageModel("mobilenet_v1", "mobilenet_v1.", BuildMobileNetV1));
+  out.push_back(ImageModel("mobilenet_v2", "mobilenet_v2.", BuildMobileNetV2));
   out.push_back(ImageModel("regnet", "regnet.", BuildRegNet));
   out.push_back(Segformer("segformer", nlohmann::json::object(), "segformer."));
   out.push_back(Segformer("glpn", nlohmann::json::object(), "glpn."));

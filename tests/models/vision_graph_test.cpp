@@ -555,6 +555,25 @@ TEST(VisionIoTest, MobileNetV1BuildsAValidGraphWithHfNames) {
               ::testing::ElementsAre("batch", "256", "2", "2"));
 }
 
+TEST(VisionIoTest, MobileNetV2BuildsAValidGraphWithHfNames) {
+  json c = {{"model_type", "mobilenet_v2"}, {"image_size", 64}, {"depth_multiplier", 0.35}};
+  ExpectValidOnnx(c);
+  const Built b = Build(c);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name :
+       {"conv_stem.first_conv.convolution.weight", "conv_stem.conv_3x3.normalization.weight",
+        "conv_stem.reduce_1x1.convolution.weight", "layer.15.expand_1x1.convolution.weight",
+        "layer.15.reduce_1x1.normalization.running_var", "conv_1x1.convolution.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  // A multiplier below 1 keeps the final 1280 channels (finegrained_output).
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "1280", "2", "2"));
+  c["output_stride"] = 8;  // DeepLabV3: dilated instead of strided past 1/8
+  ExpectValidOnnx(c);
+  EXPECT_THAT(Dims(Output(Build(c).proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "1280", "8", "8"));
+}
+
 TEST(VisionIoTest, RegNetBuildsValidGraphsWithHfNames) {
   json c = {{"model_type", "regnet"}, {"embedding_size", 8}, {"hidden_sizes", {8, 16}},
             {"depths", {1, 2}},       {"groups_width", 4},   {"image_size", 32}};
