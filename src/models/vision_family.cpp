@@ -1,5 +1,9 @@
-// Vision architectures: ViT and DeiT (vit_builder), and the CLIP/SigLIP dual encoders with their
-// towers as models of their own (clip_builder).
+// Vision builders: the ViT family (vit_builder: ViT, DeiT and the models that are ViT with other
+// pieces), ConvNeXt, Swin, the Mix Transformer, PoolFormer, MobileNet and RegNet, and the
+// CLIP/SigLIP dual encoders with their towers as models of their own (clip_builder). Templates
+// name them (data/templates/vision); each reads its template's pieces from the config.
+
+#include <functional>
 
 #include "architectures.h"
 #include "clip_builder.h"
@@ -16,54 +20,51 @@ namespace ipfs_accel::models {
 
 namespace {
 
-// A ViT-family model: the vit builder with `pieces` (docs/templates.md).
-Architecture Vit(const std::string& model_type, const nlohmann::json& pieces,
-                 const std::string& prefix, const std::string& modality = "vision") {
-  auto build = [pieces](const HfConfig& c, GraphBuilder& g) {
+// The template's pieces named `names` (HfConfig::Piece, "$key" resolved), over `base`: the
+// object the vision builders read their variant from.
+nlohmann::json TemplatePieces(const HfConfig& c, const std::vector<std::string>& names,
+                              nlohmann::json base = nlohmann::json::object()) {
+  for (const std::string& name : names)
+    if (nlohmann::json v = c.Piece(name); !v.is_null()) base[name] = std::move(v);
+  return base;
+}
+
+// A builder prototype of an image (or spectrogram) model: `build` with the batch as its only role.
+Architecture ImageBuilder(const std::string& name,
+                          std::function<void(const HfConfig&, GraphBuilder&)> build) {
+  auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
+  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
+  return {name, "vision", {}, std::move(build), hints, roles};
+}
+
+// The vit builder (docs/templates.md, ViT pieces); `base` holds the pieces a builder named for an
+// earlier model type (deit) has without a template saying so.
+Architecture Vit(const std::string& name, const std::string& prefix,
+                 const nlohmann::json& base = nlohmann::json::object()) {
+  Architecture a = ImageBuilder(name, [base](const HfConfig& c, GraphBuilder& g) {
+    const nlohmann::json pieces = TemplatePieces(
+        c,
+        {"patches", "leading_tokens", "trailing_tokens", "registers", "mask_token",
+         "position_embeddings", "layer", "swiglu", "relative_position_bias",
+         "shared_relative_position_bias", "mid_position_embeddings", "pooler", "pooler_classes"},
+        base);
     BuildVit(c, ReadVitVariant(pieces, c), VitHasPooler(c), g);
-  };
-  auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
-  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
-  return {model_type, modality, {prefix}, build, hints, roles};
+  });
+  a.checkpoint_prefixes = {prefix};
+  return a;
 }
 
-// A ConvNeXt-family model: the convnext builder with `pieces`.
-Architecture ConvNext(const std::string& model_type, const nlohmann::json& pieces,
-                      const std::string& prefix) {
-  auto build = [pieces](const HfConfig& c, GraphBuilder& g) {
-    BuildConvNext(c, ReadConvNextVariant(pieces, c), g);
-  };
-  auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
-  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
-  return {model_type, "vision", {prefix}, build, hints, roles};
-}
-
-// A Swin-family model: the swin builder with `pieces`.
-Architecture Swin(const std::string& model_type, const nlohmann::json& pieces) {
-  auto build = [pieces](const HfConfig& c, GraphBuilder& g) { BuildSwin(c, pieces, g); };
-  auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
-  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
-  return {model_type, "vision", {"swin."}, build, hints, roles};
-}
-
-// A Mix Transformer encoder (SegFormer, GLPN, PVTv2): the segformer builder with `pieces`.
-Architecture Segformer(const std::string& model_type, const nlohmann::json& pieces,
-                       const std::string& prefix) {
-  auto build = [pieces](const HfConfig& c, GraphBuilder& g) { BuildSegformer(c, pieces, g); };
-  auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
-  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
-  return {model_type, "vision", {prefix}, build, hints, roles};
-}
-
-// An image model whose builder takes pieces and no other argument.
-Architecture ImageModel(const std::string& model_type, const std::string& prefix,
+// A builder reading the template's pieces `names` and passing them on.
+Architecture WithPieces(const std::string& name, std::vector<std::string> names,
                         void (*builder)(const HfConfig&, const nlohmann::json&, GraphBuilder&)) {
-  auto build = [builder](const HfConfig& c, GraphBuilder& g) {
-    builder(c, nlohmann::json::object(), g);
-  };
-  auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
-  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
-  return {model_type, "vision", {prefix}, build, hints, roles};
+  return ImageBuilder(name,
+                      [names = std::move(names), builder](const HfConfig& c, GraphBuilder& g) {
+                        builder(c, TemplatePieces(c, names), g);
+                      });
+}
+
+void BuildConvNextFromPieces(const HfConfig& c, const nlohmann::json& pieces, GraphBuilder& g) {
+  BuildConvNext(c, ReadConvNextVariant(pieces, c), g);
 }
 
 std::map<std::string, InputHint> TextHints(const ClipTextShape& s) {
@@ -113,52 +114,16 @@ Architecture VisionTower(const std::string& model_type, ClipFamily family) {
 }  // namespace
 
 void AddVisionArchitectures(std::vector<Architecture>& out) {
-  out.push_back(Vit("vit", nlohmann::json::object(), "vit."));
-  out.push_back(Vit("deit", {{"leading_tokens", {"cls_token", "distillation_token"}}}, "deit."));
-  const nlohmann::json dinov2 = {
-      {"layer", "dinov2"}, {"swiglu", "$use_swiglu_ffn"}, {"pooler", "first_token"}};
-  nlohmann::json with_mask = dinov2, with_registers = dinov2;
-  with_mask["mask_token"] = "$use_mask_token";
-  with_registers.update({{"mask_token", true}, {"registers", "$num_register_tokens"}});
-  out.push_back(Vit("dinov2", with_mask, "dinov2."));
-  out.push_back(Vit("dinov2_with_registers", with_registers, "dinov2_with_registers."));
-  out.push_back(Vit("vit_msn", {{"pooler", "none"}}, "vit."));
-  out.push_back(
-      Vit("ijepa", {{"leading_tokens", nlohmann::json::array()}, {"pooler", "none"}}, "ijepa."));
-  out.push_back(Vit("vivit", {{"patches", "tubelet"}}, "vivit."));
-  out.push_back(
-      Vit("yolos",
-          {{"trailing_tokens", {{"name", "detection_tokens"}, {"count", "$num_detection_tokens"}}},
-           {"mid_position_embeddings", "$use_mid_position_embeddings"}},
-          "vit."));
-  out.push_back(Vit("audio-spectrogram-transformer",
-                    {{"patches", "spectrogram"},
-                     {"leading_tokens", {"cls_token", "distillation_token"}},
-                     {"pooler", "mean_first_two"}},
-                    "audio_spectrogram_transformer.", "audio"));
-  const nlohmann::json beit = {
-      {"layer", "beit"},
-      {"mask_token", "$use_mask_token"},
-      {"position_embeddings", "$use_absolute_position_embeddings"},
-      {"relative_position_bias", "$use_relative_position_bias"},
-      {"shared_relative_position_bias", "$use_shared_relative_position_bias"},
-      {"pooler", "beit"}};
-  nlohmann::json data2vec = beit;
-  data2vec["pooler_classes"] = {"Data2VecVisionForImageClassification"};
-  out.push_back(Vit("beit", beit, "beit."));
-  out.push_back(Vit("data2vec-vision", data2vec, "data2vec_vision."));
-  out.push_back(ImageModel("poolformer", "poolformer.", BuildPoolFormer));
-  out.push_back(ImageModel("mobilenet_v1", "mobilenet_v1.", BuildMobileNetV1));
-  out.push_back(ImageModel("mobilenet_v2", "mobilenet_v2.", BuildMobileNetV2));
-  out.push_back(ImageModel("regnet", "regnet.", BuildRegNet));
-  out.push_back(Segformer("segformer", nlohmann::json::object(), "segformer."));
-  out.push_back(Segformer("glpn", nlohmann::json::object(), "glpn."));
-  out.push_back(Segformer("pvt_v2", {{"names", "pvt_v2"}}, "pvt_v2."));
-  out.push_back(Swin("swin", nlohmann::json::object()));
-  out.push_back(Swin("donut-swin", {{"final_norm", false}}));
-  out.push_back(ConvNext("convnext", nlohmann::json::object(), "convnext."));
-  out.push_back(ConvNext("convnextv2", {{"block", "grn"}}, "convnextv2."));
-  out.push_back(ConvNext("dinov3_convnext", {{"names", "dinov3"}}, "dinov3_convnext."));
+  // The family builders vision templates instantiate (data/templates/vision, audio/ for AST).
+  out.push_back(Vit("vit", "vit."));
+  out.push_back(Vit("deit", "deit.", {{"leading_tokens", {"cls_token", "distillation_token"}}}));
+  out.push_back(WithPieces("convnext", {"names", "block"}, BuildConvNextFromPieces));
+  out.push_back(WithPieces("swin", {"final_norm"}, BuildSwin));
+  out.push_back(WithPieces("segformer", {"names"}, BuildSegformer));
+  out.push_back(WithPieces("poolformer", {}, BuildPoolFormer));
+  out.push_back(WithPieces("mobilenet_v1", {}, BuildMobileNetV1));
+  out.push_back(WithPieces("mobilenet_v2", {}, BuildMobileNetV2));
+  out.push_back(WithPieces("regnet", {}, BuildRegNet));
   out.push_back(DualEncoder("clip", ClipFamily::kClip));
   out.push_back(DualEncoder("siglip", ClipFamily::kSiglip));
   out.push_back(TextTower("clip_text_model", ClipFamily::kClip));
