@@ -368,6 +368,7 @@ TEST(VisionIoTest, VitVariantsBuildValidGraphsWithHfNames) {
   json swiglu = dinov2;
   swiglu["use_swiglu_ffn"] = true;
   json registers = dinov2;
+  registers.erase("use_mask_token");  // Dinov2WithRegistersConfig has none: always a mask token
   registers.update({{"model_type", "dinov2_with_registers"}, {"num_register_tokens", 2}});
   json vivit = TinyVit("vivit");
   vivit.update({{"num_frames", 4}, {"tubelet_size", {2, 4, 4}}});
