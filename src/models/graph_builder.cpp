@@ -110,6 +110,11 @@ std::string GraphBuilder::Weight(const std::string& hf_name, const core::Shape& 
   return Initializer(name, t);
 }
 
+void GraphBuilder::UnusedWeight(const std::string& hf_name, const core::Shape& shape,
+                                WeightInit init) {
+  weights_->Get(weight_prefix_ + hf_name, shape, init);
+}
+
 std::string GraphBuilder::Buffer(const std::string& hf_name, const core::Shape& shape,
                                  WeightInit init) {
   const std::string name = weight_prefix_ + hf_name;

@@ -56,6 +56,9 @@ class GraphBuilder {
   // `transpose` stores a 2-D [out, in] (PyTorch Linear) weight as [in, out] for MatMul.
   std::string Weight(const std::string& hf_name, const core::Shape& shape, WeightInit init,
                      bool transpose = false);
+  // A parameter HF's module has but its forward does not use in this graph (DINOv2's mask_token,
+  // used only with bool_masked_pos): fetched and counted like Weight(), left out of the graph.
+  void UnusedWeight(const std::string& hf_name, const core::Shape& shape, WeightInit init);
   // A saved buffer that is not a parameter (BatchNorm running statistics), added like Weight()
   // but left out of the parameter count.
   std::string Buffer(const std::string& hf_name, const core::Shape& shape, WeightInit init);

@@ -175,18 +175,6 @@ std::string WindowAttention(GraphBuilder& g, const HtsatShape& s, const std::str
   return g.Linear(ctx, "attention.output.dense", b.dim, b.dim);
 }
 
-// ClapAudioPatchMerging: 2 x 2 neighbours concatenated in HF's order (0,0) (1,0) (0,1) (1,1),
-// LayerNorm, then a bias-free linear to 2 * dim. x [batch, height * width, dim].
-std::string PatchMerging(GraphBuilder& g, const std::string& x, int64_t height, int64_t width,
-                         int64_t dim) {
-  std::string y = g.Node("Reshape", {x, g.ConstInt64({-1, height / 2, 2, width / 2, 2, dim})});
-  // [b, h/2, dh, w/2, dw, c] -> [b, h/2, w/2, dw, dh, c]: dh varies fastest in the concat.
-  y = g.Node("Transpose", {y}, {{"perm", std::vector<int64_t>{0, 1, 3, 4, 2, 5}}});
-  y = g.Node("Reshape", {y, g.ConstInt64({-1, (height / 2) * (width / 2), 4 * dim})});
-  y = g.LayerNorm(y, "downsample.norm", 4 * dim, kTorchNormEps);
-  return g.Linear(y, "downsample.reduction", 4 * dim, 2 * dim, false);
-}
-
 // ClapAudioAFFBlock: attentional fusion of the global patches x with the local ones r.
 std::string AttentionalFusion(GraphBuilder& g, const HtsatShape& s, const std::string& x,
                               const std::string& r) {
@@ -419,6 +407,18 @@ HtsatShape ReadHtsatShape(const HfConfig& c) {
   return s;
 }
 
+// ClapAudioPatchMerging: 2 x 2 neighbours concatenated in HF's order (0,0) (1,0) (0,1) (1,1),
+// LayerNorm, then a bias-free linear to 2 * dim. x [batch, height * width, dim].
+std::string SwinPatchMerging(GraphBuilder& g, const std::string& x, int64_t height, int64_t width,
+                             int64_t dim) {
+  std::string y = g.Node("Reshape", {x, g.ConstInt64({-1, height / 2, 2, width / 2, 2, dim})});
+  // [b, h/2, dh, w/2, dw, c] -> [b, h/2, w/2, dw, dh, c]: dh varies fastest in the concat.
+  y = g.Node("Transpose", {y}, {{"perm", std::vector<int64_t>{0, 1, 3, 4, 2, 5}}});
+  y = g.Node("Reshape", {y, g.ConstInt64({-1, (height / 2) * (width / 2), 4 * dim})});
+  y = g.LayerNorm(y, "downsample.norm", 4 * dim, kTorchNormEps);
+  return g.Linear(y, "downsample.reduction", 4 * dim, 2 * dim, false);
+}
+
 std::string HtsatSwinBlock(GraphBuilder& g, const HtsatShape& s, const std::string& x,
                            const SwinBlockGeometry& b, const std::string& prefix) {
   WeightScope scope(g, prefix);
@@ -486,7 +486,7 @@ std::string BuildHtsat(GraphBuilder& g, const HtsatShape& s, const std::string& 
     }
     if (i + 1 < stages) {
       WeightScope stage(g, fmt::format("layers.{}.", i));
-      h = PatchMerging(g, h, b.height, b.width, b.dim);
+      h = SwinPatchMerging(g, h, b.height, b.width, b.dim);
     }
   }
   h = g.LayerNorm(h, "norm", s.num_features, kTorchNormEps);

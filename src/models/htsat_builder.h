@@ -53,6 +53,11 @@ struct SwinBlockGeometry {
 std::string HtsatSwinBlock(GraphBuilder& g, const HtsatShape& s, const std::string& x,
                            const SwinBlockGeometry& b, const std::string& prefix);
 
+// SwinPatchMerging / ClapAudioPatchMerging on x [batch, height * width, dim] (even sides):
+// weights downsample.norm and downsample.reduction under g.weight_prefix().
+std::string SwinPatchMerging(GraphBuilder& g, const std::string& x, int64_t height, int64_t width,
+                             int64_t dim);
+
 // The encoder on `features` [batch, input_channels, time, mel_bins] float (time: the graph
 // dimension `time`, fixed or symbolic) and, with fusion, `is_longer` [batch, 1] bool. Returns the
 // pooled latent [batch, num_features]. Throws core::Error(kUnsupported) for a fixed time HF

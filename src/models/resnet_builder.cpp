@@ -13,12 +13,8 @@ namespace ipfs_accel::models {
 using core::Error;
 using core::ErrorKind;
 
-namespace {
-
-constexpr float kBatchNormEps = 1e-5f;  // nn.BatchNorm2d's default, and DetrFrozenBatchNorm2d's
-
-std::vector<int64_t> IntList(const HfConfig& c, const std::string& key,
-                             std::vector<int64_t> fallback) {
+std::vector<int64_t> ConfigIntList(const HfConfig& c, const std::string& key,
+                                   std::vector<int64_t> fallback) {
   if (!c.Has(key)) return fallback;
   const auto& v = c.json()[key];
   if (!v.is_array() || v.empty() ||
@@ -27,6 +23,10 @@ std::vector<int64_t> IntList(const HfConfig& c, const std::string& key,
                 fmt::format("'{}': '{}' is not a non-empty list of integers", c.origin(), key));
   return v.template get<std::vector<int64_t>>();
 }
+
+namespace {
+
+constexpr float kBatchNormEps = 1e-5f;  // nn.BatchNorm2d's default, and DetrFrozenBatchNorm2d's
 
 // Where the weights of one ResNetConvLayer / ResNetShortCut live, in either naming.
 struct ConvNames {
@@ -120,8 +120,8 @@ ResNetShape ReadResNetShape(const HfConfig& c) {
   ResNetShape s;
   s.num_channels = c.Int("num_channels", s.num_channels);
   s.embedding_size = c.Int("embedding_size", s.embedding_size);
-  s.hidden_sizes = IntList(c, "hidden_sizes", s.hidden_sizes);
-  s.depths = IntList(c, "depths", s.depths);
+  s.hidden_sizes = ConfigIntList(c, "hidden_sizes", s.hidden_sizes);
+  s.depths = ConfigIntList(c, "depths", s.depths);
   const std::string layer_type = c.String("layer_type", "bottleneck");
   if (layer_type != "bottleneck" && layer_type != "basic")
     throw Error(ErrorKind::kUnsupported,
@@ -164,7 +164,7 @@ ResNetShape ReadResNetShape(const HfConfig& c) {
                                                    c.origin(), last.dump(), stages));
     s.out_index = index;
   } else if (c.Has("out_indices")) {
-    int64_t index = IntList(c, "out_indices", {}).back();
+    int64_t index = ConfigIntList(c, "out_indices", {}).back();
     if (index < 0) index += stages + 1;  // a Python index into stage_names
     if (index < 0 || index > stages)
       throw Error(ErrorKind::kCorrupt,

@@ -26,6 +26,11 @@ enum class ResNetNames {
   kTimm,  // timm's resnet: conv1, bn1, layerS.L.convK, layerS.L.bnK, layerS.L.downsample.0/1
 };
 
+// A config's list of integers (hidden_sizes, depths, out_indices), or `fallback` when the key is
+// absent. Throws core::Error(kCorrupt) naming the key for anything but a non-empty list of ints.
+std::vector<int64_t> ConfigIntList(const HfConfig& c, const std::string& key,
+                                   std::vector<int64_t> fallback);
+
 // A ResNetConfig's sizes, its defaults filled in and checked.
 struct ResNetShape {
   int64_t num_channels = 3;

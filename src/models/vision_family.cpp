@@ -1,8 +1,18 @@
-// Vision architectures: ViT and DeiT (vit_builder), and the CLIP/SigLIP dual encoders with their
-// towers as models of their own (clip_builder).
+// Vision builders: the ViT family (vit_builder: ViT, DeiT and the models that are ViT with other
+// pieces), ConvNeXt, Swin, the Mix Transformer, PoolFormer, MobileNet and RegNet, and the
+// CLIP/SigLIP dual encoders with their towers as models of their own (clip_builder). Templates
+// name them (data/templates/vision); each reads its template's pieces from the config.
+
+#include <functional>
 
 #include "architectures.h"
 #include "clip_builder.h"
+#include "convnext_builder.h"
+#include "mobilenet_builder.h"
+#include "poolformer_builder.h"
+#include "regnet_builder.h"
+#include "segformer_builder.h"
+#include "swin_builder.h"
 #include "vit_builder.h"
 #include "xclip_builder.h"
 
@@ -10,13 +20,51 @@ namespace ipfs_accel::models {
 
 namespace {
 
-Architecture Vit(const std::string& model_type, VitKind kind, const std::string& prefix) {
-  auto build = [kind](const HfConfig& c, GraphBuilder& g) {
-    BuildVit(c, kind, VitHasPooler(c), g);
-  };
+// The template's pieces named `names` (HfConfig::Piece, "$key" resolved), over `base`: the
+// object the vision builders read their variant from.
+nlohmann::json TemplatePieces(const HfConfig& c, const std::vector<std::string>& names,
+                              nlohmann::json base = nlohmann::json::object()) {
+  for (const std::string& name : names)
+    if (nlohmann::json v = c.Piece(name); !v.is_null()) base[name] = std::move(v);
+  return base;
+}
+
+// A builder prototype of an image (or spectrogram) model: `build` with the batch as its only role.
+Architecture ImageBuilder(const std::string& name,
+                          std::function<void(const HfConfig&, GraphBuilder&)> build) {
   auto hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; };
   auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; };
-  return {model_type, "vision", {prefix}, build, hints, roles};
+  return {name, "vision", {}, std::move(build), hints, roles};
+}
+
+// The vit builder (docs/templates.md, ViT pieces); `base` holds the pieces a builder named for an
+// earlier model type (deit) has without a template saying so.
+Architecture Vit(const std::string& name, const std::string& prefix,
+                 const nlohmann::json& base = nlohmann::json::object()) {
+  Architecture a = ImageBuilder(name, [base](const HfConfig& c, GraphBuilder& g) {
+    const nlohmann::json pieces = TemplatePieces(
+        c,
+        {"patches", "leading_tokens", "trailing_tokens", "registers", "mask_token",
+         "position_embeddings", "layer", "swiglu", "relative_position_bias",
+         "shared_relative_position_bias", "mid_position_embeddings", "pooler", "pooler_classes"},
+        base);
+    BuildVit(c, ReadVitVariant(pieces, c), VitHasPooler(c), g);
+  });
+  a.checkpoint_prefixes = {prefix};
+  return a;
+}
+
+// A builder reading the template's pieces `names` and passing them on.
+Architecture WithPieces(const std::string& name, std::vector<std::string> names,
+                        void (*builder)(const HfConfig&, const nlohmann::json&, GraphBuilder&)) {
+  return ImageBuilder(name,
+                      [names = std::move(names), builder](const HfConfig& c, GraphBuilder& g) {
+                        builder(c, TemplatePieces(c, names), g);
+                      });
+}
+
+void BuildConvNextFromPieces(const HfConfig& c, const nlohmann::json& pieces, GraphBuilder& g) {
+  BuildConvNext(c, ReadConvNextVariant(pieces, c), g);
 }
 
 std::map<std::string, InputHint> TextHints(const ClipTextShape& s) {
@@ -66,8 +114,16 @@ Architecture VisionTower(const std::string& model_type, ClipFamily family) {
 }  // namespace
 
 void AddVisionArchitectures(std::vector<Architecture>& out) {
-  out.push_back(Vit("vit", VitKind::kViT, "vit."));
-  out.push_back(Vit("deit", VitKind::kDeiT, "deit."));
+  // The family builders vision templates instantiate (data/templates/vision, audio/ for AST).
+  out.push_back(Vit("vit", "vit."));
+  out.push_back(Vit("deit", "deit.", {{"leading_tokens", {"cls_token", "distillation_token"}}}));
+  out.push_back(WithPieces("convnext", {"names", "block"}, BuildConvNextFromPieces));
+  out.push_back(WithPieces("swin", {"final_norm"}, BuildSwin));
+  out.push_back(WithPieces("segformer", {"names"}, BuildSegformer));
+  out.push_back(WithPieces("poolformer", {}, BuildPoolFormer));
+  out.push_back(WithPieces("mobilenet_v1", {}, BuildMobileNetV1));
+  out.push_back(WithPieces("mobilenet_v2", {}, BuildMobileNetV2));
+  out.push_back(WithPieces("regnet", {}, BuildRegNet));
   out.push_back(DualEncoder("clip", ClipFamily::kClip));
   out.push_back(DualEncoder("siglip", ClipFamily::kSiglip));
   out.push_back(TextTower("clip_text_model", ClipFamily::kClip));

@@ -9,14 +9,20 @@ namespace ipfs_accel::models {
 std::string PatchEmbeddings(GraphBuilder& g, const std::string& pixels, const std::string& prefix,
                             int64_t channels, int64_t hidden, int64_t patch_h, int64_t patch_w,
                             bool bias) {
-  std::vector<std::string> inputs = {
-      pixels,
-      g.Weight(prefix + ".weight", {hidden, channels, patch_h, patch_w}, WeightInit::kNormal)};
+  return ConvPatchEmbeddings(g, pixels, prefix, channels, hidden, {patch_h, patch_w},
+                             {patch_h, patch_w}, bias);
+}
+
+std::string ConvPatchEmbeddings(GraphBuilder& g, const std::string& x, const std::string& prefix,
+                                int64_t channels, int64_t hidden,
+                                const std::vector<int64_t>& kernel,
+                                const std::vector<int64_t>& strides, bool bias) {
+  core::Shape shape = {hidden, channels};
+  shape.insert(shape.end(), kernel.begin(), kernel.end());
+  std::vector<std::string> inputs = {x, g.Weight(prefix + ".weight", shape, WeightInit::kNormal)};
   if (bias) inputs.push_back(g.Weight(prefix + ".bias", {hidden}, WeightInit::kZeros));
   const std::string grid =
-      g.Node("Conv", inputs,
-             {{"kernel_shape", std::vector<int64_t>{patch_h, patch_w}},
-              {"strides", std::vector<int64_t>{patch_h, patch_w}}});  // [b, hidden, gh, gw]
+      g.Node("Conv", inputs, {{"kernel_shape", kernel}, {"strides", strides}});  // [b, hidden, ...]
   const std::string flat = g.Node("Reshape", {grid, g.ConstInt64({0, hidden, -1})});
   return g.Node("Transpose", {flat}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
 }
@@ -58,24 +64,34 @@ std::string ScaledDotProductAttention(GraphBuilder& g, const std::string& q, con
   return g.Node("Reshape", {ctx, g.ConstInt64({0, 0, heads * head_dim})});
 }
 
-std::string PreNormAttentionBlock(GraphBuilder& g, const PreNormLayerShape& s,
-                                  const PreNormLayerNames& n, const std::string& x,
-                                  const std::string& additive_mask) {
+std::string PreNormAttention(GraphBuilder& g, const PreNormLayerShape& s,
+                             const PreNormLayerNames& n, const std::string& x,
+                             const std::string& additive_mask) {
   const std::string normed = g.LayerNorm(x, n.norm1, s.hidden, s.eps);
   const std::string q = g.Linear(normed, n.query, s.hidden, s.hidden, s.qkv_bias);
-  const std::string k = g.Linear(normed, n.key, s.hidden, s.hidden, s.qkv_bias);
+  const std::string k = g.Linear(normed, n.key, s.hidden, s.hidden, s.qkv_bias && s.key_bias);
   const std::string v = g.Linear(normed, n.value, s.hidden, s.hidden, s.qkv_bias);
   const std::string ctx =
       ScaledDotProductAttention(g, q, k, v, s.heads, s.hidden / s.heads, additive_mask);
-  return g.Node("Add", {x, g.Linear(ctx, n.attention_out, s.hidden, s.hidden)});
+  return g.Linear(ctx, n.attention_out, s.hidden, s.hidden);
+}
+
+std::string PreNormAttentionBlock(GraphBuilder& g, const PreNormLayerShape& s,
+                                  const PreNormLayerNames& n, const std::string& x,
+                                  const std::string& additive_mask) {
+  return g.Node("Add", {x, PreNormAttention(g, s, n, x, additive_mask)});
+}
+
+std::string PreNormMlp(GraphBuilder& g, const PreNormLayerShape& s, const PreNormLayerNames& n,
+                       const std::string& h) {
+  const std::string m =
+      g.Linear(g.LayerNorm(h, n.norm2, s.hidden, s.eps), n.fc1, s.hidden, s.intermediate);
+  return g.Linear(Activation(g, m, s.act), n.fc2, s.intermediate, s.hidden);
 }
 
 std::string PreNormMlpBlock(GraphBuilder& g, const PreNormLayerShape& s, const PreNormLayerNames& n,
                             const std::string& h) {
-  std::string m =
-      g.Linear(g.LayerNorm(h, n.norm2, s.hidden, s.eps), n.fc1, s.hidden, s.intermediate);
-  m = g.Linear(Activation(g, m, s.act), n.fc2, s.intermediate, s.hidden);
-  return g.Node("Add", {h, m});
+  return g.Node("Add", {h, PreNormMlp(g, s, n, h)});
 }
 
 std::string PreNormEncoderLayer(GraphBuilder& g, const PreNormLayerShape& s,

@@ -17,6 +17,13 @@ namespace ipfs_accel::models {
 std::string PatchEmbeddings(GraphBuilder& g, const std::string& pixels, const std::string& prefix,
                             int64_t channels, int64_t hidden, int64_t patch_h, int64_t patch_w,
                             bool bias);
+// The same for any convolution whose output is flattened into tokens: kernel and strides of one
+// to three spatial axes (AST's overlapping spectrogram patches, ViViT's 3-D tubelets) over
+// x [batch, channels, ...]; the weight is [hidden, channels, kernel...].
+std::string ConvPatchEmbeddings(GraphBuilder& g, const std::string& x, const std::string& prefix,
+                                int64_t channels, int64_t hidden,
+                                const std::vector<int64_t>& kernel,
+                                const std::vector<int64_t>& strides, bool bias);
 
 // `token` (a [hidden] vector or a [1, 1, hidden] parameter) as [batch, 1, hidden], with the batch
 // size of `like` (any tensor whose axis 0 is the batch).
@@ -41,6 +48,7 @@ struct PreNormLayerShape {
   double eps;
   std::string act;       // HF hidden_act
   bool qkv_bias = true;  // ViT's qkv_bias; CLIP and SigLIP always have biases
+  bool key_bias = true;  // BEiT's key has none (its query and value have qkv_bias's)
 };
 
 // HF's module names for one layer (full names without ".weight"/".bias").
@@ -67,6 +75,13 @@ std::string PreNormAttentionBlock(GraphBuilder& g, const PreNormLayerShape& s,
                                   const std::string& additive_mask);
 std::string PreNormMlpBlock(GraphBuilder& g, const PreNormLayerShape& s,
                             const PreNormLayerNames& names, const std::string& h);
+// The blocks' branches before their residual sum, for layers that scale a branch first (DINOv2's
+// layer scale): attention_out(attn(norm1(x))) and fc2(act(fc1(norm2(h)))).
+std::string PreNormAttention(GraphBuilder& g, const PreNormLayerShape& s,
+                             const PreNormLayerNames& names, const std::string& x,
+                             const std::string& additive_mask);
+std::string PreNormMlp(GraphBuilder& g, const PreNormLayerShape& s, const PreNormLayerNames& names,
+                       const std::string& h);
 
 // Row `index` of axis 1 of [batch, n, hidden]: [batch, hidden].
 std::string TokenAt(GraphBuilder& g, const std::string& x, int64_t index);

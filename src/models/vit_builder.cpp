@@ -1,6 +1,7 @@
 #include "vit_builder.h"
 
 #include <algorithm>
+#include <set>
 #include <tuple>
 #include <utility>
 
@@ -16,6 +17,7 @@ namespace {
 
 using core::Error;
 using core::ErrorKind;
+using nlohmann::json;
 
 // An int or a two-element [height, width] list (HF's collections.abc.Iterable case).
 std::pair<int64_t, int64_t> SizePair(const HfConfig& c, const std::string& key, int64_t fallback) {
@@ -27,7 +29,19 @@ std::pair<int64_t, int64_t> SizePair(const HfConfig& c, const std::string& key, 
   return {n, n};
 }
 
-PreNormLayerNames LayerNames(int64_t l) {
+// ViViT's tubelet_size: [time, height, width].
+std::vector<int64_t> Triple(const HfConfig& c, const std::string& key,
+                            std::vector<int64_t> fallback) {
+  if (!c.Has(key)) return fallback;
+  const json& v = c.json()[key];
+  if (!v.is_array() || v.size() != 3 ||
+      !std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_number_integer(); }))
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': {} is not a list of three integers", c.origin(), key));
+  return v.get<std::vector<int64_t>>();
+}
+
+PreNormLayerNames VitLayerNames(int64_t l) {
   const std::string p = fmt::format("encoder.layer.{}.", l);
   return {p + "layernorm_before",        p + "attention.attention.query",
           p + "attention.attention.key", p + "attention.attention.value",
@@ -35,91 +49,474 @@ PreNormLayerNames LayerNames(int64_t l) {
           p + "intermediate.dense",      p + "output.dense"};
 }
 
+PreNormLayerNames Dinov2LayerNames(int64_t l) {
+  const std::string p = fmt::format("encoder.layer.{}.", l);
+  return {p + "norm1",
+          p + "attention.attention.query",
+          p + "attention.attention.key",
+          p + "attention.attention.value",
+          p + "attention.output.dense",
+          p + "norm2",
+          p + "mlp.fc1",
+          p + "mlp.fc2"};
+}
+
+// ----- Pieces
+// -------------------------------------------------------------------------------------
+
+// A piece's value: "$key" is the config's value of key (null when the config has none).
+json Resolve(const json& v, const HfConfig& c) {
+  if (v.is_string() && !v.get<std::string>().empty() && v.get<std::string>()[0] == '$') {
+    const std::string key = v.get<std::string>().substr(1);
+    return c.Has(key) ? c.json()[key] : json();
+  }
+  return v;
+}
+
+[[noreturn]] void BadPiece(const HfConfig& c, const std::string& key, const json& v) {
+  throw Error(ErrorKind::kCorrupt, fmt::format("'{}': the vit builder's piece {} = {} is not one "
+                                               "it knows (docs/templates.md)",
+                                               c.origin(), key, v.dump()));
+}
+
+std::string PieceChoice(const json& v, const HfConfig& c, const std::string& key,
+                        const std::set<std::string>& allowed) {
+  if (!v.is_string() || !allowed.count(v.get<std::string>())) BadPiece(c, key, v);
+  return v.get<std::string>();
+}
+
+bool PieceBool(const json& v, const HfConfig& c, const std::string& key, bool if_null) {
+  if (v.is_null()) return if_null;
+  if (!v.is_boolean()) BadPiece(c, key, v);
+  return v.get<bool>();
+}
+
+int64_t PieceCount(const json& v, const HfConfig& c, const std::string& key) {
+  if (v.is_null()) return 0;
+  if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 4096)
+    BadPiece(c, key, v);
+  return v.get<int64_t>();
+}
+
+// ----- Embeddings
+// ---------------------------------------------------------------------------------
+
+// The graph input and its patches as tokens [batch, patches, hidden].
+std::string PatchTokens(GraphBuilder& g, const VitShape& s, const VitVariant& v, const Dim& batch) {
+  const std::string prefix = "embeddings.patch_embeddings.projection";
+  if (v.patches == "tubelet") {
+    g.Input("pixel_values", onnx::TensorProto::FLOAT,
+            {batch, s.frames, s.channels, s.image_h, s.image_w});
+    // [b, frames, c, h, w] -> [b, c, frames, h, w] for the Conv3d.
+    const std::string x =
+        g.Node("Transpose", {"pixel_values"}, {{"perm", std::vector<int64_t>{0, 2, 1, 3, 4}}});
+    const std::vector<int64_t> k = {s.tubelet_t, s.patch_h, s.patch_w};
+    return ConvPatchEmbeddings(g, x, prefix, s.channels, s.hidden, k, k, /*bias=*/true);
+  }
+  if (v.patches == "spectrogram") {
+    g.Input("input_values", onnx::TensorProto::FLOAT, {batch, s.max_length, s.mel_bins});
+    // [b, time, mel] -> [b, 1, mel, time]: frequency is the convolution's first axis.
+    const std::string x =
+        g.Node("Transpose", {g.Node("Unsqueeze", {"input_values", g.ConstInt64({1})})},
+               {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
+    return ConvPatchEmbeddings(g, x, prefix, 1, s.hidden, {s.patch_h, s.patch_w},
+                               {s.frequency_stride, s.time_stride}, /*bias=*/true);
+  }
+  g.Input("pixel_values", onnx::TensorProto::FLOAT, {batch, s.channels, s.image_h, s.image_w});
+  return PatchEmbeddings(g, "pixel_values", prefix, s.channels, s.hidden, s.patch_h, s.patch_w,
+                         /*bias=*/true);
+}
+
+// `param` [1, n, hidden] repeated over the batch of `like`.
+std::string ExpandOverBatch(GraphBuilder& g, const std::string& param, const std::string& like,
+                            int64_t n, int64_t hidden) {
+  const std::string batch =
+      g.Node("Slice", {g.Node("Shape", {like}), g.ConstInt64({0}), g.ConstInt64({1})});
+  return g.Node("Expand", {param, g.Node("Concat", {batch, g.ConstInt64({n, hidden})},
+                                         {{"axis", int64_t{0}}})});
+}
+
+std::string SliceTokens(GraphBuilder& g, const std::string& x, int64_t begin, int64_t end) {
+  return g.Node("Slice", {x, g.ConstInt64({begin}), g.ConstInt64({end}), g.ConstInt64({1})});
+}
+
+// Patches with their tokens and position embeddings: [batch, tokens, hidden].
+std::string Embeddings(GraphBuilder& g, const VitShape& s, const VitVariant& v, const Dim& batch,
+                       int64_t tokens) {
+  std::string x = PatchTokens(g, s, v, batch);
+  std::vector<std::string> leading;
+  for (const auto& name : v.leading_tokens)
+    leading.push_back(g.Weight("embeddings." + name, {1, 1, s.hidden}, WeightInit::kNormal));
+  if (v.mask_token) {
+    const core::Shape shape =
+        v.layer == "dinov2" ? core::Shape{1, s.hidden} : core::Shape{1, 1, s.hidden};
+    g.UnusedWeight("embeddings.mask_token", shape, WeightInit::kZeros);
+  }
+  if (!leading.empty()) x = PrependTokens(g, leading, x, s.hidden);
+  if (!v.trailing_tokens.empty()) {
+    const std::string t = g.Weight("embeddings." + v.trailing_tokens,
+                                   {1, v.trailing_count, s.hidden}, WeightInit::kNormal);
+    x = g.Node("Concat", {x, ExpandOverBatch(g, t, x, v.trailing_count, s.hidden)},
+               {{"axis", int64_t{1}}});
+  }
+  if (v.position_embeddings)
+    x = g.Node("Add", {x, g.Weight("embeddings.position_embeddings", {1, tokens, s.hidden},
+                                   WeightInit::kNormal)});
+  if (v.registers == 0) return x;
+  const std::string r =
+      g.Weight("embeddings.register_tokens", {1, v.registers, s.hidden}, WeightInit::kZeros);
+  return g.Node("Concat",
+                {SliceTokens(g, x, 0, 1), ExpandOverBatch(g, r, x, v.registers, s.hidden),
+                 SliceTokens(g, x, 1, tokens)},
+                {{"axis", int64_t{1}}});
+}
+
+// ----- Layers
+// -------------------------------------------------------------------------------------
+
+PreNormLayerShape LayerShape(const VitShape& s) {
+  return PreNormLayerShape{.hidden = s.hidden,
+                           .heads = s.heads,
+                           .intermediate = s.intermediate,
+                           .eps = s.eps,
+                           .act = s.act,
+                           .qkv_bias = s.qkv_bias};
+}
+
+// Dinov2SwiGLUFFN: weights_out(silu(a) * b) with a, b the halves of weights_in(x).
+std::string SwiGluMlp(GraphBuilder& g, const PreNormLayerShape& s, const std::string& prefix,
+                      const std::string& h) {
+  const int64_t inner = s.intermediate;
+  const std::string both = g.Linear(h, prefix + ".weights_in", s.hidden, 2 * inner);
+  const auto halves =
+      g.NodeN("Split", {both, g.ConstInt64({inner, inner})}, 2, {{"axis", int64_t{-1}}});
+  const std::string gated = g.Node("Mul", {Activation(g, halves[0], "silu"), halves[1]});
+  return g.Linear(gated, prefix + ".weights_out", inner, s.hidden);
+}
+
+// Where a layer with scaled branches keeps its scales: DINOv2's layer_scale1.lambda1, BEiT's
+// lambda_1 ("" for none).
+struct LayerScaleNames {
+  std::string attention, mlp;
+};
+
+// Dinov2Layer, BeitLayer: x + ls1 * attn(norm1(x)), then h + ls2 * mlp(norm2(h)); `bias` is added
+// to the attention scores (BEiT's relative position bias) or "".
+std::string ScaledLayer(GraphBuilder& g, const PreNormLayerShape& s, const PreNormLayerNames& n,
+                        const LayerScaleNames& scales, bool swiglu, const std::string& x,
+                        const std::string& bias) {
+  auto scale = [&](const std::string& branch, const std::string& name) {
+    if (name.empty()) return branch;
+    return g.Node("Mul", {branch, g.Weight(name, {s.hidden}, WeightInit::kOnes)});
+  };
+  const std::string h =
+      g.Node("Add", {x, scale(PreNormAttention(g, s, n, x, bias), scales.attention)});
+  const std::string mlp = swiglu ? SwiGluMlp(g, s, n.fc1.substr(0, n.fc1.rfind('.')),
+                                             g.LayerNorm(h, n.norm2, s.hidden, s.eps))
+                                 : PreNormMlp(g, s, n, h);
+  return g.Node("Add", {h, scale(mlp, scales.mlp)});
+}
+
+// BEiT's relative position index over a wh x ww grid and its CLS token (row and column 0), as
+// BeitRelativePositionBias builds it: the table's last three rows are CLS-to-patch, patch-to-CLS
+// and CLS-to-CLS.
+std::vector<int64_t> RelativePositionIndex(int64_t wh, int64_t ww) {
+  const int64_t n = wh * ww + 1, distances = (2 * wh - 1) * (2 * ww - 1) + 3;
+  std::vector<int64_t> index(static_cast<size_t>(n * n));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t value;
+      if (i == 0 && j == 0) {
+        value = distances - 1;
+      } else if (i == 0) {
+        value = distances - 3;
+      } else if (j == 0) {
+        value = distances - 2;
+      } else {
+        const int64_t dh = (i - 1) / ww - (j - 1) / ww + wh - 1;
+        const int64_t dw = (i - 1) % ww - (j - 1) % ww + ww - 1;
+        value = dh * (2 * ww - 1) + dw;
+      }
+      index[static_cast<size_t>(i * n + j)] = value;
+    }
+  return index;
+}
+
+// prefix.relative_position_bias_table gathered into [heads, n, n] by `index` (a constant).
+std::string RelativePositionBias(GraphBuilder& g, const VitShape& s, const std::string& prefix,
+                                 const std::string& index) {
+  const int64_t wh = s.image_h / s.patch_h, ww = s.image_w / s.patch_w, n = wh * ww + 1;
+  const std::string table =
+      g.Weight(prefix + ".relative_position_bias_table", {(2 * wh - 1) * (2 * ww - 1) + 3, s.heads},
+               WeightInit::kZeros);
+  const std::string rows = g.Node(
+      "Reshape",
+      {g.Node("Gather", {table, index}, {{"axis", int64_t{0}}}), g.ConstInt64({n, n, s.heads})});
+  return g.Node("Transpose", {rows}, {{"perm", std::vector<int64_t>{2, 0, 1}}});
+}
+
+std::string Layer(GraphBuilder& g, const VitShape& s, const VitVariant& v, int64_t l,
+                  const std::string& x, const std::string& bias) {
+  PreNormLayerShape shape = LayerShape(s);
+  const std::string p = fmt::format("encoder.layer.{}.", l);
+  if (v.layer == "dinov2")
+    return ScaledLayer(g, shape, Dinov2LayerNames(l),
+                       {p + "layer_scale1.lambda1", p + "layer_scale2.lambda1"}, v.swiglu, x, "");
+  if (v.layer == "beit") {
+    shape.key_bias = false;
+    LayerScaleNames scales;
+    if (s.layer_scale) scales = {p + "lambda_1", p + "lambda_2"};
+    return ScaledLayer(g, shape, VitLayerNames(l), scales, false, x, bias);
+  }
+  return PreNormEncoderLayer(g, shape, VitLayerNames(l), x, "");
+}
+
+std::string Encoder(GraphBuilder& g, const VitShape& s, const VitVariant& v, std::string x,
+                    int64_t tokens) {
+  std::string mid, index, shared;
+  if (v.mid_position_embeddings && s.layers > 1)
+    mid = g.Weight("encoder.mid_position_embeddings", {s.layers - 1, 1, tokens, s.hidden},
+                   WeightInit::kNormal);
+  if (v.relative_position_bias || v.shared_relative_position_bias)
+    index = g.ConstInt64(RelativePositionIndex(s.image_h / s.patch_h, s.image_w / s.patch_w));
+  if (v.shared_relative_position_bias)
+    shared = RelativePositionBias(g, s, "encoder.relative_position_bias", index);
+  for (int64_t l = 0; l < s.layers; ++l) {
+    std::string bias = shared;
+    if (v.relative_position_bias)
+      bias = RelativePositionBias(
+          g, s, fmt::format("encoder.layer.{}.attention.attention.relative_position_bias", l),
+          index);
+    x = Layer(g, s, v, l, x, bias);
+    if (!mid.empty() && l < s.layers - 1) {
+      const std::string at = g.Node("Gather", {mid, g.ConstInt64({l})}, {{"axis", int64_t{0}}});
+      x = g.Node("Add", {x, g.Node("Squeeze", {at, g.ConstInt64({0})})});
+    }
+  }
+  return x;
+}
+
+// ----- Sizes
+// --------------------------------------------------------------------------------------
+
+void ReadPatchGrid(const HfConfig& c, const VitVariant& v, VitShape& s) {
+  if (v.patches == "tubelet") {
+    const std::vector<int64_t> t = Triple(c, "tubelet_size", {2, 16, 16});
+    s.tubelet_t = t[0];
+    s.patch_h = t[1];
+    s.patch_w = t[2];
+    s.frames = c.Int("num_frames", 32);
+  } else if (v.patches == "spectrogram") {
+    s.patch_h = s.patch_w = c.Int("patch_size", 16);  // ASTPatchEmbeddings squares an int
+    s.max_length = c.Int("max_length", 1024);
+    s.mel_bins = c.Int("num_mel_bins", 128);
+    s.frequency_stride = c.Int("frequency_stride", 10);
+    s.time_stride = c.Int("time_stride", 10);
+    s.channels = 1;
+  } else {
+    std::tie(s.patch_h, s.patch_w) = SizePair(c, "patch_size", 16);
+  }
+}
+
+void CheckPositive(const HfConfig& c, const std::vector<std::pair<const char*, int64_t>>& values) {
+  for (const auto& [key, value] : values)
+    if (value <= 0)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': {} is {}; it must be positive", c.origin(), key, value));
+}
+
+void CountPatches(const HfConfig& c, const VitVariant& v, VitShape& s) {
+  if (v.patches == "spectrogram") {
+    CheckPositive(c, {{"frequency_stride", s.frequency_stride}, {"time_stride", s.time_stride}});
+    if (s.mel_bins < s.patch_h || s.max_length < s.patch_w)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': a {}x{} spectrogram is smaller than patch_size {}", c.origin(),
+                              s.mel_bins, s.max_length, s.patch_h));
+    s.num_patches = ((s.mel_bins - s.patch_h) / s.frequency_stride + 1) *
+                    ((s.max_length - s.patch_w) / s.time_stride + 1);
+    return;
+  }
+  if (s.image_h < s.patch_h || s.image_w < s.patch_w)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': image_size {}x{} is smaller than "
+                            "patch_size {}x{}",
+                            c.origin(), s.image_h, s.image_w, s.patch_h, s.patch_w));
+  if (v.patches == "tubelet") {
+    CheckPositive(c, {{"tubelet_size", s.tubelet_t}, {"num_frames", s.frames}});
+    if (s.frames < s.tubelet_t)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': num_frames {} is fewer than the tubelet's {}", c.origin(),
+                              s.frames, s.tubelet_t));
+  }
+  s.num_patches = (s.frames / s.tubelet_t) * (s.image_h / s.patch_h) * (s.image_w / s.patch_w);
+}
+
+// DINOv2's MLP width: int(hidden_size * mlp_ratio), and SwiGLU's rounding of two thirds of it
+// to a multiple of 8.
+int64_t Dinov2Intermediate(const HfConfig& c, const VitVariant& v, int64_t hidden) {
+  const auto width = static_cast<int64_t>(static_cast<double>(hidden) * c.Double("mlp_ratio", 4));
+  if (!v.swiglu) return width;
+  return (static_cast<int64_t>(static_cast<double>(width) * 2 / 3) + 7) / 8 * 8;
+}
+
 }  // namespace
 
-VitShape ReadVitShape(const HfConfig& c) {
+VitVariant ReadVitVariant(const json& pieces, const HfConfig& c) {
+  VitVariant v;
+  if (!pieces.is_object()) BadPiece(c, "pieces", pieces);
+  for (const auto& [key, raw] : pieces.items()) {
+    const json value = Resolve(raw, c);
+    if (key == "patches") {
+      v.patches = PieceChoice(value, c, key, {"image", "tubelet", "spectrogram"});
+    } else if (key == "leading_tokens") {
+      if (!value.is_array()) BadPiece(c, key, value);
+      v.leading_tokens.clear();
+      for (const auto& t : value)
+        v.leading_tokens.push_back(PieceChoice(t, c, key, {"cls_token", "distillation_token"}));
+    } else if (key == "trailing_tokens") {
+      if (!value.is_object() || !value.contains("name") || !value.contains("count"))
+        BadPiece(c, key, value);
+      v.trailing_tokens = PieceChoice(value["name"], c, key, {"detection_tokens"});
+      v.trailing_count = PieceCount(Resolve(value["count"], c), c, key);
+    } else if (key == "registers") {
+      v.registers = PieceCount(value, c, key);
+    } else if (key == "mask_token") {
+      v.mask_token = PieceBool(value, c, key, false);
+    } else if (key == "position_embeddings") {
+      v.position_embeddings = PieceBool(value, c, key, false);
+    } else if (key == "relative_position_bias") {
+      v.relative_position_bias = PieceBool(value, c, key, false);
+    } else if (key == "shared_relative_position_bias") {
+      v.shared_relative_position_bias = PieceBool(value, c, key, false);
+    } else if (key == "pooler_classes") {
+      if (!value.is_array()) BadPiece(c, key, value);
+      for (const auto& name : value) {
+        if (!name.is_string()) BadPiece(c, key, value);
+        v.pooler_classes.push_back(name.get<std::string>());
+      }
+    } else if (key == "layer") {
+      v.layer = PieceChoice(value, c, key, {"vit", "dinov2", "beit"});
+    } else if (key == "swiglu") {
+      v.swiglu = PieceBool(value, c, key, false);
+    } else if (key == "mid_position_embeddings") {
+      v.mid_position_embeddings = PieceBool(value, c, key, false);
+    } else if (key == "pooler") {
+      v.pooler =
+          PieceChoice(value, c, key, {"dense", "first_token", "mean_first_two", "beit", "none"});
+    } else {
+      BadPiece(c, key, raw);
+    }
+  }
+  if (v.trailing_count == 0) v.trailing_tokens.clear();
+  return v;
+}
+
+VitShape ReadVitShape(const HfConfig& c, const VitVariant& v) {
   // ViTConfig and DeiTConfig share these defaults (vit-base-patch16-224).
   VitShape s{};
   s.hidden = c.Int("hidden_size", 768);
   s.layers = c.Int("num_hidden_layers", 12);
   s.heads = c.Int("num_attention_heads", 12);
-  s.intermediate = c.Int("intermediate_size", 3072);
+  s.intermediate =
+      v.layer == "dinov2" ? Dinov2Intermediate(c, v, s.hidden) : c.Int("intermediate_size", 3072);
   s.channels = c.Int("num_channels", 3);
   std::tie(s.image_h, s.image_w) = SizePair(c, "image_size", 224);
-  std::tie(s.patch_h, s.patch_w) = SizePair(c, "patch_size", 16);
+  ReadPatchGrid(c, v, s);
   s.pooler_size = c.Int("pooler_output_size", s.hidden);
   s.eps = c.Double("layer_norm_eps", 1e-12);
   s.act = c.String("hidden_act", "gelu");
   s.pooler_act = c.String("pooler_act", "tanh");
   s.qkv_bias = c.Bool("qkv_bias", true);
+  s.layer_scale = c.Double("layer_scale_init_value", 0.1) > 0;
+  s.mean_pooling = c.Bool("use_mean_pooling", true);
 
   const std::string& origin = c.origin();
   if (s.heads <= 0 || s.hidden % s.heads != 0)
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': hidden_size {} is not a multiple of num_attention_heads {}",
                             origin, s.hidden, s.heads));
-  for (const auto& [key, value] : {std::pair<const char*, int64_t>{"num_hidden_layers", s.layers},
-                                   {"intermediate_size", s.intermediate},
-                                   {"num_channels", s.channels},
-                                   {"patch_size", std::min(s.patch_h, s.patch_w)},
-                                   {"pooler_output_size", s.pooler_size}})
-    if (value <= 0)
-      throw Error(ErrorKind::kCorrupt,
-                  fmt::format("'{}': {} is {}; it must be positive", origin, key, value));
-  if (s.image_h < s.patch_h || s.image_w < s.patch_w)
-    throw Error(ErrorKind::kCorrupt,
-                fmt::format("'{}': image_size {}x{} is smaller than "
-                            "patch_size {}x{}",
-                            origin, s.image_h, s.image_w, s.patch_h, s.patch_w));
+  CheckPositive(c, {{"num_hidden_layers", s.layers},
+                    {"intermediate_size", s.intermediate},
+                    {"num_channels", s.channels},
+                    {"patch_size", std::min(s.patch_h, s.patch_w)},
+                    {"pooler_output_size", s.pooler_size}});
+  CountPatches(c, v, s);
+  // DINOv2 resamples its position grid (bicubic) for any image that is not square, even one of
+  // the configured size; a square image of the configured size takes them as they are.
+  const bool resamples = v.layer == "dinov2" || (v.layer == "beit" && v.position_embeddings);
+  if (resamples && s.image_h != s.image_w)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': image_size {}x{} is not square; {} resamples its position "
+                            "embeddings for such images, which this builder does not",
+                            origin, s.image_h, s.image_w, v.layer == "beit" ? "BEiT" : "DINOv2"));
   return s;
 }
 
-bool VitHasPooler(const HfConfig& c) {
-  if (!c.Has("architectures") || !c.json()["architectures"].is_array()) return true;
-  for (const auto& a : c.json()["architectures"]) {
-    if (!a.is_string()) continue;
-    const std::string name = a.get<std::string>();
-    for (const char* head :
-         {"ViTForImageClassification", "ViTForMaskedImageModeling", "DeiTForImageClassification",
-          "DeiTForImageClassificationWithTeacher", "DeiTForMaskedImageModeling"})
-      if (name == head) return false;
-  }
-  return true;
+namespace {
+
+// Whether config.json's architectures names one of `classes`.
+bool NamesAnyClass(const HfConfig& c, const std::vector<std::string>& classes) {
+  if (!c.Has("architectures") || !c.json()["architectures"].is_array()) return false;
+  for (const auto& a : c.json()["architectures"])
+    if (a.is_string() &&
+        std::find(classes.begin(), classes.end(), a.get<std::string>()) != classes.end())
+      return true;
+  return false;
 }
 
-void BuildVit(const HfConfig& config, VitKind kind, bool pooler, GraphBuilder& g) {
-  const VitShape s = ReadVitShape(config);
+}  // namespace
+
+bool VitHasPooler(const HfConfig& c) {
+  return !NamesAnyClass(
+      c, {"ViTForImageClassification", "ViTForMaskedImageModeling", "DeiTForImageClassification",
+          "DeiTForImageClassificationWithTeacher", "DeiTForMaskedImageModeling",
+          "YolosForObjectDetection", "VivitForVideoClassification", "BeitForMaskedImageModeling",
+          "BeitForSemanticSegmentation"});
+}
+
+namespace {
+
+// BeitPooler: pooler.layernorm over the mean of the patch tokens (all but token 0) with
+// use_mean_pooling, else token 0.
+std::string BeitPooled(GraphBuilder& g, const VitShape& s, const std::string& x, int64_t tokens) {
+  if (!s.mean_pooling) return TokenAt(g, x, 0);
+  const std::string patches = SliceTokens(g, x, 1, tokens);
+  const std::string mean = g.Node("ReduceMean", {patches},
+                                  {{"axes", std::vector<int64_t>{1}}, {"keepdims", int64_t{0}}});
+  return g.LayerNorm(mean, "pooler.layernorm", s.hidden, s.eps);
+}
+
+}  // namespace
+
+void BuildVit(const HfConfig& config, const VitVariant& v, bool pooler, GraphBuilder& g) {
+  const VitShape s = ReadVitShape(config, v);
   const Dim batch = std::string("batch");
-  g.Input("pixel_values", onnx::TensorProto::FLOAT, {batch, s.channels, s.image_h, s.image_w});
-
-  std::string x = PatchEmbeddings(g, "pixel_values", "embeddings.patch_embeddings.projection",
-                                  s.channels, s.hidden, s.patch_h, s.patch_w, /*bias=*/true);
-  std::vector<std::string> extra = {
-      g.Weight("embeddings.cls_token", {1, 1, s.hidden}, WeightInit::kNormal)};
-  if (kind == VitKind::kDeiT)
-    extra.push_back(
-        g.Weight("embeddings.distillation_token", {1, 1, s.hidden}, WeightInit::kNormal));
-  x = PrependTokens(g, extra, x, s.hidden);
-  const int64_t tokens = s.patches() + static_cast<int64_t>(extra.size());
-  x = g.Node("Add", {x, g.Weight("embeddings.position_embeddings", {1, tokens, s.hidden},
-                                 WeightInit::kNormal)});
-
-  const PreNormLayerShape layer{.hidden = s.hidden,
-                                .heads = s.heads,
-                                .intermediate = s.intermediate,
-                                .eps = s.eps,
-                                .act = s.act,
-                                .qkv_bias = s.qkv_bias};
-  for (int64_t l = 0; l < s.layers; ++l) x = PreNormEncoderLayer(g, layer, LayerNames(l), x, "");
-  x = g.LayerNorm(x, "layernorm", s.hidden, s.eps);
+  const int64_t tokens = s.patches() + static_cast<int64_t>(v.leading_tokens.size()) +
+                         (v.trailing_tokens.empty() ? 0 : v.trailing_count);
+  std::string x = Embeddings(g, s, v, batch, tokens);
+  x = Encoder(g, s, v, x, tokens);
+  // BEiT with mean pooling has no final layernorm (an Identity): its pooler normalises.
+  if (v.pooler != "beit" || !s.mean_pooling) x = g.LayerNorm(x, "layernorm", s.hidden, s.eps);
   g.Node("Identity", {x}, {}, "last_hidden_state");
-  g.Output("last_hidden_state", onnx::TensorProto::FLOAT, {batch, tokens, s.hidden});
+  g.Output("last_hidden_state", onnx::TensorProto::FLOAT, {batch, tokens + v.registers, s.hidden});
 
-  if (!pooler) return;
-  // Token 0 is the CLS token (DeiT's distillation token is token 1 and is not pooled).
-  const std::string dense = g.Linear(TokenAt(g, x, 0), "pooler.dense", s.hidden, s.pooler_size);
-  g.Node("Identity", {Activation(g, dense, s.pooler_act)}, {}, "pooler_output");
-  g.Output("pooler_output", onnx::TensorProto::FLOAT, {batch, s.pooler_size});
+  if (!v.pooler_classes.empty()) pooler = NamesAnyClass(config, v.pooler_classes);
+  if (v.pooler == "none" || ((v.pooler == "dense" || v.pooler == "beit") && !pooler)) return;
+  int64_t size = s.hidden;
+  if (v.pooler == "dense") {
+    // Token 0 is the CLS token (DeiT's distillation token is token 1 and is not pooled).
+    const std::string dense = g.Linear(TokenAt(g, x, 0), "pooler.dense", s.hidden, s.pooler_size);
+    g.Node("Identity", {Activation(g, dense, s.pooler_act)}, {}, "pooler_output");
+    size = s.pooler_size;
+  } else if (v.pooler == "beit") {
+    g.Node("Identity", {BeitPooled(g, s, x, tokens)}, {}, "pooler_output");
+  } else if (v.pooler == "first_token") {
+    g.Node("Identity", {TokenAt(g, x, 0)}, {}, "pooler_output");
+  } else {  // mean_first_two: AST's (h[:, 0] + h[:, 1]) / 2
+    const std::string sum = g.Node("Add", {TokenAt(g, x, 0), TokenAt(g, x, 1)});
+    g.Node("Div", {sum, g.ConstFloat(2.0f)}, {}, "pooler_output");
+  }
+  g.Output("pooler_output", onnx::TensorProto::FLOAT, {batch, size});
 }
 
 }  // namespace ipfs_accel::models

@@ -1,28 +1,72 @@
 #pragma once
-// ViTModel and DeiTModel as ONNX graphs, from one builder: a Conv2d patch embedding, a CLS token
-// (DeiT: and a distillation token after it), learned position embeddings, pre-norm layers
-// (layernorm_before / layernorm_after), a final layernorm and, when the model has one, the pooler
-// (dense + pooler_act on token 0, which is the CLS token in both).
-// Input pixel_values [batch, num_channels, image_height, image_width] float; outputs
-// last_hidden_state [batch, 1 (+1) + patches, hidden] [, pooler_output [batch,
-// pooler_output_size]].
+// The ViT family as ONNX graphs, from one builder: ViTModel and DeiTModel, and the models that are
+// ViT with other pieces (docs/templates.md, builder "vit"): a convolutional patch embedding over
+// images, video tubelets (ViViT) or spectrograms (AST); tokens before the patches (CLS, DeiT's
+// distillation token) or after them (YOLOS's detection tokens); learned position embeddings
+// (YOLOS: also between layers); DINOv2's register tokens, mask token, layer scale and SwiGLU MLP;
+// pre-norm layers, a final layernorm and the model's pooler (ViT's dense + pooler_act on token 0,
+// DINOv2's token 0, AST's mean of tokens 0 and 1, or none).
+// Input pixel_values [batch, num_channels, image_height, image_width] float (ViViT:
+// [batch, num_frames, num_channels, height, width]; AST: input_values [batch, max_length,
+// num_mel_bins]); outputs last_hidden_state [batch, tokens, hidden] [, pooler_output].
 
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "graph_builder.h"
 #include "ipfs_accel/models/hf_config.h"
 
 namespace ipfs_accel::models {
 
-enum class VitKind {
-  kViT,   // embeddings.cls_token
-  kDeiT,  // embeddings.cls_token, embeddings.distillation_token
+// How a model differs from ViTModel: the template's pieces for builder "vit". A piece may be a
+// literal or "$key", the config's value of key.
+struct VitVariant {
+  // "image" (Conv2d patches), "tubelet" (ViViT: Conv3d over [frames, height, width] in
+  // tubelet_size), "spectrogram" (AST: Conv2d of patch_size with frequency_stride/time_stride
+  // over the [num_mel_bins, max_length] spectrogram).
+  std::string patches = "image";
+  // embeddings.<name> [1, 1, hidden] each, before the patches ([] for I-JEPA, which has none).
+  std::vector<std::string> leading_tokens = {"cls_token"};
+  // embeddings.<name> [1, n, hidden] after the patches (YOLOS: detection_tokens), n = count.
+  std::string trailing_tokens;
+  int64_t trailing_count = 0;
+  // DINOv2 with registers: embeddings.register_tokens [1, n, hidden] after token 0, put in after
+  // the position embeddings (which do not cover them).
+  int64_t registers = 0;
+  // embeddings.mask_token (DINOv2: [1, hidden]; BEiT: [1, 1, hidden]), a parameter only masked
+  // pre-training uses.
+  bool mask_token = false;
+  // embeddings.position_embeddings (BEiT's use_absolute_position_embeddings).
+  bool position_embeddings = true;
+  // "vit" (layernorm_before/after, intermediate.dense, output.dense), "dinov2" (norm1/2,
+  // mlp.fc1/fc2 or mlp.weights_in/out with swiglu, layer_scale1/2.lambda1) or "beit" (ViT's
+  // names, a key without bias, lambda_1/lambda_2 when layer_scale_init_value > 0).
+  std::string layer = "vit";
+  // BEiT's relative position bias: a table per layer (...attention.attention.relative_position_
+  // bias) or one shared (encoder.relative_position_bias), added to every attention's scores.
+  bool relative_position_bias = false, shared_relative_position_bias = false;
+  bool swiglu = false;  // DINOv2's use_swiglu_ffn (layer "dinov2")
+  // YOLOS: encoder.mid_position_embeddings [layers - 1, 1, tokens, hidden], one added after each
+  // layer but the last.
+  bool mid_position_embeddings = false;
+  // "dense" (ViT: pooler.dense + pooler_act on token 0, absent from a task head's checkpoint),
+  // "first_token", "mean_first_two" (AST), "beit" (use_mean_pooling: no final layernorm and
+  // pooler.layernorm over the patches' mean; else the final layernorm and token 0), "none".
+  std::string pooler = "dense";
+  // The task classes whose checkpoints have the pooler when the base model has none by default
+  // (Data2VecVisionModel: add_pooling_layer=False); empty: the pooler unless VitHasPooler says.
+  std::vector<std::string> pooler_classes;
 };
 
-// The sizes a ViTConfig / DeiTConfig gives (their defaults filled in) and checked. image_size
-// and patch_size may be one int or [height, width], as HF accepts.
+// Reads a template's pieces (an object; absent keys keep ViTModel's) with "$key" references
+// resolved against `config`. Throws core::Error(kCorrupt) naming a piece it does not know.
+VitVariant ReadVitVariant(const nlohmann::json& pieces, const HfConfig& config);
+
+// The sizes a ViTConfig / DeiTConfig (and the variant's other keys) give, their defaults filled
+// in and checked. image_size and patch_size may be one int or [height, width], as HF accepts.
 struct VitShape {
   int64_t hidden, layers, heads, intermediate, channels;
   int64_t image_h, image_w, patch_h, patch_w;
@@ -30,10 +74,17 @@ struct VitShape {
   double eps;
   std::string act, pooler_act;
   bool qkv_bias;
-  int64_t patches() const { return (image_h / patch_h) * (image_w / patch_w); }
+  // "tubelet": frames and the tubelet's time extent; "spectrogram": the input's sizes and the
+  // patches' strides.
+  int64_t frames = 1, tubelet_t = 1;
+  int64_t max_length = 0, mel_bins = 0, frequency_stride = 0, time_stride = 0;
+  int64_t num_patches = 0;
+  bool layer_scale = true;   // BEiT: layer_scale_init_value > 0
+  bool mean_pooling = true;  // BEiT: use_mean_pooling
+  int64_t patches() const { return num_patches; }
 };
 // Throws core::Error: kCorrupt (sizes that do not fit together).
-VitShape ReadVitShape(const HfConfig& config);
+VitShape ReadVitShape(const HfConfig& config, const VitVariant& variant = {});
 
 // Whether the checkpoint's class builds its base model with the pooler: HF's image-classification
 // and masked-image-modeling heads make ViTModel/DeiTModel with add_pooling_layer=False, so their
@@ -42,7 +93,7 @@ bool VitHasPooler(const HfConfig& config);
 
 // Weights by the base model's names ("embeddings.cls_token", "encoder.layer.N.attention.attention
 // .query.weight", "layernorm.weight", "pooler.dense.weight"); a task head's prefix ("vit.",
-// "deit.") is the weight provider's business.
-void BuildVit(const HfConfig& config, VitKind kind, bool pooler, GraphBuilder& g);
+// "deit.") is the weight provider's business. `pooler` false drops a "dense" pooler.
+void BuildVit(const HfConfig& config, const VitVariant& variant, bool pooler, GraphBuilder& g);
 
 }  // namespace ipfs_accel::models

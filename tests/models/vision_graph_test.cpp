@@ -166,6 +166,47 @@ TEST(VisionCountTest, HfDefaultConfigsMatchHuggingFace) {
             TruthParams("siglip") - TruthParams("siglip_vision_model") - 2);
 }
 
+TEST(VisionCountTest, VitVariantsCountAsHuggingFaceAtTheirDefaults) {
+  // The config keys where each config class's defaults differ from ViTConfig's.
+  const std::map<std::string, json> differences = {
+      {"dinov2", {{"patch_size", 14}, {"use_mask_token", true}, {"use_swiglu_ffn", false}}},
+      {"dinov2_with_registers", {{"num_register_tokens", 4}}},
+      {"vit_msn", json::object()},
+      {"ijepa", json::object()},
+      {"vivit", {{"num_frames", 32}, {"tubelet_size", {2, 16, 16}}}},
+      {"yolos",
+       {{"image_size", {512, 864}},
+        {"num_detection_tokens", 100},
+        {"use_mid_position_embeddings", true}}},
+      {"audio-spectrogram-transformer", json::object()},
+      // BEiT's defaults: no absolute or relative positions, layer scale, mean pooling; HF's
+      // Data2VecVisionModel has no pooler by default, BeitModel has.
+      {"beit", json::object()},
+      {"data2vec-vision", json::object()},
+  };
+  for (const auto& [type, keys] : differences) {
+    json c = keys;
+    c["model_type"] = type;
+    EXPECT_EQ(Build(c).parameters, TruthParams(type)) << type;
+  }
+}
+
+TEST(VisionCountTest, SwinFamilyCountsAsHuggingFaceAtItsDefaults) {
+  for (const char* type :
+       {"swin", "donut-swin", "segformer", "glpn", "pvt_v2", "poolformer", "mobilenet_v1"})
+    EXPECT_EQ(DefaultConfigParams(type), TruthParams(type)) << type;
+}
+
+TEST(VisionCountTest, ConvNextFamilyCountsAsHuggingFaceAtItsDefaults) {
+  // ConvNextModel, ConvNextV2Model (GRN over the 4x MLP instead of layer scale), and
+  // DINOv3ConvNextModel (ConvNeXt under other names).
+  for (const char* type : {"convnext", "convnextv2", "dinov3_convnext"})
+    EXPECT_EQ(DefaultConfigParams(type), TruthParams(type)) << type;
+  json no_scale = {{"model_type", "convnext"}, {"layer_scale_init_value", 0.0}};
+  EXPECT_EQ(Build(no_scale).parameters,
+            TruthParams("convnext") - (3 * 96 + 3 * 192 + 9 * 384 + 3 * 768));
+}
+
 TEST(VisionCountTest, CatalogEntriesCountAsHuggingFace) {
   EXPECT_EQ(CountParameters("vit-base-patch16-224"), 86389248);
   EXPECT_EQ(CountParameters("deit-base-distilled-patch16-224"), 86390784);
@@ -283,6 +324,278 @@ TEST(VisionIoTest, EveryArchitecturePassesOnnxChecks) {
     vision["model_type"] = type;
     ExpectValidOnnx(vision);
   }
+}
+
+json TinyConvNext(const std::string& model_type) {
+  return {{"model_type", model_type},
+          {"hidden_sizes", {8, 16}},
+          {"depths", {1, 2}},
+          {"num_stages", 2},
+          {"image_size", 32}};
+}
+
+TEST(VisionIoTest, ConvNextFamilyBuildsValidGraphsWithHfNames) {
+  for (const char* type : {"convnext", "convnextv2", "dinov3_convnext"})
+    ExpectValidOnnx(TinyConvNext(type));
+  const auto v1 = WeightNames(Build(TinyConvNext("convnext")).proto.graph());
+  for (const char* name :
+       {"embeddings.patch_embeddings.weight", "embeddings.layernorm.bias",
+        "encoder.stages.1.downsampling_layer.0.weight",
+        "encoder.stages.1.downsampling_layer.1.bias", "encoder.stages.1.layers.1.dwconv.weight",
+        "encoder.stages.0.layers.0.pwconv2.weight",
+        "encoder.stages.0.layers.0.layer_scale_parameter", "layernorm.weight"})
+    EXPECT_EQ(v1.count(name), 1u) << name;
+  const auto v2 = WeightNames(Build(TinyConvNext("convnextv2")).proto.graph());
+  EXPECT_EQ(v2.count("encoder.stages.0.layers.0.grn.weight"), 1u);
+  EXPECT_EQ(v2.count("encoder.stages.0.layers.0.layer_scale_parameter"), 0u);
+  const Built d = Build(TinyConvNext("dinov3_convnext"));
+  const auto v3 = WeightNames(d.proto.graph());
+  for (const char* name :
+       {"stages.0.downsample_layers.0.weight", "stages.1.downsample_layers.1.bias",
+        "stages.1.layers.0.depthwise_conv.weight", "stages.1.layers.1.gamma", "layer_norm.weight"})
+    EXPECT_EQ(v3.count(name), 1u) << name;
+  // 32 px / 4 / 2: a 4x4 map, and its mean before it.
+  EXPECT_THAT(Dims(Output(d.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "17", "16"));
+  EXPECT_THAT(Dims(Output(Build(TinyConvNext("convnext")).proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "16", "4", "4"));
+}
+
+TEST(VisionIoTest, VitVariantsBuildValidGraphsWithHfNames) {
+  json dinov2 = TinyVit("dinov2");
+  dinov2.erase("intermediate_size");
+  dinov2.update({{"mlp_ratio", 1.5}, {"use_mask_token", true}});
+  json swiglu = dinov2;
+  swiglu["use_swiglu_ffn"] = true;
+  json registers = dinov2;
+  registers.erase("use_mask_token");  // Dinov2WithRegistersConfig has none: always a mask token
+  registers.update({{"model_type", "dinov2_with_registers"}, {"num_register_tokens", 2}});
+  json vivit = TinyVit("vivit");
+  vivit.update({{"num_frames", 4}, {"tubelet_size", {2, 4, 4}}});
+  json yolos = TinyVit("yolos");
+  yolos.update({{"num_detection_tokens", 3}, {"use_mid_position_embeddings", true}});
+  json ast = TinyVit("audio-spectrogram-transformer");
+  ast.update(
+      {{"max_length", 20}, {"num_mel_bins", 12}, {"frequency_stride", 2}, {"time_stride", 4}});
+  for (const json& c :
+       {dinov2, swiglu, registers, TinyVit("vit_msn"), TinyVit("ijepa"), vivit, yolos, ast})
+    ExpectValidOnnx(c);
+
+  const Built d = Build(registers);
+  const auto names = WeightNames(d.proto.graph());
+  for (const char* name :
+       {"embeddings.cls_token", "embeddings.register_tokens", "encoder.layer.1.norm1.weight",
+        "encoder.layer.1.attention.attention.key.bias", "encoder.layer.1.layer_scale1.lambda1",
+        "encoder.layer.1.mlp.fc2.weight", "encoder.layer.1.layer_scale2.lambda1"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  // The mask token is counted (HF's Dinov2Model has it) but no node uses it.
+  EXPECT_EQ(names.count("embeddings.mask_token"), 0u);
+  EXPECT_THAT(Dims(Output(d.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "19", "16"));  // CLS + 2 registers + 16 patches
+  EXPECT_EQ(WeightNames(Build(swiglu).proto.graph()).count("encoder.layer.0.mlp.weights_in.weight"),
+            1u);
+  // Tubelets: 4 frames in 2, 16x16 pixels in 4x4: 2 * 16 patches and the CLS token.
+  const Built v = Build(vivit);
+  EXPECT_THAT(Dims(v.proto.graph().input(0)),
+              ::testing::ElementsAre("batch", "4", "3", "16", "16"));
+  EXPECT_THAT(Dims(Output(v.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "33", "16"));
+  const Built y = Build(yolos);
+  EXPECT_EQ(WeightNames(y.proto.graph()).count("encoder.mid_position_embeddings"), 1u);
+  EXPECT_THAT(Dims(Output(y.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "20", "16"));  // CLS + 16 patches + 3 detection
+  // AST: (12 - 4) / 2 + 1 = 5 frequency by (20 - 4) / 4 + 1 = 5 time patches, two tokens before.
+  const Built a = Build(ast);
+  EXPECT_THAT(Names(a.proto.graph().input()), ::testing::ElementsAre("input_values"));
+  EXPECT_THAT(Dims(Output(a.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "27", "16"));
+  EXPECT_THAT(Names(Build(TinyVit("vit_msn")).proto.graph().output()),
+              ::testing::ElementsAre("last_hidden_state"));
+  EXPECT_THAT(Dims(Output(Build(TinyVit("ijepa")).proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "16", "16"));  // no CLS token
+}
+
+TEST(VisionCountTest, BeitRelativePositionBiasTables) {
+  // A table of (2*14 - 1)^2 + 3 distances by 12 heads per layer, or one for all (shared).
+  const int64_t table = ((2 * 14 - 1) * (2 * 14 - 1) + 3) * 12;
+  const int64_t base = TruthParams("beit");
+  EXPECT_EQ(Build({{"model_type", "beit"}, {"use_relative_position_bias", true}}).parameters,
+            base + 12 * table);
+  EXPECT_EQ(Build({{"model_type", "beit"}, {"use_shared_relative_position_bias", true}}).parameters,
+            base + table);
+  // Absolute positions (CLS + 196 patches) and the mask token [1, 1, 768].
+  EXPECT_EQ(Build({{"model_type", "beit"},
+                   {"use_absolute_position_embeddings", true},
+                   {"use_mask_token", true}})
+                .parameters,
+            base + 197 * 768 + 768);
+  // A classification checkpoint of data2vec-vision has the pooler's layernorm.
+  EXPECT_EQ(Build({{"model_type", "data2vec-vision"},
+                   {"architectures", {"Data2VecVisionForImageClassification"}}})
+                .parameters,
+            TruthParams("beit"));
+}
+
+TEST(VisionIoTest, BeitBuildsValidGraphsWithHfNames) {
+  json c = TinyVit("beit");
+  c.update({{"use_relative_position_bias", true}, {"use_mean_pooling", false}});
+  ExpectValidOnnx(c);
+  const Built b = Build(c);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name :
+       {"encoder.layer.1.attention.attention.relative_position_bias.relative_position_bias_table",
+        "encoder.layer.1.lambda_1", "encoder.layer.1.lambda_2", "layernorm.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_EQ(names.count("encoder.layer.1.attention.attention.key.bias"), 0u);
+  EXPECT_EQ(names.count("encoder.layer.1.attention.attention.query.bias"), 1u);
+  json shared = TinyVit("data2vec-vision");
+  shared.update({{"use_shared_relative_position_bias", true},
+                 {"architectures", {"Data2VecVisionForImageClassification"}}});
+  ExpectValidOnnx(shared);
+  const auto d = WeightNames(Build(shared).proto.graph());
+  EXPECT_EQ(d.count("encoder.relative_position_bias.relative_position_bias_table"), 1u);
+  EXPECT_EQ(d.count("pooler.layernorm.weight"), 1u);
+  EXPECT_EQ(d.count("layernorm.weight"), 0u);  // mean pooling: the pooler normalises
+}
+
+TEST(VisionConfigTest, Dinov2RefusesNonSquareImages) {
+  json c = TinyVit("dinov2");
+  c["image_size"] = {16, 12};
+  const auto e = CatchError([&] { Build(c); });
+  EXPECT_EQ(e.kind(), ErrorKind::kUnsupported);
+  EXPECT_THAT(e.what(), HasSubstr("not square"));
+}
+
+TEST(VisionIoTest, SwinBuildsValidGraphsWithHfNames) {
+  // 32 px in 2 px patches: a 16 x 16 grid in 4 x 4 windows, then 8 x 8, then 4 x 4 (one window:
+  // not shifted).
+  json c = {{"model_type", "swin"}, {"image_size", 32},       {"patch_size", 2}, {"embed_dim", 8},
+            {"depths", {2, 2, 2}},  {"num_heads", {2, 2, 4}}, {"window_size", 4}};
+  ExpectValidOnnx(c);
+  const Built b = Build(c);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name :
+       {"embeddings.patch_embeddings.projection.weight", "embeddings.norm.weight",
+        "encoder.layers.0.blocks.1.attention.self.relative_position_bias_table",
+        "encoder.layers.0.blocks.1.layernorm_before.weight",
+        "encoder.layers.1.blocks.0.output.dense.bias",
+        "encoder.layers.1.downsample.reduction.weight", "encoder.layers.0.downsample.norm.weight",
+        "layernorm.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "16", "32"));
+  c["model_type"] = "donut-swin";
+  EXPECT_EQ(WeightNames(Build(c).proto.graph()).count("layernorm.weight"), 0u);
+  c["window_size"] = 8;  // the last stage (4 x 4) is smaller than a window
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
+}
+
+TEST(VisionIoTest, MixTransformersBuildValidGraphsWithHfNames) {
+  json c = {{"model_type", "segformer"}, {"image_size", 32},
+            {"hidden_sizes", {8, 16}},   {"depths", {1, 2}},
+            {"sr_ratios", {2, 1}},       {"patch_sizes", {7, 3}},
+            {"strides", {4, 2}},         {"num_attention_heads", {1, 2}},
+            {"mlp_ratios", {2, 2}},      {"num_encoder_blocks", 2}};
+  ExpectValidOnnx(c);
+  const Built b = Build(c);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name :
+       {"encoder.patch_embeddings.0.proj.weight", "encoder.patch_embeddings.1.layer_norm.bias",
+        "encoder.block.0.0.attention.self.sr.weight",
+        "encoder.block.0.0.attention.self.layer_norm.weight",
+        "encoder.block.1.1.attention.output.dense.weight",
+        "encoder.block.1.1.mlp.dwconv.dwconv.bias", "encoder.layer_norm.1.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_EQ(names.count("encoder.block.1.0.attention.self.sr.weight"), 0u);  // sr_ratio 1
+  // 32 px: (32 + 6 - 7) / 4 + 1 = 8, then (8 + 2 - 3) / 2 + 1 = 4.
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "16", "4", "4"));
+  c["model_type"] = "pvt_v2";
+  ExpectValidOnnx(c);
+  const auto pvt = WeightNames(Build(c).proto.graph());
+  for (const char* name :
+       {"encoder.layers.0.patch_embedding.proj.weight",
+        "encoder.layers.0.blocks.0.attention.spatial_reduction.weight",
+        "encoder.layers.1.blocks.1.attention.proj.weight",
+        "encoder.layers.1.blocks.1.mlp.dense2.weight", "encoder.layers.1.layer_norm.bias"})
+    EXPECT_EQ(pvt.count(name), 1u) << name;
+  c["linear_attention"] = true;
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
+}
+
+TEST(VisionIoTest, PoolFormerBuildsAValidGraphWithHfNames) {
+  json c = {{"model_type", "poolformer"}, {"hidden_sizes", {8, 16}}, {"depths", {1, 2}},
+            {"patch_sizes", {7, 3}},      {"strides", {4, 2}},       {"padding", {2, 1}},
+            {"num_encoder_blocks", 2}};
+  ExpectValidOnnx(c);  // any image size: height and width stay symbolic
+  const auto names = WeightNames(Build(c).proto.graph());
+  for (const char* name :
+       {"encoder.patch_embeddings.1.projection.weight", "encoder.block.1.1.before_norm.weight",
+        "encoder.block.1.1.after_norm.bias", "encoder.block.0.0.output.conv1.weight",
+        "encoder.block.0.0.output.conv2.bias", "encoder.block.0.0.layer_scale_1",
+        "encoder.block.0.0.layer_scale_2"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  c["image_size"] = 32;  // (32 + 4 - 7) / 4 + 1 = 8, (8 + 2 - 3) / 2 + 1 = 4
+  EXPECT_THAT(Dims(Output(Build(c).proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "16", "4", "4"));
+}
+
+TEST(VisionIoTest, MobileNetV1BuildsAValidGraphWithHfNames) {
+  json c = {{"model_type", "mobilenet_v1"}, {"image_size", 64}, {"depth_multiplier", 0.25}};
+  ExpectValidOnnx(c);
+  const Built b = Build(c);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name : {"conv_stem.convolution.weight", "conv_stem.normalization.weight",
+                           "layer.0.convolution.weight", "layer.25.normalization.bias"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  // 64 px / 32, 1024 * 0.25 channels; TensorFlow's SAME padding keeps ceil(side / stride).
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "256", "2", "2"));
+  c["tf_padding"] = false;
+  EXPECT_THAT(Dims(Output(Build(c).proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "256", "2", "2"));
+}
+
+TEST(VisionIoTest, MobileNetV2BuildsAValidGraphWithHfNames) {
+  json c = {{"model_type", "mobilenet_v2"}, {"image_size", 64}, {"depth_multiplier", 0.35}};
+  ExpectValidOnnx(c);
+  const Built b = Build(c);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name :
+       {"conv_stem.first_conv.convolution.weight", "conv_stem.conv_3x3.normalization.weight",
+        "conv_stem.reduce_1x1.convolution.weight", "layer.15.expand_1x1.convolution.weight",
+        "layer.15.reduce_1x1.normalization.running_var", "conv_1x1.convolution.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  // A multiplier below 1 keeps the final 1280 channels (finegrained_output).
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "1280", "2", "2"));
+  c["output_stride"] = 8;  // DeepLabV3: dilated instead of strided past 1/8
+  ExpectValidOnnx(c);
+  EXPECT_THAT(Dims(Output(Build(c).proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "1280", "8", "8"));
+}
+
+TEST(VisionIoTest, RegNetBuildsValidGraphsWithHfNames) {
+  json c = {{"model_type", "regnet"}, {"embedding_size", 8}, {"hidden_sizes", {8, 16}},
+            {"depths", {1, 2}},       {"groups_width", 4},   {"image_size", 32}};
+  ExpectValidOnnx(c);
+  const Built b = Build(c);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name :
+       {"embedder.embedder.convolution.weight", "embedder.embedder.normalization.weight",
+        "encoder.stages.0.layers.0.shortcut.convolution.weight",
+        "encoder.stages.1.layers.1.layer.1.convolution.weight",
+        "encoder.stages.1.layers.1.layer.2.attention.0.weight",
+        "encoder.stages.1.layers.1.layer.3.normalization.bias"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  // 32 px halved by the stem and both stages.
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "16", "4", "4"));
+  c["layer_type"] = "x";
+  ExpectValidOnnx(c);
+  EXPECT_EQ(WeightNames(Build(c).proto.graph())
+                .count("encoder.stages.1.layers.1.layer.2.attention.0.weight"),
+            0u);
 }
 
 TEST(VisionIoTest, RectangularImagesAndPatches) {
