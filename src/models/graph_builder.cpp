@@ -110,6 +110,12 @@ std::string GraphBuilder::Weight(const std::string& hf_name, const core::Shape& 
   return Initializer(name, t);
 }
 
+std::string GraphBuilder::FrozenParameter(const std::string& hf_name, const core::Tensor& values) {
+  const std::string name = weight_prefix_ + hf_name;
+  weights_->Count(name, values.shape);
+  return Initializer(name, values);
+}
+
 std::string GraphBuilder::Buffer(const std::string& hf_name, const core::Shape& shape,
                                  WeightInit init) {
   const std::string name = weight_prefix_ + hf_name;

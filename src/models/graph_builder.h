@@ -59,6 +59,9 @@ class GraphBuilder {
   // A saved buffer that is not a parameter (BatchNorm running statistics), added like Weight()
   // but left out of the parameter count.
   std::string Buffer(const std::string& hf_name, const core::Shape& shape, WeightInit init);
+  // A parameter HF keeps frozen at values it computes at init (Marian's sinusoidal position
+  // table): counted like a weight, its values `values`, never read (checkpoints often omit it).
+  std::string FrozenParameter(const std::string& hf_name, const core::Tensor& values);
   // The prefix Weight() puts before every name, so one architecture's builder can be reused
   // as a tower of a composite model (CLIP's "text_model.", LLaVA's "vision_tower.").
   const std::string& weight_prefix() const { return weight_prefix_; }
