@@ -113,27 +113,11 @@ std::string RmsNorm(GraphBuilder& g, const T5Shape& s, const std::string& x,
   return g.Node("Mul", {weight, g.Node("Div", {x, rms})});
 }
 
-// The bucket of each (query, key) pair, [query, key] int64. Buckets come from a table over
-// key - query in [-max_distance, max_distance]: HF's buckets are constant beyond max_distance,
-// so clipping first changes nothing.
 std::string RelativeBuckets(GraphBuilder& g, const T5Shape& s, const std::string& query_pos,
                             const std::string& key_pos, bool bidirectional) {
-  const int64_t r = s.max_distance;
-  core::Tensor table = core::Tensor::Zeros(core::DType::kInt64, {2 * r + 1});
-  auto buckets = table.values<int64_t>();
-  for (int64_t rel = -r; rel <= r; ++rel)
-    buckets[rel + r] = T5RelativePositionBucket(rel, bidirectional, s.buckets, s.max_distance);
-  // A constant, not a parameter: named outside HF's namespace.
-  const std::string table_name = g.Initializer(
-      bidirectional ? "const_t5_buckets_bidirectional" : "const_t5_buckets_causal", table);
-
-  const std::string key = g.Node("Unsqueeze", {key_pos, g.ConstInt64({0})});
-  const std::string query = g.Node("Unsqueeze", {query_pos, g.ConstInt64({1})});
-  const std::string rel = g.Node("Sub", {key, query});  // [query, key]
-  const std::string lo = g.Node("Squeeze", {g.ConstInt64({-r}), g.ConstInt64({0})});
-  const std::string hi = g.Node("Squeeze", {g.ConstInt64({r}), g.ConstInt64({0})});
-  const std::string index = g.Node("Add", {g.Node("Clip", {rel, lo, hi}), g.ConstInt64({r})});
-  return g.Node("Gather", {table_name, index});
+  return RelativePositionBuckets(
+      g, query_pos, key_pos, bidirectional, s.buckets, s.max_distance,
+      bidirectional ? "const_t5_buckets_bidirectional" : "const_t5_buckets_causal");
 }
 
 // [1, heads, query, key] bias from `prefix`.relative_attention_bias.weight [buckets, heads].
@@ -314,6 +298,29 @@ int64_t T5RelativePositionBucket(int64_t relative_position, bool bidirectional, 
   const float scaled = log_ratio / log_range * static_cast<float>(num_buckets - max_exact);
   const int64_t large = max_exact + static_cast<int64_t>(scaled);
   return bucket + std::min(large, num_buckets - 1);
+}
+
+std::string RelativePositionBuckets(GraphBuilder& g, const std::string& query_pos,
+                                    const std::string& key_pos, bool bidirectional,
+                                    int64_t num_buckets, int64_t max_distance,
+                                    const std::string& table_name) {
+  // Buckets come from a table over key - query in [-max_distance, max_distance]: HF's buckets
+  // are constant beyond max_distance, so clipping first changes nothing.
+  const int64_t r = max_distance;
+  core::Tensor table = core::Tensor::Zeros(core::DType::kInt64, {2 * r + 1});
+  auto buckets = table.values<int64_t>();
+  for (int64_t rel = -r; rel <= r; ++rel)
+    buckets[rel + r] = T5RelativePositionBucket(rel, bidirectional, num_buckets, max_distance);
+  // A constant, not a parameter: named outside HF's namespace.
+  g.Initializer(table_name, table);
+
+  const std::string key = g.Node("Unsqueeze", {key_pos, g.ConstInt64({0})});
+  const std::string query = g.Node("Unsqueeze", {query_pos, g.ConstInt64({1})});
+  const std::string rel = g.Node("Sub", {key, query});  // [query, key]
+  const std::string lo = g.Node("Squeeze", {g.ConstInt64({-r}), g.ConstInt64({0})});
+  const std::string hi = g.Node("Squeeze", {g.ConstInt64({r}), g.ConstInt64({0})});
+  const std::string index = g.Node("Add", {g.Node("Clip", {rel, lo, hi}), g.ConstInt64({r})});
+  return g.Node("Gather", {table_name, index});
 }
 
 void BuildT5(const HfConfig& config, GraphBuilder& g) {
