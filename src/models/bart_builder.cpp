@@ -1,15 +1,14 @@
 #include "bart_builder.h"
 
 #include <cmath>
-#include <initializer_list>
 #include <string>
 #include <utility>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "activation.h"
 #include "ipfs_accel/core/error.h"
+#include "piece_choice.h"
 #include "seq2seq_attention.h"
 #include "seq2seq_cache.h"
 #include "seq2seq_embedding.h"
@@ -35,7 +34,7 @@ struct StackShape {
 enum class NormPosition { kPost, kPre };
 // layernorm_embedding: none (Marian, Pegasus), on tokens + positions (BART), or on the tokens
 // before positions are added in the decoder only (BlenderbotSmall).
-enum class EmbeddingNorm { kNone, kAfterPositions, kDecoderBeforePositions };
+enum class EmbeddingNorm { kAfterPositions, kNone, kDecoderBeforePositions };
 enum class Positions {
   kLearned,     // embed_positions.weight, read from `position_offset` on
   kSinusoidal,  // Marian's frozen sinusoidal parameter embed_positions.weight
@@ -54,41 +53,14 @@ struct BartShape {
   int64_t pad_token_id = 1;
 };
 
-// TEMPORARY until the template loader lands: pieces under the config's "_pieces".
-bool HasPiece(const HfConfig& c, const std::string& piece) {
-  return c.json().contains("_pieces") && c.json()["_pieces"].contains(piece);
-}
-std::string PieceString(const HfConfig& c, const std::string& piece) {
-  return c.json()["_pieces"][piece].get<std::string>();
-}
-int64_t PieceInt(const HfConfig& c, const std::string& piece) {
-  return c.json()["_pieces"][piece].get<int64_t>();
-}
-
-// A piece's value among `names` (the enum's values in order); `fallback` when not set.
-template <typename Enum>
-Enum ReadPiece(const HfConfig& c, const std::string& piece,
-               std::initializer_list<const char*> names, Enum fallback) {
-  if (!HasPiece(c, piece)) return fallback;
-  const std::string value = PieceString(c, piece);
-  int index = 0;
-  for (const char* name : names) {
-    if (value == name) return static_cast<Enum>(index);
-    ++index;
-  }
-  throw Error(ErrorKind::kUnsupported,
-              fmt::format("'{}': piece '{}' has no value '{}' in the bart builder (known: {})",
-                          c.origin(), piece, value, fmt::join(names, ", ")));
-}
-
 void ReadPieces(const HfConfig& c, BartShape& s) {
-  s.norm_position = ReadPiece(c, "norm_position", {"post", "pre"}, NormPosition::kPost);
-  s.embedding_norm =
-      ReadPiece(c, "layernorm_embedding", {"none", "after_positions", "decoder_before_positions"},
-                EmbeddingNorm::kAfterPositions);
-  s.positions =
-      ReadPiece(c, "positions", {"learned", "sinusoidal", "from_tokens"}, Positions::kLearned);
-  if (HasPiece(c, "position_offset")) s.position_offset = PieceInt(c, "position_offset");
+  s.norm_position =
+      static_cast<NormPosition>(PieceChoice(c, "norm_position", "bart", {"post", "pre"}));
+  s.embedding_norm = static_cast<EmbeddingNorm>(PieceChoice(
+      c, "layernorm_embedding", "bart", {"after_positions", "none", "decoder_before_positions"}));
+  s.positions = static_cast<Positions>(
+      PieceChoice(c, "positions", "bart", {"learned", "sinusoidal", "from_tokens"}));
+  s.position_offset = PieceInt(c, "position_offset", kPositionOffset);
   s.pad_token_id = c.Id("pad_token_id", 1);
 }
 

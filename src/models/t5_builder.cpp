@@ -12,6 +12,7 @@
 
 #include "activation.h"
 #include "ipfs_accel/core/error.h"
+#include "piece_choice.h"
 #include "seq2seq_attention.h"
 #include "seq2seq_cache.h"
 #include "seq2seq_embedding.h"
@@ -39,25 +40,10 @@ struct T5Shape {
   int64_t inner() const { return heads * d_kv; }
 };
 
-// TEMPORARY until the template loader lands: pieces under the config's "_pieces".
-std::string PieceOr(const HfConfig& c, const std::string& piece, const std::string& fallback) {
-  if (!c.json().contains("_pieces") || !c.json()["_pieces"].contains(piece)) return fallback;
-  return c.json()["_pieces"][piece].get<std::string>();
-}
-
-// A piece's value, which must be `a` (false) or `b` (true).
-bool ReadChoice(const HfConfig& c, const std::string& piece, const char* a, const char* b) {
-  const std::string value = PieceOr(c, piece, a);
-  if (value != a && value != b)
-    throw Error(ErrorKind::kUnsupported,
-                fmt::format("'{}': piece '{}' has no value '{}' in the t5 builder (known: {}, {})",
-                            c.origin(), piece, value, a, b));
-  return value == b;
-}
-
 void ReadPieces(const HfConfig& c, T5Shape& s) {
-  s.bias_every_layer = ReadChoice(c, "relative_attention_bias", "first_layer", "every_layer");
-  s.local_encoder = ReadChoice(c, "encoder_attention", "full", "local");
+  s.bias_every_layer =
+      PieceChoice(c, "relative_attention_bias", "t5", {"first_layer", "every_layer"}) == 1;
+  s.local_encoder = PieceChoice(c, "encoder_attention", "t5", {"full", "local"}) == 1;
   if (s.local_encoder) s.local_radius = c.Int("local_radius", 127);
 }
 

@@ -3,11 +3,14 @@
 #include <cmath>
 #include <limits>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "activation.h"
 #include "ipfs_accel/core/error.h"
+#include "piece_choice.h"
+#include "t5_builder.h"
 
 namespace ipfs_accel::models {
 
@@ -175,10 +178,75 @@ std::string PositionalConv(GraphBuilder& g, const Wav2Vec2Shape& s, const std::s
   return Transpose(g, Activation(g, y, s.feat_act), {0, 2, 1});
 }
 
+// Data2VecAudioPositionalConvEmbedding: pos_conv_layers grouped convs, each trimmed like
+// SamePad, then a LayerNorm without affine terms and feat_extract_activation.
+std::string PositionalConvLayers(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x) {
+  core::Tensor ones = core::Tensor::FromDoubles(core::DType::kFloat32, {s.hidden},
+                                                std::vector<double>(s.hidden, 1.0));
+  const std::string scale = g.Initializer("const_pos_conv_norm_scale", ones);
+  std::string h = Transpose(g, x, {0, 2, 1});
+  for (int64_t l = 0; l < s.pos_conv_layers; ++l) {
+    const std::string prefix = fmt::format("encoder.pos_conv_embed.layers.{}.conv", l);
+    const std::string kernel = g.Weight(
+        prefix + ".weight", {s.hidden, s.hidden / s.pos_groups, s.pos_kernel}, WeightInit::kNormal);
+    const std::string bias = g.Weight(prefix + ".bias", {s.hidden}, WeightInit::kZeros);
+    h = g.Node("Conv", {h, kernel, bias},
+               {{"kernel_shape", std::vector<int64_t>{s.pos_kernel}},
+                {"pads", std::vector<int64_t>{s.pos_kernel / 2, s.pos_kernel / 2}},
+                {"group", s.pos_groups}});
+    if (s.pos_kernel % 2 == 0)
+      h = g.Node("Slice", {h, g.ConstInt64({0}), g.ConstInt64({-1}), g.ConstInt64({2})});
+    h = g.Node("LayerNormalization", {Transpose(g, h, {0, 2, 1}), scale},
+               {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(kTorchNormEps)}});
+    h = Activation(g, Transpose(g, h, {0, 2, 1}), s.feat_act);
+  }
+  return Transpose(g, h, {0, 2, 1});
+}
+
+// WavLM's position bias, ungated: rel_attn_embed of each (query, key) pair's bucket,
+// [1, heads, frames, frames]; the first layer's table serves every layer.
+std::string BucketedPositionBias(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x) {
+  const std::string frames = g.Node("Shape", {x}, {{"start", int64_t{1}}, {"end", int64_t{2}}});
+  const std::string positions =
+      g.Node("Range", {g.Node("Squeeze", {g.ConstInt64({0}), g.ConstInt64({0})}),
+                       g.Node("Squeeze", {frames, g.ConstInt64({0})}),
+                       g.Node("Squeeze", {g.ConstInt64({1}), g.ConstInt64({0})})});
+  const std::string buckets =
+      RelativePositionBuckets(g, positions, positions, /*bidirectional=*/true, s.position_buckets,
+                              s.max_bucket_distance, "const_wavlm_buckets");
+  const std::string table = g.Weight("encoder.layers.0.attention.rel_attn_embed.weight",
+                                     {s.position_buckets, s.heads}, WeightInit::kNormal);
+  const std::string values = g.Node("Gather", {table, buckets});  // [frames, frames, heads]
+  return g.Node("Unsqueeze", {Transpose(g, values, {2, 0, 1}), g.ConstInt64({0})});
+}
+
+// WavLMAttention's gate on the position bias from the attention's input x, per frame and
+// head: gate_a * (gate_b * gru_rel_pos_const - 1) + 2, with gate_a, gate_b the sigmoids of
+// gru_rel_pos_linear's two halves (each the sum of 4 outputs). Returns gate * bias.
+std::string GatedPositionBias(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
+                              const std::string& prefix, const std::string& position_bias) {
+  const int64_t head_dim = s.hidden / s.heads;
+  const std::string per_head =
+      Transpose(g, g.Node("Reshape", {x, g.ConstInt64({0, 0, s.heads, head_dim})}), {0, 2, 1, 3});
+  const std::string projected = g.Linear(per_head, prefix + "gru_rel_pos_linear", head_dim, 8);
+  const std::string halves =
+      g.Node("ReduceSum",
+             {g.Node("Reshape", {projected, g.ConstInt64({0, 0, 0, 2, 4})}), g.ConstInt64({-1})},
+             {{"keepdims", int64_t{0}}});  // [b, h, t, 2]
+  const auto gates = g.NodeN("Split", {g.Node("Sigmoid", {halves})}, 2, {{"axis", int64_t{-1}}});
+  const std::string constant =
+      g.Weight(prefix + "gru_rel_pos_const", {1, s.heads, 1, 1}, WeightInit::kOnes);
+  const std::string inner =
+      g.Node("Sub", {g.Node("Mul", {gates[1], constant}), g.ConstFloat(1.0f)});
+  const std::string gate = g.Node("Add", {g.Node("Mul", {gates[0], inner}), g.ConstFloat(2.0f)});
+  return g.Node("Mul", {gate, position_bias});  // [b, h, t, 1] * [1, h, t, t]
+}
+
 // Wav2Vec2Attention (eager): scaled dot-product self-attention with an optional additive mask
 // [batch, 1, 1, frames].
 std::string SelfAttention(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
-                          const std::string& prefix, const std::string& additive_mask) {
+                          const std::string& prefix, const std::string& additive_mask,
+                          const std::string& position_bias) {
   const int64_t head_dim = s.hidden / s.heads;
   const std::string split = g.ConstInt64({0, 0, s.heads, head_dim});
   auto heads = [&](const char* proj, std::vector<int64_t> perm) {
@@ -190,6 +258,8 @@ std::string SelfAttention(GraphBuilder& g, const Wav2Vec2Shape& s, const std::st
   const std::string v = heads("v_proj", {0, 2, 1, 3});
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
   std::string scores = g.Node("Mul", {g.Node("MatMul", {q, k}), g.ConstFloat(scale)});
+  if (!position_bias.empty())
+    scores = g.Node("Add", {scores, GatedPositionBias(g, s, x, prefix, position_bias)});
   if (!additive_mask.empty()) scores = g.Node("Add", {scores, additive_mask});
   const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
   std::string ctx = Transpose(g, g.Node("MatMul", {probs, v}), {0, 2, 1, 3});
@@ -207,16 +277,18 @@ std::string FeedForward(GraphBuilder& g, const Wav2Vec2Shape& s, const std::stri
 // Wav2Vec2EncoderLayer (post-norm) or Wav2Vec2EncoderLayerStableLayerNorm (pre-norm, with the
 // optional attention adapter).
 std::string EncoderLayer(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
-                         int64_t index, const std::string& mask) {
+                         int64_t index, const std::string& mask, const std::string& position_bias) {
   const std::string p = fmt::format("encoder.layers.{}.", index);
   if (!s.stable_layer_norm) {
-    std::string h = g.Node("Add", {x, SelfAttention(g, s, x, p + "attention.", mask)});
+    std::string h =
+        g.Node("Add", {x, SelfAttention(g, s, x, p + "attention.", mask, position_bias)});
     h = g.LayerNorm(h, p + "layer_norm", s.hidden, s.eps);
     h = g.Node("Add", {h, FeedForward(g, s, h, p + "feed_forward.")});
     return g.LayerNorm(h, p + "final_layer_norm", s.hidden, s.eps);
   }
   const std::string normed = g.LayerNorm(x, p + "layer_norm", s.hidden, s.eps);
-  std::string h = g.Node("Add", {x, SelfAttention(g, s, normed, p + "attention.", mask)});
+  std::string h =
+      g.Node("Add", {x, SelfAttention(g, s, normed, p + "attention.", mask, position_bias)});
   const std::string ff_in = g.LayerNorm(h, p + "final_layer_norm", s.hidden, s.eps);
   h = g.Node("Add", {h, FeedForward(g, s, ff_in, p + "feed_forward.")});
   if (s.attn_adapter_dim > 0) {  // Wav2Vec2AttnAdapterLayer
@@ -273,7 +345,11 @@ Wav2Vec2Shape ReadWav2Vec2Shape(const HfConfig& c, const Wav2Vec2Variant& v) {
                             "(they are {}, {} and {} long)",
                             origin, s.conv_dim.size(), s.conv_stride.size(), s.conv_kernel.size()));
   s.conv_bias = c.Bool("conv_bias", false);
-  const std::string norm = c.String("feat_extract_norm", "group");
+  // Piece conv_norm "layer": the convs always have LayerNorms (Data2VecAudio has no
+  // feat_extract_norm key); otherwise feat_extract_norm says.
+  const std::string norm = PieceChoice(c, "conv_norm", "wav2vec2", {"feat_extract_norm", "layer"})
+                               ? "layer"
+                               : c.String("feat_extract_norm", "group");
   if (norm != "group" && norm != "layer")
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': feat_extract_norm is '{}'; it must be 'group' or 'layer'",
@@ -286,7 +362,23 @@ Wav2Vec2Shape ReadWav2Vec2Shape(const HfConfig& c, const Wav2Vec2Variant& v) {
   s.layers = c.Int("num_hidden_layers", 12);
   s.heads = c.Int("num_attention_heads", 12);
   s.intermediate = c.Int("intermediate_size", 3072);
-  s.pos_kernel = c.Int("num_conv_pos_embeddings", 128);
+  if (PieceChoice(c, "positional_conv", "wav2vec2", {"weight_norm", "layers"}) == 1) {
+    s.pos_conv_layers = c.Int("num_conv_pos_embeddings", 5);
+    s.pos_kernel = c.Int("conv_pos_kernel_size", 19);
+  } else {
+    s.pos_kernel = c.Int("num_conv_pos_embeddings", 128);
+  }
+  s.gated_position_bias =
+      PieceChoice(c, "relative_position_bias", "wav2vec2", {"none", "gated"}) == 1;
+  if (s.gated_position_bias) {
+    s.position_buckets = c.Int("num_buckets", 320);
+    s.max_bucket_distance = c.Int("max_bucket_distance", 800);
+    if (s.position_buckets < 4 || s.max_bucket_distance <= s.position_buckets / 2)
+      throw Error(ErrorKind::kUnsupported,
+                  fmt::format("'{}': num_buckets {} with max_bucket_distance {} is not supported "
+                              "(needs at least 4 buckets and a max distance above half of them)",
+                              origin, s.position_buckets, s.max_bucket_distance));
+  }
   s.pos_groups = c.Int("num_conv_pos_embedding_groups", 16);
   s.eps = c.Double("layer_norm_eps", 1e-5);
   s.stable_layer_norm = c.Bool("do_stable_layer_norm", false);
@@ -384,9 +476,12 @@ void BuildWav2Vec2(const HfConfig& config, const Wav2Vec2Variant& v, GraphBuilde
                       g.ConstInt64({1, 2})});
   }
 
-  h = g.Node("Add", {h, PositionalConv(g, s, h)});
+  h = g.Node("Add",
+             {h, s.pos_conv_layers > 0 ? PositionalConvLayers(g, s, h) : PositionalConv(g, s, h)});
   if (!s.stable_layer_norm) h = g.LayerNorm(h, "encoder.layer_norm", s.hidden, s.eps);
-  for (int64_t l = 0; l < s.layers; ++l) h = EncoderLayer(g, s, h, l, additive_mask);
+  const std::string position_bias =
+      s.gated_position_bias && s.layers > 0 ? BucketedPositionBias(g, s, h) : "";
+  for (int64_t l = 0; l < s.layers; ++l) h = EncoderLayer(g, s, h, l, additive_mask, position_bias);
   if (s.stable_layer_norm) h = g.LayerNorm(h, "encoder.layer_norm", s.hidden, s.eps);
   if (s.adapter) h = Adapter(g, s, h);
 

@@ -68,6 +68,14 @@ struct Wav2Vec2Shape {
   bool adapter = false;
   int64_t output_hidden = 0, adapter_kernel = 0, adapter_stride = 0, adapter_layers = 0;
   int64_t attn_adapter_dim = 0;  // 0: no adapter_attn_dim
+  // Piece positional_conv "layers" (Data2VecAudio): num_conv_pos_embeddings plain grouped convs
+  // of conv_pos_kernel_size, each with a LayerNorm without affine terms, instead of the one
+  // weight-normed conv; 0 for the weight-normed conv.
+  int64_t pos_conv_layers = 0;
+  // Piece relative_position_bias "gated" (WavLM): a bucketed position bias from the first
+  // layer's rel_attn_embed, gated per layer and head by gru_rel_pos_linear / gru_rel_pos_const.
+  bool gated_position_bias = false;
+  int64_t position_buckets = 0, max_bucket_distance = 0;
 };
 // Throws core::Error: kCorrupt (sizes that do not fit together, an unknown feat_extract_norm),
 // kUnsupported (HuBERT's conv_pos_batch_norm).
