@@ -211,4 +211,14 @@ std::string GraphBuilder::LayerNorm(const std::string& x, const std::string& pre
               {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(eps)}});
 }
 
+std::string GraphBuilder::BatchNorm(const std::string& x, const std::string& prefix,
+                                    int64_t channels, double eps) {
+  const std::string scale = Weight(prefix + ".weight", {channels}, WeightInit::kOnes);
+  const std::string bias = Weight(prefix + ".bias", {channels}, WeightInit::kZeros);
+  const std::string mean = Buffer(prefix + ".running_mean", {channels}, WeightInit::kZeros);
+  const std::string var = Buffer(prefix + ".running_var", {channels}, WeightInit::kOnes);
+  return Node("BatchNormalization", {x, scale, bias, mean, var},
+              {{"epsilon", static_cast<float>(eps)}});
+}
+
 }  // namespace ipfs_accel::models

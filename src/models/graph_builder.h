@@ -85,6 +85,10 @@ class GraphBuilder {
                      bool bias = true);
   // LayerNormalization over the last axis with `prefix.weight` / `prefix.bias`.
   std::string LayerNorm(const std::string& x, const std::string& prefix, int64_t size, double eps);
+  // Eval-mode BatchNorm over axis 1 with `prefix.weight` / `prefix.bias` and the running
+  // statistics `prefix.running_mean` / `prefix.running_var` (buffers, not parameters).
+  std::string BatchNorm(const std::string& x, const std::string& prefix, int64_t channels,
+                        double eps);
 
  private:
   std::string Fresh(const std::string& base);

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "activation.h"
+#include "conformer_layer.h"
 #include "ipfs_accel/core/error.h"
 #include "piece_choice.h"
 #include "t5_builder.h"
@@ -137,9 +138,9 @@ std::string FrameMask(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string
                 {{"to", int64_t{onnx::TensorProto::FLOAT}}});
 }
 
-// The positional conv's weight from its weight norm: g * v / ||v||, the norm per kernel tap.
-std::string WeightNormedPositionalKernel(GraphBuilder& g, const Wav2Vec2Shape& s,
-                                         const std::string& prefix) {
+// The positional conv's weight-norm parameters g [1, 1, K] and v, under either name scheme.
+std::pair<std::string, std::string> PositionalKernelWeights(GraphBuilder& g, const Wav2Vec2Shape& s,
+                                                            const std::string& prefix) {
   const core::Shape g_shape = {1, 1, s.pos_kernel};
   const core::Shape v_shape = {s.hidden, s.hidden / s.pos_groups, s.pos_kernel};
   // transformers 5.x writes the parametrization's names; older checkpoints weight_g / weight_v.
@@ -158,6 +159,13 @@ std::string WeightNormedPositionalKernel(GraphBuilder& g, const Wav2Vec2Shape& s
     }
     direction = g.Weight(prefix + ".weight_v", v_shape, WeightInit::kNormal);
   }
+  return {magnitude, direction};
+}
+
+// The positional conv's weight from its weight norm: g * v / ||v||, the norm per kernel tap.
+std::string WeightNormedPositionalKernel(GraphBuilder& g, const Wav2Vec2Shape& s,
+                                         const std::string& prefix) {
+  const auto [magnitude, direction] = PositionalKernelWeights(g, s, prefix);
   const std::string norm = g.Node("ReduceL2", {direction},
                                   {{"axes", std::vector<int64_t>{0, 1}}, {"keepdims", int64_t{1}}});
   return g.Node("Mul", {direction, g.Node("Div", {magnitude, norm})});
@@ -267,13 +275,6 @@ std::string SelfAttention(GraphBuilder& g, const Wav2Vec2Shape& s, const std::st
   return g.Linear(ctx, prefix + "out_proj", s.hidden, s.hidden);
 }
 
-std::string FeedForward(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
-                        const std::string& prefix) {
-  const std::string h = Activation(
-      g, g.Linear(x, prefix + "intermediate_dense", s.hidden, s.intermediate), s.hidden_act);
-  return g.Linear(h, prefix + "output_dense", s.intermediate, s.hidden);
-}
-
 // Wav2Vec2EncoderLayer (post-norm) or Wav2Vec2EncoderLayerStableLayerNorm (pre-norm, with the
 // optional attention adapter).
 std::string EncoderLayer(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
@@ -283,14 +284,14 @@ std::string EncoderLayer(GraphBuilder& g, const Wav2Vec2Shape& s, const std::str
     std::string h =
         g.Node("Add", {x, SelfAttention(g, s, x, p + "attention.", mask, position_bias)});
     h = g.LayerNorm(h, p + "layer_norm", s.hidden, s.eps);
-    h = g.Node("Add", {h, FeedForward(g, s, h, p + "feed_forward.")});
+    h = g.Node("Add", {h, Wav2Vec2FeedForward(g, s, h, p + "feed_forward.")});
     return g.LayerNorm(h, p + "final_layer_norm", s.hidden, s.eps);
   }
   const std::string normed = g.LayerNorm(x, p + "layer_norm", s.hidden, s.eps);
   std::string h =
       g.Node("Add", {x, SelfAttention(g, s, normed, p + "attention.", mask, position_bias)});
   const std::string ff_in = g.LayerNorm(h, p + "final_layer_norm", s.hidden, s.eps);
-  h = g.Node("Add", {h, FeedForward(g, s, ff_in, p + "feed_forward.")});
+  h = g.Node("Add", {h, Wav2Vec2FeedForward(g, s, ff_in, p + "feed_forward.")});
   if (s.attn_adapter_dim > 0) {  // Wav2Vec2AttnAdapterLayer
     const std::string a = p + "adapter_layer.";
     std::string y = g.LayerNorm(h, a + "norm", s.hidden, kTorchNormEps);
@@ -314,6 +315,31 @@ std::string Adapter(GraphBuilder& g, const Wav2Vec2Shape& s, std::string h) {
     h = g.Node("Mul", {halves[0], g.Node("Sigmoid", {halves[1]})});
   }
   return Transpose(g, h, {0, 2, 1});
+}
+
+// Wav2Vec2Encoder / Wav2Vec2EncoderStableLayerNorm from the projected features.
+std::string TransformerEncoder(GraphBuilder& g, const Wav2Vec2Shape& s, std::string h,
+                               const std::string& mask) {
+  h = g.Node("Add",
+             {h, s.pos_conv_layers > 0 ? PositionalConvLayers(g, s, h) : PositionalConv(g, s, h)});
+  if (!s.stable_layer_norm) h = g.LayerNorm(h, "encoder.layer_norm", s.hidden, s.eps);
+  const std::string position_bias =
+      s.gated_position_bias && s.layers > 0 ? BucketedPositionBias(g, s, h) : "";
+  for (int64_t l = 0; l < s.layers; ++l) h = EncoderLayer(g, s, h, l, mask, position_bias);
+  if (s.stable_layer_norm) h = g.LayerNorm(h, "encoder.layer_norm", s.hidden, s.eps);
+  return h;
+}
+
+// Wav2Vec2ConformerEncoder: no positional conv in the sum (its weights exist and count), relative
+// positions, conformer layers, then the LayerNorm.
+std::string ConformerEncoder(GraphBuilder& g, const Wav2Vec2Shape& s, std::string h,
+                             const std::string& mask) {
+  const std::string prefix = "encoder.pos_conv_embed.conv";
+  PositionalKernelWeights(g, s, prefix);
+  g.Weight(prefix + ".bias", {s.hidden}, WeightInit::kZeros);
+  const std::string positions = ConformerRelativePositions(g, s, h);
+  for (int64_t l = 0; l < s.layers; ++l) h = ConformerLayer(g, s, h, l, mask, positions);
+  return g.LayerNorm(h, "encoder.layer_norm", s.hidden, s.eps);
 }
 
 }  // namespace
@@ -367,6 +393,15 @@ Wav2Vec2Shape ReadWav2Vec2Shape(const HfConfig& c, const Wav2Vec2Variant& v) {
     s.pos_kernel = c.Int("conv_pos_kernel_size", 19);
   } else {
     s.pos_kernel = c.Int("num_conv_pos_embeddings", 128);
+  }
+  s.conformer = PieceChoice(c, "layer", "wav2vec2", {"transformer", "conformer"}) == 1;
+  if (s.conformer) {
+    s.depthwise_kernel = c.Int("conv_depthwise_kernel_size", 31);
+    if (s.depthwise_kernel % 2 == 0 || s.hidden % 2 != 0)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': conv_depthwise_kernel_size {} must be odd and hidden_size {} "
+                              "even (HF's conformer needs both)",
+                              origin, s.depthwise_kernel, s.hidden));
   }
   s.gated_position_bias =
       PieceChoice(c, "relative_position_bias", "wav2vec2", {"none", "gated"}) == 1;
@@ -428,6 +463,13 @@ Wav2Vec2Shape ReadWav2Vec2Shape(const HfConfig& c, const Wav2Vec2Variant& v) {
   return s;
 }
 
+std::string Wav2Vec2FeedForward(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
+                                const std::string& prefix) {
+  const std::string h = Activation(
+      g, g.Linear(x, prefix + "intermediate_dense", s.hidden, s.intermediate), s.hidden_act);
+  return g.Linear(h, prefix + "output_dense", s.intermediate, s.hidden);
+}
+
 int64_t Wav2Vec2Frames(const Wav2Vec2Shape& s, int64_t samples) {
   int64_t length = samples;
   for (size_t i = 0; i < s.conv_kernel.size(); ++i) {
@@ -476,13 +518,10 @@ void BuildWav2Vec2(const HfConfig& config, const Wav2Vec2Variant& v, GraphBuilde
                       g.ConstInt64({1, 2})});
   }
 
-  h = g.Node("Add",
-             {h, s.pos_conv_layers > 0 ? PositionalConvLayers(g, s, h) : PositionalConv(g, s, h)});
-  if (!s.stable_layer_norm) h = g.LayerNorm(h, "encoder.layer_norm", s.hidden, s.eps);
-  const std::string position_bias =
-      s.gated_position_bias && s.layers > 0 ? BucketedPositionBias(g, s, h) : "";
-  for (int64_t l = 0; l < s.layers; ++l) h = EncoderLayer(g, s, h, l, additive_mask, position_bias);
-  if (s.stable_layer_norm) h = g.LayerNorm(h, "encoder.layer_norm", s.hidden, s.eps);
+  if (s.conformer)
+    h = ConformerEncoder(g, s, h, additive_mask);
+  else
+    h = TransformerEncoder(g, s, h, additive_mask);
   if (s.adapter) h = Adapter(g, s, h);
 
   g.Node("Identity", {h}, {}, "last_hidden_state");

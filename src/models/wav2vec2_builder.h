@@ -75,6 +75,11 @@ struct Wav2Vec2Shape {
   // Piece relative_position_bias "gated" (WavLM): a bucketed position bias from the first
   // layer's rel_attn_embed, gated per layer and head by gru_rel_pos_linear / gru_rel_pos_const.
   bool gated_position_bias = false;
+  // Piece layer "conformer" (Wav2Vec2Conformer, relative positions): conformer_layer.h's layers,
+  // the encoder LayerNorm after them, and the positional conv's weights counted but unused, as
+  // Wav2Vec2ConformerEncoder.forward never calls it.
+  bool conformer = false;
+  int64_t depthwise_kernel = 0;
   int64_t position_buckets = 0, max_bucket_distance = 0;
 };
 // Throws core::Error: kCorrupt (sizes that do not fit together, an unknown feat_extract_norm),
@@ -89,5 +94,9 @@ int64_t Wav2Vec2Frames(const Wav2Vec2Shape& s, int64_t samples);
 int64_t Wav2Vec2MinSamples(const Wav2Vec2Shape& s);
 
 void BuildWav2Vec2(const HfConfig& config, const Wav2Vec2Variant& variant, GraphBuilder& g);
+
+// Wav2Vec2FeedForward on `x`: `prefix`intermediate_dense, hidden_act, `prefix`output_dense.
+std::string Wav2Vec2FeedForward(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
+                                const std::string& prefix);
 
 }  // namespace ipfs_accel::models
