@@ -11,6 +11,7 @@
 #include "conformer_layer.h"
 #include "ipfs_accel/core/error.h"
 #include "piece_choice.h"
+#include "sew_encoder.h"
 #include "t5_builder.h"
 
 namespace ipfs_accel::models {
@@ -394,6 +395,19 @@ Wav2Vec2Shape ReadWav2Vec2Shape(const HfConfig& c, const Wav2Vec2Variant& v) {
   } else {
     s.pos_kernel = c.Int("num_conv_pos_embeddings", 128);
   }
+  s.sew = PieceChoice(c, "layout", "wav2vec2", {"wav2vec2", "sew"}) == 1;
+  if (s.sew) {
+    s.squeeze_factor = c.Int("squeeze_factor", 2);
+    if (s.squeeze_factor <= 0 || s.hidden % s.squeeze_factor != 0)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': squeeze_factor {} must be positive and divide hidden_size {}",
+                              origin, s.squeeze_factor, s.hidden));
+    if (s.layer_norm_convs)
+      throw Error(ErrorKind::kUnsupported,
+                  fmt::format("'{}': SEW with feat_extract_norm 'layer' is not supported (its "
+                              "padding mask over squeezed frames is not built)",
+                              origin));
+  }
   s.conformer = PieceChoice(c, "layer", "wav2vec2", {"transformer", "conformer"}) == 1;
   if (s.conformer) {
     s.depthwise_kernel = c.Int("conv_depthwise_kernel_size", 31);
@@ -419,7 +433,7 @@ Wav2Vec2Shape ReadWav2Vec2Shape(const HfConfig& c, const Wav2Vec2Variant& v) {
   s.stable_layer_norm = c.Bool("do_stable_layer_norm", false);
   s.masked_spec_embed =
       c.Double("mask_time_prob", 0.05) > 0.0 || c.Double("mask_feature_prob", 0.0) > 0.0;
-  s.adapter = v.has_adapter && c.Bool("add_adapter", false);
+  s.adapter = v.has_adapter && !s.sew && c.Bool("add_adapter", false);
   s.output_hidden = c.Int("output_hidden_size", s.hidden);
   s.adapter_kernel = c.Int("adapter_kernel_size", 3);
   s.adapter_stride = c.Int("adapter_stride", 2);
@@ -463,6 +477,16 @@ Wav2Vec2Shape ReadWav2Vec2Shape(const HfConfig& c, const Wav2Vec2Variant& v) {
   return s;
 }
 
+std::string Wav2Vec2PositionalKernel(GraphBuilder& g, const Wav2Vec2Shape& s,
+                                     const std::string& prefix) {
+  return WeightNormedPositionalKernel(g, s, prefix);
+}
+
+std::string Wav2Vec2EncoderLayer(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
+                                 int64_t index, const std::string& mask) {
+  return EncoderLayer(g, s, x, index, mask, "");
+}
+
 std::string Wav2Vec2FeedForward(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
                                 const std::string& prefix) {
   const std::string h = Activation(
@@ -496,9 +520,14 @@ void BuildWav2Vec2(const HfConfig& config, const Wav2Vec2Variant& v, GraphBuilde
   const std::string features = FeatureEncoder(g, s);
   const int64_t feature_dim = s.conv_dim.back();
   std::string normed = features;
-  if (s.projection_norm)
-    normed = g.LayerNorm(features, "feature_projection.layer_norm", feature_dim, s.eps);
-  std::string h = g.Linear(normed, "feature_projection.projection", feature_dim, s.hidden);
+  std::string h;
+  if (s.sew) {
+    h = SewFeatureProjection(g, s, features);
+  } else {
+    if (s.projection_norm)
+      normed = g.LayerNorm(features, "feature_projection.layer_norm", feature_dim, s.eps);
+    h = g.Linear(normed, "feature_projection.projection", feature_dim, s.hidden);
+  }
 
   if (s.masked_spec_embed) {
     // Counted as HF counts it; a checkpoint without it is what HF would initialise randomly.
@@ -520,6 +549,8 @@ void BuildWav2Vec2(const HfConfig& config, const Wav2Vec2Variant& v, GraphBuilde
 
   if (s.conformer)
     h = ConformerEncoder(g, s, h, additive_mask);
+  else if (s.sew)
+    h = SewEncoder(g, s, h, additive_mask);
   else
     h = TransformerEncoder(g, s, h, additive_mask);
   if (s.adapter) h = Adapter(g, s, h);
@@ -528,7 +559,7 @@ void BuildWav2Vec2(const HfConfig& config, const Wav2Vec2Variant& v, GraphBuilde
   g.Output("last_hidden_state", onnx::TensorProto::FLOAT,
            {batch, s.adapter ? Dim(std::string("adapter_frames")) : frames,
             s.adapter ? s.output_hidden : s.hidden});
-  if (v.extract_features_output) {
+  if (v.extract_features_output && !s.sew) {
     g.Node("Identity", {normed}, {}, "extract_features");
     g.Output("extract_features", onnx::TensorProto::FLOAT, {batch, frames, feature_dim});
   }

@@ -80,6 +80,11 @@ struct Wav2Vec2Shape {
   // Wav2Vec2ConformerEncoder.forward never calls it.
   bool conformer = false;
   int64_t depthwise_kernel = 0;
+  // Piece layout "sew" (SEWModel): a model-level layer_norm and an optional feature_projection
+  // Linear, the encoder on frames pooled by squeeze_factor (the positional conv strided by it)
+  // and upsampled back (sew_encoder.h); no extract_features output, no adapter.
+  bool sew = false;
+  int64_t squeeze_factor = 1;
   int64_t position_buckets = 0, max_bucket_distance = 0;
 };
 // Throws core::Error: kCorrupt (sizes that do not fit together, an unknown feat_extract_norm),
@@ -94,6 +99,13 @@ int64_t Wav2Vec2Frames(const Wav2Vec2Shape& s, int64_t samples);
 int64_t Wav2Vec2MinSamples(const Wav2Vec2Shape& s);
 
 void BuildWav2Vec2(const HfConfig& config, const Wav2Vec2Variant& variant, GraphBuilder& g);
+
+// The positional conv's kernel from its weight norm (g * v / ||v||) under `prefix`.
+std::string Wav2Vec2PositionalKernel(GraphBuilder& g, const Wav2Vec2Shape& s,
+                                     const std::string& prefix);
+// Encoder layer `index` (post-norm, or pre-norm when do_stable_layer_norm) on `x`.
+std::string Wav2Vec2EncoderLayer(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
+                                 int64_t index, const std::string& mask);
 
 // Wav2Vec2FeedForward on `x`: `prefix`intermediate_dense, hidden_act, `prefix`output_dense.
 std::string Wav2Vec2FeedForward(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
