@@ -433,7 +433,9 @@ Wav2Vec2Shape ReadWav2Vec2Shape(const HfConfig& c, const Wav2Vec2Variant& v) {
   s.stable_layer_norm = c.Bool("do_stable_layer_norm", false);
   s.masked_spec_embed =
       c.Double("mask_time_prob", 0.05) > 0.0 || c.Double("mask_feature_prob", 0.0) > 0.0;
-  s.adapter = v.has_adapter && !s.sew && c.Bool("add_adapter", false);
+  // Piece adapter false: the model class has no adapter whatever add_adapter says (UniSpeech).
+  s.adapter =
+      v.has_adapter && c.PieceBool("adapter", true) && !s.sew && c.Bool("add_adapter", false);
   s.output_hidden = c.Int("output_hidden_size", s.hidden);
   s.adapter_kernel = c.Int("adapter_kernel_size", 3);
   s.adapter_stride = c.Int("adapter_stride", 2);

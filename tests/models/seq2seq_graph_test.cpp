@@ -546,7 +546,7 @@ HfConfig TemplateConfig(const std::string& model_type, const nlohmann::json& ove
   const ArchitectureTemplate* t = FindTemplate(model_type);
   if (t == nullptr) throw Error(ErrorKind::kNotFound, "no template " + model_type);
   nlohmann::json json = TinyConfig(*t).json();
-  json.update(overrides);
+  if (overrides.is_object()) json.update(overrides);
   return ApplyTemplate(*t, HfConfig(json, "test-config"));
 }
 
