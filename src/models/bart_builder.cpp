@@ -8,10 +8,12 @@
 
 #include "activation.h"
 #include "ipfs_accel/core/error.h"
+#include "piece_choice.h"
 #include "seq2seq_attention.h"
 #include "seq2seq_cache.h"
 #include "seq2seq_embedding.h"
 #include "seq2seq_forward.h"
+#include "sinusoidal_positions.h"
 
 namespace ipfs_accel::models {
 
@@ -27,15 +29,44 @@ struct StackShape {
   int64_t layers, heads, ffn;
 };
 
+// Where LayerNorms sit: after each residual add (BART), or before each sublayer with one
+// more at the end of each stack, encoder.layer_norm / decoder.layer_norm (mBART, Pegasus).
+enum class NormPosition { kPost, kPre };
+// layernorm_embedding: none (Marian, Pegasus), on tokens + positions (BART), or on the tokens
+// before positions are added in the decoder only (BlenderbotSmall).
+enum class EmbeddingNorm { kAfterPositions, kNone, kDecoderBeforePositions };
+enum class Positions {
+  kLearned,     // embed_positions.weight, read from `position_offset` on
+  kSinusoidal,  // Marian's frozen sinusoidal parameter embed_positions.weight
+  kFromTokens,  // M2M100's fairseq sinusoids, a buffer indexed by the count of non-pad tokens
+};
+
 struct BartShape {
   int64_t vocab, d_model, max_positions;
   StackShape encoder, decoder;
   bool scale_embedding;
   std::string act;
+  NormPosition norm_position = NormPosition::kPost;
+  EmbeddingNorm embedding_norm = EmbeddingNorm::kAfterPositions;
+  Positions positions = Positions::kLearned;
+  int64_t position_offset = kPositionOffset;
+  int64_t pad_token_id = 1;
 };
+
+void ReadPieces(const HfConfig& c, BartShape& s) {
+  s.norm_position =
+      static_cast<NormPosition>(PieceChoice(c, "norm_position", "bart", {"post", "pre"}));
+  s.embedding_norm = static_cast<EmbeddingNorm>(PieceChoice(
+      c, "layernorm_embedding", "bart", {"after_positions", "none", "decoder_before_positions"}));
+  s.positions = static_cast<Positions>(
+      PieceChoice(c, "positions", "bart", {"learned", "sinusoidal", "from_tokens"}));
+  s.position_offset = PieceInt(c, "position_offset", kPositionOffset);
+  s.pad_token_id = c.Id("pad_token_id", 1);
+}
 
 BartShape ReadShape(const HfConfig& c) {
   BartShape s{};
+  ReadPieces(c, s);
   s.vocab = c.Int("vocab_size", 50265);
   s.d_model = c.Int("d_model", 1024);
   s.max_positions = c.Int("max_position_embeddings", 1024);
@@ -75,15 +106,67 @@ std::string AddNorm(GraphBuilder& g, const BartShape& s, const std::string& x, c
   return g.LayerNorm(g.Node("Add", {x, y}), norm, s.d_model, kLayerNormEps);
 }
 
-std::string FeedForward(GraphBuilder& g, const BartShape& s, int64_t ffn, const std::string& x,
-                        const std::string& prefix) {
-  std::string h = Activation(g, g.Linear(x, prefix + ".fc1", s.d_model, ffn), s.act);
-  h = g.Linear(h, prefix + ".fc2", ffn, s.d_model);
-  return AddNorm(g, s, x, h, prefix + ".final_layer_norm");
+// One residual sublayer `f` with its LayerNorm `norm`: LayerNorm(x + f(x)) post-norm,
+// x + f(LayerNorm(x)) pre-norm.
+template <typename Sublayer>
+std::string Residual(GraphBuilder& g, const BartShape& s, const std::string& x,
+                     const std::string& norm, const Sublayer& f) {
+  if (s.norm_position == NormPosition::kPost) return AddNorm(g, s, x, f(x), norm);
+  return g.Node("Add", {x, f(g.LayerNorm(x, norm, s.d_model, kLayerNormEps))});
 }
 
-// Token embedding (scaled when scale_embedding) + learned positions at offset 2, then
-// layernorm_embedding. `stack` is "encoder" or "decoder"; positions start at `past_length`.
+// A stack's last LayerNorm, `stack`.layer_norm, in the pre-norm layout only.
+std::string FinalNorm(GraphBuilder& g, const BartShape& s, const std::string& h,
+                      const std::string& stack) {
+  if (s.norm_position == NormPosition::kPost) return h;
+  return g.LayerNorm(h, stack + ".layer_norm", s.d_model, kLayerNormEps);
+}
+
+std::string FeedForward(GraphBuilder& g, const BartShape& s, int64_t ffn, const std::string& x,
+                        const std::string& prefix) {
+  return Residual(g, s, x, prefix + ".final_layer_norm", [&](const std::string& in) {
+    const std::string h = Activation(g, g.Linear(in, prefix + ".fc1", s.d_model, ffn), s.act);
+    return g.Linear(h, prefix + ".fc2", ffn, s.d_model);
+  });
+}
+
+// M2M100's position ids: (cumsum(id != pad) + past_length) * (id != pad) + pad, so padding
+// keeps position `pad` (an all-zero row) and the others count from pad + 1.
+std::string PositionsFromTokens(GraphBuilder& g, const BartShape& s, const std::string& ids,
+                                const std::string& past_length) {
+  const std::string pad = g.ConstInt64({s.pad_token_id});
+  const std::string not_pad = g.Node("Cast", {g.Node("Not", {g.Node("Equal", {ids, pad})})},
+                                     {{"to", int64_t{onnx::TensorProto::INT64}}});
+  const std::string axis = g.Node("Squeeze", {g.ConstInt64({1}), g.ConstInt64({0})});
+  const std::string counted = g.Node("Add", {g.Node("CumSum", {not_pad, axis}), past_length});
+  return g.Node("Add", {g.Node("Mul", {counted, not_pad}), pad});
+}
+
+// [.., sequence, d_model] position embeddings of `stack` for `ids`, from `past_length` on.
+std::string PositionEmbeddings(GraphBuilder& g, const BartShape& s, const std::string& ids,
+                               const std::string& stack, const std::string& past_length) {
+  if (s.positions == Positions::kFromTokens) {
+    // A buffer in HF (not saved, not a parameter): a constant outside HF's names.
+    const std::string table = g.Initializer(
+        "const_" + stack + "_sinusoidal_positions",
+        FairseqSinusoids(s.max_positions + kPositionOffset, s.d_model, s.pad_token_id));
+    return g.Node("Gather", {table, PositionsFromTokens(g, s, ids, past_length)});
+  }
+  const std::string name = stack + ".embed_positions.weight";
+  const std::string table =
+      s.positions == Positions::kSinusoidal
+          ? g.FrozenParameter(name, MarianSinusoids(s.max_positions, s.d_model))
+          : g.Weight(name, {s.max_positions + s.position_offset, s.d_model}, WeightInit::kNormal);
+  const std::string first = s.position_offset == 0
+                                ? past_length
+                                : g.Node("Add", {past_length, g.ConstInt64({s.position_offset})});
+  const std::string end = g.Node("Add", {first, AxisLength(g, ids, 1)});
+  return g.Node("Slice", {table, first, end, g.ConstInt64({0})});
+}
+
+// Token embedding (scaled when scale_embedding) plus positions, with layernorm_embedding
+// where the architecture has it. `stack` is "encoder" or "decoder"; positions start at
+// `past_length`.
 std::string Embed(GraphBuilder& g, const BartShape& s, const std::string& embedding,
                   const std::string& ids, const std::string& stack,
                   const std::string& past_length) {
@@ -92,14 +175,13 @@ std::string Embed(GraphBuilder& g, const BartShape& s, const std::string& embedd
     tokens = g.Node(
         "Mul",
         {tokens, g.ConstFloat(static_cast<float>(std::sqrt(static_cast<double>(s.d_model))))});
-  const std::string table =
-      g.Weight(stack + ".embed_positions.weight", {s.max_positions + kPositionOffset, s.d_model},
-               WeightInit::kNormal);
-  const std::string first = g.Node("Add", {past_length, g.ConstInt64({kPositionOffset})});
-  const std::string end = g.Node("Add", {first, AxisLength(g, ids, 1)});
-  const std::string positions = g.Node("Slice", {table, first, end, g.ConstInt64({0})});
-  return g.LayerNorm(g.Node("Add", {tokens, positions}), stack + ".layernorm_embedding", s.d_model,
-                     kLayerNormEps);
+  const std::string norm = stack + ".layernorm_embedding";
+  const bool norm_tokens =
+      s.embedding_norm == EmbeddingNorm::kDecoderBeforePositions && stack == "decoder";
+  if (norm_tokens) tokens = g.LayerNorm(tokens, norm, s.d_model, kLayerNormEps);
+  const std::string h = g.Node("Add", {tokens, PositionEmbeddings(g, s, ids, stack, past_length)});
+  if (s.embedding_norm == EmbeddingNorm::kNone || norm_tokens) return h;
+  return g.LayerNorm(h, norm, s.d_model, kLayerNormEps);
 }
 
 std::string Encoder(GraphBuilder& g, const BartShape& s, const std::string& embedding,
@@ -110,14 +192,14 @@ std::string Encoder(GraphBuilder& g, const BartShape& s, const std::string& embe
     const std::string layer = fmt::format("encoder.layers.{}", i);
     const std::string self = layer + ".self_attn";
     const int64_t heads = s.encoder.heads;
-    const std::string attended =
-        AttendAndProject(g, s, heads, ProjectHeads(g, s, heads, h, self, "q_proj"),
-                         ProjectHeads(g, s, heads, h, self, "k_proj"),
-                         ProjectHeads(g, s, heads, h, self, "v_proj"), bias, self);
-    h = AddNorm(g, s, h, attended, layer + ".self_attn_layer_norm");
+    h = Residual(g, s, h, self + "_layer_norm", [&](const std::string& x) {
+      return AttendAndProject(g, s, heads, ProjectHeads(g, s, heads, x, self, "q_proj"),
+                              ProjectHeads(g, s, heads, x, self, "k_proj"),
+                              ProjectHeads(g, s, heads, x, self, "v_proj"), bias, self);
+    });
     h = FeedForward(g, s, s.encoder.ffn, h, layer);
   }
-  return h;
+  return FinalNorm(g, s, h, "encoder");
 }
 
 // The decoder stack. Without a cache, keys and values come from the tokens given and the
@@ -142,33 +224,33 @@ std::string Decoder(GraphBuilder& g, const BartShape& s, const std::string& embe
   for (int64_t i = 0; i < s.decoder.layers; ++i) {
     const std::string layer = fmt::format("decoder.layers.{}", i);
     const std::string self = layer + ".self_attn";
-    std::string k = ProjectHeads(g, s, heads, h, self, "k_proj");
-    std::string v = ProjectHeads(g, s, heads, h, self, "v_proj");
-    if (with_past) {
-      k = g.Node("Concat", {PastKeyValuesName(i, CacheKind::kSelf, CachePart::kKey), k},
-                 {{"axis", int64_t{2}}}, PresentName(i, CacheKind::kSelf, CachePart::kKey));
-      v = g.Node("Concat", {PastKeyValuesName(i, CacheKind::kSelf, CachePart::kValue), v},
-                 {{"axis", int64_t{2}}}, PresentName(i, CacheKind::kSelf, CachePart::kValue));
-    }
-    h = AddNorm(g, s, h,
-                AttendAndProject(g, s, heads, ProjectHeads(g, s, heads, h, self, "q_proj"), k, v,
-                                 self_bias, self),
-                self + "_layer_norm");
+    h = Residual(g, s, h, self + "_layer_norm", [&](const std::string& x) {
+      std::string k = ProjectHeads(g, s, heads, x, self, "k_proj");
+      std::string v = ProjectHeads(g, s, heads, x, self, "v_proj");
+      if (with_past) {
+        k = g.Node("Concat", {PastKeyValuesName(i, CacheKind::kSelf, CachePart::kKey), k},
+                   {{"axis", int64_t{2}}}, PresentName(i, CacheKind::kSelf, CachePart::kKey));
+        v = g.Node("Concat", {PastKeyValuesName(i, CacheKind::kSelf, CachePart::kValue), v},
+                   {{"axis", int64_t{2}}}, PresentName(i, CacheKind::kSelf, CachePart::kValue));
+      }
+      return AttendAndProject(g, s, heads, ProjectHeads(g, s, heads, x, self, "q_proj"), k, v,
+                              self_bias, self);
+    });
 
     const std::string cross = layer + ".encoder_attn";
-    const std::string cross_k = with_past
-                                    ? PastKeyValuesName(i, CacheKind::kCross, CachePart::kKey)
-                                    : ProjectHeads(g, s, heads, encoder_hidden, cross, "k_proj");
-    const std::string cross_v = with_past
-                                    ? PastKeyValuesName(i, CacheKind::kCross, CachePart::kValue)
-                                    : ProjectHeads(g, s, heads, encoder_hidden, cross, "v_proj");
-    h = AddNorm(g, s, h,
-                AttendAndProject(g, s, heads, ProjectHeads(g, s, heads, h, cross, "q_proj"),
-                                 cross_k, cross_v, cross_bias, cross),
-                cross + "_layer_norm");
+    h = Residual(g, s, h, cross + "_layer_norm", [&](const std::string& x) {
+      const std::string cross_k = with_past
+                                      ? PastKeyValuesName(i, CacheKind::kCross, CachePart::kKey)
+                                      : ProjectHeads(g, s, heads, encoder_hidden, cross, "k_proj");
+      const std::string cross_v = with_past
+                                      ? PastKeyValuesName(i, CacheKind::kCross, CachePart::kValue)
+                                      : ProjectHeads(g, s, heads, encoder_hidden, cross, "v_proj");
+      return AttendAndProject(g, s, heads, ProjectHeads(g, s, heads, x, cross, "q_proj"), cross_k,
+                              cross_v, cross_bias, cross);
+    });
     h = FeedForward(g, s, s.decoder.ffn, h, layer);
   }
-  return h;
+  return FinalNorm(g, s, h, "decoder");
 }
 
 }  // namespace

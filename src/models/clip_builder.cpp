@@ -6,6 +6,7 @@
 
 #include "activation.h"
 #include "ipfs_accel/core/error.h"
+#include "piece_choice.h"
 #include "vision_transformer.h"
 
 namespace ipfs_accel::models {
@@ -69,14 +70,17 @@ std::string AdditiveMask(GraphBuilder& g, const std::string& input_ids,
                 {allowed, g.ConstFloat(0.0f), g.ConstFloat(std::numeric_limits<float>::lowest())});
 }
 
-// CLIP's pooled position per row [batch, 1] (see BuildClipTextTower in the header).
-std::string ClipEosIndex(GraphBuilder& g, const std::string& input_ids, int64_t eos_token_id) {
+// CLIP's pooled position per row [batch, 1] (see BuildClipTextTower in the header);
+// `largest_id`: always the position of the largest id (OwlViT's, GroupViT's rule).
+std::string ClipEosIndex(GraphBuilder& g, const std::string& input_ids, int64_t eos_token_id,
+                         bool largest_id) {
   // HF compares and takes argmax on int32 ids (cast for ONNX export); so does this.
   const std::string ids32 =
       g.Node("Cast", {input_ids}, {{"to", int64_t{onnx::TensorProto::INT32}}});
   auto argmax = [&](const std::string& t) {
     return g.Node("ArgMax", {t}, {{"axis", int64_t{1}}, {"keepdims", int64_t{1}}});
   };
+  if (largest_id) return argmax(ids32);
   const std::string eos32 =
       g.Node("Cast", {g.ConstInt64({eos_token_id})}, {{"to", int64_t{onnx::TensorProto::INT32}}});
   const std::string first_eos = argmax(g.Node("Cast", {g.Node("Equal", {ids32, eos32})},
@@ -188,6 +192,8 @@ ClipVisionShape ReadClipVisionShape(const HfConfig& c, ClipFamily family) {
   s.eps = c.Double("layer_norm_eps", clip ? 1e-5 : 1e-6);
   s.act = c.String("hidden_act", clip ? "quick_gelu" : "gelu_pytorch_tanh");
   s.use_head = !clip && c.Bool("vision_use_head", true);
+  if (PieceChoice(c, "pre_layernorm_name", "clip", {"pre_layrnorm", "pre_layernorm"}) == 1)
+    s.pre_layernorm = "pre_layernorm";
   CheckSizes(c, s.hidden, s.heads,
              {{"num_hidden_layers", s.layers},
               {"intermediate_size", s.intermediate},
@@ -220,6 +226,7 @@ ClipTextShape ReadClipTextShape(const HfConfig& c, ClipFamily family) {
           ErrorKind::kCorrupt,
           fmt::format("'{}': CLIP's text pooling needs eos_token_id, which is null", c.origin()));
     s.eos_token_id = c.Id("eos_token_id", 49407);
+    s.pool_at_largest_id = PieceChoice(c, "text_pooling", "clip", {"eos", "argmax_ids"}) == 1;
   } else {
     s.projection_size = c.Int("projection_size", s.hidden);
   }
@@ -244,7 +251,7 @@ ClipTowerOutputs BuildClipVisionTower(const HfConfig& vision_config, GraphBuilde
                       x, s.hidden);
   x = g.Node("Add", {x, g.Weight("embeddings.position_embedding.weight", {positions, s.hidden},
                                  WeightInit::kNormal)});
-  if (clip) x = g.LayerNorm(x, "pre_layrnorm", s.hidden, s.eps);
+  if (clip) x = g.LayerNorm(x, s.pre_layernorm, s.hidden, s.eps);
 
   ClipTowerOutputs out;
   out.hidden_states = EncoderLayers(g, LayerShape(s.hidden, s.heads, s.intermediate, s.eps, s.act),
@@ -284,9 +291,10 @@ ClipTowerOutputs BuildClipTextTower(const HfConfig& text_config, GraphBuilder& g
   out.last_hidden_state =
       g.LayerNorm(out.hidden_states.back(), "final_layer_norm", s.hidden, s.eps);
   if (clip) {
-    out.pooled =
-        g.Node("GatherND", {out.last_hidden_state, ClipEosIndex(g, input_ids, s.eos_token_id)},
-               {{"batch_dims", int64_t{1}}});
+    out.pooled = g.Node(
+        "GatherND",
+        {out.last_hidden_state, ClipEosIndex(g, input_ids, s.eos_token_id, s.pool_at_largest_id)},
+        {{"batch_dims", int64_t{1}}});
   } else {
     // The last position, padding or not ("sticky" EOS tokenization), then the head.
     out.pooled =

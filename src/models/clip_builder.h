@@ -45,6 +45,9 @@ struct ClipVisionShape {
   double eps;
   std::string act;
   bool use_head;  // SigLIP's attention-pooling head; false for CLIP
+  // The LayerNorm before CLIP's encoder: "pre_layrnorm" (CLIP's spelling), or OwlViT's
+  // "pre_layernorm" (piece pre_layernorm_name).
+  std::string pre_layernorm = "pre_layrnorm";
   int64_t patches() const { return (image_size / patch_size) * (image_size / patch_size); }
 };
 struct ClipTextShape {
@@ -53,6 +56,9 @@ struct ClipTextShape {
   std::string act;
   int64_t eos_token_id;     // CLIP's pooling position (see BuildClipTextTower)
   int64_t projection_size;  // SigLIP's text head width; 0 for CLIP
+  // Piece text_pooling "argmax_ids" (OwlViT, GroupViT): CLIP's pooled position is always the
+  // largest id's (input_ids.argmax), with no eos_token_id rule.
+  bool pool_at_largest_id = false;
 };
 // Throw core::Error: kCorrupt (sizes that do not fit), kUnsupported (options not built here).
 ClipVisionShape ReadClipVisionShape(const HfConfig& vision_config, ClipFamily family);

@@ -113,6 +113,10 @@ std::string GraphBuilder::Weight(const std::string& hf_name, const core::Shape& 
 void GraphBuilder::UnusedWeight(const std::string& hf_name, const core::Shape& shape,
                                 WeightInit init) {
   weights_->Get(weight_prefix_ + hf_name, shape, init);
+std::string GraphBuilder::FrozenParameter(const std::string& hf_name, const core::Tensor& values) {
+  const std::string name = weight_prefix_ + hf_name;
+  weights_->Count(name, values.shape);
+  return Initializer(name, values);
 }
 
 std::string GraphBuilder::Buffer(const std::string& hf_name, const core::Shape& shape,
@@ -208,6 +212,16 @@ std::string GraphBuilder::LayerNorm(const std::string& x, const std::string& pre
   const std::string beta = Weight(prefix + ".bias", {size}, WeightInit::kZeros);
   return Node("LayerNormalization", {x, gamma, beta},
               {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(eps)}});
+}
+
+std::string GraphBuilder::BatchNorm(const std::string& x, const std::string& prefix,
+                                    int64_t channels, double eps) {
+  const std::string scale = Weight(prefix + ".weight", {channels}, WeightInit::kOnes);
+  const std::string bias = Weight(prefix + ".bias", {channels}, WeightInit::kZeros);
+  const std::string mean = Buffer(prefix + ".running_mean", {channels}, WeightInit::kZeros);
+  const std::string var = Buffer(prefix + ".running_var", {channels}, WeightInit::kOnes);
+  return Node("BatchNormalization", {x, scale, bias, mean, var},
+              {{"epsilon", static_cast<float>(eps)}});
 }
 
 }  // namespace ipfs_accel::models

@@ -62,6 +62,9 @@ class GraphBuilder {
   // A saved buffer that is not a parameter (BatchNorm running statistics), added like Weight()
   // but left out of the parameter count.
   std::string Buffer(const std::string& hf_name, const core::Shape& shape, WeightInit init);
+  // A parameter HF keeps frozen at values it computes at init (Marian's sinusoidal position
+  // table): counted like a weight, its values `values`, never read (checkpoints often omit it).
+  std::string FrozenParameter(const std::string& hf_name, const core::Tensor& values);
   // The prefix Weight() puts before every name, so one architecture's builder can be reused
   // as a tower of a composite model (CLIP's "text_model.", LLaVA's "vision_tower.").
   const std::string& weight_prefix() const { return weight_prefix_; }
@@ -85,6 +88,10 @@ class GraphBuilder {
                      bool bias = true);
   // LayerNormalization over the last axis with `prefix.weight` / `prefix.bias`.
   std::string LayerNorm(const std::string& x, const std::string& prefix, int64_t size, double eps);
+  // Eval-mode BatchNorm over axis 1 with `prefix.weight` / `prefix.bias` and the running
+  // statistics `prefix.running_mean` / `prefix.running_var` (buffers, not parameters).
+  std::string BatchNorm(const std::string& x, const std::string& prefix, int64_t channels,
+                        double eps);
 
  private:
   std::string Fresh(const std::string& base);

@@ -62,17 +62,6 @@ core::Tensor FloatTensor(const core::Shape& shape, const std::vector<float>& val
   return t;
 }
 
-// Eval-mode BatchNorm2d over axis 1 with `prefix`'s weight, bias and running statistics.
-std::string BatchNorm(GraphBuilder& g, const std::string& x, const std::string& prefix,
-                      int64_t channels) {
-  const std::string scale = g.Weight(prefix + ".weight", {channels}, WeightInit::kOnes);
-  const std::string bias = g.Weight(prefix + ".bias", {channels}, WeightInit::kZeros);
-  const std::string mean = g.Buffer(prefix + ".running_mean", {channels}, WeightInit::kZeros);
-  const std::string var = g.Buffer(prefix + ".running_var", {channels}, WeightInit::kOnes);
-  return g.Node("BatchNormalization", {x, scale, bias, mean, var},
-                {{"epsilon", static_cast<float>(kTorchNormEps)}});
-}
-
 // nn.Conv2d with bias, kernel [out, in, kh, kw], symmetric padding.
 std::string Conv(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t in,
                  int64_t out, const int64_t kernel[2], const int64_t stride[2],
@@ -182,9 +171,9 @@ std::string AttentionalFusion(GraphBuilder& g, const HtsatShape& s, const std::s
   const int64_t c = s.embed_dim, inner = s.aff_inner;
   auto branch = [&](const std::string& in, const std::string& p, int first) {
     const auto at = [&](int i) { return fmt::format("{}.{}", p, first + i); };
-    std::string y = BatchNorm(g, Conv1x1(g, in, at(0), c, inner), at(1), inner);
+    std::string y = g.BatchNorm(Conv1x1(g, in, at(0), c, inner), at(1), inner, kTorchNormEps);
     y = g.Node("Relu", {y});
-    return BatchNorm(g, Conv1x1(g, y, at(3), inner, c), at(4), c);
+    return g.BatchNorm(Conv1x1(g, y, at(3), inner, c), at(4), c, kTorchNormEps);
   };
   const std::string sum = g.Node("Add", {x, r});
   const std::string local = branch(sum, "local_att", 0);
@@ -465,7 +454,7 @@ std::string BuildHtsat(GraphBuilder& g, const HtsatShape& s, const std::string& 
   // batch_norm (bn0) over the mel bins: HF moves them to the channel axis and back.
   const std::vector<int64_t> swap = {0, 3, 2, 1};
   std::string x = g.Node("Transpose", {features}, {{"perm", swap}});
-  x = BatchNorm(g, x, "batch_norm", s.mel_bins);
+  x = g.BatchNorm(x, "batch_norm", s.mel_bins, kTorchNormEps);
   x = g.Node("Transpose", {x}, {{"perm", swap}});
   x = FoldSpectrogram(g, s, x, time);
   std::string h = PatchEmbed(g, s, x, is_longer);

@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
+#include <limits>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "activation.h"
 #include "ipfs_accel/core/error.h"
+#include "piece_choice.h"
 #include "seq2seq_attention.h"
 #include "seq2seq_cache.h"
 #include "seq2seq_embedding.h"
@@ -26,11 +30,26 @@ struct T5Shape {
   double eps;
   bool gated;
   std::string act;  // dense_act_fn as T5Config derives it
+  // Piece relative_attention_bias "every_layer" (UMT5): each layer has its own bias table;
+  // "first_layer" (T5): the first layer's table serves the stack.
+  bool bias_every_layer = false;
+  // Piece encoder_attention "local" (LongT5's LocalSelfAttention): an encoder token attends to
+  // the keys within local_radius of it; "full" (T5): to all.
+  bool local_encoder = false;
+  int64_t local_radius = 0;
   int64_t inner() const { return heads * d_kv; }
 };
 
+void ReadPieces(const HfConfig& c, T5Shape& s) {
+  s.bias_every_layer =
+      PieceChoice(c, "relative_attention_bias", "t5", {"first_layer", "every_layer"}) == 1;
+  s.local_encoder = PieceChoice(c, "encoder_attention", "t5", {"full", "local"}) == 1;
+  if (s.local_encoder) s.local_radius = c.Int("local_radius", 127);
+}
+
 T5Shape ReadShape(const HfConfig& c) {
   T5Shape s{};
+  ReadPieces(c, s);
   s.vocab = c.Int("vocab_size", 32128);
   s.d_model = c.Int("d_model", 512);
   s.d_kv = c.Int("d_kv", 64);
@@ -80,34 +99,58 @@ std::string RmsNorm(GraphBuilder& g, const T5Shape& s, const std::string& x,
   return g.Node("Mul", {weight, g.Node("Div", {x, rms})});
 }
 
-// [1, heads, query, key] bias from `prefix`.relative_attention_bias.weight [buckets, heads].
-// Buckets come from a table over key - query in [-max_distance, max_distance]: HF's buckets are
-// constant beyond max_distance, so clipping first changes nothing.
-std::string RelativePositionBias(GraphBuilder& g, const T5Shape& s, const std::string& query_pos,
-                                 const std::string& key_pos, bool bidirectional,
-                                 const std::string& prefix) {
-  const int64_t r = s.max_distance;
-  core::Tensor table = core::Tensor::Zeros(core::DType::kInt64, {2 * r + 1});
-  auto buckets = table.values<int64_t>();
-  for (int64_t rel = -r; rel <= r; ++rel)
-    buckets[rel + r] = T5RelativePositionBucket(rel, bidirectional, s.buckets, s.max_distance);
-  // A constant, not a parameter: named outside HF's namespace.
-  const std::string table_name = g.Initializer(
-      bidirectional ? "const_t5_buckets_bidirectional" : "const_t5_buckets_causal", table);
+std::string RelativeBuckets(GraphBuilder& g, const T5Shape& s, const std::string& query_pos,
+                            const std::string& key_pos, bool bidirectional) {
+  return RelativePositionBuckets(
+      g, query_pos, key_pos, bidirectional, s.buckets, s.max_distance,
+      bidirectional ? "const_t5_buckets_bidirectional" : "const_t5_buckets_causal");
+}
 
-  const std::string key = g.Node("Unsqueeze", {key_pos, g.ConstInt64({0})});
-  const std::string query = g.Node("Unsqueeze", {query_pos, g.ConstInt64({1})});
-  const std::string rel = g.Node("Sub", {key, query});  // [query, key]
-  const std::string lo = g.Node("Squeeze", {g.ConstInt64({-r}), g.ConstInt64({0})});
-  const std::string hi = g.Node("Squeeze", {g.ConstInt64({r}), g.ConstInt64({0})});
-  const std::string index = g.Node("Add", {g.Node("Clip", {rel, lo, hi}), g.ConstInt64({r})});
-  const std::string bucket = g.Node("Gather", {table_name, index});
+// [1, heads, query, key] bias from `prefix`.relative_attention_bias.weight [buckets, heads].
+std::string RelativePositionBias(GraphBuilder& g, const T5Shape& s, const std::string& bucket,
+                                 const std::string& prefix) {
   const std::string weight = g.Weight(prefix + ".relative_attention_bias.weight",
                                       {s.buckets, s.heads}, WeightInit::kNormal);
   const std::string values = g.Node("Gather", {weight, bucket});  // [query, key, heads]
   const std::string per_head =
       g.Node("Transpose", {values}, {{"perm", std::vector<int64_t>{2, 0, 1}}});
   return g.Node("Unsqueeze", {per_head, g.ConstInt64({0})});
+}
+
+// Each layer's attention bias: its position bias (the first layer's table, or its own)
+// plus `mask`. `attention(i)` names layer i's attention module.
+class LayerBias {
+ public:
+  template <typename AttentionName>
+  LayerBias(GraphBuilder& g, const T5Shape& s, std::string buckets, const AttentionName& attention,
+            const std::function<std::string()>& mask)
+      : g_(g), s_(s), buckets_(std::move(buckets)), attention_(attention) {
+    if (!s.bias_every_layer)
+      shared_ = g.Node("Add", {RelativePositionBias(g, s, buckets_, attention(0)), mask()});
+    else
+      mask_ = mask();
+  }
+  std::string operator()(int64_t i) const {
+    if (!s_.bias_every_layer) return shared_;
+    return g_.Node("Add", {RelativePositionBias(g_, s_, buckets_, attention_(i)), mask_});
+  }
+
+ private:
+  GraphBuilder& g_;
+  const T5Shape& s_;
+  std::string buckets_, shared_, mask_;
+  std::function<std::string(int64_t)> attention_;
+};
+
+// LongT5's locality: finfo.min where |key - query| > local_radius, [1, 1, query, key].
+std::string LocalMaskBias(GraphBuilder& g, const T5Shape& s, const std::string& positions) {
+  const std::string key = g.Node("Unsqueeze", {positions, g.ConstInt64({0})});
+  const std::string query = g.Node("Unsqueeze", {positions, g.ConstInt64({1})});
+  const std::string distance = g.Node("Abs", {g.Node("Sub", {key, query})});
+  const std::string far = g.Node("Greater", {distance, g.ConstInt64({s.local_radius})});
+  const std::string bias = g.Node(
+      "Where", {far, g.ConstFloat(std::numeric_limits<float>::lowest()), g.ConstFloat(0.0f)});
+  return g.Node("Unsqueeze", {bias, g.ConstInt64({0, 1})});
 }
 
 // q, k or v of T5Attention `prefix`, split into heads: [batch, heads, seq, d_kv].
@@ -144,17 +187,24 @@ std::string Encoder(GraphBuilder& g, const T5Shape& s, const std::string& embedd
                     const std::string& input_ids, const std::string& attention_mask) {
   std::string h = g.Node("Gather", {embedding, input_ids});
   const std::string positions = PositionRange(g, g.ConstInt64({0}), AxisLength(g, input_ids, 1));
-  const std::string position_bias = RelativePositionBias(
-      g, s, positions, positions, /*bidirectional=*/true, "encoder.block.0.layer.0.SelfAttention");
-  const std::string bias = g.Node("Add", {position_bias, PaddingMaskBias(g, attention_mask)});
+  const char* module = s.local_encoder ? "LocalSelfAttention" : "SelfAttention";
+  const auto attention_of = [&](int64_t i) {
+    return fmt::format("encoder.block.{}.layer.0.{}", i, module);
+  };
+  const LayerBias bias(g, s, RelativeBuckets(g, s, positions, positions, /*bidirectional=*/true),
+                       attention_of, [&] {
+                         const std::string padding = PaddingMaskBias(g, attention_mask);
+                         if (!s.local_encoder) return padding;
+                         return g.Node("Add", {padding, LocalMaskBias(g, s, positions)});
+                       });
   for (int64_t i = 0; i < s.encoder_layers; ++i) {
     const std::string block = fmt::format("encoder.block.{}", i);
-    const std::string attention = block + ".layer.0.SelfAttention";
+    const std::string attention = attention_of(i);
     const std::string normed = RmsNorm(g, s, h, block + ".layer.0.layer_norm");
     const std::string attended =
         AttendAndProject(g, s, ProjectHeads(g, s, normed, attention, "q"),
                          ProjectHeads(g, s, normed, attention, "k"),
-                         ProjectHeads(g, s, normed, attention, "v"), bias, attention);
+                         ProjectHeads(g, s, normed, attention, "v"), bias(i), attention);
     h = g.Node("Add", {h, attended});
     h = FeedForward(g, s, h, block + ".layer.1");
   }
@@ -177,11 +227,10 @@ std::string Decoder(GraphBuilder& g, const T5Shape& s, const std::string& embedd
   const std::string query_positions = PositionRange(g, past_length, new_length);
   const std::string key_positions =
       PositionRange(g, g.ConstInt64({0}), g.Node("Add", {past_length, new_length}));
-  const std::string position_bias =
-      RelativePositionBias(g, s, query_positions, key_positions, /*bidirectional=*/false,
-                           "decoder.block.0.layer.0.SelfAttention");
-  const std::string self_bias =
-      g.Node("Add", {position_bias, CausalMaskBias(g, query_positions, key_positions)});
+  const LayerBias self_bias(
+      g, s, RelativeBuckets(g, s, query_positions, key_positions, /*bidirectional=*/false),
+      [](int64_t i) { return fmt::format("decoder.block.{}.layer.0.SelfAttention", i); },
+      [&] { return CausalMaskBias(g, query_positions, key_positions); });
   // Cross-attention has no position bias: only the encoder's padding mask.
   const std::string cross_bias = PaddingMaskBias(g, encoder_mask);
   for (int64_t i = 0; i < s.decoder_layers; ++i) {
@@ -197,7 +246,7 @@ std::string Decoder(GraphBuilder& g, const T5Shape& s, const std::string& embedd
                  {{"axis", int64_t{2}}}, PresentName(i, CacheKind::kSelf, CachePart::kValue));
     }
     h = g.Node("Add", {h, AttendAndProject(g, s, ProjectHeads(g, s, normed, self, "q"), k, v,
-                                           self_bias, self)});
+                                           self_bias(i), self)});
 
     const std::string cross = block + ".layer.1.EncDecAttention";
     normed = RmsNorm(g, s, h, block + ".layer.1.layer_norm");
@@ -235,6 +284,29 @@ int64_t T5RelativePositionBucket(int64_t relative_position, bool bidirectional, 
   const float scaled = log_ratio / log_range * static_cast<float>(num_buckets - max_exact);
   const int64_t large = max_exact + static_cast<int64_t>(scaled);
   return bucket + std::min(large, num_buckets - 1);
+}
+
+std::string RelativePositionBuckets(GraphBuilder& g, const std::string& query_pos,
+                                    const std::string& key_pos, bool bidirectional,
+                                    int64_t num_buckets, int64_t max_distance,
+                                    const std::string& table_name) {
+  // Buckets come from a table over key - query in [-max_distance, max_distance]: HF's buckets
+  // are constant beyond max_distance, so clipping first changes nothing.
+  const int64_t r = max_distance;
+  core::Tensor table = core::Tensor::Zeros(core::DType::kInt64, {2 * r + 1});
+  auto buckets = table.values<int64_t>();
+  for (int64_t rel = -r; rel <= r; ++rel)
+    buckets[rel + r] = T5RelativePositionBucket(rel, bidirectional, num_buckets, max_distance);
+  // A constant, not a parameter: named outside HF's namespace.
+  g.Initializer(table_name, table);
+
+  const std::string key = g.Node("Unsqueeze", {key_pos, g.ConstInt64({0})});
+  const std::string query = g.Node("Unsqueeze", {query_pos, g.ConstInt64({1})});
+  const std::string rel = g.Node("Sub", {key, query});  // [query, key]
+  const std::string lo = g.Node("Squeeze", {g.ConstInt64({-r}), g.ConstInt64({0})});
+  const std::string hi = g.Node("Squeeze", {g.ConstInt64({r}), g.ConstInt64({0})});
+  const std::string index = g.Node("Add", {g.Node("Clip", {rel, lo, hi}), g.ConstInt64({r})});
+  return g.Node("Gather", {table_name, index});
 }
 
 void BuildT5(const HfConfig& config, GraphBuilder& g) {

@@ -9,6 +9,7 @@
 // [batch, decoder_sequence, d_model] and encoder_last_hidden_state [batch, sequence, d_model].
 
 #include <cstdint>
+#include <string>
 
 #include "graph_builder.h"
 #include "ipfs_accel/models/hf_config.h"
@@ -36,5 +37,13 @@ void BuildT5DecoderWithPast(const HfConfig& config, GraphBuilder& g);
 // with the float32 arithmetic PyTorch uses, so bucket edges agree exactly.
 int64_t T5RelativePositionBucket(int64_t relative_position, bool bidirectional, int64_t num_buckets,
                                  int64_t max_distance);
+
+// The bucket of each (query, key) pair as a graph, [query, key] int64, from 1-D int64 positions:
+// T5RelativePositionBucket(key - query, ...) looked up in a constant table named `table_name`
+// (unique in the graph). WavLM's gated relative position bias uses the same buckets.
+std::string RelativePositionBuckets(GraphBuilder& g, const std::string& query_pos,
+                                    const std::string& key_pos, bool bidirectional,
+                                    int64_t num_buckets, int64_t max_distance,
+                                    const std::string& table_name);
 
 }  // namespace ipfs_accel::models

@@ -3,11 +3,16 @@
 #include <cmath>
 #include <limits>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "activation.h"
+#include "conformer_layer.h"
 #include "ipfs_accel/core/error.h"
+#include "piece_choice.h"
+#include "sew_encoder.h"
+#include "t5_builder.h"
 
 namespace ipfs_accel::models {
 
@@ -134,9 +139,9 @@ std::string FrameMask(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string
                 {{"to", int64_t{onnx::TensorProto::FLOAT}}});
 }
 
-// The positional conv's weight from its weight norm: g * v / ||v||, the norm per kernel tap.
-std::string WeightNormedPositionalKernel(GraphBuilder& g, const Wav2Vec2Shape& s,
-                                         const std::string& prefix) {
+// The positional conv's weight-norm parameters g [1, 1, K] and v, under either name scheme.
+std::pair<std::string, std::string> PositionalKernelWeights(GraphBuilder& g, const Wav2Vec2Shape& s,
+                                                            const std::string& prefix) {
   const core::Shape g_shape = {1, 1, s.pos_kernel};
   const core::Shape v_shape = {s.hidden, s.hidden / s.pos_groups, s.pos_kernel};
   // transformers 5.x writes the parametrization's names; older checkpoints weight_g / weight_v.
@@ -155,6 +160,13 @@ std::string WeightNormedPositionalKernel(GraphBuilder& g, const Wav2Vec2Shape& s
     }
     direction = g.Weight(prefix + ".weight_v", v_shape, WeightInit::kNormal);
   }
+  return {magnitude, direction};
+}
+
+// The positional conv's weight from its weight norm: g * v / ||v||, the norm per kernel tap.
+std::string WeightNormedPositionalKernel(GraphBuilder& g, const Wav2Vec2Shape& s,
+                                         const std::string& prefix) {
+  const auto [magnitude, direction] = PositionalKernelWeights(g, s, prefix);
   const std::string norm = g.Node("ReduceL2", {direction},
                                   {{"axes", std::vector<int64_t>{0, 1}}, {"keepdims", int64_t{1}}});
   return g.Node("Mul", {direction, g.Node("Div", {magnitude, norm})});
@@ -175,10 +187,75 @@ std::string PositionalConv(GraphBuilder& g, const Wav2Vec2Shape& s, const std::s
   return Transpose(g, Activation(g, y, s.feat_act), {0, 2, 1});
 }
 
+// Data2VecAudioPositionalConvEmbedding: pos_conv_layers grouped convs, each trimmed like
+// SamePad, then a LayerNorm without affine terms and feat_extract_activation.
+std::string PositionalConvLayers(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x) {
+  core::Tensor ones = core::Tensor::FromDoubles(core::DType::kFloat32, {s.hidden},
+                                                std::vector<double>(s.hidden, 1.0));
+  const std::string scale = g.Initializer("const_pos_conv_norm_scale", ones);
+  std::string h = Transpose(g, x, {0, 2, 1});
+  for (int64_t l = 0; l < s.pos_conv_layers; ++l) {
+    const std::string prefix = fmt::format("encoder.pos_conv_embed.layers.{}.conv", l);
+    const std::string kernel = g.Weight(
+        prefix + ".weight", {s.hidden, s.hidden / s.pos_groups, s.pos_kernel}, WeightInit::kNormal);
+    const std::string bias = g.Weight(prefix + ".bias", {s.hidden}, WeightInit::kZeros);
+    h = g.Node("Conv", {h, kernel, bias},
+               {{"kernel_shape", std::vector<int64_t>{s.pos_kernel}},
+                {"pads", std::vector<int64_t>{s.pos_kernel / 2, s.pos_kernel / 2}},
+                {"group", s.pos_groups}});
+    if (s.pos_kernel % 2 == 0)
+      h = g.Node("Slice", {h, g.ConstInt64({0}), g.ConstInt64({-1}), g.ConstInt64({2})});
+    h = g.Node("LayerNormalization", {Transpose(g, h, {0, 2, 1}), scale},
+               {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(kTorchNormEps)}});
+    h = Activation(g, Transpose(g, h, {0, 2, 1}), s.feat_act);
+  }
+  return Transpose(g, h, {0, 2, 1});
+}
+
+// WavLM's position bias, ungated: rel_attn_embed of each (query, key) pair's bucket,
+// [1, heads, frames, frames]; the first layer's table serves every layer.
+std::string BucketedPositionBias(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x) {
+  const std::string frames = g.Node("Shape", {x}, {{"start", int64_t{1}}, {"end", int64_t{2}}});
+  const std::string positions =
+      g.Node("Range", {g.Node("Squeeze", {g.ConstInt64({0}), g.ConstInt64({0})}),
+                       g.Node("Squeeze", {frames, g.ConstInt64({0})}),
+                       g.Node("Squeeze", {g.ConstInt64({1}), g.ConstInt64({0})})});
+  const std::string buckets =
+      RelativePositionBuckets(g, positions, positions, /*bidirectional=*/true, s.position_buckets,
+                              s.max_bucket_distance, "const_wavlm_buckets");
+  const std::string table = g.Weight("encoder.layers.0.attention.rel_attn_embed.weight",
+                                     {s.position_buckets, s.heads}, WeightInit::kNormal);
+  const std::string values = g.Node("Gather", {table, buckets});  // [frames, frames, heads]
+  return g.Node("Unsqueeze", {Transpose(g, values, {2, 0, 1}), g.ConstInt64({0})});
+}
+
+// WavLMAttention's gate on the position bias from the attention's input x, per frame and
+// head: gate_a * (gate_b * gru_rel_pos_const - 1) + 2, with gate_a, gate_b the sigmoids of
+// gru_rel_pos_linear's two halves (each the sum of 4 outputs). Returns gate * bias.
+std::string GatedPositionBias(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
+                              const std::string& prefix, const std::string& position_bias) {
+  const int64_t head_dim = s.hidden / s.heads;
+  const std::string per_head =
+      Transpose(g, g.Node("Reshape", {x, g.ConstInt64({0, 0, s.heads, head_dim})}), {0, 2, 1, 3});
+  const std::string projected = g.Linear(per_head, prefix + "gru_rel_pos_linear", head_dim, 8);
+  const std::string halves =
+      g.Node("ReduceSum",
+             {g.Node("Reshape", {projected, g.ConstInt64({0, 0, 0, 2, 4})}), g.ConstInt64({-1})},
+             {{"keepdims", int64_t{0}}});  // [b, h, t, 2]
+  const auto gates = g.NodeN("Split", {g.Node("Sigmoid", {halves})}, 2, {{"axis", int64_t{-1}}});
+  const std::string constant =
+      g.Weight(prefix + "gru_rel_pos_const", {1, s.heads, 1, 1}, WeightInit::kOnes);
+  const std::string inner =
+      g.Node("Sub", {g.Node("Mul", {gates[1], constant}), g.ConstFloat(1.0f)});
+  const std::string gate = g.Node("Add", {g.Node("Mul", {gates[0], inner}), g.ConstFloat(2.0f)});
+  return g.Node("Mul", {gate, position_bias});  // [b, h, t, 1] * [1, h, t, t]
+}
+
 // Wav2Vec2Attention (eager): scaled dot-product self-attention with an optional additive mask
 // [batch, 1, 1, frames].
 std::string SelfAttention(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
-                          const std::string& prefix, const std::string& additive_mask) {
+                          const std::string& prefix, const std::string& additive_mask,
+                          const std::string& position_bias) {
   const int64_t head_dim = s.hidden / s.heads;
   const std::string split = g.ConstInt64({0, 0, s.heads, head_dim});
   auto heads = [&](const char* proj, std::vector<int64_t> perm) {
@@ -190,6 +267,8 @@ std::string SelfAttention(GraphBuilder& g, const Wav2Vec2Shape& s, const std::st
   const std::string v = heads("v_proj", {0, 2, 1, 3});
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
   std::string scores = g.Node("Mul", {g.Node("MatMul", {q, k}), g.ConstFloat(scale)});
+  if (!position_bias.empty())
+    scores = g.Node("Add", {scores, GatedPositionBias(g, s, x, prefix, position_bias)});
   if (!additive_mask.empty()) scores = g.Node("Add", {scores, additive_mask});
   const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
   std::string ctx = Transpose(g, g.Node("MatMul", {probs, v}), {0, 2, 1, 3});
@@ -197,28 +276,23 @@ std::string SelfAttention(GraphBuilder& g, const Wav2Vec2Shape& s, const std::st
   return g.Linear(ctx, prefix + "out_proj", s.hidden, s.hidden);
 }
 
-std::string FeedForward(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
-                        const std::string& prefix) {
-  const std::string h = Activation(
-      g, g.Linear(x, prefix + "intermediate_dense", s.hidden, s.intermediate), s.hidden_act);
-  return g.Linear(h, prefix + "output_dense", s.intermediate, s.hidden);
-}
-
 // Wav2Vec2EncoderLayer (post-norm) or Wav2Vec2EncoderLayerStableLayerNorm (pre-norm, with the
 // optional attention adapter).
 std::string EncoderLayer(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
-                         int64_t index, const std::string& mask) {
+                         int64_t index, const std::string& mask, const std::string& position_bias) {
   const std::string p = fmt::format("encoder.layers.{}.", index);
   if (!s.stable_layer_norm) {
-    std::string h = g.Node("Add", {x, SelfAttention(g, s, x, p + "attention.", mask)});
+    std::string h =
+        g.Node("Add", {x, SelfAttention(g, s, x, p + "attention.", mask, position_bias)});
     h = g.LayerNorm(h, p + "layer_norm", s.hidden, s.eps);
-    h = g.Node("Add", {h, FeedForward(g, s, h, p + "feed_forward.")});
+    h = g.Node("Add", {h, Wav2Vec2FeedForward(g, s, h, p + "feed_forward.")});
     return g.LayerNorm(h, p + "final_layer_norm", s.hidden, s.eps);
   }
   const std::string normed = g.LayerNorm(x, p + "layer_norm", s.hidden, s.eps);
-  std::string h = g.Node("Add", {x, SelfAttention(g, s, normed, p + "attention.", mask)});
+  std::string h =
+      g.Node("Add", {x, SelfAttention(g, s, normed, p + "attention.", mask, position_bias)});
   const std::string ff_in = g.LayerNorm(h, p + "final_layer_norm", s.hidden, s.eps);
-  h = g.Node("Add", {h, FeedForward(g, s, ff_in, p + "feed_forward.")});
+  h = g.Node("Add", {h, Wav2Vec2FeedForward(g, s, ff_in, p + "feed_forward.")});
   if (s.attn_adapter_dim > 0) {  // Wav2Vec2AttnAdapterLayer
     const std::string a = p + "adapter_layer.";
     std::string y = g.LayerNorm(h, a + "norm", s.hidden, kTorchNormEps);
@@ -242,6 +316,31 @@ std::string Adapter(GraphBuilder& g, const Wav2Vec2Shape& s, std::string h) {
     h = g.Node("Mul", {halves[0], g.Node("Sigmoid", {halves[1]})});
   }
   return Transpose(g, h, {0, 2, 1});
+}
+
+// Wav2Vec2Encoder / Wav2Vec2EncoderStableLayerNorm from the projected features.
+std::string TransformerEncoder(GraphBuilder& g, const Wav2Vec2Shape& s, std::string h,
+                               const std::string& mask) {
+  h = g.Node("Add",
+             {h, s.pos_conv_layers > 0 ? PositionalConvLayers(g, s, h) : PositionalConv(g, s, h)});
+  if (!s.stable_layer_norm) h = g.LayerNorm(h, "encoder.layer_norm", s.hidden, s.eps);
+  const std::string position_bias =
+      s.gated_position_bias && s.layers > 0 ? BucketedPositionBias(g, s, h) : "";
+  for (int64_t l = 0; l < s.layers; ++l) h = EncoderLayer(g, s, h, l, mask, position_bias);
+  if (s.stable_layer_norm) h = g.LayerNorm(h, "encoder.layer_norm", s.hidden, s.eps);
+  return h;
+}
+
+// Wav2Vec2ConformerEncoder: no positional conv in the sum (its weights exist and count), relative
+// positions, conformer layers, then the LayerNorm.
+std::string ConformerEncoder(GraphBuilder& g, const Wav2Vec2Shape& s, std::string h,
+                             const std::string& mask) {
+  const std::string prefix = "encoder.pos_conv_embed.conv";
+  PositionalKernelWeights(g, s, prefix);
+  g.Weight(prefix + ".bias", {s.hidden}, WeightInit::kZeros);
+  const std::string positions = ConformerRelativePositions(g, s, h);
+  for (int64_t l = 0; l < s.layers; ++l) h = ConformerLayer(g, s, h, l, mask, positions);
+  return g.LayerNorm(h, "encoder.layer_norm", s.hidden, s.eps);
 }
 
 }  // namespace
@@ -273,7 +372,11 @@ Wav2Vec2Shape ReadWav2Vec2Shape(const HfConfig& c, const Wav2Vec2Variant& v) {
                             "(they are {}, {} and {} long)",
                             origin, s.conv_dim.size(), s.conv_stride.size(), s.conv_kernel.size()));
   s.conv_bias = c.Bool("conv_bias", false);
-  const std::string norm = c.String("feat_extract_norm", "group");
+  // Piece conv_norm "layer": the convs always have LayerNorms (Data2VecAudio has no
+  // feat_extract_norm key); otherwise feat_extract_norm says.
+  const std::string norm = PieceChoice(c, "conv_norm", "wav2vec2", {"feat_extract_norm", "layer"})
+                               ? "layer"
+                               : c.String("feat_extract_norm", "group");
   if (norm != "group" && norm != "layer")
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': feat_extract_norm is '{}'; it must be 'group' or 'layer'",
@@ -286,13 +389,53 @@ Wav2Vec2Shape ReadWav2Vec2Shape(const HfConfig& c, const Wav2Vec2Variant& v) {
   s.layers = c.Int("num_hidden_layers", 12);
   s.heads = c.Int("num_attention_heads", 12);
   s.intermediate = c.Int("intermediate_size", 3072);
-  s.pos_kernel = c.Int("num_conv_pos_embeddings", 128);
+  if (PieceChoice(c, "positional_conv", "wav2vec2", {"weight_norm", "layers"}) == 1) {
+    s.pos_conv_layers = c.Int("num_conv_pos_embeddings", 5);
+    s.pos_kernel = c.Int("conv_pos_kernel_size", 19);
+  } else {
+    s.pos_kernel = c.Int("num_conv_pos_embeddings", 128);
+  }
+  s.sew = PieceChoice(c, "layout", "wav2vec2", {"wav2vec2", "sew"}) == 1;
+  if (s.sew) {
+    s.squeeze_factor = c.Int("squeeze_factor", 2);
+    if (s.squeeze_factor <= 0 || s.hidden % s.squeeze_factor != 0)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': squeeze_factor {} must be positive and divide hidden_size {}",
+                              origin, s.squeeze_factor, s.hidden));
+    if (s.layer_norm_convs)
+      throw Error(ErrorKind::kUnsupported,
+                  fmt::format("'{}': SEW with feat_extract_norm 'layer' is not supported (its "
+                              "padding mask over squeezed frames is not built)",
+                              origin));
+  }
+  s.conformer = PieceChoice(c, "layer", "wav2vec2", {"transformer", "conformer"}) == 1;
+  if (s.conformer) {
+    s.depthwise_kernel = c.Int("conv_depthwise_kernel_size", 31);
+    if (s.depthwise_kernel % 2 == 0 || s.hidden % 2 != 0)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': conv_depthwise_kernel_size {} must be odd and hidden_size {} "
+                              "even (HF's conformer needs both)",
+                              origin, s.depthwise_kernel, s.hidden));
+  }
+  s.gated_position_bias =
+      PieceChoice(c, "relative_position_bias", "wav2vec2", {"none", "gated"}) == 1;
+  if (s.gated_position_bias) {
+    s.position_buckets = c.Int("num_buckets", 320);
+    s.max_bucket_distance = c.Int("max_bucket_distance", 800);
+    if (s.position_buckets < 4 || s.max_bucket_distance <= s.position_buckets / 2)
+      throw Error(ErrorKind::kUnsupported,
+                  fmt::format("'{}': num_buckets {} with max_bucket_distance {} is not supported "
+                              "(needs at least 4 buckets and a max distance above half of them)",
+                              origin, s.position_buckets, s.max_bucket_distance));
+  }
   s.pos_groups = c.Int("num_conv_pos_embedding_groups", 16);
   s.eps = c.Double("layer_norm_eps", 1e-5);
   s.stable_layer_norm = c.Bool("do_stable_layer_norm", false);
   s.masked_spec_embed =
       c.Double("mask_time_prob", 0.05) > 0.0 || c.Double("mask_feature_prob", 0.0) > 0.0;
-  s.adapter = v.has_adapter && c.Bool("add_adapter", false);
+  // Piece adapter false: the model class has no adapter whatever add_adapter says (UniSpeech).
+  s.adapter =
+      v.has_adapter && c.PieceBool("adapter", true) && !s.sew && c.Bool("add_adapter", false);
   s.output_hidden = c.Int("output_hidden_size", s.hidden);
   s.adapter_kernel = c.Int("adapter_kernel_size", 3);
   s.adapter_stride = c.Int("adapter_stride", 2);
@@ -336,6 +479,23 @@ Wav2Vec2Shape ReadWav2Vec2Shape(const HfConfig& c, const Wav2Vec2Variant& v) {
   return s;
 }
 
+std::string Wav2Vec2PositionalKernel(GraphBuilder& g, const Wav2Vec2Shape& s,
+                                     const std::string& prefix) {
+  return WeightNormedPositionalKernel(g, s, prefix);
+}
+
+std::string Wav2Vec2EncoderLayer(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
+                                 int64_t index, const std::string& mask) {
+  return EncoderLayer(g, s, x, index, mask, "");
+}
+
+std::string Wav2Vec2FeedForward(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
+                                const std::string& prefix) {
+  const std::string h = Activation(
+      g, g.Linear(x, prefix + "intermediate_dense", s.hidden, s.intermediate), s.hidden_act);
+  return g.Linear(h, prefix + "output_dense", s.intermediate, s.hidden);
+}
+
 int64_t Wav2Vec2Frames(const Wav2Vec2Shape& s, int64_t samples) {
   int64_t length = samples;
   for (size_t i = 0; i < s.conv_kernel.size(); ++i) {
@@ -362,9 +522,14 @@ void BuildWav2Vec2(const HfConfig& config, const Wav2Vec2Variant& v, GraphBuilde
   const std::string features = FeatureEncoder(g, s);
   const int64_t feature_dim = s.conv_dim.back();
   std::string normed = features;
-  if (s.projection_norm)
-    normed = g.LayerNorm(features, "feature_projection.layer_norm", feature_dim, s.eps);
-  std::string h = g.Linear(normed, "feature_projection.projection", feature_dim, s.hidden);
+  std::string h;
+  if (s.sew) {
+    h = SewFeatureProjection(g, s, features);
+  } else {
+    if (s.projection_norm)
+      normed = g.LayerNorm(features, "feature_projection.layer_norm", feature_dim, s.eps);
+    h = g.Linear(normed, "feature_projection.projection", feature_dim, s.hidden);
+  }
 
   if (s.masked_spec_embed) {
     // Counted as HF counts it; a checkpoint without it is what HF would initialise randomly.
@@ -384,17 +549,19 @@ void BuildWav2Vec2(const HfConfig& config, const Wav2Vec2Variant& v, GraphBuilde
                       g.ConstInt64({1, 2})});
   }
 
-  h = g.Node("Add", {h, PositionalConv(g, s, h)});
-  if (!s.stable_layer_norm) h = g.LayerNorm(h, "encoder.layer_norm", s.hidden, s.eps);
-  for (int64_t l = 0; l < s.layers; ++l) h = EncoderLayer(g, s, h, l, additive_mask);
-  if (s.stable_layer_norm) h = g.LayerNorm(h, "encoder.layer_norm", s.hidden, s.eps);
+  if (s.conformer)
+    h = ConformerEncoder(g, s, h, additive_mask);
+  else if (s.sew)
+    h = SewEncoder(g, s, h, additive_mask);
+  else
+    h = TransformerEncoder(g, s, h, additive_mask);
   if (s.adapter) h = Adapter(g, s, h);
 
   g.Node("Identity", {h}, {}, "last_hidden_state");
   g.Output("last_hidden_state", onnx::TensorProto::FLOAT,
            {batch, s.adapter ? Dim(std::string("adapter_frames")) : frames,
             s.adapter ? s.output_hidden : s.hidden});
-  if (v.extract_features_output) {
+  if (v.extract_features_output && !s.sew) {
     g.Node("Identity", {normed}, {}, "extract_features");
     g.Output("extract_features", onnx::TensorProto::FLOAT, {batch, frames, feature_dim});
   }

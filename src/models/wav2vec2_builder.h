@@ -68,6 +68,24 @@ struct Wav2Vec2Shape {
   bool adapter = false;
   int64_t output_hidden = 0, adapter_kernel = 0, adapter_stride = 0, adapter_layers = 0;
   int64_t attn_adapter_dim = 0;  // 0: no adapter_attn_dim
+  // Piece positional_conv "layers" (Data2VecAudio): num_conv_pos_embeddings plain grouped convs
+  // of conv_pos_kernel_size, each with a LayerNorm without affine terms, instead of the one
+  // weight-normed conv; 0 for the weight-normed conv.
+  int64_t pos_conv_layers = 0;
+  // Piece relative_position_bias "gated" (WavLM): a bucketed position bias from the first
+  // layer's rel_attn_embed, gated per layer and head by gru_rel_pos_linear / gru_rel_pos_const.
+  bool gated_position_bias = false;
+  // Piece layer "conformer" (Wav2Vec2Conformer, relative positions): conformer_layer.h's layers,
+  // the encoder LayerNorm after them, and the positional conv's weights counted but unused, as
+  // Wav2Vec2ConformerEncoder.forward never calls it.
+  bool conformer = false;
+  int64_t depthwise_kernel = 0;
+  // Piece layout "sew" (SEWModel): a model-level layer_norm and an optional feature_projection
+  // Linear, the encoder on frames pooled by squeeze_factor (the positional conv strided by it)
+  // and upsampled back (sew_encoder.h); no extract_features output, no adapter.
+  bool sew = false;
+  int64_t squeeze_factor = 1;
+  int64_t position_buckets = 0, max_bucket_distance = 0;
 };
 // Throws core::Error: kCorrupt (sizes that do not fit together, an unknown feat_extract_norm),
 // kUnsupported (HuBERT's conv_pos_batch_norm).
@@ -81,5 +99,16 @@ int64_t Wav2Vec2Frames(const Wav2Vec2Shape& s, int64_t samples);
 int64_t Wav2Vec2MinSamples(const Wav2Vec2Shape& s);
 
 void BuildWav2Vec2(const HfConfig& config, const Wav2Vec2Variant& variant, GraphBuilder& g);
+
+// The positional conv's kernel from its weight norm (g * v / ||v||) under `prefix`.
+std::string Wav2Vec2PositionalKernel(GraphBuilder& g, const Wav2Vec2Shape& s,
+                                     const std::string& prefix);
+// Encoder layer `index` (post-norm, or pre-norm when do_stable_layer_norm) on `x`.
+std::string Wav2Vec2EncoderLayer(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
+                                 int64_t index, const std::string& mask);
+
+// Wav2Vec2FeedForward on `x`: `prefix`intermediate_dense, hidden_act, `prefix`output_dense.
+std::string Wav2Vec2FeedForward(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
+                                const std::string& prefix);
 
 }  // namespace ipfs_accel::models

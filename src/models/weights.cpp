@@ -20,15 +20,20 @@ using core::ErrorKind;
 using core::Tensor;
 
 Tensor WeightProvider::Get(const std::string& name, const core::Shape& shape, WeightInit init) {
-  const int64_t elements = core::ElementCount(shape);  // the shape is checked before Fetch
+  static_cast<void>(core::ElementCount(shape));  // checks the shape before Fetch
   Tensor t = Fetch(name, shape, init);
+  Count(name, shape);
+  return t;
+}
+
+void WeightProvider::Count(const std::string& name, const core::Shape& shape) {
+  const int64_t elements = core::ElementCount(shape);
   if (seen_.insert(name).second &&
       __builtin_add_overflow(parameter_count_, elements, &parameter_count_))
     throw Error(ErrorKind::kInvalidArgument,
                 fmt::format("the config asks for more parameters than 64 bits count (at weight "
                             "'{}' of shape {})",
                             name, core::ShapeToString(shape)));
-  return t;
 }
 
 std::set<std::string> ShardNames(const nlohmann::json& index, const std::string& index_path) {

@@ -28,6 +28,9 @@ class WeightProvider {
   core::Tensor Get(const std::string& name, const core::Shape& shape, WeightInit init);
   // Parameters handed out so far, each distinct name counted once (tied weights once).
   int64_t parameter_count() const { return parameter_count_; }
+  // Counts a parameter whose values the builder computes rather than reads (a frozen
+  // sinusoidal table, GraphBuilder::FrozenParameter), once per name like Get().
+  void Count(const std::string& name, const core::Shape& shape);
   // A buffer (BatchNorm running statistics, a frozen BatchNorm's affine terms): read like a
   // weight but not counted, as HF counts only nn.Parameters.
   core::Tensor GetBuffer(const std::string& name, const core::Shape& shape, WeightInit init) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
@@ -20,6 +21,7 @@
 #include "ipfs_accel/models/catalog.h"
 #include "ipfs_accel/models/hf_config.h"
 #include "ipfs_accel/models/model.h"
+#include "ipfs_accel/models/templates.h"
 #include "models/bart_builder.h"
 #include "models/graph_builder.h"
 #include "models/seq2seq_graphs.h"
@@ -535,6 +537,167 @@ TEST(Seq2SeqGenerationGraphTest, OtherArchitecturesAreUnsupported) {
   });
   EXPECT_EQ(e.kind(), ErrorKind::kUnsupported) << e.what();
   EXPECT_THAT(e.what(), HasSubstr("bert"));
+}
+
+// ---- Templates of the BART and T5 families (template pieces) ----
+
+// The template's tiny config with `overrides`, as ApplyTemplate hands it to the builder.
+HfConfig TemplateConfig(const std::string& model_type, const nlohmann::json& overrides = {}) {
+  const ArchitectureTemplate* t = FindTemplate(model_type);
+  if (t == nullptr) throw Error(ErrorKind::kNotFound, "no template " + model_type);
+  nlohmann::json json = TinyConfig(*t).json();
+  if (overrides.is_object()) json.update(overrides);
+  return ApplyTemplate(*t, HfConfig(json, "test-config"));
+}
+
+BuiltGraph BuildTemplate(const std::string& model_type,
+                         void (*build)(const HfConfig&, GraphBuilder&),
+                         const nlohmann::json& overrides = {}) {
+  BuiltGraph out;
+  SeededRandomWeights weights(1, 0.02);
+  GraphBuilder builder(&out.graph, &weights);
+  build(TemplateConfig(model_type, overrides), builder);
+  out.parameters = weights.parameter_count();
+  for (const auto& t : out.graph.initializer())
+    if (t.name().rfind("const_", 0) != 0)
+      out.weights[t.name()] = std::vector<int64_t>(t.dims().begin(), t.dims().end());
+  return out;
+}
+
+std::vector<float> InitializerValues(const onnx::GraphProto& g, const std::string& name) {
+  for (const auto& t : g.initializer())
+    if (t.name() == name) {
+      std::vector<float> out(t.raw_data().size() / sizeof(float));
+      std::memcpy(out.data(), t.raw_data().data(), t.raw_data().size());
+      return out;
+    }
+  ADD_FAILURE() << "no initializer " << name;
+  return {};
+}
+
+// The op of the node that makes `tensor` ("" for a graph input or initializer).
+std::string Producer(const onnx::GraphProto& g, const std::string& tensor) {
+  for (const auto& n : g.node())
+    for (const auto& o : n.output())
+      if (o == tensor) return n.op_type();
+  return "";
+}
+
+// The input of the LayerNormalization whose scale is `weight`.
+std::string NormInput(const onnx::GraphProto& g, const std::string& weight) {
+  for (const auto& n : g.node())
+    if (n.op_type() == "LayerNormalization" && n.input(1) == weight) return n.input(0);
+  ADD_FAILURE() << "no LayerNormalization of " << weight;
+  return "";
+}
+
+TEST(BartTemplatesTest, PreNormStacksEndInTheirOwnLayerNorm) {
+  for (const char* type : {"mbart", "pegasus", "blenderbot", "m2m_100"}) {
+    SCOPED_TRACE(type);
+    const BuiltGraph g = BuildTemplate(type, BuildBart);
+    EXPECT_EQ(g.weights.count("encoder.layer_norm.weight"), 1u);
+    EXPECT_EQ(g.weights.count("decoder.layer_norm.bias"), 1u);
+    // Pre-norm: each sublayer's LayerNorm reads the residual stream, not a sum with it.
+    EXPECT_NE(Producer(g.graph, NormInput(g.graph, "encoder.layers.0.final_layer_norm.weight")),
+              "LayerNormalization");
+  }
+  EXPECT_EQ(BuildTemplate("plbart", BuildBart).weights.count("encoder.layer_norm.weight"), 0u);
+}
+
+TEST(BartTemplatesTest, MarianPositionsAreFrozenSinusoidsCountedAsParameters) {
+  const HfConfig c = TemplateConfig("marian");
+  const int64_t rows = c.Int("max_position_embeddings"), d = c.Int("d_model");
+  const BuiltGraph g = BuildTemplate("marian", BuildBart);
+  // max_position_embeddings rows from position 0 (no offset), in both stacks, counted.
+  EXPECT_EQ(g.weights.at("encoder.embed_positions.weight"), (std::vector<int64_t>{rows, d}));
+  EXPECT_EQ(g.weights.count("encoder.layernorm_embedding.weight"), 0u);
+  const std::vector<float> table = InitializerValues(g.graph, "decoder.embed_positions.weight");
+  ASSERT_EQ(table.size(), static_cast<size_t>(rows * d));
+  // Row p: sin(p / 10000^(2i/d)) in column i of the first half, cos in column d/2 + i,
+  // whatever the seed (HF computes them at init, checkpoints often omit them).
+  EXPECT_FLOAT_EQ(table[0 * d + 0], 0.0f);
+  EXPECT_FLOAT_EQ(table[0 * d + d / 2], 1.0f);
+  EXPECT_FLOAT_EQ(table[3 * d + 1], static_cast<float>(std::sin(3.0 / std::pow(10000.0, 2.0 / d))));
+  EXPECT_FLOAT_EQ(table[3 * d + d / 2 + 1],
+                  static_cast<float>(std::cos(3.0 / std::pow(10000.0, 2.0 / d))));
+  // Counted as HF counts the frozen nn.Parameter: one more position is a row in each table.
+  const BuiltGraph longer =
+      BuildTemplate("marian", BuildBart, {{"max_position_embeddings", rows + 1}});
+  EXPECT_EQ(longer.parameters - g.parameters, 2 * d);
+}
+
+TEST(BartTemplatesTest, M2M100PositionsCountNonPaddingTokensInABuffer) {
+  const HfConfig c = TemplateConfig("m2m_100");
+  const int64_t d = c.Int("d_model"), pad = c.Id("pad_token_id");
+  const BuiltGraph g = BuildTemplate("m2m_100", BuildBart);
+  EXPECT_EQ(g.weights.count("encoder.embed_positions.weight"), 0u);  // a buffer, not counted
+  const std::vector<float> table = InitializerValues(g.graph, "const_encoder_sinusoidal_positions");
+  ASSERT_EQ(table.size(), static_cast<size_t>((c.Int("max_position_embeddings") + 2) * d));
+  for (int64_t i = 0; i < d; ++i) EXPECT_EQ(table[pad * d + i], 0.0f) << i;  // padding row
+  int cumsums = 0;
+  for (const auto& n : g.graph.node()) cumsums += n.op_type() == "CumSum";
+  EXPECT_EQ(cumsums, 2);  // positions from the tokens, in each stack
+}
+
+TEST(BartTemplatesTest, BlenderbotSmallNormsDecoderTokensBeforeAddingPositions) {
+  const BuiltGraph g = BuildTemplate("blenderbot-small", BuildBart);
+  EXPECT_EQ(Producer(g.graph, NormInput(g.graph, "encoder.layernorm_embedding.weight")), "Add");
+  const std::string decoder_in =
+      Producer(g.graph, NormInput(g.graph, "decoder.layernorm_embedding.weight"));
+  EXPECT_TRUE(decoder_in == "Gather" || decoder_in == "Mul") << decoder_in;  // tokens (scaled)
+  // Learned positions from row 0: max_position_embeddings rows.
+  EXPECT_EQ(g.weights.at("decoder.embed_positions.weight")[0],
+            TemplateConfig("blenderbot-small").Int("max_position_embeddings"));
+}
+
+TEST(BartTemplatesTest, AnUnknownPieceValueIsRefusedNamingIt) {
+  const ArchitectureTemplate t =
+      ResolveTemplate({{"model_type", "bart_sideways"},
+                       {"inherits", "bart"},
+                       {"version", 1},
+                       {"history", {{{"version", 1}, {"reason", "test"}}}},
+                       {"pieces", {{"norm_position", "sideways"}}}},
+                      "test-template");
+  onnx::GraphProto graph;
+  SeededRandomWeights weights(1, 0.02);
+  GraphBuilder builder(&graph, &weights);
+  const Error e = CatchError([&] { BuildBart(ApplyTemplate(t, TinyConfig(t)), builder); });
+  EXPECT_EQ(e.kind(), ErrorKind::kUnsupported) << e.what();
+  EXPECT_THAT(e.what(), HasSubstr("norm_position"));
+  EXPECT_THAT(e.what(), HasSubstr("sideways"));
+}
+
+TEST(T5TemplatesTest, Umt5HasARelativeBiasTableInEveryLayer) {
+  const BuiltGraph g =
+      BuildTemplate("umt5", BuildT5, {{"num_layers", 2}, {"num_decoder_layers", 2}});
+  for (const char* stack : {"encoder", "decoder"})
+    for (int i = 0; i < 2; ++i)
+      EXPECT_EQ(g.weights.count(fmt::format(
+                    "{}.block.{}.layer.0.SelfAttention.relative_attention_bias.weight", stack, i)),
+                1u)
+          << stack << i;
+  // mT5 keeps T5's single table per stack.
+  const BuiltGraph mt5 =
+      BuildTemplate("mt5", BuildT5, {{"num_layers", 2}, {"num_decoder_layers", 2}});
+  EXPECT_EQ(
+      mt5.weights.count("encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight"),
+      0u);
+}
+
+TEST(T5TemplatesTest, LongT5EncoderAttendsWithinTheLocalRadius) {
+  const BuiltGraph g = BuildTemplate("longt5", BuildT5);
+  EXPECT_EQ(g.weights.count("encoder.block.0.layer.0.LocalSelfAttention.q.weight"), 1u);
+  EXPECT_EQ(g.weights.count("encoder.block.0.layer.0.SelfAttention.q.weight"), 0u);
+  EXPECT_EQ(g.weights.count("decoder.block.0.layer.0.SelfAttention.q.weight"), 1u);
+  int abs = 0;
+  for (const auto& n : g.graph.node()) abs += n.op_type() == "Abs";
+  EXPECT_EQ(abs, 1);  // |key - query| > local_radius is masked
+  // The transient-global encoder is not built: its config is refused naming the key.
+  const Error e = CatchError([&] {
+    TemplateConfig("longt5", {{"encoder_attention_type", "transient-global"}});
+  });
+  EXPECT_EQ(e.kind(), ErrorKind::kUnsupported) << e.what();
+  EXPECT_THAT(e.what(), HasSubstr("encoder_attention_type"));
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "ipfs_accel/models/hf_config.h"
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/safetensors.h"
+#include "ipfs_accel/models/templates.h"
 #include "models/architectures.h"
 #include "models/clip_builder.h"
 #include "models/graph_builder.h"
@@ -827,6 +828,50 @@ TEST(ClipTowerTest, StandaloneTowerCheckpointsLoadWithOrWithoutTheTowerPrefix) {
     EXPECT_GT(bare.info.parameters, 0) << tower;
     EXPECT_EQ(bare.info.parameters, prefixed.info.parameters) << tower;
     EXPECT_TRUE(bare.onnx_bytes == prefixed.onnx_bytes) << tower << ": the same graph and weights";
+  }
+}
+
+// ----- Tower templates of CLIP's structure (clip builder pieces) ---------------------------------
+
+onnx::GraphProto BuildTower(const std::string& model_type,
+                            void (*build)(const HfConfig&, ClipFamily, GraphBuilder&)) {
+  const ArchitectureTemplate* t = FindTemplate(model_type);
+  EXPECT_NE(t, nullptr) << model_type;
+  onnx::GraphProto graph;
+  ShapeOnlyWeights weights;
+  GraphBuilder builder(&graph, &weights);
+  build(ApplyTemplate(*t, TinyConfig(*t)), ClipFamily::kClip, builder);
+  return graph;
+}
+
+bool HasInitializer(const onnx::GraphProto& g, const std::string& name) {
+  for (const auto& t : g.initializer())
+    if (t.name() == name) return true;
+  return false;
+}
+
+int Count(const onnx::GraphProto& g, const std::string& op) {
+  int n = 0;
+  for (const auto& node : g.node()) n += node.op_type() == op;
+  return n;
+}
+
+TEST(ClipTowerTemplatesTest, OwlVitNamesItsPreEncoderNormPreLayernorm) {
+  const onnx::GraphProto owlvit = BuildTower("owlvit_vision_model", BuildClipVisionModel);
+  EXPECT_TRUE(HasInitializer(owlvit, "vision_model.pre_layernorm.weight"));
+  EXPECT_FALSE(HasInitializer(owlvit, "vision_model.pre_layrnorm.weight"));
+  const onnx::GraphProto chinese = BuildTower("chinese_clip_vision_model", BuildClipVisionModel);
+  EXPECT_TRUE(HasInitializer(chinese, "vision_model.pre_layrnorm.weight"));
+}
+
+TEST(ClipTowerTemplatesTest, ArgmaxPoolingTowersPoolAtTheLargestIdOnly) {
+  // CLIP's rule compares with eos_token_id (Equal) and checks the legacy 49407 rows; OwlViT,
+  // GroupViT and X-CLIP take input_ids.argmax alone.
+  EXPECT_EQ(Count(BuildTower("clip_text_model", BuildClipTextModel), "Equal"), 2);
+  for (const char* type : {"owlvit_text_model", "groupvit_text_model", "xclip_text_model"}) {
+    const onnx::GraphProto g = BuildTower(type, BuildClipTextModel);
+    EXPECT_EQ(Count(g, "Equal"), 0) << type;
+    EXPECT_EQ(Count(g, "ArgMax"), 1) << type;
   }
 }
 

@@ -25,6 +25,7 @@
 #include "ipfs_accel/models/hf_config.h"
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/safetensors.h"
+#include "ipfs_accel/models/templates.h"
 #include "models/architectures.h"
 #include "models/graph_builder.h"
 #include "models/wav2vec2_builder.h"
@@ -434,6 +435,80 @@ TEST(Wav2Vec2HintsTest, RolesHintsAndPrefixes) {
     ASSERT_EQ(hints.count("attention_mask"), 1u);
     EXPECT_EQ(hints.at("attention_mask").kind, InputHint::Kind::kOnes);
   }
+}
+
+// ----- Templates of other speech encoders (wav2vec2 builder pieces)
+// -------------------------------
+
+// The template's tiny graph with shape-only weights.
+Built BuildTemplate(const std::string& model_type) {
+  const ArchitectureTemplate* t = FindTemplate(model_type);
+  EXPECT_NE(t, nullptr) << model_type;
+  Built b;
+  ShapeOnlyWeights weights;
+  GraphBuilder builder(b.proto.mutable_graph(), &weights);
+  BuildWav2Vec2(ApplyTemplate(*t, TinyConfig(*t)), FindWav2Vec2Variant("wav2vec2"), builder);
+  b.parameters = weights.parameter_count();
+  return b;
+}
+
+TEST(Wav2Vec2TemplatesTest, WavLMGatesOneBucketedBiasInEveryLayer) {
+  const std::set<std::string> names = WeightInitializerNames(BuildTemplate("wavlm").proto.graph());
+  EXPECT_TRUE(names.count("encoder.layers.0.attention.rel_attn_embed.weight"));
+  EXPECT_FALSE(names.count("encoder.layers.1.attention.rel_attn_embed.weight"));
+  for (const char* layer : {"0", "1"}) {
+    const std::string p = std::string("encoder.layers.") + layer + ".attention.";
+    EXPECT_TRUE(names.count(p + "gru_rel_pos_const")) << layer;
+    EXPECT_TRUE(names.count(p + "gru_rel_pos_linear.weight")) << layer;
+  }
+}
+
+TEST(Wav2Vec2TemplatesTest, Data2VecAudioStacksPlainPositionalConvs) {
+  const Built b = BuildTemplate("data2vec-audio");
+  const std::set<std::string> names = WeightInitializerNames(b.proto.graph());
+  EXPECT_TRUE(names.count("encoder.pos_conv_embed.layers.1.conv.weight"));
+  EXPECT_FALSE(names.count("encoder.pos_conv_embed.layers.2.conv.weight"));  // tiny: 2 layers
+  EXPECT_FALSE(names.count("encoder.pos_conv_embed.conv.bias"));
+  // Every feature conv has its LayerNorm, so the feature extractor's mask is an input.
+  EXPECT_TRUE(names.count("feature_extractor.conv_layers.2.layer_norm.weight"));
+  EXPECT_THAT(InputNames(b.proto.graph()), ElementsAre("input_values", "attention_mask"));
+}
+
+TEST(Wav2Vec2TemplatesTest, ConformerCountsItsBatchNormButNotItsStatistics) {
+  const Built b = BuildTemplate("wav2vec2-conformer");
+  const std::set<std::string> names = WeightInitializerNames(b.proto.graph());
+  for (const char* name :
+       {"encoder.layers.0.self_attn.linear_pos.weight", "encoder.layers.0.self_attn.pos_bias_u",
+        "encoder.layers.1.conv_module.depthwise_conv.weight",
+        "encoder.layers.1.conv_module.batch_norm.running_var",
+        "encoder.layers.1.ffn2.output_dense.bias", "encoder.pos_conv_embed.conv.bias"})
+    EXPECT_TRUE(names.count(name)) << name;
+  EXPECT_EQ(CountOps(b.proto.graph(), "BatchNormalization"), 2);
+  // The positional conv's weights are counted but unused, as in Wav2Vec2ConformerEncoder.
+  EXPECT_EQ(CountOps(b.proto.graph(), "ReduceL2"), 0);
+}
+
+TEST(Wav2Vec2TemplatesTest, SewSqueezesTheEncoderAndReturnsOnlyTheHiddenStates) {
+  const Built b = BuildTemplate("sew");
+  const std::set<std::string> names = WeightInitializerNames(b.proto.graph());
+  EXPECT_TRUE(names.count("layer_norm.weight"));
+  EXPECT_TRUE(names.count("encoder.upsample.projection.weight"));
+  EXPECT_FALSE(names.count("feature_projection.layer_norm.weight"));
+  EXPECT_EQ(CountOps(b.proto.graph(), "AveragePool"), 1);
+  EXPECT_THAT(OutputNames(b.proto.graph()), ElementsAre("last_hidden_state"));
+}
+
+TEST(Wav2Vec2TemplatesTest, UniSpeechHasNoAdapterEvenWhenAsked) {
+  const ArchitectureTemplate& t = *FindTemplate("unispeech");
+  json config = TinyConfig(t).json();
+  config["add_adapter"] = true;
+  ShapeOnlyWeights weights;
+  onnx::ModelProto proto;
+  GraphBuilder builder(proto.mutable_graph(), &weights);
+  BuildWav2Vec2(ApplyTemplate(t, HfConfig(config, "c.json")), FindWav2Vec2Variant("wav2vec2"),
+                builder);
+  EXPECT_FALSE(WeightInitializerNames(proto.graph()).count("adapter.layers.0.conv.weight"));
+  EXPECT_THAT(OutputNames(proto.graph()), ElementsAre("last_hidden_state", "extract_features"));
 }
 
 }  // namespace

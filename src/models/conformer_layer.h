@@ -1,0 +1,28 @@
+#pragma once
+// Wav2Vec2ConformerEncoderLayer (the "conformer" layer piece of the wav2vec2 builder): a
+// half-step feed-forward, self-attention with Transformer-XL relative positions, a convolution
+// module and a second half-step feed-forward, then final_layer_norm. Weight names are HF's
+// under encoder.layers.N. (ffn1_layer_norm, ffn1.intermediate_dense, self_attn.linear_q, ...,
+// self_attn.linear_pos, self_attn.pos_bias_u / pos_bias_v, conv_module.pointwise_conv1,
+// depthwise_conv, batch_norm, pointwise_conv2, ffn2..., final_layer_norm).
+
+#include <cstdint>
+#include <string>
+
+#include "graph_builder.h"
+#include "wav2vec2_builder.h"
+
+namespace ipfs_accel::models {
+
+// Wav2Vec2ConformerRelPositionalEmbedding for the frames of `x` [batch, frames, hidden]:
+// [1, 2 * frames - 1, hidden], the sinusoids of relative positions frames-1 down to
+// -(frames-1) (sine in even columns, cosine in odd), computed in the graph so any length works.
+std::string ConformerRelativePositions(GraphBuilder& g, const Wav2Vec2Shape& s,
+                                       const std::string& x);
+
+// One layer on `x` [batch, frames, hidden]; `mask` an additive [batch, 1, 1, frames] mask or "";
+// `positions` from ConformerRelativePositions.
+std::string ConformerLayer(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
+                           int64_t index, const std::string& mask, const std::string& positions);
+
+}  // namespace ipfs_accel::models
