@@ -19,6 +19,7 @@
 #include "cli/interrupt.h"
 #include "cli/option_checks.h"
 #include "cli/progress.h"
+#include "cli/spec_file.h"
 #include "cli/stored_run.h"
 #include "cli/sweep.h"
 #include "cli/table_printer.h"
@@ -53,6 +54,7 @@ constexpr int64_t kMaxSequence = int64_t{1} << 24;
 
 struct BenchmarkOptions {
   SweepRequest sweep;
+  std::string spec;  // a spec file (spec_file.h) giving the options below
   bool key_models = false;
   std::vector<std::string> hardware{"cpu"};
   std::vector<std::string> shapes;        // NAME=d0,d1,...
@@ -377,8 +379,11 @@ void BuildVariants(PreparedSweep& s) {
       continue;
     }
     models::Model& variant = s.built[c.variant()];
-    variant = LoadModelHere(
-        s.req.model, {.seed = s.req.seed, .fused = c.graph == "fused", .precision = precision});
+    variant = LoadModelHere(s.req.model,
+                            {.seed = s.req.seed,
+                             .fused = c.graph == "fused",
+                             .precision = precision,
+                             .structure_inputs = harness::StructureInputsOf(s.req.given_inputs)});
     s.variants[c.variant()] = &variant;
   }
 }
@@ -427,7 +432,10 @@ void PrepareSweep(const BenchmarkOptions& o, PreparedSweep& s) {
   s.hardware = hw::Detect();
   s.platforms = SelectPlatforms(o.hardware, s.hardware);
   s.plan = PlanSweep(s.req, s.platforms.run);
-  s.model = LoadModelHere(s.req.model, {.seed = s.req.seed});
+  // A graph whose structure depends on an input (an image grid) is built for the one given.
+  s.model = LoadModelHere(
+      s.req.model,
+      {.seed = s.req.seed, .structure_inputs = harness::StructureInputsOf(s.req.given_inputs)});
   BuildVariants(s);
   EstimateMemory(s);
 }
@@ -816,6 +824,9 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
                              "--iterations or --min-time is given, each takes 2 warm-up and 10 "
                              "timed runs");
   model->excludes(keys);
+  cmd->add_option("--spec", o->spec,
+                  "a benchmark spec (JSON, as `generate` writes) giving these options; options "
+                  "typed here win");
   cmd->add_option("--scenario", r.scenario,
                   "single-stream, offline, server, generate, or load (a composite model's parts "
                   "loaded in the browser one after the other vs all at once)")
@@ -842,7 +853,7 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--inputs", o->inputs_file,
                   "a safetensors file of input values (tensors named NAME or input.NAME, as in an "
                   "io.safetensors), used as --input uses its values");
-  
+
   cmd->add_option("--shape,--shapes", o->shapes,
                   "NAME=d0,d1,... for an input's whole shape, or DIM=n for a symbolic dimension "
                   "(repeatable)");
@@ -923,6 +934,7 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   o->db.Add(cmd);
   AddFormatOption(cmd, &o->format, {"table", "md", "csv", "json"});
   cmd->callback([selected, o, cmd] {
+    if (!o->spec.empty()) ApplySpecFile(cmd, o->spec);
     o->sweep.batch_explicit = cmd->count("--batch-sizes") > 0;
     o->sweep.seq_len_explicit = cmd->count("--seq-lens") > 0;
     o->iterations_given = cmd->count("--iterations") > 0;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <memory>
 
 #include <filesystem>
@@ -153,12 +154,23 @@ std::string WithComponent(const std::string& name, const std::string& component)
   return component.empty() ? name : name + ":" + component;
 }
 
+// The config built for the inputs the caller gave that fix the graph's structure.
+HfConfig SizedForInputs(const Architecture& arch, HfConfig config, const LoadOptions& options) {
+  for (const StructureInput& input : arch.structure_inputs)
+    if (auto it = options.structure_inputs.find(input.name); it != options.structure_inputs.end())
+      config = input.apply(config, it->second);
+  return config;
+}
+
 // Builds `target` from `weights`; `info` says where it came from (name, architecture, source,
 // path, content hash), the rest of the description is the architecture's and the weights'.
-Model Build(const BuildTarget& target, WeightProvider& weights, const LoadOptions& options,
+Model Build(const BuildTarget& unsized, WeightProvider& weights, const LoadOptions& options,
             ModelInfo info) {
-  const Architecture& arch = *target.arch;
+  const Architecture& arch = *unsized.arch;
+  const BuildTarget target{&arch, SizedForInputs(arch, unsized.config, options)};
   Model m;
+  for (const StructureInput& input : arch.structure_inputs)
+    m.structure_inputs.push_back(input.name);
   BuildChecked(arch, target.config, weights, info.name, options.fused, options.precision, m);
   m.fused = options.fused;
   info.modality = arch.modality;
@@ -239,6 +251,33 @@ HfConfig ConfigOfFolderOrCatalog(const std::string& base, const std::string& spe
 }
 
 }  // namespace
+
+const std::vector<std::string>& StructureInputNames() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const Architecture& arch : Architectures())
+      for (const StructureInput& input : arch.structure_inputs)
+        if (std::find(out.begin(), out.end(), input.name) == out.end()) out.push_back(input.name);
+    return out;
+  }();
+  return names;
+}
+
+std::map<std::string, std::vector<int64_t>> StructureInputsOf(
+    const std::map<std::string, core::Tensor>& inputs) {
+  std::map<std::string, std::vector<int64_t>> out;
+  for (const std::string& name : StructureInputNames()) {
+    const auto it = inputs.find(name);
+    if (it == inputs.end()) continue;
+    for (const double v : it->second.ToDoubles()) {
+      if (v != std::floor(v))
+        throw Error(ErrorKind::kInvalidArgument,
+                    fmt::format("input '{}' holds {:g}; it takes integers", name, v));
+      out[name].push_back(static_cast<int64_t>(v));
+    }
+  }
+  return out;
+}
 
 Model LoadHfFolder(const std::string& dir, const LoadOptions& options) {
   return FromFolder(dir, options, "");

@@ -39,6 +39,13 @@ class HfConfig {
   bool Bool(const std::string& key, bool fallback) const;
   std::string String(const std::string& key, const std::string& fallback) const;
 
+  // A copy with `key` set to `value` (e.g. the size a graph is built for, set from its inputs).
+  HfConfig With(const std::string& key, nlohmann::json value) const {
+    HfConfig copy = *this;
+    copy.json_[key] = std::move(value);
+    return copy;
+  }
+
  private:
   nlohmann::json json_;
   std::string origin_;
