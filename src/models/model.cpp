@@ -20,6 +20,7 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/core/file_access.h"
 #include "ipfs_accel/models/catalog.h"
+#include "ipfs_accel/models/templates.h"
 #include "onnx_file.h"
 #include "precision_rewrite.h"
 #include "weights.h"
@@ -176,6 +177,8 @@ Model Build(const BuildTarget& unsized, WeightProvider& weights, const LoadOptio
   info.modality = arch.modality;
   info.parameters = weights.parameter_count();
   info.family = arch.family;
+  info.template_name = arch.model_type;
+  info.template_version = arch.template_version;
   // nlohmann's objects keep their keys sorted, so equal configs dump to equal text.
   info.config_hash = Sha256OfText(target.config.json().dump());
   m.info = std::move(info);
@@ -202,16 +205,35 @@ void CheckWeightsFit(const HfConfig& config, const std::string& component, const
                           Gigabytes(options.max_weight_bytes)));
 }
 
-Model FromCatalog(const CatalogEntry& entry, const LoadOptions& options,
-                  const std::string& component) {
-  const BuildTarget target = ResolveComponent(entry.config, component, entry.name);
-  CheckWeightsFit(entry.config, component, entry.name, options);
-  SeededRandomWeights weights(options.seed, entry.config.Double("initializer_range", 0.02));
+// A config with seeded random weights: a catalog entry's ("catalog") or a template's tiny
+// size ("template").
+Model FromSeeded(const std::string& name, const std::string& architecture, const HfConfig& config,
+                 const std::string& source, const LoadOptions& options,
+                 const std::string& component) {
+  const BuildTarget target = ResolveComponent(config, component, name);
+  CheckWeightsFit(config, component, name, options);
+  SeededRandomWeights weights(options.seed, config.Double("initializer_range", 0.02));
   return Build(target, weights, options,
-               {.name = WithComponent(entry.name, component),
-                .architecture = component.empty() ? entry.architecture : target.arch->model_type,
-                .source = "catalog",
+               {.name = WithComponent(name, component),
+                .architecture = component.empty() ? architecture : target.arch->model_type,
+                .source = source,
                 .content_hash = fmt::format("seed:{}", options.seed)});
+}
+
+bool IsTemplateSpec(const std::string& spec) { return spec.rfind(kTemplateSpecPrefix, 0) == 0; }
+
+// "template:mistral": the template's tiny config. Throws kNotFound naming the closest templates.
+HfConfig TemplateSpecConfig(const std::string& spec) {
+  const std::string type = spec.substr(kTemplateSpecPrefix.size());
+  const ArchitectureTemplate* t = FindTemplate(type);
+  if (t != nullptr && !t->abstract) return TinyConfig(*t);
+  std::vector<std::string> names;
+  for (const auto& other : Templates())
+    if (!other.abstract) names.push_back(std::string(kTemplateSpecPrefix) + other.model_type);
+  throw Error(ErrorKind::kNotFound,
+              fmt::format("no architecture template '{}'{} (data/templates/<builder>/ holds one "
+                          "file per model type)",
+                          type, DidYouMean(ClosestNames(spec, names))));
 }
 
 Model FromFolder(const std::string& dir, const LoadOptions& options, const std::string& component) {
@@ -234,6 +256,11 @@ Model FromFolder(const std::string& dir, const LoadOptions& options, const std::
 // "clip-vit-base-patch32:vision_model" -> {"clip-vit-base-patch32", "vision_model"}; a spec that
 // names something as it is (a path, a catalog name) has no component.
 std::pair<std::string, std::string> SplitComponent(const std::string& spec) {
+  if (IsTemplateSpec(spec)) {  // "template:clip:vision_model"
+    const auto colon = spec.find(':', kTemplateSpecPrefix.size());
+    if (colon == std::string::npos) return {spec, ""};
+    return {spec.substr(0, colon), spec.substr(colon + 1)};
+  }
   std::error_code ec;
   const auto colon = spec.rfind(':');
   if (colon == std::string::npos || fs::exists(spec, ec) || FindInCatalog(spec)) return {spec, ""};
@@ -243,6 +270,7 @@ std::pair<std::string, std::string> SplitComponent(const std::string& spec) {
 // The config of a folder or catalog name (no component suffix). Throws kNotFound otherwise.
 HfConfig ConfigOfFolderOrCatalog(const std::string& base, const std::string& spec) {
   std::error_code ec;
+  if (IsTemplateSpec(base)) return TemplateSpecConfig(base);
   if (fs::is_directory(base, ec)) return HfConfig::Load(base);
   if (auto entry = FindInCatalog(base)) return entry->config;
   throw Error(ErrorKind::kNotFound,
@@ -277,6 +305,10 @@ std::map<std::string, std::vector<int64_t>> StructureInputsOf(
     }
   }
   return out;
+}
+
+Model LoadConfig(const HfConfig& config, const std::string& name, const LoadOptions& options) {
+  return FromSeeded(name, config.ModelType(), config, "template", options, "");
 }
 
 Model LoadHfFolder(const std::string& dir, const LoadOptions& options) {
@@ -325,8 +357,14 @@ Model LoadModel(const std::string& spec, const LoadOptions& options) {
                             spec));
   }
   const auto [base, component] = SplitComponent(spec);
+  if (IsTemplateSpec(base)) {
+    const HfConfig config = TemplateSpecConfig(base);
+    return FromSeeded(base, config.ModelType(), config, "template", options, component);
+  }
   if (fs::is_directory(base, ec)) return FromFolder(base, options, component);
-  if (auto entry = FindInCatalog(base)) return FromCatalog(*entry, options, component);
+  if (auto entry = FindInCatalog(base))
+    return FromSeeded(entry->name, entry->architecture, entry->config, "catalog", options,
+                      component);
   // Something is there but is neither a file nor a folder (a FIFO, a device, a link loop):
   // say what it is rather than that it does not exist.
   if (fs::symlink_status(spec, ec).type() != fs::file_type::not_found) {
