@@ -182,7 +182,8 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
       "Hugging Face's default where it has one (attention_mask ones, token_type_ids zeros);\n"
       "any other (pixel_values without --image) is generated (seeded), and stderr says which.");
   auto o = std::make_shared<RunOptions>();
-  cmd->add_option(kModelOptionName, o->model, "catalog name, Hugging Face folder, or .onnx file")
+  cmd->add_option(kModelOptionName, o->model,
+                  "catalog name, template:NAME, Hugging Face folder, or .onnx file")
       ->required();
   cmd->add_option("--image", o->files.image, "an image file (PNG or JPEG)");
   cmd->add_option("--audio", o->files.audio, "an audio file (WAV, FLAC, OGG; resampled as needed)");
