@@ -86,6 +86,7 @@ bool NamesModelWithoutReference(const std::string& spec) {
 int RunVerify(const VerifyOptions& o) {
   if (NamesModelWithoutReference(o.model_dir)) return RunStructuralCheck(o);
   const std::string io_path = o.io_file.empty() ? o.model_dir + "/io.safetensors" : o.io_file;
+  models::HfConfig::Load(o.model_dir);  // the folder's own errors come before the reference's
   const harness::ReferenceIo io = harness::LoadReferenceIo(io_path);
   // A graph whose structure depends on an input (an image grid) is built for the reference's.
   const models::Model model = models::LoadHfFolder(
