@@ -19,9 +19,11 @@
 #include "cli/interrupt.h"
 #include "cli/option_checks.h"
 #include "cli/progress.h"
+#include "cli/spec_file.h"
 #include "cli/stored_run.h"
 #include "cli/sweep.h"
 #include "cli/table_printer.h"
+#include "cli/template_selection.h"
 #include "cli/terminal.h"
 #include "ipfs_accel/analysis/memory_estimate.h"
 #include "ipfs_accel/build_info.h"
@@ -34,6 +36,7 @@
 #include "ipfs_accel/models/catalog.h"
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/precision.h"
+#include "ipfs_accel/models/templates.h"
 #include "ipfs_accel/runtime/backend.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "ipfs_accel/runtime/platforms.h"
@@ -53,7 +56,10 @@ constexpr int64_t kMaxSequence = int64_t{1} << 24;
 
 struct BenchmarkOptions {
   SweepRequest sweep;
+  std::string spec;  // a spec file (spec_file.h) giving the options below
   bool key_models = false;
+  bool all_models = false;
+  std::string family;  // --all-models: only this family's or builder's templates
   std::vector<std::string> hardware{"cpu"};
   std::vector<std::string> shapes;        // NAME=d0,d1,...
   std::vector<std::string> input_values;  // --input NAME=v1,v2,...
@@ -377,8 +383,11 @@ void BuildVariants(PreparedSweep& s) {
       continue;
     }
     models::Model& variant = s.built[c.variant()];
-    variant = LoadModelHere(
-        s.req.model, {.seed = s.req.seed, .fused = c.graph == "fused", .precision = precision});
+    variant = LoadModelHere(s.req.model,
+                            {.seed = s.req.seed,
+                             .fused = c.graph == "fused",
+                             .precision = precision,
+                             .structure_inputs = harness::StructureInputsOf(s.req.given_inputs)});
     s.variants[c.variant()] = &variant;
   }
 }
@@ -420,16 +429,24 @@ void EstimateMemory(PreparedSweep& s) {
   }
 }
 
-void PrepareSweep(const BenchmarkOptions& o, PreparedSweep& s) {
+// The model's part of a sweep on platforms already chosen (s.hardware, s.platforms).
+void PrepareModelSweep(const BenchmarkOptions& o, PreparedSweep& s) {
   s.req = o.sweep;
   s.req.shape_overrides = ParseShapes(o.shapes);
   s.req.given_inputs = GivenInputs(o);
-  s.hardware = hw::Detect();
-  s.platforms = SelectPlatforms(o.hardware, s.hardware);
   s.plan = PlanSweep(s.req, s.platforms.run);
-  s.model = LoadModelHere(s.req.model, {.seed = s.req.seed});
+  // A graph whose structure depends on an input (an image grid) is built for the one given.
+  s.model = LoadModelHere(
+      s.req.model,
+      {.seed = s.req.seed, .structure_inputs = harness::StructureInputsOf(s.req.given_inputs)});
   BuildVariants(s);
   EstimateMemory(s);
+}
+
+void PrepareSweep(const BenchmarkOptions& o, PreparedSweep& s) {
+  s.hardware = hw::Detect();
+  s.platforms = SelectPlatforms(o.hardware, s.hardware);
+  PrepareModelSweep(o, s);
 }
 
 // The rows a run holds before any configuration runs: platforms that are not here, those
@@ -677,6 +694,19 @@ int StopInterrupted(StoredRun& run, int signal, int total) {
   return 128 + signal;
 }
 
+// One model's sweep stored into `run`: the rows about its platforms, then each configuration as
+// it finishes.
+void SweepInto(const BenchmarkOptions& o, const PreparedSweep& s, StoredRun& run,
+               Progress& progress, SweepTally& tally) {
+  for (auto& [platform, entry] : PlatformEntries(s)) run.Store(std::move(entry), false);
+  for (size_t i = 0; i < s.plan.configurations.size(); ++i) {
+    ThrowIfInterrupted();
+    ConfigurationDone done = RunOneConfiguration(o, s, i, progress, tally);
+    run.Store(std::move(done.entry), true);
+    progress.End(done.summary + "; stored");
+  }
+}
+
 int RunBenchmarkCommand(const BenchmarkOptions& o) {
   if (o.sweep.scenario == "load") return RunLoadScenario(o, o.sweep);
   PreparedSweep s;
@@ -685,18 +715,11 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
   InterruptGuard interrupts;
   store::RunRecord record = NewRunRecord(s.hardware, s.req.seed, o.isolate);
   StoredRun run(o.db, record);
-  for (auto& [platform, entry] : PlatformEntries(s)) run.Store(std::move(entry), false);
-
   Progress progress;
   SweepTally tally;
   const int total = static_cast<int>(s.plan.configurations.size());
   try {
-    for (size_t i = 0; i < s.plan.configurations.size(); ++i) {
-      ThrowIfInterrupted();
-      ConfigurationDone done = RunOneConfiguration(o, s, i, progress, tally);
-      run.Store(std::move(done.entry), true);
-      progress.End(done.summary + "; stored");
-    }
+    SweepInto(o, s, run, progress, tally);
   } catch (const Interrupted& stop) {
     return StopInterrupted(run, stop.signal, total);
   } catch (const Error&) {
@@ -707,6 +730,102 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
   PrintSweep(o, s, run, tally, Summarize(s.req, tally));
   if (tally.failures > 0) return kExitCheckFailed;
   return s.platforms.named_unavailable ? kExitUnavailable : kExitOk;
+}
+
+// `--all-models`: one model type's options, its template at its tiny size measured briefly
+// unless the user gave timing options.
+BenchmarkOptions TemplateOptions(const BenchmarkOptions& o, const std::string& model_type) {
+  BenchmarkOptions one = o;
+  one.all_models = false;
+  one.sweep.model = std::string(models::kTemplateSpecPrefix) + model_type;
+  if (!o.timing_given) {
+    one.sweep.warmup = 1;
+    one.sweep.iterations = 5;
+    one.sweep.min_time_s = 0;
+    one.sweep.early_stopping = false;
+  }
+  return one;
+}
+
+// A model type that could not be prepared (built, its shapes checked): one failed row per
+// platform it was to run on, so the compatibility matrix shows it.
+void StoreModelFailure(StoredRun& run, const PreparedSweep& s,
+                       const models::ArchitectureTemplate& t, const Error& e) {
+  const std::string name = std::string(models::kTemplateSpecPrefix) + t.model_type;
+  int64_t parameters = 0;
+  try {
+    parameters = models::CountParameters(name);
+  } catch (const Error&) {  // the structure itself fails: no count to store
+  }
+  for (const auto& platform : s.platforms.run) {
+    store::RunResults::Entry entry;
+    entry.hardware = HardwareRecord(platform, s.hardware);
+    entry.model = {.name = name,
+                   .architecture = t.model_type,
+                   .modality = t.modality,
+                   .source = "template",
+                   .source_path = "",
+                   .parameters = parameters,
+                   .content_hash = fmt::format("seed:{}", s.req.seed),
+                   .family = t.family};
+    entry.compatibility.push_back({.execution_provider = "",
+                                   .status = "failed",
+                                   .error_class = core::ErrorKindName(e.kind()),
+                                   .error_message = e.what(),
+                                   .max_abs_error = std::nullopt,
+                                   .precision = "fp32",
+                                   .graph_variant = "plain"});
+    run.Store(std::move(entry), true);
+  }
+}
+
+// `--all-models`: every template at its tiny size on the chosen platforms, as one run; a model
+// type that fails is stored as a failed configuration and the others still run.
+int RunAllModels(const BenchmarkOptions& o) {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  const auto templates = SelectTemplates(o.family);
+  PreparedSweep base;
+  base.hardware = hw::Detect();
+  base.platforms = SelectPlatforms(o.hardware, base.hardware);
+  base.req = o.sweep;
+  InterruptGuard interrupts;
+  StoredRun run(o.db, NewRunRecord(base.hardware, o.sweep.seed, o.isolate));
+  Progress progress;
+  int succeeded = 0;
+  const int total = static_cast<int>(templates.size());
+  try {
+    for (int i = 0; i < total; ++i) {
+      ThrowIfInterrupted();
+      const models::ArchitectureTemplate& t = *templates[static_cast<size_t>(i)];
+      std::cerr << fmt::format("[{}/{}] template:{}\n", i + 1, total, t.model_type);
+      PreparedSweep s;
+      s.req = o.sweep;
+      s.hardware = base.hardware;
+      s.platforms = base.platforms;
+      SweepTally tally;
+      try {
+        const BenchmarkOptions one = TemplateOptions(o, t.model_type);
+        PrepareModelSweep(one, s);
+        SweepInto(one, s, run, progress, tally);
+        succeeded += tally.failures == 0;
+      } catch (const Error& e) {
+        std::cerr << fmt::format("ipfs-accelerate: template:{}: failed: {}\n", t.model_type,
+                                 e.what());
+        StoreModelFailure(run, s, t, e);
+      }
+    }
+  } catch (const Interrupted& stop) {
+    return StopInterrupted(run, stop.signal, total);
+  }
+  run.Finish("complete");
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::cout << fmt::format(
+      "all models: {} of {} model types succeeded, {} failed, on {} in {:.1f} s; run {} stored in "
+      "{}\n",
+      succeeded, total, total - succeeded, fmt::join(base.platforms.run, ","), seconds,
+      run.run_id(), run.path());
+  return succeeded == total ? kExitOk : kExitCheckFailed;
 }
 
 // `--key-models`: each key class's model in turn, each its own run, so one model that cannot
@@ -802,13 +921,15 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
       "                 for the highest QPS whose p99 meets the bound\n"
       "  generate       decoders with a KV cache: prefill a prompt, then greedy decoding\n"
       "Memory: peak RSS per configuration; on CUDA also the process's and the GPU's device memory\n"
-      "(NVML). MODEL is a catalog name (`ipfs-accelerate models`), a Hugging Face folder\n"
+      "(NVML). MODEL is a catalog name (`ipfs-accelerate models`), template:NAME (an\n"
+      "architecture template at its tiny size, seeded weights), a Hugging Face folder\n"
       "(config.json + model.safetensors), or an .onnx file.");
   auto o = std::make_shared<BenchmarkOptions>();
   SweepRequest& r = o->sweep;
   auto* model =
       cmd->add_option(kModelOptionName, r.model,
-                      "catalog name, Hugging Face folder, or .onnx file; NAME:PART builds one part "
+                      "catalog name, template:NAME (a template at its tiny size), Hugging Face "
+                      "folder, or .onnx file; NAME:PART builds one part "
                       "of a composite alone (clip/siglip: text_model, vision_model)");
   auto* keys = cmd->add_flag("--key-models", o->key_models,
                              "benchmark each of the key model classes at its small real size "
@@ -816,6 +937,20 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
                              "--iterations or --min-time is given, each takes 2 warm-up and 10 "
                              "timed runs");
   model->excludes(keys);
+  auto* all = cmd->add_flag("--all-models", o->all_models,
+                            "every architecture template at its tiny size (template:NAME) on the "
+                            "chosen platforms, stored as one run; a model type that fails is "
+                            "stored as a failed configuration and the rest still run; unless "
+                            "--warmup, --iterations or --min-time is given, each takes 1 warm-up "
+                            "and 5 timed runs");
+  all->excludes(model)->excludes(keys);
+  cmd->add_option("--family", o->family,
+                  "with --all-models: only the templates of a model family (text_generation, "
+                  "embedding, vision, audio, multimodal) or of a builder (decoder, bert, ...)")
+      ->needs(all);
+  cmd->add_option("--spec", o->spec,
+                  "a benchmark spec (JSON, as `generate` writes) giving these options; options "
+                  "typed here win");
   cmd->add_option("--scenario", r.scenario,
                   "single-stream, offline, server, generate, or load (a composite model's parts "
                   "loaded in the browser one after the other vs all at once)")
@@ -842,7 +977,7 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--inputs", o->inputs_file,
                   "a safetensors file of input values (tensors named NAME or input.NAME, as in an "
                   "io.safetensors), used as --input uses its values");
-  
+
   cmd->add_option("--shape,--shapes", o->shapes,
                   "NAME=d0,d1,... for an input's whole shape, or DIM=n for a symbolic dimension "
                   "(repeatable)");
@@ -923,6 +1058,7 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   o->db.Add(cmd);
   AddFormatOption(cmd, &o->format, {"table", "md", "csv", "json"});
   cmd->callback([selected, o, cmd] {
+    if (!o->spec.empty()) ApplySpecFile(cmd, o->spec);
     o->sweep.batch_explicit = cmd->count("--batch-sizes") > 0;
     o->sweep.seq_len_explicit = cmd->count("--seq-lens") > 0;
     o->iterations_given = cmd->count("--iterations") > 0;
@@ -931,10 +1067,13 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
     // The early-stopping estimate needs a minimum count; an explicit --iterations is the
     // user's own choice and is honoured as given.
     o->sweep.early_stopping = !o->iterations_given;
-    if (o->sweep.model.empty() && !o->key_models)
-      throw CLI::ValidationError("--model", "give --model or --key-models");
+    if (o->sweep.model.empty() && !o->key_models && !o->all_models)
+      throw CLI::ValidationError("--model", "give --model, --key-models or --all-models");
     RefuseOptionsWithoutEffect(*cmd, *o);
-    *selected = [o] { return o->key_models ? RunKeyModels(*o) : RunBenchmarkCommand(*o); };
+    *selected = [o] {
+      if (o->all_models) return RunAllModels(*o);
+      return o->key_models ? RunKeyModels(*o) : RunBenchmarkCommand(*o);
+    };
   });
 }
 

@@ -48,9 +48,12 @@ int RunExport(const ExportOptions& o) {
 
 void AddExportCommand(CLI::App& app, CommandFn* selected) {
   auto* cmd = app.add_subcommand(
-      "export", "Write the ONNX graph a model builds (catalog name or Hugging Face folder).");
+      "export",
+      "Write the ONNX graph a model builds (catalog name, template:NAME or Hugging Face "
+      "folder).");
   auto o = std::make_shared<ExportOptions>();
-  cmd->add_option(kModelOptionName, o->model, "catalog name or Hugging Face folder")->required();
+  cmd->add_option(kModelOptionName, o->model, "catalog name, template:NAME, or Hugging Face folder")
+      ->required();
   cmd->add_option(kOutputOptionName, o->output, "the .onnx file to write")->required();
   cmd->add_option("--graph", o->graph, "plain or fused")->capture_default_str();
   cmd->add_option("--precision", o->precision, "fp32, fp16, int8 or int4")->capture_default_str();

@@ -43,17 +43,21 @@ struct RunOptions {
   bool json = false;
 };
 
-// `--ids NAME=1,2,3`: one item of n values, [1, n], in the graph input's dtype; it wins over an
-// input made from a file.
-void ApplyIds(const std::vector<std::string>& specs, const std::vector<runtime::TensorSpec>& inputs,
-              std::map<std::string, core::Tensor>& given) {
+std::vector<harness::GivenInput> ParseIds(const std::vector<std::string>& specs) {
   std::vector<harness::GivenInput> ids;
+  for (const auto& spec : specs) ids.push_back(harness::ParseGivenInput(spec, "--ids"));
+  return ids;
+}
+
+// `--ids NAME=1,2,3`: one item of n values, [1, n], in the graph input's dtype; it wins over an
+// input made from a file. Those that fixed the graph's structure (image_grid_thw) are left out.
+void ApplyIds(const std::vector<harness::GivenInput>& ids, const models::Model& model,
+              const std::vector<runtime::TensorSpec>& inputs,
+              std::map<std::string, core::Tensor>& given) {
+  const std::vector<harness::GivenInput> graph_ids = harness::GraphInputsOf(ids, model);
   std::map<std::string, core::Shape> shapes;
-  for (const auto& spec : specs) {
-    ids.push_back(harness::ParseGivenInput(spec, "--ids"));
-    shapes[ids.back().name] = {1, static_cast<int64_t>(ids.back().values.size())};
-  }
-  harness::ApplyGivenInputs(ids, inputs, shapes, given);
+  for (const auto& id : graph_ids) shapes[id.name] = {1, static_cast<int64_t>(id.values.size())};
+  harness::ApplyGivenInputs(graph_ids, inputs, shapes, given);
 }
 
 struct OutputSummary {
@@ -98,7 +102,10 @@ int RunOnce(const RunOptions& o) {
   if (!status.available)
     throw Error(ErrorKind::kUnavailable,
                 fmt::format("platform '{}' is unavailable here: {}", o.hardware, status.reason));
-  const models::Model model = LoadModelHere(o.model, {.seed = o.seed});
+  const std::vector<harness::GivenInput> ids = ParseIds(o.ids);
+  // A graph whose structure depends on an input (an image grid) is built for the one given.
+  const models::Model model =
+      LoadModelHere(o.model, {.seed = o.seed, .structure_inputs = harness::StructureInputsOf(ids)});
   runtime::SessionOptions options;
   options.platform = o.hardware;
   options.intra_op_threads = o.threads;
@@ -106,7 +113,7 @@ int RunOnce(const RunOptions& o) {
 
   const harness::MediaInputs media = harness::MakeMediaInputs(model, session->inputs(), o.files);
   std::map<std::string, core::Tensor> given = media.tensors;
-  ApplyIds(o.ids, session->inputs(), given);
+  ApplyIds(ids, model, session->inputs(), given);
   const harness::CompletedInputs completed =
       harness::FillMissingInputs(session->inputs(), model, given, o.seed);
   for (const auto& line : harness::DescribeFilledInputs(completed.filled))
@@ -175,7 +182,8 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
       "Hugging Face's default where it has one (attention_mask ones, token_type_ids zeros);\n"
       "any other (pixel_values without --image) is generated (seeded), and stderr says which.");
   auto o = std::make_shared<RunOptions>();
-  cmd->add_option(kModelOptionName, o->model, "catalog name, Hugging Face folder, or .onnx file")
+  cmd->add_option(kModelOptionName, o->model,
+                  "catalog name, template:NAME, Hugging Face folder, or .onnx file")
       ->required();
   cmd->add_option("--image", o->files.image, "an image file (PNG or JPEG)");
   cmd->add_option("--audio", o->files.audio, "an audio file (WAV, FLAC, OGG; resampled as needed)");

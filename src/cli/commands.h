@@ -64,8 +64,9 @@ void AddExportCommand(CLI::App& app, CommandFn* selected);
 void AddRunCommand(CLI::App& app, CommandFn* selected);
 void AddMatrixCommand(CLI::App& app, CommandFn* selected);
 void AddConfigurationWorkerCommand(CLI::App& app, CommandFn* selected);
-void AddCompareCommand(CLI::App& app, CommandFn* selected);  // cmd_compare.cpp
-void AddRunsCommand(CLI::App& app, CommandFn* selected);     // cmd_runs.cpp
+void AddCompareCommand(CLI::App& app, CommandFn* selected);   // cmd_compare.cpp
+void AddRunsCommand(CLI::App& app, CommandFn* selected);      // cmd_runs.cpp
+void AddGenerateCommand(CLI::App& app, CommandFn* selected);  // cmd_generate.cpp
 // Subcommands of `db`: `import` (cmd_db_import.cpp); backup, check, vacuum, purge, stats and
 // export (cmd_db_maintenance.cpp).
 void AddDbImportCommand(CLI::App& db, CommandFn* selected);

@@ -20,6 +20,7 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/benchmark.h"
 #include "ipfs_accel/harness/generation.h"
+#include "ipfs_accel/harness/given_inputs.h"
 #include "ipfs_accel/harness/server_scenario.h"
 #include "ipfs_accel/models/precision.h"
 #include "ipfs_accel/store/json_import.h"
@@ -191,12 +192,15 @@ int RunConfigurationJob(const std::string& job_path, const std::string& result_p
   const bool compare = job.at("compare").get<bool>();
   ConfigurationOutcome out;
   try {
+    const auto structure = harness::StructureInputsOf(c.bench.given_inputs);
     const models::Model variant =
         LoadModelHere(c.model, {.seed = c.seed,
                                 .fused = c.graph == "fused",
-                                .precision = models::ParsePrecision(c.precision)});
+                                .precision = models::ParsePrecision(c.precision),
+                                .structure_inputs = structure});
     models::Model reference;
-    if (compare) reference = LoadModelHere(c.model, {.seed = c.seed});
+    if (compare)
+      reference = LoadModelHere(c.model, {.seed = c.seed, .structure_inputs = structure});
     out = RunConfiguration(c, variant, reference, compare, nullptr);
   } catch (const Error& e) {
     out = Failure(std::string(core::ErrorKindName(e.kind())), e.what());

@@ -63,7 +63,7 @@ std::vector<std::map<std::string, core::Shape>> CheckShapes(
   for (const auto& r : requests) {
     out.push_back(ResolveShapes(session->inputs(), model.dim_roles, r));
     std::map<std::string, core::Tensor> unused;
-    ApplyGivenInputs(given, session->inputs(), out.back(), unused);
+    ApplyGivenInputs(GraphInputsOf(given, model), session->inputs(), out.back(), unused);
   }
   return out;
 }
@@ -74,7 +74,8 @@ PreparedSession PrepareSession(runtime::Session& session, const models::Model& m
   p.execution_provider = session.execution_provider();
   p.input_shapes = ResolveShapes(session.inputs(), model.dim_roles, config.shape);
   auto inputs = GenerateInputs(session.inputs(), p.input_shapes, model.input_hints, config.seed);
-  ApplyGivenInputs(config.given_inputs, session.inputs(), p.input_shapes, inputs);
+  ApplyGivenInputs(GraphInputsOf(config.given_inputs, model), session.inputs(), p.input_shapes,
+                   inputs);
   session.Bind(std::move(inputs));
   const EffectiveDims dims =
       EffectiveBatchAndSequence(session.inputs(), model.dim_roles, p.input_shapes);

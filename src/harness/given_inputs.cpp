@@ -112,4 +112,24 @@ void ApplyGivenInputs(const std::vector<GivenInput>& given,
   }
 }
 
+std::map<std::string, std::vector<int64_t>> StructureInputsOf(
+    const std::vector<GivenInput>& given) {
+  std::map<std::string, core::Tensor> tensors;
+  const auto& names = models::StructureInputNames();
+  for (const auto& g : given)
+    if (std::find(names.begin(), names.end(), g.name) != names.end())
+      tensors[g.name] = core::Tensor::FromDoubles(
+          core::DType::kFloat64, {static_cast<int64_t>(g.values.size())}, g.values);
+  return models::StructureInputsOf(tensors);
+}
+
+std::vector<GivenInput> GraphInputsOf(const std::vector<GivenInput>& given,
+                                      const models::Model& model) {
+  std::vector<GivenInput> out;
+  const auto& skip = model.structure_inputs;
+  for (const auto& g : given)
+    if (std::find(skip.begin(), skip.end(), g.name) == skip.end()) out.push_back(g);
+  return out;
+}
+
 }  // namespace ipfs_accel::harness

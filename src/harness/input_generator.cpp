@@ -236,6 +236,13 @@ void FillFromOthers(const std::vector<runtime::TensorSpec>& specs, const models:
   }
 }
 
+// Given tensors in Hugging Face's layout where the graph's differs, in the graph's.
+void ToGraphLayout(const models::Model& model, std::map<std::string, core::Tensor>& given) {
+  for (const auto& [name, hint] : model.input_hints)
+    if (auto it = given.find(name); it != given.end() && hint.from_hf_layout)
+      it->second = hint.from_hf_layout(it->second, given);
+}
+
 }  // namespace
 
 CompletedInputs FillMissingInputs(const std::vector<runtime::TensorSpec>& inputs,
@@ -243,6 +250,7 @@ CompletedInputs FillMissingInputs(const std::vector<runtime::TensorSpec>& inputs
                                   std::map<std::string, core::Tensor> given, uint64_t seed) {
   CompletedInputs out;
   out.filled.seed = seed;
+  ToGraphLayout(model, given);
   std::vector<runtime::TensorSpec> missing, to_generate;
   for (const auto& spec : inputs)
     if (!given.count(spec.name)) missing.push_back(spec);
@@ -266,6 +274,8 @@ CompletedInputs FillMissingInputs(const std::vector<runtime::TensorSpec>& inputs
       given.emplace(name, std::move(tensor));
     FillFromOthers(made_from_others, model, shapes, seed, given, out.filled);
   }
+  // What fixed the graph's structure (an image grid) is no graph input.
+  for (const std::string& name : model.structure_inputs) given.erase(name);
   out.tensors = std::move(given);
   return out;
 }

@@ -72,6 +72,28 @@ VerificationResult Verify(const models::Model& model, const runtime::SessionOpti
   return r;
 }
 
+VerificationResult CheckOutputsFinite(const models::Model& model,
+                                      const runtime::SessionOptions& options, uint64_t seed) {
+  auto session = runtime::OpenSession(model, options);
+  const auto shapes = ResolveShapes(session->inputs(), model.dim_roles, {.seq_len = 16});
+  const auto actual =
+      session->Run(GenerateInputs(session->inputs(), shapes, model.input_hints, seed));
+  VerificationResult r;
+  r.passed = !actual.empty();
+  for (const auto& [name, tensor] : actual) {
+    OutputComparison c{.name = name,
+                       .expected_shape = tensor.shape,
+                       .actual_shape = tensor.shape,
+                       .shape_matches = true};
+    const auto values = tensor.ToDoubles();
+    c.within_tolerance =
+        std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); });
+    r.passed = r.passed && c.within_tolerance;
+    r.outputs.push_back(std::move(c));
+  }
+  return r;
+}
+
 namespace {
 // Fraction of positions (all but the last axis) whose argmax agrees.
 double Top1Agreement(const core::Tensor& a, const core::Tensor& b) {

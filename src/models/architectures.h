@@ -21,6 +21,14 @@ struct Component {
   std::function<HfConfig(const HfConfig&)> config;  // the part's config from the composite's
 };
 
+// An input Hugging Face takes that fixes the graph's structure (Qwen2-VL's image_grid_thw):
+// the config whose graph fits the input's values (flat, row-major). `apply` throws core::Error
+// (kInvalidArgument, kUnsupported) for values the graph cannot be built for.
+struct StructureInput {
+  std::string name;
+  std::function<HfConfig(const HfConfig&, const std::vector<int64_t>& values)> apply;
+};
+
 struct Architecture {
   std::string model_type;  // HF model_type
   std::string modality;
@@ -35,6 +43,7 @@ struct Architecture {
   // Prefixes of the builder's weight names that a checkpoint may leave out (a standalone
   // CLIPTextModel saved without "text_model."): both layouts load, as in transformers.
   std::vector<std::string> optional_prefixes = {};
+  std::vector<StructureInput> structure_inputs = {};  // see StructureInput; empty for most
   // The template it was instantiated from (templates.h): its build, input_hints and dim_roles
   // see the config through ApplyTemplate. 0 for a builder prototype.
   int64_t template_version = 0;

@@ -78,12 +78,10 @@ size_t EditDistance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-// How far `typed` is from an entry: the nearest of its name and aliases; a name the typed
+// How far `typed` is from something known by `names`: the nearest of them; a name the typed
 // text begins counts as near (a prefix is a common way to half-remember a name).
-size_t DistanceTo(const std::string& typed, const CatalogEntry& e) {
+size_t DistanceTo(const std::string& typed, const std::vector<std::string>& names) {
   size_t best = std::numeric_limits<size_t>::max();
-  std::vector<std::string> names = e.aliases;
-  names.push_back(e.name);
   for (const auto& n : names) {
     const std::string name = Lower(n);
     best = std::min(best, name.rfind(typed, 0) == 0 ? 1 : EditDistance(typed, name));
@@ -91,19 +89,38 @@ size_t DistanceTo(const std::string& typed, const CatalogEntry& e) {
   return best;
 }
 
-}  // namespace
-
-std::vector<std::string> ClosestCatalogNames(const std::string& name, size_t limit) {
+// The first name of each of `known` (its other names are aliases) closest to `name`.
+std::vector<std::string> Closest(const std::string& name,
+                                 const std::vector<std::vector<std::string>>& known, size_t limit) {
   const std::string typed = Lower(name);
   const size_t threshold = std::clamp<size_t>(typed.size() / 3, 1, 3);
   std::vector<std::pair<size_t, std::string>> near;
-  for (const auto& e : Catalog())
-    if (const size_t d = DistanceTo(typed, e); d <= threshold) near.emplace_back(d, e.name);
+  for (const auto& names : known)
+    if (const size_t d = DistanceTo(typed, names); d <= threshold)
+      near.emplace_back(d, names.front());
   std::stable_sort(near.begin(), near.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<std::string> out;
   for (size_t i = 0; i < near.size() && i < limit; ++i) out.push_back(near[i].second);
   return out;
+}
+
+}  // namespace
+
+std::vector<std::string> ClosestCatalogNames(const std::string& name, size_t limit) {
+  std::vector<std::vector<std::string>> known;
+  for (const auto& e : Catalog()) {
+    known.push_back({e.name});
+    known.back().insert(known.back().end(), e.aliases.begin(), e.aliases.end());
+  }
+  return Closest(name, known, limit);
+}
+
+std::vector<std::string> ClosestNames(const std::string& name,
+                                      const std::vector<std::string>& candidates, size_t limit) {
+  std::vector<std::vector<std::string>> known;
+  for (const auto& c : candidates) known.push_back({c});
+  return Closest(name, known, limit);
 }
 
 std::string DidYouMean(const std::vector<std::string>& names) {

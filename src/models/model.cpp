@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <memory>
 
 #include <filesystem>
@@ -19,6 +20,7 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/core/file_access.h"
 #include "ipfs_accel/models/catalog.h"
+#include "ipfs_accel/models/templates.h"
 #include "onnx_file.h"
 #include "precision_rewrite.h"
 #include "weights.h"
@@ -153,12 +155,23 @@ std::string WithComponent(const std::string& name, const std::string& component)
   return component.empty() ? name : name + ":" + component;
 }
 
+// The config built for the inputs the caller gave that fix the graph's structure.
+HfConfig SizedForInputs(const Architecture& arch, HfConfig config, const LoadOptions& options) {
+  for (const StructureInput& input : arch.structure_inputs)
+    if (auto it = options.structure_inputs.find(input.name); it != options.structure_inputs.end())
+      config = input.apply(config, it->second);
+  return config;
+}
+
 // Builds `target` from `weights`; `info` says where it came from (name, architecture, source,
 // path, content hash), the rest of the description is the architecture's and the weights'.
-Model Build(const BuildTarget& target, WeightProvider& weights, const LoadOptions& options,
+Model Build(const BuildTarget& unsized, WeightProvider& weights, const LoadOptions& options,
             ModelInfo info) {
-  const Architecture& arch = *target.arch;
+  const Architecture& arch = *unsized.arch;
+  const BuildTarget target{&arch, SizedForInputs(arch, unsized.config, options)};
   Model m;
+  for (const StructureInput& input : arch.structure_inputs)
+    m.structure_inputs.push_back(input.name);
   BuildChecked(arch, target.config, weights, info.name, options.fused, options.precision, m);
   m.fused = options.fused;
   info.modality = arch.modality;
@@ -192,16 +205,35 @@ void CheckWeightsFit(const HfConfig& config, const std::string& component, const
                           Gigabytes(options.max_weight_bytes)));
 }
 
-Model FromCatalog(const CatalogEntry& entry, const LoadOptions& options,
-                  const std::string& component) {
-  const BuildTarget target = ResolveComponent(entry.config, component, entry.name);
-  CheckWeightsFit(entry.config, component, entry.name, options);
-  SeededRandomWeights weights(options.seed, entry.config.Double("initializer_range", 0.02));
+// A config with seeded random weights: a catalog entry's ("catalog") or a template's tiny
+// size ("template").
+Model FromSeeded(const std::string& name, const std::string& architecture, const HfConfig& config,
+                 const std::string& source, const LoadOptions& options,
+                 const std::string& component) {
+  const BuildTarget target = ResolveComponent(config, component, name);
+  CheckWeightsFit(config, component, name, options);
+  SeededRandomWeights weights(options.seed, config.Double("initializer_range", 0.02));
   return Build(target, weights, options,
-               {.name = WithComponent(entry.name, component),
-                .architecture = component.empty() ? entry.architecture : target.arch->model_type,
-                .source = "catalog",
+               {.name = WithComponent(name, component),
+                .architecture = component.empty() ? architecture : target.arch->model_type,
+                .source = source,
                 .content_hash = fmt::format("seed:{}", options.seed)});
+}
+
+bool IsTemplateSpec(const std::string& spec) { return spec.rfind(kTemplateSpecPrefix, 0) == 0; }
+
+// "template:mistral": the template's tiny config. Throws kNotFound naming the closest templates.
+HfConfig TemplateSpecConfig(const std::string& spec) {
+  const std::string type = spec.substr(kTemplateSpecPrefix.size());
+  const ArchitectureTemplate* t = FindTemplate(type);
+  if (t != nullptr && !t->abstract) return TinyConfig(*t);
+  std::vector<std::string> names;
+  for (const auto& other : Templates())
+    if (!other.abstract) names.push_back(std::string(kTemplateSpecPrefix) + other.model_type);
+  throw Error(ErrorKind::kNotFound,
+              fmt::format("no architecture template '{}'{} (data/templates/<builder>/ holds one "
+                          "file per model type)",
+                          type, DidYouMean(ClosestNames(spec, names))));
 }
 
 Model FromFolder(const std::string& dir, const LoadOptions& options, const std::string& component) {
@@ -224,6 +256,11 @@ Model FromFolder(const std::string& dir, const LoadOptions& options, const std::
 // "clip-vit-base-patch32:vision_model" -> {"clip-vit-base-patch32", "vision_model"}; a spec that
 // names something as it is (a path, a catalog name) has no component.
 std::pair<std::string, std::string> SplitComponent(const std::string& spec) {
+  if (IsTemplateSpec(spec)) {  // "template:clip:vision_model"
+    const auto colon = spec.find(':', kTemplateSpecPrefix.size());
+    if (colon == std::string::npos) return {spec, ""};
+    return {spec.substr(0, colon), spec.substr(colon + 1)};
+  }
   std::error_code ec;
   const auto colon = spec.rfind(':');
   if (colon == std::string::npos || fs::exists(spec, ec) || FindInCatalog(spec)) return {spec, ""};
@@ -233,6 +270,7 @@ std::pair<std::string, std::string> SplitComponent(const std::string& spec) {
 // The config of a folder or catalog name (no component suffix). Throws kNotFound otherwise.
 HfConfig ConfigOfFolderOrCatalog(const std::string& base, const std::string& spec) {
   std::error_code ec;
+  if (IsTemplateSpec(base)) return TemplateSpecConfig(base);
   if (fs::is_directory(base, ec)) return HfConfig::Load(base);
   if (auto entry = FindInCatalog(base)) return entry->config;
   throw Error(ErrorKind::kNotFound,
@@ -242,15 +280,35 @@ HfConfig ConfigOfFolderOrCatalog(const std::string& base, const std::string& spe
 
 }  // namespace
 
+const std::vector<std::string>& StructureInputNames() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const Architecture& arch : Architectures())
+      for (const StructureInput& input : arch.structure_inputs)
+        if (std::find(out.begin(), out.end(), input.name) == out.end()) out.push_back(input.name);
+    return out;
+  }();
+  return names;
+}
+
+std::map<std::string, std::vector<int64_t>> StructureInputsOf(
+    const std::map<std::string, core::Tensor>& inputs) {
+  std::map<std::string, std::vector<int64_t>> out;
+  for (const std::string& name : StructureInputNames()) {
+    const auto it = inputs.find(name);
+    if (it == inputs.end()) continue;
+    for (const double v : it->second.ToDoubles()) {
+      if (v != std::floor(v))
+        throw Error(ErrorKind::kInvalidArgument,
+                    fmt::format("input '{}' holds {:g}; it takes integers", name, v));
+      out[name].push_back(static_cast<int64_t>(v));
+    }
+  }
+  return out;
+}
+
 Model LoadConfig(const HfConfig& config, const std::string& name, const LoadOptions& options) {
-  const BuildTarget target = ResolveComponent(config, "", name);
-  CheckWeightsFit(config, "", name, options);
-  SeededRandomWeights weights(options.seed, config.Double("initializer_range", 0.02));
-  return Build(target, weights, options,
-               {.name = name,
-                .architecture = config.ModelType(),
-                .source = "template",
-                .content_hash = fmt::format("seed:{}", options.seed)});
+  return FromSeeded(name, config.ModelType(), config, "template", options, "");
 }
 
 Model LoadHfFolder(const std::string& dir, const LoadOptions& options) {
@@ -299,8 +357,14 @@ Model LoadModel(const std::string& spec, const LoadOptions& options) {
                             spec));
   }
   const auto [base, component] = SplitComponent(spec);
+  if (IsTemplateSpec(base)) {
+    const HfConfig config = TemplateSpecConfig(base);
+    return FromSeeded(base, config.ModelType(), config, "template", options, component);
+  }
   if (fs::is_directory(base, ec)) return FromFolder(base, options, component);
-  if (auto entry = FindInCatalog(base)) return FromCatalog(*entry, options, component);
+  if (auto entry = FindInCatalog(base))
+    return FromSeeded(entry->name, entry->architecture, entry->config, "catalog", options,
+                      component);
   // Something is there but is neither a file nor a folder (a FIFO, a device, a link loop):
   // say what it is rather than that it does not exist.
   if (fs::symlink_status(spec, ec).type() != fs::file_type::not_found) {

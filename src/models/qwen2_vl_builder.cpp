@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -46,6 +48,7 @@ HfConfig TextConfig(const HfConfig& c) {
   }
   text.erase("vision_config");
   text.erase("text_config");
+  text.erase(kQwen2VlGridKey);
   for (const auto& [key, value] : TextDefaults().items())
     if (!text.contains(key)) text[key] = value;
   for (const char* key : {"vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
@@ -316,9 +319,104 @@ int64_t TextHigh(const Qwen2VlShape& s) {
       {s.lm.vocab, s.tokens.image, s.tokens.video, s.tokens.vision_start, s.tokens.vision_end});
 }
 
+// The grids of the images in `inputs` (HF's image_grid_thw, [images, 3]), else one `grid` for
+// each <|vision_start|> token of input_ids (the graph's own image in every row).
+std::vector<Qwen2VlGrid> InputGrids(const std::map<std::string, core::Tensor>& inputs,
+                                    const core::Tensor& ids, const Qwen2VlShape& s,
+                                    const Qwen2VlGrid& grid) {
+  std::vector<Qwen2VlGrid> grids;
+  if (const auto it = inputs.find("image_grid_thw"); it != inputs.end()) {
+    const std::vector<double> v = it->second.ToDoubles();
+    for (size_t i = 0; i + 2 < v.size(); i += 3)
+      grids.push_back({static_cast<int64_t>(v[i]), static_cast<int64_t>(v[i + 1]),
+                       static_cast<int64_t>(v[i + 2])});
+    return grids;
+  }
+  for (const double id : ids.ToDoubles())
+    if (static_cast<int64_t>(id) == s.tokens.vision_start) grids.push_back(grid);
+  return grids;
+}
+
+// HF's position_ids when the caller passes none: get_rope_index of input_ids, attention_mask and
+// the image grids; nullopt without input_ids.
+std::optional<core::Tensor> RopeIndexPositions(const std::map<std::string, core::Tensor>& inputs,
+                                               const Qwen2VlShape& s, const Qwen2VlGrid& grid) {
+  const auto ids = inputs.find("input_ids");
+  if (ids == inputs.end()) return std::nullopt;
+  const auto mask = inputs.find("attention_mask");
+  return ComputeQwen2VlRopeIndex(ids->second, mask == inputs.end() ? nullptr : &mask->second,
+                                 InputGrids(inputs, ids->second, s, grid), {}, s.tokens)
+      .position_ids;
+}
+
+// HF's pixel_values [patches of every image, features] as the graph takes them: [batch, patches
+// per image, features], one image per row of input_ids.
+core::Tensor PixelsPerRow(const core::Tensor& given,
+                          const std::map<std::string, core::Tensor>& inputs) {
+  if (given.shape.size() != 2) return given;
+  const auto ids = inputs.find("input_ids");
+  const int64_t batch = ids == inputs.end() || ids->second.shape.empty() ? 1 : ids->second.shape[0];
+  if (batch <= 0 || given.shape[0] % batch != 0)
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("pixel_values holds {} patches, which {} rows of input_ids cannot "
+                            "share: each row takes one image of the same grid",
+                            given.shape[0], batch));
+  core::Tensor out = given;
+  out.shape = {batch, given.shape[0] / batch, given.shape[1]};
+  return out;
+}
+
+// The config whose graph is built for image_grid_thw's images (every one of the same grid).
+HfConfig WithImageGrid(const HfConfig& c, const std::vector<int64_t>& thw) {
+  if (thw.empty() || thw.size() % 3 != 0)
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("image_grid_thw holds {} values; it takes t, h, w for each image "
+                            "([images, 3])",
+                            thw.size()));
+  for (size_t i = 3; i < thw.size(); i += 3)
+    if (!std::equal(thw.begin(), thw.begin() + 3, thw.begin() + static_cast<ptrdiff_t>(i)))
+      throw Error(ErrorKind::kUnsupported,
+                  fmt::format("image_grid_thw holds images of different grids ({}x{}x{} and "
+                              "{}x{}x{}); a Qwen2-VL graph is built for one grid: give images of "
+                              "one size, or run them one at a time",
+                              thw[0], thw[1], thw[2], thw[i], thw[i + 1], thw[i + 2]));
+  return c.With(kQwen2VlGridKey, {thw[0], thw[1], thw[2]});
+}
+
+std::map<std::string, InputHint> Qwen2VlInputHints(const HfConfig& c) {
+  // Asked for only where a graph is to run (LoadModel), unlike the build.
+  RequireRunnableQwen2Vl(c);
+  const Qwen2VlShape s = ReadShape(c);
+  const Qwen2VlPrompt prompt{s.tokens, Qwen2VlGraphGrid(c), TextHigh(s)};
+  InputHint ids{.kind = InputHint::Kind::kComputed,
+                .compute = [prompt](const core::Shape& shape, uint64_t seed) {
+                  return Qwen2VlPromptIds(prompt, shape, seed);
+                }};
+  InputHint positions{
+      .kind = InputHint::Kind::kComputed,
+      .compute = [prompt](const core::Shape& shape,
+                          uint64_t) { return Qwen2VlPromptPositions(prompt, shape); },
+      .hf_default = [s, grid = prompt.grid](
+                        const auto& inputs,
+                        core::DType) { return RopeIndexPositions(inputs, s, grid); },
+      .hf_default_name = "get_rope_index of input_ids and the image grids"};
+  return {{"input_ids", ids},
+          {"position_ids", positions},
+          {"attention_mask", {InputHint::Kind::kOnes, 0, 0}},
+          {"pixel_values", {.from_hf_layout = PixelsPerRow}}};
+}
+
 }  // namespace
 
 Qwen2VlGrid Qwen2VlGraphGrid(const HfConfig& config) {
+  if (config.Has(kQwen2VlGridKey)) {
+    const json& thw = config.json()[kQwen2VlGridKey];
+    if (!thw.is_array() || thw.size() != 3 ||
+        !std::all_of(thw.begin(), thw.end(), [](const json& v) { return v.is_number_integer(); }))
+      throw Error(ErrorKind::kCorrupt, fmt::format("'{}': {} must be [t, h, w] patches",
+                                                   config.origin(), kQwen2VlGridKey));
+    return {thw[0].get<int64_t>(), thw[1].get<int64_t>(), thw[2].get<int64_t>()};
+  }
   const VisionShape v = ReadVision(config);
   // smart_resize with the image processor's default pixel bounds.
   constexpr double kSide = 224, kMinPixels = 56 * 56, kMaxPixels = 28 * 28 * 1280;
@@ -389,26 +487,7 @@ void AddQwen2VlArchitectures(std::vector<Architecture>& out) {
       .modality = "multimodal",
       .checkpoint_prefixes = {"model.language_model.", "model."},
       .build = [](const HfConfig& c, GraphBuilder& g) { BuildQwen2Vl(c, g, Qwen2VlGraphGrid(c)); },
-      .input_hints =
-          [](const HfConfig& c) {
-            // Asked for only where a graph is to run (LoadModel), unlike the build.
-            RequireRunnableQwen2Vl(c);
-            const Qwen2VlShape s = ReadShape(c);
-            const Qwen2VlPrompt prompt{s.tokens, Qwen2VlGraphGrid(c), TextHigh(s)};
-            InputHint ids{.kind = InputHint::Kind::kComputed,
-                          .compute = [prompt](const core::Shape& shape, uint64_t seed) {
-                            return Qwen2VlPromptIds(prompt, shape, seed);
-                          }};
-            InputHint positions{.kind = InputHint::Kind::kComputed,
-                                .compute = [prompt](const core::Shape& shape, uint64_t) {
-                                  return Qwen2VlPromptPositions(prompt, shape);
-                                }};
-            return std::map<std::string, InputHint>{
-                {"input_ids", ids},
-                {"position_ids", positions},
-                {"attention_mask", {InputHint::Kind::kOnes, 0, 0}},
-            };
-          },
+      .input_hints = Qwen2VlInputHints,
       .dim_roles =
           [](const HfConfig& c) {
             return DimRoles{.batch = "batch",
@@ -417,6 +496,7 @@ void AddQwen2VlArchitectures(std::vector<Architecture>& out) {
                             .past_sequence = "past_sequence",
                             .total_sequence = "total_sequence"};
           },
+      .structure_inputs = {{"image_grid_thw", WithImageGrid}},
   });
 }
 

@@ -35,9 +35,14 @@
 
 namespace ipfs_accel::models {
 
-// The grid of the image a graph is built for: a 224 x 224 image resized as HF's image
-// processor does (smart_resize to multiples of patch_size * spatial_merge_size), one frame.
-// Qwen2-VL-2B: t=1, h=w=16 patches, 64 image tokens.
+// The config key (not Hugging Face's) holding the grid [t, h, w] a graph is built for, set from
+// the inputs' image_grid_thw (LoadOptions::structure_inputs), so that the config says the
+// graph's whole structure.
+inline constexpr const char* kQwen2VlGridKey = "graph_image_grid_thw";
+
+// The grid of the image a graph is built for: the config's kQwen2VlGridKey, else a 224 x 224
+// image resized as HF's image processor does (smart_resize to multiples of patch_size *
+// spatial_merge_size), one frame. Qwen2-VL-2B: t=1, h=w=16 patches, 64 image tokens.
 Qwen2VlGrid Qwen2VlGraphGrid(const HfConfig& config);
 
 // The whole graph (inputs and outputs above) for images of `grid`. Throws core::Error:
@@ -56,7 +61,9 @@ void RequireRunnableQwen2Vl(const HfConfig& config);
 std::string Qwen2VlVisionTower(const HfConfig& config, GraphBuilder& g, const Qwen2VlGrid& grid,
                                const std::string& pixel_values);
 
-// Registers "qwen2_vl" (Qwen2VLForConditionalGeneration, with the LM head).
+// Registers "qwen2_vl" (Qwen2VLForConditionalGeneration, with the LM head). Its graph is built
+// for one image grid: image_grid_thw is a structure input (architectures.h), and position_ids
+// left out are HF's get_rope_index of the inputs.
 void AddQwen2VlArchitectures(std::vector<Architecture>& out);
 
 }  // namespace ipfs_accel::models

@@ -46,6 +46,7 @@
 #include "models/qwen2_vl_positions.h"
 #include "models/weights.h"
 #include "support/kv_cache_check.h"
+#include "support/qwen2_vl_checkpoint.h"
 #include "support/temp_dir.h"
 #include "support/tensors.h"
 
@@ -68,45 +69,12 @@ using ipfs_accel::testing::SliceAxis1;
 using ipfs_accel::testing::TempDir;
 using models::Qwen2VlGrid;
 using nlohmann::json;
-using TensorMap = std::map<std::string, Tensor>;
-using ShapeMap = std::map<std::string, Shape>;
 
-// ---- tiny checkpoints ----
+// ---- tiny checkpoints (support/qwen2_vl_checkpoint.h) ----
 
-constexpr int64_t kVocab = ipfs_accel::testing::kTinyVocab, kHidden = 64, kLayers = 2;
-constexpr int64_t kKvHeads = 2, kHeadDim = 16;
-constexpr int64_t kImage = 250, kVideo = 251, kStart = 248, kEnd = 249;
+using namespace ipfs_accel::testing::qwen2_vl;  // NOLINT: the checkpoint's sizes and writers
 const models::Qwen2VlTokens kTokens{
     .image = kImage, .video = kVideo, .vision_start = kStart, .vision_end = kEnd};
-// Vision: embed 16, 2 heads of 8, MLP 32, patches of 3 channels x 2 frames x P x P.
-constexpr int64_t kEmbed = 16, kVisionHeads = 2, kVisionMlp = 32, kChannels = 3, kFrames = 2;
-
-json TinyConfig(int64_t patch = 2, int64_t depth = 2) {
-  return {{"model_type", "qwen2_vl"},
-          {"vocab_size", kVocab},
-          {"hidden_size", kHidden},
-          {"intermediate_size", ipfs_accel::testing::kTinyInter},
-          {"num_hidden_layers", kLayers},
-          {"num_attention_heads", ipfs_accel::testing::kTinyHeads},
-          {"num_key_value_heads", kKvHeads},
-          {"rms_norm_eps", 1e-6},
-          {"rope_theta", 10000.0},
-          {"rope_scaling", {{"type", "mrope"}, {"mrope_section", {2, 3, 3}}}},
-          {"max_position_embeddings", 512},
-          {"image_token_id", kImage},
-          {"video_token_id", kVideo},
-          {"vision_start_token_id", kStart},
-          {"vision_end_token_id", kEnd},
-          {"vision_config",
-           {{"depth", depth},
-            {"embed_dim", kEmbed},
-            {"num_heads", kVisionHeads},
-            {"mlp_ratio", 2},
-            {"hidden_size", kHidden},
-            {"patch_size", patch},
-            {"temporal_patch_size", kFrames},
-            {"spatial_merge_size", 2}}}};
-}
 
 // The same language model as a qwen2 config.
 json Qwen2Config() {
@@ -117,77 +85,6 @@ json Qwen2Config() {
   c["model_type"] = "qwen2";
   c["tie_word_embeddings"] = false;
   return c;
-}
-
-// HF's language-model names ("model." + ...), with Qwen2's q/k/v biases.
-ShapeMap LanguageNames(const std::string& prefix) {
-  ShapeMap out;
-  for (const auto& [name, shape] : LlamaLikeNames(kKvHeads, kHeadDim, false, kLayers)) {
-    const std::string bare = name.rfind("model.", 0) == 0 ? name.substr(6) : name;
-    out[bare == name ? name : prefix + bare] = shape;
-  }
-  for (int64_t l = 0; l < kLayers; ++l) {
-    const std::string p = prefix + "layers." + std::to_string(l) + ".self_attn.";
-    out[p + "q_proj.bias"] = {kHidden};
-    out[p + "k_proj.bias"] = {kKvHeads * kHeadDim};
-    out[p + "v_proj.bias"] = {kKvHeads * kHeadDim};
-  }
-  return out;
-}
-
-// HF's vision tower names under `prefix` ("visual." or transformers 5's "model.visual.").
-ShapeMap VisionNames(const std::string& prefix, int64_t patch, int64_t depth) {
-  ShapeMap m = {{prefix + "patch_embed.proj.weight", {kEmbed, kChannels, kFrames, patch, patch}},
-                {prefix + "merger.ln_q.weight", {kEmbed}},
-                {prefix + "merger.ln_q.bias", {kEmbed}},
-                {prefix + "merger.mlp.0.weight", {4 * kEmbed, 4 * kEmbed}},
-                {prefix + "merger.mlp.0.bias", {4 * kEmbed}},
-                {prefix + "merger.mlp.2.weight", {kHidden, 4 * kEmbed}},
-                {prefix + "merger.mlp.2.bias", {kHidden}}};
-  for (int64_t b = 0; b < depth; ++b) {
-    const std::string p = prefix + "blocks." + std::to_string(b) + ".";
-    for (const char* norm : {"norm1", "norm2"}) {
-      m[p + norm + ".weight"] = {kEmbed};
-      m[p + norm + ".bias"] = {kEmbed};
-    }
-    m[p + "attn.qkv.weight"] = {3 * kEmbed, kEmbed};
-    m[p + "attn.qkv.bias"] = {3 * kEmbed};
-    m[p + "attn.proj.weight"] = {kEmbed, kEmbed};
-    m[p + "attn.proj.bias"] = {kEmbed};
-    m[p + "mlp.fc1.weight"] = {kVisionMlp, kEmbed};
-    m[p + "mlp.fc1.bias"] = {kVisionMlp};
-    m[p + "mlp.fc2.weight"] = {kEmbed, kVisionMlp};
-    m[p + "mlp.fc2.bias"] = {kEmbed};
-  }
-  return m;
-}
-
-// N(0, 0.1), norm scales near 1, so that every weight (biases included) matters.
-TensorMap Seeded(const ShapeMap& shapes, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.1f);
-  TensorMap out;
-  for (const auto& [name, shape] : shapes) {
-    Tensor t = Tensor::Zeros(DType::kFloat32, shape);
-    const bool scale =
-        shape.size() == 1 && name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0 &&
-        (name.find("norm") != std::string::npos || name.find("ln_q") != std::string::npos);
-    for (float& v : t.values<float>()) v = normal(rng) + (scale ? 1.0f : 0.0f);
-    out[name] = std::move(t);
-  }
-  return out;
-}
-
-void WriteFolder(const fs::path& dir, const json& config, const TensorMap& weights) {
-  fs::create_directories(dir);
-  std::ofstream(dir / "config.json") << config.dump(2);
-  models::WriteSafetensors((dir / "model.safetensors").string(), weights);
-}
-
-template <typename Map>
-Map Merge(Map a, const Map& b) {
-  a.insert(b.begin(), b.end());
-  return a;
 }
 
 // A graph `build` makes from the folder's config and weights, checked as LoadModel checks.
@@ -710,6 +607,29 @@ TEST(Qwen2VlModelTest, GeneratedInputsRun) {
   const auto short_shapes =
       ResolveShapes(session->inputs(), model.dim_roles, {.batch_size = 1, .seq_len = 40});
   EXPECT_THROW(GenerateInputs(session->inputs(), short_shapes, model.input_hints, 3), core::Error);
+}
+
+TEST(Qwen2VlModelTest, LoadingForAnImageGridBuildsThatGridsGraphAndItsPrompts) {
+  TempDir tmp;
+  WriteFolder(tmp.path(), TinyConfig(14, 1),
+              Seeded(Merge(LanguageNames("model."), VisionNames("visual.", 14, 1)), 43));
+  const Qwen2VlGrid grid{1, 4, 8};  // not the default 16 x 16, nor square
+  const models::Model sized = models::LoadHfFolder(
+      tmp.path().string(), {.structure_inputs = {{"image_grid_thw", {1, 4, 8}}}});
+  EXPECT_EQ(sized.structure_inputs, std::vector<std::string>{"image_grid_thw"});
+  auto session = runtime::OpenOnnxRuntimeSession(sized, {});
+  const auto shapes =
+      ResolveShapes(session->inputs(), sized.dim_roles, {.batch_size = 2, .seq_len = 20});
+  EXPECT_EQ(shapes.at("pixel_values"), (Shape{2, 32, 1176}));
+  // The generated prompt holds this grid's 8 image tokens per row, and runs.
+  const TensorMap inputs = GenerateInputs(session->inputs(), shapes, sized.input_hints, 5);
+  const auto ids = inputs.at("input_ids").values<int64_t>();
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), kImage), 2 * 8);
+  // The same graph as BuildQwen2Vl makes for that grid, on the same weights.
+  auto direct = runtime::OpenOnnxRuntimeSession(Qwen2VlGraph(tmp.path(), grid), {});
+  EXPECT_EQ(MaxAbsDiff(session->Run(inputs).at("logits"), direct->Run(inputs).at("logits")), 0.0);
+  // The config says the grid, so the stored config hash tells the two graphs apart.
+  EXPECT_NE(sized.info.config_hash, models::LoadHfFolder(tmp.path().string()).info.config_hash);
 }
 
 }  // namespace

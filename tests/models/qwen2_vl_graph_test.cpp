@@ -26,6 +26,7 @@
 #include "models/qwen2_vl_positions.h"
 #include "models/weights.h"
 #include "support/catch_error.h"
+#include "support/qwen2_vl_checkpoint.h"
 #include "support/temp_dir.h"
 #include "support/tensors.h"
 
@@ -156,32 +157,12 @@ TEST(Qwen2VlRopeIndexTest, RefusesWhatHfCannotIndex) {
 
 // ---- the prompts the harness generates ----
 
+// The tiny config of support/qwen2_vl_checkpoint.h (the same token ids as above).
 json TinyConfig(int64_t patch_size) {
-  return {{"model_type", "qwen2_vl"},
-          {"vocab_size", 256},
-          {"hidden_size", 64},
-          {"intermediate_size", 128},
-          {"num_hidden_layers", 2},
-          {"num_attention_heads", 4},
-          {"num_key_value_heads", 2},
-          {"rms_norm_eps", 1e-6},
-          {"rope_theta", 10000.0},
-          {"rope_scaling", {{"type", "mrope"}, {"mrope_section", {2, 3, 3}}}},
-          {"max_position_embeddings", 512},
-          {"image_token_id", kImage},
-          {"video_token_id", kVideo},
-          {"vision_start_token_id", kStart},
-          {"vision_end_token_id", kEnd},
-          {"vision_config",
-           {{"depth", 2},
-            {"embed_dim", 16},
-            {"num_heads", 2},
-            {"mlp_ratio", 2},
-            {"hidden_size", 64},
-            {"patch_size", patch_size},
-            {"temporal_patch_size", 2},
-            {"spatial_merge_size", 2}}}};
+  return ipfs_accel::testing::qwen2_vl::TinyConfig(patch_size);
 }
+static_assert(kImage == ipfs_accel::testing::qwen2_vl::kImage &&
+              kStart == ipfs_accel::testing::qwen2_vl::kStart);
 
 TEST(Qwen2VlHintsTest, PromptHoldsTheImageAndItsPositions) {
   const auto entry = FindInCatalog("qwen2-vl-2b-instruct");

@@ -47,4 +47,12 @@ void ApplyGivenInputs(const std::vector<GivenInput>& given,
                       const std::map<std::string, core::Shape>& shapes,
                       std::map<std::string, core::Tensor>& tensors);
 
+// The given inputs that fix a graph's structure (models::StructureInputNames(), e.g.
+// image_grid_thw), for models::LoadOptions::structure_inputs. Throws
+// core::Error(kInvalidArgument) for a fraction among them.
+std::map<std::string, std::vector<int64_t>> StructureInputsOf(const std::vector<GivenInput>& given);
+// `given` less the inputs `model` was built for (Model::structure_inputs): those the graph takes.
+std::vector<GivenInput> GraphInputsOf(const std::vector<GivenInput>& given,
+                                      const models::Model& model);
+
 }  // namespace ipfs_accel::harness

@@ -54,6 +54,9 @@ EffectiveDims EffectiveBatchAndSequence(const std::vector<runtime::TensorSpec>& 
 // sequence dimensions take the sizes of the given inputs, a KV cache is empty, past length 0).
 // An input left out takes Hugging Face's default for it (input_defaults.h) unless the model
 // computes that input itself (a kComputed hint); one with no default is generated from `seed`.
+// Given tensors in Hugging Face's layout where the graph's differs are made the graph's
+// (InputHint::from_hf_layout), and inputs that fixed the graph's structure
+// (Model::structure_inputs, e.g. image_grid_thw) are left out of the result.
 // Used to run reference inputs, or the user's, that name only some graph inputs.
 struct FilledInputs {
   std::map<std::string, std::string> defaulted;  // input -> HF's default ("zeros", "ones", ...)

@@ -50,6 +50,13 @@ VerificationResult Verify(const models::Model& model, const runtime::SessionOpti
                           const std::map<std::string, core::Tensor>& expected,
                           double abs_tolerance);
 
+// A model without reference outputs (a template at its tiny size): runs it once on inputs
+// generated from `seed` (batch 1, a short sequence) and checks that every output is finite.
+// Each output's comparison has its shape as both shapes, errors 0, and within_tolerance when
+// every value is finite. Throws core::Error like the runtime.
+VerificationResult CheckOutputsFinite(const models::Model& model,
+                                      const runtime::SessionOptions& options, uint64_t seed);
+
 // How far a variant (another precision, a fused graph) is from its reference graph
 // on the same generated inputs, over every output.
 struct AccuracyResult {

@@ -40,6 +40,9 @@ std::optional<CatalogEntry> FindInCatalog(const std::string& name);
 // first, each within a third of the name's length (1 to 3) in edit distance over names and aliases
 // (case-insensitive), or starting with the name; empty when nothing is close.
 std::vector<std::string> ClosestCatalogNames(const std::string& name, size_t limit = 3);
+// The same rule over other names (templates, ...): those of `candidates` closest to `name`.
+std::vector<std::string> ClosestNames(const std::string& name,
+                                      const std::vector<std::string>& candidates, size_t limit = 3);
 // ", did you mean a or b?" for those names, or "" when there are none.
 std::string DidYouMean(const std::vector<std::string>& names);
 

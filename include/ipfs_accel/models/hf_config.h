@@ -39,6 +39,12 @@ class HfConfig {
   bool Bool(const std::string& key, bool fallback) const;
   std::string String(const std::string& key, const std::string& fallback) const;
 
+  // A copy with `key` set to `value` (e.g. the size a graph is built for, set from its inputs).
+  HfConfig With(const std::string& key, nlohmann::json value) const {
+    HfConfig copy = *this;
+    copy.json_[key] = std::move(value);
+    return copy;
+  }
   // ---- The template the config was resolved with (models::ApplyTemplate) ----
   // Its model_type and version; "" and 0 for a config no template resolved.
   const std::string& template_name() const { return template_name_; }

@@ -5,6 +5,8 @@
 //   - a Hugging Face folder (config.json + model.safetensors or sharded safetensors
 //     with model.safetensors.index.json): the graph with the checkpoint's weights;
 //   - an .onnx file, used as it is;
+//   - "template:NAME": an architecture template (templates.h) at its tiny size with seeded
+//     random weights;
 //   - a catalog name or folder with ":component", a part of a composite model built alone as HF
 //     defines it ("clip-vit-base-patch32:vision_model" is its CLIPVisionModel, with the
 //     composite's weights for that part).
@@ -16,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ipfs_accel/core/tensor.h"
@@ -45,6 +48,13 @@ struct InputHint {
                                             core::DType dtype)>
       hf_default = {};
   std::string hf_default_name = {};  // how the user is told, e.g. "input_ids shifted right"
+  // A given tensor in Hugging Face's layout where the graph's differs, made into the graph's
+  // from it and the other given inputs (Qwen2-VL's pixel_values [patches of every image,
+  // features] becomes [batch, patches per image, features]); a tensor already in the graph's
+  // layout comes back as it is. Throws core::Error(kInvalidArgument) for one that fits neither.
+  std::function<core::Tensor(const core::Tensor& given,
+                             const std::map<std::string, core::Tensor>& inputs)>
+      from_hf_layout = {};
 };
 
 // Which symbolic dimension names mean batch and sequence, when the model says.
@@ -97,6 +107,10 @@ struct Model {
   DimRoles dim_roles;
   bool fused = false;  // built with ONNX Runtime contrib operators (LoadOptions::fused)
   Precision precision = Precision::kFp32;
+  // Inputs Hugging Face takes that fix this graph's structure rather than feed it (Qwen2-VL's
+  // image_grid_thw): the graph was built for the values LoadOptions::structure_inputs gave (or
+  // its default size); they are not graph inputs, and callers drop them before running it.
+  std::vector<std::string> structure_inputs;
   // Keeps files the model needs alive (a built graph over 2 GB lives in a temporary
   // folder as model.onnx + weights.bin); the last copy's destruction removes them.
   std::shared_ptr<void> files_owner;
@@ -113,7 +127,23 @@ struct LoadOptions {
   // When > 0: a model whose fp32 weights (its parameter count, from the graph's structure
   // alone) need more bytes than this is refused before any weight is made or read.
   int64_t max_weight_bytes = 0;
+  // Values (flat, row-major) of the inputs the graph will run on that fix its structure
+  // (StructureInputNames(): Qwen2-VL's image_grid_thw), by name: the graph is built for them
+  // rather than for its default size. Inputs the architecture does not take are ignored.
+  std::map<std::string, std::vector<int64_t>> structure_inputs = {};
 };
+
+// Inputs Hugging Face takes that fix a graph's structure rather than feed it, over every
+// architecture: Qwen2-VL's image_grid_thw (t, h, w patches of each image).
+const std::vector<std::string>& StructureInputNames();
+// The values of those among `inputs`, for LoadOptions::structure_inputs. Throws
+// core::Error(kInvalidArgument) for one that is not of integers.
+std::map<std::string, std::vector<int64_t>> StructureInputsOf(
+    const std::map<std::string, core::Tensor>& inputs);
+
+// "template:NAME" names an architecture template (templates.h) at its tiny size with seeded
+// random weights ("template:mistral"; "template:clip:vision_model" for a part).
+inline constexpr std::string_view kTemplateSpecPrefix = "template:";
 
 // Throws core::Error: kNotFound (no such model/file), kCorrupt (unreadable config,
 // weights, or .onnx), kUnsupported (architecture or option this build lacks).
