@@ -113,6 +113,8 @@ std::string GraphBuilder::Weight(const std::string& hf_name, const core::Shape& 
 void GraphBuilder::UnusedWeight(const std::string& hf_name, const core::Shape& shape,
                                 WeightInit init) {
   weights_->Get(weight_prefix_ + hf_name, shape, init);
+}
+
 std::string GraphBuilder::FrozenParameter(const std::string& hf_name, const core::Tensor& values) {
   const std::string name = weight_prefix_ + hf_name;
   weights_->Count(name, values.shape);
