@@ -83,6 +83,7 @@ int Main(int argc, char** argv) {
   AddConfigurationWorkerCommand(app, &selected);
   AddCompareCommand(app, &selected);
   AddRunsCommand(app, &selected);
+  AddTemplatesCommand(app, &selected);
 
   try {
     app.parse(argc, argv);
