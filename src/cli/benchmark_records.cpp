@@ -197,4 +197,10 @@ store::PerformanceRecord ToRecord(const harness::GenerationResult& g,
   return r;
 }
 
+void SetTemplate(store::PerformanceRecord& r, const models::ModelInfo& model) {
+  if (model.template_name.empty()) return;
+  r.template_name = model.template_name;
+  r.template_version = model.template_version;
+}
+
 }  // namespace ipfs_accel::cli

@@ -36,4 +36,7 @@ store::PerformanceRecord ToRecord(const runtime::LoadTiming& timing, bool concur
                                   const std::vector<std::string>& parts,
                                   const runtime::SessionOptions& session);
 
+// The template `model` was built from, on a result of it (left unset for an .onnx file).
+void SetTemplate(store::PerformanceRecord& r, const models::ModelInfo& model);
+
 }  // namespace ipfs_accel::cli

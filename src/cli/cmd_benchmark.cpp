@@ -322,7 +322,8 @@ int RunLoadScenario(const BenchmarkOptions& o, const SweepRequest& req) {
         e.hardware = HardwareRecord(platform, hardware);
         e.model = ModelRecordOf(model);
         for (const bool concurrent : {false, true}) {
-          const store::PerformanceRecord r = ToRecord(t, concurrent, parts, options);
+          store::PerformanceRecord r = ToRecord(t, concurrent, parts, options);
+          SetTemplate(r, model.info);
           table.rows.push_back({platform, concurrent ? "concurrent" : "sequential",
                                 std::to_string(threads), fmt::format("{}", fmt::join(parts, "+")),
                                 fmt::format("{:.1f}", r.latency_p50_ms.value_or(0)),
@@ -546,6 +547,7 @@ ConfigurationDone RunOneConfiguration(const BenchmarkOptions& o, const PreparedS
   }
   for (auto r : out.records) {
     if (s.estimates[i]) r.memory_estimate_bytes = s.estimates[i]->total_bytes;
+    SetTemplate(r, s.model.info);
     entry.performance.push_back(r);
     tally.done.push_back({&c, r});
   }

@@ -84,6 +84,7 @@ int Main(int argc, char** argv) {
   AddCompareCommand(app, &selected);
   AddRunsCommand(app, &selected);
   AddGenerateCommand(app, &selected);
+  AddTemplatesCommand(app, &selected);
 
   try {
     app.parse(argc, argv);

@@ -29,10 +29,7 @@ const std::map<std::string, Architecture>& Builders() {
   return builders;
 }
 
-namespace {
-
-// The builder `t` names, seeing every config through `t` (ApplyTemplate).
-Architecture Instantiate(const ArchitectureTemplate& t) {
+Architecture InstantiateTemplate(const ArchitectureTemplate& t) {
   const auto it = Builders().find(t.builder);
   if (it == Builders().end())
     throw core::Error(core::ErrorKind::kCorrupt,
@@ -57,13 +54,11 @@ Architecture Instantiate(const ArchitectureTemplate& t) {
   return a;
 }
 
-}  // namespace
-
 const std::vector<Architecture>& Architectures() {
   static const std::vector<Architecture> archs = [] {
     std::vector<Architecture> v;
     for (const ArchitectureTemplate& t : Templates())
-      if (!t.abstract) v.push_back(Instantiate(t));
+      if (!t.abstract) v.push_back(InstantiateTemplate(t));
     return v;
   }();
   return archs;

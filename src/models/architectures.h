@@ -9,6 +9,7 @@
 #include "graph_builder.h"
 #include "ipfs_accel/models/hf_config.h"
 #include "ipfs_accel/models/model.h"
+#include "ipfs_accel/models/templates.h"
 
 namespace ipfs_accel::models {
 
@@ -65,6 +66,10 @@ void AddClapArchitectures(std::vector<Architecture>& out);        // clap_family
 void AddDetectionArchitectures(std::vector<Architecture>& out);   // detection_family.cpp
 void AddMultimodalArchitectures(std::vector<Architecture>& out);  // multimodal_family.cpp
 void AddWhisperArchitectures(std::vector<Architecture>& out);     // whisper_builder.cpp (audio)
+
+// The builder `t` names, seeing every config through `t` (ApplyTemplate); `t` must outlive
+// the architecture's functions. Throws core::Error(kCorrupt) for a builder this build lacks.
+Architecture InstantiateTemplate(const ArchitectureTemplate& t);
 
 // Shared by the text families.
 DimRoles TextDimRoles(const HfConfig& config);

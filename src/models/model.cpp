@@ -205,6 +205,15 @@ void CheckWeightsFit(const HfConfig& config, const std::string& component, const
                           Gigabytes(options.max_weight_bytes)));
 }
 
+// The architecture's builder run on shapes alone: its parameter count, no weight made.
+int64_t CountOnShapes(const Architecture& arch, const HfConfig& config) {
+  ShapeOnlyWeights weights;
+  onnx::GraphProto graph;
+  GraphBuilder builder(&graph, &weights);
+  arch.build(config, builder);
+  return weights.parameter_count();
+}
+
 // A config with seeded random weights: a catalog entry's ("catalog") or a template's tiny
 // size ("template").
 Model FromSeeded(const std::string& name, const std::string& architecture, const HfConfig& config,
@@ -315,6 +324,23 @@ Model LoadHfFolder(const std::string& dir, const LoadOptions& options) {
   return FromFolder(dir, options, "");
 }
 
+Model BuildTemplate(const ArchitectureTemplate& t, const HfConfig& config,
+                    const LoadOptions& options) {
+  const Architecture arch = InstantiateTemplate(t);
+  SeededRandomWeights weights(options.seed, config.Double("initializer_range", 0.02));
+  return Build({&arch, config}, weights, options,
+               {.name = t.model_type,
+                .architecture = t.model_type,
+                .source = "template",
+                .source_path = t.source,
+                .content_hash = fmt::format("seed:{}", options.seed)});
+}
+
+int64_t CountTemplateParameters(const ArchitectureTemplate& t, const HfConfig& config) {
+  const Architecture arch = InstantiateTemplate(t);
+  return CountOnShapes(arch, config);
+}
+
 int64_t CountParameters(const std::string& spec) {
   const auto [base, component] = SplitComponent(spec);
   return CountParameters(ConfigOfFolderOrCatalog(base, spec), component);
@@ -322,11 +348,7 @@ int64_t CountParameters(const std::string& spec) {
 
 int64_t CountParameters(const HfConfig& config, const std::string& component) {
   const BuildTarget target = ResolveComponent(config, component, config.origin());
-  ShapeOnlyWeights weights;
-  onnx::GraphProto graph;
-  GraphBuilder builder(&graph, &weights);
-  target.arch->build(target.config, builder);
-  return weights.parameter_count();
+  return CountOnShapes(*target.arch, target.config);
 }
 
 std::vector<std::string> ComponentsOf(const std::string& spec) {

@@ -360,6 +360,15 @@ std::optional<std::string> CellText(duckdb_vector vector, duckdb_logical_type ty
 
 }  // namespace
 
+std::string Literal(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  return out + "'";
+}
+
 std::string OneLine(std::string_view duckdb_message) {
   // DuckDB marks the place in a query with a line of carets under it: dropped, the rest joined.
   std::string kept;

@@ -26,6 +26,9 @@ struct OnError {
 // DuckDB's error text on one line: "LINE 1: ..." context is kept, caret lines are dropped.
 std::string OneLine(std::string_view duckdb_message);
 
+// A text literal for SQL: single quotes doubled, so no value can break out.
+std::string Literal(const std::string& text);
+
 [[noreturn]] void ThrowDuckDbError(const OnError& on_error, std::string_view duckdb_message,
                                    duckdb_error_type type);
 

@@ -24,6 +24,9 @@ class DuckDbResultStore final : public ResultStore {
   void AppendToRun(const RunResults& part) override;
   void FinishRun(const std::string& run_id, const std::string& finished_at,
                  const std::string& state) override;
+  void WriteTemplates(const std::vector<TemplateRecord>& templates,
+                      const std::string& git_commit) override;  // template_store.cpp
+  void WriteTemplateValidations(const std::vector<TemplateValidationRecord>& outcomes) override;
   QueryResult Query(const std::string& sql) override;
 
  private:
@@ -36,6 +39,9 @@ class DuckDbResultStore final : public ResultStore {
   };
 
   void RequireWritable(const std::string& label) const;
+  // One template's rows (template_store.cpp), inside WriteTemplates' transaction.
+  void InsertTemplate(const TemplateRecord& t, const std::string& git_commit,
+                      const std::string& loaded_at);
   // Runs `write` in one transaction, first with bulk inserts; when that fails with a database
   // error, once more row by row (then rolled back) so the error names the row. Either way the
   // database is as it was unless `write` committed whole.

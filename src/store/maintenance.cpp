@@ -32,16 +32,6 @@ namespace fs = std::filesystem;
 using core::Error;
 using core::ErrorKind;
 
-// A text literal for SQL: single quotes doubled.
-std::string Literal(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) {
-    out += c;
-    if (c == '\'') out += '\'';
-  }
-  return out + "'";
-}
-
 std::string Identifier(const std::string& name) {
   std::string out = "\"";
   for (char c : name) {

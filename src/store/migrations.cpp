@@ -526,6 +526,135 @@ ALTER TABLE models_v8 RENAME TO models;
          " WHERE configuration_key <> " + kConfigurationKeySql + ";\n";
 }();
 
+// Schema v9: architecture templates (issue 16). `templates` holds every (model_type, version)
+// ever loaded with its resolved JSON and content hash: a version's content never changes (the
+// writer refuses another hash under a stored version). `template_versions` is the history the
+// files state (a version's reason; its hash and commit once a tool loaded it), kept forever;
+// variables (config keys with HF's defaults), helpers (the builder pieces used) and dependencies
+// (parent template, builder) are per version. `template_validations` keeps every outcome of
+// `templates validate`. Performance results record the template name and version their graph
+// was built from (NULL for .onnx files and imported results): two columns the writer fills
+// before created_at, so the table is rebuilt with them in place (the appender fills by position).
+constexpr const char* kSchemaV9Templates = R"sql(
+CREATE TABLE templates (
+  model_type VARCHAR NOT NULL,
+  version BIGINT NOT NULL CHECK (version > 0),
+  builder VARCHAR NOT NULL,
+  inherits VARCHAR,
+  abstract BOOLEAN NOT NULL,
+  hf_config_class VARCHAR,
+  source VARCHAR NOT NULL,
+  content_hash VARCHAR NOT NULL,
+  resolved JSON NOT NULL,
+  git_commit VARCHAR NOT NULL,
+  loaded_at TIMESTAMP NOT NULL,
+  PRIMARY KEY (model_type, version)
+);
+CREATE TABLE template_versions (
+  model_type VARCHAR NOT NULL,
+  version BIGINT NOT NULL CHECK (version > 0),
+  git_commit VARCHAR,
+  reason VARCHAR NOT NULL,
+  content_hash VARCHAR,
+  recorded_at TIMESTAMP NOT NULL,
+  PRIMARY KEY (model_type, version)
+);
+CREATE TABLE template_variables (
+  model_type VARCHAR NOT NULL,
+  version BIGINT NOT NULL,
+  key VARCHAR NOT NULL,
+  canonical_name VARCHAR NOT NULL,
+  hf_default JSON,
+  PRIMARY KEY (model_type, version, key)
+);
+CREATE TABLE template_helpers (
+  model_type VARCHAR NOT NULL,
+  version BIGINT NOT NULL,
+  piece VARCHAR NOT NULL,
+  value JSON NOT NULL,
+  PRIMARY KEY (model_type, version, piece)
+);
+CREATE TABLE template_dependencies (
+  model_type VARCHAR NOT NULL,
+  version BIGINT NOT NULL,
+  depends_on VARCHAR NOT NULL,
+  kind VARCHAR NOT NULL CHECK (kind IN ('inherits', 'builder')),
+  PRIMARY KEY (model_type, version, depends_on, kind)
+);
+CREATE SEQUENCE template_validation_id_seq START 1;
+CREATE TABLE template_validations (
+  id BIGINT PRIMARY KEY DEFAULT nextval('template_validation_id_seq'),
+  model_type VARCHAR NOT NULL,
+  version BIGINT,
+  status VARCHAR NOT NULL CHECK (status IN ('exact', 'structural', 'unsupported', 'failed')),
+  parameters BIGINT CHECK (parameters >= 0),
+  expected_parameters BIGINT CHECK (expected_parameters >= 0),
+  reason VARCHAR NOT NULL,
+  seconds DOUBLE CHECK (seconds >= 0),
+  validated_at TIMESTAMP NOT NULL,
+  git_commit VARCHAR NOT NULL
+);
+
+DROP VIEW latest_performance;
+DROP VIEW model_hardware_compatibility;
+CREATE TABLE performance_results_v9 (
+  result_id BIGINT NOT NULL DEFAULT nextval('performance_result_id_seq'),
+  run_id VARCHAR NOT NULL,
+  model_id BIGINT NOT NULL,
+  hardware_id BIGINT NOT NULL,
+  execution_provider VARCHAR NOT NULL,
+  provider_options_json JSON NOT NULL,
+  session_options_json JSON NOT NULL,
+  runtime_version VARCHAR NOT NULL,
+  precision VARCHAR NOT NULL,
+  graph_variant VARCHAR NOT NULL CHECK (graph_variant IN ('plain', 'fused')),
+  batch_size BIGINT NOT NULL CHECK (batch_size > 0),
+  seq_len BIGINT NOT NULL CHECK (seq_len >= 0),
+  input_shapes_json JSON NOT NULL,
+  threads INTEGER NOT NULL CHECK (threads >= 0),
+  warmup_iterations INTEGER NOT NULL CHECK (warmup_iterations >= 0),
+  iterations INTEGER NOT NULL CHECK (iterations >= 0),
+  load_ms DOUBLE CHECK (load_ms >= 0),
+  first_inference_ms DOUBLE CHECK (first_inference_ms >= 0),
+  latency_mean_ms DOUBLE CHECK (latency_mean_ms >= 0),
+  latency_stdev_ms DOUBLE CHECK (latency_stdev_ms >= 0),
+  latency_min_ms DOUBLE CHECK (latency_min_ms >= 0),
+  latency_max_ms DOUBLE CHECK (latency_max_ms >= 0),
+  latency_p50_ms DOUBLE CHECK (latency_p50_ms >= 0),
+  latency_p90_ms DOUBLE CHECK (latency_p90_ms >= 0),
+  latency_p95_ms DOUBLE CHECK (latency_p95_ms >= 0),
+  latency_p99_ms DOUBLE CHECK (latency_p99_ms >= 0),
+  throughput_items_per_s DOUBLE CHECK (throughput_items_per_s >= 0),
+  peak_rss_bytes BIGINT CHECK (peak_rss_bytes >= 0),
+  samples_ms DOUBLE[] NOT NULL,
+  scenario VARCHAR NOT NULL CHECK (scenario IN ('single-stream', 'offline', 'server', 'generate', 'load')),
+  prompt_len BIGINT CHECK (prompt_len > 0),
+  new_tokens BIGINT CHECK (new_tokens > 0),
+  time_to_first_token_ms DOUBLE CHECK (time_to_first_token_ms >= 0),
+  device_memory_process_bytes BIGINT CHECK (device_memory_process_bytes >= 0),
+  device_memory_gpu_used_bytes BIGINT CHECK (device_memory_gpu_used_bytes >= 0),
+  graph_optimization_level INTEGER CHECK (graph_optimization_level IN (0, 1, 2, 99)),
+  tail_percentile DOUBLE CHECK (tail_percentile > 0 AND tail_percentile < 100),
+  tail_early_stopping_ms DOUBLE CHECK (tail_early_stopping_ms >= 0),
+  tail_confidence DOUBLE CHECK (tail_confidence > 0 AND tail_confidence < 1),
+  tail_ci_low_ms DOUBLE CHECK (tail_ci_low_ms >= 0),
+  tail_ci_high_ms DOUBLE CHECK (tail_ci_high_ms >= 0),
+  tail_ci_level DOUBLE CHECK (tail_ci_level > 0 AND tail_ci_level < 1),
+  target_qps DOUBLE CHECK (target_qps > 0),
+  achieved_qps DOUBLE CHECK (achieved_qps >= 0),
+  latency_bound_ms DOUBLE CHECK (latency_bound_ms > 0),
+  memory_estimate_bytes BIGINT CHECK (memory_estimate_bytes >= 0),
+  template_name VARCHAR,
+  template_version BIGINT CHECK (template_version > 0),
+  created_at TIMESTAMP NOT NULL,
+  configuration_key UBIGINT NOT NULL,
+  CHECK (latency_min_ms <= latency_max_ms)
+);
+INSERT INTO performance_results_v9 BY NAME SELECT * FROM performance_results;
+DROP TABLE performance_results;
+ALTER TABLE performance_results_v9 RENAME TO performance_results;
+)sql";
+
 constexpr const char* kCreateSchemaVersion = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (
   version INTEGER PRIMARY KEY,
@@ -562,6 +691,11 @@ const std::vector<MigrationStep>& MigrationSteps() {
        "models' config hash in their identity; measured values the source did not have are "
        "NULL (imported zeros converted)",
        kSchemaV8 + kLatestPerformanceViewV5 + kModelHardwareCompatibilityView},
+      {9,
+       "architecture templates (versions, variables, helpers, dependencies, validations); "
+       "performance results record the template and version their graph was built from",
+       std::string(kSchemaV9Templates) + kLatestPerformanceViewV5 +
+           kModelHardwareCompatibilityView},
   };
   return steps;
 }

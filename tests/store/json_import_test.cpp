@@ -177,6 +177,8 @@ RunResults FullRun() {
   p.peak_rss_bytes = int64_t{1} << 40;
   p.scenario = "generate";
   p.prompt_len = 8;
+  p.template_name = "llama";
+  p.template_version = 2;
   p.new_tokens = 16;
   p.time_to_first_token_ms = 3.5;
   p.graph_optimization_level = 99;
@@ -217,6 +219,22 @@ TEST(JsonImportTest, RunExportRoundTripsFieldForField) {
             original.entries[0].compatibility[0].configuration_json);
   EXPECT_EQ(back.entries[0].model.family, original.entries[0].model.family);
   EXPECT_EQ(back.entries[0].model.config_hash, std::optional<std::string>("sha256:c0ffee"));
+  EXPECT_EQ(back.entries[0].performance[0].template_name, std::optional<std::string>("llama"));
+  EXPECT_EQ(back.entries[0].performance[0].template_version, 2);
+}
+
+// An export written before results named their template (schema v9) reads with it unset,
+// through the document reader and the streaming one alike.
+TEST(JsonImportTest, AnExportWithoutTemplateFieldsImportsWithThemUnset) {
+  json old = RunResultsToJson(FullRun());
+  old["entries"][0]["performance"][0].erase("template_name");
+  old["entries"][0]["performance"][0].erase("template_version");
+  for (const std::string& text : {old.dump(), old.dump(2)}) {
+    const ImportResult r = ParseResultText(text, "old.json");
+    ASSERT_EQ(r.runs.size(), 1u);
+    EXPECT_FALSE(r.runs[0].entries[0].performance[0].template_name.has_value());
+    EXPECT_FALSE(r.runs[0].entries[0].performance[0].template_version.has_value());
+  }
 }
 
 // An export written before models had a config hash (schema v8) reads with it unset, and one

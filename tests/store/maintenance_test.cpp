@@ -248,7 +248,10 @@ TEST_F(MaintenanceTest, CompressedBackupImportsBack) {
       "DROP TABLE runs; DROP TABLE models; DROP TABLE hardware_platforms; "
       "DROP TABLE schema_version; DROP SEQUENCE hardware_id_seq; "
       "DROP SEQUENCE model_id_seq; DROP SEQUENCE performance_result_id_seq; "
-      "DROP SEQUENCE compatibility_result_id_seq");
+      "DROP SEQUENCE compatibility_result_id_seq; DROP TABLE templates; "
+      "DROP TABLE template_versions; DROP TABLE template_variables; DROP TABLE template_helpers; "
+      "DROP TABLE template_dependencies; DROP TABLE template_validations; "
+      "DROP SEQUENCE template_validation_id_seq");
   restored->Query("IMPORT DATABASE '" + folder + "'");
   EXPECT_EQ(*restored->Query("SELECT count(*) FROM performance_results").rows[0][0], "10");
 }

@@ -152,6 +152,10 @@ std::vector<int64_t> AllCounts(ResultStore& store) {
 // Leaves an empty DuckDB file: what a foreign or pre-schema database looks like.
 void DropSchema(ResultStore& store) {
   store.Query(
+      "DROP TABLE IF EXISTS templates; DROP TABLE IF EXISTS template_versions; "
+      "DROP TABLE IF EXISTS template_variables; DROP TABLE IF EXISTS template_helpers; "
+      "DROP TABLE IF EXISTS template_dependencies; DROP TABLE IF EXISTS template_validations; "
+      "DROP SEQUENCE IF EXISTS template_validation_id_seq; "
       "DROP VIEW latest_performance; DROP VIEW model_hardware_compatibility; "
       "DROP TABLE compatibility_results; "
       "DROP TABLE performance_results; DROP TABLE models; DROP TABLE hardware_platforms; "
@@ -162,12 +166,12 @@ void DropSchema(ResultStore& store) {
 
 TEST_F(ResultStoreTest, OpenCreatesTheCurrentSchemaAndRecordsEveryStep) {
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(CurrentSchemaVersion(), 8);
-  EXPECT_EQ(store->SchemaVersion(), 8);
+  EXPECT_EQ(CurrentSchemaVersion(), 9);
+  EXPECT_EQ(store->SchemaVersion(), 9);
   QueryResult versions = store->Query(
       "SELECT version, description, applied_at IS NOT NULL FROM schema_version ORDER BY version");
-  ASSERT_EQ(versions.rows.size(), 8u);
-  for (int v = 1; v <= 8; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
+  ASSERT_EQ(versions.rows.size(), 9u);
+  for (int v = 1; v <= 9; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
   EXPECT_FALSE(versions.rows[0][1].value_or("").empty());
   EXPECT_EQ(versions.rows[0][2], "true");
   for (const std::string& table : kTables) EXPECT_EQ(Count(*store, table), 0) << table;
@@ -182,8 +186,8 @@ TEST_F(ResultStoreTest, ReopenDoesNotMigrateAgain) {
     applied_at = Cell(*store, "SELECT max(applied_at) FROM schema_version");
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 8);
-  EXPECT_EQ(Count(*store, "schema_version"), 8);
+  EXPECT_EQ(store->SchemaVersion(), 9);
+  EXPECT_EQ(Count(*store, "schema_version"), 9);
   EXPECT_EQ(Cell(*store, "SELECT max(applied_at) FROM schema_version"), applied_at);
 }
 
@@ -572,7 +576,7 @@ TEST_F(ResultStoreTest, MigratingAVersion7DatabaseTurnsImportedZerosIntoNull) {
     store->Query(V7PerformanceRow("r-imported", 1.5));
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 8);
+  EXPECT_EQ(store->SchemaVersion(), CurrentSchemaVersion());
   const std::string row =
       "SELECT CAST([latency_p50_ms, latency_p99_ms, latency_stdev_ms, load_ms, peak_rss_bytes, "
       "latency_mean_ms, throughput_items_per_s] AS VARCHAR) FROM performance_results WHERE ";
@@ -593,6 +597,46 @@ TEST_F(ResultStoreTest, MigratingAVersion7DatabaseTurnsImportedZerosIntoNull) {
   EXPECT_EQ(
       Cell(*store, "SELECT max(threads) FROM performance_results WHERE run_id = 'r-imported'"),
       "0");
+}
+
+// Schema v9: a version-8 database keeps every result (their template unknown: NULL), gains the
+// template tables, and takes new results naming their template in the columns' new place.
+TEST_F(ResultStoreTest, MigratingAVersion8DatabaseKeepsItsResultsAndAddsTheTemplateTables) {
+  {
+    auto store = ResultStore::Open(db_);
+    CreateSchemaUpTo(*store, 8);
+    store->Query(
+        "INSERT INTO runs BY NAME SELECT 'r-old' AS run_id, TIMESTAMP '2026-11-01' AS "
+        "started_at, TIMESTAMP '2026-11-01' AS finished_at, '' AS tool_version, '' AS "
+        "git_commit, '' AS command_line, 'h' AS hostname, 'os' AS os, 0 AS seed, '{}' AS "
+        "metadata;"
+        "INSERT INTO models BY NAME SELECT nextval('model_id_seq') AS model_id, 'bert' AS name, "
+        "'bert' AS architecture, 'text' AS modality, 'catalog' AS source, '' AS source_path, 7 "
+        "AS parameters, 'seed:1' AS content_hash;"
+        "INSERT INTO hardware_platforms VALUES (nextval('hardware_id_seq'), 'cpu', 'x', 'h', "
+        "'{}');");
+    store->Query(V7PerformanceRow("r-old", 1.5));
+  }
+  auto store = ResultStore::Open(db_);
+  EXPECT_EQ(store->SchemaVersion(), 9);
+  EXPECT_EQ(Cell(*store,
+                 "SELECT format('{} {} {}', run_id, latency_mean_ms, template_name IS NULL AND "
+                 "template_version IS NULL) FROM performance_results"),
+            "r-old 20.0 true");
+  EXPECT_EQ(Count(*store, "latest_performance"), 1);
+  for (const char* table : {"templates", "template_versions", "template_variables",
+                            "template_helpers", "template_dependencies", "template_validations"})
+    EXPECT_EQ(Count(*store, table), 0) << table;
+
+  RunResults run = SampleRun();
+  run.entries[0].performance[0].template_name = "bert";
+  run.entries[0].performance[0].template_version = 3;
+  store->WriteRun(run);
+  EXPECT_EQ(Cell(*store,
+                 "SELECT format('{}@{}', template_name, template_version) FROM "
+                 "performance_results WHERE run_id = '" +
+                     run.run.run_id + "'"),
+            "bert@3");
 }
 
 // A model is its weights and its structure: the same name, source and weights with another

@@ -23,6 +23,7 @@
 
 #include "ipfs_accel/core/tensor.h"
 #include "ipfs_accel/models/hf_config.h"
+#include "ipfs_accel/models/templates.h"
 
 namespace ipfs_accel::models {
 
@@ -152,6 +153,14 @@ Model LoadModel(const std::string& spec, const LoadOptions& options = {});
 // The graph of `config` with seeded random weights (LoadOptions::seed), named `name`, source
 // "template": e.g. a template's TinyConfig. Throws like LoadModel.
 Model LoadConfig(const HfConfig& config, const std::string& name, const LoadOptions& options = {});
+
+// The graph of template `t` (one of Templates(), or a file's: LoadTemplateFile) at `config`
+// (e.g. TinyConfig(t)) with seeded random weights, as a catalog name is built (`templates
+// validate`, `templates add`). Throws like LoadModel.
+Model BuildTemplate(const ArchitectureTemplate& t, const HfConfig& config,
+                    const LoadOptions& options = {});
+// Its parameter count at `config` (e.g. DefaultConfig(t)), from the structure alone.
+int64_t CountTemplateParameters(const ArchitectureTemplate& t, const HfConfig& config);
 
 // Builds the graph of a HF config folder (used by LoadModel and verify).
 Model LoadHfFolder(const std::string& dir, const LoadOptions& options = {});

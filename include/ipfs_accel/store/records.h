@@ -108,6 +108,10 @@ struct PerformanceRecord {
   // The estimate made before the run (weights + activations + KV cache); an estimate, kept
   // so its error against peak_rss_bytes can be measured.
   std::optional<int64_t> memory_estimate_bytes;
+  // The architecture template the graph was built from and its version (schema v9), so a
+  // figure traces to the exact structure; unset for an .onnx file and imported results.
+  std::optional<std::string> template_name;
+  std::optional<int64_t> template_version;
 };
 
 // `R` is T or const T.
@@ -161,6 +165,8 @@ void ForEachField(Record& r, F&& f) {
   f("achieved_qps", r.achieved_qps);
   f("latency_bound_ms", r.latency_bound_ms);
   f("memory_estimate_bytes", r.memory_estimate_bytes);
+  f("template_name", r.template_name);
+  f("template_version", r.template_version);
 }
 
 // A model x platform attempt: worked, failed (with the error), or unavailable here.

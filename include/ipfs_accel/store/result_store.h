@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ipfs_accel/store/records.h"
+#include "ipfs_accel/store/template_records.h"
 
 namespace ipfs_accel::store {
 
@@ -65,6 +66,16 @@ class ResultStore {
   virtual void AppendToRun(const RunResults& part) = 0;
   virtual void FinishRun(const std::string& run_id, const std::string& finished_at,
                          const std::string& state) = 0;
+
+  // Stores architecture templates (template_records.h) in one transaction, with the tool's
+  // `git_commit`: a (model_type, version) already stored with the same content hash is left as
+  // it is; one stored with another hash is refused with core::Error(kInvalidArgument) naming the
+  // template and saying to bump its version, and nothing is written. Every history entry is
+  // kept in template_versions forever.
+  virtual void WriteTemplates(const std::vector<TemplateRecord>& templates,
+                              const std::string& git_commit) = 0;
+  // Appends validation outcomes in one transaction. Throws core::Error(kDatabase).
+  virtual void WriteTemplateValidations(const std::vector<TemplateValidationRecord>& outcomes) = 0;
 
   // Runs any SQL and returns its rows. Throws core::Error(kInvalidArgument) with
   // DuckDB's message for SQL errors.
