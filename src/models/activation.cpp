@@ -26,11 +26,15 @@ std::string Activation(GraphBuilder& g, const std::string& x, const std::string&
   if (hf_name == "quick_gelu")  // CLIP: x * sigmoid(1.702 x)
     return g.Node("Mul", {x, g.Node("Sigmoid", {g.Node("Mul", {x, g.ConstFloat(1.702f)})})});
   if (hf_name == "relu") return g.Node("Relu", {x});
+  if (hf_name == "relu2") {  // Persimmon, Nemotron, Jais2: relu(x)^2
+    const std::string r = g.Node("Relu", {x});
+    return g.Node("Mul", {r, r});
+  }
   if (hf_name == "silu" || hf_name == "swish") return g.Node("Mul", {x, g.Node("Sigmoid", {x})});
   if (hf_name == "tanh") return g.Node("Tanh", {x});
   throw core::Error(core::ErrorKind::kUnsupported,
                     fmt::format("activation '{}' is not supported (supported: gelu, gelu_new, "
-                                "gelu_pytorch_tanh, quick_gelu, relu, silu, tanh)",
+                                "gelu_pytorch_tanh, quick_gelu, relu, relu2, silu, tanh)",
                                 hf_name));
 }
 

@@ -138,15 +138,43 @@ void YarnScaling(const HfConfig& c, const json& p, double base, int64_t dim, int
   }
 }
 
+// [..., half] -> [..., 2 * half] with each value twice in a row (torch.repeat_interleave).
+std::string RepeatEachPair(GraphBuilder& g, const std::string& x) {
+  const std::string pairs = g.Node("Unsqueeze", {x, g.ConstInt64({-1})});
+  const std::string both = g.Node("Concat", {pairs, pairs}, {{"axis", int64_t{-1}}});
+  const std::string leading =
+      g.Node("Slice", {g.Node("Shape", {x}), g.ConstInt64({0}), g.ConstInt64({-1})});
+  return g.Node("Reshape",
+                {both, g.Node("Concat", {leading, g.ConstInt64({-1})}, {{"axis", int64_t{0}}})});
+}
+
+// (x1, x2) -> (-x2, x1) over the two halves of the last axis.
+std::string RotateHalf(GraphBuilder& g, const std::string& x, int64_t rotary_dim) {
+  const int64_t half = rotary_dim / 2;
+  const auto halves = g.NodeN("Split", {x, g.ConstInt64({half, half})}, 2, {{"axis", int64_t{-1}}});
+  return g.Node("Concat", {g.Node("Neg", {halves[1]}), halves[0]}, {{"axis", int64_t{-1}}});
+}
+
+// x [b, h, S, r]: each pair (x[2i], x[2i + 1]) -> (-x[2i + 1], x[2i]).
+std::string RotateEveryTwo(GraphBuilder& g, const std::string& x, int64_t rotary_dim) {
+  const std::string pairs = g.Node("Reshape", {x, g.ConstInt64({0, 0, 0, rotary_dim / 2, 2})});
+  const auto parts = g.NodeN("Split", {pairs, g.ConstInt64({1, 1})}, 2, {{"axis", int64_t{-1}}});
+  const std::string swapped =
+      g.Node("Concat", {g.Node("Neg", {parts[1]}), parts[0]}, {{"axis", int64_t{-1}}});
+  return g.Node("Reshape", {swapped, g.ConstInt64({0, 0, 0, rotary_dim})});
+}
+
 }  // namespace
 
 RopeSpec ReadRope(const HfConfig& c, int64_t head_dim, int64_t max_positions,
                   const RopeKeys& keys) {
   const json p = RopeParameters(c);
   const double base = NumberOr(c, p, "rope_theta", c.Double(keys.theta, keys.default_theta));
-  const double partial =
+  double partial =
       NumberOr(c, p, "partial_rotary_factor",
                c.Double(keys.partial_rotary_factor, keys.default_partial_rotary_factor));
+  if (!keys.rotary_dim.empty() && c.Has(keys.rotary_dim))
+    partial = static_cast<double>(c.Int(keys.rotary_dim)) / static_cast<double>(head_dim);
   std::string type = "default";
   for (const char* key : {"rope_type", "type"}) {
     if (p.contains(key) && p[key].is_string()) {
@@ -197,7 +225,9 @@ RopeTables RopeCosSin(GraphBuilder& g, const RopeSpec& spec, const std::string& 
   // [P, S, 1] * [half] -> [P, S, half]: the same float32 products HF's matmul makes.
   const std::string freqs =
       g.Node("Mul", {g.Node("Unsqueeze", {pos, g.ConstInt64({-1})}), inv_freq});
-  const std::string emb = g.Node("Concat", {freqs, freqs}, {{"axis", int64_t{-1}}});
+  const std::string emb = spec.interleaved
+                              ? RepeatEachPair(g, freqs)
+                              : g.Node("Concat", {freqs, freqs}, {{"axis", int64_t{-1}}});
   std::string cos = g.Node("Cos", {emb}), sin = g.Node("Sin", {emb});
   if (spec.attention_scaling != 1.0f) {
     const std::string scale = g.ConstFloat(spec.attention_scaling);
@@ -205,7 +235,8 @@ RopeTables RopeCosSin(GraphBuilder& g, const RopeSpec& spec, const std::string& 
     sin = g.Node("Mul", {sin, scale});
   }
   const std::string heads_axis = g.ConstInt64({1});
-  return {g.Node("Unsqueeze", {cos, heads_axis}), g.Node("Unsqueeze", {sin, heads_axis})};
+  return {g.Node("Unsqueeze", {cos, heads_axis}), g.Node("Unsqueeze", {sin, heads_axis}),
+          spec.interleaved};
 }
 
 std::string ApplyRope(GraphBuilder& g, const std::string& x, const RopeTables& tables,
@@ -217,11 +248,8 @@ std::string ApplyRope(GraphBuilder& g, const std::string& x, const RopeTables& t
     rot = parts[0];
     pass = parts[1];
   }
-  const int64_t half = rotary_dim / 2;
-  const auto halves =
-      g.NodeN("Split", {rot, g.ConstInt64({half, half})}, 2, {{"axis", int64_t{-1}}});
   const std::string rotated =
-      g.Node("Concat", {g.Node("Neg", {halves[1]}), halves[0]}, {{"axis", int64_t{-1}}});
+      tables.interleaved ? RotateEveryTwo(g, rot, rotary_dim) : RotateHalf(g, rot, rotary_dim);
   std::string out =
       g.Node("Add", {g.Node("Mul", {rot, tables.cos}), g.Node("Mul", {rotated, tables.sin})});
   if (!pass.empty()) out = g.Node("Concat", {out, pass}, {{"axis", int64_t{-1}}});

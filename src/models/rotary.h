@@ -18,6 +18,9 @@ struct RopeSpec {
   int64_t rotary_dim = 0;       // features rotated per head (head_dim * partial_rotary_factor)
   std::vector<float> inv_freq;  // rotary_dim / 2 inverse frequencies
   float attention_scaling = 1;  // multiplies cos and sin (yarn's mscale)
+  // GPT-J, CodeGen, Cohere: each frequency rotates a pair of adjacent features (2i, 2i + 1)
+  // instead of features i and i + rotary_dim / 2 (rotate-half).
+  bool interleaved = false;
 };
 
 // Where a family keeps the rope keys that predate transformers 5's `rope_parameters`.
@@ -26,6 +29,9 @@ struct RopeKeys {
   std::string partial_rotary_factor = "partial_rotary_factor";  // gpt_neox: "rotary_pct"
   double default_theta = 10000.0;
   double default_partial_rotary_factor = 1.0;
+  // GPT-J, CodeGen: a key that gives the rotated features per head as a count
+  // ("rotary_dim"); when the config has it, it wins over the factor.
+  std::string rotary_dim;
 };
 
 // Reads `rope_parameters` (transformers 5) or the legacy top-level keys and
@@ -39,11 +45,13 @@ RopeSpec ReadRope(const HfConfig& config, int64_t head_dim, int64_t max_position
 // [P, S] (P is 1 or the batch), ready to broadcast over [batch, heads, S, head_dim].
 struct RopeTables {
   std::string cos, sin;
+  bool interleaved = false;  // RopeSpec::interleaved: each frequency repeated for its pair
 };
 RopeTables RopeCosSin(GraphBuilder& g, const RopeSpec& spec, const std::string& positions);
 
 // x [batch, heads, S, head_dim] with its first rotary_dim features rotated
-// (x * cos + rotate_half(x) * sin); the rest pass through.
+// (x * cos + rotate_half(x) * sin, or rotate_every_two for interleaved tables); the rest
+// pass through.
 std::string ApplyRope(GraphBuilder& g, const std::string& x, const RopeTables& tables,
                       int64_t rotary_dim, int64_t head_dim);
 
