@@ -1,8 +1,10 @@
 #include "architectures.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/models/templates.h"
 
 namespace ipfs_accel::models {
 
@@ -12,22 +14,56 @@ DimRoles TextDimRoles(const HfConfig& c) {
           .max_sequence = c.Int("max_position_embeddings", 0)};
 }
 
+const std::map<std::string, Architecture>& Builders() {
+  static const std::map<std::string, Architecture> builders = [] {
+    std::vector<Architecture> v;
+    for (auto* family_file :
+         {AddEncoderArchitectures, AddDecoderArchitectures, AddSeq2SeqArchitectures,
+          AddVisionArchitectures, AddAudioArchitectures, AddClapArchitectures,
+          AddDetectionArchitectures, AddMultimodalArchitectures})
+      family_file(v);
+    std::map<std::string, Architecture> out;
+    for (auto& a : v) out.emplace(a.model_type, std::move(a));
+    return out;
+  }();
+  return builders;
+}
+
+namespace {
+
+// The builder `t` names, seeing every config through `t` (ApplyTemplate).
+Architecture Instantiate(const ArchitectureTemplate& t) {
+  const auto it = Builders().find(t.builder);
+  if (it == Builders().end())
+    throw core::Error(core::ErrorKind::kCorrupt,
+                      fmt::format("template '{}' names builder '{}', which this build lacks",
+                                  t.source, t.builder));
+  Architecture a = it->second;
+  const ArchitectureTemplate* tp = &t;  // Templates() lives as long as the program
+  a.model_type = t.model_type;
+  if (!t.modality.empty()) a.modality = t.modality;
+  a.family = t.family;
+  if (!t.checkpoint_prefixes.empty()) a.checkpoint_prefixes = t.checkpoint_prefixes;
+  a.template_version = t.version;
+  a.build = [build = a.build, tp](const HfConfig& c, GraphBuilder& g) {
+    build(ApplyTemplate(*tp, c), g);
+  };
+  a.input_hints = [hints = a.input_hints, tp](const HfConfig& c) {
+    return hints(ApplyTemplate(*tp, c));
+  };
+  a.dim_roles = [roles = a.dim_roles, tp](const HfConfig& c) {
+    return roles(ApplyTemplate(*tp, c));
+  };
+  return a;
+}
+
+}  // namespace
+
 const std::vector<Architecture>& Architectures() {
   static const std::vector<Architecture> archs = [] {
     std::vector<Architecture> v;
-    const auto add = [&v](void (*family_file)(std::vector<Architecture>&), const char* family) {
-      const size_t first = v.size();
-      family_file(v);
-      for (size_t i = first; i < v.size(); ++i) v[i].family = family;
-    };
-    add(AddEncoderArchitectures, "embedding");
-    add(AddDecoderArchitectures, "text_generation");
-    add(AddSeq2SeqArchitectures, "text_generation");
-    add(AddVisionArchitectures, "vision");
-    add(AddAudioArchitectures, "audio");
-    add(AddClapArchitectures, "audio");
-    add(AddDetectionArchitectures, "vision");
-    add(AddMultimodalArchitectures, "multimodal");
+    for (const ArchitectureTemplate& t : Templates())
+      if (!t.abstract) v.push_back(Instantiate(t));
     return v;
   }();
   return archs;
@@ -36,12 +72,18 @@ const std::vector<Architecture>& Architectures() {
 const Architecture& FindArchitecture(const std::string& model_type, const std::string& origin) {
   for (const auto& a : Architectures())
     if (a.model_type == model_type) return a;
-  std::vector<std::string> known;
-  for (const auto& a : Architectures()) known.push_back(a.model_type);
-  throw core::Error(core::ErrorKind::kUnsupported,
-                    fmt::format("'{}' names architecture '{}', which this tool cannot build yet "
-                                "(known: {}); export the model to .onnx and pass that file instead",
-                                origin, model_type, fmt::join(known, ", ")));
+  const auto& unsupported = UnsupportedModelTypes();
+  if (const auto it = unsupported.find(model_type); it != unsupported.end())
+    throw core::Error(core::ErrorKind::kUnsupported,
+                      fmt::format("'{}' names architecture '{}', which this tool cannot build: {}; "
+                                  "export the model to .onnx and pass that file instead",
+                                  origin, model_type, it->second));
+  throw core::Error(
+      core::ErrorKind::kUnsupported,
+      fmt::format("'{}' names architecture '{}', which this tool cannot build yet "
+                  "({} architectures can be built: `ipfs-accelerate templates list`); "
+                  "export the model to .onnx and pass that file instead",
+                  origin, model_type, Architectures().size()));
 }
 
 }  // namespace ipfs_accel::models

@@ -35,13 +35,20 @@ struct Architecture {
   // Prefixes of the builder's weight names that a checkpoint may leave out (a standalone
   // CLIPTextModel saved without "text_model."): both layouts load, as in transformers.
   std::vector<std::string> optional_prefixes = {};
+  // The template it was instantiated from (templates.h): its build, input_hints and dim_roles
+  // see the config through ApplyTemplate. 0 for a builder prototype.
+  int64_t template_version = 0;
 };
 
+// One architecture per concrete template, from the builder the template names.
 const std::vector<Architecture>& Architectures();
+// The family builders templates instantiate, by name: "decoder", and the earlier builders
+// named by the model type they were written for ("bert", "vit", "t5", ...).
+const std::map<std::string, Architecture>& Builders();
 
-// Each family registers its architectures in its own file.
+// Each family file adds its builders (prototypes: model_type is the builder's name).
 void AddEncoderArchitectures(std::vector<Architecture>& out);     // encoder_family.cpp
-void AddDecoderArchitectures(std::vector<Architecture>& out);     // decoder_family.cpp
+void AddDecoderArchitectures(std::vector<Architecture>& out);     // decoder_family.cpp: "decoder"
 void AddSeq2SeqArchitectures(std::vector<Architecture>& out);     // seq2seq_family.cpp
 void AddVisionArchitectures(std::vector<Architecture>& out);      // vision_family.cpp
 void AddAudioArchitectures(std::vector<Architecture>& out);       // audio_family.cpp

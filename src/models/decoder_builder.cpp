@@ -10,6 +10,7 @@
 #include "activation.h"
 #include "decoder_fused.h"
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/models/templates.h"
 #include "rotary.h"
 
 namespace ipfs_accel::models {
@@ -20,11 +21,13 @@ using core::Error;
 using core::ErrorKind;
 
 enum class NormKind { kLayerNorm, kRms, kRmsPlusOne };
+// The block structure and its weight names (the template's `layout` piece).
+enum class Layout { kLlama, kPhi, kGptNeox, kGpt2, kOpt };
 
-// Everything the graph depends on, read once from the config with the defaults of
-// the member's HF config class.
+// Everything the graph depends on, read once from a config its template resolved
+// (ApplyTemplate: HF's defaults filled in, the pieces attached; docs/templates.md).
 struct DecoderShape {
-  DecoderKind kind = DecoderKind::kLlama;
+  Layout layout = Layout::kLlama;
   int64_t vocab = 0, hidden = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0;
   int64_t intermediate = 0, max_positions = 0;
   double eps = 1e-5;
@@ -32,9 +35,10 @@ struct DecoderShape {
   bool tied = false;
   NormKind norm = NormKind::kRms;
   bool qkv_bias = false, o_bias = false, mlp_bias = false;
-  bool qk_norm = false;          // Qwen3 q_norm/k_norm (RMS), Phi q_layernorm/k_layernorm
-  std::vector<int64_t> windows;  // per layer: sliding window, 0 for full causal attention
-  RopeSpec rope;                 // rotary_dim 0: learned absolute positions instead
+  bool qk_norm = false;           // Qwen3 q_norm/k_norm (RMS), Phi q_layernorm/k_layernorm
+  std::vector<int64_t> windows;   // per layer: sliding window, 0 for full causal attention
+  RopeSpec rope;                  // rotary_dim 0: learned absolute positions instead
+  bool scale_embeddings = false;  // Gemma: embeddings times sqrt(hidden)
   // GPT-2
   bool scale_attn_weights = true, scale_by_inverse_layer = false;
   // OPT
@@ -98,176 +102,92 @@ std::vector<int64_t> QwenWindows(const HfConfig& c, int64_t layers) {
   return windows;
 }
 
-// LLaMA, Mistral, Qwen2, Qwen3, Gemma: pre-RMSNorm blocks with a gated MLP.
-DecoderShape ReadLlamaLike(DecoderKind kind, const HfConfig& c) {
-  struct Defaults {
-    int64_t vocab, hidden, intermediate, layers, heads, kv_heads, head_dim, positions;
-    const char* act;
-    bool tied;
+// A piece whose value must be one of `names`.
+template <typename E>
+E PieceEnum(const HfConfig& c, const std::string& piece, const std::string& fallback,
+            const std::vector<std::pair<std::string, E>>& names) {
+  const std::string value = c.PieceString(piece, fallback);
+  for (const auto& [name, e] : names)
+    if (name == value) return e;
+  throw Error(ErrorKind::kCorrupt, fmt::format("'{}': template '{}' has {} '{}', which the "
+                                               "decoder builder does not know",
+                                               c.origin(), c.template_name(), piece, value));
+}
+
+std::vector<int64_t> ReadWindows(const HfConfig& c, int64_t layers) {
+  const std::string mode = c.PieceString("sliding_window", "none");
+  if (mode == "all") return std::vector<int64_t>(layers, IntOrNullAsZero(c, "sliding_window", 0));
+  if (mode == "qwen") return QwenWindows(c, layers);
+  Refuse(c, mode != "none", fmt::format("sliding_window piece '{}'", mode));
+  return std::vector<int64_t>(layers, 0);
+}
+
+// The `rope` piece: the config keys of the rope's base and rotated fraction, or null for
+// learned absolute positions.
+RopeSpec ReadRopePiece(const HfConfig& c, const DecoderShape& s) {
+  const nlohmann::json piece = c.Piece("rope");
+  if (piece.is_null()) return {};
+  const auto key = [&piece](const char* name, const std::string& fallback) {
+    const std::string k = piece.value(name, fallback);  // "$key" or "key"
+    return k.rfind('$', 0) == 0 ? k.substr(1) : k;
   };
-  Defaults d{32000, 4096, 11008, 32, 32, 0, 0, 2048, "silu", false};  // LlamaConfig
-  if (kind == DecoderKind::kMistral) d = {32000, 4096, 14336, 32, 32, 8, 0, 131072, "silu", false};
-  if (kind == DecoderKind::kQwen2) d = {151936, 4096, 22016, 32, 32, 32, 0, 32768, "silu", false};
-  if (kind == DecoderKind::kQwen3) d = {151936, 4096, 22016, 32, 32, 32, 128, 32768, "silu", false};
-  if (kind == DecoderKind::kGemma)
-    d = {256000, 3072, 24576, 28, 16, 16, 256, 8192, "gelu_pytorch_tanh", true};
-  DecoderShape s;
-  s.kind = kind;
-  s.vocab = c.Int("vocab_size", d.vocab);
-  s.hidden = c.Int("hidden_size", d.hidden);
-  s.intermediate = c.Int("intermediate_size", d.intermediate);
-  s.layers = c.Int("num_hidden_layers", d.layers);
-  s.heads = c.Int("num_attention_heads", d.heads);
-  s.kv_heads = c.Int("num_key_value_heads", d.kv_heads > 0 ? d.kv_heads : s.heads);
-  const bool explicit_head_dim = c.Has("head_dim") || d.head_dim > 0;
-  s.head_dim =
-      c.Int("head_dim", d.head_dim > 0 ? d.head_dim : s.hidden / std::max<int64_t>(s.heads, 1));
-  s.max_positions = c.Int("max_position_embeddings", d.positions);
-  s.eps = c.Double("rms_norm_eps", 1e-6);
-  s.act = c.String("hidden_act", d.act);
-  s.tied = c.Bool("tie_word_embeddings", d.tied);
-  s.norm = kind == DecoderKind::kGemma ? NormKind::kRmsPlusOne : NormKind::kRms;
-  s.windows.assign(s.layers, 0);
-  switch (kind) {
-    case DecoderKind::kQwen2:
-      s.qkv_bias = true;
-      s.windows = QwenWindows(c, s.layers);
-      break;
-    case DecoderKind::kQwen3:
-      s.qkv_bias = s.o_bias = c.Bool("attention_bias", false);
-      s.qk_norm = true;
-      s.windows = QwenWindows(c, s.layers);
-      break;
-    case DecoderKind::kMistral:
-      s.windows.assign(s.layers, IntOrNullAsZero(c, "sliding_window", 4096));
-      break;
-    case DecoderKind::kGemma:
-      s.qkv_bias = s.o_bias = c.Bool("attention_bias", false);
-      Refuse(c, c.Bool("use_bidirectional_attention", false), "use_bidirectional_attention");
-      break;
-    default:  // LLaMA
-      s.qkv_bias = s.o_bias = c.Bool("attention_bias", false);
-      s.mlp_bias = c.Bool("mlp_bias", false);
-      break;
-  }
-  CheckHeads(c, s, !explicit_head_dim);
-  s.rope = ReadRope(c, s.head_dim, s.max_positions);
-  return s;
+  RopeKeys keys;
+  keys.theta = key("theta", keys.theta);
+  keys.partial_rotary_factor = key("partial_rotary_factor", keys.partial_rotary_factor);
+  keys.default_partial_rotary_factor =
+      piece.value("default_partial_rotary_factor", keys.default_partial_rotary_factor);
+  return ReadRope(c, s.head_dim, s.max_positions, keys);
 }
 
-DecoderShape ReadPhi(const HfConfig& c) {
-  DecoderShape s;
-  s.kind = DecoderKind::kPhi;
-  s.vocab = c.Int("vocab_size", 51200);
-  s.hidden = c.Int("hidden_size", 2048);
-  s.intermediate = c.Int("intermediate_size", 8192);
-  s.layers = c.Int("num_hidden_layers", 24);
-  s.heads = c.Int("num_attention_heads", 32);
-  s.kv_heads = c.Int("num_key_value_heads", s.heads);
-  const bool explicit_head_dim = c.Has("head_dim");
-  s.head_dim = c.Int("head_dim", s.hidden / std::max<int64_t>(s.heads, 1));
-  s.max_positions = c.Int("max_position_embeddings", 2048);
-  s.eps = c.Double("layer_norm_eps", 1e-5);
-  s.act = c.String("hidden_act", "gelu_new");
+// The `gqa` piece false: every head has its own keys and values, head_dim is hidden / heads
+// (GPT-2, OPT, GPT-NeoX have no keys for either).
+void ReadSizes(const HfConfig& c, DecoderShape& s) {
+  s.vocab = c.Int("vocab_size");
+  s.hidden = c.Int("hidden_size");
+  s.layers = c.Int("num_hidden_layers");
+  s.heads = c.Int("num_attention_heads");
+  const bool gqa = c.PieceBool("gqa", true);
+  s.kv_heads = gqa ? c.Int("num_key_value_heads", s.heads) : s.heads;
+  s.head_dim = gqa ? c.Int("head_dim", s.hidden / std::max<int64_t>(s.heads, 1))
+                   : s.hidden / std::max<int64_t>(s.heads, 1);
+  s.intermediate = c.Int("intermediate_size", 4 * s.hidden);  // null (GPT-2's n_inner): 4 x hidden
+  s.max_positions = c.Int("max_position_embeddings");
+  s.act = c.String("hidden_act", "silu");
   s.tied = c.Bool("tie_word_embeddings", false);
-  s.norm = NormKind::kLayerNorm;
-  s.qkv_bias = s.o_bias = s.mlp_bias = true;
-  s.qk_norm = c.Bool("qk_layernorm", false);
-  s.windows.assign(s.layers, 0);
-  CheckHeads(c, s, !explicit_head_dim);
-  s.rope = ReadRope(c, s.head_dim, s.max_positions, {.default_partial_rotary_factor = 0.5});
-  return s;
 }
 
-DecoderShape ReadGptNeox(const HfConfig& c) {
+DecoderShape ReadShape(const HfConfig& c) {
   DecoderShape s;
-  s.kind = DecoderKind::kGptNeox;
-  s.vocab = c.Int("vocab_size", 50432);
-  s.hidden = c.Int("hidden_size", 6144);
-  s.intermediate = c.Int("intermediate_size", 24576);
-  s.layers = c.Int("num_hidden_layers", 44);
-  s.heads = c.Int("num_attention_heads", 64);
-  s.kv_heads = s.heads;
-  s.head_dim = s.hidden / std::max<int64_t>(s.heads, 1);
-  s.max_positions = c.Int("max_position_embeddings", 2048);
-  s.eps = c.Double("layer_norm_eps", 1e-5);
-  s.act = c.String("hidden_act", "gelu");
-  s.tied = c.Bool("tie_word_embeddings", false);
-  s.norm = NormKind::kLayerNorm;
-  s.qkv_bias = s.o_bias = c.Bool("attention_bias", true);
-  s.mlp_bias = true;
-  s.parallel_residual = c.Bool("use_parallel_residual", true);
-  s.windows.assign(s.layers, 0);
-  CheckHeads(c, s, true);
-  s.rope = ReadRope(c, s.head_dim, s.max_positions,
-                    {.theta = "rotary_emb_base",
-                     .partial_rotary_factor = "rotary_pct",
-                     .default_partial_rotary_factor = 0.25});
-  return s;
-}
-
-DecoderShape ReadGpt2(const HfConfig& c) {
-  DecoderShape s;
-  s.kind = DecoderKind::kGpt2;
-  s.vocab = c.Int("vocab_size", 50257);
-  s.hidden = c.Int("n_embd", c.Int("hidden_size", 768));
-  s.layers = c.Int("n_layer", c.Int("num_hidden_layers", 12));
-  s.heads = c.Int("n_head", c.Int("num_attention_heads", 12));
-  s.kv_heads = s.heads;
-  s.head_dim = s.hidden / std::max<int64_t>(s.heads, 1);
-  s.intermediate = c.Int("n_inner", 4 * s.hidden);  // null n_inner: 4 x hidden
-  s.max_positions = c.Int("n_positions", c.Int("max_position_embeddings", 1024));
-  s.eps = c.Double("layer_norm_epsilon", 1e-5);
-  s.act = c.String("activation_function", "gelu_new");
-  s.tied = c.Bool("tie_word_embeddings", true);
-  s.norm = NormKind::kLayerNorm;
-  s.qkv_bias = s.o_bias = s.mlp_bias = true;
-  s.scale_attn_weights = c.Bool("scale_attn_weights", true);
-  s.scale_by_inverse_layer = c.Bool("scale_attn_by_inverse_layer_idx", false);
-  s.windows.assign(s.layers, 0);
-  Refuse(c, c.Bool("add_cross_attention", false), "GPT-2 with add_cross_attention");
-  CheckHeads(c, s, true);
-  return s;
-}
-
-DecoderShape ReadOpt(const HfConfig& c) {
-  DecoderShape s;
-  s.kind = DecoderKind::kOpt;
-  s.vocab = c.Int("vocab_size", 50272);
-  s.hidden = c.Int("hidden_size", 768);
-  s.intermediate = c.Int("ffn_dim", 3072);
-  s.layers = c.Int("num_hidden_layers", 12);
-  s.heads = c.Int("num_attention_heads", 12);
-  s.kv_heads = s.heads;
-  s.head_dim = s.hidden / std::max<int64_t>(s.heads, 1);
-  s.max_positions = c.Int("max_position_embeddings", 2048);
-  s.eps = 1e-5;  // nn.LayerNorm's default; OPT has no eps key
-  s.act = c.String("activation_function", "relu");
-  s.tied = c.Bool("tie_word_embeddings", true);
-  s.norm = NormKind::kLayerNorm;
-  s.qkv_bias = s.o_bias = s.mlp_bias = c.Bool("enable_bias", true);
+  s.layout = PieceEnum<Layout>(c, "layout", "llama",
+                               {{"llama", Layout::kLlama},
+                                {"phi", Layout::kPhi},
+                                {"gpt_neox", Layout::kGptNeox},
+                                {"gpt2", Layout::kGpt2},
+                                {"opt", Layout::kOpt}});
+  ReadSizes(c, s);
+  s.eps = c.PieceDouble("norm_eps", 1e-6);
+  s.norm = PieceEnum<NormKind>(c, "norm", "rms",
+                               {{"rms", NormKind::kRms},
+                                {"rms_plus_one", NormKind::kRmsPlusOne},
+                                {"layernorm", NormKind::kLayerNorm}});
+  s.qkv_bias = c.PieceBool("qkv_bias", false);
+  s.o_bias = c.PieceBool("o_bias", false);
+  s.mlp_bias = c.PieceBool("mlp_bias", false);
+  const nlohmann::json qk_norm = c.Piece("qk_norm");  // "head_rms"..., or a boolean reference
+  s.qk_norm =
+      qk_norm.is_boolean() ? qk_norm.get<bool>() : c.PieceString("qk_norm", "none") != "none";
+  s.scale_embeddings = c.PieceString("embedding_scale", "none") == "sqrt_hidden";
+  s.scale_attn_weights = c.PieceBool("scale_attn_weights", true);
+  s.scale_by_inverse_layer = c.PieceBool("scale_attn_by_inverse_layer_idx", false);
   s.word_embed_dim = c.Int("word_embed_proj_dim", s.hidden);
-  s.pre_norm = c.Bool("do_layer_norm_before", true);
-  s.final_norm = s.pre_norm && !c.Bool("_remove_final_layer_norm", false);
-  s.norm_affine = c.Bool("layer_norm_elementwise_affine", true);
-  s.windows.assign(s.layers, 0);
-  CheckHeads(c, s, true);
+  s.pre_norm = c.PieceBool("pre_norm", true);
+  s.final_norm = s.pre_norm && !c.PieceBool("remove_final_norm", false);
+  s.norm_affine = c.PieceBool("norm_affine", true);
+  s.parallel_residual = c.PieceBool("parallel_residual", true);
+  s.windows = ReadWindows(c, s.layers);
+  CheckHeads(c, s, !c.PieceBool("gqa", true) || !c.Has("head_dim"));
+  s.rope = ReadRopePiece(c, s);
   return s;
-}
-
-DecoderShape ReadShape(DecoderKind kind, const HfConfig& c) {
-  switch (kind) {
-    case DecoderKind::kGpt2:
-      return ReadGpt2(c);
-    case DecoderKind::kOpt:
-      return ReadOpt(c);
-    case DecoderKind::kPhi:
-      return ReadPhi(c);
-    case DecoderKind::kGptNeox:
-      return ReadGptNeox(c);
-    default:
-      return ReadLlamaLike(kind, c);
-  }
 }
 
 std::string ScalarInt64(GraphBuilder& g, int64_t value) {
@@ -502,7 +422,7 @@ std::string LlamaLikeFromEmbeddings(GraphBuilder& g, const DecoderShape& s,
   if (s.tied && table.empty())
     table = g.Weight("embed_tokens.weight", {s.vocab, s.hidden}, WeightInit::kNormal);
   // Gemma scales embeddings by sqrt(hidden), rounded to float32 first as HF does.
-  if (s.kind == DecoderKind::kGemma)
+  if (s.scale_embeddings)
     h = g.Node("Mul",
                {h, g.ConstFloat(static_cast<float>(std::sqrt(static_cast<double>(s.hidden))))});
   if (ctx.fused) return LlamaLikeFused(g, s, ctx, h, table);
@@ -705,49 +625,44 @@ void DecoderOutputs(GraphBuilder& g, const DecoderShape& s, const std::string& l
   }
 }
 
-bool LlamaLikeKind(DecoderKind kind) {
-  return kind == DecoderKind::kLlama || kind == DecoderKind::kMistral ||
-         kind == DecoderKind::kQwen2 || kind == DecoderKind::kQwen3 || kind == DecoderKind::kGemma;
-}
-
-void RequireLlamaLike(DecoderKind kind, const HfConfig& c) {
-  if (!LlamaLikeKind(kind))
+void RequireLlamaLike(const DecoderShape& s, const HfConfig& c) {
+  if (s.layout != Layout::kLlama)
     throw Error(ErrorKind::kUnsupported,
-                fmt::format("'{}': only the LLaMA-like decoders (llama, mistral, qwen2, qwen3, "
-                            "gemma) can be fed input embeddings",
+                fmt::format("'{}': only the LLaMA-like decoders (template piece layout \"llama\") "
+                            "can be fed input embeddings",
                             c.origin()));
 }
 
 }  // namespace
 
-void BuildDecoder(DecoderKind kind, const HfConfig& config, GraphBuilder& g) {
-  const DecoderShape s = ReadShape(kind, config);
+void BuildDecoder(const HfConfig& config, GraphBuilder& g) {
+  const DecoderShape s = ReadShape(config);
   g.Input("input_ids", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence")});
   CacheInputs(g, s);
   const DecoderContext ctx = MakeContext(g, s);
   std::string logits;
-  switch (kind) {
-    case DecoderKind::kGpt2:
+  switch (s.layout) {
+    case Layout::kGpt2:
       logits = Gpt2(g, s, ctx);
       break;
-    case DecoderKind::kOpt:
+    case Layout::kOpt:
       logits = Opt(g, s, ctx);
       break;
-    case DecoderKind::kPhi:
+    case Layout::kPhi:
       logits = Phi(g, s, ctx);
       break;
-    case DecoderKind::kGptNeox:
+    case Layout::kGptNeox:
       logits = GptNeox(g, s, ctx);
       break;
-    default:
+    case Layout::kLlama:
       logits = LlamaLike(g, s, ctx);
       break;
   }
   DecoderOutputs(g, s, logits);
 }
 
-DecoderSizes ReadDecoderSizes(DecoderKind kind, const HfConfig& config) {
-  const DecoderShape s = ReadShape(kind, config);
+DecoderSizes ReadDecoderSizes(const HfConfig& config) {
+  const DecoderShape s = ReadShape(config);
   return {.vocab = s.vocab,
           .hidden = s.hidden,
           .layers = s.layers,
@@ -758,22 +673,22 @@ DecoderSizes ReadDecoderSizes(DecoderKind kind, const HfConfig& config) {
           .rope = s.rope};
 }
 
-DecoderTokens DecoderTokenEmbeddings(DecoderKind kind, const HfConfig& config, GraphBuilder& g,
+DecoderTokens DecoderTokenEmbeddings(const HfConfig& config, GraphBuilder& g,
                                      const std::string& input_ids) {
-  RequireLlamaLike(kind, config);
-  const DecoderShape s = ReadShape(kind, config);
+  const DecoderShape s = ReadShape(config);
+  RequireLlamaLike(s, config);
   DecoderTokens out;
   out.embeddings = Embedding(g, s, "embed_tokens.weight", s.hidden, &out.table, input_ids);
   return out;
 }
 
-void BuildDecoderFromEmbeddings(DecoderKind kind, const HfConfig& config, GraphBuilder& g,
+void BuildDecoderFromEmbeddings(const HfConfig& config, GraphBuilder& g,
                                 const DecoderEmbeddingsInput& in) {
-  RequireLlamaLike(kind, config);
   if (!in.rope.cos.empty() && !in.position_ids.empty())
     throw Error(ErrorKind::kInternal,
                 "BuildDecoderFromEmbeddings takes rotary tables or position ids, not both");
-  const DecoderShape s = ReadShape(kind, config);
+  const DecoderShape s = ReadShape(config);
+  RequireLlamaLike(s, config);
   CacheInputs(g, s);
   DecoderContext ctx = MakePositionsAndMasks(g, s, in.embeddings);
   if (!in.rope.cos.empty())
@@ -784,23 +699,21 @@ void BuildDecoderFromEmbeddings(DecoderKind kind, const HfConfig& config, GraphB
   DecoderOutputs(g, s, LlamaLikeFromEmbeddings(g, s, ctx, in.embeddings, in.embedding_table));
 }
 
-std::string DecoderCheckpointPrefix(DecoderKind kind) {
-  switch (kind) {
-    case DecoderKind::kGpt2:
-      return "transformer.";
-    case DecoderKind::kGptNeox:
-      return "gpt_neox.";
-    default:
-      return "model.";
-  }
+HfConfig DecoderTextConfig(const HfConfig& text) {
+  const ArchitectureTemplate* t = FindTemplate(text.ModelType());
+  if (!t || t->builder != "decoder")
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': text model '{}' is not a decoder this tool builds",
+                            text.origin(), text.ModelType()));
+  return ApplyTemplate(*t, text);
 }
 
-int64_t DecoderMaxPositions(DecoderKind kind, const HfConfig& config) {
-  return ReadShape(kind, config).max_positions;
+bool DecoderTakesEmbeddings(const HfConfig& config) {
+  return ReadShape(config).layout == Layout::kLlama;
 }
 
-int64_t DecoderVocabSize(DecoderKind kind, const HfConfig& config) {
-  return ReadShape(kind, config).vocab;
-}
+int64_t DecoderMaxPositions(const HfConfig& config) { return ReadShape(config).max_positions; }
+
+int64_t DecoderVocabSize(const HfConfig& config) { return ReadShape(config).vocab; }
 
 }  // namespace ipfs_accel::models

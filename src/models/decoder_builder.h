@@ -12,9 +12,9 @@
 // is combined with the padding mask as HF's eager path does (additive float32 min).
 //
 // Weight names are the base model's ("layers.0.self_attn.q_proj.weight"); the
-// checkpoint prefix ("model.", "transformer.", "gpt_neox.") comes from
-// DecoderCheckpointPrefix, and the LM head's own name ("lm_head.weight",
-// "embed_out.weight") is tried bare. Tied embeddings reuse the embedding weight.
+// checkpoint prefix ("model.", "transformer.", "gpt_neox.") is the template's, and the LM head's
+// own name ("lm_head.weight", "embed_out.weight") is tried bare. Tied embeddings reuse the
+// embedding weight.
 
 #include <cstdint>
 #include <string>
@@ -25,30 +25,33 @@
 
 namespace ipfs_accel::models {
 
-// One builder serves the family; these are the members whose differences it knows.
-enum class DecoderKind { kGpt2, kOpt, kLlama, kMistral, kQwen2, kQwen3, kGemma, kPhi, kGptNeox };
+// `config` is resolved by its template (templates.h, ApplyTemplate), whose pieces say how this
+// member differs (docs/templates.md: layout, norm, biases, qk-norm, sliding window, rope, ...).
+// Throws core::Error: kCorrupt (inconsistent sizes, an unknown piece value), kUnsupported
+// (config options this builder lacks, e.g. dynamic RoPE).
+void BuildDecoder(const HfConfig& config, GraphBuilder& g);
 
-// Throws core::Error: kCorrupt (inconsistent sizes), kUnsupported (config options
-// this builder lacks, e.g. dynamic RoPE or cross-attention).
-void BuildDecoder(DecoderKind kind, const HfConfig& config, GraphBuilder& g);
-
-// How HF names the base model inside the causal-LM checkpoint ("model.", ...).
-std::string DecoderCheckpointPrefix(DecoderKind kind);
 // The longest sequence the model's positions cover (n_positions for GPT-2).
-int64_t DecoderMaxPositions(DecoderKind kind, const HfConfig& config);
-int64_t DecoderVocabSize(DecoderKind kind, const HfConfig& config);
+int64_t DecoderMaxPositions(const HfConfig& config);
+int64_t DecoderVocabSize(const HfConfig& config);
 
-// The sizes BuildDecoder reads from `config` (with the member's HF defaults).
+// The sizes BuildDecoder reads from `config`.
 struct DecoderSizes {
   int64_t vocab = 0, hidden = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0;
   int64_t max_positions = 0;
   RopeSpec rope;
 };
-DecoderSizes ReadDecoderSizes(DecoderKind kind, const HfConfig& config);
+DecoderSizes ReadDecoderSizes(const HfConfig& config);
+
+// A composite model's text config (LLaVA's text_config) resolved by the template of its
+// model_type, which must be a decoder's. Throws core::Error(kUnsupported) otherwise.
+HfConfig DecoderTextConfig(const HfConfig& text);
+// Whether the resolved `config`'s decoder can be fed input embeddings (its layout is "llama").
+bool DecoderTakesEmbeddings(const HfConfig& config);
 
 // ---- The language model of a composite model (LLaVA, Qwen2-VL) ----
-// For the LLaMA-like members (kLlama, kMistral, kQwen2, kQwen3, kGemma; the others throw
-// core::Error(kUnsupported)): the caller looks tokens up, merges its own features into the
+// For the members with layout "llama" (the others throw core::Error(kUnsupported)); `config` is
+// resolved (DecoderTextConfig): the caller looks tokens up, merges its own features into the
 // embeddings (image features at image-token places), and hands them to the decoder layers.
 // Weight names are BuildDecoder's ("embed_tokens.weight", "layers.N...", "norm.weight",
 // "lm_head.weight"), under the builder's weight prefix.
@@ -58,7 +61,7 @@ DecoderSizes ReadDecoderSizes(DecoderKind kind, const HfConfig& config);
 struct DecoderTokens {
   std::string embeddings, table;
 };
-DecoderTokens DecoderTokenEmbeddings(DecoderKind kind, const HfConfig& config, GraphBuilder& g,
+DecoderTokens DecoderTokenEmbeddings(const HfConfig& config, GraphBuilder& g,
                                      const std::string& input_ids);
 
 struct DecoderEmbeddingsInput {
@@ -81,7 +84,7 @@ struct DecoderEmbeddingsInput {
 // Adds BuildDecoder's cache inputs (attention_mask, past_key_values.*) and outputs (logits,
 // present.*) with the same names, shapes and masking, but not input_ids: the caller declares
 // its own inputs. The layers are the plain ones: GraphBuilder::fused() is not used here.
-void BuildDecoderFromEmbeddings(DecoderKind kind, const HfConfig& config, GraphBuilder& g,
+void BuildDecoderFromEmbeddings(const HfConfig& config, GraphBuilder& g,
                                 const DecoderEmbeddingsInput& in);
 
 }  // namespace ipfs_accel::models

@@ -90,4 +90,42 @@ std::string HfConfig::String(const std::string& key, const std::string& fallback
   return json_[key].get<std::string>();
 }
 
+nlohmann::json HfConfig::Piece(const std::string& name) const {
+  if (!pieces_.contains(name)) return nullptr;
+  const nlohmann::json& v = pieces_[name];
+  if (v.is_string() && v.get<std::string>().rfind('$', 0) == 0) {
+    const std::string key = v.get<std::string>().substr(1);
+    return json_.contains(key) ? json_[key] : nlohmann::json();
+  }
+  return v;
+}
+
+namespace {
+
+template <typename T>
+T TypedPiece(const HfConfig& c, const std::string& name, T fallback, const char* type,
+             bool (nlohmann::json::*is_type)() const noexcept) {
+  const nlohmann::json v = c.Piece(name);
+  if (v.is_null()) return fallback;
+  if (!(v.*is_type)())
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': piece '{}' of template '{}' is {}, not a {}", c.origin(), name,
+                            c.template_name(), v.dump(), type));
+  return v.get<T>();
+}
+
+}  // namespace
+
+std::string HfConfig::PieceString(const std::string& name, const std::string& fallback) const {
+  return TypedPiece<std::string>(*this, name, fallback, "string", &nlohmann::json::is_string);
+}
+
+bool HfConfig::PieceBool(const std::string& name, bool fallback) const {
+  return TypedPiece<bool>(*this, name, fallback, "boolean", &nlohmann::json::is_boolean);
+}
+
+double HfConfig::PieceDouble(const std::string& name, double fallback) const {
+  return TypedPiece<double>(*this, name, fallback, "number", &nlohmann::json::is_number);
+}
+
 }  // namespace ipfs_accel::models

@@ -26,7 +26,6 @@ struct LlavaParts {
   HfConfig vision, text;
   ClipFamily family = ClipFamily::kClip;
   ClipVisionShape tower = {};
-  DecoderKind kind = DecoderKind::kLlama;
   DecoderSizes lm = {};
   std::vector<int64_t> feature_layers = {};  // indices into the tower's hidden_states, in order
   bool drop_class_token = true;              // vision_feature_select_strategy "default"
@@ -42,7 +41,7 @@ void LanguageModel(const LlavaParts& p, GraphBuilder& g, const std::string& embe
   DecoderEmbeddingsInput in;
   in.embeddings = embeddings;
   in.embedding_table = table;
-  BuildDecoderFromEmbeddings(p.kind, p.text, g, in);
+  BuildDecoderFromEmbeddings(p.text, g, in);
 }
 
 // The object at `key`, or nullptr when it is absent or null.
@@ -75,19 +74,6 @@ HfConfig VisionConfig(const HfConfig& c) {
   return HfConfig(std::move(vision), origin);
 }
 
-DecoderKind TextKind(const HfConfig& text) {
-  const std::string type = text.ModelType();
-  if (type == "llama") return DecoderKind::kLlama;
-  if (type == "mistral") return DecoderKind::kMistral;
-  if (type == "qwen2") return DecoderKind::kQwen2;
-  if (type == "qwen3") return DecoderKind::kQwen3;
-  if (type == "gemma") return DecoderKind::kGemma;
-  throw Error(ErrorKind::kUnsupported,
-              fmt::format("'{}': text_config.model_type='{}' is not supported as LLaVA's language "
-                          "model (llama, mistral, qwen2, qwen3, gemma are)",
-                          text.origin(), type));
-}
-
 // text_config (LlamaConfig() when absent) with the LM head's tying made explicit: LlavaConfig ties
 // when its own tie_word_embeddings or text_config's is set, LlavaNextConfig by its own alone.
 HfConfig TextConfig(const HfConfig& c) {
@@ -96,13 +82,10 @@ HfConfig TextConfig(const HfConfig& c) {
   if (const json* sub = SubObject(c, "text_config")) text = *sub;
   if (!text.contains("model_type")) text["model_type"] = "llama";
   bool tied = c.Bool("tie_word_embeddings", false);
-  if (c.ModelType() == "llava") {
-    const HfConfig probe(text, origin);
-    // The text families' own default (GemmaConfig ties, the others do not).
-    tied = tied || probe.Bool("tie_word_embeddings", TextKind(probe) == DecoderKind::kGemma);
-  }
+  if (c.ModelType() == "llava")  // the text family's own default (GemmaConfig ties)
+    tied = tied || DecoderTextConfig(HfConfig(text, origin)).Bool("tie_word_embeddings", false);
   text["tie_word_embeddings"] = tied;
-  return HfConfig(std::move(text), origin);
+  return DecoderTextConfig(HfConfig(std::move(text), origin));
 }
 
 std::vector<int64_t> FeatureLayers(const HfConfig& c, int64_t tower_layers) {
@@ -149,8 +132,13 @@ LlavaParts ReadParts(const HfConfig& c) {
                             c.origin(), vision_type));
   p.family = ClipFamilyOf(vision_type);
   p.tower = ReadClipVisionShape(p.vision, p.family);
-  p.kind = TextKind(p.text);
-  p.lm = ReadDecoderSizes(p.kind, p.text);
+  if (!DecoderTakesEmbeddings(p.text))
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': text_config.model_type='{}' cannot be LLaVA's language model: "
+                            "only LLaMA-like decoders (template layout \"llama\") take image "
+                            "features among their input embeddings",
+                            c.origin(), p.text.ModelType()));
+  p.lm = ReadDecoderSizes(p.text);
   p.feature_layers = FeatureLayers(c, p.tower.layers);
   const std::string strategy = c.String("vision_feature_select_strategy", "default");
   if (strategy != "default" && strategy != "full")
@@ -280,10 +268,7 @@ void RequireSquareTileTokens(const HfConfig& c, const LlavaParts& p) {
 }
 
 int64_t BosToken(const LlavaParts& p) {
-  int64_t fallback = 1;  // LlamaConfig, MistralConfig
-  if (p.kind == DecoderKind::kQwen2 || p.kind == DecoderKind::kQwen3) fallback = 151643;
-  if (p.kind == DecoderKind::kGemma) fallback = 2;
-  const int64_t bos = p.text.Id("bos_token_id", fallback);
+  const int64_t bos = p.text.Id("bos_token_id", -1);  // the text template's default
   return bos >= 0 && bos < p.lm.vocab && bos != p.image_token ? bos : -1;
 }
 
@@ -311,7 +296,7 @@ Architecture LlavaArchitecture(const std::string& model_type,
             const LlavaParts p = ReadParts(c);
             return DimRoles{.batch = "batch",
                             .sequence = "sequence",
-                            .max_sequence = DecoderMaxPositions(p.kind, p.text),
+                            .max_sequence = DecoderMaxPositions(p.text),
                             .past_sequence = "past_sequence",
                             .total_sequence = "total_sequence",
                             .min_sequence = LlavaImageTokens(c) + (BosToken(p) >= 0 ? 1 : 0)};
@@ -334,7 +319,7 @@ void BuildLlava(const HfConfig& config, GraphBuilder& g) {
   g.Input("input_ids", onnx::TensorProto::INT64, {batch, std::string("sequence")});
   g.Input("pixel_values", onnx::TensorProto::FLOAT,
           {batch, p.tower.channels, p.tower.image_size, p.tower.image_size});
-  const DecoderTokens tokens = DecoderTokenEmbeddings(p.kind, p.text, g, "input_ids");
+  const DecoderTokens tokens = DecoderTokenEmbeddings(p.text, g, "input_ids");
   const std::string features = ImageFeatures(g, p, "pixel_values");
   const std::string merged =
       ScatterImageFeatures(g, "input_ids", tokens.embeddings, features, p.image_token, p.lm.hidden);
@@ -350,7 +335,7 @@ void BuildLlavaNext(const HfConfig& config, GraphBuilder& g) {
   g.Input("input_ids", onnx::TensorProto::INT64, {batch, std::string("sequence")});
   g.Input("pixel_values", onnx::TensorProto::FLOAT,
           {batch, layout.num_patches, channels, size, size});
-  const DecoderTokens tokens = DecoderTokenEmbeddings(p.kind, p.text, g, "input_ids");
+  const DecoderTokens tokens = DecoderTokenEmbeddings(p.text, g, "input_ids");
   // Every image has num_patches patches (the processor's padding adds none at a fixed size), so
   // HF's per-image pix_val[:num_patches] is all of them.
   const std::string patches =

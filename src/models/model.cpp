@@ -164,6 +164,8 @@ Model Build(const BuildTarget& target, WeightProvider& weights, const LoadOption
   info.modality = arch.modality;
   info.parameters = weights.parameter_count();
   info.family = arch.family;
+  info.template_name = arch.model_type;
+  info.template_version = arch.template_version;
   // nlohmann's objects keep their keys sorted, so equal configs dump to equal text.
   info.config_hash = Sha256OfText(target.config.json().dump());
   m.info = std::move(info);
@@ -239,6 +241,17 @@ HfConfig ConfigOfFolderOrCatalog(const std::string& base, const std::string& spe
 }
 
 }  // namespace
+
+Model LoadConfig(const HfConfig& config, const std::string& name, const LoadOptions& options) {
+  const BuildTarget target = ResolveComponent(config, "", name);
+  CheckWeightsFit(config, "", name, options);
+  SeededRandomWeights weights(options.seed, config.Double("initializer_range", 0.02));
+  return Build(target, weights, options,
+               {.name = name,
+                .architecture = config.ModelType(),
+                .source = "template",
+                .content_hash = fmt::format("seed:{}", options.seed)});
+}
 
 Model LoadHfFolder(const std::string& dir, const LoadOptions& options) {
   return FromFolder(dir, options, "");

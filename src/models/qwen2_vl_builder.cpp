@@ -137,8 +137,8 @@ struct Qwen2VlShape {
 };
 
 Qwen2VlShape ReadShape(const HfConfig& c) {
-  Qwen2VlShape s{TextConfig(c), {}, {}, ReadVision(c), {}};
-  s.lm = ReadDecoderSizes(DecoderKind::kQwen2, s.text);
+  Qwen2VlShape s{DecoderTextConfig(TextConfig(c)), {}, {}, ReadVision(c), {}};
+  s.lm = ReadDecoderSizes(s.text);
   if (s.lm.rope.rotary_dim != s.lm.head_dim)
     throw Error(ErrorKind::kUnsupported,
                 fmt::format("'{}': partial rotary embeddings are not supported with Qwen2-VL's "
@@ -369,14 +369,14 @@ void BuildQwen2Vl(const HfConfig& config, GraphBuilder& g, const Qwen2VlGrid& gr
   g.Input("position_ids", onnx::TensorProto::INT64, {int64_t{3}, batch, sequence});
   g.Input("pixel_values", onnx::TensorProto::FLOAT,
           {batch, grid.t * grid.h * grid.w, s.vision.patch_features()});
-  const DecoderTokens tokens = DecoderTokenEmbeddings(DecoderKind::kQwen2, s.text, g, "input_ids");
+  const DecoderTokens tokens = DecoderTokenEmbeddings(s.text, g, "input_ids");
   const std::string features = VisionTower(g, s.vision, grid, "pixel_values");
   // A vision output unlike the LM's width is refused by RequireRunnableQwen2Vl; the tower is
   // still built so that its parameters count.
   const std::string embeddings = s.vision.out_hidden == s.lm.hidden
                                      ? MergeImageFeatures(g, s, tokens.embeddings, features)
                                      : tokens.embeddings;
-  BuildDecoderFromEmbeddings(DecoderKind::kQwen2, s.text, g,
+  BuildDecoderFromEmbeddings(s.text, g,
                              {.embeddings = embeddings,
                               .embedding_table = tokens.table,
                               .rope = MultimodalRope(g, s, "position_ids"),

@@ -247,14 +247,15 @@ std::vector<int64_t> Arange(int64_t n, int64_t start = 0, int64_t step = 1) {
 
 // input_ids looked up and handed to BuildDecoderFromEmbeddings, optionally with explicit
 // position ids [batch, sequence]: BuildDecoder's graph by another road.
-models::Model FromEmbeddings(const fs::path& dir, models::DecoderKind kind, bool position_ids) {
-  return BuildGraph(dir, [&](const models::HfConfig& c, models::GraphBuilder& g) {
+models::Model FromEmbeddings(const fs::path& dir, bool position_ids) {
+  return BuildGraph(dir, [&](const models::HfConfig& raw, models::GraphBuilder& g) {
+    const models::HfConfig c = models::DecoderTextConfig(raw);
     g.Input("input_ids", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence")});
     if (position_ids)
       g.Input("position_ids", onnx::TensorProto::INT64,
               {std::string("batch"), std::string("sequence")});
-    const auto tokens = models::DecoderTokenEmbeddings(kind, c, g, "input_ids");
-    models::BuildDecoderFromEmbeddings(kind, c, g,
+    const auto tokens = models::DecoderTokenEmbeddings(c, g, "input_ids");
+    models::BuildDecoderFromEmbeddings(c, g,
                                        {.embeddings = tokens.embeddings,
                                         .embedding_table = tokens.table,
                                         .rope = {},
@@ -265,23 +266,21 @@ models::Model FromEmbeddings(const fs::path& dir, models::DecoderKind kind, bool
 TEST(DecoderFromEmbeddingsTest, GivesBuildDecodersLogitsAndCache) {
   TempDir tmp;
   struct Case {
-    const char* model_type;
-    models::DecoderKind kind;
+    std::string model_type;
     bool tied;
   };
-  for (const Case& c : {Case{"qwen2", models::DecoderKind::kQwen2, false},
-                        Case{"gemma", models::DecoderKind::kGemma, true}}) {
+  for (const Case& c : {Case{"qwen2", false}, Case{"gemma", true}}) {
     const fs::path dir = tmp.path() / c.model_type;
     json config = Qwen2Config();
     config["model_type"] = c.model_type;
     config["tie_word_embeddings"] = c.tied;
     config["head_dim"] = kHeadDim;  // Gemma's default is 256
     ShapeMap names = LlamaLikeNames(kKvHeads, kHeadDim, c.tied, kLayers);
-    if (c.kind == models::DecoderKind::kQwen2) names = LanguageNames("model.");
+    if (c.model_type == "qwen2") names = LanguageNames("model.");
     WriteFolder(dir, config, Seeded(names, 3));
     const models::Model plain = models::LoadHfFolder(dir.string());
-    const models::Model fed = FromEmbeddings(dir, c.kind, false);
-    const models::Model positioned = FromEmbeddings(dir, c.kind, true);
+    const models::Model fed = FromEmbeddings(dir, false);
+    const models::Model positioned = FromEmbeddings(dir, true);
     const Prompt p = MakePrompt(2, kVocab, 7);
     auto run = [&](const models::Model& m, bool with_positions) {
       auto session = runtime::OpenOnnxRuntimeSession(m, {});

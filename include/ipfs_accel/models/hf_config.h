@@ -39,9 +39,29 @@ class HfConfig {
   bool Bool(const std::string& key, bool fallback) const;
   std::string String(const std::string& key, const std::string& fallback) const;
 
+  // ---- The template the config was resolved with (models::ApplyTemplate) ----
+  // Its model_type and version; "" and 0 for a config no template resolved.
+  const std::string& template_name() const { return template_name_; }
+  int64_t template_version() const { return template_version_; }
+  void SetTemplate(std::string name, int64_t version, nlohmann::json pieces) {
+    template_name_ = std::move(name);
+    template_version_ = version;
+    pieces_ = std::move(pieces);
+  }
+  // A builder piece (docs/templates.md): the literal, or for "$key" this config's value of key;
+  // null when the template does not set it or the key is absent or null.
+  nlohmann::json Piece(const std::string& name) const;
+  // Typed pieces: `fallback` for null; kCorrupt naming the template for another type.
+  std::string PieceString(const std::string& name, const std::string& fallback) const;
+  bool PieceBool(const std::string& name, bool fallback) const;
+  double PieceDouble(const std::string& name, double fallback) const;
+
  private:
   nlohmann::json json_;
   std::string origin_;
+  std::string template_name_;
+  int64_t template_version_ = 0;
+  nlohmann::json pieces_ = nlohmann::json::object();
 };
 
 }  // namespace ipfs_accel::models

@@ -78,6 +78,10 @@ struct ModelInfo {
   // The model family of the system we rebuild ("embedding", "text_generation", "vision",
   // "audio", "multimodal"); empty for an .onnx file, whose family nobody said.
   std::string family = {};
+  // The architecture template the graph was built from (templates.h) and its version; empty
+  // and 0 for an .onnx file.
+  std::string template_name = {};
+  int64_t template_version = 0;
 };
 
 // Weight precision of a built graph (see precision.h for what each means).
@@ -114,6 +118,10 @@ struct LoadOptions {
 // Throws core::Error: kNotFound (no such model/file), kCorrupt (unreadable config,
 // weights, or .onnx), kUnsupported (architecture or option this build lacks).
 Model LoadModel(const std::string& spec, const LoadOptions& options = {});
+
+// The graph of `config` with seeded random weights (LoadOptions::seed), named `name`, source
+// "template": e.g. a template's TinyConfig. Throws like LoadModel.
+Model LoadConfig(const HfConfig& config, const std::string& name, const LoadOptions& options = {});
 
 // Builds the graph of a HF config folder (used by LoadModel and verify).
 Model LoadHfFolder(const std::string& dir, const LoadOptions& options = {});

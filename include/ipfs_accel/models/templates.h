@@ -41,6 +41,9 @@ struct ArchitectureTemplate {
   nlohmann::json pieces = nlohmann::json::object();         // the builder's knobs
   nlohmann::json required = nlohmann::json::object();       // config key -> the value built
   nlohmann::json tiny = nlohmann::json::object();           // config overrides: a tiny build
+  // Input sizes that fit the tiny build: {"sequence": N, "shapes": {dim or input: [sizes]}}
+  // (as `--seq-len` and `--shape`); empty: the commands' defaults.
+  nlohmann::json tiny_inputs = nlohmann::json::object();
   std::vector<std::string> checkpoint_prefixes;  // e.g. "model." for *ForCausalLM checkpoints
   // Which Hugging Face class the built graph is, for parameter counts: "base" (AutoModel) or
   // "causal_lm" (AutoModelForCausalLM): catalog_truth.json's base_params / causal_lm_params.
