@@ -55,7 +55,7 @@ std::string KeyPositions(GraphBuilder& g, AlibiKind kind, const std::string& mas
   const std::string end = g.Node("Squeeze", {total, g.ConstInt64({0})});
   const std::string one = g.Node("Squeeze", {g.ConstInt64({1}), g.ConstInt64({0})});
   const std::string index = g.Node("Range", {zero, end, one});
-  return g.Node("Unsqueeze", {g.Node("Sub", {g.Node("Sub", {index, end}), one}),
+  return g.Node("Unsqueeze", {g.Node("Add", {g.Node("Sub", {index, end}), one}),
                               g.ConstInt64({0})});  // [1, total]: k - (total - 1)
 }
 
