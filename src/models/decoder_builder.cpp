@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 
 #include "activation.h"
+#include "alibi.h"
+#include "decoder_blocks.h"
 #include "decoder_fused.h"
 #include "decoder_layer_pieces.h"
 #include "ipfs_accel/core/error.h"
@@ -17,7 +19,9 @@
 #include "mla.h"
 #include "moe.h"
 #include "piece_object.h"
+#include "piece_enum.h"
 #include "rotary.h"
+#include "sinusoid_graph.h"
 
 namespace ipfs_accel::models {
 
@@ -26,9 +30,10 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-enum class NormKind { kLayerNorm, kRms, kRmsPlusOne, kRmsNoWeight };
-// The block structure and its weight names (the template's `layout` piece).
-enum class Layout { kLlama, kPhi, kGptNeox, kGpt2, kOpt };
+enum class NormKind { kLayerNorm, kLayerNormNoBias, kRms, kRmsPlusOne, kRmsNoWeight };
+// The block structure and its weight names (the template's `layout` piece); kBlocks takes
+// both from the template's data (decoder_blocks.h).
+enum class Layout { kLlama, kPhi, kGptNeox, kGpt2, kOpt, kBlocks };
 
 enum class MlpKind { kGated, kGatedFused, kPlain, kFc };
 enum class QkNormKind { kNone, kProjection };  // per head: DecoderShape::qk_norm
@@ -105,6 +110,8 @@ struct DecoderShape {
   }
   LlamaVariant variant;
   int64_t v_head_dim = 0;  // values' head size where it is not head_dim (MLA); 0: head_dim
+  // Layout "blocks"
+  BlockSpec blocks;
 };
 
 int64_t ValueHeadDim(const DecoderShape& s) { return s.value_dim(); }
@@ -139,31 +146,74 @@ void CheckHeads(const HfConfig& c, const DecoderShape& s, bool head_dim_from_hid
         fmt::format("'{}': head_dim, layer count and vocabulary must be positive", c.origin()));
 }
 
+// `window` on the layers the config's layer_types call sliding_attention, 0 on full_attention.
+std::vector<int64_t> LayerTypeWindows(const HfConfig& c, int64_t layers, int64_t window) {
+  const auto& types = c.json()["layer_types"];
+  if (!types.is_array() || static_cast<int64_t>(types.size()) != layers)
+    throw Error(
+        ErrorKind::kCorrupt,
+        fmt::format("'{}': layer_types must list one type per layer ({})", c.origin(), layers));
+  std::vector<int64_t> windows(layers, 0);
+  for (int64_t l = 0; l < layers; ++l) {
+    const std::string type = types[l].is_string() ? types[l].get<std::string>() : "";
+    Refuse(c, type != "full_attention" && type != "sliding_attention",
+           fmt::format("layer type '{}'", type));
+    if (type == "sliding_attention") windows[l] = window;
+  }
+  return windows;
+}
+
 // Qwen2/Qwen3: layer_types when given, else sliding layers from max_window_layers on.
 std::vector<int64_t> QwenWindows(const HfConfig& c, int64_t layers) {
   const int64_t window =
       c.Bool("use_sliding_window", false) ? IntOrNullAsZero(c, "sliding_window", 4096) : 0;
+  if (c.Has("layer_types")) return LayerTypeWindows(c, layers, window);
   std::vector<int64_t> windows(layers, 0);
-  if (c.Has("layer_types")) {
-    const std::vector<bool> sliding = SlidingLayers(c, layers, 0, false);
-    for (int64_t l = 0; l < layers; ++l) windows[l] = sliding[l] ? window : 0;
-    return windows;
-  }
   const int64_t first_sliding = c.Int("max_window_layers", 28);
   for (int64_t l = first_sliding; l < layers; ++l) windows[l] = window;
   return windows;
 }
 
-// A piece whose value must be one of `names`.
-template <typename E>
-E PieceEnum(const HfConfig& c, const std::string& piece, const std::string& fallback,
-            const std::vector<std::pair<std::string, E>>& names) {
-  const std::string value = c.PieceString(piece, fallback);
-  for (const auto& [name, e] : names)
-    if (name == value) return e;
-  throw Error(ErrorKind::kCorrupt, fmt::format("'{}': template '{}' has {} '{}', which the "
-                                               "decoder builder does not know",
-                                               c.origin(), c.template_name(), piece, value));
+// Cohere2: layer_types, or when null every sliding_window_pattern-th layer full, the rest sliding.
+std::vector<int64_t> PatternWindows(const HfConfig& c, int64_t layers) {
+  const int64_t window = IntOrNullAsZero(c, "sliding_window", 0);
+  if (c.Has("layer_types")) return LayerTypeWindows(c, layers, window);
+  const int64_t pattern = c.Int("sliding_window_pattern", 4);
+  if (pattern <= 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': sliding_window_pattern must be positive", c.origin()));
+  std::vector<int64_t> windows(layers, 0);
+  for (int64_t l = 0; l < layers; ++l)
+    if ((l + 1) % pattern != 0) windows[l] = window;
+  return windows;
+}
+
+// GPT-Neo: attention_types [[["global", "local"], n], ...] expands to one type per layer; the
+// local layers see window_size tokens.
+std::vector<int64_t> GptNeoWindows(const HfConfig& c, int64_t layers) {
+  const int64_t window = c.Int("window_size", 256);
+  std::vector<int64_t> windows;
+  const auto& groups = c.json().value("attention_types", nlohmann::json::array());
+  for (const auto& group : groups) {
+    const bool well_formed = group.is_array() && group.size() == 2 && group[0].is_array() &&
+                             group[1].is_number_integer() && group[1].get<int64_t>() >= 0 &&
+                             group[1].get<int64_t>() <= layers;
+    if (!well_formed)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': attention_types entry {} is not [[types...], count]",
+                              c.origin(), group.dump()));
+    for (int64_t n = 0; n < group[1].get<int64_t>(); ++n)
+      for (const auto& type : group[0]) {
+        const std::string t = type.is_string() ? type.get<std::string>() : type.dump();
+        Refuse(c, t != "global" && t != "local", fmt::format("attention type '{}'", t));
+        windows.push_back(t == "local" ? window : 0);
+      }
+  }
+  if (static_cast<int64_t>(windows.size()) != layers)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': attention_types give {} layers, the config has {}", c.origin(),
+                            windows.size(), layers));
+  return windows;
 }
 
 // A number in a piece's object (e.g. layer_types_default's "full_every"): a literal, or for
@@ -201,6 +251,8 @@ std::vector<int64_t> ReadWindows(const HfConfig& c, int64_t layers) {
   if (mode == "all") return std::vector<int64_t>(layers, IntOrNullAsZero(c, "sliding_window", 0));
   if (mode == "qwen") return QwenWindows(c, layers);
   if (mode == "layer_types") return LayerTypeWindows(c, layers);
+  if (mode == "pattern") return PatternWindows(c, layers);
+  if (mode == "gpt_neo") return GptNeoWindows(c, layers);
   Refuse(c, mode != "none", fmt::format("sliding_window piece '{}'", mode));
   return std::vector<int64_t>(layers, 0);
 }
@@ -228,7 +280,10 @@ RopeSpec ReadRopePiece(const HfConfig& c, const DecoderShape& s, int64_t rotated
   keys.partial_rotary_factor = key("partial_rotary_factor", keys.partial_rotary_factor);
   keys.default_partial_rotary_factor =
       piece.value("default_partial_rotary_factor", keys.default_partial_rotary_factor);
-  return ReadRope(c, rotated_head_dim, s.max_positions, keys);
+  keys.rotary_dim = key("rotary_dim", "");  // GPT-J: the rotated features as a count
+  RopeSpec spec = ReadRope(c, rotated_head_dim, s.max_positions, keys);
+  spec.interleaved = piece.value("interleaved", false);
+  return spec;
 }
 
 // The `mlp` piece: "gated" (the default) or "moe" with its `moe` object (moe.h).
@@ -454,12 +509,32 @@ void ReadSizes(const HfConfig& c, DecoderShape& s) {
   s.heads = c.Int("num_attention_heads");
   const bool gqa = c.PieceBool("gqa", true);
   s.kv_heads = gqa ? c.Int("num_key_value_heads", s.heads) : s.heads;
+  if (c.PieceBool("multi_query", false)) s.kv_heads = 1;  // GPTBigCode, Falcon
   s.head_dim = gqa ? c.Int("head_dim", s.hidden / std::max<int64_t>(s.heads, 1))
                    : s.hidden / std::max<int64_t>(s.heads, 1);
   s.intermediate = c.Int("intermediate_size", 4 * s.hidden);  // null (GPT-2's n_inner): 4 x hidden
-  s.max_positions = c.Int("max_position_embeddings");
-  s.act = c.String("hidden_act", "silu");
+  if (const double multiple = c.PieceDouble("intermediate_multiple", 0); multiple > 0)
+    s.intermediate = static_cast<int64_t>(static_cast<double>(s.hidden) * multiple);
+  // BLOOM's ALiBi has no position limit in its config: the template names one.
+  s.max_positions = c.Has("max_position_embeddings")
+                        ? c.Int("max_position_embeddings")
+                        : static_cast<int64_t>(c.PieceDouble("max_positions", 0));
+  s.act = c.PieceString("activation", c.String("hidden_act", "silu"));
+  if (const nlohmann::json names = c.Piece("activation_names"); names.contains(s.act))
+    s.act = names[s.act].get<std::string>();  // GPT-1's "gelu" is gelu_new
   s.tied = c.Bool("tie_word_embeddings", false);
+}
+
+void ReadBlocks(const HfConfig& c, DecoderShape& s) {
+  s.blocks = ReadBlockSpec(c);
+  if (s.blocks.form == BlockForm::kParallel && !s.parallel_residual)
+    s.blocks.form = BlockForm::kSequential;  // StableLM, Falcon: parallel_attn false
+  Refuse(c, s.qk_norm && s.blocks.names.q_norm.empty(),
+         fmt::format("q/k normalisation in template '{}'", c.template_name()));
+  Refuse(c, s.tied && s.blocks.lm_head_rows != 0,
+         "a tied LM head of another size than the vocabulary");
+  Refuse(c, s.blocks.qkv == QkvForm::kCodegen && s.heads % 4 != 0,
+         "a CodeGen head count that is not a multiple of its 4 qkv shards");
 }
 
 DecoderShape ReadShape(const HfConfig& c) {
@@ -469,14 +544,16 @@ DecoderShape ReadShape(const HfConfig& c) {
                                 {"phi", Layout::kPhi},
                                 {"gpt_neox", Layout::kGptNeox},
                                 {"gpt2", Layout::kGpt2},
-                                {"opt", Layout::kOpt}});
+                                {"opt", Layout::kOpt},
+                                {"blocks", Layout::kBlocks}});
   ReadSizes(c, s);
   s.eps = c.PieceDouble("norm_eps", 1e-6);
   s.norm = PieceEnum<NormKind>(c, "norm", "rms",
                                {{"rms", NormKind::kRms},
                                 {"rms_plus_one", NormKind::kRmsPlusOne},
                                 {"rms_no_weight", NormKind::kRmsNoWeight},
-                                {"layernorm", NormKind::kLayerNorm}});
+                                {"layernorm", NormKind::kLayerNorm},
+                                {"layernorm_no_bias", NormKind::kLayerNormNoBias}});
   s.qkv_bias = c.PieceBool("qkv_bias", false);
   s.o_bias = c.PieceBool("o_bias", false);
   s.mlp_bias = c.PieceBool("mlp_bias", false);
@@ -485,8 +562,9 @@ DecoderShape ReadShape(const HfConfig& c) {
   s.qk_norm = qk_norm.is_boolean()
                   ? qk_norm.get<bool>()
                   : !s.qk_norm_projection && c.PieceString("qk_norm", "none") != "none";
-  const nlohmann::json embedding_scale = c.Piece("embedding_scale");  // or a number (Granite)
-  s.scale_embeddings = embedding_scale == "sqrt_hidden";
+  // "sqrt_hidden", a boolean reference (the blocks layout), or a number (Granite)
+  const nlohmann::json scale = c.Piece("embedding_scale");
+  s.scale_embeddings = scale.is_boolean() ? scale.get<bool>() : scale == "sqrt_hidden";
   s.scale_attn_weights = c.PieceBool("scale_attn_weights", true);
   s.scale_by_inverse_layer = c.PieceBool("scale_attn_by_inverse_layer_idx", false);
   s.word_embed_dim = c.Int("word_embed_proj_dim", s.hidden);
@@ -504,6 +582,7 @@ DecoderShape ReadShape(const HfConfig& c) {
     ReadAttention(c, s);
   else if (s.layout == Layout::kLlama)
     ReadLlamaVariant(c, s);
+  if (s.layout == Layout::kBlocks) ReadBlocks(c, s);
   return s;
 }
 
@@ -528,8 +607,9 @@ struct DecoderContext {
 
 // The rotary RMSNorm families have a contrib-op form; GPT-2, OPT, Phi and GPT-NeoX stay plain.
 bool FusedLayers(const GraphBuilder& g, const DecoderShape& s) {
-  return g.fused() && s.norm != NormKind::kLayerNorm && s.rope.rotary_dim > 0 && !s.mla &&
-         !s.qk_norm_projection && s.variant.plain && !s.rope.interleaved;
+  return g.fused() && s.layout == Layout::kLlama && s.norm != NormKind::kLayerNorm &&
+         s.rope.rotary_dim > 0 && !s.mla && !s.qk_norm_projection && s.variant.plain &&
+         !s.rope.interleaved;
 }
 
 // Positions and masks; the rotary tables are the caller's to add. `tokens` is any
@@ -716,8 +796,12 @@ std::string RmsNorm(GraphBuilder& g, const std::string& x, const std::string& pr
 std::string Norm(GraphBuilder& g, const DecoderShape& s, const std::string& x,
                  const std::string& prefix, int64_t size) {
   if (s.norm == NormKind::kRmsNoWeight) return RmsNormalized(g, x, s.eps);
-  if (s.norm != NormKind::kLayerNorm)
+  if (s.norm == NormKind::kRms || s.norm == NormKind::kRmsPlusOne)
     return RmsNorm(g, x, prefix, size, s.eps, s.norm == NormKind::kRmsPlusOne);
+  if (s.norm == NormKind::kLayerNormNoBias)  // MPT, Cohere: a scale and no bias
+    return g.Node("LayerNormalization",
+                  {x, g.Weight(prefix + ".weight", {size}, WeightInit::kOnes)},
+                  {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(s.eps)}});
   if (s.norm_affine) return g.LayerNorm(x, prefix, size, s.eps);
   // OPT's layer_norm_elementwise_affine=false: no parameters, unit scale.
   core::Tensor ones = core::Tensor::Zeros(core::DType::kFloat32, {size});
@@ -1246,7 +1330,8 @@ std::string Gpt2(GraphBuilder& g, const DecoderShape& s, const DecoderContext& c
 
 // OPT's positions count the attended tokens: cumsum(mask) * mask - 1 (padding -> -1),
 // the current tokens' slice, offset by 2 into a table of max_positions + 2 rows.
-std::string OptPositions(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx) {
+std::string OptPositions(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
+                         const std::string& table_name) {
   core::Tensor axis = core::Tensor::Zeros(core::DType::kInt64, {});
   axis.values<int64_t>()[0] = 1;
   const std::string counts =
@@ -1256,8 +1341,8 @@ std::string OptPositions(GraphBuilder& g, const DecoderShape& s, const DecoderCo
   const std::string current =
       g.Node("Slice", {positions, ctx.past_length,
                        g.ConstInt64({std::numeric_limits<int64_t>::max()}), g.ConstInt64({1})});
-  const std::string table = g.Weight("decoder.embed_positions.weight",
-                                     {s.max_positions + 2, s.hidden}, WeightInit::kNormal);
+  const std::string table =
+      g.Weight(table_name, {s.max_positions + 2, s.hidden}, WeightInit::kNormal);
   return g.Node("Gather", {table, g.Node("Add", {current, g.ConstInt64({2})})});
 }
 
@@ -1266,7 +1351,7 @@ std::string Opt(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ct
   std::string h = Embedding(g, s, "decoder.embed_tokens.weight", s.word_embed_dim, &table);
   const bool projected = s.word_embed_dim != s.hidden;
   if (projected) h = g.Linear(h, "decoder.project_in", s.word_embed_dim, s.hidden, false);
-  h = g.Node("Add", {h, OptPositions(g, s, ctx)});
+  h = g.Node("Add", {h, OptPositions(g, s, ctx, "decoder.embed_positions.weight")});
   for (int l = 0; l < s.layers; ++l) {
     const std::string p = fmt::format("decoder.layers.{}.", l);
     const std::string x = s.pre_norm ? Norm(g, s, h, p + "self_attn_layer_norm", s.hidden) : h;
@@ -1289,6 +1374,153 @@ std::string Opt(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ct
   return LmHead(g, s, h, table, "lm_head", s.word_embed_dim, false);
 }
 
+// ---- Layout "blocks" (decoder_blocks.h): the block structure and weight names are data ----
+
+BlockDims Dims(const DecoderShape& s) {
+  return {.hidden = s.hidden,
+          .heads = s.heads,
+          .kv_heads = s.kv_heads,
+          .head_dim = s.head_dim,
+          .intermediate = s.intermediate,
+          .qkv_bias = s.qkv_bias,
+          .o_bias = s.o_bias,
+          .mlp_bias = s.mlp_bias,
+          .act = s.act};
+}
+
+std::vector<ScoreScale> BlockScales(const DecoderShape& s) {
+  const BlockSpec& b = s.blocks;
+  if (b.softmax_scale > 0) return {{static_cast<float>(b.softmax_scale), false}};
+  switch (b.scaling) {
+    case ScoreScaling::kInverseSqrt:
+      return InverseSqrtScale(s);
+    case ScoreScaling::kDivideBySqrt:
+      return {{static_cast<float>(std::sqrt(static_cast<double>(s.head_dim))), true}};
+    case ScoreScaling::kNone:
+      break;
+  }
+  return {};
+}
+
+// [1, S] int64 positions past + arange(S), moved by the table's offset.
+std::string OffsetPositions(GraphBuilder& g, const DecoderContext& ctx, int64_t offset) {
+  if (offset == 0) return ctx.cache_positions;
+  return g.Node("Add", {ctx.cache_positions, g.ConstInt64({offset})});
+}
+
+std::string BlockPositions(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx) {
+  const BlockSpec& b = s.blocks;
+  switch (b.positions) {
+    case PositionForm::kLearned: {
+      const std::string table =
+          g.Weight(b.names.positions + ".weight", {s.max_positions + b.position_offset, s.hidden},
+                   WeightInit::kNormal);
+      return g.Node("Gather", {table, OffsetPositions(g, ctx, b.position_offset)});
+    }
+    case PositionForm::kLearnedFromMask:
+      return OptPositions(g, s, ctx, b.names.positions + ".weight");
+    case PositionForm::kSinusoidal:
+      return SinusoidalPositions(g, FairseqSinusoidFrequencies(s.hidden),
+                                 OffsetPositions(g, ctx, b.position_offset),
+                                 "sinusoid.frequencies");
+    case PositionForm::kSinusoidalCtrl:
+      return SinusoidalPositions(g, CtrlSinusoidFrequencies(s.hidden),
+                                 OffsetPositions(g, ctx, b.position_offset),
+                                 "sinusoid.frequencies");
+    default:
+      return "";
+  }
+}
+
+// ALiBi families add their linear biases to every layer's mask once.
+DecoderContext WithAlibi(GraphBuilder& g, const DecoderShape& s, DecoderContext ctx) {
+  const PositionForm p = s.blocks.positions;
+  if (p != PositionForm::kAlibiBloom && p != PositionForm::kAlibiMpt) return ctx;
+  const AlibiKind kind = p == PositionForm::kAlibiBloom ? AlibiKind::kBloom : AlibiKind::kMpt;
+  const std::string bias =
+      AlibiBias(g, kind, AlibiSlopes(kind, s.heads, s.blocks.alibi_bias_max), "attention_mask");
+  for (auto& [window, mask] : ctx.masks) mask = g.Node("Add", {mask, bias});
+  return ctx;
+}
+
+std::string BlockAttention(GraphBuilder& g, const DecoderShape& s, const DecoderShape& layer_shape,
+                           const DecoderContext& ctx, int l, const std::string& x,
+                           const std::string& p) {
+  const BlockSpec& b = s.blocks;
+  BlockQkv qkv = BlockProjectQkv(g, b, Dims(s), x, p);
+  if (s.qk_norm) {  // Persimmon: a LayerNorm over each head's q and k
+    qkv.q = g.LayerNorm(qkv.q, p + b.names.q_norm, s.head_dim, s.eps);
+    qkv.k = g.LayerNorm(qkv.k, p + b.names.k_norm, s.head_dim, s.eps);
+  }
+  const std::string attn = Attend(g, layer_shape, ctx, l, qkv.q, qkv.k, qkv.v, BlockScales(s));
+  std::string out =
+      BlockLinear(g, b, attn, p + b.names.o, s.heads * s.head_dim, s.hidden, s.o_bias);
+  if (b.last_layer_o_bias && l == s.layers - 1)  // GPT-NeoX-Japanese's dense_bias
+    out = g.Node("Add", {out, g.Weight(p + b.names.o + "_bias", {s.hidden}, WeightInit::kZeros)});
+  return out;
+}
+
+std::string Block(GraphBuilder& g, const DecoderShape& s, const DecoderShape& layer_shape,
+                  const DecoderContext& ctx, int l, const std::string& h) {
+  const BlockSpec& b = s.blocks;
+  const std::string p = BlockLayerPrefix(b, l);
+  auto norm = [&](const std::string& x, const std::string& name) {
+    return Norm(g, s, x, p + name, s.hidden);
+  };
+  auto attention = [&](const std::string& x) {
+    return BlockAttention(g, s, layer_shape, ctx, l, x, p);
+  };
+  auto mlp = [&](const std::string& x) { return BlockMlp(g, b, Dims(s), x, p); };
+  switch (b.form) {
+    case BlockForm::kParallel: {
+      const std::string x = norm(h, b.names.attn_norm);
+      return g.Node("Add", {g.Node("Add", {h, attention(x)}), mlp(x)});
+    }
+    case BlockForm::kParallelTwoNorms: {
+      const std::string a = attention(norm(h, b.names.attn_norm));
+      return g.Node("Add", {g.Node("Add", {h, a}), mlp(norm(h, b.names.mlp_norm))});
+    }
+    case BlockForm::kPostNorm: {
+      const std::string after = norm(g.Node("Add", {h, attention(h)}), b.names.attn_norm);
+      return norm(g.Node("Add", {after, mlp(after)}), b.names.mlp_norm);
+    }
+    case BlockForm::kSequential:
+      break;
+  }
+  const std::string after = g.Node("Add", {h, attention(norm(h, b.names.attn_norm))});
+  return g.Node("Add", {after, mlp(norm(after, b.names.mlp_norm))});
+}
+
+std::string Blocks(GraphBuilder& g, const DecoderShape& s, const DecoderContext& base) {
+  const BlockSpec& b = s.blocks;
+  const DecoderContext ctx = WithAlibi(g, s, base);
+  std::string table;
+  std::string h = Embedding(g, s, b.names.embed + ".weight", s.hidden, &table);
+  if (s.scale_embeddings)
+    h = g.Node("Mul",
+               {h, g.ConstFloat(static_cast<float>(std::sqrt(static_cast<double>(s.hidden))))});
+  if (const std::string positions = BlockPositions(g, s, ctx); !positions.empty())
+    h = g.Node("Add", {h, positions});
+  if (!b.names.embed_norm.empty()) h = Norm(g, s, h, b.names.embed_norm, s.hidden);
+  DecoderShape no_rope = s;  // Cohere2's full-attention layers
+  no_rope.rope.rotary_dim = 0;
+  for (int l = 0; l < s.layers; ++l) {
+    const bool rope = !b.rope_on_sliding_only || s.windows[l] > 0;
+    h = Block(g, s, rope ? s : no_rope, ctx, l, h);
+  }
+  if (!b.names.final_norm.empty()) h = Norm(g, s, h, b.names.final_norm, s.hidden);
+  std::string logits =
+      b.lm_head_rows == 0
+          ? LmHead(g, s, h, table, b.names.lm_head, s.hidden, b.lm_head_bias)
+          : g.Linear(h, b.names.lm_head, s.hidden, s.vocab + b.lm_head_rows, b.lm_head_bias);
+  if (s.tied && b.lm_head_bias)  // CTRL: the tied matrix and a bias of the head's own
+    logits =
+        g.Node("Add", {logits, g.Weight(b.names.lm_head + ".bias", {s.vocab}, WeightInit::kZeros)});
+  if (b.logit_scale != 1)
+    logits = g.Node("Mul", {logits, g.ConstFloat(static_cast<float>(b.logit_scale))});
+  return logits;
+}
+
 // attention_mask and past_key_values.* (decoder_builder.h has their shapes).
 void CacheInputs(GraphBuilder& g, const DecoderShape& s) {
   const Dim batch = std::string("batch"), past = std::string("past_sequence"),
@@ -1305,7 +1537,7 @@ void DecoderOutputs(GraphBuilder& g, const DecoderShape& s, const std::string& l
   const Dim batch = std::string("batch"), sequence = std::string("sequence"),
             total = std::string("total_sequence");
   g.Node("Identity", {logits}, {}, "logits");
-  g.Output("logits", onnx::TensorProto::FLOAT, {batch, sequence, s.vocab});
+  g.Output("logits", onnx::TensorProto::FLOAT, {batch, sequence, s.vocab + s.blocks.lm_head_rows});
   for (int l = 0; l < s.layers; ++l) {
     g.Output(PresentKey(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.key_dim()});
     g.Output(PresentValue(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.value_dim()});
@@ -1343,6 +1575,9 @@ void BuildDecoder(const HfConfig& config, GraphBuilder& g) {
       break;
     case Layout::kLlama:
       logits = LlamaLike(g, s, ctx);
+      break;
+    case Layout::kBlocks:
+      logits = Blocks(g, s, ctx);
       break;
   }
   DecoderOutputs(g, s, logits);

@@ -94,8 +94,15 @@ nlohmann::json HfConfig::Piece(const std::string& name) const {
   if (!pieces_.contains(name)) return nullptr;
   const nlohmann::json& v = pieces_[name];
   if (v.is_string() && v.get<std::string>().rfind('$', 0) == 0) {
-    const std::string key = v.get<std::string>().substr(1);
-    return json_.contains(key) ? json_[key] : nlohmann::json();
+    // "$key", or "$outer.inner" for a key of a nested object (MPT's attn_config).
+    const nlohmann::json* at = &json_;
+    std::string path = v.get<std::string>().substr(1);
+    for (size_t dot; (dot = path.find('.')) != std::string::npos; path = path.substr(dot + 1)) {
+      const std::string outer = path.substr(0, dot);
+      if (!at->is_object() || !at->contains(outer)) return nullptr;
+      at = &(*at)[outer];
+    }
+    return at->is_object() && at->contains(path) ? (*at)[path] : nlohmann::json();
   }
   return v;
 }

@@ -54,8 +54,9 @@ class HfConfig {
     template_version_ = version;
     pieces_ = std::move(pieces);
   }
-  // A builder piece (docs/templates.md): the literal, or for "$key" this config's value of key;
-  // null when the template does not set it or the key is absent or null.
+  // A builder piece (docs/templates.md): the literal, or for "$key" this config's value of key
+  // ("$outer.inner": of a nested object's key); null when the template does not set it or the
+  // key is absent or null.
   nlohmann::json Piece(const std::string& name) const;
   // Typed pieces: `fallback` for null; kCorrupt naming the template for another type.
   std::string PieceString(const std::string& name, const std::string& fallback) const;
