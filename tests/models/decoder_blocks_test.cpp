@@ -20,7 +20,7 @@
 #include "models/alibi.h"
 #include "models/architectures.h"
 #include "models/graph_builder.h"
-#include "models/sinusoidal_positions.h"
+#include "models/sinusoid_graph.h"
 #include "models/weights.h"
 #include "support/catch_error.h"
 
