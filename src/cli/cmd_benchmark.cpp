@@ -735,11 +735,20 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
 }
 
 // `--all-models`: one model type's options, its template at its tiny size measured briefly
-// unless the user gave timing options.
-BenchmarkOptions TemplateOptions(const BenchmarkOptions& o, const std::string& model_type) {
+// unless the user gave timing options, at the template's tiny input sizes (tiny_inputs) unless
+// the user gave sizes.
+BenchmarkOptions TemplateOptions(const BenchmarkOptions& o, const models::ArchitectureTemplate& t) {
   BenchmarkOptions one = o;
   one.all_models = false;
-  one.sweep.model = std::string(models::kTemplateSpecPrefix) + model_type;
+  one.sweep.model = std::string(models::kTemplateSpecPrefix) + t.model_type;
+  const bool sizes_given = !o.shapes.empty() || o.sweep.seq_lens != std::vector<int64_t>{128};
+  if (!sizes_given && t.tiny_inputs.contains("sequence"))
+    one.sweep.seq_lens = {t.tiny_inputs["sequence"].get<int64_t>()};
+  const nlohmann::json shapes = t.tiny_inputs.value("shapes", nlohmann::json::object());
+  if (!sizes_given)
+    for (const auto& [name, dims] : shapes.items())
+      one.shapes.push_back(
+          fmt::format("{}={}", name, fmt::join(dims.get<std::vector<int64_t>>(), ",")));
   if (!o.timing_given) {
     one.sweep.warmup = 1;
     one.sweep.iterations = 5;
@@ -807,7 +816,7 @@ int RunAllModels(const BenchmarkOptions& o) {
       s.platforms = base.platforms;
       SweepTally tally;
       try {
-        const BenchmarkOptions one = TemplateOptions(o, t.model_type);
+        const BenchmarkOptions one = TemplateOptions(o, t);
         PrepareModelSweep(one, s);
         SweepInto(one, s, run, progress, tally);
         succeeded += tally.failures == 0;

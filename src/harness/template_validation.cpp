@@ -115,8 +115,8 @@ void CompareCounts(const models::ArchitectureTemplate& t, const ValidationOption
     // HF's own default cannot run for some (DeepSeek-V2's null experts per token); the template
     // says which setting its count needs.
     if (t.parameters_differ.empty()) throw;
-    out.reason = fmt::format("not counted at HF's default config ({}); {}", e.what(),
-                             t.parameters_differ);
+    out.reason =
+        fmt::format("not counted at HF's default config ({}); {}", e.what(), t.parameters_differ);
     return;
   }
   if (!options.truth) {
