@@ -4,7 +4,6 @@
 #include "cli/template_validation_run.h"
 
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -19,6 +18,7 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/core/file_access.h"
 #include "ipfs_accel/harness/template_validation.h"
+#include "ipfs_accel/models/templates.h"
 
 namespace ipfs_accel::cli {
 namespace {
@@ -175,24 +175,14 @@ int RunValidate(const ValidateOptions& o) {
   return counts.count("failed") ? kExitCheckFailed : kExitOk;
 }
 
-// Where `templates add` puts a file: the first folder of IPFS_ACCEL_TEMPLATE_PATH, else
-// $XDG_DATA_HOME/ipfs-accelerate/templates, else ~/.local/share/ipfs-accelerate/templates.
+// Where `templates add` puts a file: the first folder templates are read from.
 fs::path UserTemplateFolder() {
-  const auto env = [](const char* name) {
-    const char* v = std::getenv(name);
-    return std::string(v ? v : "");
-  };
-  if (const std::string path = env("IPFS_ACCEL_TEMPLATE_PATH"); !path.empty()) {
-    const std::string first = path.substr(0, path.find(':'));
-    if (!first.empty()) return first;
-  }
-  if (const std::string xdg = env("XDG_DATA_HOME"); !xdg.empty())
-    return fs::path(xdg) / "ipfs-accelerate" / "templates";
-  if (const std::string home = env("HOME"); !home.empty())
-    return fs::path(home) / ".local" / "share" / "ipfs-accelerate" / "templates";
-  throw Error(ErrorKind::kNotFound,
-              "no folder for user templates: set IPFS_ACCEL_TEMPLATE_PATH (or XDG_DATA_HOME or "
-              "HOME)");
+  const std::vector<fs::path> folders = models::UserTemplateFolders();
+  if (folders.empty())
+    throw Error(ErrorKind::kNotFound,
+                "no folder for user templates: set IPFS_ACCEL_TEMPLATE_PATH (or XDG_DATA_HOME or "
+                "HOME)");
+  return folders.front();
 }
 
 fs::path CopyIntoUserFolder(const std::string& file, const models::ArchitectureTemplate& t) {

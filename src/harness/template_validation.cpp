@@ -31,7 +31,8 @@ std::optional<int64_t> CountOrUnset(const nlohmann::json& row, const char* key) 
   return it->get<int64_t>();
 }
 
-// The output's values all finite, and its shape of the rank and fixed sizes the graph declares.
+// The output not empty, its values all finite, and its shape of the rank and fixed sizes the
+// graph declares.
 void CheckOutput(const runtime::TensorSpec& spec, const core::Tensor& tensor) {
   bool shape_ok = tensor.shape.size() == spec.shape.size();
   for (size_t i = 0; shape_ok && i < spec.shape.size(); ++i)
@@ -40,13 +41,10 @@ void CheckOutput(const runtime::TensorSpec& spec, const core::Tensor& tensor) {
     throw Error(ErrorKind::kRuntime,
                 fmt::format("output '{}' has shape {}, the graph declares {}", spec.name,
                             core::ShapeToString(tensor.shape), core::ShapeToString(spec.shape)));
-  const std::vector<double> values = tensor.ToDoubles();
-  const auto bad =
-      std::find_if(values.begin(), values.end(), [](double v) { return !std::isfinite(v); });
-  if (bad != values.end())
-    throw Error(ErrorKind::kRuntime,
-                fmt::format("output '{}' holds {} at element {} of {}", spec.name, *bad,
-                            bad - values.begin(), values.size()));
+  if (tensor.element_count() == 0)
+    throw Error(ErrorKind::kRuntime, fmt::format("output '{}' is empty", spec.name));
+  if (const std::string bad = FirstNonFinite(tensor); !bad.empty())
+    throw Error(ErrorKind::kRuntime, fmt::format("output '{}' holds {}", spec.name, bad));
 }
 
 // The input sizes the tiny build runs at: the template's tiny_inputs ({"sequence": N,

@@ -72,6 +72,14 @@ VerificationResult Verify(const models::Model& model, const runtime::SessionOpti
   return r;
 }
 
+std::string FirstNonFinite(const core::Tensor& tensor) {
+  const std::vector<double> values = tensor.ToDoubles();
+  const auto bad =
+      std::find_if(values.begin(), values.end(), [](double v) { return !std::isfinite(v); });
+  if (bad == values.end()) return "";
+  return fmt::format("{} at element {} of {}", *bad, bad - values.begin(), values.size());
+}
+
 VerificationResult CheckOutputsFinite(const models::Model& model,
                                       const runtime::SessionOptions& options, uint64_t seed) {
   auto session = runtime::OpenSession(model, options);
@@ -85,9 +93,7 @@ VerificationResult CheckOutputsFinite(const models::Model& model,
                        .expected_shape = tensor.shape,
                        .actual_shape = tensor.shape,
                        .shape_matches = true};
-    const auto values = tensor.ToDoubles();
-    c.within_tolerance =
-        std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); });
+    c.within_tolerance = FirstNonFinite(tensor).empty();
     r.passed = r.passed && c.within_tolerance;
     r.outputs.push_back(std::move(c));
   }

@@ -182,26 +182,6 @@ bool IsDataFile(const std::string& path) {
   return name == kStructuralKeysFile || name == kUnsupportedFile;
 }
 
-// The folders of IPFS_ACCEL_TEMPLATE_PATH, then the user's ($XDG_DATA_HOME or
-// ~/.local/share)/ipfs-accelerate/templates.
-std::vector<fs::path> UserTemplateFolders() {
-  std::vector<fs::path> out;
-  if (const char* path = std::getenv("IPFS_ACCEL_TEMPLATE_PATH")) {
-    std::string rest = path;
-    for (size_t at; !rest.empty(); rest = at == std::string::npos ? "" : rest.substr(at + 1)) {
-      at = rest.find(':');
-      if (const std::string dir = rest.substr(0, at); !dir.empty()) out.emplace_back(dir);
-    }
-  }
-  const char* xdg = std::getenv("XDG_DATA_HOME");
-  const char* home = std::getenv("HOME");
-  if (xdg && *xdg)
-    out.push_back(fs::path(xdg) / "ipfs-accelerate" / "templates");
-  else if (home && *home)
-    out.push_back(fs::path(home) / ".local" / "share" / "ipfs-accelerate" / "templates");
-  return out;
-}
-
 TemplateFile ReadFile(const std::string& path) { return {path, core::ReadJsonFile(path)}; }
 
 std::vector<TemplateFile> CompiledInFiles() {
@@ -310,6 +290,26 @@ void CheckKeys(const ArchitectureTemplate& t, const HfConfig& config,
 }
 
 }  // namespace
+
+// The folders of IPFS_ACCEL_TEMPLATE_PATH, then the user's ($XDG_DATA_HOME or
+// ~/.local/share)/ipfs-accelerate/templates.
+std::vector<fs::path> UserTemplateFolders() {
+  std::vector<fs::path> out;
+  if (const char* path = std::getenv("IPFS_ACCEL_TEMPLATE_PATH")) {
+    std::string rest = path;
+    for (size_t at; !rest.empty(); rest = at == std::string::npos ? "" : rest.substr(at + 1)) {
+      at = rest.find(':');
+      if (const std::string dir = rest.substr(0, at); !dir.empty()) out.emplace_back(dir);
+    }
+  }
+  const char* xdg = std::getenv("XDG_DATA_HOME");
+  const char* home = std::getenv("HOME");
+  if (xdg && *xdg)
+    out.push_back(fs::path(xdg) / "ipfs-accelerate" / "templates");
+  else if (home && *home)
+    out.push_back(fs::path(home) / ".local" / "share" / "ipfs-accelerate" / "templates");
+  return out;
+}
 
 const std::vector<ArchitectureTemplate>& Templates() {
   static const std::vector<ArchitectureTemplate> templates = [] {

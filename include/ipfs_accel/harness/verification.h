@@ -50,6 +50,10 @@ VerificationResult Verify(const models::Model& model, const runtime::SessionOpti
                           const std::map<std::string, core::Tensor>& expected,
                           double abs_tolerance);
 
+// "" when every value of `tensor` is finite (integer tensors always are), else where the first
+// NaN or infinity is: "nan at element 3 of 64".
+std::string FirstNonFinite(const core::Tensor& tensor);
+
 // A model without reference outputs (a template at its tiny size): runs it once on inputs
 // generated from `seed` (batch 1, a short sequence) and checks that every output is finite.
 // Each output's comparison has its shape as both shapes, errors 0, and within_tolerance when

@@ -10,6 +10,7 @@
 // which may add model types or replace compiled-in ones; docs/templates.md has the format.
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -85,5 +86,10 @@ const std::vector<std::string>& StructuralKeys();
 // HF model types without a template, each with the one-line reason
 // (data/templates/unsupported.json).
 const std::map<std::string, std::string>& UnsupportedModelTypes();
+
+// Where user templates are read from, in order: the folders of IPFS_ACCEL_TEMPLATE_PATH
+// (':'-separated), then $XDG_DATA_HOME/ipfs-accelerate/templates, else
+// ~/.local/share/ipfs-accelerate/templates. Empty when none of these is set.
+std::vector<std::filesystem::path> UserTemplateFolders();
 
 }  // namespace ipfs_accel::models
