@@ -175,6 +175,27 @@ Vec PostNormLayer(const Checkpoint& w, const LayerNames& n, const Vec& x, int64_
                             kEps);
 }
 
+// BERT's embedding tables (two token types) and their LayerNorm.
+void AddBertEmbeddings(Checkpoint& w) {
+  w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
+  w.Add("embeddings.position_embeddings.weight", {kPositions, kHidden}, 0.5);
+  w.Add("embeddings.token_type_embeddings.weight", {2, kHidden}, 0.5);
+  w.Norm("embeddings.LayerNorm", kHidden);
+}
+
+// BERT's embeddings of batch row r: LayerNorm(word + token type + position 0..seq-1).
+Vec BertEmbeddings(const Checkpoint& w, const Batch& in, int64_t r, double eps) {
+  std::vector<int64_t> positions(in.seq);
+  for (int64_t i = 0; i < in.seq; ++i) positions[i] = i;
+  return testing::LayerNorm(
+      w, "embeddings.LayerNorm",
+      Add(Add(Rows(w, "embeddings.word_embeddings.weight", RowOf(in.ids, r, in.seq), kHidden),
+              Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, in.seq),
+                   kHidden)),
+          Rows(w, "embeddings.position_embeddings.weight", positions, kHidden)),
+      in.seq, kHidden, eps);
+}
+
 void ExpectClose(const core::Tensor& got, const Vec& want, int64_t row, const char* what) {
   const auto v = got.values<float>();
   const int64_t width = static_cast<int64_t>(want.size());
@@ -389,10 +410,7 @@ TEST(EncoderPiecesRun, XlmMasksHiddenStatesAndLooksTokenTypesUpAsWords) {
 
 TEST(EncoderPiecesRun, XmodRunsEachSamplesLanguageAdapterAfterTheFfn) {
   Checkpoint w(15);
-  w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
-  w.Add("embeddings.position_embeddings.weight", {kPositions, kHidden}, 0.5);
-  w.Add("embeddings.token_type_embeddings.weight", {2, kHidden}, 0.5);
-  w.Norm("embeddings.LayerNorm", kHidden);
+  AddBertEmbeddings(w);
   const std::vector<std::string> languages = {"en_XX", "de_DE"};
   const int64_t bottleneck = kHidden / 2;
   for (int64_t l = 0; l < kLayers; ++l) {
@@ -446,10 +464,7 @@ TEST(EncoderPiecesRun, XmodRunsEachSamplesLanguageAdapterAfterTheFfn) {
 
 TEST(EncoderPiecesRun, SqueezeBertGroupsItsConvolutionsChannelWise) {
   Checkpoint w(16);
-  w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
-  w.Add("embeddings.position_embeddings.weight", {kPositions, kHidden}, 0.5);
-  w.Add("embeddings.token_type_embeddings.weight", {2, kHidden}, 0.5);
-  w.Norm("embeddings.LayerNorm", kHidden);
+  AddBertEmbeddings(w);
   // (module, in, out, groups) of one layer, as SqueezeBertModule builds them from the config
   struct Conv {
     std::string name;
@@ -502,15 +517,7 @@ TEST(EncoderPiecesRun, SqueezeBertGroupsItsConvolutionsChannelWise) {
     return y;
   };
   for (int64_t r = 0; r < in.batch; ++r) {
-    std::vector<int64_t> positions(in.seq);
-    for (int64_t i = 0; i < in.seq; ++i) positions[i] = i;
-    Vec x = testing::LayerNorm(
-        w, "embeddings.LayerNorm",
-        Add(Add(Rows(w, "embeddings.word_embeddings.weight", RowOf(in.ids, r, in.seq), kHidden),
-                Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, in.seq),
-                     kHidden)),
-            Rows(w, "embeddings.position_embeddings.weight", positions, kHidden)),
-        in.seq, kHidden, 1e-5);
+    Vec x = BertEmbeddings(w, in, r, 1e-5);
     const auto allowed = Allowed(RowOf(in.mask, r, in.seq));
     for (int64_t l = 0; l < kLayers; ++l) {
       const std::vector<Conv> c = convs(l);
@@ -543,10 +550,7 @@ Vec FourierReal(const Vec& x, int64_t s, int64_t h) {
 
 TEST(EncoderPiecesRun, FnetMixesTokensByTheRealPartOfTheTwoDimensionalDft) {
   Checkpoint w(17);
-  w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
-  w.Add("embeddings.position_embeddings.weight", {kPositions, kHidden}, 0.5);
-  w.Add("embeddings.token_type_embeddings.weight", {2, kHidden}, 0.5);
-  w.Norm("embeddings.LayerNorm", kHidden);
+  AddBertEmbeddings(w);
   w.Linear("embeddings.projection", kHidden, kHidden);
   for (int64_t l = 0; l < kLayers; ++l) {
     const std::string p = fmt::format("encoder.layer.{}.", l);
@@ -565,15 +569,7 @@ TEST(EncoderPiecesRun, FnetMixesTokensByTheRealPartOfTheTwoDimensionalDft) {
       RunPieces(dir, config, {{"layout", "fnet"}, {"projection", "after_norm"}}, in, true);
 
   for (int64_t r = 0; r < in.batch; ++r) {
-    std::vector<int64_t> positions(in.seq);
-    for (int64_t i = 0; i < in.seq; ++i) positions[i] = i;
-    Vec x = testing::LayerNorm(
-        w, "embeddings.LayerNorm",
-        Add(Add(Rows(w, "embeddings.word_embeddings.weight", RowOf(in.ids, r, in.seq), kHidden),
-                Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, in.seq),
-                     kHidden)),
-            Rows(w, "embeddings.position_embeddings.weight", positions, kHidden)),
-        in.seq, kHidden, kEps);
+    Vec x = BertEmbeddings(w, in, r, kEps);
     x = testing::Linear(w, "embeddings.projection", x, in.seq, kHidden, kHidden);
     for (int64_t l = 0; l < kLayers; ++l) {
       const std::string p = fmt::format("encoder.layer.{}.", l);
