@@ -10,6 +10,7 @@
 #include "activation.h"
 #include "encoder_fused.h"
 #include "encoder_positions.h"
+#include "fourier_mixing.h"
 #include "ipfs_accel/core/error.h"
 
 namespace ipfs_accel::models {
@@ -138,6 +139,42 @@ constexpr LayoutSpec kLayouts[] = {
      "attentions.{}.q_lin", "attentions.{}.k_lin", "attentions.{}.v_lin", "attentions.{}.out_lin",
      "layer_norm1.{}", "ffns.{}.lin1", "ffns.{}.lin2", "layer_norm2.{}", false, "layer_norm_emb",
      "", "", true},
+    {EncoderLayout::kFnet, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight", "", "", "",
+     "", "encoder.layer.{}.fourier.output.LayerNorm", "encoder.layer.{}.intermediate.dense",
+     "encoder.layer.{}.output.dense", "encoder.layer.{}.output.LayerNorm", false,
+     "embeddings.LayerNorm", "", "pooler.dense", false},
+    {EncoderLayout::kFlava, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "encoder.layer.{}.attention.attention.query", "encoder.layer.{}.attention.attention.key",
+     "encoder.layer.{}.attention.attention.value", "encoder.layer.{}.attention.output.dense",
+     "encoder.layer.{}.layernorm_before", "encoder.layer.{}.intermediate.dense",
+     "encoder.layer.{}.output.dense", "encoder.layer.{}.layernorm_after", true,
+     "embeddings.LayerNorm", "layernorm", "pooler.dense", false},
+    {EncoderLayout::kTapas, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings_{}.weight",
+     "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key",
+     "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense",
+     "encoder.layer.{}.attention.output.LayerNorm", "encoder.layer.{}.intermediate.dense",
+     "encoder.layer.{}.output.dense", "encoder.layer.{}.output.LayerNorm", false,
+     "embeddings.LayerNorm", "", "pooler.dense", false},
+    {EncoderLayout::kAltClip, "roberta.embeddings.word_embeddings.weight",
+     "roberta.embeddings.position_embeddings.weight",
+     "roberta.embeddings.token_type_embeddings.weight",
+     "roberta.encoder.layer.{}.attention.self.query", "roberta.encoder.layer.{}.attention.self.key",
+     "roberta.encoder.layer.{}.attention.self.value",
+     "roberta.encoder.layer.{}.attention.output.dense",
+     "roberta.encoder.layer.{}.attention.output.LayerNorm",
+     "roberta.encoder.layer.{}.intermediate.dense", "roberta.encoder.layer.{}.output.dense",
+     "roberta.encoder.layer.{}.output.LayerNorm", false, "roberta.embeddings.LayerNorm", "pre_LN",
+     "", false},
+    {EncoderLayout::kDpr, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+     "encoder.layer.{}.attention.self.query", "encoder.layer.{}.attention.self.key",
+     "encoder.layer.{}.attention.self.value", "encoder.layer.{}.attention.output.dense",
+     "encoder.layer.{}.attention.output.LayerNorm", "encoder.layer.{}.intermediate.dense",
+     "encoder.layer.{}.output.dense", "encoder.layer.{}.output.LayerNorm", false,
+     "embeddings.LayerNorm", "", "", false},
 };
 
 const LayoutSpec& Spec(EncoderLayout layout) {
@@ -158,10 +195,12 @@ EncoderLayerWeights FetchLayer(GraphBuilder& g, const EncoderShape& s, EncoderLa
                                                  : FetchLinear(g, name(pattern), in, out);
   };
   EncoderLayerWeights w;
-  w.query = linear(n.query, h, h, s.q_groups);
-  w.key = linear(n.key, h, h, s.k_groups);
-  w.value = linear(n.value, h, h, s.v_groups);
-  w.attention_output = linear(n.attention_output, h, h, s.attention_output_groups);
+  if (*n.query != '\0') {  // FNet's layers have no attention weights
+    w.query = linear(n.query, h, h, s.q_groups);
+    w.key = linear(n.key, h, h, s.k_groups);
+    w.value = linear(n.value, h, h, s.v_groups);
+    w.attention_output = linear(n.attention_output, h, h, s.attention_output_groups);
+  }
   w.attention_norm = FetchNorm(g, name(n.attention_norm), h);
   w.ffn_in = linear(n.ffn_in, h, i, s.ffn_in_groups);
   w.ffn_out = linear(n.ffn_out, i, h, s.ffn_out_groups);
@@ -208,6 +247,7 @@ struct AttentionInputs {
   bool fused = false;       // post-norm layers as ONNX Runtime's contrib operators
   std::string hidden_mask;  // XLM: float padding mask [batch, seq, 1] each layer's output is times
   std::string lang_ids;     // X-MOD: each sample's adapter, int64 [batch]
+  FourierMatrices fourier;  // FNet: the DFTs' cos and sin matrices, empty for attention
 };
 
 // Multi-head self-attention, then the output projection.
@@ -252,8 +292,9 @@ std::string FeedForward(GraphBuilder& g, const EncoderShape& s, const EncoderLay
 std::string PostNormLayer(GraphBuilder& g, const EncoderShape& s, const EncoderLayerWeights& w,
                           const std::string& x, const AttentionInputs& a) {
   if (a.fused) return FusedEncoderLayer(g, s, w, x, a.mask);
-  const std::string attn =
-      ApplyNorm(g, g.Node("Add", {SelfAttention(g, s, w, x, a), x}), w.attention_norm, s.layer_eps);
+  const std::string mixed =
+      a.fourier.seq_cos.empty() ? SelfAttention(g, s, w, x, a) : FourierMix(g, x, a.fourier);
+  const std::string attn = ApplyNorm(g, g.Node("Add", {mixed, x}), w.attention_norm, s.layer_eps);
   const std::string out =
       ApplyNorm(g, g.Node("Add", {FeedForward(g, s, w, attn), attn}), w.output_norm, s.layer_eps);
   if (w.adapter_down.empty()) return out;
@@ -282,7 +323,8 @@ std::string EncoderLayer(GraphBuilder& g, const EncoderShape& s, EncoderLayout l
 // stay plain ONNX.
 bool UsesFusedLayers(const GraphBuilder& g, const EncoderVariant& v) {
   return g.fused() && !Spec(v.layout).pre_norm && v.layout != EncoderLayout::kSqueezeBert &&
-         v.positions != EncoderPositions::kRotaryTable && !v.relative_bias && !v.language_adapters;
+         v.layout != EncoderLayout::kFnet && v.positions != EncoderPositions::kRotaryTable &&
+         !v.relative_bias && !v.language_adapters;
 }
 
 // Position ids [batch, seq] as RobertaEmbeddings makes them from input_ids: non-pad tokens
@@ -319,6 +361,50 @@ std::string BoxPositions(GraphBuilder& g, const EncoderShape& s, const std::stri
   return g.Node("Add", {sum, look_up(w, g.Node("Sub", {x1, x0}))});
 }
 
+// Column c of token_type_ids [batch, seq, columns] as [batch, seq].
+std::string TokenTypeColumn(GraphBuilder& g, const std::string& token_type_ids, int64_t c) {
+  return g.Node("Squeeze",
+                {g.Node("Gather", {token_type_ids, g.ConstInt64({c})}, {{"axis", int64_t{2}}}),
+                 g.ConstInt64({2})});
+}
+
+// TapasEmbeddings' per-cell position ids [batch, seq]: i minus the smallest j whose column and
+// row ids (token types 1 and 2) equal token i's, capped at max_positions - 1; the segment
+// minimum as a [batch, seq, seq] comparison.
+std::string PerCellPositionIds(GraphBuilder& g, const std::string& token_type_ids,
+                               int64_t max_positions) {
+  auto same = [&](int64_t column) {
+    const std::string ids = TokenTypeColumn(g, token_type_ids, column);
+    return g.Node("Equal", {g.Node("Unsqueeze", {ids, g.ConstInt64({2})}),
+                            g.Node("Unsqueeze", {ids, g.ConstInt64({1})})});
+  };
+  const std::string same_cell = g.Node("And", {same(1), same(2)});  // [b, i, j]
+  const std::string seq_len = g.Node(
+      "Squeeze",
+      {g.Node("Slice", {g.Node("Shape", {token_type_ids}), g.ConstInt64({1}), g.ConstInt64({2})}),
+       g.ConstInt64({0})});
+  const std::string zero = g.Node("Squeeze", {g.ConstInt64({0}), g.ConstInt64({0})});
+  const std::string one = g.Node("Squeeze", {g.ConstInt64({1}), g.ConstInt64({0})});
+  const std::string index = g.Node("Range", {zero, seq_len, one});
+  const std::string first = g.Node("ReduceMin", {g.Node("Where", {same_cell, index, seq_len})},
+                                   {{"axes", std::vector<int64_t>{2}}, {"keepdims", int64_t{0}}});
+  return g.Node("Min", {g.Node("Sub", {index, first}), g.ConstInt64({max_positions - 1})});
+}
+
+// TAPAS' token types: the sum over columns N of token_type_embeddings_N[token_type_ids[..., N]].
+std::string TableTokenTypes(GraphBuilder& g, const char* pattern, const std::vector<int64_t>& sizes,
+                            int64_t width, const std::string& token_type_ids) {
+  std::string sum;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const std::string table =
+        g.Weight(fmt::format(fmt::runtime(pattern), i), {sizes[i], width}, WeightInit::kNormal);
+    const std::string rows =
+        g.Node("Gather", {table, TokenTypeColumn(g, token_type_ids, static_cast<int64_t>(i))});
+    sum = sum.empty() ? rows : g.Node("Add", {sum, rows});
+  }
+  return sum;
+}
+
 // The absolute position embeddings [batch or 1, seq, width] from embeddings.position_embeddings;
 // "" for rotary positions, which act in attention.
 std::string AbsolutePositions(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
@@ -330,6 +416,8 @@ std::string AbsolutePositions(GraphBuilder& g, const EncoderShape& s, const Enco
       g.Weight(Spec(v.layout).position, {s.max_positions, s.embedding}, WeightInit::kNormal);
   if (v.positions == EncoderPositions::kAfterPadding)
     return g.Node("Gather", {table, PositionIdsAfterPadding(g, in.input_ids, s.pad)});
+  if (v.positions == EncoderPositions::kPerCell)
+    return g.Node("Gather", {table, PerCellPositionIds(g, in.token_type_ids, s.max_positions)});
   // rows 0..seq-1, broadcast over the batch
   const std::string seq_len =
       g.Node("Slice", {g.Node("Shape", {in.input_ids}), g.ConstInt64({1}), g.ConstInt64({2})});
@@ -345,6 +433,8 @@ std::string Project(GraphBuilder& g, const EncoderShape& s, const EncoderVariant
     h = ApplyLinear(g, h, FetchLinear(g, "encoder.embedding_hidden_mapping_in", width, s.hidden));
   if (v.projection == EmbeddingProjection::kWhenSizesDiffer && width != s.hidden)
     h = ApplyLinear(g, h, FetchLinear(g, "embeddings_project", width, s.hidden));
+  if (v.projection == EmbeddingProjection::kAfterNorm)
+    h = ApplyLinear(g, h, FetchLinear(g, "embeddings.projection", width, s.hidden));
   return h;
 }
 
@@ -368,14 +458,18 @@ std::string ShapeAndPronunciation(GraphBuilder& g, const EncoderShape& s, const 
                                  s.embedding + s.shape_dim + s.pronunciation_dim, s.embedding));
 }
 
+// `table_types`: TAPAS' token-type table sizes, empty for the other layouts.
 std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
-                       const EncoderInputs& in) {
+                       const EncoderInputs& in, const std::vector<int64_t>& table_types) {
   const LayoutSpec& spec = Spec(v.layout);
   const int64_t width = s.embedding;
   const std::string words = g.Weight(spec.word, {s.vocab, width}, WeightInit::kNormal);
   std::string h = g.Node("Gather", {words, in.input_ids});
   if (v.shape_pronunciation) h = ShapeAndPronunciation(g, s, in, h);
-  if (v.token_types) {
+  if (!table_types.empty()) {
+    h = g.Node("Add",
+               {h, TableTokenTypes(g, spec.token_type, table_types, width, in.token_type_ids)});
+  } else if (v.token_types) {
     const std::string types =
         *spec.token_type == '\0'
             ? words
@@ -487,18 +581,30 @@ EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlo
                          {"roberta_prelayernorm", EncoderLayout::kRobertaPreLayerNorm},
                          {"mpnet", EncoderLayout::kMpnet},
                          {"xlm", EncoderLayout::kXlm},
-                         {"squeezebert", EncoderLayout::kSqueezeBert}},
+                         {"squeezebert", EncoderLayout::kSqueezeBert},
+                         {"fnet", EncoderLayout::kFnet},
+                         {"flava", EncoderLayout::kFlava},
+                         {"tapas", EncoderLayout::kTapas},
+                         {"altclip", EncoderLayout::kAltClip},
+                         {"dpr", EncoderLayout::kDpr}},
                         v.layout, source);
   v.positions = PieceValue(pieces, "positions",
                            {{"sequential", EncoderPositions::kSequential},
                             {"after_padding", EncoderPositions::kAfterPadding},
-                            {"rotary_table", EncoderPositions::kRotaryTable}},
+                            {"rotary_table", EncoderPositions::kRotaryTable},
+                            {"per_cell", EncoderPositions::kPerCell}},
                            v.positions, source);
   v.projection = PieceValue(pieces, "projection",
                             {{"none", EmbeddingProjection::kNone},
                              {"when_sizes_differ", EmbeddingProjection::kWhenSizesDiffer},
-                             {"always", EmbeddingProjection::kAlways}},
+                             {"always", EmbeddingProjection::kAlways},
+                             {"after_norm", EmbeddingProjection::kAfterNorm}},
                             v.projection, source);
+  if (v.positions == EncoderPositions::kPerCell && v.layout != EncoderLayout::kTapas)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': encoder positions 'per_cell' read the column and row ids of the "
+                            "'tapas' layout's token types",
+                            source));
   v.token_types = PieceFlag(pieces, "token_types", v.token_types, source);
   v.segment_token_types =
       PieceValue(pieces, "token_type_inputs", {{"segments", true}, {"zeros", false}},
@@ -606,6 +712,24 @@ void ReadLanguages(const HfConfig& c, const EncoderVariant& v, EncoderShape& s) 
 
 }  // namespace
 
+std::vector<int64_t> TableTokenTypeSizes(const HfConfig& c, const EncoderVariant& v) {
+  if (v.layout != EncoderLayout::kTapas) return {};
+  const nlohmann::json sizes = c.json().contains("type_vocab_sizes")
+                                   ? c.json()["type_vocab_sizes"]
+                                   : nlohmann::json::array({3, 256, 256, 2, 256, 256, 10});
+  std::vector<int64_t> out;
+  for (const nlohmann::json& size : sizes.is_array() ? sizes : nlohmann::json::array())
+    out.push_back(size.is_number_integer() ? size.get<int64_t>() : 0);
+  const bool per_cell = v.positions == EncoderPositions::kPerCell;
+  if (out.empty() || (per_cell && out.size() < 3) ||
+      std::any_of(out.begin(), out.end(), [](int64_t n) { return n <= 0; }))
+    throw Error(
+        ErrorKind::kCorrupt,
+        fmt::format("'{}': type_vocab_sizes must list positive table sizes{}, not {}", c.origin(),
+                    per_cell ? " (at least the column and row ids')" : "", sizes.dump()));
+  return out;
+}
+
 EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   const EncoderConfigDefaults& d = v.defaults;
   const bool distil = v.layout == EncoderLayout::kDistilBert;
@@ -613,7 +737,10 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   s.vocab = c.Int("vocab_size", d.vocab_size);
   s.hidden = SizeKey(c, v, "hidden_size", "dim", d.hidden_size);
   s.layers = SizeKey(c, v, "num_hidden_layers", "n_layers", d.num_hidden_layers);
-  s.heads = SizeKey(c, v, "num_attention_heads", "n_heads", d.num_attention_heads);
+  // FNet has no attention and no num_attention_heads.
+  s.heads = v.layout == EncoderLayout::kFnet
+                ? 1
+                : SizeKey(c, v, "num_attention_heads", "n_heads", d.num_attention_heads);
   s.intermediate = distil                      ? c.Int("hidden_dim", d.intermediate_size)
                    : v.intermediate_factor > 0 ? v.intermediate_factor * s.hidden
                                                : c.Int("intermediate_size", d.intermediate_size);
@@ -708,15 +835,45 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   return s;
 }
 
+namespace {
+
+// The width of last_hidden_state: AltCLIP's project_dim, hidden_size elsewhere.
+int64_t OutputWidth(const HfConfig& c, const EncoderVariant& v, const EncoderShape& s) {
+  if (v.layout != EncoderLayout::kAltClip) return s.hidden;
+  const int64_t width = c.Int("project_dim", 768);
+  if (width <= 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': project_dim is {}; it must be positive", c.origin(), width));
+  return width;
+}
+
+// AltCLIPTextModel's outputs from the normed hidden states h: the transformation to project_dim
+// and its first token.
+EncoderOutputs AltClipProjection(GraphBuilder& g, int64_t hidden, int64_t width,
+                                 const std::string& h, const EncoderOutputs& names) {
+  const std::string projected = ApplyLinear(g, h, FetchLinear(g, "transformation", hidden, width));
+  const std::string first =
+      g.Node("Gather", {projected, g.ConstInt64({0})}, {{"axis", int64_t{1}}});
+  EncoderOutputs out;
+  out.last_hidden_state = names.last_hidden_state.empty()
+                              ? projected
+                              : g.Node("Identity", {projected}, {}, names.last_hidden_state);
+  out.pooler_output = g.Node("Squeeze", {first, g.ConstInt64({1})}, {}, names.pooler_output);
+  return out;
+}
+
+}  // namespace
+
 EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& v, GraphBuilder& g,
                               const EncoderInputs& in, const EncoderOutputs& names) {
   const EncoderShape s = ReadEncoderShape(config, v);
+  const std::vector<int64_t> table_types = TableTokenTypeSizes(config, v);
   const bool fused = UsesFusedLayers(g, v);
   if (fused && in.attention_mask != "attention_mask")
     throw Error(ErrorKind::kInternal,
                 fmt::format("the fused encoder reads the graph input 'attention_mask', not '{}'",
                             in.attention_mask));
-  std::string h = Embeddings(g, s, v, in);
+  std::string h = Embeddings(g, s, v, in, table_types);
   AttentionInputs a;
   if (Spec(v.layout).mask_hidden) {
     a.hidden_mask =
@@ -727,7 +884,10 @@ EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& v, G
   }
   a.fused = fused;
   a.lang_ids = in.lang_ids;
-  a.mask = fused ? FusedAttentionMask(g) : AdditiveAttentionMask(g, in.attention_mask);
+  if (v.layout == EncoderLayout::kFnet)
+    a.fourier = FourierMatricesFor(g, in.input_ids, s.hidden);
+  else
+    a.mask = fused ? FusedAttentionMask(g) : AdditiveAttentionMask(g, in.attention_mask);
   if (v.positions == EncoderPositions::kRotaryTable) {
     const int64_t head_dim = s.hidden / s.heads;
     const std::string table = g.Weight("encoder.embed_positions.weight",
@@ -743,6 +903,8 @@ EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& v, G
   h = Layers(g, s, v, h, a);
   const LayoutSpec& spec = Spec(v.layout);
   if (*spec.final_norm != '\0') h = ApplyNorm(g, h, FetchNorm(g, spec.final_norm, s.hidden), s.eps);
+  if (v.layout == EncoderLayout::kAltClip)
+    return AltClipProjection(g, s.hidden, OutputWidth(config, v, s), h, names);
   EncoderOutputs out;
   out.last_hidden_state =
       names.last_hidden_state.empty() ? h : g.Node("Identity", {h}, {}, names.last_hidden_state);
@@ -750,6 +912,10 @@ EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& v, G
   // Pooler: dense + tanh on the first token.
   const std::string first = g.Node("Gather", {h, g.ConstInt64({0})}, {{"axis", int64_t{1}}});
   const std::string first2d = g.Node("Squeeze", {first, g.ConstInt64({1})});
+  if (*spec.pooler == '\0') {  // DPR: the first token's state itself
+    out.pooler_output = g.Node("Identity", {first2d}, {}, names.pooler_output);
+    return out;
+  }
   out.pooler_output =
       g.Node("Tanh", {ApplyLinear(g, first2d, FetchLinear(g, spec.pooler, s.hidden, s.hidden))}, {},
              names.pooler_output);
@@ -760,8 +926,13 @@ void BuildEncoder(const HfConfig& config, const EncoderVariant& v, GraphBuilder&
   const EncoderShape s = ReadEncoderShape(config, v);
   const std::vector<Dim> tokens = {std::string("batch"), std::string("sequence")};
   g.Input("input_ids", onnx::TensorProto::INT64, tokens);
-  g.Input("attention_mask", onnx::TensorProto::INT64, tokens);
-  if (v.token_types) g.Input("token_type_ids", onnx::TensorProto::INT64, tokens);
+  if (v.layout != EncoderLayout::kFnet) g.Input("attention_mask", onnx::TensorProto::INT64, tokens);
+  if (v.layout == EncoderLayout::kTapas)
+    g.Input("token_type_ids", onnx::TensorProto::INT64,
+            {std::string("batch"), std::string("sequence"),
+             static_cast<int64_t>(TableTokenTypeSizes(config, v).size())});
+  else if (v.token_types)
+    g.Input("token_type_ids", onnx::TensorProto::INT64, tokens);
   if (v.shape_pronunciation) {
     g.Input("input_shape_ids", onnx::TensorProto::INT64, tokens);
     g.Input("input_pronunciation_ids", onnx::TensorProto::INT64, tokens);
@@ -772,10 +943,11 @@ void BuildEncoder(const HfConfig& config, const EncoderVariant& v, GraphBuilder&
 
   const EncoderOutputs out = BuildEncoderOn(config, v, g, EncoderInputs{},
                                             {"last_hidden_state", v.pooler ? "pooler_output" : ""});
+  const int64_t width = OutputWidth(config, v, s);
   g.Output(out.last_hidden_state, onnx::TensorProto::FLOAT,
-           {std::string("batch"), std::string("sequence"), s.hidden});
+           {std::string("batch"), std::string("sequence"), width});
   if (v.pooler)
-    g.Output(out.pooler_output, onnx::TensorProto::FLOAT, {std::string("batch"), s.hidden});
+    g.Output(out.pooler_output, onnx::TensorProto::FLOAT, {std::string("batch"), width});
 }
 
 }  // namespace ipfs_accel::models

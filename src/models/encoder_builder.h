@@ -38,6 +38,22 @@ enum class EncoderLayout {
   // grouped 1x1 convolutions (Conv1d weights [out, in / groups, 1]; *_groups keys), its layer
   // LayerNorms at eps 1e-12 whatever the config says
   kSqueezeBert,
+  // FNet: BERT's post-norm layer with attention replaced by the real part of the 2-D DFT over
+  // (sequence, hidden), normed as fourier.output.LayerNorm; no attention mask (FNetModel takes
+  // none)
+  kFnet,
+  // FLAVA's text model: ViT's pre-norm layer names (attention.attention.query, ...,
+  // layernorm_before/after) on BERT's embeddings, a final layernorm
+  kFlava,
+  // TAPAS: BERT's names with one token-type table per column of token_type_ids [batch, sequence,
+  // len(type_vocab_sizes)], embeddings.token_type_embeddings_N of type_vocab_sizes[N] rows
+  kTapas,
+  // AltCLIP's text model: XLM-RoBERTa under roberta.* without its pooler, then pre_LN and the
+  // transformation to project_dim; last_hidden_state is that projection, pooler_output its first
+  // token
+  kAltClip,
+  // DPR's encoders: BERT's names; pooler_output is the first token's hidden state, no dense
+  kDpr,
 };
 
 enum class EncoderPositions {
@@ -46,6 +62,10 @@ enum class EncoderPositions {
   // RoFormer: no position embeddings; q and k (and v with rotary_value) rotated pairwise by the
   // sinusoidal table encoder.embed_positions [max_position_embeddings, head_dim]
   kRotaryTable,
+  // TAPAS' reset_position_index_per_cell: each token's index minus the first index of its table
+  // cell (the tokens sharing its column and row ids, token types 1 and 2), at most
+  // max_position_embeddings - 1
+  kPerCell,
 };
 
 // Embeddings of embedding_size, projected to hidden_size before the layers.
@@ -53,6 +73,7 @@ enum class EmbeddingProjection {
   kNone,             // embeddings are hidden_size wide
   kWhenSizesDiffer,  // ELECTRA: "embeddings_project" only when embedding_size != hidden_size
   kAlways,           // ALBERT: "encoder.embedding_hidden_mapping_in"
+  kAfterNorm,        // FNet: "embeddings.projection", hidden to hidden after the LayerNorm
 };
 
 // A HF config class's keys and defaults (for keys a config.json leaves out).
@@ -139,6 +160,11 @@ struct EncoderShape {
 // Throws core::Error: kCorrupt (sizes that do not fit together), kUnsupported (options this
 // builder lacks: relative positions, decoder use).
 EncoderShape ReadEncoderShape(const HfConfig& config, const EncoderVariant& variant);
+
+// TAPAS' token-type table sizes (type_vocab_sizes, HF's default [3, 256, 256, 2, 256, 256, 10]);
+// empty for the other layouts. Throws core::Error(kCorrupt) for a size that is not positive, or
+// fewer than three tables under per-cell positions.
+std::vector<int64_t> TableTokenTypeSizes(const HfConfig& config, const EncoderVariant& variant);
 
 // One layer's initializer names, whichever layout they come from. Linear weights are stored
 // [in, out] for MatMul.

@@ -2,7 +2,9 @@
 // forward passes written here from the HF modeling code, with no HF fixture: Megatron-BERT's
 // pre-norm layers, RoFormer's pairwise rotary positions, MPNet's relative position bias and
 // padding-offset positions, XLM's padding-masked hidden states with token types from the word
-// table, X-MOD's per-sample language adapters, SqueezeBERT's grouped convolutions, and
+// table, X-MOD's per-sample language adapters, SqueezeBERT's grouped convolutions, FNet's
+// Fourier mixing, TAPAS' token-type tables and per-cell positions, AltCLIP's projected text
+// states, and
 // ModernBERT's alternating global and windowed rotary attention (BuildModernBert). Each builds
 // its graph with BuildEncoder from pieces over a seeded checkpoint.
 
@@ -80,7 +82,9 @@ std::map<std::string, core::Tensor> RunPieces(const TempDir& dir, const nlohmann
   proto.SerializeToString(&model.onnx_bytes);
   auto session = runtime::OpenOnnxRuntimeSession(model, runtime::SessionOptions{});
   inputs["input_ids"] = Int64Tensor({in.batch, in.seq}, in.ids);
-  inputs["attention_mask"] = Int64Tensor({in.batch, in.seq}, in.mask);
+  bool has_mask = false;  // FNet's graph takes none
+  for (const auto& input : proto.graph().input()) has_mask |= input.name() == "attention_mask";
+  if (has_mask) inputs["attention_mask"] = Int64Tensor({in.batch, in.seq}, in.mask);
   if (token_types) inputs["token_type_ids"] = Int64Tensor({in.batch, in.seq}, in.types);
   return session->Run(inputs);
 }
@@ -169,6 +173,27 @@ Vec PostNormLayer(const Checkpoint& w, const LayerNames& n, const Vec& x, int64_
                                    kHidden, kEps);
   return testing::LayerNorm(w, n.output_norm, Add(FeedForward(w, n, a, s, act), a), s, kHidden,
                             kEps);
+}
+
+// BERT's embedding tables (two token types) and their LayerNorm.
+void AddBertEmbeddings(Checkpoint& w) {
+  w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
+  w.Add("embeddings.position_embeddings.weight", {kPositions, kHidden}, 0.5);
+  w.Add("embeddings.token_type_embeddings.weight", {2, kHidden}, 0.5);
+  w.Norm("embeddings.LayerNorm", kHidden);
+}
+
+// BERT's embeddings of batch row r: LayerNorm(word + token type + position 0..seq-1).
+Vec BertEmbeddings(const Checkpoint& w, const Batch& in, int64_t r, double eps) {
+  std::vector<int64_t> positions(in.seq);
+  for (int64_t i = 0; i < in.seq; ++i) positions[i] = i;
+  return testing::LayerNorm(
+      w, "embeddings.LayerNorm",
+      Add(Add(Rows(w, "embeddings.word_embeddings.weight", RowOf(in.ids, r, in.seq), kHidden),
+              Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, in.seq),
+                   kHidden)),
+          Rows(w, "embeddings.position_embeddings.weight", positions, kHidden)),
+      in.seq, kHidden, eps);
 }
 
 void ExpectClose(const core::Tensor& got, const Vec& want, int64_t row, const char* what) {
@@ -385,10 +410,7 @@ TEST(EncoderPiecesRun, XlmMasksHiddenStatesAndLooksTokenTypesUpAsWords) {
 
 TEST(EncoderPiecesRun, XmodRunsEachSamplesLanguageAdapterAfterTheFfn) {
   Checkpoint w(15);
-  w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
-  w.Add("embeddings.position_embeddings.weight", {kPositions, kHidden}, 0.5);
-  w.Add("embeddings.token_type_embeddings.weight", {2, kHidden}, 0.5);
-  w.Norm("embeddings.LayerNorm", kHidden);
+  AddBertEmbeddings(w);
   const std::vector<std::string> languages = {"en_XX", "de_DE"};
   const int64_t bottleneck = kHidden / 2;
   for (int64_t l = 0; l < kLayers; ++l) {
@@ -442,10 +464,7 @@ TEST(EncoderPiecesRun, XmodRunsEachSamplesLanguageAdapterAfterTheFfn) {
 
 TEST(EncoderPiecesRun, SqueezeBertGroupsItsConvolutionsChannelWise) {
   Checkpoint w(16);
-  w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
-  w.Add("embeddings.position_embeddings.weight", {kPositions, kHidden}, 0.5);
-  w.Add("embeddings.token_type_embeddings.weight", {2, kHidden}, 0.5);
-  w.Norm("embeddings.LayerNorm", kHidden);
+  AddBertEmbeddings(w);
   // (module, in, out, groups) of one layer, as SqueezeBertModule builds them from the config
   struct Conv {
     std::string name;
@@ -498,15 +517,7 @@ TEST(EncoderPiecesRun, SqueezeBertGroupsItsConvolutionsChannelWise) {
     return y;
   };
   for (int64_t r = 0; r < in.batch; ++r) {
-    std::vector<int64_t> positions(in.seq);
-    for (int64_t i = 0; i < in.seq; ++i) positions[i] = i;
-    Vec x = testing::LayerNorm(
-        w, "embeddings.LayerNorm",
-        Add(Add(Rows(w, "embeddings.word_embeddings.weight", RowOf(in.ids, r, in.seq), kHidden),
-                Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, in.seq),
-                     kHidden)),
-            Rows(w, "embeddings.position_embeddings.weight", positions, kHidden)),
-        in.seq, kHidden, 1e-5);
+    Vec x = BertEmbeddings(w, in, r, 1e-5);
     const auto allowed = Allowed(RowOf(in.mask, r, in.seq));
     for (int64_t l = 0; l < kLayers; ++l) {
       const std::vector<Conv> c = convs(l);
@@ -520,6 +531,151 @@ TEST(EncoderPiecesRun, SqueezeBertGroupsItsConvolutionsChannelWise) {
                              in.seq, kHidden, 1e-12);
     }
     ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
+  }
+}
+
+// Re(fft2(x)) of one row x [s, h], straight from the DFT's definition.
+Vec FourierReal(const Vec& x, int64_t s, int64_t h) {
+  Vec y(static_cast<size_t>(s * h));
+  for (int64_t n = 0; n < s; ++n)
+    for (int64_t k = 0; k < h; ++k)
+      for (int64_t i = 0; i < s; ++i)
+        for (int64_t j = 0; j < h; ++j)
+          y[n * h + k] +=
+              x[i * h + j] *
+              std::cos(2 * M_PI *
+                       (static_cast<double>(n * i) / s + static_cast<double>(k * j) / h));
+  return y;
+}
+
+TEST(EncoderPiecesRun, FnetMixesTokensByTheRealPartOfTheTwoDimensionalDft) {
+  Checkpoint w(17);
+  AddBertEmbeddings(w);
+  w.Linear("embeddings.projection", kHidden, kHidden);
+  for (int64_t l = 0; l < kLayers; ++l) {
+    const std::string p = fmt::format("encoder.layer.{}.", l);
+    w.Norm(p + "fourier.output.LayerNorm", kHidden);
+    w.Linear(p + "intermediate.dense", kHidden, kInter);
+    w.Linear(p + "output.dense", kInter, kHidden);
+    w.Norm(p + "output.LayerNorm", kHidden);
+  }
+  w.Linear("pooler.dense", kHidden, kHidden);
+  TempDir dir;
+  nlohmann::json config = Config("fnet");
+  config.erase("num_attention_heads");  // FNetConfig has none
+  w.Save(dir, config);
+  const Batch in;  // its mask is not an input: FNet mixes padding too
+  const auto got =
+      RunPieces(dir, config, {{"layout", "fnet"}, {"projection", "after_norm"}}, in, true);
+
+  for (int64_t r = 0; r < in.batch; ++r) {
+    Vec x = BertEmbeddings(w, in, r, kEps);
+    x = testing::Linear(w, "embeddings.projection", x, in.seq, kHidden, kHidden);
+    for (int64_t l = 0; l < kLayers; ++l) {
+      const std::string p = fmt::format("encoder.layer.{}.", l);
+      const Vec a =
+          testing::LayerNorm(w, p + "fourier.output.LayerNorm",
+                             Add(FourierReal(x, in.seq, kHidden), x), in.seq, kHidden, kEps);
+      const Vec f = testing::Linear(
+          w, p + "output.dense",
+          testing::Act(testing::Linear(w, p + "intermediate.dense", a, in.seq, kHidden, kInter),
+                       "gelu"),
+          in.seq, kInter, kHidden);
+      x = testing::LayerNorm(w, p + "output.LayerNorm", Add(f, a), in.seq, kHidden, kEps);
+    }
+    ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
+  }
+}
+
+TEST(EncoderPiecesRun, TapasAddsATablePerTokenTypeColumnAndCountsPositionsWithinEachCell) {
+  const std::vector<int64_t> sizes = {2, 3, 3};  // segment, column, row
+  Checkpoint w(18);
+  w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
+  w.Add("embeddings.position_embeddings.weight", {kPositions, kHidden}, 0.5);
+  for (size_t i = 0; i < sizes.size(); ++i)
+    w.Add(fmt::format("embeddings.token_type_embeddings_{}.weight", i), {sizes[i], kHidden}, 0.5);
+  w.Norm("embeddings.LayerNorm", kHidden);
+  for (int64_t l = 0; l < kLayers; ++l) AddLayer(w, BertNames(l));
+  w.Linear("pooler.dense", kHidden, kHidden);
+  TempDir dir;
+  nlohmann::json config = Config("tapas");
+  config["type_vocab_sizes"] = sizes;
+  w.Save(dir, config);
+  Batch in;
+  in.batch = 1;
+  in.seq = 6;
+  in.ids = {4, 9, 5, 7, 3, 11};
+  in.mask = {1, 1, 1, 1, 1, 1};
+  // Per token (segment, column, row): the question's two tokens, then cells (1, 1) and (2, 1),
+  // cell (1, 1) resumed by the last token.
+  const std::vector<std::vector<int64_t>> types = {{0, 0, 0}, {0, 0, 0}, {1, 1, 1},
+                                                   {1, 1, 1}, {1, 2, 1}, {1, 1, 1}};
+  std::vector<int64_t> flat;
+  for (const auto& t : types) flat.insert(flat.end(), t.begin(), t.end());
+  const auto got = RunPieces(dir, config, {{"layout", "tapas"}, {"positions", "per_cell"}}, in,
+                             false, {{"token_type_ids", Int64Tensor({1, 6, 3}, flat)}});
+
+  const std::vector<int64_t> positions = {0, 1, 0, 1, 0, 3};  // index minus its cell's first
+  Vec x = Add(Rows(w, "embeddings.word_embeddings.weight", in.ids, kHidden),
+              Rows(w, "embeddings.position_embeddings.weight", positions, kHidden));
+  for (size_t c = 0; c < sizes.size(); ++c) {
+    std::vector<int64_t> column;
+    for (const auto& t : types) column.push_back(t[c]);
+    x = Add(x,
+            Rows(w, fmt::format("embeddings.token_type_embeddings_{}.weight", c), column, kHidden));
+  }
+  x = testing::LayerNorm(w, "embeddings.LayerNorm", x, in.seq, kHidden, kEps);
+  const auto allowed = Allowed(in.mask);
+  for (int64_t l = 0; l < kLayers; ++l)
+    x = PostNormLayer(w, BertNames(l), x, in.seq, allowed, "gelu");
+  ExpectClose(got.at("last_hidden_state"), x, 0, "last_hidden_state");
+}
+
+TEST(EncoderPiecesRun, AltClipProjectsTheNormedRobertaStatesAndPoolsTheFirstProjectedToken) {
+  constexpr int64_t kProject = 6;
+  auto bert = [](int64_t l) {  // BERT's names under roberta.
+    LayerNames n = BertNames(l);
+    for (std::string* m :
+         {&n.q, &n.k, &n.v, &n.o, &n.attention_norm, &n.ffn_in, &n.ffn_out, &n.output_norm})
+      *m = "roberta." + *m;
+    return n;
+  };
+  Checkpoint w(19);
+  w.Add("roberta.embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
+  w.Add("roberta.embeddings.position_embeddings.weight", {kPositions, kHidden}, 0.5);
+  w.Add("roberta.embeddings.token_type_embeddings.weight", {1, kHidden}, 0.5);
+  w.Norm("roberta.embeddings.LayerNorm", kHidden);
+  for (int64_t l = 0; l < kLayers; ++l) AddLayer(w, bert(l));
+  w.Norm("pre_LN", kHidden);
+  w.Linear("transformation", kHidden, kProject);
+  TempDir dir;
+  nlohmann::json config = Config("altclip_text_model");
+  config.update({{"project_dim", kProject}, {"type_vocab_size", 1}});
+  w.Save(dir, config);
+  const Batch in;
+  const auto got = RunPieces(
+      dir, config, {{"layout", "altclip"}, {"positions", "after_padding"}, {"pooler", true}}, in,
+      false, {{"token_type_ids", Int64Tensor({in.batch, in.seq}, std::vector<int64_t>(10, 0))}});
+
+  for (int64_t r = 0; r < in.batch; ++r) {
+    const std::vector<int64_t> ids = RowOf(in.ids, r, in.seq);
+    std::vector<int64_t> positions, types(in.seq, 0);
+    int64_t count = 0;  // RoBERTa's: non-pad tokens count up from pad + 1, pads get pad (1)
+    for (int64_t id : ids) positions.push_back(id == 1 ? 1 : 1 + ++count);
+    Vec x = testing::LayerNorm(
+        w, "roberta.embeddings.LayerNorm",
+        Add(Add(Rows(w, "roberta.embeddings.word_embeddings.weight", ids, kHidden),
+                Rows(w, "roberta.embeddings.token_type_embeddings.weight", types, kHidden)),
+            Rows(w, "roberta.embeddings.position_embeddings.weight", positions, kHidden)),
+        in.seq, kHidden, kEps);
+    const auto allowed = Allowed(RowOf(in.mask, r, in.seq));
+    for (int64_t l = 0; l < kLayers; ++l) x = PostNormLayer(w, bert(l), x, in.seq, allowed, "gelu");
+    const Vec projected = testing::Linear(w, "transformation",
+                                          testing::LayerNorm(w, "pre_LN", x, in.seq, kHidden, kEps),
+                                          in.seq, kHidden, kProject);
+    ExpectClose(got.at("last_hidden_state"), projected, r, "last_hidden_state");
+    ExpectClose(got.at("pooler_output"), Vec(projected.begin(), projected.begin() + kProject), r,
+                "pooler_output");
   }
 }
 

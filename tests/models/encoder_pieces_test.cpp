@@ -160,6 +160,50 @@ TEST(EncoderPieces, InputPiecesAddTheirInputs) {
   EXPECT_TRUE(HasWeight(roc, "embeddings.map_inputs_layer.weight"));
 }
 
+TEST(EncoderPieces, FlavaFnetTapasAltClipAndDprNameTheirWeightsAsTheirModels) {
+  const onnx::GraphProto flava = Build({{"layout", "flava"}}, TinyConfig("flava_text_model"));
+  EXPECT_TRUE(HasWeight(flava, "encoder.layer.1.attention.attention.query.weight"));
+  EXPECT_TRUE(HasWeight(flava, "encoder.layer.1.layernorm_before.weight"));
+  EXPECT_TRUE(HasWeight(flava, "layernorm.bias"));  // after the encoder
+
+  nlohmann::json config = TinyConfig("fnet");
+  config.erase("num_attention_heads");
+  const onnx::GraphProto fnet = Build({{"layout", "fnet"}, {"projection", "after_norm"}}, config);
+  EXPECT_TRUE(HasWeight(fnet, "encoder.layer.0.fourier.output.LayerNorm.weight"));
+  EXPECT_TRUE(HasWeight(fnet, "embeddings.projection.weight"));
+  EXPECT_FALSE(HasWeight(fnet, "encoder.layer.0.attention.self.query.weight"));
+  EXPECT_THAT(InputNames(fnet), ElementsAre("input_ids", "token_type_ids"));  // no mask
+
+  config = TinyConfig("tapas");
+  config["type_vocab_sizes"] = {3, 5, 5, 2};
+  const onnx::GraphProto tapas = Build({{"layout", "tapas"}, {"positions", "per_cell"}}, config);
+  EXPECT_TRUE(HasWeight(tapas, "embeddings.token_type_embeddings_3.weight"));
+  EXPECT_FALSE(HasWeight(tapas, "embeddings.token_type_embeddings.weight"));
+  EXPECT_EQ(tapas.input(2).type().tensor_type().shape().dim(2).dim_value(), 4);
+  config["type_vocab_sizes"] = {3, 5};  // no row ids to find the cells by
+  EXPECT_EQ(CatchError([&] {
+              Build({{"layout", "tapas"}, {"positions", "per_cell"}}, config);
+            }).kind(),
+            ErrorKind::kCorrupt);
+  EXPECT_EQ(CatchError([&] {
+              EncoderVariantFromPieces("x", {{"positions", "per_cell"}}, "x");
+            }).kind(),
+            ErrorKind::kCorrupt);
+
+  config = TinyConfig("altclip_text_model");
+  config["project_dim"] = 12;
+  const onnx::GraphProto altclip =
+      Build({{"layout", "altclip"}, {"positions", "after_padding"}, {"pooler", true}}, config);
+  EXPECT_TRUE(HasWeight(altclip, "roberta.encoder.layer.0.attention.self.query.weight"));
+  EXPECT_TRUE(HasWeight(altclip, "pre_LN.weight"));
+  EXPECT_TRUE(HasWeight(altclip, "transformation.weight"));
+  EXPECT_EQ(altclip.output(1).type().tensor_type().shape().dim(1).dim_value(), 12);
+
+  const onnx::GraphProto dpr = Build({{"layout", "dpr"}, {"pooler", true}}, TinyConfig("dpr"));
+  EXPECT_FALSE(HasWeight(dpr, "pooler.dense.weight"));  // the first token's state itself
+  EXPECT_EQ(dpr.output(1).name(), "pooler_output");
+}
+
 TEST(EncoderPieces, XmodWithoutLanguagesIsCorrupt) {
   nlohmann::json config = TinyConfig("xmod");
   config["languages"] = nlohmann::json::array();
