@@ -139,7 +139,16 @@ BlockSpec ReadBlockSpec(const HfConfig& c) {
   b.rope_on_sliding_only =
       PieceEnum<bool>(c, "rope_layers", "all", {{"all", false}, {"sliding", true}});
   b.last_layer_o_bias = c.PieceBool("last_layer_o_bias", false);
+  b.patch_embedding = c.PieceString("patch_embedding", "");
+  if (!b.patch_embedding.empty())
+    b.patch_features = c.Int("patch_size") * c.Int("patch_size") * c.Int("num_channels");
   return b;
+}
+
+void BlockUnusedPatchEmbedding(GraphBuilder& g, const BlockSpec& b, int64_t hidden) {
+  if (b.patch_embedding.empty()) return;
+  g.UnusedWeight(b.patch_embedding + ".weight", {hidden, b.patch_features}, WeightInit::kNormal);
+  g.UnusedWeight(b.patch_embedding + ".bias", {hidden}, WeightInit::kZeros);
 }
 
 std::string BlockLayerPrefix(const BlockSpec& b, int layer) {

@@ -67,6 +67,10 @@ struct BlockSpec {
   double softmax_scale = 0;           // MPT: the scores' factor when set, instead of `scaling`
   bool rope_on_sliding_only = false;  // Cohere2: full-attention layers have no rotary
   bool last_layer_o_bias = false;     // GPT-NeoX-Japanese: a bias after the last layer's dense
+  // Fuyu: a Linear from image patches (patch_features = patch_size^2 x num_channels) to hidden;
+  // empty for none. Text-only input never uses it, but it is a parameter of the model.
+  std::string patch_embedding;
+  int64_t patch_features = 0;
 };
 
 // Reads the pieces of a config resolved by a "blocks" template. Throws core::Error(kCorrupt)
@@ -79,6 +83,10 @@ struct BlockDims {
   bool qkv_bias = false, o_bias = false, mlp_bias = false;
   std::string act;
 };
+
+// Fuyu's patch projection (`patch_embedding`), fetched and counted; no-op when the spec has none.
+// The graph takes no image patches: with text-only input HF's forward never reads it.
+void BlockUnusedPatchEmbedding(GraphBuilder& g, const BlockSpec& b, int64_t hidden);
 
 // "{}" in the layer pattern replaced by `layer`.
 std::string BlockLayerPrefix(const BlockSpec& b, int layer);

@@ -18,8 +18,8 @@
 #include "ipfs_accel/models/templates.h"
 #include "mla.h"
 #include "moe.h"
-#include "piece_object.h"
 #include "piece_enum.h"
+#include "piece_object.h"
 #include "rotary.h"
 #include "sinusoid_graph.h"
 
@@ -1496,6 +1496,7 @@ std::string Blocks(GraphBuilder& g, const DecoderShape& s, const DecoderContext&
   const DecoderContext ctx = WithAlibi(g, s, base);
   std::string table;
   std::string h = Embedding(g, s, b.names.embed + ".weight", s.hidden, &table);
+  BlockUnusedPatchEmbedding(g, b, s.hidden);
   if (s.scale_embeddings)
     h = g.Node("Mul",
                {h, g.ConstFloat(static_cast<float>(std::sqrt(static_cast<double>(s.hidden))))});

@@ -133,7 +133,11 @@ INSTANTIATE_TEST_SUITE_P(
         NamesCase{"jais2",
                   {"layers.0.mlp.up_proj.bias", "layers.0.input_layernorm.bias"},
                   {"layers.0.mlp.gate_proj.weight"}},
-        NamesCase{"imagegpt", {"h.0.ln_1.weight", "lm_head.weight"}, {"h.0.ln_1.bias"}}),
+        NamesCase{"imagegpt", {"h.0.ln_1.weight", "lm_head.weight"}, {"h.0.ln_1.bias"}},
+        NamesCase{"fuyu",
+                  {"vision_embed_tokens.weight", "vision_embed_tokens.bias",
+                   "layers.0.self_attn.query_key_value.weight", "lm_head.weight"},
+                  {}}),
     [](const auto& info) {
       std::string name = info.param.model_type;
       for (char& ch : name)
@@ -153,6 +157,26 @@ TEST(DecoderBlocksTest, MultiQueryProjectsOneKeyAndOneValueHead) {
     const int64_t multi_head = CountParameters(HfConfig(config, type));
     EXPECT_EQ(multi_head - multi_query, layers * 2 * (hidden - head_dim) * (hidden + bias)) << type;
   }
+}
+
+// Fuyu is Persimmon plus a patch projection that text-only input never reads: counted (HF's
+// parameter), fetched (a checkpoint has it), but not an initializer of the graph.
+TEST(DecoderBlocksTest, FuyuCountsItsPatchProjectionButLeavesItOutOfTheGraph) {
+  json config = TinyConfig(*FindTemplate("fuyu")).json();
+  const int64_t hidden = config["hidden_size"], patch = config["patch_size"];
+  const int64_t channels = config["num_channels"];
+  const int64_t fuyu = CountParameters(HfConfig(config, "fuyu"));
+  config["model_type"] = "persimmon";
+  const int64_t persimmon = CountParameters(HfConfig(config, "persimmon"));
+  EXPECT_EQ(fuyu - persimmon, hidden * patch * patch * channels + hidden);
+
+  onnx::GraphProto graph;
+  ShapeOnlyWeights weights;
+  GraphBuilder g(&graph, &weights);
+  FindArchitecture("fuyu", "test")
+      .build(HfConfig(TinyConfig(*FindTemplate("fuyu")).json(), "fuyu"), g);
+  for (const onnx::TensorProto& t : graph.initializer())
+    EXPECT_THAT(t.name(), ::testing::Not(HasSubstr("vision_embed_tokens")));
 }
 
 TEST(DecoderBlocksTest, AlibiSlopesAreEachFamilys) {
