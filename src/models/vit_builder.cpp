@@ -61,17 +61,18 @@ PreNormLayerNames Dinov2LayerNames(int64_t l) {
           p + "mlp.fc2"};
 }
 
-// InternVLVisionLayer's names: JanusVisionAttention's q/k/v_proj and projection_layer, CLIP's MLP.
+// InternVLVisionLayer's names: ViT's norms, JanusVisionAttention's q/k/v_proj and
+// projection_layer, CLIP's MLP.
 PreNormLayerNames InternVlLayerNames(int64_t l) {
-  const std::string p = fmt::format("encoder.layer.{}.", l);
-  return {p + "layernorm_before",
-          p + "attention.q_proj",
-          p + "attention.k_proj",
-          p + "attention.v_proj",
-          p + "attention.projection_layer",
-          p + "layernorm_after",
-          p + "mlp.fc1",
-          p + "mlp.fc2"};
+  PreNormLayerNames n = VitLayerNames(l);
+  const std::string attention = fmt::format("encoder.layer.{}.attention.", l);
+  n.query = attention + "q_proj";
+  n.key = attention + "k_proj";
+  n.value = attention + "v_proj";
+  n.attention_out = attention + "projection_layer";
+  n.fc1 = fmt::format("encoder.layer.{}.mlp.fc1", l);
+  n.fc2 = fmt::format("encoder.layer.{}.mlp.fc2", l);
+  return n;
 }
 
 // ----- Pieces
