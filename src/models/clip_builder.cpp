@@ -140,11 +140,97 @@ PreNormLayerShape LayerShape(int64_t hidden, int64_t heads, int64_t intermediate
           .qkv_bias = true};
 }
 
+// BLIP's self-attention on the normed x: one qkv projection whose rows are [q | k | v] over all
+// heads (BLIP-2: no bias but q_bias and v_bias, the key's zero), then self_attn.projection.
+std::string PackedQkvAttention(GraphBuilder& g, const ClipVisionShape& s, const std::string& prefix,
+                               const std::string& x) {
+  const int64_t h = s.hidden;
+  const bool blip2 = s.layout == ClipVisionShape::Layout::kBlip2;
+  std::string qkv = g.Linear(x, prefix + "qkv", h, 3 * h, /*bias=*/!blip2);
+  if (blip2 && s.qkv_bias) {
+    const std::string zeros = g.Node("ConstantOfShape", {g.ConstInt64({h})});
+    const std::string bias = g.Node("Concat",
+                                    {g.Weight(prefix + "q_bias", {h}, WeightInit::kZeros), zeros,
+                                     g.Weight(prefix + "v_bias", {h}, WeightInit::kZeros)},
+                                    {{"axis", int64_t{0}}});
+    qkv = g.Node("Add", {qkv, bias});
+  }
+  const std::vector<std::string> parts =
+      g.NodeN("Split", {qkv, g.ConstInt64({h, h, h})}, 3, {{"axis", int64_t{2}}});
+  const std::string ctx =
+      ScaledDotProductAttention(g, parts[0], parts[1], parts[2], s.heads, h / s.heads, "");
+  return g.Linear(ctx, prefix + "projection", h, h);
+}
+
+// BlipEncoder's layers from `x`: CLIP's pre-norm layer with BLIP's packed attention; returns x
+// and each layer's output.
+std::vector<std::string> BlipEncoderLayers(GraphBuilder& g, const ClipVisionShape& s,
+                                           std::string x) {
+  const PreNormLayerShape shape = LayerShape(s.hidden, s.heads, s.intermediate, s.eps, s.act);
+  std::vector<std::string> states = {x};
+  for (int64_t l = 0; l < s.layers; ++l) {
+    const std::string prefix = fmt::format("encoder.layers.{}", l);
+    const PreNormLayerNames names = ClipLayerNames(prefix);
+    const std::string normed = g.LayerNorm(x, names.norm1, s.hidden, s.eps);
+    x = g.Node("Add", {x, PackedQkvAttention(g, s, prefix + ".self_attn.", normed)});
+    x = PreNormMlpBlock(g, shape, names, x);
+    states.push_back(x);
+  }
+  return states;
+}
+
+// The tower's embeddings of `pixels` as its first layer sees them: CLIP's (class token, patches
+// without bias, positions, pre-norm), SigLIP's (patches with bias, positions) or BLIP's.
+std::string VisionEmbeddings(GraphBuilder& g, const ClipVisionShape& s, const std::string& pixels,
+                             bool clip) {
+  const bool blip = s.layout != ClipVisionShape::Layout::kClip;
+  std::string x = PatchEmbeddings(g, pixels, "embeddings.patch_embedding", s.channels, s.hidden,
+                                  s.patch_size, s.patch_size, /*bias=*/!clip || blip);
+  if (blip) {
+    x = PrependTokens(
+        g, {g.Weight("embeddings.class_embedding", {1, 1, s.hidden}, WeightInit::kNormal)}, x,
+        s.hidden);
+    return g.Node("Add", {x, g.Weight("embeddings.position_embedding",
+                                      {1, s.patches() + 1, s.hidden}, WeightInit::kNormal)});
+  }
+  const int64_t positions = s.patches() + (clip ? 1 : 0);
+  if (clip)
+    x = PrependTokens(g, {g.Weight("embeddings.class_embedding", {s.hidden}, WeightInit::kNormal)},
+                      x, s.hidden);
+  x = g.Node("Add", {x, g.Weight("embeddings.position_embedding.weight", {positions, s.hidden},
+                                 WeightInit::kNormal)});
+  if (clip) x = g.LayerNorm(x, s.pre_layernorm, s.hidden, s.eps);
+  return x;
+}
+
 // Names a tensor as a graph output.
 void Expose(GraphBuilder& g, const std::string& tensor, const std::string& name,
             const std::vector<Dim>& dims) {
   g.Node("Identity", {tensor}, {}, name);
   g.Output(name, onnx::TensorProto::FLOAT, dims);
+}
+
+// The pieces weight_prefix, post_layernorm and layout (see ClipVisionShape).
+void ReadClipVisionPieces(const HfConfig& c, bool clip, ClipVisionShape& s) {
+  using Layout = ClipVisionShape::Layout;
+  using PostNorm = ClipVisionShape::PostNorm;
+  s.weight_prefix = c.PieceString("weight_prefix", s.weight_prefix);
+  s.layout = static_cast<Layout>(
+      PieceChoice(c, "layout", "clip_vision_model", {"clip", "blip", "blip_2"}));
+  if (s.layout != Layout::kClip) {
+    s.channels = 3;  // BLIP's patch conv has in_channels=3 whatever num_channels says
+    s.qkv_bias = c.Bool("qkv_bias", true);
+  }
+  s.class_token = clip || s.layout != Layout::kClip;
+  s.post_norm = clip ? PostNorm::kClassToken : PostNorm::kAllTokens;
+  if (!c.Piece("post_layernorm").is_null())
+    s.post_norm = static_cast<PostNorm>(
+        PieceChoice(c, "post_layernorm", "clip_vision_model",
+                    {"class_token", "all_tokens", "all_tokens_then_class_token"}));
+  if (!s.class_token && s.post_norm != PostNorm::kAllTokens)
+    throw Error(
+        ErrorKind::kUnsupported,
+        fmt::format("'{}': post_layernorm on the class token of a tower without one", c.origin()));
 }
 
 }  // namespace
@@ -191,9 +277,10 @@ ClipVisionShape ReadClipVisionShape(const HfConfig& c, ClipFamily family) {
   s.patch_size = c.Int("patch_size", clip ? 32 : 16);
   s.eps = c.Double("layer_norm_eps", clip ? 1e-5 : 1e-6);
   s.act = c.String("hidden_act", clip ? "quick_gelu" : "gelu_pytorch_tanh");
-  s.use_head = !clip && c.Bool("vision_use_head", true);
+  s.use_head = !clip && c.PieceBool("attention_pooling_head", c.Bool("vision_use_head", true));
   if (PieceChoice(c, "pre_layernorm_name", "clip", {"pre_layrnorm", "pre_layernorm"}) == 1)
     s.pre_layernorm = "pre_layernorm";
+  ReadClipVisionPieces(c, clip, s);
   CheckSizes(c, s.hidden, s.heads,
              {{"num_hidden_layers", s.layers},
               {"intermediate_size", s.intermediate},
@@ -242,27 +329,32 @@ ClipTextShape ReadClipTextShape(const HfConfig& c, ClipFamily family) {
 ClipTowerOutputs BuildClipVisionTower(const HfConfig& vision_config, GraphBuilder& g,
                                       const std::string& pixel_values, ClipFamily family) {
   const ClipVisionShape s = ReadClipVisionShape(vision_config, family);
-  const bool clip = family == ClipFamily::kClip;
-  std::string x = PatchEmbeddings(g, pixel_values, "embeddings.patch_embedding", s.channels,
-                                  s.hidden, s.patch_size, s.patch_size, /*bias=*/!clip);
-  const int64_t positions = s.patches() + (clip ? 1 : 0);
-  if (clip)
-    x = PrependTokens(g, {g.Weight("embeddings.class_embedding", {s.hidden}, WeightInit::kNormal)},
-                      x, s.hidden);
-  x = g.Node("Add", {x, g.Weight("embeddings.position_embedding.weight", {positions, s.hidden},
-                                 WeightInit::kNormal)});
-  if (clip) x = g.LayerNorm(x, s.pre_layernorm, s.hidden, s.eps);
+  const std::string x = VisionEmbeddings(g, s, pixel_values, family == ClipFamily::kClip);
 
   ClipTowerOutputs out;
-  out.hidden_states = EncoderLayers(g, LayerShape(s.hidden, s.heads, s.intermediate, s.eps, s.act),
-                                    s.layers, x, "");
+  out.hidden_states =
+      s.layout == ClipVisionShape::Layout::kClip
+          ? EncoderLayers(g, LayerShape(s.hidden, s.heads, s.intermediate, s.eps, s.act), s.layers,
+                          x, "")
+          : BlipEncoderLayers(g, s, x);
   const std::string last = out.hidden_states.back();
-  if (clip) {
+  using PostNorm = ClipVisionShape::PostNorm;
+  if (s.post_norm == PostNorm::kClassToken) {
     out.last_hidden_state = last;
     out.pooled = g.LayerNorm(TokenAt(g, last, 0), "post_layernorm", s.hidden, s.eps);
-  } else {
+  } else if (s.post_norm == PostNorm::kAllTokens) {
     out.last_hidden_state = g.LayerNorm(last, "post_layernorm", s.hidden, s.eps);
     if (s.use_head) out.pooled = AttentionPoolingHead(g, s, out.last_hidden_state);
+  } else {
+    // BLIP norms its class token twice with the one post_layernorm, as HF does.
+    const std::string gamma = g.Weight("post_layernorm.weight", {s.hidden}, WeightInit::kOnes);
+    const std::string beta = g.Weight("post_layernorm.bias", {s.hidden}, WeightInit::kZeros);
+    auto norm = [&](const std::string& x) {
+      return g.Node("LayerNormalization", {x, gamma, beta},
+                    {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(s.eps)}});
+    };
+    out.last_hidden_state = norm(last);
+    out.pooled = norm(TokenAt(g, out.last_hidden_state, 0));
   }
   return out;
 }
@@ -369,9 +461,9 @@ void BuildClipVisionModel(const HfConfig& config, ClipFamily family, GraphBuilde
   const Dim batch = std::string("batch");
   g.Input("pixel_values", onnx::TensorProto::FLOAT,
           {batch, s.channels, s.image_size, s.image_size});
-  WeightScope scope(g, "vision_model.");
+  WeightScope scope(g, s.weight_prefix);
   const ClipTowerOutputs out = BuildClipVisionTower(config, g, "pixel_values", family);
-  const int64_t tokens = s.patches() + (family == ClipFamily::kClip ? 1 : 0);
+  const int64_t tokens = s.patches() + (s.class_token ? 1 : 0);
   Expose(g, out.last_hidden_state, "last_hidden_state", {batch, tokens, s.hidden});
   if (!out.pooled.empty()) Expose(g, out.pooled, "pooler_output", {batch, s.hidden});
 }

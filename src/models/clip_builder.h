@@ -44,10 +44,27 @@ struct ClipVisionShape {
   int64_t hidden, layers, heads, intermediate, channels, image_size, patch_size;
   double eps;
   std::string act;
-  bool use_head;  // SigLIP's attention-pooling head; false for CLIP
+  // SigLIP's attention-pooling head (piece attention_pooling_head, default the config's
+  // vision_use_head); false for CLIP.
+  bool use_head;
   // The LayerNorm before CLIP's encoder: "pre_layrnorm" (CLIP's spelling), or OwlViT's
   // "pre_layernorm" (piece pre_layernorm_name).
   std::string pre_layernorm = "pre_layrnorm";
+  // Piece weight_prefix: the tower's scope in a *VisionModel checkpoint ("vision_model."), ""
+  // where HF's model class is the bare transformer (Idefics3VisionTransformer, BlipVisionModel).
+  std::string weight_prefix = "vision_model.";
+  // Piece post_layernorm: where post_layernorm applies. kClassToken: to the pooled class token
+  // (CLIP); kAllTokens: to last_hidden_state, no pooled output unless SigLIP's head (SigLIP,
+  // GIT); kAllTokensThenClassToken: to last_hidden_state, and once more to its class token as
+  // the pooled output (BLIP).
+  enum class PostNorm { kClassToken, kAllTokens, kAllTokensThenClassToken } post_norm;
+  // Piece layout: kClip (the family's embeddings, q/k/v/out_proj); kBlip (BLIP: class token and
+  // positions as [1, n, hidden] parameters, a patch conv with bias, no pre-norm, one packed
+  // self_attn.qkv with bias, self_attn.projection); kBlip2 (BLIP-2: the packed qkv has no bias
+  // but self_attn.q_bias and v_bias when qkv_bias, the key's bias zero).
+  enum class Layout { kClip, kBlip, kBlip2 } layout = Layout::kClip;
+  bool qkv_bias = true;      // BLIP-2's qkv_bias
+  bool class_token = false;  // a class token before the patches (CLIP, BLIP)
   int64_t patches() const { return (image_size / patch_size) * (image_size / patch_size); }
 };
 struct ClipTextShape {

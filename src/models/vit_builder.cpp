@@ -61,6 +61,20 @@ PreNormLayerNames Dinov2LayerNames(int64_t l) {
           p + "mlp.fc2"};
 }
 
+// InternVLVisionLayer's names: ViT's norms, JanusVisionAttention's q/k/v_proj and
+// projection_layer, CLIP's MLP.
+PreNormLayerNames InternVlLayerNames(int64_t l) {
+  PreNormLayerNames n = VitLayerNames(l);
+  const std::string attention = fmt::format("encoder.layer.{}.attention.", l);
+  n.query = attention + "q_proj";
+  n.key = attention + "k_proj";
+  n.value = attention + "v_proj";
+  n.attention_out = attention + "projection_layer";
+  n.fc1 = fmt::format("encoder.layer.{}.mlp.fc1", l);
+  n.fc2 = fmt::format("encoder.layer.{}.mlp.fc2", l);
+  return n;
+}
+
 // ----- Pieces
 // -------------------------------------------------------------------------------------
 
@@ -268,6 +282,9 @@ std::string Layer(GraphBuilder& g, const VitShape& s, const VitVariant& v, int64
     if (s.layer_scale) scales = {p + "lambda_1", p + "lambda_2"};
     return ScaledLayer(g, shape, VitLayerNames(l), scales, false, x, bias);
   }
+  if (v.layer == "internvl")  // lambda_1/2 whatever layer_scale_init_value says
+    return ScaledLayer(g, shape, InternVlLayerNames(l), {p + "lambda_1", p + "lambda_2"}, false, x,
+                       "");
   return PreNormEncoderLayer(g, shape, VitLayerNames(l), x, "");
 }
 
@@ -395,7 +412,7 @@ VitVariant ReadVitVariant(const json& pieces, const HfConfig& c) {
         v.pooler_classes.push_back(name.get<std::string>());
       }
     } else if (key == "layer") {
-      v.layer = PieceChoice(value, c, key, {"vit", "dinov2", "beit"});
+      v.layer = PieceChoice(value, c, key, {"vit", "dinov2", "beit", "internvl"});
     } else if (key == "swiglu") {
       v.swiglu = PieceBool(value, c, key, false);
     } else if (key == "mid_position_embeddings") {
@@ -443,12 +460,15 @@ VitShape ReadVitShape(const HfConfig& c, const VitVariant& v) {
   CountPatches(c, v, s);
   // DINOv2 resamples its position grid (bicubic) for any image that is not square, even one of
   // the configured size; a square image of the configured size takes them as they are.
-  const bool resamples = v.layer == "dinov2" || (v.layer == "beit" && v.position_embeddings);
+  const bool resamples = v.layer == "dinov2" ||
+                         ((v.layer == "beit" || v.layer == "internvl") && v.position_embeddings);
   if (resamples && s.image_h != s.image_w)
-    throw Error(ErrorKind::kUnsupported,
-                fmt::format("'{}': image_size {}x{} is not square; {} resamples its position "
-                            "embeddings for such images, which this builder does not",
-                            origin, s.image_h, s.image_w, v.layer == "beit" ? "BEiT" : "DINOv2"));
+    throw Error(
+        ErrorKind::kUnsupported,
+        fmt::format("'{}': image_size {}x{} is not square; {} resamples its position "
+                    "embeddings for such images, which this builder does not",
+                    origin, s.image_h, s.image_w,
+                    v.layer == "dinov2" ? "DINOv2" : (v.layer == "beit" ? "BEiT" : "InternVL")));
   return s;
 }
 
@@ -495,8 +515,10 @@ void BuildVit(const HfConfig& config, const VitVariant& v, bool pooler, GraphBui
                          (v.trailing_tokens.empty() ? 0 : v.trailing_count);
   std::string x = Embeddings(g, s, v, batch, tokens);
   x = Encoder(g, s, v, x, tokens);
-  // BEiT with mean pooling has no final layernorm (an Identity): its pooler normalises.
-  if (v.pooler != "beit" || !s.mean_pooling) x = g.LayerNorm(x, "layernorm", s.hidden, s.eps);
+  // BEiT and InternVL with mean pooling have no final layernorm (an Identity): BEiT's pooler
+  // normalises, InternVL's downstream heads pool.
+  const bool identity_norm = (v.pooler == "beit" || v.layer == "internvl") && s.mean_pooling;
+  if (!identity_norm) x = g.LayerNorm(x, "layernorm", s.hidden, s.eps);
   g.Node("Identity", {x}, {}, "last_hidden_state");
   g.Output("last_hidden_state", onnx::TensorProto::FLOAT, {batch, tokens + v.registers, s.hidden});
 

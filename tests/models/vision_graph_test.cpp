@@ -416,6 +416,29 @@ TEST(VisionIoTest, VitVariantsBuildValidGraphsWithHfNames) {
               ::testing::ElementsAre("batch", "16", "16"));  // no CLS token
 }
 
+TEST(InternVlLayer, ScalesBothBranchesAndSkipsTheFinalNormWithMeanPooling) {
+  json c = TinyVit("internvl_vision");
+  const Built b = Build(c);
+  // CLS 16 + patch conv 16*3*16 + 16 + positions 17*16; per layer q/k/v 3*16*16 (no bias),
+  // projection_layer 16*16 + 16, two norms 64, fc1 16*24 + 24, fc2 24*16 + 16, lambdas 32.
+  EXPECT_EQ(b.parameters, 16 + 784 + 272 + 2 * (768 + 272 + 64 + 408 + 400 + 32));
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name :
+       {"encoder.layer.1.attention.q_proj.weight",
+        "encoder.layer.1.attention.projection_layer.bias", "encoder.layer.1.lambda_1",
+        "encoder.layer.1.lambda_2", "encoder.layer.1.mlp.fc2.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_EQ(names.count("layernorm.weight"), 0u);
+  EXPECT_THAT(Names(b.proto.graph().output()), ::testing::ElementsAre("last_hidden_state"));
+  c["use_mean_pooling"] = false;  // the final layernorm
+  EXPECT_EQ(Build(c).parameters, b.parameters + 32);
+  c["attention_bias"] = true;  // q/k/v biases, through attribute_map's qkv_bias
+  EXPECT_EQ(Build(c).parameters, b.parameters + 32 + 2 * 48);
+  ExpectValidOnnx(c);
+  c["norm_type"] = "rms_norm";
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
+}
+
 TEST(VisionCountTest, BeitRelativePositionBiasTables) {
   // A table of (2*14 - 1)^2 + 3 distances by 12 heads per layer, or one for all (shared).
   const int64_t table = ((2 * 14 - 1) * (2 * 14 - 1) + 3) * 12;
@@ -651,6 +674,59 @@ TEST(ClipTowerTest, SiglipVisionTowerWithoutHead) {
   EXPECT_TRUE(out.pooled.empty());
   EXPECT_NE(out.last_hidden_state, out.hidden_states.back());  // post_layernorm
   for (const auto& n : WeightNames(graph)) EXPECT_EQ(n.find("head."), std::string::npos) << n;
+}
+
+// Tiny vision tower config of `model_type` (hidden 16, 2 layers, 16 patches of 4x4 pixels).
+json TinyTowerOf(const std::string& model_type) {
+  json t = TinyTower(true);
+  t["model_type"] = model_type;
+  return t;
+}
+
+TEST(ClipVisionPieces, BlipPacksQkvAndNormsTheClassTokenTwiceWithOnePostLayernorm) {
+  const Built b = Build(TinyTowerOf("blip_vision_model"));
+  // Class token 16 + patch conv 16*3*16 + 16 + positions 17*16; per layer qkv 16*48 + 48,
+  // projection 16*16 + 16, two norms 64, fc1 16*24 + 24, fc2 24*16 + 16; post_layernorm 32.
+  EXPECT_EQ(b.parameters, 16 + 784 + 272 + 2 * (816 + 272 + 64 + 408 + 400) + 32);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name : {"embeddings.class_embedding", "embeddings.position_embedding",
+                           "encoder.layers.1.self_attn.qkv.bias",
+                           "encoder.layers.1.self_attn.projection.weight", "post_layernorm.bias"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_EQ(names.count("pre_layrnorm.weight"), 0u);
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "17", "16"));
+  int norms = 0;
+  for (const auto& n : b.proto.graph().node()) norms += n.op_type() == "LayerNormalization";
+  EXPECT_EQ(norms, 2 * 2 + 2);  // two per layer, post_layernorm twice
+  ExpectValidOnnx(TinyTowerOf("blip_vision_model"));
+}
+
+TEST(ClipVisionPieces, Blip2AddsQueryAndValueBiasesToABiasFreeQkv) {
+  json c = TinyTowerOf("blip_2_vision_model");
+  const Built b = Build(c);
+  EXPECT_EQ(WeightNames(b.proto.graph()).count("encoder.layers.0.self_attn.q_bias"), 1u);
+  EXPECT_EQ(WeightNames(b.proto.graph()).count("encoder.layers.0.self_attn.qkv.bias"), 0u);
+  c["qkv_bias"] = false;  // no q_bias and v_bias: 2 layers x 32 fewer
+  EXPECT_EQ(Build(c).parameters, b.parameters - 64);
+  ExpectValidOnnx(TinyTowerOf("blip_2_vision_model"));
+}
+
+TEST(ClipVisionPieces, GitNormsEveryTokenAndHasNoPooledOutput) {
+  const Built b = Build(TinyTowerOf("git_vision_model"));
+  EXPECT_THAT(Names(b.proto.graph().output()), ::testing::ElementsAre("last_hidden_state"));
+  EXPECT_EQ(b.parameters, Build(TinyTowerOf("clip_vision_model")).parameters);
+  EXPECT_EQ(WeightNames(b.proto.graph()).count("vision_model.post_layernorm.weight"), 1u);
+}
+
+TEST(ClipVisionPieces, Idefics3IsSiglipWithoutHeadOrScope) {
+  const Built b = Build(TinyTowerOf("idefics3_vision"));
+  EXPECT_THAT(Names(b.proto.graph().output()), ::testing::ElementsAre("last_hidden_state"));
+  for (const auto& n : WeightNames(b.proto.graph())) {
+    EXPECT_EQ(n.rfind("vision_model.", 0), std::string::npos) << n;
+    EXPECT_EQ(n.find("head."), std::string::npos) << n;
+  }
+  EXPECT_EQ(WeightNames(b.proto.graph()).count("embeddings.patch_embedding.bias"), 1u);
 }
 
 TEST(ClipTowerTest, TextTowerWithoutMask) {
