@@ -29,17 +29,19 @@ struct SwinShape {
   throw Error(ErrorKind::kUnsupported, fmt::format("'{}': {}", c.origin(), what));
 }
 
-// Swinv2's pretrained_window_sizes (null: zeros), one per stage; 1 would divide by zero in HF.
+// Swinv2's pretrained_window_sizes (null: zeros), one per stage at least; 1 would divide by
+// zero in HF.
 void ReadPretrainedWindows(const HfConfig& c, SwinShape& s) {
   s.pretrained_windows = std::vector<int64_t>(s.depths.size(), 0);
   if (c.Has("pretrained_window_sizes") && !c.json()["pretrained_window_sizes"].is_null())
     s.pretrained_windows = ConfigIntList(c, "pretrained_window_sizes", s.pretrained_windows);
-  if (s.pretrained_windows.size() != s.depths.size() ||
+  if (s.pretrained_windows.size() < s.depths.size() ||
       std::any_of(s.pretrained_windows.begin(), s.pretrained_windows.end(),
                   [](int64_t w) { return w < 0 || w == 1; }))
-    throw Error(ErrorKind::kCorrupt,
-                fmt::format("'{}': pretrained_window_sizes needs one size per stage, 0 or > 1",
-                            c.origin()));
+    throw Error(
+        ErrorKind::kCorrupt,
+        fmt::format("'{}': pretrained_window_sizes needs a size per stage, 0 or > 1", c.origin()));
+  s.pretrained_windows.resize(s.depths.size());  // HF ignores sizes beyond the stages
 }
 
 SwinShape ReadSwinShape(const HfConfig& c, bool swinv2) {
