@@ -12,6 +12,7 @@
 #include "mobilenet_builder.h"
 #include "poolformer_builder.h"
 #include "regnet_builder.h"
+#include "textnet_builder.h"
 #include "segformer_builder.h"
 #include "swin_builder.h"
 #include "vit_builder.h"
@@ -127,6 +128,7 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
   out.push_back(WithPieces("mobilenet_v2", {}, BuildMobileNetV2));
   out.push_back(WithPieces("regnet", {}, BuildRegNet));
   out.push_back(WithPieces("bit", {}, BuildBit));
+  out.push_back(WithPieces("textnet", {}, BuildTextNet));
   out.push_back(DualEncoder("clip", ClipFamily::kClip));
   out.push_back(DualEncoder("siglip", ClipFamily::kSiglip));
   out.push_back(TextTower("clip_text_model", ClipFamily::kClip));

@@ -194,8 +194,8 @@ TEST(VisionCountTest, VitVariantsCountAsHuggingFaceAtTheirDefaults) {
 }
 
 TEST(VisionCountTest, SwinFamilyCountsAsHuggingFaceAtItsDefaults) {
-  for (const char* type : {"swin", "donut-swin", "maskformer-swin", "swinv2", "bit", "segformer",
-                           "glpn", "pvt_v2", "poolformer", "mobilenet_v1"})
+  for (const char* type : {"swin", "donut-swin", "maskformer-swin", "swinv2", "bit", "textnet",
+                           "segformer", "glpn", "pvt_v2", "poolformer", "mobilenet_v1"})
     EXPECT_EQ(DefaultConfigParams(type), TruthParams(type)) << type;
 }
 
@@ -522,10 +522,12 @@ TEST(Swinv2Block, NormsAfterTheReductionAndShrinksTheWindowOfASmallerStage) {
   EXPECT_EQ(names.count("encoder.layers.0.blocks.0.attention.self.relative_position_bias_table"),
             0u);
   for (const auto& t : b.proto.graph().initializer()) {
-    if (t.name() == "encoder.layers.0.downsample.norm.weight")
+    if (t.name() == "encoder.layers.0.downsample.norm.weight") {
       EXPECT_EQ(t.dims(0), 16);  // 2 * dim: the norm follows the reduction
-    if (t.name() == "encoder.layers.2.blocks.0.attention.self.relative_coords_table")
+    }
+    if (t.name() == "encoder.layers.2.blocks.0.attention.self.relative_coords_table") {
       EXPECT_EQ(t.dims(0), 7 * 7);  // (2 * 4 - 1)^2 offsets of the shrunk window
+    }
   }
 }
 
@@ -590,6 +592,34 @@ TEST(BitModel, RefusesTheDynamicSamePaddingItDoesNotBuild) {
   EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
   c = TinyBit("preactivation");
   c["num_groups"] = 3;  // 16 channels do not split into 3 groups
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kCorrupt);
+}
+
+TEST(TextNetModel, SumsOnlyTheBranchesItsKernelShapesHave) {
+  // One stage: a 3 x 1 kernel (a 1 x 1 horizontal branch, no vertical one), then a 1 x 3
+  // kernel (a 1 x 1 vertical branch, no horizontal one), both 8 channels at stride 1.
+  json c = {{"model_type", "textnet"},
+            {"stem_out_channels", 8},
+            {"hidden_sizes", {8, 8}},
+            {"image_size", {10, 10}},
+            {"conv_layer_kernel_sizes", {{{3, 1}, {1, 3}}}},
+            {"conv_layer_strides", {{1, 1}}}};
+  ExpectValidOnnx(c);
+  const Built b = Build(c);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name : {"stem.conv.weight", "encoder.stages.0.stage.0.horizontal_conv.weight",
+                           "encoder.stages.0.stage.0.rbr_identity.running_var",
+                           "encoder.stages.0.stage.1.vertical_batch_norm.bias"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  for (const char* absent : {"encoder.stages.0.stage.0.vertical_conv.weight",
+                             "encoder.stages.0.stage.1.horizontal_conv.weight"})
+    EXPECT_EQ(names.count(absent), 0u) << absent;
+  // 10 px, stem stride 2: a 5 x 5 map, pooled into 2 x 2 overlapping cells (rows 0-2 and 2-4).
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "8", "5", "5"));
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "pooler_output")),
+              ::testing::ElementsAre("batch", "8", "2", "2"));
+  c["hidden_sizes"] = {16, 8};  // stem_out_channels is not hidden_sizes[0]
   EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kCorrupt);
 }
 
