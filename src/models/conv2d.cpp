@@ -46,4 +46,12 @@ std::string ConvNormAct(GraphBuilder& g, const std::string& x, const std::string
   return Activation(g, normed, act);
 }
 
+void FeatureMapOutputs(GraphBuilder& g, const std::string& x, int64_t channels, const Dim& height,
+                       const Dim& width) {
+  g.Node("Identity", {x}, {}, "last_hidden_state");
+  g.Node("GlobalAveragePool", {x}, {}, "pooler_output");
+  g.Output("last_hidden_state", onnx::TensorProto::FLOAT, {"batch", channels, height, width});
+  g.Output("pooler_output", onnx::TensorProto::FLOAT, {"batch", channels, 1, 1});
+}
+
 }  // namespace ipfs_accel::models

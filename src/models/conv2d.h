@@ -32,4 +32,10 @@ std::string Conv2d(GraphBuilder& g, const std::string& x, const std::string& pre
 std::string ConvNormAct(GraphBuilder& g, const std::string& x, const std::string& prefix,
                         Conv2dSpec spec, double eps, const std::string& act);
 
+// A convolutional backbone's outputs (RegNetModel, BitModel): last_hidden_state = x [batch,
+// channels, height, width] and pooler_output, its AdaptiveAvgPool2d((1, 1)) [batch, channels,
+// 1, 1].
+void FeatureMapOutputs(GraphBuilder& g, const std::string& x, int64_t channels, const Dim& height,
+                       const Dim& width);
+
 }  // namespace ipfs_accel::models

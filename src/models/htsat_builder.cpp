@@ -164,6 +164,83 @@ std::string WindowAttention(GraphBuilder& g, const HtsatShape& s, const std::str
   return g.Linear(ctx, "attention.output.dense", b.dim, b.dim);
 }
 
+// Swinv2SelfAttention's relative_coords_table [(2w - 1)^2, 2]: every (dh, dw) offset divided by
+// the pretrained window - 1 (else the window - 1), times 8, then sign(x) log2(|x| + 1) / 3.
+core::Tensor LogSpacedRelativeCoords(int64_t window, int64_t pretrained) {
+  const int64_t span = 2 * window - 1;
+  const int64_t divisor = pretrained > 0 ? pretrained - 1 : (window > 1 ? window - 1 : 1);
+  auto scaled = [&](int64_t offset) {
+    const float t = static_cast<float>(offset) / static_cast<float>(divisor) * 8.0f;
+    const float sign = t > 0 ? 1.0f : (t < 0 ? -1.0f : 0.0f);
+    return sign * std::log2(std::fabs(t) + 1.0f) / 3.0f;
+  };
+  std::vector<float> coords;
+  for (int64_t i = 0; i < span; ++i)
+    for (int64_t j = 0; j < span; ++j) {
+      coords.push_back(scaled(i - (window - 1)));
+      coords.push_back(scaled(j - (window - 1)));
+    }
+  return FloatTensor({span * span, 2}, coords);
+}
+
+// F.normalize over the last axis: x / max(||x||, 1e-12).
+std::string L2Normalize(GraphBuilder& g, const std::string& x) {
+  const std::string norm =
+      g.Node("ReduceL2", {x}, {{"axes", std::vector<int64_t>{-1}}, {"keepdims", int64_t{1}}});
+  return g.Node("Div", {x, g.Node("Max", {norm, g.ConstFloat(1e-12f)})});
+}
+
+// Swinv2's bias [heads, n, n]: 16 sigmoid(continuous_position_bias_mlp(coords)) per offset.
+std::string ContinuousPositionBias(GraphBuilder& g, const SwinBlockGeometry& b) {
+  constexpr int64_t kHidden = 512;  // fixed in Swinv2SelfAttention
+  const int64_t n = b.window * b.window;
+  const std::string coords =
+      g.Initializer(g.weight_prefix() + "attention.self.relative_coords_table",
+                    LogSpacedRelativeCoords(b.window, b.pretrained_window));
+  const std::string mlp = "attention.self.continuous_position_bias_mlp.";
+  std::string table = g.Node("Relu", {g.Linear(coords, mlp + "0", 2, kHidden)});
+  table = g.Linear(table, mlp + "2", kHidden, b.heads, false);
+  const std::string bias = g.Node(
+      "Transpose",
+      {g.Node("Reshape", {g.Node("Gather", {table, g.ConstInt64(RelativePositionIndex(b.window))}),
+                          g.ConstInt64({n, n, b.heads})})},
+      {{"perm", std::vector<int64_t>{2, 0, 1}}});
+  return g.Node("Mul", {g.Node("Sigmoid", {bias}), g.ConstFloat(16.0f)});
+}
+
+// Swinv2SelfAttention + output on windows [batch * windows, window^2, dim]: cosine similarity
+// times exp(min(logit_scale, log 100)) plus the continuous bias. HF adds the shift mask twice.
+std::string CosineWindowAttention(GraphBuilder& g, const HtsatShape& s, const std::string& x,
+                                  const SwinBlockGeometry& b, int64_t windows,
+                                  const std::string& mask) {
+  const int64_t n = b.window * b.window, head_dim = b.dim / b.heads;
+  const std::string split = g.ConstInt64({0, 0, b.heads, head_dim});
+  const std::vector<int64_t> perm = {0, 2, 1, 3};
+  auto heads = [&](const std::string& name, bool bias) {
+    const std::string y = g.Linear(x, "attention.self." + name, b.dim, b.dim, bias);
+    return g.Node("Transpose", {g.Node("Reshape", {y, split})}, {{"perm", perm}});
+  };
+  const std::string q = L2Normalize(g, heads("query", s.qkv_bias));
+  const std::string k = L2Normalize(g, heads("key", false));
+  const std::string v = heads("value", s.qkv_bias);
+  const std::string kt = g.Node("Transpose", {k}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
+  const std::string logit_scale =
+      g.Weight("attention.self.logit_scale", {b.heads, 1, 1}, WeightInit::kZeros);
+  const std::string scale = g.Node(
+      "Exp", {g.Node("Min", {logit_scale, g.ConstFloat(static_cast<float>(std::log(100.0)))})});
+  std::string scores = g.Node("Mul", {g.Node("MatMul", {q, kt}), scale});
+  scores = g.Node("Add", {scores, ContinuousPositionBias(g, b)});
+  if (!mask.empty()) {
+    scores = g.Node("Reshape", {scores, g.ConstInt64({-1, windows, b.heads, n, n})});
+    scores = g.Node("Add", {g.Node("Add", {scores, mask}), mask});
+    scores = g.Node("Reshape", {scores, g.ConstInt64({-1, b.heads, n, n})});
+  }
+  const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
+  std::string ctx = g.Node("Transpose", {g.Node("MatMul", {probs, v})}, {{"perm", perm}});
+  ctx = g.Node("Reshape", {ctx, g.ConstInt64({0, 0, b.dim})});
+  return g.Linear(ctx, "attention.output.dense", b.dim, b.dim);
+}
+
 // ClapAudioAFFBlock: attentional fusion of the global patches x with the local ones r.
 std::string AttentionalFusion(GraphBuilder& g, const HtsatShape& s, const std::string& x,
                               const std::string& r) {
@@ -399,23 +476,26 @@ HtsatShape ReadHtsatShape(const HfConfig& c) {
 // ClapAudioPatchMerging: 2 x 2 neighbours concatenated in HF's order (0,0) (1,0) (0,1) (1,1),
 // LayerNorm, then a bias-free linear to 2 * dim. x [batch, height * width, dim].
 std::string SwinPatchMerging(GraphBuilder& g, const std::string& x, int64_t height, int64_t width,
-                             int64_t dim) {
+                             int64_t dim, bool norm_after) {
   std::string y = g.Node("Reshape", {x, g.ConstInt64({-1, height / 2, 2, width / 2, 2, dim})});
   // [b, h/2, dh, w/2, dw, c] -> [b, h/2, w/2, dw, dh, c]: dh varies fastest in the concat.
   y = g.Node("Transpose", {y}, {{"perm", std::vector<int64_t>{0, 1, 3, 4, 2, 5}}});
   y = g.Node("Reshape", {y, g.ConstInt64({-1, (height / 2) * (width / 2), 4 * dim})});
+  if (norm_after) {
+    y = g.Linear(y, "downsample.reduction", 4 * dim, 2 * dim, false);
+    return g.LayerNorm(y, "downsample.norm", 2 * dim, kTorchNormEps);
+  }
   y = g.LayerNorm(y, "downsample.norm", 4 * dim, kTorchNormEps);
   return g.Linear(y, "downsample.reduction", 4 * dim, 2 * dim, false);
 }
 
-std::string HtsatSwinBlock(GraphBuilder& g, const HtsatShape& s, const std::string& x,
-                           const SwinBlockGeometry& b, const std::string& prefix) {
-  WeightScope scope(g, prefix);
+// The attention branch of a block on y [batch, height * width, dim]: padded to whole windows,
+// rolled back by the shift, attended per window, then put back.
+std::string ShiftedWindowAttention(GraphBuilder& g, const HtsatShape& s, std::string y,
+                                   const SwinBlockGeometry& b) {
   const int64_t ws = b.window, c = b.dim;
   const int64_t hp = (b.height + ws - 1) / ws * ws, wp = (b.width + ws - 1) / ws * ws;
   const int64_t windows = (hp / ws) * (wp / ws);
-
-  std::string y = g.LayerNorm(x, "layernorm_before", c, s.eps);
   y = g.Node("Reshape", {y, g.ConstInt64({-1, b.height, b.width, c})});
   if (hp != b.height || wp != b.width)
     y = g.Node("Pad", {y, g.ConstInt64({0, 0, 0, 0, 0, hp - b.height, wp - b.width, 0})});
@@ -428,7 +508,8 @@ std::string HtsatSwinBlock(GraphBuilder& g, const HtsatShape& s, const std::stri
   if (b.shift > 0)
     mask = g.Initializer(g.weight_prefix() + "shifted_window_mask",
                          ShiftedWindowMask(hp, wp, ws, b.shift));
-  y = WindowAttention(g, s, y, b, windows, mask);
+  y = s.swinv2 ? CosineWindowAttention(g, s, y, b, windows, mask)
+               : WindowAttention(g, s, y, b, windows, mask);
   // Windows back to the grid, the shift undone, the padding dropped.
   y = g.Node("Reshape", {y, g.ConstInt64({-1, hp / ws, wp / ws, ws, ws, c})});
   y = g.Node("Transpose", {y}, {{"perm", std::vector<int64_t>{0, 1, 3, 2, 4, 5}}});
@@ -437,14 +518,27 @@ std::string HtsatSwinBlock(GraphBuilder& g, const HtsatShape& s, const std::stri
   if (hp != b.height || wp != b.width)
     y = g.Node("Slice",
                {y, g.ConstInt64({0, 0}), g.ConstInt64({b.height, b.width}), g.ConstInt64({1, 2})});
-  y = g.Node("Reshape", {y, g.ConstInt64({-1, b.height * b.width, c})});
-  const std::string h = g.Node("Add", {x, y});
+  return g.Node("Reshape", {y, g.ConstInt64({-1, b.height * b.width, c})});
+}
 
+std::string HtsatSwinBlock(GraphBuilder& g, const HtsatShape& s, const std::string& x,
+                           const SwinBlockGeometry& b, const std::string& prefix) {
+  WeightScope scope(g, prefix);
+  const int64_t c = b.dim;
   const auto inner = static_cast<int64_t>(s.mlp_ratio * static_cast<double>(c));
-  std::string m = g.LayerNorm(h, "layernorm_after", c, s.eps);
-  m = Activation(g, g.Linear(m, "intermediate.dense", c, inner), s.act);
-  m = g.Linear(m, "output.dense", inner, c);
-  return g.Node("Add", {h, m});
+  auto mlp = [&](const std::string& in) {
+    return g.Linear(Activation(g, g.Linear(in, "intermediate.dense", c, inner), s.act),
+                    "output.dense", inner, c);
+  };
+  if (s.swinv2) {  // res-post-norm: each branch is normed before its residual add
+    const std::string attended = ShiftedWindowAttention(g, s, x, b);
+    const std::string h = g.Node("Add", {x, g.LayerNorm(attended, "layernorm_before", c, s.eps)});
+    return g.Node("Add", {h, g.LayerNorm(mlp(h), "layernorm_after", c, s.eps)});
+  }
+  const std::string y =
+      ShiftedWindowAttention(g, s, g.LayerNorm(x, "layernorm_before", c, s.eps), b);
+  const std::string h = g.Node("Add", {x, y});
+  return g.Node("Add", {h, mlp(g.LayerNorm(h, "layernorm_after", c, s.eps))});
 }
 
 std::string BuildHtsat(GraphBuilder& g, const HtsatShape& s, const std::string& features,

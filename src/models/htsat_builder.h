@@ -33,6 +33,9 @@ struct HtsatShape {
   bool patch_norm = true;
   double eps = 1e-5;  // the Swin blocks' LayerNorms (layer_norm_eps)
   std::string act;
+  // Swinv2Layer instead of Swin's: cosine attention with a learned logit scale, a continuous
+  // position bias MLP, a bias-free key, norms after each branch (res-post-norm).
+  bool swinv2 = false;
   bool fusion = false;
   int64_t aff_inner = 0;     // the fusion block's inner channels
   int64_t num_features = 0;  // embed_dim * 2^(stages - 1)
@@ -46,17 +49,19 @@ HtsatShape ReadHtsatShape(const HfConfig& c);
 // One Swin block's geometry: a height x width grid of dim-wide tokens.
 struct SwinBlockGeometry {
   int64_t height = 0, width = 0, dim = 0, heads = 0, window = 0, shift = 0;
+  int64_t pretrained_window = 0;  // Swinv2: the window its position coordinates are scaled to
 };
 
-// One block (ClapAudioLayer) on x [batch, height * width, dim], weights under
-// g.weight_prefix() + prefix (e.g. "layers.0.blocks.1."). Exposed for tests.
+// One block (ClapAudioLayer, or Swinv2Layer with s.swinv2) on x [batch, height * width, dim],
+// weights under g.weight_prefix() + prefix (e.g. "layers.0.blocks.1."). Exposed for tests.
 std::string HtsatSwinBlock(GraphBuilder& g, const HtsatShape& s, const std::string& x,
                            const SwinBlockGeometry& b, const std::string& prefix);
 
 // SwinPatchMerging / ClapAudioPatchMerging on x [batch, height * width, dim] (even sides):
-// weights downsample.norm and downsample.reduction under g.weight_prefix().
+// weights downsample.norm and downsample.reduction under g.weight_prefix(). `norm_after`:
+// Swinv2PatchMerging, which norms the 2 * dim reduction instead of the 4 * dim concatenation.
 std::string SwinPatchMerging(GraphBuilder& g, const std::string& x, int64_t height, int64_t width,
-                             int64_t dim);
+                             int64_t dim, bool norm_after = false);
 
 // The encoder on `features` [batch, input_channels, time, mel_bins] float (time: the graph
 // dimension `time`, fixed or symbolic) and, with fusion, `is_longer` [batch, 1] bool. Returns the

@@ -120,11 +120,7 @@ void BuildRegNet(const HfConfig& config, const nlohmann::json& pieces, GraphBuil
     for (int64_t k = 0; k < halvings; ++k) v = (v - 1) / 2 + 1;  // 3x3 or 1x1, padded, stride 2
     return v;
   };
-  g.Node("Identity", {x}, {}, "last_hidden_state");
-  g.Node("GlobalAveragePool", {x}, {}, "pooler_output");
-  g.Output("last_hidden_state", onnx::TensorProto::FLOAT,
-           {"batch", in, side(height, "feature_height"), side(width, "feature_width")});
-  g.Output("pooler_output", onnx::TensorProto::FLOAT, {"batch", in, 1, 1});
+  FeatureMapOutputs(g, x, in, side(height, "feature_height"), side(width, "feature_width"));
 }
 
 }  // namespace ipfs_accel::models

@@ -6,11 +6,13 @@
 #include <functional>
 
 #include "architectures.h"
+#include "bit_builder.h"
 #include "clip_builder.h"
 #include "convnext_builder.h"
 #include "mobilenet_builder.h"
 #include "poolformer_builder.h"
 #include "regnet_builder.h"
+#include "textnet_builder.h"
 #include "segformer_builder.h"
 #include "swin_builder.h"
 #include "vit_builder.h"
@@ -118,12 +120,15 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
   out.push_back(Vit("vit", "vit."));
   out.push_back(Vit("deit", "deit.", {{"leading_tokens", {"cls_token", "distillation_token"}}}));
   out.push_back(WithPieces("convnext", {"names", "block"}, BuildConvNextFromPieces));
-  out.push_back(WithPieces("swin", {"final_norm"}, BuildSwin));
+  out.push_back(
+      WithPieces("swin", {"final_norm", "block", "shift_single_window_stages"}, BuildSwin));
   out.push_back(WithPieces("segformer", {"names"}, BuildSegformer));
   out.push_back(WithPieces("poolformer", {}, BuildPoolFormer));
   out.push_back(WithPieces("mobilenet_v1", {}, BuildMobileNetV1));
   out.push_back(WithPieces("mobilenet_v2", {}, BuildMobileNetV2));
   out.push_back(WithPieces("regnet", {}, BuildRegNet));
+  out.push_back(WithPieces("bit", {}, BuildBit));
+  out.push_back(WithPieces("textnet", {}, BuildTextNet));
   out.push_back(DualEncoder("clip", ClipFamily::kClip));
   out.push_back(DualEncoder("siglip", ClipFamily::kSiglip));
   out.push_back(TextTower("clip_text_model", ClipFamily::kClip));

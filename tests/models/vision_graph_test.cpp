@@ -4,6 +4,7 @@
 // build on (weight prefixes, hidden states), the config options refused, and the hints the harness
 // gets. Numerical checks that run the graphs are in tests/harness/vision_verify_test.cpp.
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -193,8 +194,8 @@ TEST(VisionCountTest, VitVariantsCountAsHuggingFaceAtTheirDefaults) {
 }
 
 TEST(VisionCountTest, SwinFamilyCountsAsHuggingFaceAtItsDefaults) {
-  for (const char* type :
-       {"swin", "donut-swin", "segformer", "glpn", "pvt_v2", "poolformer", "mobilenet_v1"})
+  for (const char* type : {"swin", "donut-swin", "maskformer-swin", "swinv2", "bit", "textnet",
+                           "segformer", "glpn", "pvt_v2", "poolformer", "mobilenet_v1"})
     EXPECT_EQ(DefaultConfigParams(type), TruthParams(type)) << type;
 }
 
@@ -512,6 +513,137 @@ TEST(VisionIoTest, SwinBuildsValidGraphsWithHfNames) {
   EXPECT_EQ(WeightNames(Build(c).proto.graph()).count("layernorm.weight"), 0u);
   c["window_size"] = 8;  // the last stage (4 x 4) is smaller than a window
   EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
+}
+
+json TinySwin(const std::string& model_type) {
+  return {{"model_type", model_type}, {"image_size", 32},       {"patch_size", 2}, {"embed_dim", 8},
+          {"depths", {2, 2, 2}},      {"num_heads", {2, 2, 4}}, {"window_size", 4}};
+}
+
+TEST(MaskFormerSwin, ShiftsTheOddBlocksOfAStageOfOneWindow) {
+  // The last stage is 4 x 4, one window: Swin does not shift it, MaskFormerSwin does.
+  const char* mask = "encoder.layers.2.blocks.1.shifted_window_mask";
+  EXPECT_EQ(WeightNames(Build(TinySwin("swin")).proto.graph()).count(mask), 0u);
+  const json c = TinySwin("maskformer-swin");
+  ExpectValidOnnx(c);
+  EXPECT_EQ(WeightNames(Build(c).proto.graph()).count(mask), 1u);
+}
+
+TEST(Swinv2Block, NormsAfterTheReductionAndShrinksTheWindowOfASmallerStage) {
+  json c = TinySwin("swinv2");
+  c["window_size"] = 8;  // stage 2 (4 x 4) gets a 4 x 4 window, as Swinv2Layer computes it
+  ExpectValidOnnx(c);
+  const Built b = Build(c);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name :
+       {"encoder.layers.0.blocks.1.attention.self.logit_scale",
+        "encoder.layers.0.blocks.0.attention.self.continuous_position_bias_mlp.0.bias",
+        "encoder.layers.2.blocks.0.attention.self.continuous_position_bias_mlp.2.weight",
+        "encoder.layers.0.blocks.1.shifted_window_mask", "layernorm.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_EQ(names.count("encoder.layers.0.blocks.0.attention.self.key.bias"), 0u);
+  EXPECT_EQ(names.count("encoder.layers.0.blocks.0.attention.self.relative_position_bias_table"),
+            0u);
+  for (const auto& t : b.proto.graph().initializer()) {
+    if (t.name() == "encoder.layers.0.downsample.norm.weight") {
+      EXPECT_EQ(t.dims(0), 16);  // 2 * dim: the norm follows the reduction
+    }
+    if (t.name() == "encoder.layers.2.blocks.0.attention.self.relative_coords_table") {
+      EXPECT_EQ(t.dims(0), 7 * 7);  // (2 * 4 - 1)^2 offsets of the shrunk window
+    }
+  }
+}
+
+TEST(Swinv2Block, ScalesRelativeCoordinatesLogarithmicallyToTheWindow) {
+  // Window 2: offsets -1, 0, 1 over (window - 1) = 1, times 8: log2(8 + 1) / 3 = 1.0566.
+  json c = TinySwin("swinv2");
+  c["window_size"] = 2;
+  const onnx::TensorProto* coords = nullptr;
+  const Built b = Build(c);
+  for (const auto& t : b.proto.graph().initializer())
+    if (t.name() == "encoder.layers.0.blocks.0.attention.self.relative_coords_table") coords = &t;
+  ASSERT_NE(coords, nullptr);
+  ASSERT_EQ(coords->raw_data().size(), 9u * 2 * sizeof(float));
+  const auto* v = reinterpret_cast<const float*>(coords->raw_data().data());
+  EXPECT_NEAR(v[0], -std::log2(9.0) / 3, 1e-6);  // (dh, dw) = (-1, -1)
+  EXPECT_NEAR(v[1], -std::log2(9.0) / 3, 1e-6);
+  EXPECT_EQ(v[8], 0.0f);  // (0, 0)
+  EXPECT_EQ(v[9], 0.0f);
+  EXPECT_NEAR(v[17], std::log2(9.0) / 3, 1e-6);  // (1, 1)
+  c["pretrained_window_sizes"] = {1, 0, 0};      // HF would divide by zero
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kCorrupt);
+}
+
+json TinyBit(const std::string& layer_type) {
+  return {{"model_type", "bit"},     {"embedding_size", 8}, {"hidden_sizes", {16, 32}},
+          {"depths", {1, 2}},        {"num_groups", 4},     {"image_size", 32},
+          {"layer_type", layer_type}};
+}
+
+TEST(BitModel, PreActivationLayersNormBeforeEachConvAndEndWithAFinalNorm) {
+  const json c = TinyBit("preactivation");
+  ExpectValidOnnx(c);
+  const Built b = Build(c);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name :
+       {"embedder.convolution.weight", "encoder.stages.0.layers.0.downsample.conv.weight",
+        "encoder.stages.1.layers.1.norm1.weight", "encoder.stages.1.layers.1.conv3.weight",
+        "norm.weight", "norm.bias"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  for (const char* absent :
+       {"embedder.norm.weight", "encoder.stages.1.layers.1.downsample.conv.weight",
+        "encoder.stages.0.layers.0.conv1.bias"})
+    EXPECT_EQ(names.count(absent), 0u) << absent;
+  // 32 px: stem conv 16, padded 18, pooled 8; stage 1 strides to 4.
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "32", "4", "4"));
+}
+
+TEST(BitModel, BottleneckLayersNormTheStemAndTheShortcut) {
+  const json c = TinyBit("bottleneck");
+  ExpectValidOnnx(c);
+  const auto names = WeightNames(Build(c).proto.graph());
+  for (const char* name : {"embedder.norm.weight", "encoder.stages.0.layers.0.downsample.norm.bias",
+                           "encoder.stages.1.layers.1.norm3.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_EQ(names.count("norm.weight"), 0u);
+}
+
+TEST(BitModel, RefusesTheDynamicSamePaddingItDoesNotBuild) {
+  json c = TinyBit("preactivation");
+  c["global_padding"] = "SAME";
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
+  c = TinyBit("preactivation");
+  c["num_groups"] = 3;  // 16 channels do not split into 3 groups
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kCorrupt);
+}
+
+TEST(TextNetModel, SumsOnlyTheBranchesItsKernelShapesHave) {
+  // One stage: a 3 x 1 kernel (a 1 x 1 horizontal branch, no vertical one), then a 1 x 3
+  // kernel (a 1 x 1 vertical branch, no horizontal one), both 8 channels at stride 1.
+  json c = {{"model_type", "textnet"},
+            {"stem_out_channels", 8},
+            {"hidden_sizes", {8, 8}},
+            {"image_size", {10, 10}},
+            {"conv_layer_kernel_sizes", {{{3, 1}, {1, 3}}}},
+            {"conv_layer_strides", {{1, 1}}}};
+  ExpectValidOnnx(c);
+  const Built b = Build(c);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name : {"stem.conv.weight", "encoder.stages.0.stage.0.horizontal_conv.weight",
+                           "encoder.stages.0.stage.0.rbr_identity.running_var",
+                           "encoder.stages.0.stage.1.vertical_batch_norm.bias"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  for (const char* absent : {"encoder.stages.0.stage.0.vertical_conv.weight",
+                             "encoder.stages.0.stage.1.horizontal_conv.weight"})
+    EXPECT_EQ(names.count(absent), 0u) << absent;
+  // 10 px, stem stride 2: a 5 x 5 map, pooled into 2 x 2 overlapping cells (rows 0-2 and 2-4).
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "8", "5", "5"));
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "pooler_output")),
+              ::testing::ElementsAre("batch", "8", "2", "2"));
+  c["hidden_sizes"] = {16, 8};  // stem_out_channels is not hidden_sizes[0]
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kCorrupt);
 }
 
 TEST(VisionIoTest, MixTransformersBuildValidGraphsWithHfNames) {
