@@ -6,6 +6,7 @@
 
 #include "activation.h"
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/models/templates.h"
 #include "piece_choice.h"
 #include "vision_transformer.h"
 
@@ -147,6 +148,20 @@ void Expose(GraphBuilder& g, const std::string& tensor, const std::string& name,
   g.Output(name, onnx::TensorProto::FLOAT, dims);
 }
 
+// `sub` through the template the piece `towers` names for `key` (OwlViT's towers have their own
+// config classes, whose defaults HF fills in); unchanged where the piece names none.
+HfConfig WithTowerTemplate(const HfConfig& config, const std::string& key, HfConfig sub) {
+  const nlohmann::json towers = config.Piece("towers");
+  if (!towers.is_object() || !towers.contains(key)) return sub;
+  const std::string type = towers[key].is_string() ? towers[key].get<std::string>() : "";
+  const ArchitectureTemplate* t = FindTemplate(type);
+  if (!t)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': the piece towers.{} names '{}', which has no template",
+                            config.origin(), key, type));
+  return ApplyTemplate(*t, sub);
+}
+
 }  // namespace
 
 ClipFamily ClipFamilyOf(const std::string& model_type) {
@@ -174,9 +189,11 @@ HfConfig ClipSubConfig(const HfConfig& config, const std::string& key) {
   };
   // CLIPConfig lets a legacy *_dict override every value of the sub-config, its own defaults
   // included: with one present, the sub-config is that dict alone.
-  if (const nlohmann::json* legacy = object_at(key + "_dict")) return HfConfig(*legacy, origin);
-  if (const nlohmann::json* sub = object_at(key)) return HfConfig(*sub, origin);
-  return HfConfig(nlohmann::json::object(), origin);
+  if (const nlohmann::json* legacy = object_at(key + "_dict"))
+    return WithTowerTemplate(config, key, HfConfig(*legacy, origin));
+  if (const nlohmann::json* sub = object_at(key))
+    return WithTowerTemplate(config, key, HfConfig(*sub, origin));
+  return WithTowerTemplate(config, key, HfConfig(nlohmann::json::object(), origin));
 }
 
 ClipVisionShape ReadClipVisionShape(const HfConfig& c, ClipFamily family) {

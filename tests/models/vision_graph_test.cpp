@@ -875,5 +875,36 @@ TEST(ClipTowerTemplatesTest, ArgmaxPoolingTowersPoolAtTheLargestIdOnly) {
   }
 }
 
+std::vector<int64_t> InitializerDims(const onnx::GraphProto& g, const std::string& name) {
+  for (const auto& t : g.initializer())
+    if (t.name() == name) return {t.dims().begin(), t.dims().end()};
+  return {};
+}
+
+TEST(ClipTowerTemplatesTest, OwlVitModelResolvesEachTowerThroughItsTowerTemplate) {
+  // Sub-configs without sizes get OwlViTTextConfig's 16 positions (CLIP's would be 77), the
+  // vision tower's pre_layernorm, and the text tower's largest-id pooling.
+  const onnx::GraphProto g = Build(json{{"model_type", "owlvit"},
+                                        {"projection_dim", 8},
+                                        {"text_config",
+                                         {{"hidden_size", 32},
+                                          {"num_hidden_layers", 1},
+                                          {"num_attention_heads", 2},
+                                          {"intermediate_size", 64}}},
+                                        {"vision_config",
+                                         {{"hidden_size", 32},
+                                          {"num_hidden_layers", 1},
+                                          {"num_attention_heads", 2},
+                                          {"intermediate_size", 64},
+                                          {"image_size", 32},
+                                          {"patch_size", 16}}}})
+                                 .proto.graph();
+  EXPECT_EQ(InitializerDims(g, "text_model.embeddings.position_embedding.weight"),
+            (std::vector<int64_t>{16, 32}));
+  EXPECT_TRUE(HasInitializer(g, "vision_model.pre_layernorm.weight"));
+  EXPECT_EQ(Count(g, "Equal"), 0);
+  EXPECT_EQ(Count(g, "ArgMax"), 1);
+}
+
 }  // namespace
 }  // namespace ipfs_accel::models
