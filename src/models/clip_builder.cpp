@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "activation.h"
+#include "encoder_builder.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/models/templates.h"
 #include "piece_choice.h"
@@ -162,6 +163,21 @@ HfConfig WithTowerTemplate(const HfConfig& config, const std::string& key, HfCon
   return ApplyTemplate(*t, sub);
 }
 
+// A text sub-config resolved through a BERT-like tower template (ChineseCLIP's towers.text_config).
+bool IsEncoderTower(const HfConfig& c) {
+  const ArchitectureTemplate* t = FindTemplate(c.template_name());
+  return t && t->builder == "encoder";
+}
+
+// ChineseCLIPModel's text features: its BERT tower (no pooler) at the first token.
+std::string EncoderTowerFirstToken(GraphBuilder& g, const HfConfig& text_config) {
+  EncoderVariant variant = EncoderVariantOf(text_config);
+  variant.pooler = false;
+  EncoderInputs in;
+  in.token_type_ids = "";  // HF's zeros when none are given
+  return TokenAt(g, BuildEncoderOn(text_config, variant, g, in).last_hidden_state, 0);
+}
+
 }  // namespace
 
 ClipFamily ClipFamilyOf(const std::string& model_type) {
@@ -236,7 +252,7 @@ ClipTextShape ReadClipTextShape(const HfConfig& c, ClipFamily family) {
   s.act = c.String("hidden_act", clip ? "quick_gelu" : "gelu_pytorch_tanh");
   s.eos_token_id = 0;
   s.projection_size = 0;
-  if (clip) {
+  if (clip && !IsEncoderTower(c)) {
     // An explicit null would make HF compare the ids with None.
     if (c.json().contains("eos_token_id") && !c.Has("eos_token_id"))
       throw Error(
@@ -351,7 +367,9 @@ void BuildClipModel(const HfConfig& config, ClipFamily family, GraphBuilder& g) 
   std::string text, image;
   {
     WeightScope scope(g, "text_model.");
-    text = BuildClipTextTower(text_config, g, "input_ids", "attention_mask", family).pooled;
+    text = IsEncoderTower(text_config)
+               ? EncoderTowerFirstToken(g, text_config)
+               : BuildClipTextTower(text_config, g, "input_ids", "attention_mask", family).pooled;
   }
   {
     WeightScope scope(g, "vision_model.");

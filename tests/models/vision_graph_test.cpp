@@ -906,5 +906,31 @@ TEST(ClipTowerTemplatesTest, OwlVitModelResolvesEachTowerThroughItsTowerTemplate
   EXPECT_EQ(Count(g, "ArgMax"), 1);
 }
 
+TEST(ClipTowerTemplatesTest, ChineseClipProjectsItsBertTowersFirstTokenWithoutAPooler) {
+  const onnx::GraphProto g = Build(json{{"model_type", "chinese_clip"},
+                                        {"projection_dim", 8},
+                                        {"text_config",
+                                         {{"vocab_size", 50},
+                                          {"hidden_size", 32},
+                                          {"num_hidden_layers", 1},
+                                          {"num_attention_heads", 2},
+                                          {"intermediate_size", 64},
+                                          {"max_position_embeddings", 16}}},
+                                        {"vision_config",
+                                         {{"hidden_size", 32},
+                                          {"num_hidden_layers", 1},
+                                          {"num_attention_heads", 2},
+                                          {"intermediate_size", 64},
+                                          {"image_size", 32},
+                                          {"patch_size", 16}}}})
+                                 .proto.graph();
+  EXPECT_EQ(InitializerDims(g, "text_model.embeddings.token_type_embeddings.weight"),
+            (std::vector<int64_t>{2, 32}));
+  EXPECT_TRUE(HasInitializer(g, "text_model.encoder.layer.0.attention.self.query.weight"));
+  EXPECT_FALSE(HasInitializer(g, "text_model.pooler.dense.weight"));
+  EXPECT_EQ(InitializerDims(g, "text_projection.weight"), (std::vector<int64_t>{32, 8}));
+  EXPECT_TRUE(HasInitializer(g, "vision_model.pre_layrnorm.weight"));
+}
+
 }  // namespace
 }  // namespace ipfs_accel::models
