@@ -932,5 +932,16 @@ TEST(ClipTowerTemplatesTest, ChineseClipProjectsItsBertTowersFirstTokenWithoutAP
   EXPECT_TRUE(HasInitializer(g, "vision_model.pre_layrnorm.weight"));
 }
 
+TEST(ClipTowerTemplatesTest, ComponentsOfACompositeWithTowerTemplatesAreThoseTowers) {
+  std::map<std::string, std::string> owlvit, clip;
+  for (const Component& c : FindArchitecture("owlvit", "test").components)
+    owlvit[c.name] = c.model_type;
+  for (const Component& c : FindArchitecture("clip", "test").components)
+    clip[c.name] = c.model_type;
+  EXPECT_EQ(owlvit["text_model"], "owlvit_text_model");
+  EXPECT_EQ(owlvit["vision_model"], "owlvit_vision_model");
+  EXPECT_EQ(clip["text_model"], "clip_text_model");
+}
+
 }  // namespace
 }  // namespace ipfs_accel::models
