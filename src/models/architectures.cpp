@@ -29,6 +29,21 @@ const std::map<std::string, Architecture>& Builders() {
   return builders;
 }
 
+namespace {
+
+// A composite whose towers have templates (piece `towers`, e.g. OwlViT's) builds its component
+// "<x>_model" as the tower template named for "<x>_config".
+void TowerComponents(const ArchitectureTemplate& t, Architecture& a) {
+  const nlohmann::json& towers = t.pieces.contains("towers") ? t.pieces["towers"] : nullptr;
+  if (!towers.is_object()) return;
+  for (Component& c : a.components) {
+    const std::string key = c.name.substr(0, c.name.rfind("_model")) + "_config";
+    if (towers.contains(key) && towers[key].is_string()) c.model_type = towers[key];
+  }
+}
+
+}  // namespace
+
 Architecture InstantiateTemplate(const ArchitectureTemplate& t) {
   const auto it = Builders().find(t.builder);
   if (it == Builders().end())
@@ -42,6 +57,7 @@ Architecture InstantiateTemplate(const ArchitectureTemplate& t) {
   a.family = t.family;
   if (!t.checkpoint_prefixes.empty()) a.checkpoint_prefixes = t.checkpoint_prefixes;
   a.template_version = t.version;
+  TowerComponents(t, a);
   a.build = [build = a.build, tp](const HfConfig& c, GraphBuilder& g) {
     build(ApplyTemplate(*tp, c), g);
   };

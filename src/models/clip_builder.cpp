@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 
 #include "activation.h"
+#include "encoder_builder.h"
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/models/templates.h"
 #include "piece_choice.h"
 #include "vision_transformer.h"
 
@@ -233,6 +235,35 @@ void ReadClipVisionPieces(const HfConfig& c, bool clip, ClipVisionShape& s) {
         fmt::format("'{}': post_layernorm on the class token of a tower without one", c.origin()));
 }
 
+// `sub` through the template the piece `towers` names for `key` (OwlViT's towers have their own
+// config classes, whose defaults HF fills in); unchanged where the piece names none.
+HfConfig WithTowerTemplate(const HfConfig& config, const std::string& key, HfConfig sub) {
+  const nlohmann::json towers = config.Piece("towers");
+  if (!towers.is_object() || !towers.contains(key)) return sub;
+  const std::string type = towers[key].is_string() ? towers[key].get<std::string>() : "";
+  const ArchitectureTemplate* t = FindTemplate(type);
+  if (!t)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': the piece towers.{} names '{}', which has no template",
+                            config.origin(), key, type));
+  return ApplyTemplate(*t, sub);
+}
+
+// A text sub-config resolved through a BERT-like tower template (ChineseCLIP's towers.text_config).
+bool IsEncoderTower(const HfConfig& c) {
+  const ArchitectureTemplate* t = FindTemplate(c.template_name());
+  return t && t->builder == "encoder";
+}
+
+// ChineseCLIPModel's text features: its BERT tower (no pooler) at the first token.
+std::string EncoderTowerFirstToken(GraphBuilder& g, const HfConfig& text_config) {
+  EncoderVariant variant = EncoderVariantOf(text_config);
+  variant.pooler = false;
+  EncoderInputs in;
+  in.token_type_ids = "";  // HF's zeros when none are given
+  return TokenAt(g, BuildEncoderOn(text_config, variant, g, in).last_hidden_state, 0);
+}
+
 }  // namespace
 
 ClipFamily ClipFamilyOf(const std::string& model_type) {
@@ -260,9 +291,11 @@ HfConfig ClipSubConfig(const HfConfig& config, const std::string& key) {
   };
   // CLIPConfig lets a legacy *_dict override every value of the sub-config, its own defaults
   // included: with one present, the sub-config is that dict alone.
-  if (const nlohmann::json* legacy = object_at(key + "_dict")) return HfConfig(*legacy, origin);
-  if (const nlohmann::json* sub = object_at(key)) return HfConfig(*sub, origin);
-  return HfConfig(nlohmann::json::object(), origin);
+  if (const nlohmann::json* legacy = object_at(key + "_dict"))
+    return WithTowerTemplate(config, key, HfConfig(*legacy, origin));
+  if (const nlohmann::json* sub = object_at(key))
+    return WithTowerTemplate(config, key, HfConfig(*sub, origin));
+  return WithTowerTemplate(config, key, HfConfig(nlohmann::json::object(), origin));
 }
 
 ClipVisionShape ReadClipVisionShape(const HfConfig& c, ClipFamily family) {
@@ -306,7 +339,7 @@ ClipTextShape ReadClipTextShape(const HfConfig& c, ClipFamily family) {
   s.act = c.String("hidden_act", clip ? "quick_gelu" : "gelu_pytorch_tanh");
   s.eos_token_id = 0;
   s.projection_size = 0;
-  if (clip) {
+  if (clip && !IsEncoderTower(c)) {
     // An explicit null would make HF compare the ids with None.
     if (c.json().contains("eos_token_id") && !c.Has("eos_token_id"))
       throw Error(
@@ -426,7 +459,9 @@ void BuildClipModel(const HfConfig& config, ClipFamily family, GraphBuilder& g) 
   std::string text, image;
   {
     WeightScope scope(g, "text_model.");
-    text = BuildClipTextTower(text_config, g, "input_ids", "attention_mask", family).pooled;
+    text = IsEncoderTower(text_config)
+               ? EncoderTowerFirstToken(g, text_config)
+               : BuildClipTextTower(text_config, g, "input_ids", "attention_mask", family).pooled;
   }
   {
     WeightScope scope(g, "vision_model.");

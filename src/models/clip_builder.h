@@ -35,7 +35,9 @@ ClipFamily ClipFamilyOf(const std::string& model_type);
 
 // The text_config / vision_config object of a composite config, with HF's legacy
 // text_config_dict / vision_config_dict merged over it (as CLIPConfig does); an absent or null key
-// gives an empty config (every default). Its origin names the parent file and the key.
+// gives an empty config (every default). Its origin names the parent file and the key. Where the
+// composite's piece `towers` names a template for `key`, the sub-config is resolved through it
+// (its defaults and pieces: OwlViT's towers).
 HfConfig ClipSubConfig(const HfConfig& config, const std::string& key);
 
 // One tower's sizes, config defaults filled in per family (CLIPVisionConfig / SiglipVisionConfig,

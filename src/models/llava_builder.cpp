@@ -12,6 +12,7 @@
 #include "clip_builder.h"
 #include "decoder_builder.h"
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/models/templates.h"
 
 namespace ipfs_accel::models {
 
@@ -31,6 +32,8 @@ struct LlavaParts {
   bool drop_class_token = true;              // vision_feature_select_strategy "default"
   std::string projector_act = {};
   bool projector_bias = true;
+  bool projector_norm = false;  // VipLLaVA: a LayerNorm over the concatenated features first
+  double projector_norm_eps = 1e-5;
   int64_t image_token = 0;
   int64_t tokens_per_image = 0;  // what one tower pass yields after the strategy
 };
@@ -149,6 +152,8 @@ LlavaParts ReadParts(const HfConfig& c) {
   p.drop_class_token = strategy == "default";
   p.projector_act = c.String("projector_hidden_act", "gelu");
   p.projector_bias = c.Bool("multimodal_projector_bias", true);
+  p.projector_norm = c.PieceBool("projector_layernorm", false);
+  p.projector_norm_eps = c.Double("projector_layernorm_eps", 1e-5);
   // Not checked against the vocabulary: LlavaConfig's own defaults put it just outside
   // LlamaConfig's (32000 of 32000), which HF builds and only its embedding lookup refuses.
   p.image_token = c.Id("image_token_index", c.Id("image_token_id", 32000));
@@ -173,6 +178,8 @@ std::string ImageFeatures(GraphBuilder& g, const LlavaParts& p, const std::strin
     x = g.Node("Slice", {x, g.ConstInt64({1}), g.ConstInt64({std::numeric_limits<int64_t>::max()}),
                          g.ConstInt64({1})});
   const int64_t in = p.tower.hidden * static_cast<int64_t>(p.feature_layers.size());
+  if (p.projector_norm)
+    x = g.LayerNorm(x, "multi_modal_projector.projector_layernorm", in, p.projector_norm_eps);
   x = g.Linear(x, "multi_modal_projector.linear_1", in, p.lm.hidden, p.projector_bias);
   x = Activation(g, x, p.projector_act);
   return g.Linear(x, "multi_modal_projector.linear_2", p.lm.hidden, p.lm.hidden, p.projector_bias);
@@ -267,6 +274,12 @@ void RequireSquareTileTokens(const HfConfig& c, const LlavaParts& p) {
                     p.drop_class_token ? "default" : "full", p.tokens_per_image, side, side));
 }
 
+// LLaVA-NeXT's tiling: "llava_next" and the templates built by its builder (llava_next_video).
+bool IsAnyRes(const HfConfig& config) {
+  const ArchitectureTemplate* t = FindTemplate(config.ModelType());
+  return t ? t->builder == "llava_next" : config.ModelType() == "llava_next";
+}
+
 int64_t BosToken(const LlavaParts& p) {
   const int64_t bos = p.text.Id("bos_token_id", -1);  // the text template's default
   return bos >= 0 && bos < p.lm.vocab && bos != p.image_token ? bos : -1;
@@ -350,7 +363,7 @@ void BuildLlavaNext(const HfConfig& config, GraphBuilder& g) {
 
 int64_t LlavaImageTokens(const HfConfig& config) {
   const LlavaParts p = ReadParts(config);
-  if (config.ModelType() != "llava_next") return p.tokens_per_image;
+  if (!IsAnyRes(config)) return p.tokens_per_image;
   RequireSquareTileTokens(config, p);
   return LayoutFor(config, p).image_tokens;
 }

@@ -287,6 +287,34 @@ TEST(LlavaGraphTest, Inputs) {
   EXPECT_THAT(outputs, ::testing::Contains("present.0.key"));
 }
 
+TEST(VipLlavaProjector, LayerNormsTheConcatenatedFeaturesOfEveryListedLayer) {
+  json llava = TinyNext();
+  llava["model_type"] = "llava";
+  json vip = llava;
+  vip["model_type"] = "vipllava";
+  vip.erase("image_grid_pinpoints");
+  vip.erase("graph_image_size");
+  vip["vision_feature_layers"] = {-2, 0};
+  const Built a = Build(llava), v = Build(vip);
+  // linear_1 reads 2 x 32 features, after projector_layernorm's weight and bias over them.
+  EXPECT_EQ(v.parameters - a.parameters, 32 * 48 + 2 * 64);
+  bool norm = false;
+  for (const auto& t : v.graph.initializer())
+    norm = norm || t.name() == "multi_modal_projector.projector_layernorm.weight";
+  EXPECT_TRUE(norm);
+  EXPECT_THAT(Dims(Input(v.graph, "pixel_values")), ElementsAre("batch", "3", "16", "16"));
+}
+
+TEST(LlavaNextVideoImages, TilesAsLlavaNextAndRefusesAConvResampler) {
+  json video = TinyNext();
+  video["model_type"] = "llava_next_video";
+  EXPECT_EQ(LlavaImageTokens(HfConfig(video, "t")), LlavaImageTokens(HfConfig(TinyNext(), "t")));
+  EXPECT_THAT(Dims(Input(Build(video).graph, "pixel_values")),
+              ElementsAre("batch", "5", "3", "16", "16"));
+  video["spatial_pool_mode"] = "conv";
+  EXPECT_THAT(CatchError([&] { Build(video); }).what(), HasSubstr("spatial_pool_mode"));
+}
+
 TEST(LlavaGraphTest, Refusals) {
   json clip_full = TinyNext();
   clip_full["vision_feature_select_strategy"] = "full";  // 17 tokens per tile: no 4x4 grid

@@ -1083,5 +1083,73 @@ TEST(ClipTowerTemplatesTest, ArgmaxPoolingTowersPoolAtTheLargestIdOnly) {
   }
 }
 
+std::vector<int64_t> InitializerDims(const onnx::GraphProto& g, const std::string& name) {
+  for (const auto& t : g.initializer())
+    if (t.name() == name) return {t.dims().begin(), t.dims().end()};
+  return {};
+}
+
+TEST(ClipTowerTemplatesTest, OwlVitModelResolvesEachTowerThroughItsTowerTemplate) {
+  // Sub-configs without sizes get OwlViTTextConfig's 16 positions (CLIP's would be 77), the
+  // vision tower's pre_layernorm, and the text tower's largest-id pooling.
+  const onnx::GraphProto g = Build(json{{"model_type", "owlvit"},
+                                        {"projection_dim", 8},
+                                        {"text_config",
+                                         {{"hidden_size", 32},
+                                          {"num_hidden_layers", 1},
+                                          {"num_attention_heads", 2},
+                                          {"intermediate_size", 64}}},
+                                        {"vision_config",
+                                         {{"hidden_size", 32},
+                                          {"num_hidden_layers", 1},
+                                          {"num_attention_heads", 2},
+                                          {"intermediate_size", 64},
+                                          {"image_size", 32},
+                                          {"patch_size", 16}}}})
+                                 .proto.graph();
+  EXPECT_EQ(InitializerDims(g, "text_model.embeddings.position_embedding.weight"),
+            (std::vector<int64_t>{16, 32}));
+  EXPECT_TRUE(HasInitializer(g, "vision_model.pre_layernorm.weight"));
+  EXPECT_EQ(Count(g, "Equal"), 0);
+  EXPECT_EQ(Count(g, "ArgMax"), 1);
+}
+
+TEST(ClipTowerTemplatesTest, ChineseClipProjectsItsBertTowersFirstTokenWithoutAPooler) {
+  const onnx::GraphProto g = Build(json{{"model_type", "chinese_clip"},
+                                        {"projection_dim", 8},
+                                        {"text_config",
+                                         {{"vocab_size", 50},
+                                          {"hidden_size", 32},
+                                          {"num_hidden_layers", 1},
+                                          {"num_attention_heads", 2},
+                                          {"intermediate_size", 64},
+                                          {"max_position_embeddings", 16}}},
+                                        {"vision_config",
+                                         {{"hidden_size", 32},
+                                          {"num_hidden_layers", 1},
+                                          {"num_attention_heads", 2},
+                                          {"intermediate_size", 64},
+                                          {"image_size", 32},
+                                          {"patch_size", 16}}}})
+                                 .proto.graph();
+  EXPECT_EQ(InitializerDims(g, "text_model.embeddings.token_type_embeddings.weight"),
+            (std::vector<int64_t>{2, 32}));
+  EXPECT_TRUE(HasInitializer(g, "text_model.encoder.layer.0.attention.self.query.weight"));
+  EXPECT_FALSE(HasInitializer(g, "text_model.pooler.dense.weight"));
+  EXPECT_EQ(InitializerDims(g, "text_projection.weight"), (std::vector<int64_t>{32, 8}));
+  EXPECT_TRUE(HasInitializer(g, "vision_model.pre_layrnorm.weight"));
+}
+
+TEST(ClipTowerTemplatesTest, ComponentsOfACompositeWithTowerTemplatesAreThoseTowers) {
+  std::map<std::string, std::string> owlvit, clip;
+  for (const Component& c : FindArchitecture("owlvit", "test").components)
+    owlvit[c.name] = c.model_type;
+  for (const Component& c : FindArchitecture("clip", "test").components)
+    clip[c.name] = c.model_type;
+  EXPECT_EQ(owlvit["text_model"], "owlvit_text_model");
+  EXPECT_EQ(owlvit["vision_model"], "owlvit_vision_model");
+  EXPECT_EQ(clip["text_model"], "clip_text_model");
+}
+
 }  // namespace
 }  // namespace ipfs_accel::models
