@@ -11,6 +11,7 @@
 #include "architectures.h"
 #include "ipfs_accel/core/error.h"
 #include "piece_choice.h"
+#include "rotary.h"
 #include "seq2seq_attention.h"
 #include "seq2seq_cache.h"
 
@@ -291,6 +292,48 @@ std::string AveragePairs(GraphBuilder& g, const std::string& h) {
   return g.Node("Transpose", {pooled}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
 }
 
+// GlmAsrEncoderLayer: pre-norm attention with LLaMA's names (q, v and o_proj biased, k_proj
+// not) and rope on the first rotary_dim features of q and k, then the fc1/fc2 MLP.
+std::string RotaryLayer(GraphBuilder& g, const WhisperShape& s, const std::string& h,
+                        const RopeTables& rope, int64_t rotary_dim, const std::string& layer) {
+  const int64_t d = s.d_model, heads = s.encoder.heads, head_dim = d / heads;
+  const std::string attn = layer + ".self_attn";
+  std::string x = g.LayerNorm(h, layer + ".input_layernorm", d, kLayerNormEps);
+  auto project = [&](const char* name, bool bias) {
+    return SplitHeads(g, g.Linear(x, attn + "." + name, d, d, bias), heads, head_dim);
+  };
+  const std::string q = ApplyRope(g, project("q_proj", true), rope, rotary_dim, head_dim);
+  const std::string k = ApplyRope(g, project("k_proj", false), rope, rotary_dim, head_dim);
+  const std::string v = project("v_proj", true);
+  const auto scale = static_cast<float>(std::pow(static_cast<double>(head_dim), -0.5));
+  const std::string ctx = MergeHeads(g, Attend(g, q, k, v, scale, ""), d);
+  const std::string out = g.Node("Add", {h, g.Linear(ctx, attn + ".o_proj", d, d)});
+  x = g.LayerNorm(out, layer + ".post_attention_layernorm", d, kLayerNormEps);
+  const std::string up = Activation(g, g.Linear(x, layer + ".mlp.fc1", d, s.encoder.ffn), s.act);
+  return g.Node("Add", {out, g.Linear(up, layer + ".mlp.fc2", s.encoder.ffn, d)});
+}
+
+// GlmAsrEncoder: Whisper's conv front end without a position table, rotary layers, `norm`.
+std::string RotaryEncoder(GraphBuilder& g, const HfConfig& c, const WhisperShape& s,
+                          const std::string& features) {
+  if (c.Int("num_key_value_heads", s.encoder.heads) != s.encoder.heads)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': num_key_value_heads other than num_attention_heads is not "
+                            "supported by the rotary audio encoder",
+                            c.origin()));
+  std::string h = ConvGelu(g, features, "conv1", s.mel_bins, s.d_model, 1);
+  h = ConvGelu(g, h, "conv2", s.d_model, s.d_model, 2);
+  h = g.Node("Transpose", {h}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
+  const RopeSpec spec = ReadRope(c, s.d_model / s.encoder.heads, s.source_positions,
+                                 RopeKeys{.default_partial_rotary_factor = 0.5});
+  const std::string positions = g.Node(
+      "Unsqueeze", {PositionRange(g, g.ConstInt64({0}), AxisLength(g, h, 1)), g.ConstInt64({0})});
+  const RopeTables rope = RopeCosSin(g, spec, positions);
+  for (int64_t i = 0; i < s.encoder.layers; ++i)
+    h = RotaryLayer(g, s, h, rope, spec.rotary_dim, fmt::format("layers.{}", i));
+  return g.LayerNorm(h, "norm", s.d_model, kLayerNormEps);
+}
+
 }  // namespace
 
 void BuildWhisper(const HfConfig& config, GraphBuilder& g) {
@@ -361,18 +404,29 @@ void BuildWhisperDecoderWithPast(const HfConfig& config, GraphBuilder& g) {
 void BuildWhisperAudioEncoder(const HfConfig& config, GraphBuilder& g) {
   const WhisperShape s = ReadEncoderShape(config);
   const char* builder = "whisper_audio_encoder";
+  const bool rotary = PieceChoice(config, "layer", builder, {"whisper", "rotary"}) == 1;
   const bool pooled = PieceChoice(config, "pooling", builder, {"none", "average_pairs"}) == 1;
   const bool masked = PieceChoice(config, "frame_mask", builder, {"none", "features_mask"}) == 1;
   DeclareFeatures(g, s);
-  std::string bias;
-  if (masked) {
-    g.Input("input_features_mask", onnx::TensorProto::INT64,
-            {std::string("batch"), 2 * s.source_positions});
-    bias = FramePaddingBias(g, s, "input_features_mask");
+  std::string h;
+  if (rotary && !pooled && !masked) {
+    h = RotaryEncoder(g, config, s, "input_features");
+  } else if (rotary) {
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': template '{}' pools or masks a rotary audio encoder, which "
+                            "the {} builder does not build",
+                            config.origin(), config.template_name(), builder));
+  } else {
+    std::string bias;
+    if (masked) {
+      g.Input("input_features_mask", onnx::TensorProto::INT64,
+              {std::string("batch"), 2 * s.source_positions});
+      bias = FramePaddingBias(g, s, "input_features_mask");
+    }
+    h = EncoderLayers(g, s, "input_features", "", bias);
+    if (pooled) h = AveragePairs(g, h);
+    h = g.LayerNorm(h, "layer_norm", s.d_model, kLayerNormEps);
   }
-  std::string h = EncoderLayers(g, s, "input_features", "", bias);
-  if (pooled) h = AveragePairs(g, h);
-  h = g.LayerNorm(h, "layer_norm", s.d_model, kLayerNormEps);
   g.Node("Identity", {h}, {}, "last_hidden_state");
   g.Output("last_hidden_state", onnx::TensorProto::FLOAT,
            {std::string("batch"), pooled ? s.source_positions / 2 : s.source_positions, s.d_model});

@@ -372,6 +372,21 @@ TEST(WhisperAudioEncoder, AudioFlamingo3HidesTheKeysPastEachSamplesHalvedFrameCo
   EXPECT_EQ(Dims(g.graph.output(0)), (std::vector<std::string>{"batch", "16", "64"}));
 }
 
+TEST(WhisperAudioEncoder, GlmAsrRotatesHalfOfEachHeadAndHasNoPositionTable) {
+  const AudioEncoderGraph g = BuildAudioEncoder("glmasr_encoder");
+  EXPECT_EQ(g.asked.count("embed_positions.weight"), 0u);
+  EXPECT_EQ(g.asked.count("layers.0.self_attn.k_proj.bias"), 0u);
+  EXPECT_EQ(g.asked.at("layers.0.self_attn.o_proj.bias"), (core::Shape{64}));
+  EXPECT_EQ(g.asked.at("layers.1.mlp.fc1.weight"), (core::Shape{128, 64}));
+  EXPECT_EQ(g.asked.count("norm.weight"), 1u);
+  // head_dim 16, partial_rotary_factor 0.5: 4 inverse frequencies over 8 rotated features.
+  int64_t frequencies = 0;
+  for (const auto& t : g.graph.initializer())
+    if (t.name() == "rope.inv_freq") frequencies = t.dims(0);
+  EXPECT_EQ(frequencies, 4);
+  EXPECT_EQ(Dims(g.graph.output(0)), (std::vector<std::string>{"batch", "32", "64"}));
+}
+
 TEST(WhisperAudioEncoder, AnUnknownPoolingIsRefusedNamingIt) {
   const ArchitectureTemplate t =
       ResolveTemplate({{"model_type", "qwen2_audio_sideways"},
