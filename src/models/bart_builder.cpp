@@ -9,6 +9,7 @@
 #include "activation.h"
 #include "ipfs_accel/core/error.h"
 #include "piece_choice.h"
+#include "resnet_builder.h"
 #include "seq2seq_attention.h"
 #include "seq2seq_cache.h"
 #include "seq2seq_embedding.h"
@@ -69,7 +70,8 @@ BartShape ReadShape(const HfConfig& c) {
   ReadPieces(c, s);
   s.vocab = c.Int("vocab_size", 50265);
   s.d_model = c.Int("d_model", 1024);
-  s.max_positions = c.Int("max_position_embeddings", 1024);
+  // Speech2Text sizes its decoder's positions by max_target_positions.
+  s.max_positions = PieceInt(c, "max_positions", c.Int("max_position_embeddings", 1024));
   s.encoder = {c.Int("encoder_layers", 12), c.Int("encoder_attention_heads", 16),
                c.Int("encoder_ffn_dim", 4096)};
   s.decoder = {c.Int("decoder_layers", 12), c.Int("decoder_attention_heads", 16),
@@ -184,10 +186,9 @@ std::string Embed(GraphBuilder& g, const BartShape& s, const std::string& embedd
   return g.LayerNorm(h, norm, s.d_model, kLayerNormEps);
 }
 
-std::string Encoder(GraphBuilder& g, const BartShape& s, const std::string& embedding,
-                    const std::string& input_ids, const std::string& attention_mask) {
-  std::string h = Embed(g, s, embedding, input_ids, "encoder", g.ConstInt64({0}));
-  const std::string bias = PaddingMaskBias(g, attention_mask);
+// The encoder layers over embedded `h`, keys masked by `bias`, then the final norm.
+std::string EncoderLayers(GraphBuilder& g, const BartShape& s, std::string h,
+                          const std::string& bias) {
   for (int64_t i = 0; i < s.encoder.layers; ++i) {
     const std::string layer = fmt::format("encoder.layers.{}", i);
     const std::string self = layer + ".self_attn";
@@ -200,6 +201,88 @@ std::string Encoder(GraphBuilder& g, const BartShape& s, const std::string& embe
     h = FeedForward(g, s, s.encoder.ffn, h, layer);
   }
   return FinalNorm(g, s, h, "encoder");
+}
+
+std::string Encoder(GraphBuilder& g, const BartShape& s, const std::string& embedding,
+                    const std::string& input_ids, const std::string& attention_mask) {
+  const std::string h = Embed(g, s, embedding, input_ids, "encoder", g.ConstInt64({0}));
+  return EncoderLayers(g, s, h, PaddingMaskBias(g, attention_mask));
+}
+
+// Speech2Text's front end (Conv1dSubsampler) and encoder positions.
+struct SpeechShape {
+  int64_t in_channels, mid_channels, source_positions;
+  std::vector<int64_t> kernels;
+};
+
+SpeechShape ReadSpeechShape(const HfConfig& c) {
+  SpeechShape sp{};
+  sp.in_channels = c.Int("input_feat_per_channel", 80) * c.Int("input_channels", 1);
+  sp.mid_channels = c.Int("conv_channels", 1024);
+  sp.source_positions = c.Int("max_source_positions", 6000);
+  sp.kernels = ConfigIntList(c, "conv_kernel_sizes", {5, 5});
+  if (static_cast<int64_t>(sp.kernels.size()) != c.Int("num_conv_layers", 2))
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': conv_kernel_sizes has {} entries, num_conv_layers is {}",
+                            c.origin(), sp.kernels.size(), c.Int("num_conv_layers", 2)));
+  return sp;
+}
+
+// Conv1dSubsampler: input_features [batch, frames, in] -> [batch, frames', d_model]; each conv
+// (kernel k, stride 2, padding k / 2) halves the frames and a GLU halves its channels.
+std::string ConvSubsampler(GraphBuilder& g, const BartShape& s, const SpeechShape& sp,
+                           const std::string& features) {
+  std::string h = g.Node("Transpose", {features}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
+  const auto convs = static_cast<int64_t>(sp.kernels.size());
+  for (int64_t i = 0; i < convs; ++i) {
+    const int64_t k = sp.kernels[static_cast<size_t>(i)];
+    const int64_t in = i == 0 ? sp.in_channels : sp.mid_channels / 2;
+    const int64_t out = i < convs - 1 ? sp.mid_channels : 2 * s.d_model;
+    const std::string name = fmt::format("encoder.conv.conv_layers.{}", i);
+    h = g.Node("Conv",
+               {h, g.Weight(name + ".weight", {out, in, k}, WeightInit::kNormal),
+                g.Weight(name + ".bias", {out}, WeightInit::kZeros)},
+               {{"kernel_shape", std::vector<int64_t>{k}},
+                {"pads", std::vector<int64_t>{k / 2, k / 2}},
+                {"strides", std::vector<int64_t>{2}}});
+    const auto halves = g.NodeN("Split", {h}, 2, {{"axis", int64_t{1}}});
+    h = g.Node("Mul", {halves[0], g.Node("Sigmoid", {halves[1]})});  // GLU over channels
+  }
+  return g.Node("Transpose", {h}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
+}
+
+// The frames each sample keeps after the subsampler, 1/0 int64 [batch, frames']: a frame
+// count n becomes (n - 1) // 2 + 1 = (n + 1) / 2 per conv (HF's
+// _get_feature_vector_attention_mask).
+std::string SubsampledMask(GraphBuilder& g, const SpeechShape& sp, const std::string& mask,
+                           const std::string& hidden) {
+  std::string kept = g.Node("ReduceSum", {mask, g.ConstInt64({-1})}, {{"keepdims", int64_t{1}}});
+  for (size_t i = 0; i < sp.kernels.size(); ++i)
+    kept = g.Node("Div", {g.Node("Add", {kept, g.ConstInt64({1})}), g.ConstInt64({2})});
+  const std::string frames = PositionRange(g, g.ConstInt64({0}), AxisLength(g, hidden, 1));
+  return g.Node("Cast", {g.Node("Less", {frames, kept})},
+                {{"to", int64_t{onnx::TensorProto::INT64}}});
+}
+
+// Speech2TextEncoder: subsampled features (times sqrt(d_model) when scale_embedding) plus
+// fairseq sinusoids indexed from the padding mask as M2M100 indexes tokens, then the pre-norm
+// layers. Returns the hidden states and the subsampled mask the decoder's cross-attention uses.
+std::pair<std::string, std::string> SpeechEncoder(GraphBuilder& g, const BartShape& s,
+                                                  const SpeechShape& sp,
+                                                  const std::string& features,
+                                                  const std::string& mask) {
+  std::string h = ConvSubsampler(g, s, sp, features);
+  if (s.scale_embedding)
+    h = g.Node("Mul",
+               {h, g.ConstFloat(static_cast<float>(std::sqrt(static_cast<double>(s.d_model))))});
+  const std::string kept = SubsampledMask(g, sp, mask, h);
+  const std::string padding = g.Node("Sub", {g.ConstInt64({1}), kept});  // mask.ne(1)
+  const std::string table = g.Initializer(
+      "const_encoder_sinusoidal_positions",
+      FairseqSinusoids(sp.source_positions + kPositionOffset, s.d_model, s.pad_token_id));
+  h = g.Node("Add",
+             {h, g.Node("Gather", {table, PositionsFromTokens(g, s, padding, g.ConstInt64({0}))})});
+  return {EncoderLayers(g, s, h, PaddingMaskBias(g, kept)), kept};
 }
 
 // The decoder stack. Without a cache, keys and values come from the tokens given and the
@@ -266,6 +349,25 @@ void BuildBart(const HfConfig& config, GraphBuilder& g) {
         return Decoder(g, s, embedding, "decoder_input_ids", "attention_mask", encoder_hidden,
                        false);
       });
+}
+
+void BuildSpeech2Text(const HfConfig& config, GraphBuilder& g) {
+  const BartShape s = ReadShape(config);
+  const SpeechShape sp = ReadSpeechShape(config);
+  const std::string batch = "batch", frames = "frames", decoder_sequence = "decoder_sequence";
+  g.Input("input_features", onnx::TensorProto::FLOAT, {batch, frames, sp.in_channels});
+  g.Input("attention_mask", onnx::TensorProto::INT64, {batch, frames});
+  g.Input("decoder_input_ids", onnx::TensorProto::INT64, {batch, decoder_sequence});
+  const auto [encoder_hidden, kept] = SpeechEncoder(g, s, sp, "input_features", "attention_mask");
+  const std::string embedding =
+      g.Weight("decoder.embed_tokens.weight", {s.vocab, s.d_model}, WeightInit::kNormal);
+  const std::string hidden =
+      Decoder(g, s, embedding, "decoder_input_ids", kept, encoder_hidden, /*with_past=*/false);
+  g.Node("Identity", {hidden}, {}, "last_hidden_state");
+  g.Node("Identity", {encoder_hidden}, {}, "encoder_last_hidden_state");
+  g.Output("last_hidden_state", onnx::TensorProto::FLOAT, {batch, decoder_sequence, s.d_model});
+  g.Output("encoder_last_hidden_state", onnx::TensorProto::FLOAT,
+           {batch, std::string("encoder_sequence"), s.d_model});
 }
 
 }  // namespace ipfs_accel::models

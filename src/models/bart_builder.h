@@ -17,6 +17,16 @@ namespace ipfs_accel::models {
 // for an activation this build lacks.
 void BuildBart(const HfConfig& config, GraphBuilder& g);
 
+// Speech2Text (Hugging Face Speech2TextModel) on the pieces above: input_features float
+// [batch, frames, input_feat_per_channel * input_channels] and attention_mask [batch, frames]
+// through Conv1dSubsampler (encoder.conv.conv_layers.N: stride-2 convs, each with a GLU), the
+// pre-norm encoder over fairseq sinusoids (max_source_positions + 2 rows, a buffer), and the
+// decoder on decoder_input_ids with its own decoder.embed_tokens; its cross-attention sees the
+// subsampled frames. Outputs last_hidden_state [batch, decoder_sequence, d_model] and
+// encoder_last_hidden_state [batch, encoder_sequence, d_model]. Throws as BuildBart, and
+// kCorrupt when conv_kernel_sizes does not have num_conv_layers entries.
+void BuildSpeech2Text(const HfConfig& config, GraphBuilder& g);
+
 // The encoder alone, for generation. Inputs input_ids, attention_mask [batch, sequence];
 // outputs last_hidden_state [batch, sequence, d_model] and every decoder layer's
 // cross-attention keys and values, present.{i}.encoder.{key,value} [batch, heads, sequence,

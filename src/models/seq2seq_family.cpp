@@ -76,6 +76,24 @@ void AddSeq2SeqArchitectures(std::vector<Architecture>& out) {
                                    .decoder_sequence = "decoder_sequence",
                                    .max_decoder_sequence = positions};
                  }});
+  // Speech2TextForConditionalGeneration checkpoints hold Speech2TextModel under "model.".
+  out.push_back({"speech_to_text",
+                 "audio",
+                 {"model."},
+                 BuildSpeech2Text,
+                 [](const HfConfig& c) {
+                   return std::map<std::string, InputHint>{
+                       {"input_features", {InputHint::Kind::kAny, 0, 0}},
+                       {"attention_mask", {InputHint::Kind::kOnes, 0, 0}},
+                       {"decoder_input_ids", BartDecoderIds(c, c.Int("vocab_size", 10000))},
+                   };
+                 },
+                 [](const HfConfig& c) {
+                   return DimRoles{.batch = "batch",
+                                   .sequence = "frames",
+                                   .decoder_sequence = "decoder_sequence",
+                                   .max_decoder_sequence = c.Int("max_target_positions", 1024)};
+                 }});
 }
 
 }  // namespace ipfs_accel::models

@@ -10,6 +10,8 @@
 #include "activation.h"
 #include "architectures.h"
 #include "ipfs_accel/core/error.h"
+#include "piece_choice.h"
+#include "rotary.h"
 #include "seq2seq_attention.h"
 #include "seq2seq_cache.h"
 
@@ -55,26 +57,35 @@ bool WantsLmHead(const HfConfig& c) {
   return lm_head;
 }
 
-// WhisperConfig's defaults are whisper-tiny's sizes.
-WhisperShape ReadShape(const HfConfig& c) {
+void CheckHeads(const HfConfig& c, int64_t d_model, const char* name, int64_t heads) {
+  if (heads <= 0 || d_model % heads != 0)
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': d_model {} is not a multiple of {} {}",
+                                                 c.origin(), d_model, name, heads));
+}
+
+// The encoder's sizes alone (the audio encoders have no decoder keys).
+WhisperShape ReadEncoderShape(const HfConfig& c) {
   WhisperShape s{};
-  s.vocab = c.Int("vocab_size", 51865);
   s.d_model = c.Int("d_model", 384);
   s.mel_bins = c.Int("num_mel_bins", 80);
   s.source_positions = c.Int("max_source_positions", 1500);
-  s.target_positions = c.Int("max_target_positions", 448);
   s.encoder = {c.Int("encoder_layers", 4), c.Int("encoder_attention_heads", 6),
                c.Int("encoder_ffn_dim", 1536)};
+  s.act = c.String("activation_function", "gelu");
+  CheckHeads(c, s.d_model, "encoder_attention_heads", s.encoder.heads);
+  return s;
+}
+
+// WhisperConfig's defaults are whisper-tiny's sizes.
+WhisperShape ReadShape(const HfConfig& c) {
+  WhisperShape s = ReadEncoderShape(c);
+  s.vocab = c.Int("vocab_size", 51865);
+  s.target_positions = c.Int("max_target_positions", 448);
   s.decoder = {c.Int("decoder_layers", 4), c.Int("decoder_attention_heads", 6),
                c.Int("decoder_ffn_dim", 1536)};
-  s.act = c.String("activation_function", "gelu");
   s.lm_head = WantsLmHead(c);
   s.tied = c.Bool("tie_word_embeddings", true);
-  for (const auto& [name, heads] : {std::pair{"encoder_attention_heads", s.encoder.heads},
-                                    std::pair{"decoder_attention_heads", s.decoder.heads}})
-    if (heads <= 0 || s.d_model % heads != 0)
-      throw Error(ErrorKind::kCorrupt, fmt::format("'{}': d_model {} is not a multiple of {} {}",
-                                                   c.origin(), s.d_model, name, heads));
+  CheckHeads(c, s.d_model, "decoder_attention_heads", s.decoder.heads);
   return s;
 }
 
@@ -125,25 +136,33 @@ std::string ConvGelu(GraphBuilder& g, const std::string& x, const std::string& n
   return Activation(g, y, "gelu");  // HF calls nn.functional.gelu here, not the config's act
 }
 
-// input_features [batch, mel, 2 * positions] -> the encoder's last_hidden_state.
-std::string Encoder(GraphBuilder& g, const WhisperShape& s, const std::string& features) {
-  std::string h = ConvGelu(g, features, "encoder.conv1", s.mel_bins, s.d_model, 1);
-  h = ConvGelu(g, h, "encoder.conv2", s.d_model, s.d_model, 2);  // [batch, d_model, positions]
+// input_features [batch, mel, 2 * positions] -> the conv front end, positions and pre-norm
+// layers under `prefix` ("encoder." in WhisperModel, "" in the audio encoders), before the
+// final layer_norm. `bias` masks keys (empty: every frame is seen).
+std::string EncoderLayers(GraphBuilder& g, const WhisperShape& s, const std::string& features,
+                          const std::string& prefix, const std::string& bias) {
+  std::string h = ConvGelu(g, features, prefix + "conv1", s.mel_bins, s.d_model, 1);
+  h = ConvGelu(g, h, prefix + "conv2", s.d_model, s.d_model, 2);  // [batch, d_model, positions]
   h = g.Node("Transpose", {h}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
-  const std::string positions = g.Weight("encoder.embed_positions.weight",
+  const std::string positions = g.Weight(prefix + "embed_positions.weight",
                                          {s.source_positions, s.d_model}, WeightInit::kNormal);
   h = g.Node("Add", {h, positions});
   const int64_t heads = s.encoder.heads;
   for (int64_t i = 0; i < s.encoder.layers; ++i) {
-    const std::string layer = fmt::format("encoder.layers.{}", i);
+    const std::string layer = prefix + fmt::format("layers.{}", i);
     const std::string self = layer + ".self_attn";
     const std::string x = g.LayerNorm(h, self + "_layer_norm", s.d_model, kLayerNormEps);
     h = g.Node("Add", {h, AttendAndProject(g, s, heads, Query(g, s, heads, x, self),
                                            Key(g, s, heads, x, self), Value(g, s, heads, x, self),
-                                           "", self)});
+                                           bias, self)});
     h = FeedForward(g, s, s.encoder.ffn, h, layer);
   }
-  return g.LayerNorm(h, "encoder.layer_norm", s.d_model, kLayerNormEps);
+  return h;
+}
+
+std::string Encoder(GraphBuilder& g, const WhisperShape& s, const std::string& features) {
+  return g.LayerNorm(EncoderLayers(g, s, features, "encoder.", ""), "encoder.layer_norm", s.d_model,
+                     kLayerNormEps);
 }
 
 struct DecoderInputs {
@@ -248,6 +267,73 @@ std::string CausalPaddingBias(GraphBuilder& g, const std::string& ids, const std
                           g.ConstFloat(std::numeric_limits<float>::lowest())});
 }
 
+// AudioFlamingo3's key mask: input_features_mask [batch, 2 * positions] counts each sample's
+// frames; conv2 (stride 2) leaves (count - 1) // 2 + 1 = (count + 1) / 2 positions, and
+// later keys are hidden (finfo.min) from every query.
+std::string FramePaddingBias(GraphBuilder& g, const WhisperShape& s, const std::string& mask) {
+  const std::string frames =
+      g.Node("ReduceSum", {mask, g.ConstInt64({-1})}, {{"keepdims", int64_t{1}}});
+  const std::string kept =
+      g.Node("Div", {g.Node("Add", {frames, g.ConstInt64({1})}), g.ConstInt64({2})});
+  const std::string positions =
+      PositionRange(g, g.ConstInt64({0}), g.ConstInt64({s.source_positions}));
+  const std::string visible = g.Node("Less", {positions, kept});  // [batch, positions]
+  return g.Node("Where", {g.Node("Unsqueeze", {visible, g.ConstInt64({1, 2})}), g.ConstFloat(0.0f),
+                          g.ConstFloat(std::numeric_limits<float>::lowest())});
+}
+
+// nn.AvgPool1d(2, stride=2) over time: [batch, positions, d] -> [batch, positions / 2, d].
+std::string AveragePairs(GraphBuilder& g, const std::string& h) {
+  const std::string channels_first =
+      g.Node("Transpose", {h}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
+  const std::string pooled =
+      g.Node("AveragePool", {channels_first},
+             {{"kernel_shape", std::vector<int64_t>{2}}, {"strides", std::vector<int64_t>{2}}});
+  return g.Node("Transpose", {pooled}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
+}
+
+// GlmAsrEncoderLayer: pre-norm attention with LLaMA's names (q, v and o_proj biased, k_proj
+// not) and rope on the first rotary_dim features of q and k, then the fc1/fc2 MLP.
+std::string RotaryLayer(GraphBuilder& g, const WhisperShape& s, const std::string& h,
+                        const RopeTables& rope, int64_t rotary_dim, const std::string& layer) {
+  const int64_t d = s.d_model, heads = s.encoder.heads, head_dim = d / heads;
+  const std::string attn = layer + ".self_attn";
+  std::string x = g.LayerNorm(h, layer + ".input_layernorm", d, kLayerNormEps);
+  auto project = [&](const char* name, bool bias) {
+    return SplitHeads(g, g.Linear(x, attn + "." + name, d, d, bias), heads, head_dim);
+  };
+  const std::string q = ApplyRope(g, project("q_proj", true), rope, rotary_dim, head_dim);
+  const std::string k = ApplyRope(g, project("k_proj", false), rope, rotary_dim, head_dim);
+  const std::string v = project("v_proj", true);
+  const auto scale = static_cast<float>(std::pow(static_cast<double>(head_dim), -0.5));
+  const std::string ctx = MergeHeads(g, Attend(g, q, k, v, scale, ""), d);
+  const std::string out = g.Node("Add", {h, g.Linear(ctx, attn + ".o_proj", d, d)});
+  x = g.LayerNorm(out, layer + ".post_attention_layernorm", d, kLayerNormEps);
+  const std::string up = Activation(g, g.Linear(x, layer + ".mlp.fc1", d, s.encoder.ffn), s.act);
+  return g.Node("Add", {out, g.Linear(up, layer + ".mlp.fc2", s.encoder.ffn, d)});
+}
+
+// GlmAsrEncoder: Whisper's conv front end without a position table, rotary layers, `norm`.
+std::string RotaryEncoder(GraphBuilder& g, const HfConfig& c, const WhisperShape& s,
+                          const std::string& features) {
+  if (c.Int("num_key_value_heads", s.encoder.heads) != s.encoder.heads)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': num_key_value_heads other than num_attention_heads is not "
+                            "supported by the rotary audio encoder",
+                            c.origin()));
+  std::string h = ConvGelu(g, features, "conv1", s.mel_bins, s.d_model, 1);
+  h = ConvGelu(g, h, "conv2", s.d_model, s.d_model, 2);
+  h = g.Node("Transpose", {h}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
+  const RopeSpec spec = ReadRope(c, s.d_model / s.encoder.heads, s.source_positions,
+                                 RopeKeys{.default_partial_rotary_factor = 0.5});
+  const std::string positions = g.Node(
+      "Unsqueeze", {PositionRange(g, g.ConstInt64({0}), AxisLength(g, h, 1)), g.ConstInt64({0})});
+  const RopeTables rope = RopeCosSin(g, spec, positions);
+  for (int64_t i = 0; i < s.encoder.layers; ++i)
+    h = RotaryLayer(g, s, h, rope, spec.rotary_dim, fmt::format("layers.{}", i));
+  return g.LayerNorm(h, "norm", s.d_model, kLayerNormEps);
+}
+
 }  // namespace
 
 void BuildWhisper(const HfConfig& config, GraphBuilder& g) {
@@ -315,6 +401,37 @@ void BuildWhisperDecoderWithPast(const HfConfig& config, GraphBuilder& g) {
   DeclarePresentOutputs(g, s.decoder.layers, CacheKind::kSelf, heads, head_dim, "total_sequence");
 }
 
+void BuildWhisperAudioEncoder(const HfConfig& config, GraphBuilder& g) {
+  const WhisperShape s = ReadEncoderShape(config);
+  const char* builder = "whisper_audio_encoder";
+  const bool rotary = PieceChoice(config, "layer", builder, {"whisper", "rotary"}) == 1;
+  const bool pooled = PieceChoice(config, "pooling", builder, {"none", "average_pairs"}) == 1;
+  const bool masked = PieceChoice(config, "frame_mask", builder, {"none", "features_mask"}) == 1;
+  DeclareFeatures(g, s);
+  std::string h;
+  if (rotary && !pooled && !masked) {
+    h = RotaryEncoder(g, config, s, "input_features");
+  } else if (rotary) {
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': template '{}' pools or masks a rotary audio encoder, which "
+                            "the {} builder does not build",
+                            config.origin(), config.template_name(), builder));
+  } else {
+    std::string bias;
+    if (masked) {
+      g.Input("input_features_mask", onnx::TensorProto::INT64,
+              {std::string("batch"), 2 * s.source_positions});
+      bias = FramePaddingBias(g, s, "input_features_mask");
+    }
+    h = EncoderLayers(g, s, "input_features", "", bias);
+    if (pooled) h = AveragePairs(g, h);
+    h = g.LayerNorm(h, "layer_norm", s.d_model, kLayerNormEps);
+  }
+  g.Node("Identity", {h}, {}, "last_hidden_state");
+  g.Output("last_hidden_state", onnx::TensorProto::FLOAT,
+           {std::string("batch"), pooled ? s.source_positions / 2 : s.source_positions, s.d_model});
+}
+
 void AddWhisperArchitectures(std::vector<Architecture>& out) {
   // WhisperForConditionalGeneration checkpoints hold WhisperModel under "model.".
   out.push_back(
@@ -333,6 +450,17 @@ void AddWhisperArchitectures(std::vector<Architecture>& out) {
                          .decoder_sequence = "decoder_sequence",
                          .max_decoder_sequence = c.Int("max_target_positions", 448)};
        }});
+  out.push_back({"whisper_audio_encoder",
+                 "audio",
+                 {"audio_tower."},
+                 BuildWhisperAudioEncoder,
+                 [](const HfConfig&) {
+                   return std::map<std::string, InputHint>{
+                       {"input_features", {InputHint::Kind::kAny, 0, 0}},
+                       {"input_features_mask", {InputHint::Kind::kOnes, 0, 0}},
+                   };
+                 },
+                 [](const HfConfig&) { return DimRoles{.batch = "batch"}; }});
 }
 
 }  // namespace ipfs_accel::models

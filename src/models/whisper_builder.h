@@ -47,4 +47,13 @@ void BuildWhisperEncoder(const HfConfig& config, GraphBuilder& g);
 // continue after the past; there is no decoder padding mask (as BART's cached decoder).
 void BuildWhisperDecoderWithPast(const HfConfig& config, GraphBuilder& g);
 
+// A Whisper-style audio encoder alone (Qwen2AudioEncoder, VoxtralEncoder,
+// AudioFlamingo3Encoder): input_features -> last_hidden_state [batch, positions, d_model]
+// from the encoder layers with their names unprefixed (conv1, layers.N, layer_norm). Pieces:
+// `pooling` "none" | "average_pairs" (AvgPool1d(2, 2) before layer_norm: positions / 2);
+// `frame_mask` "none" | "features_mask" (an input_features_mask [batch, frames] int64 input
+// hiding the padded positions' keys). Throws as BuildWhisper, and kUnsupported for an unknown
+// piece value.
+void BuildWhisperAudioEncoder(const HfConfig& config, GraphBuilder& g);
+
 }  // namespace ipfs_accel::models

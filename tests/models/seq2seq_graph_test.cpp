@@ -667,6 +667,43 @@ TEST(BartTemplatesTest, AnUnknownPieceValueIsRefusedNamingIt) {
   EXPECT_THAT(e.what(), HasSubstr("sideways"));
 }
 
+TEST(Speech2TextTemplate, SubsamplesFeaturesWithGluConvsAndMasksTheSubsampledFrames) {
+  const HfConfig c = TemplateConfig("speech_to_text");
+  const int64_t d = c.Int("d_model"), mid = c.Int("conv_channels");
+  const BuiltGraph g = BuildTemplate("speech_to_text", BuildSpeech2Text);
+  // Conv1dSubsampler: in -> mid channels, GLU halves them, then mid / 2 -> 2 * d_model.
+  EXPECT_EQ(g.weights.at("encoder.conv.conv_layers.0.weight"),
+            (std::vector<int64_t>{mid, c.Int("input_feat_per_channel"), 5}));
+  EXPECT_EQ(g.weights.at("encoder.conv.conv_layers.1.weight"),
+            (std::vector<int64_t>{2 * d, mid / 2, 5}));
+  // The decoder's own embedding, no shared table, sinusoids as buffers sized per stack.
+  EXPECT_EQ(g.weights.at("decoder.embed_tokens.weight"),
+            (std::vector<int64_t>{c.Int("vocab_size"), d}));
+  EXPECT_EQ(g.weights.count("shared.weight"), 0u);
+  EXPECT_EQ(g.weights.count("encoder.embed_positions.weight"), 0u);
+  EXPECT_EQ(InitializerValues(g.graph, "const_encoder_sinusoidal_positions").size(),
+            static_cast<size_t>((c.Int("max_source_positions") + 2) * d));
+  EXPECT_EQ(InitializerValues(g.graph, "const_decoder_sinusoidal_positions").size(),
+            static_cast<size_t>((c.Int("max_target_positions") + 2) * d));
+  std::map<std::string, int> ops;
+  for (const auto& n : g.graph.node()) ++ops[n.op_type()];
+  EXPECT_EQ(ops["Sigmoid"], 2);  // one GLU per conv
+  EXPECT_EQ(ops["Div"], 2);      // the frame count halved once per conv
+  ASSERT_EQ(g.graph.input_size(), 3);
+  EXPECT_EQ(g.graph.input(0).name(), "input_features");
+}
+
+TEST(Speech2TextTemplate, KernelsThatDoNotMatchTheConvCountAreCorrupt) {
+  SeededRandomWeights weights(1, 0.02);
+  onnx::GraphProto graph;
+  GraphBuilder builder(&graph, &weights);
+  const Error e = CatchError([&] {
+    BuildSpeech2Text(TemplateConfig("speech_to_text", {{"conv_kernel_sizes", {5, 5, 5}}}), builder);
+  });
+  EXPECT_EQ(e.kind(), ErrorKind::kCorrupt) << e.what();
+  EXPECT_THAT(e.what(), HasSubstr("num_conv_layers"));
+}
+
 TEST(T5TemplatesTest, Umt5HasARelativeBiasTableInEveryLayer) {
   const BuiltGraph g =
       BuildTemplate("umt5", BuildT5, {{"num_layers", 2}, {"num_decoder_layers", 2}});

@@ -22,6 +22,7 @@
 #include "ipfs_accel/models/hf_config.h"
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/safetensors.h"
+#include "ipfs_accel/models/templates.h"
 #include "models/architectures.h"
 #include "models/graph_builder.h"
 #include "models/seq2seq_graphs.h"
@@ -311,6 +312,96 @@ TEST(WhisperConfigTest, OtherActivationsReachTheFeedForwardOnly) {
   EXPECT_EQ(ops["Erf"], 2);
   EXPECT_EQ(ops["Relu"], 2 + 2);  // encoder and decoder layers
   EXPECT_EQ(ops["Conv"], 2);
+}
+
+// ---- Whisper-style audio encoders (builder whisper_audio_encoder) ----
+
+struct AudioEncoderGraph {
+  onnx::GraphProto graph;
+  std::map<std::string, core::Shape> asked;
+};
+
+// The template's tiny build, as `templates validate` builds it.
+AudioEncoderGraph BuildAudioEncoder(const std::string& model_type) {
+  const ArchitectureTemplate* t = FindTemplate(model_type);
+  EXPECT_NE(t, nullptr) << model_type;
+  AudioEncoderGraph out;
+  RecordingWeights weights;
+  GraphBuilder builder(&out.graph, &weights);
+  BuildWhisperAudioEncoder(ApplyTemplate(*t, TinyConfig(*t)), builder);
+  out.asked = weights.asked;
+  return out;
+}
+
+std::map<std::string, int> OpCounts(const onnx::GraphProto& g) {
+  std::map<std::string, int> ops;
+  for (const auto& n : g.node()) ++ops[n.op_type()];
+  return ops;
+}
+
+TEST(WhisperAudioEncoder, Qwen2AudioPoolsPairsOfPositionsBeforeItsUnprefixedFinalNorm) {
+  const AudioEncoderGraph g = BuildAudioEncoder("qwen2_audio_encoder");
+  // Tiny: 16 mel bins, 32 positions, d_model 64; HF's names carry no "encoder." prefix.
+  EXPECT_EQ(g.asked.at("conv1.weight"), (core::Shape{64, 16, 3}));
+  EXPECT_EQ(g.asked.at("embed_positions.weight"), (core::Shape{32, 64}));
+  EXPECT_EQ(g.asked.count("layers.1.self_attn.k_proj.bias"), 0u);
+  EXPECT_EQ(g.asked.count("layer_norm.weight"), 1u);
+  EXPECT_EQ(g.asked.count("encoder.layer_norm.weight"), 0u);
+  EXPECT_EQ(OpCounts(g.graph)["AveragePool"], 1);
+  ASSERT_EQ(g.graph.output_size(), 1);
+  EXPECT_EQ(Dims(g.graph.output(0)), (std::vector<std::string>{"batch", "16", "64"}));
+  ASSERT_EQ(g.graph.input_size(), 1);
+  EXPECT_EQ(Dims(g.graph.input(0)), (std::vector<std::string>{"batch", "16", "64"}));
+}
+
+TEST(WhisperAudioEncoder, VoxtralKeepsEveryPosition) {
+  const AudioEncoderGraph g = BuildAudioEncoder("voxtral_encoder");
+  EXPECT_EQ(OpCounts(g.graph)["AveragePool"], 0);
+  EXPECT_EQ(Dims(g.graph.output(0)), (std::vector<std::string>{"batch", "32", "64"}));
+}
+
+TEST(WhisperAudioEncoder, AudioFlamingo3HidesTheKeysPastEachSamplesHalvedFrameCount) {
+  const AudioEncoderGraph g = BuildAudioEncoder("audioflamingo3_encoder");
+  ASSERT_EQ(g.graph.input_size(), 2);
+  EXPECT_EQ(g.graph.input(1).name(), "input_features_mask");
+  EXPECT_EQ(Dims(g.graph.input(1)), (std::vector<std::string>{"batch", "64"}));  // frames
+  const auto ops = OpCounts(g.graph);
+  EXPECT_EQ(ops.at("ReduceSum"), 1);  // the frame count, (n + 1) / 2 after conv2
+  EXPECT_EQ(ops.at("Less"), 1);
+  EXPECT_EQ(ops.at("AveragePool"), 1);
+  EXPECT_EQ(Dims(g.graph.output(0)), (std::vector<std::string>{"batch", "16", "64"}));
+}
+
+TEST(WhisperAudioEncoder, GlmAsrRotatesHalfOfEachHeadAndHasNoPositionTable) {
+  const AudioEncoderGraph g = BuildAudioEncoder("glmasr_encoder");
+  EXPECT_EQ(g.asked.count("embed_positions.weight"), 0u);
+  EXPECT_EQ(g.asked.count("layers.0.self_attn.k_proj.bias"), 0u);
+  EXPECT_EQ(g.asked.at("layers.0.self_attn.o_proj.bias"), (core::Shape{64}));
+  EXPECT_EQ(g.asked.at("layers.1.mlp.fc1.weight"), (core::Shape{128, 64}));
+  EXPECT_EQ(g.asked.count("norm.weight"), 1u);
+  // head_dim 16, partial_rotary_factor 0.5: 4 inverse frequencies over 8 rotated features.
+  int64_t frequencies = 0;
+  for (const auto& t : g.graph.initializer())
+    if (t.name() == "rope.inv_freq") frequencies = t.dims(0);
+  EXPECT_EQ(frequencies, 4);
+  EXPECT_EQ(Dims(g.graph.output(0)), (std::vector<std::string>{"batch", "32", "64"}));
+}
+
+TEST(WhisperAudioEncoder, AnUnknownPoolingIsRefusedNamingIt) {
+  const ArchitectureTemplate t =
+      ResolveTemplate({{"model_type", "qwen2_audio_sideways"},
+                       {"inherits", "qwen2_audio_encoder"},
+                       {"version", 1},
+                       {"history", {{{"version", 1}, {"reason", "test"}}}},
+                       {"pieces", {{"pooling", "max_pairs"}}}},
+                      "test-template");
+  onnx::GraphProto graph;
+  SeededRandomWeights weights(1, 0.02);
+  GraphBuilder builder(&graph, &weights);
+  const core::Error e =
+      CatchError([&] { BuildWhisperAudioEncoder(ApplyTemplate(t, TinyConfig(t)), builder); });
+  EXPECT_EQ(e.kind(), ErrorKind::kUnsupported) << e.what();
+  EXPECT_THAT(e.what(), HasSubstr("max_pairs"));
 }
 
 }  // namespace
