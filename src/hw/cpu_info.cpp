@@ -191,6 +191,18 @@ void ReadCaches(CpuInfo& cpu) {
   }
 }
 
+// Where sysfs has no cache folder (a Firecracker VM has none), glibc's sysconf, which asks
+// CPUID on x86; a size it does not know stays 0.
+void ReadCachesFromSysconf(CpuInfo& cpu) {
+  const auto size = [](int name) {
+    const long v = sysconf(name);
+    return v > 0 ? int64_t{v} : int64_t{0};
+  };
+  if (cpu.l1d_cache_bytes == 0) cpu.l1d_cache_bytes = size(_SC_LEVEL1_DCACHE_SIZE);
+  if (cpu.l2_cache_bytes == 0) cpu.l2_cache_bytes = size(_SC_LEVEL2_CACHE_SIZE);
+  if (cpu.l3_cache_bytes == 0) cpu.l3_cache_bytes = size(_SC_LEVEL3_CACHE_SIZE);
+}
+
 std::string Field(const std::vector<detail::CpuinfoBlock>& blocks, const std::string& key) {
   for (const detail::CpuinfoBlock& block : blocks) {
     auto it = block.find(key);
@@ -224,6 +236,7 @@ CpuInfo DetectCpu() {
   cpu.logical_cores = online > 0 ? static_cast<int>(online) : 0;
   CountCoresAndSockets(cpuinfo, cpu);
   ReadCaches(cpu);
+  ReadCachesFromSysconf(cpu);
 
   const std::string meminfo = ReadTextFile("/proc/meminfo").value_or("");
   cpu.memory_total_bytes = detail::ParseMeminfoBytes(meminfo, "MemTotal").value_or(0);

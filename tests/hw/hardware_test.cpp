@@ -4,6 +4,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -138,7 +139,7 @@ TEST(DetectCpuTest, NamesAndArchitecture) {
   EXPECT_EQ(cpu.architecture, uts.machine);
 }
 
-TEST(DetectCpuTest, MemoryAndCaches) {
+TEST(DetectCpuTest, CountsMemoryAndKnowsTheCachesWhereSysfsOrCpuidTellThem) {
   const CpuInfo cpu = DetectCpu();
   EXPECT_GT(cpu.memory_total_bytes, 0);
   EXPECT_GT(cpu.memory_available_bytes, 0);
@@ -147,10 +148,17 @@ TEST(DetectCpuTest, MemoryAndCaches) {
   // (lxcfs) may show less, never more.
   const int64_t physical = sysconf(_SC_PHYS_PAGES) * int64_t{sysconf(_SC_PAGESIZE)};
   EXPECT_LE(cpu.memory_total_bytes, physical);
-  EXPECT_GT(cpu.l1d_cache_bytes, 0);
-  EXPECT_GT(cpu.l2_cache_bytes, 0);
-  EXPECT_GT(cpu.l3_cache_bytes, 0);
-  EXPECT_LT(cpu.l1d_cache_bytes, cpu.l2_cache_bytes);
+  // Sizes come from sysfs, else (a Firecracker VM has no cache folder) from glibc's sysconf.
+  const bool sysfs = std::filesystem::is_directory("/sys/devices/system/cpu/cpu0/cache");
+  if (!sysfs) {
+    EXPECT_EQ(cpu.l1d_cache_bytes, std::max(sysconf(_SC_LEVEL1_DCACHE_SIZE), 0L));
+  }
+  if (sysfs || sysconf(_SC_LEVEL1_DCACHE_SIZE) > 0) {
+    EXPECT_GT(cpu.l1d_cache_bytes, 0);
+    EXPECT_GT(cpu.l2_cache_bytes, 0);
+    EXPECT_GT(cpu.l3_cache_bytes, 0);
+    EXPECT_LT(cpu.l1d_cache_bytes, cpu.l2_cache_bytes);
+  }
   const auto l1d = detail::ParseCacheSize(
       FileLine("/sys/devices/system/cpu/cpu0/cache/index0/size"));  // L1d on x86 and arm64
   if (FileLine("/sys/devices/system/cpu/cpu0/cache/index0/type") == "Data") {
