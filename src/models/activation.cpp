@@ -32,10 +32,12 @@ std::string Activation(GraphBuilder& g, const std::string& x, const std::string&
   }
   if (hf_name == "silu" || hf_name == "swish") return g.Node("Mul", {x, g.Node("Sigmoid", {x})});
   if (hf_name == "tanh") return g.Node("Tanh", {x});
-  throw core::Error(core::ErrorKind::kUnsupported,
-                    fmt::format("activation '{}' is not supported (supported: gelu, gelu_new, "
-                                "gelu_pytorch_tanh, quick_gelu, relu, relu2, silu, tanh)",
-                                hf_name));
+  if (hf_name == "hardswish") return g.Node("HardSwish", {x});  // x relu6(x + 3) / 6
+  throw core::Error(
+      core::ErrorKind::kUnsupported,
+      fmt::format("activation '{}' is not supported (supported: gelu, gelu_new, "
+                  "gelu_pytorch_tanh, quick_gelu, relu, relu2, silu, tanh, hardswish)",
+                  hf_name));
 }
 
 namespace {

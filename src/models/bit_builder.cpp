@@ -30,13 +30,6 @@ struct BitShape {
   throw Error(kind, fmt::format("'{}': {}", c.origin(), what));
 }
 
-// make_div: to a multiple of 8, at least 8, never 10% below the value.
-int64_t MakeDivisible(double value) {
-  int64_t v = std::max<int64_t>(8, static_cast<int64_t>(value + 4) / 8 * 8);
-  if (static_cast<double>(v) < 0.9 * value) v += 8;
-  return v;
-}
-
 void CheckUnbuiltOptions(const HfConfig& c) {
   if (c.Has("global_padding") && !c.json()["global_padding"].is_null())
     Refuse(c, ErrorKind::kUnsupported, "global_padding (TF 'SAME' dynamic padding) is not built");
@@ -67,7 +60,7 @@ BitShape ReadShape(const HfConfig& c) {
       !std::all_of(s.depths.begin(), s.depths.end(), positive))
     Refuse(c, ErrorKind::kCorrupt, "BiT sizes must be positive, hidden_sizes and depths alike");
   for (const int64_t h : s.hidden)
-    if (h % s.groups != 0 || MakeDivisible(0.25 * static_cast<double>(h)) % s.groups != 0)
+    if (h % s.groups != 0 || MakeDivisible(0.25 * static_cast<double>(h), 8, 8) % s.groups != 0)
       Refuse(c, ErrorKind::kCorrupt,
              fmt::format("hidden size {} or its bottleneck is not a multiple of num_groups {}", h,
                          s.groups));
@@ -104,7 +97,7 @@ std::string Conv(GraphBuilder& g, const std::string& x, const std::string& prefi
 // BitPreActivationBottleneckLayer / BitBottleneckLayer under `p`; `project`: the stage's first.
 std::string Layer(GraphBuilder& g, const BitShape& s, const std::string& x, const std::string& p,
                   int64_t in, int64_t out, int64_t stride, bool project) {
-  const int64_t mid = MakeDivisible(0.25 * static_cast<double>(out));
+  const int64_t mid = MakeDivisible(0.25 * static_cast<double>(out), 8, 8);
   if (s.preactivation) {
     const std::string pre = GroupNormAct(g, s, x, p + "norm1", in, true);
     const std::string shortcut =

@@ -1,6 +1,11 @@
 #include "conv2d.h"
 
+#include <algorithm>
+
+#include <fmt/format.h>
+
 #include "activation.h"
+#include "ipfs_accel/core/error.h"
 
 namespace ipfs_accel::models {
 
@@ -52,6 +57,67 @@ void FeatureMapOutputs(GraphBuilder& g, const std::string& x, int64_t channels, 
   g.Node("GlobalAveragePool", {x}, {}, "pooler_output");
   g.Output("last_hidden_state", onnx::TensorProto::FLOAT, {"batch", channels, height, width});
   g.Output("pooler_output", onnx::TensorProto::FLOAT, {"batch", channels, 1, 1});
+}
+
+std::string SqueezeExcitation(GraphBuilder& g, const std::string& x, const std::string& reduce,
+                              const std::string& expand, int64_t dim, int64_t squeezed,
+                              const std::string& act, const std::string& gate) {
+  std::string h = g.Node("GlobalAveragePool", {x});
+  h = Activation(g, Conv2d(g, h, reduce, dim, squeezed, 1, 1, 0), act);
+  h = Conv2d(g, h, expand, squeezed, dim, 1, 1, 0);
+  h = gate == "hardsigmoid" ? g.Node("HardSigmoid", {h}, {{"alpha", 1.0f / 6.0f}, {"beta", 0.5f}})
+                            : g.Node("Sigmoid", {h});
+  return g.Node("Mul", {x, h});
+}
+
+int64_t MakeDivisible(double value, int64_t divisor, int64_t min_value) {
+  int64_t v = std::max(min_value, static_cast<int64_t>(value + static_cast<double>(divisor) / 2) /
+                                      divisor * divisor);
+  if (static_cast<double>(v) < 0.9 * value) v += divisor;
+  return v;
+}
+
+std::vector<int64_t> BackboneOutIndices(const HfConfig& c, int64_t stages) {
+  auto corrupt = [&](const std::string& what) {
+    return core::Error(
+        core::ErrorKind::kCorrupt,
+        fmt::format("'{}': {} is not one of stem, stage1..stage{}", c.origin(), what, stages));
+  };
+  std::vector<int64_t> out;
+  if (c.Has("out_features") && c.json()["out_features"].is_array() &&
+      !c.json()["out_features"].empty()) {
+    for (const auto& name : c.json()["out_features"]) {
+      const std::string s = name.is_string() ? name.get<std::string>() : name.dump();
+      int64_t index = s == "stem" ? 0 : -1;
+      for (int64_t i = 1; i <= stages; ++i)
+        if (s == fmt::format("stage{}", i)) index = i;
+      if (index < 0) throw corrupt(fmt::format("out_features '{}'", s));
+      out.push_back(index);
+    }
+    return out;
+  }
+  if (c.Has("out_indices") && c.json()["out_indices"].is_array() &&
+      !c.json()["out_indices"].empty()) {
+    for (const auto& v : c.json()["out_indices"]) {
+      int64_t index = v.is_number_integer() ? v.get<int64_t>() : stages + 1;
+      if (index < 0) index += stages + 1;  // a Python index into stage_names
+      if (index < 0 || index > stages) throw corrupt(fmt::format("out_indices {}", v.dump()));
+      out.push_back(index);
+    }
+    return out;
+  }
+  return {stages};
+}
+
+void BackboneOutputs(GraphBuilder& g, const HfConfig& config,
+                     const std::vector<FeatureMap>& states) {
+  const auto indices = BackboneOutIndices(config, static_cast<int64_t>(states.size()) - 1);
+  for (size_t k = 0; k < indices.size(); ++k) {
+    const FeatureMap& m = states[static_cast<size_t>(indices[k])];
+    const std::string name = fmt::format("feature_maps.{}", k);
+    g.Node("Identity", {m.x}, {}, name);
+    g.Output(name, onnx::TensorProto::FLOAT, {"batch", m.channels, m.height, m.width});
+  }
 }
 
 }  // namespace ipfs_accel::models

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "graph_builder.h"
+#include "ipfs_accel/models/hf_config.h"
 
 namespace ipfs_accel::models {
 
@@ -37,5 +38,36 @@ std::string ConvNormAct(GraphBuilder& g, const std::string& x, const std::string
 // 1, 1].
 void FeatureMapOutputs(GraphBuilder& g, const std::string& x, int64_t channels, const Dim& height,
                        const Dim& width);
+
+// Squeeze-and-excitation (EfficientNet, PP-LCNet): x times gate(expand(act(reduce(m)))), m the
+// mean of x over height and width, `reduce` and `expand` biased 1x1 convs dim -> squeezed -> dim
+// (weights `reduce.weight`, ...); gate "sigmoid" or "hardsigmoid" (nn.Hardsigmoid: relu6(x + 3)
+// / 6).
+std::string SqueezeExcitation(GraphBuilder& g, const std::string& x, const std::string& reduce,
+                              const std::string& expand, int64_t dim, int64_t squeezed,
+                              const std::string& act, const std::string& gate);
+
+// make_divisible of MobileNetV2, EfficientNet (round_filters) and PP-LCNet: `value` to the
+// nearest multiple of `divisor` (Python's int(value + divisor / 2) // divisor * divisor), at
+// least `min_value`, plus `divisor` when that is more than 10% below `value`.
+int64_t MakeDivisible(double value, int64_t divisor, int64_t min_value);
+
+// A backbone's (BackboneMixin's) selected feature maps as indices into its stage_names, stem
+// being 0 and stageN N: from out_features (names), else out_indices (negative from the end), else
+// the last stage, as get_aligned_output_features_output_indices chooses. Throws
+// core::Error(kCorrupt) naming a stage or index that does not exist.
+std::vector<int64_t> BackboneOutIndices(const HfConfig& config, int64_t stages);
+
+// One hidden state of a backbone: the map [batch, channels, height, width].
+struct FeatureMap {
+  std::string x;
+  int64_t channels = 0;
+  Dim height, width;
+};
+
+// A backbone's BackboneOutput: outputs feature_maps.K, the K-th selected of `states` (stem,
+// stage1, ..., by BackboneOutIndices(config, states.size() - 1)).
+void BackboneOutputs(GraphBuilder& g, const HfConfig& config,
+                     const std::vector<FeatureMap>& states);
 
 }  // namespace ipfs_accel::models

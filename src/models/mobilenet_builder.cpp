@@ -84,15 +84,6 @@ void Outputs(GraphBuilder& g, const Map& m) {
   g.Output("pooler_output", onnx::TensorProto::FLOAT, {"batch", m.channels});
 }
 
-// MobileNetV2's make_divisible: the nearest multiple of `divisor`, at least `min_value`, not
-// more than 10% below `value`.
-int64_t MakeDivisible(double value, int64_t divisor, int64_t min_value) {
-  int64_t v = std::max(min_value, static_cast<int64_t>(value + static_cast<double>(divisor) / 2) /
-                                      divisor * divisor);
-  if (static_cast<double>(v) < 0.9 * value) v += divisor;
-  return v;
-}
-
 }  // namespace
 
 void BuildMobileNetV1(const HfConfig& config, const nlohmann::json& pieces, GraphBuilder& g) {
