@@ -9,12 +9,17 @@
 #include "bit_builder.h"
 #include "clip_builder.h"
 #include "convnext_builder.h"
+#include "efficientnet_builder.h"
+#include "hgnet_v2_builder.h"
+#include "levit_builder.h"
 #include "mobilenet_builder.h"
 #include "poolformer_builder.h"
+#include "pp_lcnet_builder.h"
 #include "regnet_builder.h"
-#include "textnet_builder.h"
+#include "rt_detr_resnet_builder.h"
 #include "segformer_builder.h"
 #include "swin_builder.h"
+#include "textnet_builder.h"
 #include "vit_builder.h"
 #include "xclip_builder.h"
 
@@ -129,6 +134,11 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
   out.push_back(WithPieces("regnet", {}, BuildRegNet));
   out.push_back(WithPieces("bit", {}, BuildBit));
   out.push_back(WithPieces("textnet", {}, BuildTextNet));
+  out.push_back(WithPieces("efficientnet", {"top_conv"}, BuildEfficientNet));
+  out.push_back(WithPieces("hgnet_v2", {}, BuildHgNetV2));
+  out.push_back(WithPieces("pp_lcnet", {"layer"}, BuildPpLcNet));
+  out.push_back(WithPieces("rt_detr_resnet", {}, BuildRtDetrResNet));
+  out.push_back(WithPieces("levit", {}, BuildLevit));
   out.push_back(DualEncoder("clip", ClipFamily::kClip));
   out.push_back(DualEncoder("siglip", ClipFamily::kSiglip));
   out.push_back(TextTower("clip_text_model", ClipFamily::kClip));

@@ -199,6 +199,43 @@ TEST(VisionCountTest, SwinFamilyCountsAsHuggingFaceAtItsDefaults) {
     EXPECT_EQ(DefaultConfigParams(type), TruthParams(type)) << type;
 }
 
+TEST(VisionCountTest, EfficientNetHgNetAndLevitCountAsHuggingFaceAtTheirDefaults) {
+  for (const char* type : {"efficientnet", "hgnet_v2", "levit"})
+    EXPECT_EQ(DefaultConfigParams(type), TruthParams(type)) << type;
+  // AlignVisionModel is EfficientNet-B7 without the top conv (640 x 2560) and its BatchNorm.
+  EXPECT_EQ(DefaultConfigParams("align_vision_model"),
+            TruthParams("efficientnet") - 640 * 2560 - 2 * 2560);
+  // RTDetrResNet is ResNet-50 (23,508,032) with a three-conv stem: 3x3 convs 3->32, 32->32,
+  // 32->64 and their BatchNorms instead of one 7x7 3->64 conv and its BatchNorm.
+  EXPECT_EQ(DefaultConfigParams("rt_detr_resnet"),
+            23508032 + (27 * 32 + 64) + (288 * 32 + 64) + (288 * 64 + 128) - (147 * 64 + 128));
+}
+
+TEST(BackboneOutputs, GivesTheStagesOutFeaturesNamesInOrder) {
+  json c = {{"model_type", "hgnet_v2"},           {"image_size", 32},
+            {"stem_channels", {3, 8, 8}},         {"stage_in_channels", {8, 16}},
+            {"stage_mid_channels", {8, 8}},       {"stage_out_channels", {16, 32}},
+            {"stage_num_blocks", {1, 1}},         {"stage_downsample", {false, true}},
+            {"stage_light_block", {false, true}}, {"stage_kernel_size", {3, 5}},
+            {"stage_numb_of_layers", {2, 2}},     {"depths", {1, 1}},
+            {"hidden_sizes", {16, 32}},           {"out_features", {"stem", "stage2"}}};
+  ExpectValidOnnx(c);
+  const Built b = Build(c);
+  // 32 px: the stem halves twice (8 x 8 with 8 channels); stage 2 downsamples once more.
+  EXPECT_THAT(Names(b.proto.graph().output()),
+              ::testing::ElementsAre("feature_maps.0", "feature_maps.1"));
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "feature_maps.0")),
+              ::testing::ElementsAre("batch", "8", "8", "8"));
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "feature_maps.1")),
+              ::testing::ElementsAre("batch", "32", "4", "4"));
+  c.erase("out_features");
+  c["out_indices"] = {-2};  // a Python index: stage1
+  EXPECT_THAT(Dims(Output(Build(c).proto.graph(), "feature_maps.0")),
+              ::testing::ElementsAre("batch", "16", "8", "8"));
+  c["out_indices"] = {3};
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kCorrupt);
+}
+
 TEST(VisionCountTest, ConvNextFamilyCountsAsHuggingFaceAtItsDefaults) {
   // ConvNextModel, ConvNextV2Model (GRN over the 4x MLP instead of layer scale), and
   // DINOv3ConvNextModel (ConvNeXt under other names).
