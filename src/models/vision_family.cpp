@@ -18,6 +18,7 @@
 #include "regnet_builder.h"
 #include "rt_detr_resnet_builder.h"
 #include "segformer_builder.h"
+#include "swiftformer_builder.h"
 #include "swin_builder.h"
 #include "textnet_builder.h"
 #include "vit_builder.h"
@@ -139,6 +140,7 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
   out.push_back(WithPieces("pp_lcnet", {"layer"}, BuildPpLcNet));
   out.push_back(WithPieces("rt_detr_resnet", {}, BuildRtDetrResNet));
   out.push_back(WithPieces("levit", {}, BuildLevit));
+  out.push_back(WithPieces("swiftformer", {}, BuildSwiftFormer));
   out.push_back(DualEncoder("clip", ClipFamily::kClip));
   out.push_back(DualEncoder("siglip", ClipFamily::kSiglip));
   out.push_back(TextTower("clip_text_model", ClipFamily::kClip));

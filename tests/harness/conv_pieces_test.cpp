@@ -2,8 +2,8 @@
 // written from HF's modules: EfficientNet's TF-style padded depthwise convolution, squeeze-and-
 // excitation (EfficientNet's sigmoid gate, PP-LCNet's hardsigmoid), HGNetV2's conv layer with its
 // learnable affine block, PP-LCNetV3's learnable re-parameterisable layer, RT-DETR's ResNet-D
-// layer with its pooled shortcut, LeViT's attention with relative-offset biases, and
-// make_divisible.
+// layer with its pooled shortcut, LeViT's attention with relative-offset biases, SwiftFormer's
+// efficient additive attention, and make_divisible.
 
 #include <algorithm>
 #include <array>
@@ -27,6 +27,7 @@
 #include "models/levit_builder.h"
 #include "models/pp_lcnet_builder.h"
 #include "models/rt_detr_resnet_builder.h"
+#include "models/swiftformer_builder.h"
 #include "models/weights.h"
 
 namespace ipfs_accel::harness {
@@ -412,6 +413,43 @@ TEST(LevitAttention, AddsItsOffsetBiasesToScaledScoresAndSubsamplesQueries) {
     for (double& e : mixed) e = HardSwish(e);
     ExpectNear(run.y, LinearBn(run, mixed, nq, heads * vd, out_dim, "a.projection"), 1e-5);
   }
+}
+
+TEST(SwiftFormerAttention, MixesKeysWithTheSumOfNormalisedQueries) {
+  // HF's softmax runs over a last axis of size 1, so every query weight is 1 and the global query
+  // is the plain sum of the L2-normalised queries (w_g is a parameter that cannot matter).
+  const int64_t n = 5, dim = 4;
+  const Vec x = Ramp(n * dim);
+  PieceRun run({1, n, dim}, x, {1, n, dim}, [&](models::GraphBuilder& g) {
+    return models::SwiftFormerAttention(g, "x", "attn", dim);
+  });
+  auto linear = [&](const Vec& in, const std::string& p) {  // weights stored [in, out]
+    Vec out(n * dim);
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t o = 0; o < dim; ++o) {
+        double z = run.W(p + ".bias")[o];
+        for (int64_t i = 0; i < dim; ++i) z += in[t * dim + i] * run.W(p + ".weight")[i * dim + o];
+        out[t * dim + o] = z;
+      }
+    return out;
+  };
+  auto normalize = [&](Vec v) {
+    for (int64_t t = 0; t < n; ++t) {
+      double norm = 0;
+      for (int64_t i = 0; i < dim; ++i) norm += v[t * dim + i] * v[t * dim + i];
+      for (int64_t i = 0; i < dim; ++i) v[t * dim + i] /= std::max(std::sqrt(norm), 1e-12);
+    }
+    return v;
+  };
+  const Vec q = normalize(linear(x, "attn.to_query")), k = normalize(linear(x, "attn.to_key"));
+  Vec global(dim, 0.0), mixed(n * dim);
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t i = 0; i < dim; ++i) global[i] += q[t * dim + i];
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t i = 0; i < dim; ++i) mixed[t * dim + i] = global[i] * k[t * dim + i];
+  Vec out = linear(mixed, "attn.proj");
+  for (size_t i = 0; i < out.size(); ++i) out[i] += q[i];
+  ExpectNear(run.y, linear(out, "attn.final"), 1e-5);
 }
 
 TEST(MakeDivisible, RoundsEfficientNetWidthsAsRoundFiltersDoes) {

@@ -199,8 +199,8 @@ TEST(VisionCountTest, SwinFamilyCountsAsHuggingFaceAtItsDefaults) {
     EXPECT_EQ(DefaultConfigParams(type), TruthParams(type)) << type;
 }
 
-TEST(VisionCountTest, EfficientNetHgNetAndLevitCountAsHuggingFaceAtTheirDefaults) {
-  for (const char* type : {"efficientnet", "hgnet_v2", "levit"})
+TEST(VisionCountTest, NewConvolutionalModelsCountAsHuggingFaceAtTheirDefaults) {
+  for (const char* type : {"efficientnet", "hgnet_v2", "levit", "swiftformer"})
     EXPECT_EQ(DefaultConfigParams(type), TruthParams(type)) << type;
   // AlignVisionModel is EfficientNet-B7 without the top conv (640 x 2560) and its BatchNorm.
   EXPECT_EQ(DefaultConfigParams("align_vision_model"),
