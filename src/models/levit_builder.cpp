@@ -10,6 +10,7 @@
 #include "conv2d.h"
 #include "ipfs_accel/core/error.h"
 #include "resnet_builder.h"
+#include "seq2seq_attention.h"
 
 namespace ipfs_accel::models {
 
@@ -130,11 +131,7 @@ std::string LevitAttention(GraphBuilder& g, const std::string& x, const std::str
   const std::string bias =
       g.Node("Reshape", {g.Node("Gather", {table, g.ConstInt64(idx)}, {{"axis", int64_t{1}}}),
                          g.ConstInt64({a.heads, nq, nk})});
-  const std::string kt = g.Node("Transpose", {k}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
-  std::string s = g.Node("MatMul", {q, kt});
-  s = g.Node("Add",
-             {g.Node("Mul", {s, g.ConstFloat(static_cast<float>(std::pow(kd, -0.5)))}), bias});
-  std::string o = g.Node("MatMul", {g.Node("Softmax", {s}, {{"axis", int64_t{-1}}}), v});
+  std::string o = Attend(g, q, k, v, static_cast<float>(std::pow(kd, -0.5)), bias);
   o = g.Node("Transpose", {o}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
   o = g.Node("Reshape", {o, g.ConstInt64({0, 0, a.heads * vd})});
   return LinearBatchNorm(g, Activation(g, o, "hardswish"), p + "projection", a.heads * vd,

@@ -95,7 +95,8 @@ std::string EncoderBlock(GraphBuilder& g, const SwiftFormerShape& s, const std::
   return g.Node("Add", {h, Scaled(g, s, m, p + "layer_scale_2", dim)});
 }
 
-std::string L2Normalize(GraphBuilder& g, const std::string& x) {
+// F.normalize: x / max(||x||_2, 1e-12) over the last axis.
+std::string NormalizeAtLeastEps(GraphBuilder& g, const std::string& x) {
   const std::string sq =
       g.Node("ReduceSum", {g.Node("Mul", {x, x}), g.ConstInt64({-1})}, {{"keepdims", int64_t{1}}});
   return g.Node("Div", {x, g.Node("Max", {g.Node("Sqrt", {sq}), g.ConstFloat(1e-12f)})});
@@ -105,8 +106,8 @@ std::string L2Normalize(GraphBuilder& g, const std::string& x) {
 
 std::string SwiftFormerAttention(GraphBuilder& g, const std::string& x, const std::string& p,
                                  int64_t dim) {
-  const std::string q = L2Normalize(g, g.Linear(x, p + ".to_query", dim, dim));
-  const std::string k = L2Normalize(g, g.Linear(x, p + ".to_key", dim, dim));
+  const std::string q = NormalizeAtLeastEps(g, g.Linear(x, p + ".to_query", dim, dim));
+  const std::string k = NormalizeAtLeastEps(g, g.Linear(x, p + ".to_key", dim, dim));
   std::string w = g.Node("MatMul", {q, g.Weight(p + ".w_g", {dim, 1}, WeightInit::kNormal)});
   w = g.Node("Mul", {w, g.ConstFloat(static_cast<float>(1.0 / std::sqrt(dim)))});
   w = g.Node("Softmax", {w}, {{"axis", int64_t{-1}}});

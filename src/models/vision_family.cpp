@@ -9,6 +9,7 @@
 #include "bit_builder.h"
 #include "clip_builder.h"
 #include "convnext_builder.h"
+#include "cvt_builder.h"
 #include "efficientnet_builder.h"
 #include "hgnet_v2_builder.h"
 #include "levit_builder.h"
@@ -141,6 +142,7 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
   out.push_back(WithPieces("rt_detr_resnet", {}, BuildRtDetrResNet));
   out.push_back(WithPieces("levit", {}, BuildLevit));
   out.push_back(WithPieces("swiftformer", {}, BuildSwiftFormer));
+  out.push_back(WithPieces("cvt", {}, BuildCvt));
   out.push_back(DualEncoder("clip", ClipFamily::kClip));
   out.push_back(DualEncoder("siglip", ClipFamily::kSiglip));
   out.push_back(TextTower("clip_text_model", ClipFamily::kClip));

@@ -3,7 +3,7 @@
 // excitation (EfficientNet's sigmoid gate, PP-LCNet's hardsigmoid), HGNetV2's conv layer with its
 // learnable affine block, PP-LCNetV3's learnable re-parameterisable layer, RT-DETR's ResNet-D
 // layer with its pooled shortcut, LeViT's attention with relative-offset biases, SwiftFormer's
-// efficient additive attention, and make_divisible.
+// efficient additive attention, CvT's convolutional projection attention, and make_divisible.
 
 #include <algorithm>
 #include <array>
@@ -21,6 +21,7 @@
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "models/conv2d.h"
+#include "models/cvt_builder.h"
 #include "models/efficientnet_builder.h"
 #include "models/graph_builder.h"
 #include "models/hgnet_v2_builder.h"
@@ -450,6 +451,67 @@ TEST(SwiftFormerAttention, MixesKeysWithTheSumOfNormalisedQueries) {
   Vec out = linear(mixed, "attn.proj");
   for (size_t i = 0; i < out.size(); ++i) out[i] += q[i];
   ExpectNear(run.y, linear(out, "attn.final"), 1e-5);
+}
+
+TEST(CvtAttention, ProjectsByDepthwiseConvsAndJoinsTheClassTokenAfterThem) {
+  // A 3 x 3 grid of 4 channels behind a class token, 2 heads; queries keep the grid (stride 1),
+  // keys and values are strided to 2 x 2; the scale is dim^-0.5, not head_dim^-0.5.
+  const int64_t dim = 4, heads = 2, hd = dim / heads, side = 3, n = 1 + side * side;
+  const Vec x = Ramp(n * dim);
+  const models::CvtAttentionSpec spec{dim, heads, 3, 1, 1, 1, 2, true, true};
+  PieceRun run({1, n, dim}, x, {1, n, dim}, [&](models::GraphBuilder& g) {
+    const std::string shape = g.ConstInt64({1, dim, side, side});
+    return models::CvtAttention(g, "x", shape, "a.", spec);
+  });
+  Map grid{Vec(dim * side * side), dim, side, side};  // tokens 1.. as [dim, h, w]
+  for (int64_t t = 0; t < side * side; ++t)
+    for (int64_t c = 0; c < dim; ++c) grid.v[c * side * side + t] = x[(1 + t) * dim + c];
+  auto project = [&](const std::string& name, int64_t stride) {
+    const std::string p = "a.attention.convolution_projection_" + name + ".convolution_projection";
+    const Map m = BatchNorm(
+        run,
+        Conv(grid, run.W(p + ".convolution.weight"), nullptr, dim, 3, stride, {1, 1, 1, 1}, dim),
+        p + ".normalization");
+    const int64_t tokens = 1 + m.h * m.w;
+    Vec t(tokens * dim), out(tokens * dim);
+    for (int64_t c = 0; c < dim; ++c) t[c] = x[c];  // the class token first
+    for (int64_t i = 0; i < m.h * m.w; ++i)
+      for (int64_t c = 0; c < dim; ++c) t[(1 + i) * dim + c] = m.v[c * m.h * m.w + i];
+    const std::string l = "a.attention.projection_" + name;
+    for (int64_t i = 0; i < tokens; ++i)
+      for (int64_t o = 0; o < dim; ++o) {
+        double z = run.W(l + ".bias")[o];
+        for (int64_t c = 0; c < dim; ++c) z += t[i * dim + c] * run.W(l + ".weight")[c * dim + o];
+        out[i * dim + o] = z;
+      }
+    return out;
+  };
+  const Vec q = project("query", 1), k = project("key", 2), v = project("value", 2);
+  const int64_t nk = 1 + 2 * 2;
+  Vec context(n * dim, 0.0);
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t i = 0; i < n; ++i) {
+      Vec s(nk);
+      double top = -1e300, sum = 0;
+      for (int64_t j = 0; j < nk; ++j) {
+        double dot = 0;
+        for (int64_t d = 0; d < hd; ++d) dot += q[i * dim + h * hd + d] * k[j * dim + h * hd + d];
+        top = std::max(top, s[j] = dot / std::sqrt(static_cast<double>(dim)));
+      }
+      for (double& e : s) sum += (e = std::exp(e - top));
+      for (int64_t j = 0; j < nk; ++j)
+        for (int64_t d = 0; d < hd; ++d)
+          context[i * dim + h * hd + d] += s[j] / sum * v[j * dim + h * hd + d];
+    }
+  Vec want(n * dim);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t o = 0; o < dim; ++o) {
+      double z = run.W("a.output.dense.bias")[o];
+      for (int64_t c = 0; c < dim; ++c)
+        z += context[i * dim + c] * run.W("a.output.dense.weight")[c * dim + o];
+      want[i * dim + o] = z;
+    }
+  ExpectNear(run.y, want, 1e-5);
 }
 
 TEST(MakeDivisible, RoundsEfficientNetWidthsAsRoundFiltersDoes) {
