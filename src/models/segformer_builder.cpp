@@ -69,15 +69,8 @@ std::string ToTokens(GraphBuilder& g, const std::string& map, int64_t c) {
 std::string EfficientAttention(GraphBuilder& g, const MixShape& s, const MixNames& n,
                                const std::string& x, int64_t c, int64_t heads, int64_t sr,
                                int64_t h, int64_t w) {
-  const std::string q = g.Linear(x, n.query, c, c, s.qkv_bias);
-  std::string kv = x;
-  if (sr > 1) {
-    kv = ToTokens(g, Conv2d(g, ToMap(g, x, c, h, w), n.sr, c, c, sr, sr, 0, 1), c);
-    kv = g.LayerNorm(kv, n.sr_norm, c, s.eps);
-  }
-  const std::string k = g.Linear(kv, n.key, c, c, s.qkv_bias);
-  const std::string v = g.Linear(kv, n.value, c, c, s.qkv_bias);
-  return g.Linear(ScaledDotProductAttention(g, q, k, v, heads, c / heads, ""), n.out, c, c);
+  return EfficientSelfAttention(g, x, {n.query, n.key, n.value, n.sr, n.sr_norm, n.out}, c, heads,
+                                sr, h, w, s.qkv_bias, s.eps);
 }
 
 // SegformerMixFFN / PvtV2ConvFeedForwardNetwork: dense1, 3x3 depthwise conv, act, dense2.
@@ -136,6 +129,20 @@ MixShape ReadMixShape(const HfConfig& c, bool pvt) {
 }
 
 }  // namespace
+
+std::string EfficientSelfAttention(GraphBuilder& g, const std::string& x,
+                                   const EfficientAttentionNames& n, int64_t c, int64_t heads,
+                                   int64_t sr, int64_t h, int64_t w, bool qkv_bias, double eps) {
+  const std::string q = g.Linear(x, n.query, c, c, qkv_bias);
+  std::string kv = x;
+  if (sr > 1) {
+    kv = ToTokens(g, Conv2d(g, ToMap(g, x, c, h, w), n.sr, c, c, sr, sr, 0, 1), c);
+    kv = g.LayerNorm(kv, n.sr_norm, c, eps);
+  }
+  const std::string k = g.Linear(kv, n.key, c, c, qkv_bias);
+  const std::string v = g.Linear(kv, n.value, c, c, qkv_bias);
+  return g.Linear(ScaledDotProductAttention(g, q, k, v, heads, c / heads, ""), n.out, c, c);
+}
 
 void BuildSegformer(const HfConfig& config, const nlohmann::json& pieces, GraphBuilder& g) {
   const std::string names = pieces.is_object() ? pieces.value("names", "segformer") : "";

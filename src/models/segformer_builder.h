@@ -19,4 +19,15 @@ namespace ipfs_accel::models {
 // piece it does not know or sizes that do not fit, kUnsupported for PVTv2's linear_attention.
 void BuildSegformer(const HfConfig& config, const nlohmann::json& pieces, GraphBuilder& g);
 
+// Efficient self-attention (SegformerEfficientSelfAttention, PvtV2SelfAttention,
+// PvtEfficientSelfAttention) with its output projection over tokens x [batch, h w, c]: queries
+// from x; keys and values from x or, when sr > 1, from an sr x sr stride-sr convolution of its
+// [c, h, w] map (`sr`, with bias) and a LayerNorm (`sr_norm`, eps); heads of c / heads.
+struct EfficientAttentionNames {
+  std::string query, key, value, sr, sr_norm, out;
+};
+std::string EfficientSelfAttention(GraphBuilder& g, const std::string& x,
+                                   const EfficientAttentionNames& n, int64_t c, int64_t heads,
+                                   int64_t sr, int64_t h, int64_t w, bool qkv_bias, double eps);
+
 }  // namespace ipfs_accel::models

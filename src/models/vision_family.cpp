@@ -16,6 +16,7 @@
 #include "mobilenet_builder.h"
 #include "poolformer_builder.h"
 #include "pp_lcnet_builder.h"
+#include "pvt_builder.h"
 #include "regnet_builder.h"
 #include "rt_detr_resnet_builder.h"
 #include "segformer_builder.h"
@@ -143,6 +144,7 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
   out.push_back(WithPieces("levit", {}, BuildLevit));
   out.push_back(WithPieces("swiftformer", {}, BuildSwiftFormer));
   out.push_back(WithPieces("cvt", {}, BuildCvt));
+  out.push_back(WithPieces("pvt", {}, BuildPvt));
   out.push_back(DualEncoder("clip", ClipFamily::kClip));
   out.push_back(DualEncoder("siglip", ClipFamily::kSiglip));
   out.push_back(TextTower("clip_text_model", ClipFamily::kClip));

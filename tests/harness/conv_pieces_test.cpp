@@ -3,7 +3,8 @@
 // excitation (EfficientNet's sigmoid gate, PP-LCNet's hardsigmoid), HGNetV2's conv layer with its
 // learnable affine block, PP-LCNetV3's learnable re-parameterisable layer, RT-DETR's ResNet-D
 // layer with its pooled shortcut, LeViT's attention with relative-offset biases, SwiftFormer's
-// efficient additive attention, CvT's convolutional projection attention, and make_divisible.
+// efficient additive attention, CvT's convolutional projection attention, PVT's layer with
+// sequence reduction, and make_divisible.
 
 #include <algorithm>
 #include <array>
@@ -27,6 +28,7 @@
 #include "models/hgnet_v2_builder.h"
 #include "models/levit_builder.h"
 #include "models/pp_lcnet_builder.h"
+#include "models/pvt_builder.h"
 #include "models/rt_detr_resnet_builder.h"
 #include "models/swiftformer_builder.h"
 #include "models/weights.h"
@@ -512,6 +514,83 @@ TEST(CvtAttention, ProjectsByDepthwiseConvsAndJoinsTheClassTokenAfterThem) {
       want[i * dim + o] = z;
     }
   ExpectNear(run.y, want, 1e-5);
+}
+
+// LayerNorm over the last axis of x [n, c] in double.
+Vec LayerNormRows(const PieceRun& run, const Vec& x, int64_t n, int64_t c, const std::string& p,
+                  double eps) {
+  Vec y(n * c);
+  for (int64_t t = 0; t < n; ++t) {
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < c; ++i) mean += x[t * c + i] / c;
+    for (int64_t i = 0; i < c; ++i) var += (x[t * c + i] - mean) * (x[t * c + i] - mean) / c;
+    for (int64_t i = 0; i < c; ++i)
+      y[t * c + i] = (x[t * c + i] - mean) / std::sqrt(var + eps) * run.W(p + ".weight")[i] +
+                     run.W(p + ".bias")[i];
+  }
+  return y;
+}
+
+// A biased Linear in double over x [n, in] (weights stored [in, out]).
+Vec LinearRows(const PieceRun& run, const Vec& x, int64_t n, int64_t in, int64_t out,
+               const std::string& p) {
+  Vec y(n * out);
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t o = 0; o < out; ++o) {
+      double z = run.W(p + ".bias")[o];
+      for (int64_t i = 0; i < in; ++i) z += x[t * in + i] * run.W(p + ".weight")[i * out + o];
+      y[t * out + o] = z;
+    }
+  return y;
+}
+
+TEST(PvtLayer, ReducesKeysAndValuesByAStridedConvBeforeAttending) {
+  // A 4 x 4 grid of 4 channels, 2 heads, sr 2: 16 queries attend to 4 reduced tokens; then the
+  // plain dense MLP (no depthwise conv, unlike PVTv2).
+  const int64_t c = 4, heads = 2, hd = c / heads, side = 4, n = side * side, inner = 8;
+  const double eps = 1e-6;
+  const Vec x = Ramp(n * c);
+  const models::PvtLayerSpec spec{c, heads, 2, side, inner, eps, "relu", true};
+  PieceRun run({1, n, c}, x, {1, n, c},
+               [&](models::GraphBuilder& g) { return models::PvtLayer(g, "x", "l.", spec); });
+  const std::string a = "l.attention.self.";
+  const Vec normed = LayerNormRows(run, x, n, c, "l.layer_norm_1", eps);
+  Map grid{Vec(c * n), c, side, side};
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t i = 0; i < c; ++i) grid.v[i * n + t] = normed[t * c + i];
+  const Vec& srb = run.W(a + "sr.bias");
+  const Map reduced = Conv(grid, run.W(a + "sr.weight"), &srb, c, 2, 2, {0, 0, 0, 0}, 1);
+  const int64_t nk = reduced.h * reduced.w;
+  Vec kv(nk * c);
+  for (int64_t t = 0; t < nk; ++t)
+    for (int64_t i = 0; i < c; ++i) kv[t * c + i] = reduced.v[i * nk + t];
+  kv = LayerNormRows(run, kv, nk, c, a + "layer_norm", eps);
+  const Vec q = LinearRows(run, normed, n, c, c, a + "query");
+  const Vec k = LinearRows(run, kv, nk, c, c, a + "key"),
+            v = LinearRows(run, kv, nk, c, c, a + "value");
+  Vec context(n * c, 0.0);
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t i = 0; i < n; ++i) {
+      Vec s(nk);
+      double top = -1e300, sum = 0;
+      for (int64_t j = 0; j < nk; ++j) {
+        double dot = 0;
+        for (int64_t d = 0; d < hd; ++d) dot += q[i * c + h * hd + d] * k[j * c + h * hd + d];
+        top = std::max(top, s[j] = dot / std::sqrt(static_cast<double>(hd)));
+      }
+      for (double& e : s) sum += (e = std::exp(e - top));
+      for (int64_t j = 0; j < nk; ++j)
+        for (int64_t d = 0; d < hd; ++d)
+          context[i * c + h * hd + d] += s[j] / sum * v[j * c + h * hd + d];
+    }
+  Vec h = LinearRows(run, context, n, c, c, "l.attention.output.dense");
+  for (size_t i = 0; i < h.size(); ++i) h[i] += x[i];
+  Vec m = LinearRows(run, LayerNormRows(run, h, n, c, "l.layer_norm_2", eps), n, c, inner,
+                     "l.mlp.dense1");
+  for (double& e : m) e = std::max(e, 0.0);
+  m = LinearRows(run, m, n, inner, c, "l.mlp.dense2");
+  for (size_t i = 0; i < m.size(); ++i) m[i] += h[i];
+  ExpectNear(run.y, m, 1e-4);
 }
 
 TEST(MakeDivisible, RoundsEfficientNetWidthsAsRoundFiltersDoes) {

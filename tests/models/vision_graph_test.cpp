@@ -200,7 +200,7 @@ TEST(VisionCountTest, SwinFamilyCountsAsHuggingFaceAtItsDefaults) {
 }
 
 TEST(VisionCountTest, NewConvolutionalModelsCountAsHuggingFaceAtTheirDefaults) {
-  for (const char* type : {"efficientnet", "hgnet_v2", "levit", "swiftformer", "cvt"})
+  for (const char* type : {"efficientnet", "hgnet_v2", "levit", "swiftformer", "cvt", "pvt"})
     EXPECT_EQ(DefaultConfigParams(type), TruthParams(type)) << type;
   // AlignVisionModel is EfficientNet-B7 without the top conv (640 x 2560) and its BatchNorm.
   EXPECT_EQ(DefaultConfigParams("align_vision_model"),
