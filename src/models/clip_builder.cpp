@@ -18,12 +18,16 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-// Runs the layers from `x`; returns x and each layer's output.
+// Runs the layers from `x`; returns x and each layer's output. `attention_out` names the
+// attention's output projection under self_attn (Janus: projection_layer).
 std::vector<std::string> EncoderLayers(GraphBuilder& g, const PreNormLayerShape& s, int64_t layers,
-                                       std::string x, const std::string& mask) {
+                                       std::string x, const std::string& mask,
+                                       const std::string& attention_out = "out_proj") {
   std::vector<std::string> states = {x};
   for (int64_t l = 0; l < layers; ++l) {
-    x = PreNormEncoderLayer(g, s, ClipLayerNames(fmt::format("encoder.layers.{}", l)), x, mask);
+    PreNormLayerNames names = ClipLayerNames(fmt::format("encoder.layers.{}", l));
+    names.attention_out = fmt::format("encoder.layers.{}.self_attn.{}", l, attention_out);
+    x = PreNormEncoderLayer(g, s, names, x, mask);
     states.push_back(x);
   }
   return states;
@@ -185,7 +189,8 @@ std::vector<std::string> BlipEncoderLayers(GraphBuilder& g, const ClipVisionShap
 // without bias, positions, pre-norm), SigLIP's (patches with bias, positions) or BLIP's.
 std::string VisionEmbeddings(GraphBuilder& g, const ClipVisionShape& s, const std::string& pixels,
                              bool clip) {
-  const bool blip = s.layout != ClipVisionShape::Layout::kClip;
+  const bool blip =
+      s.layout == ClipVisionShape::Layout::kBlip || s.layout == ClipVisionShape::Layout::kBlip2;
   std::string x = PatchEmbeddings(g, pixels, "embeddings.patch_embedding", s.channels, s.hidden,
                                   s.patch_size, s.patch_size, /*bias=*/!clip || blip);
   if (blip) {
@@ -218,18 +223,25 @@ void ReadClipVisionPieces(const HfConfig& c, bool clip, ClipVisionShape& s) {
   using PostNorm = ClipVisionShape::PostNorm;
   s.weight_prefix = c.PieceString("weight_prefix", s.weight_prefix);
   s.layout = static_cast<Layout>(
-      PieceChoice(c, "layout", "clip_vision_model", {"clip", "blip", "blip_2"}));
-  if (s.layout != Layout::kClip) {
+      PieceChoice(c, "layout", "clip_vision_model", {"clip", "blip", "blip_2", "janus"}));
+  const bool janus = s.layout == Layout::kJanus;
+  if (s.layout != Layout::kClip && !janus) {
     s.channels = 3;  // BLIP's patch conv has in_channels=3 whatever num_channels says
     s.qkv_bias = c.Bool("qkv_bias", true);
   }
-  s.class_token = clip || s.layout != Layout::kClip;
+  if (janus) {  // JanusVisionConfig has no intermediate_size: the MLP is mlp_ratio wide
+    s.qkv_bias = c.Bool("attention_bias", true);
+    s.intermediate =
+        static_cast<int64_t>(static_cast<double>(s.hidden) * c.Double("mlp_ratio", 4.0));
+  }
+  s.class_token = clip || (s.layout != Layout::kClip && !janus);
   s.post_norm = clip ? PostNorm::kClassToken : PostNorm::kAllTokens;
   if (!c.Piece("post_layernorm").is_null())
     s.post_norm = static_cast<PostNorm>(
         PieceChoice(c, "post_layernorm", "clip_vision_model",
                     {"class_token", "all_tokens", "all_tokens_then_class_token"}));
-  if (!s.class_token && s.post_norm != PostNorm::kAllTokens)
+  // Janus (Blip2VisionModel's forward on SigLIP's embeddings) pools its first patch token.
+  if (!s.class_token && !janus && s.post_norm != PostNorm::kAllTokens)
     throw Error(
         ErrorKind::kUnsupported,
         fmt::format("'{}': post_layernorm on the class token of a tower without one", c.origin()));
@@ -365,11 +377,14 @@ ClipTowerOutputs BuildClipVisionTower(const HfConfig& vision_config, GraphBuilde
   const std::string x = VisionEmbeddings(g, s, pixel_values, family == ClipFamily::kClip);
 
   ClipTowerOutputs out;
-  out.hidden_states =
-      s.layout == ClipVisionShape::Layout::kClip
-          ? EncoderLayers(g, LayerShape(s.hidden, s.heads, s.intermediate, s.eps, s.act), s.layers,
-                          x, "")
-          : BlipEncoderLayers(g, s, x);
+  using Layout = ClipVisionShape::Layout;
+  PreNormLayerShape shape = LayerShape(s.hidden, s.heads, s.intermediate, s.eps, s.act);
+  shape.qkv_bias = s.qkv_bias;
+  if (s.layout == Layout::kClip || s.layout == Layout::kJanus)
+    out.hidden_states = EncoderLayers(g, shape, s.layers, x, "",
+                                      s.layout == Layout::kJanus ? "projection_layer" : "out_proj");
+  else
+    out.hidden_states = BlipEncoderLayers(g, s, x);
   const std::string last = out.hidden_states.back();
   using PostNorm = ClipVisionShape::PostNorm;
   if (s.post_norm == PostNorm::kClassToken) {

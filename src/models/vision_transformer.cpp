@@ -16,13 +16,16 @@ std::string PatchEmbeddings(GraphBuilder& g, const std::string& pixels, const st
 std::string ConvPatchEmbeddings(GraphBuilder& g, const std::string& x, const std::string& prefix,
                                 int64_t channels, int64_t hidden,
                                 const std::vector<int64_t>& kernel,
-                                const std::vector<int64_t>& strides, bool bias) {
+                                const std::vector<int64_t>& strides, bool bias,
+                                const std::vector<int64_t>& pads) {
   core::Shape shape = {hidden, channels};
   shape.insert(shape.end(), kernel.begin(), kernel.end());
   std::vector<std::string> inputs = {x, g.Weight(prefix + ".weight", shape, WeightInit::kNormal)};
   if (bias) inputs.push_back(g.Weight(prefix + ".bias", {hidden}, WeightInit::kZeros));
-  const std::string grid =
-      g.Node("Conv", inputs, {{"kernel_shape", kernel}, {"strides", strides}});  // [b, hidden, ...]
+  // [b, hidden, ...]; no pads attribute where there are none, as before VitPose.
+  std::vector<Attr> attrs = {{"kernel_shape", kernel}, {"strides", strides}};
+  if (!pads.empty()) attrs.push_back({"pads", pads});
+  const std::string grid = g.Node("Conv", inputs, attrs);
   const std::string flat = g.Node("Reshape", {grid, g.ConstInt64({0, hidden, -1})});
   return g.Node("Transpose", {flat}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
 }

@@ -19,11 +19,13 @@ std::string PatchEmbeddings(GraphBuilder& g, const std::string& pixels, const st
                             bool bias);
 // The same for any convolution whose output is flattened into tokens: kernel and strides of one
 // to three spatial axes (AST's overlapping spectrogram patches, ViViT's 3-D tubelets) over
-// x [batch, channels, ...]; the weight is [hidden, channels, kernel...].
+// x [batch, channels, ...]; the weight is [hidden, channels, kernel...]. `pads` (ONNX's
+// begin..., end... order) zero-pads the input first (VitPose's padding=2); empty for none.
 std::string ConvPatchEmbeddings(GraphBuilder& g, const std::string& x, const std::string& prefix,
                                 int64_t channels, int64_t hidden,
                                 const std::vector<int64_t>& kernel,
-                                const std::vector<int64_t>& strides, bool bias);
+                                const std::vector<int64_t>& strides, bool bias,
+                                const std::vector<int64_t>& pads = {});
 
 // `token` (a [hidden] vector or a [1, 1, hidden] parameter) as [batch, 1, hidden], with the batch
 // size of `like` (any tensor whose axis 0 is the batch).

@@ -440,6 +440,36 @@ TEST(InternVlLayer, ScalesBothBranchesAndSkipsTheFinalNormWithMeanPooling) {
   EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
 }
 
+TEST(VitPoseBackbone, PadsThePatchConvAndAddsTheClassRowToEveryPatch) {
+  json c = TinyVit("vitpose_backbone");
+  c["image_size"] = {32, 24};
+  c["patch_size"] = {8, 8};
+  const Built b = Build(c);
+  // No class token. Patch conv 16*3*8*8 + 16, a table of 4*3 patches + 1 rows by 16; per layer
+  // q/k/v 3*(16*16 + 16), attention.output.dense 16*16 + 16, two norms 64, mlp.fc1 16*64 + 64
+  // (mlp_ratio 4, not intermediate_size), mlp.fc2 64*16 + 16; the final layernorm 32.
+  EXPECT_EQ(b.parameters, 3088 + 13 * 16 + 2 * (816 + 272 + 64 + 1088 + 1040) + 32);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name : {"embeddings.position_embeddings", "encoder.layer.1.mlp.fc1.weight",
+                           "encoder.layer.1.attention.attention.query.bias", "layernorm.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_EQ(names.count("embeddings.cls_token"), 0u);
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "12", "16"));
+  std::vector<int64_t> pads;
+  for (const auto& n : b.proto.graph().node())
+    if (n.op_type() == "Conv")
+      for (const auto& a : n.attribute())
+        if (a.name() == "pads") pads.assign(a.ints().begin(), a.ints().end());
+  EXPECT_THAT(pads, ::testing::ElementsAre(2, 2, 2, 2));
+  ExpectValidOnnx(c);
+  c["patch_size"] = {4, 4};  // padded, a 32x24 image gives 9x7 patches, not the table's 8x6
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kCorrupt);
+  c["patch_size"] = {8, 8};
+  c["num_experts"] = 2;
+  EXPECT_THAT(CatchError([&] { Build(c); }).what(), HasSubstr("num_experts"));
+}
+
 TEST(VisionCountTest, BeitRelativePositionBiasTables) {
   // A table of (2*14 - 1)^2 + 3 distances by 12 heads per layer, or one for all (shared).
   const int64_t table = ((2 * 14 - 1) * (2 * 14 - 1) + 3) * 12;
@@ -859,6 +889,33 @@ TEST(ClipVisionPieces, Idefics3IsSiglipWithoutHeadOrScope) {
     EXPECT_EQ(n.find("head."), std::string::npos) << n;
   }
   EXPECT_EQ(WeightNames(b.proto.graph()).count("embeddings.patch_embedding.bias"), 1u);
+}
+
+TEST(ClipVisionPieces, JanusNamesItsProjectionLayerAndPoolsTokenZeroTwiceNormed) {
+  json c = TinyTowerOf("janus_vision_model");
+  const Built b = Build(c);
+  // SigLIP's embeddings: patch conv 16*3*16 + 16, 16 positions by 16; per layer q/k/v
+  // 3*(16*16 + 16), projection_layer 16*16 + 16, two norms 64, fc1 16*64 + 64 (mlp_ratio 4:
+  // intermediate_size is not Janus' key), fc2 64*16 + 16; post_layernorm 32.
+  EXPECT_EQ(b.parameters, 784 + 256 + 2 * (816 + 272 + 64 + 1088 + 1040) + 32);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name : {"embeddings.position_embedding.weight",
+                           "encoder.layers.1.self_attn.projection_layer.weight",
+                           "encoder.layers.1.self_attn.k_proj.bias", "post_layernorm.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_EQ(names.count("encoder.layers.1.self_attn.out_proj.weight"), 0u);
+  EXPECT_THAT(Names(b.proto.graph().output()),
+              ::testing::ElementsAre("last_hidden_state", "pooler_output"));
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "16", "16"));  // no class token
+  int norms = 0;
+  for (const auto& n : b.proto.graph().node()) norms += n.op_type() == "LayerNormalization";
+  EXPECT_EQ(norms, 2 * 2 + 2);  // two per layer, post_layernorm twice
+  ExpectValidOnnx(c);
+  c["attention_bias"] = false;  // no q/k/v biases: 2 layers x 48 fewer
+  EXPECT_EQ(Build(c).parameters, b.parameters - 96);
+  c["use_qk_norm"] = true;
+  EXPECT_THAT(CatchError([&] { Build(c); }).what(), HasSubstr("use_qk_norm"));
 }
 
 TEST(ClipTowerTest, TextTowerWithoutMask) {
