@@ -5,11 +5,13 @@
 
 #include <functional>
 
+#include "aimv2_builder.h"
 #include "architectures.h"
 #include "bit_builder.h"
 #include "clip_builder.h"
 #include "convnext_builder.h"
 #include "mobilenet_builder.h"
+#include "pix2struct_builder.h"
 #include "poolformer_builder.h"
 #include "regnet_builder.h"
 #include "segformer_builder.h"
@@ -114,6 +116,15 @@ Architecture VisionTower(const std::string& model_type, ClipFamily family) {
   return a;
 }
 
+// Pix2Struct's and Kosmos-2.5's vision encoders: flattened patches, a patch axis of any length.
+Architecture Pix2StructVision() {
+  auto build = [](const HfConfig& c, GraphBuilder& g) {
+    BuildPix2StructVision(c, TemplatePieces(c, {"attention_scale"}), g);
+  };
+  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch", .sequence = "sequence"}; };
+  return {"pix2struct_vision", "vision", {}, build, Pix2StructVisionHints, roles};
+}
+
 }  // namespace
 
 void AddVisionArchitectures(std::vector<Architecture>& out) {
@@ -130,6 +141,10 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
   out.push_back(WithPieces("regnet", {}, BuildRegNet));
   out.push_back(WithPieces("bit", {}, BuildBit));
   out.push_back(WithPieces("textnet", {}, BuildTextNet));
+  out.push_back(Pix2StructVision());
+  out.push_back(WithPieces(
+      "aimv2_vision", {},
+      [](const HfConfig& c, const nlohmann::json&, GraphBuilder& g) { BuildAimv2Vision(c, g); }));
   out.push_back(DualEncoder("clip", ClipFamily::kClip));
   out.push_back(DualEncoder("siglip", ClipFamily::kSiglip));
   out.push_back(TextTower("clip_text_model", ClipFamily::kClip));

@@ -49,7 +49,7 @@ std::string PrependTokens(GraphBuilder& g, const std::vector<std::string>& token
 
 std::string ScaledDotProductAttention(GraphBuilder& g, const std::string& q, const std::string& k,
                                       const std::string& v, int64_t heads, int64_t head_dim,
-                                      const std::string& additive_mask) {
+                                      const std::string& additive_mask, bool scaled) {
   const std::string split = g.ConstInt64({0, 0, heads, head_dim});
   auto to_heads = [&](const std::string& t, std::vector<int64_t> perm) {
     return g.Node("Transpose", {g.Node("Reshape", {t, split})}, {{"perm", perm}});
@@ -59,7 +59,8 @@ std::string ScaledDotProductAttention(GraphBuilder& g, const std::string& q, con
   const std::string vh = to_heads(v, {0, 2, 1, 3});  // [b, h, sk, d]
   // HF scales the product (q k^T) * d^-0.5, not q beforehand.
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
-  std::string scores = g.Node("Mul", {g.Node("MatMul", {qh, kh}), g.ConstFloat(scale)});
+  std::string scores = g.Node("MatMul", {qh, kh});
+  if (scaled) scores = g.Node("Mul", {scores, g.ConstFloat(scale)});
   if (!additive_mask.empty()) scores = g.Node("Add", {scores, additive_mask});
   const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
   const std::string ctx = g.Node("Transpose", {g.Node("MatMul", {probs, vh})},

@@ -39,10 +39,12 @@ std::string PrependTokens(GraphBuilder& g, const std::vector<std::string>& token
 
 // Scaled dot-product attention over already projected q [batch, sq, heads*head_dim] and k, v
 // [batch, sk, heads*head_dim]; `additive_mask` broadcastable to [batch, heads, sq, sk] or "".
-// Returns the merged heads [batch, sq, heads*head_dim] (before any output projection).
+// Returns the merged heads [batch, sq, heads*head_dim] (before any output projection). The
+// scores are q k^T * head_dim^-0.5, or unscaled with `scaled` false (Pix2Struct's Mesh
+// TensorFlow attention).
 std::string ScaledDotProductAttention(GraphBuilder& g, const std::string& q, const std::string& k,
                                       const std::string& v, int64_t heads, int64_t head_dim,
-                                      const std::string& additive_mask);
+                                      const std::string& additive_mask, bool scaled = true);
 
 // The sizes of a pre-norm encoder layer.
 struct PreNormLayerShape {

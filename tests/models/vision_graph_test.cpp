@@ -470,6 +470,95 @@ TEST(VitPoseBackbone, PadsThePatchConvAndAddsTheClassRowToEveryPatch) {
   EXPECT_THAT(CatchError([&] { Build(c); }).what(), HasSubstr("num_experts"));
 }
 
+// A tiny Pix2Struct vision config: hidden 16, 2 layers of 2 heads of 4, patches of 12 values.
+json TinyPix2Struct(const std::string& model_type) {
+  return {{"model_type", model_type},
+          {"hidden_size", 16},
+          {"patch_embed_hidden_size", 12},
+          {"d_ff", 20},
+          {"d_kv", 4},
+          {"num_hidden_layers", 2},
+          {"num_attention_heads", 2},
+          {"seq_len", 10}};
+}
+
+int CountOps(const onnx::GraphProto& g, const std::string& op) {
+  int n = 0;
+  for (const auto& node : g.node()) n += node.op_type() == op;
+  return n;
+}
+
+TEST(Pix2StructVision, EmbedsFlattenedPatchesAndRunsT5StyleLayers) {
+  const Built b = Build(TinyPix2Struct("pix2struct_vision_model"));
+  // patch_projection 12*16 + 16, row and column tables 2 * 10*16; per layer two RMS weights 32,
+  // query/key/value/output 4 * 16*8 (2 heads of 4, no bias), wi_0/wi_1 2 * 16*20, wo 20*16;
+  // the final RMS weight 16.
+  EXPECT_EQ(b.parameters, 208 + 320 + 2 * (32 + 512 + 640 + 320) + 16);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name : {"embeddings.row_embedder.weight", "embeddings.column_embedder.weight",
+                           "encoder.layer.1.pre_attention_layer_norm.weight",
+                           "encoder.layer.1.attention.output.weight",
+                           "encoder.layer.1.mlp.wi_1.weight", "layernorm.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_EQ(names.count("encoder.layer.1.attention.query.bias"), 0u);
+  EXPECT_THAT(Dims(b.proto.graph().input(0)), ::testing::ElementsAre("batch", "sequence", "14"));
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "sequence", "16"));
+  ExpectValidOnnx(TinyPix2Struct("pix2struct_vision_model"));
+  // Kosmos-2.5: the same weights under its own keys, and one score scaling per layer more.
+  json k = TinyPix2Struct("kosmos_2_5_vision_model");
+  for (const auto& [from, to] : {std::pair<const char*, const char*>{"d_ff", "intermediate_size"},
+                                 {"d_kv", "head_dim"},
+                                 {"seq_len", "max_num_patches"}}) {
+    k[to] = k[from];
+    k.erase(from);
+  }
+  const Built kosmos = Build(k);
+  EXPECT_EQ(kosmos.parameters, b.parameters);
+  EXPECT_EQ(CountOps(kosmos.proto.graph(), "Mul"), CountOps(b.proto.graph(), "Mul") + 2);
+}
+
+TEST(Pix2StructVision, GeneratedPatchesCarryRowAndColumnIdsFromOne) {
+  const Architecture& a = FindArchitecture("pix2struct_vision_model", "t");
+  const auto hints = a.input_hints(HfConfig(TinyPix2Struct("pix2struct_vision_model"), "t"));
+  const core::Tensor t = hints.at("flattened_patches").compute({1, 5, 4}, 7);
+  const auto v = t.ToDoubles();
+  // Five patches on a grid 3 wide (ceil(sqrt(5))): rows 1 1 1 2 2, columns 1 2 3 1 2.
+  const std::vector<double> rows = {1, 1, 1, 2, 2}, cols = {1, 2, 3, 1, 2};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(v[i * 4], rows[i]) << i;
+    EXPECT_EQ(v[i * 4 + 1], cols[i]) << i;
+    for (int f = 2; f < 4; ++f) EXPECT_TRUE(v[i * 4 + f] >= -1 && v[i * 4 + f] < 1);
+  }
+}
+
+TEST(Aimv2Vision, RmsNormedSwigluLayersWithoutBiasesAndAnAttentionPoolingHead) {
+  json c = TinyVit("aimv2_vision_model");  // hidden 16, 2 layers of 2 heads, 16 patches of 4x4
+  const Built b = Build(c);
+  // Patch conv 16*3*16 + 16, embeddings.rms_norm 16, positions 16*16; per layer two RMS weights
+  // 32, q/k/v/out_proj 4*16*16 (no bias), gate/up/down_proj 3*16*24; the final rms_norm 16;
+  // the head's cls_token 16, k_proj/v_proj 2*16*16, output_proj 16*16 + 16.
+  EXPECT_EQ(b.parameters, 784 + 16 + 256 + 2 * (32 + 1024 + 1152) + 16 + (16 + 512 + 272));
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name :
+       {"embeddings.patch_embed.bias", "embeddings.rms_norm.weight",
+        "encoder.layers.1.attention.out_proj.weight", "encoder.layers.1.ffn.gate_proj.weight",
+        "encoder.layers.1.rms_norm2.weight", "rms_norm.weight", "head.cls_token",
+        "head.output_proj.bias"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_EQ(names.count("encoder.layers.1.attention.q_proj.bias"), 0u);
+  EXPECT_THAT(Names(b.proto.graph().output()),
+              ::testing::ElementsAre("last_hidden_state", "pooler_output"));
+  ExpectValidOnnx(c);
+  c["qkv_bias"] = true;  // q/k/v/out_proj biases in 2 layers, k_proj/v_proj in the head
+  EXPECT_EQ(Build(c).parameters, b.parameters + 2 * 64 + 32);
+  c["qkv_bias"] = false;
+  c["use_head"] = false;
+  EXPECT_EQ(Build(c).parameters, b.parameters - 800);
+  c["is_native"] = true;
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
+}
+
 TEST(VisionCountTest, BeitRelativePositionBiasTables) {
   // A table of (2*14 - 1)^2 + 3 distances by 12 heads per layer, or one for all (shared).
   const int64_t table = ((2 * 14 - 1) * (2 * 14 - 1) + 3) * 12;
