@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "activation.h"
+#include "rotary.h"
 
 namespace ipfs_accel::models {
 
@@ -75,8 +76,19 @@ std::string PreNormAttention(GraphBuilder& g, const PreNormLayerShape& s,
   const std::string q = g.Linear(normed, n.query, s.hidden, s.hidden, s.qkv_bias);
   const std::string k = g.Linear(normed, n.key, s.hidden, s.hidden, s.qkv_bias && s.key_bias);
   const std::string v = g.Linear(normed, n.value, s.hidden, s.hidden, s.qkv_bias);
-  const std::string ctx =
-      ScaledDotProductAttention(g, q, k, v, s.heads, s.hidden / s.heads, additive_mask);
+  const int64_t head_dim = s.hidden / s.heads;
+  if (!s.rope_cos.empty()) {
+    // [b, s, heads, head_dim] against the [s, 1, head_dim] tables, then merged back.
+    auto rotate = [&](const std::string& t) {
+      const std::string heads = g.Node("Reshape", {t, g.ConstInt64({0, 0, s.heads, head_dim})});
+      const std::string r = ApplyRope(g, heads, {s.rope_cos, s.rope_sin}, head_dim, head_dim);
+      return g.Node("Reshape", {r, g.ConstInt64({0, 0, s.hidden})});
+    };
+    const std::string ctx =
+        ScaledDotProductAttention(g, rotate(q), rotate(k), v, s.heads, head_dim, additive_mask);
+    return g.Linear(ctx, n.attention_out, s.hidden, s.hidden);
+  }
+  const std::string ctx = ScaledDotProductAttention(g, q, k, v, s.heads, head_dim, additive_mask);
   return g.Linear(ctx, n.attention_out, s.hidden, s.hidden);
 }
 

@@ -53,6 +53,9 @@ struct PreNormLayerShape {
   std::string act;       // HF hidden_act
   bool qkv_bias = true;  // ViT's qkv_bias; CLIP and SigLIP always have biases
   bool key_bias = true;  // BEiT's key has none (its query and value have qkv_bias's)
+  // MLCD's 2-D rope: cos and sin [tokens, 1, head_dim], applied rotate-half to each head of q
+  // and k before the scores; empty: none.
+  std::string rope_cos = {}, rope_sin = {};
 };
 
 // HF's module names for one layer (full names without ".weight"/".bias").

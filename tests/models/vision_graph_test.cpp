@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -1005,6 +1006,39 @@ TEST(ClipVisionPieces, JanusNamesItsProjectionLayerAndPoolsTokenZeroTwiceNormed)
   EXPECT_EQ(Build(c).parameters, b.parameters - 96);
   c["use_qk_norm"] = true;
   EXPECT_THAT(CatchError([&] { Build(c); }).what(), HasSubstr("use_qk_norm"));
+}
+
+TEST(ClipVisionPieces, MlcdRotatesQueriesAndKeysOverThePatchGridInsteadOfAPositionTable) {
+  const Built b = Build(TinyTowerOf("mlcd_vision_model"));
+  // CLIP's tiny tower (class embedding 16, patch conv 16*3*16, positions 17*16, pre_layrnorm 32,
+  // 2 layers of 1960, post_layernorm 32 = 5040) without the position table, with class_pos_emb
+  // [1, head_dim / 2 = 4].
+  EXPECT_EQ(b.parameters, 5040 - 17 * 16 + 4);
+  const auto names = WeightNames(b.proto.graph());
+  EXPECT_EQ(names.count("vision_model.class_pos_emb"), 1u);
+  EXPECT_EQ(names.count("vision_model.embeddings.position_embedding.weight"), 0u);
+  // A 4 x 4 grid, head_dim 8: inverse frequencies 1 and 10000^-0.5 = 0.01 for the row, then the
+  // same for the column. Patch 6 is row 1, column 2.
+  std::vector<float> angles;
+  for (const auto& t : b.proto.graph().initializer())
+    if (t.name() == "mlcd.rope_angles") {
+      angles.resize(t.raw_data().size() / sizeof(float));
+      std::memcpy(angles.data(), t.raw_data().data(), t.raw_data().size());
+    }
+  ASSERT_EQ(angles.size(), 16u * 4);
+  EXPECT_THAT(std::vector<float>(angles.begin() + 6 * 4, angles.begin() + 7 * 4),
+              ::testing::Pointwise(::testing::FloatEq(), std::vector<float>{1, 0.01f, 2, 0.02f}));
+  int cos = 0, sin = 0;
+  for (const auto& n : b.proto.graph().node()) {
+    cos += n.op_type() == "Cos";
+    sin += n.op_type() == "Sin";
+  }
+  EXPECT_EQ(cos, 1);  // one table for every layer
+  EXPECT_EQ(sin, 1);
+  ExpectValidOnnx(TinyTowerOf("mlcd_vision_model"));
+  json c = TinyTowerOf("mlcd_vision_model");
+  c["num_attention_heads"] = 8;  // head_dim 2: no quarter for each axis
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
 }
 
 TEST(ClipTowerTest, TextTowerWithoutMask) {
