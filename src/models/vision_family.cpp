@@ -18,6 +18,7 @@
 #include "swin_builder.h"
 #include "textnet_builder.h"
 #include "vit_builder.h"
+#include "vitdet_builder.h"
 #include "xclip_builder.h"
 
 namespace ipfs_accel::models {
@@ -142,6 +143,9 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
   out.push_back(WithPieces("bit", {}, BuildBit));
   out.push_back(WithPieces("textnet", {}, BuildTextNet));
   out.push_back(Pix2StructVision());
+  out.push_back(WithPieces(
+      "vitdet", {},
+      [](const HfConfig& c, const nlohmann::json&, GraphBuilder& g) { BuildVitDet(c, g); }));
   out.push_back(WithPieces(
       "aimv2_vision", {},
       [](const HfConfig& c, const nlohmann::json&, GraphBuilder& g) { BuildAimv2Vision(c, g); }));

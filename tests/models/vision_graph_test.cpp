@@ -560,6 +560,32 @@ TEST(Aimv2Vision, RmsNormedSwigluLayersWithoutBiasesAndAnAttentionPoolingHead) {
   EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
 }
 
+TEST(VitDetModel, GlobalLayersWithAFusedQkvAndPositionsWithoutTheirClassRow) {
+  json c = {{"model_type", "vitdet"},    {"hidden_size", 16}, {"num_hidden_layers", 2},
+            {"num_attention_heads", 2},  {"mlp_ratio", 2},    {"image_size", 16},
+            {"pretrain_image_size", 16}, {"patch_size", 4}};
+  const Built b = Build(c);
+  // Patch conv 16*3*16 + 16, positions (16 + 1)*16; per layer norm1/norm2 64, qkv 16*48 + 48,
+  // proj 16*16 + 16, fc1 16*32 + 32, fc2 32*16 + 16; no final norm.
+  EXPECT_EQ(b.parameters, 784 + 272 + 2 * (64 + 816 + 272 + 544 + 528));
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name : {"embeddings.projection.bias", "embeddings.position_embeddings",
+                           "encoder.layer.1.attention.qkv.weight",
+                           "encoder.layer.1.attention.proj.bias", "encoder.layer.1.mlp.fc2.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "16", "4", "4"));
+  ExpectValidOnnx(c);
+  c["use_absolute_position_embeddings"] = false;
+  EXPECT_EQ(Build(c).parameters, b.parameters - 272);
+  c["use_absolute_position_embeddings"] = true;
+  c["pretrain_image_size"] = 32;  // an 8x8 table for a 4x4 grid: HF resamples it
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
+  c["pretrain_image_size"] = 16;
+  c["window_block_indices"] = {0};
+  EXPECT_THAT(CatchError([&] { Build(c); }).what(), HasSubstr("window_block_indices"));
+}
+
 TEST(VisionCountTest, BeitRelativePositionBiasTables) {
   // A table of (2*14 - 1)^2 + 3 distances by 12 heads per layer, or one for all (shared).
   const int64_t table = ((2 * 14 - 1) * (2 * 14 - 1) + 3) * 12;
