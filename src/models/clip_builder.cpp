@@ -1,6 +1,8 @@
 #include "clip_builder.h"
 
 #include <limits>
+#include <tuple>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -9,6 +11,7 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/models/templates.h"
 #include "piece_choice.h"
+#include "rotary.h"
 #include "vision_transformer.h"
 
 namespace ipfs_accel::models {
@@ -18,12 +21,16 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-// Runs the layers from `x`; returns x and each layer's output.
+// Runs the layers from `x`; returns x and each layer's output. `attention_out` names the
+// attention's output projection under self_attn (Janus: projection_layer).
 std::vector<std::string> EncoderLayers(GraphBuilder& g, const PreNormLayerShape& s, int64_t layers,
-                                       std::string x, const std::string& mask) {
+                                       std::string x, const std::string& mask,
+                                       const std::string& attention_out = "out_proj") {
   std::vector<std::string> states = {x};
   for (int64_t l = 0; l < layers; ++l) {
-    x = PreNormEncoderLayer(g, s, ClipLayerNames(fmt::format("encoder.layers.{}", l)), x, mask);
+    PreNormLayerNames names = ClipLayerNames(fmt::format("encoder.layers.{}", l));
+    names.attention_out = fmt::format("encoder.layers.{}.self_attn.{}", l, attention_out);
+    x = PreNormEncoderLayer(g, s, names, x, mask);
     states.push_back(x);
   }
   return states;
@@ -185,7 +192,8 @@ std::vector<std::string> BlipEncoderLayers(GraphBuilder& g, const ClipVisionShap
 // without bias, positions, pre-norm), SigLIP's (patches with bias, positions) or BLIP's.
 std::string VisionEmbeddings(GraphBuilder& g, const ClipVisionShape& s, const std::string& pixels,
                              bool clip) {
-  const bool blip = s.layout != ClipVisionShape::Layout::kClip;
+  const bool blip =
+      s.layout == ClipVisionShape::Layout::kBlip || s.layout == ClipVisionShape::Layout::kBlip2;
   std::string x = PatchEmbeddings(g, pixels, "embeddings.patch_embedding", s.channels, s.hidden,
                                   s.patch_size, s.patch_size, /*bias=*/!clip || blip);
   if (blip) {
@@ -199,10 +207,36 @@ std::string VisionEmbeddings(GraphBuilder& g, const ClipVisionShape& s, const st
   if (clip)
     x = PrependTokens(g, {g.Weight("embeddings.class_embedding", {s.hidden}, WeightInit::kNormal)},
                       x, s.hidden);
-  x = g.Node("Add", {x, g.Weight("embeddings.position_embedding.weight", {positions, s.hidden},
-                                 WeightInit::kNormal)});
+  if (s.layout != ClipVisionShape::Layout::kMlcd)  // MLCD rotates q and k instead
+    x = g.Node("Add", {x, g.Weight("embeddings.position_embedding.weight", {positions, s.hidden},
+                                   WeightInit::kNormal)});
   if (clip) x = g.LayerNorm(x, s.pre_layernorm, s.hidden, s.eps);
   return x;
+}
+
+// MLCD's rope tables [1 + patches, 1, head_dim]: per patch (row-major over the grid) its row's
+// then its column's angles with head_dim / 4 frequencies of base 10000 (Qwen2-VL's
+// VisionRotaryEmbedding), after the class token's learned class_pos_emb; each repeated twice
+// (HF's cat((emb, emb))). float32 products, as torch.outer makes them.
+std::pair<std::string, std::string> MlcdRope(GraphBuilder& g, const ClipVisionShape& s) {
+  const int64_t head_dim = s.hidden / s.heads, quarter = head_dim / 4;
+  const int64_t side = s.image_size / s.patch_size, patches = side * side;
+  const std::vector<float> inv = RopeInvFreq(10000.0, head_dim / 2);
+  core::Tensor angles = core::Tensor::Zeros(core::DType::kFloat32, {patches, 2 * quarter});
+  auto a = angles.values<float>();
+  for (int64_t p = 0; p < patches; ++p)
+    for (int64_t k = 0; k < quarter; ++k) {
+      a[p * 2 * quarter + k] = static_cast<float>(p / side) * inv[k];
+      a[p * 2 * quarter + quarter + k] = static_cast<float>(p % side) * inv[k];
+    }
+  const std::string table =
+      g.Node("Concat",
+             {g.Weight("class_pos_emb", {1, 2 * quarter}, WeightInit::kNormal),
+              g.Initializer("mlcd.rope_angles", angles)},
+             {{"axis", int64_t{0}}});
+  const std::string emb = g.Node(
+      "Unsqueeze", {g.Node("Concat", {table, table}, {{"axis", int64_t{-1}}}), g.ConstInt64({1})});
+  return {g.Node("Cos", {emb}), g.Node("Sin", {emb})};
 }
 
 // Names a tensor as a graph output.
@@ -218,18 +252,25 @@ void ReadClipVisionPieces(const HfConfig& c, bool clip, ClipVisionShape& s) {
   using PostNorm = ClipVisionShape::PostNorm;
   s.weight_prefix = c.PieceString("weight_prefix", s.weight_prefix);
   s.layout = static_cast<Layout>(
-      PieceChoice(c, "layout", "clip_vision_model", {"clip", "blip", "blip_2"}));
-  if (s.layout != Layout::kClip) {
+      PieceChoice(c, "layout", "clip_vision_model", {"clip", "blip", "blip_2", "janus", "mlcd"}));
+  const bool janus = s.layout == Layout::kJanus;
+  if (s.layout == Layout::kBlip || s.layout == Layout::kBlip2) {
     s.channels = 3;  // BLIP's patch conv has in_channels=3 whatever num_channels says
     s.qkv_bias = c.Bool("qkv_bias", true);
   }
-  s.class_token = clip || s.layout != Layout::kClip;
+  if (janus) {  // JanusVisionConfig has no intermediate_size: the MLP is mlp_ratio wide
+    s.qkv_bias = c.Bool("attention_bias", true);
+    s.intermediate =
+        static_cast<int64_t>(static_cast<double>(s.hidden) * c.Double("mlp_ratio", 4.0));
+  }
+  s.class_token = clip || s.layout == Layout::kBlip || s.layout == Layout::kBlip2;
   s.post_norm = clip ? PostNorm::kClassToken : PostNorm::kAllTokens;
   if (!c.Piece("post_layernorm").is_null())
     s.post_norm = static_cast<PostNorm>(
         PieceChoice(c, "post_layernorm", "clip_vision_model",
                     {"class_token", "all_tokens", "all_tokens_then_class_token"}));
-  if (!s.class_token && s.post_norm != PostNorm::kAllTokens)
+  // Janus (Blip2VisionModel's forward on SigLIP's embeddings) pools its first patch token.
+  if (!s.class_token && !janus && s.post_norm != PostNorm::kAllTokens)
     throw Error(
         ErrorKind::kUnsupported,
         fmt::format("'{}': post_layernorm on the class token of a tower without one", c.origin()));
@@ -323,6 +364,12 @@ ClipVisionShape ReadClipVisionShape(const HfConfig& c, ClipFamily family) {
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': image_size {} is smaller than patch_size {}", c.origin(),
                             s.image_size, s.patch_size));
+  // MLCD's rope gives head_dim / 4 frequencies to each of the patch's row and column.
+  if (s.layout == ClipVisionShape::Layout::kMlcd && (s.hidden / s.heads) % 4 != 0)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': a head size of {} is not a multiple of 4, which MLCD's 2-D "
+                            "rope needs",
+                            c.origin(), s.hidden / s.heads));
   return s;
 }
 
@@ -365,11 +412,15 @@ ClipTowerOutputs BuildClipVisionTower(const HfConfig& vision_config, GraphBuilde
   const std::string x = VisionEmbeddings(g, s, pixel_values, family == ClipFamily::kClip);
 
   ClipTowerOutputs out;
-  out.hidden_states =
-      s.layout == ClipVisionShape::Layout::kClip
-          ? EncoderLayers(g, LayerShape(s.hidden, s.heads, s.intermediate, s.eps, s.act), s.layers,
-                          x, "")
-          : BlipEncoderLayers(g, s, x);
+  using Layout = ClipVisionShape::Layout;
+  PreNormLayerShape shape = LayerShape(s.hidden, s.heads, s.intermediate, s.eps, s.act);
+  shape.qkv_bias = s.qkv_bias;
+  if (s.layout == Layout::kMlcd) std::tie(shape.rope_cos, shape.rope_sin) = MlcdRope(g, s);
+  if (s.layout == Layout::kClip || s.layout == Layout::kJanus || s.layout == Layout::kMlcd)
+    out.hidden_states = EncoderLayers(g, shape, s.layers, x, "",
+                                      s.layout == Layout::kJanus ? "projection_layer" : "out_proj");
+  else
+    out.hidden_states = BlipEncoderLayers(g, s, x);
   const std::string last = out.hidden_states.back();
   using PostNorm = ClipVisionShape::PostNorm;
   if (s.post_norm == PostNorm::kClassToken) {

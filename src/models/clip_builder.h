@@ -63,9 +63,13 @@ struct ClipVisionShape {
   // Piece layout: kClip (the family's embeddings, q/k/v/out_proj); kBlip (BLIP: class token and
   // positions as [1, n, hidden] parameters, a patch conv with bias, no pre-norm, one packed
   // self_attn.qkv with bias, self_attn.projection); kBlip2 (BLIP-2: the packed qkv has no bias
-  // but self_attn.q_bias and v_bias when qkv_bias, the key's bias zero).
-  enum class Layout { kClip, kBlip, kBlip2 } layout = Layout::kClip;
-  bool qkv_bias = true;      // BLIP-2's qkv_bias
+  // but self_attn.q_bias and v_bias when qkv_bias, the key's bias zero); kJanus (SigLIP's
+  // embeddings and layers with self_attn.projection_layer as the output projection, q/k/v
+  // biases from attention_bias, an MLP mlp_ratio x hidden wide; post-norm on token 0); kMlcd
+  // (CLIP's without the position table: q and k rotated by a 2-D rope over the patch grid, the
+  // class token's angles the learned class_pos_emb [1, head_dim / 2]).
+  enum class Layout { kClip, kBlip, kBlip2, kJanus, kMlcd } layout = Layout::kClip;
+  bool qkv_bias = true;      // BLIP-2's qkv_bias, Janus' attention_bias
   bool class_token = false;  // a class token before the patches (CLIP, BLIP)
   int64_t patches() const { return (image_size / patch_size) * (image_size / patch_size); }
 };

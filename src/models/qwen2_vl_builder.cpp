@@ -93,16 +93,8 @@ struct VisionShape {
   int64_t patch_features() const { return in_channels * temporal_patch * patch * patch; }
 };
 
-// Qwen2VLVisionConfig's keys and defaults.
-VisionShape ReadVision(const HfConfig& c) {
-  json v = json::object();
-  if (c.Has("vision_config")) {
-    if (!c.json()["vision_config"].is_object())
-      throw Error(ErrorKind::kCorrupt,
-                  fmt::format("'{}': vision_config is not an object", c.origin()));
-    v = c.json()["vision_config"];
-  }
-  const HfConfig vc(v, c.origin() + " (vision_config)");
+// Qwen2VLVisionConfig's keys and defaults, read from the vision config itself.
+VisionShape ReadVisionKeys(const HfConfig& vc) {
   VisionShape s;
   s.depth = vc.Int("depth", 32);
   s.embed_dim = vc.Int("embed_dim", 1280);
@@ -129,6 +121,18 @@ VisionShape ReadVision(const HfConfig& c) {
                             "embedding needs a multiple of 4",
                             vc.origin(), s.head_dim));
   return s;
+}
+
+// The same from a Qwen2VLConfig's vision_config (every default when it has none).
+VisionShape ReadVision(const HfConfig& c) {
+  json v = json::object();
+  if (c.Has("vision_config")) {
+    if (!c.json()["vision_config"].is_object())
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': vision_config is not an object", c.origin()));
+    v = c.json()["vision_config"];
+  }
+  return ReadVisionKeys(HfConfig(v, c.origin() + " (vision_config)"));
 }
 
 struct Qwen2VlShape {
@@ -226,22 +230,29 @@ std::string VisionAttention(GraphBuilder& g, const VisionShape& v, const Qwen2Vl
   return g.Linear(out, prefix + "proj", v.embed_dim, v.embed_dim);
 }
 
-std::string VisionTower(GraphBuilder& g, const VisionShape& v, const Qwen2VlGrid& grid,
-                        const std::string& pixel_values) {
+// What the tower computed: the blocks' output [images, t*h*w, embed_dim] and the merger's
+// [images, t*h*w / merge^2, hidden_size].
+struct VisionTowerOutputs {
+  std::string blocks, merged;
+};
+
+// Weights under `prefix`: "visual." in Qwen2VLModel, "" in the tower's own model.
+VisionTowerOutputs VisionTower(GraphBuilder& g, const VisionShape& v, const Qwen2VlGrid& grid,
+                               const std::string& pixel_values, const std::string& prefix) {
   const int64_t patches = grid.t * grid.h * grid.w, merged = patches / (v.merge * v.merge);
   constexpr double kEps = 1e-6;  // HF's vision LayerNorms
   // Conv3d with kernel = stride = one patch: a MatMul over the patch's (C, T, P, P) values.
   const std::string conv = g.Weight(
-      "visual.patch_embed.proj.weight",
+      prefix + "patch_embed.proj.weight",
       {v.embed_dim, v.in_channels, v.temporal_patch, v.patch, v.patch}, WeightInit::kNormal);
   const std::string kernel = g.Node(
       "Transpose", {g.Node("Reshape", {conv, g.ConstInt64({v.embed_dim, v.patch_features()})})},
       {{"perm", std::vector<int64_t>{1, 0}}});
   std::string h = g.Node("MatMul", {pixel_values, kernel});
-  const std::string angles = g.Initializer("visual.rotary_angles", VisionRotaryAngles(v, grid));
+  const std::string angles = g.Initializer(prefix + "rotary_angles", VisionRotaryAngles(v, grid));
   const RopeTables rope{g.Node("Cos", {angles}), g.Node("Sin", {angles})};
   for (int64_t b = 0; b < v.depth; ++b) {
-    const std::string p = fmt::format("visual.blocks.{}.", b);
+    const std::string p = prefix + fmt::format("blocks.{}.", b);
     h = g.Node("Add",
                {h, VisionAttention(g, v, grid, rope, g.LayerNorm(h, p + "norm1", v.embed_dim, kEps),
                                    p + "attn.")});
@@ -252,10 +263,11 @@ std::string VisionTower(GraphBuilder& g, const VisionShape& v, const Qwen2VlGrid
   }
   // PatchMerger: each merge x merge block of consecutive patches becomes one token.
   const int64_t block = v.embed_dim * v.merge * v.merge;
-  h = g.LayerNorm(h, "visual.merger.ln_q", v.embed_dim, kEps);
+  const std::string blocks = h;
+  h = g.LayerNorm(h, prefix + "merger.ln_q", v.embed_dim, kEps);
   h = g.Node("Reshape", {h, g.ConstInt64({-1, merged, block})});
-  h = Activation(g, g.Linear(h, "visual.merger.mlp.0", block, block), "gelu");
-  return g.Linear(h, "visual.merger.mlp.2", block, v.out_hidden);
+  h = Activation(g, g.Linear(h, prefix + "merger.mlp.0", block, block), "gelu");
+  return {blocks, g.Linear(h, prefix + "merger.mlp.2", block, v.out_hidden)};
 }
 
 // cos / sin [batch, 1, S, head_dim] from position_ids [3, batch, S]: rotary frequency j takes
@@ -408,7 +420,10 @@ std::map<std::string, InputHint> Qwen2VlInputHints(const HfConfig& c) {
 
 }  // namespace
 
-Qwen2VlGrid Qwen2VlGraphGrid(const HfConfig& config) {
+namespace {
+
+// The graph's grid: the config's kQwen2VlGridKey, else a 224 x 224 image for tower `v`.
+Qwen2VlGrid GraphGrid(const HfConfig& config, const VisionShape& v) {
   if (config.Has(kQwen2VlGridKey)) {
     const json& thw = config.json()[kQwen2VlGridKey];
     if (!thw.is_array() || thw.size() != 3 ||
@@ -417,7 +432,6 @@ Qwen2VlGrid Qwen2VlGraphGrid(const HfConfig& config) {
                                                    config.origin(), kQwen2VlGridKey));
     return {thw[0].get<int64_t>(), thw[1].get<int64_t>(), thw[2].get<int64_t>()};
   }
-  const VisionShape v = ReadVision(config);
   // smart_resize with the image processor's default pixel bounds.
   constexpr double kSide = 224, kMinPixels = 56 * 56, kMaxPixels = 28 * 28 * 1280;
   const double factor = static_cast<double>(v.patch * v.merge);
@@ -433,11 +447,32 @@ Qwen2VlGrid Qwen2VlGraphGrid(const HfConfig& config) {
   return {1, side, side};
 }
 
+}  // namespace
+
+Qwen2VlGrid Qwen2VlGraphGrid(const HfConfig& config) {
+  return GraphGrid(config, ReadVision(config));
+}
+
+void BuildQwen2VlVisionModel(const HfConfig& config, GraphBuilder& g) {
+  const VisionShape v = ReadVisionKeys(config);
+  const Qwen2VlGrid grid = GraphGrid(config, v);
+  CheckGrid(config, v, grid);
+  const Dim images = std::string("batch");
+  const int64_t patches = grid.t * grid.h * grid.w;
+  g.Input("pixel_values", onnx::TensorProto::FLOAT, {images, patches, v.patch_features()});
+  const VisionTowerOutputs out = VisionTower(g, v, grid, "pixel_values", "");
+  g.Node("Identity", {out.blocks}, {}, "last_hidden_state");
+  g.Output("last_hidden_state", onnx::TensorProto::FLOAT, {images, patches, v.embed_dim});
+  g.Node("Identity", {out.merged}, {}, "pooler_output");
+  g.Output("pooler_output", onnx::TensorProto::FLOAT,
+           {images, patches / (v.merge * v.merge), v.out_hidden});
+}
+
 std::string Qwen2VlVisionTower(const HfConfig& config, GraphBuilder& g, const Qwen2VlGrid& grid,
                                const std::string& pixel_values) {
   const VisionShape v = ReadVision(config);
   CheckGrid(config, v, grid);
-  return VisionTower(g, v, grid, pixel_values);
+  return VisionTower(g, v, grid, pixel_values, "visual.").merged;
 }
 
 void RequireRunnableQwen2Vl(const HfConfig& config) {
@@ -468,7 +503,7 @@ void BuildQwen2Vl(const HfConfig& config, GraphBuilder& g, const Qwen2VlGrid& gr
   g.Input("pixel_values", onnx::TensorProto::FLOAT,
           {batch, grid.t * grid.h * grid.w, s.vision.patch_features()});
   const DecoderTokens tokens = DecoderTokenEmbeddings(s.text, g, "input_ids");
-  const std::string features = VisionTower(g, s.vision, grid, "pixel_values");
+  const std::string features = VisionTower(g, s.vision, grid, "pixel_values", "visual.").merged;
   // A vision output unlike the LM's width is refused by RequireRunnableQwen2Vl; the tower is
   // still built so that its parameters count.
   const std::string embeddings = s.vision.out_hidden == s.lm.hidden
@@ -482,6 +517,15 @@ void BuildQwen2Vl(const HfConfig& config, GraphBuilder& g, const Qwen2VlGrid& gr
 }
 
 void AddQwen2VlArchitectures(std::vector<Architecture>& out) {
+  out.push_back({
+      .model_type = "qwen2_vl_vision",
+      .modality = "vision",
+      .checkpoint_prefixes = {"model.visual.", "visual."},
+      .build = BuildQwen2VlVisionModel,
+      .input_hints = [](const HfConfig&) { return std::map<std::string, InputHint>{}; },
+      .dim_roles = [](const HfConfig&) { return DimRoles{.batch = "batch"}; },
+      .structure_inputs = {{"image_grid_thw", WithImageGrid}},
+  });
   out.push_back({
       .model_type = "qwen2_vl",
       .modality = "multimodal",

@@ -61,7 +61,15 @@ void RequireRunnableQwen2Vl(const HfConfig& config);
 std::string Qwen2VlVisionTower(const HfConfig& config, GraphBuilder& g, const Qwen2VlGrid& grid,
                                const std::string& pixel_values);
 
-// Registers "qwen2_vl" (Qwen2VLForConditionalGeneration, with the LM head). Its graph is built
+// Qwen2VisionTransformerPretrainedModel on its own (model_type qwen2_vl_vision) from a
+// Qwen2VLVisionConfig, its weights unprefixed ("patch_embed.proj.weight", "blocks.N...",
+// "merger..."), for one grid as Qwen2VlGraphGrid picks it: input pixel_values [batch, t*h*w,
+// C*T*P*P], outputs last_hidden_state (the blocks' output, [batch, t*h*w, embed_dim]) and
+// pooler_output (the merged features, [batch, t*h*w / merge^2, hidden_size]).
+void BuildQwen2VlVisionModel(const HfConfig& config, GraphBuilder& g);
+
+// Registers "qwen2_vl" (Qwen2VLForConditionalGeneration, with the LM head) and
+// "qwen2_vl_vision" (the tower alone). Its graph is built
 // for one image grid: image_grid_thw is a structure input (architectures.h), and position_ids
 // left out are HF's get_rope_index of the inputs.
 void AddQwen2VlArchitectures(std::vector<Architecture>& out);

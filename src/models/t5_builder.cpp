@@ -87,16 +87,9 @@ T5Shape ReadShape(const HfConfig& c) {
   return s;
 }
 
-// T5LayerNorm: x / sqrt(mean(x^2) + eps) * weight; no mean subtraction, no bias.
 std::string RmsNorm(GraphBuilder& g, const T5Shape& s, const std::string& x,
                     const std::string& prefix) {
-  const std::string weight = g.Weight(prefix + ".weight", {s.d_model}, WeightInit::kOnes);
-  const std::string mean_sq =
-      g.Node("ReduceMean", {g.Node("Mul", {x, x})},
-             {{"axes", std::vector<int64_t>{-1}}, {"keepdims", int64_t{1}}});
-  const std::string rms =
-      g.Node("Sqrt", {g.Node("Add", {mean_sq, g.ConstFloat(static_cast<float>(s.eps))})});
-  return g.Node("Mul", {weight, g.Node("Div", {x, rms})});
+  return T5LayerNorm(g, x, prefix, s.d_model, s.eps);
 }
 
 std::string RelativeBuckets(GraphBuilder& g, const T5Shape& s, const std::string& query_pos,
@@ -263,6 +256,17 @@ std::string Decoder(GraphBuilder& g, const T5Shape& s, const std::string& embedd
 }
 
 }  // namespace
+
+std::string T5LayerNorm(GraphBuilder& g, const std::string& x, const std::string& prefix,
+                        int64_t size, double eps) {
+  const std::string weight = g.Weight(prefix + ".weight", {size}, WeightInit::kOnes);
+  const std::string mean_sq =
+      g.Node("ReduceMean", {g.Node("Mul", {x, x})},
+             {{"axes", std::vector<int64_t>{-1}}, {"keepdims", int64_t{1}}});
+  const std::string rms =
+      g.Node("Sqrt", {g.Node("Add", {mean_sq, g.ConstFloat(static_cast<float>(eps))})});
+  return g.Node("Mul", {weight, g.Node("Div", {x, rms})});
+}
 
 int64_t T5RelativePositionBucket(int64_t relative_position, bool bidirectional, int64_t num_buckets,
                                  int64_t max_distance) {

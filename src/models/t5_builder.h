@@ -33,6 +33,11 @@ void BuildT5Encoder(const HfConfig& config, GraphBuilder& g);
 // [batch, heads, total_sequence, d_kv]. An empty past (length 0) is the first step.
 void BuildT5DecoderWithPast(const HfConfig& config, GraphBuilder& g);
 
+// T5LayerNorm (also Pix2Struct's and Kosmos-2.5's vision norms): weight * x / sqrt(mean(x^2) +
+// eps) over the last axis, the weight `prefix`.weight [size]; no mean subtraction, no bias.
+std::string T5LayerNorm(GraphBuilder& g, const std::string& x, const std::string& prefix,
+                        int64_t size, double eps);
+
 // HF's T5Attention._relative_position_bucket for one relative position (key - query),
 // with the float32 arithmetic PyTorch uses, so bucket edges agree exactly.
 int64_t T5RelativePositionBucket(int64_t relative_position, bool bidirectional, int64_t num_buckets,

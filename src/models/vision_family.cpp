@@ -5,6 +5,7 @@
 
 #include <functional>
 
+#include "aimv2_builder.h"
 #include "architectures.h"
 #include "bit_builder.h"
 #include "clip_builder.h"
@@ -14,6 +15,7 @@
 #include "hgnet_v2_builder.h"
 #include "levit_builder.h"
 #include "mobilenet_builder.h"
+#include "pix2struct_builder.h"
 #include "poolformer_builder.h"
 #include "pp_lcnet_builder.h"
 #include "pvt_builder.h"
@@ -24,6 +26,7 @@
 #include "swin_builder.h"
 #include "textnet_builder.h"
 #include "vit_builder.h"
+#include "vitdet_builder.h"
 #include "xclip_builder.h"
 
 namespace ipfs_accel::models {
@@ -55,8 +58,9 @@ Architecture Vit(const std::string& name, const std::string& prefix,
     const nlohmann::json pieces = TemplatePieces(
         c,
         {"patches", "leading_tokens", "trailing_tokens", "registers", "mask_token",
-         "position_embeddings", "layer", "swiglu", "relative_position_bias",
-         "shared_relative_position_bias", "mid_position_embeddings", "pooler", "pooler_classes"},
+         "position_embeddings", "class_position_to_patches", "patch_padding", "layer", "swiglu",
+         "relative_position_bias", "shared_relative_position_bias", "mid_position_embeddings",
+         "pooler", "pooler_classes"},
         base);
     BuildVit(c, ReadVitVariant(pieces, c), VitHasPooler(c), g);
   });
@@ -121,6 +125,15 @@ Architecture VisionTower(const std::string& model_type, ClipFamily family) {
   return a;
 }
 
+// Pix2Struct's and Kosmos-2.5's vision encoders: flattened patches, a patch axis of any length.
+Architecture Pix2StructVision() {
+  auto build = [](const HfConfig& c, GraphBuilder& g) {
+    BuildPix2StructVision(c, TemplatePieces(c, {"attention_scale"}), g);
+  };
+  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch", .sequence = "sequence"}; };
+  return {"pix2struct_vision", "vision", {}, build, Pix2StructVisionHints, roles};
+}
+
 }  // namespace
 
 void AddVisionArchitectures(std::vector<Architecture>& out) {
@@ -145,6 +158,13 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
   out.push_back(WithPieces("swiftformer", {}, BuildSwiftFormer));
   out.push_back(WithPieces("cvt", {}, BuildCvt));
   out.push_back(WithPieces("pvt", {}, BuildPvt));
+  out.push_back(Pix2StructVision());
+  out.push_back(WithPieces(
+      "vitdet", {},
+      [](const HfConfig& c, const nlohmann::json&, GraphBuilder& g) { BuildVitDet(c, g); }));
+  out.push_back(WithPieces(
+      "aimv2_vision", {},
+      [](const HfConfig& c, const nlohmann::json&, GraphBuilder& g) { BuildAimv2Vision(c, g); }));
   out.push_back(DualEncoder("clip", ClipFamily::kClip));
   out.push_back(DualEncoder("siglip", ClipFamily::kSiglip));
   out.push_back(TextTower("clip_text_model", ClipFamily::kClip));

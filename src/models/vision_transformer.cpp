@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "activation.h"
+#include "rotary.h"
 
 namespace ipfs_accel::models {
 
@@ -16,13 +17,16 @@ std::string PatchEmbeddings(GraphBuilder& g, const std::string& pixels, const st
 std::string ConvPatchEmbeddings(GraphBuilder& g, const std::string& x, const std::string& prefix,
                                 int64_t channels, int64_t hidden,
                                 const std::vector<int64_t>& kernel,
-                                const std::vector<int64_t>& strides, bool bias) {
+                                const std::vector<int64_t>& strides, bool bias,
+                                const std::vector<int64_t>& pads) {
   core::Shape shape = {hidden, channels};
   shape.insert(shape.end(), kernel.begin(), kernel.end());
   std::vector<std::string> inputs = {x, g.Weight(prefix + ".weight", shape, WeightInit::kNormal)};
   if (bias) inputs.push_back(g.Weight(prefix + ".bias", {hidden}, WeightInit::kZeros));
-  const std::string grid =
-      g.Node("Conv", inputs, {{"kernel_shape", kernel}, {"strides", strides}});  // [b, hidden, ...]
+  // [b, hidden, ...]; no pads attribute where there are none, as before VitPose.
+  std::vector<Attr> attrs = {{"kernel_shape", kernel}, {"strides", strides}};
+  if (!pads.empty()) attrs.push_back({"pads", pads});
+  const std::string grid = g.Node("Conv", inputs, attrs);
   const std::string flat = g.Node("Reshape", {grid, g.ConstInt64({0, hidden, -1})});
   return g.Node("Transpose", {flat}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
 }
@@ -46,7 +50,7 @@ std::string PrependTokens(GraphBuilder& g, const std::vector<std::string>& token
 
 std::string ScaledDotProductAttention(GraphBuilder& g, const std::string& q, const std::string& k,
                                       const std::string& v, int64_t heads, int64_t head_dim,
-                                      const std::string& additive_mask) {
+                                      const std::string& additive_mask, bool scaled) {
   const std::string split = g.ConstInt64({0, 0, heads, head_dim});
   auto to_heads = [&](const std::string& t, std::vector<int64_t> perm) {
     return g.Node("Transpose", {g.Node("Reshape", {t, split})}, {{"perm", perm}});
@@ -56,7 +60,8 @@ std::string ScaledDotProductAttention(GraphBuilder& g, const std::string& q, con
   const std::string vh = to_heads(v, {0, 2, 1, 3});  // [b, h, sk, d]
   // HF scales the product (q k^T) * d^-0.5, not q beforehand.
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
-  std::string scores = g.Node("Mul", {g.Node("MatMul", {qh, kh}), g.ConstFloat(scale)});
+  std::string scores = g.Node("MatMul", {qh, kh});
+  if (scaled) scores = g.Node("Mul", {scores, g.ConstFloat(scale)});
   if (!additive_mask.empty()) scores = g.Node("Add", {scores, additive_mask});
   const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
   const std::string ctx = g.Node("Transpose", {g.Node("MatMul", {probs, vh})},
@@ -71,8 +76,19 @@ std::string PreNormAttention(GraphBuilder& g, const PreNormLayerShape& s,
   const std::string q = g.Linear(normed, n.query, s.hidden, s.hidden, s.qkv_bias);
   const std::string k = g.Linear(normed, n.key, s.hidden, s.hidden, s.qkv_bias && s.key_bias);
   const std::string v = g.Linear(normed, n.value, s.hidden, s.hidden, s.qkv_bias);
-  const std::string ctx =
-      ScaledDotProductAttention(g, q, k, v, s.heads, s.hidden / s.heads, additive_mask);
+  const int64_t head_dim = s.hidden / s.heads;
+  if (!s.rope_cos.empty()) {
+    // [b, s, heads, head_dim] against the [s, 1, head_dim] tables, then merged back.
+    auto rotate = [&](const std::string& t) {
+      const std::string heads = g.Node("Reshape", {t, g.ConstInt64({0, 0, s.heads, head_dim})});
+      const std::string r = ApplyRope(g, heads, {s.rope_cos, s.rope_sin}, head_dim, head_dim);
+      return g.Node("Reshape", {r, g.ConstInt64({0, 0, s.hidden})});
+    };
+    const std::string ctx =
+        ScaledDotProductAttention(g, rotate(q), rotate(k), v, s.heads, head_dim, additive_mask);
+    return g.Linear(ctx, n.attention_out, s.hidden, s.hidden);
+  }
+  const std::string ctx = ScaledDotProductAttention(g, q, k, v, s.heads, head_dim, additive_mask);
   return g.Linear(ctx, n.attention_out, s.hidden, s.hidden);
 }
 

@@ -19,11 +19,13 @@ std::string PatchEmbeddings(GraphBuilder& g, const std::string& pixels, const st
                             bool bias);
 // The same for any convolution whose output is flattened into tokens: kernel and strides of one
 // to three spatial axes (AST's overlapping spectrogram patches, ViViT's 3-D tubelets) over
-// x [batch, channels, ...]; the weight is [hidden, channels, kernel...].
+// x [batch, channels, ...]; the weight is [hidden, channels, kernel...]. `pads` (ONNX's
+// begin..., end... order) zero-pads the input first (VitPose's padding=2); empty for none.
 std::string ConvPatchEmbeddings(GraphBuilder& g, const std::string& x, const std::string& prefix,
                                 int64_t channels, int64_t hidden,
                                 const std::vector<int64_t>& kernel,
-                                const std::vector<int64_t>& strides, bool bias);
+                                const std::vector<int64_t>& strides, bool bias,
+                                const std::vector<int64_t>& pads = {});
 
 // `token` (a [hidden] vector or a [1, 1, hidden] parameter) as [batch, 1, hidden], with the batch
 // size of `like` (any tensor whose axis 0 is the batch).
@@ -37,10 +39,12 @@ std::string PrependTokens(GraphBuilder& g, const std::vector<std::string>& token
 
 // Scaled dot-product attention over already projected q [batch, sq, heads*head_dim] and k, v
 // [batch, sk, heads*head_dim]; `additive_mask` broadcastable to [batch, heads, sq, sk] or "".
-// Returns the merged heads [batch, sq, heads*head_dim] (before any output projection).
+// Returns the merged heads [batch, sq, heads*head_dim] (before any output projection). The
+// scores are q k^T * head_dim^-0.5, or unscaled with `scaled` false (Pix2Struct's Mesh
+// TensorFlow attention).
 std::string ScaledDotProductAttention(GraphBuilder& g, const std::string& q, const std::string& k,
                                       const std::string& v, int64_t heads, int64_t head_dim,
-                                      const std::string& additive_mask);
+                                      const std::string& additive_mask, bool scaled = true);
 
 // The sizes of a pre-norm encoder layer.
 struct PreNormLayerShape {
@@ -49,6 +53,9 @@ struct PreNormLayerShape {
   std::string act;       // HF hidden_act
   bool qkv_bias = true;  // ViT's qkv_bias; CLIP and SigLIP always have biases
   bool key_bias = true;  // BEiT's key has none (its query and value have qkv_bias's)
+  // MLCD's 2-D rope: cos and sin [tokens, 1, head_dim], applied rotate-half to each head of q
+  // and k before the scores; empty: none.
+  std::string rope_cos = {}, rope_sin = {};
 };
 
 // HF's module names for one layer (full names without ".weight"/".bias").

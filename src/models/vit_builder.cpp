@@ -63,6 +63,14 @@ PreNormLayerNames Dinov2LayerNames(int64_t l) {
 
 // InternVLVisionLayer's names: ViT's norms, JanusVisionAttention's q/k/v_proj and
 // projection_layer, CLIP's MLP.
+// VitPoseBackboneLayer's names: ViT's with VitPoseBackboneMLP's mlp.fc1/fc2.
+PreNormLayerNames VitPoseLayerNames(int64_t l) {
+  PreNormLayerNames n = VitLayerNames(l);
+  n.fc1 = fmt::format("encoder.layer.{}.mlp.fc1", l);
+  n.fc2 = fmt::format("encoder.layer.{}.mlp.fc2", l);
+  return n;
+}
+
 PreNormLayerNames InternVlLayerNames(int64_t l) {
   PreNormLayerNames n = VitLayerNames(l);
   const std::string attention = fmt::format("encoder.layer.{}.attention.", l);
@@ -137,8 +145,10 @@ std::string PatchTokens(GraphBuilder& g, const VitShape& s, const VitVariant& v,
                                {s.frequency_stride, s.time_stride}, /*bias=*/true);
   }
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {batch, s.channels, s.image_h, s.image_w});
-  return PatchEmbeddings(g, "pixel_values", prefix, s.channels, s.hidden, s.patch_h, s.patch_w,
-                         /*bias=*/true);
+  const int64_t p = v.patch_padding;
+  const std::vector<int64_t> k = {s.patch_h, s.patch_w};
+  return ConvPatchEmbeddings(g, "pixel_values", prefix, s.channels, s.hidden, k, k, /*bias=*/true,
+                             p > 0 ? std::vector<int64_t>{p, p, p, p} : std::vector<int64_t>{});
 }
 
 // `param` [1, n, hidden] repeated over the batch of `like`.
@@ -173,9 +183,15 @@ std::string Embeddings(GraphBuilder& g, const VitShape& s, const VitVariant& v, 
     x = g.Node("Concat", {x, ExpandOverBatch(g, t, x, v.trailing_count, s.hidden)},
                {{"axis", int64_t{1}}});
   }
-  if (v.position_embeddings)
+  if (v.class_position_to_patches) {
+    const std::string table =
+        g.Weight("embeddings.position_embeddings", {1, tokens + 1, s.hidden}, WeightInit::kNormal);
+    x = g.Node("Add", {g.Node("Add", {x, SliceTokens(g, table, 1, tokens + 1)}),
+                       SliceTokens(g, table, 0, 1)});
+  } else if (v.position_embeddings) {
     x = g.Node("Add", {x, g.Weight("embeddings.position_embeddings", {1, tokens, s.hidden},
                                    WeightInit::kNormal)});
+  }
   if (v.registers == 0) return x;
   const std::string r =
       g.Weight("embeddings.register_tokens", {1, v.registers, s.hidden}, WeightInit::kZeros);
@@ -285,7 +301,8 @@ std::string Layer(GraphBuilder& g, const VitShape& s, const VitVariant& v, int64
   if (v.layer == "internvl")  // lambda_1/2 whatever layer_scale_init_value says
     return ScaledLayer(g, shape, InternVlLayerNames(l), {p + "lambda_1", p + "lambda_2"}, false, x,
                        "");
-  return PreNormEncoderLayer(g, shape, VitLayerNames(l), x, "");
+  return PreNormEncoderLayer(g, shape,
+                             v.layer == "vitpose" ? VitPoseLayerNames(l) : VitLayerNames(l), x, "");
 }
 
 std::string Encoder(GraphBuilder& g, const VitShape& s, const VitVariant& v, std::string x,
@@ -366,6 +383,15 @@ void CountPatches(const HfConfig& c, const VitVariant& v, VitShape& s) {
                               s.frames, s.tubelet_t));
   }
   s.num_patches = (s.frames / s.tubelet_t) * (s.image_h / s.patch_h) * (s.image_w / s.patch_w);
+  // A padded convolution must give the grid HF's position table is sized for.
+  const int64_t p = v.patch_padding;
+  if (p > 0 && ((s.image_h + 2 * p - s.patch_h) / s.patch_h + 1 != s.image_h / s.patch_h ||
+                (s.image_w + 2 * p - s.patch_w) / s.patch_w + 1 != s.image_w / s.patch_w))
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': with padding {} the patch grid of a {}x{} image is not the "
+                            "{}x{} its position table has",
+                            c.origin(), p, s.image_h, s.image_w, s.image_h / s.patch_h,
+                            s.image_w / s.patch_w));
 }
 
 // DINOv2's MLP width: int(hidden_size * mlp_ratio), and SwiGLU's rounding of two thirds of it
@@ -401,6 +427,10 @@ VitVariant ReadVitVariant(const json& pieces, const HfConfig& c) {
       v.mask_token = PieceBool(value, c, key, false);
     } else if (key == "position_embeddings") {
       v.position_embeddings = PieceBool(value, c, key, false);
+    } else if (key == "class_position_to_patches") {
+      v.class_position_to_patches = PieceBool(value, c, key, false);
+    } else if (key == "patch_padding") {
+      v.patch_padding = PieceCount(value, c, key);
     } else if (key == "relative_position_bias") {
       v.relative_position_bias = PieceBool(value, c, key, false);
     } else if (key == "shared_relative_position_bias") {
@@ -412,7 +442,7 @@ VitVariant ReadVitVariant(const json& pieces, const HfConfig& c) {
         v.pooler_classes.push_back(name.get<std::string>());
       }
     } else if (key == "layer") {
-      v.layer = PieceChoice(value, c, key, {"vit", "dinov2", "beit", "internvl"});
+      v.layer = PieceChoice(value, c, key, {"vit", "dinov2", "beit", "internvl", "vitpose"});
     } else if (key == "swiglu") {
       v.swiglu = PieceBool(value, c, key, false);
     } else if (key == "mid_position_embeddings") {
@@ -434,8 +464,8 @@ VitShape ReadVitShape(const HfConfig& c, const VitVariant& v) {
   s.hidden = c.Int("hidden_size", 768);
   s.layers = c.Int("num_hidden_layers", 12);
   s.heads = c.Int("num_attention_heads", 12);
-  s.intermediate =
-      v.layer == "dinov2" ? Dinov2Intermediate(c, v, s.hidden) : c.Int("intermediate_size", 3072);
+  s.intermediate = v.layer == "dinov2" || v.layer == "vitpose" ? Dinov2Intermediate(c, v, s.hidden)
+                                                               : c.Int("intermediate_size", 3072);
   s.channels = c.Int("num_channels", 3);
   std::tie(s.image_h, s.image_w) = SizePair(c, "image_size", 224);
   ReadPatchGrid(c, v, s);

@@ -41,9 +41,15 @@ struct VitVariant {
   bool mask_token = false;
   // embeddings.position_embeddings (BEiT's use_absolute_position_embeddings).
   bool position_embeddings = true;
+  // VitPose: the table has a class token's row 0 but the model no class token; row 0 is added
+  // to every patch after the patch's own row (embeddings + pos[:, 1:] + pos[:, :1]).
+  bool class_position_to_patches = false;
+  // Zero padding on each side of the image before the patch convolution (VitPose: 2).
+  int64_t patch_padding = 0;
   // "vit" (layernorm_before/after, intermediate.dense, output.dense), "dinov2" (norm1/2,
   // mlp.fc1/fc2 or mlp.weights_in/out with swiglu, layer_scale1/2.lambda1) or "beit" (ViT's
-  // names, a key without bias, lambda_1/lambda_2 when layer_scale_init_value > 0).
+  // names, a key without bias, lambda_1/lambda_2 when layer_scale_init_value > 0), "vitpose"
+  // (ViT's names with mlp.fc1/fc2, int(hidden_size * mlp_ratio) wide).
   std::string layer = "vit";
   // BEiT's relative position bias: a table per layer (...attention.attention.relative_position_
   // bias) or one shared (encoder.relative_position_bias), added to every attention's scores.

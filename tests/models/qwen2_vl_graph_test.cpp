@@ -67,6 +67,21 @@ TEST(Qwen2VlCountTest, CatalogEntry) {
   EXPECT_EQ(Qwen2VlMergedTokens(grid, 2), 64);
 }
 
+TEST(Qwen2VlVisionModelTest, CountsTheTowerLayerByLayerAtHuggingFaceDefaults) {
+  TempDir dir;
+  std::ofstream(dir.File("config.json")) << json{{"model_type", "qwen2_vl_vision"}}.dump();
+  // Qwen2VLVisionConfig(): embed 1280, 32 blocks, MLP 4 x 1280, output 3584, 2x2 merge.
+  const int64_t e = 1280, mlp = 4 * e, merged = 4 * e, out = 3584;
+  const int64_t patch_embed = e * 3 * 2 * 14 * 14;  // Conv3d without bias
+  const int64_t block = 2 * 2 * e                   // norm1, norm2
+                        + e * 3 * e + 3 * e         // qkv
+                        + e * e + e                 // proj
+                        + e * mlp + mlp + mlp * e + e;
+  const int64_t merger = 2 * e + merged * merged + merged + merged * out + out;
+  EXPECT_EQ(CountParameters(dir.path().string()), patch_embed + 32 * block + merger);
+  EXPECT_EQ(patch_embed + 32 * block + merger, 675759104);
+}
+
 // ---- get_rope_index ----
 
 constexpr int64_t kImage = 250, kVideo = 251, kStart = 248, kEnd = 249;

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -477,6 +478,151 @@ TEST(InternVlLayer, ScalesBothBranchesAndSkipsTheFinalNormWithMeanPooling) {
   EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
 }
 
+TEST(VitPoseBackbone, PadsThePatchConvAndAddsTheClassRowToEveryPatch) {
+  json c = TinyVit("vitpose_backbone");
+  c["image_size"] = {32, 24};
+  c["patch_size"] = {8, 8};
+  const Built b = Build(c);
+  // No class token. Patch conv 16*3*8*8 + 16, a table of 4*3 patches + 1 rows by 16; per layer
+  // q/k/v 3*(16*16 + 16), attention.output.dense 16*16 + 16, two norms 64, mlp.fc1 16*64 + 64
+  // (mlp_ratio 4, not intermediate_size), mlp.fc2 64*16 + 16; the final layernorm 32.
+  EXPECT_EQ(b.parameters, 3088 + 13 * 16 + 2 * (816 + 272 + 64 + 1088 + 1040) + 32);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name : {"embeddings.position_embeddings", "encoder.layer.1.mlp.fc1.weight",
+                           "encoder.layer.1.attention.attention.query.bias", "layernorm.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_EQ(names.count("embeddings.cls_token"), 0u);
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "12", "16"));
+  std::vector<int64_t> pads;
+  for (const auto& n : b.proto.graph().node())
+    if (n.op_type() == "Conv")
+      for (const auto& a : n.attribute())
+        if (a.name() == "pads") pads.assign(a.ints().begin(), a.ints().end());
+  EXPECT_THAT(pads, ::testing::ElementsAre(2, 2, 2, 2));
+  ExpectValidOnnx(c);
+  c["patch_size"] = {4, 4};  // padded, a 32x24 image gives 9x7 patches, not the table's 8x6
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kCorrupt);
+  c["patch_size"] = {8, 8};
+  c["num_experts"] = 2;
+  EXPECT_THAT(CatchError([&] { Build(c); }).what(), HasSubstr("num_experts"));
+}
+
+// A tiny Pix2Struct vision config: hidden 16, 2 layers of 2 heads of 4, patches of 12 values.
+json TinyPix2Struct(const std::string& model_type) {
+  return {{"model_type", model_type},
+          {"hidden_size", 16},
+          {"patch_embed_hidden_size", 12},
+          {"d_ff", 20},
+          {"d_kv", 4},
+          {"num_hidden_layers", 2},
+          {"num_attention_heads", 2},
+          {"seq_len", 10}};
+}
+
+int CountOps(const onnx::GraphProto& g, const std::string& op) {
+  int n = 0;
+  for (const auto& node : g.node()) n += node.op_type() == op;
+  return n;
+}
+
+TEST(Pix2StructVision, EmbedsFlattenedPatchesAndRunsT5StyleLayers) {
+  const Built b = Build(TinyPix2Struct("pix2struct_vision_model"));
+  // patch_projection 12*16 + 16, row and column tables 2 * 10*16; per layer two RMS weights 32,
+  // query/key/value/output 4 * 16*8 (2 heads of 4, no bias), wi_0/wi_1 2 * 16*20, wo 20*16;
+  // the final RMS weight 16.
+  EXPECT_EQ(b.parameters, 208 + 320 + 2 * (32 + 512 + 640 + 320) + 16);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name : {"embeddings.row_embedder.weight", "embeddings.column_embedder.weight",
+                           "encoder.layer.1.pre_attention_layer_norm.weight",
+                           "encoder.layer.1.attention.output.weight",
+                           "encoder.layer.1.mlp.wi_1.weight", "layernorm.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_EQ(names.count("encoder.layer.1.attention.query.bias"), 0u);
+  EXPECT_THAT(Dims(b.proto.graph().input(0)), ::testing::ElementsAre("batch", "sequence", "14"));
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "sequence", "16"));
+  ExpectValidOnnx(TinyPix2Struct("pix2struct_vision_model"));
+  // Kosmos-2.5: the same weights under its own keys, and one score scaling per layer more.
+  json k = TinyPix2Struct("kosmos_2_5_vision_model");
+  for (const auto& [from, to] : {std::pair<const char*, const char*>{"d_ff", "intermediate_size"},
+                                 {"d_kv", "head_dim"},
+                                 {"seq_len", "max_num_patches"}}) {
+    k[to] = k[from];
+    k.erase(from);
+  }
+  const Built kosmos = Build(k);
+  EXPECT_EQ(kosmos.parameters, b.parameters);
+  EXPECT_EQ(CountOps(kosmos.proto.graph(), "Mul"), CountOps(b.proto.graph(), "Mul") + 2);
+}
+
+TEST(Pix2StructVision, GeneratedPatchesCarryRowAndColumnIdsFromOne) {
+  const Architecture& a = FindArchitecture("pix2struct_vision_model", "t");
+  const auto hints = a.input_hints(HfConfig(TinyPix2Struct("pix2struct_vision_model"), "t"));
+  const core::Tensor t = hints.at("flattened_patches").compute({1, 5, 4}, 7);
+  const auto v = t.ToDoubles();
+  // Five patches on a grid 3 wide (ceil(sqrt(5))): rows 1 1 1 2 2, columns 1 2 3 1 2.
+  const std::vector<double> rows = {1, 1, 1, 2, 2}, cols = {1, 2, 3, 1, 2};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(v[i * 4], rows[i]) << i;
+    EXPECT_EQ(v[i * 4 + 1], cols[i]) << i;
+    for (int f = 2; f < 4; ++f) EXPECT_TRUE(v[i * 4 + f] >= -1 && v[i * 4 + f] < 1);
+  }
+}
+
+TEST(Aimv2Vision, RmsNormedSwigluLayersWithoutBiasesAndAnAttentionPoolingHead) {
+  json c = TinyVit("aimv2_vision_model");  // hidden 16, 2 layers of 2 heads, 16 patches of 4x4
+  const Built b = Build(c);
+  // Patch conv 16*3*16 + 16, embeddings.rms_norm 16, positions 16*16; per layer two RMS weights
+  // 32, q/k/v/out_proj 4*16*16 (no bias), gate/up/down_proj 3*16*24; the final rms_norm 16;
+  // the head's cls_token 16, k_proj/v_proj 2*16*16, output_proj 16*16 + 16.
+  EXPECT_EQ(b.parameters, 784 + 16 + 256 + 2 * (32 + 1024 + 1152) + 16 + (16 + 512 + 272));
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name :
+       {"embeddings.patch_embed.bias", "embeddings.rms_norm.weight",
+        "encoder.layers.1.attention.out_proj.weight", "encoder.layers.1.ffn.gate_proj.weight",
+        "encoder.layers.1.rms_norm2.weight", "rms_norm.weight", "head.cls_token",
+        "head.output_proj.bias"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_EQ(names.count("encoder.layers.1.attention.q_proj.bias"), 0u);
+  EXPECT_THAT(Names(b.proto.graph().output()),
+              ::testing::ElementsAre("last_hidden_state", "pooler_output"));
+  ExpectValidOnnx(c);
+  c["qkv_bias"] = true;  // q/k/v/out_proj biases in 2 layers, k_proj/v_proj in the head
+  EXPECT_EQ(Build(c).parameters, b.parameters + 2 * 64 + 32);
+  c["qkv_bias"] = false;
+  c["use_head"] = false;
+  EXPECT_EQ(Build(c).parameters, b.parameters - 800);
+  c["is_native"] = true;
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
+}
+
+TEST(VitDetModel, GlobalLayersWithAFusedQkvAndPositionsWithoutTheirClassRow) {
+  json c = {{"model_type", "vitdet"},    {"hidden_size", 16}, {"num_hidden_layers", 2},
+            {"num_attention_heads", 2},  {"mlp_ratio", 2},    {"image_size", 16},
+            {"pretrain_image_size", 16}, {"patch_size", 4}};
+  const Built b = Build(c);
+  // Patch conv 16*3*16 + 16, positions (16 + 1)*16; per layer norm1/norm2 64, qkv 16*48 + 48,
+  // proj 16*16 + 16, fc1 16*32 + 32, fc2 32*16 + 16; no final norm.
+  EXPECT_EQ(b.parameters, 784 + 272 + 2 * (64 + 816 + 272 + 544 + 528));
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name : {"embeddings.projection.bias", "embeddings.position_embeddings",
+                           "encoder.layer.1.attention.qkv.weight",
+                           "encoder.layer.1.attention.proj.bias", "encoder.layer.1.mlp.fc2.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "16", "4", "4"));
+  ExpectValidOnnx(c);
+  c["use_absolute_position_embeddings"] = false;
+  EXPECT_EQ(Build(c).parameters, b.parameters - 272);
+  c["use_absolute_position_embeddings"] = true;
+  c["pretrain_image_size"] = 32;  // an 8x8 table for a 4x4 grid: HF resamples it
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
+  c["pretrain_image_size"] = 16;
+  c["window_block_indices"] = {0};
+  EXPECT_THAT(CatchError([&] { Build(c); }).what(), HasSubstr("window_block_indices"));
+}
+
 TEST(VisionCountTest, BeitRelativePositionBiasTables) {
   // A table of (2*14 - 1)^2 + 3 distances by 12 heads per layer, or one for all (shared).
   const int64_t table = ((2 * 14 - 1) * (2 * 14 - 1) + 3) * 12;
@@ -896,6 +1042,66 @@ TEST(ClipVisionPieces, Idefics3IsSiglipWithoutHeadOrScope) {
     EXPECT_EQ(n.find("head."), std::string::npos) << n;
   }
   EXPECT_EQ(WeightNames(b.proto.graph()).count("embeddings.patch_embedding.bias"), 1u);
+}
+
+TEST(ClipVisionPieces, JanusNamesItsProjectionLayerAndPoolsTokenZeroTwiceNormed) {
+  json c = TinyTowerOf("janus_vision_model");
+  const Built b = Build(c);
+  // SigLIP's embeddings: patch conv 16*3*16 + 16, 16 positions by 16; per layer q/k/v
+  // 3*(16*16 + 16), projection_layer 16*16 + 16, two norms 64, fc1 16*64 + 64 (mlp_ratio 4:
+  // intermediate_size is not Janus' key), fc2 64*16 + 16; post_layernorm 32.
+  EXPECT_EQ(b.parameters, 784 + 256 + 2 * (816 + 272 + 64 + 1088 + 1040) + 32);
+  const auto names = WeightNames(b.proto.graph());
+  for (const char* name : {"embeddings.position_embedding.weight",
+                           "encoder.layers.1.self_attn.projection_layer.weight",
+                           "encoder.layers.1.self_attn.k_proj.bias", "post_layernorm.weight"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_EQ(names.count("encoder.layers.1.self_attn.out_proj.weight"), 0u);
+  EXPECT_THAT(Names(b.proto.graph().output()),
+              ::testing::ElementsAre("last_hidden_state", "pooler_output"));
+  EXPECT_THAT(Dims(Output(b.proto.graph(), "last_hidden_state")),
+              ::testing::ElementsAre("batch", "16", "16"));  // no class token
+  int norms = 0;
+  for (const auto& n : b.proto.graph().node()) norms += n.op_type() == "LayerNormalization";
+  EXPECT_EQ(norms, 2 * 2 + 2);  // two per layer, post_layernorm twice
+  ExpectValidOnnx(c);
+  c["attention_bias"] = false;  // no q/k/v biases: 2 layers x 48 fewer
+  EXPECT_EQ(Build(c).parameters, b.parameters - 96);
+  c["use_qk_norm"] = true;
+  EXPECT_THAT(CatchError([&] { Build(c); }).what(), HasSubstr("use_qk_norm"));
+}
+
+TEST(ClipVisionPieces, MlcdRotatesQueriesAndKeysOverThePatchGridInsteadOfAPositionTable) {
+  const Built b = Build(TinyTowerOf("mlcd_vision_model"));
+  // CLIP's tiny tower (class embedding 16, patch conv 16*3*16, positions 17*16, pre_layrnorm 32,
+  // 2 layers of 1960, post_layernorm 32 = 5040) without the position table, with class_pos_emb
+  // [1, head_dim / 2 = 4].
+  EXPECT_EQ(b.parameters, 5040 - 17 * 16 + 4);
+  const auto names = WeightNames(b.proto.graph());
+  EXPECT_EQ(names.count("vision_model.class_pos_emb"), 1u);
+  EXPECT_EQ(names.count("vision_model.embeddings.position_embedding.weight"), 0u);
+  // A 4 x 4 grid, head_dim 8: inverse frequencies 1 and 10000^-0.5 = 0.01 for the row, then the
+  // same for the column. Patch 6 is row 1, column 2.
+  std::vector<float> angles;
+  for (const auto& t : b.proto.graph().initializer())
+    if (t.name() == "mlcd.rope_angles") {
+      angles.resize(t.raw_data().size() / sizeof(float));
+      std::memcpy(angles.data(), t.raw_data().data(), t.raw_data().size());
+    }
+  ASSERT_EQ(angles.size(), 16u * 4);
+  EXPECT_THAT(std::vector<float>(angles.begin() + 6 * 4, angles.begin() + 7 * 4),
+              ::testing::Pointwise(::testing::FloatEq(), std::vector<float>{1, 0.01f, 2, 0.02f}));
+  int cos = 0, sin = 0;
+  for (const auto& n : b.proto.graph().node()) {
+    cos += n.op_type() == "Cos";
+    sin += n.op_type() == "Sin";
+  }
+  EXPECT_EQ(cos, 1);  // one table for every layer
+  EXPECT_EQ(sin, 1);
+  ExpectValidOnnx(TinyTowerOf("mlcd_vision_model"));
+  json c = TinyTowerOf("mlcd_vision_model");
+  c["num_attention_heads"] = 8;  // head_dim 2: no quarter for each axis
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), ErrorKind::kUnsupported);
 }
 
 TEST(ClipTowerTest, TextTowerWithoutMask) {
