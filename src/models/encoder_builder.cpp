@@ -1074,6 +1074,40 @@ EncoderOutputs AltClipProjection(GraphBuilder& g, int64_t hidden, int64_t width,
   return out;
 }
 
+// What the layers' attention takes from the positions: RoFormer's table rotation, the rotate-half
+// rope, BROS' box embeddings, Longformer's masks, MPNet's relative bias.
+void PositionInputs(const HfConfig& config, const EncoderVariant& v, const EncoderShape& s,
+                    GraphBuilder& g, const EncoderInputs& in, AttentionInputs& a) {
+  if (v.positions == EncoderPositions::kRotaryTable) {
+    const int64_t head_dim = s.hidden / s.heads;
+    const std::string table = g.Weight("encoder.embed_positions.weight",
+                                       {s.max_positions, head_dim}, WeightInit::kNormal);
+    a.rotary = PairRotaryFromTable(g, table, in.input_ids, head_dim);
+    a.rotary_value = s.rotary_value;
+  }
+  if (v.positions == EncoderPositions::kRotary) a.rope = EncoderRope(config, s, g, in.input_ids);
+  if (v.box_relative)
+    a.box = BoxRelativeEmbeddings(
+        g, in.bbox,
+        g.Weight("bbox_embeddings.bbox_projection.weight",
+                 {s.hidden / s.heads, 16 * s.box_frequencies}, WeightInit::kNormal, true),
+        s.box_frequencies, static_cast<float>(s.box_scale));
+  if (v.longformer_attention) {
+    a.longformer = LongformerAttentionMasks(g, in.attention_mask, in.global_attention_mask);
+    std::map<int64_t, std::string> by_window;  // one mask per distinct window
+    for (int64_t window : s.attention_windows) {
+      if (!by_window.count(window))
+        by_window[window] = LongformerWindowMask(g, a.longformer, window / 2);
+      a.window_masks.push_back(by_window[window]);
+    }
+  }
+  if (v.relative_bias)
+    a.bias = MpnetPositionBias(g,
+                               g.Weight("encoder.relative_attention_bias.weight",
+                                        {s.relative_buckets, s.heads}, WeightInit::kNormal),
+                               in.input_ids);
+}
+
 }  // namespace
 
 EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& v, GraphBuilder& g,
@@ -1103,34 +1137,7 @@ EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& v, G
         g, g.Node("Concat", {in.attention_mask, in.visual_attention_mask}, {{"axis", int64_t{1}}}));
   else if (!v.longformer_attention)  // Longformer's masks are per layer, below
     a.mask = fused ? FusedAttentionMask(g) : AdditiveAttentionMask(g, in.attention_mask);
-  if (v.positions == EncoderPositions::kRotaryTable) {
-    const int64_t head_dim = s.hidden / s.heads;
-    const std::string table = g.Weight("encoder.embed_positions.weight",
-                                       {s.max_positions, head_dim}, WeightInit::kNormal);
-    a.rotary = PairRotaryFromTable(g, table, in.input_ids, head_dim);
-    a.rotary_value = s.rotary_value;
-  }
-  if (v.positions == EncoderPositions::kRotary) a.rope = EncoderRope(config, s, g, in.input_ids);
-  if (v.box_relative)
-    a.box = BoxRelativeEmbeddings(
-        g, in.bbox,
-        g.Weight("bbox_embeddings.bbox_projection.weight",
-                 {s.hidden / s.heads, 16 * s.box_frequencies}, WeightInit::kNormal, true),
-        s.box_frequencies, static_cast<float>(s.box_scale));
-  if (v.longformer_attention) {
-    a.longformer = LongformerAttentionMasks(g, in.attention_mask, in.global_attention_mask);
-    std::map<int64_t, std::string> by_window;  // one mask per distinct window
-    for (int64_t window : s.attention_windows) {
-      if (!by_window.count(window))
-        by_window[window] = LongformerWindowMask(g, a.longformer, window / 2);
-      a.window_masks.push_back(by_window[window]);
-    }
-  }
-  if (v.relative_bias)
-    a.bias = MpnetPositionBias(g,
-                               g.Weight("encoder.relative_attention_bias.weight",
-                                        {s.relative_buckets, s.heads}, WeightInit::kNormal),
-                               in.input_ids);
+  PositionInputs(config, v, s, g, in, a);
   h = Layers(g, s, v, h, a);
   if (v.layout == EncoderLayout::kEsm)  // EsmContactPredictionHead: predict_contacts reads it
     for (const auto& [name, shape] :
