@@ -4,6 +4,7 @@
 #include <cmath>
 #include <initializer_list>
 #include <limits>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -12,6 +13,8 @@
 #include "encoder_positions.h"
 #include "fourier_mixing.h"
 #include "ipfs_accel/core/error.h"
+#include "longformer_attention.h"
+#include "rotary.h"
 
 namespace ipfs_accel::models {
 
@@ -175,6 +178,18 @@ constexpr LayoutSpec kLayouts[] = {
      "encoder.layer.{}.attention.output.LayerNorm", "encoder.layer.{}.intermediate.dense",
      "encoder.layer.{}.output.dense", "encoder.layer.{}.output.LayerNorm", false,
      "embeddings.LayerNorm", "", "", false},
+    {EncoderLayout::kJina, "embeddings.word_embeddings.weight", "",
+     "embeddings.token_type_embeddings.weight", "layers.{}.self_attn.q_proj",
+     "layers.{}.self_attn.k_proj", "layers.{}.self_attn.v_proj", "layers.{}.self_attn.o_proj",
+     "layers.{}.post_attention_layernorm", "layers.{}.mlp.fc1", "layers.{}.mlp.fc2",
+     "layers.{}.post_mlp_layernorm", false, "embeddings.LayerNorm", "", "pooler.dense", false},
+    {EncoderLayout::kEsm, "embeddings.word_embeddings.weight",
+     "embeddings.position_embeddings.weight", "", "encoder.layer.{}.attention.self.query",
+     "encoder.layer.{}.attention.self.key", "encoder.layer.{}.attention.self.value",
+     "encoder.layer.{}.attention.output.dense", "encoder.layer.{}.attention.LayerNorm",
+     "encoder.layer.{}.intermediate.dense", "encoder.layer.{}.output.dense",
+     "encoder.layer.{}.LayerNorm", true, "embeddings.layer_norm", "encoder.emb_layer_norm_after",
+     "pooler.dense", false},
 };
 
 const LayoutSpec& Spec(EncoderLayout layout) {
@@ -205,6 +220,11 @@ EncoderLayerWeights FetchLayer(GraphBuilder& g, const EncoderShape& s, EncoderLa
   w.ffn_in = linear(n.ffn_in, h, i, s.ffn_in_groups);
   w.ffn_out = linear(n.ffn_out, i, h, s.ffn_out_groups);
   w.output_norm = FetchNorm(g, name(n.output_norm), h);
+  if (!s.attention_windows.empty()) {  // Longformer's projections for global tokens
+    w.query_global = FetchLinear(g, name(n.query) + "_global", h, h);
+    w.key_global = FetchLinear(g, name(n.key) + "_global", h, h);
+    w.value_global = FetchLinear(g, name(n.value) + "_global", h, h);
+  }
   return w;
 }
 
@@ -244,11 +264,30 @@ struct AttentionInputs {
   std::string bias;   // MPNet's relative position bias [1, heads, seq, seq], "" for none
   PairRotary rotary;  // empty without rotary positions
   bool rotary_value = false;
+  RopeTables rope;          // rotate-half positions (EncoderPositions::kRotary), empty without
   bool fused = false;       // post-norm layers as ONNX Runtime's contrib operators
   std::string hidden_mask;  // XLM: float padding mask [batch, seq, 1] each layer's output is times
   std::string lang_ids;     // X-MOD: each sample's adapter, int64 [batch]
   FourierMatrices fourier;  // FNet: the DFTs' cos and sin matrices, empty for attention
+  // Longformer: its masks, and each layer's window mask (mask is set from these per layer)
+  LongformerMasks longformer;
+  std::vector<std::string> window_masks;
+  std::string box;  // BROS' relative box embeddings [batch, seq, seq, head_dim], "" without
 };
+
+// softmax(q k^T / sqrt(d) + mask) v for q [b, h, s, d], k [b, h, d, s], v [b, h, s, d]; probs
+// times `kept` [b, 1, s, 1] where given.
+std::string Attend(GraphBuilder& g, int64_t head_dim, const std::string& q, const std::string& k,
+                   const std::string& v, const std::string& bias, const std::string& mask,
+                   const std::string& kept = "") {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  std::string scores = g.Node("Mul", {g.Node("MatMul", {q, k}), g.ConstFloat(scale)});
+  if (!bias.empty()) scores = g.Node("Add", {scores, bias});
+  scores = g.Node("Add", {scores, mask});
+  std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
+  if (!kept.empty()) probs = g.Node("Mul", {probs, kept});
+  return g.Node("MatMul", {probs, v});
+}
 
 // Multi-head self-attention, then the output projection.
 std::string SelfAttention(GraphBuilder& g, const EncoderShape& s, const EncoderLayerWeights& w,
@@ -260,7 +299,12 @@ std::string SelfAttention(GraphBuilder& g, const EncoderShape& s, const EncoderL
     return g.Node("Transpose", {g.Node("Reshape", {y, split_shape})}, {{"perm", perm}});
   };
   std::string q, k, v;
-  if (a.rotary.sin.empty()) {
+  if (!a.rope.sin.empty()) {  // rotated as [b, h, s, d], then k transposed
+    q = ApplyRope(g, heads(w.query, {0, 2, 1, 3}), a.rope, head_dim, head_dim);
+    k = g.Node("Transpose", {ApplyRope(g, heads(w.key, {0, 2, 1, 3}), a.rope, head_dim, head_dim)},
+               {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
+    v = heads(w.value, {0, 2, 1, 3});
+  } else if (a.rotary.sin.empty()) {
     q = heads(w.query, {0, 2, 1, 3});  // [b, h, s, d]
     k = heads(w.key, {0, 2, 3, 1});    // [b, h, d, s]
     v = heads(w.value, {0, 2, 1, 3});
@@ -272,12 +316,19 @@ std::string SelfAttention(GraphBuilder& g, const EncoderShape& s, const EncoderL
     k = g.Node("Transpose", {rotated(w.key)}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
     v = a.rotary_value ? rotated(w.value) : heads(w.value, {0, 2, 1, 3});
   }
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  std::string scores = g.Node("Mul", {g.Node("MatMul", {q, k}), g.ConstFloat(scale)});
-  if (!a.bias.empty()) scores = g.Node("Add", {scores, a.bias});
-  scores = g.Node("Add", {scores, a.mask});
-  const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
-  std::string ctx = g.Node("MatMul", {probs, v});
+  std::string bias = a.bias;
+  if (!a.box.empty())  // BROS adds q . e[i, j] before the scaling: scaled here with q k
+    bias = g.Node("Mul", {BoxRelativeScores(g, q, a.box),
+                          g.ConstFloat(1.0f / std::sqrt(static_cast<float>(head_dim)))});
+  std::string ctx = Attend(g, head_dim, q, k, v, bias, a.mask, a.longformer.query_kept);
+  if (!a.longformer.global_rows.empty()) {
+    // LongformerSelfAttention overwrites the global tokens' rows with their attention over every
+    // unpadded key through the global projections.
+    const std::string global =
+        Attend(g, head_dim, heads(w.query_global, {0, 2, 1, 3}), heads(w.key_global, {0, 2, 3, 1}),
+               heads(w.value_global, {0, 2, 1, 3}), "", a.longformer.global_keys);
+    ctx = g.Node("Where", {a.longformer.global_rows, global, ctx});
+  }
   ctx = g.Node("Transpose", {ctx}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
   ctx = g.Node("Reshape", {ctx, g.ConstInt64({0, 0, s.hidden})});
   return ApplyLinear(g, ctx, w.attention_output);
@@ -324,7 +375,8 @@ std::string EncoderLayer(GraphBuilder& g, const EncoderShape& s, EncoderLayout l
 bool UsesFusedLayers(const GraphBuilder& g, const EncoderVariant& v) {
   return g.fused() && !Spec(v.layout).pre_norm && v.layout != EncoderLayout::kSqueezeBert &&
          v.layout != EncoderLayout::kFnet && v.positions != EncoderPositions::kRotaryTable &&
-         !v.relative_bias && !v.language_adapters;
+         v.positions != EncoderPositions::kRotary && !v.relative_bias && !v.language_adapters &&
+         !v.token_dropout && !v.longformer_attention && !v.visual_embeds && !v.box_relative;
 }
 
 // Position ids [batch, seq] as RobertaEmbeddings makes them from input_ids: non-pad tokens
@@ -409,7 +461,8 @@ std::string TableTokenTypes(GraphBuilder& g, const char* pattern, const std::vec
 // "" for rotary positions, which act in attention.
 std::string AbsolutePositions(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
                               const EncoderInputs& in) {
-  if (v.positions == EncoderPositions::kRotaryTable) return "";
+  if (v.positions == EncoderPositions::kRotaryTable || v.positions == EncoderPositions::kRotary)
+    return "";
   // DistilBERT's table is learned or sinusoidal (sinusoidal_pos_embds); either way it is a saved
   // parameter, so the checkpoint's values are used.
   const std::string table =
@@ -458,6 +511,46 @@ std::string ShapeAndPronunciation(GraphBuilder& g, const EncoderShape& s, const 
                                  s.embedding + s.shape_dim + s.pronunciation_dim, s.embedding));
 }
 
+// EsmEmbeddings' token dropout on the word embeddings h [batch, seq, width]: mask tokens' rows
+// zeroed, then h * (1 - 0.15 * 0.8) / (1 - mask tokens / seq) per row (EsmModel passes the
+// embeddings no attention_mask, so the row's length is the sequence's).
+std::string TokenDropout(GraphBuilder& g, const EncoderShape& s, const std::string& input_ids,
+                         const std::string& h) {
+  const std::string is_mask = g.Node("Equal", {input_ids, g.ConstInt64({s.mask_token})});
+  const std::string kept =
+      g.Node("Where", {g.Node("Unsqueeze", {is_mask, g.ConstInt64({-1})}), g.ConstFloat(0.0f), h});
+  const std::string masks = g.Node(
+      "ReduceSum",
+      {g.Node("Cast", {is_mask}, {{"to", int64_t{onnx::TensorProto::FLOAT}}}), g.ConstInt64({-1})},
+      {{"keepdims", int64_t{1}}});  // [batch, 1]
+  const std::string seq_len = g.Node(
+      "Cast",
+      {g.Node("Slice", {g.Node("Shape", {input_ids}), g.ConstInt64({1}), g.ConstInt64({2})})},
+      {{"to", int64_t{onnx::TensorProto::FLOAT}}});
+  const std::string observed = g.Node("Div", {masks, seq_len});
+  const std::string scaled =
+      g.Node("Mul", {kept, g.ConstFloat(static_cast<float>(1 - 0.15 * 0.8))});
+  return g.Node("Div", {scaled, g.Node("Unsqueeze", {g.Node("Sub", {g.ConstFloat(1.0f), observed}),
+                                                     g.ConstInt64({-1})})});
+}
+
+// VisualBertEmbeddings' visual tokens [batch, visual, hidden]: visual_projection(visual_embeds) +
+// visual_position_embeddings row 0 (HF's position ids without image_text_alignment) +
+// visual_token_type_embeddings[visual_token_type_ids].
+std::string VisualTokens(GraphBuilder& g, const EncoderShape& s, const EncoderInputs& in) {
+  const std::string projected = ApplyLinear(
+      g, in.visual_embeds, FetchLinear(g, "embeddings.visual_projection", s.visual_dim, s.hidden));
+  const std::string position =
+      g.Node("Gather", {g.Weight("embeddings.visual_position_embeddings.weight",
+                                 {s.max_positions, s.hidden}, WeightInit::kNormal),
+                        g.ConstInt64({0})});  // [1, hidden]
+  const std::string types =
+      g.Node("Gather", {g.Weight("embeddings.visual_token_type_embeddings.weight",
+                                 {s.type_vocab, s.hidden}, WeightInit::kNormal),
+                        in.visual_token_type_ids});
+  return g.Node("Add", {g.Node("Add", {projected, position}), types});
+}
+
 // `table_types`: TAPAS' token-type table sizes, empty for the other layouts.
 std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
                        const EncoderInputs& in, const std::vector<int64_t>& table_types) {
@@ -465,6 +558,7 @@ std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVari
   const int64_t width = s.embedding;
   const std::string words = g.Weight(spec.word, {s.vocab, width}, WeightInit::kNormal);
   std::string h = g.Node("Gather", {words, in.input_ids});
+  if (v.token_dropout) h = TokenDropout(g, s, in.input_ids, h);
   if (v.shape_pronunciation) h = ShapeAndPronunciation(g, s, in, h);
   if (!table_types.empty()) {
     h = g.Node("Add",
@@ -478,9 +572,14 @@ std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVari
     const std::string ids = in.token_type_ids.empty() ? g.ConstInt64({0}) : in.token_type_ids;
     h = g.Node("Add", {h, g.Node("Gather", {types, ids})});
   }
-  const std::string positions = AbsolutePositions(g, s, v, in);
+  std::string positions = AbsolutePositions(g, s, v, in);
   if (v.box_positions) h = g.Node("Add", {h, BoxPositions(g, s, in.bbox)});
-  if (*spec.embedding_norm == '\0')
+  if (v.visual_embeds) {  // the text's embeddings, then the visual tokens', normed together
+    if (!positions.empty()) h = g.Node("Add", {h, positions});
+    positions.clear();
+    h = g.Node("Concat", {h, VisualTokens(g, s, in)}, {{"axis", int64_t{1}}});
+  }
+  if (*spec.embedding_norm == '\0' || !v.embedding_norm)
     return Project(g, s, v, positions.empty() ? h : g.Node("Add", {h, positions}));
   const EncoderNorm norm = FetchNorm(g, spec.embedding_norm, width);
   if (positions.empty())
@@ -505,7 +604,9 @@ std::string Layers(GraphBuilder& g, const EncoderShape& s, const EncoderVariant&
     for (int64_t l = 0; l < s.layers; ++l) {
       EncoderLayerWeights w = FetchLayer(g, s, v.layout, std::to_string(l));
       if (v.language_adapters) FetchAdapters(g, s, std::to_string(l), w);
-      h = MaskHidden(g, EncoderLayer(g, s, v.layout, w, h, a), a.hidden_mask);
+      AttentionInputs layer = a;
+      if (!a.window_masks.empty()) layer.mask = a.window_masks[static_cast<size_t>(l)];
+      h = MaskHidden(g, EncoderLayer(g, s, v.layout, w, h, layer), a.hidden_mask);
     }
     return h;
   }
@@ -558,7 +659,8 @@ bool PieceFlag(const nlohmann::json& pieces, const char* piece, bool fallback,
 constexpr const char* kEncoderPieces[] = {
     "layout", "positions", "projection", "token_types", "pooler", "box_positions",
     "relative_bias", "position_padding_idx", "intermediate_factor", "activation_flag",
-    "language_adapters", "shape_pronunciation", "token_type_inputs"};
+    "language_adapters", "shape_pronunciation", "token_type_inputs", "embedding_norm",
+    "token_dropout", "attention", "visual_embeds", "box_relative"};
 // clang-format on
 
 }  // namespace
@@ -586,13 +688,16 @@ EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlo
                          {"flava", EncoderLayout::kFlava},
                          {"tapas", EncoderLayout::kTapas},
                          {"altclip", EncoderLayout::kAltClip},
-                         {"dpr", EncoderLayout::kDpr}},
+                         {"dpr", EncoderLayout::kDpr},
+                         {"jina", EncoderLayout::kJina},
+                         {"esm", EncoderLayout::kEsm}},
                         v.layout, source);
   v.positions = PieceValue(pieces, "positions",
                            {{"sequential", EncoderPositions::kSequential},
                             {"after_padding", EncoderPositions::kAfterPadding},
                             {"rotary_table", EncoderPositions::kRotaryTable},
-                            {"per_cell", EncoderPositions::kPerCell}},
+                            {"per_cell", EncoderPositions::kPerCell},
+                            {"rotary", EncoderPositions::kRotary}},
                            v.positions, source);
   v.projection = PieceValue(pieces, "projection",
                             {{"none", EmbeddingProjection::kNone},
@@ -614,6 +719,18 @@ EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlo
   v.relative_bias = PieceFlag(pieces, "relative_bias", v.relative_bias, source);
   v.language_adapters = PieceFlag(pieces, "language_adapters", v.language_adapters, source);
   v.shape_pronunciation = PieceFlag(pieces, "shape_pronunciation", v.shape_pronunciation, source);
+  v.embedding_norm = PieceFlag(pieces, "embedding_norm", v.embedding_norm, source);
+  v.token_dropout = PieceFlag(pieces, "token_dropout", v.token_dropout, source);
+  v.longformer_attention =
+      PieceValue(pieces, "attention", {{"full", false}, {"longformer", true}}, false, source);
+  v.visual_embeds = PieceFlag(pieces, "visual_embeds", v.visual_embeds, source);
+  v.box_relative = PieceFlag(pieces, "box_relative", v.box_relative, source);
+  if ((v.longformer_attention || v.visual_embeds) && v.layout != EncoderLayout::kBert)
+    throw Error(
+        ErrorKind::kCorrupt,
+        fmt::format("'{}': encoder attention 'longformer' and visual_embeds are built on the "
+                    "'bert' layout only",
+                    source));
   if (pieces.contains("position_padding_idx") && !pieces["position_padding_idx"].is_null()) {
     if (!pieces["position_padding_idx"].is_number_integer())
       throw Error(ErrorKind::kCorrupt,
@@ -651,12 +768,44 @@ std::string AdditiveAttentionMask(GraphBuilder& g, const std::string& attention_
   return g.Node("Unsqueeze", {mask, g.ConstInt64({1, 2})});
 }
 
+namespace {
+
+// A `positions` piece {"by": key, value: positions, ...} resolved by the config's value of key.
+nlohmann::json PositionsByKey(const HfConfig& config, const nlohmann::json& choice,
+                              std::string& key) {
+  if (!choice.contains("by") || !choice["by"].is_string())
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'template:{}': encoder piece 'positions' is {}; an object must name "
+                            "its config key in 'by'",
+                            config.template_name(), choice.dump()));
+  key = choice["by"].get<std::string>();
+  const std::string value = config.String(key, "");
+  if (key == "by" || !choice.contains(value))
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': {} '{}' is not supported by template '{}'", config.origin(), key,
+                            value, config.template_name()));
+  return choice[value];
+}
+
+}  // namespace
+
 EncoderVariant EncoderVariantOf(const HfConfig& config) {
   nlohmann::json pieces = nlohmann::json::object();
-  for (const char* name : kEncoderPieces)
-    if (nlohmann::json value = config.Piece(name); !value.is_null()) pieces[name] = value;
-  return EncoderVariantFromPieces(config.template_name(), pieces,
-                                  fmt::format("template:{}", config.template_name()));
+  std::string positions_key;
+  for (const char* name : kEncoderPieces) {
+    nlohmann::json value = config.Piece(name);
+    const std::string piece = name;
+    if (value.is_null() && (piece == "embedding_norm" || piece == "token_dropout") &&
+        config.HasPiece(name))
+      value = false;  // a "$key" reference to a null or absent key: HF's `if config.key:`
+    if (piece == "positions" && value.is_object())
+      value = PositionsByKey(config, value, positions_key);
+    if (!value.is_null()) pieces[name] = value;
+  }
+  EncoderVariant v = EncoderVariantFromPieces(config.template_name(), pieces,
+                                              fmt::format("template:{}", config.template_name()));
+  v.positions_key = positions_key;
+  return v;
 }
 
 namespace {
@@ -710,6 +859,37 @@ void ReadLanguages(const HfConfig& c, const EncoderVariant& v, EncoderShape& s) 
   s.adapter_size = s.hidden / factor;
 }
 
+// BrosConfig's sinusoids: hidden_size / 4 features over dim_bbox (8) coordinates, each as
+// [sin, cos] of arange(0, dim_1d, 2) frequencies; the projection takes exactly that many.
+void ReadBoxSinusoids(const HfConfig& c, EncoderShape& s) {
+  const int64_t dim_2d = s.hidden / 4, dim_1d = dim_2d / 8;
+  s.box_frequencies = (dim_1d + 1) / 2;
+  s.box_scale = c.Double("bbox_scale", 100.0);
+  if (dim_1d <= 0 || 16 * s.box_frequencies != dim_2d)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': hidden_size {} gives BROS box sinusoids of {} features for a "
+                            "projection of {}; hidden_size must be a multiple of 64",
+                            c.origin(), s.hidden, 16 * s.box_frequencies, dim_2d));
+}
+
+// LongformerConfig's attention_window: one even, positive size for every layer, or a list of
+// one per layer.
+std::vector<int64_t> AttentionWindows(const HfConfig& c, int64_t layers) {
+  const nlohmann::json value = c.json().value("attention_window", nlohmann::json(512));
+  std::vector<int64_t> out;
+  if (value.is_number_integer()) out.assign(static_cast<size_t>(layers), value.get<int64_t>());
+  if (value.is_array())
+    for (const nlohmann::json& w : value)
+      out.push_back(w.is_number_integer() ? w.get<int64_t>() : 0);
+  if (static_cast<int64_t>(out.size()) != layers ||
+      std::any_of(out.begin(), out.end(), [](int64_t w) { return w <= 0 || w % 2 != 0; }))
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': attention_window must be an even positive size or a list of "
+                            "one per layer ({}), not {}",
+                            c.origin(), layers, value.dump()));
+  return out;
+}
+
 }  // namespace
 
 std::vector<int64_t> TableTokenTypeSizes(const HfConfig& c, const EncoderVariant& v) {
@@ -759,6 +939,11 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   if (v.layout == EncoderLayout::kSqueezeBert) ReadConvGroups(c, s);
   s.act = distil ? c.String("activation", d.hidden_act) : c.String("hidden_act", d.hidden_act);
   if (!v.activation_flag.empty()) s.act = c.Bool(v.activation_flag, true) ? "gelu" : "relu";
+  if (v.layout == EncoderLayout::kEsm) s.act = "gelu";  // EsmIntermediate's erf gelu, always
+  if (v.token_dropout) s.mask_token = c.Id("mask_token_id", -1);
+  if (v.longformer_attention) s.attention_windows = AttentionWindows(c, s.layers);
+  s.visual_dim = v.visual_embeds ? c.Int("visual_embedding_dim", 512) : 0;
+  if (v.box_relative) ReadBoxSinusoids(c, s);
   const bool albert = v.layout == EncoderLayout::kAlbert;
   s.hidden_groups = albert ? c.Int("num_hidden_groups", 1) : 1;
   s.inner_group_num = albert ? c.Int("inner_group_num", 1) : 1;
@@ -778,7 +963,12 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': hidden_size {} is not a multiple of num_attention_heads {}",
                             origin, s.hidden, s.heads));
-  if (v.positions == EncoderPositions::kRotaryTable && (s.hidden / s.heads) % 2 != 0)
+  if (v.token_dropout && s.mask_token < 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': token_dropout needs mask_token_id, which is {}", origin,
+                            c.json().value("mask_token_id", nlohmann::json()).dump()));
+  if ((v.positions == EncoderPositions::kRotaryTable || v.positions == EncoderPositions::kRotary) &&
+      (s.hidden / s.heads) % 2 != 0)
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': rotary positions need an even head size, not {} (hidden_size "
                             "{} / num_attention_heads {})",
@@ -796,7 +986,8 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
         {"shape_vocab_size", v.shape_pronunciation ? s.shape_vocab : 1},
         {"shape_embed_dim", v.shape_pronunciation ? s.shape_dim : 1},
         {"pronunciation_vocab_size", v.shape_pronunciation ? s.pronunciation_vocab : 1},
-        {"pronunciation_embed_dim", v.shape_pronunciation ? s.pronunciation_dim : 1}})
+        {"pronunciation_embed_dim", v.shape_pronunciation ? s.pronunciation_dim : 1},
+        {"visual_embedding_dim", v.visual_embeds ? s.visual_dim : 1}})
     if (value <= 0)
       throw Error(ErrorKind::kCorrupt,
                   fmt::format("'{}': {} is {}; it must be positive", origin, key, value));
@@ -822,7 +1013,7 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   }
 
   const std::string pos = c.String("position_embedding_type", "absolute");
-  if (pos != "absolute")
+  if (pos != "absolute" && v.positions_key != "position_embedding_type")
     throw Error(ErrorKind::kUnsupported,
                 fmt::format("'{}': position_embedding_type '{}' is not supported (only "
                             "'absolute')",
@@ -847,6 +1038,27 @@ int64_t OutputWidth(const HfConfig& c, const EncoderVariant& v, const EncoderSha
   return width;
 }
 
+// cos and sin of kRotary positions 0..S-1 for the sequence of `input_ids`.
+RopeTables EncoderRope(const HfConfig& c, const EncoderShape& s, GraphBuilder& g,
+                       const std::string& input_ids) {
+  const int64_t head_dim = s.hidden / s.heads;
+  const RopeSpec spec = ReadRope(c, head_dim, s.max_positions);
+  if (spec.rotary_dim != head_dim)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': rotary positions over {} of {} features per head are not "
+                            "supported by the encoder builder",
+                            c.origin(), spec.rotary_dim, head_dim));
+  const std::string seq_len =
+      g.Node("Squeeze",
+             {g.Node("Slice", {g.Node("Shape", {input_ids}), g.ConstInt64({1}), g.ConstInt64({2})}),
+              g.ConstInt64({0})});
+  const std::string zero = g.Node("Squeeze", {g.ConstInt64({0}), g.ConstInt64({0})});
+  const std::string one = g.Node("Squeeze", {g.ConstInt64({1}), g.ConstInt64({0})});
+  const std::string positions =
+      g.Node("Unsqueeze", {g.Node("Range", {zero, seq_len, one}), g.ConstInt64({0})});  // [1, S]
+  return RopeCosSin(g, spec, positions);
+}
+
 // AltCLIPTextModel's outputs from the normed hidden states h: the transformation to project_dim
 // and its first token.
 EncoderOutputs AltClipProjection(GraphBuilder& g, int64_t hidden, int64_t width,
@@ -860,6 +1072,40 @@ EncoderOutputs AltClipProjection(GraphBuilder& g, int64_t hidden, int64_t width,
                               : g.Node("Identity", {projected}, {}, names.last_hidden_state);
   out.pooler_output = g.Node("Squeeze", {first, g.ConstInt64({1})}, {}, names.pooler_output);
   return out;
+}
+
+// What the layers' attention takes from the positions: RoFormer's table rotation, the rotate-half
+// rope, BROS' box embeddings, Longformer's masks, MPNet's relative bias.
+void PositionInputs(const HfConfig& config, const EncoderVariant& v, const EncoderShape& s,
+                    GraphBuilder& g, const EncoderInputs& in, AttentionInputs& a) {
+  if (v.positions == EncoderPositions::kRotaryTable) {
+    const int64_t head_dim = s.hidden / s.heads;
+    const std::string table = g.Weight("encoder.embed_positions.weight",
+                                       {s.max_positions, head_dim}, WeightInit::kNormal);
+    a.rotary = PairRotaryFromTable(g, table, in.input_ids, head_dim);
+    a.rotary_value = s.rotary_value;
+  }
+  if (v.positions == EncoderPositions::kRotary) a.rope = EncoderRope(config, s, g, in.input_ids);
+  if (v.box_relative)
+    a.box = BoxRelativeEmbeddings(
+        g, in.bbox,
+        g.Weight("bbox_embeddings.bbox_projection.weight",
+                 {s.hidden / s.heads, 16 * s.box_frequencies}, WeightInit::kNormal, true),
+        s.box_frequencies, static_cast<float>(s.box_scale));
+  if (v.longformer_attention) {
+    a.longformer = LongformerAttentionMasks(g, in.attention_mask, in.global_attention_mask);
+    std::map<int64_t, std::string> by_window;  // one mask per distinct window
+    for (int64_t window : s.attention_windows) {
+      if (!by_window.count(window))
+        by_window[window] = LongformerWindowMask(g, a.longformer, window / 2);
+      a.window_masks.push_back(by_window[window]);
+    }
+  }
+  if (v.relative_bias)
+    a.bias = MpnetPositionBias(g,
+                               g.Weight("encoder.relative_attention_bias.weight",
+                                        {s.relative_buckets, s.heads}, WeightInit::kNormal),
+                               in.input_ids);
 }
 
 }  // namespace
@@ -886,21 +1132,17 @@ EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& v, G
   a.lang_ids = in.lang_ids;
   if (v.layout == EncoderLayout::kFnet)
     a.fourier = FourierMatricesFor(g, in.input_ids, s.hidden);
-  else
+  else if (v.visual_embeds)  // the text's mask, then the visual tokens'
+    a.mask = AdditiveAttentionMask(
+        g, g.Node("Concat", {in.attention_mask, in.visual_attention_mask}, {{"axis", int64_t{1}}}));
+  else if (!v.longformer_attention)  // Longformer's masks are per layer, below
     a.mask = fused ? FusedAttentionMask(g) : AdditiveAttentionMask(g, in.attention_mask);
-  if (v.positions == EncoderPositions::kRotaryTable) {
-    const int64_t head_dim = s.hidden / s.heads;
-    const std::string table = g.Weight("encoder.embed_positions.weight",
-                                       {s.max_positions, head_dim}, WeightInit::kNormal);
-    a.rotary = PairRotaryFromTable(g, table, in.input_ids, head_dim);
-    a.rotary_value = s.rotary_value;
-  }
-  if (v.relative_bias)
-    a.bias = MpnetPositionBias(g,
-                               g.Weight("encoder.relative_attention_bias.weight",
-                                        {s.relative_buckets, s.heads}, WeightInit::kNormal),
-                               in.input_ids);
+  PositionInputs(config, v, s, g, in, a);
   h = Layers(g, s, v, h, a);
+  if (v.layout == EncoderLayout::kEsm)  // EsmContactPredictionHead: predict_contacts reads it
+    for (const auto& [name, shape] :
+         {std::pair<const char*, core::Shape>{"weight", {1, s.layers * s.heads}}, {"bias", {1}}})
+      g.UnusedWeight(fmt::format("contact_head.regression.{}", name), shape, WeightInit::kNormal);
   const LayoutSpec& spec = Spec(v.layout);
   if (*spec.final_norm != '\0') h = ApplyNorm(g, h, FetchNorm(g, spec.final_norm, s.hidden), s.eps);
   if (v.layout == EncoderLayout::kAltClip)
@@ -938,14 +1180,26 @@ void BuildEncoder(const HfConfig& config, const EncoderVariant& v, GraphBuilder&
     g.Input("input_pronunciation_ids", onnx::TensorProto::INT64, tokens);
   }
   if (v.language_adapters) g.Input("lang_ids", onnx::TensorProto::INT64, {std::string("batch")});
+  if (v.longformer_attention) g.Input("global_attention_mask", onnx::TensorProto::INT64, tokens);
+  if (v.box_relative)
+    g.Input("bbox", onnx::TensorProto::FLOAT, {std::string("batch"), std::string("sequence"), 4});
+  if (v.visual_embeds) {
+    const std::vector<Dim> visual = {std::string("batch"), std::string("visual")};
+    g.Input("visual_embeds", onnx::TensorProto::FLOAT,
+            {std::string("batch"), std::string("visual"), s.visual_dim});
+    g.Input("visual_attention_mask", onnx::TensorProto::INT64, visual);
+    g.Input("visual_token_type_ids", onnx::TensorProto::INT64, visual);
+  }
   if (v.box_positions)
     g.Input("bbox", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence"), 4});
 
   const EncoderOutputs out = BuildEncoderOn(config, v, g, EncoderInputs{},
                                             {"last_hidden_state", v.pooler ? "pooler_output" : ""});
   const int64_t width = OutputWidth(config, v, s);
+  // VisualBERT's states are the text's tokens and then the visual ones.
   g.Output(out.last_hidden_state, onnx::TensorProto::FLOAT,
-           {std::string("batch"), std::string("sequence"), width});
+           {std::string("batch"), std::string(v.visual_embeds ? "sequence_and_visual" : "sequence"),
+            width});
   if (v.pooler)
     g.Output(out.pooler_output, onnx::TensorProto::FLOAT, {std::string("batch"), width});
 }

@@ -54,6 +54,14 @@ enum class EncoderLayout {
   kAltClip,
   // DPR's encoders: BERT's names; pooler_output is the first token's hidden state, no dense
   kDpr,
+  // Jina Embeddings v3 (the base model, without LoRA adapters): XLM-RoBERTa's post-norm layer as
+  // layers.N.self_attn.q/k/v/o_proj, post_attention_layernorm, mlp.fc1/fc2, post_mlp_layernorm
+  kJina,
+  // ESM: pre-norm (attention.LayerNorm before attention, LayerNorm before the FFN) with
+  // encoder.emb_layer_norm_after; embeddings.layer_norm only with the embedding_norm piece; the
+  // FFN's gelu is the erf one whatever hidden_act says; contact_head.regression [1, layers x
+  // heads] is a parameter that only predict_contacts reads: counted, not in the graph
+  kEsm,
 };
 
 enum class EncoderPositions {
@@ -66,6 +74,9 @@ enum class EncoderPositions {
   // cell (the tokens sharing its column and row ids, token types 1 and 2), at most
   // max_position_embeddings - 1
   kPerCell,
+  // LLaMA's rotary embeddings (rotate-half over each head, rotary.h) at positions 0..S-1, their
+  // frequencies from rope_parameters / rope_theta (default 10000); no position table
+  kRotary,
 };
 
 // Embeddings of embedding_size, projected to hidden_size before the layers.
@@ -105,6 +116,10 @@ struct EncoderVariant {
   // LayoutLM: a bbox input [batch, sequence, 4] (x0, y0, x1, y1) and its x, y, height and width
   // tables of max_2d_position_embeddings rows, added to the embeddings.
   bool box_positions = false;
+  // BROS: a bbox input float [batch, sequence, 4] whose pairwise box differences, as sinusoids
+  // projected by bbox_embeddings.bbox_projection, add q . e[i, j] to every layer's scores
+  // (encoder_positions.h BoxRelativeEmbeddings).
+  bool box_relative = false;
   // MPNet: T5-style bucketed relative position bias, one table encoder.relative_attention_bias
   // [relative_attention_num_buckets, heads] shared by every layer.
   bool relative_bias = false;
@@ -120,6 +135,21 @@ struct EncoderVariant {
   int64_t intermediate_factor = 0;
   // XLM: a boolean config key choosing gelu (true) or relu (false); "": hidden_act
   std::string activation_flag;
+  // The layout's embedding LayerNorm is there (ESM: only with emb_layer_norm_before).
+  bool embedding_norm = true;
+  // ESM's token dropout: mask_token_id's embeddings zeroed and every embedding times
+  // (1 - 0.15 * 0.8) / (1 - the row's share of mask tokens), in eval too.
+  bool token_dropout = false;
+  // The config key the positions were chosen by (ESM: position_embedding_type); "" when fixed.
+  std::string positions_key;
+  // Longformer: sliding-window attention within attention_window / 2 positions plus global
+  // attention (query/key/value_global) for the tokens a global_attention_mask input marks
+  // (longformer_attention.h); bert layout only.
+  bool longformer_attention = false;
+  // VisualBERT: visual_embeds [batch, visual, visual_embedding_dim] projected (visual_projection),
+  // plus visual position row 0 and visual token types, appended to the text tokens before the
+  // embedding LayerNorm; the mask is attention_mask then visual_attention_mask. bert layout only.
+  bool visual_embeds = false;
   EncoderConfigDefaults defaults;
 };
 
@@ -127,14 +157,19 @@ struct EncoderVariant {
 // "projection": "none", "token_types": true, "pooler": true, "box_positions": false,
 // "relative_bias": false, "position_padding_idx": null, "intermediate_factor": null,
 // "activation_flag": "", "language_adapters": false,
-// "shape_pronunciation": false, "token_type_inputs": "segments" | "zeros"}; a piece
-// left out keeps the value above. Throws core::Error(kCorrupt) naming `source` and the piece
-// for an unknown piece or value.
+// "shape_pronunciation": false, "token_type_inputs": "segments" | "zeros",
+// "embedding_norm": true, "token_dropout": false, "attention": "full" | "longformer",
+// "visual_embeds": false, "box_relative": false}; a piece left out keeps the value above. Throws
+// core::Error(kCorrupt) naming `source` and the piece for an unknown piece or value.
 EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlohmann::json& pieces,
                                         const std::string& source);
 
 // The variant the pieces of the template that resolved `config` name (HfConfig::Piece; see
-// models::ApplyTemplate). Throws core::Error(kCorrupt) naming the template for an unknown value.
+// models::ApplyTemplate). `positions` may be an object {"by": key, value: positions, ...}
+// choosing by the config's value of key (ESM's position_embedding_type); a value it does not list
+// is refused (kUnsupported) naming the key. A "$key" reference to a null key turns
+// `embedding_norm` and `token_dropout` off (HF tests them for truth). Throws core::Error(kCorrupt)
+// naming the template for an unknown value.
 EncoderVariant EncoderVariantOf(const HfConfig& config);
 
 // The sizes a config gives one variant, its defaults filled in and checked.
@@ -147,7 +182,12 @@ struct EncoderShape {
   std::vector<std::string> languages;      // language_adapters' languages, in adapter order
   // shape_pronunciation's tables: rows and widths
   int64_t shape_vocab = 0, shape_dim = 0, pronunciation_vocab = 0, pronunciation_dim = 0;
-  int64_t adapter_size = 0;  // hidden_size / adapter_reduction_factor
+  int64_t adapter_size = 0;                // hidden_size / adapter_reduction_factor
+  int64_t mask_token = -1;                 // token_dropout's mask_token_id
+  std::vector<int64_t> attention_windows;  // longformer_attention's window per layer, else empty
+  int64_t visual_dim = 0;                  // visual_embeds' visual_embedding_dim, else 0
+  int64_t box_frequencies = 0;  // box_relative's sinusoid frequencies per coordinate, else 0
+  double box_scale = 0;         // box_relative's bbox_scale
   double eps;
   double layer_eps;  // the layers' LayerNorms (SqueezeBERT fixes 1e-12); eps elsewhere
   // SqueezeBERT's convolution groups of q, k, v, the attention output, FFN in and out
@@ -181,7 +221,8 @@ struct EncoderLayerWeights {
   EncoderNorm attention_norm;
   EncoderLinear ffn_in, ffn_out;
   EncoderNorm output_norm;
-  std::vector<EncoderLinear> adapter_down, adapter_up;  // X-MOD: one per language, else empty
+  std::vector<EncoderLinear> adapter_down, adapter_up;   // X-MOD: one per language, else empty
+  EncoderLinear query_global, key_global, value_global;  // Longformer's, else empty
 };
 
 // The graph tensors an encoder is built on, int64 [batch, sequence].
@@ -192,6 +233,12 @@ struct EncoderInputs {
   std::string token_type_ids = "token_type_ids";
   std::string bbox = "bbox";  // int64 [batch, sequence, 4], used when the variant has box_positions
   std::string lang_ids = "lang_ids";  // int64 [batch], used when it has language_adapters
+  // int64 [batch, sequence], used when it has longformer_attention
+  std::string global_attention_mask = "global_attention_mask";
+  // float [batch, visual, visual_embedding_dim] and int64 [batch, visual], used when it has
+  // visual_embeds
+  std::string visual_embeds = "visual_embeds", visual_attention_mask = "visual_attention_mask",
+              visual_token_type_ids = "visual_token_type_ids";
   // int64 [batch, sequence], used when it has shape_pronunciation
   std::string shape_ids = "input_shape_ids", pronunciation_ids = "input_pronunciation_ids";
 };

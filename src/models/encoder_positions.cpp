@@ -1,5 +1,6 @@
 #include "encoder_positions.h"
 
+#include <cmath>
 #include <vector>
 
 #include "ipfs_accel/core/tensor.h"
@@ -75,6 +76,40 @@ std::string MpnetPositionBias(GraphBuilder& g, const std::string& weight,
   const std::string per_head =
       g.Node("Transpose", {values}, {{"perm", std::vector<int64_t>{2, 0, 1}}});  // [h, q, k]
   return g.Node("Unsqueeze", {per_head, g.ConstInt64({0})});
+}
+
+std::string BoxRelativeEmbeddings(GraphBuilder& g, const std::string& bbox,
+                                  const std::string& projection, int64_t frequencies, float scale) {
+  // BrosModel turns 2 points into 4: coordinates [0, 1, 2, 1, 2, 3, 0, 3].
+  const std::string corners = g.Node(
+      "Mul",
+      {g.Node("Gather", {bbox, g.ConstInt64({0, 1, 2, 1, 2, 3, 0, 3})}, {{"axis", int64_t{2}}}),
+       g.ConstFloat(scale)});
+  const std::string diff =  // [b, i, j, 8]: box j - box i
+      g.Node("Sub", {g.Node("Unsqueeze", {corners, g.ConstInt64({1})}),
+                     g.Node("Unsqueeze", {corners, g.ConstInt64({2})})});
+  // BrosPositionalEmbedding1D's inv_freq, in float32 as torch makes it.
+  const int64_t dim = 2 * frequencies;
+  core::Tensor inv = core::Tensor::Zeros(core::DType::kFloat32, {frequencies});
+  auto f = inv.values<float>();
+  for (int64_t k = 0; k < frequencies; ++k)
+    f[k] = 1.0f / std::pow(10000.0f, static_cast<float>(2 * k) / static_cast<float>(dim));
+  const std::string angles =
+      g.Node("Mul", {g.Node("Unsqueeze", {diff, g.ConstInt64({-1})}),
+                     g.Initializer("const_bros_inv_freq", inv)});  // [b, i, j, 8, frequencies]
+  const std::string sinusoids =
+      g.Node("Concat", {g.Node("Sin", {angles}), g.Node("Cos", {angles})}, {{"axis", int64_t{-1}}});
+  const std::string flat = g.Node("Reshape", {sinusoids, g.ConstInt64({0, 0, 0, 8 * dim})});
+  return g.Node("MatMul", {flat, projection});
+}
+
+std::string BoxRelativeScores(GraphBuilder& g, const std::string& q, const std::string& box) {
+  // [b, i, h, d] @ [b, i, d, j] -> [b, i, h, j] -> [b, h, i, j]
+  const std::string per_query =
+      g.Node("Transpose", {q}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
+  const std::string keys = g.Node("Transpose", {box}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
+  return g.Node("Transpose", {g.Node("MatMul", {per_query, keys})},
+                {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
 }
 
 }  // namespace ipfs_accel::models

@@ -4,7 +4,9 @@
 // padding-offset positions, XLM's padding-masked hidden states with token types from the word
 // table, X-MOD's per-sample language adapters, SqueezeBERT's grouped convolutions, FNet's
 // Fourier mixing, TAPAS' token-type tables and per-cell positions, AltCLIP's projected text
-// states, and
+// states, Jina's and ESM's rotate-half rotary positions, ESM's token dropout, Longformer's
+// windowed and global attention, VisualBERT's appended visual tokens, BROS' relative box
+// scores, and
 // ModernBERT's alternating global and windowed rotary attention (BuildModernBert). Each builds
 // its graph with BuildEncoder from pieces over a seeded checkpoint.
 
@@ -676,6 +678,324 @@ TEST(EncoderPiecesRun, AltClipProjectsTheNormedRobertaStatesAndPoolsTheFirstProj
     ExpectClose(got.at("last_hidden_state"), projected, r, "last_hidden_state");
     ExpectClose(got.at("pooler_output"), Vec(projected.begin(), projected.begin() + kProject), r,
                 "pooler_output");
+  }
+}
+
+// LLaMA's rotate_half rope on x [seq, hidden] in place: in each head, features i and i + d/2 at
+// position p turned by p / theta^(2i / d).
+void RotateHalf(Vec& x, int64_t seq, double theta) {
+  const int64_t d = kHidden / kHeads;
+  for (int64_t p = 0; p < seq; ++p)
+    for (int64_t h = 0; h < kHeads; ++h)
+      for (int64_t i = 0; i < d / 2; ++i) {
+        const double angle =
+            static_cast<double>(p) / std::pow(theta, 2.0 * static_cast<double>(i) / d);
+        double& a = x[p * kHidden + h * d + i];
+        double& b = x[p * kHidden + h * d + i + d / 2];
+        const double a0 = a, b0 = b;
+        a = a0 * std::cos(angle) - b0 * std::sin(angle);
+        b = b0 * std::cos(angle) + a0 * std::sin(angle);
+      }
+}
+
+TEST(EncoderPiecesRun, JinaRotatesHalvesOfEachHeadInXlmRobertaPostNormLayers) {
+  Checkpoint w(18);
+  w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
+  w.Add("embeddings.token_type_embeddings.weight", {2, kHidden}, 0.5);
+  w.Norm("embeddings.LayerNorm", kHidden);
+  std::vector<LayerNames> layers;
+  for (int64_t l = 0; l < kLayers; ++l) {
+    const std::string p = fmt::format("layers.{}.", l);
+    layers.push_back({p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj",
+                      p + "self_attn.o_proj", p + "post_attention_layernorm", p + "mlp.fc1",
+                      p + "mlp.fc2", p + "post_mlp_layernorm"});
+    AddLayer(w, layers.back());
+  }
+  w.Linear("pooler.dense", kHidden, kHidden);
+  TempDir dir;
+  nlohmann::json config = Config("jina_embeddings_v3");
+  config["rope_parameters"] = {{"rope_theta", 50.0}};
+  w.Save(dir, config);
+  const Batch in;
+  const auto got = RunPieces(dir, config, {{"layout", "jina"}, {"positions", "rotary"}}, in, true);
+
+  auto rotate = [&](Vec& x) { RotateHalf(x, in.seq, 50.0); };
+  for (int64_t r = 0; r < in.batch; ++r) {
+    Vec x = testing::LayerNorm(
+        w, "embeddings.LayerNorm",
+        Add(Rows(w, "embeddings.word_embeddings.weight", RowOf(in.ids, r, in.seq), kHidden),
+            Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, in.seq),
+                 kHidden)),
+        in.seq, kHidden, kEps);
+    const auto allowed = Allowed(RowOf(in.mask, r, in.seq));
+    for (const LayerNames& n : layers)
+      x = PostNormLayer(w, n, x, in.seq, allowed, "gelu", nullptr, rotate);
+    ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
+    const Vec first(x.begin(), x.begin() + kHidden);
+    ExpectClose(
+        got.at("pooler_output"),
+        testing::Act(testing::Linear(w, "pooler.dense", first, 1, kHidden, kHidden), "tanh"), r,
+        "pooler_output");
+  }
+}
+
+TEST(EncoderPiecesRun, EsmScalesEmbeddingsForMaskTokensAndNormalisesBeforeEachSublayer) {
+  constexpr int64_t kMask = 7;  // row 0 holds one mask token among 5
+  Checkpoint w(19);
+  w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
+  std::vector<LayerNames> layers;
+  for (int64_t l = 0; l < kLayers; ++l) {
+    const std::string p = fmt::format("encoder.layer.{}.", l);
+    layers.push_back({p + "attention.self.query", p + "attention.self.key",
+                      p + "attention.self.value", p + "attention.output.dense",
+                      p + "attention.LayerNorm", p + "intermediate.dense", p + "output.dense",
+                      p + "LayerNorm"});
+    AddLayer(w, layers.back());
+  }
+  w.Norm("encoder.emb_layer_norm_after", kHidden);
+  w.Linear("pooler.dense", kHidden, kHidden);
+  w.Add("contact_head.regression.weight", {1, kLayers * kHeads}, 0.3);
+  w.Add("contact_head.regression.bias", {1}, 0.1);
+  TempDir dir;
+  nlohmann::json config = Config("esm");
+  config["mask_token_id"] = kMask;
+  config["hidden_act"] = "relu";  // EsmIntermediate's gelu whatever the config says
+  w.Save(dir, config);
+  const Batch in;
+  const auto got = RunPieces(dir, config,
+                             {{"layout", "esm"},
+                              {"positions", "rotary"},
+                              {"token_types", false},
+                              {"embedding_norm", false},
+                              {"token_dropout", true}},
+                             in, false);
+
+  for (int64_t r = 0; r < in.batch; ++r) {
+    const auto ids = RowOf(in.ids, r, in.seq);
+    Vec x = Rows(w, "embeddings.word_embeddings.weight", ids, kHidden);
+    double masks = 0;
+    for (int64_t t = 0; t < in.seq; ++t)
+      if (ids[t] == kMask) {
+        masks += 1;
+        std::fill(x.begin() + t * kHidden, x.begin() + (t + 1) * kHidden, 0.0);
+      }
+    for (double& e : x) e *= (1 - 0.15 * 0.8) / (1 - masks / static_cast<double>(in.seq));
+    const auto allowed = Allowed(RowOf(in.mask, r, in.seq));
+    auto rotate = [&](Vec& v) { RotateHalf(v, in.seq, 10000.0); };
+    for (const LayerNames& n : layers) {
+      x = Add(x,
+              SelfAttention(w, n, testing::LayerNorm(w, n.attention_norm, x, in.seq, kHidden, kEps),
+                            in.seq, allowed, nullptr, rotate));
+      x = Add(x, FeedForward(w, n, testing::LayerNorm(w, n.output_norm, x, in.seq, kHidden, kEps),
+                             in.seq, "gelu"));
+    }
+    x = testing::LayerNorm(w, "encoder.emb_layer_norm_after", x, in.seq, kHidden, kEps);
+    ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
+    const Vec first(x.begin(), x.begin() + kHidden);
+    ExpectClose(
+        got.at("pooler_output"),
+        testing::Act(testing::Linear(w, "pooler.dense", first, 1, kHidden, kHidden), "tanh"), r,
+        "pooler_output");
+  }
+}
+
+TEST(EncoderPiecesRun, LongformerSeesItsWindowAndTheGlobalTokensAndGlobalTokensSeeAll) {
+  const std::vector<int64_t> windows = {2, 4};  // layer 0 sees 1 position each side, layer 1 two
+  // Row 0: token 4 global. Row 1: token 1 global; token 4 is padding, so never global.
+  const std::vector<int64_t> global = {0, 0, 0, 0, 1, 0, 1, 0, 0, 1};
+  Checkpoint w(20);
+  AddBertEmbeddings(w);
+  for (int64_t l = 0; l < kLayers; ++l) {
+    AddLayer(w, BertNames(l));
+    for (const char* m : {"query", "key", "value"})
+      w.Linear(fmt::format("encoder.layer.{}.attention.self.{}_global", l, m), kHidden, kHidden);
+  }
+  w.Linear("pooler.dense", kHidden, kHidden);
+  TempDir dir;
+  nlohmann::json config = Config("longformer");
+  config["attention_window"] = windows;
+  w.Save(dir, config);
+  const Batch in;
+  const auto got =
+      RunPieces(dir, config, {{"positions", "after_padding"}, {"attention", "longformer"}}, in,
+                true, {{"global_attention_mask", Int64Tensor({in.batch, in.seq}, global)}});
+
+  for (int64_t r = 0; r < in.batch; ++r) {
+    const auto ids = RowOf(in.ids, r, in.seq), mask = RowOf(in.mask, r, in.seq);
+    const auto is_global = RowOf(global, r, in.seq);
+    std::vector<int64_t> positions;
+    int64_t count = 0;
+    for (int64_t id : ids) positions.push_back(id == 1 ? 1 : 1 + ++count);
+    Vec x = testing::LayerNorm(
+        w, "embeddings.LayerNorm",
+        Add(Add(Rows(w, "embeddings.word_embeddings.weight", ids, kHidden),
+                Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, in.seq),
+                     kHidden)),
+            Rows(w, "embeddings.position_embeddings.weight", positions, kHidden)),
+        in.seq, kHidden, kEps);
+    for (int64_t l = 0; l < kLayers; ++l) {
+      const LayerNames n = BertNames(l);
+      const std::string p = fmt::format("encoder.layer.{}.attention.self.", l);
+      auto global_of = [&](int64_t j) { return mask[j] != 0 && is_global[j] != 0; };
+      std::vector<bool> local(in.seq * in.seq), all = Allowed(mask);
+      for (int64_t i = 0; i < in.seq; ++i)
+        for (int64_t j = 0; j < in.seq; ++j)
+          local[i * in.seq + j] =
+              mask[j] != 0 && (std::abs(i - j) <= windows[l] / 2 || global_of(j));
+      Vec ctx = testing::Attention(testing::Linear(w, n.q, x, in.seq, kHidden, kHidden), in.seq,
+                                   testing::Linear(w, n.k, x, in.seq, kHidden, kHidden),
+                                   testing::Linear(w, n.v, x, in.seq, kHidden, kHidden), in.seq,
+                                   kHidden, kHeads, local);
+      const Vec global_ctx = testing::Attention(
+          testing::Linear(w, p + "query_global", x, in.seq, kHidden, kHidden), in.seq,
+          testing::Linear(w, p + "key_global", x, in.seq, kHidden, kHidden),
+          testing::Linear(w, p + "value_global", x, in.seq, kHidden, kHidden), in.seq, kHidden,
+          kHeads, all);
+      for (int64_t i = 0; i < in.seq; ++i)
+        for (int64_t c = 0; c < kHidden; ++c) {
+          double& e = ctx[i * kHidden + c];
+          if (mask[i] == 0) e = 0;  // HF zeroes padded queries' probabilities
+          if (global_of(i)) e = global_ctx[i * kHidden + c];
+        }
+      const Vec a = testing::LayerNorm(
+          w, n.attention_norm, Add(testing::Linear(w, n.o, ctx, in.seq, kHidden, kHidden), x),
+          in.seq, kHidden, kEps);
+      x = testing::LayerNorm(w, n.output_norm, Add(FeedForward(w, n, a, in.seq, "gelu"), a), in.seq,
+                             kHidden, kEps);
+    }
+    ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
+  }
+}
+
+TEST(EncoderPiecesRun, VisualBertAppendsProjectedVisualTokensBeforeTheEmbeddingNorm) {
+  constexpr int64_t kVisual = 3, kVisualDim = 6;
+  const std::vector<int64_t> visual_mask = {1, 1, 1, 1, 1, 0}, visual_types = {1, 1, 0, 1, 0, 1};
+  Vec visual(static_cast<size_t>(2 * kVisual * kVisualDim));
+  for (size_t i = 0; i < visual.size(); ++i)
+    visual[i] = static_cast<float>(std::sin(0.7 * static_cast<double>(i)));
+  Checkpoint w(21);
+  AddBertEmbeddings(w);
+  w.Linear("embeddings.visual_projection", kVisualDim, kHidden);
+  w.Add("embeddings.visual_position_embeddings.weight", {kPositions, kHidden}, 0.5);
+  w.Add("embeddings.visual_token_type_embeddings.weight", {2, kHidden}, 0.5);
+  for (int64_t l = 0; l < kLayers; ++l) AddLayer(w, BertNames(l));
+  w.Linear("pooler.dense", kHidden, kHidden);
+  TempDir dir;
+  nlohmann::json config = Config("visual_bert");
+  config["visual_embedding_dim"] = kVisualDim;
+  w.Save(dir, config);
+  const Batch in;
+  const auto got =
+      RunPieces(dir, config, {{"visual_embeds", true}}, in, true,
+                {{"visual_embeds", testing::FloatTensor({in.batch, kVisual, kVisualDim}, visual)},
+                 {"visual_attention_mask", Int64Tensor({in.batch, kVisual}, visual_mask)},
+                 {"visual_token_type_ids", Int64Tensor({in.batch, kVisual}, visual_types)}});
+
+  const int64_t n = in.seq + kVisual;
+  for (int64_t r = 0; r < in.batch; ++r) {
+    std::vector<int64_t> positions(in.seq);
+    for (int64_t i = 0; i < in.seq; ++i) positions[i] = i;
+    Vec x = Add(Add(Rows(w, "embeddings.word_embeddings.weight", RowOf(in.ids, r, in.seq), kHidden),
+                    Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, in.seq),
+                         kHidden)),
+                Rows(w, "embeddings.position_embeddings.weight", positions, kHidden));
+    const Vec rows(visual.begin() + r * kVisual * kVisualDim,
+                   visual.begin() + (r + 1) * kVisual * kVisualDim);
+    const Vec tokens = Add(
+        Add(testing::Linear(w, "embeddings.visual_projection", rows, kVisual, kVisualDim, kHidden),
+            Rows(w, "embeddings.visual_position_embeddings.weight",
+                 std::vector<int64_t>(kVisual, 0), kHidden)),
+        Rows(w, "embeddings.visual_token_type_embeddings.weight", RowOf(visual_types, r, kVisual),
+             kHidden));
+    x.insert(x.end(), tokens.begin(), tokens.end());
+    x = testing::LayerNorm(w, "embeddings.LayerNorm", x, n, kHidden, kEps);
+    std::vector<int64_t> mask = RowOf(in.mask, r, in.seq);
+    for (int64_t m : RowOf(visual_mask, r, kVisual)) mask.push_back(m);
+    for (int64_t l = 0; l < kLayers; ++l)
+      x = PostNormLayer(w, BertNames(l), x, n, Allowed(mask), "gelu");
+    ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
+    const Vec first(x.begin(), x.begin() + kHidden);
+    ExpectClose(
+        got.at("pooler_output"),
+        testing::Act(testing::Linear(w, "pooler.dense", first, 1, kHidden, kHidden), "tanh"), r,
+        "pooler_output");
+  }
+}
+
+TEST(EncoderPiecesRun, BrosAddsQueryDotRelativeBoxSinusoidsToEveryLayersScores) {
+  // BROS' sinusoids need hidden_size / 32 even: width 64, 2 heads of 32, 16 box features (one
+  // frequency, 1, per coordinate).
+  constexpr int64_t kWide = 64, kWideHeads = 2, kHead = 32, kWideInter = 16, kBoxFeatures = 16;
+  constexpr double kScale = 100.0;
+  Vec bbox(static_cast<size_t>(2 * 5 * 4));
+  for (size_t i = 0; i < bbox.size(); ++i)
+    bbox[i] = static_cast<float>(0.5 + 0.4 * std::sin(1.3 * static_cast<double>(i)));
+  Checkpoint w(22);
+  w.Add("embeddings.word_embeddings.weight", {kVocab, kWide}, 0.5);
+  w.Add("embeddings.position_embeddings.weight", {kPositions, kWide}, 0.5);
+  w.Add("embeddings.token_type_embeddings.weight", {2, kWide}, 0.5);
+  w.Norm("embeddings.LayerNorm", kWide);
+  w.Add("bbox_embeddings.bbox_projection.weight", {kHead, kBoxFeatures}, 0.3);
+  const LayerNames n = BertNames(0);
+  for (const std::string* m : {&n.q, &n.k, &n.v, &n.o}) w.Linear(*m, kWide, kWide);
+  w.Norm(n.attention_norm, kWide);
+  w.Linear(n.ffn_in, kWide, kWideInter);
+  w.Linear(n.ffn_out, kWideInter, kWide);
+  w.Norm(n.output_norm, kWide);
+  w.Linear("pooler.dense", kWide, kWide);
+  TempDir dir;
+  nlohmann::json config = Config("bros");
+  config["hidden_size"] = kWide;
+  config["intermediate_size"] = kWideInter;
+  config["num_hidden_layers"] = 1;
+  w.Save(dir, config);
+  const Batch in;
+  const auto got = RunPieces(dir, config, {{"box_relative", true}}, in, true,
+                             {{"bbox", testing::FloatTensor({in.batch, in.seq, 4}, bbox)}});
+
+  const int64_t s = in.seq;
+  for (int64_t r = 0; r < in.batch; ++r) {
+    std::vector<int64_t> positions(s);
+    for (int64_t i = 0; i < s; ++i) positions[i] = i;
+    Vec x = testing::LayerNorm(
+        w, "embeddings.LayerNorm",
+        Add(Add(Rows(w, "embeddings.word_embeddings.weight", RowOf(in.ids, r, s), kWide),
+                Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, s), kWide)),
+            Rows(w, "embeddings.position_embeddings.weight", positions, kWide)),
+        s, kWide, kEps);
+    // The 8 corners x0 y0 x1 y0 x1 y1 x0 y1 of each box, scaled.
+    auto corner = [&](int64_t t, int64_t c) {
+      static constexpr int64_t kPick[8] = {0, 1, 2, 1, 2, 3, 0, 3};
+      return bbox[(r * s + t) * 4 + kPick[c]] * kScale;
+    };
+    const Vec q = testing::Linear(w, n.q, x, s, kWide, kWide);
+    Vec bias(static_cast<size_t>(kWideHeads * s * s));
+    for (int64_t i = 0; i < s; ++i)
+      for (int64_t j = 0; j < s; ++j) {
+        Vec features;
+        for (int64_t c = 0; c < 8; ++c) {
+          const double delta = corner(j, c) - corner(i, c);
+          features.push_back(std::sin(delta));
+          features.push_back(std::cos(delta));
+        }
+        const Vec e = testing::Dense(features, 1, kBoxFeatures, kHead,
+                                     w["bbox_embeddings.bbox_projection.weight"], nullptr);
+        for (int64_t h = 0; h < kWideHeads; ++h) {
+          double dot = 0;
+          for (int64_t c = 0; c < kHead; ++c) dot += q[i * kWide + h * kHead + c] * e[c];
+          bias[(h * s + i) * s + j] = dot / std::sqrt(static_cast<double>(kHead));
+        }
+      }
+    const Vec ctx = testing::Attention(q, s, testing::Linear(w, n.k, x, s, kWide, kWide),
+                                       testing::Linear(w, n.v, x, s, kWide, kWide), s, kWide,
+                                       kWideHeads, Allowed(RowOf(in.mask, r, s)), &bias);
+    const Vec a = testing::LayerNorm(
+        w, n.attention_norm, Add(testing::Linear(w, n.o, ctx, s, kWide, kWide), x), s, kWide, kEps);
+    const Vec ffn = testing::Linear(
+        w, n.ffn_out, testing::Act(testing::Linear(w, n.ffn_in, a, s, kWide, kWideInter), "gelu"),
+        s, kWideInter, kWide);
+    x = testing::LayerNorm(w, n.output_norm, Add(ffn, a), s, kWide, kEps);
+    ExpectClose(got.at("last_hidden_state"), x, r, "last_hidden_state");
   }
 }
 

@@ -58,6 +58,8 @@ class HfConfig {
   // ("$outer.inner": of a nested object's key); null when the template does not set it or the
   // key is absent or null.
   nlohmann::json Piece(const std::string& name) const;
+  // Whether the template sets the piece at all (a "$key" reference to a null key included).
+  bool HasPiece(const std::string& name) const { return pieces_.contains(name); }
   // Typed pieces: `fallback` for null; kCorrupt naming the template for another type.
   std::string PieceString(const std::string& name, const std::string& fallback) const;
   bool PieceBool(const std::string& name, bool fallback) const;

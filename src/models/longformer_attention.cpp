@@ -1,0 +1,62 @@
+#include "longformer_attention.h"
+
+#include <limits>
+#include <vector>
+
+namespace ipfs_accel::models {
+
+namespace {
+
+std::string Float(GraphBuilder& g, const std::string& x) {
+  return g.Node("Cast", {x}, {{"to", int64_t{onnx::TensorProto::FLOAT}}});
+}
+
+std::string IsSet(GraphBuilder& g, const std::string& mask) {
+  return g.Node("Not", {g.Node("Equal", {mask, g.ConstInt64({0})})});
+}
+
+// 0 where `allowed`, float32's lowest elsewhere (HF's finfo.min).
+std::string Additive(GraphBuilder& g, const std::string& allowed) {
+  return g.Node("Where",
+                {allowed, g.ConstFloat(0.0f), g.ConstFloat(std::numeric_limits<float>::lowest())});
+}
+
+}  // namespace
+
+LongformerMasks LongformerAttentionMasks(GraphBuilder& g, const std::string& attention_mask,
+                                         const std::string& global_attention_mask) {
+  LongformerMasks m;
+  m.attention_mask = attention_mask;
+  m.global_attention_mask = global_attention_mask;
+  // HF merges the two as attention_mask * (global_attention_mask + 1): a padded token is never
+  // global.
+  const std::string kept = IsSet(g, attention_mask);
+  const std::string global = g.Node("And", {kept, IsSet(g, global_attention_mask)});
+  m.global_rows = g.Node("Unsqueeze", {global, g.ConstInt64({1, 3})});
+  m.query_kept = g.Node("Unsqueeze", {Float(g, kept), g.ConstInt64({1, 3})});
+  m.global_keys = g.Node("Unsqueeze", {Additive(g, kept), g.ConstInt64({1, 2})});
+  return m;
+}
+
+std::string LongformerWindowMask(GraphBuilder& g, const LongformerMasks& m, int64_t one_sided) {
+  const std::string seq_len = g.Node(
+      "Squeeze",
+      {g.Node("Slice", {g.Node("Shape", {m.attention_mask}), g.ConstInt64({1}), g.ConstInt64({2})}),
+       g.ConstInt64({0})});
+  const std::string zero = g.Node("Squeeze", {g.ConstInt64({0}), g.ConstInt64({0})});
+  const std::string one = g.Node("Squeeze", {g.ConstInt64({1}), g.ConstInt64({0})});
+  const std::string positions = g.Node("Range", {zero, seq_len, one});
+  const std::string distance =
+      g.Node("Abs", {g.Node("Sub", {g.Node("Unsqueeze", {positions, g.ConstInt64({0})}),
+                                    g.Node("Unsqueeze", {positions, g.ConstInt64({1})})})});
+  const std::string near = g.Node("LessOrEqual", {distance, g.ConstInt64({one_sided})});  // [s, s]
+  const std::string kept = IsSet(g, m.attention_mask);
+  const std::string global = g.Node("And", {kept, IsSet(g, m.global_attention_mask)});
+  auto per_key = [&](const std::string& x) {  // [b, s] -> [b, 1, 1, s]
+    return g.Node("Unsqueeze", {x, g.ConstInt64({1, 2})});
+  };
+  const std::string allowed = g.Node("And", {g.Node("Or", {near, per_key(global)}), per_key(kept)});
+  return Additive(g, allowed);
+}
+
+}  // namespace ipfs_accel::models
