@@ -12,6 +12,7 @@
 #include <onnx/onnx_pb.h>
 #include <nlohmann/json.hpp>
 
+#include "ipfs_accel/models/model.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "models/graph_builder.h"
 #include "models/ssm.h"
@@ -312,6 +313,106 @@ TEST(Mamba2Mixer, MatchesTheSsdRecurrenceWithGroupedBAndCAndGatedNorm) {
       [&](models::GraphBuilder& g) { return models::Mamba2Mixer(g, s, "x", "mask", "mixer."); },
       {{"mask", FloatTensor({1, kTokens, 1}, Vec(kTokens, 1.0))}});
   EXPECT_LT(MaxAbsDiff(got, FloatTensor({1, kTokens, kHidden}, want)), 1e-4);
+}
+
+// x [n, size] RMS-normalised per row, times `name`.weight.
+Vec RmsRows(const Checkpoint& w, const std::string& name, const Vec& x, int64_t n, int64_t size,
+            double eps) {
+  Vec y(x.size());
+  for (int64_t r = 0; r < n; ++r) {
+    double ms = 0;
+    for (int64_t i = 0; i < size; ++i) ms += x[r * size + i] * x[r * size + i] / size;
+    for (int64_t i = 0; i < size; ++i)
+      y[r * size + i] = x[r * size + i] / std::sqrt(ms + eps) * w[name + ".weight"][i];
+  }
+  return y;
+}
+
+// Rotate-half rope on the first `rotary` features of each head of [n, heads * d] rows, at
+// positions 0..n-1 (Bamba's apply_rotary_pos_emb).
+Vec Rope(Vec x, int64_t n, int64_t heads, int64_t d, int64_t rotary, double theta) {
+  const int64_t half = rotary / 2;
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < half; ++i) {
+        const double angle =
+            t * static_cast<float>(1.0 / std::pow(theta, 2.0 * i / static_cast<double>(rotary)));
+        double& a = x[t * heads * d + h * d + i];
+        double& b = x[t * heads * d + h * d + i + half];
+        const double a0 = a, b0 = b;
+        a = a0 * std::cos(angle) - b0 * std::sin(angle);
+        b = b0 * std::cos(angle) + a0 * std::sin(angle);
+      }
+  return x;
+}
+
+TEST(MambaHybridAttention, BambaAttentionLayerMatchesLlamaAttentionWithHalfTheHeadRotated) {
+  // One Bamba layer that is attention: 2 query heads sharing 1 key/value head of 4 features,
+  // the first 2 of them rotated; then the gated MLP, the final norm and the head.
+  constexpr int64_t V = 16, H = 8, F = 12, heads = 2, d = 4, S = 5;
+  Checkpoint w(23);
+  w.Add("embed_tokens.weight", {V, H}, 1.0);
+  w.Add("layers.0.input_layernorm.weight", {H}, 0.1, 1.0);
+  w.Linear("layers.0.self_attn.q_proj", H, heads * d, false);
+  w.Linear("layers.0.self_attn.k_proj", H, d, false);
+  w.Linear("layers.0.self_attn.v_proj", H, d, false);
+  w.Linear("layers.0.self_attn.o_proj", heads * d, H, false);
+  w.Add("layers.0.pre_ff_layernorm.weight", {H}, 0.1, 1.0);
+  for (const char* m : {"gate_proj", "up_proj"})
+    w.Linear(std::string("layers.0.feed_forward.") + m, H, F, false);
+  w.Linear("layers.0.feed_forward.down_proj", F, H, false);
+  w.Add("final_layernorm.weight", {H}, 0.1, 1.0);
+  w.Linear("lm_head", H, V, false);
+  const json config = {{"model_type", "bamba"},
+                       {"vocab_size", V},
+                       {"hidden_size", H},
+                       {"intermediate_size", F},
+                       {"num_hidden_layers", 1},
+                       {"num_attention_heads", heads},
+                       {"num_key_value_heads", 1},
+                       {"attn_layer_indices", {0}},
+                       {"mamba_n_heads", 2},
+                       {"mamba_d_state", 4},
+                       {"max_position_embeddings", 32},
+                       {"rms_norm_eps", 1e-5}};
+  TempDir dir;
+  w.Save(dir, config, "model.");
+  const std::vector<int64_t> ids = {3, 7, 1, 15, 3};
+  Vec x(S * H);
+  for (int64_t t = 0; t < S; ++t)
+    for (int64_t i = 0; i < H; ++i) x[t * H + i] = w["embed_tokens.weight"][ids[t] * H + i];
+  const Vec n1 = RmsRows(w, "layers.0.input_layernorm", x, S, H, 1e-5);
+  const Vec q =
+      Rope(Linear(w, "layers.0.self_attn.q_proj", n1, S, H, heads * d), S, heads, d, 2, 10000.0);
+  const Vec k1 = Rope(Linear(w, "layers.0.self_attn.k_proj", n1, S, H, d), S, 1, d, 2, 10000.0);
+  const Vec v1 = Linear(w, "layers.0.self_attn.v_proj", n1, S, H, d);
+  Vec k(S * heads * d), v(S * heads * d);  // repeat_kv
+  for (int64_t t = 0; t < S; ++t)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t c = 0; c < d; ++c) {
+        k[(t * heads + h) * d + c] = k1[t * d + c];
+        v[(t * heads + h) * d + c] = v1[t * d + c];
+      }
+  std::vector<bool> causal(S * S);
+  for (int64_t i = 0; i < S; ++i)
+    for (int64_t j = 0; j < S; ++j) causal[i * S + j] = j <= i;
+  const Vec attn = Linear(w, "layers.0.self_attn.o_proj",
+                          Attention(q, S, k, v, S, heads * d, heads, causal), S, heads * d, H);
+  Vec h(S * H);
+  for (size_t i = 0; i < h.size(); ++i) h[i] = x[i] + attn[i];
+  const Vec n2 = RmsRows(w, "layers.0.pre_ff_layernorm", h, S, H, 1e-5);
+  const Vec gate = Act(Linear(w, "layers.0.feed_forward.gate_proj", n2, S, H, F), "silu");
+  Vec mid = Linear(w, "layers.0.feed_forward.up_proj", n2, S, H, F);
+  for (size_t i = 0; i < mid.size(); ++i) mid[i] *= gate[i];
+  const Vec mlp = Linear(w, "layers.0.feed_forward.down_proj", mid, S, F, H);
+  for (size_t i = 0; i < h.size(); ++i) h[i] += mlp[i];
+  const Vec want = Linear(w, "lm_head", RmsRows(w, "final_layernorm", h, S, H, 1e-5), S, H, V);
+
+  const models::Model model = models::LoadHfFolder(dir.path().string());
+  const auto outputs = runtime::OpenOnnxRuntimeSession(model, {})->Run(
+      {{"input_ids", Int64Tensor({1, S}, ids)},
+       {"attention_mask", Int64Tensor({1, S}, std::vector<int64_t>(S, 1))}});
+  EXPECT_LT(MaxAbsDiff(outputs.at("logits"), FloatTensor({1, S, V}, want)), 1e-4);
 }
 
 }  // namespace
