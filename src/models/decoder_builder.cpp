@@ -769,30 +769,6 @@ std::string SplitHeads(GraphBuilder& g, const std::string& x, int64_t heads, int
   return g.Node("Reshape", {x, g.ConstInt64({0, 0, heads, head_dim})});
 }
 
-// The RMSNorm scale. Gemma stores the offset from 1 (initialised to zeros), so its scale is
-// weight + 1: a node on the initializer, which ONNX Runtime folds when it loads the graph.
-std::string RmsScale(GraphBuilder& g, const std::string& prefix, int64_t size, bool plus_one) {
-  const std::string w =
-      g.Weight(prefix + ".weight", {size}, plus_one ? WeightInit::kZeros : WeightInit::kOnes);
-  return plus_one ? g.Node("Add", {w, g.ConstFloat(1.0f)}) : w;
-}
-
-// x / sqrt(mean(x^2) + eps) over the last axis, without a scale (NanoChat's RMSNorm).
-std::string RmsNormalized(GraphBuilder& g, const std::string& x, double eps) {
-  const std::string mean_square = g.Node("ReduceMean", {g.Node("Mul", {x, x})},
-                                         {{"axes", std::vector<int64_t>{-1}}, {"keepdims", 1}});
-  const std::string inv_rms = g.Node(
-      "Reciprocal",
-      {g.Node("Sqrt", {g.Node("Add", {mean_square, g.ConstFloat(static_cast<float>(eps))})})});
-  return g.Node("Mul", {x, inv_rms});
-}
-
-std::string RmsNorm(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t size,
-                    double eps, bool plus_one) {
-  const std::string scale = RmsScale(g, prefix, size, plus_one);
-  return g.Node("Mul", {RmsNormalized(g, x, eps), scale});
-}
-
 std::string Norm(GraphBuilder& g, const DecoderShape& s, const std::string& x,
                  const std::string& prefix, int64_t size) {
   if (s.norm == NormKind::kRmsNoWeight) return RmsNormalized(g, x, s.eps);
@@ -814,13 +790,7 @@ std::string Norm(GraphBuilder& g, const DecoderShape& s, const std::string& x,
 std::string LmHead(GraphBuilder& g, const DecoderShape& s, const std::string& x,
                    const std::string& embedding, const std::string& head, int64_t in, bool bias) {
   if (!s.tied) return g.Linear(x, head, in, s.vocab, bias);
-  // Gemm reads the [vocab, in] table transposed in place: no second copy of it at run time.
-  const std::string rows = g.Node("Reshape", {x, g.ConstInt64({-1, in})});
-  const std::string y = g.Node("Gemm", {rows, embedding}, {{"transB", int64_t{1}}});
-  const std::string batch_and_sequence =
-      g.Node("Slice", {g.Node("Shape", {x}), g.ConstInt64({0}), g.ConstInt64({2})});
-  return g.Node("Reshape", {y, g.Node("Concat", {batch_and_sequence, g.ConstInt64({s.vocab})},
-                                      {{"axis", int64_t{0}}})});
+  return TiedLmHead(g, x, embedding, in, s.vocab);
 }
 
 std::string Embedding(GraphBuilder& g, const DecoderShape& s, const std::string& name, int64_t dim,

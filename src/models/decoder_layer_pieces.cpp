@@ -71,4 +71,36 @@ std::vector<bool> NoRopeLayers(const HfConfig& c, int64_t layers) {
   return rope;
 }
 
+std::string RmsScale(GraphBuilder& g, const std::string& prefix, int64_t size, bool plus_one) {
+  const std::string w =
+      g.Weight(prefix + ".weight", {size}, plus_one ? WeightInit::kZeros : WeightInit::kOnes);
+  return plus_one ? g.Node("Add", {w, g.ConstFloat(1.0f)}) : w;
+}
+
+std::string RmsNormalized(GraphBuilder& g, const std::string& x, double eps) {
+  const std::string mean_square = g.Node("ReduceMean", {g.Node("Mul", {x, x})},
+                                         {{"axes", std::vector<int64_t>{-1}}, {"keepdims", 1}});
+  const std::string inv_rms = g.Node(
+      "Reciprocal",
+      {g.Node("Sqrt", {g.Node("Add", {mean_square, g.ConstFloat(static_cast<float>(eps))})})});
+  return g.Node("Mul", {x, inv_rms});
+}
+
+std::string RmsNorm(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t size,
+                    double eps, bool plus_one) {
+  const std::string scale = RmsScale(g, prefix, size, plus_one);
+  return g.Node("Mul", {RmsNormalized(g, x, eps), scale});
+}
+
+std::string TiedLmHead(GraphBuilder& g, const std::string& x, const std::string& table, int64_t in,
+                       int64_t vocab) {
+  // Gemm reads the [vocab, in] table transposed in place: no second copy of it at run time.
+  const std::string rows = g.Node("Reshape", {x, g.ConstInt64({-1, in})});
+  const std::string y = g.Node("Gemm", {rows, table}, {{"transB", int64_t{1}}});
+  const std::string batch_and_sequence =
+      g.Node("Slice", {g.Node("Shape", {x}), g.ConstInt64({0}), g.ConstInt64({2})});
+  return g.Node("Reshape", {y, g.Node("Concat", {batch_and_sequence, g.ConstInt64({vocab})},
+                                      {{"axis", int64_t{0}}})});
+}
+
 }  // namespace ipfs_accel::models

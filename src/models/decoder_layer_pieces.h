@@ -14,6 +14,20 @@
 
 namespace ipfs_accel::models {
 
+// The RMSNorm scale `prefix`.weight; Gemma stores the offset from 1 (initialised to zeros), so
+// with `plus_one` the scale is weight + 1 (a node ONNX Runtime folds when it loads the graph).
+std::string RmsScale(GraphBuilder& g, const std::string& prefix, int64_t size, bool plus_one);
+// x / sqrt(mean(x^2) + eps) over the last axis, without a scale.
+std::string RmsNormalized(GraphBuilder& g, const std::string& x, double eps);
+// RmsNormalized times RmsScale: LLaMA's RMSNorm (Gemma's with `plus_one`).
+std::string RmsNorm(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t size,
+                    double eps, bool plus_one);
+
+// A tied LM head: x [batch, sequence, in] times the transposed embedding table [vocab, in],
+// giving [batch, sequence, vocab].
+std::string TiedLmHead(GraphBuilder& g, const std::string& x, const std::string& table, int64_t in,
+                       int64_t vocab);
+
 // cap * tanh(x / cap).
 std::string SoftCap(GraphBuilder& g, const std::string& x, float cap);
 

@@ -200,6 +200,17 @@ std::vector<std::string> GraphBuilder::NodeN(const std::string& op,
   return outs;
 }
 
+std::vector<std::string> GraphBuilder::NodeWithGraph(
+    const std::string& op, const std::vector<std::string>& inputs, int num_outputs,
+    const std::vector<Attr>& attrs, const std::string& graph_name, const onnx::GraphProto& body) {
+  const std::vector<std::string> outs = NodeN(op, inputs, num_outputs, attrs);
+  auto* attr = graph_->mutable_node(graph_->node_size() - 1)->add_attribute();
+  attr->set_name(graph_name);
+  attr->set_type(onnx::AttributeProto::GRAPH);
+  *attr->mutable_g() = body;
+  return outs;
+}
+
 std::string GraphBuilder::Linear(const std::string& x, const std::string& prefix, int64_t in,
                                  int64_t out, bool bias) {
   const std::string w = Weight(prefix + ".weight", {out, in}, WeightInit::kNormal, true);

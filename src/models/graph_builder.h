@@ -83,6 +83,16 @@ class GraphBuilder {
   std::vector<std::string> NodeN(const std::string& op, const std::vector<std::string>& inputs,
                                  int num_outputs, const std::vector<Attr>& attrs = {});
 
+  // A node with `num_outputs` outputs and a graph attribute `graph_name` (Scan's, Loop's body);
+  // returns the outputs' names. The body may read this graph's tensors by name (outer scope).
+  std::vector<std::string> NodeWithGraph(const std::string& op,
+                                         const std::vector<std::string>& inputs, int num_outputs,
+                                         const std::vector<Attr>& attrs,
+                                         const std::string& graph_name,
+                                         const onnx::GraphProto& body);
+  // A name no other tensor of this builder has, from `base`.
+  std::string UniqueName(const std::string& base) { return Fresh(base); }
+
   // y = x W^T + b with HF's [out, in] weight `prefix.weight` and bias `prefix.bias`.
   std::string Linear(const std::string& x, const std::string& prefix, int64_t in, int64_t out,
                      bool bias = true);
