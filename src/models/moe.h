@@ -10,7 +10,9 @@
 //   router:   `<router>.weight` [experts, hidden] (+ `<router>.bias` [experts] where it has one)
 //   experts:  `<experts><gate_up>` [experts, 2 * intermediate, hidden] (gate rows first, then up)
 //             and `<experts><down>` [experts, hidden, intermediate]
-//   shared:   `<shared>.gate_proj|up_proj|down_proj.weight` (a gated MLP) and, where present,
+//   shared:   `<shared>.gate_proj|up_proj|down_proj.weight` (a gated MLP), or with
+//             `shared_gate_up` one [2 * shared_intermediate, hidden] linear, gate rows first
+//             (GraniteMoeShared's shared_mlp.input_linear / output_linear), and, where present,
 //             `<shared_gate>.weight` [1, hidden] whose sigmoid scales it (Qwen2-MoE).
 
 #include <cstdint>
@@ -54,6 +56,9 @@ struct MoeSpec {
   std::string experts_layout = "gate_up";
   int64_t shared_intermediate = 0;  // 0: no shared expert
   std::string shared = "shared_experts";
+  // The shared expert's names under `shared`: "" for separate gate_proj and up_proj, else one
+  // linear of [gate | up] rows (GraniteMoeShared's "input_linear"); then `shared_down`.
+  std::string shared_gate_up, shared_down = "down_proj";
   std::string shared_gate;  // "" none, else a [1, hidden] linear whose sigmoid scales
 };
 

@@ -171,8 +171,18 @@ Vec ReferenceMoe(const models::MoeSpec& s, const Checkpoint& w, const Vec& x) {
   }
   if (s.shared_intermediate > 0) {
     const std::string sp = "mlp." + s.shared;
-    Vec out = GatedMlp(x, w[sp + ".gate_proj.weight"], w[sp + ".up_proj.weight"],
-                       w[sp + ".down_proj.weight"], s.hidden, s.shared_intermediate);
+    Vec gate, up;
+    if (s.shared_gate_up.empty()) {
+      gate = w[sp + ".gate_proj.weight"];
+      up = w[sp + ".up_proj.weight"];
+    } else {  // [gate | up] rows of one matrix
+      const Vec& both = w[sp + "." + s.shared_gate_up + ".weight"];
+      const auto half = both.begin() + s.shared_intermediate * s.hidden;
+      gate.assign(both.begin(), half);
+      up.assign(half, both.end());
+    }
+    Vec out = GatedMlp(x, gate, up, w[sp + "." + s.shared_down + ".weight"], s.hidden,
+                       s.shared_intermediate);
     if (!s.shared_gate.empty()) {
       const double z = Linear(w, "mlp." + s.shared_gate, x, 1, s.hidden, 1)[0];
       for (double& v : out) v /= 1.0 + std::exp(-z);
@@ -196,7 +206,11 @@ Checkpoint MoeWeights(const models::MoeSpec& s, uint64_t seed) {
     w.Add(p + s.down, {s.experts, s.hidden, s.intermediate}, 0.3);
   }
   if (!s.selection_bias.empty()) w.Add("mlp." + s.selection_bias, {s.experts}, 0.3);
-  if (s.shared_intermediate > 0)
+  if (s.shared_intermediate > 0 && !s.shared_gate_up.empty()) {
+    w.Linear("mlp." + s.shared + "." + s.shared_gate_up, s.hidden, 2 * s.shared_intermediate,
+             false);
+    w.Linear("mlp." + s.shared + "." + s.shared_down, s.shared_intermediate, s.hidden, false);
+  } else if (s.shared_intermediate > 0)
     for (const char* name : {"gate_proj", "up_proj", "down_proj"}) {
       const bool down = std::string(name) == "down_proj";
       w.Linear("mlp." + s.shared + "." + name, down ? s.shared_intermediate : s.hidden,
@@ -266,6 +280,17 @@ TEST(MoeMlp, GraniteSoftmaxOverTopKLogitsWithItsNamesMatchesReference) {
   s.experts_prefix = "";
   s.gate_up = "input_linear.weight";
   s.down = "output_linear.weight";
+  EXPECT_LT(MaxDifferenceFromReference(s), 1e-4);
+}
+
+TEST(MoeMlp, GraniteMoeSharedFusedSharedMlpAddedToTheExpertsMatchesReference) {
+  models::MoeSpec s = Spec(5, 2, 3);
+  s.scoring = "topk_softmax";
+  s.router = "router";
+  s.shared_intermediate = 7;
+  s.shared = "shared_mlp";
+  s.shared_gate_up = "input_linear";
+  s.shared_down = "output_linear";
   EXPECT_LT(MaxDifferenceFromReference(s), 1e-4);
 }
 
