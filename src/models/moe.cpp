@@ -293,6 +293,9 @@ bool MoeLayer(const HfConfig& c, const json& piece, int64_t layer) {
     return types[layer].get<std::string>() == "sparse";
   }
   if (layer < ObjectPieceInt(c, piece, "first_dense", 0)) return false;
+  // ERNIE's moe_layer_end_index, whose -1 HF reads as the last layer.
+  const int64_t last = ObjectPieceInt(c, piece, "last_sparse", -1, -1);
+  if (last >= 0 && layer > last) return false;
   const json dense = ObjectPiece(c, piece, "dense_layers");
   if (dense.is_array())
     for (const json& d : dense)

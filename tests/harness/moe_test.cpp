@@ -356,6 +356,26 @@ TEST(MoeMlp, LayersBeforeFirstDenseAndMlpOnlyLayersStayDense) {
   EXPECT_EQ(moe, (std::vector<bool>{false, false, true, true, false, true}));
 }
 
+TEST(MoeMlp, ErnieLayersFromStartToEndIndexEveryIntervalAreSparse) {
+  // ERNIE 4.5: ((l + 1) % interval == 0) and start <= l <= end; end -1 is the last layer.
+  const json piece = {{"first_dense", "$moe_layer_start_index"},
+                      {"last_sparse", "$moe_layer_end_index"},
+                      {"every", "$moe_layer_interval"}};
+  auto layers = [&](const json& config) {
+    std::vector<bool> moe;
+    for (int64_t l = 0; l < 8; ++l)
+      moe.push_back(models::MoeLayer(models::HfConfig(config, "t"), piece, l));
+    return moe;
+  };
+  EXPECT_EQ(
+      layers({{"moe_layer_start_index", 1}, {"moe_layer_end_index", 5}, {"moe_layer_interval", 2}}),
+      (std::vector<bool>{false, true, false, true, false, true, false, false}));
+  EXPECT_EQ(
+      layers(
+          {{"moe_layer_start_index", 2}, {"moe_layer_end_index", -1}, {"moe_layer_interval", 1}}),
+      (std::vector<bool>{false, false, true, true, true, true, true, true}));
+}
+
 TEST(MoeMlp, GlmMlpLayerTypesChooseSparseLayersOverFirstDense) {
   const models::HfConfig c(json{{"mlp_layer_types", {"sparse", "dense", "sparse"}}}, "test");
   const json piece = {{"first_dense", 1}, {"layer_types", "$mlp_layer_types"}};
