@@ -423,18 +423,25 @@ TEST(MoeTemplates, CountsEqualHfsWhereTheDefaultConfigCannotRun) {
   std::ifstream in(std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-catalog/catalog_truth.json");
   ASSERT_TRUE(in.good());
   const json truth = json::parse(in)["models"];
-  const std::vector<std::pair<std::string, json>> cases = {
+  struct Case {
+    std::string type;
+    json keys;
+    int64_t head = 0;  // an LM head the graph has over HF's base count (vocab x hidden)
+  };
+  const std::vector<Case> cases = {
       {"deepseek_v2", {{"num_experts_per_tok", 6}}},
-      {"glm4_moe", {{"head_dim", 42}, {"partial_rotary_factor", 1.0}}}};
-  for (const auto& [type, keys] : cases) {
-    const models::ArchitectureTemplate* t = models::FindTemplate(type);
-    ASSERT_NE(t, nullptr) << type;
-    EXPECT_FALSE(t->parameters_differ.empty()) << type;
-    json config = keys;  // over HF's defaults, as DefaultConfig
-    config["model_type"] = type;
-    EXPECT_EQ(models::CountParameters(models::HfConfig(config, "test:" + type)),
-              truth[type]["causal_lm_params"].get<int64_t>())
-        << type;
+      {"glm4_moe", {{"head_dim", 42}, {"partial_rotary_factor", 1.0}}},
+      {"glm4v_moe_text", {{"head_dim", 42}, {"partial_rotary_factor", 1.0}}, 151424LL * 4096}};
+  for (const Case& c : cases) {
+    const models::ArchitectureTemplate* t = models::FindTemplate(c.type);
+    ASSERT_NE(t, nullptr) << c.type;
+    EXPECT_FALSE(t->parameters_differ.empty()) << c.type;
+    json config = c.keys;  // over HF's defaults, as DefaultConfig
+    config["model_type"] = c.type;
+    const char* column = c.head > 0 ? "base_params" : "causal_lm_params";
+    EXPECT_EQ(models::CountParameters(models::HfConfig(config, "test:" + c.type)),
+              truth[c.type][column].get<int64_t>() + c.head)
+        << c.type;
   }
 }
 
