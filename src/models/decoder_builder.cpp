@@ -163,10 +163,12 @@ std::vector<int64_t> LayerTypeWindows(const HfConfig& c, int64_t layers, int64_t
   return windows;
 }
 
-// Qwen2/Qwen3: layer_types when given, else sliding layers from max_window_layers on.
-std::vector<int64_t> QwenWindows(const HfConfig& c, int64_t layers) {
-  const int64_t window =
-      c.Bool("use_sliding_window", false) ? IntOrNullAsZero(c, "sliding_window", 4096) : 0;
+// Qwen2/Qwen3: layer_types when given, else sliding layers from max_window_layers on; the window
+// only with use_sliding_window, unless `ungated` (dots.llm1, which has no such switch).
+std::vector<int64_t> QwenWindows(const HfConfig& c, int64_t layers, bool ungated = false) {
+  const int64_t window = ungated || c.Bool("use_sliding_window", false)
+                             ? IntOrNullAsZero(c, "sliding_window", 4096)
+                             : 0;
   if (c.Has("layer_types")) return LayerTypeWindows(c, layers, window);
   std::vector<int64_t> windows(layers, 0);
   const int64_t first_sliding = c.Int("max_window_layers", 28);
@@ -250,6 +252,7 @@ std::vector<int64_t> ReadWindows(const HfConfig& c, int64_t layers) {
   const std::string mode = c.PieceString("sliding_window", "none");
   if (mode == "all") return std::vector<int64_t>(layers, IntOrNullAsZero(c, "sliding_window", 0));
   if (mode == "qwen") return QwenWindows(c, layers);
+  if (mode == "max_window_layers") return QwenWindows(c, layers, true);
   if (mode == "layer_types") return LayerTypeWindows(c, layers);
   if (mode == "pattern") return PatternWindows(c, layers);
   if (mode == "gpt_neo") return GptNeoWindows(c, layers);
