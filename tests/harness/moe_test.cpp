@@ -445,5 +445,30 @@ TEST(MoeTemplates, CountsEqualHfsWhereTheDefaultConfigCannotRun) {
   }
 }
 
+// dots.llm1's sliding layers: from max_window_layers on, with no use_sliding_window switch. The
+// graph from max_window_layers 1 equals the one whose layer_types say so, and differs from the
+// one with no sliding layer (12 tokens, a window of 4).
+TEST(MoeTemplates, Dots1SlidesTheLayersFromMaxWindowLayersOnAsItsLayerTypesWould) {
+  const models::ArchitectureTemplate* t = models::FindTemplate("dots1");
+  ASSERT_NE(t, nullptr);
+  auto logits = [&](const json& keys) {
+    json config = models::TinyConfig(*t).json();
+    for (const auto& [k, v] : keys.items()) config[k] = v;
+    const models::Model m = models::LoadConfig(models::HfConfig(config, "test"), "template:dots1");
+    auto session = runtime::OpenOnnxRuntimeSession(m, {});
+    const Prompt p = MakePrompt(1, config["vocab_size"].get<int64_t>(), 3);
+    TensorMap in = EmptyCache(*session, 1);
+    in["input_ids"] = p.ids;
+    in["attention_mask"] = p.mask;
+    return session->Run(in).at("logits");
+  };
+  const core::Tensor from_one = logits({{"max_window_layers", 1}});
+  const core::Tensor listed =
+      logits({{"layer_types", {"full_attention", "sliding_attention", "sliding_attention"}}});
+  const core::Tensor none = logits({{"max_window_layers", 3}});
+  EXPECT_LT(MaxAbsDiff(from_one, listed), 1e-6);
+  EXPECT_GT(MaxAbsDiff(from_one, none), 1e-4);
+}
+
 }  // namespace
 }  // namespace ipfs_accel::testing
