@@ -163,10 +163,12 @@ std::vector<int64_t> LayerTypeWindows(const HfConfig& c, int64_t layers, int64_t
   return windows;
 }
 
-// Qwen2/Qwen3: layer_types when given, else sliding layers from max_window_layers on.
-std::vector<int64_t> QwenWindows(const HfConfig& c, int64_t layers) {
-  const int64_t window =
-      c.Bool("use_sliding_window", false) ? IntOrNullAsZero(c, "sliding_window", 4096) : 0;
+// Qwen2/Qwen3: layer_types when given, else sliding layers from max_window_layers on; the window
+// only with use_sliding_window, unless `ungated` (dots.llm1, which has no such switch).
+std::vector<int64_t> QwenWindows(const HfConfig& c, int64_t layers, bool ungated = false) {
+  const int64_t window = ungated || c.Bool("use_sliding_window", false)
+                             ? IntOrNullAsZero(c, "sliding_window", 4096)
+                             : 0;
   if (c.Has("layer_types")) return LayerTypeWindows(c, layers, window);
   std::vector<int64_t> windows(layers, 0);
   const int64_t first_sliding = c.Int("max_window_layers", 28);
@@ -250,6 +252,7 @@ std::vector<int64_t> ReadWindows(const HfConfig& c, int64_t layers) {
   const std::string mode = c.PieceString("sliding_window", "none");
   if (mode == "all") return std::vector<int64_t>(layers, IntOrNullAsZero(c, "sliding_window", 0));
   if (mode == "qwen") return QwenWindows(c, layers);
+  if (mode == "max_window_layers") return QwenWindows(c, layers, true);
   if (mode == "layer_types") return LayerTypeWindows(c, layers);
   if (mode == "pattern") return PatternWindows(c, layers);
   if (mode == "gpt_neo") return GptNeoWindows(c, layers);
@@ -446,14 +449,16 @@ void ReadLlamaVariant(const HfConfig& c, DecoderShape& s) {
   LlamaVariant& v = s.variant;
   v.fused_qkv = PieceEnum<bool>(c, "attention_projections", "separate",
                                 {{"separate", false}, {"fused_qkv", true}});
-  v.mlp = PieceEnum<MlpKind>(c, "mlp", "gated",
-                             {{"gated", MlpKind::kGated},
-                              {"gated_fused", MlpKind::kGatedFused},
-                              {"plain", MlpKind::kPlain},
-                              {"fc", MlpKind::kFc}});
+  if (!s.moe)  // a mixture of experts' dense layers keep the gated MLP
+    v.mlp = PieceEnum<MlpKind>(c, "mlp", "gated",
+                               {{"gated", MlpKind::kGated},
+                                {"gated_fused", MlpKind::kGatedFused},
+                                {"plain", MlpKind::kPlain},
+                                {"fc", MlpKind::kFc}});
   ReadBlockNorms(c, v);
   // head_rms is the LLaMA-like path's own (DecoderShape::qk_norm); projection_rms is OLMo 2's.
-  if (c.PieceString("qk_norm", "none") == "projection_rms") v.qk_norm = QkNormKind::kProjection;
+  // The piece may be a boolean reference (GLM-4.5's use_qk_norm: head_rms or none).
+  if (s.qk_norm_projection) v.qk_norm = QkNormKind::kProjection;
   v.qk_norm_after_rope = c.Piece("qk_norm_after_rope") == true;
   v.rope_layers = ReadRopeLayers(c, s);
   const nlohmann::json rope_piece = c.Piece("rope");
@@ -492,12 +497,12 @@ void ReadLlamaVariant(const HfConfig& c, DecoderShape& s) {
   v.plain = !v.sinks && !v.differential && !v.mla && v.layer_thetas.empty() && !v.fused_qkv &&
             v.mlp == MlpKind::kGated && v.pre_attention == "input_layernorm" &&
             v.post_attention.empty() && v.pre_mlp == "post_attention_layernorm" &&
-            v.post_mlp.empty() && v.qk_norm == QkNormKind::kNone && v.rope_layers.empty() &&
-            !v.local_rope && !s.rope.negate_sin && v.embedding_scale == 1 &&
-            v.residual_scale == 1 && v.attention_scale == 0 && v.attn_softcap == 0 &&
-            v.final_softcap == 0 && v.logits_divisor == 1 && v.logits_multiplier == 1 &&
-            v.head_input_divisor == 1 && !v.sub_norms && !v.embedding_norm && v.llama4_beta == 0 &&
-            s.norm != NormKind::kRmsNoWeight;
+            v.post_mlp.empty() && (v.qk_norm == QkNormKind::kNone || s.moe) &&
+            v.rope_layers.empty() && !v.local_rope && !s.rope.negate_sin &&
+            v.embedding_scale == 1 && v.residual_scale == 1 && v.attention_scale == 0 &&
+            v.attn_softcap == 0 && v.final_softcap == 0 && v.logits_divisor == 1 &&
+            v.logits_multiplier == 1 && v.head_input_divisor == 1 && !v.sub_norms &&
+            !v.embedding_norm && v.llama4_beta == 0 && s.norm != NormKind::kRmsNoWeight;
 }
 
 // The `gqa` piece false: every head has its own keys and values, head_dim is hidden / heads
@@ -575,13 +580,12 @@ DecoderShape ReadShape(const HfConfig& c) {
   s.windows = ReadWindows(c, s.layers);
   CheckHeads(c, s, !c.PieceBool("gqa", true) || !c.Has("head_dim"));
   s.rope = ReadRopePiece(c, s, s.head_dim);
-  // Two sets of layer pieces meet here: the mixture-of-experts layer (moe.h, with DeepSeek's
-  // latent attention, mla.h) and LlamaVariant's; a template uses one set or the other.
+  // The mixture of experts (moe.h) goes with LlamaVariant's pieces, except with DeepSeek's latent
+  // attention (mla.h), whose layer takes none. A MoE template naming no variant piece builds the
+  // plain layer (whose Projection does OLMoE's projection_rms itself), as before the variants.
   ReadMoe(c, s);
-  if (s.moe)
-    ReadAttention(c, s);
-  else if (s.layout == Layout::kLlama)
-    ReadLlamaVariant(c, s);
+  if (s.moe) ReadAttention(c, s);
+  if (s.layout == Layout::kLlama && !s.mla) ReadLlamaVariant(c, s);
   if (s.layout == Layout::kBlocks) ReadBlocks(c, s);
   return s;
 }
@@ -916,10 +920,12 @@ Projections ProjectQkv(GraphBuilder& g, const DecoderShape& s, const std::string
   return {parts[0], parts[1], parts[2]};
 }
 
-// The MLP of layer prefix `p` on y: gated (gate_proj/up_proj, or Phi-3's gate_up_proj
-// [gate | up]) or not (up_proj or fc1, then down_proj or fc2).
+// The MLP of layer `layer` (prefix `p`) on y: the mixture of experts on its layers, else gated
+// (gate_proj/up_proj, or Phi-3's gate_up_proj [gate | up]) or not (up_proj or fc1, then
+// down_proj or fc2).
 std::string VariantMlp(GraphBuilder& g, const DecoderShape& s, const std::string& y,
-                       const std::string& p) {
+                       const std::string& p, int layer) {
+  if (s.moe && s.moe_layers[layer]) return MoeMlp(g, *s.moe, y, p + s.moe_block);
   const LlamaVariant& v = s.variant;
   const int64_t I = s.intermediate;
   auto act = [&](const std::string& x) {
@@ -1157,7 +1163,7 @@ std::string VariantFromEmbeddings(GraphBuilder& g, const DecoderShape& s, const 
     std::string attn =
         VariantAttention(g, s, ctx, shared, l, OptionalNorm(g, s, h, p, v.pre_attention, s.hidden));
     h = AddResidual(g, s, h, OptionalNorm(g, s, attn, p, v.post_attention, s.hidden));
-    const std::string m = VariantMlp(g, s, OptionalNorm(g, s, h, p, v.pre_mlp, s.hidden), p);
+    const std::string m = VariantMlp(g, s, OptionalNorm(g, s, h, p, v.pre_mlp, s.hidden), p, l);
     h = AddResidual(g, s, h, OptionalNorm(g, s, m, p, v.post_mlp, s.hidden));
   }
   h = Norm(g, s, h, "norm", s.hidden);

@@ -222,10 +222,22 @@ std::string GptOssExperts(GraphBuilder& g, const MoeSpec& s, const std::string& 
 std::string SharedExpert(GraphBuilder& g, const MoeSpec& s, const std::string& rows,
                          const std::string& prefix) {
   const std::string p = prefix + s.shared;
-  const std::string gate = g.Linear(rows, p + ".gate_proj", s.hidden, s.shared_intermediate, false);
-  const std::string up = g.Linear(rows, p + ".up_proj", s.hidden, s.shared_intermediate, false);
-  std::string out = g.Linear(g.Node("Mul", {Activation(g, gate, s.act), up}), p + ".down_proj",
-                             s.shared_intermediate, s.hidden, false);
+  const int64_t si = s.shared_intermediate;
+  std::string gate, up;
+  if (s.shared_gate_up.empty()) {
+    gate = g.Linear(rows, p + ".gate_proj", s.hidden, si, false);
+    up = g.Linear(rows, p + ".up_proj", s.hidden, si, false);
+  } else {
+    const auto halves =
+        g.NodeN("Split",
+                {g.Linear(rows, p + "." + s.shared_gate_up, s.hidden, 2 * si, false),
+                 g.ConstInt64({si, si})},
+                2, {{"axis", int64_t{-1}}});
+    gate = halves[0];
+    up = halves[1];
+  }
+  std::string out = g.Linear(g.Node("Mul", {Activation(g, gate, s.act), up}),
+                             p + "." + s.shared_down, si, s.hidden, false);
   if (!s.shared_gate.empty())
     out = g.Node(
         "Mul",
@@ -265,6 +277,8 @@ MoeSpec ReadMoeSpec(const HfConfig& c, const json& piece, int64_t hidden, const 
       ObjectPieceInt(c, piece, "shared_intermediate", shared_count * s.intermediate);
   s.shared = ObjectPieceString(c, piece, "shared", s.shared);
   s.shared_gate = ObjectPieceString(c, piece, "shared_gate", s.shared_gate);
+  s.shared_gate_up = ObjectPieceString(c, piece, "shared_gate_up", s.shared_gate_up);
+  s.shared_down = ObjectPieceString(c, piece, "shared_down", s.shared_down);
   CheckSpec(c, s);
   return s;
 }
@@ -279,6 +293,9 @@ bool MoeLayer(const HfConfig& c, const json& piece, int64_t layer) {
     return types[layer].get<std::string>() == "sparse";
   }
   if (layer < ObjectPieceInt(c, piece, "first_dense", 0)) return false;
+  // ERNIE's moe_layer_end_index, whose -1 HF reads as the last layer.
+  const int64_t last = ObjectPieceInt(c, piece, "last_sparse", -1, -1);
+  if (last >= 0 && layer > last) return false;
   const json dense = ObjectPiece(c, piece, "dense_layers");
   if (dense.is_array())
     for (const json& d : dense)

@@ -10,7 +10,9 @@
 //   router:   `<router>.weight` [experts, hidden] (+ `<router>.bias` [experts] where it has one)
 //   experts:  `<experts><gate_up>` [experts, 2 * intermediate, hidden] (gate rows first, then up)
 //             and `<experts><down>` [experts, hidden, intermediate]
-//   shared:   `<shared>.gate_proj|up_proj|down_proj.weight` (a gated MLP) and, where present,
+//   shared:   `<shared>.gate_proj|up_proj|down_proj.weight` (a gated MLP), or with
+//             `shared_gate_up` one [2 * shared_intermediate, hidden] linear, gate rows first
+//             (GraniteMoeShared's shared_mlp.input_linear / output_linear), and, where present,
 //             `<shared_gate>.weight` [1, hidden] whose sigmoid scales it (Qwen2-MoE).
 
 #include <cstdint>
@@ -54,6 +56,9 @@ struct MoeSpec {
   std::string experts_layout = "gate_up";
   int64_t shared_intermediate = 0;  // 0: no shared expert
   std::string shared = "shared_experts";
+  // The shared expert's names under `shared`: "" for separate gate_proj and up_proj, else one
+  // linear of [gate | up] rows (GraniteMoeShared's "input_linear"); then `shared_down`.
+  std::string shared_gate_up, shared_down = "down_proj";
   std::string shared_gate;  // "" none, else a [1, hidden] linear whose sigmoid scales
 };
 
@@ -65,8 +70,9 @@ MoeSpec ReadMoeSpec(const HfConfig& config, const nlohmann::json& piece, int64_t
 
 // Whether layer `layer` has the MoE block (else the dense MLP): the piece's "layer_types"
 // (GLM's mlp_layer_types, "sparse" or "dense" per layer) when the config has them, else its
-// "first_dense" (first_k_dense_replace), "every" (decoder_sparse_step: layers with
-// (l + 1) % every == 0) and "dense_layers" (mlp_only_layers). All absent: every layer.
+// "first_dense" (first_k_dense_replace), "last_sparse" (ERNIE's moe_layer_end_index; -1: the
+// last layer), "every" (decoder_sparse_step: layers with (l + 1) % every == 0) and
+// "dense_layers" (mlp_only_layers). All absent: every layer.
 bool MoeLayer(const HfConfig& config, const nlohmann::json& piece, int64_t layer);
 
 // The block on x [batch, sequence, hidden]; returns [batch, sequence, hidden]. Weight names are

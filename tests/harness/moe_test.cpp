@@ -171,8 +171,18 @@ Vec ReferenceMoe(const models::MoeSpec& s, const Checkpoint& w, const Vec& x) {
   }
   if (s.shared_intermediate > 0) {
     const std::string sp = "mlp." + s.shared;
-    Vec out = GatedMlp(x, w[sp + ".gate_proj.weight"], w[sp + ".up_proj.weight"],
-                       w[sp + ".down_proj.weight"], s.hidden, s.shared_intermediate);
+    Vec gate, up;
+    if (s.shared_gate_up.empty()) {
+      gate = w[sp + ".gate_proj.weight"];
+      up = w[sp + ".up_proj.weight"];
+    } else {  // [gate | up] rows of one matrix
+      const Vec& both = w[sp + "." + s.shared_gate_up + ".weight"];
+      const auto half = both.begin() + s.shared_intermediate * s.hidden;
+      gate.assign(both.begin(), half);
+      up.assign(half, both.end());
+    }
+    Vec out = GatedMlp(x, gate, up, w[sp + "." + s.shared_down + ".weight"], s.hidden,
+                       s.shared_intermediate);
     if (!s.shared_gate.empty()) {
       const double z = Linear(w, "mlp." + s.shared_gate, x, 1, s.hidden, 1)[0];
       for (double& v : out) v /= 1.0 + std::exp(-z);
@@ -196,7 +206,11 @@ Checkpoint MoeWeights(const models::MoeSpec& s, uint64_t seed) {
     w.Add(p + s.down, {s.experts, s.hidden, s.intermediate}, 0.3);
   }
   if (!s.selection_bias.empty()) w.Add("mlp." + s.selection_bias, {s.experts}, 0.3);
-  if (s.shared_intermediate > 0)
+  if (s.shared_intermediate > 0 && !s.shared_gate_up.empty()) {
+    w.Linear("mlp." + s.shared + "." + s.shared_gate_up, s.hidden, 2 * s.shared_intermediate,
+             false);
+    w.Linear("mlp." + s.shared + "." + s.shared_down, s.shared_intermediate, s.hidden, false);
+  } else if (s.shared_intermediate > 0)
     for (const char* name : {"gate_proj", "up_proj", "down_proj"}) {
       const bool down = std::string(name) == "down_proj";
       w.Linear("mlp." + s.shared + "." + name, down ? s.shared_intermediate : s.hidden,
@@ -269,6 +283,17 @@ TEST(MoeMlp, GraniteSoftmaxOverTopKLogitsWithItsNamesMatchesReference) {
   EXPECT_LT(MaxDifferenceFromReference(s), 1e-4);
 }
 
+TEST(MoeMlp, GraniteMoeSharedFusedSharedMlpAddedToTheExpertsMatchesReference) {
+  models::MoeSpec s = Spec(5, 2, 3);
+  s.scoring = "topk_softmax";
+  s.router = "router";
+  s.shared_intermediate = 7;
+  s.shared = "shared_mlp";
+  s.shared_gate_up = "input_linear";
+  s.shared_down = "output_linear";
+  EXPECT_LT(MaxDifferenceFromReference(s), 1e-4);
+}
+
 TEST(MoeMlp, GptOssBiasedInterleavedClampedExpertsMatchReference) {
   models::MoeSpec s = Spec(4, 2, 3);
   s.scoring = "topk_softmax";
@@ -331,6 +356,26 @@ TEST(MoeMlp, LayersBeforeFirstDenseAndMlpOnlyLayersStayDense) {
   EXPECT_EQ(moe, (std::vector<bool>{false, false, true, true, false, true}));
 }
 
+TEST(MoeMlp, ErnieLayersFromStartToEndIndexEveryIntervalAreSparse) {
+  // ERNIE 4.5: ((l + 1) % interval == 0) and start <= l <= end; end -1 is the last layer.
+  const json piece = {{"first_dense", "$moe_layer_start_index"},
+                      {"last_sparse", "$moe_layer_end_index"},
+                      {"every", "$moe_layer_interval"}};
+  auto layers = [&](const json& config) {
+    std::vector<bool> moe;
+    for (int64_t l = 0; l < 8; ++l)
+      moe.push_back(models::MoeLayer(models::HfConfig(config, "t"), piece, l));
+    return moe;
+  };
+  EXPECT_EQ(
+      layers({{"moe_layer_start_index", 1}, {"moe_layer_end_index", 5}, {"moe_layer_interval", 2}}),
+      (std::vector<bool>{false, true, false, true, false, true, false, false}));
+  EXPECT_EQ(
+      layers(
+          {{"moe_layer_start_index", 2}, {"moe_layer_end_index", -1}, {"moe_layer_interval", 1}}),
+      (std::vector<bool>{false, false, true, true, true, true, true, true}));
+}
+
 TEST(MoeMlp, GlmMlpLayerTypesChooseSparseLayersOverFirstDense) {
   const models::HfConfig c(json{{"mlp_layer_types", {"sparse", "dense", "sparse"}}}, "test");
   const json piece = {{"first_dense", 1}, {"layer_types", "$mlp_layer_types"}};
@@ -378,19 +423,51 @@ TEST(MoeTemplates, CountsEqualHfsWhereTheDefaultConfigCannotRun) {
   std::ifstream in(std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-catalog/catalog_truth.json");
   ASSERT_TRUE(in.good());
   const json truth = json::parse(in)["models"];
-  const std::vector<std::pair<std::string, json>> cases = {
+  struct Case {
+    std::string type;
+    json keys;
+    int64_t head = 0;  // an LM head the graph has over HF's base count (vocab x hidden)
+  };
+  const std::vector<Case> cases = {
       {"deepseek_v2", {{"num_experts_per_tok", 6}}},
-      {"glm4_moe", {{"head_dim", 42}, {"partial_rotary_factor", 1.0}}}};
-  for (const auto& [type, keys] : cases) {
-    const models::ArchitectureTemplate* t = models::FindTemplate(type);
-    ASSERT_NE(t, nullptr) << type;
-    EXPECT_FALSE(t->parameters_differ.empty()) << type;
-    json config = keys;  // over HF's defaults, as DefaultConfig
-    config["model_type"] = type;
-    EXPECT_EQ(models::CountParameters(models::HfConfig(config, "test:" + type)),
-              truth[type]["causal_lm_params"].get<int64_t>())
-        << type;
+      {"glm4_moe", {{"head_dim", 42}, {"partial_rotary_factor", 1.0}}},
+      {"glm4v_moe_text", {{"head_dim", 42}, {"partial_rotary_factor", 1.0}}, 151424LL * 4096}};
+  for (const Case& c : cases) {
+    const models::ArchitectureTemplate* t = models::FindTemplate(c.type);
+    ASSERT_NE(t, nullptr) << c.type;
+    EXPECT_FALSE(t->parameters_differ.empty()) << c.type;
+    json config = c.keys;  // over HF's defaults, as DefaultConfig
+    config["model_type"] = c.type;
+    const char* column = c.head > 0 ? "base_params" : "causal_lm_params";
+    EXPECT_EQ(models::CountParameters(models::HfConfig(config, "test:" + c.type)),
+              truth[c.type][column].get<int64_t>() + c.head)
+        << c.type;
   }
+}
+
+// dots.llm1's sliding layers: from max_window_layers on, with no use_sliding_window switch. The
+// graph from max_window_layers 1 equals the one whose layer_types say so, and differs from the
+// one with no sliding layer (12 tokens, a window of 4).
+TEST(MoeTemplates, Dots1SlidesTheLayersFromMaxWindowLayersOnAsItsLayerTypesWould) {
+  const models::ArchitectureTemplate* t = models::FindTemplate("dots1");
+  ASSERT_NE(t, nullptr);
+  auto logits = [&](const json& keys) {
+    json config = models::TinyConfig(*t).json();
+    for (const auto& [k, v] : keys.items()) config[k] = v;
+    const models::Model m = models::LoadConfig(models::HfConfig(config, "test"), "template:dots1");
+    auto session = runtime::OpenOnnxRuntimeSession(m, {});
+    const Prompt p = MakePrompt(1, config["vocab_size"].get<int64_t>(), 3);
+    TensorMap in = EmptyCache(*session, 1);
+    in["input_ids"] = p.ids;
+    in["attention_mask"] = p.mask;
+    return session->Run(in).at("logits");
+  };
+  const core::Tensor from_one = logits({{"max_window_layers", 1}});
+  const core::Tensor listed =
+      logits({{"layer_types", {"full_attention", "sliding_attention", "sliding_attention"}}});
+  const core::Tensor none = logits({{"max_window_layers", 3}});
+  EXPECT_LT(MaxAbsDiff(from_one, listed), 1e-6);
+  EXPECT_GT(MaxAbsDiff(from_one, none), 1e-4);
 }
 
 }  // namespace
