@@ -13,6 +13,7 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/models/hf_config.h"
 #include "ipfs_accel/models/model.h"
+#include "ipfs_accel/models/templates.h"
 #include "models/llava_builder.h"
 #include "support/catch_error.h"
 
@@ -23,20 +24,25 @@ using nlohmann::json;
 
 int64_t Count(const json& config) { return CountParameters(HfConfig(config, "test")); }
 
+// One image's tokens in input_ids, the config resolved by its template as the builder sees it.
+int64_t ImageTokens(const json& config) {
+  const std::string type = config.at("model_type");
+  return LlavaImageTokens(ApplyTemplate(*FindTemplate(type), HfConfig(config, "test")));
+}
+
 // SigLIP's default tower (768 wide, 12 layers, 224 px, patch 16) with its attention-pooling head.
-constexpr int64_t kSiglipBase = (3 * 16 * 16 * 768 + 768) + 196 * 768 +
-                                12 * ((4 * (768 * 768 + 768)) + 2 * 768 * 3072 + 3072 + 768 +
-                                      4 * 768) +
-                                2 * 768 +
-                                (768 + 3 * 768 * 768 + 3 * 768 + 768 * 768 + 768 + 2 * 768 +
-                                 768 * 3072 + 3072 + 3072 * 768 + 768);
+constexpr int64_t kSiglipBase =
+    (3 * 16 * 16 * 768 + 768) + 196 * 768 +
+    12 * ((4 * (768 * 768 + 768)) + 2 * 768 * 3072 + 3072 + 768 + 4 * 768) + 2 * 768 +
+    (768 + 3 * 768 * 768 + 3 * 768 + 768 * 768 + 768 + 2 * 768 + 768 * 3072 + 3072 + 3072 * 768 +
+     768);
 
 TEST(VlmCounts, Gemma3AtEveryRunnablePoolingIsHfsCountAtItsDefaults) {
   EXPECT_EQ(kSiglipBase, 92884224);
   // Gemma 3 text (2304 wide, 26 layers of 8 query and 4 KV heads of 256, q/k norms, four norms a
   // layer), its tied table of 262208 rows.
-  const int64_t layer = 2304 * 2048 + 2 * 2304 * 1024 + 2048 * 2304 + 3 * 2304 * 9216 +
-                        4 * 2304 + 2 * 256;
+  const int64_t layer =
+      2304 * 2048 + 2 * 2304 * 1024 + 2048 * 2304 + 3 * 2304 * 9216 + 4 * 2304 + 2 * 256;
   const int64_t text = int64_t{262208} * 2304 + 26 * layer + 2304;
   const int64_t projector = 768 * 2304 + 768;
   // 14 patches a side pooled to 7 (kernel 2): HF's own default (16 a side) has a kernel of 0.
@@ -57,14 +63,13 @@ TEST(VlmCounts, Gemma3GemmaStyleImageTokensArePooledPatches) {
                          {"image_size", 896},
                          {"patch_size", 14},
                          {"vision_use_head", false}}}};
-  EXPECT_EQ(LlavaImageTokens(HfConfig(config, "test")), 256);
+  EXPECT_EQ(ImageTokens(config), 256);
 }
 
 TEST(VlmCounts, PaliGemmaIsItsTowerProjectorAndGemmaAtHfDefaults) {
   // SigLIP So400m-like: 1152 wide, 27 layers, 224 px, patch 14, no head.
   const int64_t tower = (3 * 14 * 14 * 1152 + 1152) + 256 * 1152 +
-                        27 * (4 * (1152 * 1152 + 1152) + 2 * 1152 * 4096 + 4096 + 1152 +
-                              4 * 1152) +
+                        27 * (4 * (1152 * 1152 + 1152) + 2 * 1152 * 4096 + 4096 + 1152 + 4 * 1152) +
                         2 * 1152;
   const int64_t projector = 1152 * 2048 + 2048;
   const int64_t gemma = int64_t{257152} * 2048 +
@@ -72,7 +77,7 @@ TEST(VlmCounts, PaliGemmaIsItsTowerProjectorAndGemmaAtHfDefaults) {
                         2048;
   EXPECT_EQ(Count({{"model_type", "paligemma"}}), tower + projector + gemma);
   EXPECT_EQ(tower + projector + gemma, 2910390528);  // catalog_truth.json's PaliGemmaModel
-  EXPECT_EQ(LlavaImageTokens(HfConfig(json{{"model_type", "paligemma"}}, "test")), 256);
+  EXPECT_EQ(ImageTokens({{"model_type", "paligemma"}}), 256);
 }
 
 TEST(VlmCounts, Idefics3PixelShuffleDividesTheImageTokensBySquareOfTheFactor) {
@@ -83,13 +88,13 @@ TEST(VlmCounts, Idefics3PixelShuffleDividesTheImageTokensBySquareOfTheFactor) {
                        {"intermediate_size", 3072},
                        {"image_size", 512},
                        {"patch_size", 16}};
-  const json text = {{"model_type", "llama"},   {"hidden_size", 576},
+  const json text = {{"model_type", "llama"},     {"hidden_size", 576},
                      {"intermediate_size", 1536}, {"num_hidden_layers", 2},
                      {"num_attention_heads", 9},  {"num_key_value_heads", 3},
-                     {"vocab_size", 49280},      {"pad_token_id", 2}};
+                     {"vocab_size", 49280},       {"pad_token_id", 2}};
   const json config = {{"model_type", "smolvlm"}, {"scale_factor", 4},   {"pad_token_id", 2},
                        {"vision_config", vision}, {"text_config", text}, {"image_token_id", 49190}};
-  EXPECT_EQ(LlavaImageTokens(HfConfig(config, "test")), 64);
+  EXPECT_EQ(ImageTokens(config), 64);
   json without_connector = config;
   const int64_t with = Count(config);
   without_connector["scale_factor"] = 2;  // 768 * 4 inputs instead
