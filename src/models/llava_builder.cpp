@@ -14,6 +14,7 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/models/templates.h"
 #include "piece_choice.h"
+#include "vit_builder.h"
 #include "vlm_connectors.h"
 
 namespace ipfs_accel::models {
@@ -35,7 +36,9 @@ enum class ImageAttention { kCausal, kPrefillBidirectional, kImageBlocks };
 struct LlavaParts {
   HfConfig vision, text;
   ClipFamily family = ClipFamily::kClip;
-  ClipVisionShape tower = {};
+  ClipVisionShape tower = {};  // the sizes; for a vit tower those its VitShape gives
+  bool vit = false;            // InternVL's tower: the vit builder's (vit_builder.h)
+  VitVariant vit_variant = {};
   DecoderSizes lm = {};
   std::vector<int64_t> feature_layers = {};  // indices into the tower's hidden_states, in order
   bool drop_class_token = true;              // vision_feature_select_strategy "default"
@@ -122,6 +125,33 @@ HfConfig VisionConfig(const HfConfig& c) {
   // A tower with a template of its own (Idefics3's: SigLIP's with its pieces).
   const ArchitectureTemplate* t = FindTemplate(type);
   return t ? ApplyTemplate(*t, out) : out;
+}
+
+// Whether the tower's template is built by the vit builder (InternVL's).
+bool IsVitTower(const HfConfig& vision) {
+  const ArchitectureTemplate* t = FindTemplate(vision.ModelType());
+  return t && t->builder == "vit";
+}
+
+// A vit tower's sizes where the frame reads them; square images and patches, at most a CLS token.
+ClipVisionShape VitTowerShape(const HfConfig& c, const VitShape& v, const VitVariant& variant) {
+  if (v.image_h != v.image_w || v.patch_h != v.patch_w || variant.leading_tokens.size() > 1)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': the vision tower must have square images and patches and at "
+                            "most one token before the patches",
+                            c.origin()));
+  ClipVisionShape s{};
+  s.hidden = v.hidden;
+  s.layers = v.layers;
+  s.heads = v.heads;
+  s.intermediate = v.intermediate;
+  s.channels = v.channels;
+  s.image_size = v.image_h;
+  s.patch_size = v.patch_h;
+  s.eps = v.eps;
+  s.act = v.act;
+  s.class_token = !variant.leading_tokens.empty();
+  return s;
 }
 
 // The CLIP family that builds the tower: its own, or its template's builder's.
@@ -246,8 +276,14 @@ int64_t ProjectedTokens(const HfConfig& c, LlavaParts& p, int64_t tokens) {
 
 LlavaParts ReadParts(const HfConfig& c) {
   LlavaParts p{VisionConfig(c), TextConfig(c)};
-  p.family = TowerFamily(c, p.vision);
-  p.tower = ReadClipVisionShape(p.vision, p.family);
+  p.vit = IsVitTower(p.vision);
+  if (p.vit) {
+    p.vit_variant = VitVariantOf(p.vision);
+    p.tower = VitTowerShape(c, ReadVitShape(p.vision, p.vit_variant), p.vit_variant);
+  } else {
+    p.family = TowerFamily(c, p.vision);
+    p.tower = ReadClipVisionShape(p.vision, p.family);
+  }
   if (!DecoderTakesEmbeddings(p.text))
     throw Error(ErrorKind::kUnsupported,
                 fmt::format("'{}': text_config.model_type='{}' cannot be LLaVA's language model: "
@@ -262,6 +298,13 @@ LlavaParts ReadParts(const HfConfig& c) {
     return p;
   }
   p.feature_layers = FeatureLayers(c, p.tower.layers);
+  // InternVL takes last_hidden_state at -1: the last layer's output only where the final
+  // layernorm is an Identity (use_mean_pooling).
+  if (p.vit && !IdentityFinalNorm(ReadVitShape(p.vision, p.vit_variant), p.vit_variant))
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': a vision tower with a final layernorm (use_mean_pooling "
+                            "false) is not built here",
+                            c.origin()));
   const std::string strategy = c.String("vision_feature_select_strategy", "default");
   if (strategy != "default" && strategy != "full")
     throw Error(ErrorKind::kCorrupt,
@@ -278,9 +321,15 @@ LlavaParts ReadParts(const HfConfig& c) {
   p.image_token = c.Id("image_token_index", c.Id("image_token_id", 32000));
   // SigLIP has no class token: "default" drops a patch there, as HF does.
   p.tokens_per_image = ProjectedTokens(
-      c, p,
-      p.tower.patches() + (p.family == ClipFamily::kClip ? 1 : 0) - (p.drop_class_token ? 1 : 0));
+      c, p, p.tower.patches() + (p.tower.class_token ? 1 : 0) - (p.drop_class_token ? 1 : 0));
   return p;
+}
+
+// The tower's hidden_states and last_hidden_state on `pixels`.
+ClipTowerOutputs Tower(GraphBuilder& g, const LlavaParts& p, const std::string& pixels) {
+  if (!p.vit) return BuildClipVisionTower(p.vision, g, pixels, p.family);
+  VitTowerOutputs vit = BuildVitTower(p.vision, p.vit_variant, g, pixels);
+  return {std::move(vit.hidden_states), std::move(vit.last_hidden_state), ""};
 }
 
 // The projectors other than LLaVA's on one layer's features `x` [images, tokens, tower hidden].
@@ -324,7 +373,7 @@ std::string ProjectGrid(GraphBuilder& g, const LlavaParts& p, const std::string&
 // The projected image features [images, tokens_per_image, text hidden] of `pixels` [images,
 // channels, image_size, image_size]: LlavaModel.get_image_features.
 std::string ImageFeatures(GraphBuilder& g, const LlavaParts& p, const std::string& pixels) {
-  const ClipTowerOutputs tower = BuildClipVisionTower(p.vision, g, pixels, p.family);
+  const ClipTowerOutputs tower = Tower(g, p, pixels);
   if (p.last_hidden_state) return ProjectGrid(g, p, tower.last_hidden_state);
   std::vector<std::string> picked;
   for (int64_t l : p.feature_layers) picked.push_back(tower.hidden_states[l]);

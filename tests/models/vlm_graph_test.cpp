@@ -101,5 +101,22 @@ TEST(VlmCounts, Idefics3PixelShuffleDividesTheImageTokensBySquareOfTheFactor) {
   EXPECT_EQ(with - Count(without_connector), int64_t{768} * (16 - 4) * 576);
 }
 
+TEST(VlmCounts, InternVlIsItsVitTowerPixelShuffledProjectorAndQwen2AtHfDefaults) {
+  // InternVL's ViT (448 px, patch 14, CLS, q/k/v without bias, projection_layer, lambda_1/2, no
+  // final layernorm at use_mean_pooling).
+  const int64_t tower = (1024 + 3 * 14 * 14 * 1024 + 1024 + 1025 * 1024) +
+                        24 * (3 * 1024 * 1024 + 1024 * 1024 + 1024 + 1024 * 4096 + 4096 +
+                              4096 * 1024 + 1024 + 4 * 1024 + 2 * 1024);
+  // The shuffle by 2 makes 4 x 1024 features: layer_norm, linear_1, linear_2 to Qwen2's 4096.
+  const int64_t projector = 2 * 4096 + 2 * (4096 * 4096 + 4096);
+  const int64_t qwen2 =
+      int64_t{151936} * 4096 +
+      32 * (3 * (4096 * 4096 + 4096) + 4096 * 4096 + 3 * int64_t{4096} * 22016 + 2 * 4096) + 4096;
+  EXPECT_EQ(Count({{"model_type", "internvl"}}), tower + projector + qwen2);
+  EXPECT_EQ(tower + projector + qwen2, 11765025792);  // catalog_truth.json's InternVLModel
+  // 32 x 32 patches less the CLS token, shuffled by 2: image_seq_length 256.
+  EXPECT_EQ(ImageTokens({{"model_type", "internvl"}}), 256);
+}
+
 }  // namespace
 }  // namespace ipfs_accel::models
