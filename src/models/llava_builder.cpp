@@ -461,10 +461,38 @@ int64_t TruncateAfterRounding7(double x) {
   return static_cast<int64_t>(std::floor(x * 1e7 + 0.5) / 1e7);
 }
 
+// LLaVA-OneVision's vision_aspect_ratio "anyres_max_N" (piece anyres_max): the unpadded tiles'
+// map is bilinearly shrunk when sqrt(rows * cols / (N * side^2)) > 1.1, which is not built here.
+void RequireNoAnyResShrink(const HfConfig& c, const LlavaNextLayout& l, int64_t side) {
+  const nlohmann::json piece = c.Piece("anyres_max");
+  if (piece.is_null()) return;
+  const std::string text = piece.is_string() ? piece.get<std::string>() : "";
+  const std::string prefix = "anyres_max_";
+  int64_t most = 0;
+  if (text.rfind(prefix, 0) == 0 && text.size() > prefix.size() &&
+      text.find_first_not_of("0123456789", prefix.size()) == std::string::npos)
+    most = std::stoll(text.substr(prefix.size()));
+  if (most <= 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': vision_aspect_ratio '{}' is not anyres_max_N", c.origin(),
+                            piece.dump()));
+  const double ratio =
+      std::sqrt(static_cast<double>(l.rows * l.cols) / static_cast<double>(most * side * side));
+  if (ratio > 1.1)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': at graph_image_size the {}x{} feature map exceeds {} tiles by "
+                            "a ratio of {:.3f} > 1.1, where HF shrinks it bilinearly; that is not "
+                            "built: choose a smaller graph_image_size",
+                            c.origin(), l.rows, l.cols, text, ratio));
+}
+
 LlavaNextLayout LayoutFor(const HfConfig& c, const LlavaParts& p) {
   const auto [height, width] = LlavaNextGraphImageSize(c);
-  return ComputeLlavaNextLayout(height, width, LlavaNextPinpoints(c), p.tower.image_size,
-                                p.tower.image_size / p.tower.patch_size);
+  const int64_t side = p.tower.image_size / p.tower.patch_size;
+  const LlavaNextLayout l =
+      ComputeLlavaNextLayout(height, width, LlavaNextPinpoints(c), p.tower.image_size, side);
+  RequireNoAnyResShrink(c, l, side);
+  return l;
 }
 
 // A tile's tokens must form the side x side grid that pack_image_features views them as.

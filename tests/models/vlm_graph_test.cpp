@@ -118,5 +118,17 @@ TEST(VlmCounts, InternVlIsItsVitTowerPixelShuffledProjectorAndQwen2AtHfDefaults)
   EXPECT_EQ(ImageTokens({{"model_type", "internvl"}}), 256);
 }
 
+TEST(VlmCounts, LlavaOnevisionBuildsTileMapsUpToAnyResMaxAndRefusesTheShrunkOnes) {
+  // 384 px tiles of 27 x 27 features, anyres_max_9: a map of r x r tiles (27 r features a side)
+  // is shrunk by HF when sqrt((27 r)^2 / (9 * 27^2)) = r / 3 > 1.1.
+  auto tokens_at = [](int64_t size) {
+    return ImageTokens({{"model_type", "llava_onevision"}, {"graph_image_size", {size, size}}});
+  };
+  EXPECT_EQ(tokens_at(768), 729 + 54 * 55);   // 2 x 2 tiles: ratio 2/3
+  EXPECT_EQ(tokens_at(1152), 729 + 81 * 82);  // 3 x 3 tiles: ratio 1
+  EXPECT_EQ(ipfs_accel::testing::CatchError([&] { tokens_at(1536); }).kind(),  // ratio 4/3
+            core::ErrorKind::kUnsupported);
+}
+
 }  // namespace
 }  // namespace ipfs_accel::models
