@@ -130,5 +130,25 @@ TEST(VlmCounts, LlavaOnevisionBuildsTileMapsUpToAnyResMaxAndRefusesTheShrunkOnes
             core::ErrorKind::kUnsupported);
 }
 
+TEST(VlmCounts, BlipCountsTheTextPoolerAndCrossAttentionItsForwardNeverRuns) {
+  // BlipTextModel at its defaults: 30524 words, 512 positions, 12 BERT layers of 768 (8 heads),
+  // each with a crossattention from encoder_hidden_size 768, and the pooler.
+  const int64_t attention = 4 * (768 * 768 + 768) + 2 * 768;  // q, k, v, output.dense, LayerNorm
+  const int64_t ffn = (768 * 3072 + 3072) + (3072 * 768 + 768) + 2 * 768;
+  const int64_t embeddings = 30524 * 768 + 512 * 768 + 2 * 768;
+  const int64_t pooler = 768 * 768 + 768;
+  const int64_t text = embeddings + 12 * (2 * attention + ffn) + pooler;
+  EXPECT_EQ(Count({{"model_type", "blip_text_model"}}), text);
+  // Without the crossattention modules (12 x 2,363,904) the text tower would be HF's encoder-only.
+  EXPECT_EQ(text - 12 * attention, 137849088 - 12 * 2363904);
+  // BlipVisionModel (384 px, patch 16, 577 positions), the projections to 512, logit_scale.
+  const int64_t vision = 768 + (3 * 16 * 16 * 768 + 768) + 577 * 768 +
+                         12 * ((768 * 2304 + 2304) + (768 * 768 + 768) + 4 * 768 +
+                               (768 * 3072 + 3072) + (3072 * 768 + 768)) +
+                         2 * 768;
+  EXPECT_EQ(Count({{"model_type", "blip"}}), text + vision + 2 * 768 * 512 + 1);
+  EXPECT_EQ(text + vision + 2 * 768 * 512 + 1, 224726017);  // catalog_truth.json's BlipModel
+}
+
 }  // namespace
 }  // namespace ipfs_accel::models
