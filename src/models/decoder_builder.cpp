@@ -1559,11 +1559,16 @@ void CacheInputs(GraphBuilder& g, const DecoderShape& s) {
 }
 
 // logits and present.* from the head's output.
-void DecoderOutputs(GraphBuilder& g, const DecoderShape& s, const std::string& logits) {
+// `logits_output` "": the logits stay inside the graph (a composite's head reads them).
+void DecoderOutputs(GraphBuilder& g, const DecoderShape& s, const std::string& logits,
+                    const std::string& logits_output = "logits") {
   const Dim batch = std::string("batch"), sequence = std::string("sequence"),
             total = std::string("total_sequence");
-  g.Node("Identity", {logits}, {}, "logits");
-  g.Output("logits", onnx::TensorProto::FLOAT, {batch, sequence, s.vocab + s.blocks.lm_head_rows});
+  if (!logits_output.empty()) {
+    g.Node("Identity", {logits}, {}, logits_output);
+    g.Output(logits_output, onnx::TensorProto::FLOAT,
+             {batch, sequence, s.vocab + s.blocks.lm_head_rows});
+  }
   for (int l = 0; l < s.layers; ++l) {
     g.Output(PresentKey(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.key_dim()});
     g.Output(PresentValue(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.value_dim()});
@@ -1642,8 +1647,8 @@ std::string DecoderScaleTokenEmbeddings(const HfConfig& config, GraphBuilder& g,
                             : token_embeddings;
 }
 
-void BuildDecoderFromEmbeddings(const HfConfig& config, GraphBuilder& g,
-                                const DecoderEmbeddingsInput& in) {
+std::string BuildDecoderFromEmbeddings(const HfConfig& config, GraphBuilder& g,
+                                       const DecoderEmbeddingsInput& in) {
   if (!in.rope.cos.empty() && !in.position_ids.empty())
     throw Error(ErrorKind::kInternal,
                 "BuildDecoderFromEmbeddings takes rotary tables or position ids, not both");
@@ -1657,7 +1662,9 @@ void BuildDecoderFromEmbeddings(const HfConfig& config, GraphBuilder& g,
   else
     ctx.rope =
         RopeCosSin(g, s.rope, in.position_ids.empty() ? ctx.cache_positions : in.position_ids);
-  DecoderOutputs(g, s, LlamaLikeFromEmbeddings(g, s, ctx, in.embeddings, in.embedding_table));
+  const std::string logits = LlamaLikeFromEmbeddings(g, s, ctx, in.embeddings, in.embedding_table);
+  DecoderOutputs(g, s, logits, in.logits_output);
+  return logits;
 }
 
 HfConfig DecoderTextConfig(const HfConfig& text) {

@@ -87,6 +87,9 @@ struct DecoderEmbeddingsInput {
   // (HF's first iteration) a token also sees every token of its group, later ones included: HF's
   // or_mask_function for PaliGemma's prefix and Gemma 3's images; the padding mask still applies.
   std::string bidirectional_groups;
+  // The graph output the logits become; "": none (a head of the caller's reads them, ShieldGemma
+  // 2's yes/no scores).
+  std::string logits_output = "logits";
 };
 
 // RMSNorm over the last axis as the decoders compute it: x / sqrt(mean(x^2) + eps) times
@@ -103,7 +106,8 @@ std::string DecoderScaleTokenEmbeddings(const HfConfig& config, GraphBuilder& g,
 // Adds BuildDecoder's cache inputs (attention_mask, past_key_values.*) and outputs (logits,
 // present.*) with the same names, shapes and masking, but not input_ids: the caller declares
 // its own inputs. The layers are the plain ones: GraphBuilder::fused() is not used here.
-void BuildDecoderFromEmbeddings(const HfConfig& config, GraphBuilder& g,
-                                const DecoderEmbeddingsInput& in);
+// Returns the logits tensor [batch, sequence, vocab].
+std::string BuildDecoderFromEmbeddings(const HfConfig& config, GraphBuilder& g,
+                                       const DecoderEmbeddingsInput& in);
 
 }  // namespace ipfs_accel::models

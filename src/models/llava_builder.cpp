@@ -58,6 +58,8 @@ struct LlavaParts {
   int64_t pool_kernel = 1;       // Gemma 3's AvgPool2d kernel
   int64_t projection_out = 0;    // PaliGemma's projection_dim
   int64_t images = 1;            // images per sequence (piece images_per_sample)
+  bool yes_no_head = false;      // ShieldGemma 2: [yes, no] logits at the last position
+  int64_t yes_token = 0, no_token = 0;
 };
 
 // Gemma 3's image groups [batch, sequence]: each run of image tokens numbered from 0 in order,
@@ -89,7 +91,25 @@ void LanguageModel(const LlavaParts& p, GraphBuilder& g, const std::string& embe
     in.bidirectional_groups = g.Node("Mul", {input_ids, g.ConstInt64({0})});
   else if (p.attention == ImageAttention::kImageBlocks)
     in.bidirectional_groups = ImageRunGroups(g, input_ids, p.image_token);
-  BuildDecoderFromEmbeddings(p.text, g, in);
+  if (!p.yes_no_head) {
+    BuildDecoderFromEmbeddings(p.text, g, in);
+    return;
+  }
+  // ShieldGemma2ForImageClassification: logits[:, -1, [yes, no]] and their softmax.
+  in.logits_output = "";
+  const std::string logits = BuildDecoderFromEmbeddings(p.text, g, in);
+  const std::string last =
+      g.Node("Slice", {logits, g.ConstInt64({-1}),
+                       g.ConstInt64({std::numeric_limits<int64_t>::max()}), g.ConstInt64({1})});
+  const std::string picked = g.Node(
+      "Squeeze",
+      {g.Node("Gather", {last, g.ConstInt64({p.yes_token, p.no_token})}, {{"axis", int64_t{2}}}),
+       g.ConstInt64({1})});
+  g.Node("Identity", {picked}, {}, "logits");
+  g.Node("Softmax", {picked}, {{"axis", int64_t{-1}}}, "probabilities");
+  const Dim batch = std::string("batch");
+  g.Output("logits", onnx::TensorProto::FLOAT, {batch, int64_t{2}});
+  g.Output("probabilities", onnx::TensorProto::FLOAT, {batch, int64_t{2}});
 }
 
 // The object at `key`, or nullptr when it is absent or null.
@@ -227,6 +247,16 @@ void ReadPieces(const HfConfig& c, LlavaParts& p) {
   p.attention = static_cast<ImageAttention>(PieceChoice(
       c, "image_attention", "llava", {"causal", "prefill_bidirectional", "image_blocks"}));
   p.scale_at_lookup = c.PieceBool("embedding_scale_at_lookup", false);
+  p.yes_no_head = c.PieceBool("yes_no_head", false);
+  if (p.yes_no_head) {
+    p.yes_token = c.Id("yes_token_index", 10784);
+    p.no_token = c.Id("no_token_index", 3771);
+    for (const int64_t t : {p.yes_token, p.no_token})
+      if (t < 0 || t >= p.lm.vocab)
+        throw Error(ErrorKind::kCorrupt,
+                    fmt::format("'{}': yes/no token {} is outside the vocabulary of {}", c.origin(),
+                                t, p.lm.vocab));
+  }
   p.images = c.PieceBool("images_per_sample", false) ? c.Int("graph_images", 1) : 1;
   p.shuffle = PieceInt(c, "pixel_shuffle_factor", 1);
   if (!c.Piece("pixel_shuffle_ratio").is_null()) {  // InternVL's downsample_ratio: r = 1 / ratio

@@ -480,7 +480,8 @@ void BuildQwen2Vl(const HfConfig& config, GraphBuilder& g, const Qwen2VlGrid& gr
                               .rope = MultimodalRope(g, s, "position_ids"),
                               .position_ids = {},
                               .scaled = false,
-                              .bidirectional_groups = {}});
+                              .bidirectional_groups = {},
+                              .logits_output = "logits"});
 }
 
 void AddQwen2VlArchitectures(std::vector<Architecture>& out) {

@@ -158,7 +158,8 @@ models::Model FromEmbeddings(const fs::path& dir, bool position_ids) {
                                         .rope = models::RopeTables(),
                                         .position_ids = position_ids ? "position_ids" : "",
                                         .scaled = false,
-                                        .bidirectional_groups = ""});
+                                        .bidirectional_groups = "",
+                                        .logits_output = "logits"});
   });
 }
 

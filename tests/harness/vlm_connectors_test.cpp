@@ -15,7 +15,9 @@
 #include <nlohmann/json.hpp>
 
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/harness/input_generator.h"
 #include "ipfs_accel/models/hf_config.h"
+#include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/templates.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "models/decoder_builder.h"
@@ -171,6 +173,45 @@ TEST(DecoderBidirectionalGroups, AtTheFirstIterationAQuerySeesEveryKeyOfItsOwnGr
   const auto all = Reaches(*session, std::vector<int64_t>(kS, 0));
   for (int64_t q = 0; q < kS; ++q)
     for (int64_t k = 0; k < kS; ++k) EXPECT_TRUE(all[q][k]) << "query " << q << ", key " << k;
+}
+
+// The tiny template's graph, its session and seeded inputs (the same for equal graph inputs).
+struct TinyRun {
+  std::map<std::string, core::Tensor> outputs;
+};
+TinyRun RunTiny(const std::string& type, const std::map<std::string, core::Tensor>* given) {
+  const models::ArchitectureTemplate& t = *models::FindTemplate(type);
+  models::LoadOptions load;
+  load.seed = 5;
+  const models::Model m = models::BuildTemplate(t, models::TinyConfig(t), load);
+  auto session = runtime::OpenOnnxRuntimeSession(m, {});
+  harness::ShapeRequest request;
+  request.seq_len = 12;
+  const auto shapes = harness::ResolveShapes(session->inputs(), m.dim_roles, request);
+  const auto inputs =
+      given ? *given : harness::GenerateInputs(session->inputs(), shapes, m.input_hints, 9);
+  TinyRun run{session->Run(inputs)};
+  run.outputs.merge(std::map<std::string, core::Tensor>(inputs));  // inputs beside the outputs
+  return run;
+}
+
+TEST(ShieldGemma2Head, IsTheSoftmaxOfGemma3sYesAndNoLogitsAtTheLastPosition) {
+  // Both tiny templates have the same modules and names: with the same seed their weights agree.
+  const TinyRun shield = RunTiny("shieldgemma2", nullptr);
+  std::map<std::string, core::Tensor> inputs;
+  for (const char* name : {"input_ids", "pixel_values", "attention_mask"})
+    inputs.emplace(name, shield.outputs.at(name));
+  for (const auto& [name, tensor] : shield.outputs)
+    if (name.rfind("past_key_values.", 0) == 0) inputs.emplace(name, tensor);
+  const TinyRun gemma = RunTiny("gemma3", &inputs);
+  const core::Tensor& full = gemma.outputs.at("logits");  // [1, S, 96]
+  const int64_t seq = full.shape[1], vocab = full.shape[2];
+  const auto v = full.ToDoubles();
+  const double yes = v[(seq - 1) * vocab + 7], no = v[(seq - 1) * vocab + 3];  // tiny's tokens
+  const double p_yes = 1.0 / (1.0 + std::exp(no - yes));
+  EXPECT_LT(MaxAbsDiff(shield.outputs.at("logits"), FloatTensor({1, 2}, {yes, no})), 1e-5);
+  EXPECT_LT(MaxAbsDiff(shield.outputs.at("probabilities"), FloatTensor({1, 2}, {p_yes, 1 - p_yes})),
+            1e-6);
 }
 
 }  // namespace
