@@ -513,6 +513,12 @@ void BuildClipModel(const HfConfig& config, ClipFamily family, GraphBuilder& g) 
     text = IsEncoderTower(text_config)
                ? EncoderTowerFirstToken(g, text_config)
                : BuildClipTextTower(text_config, g, "input_ids", "attention_mask", family).pooled;
+    // BlipModel's text tower keeps BERT's pooler, which its forward (token 0 of
+    // last_hidden_state) never runs: counted, not in the graph.
+    if (config.PieceBool("unused_text_pooler", false)) {
+      g.UnusedWeight("pooler.dense.weight", {ts.hidden, ts.hidden}, WeightInit::kNormal);
+      g.UnusedWeight("pooler.dense.bias", {ts.hidden}, WeightInit::kZeros);
+    }
   }
   {
     WeightScope scope(g, "vision_model.");

@@ -605,7 +605,8 @@ struct DecoderContext {
   std::string cache_positions;           // [1, sequence] int64: past_length + arange(sequence)
   std::map<int64_t, std::string> masks;  // by sliding window (0: full causal) -> [b, 1, S, T]
   RopeTables rope;
-  bool fused = false;  // contrib-op layers (FusedLayers); `rope` then stays empty
+  bool fused = false;              // contrib-op layers (FusedLayers); `rope` then stays empty
+  bool embeddings_scaled = false;  // DecoderEmbeddingsInput::scaled
   FusedDecoderContext fused_layers;
 };
 
@@ -616,10 +617,28 @@ bool FusedLayers(const GraphBuilder& g, const DecoderShape& s) {
          !s.rope.interleaved;
 }
 
+// HF's or_mask_function for token groups (PaliGemma's prefix, Gemma 3's images): [b, 1, S, T],
+// true where query and key are new tokens of the same group (>= 0) and nothing is cached yet
+// (HF's first iteration). `groups` is int64 [b, S]; the cached keys have no group.
+std::string SameGroupVisible(GraphBuilder& g, const std::string& groups, const std::string& past) {
+  const std::string batch =
+      g.Node("Slice", {g.Node("Shape", {groups}), g.ConstInt64({0}), g.ConstInt64({1})});
+  const std::string none = g.Node(
+      "Expand", {g.ConstInt64({-1}), g.Node("Concat", {batch, past}, {{"axis", int64_t{0}}})});
+  const std::string key_groups = g.Node("Concat", {none, groups}, {{"axis", int64_t{1}}});
+  const std::string q = g.Node("Unsqueeze", {groups, g.ConstInt64({2})});      // [b, S, 1]
+  const std::string k = g.Node("Unsqueeze", {key_groups, g.ConstInt64({1})});  // [b, 1, T]
+  std::string same =
+      g.Node("And", {g.Node("Equal", {q, k}), g.Node("GreaterOrEqual", {q, g.ConstInt64({0})})});
+  same = g.Node("And", {same, g.Node("Equal", {past, g.ConstInt64({0})})});
+  return g.Node("Unsqueeze", {same, g.ConstInt64({1})});
+}
+
 // Positions and masks; the rotary tables are the caller's to add. `tokens` is any
-// [batch, sequence, ...] tensor of the new tokens (input_ids, or input embeddings).
+// [batch, sequence, ...] tensor of the new tokens (input_ids, or input embeddings). `groups`:
+// as DecoderEmbeddingsInput::bidirectional_groups, "" for none.
 DecoderContext MakePositionsAndMasks(GraphBuilder& g, const DecoderShape& s,
-                                     const std::string& tokens) {
+                                     const std::string& tokens, const std::string& groups = "") {
   DecoderContext ctx;
   ctx.past_length =
       g.Node("Slice", {g.Node("Shape", {PastKey(0)}), g.ConstInt64({2}), g.ConstInt64({3})});
@@ -644,6 +663,7 @@ DecoderContext MakePositionsAndMasks(GraphBuilder& g, const DecoderShape& s,
                     g.ConstInt64({1, 2})});  // [b, 1, 1, T]
   const std::string visible_value = g.ConstFloat(0.0f);
   const std::string hidden_value = g.ConstFloat(std::numeric_limits<float>::lowest());
+  const std::string same_group = groups.empty() ? "" : SameGroupVisible(g, groups, ctx.past_length);
   for (int64_t window : s.windows) {
     if (ctx.masks.count(window)) continue;
     std::string allowed = causal;
@@ -652,6 +672,8 @@ DecoderContext MakePositionsAndMasks(GraphBuilder& g, const DecoderShape& s,
           g.Node("Greater", {k_row, g.Node("Sub", {q_col, g.ConstInt64({window})})});
       allowed = g.Node("And", {causal, in_window});
     }
+    // HF ors the group mask into the causal (or sliding) one, then ands the padding.
+    if (!same_group.empty()) allowed = g.Node("Or", {allowed, same_group});
     ctx.masks[window] =
         g.Node("Where", {g.Node("And", {padding, allowed}), visible_value, hidden_value});
   }
@@ -1175,6 +1197,11 @@ std::string VariantFromEmbeddings(GraphBuilder& g, const DecoderShape& s, const 
   return logits;
 }
 
+// Gemma's sqrt(hidden), rounded to float32 as HF rounds it.
+std::string EmbeddingScale(GraphBuilder& g, const DecoderShape& s) {
+  return g.ConstFloat(static_cast<float>(std::sqrt(static_cast<double>(s.hidden))));
+}
+
 // The LLaMA-like layers, final norm and LM head from the token embeddings `h` (HF's
 // inputs_embeds). `table` is the embedding matrix for a tied head; empty: asked for here.
 std::string LlamaLikeFromEmbeddings(GraphBuilder& g, const DecoderShape& s,
@@ -1182,9 +1209,7 @@ std::string LlamaLikeFromEmbeddings(GraphBuilder& g, const DecoderShape& s,
   if (s.tied && table.empty())
     table = g.Weight("embed_tokens.weight", {s.vocab, s.hidden}, WeightInit::kNormal);
   // Gemma scales embeddings by sqrt(hidden), rounded to float32 first as HF does.
-  if (s.scale_embeddings)
-    h = g.Node("Mul",
-               {h, g.ConstFloat(static_cast<float>(std::sqrt(static_cast<double>(s.hidden))))});
+  if (s.scale_embeddings && !ctx.embeddings_scaled) h = g.Node("Mul", {h, EmbeddingScale(g, s)});
   if (!s.variant.plain) return VariantFromEmbeddings(g, s, ctx, h, table);
   if (ctx.fused) return LlamaLikeFused(g, s, ctx, h, table);
   for (int l = 0; l < s.layers; ++l) {
@@ -1510,11 +1535,16 @@ void CacheInputs(GraphBuilder& g, const DecoderShape& s) {
 }
 
 // logits and present.* from the head's output.
-void DecoderOutputs(GraphBuilder& g, const DecoderShape& s, const std::string& logits) {
+// `logits_output` "": the logits stay inside the graph (a composite's head reads them).
+void DecoderOutputs(GraphBuilder& g, const DecoderShape& s, const std::string& logits,
+                    const std::string& logits_output = "logits") {
   const Dim batch = std::string("batch"), sequence = std::string("sequence"),
             total = std::string("total_sequence");
-  g.Node("Identity", {logits}, {}, "logits");
-  g.Output("logits", onnx::TensorProto::FLOAT, {batch, sequence, s.vocab + s.blocks.lm_head_rows});
+  if (!logits_output.empty()) {
+    g.Node("Identity", {logits}, {}, logits_output);
+    g.Output(logits_output, onnx::TensorProto::FLOAT,
+             {batch, sequence, s.vocab + s.blocks.lm_head_rows});
+  }
   for (int l = 0; l < s.layers; ++l) {
     g.Output(PresentKey(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.key_dim()});
     g.Output(PresentValue(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.value_dim()});
@@ -1581,21 +1611,36 @@ DecoderTokens DecoderTokenEmbeddings(const HfConfig& config, GraphBuilder& g,
   return out;
 }
 
-void BuildDecoderFromEmbeddings(const HfConfig& config, GraphBuilder& g,
-                                const DecoderEmbeddingsInput& in) {
+std::string DecoderRmsNorm(GraphBuilder& g, const std::string& x, const std::string& prefix,
+                           int64_t size, double eps, bool plus_one) {
+  return RmsNorm(g, x, prefix, size, eps, plus_one);
+}
+
+std::string DecoderScaleTokenEmbeddings(const HfConfig& config, GraphBuilder& g,
+                                        const std::string& token_embeddings) {
+  const DecoderShape s = ReadShape(config);
+  return s.scale_embeddings ? g.Node("Mul", {token_embeddings, EmbeddingScale(g, s)})
+                            : token_embeddings;
+}
+
+std::string BuildDecoderFromEmbeddings(const HfConfig& config, GraphBuilder& g,
+                                       const DecoderEmbeddingsInput& in) {
   if (!in.rope.cos.empty() && !in.position_ids.empty())
     throw Error(ErrorKind::kInternal,
                 "BuildDecoderFromEmbeddings takes rotary tables or position ids, not both");
   const DecoderShape s = ReadShape(config);
   RequireLlamaLike(s, config);
   CacheInputs(g, s);
-  DecoderContext ctx = MakePositionsAndMasks(g, s, in.embeddings);
+  DecoderContext ctx = MakePositionsAndMasks(g, s, in.embeddings, in.bidirectional_groups);
+  ctx.embeddings_scaled = in.scaled;
   if (!in.rope.cos.empty())
     ctx.rope = in.rope;
   else
     ctx.rope =
         RopeCosSin(g, s.rope, in.position_ids.empty() ? ctx.cache_positions : in.position_ids);
-  DecoderOutputs(g, s, LlamaLikeFromEmbeddings(g, s, ctx, in.embeddings, in.embedding_table));
+  const std::string logits = LlamaLikeFromEmbeddings(g, s, ctx, in.embeddings, in.embedding_table);
+  DecoderOutputs(g, s, logits, in.logits_output);
+  return logits;
 }
 
 HfConfig DecoderTextConfig(const HfConfig& text) {

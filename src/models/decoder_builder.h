@@ -79,12 +79,35 @@ struct DecoderEmbeddingsInput {
   //  - neither: HF's cache positions past_sequence + arange(sequence), as BuildDecoder does.
   RopeTables rope;
   std::string position_ids;
+  // true: `embeddings` already carry the model's embedding scale where it has one (Gemma 3 scales
+  // in its embedding module, so the image features merged in are not scaled; see
+  // DecoderScaleTokenEmbeddings); false: the scale is applied here, to every row.
+  bool scaled = false;
+  // int64 [batch, sequence] or "": a group id per new token, -1 for none. While nothing is cached
+  // (HF's first iteration) a token also sees every token of its group, later ones included: HF's
+  // or_mask_function for PaliGemma's prefix and Gemma 3's images; the padding mask still applies.
+  std::string bidirectional_groups;
+  // The graph output the logits become; "": none (a head of the caller's reads them, ShieldGemma
+  // 2's yes/no scores).
+  std::string logits_output = "logits";
 };
+
+// RMSNorm over the last axis as the decoders compute it: x / sqrt(mean(x^2) + eps) times
+// `prefix.weight` [size] (plus one: Gemma's (1 + weight)). For composites' projectors (Gemma 3's
+// mm_soft_emb_norm).
+std::string DecoderRmsNorm(GraphBuilder& g, const std::string& x, const std::string& prefix,
+                           int64_t size, double eps, bool plus_one);
+
+// `token_embeddings` times the model's embedding scale (Gemma's sqrt(hidden) in float32), or
+// unchanged for a model without one; for callers that pass DecoderEmbeddingsInput::scaled.
+std::string DecoderScaleTokenEmbeddings(const HfConfig& config, GraphBuilder& g,
+                                        const std::string& token_embeddings);
 
 // Adds BuildDecoder's cache inputs (attention_mask, past_key_values.*) and outputs (logits,
 // present.*) with the same names, shapes and masking, but not input_ids: the caller declares
 // its own inputs. The layers are the plain ones: GraphBuilder::fused() is not used here.
-void BuildDecoderFromEmbeddings(const HfConfig& config, GraphBuilder& g,
-                                const DecoderEmbeddingsInput& in);
+// Returns the logits tensor [batch, sequence, vocab].
+std::string BuildDecoderFromEmbeddings(const HfConfig& config, GraphBuilder& g,
+                                       const DecoderEmbeddingsInput& in);
 
 }  // namespace ipfs_accel::models

@@ -595,6 +595,22 @@ std::string MaskHidden(GraphBuilder& g, const std::string& x, const std::string&
   return mask.empty() ? x : g.Node("Mul", {x, mask});
 }
 
+// BertLayer's crossattention (BLIP's text layers, is_decoder), which an encoder-only forward
+// never runs: counted and fetched (UnusedWeight), not in the graph.
+void CountCrossAttention(GraphBuilder& g, const EncoderShape& s, int64_t layer) {
+  const std::string p = fmt::format("encoder.layer.{}.crossattention.", layer);
+  const std::pair<const char*, int64_t> inputs[] = {{"self.query", s.hidden},
+                                                    {"self.key", s.cross_attention_width},
+                                                    {"self.value", s.cross_attention_width},
+                                                    {"output.dense", s.hidden}};
+  for (const auto& [name, in] : inputs) {
+    g.UnusedWeight(p + name + ".weight", {s.hidden, in}, WeightInit::kNormal);
+    g.UnusedWeight(p + name + ".bias", {s.hidden}, WeightInit::kZeros);
+  }
+  g.UnusedWeight(p + "output.LayerNorm.weight", {s.hidden}, WeightInit::kOnes);
+  g.UnusedWeight(p + "output.LayerNorm.bias", {s.hidden}, WeightInit::kZeros);
+}
+
 // The layers, each given what its attention takes. ALBERT's weights live in num_hidden_groups
 // groups of inner_group_num layers; layer i runs every layer of group int(i / (L / G)), as
 // AlbertTransformer computes it.
@@ -603,6 +619,7 @@ std::string Layers(GraphBuilder& g, const EncoderShape& s, const EncoderVariant&
   if (v.layout != EncoderLayout::kAlbert) {
     for (int64_t l = 0; l < s.layers; ++l) {
       EncoderLayerWeights w = FetchLayer(g, s, v.layout, std::to_string(l));
+      if (v.unused_cross_attention) CountCrossAttention(g, s, l);
       if (v.language_adapters) FetchAdapters(g, s, std::to_string(l), w);
       AttentionInputs layer = a;
       if (!a.window_masks.empty()) layer.mask = a.window_masks[static_cast<size_t>(l)];
@@ -660,7 +677,7 @@ constexpr const char* kEncoderPieces[] = {
     "layout", "positions", "projection", "token_types", "pooler", "box_positions",
     "relative_bias", "position_padding_idx", "intermediate_factor", "activation_flag",
     "language_adapters", "shape_pronunciation", "token_type_inputs", "embedding_norm",
-    "token_dropout", "attention", "visual_embeds", "box_relative"};
+    "token_dropout", "attention", "visual_embeds", "box_relative", "unused_cross_attention"};
 // clang-format on
 
 }  // namespace
@@ -731,6 +748,13 @@ EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlo
         fmt::format("'{}': encoder attention 'longformer' and visual_embeds are built on the "
                     "'bert' layout only",
                     source));
+  v.unused_cross_attention =
+      PieceFlag(pieces, "unused_cross_attention", v.unused_cross_attention, source);
+  if (v.unused_cross_attention && v.layout != EncoderLayout::kBert)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': encoder piece 'unused_cross_attention' names BERT's "
+                            "crossattention modules (layout 'bert')",
+                            source));
   if (pieces.contains("position_padding_idx") && !pieces["position_padding_idx"].is_null()) {
     if (!pieces["position_padding_idx"].is_number_integer())
       throw Error(ErrorKind::kCorrupt,
@@ -948,6 +972,7 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   s.hidden_groups = albert ? c.Int("num_hidden_groups", 1) : 1;
   s.inner_group_num = albert ? c.Int("inner_group_num", 1) : 1;
   s.max_2d_positions = v.box_positions ? c.Int("max_2d_position_embeddings", 1024) : 0;
+  s.cross_attention_width = v.unused_cross_attention ? c.Int("encoder_hidden_size", 768) : 0;
   s.rotary_value = v.positions == EncoderPositions::kRotaryTable && c.Bool("rotary_value", false);
   s.relative_buckets = v.relative_bias ? c.Int("relative_attention_num_buckets", 32) : 0;
   if (v.language_adapters) ReadLanguages(c, v, s);
@@ -1018,7 +1043,10 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
                 fmt::format("'{}': position_embedding_type '{}' is not supported (only "
                             "'absolute')",
                             origin, pos));
-  if (c.Bool("is_decoder", false) || c.Bool("add_cross_attention", false))
+  // BLIP's is_decoder only builds the crossattention modules (unused_cross_attention): its
+  // forward's own is_decoder argument, false for BlipModel's text features, picks the mask.
+  if ((c.Bool("is_decoder", false) && !v.unused_cross_attention) ||
+      c.Bool("add_cross_attention", false))
     throw Error(ErrorKind::kUnsupported,
                 fmt::format("'{}': {} as a decoder (is_decoder/add_cross_attention) is not "
                             "supported",

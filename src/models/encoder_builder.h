@@ -131,6 +131,10 @@ struct EncoderVariant {
   // RoCBert: shape and pronunciation embeddings (inputs input_shape_ids, input_pronunciation_ids)
   // concatenated with the word embeddings and mapped back to hidden_size (map_inputs_layer).
   bool shape_pronunciation = false;
+  // BLIP's text model built with is_decoder: each layer's crossattention (query, key and value
+  // from encoder_hidden_size, output dense and LayerNorm) is a parameter its encoder-only forward
+  // never runs: fetched and counted, not in the graph (layout bert).
+  bool unused_cross_attention = false;
   // XLM: intermediate size = this times hidden_size (its config has no intermediate_size); 0: read
   int64_t intermediate_factor = 0;
   // XLM: a boolean config key choosing gelu (true) or relu (false); "": hidden_act
@@ -177,6 +181,7 @@ struct EncoderShape {
   int64_t vocab, hidden, embedding, layers, heads, intermediate, max_positions, type_vocab, pad;
   int64_t hidden_groups, inner_group_num;  // ALBERT's sharing; 1 and 1 elsewhere
   int64_t max_2d_positions = 0;            // box_positions' table rows; 0 without
+  int64_t cross_attention_width = 0;       // unused_cross_attention's encoder_hidden_size
   bool rotary_value = false;               // RoFormer's rotary_value: v rotated too
   int64_t relative_buckets = 0;            // relative_bias' table rows; 0 without
   std::vector<std::string> languages;      // language_adapters' languages, in adapter order

@@ -513,7 +513,10 @@ void BuildQwen2Vl(const HfConfig& config, GraphBuilder& g, const Qwen2VlGrid& gr
                              {.embeddings = embeddings,
                               .embedding_table = tokens.table,
                               .rope = MultimodalRope(g, s, "position_ids"),
-                              .position_ids = {}});
+                              .position_ids = {},
+                              .scaled = false,
+                              .bidirectional_groups = {},
+                              .logits_output = "logits"});
 }
 
 void AddQwen2VlArchitectures(std::vector<Architecture>& out) {

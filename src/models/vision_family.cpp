@@ -55,14 +55,7 @@ Architecture ImageBuilder(const std::string& name,
 Architecture Vit(const std::string& name, const std::string& prefix,
                  const nlohmann::json& base = nlohmann::json::object()) {
   Architecture a = ImageBuilder(name, [base](const HfConfig& c, GraphBuilder& g) {
-    const nlohmann::json pieces = TemplatePieces(
-        c,
-        {"patches", "leading_tokens", "trailing_tokens", "registers", "mask_token",
-         "position_embeddings", "class_position_to_patches", "patch_padding", "layer", "swiglu",
-         "relative_position_bias", "shared_relative_position_bias", "mid_position_embeddings",
-         "pooler", "pooler_classes"},
-        base);
-    BuildVit(c, ReadVitVariant(pieces, c), VitHasPooler(c), g);
+    BuildVit(c, VitVariantOf(c, base), VitHasPooler(c), g);
   });
   a.checkpoint_prefixes = {prefix};
   return a;

@@ -151,6 +151,12 @@ std::string PatchTokens(GraphBuilder& g, const VitShape& s, const VitVariant& v,
                              p > 0 ? std::vector<int64_t>{p, p, p, p} : std::vector<int64_t>{});
 }
 
+// The patches of `pixels`, a graph tensor [batch, channels, image_h, image_w] (patches "image").
+std::string ImagePatchTokens(GraphBuilder& g, const VitShape& s, const std::string& pixels) {
+  return PatchEmbeddings(g, pixels, "embeddings.patch_embeddings.projection", s.channels, s.hidden,
+                         s.patch_h, s.patch_w, /*bias=*/true);
+}
+
 // `param` [1, n, hidden] repeated over the batch of `like`.
 std::string ExpandOverBatch(GraphBuilder& g, const std::string& param, const std::string& like,
                             int64_t n, int64_t hidden) {
@@ -164,10 +170,9 @@ std::string SliceTokens(GraphBuilder& g, const std::string& x, int64_t begin, in
   return g.Node("Slice", {x, g.ConstInt64({begin}), g.ConstInt64({end}), g.ConstInt64({1})});
 }
 
-// Patches with their tokens and position embeddings: [batch, tokens, hidden].
-std::string Embeddings(GraphBuilder& g, const VitShape& s, const VitVariant& v, const Dim& batch,
+// Patches `x` with their tokens and position embeddings: [batch, tokens, hidden].
+std::string Embeddings(GraphBuilder& g, const VitShape& s, const VitVariant& v, std::string x,
                        int64_t tokens) {
-  std::string x = PatchTokens(g, s, v, batch);
   std::vector<std::string> leading;
   for (const auto& name : v.leading_tokens)
     leading.push_back(g.Weight("embeddings." + name, {1, 1, s.hidden}, WeightInit::kNormal));
@@ -305,8 +310,10 @@ std::string Layer(GraphBuilder& g, const VitShape& s, const VitVariant& v, int64
                              v.layer == "vitpose" ? VitPoseLayerNames(l) : VitLayerNames(l), x, "");
 }
 
+// The layers from `x`; `states`, when given, gets x and each layer's output.
 std::string Encoder(GraphBuilder& g, const VitShape& s, const VitVariant& v, std::string x,
-                    int64_t tokens) {
+                    int64_t tokens, std::vector<std::string>* states = nullptr) {
+  if (states) states->push_back(x);
   std::string mid, index, shared;
   if (v.mid_position_embeddings && s.layers > 1)
     mid = g.Weight("encoder.mid_position_embeddings", {s.layers - 1, 1, tokens, s.hidden},
@@ -326,6 +333,7 @@ std::string Encoder(GraphBuilder& g, const VitShape& s, const VitVariant& v, std
       const std::string at = g.Node("Gather", {mid, g.ConstInt64({l})}, {{"axis", int64_t{0}}});
       x = g.Node("Add", {x, g.Node("Squeeze", {at, g.ConstInt64({0})})});
     }
+    if (states) states->push_back(x);
   }
   return x;
 }
@@ -458,6 +466,16 @@ VitVariant ReadVitVariant(const json& pieces, const HfConfig& c) {
   return v;
 }
 
+VitVariant VitVariantOf(const HfConfig& c, json base) {
+  for (const char* name :
+       {"patches", "leading_tokens", "trailing_tokens", "registers", "mask_token",
+        "position_embeddings", "class_position_to_patches", "patch_padding", "layer", "swiglu",
+        "relative_position_bias", "shared_relative_position_bias", "mid_position_embeddings",
+        "pooler", "pooler_classes"})
+    if (json value = c.Piece(name); !value.is_null()) base[name] = std::move(value);
+  return ReadVitVariant(base, c);
+}
+
 VitShape ReadVitShape(const HfConfig& c, const VitVariant& v) {
   // ViTConfig and DeiTConfig share these defaults (vit-base-patch16-224).
   VitShape s{};
@@ -516,6 +534,12 @@ bool NamesAnyClass(const HfConfig& c, const std::vector<std::string>& classes) {
 
 }  // namespace
 
+// BEiT and InternVL with mean pooling have no final layernorm (an Identity): BEiT's pooler
+// normalises, InternVL's downstream heads pool.
+bool IdentityFinalNorm(const VitShape& s, const VitVariant& v) {
+  return (v.pooler == "beit" || v.layer == "internvl") && s.mean_pooling;
+}
+
 bool VitHasPooler(const HfConfig& c) {
   return !NamesAnyClass(
       c, {"ViTForImageClassification", "ViTForMaskedImageModeling", "DeiTForImageClassification",
@@ -538,17 +562,33 @@ std::string BeitPooled(GraphBuilder& g, const VitShape& s, const std::string& x,
 
 }  // namespace
 
+VitTowerOutputs BuildVitTower(const HfConfig& config, const VitVariant& v, GraphBuilder& g,
+                              const std::string& pixel_values) {
+  const VitShape s = ReadVitShape(config, v);
+  if (v.patches != "image" || !v.trailing_tokens.empty() || v.registers > 0 ||
+      v.mid_position_embeddings)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': only image towers without trailing, register or mid-layer "
+                            "position tokens are built as a composite's tower",
+                            config.origin()));
+  const int64_t tokens = s.patches() + static_cast<int64_t>(v.leading_tokens.size());
+  VitTowerOutputs out;
+  out.last_hidden_state =
+      Encoder(g, s, v, Embeddings(g, s, v, ImagePatchTokens(g, s, pixel_values), tokens), tokens,
+              &out.hidden_states);
+  if (!IdentityFinalNorm(s, v))
+    out.last_hidden_state = g.LayerNorm(out.last_hidden_state, "layernorm", s.hidden, s.eps);
+  return out;
+}
+
 void BuildVit(const HfConfig& config, const VitVariant& v, bool pooler, GraphBuilder& g) {
   const VitShape s = ReadVitShape(config, v);
   const Dim batch = std::string("batch");
   const int64_t tokens = s.patches() + static_cast<int64_t>(v.leading_tokens.size()) +
                          (v.trailing_tokens.empty() ? 0 : v.trailing_count);
-  std::string x = Embeddings(g, s, v, batch, tokens);
+  std::string x = Embeddings(g, s, v, PatchTokens(g, s, v, batch), tokens);
   x = Encoder(g, s, v, x, tokens);
-  // BEiT and InternVL with mean pooling have no final layernorm (an Identity): BEiT's pooler
-  // normalises, InternVL's downstream heads pool.
-  const bool identity_norm = (v.pooler == "beit" || v.layer == "internvl") && s.mean_pooling;
-  if (!identity_norm) x = g.LayerNorm(x, "layernorm", s.hidden, s.eps);
+  if (!IdentityFinalNorm(s, v)) x = g.LayerNorm(x, "layernorm", s.hidden, s.eps);
   g.Node("Identity", {x}, {}, "last_hidden_state");
   g.Output("last_hidden_state", onnx::TensorProto::FLOAT, {batch, tokens + v.registers, s.hidden});
 

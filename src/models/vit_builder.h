@@ -71,6 +71,9 @@ struct VitVariant {
 // resolved against `config`. Throws core::Error(kCorrupt) naming a piece it does not know.
 VitVariant ReadVitVariant(const nlohmann::json& pieces, const HfConfig& config);
 
+// ReadVitVariant of the template's pieces attached to `config` (HfConfig::Piece) over `base`.
+VitVariant VitVariantOf(const HfConfig& config, nlohmann::json base = nlohmann::json::object());
+
 // The sizes a ViTConfig / DeiTConfig (and the variant's other keys) give, their defaults filled
 // in and checked. image_size and patch_size may be one int or [height, width], as HF accepts.
 struct VitShape {
@@ -96,6 +99,21 @@ VitShape ReadVitShape(const HfConfig& config, const VitVariant& variant = {});
 // and masked-image-modeling heads make ViTModel/DeiTModel with add_pooling_layer=False, so their
 // checkpoints have no pooler weights; ViTModel/DeiTModel (and a config naming no class) have it.
 bool VitHasPooler(const HfConfig& config);
+
+// The ViT's tower on `pixel_values`, a graph tensor [batch, channels, image_h, image_w], for a
+// composite model (InternVL): HF's hidden_states (the embeddings, then each layer's output) and
+// last_hidden_state (after the final layernorm, or the last layer's output where that norm is an
+// Identity). Weights by the names below, no pooler. Adds no graph inputs or outputs. Throws
+// core::Error(kUnsupported) for patches other than "image", trailing or register tokens, YOLOS's
+// mid-layer positions.
+struct VitTowerOutputs {
+  std::vector<std::string> hidden_states;
+  std::string last_hidden_state;
+};
+VitTowerOutputs BuildVitTower(const HfConfig& config, const VitVariant& variant, GraphBuilder& g,
+                              const std::string& pixel_values);
+// Whether the final layernorm is an Identity (BEiT's and InternVL's use_mean_pooling).
+bool IdentityFinalNorm(const VitShape& shape, const VitVariant& variant);
 
 // Weights by the base model's names ("embeddings.cls_token", "encoder.layer.N.attention.attention
 // .query.weight", "layernorm.weight", "pooler.dense.weight"); a task head's prefix ("vit.",

@@ -156,7 +156,10 @@ models::Model FromEmbeddings(const fs::path& dir, bool position_ids) {
                                        {.embeddings = tokens.embeddings,
                                         .embedding_table = tokens.table,
                                         .rope = models::RopeTables(),
-                                        .position_ids = position_ids ? "position_ids" : ""});
+                                        .position_ids = position_ids ? "position_ids" : "",
+                                        .scaled = false,
+                                        .bidirectional_groups = "",
+                                        .logits_output = "logits"});
   });
 }
 
