@@ -421,32 +421,6 @@ std::string ImageFeatures(GraphBuilder& g, const LlavaParts& p, const std::strin
   return g.Linear(x, "multi_modal_projector.linear_2", p.lm.hidden, p.lm.hidden, p.projector_bias);
 }
 
-// HF's masked_scatter of `features` (any shape ending in `hidden`) over the rows of `embeddings`
-// [batch, sequence, hidden] whose id is `image_token`, in row-major order over the whole batch: a
-// ScatterND of the feature rows to the image tokens' places. ScatterND refuses at run time a
-// count of places other than the number of features (HF raises then), except 0 places (a decode
-// step), where nothing is scattered. (A Reshape to the token count would not do as this check:
-// ONNX Runtime's Reshape fusion turns its one computed dimension into -1.)
-std::string ScatterImageFeatures(GraphBuilder& g, const std::string& input_ids,
-                                 const std::string& embeddings, const std::string& features,
-                                 int64_t image_token, int64_t hidden) {
-  const std::string rows = g.Node("Reshape", {embeddings, g.ConstInt64({-1, hidden})});
-  const std::string is_image = g.Node(
-      "Reshape", {g.Node("Equal", {input_ids, g.ConstInt64({image_token})}), g.ConstInt64({-1})});
-  // [count, 1]: the flat positions of the image tokens, in order.
-  const std::string places =
-      g.Node("Transpose", {g.Node("NonZero", {is_image})}, {{"perm", std::vector<int64_t>{1, 0}}});
-  const std::string flat = g.Node("Reshape", {features, g.ConstInt64({-1, hidden})});
-  auto first_dim = [&](const std::string& x) {
-    return g.Node("Slice", {g.Node("Shape", {x}), g.ConstInt64({0}), g.ConstInt64({1})});
-  };
-  const std::string take = g.Node("Where", {g.Node("Equal", {first_dim(places), g.ConstInt64({0})}),
-                                            g.ConstInt64({0}), first_dim(flat)});
-  const std::string updates = g.Node("Slice", {flat, g.ConstInt64({0}), take, g.ConstInt64({0})});
-  const std::string merged = g.Node("ScatterND", {rows, places, updates});
-  return g.Node("Reshape", {merged, g.Node("Shape", {embeddings})});
-}
-
 // LlavaNextModel.pack_image_features for one fixed layout: `features` [batch * num_patches,
 // side * side, hidden] (the base image, then the tiles row by row) to [batch, image_tokens,
 // hidden]: the base image's tokens, then the tiles' unpadded feature map row by row, each row
@@ -583,6 +557,29 @@ Architecture LlavaArchitecture(const std::string& model_type,
 
 }  // namespace
 
+// ScatterND refuses a count of places other than the features' rows; a Reshape to the token
+// count would not do as this check: ONNX Runtime's Reshape fusion turns its one computed
+// dimension into -1.
+std::string ScatterFeaturesAtTokens(GraphBuilder& g, const std::string& input_ids,
+                                    const std::string& embeddings, const std::string& features,
+                                    int64_t token, int64_t hidden) {
+  const std::string rows = g.Node("Reshape", {embeddings, g.ConstInt64({-1, hidden})});
+  const std::string is_token =
+      g.Node("Reshape", {g.Node("Equal", {input_ids, g.ConstInt64({token})}), g.ConstInt64({-1})});
+  // [count, 1]: the flat positions of the tokens, in order.
+  const std::string places =
+      g.Node("Transpose", {g.Node("NonZero", {is_token})}, {{"perm", std::vector<int64_t>{1, 0}}});
+  const std::string flat = g.Node("Reshape", {features, g.ConstInt64({-1, hidden})});
+  auto first_dim = [&](const std::string& x) {
+    return g.Node("Slice", {g.Node("Shape", {x}), g.ConstInt64({0}), g.ConstInt64({1})});
+  };
+  const std::string take = g.Node("Where", {g.Node("Equal", {first_dim(places), g.ConstInt64({0})}),
+                                            g.ConstInt64({0}), first_dim(flat)});
+  const std::string updates = g.Node("Slice", {flat, g.ConstInt64({0}), take, g.ConstInt64({0})});
+  const std::string merged = g.Node("ScatterND", {rows, places, updates});
+  return g.Node("Reshape", {merged, g.Node("Shape", {embeddings})});
+}
+
 std::vector<std::string> LlavaCheckpointPrefixes() {
   return {"model.language_model.", "language_model.model.",
           "language_model.",       "model.vision_tower.vision_model.",
@@ -607,8 +604,8 @@ void BuildLlava(const HfConfig& config, GraphBuilder& g) {
   if (p.scale_at_lookup)
     tokens.embeddings = DecoderScaleTokenEmbeddings(p.text, g, tokens.embeddings);
   const std::string features = ImageFeatures(g, p, pixels);
-  const std::string merged =
-      ScatterImageFeatures(g, "input_ids", tokens.embeddings, features, p.image_token, p.lm.hidden);
+  const std::string merged = ScatterFeaturesAtTokens(g, "input_ids", tokens.embeddings, features,
+                                                     p.image_token, p.lm.hidden);
   LanguageModel(p, g, merged, tokens.table, "input_ids");
 }
 
@@ -629,8 +626,8 @@ void BuildLlavaNext(const HfConfig& config, GraphBuilder& g) {
   const std::string packed =
       PackAnyResFeatures(g, ImageFeatures(g, p, patches), layout,
                          p.tower.image_size / p.tower.patch_size, p.lm.hidden);
-  const std::string merged =
-      ScatterImageFeatures(g, "input_ids", tokens.embeddings, packed, p.image_token, p.lm.hidden);
+  const std::string merged = ScatterFeaturesAtTokens(g, "input_ids", tokens.embeddings, packed,
+                                                     p.image_token, p.lm.hidden);
   LanguageModel(p, g, merged, tokens.table, "input_ids");
 }
 

@@ -65,6 +65,15 @@ void AddLlavaArchitectures(std::vector<Architecture>& out);
 // lm_head), and the towers nested in "vision_model." (hub checkpoints, transformers 4.x).
 std::vector<std::string> LlavaCheckpointPrefixes();
 
+// HF's masked_scatter of `features` (any shape ending in `hidden`) over the rows of `embeddings`
+// [batch, sequence, hidden] whose id in `input_ids` is `token`, in row-major order over the whole
+// batch (the image or audio features of LLaVA, Qwen2-Audio, ...). A count of such tokens other
+// than the features' rows fails at run time (HF raises then), except 0 (a decode step), where
+// nothing is scattered.
+std::string ScatterFeaturesAtTokens(GraphBuilder& g, const std::string& input_ids,
+                                    const std::string& embeddings, const std::string& features,
+                                    int64_t token, int64_t hidden);
+
 // Throw core::Error: kCorrupt (inconsistent sizes, a vision_feature_layer out of range, an unknown
 // select strategy), kUnsupported (a tower or language model not built here, LLaVA-NeXT options
 // that HF itself cannot tile).

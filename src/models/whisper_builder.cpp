@@ -14,6 +14,7 @@
 #include "rotary.h"
 #include "seq2seq_attention.h"
 #include "seq2seq_cache.h"
+#include "sinusoidal_positions.h"
 
 namespace ipfs_accel::models {
 
@@ -136,17 +137,19 @@ std::string ConvGelu(GraphBuilder& g, const std::string& x, const std::string& n
   return Activation(g, y, "gelu");  // HF calls nn.functional.gelu here, not the config's act
 }
 
-// input_features [batch, mel, 2 * positions] -> the conv front end, positions and pre-norm
-// layers under `prefix` ("encoder." in WhisperModel, "" in the audio encoders), before the
-// final layer_norm. `bias` masks keys (empty: every frame is seen).
-std::string EncoderLayers(GraphBuilder& g, const WhisperShape& s, const std::string& features,
-                          const std::string& prefix, const std::string& bias) {
+std::string AveragePairs(GraphBuilder& g, const std::string& h);
+
+// Whisper's conv front end: [batch, mel, frames] -> [batch, frames / 2, d_model].
+std::string ConvFrontEnd(GraphBuilder& g, const WhisperShape& s, const std::string& features,
+                         const std::string& prefix) {
   std::string h = ConvGelu(g, features, prefix + "conv1", s.mel_bins, s.d_model, 1);
   h = ConvGelu(g, h, prefix + "conv2", s.d_model, s.d_model, 2);  // [batch, d_model, positions]
-  h = g.Node("Transpose", {h}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
-  const std::string positions = g.Weight(prefix + "embed_positions.weight",
-                                         {s.source_positions, s.d_model}, WeightInit::kNormal);
-  h = g.Node("Add", {h, positions});
+  return g.Node("Transpose", {h}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
+}
+
+// The pre-norm WhisperEncoderLayers on h [batch, positions, d_model]; `bias` masks keys.
+std::string WhisperLayers(GraphBuilder& g, const WhisperShape& s, std::string h,
+                          const std::string& prefix, const std::string& bias) {
   const int64_t heads = s.encoder.heads;
   for (int64_t i = 0; i < s.encoder.layers; ++i) {
     const std::string layer = prefix + fmt::format("layers.{}", i);
@@ -158,6 +161,47 @@ std::string EncoderLayers(GraphBuilder& g, const WhisperShape& s, const std::str
     h = FeedForward(g, s, s.encoder.ffn, h, layer);
   }
   return h;
+}
+
+// input_features [batch, mel, 2 * positions] -> the conv front end, positions and pre-norm
+// layers under `prefix` ("encoder." in WhisperModel, "" in the audio encoders), before the
+// final layer_norm. `bias` masks keys (empty: every frame is seen).
+std::string EncoderLayers(GraphBuilder& g, const WhisperShape& s, const std::string& features,
+                          const std::string& prefix, const std::string& bias) {
+  std::string h = ConvFrontEnd(g, s, features, prefix);
+  const std::string positions = g.Weight(prefix + "embed_positions.weight",
+                                         {s.source_positions, s.d_model}, WeightInit::kNormal);
+  h = g.Node("Add", {h, positions});
+  return WhisperLayers(g, s, h, prefix, bias);
+}
+
+// Qwen2.5-Omni's audio encoder on full-length clips: the frames cut into chunks of 2 * n_window,
+// each through the conv front end with sinusoidal positions from 0 and attending only within
+// itself (HF's cu_seqlens blocks), then each clip's positions pooled in pairs, ln_post and proj
+// to output_dim; audio_bos_eos_token is counted but unused by HF's forward.
+std::string ChunkedEncoder(GraphBuilder& g, const HfConfig& c, const WhisperShape& s,
+                           const std::string& features, int64_t output_dim) {
+  const int64_t chunk = 2 * c.Int("n_window", 100), frames = 2 * s.source_positions;
+  if (chunk <= 0 || frames % chunk != 0)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': {} frames are not whole chunks of 2 * n_window = {}", c.origin(),
+                            frames, chunk));
+  const int64_t chunks = frames / chunk;
+  std::string x = g.Node("Reshape", {features, g.ConstInt64({0, s.mel_bins, chunks, chunk})});
+  x = g.Node("Transpose", {x}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
+  x = g.Node("Reshape", {x, g.ConstInt64({-1, s.mel_bins, chunk})});  // [batch * chunks, ...]
+  std::string h = ConvFrontEnd(g, s, x, "");
+  const std::string table =
+      g.Initializer("positional_embedding", FairseqSinusoids(chunk / 2, s.d_model, std::nullopt));
+  h = WhisperLayers(g, s, g.Node("Add", {h, table}), "", "");
+  h = g.Node("Reshape", {h, g.Node("Concat",
+                                   {g.Node("Slice", {g.Node("Shape", {features}), g.ConstInt64({0}),
+                                                     g.ConstInt64({1})}),
+                                    g.ConstInt64({-1, s.d_model})},
+                                   {{"axis", int64_t{0}}})});
+  h = g.LayerNorm(AveragePairs(g, h), "ln_post", s.d_model, kLayerNormEps);
+  g.UnusedWeight("audio_bos_eos_token.weight", {2, output_dim}, WeightInit::kNormal);
+  return g.Linear(h, "proj", s.d_model, output_dim);
 }
 
 std::string Encoder(GraphBuilder& g, const WhisperShape& s, const std::string& features) {
@@ -328,7 +372,8 @@ std::string RotaryEncoder(GraphBuilder& g, const HfConfig& c, const WhisperShape
                                  RopeKeys{.default_partial_rotary_factor = 0.5});
   const std::string positions = g.Node(
       "Unsqueeze", {PositionRange(g, g.ConstInt64({0}), AxisLength(g, h, 1)), g.ConstInt64({0})});
-  const RopeTables rope = RopeCosSin(g, spec, positions);
+  // Named apart from a language model's table when the tower is part of a composite.
+  const RopeTables rope = RopeCosSin(g, spec, positions, g.weight_prefix() + "rope.inv_freq");
   for (int64_t i = 0; i < s.encoder.layers; ++i)
     h = RotaryLayer(g, s, h, rope, spec.rotary_dim, fmt::format("layers.{}", i));
   return g.LayerNorm(h, "norm", s.d_model, kLayerNormEps);
@@ -401,35 +446,58 @@ void BuildWhisperDecoderWithPast(const HfConfig& config, GraphBuilder& g) {
   DeclarePresentOutputs(g, s.decoder.layers, CacheKind::kSelf, heads, head_dim, "total_sequence");
 }
 
-void BuildWhisperAudioEncoder(const HfConfig& config, GraphBuilder& g) {
+bool WhisperAudioTowerMasked(const HfConfig& config) {
+  return PieceChoice(config, "frame_mask", "whisper_audio_encoder", {"none", "features_mask"}) == 1;
+}
+
+WhisperAudioTower WhisperAudioTowerOn(const HfConfig& config, GraphBuilder& g,
+                                      const std::string& features,
+                                      const std::string& features_mask) {
   const WhisperShape s = ReadEncoderShape(config);
   const char* builder = "whisper_audio_encoder";
   const bool rotary = PieceChoice(config, "layer", builder, {"whisper", "rotary"}) == 1;
   const bool pooled = PieceChoice(config, "pooling", builder, {"none", "average_pairs"}) == 1;
-  const bool masked = PieceChoice(config, "frame_mask", builder, {"none", "features_mask"}) == 1;
-  DeclareFeatures(g, s);
-  std::string h;
+  const bool masked = WhisperAudioTowerMasked(config);
+  const bool chunked = PieceChoice(config, "chunks", builder, {"none", "n_window"}) == 1;
+  WhisperAudioTower out{"", pooled ? s.source_positions / 2 : s.source_positions, s.d_model};
+  if (chunked && !rotary && pooled && !masked) {
+    out.d_model = config.Int("output_dim", 3584);
+    out.hidden = ChunkedEncoder(g, config, s, features, out.d_model);
+    return out;
+  }
+  if (chunked)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': template '{}' chunks a rotary, unpooled or masked audio "
+                            "encoder, which the {} builder does not build",
+                            config.origin(), config.template_name(), builder));
   if (rotary && !pooled && !masked) {
-    h = RotaryEncoder(g, config, s, "input_features");
-  } else if (rotary) {
+    out.hidden = RotaryEncoder(g, config, s, features);
+    return out;
+  }
+  if (rotary)
     throw Error(ErrorKind::kUnsupported,
                 fmt::format("'{}': template '{}' pools or masks a rotary audio encoder, which "
                             "the {} builder does not build",
                             config.origin(), config.template_name(), builder));
-  } else {
-    std::string bias;
-    if (masked) {
-      g.Input("input_features_mask", onnx::TensorProto::INT64,
-              {std::string("batch"), 2 * s.source_positions});
-      bias = FramePaddingBias(g, s, "input_features_mask");
-    }
-    h = EncoderLayers(g, s, "input_features", "", bias);
-    if (pooled) h = AveragePairs(g, h);
-    h = g.LayerNorm(h, "layer_norm", s.d_model, kLayerNormEps);
-  }
-  g.Node("Identity", {h}, {}, "last_hidden_state");
+  const std::string bias = masked ? FramePaddingBias(g, s, features_mask) : "";
+  std::string h = EncoderLayers(g, s, features, "", bias);
+  if (pooled) h = AveragePairs(g, h);
+  out.hidden = g.LayerNorm(h, "layer_norm", s.d_model, kLayerNormEps);
+  return out;
+}
+
+void BuildWhisperAudioEncoder(const HfConfig& config, GraphBuilder& g) {
+  const WhisperShape s = ReadEncoderShape(config);
+  DeclareFeatures(g, s);
+  const bool masked = WhisperAudioTowerMasked(config);
+  if (masked)
+    g.Input("input_features_mask", onnx::TensorProto::INT64,
+            {std::string("batch"), 2 * s.source_positions});
+  const WhisperAudioTower tower =
+      WhisperAudioTowerOn(config, g, "input_features", masked ? "input_features_mask" : "");
+  g.Node("Identity", {tower.hidden}, {}, "last_hidden_state");
   g.Output("last_hidden_state", onnx::TensorProto::FLOAT,
-           {std::string("batch"), pooled ? s.source_positions / 2 : s.source_positions, s.d_model});
+           {std::string("batch"), tower.positions, tower.d_model});
 }
 
 void AddWhisperArchitectures(std::vector<Architecture>& out) {

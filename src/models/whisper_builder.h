@@ -56,4 +56,19 @@ void BuildWhisperDecoderWithPast(const HfConfig& config, GraphBuilder& g);
 // piece value.
 void BuildWhisperAudioEncoder(const HfConfig& config, GraphBuilder& g);
 
+// The same encoder on `features` [batch, mel, 2 * max_source_positions], a tensor the caller
+// made, for a composite model (Qwen2-Audio, Voxtral): `config` is the tower's, resolved by its
+// template. `features_mask` names the int64 [batch, frames] mask when WhisperAudioTowerMasked
+// (frame_mask features_mask), else it is ignored. Throws as BuildWhisperAudioEncoder.
+struct WhisperAudioTower {
+  std::string hidden;     // last_hidden_state [batch, positions, d_model]
+  int64_t positions = 0;  // max_source_positions, halved by average_pairs pooling
+  int64_t d_model = 0;
+};
+WhisperAudioTower WhisperAudioTowerOn(const HfConfig& config, GraphBuilder& g,
+                                      const std::string& features,
+                                      const std::string& features_mask);
+// Whether the tower hides padded frames from an input_features_mask (frame_mask features_mask).
+bool WhisperAudioTowerMasked(const HfConfig& config);
+
 }  // namespace ipfs_accel::models
