@@ -31,6 +31,9 @@ struct MemoryEstimate {
   int64_t kv_cache_bytes = 0;
   int64_t activation_peak_bytes = 0;
   int64_t total_bytes = 0;  // weights + inputs + activation peak
+  // Every intermediate tensor summed, none freed: what a training step keeps for its backward
+  // pass if it saves every forward value (an upper bound; without activation checkpointing).
+  int64_t intermediates_bytes = 0;
   // Node outputs whose size shape inference left unknown (symbolic or missing dims, no
   // type): left out of activation_peak_bytes, which then understates.
   int unknown_tensors = 0;
