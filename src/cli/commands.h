@@ -67,8 +67,7 @@ void AddConfigurationWorkerCommand(CLI::App& app, CommandFn* selected);
 void AddCompareCommand(CLI::App& app, CommandFn* selected);   // cmd_compare.cpp
 void AddRunsCommand(CLI::App& app, CommandFn* selected);      // cmd_runs.cpp
 void AddGenerateCommand(CLI::App& app, CommandFn* selected);  // cmd_generate.cpp
-void AddCompareCommand(CLI::App& app, CommandFn* selected);  // cmd_compare.cpp
-void AddRunsCommand(CLI::App& app, CommandFn* selected);     // cmd_runs.cpp
+void AddMemoryCommand(CLI::App& app, CommandFn* selected);    // cmd_memory.cpp
 // cmd_templates.cpp (validate and add: template_validation_run.cpp)
 void AddTemplatesCommand(CLI::App& app, CommandFn* selected);
 // Subcommands of `db`: `import` (cmd_db_import.cpp); backup, check, vacuum, purge, stats and

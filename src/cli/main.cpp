@@ -85,6 +85,7 @@ int Main(int argc, char** argv) {
   AddRunsCommand(app, &selected);
   AddGenerateCommand(app, &selected);
   AddTemplatesCommand(app, &selected);
+  AddMemoryCommand(app, &selected);
 
   try {
     app.parse(argc, argv);
