@@ -504,6 +504,13 @@ ShapedGraph::ShapedGraph(const models::Model& model,
   }
   SetInputShapes(graph, initializers_, input_shapes, model.info.name, *this);
   inference_failure = InferAtGivenShapes(proto_);
+  for (const auto& t : graph.initializer()) {
+    auto* tensor = initializer_types_[t.name()].mutable_tensor_type();
+    tensor->set_elem_type(t.data_type());
+    auto* shape = tensor->mutable_shape();
+    for (const int64_t d : t.dims()) shape->add_dim()->set_dim_value(d);
+  }
+  for (const auto& [name, type] : initializer_types_) types_[name] = &type;
   for (const auto& v : graph.input()) types_[v.name()] = &v.type();
   for (const auto& v : graph.value_info()) types_[v.name()] = &v.type();
   for (const auto& v : graph.output()) types_[v.name()] = &v.type();

@@ -33,7 +33,8 @@ class ShapedGraph {
 
   const onnx::GraphProto& graph() const { return proto_.graph(); }
   const std::set<std::string>& initializers() const { return initializers_; }
-  // The inferred type of a graph input, node output or graph output; nullptr if none.
+  // The type of an initializer, graph input, node output or graph output (inferred at the
+  // given shapes); nullptr if none.
   const onnx::TypeProto* TypeOf(const std::string& name) const;
   // Its bytes, kUnknown unless every dimension is known.
   int64_t BytesOfTensor(const std::string& name) const;
@@ -46,6 +47,7 @@ class ShapedGraph {
  private:
   onnx::ModelProto proto_;
   std::set<std::string> initializers_;
+  std::unordered_map<std::string, onnx::TypeProto> initializer_types_;
   std::unordered_map<std::string, const onnx::TypeProto*> types_;
 };
 
