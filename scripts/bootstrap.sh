@@ -18,7 +18,7 @@ debian_packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler libssl-dev
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libonnx-testdata clang-14 libfuzzer-14-dev
-  libpng-dev libjpeg62-turbo-dev libsndfile1-dev libsoxr-dev libfftw3-dev
+  libpng-dev libjpeg62-turbo-dev libsndfile1-dev libsoxr-dev libfftw3-dev libxgboost-dev
   chromium firefox-esr
 )
 

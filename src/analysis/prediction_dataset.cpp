@@ -1,0 +1,110 @@
+#include "ipfs_accel/analysis/prediction_dataset.h"
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <tuple>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "ipfs_accel/core/error.h"
+#include "ipfs_accel/models/model.h"
+#include "ipfs_accel/models/precision.h"
+
+namespace ipfs_accel::analysis {
+
+namespace {
+
+constexpr const char* kMeasuredConfigurations = R"sql(
+SELECT m.name, m.source, m.source_path, m.content_hash, m.architecture,
+       h.platform, h.device_name, h.hostname, p.execution_provider, p.precision,
+       p.graph_variant, p.batch_size, p.seq_len, p.threads,
+       CAST(p.input_shapes_json AS VARCHAR), p.latency_p50_ms
+FROM performance_results p JOIN runs r USING (run_id) JOIN models m USING (model_id)
+     JOIN hardware_platforms h USING (hardware_id)
+WHERE COALESCE(r.origin, 'measured') = 'measured' AND p.scenario = 'single-stream'
+  AND p.latency_p50_ms > 0
+QUALIFY row_number() OVER (
+  PARTITION BY p.model_id, p.hardware_id, p.execution_provider, p.precision, p.graph_variant,
+               p.batch_size, p.seq_len, p.threads, CAST(p.input_shapes_json AS VARCHAR)
+  ORDER BY r.started_at DESC, p.result_id DESC) = 1
+ORDER BY m.name, p.graph_variant, p.precision, p.batch_size, p.seq_len)sql";
+
+uint64_t SeedOf(const std::string& content_hash) {
+  if (content_hash.rfind("seed:", 0) != 0) return 42;
+  return std::stoull(content_hash.substr(5));
+}
+
+std::map<std::string, core::Shape> ParseShapes(const std::string& json) {
+  std::map<std::string, core::Shape> shapes;
+  const nlohmann::json parsed = nlohmann::json::parse(json);
+  for (const auto& [name, dims] : parsed.items())
+    shapes[name] = dims.get<core::Shape>();
+  return shapes;
+}
+
+}  // namespace
+
+std::string HardwareKey(const std::string& platform, const std::string& device_name,
+                        const std::string& hostname, const std::string& execution_provider) {
+  return fmt::format("{}: {} @ {} ({})", platform, device_name, hostname, execution_provider);
+}
+
+std::string RebuildSpec(const std::string& name, const std::string& source,
+                        const std::string& source_path) {
+  if (source == "hf-folder" || source == "onnx-file") return source_path;
+  return name;
+}
+
+PredictorDataset LoadPredictorDataset(store::ResultStore& store,
+                                      const std::function<void(int, int)>& progress) {
+  const store::QueryResult q = store.Query(kMeasuredConfigurations);
+  // One graph per (spec, seed, variant, precision): rows share it.
+  using GraphKey = std::tuple<std::string, uint64_t, std::string, std::string>;
+  std::map<GraphKey, std::vector<size_t>> by_graph;
+  for (size_t i = 0; i < q.rows.size(); ++i) {
+    const auto& r = q.rows[i];
+    by_graph[{RebuildSpec(*r[0], *r[1], r[2].value_or("")), SeedOf(*r[3]), *r[10], *r[9]}]
+        .push_back(i);
+  }
+  PredictorDataset data;
+  int done = 0;
+  for (const auto& [key, indices] : by_graph) {
+    const auto& [spec, seed, variant, precision] = key;
+    std::optional<models::Model> model;
+    try {
+      model = models::LoadModel(spec, {.seed = seed,
+                                       .fused = variant == "fused",
+                                       .precision = models::ParsePrecision(precision)});
+    } catch (const core::Error& e) {
+      data.skipped.push_back(fmt::format("{} ({} {}): {}; its {} results are left out", spec,
+                                         variant, precision, e.what(), indices.size()));
+    }
+    for (const size_t i : indices) {
+      if (!model) break;
+      const auto& r = q.rows[i];
+      PredictorRow row;
+      row.hardware = HardwareKey(*r[5], *r[6], *r[7], *r[8]);
+      row.architecture = *r[4];
+      row.model = fmt::format("{} [{}]", *r[0], *r[3]);
+      row.precision = *r[9];
+      row.fused = *r[10] == "fused";
+      row.batch_size = std::stoll(*r[11]);
+      row.seq_len = std::stoll(*r[12]);
+      row.threads = r[13] ? std::stoi(*r[13]) : 0;
+      row.latency_ms = std::stod(*r[15]);
+      try {
+        row.cost = EstimateCost(*model, ParseShapes(r[14].value_or("{}")));
+      } catch (const core::Error& e) {
+        data.skipped.push_back(fmt::format("{} at {}: {}", spec, r[14].value_or("{}"), e.what()));
+        continue;
+      }
+      data.rows.push_back(std::move(row));
+    }
+    if (progress) progress(++done, static_cast<int>(by_graph.size()));
+  }
+  return data;
+}
+
+}  // namespace ipfs_accel::analysis
