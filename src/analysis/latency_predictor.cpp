@@ -202,6 +202,11 @@ LatencyPredictor LatencyPredictor::Train(const std::vector<PredictorRow>& rows, 
     const auto b = FitRoofline(list);
     p.rooflines_[hw] = {b[0], b[1], b[2], b[3]};
     p.hardware_.push_back(hw);
+    std::map<int, int> counts;
+    for (const PredictorRow* r : list) ++counts[r->threads];
+    p.threads_[hw] = std::max_element(counts.begin(), counts.end(), [](auto& a, auto& b) {
+                       return a.second < b.second;
+                     })->first;
   }
   if (kind == PredictorKind::kRooflineAndTrees) {
     std::vector<std::vector<float>> x;
@@ -249,7 +254,8 @@ LatencyPrediction LatencyPredictor::Predict(const PredictorRow& row) const {
 nlohmann::json LatencyPredictor::ToJson() const {
   nlohmann::json roofs = nlohmann::json::object();
   for (const auto& [hw, r] : rooflines_)
-    roofs[hw] = {{"fixed_ms", r.fixed_ms},
+    roofs[hw] = {{"threads", TypicalThreads(hw)},
+                 {"fixed_ms", r.fixed_ms},
                  {"ms_per_gflop", r.ms_per_gflop},
                  {"ms_per_gb", r.ms_per_gb},
                  {"ms_per_thousand_nodes", r.ms_per_knode}};
@@ -271,6 +277,7 @@ LatencyPredictor LatencyPredictor::FromJson(const nlohmann::json& j) {
       p.rooflines_[hw] = {r.at("fixed_ms"), r.at("ms_per_gflop"), r.at("ms_per_gb"),
                           r.at("ms_per_thousand_nodes")};
       p.hardware_.push_back(hw);
+      p.threads_[hw] = r.at("threads");
     }
     p.log_low_ = j.at("interval_log_low");
     p.log_high_ = j.at("interval_log_high");
@@ -286,6 +293,11 @@ LatencyPredictor LatencyPredictor::FromJson(const nlohmann::json& j) {
                             e.what()));
   }
   return p;
+}
+
+int LatencyPredictor::TypicalThreads(const std::string& hardware) const {
+  const auto it = threads_.find(hardware);
+  return it == threads_.end() ? 0 : it->second;
 }
 
 std::string_view PredictorKindName(PredictorKind kind) {

@@ -5,14 +5,11 @@
 
 #include <fmt/format.h>
 
+#include "ipfs_accel/store/sql_literal.h"
+
 namespace ipfs_accel::analysis {
 
-// A value as an SQL string literal; quotes are doubled so no value can break out.
-inline std::string SqlLiteral(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
+using store::SqlLiteral;
 
 // `expression` AS `name` where the row of performance_results `p` is (or, with `generate`
 // false, is not) of the generate scenario; NULL elsewhere. A generate row's latencies are per

@@ -14,6 +14,7 @@
 #include "cli/exit_codes.h"
 #include "ipfs_accel/store/json_import.h"
 #include "ipfs_accel/store/result_store.h"
+#include "ipfs_accel/store/sql_literal.h"
 
 namespace ipfs_accel::cli {
 
@@ -32,14 +33,8 @@ struct FileSummary {
   size_t performance_rows = 0, compatibility_rows = 0;
 };
 
-std::string SqlQuoted(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-
 bool RunStored(store::ResultStore& db, const std::string& run_id) {
-  const auto r = db.Query("SELECT count(*) FROM runs WHERE run_id = " + SqlQuoted(run_id));
+  const auto r = db.Query("SELECT count(*) FROM runs WHERE run_id = " + store::SqlLiteral(run_id));
   return !r.rows.empty() && r.rows[0][0] && *r.rows[0][0] != "0";
 }
 

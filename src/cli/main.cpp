@@ -86,6 +86,8 @@ int Main(int argc, char** argv) {
   AddGenerateCommand(app, &selected);
   AddTemplatesCommand(app, &selected);
   AddMemoryCommand(app, &selected);
+  AddPredictCommand(app, &selected);
+  AddSelectCommand(app, &selected);
 
   try {
     app.parse(argc, argv);

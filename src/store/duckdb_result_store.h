@@ -27,6 +27,8 @@ class DuckDbResultStore final : public ResultStore {
   void WriteTemplates(const std::vector<TemplateRecord>& templates,
                       const std::string& git_commit) override;  // template_store.cpp
   void WriteTemplateValidations(const std::vector<TemplateValidationRecord>& outcomes) override;
+  void WritePredictionModel(const PredictionModelRecord& model) override;
+  void WritePredictions(const std::vector<PredictionRecord>& predictions) override;
   QueryResult Query(const std::string& sql) override;
 
  private:

@@ -655,6 +655,38 @@ DROP TABLE performance_results;
 ALTER TABLE performance_results_v9 RENAME TO performance_results;
 )sql";
 
+// Schema v10: performance predictors (issue 17). `prediction_models` keeps every trained
+// predictor with its training rows' range, its validation figures and its coefficients and
+// trees; `predictions` every figure predicted with one, so a prediction traces to its model.
+constexpr const char* kSchemaV10Predictions = R"sql(
+CREATE TABLE prediction_models (
+  id VARCHAR PRIMARY KEY,
+  created_at TIMESTAMP NOT NULL,
+  target VARCHAR NOT NULL,
+  kind VARCHAR NOT NULL,
+  library VARCHAR NOT NULL,
+  git_commit VARCHAR NOT NULL,
+  training_rows BIGINT NOT NULL CHECK (training_rows > 0),
+  training_range JSON NOT NULL,
+  validation JSON NOT NULL,
+  model JSON NOT NULL
+);
+CREATE TABLE predictions (
+  prediction_model_id VARCHAR NOT NULL,  -- prediction_models.id (no foreign keys: schema v6)
+  created_at TIMESTAMP NOT NULL,
+  model_name VARCHAR NOT NULL,
+  content_hash VARCHAR NOT NULL,
+  hardware VARCHAR NOT NULL,
+  precision VARCHAR NOT NULL,
+  graph_variant VARCHAR NOT NULL,
+  batch_size BIGINT NOT NULL CHECK (batch_size > 0),
+  seq_len BIGINT NOT NULL CHECK (seq_len >= 0),
+  predicted DOUBLE NOT NULL CHECK (predicted > 0),
+  low DOUBLE NOT NULL CHECK (low <= predicted),
+  high DOUBLE NOT NULL CHECK (high >= predicted)
+);
+)sql";
+
 constexpr const char* kCreateSchemaVersion = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (
   version INTEGER PRIMARY KEY,
@@ -696,6 +728,10 @@ const std::vector<MigrationStep>& MigrationSteps() {
        "performance results record the template and version their graph was built from",
        std::string(kSchemaV9Templates) + kLatestPerformanceViewV5 +
            kModelHardwareCompatibilityView},
+      {10,
+       "performance predictors (their training range, validation and model) and the "
+       "predictions made with them",
+       kSchemaV10Predictions},
   };
   return steps;
 }

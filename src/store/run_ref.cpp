@@ -8,6 +8,7 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/store/display_time.h"
 #include "ipfs_accel/store/records.h"
+#include "ipfs_accel/store/sql_literal.h"
 
 namespace ipfs_accel::store {
 
@@ -15,12 +16,6 @@ namespace {
 
 using core::Error;
 using core::ErrorKind;
-
-std::string Quoted(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
 
 std::vector<std::string> Ids(ResultStore& store, const std::string& sql) {
   std::vector<std::string> out;
@@ -65,7 +60,7 @@ std::string Candidates(ResultStore& store, const std::string& prefix) {
        store
            .Query(fmt::format("SELECT run_id, {} FROM runs WHERE starts_with(run_id, {}) "
                               "ORDER BY started_at DESC",
-                              DisplayTimestampSql("started_at"), Quoted(prefix)))
+                              DisplayTimestampSql("started_at"), SqlLiteral(prefix)))
            .rows)
     out +=
         fmt::format("{}{} ({})", out.empty() ? "" : ", ", row[0].value_or(""), row[1].value_or(""));
@@ -77,12 +72,12 @@ std::string Candidates(ResultStore& store, const std::string& prefix) {
 std::optional<std::string> FindRunRef(ResultStore& store, const std::string& ref) {
   if (const auto n = LatestOffset(ref)) return NthLatest(store, *n);
   if (ref.empty()) return std::nullopt;
-  const auto exact = Ids(store, "SELECT run_id FROM runs WHERE run_id = " + Quoted(ref));
+  const auto exact = Ids(store, "SELECT run_id FROM runs WHERE run_id = " + SqlLiteral(ref));
   if (!exact.empty()) return exact[0];
   if (ref.size() < kMinRunIdPrefix) return std::nullopt;
-  const auto matches = Ids(
-      store,
-      fmt::format("SELECT run_id FROM runs WHERE starts_with(run_id, {}) LIMIT 2", Quoted(ref)));
+  const auto matches =
+      Ids(store, fmt::format("SELECT run_id FROM runs WHERE starts_with(run_id, {}) LIMIT 2",
+                             SqlLiteral(ref)));
   if (matches.size() > 1)
     throw Error(ErrorKind::kInvalidArgument,
                 fmt::format("run id prefix '{}' is ambiguous: it starts {}; give more characters",

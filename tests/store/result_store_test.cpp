@@ -152,6 +152,7 @@ std::vector<int64_t> AllCounts(ResultStore& store) {
 // Leaves an empty DuckDB file: what a foreign or pre-schema database looks like.
 void DropSchema(ResultStore& store) {
   store.Query(
+      "DROP TABLE IF EXISTS predictions; DROP TABLE IF EXISTS prediction_models; "
       "DROP TABLE IF EXISTS templates; DROP TABLE IF EXISTS template_versions; "
       "DROP TABLE IF EXISTS template_variables; DROP TABLE IF EXISTS template_helpers; "
       "DROP TABLE IF EXISTS template_dependencies; DROP TABLE IF EXISTS template_validations; "
@@ -166,12 +167,12 @@ void DropSchema(ResultStore& store) {
 
 TEST_F(ResultStoreTest, OpenCreatesTheCurrentSchemaAndRecordsEveryStep) {
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(CurrentSchemaVersion(), 9);
-  EXPECT_EQ(store->SchemaVersion(), 9);
+  EXPECT_EQ(CurrentSchemaVersion(), 10);
+  EXPECT_EQ(store->SchemaVersion(), 10);
   QueryResult versions = store->Query(
       "SELECT version, description, applied_at IS NOT NULL FROM schema_version ORDER BY version");
-  ASSERT_EQ(versions.rows.size(), 9u);
-  for (int v = 1; v <= 9; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
+  ASSERT_EQ(versions.rows.size(), 10u);
+  for (int v = 1; v <= 10; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
   EXPECT_FALSE(versions.rows[0][1].value_or("").empty());
   EXPECT_EQ(versions.rows[0][2], "true");
   for (const std::string& table : kTables) EXPECT_EQ(Count(*store, table), 0) << table;
@@ -186,8 +187,8 @@ TEST_F(ResultStoreTest, ReopenDoesNotMigrateAgain) {
     applied_at = Cell(*store, "SELECT max(applied_at) FROM schema_version");
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 9);
-  EXPECT_EQ(Count(*store, "schema_version"), 9);
+  EXPECT_EQ(store->SchemaVersion(), 10);
+  EXPECT_EQ(Count(*store, "schema_version"), 10);
   EXPECT_EQ(Cell(*store, "SELECT max(applied_at) FROM schema_version"), applied_at);
 }
 
@@ -618,7 +619,7 @@ TEST_F(ResultStoreTest, MigratingAVersion8DatabaseKeepsItsResultsAndAddsTheTempl
     store->Query(V7PerformanceRow("r-old", 1.5));
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 9);
+  EXPECT_EQ(store->SchemaVersion(), 10);
   EXPECT_EQ(Cell(*store,
                  "SELECT format('{} {} {}', run_id, latency_mean_ms, template_name IS NULL AND "
                  "template_version IS NULL) FROM performance_results"),

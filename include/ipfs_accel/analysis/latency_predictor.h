@@ -59,6 +59,9 @@ class LatencyPredictor {
 
   PredictorKind kind() const { return kind_; }
   const std::vector<std::string>& hardware() const { return hardware_; }
+  // The intra-op threads most of the hardware's training rows ran with (0 if unknown): what a
+  // configuration predicted there is assumed to use.
+  int TypicalThreads(const std::string& hardware) const;
   nlohmann::json ToJson() const;  // coefficients, interval and the trees' JSON
   static LatencyPredictor FromJson(const nlohmann::json& j);
 
@@ -71,6 +74,7 @@ class LatencyPredictor {
   PredictorKind kind_ = PredictorKind::kRoofline;
   std::map<std::string, Roofline> rooflines_;
   std::vector<std::string> hardware_;
+  std::map<std::string, int> threads_;
   std::optional<BoostedTrees> trees_;
   double log_low_ = 0, log_high_ = 0;
 };

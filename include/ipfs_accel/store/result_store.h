@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ipfs_accel/store/prediction_records.h"
 #include "ipfs_accel/store/records.h"
 #include "ipfs_accel/store/template_records.h"
 
@@ -76,6 +77,11 @@ class ResultStore {
                               const std::string& git_commit) = 0;
   // Appends validation outcomes in one transaction. Throws core::Error(kDatabase).
   virtual void WriteTemplateValidations(const std::vector<TemplateValidationRecord>& outcomes) = 0;
+
+  // Stores a trained predictor (one already stored under the same id is left as it is), and
+  // appends predictions, each in one transaction. Throws core::Error(kDatabase).
+  virtual void WritePredictionModel(const PredictionModelRecord& model) = 0;
+  virtual void WritePredictions(const std::vector<PredictionRecord>& predictions) = 0;
 
   // Runs any SQL and returns its rows. Throws core::Error(kInvalidArgument) with
   // DuckDB's message for SQL errors.

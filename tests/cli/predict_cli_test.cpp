@@ -1,0 +1,87 @@
+// `predict` and `select` end to end on a measured sweep: the predictor is trained, validated
+// and stored; a measured configuration is labelled measured, an unmeasured one predicted with
+// its interval (and stored as a prediction); an empty database is refused before any file is
+// made.
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_fixture.h"
+
+namespace ipfs_accel {
+namespace {
+
+class PredictCliTest : public CliTest {
+ protected:
+  // 20 configurations each of two architectures, measured here.
+  void MeasureSweep() {
+    for (const char* model : {"bert-tiny", "template:gpt2"}) {
+      const Result r = Run(std::string("benchmark --model ") + model +
+                           " --batch-sizes 1,2,4,8 --seq-lens 8,16,24,32,48 --iterations 5 "
+                           "--min-time 0 --warmup 1 --db " +
+                           db_);
+      ASSERT_EQ(r.status, 0) << r.err;
+    }
+  }
+};
+
+TEST_F(PredictCliTest, LabelsMeasuredFiguresMeasuredAndOthersPredictedWithTheirInterval) {
+  MeasureSweep();
+  const Result evaluated = Run("predict --evaluate --json --db " + db_);
+  ASSERT_EQ(evaluated.status, 0) << evaluated.err;
+  const auto e = nlohmann::json::parse(evaluated.out);
+  EXPECT_EQ(e["training_range"]["rows"], 40);
+  for (const char* split : {"k_fold", "unseen_batch", "unseen_seq", "unseen_architecture"}) {
+    ASSERT_TRUE(e["splits"].contains(split)) << split;
+    const auto& s = e["splits"][split];
+    EXPECT_GT(s["count"].get<int>(), 0) << split;
+    for (const char* f : {"within_10pct", "within_25pct"}) {
+      EXPECT_GE(s[f].get<double>(), 0.0);
+      EXPECT_LE(s[f].get<double>(), 1.0);
+    }
+    EXPECT_GE(s["mape"].get<double>(), 0.0);
+    EXPECT_LE(std::abs(s["spearman"].get<double>()), 1.0);
+  }
+  EXPECT_EQ(Count("prediction_models"), 1);
+
+  const Result measured = Run("predict --model bert-tiny -b 2 -s 16 --json --db " + db_);
+  ASSERT_EQ(measured.status, 0) << measured.err;
+  const auto m = nlohmann::json::parse(measured.out)["figures"];
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0]["origin"], "measured");
+  EXPECT_FALSE(m[0].contains("interval_80pct_ms"));
+
+  const Result predicted = Run("predict --model bert-tiny -b 3 -s 20 --json --db " + db_);
+  ASSERT_EQ(predicted.status, 0) << predicted.err;
+  const auto p = nlohmann::json::parse(predicted.out)["figures"];
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0]["origin"], "predicted");
+  const double value = p[0]["latency_ms"].get<double>();
+  EXPECT_LE(p[0]["interval_80pct_ms"][0].get<double>(), value);
+  EXPECT_GE(p[0]["interval_80pct_ms"][1].get<double>(), value);
+  EXPECT_EQ(p[0]["predictor_id"], e["predictor_id"]);
+  EXPECT_EQ(Count("predictions"), 1);
+
+  const Result ranked = Run("select --model bert-tiny -b 3 -s 20 --json --db " + db_);
+  ASSERT_EQ(ranked.status, 0) << ranked.err;
+  EXPECT_EQ(nlohmann::json::parse(ranked.out)["ranked"][0]["origin"], "predicted");
+  const Result none_fit =
+      Run("select --model bert-tiny -b 3 -s 20 --max-memory-gb 0.001 --json --db " + db_);
+  EXPECT_EQ(none_fit.status, 1);
+  EXPECT_EQ(nlohmann::json::parse(none_fit.out)["excluded"].size(), 1u);
+}
+
+TEST_F(PredictCliTest, RefusesToPredictFromADatabaseThatDoesNotExist) {
+  const Result r = Run("predict --evaluate --db " + db_);
+  ExpectCleanFailureOnFreshDb(r, 3, "does not exist");
+  EXPECT_FALSE(fs::exists(db_));
+}
+
+TEST_F(PredictCliTest, SaysTrainingSelectionNeedsMeasurementsNotYetMade) {
+  const Result r = Run("select --model bert-tiny --mode training --db " + db_);
+  ExpectCleanFailureOnFreshDb(r, 5, "training");
+}
+
+}  // namespace
+}  // namespace ipfs_accel
