@@ -30,7 +30,15 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-enum class NormKind { kLayerNorm, kLayerNormNoBias, kRms, kRmsPlusOne, kRmsNoWeight };
+// kLayerNormPlusOne: Nemotron's LayerNorm1P, a LayerNorm whose scale is weight + 1.
+enum class NormKind {
+  kLayerNorm,
+  kLayerNormNoBias,
+  kLayerNormPlusOne,
+  kRms,
+  kRmsPlusOne,
+  kRmsNoWeight
+};
 // The block structure and its weight names (the template's `layout` piece); kBlocks takes
 // both from the template's data (decoder_blocks.h).
 enum class Layout { kLlama, kPhi, kGptNeox, kGpt2, kOpt, kBlocks };
@@ -50,8 +58,10 @@ struct LlamaVariant {
   std::string pre_mlp = "post_attention_layernorm", post_mlp;
   QkNormKind qk_norm = QkNormKind::kNone;
   bool qk_norm_after_rope = false;  // NanoChat
-  std::vector<bool> rope_layers;    // per layer: rotates q and k; empty: every layer does
-  bool local_rope = false;          // Gemma 3: sliding layers rotate with `local`
+  // The q/k norms' names under self_attn. (HunYuan: query_layernorm, key_layernorm)
+  std::string q_norm = "q_norm", k_norm = "k_norm";
+  std::vector<bool> rope_layers;  // per layer: rotates q and k; empty: every layer does
+  bool local_rope = false;        // Gemma 3: sliding layers rotate with `local`
   RopeSpec local;
   float embedding_scale = 1, residual_scale = 1;
   float attention_scale = 0;  // 0: head_dim^-0.5
@@ -102,6 +112,8 @@ struct DecoderShape {
   std::optional<MoeSpec> moe;
   std::string moe_block = "mlp.";
   std::vector<bool> moe_layers;
+  std::string moe_output_norm;  // A.X-K1's norm on the MoE block's output; "": none
+  int64_t head_rows = 0;        // the LM head's rows where not vocab (GLM-Image); 0: vocab
   // The `attention` piece "mla" (DeepSeek): keys and values of their own widths in the cache.
   std::optional<MlaSpec> mla;
   int64_t key_dim() const { return mla ? mla->key_dim() : head_dim; }
@@ -239,10 +251,13 @@ double NestedNumber(const HfConfig& c, const nlohmann::json& object, const std::
 // "full_first": bool}); the window is the config's sliding_window (null: none slide).
 std::vector<int64_t> LayerTypeWindows(const HfConfig& c, int64_t layers) {
   const nlohmann::json pattern = c.Piece("layer_types_default");
+  const int64_t window = c.Has("sliding_window") ? c.Int("sliding_window") : 0;
+  // Ministral: without layer_types every layer slides ("all_sliding")
+  if (pattern.is_object() && pattern.value("all_sliding", false) && !c.Has("layer_types"))
+    return std::vector<int64_t>(layers, window);
   const std::vector<bool> sliding =
       SlidingLayers(c, layers, static_cast<int64_t>(NestedNumber(c, pattern, "full_every", 0)),
                     pattern.is_object() && pattern.value("full_first", false));
-  const int64_t window = c.Has("sliding_window") ? c.Int("sliding_window") : 0;
   std::vector<int64_t> windows(layers, 0);
   for (int64_t l = 0; l < layers; ++l) windows[l] = sliding[l] ? window : 0;
   return windows;
@@ -296,6 +311,7 @@ void ReadMoe(const HfConfig& c, DecoderShape& s) {
   const nlohmann::json piece = c.Piece("moe");
   s.moe = ReadMoeSpec(c, piece, s.hidden, s.act);
   s.moe_block = ObjectPieceString(c, piece, "block", s.moe_block);
+  s.moe_output_norm = ObjectPieceString(c, piece, "output_norm", "");
   for (int64_t l = 0; l < s.layers; ++l) s.moe_layers.push_back(MoeLayer(c, piece, l));
 }
 
@@ -460,6 +476,10 @@ void ReadLlamaVariant(const HfConfig& c, DecoderShape& s) {
   // The piece may be a boolean reference (GLM-4.5's use_qk_norm: head_rms or none).
   if (s.qk_norm_projection) v.qk_norm = QkNormKind::kProjection;
   v.qk_norm_after_rope = c.Piece("qk_norm_after_rope") == true;
+  if (const nlohmann::json names = c.Piece("qk_norm_names"); names.is_object()) {
+    v.q_norm = names.value("q", v.q_norm);
+    v.k_norm = names.value("k", v.k_norm);
+  }
   v.rope_layers = ReadRopeLayers(c, s);
   const nlohmann::json rope_piece = c.Piece("rope");
   const nlohmann::json rope = rope_piece.is_object() ? rope_piece : nlohmann::json::object();
@@ -498,11 +518,12 @@ void ReadLlamaVariant(const HfConfig& c, DecoderShape& s) {
             v.mlp == MlpKind::kGated && v.pre_attention == "input_layernorm" &&
             v.post_attention.empty() && v.pre_mlp == "post_attention_layernorm" &&
             v.post_mlp.empty() && (v.qk_norm == QkNormKind::kNone || s.moe) &&
-            v.rope_layers.empty() && !v.local_rope && !s.rope.negate_sin &&
-            v.embedding_scale == 1 && v.residual_scale == 1 && v.attention_scale == 0 &&
-            v.attn_softcap == 0 && v.final_softcap == 0 && v.logits_divisor == 1 &&
-            v.logits_multiplier == 1 && v.head_input_divisor == 1 && !v.sub_norms &&
-            !v.embedding_norm && v.llama4_beta == 0 && s.norm != NormKind::kRmsNoWeight;
+            v.q_norm == "q_norm" && v.k_norm == "k_norm" && v.rope_layers.empty() &&
+            !v.local_rope && !s.rope.negate_sin && v.embedding_scale == 1 &&
+            v.residual_scale == 1 && v.attention_scale == 0 && v.attn_softcap == 0 &&
+            v.final_softcap == 0 && v.logits_divisor == 1 && v.logits_multiplier == 1 &&
+            v.head_input_divisor == 1 && !v.sub_norms && !v.embedding_norm && v.llama4_beta == 0 &&
+            s.norm != NormKind::kRmsNoWeight;
 }
 
 // The `gqa` piece false: every head has its own keys and values, head_dim is hidden / heads
@@ -528,6 +549,9 @@ void ReadSizes(const HfConfig& c, DecoderShape& s) {
   if (const nlohmann::json names = c.Piece("activation_names"); names.contains(s.act))
     s.act = names[s.act].get<std::string>();  // GPT-1's "gelu" is gelu_new
   s.tied = c.Bool("tie_word_embeddings", false);
+  // GLM-Image: the head predicts vision_vocab_size image tokens, not the input vocabulary.
+  s.head_rows = static_cast<int64_t>(c.PieceDouble("head_vocab", 0));
+  Refuse(c, s.head_rows > 0 && s.tied, "a tied LM head of another size than the vocabulary");
 }
 
 void ReadBlocks(const HfConfig& c, DecoderShape& s) {
@@ -536,6 +560,7 @@ void ReadBlocks(const HfConfig& c, DecoderShape& s) {
     s.blocks.form = BlockForm::kSequential;  // StableLM, Falcon: parallel_attn false
   Refuse(c, s.qk_norm && s.blocks.names.q_norm.empty(),
          fmt::format("q/k normalisation in template '{}'", c.template_name()));
+  Refuse(c, s.head_rows > 0, "head_vocab with the blocks layout");
   Refuse(c, s.tied && s.blocks.lm_head_rows != 0,
          "a tied LM head of another size than the vocabulary");
   Refuse(c, s.blocks.qkv == QkvForm::kCodegen && s.heads % 4 != 0,
@@ -558,7 +583,8 @@ DecoderShape ReadShape(const HfConfig& c) {
                                 {"rms_plus_one", NormKind::kRmsPlusOne},
                                 {"rms_no_weight", NormKind::kRmsNoWeight},
                                 {"layernorm", NormKind::kLayerNorm},
-                                {"layernorm_no_bias", NormKind::kLayerNormNoBias}});
+                                {"layernorm_no_bias", NormKind::kLayerNormNoBias},
+                                {"layernorm_plus_one", NormKind::kLayerNormPlusOne}});
   s.qkv_bias = c.PieceBool("qkv_bias", false);
   s.o_bias = c.PieceBool("o_bias", false);
   s.mlp_bias = c.PieceBool("mlp_bias", false);
@@ -613,8 +639,8 @@ struct DecoderContext {
 // The rotary RMSNorm families have a contrib-op form; GPT-2, OPT, Phi and GPT-NeoX stay plain.
 bool FusedLayers(const GraphBuilder& g, const DecoderShape& s) {
   return g.fused() && s.layout == Layout::kLlama && s.norm != NormKind::kLayerNorm &&
-         s.rope.rotary_dim > 0 && !s.mla && !s.qk_norm_projection && s.variant.plain &&
-         !s.rope.interleaved;
+         s.norm != NormKind::kLayerNormPlusOne && s.rope.rotary_dim > 0 && !s.mla &&
+         !s.qk_norm_projection && s.variant.plain && !s.rope.interleaved;
 }
 
 // HF's or_mask_function for token groups (PaliGemma's prefix, Gemma 3's images): [b, 1, S, T],
@@ -800,6 +826,11 @@ std::string Norm(GraphBuilder& g, const DecoderShape& s, const std::string& x,
   if (s.norm == NormKind::kRmsNoWeight) return RmsNormalized(g, x, s.eps);
   if (s.norm == NormKind::kRms || s.norm == NormKind::kRmsPlusOne)
     return RmsNorm(g, x, prefix, size, s.eps, s.norm == NormKind::kRmsPlusOne);
+  if (s.norm == NormKind::kLayerNormPlusOne)  // Nemotron's LayerNorm1P: scale weight + 1
+    return g.Node("LayerNormalization",
+                  {x, RmsScale(g, prefix, size, true),
+                   g.Weight(prefix + ".bias", {size}, WeightInit::kZeros)},
+                  {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(s.eps)}});
   if (s.norm == NormKind::kLayerNormNoBias)  // MPT, Cohere: a scale and no bias
     return g.Node("LayerNormalization",
                   {x, g.Weight(prefix + ".weight", {size}, WeightInit::kOnes)},
@@ -815,7 +846,7 @@ std::string Norm(GraphBuilder& g, const DecoderShape& s, const std::string& x,
 // The LM head: the embedding matrix itself when tied (counted once), else its own weight.
 std::string LmHead(GraphBuilder& g, const DecoderShape& s, const std::string& x,
                    const std::string& embedding, const std::string& head, int64_t in, bool bias) {
-  if (!s.tied) return g.Linear(x, head, in, s.vocab, bias);
+  if (!s.tied) return g.Linear(x, head, in, s.head_rows > 0 ? s.head_rows : s.vocab, bias);
   return TiedLmHead(g, x, embedding, in, s.vocab);
 }
 
@@ -833,11 +864,18 @@ std::string HeadNorm(GraphBuilder& g, const DecoderShape& s, const std::string& 
   return g.Node("Reshape", {normed, g.ConstInt64({0, 0, heads * s.head_dim})});
 }
 
+// The mixture of experts of layer prefix `p` on y, normed after where the template says so.
+std::string MoeBlock(GraphBuilder& g, const DecoderShape& s, const std::string& y,
+                     const std::string& p) {
+  const std::string out = MoeMlp(g, *s.moe, y, p + s.moe_block);
+  return s.moe_output_norm.empty() ? out : Norm(g, s, out, p + s.moe_output_norm, s.hidden);
+}
+
 // A LLaMA-like layer's MLP on the normed y: the gated MLP, or the mixture of experts where the
 // template has one and this layer is one of its layers.
 std::string LayerMlp(GraphBuilder& g, const DecoderShape& s, const std::string& y,
                      const std::string& p, int layer) {
-  if (s.moe && s.moe_layers[layer]) return MoeMlp(g, *s.moe, y, p + s.moe_block);
+  if (s.moe && s.moe_layers[layer]) return MoeBlock(g, s, y, p);
   const std::string gate =
       Activation(g, g.Linear(y, p + "mlp.gate_proj", s.hidden, s.intermediate, s.mlp_bias), s.act);
   const std::string up = g.Linear(y, p + "mlp.up_proj", s.hidden, s.intermediate, s.mlp_bias);
@@ -947,7 +985,7 @@ Projections ProjectQkv(GraphBuilder& g, const DecoderShape& s, const std::string
 // down_proj or fc2).
 std::string VariantMlp(GraphBuilder& g, const DecoderShape& s, const std::string& y,
                        const std::string& p, int layer) {
-  if (s.moe && s.moe_layers[layer]) return MoeMlp(g, *s.moe, y, p + s.moe_block);
+  if (s.moe && s.moe_layers[layer]) return MoeBlock(g, s, y, p);
   const LlamaVariant& v = s.variant;
   const int64_t I = s.intermediate;
   auto act = [&](const std::string& x) {
@@ -1138,14 +1176,14 @@ std::string VariantAttention(GraphBuilder& g, const DecoderShape& s, const Decod
   }
   Projections qkv = ProjectQkv(g, s, x, p);
   if (v.qk_norm == QkNormKind::kProjection) {  // OLMo 2: over all heads at once
-    qkv.q = Norm(g, s, qkv.q, p + "self_attn.q_norm", q_dim);
-    qkv.k = Norm(g, s, qkv.k, p + "self_attn.k_norm", kv_dim);
+    qkv.q = Norm(g, s, qkv.q, p + "self_attn." + v.q_norm, q_dim);
+    qkv.k = Norm(g, s, qkv.k, p + "self_attn." + v.k_norm, kv_dim);
   }
   std::string q = SplitHeads(g, qkv.q, s.heads, s.head_dim);
   std::string k = SplitHeads(g, qkv.k, s.kv_heads, s.head_dim);
   const std::string val = SplitHeads(g, qkv.v, s.kv_heads, s.head_dim);
   auto head_norm = [&](const std::string& t, bool is_query) {
-    return Norm(g, s, t, p + (is_query ? "self_attn.q_norm" : "self_attn.k_norm"), s.head_dim);
+    return Norm(g, s, t, p + "self_attn." + (is_query ? v.q_norm : v.k_norm), s.head_dim);
   };
   AttendExtras extras;
   if (s.qk_norm) {
@@ -1543,7 +1581,7 @@ void DecoderOutputs(GraphBuilder& g, const DecoderShape& s, const std::string& l
   if (!logits_output.empty()) {
     g.Node("Identity", {logits}, {}, logits_output);
     g.Output(logits_output, onnx::TensorProto::FLOAT,
-             {batch, sequence, s.vocab + s.blocks.lm_head_rows});
+             {batch, sequence, s.head_rows > 0 ? s.head_rows : s.vocab + s.blocks.lm_head_rows});
   }
   for (int l = 0; l < s.layers; ++l) {
     g.Output(PresentKey(l), onnx::TensorProto::FLOAT, {batch, s.kv_heads, total, s.key_dim()});

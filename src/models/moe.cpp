@@ -24,10 +24,11 @@ void CheckSpec(const HfConfig& c, const MoeSpec& s) {
                 fmt::format("'{}': mixture-of-experts scoring '{}' is not supported (softmax, "
                             "topk_softmax, sigmoid, sparsemixer)",
                             c.origin(), s.scoring));
-  if (s.experts_layout != "gate_up" && s.experts_layout != "gpt_oss")
+  if (s.experts_layout != "gate_up" && s.experts_layout != "gpt_oss" &&
+      s.experts_layout != "in_out")
     throw Error(ErrorKind::kCorrupt,
-                fmt::format("'{}': experts layout '{}' is not gate_up or gpt_oss", c.origin(),
-                            s.experts_layout));
+                fmt::format("'{}': experts layout '{}' is not gate_up, in_out or gpt_oss",
+                            c.origin(), s.experts_layout));
   if (s.scoring == "sparsemixer" && s.top_k != 2)
     throw Error(ErrorKind::kUnsupported,
                 fmt::format("'{}': PhiMoE's sparsemixer routes to exactly 2 experts, not {}",
@@ -169,21 +170,29 @@ std::string RoutingWeights(GraphBuilder& g, const MoeSpec& s, const std::string&
                 {{"axis", int64_t{-1}}});
 }
 
-// Every expert on every row: [N, hidden] -> [experts, N, hidden].
+// Every expert on every row: [N, hidden] -> [experts, N, hidden]. Layout "gate_up" stores
+// nn.Linear's [experts, out, in] (transposed here); "in_out" stores [experts, in, out] (Aria's
+// grouped GEMMs, fc1 [activated | multiplier] and fc2).
 std::string AllExperts(GraphBuilder& g, const MoeSpec& s, const std::string& rows,
                        const std::string& prefix) {
   const std::string p = prefix + s.experts_prefix;
+  const bool in_out = s.experts_layout == "in_out";
   const std::vector<int64_t> swap_last = {0, 2, 1};
-  const std::string gate_up_w =
-      g.Weight(p + s.gate_up, {s.experts, 2 * s.intermediate, s.hidden}, WeightInit::kNormal);
-  const std::string down_w =
-      g.Weight(p + s.down, {s.experts, s.hidden, s.intermediate}, WeightInit::kNormal);
-  const std::string gate_up =
-      g.Node("MatMul", {rows, g.Node("Transpose", {gate_up_w}, {{"perm", swap_last}})});
-  const auto halves = g.NodeN("Split", {gate_up, g.ConstInt64({s.intermediate, s.intermediate})}, 2,
-                              {{"axis", int64_t{-1}}});
+  const int64_t I = s.intermediate, H = s.hidden;
+  std::string gate_up_w = g.Weight(p + s.gate_up,
+                                   in_out ? std::vector<int64_t>{s.experts, H, 2 * I}
+                                          : std::vector<int64_t>{s.experts, 2 * I, H},
+                                   WeightInit::kNormal);
+  std::string down_w = g.Weight(
+      p + s.down,
+      in_out ? std::vector<int64_t>{s.experts, I, H} : std::vector<int64_t>{s.experts, H, I},
+      WeightInit::kNormal);
+  if (!in_out) gate_up_w = g.Node("Transpose", {gate_up_w}, {{"perm", swap_last}});
+  const std::string gate_up = g.Node("MatMul", {rows, gate_up_w});
+  const auto halves = g.NodeN("Split", {gate_up, g.ConstInt64({I, I})}, 2, {{"axis", int64_t{-1}}});
   const std::string mid = g.Node("Mul", {Activation(g, halves[0], s.act), halves[1]});
-  return g.Node("MatMul", {mid, g.Node("Transpose", {down_w}, {{"perm", swap_last}})});
+  if (!in_out) down_w = g.Node("Transpose", {down_w}, {{"perm", swap_last}});
+  return g.Node("MatMul", {mid, down_w});
 }
 
 // x [experts, N, out] plus the per-expert bias `name` [experts, out].
