@@ -1,6 +1,7 @@
 #pragma once
-// State-space language models (MambaForCausalLM, FalconMambaForCausalLM, Mamba2ForCausalLM) as
-// one ONNX graph of the whole sequence (ssm.h has the pieces):
+// State-space language models (MambaForCausalLM, FalconMambaForCausalLM, Mamba2ForCausalLM) and
+// their hybrids with attention, experts or short convolutions (Bamba, Jamba, GraniteMoeHybrid,
+// LFM2) as one ONNX graph of the whole sequence (ssm.h and moe.h have the pieces):
 //   inputs  input_ids int64 [batch, sequence]
 //           attention_mask int64 [batch, sequence] (1 = a real token; the mixers zero padding
 //           states as HF's do)
@@ -18,8 +19,8 @@
 namespace ipfs_accel::models {
 
 // `config` is resolved by its template; its piece `mixer` is "mamba" (Mamba-1, FalconMamba with
-// `bcdt_rms_eps`) or "mamba2". Throws core::Error: kCorrupt (inconsistent sizes), kUnsupported
-// (another mixer).
+// `bcdt_rms_eps`), "mamba2" or "short_conv" (docs/templates.md, "Mamba pieces"). Throws
+// core::Error: kCorrupt (inconsistent sizes), kUnsupported (another mixer).
 void BuildMamba(const HfConfig& config, GraphBuilder& g);
 
 }  // namespace ipfs_accel::models

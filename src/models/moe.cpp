@@ -310,7 +310,8 @@ bool MoeLayer(const HfConfig& c, const json& piece, int64_t layer) {
     for (const json& d : dense)
       if (d.is_number_integer() && d.get<int64_t>() == layer) return false;
   const int64_t every = ObjectPieceInt(c, piece, "every", 1, 1);
-  return (layer + 1) % every == 0;
+  // Jamba's expert_layer_offset: layers l with l % every == offset; absent: the last of each run.
+  return layer % every == ObjectPieceInt(c, piece, "offset", every - 1);
 }
 
 std::string MoeMlp(GraphBuilder& g, const MoeSpec& s, const std::string& x,

@@ -74,7 +74,8 @@ MoeSpec ReadMoeSpec(const HfConfig& config, const nlohmann::json& piece, int64_t
 // (GLM's mlp_layer_types, "sparse" or "dense" per layer) when the config has them, else its
 // "first_dense" (first_k_dense_replace), "last_sparse" (ERNIE's moe_layer_end_index; -1: the
 // last layer), "every" (decoder_sparse_step: layers with (l + 1) % every == 0) and
-// "dense_layers" (mlp_only_layers). All absent: every layer.
+// "dense_layers" (mlp_only_layers); with "offset" (Jamba's expert_layer_offset) "every" picks the
+// layers with layer % every == offset instead. All absent: every layer.
 bool MoeLayer(const HfConfig& config, const nlohmann::json& piece, int64_t layer);
 
 // The block on x [batch, sequence, hidden]; returns [batch, sequence, hidden]. Weight names are

@@ -75,12 +75,29 @@ std::string Mamba2PaddingMask(GraphBuilder& g, const std::string& mask) {
   return g.Node("Where", {scalar, mask, g.ConstFloat(1.0f)});
 }
 
-int64_t TimeStepRank(const HfConfig& c, int64_t hidden) {
-  const auto& j = c.json();
-  if (!j.contains("time_step_rank") || j["time_step_rank"].is_null() ||
-      (j["time_step_rank"].is_string() && j["time_step_rank"] == "auto"))
-    return (hidden + 15) / 16;
-  return c.Int("time_step_rank");
+// time_step_rank: "auto" (or null) is ceil(hidden / 16).
+int64_t TimeStepRank(const HfConfig& c, const nlohmann::json& piece, int64_t hidden) {
+  const nlohmann::json rank = ObjectPiece(c, piece, "time_step_rank");
+  if (rank.is_null() || (rank.is_string() && rank == "auto")) return (hidden + 15) / 16;
+  return ObjectPieceInt(c, piece, "time_step_rank", 0, 1);
+}
+
+// MambaConfig's own keys, for the templates that set no `mamba` piece.
+nlohmann::json MambaConfigKeys() {
+  return {{"intermediate", "$intermediate_size"},
+          {"expand", "$expand"},
+          {"state", "$state_size"},
+          {"conv_kernel", "$conv_kernel"},
+          {"time_step_rank", "$time_step_rank"},
+          {"bias", "$use_bias"},
+          {"conv_bias", "$use_conv_bias"}};
+}
+
+// FalconMamba's and Jamba's RMSNorm of the time step, B or C (`name`: dt, b, c).
+std::string BcdtNorm(GraphBuilder& g, const MambaSpec& s, const std::string& x,
+                     const std::string& prefix, const char* name, int64_t size) {
+  if (!s.bcdt_weights) return RmsNormalized(g, x, s.bcdt_rms_eps);
+  return RmsNorm(g, x, prefix + name + "_layernorm", size, s.bcdt_rms_eps, false);
 }
 
 }  // namespace
@@ -122,19 +139,24 @@ std::string GatedRmsNorm(GraphBuilder& g, const std::string& x, const std::strin
 }
 
 MambaSpec ReadMambaSpec(const HfConfig& c) {
+  const nlohmann::json piece = c.HasPiece("mamba") ? c.Piece("mamba") : MambaConfigKeys();
   MambaSpec s;
   s.hidden = c.Int("hidden_size");
-  s.intermediate =
-      c.Has("intermediate_size") ? c.Int("intermediate_size") : c.Int("expand") * s.hidden;
-  s.state = c.Int("state_size");
-  s.conv_kernel = c.Int("conv_kernel");
-  s.dt_rank = TimeStepRank(c, s.hidden);
-  s.bias = c.Bool("use_bias", false);
-  s.conv_bias = c.Bool("use_conv_bias", true);
+  s.intermediate = ObjectPieceInt(c, piece, "intermediate", 0, 0);
+  if (s.intermediate == 0) s.intermediate = ObjectPieceInt(c, piece, "expand", 2, 1) * s.hidden;
+  s.state = ObjectPieceInt(c, piece, "state", 16, 1);
+  s.conv_kernel = ObjectPieceInt(c, piece, "conv_kernel", 4, 1);
+  s.dt_rank = TimeStepRank(c, piece, s.hidden);
+  s.bias = ObjectPieceBool(c, piece, "bias", false);
+  s.conv_bias = ObjectPieceBool(c, piece, "conv_bias", true);
   s.act = c.String("hidden_act", "silu");
   s.bcdt_rms_eps = c.PieceDouble("bcdt_rms_eps", 0);
-  if (s.hidden <= 0 || s.intermediate <= 0 || s.state <= 0 || s.conv_kernel <= 0 || s.dt_rank <= 0)
-    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': Mamba sizes must be positive", c.origin()));
+  s.bcdt_weights = c.PieceBool("bcdt_rms_weights", false);
+  if (s.hidden <= 0 || s.dt_rank <= 0 || (s.bcdt_weights && s.bcdt_rms_eps <= 0))
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': Mamba sizes must be positive (and weighted time step, B and C "
+                            "norms need their eps)",
+                            c.origin()));
   return s;
 }
 
@@ -182,8 +204,11 @@ std::string MambaMixer(GraphBuilder& g, const MambaSpec& s, const std::string& x
       CausalConv1d(g, masked, prefix + "conv1d", I, s.conv_kernel, s.conv_bias);
   const std::string hs = g.Node("Mul", {Activation(g, conv, s.act), mask});  // [b, S, I]
   auto params = SplitLast(g, g.Linear(hs, prefix + "x_proj", I, R + 2 * N, false), {R, N, N});
-  if (s.bcdt_rms_eps > 0)  // FalconMamba: weightless RMSNorm on the time step, B and C
-    for (std::string& p : params) p = RmsNormalized(g, p, s.bcdt_rms_eps);
+  if (s.bcdt_rms_eps > 0) {  // FalconMamba, Jamba: RMSNorms on the time step, B and C
+    params[0] = BcdtNorm(g, s, params[0], prefix, "dt", R);
+    params[1] = BcdtNorm(g, s, params[1], prefix, "b", N);
+    params[2] = BcdtNorm(g, s, params[2], prefix, "c", N);
+  }
   const std::string dt = Softplus(g, g.Linear(params[0], prefix + "dt_proj", R, I, true));
   const std::string a = NegativeExp(g, g.Weight(prefix + "A_log", {I, N}, WeightInit::kNormal));
   const std::string last = g.ConstInt64({-1});
@@ -231,6 +256,16 @@ std::string Mamba2Mixer(GraphBuilder& g, const Mamba2Spec& s, const std::string&
   y = g.Node("Reshape", {y, g.ConstInt64({0, 0, I})});
   y = GatedRmsNorm(g, y, proj[0], prefix + "norm", I, s.norm_groups, s.eps);
   return g.Linear(y, prefix + "out_proj", I, s.hidden, s.bias);
+}
+
+std::string ShortConvMixer(GraphBuilder& g, const ShortConvSpec& s, const std::string& x,
+                           const std::string& mask, const std::string& prefix) {
+  const int64_t H = s.hidden;
+  const std::string in = g.Node("Mul", {x, Mamba2PaddingMask(g, mask)});
+  const auto bcx = SplitLast(g, g.Linear(in, prefix + "in_proj", H, 3 * H, s.bias), {H, H, H});
+  const std::string bx = g.Node("Mul", {bcx[0], bcx[2]});
+  const std::string conv = CausalConv1d(g, bx, prefix + "conv", H, s.kernel, s.bias);
+  return g.Linear(g.Node("Mul", {bcx[1], conv}), prefix + "out_proj", H, H, s.bias);
 }
 
 }  // namespace ipfs_accel::models

@@ -38,17 +38,21 @@ std::string GatedRmsNorm(GraphBuilder& g, const std::string& x, const std::strin
                          const std::string& prefix, int64_t size, int64_t groups, double eps);
 
 // Mamba-1's mixer (MambaMixer; FalconMamba's with `bcdt_rms_eps` > 0: B, C and the time step
-// RMS-normalised without weights). Weights under the mixer's prefix: in_proj, conv1d, x_proj,
-// dt_proj, A_log [intermediate, state], D [intermediate], out_proj.
+// RMS-normalised without weights; Jamba's with `bcdt_weights` too: with the weights
+// dt_layernorm, b_layernorm and c_layernorm). Weights under the mixer's prefix: in_proj, conv1d,
+// x_proj, dt_proj, A_log [intermediate, state], D [intermediate], out_proj.
 struct MambaSpec {
   int64_t hidden = 0, intermediate = 0, state = 0, conv_kernel = 0, dt_rank = 0;
   bool bias = false, conv_bias = true;
   std::string act = "silu";
-  double bcdt_rms_eps = 0;  // 0: none (Mamba); FalconMamba's mixer_rms_eps
+  double bcdt_rms_eps = 0;    // 0: none (Mamba); FalconMamba's mixer_rms_eps
+  bool bcdt_weights = false;  // Jamba: the three norms have weights
 };
-// From MambaConfig's keys: intermediate_size (else expand x hidden), state_size, conv_kernel,
-// time_step_rank ("auto": ceil(hidden / 16)), use_bias, use_conv_bias, hidden_act. Throws
-// core::Error(kCorrupt) for an inconsistent config.
+// From the template's piece `mamba` (members intermediate, expand, state, conv_kernel,
+// time_step_rank, bias, conv_bias: literals or "$key"), by default MambaConfig's keys:
+// intermediate_size (null: expand x hidden), state_size, conv_kernel, time_step_rank ("auto":
+// ceil(hidden / 16)), use_bias, use_conv_bias; hidden_act, and the pieces `bcdt_rms_eps`,
+// `bcdt_rms_weights`. Throws core::Error(kCorrupt) for an inconsistent config.
 MambaSpec ReadMambaSpec(const HfConfig& c);
 
 // Mamba-2's mixer (Mamba2Mixer): in_proj to [gate | x B C | dt], conv1d over x B C, the per-head
@@ -70,6 +74,15 @@ struct Mamba2Spec {
 // is not expand x hidden_size, or the groups do not divide the heads / the intermediate size.
 Mamba2Spec ReadMamba2Spec(const HfConfig& c);
 
+// LFM2's gated short convolution (Lfm2ShortConv.slow_forward): in_proj to [B | C | x] (3 x
+// hidden), B * x through a causal depthwise conv1d of `kernel` (conv_L_cache), times C, out_proj;
+// in_proj, conv and out_proj with biases when `bias` (conv_bias). Weights under `prefix`
+// ("layers.0.conv."): in_proj, conv, out_proj.
+struct ShortConvSpec {
+  int64_t hidden = 0, kernel = 3;
+  bool bias = false;
+};
+
 // The mixers on x [batch, sequence, hidden] (the block's normed input); `mask` is the float32
 // attention mask [batch, sequence, 1]. Weights under `prefix` ("layers.3.mixer."). Mamba-1
 // multiplies its conv input and output by the mask; Mamba-2 (apply_mask_to_padding_states) only
@@ -78,5 +91,8 @@ std::string MambaMixer(GraphBuilder& g, const MambaSpec& s, const std::string& x
                        const std::string& mask, const std::string& prefix);
 std::string Mamba2Mixer(GraphBuilder& g, const Mamba2Spec& s, const std::string& x,
                         const std::string& mask, const std::string& prefix);
+// The short convolution masks its input as Mamba-2 does (apply_mask_to_padding_states).
+std::string ShortConvMixer(GraphBuilder& g, const ShortConvSpec& s, const std::string& x,
+                           const std::string& mask, const std::string& prefix);
 
 }  // namespace ipfs_accel::models
