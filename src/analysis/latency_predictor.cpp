@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "ipfs_accel/analysis/nonnegative_fit.h"
 #include "ipfs_accel/core/error.h"
 
 namespace ipfs_accel::analysis {
@@ -48,70 +49,17 @@ std::array<double, 4> Columns(const PredictorRow& r) {
   return {1.0, r.cost.flops / 1e9, r.cost.bytes / 1e9, static_cast<double>(Nodes(r.cost)) / 1e3};
 }
 
-// Solves the small symmetric system m·x = v by Gaussian elimination with partial pivoting;
-// false when it is singular.
-bool Solve(std::vector<std::vector<double>> m, std::vector<double> v, std::vector<double>& x) {
-  const size_t n = v.size();
-  for (size_t c = 0; c < n; ++c) {
-    size_t p = c;
-    for (size_t r = c + 1; r < n; ++r)
-      if (std::abs(m[r][c]) > std::abs(m[p][c])) p = r;
-    if (std::abs(m[p][c]) < 1e-12) return false;
-    std::swap(m[p], m[c]);
-    std::swap(v[p], v[c]);
-    for (size_t r = c + 1; r < n; ++r) {
-      const double f = m[r][c] / m[c][c];
-      for (size_t k = c; k < n; ++k) m[r][k] -= f * m[c][k];
-      v[r] -= f * v[c];
-    }
-  }
-  x.assign(n, 0);
-  for (size_t c = n; c-- > 0;) {
-    double s = v[c];
-    for (size_t k = c + 1; k < n; ++k) s -= m[c][k] * x[k];
-    x[c] = s / m[c][c];
-  }
-  return true;
-}
-
-// Non-negative least squares on the relative error, by trying every subset of the four
-// columns (the exact solution for so few): the best feasible fit.
+// The roofline's non-negative fit on the relative error over the hardware's rows.
 std::array<double, 4> FitRoofline(const std::vector<const PredictorRow*>& rows) {
-  std::array<double, 4> best = {0, 0, 0, 0};
-  double best_loss = INFINITY;
-  for (int mask = 1; mask < 16; ++mask) {
-    std::vector<int> cols;
-    for (int c = 0; c < 4; ++c)
-      if (mask & (1 << c)) cols.push_back(c);
-    const size_t k = cols.size();
-    std::vector<std::vector<double>> ata(k, std::vector<double>(k, 0));
-    std::vector<double> atb(k, 0);
-    for (const PredictorRow* r : rows) {
-      const auto x = Columns(*r);
-      for (size_t i = 0; i < k; ++i) {
-        atb[i] += x[cols[i]] / r->latency_ms;
-        for (size_t j = 0; j < k; ++j)
-          ata[i][j] += x[cols[i]] * x[cols[j]] / (r->latency_ms * r->latency_ms);
-      }
-    }
-    std::vector<double> beta;
-    if (!Solve(ata, atb, beta)) continue;
-    if (std::any_of(beta.begin(), beta.end(), [](double b) { return b < 0; })) continue;
-    std::array<double, 4> full = {0, 0, 0, 0};
-    for (size_t i = 0; i < k; ++i) full[cols[i]] = beta[i];
-    double loss = 0;
-    for (const PredictorRow* r : rows) {
-      const auto x = Columns(*r);
-      double p = 0;
-      for (int c = 0; c < 4; ++c) p += full[c] * x[c];
-      loss += (p / r->latency_ms - 1) * (p / r->latency_ms - 1);
-    }
-    if (loss < best_loss) {
-      best_loss = loss;
-      best = full;
-    }
+  std::vector<std::vector<double>> x;
+  std::vector<double> y;
+  for (const PredictorRow* r : rows) {
+    const auto c = Columns(*r);
+    x.emplace_back(c.begin(), c.end());
+    y.push_back(r->latency_ms);
   }
-  return best;
+  const std::vector<double> b = FitNonNegativeRelative(x, y);
+  return {b[0], b[1], b[2], b[3]};
 }
 
 double Quantile(std::vector<double> v, double q) {

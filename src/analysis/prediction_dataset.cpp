@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "ipfs_accel/analysis/memory_estimate.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/precision.h"
@@ -20,7 +21,7 @@ constexpr const char* kMeasuredConfigurations = R"sql(
 SELECT m.name, m.source, m.source_path, m.content_hash, m.architecture,
        h.platform, h.device_name, h.hostname, p.execution_provider, p.precision,
        p.graph_variant, p.batch_size, p.seq_len, p.threads,
-       CAST(p.input_shapes_json AS VARCHAR), p.latency_p50_ms
+       CAST(p.input_shapes_json AS VARCHAR), p.latency_p50_ms, p.peak_rss_bytes
 FROM performance_results p JOIN runs r USING (run_id) JOIN models m USING (model_id)
      JOIN hardware_platforms h USING (hardware_id)
 WHERE COALESCE(r.origin, 'measured') = 'measured' AND p.scenario = 'single-stream'
@@ -39,8 +40,7 @@ uint64_t SeedOf(const std::string& content_hash) {
 std::map<std::string, core::Shape> ParseShapes(const std::string& json) {
   std::map<std::string, core::Shape> shapes;
   const nlohmann::json parsed = nlohmann::json::parse(json);
-  for (const auto& [name, dims] : parsed.items())
-    shapes[name] = dims.get<core::Shape>();
+  for (const auto& [name, dims] : parsed.items()) shapes[name] = dims.get<core::Shape>();
   return shapes;
 }
 
@@ -94,8 +94,13 @@ PredictorDataset LoadPredictorDataset(store::ResultStore& store,
       row.seq_len = std::stoll(*r[12]);
       row.threads = r[13] ? std::stoi(*r[13]) : 0;
       row.latency_ms = std::stod(*r[15]);
+      row.peak_rss_bytes = r[16] ? std::stod(*r[16]) : 0;
       try {
-        row.cost = EstimateCost(*model, ParseShapes(r[14].value_or("{}")));
+        const auto shapes = ParseShapes(r[14].value_or("{}"));
+        row.cost = EstimateCost(*model, shapes);
+        const MemoryEstimate memory = EstimateMemory(*model, shapes);
+        row.activation_peak_bytes = memory.activation_peak_bytes;
+        row.inputs_bytes = memory.inputs_bytes;
       } catch (const core::Error& e) {
         data.skipped.push_back(fmt::format("{} at {}: {}", spec, r[14].value_or("{}"), e.what()));
         continue;

@@ -14,6 +14,7 @@
 #include "cli/option_checks.h"
 #include "ipfs_accel/analysis/measured_memory.h"
 #include "ipfs_accel/analysis/memory_estimate.h"
+#include "ipfs_accel/analysis/peak_memory_model.h"
 #include "ipfs_accel/analysis/training_memory.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/benchmark.h"
@@ -96,6 +97,34 @@ std::optional<double> ErrorPercent(int64_t estimate, std::optional<int64_t> meas
   return 100.0 * static_cast<double>(estimate - *measured) / static_cast<double>(*measured);
 }
 
+struct PredictedPeak {
+  std::string hardware;
+  double bytes = 0;
+  std::string predictor_id;
+};
+
+// The peak RSS the stored peak-memory model (predict --evaluate) predicts on each hardware it
+// was fitted for; empty without a database or a model.
+std::vector<PredictedPeak> PredictedPeaks(const MemoryOptions& o,
+                                          const analysis::MemoryEstimate& e) {
+  if (o.mode != "inference" || !std::filesystem::exists(o.db.Path())) return {};
+  auto store = o.db.Open(/*read_only=*/true);
+  const auto stored = store::LatestPredictionModel(*store, "peak_rss_bytes");
+  if (!stored) return {};
+  const nlohmann::json json = nlohmann::json::parse(stored->model_json);
+  const auto model = analysis::PeakMemoryModel::FromJson(json);
+  analysis::PredictorRow row;
+  row.cost.weights_bytes = e.weights_bytes;
+  row.activation_peak_bytes = e.activation_peak_bytes;
+  row.inputs_bytes = e.inputs_bytes;
+  std::vector<PredictedPeak> out;
+  for (const auto& [hw, coefficients] : json.at("peak_rss").items()) {
+    row.hardware = hw;
+    if (const auto p = model.Predict(row)) out.push_back({hw, *p, stored->id});
+  }
+  return out;
+}
+
 std::vector<analysis::MeasuredMemory> Measured(const MemoryOptions& o, const models::Model& m) {
   if (o.mode != "inference" || !std::filesystem::exists(o.db.Path())) return {};
   auto store = o.db.Open(/*read_only=*/true);
@@ -108,7 +137,8 @@ std::vector<analysis::MeasuredMemory> Measured(const MemoryOptions& o, const mod
 }
 
 void PrintJson(const MemoryOptions& o, const models::Model& m, const MemoryFigure& f,
-               const std::vector<analysis::MeasuredMemory>& measured) {
+               const std::vector<analysis::MeasuredMemory>& measured,
+               const std::vector<PredictedPeak>& predicted) {
   Json parts = Json::object();
   for (const auto& [name, bytes] : f.parts) parts[name] = bytes;
   Json rows = Json::array();
@@ -135,11 +165,20 @@ void PrintJson(const MemoryOptions& o, const models::Model& m, const MemoryFigur
                     {"unknown_tensors", f.unknown_tensors},
                     {"method", f.method},
                     {"measured", rows}};
-  std::cout << out.dump(2) << "\n";
+  Json peaks = Json::array();
+  for (const auto& p : predicted)
+    peaks.push_back({{"hardware", p.hardware},
+                     {"origin", "predicted"},
+                     {"peak_rss_bytes", p.bytes},
+                     {"predictor_id", p.predictor_id}});
+  Json full = out;
+  full["predicted_peak_rss"] = peaks;
+  std::cout << full.dump(2) << "\n";
 }
 
 void PrintText(const MemoryOptions& o, const models::Model& m, const MemoryFigure& f,
-               const std::vector<analysis::MeasuredMemory>& measured) {
+               const std::vector<analysis::MeasuredMemory>& measured,
+               const std::vector<PredictedPeak>& predicted) {
   const std::string graph = o.mode == "training" ? fmt::format("{} training", o.train_precision)
                                                  : fmt::format("{} {} graph", o.precision, o.graph);
   std::cout << fmt::format("{} ({} parameters), {}, batch {}, seq {}, {}\n", m.info.name,
@@ -158,6 +197,10 @@ void PrintText(const MemoryOptions& o, const models::Model& m, const MemoryFigur
                              r.platform, r.run_id.substr(0, 8), r.started_at,
                              analysis::DescribeBytes(*r.peak_rss_bytes), *err);
   }
+  for (const auto& p : predicted)
+    std::cout << fmt::format("  predicted peak RSS on {}: {} (peak-memory model {})\n", p.hardware,
+                             analysis::DescribeBytes(static_cast<int64_t>(p.bytes)),
+                             p.predictor_id.substr(7, 12));
   if (measured.empty() && o.mode == "inference")
     std::cout << fmt::format(
         "  nothing measured for this configuration in {}; to measure it: ipfs-accelerate "
@@ -191,10 +234,11 @@ int RunMemory(const MemoryOptions& o) {
   const analysis::MemoryEstimate e = analysis::EstimateMemory(m, shapes.at(0));
   const MemoryFigure f = training ? TrainingFigure(o, m, e) : InferenceFigure(e);
   const auto measured = Measured(o, m);
+  const auto predicted = PredictedPeaks(o, e);
   if (o.json)
-    PrintJson(o, m, f, measured);
+    PrintJson(o, m, f, measured, predicted);
   else
-    PrintText(o, m, f, measured);
+    PrintText(o, m, f, measured, predicted);
   return kExitOk;
 }
 

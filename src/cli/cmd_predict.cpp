@@ -18,6 +18,7 @@
 #include "cli/latency_figures.h"
 #include "cli/option_checks.h"
 #include "ipfs_accel/analysis/boosted_trees.h"
+#include "ipfs_accel/analysis/peak_memory_model.h"
 #include "ipfs_accel/analysis/prediction_dataset.h"
 #include "ipfs_accel/build_info.h"
 #include "ipfs_accel/core/error.h"
@@ -101,6 +102,50 @@ analysis::PredictorKind ChooseKind(const std::string& asked,
   return best;
 }
 
+// The peak-memory model (peak_memory_model.h): validated leaving each model out, stored, and
+// summarised; null where no hardware has enough measured peaks.
+Json TrainPeakMemory(store::ResultStore& store, const std::vector<analysis::PredictorRow>& rows) {
+  std::optional<analysis::PeakMemoryModel> model;
+  try {
+    model = analysis::PeakMemoryModel::Train(rows);
+  } catch (const Error&) {
+    return nullptr;
+  }
+  Json per_model = Json::array();
+  int within_15 = 0;
+  double sum = 0;
+  const auto errors = analysis::EvaluatePeakMemory(rows);
+  for (const auto& e : errors) {
+    per_model.push_back({{"model", e.model},
+                         {"hardware", e.hardware},
+                         {"rows", e.rows},
+                         {"mean_abs_error", e.mean_abs_error},
+                         {"worst_error", e.worst_error}});
+    within_15 += e.mean_abs_error <= 0.15;
+    sum += e.mean_abs_error;
+  }
+  const std::string model_json = model->ToJson().dump();
+  const Json validation = {{"split", "leave_one_model_out"}, {"models", per_model}};
+  const store::PredictionModelRecord record{.id = models::Sha256OfText(model_json),
+                                            .created_at = store::UtcNow(),
+                                            .target = "peak_rss_bytes",
+                                            .kind = "linear",
+                                            .library = "",
+                                            .git_commit = build_info::kGitCommit,
+                                            .training_rows = static_cast<int64_t>(rows.size()),
+                                            .training_range_json = "{}",
+                                            .validation_json = validation.dump(),
+                                            .model_json = model_json};
+  store.WritePredictionModel(record);
+  const double n = std::max<double>(1, static_cast<double>(errors.size()));
+  return {{"predictor_id", record.id},
+          {"models", errors.size()},
+          {"mean_abs_error", sum / n},
+          {"models_within_15pct", within_15 / n},
+          {"coefficients", model->ToJson()["peak_rss"]},
+          {"per_model", per_model}};
+}
+
 void PrintEvaluation(const Json& out) {
   std::cout << fmt::format("{} measured configurations, {} architectures, on {}\n",
                            out["training_range"]["rows"].get<int64_t>(),
@@ -118,6 +163,13 @@ void PrintEvaluation(const Json& out) {
   }
   std::cout << fmt::format("\nstored predictor {} ({})\n", out["predictor_id"].get<std::string>(),
                            out["library"].get<std::string>());
+  const Json& m = out["peak_memory"];
+  if (m.is_null()) return;
+  std::cout << fmt::format(
+      "peak RSS model: leaving each of {} models out, mean error {:.1f} %, {:.0f} % of models "
+      "within ±15 % (stored as {})\n",
+      m["models"].get<int>(), 100 * m["mean_abs_error"].get<double>(),
+      100 * m["models_within_15pct"].get<double>(), m["predictor_id"].get<std::string>());
 }
 
 int RunEvaluate(const PredictOptions& o) {
@@ -147,6 +199,7 @@ int RunEvaluate(const PredictOptions& o) {
                                             .model_json = model_json};
   store->WritePredictionModel(record);
   out["predictor_id"] = record.id;
+  out["peak_memory"] = TrainPeakMemory(*store, data.rows);
   out["library"] = record.library;
   out["skipped"] = data.skipped;
   if (o.json)

@@ -43,7 +43,15 @@ TEST_F(PredictCliTest, LabelsMeasuredFiguresMeasuredAndOthersPredictedWithTheirI
     EXPECT_GE(s["mape"].get<double>(), 0.0);
     EXPECT_LE(std::abs(s["spearman"].get<double>()), 1.0);
   }
-  EXPECT_EQ(Count("prediction_models"), 1);
+  // The peak-memory model, fitted too: each of the two models predicted from the other's peaks.
+  EXPECT_EQ(e["peak_memory"]["models"], 2);
+  EXPECT_EQ(Count("prediction_models"), 2);
+  const Result memory = Run("memory --model bert-tiny -b 3 -s 20 --json --db " + db_);
+  ASSERT_EQ(memory.status, 0) << memory.err;
+  const auto peaks = nlohmann::json::parse(memory.out)["predicted_peak_rss"];
+  ASSERT_EQ(peaks.size(), 1u);
+  EXPECT_EQ(peaks[0]["origin"], "predicted");
+  EXPECT_GT(peaks[0]["peak_rss_bytes"].get<double>(), 0);
 
   const Result measured = Run("predict --model bert-tiny -b 2 -s 16 --json --db " + db_);
   ASSERT_EQ(measured.status, 0) << measured.err;

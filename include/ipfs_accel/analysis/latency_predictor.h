@@ -35,6 +35,11 @@ struct PredictorRow {
   std::string precision = "fp32";
   GraphCost cost;
   double latency_ms = 0;  // measured (training rows) or 0
+  // The memory estimate's parts (memory_estimate.h) and the measured peak RSS (0: none), for
+  // the peak-memory model (peak_memory_model.h).
+  int64_t activation_peak_bytes = 0;
+  int64_t inputs_bytes = 0;
+  double peak_rss_bytes = 0;
 };
 
 // The names of the tree features, in the order LatencyFeatures() gives them.
