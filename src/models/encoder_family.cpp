@@ -2,6 +2,7 @@
 // (data/templates/encoder/*.json) instantiates, its pieces naming the variant BuildEncoder builds.
 
 #include "architectures.h"
+#include "deberta_builder.h"
 #include "encoder_builder.h"
 #include "modernbert_builder.h"
 
@@ -50,6 +51,26 @@ void AddEncoderArchitectures(std::vector<Architecture>& out) {
        [](const HfConfig& c, GraphBuilder& g) { BuildEncoder(c, EncoderVariantOf(c), g); },
        EncoderHints,
        EncoderDimRoles});
+  out.push_back({"deberta",
+                 "text",
+                 {},
+                 BuildDeberta,
+                 [](const HfConfig& c) {
+                   const DebertaShape s = ReadDebertaShapeOf(c);
+                   std::map<std::string, InputHint> hints = {
+                       {"input_ids", {InputHint::Kind::kIndexRange, 0, s.vocab}},
+                       {"attention_mask", {InputHint::Kind::kOnes, 0, 0}}};
+                   if (s.type_vocab > 0)
+                     hints["token_type_ids"] = {InputHint::Kind::kIndexRange, 0, s.type_vocab};
+                   return hints;
+                 },
+                 [](const HfConfig& c) {
+                   const DebertaShape s = ReadDebertaShapeOf(c);
+                   // Relative positions reach any length; absolute ones end with their table.
+                   return DimRoles{.batch = "batch",
+                                   .sequence = "sequence",
+                                   .max_sequence = s.position_biased_input ? s.max_positions : 0};
+                 }});
   out.push_back({"modernbert",
                  "text",
                  {},
