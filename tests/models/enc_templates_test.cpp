@@ -1,0 +1,86 @@
+// Templates added for issue 16's encoder types (DeBERTa, DeBERTa-v2, SEW-D): parameter counts
+// with the options HF's default configs leave off (relative attention, shared keys, buckets, the
+// conv layer), each worked out by hand from HF's module definitions. The counts at HF's defaults
+// are templates_test.cpp's (catalog_truth.json).
+
+#include <cstdint>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "ipfs_accel/core/error.h"
+#include "ipfs_accel/models/hf_config.h"
+#include "ipfs_accel/models/model.h"
+
+namespace ipfs_accel::models {
+namespace {
+
+// A DeBERTa config of width 8 in 2 heads, one layer, an FFN of 6, 10 words, 16 positions.
+nlohmann::json TinyDeberta(const std::string& model_type) {
+  return {{"model_type", model_type},      {"vocab_size", 10},         {"hidden_size", 8},
+          {"num_hidden_layers", 1},        {"num_attention_heads", 2}, {"intermediate_size", 6},
+          {"max_position_embeddings", 16}, {"type_vocab_size", 0}};
+}
+
+int64_t Count(const nlohmann::json& config) { return CountParameters(HfConfig(config, "test")); }
+
+TEST(DebertaTemplate, CountsTheFusedInProjectionAndBothRelativeProjectionsAsHfBuildsThem) {
+  nlohmann::json c = TinyDeberta("deberta");
+  c["relative_attention"] = true;
+  c["pos_att_type"] = "c2p|p2c";  // the legacy string form
+  c["position_biased_input"] = false;
+  // word 10x8 + embeddings LayerNorm 16; rel_embeddings 2 x 16 rows x 8; the layer: in_proj
+  // 24x8, q_bias 8, v_bias 8, pos_proj 8x8 (no bias), pos_q_proj 8x8+8, attention output
+  // 8x8+8 + LayerNorm 16, intermediate 8x6+6, output 6x8+8 + LayerNorm 16.
+  const int64_t embeddings = 80 + 16, table = 256;
+  const int64_t layer = 192 + 8 + 8 + 64 + 72 + 72 + 16 + 54 + 56 + 16;
+  EXPECT_EQ(Count(c), embeddings + table + layer);
+  // Without relative attention neither the table nor the position projections exist, and the
+  // absolute position table (16x8) is back.
+  c["relative_attention"] = false;
+  c["position_biased_input"] = true;
+  EXPECT_EQ(Count(c), embeddings + 128 + (layer - 64 - 72));
+}
+
+TEST(DebertaV2Template, CountsSharedKeysBucketsTheTableNormAndTheConvLayerAsHfBuildsThem) {
+  nlohmann::json c = TinyDeberta("deberta-v2");
+  c.update({{"relative_attention", true},
+            {"pos_att_type", {"p2c", "c2p"}},
+            {"position_buckets", 4},
+            {"share_att_key", true},
+            {"norm_rel_ebd", "layer_norm"},
+            {"conv_kernel_size", 3},
+            {"conv_groups", 2},
+            {"type_vocab_size", 2},
+            {"embedding_size", 4}});
+  // word 10x4, positions 16x4, token types 2x4, embed_proj 4x8 (no bias), LayerNorm 16;
+  // rel_embeddings 2 x 4 buckets x 8 + encoder.LayerNorm 16; conv 8 x 8/2 x 3 + 8 + LayerNorm
+  // 16; the layer: query/key/value_proj 3 x (8x8+8), no position projections (shared),
+  // attention output 72 + 16, intermediate 54, output 56 + 16.
+  const int64_t embeddings = 40 + 64 + 8 + 32 + 16, table = 64 + 16, conv = 96 + 8 + 16;
+  const int64_t layer = 216 + 72 + 16 + 54 + 56 + 16;
+  EXPECT_EQ(Count(c), embeddings + table + conv + layer);
+  // Unshared: pos_key_proj and pos_query_proj, 8x8+8 each, for c2p and p2c.
+  c["share_att_key"] = false;
+  EXPECT_EQ(Count(c), embeddings + table + conv + layer + 2 * 72);
+  c["pos_att_type"] = {"c2p"};
+  EXPECT_EQ(Count(c), embeddings + table + conv + layer + 72);
+}
+
+TEST(DebertaV2Template, RefusesAPositionAttentionTypeItDoesNotBuild) {
+  nlohmann::json c = TinyDeberta("deberta-v2");
+  c["relative_attention"] = true;
+  c["pos_att_type"] = {"p2c", "p2p"};
+  try {
+    Count(c);
+    FAIL() << "p2p was accepted";
+  } catch (const core::Error& e) {
+    EXPECT_EQ(e.kind(), core::ErrorKind::kUnsupported);
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("p2p"));
+  }
+}
+
+}  // namespace
+}  // namespace ipfs_accel::models
