@@ -551,6 +551,31 @@ std::string VisualTokens(GraphBuilder& g, const EncoderShape& s, const EncoderIn
   return g.Node("Add", {g.Node("Add", {projected, position}), types});
 }
 
+// MarkupLM's XPathEmbeddings: per depth d, tag table d [tags_seq[..., d]] and subscript table d
+// [subs_seq[..., d]], concatenated over depths, summed, then inner2emb(relu(unitseq2_inner(.))).
+std::string XPathEmbeddings(GraphBuilder& g, const EncoderShape& s, const EncoderInputs& in) {
+  const std::string p = "embeddings.xpath_embeddings.";
+  const int64_t width = s.xpath_unit * s.xpath_depth;
+  g.UnusedWeight(p + "xpath_unitseq2_embeddings.weight", {s.hidden, width}, WeightInit::kNormal);
+  g.UnusedWeight(p + "xpath_unitseq2_embeddings.bias", {s.hidden}, WeightInit::kZeros);
+  auto concat = [&](const std::string& ids, const char* tables, int64_t rows) {
+    std::vector<std::string> parts;
+    for (int64_t d = 0; d < s.xpath_depth; ++d) {
+      const std::string table = g.Weight(fmt::format("{}{}.{}.weight", p, tables, d),
+                                         {rows, s.xpath_unit}, WeightInit::kNormal);
+      parts.push_back(g.Node("Gather", {table, TokenTypeColumn(g, ids, d)}));
+    }
+    return g.Node("Concat", parts, {{"axis", int64_t{-1}}});
+  };
+  const std::string sum =
+      g.Node("Add", {concat(in.xpath_tags, "xpath_tag_sub_embeddings", s.xpath_tags),
+                     concat(in.xpath_subs, "xpath_subs_sub_embeddings", s.xpath_subs)});
+  const std::string inner = g.Node(
+      "Relu",
+      {ApplyLinear(g, sum, FetchLinear(g, p + "xpath_unitseq2_inner", width, 4 * s.hidden))});
+  return ApplyLinear(g, inner, FetchLinear(g, p + "inner2emb", 4 * s.hidden, s.hidden));
+}
+
 // `table_types`: TAPAS' token-type table sizes, empty for the other layouts.
 std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
                        const EncoderInputs& in, const std::vector<int64_t>& table_types) {
@@ -574,6 +599,7 @@ std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVari
   }
   std::string positions = AbsolutePositions(g, s, v, in);
   if (v.box_positions) h = g.Node("Add", {h, BoxPositions(g, s, in.bbox)});
+  if (v.xpath_embeddings) h = g.Node("Add", {h, XPathEmbeddings(g, s, in)});
   if (v.visual_embeds) {  // the text's embeddings, then the visual tokens', normed together
     if (!positions.empty()) h = g.Node("Add", {h, positions});
     positions.clear();
@@ -677,7 +703,8 @@ constexpr const char* kEncoderPieces[] = {
     "layout", "positions", "projection", "token_types", "pooler", "box_positions",
     "relative_bias", "position_padding_idx", "intermediate_factor", "activation_flag",
     "language_adapters", "shape_pronunciation", "token_type_inputs", "embedding_norm",
-    "token_dropout", "attention", "visual_embeds", "box_relative", "unused_cross_attention"};
+    "token_dropout", "attention", "visual_embeds", "box_relative", "unused_cross_attention",
+    "xpath_embeddings"};
 // clang-format on
 
 }  // namespace
@@ -742,6 +769,7 @@ EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlo
       PieceValue(pieces, "attention", {{"full", false}, {"longformer", true}}, false, source);
   v.visual_embeds = PieceFlag(pieces, "visual_embeds", v.visual_embeds, source);
   v.box_relative = PieceFlag(pieces, "box_relative", v.box_relative, source);
+  v.xpath_embeddings = PieceFlag(pieces, "xpath_embeddings", v.xpath_embeddings, source);
   if ((v.longformer_attention || v.visual_embeds) && v.layout != EncoderLayout::kBert)
     throw Error(
         ErrorKind::kCorrupt,
@@ -967,6 +995,12 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   if (v.token_dropout) s.mask_token = c.Id("mask_token_id", -1);
   if (v.longformer_attention) s.attention_windows = AttentionWindows(c, s.layers);
   s.visual_dim = v.visual_embeds ? c.Int("visual_embedding_dim", 512) : 0;
+  if (v.xpath_embeddings) {
+    s.xpath_depth = c.Int("max_depth", 50);
+    s.xpath_unit = c.Int("xpath_unit_hidden_size", 32);
+    s.xpath_tags = c.Int("max_xpath_tag_unit_embeddings", 256);
+    s.xpath_subs = c.Int("max_xpath_subs_unit_embeddings", 1024);
+  }
   if (v.box_relative) ReadBoxSinusoids(c, s);
   const bool albert = v.layout == EncoderLayout::kAlbert;
   s.hidden_groups = albert ? c.Int("num_hidden_groups", 1) : 1;
@@ -1012,7 +1046,11 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
         {"shape_embed_dim", v.shape_pronunciation ? s.shape_dim : 1},
         {"pronunciation_vocab_size", v.shape_pronunciation ? s.pronunciation_vocab : 1},
         {"pronunciation_embed_dim", v.shape_pronunciation ? s.pronunciation_dim : 1},
-        {"visual_embedding_dim", v.visual_embeds ? s.visual_dim : 1}})
+        {"visual_embedding_dim", v.visual_embeds ? s.visual_dim : 1},
+        {"max_depth", v.xpath_embeddings ? s.xpath_depth : 1},
+        {"xpath_unit_hidden_size", v.xpath_embeddings ? s.xpath_unit : 1},
+        {"max_xpath_tag_unit_embeddings", v.xpath_embeddings ? s.xpath_tags : 1},
+        {"max_xpath_subs_unit_embeddings", v.xpath_embeddings ? s.xpath_subs : 1}})
     if (value <= 0)
       throw Error(ErrorKind::kCorrupt,
                   fmt::format("'{}': {} is {}; it must be positive", origin, key, value));
@@ -1220,6 +1258,10 @@ void BuildEncoder(const HfConfig& config, const EncoderVariant& v, GraphBuilder&
   }
   if (v.box_positions)
     g.Input("bbox", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence"), 4});
+  if (v.xpath_embeddings)
+    for (const char* name : {"xpath_tags_seq", "xpath_subs_seq"})
+      g.Input(name, onnx::TensorProto::INT64,
+              {std::string("batch"), std::string("sequence"), s.xpath_depth});
 
   const EncoderOutputs out = BuildEncoderOn(config, v, g, EncoderInputs{},
                                             {"last_hidden_state", v.pooler ? "pooler_output" : ""});

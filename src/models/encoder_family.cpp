@@ -21,6 +21,10 @@ std::map<std::string, InputHint> EncoderHints(const HfConfig& c) {
                                           {"attention_mask", {InputHint::Kind::kOnes, 0, 0}}};
   if (v.token_types) out["token_type_ids"] = v.segment_token_types ? range(s.type_vocab) : zeros;
   if (v.box_positions) out["bbox"] = zeros;  // LayoutLMModel's bbox when none is given
+  if (v.xpath_embeddings) {
+    out["xpath_tags_seq"] = range(s.xpath_tags);
+    out["xpath_subs_seq"] = range(s.xpath_subs);
+  }
   if (v.language_adapters) out["lang_ids"] = range(static_cast<int64_t>(s.languages.size()));
   if (v.longformer_attention) out["global_attention_mask"] = zeros;  // HF's default: all local
   if (v.visual_embeds) {  // HF's defaults: every visual token attended, of token type 1

@@ -1,7 +1,7 @@
-// Templates added for issue 16's encoder types (DeBERTa, DeBERTa-v2, SEW-D): parameter counts
-// with the options HF's default configs leave off (relative attention, shared keys, buckets, the
-// conv layer), each worked out by hand from HF's module definitions. The counts at HF's defaults
-// are templates_test.cpp's (catalog_truth.json).
+// Templates added for issue 16's encoder types (DeBERTa, DeBERTa-v2, SEW-D, MarkupLM): parameter
+// counts with the options HF's default configs leave off (relative attention, shared keys, buckets,
+// the conv layer), each worked out by hand from HF's module definitions. The counts at HF's
+// defaults are templates_test.cpp's (catalog_truth.json).
 
 #include <cstdint>
 #include <string>
@@ -80,6 +80,29 @@ TEST(DebertaV2Template, RefusesAPositionAttentionTypeItDoesNotBuild) {
     EXPECT_EQ(e.kind(), core::ErrorKind::kUnsupported);
     EXPECT_THAT(e.what(), ::testing::HasSubstr("p2p"));
   }
+}
+
+TEST(MarkupLmTemplate, CountsBertPlusTheXPathTablesAndItsUnreadProjectionAsHfBuildsThem) {
+  const nlohmann::json c = {{"model_type", "markuplm"},
+                            {"vocab_size", 10},
+                            {"hidden_size", 8},
+                            {"num_hidden_layers", 1},
+                            {"num_attention_heads", 2},
+                            {"intermediate_size", 6},
+                            {"max_position_embeddings", 16},
+                            {"type_vocab_size", 2},
+                            {"max_depth", 2},
+                            {"xpath_unit_hidden_size", 4},
+                            {"max_xpath_tag_unit_embeddings", 5},
+                            {"max_xpath_subs_unit_embeddings", 7}};
+  // BERT: word 10x8, positions 16x8, token types 2x8, LayerNorm 16; the layer: query, key,
+  // value, attention output 4 x (8x8+8) + LayerNorm 16, intermediate 8x6+6, output 6x8+8 +
+  // LayerNorm 16; pooler 8x8+8. XPathEmbeddings: xpath_unitseq2_embeddings (2x4)x8+8 (never
+  // read, still a parameter), xpath_unitseq2_inner 8x32+32, inner2emb 32x8+8, tag tables 2 x 5x4,
+  // subscript tables 2 x 7x4.
+  const int64_t bert = (80 + 128 + 16 + 16) + (288 + 16 + 54 + 56 + 16) + 72;
+  const int64_t xpath = 72 + 288 + 264 + 40 + 56;
+  EXPECT_EQ(Count(c), bert + xpath);
 }
 
 }  // namespace
