@@ -5,6 +5,7 @@
 #include "deberta_builder.h"
 #include "encoder_builder.h"
 #include "modernbert_builder.h"
+#include "qformer_builder.h"
 
 namespace ipfs_accel::models {
 
@@ -75,6 +76,13 @@ void AddEncoderArchitectures(std::vector<Architecture>& out) {
                                    .sequence = "sequence",
                                    .max_sequence = s.position_biased_input ? s.max_positions : 0};
                  }});
+  out.push_back(
+      {"qformer",
+       "multimodal",
+       {},
+       BuildQFormer,
+       [](const HfConfig&) { return std::map<std::string, InputHint>{}; },
+       [](const HfConfig&) { return DimRoles{.batch = "batch", .sequence = "sequence"}; }});
   out.push_back({"modernbert",
                  "text",
                  {},

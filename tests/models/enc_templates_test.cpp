@@ -1,7 +1,8 @@
-// Templates added for issue 16's encoder types (DeBERTa, DeBERTa-v2, SEW-D, MarkupLM): parameter
-// counts with the options HF's default configs leave off (relative attention, shared keys, buckets,
-// the conv layer), each worked out by hand from HF's module definitions. The counts at HF's
-// defaults are templates_test.cpp's (catalog_truth.json).
+// Templates added for issue 16's encoder types (DeBERTa, DeBERTa-v2, SEW-D, MarkupLM, the BLIP-2
+// and InstructBLIP Q-Formers): parameter counts with the options HF's default configs leave off
+// (relative attention, shared keys, buckets, the conv layer, XPath tables, cross-attention
+// layers), each worked out by hand from HF's module definitions. The counts at HF's defaults are
+// templates_test.cpp's (catalog_truth.json) where it has one.
 
 #include <cstdint>
 #include <string>
@@ -103,6 +104,41 @@ TEST(MarkupLmTemplate, CountsBertPlusTheXPathTablesAndItsUnreadProjectionAsHfBui
   const int64_t bert = (80 + 128 + 16 + 16) + (288 + 16 + 54 + 56 + 16) + 72;
   const int64_t xpath = 72 + 288 + 264 + 40 + 56;
   EXPECT_EQ(Count(c), bert + xpath);
+}
+
+// A Q-Former of width 8 in 2 heads, 3 layers (cross-attention on 0 and 2 at frequency 2), an FFN
+// of 6, image features of 5.
+nlohmann::json TinyQFormer(const std::string& model_type) {
+  return {{"model_type", model_type}, {"hidden_size", 8},       {"num_hidden_layers", 3},
+          {"num_attention_heads", 2}, {"intermediate_size", 6}, {"cross_attention_frequency", 2},
+          {"encoder_hidden_size", 5}, {"vocab_size", 10},       {"max_position_embeddings", 16}};
+}
+
+TEST(QFormerTemplate, Blip2CountsQueryLayersAndCrossAttentionEveryFrequencyLayers) {
+  // layernorm 16; per layer: self-attention 4 x (8x8+8) + LayerNorm 16, query FFN 8x6+6 + 6x8+8
+  // + LayerNorm 16; cross-attention (layers 0 and 2): query 8x8+8, key and value 5x8+8 each,
+  // output 8x8+8 + LayerNorm 16. No word embeddings and no text FFN without text input.
+  const int64_t self = 288 + 16, query_ffn = 54 + 56 + 16, cross = 72 + 48 + 48 + 72 + 16;
+  EXPECT_EQ(Count(TinyQFormer("blip_2_qformer")), 16 + 3 * (self + query_ffn) + 2 * cross);
+}
+
+TEST(QFormerTemplate, InstructBlipAddsTextEmbeddingsAndTheTextFeedForward) {
+  // embeddings: word 10x8, positions 16x8, layernorm 16 (no top-level layernorm); each layer
+  // also has the text FFN, 8x6+6 + 6x8+8 + LayerNorm 16.
+  const int64_t self = 288 + 16, ffn = 54 + 56 + 16, cross = 72 + 48 + 48 + 72 + 16;
+  EXPECT_EQ(Count(TinyQFormer("instructblip_qformer")),
+            (80 + 128 + 16) + 3 * (self + 2 * ffn) + 2 * cross);
+  // At InstructBlipQFormerConfig's defaults (catalog_truth.json has no count): word 30522x768,
+  // positions 512x768, layernorm 1536; 12 layers of self-attention 4 x (768x768+768) + 1536 and
+  // two FFNs of 768x3072+3072 + 3072x768+768 + 1536; cross-attention on 6 layers: query and
+  // output 768x768+768, key and value 1408x768+768, LayerNorm 1536.
+  const int64_t embeddings = 30522 * 768 + 512 * 768 + 1536;
+  const int64_t layer =
+      (4 * (768 * 768 + 768) + 1536) + 2 * (768 * 3072 + 3072 + 3072 * 768 + 768 + 1536);
+  const int64_t cross_default = 2 * (768 * 768 + 768) + 2 * (1408 * 768 + 768) + 1536;
+  EXPECT_EQ(Count({{"model_type", "instructblip_qformer"}}),
+            embeddings + 12 * layer + 6 * cross_default);
+  EXPECT_EQ(embeddings + 12 * layer + 6 * cross_default, 185659392);
 }
 
 }  // namespace
