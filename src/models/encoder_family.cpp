@@ -4,6 +4,7 @@
 #include "architectures.h"
 #include "deberta_builder.h"
 #include "encoder_builder.h"
+#include "mobilebert_builder.h"
 #include "modernbert_builder.h"
 #include "qformer_builder.h"
 
@@ -83,6 +84,22 @@ void AddEncoderArchitectures(std::vector<Architecture>& out) {
        BuildQFormer,
        [](const HfConfig&) { return std::map<std::string, InputHint>{}; },
        [](const HfConfig&) { return DimRoles{.batch = "batch", .sequence = "sequence"}; }});
+  out.push_back(
+      {"mobilebert",
+       "text",
+       {},
+       BuildMobileBert,
+       [](const HfConfig& c) {
+         return std::map<std::string, InputHint>{
+             {"input_ids", {InputHint::Kind::kIndexRange, 0, MobileBertVocab(c)}},
+             {"attention_mask", {InputHint::Kind::kOnes, 0, 0}},
+             {"token_type_ids", {InputHint::Kind::kIndexRange, 0, MobileBertTypeVocab(c)}}};
+       },
+       [](const HfConfig& c) {
+         return DimRoles{.batch = "batch",
+                         .sequence = "sequence",
+                         .max_sequence = c.Int("max_position_embeddings", 512)};
+       }});
   out.push_back({"modernbert",
                  "text",
                  {},

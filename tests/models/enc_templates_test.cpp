@@ -1,8 +1,8 @@
 // Templates added for issue 16's encoder types (DeBERTa, DeBERTa-v2, SEW-D, MarkupLM, the BLIP-2
-// and InstructBLIP Q-Formers): parameter counts with the options HF's default configs leave off
-// (relative attention, shared keys, buckets, the conv layer, XPath tables, cross-attention
-// layers), each worked out by hand from HF's module definitions. The counts at HF's defaults are
-// templates_test.cpp's (catalog_truth.json) where it has one.
+// and InstructBLIP Q-Formers, MobileBERT): parameter counts with the options HF's default configs
+// leave off (relative attention, shared keys, buckets, the conv layer, XPath tables,
+// cross-attention layers), each worked out by hand from HF's module definitions. The counts at HF's
+// defaults are templates_test.cpp's (catalog_truth.json) where it has one.
 
 #include <cstdint>
 #include <string>
@@ -139,6 +139,37 @@ TEST(QFormerTemplate, InstructBlipAddsTextEmbeddingsAndTheTextFeedForward) {
   EXPECT_EQ(Count({{"model_type", "instructblip_qformer"}}),
             embeddings + 12 * layer + 6 * cross_default);
   EXPECT_EQ(embeddings + 12 * layer + 6 * cross_default, 185659392);
+}
+
+nlohmann::json TinyMobileBert() {
+  return {{"model_type", "mobilebert"}, {"vocab_size", 10},
+          {"hidden_size", 8},           {"embedding_size", 2},
+          {"num_attention_heads", 2},   {"num_hidden_layers", 1},
+          {"intermediate_size", 6},     {"max_position_embeddings", 16},
+          {"intra_bottleneck_size", 4}, {"num_feedforward_networks", 2}};
+}
+
+TEST(MobileBertTemplate, CountsTrigramEmbeddingsBottlenecksAndStackedFeedForwards) {
+  // embeddings: word 10x2, embedding_transformation (3x2)x8+8, positions 16x8, token types 2x8,
+  // NoNorm 16; the layer: bottleneck.input and bottleneck.attention 8x4+4 + NoNorm 8 each,
+  // query and key 4x4+4, value 8x4+4, attention output 4x4+4 + 8, one stacked FFN and the last
+  // FFN 4x6+6 + 6x4+4 + 8 each, output.bottleneck 4x8+8 + 16; pooler 8x8+8.
+  const int64_t embeddings = 20 + 56 + 128 + 16 + 16;
+  const int64_t layer = 44 + 44 + 20 + 20 + 36 + 28 + 2 * 66 + 56;
+  EXPECT_EQ(Count(TinyMobileBert()), embeddings + layer + 72);
+}
+
+TEST(MobileBertTemplate, CountsTheUnreadEmbeddingTransformationWithoutTrigramsOrBottleneck) {
+  nlohmann::json c = TinyMobileBert();
+  c.update({{"embedding_size", 8},
+            {"trigram_input", false},
+            {"use_bottleneck", false},
+            {"normalization_type", "layer_norm"},
+            {"classifier_activation", false}});
+  // embeddings: word 10x8, embedding_transformation 8x8+8 (built, never read), positions 16x8,
+  // token types 2x8, LayerNorm 16; the layer at width 8: query, key, value 3 x (8x8+8), output
+  // 72 + 16, two FFNs of 8x6+6 + 6x8+8 + 16; no pooler dense.
+  EXPECT_EQ(Count(c), (80 + 72 + 128 + 16 + 16) + (216 + 88 + 2 * 126));
 }
 
 }  // namespace
