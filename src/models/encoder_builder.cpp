@@ -637,6 +637,30 @@ void CountCrossAttention(GraphBuilder& g, const EncoderShape& s, int64_t layer) 
   g.UnusedWeight(p + "output.LayerNorm.bias", {s.hidden}, WeightInit::kZeros);
 }
 
+// LukeEntityEmbeddings, which word-only input never reads: counted and fetched, not in the graph.
+void CountEntityEmbeddings(GraphBuilder& g, const EncoderShape& s) {
+  const std::string p = "entity_embeddings.";
+  g.UnusedWeight(p + "entity_embeddings.weight", {s.entity_vocab, s.entity_width},
+                 WeightInit::kNormal);
+  if (s.entity_width != s.hidden)
+    g.UnusedWeight(p + "entity_embedding_dense.weight", {s.hidden, s.entity_width},
+                   WeightInit::kNormal);
+  g.UnusedWeight(p + "position_embeddings.weight", {s.max_positions, s.hidden},
+                 WeightInit::kNormal);
+  g.UnusedWeight(p + "token_type_embeddings.weight", {s.type_vocab, s.hidden}, WeightInit::kNormal);
+  g.UnusedWeight(p + "LayerNorm.weight", {s.hidden}, WeightInit::kOnes);
+  g.UnusedWeight(p + "LayerNorm.bias", {s.hidden}, WeightInit::kZeros);
+}
+
+// LukeSelfAttention's entity-aware queries of one layer, read only with entities.
+void CountEntityQueries(GraphBuilder& g, const EncoderShape& s, int64_t layer) {
+  for (const char* name : {"w2e_query", "e2w_query", "e2e_query"}) {
+    const std::string p = fmt::format("encoder.layer.{}.attention.self.{}.", layer, name);
+    g.UnusedWeight(p + "weight", {s.hidden, s.hidden}, WeightInit::kNormal);
+    g.UnusedWeight(p + "bias", {s.hidden}, WeightInit::kZeros);
+  }
+}
+
 // The layers, each given what its attention takes. ALBERT's weights live in num_hidden_groups
 // groups of inner_group_num layers; layer i runs every layer of group int(i / (L / G)), as
 // AlbertTransformer computes it.
@@ -646,6 +670,7 @@ std::string Layers(GraphBuilder& g, const EncoderShape& s, const EncoderVariant&
     for (int64_t l = 0; l < s.layers; ++l) {
       EncoderLayerWeights w = FetchLayer(g, s, v.layout, std::to_string(l));
       if (v.unused_cross_attention) CountCrossAttention(g, s, l);
+      if (s.entity_aware) CountEntityQueries(g, s, l);
       if (v.language_adapters) FetchAdapters(g, s, std::to_string(l), w);
       AttentionInputs layer = a;
       if (!a.window_masks.empty()) layer.mask = a.window_masks[static_cast<size_t>(l)];
@@ -704,7 +729,7 @@ constexpr const char* kEncoderPieces[] = {
     "relative_bias", "position_padding_idx", "intermediate_factor", "activation_flag",
     "language_adapters", "shape_pronunciation", "token_type_inputs", "embedding_norm",
     "token_dropout", "attention", "visual_embeds", "box_relative", "unused_cross_attention",
-    "xpath_embeddings"};
+    "xpath_embeddings", "unused_entities"};
 // clang-format on
 
 }  // namespace
@@ -770,6 +795,12 @@ EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlo
   v.visual_embeds = PieceFlag(pieces, "visual_embeds", v.visual_embeds, source);
   v.box_relative = PieceFlag(pieces, "box_relative", v.box_relative, source);
   v.xpath_embeddings = PieceFlag(pieces, "xpath_embeddings", v.xpath_embeddings, source);
+  v.unused_entities = PieceFlag(pieces, "unused_entities", v.unused_entities, source);
+  if (v.unused_entities && (v.layout != EncoderLayout::kBert || !v.token_types))
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': encoder piece 'unused_entities' names LUKE's modules (layout "
+                            "'bert' with token types)",
+                            source));
   if ((v.longformer_attention || v.visual_embeds) && v.layout != EncoderLayout::kBert)
     throw Error(
         ErrorKind::kCorrupt,
@@ -995,6 +1026,11 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   if (v.token_dropout) s.mask_token = c.Id("mask_token_id", -1);
   if (v.longformer_attention) s.attention_windows = AttentionWindows(c, s.layers);
   s.visual_dim = v.visual_embeds ? c.Int("visual_embedding_dim", 512) : 0;
+  if (v.unused_entities) {
+    s.entity_vocab = c.Int("entity_vocab_size", 500000);
+    s.entity_width = c.Int("entity_emb_size", 256);
+    s.entity_aware = c.Bool("use_entity_aware_attention", true);
+  }
   if (v.xpath_embeddings) {
     s.xpath_depth = c.Int("max_depth", 50);
     s.xpath_unit = c.Int("xpath_unit_hidden_size", 32);
@@ -1050,7 +1086,9 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
         {"max_depth", v.xpath_embeddings ? s.xpath_depth : 1},
         {"xpath_unit_hidden_size", v.xpath_embeddings ? s.xpath_unit : 1},
         {"max_xpath_tag_unit_embeddings", v.xpath_embeddings ? s.xpath_tags : 1},
-        {"max_xpath_subs_unit_embeddings", v.xpath_embeddings ? s.xpath_subs : 1}})
+        {"max_xpath_subs_unit_embeddings", v.xpath_embeddings ? s.xpath_subs : 1},
+        {"entity_vocab_size", v.unused_entities ? s.entity_vocab : 1},
+        {"entity_emb_size", v.unused_entities ? s.entity_width : 1}})
     if (value <= 0)
       throw Error(ErrorKind::kCorrupt,
                   fmt::format("'{}': {} is {}; it must be positive", origin, key, value));
@@ -1204,6 +1242,7 @@ EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& v, G
   else if (!v.longformer_attention)  // Longformer's masks are per layer, below
     a.mask = fused ? FusedAttentionMask(g) : AdditiveAttentionMask(g, in.attention_mask);
   PositionInputs(config, v, s, g, in, a);
+  if (v.unused_entities) CountEntityEmbeddings(g, s);
   h = Layers(g, s, v, h, a);
   if (v.layout == EncoderLayout::kEsm)  // EsmContactPredictionHead: predict_contacts reads it
     for (const auto& [name, shape] :

@@ -1,6 +1,6 @@
 // Templates added for issue 16's encoder types (DeBERTa, DeBERTa-v2, SEW-D, MarkupLM, the BLIP-2
-// and InstructBLIP Q-Formers, MobileBERT): parameter counts with the options HF's default configs
-// leave off (relative attention, shared keys, buckets, the conv layer, XPath tables,
+// and InstructBLIP Q-Formers, MobileBERT, LUKE): parameter counts with the options HF's default
+// configs leave off (relative attention, shared keys, buckets, the conv layer, XPath tables,
 // cross-attention layers), each worked out by hand from HF's module definitions. The counts at HF's
 // defaults are templates_test.cpp's (catalog_truth.json) where it has one.
 
@@ -170,6 +170,24 @@ TEST(MobileBertTemplate, CountsTheUnreadEmbeddingTransformationWithoutTrigramsOr
   // token types 2x8, LayerNorm 16; the layer at width 8: query, key, value 3 x (8x8+8), output
   // 72 + 16, two FFNs of 8x6+6 + 6x8+8 + 16; no pooler dense.
   EXPECT_EQ(Count(c), (80 + 72 + 128 + 16 + 16) + (216 + 88 + 2 * 126));
+}
+
+TEST(LukeTemplate, CountsTheEntityModulesWordOnlyInputNeverReads) {
+  nlohmann::json c = {
+      {"model_type", "luke"},          {"vocab_size", 10},         {"hidden_size", 8},
+      {"num_hidden_layers", 1},        {"num_attention_heads", 2}, {"intermediate_size", 6},
+      {"max_position_embeddings", 16}, {"type_vocab_size", 2},     {"entity_vocab_size", 5},
+      {"entity_emb_size", 4}};
+  // RoBERTa: word 10x8, positions 16x8, token types 2x8, LayerNorm 16; the layer 4 x (8x8+8) +
+  // 16 + 8x6+6 + 6x8+8 + 16; pooler 8x8+8. Entities: table 5x4, entity_embedding_dense 4x8 (no
+  // bias), positions 16x8, token types 2x8, LayerNorm 16; entity-aware queries 3 x (8x8+8).
+  const int64_t words = (80 + 128 + 16 + 16) + 430 + 72;
+  const int64_t entities = 20 + 32 + 128 + 16 + 16, queries = 216;
+  EXPECT_EQ(Count(c), words + entities + queries);
+  c["use_entity_aware_attention"] = false;
+  EXPECT_EQ(Count(c), words + entities);
+  c["entity_emb_size"] = 8;  // as wide as the words: no dense
+  EXPECT_EQ(Count(c), words + 40 + 128 + 16 + 16);
 }
 
 }  // namespace
