@@ -2,6 +2,7 @@
 // (data/templates/encoder/*.json) instantiates, its pieces naming the variant BuildEncoder builds.
 
 #include "architectures.h"
+#include "convbert_builder.h"
 #include "deberta_builder.h"
 #include "encoder_builder.h"
 #include "mobilebert_builder.h"
@@ -100,6 +101,21 @@ void AddEncoderArchitectures(std::vector<Architecture>& out) {
                          .sequence = "sequence",
                          .max_sequence = c.Int("max_position_embeddings", 512)};
        }});
+  out.push_back({"convbert",
+                 "text",
+                 {},
+                 BuildConvBert,
+                 [](const HfConfig& c) {
+                   return std::map<std::string, InputHint>{
+                       {"input_ids", {InputHint::Kind::kIndexRange, 0, ConvBertVocab(c)}},
+                       {"attention_mask", {InputHint::Kind::kOnes, 0, 0}},
+                       {"token_type_ids", {InputHint::Kind::kIndexRange, 0, ConvBertTypeVocab(c)}}};
+                 },
+                 [](const HfConfig& c) {
+                   return DimRoles{.batch = "batch",
+                                   .sequence = "sequence",
+                                   .max_sequence = c.Int("max_position_embeddings", 512)};
+                 }});
   out.push_back({"modernbert",
                  "text",
                  {},

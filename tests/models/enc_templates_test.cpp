@@ -1,8 +1,8 @@
 // Templates added for issue 16's encoder types (DeBERTa, DeBERTa-v2, SEW-D, MarkupLM, the BLIP-2
-// and InstructBLIP Q-Formers, MobileBERT, LUKE): parameter counts with the options HF's default
-// configs leave off (relative attention, shared keys, buckets, the conv layer, XPath tables,
-// cross-attention layers), each worked out by hand from HF's module definitions. The counts at HF's
-// defaults are templates_test.cpp's (catalog_truth.json) where it has one.
+// and InstructBLIP Q-Formers, MobileBERT, LUKE, ConvBERT): parameter counts with the options HF's
+// default configs leave off (relative attention, shared keys, buckets, the conv layer, XPath
+// tables, cross-attention layers), each worked out by hand from HF's module definitions. The counts
+// at HF's defaults are templates_test.cpp's (catalog_truth.json) where it has one.
 
 #include <cstdint>
 #include <string>
@@ -188,6 +188,22 @@ TEST(LukeTemplate, CountsTheEntityModulesWordOnlyInputNeverReads) {
   EXPECT_EQ(Count(c), words + entities);
   c["entity_emb_size"] = 8;  // as wide as the words: no dense
   EXPECT_EQ(Count(c), words + 40 + 128 + 16 + 16);
+}
+
+TEST(ConvBertTemplate, CountsMixedAttentionHalvesAndGroupedFeedForwardAsHfBuildsThem) {
+  const nlohmann::json c = {{"model_type", "convbert"}, {"vocab_size", 10},
+                            {"hidden_size", 8},         {"embedding_size", 4},
+                            {"num_hidden_layers", 1},   {"num_attention_heads", 4},
+                            {"intermediate_size", 6},   {"max_position_embeddings", 16},
+                            {"conv_kernel_size", 3},    {"num_groups", 2}};
+  // 4 heads / head_ratio 2 = 2 heads of 8 / 2 / 2 = 2 features: width 4. Embeddings: word 10x4,
+  // positions 16x4, token types 2x4, LayerNorm 8, embeddings_project 4x8+8. The layer: query,
+  // key, value 3 x (8x4+4); key_conv_attn_layer depthwise 8x1x3, pointwise 4x8x1, bias 4;
+  // conv_kernel_layer 4x(2x3)+6; conv_out_layer 8x4+4; attention output 8x8+8 + LayerNorm 16;
+  // grouped intermediate 2x4x3 + 6 and output 2x3x4 + 8; LayerNorm 16. No pooler.
+  const int64_t embeddings = 40 + 64 + 8 + 8 + 40;
+  const int64_t layer = 108 + (24 + 32 + 4) + 30 + 36 + (72 + 16) + (24 + 6) + (24 + 8) + 16;
+  EXPECT_EQ(Count(c), embeddings + layer);
 }
 
 }  // namespace
