@@ -7,6 +7,7 @@
 #include "encoder_builder.h"
 #include "mobilebert_builder.h"
 #include "modernbert_builder.h"
+#include "nystromformer_builder.h"
 #include "qformer_builder.h"
 
 namespace ipfs_accel::models {
@@ -116,6 +117,23 @@ void AddEncoderArchitectures(std::vector<Architecture>& out) {
                                    .sequence = "sequence",
                                    .max_sequence = c.Int("max_position_embeddings", 512)};
                  }});
+  out.push_back(
+      {"nystromformer",
+       "text",
+       {},
+       BuildNystromformer,
+       [](const HfConfig& c) {
+         return std::map<std::string, InputHint>{
+             {"input_ids", {InputHint::Kind::kIndexRange, 0, NystromformerVocab(c)}},
+             {"attention_mask", {InputHint::Kind::kOnes, 0, 0}},
+             {"token_type_ids", {InputHint::Kind::kIndexRange, 0, NystromformerTypeVocab(c)}}};
+       },
+       [](const HfConfig& c) {
+         const int64_t fixed = NystromformerFixedSequence(c);
+         return DimRoles{.batch = "batch",
+                         .sequence = fixed > 0 ? "" : "sequence",
+                         .max_sequence = fixed > 0 ? fixed : c.Int("max_position_embeddings", 510)};
+       }});
   out.push_back({"modernbert",
                  "text",
                  {},

@@ -1,8 +1,8 @@
 // Templates added for issue 16's encoder types (DeBERTa, DeBERTa-v2, SEW-D, MarkupLM, the BLIP-2
-// and InstructBLIP Q-Formers, MobileBERT, LUKE, ConvBERT): parameter counts with the options HF's
-// default configs leave off (relative attention, shared keys, buckets, the conv layer, XPath
-// tables, cross-attention layers), each worked out by hand from HF's module definitions. The counts
-// at HF's defaults are templates_test.cpp's (catalog_truth.json) where it has one.
+// and InstructBLIP Q-Formers, MobileBERT, LUKE, ConvBERT, Nystromformer): parameter counts with the
+// options HF's default configs leave off (relative attention, shared keys, buckets, the conv layer,
+// XPath tables, cross-attention layers), each worked out by hand from HF's module definitions. The
+// counts at HF's defaults are templates_test.cpp's (catalog_truth.json) where it has one.
 
 #include <cstdint>
 #include <string>
@@ -203,6 +203,26 @@ TEST(ConvBertTemplate, CountsMixedAttentionHalvesAndGroupedFeedForwardAsHfBuilds
   // grouped intermediate 2x4x3 + 6 and output 2x3x4 + 8; LayerNorm 16. No pooler.
   const int64_t embeddings = 40 + 64 + 8 + 8 + 40;
   const int64_t layer = 108 + (24 + 32 + 4) + 30 + 36 + (72 + 16) + (24 + 6) + (24 + 8) + 16;
+  EXPECT_EQ(Count(c), embeddings + layer);
+}
+
+TEST(NystromformerTemplate, CountsTwoExtraPositionRowsAndTheDepthwiseValueConvolution) {
+  nlohmann::json c = {{"model_type", "nystromformer"},
+                      {"vocab_size", 10},
+                      {"hidden_size", 8},
+                      {"num_hidden_layers", 1},
+                      {"num_attention_heads", 2},
+                      {"intermediate_size", 6},
+                      {"max_position_embeddings", 16},
+                      {"conv_kernel_size", 3},
+                      {"segment_means_seq_len", 8},
+                      {"num_landmarks", 4}};
+  // word 10x8, positions (16 + 2)x8, token types 2x8, LayerNorm 16; the layer: query, key,
+  // value, attention output 4 x (8x8+8) + LayerNorm 16, conv 2 heads x 1 x 3 x 1 (no bias),
+  // intermediate 8x6+6, output 6x8+8 + LayerNorm 16. Landmarks add no parameters.
+  const int64_t embeddings = 80 + 144 + 16 + 16, layer = 288 + 16 + 54 + 56 + 16;
+  EXPECT_EQ(Count(c), embeddings + layer + 6);
+  c["conv_kernel_size"] = nullptr;
   EXPECT_EQ(Count(c), embeddings + layer);
 }
 
