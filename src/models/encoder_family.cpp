@@ -9,6 +9,7 @@
 #include "modernbert_builder.h"
 #include "nystromformer_builder.h"
 #include "qformer_builder.h"
+#include "vilt_builder.h"
 
 namespace ipfs_accel::models {
 
@@ -134,6 +135,21 @@ void AddEncoderArchitectures(std::vector<Architecture>& out) {
                          .sequence = fixed > 0 ? "" : "sequence",
                          .max_sequence = fixed > 0 ? fixed : c.Int("max_position_embeddings", 510)};
        }});
+  out.push_back({"vilt",
+                 "multimodal",
+                 {},
+                 BuildVilt,
+                 [](const HfConfig& c) {
+                   return std::map<std::string, InputHint>{
+                       {"input_ids", {InputHint::Kind::kIndexRange, 0, ViltVocab(c)}},
+                       {"attention_mask", {InputHint::Kind::kOnes, 0, 0}},
+                       {"token_type_ids", {InputHint::Kind::kIndexRange, 0, ViltTypeVocab(c)}}};
+                 },
+                 [](const HfConfig& c) {
+                   return DimRoles{.batch = "batch",
+                                   .sequence = "sequence",
+                                   .max_sequence = c.Int("max_position_embeddings", 40)};
+                 }});
   out.push_back({"modernbert",
                  "text",
                  {},

@@ -1,8 +1,9 @@
 // Templates added for issue 16's encoder types (DeBERTa, DeBERTa-v2, SEW-D, MarkupLM, the BLIP-2
-// and InstructBLIP Q-Formers, MobileBERT, LUKE, ConvBERT, Nystromformer): parameter counts with the
-// options HF's default configs leave off (relative attention, shared keys, buckets, the conv layer,
-// XPath tables, cross-attention layers), each worked out by hand from HF's module definitions. The
-// counts at HF's defaults are templates_test.cpp's (catalog_truth.json) where it has one.
+// and InstructBLIP Q-Formers, MobileBERT, LUKE, ConvBERT, Nystromformer, ViLT): parameter counts
+// with the options HF's default configs leave off (relative attention, shared keys, buckets, the
+// conv layer, XPath tables, cross-attention layers), each worked out by hand from HF's module
+// definitions. The counts at HF's defaults are templates_test.cpp's (catalog_truth.json) where it
+// has one.
 
 #include <cstdint>
 #include <string>
@@ -224,6 +225,18 @@ TEST(NystromformerTemplate, CountsTwoExtraPositionRowsAndTheDepthwiseValueConvol
   EXPECT_EQ(Count(c), embeddings + layer + 6);
   c["conv_kernel_size"] = nullptr;
   EXPECT_EQ(Count(c), embeddings + layer);
+}
+
+TEST(ViltTemplate, CountsTextAndPatchEmbeddingsModalityTypesAndPreNormLayers) {
+  const nlohmann::json c = {
+      {"model_type", "vilt"},          {"vocab_size", 10},         {"hidden_size", 8},
+      {"num_hidden_layers", 1},        {"num_attention_heads", 2}, {"intermediate_size", 6},
+      {"max_position_embeddings", 16}, {"image_size", 16},         {"patch_size", 8}};
+  // text: word 10x8, positions 16x8, token types 2x8, LayerNorm 16; image: patch conv 8x3x8x8
+  // + 8, cls_token 8, positions (2x2 patches + 1)x8; modality types 2x8; the layer: 4 x (8x8+8)
+  // + 2 LayerNorms of 16 + 8x6+6 + 6x8+8; final layernorm 16; pooler 8x8+8.
+  const int64_t text = 80 + 128 + 16 + 16, image = 1544 + 8 + 40;
+  EXPECT_EQ(Count(c), text + image + 16 + (288 + 32 + 54 + 56) + 16 + 72);
 }
 
 }  // namespace
