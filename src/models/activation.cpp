@@ -9,7 +9,7 @@
 namespace ipfs_accel::models {
 
 std::string Activation(GraphBuilder& g, const std::string& x, const std::string& hf_name) {
-  if (hf_name == "gelu") {  // exact: 0.5 x (1 + erf(x / sqrt 2)); ORT fuses it into Gelu
+  if (hf_name == "gelu" || hf_name == "gelu_python") {  // 0.5 x (1 + erf(x / sqrt 2))
     const std::string erf = g.Node("Erf", {g.Node("Div", {x, g.ConstFloat(std::sqrt(2.0f))})});
     const std::string one_plus = g.Node("Add", {erf, g.ConstFloat(1.0f)});
     return g.Node("Mul", {g.Node("Mul", {x, one_plus}), g.ConstFloat(0.5f)});
@@ -35,7 +35,7 @@ std::string Activation(GraphBuilder& g, const std::string& x, const std::string&
   if (hf_name == "hardswish") return g.Node("HardSwish", {x});  // x relu6(x + 3) / 6
   throw core::Error(
       core::ErrorKind::kUnsupported,
-      fmt::format("activation '{}' is not supported (supported: gelu, gelu_new, "
+      fmt::format("activation '{}' is not supported (supported: gelu, gelu_python, gelu_new, "
                   "gelu_pytorch_tanh, quick_gelu, relu, relu2, silu, tanh, hardswish)",
                   hf_name));
 }

@@ -551,6 +551,31 @@ std::string VisualTokens(GraphBuilder& g, const EncoderShape& s, const EncoderIn
   return g.Node("Add", {g.Node("Add", {projected, position}), types});
 }
 
+// MarkupLM's XPathEmbeddings: per depth d, tag table d [tags_seq[..., d]] and subscript table d
+// [subs_seq[..., d]], concatenated over depths, summed, then inner2emb(relu(unitseq2_inner(.))).
+std::string XPathEmbeddings(GraphBuilder& g, const EncoderShape& s, const EncoderInputs& in) {
+  const std::string p = "embeddings.xpath_embeddings.";
+  const int64_t width = s.xpath_unit * s.xpath_depth;
+  g.UnusedWeight(p + "xpath_unitseq2_embeddings.weight", {s.hidden, width}, WeightInit::kNormal);
+  g.UnusedWeight(p + "xpath_unitseq2_embeddings.bias", {s.hidden}, WeightInit::kZeros);
+  auto concat = [&](const std::string& ids, const char* tables, int64_t rows) {
+    std::vector<std::string> parts;
+    for (int64_t d = 0; d < s.xpath_depth; ++d) {
+      const std::string table = g.Weight(fmt::format("{}{}.{}.weight", p, tables, d),
+                                         {rows, s.xpath_unit}, WeightInit::kNormal);
+      parts.push_back(g.Node("Gather", {table, TokenTypeColumn(g, ids, d)}));
+    }
+    return g.Node("Concat", parts, {{"axis", int64_t{-1}}});
+  };
+  const std::string sum =
+      g.Node("Add", {concat(in.xpath_tags, "xpath_tag_sub_embeddings", s.xpath_tags),
+                     concat(in.xpath_subs, "xpath_subs_sub_embeddings", s.xpath_subs)});
+  const std::string inner = g.Node(
+      "Relu",
+      {ApplyLinear(g, sum, FetchLinear(g, p + "xpath_unitseq2_inner", width, 4 * s.hidden))});
+  return ApplyLinear(g, inner, FetchLinear(g, p + "inner2emb", 4 * s.hidden, s.hidden));
+}
+
 // `table_types`: TAPAS' token-type table sizes, empty for the other layouts.
 std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVariant& v,
                        const EncoderInputs& in, const std::vector<int64_t>& table_types) {
@@ -574,6 +599,7 @@ std::string Embeddings(GraphBuilder& g, const EncoderShape& s, const EncoderVari
   }
   std::string positions = AbsolutePositions(g, s, v, in);
   if (v.box_positions) h = g.Node("Add", {h, BoxPositions(g, s, in.bbox)});
+  if (v.xpath_embeddings) h = g.Node("Add", {h, XPathEmbeddings(g, s, in)});
   if (v.visual_embeds) {  // the text's embeddings, then the visual tokens', normed together
     if (!positions.empty()) h = g.Node("Add", {h, positions});
     positions.clear();
@@ -611,6 +637,30 @@ void CountCrossAttention(GraphBuilder& g, const EncoderShape& s, int64_t layer) 
   g.UnusedWeight(p + "output.LayerNorm.bias", {s.hidden}, WeightInit::kZeros);
 }
 
+// LukeEntityEmbeddings, which word-only input never reads: counted and fetched, not in the graph.
+void CountEntityEmbeddings(GraphBuilder& g, const EncoderShape& s) {
+  const std::string p = "entity_embeddings.";
+  g.UnusedWeight(p + "entity_embeddings.weight", {s.entity_vocab, s.entity_width},
+                 WeightInit::kNormal);
+  if (s.entity_width != s.hidden)
+    g.UnusedWeight(p + "entity_embedding_dense.weight", {s.hidden, s.entity_width},
+                   WeightInit::kNormal);
+  g.UnusedWeight(p + "position_embeddings.weight", {s.max_positions, s.hidden},
+                 WeightInit::kNormal);
+  g.UnusedWeight(p + "token_type_embeddings.weight", {s.type_vocab, s.hidden}, WeightInit::kNormal);
+  g.UnusedWeight(p + "LayerNorm.weight", {s.hidden}, WeightInit::kOnes);
+  g.UnusedWeight(p + "LayerNorm.bias", {s.hidden}, WeightInit::kZeros);
+}
+
+// LukeSelfAttention's entity-aware queries of one layer, read only with entities.
+void CountEntityQueries(GraphBuilder& g, const EncoderShape& s, int64_t layer) {
+  for (const char* name : {"w2e_query", "e2w_query", "e2e_query"}) {
+    const std::string p = fmt::format("encoder.layer.{}.attention.self.{}.", layer, name);
+    g.UnusedWeight(p + "weight", {s.hidden, s.hidden}, WeightInit::kNormal);
+    g.UnusedWeight(p + "bias", {s.hidden}, WeightInit::kZeros);
+  }
+}
+
 // The layers, each given what its attention takes. ALBERT's weights live in num_hidden_groups
 // groups of inner_group_num layers; layer i runs every layer of group int(i / (L / G)), as
 // AlbertTransformer computes it.
@@ -620,6 +670,7 @@ std::string Layers(GraphBuilder& g, const EncoderShape& s, const EncoderVariant&
     for (int64_t l = 0; l < s.layers; ++l) {
       EncoderLayerWeights w = FetchLayer(g, s, v.layout, std::to_string(l));
       if (v.unused_cross_attention) CountCrossAttention(g, s, l);
+      if (s.entity_aware) CountEntityQueries(g, s, l);
       if (v.language_adapters) FetchAdapters(g, s, std::to_string(l), w);
       AttentionInputs layer = a;
       if (!a.window_masks.empty()) layer.mask = a.window_masks[static_cast<size_t>(l)];
@@ -677,7 +728,8 @@ constexpr const char* kEncoderPieces[] = {
     "layout", "positions", "projection", "token_types", "pooler", "box_positions",
     "relative_bias", "position_padding_idx", "intermediate_factor", "activation_flag",
     "language_adapters", "shape_pronunciation", "token_type_inputs", "embedding_norm",
-    "token_dropout", "attention", "visual_embeds", "box_relative", "unused_cross_attention"};
+    "token_dropout", "attention", "visual_embeds", "box_relative", "unused_cross_attention",
+    "xpath_embeddings", "unused_entities"};
 // clang-format on
 
 }  // namespace
@@ -742,6 +794,13 @@ EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlo
       PieceValue(pieces, "attention", {{"full", false}, {"longformer", true}}, false, source);
   v.visual_embeds = PieceFlag(pieces, "visual_embeds", v.visual_embeds, source);
   v.box_relative = PieceFlag(pieces, "box_relative", v.box_relative, source);
+  v.xpath_embeddings = PieceFlag(pieces, "xpath_embeddings", v.xpath_embeddings, source);
+  v.unused_entities = PieceFlag(pieces, "unused_entities", v.unused_entities, source);
+  if (v.unused_entities && (v.layout != EncoderLayout::kBert || !v.token_types))
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': encoder piece 'unused_entities' names LUKE's modules (layout "
+                            "'bert' with token types)",
+                            source));
   if ((v.longformer_attention || v.visual_embeds) && v.layout != EncoderLayout::kBert)
     throw Error(
         ErrorKind::kCorrupt,
@@ -967,6 +1026,17 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   if (v.token_dropout) s.mask_token = c.Id("mask_token_id", -1);
   if (v.longformer_attention) s.attention_windows = AttentionWindows(c, s.layers);
   s.visual_dim = v.visual_embeds ? c.Int("visual_embedding_dim", 512) : 0;
+  if (v.unused_entities) {
+    s.entity_vocab = c.Int("entity_vocab_size", 500000);
+    s.entity_width = c.Int("entity_emb_size", 256);
+    s.entity_aware = c.Bool("use_entity_aware_attention", true);
+  }
+  if (v.xpath_embeddings) {
+    s.xpath_depth = c.Int("max_depth", 50);
+    s.xpath_unit = c.Int("xpath_unit_hidden_size", 32);
+    s.xpath_tags = c.Int("max_xpath_tag_unit_embeddings", 256);
+    s.xpath_subs = c.Int("max_xpath_subs_unit_embeddings", 1024);
+  }
   if (v.box_relative) ReadBoxSinusoids(c, s);
   const bool albert = v.layout == EncoderLayout::kAlbert;
   s.hidden_groups = albert ? c.Int("num_hidden_groups", 1) : 1;
@@ -1012,7 +1082,13 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
         {"shape_embed_dim", v.shape_pronunciation ? s.shape_dim : 1},
         {"pronunciation_vocab_size", v.shape_pronunciation ? s.pronunciation_vocab : 1},
         {"pronunciation_embed_dim", v.shape_pronunciation ? s.pronunciation_dim : 1},
-        {"visual_embedding_dim", v.visual_embeds ? s.visual_dim : 1}})
+        {"visual_embedding_dim", v.visual_embeds ? s.visual_dim : 1},
+        {"max_depth", v.xpath_embeddings ? s.xpath_depth : 1},
+        {"xpath_unit_hidden_size", v.xpath_embeddings ? s.xpath_unit : 1},
+        {"max_xpath_tag_unit_embeddings", v.xpath_embeddings ? s.xpath_tags : 1},
+        {"max_xpath_subs_unit_embeddings", v.xpath_embeddings ? s.xpath_subs : 1},
+        {"entity_vocab_size", v.unused_entities ? s.entity_vocab : 1},
+        {"entity_emb_size", v.unused_entities ? s.entity_width : 1}})
     if (value <= 0)
       throw Error(ErrorKind::kCorrupt,
                   fmt::format("'{}': {} is {}; it must be positive", origin, key, value));
@@ -1166,6 +1242,7 @@ EncoderOutputs BuildEncoderOn(const HfConfig& config, const EncoderVariant& v, G
   else if (!v.longformer_attention)  // Longformer's masks are per layer, below
     a.mask = fused ? FusedAttentionMask(g) : AdditiveAttentionMask(g, in.attention_mask);
   PositionInputs(config, v, s, g, in, a);
+  if (v.unused_entities) CountEntityEmbeddings(g, s);
   h = Layers(g, s, v, h, a);
   if (v.layout == EncoderLayout::kEsm)  // EsmContactPredictionHead: predict_contacts reads it
     for (const auto& [name, shape] :
@@ -1220,6 +1297,10 @@ void BuildEncoder(const HfConfig& config, const EncoderVariant& v, GraphBuilder&
   }
   if (v.box_positions)
     g.Input("bbox", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence"), 4});
+  if (v.xpath_embeddings)
+    for (const char* name : {"xpath_tags_seq", "xpath_subs_seq"})
+      g.Input(name, onnx::TensorProto::INT64,
+              {std::string("batch"), std::string("sequence"), s.xpath_depth});
 
   const EncoderOutputs out = BuildEncoderOn(config, v, g, EncoderInputs{},
                                             {"last_hidden_state", v.pooler ? "pooler_output" : ""});

@@ -154,6 +154,17 @@ struct EncoderVariant {
   // plus visual position row 0 and visual token types, appended to the text tokens before the
   // embedding LayerNorm; the mask is attention_mask then visual_attention_mask. bert layout only.
   bool visual_embeds = false;
+  // MarkupLM: xpath_tags_seq and xpath_subs_seq [batch, sequence, max_depth] looked up in one
+  // table per depth (embeddings.xpath_embeddings.xpath_tag_sub_embeddings.N,
+  // xpath_subs_sub_embeddings.N), the two concatenations summed, then xpath_unitseq2_inner, ReLU
+  // and inner2emb to hidden_size, added to the embeddings; xpath_unitseq2_embeddings is a
+  // parameter its forward never reads: counted, not in the graph.
+  bool xpath_embeddings = false;
+  // LUKE without entity inputs (LukeModel with entity_ids None): the entity embeddings
+  // (entity_embeddings.*) and, with use_entity_aware_attention, each layer's w2e_query,
+  // e2w_query and e2e_query are parameters that word-only input never reads: counted, not in the
+  // graph. bert layout only.
+  bool unused_entities = false;
   EncoderConfigDefaults defaults;
 };
 
@@ -163,7 +174,8 @@ struct EncoderVariant {
 // "activation_flag": "", "language_adapters": false,
 // "shape_pronunciation": false, "token_type_inputs": "segments" | "zeros",
 // "embedding_norm": true, "token_dropout": false, "attention": "full" | "longformer",
-// "visual_embeds": false, "box_relative": false}; a piece left out keeps the value above. Throws
+// "visual_embeds": false, "box_relative": false, "xpath_embeddings": false,
+// "unused_entities": false}; a piece left out keeps the value above. Throws
 // core::Error(kCorrupt) naming `source` and the piece for an unknown piece or value.
 EncoderVariant EncoderVariantFromPieces(const std::string& model_type, const nlohmann::json& pieces,
                                         const std::string& source);
@@ -193,6 +205,11 @@ struct EncoderShape {
   int64_t visual_dim = 0;                  // visual_embeds' visual_embedding_dim, else 0
   int64_t box_frequencies = 0;  // box_relative's sinusoid frequencies per coordinate, else 0
   double box_scale = 0;         // box_relative's bbox_scale
+  // xpath_embeddings' depth, unit width and tag / subscript table rows, else 0
+  int64_t xpath_depth = 0, xpath_unit = 0, xpath_tags = 0, xpath_subs = 0;
+  // unused_entities' entity_vocab_size and entity_emb_size, else 0; use_entity_aware_attention
+  int64_t entity_vocab = 0, entity_width = 0;
+  bool entity_aware = false;
   double eps;
   double layer_eps;  // the layers' LayerNorms (SqueezeBERT fixes 1e-12); eps elsewhere
   // SqueezeBERT's convolution groups of q, k, v, the attention output, FFN in and out
@@ -246,6 +263,8 @@ struct EncoderInputs {
               visual_token_type_ids = "visual_token_type_ids";
   // int64 [batch, sequence], used when it has shape_pronunciation
   std::string shape_ids = "input_shape_ids", pronunciation_ids = "input_pronunciation_ids";
+  // int64 [batch, sequence, max_depth], used when it has xpath_embeddings
+  std::string xpath_tags = "xpath_tags_seq", xpath_subs = "xpath_subs_seq";
 };
 
 // last_hidden_state [batch, sequence, hidden]; pooler_output [batch, hidden], empty when the

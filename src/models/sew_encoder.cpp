@@ -51,7 +51,7 @@ std::string Upsample(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string&
 std::string SewFeatureProjection(GraphBuilder& g, const Wav2Vec2Shape& s,
                                  const std::string& features) {
   const int64_t feature_dim = s.conv_dim.back();
-  const std::string normed = g.LayerNorm(features, "layer_norm", feature_dim, s.eps);
+  const std::string normed = g.LayerNorm(features, "layer_norm", feature_dim, s.feature_eps);
   if (feature_dim == s.hidden) return normed;
   return g.Linear(normed, "feature_projection", feature_dim, s.hidden);
 }
@@ -70,8 +70,13 @@ std::string SewEncoder(GraphBuilder& g, const Wav2Vec2Shape& s, const std::strin
     return g.Node("Slice", {t, g.ConstInt64({0}), shorter, g.ConstInt64({2})});
   };
   std::string h = Transpose(g, g.Node("Add", {cut(pooled), cut(positions)}), {0, 2, 1});
-  h = g.LayerNorm(h, "encoder.layer_norm", s.hidden, s.eps);
-  for (int64_t l = 0; l < s.layers; ++l) h = Wav2Vec2EncoderLayer(g, s, h, l, mask);
+  if (s.sew_d) {  // SEWDTransformerEncoder; without a padding mask XSoftmax zeroes nothing
+    WeightScope scope(g, "encoder.encoder.");
+    h = DebertaEncoder(g, s.deberta, h, "", true);
+  } else {
+    h = g.LayerNorm(h, "encoder.layer_norm", s.hidden, s.eps);
+    for (int64_t l = 0; l < s.layers; ++l) h = Wav2Vec2EncoderLayer(g, s, h, l, mask);
+  }
   return Upsample(g, s, h, frames);
 }
 

@@ -4,7 +4,9 @@
 // weight-normed positional conv strided by it, then SEWUpsampling (a Linear to
 // hidden * squeeze_factor unfolded into squeeze_factor frames) and zero frames up to the input's
 // length. Weight names are SEWModel's ("layer_norm", "feature_projection",
-// "encoder.pos_conv_embed.conv...", "encoder.upsample.projection", ...).
+// "encoder.pos_conv_embed.conv...", "encoder.upsample.projection", ...). Layout "sew_d"
+// (SEWDModel) runs a DeBERTa-v2 encoder (deberta_builder.h, "encoder.encoder.") on the pooled
+// frames instead of encoder.layer_norm and the wav2vec2 layers.
 
 #include <string>
 

@@ -395,7 +395,9 @@ Wav2Vec2Shape ReadWav2Vec2Shape(const HfConfig& c, const Wav2Vec2Variant& v) {
   } else {
     s.pos_kernel = c.Int("num_conv_pos_embeddings", 128);
   }
-  s.sew = PieceChoice(c, "layout", "wav2vec2", {"wav2vec2", "sew"}) == 1;
+  const int64_t layout = PieceChoice(c, "layout", "wav2vec2", {"wav2vec2", "sew", "sew_d"});
+  s.sew = layout >= 1;
+  s.sew_d = layout == 2;
   if (s.sew) {
     s.squeeze_factor = c.Int("squeeze_factor", 2);
     if (s.squeeze_factor <= 0 || s.hidden % s.squeeze_factor != 0)
@@ -430,6 +432,8 @@ Wav2Vec2Shape ReadWav2Vec2Shape(const HfConfig& c, const Wav2Vec2Variant& v) {
   }
   s.pos_groups = c.Int("num_conv_pos_embedding_groups", 16);
   s.eps = c.Double("layer_norm_eps", 1e-5);
+  s.feature_eps = s.sew_d ? c.Double("feature_layer_norm_eps", 1e-5) : s.eps;
+  if (s.sew_d) s.deberta = ReadDebertaShape(c, false);
   s.stable_layer_norm = c.Bool("do_stable_layer_norm", false);
   s.masked_spec_embed =
       c.Double("mask_time_prob", 0.05) > 0.0 || c.Double("mask_feature_prob", 0.0) > 0.0;

@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "deberta_builder.h"
 #include "graph_builder.h"
 #include "ipfs_accel/models/hf_config.h"
 
@@ -85,6 +86,12 @@ struct Wav2Vec2Shape {
   // and upsampled back (sew_encoder.h); no extract_features output, no adapter.
   bool sew = false;
   int64_t squeeze_factor = 1;
+  // Piece layout "sew_d" (SEWDModel): SEW's with the layers a DeBERTa-v2 encoder under
+  // encoder.encoder. (deberta_builder.h) and no encoder.layer_norm; the model-level layer_norm
+  // at feature_layer_norm_eps (feature_eps; eps elsewhere).
+  bool sew_d = false;
+  DebertaShape deberta;
+  double feature_eps = 1e-5;
   int64_t position_buckets = 0, max_bucket_distance = 0;
 };
 // Throws core::Error: kCorrupt (sizes that do not fit together, an unknown feat_extract_norm),
