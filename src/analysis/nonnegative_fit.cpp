@@ -37,13 +37,13 @@ bool Solve(std::vector<std::vector<double>> m, std::vector<double> v, std::vecto
   return true;
 }
 
-double Loss(const std::vector<std::vector<double>>& rows, const std::vector<double>& y,
-            const std::vector<double>& b) {
+// sum_i (a_i . b - 1)^2
+double Loss(const std::vector<std::vector<double>>& a, const std::vector<double>& b) {
   double loss = 0;
-  for (size_t i = 0; i < rows.size(); ++i) {
+  for (const auto& r : a) {
     double p = 0;
-    for (size_t c = 0; c < b.size(); ++c) p += b[c] * rows[i][c];
-    loss += (p / y[i] - 1) * (p / y[i] - 1);
+    for (size_t c = 0; c < b.size(); ++c) p += b[c] * r[c];
+    loss += (p - 1) * (p - 1);
   }
   return loss;
 }
@@ -65,6 +65,20 @@ std::vector<double> FitNonNegativeRelative(const std::vector<std::vector<double>
       throw core::Error(
           core::ErrorKind::kInvalidArgument,
           fmt::format("non-negative fit: row {} has a target <= 0 or another width", i));
+  // The problem is ||A b - 1|| with A = x / y row by row; A's columns are scaled to a largest
+  // magnitude of 1 (bytes beside a constant 1 would leave the normal equations ill-conditioned)
+  // and the coefficients scaled back at the end.
+  std::vector<std::vector<double>> a = rows;
+  for (size_t i = 0; i < a.size(); ++i)
+    for (double& v : a[i]) v /= y[i];
+  std::vector<double> scale(width, 1);
+  for (size_t c = 0; c < width; ++c) {
+    double m = 0;
+    for (const auto& r : a) m = std::max(m, std::abs(r[c]));
+    if (m > 0) scale[c] = m;
+  }
+  for (auto& r : a)
+    for (size_t c = 0; c < width; ++c) r[c] /= scale[c];
   std::vector<double> best(width, 0);
   double best_loss = std::numeric_limits<double>::infinity();
   for (unsigned mask = 1; mask < (1u << width); ++mask) {
@@ -74,20 +88,20 @@ std::vector<double> FitNonNegativeRelative(const std::vector<std::vector<double>
     const size_t k = cols.size();
     std::vector<std::vector<double>> ata(k, std::vector<double>(k, 0));
     std::vector<double> atb(k, 0);
-    for (size_t i = 0; i < rows.size(); ++i)
-      for (size_t a = 0; a < k; ++a) {
-        atb[a] += rows[i][cols[a]] / y[i];
-        for (size_t b = 0; b < k; ++b)
-          ata[a][b] += rows[i][cols[a]] * rows[i][cols[b]] / (y[i] * y[i]);
+    for (const auto& r : a)
+      for (size_t i = 0; i < k; ++i) {
+        atb[i] += r[cols[i]];
+        for (size_t j = 0; j < k; ++j) ata[i][j] += r[cols[i]] * r[cols[j]];
       }
     std::vector<double> beta;
     if (!Solve(ata, atb, beta)) continue;
     if (std::any_of(beta.begin(), beta.end(), [](double b) { return b < 0; })) continue;
     std::vector<double> full(width, 0);
-    for (size_t a = 0; a < k; ++a) full[cols[a]] = beta[a];
-    const double loss = Loss(rows, y, full);
+    for (size_t i = 0; i < k; ++i) full[cols[i]] = beta[i];
+    const double loss = Loss(a, full);
     if (loss < best_loss) best_loss = loss, best = full;
   }
+  for (size_t c = 0; c < width; ++c) best[c] /= scale[c];
   return best;
 }
 

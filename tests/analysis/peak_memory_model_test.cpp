@@ -40,15 +40,16 @@ TEST(NonNegativeFit, HoldsAtZeroACoefficientTheDataWouldMakeNegative) {
   EXPECT_THROW(FitNonNegativeRelative({{1}}, {0}), core::Error);
 }
 
-PredictorRow Measured(const std::string& model, double weights, double activations) {
+PredictorRow Measured(const std::string& model, double weights, double activations,
+                      double inputs = 1024) {
   PredictorRow r;
   r.hardware = "cpu: test";
   r.model = model;
   r.cost.weights_bytes = static_cast<int64_t>(weights);
   r.activation_peak_bytes = static_cast<int64_t>(activations);
-  r.inputs_bytes = 1024;
+  r.inputs_bytes = static_cast<int64_t>(inputs);
   // 120 MB of process, the weights twice, the activations once and the inputs once.
-  r.peak_rss_bytes = 120e6 + 2 * weights + activations + 1024;
+  r.peak_rss_bytes = 120e6 + 2 * weights + activations + inputs;
   return r;
 }
 
@@ -56,7 +57,7 @@ std::vector<PredictorRow> Rows() {
   std::vector<PredictorRow> rows;
   for (int m = 1; m <= 5; ++m)
     for (int b = 1; b <= 4; ++b)
-      rows.push_back(Measured("model-" + std::to_string(m), 20e6 * m, 1e6 * b * m));
+      rows.push_back(Measured("model-" + std::to_string(m), 20e6 * m, 1e6 * b * m, 4096.0 * b));
   return rows;
 }
 
