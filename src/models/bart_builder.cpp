@@ -1,13 +1,16 @@
 #include "bart_builder.h"
 
 #include <cmath>
+#include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "activation.h"
 #include "ipfs_accel/core/error.h"
+#include "longformer_attention.h"
 #include "piece_choice.h"
 #include "resnet_builder.h"
 #include "seq2seq_attention.h"
@@ -37,13 +40,23 @@ enum class NormPosition { kPost, kPre };
 // before positions are added in the decoder only (BlenderbotSmall).
 enum class EmbeddingNorm { kAfterPositions, kNone, kDecoderBeforePositions };
 enum class Positions {
-  kLearned,     // embed_positions.weight, read from `position_offset` on
-  kSinusoidal,  // Marian's frozen sinusoidal parameter embed_positions.weight
-  kFromTokens,  // M2M100's fairseq sinusoids, a buffer indexed by the count of non-pad tokens
+  kLearned,           // embed_positions.weight, read from `position_offset` on
+  kSinusoidal,        // Marian's frozen sinusoidal parameter embed_positions.weight
+  kFromTokens,        // M2M100's fairseq sinusoids, a buffer indexed by the count of non-pad tokens
+  kFairseqParameter,  // FSMT's: the same table and indexing, a frozen parameter of pad + 1 more
+                      // rows
 };
+// The token tables: one `shared` (BART), or FSMT's encoder.embed_tokens and decoder.embed_tokens
+// of their own vocabularies.
+enum class Embeddings { kShared, kSeparate };
+// The encoder's self-attention: BART's, or LED's Longformer attention
+// (self_attn.longformer_self_attn.* then self_attn.output) with a global_attention_mask input.
+enum class EncoderAttention { kFull, kLongformer };
 
 struct BartShape {
   int64_t vocab, d_model, max_positions;
+  int64_t encoder_max_positions;         // the encoder's table (LED's is longer)
+  int64_t encoder_vocab, decoder_vocab;  // Embeddings::kSeparate's tables
   StackShape encoder, decoder;
   bool scale_embedding;
   std::string act;
@@ -52,6 +65,11 @@ struct BartShape {
   Positions positions = Positions::kLearned;
   int64_t position_offset = kPositionOffset;
   int64_t pad_token_id = 1;
+  Embeddings embeddings = Embeddings::kShared;
+  EncoderAttention encoder_attention = EncoderAttention::kFull;
+  std::vector<int64_t> attention_windows;  // kLongformer: one per encoder layer
+  bool decoder_padding_mask = false;       // FSMT: decoder self-attention hides pad-token keys
+  bool output_projection = false;  // FSMT: decoder.output_projection to decoder_vocab logits
 };
 
 void ReadPieces(const HfConfig& c, BartShape& s) {
@@ -59,10 +77,16 @@ void ReadPieces(const HfConfig& c, BartShape& s) {
       static_cast<NormPosition>(PieceChoice(c, "norm_position", "bart", {"post", "pre"}));
   s.embedding_norm = static_cast<EmbeddingNorm>(PieceChoice(
       c, "layernorm_embedding", "bart", {"after_positions", "none", "decoder_before_positions"}));
-  s.positions = static_cast<Positions>(
-      PieceChoice(c, "positions", "bart", {"learned", "sinusoidal", "from_tokens"}));
+  s.positions = static_cast<Positions>(PieceChoice(
+      c, "positions", "bart", {"learned", "sinusoidal", "from_tokens", "fairseq_parameter"}));
   s.position_offset = PieceInt(c, "position_offset", kPositionOffset);
   s.pad_token_id = c.Id("pad_token_id", 1);
+  s.embeddings =
+      static_cast<Embeddings>(PieceChoice(c, "embeddings", "bart", {"shared", "separate"}));
+  s.encoder_attention = static_cast<EncoderAttention>(
+      PieceChoice(c, "encoder_attention", "bart", {"full", "longformer"}));
+  s.decoder_padding_mask = c.PieceBool("decoder_padding_mask", false);
+  s.output_projection = c.PieceBool("output_projection", false);
 }
 
 BartShape ReadShape(const HfConfig& c) {
@@ -72,12 +96,17 @@ BartShape ReadShape(const HfConfig& c) {
   s.d_model = c.Int("d_model", 1024);
   // Speech2Text sizes its decoder's positions by max_target_positions.
   s.max_positions = PieceInt(c, "max_positions", c.Int("max_position_embeddings", 1024));
+  s.encoder_max_positions = PieceInt(c, "encoder_max_positions", s.max_positions);
+  s.encoder_vocab = PieceInt(c, "encoder_vocab", s.vocab);
+  s.decoder_vocab = PieceInt(c, "decoder_vocab", s.vocab);
   s.encoder = {c.Int("encoder_layers", 12), c.Int("encoder_attention_heads", 16),
                c.Int("encoder_ffn_dim", 4096)};
   s.decoder = {c.Int("decoder_layers", 12), c.Int("decoder_attention_heads", 16),
                c.Int("decoder_ffn_dim", 4096)};
   s.scale_embedding = c.Bool("scale_embedding", false);
   s.act = c.String("activation_function", "gelu");
+  if (s.encoder_attention == EncoderAttention::kLongformer)
+    s.attention_windows = LongformerAttentionWindows(c, s.encoder.layers);
   for (const auto& [name, heads] : {std::pair{"encoder_attention_heads", s.encoder.heads},
                                     std::pair{"decoder_attention_heads", s.decoder.heads}})
     if (heads <= 0 || s.d_model % heads != 0)
@@ -147,18 +176,24 @@ std::string PositionsFromTokens(GraphBuilder& g, const BartShape& s, const std::
 // [.., sequence, d_model] position embeddings of `stack` for `ids`, from `past_length` on.
 std::string PositionEmbeddings(GraphBuilder& g, const BartShape& s, const std::string& ids,
                                const std::string& stack, const std::string& past_length) {
+  const int64_t rows = stack == "encoder" ? s.encoder_max_positions : s.max_positions;
+  const std::string name = stack + ".embed_positions.weight";
   if (s.positions == Positions::kFromTokens) {
     // A buffer in HF (not saved, not a parameter): a constant outside HF's names.
-    const std::string table = g.Initializer(
-        "const_" + stack + "_sinusoidal_positions",
-        FairseqSinusoids(s.max_positions + kPositionOffset, s.d_model, s.pad_token_id));
+    const std::string table =
+        g.Initializer("const_" + stack + "_sinusoidal_positions",
+                      FairseqSinusoids(rows + kPositionOffset, s.d_model, s.pad_token_id));
     return g.Node("Gather", {table, PositionsFromTokens(g, s, ids, past_length)});
   }
-  const std::string name = stack + ".embed_positions.weight";
+  if (s.positions == Positions::kFairseqParameter) {  // FSMT's SinusoidalPositionalEmbedding
+    const std::string table = g.FrozenParameter(
+        name, FairseqSinusoids(rows + s.pad_token_id + 1, s.d_model, s.pad_token_id));
+    return g.Node("Gather", {table, PositionsFromTokens(g, s, ids, past_length)});
+  }
   const std::string table =
       s.positions == Positions::kSinusoidal
-          ? g.FrozenParameter(name, MarianSinusoids(s.max_positions, s.d_model))
-          : g.Weight(name, {s.max_positions + s.position_offset, s.d_model}, WeightInit::kNormal);
+          ? g.FrozenParameter(name, MarianSinusoids(rows, s.d_model))
+          : g.Weight(name, {rows + s.position_offset, s.d_model}, WeightInit::kNormal);
   const std::string first = s.position_offset == 0
                                 ? past_length
                                 : g.Node("Add", {past_length, g.ConstInt64({s.position_offset})});
@@ -186,27 +221,67 @@ std::string Embed(GraphBuilder& g, const BartShape& s, const std::string& embedd
   return g.LayerNorm(h, norm, s.d_model, kLayerNormEps);
 }
 
-// The encoder layers over embedded `h`, keys masked by `bias`, then the final norm.
+// An encoder layer's self-attention sublayer: (layer index, input, "encoder.layers.N.self_attn")
+// -> its output.
+using SelfAttention = std::function<std::string(int64_t, const std::string&, const std::string&)>;
+
+// BART's self-attention, keys masked by `bias`.
+SelfAttention FullSelfAttention(GraphBuilder& g, const BartShape& s, const std::string& bias) {
+  return [&g, &s, bias](int64_t, const std::string& x, const std::string& self) {
+    const int64_t heads = s.encoder.heads;
+    return AttendAndProject(g, s, heads, ProjectHeads(g, s, heads, x, self, "q_proj"),
+                            ProjectHeads(g, s, heads, x, self, "k_proj"),
+                            ProjectHeads(g, s, heads, x, self, "v_proj"), bias, self);
+  };
+}
+
+// LEDEncoderAttention: LongformerSelfAttention under `self`.longformer_self_attn (a local query
+// sees its layer's window and the global keys, a global query every key through the *_global
+// projections, a padded query a zero context; longformer_attention.h), then `self`.output.
+SelfAttention LongformerSelfAttention(GraphBuilder& g, const BartShape& s,
+                                      const std::string& attention_mask,
+                                      const std::string& global_attention_mask) {
+  const LongformerMasks m = LongformerAttentionMasks(g, attention_mask, global_attention_mask);
+  std::vector<std::string> windows;
+  for (int64_t window : s.attention_windows)
+    windows.push_back(LongformerWindowMask(g, m, window / 2));
+  return [&g, &s, m, windows](int64_t layer, const std::string& x, const std::string& self) {
+    const int64_t heads = s.encoder.heads;
+    const std::string p = self + ".longformer_self_attn";
+    auto heads_of = [&](const char* name) { return ProjectHeads(g, s, heads, x, p, name); };
+    const auto scale = static_cast<float>(std::pow(static_cast<double>(s.d_model / heads), -0.5));
+    const std::string local = Attend(g, heads_of("query"), heads_of("key"), heads_of("value"),
+                                     scale, windows[static_cast<size_t>(layer)]);
+    const std::string global = Attend(g, heads_of("query_global"), heads_of("key_global"),
+                                      heads_of("value_global"), scale, m.global_keys);
+    const std::string ctx =
+        g.Node("Where", {m.global_rows, global, g.Node("Mul", {local, m.query_kept})});
+    return g.Linear(MergeHeads(g, ctx, s.d_model), self + ".output", s.d_model, s.d_model);
+  };
+}
+
+// The encoder layers over embedded `h`, then the final norm.
 std::string EncoderLayers(GraphBuilder& g, const BartShape& s, std::string h,
-                          const std::string& bias) {
+                          const SelfAttention& attend) {
   for (int64_t i = 0; i < s.encoder.layers; ++i) {
     const std::string layer = fmt::format("encoder.layers.{}", i);
     const std::string self = layer + ".self_attn";
-    const int64_t heads = s.encoder.heads;
-    h = Residual(g, s, h, self + "_layer_norm", [&](const std::string& x) {
-      return AttendAndProject(g, s, heads, ProjectHeads(g, s, heads, x, self, "q_proj"),
-                              ProjectHeads(g, s, heads, x, self, "k_proj"),
-                              ProjectHeads(g, s, heads, x, self, "v_proj"), bias, self);
-    });
+    h = Residual(g, s, h, self + "_layer_norm",
+                 [&](const std::string& x) { return attend(i, x, self); });
     h = FeedForward(g, s, s.encoder.ffn, h, layer);
   }
   return FinalNorm(g, s, h, "encoder");
 }
 
+// The text encoder; with Longformer attention it declares the global_attention_mask input.
 std::string Encoder(GraphBuilder& g, const BartShape& s, const std::string& embedding,
                     const std::string& input_ids, const std::string& attention_mask) {
   const std::string h = Embed(g, s, embedding, input_ids, "encoder", g.ConstInt64({0}));
-  return EncoderLayers(g, s, h, PaddingMaskBias(g, attention_mask));
+  if (s.encoder_attention == EncoderAttention::kFull)
+    return EncoderLayers(g, s, h, FullSelfAttention(g, s, PaddingMaskBias(g, attention_mask)));
+  const std::string global = "global_attention_mask";
+  g.Input(global, onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence")});
+  return EncoderLayers(g, s, h, LongformerSelfAttention(g, s, attention_mask, global));
 }
 
 // Speech2Text's front end (Conv1dSubsampler) and encoder positions.
@@ -282,7 +357,18 @@ std::pair<std::string, std::string> SpeechEncoder(GraphBuilder& g, const BartSha
       FairseqSinusoids(sp.source_positions + kPositionOffset, s.d_model, s.pad_token_id));
   h = g.Node("Add",
              {h, g.Node("Gather", {table, PositionsFromTokens(g, s, padding, g.ConstInt64({0}))})});
-  return {EncoderLayers(g, s, h, PaddingMaskBias(g, kept)), kept};
+  return {EncoderLayers(g, s, h, FullSelfAttention(g, s, PaddingMaskBias(g, kept))), kept};
+}
+
+// The decoder self-attention's additive mask: causal, plus FSMT's mask of the pad-token keys.
+std::string DecoderSelfBias(GraphBuilder& g, const BartShape& s, const std::string& ids,
+                            const std::string& query_positions, const std::string& key_positions) {
+  const std::string causal = CausalMaskBias(g, query_positions, key_positions);
+  if (!s.decoder_padding_mask) return causal;
+  const std::string not_pad =
+      g.Node("Cast", {g.Node("Not", {g.Node("Equal", {ids, g.ConstInt64({s.pad_token_id})})})},
+             {{"to", int64_t{onnx::TensorProto::INT64}}});
+  return g.Node("Add", {causal, PaddingMaskBias(g, not_pad)});
 }
 
 // The decoder stack. Without a cache, keys and values come from the tokens given and the
@@ -302,7 +388,7 @@ std::string Decoder(GraphBuilder& g, const BartShape& s, const std::string& embe
   const std::string query_positions = PositionRange(g, past_length, new_length);
   const std::string key_positions =
       PositionRange(g, g.ConstInt64({0}), g.Node("Add", {past_length, new_length}));
-  const std::string self_bias = CausalMaskBias(g, query_positions, key_positions);
+  const std::string self_bias = DecoderSelfBias(g, s, ids, query_positions, key_positions);
   const std::string cross_bias = PaddingMaskBias(g, encoder_mask);
   for (int64_t i = 0; i < s.decoder.layers; ++i) {
     const std::string layer = fmt::format("decoder.layers.{}", i);
@@ -336,10 +422,39 @@ std::string Decoder(GraphBuilder& g, const BartShape& s, const std::string& embe
   return FinalNorm(g, s, h, "decoder");
 }
 
+// FSMTModel: each stack with its own token table; with output_projection the decoder's states
+// are projected to its vocabulary (decoder.output_projection, no bias) inside the base model.
+void BuildSeparateEmbeddings(GraphBuilder& g, const BartShape& s) {
+  const std::string batch = "batch", sequence = "sequence", decoder_sequence = "decoder_sequence";
+  g.Input("input_ids", onnx::TensorProto::INT64, {batch, sequence});
+  g.Input("attention_mask", onnx::TensorProto::INT64, {batch, sequence});
+  g.Input("decoder_input_ids", onnx::TensorProto::INT64, {batch, decoder_sequence});
+  auto table = [&](const std::string& stack, int64_t vocab) {
+    return g.Weight(stack + ".embed_tokens.weight", {vocab, s.d_model}, WeightInit::kNormal);
+  };
+  const std::string encoder_hidden =
+      Encoder(g, s, table("encoder", s.encoder_vocab), "input_ids", "attention_mask");
+  std::string hidden = Decoder(g, s, table("decoder", s.decoder_vocab), "decoder_input_ids",
+                               "attention_mask", encoder_hidden, /*with_past=*/false);
+  const int64_t width = s.output_projection ? s.decoder_vocab : s.d_model;
+  if (s.output_projection)
+    hidden = g.Linear(hidden, "decoder.output_projection", s.d_model, width, false);
+  g.Node("Identity", {hidden}, {}, "last_hidden_state");
+  g.Node("Identity", {encoder_hidden}, {}, "encoder_last_hidden_state");
+  g.Output("last_hidden_state", onnx::TensorProto::FLOAT, {batch, decoder_sequence, width});
+  g.Output("encoder_last_hidden_state", onnx::TensorProto::FLOAT, {batch, sequence, s.d_model});
+}
+
 }  // namespace
 
 void BuildBart(const HfConfig& config, GraphBuilder& g) {
   const BartShape s = ReadShape(config);
+  if (s.embeddings == Embeddings::kSeparate) return BuildSeparateEmbeddings(g, s);
+  if (s.output_projection)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': the bart piece output_projection is built only with separate "
+                            "embeddings",
+                            config.origin()));
   BuildSeq2SeqForward(
       g, s.vocab, s.d_model,
       [&](const std::string& embedding) {

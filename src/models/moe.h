@@ -52,7 +52,9 @@ struct MoeSpec {
   std::string gate_up = "gate_up_proj", down = "down_proj";
   // "gate_up": the shapes above. "gpt_oss": gate_up [experts, hidden, 2 * intermediate] with
   // gate and up interleaved, down [experts, intermediate, hidden], both with `<name>_bias`, and
-  // GPT-OSS's clamped gate (alpha 1.702, limit 7) in place of the activation.
+  // GPT-OSS's clamped gate (alpha 1.702, limit 7) in place of the activation. "numbered"
+  // (Switch Transformers): one module per expert, `<experts_prefix>expert_<e>.<gate_up>.weight`
+  // [intermediate, hidden] and `.<down>.weight` [hidden, intermediate], act(up) then down.
   std::string experts_layout = "gate_up";
   int64_t shared_intermediate = 0;  // 0: no shared expert
   std::string shared = "shared_experts";

@@ -1,0 +1,156 @@
+// Templates of encoder-decoder and speech model types added on the bart, t5 and audio builders:
+// the structure HF's modeling code gives them (module names, shapes, which layers are which).
+// Their parameter counts at HF's default config are Templates.EveryTemplateCountsHfParameters...
+// against catalog_truth.json.
+
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+#include <nlohmann/json.hpp>
+
+#include "ipfs_accel/core/error.h"
+#include "ipfs_accel/models/hf_config.h"
+#include "ipfs_accel/models/templates.h"
+#include "models/bart_builder.h"
+#include "models/graph_builder.h"
+#include "models/t5_builder.h"
+#include "models/weights.h"
+#include "support/op_counts.h"
+
+namespace ipfs_accel::models {
+namespace {
+
+using Build = void (*)(const HfConfig&, GraphBuilder&);
+using ipfs_accel::testing::CountOps;
+using ipfs_accel::testing::InputNames;
+
+const ArchitectureTemplate& Template(const std::string& model_type) {
+  const ArchitectureTemplate* t = FindTemplate(model_type);
+  if (t == nullptr) throw core::Error(core::ErrorKind::kNotFound, "no template " + model_type);
+  return *t;
+}
+
+// Records the HF names and shapes a graph asks for (before any transposition for MatMul).
+class ShapeRecorder : public ShapeOnlyWeights {
+ public:
+  std::map<std::string, std::vector<int64_t>> shapes;
+
+ protected:
+  core::Tensor Fetch(const std::string& name, const core::Shape& shape, WeightInit init) override {
+    shapes[name] = std::vector<int64_t>(shape.begin(), shape.end());
+    return ShapeOnlyWeights::Fetch(name, shape, init);
+  }
+};
+
+// A template's graph at `config` (its tiny config by default), and the weights it asks for.
+struct TinyGraph {
+  onnx::GraphProto graph;
+  std::map<std::string, std::vector<int64_t>> weights;
+};
+
+TinyGraph BuildAt(const HfConfig& config, Build build) {
+  TinyGraph out;
+  ShapeRecorder recorder;
+  GraphBuilder g(&out.graph, &recorder);
+  build(config, g);
+  out.weights = recorder.shapes;
+  for (const auto& t : out.graph.initializer())  // frozen parameters are stored, not fetched
+    if (t.name().rfind("const_", 0) != 0 && !out.weights.count(t.name()))
+      out.weights[t.name()] = std::vector<int64_t>(t.dims().begin(), t.dims().end());
+  return out;
+}
+
+TinyGraph BuildTiny(const std::string& model_type, Build build) {
+  const ArchitectureTemplate& t = Template(model_type);
+  return BuildAt(ApplyTemplate(t, TinyConfig(t)), build);
+}
+
+int64_t Int64Initializer(const onnx::GraphProto& g, const std::string& name) {
+  for (const auto& t : g.initializer())
+    if (t.name() == name && t.raw_data().size() == sizeof(int64_t)) {
+      int64_t v = 0;
+      std::memcpy(&v, t.raw_data().data(), sizeof v);
+      return v;
+    }
+  ADD_FAILURE() << "no int64 scalar initializer " << name;
+  return -1;
+}
+
+TEST(LedTemplate, EncoderLayersAttendThroughLongformerProjectionsAndAGlobalMask) {
+  const TinyGraph g = BuildTiny("led", BuildBart);
+  const std::string self = "encoder.layers.1.self_attn.";
+  for (const char* p : {"query", "key", "value", "query_global", "key_global", "value_global"})
+    EXPECT_EQ(g.weights.count(self + "longformer_self_attn." + p + ".weight"), 1u) << p;
+  EXPECT_EQ(g.weights.count(self + "output.weight"), 1u);
+  EXPECT_EQ(g.weights.count(self + "q_proj.weight"), 0u);
+  EXPECT_EQ(g.weights.count("decoder.layers.0.self_attn.q_proj.weight"), 1u);  // BART's decoder
+  // Learned positions without BART's offset of 2, one table length per stack.
+  EXPECT_EQ(g.weights.at("encoder.embed_positions.weight")[0], 64);
+  EXPECT_EQ(g.weights.at("decoder.embed_positions.weight")[0], 32);
+  EXPECT_EQ(InputNames(g.graph),
+            (std::vector<std::string>{"input_ids", "attention_mask", "decoder_input_ids",
+                                      "global_attention_mask"}));
+  // LEDEncoderSelfAttention's one_sided_attn_window_size = attention_window[layer] // 2: the
+  // tiny config's windows [4, 6] let a local query see 2 and 3 positions to each side.
+  std::vector<int64_t> one_sided;
+  for (const auto& n : g.graph.node())
+    if (n.op_type() == "LessOrEqual") one_sided.push_back(Int64Initializer(g.graph, n.input(1)));
+  EXPECT_EQ(one_sided, (std::vector<int64_t>{2, 3}));
+}
+
+TEST(FsmtTemplate, EachStackHasItsOwnVocabularyAndTheDecoderEndsInLogits) {
+  const TinyGraph g = BuildTiny("fsmt", BuildBart);
+  const int64_t d = 32;  // the tiny d_model
+  // FSMTModel: nn.Embedding(src_vocab_size), nn.Embedding(tgt_vocab_size), the decoder's
+  // output_projection Linear(d_model, tgt_vocab_size, bias=False); no shared table.
+  EXPECT_EQ(g.weights.at("encoder.embed_tokens.weight"), (std::vector<int64_t>{512, d}));
+  EXPECT_EQ(g.weights.at("decoder.embed_tokens.weight"), (std::vector<int64_t>{384, d}));
+  EXPECT_EQ(g.weights.at("decoder.output_projection.weight"), (std::vector<int64_t>{384, d}));
+  EXPECT_EQ(g.weights.count("decoder.output_projection.bias"), 0u);
+  EXPECT_EQ(g.weights.count("shared.weight"), 0u);
+  // SinusoidalPositionalEmbedding(max_position_embeddings + padding_idx + 1, d, padding_idx).
+  EXPECT_EQ(g.weights.at("encoder.embed_positions.weight"), (std::vector<int64_t>{64 + 1 + 1, d}));
+  EXPECT_EQ(g.weights.count("encoder.layernorm_embedding.weight"), 0u);
+  ASSERT_EQ(g.graph.output_size(), 2);
+  EXPECT_EQ(g.graph.output(0).name(), "last_hidden_state");
+  EXPECT_EQ(g.graph.output(0).type().tensor_type().shape().dim(2).dim_value(), 384);
+}
+
+TEST(SwitchTransformersTemplate, SparseLayersAreTheOnesSwitchTransformersStackMakesSparse) {
+  // 4 layers, 2 sparse: sparse_step 2, layer i sparse when i % 2 == 1.
+  const TinyGraph g = BuildTiny("switch_transformers", BuildT5);
+  const int64_t d = 64, d_ff = 128, experts = 4;  // the tiny sizes
+  for (const char* stack : {"encoder", "decoder"})
+    for (int i = 0; i < 4; ++i) {
+      SCOPED_TRACE(fmt::format("{} {}", stack, i));
+      const std::string ff = fmt::format("{}.block.{}.layer.{}.mlp.", stack, i,
+                                         stack == std::string("encoder") ? 1 : 2);
+      const bool sparse = i % 2 == 1;
+      EXPECT_EQ(g.weights.count(ff + "wi.weight"), sparse ? 0u : 1u);
+      EXPECT_EQ(g.weights.count(ff + "router.classifier.weight"), sparse ? 1u : 0u);
+      if (sparse) {
+        EXPECT_EQ(g.weights.at(ff + "router.classifier.weight"),
+                  (std::vector<int64_t>{experts, d}));
+        EXPECT_EQ(g.weights.at(ff + "experts.expert_3.wi.weight"), (std::vector<int64_t>{d_ff, d}));
+        EXPECT_EQ(g.weights.at(ff + "experts.expert_3.wo.weight"), (std::vector<int64_t>{d, d_ff}));
+      }
+    }
+  EXPECT_EQ(g.weights.count("encoder.block.1.layer.1.mlp.router.classifier.bias"), 0u);
+  EXPECT_EQ(CountOps(g.graph, "TopK"), 4);  // one top-1 choice per sparse layer
+  // At HF's default (12 layers, 3 sparse: step 4) the sparse layers are 1, 5 and 9.
+  const ArchitectureTemplate& t = Template("switch_transformers");
+  const TinyGraph full = BuildAt(ApplyTemplate(t, DefaultConfig(t)), BuildT5);
+  std::vector<int> sparse;
+  for (int i = 0; i < 12; ++i)
+    if (full.weights.count(fmt::format("encoder.block.{}.layer.1.mlp.router.classifier.weight", i)))
+      sparse.push_back(i);
+  EXPECT_EQ(sparse, (std::vector<int>{1, 5, 9}));
+}
+}  // namespace
+}  // namespace ipfs_accel::models
