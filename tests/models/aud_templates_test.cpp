@@ -18,6 +18,7 @@
 #include "ipfs_accel/models/hf_config.h"
 #include "ipfs_accel/models/templates.h"
 #include "models/bart_builder.h"
+#include "models/clap_builder.h"
 #include "models/graph_builder.h"
 #include "models/t5_builder.h"
 #include "models/weights.h"
@@ -151,6 +152,49 @@ TEST(SwitchTransformersTemplate, SparseLayersAreTheOnesSwitchTransformersStackMa
     if (full.weights.count(fmt::format("encoder.block.{}.layer.1.mlp.router.classifier.weight", i)))
       sparse.push_back(i);
   EXPECT_EQ(sparse, (std::vector<int>{1, 5, 9}));
+}
+
+// ClapAudioModel's parameters at ClapAudioConfig's defaults, module by module from HF's
+// ClapAudioEncoder (catalog_truth.json has no count for this sub-config).
+int64_t HfClapAudioParameters() {
+  const int64_t mel = 64, embed = 96, window = 8;
+  const std::vector<int64_t> depths = {2, 2, 6, 2}, heads = {4, 8, 16, 32};
+  int64_t n = 2 * mel;                         // batch_norm over the mel bins
+  n += embed * 1 * 4 * 4 + embed + 2 * embed;  // patch_embed.proj (Conv2d 4x4) and .norm
+  for (size_t i = 0; i < depths.size(); ++i) {
+    const int64_t d = embed << i;
+    const int64_t block = 2 * 2 * d          // layernorm_before, layernorm_after
+                          + 4 * (d * d + d)  // query, key, value, output.dense
+                          + (2 * window - 1) * (2 * window - 1) * heads[i]  // bias table
+                          + (d * 4 * d + 4 * d) + (4 * d * d + d);          // the MLP
+    n += depths[i] * block;
+    if (i + 1 < depths.size()) n += 2 * 4 * d + 4 * d * 2 * d;  // downsample.norm, .reduction
+  }
+  return n + 2 * (embed << 3);  // the final norm over 768 features
+}
+
+TEST(ClapAudioModelTemplate, CountsEveryParameterHfCountsAtTheDefaultConfig) {
+  EXPECT_EQ(HfClapAudioParameters(), 27534488);  // worked out by hand from the same modules
+  const ArchitectureTemplate& t = Template("clap_audio_model");
+  onnx::GraphProto graph;
+  ShapeOnlyWeights weights;
+  GraphBuilder g(&graph, &weights);
+  BuildClapAudioModel(ApplyTemplate(t, DefaultConfig(t)), g);
+  EXPECT_EQ(weights.parameter_count(), HfClapAudioParameters());
+}
+
+TEST(ClapAudioModelTemplate, LastHiddenStateIsTheLastGridGroupedByFrequency) {
+  // Tiny: spec_size 64, 16 mel bins (freq_ratio 4), stride 4, two stages: an 8 x 8 last grid
+  // of 64 features; HF's reshape makes it [batch, 64, 8 / 4, 4 * 8].
+  const TinyGraph g = BuildTiny("clap_audio_model", BuildClapAudioModel);
+  EXPECT_EQ(g.weights.count("audio_encoder.patch_embed.proj.weight"), 1u);
+  ASSERT_EQ(g.graph.output_size(), 2);
+  EXPECT_EQ(g.graph.output(0).name(), "last_hidden_state");
+  std::vector<int64_t> dims;
+  for (const auto& d : g.graph.output(0).type().tensor_type().shape().dim())
+    dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
+  EXPECT_EQ(dims, (std::vector<int64_t>{-1, 64, 2, 32}));
+  EXPECT_EQ(g.graph.output(1).name(), "pooler_output");
 }
 }  // namespace
 }  // namespace ipfs_accel::models
