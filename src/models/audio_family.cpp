@@ -1,6 +1,7 @@
 // Audio architectures. Each model family registers from its own function below.
 
 #include "architectures.h"
+#include "moonshine_builder.h"
 #include "wav2vec2_builder.h"
 
 namespace ipfs_accel::models {
@@ -29,10 +30,29 @@ void AddWav2Vec2Architectures(std::vector<Architecture>& out) {
   out.push_back(Wav2Vec2Like("hubert", "hubert."));
 }
 
+// MoonshineForConditionalGeneration holds MoonshineModel as "model.". The samples axis plays the
+// sequence role, at least the convolutions' receptive field long.
+void AddMoonshineArchitectures(std::vector<Architecture>& out) {
+  auto hints = [](const HfConfig& c) {
+    return std::map<std::string, InputHint>{
+        {"input_values", {InputHint::Kind::kAny, 0, 0}},
+        {"decoder_input_ids", {InputHint::Kind::kIndexRange, 0, c.Int("vocab_size", 32768)}}};
+  };
+  auto roles = [](const HfConfig& c) {
+    return DimRoles{.batch = "batch",
+                    .sequence = "samples",
+                    .decoder_sequence = "decoder_sequence",
+                    .max_decoder_sequence = c.Int("max_position_embeddings", 512),
+                    .min_sequence = MoonshineMinSamples()};
+  };
+  out.push_back({"moonshine", "audio", {"model."}, BuildMoonshine, hints, roles});
+}
+
 }  // namespace
 
 void AddAudioArchitectures(std::vector<Architecture>& out) {
   AddWav2Vec2Architectures(out);
+  AddMoonshineArchitectures(out);
   AddWhisperArchitectures(out);
 }
 

@@ -20,6 +20,7 @@
 #include "models/bart_builder.h"
 #include "models/clap_builder.h"
 #include "models/graph_builder.h"
+#include "models/moonshine_builder.h"
 #include "models/t5_builder.h"
 #include "models/weights.h"
 #include "support/op_counts.h"
@@ -195,6 +196,34 @@ TEST(ClapAudioModelTemplate, LastHiddenStateIsTheLastGridGroupedByFrequency) {
     dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
   EXPECT_EQ(dims, (std::vector<int64_t>{-1, 64, 2, 32}));
   EXPECT_EQ(g.graph.output(1).name(), "pooler_output");
+}
+
+TEST(MoonshineTemplate, LayersHaveMoonshineNamesAndTheRotaryCoversNineTenthsOfEachHead) {
+  const TinyGraph g = BuildTiny("moonshine", BuildMoonshine);
+  const int64_t h = 40, inter = 64;  // the tiny sizes
+  // MoonshineEncoder: Conv1d(1, h, 127, stride 64, bias=False), Conv1d(h, 2h, 7), Conv1d(2h, h, 3).
+  EXPECT_EQ(g.weights.at("encoder.conv1.weight"), (std::vector<int64_t>{h, 1, 127}));
+  EXPECT_EQ(g.weights.count("encoder.conv1.bias"), 0u);
+  EXPECT_EQ(g.weights.at("encoder.conv2.weight"), (std::vector<int64_t>{2 * h, h, 7}));
+  EXPECT_EQ(g.weights.at("encoder.conv3.weight"), (std::vector<int64_t>{h, 2 * h, 3}));
+  EXPECT_EQ(g.weights.count("encoder.groupnorm.bias"), 1u);
+  // nn.LayerNorm(bias=False) everywhere; GLM's o_proj has no bias.
+  EXPECT_EQ(g.weights.count("encoder.layers.0.input_layernorm.bias"), 0u);
+  EXPECT_EQ(g.weights.count("decoder.layers.1.final_layernorm.weight"), 1u);
+  EXPECT_EQ(g.weights.count("decoder.layers.0.encoder_attn.o_proj.bias"), 0u);
+  // MoonshineDecoderMLP: fc1 to 2 x intermediate (value and gate), fc2 back.
+  EXPECT_EQ(g.weights.at("decoder.layers.0.mlp.fc1.weight"), (std::vector<int64_t>{2 * inter, h}));
+  EXPECT_EQ(g.weights.at("encoder.layers.0.mlp.fc1.weight"), (std::vector<int64_t>{inter, h}));
+  // GLM's rotary over int(head_dim * partial_rotary_factor) = int(20 * 0.9) = 18 features of each
+  // 20-feature head (the tiny config has 2 heads): 9 inverse frequencies.
+  int64_t frequencies = 0;
+  for (const auto& t : g.graph.initializer())
+    if (t.name() == "encoder.rope.inv_freq") {
+      frequencies = 1;
+      for (int64_t d : t.dims()) frequencies *= d;
+    }
+  EXPECT_EQ(frequencies, 9);
+  EXPECT_EQ(InputNames(g.graph), (std::vector<std::string>{"input_values", "decoder_input_ids"}));
 }
 }  // namespace
 }  // namespace ipfs_accel::models
