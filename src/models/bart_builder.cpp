@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "seq2seq_cache.h"
 #include "seq2seq_embedding.h"
 #include "seq2seq_forward.h"
+#include "sinusoid_graph.h"
 #include "sinusoidal_positions.h"
 
 namespace ipfs_accel::models {
@@ -43,15 +45,16 @@ enum class Positions {
   kLearned,           // embed_positions.weight, read from `position_offset` on
   kSinusoidal,        // Marian's frozen sinusoidal parameter embed_positions.weight
   kFromTokens,        // M2M100's fairseq sinusoids, a buffer indexed by the count of non-pad tokens
-  kFairseqParameter,  // FSMT's: the same table and indexing, a frozen parameter of pad + 1 more
-                      // rows
+  kFairseqParameter,  // FSMT's: the same table and indexing, a frozen parameter (pad + 1 rows more)
+  kComputed,          // PegasusX's: fairseq's sinusoids of positions 0..S-1, computed in the graph
 };
 // The token tables: one `shared` (BART), or FSMT's encoder.embed_tokens and decoder.embed_tokens
 // of their own vocabularies.
 enum class Embeddings { kShared, kSeparate };
-// The encoder's self-attention: BART's, or LED's Longformer attention
-// (self_attn.longformer_self_attn.* then self_attn.output) with a global_attention_mask input.
-enum class EncoderAttention { kFull, kLongformer };
+// The encoder's self-attention: BART's, LED's Longformer attention
+// (self_attn.longformer_self_attn.* then self_attn.output) with a global_attention_mask input, or
+// PegasusX's global-local attention (learned global tokens, local blocks).
+enum class EncoderAttention { kFull, kLongformer, kGlobalLocal };
 
 struct BartShape {
   int64_t vocab, d_model, max_positions;
@@ -70,6 +73,9 @@ struct BartShape {
   std::vector<int64_t> attention_windows;  // kLongformer: one per encoder layer
   bool decoder_padding_mask = false;       // FSMT: decoder self-attention hides pad-token keys
   bool output_projection = false;  // FSMT: decoder.output_projection to decoder_vocab logits
+  bool attention_bias = true;      // PegasusX: q/k/v/out_proj without biases
+  int64_t global_tokens = 0, block_size = 0;  // kGlobalLocal
+  bool stagger_blocks = false;                // kGlobalLocal: odd layers' blocks shifted by half
 };
 
 void ReadPieces(const HfConfig& c, BartShape& s) {
@@ -77,21 +83,38 @@ void ReadPieces(const HfConfig& c, BartShape& s) {
       static_cast<NormPosition>(PieceChoice(c, "norm_position", "bart", {"post", "pre"}));
   s.embedding_norm = static_cast<EmbeddingNorm>(PieceChoice(
       c, "layernorm_embedding", "bart", {"after_positions", "none", "decoder_before_positions"}));
-  s.positions = static_cast<Positions>(PieceChoice(
-      c, "positions", "bart", {"learned", "sinusoidal", "from_tokens", "fairseq_parameter"}));
+  s.positions = static_cast<Positions>(
+      PieceChoice(c, "positions", "bart",
+                  {"learned", "sinusoidal", "from_tokens", "fairseq_parameter", "computed"}));
   s.position_offset = PieceInt(c, "position_offset", kPositionOffset);
   s.pad_token_id = c.Id("pad_token_id", 1);
   s.embeddings =
       static_cast<Embeddings>(PieceChoice(c, "embeddings", "bart", {"shared", "separate"}));
-  s.encoder_attention = static_cast<EncoderAttention>(
-      PieceChoice(c, "encoder_attention", "bart", {"full", "longformer"}));
   s.decoder_padding_mask = c.PieceBool("decoder_padding_mask", false);
   s.output_projection = c.PieceBool("output_projection", false);
+  s.attention_bias = c.PieceBool("attention_bias", true);
+}
+
+// The piece encoder_attention and, for global_local, PegasusX's global_tokens, block_size and
+// stagger_blocks.
+void ReadEncoderAttention(const HfConfig& c, BartShape& s) {
+  s.encoder_attention = static_cast<EncoderAttention>(
+      PieceChoice(c, "encoder_attention", "bart", {"full", "longformer", "global_local"}));
+  if (s.encoder_attention != EncoderAttention::kGlobalLocal) return;
+  s.global_tokens = PieceInt(c, "global_tokens", 32);
+  s.block_size = PieceInt(c, "block_size", 512);
+  s.stagger_blocks = c.PieceBool("stagger_blocks", true);
+  if (s.global_tokens < 1 || s.block_size < 1 || (s.stagger_blocks && s.block_size % 2 != 0))
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': global-local attention needs global tokens ({}) and a block "
+                            "size ({}), even when blocks are staggered",
+                            c.origin(), s.global_tokens, s.block_size));
 }
 
 BartShape ReadShape(const HfConfig& c) {
   BartShape s{};
   ReadPieces(c, s);
+  ReadEncoderAttention(c, s);
   s.vocab = c.Int("vocab_size", 50265);
   s.d_model = c.Int("d_model", 1024);
   // Speech2Text sizes its decoder's positions by max_target_positions.
@@ -118,8 +141,8 @@ BartShape ReadShape(const HfConfig& c) {
 // q, k or v of BartAttention `prefix`, split into heads: [batch, heads, seq, head_dim].
 std::string ProjectHeads(GraphBuilder& g, const BartShape& s, int64_t heads, const std::string& x,
                          const std::string& prefix, const char* name) {
-  return SplitHeads(g, g.Linear(x, prefix + "." + name, s.d_model, s.d_model), heads,
-                    s.d_model / heads);
+  return SplitHeads(g, g.Linear(x, prefix + "." + name, s.d_model, s.d_model, s.attention_bias),
+                    heads, s.d_model / heads);
 }
 
 // softmax(q k^T * head_dim^-0.5 + bias) v, then out_proj.
@@ -128,7 +151,8 @@ std::string AttendAndProject(GraphBuilder& g, const BartShape& s, int64_t heads,
                              const std::string& bias, const std::string& prefix) {
   const auto scale = static_cast<float>(std::pow(static_cast<double>(s.d_model / heads), -0.5));
   const std::string ctx = Attend(g, q, k, v, scale, bias);
-  return g.Linear(MergeHeads(g, ctx, s.d_model), prefix + ".out_proj", s.d_model, s.d_model);
+  return g.Linear(MergeHeads(g, ctx, s.d_model), prefix + ".out_proj", s.d_model, s.d_model,
+                  s.attention_bias);
 }
 
 // Post-norm residual: LayerNorm(x + y).
@@ -184,6 +208,12 @@ std::string PositionEmbeddings(GraphBuilder& g, const BartShape& s, const std::s
         g.Initializer("const_" + stack + "_sinusoidal_positions",
                       FairseqSinusoids(rows + kPositionOffset, s.d_model, s.pad_token_id));
     return g.Node("Gather", {table, PositionsFromTokens(g, s, ids, past_length)});
+  }
+  if (s.positions == Positions::kComputed) {  // PegasusXSinusoidalPositionalEmbedding
+    const std::string positions = g.Node(
+        "Unsqueeze", {PositionRange(g, past_length, AxisLength(g, ids, 1)), g.ConstInt64({0})});
+    return SinusoidalPositions(g, FairseqSinusoidFrequencies(s.d_model), positions,
+                               "const_" + stack + "_sinusoid_frequencies");
   }
   if (s.positions == Positions::kFairseqParameter) {  // FSMT's SinusoidalPositionalEmbedding
     const std::string table = g.FrozenParameter(
@@ -273,10 +303,85 @@ std::string EncoderLayers(GraphBuilder& g, const BartShape& s, std::string h,
   return FinalNorm(g, s, h, "encoder");
 }
 
+// x [batch, T, d] from position `from` of axis 1 up to `to` (INT64_MAX: the end).
+std::string SliceTokens(GraphBuilder& g, const std::string& x, int64_t from, int64_t to) {
+  return g.Node("Slice", {x, g.ConstInt64({from}), g.ConstInt64({to}), g.ConstInt64({1})});
+}
+
+// PegasusXGlobalLocalAttention as one masked attention over [global tokens | local tokens]
+// (T = G + S): a global query sees every global key and every unpadded local key; a local query
+// sees the global keys and the unpadded local keys of its block, block(p) = (p + offset) / B
+// (offset B / 2 in staggered layers: HF's half-block padding). Additive [batch, 1, T, T]. HF's
+// padding to a multiple of the block adds only masked keys.
+std::string GlobalLocalMask(GraphBuilder& g, const BartShape& s, const std::string& attention_mask,
+                            int64_t offset) {
+  const int64_t globals = s.global_tokens;
+  const std::string total =
+      g.Node("Add", {AxisLength(g, attention_mask, 1), g.ConstInt64({globals})});
+  const std::string index = PositionRange(g, g.ConstInt64({0}), total);  // [T]
+  const std::string global = g.Node("Less", {index, g.ConstInt64({globals})});
+  const std::string block = g.Node("Div", {g.Node("Add", {index, g.ConstInt64({offset - globals})}),
+                                           g.ConstInt64({s.block_size})});
+  auto rows = [&](const std::string& x) { return g.Node("Unsqueeze", {x, g.ConstInt64({1})}); };
+  auto cols = [&](const std::string& x) { return g.Node("Unsqueeze", {x, g.ConstInt64({0})}); };
+  const std::string structure = g.Node(
+      "Or",
+      {rows(global), g.Node("Or", {cols(global), g.Node("Equal", {rows(block), cols(block)})})});
+  const std::string batch =
+      g.Node("Slice", {g.Node("Shape", {attention_mask}), g.ConstInt64({0}), g.ConstInt64({1})});
+  const std::string global_keys = g.Node(
+      "Expand", {g.ConstInt64({1}),
+                 g.Node("Concat", {batch, g.ConstInt64({globals})}, {{"axis", int64_t{0}}})});
+  const std::string keys =
+      g.Node("Concat", {global_keys, attention_mask}, {{"axis", int64_t{1}}});  // [batch, T]
+  const std::string kept = g.Node("Not", {g.Node("Equal", {keys, g.ConstInt64({0})})});
+  const std::string allowed = g.Node("And", {g.Node("Unsqueeze", {structure, g.ConstInt64({0, 1})}),
+                                             g.Node("Unsqueeze", {kept, g.ConstInt64({1, 2})})});
+  return g.Node("Where",
+                {allowed, g.ConstFloat(0.0f), g.ConstFloat(std::numeric_limits<float>::lowest())});
+}
+
+// PegasusXEncoder on embedded `tokens`: embed_global's G tokens before them in one stream; each
+// layer norms the global and local parts with their own LayerNorms (global_self_attn_layer_norm,
+// self_attn_layer_norm), attends with one set of projections (GlobalLocalMask), and runs its
+// feed-forward on both; the final layer_norm on the local part.
+std::string GlobalLocalEncoder(GraphBuilder& g, const BartShape& s, const std::string& tokens,
+                               const std::string& attention_mask) {
+  const int64_t globals = s.global_tokens;
+  constexpr int64_t kEnd = std::numeric_limits<int64_t>::max();
+  const std::string table =
+      g.Weight("encoder.embed_global.weight", {globals, s.d_model}, WeightInit::kNormal);
+  const std::string batch =
+      g.Node("Slice", {g.Node("Shape", {tokens}), g.ConstInt64({0}), g.ConstInt64({1})});
+  const std::string global =
+      g.Node("Expand", {table, g.Node("Concat", {batch, g.ConstInt64({globals, s.d_model})},
+                                      {{"axis", int64_t{0}}})});
+  std::string h = g.Node("Concat", {global, tokens}, {{"axis", int64_t{1}}});
+  const std::string aligned = GlobalLocalMask(g, s, attention_mask, 0);
+  const std::string staggered =
+      s.stagger_blocks ? GlobalLocalMask(g, s, attention_mask, s.block_size / 2) : aligned;
+  for (int64_t i = 0; i < s.encoder.layers; ++i) {
+    const std::string layer = fmt::format("encoder.layers.{}", i);
+    const std::string self = layer + ".self_attn";
+    const std::string x =
+        g.Node("Concat",
+               {g.LayerNorm(SliceTokens(g, h, 0, globals), layer + ".global_self_attn_layer_norm",
+                            s.d_model, kLayerNormEps),
+                g.LayerNorm(SliceTokens(g, h, globals, kEnd), self + "_layer_norm", s.d_model,
+                            kLayerNormEps)},
+               {{"axis", int64_t{1}}});
+    h = g.Node("Add", {h, FullSelfAttention(g, s, i % 2 == 1 ? staggered : aligned)(i, x, self)});
+    h = FeedForward(g, s, s.encoder.ffn, h, layer);
+  }
+  return FinalNorm(g, s, SliceTokens(g, h, globals, kEnd), "encoder");
+}
+
 // The text encoder; with Longformer attention it declares the global_attention_mask input.
 std::string Encoder(GraphBuilder& g, const BartShape& s, const std::string& embedding,
                     const std::string& input_ids, const std::string& attention_mask) {
   const std::string h = Embed(g, s, embedding, input_ids, "encoder", g.ConstInt64({0}));
+  if (s.encoder_attention == EncoderAttention::kGlobalLocal)
+    return GlobalLocalEncoder(g, s, h, attention_mask);
   if (s.encoder_attention == EncoderAttention::kFull)
     return EncoderLayers(g, s, h, FullSelfAttention(g, s, PaddingMaskBias(g, attention_mask)));
   const std::string global = "global_attention_mask";

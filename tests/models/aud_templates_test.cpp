@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,15 +74,16 @@ TinyGraph BuildTiny(const std::string& model_type, Build build) {
   return BuildAt(ApplyTemplate(t, TinyConfig(t)), build);
 }
 
-int64_t Int64Initializer(const onnx::GraphProto& g, const std::string& name) {
+// The value of a one-element int64 initializer `name`; nullopt for anything else.
+std::optional<int64_t> Int64Scalar(const onnx::GraphProto& g, const std::string& name) {
   for (const auto& t : g.initializer())
-    if (t.name() == name && t.raw_data().size() == sizeof(int64_t)) {
+    if (t.name() == name && t.data_type() == onnx::TensorProto::INT64 &&
+        t.raw_data().size() == sizeof(int64_t)) {
       int64_t v = 0;
       std::memcpy(&v, t.raw_data().data(), sizeof v);
       return v;
     }
-  ADD_FAILURE() << "no int64 scalar initializer " << name;
-  return -1;
+  return std::nullopt;
 }
 
 TEST(LedTemplate, EncoderLayersAttendThroughLongformerProjectionsAndAGlobalMask) {
@@ -102,7 +104,8 @@ TEST(LedTemplate, EncoderLayersAttendThroughLongformerProjectionsAndAGlobalMask)
   // tiny config's windows [4, 6] let a local query see 2 and 3 positions to each side.
   std::vector<int64_t> one_sided;
   for (const auto& n : g.graph.node())
-    if (n.op_type() == "LessOrEqual") one_sided.push_back(Int64Initializer(g.graph, n.input(1)));
+    if (n.op_type() == "LessOrEqual")
+      one_sided.push_back(Int64Scalar(g.graph, n.input(1)).value_or(-1));
   EXPECT_EQ(one_sided, (std::vector<int64_t>{2, 3}));
 }
 
@@ -224,6 +227,28 @@ TEST(MoonshineTemplate, LayersHaveMoonshineNamesAndTheRotaryCoversNineTenthsOfEa
     }
   EXPECT_EQ(frequencies, 9);
   EXPECT_EQ(InputNames(g.graph), (std::vector<std::string>{"input_values", "decoder_input_ids"}));
+}
+
+TEST(PegasusXTemplate, GlobalTokensSeeEverythingAndLocalTokensTheirOwnBlock) {
+  const TinyGraph g = BuildTiny("pegasus_x", BuildBart);
+  const int64_t d = 32;  // the tiny d_model; 3 global tokens, blocks of 4
+  // PegasusXEncoder: embed_global = nn.Embedding(num_global_tokens, d_model); each layer's
+  // global_self_attn_layer_norm next to self_attn_layer_norm; PegasusXAttention(bias=False).
+  EXPECT_EQ(g.weights.at("encoder.embed_global.weight"), (std::vector<int64_t>{3, d}));
+  EXPECT_EQ(g.weights.count("encoder.layers.1.global_self_attn_layer_norm.weight"), 1u);
+  EXPECT_EQ(g.weights.count("encoder.layers.0.self_attn.q_proj.bias"), 0u);
+  EXPECT_EQ(g.weights.count("decoder.layers.0.encoder_attn.out_proj.bias"), 0u);
+  EXPECT_EQ(g.weights.count("encoder.embed_positions.weight"), 0u);  // computed sinusoids
+  EXPECT_EQ(g.weights.count("encoder.layer_norm.weight"), 1u);
+  // Two block layouts: aligned (even layers) and shifted by block_size / 2 = 2 (odd layers,
+  // stagger_local_blocks): the offsets added to the local positions are 0 - 3 and 2 - 3.
+  std::vector<int64_t> offsets;
+  for (const auto& n : g.graph.node())
+    if (n.op_type() == "Div" && Int64Scalar(g.graph, n.input(1)) == 4)  // block_size
+      for (const auto& m : g.graph.node())
+        if (m.output(0) == n.input(0))
+          offsets.push_back(Int64Scalar(g.graph, m.input(1)).value_or(0));
+  EXPECT_EQ(offsets, (std::vector<int64_t>{-3, -1}));
 }
 }  // namespace
 }  // namespace ipfs_accel::models
