@@ -2,6 +2,7 @@
 
 #include "architectures.h"
 #include "moonshine_builder.h"
+#include "wav2vec2_bert_builder.h"
 #include "wav2vec2_builder.h"
 
 namespace ipfs_accel::models {
@@ -48,9 +49,20 @@ void AddMoonshineArchitectures(std::vector<Architecture>& out) {
   out.push_back({"moonshine", "audio", {"model."}, BuildMoonshine, hints, roles});
 }
 
+// Wav2Vec2BertForCTC and the other heads hold Wav2Vec2BertModel as "wav2vec2_bert.".
+void AddWav2Vec2BertArchitectures(std::vector<Architecture>& out) {
+  auto hints = [](const HfConfig&) {
+    return std::map<std::string, InputHint>{{"input_features", {InputHint::Kind::kAny, 0, 0}},
+                                            {"attention_mask", {InputHint::Kind::kOnes, 0, 0}}};
+  };
+  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch", .sequence = "frames"}; };
+  out.push_back({"wav2vec2-bert", "audio", {"wav2vec2_bert."}, BuildWav2Vec2Bert, hints, roles});
+}
+
 }  // namespace
 
 void AddAudioArchitectures(std::vector<Architecture>& out) {
+  AddWav2Vec2BertArchitectures(out);
   AddWav2Vec2Architectures(out);
   AddMoonshineArchitectures(out);
   AddWhisperArchitectures(out);

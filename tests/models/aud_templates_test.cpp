@@ -23,6 +23,7 @@
 #include "models/graph_builder.h"
 #include "models/moonshine_builder.h"
 #include "models/t5_builder.h"
+#include "models/wav2vec2_bert_builder.h"
 #include "models/weights.h"
 #include "support/op_counts.h"
 
@@ -249,6 +250,38 @@ TEST(PegasusXTemplate, GlobalTokensSeeEverythingAndLocalTokensTheirOwnBlock) {
         if (m.output(0) == n.input(0))
           offsets.push_back(Int64Scalar(g.graph, m.input(1)).value_or(0));
   EXPECT_EQ(offsets, (std::vector<int64_t>{-3, -1}));
+}
+
+TEST(Wav2Vec2BertTemplate, ConformerLayersHaveShawDistancesAndACausalDepthwiseConv) {
+  const TinyGraph g = BuildTiny("wav2vec2-bert", BuildWav2Vec2Bert);
+  const int64_t h = 32, head = 8;  // the tiny sizes: 4 heads, left 4, right 2, kernel 5
+  const std::string layer = "encoder.layers.1.";
+  // Wav2Vec2BertSelfAttention: nn.Embedding(left + right + 1, head_size).
+  EXPECT_EQ(g.weights.at(layer + "self_attn.distance_embedding.weight"),
+            (std::vector<int64_t>{4 + 2 + 1, head}));
+  // Wav2Vec2BertConvolutionModule: bias-free pointwise and depthwise convs, depthwise_layer_norm.
+  EXPECT_EQ(g.weights.at(layer + "conv_module.pointwise_conv1.weight"),
+            (std::vector<int64_t>{2 * h, h, 1}));
+  EXPECT_EQ(g.weights.at(layer + "conv_module.depthwise_conv.weight"),
+            (std::vector<int64_t>{h, 1, 5}));
+  EXPECT_EQ(g.weights.count(layer + "conv_module.depthwise_conv.bias"), 0u);
+  EXPECT_EQ(g.weights.count(layer + "conv_module.depthwise_layer_norm.weight"), 1u);
+  EXPECT_EQ(g.weights.at("feature_projection.projection.weight"), (std::vector<int64_t>{h, 20}));
+  EXPECT_EQ(g.weights.count("masked_spec_embed"), 1u);  // mask_time_prob 0.05 keeps it
+  // The depthwise conv is causal: kernel - 1 = 4 frames of padding on the left only.
+  int causal = 0;
+  for (const auto& n : g.graph.node())
+    for (const auto& a : n.attribute())
+      if (n.op_type() == "Conv" && a.name() == "pads" && a.ints_size() == 2 && a.ints(0) == 4 &&
+          a.ints(1) == 0)
+        ++causal;
+  EXPECT_EQ(causal, 2);  // one per layer
+  // Distances key - query clamped to [-4, 2], shifted by 4 into the table.
+  std::vector<int64_t> clamps;
+  for (const auto& n : g.graph.node())
+    if (n.op_type() == "Min" || n.op_type() == "Max")
+      clamps.push_back(Int64Scalar(g.graph, n.input(1)).value_or(0));
+  EXPECT_EQ(clamps, (std::vector<int64_t>{2, -4}));
 }
 }  // namespace
 }  // namespace ipfs_accel::models
