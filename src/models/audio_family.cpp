@@ -2,6 +2,7 @@
 
 #include "architectures.h"
 #include "moonshine_builder.h"
+#include "parakeet_builder.h"
 #include "wav2vec2_bert_builder.h"
 #include "wav2vec2_builder.h"
 
@@ -59,9 +60,21 @@ void AddWav2Vec2BertArchitectures(std::vector<Architecture>& out) {
   out.push_back({"wav2vec2-bert", "audio", {"wav2vec2_bert."}, BuildWav2Vec2Bert, hints, roles});
 }
 
+// ParakeetEncoder (inside ParakeetForCTC as "encoder.") and ParakeetForCTC; the frames axis plays
+// the sequence role.
+void AddParakeetArchitectures(std::vector<Architecture>& out) {
+  auto hints = [](const HfConfig&) {
+    return std::map<std::string, InputHint>{{"input_features", {InputHint::Kind::kAny, 0, 0}}};
+  };
+  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch", .sequence = "frames"}; };
+  out.push_back({"parakeet_encoder", "audio", {"encoder."}, BuildParakeetEncoder, hints, roles});
+  out.push_back({"parakeet_ctc", "audio", {}, BuildParakeetCtc, hints, roles});
+}
+
 }  // namespace
 
 void AddAudioArchitectures(std::vector<Architecture>& out) {
+  AddParakeetArchitectures(out);
   AddWav2Vec2BertArchitectures(out);
   AddWav2Vec2Architectures(out);
   AddMoonshineArchitectures(out);

@@ -22,6 +22,7 @@
 #include "models/clap_builder.h"
 #include "models/graph_builder.h"
 #include "models/moonshine_builder.h"
+#include "models/parakeet_builder.h"
 #include "models/t5_builder.h"
 #include "models/wav2vec2_bert_builder.h"
 #include "models/weights.h"
@@ -282,6 +283,33 @@ TEST(Wav2Vec2BertTemplate, ConformerLayersHaveShawDistancesAndACausalDepthwiseCo
     if (n.op_type() == "Min" || n.op_type() == "Max")
       clamps.push_back(Int64Scalar(g.graph, n.input(1)).value_or(0));
   EXPECT_EQ(clamps, (std::vector<int64_t>{2, -4}));
+}
+
+TEST(ParakeetTemplate, FastConformerBlocksAndTheSubsamplerHaveParakeetNamesAndShapes) {
+  const TinyGraph g = BuildTiny("parakeet_encoder", BuildParakeetEncoder);
+  const int64_t h = 32, head = 8, c = 8;  // tiny: 4 heads, 8 subsampling channels, 16 mel bins
+  // ParakeetEncoderSubsamplingConv2D at subsampling_factor 4: Conv2d(1, c, 3), ReLU, then one
+  // depthwise Conv2d(c, c, 3, groups=c) (index 2) and pointwise Conv2d(c, c, 1) (index 3);
+  // linear over c x 16 // 2^2 features.
+  EXPECT_EQ(g.weights.at("subsampling.layers.0.weight"), (std::vector<int64_t>{c, 1, 3, 3}));
+  EXPECT_EQ(g.weights.at("subsampling.layers.2.weight"), (std::vector<int64_t>{c, 1, 3, 3}));
+  EXPECT_EQ(g.weights.at("subsampling.layers.3.weight"), (std::vector<int64_t>{c, c, 1, 1}));
+  EXPECT_EQ(g.weights.count("subsampling.layers.5.weight"), 0u);
+  EXPECT_EQ(g.weights.at("subsampling.linear.weight"), (std::vector<int64_t>{h, c * 4}));
+  // ParakeetEncoderAttention: bias_u, bias_v [heads, head_dim], relative_k_proj without bias.
+  const std::string attn = "layers.1.self_attn.";
+  EXPECT_EQ(g.weights.at(attn + "bias_u"), (std::vector<int64_t>{4, head}));
+  EXPECT_EQ(g.weights.count(attn + "relative_k_proj.bias"), 0u);
+  EXPECT_EQ(g.weights.count(attn + "o_proj.bias"), 1u);  // attention_bias true
+  // The convolution module: depthwise Conv1d(h, h, conv_kernel_size, groups=h) with BatchNorm.
+  EXPECT_EQ(g.weights.at("layers.0.conv.depthwise_conv.weight"), (std::vector<int64_t>{h, 1, 5}));
+  EXPECT_EQ(g.weights.count("layers.0.conv.norm.running_var"), 1u);
+  EXPECT_EQ(g.weights.count("layers.0.norm_feed_forward2.weight"), 1u);
+  // ParakeetForCTC: ctc_head = Conv1d(hidden, vocab_size, 1) over the encoder under "encoder.".
+  const TinyGraph ctc = BuildTiny("parakeet_ctc", BuildParakeetCtc);
+  EXPECT_EQ(ctc.weights.at("ctc_head.weight"), (std::vector<int64_t>{33, h, 1}));
+  EXPECT_EQ(ctc.weights.count("encoder.layers.1.self_attn.bias_v"), 1u);
+  EXPECT_EQ(ctc.graph.output(0).type().tensor_type().shape().dim(2).dim_value(), 33);
 }
 }  // namespace
 }  // namespace ipfs_accel::models
