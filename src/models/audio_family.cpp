@@ -60,8 +60,8 @@ void AddWav2Vec2BertArchitectures(std::vector<Architecture>& out) {
   out.push_back({"wav2vec2-bert", "audio", {"wav2vec2_bert."}, BuildWav2Vec2Bert, hints, roles});
 }
 
-// ParakeetEncoder (inside ParakeetForCTC as "encoder.") and ParakeetForCTC; the frames axis plays
-// the sequence role.
+// ParakeetEncoder (inside ParakeetForCTC as "encoder.") and ParakeetForCTC, and LASR's; the frames
+// axis plays the sequence role.
 void AddParakeetArchitectures(std::vector<Architecture>& out) {
   auto hints = [](const HfConfig&) {
     return std::map<std::string, InputHint>{{"input_features", {InputHint::Kind::kAny, 0, 0}}};
@@ -69,6 +69,9 @@ void AddParakeetArchitectures(std::vector<Architecture>& out) {
   auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch", .sequence = "frames"}; };
   out.push_back({"parakeet_encoder", "audio", {"encoder."}, BuildParakeetEncoder, hints, roles});
   out.push_back({"parakeet_ctc", "audio", {}, BuildParakeetCtc, hints, roles});
+  // LasrEncoder and LasrForCTC: the same builders with the piece layout "lasr".
+  out.push_back({"lasr_encoder", "audio", {"encoder."}, BuildParakeetEncoder, hints, roles});
+  out.push_back({"lasr_ctc", "audio", {}, BuildParakeetCtc, hints, roles});
 }
 
 }  // namespace

@@ -311,5 +311,45 @@ TEST(ParakeetTemplate, FastConformerBlocksAndTheSubsamplerHaveParakeetNamesAndSh
   EXPECT_EQ(ctc.weights.count("encoder.layers.1.self_attn.bias_v"), 1u);
   EXPECT_EQ(ctc.graph.output(0).type().tensor_type().shape().dim(2).dim_value(), 33);
 }
+
+TEST(LasrTemplate, RotaryConformerBlocksWithWeightedResidualsAndBiasFreeNorms) {
+  const TinyGraph g = BuildTiny("lasr_encoder", BuildParakeetEncoder);
+  const int64_t h = 32, c = 8;  // tiny: 16 mel bins, 8 subsampling channels, kernels 3 and 4
+  // LasrEncoderSubsampling: dense_0 (mel -> h), conv_0 Conv1d(h, h, 3), conv_1 Conv1d(h, c, 3),
+  // dense_1 (c -> h).
+  EXPECT_EQ(g.weights.at("subsampler.dense_0.weight"), (std::vector<int64_t>{h, 16}));
+  EXPECT_EQ(g.weights.at("subsampler.conv_1.weight"), (std::vector<int64_t>{c, h, 3}));
+  EXPECT_EQ(g.weights.at("subsampler.dense_1.weight"), (std::vector<int64_t>{h, c}));
+  // LlamaAttention (attention_bias false), no relative projection; bias-free LayerNorms;
+  // convolution_bias false; out_norm.
+  EXPECT_EQ(g.weights.count("layers.0.self_attn.q_proj.weight"), 1u);
+  EXPECT_EQ(g.weights.count("layers.0.self_attn.q_proj.bias"), 0u);
+  EXPECT_EQ(g.weights.count("layers.0.self_attn.relative_k_proj.weight"), 0u);
+  EXPECT_EQ(g.weights.count("layers.0.norm_conv.bias"), 0u);
+  EXPECT_EQ(g.weights.count("layers.0.conv.pointwise_conv1.bias"), 0u);
+  EXPECT_EQ(g.weights.count("out_norm.weight"), 1u);
+  // padding="same" for the even kernel 4: 1 frame left, 2 right, as PyTorch pads.
+  int same = 0;
+  for (const auto& n : g.graph.node())
+    for (const auto& a : n.attribute())
+      if (n.op_type() == "Conv" && a.name() == "pads" && a.ints_size() == 2 && a.ints(0) == 1 &&
+          a.ints(1) == 2)
+        ++same;
+  EXPECT_EQ(same, 2);  // one depthwise conv per layer
+  // feed_forward_residual_weights [1.5, 0.5] and conv_residual_weights [2, 1]: the residual is
+  // scaled by 1.5 twice and by 2 once per layer.
+  std::map<float, int> residual_scales;
+  for (const auto& n : g.graph.node())
+    if (n.op_type() == "Mul")
+      for (const auto& t : g.graph.initializer())
+        if (t.name() == n.input(1) && t.data_type() == onnx::TensorProto::FLOAT &&
+            t.raw_data().size() == sizeof(float)) {
+          float v = 0;
+          std::memcpy(&v, t.raw_data().data(), sizeof v);
+          ++residual_scales[v];
+        }
+  EXPECT_EQ(residual_scales[1.5f], 4);
+  EXPECT_EQ(residual_scales[2.0f], 2);
+}
 }  // namespace
 }  // namespace ipfs_accel::models
