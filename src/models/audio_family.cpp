@@ -1,6 +1,9 @@
 // Audio architectures. Each model family registers from its own function below.
 
 #include "architectures.h"
+#include "moonshine_builder.h"
+#include "parakeet_builder.h"
+#include "wav2vec2_bert_builder.h"
 #include "wav2vec2_builder.h"
 
 namespace ipfs_accel::models {
@@ -29,10 +32,55 @@ void AddWav2Vec2Architectures(std::vector<Architecture>& out) {
   out.push_back(Wav2Vec2Like("hubert", "hubert."));
 }
 
+// MoonshineForConditionalGeneration holds MoonshineModel as "model.". The samples axis plays the
+// sequence role, at least the convolutions' receptive field long.
+void AddMoonshineArchitectures(std::vector<Architecture>& out) {
+  auto hints = [](const HfConfig& c) {
+    return std::map<std::string, InputHint>{
+        {"input_values", {InputHint::Kind::kAny, 0, 0}},
+        {"decoder_input_ids", {InputHint::Kind::kIndexRange, 0, c.Int("vocab_size", 32768)}}};
+  };
+  auto roles = [](const HfConfig& c) {
+    return DimRoles{.batch = "batch",
+                    .sequence = "samples",
+                    .decoder_sequence = "decoder_sequence",
+                    .max_decoder_sequence = c.Int("max_position_embeddings", 512),
+                    .min_sequence = MoonshineMinSamples()};
+  };
+  out.push_back({"moonshine", "audio", {"model."}, BuildMoonshine, hints, roles});
+}
+
+// Wav2Vec2BertForCTC and the other heads hold Wav2Vec2BertModel as "wav2vec2_bert.".
+void AddWav2Vec2BertArchitectures(std::vector<Architecture>& out) {
+  auto hints = [](const HfConfig&) {
+    return std::map<std::string, InputHint>{{"input_features", {InputHint::Kind::kAny, 0, 0}},
+                                            {"attention_mask", {InputHint::Kind::kOnes, 0, 0}}};
+  };
+  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch", .sequence = "frames"}; };
+  out.push_back({"wav2vec2-bert", "audio", {"wav2vec2_bert."}, BuildWav2Vec2Bert, hints, roles});
+}
+
+// ParakeetEncoder (inside ParakeetForCTC as "encoder.") and ParakeetForCTC, and LASR's; the frames
+// axis plays the sequence role.
+void AddParakeetArchitectures(std::vector<Architecture>& out) {
+  auto hints = [](const HfConfig&) {
+    return std::map<std::string, InputHint>{{"input_features", {InputHint::Kind::kAny, 0, 0}}};
+  };
+  auto roles = [](const HfConfig&) { return DimRoles{.batch = "batch", .sequence = "frames"}; };
+  out.push_back({"parakeet_encoder", "audio", {"encoder."}, BuildParakeetEncoder, hints, roles});
+  out.push_back({"parakeet_ctc", "audio", {}, BuildParakeetCtc, hints, roles});
+  // LasrEncoder and LasrForCTC: the same builders with the piece layout "lasr".
+  out.push_back({"lasr_encoder", "audio", {"encoder."}, BuildParakeetEncoder, hints, roles});
+  out.push_back({"lasr_ctc", "audio", {}, BuildParakeetCtc, hints, roles});
+}
+
 }  // namespace
 
 void AddAudioArchitectures(std::vector<Architecture>& out) {
+  AddParakeetArchitectures(out);
+  AddWav2Vec2BertArchitectures(out);
   AddWav2Vec2Architectures(out);
+  AddMoonshineArchitectures(out);
   AddWhisperArchitectures(out);
 }
 

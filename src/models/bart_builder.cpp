@@ -1,19 +1,24 @@
 #include "bart_builder.h"
 
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "activation.h"
 #include "ipfs_accel/core/error.h"
+#include "longformer_attention.h"
 #include "piece_choice.h"
 #include "resnet_builder.h"
 #include "seq2seq_attention.h"
 #include "seq2seq_cache.h"
 #include "seq2seq_embedding.h"
 #include "seq2seq_forward.h"
+#include "sinusoid_graph.h"
 #include "sinusoidal_positions.h"
 
 namespace ipfs_accel::models {
@@ -37,13 +42,24 @@ enum class NormPosition { kPost, kPre };
 // before positions are added in the decoder only (BlenderbotSmall).
 enum class EmbeddingNorm { kAfterPositions, kNone, kDecoderBeforePositions };
 enum class Positions {
-  kLearned,     // embed_positions.weight, read from `position_offset` on
-  kSinusoidal,  // Marian's frozen sinusoidal parameter embed_positions.weight
-  kFromTokens,  // M2M100's fairseq sinusoids, a buffer indexed by the count of non-pad tokens
+  kLearned,           // embed_positions.weight, read from `position_offset` on
+  kSinusoidal,        // Marian's frozen sinusoidal parameter embed_positions.weight
+  kFromTokens,        // M2M100's fairseq sinusoids, a buffer indexed by the count of non-pad tokens
+  kFairseqParameter,  // FSMT's: the same table and indexing, a frozen parameter (pad + 1 rows more)
+  kComputed,          // PegasusX's: fairseq's sinusoids of positions 0..S-1, computed in the graph
 };
+// The token tables: one `shared` (BART), or FSMT's encoder.embed_tokens and decoder.embed_tokens
+// of their own vocabularies.
+enum class Embeddings { kShared, kSeparate };
+// The encoder's self-attention: BART's, LED's Longformer attention
+// (self_attn.longformer_self_attn.* then self_attn.output) with a global_attention_mask input, or
+// PegasusX's global-local attention (learned global tokens, local blocks).
+enum class EncoderAttention { kFull, kLongformer, kGlobalLocal };
 
 struct BartShape {
   int64_t vocab, d_model, max_positions;
+  int64_t encoder_max_positions;         // the encoder's table (LED's is longer)
+  int64_t encoder_vocab, decoder_vocab;  // Embeddings::kSeparate's tables
   StackShape encoder, decoder;
   bool scale_embedding;
   std::string act;
@@ -52,6 +68,14 @@ struct BartShape {
   Positions positions = Positions::kLearned;
   int64_t position_offset = kPositionOffset;
   int64_t pad_token_id = 1;
+  Embeddings embeddings = Embeddings::kShared;
+  EncoderAttention encoder_attention = EncoderAttention::kFull;
+  std::vector<int64_t> attention_windows;  // kLongformer: one per encoder layer
+  bool decoder_padding_mask = false;       // FSMT: decoder self-attention hides pad-token keys
+  bool output_projection = false;  // FSMT: decoder.output_projection to decoder_vocab logits
+  bool attention_bias = true;      // PegasusX: q/k/v/out_proj without biases
+  int64_t global_tokens = 0, block_size = 0;  // kGlobalLocal
+  bool stagger_blocks = false;                // kGlobalLocal: odd layers' blocks shifted by half
 };
 
 void ReadPieces(const HfConfig& c, BartShape& s) {
@@ -60,24 +84,52 @@ void ReadPieces(const HfConfig& c, BartShape& s) {
   s.embedding_norm = static_cast<EmbeddingNorm>(PieceChoice(
       c, "layernorm_embedding", "bart", {"after_positions", "none", "decoder_before_positions"}));
   s.positions = static_cast<Positions>(
-      PieceChoice(c, "positions", "bart", {"learned", "sinusoidal", "from_tokens"}));
+      PieceChoice(c, "positions", "bart",
+                  {"learned", "sinusoidal", "from_tokens", "fairseq_parameter", "computed"}));
   s.position_offset = PieceInt(c, "position_offset", kPositionOffset);
   s.pad_token_id = c.Id("pad_token_id", 1);
+  s.embeddings =
+      static_cast<Embeddings>(PieceChoice(c, "embeddings", "bart", {"shared", "separate"}));
+  s.decoder_padding_mask = c.PieceBool("decoder_padding_mask", false);
+  s.output_projection = c.PieceBool("output_projection", false);
+  s.attention_bias = c.PieceBool("attention_bias", true);
+}
+
+// The piece encoder_attention and, for global_local, PegasusX's global_tokens, block_size and
+// stagger_blocks.
+void ReadEncoderAttention(const HfConfig& c, BartShape& s) {
+  s.encoder_attention = static_cast<EncoderAttention>(
+      PieceChoice(c, "encoder_attention", "bart", {"full", "longformer", "global_local"}));
+  if (s.encoder_attention != EncoderAttention::kGlobalLocal) return;
+  s.global_tokens = PieceInt(c, "global_tokens", 32);
+  s.block_size = PieceInt(c, "block_size", 512);
+  s.stagger_blocks = c.PieceBool("stagger_blocks", true);
+  if (s.global_tokens < 1 || s.block_size < 1 || (s.stagger_blocks && s.block_size % 2 != 0))
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': global-local attention needs global tokens ({}) and a block "
+                            "size ({}), even when blocks are staggered",
+                            c.origin(), s.global_tokens, s.block_size));
 }
 
 BartShape ReadShape(const HfConfig& c) {
   BartShape s{};
   ReadPieces(c, s);
+  ReadEncoderAttention(c, s);
   s.vocab = c.Int("vocab_size", 50265);
   s.d_model = c.Int("d_model", 1024);
   // Speech2Text sizes its decoder's positions by max_target_positions.
   s.max_positions = PieceInt(c, "max_positions", c.Int("max_position_embeddings", 1024));
+  s.encoder_max_positions = PieceInt(c, "encoder_max_positions", s.max_positions);
+  s.encoder_vocab = PieceInt(c, "encoder_vocab", s.vocab);
+  s.decoder_vocab = PieceInt(c, "decoder_vocab", s.vocab);
   s.encoder = {c.Int("encoder_layers", 12), c.Int("encoder_attention_heads", 16),
                c.Int("encoder_ffn_dim", 4096)};
   s.decoder = {c.Int("decoder_layers", 12), c.Int("decoder_attention_heads", 16),
                c.Int("decoder_ffn_dim", 4096)};
   s.scale_embedding = c.Bool("scale_embedding", false);
   s.act = c.String("activation_function", "gelu");
+  if (s.encoder_attention == EncoderAttention::kLongformer)
+    s.attention_windows = LongformerAttentionWindows(c, s.encoder.layers);
   for (const auto& [name, heads] : {std::pair{"encoder_attention_heads", s.encoder.heads},
                                     std::pair{"decoder_attention_heads", s.decoder.heads}})
     if (heads <= 0 || s.d_model % heads != 0)
@@ -89,8 +141,8 @@ BartShape ReadShape(const HfConfig& c) {
 // q, k or v of BartAttention `prefix`, split into heads: [batch, heads, seq, head_dim].
 std::string ProjectHeads(GraphBuilder& g, const BartShape& s, int64_t heads, const std::string& x,
                          const std::string& prefix, const char* name) {
-  return SplitHeads(g, g.Linear(x, prefix + "." + name, s.d_model, s.d_model), heads,
-                    s.d_model / heads);
+  return SplitHeads(g, g.Linear(x, prefix + "." + name, s.d_model, s.d_model, s.attention_bias),
+                    heads, s.d_model / heads);
 }
 
 // softmax(q k^T * head_dim^-0.5 + bias) v, then out_proj.
@@ -99,7 +151,8 @@ std::string AttendAndProject(GraphBuilder& g, const BartShape& s, int64_t heads,
                              const std::string& bias, const std::string& prefix) {
   const auto scale = static_cast<float>(std::pow(static_cast<double>(s.d_model / heads), -0.5));
   const std::string ctx = Attend(g, q, k, v, scale, bias);
-  return g.Linear(MergeHeads(g, ctx, s.d_model), prefix + ".out_proj", s.d_model, s.d_model);
+  return g.Linear(MergeHeads(g, ctx, s.d_model), prefix + ".out_proj", s.d_model, s.d_model,
+                  s.attention_bias);
 }
 
 // Post-norm residual: LayerNorm(x + y).
@@ -147,18 +200,30 @@ std::string PositionsFromTokens(GraphBuilder& g, const BartShape& s, const std::
 // [.., sequence, d_model] position embeddings of `stack` for `ids`, from `past_length` on.
 std::string PositionEmbeddings(GraphBuilder& g, const BartShape& s, const std::string& ids,
                                const std::string& stack, const std::string& past_length) {
+  const int64_t rows = stack == "encoder" ? s.encoder_max_positions : s.max_positions;
+  const std::string name = stack + ".embed_positions.weight";
   if (s.positions == Positions::kFromTokens) {
     // A buffer in HF (not saved, not a parameter): a constant outside HF's names.
-    const std::string table = g.Initializer(
-        "const_" + stack + "_sinusoidal_positions",
-        FairseqSinusoids(s.max_positions + kPositionOffset, s.d_model, s.pad_token_id));
+    const std::string table =
+        g.Initializer("const_" + stack + "_sinusoidal_positions",
+                      FairseqSinusoids(rows + kPositionOffset, s.d_model, s.pad_token_id));
     return g.Node("Gather", {table, PositionsFromTokens(g, s, ids, past_length)});
   }
-  const std::string name = stack + ".embed_positions.weight";
+  if (s.positions == Positions::kComputed) {  // PegasusXSinusoidalPositionalEmbedding
+    const std::string positions = g.Node(
+        "Unsqueeze", {PositionRange(g, past_length, AxisLength(g, ids, 1)), g.ConstInt64({0})});
+    return SinusoidalPositions(g, FairseqSinusoidFrequencies(s.d_model), positions,
+                               "const_" + stack + "_sinusoid_frequencies");
+  }
+  if (s.positions == Positions::kFairseqParameter) {  // FSMT's SinusoidalPositionalEmbedding
+    const std::string table = g.FrozenParameter(
+        name, FairseqSinusoids(rows + s.pad_token_id + 1, s.d_model, s.pad_token_id));
+    return g.Node("Gather", {table, PositionsFromTokens(g, s, ids, past_length)});
+  }
   const std::string table =
       s.positions == Positions::kSinusoidal
-          ? g.FrozenParameter(name, MarianSinusoids(s.max_positions, s.d_model))
-          : g.Weight(name, {s.max_positions + s.position_offset, s.d_model}, WeightInit::kNormal);
+          ? g.FrozenParameter(name, MarianSinusoids(rows, s.d_model))
+          : g.Weight(name, {rows + s.position_offset, s.d_model}, WeightInit::kNormal);
   const std::string first = s.position_offset == 0
                                 ? past_length
                                 : g.Node("Add", {past_length, g.ConstInt64({s.position_offset})});
@@ -186,27 +251,142 @@ std::string Embed(GraphBuilder& g, const BartShape& s, const std::string& embedd
   return g.LayerNorm(h, norm, s.d_model, kLayerNormEps);
 }
 
-// The encoder layers over embedded `h`, keys masked by `bias`, then the final norm.
+// An encoder layer's self-attention sublayer: (layer index, input, "encoder.layers.N.self_attn")
+// -> its output.
+using SelfAttention = std::function<std::string(int64_t, const std::string&, const std::string&)>;
+
+// BART's self-attention, keys masked by `bias`.
+SelfAttention FullSelfAttention(GraphBuilder& g, const BartShape& s, const std::string& bias) {
+  return [&g, &s, bias](int64_t, const std::string& x, const std::string& self) {
+    const int64_t heads = s.encoder.heads;
+    return AttendAndProject(g, s, heads, ProjectHeads(g, s, heads, x, self, "q_proj"),
+                            ProjectHeads(g, s, heads, x, self, "k_proj"),
+                            ProjectHeads(g, s, heads, x, self, "v_proj"), bias, self);
+  };
+}
+
+// LEDEncoderAttention: LongformerSelfAttention under `self`.longformer_self_attn (a local query
+// sees its layer's window and the global keys, a global query every key through the *_global
+// projections, a padded query a zero context; longformer_attention.h), then `self`.output.
+SelfAttention LongformerSelfAttention(GraphBuilder& g, const BartShape& s,
+                                      const std::string& attention_mask,
+                                      const std::string& global_attention_mask) {
+  const LongformerMasks m = LongformerAttentionMasks(g, attention_mask, global_attention_mask);
+  std::vector<std::string> windows;
+  for (int64_t window : s.attention_windows)
+    windows.push_back(LongformerWindowMask(g, m, window / 2));
+  return [&g, &s, m, windows](int64_t layer, const std::string& x, const std::string& self) {
+    const int64_t heads = s.encoder.heads;
+    const std::string p = self + ".longformer_self_attn";
+    auto heads_of = [&](const char* name) { return ProjectHeads(g, s, heads, x, p, name); };
+    const auto scale = static_cast<float>(std::pow(static_cast<double>(s.d_model / heads), -0.5));
+    const std::string local = Attend(g, heads_of("query"), heads_of("key"), heads_of("value"),
+                                     scale, windows[static_cast<size_t>(layer)]);
+    const std::string global = Attend(g, heads_of("query_global"), heads_of("key_global"),
+                                      heads_of("value_global"), scale, m.global_keys);
+    const std::string ctx =
+        g.Node("Where", {m.global_rows, global, g.Node("Mul", {local, m.query_kept})});
+    return g.Linear(MergeHeads(g, ctx, s.d_model), self + ".output", s.d_model, s.d_model);
+  };
+}
+
+// The encoder layers over embedded `h`, then the final norm.
 std::string EncoderLayers(GraphBuilder& g, const BartShape& s, std::string h,
-                          const std::string& bias) {
+                          const SelfAttention& attend) {
   for (int64_t i = 0; i < s.encoder.layers; ++i) {
     const std::string layer = fmt::format("encoder.layers.{}", i);
     const std::string self = layer + ".self_attn";
-    const int64_t heads = s.encoder.heads;
-    h = Residual(g, s, h, self + "_layer_norm", [&](const std::string& x) {
-      return AttendAndProject(g, s, heads, ProjectHeads(g, s, heads, x, self, "q_proj"),
-                              ProjectHeads(g, s, heads, x, self, "k_proj"),
-                              ProjectHeads(g, s, heads, x, self, "v_proj"), bias, self);
-    });
+    h = Residual(g, s, h, self + "_layer_norm",
+                 [&](const std::string& x) { return attend(i, x, self); });
     h = FeedForward(g, s, s.encoder.ffn, h, layer);
   }
   return FinalNorm(g, s, h, "encoder");
 }
 
+// x [batch, T, d] from position `from` of axis 1 up to `to` (INT64_MAX: the end).
+std::string SliceTokens(GraphBuilder& g, const std::string& x, int64_t from, int64_t to) {
+  return g.Node("Slice", {x, g.ConstInt64({from}), g.ConstInt64({to}), g.ConstInt64({1})});
+}
+
+// PegasusXGlobalLocalAttention as one masked attention over [global tokens | local tokens]
+// (T = G + S): a global query sees every global key and every unpadded local key; a local query
+// sees the global keys and the unpadded local keys of its block, block(p) = (p + offset) / B
+// (offset B / 2 in staggered layers: HF's half-block padding). Additive [batch, 1, T, T]. HF's
+// padding to a multiple of the block adds only masked keys.
+std::string GlobalLocalMask(GraphBuilder& g, const BartShape& s, const std::string& attention_mask,
+                            int64_t offset) {
+  const int64_t globals = s.global_tokens;
+  const std::string total =
+      g.Node("Add", {AxisLength(g, attention_mask, 1), g.ConstInt64({globals})});
+  const std::string index = PositionRange(g, g.ConstInt64({0}), total);  // [T]
+  const std::string global = g.Node("Less", {index, g.ConstInt64({globals})});
+  const std::string block = g.Node("Div", {g.Node("Add", {index, g.ConstInt64({offset - globals})}),
+                                           g.ConstInt64({s.block_size})});
+  auto rows = [&](const std::string& x) { return g.Node("Unsqueeze", {x, g.ConstInt64({1})}); };
+  auto cols = [&](const std::string& x) { return g.Node("Unsqueeze", {x, g.ConstInt64({0})}); };
+  const std::string structure = g.Node(
+      "Or",
+      {rows(global), g.Node("Or", {cols(global), g.Node("Equal", {rows(block), cols(block)})})});
+  const std::string batch =
+      g.Node("Slice", {g.Node("Shape", {attention_mask}), g.ConstInt64({0}), g.ConstInt64({1})});
+  const std::string global_keys = g.Node(
+      "Expand", {g.ConstInt64({1}),
+                 g.Node("Concat", {batch, g.ConstInt64({globals})}, {{"axis", int64_t{0}}})});
+  const std::string keys =
+      g.Node("Concat", {global_keys, attention_mask}, {{"axis", int64_t{1}}});  // [batch, T]
+  const std::string kept = g.Node("Not", {g.Node("Equal", {keys, g.ConstInt64({0})})});
+  const std::string allowed = g.Node("And", {g.Node("Unsqueeze", {structure, g.ConstInt64({0, 1})}),
+                                             g.Node("Unsqueeze", {kept, g.ConstInt64({1, 2})})});
+  return g.Node("Where",
+                {allowed, g.ConstFloat(0.0f), g.ConstFloat(std::numeric_limits<float>::lowest())});
+}
+
+// PegasusXEncoder on embedded `tokens`: embed_global's G tokens before them in one stream; each
+// layer norms the global and local parts with their own LayerNorms (global_self_attn_layer_norm,
+// self_attn_layer_norm), attends with one set of projections (GlobalLocalMask), and runs its
+// feed-forward on both; the final layer_norm on the local part.
+std::string GlobalLocalEncoder(GraphBuilder& g, const BartShape& s, const std::string& tokens,
+                               const std::string& attention_mask) {
+  const int64_t globals = s.global_tokens;
+  constexpr int64_t kEnd = std::numeric_limits<int64_t>::max();
+  const std::string table =
+      g.Weight("encoder.embed_global.weight", {globals, s.d_model}, WeightInit::kNormal);
+  const std::string batch =
+      g.Node("Slice", {g.Node("Shape", {tokens}), g.ConstInt64({0}), g.ConstInt64({1})});
+  const std::string global =
+      g.Node("Expand", {table, g.Node("Concat", {batch, g.ConstInt64({globals, s.d_model})},
+                                      {{"axis", int64_t{0}}})});
+  std::string h = g.Node("Concat", {global, tokens}, {{"axis", int64_t{1}}});
+  const std::string aligned = GlobalLocalMask(g, s, attention_mask, 0);
+  const std::string staggered =
+      s.stagger_blocks ? GlobalLocalMask(g, s, attention_mask, s.block_size / 2) : aligned;
+  for (int64_t i = 0; i < s.encoder.layers; ++i) {
+    const std::string layer = fmt::format("encoder.layers.{}", i);
+    const std::string self = layer + ".self_attn";
+    const std::string x =
+        g.Node("Concat",
+               {g.LayerNorm(SliceTokens(g, h, 0, globals), layer + ".global_self_attn_layer_norm",
+                            s.d_model, kLayerNormEps),
+                g.LayerNorm(SliceTokens(g, h, globals, kEnd), self + "_layer_norm", s.d_model,
+                            kLayerNormEps)},
+               {{"axis", int64_t{1}}});
+    h = g.Node("Add", {h, FullSelfAttention(g, s, i % 2 == 1 ? staggered : aligned)(i, x, self)});
+    h = FeedForward(g, s, s.encoder.ffn, h, layer);
+  }
+  return FinalNorm(g, s, SliceTokens(g, h, globals, kEnd), "encoder");
+}
+
+// The text encoder; with Longformer attention it declares the global_attention_mask input.
 std::string Encoder(GraphBuilder& g, const BartShape& s, const std::string& embedding,
                     const std::string& input_ids, const std::string& attention_mask) {
   const std::string h = Embed(g, s, embedding, input_ids, "encoder", g.ConstInt64({0}));
-  return EncoderLayers(g, s, h, PaddingMaskBias(g, attention_mask));
+  if (s.encoder_attention == EncoderAttention::kGlobalLocal)
+    return GlobalLocalEncoder(g, s, h, attention_mask);
+  if (s.encoder_attention == EncoderAttention::kFull)
+    return EncoderLayers(g, s, h, FullSelfAttention(g, s, PaddingMaskBias(g, attention_mask)));
+  const std::string global = "global_attention_mask";
+  g.Input(global, onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence")});
+  return EncoderLayers(g, s, h, LongformerSelfAttention(g, s, attention_mask, global));
 }
 
 // Speech2Text's front end (Conv1dSubsampler) and encoder positions.
@@ -282,7 +462,18 @@ std::pair<std::string, std::string> SpeechEncoder(GraphBuilder& g, const BartSha
       FairseqSinusoids(sp.source_positions + kPositionOffset, s.d_model, s.pad_token_id));
   h = g.Node("Add",
              {h, g.Node("Gather", {table, PositionsFromTokens(g, s, padding, g.ConstInt64({0}))})});
-  return {EncoderLayers(g, s, h, PaddingMaskBias(g, kept)), kept};
+  return {EncoderLayers(g, s, h, FullSelfAttention(g, s, PaddingMaskBias(g, kept))), kept};
+}
+
+// The decoder self-attention's additive mask: causal, plus FSMT's mask of the pad-token keys.
+std::string DecoderSelfBias(GraphBuilder& g, const BartShape& s, const std::string& ids,
+                            const std::string& query_positions, const std::string& key_positions) {
+  const std::string causal = CausalMaskBias(g, query_positions, key_positions);
+  if (!s.decoder_padding_mask) return causal;
+  const std::string not_pad =
+      g.Node("Cast", {g.Node("Not", {g.Node("Equal", {ids, g.ConstInt64({s.pad_token_id})})})},
+             {{"to", int64_t{onnx::TensorProto::INT64}}});
+  return g.Node("Add", {causal, PaddingMaskBias(g, not_pad)});
 }
 
 // The decoder stack. Without a cache, keys and values come from the tokens given and the
@@ -302,7 +493,7 @@ std::string Decoder(GraphBuilder& g, const BartShape& s, const std::string& embe
   const std::string query_positions = PositionRange(g, past_length, new_length);
   const std::string key_positions =
       PositionRange(g, g.ConstInt64({0}), g.Node("Add", {past_length, new_length}));
-  const std::string self_bias = CausalMaskBias(g, query_positions, key_positions);
+  const std::string self_bias = DecoderSelfBias(g, s, ids, query_positions, key_positions);
   const std::string cross_bias = PaddingMaskBias(g, encoder_mask);
   for (int64_t i = 0; i < s.decoder.layers; ++i) {
     const std::string layer = fmt::format("decoder.layers.{}", i);
@@ -336,10 +527,39 @@ std::string Decoder(GraphBuilder& g, const BartShape& s, const std::string& embe
   return FinalNorm(g, s, h, "decoder");
 }
 
+// FSMTModel: each stack with its own token table; with output_projection the decoder's states
+// are projected to its vocabulary (decoder.output_projection, no bias) inside the base model.
+void BuildSeparateEmbeddings(GraphBuilder& g, const BartShape& s) {
+  const std::string batch = "batch", sequence = "sequence", decoder_sequence = "decoder_sequence";
+  g.Input("input_ids", onnx::TensorProto::INT64, {batch, sequence});
+  g.Input("attention_mask", onnx::TensorProto::INT64, {batch, sequence});
+  g.Input("decoder_input_ids", onnx::TensorProto::INT64, {batch, decoder_sequence});
+  auto table = [&](const std::string& stack, int64_t vocab) {
+    return g.Weight(stack + ".embed_tokens.weight", {vocab, s.d_model}, WeightInit::kNormal);
+  };
+  const std::string encoder_hidden =
+      Encoder(g, s, table("encoder", s.encoder_vocab), "input_ids", "attention_mask");
+  std::string hidden = Decoder(g, s, table("decoder", s.decoder_vocab), "decoder_input_ids",
+                               "attention_mask", encoder_hidden, /*with_past=*/false);
+  const int64_t width = s.output_projection ? s.decoder_vocab : s.d_model;
+  if (s.output_projection)
+    hidden = g.Linear(hidden, "decoder.output_projection", s.d_model, width, false);
+  g.Node("Identity", {hidden}, {}, "last_hidden_state");
+  g.Node("Identity", {encoder_hidden}, {}, "encoder_last_hidden_state");
+  g.Output("last_hidden_state", onnx::TensorProto::FLOAT, {batch, decoder_sequence, width});
+  g.Output("encoder_last_hidden_state", onnx::TensorProto::FLOAT, {batch, sequence, s.d_model});
+}
+
 }  // namespace
 
 void BuildBart(const HfConfig& config, GraphBuilder& g) {
   const BartShape s = ReadShape(config);
+  if (s.embeddings == Embeddings::kSeparate) return BuildSeparateEmbeddings(g, s);
+  if (s.output_projection)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': the bart piece output_projection is built only with separate "
+                            "embeddings",
+                            config.origin()));
   BuildSeq2SeqForward(
       g, s.vocab, s.d_model,
       [&](const std::string& embedding) {

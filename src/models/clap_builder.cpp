@@ -116,4 +116,43 @@ void BuildClap(const HfConfig& config, GraphBuilder& g, const Dim& time) {
   g.Output("audio_embeds", f, {batch, s.projection_dim});
 }
 
+namespace {
+
+// ClapAudioEncoder's last_hidden_state: the normed tokens [batch, F * T, C] as [batch, C, F, T],
+// F split into freq_ratio groups of c = F / freq_ratio rows, regrouped to [batch, C, c, -1].
+std::string GroupedLastHiddenState(GraphBuilder& g, const HtsatShape& s,
+                                   const std::string& tokens) {
+  const auto last = static_cast<int64_t>(s.depths.size()) - 1;
+  const int64_t f = s.grid[0] >> last, t = s.grid[1] >> last, c = f / s.freq_ratio;
+  if (c <= 0)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("the last HTSAT stage has {} frequency rows, fewer than freq_ratio {}",
+                            f, s.freq_ratio));
+  const std::string map =
+      g.Node("Reshape", {g.Node("Transpose", {tokens}, {{"perm", std::vector<int64_t>{0, 2, 1}}}),
+                         g.ConstInt64({0, s.num_features, f / c, c, t})});
+  const std::string grouped =
+      g.Node("Transpose", {map}, {{"perm", std::vector<int64_t>{0, 1, 3, 2, 4}}});
+  return g.Node("Reshape", {grouped, g.ConstInt64({0, s.num_features, c, -1})}, {},
+                "last_hidden_state");
+}
+
+}  // namespace
+
+void BuildClapAudioModel(const HfConfig& config, GraphBuilder& g) {
+  const HtsatShape s = ReadHtsatShape(config);
+  const Dim batch = std::string("batch"), time = s.spec_size;
+  g.Input("input_features", onnx::TensorProto::FLOAT, {batch, s.input_channels, time, s.mel_bins});
+  if (s.fusion) g.Input("is_longer", onnx::TensorProto::BOOL, {batch, int64_t{1}});
+  const HtsatOutputs out =
+      BuildHtsatOutputs(g, s, "input_features", time, s.fusion ? "is_longer" : "");
+  GroupedLastHiddenState(g, s, out.tokens);
+  g.Node("Identity", {out.pooled}, {}, "pooler_output");
+  const auto last = static_cast<int64_t>(s.depths.size()) - 1;
+  const int64_t f = s.grid[0] >> last, t = s.grid[1] >> last;
+  g.Output("last_hidden_state", onnx::TensorProto::FLOAT,
+           {batch, s.num_features, f / s.freq_ratio, s.freq_ratio * t});
+  g.Output("pooler_output", onnx::TensorProto::FLOAT, {batch, s.num_features});
+}
+
 }  // namespace ipfs_accel::models

@@ -46,4 +46,10 @@ int64_t ClapInputFrames(const ClapShape& s);
 // `time`: the time axis of input_features (ClapInputFrames, or a symbolic name).
 void BuildClap(const HfConfig& config, GraphBuilder& g, const Dim& time);
 
+// HF's ClapAudioModel from a ClapAudioConfig: the HTSAT encoder alone (weights under
+// "audio_encoder."), input_features [batch, channels, spec_size, num_mel_bins] (and is_longer
+// with fusion). Outputs last_hidden_state [batch, C, F / freq_ratio, freq_ratio * T], the last
+// stage's F x T grid regrouped as HF's "group 2D CNN" reshape does, and pooler_output [batch, C].
+void BuildClapAudioModel(const HfConfig& config, GraphBuilder& g);
+
 }  // namespace ipfs_accel::models

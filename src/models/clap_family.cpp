@@ -25,6 +25,18 @@ void AddClapArchitectures(std::vector<Architecture>& out) {
   };
   // ClapModel checkpoints name weights from the root (text_model., audio_model., ...).
   out.push_back({"clap", "multimodal", {}, build, hints, roles});
+  // ClapAudioModel alone; ClapModel and ClapAudioModelWithProjection hold it as "audio_model.".
+  out.push_back(
+      {"clap_audio_model",
+       "audio",
+       {"audio_model."},
+       BuildClapAudioModel,
+       [](const HfConfig& c) {
+         std::map<std::string, InputHint> out = {{"input_features", {InputHint::Kind::kAny, 0, 0}}};
+         if (ReadHtsatShape(c).fusion) out["is_longer"] = {InputHint::Kind::kIndexRange, 0, 2};
+         return out;
+       },
+       [](const HfConfig&) { return DimRoles{.batch = "batch"}; }});
 }
 
 }  // namespace ipfs_accel::models

@@ -42,32 +42,6 @@ std::string RelativeShift(GraphBuilder& g, const std::string& scores) {
   return g.Node("Slice", {unfolded, g.ConstInt64({0}), frames, g.ConstInt64({3})});
 }
 
-// Wav2Vec2ConformerSelfAttention with relative positions.
-std::string RelativeSelfAttention(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
-                                  const std::string& p, const std::string& mask,
-                                  const std::string& positions) {
-  const int64_t head_dim = s.hidden / s.heads;
-  auto heads = [&](const std::string& y) { return SplitHeads(g, y, s.heads, head_dim); };
-  const std::string q = heads(g.Linear(x, p + "linear_q", s.hidden, s.hidden));
-  const std::string k = heads(g.Linear(x, p + "linear_k", s.hidden, s.hidden));
-  const std::string v = heads(g.Linear(x, p + "linear_v", s.hidden, s.hidden));
-  const std::string projected = heads(g.Linear(positions, p + "linear_pos", s.hidden, s.hidden,
-                                               /*bias=*/false));  // [1, h, 2t - 1, d]
-  auto biased = [&](const char* name) {
-    const std::string b = g.Weight(p + name, {s.heads, head_dim}, WeightInit::kNormal);
-    return g.Node("Add", {q, g.Node("Unsqueeze", {b, g.ConstInt64({0, 2})})});
-  };
-  const std::string ac = g.Node("MatMul", {biased("pos_bias_u"), Transpose(g, k, {0, 1, 3, 2})});
-  const std::string bd = RelativeShift(
-      g, g.Node("MatMul", {biased("pos_bias_v"), Transpose(g, projected, {0, 1, 3, 2})}));
-  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
-  std::string scores = g.Node("Mul", {g.Node("Add", {ac, bd}), g.ConstFloat(scale)});
-  if (!mask.empty()) scores = g.Node("Add", {scores, mask});
-  const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
-  const std::string context = MergeHeads(g, g.Node("MatMul", {probs, v}), s.hidden);
-  return g.Linear(context, p + "linear_out", s.hidden, s.hidden);
-}
-
 // Wav2Vec2ConformerConvolutionModule on [batch, frames, hidden].
 std::string ConvolutionModule(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
                               const std::string& p) {
@@ -101,8 +75,38 @@ std::string HalfStepFeedForward(GraphBuilder& g, const Wav2Vec2Shape& s, const s
 
 }  // namespace
 
+std::string RelativeSelfAttention(GraphBuilder& g, int64_t hidden, int64_t heads_count,
+                                  const std::string& x, const std::string& p,
+                                  const std::string& mask, const std::string& positions,
+                                  const RelativeAttentionNames& n) {
+  const int64_t head_dim = hidden / heads_count;
+  auto heads = [&](const std::string& y) { return SplitHeads(g, y, heads_count, head_dim); };
+  const std::string q = heads(g.Linear(x, p + n.q, hidden, hidden, n.bias));
+  const std::string k = heads(g.Linear(x, p + n.k, hidden, hidden, n.bias));
+  const std::string v = heads(g.Linear(x, p + n.v, hidden, hidden, n.bias));
+  const std::string projected = heads(g.Linear(positions, p + n.pos, hidden, hidden,
+                                               /*bias=*/false));  // [1, h, 2t - 1, d]
+  auto biased = [&](const std::string& name) {
+    const std::string b = g.Weight(p + name, {heads_count, head_dim}, WeightInit::kNormal);
+    return g.Node("Add", {q, g.Node("Unsqueeze", {b, g.ConstInt64({0, 2})})});
+  };
+  const std::string ac = g.Node("MatMul", {biased(n.bias_u), Transpose(g, k, {0, 1, 3, 2})});
+  const std::string bd =
+      RelativeShift(g, g.Node("MatMul", {biased(n.bias_v), Transpose(g, projected, {0, 1, 3, 2})}));
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+  std::string scores = g.Node("Mul", {g.Node("Add", {ac, bd}), g.ConstFloat(scale)});
+  if (!mask.empty()) scores = g.Node("Add", {scores, mask});
+  const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
+  const std::string context = MergeHeads(g, g.Node("MatMul", {probs, v}), hidden);
+  return g.Linear(context, p + n.out, hidden, hidden, n.bias);
+}
+
 std::string ConformerRelativePositions(GraphBuilder& g, const Wav2Vec2Shape& s,
                                        const std::string& x) {
+  return ConformerRelativePositions(g, s.hidden, x);
+}
+
+std::string ConformerRelativePositions(GraphBuilder& g, int64_t hidden, const std::string& x) {
   const std::string frames = g.Node("Shape", {x}, {{"start", int64_t{1}}, {"end", int64_t{2}}});
   const std::string first = g.Node("Sub", {frames, g.ConstInt64({1})});
   const std::string last = g.Node("Neg", {frames});
@@ -110,9 +114,9 @@ std::string ConformerRelativePositions(GraphBuilder& g, const Wav2Vec2Shape& s,
       "Cast", {g.Node("Range", {Scalar(g, first), Scalar(g, last), Scalar(g, g.ConstInt64({-1}))})},
       {{"to", int64_t{onnx::TensorProto::FLOAT}}});
   // div_term = exp(2i * -(ln 10000 / hidden)), float32 as torch computes it.
-  const int64_t half = s.hidden / 2;
+  const int64_t half = hidden / 2;
   core::Tensor div = core::Tensor::Zeros(core::DType::kFloat32, {half});
-  const float step = -static_cast<float>(std::log(10000.0) / static_cast<double>(s.hidden));
+  const float step = -static_cast<float>(std::log(10000.0) / static_cast<double>(hidden));
   for (int64_t i = 0; i < half; ++i)
     div.values<float>()[i] = std::exp(static_cast<float>(2 * i) * step);
   const std::string angles =
@@ -121,7 +125,7 @@ std::string ConformerRelativePositions(GraphBuilder& g, const Wav2Vec2Shape& s,
   const std::string sin = g.Node("Unsqueeze", {g.Node("Sin", {angles}), g.ConstInt64({2})});
   const std::string cos = g.Node("Unsqueeze", {g.Node("Cos", {angles}), g.ConstInt64({2})});
   const std::string interleaved = g.Node("Concat", {sin, cos}, {{"axis", int64_t{2}}});
-  return g.Node("Reshape", {interleaved, g.ConstInt64({1, -1, s.hidden})});
+  return g.Node("Reshape", {interleaved, g.ConstInt64({1, -1, hidden})});
 }
 
 std::string ConformerLayer(GraphBuilder& g, const Wav2Vec2Shape& s, const std::string& x,
@@ -129,7 +133,9 @@ std::string ConformerLayer(GraphBuilder& g, const Wav2Vec2Shape& s, const std::s
   const std::string p = fmt::format("encoder.layers.{}.", index);
   std::string h = HalfStepFeedForward(g, s, x, p, "ffn1");
   const std::string normed = g.LayerNorm(h, p + "self_attn_layer_norm", s.hidden, kTorchNormEps);
-  h = g.Node("Add", {RelativeSelfAttention(g, s, normed, p + "self_attn.", mask, positions), h});
+  h = g.Node(
+      "Add",
+      {RelativeSelfAttention(g, s.hidden, s.heads, normed, p + "self_attn.", mask, positions), h});
   h = g.Node("Add", {h, ConvolutionModule(g, s, h, p + "conv_module.")});
   h = HalfStepFeedForward(g, s, h, p, "ffn2");
   return g.LayerNorm(h, p + "final_layer_norm", s.hidden, kTorchNormEps);

@@ -19,6 +19,24 @@ namespace ipfs_accel::models {
 // -(frames-1) (sine in even columns, cosine in odd), computed in the graph so any length works.
 std::string ConformerRelativePositions(GraphBuilder& g, const Wav2Vec2Shape& s,
                                        const std::string& x);
+// The same for a `hidden`-wide model (Parakeet's ParakeetEncoderRelPositionalEncoding).
+std::string ConformerRelativePositions(GraphBuilder& g, int64_t hidden, const std::string& x);
+
+// The relative attention's weight names under its prefix: Wav2Vec2Conformer's by default;
+// `bias`: q/k/v/out have biases.
+struct RelativeAttentionNames {
+  std::string q = "linear_q", k = "linear_k", v = "linear_v", out = "linear_out";
+  std::string pos = "linear_pos", bias_u = "pos_bias_u", bias_v = "pos_bias_v";
+  bool bias = true;
+};
+
+// Transformer-XL relative self-attention on x [batch, frames, hidden] under `prefix`:
+// ((q + u) k^T + rel_shift((q + v) p^T)) / sqrt(head_dim) + mask, p the projected `positions`
+// (ConformerRelativePositions); `mask` additive or "".
+std::string RelativeSelfAttention(GraphBuilder& g, int64_t hidden, int64_t heads,
+                                  const std::string& x, const std::string& prefix,
+                                  const std::string& mask, const std::string& positions,
+                                  const RelativeAttentionNames& names = {});
 
 // One layer on `x` [batch, frames, hidden]; `mask` an additive [batch, 1, 1, frames] mask or "";
 // `positions` from ConformerRelativePositions.

@@ -955,24 +955,6 @@ void ReadBoxSinusoids(const HfConfig& c, EncoderShape& s) {
                             c.origin(), s.hidden, 16 * s.box_frequencies, dim_2d));
 }
 
-// LongformerConfig's attention_window: one even, positive size for every layer, or a list of
-// one per layer.
-std::vector<int64_t> AttentionWindows(const HfConfig& c, int64_t layers) {
-  const nlohmann::json value = c.json().value("attention_window", nlohmann::json(512));
-  std::vector<int64_t> out;
-  if (value.is_number_integer()) out.assign(static_cast<size_t>(layers), value.get<int64_t>());
-  if (value.is_array())
-    for (const nlohmann::json& w : value)
-      out.push_back(w.is_number_integer() ? w.get<int64_t>() : 0);
-  if (static_cast<int64_t>(out.size()) != layers ||
-      std::any_of(out.begin(), out.end(), [](int64_t w) { return w <= 0 || w % 2 != 0; }))
-    throw Error(ErrorKind::kCorrupt,
-                fmt::format("'{}': attention_window must be an even positive size or a list of "
-                            "one per layer ({}), not {}",
-                            c.origin(), layers, value.dump()));
-  return out;
-}
-
 }  // namespace
 
 std::vector<int64_t> TableTokenTypeSizes(const HfConfig& c, const EncoderVariant& v) {
@@ -1024,7 +1006,7 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
   if (!v.activation_flag.empty()) s.act = c.Bool(v.activation_flag, true) ? "gelu" : "relu";
   if (v.layout == EncoderLayout::kEsm) s.act = "gelu";  // EsmIntermediate's erf gelu, always
   if (v.token_dropout) s.mask_token = c.Id("mask_token_id", -1);
-  if (v.longformer_attention) s.attention_windows = AttentionWindows(c, s.layers);
+  if (v.longformer_attention) s.attention_windows = LongformerAttentionWindows(c, s.layers);
   s.visual_dim = v.visual_embeds ? c.Int("visual_embedding_dim", 512) : 0;
   if (v.unused_entities) {
     s.entity_vocab = c.Int("entity_vocab_size", 500000);

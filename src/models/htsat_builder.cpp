@@ -543,6 +543,11 @@ std::string HtsatSwinBlock(GraphBuilder& g, const HtsatShape& s, const std::stri
 
 std::string BuildHtsat(GraphBuilder& g, const HtsatShape& s, const std::string& features,
                        const Dim& time, const std::string& is_longer) {
+  return BuildHtsatOutputs(g, s, features, time, is_longer).pooled;
+}
+
+HtsatOutputs BuildHtsatOutputs(GraphBuilder& g, const HtsatShape& s, const std::string& features,
+                               const Dim& time, const std::string& is_longer) {
   CheckTime(s, time);
   WeightScope scope(g, "audio_encoder.");
   // batch_norm (bn0) over the mel bins: HF moves them to the channel axis and back.
@@ -574,7 +579,8 @@ std::string BuildHtsat(GraphBuilder& g, const HtsatShape& s, const std::string& 
   }
   h = g.LayerNorm(h, "norm", s.num_features, kTorchNormEps);
   // HF's latent: the average over every patch of the last stage.
-  return g.Node("ReduceMean", {h}, {{"axes", std::vector<int64_t>{1}}, {"keepdims", int64_t{0}}});
+  return {h,
+          g.Node("ReduceMean", {h}, {{"axes", std::vector<int64_t>{1}}, {"keepdims", int64_t{0}}})};
 }
 
 }  // namespace ipfs_accel::models

@@ -63,6 +63,12 @@ std::string HtsatSwinBlock(GraphBuilder& g, const HtsatShape& s, const std::stri
 std::string SwinPatchMerging(GraphBuilder& g, const std::string& x, int64_t height, int64_t width,
                              int64_t dim, bool norm_after = false);
 
+// The encoder's outputs: `tokens`, the final LayerNorm's [batch, patches, num_features] (the last
+// stage's grid, row-major), and `pooled`, their mean [batch, num_features] (HF's latent_output).
+struct HtsatOutputs {
+  std::string tokens, pooled;
+};
+
 // The encoder on `features` [batch, input_channels, time, mel_bins] float (time: the graph
 // dimension `time`, fixed or symbolic) and, with fusion, `is_longer` [batch, 1] bool. Returns the
 // pooled latent [batch, num_features]. Throws core::Error(kUnsupported) for a fixed time HF
@@ -70,5 +76,8 @@ std::string SwinPatchMerging(GraphBuilder& g, const std::string& x, int64_t heig
 // spec_width, so a longer input is squeezed where HF would raise.
 std::string BuildHtsat(GraphBuilder& g, const HtsatShape& s, const std::string& features,
                        const Dim& time, const std::string& is_longer);
+// The same encoder, both outputs.
+HtsatOutputs BuildHtsatOutputs(GraphBuilder& g, const HtsatShape& s, const std::string& features,
+                               const Dim& time, const std::string& is_longer);
 
 }  // namespace ipfs_accel::models

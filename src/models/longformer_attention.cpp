@@ -1,7 +1,12 @@
 #include "longformer_attention.h"
 
+#include <algorithm>
 #include <limits>
 #include <vector>
+
+#include <fmt/format.h>
+
+#include "ipfs_accel/core/error.h"
 
 namespace ipfs_accel::models {
 
@@ -22,6 +27,22 @@ std::string Additive(GraphBuilder& g, const std::string& allowed) {
 }
 
 }  // namespace
+
+std::vector<int64_t> LongformerAttentionWindows(const HfConfig& c, int64_t layers) {
+  const nlohmann::json value = c.json().value("attention_window", nlohmann::json(512));
+  std::vector<int64_t> out;
+  if (value.is_number_integer()) out.assign(static_cast<size_t>(layers), value.get<int64_t>());
+  if (value.is_array())
+    for (const nlohmann::json& w : value)
+      out.push_back(w.is_number_integer() ? w.get<int64_t>() : 0);
+  if (static_cast<int64_t>(out.size()) != layers ||
+      std::any_of(out.begin(), out.end(), [](int64_t w) { return w <= 0 || w % 2 != 0; }))
+    throw core::Error(core::ErrorKind::kCorrupt,
+                      fmt::format("'{}': attention_window must be an even positive size or a list "
+                                  "of one per layer ({}), not {}",
+                                  c.origin(), layers, value.dump()));
+  return out;
+}
 
 LongformerMasks LongformerAttentionMasks(GraphBuilder& g, const std::string& attention_mask,
                                          const std::string& global_attention_mask) {

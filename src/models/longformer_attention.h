@@ -9,10 +9,16 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "graph_builder.h"
+#include "ipfs_accel/models/hf_config.h"
 
 namespace ipfs_accel::models {
+
+// The config's attention_window (LongformerConfig, LEDConfig): one even, positive size for every
+// layer, or a list of one per layer. Throws core::Error(kCorrupt) naming the key otherwise.
+std::vector<int64_t> LongformerAttentionWindows(const HfConfig& c, int64_t layers);
 
 // What every Longformer layer's attention reads, from attention_mask and global_attention_mask
 // (int64 [batch, sequence]).

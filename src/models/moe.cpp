@@ -25,9 +25,9 @@ void CheckSpec(const HfConfig& c, const MoeSpec& s) {
                             "topk_softmax, sigmoid, sparsemixer)",
                             c.origin(), s.scoring));
   if (s.experts_layout != "gate_up" && s.experts_layout != "gpt_oss" &&
-      s.experts_layout != "in_out")
+      s.experts_layout != "in_out" && s.experts_layout != "numbered")
     throw Error(ErrorKind::kCorrupt,
-                fmt::format("'{}': experts layout '{}' is not gate_up, in_out or gpt_oss",
+                fmt::format("'{}': experts layout '{}' is not gate_up, in_out, gpt_oss or numbered",
                             c.origin(), s.experts_layout));
   if (s.scoring == "sparsemixer" && s.top_k != 2)
     throw Error(ErrorKind::kUnsupported,
@@ -195,6 +195,21 @@ std::string AllExperts(GraphBuilder& g, const MoeSpec& s, const std::string& row
   return g.Node("MatMul", {mid, down_w});
 }
 
+// Switch Transformers' experts, one module each: `<experts>expert_<e>.<gate_up>` [intermediate,
+// hidden] and `.<down>` [hidden, intermediate], act(up) then down, no gate and no biases.
+std::string NumberedExperts(GraphBuilder& g, const MoeSpec& s, const std::string& rows,
+                            const std::string& prefix) {
+  std::vector<std::string> outs;
+  for (int64_t e = 0; e < s.experts; ++e) {
+    const std::string p = fmt::format("{}{}expert_{}.", prefix, s.experts_prefix, e);
+    const std::string up =
+        Activation(g, g.Linear(rows, p + s.gate_up, s.hidden, s.intermediate, false), s.act);
+    outs.push_back(g.Node("Unsqueeze", {g.Linear(up, p + s.down, s.intermediate, s.hidden, false),
+                                        g.ConstInt64({0})}));
+  }
+  return g.Node("Concat", outs, {{"axis", int64_t{0}}});
+}
+
 // x [experts, N, out] plus the per-expert bias `name` [experts, out].
 std::string ExpertBias(GraphBuilder& g, const MoeSpec& s, const std::string& x,
                        const std::string& name, int64_t out) {
@@ -318,9 +333,13 @@ std::string MoeMlp(GraphBuilder& g, const MoeSpec& s, const std::string& x,
                    const std::string& prefix) {
   const std::string rows = g.Node("Reshape", {x, g.ConstInt64({-1, s.hidden})});  // [N, hidden]
   const std::string weights = RoutingWeights(g, s, rows, prefix);                 // [N, experts]
-  const std::string per_expert = s.experts_layout == "gpt_oss"
-                                     ? GptOssExperts(g, s, rows, prefix)
-                                     : AllExperts(g, s, rows, prefix);  // [experts, N, hidden]
+  std::string per_expert;  // [experts, N, hidden]
+  if (s.experts_layout == "gpt_oss")
+    per_expert = GptOssExperts(g, s, rows, prefix);
+  else if (s.experts_layout == "numbered")
+    per_expert = NumberedExperts(g, s, rows, prefix);
+  else
+    per_expert = AllExperts(g, s, rows, prefix);
   const std::string expert_weights =
       g.Node("Unsqueeze", {g.Node("Transpose", {weights}, {{"perm", std::vector<int64_t>{1, 0}}}),
                            g.ConstInt64({-1})});  // [experts, N, 1]

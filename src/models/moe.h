@@ -54,7 +54,9 @@ struct MoeSpec {
   // gate and up interleaved, down [experts, intermediate, hidden], both with `<name>_bias`, and
   // GPT-OSS's clamped gate (alpha 1.702, limit 7) in place of the activation. "in_out": the
   // "gate_up" matrices stored [experts, in, out] (Aria's fc1 [experts, hidden, 2 * intermediate],
-  // fc2 [experts, intermediate, hidden]), no biases.
+  // fc2 [experts, intermediate, hidden]), no biases. "numbered"
+  // (Switch Transformers): one module per expert, `<experts_prefix>expert_<e>.<gate_up>.weight`
+  // [intermediate, hidden] and `.<down>.weight` [hidden, intermediate], act(up) then down.
   std::string experts_layout = "gate_up";
   int64_t shared_intermediate = 0;  // 0: no shared expert
   std::string shared = "shared_experts";

@@ -12,6 +12,7 @@
 
 #include "activation.h"
 #include "ipfs_accel/core/error.h"
+#include "moe.h"
 #include "piece_choice.h"
 #include "seq2seq_attention.h"
 #include "seq2seq_cache.h"
@@ -37,14 +38,37 @@ struct T5Shape {
   // the keys within local_radius of it; "full" (T5): to all.
   bool local_encoder = false;
   int64_t local_radius = 0;
+  // Piece feed_forward "switch" (Switch Transformers): the feed-forward module is `mlp`, and the
+  // layers SwitchTransformersStack makes sparse are a mixture of experts (the `moe` piece);
+  // "dense" (T5): `DenseReluDense` everywhere.
+  bool switch_mlp = false;
+  MoeSpec moe;
+  std::vector<bool> encoder_sparse, decoder_sparse;  // per layer, with switch_mlp
   int64_t inner() const { return heads * d_kv; }
 };
+
+// SwitchTransformersStack: with step = layers // sparse_layers (layers when there are none),
+// layer i is sparse when i % step == 1 or step == 1.
+std::vector<bool> SwitchSparseLayers(int64_t layers, int64_t sparse_layers) {
+  const int64_t step = sparse_layers > 0 ? layers / sparse_layers : layers;
+  std::vector<bool> out;
+  for (int64_t i = 0; i < layers; ++i) out.push_back(step > 0 && (i % step == 1 || step == 1));
+  return out;
+}
 
 void ReadPieces(const HfConfig& c, T5Shape& s) {
   s.bias_every_layer =
       PieceChoice(c, "relative_attention_bias", "t5", {"first_layer", "every_layer"}) == 1;
   s.local_encoder = PieceChoice(c, "encoder_attention", "t5", {"full", "local"}) == 1;
   if (s.local_encoder) s.local_radius = c.Int("local_radius", 127);
+  s.switch_mlp = PieceChoice(c, "feed_forward", "t5", {"dense", "switch"}) == 1;
+}
+
+void ReadSwitchLayers(const HfConfig& c, T5Shape& s) {
+  if (!s.switch_mlp) return;
+  s.moe = ReadMoeSpec(c, c.Piece("moe"), s.d_model, s.act);
+  s.encoder_sparse = SwitchSparseLayers(s.encoder_layers, c.Int("num_sparse_encoder_layers", 3));
+  s.decoder_sparse = SwitchSparseLayers(s.decoder_layers, c.Int("num_sparse_decoder_layers", 3));
 }
 
 T5Shape ReadShape(const HfConfig& c) {
@@ -72,6 +96,7 @@ T5Shape ReadShape(const HfConfig& c) {
                             c.origin(), proj));
   s.act = s.gated ? proj.substr(dash + 1) : proj;
   if (proj == "gated-gelu") s.act = "gelu_new";
+  ReadSwitchLayers(c, s);
 
   if (s.heads <= 0 || s.d_kv <= 0 || s.d_model <= 0)
     throw Error(ErrorKind::kCorrupt,
@@ -161,10 +186,13 @@ std::string AttendAndProject(GraphBuilder& g, const T5Shape& s, const std::strin
   return g.Linear(MergeHeads(g, ctx, s.inner()), prefix + ".o", s.inner(), s.d_model, false);
 }
 
+// The feed-forward sublayer `prefix` (e.g. "encoder.block.3.layer.1"); `sparse`: Switch's
+// mixture of experts under `prefix`.mlp.
 std::string FeedForward(GraphBuilder& g, const T5Shape& s, const std::string& x,
-                        const std::string& prefix) {
+                        const std::string& prefix, bool sparse = false) {
   const std::string normed = RmsNorm(g, s, x, prefix + ".layer_norm");
-  const std::string dense = prefix + ".DenseReluDense";
+  const std::string dense = prefix + (s.switch_mlp ? ".mlp" : ".DenseReluDense");
+  if (sparse) return g.Node("Add", {x, MoeMlp(g, s.moe, normed, dense + ".")});
   std::string h;
   if (s.gated) {
     const std::string gate =
@@ -199,7 +227,8 @@ std::string Encoder(GraphBuilder& g, const T5Shape& s, const std::string& embedd
                          ProjectHeads(g, s, normed, attention, "k"),
                          ProjectHeads(g, s, normed, attention, "v"), bias(i), attention);
     h = g.Node("Add", {h, attended});
-    h = FeedForward(g, s, h, block + ".layer.1");
+    h = FeedForward(g, s, h, block + ".layer.1",
+                    s.switch_mlp && s.encoder_sparse[static_cast<size_t>(i)]);
   }
   return RmsNorm(g, s, h, "encoder.final_layer_norm");
 }
@@ -250,7 +279,8 @@ std::string Decoder(GraphBuilder& g, const T5Shape& s, const std::string& embedd
                                     : ProjectHeads(g, s, encoder_hidden, cross, "v");
     h = g.Node("Add", {h, AttendAndProject(g, s, ProjectHeads(g, s, normed, cross, "q"), cross_k,
                                            cross_v, cross_bias, cross)});
-    h = FeedForward(g, s, h, block + ".layer.2");
+    h = FeedForward(g, s, h, block + ".layer.2",
+                    s.switch_mlp && s.decoder_sparse[static_cast<size_t>(i)]);
   }
   return RmsNorm(g, s, h, "decoder.final_layer_norm");
 }
