@@ -1,7 +1,7 @@
-// The text towers added on the CLIP-style builders (AIMv2's and TIPSv2's text models) without
-// running them: parameter counts at HF's default configs against transformers' count
-// (catalog_truth.json) or one worked out by hand from HF's modeling code, and the weight names
-// each graph asks for, which are HF's module names.
+// The text towers added on the CLIP-style builders (AIMv2's and TIPSv2's text models) and the
+// bidirectional LLaMA (EuroBERT) without running them: parameter counts at HF's default configs
+// against transformers' count (catalog_truth.json) or one worked out by hand from HF's modeling
+// code, and the weight names each graph asks for, which are HF's module names.
 
 #include <cstdint>
 #include <set>
@@ -98,6 +98,29 @@ TEST(Tipsv2TextTemplate, HasSinusoidalPositionsNoHeadAndTopLevelNames) {
   // Tipsv2SinusoidalPositionalEmbedding has no parameters, Tipsv2TextModel no head.
   EXPECT_FALSE(names.count("embeddings.position_embedding.weight"));
   EXPECT_FALSE(names.count("head.weight"));
+}
+
+TEST(EuroBertTemplate, CountsEveryParameterHfCountsAtTheDefaultConfig) {
+  EXPECT_EQ(CountParameters(Config("eurobert", json::object())), 211766016);
+}
+
+TEST(EuroBertTemplate, CountsGroupedKeyValueHeadsByHand) {
+  // 4 heads of 8 over 2 kv heads: q_proj and o_proj 32 x 32, k_proj and v_proj 32 x 16; the
+  // gated MLP 3 x 32 x 64; two RMSNorms of 32 per layer, the final norm and embed_tokens 96 x 32.
+  json grouped = kTiny;
+  grouped["num_key_value_heads"] = 2;
+  const int64_t layer = 2 * 32 * 32 + 2 * 32 * 16 + 3 * 32 * 64 + 2 * 32;
+  EXPECT_EQ(CountParameters(Config("eurobert", grouped)), 96 * 32 + 2 * layer + 32);
+}
+
+TEST(EuroBertTemplate, AsksForEuroBertModelsWeightNames) {
+  const std::set<std::string> names = WeightNames("eurobert", kTiny);
+  for (const char* name :
+       {"embed_tokens.weight", "layers.1.input_layernorm.weight",
+        "layers.1.self_attn.k_proj.weight", "layers.1.self_attn.o_proj.weight",
+        "layers.1.post_attention_layernorm.weight", "layers.1.mlp.gate_proj.weight", "norm.weight"})
+    EXPECT_TRUE(names.count(name)) << name;
+  EXPECT_FALSE(names.count("lm_head.weight"));  // EuroBertModel has no head
 }
 
 }  // namespace
