@@ -21,4 +21,17 @@ namespace ipfs_accel::models {
 // is_native (2-D sin-cos positions, not built here).
 void BuildAimv2Vision(const HfConfig& config, GraphBuilder& g);
 
+// Aimv2TextModel: token embeddings plus learned positions (embeddings.token_embedding,
+// embeddings.position_embedding), the vision tower's layers (encoder.layers.N) under a causal
+// and padding mask (HF builds one whenever attention_mask is given), a final rms_norm, pooled at
+// the first eos_token_id of each row (0 where a row has none).
+//   inputs  input_ids, attention_mask int64 [batch, sequence]
+//   outputs last_hidden_state [batch, sequence, hidden], pooler_output [batch, hidden]
+// Sizes from Aimv2TextConfig's keys (vocab_size, max_position_embeddings, eos_token_id and the
+// vision tower's). Throws core::Error(kCorrupt) for sizes that do not fit.
+void BuildAimv2Text(const HfConfig& config, GraphBuilder& g);
+// The text config's vocab_size and max_position_embeddings (input hints).
+int64_t Aimv2TextVocab(const HfConfig& config);
+int64_t Aimv2TextMaxPositions(const HfConfig& config);
+
 }  // namespace ipfs_accel::models

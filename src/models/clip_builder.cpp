@@ -1,5 +1,6 @@
 #include "clip_builder.h"
 
+#include <cmath>
 #include <limits>
 #include <tuple>
 #include <utility>
@@ -12,6 +13,7 @@
 #include "ipfs_accel/models/templates.h"
 #include "piece_choice.h"
 #include "rotary.h"
+#include "sinusoid_graph.h"
 #include "vision_transformer.h"
 
 namespace ipfs_accel::models {
@@ -52,11 +54,13 @@ std::string ScalarInt64(GraphBuilder& g, int64_t value) {
   return g.Node("Squeeze", {g.ConstInt64({value}), g.ConstInt64({0})});
 }
 
+}  // namespace
+
 // [batch, 1, 1, seq] (or [seq, seq] combined with causality) in HF's eager form: 0 where a key
 // may be attended, float32's lowest where not. One lowest value per masked score, never two
 // summed, so a row with no visible key stays finite and softmax spreads it evenly, as in HF.
-std::string AdditiveMask(GraphBuilder& g, const std::string& input_ids,
-                         const std::string& attention_mask, bool causal) {
+std::string ClipAdditiveMask(GraphBuilder& g, const std::string& input_ids,
+                             const std::string& attention_mask, bool causal) {
   std::string allowed;
   if (causal) {
     const std::string seq = g.Node(
@@ -79,6 +83,16 @@ std::string AdditiveMask(GraphBuilder& g, const std::string& input_ids,
                 {allowed, g.ConstFloat(0.0f), g.ConstFloat(std::numeric_limits<float>::lowest())});
 }
 
+std::string FirstPositionOf(GraphBuilder& g, const std::string& ids32, int64_t token) {
+  const std::string token32 =
+      g.Node("Cast", {g.ConstInt64({token})}, {{"to", int64_t{onnx::TensorProto::INT32}}});
+  const std::string hits = g.Node("Cast", {g.Node("Equal", {ids32, token32})},
+                                  {{"to", int64_t{onnx::TensorProto::INT32}}});
+  return g.Node("ArgMax", {hits}, {{"axis", int64_t{1}}, {"keepdims", int64_t{1}}});
+}
+
+namespace {
+
 // CLIP's pooled position per row [batch, 1] (see BuildClipTextTower in the header);
 // `largest_id`: always the position of the largest id (OwlViT's, GroupViT's rule).
 std::string ClipEosIndex(GraphBuilder& g, const std::string& input_ids, int64_t eos_token_id,
@@ -90,10 +104,7 @@ std::string ClipEosIndex(GraphBuilder& g, const std::string& input_ids, int64_t 
     return g.Node("ArgMax", {t}, {{"axis", int64_t{1}}, {"keepdims", int64_t{1}}});
   };
   if (largest_id) return argmax(ids32);
-  const std::string eos32 =
-      g.Node("Cast", {g.ConstInt64({eos_token_id})}, {{"to", int64_t{onnx::TensorProto::INT32}}});
-  const std::string first_eos = argmax(g.Node("Cast", {g.Node("Equal", {ids32, eos32})},
-                                              {{"to", int64_t{onnx::TensorProto::INT32}}}));
+  const std::string first_eos = FirstPositionOf(g, ids32, eos_token_id);
   // Checkpoints from before the eos_token_id fix: every row's largest id is 49407.
   const std::string row_max = g.Node("ReduceMax", {input_ids},
                                      {{"axes", std::vector<int64_t>{1}}, {"keepdims", int64_t{0}}});
@@ -276,6 +287,66 @@ void ReadClipVisionPieces(const HfConfig& c, bool clip, ClipVisionShape& s) {
         fmt::format("'{}': post_layernorm on the class token of a tower without one", c.origin()));
 }
 
+// The pieces text_positions, embedding_scale and weight_prefix (see ClipTextShape).
+void ReadClipTextPieces(const HfConfig& c, ClipTextShape& s) {
+  s.sinusoidal_positions =
+      PieceChoice(c, "text_positions", "clip_text_model", {"learned", "sinusoidal"}) == 1;
+  const nlohmann::json scale = c.Piece("embedding_scale");
+  s.scale_embeddings = scale.is_boolean() && scale.get<bool>();
+  s.weight_prefix = c.PieceString("weight_prefix", s.weight_prefix);
+  if (s.sinusoidal_positions && s.hidden % 2 != 0)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': sinusoidal text positions of odd width {} (HF pads a zero "
+                            "column) are not built",
+                            c.origin(), s.hidden));
+}
+
+// CLIPTextEmbeddings: token embeddings (times sqrt(hidden) with scale_embeddings) plus the
+// positions 0..S-1 of the learned table, or of the sinusoidal one.
+std::string TextEmbeddings(GraphBuilder& g, const ClipTextShape& s, const std::string& input_ids) {
+  std::string tokens = g.Node("Gather", {g.Weight("embeddings.token_embedding.weight",
+                                                  {s.vocab, s.hidden}, WeightInit::kNormal),
+                                         input_ids});
+  if (s.scale_embeddings)
+    tokens = g.Node(
+        "Mul",
+        {tokens, g.ConstFloat(static_cast<float>(std::sqrt(static_cast<double>(s.hidden))))});
+  const std::string seq_len =
+      g.Node("Slice", {g.Node("Shape", {input_ids}), g.ConstInt64({1}), g.ConstInt64({2})});
+  if (s.sinusoidal_positions) {
+    const std::string seq = g.Node("Squeeze", {seq_len, g.ConstInt64({0})});
+    const std::string pos =
+        g.Node("Unsqueeze", {g.Node("Range", {ScalarInt64(g, 0), seq, ScalarInt64(g, 1)}),
+                             g.ConstInt64({0})});  // [1, S]
+    return g.Node("Add", {tokens, SinusoidalPositions(g, FairseqSinusoidFrequencies(s.hidden), pos,
+                                                      "text_position_frequencies")});
+  }
+  const std::string positions =
+      g.Node("Slice", {g.Weight("embeddings.position_embedding.weight", {s.max_positions, s.hidden},
+                                WeightInit::kNormal),
+                       g.ConstInt64({0}), seq_len, g.ConstInt64({0})});
+  return g.Node("Add", {tokens, positions});
+}
+
+// TIPSv2's pooling: sum(x * mask) over the sequence / (sum(mask) + epsilon), [batch, hidden];
+// the plain mean without a mask.
+std::string MaskedMean(GraphBuilder& g, const std::string& x, const std::string& attention_mask,
+                       double epsilon) {
+  const auto over_sequence = [&](const std::string& t) {
+    return g.Node("ReduceSum", {t, g.ConstInt64({1})}, {{"keepdims", int64_t{0}}});
+  };
+  if (attention_mask.empty())
+    return g.Node("ReduceMean", {x}, {{"axes", std::vector<int64_t>{1}}, {"keepdims", int64_t{0}}});
+  const std::string mask =
+      g.Node("Cast", {attention_mask}, {{"to", int64_t{onnx::TensorProto::FLOAT}}});
+  const std::string count =
+      g.Node("Add", {g.Node("ReduceSum", {mask, g.ConstInt64({1})}, {{"keepdims", int64_t{1}}}),
+                     g.ConstFloat(static_cast<float>(epsilon))});  // [batch, 1]
+  const std::string summed =
+      over_sequence(g.Node("Mul", {x, g.Node("Unsqueeze", {mask, g.ConstInt64({2})})}));
+  return g.Node("Div", {summed, count});
+}
+
 // `sub` through the template the piece `towers` names for `key` (OwlViT's towers have their own
 // config classes, whose defaults HF fills in); unchanged where the piece names none.
 HfConfig WithTowerTemplate(const HfConfig& config, const std::string& key, HfConfig sub) {
@@ -396,7 +467,11 @@ ClipTextShape ReadClipTextShape(const HfConfig& c, ClipFamily family) {
     s.pool_at_largest_id = PieceChoice(c, "text_pooling", "clip", {"eos", "argmax_ids"}) == 1;
   } else {
     s.projection_size = c.Int("projection_size", s.hidden);
+    s.masked_mean = PieceChoice(c, "text_pooling", "siglip", {"head", "masked_mean"}) == 1;
+    if (s.masked_mean) s.projection_size = s.hidden;  // no head: the pooled width is hidden's
+    s.pooling_epsilon = c.Double("pooling_epsilon", 1e-8);
   }
+  ReadClipTextPieces(c, s);
   CheckSizes(c, s.hidden, s.heads,
              {{"num_hidden_layers", s.layers},
               {"intermediate_size", s.intermediate},
@@ -448,18 +523,9 @@ ClipTowerOutputs BuildClipTextTower(const HfConfig& text_config, GraphBuilder& g
                                     ClipFamily family) {
   const ClipTextShape s = ReadClipTextShape(text_config, family);
   const bool clip = family == ClipFamily::kClip;
-  const std::string tokens = g.Node("Gather", {g.Weight("embeddings.token_embedding.weight",
-                                                        {s.vocab, s.hidden}, WeightInit::kNormal),
-                                               input_ids});
-  const std::string seq_len =
-      g.Node("Slice", {g.Node("Shape", {input_ids}), g.ConstInt64({1}), g.ConstInt64({2})});
-  const std::string positions =
-      g.Node("Slice", {g.Weight("embeddings.position_embedding.weight", {s.max_positions, s.hidden},
-                                WeightInit::kNormal),
-                       g.ConstInt64({0}), seq_len, g.ConstInt64({0})});
-  const std::string x = g.Node("Add", {tokens, positions});
+  const std::string x = TextEmbeddings(g, s, input_ids);
   // CLIP's text model is causal; SigLIP's is not.
-  const std::string mask = AdditiveMask(g, input_ids, attention_mask, /*causal=*/clip);
+  const std::string mask = ClipAdditiveMask(g, input_ids, attention_mask, /*causal=*/clip);
 
   ClipTowerOutputs out;
   out.hidden_states = EncoderLayers(g, LayerShape(s.hidden, s.heads, s.intermediate, s.eps, s.act),
@@ -471,6 +537,8 @@ ClipTowerOutputs BuildClipTextTower(const HfConfig& text_config, GraphBuilder& g
         "GatherND",
         {out.last_hidden_state, ClipEosIndex(g, input_ids, s.eos_token_id, s.pool_at_largest_id)},
         {{"batch_dims", int64_t{1}}});
+  } else if (s.masked_mean) {
+    out.pooled = MaskedMean(g, out.last_hidden_state, attention_mask, s.pooling_epsilon);
   } else {
     // The last position, padding or not ("sticky" EOS tokenization), then the head.
     out.pooled =
@@ -565,7 +633,7 @@ void BuildClipTextModel(const HfConfig& config, ClipFamily family, GraphBuilder&
   const std::vector<Dim> tokens = {std::string("batch"), std::string("sequence")};
   g.Input("input_ids", onnx::TensorProto::INT64, tokens);
   g.Input("attention_mask", onnx::TensorProto::INT64, tokens);
-  WeightScope scope(g, "text_model.");
+  WeightScope scope(g, s.weight_prefix);
   const ClipTowerOutputs out = BuildClipTextTower(config, g, "input_ids", "attention_mask", family);
   Expose(g, out.last_hidden_state, "last_hidden_state",
          {std::string("batch"), std::string("sequence"), s.hidden});

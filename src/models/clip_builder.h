@@ -82,6 +82,19 @@ struct ClipTextShape {
   // Piece text_pooling "argmax_ids" (OwlViT, GroupViT): CLIP's pooled position is always the
   // largest id's (input_ids.argmax), with no eos_token_id rule.
   bool pool_at_largest_id = false;
+  // SigLIP family, piece text_pooling "masked_mean" (TIPSv2): no head; pooler_output is the mean
+  // of last_hidden_state over attended tokens, sum(h * mask) / (sum(mask) + pooling_epsilon).
+  bool masked_mean = false;
+  double pooling_epsilon = 1e-8;
+  // Piece text_positions "sinusoidal" (TIPSv2): fairseq's sin|cos table at positions 0..S-1,
+  // no parameters, in place of embeddings.position_embedding.
+  bool sinusoidal_positions = false;
+  // Piece embedding_scale true (TIPSv2's scale_sqrt_depth): token embeddings times
+  // sqrt(hidden_size) before the positions are added.
+  bool scale_embeddings = false;
+  // Piece weight_prefix: the tower's scope in its checkpoint ("text_model."; "" where the model
+  // class is the bare transformer, Tipsv2TextModel).
+  std::string weight_prefix = "text_model.";
 };
 // Throw core::Error: kCorrupt (sizes that do not fit), kUnsupported (options not built here).
 ClipVisionShape ReadClipVisionShape(const HfConfig& vision_config, ClipFamily family);
@@ -127,6 +140,16 @@ ClipTowerOutputs BuildClipVisionTower(const HfConfig& vision_config, GraphBuilde
 ClipTowerOutputs BuildClipTextTower(const HfConfig& text_config, GraphBuilder& g,
                                     const std::string& input_ids, const std::string& attention_mask,
                                     ClipFamily family = ClipFamily::kClip);
+
+// HF's eager additive attention mask from `attention_mask` [batch, sequence] int64 (or "" for
+// none), combined with causality when `causal`: 0 where a key may be attended, float32's lowest
+// where not; "" when neither applies.
+std::string ClipAdditiveMask(GraphBuilder& g, const std::string& input_ids,
+                             const std::string& attention_mask, bool causal);
+
+// [batch, 1] int64: the first position of `token` in each row of `ids32` ([batch, sequence]
+// int32), 0 for a row without it: (ids == token).int().argmax(-1), as CLIP and AIMv2 pool.
+std::string FirstPositionOf(GraphBuilder& g, const std::string& ids32, int64_t token);
 
 // CLIPModel / SiglipModel (see the top of this file). Throws like the Read*Shape functions.
 void BuildClipModel(const HfConfig& config, ClipFamily family, GraphBuilder& g);

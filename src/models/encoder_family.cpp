@@ -5,6 +5,7 @@
 #include "convbert_builder.h"
 #include "deberta_builder.h"
 #include "encoder_builder.h"
+#include "llama_encoder_builder.h"
 #include "mobilebert_builder.h"
 #include "modernbert_builder.h"
 #include "nystromformer_builder.h"
@@ -165,6 +166,21 @@ void AddEncoderArchitectures(std::vector<Architecture>& out) {
                                    .sequence = "sequence",
                                    .max_sequence = ReadModernBertShape(c).max_positions};
                  }});
+  out.push_back(
+      {"llama_encoder",
+       "text",
+       {},
+       BuildLlamaEncoder,
+       [](const HfConfig& c) {
+         return std::map<std::string, InputHint>{
+             {"input_ids", {InputHint::Kind::kIndexRange, 0, ReadLlamaEncoderShape(c).vocab}},
+             {"attention_mask", {InputHint::Kind::kOnes, 0, 0}}};
+       },
+       [](const HfConfig& c) {
+         return DimRoles{.batch = "batch",
+                         .sequence = "sequence",
+                         .max_sequence = ReadLlamaEncoderShape(c).max_positions};
+       }});
 }
 
 }  // namespace ipfs_accel::models

@@ -118,6 +118,22 @@ Architecture VisionTower(const std::string& model_type, ClipFamily family) {
   return a;
 }
 
+// Aimv2TextModel (aimv2_builder.h): a text model with input_ids and attention_mask.
+Architecture Aimv2Text() {
+  auto hints = [](const HfConfig& c) {
+    return std::map<std::string, InputHint>{
+        {"input_ids", {InputHint::Kind::kIndexRange, 0, Aimv2TextVocab(c)}},
+        {"attention_mask", {InputHint::Kind::kOnes, 0, 0}}};
+  };
+  auto roles = [](const HfConfig& c) {
+    return DimRoles{
+        .batch = "batch", .sequence = "sequence", .max_sequence = Aimv2TextMaxPositions(c)};
+  };
+  Architecture a{"aimv2_text", "text", {}, BuildAimv2Text, hints, roles};
+  a.optional_prefixes = {"text_model."};
+  return a;
+}
+
 // Pix2Struct's and Kosmos-2.5's vision encoders: flattened patches, a patch axis of any length.
 Architecture Pix2StructVision() {
   auto build = [](const HfConfig& c, GraphBuilder& g) {
@@ -158,6 +174,7 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
   out.push_back(WithPieces(
       "aimv2_vision", {},
       [](const HfConfig& c, const nlohmann::json&, GraphBuilder& g) { BuildAimv2Vision(c, g); }));
+  out.push_back(Aimv2Text());
   out.push_back(DualEncoder("clip", ClipFamily::kClip));
   out.push_back(DualEncoder("siglip", ClipFamily::kSiglip));
   out.push_back(TextTower("clip_text_model", ClipFamily::kClip));
