@@ -1,5 +1,6 @@
 #include "clip_builder.h"
 
+#include <cmath>
 #include <limits>
 #include <tuple>
 #include <utility>
@@ -194,6 +195,12 @@ std::string VisionEmbeddings(GraphBuilder& g, const ClipVisionShape& s, const st
                              bool clip) {
   const bool blip =
       s.layout == ClipVisionShape::Layout::kBlip || s.layout == ClipVisionShape::Layout::kBlip2;
+  if (s.layout == ClipVisionShape::Layout::kSiglip2) {
+    const int64_t features = s.channels * s.patch_size * s.patch_size;
+    return g.Node("Add", {g.Linear(pixels, "embeddings.patch_embedding", features, s.hidden),
+                          g.Weight("embeddings.position_embedding.weight", {s.patches(), s.hidden},
+                                   WeightInit::kNormal)});
+  }
   std::string x = PatchEmbeddings(g, pixels, "embeddings.patch_embedding", s.channels, s.hidden,
                                   s.patch_size, s.patch_size, /*bias=*/!clip || blip);
   if (blip) {
@@ -247,12 +254,23 @@ void Expose(GraphBuilder& g, const std::string& tensor, const std::string& name,
 }
 
 // The pieces weight_prefix, post_layernorm and layout (see ClipVisionShape).
+// SigLIP 2's grid: image_size is sqrt(num_patches) patches a side (a square number).
+void ReadSiglip2Grid(const HfConfig& c, ClipVisionShape& s) {
+  const int64_t n = c.Int("num_patches", 256);
+  auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
+  if (n <= 0 || side * side != n)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': num_patches {} is not a positive square", c.origin(), n));
+  s.image_size = side * s.patch_size;
+}
+
 void ReadClipVisionPieces(const HfConfig& c, bool clip, ClipVisionShape& s) {
   using Layout = ClipVisionShape::Layout;
   using PostNorm = ClipVisionShape::PostNorm;
   s.weight_prefix = c.PieceString("weight_prefix", s.weight_prefix);
-  s.layout = static_cast<Layout>(
-      PieceChoice(c, "layout", "clip_vision_model", {"clip", "blip", "blip_2", "janus", "mlcd"}));
+  s.layout = static_cast<Layout>(PieceChoice(
+      c, "layout", "clip_vision_model", {"clip", "blip", "blip_2", "janus", "mlcd", "siglip2"}));
+  if (s.layout == Layout::kSiglip2) ReadSiglip2Grid(c, s);
   const bool janus = s.layout == Layout::kJanus;
   if (s.layout == Layout::kBlip || s.layout == Layout::kBlip2) {
     s.channels = 3;  // BLIP's patch conv has in_channels=3 whatever num_channels says
@@ -416,7 +434,8 @@ ClipTowerOutputs BuildClipVisionTower(const HfConfig& vision_config, GraphBuilde
   PreNormLayerShape shape = LayerShape(s.hidden, s.heads, s.intermediate, s.eps, s.act);
   shape.qkv_bias = s.qkv_bias;
   if (s.layout == Layout::kMlcd) std::tie(shape.rope_cos, shape.rope_sin) = MlcdRope(g, s);
-  if (s.layout == Layout::kClip || s.layout == Layout::kJanus || s.layout == Layout::kMlcd)
+  if (s.layout == Layout::kClip || s.layout == Layout::kJanus || s.layout == Layout::kMlcd ||
+      s.layout == Layout::kSiglip2)
     out.hidden_states = EncoderLayers(g, shape, s.layers, x, "",
                                       s.layout == Layout::kJanus ? "projection_layer" : "out_proj");
   else
@@ -551,8 +570,12 @@ void BuildClipModel(const HfConfig& config, ClipFamily family, GraphBuilder& g) 
 void BuildClipVisionModel(const HfConfig& config, ClipFamily family, GraphBuilder& g) {
   const ClipVisionShape s = ReadClipVisionShape(config, family);
   const Dim batch = std::string("batch");
-  g.Input("pixel_values", onnx::TensorProto::FLOAT,
-          {batch, s.channels, s.image_size, s.image_size});
+  if (s.layout == ClipVisionShape::Layout::kSiglip2)
+    g.Input("pixel_values", onnx::TensorProto::FLOAT,
+            {batch, s.patches(), s.channels * s.patch_size * s.patch_size});
+  else
+    g.Input("pixel_values", onnx::TensorProto::FLOAT,
+            {batch, s.channels, s.image_size, s.image_size});
   WeightScope scope(g, s.weight_prefix);
   const ClipTowerOutputs out = BuildClipVisionTower(config, g, "pixel_values", family);
   const int64_t tokens = s.patches() + (s.class_token ? 1 : 0);

@@ -67,8 +67,11 @@ struct ClipVisionShape {
   // embeddings and layers with self_attn.projection_layer as the output projection, q/k/v
   // biases from attention_bias, an MLP mlp_ratio x hidden wide; post-norm on token 0); kMlcd
   // (CLIP's without the position table: q and k rotated by a 2-D rope over the patch grid, the
-  // class token's angles the learned class_pos_emb [1, head_dim / 2]).
-  enum class Layout { kClip, kBlip, kBlip2, kJanus, kMlcd } layout = Layout::kClip;
+  // class token's angles the learned class_pos_emb [1, head_dim / 2]); kSiglip2 (SigLIP 2's
+  // NaFlex embeddings at one grid: pixel_values [batch, num_patches, C*P*P] already patched,
+  // embeddings.patch_embedding a Linear over them, the sqrt(num_patches)-square position table
+  // taken as it is, which HF's resize to that same grid leaves unchanged; every patch real).
+  enum class Layout { kClip, kBlip, kBlip2, kJanus, kMlcd, kSiglip2 } layout = Layout::kClip;
   bool qkv_bias = true;      // BLIP-2's qkv_bias, Janus' attention_bias
   bool class_token = false;  // a class token before the patches (CLIP, BLIP)
   int64_t patches() const { return (image_size / patch_size) * (image_size / patch_size); }

@@ -12,6 +12,7 @@
 #include "decoder_builder.h"
 #include "ipfs_accel/core/error.h"
 #include "rotary.h"
+#include "t5_builder.h"
 
 namespace ipfs_accel::models {
 
@@ -90,17 +91,54 @@ struct VisionShape {
   int64_t depth = 0, embed_dim = 0, out_hidden = 0, heads = 0, head_dim = 0, mlp_hidden = 0;
   int64_t in_channels = 0, patch = 0, temporal_patch = 0, merge = 0;
   std::string act;
+  // Qwen2.5-VL's tower (template piece layout "qwen2_5"): RMS norms (norm1, norm2, the merger's
+  // ln_q), a gated MLP gate/up/down_proj with biases, and attention within windows of `window`
+  // pixels a side, the patches in window order, except on the blocks `full_blocks`.
+  bool qwen2_5 = false;
+  int64_t window = 0;
+  std::vector<int64_t> full_blocks;
   int64_t patch_features() const { return in_channels * temporal_patch * patch * patch; }
 };
 
 // Qwen2VLVisionConfig's keys and defaults, read from the vision config itself.
+// Qwen2_5_VLVisionConfig's keys: hidden_size is the blocks' width, out_hidden_size the merger's.
+void ReadQwen25Keys(const HfConfig& vc, VisionShape& s) {
+  s.qwen2_5 = true;
+  s.embed_dim = vc.Int("hidden_size", 3584);
+  s.out_hidden = vc.Int("out_hidden_size", 3584);
+  s.act = vc.String("hidden_act", "silu");
+  s.mlp_hidden = vc.Int("intermediate_size", 3420);
+  s.window = vc.Int("window_size", 112);
+  s.full_blocks = {7, 15, 23, 31};
+  if (vc.Has("fullatt_block_indexes")) {
+    const json& blocks = vc.json()["fullatt_block_indexes"];
+    if (!blocks.is_array() || !std::all_of(blocks.begin(), blocks.end(),
+                                           [](const json& b) { return b.is_number_integer(); }))
+      throw Error(ErrorKind::kCorrupt, fmt::format("'{}': fullatt_block_indexes is not a list of "
+                                                   "integers",
+                                                   vc.origin()));
+    s.full_blocks = blocks.get<std::vector<int64_t>>();
+  }
+}
+
 VisionShape ReadVisionKeys(const HfConfig& vc) {
   VisionShape s;
   s.depth = vc.Int("depth", 32);
-  s.embed_dim = vc.Int("embed_dim", 1280);
-  s.out_hidden = vc.Int("hidden_size", 3584);
-  s.act = vc.String("hidden_act", "quick_gelu");
-  s.mlp_hidden = static_cast<int64_t>(static_cast<double>(s.embed_dim) * vc.Double("mlp_ratio", 4));
+  const json layout = vc.Piece("layout");
+  if (!layout.is_null() && layout != "qwen2" && layout != "qwen2_5")
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': the qwen2_vl_vision piece layout = {} is not one it knows "
+                            "(docs/templates.md)",
+                            vc.origin(), layout.dump()));
+  if (layout == "qwen2_5") {
+    ReadQwen25Keys(vc, s);
+  } else {
+    s.embed_dim = vc.Int("embed_dim", 1280);
+    s.out_hidden = vc.Int("hidden_size", 3584);
+    s.act = vc.String("hidden_act", "quick_gelu");
+    s.mlp_hidden =
+        static_cast<int64_t>(static_cast<double>(s.embed_dim) * vc.Double("mlp_ratio", 4));
+  }
   s.heads = vc.Int("num_heads", 16);
   s.in_channels = vc.Int("in_channels", 3);
   s.patch = vc.Int("patch_size", 14);
@@ -203,12 +241,88 @@ void CheckGrid(const HfConfig& c, const VisionShape& v, const Qwen2VlGrid& grid)
                 fmt::format("'{}': an image grid of {}x{}x{} patches is not a positive multiple "
                             "of spatial_merge_size {}",
                             c.origin(), grid.t, grid.h, grid.w, v.merge));
+  if (v.qwen2_5 && v.window / v.merge / v.patch <= 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': window_size {} is under one merged patch ({} pixels)",
+                            c.origin(), v.window, v.merge * v.patch));
+}
+
+// Qwen2.5-VL's get_window_index for one frame: its merged units (merge x merge patches) in window
+// order (windows of window / merge / patch units a side, row-major; units row-major within each),
+// and each unit's window.
+struct WindowOrder {
+  std::vector<int64_t> units, window_of;
+};
+WindowOrder WindowOrderOf(const VisionShape& v, const Qwen2VlGrid& grid) {
+  const int64_t side = v.window / v.merge / v.patch, rows = grid.h / v.merge,
+                cols = grid.w / v.merge;
+  WindowOrder o;
+  int64_t window = 0;
+  for (int64_t wr = 0; wr < rows; wr += side)
+    for (int64_t wc = 0; wc < cols; wc += side, ++window)
+      for (int64_t r = wr; r < std::min(wr + side, rows); ++r)
+        for (int64_t c = wc; c < std::min(wc + side, cols); ++c) {
+          o.units.push_back(r * cols + c);
+          o.window_of.push_back(window);
+        }
+  return o;
+}
+
+// The rows of `t` [units * per_unit, ...] (one frame) in window order.
+core::Tensor InWindowOrder(const core::Tensor& t, const WindowOrder& o, int64_t per_unit) {
+  core::Tensor out = core::Tensor::Zeros(t.dtype, t.shape);
+  const int64_t row = t.element_count() / t.shape[0];
+  const auto in = t.values<float>();
+  auto dst = out.values<float>();
+  for (size_t k = 0; k < o.units.size(); ++k)
+    std::copy_n(&in[o.units[k] * per_unit * row], per_unit * row,
+                &dst[static_cast<int64_t>(k) * per_unit * row]);
+  return out;
+}
+
+// The additive mask [frame, frame] of the windowed blocks: 0 within a window, the float minimum
+// across (HF attends each window's patches alone).
+core::Tensor WindowMask(const WindowOrder& o, int64_t per_unit) {
+  const auto n = static_cast<int64_t>(o.units.size()) * per_unit;
+  core::Tensor mask = core::Tensor::Zeros(core::DType::kFloat32, {n, n});
+  auto m = mask.values<float>();
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      if (o.window_of[i / per_unit] != o.window_of[j / per_unit])
+        m[i * n + j] = std::numeric_limits<float>::lowest();
+  return mask;
+}
+
+// The merged units of every frame, as indices over t * units: `order` within each frame (its
+// inverse with `inverse`).
+std::vector<int64_t> FrameUnitIndex(const WindowOrder& o, int64_t frames, bool inverse) {
+  const auto units = static_cast<int64_t>(o.units.size());
+  std::vector<int64_t> index(static_cast<size_t>(frames * units));
+  for (int64_t f = 0; f < frames; ++f)
+    for (int64_t k = 0; k < units; ++k) {
+      if (inverse)
+        index[f * units + o.units[k]] = f * units + k;
+      else
+        index[f * units + k] = f * units + o.units[k];
+    }
+  return index;
+}
+
+// x [images, t * units * per_unit, E] with its units gathered by `index`.
+std::string GatherUnits(GraphBuilder& g, const std::string& x, const std::vector<int64_t>& index,
+                        int64_t per_unit, int64_t width) {
+  const auto units = static_cast<int64_t>(index.size());
+  const std::string grouped = g.Node("Reshape", {x, g.ConstInt64({-1, units, per_unit * width})});
+  const std::string gathered =
+      g.Node("Gather", {grouped, g.ConstInt64(index)}, {{"axis", int64_t{1}}});
+  return g.Node("Reshape", {gathered, g.ConstInt64({-1, units * per_unit, width})});
 }
 
 // Full attention among each frame's patches. x [images, t*h*w, E]; `rope` [h*w, head_dim].
+// `mask` (Qwen2.5-VL's windows) is added to the scores, or "".
 std::string VisionAttention(GraphBuilder& g, const VisionShape& v, const Qwen2VlGrid& grid,
-                            const RopeTables& rope, const std::string& x,
-                            const std::string& prefix) {
+                            const RopeTables& rope, const std::string& x, const std::string& prefix,
+                            const std::string& mask = "") {
   const int64_t frame = grid.h * grid.w, patches = grid.t * frame;
   // qkv's features are (3, heads, head_dim); frames become rows: [images * t, frame, 3, heads, hd]
   const std::string qkv =
@@ -222,12 +336,26 @@ std::string VisionAttention(GraphBuilder& g, const VisionShape& v, const Qwen2Vl
   const std::string k = ApplyRope(g, heads(1), rope, v.head_dim, v.head_dim);
   const std::string k_t = g.Node("Transpose", {k}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
   const float scale = static_cast<float>(std::pow(static_cast<double>(v.head_dim), -0.5));
-  const std::string scores = g.Node("Mul", {g.Node("MatMul", {q, k_t}), g.ConstFloat(scale)});
+  std::string scores = g.Node("Mul", {g.Node("MatMul", {q, k_t}), g.ConstFloat(scale)});
+  if (!mask.empty()) scores = g.Node("Add", {scores, mask});
   const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
   std::string out = g.Node("MatMul", {probs, heads(2)});
   out = g.Node("Transpose", {out}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
   out = g.Node("Reshape", {out, g.ConstInt64({-1, patches, v.embed_dim})});
   return g.Linear(out, prefix + "proj", v.embed_dim, v.embed_dim);
+}
+
+// The block's MLP on y: fc2(act(fc1(y))), or Qwen2.5-VL's down(act(gate(y)) * up(y)), biased.
+std::string VisionMlp(GraphBuilder& g, const VisionShape& v, const std::string& y,
+                      const std::string& p) {
+  if (!v.qwen2_5) {
+    const std::string mid = Activation(g, g.Linear(y, p + "fc1", v.embed_dim, v.mlp_hidden), v.act);
+    return g.Linear(mid, p + "fc2", v.mlp_hidden, v.embed_dim);
+  }
+  const std::string gate =
+      Activation(g, g.Linear(y, p + "gate_proj", v.embed_dim, v.mlp_hidden), v.act);
+  const std::string up = g.Linear(y, p + "up_proj", v.embed_dim, v.mlp_hidden);
+  return g.Linear(g.Node("Mul", {gate, up}), p + "down_proj", v.mlp_hidden, v.embed_dim);
 }
 
 // What the tower computed: the blocks' output [images, t*h*w, embed_dim] and the merger's
@@ -249,25 +377,39 @@ VisionTowerOutputs VisionTower(GraphBuilder& g, const VisionShape& v, const Qwen
       "Transpose", {g.Node("Reshape", {conv, g.ConstInt64({v.embed_dim, v.patch_features()})})},
       {{"perm", std::vector<int64_t>{1, 0}}});
   std::string h = g.Node("MatMul", {pixel_values, kernel});
-  const std::string angles = g.Initializer(prefix + "rotary_angles", VisionRotaryAngles(v, grid));
+  const int64_t unit = v.merge * v.merge;
+  core::Tensor rotary = VisionRotaryAngles(v, grid);
+  std::string window_mask;
+  WindowOrder order;
+  if (v.qwen2_5) {  // the patches, their angles and the mask in window order
+    order = WindowOrderOf(v, grid);
+    h = GatherUnits(g, h, FrameUnitIndex(order, grid.t, false), unit, v.embed_dim);
+    rotary = InWindowOrder(rotary, order, unit);
+    window_mask = g.Initializer(prefix + "window_mask", WindowMask(order, unit));
+  }
+  const std::string angles = g.Initializer(prefix + "rotary_angles", rotary);
   const RopeTables rope{g.Node("Cos", {angles}), g.Node("Sin", {angles})};
+  auto norm = [&](const std::string& x, const std::string& name) {
+    return v.qwen2_5 ? T5LayerNorm(g, x, name, v.embed_dim, kEps)
+                     : g.LayerNorm(x, name, v.embed_dim, kEps);
+  };
   for (int64_t b = 0; b < v.depth; ++b) {
     const std::string p = prefix + fmt::format("blocks.{}.", b);
-    h = g.Node("Add",
-               {h, VisionAttention(g, v, grid, rope, g.LayerNorm(h, p + "norm1", v.embed_dim, kEps),
-                                   p + "attn.")});
-    const std::string y = g.LayerNorm(h, p + "norm2", v.embed_dim, kEps);
-    const std::string mid =
-        Activation(g, g.Linear(y, p + "mlp.fc1", v.embed_dim, v.mlp_hidden), v.act);
-    h = g.Node("Add", {h, g.Linear(mid, p + "mlp.fc2", v.mlp_hidden, v.embed_dim)});
+    const bool full =
+        std::find(v.full_blocks.begin(), v.full_blocks.end(), b) != v.full_blocks.end();
+    h = g.Node("Add", {h, VisionAttention(g, v, grid, rope, norm(h, p + "norm1"), p + "attn.",
+                                          full ? "" : window_mask)});
+    h = g.Node("Add", {h, VisionMlp(g, v, norm(h, p + "norm2"), p + "mlp.")});
   }
   // PatchMerger: each merge x merge block of consecutive patches becomes one token.
-  const int64_t block = v.embed_dim * v.merge * v.merge;
+  const int64_t block = v.embed_dim * unit;
   const std::string blocks = h;
-  h = g.LayerNorm(h, prefix + "merger.ln_q", v.embed_dim, kEps);
+  h = norm(h, prefix + "merger.ln_q");
   h = g.Node("Reshape", {h, g.ConstInt64({-1, merged, block})});
   h = Activation(g, g.Linear(h, prefix + "merger.mlp.0", block, block), "gelu");
-  return {blocks, g.Linear(h, prefix + "merger.mlp.2", block, v.out_hidden)};
+  h = g.Linear(h, prefix + "merger.mlp.2", block, v.out_hidden);
+  if (v.qwen2_5) h = GatherUnits(g, h, FrameUnitIndex(order, grid.t, true), 1, v.out_hidden);
+  return {blocks, h};
 }
 
 // cos / sin [batch, 1, S, head_dim] from position_ids [3, batch, S]: rotary frequency j takes
