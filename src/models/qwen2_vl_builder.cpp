@@ -97,6 +97,16 @@ struct VisionShape {
   bool qwen2_5 = false;
   int64_t window = 0;
   std::vector<int64_t> full_blocks;
+  // GLM-4V's and GLM-OCR's towers (layouts "glm4v", "glm_ocr"): a biased patch conv, RMS norms
+  // of rms_norm_eps, qkv biases attention_bias (GLM-OCR: proj and MLP too, per-head q_norm and
+  // k_norm), a gated MLP mlp_hidden wide; after the blocks post_layernorm, the merge x merge
+  // downsample conv to out_hidden and Glm4vVisionPatchMerger (proj, LayerNorm, GELU, gated MLP
+  // merger_context wide). GLM-4V also norms the patches (post_conv_layernorm) and adds its
+  // position table (`position_side` patches a side) read at the patches' rows and columns.
+  bool glm = false, glm_ocr = false;
+  double rms_eps = 1e-6;
+  bool qkv_bias = true, proj_bias = true, mlp_bias = true;
+  int64_t merger_context = 0, position_side = 0, image_size = 0;
   int64_t patch_features() const { return in_channels * temporal_patch * patch * patch; }
 };
 
@@ -121,17 +131,38 @@ void ReadQwen25Keys(const HfConfig& vc, VisionShape& s) {
   }
 }
 
+// Glm4vVisionConfig's keys (GlmOcrVisionConfig's with `ocr`).
+void ReadGlmKeys(const HfConfig& vc, bool ocr, VisionShape& s) {
+  s.glm = true;
+  s.glm_ocr = ocr;
+  s.embed_dim = vc.Int("hidden_size", ocr ? 1024 : 1536);
+  s.out_hidden = vc.Int("out_hidden_size", ocr ? 1536 : 4096);
+  s.act = vc.String("hidden_act", "silu");
+  const int64_t intermediate = vc.Int("intermediate_size", ocr ? 4096 : 13696);
+  // Glm4VisionMlp is out_hidden_size wide; GLM-OCR's MLP intermediate_size.
+  s.mlp_hidden = ocr ? intermediate : s.out_hidden;
+  s.merger_context = ocr ? s.out_hidden * vc.Int("in_channels", 3) : intermediate;
+  s.rms_eps = vc.Double("rms_norm_eps", 1e-5);
+  s.qkv_bias = vc.Bool("attention_bias", ocr);
+  s.proj_bias = s.mlp_bias = ocr && s.qkv_bias;
+  s.image_size = vc.Int("image_size", 336);
+  s.position_side = ocr ? 0 : s.image_size / vc.Int("patch_size", 14);
+}
+
 VisionShape ReadVisionKeys(const HfConfig& vc) {
   VisionShape s;
   s.depth = vc.Int("depth", 32);
   const json layout = vc.Piece("layout");
-  if (!layout.is_null() && layout != "qwen2" && layout != "qwen2_5")
+  if (!layout.is_null() && layout != "qwen2" && layout != "qwen2_5" && layout != "glm4v" &&
+      layout != "glm_ocr")
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': the qwen2_vl_vision piece layout = {} is not one it knows "
                             "(docs/templates.md)",
                             vc.origin(), layout.dump()));
   if (layout == "qwen2_5") {
     ReadQwen25Keys(vc, s);
+  } else if (layout == "glm4v" || layout == "glm_ocr") {
+    ReadGlmKeys(vc, layout == "glm_ocr", s);
   } else {
     s.embed_dim = vc.Int("embed_dim", 1280);
     s.out_hidden = vc.Int("hidden_size", 3584);
@@ -241,6 +272,11 @@ void CheckGrid(const HfConfig& c, const VisionShape& v, const Qwen2VlGrid& grid)
                 fmt::format("'{}': an image grid of {}x{}x{} patches is not a positive multiple "
                             "of spatial_merge_size {}",
                             c.origin(), grid.t, grid.h, grid.w, v.merge));
+  if (v.position_side > 0 && (grid.h != v.position_side || grid.w != v.position_side))
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': a {}x{} patch grid needs GLM-4V's {}x{} position table "
+                            "resampled (bicubic grid_sample), which is not built",
+                            c.origin(), grid.h, grid.w, v.position_side, v.position_side));
   if (v.qwen2_5 && v.window / v.merge / v.patch <= 0)
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': window_size {} is under one merged patch ({} pixels)",
@@ -326,14 +362,18 @@ std::string VisionAttention(GraphBuilder& g, const VisionShape& v, const Qwen2Vl
   const int64_t frame = grid.h * grid.w, patches = grid.t * frame;
   // qkv's features are (3, heads, head_dim); frames become rows: [images * t, frame, 3, heads, hd]
   const std::string qkv =
-      g.Node("Reshape", {g.Linear(x, prefix + "qkv", v.embed_dim, 3 * v.embed_dim),
+      g.Node("Reshape", {g.Linear(x, prefix + "qkv", v.embed_dim, 3 * v.embed_dim, v.qkv_bias),
                          g.ConstInt64({-1, frame, 3, v.heads, v.head_dim})});
   const std::string split =
       g.Node("Transpose", {qkv}, {{"perm", std::vector<int64_t>{2, 0, 3, 1, 4}}});
   const auto parts = g.NodeN("Split", {split, g.ConstInt64({1, 1, 1})}, 3, {{"axis", int64_t{0}}});
   auto heads = [&](int i) { return g.Node("Squeeze", {parts[i], g.ConstInt64({0})}); };
-  const std::string q = ApplyRope(g, heads(0), rope, v.head_dim, v.head_dim);
-  const std::string k = ApplyRope(g, heads(1), rope, v.head_dim, v.head_dim);
+  auto normed = [&](int i, const char* norm) {  // GLM-OCR's q_norm, k_norm over each head
+    const std::string h = heads(i);
+    return v.glm_ocr ? T5LayerNorm(g, h, prefix + norm, v.head_dim, v.rms_eps) : h;
+  };
+  const std::string q = ApplyRope(g, normed(0, "q_norm"), rope, v.head_dim, v.head_dim);
+  const std::string k = ApplyRope(g, normed(1, "k_norm"), rope, v.head_dim, v.head_dim);
   const std::string k_t = g.Node("Transpose", {k}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
   const float scale = static_cast<float>(std::pow(static_cast<double>(v.head_dim), -0.5));
   std::string scores = g.Node("Mul", {g.Node("MatMul", {q, k_t}), g.ConstFloat(scale)});
@@ -342,20 +382,71 @@ std::string VisionAttention(GraphBuilder& g, const VisionShape& v, const Qwen2Vl
   std::string out = g.Node("MatMul", {probs, heads(2)});
   out = g.Node("Transpose", {out}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
   out = g.Node("Reshape", {out, g.ConstInt64({-1, patches, v.embed_dim})});
-  return g.Linear(out, prefix + "proj", v.embed_dim, v.embed_dim);
+  return g.Linear(out, prefix + "proj", v.embed_dim, v.embed_dim, v.proj_bias);
 }
 
-// The block's MLP on y: fc2(act(fc1(y))), or Qwen2.5-VL's down(act(gate(y)) * up(y)), biased.
+// down_proj(act(gate_proj(y)) * up_proj(y)) under `p`, `width` wide.
+std::string GatedMlp(GraphBuilder& g, const std::string& y, const std::string& p, int64_t dim,
+                     int64_t width, const std::string& act, bool bias) {
+  const std::string gate = Activation(g, g.Linear(y, p + "gate_proj", dim, width, bias), act);
+  const std::string up = g.Linear(y, p + "up_proj", dim, width, bias);
+  return g.Linear(g.Node("Mul", {gate, up}), p + "down_proj", width, dim, bias);
+}
+
+// The block's MLP on y: fc2(act(fc1(y))), or Qwen2.5-VL's and GLM's gated one.
 std::string VisionMlp(GraphBuilder& g, const VisionShape& v, const std::string& y,
                       const std::string& p) {
-  if (!v.qwen2_5) {
+  if (!v.qwen2_5 && !v.glm) {
     const std::string mid = Activation(g, g.Linear(y, p + "fc1", v.embed_dim, v.mlp_hidden), v.act);
     return g.Linear(mid, p + "fc2", v.mlp_hidden, v.embed_dim);
   }
-  const std::string gate =
-      Activation(g, g.Linear(y, p + "gate_proj", v.embed_dim, v.mlp_hidden), v.act);
-  const std::string up = g.Linear(y, p + "up_proj", v.embed_dim, v.mlp_hidden);
-  return g.Linear(g.Node("Mul", {gate, up}), p + "down_proj", v.mlp_hidden, v.embed_dim);
+  return GatedMlp(g, y, p, v.embed_dim, v.mlp_hidden, v.act, v.mlp_bias);
+}
+
+// GLM-4V's tail on the blocks' output h [images, patches, E]: post_layernorm, the downsample
+// conv over each merge x merge block (a MatMul over its patches' features, as the Conv2d of
+// kernel = stride = merge sees them), then Glm4vVisionPatchMerger.
+std::string GlmMerger(GraphBuilder& g, const VisionShape& v, const std::string& h,
+                      const std::string& prefix, int64_t merged) {
+  const int64_t unit = v.merge * v.merge, block = v.embed_dim * unit;
+  std::string x = T5LayerNorm(g, h, prefix + "post_layernorm", v.embed_dim, v.rms_eps);
+  // [images, merged, unit, E] -> [images, merged, E * unit]: the conv weight's (E, i, j) order.
+  x = g.Node("Reshape", {x, g.ConstInt64({-1, merged, unit, v.embed_dim})});
+  x = g.Node("Transpose", {x}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
+  x = g.Node("Reshape", {x, g.ConstInt64({-1, merged, block})});
+  const std::string w =
+      g.Weight(prefix + "downsample.weight", {v.out_hidden, v.embed_dim, v.merge, v.merge},
+               WeightInit::kNormal);
+  const std::string kernel =
+      g.Node("Transpose", {g.Node("Reshape", {w, g.ConstInt64({v.out_hidden, block})})},
+             {{"perm", std::vector<int64_t>{1, 0}}});
+  x = g.Node("Add", {g.Node("MatMul", {x, kernel}),
+                     g.Weight(prefix + "downsample.bias", {v.out_hidden}, WeightInit::kZeros)});
+  const std::string m = prefix + "merger.";
+  x = g.Linear(x, m + "proj", v.out_hidden, v.out_hidden, /*bias=*/false);
+  x = Activation(g, g.LayerNorm(x, m + "post_projection_norm", v.out_hidden, 1e-5), "gelu");
+  return GatedMlp(g, x, m, v.out_hidden, v.merger_context, v.act, /*bias=*/false);
+}
+
+// GLM's patch conv bias; GLM-4V's post_conv_layernorm and its position table read at each
+// patch's row and column (the table's own grid: HF's bicubic grid_sample at the centres of the
+// table's cells reads them as they are).
+std::string GlmPatchExtras(GraphBuilder& g, const VisionShape& v, const Qwen2VlGrid& grid,
+                           std::string h, const std::string& prefix) {
+  h = g.Node("Add",
+             {h, g.Weight(prefix + "patch_embed.proj.bias", {v.embed_dim}, WeightInit::kZeros)});
+  if (v.glm_ocr) return h;
+  h = T5LayerNorm(g, h, prefix + "post_conv_layernorm", v.embed_dim, v.rms_eps);
+  const int64_t side = v.position_side, m = v.merge;
+  std::vector<int64_t> index;  // the processor's patch order, frame after frame
+  for (int64_t f = 0; f < grid.t; ++f)
+    for (int64_t bh = 0; bh < grid.h / m; ++bh)
+      for (int64_t bw = 0; bw < grid.w / m; ++bw)
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < m; ++j) index.push_back((bh * m + i) * side + bw * m + j);
+  const std::string table = g.Weight(prefix + "embeddings.position_embedding.weight",
+                                     {side * side, v.embed_dim}, WeightInit::kNormal);
+  return g.Node("Add", {h, g.Node("Gather", {table, g.ConstInt64(index)})});
 }
 
 // What the tower computed: the blocks' output [images, t*h*w, embed_dim] and the merger's
@@ -377,6 +468,7 @@ VisionTowerOutputs VisionTower(GraphBuilder& g, const VisionShape& v, const Qwen
       "Transpose", {g.Node("Reshape", {conv, g.ConstInt64({v.embed_dim, v.patch_features()})})},
       {{"perm", std::vector<int64_t>{1, 0}}});
   std::string h = g.Node("MatMul", {pixel_values, kernel});
+  if (v.glm) h = GlmPatchExtras(g, v, grid, h, prefix);
   const int64_t unit = v.merge * v.merge;
   core::Tensor rotary = VisionRotaryAngles(v, grid);
   std::string window_mask;
@@ -390,6 +482,7 @@ VisionTowerOutputs VisionTower(GraphBuilder& g, const VisionShape& v, const Qwen
   const std::string angles = g.Initializer(prefix + "rotary_angles", rotary);
   const RopeTables rope{g.Node("Cos", {angles}), g.Node("Sin", {angles})};
   auto norm = [&](const std::string& x, const std::string& name) {
+    if (v.glm) return T5LayerNorm(g, x, name, v.embed_dim, v.rms_eps);
     return v.qwen2_5 ? T5LayerNorm(g, x, name, v.embed_dim, kEps)
                      : g.LayerNorm(x, name, v.embed_dim, kEps);
   };
@@ -404,6 +497,7 @@ VisionTowerOutputs VisionTower(GraphBuilder& g, const VisionShape& v, const Qwen
   // PatchMerger: each merge x merge block of consecutive patches becomes one token.
   const int64_t block = v.embed_dim * unit;
   const std::string blocks = h;
+  if (v.glm) return {blocks, GlmMerger(g, v, h, prefix, merged)};
   h = norm(h, prefix + "merger.ln_q");
   h = g.Node("Reshape", {h, g.ConstInt64({-1, merged, block})});
   h = Activation(g, g.Linear(h, prefix + "merger.mlp.0", block, block), "gelu");
@@ -573,6 +667,10 @@ Qwen2VlGrid GraphGrid(const HfConfig& config, const VisionShape& v) {
       throw Error(ErrorKind::kCorrupt, fmt::format("'{}': {} must be [t, h, w] patches",
                                                    config.origin(), kQwen2VlGridKey));
     return {thw[0].get<int64_t>(), thw[1].get<int64_t>(), thw[2].get<int64_t>()};
+  }
+  if (v.glm) {  // GLM's image_size, the grid of GLM-4V's position table
+    const int64_t side = v.image_size / v.patch;
+    return {1, side, side};
   }
   // smart_resize with the image processor's default pixel bounds.
   constexpr double kSide = 224, kMinPixels = 56 * 56, kMaxPixels = 28 * 28 * 1280;

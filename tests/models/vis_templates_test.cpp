@@ -289,6 +289,36 @@ TEST(Qwen25VlVisionTemplate, RestoresTheMergedFeaturesFromWindowOrder) {
   EXPECT_LT(mask[16], -1e30);  // window 1 begins
 }
 
+json TinyGlm(const std::string& model_type) {
+  return {{"model_type", model_type}, {"depth", 2},       {"hidden_size", 32},
+          {"num_heads", 2},           {"image_size", 56}, {"out_hidden_size", 48},
+          {"intermediate_size", 64}};
+}
+
+TEST(Glm4vVisionTemplate, PositionsPostConvNormDownsampleConvAndGatedMerger) {
+  const Built b = Build(TinyGlm("glm4v_vision"));
+  // A 56-pixel image: 4 x 4 patches of 14. Positions 16*32; patch Conv3d 32*3*2*14*14 + 32;
+  // post_conv_layernorm 32; per block norms 64, qkv 32*96 (no bias), proj 32*32, gate/up/down
+  // 3*32*48 (out_hidden_size wide, no bias); post_layernorm 32; downsample 48*32*2*2 + 48;
+  // merger proj 48*48, LayerNorm 96, gate/up 2*48*64, down 64*48.
+  EXPECT_EQ(b.parameters,
+            512 + 37664 + 32 + 2 * (64 + 3072 + 1024 + 4608) + 32 + 6192 + 2304 + 96 + 6144 + 3072);
+  EXPECT_THAT(Dims(b, "pixel_values", true), ElementsAre("batch", "16", "1176"));
+  EXPECT_THAT(Dims(b, "pooler_output"), ElementsAre("batch", "4", "48"));
+  json c = TinyGlm("glm4v_vision");
+  c["graph_image_grid_thw"] = {1, 2, 2};  // the 4 x 4 table would need resampling
+  EXPECT_EQ(CatchError([&] { Build(c); }).kind(), core::ErrorKind::kUnsupported);
+}
+
+TEST(GlmOcrVisionTemplate, BiasedBlocksWithHeadNormsAndAWiderMerger) {
+  const Built b = Build(TinyGlm("glm_ocr_vision"));
+  // No positions or post_conv_layernorm. Per block norms 64, qkv 32*96 + 96, proj 32*32 + 32,
+  // q_norm/k_norm 2*16, gate/up 2*(32*64 + 64), down 64*32 + 32; merger 3*48 = 144 wide.
+  EXPECT_EQ(b.parameters, 37664 + 2 * (64 + 3168 + 1056 + 32 + 4224 + 2080) + 32 + 6192 + 2304 +
+                              96 + 2 * 48 * 144 + 144 * 48);
+  EXPECT_EQ(WeightNames(b).count("blocks.1.attn.q_norm.weight"), 1u);
+}
+
 TEST(PixtralTemplate, RmsNormedGatedLayersWithoutBiasesAndPixtrals2dRope) {
   json c = Tiny("pixtral");
   const Built b = Build(c);
