@@ -104,6 +104,13 @@ struct VisionShape {
   // merger_context wide). GLM-4V also norms the patches (post_conv_layernorm) and adds its
   // position table (`position_side` patches a side) read at the patches' rows and columns.
   bool glm = false, glm_ocr = false;
+  // Qwen3-VL's tower (layout "qwen3_vl"): a biased patch conv, the learned position table of
+  // position_grid patches a side bilinearly resampled to the grid, LayerNorm blocks with
+  // mlp.linear_fc1/fc2, the merger's norm/linear_fc1/linear_fc2, and deepstack mergers (their
+  // norm after the 2x2 shuffle) on the outputs of the blocks `deepstack`.
+  bool qwen3 = false;
+  int64_t position_grid = 0;
+  std::vector<int64_t> deepstack;
   double rms_eps = 1e-6;
   bool qkv_bias = true, proj_bias = true, mlp_bias = true;
   int64_t merger_context = 0, position_side = 0, image_size = 0;
@@ -111,6 +118,35 @@ struct VisionShape {
 };
 
 // Qwen2VLVisionConfig's keys and defaults, read from the vision config itself.
+// A list of integers at `key`, or `fallback`.
+std::vector<int64_t> IntList(const HfConfig& vc, const std::string& key,
+                             std::vector<int64_t> fallback) {
+  if (!vc.Has(key)) return fallback;
+  const json& v = vc.json()[key];
+  if (!v.is_array() ||
+      !std::all_of(v.begin(), v.end(), [](const json& b) { return b.is_number_integer(); }))
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': {} is not a list of integers", vc.origin(), key));
+  return v.get<std::vector<int64_t>>();
+}
+
+// Qwen3VLVisionConfig's keys.
+void ReadQwen3Keys(const HfConfig& vc, VisionShape& s) {
+  s.qwen3 = true;
+  s.embed_dim = vc.Int("hidden_size", 1152);
+  s.out_hidden = vc.Int("out_hidden_size", 3584);
+  s.act = vc.String("hidden_act", "gelu_pytorch_tanh");
+  s.mlp_hidden = vc.Int("intermediate_size", 4304);
+  const int64_t positions = vc.Int("num_position_embeddings", 2304);
+  s.position_grid = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(positions))));
+  if (s.position_grid * s.position_grid != positions || positions == 0)
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': num_position_embeddings {} is not a "
+                                                 "positive square",
+                                                 vc.origin(), positions));
+  s.deepstack = IntList(vc, "deepstack_visual_indexes", {8, 16, 24});
+  if (vc.Piece("deepstack") == false) s.deepstack.clear();  // Qwen3.5's tower has none
+}
+
 // Qwen2_5_VLVisionConfig's keys: hidden_size is the blocks' width, out_hidden_size the merger's.
 void ReadQwen25Keys(const HfConfig& vc, VisionShape& s) {
   s.qwen2_5 = true;
@@ -119,16 +155,7 @@ void ReadQwen25Keys(const HfConfig& vc, VisionShape& s) {
   s.act = vc.String("hidden_act", "silu");
   s.mlp_hidden = vc.Int("intermediate_size", 3420);
   s.window = vc.Int("window_size", 112);
-  s.full_blocks = {7, 15, 23, 31};
-  if (vc.Has("fullatt_block_indexes")) {
-    const json& blocks = vc.json()["fullatt_block_indexes"];
-    if (!blocks.is_array() || !std::all_of(blocks.begin(), blocks.end(),
-                                           [](const json& b) { return b.is_number_integer(); }))
-      throw Error(ErrorKind::kCorrupt, fmt::format("'{}': fullatt_block_indexes is not a list of "
-                                                   "integers",
-                                                   vc.origin()));
-    s.full_blocks = blocks.get<std::vector<int64_t>>();
-  }
+  s.full_blocks = IntList(vc, "fullatt_block_indexes", {7, 15, 23, 31});
 }
 
 // Glm4vVisionConfig's keys (GlmOcrVisionConfig's with `ocr`).
@@ -154,7 +181,7 @@ VisionShape ReadVisionKeys(const HfConfig& vc) {
   s.depth = vc.Int("depth", 32);
   const json layout = vc.Piece("layout");
   if (!layout.is_null() && layout != "qwen2" && layout != "qwen2_5" && layout != "glm4v" &&
-      layout != "glm_ocr")
+      layout != "glm_ocr" && layout != "qwen3_vl")
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': the qwen2_vl_vision piece layout = {} is not one it knows "
                             "(docs/templates.md)",
@@ -163,6 +190,8 @@ VisionShape ReadVisionKeys(const HfConfig& vc) {
     ReadQwen25Keys(vc, s);
   } else if (layout == "glm4v" || layout == "glm_ocr") {
     ReadGlmKeys(vc, layout == "glm_ocr", s);
+  } else if (layout == "qwen3_vl") {
+    ReadQwen3Keys(vc, s);
   } else {
     s.embed_dim = vc.Int("embed_dim", 1280);
     s.out_hidden = vc.Int("hidden_size", 3584);
@@ -397,8 +426,9 @@ std::string GatedMlp(GraphBuilder& g, const std::string& y, const std::string& p
 std::string VisionMlp(GraphBuilder& g, const VisionShape& v, const std::string& y,
                       const std::string& p) {
   if (!v.qwen2_5 && !v.glm) {
-    const std::string mid = Activation(g, g.Linear(y, p + "fc1", v.embed_dim, v.mlp_hidden), v.act);
-    return g.Linear(mid, p + "fc2", v.mlp_hidden, v.embed_dim);
+    const std::string fc1 = v.qwen3 ? "linear_fc1" : "fc1", fc2 = v.qwen3 ? "linear_fc2" : "fc2";
+    const std::string mid = Activation(g, g.Linear(y, p + fc1, v.embed_dim, v.mlp_hidden), v.act);
+    return g.Linear(mid, p + fc2, v.mlp_hidden, v.embed_dim);
   }
   return GatedMlp(g, y, p, v.embed_dim, v.mlp_hidden, v.act, v.mlp_bias);
 }
@@ -453,7 +483,72 @@ std::string GlmPatchExtras(GraphBuilder& g, const VisionShape& v, const Qwen2VlG
 // [images, t*h*w / merge^2, hidden_size].
 struct VisionTowerOutputs {
   std::string blocks, merged;
+  std::vector<std::string> deepstack;  // Qwen3-VL's deepstack features
 };
+
+// Qwen2-VL's PatchMerger (ln_q, mlp.0, mlp.2) and Qwen3-VL's (norm, linear_fc1, linear_fc2; with
+// `postshuffle` the deepstack mergers' norm over the merged block): each merge x merge block of
+// consecutive patches of h becomes one token.
+std::string PatchMerger(GraphBuilder& g, const VisionShape& v, const std::string& h,
+                        const std::string& m, int64_t merged, bool postshuffle = false) {
+  constexpr double kEps = 1e-6;
+  const int64_t block = v.embed_dim * v.merge * v.merge;
+  auto shuffle = [&](const std::string& x) {
+    return g.Node("Reshape", {x, g.ConstInt64({-1, merged, block})});
+  };
+  std::string x;
+  if (postshuffle)
+    x = g.LayerNorm(shuffle(h), m + "norm", block, kEps);
+  else if (v.qwen2_5)
+    x = shuffle(T5LayerNorm(g, h, m + "ln_q", v.embed_dim, kEps));
+  else
+    x = shuffle(g.LayerNorm(h, m + (v.qwen3 ? "norm" : "ln_q"), v.embed_dim, kEps));
+  x = Activation(g, g.Linear(x, m + (v.qwen3 ? "linear_fc1" : "mlp.0"), block, block), "gelu");
+  return g.Linear(x, m + (v.qwen3 ? "linear_fc2" : "mlp.2"), block, v.out_hidden);
+}
+
+// Qwen3-VL's fast_pos_embed_interpolate: for each patch (processor order, every frame) the four
+// rows around linspace(0, grid - 1, h)[row], linspace(0, grid - 1, w)[col] of the table, weighted
+// bilinearly; float32 as torch computes them.
+std::string Qwen3Positions(GraphBuilder& g, const VisionShape& v, const Qwen2VlGrid& grid,
+                           const std::string& prefix) {
+  const int64_t n = v.position_grid, m = v.merge;
+  auto linspace = [&](int64_t steps) {
+    std::vector<float> out(static_cast<size_t>(steps), 0.0f);
+    const float step = steps > 1 ? static_cast<float>(n - 1) / static_cast<float>(steps - 1) : 0;
+    for (int64_t i = 0; i < steps; ++i) out[i] = static_cast<float>(i) * step;
+    return out;
+  };
+  const std::vector<float> hs = linspace(grid.h), ws = linspace(grid.w);
+  std::vector<std::vector<int64_t>> index(4);
+  std::vector<std::vector<double>> weight(4);
+  for (int64_t f = 0; f < grid.t; ++f)
+    for (int64_t p = 0; p < grid.h * grid.w; ++p) {
+      const int64_t unit = p / (m * m), in = p % (m * m);
+      const int64_t row = unit / (grid.w / m) * m + in / m, col = unit % (grid.w / m) * m + in % m;
+      const auto h0 = static_cast<int64_t>(hs[row]), w0 = static_cast<int64_t>(ws[col]);
+      const int64_t h1 = std::min(h0 + 1, n - 1), w1 = std::min(w0 + 1, n - 1);
+      const float dh = hs[row] - static_cast<float>(h0), dw = ws[col] - static_cast<float>(w0);
+      const int64_t rows[4] = {h0, h0, h1, h1}, cols[4] = {w0, w1, w0, w1};
+      const float weights[4] = {(1 - dh) * (1 - dw), (1 - dh) * dw, dh * (1 - dw), dh * dw};
+      for (int k = 0; k < 4; ++k) {
+        index[k].push_back(rows[k] * n + cols[k]);
+        weight[k].push_back(weights[k]);
+      }
+    }
+  const std::string table =
+      g.Weight(prefix + "pos_embed.weight", {n * n, v.embed_dim}, WeightInit::kNormal);
+  std::string sum;
+  for (int k = 0; k < 4; ++k) {
+    const core::Tensor w = core::Tensor::FromDoubles(
+        core::DType::kFloat32, {static_cast<int64_t>(weight[k].size()), 1}, weight[k]);
+    const std::string term =
+        g.Node("Mul", {g.Node("Gather", {table, g.ConstInt64(index[k])}),
+                       g.Initializer(prefix + fmt::format("pos_embed_weights.{}", k), w)});
+    sum = k == 0 ? term : g.Node("Add", {sum, term});
+  }
+  return sum;
+}
 
 // Weights under `prefix`: "visual." in Qwen2VLModel, "" in the tower's own model.
 VisionTowerOutputs VisionTower(GraphBuilder& g, const VisionShape& v, const Qwen2VlGrid& grid,
@@ -469,6 +564,11 @@ VisionTowerOutputs VisionTower(GraphBuilder& g, const VisionShape& v, const Qwen
       {{"perm", std::vector<int64_t>{1, 0}}});
   std::string h = g.Node("MatMul", {pixel_values, kernel});
   if (v.glm) h = GlmPatchExtras(g, v, grid, h, prefix);
+  if (v.qwen3)
+    h = g.Node("Add", {g.Node("Add", {h, g.Weight(prefix + "patch_embed.proj.bias", {v.embed_dim},
+                                                  WeightInit::kZeros)}),
+                       Qwen3Positions(g, v, grid, prefix)});
+  std::vector<std::string> deepstack;
   const int64_t unit = v.merge * v.merge;
   core::Tensor rotary = VisionRotaryAngles(v, grid);
   std::string window_mask;
@@ -493,17 +593,17 @@ VisionTowerOutputs VisionTower(GraphBuilder& g, const VisionShape& v, const Qwen
     h = g.Node("Add", {h, VisionAttention(g, v, grid, rope, norm(h, p + "norm1"), p + "attn.",
                                           full ? "" : window_mask)});
     h = g.Node("Add", {h, VisionMlp(g, v, norm(h, p + "norm2"), p + "mlp.")});
+    const auto at = std::find(v.deepstack.begin(), v.deepstack.end(), b);
+    if (at != v.deepstack.end())
+      deepstack.push_back(PatchMerger(
+          g, v, h, prefix + fmt::format("deepstack_merger_list.{}.", at - v.deepstack.begin()),
+          merged, /*postshuffle=*/true));
   }
-  // PatchMerger: each merge x merge block of consecutive patches becomes one token.
-  const int64_t block = v.embed_dim * unit;
   const std::string blocks = h;
   if (v.glm) return {blocks, GlmMerger(g, v, h, prefix, merged)};
-  h = norm(h, prefix + "merger.ln_q");
-  h = g.Node("Reshape", {h, g.ConstInt64({-1, merged, block})});
-  h = Activation(g, g.Linear(h, prefix + "merger.mlp.0", block, block), "gelu");
-  h = g.Linear(h, prefix + "merger.mlp.2", block, v.out_hidden);
+  h = PatchMerger(g, v, h, prefix + "merger.", merged);
   if (v.qwen2_5) h = GatherUnits(g, h, FrameUnitIndex(order, grid.t, true), 1, v.out_hidden);
-  return {blocks, h};
+  return {blocks, h, deepstack};
 }
 
 // cos / sin [batch, 1, S, head_dim] from position_ids [3, batch, S]: rotary frequency j takes
@@ -706,6 +806,11 @@ void BuildQwen2VlVisionModel(const HfConfig& config, GraphBuilder& g) {
   g.Node("Identity", {out.merged}, {}, "pooler_output");
   g.Output("pooler_output", onnx::TensorProto::FLOAT,
            {images, patches / (v.merge * v.merge), v.out_hidden});
+  for (size_t k = 0; k < out.deepstack.size(); ++k) {
+    const std::string name = fmt::format("deepstack_features.{}", k);
+    g.Node("Identity", {out.deepstack[k]}, {}, name);
+    g.Output(name, onnx::TensorProto::FLOAT, {images, patches / (v.merge * v.merge), v.out_hidden});
+  }
 }
 
 std::string Qwen2VlVisionTower(const HfConfig& config, GraphBuilder& g, const Qwen2VlGrid& grid,

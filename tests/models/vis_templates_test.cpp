@@ -319,6 +319,31 @@ TEST(GlmOcrVisionTemplate, BiasedBlocksWithHeadNormsAndAWiderMerger) {
   EXPECT_EQ(WeightNames(b).count("blocks.1.attn.q_norm.weight"), 1u);
 }
 
+TEST(Qwen3VlVisionTemplate, ResamplesItsPositionTableBilinearlyAndAddsDeepstackMergers) {
+  json c = {{"model_type", "qwen3_vl_vision"},
+            {"depth", 2},
+            {"hidden_size", 32},
+            {"num_heads", 2},
+            {"intermediate_size", 64},
+            {"out_hidden_size", 48},
+            {"num_position_embeddings", 16},
+            {"deepstack_visual_indexes", {0}}};
+  const Built b = Build(c);
+  // A 224 x 224 image: 14 x 14 patches of 16. Patch Conv3d 32*3*2*16*16 + 32; positions 16*32;
+  // per block norms 128, qkv 3168, proj 1056, linear_fc1 2112, linear_fc2 2080; merger norm 64,
+  // linear_fc1 128*128 + 128, linear_fc2 128*48 + 48; the deepstack merger's norm is 2*128.
+  const int64_t fc = 16512 + 6192;
+  EXPECT_EQ(b.parameters,
+            49184 + 512 + 2 * (128 + 3168 + 1056 + 2112 + 2080) + (64 + fc) + (256 + fc));
+  EXPECT_THAT(Dims(b, "deepstack_features.0"), ElementsAre("batch", "49", "48"));
+  // linspace(0, 3, 14): patch 1 (row 0, column 1) lies 3/13 of the way from column 0 to 1.
+  EXPECT_NEAR(FloatInitializer(b, "pos_embed_weights.1")[1], 3.0 / 13, 1e-6);
+  EXPECT_NEAR(FloatInitializer(b, "pos_embed_weights.0")[1], 10.0 / 13, 1e-6);
+  EXPECT_EQ(FloatInitializer(b, "pos_embed_weights.0")[0], 1.0f);
+  c["model_type"] = "qwen3_5_vision";  // no deepstack mergers, whatever the key says
+  EXPECT_EQ(Build(c).parameters, b.parameters - 256 - fc);
+}
+
 TEST(PixtralTemplate, RmsNormedGatedLayersWithoutBiasesAndPixtrals2dRope) {
   json c = Tiny("pixtral");
   const Built b = Build(c);
