@@ -71,7 +71,18 @@ struct ClipVisionShape {
   // NaFlex embeddings at one grid: pixel_values [batch, num_patches, C*P*P] already patched,
   // embeddings.patch_embedding a Linear over them, the sqrt(num_patches)-square position table
   // taken as it is, which HF's resize to that same grid leaves unchanged; every patch real).
-  enum class Layout { kClip, kBlip, kBlip2, kJanus, kMlcd, kSiglip2 } layout = Layout::kClip;
+  // kVideoLlama3 (VideoLLaMA3's tower at merge size 1, images: pixel_values [batch, patches,
+  // C*P*P] row-major, the patch Conv2d as a MatMul, no position table, q and k rotated by
+  // Qwen2-VL's 2-D vision rope, SigLIP's layers and post_layernorm; no head).
+  enum class Layout {
+    kClip,
+    kBlip,
+    kBlip2,
+    kJanus,
+    kMlcd,
+    kSiglip2,
+    kVideoLlama3
+  } layout = Layout::kClip;
   bool qkv_bias = true;      // BLIP-2's qkv_bias, Janus' attention_bias
   bool class_token = false;  // a class token before the patches (CLIP, BLIP)
   int64_t patches() const { return (image_size / patch_size) * (image_size / patch_size); }

@@ -344,6 +344,22 @@ TEST(Qwen3VlVisionTemplate, ResamplesItsPositionTableBilinearlyAndAddsDeepstackM
   EXPECT_EQ(Build(c).parameters, b.parameters - 256 - fc);
 }
 
+TEST(VideoLlama3VisionTemplate, SiglipLayersOnPatchedPixelsRotatedInsteadOfPositioned) {
+  json c = Tiny("video_llama_3_vision");
+  const Built b = Build(c);
+  // Patch Conv2d 32*3*8*8 + 32 (no position table); per layer norms 128, q/k/v/out 4*1056, fc1
+  // 2112, fc2 2080; post_layernorm 64; no head.
+  EXPECT_EQ(b.parameters, 6176 + 2 * (128 + 4224 + 2112 + 2080) + 64);
+  EXPECT_THAT(Dims(b, "pixel_values", true), ElementsAre("batch", "16", "192"));
+  EXPECT_THAT(Dims(b, "last_hidden_state"), ElementsAre("batch", "16", "32"));
+  // Patch 6 is row 1, column 2 of 4; head_dim 16: frequencies 10000^(-k/4), k < 4.
+  const std::vector<float> angles = FloatInitializer(b, "vision_rope_angles");
+  ASSERT_EQ(angles.size(), 16u * 16u);
+  EXPECT_NEAR(angles[6 * 16 + 1], std::pow(10000.0, -0.25), 1e-6);
+  EXPECT_NEAR(angles[6 * 16 + 4 + 1], 2 * std::pow(10000.0, -0.25), 1e-6);
+  EXPECT_NEAR(angles[6 * 16 + 8 + 4], 2.0, 1e-6);
+}
+
 TEST(PixtralTemplate, RmsNormedGatedLayersWithoutBiasesAndPixtrals2dRope) {
   json c = Tiny("pixtral");
   const Built b = Build(c);
