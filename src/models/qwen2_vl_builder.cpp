@@ -600,7 +600,7 @@ VisionTowerOutputs VisionTower(GraphBuilder& g, const VisionShape& v, const Qwen
           merged, /*postshuffle=*/true));
   }
   const std::string blocks = h;
-  if (v.glm) return {blocks, GlmMerger(g, v, h, prefix, merged)};
+  if (v.glm) return {blocks, GlmMerger(g, v, h, prefix, merged), {}};
   h = PatchMerger(g, v, h, prefix + "merger.", merged);
   if (v.qwen2_5) h = GatherUnits(g, h, FrameUnitIndex(order, grid.t, true), 1, v.out_hidden);
   return {blocks, h, deepstack};
