@@ -14,6 +14,7 @@
 #include "efficientnet_builder.h"
 #include "hgnet_v2_builder.h"
 #include "levit_builder.h"
+#include "llama4_vision_builder.h"
 #include "mobilenet_builder.h"
 #include "pix2struct_builder.h"
 #include "pixtral_builder.h"
@@ -165,6 +166,9 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
       "pixtral_vision", {},
       [](const HfConfig& c, const nlohmann::json&, GraphBuilder& g) { BuildPixtralVision(c, g); }));
   out.push_back(WithPieces("sam_vision", {"intermediate_embeddings"}, BuildSamVision));
+  out.push_back(WithPieces(
+      "llama4_vision", {},
+      [](const HfConfig& c, const nlohmann::json&, GraphBuilder& g) { BuildLlama4Vision(c, g); }));
   out.push_back(WithPieces(
       "timesformer", {},
       [](const HfConfig& c, const nlohmann::json&, GraphBuilder& g) { BuildTimesformer(c, g); }));

@@ -70,10 +70,10 @@ std::string ScaledDotProductAttention(GraphBuilder& g, const std::string& q, con
 }
 
 std::string RotateEachHead(GraphBuilder& g, const std::string& t, int64_t heads, int64_t head_dim,
-                           const std::string& cos, const std::string& sin) {
+                           const std::string& cos, const std::string& sin, bool interleaved) {
   // [b, s, heads, head_dim] against the [s, 1, head_dim] tables, then merged back.
   const std::string split = g.Node("Reshape", {t, g.ConstInt64({0, 0, heads, head_dim})});
-  const std::string r = ApplyRope(g, split, {cos, sin}, head_dim, head_dim);
+  const std::string r = ApplyRope(g, split, {cos, sin, interleaved}, head_dim, head_dim);
   return g.Node("Reshape", {r, g.ConstInt64({0, 0, heads * head_dim})});
 }
 
@@ -87,7 +87,7 @@ std::string PreNormAttention(GraphBuilder& g, const PreNormLayerShape& s,
   const int64_t head_dim = s.hidden / s.heads;
   if (!s.rope_cos.empty()) {
     auto rotate = [&](const std::string& t) {
-      return RotateEachHead(g, t, s.heads, head_dim, s.rope_cos, s.rope_sin);
+      return RotateEachHead(g, t, s.heads, head_dim, s.rope_cos, s.rope_sin, s.rope_interleaved);
     };
     const std::string ctx =
         ScaledDotProductAttention(g, rotate(q), rotate(k), v, s.heads, head_dim, additive_mask);

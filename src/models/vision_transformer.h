@@ -48,8 +48,11 @@ std::string ScaledDotProductAttention(GraphBuilder& g, const std::string& q, con
 
 // t [batch, S, heads * head_dim] with each head rotated rotate-half by cos and sin tables
 // [S, 1, head_dim] (a 2-D vision rope's), merged back to [batch, S, heads * head_dim].
+// `interleaved`: each adjacent pair rotated instead (a complex product, Llama 4's vision rope;
+// the tables repeat each angle for its pair).
 std::string RotateEachHead(GraphBuilder& g, const std::string& t, int64_t heads, int64_t head_dim,
-                           const std::string& cos, const std::string& sin);
+                           const std::string& cos, const std::string& sin,
+                           bool interleaved = false);
 
 // The sizes of a pre-norm encoder layer.
 struct PreNormLayerShape {
@@ -63,6 +66,7 @@ struct PreNormLayerShape {
   // MLCD's 2-D rope: cos and sin [tokens, 1, head_dim], applied rotate-half to each head of q
   // and k before the scores; empty: none.
   std::string rope_cos = {}, rope_sin = {};
+  bool rope_interleaved = false;  // RotateEachHead's interleaved
 };
 
 // HF's module names for one layer (full names without ".weight"/".bias").

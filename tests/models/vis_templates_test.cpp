@@ -360,6 +360,41 @@ TEST(VideoLlama3VisionTemplate, SiglipLayersOnPatchedPixelsRotatedInsteadOfPosit
   EXPECT_NEAR(angles[6 * 16 + 8 + 4], 2.0, 1e-6);
 }
 
+TEST(Llama4VisionTemplate, CountsHfsDefaultEncoderAndAdapterWorkedOutByHand) {
+  // Llama4VisionConfig's defaults: patch Linear 768 * 3*14*14, class embedding 768, positions
+  // (32*32 + 1)*768, layernorm_pre/post 2*1536; per layer norms 3072, q/k/v/o 4*(768*768 + 768),
+  // fc1 768*5632 + 5632, fc2 5632*768 + 768; adapter fc1 5632*4096, fc2 4096*4096.
+  const int64_t layer = 3072 + 2362368 + 4331008 + 4326144;
+  const int64_t expected = 451584 + 768 + 787200 + 3072 + 34 * layer + 23068672 + 16777216;
+  EXPECT_EQ(Build({{"model_type", "llama4_vision_model"}}).parameters, expected);
+  EXPECT_EQ(expected, int64_t{415856640});
+}
+
+TEST(Llama4VisionTemplate, RotatesPairsByColumnThenRowAndShufflesThePatches) {
+  json c = {{"model_type", "llama4_vision_model"},
+            {"hidden_size", 32},
+            {"num_hidden_layers", 2},
+            {"num_attention_heads", 2},
+            {"intermediate_size", 128},
+            {"image_size", 32},
+            {"patch_size", 8},
+            {"projector_input_dim", 48},
+            {"projector_output_dim", 48}};
+  const Built b = Build(c);
+  EXPECT_EQ(b.parameters, 6144 + 32 + 544 + 128 + 2 * (128 + 4224 + 4224 + 4128) + 6144 + 2304);
+  // 4 x 4 patches shuffled by 2: 4 tokens.
+  EXPECT_THAT(Dims(b, "last_hidden_state"), ElementsAre("batch", "4", "48"));
+  // Patch 6 (row 1, column 2), head_dim 16: pair 0 turns by (2 + 1) * 1, pair 4 by (1 + 1) * 1,
+  // pair 1 by 3 * 10000^(-1/4); the class token (row 16) by nothing.
+  const std::vector<float> angles = FloatInitializer(b, "llama4.rope_angles");
+  ASSERT_EQ(angles.size(), 17u * 16u);
+  EXPECT_NEAR(angles[6 * 16 + 0], 3.0, 1e-6);
+  EXPECT_NEAR(angles[6 * 16 + 1], 3.0, 1e-6);
+  EXPECT_NEAR(angles[6 * 16 + 2], 3 * std::pow(10000.0, -0.25), 1e-6);
+  EXPECT_NEAR(angles[6 * 16 + 8], 2.0, 1e-6);
+  EXPECT_EQ(angles[16 * 16 + 3], 0.0f);
+}
+
 TEST(PixtralTemplate, RmsNormedGatedLayersWithoutBiasesAndPixtrals2dRope) {
   json c = Tiny("pixtral");
   const Built b = Build(c);
