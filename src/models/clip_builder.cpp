@@ -205,6 +205,23 @@ std::string VisionEmbeddings(GraphBuilder& g, const ClipVisionShape& s, const st
                              bool clip) {
   const bool blip =
       s.layout == ClipVisionShape::Layout::kBlip || s.layout == ClipVisionShape::Layout::kBlip2;
+  const int64_t features = s.channels * s.patch_size * s.patch_size;
+  if (s.layout == ClipVisionShape::Layout::kSiglip2) {
+    return g.Node("Add", {g.Linear(pixels, "embeddings.patch_embedding", features, s.hidden),
+                          g.Weight("embeddings.position_embedding.weight", {s.patches(), s.hidden},
+                                   WeightInit::kNormal)});
+  }
+  if (s.layout == ClipVisionShape::Layout::kVideoLlama3) {  // the Conv2d over each patch's values
+    const std::string w =
+        g.Weight("embeddings.patch_embedding.weight",
+                 {s.hidden, s.channels, s.patch_size, s.patch_size}, WeightInit::kNormal);
+    const std::string kernel =
+        g.Node("Transpose", {g.Node("Reshape", {w, g.ConstInt64({s.hidden, features})})},
+               {{"perm", std::vector<int64_t>{1, 0}}});
+    return g.Node("Add",
+                  {g.Node("MatMul", {pixels, kernel}),
+                   g.Weight("embeddings.patch_embedding.bias", {s.hidden}, WeightInit::kZeros)});
+  }
   std::string x = PatchEmbeddings(g, pixels, "embeddings.patch_embedding", s.channels, s.hidden,
                                   s.patch_size, s.patch_size, /*bias=*/!clip || blip);
   if (blip) {
@@ -250,6 +267,25 @@ std::pair<std::string, std::string> MlcdRope(GraphBuilder& g, const ClipVisionSh
   return {g.Node("Cos", {emb}), g.Node("Sin", {emb})};
 }
 
+// VideoLLaMA3's rope tables [patches, 1, head_dim]: MLCD's angles without a class token (Qwen2-VL's
+// vision rope at merge size 1: the patches row-major).
+std::pair<std::string, std::string> GridRope(GraphBuilder& g, const ClipVisionShape& s) {
+  const int64_t head_dim = s.hidden / s.heads, quarter = head_dim / 4;
+  const int64_t side = s.image_size / s.patch_size, patches = side * side;
+  const std::vector<float> inv = RopeInvFreq(10000.0, head_dim / 2);
+  core::Tensor angles = core::Tensor::Zeros(core::DType::kFloat32, {patches, 1, head_dim});
+  auto a = angles.values<float>();
+  for (int64_t p = 0; p < patches; ++p)
+    for (int64_t k = 0; k < quarter; ++k) {
+      a[p * head_dim + k] = a[p * head_dim + 2 * quarter + k] =
+          static_cast<float>(p / side) * inv[k];
+      a[p * head_dim + quarter + k] = a[p * head_dim + 3 * quarter + k] =
+          static_cast<float>(p % side) * inv[k];
+    }
+  const std::string table = g.Initializer("vision_rope_angles", angles);
+  return {g.Node("Cos", {table}), g.Node("Sin", {table})};
+}
+
 // Names a tensor as a graph output.
 void Expose(GraphBuilder& g, const std::string& tensor, const std::string& name,
             const std::vector<Dim>& dims) {
@@ -258,12 +294,24 @@ void Expose(GraphBuilder& g, const std::string& tensor, const std::string& name,
 }
 
 // The pieces weight_prefix, post_layernorm and layout (see ClipVisionShape).
+// SigLIP 2's grid: image_size is sqrt(num_patches) patches a side (a square number).
+void ReadSiglip2Grid(const HfConfig& c, ClipVisionShape& s) {
+  const int64_t n = c.Int("num_patches", 256);
+  auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
+  if (n <= 0 || side * side != n)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': num_patches {} is not a positive square", c.origin(), n));
+  s.image_size = side * s.patch_size;
+}
+
 void ReadClipVisionPieces(const HfConfig& c, bool clip, ClipVisionShape& s) {
   using Layout = ClipVisionShape::Layout;
   using PostNorm = ClipVisionShape::PostNorm;
   s.weight_prefix = c.PieceString("weight_prefix", s.weight_prefix);
   s.layout = static_cast<Layout>(
-      PieceChoice(c, "layout", "clip_vision_model", {"clip", "blip", "blip_2", "janus", "mlcd"}));
+      PieceChoice(c, "layout", "clip_vision_model",
+                  {"clip", "blip", "blip_2", "janus", "mlcd", "siglip2", "video_llama_3"}));
+  if (s.layout == Layout::kSiglip2) ReadSiglip2Grid(c, s);
   const bool janus = s.layout == Layout::kJanus;
   if (s.layout == Layout::kBlip || s.layout == Layout::kBlip2) {
     s.channels = 3;  // BLIP's patch conv has in_channels=3 whatever num_channels says
@@ -436,7 +484,9 @@ ClipVisionShape ReadClipVisionShape(const HfConfig& c, ClipFamily family) {
                 fmt::format("'{}': image_size {} is smaller than patch_size {}", c.origin(),
                             s.image_size, s.patch_size));
   // MLCD's rope gives head_dim / 4 frequencies to each of the patch's row and column.
-  if (s.layout == ClipVisionShape::Layout::kMlcd && (s.hidden / s.heads) % 4 != 0)
+  if ((s.layout == ClipVisionShape::Layout::kMlcd ||
+       s.layout == ClipVisionShape::Layout::kVideoLlama3) &&
+      (s.hidden / s.heads) % 4 != 0)
     throw Error(ErrorKind::kUnsupported,
                 fmt::format("'{}': a head size of {} is not a multiple of 4, which MLCD's 2-D "
                             "rope needs",
@@ -491,7 +541,9 @@ ClipTowerOutputs BuildClipVisionTower(const HfConfig& vision_config, GraphBuilde
   PreNormLayerShape shape = LayerShape(s.hidden, s.heads, s.intermediate, s.eps, s.act);
   shape.qkv_bias = s.qkv_bias;
   if (s.layout == Layout::kMlcd) std::tie(shape.rope_cos, shape.rope_sin) = MlcdRope(g, s);
-  if (s.layout == Layout::kClip || s.layout == Layout::kJanus || s.layout == Layout::kMlcd)
+  if (s.layout == Layout::kVideoLlama3) std::tie(shape.rope_cos, shape.rope_sin) = GridRope(g, s);
+  if (s.layout == Layout::kClip || s.layout == Layout::kJanus || s.layout == Layout::kMlcd ||
+      s.layout == Layout::kSiglip2 || s.layout == Layout::kVideoLlama3)
     out.hidden_states = EncoderLayers(g, shape, s.layers, x, "",
                                       s.layout == Layout::kJanus ? "projection_layer" : "out_proj");
   else
@@ -619,8 +671,13 @@ void BuildClipModel(const HfConfig& config, ClipFamily family, GraphBuilder& g) 
 void BuildClipVisionModel(const HfConfig& config, ClipFamily family, GraphBuilder& g) {
   const ClipVisionShape s = ReadClipVisionShape(config, family);
   const Dim batch = std::string("batch");
-  g.Input("pixel_values", onnx::TensorProto::FLOAT,
-          {batch, s.channels, s.image_size, s.image_size});
+  if (s.layout == ClipVisionShape::Layout::kSiglip2 ||
+      s.layout == ClipVisionShape::Layout::kVideoLlama3)
+    g.Input("pixel_values", onnx::TensorProto::FLOAT,
+            {batch, s.patches(), s.channels * s.patch_size * s.patch_size});
+  else
+    g.Input("pixel_values", onnx::TensorProto::FLOAT,
+            {batch, s.channels, s.image_size, s.image_size});
   WeightScope scope(g, s.weight_prefix);
   const ClipTowerOutputs out = BuildClipVisionTower(config, g, "pixel_values", family);
   const int64_t tokens = s.patches() + (s.class_token ? 1 : 0);

@@ -67,8 +67,22 @@ struct ClipVisionShape {
   // embeddings and layers with self_attn.projection_layer as the output projection, q/k/v
   // biases from attention_bias, an MLP mlp_ratio x hidden wide; post-norm on token 0); kMlcd
   // (CLIP's without the position table: q and k rotated by a 2-D rope over the patch grid, the
-  // class token's angles the learned class_pos_emb [1, head_dim / 2]).
-  enum class Layout { kClip, kBlip, kBlip2, kJanus, kMlcd } layout = Layout::kClip;
+  // class token's angles the learned class_pos_emb [1, head_dim / 2]); kSiglip2 (SigLIP 2's
+  // NaFlex embeddings at one grid: pixel_values [batch, num_patches, C*P*P] already patched,
+  // embeddings.patch_embedding a Linear over them, the sqrt(num_patches)-square position table
+  // taken as it is, which HF's resize to that same grid leaves unchanged; every patch real).
+  // kVideoLlama3 (VideoLLaMA3's tower at merge size 1, images: pixel_values [batch, patches,
+  // C*P*P] row-major, the patch Conv2d as a MatMul, no position table, q and k rotated by
+  // Qwen2-VL's 2-D vision rope, SigLIP's layers and post_layernorm; no head).
+  enum class Layout {
+    kClip,
+    kBlip,
+    kBlip2,
+    kJanus,
+    kMlcd,
+    kSiglip2,
+    kVideoLlama3
+  } layout = Layout::kClip;
   bool qkv_bias = true;      // BLIP-2's qkv_bias, Janus' attention_bias
   bool class_token = false;  // a class token before the patches (CLIP, BLIP)
   int64_t patches() const { return (image_size / patch_size) * (image_size / patch_size); }

@@ -120,4 +120,17 @@ void BackboneOutputs(GraphBuilder& g, const HfConfig& config,
   }
 }
 
+std::string ToChannelsLast(GraphBuilder& g, const std::string& x) {
+  return g.Node("Transpose", {x}, {{"perm", std::vector<int64_t>{0, 2, 3, 1}}});
+}
+
+std::string ToChannelsFirst(GraphBuilder& g, const std::string& x) {
+  return g.Node("Transpose", {x}, {{"perm", std::vector<int64_t>{0, 3, 1, 2}}});
+}
+
+std::string ChannelsFirstNorm(GraphBuilder& g, const std::string& x, const std::string& prefix,
+                              int64_t channels, double eps) {
+  return ToChannelsFirst(g, g.LayerNorm(ToChannelsLast(g, x), prefix, channels, eps));
+}
+
 }  // namespace ipfs_accel::models

@@ -27,6 +27,14 @@ std::string Conv2d(GraphBuilder& g, const std::string& x, const std::string& pre
 std::string Conv2d(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t in,
                    int64_t out, int64_t kernel, int64_t stride, int64_t pad, int64_t groups = 1);
 
+// [b, c, h, w] <-> [b, h, w, c].
+std::string ToChannelsLast(GraphBuilder& g, const std::string& x);
+std::string ToChannelsFirst(GraphBuilder& g, const std::string& x);
+// A LayerNorm over the channel axis of [b, c, h, w] (ConvNextLayerNorm and SamLayerNorm with
+// data_format="channels_first"), weights `prefix.weight` / `prefix.bias`.
+std::string ChannelsFirstNorm(GraphBuilder& g, const std::string& x, const std::string& prefix,
+                              int64_t channels, double eps);
+
 // HF's convolution-normalisation-activation layer (MobileNetV1ConvLayer, RegNetConvLayer):
 // prefix.convolution (spec.bias is ignored: none), prefix.normalization (BatchNorm2d in inference
 // form, its running statistics as buffers), then `act` ("" for none; "relu6" is Clip(0, 6)).

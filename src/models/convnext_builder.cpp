@@ -58,20 +58,6 @@ ConvNextNames Names(const ConvNextVariant& v, int64_t stage, int64_t layer) {
           "layernorm"};
 }
 
-std::string ToChannelsLast(GraphBuilder& g, const std::string& x) {
-  return g.Node("Transpose", {x}, {{"perm", std::vector<int64_t>{0, 2, 3, 1}}});
-}
-std::string ToChannelsFirst(GraphBuilder& g, const std::string& x) {
-  return g.Node("Transpose", {x}, {{"perm", std::vector<int64_t>{0, 3, 1, 2}}});
-}
-
-// ConvNextLayerNorm(data_format="channels_first"): a LayerNorm over the channel axis of [b, c, h,
-// w].
-std::string ChannelsFirstNorm(GraphBuilder& g, const std::string& x, const std::string& prefix,
-                              int64_t channels, double eps) {
-  return ToChannelsFirst(g, g.LayerNorm(ToChannelsLast(g, x), prefix, channels, eps));
-}
-
 // ConvNextV2GRN over channels-last x [b, h, w, c]: w * (x * nx) + b + x, nx = gx / (mean_c gx +
 // 1e-6), gx the L2 norm of x over h and w.
 std::string GlobalResponseNorm(GraphBuilder& g, const std::string& x, const std::string& prefix,

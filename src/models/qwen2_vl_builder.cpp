@@ -12,6 +12,7 @@
 #include "decoder_builder.h"
 #include "ipfs_accel/core/error.h"
 #include "rotary.h"
+#include "t5_builder.h"
 
 namespace ipfs_accel::models {
 
@@ -90,17 +91,114 @@ struct VisionShape {
   int64_t depth = 0, embed_dim = 0, out_hidden = 0, heads = 0, head_dim = 0, mlp_hidden = 0;
   int64_t in_channels = 0, patch = 0, temporal_patch = 0, merge = 0;
   std::string act;
+  // Qwen2.5-VL's tower (template piece layout "qwen2_5"): RMS norms (norm1, norm2, the merger's
+  // ln_q), a gated MLP gate/up/down_proj with biases, and attention within windows of `window`
+  // pixels a side, the patches in window order, except on the blocks `full_blocks`.
+  bool qwen2_5 = false;
+  int64_t window = 0;
+  std::vector<int64_t> full_blocks;
+  // GLM-4V's and GLM-OCR's towers (layouts "glm4v", "glm_ocr"): a biased patch conv, RMS norms
+  // of rms_norm_eps, qkv biases attention_bias (GLM-OCR: proj and MLP too, per-head q_norm and
+  // k_norm), a gated MLP mlp_hidden wide; after the blocks post_layernorm, the merge x merge
+  // downsample conv to out_hidden and Glm4vVisionPatchMerger (proj, LayerNorm, GELU, gated MLP
+  // merger_context wide). GLM-4V also norms the patches (post_conv_layernorm) and adds its
+  // position table (`position_side` patches a side) read at the patches' rows and columns.
+  bool glm = false, glm_ocr = false;
+  // Qwen3-VL's tower (layout "qwen3_vl"): a biased patch conv, the learned position table of
+  // position_grid patches a side bilinearly resampled to the grid, LayerNorm blocks with
+  // mlp.linear_fc1/fc2, the merger's norm/linear_fc1/linear_fc2, and deepstack mergers (their
+  // norm after the 2x2 shuffle) on the outputs of the blocks `deepstack`.
+  bool qwen3 = false;
+  int64_t position_grid = 0;
+  std::vector<int64_t> deepstack;
+  double rms_eps = 1e-6;
+  bool qkv_bias = true, proj_bias = true, mlp_bias = true;
+  int64_t merger_context = 0, position_side = 0, image_size = 0;
   int64_t patch_features() const { return in_channels * temporal_patch * patch * patch; }
 };
 
 // Qwen2VLVisionConfig's keys and defaults, read from the vision config itself.
+// A list of integers at `key`, or `fallback`.
+std::vector<int64_t> IntList(const HfConfig& vc, const std::string& key,
+                             std::vector<int64_t> fallback) {
+  if (!vc.Has(key)) return fallback;
+  const json& v = vc.json()[key];
+  if (!v.is_array() ||
+      !std::all_of(v.begin(), v.end(), [](const json& b) { return b.is_number_integer(); }))
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': {} is not a list of integers", vc.origin(), key));
+  return v.get<std::vector<int64_t>>();
+}
+
+// Qwen3VLVisionConfig's keys.
+void ReadQwen3Keys(const HfConfig& vc, VisionShape& s) {
+  s.qwen3 = true;
+  s.embed_dim = vc.Int("hidden_size", 1152);
+  s.out_hidden = vc.Int("out_hidden_size", 3584);
+  s.act = vc.String("hidden_act", "gelu_pytorch_tanh");
+  s.mlp_hidden = vc.Int("intermediate_size", 4304);
+  const int64_t positions = vc.Int("num_position_embeddings", 2304);
+  s.position_grid = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(positions))));
+  if (s.position_grid * s.position_grid != positions || positions == 0)
+    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': num_position_embeddings {} is not a "
+                                                 "positive square",
+                                                 vc.origin(), positions));
+  s.deepstack = IntList(vc, "deepstack_visual_indexes", {8, 16, 24});
+  if (vc.Piece("deepstack") == false) s.deepstack.clear();  // Qwen3.5's tower has none
+}
+
+// Qwen2_5_VLVisionConfig's keys: hidden_size is the blocks' width, out_hidden_size the merger's.
+void ReadQwen25Keys(const HfConfig& vc, VisionShape& s) {
+  s.qwen2_5 = true;
+  s.embed_dim = vc.Int("hidden_size", 3584);
+  s.out_hidden = vc.Int("out_hidden_size", 3584);
+  s.act = vc.String("hidden_act", "silu");
+  s.mlp_hidden = vc.Int("intermediate_size", 3420);
+  s.window = vc.Int("window_size", 112);
+  s.full_blocks = IntList(vc, "fullatt_block_indexes", {7, 15, 23, 31});
+}
+
+// Glm4vVisionConfig's keys (GlmOcrVisionConfig's with `ocr`).
+void ReadGlmKeys(const HfConfig& vc, bool ocr, VisionShape& s) {
+  s.glm = true;
+  s.glm_ocr = ocr;
+  s.embed_dim = vc.Int("hidden_size", ocr ? 1024 : 1536);
+  s.out_hidden = vc.Int("out_hidden_size", ocr ? 1536 : 4096);
+  s.act = vc.String("hidden_act", "silu");
+  const int64_t intermediate = vc.Int("intermediate_size", ocr ? 4096 : 13696);
+  // Glm4VisionMlp is out_hidden_size wide; GLM-OCR's MLP intermediate_size.
+  s.mlp_hidden = ocr ? intermediate : s.out_hidden;
+  s.merger_context = ocr ? s.out_hidden * vc.Int("in_channels", 3) : intermediate;
+  s.rms_eps = vc.Double("rms_norm_eps", 1e-5);
+  s.qkv_bias = vc.Bool("attention_bias", ocr);
+  s.proj_bias = s.mlp_bias = ocr && s.qkv_bias;
+  s.image_size = vc.Int("image_size", 336);
+  s.position_side = ocr ? 0 : s.image_size / vc.Int("patch_size", 14);
+}
+
 VisionShape ReadVisionKeys(const HfConfig& vc) {
   VisionShape s;
   s.depth = vc.Int("depth", 32);
-  s.embed_dim = vc.Int("embed_dim", 1280);
-  s.out_hidden = vc.Int("hidden_size", 3584);
-  s.act = vc.String("hidden_act", "quick_gelu");
-  s.mlp_hidden = static_cast<int64_t>(static_cast<double>(s.embed_dim) * vc.Double("mlp_ratio", 4));
+  const json layout = vc.Piece("layout");
+  if (!layout.is_null() && layout != "qwen2" && layout != "qwen2_5" && layout != "glm4v" &&
+      layout != "glm_ocr" && layout != "qwen3_vl")
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': the qwen2_vl_vision piece layout = {} is not one it knows "
+                            "(docs/templates.md)",
+                            vc.origin(), layout.dump()));
+  if (layout == "qwen2_5") {
+    ReadQwen25Keys(vc, s);
+  } else if (layout == "glm4v" || layout == "glm_ocr") {
+    ReadGlmKeys(vc, layout == "glm_ocr", s);
+  } else if (layout == "qwen3_vl") {
+    ReadQwen3Keys(vc, s);
+  } else {
+    s.embed_dim = vc.Int("embed_dim", 1280);
+    s.out_hidden = vc.Int("hidden_size", 3584);
+    s.act = vc.String("hidden_act", "quick_gelu");
+    s.mlp_hidden =
+        static_cast<int64_t>(static_cast<double>(s.embed_dim) * vc.Double("mlp_ratio", 4));
+  }
   s.heads = vc.Int("num_heads", 16);
   s.in_channels = vc.Int("in_channels", 3);
   s.patch = vc.Int("patch_size", 14);
@@ -203,38 +301,254 @@ void CheckGrid(const HfConfig& c, const VisionShape& v, const Qwen2VlGrid& grid)
                 fmt::format("'{}': an image grid of {}x{}x{} patches is not a positive multiple "
                             "of spatial_merge_size {}",
                             c.origin(), grid.t, grid.h, grid.w, v.merge));
+  if (v.position_side > 0 && (grid.h != v.position_side || grid.w != v.position_side))
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': a {}x{} patch grid needs GLM-4V's {}x{} position table "
+                            "resampled (bicubic grid_sample), which is not built",
+                            c.origin(), grid.h, grid.w, v.position_side, v.position_side));
+  if (v.qwen2_5 && v.window / v.merge / v.patch <= 0)
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': window_size {} is under one merged patch ({} pixels)",
+                            c.origin(), v.window, v.merge * v.patch));
+}
+
+// Qwen2.5-VL's get_window_index for one frame: its merged units (merge x merge patches) in window
+// order (windows of window / merge / patch units a side, row-major; units row-major within each),
+// and each unit's window.
+struct WindowOrder {
+  std::vector<int64_t> units, window_of;
+};
+WindowOrder WindowOrderOf(const VisionShape& v, const Qwen2VlGrid& grid) {
+  const int64_t side = v.window / v.merge / v.patch, rows = grid.h / v.merge,
+                cols = grid.w / v.merge;
+  WindowOrder o;
+  int64_t window = 0;
+  for (int64_t wr = 0; wr < rows; wr += side)
+    for (int64_t wc = 0; wc < cols; wc += side, ++window)
+      for (int64_t r = wr; r < std::min(wr + side, rows); ++r)
+        for (int64_t c = wc; c < std::min(wc + side, cols); ++c) {
+          o.units.push_back(r * cols + c);
+          o.window_of.push_back(window);
+        }
+  return o;
+}
+
+// The rows of `t` [units * per_unit, ...] (one frame) in window order.
+core::Tensor InWindowOrder(const core::Tensor& t, const WindowOrder& o, int64_t per_unit) {
+  core::Tensor out = core::Tensor::Zeros(t.dtype, t.shape);
+  const int64_t row = t.element_count() / t.shape[0];
+  const auto in = t.values<float>();
+  auto dst = out.values<float>();
+  for (size_t k = 0; k < o.units.size(); ++k)
+    std::copy_n(&in[o.units[k] * per_unit * row], per_unit * row,
+                &dst[static_cast<int64_t>(k) * per_unit * row]);
+  return out;
+}
+
+// The additive mask [frame, frame] of the windowed blocks: 0 within a window, the float minimum
+// across (HF attends each window's patches alone).
+core::Tensor WindowMask(const WindowOrder& o, int64_t per_unit) {
+  const auto n = static_cast<int64_t>(o.units.size()) * per_unit;
+  core::Tensor mask = core::Tensor::Zeros(core::DType::kFloat32, {n, n});
+  auto m = mask.values<float>();
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      if (o.window_of[i / per_unit] != o.window_of[j / per_unit])
+        m[i * n + j] = std::numeric_limits<float>::lowest();
+  return mask;
+}
+
+// The merged units of every frame, as indices over t * units: `order` within each frame (its
+// inverse with `inverse`).
+std::vector<int64_t> FrameUnitIndex(const WindowOrder& o, int64_t frames, bool inverse) {
+  const auto units = static_cast<int64_t>(o.units.size());
+  std::vector<int64_t> index(static_cast<size_t>(frames * units));
+  for (int64_t f = 0; f < frames; ++f)
+    for (int64_t k = 0; k < units; ++k) {
+      if (inverse)
+        index[f * units + o.units[k]] = f * units + k;
+      else
+        index[f * units + k] = f * units + o.units[k];
+    }
+  return index;
+}
+
+// x [images, t * units * per_unit, E] with its units gathered by `index`.
+std::string GatherUnits(GraphBuilder& g, const std::string& x, const std::vector<int64_t>& index,
+                        int64_t per_unit, int64_t width) {
+  const auto units = static_cast<int64_t>(index.size());
+  const std::string grouped = g.Node("Reshape", {x, g.ConstInt64({-1, units, per_unit * width})});
+  const std::string gathered =
+      g.Node("Gather", {grouped, g.ConstInt64(index)}, {{"axis", int64_t{1}}});
+  return g.Node("Reshape", {gathered, g.ConstInt64({-1, units * per_unit, width})});
 }
 
 // Full attention among each frame's patches. x [images, t*h*w, E]; `rope` [h*w, head_dim].
+// `mask` (Qwen2.5-VL's windows) is added to the scores, or "".
 std::string VisionAttention(GraphBuilder& g, const VisionShape& v, const Qwen2VlGrid& grid,
-                            const RopeTables& rope, const std::string& x,
-                            const std::string& prefix) {
+                            const RopeTables& rope, const std::string& x, const std::string& prefix,
+                            const std::string& mask = "") {
   const int64_t frame = grid.h * grid.w, patches = grid.t * frame;
   // qkv's features are (3, heads, head_dim); frames become rows: [images * t, frame, 3, heads, hd]
   const std::string qkv =
-      g.Node("Reshape", {g.Linear(x, prefix + "qkv", v.embed_dim, 3 * v.embed_dim),
+      g.Node("Reshape", {g.Linear(x, prefix + "qkv", v.embed_dim, 3 * v.embed_dim, v.qkv_bias),
                          g.ConstInt64({-1, frame, 3, v.heads, v.head_dim})});
   const std::string split =
       g.Node("Transpose", {qkv}, {{"perm", std::vector<int64_t>{2, 0, 3, 1, 4}}});
   const auto parts = g.NodeN("Split", {split, g.ConstInt64({1, 1, 1})}, 3, {{"axis", int64_t{0}}});
   auto heads = [&](int i) { return g.Node("Squeeze", {parts[i], g.ConstInt64({0})}); };
-  const std::string q = ApplyRope(g, heads(0), rope, v.head_dim, v.head_dim);
-  const std::string k = ApplyRope(g, heads(1), rope, v.head_dim, v.head_dim);
+  auto normed = [&](int i, const char* norm) {  // GLM-OCR's q_norm, k_norm over each head
+    const std::string h = heads(i);
+    return v.glm_ocr ? T5LayerNorm(g, h, prefix + norm, v.head_dim, v.rms_eps) : h;
+  };
+  const std::string q = ApplyRope(g, normed(0, "q_norm"), rope, v.head_dim, v.head_dim);
+  const std::string k = ApplyRope(g, normed(1, "k_norm"), rope, v.head_dim, v.head_dim);
   const std::string k_t = g.Node("Transpose", {k}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
   const float scale = static_cast<float>(std::pow(static_cast<double>(v.head_dim), -0.5));
-  const std::string scores = g.Node("Mul", {g.Node("MatMul", {q, k_t}), g.ConstFloat(scale)});
+  std::string scores = g.Node("Mul", {g.Node("MatMul", {q, k_t}), g.ConstFloat(scale)});
+  if (!mask.empty()) scores = g.Node("Add", {scores, mask});
   const std::string probs = g.Node("Softmax", {scores}, {{"axis", int64_t{-1}}});
   std::string out = g.Node("MatMul", {probs, heads(2)});
   out = g.Node("Transpose", {out}, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
   out = g.Node("Reshape", {out, g.ConstInt64({-1, patches, v.embed_dim})});
-  return g.Linear(out, prefix + "proj", v.embed_dim, v.embed_dim);
+  return g.Linear(out, prefix + "proj", v.embed_dim, v.embed_dim, v.proj_bias);
+}
+
+// down_proj(act(gate_proj(y)) * up_proj(y)) under `p`, `width` wide.
+std::string GatedMlp(GraphBuilder& g, const std::string& y, const std::string& p, int64_t dim,
+                     int64_t width, const std::string& act, bool bias) {
+  const std::string gate = Activation(g, g.Linear(y, p + "gate_proj", dim, width, bias), act);
+  const std::string up = g.Linear(y, p + "up_proj", dim, width, bias);
+  return g.Linear(g.Node("Mul", {gate, up}), p + "down_proj", width, dim, bias);
+}
+
+// The block's MLP on y: fc2(act(fc1(y))), or Qwen2.5-VL's and GLM's gated one.
+std::string VisionMlp(GraphBuilder& g, const VisionShape& v, const std::string& y,
+                      const std::string& p) {
+  if (!v.qwen2_5 && !v.glm) {
+    const std::string fc1 = v.qwen3 ? "linear_fc1" : "fc1", fc2 = v.qwen3 ? "linear_fc2" : "fc2";
+    const std::string mid = Activation(g, g.Linear(y, p + fc1, v.embed_dim, v.mlp_hidden), v.act);
+    return g.Linear(mid, p + fc2, v.mlp_hidden, v.embed_dim);
+  }
+  return GatedMlp(g, y, p, v.embed_dim, v.mlp_hidden, v.act, v.mlp_bias);
+}
+
+// GLM-4V's tail on the blocks' output h [images, patches, E]: post_layernorm, the downsample
+// conv over each merge x merge block (a MatMul over its patches' features, as the Conv2d of
+// kernel = stride = merge sees them), then Glm4vVisionPatchMerger.
+std::string GlmMerger(GraphBuilder& g, const VisionShape& v, const std::string& h,
+                      const std::string& prefix, int64_t merged) {
+  const int64_t unit = v.merge * v.merge, block = v.embed_dim * unit;
+  std::string x = T5LayerNorm(g, h, prefix + "post_layernorm", v.embed_dim, v.rms_eps);
+  // [images, merged, unit, E] -> [images, merged, E * unit]: the conv weight's (E, i, j) order.
+  x = g.Node("Reshape", {x, g.ConstInt64({-1, merged, unit, v.embed_dim})});
+  x = g.Node("Transpose", {x}, {{"perm", std::vector<int64_t>{0, 1, 3, 2}}});
+  x = g.Node("Reshape", {x, g.ConstInt64({-1, merged, block})});
+  const std::string w =
+      g.Weight(prefix + "downsample.weight", {v.out_hidden, v.embed_dim, v.merge, v.merge},
+               WeightInit::kNormal);
+  const std::string kernel =
+      g.Node("Transpose", {g.Node("Reshape", {w, g.ConstInt64({v.out_hidden, block})})},
+             {{"perm", std::vector<int64_t>{1, 0}}});
+  x = g.Node("Add", {g.Node("MatMul", {x, kernel}),
+                     g.Weight(prefix + "downsample.bias", {v.out_hidden}, WeightInit::kZeros)});
+  const std::string m = prefix + "merger.";
+  x = g.Linear(x, m + "proj", v.out_hidden, v.out_hidden, /*bias=*/false);
+  x = Activation(g, g.LayerNorm(x, m + "post_projection_norm", v.out_hidden, 1e-5), "gelu");
+  return GatedMlp(g, x, m, v.out_hidden, v.merger_context, v.act, /*bias=*/false);
+}
+
+// GLM's patch conv bias; GLM-4V's post_conv_layernorm and its position table read at each
+// patch's row and column (the table's own grid: HF's bicubic grid_sample at the centres of the
+// table's cells reads them as they are).
+std::string GlmPatchExtras(GraphBuilder& g, const VisionShape& v, const Qwen2VlGrid& grid,
+                           std::string h, const std::string& prefix) {
+  h = g.Node("Add",
+             {h, g.Weight(prefix + "patch_embed.proj.bias", {v.embed_dim}, WeightInit::kZeros)});
+  if (v.glm_ocr) return h;
+  h = T5LayerNorm(g, h, prefix + "post_conv_layernorm", v.embed_dim, v.rms_eps);
+  const int64_t side = v.position_side, m = v.merge;
+  std::vector<int64_t> index;  // the processor's patch order, frame after frame
+  for (int64_t f = 0; f < grid.t; ++f)
+    for (int64_t bh = 0; bh < grid.h / m; ++bh)
+      for (int64_t bw = 0; bw < grid.w / m; ++bw)
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < m; ++j) index.push_back((bh * m + i) * side + bw * m + j);
+  const std::string table = g.Weight(prefix + "embeddings.position_embedding.weight",
+                                     {side * side, v.embed_dim}, WeightInit::kNormal);
+  return g.Node("Add", {h, g.Node("Gather", {table, g.ConstInt64(index)})});
 }
 
 // What the tower computed: the blocks' output [images, t*h*w, embed_dim] and the merger's
 // [images, t*h*w / merge^2, hidden_size].
 struct VisionTowerOutputs {
   std::string blocks, merged;
+  std::vector<std::string> deepstack;  // Qwen3-VL's deepstack features
 };
+
+// Qwen2-VL's PatchMerger (ln_q, mlp.0, mlp.2) and Qwen3-VL's (norm, linear_fc1, linear_fc2; with
+// `postshuffle` the deepstack mergers' norm over the merged block): each merge x merge block of
+// consecutive patches of h becomes one token.
+std::string PatchMerger(GraphBuilder& g, const VisionShape& v, const std::string& h,
+                        const std::string& m, int64_t merged, bool postshuffle = false) {
+  constexpr double kEps = 1e-6;
+  const int64_t block = v.embed_dim * v.merge * v.merge;
+  auto shuffle = [&](const std::string& x) {
+    return g.Node("Reshape", {x, g.ConstInt64({-1, merged, block})});
+  };
+  std::string x;
+  if (postshuffle)
+    x = g.LayerNorm(shuffle(h), m + "norm", block, kEps);
+  else if (v.qwen2_5)
+    x = shuffle(T5LayerNorm(g, h, m + "ln_q", v.embed_dim, kEps));
+  else
+    x = shuffle(g.LayerNorm(h, m + (v.qwen3 ? "norm" : "ln_q"), v.embed_dim, kEps));
+  x = Activation(g, g.Linear(x, m + (v.qwen3 ? "linear_fc1" : "mlp.0"), block, block), "gelu");
+  return g.Linear(x, m + (v.qwen3 ? "linear_fc2" : "mlp.2"), block, v.out_hidden);
+}
+
+// Qwen3-VL's fast_pos_embed_interpolate: for each patch (processor order, every frame) the four
+// rows around linspace(0, grid - 1, h)[row], linspace(0, grid - 1, w)[col] of the table, weighted
+// bilinearly; float32 as torch computes them.
+std::string Qwen3Positions(GraphBuilder& g, const VisionShape& v, const Qwen2VlGrid& grid,
+                           const std::string& prefix) {
+  const int64_t n = v.position_grid, m = v.merge;
+  auto linspace = [&](int64_t steps) {
+    std::vector<float> out(static_cast<size_t>(steps), 0.0f);
+    const float step = steps > 1 ? static_cast<float>(n - 1) / static_cast<float>(steps - 1) : 0;
+    for (int64_t i = 0; i < steps; ++i) out[i] = static_cast<float>(i) * step;
+    return out;
+  };
+  const std::vector<float> hs = linspace(grid.h), ws = linspace(grid.w);
+  std::vector<std::vector<int64_t>> index(4);
+  std::vector<std::vector<double>> weight(4);
+  for (int64_t f = 0; f < grid.t; ++f)
+    for (int64_t p = 0; p < grid.h * grid.w; ++p) {
+      const int64_t unit = p / (m * m), in = p % (m * m);
+      const int64_t row = unit / (grid.w / m) * m + in / m, col = unit % (grid.w / m) * m + in % m;
+      const auto h0 = static_cast<int64_t>(hs[row]), w0 = static_cast<int64_t>(ws[col]);
+      const int64_t h1 = std::min(h0 + 1, n - 1), w1 = std::min(w0 + 1, n - 1);
+      const float dh = hs[row] - static_cast<float>(h0), dw = ws[col] - static_cast<float>(w0);
+      const int64_t rows[4] = {h0, h0, h1, h1}, cols[4] = {w0, w1, w0, w1};
+      const float weights[4] = {(1 - dh) * (1 - dw), (1 - dh) * dw, dh * (1 - dw), dh * dw};
+      for (int k = 0; k < 4; ++k) {
+        index[k].push_back(rows[k] * n + cols[k]);
+        weight[k].push_back(weights[k]);
+      }
+    }
+  const std::string table =
+      g.Weight(prefix + "pos_embed.weight", {n * n, v.embed_dim}, WeightInit::kNormal);
+  std::string sum;
+  for (int k = 0; k < 4; ++k) {
+    const core::Tensor w = core::Tensor::FromDoubles(
+        core::DType::kFloat32, {static_cast<int64_t>(weight[k].size()), 1}, weight[k]);
+    const std::string term =
+        g.Node("Mul", {g.Node("Gather", {table, g.ConstInt64(index[k])}),
+                       g.Initializer(prefix + fmt::format("pos_embed_weights.{}", k), w)});
+    sum = k == 0 ? term : g.Node("Add", {sum, term});
+  }
+  return sum;
+}
 
 // Weights under `prefix`: "visual." in Qwen2VLModel, "" in the tower's own model.
 VisionTowerOutputs VisionTower(GraphBuilder& g, const VisionShape& v, const Qwen2VlGrid& grid,
@@ -249,25 +563,47 @@ VisionTowerOutputs VisionTower(GraphBuilder& g, const VisionShape& v, const Qwen
       "Transpose", {g.Node("Reshape", {conv, g.ConstInt64({v.embed_dim, v.patch_features()})})},
       {{"perm", std::vector<int64_t>{1, 0}}});
   std::string h = g.Node("MatMul", {pixel_values, kernel});
-  const std::string angles = g.Initializer(prefix + "rotary_angles", VisionRotaryAngles(v, grid));
+  if (v.glm) h = GlmPatchExtras(g, v, grid, h, prefix);
+  if (v.qwen3)
+    h = g.Node("Add", {g.Node("Add", {h, g.Weight(prefix + "patch_embed.proj.bias", {v.embed_dim},
+                                                  WeightInit::kZeros)}),
+                       Qwen3Positions(g, v, grid, prefix)});
+  std::vector<std::string> deepstack;
+  const int64_t unit = v.merge * v.merge;
+  core::Tensor rotary = VisionRotaryAngles(v, grid);
+  std::string window_mask;
+  WindowOrder order;
+  if (v.qwen2_5) {  // the patches, their angles and the mask in window order
+    order = WindowOrderOf(v, grid);
+    h = GatherUnits(g, h, FrameUnitIndex(order, grid.t, false), unit, v.embed_dim);
+    rotary = InWindowOrder(rotary, order, unit);
+    window_mask = g.Initializer(prefix + "window_mask", WindowMask(order, unit));
+  }
+  const std::string angles = g.Initializer(prefix + "rotary_angles", rotary);
   const RopeTables rope{g.Node("Cos", {angles}), g.Node("Sin", {angles})};
+  auto norm = [&](const std::string& x, const std::string& name) {
+    if (v.glm) return T5LayerNorm(g, x, name, v.embed_dim, v.rms_eps);
+    return v.qwen2_5 ? T5LayerNorm(g, x, name, v.embed_dim, kEps)
+                     : g.LayerNorm(x, name, v.embed_dim, kEps);
+  };
   for (int64_t b = 0; b < v.depth; ++b) {
     const std::string p = prefix + fmt::format("blocks.{}.", b);
-    h = g.Node("Add",
-               {h, VisionAttention(g, v, grid, rope, g.LayerNorm(h, p + "norm1", v.embed_dim, kEps),
-                                   p + "attn.")});
-    const std::string y = g.LayerNorm(h, p + "norm2", v.embed_dim, kEps);
-    const std::string mid =
-        Activation(g, g.Linear(y, p + "mlp.fc1", v.embed_dim, v.mlp_hidden), v.act);
-    h = g.Node("Add", {h, g.Linear(mid, p + "mlp.fc2", v.mlp_hidden, v.embed_dim)});
+    const bool full =
+        std::find(v.full_blocks.begin(), v.full_blocks.end(), b) != v.full_blocks.end();
+    h = g.Node("Add", {h, VisionAttention(g, v, grid, rope, norm(h, p + "norm1"), p + "attn.",
+                                          full ? "" : window_mask)});
+    h = g.Node("Add", {h, VisionMlp(g, v, norm(h, p + "norm2"), p + "mlp.")});
+    const auto at = std::find(v.deepstack.begin(), v.deepstack.end(), b);
+    if (at != v.deepstack.end())
+      deepstack.push_back(PatchMerger(
+          g, v, h, prefix + fmt::format("deepstack_merger_list.{}.", at - v.deepstack.begin()),
+          merged, /*postshuffle=*/true));
   }
-  // PatchMerger: each merge x merge block of consecutive patches becomes one token.
-  const int64_t block = v.embed_dim * v.merge * v.merge;
   const std::string blocks = h;
-  h = g.LayerNorm(h, prefix + "merger.ln_q", v.embed_dim, kEps);
-  h = g.Node("Reshape", {h, g.ConstInt64({-1, merged, block})});
-  h = Activation(g, g.Linear(h, prefix + "merger.mlp.0", block, block), "gelu");
-  return {blocks, g.Linear(h, prefix + "merger.mlp.2", block, v.out_hidden)};
+  if (v.glm) return {blocks, GlmMerger(g, v, h, prefix, merged), {}};
+  h = PatchMerger(g, v, h, prefix + "merger.", merged);
+  if (v.qwen2_5) h = GatherUnits(g, h, FrameUnitIndex(order, grid.t, true), 1, v.out_hidden);
+  return {blocks, h, deepstack};
 }
 
 // cos / sin [batch, 1, S, head_dim] from position_ids [3, batch, S]: rotary frequency j takes
@@ -432,6 +768,10 @@ Qwen2VlGrid GraphGrid(const HfConfig& config, const VisionShape& v) {
                                                    config.origin(), kQwen2VlGridKey));
     return {thw[0].get<int64_t>(), thw[1].get<int64_t>(), thw[2].get<int64_t>()};
   }
+  if (v.glm) {  // GLM's image_size, the grid of GLM-4V's position table
+    const int64_t side = v.image_size / v.patch;
+    return {1, side, side};
+  }
   // smart_resize with the image processor's default pixel bounds.
   constexpr double kSide = 224, kMinPixels = 56 * 56, kMaxPixels = 28 * 28 * 1280;
   const double factor = static_cast<double>(v.patch * v.merge);
@@ -466,6 +806,11 @@ void BuildQwen2VlVisionModel(const HfConfig& config, GraphBuilder& g) {
   g.Node("Identity", {out.merged}, {}, "pooler_output");
   g.Output("pooler_output", onnx::TensorProto::FLOAT,
            {images, patches / (v.merge * v.merge), v.out_hidden});
+  for (size_t k = 0; k < out.deepstack.size(); ++k) {
+    const std::string name = fmt::format("deepstack_features.{}", k);
+    g.Node("Identity", {out.deepstack[k]}, {}, name);
+    g.Output(name, onnx::TensorProto::FLOAT, {images, patches / (v.merge * v.merge), v.out_hidden});
+  }
 }
 
 std::string Qwen2VlVisionTower(const HfConfig& config, GraphBuilder& g, const Qwen2VlGrid& grid,

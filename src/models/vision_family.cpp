@@ -14,17 +14,21 @@
 #include "efficientnet_builder.h"
 #include "hgnet_v2_builder.h"
 #include "levit_builder.h"
+#include "llama4_vision_builder.h"
 #include "mobilenet_builder.h"
 #include "pix2struct_builder.h"
+#include "pixtral_builder.h"
 #include "poolformer_builder.h"
 #include "pp_lcnet_builder.h"
 #include "pvt_builder.h"
 #include "regnet_builder.h"
 #include "rt_detr_resnet_builder.h"
+#include "sam_vision_builder.h"
 #include "segformer_builder.h"
 #include "swiftformer_builder.h"
 #include "swin_builder.h"
 #include "textnet_builder.h"
+#include "timesformer_builder.h"
 #include "vit_builder.h"
 #include "vitdet_builder.h"
 #include "xclip_builder.h"
@@ -175,6 +179,16 @@ void AddVisionArchitectures(std::vector<Architecture>& out) {
       "aimv2_vision", {},
       [](const HfConfig& c, const nlohmann::json&, GraphBuilder& g) { BuildAimv2Vision(c, g); }));
   out.push_back(Aimv2Text());
+  out.push_back(WithPieces(
+      "pixtral_vision", {},
+      [](const HfConfig& c, const nlohmann::json&, GraphBuilder& g) { BuildPixtralVision(c, g); }));
+  out.push_back(WithPieces("sam_vision", {"intermediate_embeddings"}, BuildSamVision));
+  out.push_back(WithPieces(
+      "llama4_vision", {},
+      [](const HfConfig& c, const nlohmann::json&, GraphBuilder& g) { BuildLlama4Vision(c, g); }));
+  out.push_back(WithPieces(
+      "timesformer", {},
+      [](const HfConfig& c, const nlohmann::json&, GraphBuilder& g) { BuildTimesformer(c, g); }));
   out.push_back(DualEncoder("clip", ClipFamily::kClip));
   out.push_back(DualEncoder("siglip", ClipFamily::kSiglip));
   out.push_back(TextTower("clip_text_model", ClipFamily::kClip));

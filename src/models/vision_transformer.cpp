@@ -69,6 +69,14 @@ std::string ScaledDotProductAttention(GraphBuilder& g, const std::string& q, con
   return g.Node("Reshape", {ctx, g.ConstInt64({0, 0, heads * head_dim})});
 }
 
+std::string RotateEachHead(GraphBuilder& g, const std::string& t, int64_t heads, int64_t head_dim,
+                           const std::string& cos, const std::string& sin, bool interleaved) {
+  // [b, s, heads, head_dim] against the [s, 1, head_dim] tables, then merged back.
+  const std::string split = g.Node("Reshape", {t, g.ConstInt64({0, 0, heads, head_dim})});
+  const std::string r = ApplyRope(g, split, {cos, sin, interleaved}, head_dim, head_dim);
+  return g.Node("Reshape", {r, g.ConstInt64({0, 0, heads * head_dim})});
+}
+
 std::string PreNormAttention(GraphBuilder& g, const PreNormLayerShape& s,
                              const PreNormLayerNames& n, const std::string& x,
                              const std::string& additive_mask) {
@@ -78,18 +86,15 @@ std::string PreNormAttention(GraphBuilder& g, const PreNormLayerShape& s,
   const std::string v = g.Linear(normed, n.value, s.hidden, s.hidden, s.qkv_bias);
   const int64_t head_dim = s.hidden / s.heads;
   if (!s.rope_cos.empty()) {
-    // [b, s, heads, head_dim] against the [s, 1, head_dim] tables, then merged back.
     auto rotate = [&](const std::string& t) {
-      const std::string heads = g.Node("Reshape", {t, g.ConstInt64({0, 0, s.heads, head_dim})});
-      const std::string r = ApplyRope(g, heads, {s.rope_cos, s.rope_sin}, head_dim, head_dim);
-      return g.Node("Reshape", {r, g.ConstInt64({0, 0, s.hidden})});
+      return RotateEachHead(g, t, s.heads, head_dim, s.rope_cos, s.rope_sin, s.rope_interleaved);
     };
     const std::string ctx =
         ScaledDotProductAttention(g, rotate(q), rotate(k), v, s.heads, head_dim, additive_mask);
-    return g.Linear(ctx, n.attention_out, s.hidden, s.hidden);
+    return g.Linear(ctx, n.attention_out, s.hidden, s.hidden, s.out_bias);
   }
   const std::string ctx = ScaledDotProductAttention(g, q, k, v, s.heads, head_dim, additive_mask);
-  return g.Linear(ctx, n.attention_out, s.hidden, s.hidden);
+  return g.Linear(ctx, n.attention_out, s.hidden, s.hidden, s.out_bias);
 }
 
 std::string PreNormAttentionBlock(GraphBuilder& g, const PreNormLayerShape& s,
@@ -100,9 +105,9 @@ std::string PreNormAttentionBlock(GraphBuilder& g, const PreNormLayerShape& s,
 
 std::string PreNormMlp(GraphBuilder& g, const PreNormLayerShape& s, const PreNormLayerNames& n,
                        const std::string& h) {
-  const std::string m =
-      g.Linear(g.LayerNorm(h, n.norm2, s.hidden, s.eps), n.fc1, s.hidden, s.intermediate);
-  return g.Linear(Activation(g, m, s.act), n.fc2, s.intermediate, s.hidden);
+  const std::string m = g.Linear(g.LayerNorm(h, n.norm2, s.hidden, s.eps), n.fc1, s.hidden,
+                                 s.intermediate, s.mlp_bias);
+  return g.Linear(Activation(g, m, s.act), n.fc2, s.intermediate, s.hidden, s.mlp_bias);
 }
 
 std::string PreNormMlpBlock(GraphBuilder& g, const PreNormLayerShape& s, const PreNormLayerNames& n,

@@ -46,6 +46,14 @@ std::string ScaledDotProductAttention(GraphBuilder& g, const std::string& q, con
                                       const std::string& v, int64_t heads, int64_t head_dim,
                                       const std::string& additive_mask, bool scaled = true);
 
+// t [batch, S, heads * head_dim] with each head rotated rotate-half by cos and sin tables
+// [S, 1, head_dim] (a 2-D vision rope's), merged back to [batch, S, heads * head_dim].
+// `interleaved`: each adjacent pair rotated instead (a complex product, Llama 4's vision rope;
+// the tables repeat each angle for its pair).
+std::string RotateEachHead(GraphBuilder& g, const std::string& t, int64_t heads, int64_t head_dim,
+                           const std::string& cos, const std::string& sin,
+                           bool interleaved = false);
+
 // The sizes of a pre-norm encoder layer.
 struct PreNormLayerShape {
   int64_t hidden, heads, intermediate;
@@ -53,9 +61,12 @@ struct PreNormLayerShape {
   std::string act;       // HF hidden_act
   bool qkv_bias = true;  // ViT's qkv_bias; CLIP and SigLIP always have biases
   bool key_bias = true;  // BEiT's key has none (its query and value have qkv_bias's)
+  bool out_bias = true;  // the attention's output projection (DINOv3's proj_bias)
+  bool mlp_bias = true;  // fc1 and fc2 (DINOv3's mlp_bias)
   // MLCD's 2-D rope: cos and sin [tokens, 1, head_dim], applied rotate-half to each head of q
   // and k before the scores; empty: none.
   std::string rope_cos = {}, rope_sin = {};
+  bool rope_interleaved = false;  // RotateEachHead's interleaved
 };
 
 // HF's module names for one layer (full names without ".weight"/".bias").

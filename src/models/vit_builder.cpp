@@ -9,6 +9,8 @@
 
 #include "activation.h"
 #include "ipfs_accel/core/error.h"
+#include "rotary.h"
+#include "sinusoidal_positions.h"
 #include "vision_transformer.h"
 
 namespace ipfs_accel::models {
@@ -41,16 +43,15 @@ std::vector<int64_t> Triple(const HfConfig& c, const std::string& key,
   return v.get<std::vector<int64_t>>();
 }
 
-PreNormLayerNames VitLayerNames(int64_t l) {
-  const std::string p = fmt::format("encoder.layer.{}.", l);
+// Layer names under `p`, the layer's prefix ("encoder.layer.3.").
+PreNormLayerNames VitLayerNames(const std::string& p) {
   return {p + "layernorm_before",        p + "attention.attention.query",
           p + "attention.attention.key", p + "attention.attention.value",
           p + "attention.output.dense",  p + "layernorm_after",
           p + "intermediate.dense",      p + "output.dense"};
 }
 
-PreNormLayerNames Dinov2LayerNames(int64_t l) {
-  const std::string p = fmt::format("encoder.layer.{}.", l);
+PreNormLayerNames Dinov2LayerNames(const std::string& p) {
   return {p + "norm1",
           p + "attention.attention.query",
           p + "attention.attention.key",
@@ -64,23 +65,44 @@ PreNormLayerNames Dinov2LayerNames(int64_t l) {
 // InternVLVisionLayer's names: ViT's norms, JanusVisionAttention's q/k/v_proj and
 // projection_layer, CLIP's MLP.
 // VitPoseBackboneLayer's names: ViT's with VitPoseBackboneMLP's mlp.fc1/fc2.
-PreNormLayerNames VitPoseLayerNames(int64_t l) {
-  PreNormLayerNames n = VitLayerNames(l);
-  n.fc1 = fmt::format("encoder.layer.{}.mlp.fc1", l);
-  n.fc2 = fmt::format("encoder.layer.{}.mlp.fc2", l);
+PreNormLayerNames VitPoseLayerNames(const std::string& p) {
+  PreNormLayerNames n = VitLayerNames(p);
+  n.fc1 = p + "mlp.fc1";
+  n.fc2 = p + "mlp.fc2";
   return n;
 }
 
-PreNormLayerNames InternVlLayerNames(int64_t l) {
-  PreNormLayerNames n = VitLayerNames(l);
-  const std::string attention = fmt::format("encoder.layer.{}.attention.", l);
-  n.query = attention + "q_proj";
-  n.key = attention + "k_proj";
-  n.value = attention + "v_proj";
-  n.attention_out = attention + "projection_layer";
-  n.fc1 = fmt::format("encoder.layer.{}.mlp.fc1", l);
-  n.fc2 = fmt::format("encoder.layer.{}.mlp.fc2", l);
+PreNormLayerNames InternVlLayerNames(const std::string& p) {
+  PreNormLayerNames n = VitPoseLayerNames(p);
+  n.query = p + "attention.q_proj";
+  n.key = p + "attention.k_proj";
+  n.value = p + "attention.v_proj";
+  n.attention_out = p + "attention.projection_layer";
   return n;
+}
+
+// DINOv3ViTLayer's names: DINOv2's norms, q/k/v/o_proj, mlp.up_proj/down_proj (the gated MLP's
+// gate_proj beside them).
+PreNormLayerNames Dinov3LayerNames(const std::string& p) {
+  return {p + "norm1",
+          p + "attention.q_proj",
+          p + "attention.k_proj",
+          p + "attention.v_proj",
+          p + "attention.o_proj",
+          p + "norm2",
+          p + "mlp.up_proj",
+          p + "mlp.down_proj"};
+}
+
+// The layer's prefix: the variant's layer_name with "{}" replaced by `l`.
+std::string LayerPrefix(const VitVariant& v, int64_t l) {
+  std::string p = v.layer_name;
+  return p.replace(p.find("{}"), 2, std::to_string(l));
+}
+
+// ViTMAE's kept patches: int(patches * (1 - mask_ratio)), Python's truncation.
+int64_t MaskedKeep(const VitShape& s, const VitVariant& v) {
+  return static_cast<int64_t>(static_cast<double>(s.patches()) * (1.0 - v.mask_ratio));
 }
 
 // ----- Pieces
@@ -125,7 +147,7 @@ int64_t PieceCount(const json& v, const HfConfig& c, const std::string& key) {
 
 // The graph input and its patches as tokens [batch, patches, hidden].
 std::string PatchTokens(GraphBuilder& g, const VitShape& s, const VitVariant& v, const Dim& batch) {
-  const std::string prefix = "embeddings.patch_embeddings.projection";
+  const std::string& prefix = v.patch_name;
   if (v.patches == "tubelet") {
     g.Input("pixel_values", onnx::TensorProto::FLOAT,
             {batch, s.frames, s.channels, s.image_h, s.image_w});
@@ -152,9 +174,10 @@ std::string PatchTokens(GraphBuilder& g, const VitShape& s, const VitVariant& v,
 }
 
 // The patches of `pixels`, a graph tensor [batch, channels, image_h, image_w] (patches "image").
-std::string ImagePatchTokens(GraphBuilder& g, const VitShape& s, const std::string& pixels) {
-  return PatchEmbeddings(g, pixels, "embeddings.patch_embeddings.projection", s.channels, s.hidden,
-                         s.patch_h, s.patch_w, /*bias=*/true);
+std::string ImagePatchTokens(GraphBuilder& g, const VitShape& s, const VitVariant& v,
+                             const std::string& pixels) {
+  return PatchEmbeddings(g, pixels, v.patch_name, s.channels, s.hidden, s.patch_h, s.patch_w,
+                         /*bias=*/true);
 }
 
 // `param` [1, n, hidden] repeated over the batch of `like`.
@@ -170,9 +193,51 @@ std::string SliceTokens(GraphBuilder& g, const std::string& x, int64_t begin, in
   return g.Node("Slice", {x, g.ConstInt64({begin}), g.ConstInt64({end}), g.ConstInt64({1})});
 }
 
+// The patches ViTMAE keeps of `patches` [batch, P, hidden]: input noise [batch, P] sorted
+// ascending (TopK; HF's argsort) gives ids_shuffle, whose first `keep` pick the patches;
+// ids_restore is its inverse permutation; mask is 1 where ids_restore >= keep (HF's sorted
+// mask gathered back). Adds the input and the outputs mask and ids_restore.
+std::string RandomMasking(GraphBuilder& g, const VitShape& s, const std::string& patches,
+                          int64_t keep) {
+  const Dim batch = std::string("batch");
+  const int64_t n = s.patches();
+  g.Input("noise", onnx::TensorProto::FLOAT, {batch, n});
+  auto argsort = [&](const std::string& x) {
+    return g.NodeN("TopK", {x, g.ConstInt64({n})}, 2,
+                   {{"axis", int64_t{1}}, {"largest", int64_t{0}}, {"sorted", int64_t{1}}})[1];
+  };
+  const std::string shuffle = argsort("noise");
+  const std::string restore =
+      argsort(g.Node("Cast", {shuffle}, {{"to", int64_t{onnx::TensorProto::FLOAT}}}));
+  g.Node("Identity", {restore}, {}, "ids_restore");
+  g.Output("ids_restore", onnx::TensorProto::INT64, {batch, n});
+  g.Node("Cast", {g.Node("GreaterOrEqual", {restore, g.ConstInt64({keep})})},
+         {{"to", int64_t{onnx::TensorProto::FLOAT}}}, "mask");
+  g.Output("mask", onnx::TensorProto::FLOAT, {batch, n});
+  const std::string kept =
+      g.Node("Unsqueeze", {SliceTokens(g, shuffle, 0, keep), g.ConstInt64({-1})});
+  return g.Node("GatherND", {patches, kept}, {{"batch_dims", int64_t{1}}});
+}
+
+// ViTMAEEmbeddings: patches plus their position rows, randomly masked, after the class token
+// plus row 0.
+std::string MaskedEmbeddings(GraphBuilder& g, const VitShape& s, const VitVariant& v,
+                             const std::string& x) {
+  const int64_t n = s.patches();
+  const std::string table =
+      g.Weight("embeddings.position_embeddings", {1, n + 1, s.hidden}, WeightInit::kNormal);
+  const std::string kept =
+      RandomMasking(g, s, g.Node("Add", {x, SliceTokens(g, table, 1, n + 1)}), MaskedKeep(s, v));
+  const std::string cls =
+      g.Node("Add", {g.Weight("embeddings.cls_token", {1, 1, s.hidden}, WeightInit::kNormal),
+                     SliceTokens(g, table, 0, 1)});
+  return PrependTokens(g, {cls}, kept, s.hidden);
+}
+
 // Patches `x` with their tokens and position embeddings: [batch, tokens, hidden].
 std::string Embeddings(GraphBuilder& g, const VitShape& s, const VitVariant& v, std::string x,
                        int64_t tokens) {
+  if (v.mask_ratio >= 0) return MaskedEmbeddings(g, s, v, x);
   std::vector<std::string> leading;
   for (const auto& name : v.leading_tokens)
     leading.push_back(g.Weight("embeddings." + name, {1, 1, s.hidden}, WeightInit::kNormal));
@@ -196,6 +261,10 @@ std::string Embeddings(GraphBuilder& g, const VitShape& s, const VitVariant& v, 
   } else if (v.position_embeddings) {
     x = g.Node("Add", {x, g.Weight("embeddings.position_embeddings", {1, tokens, s.hidden},
                                    WeightInit::kNormal)});
+  } else if (v.sinusoid_positions) {
+    core::Tensor table = InterleavedSinusoids(tokens, s.hidden);
+    table.shape = {1, tokens, s.hidden};
+    x = g.Node("Add", {x, g.Initializer("vit.position_sinusoids", table)});
   }
   if (v.registers == 0) return x;
   const std::string r =
@@ -215,7 +284,10 @@ PreNormLayerShape LayerShape(const VitShape& s) {
                            .intermediate = s.intermediate,
                            .eps = s.eps,
                            .act = s.act,
-                           .qkv_bias = s.qkv_bias};
+                           .qkv_bias = s.qkv_bias,
+                           .key_bias = s.key_bias,
+                           .out_bias = s.out_bias,
+                           .mlp_bias = s.mlp_bias};
 }
 
 // Dinov2SwiGLUFFN: weights_out(silu(a) * b) with a, b the halves of weights_in(x).
@@ -237,8 +309,20 @@ struct LayerScaleNames {
 
 // Dinov2Layer, BeitLayer: x + ls1 * attn(norm1(x)), then h + ls2 * mlp(norm2(h)); `bias` is added
 // to the attention scores (BEiT's relative position bias) or "".
+// LlamaMLP (DINOv3's gated MLP): down(act(gate(h)) * up(h)), gate named beside n.fc1 (up_proj).
+std::string GatedMlp(GraphBuilder& g, const PreNormLayerShape& s, const PreNormLayerNames& n,
+                     const std::string& h) {
+  const std::string gate_name = n.fc1.substr(0, n.fc1.rfind('.') + 1) + "gate_proj";
+  const std::string gate = g.Linear(h, gate_name, s.hidden, s.intermediate, s.mlp_bias);
+  const std::string up = g.Linear(h, n.fc1, s.hidden, s.intermediate, s.mlp_bias);
+  return g.Linear(g.Node("Mul", {Activation(g, gate, s.act), up}), n.fc2, s.intermediate, s.hidden,
+                  s.mlp_bias);
+}
+
+enum class MlpKind { kPlain, kSwiglu, kGated };
+
 std::string ScaledLayer(GraphBuilder& g, const PreNormLayerShape& s, const PreNormLayerNames& n,
-                        const LayerScaleNames& scales, bool swiglu, const std::string& x,
+                        const LayerScaleNames& scales, MlpKind mlp_kind, const std::string& x,
                         const std::string& bias) {
   auto scale = [&](const std::string& branch, const std::string& name) {
     if (name.empty()) return branch;
@@ -246,9 +330,14 @@ std::string ScaledLayer(GraphBuilder& g, const PreNormLayerShape& s, const PreNo
   };
   const std::string h =
       g.Node("Add", {x, scale(PreNormAttention(g, s, n, x, bias), scales.attention)});
-  const std::string mlp = swiglu ? SwiGluMlp(g, s, n.fc1.substr(0, n.fc1.rfind('.')),
-                                             g.LayerNorm(h, n.norm2, s.hidden, s.eps))
-                                 : PreNormMlp(g, s, n, h);
+  std::string mlp;
+  if (mlp_kind == MlpKind::kPlain) {
+    mlp = PreNormMlp(g, s, n, h);
+  } else {
+    const std::string normed = g.LayerNorm(h, n.norm2, s.hidden, s.eps);
+    mlp = mlp_kind == MlpKind::kSwiglu ? SwiGluMlp(g, s, n.fc1.substr(0, n.fc1.rfind('.')), normed)
+                                       : GatedMlp(g, s, n, normed);
+  }
   return g.Node("Add", {h, scale(mlp, scales.mlp)});
 }
 
@@ -290,24 +379,54 @@ std::string RelativePositionBias(GraphBuilder& g, const VitShape& s, const std::
   return g.Node("Transpose", {rows}, {{"perm", std::vector<int64_t>{2, 0, 1}}});
 }
 
-std::string Layer(GraphBuilder& g, const VitShape& s, const VitVariant& v, int64_t l,
-                  const std::string& x, const std::string& bias) {
-  PreNormLayerShape shape = LayerShape(s);
-  const std::string p = fmt::format("encoder.layer.{}.", l);
+// Layer `l` with prefix p; `shape` carries the rope tables where the variant has them.
+std::string Layer(GraphBuilder& g, PreNormLayerShape shape, const VitShape& s, const VitVariant& v,
+                  const std::string& p, const std::string& x, const std::string& bias) {
   if (v.layer == "dinov2")
-    return ScaledLayer(g, shape, Dinov2LayerNames(l),
-                       {p + "layer_scale1.lambda1", p + "layer_scale2.lambda1"}, v.swiglu, x, "");
+    return ScaledLayer(g, shape, Dinov2LayerNames(p),
+                       {p + "layer_scale1.lambda1", p + "layer_scale2.lambda1"},
+                       v.swiglu ? MlpKind::kSwiglu : MlpKind::kPlain, x, "");
+  if (v.layer == "dinov3")
+    return ScaledLayer(g, shape, Dinov3LayerNames(p),
+                       {p + "layer_scale1.lambda1", p + "layer_scale2.lambda1"},
+                       s.gated_mlp ? MlpKind::kGated : MlpKind::kPlain, x, "");
   if (v.layer == "beit") {
     shape.key_bias = false;
     LayerScaleNames scales;
     if (s.layer_scale) scales = {p + "lambda_1", p + "lambda_2"};
-    return ScaledLayer(g, shape, VitLayerNames(l), scales, false, x, bias);
+    return ScaledLayer(g, shape, VitLayerNames(p), scales, MlpKind::kPlain, x, bias);
   }
   if (v.layer == "internvl")  // lambda_1/2 whatever layer_scale_init_value says
-    return ScaledLayer(g, shape, InternVlLayerNames(l), {p + "lambda_1", p + "lambda_2"}, false, x,
-                       "");
+    return ScaledLayer(g, shape, InternVlLayerNames(p), {p + "lambda_1", p + "lambda_2"},
+                       MlpKind::kPlain, x, "");
   return PreNormEncoderLayer(g, shape,
-                             v.layer == "vitpose" ? VitPoseLayerNames(l) : VitLayerNames(l), x, "");
+                             v.layer == "vitpose" ? VitPoseLayerNames(p) : VitLayerNames(p), x, "");
+}
+
+// DINOv3's rope tables [tokens, 1, head_dim]: the leading and register tokens' angles are 0 (cos
+// 1, sin 0: not rotated); each patch's are 2 pi times its centre's row coordinate, then its
+// column's, in [-1, 1], times head_dim / 4 frequencies, the whole repeated twice (HF's tile(2)).
+// float32 products, as HF computes them.
+std::pair<std::string, std::string> PatchCenterRope(GraphBuilder& g, const VitShape& s,
+                                                    int64_t prefix_tokens) {
+  const int64_t head_dim = s.hidden / s.heads, quarter = head_dim / 4;
+  const int64_t rows = s.image_h / s.patch_h, cols = s.image_w / s.patch_w;
+  const std::vector<float> inv = RopeInvFreq(s.rope_theta, head_dim / 2);
+  core::Tensor angles =
+      core::Tensor::Zeros(core::DType::kFloat32, {prefix_tokens + rows * cols, 1, head_dim});
+  auto a = angles.values<float>();
+  const auto two_pi = static_cast<float>(2.0 * 3.14159265358979323846);
+  for (int64_t p = 0; p < rows * cols; ++p) {
+    const float y = 2.0f * ((static_cast<float>(p / cols) + 0.5f) / static_cast<float>(rows)) - 1;
+    const float x = 2.0f * ((static_cast<float>(p % cols) + 0.5f) / static_cast<float>(cols)) - 1;
+    float* row = &a[(prefix_tokens + p) * head_dim];
+    for (int64_t k = 0; k < quarter; ++k) {
+      row[k] = row[2 * quarter + k] = two_pi * y * inv[k];
+      row[quarter + k] = row[3 * quarter + k] = two_pi * x * inv[k];
+    }
+  }
+  const std::string table = g.Initializer("vit.rope_angles", angles);
+  return {g.Node("Cos", {table}), g.Node("Sin", {table})};
 }
 
 // The layers from `x`; `states`, when given, gets x and each layer's output.
@@ -322,13 +441,16 @@ std::string Encoder(GraphBuilder& g, const VitShape& s, const VitVariant& v, std
     index = g.ConstInt64(RelativePositionIndex(s.image_h / s.patch_h, s.image_w / s.patch_w));
   if (v.shared_relative_position_bias)
     shared = RelativePositionBias(g, s, "encoder.relative_position_bias", index);
+  PreNormLayerShape shape = LayerShape(s);
+  if (v.rope == "patch_centers")
+    std::tie(shape.rope_cos, shape.rope_sin) =
+        PatchCenterRope(g, s, tokens + v.registers - s.patches());
   for (int64_t l = 0; l < s.layers; ++l) {
+    const std::string p = LayerPrefix(v, l);
     std::string bias = shared;
     if (v.relative_position_bias)
-      bias = RelativePositionBias(
-          g, s, fmt::format("encoder.layer.{}.attention.attention.relative_position_bias", l),
-          index);
-    x = Layer(g, s, v, l, x, bias);
+      bias = RelativePositionBias(g, s, p + "attention.attention.relative_position_bias", index);
+    x = Layer(g, shape, s, v, p, x, bias);
     if (!mid.empty() && l < s.layers - 1) {
       const std::string at = g.Node("Gather", {mid, g.ConstInt64({l})}, {{"axis", int64_t{0}}});
       x = g.Node("Add", {x, g.Node("Squeeze", {at, g.ConstInt64({0})})});
@@ -343,7 +465,12 @@ std::string Encoder(GraphBuilder& g, const VitShape& s, const VitVariant& v, std
 
 void ReadPatchGrid(const HfConfig& c, const VitVariant& v, VitShape& s) {
   if (v.patches == "tubelet") {
-    const std::vector<int64_t> t = Triple(c, "tubelet_size", {2, 16, 16});
+    // VideoMAE's tubelet_size is the time extent alone, its patch patch_size.
+    const int64_t patch = c.Int("patch_size", 16);
+    const std::vector<int64_t> t =
+        c.Has("tubelet_size") && c.json()["tubelet_size"].is_number_integer()
+            ? std::vector<int64_t>{c.Int("tubelet_size"), patch, patch}
+            : Triple(c, "tubelet_size", {2, 16, 16});
     s.tubelet_t = t[0];
     s.patch_h = t[1];
     s.patch_w = t[2];
@@ -402,12 +529,49 @@ void CountPatches(const HfConfig& c, const VitVariant& v, VitShape& s) {
                             s.image_w / s.patch_w));
 }
 
+// DINOv3ViTConfig's bias switches, gated MLP and rope base. Its query and value biases are one
+// switch here (qkv_bias, the template's attribute_map of query_bias): configs that differ are
+// refused.
+void ReadDinov3Keys(const HfConfig& c, VitShape& s) {
+  if (c.Bool("value_bias", true) != s.qkv_bias)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': value_bias unlike query_bias is not built", c.origin()));
+  s.key_bias = c.Bool("key_bias", false);
+  s.out_bias = c.Bool("proj_bias", true);
+  s.mlp_bias = c.Bool("mlp_bias", true);
+  s.gated_mlp = c.Bool("use_gated_mlp", false);
+  s.rope_theta = c.Double("rope_theta", 100.0);
+  if ((s.hidden / s.heads) % 4 != 0)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': a head size of {} is not a multiple of 4, as DINOv3's 2-D rope "
+                            "needs",
+                            c.origin(), s.hidden / s.heads));
+}
+
 // DINOv2's MLP width: int(hidden_size * mlp_ratio), and SwiGLU's rounding of two thirds of it
 // to a multiple of 8.
 int64_t Dinov2Intermediate(const HfConfig& c, const VitVariant& v, int64_t hidden) {
   const auto width = static_cast<int64_t>(static_cast<double>(hidden) * c.Double("mlp_ratio", 4));
   if (!v.swiglu) return width;
   return (static_cast<int64_t>(static_cast<double>(width) * 2 / 3) + 7) / 8 * 8;
+}
+
+// The piece names: {"patches": ..., "layer": "...{}...", "final_norm": ...}, each optional.
+void ReadNames(const json& value, const HfConfig& c, VitVariant& v) {
+  if (!value.is_object()) BadPiece(c, "names", value);
+  for (const auto& [name, given] : value.items()) {
+    if (!given.is_string() || given.get<std::string>().empty()) BadPiece(c, "names", value);
+    const std::string text = given.get<std::string>();
+    if (name == "patches") {
+      v.patch_name = text;
+    } else if (name == "layer" && text.find("{}") != std::string::npos) {
+      v.layer_name = text;
+    } else if (name == "final_norm") {
+      v.final_norm_name = text;
+    } else {
+      BadPiece(c, "names", value);
+    }
+  }
 }
 
 }  // namespace
@@ -433,8 +597,14 @@ VitVariant ReadVitVariant(const json& pieces, const HfConfig& c) {
       v.registers = PieceCount(value, c, key);
     } else if (key == "mask_token") {
       v.mask_token = PieceBool(value, c, key, false);
+    } else if (key == "position_embeddings" && value == "sinusoid_table") {
+      v.position_embeddings = false;
+      v.sinusoid_positions = true;
     } else if (key == "position_embeddings") {
       v.position_embeddings = PieceBool(value, c, key, false);
+    } else if (key == "final_norm") {
+      v.final_norm_unless_mean_pooling =
+          PieceChoice(value, c, key, {"always", "unless_mean_pooling"}) == "unless_mean_pooling";
     } else if (key == "class_position_to_patches") {
       v.class_position_to_patches = PieceBool(value, c, key, false);
     } else if (key == "patch_padding") {
@@ -450,7 +620,16 @@ VitVariant ReadVitVariant(const json& pieces, const HfConfig& c) {
         v.pooler_classes.push_back(name.get<std::string>());
       }
     } else if (key == "layer") {
-      v.layer = PieceChoice(value, c, key, {"vit", "dinov2", "beit", "internvl", "vitpose"});
+      v.layer =
+          PieceChoice(value, c, key, {"vit", "dinov2", "beit", "internvl", "vitpose", "dinov3"});
+    } else if (key == "names") {
+      ReadNames(value, c, v);
+    } else if (key == "random_masking") {
+      if (!value.is_number() || value.get<double>() < 0 || value.get<double>() >= 1)
+        BadPiece(c, key, value);
+      v.mask_ratio = value.get<double>();
+    } else if (key == "rope") {
+      v.rope = PieceChoice(value, c, key, {"none", "patch_centers"});
     } else if (key == "swiglu") {
       v.swiglu = PieceBool(value, c, key, false);
     } else if (key == "mid_position_embeddings") {
@@ -463,6 +642,14 @@ VitVariant ReadVitVariant(const json& pieces, const HfConfig& c) {
     }
   }
   if (v.trailing_count == 0) v.trailing_tokens.clear();
+  if (v.mask_ratio >= 0 &&
+      (v.patches != "image" || v.leading_tokens != std::vector<std::string>{"cls_token"} ||
+       !v.trailing_tokens.empty() || v.registers > 0 || !v.position_embeddings ||
+       v.class_position_to_patches || v.rope != "none"))
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': random_masking is built for image patches after one class "
+                            "token with learned positions only (ViTMAE's)",
+                            c.origin()));
   return v;
 }
 
@@ -471,7 +658,7 @@ VitVariant VitVariantOf(const HfConfig& c, json base) {
        {"patches", "leading_tokens", "trailing_tokens", "registers", "mask_token",
         "position_embeddings", "class_position_to_patches", "patch_padding", "layer", "swiglu",
         "relative_position_bias", "shared_relative_position_bias", "mid_position_embeddings",
-        "pooler", "pooler_classes"})
+        "pooler", "pooler_classes", "names", "rope", "random_masking", "final_norm"})
     if (json value = c.Piece(name); !value.is_null()) base[name] = std::move(value);
   return ReadVitVariant(base, c);
 }
@@ -506,6 +693,7 @@ VitShape ReadVitShape(const HfConfig& c, const VitVariant& v) {
                     {"patch_size", std::min(s.patch_h, s.patch_w)},
                     {"pooler_output_size", s.pooler_size}});
   CountPatches(c, v, s);
+  if (v.layer == "dinov3") ReadDinov3Keys(c, s);
   // DINOv2 resamples its position grid (bicubic) for any image that is not square, even one of
   // the configured size; a square image of the configured size takes them as they are.
   const bool resamples = v.layer == "dinov2" ||
@@ -537,7 +725,8 @@ bool NamesAnyClass(const HfConfig& c, const std::vector<std::string>& classes) {
 // BEiT and InternVL with mean pooling have no final layernorm (an Identity): BEiT's pooler
 // normalises, InternVL's downstream heads pool.
 bool IdentityFinalNorm(const VitShape& s, const VitVariant& v) {
-  return (v.pooler == "beit" || v.layer == "internvl") && s.mean_pooling;
+  return (v.pooler == "beit" || v.layer == "internvl" || v.final_norm_unless_mean_pooling) &&
+         s.mean_pooling;
 }
 
 bool VitHasPooler(const HfConfig& c) {
@@ -566,7 +755,7 @@ VitTowerOutputs BuildVitTower(const HfConfig& config, const VitVariant& v, Graph
                               const std::string& pixel_values) {
   const VitShape s = ReadVitShape(config, v);
   if (v.patches != "image" || !v.trailing_tokens.empty() || v.registers > 0 ||
-      v.mid_position_embeddings)
+      v.mid_position_embeddings || v.mask_ratio >= 0)
     throw Error(ErrorKind::kUnsupported,
                 fmt::format("'{}': only image towers without trailing, register or mid-layer "
                             "position tokens are built as a composite's tower",
@@ -574,21 +763,23 @@ VitTowerOutputs BuildVitTower(const HfConfig& config, const VitVariant& v, Graph
   const int64_t tokens = s.patches() + static_cast<int64_t>(v.leading_tokens.size());
   VitTowerOutputs out;
   out.last_hidden_state =
-      Encoder(g, s, v, Embeddings(g, s, v, ImagePatchTokens(g, s, pixel_values), tokens), tokens,
+      Encoder(g, s, v, Embeddings(g, s, v, ImagePatchTokens(g, s, v, pixel_values), tokens), tokens,
               &out.hidden_states);
   if (!IdentityFinalNorm(s, v))
-    out.last_hidden_state = g.LayerNorm(out.last_hidden_state, "layernorm", s.hidden, s.eps);
+    out.last_hidden_state = g.LayerNorm(out.last_hidden_state, v.final_norm_name, s.hidden, s.eps);
   return out;
 }
 
 void BuildVit(const HfConfig& config, const VitVariant& v, bool pooler, GraphBuilder& g) {
   const VitShape s = ReadVitShape(config, v);
   const Dim batch = std::string("batch");
-  const int64_t tokens = s.patches() + static_cast<int64_t>(v.leading_tokens.size()) +
-                         (v.trailing_tokens.empty() ? 0 : v.trailing_count);
+  const int64_t tokens = v.mask_ratio >= 0
+                             ? 1 + MaskedKeep(s, v)
+                             : s.patches() + static_cast<int64_t>(v.leading_tokens.size()) +
+                                   (v.trailing_tokens.empty() ? 0 : v.trailing_count);
   std::string x = Embeddings(g, s, v, PatchTokens(g, s, v, batch), tokens);
   x = Encoder(g, s, v, x, tokens);
-  if (!IdentityFinalNorm(s, v)) x = g.LayerNorm(x, "layernorm", s.hidden, s.eps);
+  if (!IdentityFinalNorm(s, v)) x = g.LayerNorm(x, v.final_norm_name, s.hidden, s.eps);
   g.Node("Identity", {x}, {}, "last_hidden_state");
   g.Output("last_hidden_state", onnx::TensorProto::FLOAT, {batch, tokens + v.registers, s.hidden});
 

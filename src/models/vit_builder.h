@@ -41,6 +41,11 @@ struct VitVariant {
   bool mask_token = false;
   // embeddings.position_embeddings (BEiT's use_absolute_position_embeddings).
   bool position_embeddings = true;
+  // VideoMAE (piece position_embeddings "sinusoid_table"): instead, a fixed buffer, the
+  // interleaved sin/cos table of the tokens (InterleavedSinusoids), computed, not counted.
+  bool sinusoid_positions = false;
+  // VideoMAE (piece final_norm "unless_mean_pooling"): no final layernorm with use_mean_pooling.
+  bool final_norm_unless_mean_pooling = false;
   // VitPose: the table has a class token's row 0 but the model no class token; row 0 is added
   // to every patch after the patch's own row (embeddings + pos[:, 1:] + pos[:, :1]).
   bool class_position_to_patches = false;
@@ -49,8 +54,23 @@ struct VitVariant {
   // "vit" (layernorm_before/after, intermediate.dense, output.dense), "dinov2" (norm1/2,
   // mlp.fc1/fc2 or mlp.weights_in/out with swiglu, layer_scale1/2.lambda1) or "beit" (ViT's
   // names, a key without bias, lambda_1/lambda_2 when layer_scale_init_value > 0), "vitpose"
-  // (ViT's names with mlp.fc1/fc2, int(hidden_size * mlp_ratio) wide).
+  // (ViT's names with mlp.fc1/fc2, int(hidden_size * mlp_ratio) wide), "dinov3" (norm1/2,
+  // attention.q/k/v/o_proj with query_bias, key_bias, proj_bias, layer_scale1/2.lambda1,
+  // mlp.up_proj/down_proj, or gate_proj/up_proj/down_proj with use_gated_mlp; biases mlp_bias).
   std::string layer = "vit";
+  // Where the weights are: the patch convolution, each layer ("{}" its index), the final norm.
+  std::string patch_name = "embeddings.patch_embeddings.projection";
+  std::string layer_name = "encoder.layer.{}.";
+  std::string final_norm_name = "layernorm";
+  // "none", or "patch_centers" (DINOv3): q and k of the patch tokens (not the leading or
+  // register tokens) rotated rotate-half by angles 2 pi c f of each patch centre's coordinates
+  // c in [-1, 1] (row, then column), head_dim / 4 frequencies f = rope_theta^(-4k / head_dim).
+  std::string rope = "none";
+  // ViTMAE's random masking (mask_ratio; negative: none): a graph input noise [batch, patches]
+  // orders the patches (argsort, HF's noise argument); the first int(patches * (1 - ratio))
+  // are kept, with the class token (its position row added) before them; outputs mask [batch,
+  // patches] (1 where dropped) and ids_restore [batch, patches].
+  double mask_ratio = -1;
   // BEiT's relative position bias: a table per layer (...attention.attention.relative_position_
   // bias) or one shared (encoder.relative_position_bias), added to every attention's scores.
   bool relative_position_bias = false, shared_relative_position_bias = false;
@@ -88,7 +108,10 @@ struct VitShape {
   int64_t frames = 1, tubelet_t = 1;
   int64_t max_length = 0, mel_bins = 0, frequency_stride = 0, time_stride = 0;
   int64_t num_patches = 0;
-  bool layer_scale = true;   // BEiT: layer_scale_init_value > 0
+  bool layer_scale = true;  // BEiT: layer_scale_init_value > 0
+  // DINOv3 (layer "dinov3"): key_bias, proj_bias, mlp_bias, use_gated_mlp; rope_theta.
+  bool key_bias = true, out_bias = true, mlp_bias = true, gated_mlp = false;
+  double rope_theta = 100.0;
   bool mean_pooling = true;  // BEiT: use_mean_pooling
   int64_t patches() const { return num_patches; }
 };
