@@ -1509,7 +1509,9 @@ std::string Block(GraphBuilder& g, const DecoderShape& s, const DecoderShape& la
   auto attention = [&](const std::string& x) {
     return BlockAttention(g, s, layer_shape, ctx, l, x, p);
   };
-  auto mlp = [&](const std::string& x) { return BlockMlp(g, b, Dims(s), x, p); };
+  auto mlp = [&](const std::string& x) {  // Cohere2-MoE: experts where the `moe` piece says
+    return s.moe && s.moe_layers[l] ? MoeBlock(g, s, x, p) : BlockMlp(g, b, Dims(s), x, p);
+  };
   switch (b.form) {
     case BlockForm::kParallel: {
       const std::string x = norm(h, b.names.attn_norm);

@@ -1,0 +1,83 @@
+// Decoder-family templates added by the second decoder round of issue 16 (cohere2_moe, ...):
+// each count at HF's default config against Hugging Face's own number (catalog_truth.json) and
+// against a count worked out by hand from the HF module's shapes; and the weight names and
+// switches HF's modeling code gives, at the tiny size.
+
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "ipfs_accel/models/model.h"
+#include "ipfs_accel/models/templates.h"
+
+namespace ipfs_accel::models {
+namespace {
+
+using nlohmann::json;
+
+int64_t Truth(const std::string& type, const std::string& column) {
+  std::ifstream in(std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-catalog/catalog_truth.json");
+  if (!in.good()) return -1;
+  const json row = json::parse(in)["models"][type];
+  return row.contains(column) && row[column].is_number() ? row[column].get<int64_t>() : -1;
+}
+
+int64_t DefaultCount(const std::string& type) {
+  const ArchitectureTemplate* t = FindTemplate(type);
+  return t ? CountParameters(DefaultConfig(*t)) : -1;
+}
+
+// The tiny graph of `type` with `keys` over its tiny config.
+std::string TinyGraph(const std::string& type, const json& keys = json::object()) {
+  json config = TinyConfig(*FindTemplate(type)).json();
+  for (const auto& [k, v] : keys.items()) config[k] = v;
+  return LoadConfig(HfConfig(config, "test:" + type), "template:" + type).onnx_bytes;
+}
+
+bool Has(const std::string& graph, const std::string& name) {
+  return graph.find(name) != std::string::npos;
+}
+
+struct Counted {
+  const char* type;
+  const char* column;  // catalog_truth's column the graph has
+  int64_t by_hand;     // from HF's module shapes at the default config
+};
+
+// Cohere2MoeForCausalLM: 40 layers of q/k/v/o 8192^2, a router 8 x 8192, 8 experts of
+// gate_up 2 x 22528 x 8192 and down 8192 x 22528, one bias-free LayerNorm; the tied embedding
+// 256000 x 8192 and the final LayerNorm.
+constexpr int64_t kCohere2MoeLayer = 4 * 8192LL * 8192 + 8 * 8192 + 8 * 3 * 8192LL * 22528 + 8192;
+
+const Counted kCounted[] = {
+    {"cohere2_moe", "causal_lm_params", 40 * kCohere2MoeLayer + 256000LL * 8192 + 8192},
+};
+
+TEST(Dec2Templates, CountsEveryParameterHfCountsAtTheDefaultConfig) {
+  for (const Counted& c : kCounted) {
+    SCOPED_TRACE(c.type);
+    EXPECT_EQ(DefaultCount(c.type), c.by_hand);
+    const int64_t truth = Truth(c.type, c.column);
+    if (truth > 0) {
+      EXPECT_EQ(DefaultCount(c.type), truth);
+    }
+  }
+}
+
+// Cohere2MoeSparseMoeBlock: router `mlp.gate`, experts `mlp.experts.gate_up_proj`, shared experts
+// `mlp.shared_experts.*_proj`; one input_layernorm feeds both branches (no second norm).
+TEST(Dec2Templates, Cohere2MoeHasHfsWeightNamesAndAveragesTheSharedExpert) {
+  const std::string graph = TinyGraph("cohere2_moe");
+  EXPECT_TRUE(Has(graph, "layers.1.mlp.gate.weight"));
+  EXPECT_TRUE(Has(graph, "layers.1.mlp.experts.gate_up_proj"));
+  EXPECT_TRUE(Has(graph, "layers.1.mlp.shared_experts.down_proj.weight"));
+  EXPECT_FALSE(Has(graph, "post_attention_layernorm"));
+  EXPECT_NE(graph, TinyGraph("cohere2_moe", {{"shared_expert_combination_strategy", "sum"}}));
+  EXPECT_ANY_THROW(TinyGraph("cohere2_moe", {{"expert_selection_fn", "sigmoid"}}));
+  EXPECT_ANY_THROW(TinyGraph("cohere2_moe", {{"rms_norm_eps", 1e-5}}));
+}
+
+}  // namespace
+}  // namespace ipfs_accel::models
