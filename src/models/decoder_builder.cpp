@@ -69,7 +69,9 @@ struct LlamaVariant {
   float logits_divisor = 1, logits_multiplier = 1;
   float head_input_divisor = 1;  // MiniCPM: hidden states / (hidden_size / dim_model_base)
   bool sub_norms = false;        // BitNet's attn_sub_norm and ffn_sub_norm
-  bool embedding_norm = false;   // NanoChat normalises the embeddings with the final norm
+  // AFMoE: the attention's output times sigmoid(self_attn.<output_gate>(x)) before o_proj; "": none
+  std::string output_gate;
+  bool embedding_norm = false;  // NanoChat normalises the embeddings with the final norm
   double llama4_beta = 0, llama4_original_max = 0;  // Ministral 3's query scale; 0: none
   bool sinks = false;                               // GraniteSWA's self_attn.sinks
   bool differential = false;                        // DiffLlama's attention (DifferentialAttend)
@@ -503,6 +505,7 @@ void ReadLlamaVariant(const HfConfig& c, DecoderShape& s) {
   v.logits_divisor = static_cast<float>(c.PieceDouble("logits_divisor", 1));
   v.logits_multiplier = static_cast<float>(c.PieceDouble("logits_multiplier", 1));
   v.sub_norms = c.Piece("sub_norms") == true;
+  v.output_gate = c.PieceString("attention_output_gate", "");
   v.embedding_norm = c.Piece("embedding_norm") == true;
   ReadQueryPositionScale(c, v);
   v.sinks = c.Piece("attention_sinks") == true;
@@ -523,7 +526,7 @@ void ReadLlamaVariant(const HfConfig& c, DecoderShape& s) {
             v.residual_scale == 1 && v.attention_scale == 0 && v.attn_softcap == 0 &&
             v.final_softcap == 0 && v.logits_divisor == 1 && v.logits_multiplier == 1 &&
             v.head_input_divisor == 1 && !v.sub_norms && !v.embedding_norm && v.llama4_beta == 0 &&
-            s.norm != NormKind::kRmsNoWeight;
+            v.output_gate.empty() && s.norm != NormKind::kRmsNoWeight;
 }
 
 // The `gqa` piece false: every head has its own keys and values, head_dim is hidden / heads
@@ -1208,6 +1211,9 @@ std::string VariantAttention(GraphBuilder& g, const DecoderShape& s, const Decod
   std::string attn = v.differential ? DifferentialAttend(g, s, ctx, l, q, k, val, p)
                                     : Attend(g, s, ctx, l, q, k, val, scales, extras);
   if (v.sub_norms) attn = Norm(g, s, attn, p + "self_attn.attn_sub_norm", q_dim);
+  if (!v.output_gate.empty())
+    attn = g.Node("Mul", {attn, g.Node("Sigmoid", {g.Linear(x, p + "self_attn." + v.output_gate,
+                                                            s.hidden, q_dim, false)})});
   return g.Linear(attn, p + "self_attn.o_proj", q_dim, s.hidden, s.o_bias);
 }
 

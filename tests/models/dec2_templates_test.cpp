@@ -51,8 +51,17 @@ struct Counted {
 // 256000 x 8192 and the final LayerNorm.
 constexpr int64_t kCohere2MoeLayer = 4 * 8192LL * 8192 + 8 * 8192 + 8 * 3 * 8192LL * 22528 + 8192;
 
+// AfmoeForCausalLM: 32 layers of q/k/v/o and the output gate 2048^2 (16 heads of 128), q/k norms
+// 128 each, four RMSNorms; layer 0's MLP 3 x 2048 x 6144; 31 MoE layers of 64 experts
+// 3 x 2048 x 1408, router 64 x 2048, expert_bias 64, shared experts 3 x 2048 x (2 x 1408); the
+// embedding and the untied head 200192 x 2048, the final norm.
+constexpr int64_t kAfmoeAttention = 5 * 2048LL * 2048 + 2 * 128 + 4 * 2048;
+constexpr int64_t kAfmoeMoe = 64 * 3 * 2048LL * 1408 + 64 * 2048 + 64 + 3 * 2048LL * 2816;
+
 const Counted kCounted[] = {
     {"cohere2_moe", "causal_lm_params", 40 * kCohere2MoeLayer + 256000LL * 8192 + 8192},
+    {"afmoe", "causal_lm_params",
+     32 * kAfmoeAttention + 3 * 2048LL * 6144 + 31 * kAfmoeMoe + 2 * 200192LL * 2048 + 2048},
 };
 
 TEST(Dec2Templates, CountsEveryParameterHfCountsAtTheDefaultConfig) {
@@ -77,6 +86,28 @@ TEST(Dec2Templates, Cohere2MoeHasHfsWeightNamesAndAveragesTheSharedExpert) {
   EXPECT_NE(graph, TinyGraph("cohere2_moe", {{"shared_expert_combination_strategy", "sum"}}));
   EXPECT_ANY_THROW(TinyGraph("cohere2_moe", {{"expert_selection_fn", "sigmoid"}}));
   EXPECT_ANY_THROW(TinyGraph("cohere2_moe", {{"rms_norm_eps", 1e-5}}));
+}
+
+// AfmoeDecoderLayer: the gate on the attention output, four norms, a dense first layer, the router
+// under mlp.router.gate choosing with mlp.expert_bias; every global_attn_every_n_layers-th layer
+// full (the last of each group), as the config's layer_types says.
+TEST(Dec2Templates, AfmoeHasHfsWeightNamesAndLayerPattern) {
+  const std::string graph = TinyGraph("afmoe");
+  EXPECT_TRUE(Has(graph, "layers.3.self_attn.gate_proj.weight"));
+  EXPECT_TRUE(Has(graph, "layers.3.self_attn.q_norm.weight"));
+  EXPECT_TRUE(Has(graph, "layers.3.post_attention_layernorm.weight"));
+  EXPECT_TRUE(Has(graph, "layers.3.pre_mlp_layernorm.weight"));
+  EXPECT_TRUE(Has(graph, "layers.3.post_mlp_layernorm.weight"));
+  EXPECT_TRUE(Has(graph, "layers.0.mlp.gate_proj.weight"));
+  EXPECT_FALSE(Has(graph, "layers.0.mlp.router"));
+  EXPECT_TRUE(Has(graph, "layers.1.mlp.router.gate.weight"));
+  EXPECT_TRUE(Has(graph, "layers.1.mlp.expert_bias"));
+  EXPECT_TRUE(Has(graph, "layers.1.mlp.shared_experts.up_proj.weight"));
+  const json types = {"sliding_attention", "full_attention", "sliding_attention", "full_attention"};
+  EXPECT_EQ(graph, TinyGraph("afmoe", {{"layer_types", types}}));
+  const json flipped = {"full_attention", "sliding_attention", "full_attention",
+                        "sliding_attention"};
+  EXPECT_NE(graph, TinyGraph("afmoe", {{"layer_types", flipped}}));
 }
 
 }  // namespace
