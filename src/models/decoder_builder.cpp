@@ -69,8 +69,10 @@ struct LlamaVariant {
   float logits_divisor = 1, logits_multiplier = 1;
   float head_input_divisor = 1;  // MiniCPM: hidden states / (hidden_size / dim_model_base)
   bool sub_norms = false;        // BitNet's attn_sub_norm and ffn_sub_norm
-  // AFMoE: the attention's output times sigmoid(self_attn.<output_gate>(x)) before o_proj; "": none
-  std::string output_gate;
+  // The attention's output times act(self_attn.<output_gate>(x)) before o_proj; "": none. AFMoE:
+  // sigmoid, one gate per feature; Laguna: softplus, one gate per head.
+  std::string output_gate, output_gate_act = "Sigmoid";
+  bool output_gate_per_head = false;
   bool embedding_norm = false;  // NanoChat normalises the embeddings with the final norm
   double llama4_beta = 0, llama4_original_max = 0;  // Ministral 3's query scale; 0: none
   bool sinks = false;                               // GraniteSWA's self_attn.sinks
@@ -462,6 +464,19 @@ void ReadMla(const HfConfig& c, DecoderShape& s) {
                             c.origin()));
 }
 
+// `attention_output_gate`: a name (a sigmoid gate per feature), or {"name", "activation":
+// "sigmoid" or "softplus", "per_head": bool}.
+void ReadOutputGate(const HfConfig& c, LlamaVariant& v) {
+  const nlohmann::json gate = c.Piece("attention_output_gate");
+  if (gate.is_string()) v.output_gate = gate.get<std::string>();
+  if (!gate.is_object()) return;
+  v.output_gate = gate.value("name", "");
+  const std::string act = gate.value("activation", "sigmoid");
+  Refuse(c, act != "sigmoid" && act != "softplus", fmt::format("output gate activation '{}'", act));
+  v.output_gate_act = act == "softplus" ? "Softplus" : "Sigmoid";
+  v.output_gate_per_head = gate.value("per_head", false);
+}
+
 // The LlamaVariant pieces of a template, after the shape's sizes, windows and rope are read.
 void ReadLlamaVariant(const HfConfig& c, DecoderShape& s) {
   LlamaVariant& v = s.variant;
@@ -505,7 +520,7 @@ void ReadLlamaVariant(const HfConfig& c, DecoderShape& s) {
   v.logits_divisor = static_cast<float>(c.PieceDouble("logits_divisor", 1));
   v.logits_multiplier = static_cast<float>(c.PieceDouble("logits_multiplier", 1));
   v.sub_norms = c.Piece("sub_norms") == true;
-  v.output_gate = c.PieceString("attention_output_gate", "");
+  ReadOutputGate(c, v);
   v.embedding_norm = c.Piece("embedding_norm") == true;
   ReadQueryPositionScale(c, v);
   v.sinks = c.Piece("attention_sinks") == true;
@@ -739,6 +754,7 @@ std::string AttendCore(GraphBuilder& g, const DecoderShape& s, const DecoderCont
 struct AttendExtras {
   bool rope = true;                         // false: this layer does not rotate (NoPE)
   const RopeTables* rope_tables = nullptr;  // another rotation than ctx.rope (Gemma 3 local)
+  int64_t rotary_dim = 0;                   // that rotation's features; 0: s.rope's (Laguna)
   // Applied to q and to k ([b, heads, S, hd]) after the rotation (NanoChat's q/k norm).
   std::function<std::string(const std::string&, bool is_query)> after_rope;
   std::string query_scale;  // multiplies q after the rotation (Ministral 3), [1, 1, S, 1]
@@ -768,8 +784,9 @@ std::string Attend(GraphBuilder& g, const DecoderShape& s, const DecoderContext&
   const std::string v = g.Node("Transpose", {v_heads}, {{"perm", to_heads_first}});
   if (s.rope.rotary_dim > 0 && extras.rope) {
     const RopeTables& tables = extras.rope_tables ? *extras.rope_tables : ctx.rope;
-    q = ApplyRope(g, q, tables, s.rope.rotary_dim, s.head_dim);
-    k = ApplyRope(g, k, tables, s.rope.rotary_dim, s.head_dim);
+    const int64_t dim = extras.rotary_dim > 0 ? extras.rotary_dim : s.rope.rotary_dim;
+    q = ApplyRope(g, q, tables, dim, s.head_dim);
+    k = ApplyRope(g, k, tables, dim, s.head_dim);
   }
   if (extras.after_rope) {
     q = extras.after_rope(q, true);
@@ -1164,6 +1181,20 @@ Projections MlaProjections(GraphBuilder& g, const DecoderShape& s, const Decoder
       k_and_v[1]};
 }
 
+// The attention's output attn [b, S, heads x head_dim] times the template's gate of the layer's
+// input x: per feature, or per head (broadcast over head_dim).
+std::string OutputGate(GraphBuilder& g, const DecoderShape& s, const std::string& x,
+                       const std::string& attn, const std::string& p) {
+  const LlamaVariant& v = s.variant;
+  const int64_t gates = v.output_gate_per_head ? s.heads : s.heads * s.head_dim;
+  const std::string gate = g.Node(
+      v.output_gate_act, {g.Linear(x, p + "self_attn." + v.output_gate, s.hidden, gates, false)});
+  if (!v.output_gate_per_head) return g.Node("Mul", {attn, gate});
+  const std::string per_head = g.Node("Mul", {SplitHeads(g, attn, s.heads, s.head_dim),
+                                              g.Node("Unsqueeze", {gate, g.ConstInt64({-1})})});
+  return g.Node("Reshape", {per_head, g.ConstInt64({0, 0, s.heads * s.head_dim})});
+}
+
 // Attention of layer `l` from its input x, o_proj included.
 std::string VariantAttention(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
                              const VariantShared& shared, int l, const std::string& x) {
@@ -1198,7 +1229,10 @@ std::string VariantAttention(GraphBuilder& g, const DecoderShape& s, const Decod
     }
   }
   extras.rope = v.rope_layers.empty() || v.rope_layers[l];
-  if (v.local_rope && s.windows[l] > 0) extras.rope_tables = &shared.local_rope;
+  if (v.local_rope && s.windows[l] > 0) {
+    extras.rope_tables = &shared.local_rope;
+    extras.rotary_dim = v.local.rotary_dim;
+  }
   if (!v.layer_thetas.empty()) {
     extras.rope = v.layer_thetas[l] != 0;
     if (extras.rope) extras.rope_tables = &shared.theta_ropes.at(v.layer_thetas[l]);
@@ -1211,9 +1245,7 @@ std::string VariantAttention(GraphBuilder& g, const DecoderShape& s, const Decod
   std::string attn = v.differential ? DifferentialAttend(g, s, ctx, l, q, k, val, p)
                                     : Attend(g, s, ctx, l, q, k, val, scales, extras);
   if (v.sub_norms) attn = Norm(g, s, attn, p + "self_attn.attn_sub_norm", q_dim);
-  if (!v.output_gate.empty())
-    attn = g.Node("Mul", {attn, g.Node("Sigmoid", {g.Linear(x, p + "self_attn." + v.output_gate,
-                                                            s.hidden, q_dim, false)})});
+  if (!v.output_gate.empty()) attn = OutputGate(g, s, x, attn, p);
   return g.Linear(attn, p + "self_attn.o_proj", q_dim, s.hidden, s.o_bias);
 }
 

@@ -58,7 +58,18 @@ constexpr int64_t kCohere2MoeLayer = 4 * 8192LL * 8192 + 8 * 8192 + 8 * 3 * 8192
 constexpr int64_t kAfmoeAttention = 5 * 2048LL * 2048 + 2 * 128 + 4 * 2048;
 constexpr int64_t kAfmoeMoe = 64 * 3 * 2048LL * 1408 + 64 * 2048 + 64 + 3 * 2048LL * 2816;
 
+// LagunaForCausalLM: 40 layers of q and o 2048 x 6144 (48 heads of 128), k and v 2048 x 1024,
+// g_proj 2048 x 48 (a gate per head), q/k norms 128 each, two RMSNorms; layer 0's MLP
+// 3 x 2048 x 8192; 39 MoE layers of 256 experts 3 x 2048 x 512, router 256 x 2048,
+// e_score_correction_bias 256, a shared expert 3 x 2048 x 512; embedding and untied head
+// 100352 x 2048, the final norm.
+constexpr int64_t kLagunaAttention =
+    2 * 2048LL * 6144 + 2 * 2048LL * 1024 + 2048 * 48 + 2 * 128 + 2 * 2048;
+constexpr int64_t kLagunaMoe = 256 * 3 * 2048LL * 512 + 256 * 2048 + 256 + 3 * 2048LL * 512;
+
 const Counted kCounted[] = {
+    {"laguna", "causal_lm_params",
+     40 * kLagunaAttention + 3 * 2048LL * 8192 + 39 * kLagunaMoe + 2 * 100352LL * 2048 + 2048},
     {"cohere2_moe", "causal_lm_params", 40 * kCohere2MoeLayer + 256000LL * 8192 + 8192},
     {"afmoe", "causal_lm_params",
      32 * kAfmoeAttention + 3 * 2048LL * 6144 + 31 * kAfmoeMoe + 2 * 200192LL * 2048 + 2048},
@@ -108,6 +119,30 @@ TEST(Dec2Templates, AfmoeHasHfsWeightNamesAndLayerPattern) {
   const json flipped = {"full_attention", "sliding_attention", "full_attention",
                         "sliding_attention"};
   EXPECT_NE(graph, TinyGraph("afmoe", {{"layer_types", flipped}}));
+}
+
+// LagunaAttention: g_proj gives one softplus gate per head; each layer type rotates with its own
+// rope_parameters entry, the full layers over half of each head by default.
+TEST(Dec2Templates, LagunaGatesPerHeadAndRotatesPerLayerType) {
+  const std::string graph = TinyGraph("laguna");
+  EXPECT_TRUE(Has(graph, "layers.2.self_attn.g_proj.weight"));
+  EXPECT_TRUE(Has(graph, "layers.1.mlp.gate.e_score_correction_bias"));
+  EXPECT_TRUE(Has(graph, "layers.0.mlp.gate_proj.weight"));
+  EXPECT_FALSE(Has(graph, "layers.0.mlp.experts"));
+  auto rope = [](double full_partial, double sliding_partial) {
+    return json{{"full_attention",
+                 {{"rope_type", "default"},
+                  {"rope_theta", 500000.0},
+                  {"partial_rotary_factor", full_partial}}},
+                {"sliding_attention",
+                 {{"rope_type", "default"},
+                  {"rope_theta", 10000.0},
+                  {"partial_rotary_factor", sliding_partial}}}};
+  };
+  EXPECT_EQ(graph, TinyGraph("laguna", {{"rope_parameters", rope(0.5, 1.0)}}));
+  EXPECT_NE(graph, TinyGraph("laguna", {{"rope_parameters", rope(1.0, 1.0)}}));
+  EXPECT_NE(graph, TinyGraph("laguna", {{"rope_parameters", rope(0.5, 0.5)}}));
+  EXPECT_ANY_THROW(TinyGraph("laguna", {{"gating", "per-element"}}));
 }
 
 }  // namespace
