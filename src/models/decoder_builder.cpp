@@ -319,6 +319,8 @@ void ReadMoe(const HfConfig& c, DecoderShape& s) {
   for (int64_t l = 0; l < s.layers; ++l) s.moe_layers.push_back(MoeLayer(c, piece, l));
 }
 
+void ReadQueryPositionScale(const HfConfig& c, LlamaVariant& v);
+
 // The `attention` piece: "scaled_dot_product" (the default) or "mla" (mla.h), whose rotary part
 // sets the rope and whose heads each keep their own keys and values.
 void ReadAttention(const HfConfig& c, DecoderShape& s) {
@@ -331,7 +333,14 @@ void ReadAttention(const HfConfig& c, DecoderShape& s) {
                             c.origin(), c.template_name(), attention));
   s.mla = ReadMlaSpec(c, s.hidden, s.heads);
   s.kv_heads = s.heads;
-  s.rope = ReadRopePiece(c, s, s.mla->rope_dim);
+  // Mistral 4: the rope's partial_rotary_factor is of qk_nope + qk_rope, not of qk_rope.
+  const bool of_key = c.Piece("mla_rope_of_key") == true;
+  s.rope = ReadRopePiece(c, s, of_key ? s.mla->key_dim() : s.mla->rope_dim);
+  Refuse(c, s.rope.rotary_dim != s.mla->rope_dim,
+         fmt::format("a rotary part of {} features in a latent attention whose qk_rope_head_dim "
+                     "is {}",
+                     s.rope.rotary_dim, s.mla->rope_dim));
+  ReadQueryPositionScale(c, s.variant);  // Mistral 4's LLaMA 4 query scale
 }
 
 // ---- Reading the LlamaVariant pieces (docs/templates.md) ----
@@ -932,7 +941,11 @@ std::string LlamaAttention(GraphBuilder& g, const DecoderShape& s, const Decoder
 std::string LatentAttention(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
                             int layer, const std::string& x, const std::string& p) {
   const MlaHeads heads = MlaProjections(g, *s.mla, x, p + "self_attn.", ctx.rope);
-  return AttendHeadsFirst(g, s, ctx, layer, heads.q, heads.k, heads.v, {{s.mla->scale, false}});
+  std::string q = heads.q;
+  if (s.variant.llama4_beta != 0)
+    q = g.Node("Mul", {q, Llama4QueryScale(g, ctx.cache_positions, s.variant.llama4_beta,
+                                           s.variant.llama4_original_max)});
+  return AttendHeadsFirst(g, s, ctx, layer, q, heads.k, heads.v, {{s.mla->scale, false}});
 }
 
 // LlamaLike with contrib ops (decoder_fused.h): each residual add fused with the RMSNorm that

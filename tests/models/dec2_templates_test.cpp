@@ -42,7 +42,8 @@ bool Has(const std::string& graph, const std::string& name) {
 
 struct Counted {
   const char* type;
-  const char* column;  // catalog_truth's column the graph has
+  const char* column;  // catalog_truth's column the graph has, but for
+  int64_t head;        // an LM head catalog_truth's column has not (0: none)
   int64_t by_hand;     // from HF's module shapes at the default config
 };
 
@@ -67,11 +68,22 @@ constexpr int64_t kLagunaAttention =
     2 * 2048LL * 6144 + 2 * 2048LL * 1024 + 2048 * 48 + 2 * 128 + 2 * 2048;
 constexpr int64_t kLagunaMoe = 256 * 3 * 2048LL * 512 + 256 * 2048 + 256 + 3 * 2048LL * 512;
 
+// Mistral4ForCausalLM: 36 layers of latent attention (q_a 4096 x 1024 and its norm, q_b
+// 1024 x 32 x 128, kv_a 4096 x (256 + 64) and its norm 256, kv_b 256 x 32 x (64 + 128), o
+// 32 x 128 x 4096), two norms, 128 experts 3 x 4096 x 2048, router 128 x 4096, a shared expert
+// 3 x 4096 x 2048; embedding and untied head 131072 x 4096, the final norm. catalog_truth has
+// Mistral4Model only: the head is added to its count.
+constexpr int64_t kMistral4Attention = 4096LL * 1024 + 1024 + 1024LL * 32 * 128 + 4096LL * 320 +
+                                       256 + 256LL * 32 * 192 + 32LL * 128 * 4096;
+constexpr int64_t kMistral4Moe = 128 * 3 * 4096LL * 2048 + 128 * 4096 + 3 * 4096LL * 2048;
+
 const Counted kCounted[] = {
-    {"laguna", "causal_lm_params",
+    {"mistral4", "base_params", 131072LL * 4096,
+     36 * (kMistral4Attention + 2 * 4096 + kMistral4Moe) + 2 * 131072LL * 4096 + 4096},
+    {"laguna", "causal_lm_params", 0,
      40 * kLagunaAttention + 3 * 2048LL * 8192 + 39 * kLagunaMoe + 2 * 100352LL * 2048 + 2048},
-    {"cohere2_moe", "causal_lm_params", 40 * kCohere2MoeLayer + 256000LL * 8192 + 8192},
-    {"afmoe", "causal_lm_params",
+    {"cohere2_moe", "causal_lm_params", 0, 40 * kCohere2MoeLayer + 256000LL * 8192 + 8192},
+    {"afmoe", "causal_lm_params", 0,
      32 * kAfmoeAttention + 3 * 2048LL * 6144 + 31 * kAfmoeMoe + 2 * 200192LL * 2048 + 2048},
 };
 
@@ -81,7 +93,7 @@ TEST(Dec2Templates, CountsEveryParameterHfCountsAtTheDefaultConfig) {
     EXPECT_EQ(DefaultCount(c.type), c.by_hand);
     const int64_t truth = Truth(c.type, c.column);
     if (truth > 0) {
-      EXPECT_EQ(DefaultCount(c.type), truth);
+      EXPECT_EQ(DefaultCount(c.type), truth + c.head);
     }
   }
 }
@@ -143,6 +155,24 @@ TEST(Dec2Templates, LagunaGatesPerHeadAndRotatesPerLayerType) {
   EXPECT_NE(graph, TinyGraph("laguna", {{"rope_parameters", rope(1.0, 1.0)}}));
   EXPECT_NE(graph, TinyGraph("laguna", {{"rope_parameters", rope(0.5, 0.5)}}));
   EXPECT_ANY_THROW(TinyGraph("laguna", {{"gating", "per-element"}}));
+}
+
+// Mistral4Attention: queries times get_llama_4_attn_scale (llama_4_scaling_beta); the rope's
+// partial_rotary_factor is of qk_nope + qk_rope, so it must leave exactly qk_rope_head_dim.
+TEST(Dec2Templates, Mistral4ScalesQueriesAndRotatesTheRopePartOfEachKey) {
+  const ArchitectureTemplate* t = FindTemplate("mistral4");
+  ASSERT_NE(t, nullptr);
+  const std::string graph = TinyGraph("mistral4");
+  EXPECT_TRUE(Has(graph, "layers.0.self_attn.kv_a_proj_with_mqa.weight"));
+  EXPECT_TRUE(Has(graph, "layers.1.mlp.shared_experts.gate_proj.weight"));
+  EXPECT_FALSE(Has(graph, "e_score_correction_bias"));
+  json rope = TinyConfig(*t).json()["rope_parameters"];
+  rope["llama_4_scaling_beta"] = 0.0;
+  EXPECT_NE(graph, TinyGraph("mistral4", {{"rope_parameters", rope}}));
+  rope["llama_4_scaling_beta"] = 0.1;
+  EXPECT_EQ(graph, TinyGraph("mistral4", {{"rope_parameters", rope}}));
+  rope["partial_rotary_factor"] = 1.0;  // 8 rotated features, but qk_rope_head_dim is 4
+  EXPECT_ANY_THROW(TinyGraph("mistral4", {{"rope_parameters", rope}}));
 }
 
 }  // namespace
