@@ -74,6 +74,13 @@ struct LlamaVariant {
   std::string output_gate, output_gate_act = "Sigmoid";
   bool output_gate_per_head = false;
   bool embedding_norm = false;  // NanoChat normalises the embeddings with the final norm
+  // MuseGlimmer: a weightless RMSNorm after the embedding (`embedding_norm` "no_weight"), the
+  // final norm a plain RMSNorm whatever `norm` says (`final_norm` "rms"), post-norms with their
+  // own eps (`post_norm_eps`), weightless per-head q/k norms (`qk_norm` "head_rms_no_weight")
+  // and queries times `query_multiplier`.
+  bool embedding_norm_no_weight = false, final_norm_rms = false, qk_norm_no_weight = false;
+  double post_norm_eps = 0;  // 0: the norms' eps
+  float query_multiplier = 1;
   double llama4_beta = 0, llama4_original_max = 0;  // Ministral 3's query scale; 0: none
   bool sinks = false;                               // GraniteSWA's self_attn.sinks
   bool differential = false;                        // DiffLlama's attention (DifferentialAttend)
@@ -251,17 +258,24 @@ double NestedNumber(const HfConfig& c, const nlohmann::json& object, const std::
   return v.get<double>();
 }
 
-// Per-layer windows from layer_types, else `layer_types_default` ({"full_every": N or "$key",
-// "full_first": bool}); the window is the config's sliding_window (null: none slide).
+// Which layers are sliding by type: layer_types, else `layer_types_default` ({"full_every": N or
+// "$key", "full_first": bool, "from_last": bool}).
+std::vector<bool> SlidingByType(const HfConfig& c, int64_t layers) {
+  const nlohmann::json pattern = c.Piece("layer_types_default");
+  auto flag = [&](const char* key) { return pattern.is_object() && pattern.value(key, false); };
+  return SlidingLayers(c, layers, static_cast<int64_t>(NestedNumber(c, pattern, "full_every", 0)),
+                       flag("full_first"), flag("from_last"));
+}
+
+// Per-layer windows from layer_types, else `layer_types_default` (SlidingByType); the window is
+// the config's sliding_window (null: none slide).
 std::vector<int64_t> LayerTypeWindows(const HfConfig& c, int64_t layers) {
   const nlohmann::json pattern = c.Piece("layer_types_default");
   const int64_t window = c.Has("sliding_window") ? c.Int("sliding_window") : 0;
   // Ministral: without layer_types every layer slides ("all_sliding")
   if (pattern.is_object() && pattern.value("all_sliding", false) && !c.Has("layer_types"))
     return std::vector<int64_t>(layers, window);
-  const std::vector<bool> sliding =
-      SlidingLayers(c, layers, static_cast<int64_t>(NestedNumber(c, pattern, "full_every", 0)),
-                    pattern.is_object() && pattern.value("full_first", false));
+  const std::vector<bool> sliding = SlidingByType(c, layers);
   std::vector<int64_t> windows(layers, 0);
   for (int64_t l = 0; l < layers; ++l) windows[l] = sliding[l] ? window : 0;
   return windows;
@@ -367,6 +381,7 @@ void ReadBlockNorms(const HfConfig& c, LlamaVariant& v) {
 std::vector<bool> ReadRopeLayers(const HfConfig& c, const DecoderShape& s) {
   const std::string kind = c.PieceString("rope_layers", "all");
   if (kind == "no_rope_layers") return NoRopeLayers(c, s.layers);
+  if (kind == "sliding_types") return SlidingByType(c, s.layers);  // MuseGlimmer: NoPE when full
   if (kind == "sliding") {
     std::vector<bool> rope(s.layers, true);
     if (!c.Has("sliding_window")) return rope;
@@ -486,6 +501,15 @@ void ReadOutputGate(const HfConfig& c, LlamaVariant& v) {
   v.output_gate_per_head = gate.value("per_head", false);
 }
 
+// The norm and query pieces MuseGlimmer's layer adds (LlamaVariant's comment).
+void ReadMuseGlimmerPieces(const HfConfig& c, LlamaVariant& v) {
+  v.embedding_norm_no_weight = c.Piece("embedding_norm") == "no_weight";
+  v.final_norm_rms = c.Piece("final_norm") == "rms";
+  v.qk_norm_no_weight = c.Piece("qk_norm") == "head_rms_no_weight";
+  v.post_norm_eps = c.PieceDouble("post_norm_eps", 0);
+  v.query_multiplier = static_cast<float>(c.PieceDouble("query_multiplier", 1));
+}
+
 // The LlamaVariant pieces of a template, after the shape's sizes, windows and rope are read.
 void ReadLlamaVariant(const HfConfig& c, DecoderShape& s) {
   LlamaVariant& v = s.variant;
@@ -531,6 +555,7 @@ void ReadLlamaVariant(const HfConfig& c, DecoderShape& s) {
   v.sub_norms = c.Piece("sub_norms") == true;
   ReadOutputGate(c, v);
   v.embedding_norm = c.Piece("embedding_norm") == true;
+  ReadMuseGlimmerPieces(c, v);
   ReadQueryPositionScale(c, v);
   v.sinks = c.Piece("attention_sinks") == true;
   const std::string attention = c.PieceString("attention", "scaled_dot_product");
@@ -550,7 +575,9 @@ void ReadLlamaVariant(const HfConfig& c, DecoderShape& s) {
             v.residual_scale == 1 && v.attention_scale == 0 && v.attn_softcap == 0 &&
             v.final_softcap == 0 && v.logits_divisor == 1 && v.logits_multiplier == 1 &&
             v.head_input_divisor == 1 && !v.sub_norms && !v.embedding_norm && v.llama4_beta == 0 &&
-            v.output_gate.empty() && s.norm != NormKind::kRmsNoWeight;
+            v.output_gate.empty() && !v.embedding_norm_no_weight && !v.final_norm_rms &&
+            !v.qk_norm_no_weight && v.post_norm_eps == 0 && v.query_multiplier == 1 &&
+            s.norm != NormKind::kRmsNoWeight;
 }
 
 // The `gqa` piece false: every head has its own keys and values, head_dim is hidden / heads
@@ -1230,6 +1257,7 @@ std::string VariantAttention(GraphBuilder& g, const DecoderShape& s, const Decod
   std::string k = SplitHeads(g, qkv.k, s.kv_heads, s.head_dim);
   const std::string val = SplitHeads(g, qkv.v, s.kv_heads, s.head_dim);
   auto head_norm = [&](const std::string& t, bool is_query) {
+    if (v.qk_norm_no_weight) return RmsNormalized(g, t, s.eps);
     return Norm(g, s, t, p + "self_attn." + (is_query ? v.q_norm : v.k_norm), s.head_dim);
   };
   AttendExtras extras;
@@ -1241,6 +1269,7 @@ std::string VariantAttention(GraphBuilder& g, const DecoderShape& s, const Decod
       k = head_norm(k, false);
     }
   }
+  if (v.query_multiplier != 1) q = g.Node("Mul", {q, g.ConstFloat(v.query_multiplier)});
   extras.rope = v.rope_layers.empty() || v.rope_layers[l];
   if (v.local_rope && s.windows[l] > 0) {
     extras.rope_tables = &shared.local_rope;
@@ -1268,16 +1297,20 @@ std::string VariantFromEmbeddings(GraphBuilder& g, const DecoderShape& s, const 
   const LlamaVariant& v = s.variant;
   if (v.embedding_scale != 1) h = g.Node("Mul", {h, g.ConstFloat(v.embedding_scale)});
   if (v.embedding_norm) h = Norm(g, s, h, "norm", s.hidden);
+  if (v.embedding_norm_no_weight) h = RmsNormalized(g, h, s.eps);
   const VariantShared shared = MakeVariantShared(g, s, ctx);
+  DecoderShape post = s;  // the post-norms' eps
+  if (v.post_norm_eps > 0) post.eps = v.post_norm_eps;
   for (int l = 0; l < s.layers; ++l) {
     const std::string p = fmt::format("layers.{}.", l);
     std::string attn =
         VariantAttention(g, s, ctx, shared, l, OptionalNorm(g, s, h, p, v.pre_attention, s.hidden));
-    h = AddResidual(g, s, h, OptionalNorm(g, s, attn, p, v.post_attention, s.hidden));
+    h = AddResidual(g, s, h, OptionalNorm(g, post, attn, p, v.post_attention, s.hidden));
     const std::string m = VariantMlp(g, s, OptionalNorm(g, s, h, p, v.pre_mlp, s.hidden), p, l);
-    h = AddResidual(g, s, h, OptionalNorm(g, s, m, p, v.post_mlp, s.hidden));
+    h = AddResidual(g, s, h, OptionalNorm(g, post, m, p, v.post_mlp, s.hidden));
   }
-  h = Norm(g, s, h, "norm", s.hidden);
+  h = v.final_norm_rms ? RmsNorm(g, h, "norm", s.hidden, s.eps, false)
+                       : Norm(g, s, h, "norm", s.hidden);
   if (v.head_input_divisor != 1) h = g.Node("Div", {h, g.ConstFloat(v.head_input_divisor)});
   std::string logits = LmHead(g, s, h, table, "lm_head", s.hidden, false);
   if (v.logits_divisor != 1) logits = g.Node("Div", {logits, g.ConstFloat(v.logits_divisor)});

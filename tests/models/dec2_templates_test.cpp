@@ -77,7 +77,16 @@ constexpr int64_t kMistral4Attention = 4096LL * 1024 + 1024 + 1024LL * 32 * 128 
                                        256 + 256LL * 32 * 192 + 32LL * 128 * 4096;
 constexpr int64_t kMistral4Moe = 128 * 3 * 4096LL * 2048 + 128 * 4096 + 3 * 4096LL * 2048;
 
+// MuseGlimmerTextModel + MuseGlimmerForConditionalGeneration's head: 52 layers of q, o and the
+// output gate 6656 x 4096 (32 heads of 128), k and v 6656 x 256, MLP 3 x 6656 x 19968, four
+// RMSNorms (the q/k and embedding norms have no weights); embedding and untied head
+// 202048 x 6656, the final norm. catalog_truth has the base model only: the head is added.
+constexpr int64_t kMuseGlimmerLayer =
+    3 * 6656LL * 4096 + 2 * 6656LL * 256 + 3 * 6656LL * 19968 + 4 * 6656;
+
 const Counted kCounted[] = {
+    {"muse_glimmer_text", "base_params", 202048LL * 6656,
+     52 * kMuseGlimmerLayer + 2 * 202048LL * 6656 + 6656},
     {"mistral4", "base_params", 131072LL * 4096,
      36 * (kMistral4Attention + 2 * 4096 + kMistral4Moe) + 2 * 131072LL * 4096 + 4096},
     {"laguna", "causal_lm_params", 0,
@@ -173,6 +182,42 @@ TEST(Dec2Templates, Mistral4ScalesQueriesAndRotatesTheRopePartOfEachKey) {
   EXPECT_EQ(graph, TinyGraph("mistral4", {{"rope_parameters", rope}}));
   rope["partial_rotary_factor"] = 1.0;  // 8 rotated features, but qk_rope_head_dim is 4
   EXPECT_ANY_THROW(TinyGraph("mistral4", {{"rope_parameters", rope}}));
+}
+
+// rotate_half negates one half of q and of k: two Neg nodes per layer with rotary.
+size_t Negations(const std::string& graph) {
+  size_t count = 0;
+  for (size_t at = graph.find("\"\x03Neg"); at != std::string::npos;
+       at = graph.find("\"\x03Neg", at + 1))
+    ++count;
+  return count;
+}
+
+// MuseGlimmerTextConfig: without layer_types every 4th layer counted back from the last is full
+// and, without layer_rope_theta, has no rotary; q/k norms have no weights; the activation is
+// hidden_activation; the post-norms use post_norm_eps.
+TEST(Dec2Templates, MuseGlimmerCountsFullAndNopeLayersFromTheLast) {
+  const json five = {{"num_hidden_layers", 5}};
+  const std::string graph = TinyGraph("muse_glimmer_text", five);
+  EXPECT_TRUE(Has(graph, "layers.4.self_attn.gate_proj.weight"));
+  EXPECT_TRUE(Has(graph, "layers.4.pre_feedforward_layernorm.weight"));
+  EXPECT_TRUE(Has(graph, "layers.4.post_feedforward_layernorm.weight"));
+  EXPECT_FALSE(Has(graph, "q_norm"));
+  EXPECT_EQ(Negations(graph), 2u * 3);  // layers 0 and 4 are full and NoPE
+  json typed = five;
+  typed["layer_types"] = {"full_attention", "sliding_attention", "sliding_attention",
+                          "sliding_attention", "full_attention"};
+  EXPECT_EQ(graph, TinyGraph("muse_glimmer_text", typed));
+  typed["layer_rope_theta"] = {10000.0, 10000.0, 10000.0, 10000.0, 10000.0};
+  EXPECT_EQ(Negations(TinyGraph("muse_glimmer_text", typed)), 2u * 5);
+  typed["layer_rope_theta"] = {0, 10000.0, 10000.0, 10000.0, 0};
+  EXPECT_EQ(Negations(TinyGraph("muse_glimmer_text", typed)), 2u * 3);
+  json gelu = five;
+  gelu["hidden_activation"] = "gelu";
+  EXPECT_NE(graph, TinyGraph("muse_glimmer_text", gelu));
+  json post_eps = five;
+  post_eps["post_norm_eps"] = 1e-5;
+  EXPECT_NE(graph, TinyGraph("muse_glimmer_text", post_eps));
 }
 
 }  // namespace
