@@ -115,7 +115,9 @@ BlockSpec ReadBlockSpec(const HfConfig& c) {
                               {"grouped", QkvForm::kGrouped},
                               {"codegen", QkvForm::kCodegen}});
   b.conv1d = PieceEnum<bool>(c, "linear", "linear", {{"linear", false}, {"conv1d", true}});
-  b.gated_mlp = PieceEnum<bool>(c, "mlp", "gated", {{"gated", true}, {"plain", false}});
+  // "moe": the experts on the `moe` piece's layers (the builder's), the gated MLP on the others.
+  b.gated_mlp =
+      PieceEnum<bool>(c, "mlp", "gated", {{"gated", true}, {"plain", false}, {"moe", true}});
   b.positions = PieceEnum<PositionForm>(c, "positions", "rope",
                                         {{"rope", PositionForm::kRope},
                                          {"learned", PositionForm::kLearned},

@@ -69,7 +69,18 @@ struct LlamaVariant {
   float logits_divisor = 1, logits_multiplier = 1;
   float head_input_divisor = 1;  // MiniCPM: hidden states / (hidden_size / dim_model_base)
   bool sub_norms = false;        // BitNet's attn_sub_norm and ffn_sub_norm
-  bool embedding_norm = false;   // NanoChat normalises the embeddings with the final norm
+  // The attention's output times act(self_attn.<output_gate>(x)) before o_proj; "": none. AFMoE:
+  // sigmoid, one gate per feature; Laguna: softplus, one gate per head.
+  std::string output_gate, output_gate_act = "Sigmoid";
+  bool output_gate_per_head = false;
+  bool embedding_norm = false;  // NanoChat normalises the embeddings with the final norm
+  // MuseGlimmer: a weightless RMSNorm after the embedding (`embedding_norm` "no_weight"), the
+  // final norm a plain RMSNorm whatever `norm` says (`final_norm` "rms"), post-norms with their
+  // own eps (`post_norm_eps`), weightless per-head q/k norms (`qk_norm` "head_rms_no_weight")
+  // and queries times `query_multiplier`.
+  bool embedding_norm_no_weight = false, final_norm_rms = false, qk_norm_no_weight = false;
+  double post_norm_eps = 0;  // 0: the norms' eps
+  float query_multiplier = 1;
   double llama4_beta = 0, llama4_original_max = 0;  // Ministral 3's query scale; 0: none
   bool sinks = false;                               // GraniteSWA's self_attn.sinks
   bool differential = false;                        // DiffLlama's attention (DifferentialAttend)
@@ -247,17 +258,24 @@ double NestedNumber(const HfConfig& c, const nlohmann::json& object, const std::
   return v.get<double>();
 }
 
-// Per-layer windows from layer_types, else `layer_types_default` ({"full_every": N or "$key",
-// "full_first": bool}); the window is the config's sliding_window (null: none slide).
+// Which layers are sliding by type: layer_types, else `layer_types_default` ({"full_every": N or
+// "$key", "full_first": bool, "from_last": bool}).
+std::vector<bool> SlidingByType(const HfConfig& c, int64_t layers) {
+  const nlohmann::json pattern = c.Piece("layer_types_default");
+  auto flag = [&](const char* key) { return pattern.is_object() && pattern.value(key, false); };
+  return SlidingLayers(c, layers, static_cast<int64_t>(NestedNumber(c, pattern, "full_every", 0)),
+                       flag("full_first"), flag("from_last"));
+}
+
+// Per-layer windows from layer_types, else `layer_types_default` (SlidingByType); the window is
+// the config's sliding_window (null: none slide).
 std::vector<int64_t> LayerTypeWindows(const HfConfig& c, int64_t layers) {
   const nlohmann::json pattern = c.Piece("layer_types_default");
   const int64_t window = c.Has("sliding_window") ? c.Int("sliding_window") : 0;
   // Ministral: without layer_types every layer slides ("all_sliding")
   if (pattern.is_object() && pattern.value("all_sliding", false) && !c.Has("layer_types"))
     return std::vector<int64_t>(layers, window);
-  const std::vector<bool> sliding =
-      SlidingLayers(c, layers, static_cast<int64_t>(NestedNumber(c, pattern, "full_every", 0)),
-                    pattern.is_object() && pattern.value("full_first", false));
+  const std::vector<bool> sliding = SlidingByType(c, layers);
   std::vector<int64_t> windows(layers, 0);
   for (int64_t l = 0; l < layers; ++l) windows[l] = sliding[l] ? window : 0;
   return windows;
@@ -315,6 +333,8 @@ void ReadMoe(const HfConfig& c, DecoderShape& s) {
   for (int64_t l = 0; l < s.layers; ++l) s.moe_layers.push_back(MoeLayer(c, piece, l));
 }
 
+void ReadQueryPositionScale(const HfConfig& c, LlamaVariant& v);
+
 // The `attention` piece: "scaled_dot_product" (the default) or "mla" (mla.h), whose rotary part
 // sets the rope and whose heads each keep their own keys and values.
 void ReadAttention(const HfConfig& c, DecoderShape& s) {
@@ -327,7 +347,14 @@ void ReadAttention(const HfConfig& c, DecoderShape& s) {
                             c.origin(), c.template_name(), attention));
   s.mla = ReadMlaSpec(c, s.hidden, s.heads);
   s.kv_heads = s.heads;
-  s.rope = ReadRopePiece(c, s, s.mla->rope_dim);
+  // Mistral 4: the rope's partial_rotary_factor is of qk_nope + qk_rope, not of qk_rope.
+  const bool of_key = c.Piece("mla_rope_of_key") == true;
+  s.rope = ReadRopePiece(c, s, of_key ? s.mla->key_dim() : s.mla->rope_dim);
+  Refuse(c, s.rope.rotary_dim != s.mla->rope_dim,
+         fmt::format("a rotary part of {} features in a latent attention whose qk_rope_head_dim "
+                     "is {}",
+                     s.rope.rotary_dim, s.mla->rope_dim));
+  ReadQueryPositionScale(c, s.variant);  // Mistral 4's LLaMA 4 query scale
 }
 
 // ---- Reading the LlamaVariant pieces (docs/templates.md) ----
@@ -354,6 +381,7 @@ void ReadBlockNorms(const HfConfig& c, LlamaVariant& v) {
 std::vector<bool> ReadRopeLayers(const HfConfig& c, const DecoderShape& s) {
   const std::string kind = c.PieceString("rope_layers", "all");
   if (kind == "no_rope_layers") return NoRopeLayers(c, s.layers);
+  if (kind == "sliding_types") return SlidingByType(c, s.layers);  // MuseGlimmer: NoPE when full
   if (kind == "sliding") {
     std::vector<bool> rope(s.layers, true);
     if (!c.Has("sliding_window")) return rope;
@@ -460,6 +488,28 @@ void ReadMla(const HfConfig& c, DecoderShape& s) {
                             c.origin()));
 }
 
+// `attention_output_gate`: a name (a sigmoid gate per feature), or {"name", "activation":
+// "sigmoid" or "softplus", "per_head": bool}.
+void ReadOutputGate(const HfConfig& c, LlamaVariant& v) {
+  const nlohmann::json gate = c.Piece("attention_output_gate");
+  if (gate.is_string()) v.output_gate = gate.get<std::string>();
+  if (!gate.is_object()) return;
+  v.output_gate = gate.value("name", "");
+  const std::string act = gate.value("activation", "sigmoid");
+  Refuse(c, act != "sigmoid" && act != "softplus", fmt::format("output gate activation '{}'", act));
+  v.output_gate_act = act == "softplus" ? "Softplus" : "Sigmoid";
+  v.output_gate_per_head = gate.value("per_head", false);
+}
+
+// The norm and query pieces MuseGlimmer's layer adds (LlamaVariant's comment).
+void ReadMuseGlimmerPieces(const HfConfig& c, LlamaVariant& v) {
+  v.embedding_norm_no_weight = c.Piece("embedding_norm") == "no_weight";
+  v.final_norm_rms = c.Piece("final_norm") == "rms";
+  v.qk_norm_no_weight = c.Piece("qk_norm") == "head_rms_no_weight";
+  v.post_norm_eps = c.PieceDouble("post_norm_eps", 0);
+  v.query_multiplier = static_cast<float>(c.PieceDouble("query_multiplier", 1));
+}
+
 // The LlamaVariant pieces of a template, after the shape's sizes, windows and rope are read.
 void ReadLlamaVariant(const HfConfig& c, DecoderShape& s) {
   LlamaVariant& v = s.variant;
@@ -503,7 +553,9 @@ void ReadLlamaVariant(const HfConfig& c, DecoderShape& s) {
   v.logits_divisor = static_cast<float>(c.PieceDouble("logits_divisor", 1));
   v.logits_multiplier = static_cast<float>(c.PieceDouble("logits_multiplier", 1));
   v.sub_norms = c.Piece("sub_norms") == true;
+  ReadOutputGate(c, v);
   v.embedding_norm = c.Piece("embedding_norm") == true;
+  ReadMuseGlimmerPieces(c, v);
   ReadQueryPositionScale(c, v);
   v.sinks = c.Piece("attention_sinks") == true;
   const std::string attention = c.PieceString("attention", "scaled_dot_product");
@@ -523,6 +575,8 @@ void ReadLlamaVariant(const HfConfig& c, DecoderShape& s) {
             v.residual_scale == 1 && v.attention_scale == 0 && v.attn_softcap == 0 &&
             v.final_softcap == 0 && v.logits_divisor == 1 && v.logits_multiplier == 1 &&
             v.head_input_divisor == 1 && !v.sub_norms && !v.embedding_norm && v.llama4_beta == 0 &&
+            v.output_gate.empty() && !v.embedding_norm_no_weight && !v.final_norm_rms &&
+            !v.qk_norm_no_weight && v.post_norm_eps == 0 && v.query_multiplier == 1 &&
             s.norm != NormKind::kRmsNoWeight;
 }
 
@@ -736,6 +790,7 @@ std::string AttendCore(GraphBuilder& g, const DecoderShape& s, const DecoderCont
 struct AttendExtras {
   bool rope = true;                         // false: this layer does not rotate (NoPE)
   const RopeTables* rope_tables = nullptr;  // another rotation than ctx.rope (Gemma 3 local)
+  int64_t rotary_dim = 0;                   // that rotation's features; 0: s.rope's (Laguna)
   // Applied to q and to k ([b, heads, S, hd]) after the rotation (NanoChat's q/k norm).
   std::function<std::string(const std::string&, bool is_query)> after_rope;
   std::string query_scale;  // multiplies q after the rotation (Ministral 3), [1, 1, S, 1]
@@ -765,8 +820,9 @@ std::string Attend(GraphBuilder& g, const DecoderShape& s, const DecoderContext&
   const std::string v = g.Node("Transpose", {v_heads}, {{"perm", to_heads_first}});
   if (s.rope.rotary_dim > 0 && extras.rope) {
     const RopeTables& tables = extras.rope_tables ? *extras.rope_tables : ctx.rope;
-    q = ApplyRope(g, q, tables, s.rope.rotary_dim, s.head_dim);
-    k = ApplyRope(g, k, tables, s.rope.rotary_dim, s.head_dim);
+    const int64_t dim = extras.rotary_dim > 0 ? extras.rotary_dim : s.rope.rotary_dim;
+    q = ApplyRope(g, q, tables, dim, s.head_dim);
+    k = ApplyRope(g, k, tables, dim, s.head_dim);
   }
   if (extras.after_rope) {
     q = extras.after_rope(q, true);
@@ -912,7 +968,11 @@ std::string LlamaAttention(GraphBuilder& g, const DecoderShape& s, const Decoder
 std::string LatentAttention(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
                             int layer, const std::string& x, const std::string& p) {
   const MlaHeads heads = MlaProjections(g, *s.mla, x, p + "self_attn.", ctx.rope);
-  return AttendHeadsFirst(g, s, ctx, layer, heads.q, heads.k, heads.v, {{s.mla->scale, false}});
+  std::string q = heads.q;
+  if (s.variant.llama4_beta != 0)
+    q = g.Node("Mul", {q, Llama4QueryScale(g, ctx.cache_positions, s.variant.llama4_beta,
+                                           s.variant.llama4_original_max)});
+  return AttendHeadsFirst(g, s, ctx, layer, q, heads.k, heads.v, {{s.mla->scale, false}});
 }
 
 // LlamaLike with contrib ops (decoder_fused.h): each residual add fused with the RMSNorm that
@@ -1161,6 +1221,20 @@ Projections MlaProjections(GraphBuilder& g, const DecoderShape& s, const Decoder
       k_and_v[1]};
 }
 
+// The attention's output attn [b, S, heads x head_dim] times the template's gate of the layer's
+// input x: per feature, or per head (broadcast over head_dim).
+std::string OutputGate(GraphBuilder& g, const DecoderShape& s, const std::string& x,
+                       const std::string& attn, const std::string& p) {
+  const LlamaVariant& v = s.variant;
+  const int64_t gates = v.output_gate_per_head ? s.heads : s.heads * s.head_dim;
+  const std::string gate = g.Node(
+      v.output_gate_act, {g.Linear(x, p + "self_attn." + v.output_gate, s.hidden, gates, false)});
+  if (!v.output_gate_per_head) return g.Node("Mul", {attn, gate});
+  const std::string per_head = g.Node("Mul", {SplitHeads(g, attn, s.heads, s.head_dim),
+                                              g.Node("Unsqueeze", {gate, g.ConstInt64({-1})})});
+  return g.Node("Reshape", {per_head, g.ConstInt64({0, 0, s.heads * s.head_dim})});
+}
+
 // Attention of layer `l` from its input x, o_proj included.
 std::string VariantAttention(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ctx,
                              const VariantShared& shared, int l, const std::string& x) {
@@ -1183,6 +1257,7 @@ std::string VariantAttention(GraphBuilder& g, const DecoderShape& s, const Decod
   std::string k = SplitHeads(g, qkv.k, s.kv_heads, s.head_dim);
   const std::string val = SplitHeads(g, qkv.v, s.kv_heads, s.head_dim);
   auto head_norm = [&](const std::string& t, bool is_query) {
+    if (v.qk_norm_no_weight) return RmsNormalized(g, t, s.eps);
     return Norm(g, s, t, p + "self_attn." + (is_query ? v.q_norm : v.k_norm), s.head_dim);
   };
   AttendExtras extras;
@@ -1194,8 +1269,12 @@ std::string VariantAttention(GraphBuilder& g, const DecoderShape& s, const Decod
       k = head_norm(k, false);
     }
   }
+  if (v.query_multiplier != 1) q = g.Node("Mul", {q, g.ConstFloat(v.query_multiplier)});
   extras.rope = v.rope_layers.empty() || v.rope_layers[l];
-  if (v.local_rope && s.windows[l] > 0) extras.rope_tables = &shared.local_rope;
+  if (v.local_rope && s.windows[l] > 0) {
+    extras.rope_tables = &shared.local_rope;
+    extras.rotary_dim = v.local.rotary_dim;
+  }
   if (!v.layer_thetas.empty()) {
     extras.rope = v.layer_thetas[l] != 0;
     if (extras.rope) extras.rope_tables = &shared.theta_ropes.at(v.layer_thetas[l]);
@@ -1208,6 +1287,7 @@ std::string VariantAttention(GraphBuilder& g, const DecoderShape& s, const Decod
   std::string attn = v.differential ? DifferentialAttend(g, s, ctx, l, q, k, val, p)
                                     : Attend(g, s, ctx, l, q, k, val, scales, extras);
   if (v.sub_norms) attn = Norm(g, s, attn, p + "self_attn.attn_sub_norm", q_dim);
+  if (!v.output_gate.empty()) attn = OutputGate(g, s, x, attn, p);
   return g.Linear(attn, p + "self_attn.o_proj", q_dim, s.hidden, s.o_bias);
 }
 
@@ -1217,16 +1297,20 @@ std::string VariantFromEmbeddings(GraphBuilder& g, const DecoderShape& s, const 
   const LlamaVariant& v = s.variant;
   if (v.embedding_scale != 1) h = g.Node("Mul", {h, g.ConstFloat(v.embedding_scale)});
   if (v.embedding_norm) h = Norm(g, s, h, "norm", s.hidden);
+  if (v.embedding_norm_no_weight) h = RmsNormalized(g, h, s.eps);
   const VariantShared shared = MakeVariantShared(g, s, ctx);
+  DecoderShape post = s;  // the post-norms' eps
+  if (v.post_norm_eps > 0) post.eps = v.post_norm_eps;
   for (int l = 0; l < s.layers; ++l) {
     const std::string p = fmt::format("layers.{}.", l);
     std::string attn =
         VariantAttention(g, s, ctx, shared, l, OptionalNorm(g, s, h, p, v.pre_attention, s.hidden));
-    h = AddResidual(g, s, h, OptionalNorm(g, s, attn, p, v.post_attention, s.hidden));
+    h = AddResidual(g, s, h, OptionalNorm(g, post, attn, p, v.post_attention, s.hidden));
     const std::string m = VariantMlp(g, s, OptionalNorm(g, s, h, p, v.pre_mlp, s.hidden), p, l);
-    h = AddResidual(g, s, h, OptionalNorm(g, s, m, p, v.post_mlp, s.hidden));
+    h = AddResidual(g, s, h, OptionalNorm(g, post, m, p, v.post_mlp, s.hidden));
   }
-  h = Norm(g, s, h, "norm", s.hidden);
+  h = v.final_norm_rms ? RmsNorm(g, h, "norm", s.hidden, s.eps, false)
+                       : Norm(g, s, h, "norm", s.hidden);
   if (v.head_input_divisor != 1) h = g.Node("Div", {h, g.ConstFloat(v.head_input_divisor)});
   std::string logits = LmHead(g, s, h, table, "lm_head", s.hidden, false);
   if (v.logits_divisor != 1) logits = g.Node("Div", {logits, g.ConstFloat(v.logits_divisor)});
@@ -1509,7 +1593,9 @@ std::string Block(GraphBuilder& g, const DecoderShape& s, const DecoderShape& la
   auto attention = [&](const std::string& x) {
     return BlockAttention(g, s, layer_shape, ctx, l, x, p);
   };
-  auto mlp = [&](const std::string& x) { return BlockMlp(g, b, Dims(s), x, p); };
+  auto mlp = [&](const std::string& x) {  // Cohere2-MoE: experts where the `moe` piece says
+    return s.moe && s.moe_layers[l] ? MoeBlock(g, s, x, p) : BlockMlp(g, b, Dims(s), x, p);
+  };
   switch (b.form) {
     case BlockForm::kParallel: {
       const std::string x = norm(h, b.names.attn_norm);

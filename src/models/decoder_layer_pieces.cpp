@@ -29,7 +29,7 @@ std::string Llama4QueryScale(GraphBuilder& g, const std::string& positions, doub
 }
 
 std::vector<bool> SlidingLayers(const HfConfig& c, int64_t layers, int64_t full_every,
-                                bool full_first) {
+                                bool full_first, bool from_last) {
   std::vector<bool> sliding(layers, false);
   if (c.Has("layer_types")) {
     const auto& types = c.json()["layer_types"];
@@ -50,7 +50,9 @@ std::vector<bool> SlidingLayers(const HfConfig& c, int64_t layers, int64_t full_
   }
   if (full_every <= 0) return sliding;
   for (int64_t l = 0; l < layers; ++l)
-    sliding[l] = full_first ? l % full_every != 0 : (l + 1) % full_every != 0;
+    sliding[l] = from_last    ? (layers - 1 - l) % full_every != 0
+                 : full_first ? l % full_every != 0
+                              : (l + 1) % full_every != 0;
   return sliding;
 }
 

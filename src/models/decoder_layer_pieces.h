@@ -38,10 +38,11 @@ std::string Llama4QueryScale(GraphBuilder& g, const std::string& positions, doub
 
 // Which layers use sliding-window attention: the config's `layer_types` ("full_attention" /
 // "sliding_attention") when it has one, else every layer but one in each `full_every`, the full
-// one being the first of each group (`full_first`) or the last. full_every <= 0: none slide.
+// one being the first of each group (`full_first`) or the last; with `from_last` the groups are
+// counted back from the last layer, which is full (MuseGlimmer). full_every <= 0: none slide.
 // Throws core::Error: kCorrupt (a list of another length), kUnsupported (another layer type).
 std::vector<bool> SlidingLayers(const HfConfig& c, int64_t layers, int64_t full_every,
-                                bool full_first);
+                                bool full_first, bool from_last = false);
 
 // Which layers rotate q and k: SmolLM3's `no_rope_layers` (1 = rotary) when set, else all but
 // every `no_rope_layer_interval`-th layer. Throws core::Error(kCorrupt) for a list shorter than

@@ -94,7 +94,10 @@ MlaSpec ReadMlaSpec(const HfConfig& c, int64_t hidden, int64_t heads) {
                 fmt::format("'{}': latent attention needs an even qk_rope_head_dim ({}) and "
                             "positive kv_lora_rank and v_head_dim",
                             c.origin(), s.rope_dim));
-  s.scale = SoftmaxScale(c, s.key_dim());
+  // Mistral 4 (`mla_softmax_mscale` false): yarn rope without the softmax correction.
+  s.scale = c.PieceBool("mla_softmax_mscale", true)
+                ? SoftmaxScale(c, s.key_dim())
+                : static_cast<float>(std::pow(static_cast<double>(s.key_dim()), -0.5));
   return s;
 }
 

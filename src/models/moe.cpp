@@ -29,6 +29,10 @@ void CheckSpec(const HfConfig& c, const MoeSpec& s) {
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': experts layout '{}' is not gate_up, in_out, gpt_oss or numbered",
                             c.origin(), s.experts_layout));
+  if (s.shared_combine != "sum" && s.shared_combine != "average")
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("'{}': shared experts combined by '{}', not sum or average", c.origin(),
+                            s.shared_combine));
   if (s.scoring == "sparsemixer" && s.top_k != 2)
     throw Error(ErrorKind::kUnsupported,
                 fmt::format("'{}': PhiMoE's sparsemixer routes to exactly 2 experts, not {}",
@@ -303,6 +307,7 @@ MoeSpec ReadMoeSpec(const HfConfig& c, const json& piece, int64_t hidden, const 
   s.shared_gate = ObjectPieceString(c, piece, "shared_gate", s.shared_gate);
   s.shared_gate_up = ObjectPieceString(c, piece, "shared_gate_up", s.shared_gate_up);
   s.shared_down = ObjectPieceString(c, piece, "shared_down", s.shared_down);
+  s.shared_combine = ObjectPieceString(c, piece, "shared_combine", s.shared_combine);
   CheckSpec(c, s);
   return s;
 }
@@ -345,6 +350,8 @@ std::string MoeMlp(GraphBuilder& g, const MoeSpec& s, const std::string& x,
                            g.ConstInt64({-1})});  // [experts, N, 1]
   std::string out = ScalarAxisSum(g, g.Node("Mul", {per_expert, expert_weights}), 0, false);
   if (s.shared_intermediate > 0) out = g.Node("Add", {out, SharedExpert(g, s, rows, prefix)});
+  if (s.shared_intermediate > 0 && s.shared_combine == "average")
+    out = g.Node("Mul", {out, g.ConstFloat(0.5f)});
   return g.Node("Reshape", {out, g.Node("Shape", {x})});
 }
 

@@ -64,6 +64,9 @@ struct MoeSpec {
   // linear of [gate | up] rows (GraniteMoeShared's "input_linear"); then `shared_down`.
   std::string shared_gate_up, shared_down = "down_proj";
   std::string shared_gate;  // "" none, else a [1, hidden] linear whose sigmoid scales
+  // How the shared expert joins the routed ones: "sum" (default), or "average" (Cohere2-MoE's
+  // shared_expert_combination_strategy: (routed + shared) / 2).
+  std::string shared_combine = "sum";
 };
 
 // Reads the "moe" piece: an object whose values are literals or "$key" references (see
