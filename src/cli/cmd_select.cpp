@@ -9,11 +9,15 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/atomic_file.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/latency_figures.h"
+#include "cli/table_printer.h"
 #include "ipfs_accel/analysis/memory_estimate.h"
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/store/records.h"
+#include "ipfs_accel/store/sql_literal.h"
 
 namespace ipfs_accel::cli {
 
@@ -23,9 +27,16 @@ using core::Error;
 using core::ErrorKind;
 using Json = nlohmann::ordered_json;
 
+// Rows of runs this tool measured, not imported ones.
+constexpr const char* kMeasuredOnly =
+    "p.run_id IN (SELECT run_id FROM runs WHERE COALESCE(origin, 'measured') = 'measured')";
+
 struct SelectOptions {
   DatabaseOption db;
   ConfigurationQuery query;
+  bool analyze = false;
+  bool create_map = false;
+  std::string output;
   std::string metric = "latency";
   std::string mode = "inference";
   double max_memory_gb = 0;
@@ -108,7 +119,75 @@ void Print(const SelectOptions& o, const LatencyFigures& f, const std::vector<Ra
   for (const auto& n : f.notes) std::cout << "  " << n << "\n";
 }
 
+// Every measured single-stream configuration of the model on every hardware, as a table.
+int RunAnalyze(const SelectOptions& o) {
+  auto store = OpenMeasuredDatabase(o.db);
+  const std::string sql = fmt::format(
+      "SELECT h.platform || ': ' || h.device_name || ' @ ' || h.hostname AS hardware, "
+      "p.execution_provider AS provider, p.precision, p.graph_variant AS graph, p.batch_size "
+      "AS batch, p.seq_len, round(p.latency_p50_ms, 4) AS p50_ms, "
+      "round(p.throughput_items_per_s, 1) AS items_per_s, p.peak_rss_bytes "
+      "FROM latest_performance p JOIN models m USING (model_id) "
+      "JOIN hardware_platforms h USING (hardware_id) "
+      "WHERE p.scenario = 'single-stream' AND m.name = {} AND {} "
+      "ORDER BY hardware, provider, precision, graph, batch, seq_len",
+      store::SqlLiteral(o.query.model), kMeasuredOnly);
+  const TableFormat format = o.json ? TableFormat::kJson : TableFormat::kText;
+  const store::QueryResult q = store->Query(sql);
+  if (q.rows.empty())
+    throw Error(ErrorKind::kNotFound,
+                fmt::format("nothing measured for '{}' in {}; measure it with `ipfs-accelerate "
+                            "benchmark --model {} --batch-sizes 1,2,4,8`",
+                            o.query.model, o.db.Path(), o.query.model));
+  PrintTable(std::cout, TableFromQuery(q), format);
+  return kExitOk;
+}
+
+// The selection map: per model family and batch size, the hardware ranked by the median p50
+// over the family's measured models (measured figures only), written as JSON.
+int RunCreateMap(const SelectOptions& o) {
+  auto store = OpenMeasuredDatabase(o.db);
+  const store::QueryResult q = store->Query(
+      "SELECT COALESCE(m.family, '') AS family, p.batch_size, h.platform || ': ' || "
+      "h.device_name || ' @ ' || h.hostname || ' (' || p.execution_provider || ')' AS hardware, "
+      "median(p.latency_p50_ms) AS median_p50_ms, count(DISTINCT m.model_id) AS models "
+      "FROM latest_performance p JOIN models m USING (model_id) "
+      "JOIN hardware_platforms h USING (hardware_id) "
+      "WHERE p.scenario = 'single-stream' AND p.latency_p50_ms > 0 AND " +
+      std::string(kMeasuredOnly) +
+      " "
+      "GROUP BY ALL ORDER BY family, batch_size, median_p50_ms");
+  if (q.rows.empty())
+    throw Error(ErrorKind::kNotFound,
+                fmt::format("no measured single-stream results in {} to make a map from; "
+                            "measure first, e.g. `{}`",
+                            o.db.Path(), kPredictorSweepCommand));
+  Json map = Json::object();
+  for (const auto& r : q.rows) {
+    Json& cell = map[*r[0]][*r[1]];
+    cell.push_back({{"hardware", *r[2]},
+                    {"median_p50_ms", std::stod(*r[3])},
+                    {"models", std::stoll(*r[4])},
+                    {"origin", "measured"}});
+  }
+  const Json out = {{"metric", "latency_p50_ms (median over the family's models)"},
+                    {"database", o.db.Path()},
+                    {"created_at", store::UtcNow()},
+                    {"map", map}};
+  if (o.output.empty()) {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    WriteFileAtomically(o.output, out.dump(2) + "\n");
+    std::cerr << fmt::format("selection map of {} families written to {}\n", map.size(), o.output);
+  }
+  return kExitOk;
+}
+
 int RunSelect(const SelectOptions& o) {
+  if (o.create_map) return RunCreateMap(o);
+  if (o.query.model.empty())
+    throw Error(ErrorKind::kInvalidArgument, "give --model (or --create-map)");
+  if (o.analyze) return RunAnalyze(o);
   if (o.metric != "latency" && o.metric != "throughput" && o.metric != "memory")
     throw Error(ErrorKind::kInvalidArgument,
                 fmt::format("--metric '{}': use latency, throughput or memory", o.metric));
@@ -135,10 +214,16 @@ void AddSelectCommand(CLI::App& app, CommandFn* selected) {
       "select",
       "Rank the hardware in the database for one configuration by latency, throughput or "
       "memory: measured figures where stored, predicted ones (labelled, with an 80 % interval) "
-      "where not.");
+      "where not. --analyze shows a model's measured configurations everywhere; --create-map "
+      "writes the selection map per model family and batch size.");
   auto o = std::make_shared<SelectOptions>();
   AddQueryOptions(cmd, o->query);
-  cmd->get_option("--model")->required();
+  cmd->add_flag("--analyze", o->analyze,
+                "every measured configuration of --model on every hardware, as a table");
+  cmd->add_flag("--create-map", o->create_map,
+                "the selection map: per model family and batch size, the hardware ranked by "
+                "the median measured p50 (JSON; -o to write a file)");
+  cmd->add_option(kOutputOptionName, o->output, "with --create-map: the JSON file to write");
   cmd->add_option("--metric", o->metric, "latency, throughput or memory")->capture_default_str();
   cmd->add_option("--max-memory-gb", o->max_memory_gb,
                   "leave out hardware where the model needs more (measured peak, else estimate)")

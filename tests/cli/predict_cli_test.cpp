@@ -74,6 +74,16 @@ TEST_F(PredictCliTest, LabelsMeasuredFiguresMeasuredAndOthersPredictedWithTheirI
   const Result ranked = Run("select --model bert-tiny -b 3 -s 20 --json --db " + db_);
   ASSERT_EQ(ranked.status, 0) << ranked.err;
   EXPECT_EQ(nlohmann::json::parse(ranked.out)["ranked"][0]["origin"], "predicted");
+  const Result analyzed = Run("select --analyze --model bert-tiny --json --db " + db_);
+  ASSERT_EQ(analyzed.status, 0) << analyzed.err;
+  EXPECT_EQ(nlohmann::json::parse(analyzed.out).size(), 20u);  // 4 batch sizes x 5 lengths
+  const Result mapped =
+      Run("select --create-map -o " + (dir_ / "map.json").string() + " --db " + db_);
+  ASSERT_EQ(mapped.status, 0) << mapped.err;
+  const auto map = nlohmann::json::parse(ReadFile(dir_ / "map.json"))["map"];
+  ASSERT_TRUE(map.contains("embedding")) << map.dump();
+  EXPECT_EQ(map["embedding"]["8"][0]["origin"], "measured");
+  EXPECT_EQ(map["text_generation"]["1"][0]["models"], 1);
   const Result none_fit =
       Run("select --model bert-tiny -b 3 -s 20 --max-memory-gb 0.001 --json --db " + db_);
   EXPECT_EQ(none_fit.status, 1);
