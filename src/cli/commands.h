@@ -64,12 +64,13 @@ void AddExportCommand(CLI::App& app, CommandFn* selected);
 void AddRunCommand(CLI::App& app, CommandFn* selected);
 void AddMatrixCommand(CLI::App& app, CommandFn* selected);
 void AddConfigurationWorkerCommand(CLI::App& app, CommandFn* selected);
-void AddCompareCommand(CLI::App& app, CommandFn* selected);   // cmd_compare.cpp
-void AddRunsCommand(CLI::App& app, CommandFn* selected);      // cmd_runs.cpp
-void AddGenerateCommand(CLI::App& app, CommandFn* selected);  // cmd_generate.cpp
-void AddMemoryCommand(CLI::App& app, CommandFn* selected);    // cmd_memory.cpp
-void AddPredictCommand(CLI::App& app, CommandFn* selected);   // cmd_predict.cpp
-void AddSelectCommand(CLI::App& app, CommandFn* selected);    // cmd_select.cpp
+void AddCompareCommand(CLI::App& app, CommandFn* selected);      // cmd_compare.cpp
+void AddRunsCommand(CLI::App& app, CommandFn* selected);         // cmd_runs.cpp
+void AddGenerateCommand(CLI::App& app, CommandFn* selected);     // cmd_generate.cpp
+void AddMemoryCommand(CLI::App& app, CommandFn* selected);       // cmd_memory.cpp
+void AddPredictCommand(CLI::App& app, CommandFn* selected);      // cmd_predict.cpp
+void AddSelectCommand(CLI::App& app, CommandFn* selected);       // cmd_select.cpp
+void AddTrainConfigCommand(CLI::App& app, CommandFn* selected);  // cmd_train_config.cpp
 // cmd_templates.cpp (validate and add: template_validation_run.cpp)
 void AddTemplatesCommand(CLI::App& app, CommandFn* selected);
 // Subcommands of `db`: `import` (cmd_db_import.cpp); backup, check, vacuum, purge, stats and

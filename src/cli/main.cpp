@@ -88,6 +88,7 @@ int Main(int argc, char** argv) {
   AddMemoryCommand(app, &selected);
   AddPredictCommand(app, &selected);
   AddSelectCommand(app, &selected);
+  AddTrainConfigCommand(app, &selected);
 
   try {
     app.parse(argc, argv);

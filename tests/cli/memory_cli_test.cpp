@@ -64,5 +64,30 @@ TEST_F(CliTest, MemoryRefusesAnUnknownModeInOneLine) {
   EXPECT_FALSE(fs::exists(db_));
 }
 
+TEST_F(CliTest, TrainConfigWritesDeepSpeedAndAccelerateConfigsThatAgreeOnTheBatch) {
+  const fs::path out = dir_ / "train";
+  const Result r =
+      Run("train-config --model bert-tiny --gpus 2 --max-memory-gb 1 --global-batch 8 "
+          "--seq-len 16 --json -o " +
+          out.string());
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto plan = nlohmann::json::parse(r.out);
+  EXPECT_EQ(plan["origin"], "estimate");
+  const auto ds = nlohmann::json::parse(ReadFile(out / "ds_config.json"));
+  // DeepSpeed's rule: train_batch_size = micro-batch x accumulation x GPUs.
+  EXPECT_EQ(ds["train_batch_size"], 8);
+  EXPECT_EQ(ds["train_micro_batch_size_per_gpu"].get<int>() *
+                ds["gradient_accumulation_steps"].get<int>() * 2,
+            8);
+  const auto acc = nlohmann::json::parse(ReadFile(out / "accelerate_config.json"));
+  EXPECT_EQ(acc["num_processes"], 2);
+  EXPECT_EQ(plan["micro_batch"], ds["train_micro_batch_size_per_gpu"]);
+}
+
+TEST_F(CliTest, TrainConfigSaysWhenNothingFitsInOneLine) {
+  const Result r = Run("train-config --model bert-tiny --gpus 2 --max-memory-gb 0.00001");
+  ExpectCleanFailureOnFreshDb(r, 5, "does not fit");
+}
+
 }  // namespace
 }  // namespace ipfs_accel
