@@ -42,12 +42,8 @@ Aimv2Shape ReadShape(const HfConfig& c) {
                 fmt::format("'{}': is_native (2-D sin-cos positions for any image size) is not "
                             "built; only the learned position table",
                             c.origin()));
-  if (s.heads <= 0 || s.hidden % s.heads != 0 || s.intermediate <= 0 || s.layers <= 0 ||
-      s.channels <= 0 || s.patch <= 0 || s.image < s.patch)
-    throw Error(ErrorKind::kCorrupt,
-                fmt::format("'{}': sizes must be positive, hidden_size ({}) a multiple of "
-                            "num_attention_heads ({}) and image_size ({}) at least patch_size ({})",
-                            c.origin(), s.hidden, s.heads, s.image, s.patch));
+  CheckPatchTowerSizes(c, s.hidden, s.heads, s.image, s.patch,
+                       {s.intermediate, s.layers, s.channels});
   return s;
 }
 

@@ -14,6 +14,15 @@ DimRoles TextDimRoles(const HfConfig& c) {
           .max_sequence = c.Int("max_position_embeddings", 0)};
 }
 
+DimRoles DecoderDimRoles(int64_t max_sequence, int64_t min_sequence) {
+  return {.batch = "batch",
+          .sequence = "sequence",
+          .max_sequence = max_sequence,
+          .past_sequence = "past_sequence",
+          .total_sequence = "total_sequence",
+          .min_sequence = min_sequence};
+}
+
 const std::map<std::string, Architecture>& Builders() {
   static const std::map<std::string, Architecture> builders = [] {
     std::vector<Architecture> v;

@@ -73,6 +73,10 @@ Architecture InstantiateTemplate(const ArchitectureTemplate& t);
 
 // Shared by the text families.
 DimRoles TextDimRoles(const HfConfig& config);
+// A decoder's with a KV cache (decoders and the composites around one): batch, sequence,
+// past_sequence and total_sequence, positions up to `max_sequence`, prompts of at least
+// `min_sequence` tokens (0: none).
+DimRoles DecoderDimRoles(int64_t max_sequence, int64_t min_sequence = 0);
 // Throws core::Error(kUnsupported) naming `origin` and the known architectures.
 const Architecture& FindArchitecture(const std::string& model_type, const std::string& origin);
 

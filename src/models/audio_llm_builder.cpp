@@ -199,12 +199,7 @@ void AddAudioLlmArchitectures(std::vector<Architecture>& out) {
       .dim_roles =
           [](const HfConfig& c) {
             const AudioLlmParts p = ReadParts(c);
-            return DimRoles{.batch = "batch",
-                            .sequence = "sequence",
-                            .max_sequence = DecoderMaxPositions(p.text),
-                            .past_sequence = "past_sequence",
-                            .total_sequence = "total_sequence",
-                            .min_sequence = AudioLlmTokens(c)};
+            return DecoderDimRoles(DecoderMaxPositions(p.text), AudioLlmTokens(c));
           },
   });
 }

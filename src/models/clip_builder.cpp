@@ -44,10 +44,7 @@ void CheckSizes(const HfConfig& c, int64_t hidden, int64_t heads,
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': hidden_size {} is not a multiple of num_attention_heads {}",
                             c.origin(), hidden, heads));
-  for (const auto& [key, value] : positive)
-    if (value <= 0)
-      throw Error(ErrorKind::kCorrupt,
-                  fmt::format("'{}': {} is {}; it must be positive", c.origin(), key, value));
+  RequirePositive(c, positive);
 }
 
 std::string ScalarInt64(GraphBuilder& g, int64_t value) {
@@ -616,9 +613,7 @@ void BuildClipModel(const HfConfig& config, ClipFamily family, GraphBuilder& g) 
                 fmt::format("'{}': the text head's projection_size {} differs from the vision "
                             "hidden_size {}, so the embeddings cannot be compared",
                             config.origin(), ts.projection_size, vs.hidden));
-  if (embed <= 0)
-    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': projection_dim is {}; it must be positive",
-                                                 config.origin(), embed));
+  RequirePositive(config, {{"projection_dim", embed}});
 
   const Dim batch = std::string("batch");
   const std::vector<Dim> tokens = {batch, std::string("sequence")};

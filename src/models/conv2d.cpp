@@ -70,6 +70,11 @@ std::string SqueezeExcitation(GraphBuilder& g, const std::string& x, const std::
   return g.Node("Mul", {x, h});
 }
 
+std::string LearnableAffine(GraphBuilder& g, const std::string& x, const std::string& prefix) {
+  const std::string y = g.Node("Mul", {x, g.Weight(prefix + ".scale", {1}, WeightInit::kOnes)});
+  return g.Node("Add", {y, g.Weight(prefix + ".bias", {1}, WeightInit::kZeros)});
+}
+
 int64_t MakeDivisible(double value, int64_t divisor, int64_t min_value) {
   int64_t v = std::max(min_value, static_cast<int64_t>(value + static_cast<double>(divisor) / 2) /
                                       divisor * divisor);

@@ -55,6 +55,10 @@ std::string SqueezeExcitation(GraphBuilder& g, const std::string& x, const std::
                               const std::string& expand, int64_t dim, int64_t squeezed,
                               const std::string& act, const std::string& gate);
 
+// The learnable affine block of HGNetV2 and PP-LCNet (LearnableAffineBlock): x * scale + bias,
+// weights `prefix.scale` and `prefix.bias` of one element each.
+std::string LearnableAffine(GraphBuilder& g, const std::string& x, const std::string& prefix);
+
 // make_divisible of MobileNetV2, EfficientNet (round_filters) and PP-LCNet: `value` to the
 // nearest multiple of `divisor` (Python's int(value + divisor / 2) // divisor * divisor), at
 // least `min_value`, plus `divisor` when that is more than 10% below `value`.

@@ -8,8 +8,8 @@
 #include <fmt/format.h>
 
 #include "activation.h"
+#include "bert_like_encoder.h"
 #include "ipfs_accel/core/error.h"
-#include "seq2seq_attention.h"
 #include "vision_transformer.h"
 
 namespace ipfs_accel::models {
@@ -49,18 +49,15 @@ ConvBertShape ReadShape(const HfConfig& c) {
                             "concatenates attention and convolution heads, which only fills "
                             "hidden_size at a ratio of 2",
                             c.origin(), ratio, heads));
-  for (const auto& [key, value] : {std::pair<const char*, int64_t>{"vocab_size", s.vocab},
-                                   {"hidden_size", s.hidden},
-                                   {"embedding_size", s.embedding},
-                                   {"num_hidden_layers", s.layers},
-                                   {"conv_kernel_size", s.kernel},
-                                   {"intermediate_size", s.intermediate},
-                                   {"max_position_embeddings", s.max_positions},
-                                   {"type_vocab_size", s.type_vocab},
-                                   {"num_groups", s.groups}})
-    if (value <= 0)
-      throw Error(ErrorKind::kCorrupt,
-                  fmt::format("'{}': {} is {}; it must be positive", c.origin(), key, value));
+  RequirePositive(c, {{"vocab_size", s.vocab},
+                      {"hidden_size", s.hidden},
+                      {"embedding_size", s.embedding},
+                      {"num_hidden_layers", s.layers},
+                      {"conv_kernel_size", s.kernel},
+                      {"intermediate_size", s.intermediate},
+                      {"max_position_embeddings", s.max_positions},
+                      {"type_vocab_size", s.type_vocab},
+                      {"num_groups", s.groups}});
   if (s.hidden % (2 * s.heads) != 0 || s.kernel % 2 == 0 || s.hidden % s.groups != 0 ||
       s.intermediate % s.groups != 0)
     throw Error(ErrorKind::kCorrupt,
@@ -192,14 +189,11 @@ int64_t ConvBertTypeVocab(const HfConfig& config) { return ReadShape(config).typ
 
 void BuildConvBert(const HfConfig& config, GraphBuilder& g) {
   const ConvBertShape s = ReadShape(config);
-  const Dim batch = std::string("batch"), sequence = std::string("sequence");
-  for (const char* name : {"input_ids", "attention_mask", "token_type_ids"})
-    g.Input(name, onnx::TensorProto::INT64, {batch, sequence});
-  std::string h = Embeddings(g, s);
-  const std::string mask = PaddingMaskBias(g, "attention_mask");
-  for (int64_t l = 0; l < s.layers; ++l) h = Layer(g, s, l, h, mask);
-  g.Output(g.Node("Identity", {h}, {}, "last_hidden_state"), onnx::TensorProto::FLOAT,
-           {batch, sequence, s.hidden});
+  BertLikeEncoder(
+      g, std::string("sequence"), s.layers, s.hidden, [&] { return Embeddings(g, s); },
+      [&](int64_t l, const std::string& x, const std::string& mask) {
+        return Layer(g, s, l, x, mask);
+      });
 }
 
 }  // namespace ipfs_accel::models

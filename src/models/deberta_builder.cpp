@@ -100,14 +100,11 @@ DebertaShape ReadDebertaShape(const HfConfig& c, bool v1) {
     s.conv_groups = c.Int("conv_groups", 1);
     s.conv_act = c.String("conv_act", "tanh");
   }
-  for (const auto& [key, value] : {std::pair<const char*, int64_t>{"vocab_size", s.vocab},
-                                   {"embedding_size", s.embedding},
-                                   {"num_hidden_layers", s.layers},
-                                   {"intermediate_size", s.intermediate},
-                                   {"max_position_embeddings", s.max_positions}})
-    if (value <= 0)
-      throw Error(ErrorKind::kCorrupt,
-                  fmt::format("'{}': {} is {}; it must be positive", c.origin(), key, value));
+  RequirePositive(c, {{"vocab_size", s.vocab},
+                      {"embedding_size", s.embedding},
+                      {"num_hidden_layers", s.layers},
+                      {"intermediate_size", s.intermediate},
+                      {"max_position_embeddings", s.max_positions}});
   if (s.conv_kernel > 0 &&
       (s.conv_kernel % 2 == 0 || s.conv_groups <= 0 || s.attention.hidden % s.conv_groups != 0))
     throw Error(ErrorKind::kCorrupt,

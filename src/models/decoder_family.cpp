@@ -21,14 +21,7 @@ void AddDecoderArchitectures(std::vector<Architecture>& out) {
                 {"attention_mask", {InputHint::Kind::kOnes, 0, 0}},
             };
           },
-      .dim_roles =
-          [](const HfConfig& c) {
-            return DimRoles{.batch = "batch",
-                            .sequence = "sequence",
-                            .max_sequence = DecoderMaxPositions(c),
-                            .past_sequence = "past_sequence",
-                            .total_sequence = "total_sequence"};
-          },
+      .dim_roles = [](const HfConfig& c) { return DecoderDimRoles(DecoderMaxPositions(c)); },
   });
   out.push_back({
       .model_type = "mamba",

@@ -1050,33 +1050,28 @@ EncoderShape ReadEncoderShape(const HfConfig& c, const EncoderVariant& v) {
                 fmt::format("'{}': rotary positions need an even head size, not {} (hidden_size "
                             "{} / num_attention_heads {})",
                             origin, s.hidden / s.heads, s.hidden, s.heads));
-  for (const auto& [key, value] :
-       {std::pair<const char*, int64_t>{"vocab_size", s.vocab},
-        {distil ? "n_layers" : "num_hidden_layers", s.layers},
-        {distil ? "hidden_dim" : "intermediate_size", s.intermediate},
-        {"embedding_size", s.embedding},
-        {"max_position_embeddings", s.max_positions},
-        {"num_hidden_groups", s.hidden_groups},
-        {"inner_group_num", s.inner_group_num},
-        {"max_2d_position_embeddings", v.box_positions ? s.max_2d_positions : 1},
-        {"relative_attention_num_buckets", v.relative_bias ? s.relative_buckets : 1},
-        {"shape_vocab_size", v.shape_pronunciation ? s.shape_vocab : 1},
-        {"shape_embed_dim", v.shape_pronunciation ? s.shape_dim : 1},
-        {"pronunciation_vocab_size", v.shape_pronunciation ? s.pronunciation_vocab : 1},
-        {"pronunciation_embed_dim", v.shape_pronunciation ? s.pronunciation_dim : 1},
-        {"visual_embedding_dim", v.visual_embeds ? s.visual_dim : 1},
-        {"max_depth", v.xpath_embeddings ? s.xpath_depth : 1},
-        {"xpath_unit_hidden_size", v.xpath_embeddings ? s.xpath_unit : 1},
-        {"max_xpath_tag_unit_embeddings", v.xpath_embeddings ? s.xpath_tags : 1},
-        {"max_xpath_subs_unit_embeddings", v.xpath_embeddings ? s.xpath_subs : 1},
-        {"entity_vocab_size", v.unused_entities ? s.entity_vocab : 1},
-        {"entity_emb_size", v.unused_entities ? s.entity_width : 1}})
-    if (value <= 0)
-      throw Error(ErrorKind::kCorrupt,
-                  fmt::format("'{}': {} is {}; it must be positive", origin, key, value));
-  if (v.token_types && s.type_vocab <= 0)
-    throw Error(ErrorKind::kCorrupt, fmt::format("'{}': type_vocab_size is {}; it must be positive",
-                                                 origin, s.type_vocab));
+  RequirePositive(c,
+                  {{"vocab_size", s.vocab},
+                   {distil ? "n_layers" : "num_hidden_layers", s.layers},
+                   {distil ? "hidden_dim" : "intermediate_size", s.intermediate},
+                   {"embedding_size", s.embedding},
+                   {"max_position_embeddings", s.max_positions},
+                   {"num_hidden_groups", s.hidden_groups},
+                   {"inner_group_num", s.inner_group_num},
+                   {"max_2d_position_embeddings", v.box_positions ? s.max_2d_positions : 1},
+                   {"relative_attention_num_buckets", v.relative_bias ? s.relative_buckets : 1},
+                   {"shape_vocab_size", v.shape_pronunciation ? s.shape_vocab : 1},
+                   {"shape_embed_dim", v.shape_pronunciation ? s.shape_dim : 1},
+                   {"pronunciation_vocab_size", v.shape_pronunciation ? s.pronunciation_vocab : 1},
+                   {"pronunciation_embed_dim", v.shape_pronunciation ? s.pronunciation_dim : 1},
+                   {"visual_embedding_dim", v.visual_embeds ? s.visual_dim : 1},
+                   {"max_depth", v.xpath_embeddings ? s.xpath_depth : 1},
+                   {"xpath_unit_hidden_size", v.xpath_embeddings ? s.xpath_unit : 1},
+                   {"max_xpath_tag_unit_embeddings", v.xpath_embeddings ? s.xpath_tags : 1},
+                   {"max_xpath_subs_unit_embeddings", v.xpath_embeddings ? s.xpath_subs : 1},
+                   {"entity_vocab_size", v.unused_entities ? s.entity_vocab : 1},
+                   {"entity_emb_size", v.unused_entities ? s.entity_width : 1}});
+  if (v.token_types) RequirePositive(c, {{"type_vocab_size", s.type_vocab}});
 
   if (v.positions == EncoderPositions::kAfterPadding) {
     // Position ids start past the pad row; a null pad_token_id breaks HF's position ids too.
@@ -1118,9 +1113,7 @@ namespace {
 int64_t OutputWidth(const HfConfig& c, const EncoderVariant& v, const EncoderShape& s) {
   if (v.layout != EncoderLayout::kAltClip) return s.hidden;
   const int64_t width = c.Int("project_dim", 768);
-  if (width <= 0)
-    throw Error(ErrorKind::kCorrupt,
-                fmt::format("'{}': project_dim is {}; it must be positive", c.origin(), width));
+  RequirePositive(c, {{"project_dim", width}});
   return width;
 }
 

@@ -135,4 +135,12 @@ double HfConfig::PieceDouble(const std::string& name, double fallback) const {
   return TypedPiece<double>(*this, name, fallback, "number", &nlohmann::json::is_number);
 }
 
+void RequirePositive(const HfConfig& c,
+                     std::initializer_list<std::pair<const char*, int64_t>> sizes) {
+  for (const auto& [key, value] : sizes)
+    if (value <= 0)
+      throw Error(ErrorKind::kCorrupt,
+                  fmt::format("'{}': {} is {}; it must be positive", c.origin(), key, value));
+}
+
 }  // namespace ipfs_accel::models

@@ -133,8 +133,7 @@ std::string HgNetV2ConvLayer(GraphBuilder& g, const std::string& x, const std::s
                                          .groups = groups},
                               1e-5, act);
   if (!lab || act.empty()) return y;
-  y = g.Node("Mul", {y, g.Weight(prefix + ".lab.scale", {1}, WeightInit::kOnes)});
-  return g.Node("Add", {y, g.Weight(prefix + ".lab.bias", {1}, WeightInit::kZeros)});
+  return LearnableAffine(g, y, prefix + ".lab");
 }
 
 void BuildHgNetV2(const HfConfig& config, const nlohmann::json& pieces, GraphBuilder& g) {

@@ -545,12 +545,8 @@ Architecture LlavaArchitecture(const std::string& model_type,
       .dim_roles =
           [](const HfConfig& c) {
             const LlavaParts p = ReadParts(c);
-            return DimRoles{.batch = "batch",
-                            .sequence = "sequence",
-                            .max_sequence = DecoderMaxPositions(p.text),
-                            .past_sequence = "past_sequence",
-                            .total_sequence = "total_sequence",
-                            .min_sequence = LlavaImageTokens(c) + (BosToken(p) >= 0 ? 1 : 0)};
+            return DecoderDimRoles(DecoderMaxPositions(p.text),
+                                   LlavaImageTokens(c) + (BosToken(p) >= 0 ? 1 : 0));
           },
   };
 }

@@ -8,8 +8,8 @@
 #include <fmt/format.h>
 
 #include "activation.h"
+#include "bert_like_encoder.h"
 #include "ipfs_accel/core/error.h"
-#include "seq2seq_attention.h"
 #include "vision_transformer.h"
 
 namespace ipfs_accel::models {
@@ -54,18 +54,15 @@ MobileBertShape ReadShape(const HfConfig& c) {
                 fmt::format("'{}': normalization_type '{}' is neither no_norm nor layer_norm",
                             c.origin(), norm));
   s.no_norm = norm == "no_norm";
-  for (const auto& [key, value] : {std::pair<const char*, int64_t>{"vocab_size", s.vocab},
-                                   {"embedding_size", s.embedding},
-                                   {"hidden_size", s.hidden},
-                                   {"intra_bottleneck_size", s.true_hidden},
-                                   {"num_hidden_layers", s.layers},
-                                   {"intermediate_size", s.intermediate},
-                                   {"max_position_embeddings", s.max_positions},
-                                   {"type_vocab_size", s.type_vocab},
-                                   {"num_feedforward_networks", s.ffns}})
-    if (value <= 0)
-      throw Error(ErrorKind::kCorrupt,
-                  fmt::format("'{}': {} is {}; it must be positive", c.origin(), key, value));
+  RequirePositive(c, {{"vocab_size", s.vocab},
+                      {"embedding_size", s.embedding},
+                      {"hidden_size", s.hidden},
+                      {"intra_bottleneck_size", s.true_hidden},
+                      {"num_hidden_layers", s.layers},
+                      {"intermediate_size", s.intermediate},
+                      {"max_position_embeddings", s.max_positions},
+                      {"type_vocab_size", s.type_vocab},
+                      {"num_feedforward_networks", s.ffns}});
   if (s.heads <= 0 || s.true_hidden % s.heads != 0)
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': the attention width {} is not a multiple of "
@@ -180,14 +177,12 @@ int64_t MobileBertTypeVocab(const HfConfig& config) { return ReadShape(config).t
 
 void BuildMobileBert(const HfConfig& config, GraphBuilder& g) {
   const MobileBertShape s = ReadShape(config);
-  const Dim batch = std::string("batch"), sequence = std::string("sequence");
-  for (const char* name : {"input_ids", "attention_mask", "token_type_ids"})
-    g.Input(name, onnx::TensorProto::INT64, {batch, sequence});
-  std::string h = Embeddings(g, s);
-  const std::string mask = PaddingMaskBias(g, "attention_mask");
-  for (int64_t l = 0; l < s.layers; ++l) h = Layer(g, s, l, h, mask);
-  g.Output(g.Node("Identity", {h}, {}, "last_hidden_state"), onnx::TensorProto::FLOAT,
-           {batch, sequence, s.hidden});
+  const Dim batch = std::string("batch");
+  const std::string h = BertLikeEncoder(
+      g, std::string("sequence"), s.layers, s.hidden, [&] { return Embeddings(g, s); },
+      [&](int64_t l, const std::string& x, const std::string& mask) {
+        return Layer(g, s, l, x, mask);
+      });
   std::string first =
       g.Node("Squeeze",
              {g.Node("Gather", {h, g.ConstInt64({0})}, {{"axis", int64_t{1}}}), g.ConstInt64({1})});

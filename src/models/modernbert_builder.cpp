@@ -166,14 +166,11 @@ ModernBertShape ReadModernBertShape(const HfConfig& c) {
                 fmt::format("'{}': hidden_size {} must split into num_attention_heads {} heads of "
                             "an even size",
                             c.origin(), s.hidden, s.heads));
-  for (const auto& [key, value] : {std::pair<const char*, int64_t>{"vocab_size", s.vocab},
-                                   {"num_hidden_layers", s.layers},
-                                   {"intermediate_size", s.intermediate},
-                                   {"max_position_embeddings", s.max_positions},
-                                   {"local_attention", s.window}})
-    if (value <= 0)
-      throw Error(ErrorKind::kCorrupt,
-                  fmt::format("'{}': {} is {}; it must be positive", c.origin(), key, value));
+  RequirePositive(c, {{"vocab_size", s.vocab},
+                      {"num_hidden_layers", s.layers},
+                      {"intermediate_size", s.intermediate},
+                      {"max_position_embeddings", s.max_positions},
+                      {"local_attention", s.window}});
   ReadLayerKinds(c, s);
   s.global_theta = RopeTheta(c, "full_attention", "global_rope_theta", 160000.0);
   s.local_theta = RopeTheta(c, "sliding_attention", "local_rope_theta", 10000.0);

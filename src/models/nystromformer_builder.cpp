@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 
 #include "activation.h"
+#include "bert_like_encoder.h"
 #include "ipfs_accel/core/error.h"
-#include "seq2seq_attention.h"
 
 namespace ipfs_accel::models {
 
@@ -46,17 +46,14 @@ NystromShape ReadShape(const HfConfig& c) {
                 fmt::format("'{}': inv_coeff_init_option is not supported (HF's code then reads "
                             "config['inv_init_coeff_option'])",
                             c.origin()));
-  for (const auto& [key, value] : {std::pair<const char*, int64_t>{"vocab_size", s.vocab},
-                                   {"hidden_size", s.hidden},
-                                   {"num_hidden_layers", s.layers},
-                                   {"intermediate_size", s.intermediate},
-                                   {"max_position_embeddings", s.max_positions},
-                                   {"type_vocab_size", s.type_vocab},
-                                   {"num_landmarks", s.landmarks},
-                                   {"segment_means_seq_len", s.segment}})
-    if (value <= 0)
-      throw Error(ErrorKind::kCorrupt,
-                  fmt::format("'{}': {} is {}; it must be positive", c.origin(), key, value));
+  RequirePositive(c, {{"vocab_size", s.vocab},
+                      {"hidden_size", s.hidden},
+                      {"num_hidden_layers", s.layers},
+                      {"intermediate_size", s.intermediate},
+                      {"max_position_embeddings", s.max_positions},
+                      {"type_vocab_size", s.type_vocab},
+                      {"num_landmarks", s.landmarks},
+                      {"segment_means_seq_len", s.segment}});
   if (s.heads <= 0 || s.hidden % s.heads != 0 || s.segment % s.landmarks != 0 ||
       (s.conv_kernel > 0 && s.conv_kernel % 2 == 0) || (s.nystrom() && s.segment > s.max_positions))
     throw Error(ErrorKind::kCorrupt,
@@ -191,15 +188,12 @@ int64_t NystromformerFixedSequence(const HfConfig& config) {
 
 void BuildNystromformer(const HfConfig& config, GraphBuilder& g) {
   const NystromShape s = ReadShape(config);
-  const Dim batch = std::string("batch");
   const Dim sequence = s.nystrom() ? Dim(s.segment) : Dim(std::string("sequence"));
-  for (const char* name : {"input_ids", "attention_mask", "token_type_ids"})
-    g.Input(name, onnx::TensorProto::INT64, {batch, sequence});
-  std::string h = Embeddings(g, s);
-  const std::string mask = PaddingMaskBias(g, "attention_mask");
-  for (int64_t l = 0; l < s.layers; ++l) h = Layer(g, s, l, h, mask);
-  g.Output(g.Node("Identity", {h}, {}, "last_hidden_state"), onnx::TensorProto::FLOAT,
-           {batch, sequence, s.hidden});
+  BertLikeEncoder(
+      g, sequence, s.layers, s.hidden, [&] { return Embeddings(g, s); },
+      [&](int64_t l, const std::string& x, const std::string& mask) {
+        return Layer(g, s, l, x, mask);
+      });
 }
 
 }  // namespace ipfs_accel::models

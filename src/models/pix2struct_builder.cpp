@@ -43,16 +43,13 @@ Pix2StructShape ReadShape(const HfConfig& c, const nlohmann::json& pieces) {
                             "not one it knows (docs/templates.md)",
                             c.origin(), scale.dump()));
   s.scaled = scale == "inverse_sqrt";
-  for (const auto& [key, value] : {std::pair<const char*, int64_t>{"hidden_size", s.hidden},
-                                   {"patch_embed_hidden_size", s.patch_features},
-                                   {"d_ff", s.d_ff},
-                                   {"d_kv", s.d_kv},
-                                   {"num_hidden_layers", s.layers},
-                                   {"num_attention_heads", s.heads},
-                                   {"seq_len", s.table_rows}})
-    if (value <= 0)
-      throw Error(ErrorKind::kCorrupt,
-                  fmt::format("'{}': {} is {}; it must be positive", c.origin(), key, value));
+  RequirePositive(c, {{"hidden_size", s.hidden},
+                      {"patch_embed_hidden_size", s.patch_features},
+                      {"d_ff", s.d_ff},
+                      {"d_kv", s.d_kv},
+                      {"num_hidden_layers", s.layers},
+                      {"num_attention_heads", s.heads},
+                      {"seq_len", s.table_rows}});
   return s;
 }
 

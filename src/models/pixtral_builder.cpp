@@ -39,12 +39,8 @@ PixtralShape ReadShape(const HfConfig& c) {
   s.image = c.Int("image_size", 1024);
   s.patch = c.Int("patch_size", 16);
   s.act = c.String("hidden_act", "gelu");
-  if (s.heads <= 0 || s.hidden % s.heads != 0 || s.intermediate <= 0 || s.layers <= 0 ||
-      s.channels <= 0 || s.patch <= 0 || s.image < s.patch)
-    throw Error(ErrorKind::kCorrupt,
-                fmt::format("'{}': sizes must be positive, hidden_size ({}) a multiple of "
-                            "num_attention_heads ({}) and image_size ({}) at least patch_size ({})",
-                            c.origin(), s.hidden, s.heads, s.image, s.patch));
+  CheckPatchTowerSizes(c, s.hidden, s.heads, s.image, s.patch,
+                       {s.intermediate, s.layers, s.channels});
   s.head_dim = s.hidden / s.heads;
   // The attention splits hidden_size by the heads; the rope reads head_dim when set.
   if (c.Has("head_dim") && c.Int("head_dim") != s.head_dim)

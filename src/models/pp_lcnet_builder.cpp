@@ -76,11 +76,6 @@ std::string ConvLayer(GraphBuilder& g, const std::string& x, const std::string& 
                      1e-5, act);
 }
 
-std::string Affine(GraphBuilder& g, const std::string& x, const std::string& prefix) {
-  const std::string y = g.Node("Mul", {x, g.Weight(prefix + ".scale", {1}, WeightInit::kOnes)});
-  return g.Node("Add", {y, g.Weight(prefix + ".bias", {1}, WeightInit::kZeros)});
-}
-
 // One layer of a stage (PPLCNetDepthwiseSeparableConvLayer / its V3 form) under `p`.
 std::string SeparableLayer(GraphBuilder& g, const PpLcNetShape& s, const std::string& x,
                            const std::string& p, const LcLayer& l) {
@@ -121,13 +116,13 @@ std::string LearnableRepLayer(GraphBuilder& g, const std::string& x, const std::
                               stride, groups, ""));
   std::string y = terms.front();
   for (size_t i = 1; i < terms.size(); ++i) y = g.Node("Add", {y, terms[i]});
-  y = Affine(g, y, prefix + ".lab");
+  y = LearnableAffine(g, y, prefix + ".lab");
   if (stride == 2) {  // PPLCNetV3Act is built (and counted) but not applied
     g.UnusedWeight(prefix + ".act.lab.scale", {1}, WeightInit::kOnes);
     g.UnusedWeight(prefix + ".act.lab.bias", {1}, WeightInit::kZeros);
     return y;
   }
-  return Affine(g, Activation(g, y, act), prefix + ".act.lab");
+  return LearnableAffine(g, Activation(g, y, act), prefix + ".act.lab");
 }
 
 void BuildPpLcNet(const HfConfig& config, const nlohmann::json& pieces, GraphBuilder& g) {

@@ -43,16 +43,13 @@ QFormerShape ReadQFormerShape(const HfConfig& c) {
   s.text = c.PieceBool("text_input", false);
   s.vocab = s.text ? c.Int("vocab_size", 30522) : 1;
   s.max_positions = s.text ? c.Int("max_position_embeddings", 512) : 1;
-  for (const auto& [key, value] : {std::pair<const char*, int64_t>{"hidden_size", s.hidden},
-                                   {"vocab_size", s.vocab},
-                                   {"max_position_embeddings", s.max_positions},
-                                   {"intermediate_size", s.intermediate},
-                                   {"num_hidden_layers", s.layers},
-                                   {"cross_attention_frequency", s.frequency},
-                                   {"encoder_hidden_size", s.encoder_hidden}})
-    if (value <= 0)
-      throw Error(ErrorKind::kCorrupt,
-                  fmt::format("'{}': {} is {}; it must be positive", c.origin(), key, value));
+  RequirePositive(c, {{"hidden_size", s.hidden},
+                      {"vocab_size", s.vocab},
+                      {"max_position_embeddings", s.max_positions},
+                      {"intermediate_size", s.intermediate},
+                      {"num_hidden_layers", s.layers},
+                      {"cross_attention_frequency", s.frequency},
+                      {"encoder_hidden_size", s.encoder_hidden}});
   return s;
 }
 

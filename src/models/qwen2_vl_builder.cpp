@@ -880,14 +880,7 @@ void AddQwen2VlArchitectures(std::vector<Architecture>& out) {
       .checkpoint_prefixes = {"model.language_model.", "model."},
       .build = [](const HfConfig& c, GraphBuilder& g) { BuildQwen2Vl(c, g, Qwen2VlGraphGrid(c)); },
       .input_hints = Qwen2VlInputHints,
-      .dim_roles =
-          [](const HfConfig& c) {
-            return DimRoles{.batch = "batch",
-                            .sequence = "sequence",
-                            .max_sequence = ReadShape(c).lm.max_positions,
-                            .past_sequence = "past_sequence",
-                            .total_sequence = "total_sequence"};
-          },
+      .dim_roles = [](const HfConfig& c) { return DecoderDimRoles(ReadShape(c).lm.max_positions); },
       .structure_inputs = {{"image_grid_thw", WithImageGrid}},
   });
 }

@@ -4,6 +4,7 @@
 #include <onnx/checker.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include "architectures.h"
 #include "bart_builder.h"
 #include "graph_builder.h"
 #include "ipfs_accel/core/error.h"
@@ -88,11 +89,6 @@ std::string BuildSeq2SeqGraph(const HfConfig& config, WeightProvider& weights, S
   return bytes;
 }
 
-DimRoles Seq2SeqDecoderDimRoles() {
-  return {.batch = "batch",
-          .sequence = "sequence",
-          .past_sequence = "past_sequence",
-          .total_sequence = "total_sequence"};
-}
+DimRoles Seq2SeqDecoderDimRoles() { return DecoderDimRoles(0); }
 
 }  // namespace ipfs_accel::models

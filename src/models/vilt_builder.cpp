@@ -40,17 +40,14 @@ ViltShape ReadShape(const HfConfig& c) {
   s.image_size = c.Int("image_size", 384);
   s.patch = c.Int("patch_size", 32);
   s.channels = c.Int("num_channels", 3);
-  for (const auto& [key, value] : {std::pair<const char*, int64_t>{"vocab_size", s.vocab},
-                                   {"hidden_size", s.layer.hidden},
-                                   {"intermediate_size", s.layer.intermediate},
-                                   {"num_hidden_layers", s.layers},
-                                   {"max_position_embeddings", s.max_positions},
-                                   {"type_vocab_size", s.type_vocab},
-                                   {"patch_size", s.patch},
-                                   {"num_channels", s.channels}})
-    if (value <= 0)
-      throw Error(ErrorKind::kCorrupt,
-                  fmt::format("'{}': {} is {}; it must be positive", c.origin(), key, value));
+  RequirePositive(c, {{"vocab_size", s.vocab},
+                      {"hidden_size", s.layer.hidden},
+                      {"intermediate_size", s.layer.intermediate},
+                      {"num_hidden_layers", s.layers},
+                      {"max_position_embeddings", s.max_positions},
+                      {"type_vocab_size", s.type_vocab},
+                      {"patch_size", s.patch},
+                      {"num_channels", s.channels}});
   if (s.layer.heads <= 0 || s.layer.hidden % s.layer.heads != 0 || s.modality_types < 2 ||
       s.image_size < s.patch)
     throw Error(ErrorKind::kCorrupt,

@@ -1,11 +1,27 @@
 #include "vision_transformer.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "activation.h"
+#include "ipfs_accel/core/error.h"
 #include "rotary.h"
 
 namespace ipfs_accel::models {
+
+void CheckPatchTowerSizes(const HfConfig& c, int64_t hidden, int64_t heads, int64_t image,
+                          int64_t patch, std::initializer_list<int64_t> others) {
+  if (heads <= 0 || hidden % heads != 0 ||
+      std::any_of(others.begin(), others.end(), [](int64_t v) { return v <= 0; }) || patch <= 0 ||
+      image < patch)
+    throw core::Error(core::ErrorKind::kCorrupt,
+                      fmt::format("'{}': sizes must be positive, hidden_size ({}) a multiple of "
+                                  "num_attention_heads ({}) and image_size ({}) at least "
+                                  "patch_size ({})",
+                                  c.origin(), hidden, heads, image, patch));
+}
 
 std::string PatchEmbeddings(GraphBuilder& g, const std::string& pixels, const std::string& prefix,
                             int64_t channels, int64_t hidden, int64_t patch_h, int64_t patch_w,

@@ -4,10 +4,12 @@
 // the HF parameter names of its caller, so one graph code serves modules named differently.
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 #include "graph_builder.h"
+#include "ipfs_accel/models/hf_config.h"
 
 namespace ipfs_accel::models {
 
@@ -26,6 +28,12 @@ std::string ConvPatchEmbeddings(GraphBuilder& g, const std::string& x, const std
                                 const std::vector<int64_t>& kernel,
                                 const std::vector<int64_t>& strides, bool bias,
                                 const std::vector<int64_t>& pads = {});
+
+// The size check of a patch-embedding tower (Pixtral, AIMv2): throws core::Error(kCorrupt) unless
+// `others` (intermediate_size, num_hidden_layers, num_channels) and patch_size are positive,
+// hidden_size a multiple of num_attention_heads and image_size at least patch_size.
+void CheckPatchTowerSizes(const HfConfig& c, int64_t hidden, int64_t heads, int64_t image,
+                          int64_t patch, std::initializer_list<int64_t> others);
 
 // `token` (a [hidden] vector or a [1, 1, hidden] parameter) as [batch, 1, hidden], with the batch
 // size of `like` (any tensor whose axis 0 is the batch).

@@ -487,16 +487,9 @@ void ReadPatchGrid(const HfConfig& c, const VitVariant& v, VitShape& s) {
   }
 }
 
-void CheckPositive(const HfConfig& c, const std::vector<std::pair<const char*, int64_t>>& values) {
-  for (const auto& [key, value] : values)
-    if (value <= 0)
-      throw Error(ErrorKind::kCorrupt,
-                  fmt::format("'{}': {} is {}; it must be positive", c.origin(), key, value));
-}
-
 void CountPatches(const HfConfig& c, const VitVariant& v, VitShape& s) {
   if (v.patches == "spectrogram") {
-    CheckPositive(c, {{"frequency_stride", s.frequency_stride}, {"time_stride", s.time_stride}});
+    RequirePositive(c, {{"frequency_stride", s.frequency_stride}, {"time_stride", s.time_stride}});
     if (s.mel_bins < s.patch_h || s.max_length < s.patch_w)
       throw Error(ErrorKind::kCorrupt,
                   fmt::format("'{}': a {}x{} spectrogram is smaller than patch_size {}", c.origin(),
@@ -511,7 +504,7 @@ void CountPatches(const HfConfig& c, const VitVariant& v, VitShape& s) {
                             "patch_size {}x{}",
                             c.origin(), s.image_h, s.image_w, s.patch_h, s.patch_w));
   if (v.patches == "tubelet") {
-    CheckPositive(c, {{"tubelet_size", s.tubelet_t}, {"num_frames", s.frames}});
+    RequirePositive(c, {{"tubelet_size", s.tubelet_t}, {"num_frames", s.frames}});
     if (s.frames < s.tubelet_t)
       throw Error(ErrorKind::kCorrupt,
                   fmt::format("'{}': num_frames {} is fewer than the tubelet's {}", c.origin(),
@@ -687,11 +680,11 @@ VitShape ReadVitShape(const HfConfig& c, const VitVariant& v) {
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': hidden_size {} is not a multiple of num_attention_heads {}",
                             origin, s.hidden, s.heads));
-  CheckPositive(c, {{"num_hidden_layers", s.layers},
-                    {"intermediate_size", s.intermediate},
-                    {"num_channels", s.channels},
-                    {"patch_size", std::min(s.patch_h, s.patch_w)},
-                    {"pooler_output_size", s.pooler_size}});
+  RequirePositive(c, {{"num_hidden_layers", s.layers},
+                      {"intermediate_size", s.intermediate},
+                      {"num_channels", s.channels},
+                      {"patch_size", std::min(s.patch_h, s.patch_w)},
+                      {"pooler_output_size", s.pooler_size}});
   CountPatches(c, v, s);
   if (v.layer == "dinov3") ReadDinov3Keys(c, s);
   // DINOv2 resamples its position grid (bicubic) for any image that is not square, even one of

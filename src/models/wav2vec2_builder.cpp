@@ -448,18 +448,15 @@ Wav2Vec2Shape ReadWav2Vec2Shape(const HfConfig& c, const Wav2Vec2Variant& v) {
   // config that names it gets it too).
   s.attn_adapter_dim = s.stable_layer_norm ? c.Int("adapter_attn_dim", 0) : 0;
 
-  for (const auto& [key, value] : {std::pair<const char*, int64_t>{"hidden_size", s.hidden},
-                                   {"num_hidden_layers", s.layers},
-                                   {"num_attention_heads", s.heads},
-                                   {"intermediate_size", s.intermediate},
-                                   {"num_conv_pos_embeddings", s.pos_kernel},
-                                   {"num_conv_pos_embedding_groups", s.pos_groups},
-                                   {"output_hidden_size", s.output_hidden},
-                                   {"adapter_kernel_size", s.adapter_kernel},
-                                   {"adapter_stride", s.adapter_stride}})
-    if (value <= 0)
-      throw Error(ErrorKind::kCorrupt,
-                  fmt::format("'{}': {} is {}; it must be positive", origin, key, value));
+  RequirePositive(c, {{"hidden_size", s.hidden},
+                      {"num_hidden_layers", s.layers},
+                      {"num_attention_heads", s.heads},
+                      {"intermediate_size", s.intermediate},
+                      {"num_conv_pos_embeddings", s.pos_kernel},
+                      {"num_conv_pos_embedding_groups", s.pos_groups},
+                      {"output_hidden_size", s.output_hidden},
+                      {"adapter_kernel_size", s.adapter_kernel},
+                      {"adapter_stride", s.adapter_stride}});
   if (s.adapter_layers < 0 || s.attn_adapter_dim < 0)
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': num_adapter_layers ({}) and adapter_attn_dim ({}) must not be "

@@ -30,15 +30,9 @@ PreNormLayerNames MessageNames(const std::string& prefix) {
           .fc2 = ""};
 }
 
-void RequirePositive(const HfConfig& c, const char* key, int64_t value) {
-  if (value <= 0)
-    throw Error(ErrorKind::kCorrupt,
-                fmt::format("'{}': {} is {}; it must be positive", c.origin(), key, value));
-}
-
 void RequireDivisible(const HfConfig& c, const char* width_key, int64_t width,
                       const char* heads_key, int64_t heads) {
-  RequirePositive(c, heads_key, heads);
+  RequirePositive(c, {{heads_key, heads}});
   if (width % heads != 0)
     throw Error(ErrorKind::kCorrupt, fmt::format("'{}': {} {} is not a multiple of {} {}",
                                                  c.origin(), width_key, width, heads_key, heads));
@@ -169,9 +163,9 @@ XclipShape ReadXclipShape(const HfConfig& config) {
   s.prompt_heads = config.Int("prompt_num_attention_heads", 8);
   s.prompt_act = config.String("prompt_hidden_act", "quick_gelu");
 
-  RequirePositive(vision_config, "num_frames", s.frames);
-  RequirePositive(config, "projection_dim", s.projection_dim);
-  RequirePositive(vision_config, "mit_intermediate_size", s.mit_intermediate);
+  RequirePositive(vision_config, {{"num_frames", s.frames}});
+  RequirePositive(config, {{"projection_dim", s.projection_dim}});
+  RequirePositive(vision_config, {{"mit_intermediate_size", s.mit_intermediate}});
   // Zero layers is a valid (if odd) MIT or prompts generator, as in HF; negative is not.
   for (const auto& [key, value] : {std::pair{"vision_config.mit_num_hidden_layers", s.mit_layers},
                                    std::pair{"prompt_layers", s.prompt_layers}})

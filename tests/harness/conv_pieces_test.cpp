@@ -32,6 +32,7 @@
 #include "models/rt_detr_resnet_builder.h"
 #include "models/swiftformer_builder.h"
 #include "models/weights.h"
+#include "support/reference_forward.h"
 
 namespace ipfs_accel::harness {
 namespace {
@@ -458,7 +459,7 @@ TEST(SwiftFormerAttention, MixesKeysWithTheSumOfNormalisedQueries) {
 TEST(CvtAttention, ProjectsByDepthwiseConvsAndJoinsTheClassTokenAfterThem) {
   // A 3 x 3 grid of 4 channels behind a class token, 2 heads; queries keep the grid (stride 1),
   // keys and values are strided to 2 x 2; the scale is dim^-0.5, not head_dim^-0.5.
-  const int64_t dim = 4, heads = 2, hd = dim / heads, side = 3, n = 1 + side * side;
+  const int64_t dim = 4, heads = 2, side = 3, n = 1 + side * side;
   const Vec x = Ramp(n * dim);
   const models::CvtAttentionSpec spec{dim, heads, 3, 1, 1, 1, 2, true, true};
   PieceRun run({1, n, dim}, x, {1, n, dim}, [&](models::GraphBuilder& g) {
@@ -490,21 +491,7 @@ TEST(CvtAttention, ProjectsByDepthwiseConvsAndJoinsTheClassTokenAfterThem) {
   };
   const Vec q = project("query", 1), k = project("key", 2), v = project("value", 2);
   const int64_t nk = 1 + 2 * 2;
-  Vec context(n * dim, 0.0);
-  for (int64_t h = 0; h < heads; ++h)
-    for (int64_t i = 0; i < n; ++i) {
-      Vec s(nk);
-      double top = -1e300, sum = 0;
-      for (int64_t j = 0; j < nk; ++j) {
-        double dot = 0;
-        for (int64_t d = 0; d < hd; ++d) dot += q[i * dim + h * hd + d] * k[j * dim + h * hd + d];
-        top = std::max(top, s[j] = dot / std::sqrt(static_cast<double>(dim)));
-      }
-      for (double& e : s) sum += (e = std::exp(e - top));
-      for (int64_t j = 0; j < nk; ++j)
-        for (int64_t d = 0; d < hd; ++d)
-          context[i * dim + h * hd + d] += s[j] / sum * v[j * dim + h * hd + d];
-    }
+  const Vec context = testing::Attention(q, n, k, v, nk, dim, heads, {}, nullptr, dim);
   Vec want(n * dim);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t o = 0; o < dim; ++o) {
@@ -547,7 +534,7 @@ Vec LinearRows(const PieceRun& run, const Vec& x, int64_t n, int64_t in, int64_t
 TEST(PvtLayer, ReducesKeysAndValuesByAStridedConvBeforeAttending) {
   // A 4 x 4 grid of 4 channels, 2 heads, sr 2: 16 queries attend to 4 reduced tokens; then the
   // plain dense MLP (no depthwise conv, unlike PVTv2).
-  const int64_t c = 4, heads = 2, hd = c / heads, side = 4, n = side * side, inner = 8;
+  const int64_t c = 4, heads = 2, side = 4, n = side * side, inner = 8;
   const double eps = 1e-6;
   const Vec x = Ramp(n * c);
   const models::PvtLayerSpec spec{c, heads, 2, side, inner, eps, "relu", true};
@@ -568,21 +555,7 @@ TEST(PvtLayer, ReducesKeysAndValuesByAStridedConvBeforeAttending) {
   const Vec q = LinearRows(run, normed, n, c, c, a + "query");
   const Vec k = LinearRows(run, kv, nk, c, c, a + "key"),
             v = LinearRows(run, kv, nk, c, c, a + "value");
-  Vec context(n * c, 0.0);
-  for (int64_t h = 0; h < heads; ++h)
-    for (int64_t i = 0; i < n; ++i) {
-      Vec s(nk);
-      double top = -1e300, sum = 0;
-      for (int64_t j = 0; j < nk; ++j) {
-        double dot = 0;
-        for (int64_t d = 0; d < hd; ++d) dot += q[i * c + h * hd + d] * k[j * c + h * hd + d];
-        top = std::max(top, s[j] = dot / std::sqrt(static_cast<double>(hd)));
-      }
-      for (double& e : s) sum += (e = std::exp(e - top));
-      for (int64_t j = 0; j < nk; ++j)
-        for (int64_t d = 0; d < hd; ++d)
-          context[i * c + h * hd + d] += s[j] / sum * v[j * c + h * hd + d];
-    }
+  const Vec context = testing::Attention(q, n, k, v, nk, c, heads);
   Vec h = LinearRows(run, context, n, c, c, "l.attention.output.dense");
   for (size_t i = 0; i < h.size(); ++i) h[i] += x[i];
   Vec m = LinearRows(run, LayerNormRows(run, h, n, c, "l.layer_norm_2", eps), n, c, inner,

@@ -10,6 +10,7 @@
 // ModernBERT's alternating global and windowed rotary attention (BuildModernBert). Each builds
 // its graph with BuildEncoder from pieces over a seeded checkpoint.
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -144,6 +145,28 @@ void AddLayer(Checkpoint& w, const LayerNames& n) {
   w.Norm(n.output_norm, kHidden);
 }
 
+// kLayers layers named `stack` + index + "." + each of `names` (LayerNames' order), added to `w`.
+std::vector<LayerNames> AddLayers(Checkpoint& w, const std::string& stack,
+                                  const std::array<std::string, 8>& names) {
+  std::vector<LayerNames> layers;
+  for (int64_t l = 0; l < kLayers; ++l) {
+    const std::string p = fmt::format("{}{}.", stack, l);
+    layers.push_back({p + names[0], p + names[1], p + names[2], p + names[3], p + names[4],
+                      p + names[5], p + names[6], p + names[7]});
+    AddLayer(w, layers.back());
+  }
+  return layers;
+}
+
+// Row r's word and token-type embeddings, added and normed (embeddings.LayerNorm).
+Vec WordAndTypeEmbeddings(const Checkpoint& w, const Batch& in, int64_t r) {
+  return testing::LayerNorm(
+      w, "embeddings.LayerNorm",
+      Add(Rows(w, "embeddings.word_embeddings.weight", RowOf(in.ids, r, in.seq), kHidden),
+          Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, in.seq), kHidden)),
+      in.seq, kHidden, kEps);
+}
+
 // q, k after a `rotate` hook (RoFormer), attention (+ bias), output projection.
 Vec SelfAttention(const Checkpoint& w, const LayerNames& n, const Vec& x, int64_t s,
                   const std::vector<bool>& allowed, const Vec* bias = nullptr,
@@ -212,14 +235,10 @@ TEST(EncoderPiecesRun, MegatronBertNormalisesBeforeEachSublayerAndAfterTheLast) 
   w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
   w.Add("embeddings.position_embeddings.weight", {kPositions, kHidden}, 0.5);
   w.Add("embeddings.token_type_embeddings.weight", {2, kHidden}, 0.5);
-  std::vector<LayerNames> layers;
-  for (int64_t l = 0; l < kLayers; ++l) {
-    const std::string p = fmt::format("encoder.layer.{}.", l);
-    layers.push_back({p + "attention.self.query", p + "attention.self.key",
-                      p + "attention.self.value", p + "attention.output.dense", p + "attention.ln",
-                      p + "intermediate.dense", p + "output.dense", p + "ln"});
-    AddLayer(w, layers.back());
-  }
+  const std::vector<LayerNames> layers = AddLayers(
+      w, "encoder.layer.",
+      {"attention.self.query", "attention.self.key", "attention.self.value",
+       "attention.output.dense", "attention.ln", "intermediate.dense", "output.dense", "ln"});
   w.Norm("encoder.ln", kHidden);
   w.Linear("pooler.dense", kHidden, kHidden);
   TempDir dir;
@@ -283,12 +302,7 @@ TEST(EncoderPiecesRun, RoformerRotatesQueryAndKeyPairsByItsTable) {
         }
   };
   for (int64_t r = 0; r < in.batch; ++r) {
-    Vec x = testing::LayerNorm(
-        w, "embeddings.LayerNorm",
-        Add(Rows(w, "embeddings.word_embeddings.weight", RowOf(in.ids, r, in.seq), kHidden),
-            Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, in.seq),
-                 kHidden)),
-        in.seq, kHidden, kEps);
+    Vec x = WordAndTypeEmbeddings(w, in, r);
     const auto allowed = Allowed(RowOf(in.mask, r, in.seq));
     for (int64_t l = 0; l < kLayers; ++l)
       x = PostNormLayer(w, BertNames(l), x, in.seq, allowed, "gelu", nullptr, rotate);
@@ -302,14 +316,10 @@ TEST(EncoderPiecesRun, MpnetAddsItsBucketedRelativeBiasAndCountsPositionsPastPad
   w.Add("embeddings.position_embeddings.weight", {kPositions, kHidden}, 0.5);
   w.Norm("embeddings.LayerNorm", kHidden);
   w.Add("encoder.relative_attention_bias.weight", {32, kHeads}, 1.0);
-  std::vector<LayerNames> layers;
-  for (int64_t l = 0; l < kLayers; ++l) {
-    const std::string p = fmt::format("encoder.layer.{}.", l);
-    layers.push_back({p + "attention.attn.q", p + "attention.attn.k", p + "attention.attn.v",
-                      p + "attention.attn.o", p + "attention.LayerNorm", p + "intermediate.dense",
-                      p + "output.dense", p + "output.LayerNorm"});
-    AddLayer(w, layers.back());
-  }
+  const std::vector<LayerNames> layers =
+      AddLayers(w, "encoder.layer.",
+                {"attention.attn.q", "attention.attn.k", "attention.attn.v", "attention.attn.o",
+                 "attention.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm"});
   w.Linear("pooler.dense", kHidden, kHidden);
   TempDir dir;
   nlohmann::json config = Config("mpnet");
@@ -703,14 +713,10 @@ TEST(EncoderPiecesRun, JinaRotatesHalvesOfEachHeadInXlmRobertaPostNormLayers) {
   w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
   w.Add("embeddings.token_type_embeddings.weight", {2, kHidden}, 0.5);
   w.Norm("embeddings.LayerNorm", kHidden);
-  std::vector<LayerNames> layers;
-  for (int64_t l = 0; l < kLayers; ++l) {
-    const std::string p = fmt::format("layers.{}.", l);
-    layers.push_back({p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj",
-                      p + "self_attn.o_proj", p + "post_attention_layernorm", p + "mlp.fc1",
-                      p + "mlp.fc2", p + "post_mlp_layernorm"});
-    AddLayer(w, layers.back());
-  }
+  const std::vector<LayerNames> layers =
+      AddLayers(w, "layers.",
+                {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                 "post_attention_layernorm", "mlp.fc1", "mlp.fc2", "post_mlp_layernorm"});
   w.Linear("pooler.dense", kHidden, kHidden);
   TempDir dir;
   nlohmann::json config = Config("jina_embeddings_v3");
@@ -721,12 +727,7 @@ TEST(EncoderPiecesRun, JinaRotatesHalvesOfEachHeadInXlmRobertaPostNormLayers) {
 
   auto rotate = [&](Vec& x) { RotateHalf(x, in.seq, 50.0); };
   for (int64_t r = 0; r < in.batch; ++r) {
-    Vec x = testing::LayerNorm(
-        w, "embeddings.LayerNorm",
-        Add(Rows(w, "embeddings.word_embeddings.weight", RowOf(in.ids, r, in.seq), kHidden),
-            Rows(w, "embeddings.token_type_embeddings.weight", RowOf(in.types, r, in.seq),
-                 kHidden)),
-        in.seq, kHidden, kEps);
+    Vec x = WordAndTypeEmbeddings(w, in, r);
     const auto allowed = Allowed(RowOf(in.mask, r, in.seq));
     for (const LayerNames& n : layers)
       x = PostNormLayer(w, n, x, in.seq, allowed, "gelu", nullptr, rotate);
@@ -743,15 +744,11 @@ TEST(EncoderPiecesRun, EsmScalesEmbeddingsForMaskTokensAndNormalisesBeforeEachSu
   constexpr int64_t kMask = 7;  // row 0 holds one mask token among 5
   Checkpoint w(19);
   w.Add("embeddings.word_embeddings.weight", {kVocab, kHidden}, 0.5);
-  std::vector<LayerNames> layers;
-  for (int64_t l = 0; l < kLayers; ++l) {
-    const std::string p = fmt::format("encoder.layer.{}.", l);
-    layers.push_back({p + "attention.self.query", p + "attention.self.key",
-                      p + "attention.self.value", p + "attention.output.dense",
-                      p + "attention.LayerNorm", p + "intermediate.dense", p + "output.dense",
-                      p + "LayerNorm"});
-    AddLayer(w, layers.back());
-  }
+  const std::vector<LayerNames> layers =
+      AddLayers(w, "encoder.layer.",
+                {"attention.self.query", "attention.self.key", "attention.self.value",
+                 "attention.output.dense", "attention.LayerNorm", "intermediate.dense",
+                 "output.dense", "LayerNorm"});
   w.Norm("encoder.emb_layer_norm_after", kHidden);
   w.Linear("pooler.dense", kHidden, kHidden);
   w.Add("contact_head.regression.weight", {1, kLayers * kHeads}, 0.3);

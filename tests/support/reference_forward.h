@@ -135,10 +135,11 @@ inline Vec Act(Vec x, const std::string& act) {
 
 // softmax(q k^T / sqrt(d) + bias) v per head; where `allowed` [nq * nk] is given, a key it
 // forbids gets float32's lowest added (HF's eager masks); `bias`, where given, is
-// [heads * nq * nk] (a relative position bias).
+// [heads * nq * nk] (a relative position bias); `width`, where given, replaces d in the
+// scale (CvT divides by sqrt of the whole hidden size).
 inline Vec Attention(const Vec& q, int64_t nq, const Vec& k, const Vec& v, int64_t nk,
                      int64_t hidden, int64_t heads, const std::vector<bool>& allowed = {},
-                     const Vec* bias = nullptr) {
+                     const Vec* bias = nullptr, int64_t width = 0) {
   const int64_t d = hidden / heads;
   Vec out(static_cast<size_t>(nq * hidden));
   for (int64_t h = 0; h < heads; ++h)
@@ -148,7 +149,7 @@ inline Vec Attention(const Vec& q, int64_t nq, const Vec& k, const Vec& v, int64
         double dot = 0;
         for (int64_t c = 0; c < d; ++c)
           dot += q[i * hidden + h * d + c] * k[j * hidden + h * d + c];
-        s[j] = dot / std::sqrt(static_cast<double>(d));
+        s[j] = dot / std::sqrt(static_cast<double>(width > 0 ? width : d));
         if (bias) s[j] += (*bias)[(h * nq + i) * nk + j];
         if (!allowed.empty() && !allowed[i * nk + j]) s[j] += std::numeric_limits<float>::lowest();
       }

@@ -5,7 +5,9 @@
 
 #include <climits>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -72,5 +74,10 @@ class HfConfig {
   int64_t template_version_ = 0;
   nlohmann::json pieces_ = nlohmann::json::object();
 };
+
+// Every size read from `c` positive: throws kCorrupt naming the first (key, value) pair that is
+// not ("'<origin>': <key> is <value>; it must be positive").
+void RequirePositive(const HfConfig& c,
+                     std::initializer_list<std::pair<const char*, int64_t>> sizes);
 
 }  // namespace ipfs_accel::models
