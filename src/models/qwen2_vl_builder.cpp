@@ -11,6 +11,7 @@
 #include "activation.h"
 #include "decoder_builder.h"
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/models/templates.h"
 #include "rotary.h"
 #include "t5_builder.h"
 
@@ -34,9 +35,18 @@ const json& TextDefaults() {
   return defaults;
 }
 
-// The language model's config as a qwen2 config with Qwen2-VL's defaults filled in: the keys
-// of `text_config` when present (transformers 5), else the top level (the Hub's files).
 // mrope is default RoPE on other positions, so its type reads as "default".
+void MropeAsDefault(json& text) {
+  for (const char* dict : {"rope_scaling", "rope_parameters"}) {
+    if (!text.contains(dict) || !text[dict].is_object()) continue;
+    for (const char* type : {"type", "rope_type"})
+      if (text[dict].contains(type) && text[dict][type] == "mrope") text[dict][type] = "default";
+  }
+}
+
+// The language model's config: the keys of `text_config` when present (transformers 5), else
+// the top level (the Hub's files); a config of the template piece text_model names (its own
+// defaults), else a qwen2 config with Qwen2-VL's defaults filled in.
 HfConfig TextConfig(const HfConfig& c) {
   json text = c.json();
   if (c.Has("text_config")) {
@@ -50,6 +60,12 @@ HfConfig TextConfig(const HfConfig& c) {
   text.erase("vision_config");
   text.erase("text_config");
   text.erase(kQwen2VlGridKey);
+  MropeAsDefault(text);
+  if (const json model = c.Piece("text_model"); !model.is_null()) {
+    // text_config's own model_type when it has one (Glm46VConfig's text_config is any config).
+    if (!c.Has("text_config") || !text.contains("model_type")) text["model_type"] = model;
+    return HfConfig(std::move(text), c.origin());
+  }
   for (const auto& [key, value] : TextDefaults().items())
     if (!text.contains(key)) text[key] = value;
   for (const char* key : {"vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
@@ -58,11 +74,6 @@ HfConfig TextConfig(const HfConfig& c) {
   if (text["num_key_value_heads"].is_null())
     text["num_key_value_heads"] = text["num_attention_heads"];  // HF: None means MHA
   text.erase("head_dim");  // Qwen2-VL's attention derives it from hidden_size / heads
-  for (const char* dict : {"rope_scaling", "rope_parameters"}) {
-    if (!text.contains(dict) || !text[dict].is_object()) continue;
-    for (const char* type : {"type", "rope_type"})
-      if (text[dict].contains(type) && text[dict][type] == "mrope") text[dict][type] = "default";
-  }
   text["model_type"] = "qwen2";
   return HfConfig(std::move(text), c.origin());
 }
@@ -221,6 +232,23 @@ VisionShape ReadVisionKeys(const HfConfig& vc) {
   return s;
 }
 
+// The vision_config seen through the template of piece vision_tower (its defaults and layout),
+// whatever model_type HF's sub-config names (Qwen2.5-VL's says "qwen2_5_vl").
+HfConfig TowerConfig(const HfConfig& c, json v) {
+  const std::string origin = c.origin() + " (vision_config)";
+  const json tower = c.Piece("vision_tower");
+  if (tower.is_null()) return HfConfig(std::move(v), origin);
+  const ArchitectureTemplate* t =
+      tower.is_string() ? FindTemplate(tower.get<std::string>()) : nullptr;
+  if (!t || t->builder != "qwen2_vl_vision")
+    throw Error(ErrorKind::kCorrupt,
+                fmt::format("'{}': the qwen2_vl piece vision_tower = {} names no template built "
+                            "by qwen2_vl_vision",
+                            c.origin(), tower.dump()));
+  v["model_type"] = t->model_type;
+  return ApplyTemplate(*t, HfConfig(std::move(v), origin));
+}
+
 // The same from a Qwen2VLConfig's vision_config (every default when it has none).
 VisionShape ReadVision(const HfConfig& c) {
   json v = json::object();
@@ -230,7 +258,7 @@ VisionShape ReadVision(const HfConfig& c) {
                   fmt::format("'{}': vision_config is not an object", c.origin()));
     v = c.json()["vision_config"];
   }
-  return ReadVisionKeys(HfConfig(v, c.origin() + " (vision_config)"));
+  return ReadVisionKeys(TowerConfig(c, std::move(v)));
 }
 
 struct Qwen2VlShape {
@@ -244,20 +272,15 @@ struct Qwen2VlShape {
 Qwen2VlShape ReadShape(const HfConfig& c) {
   Qwen2VlShape s{DecoderTextConfig(TextConfig(c)), {}, {}, ReadVision(c), {}};
   s.lm = ReadDecoderSizes(s.text);
-  if (s.lm.rope.rotary_dim != s.lm.head_dim)
-    throw Error(ErrorKind::kUnsupported,
-                fmt::format("'{}': partial rotary embeddings are not supported with Qwen2-VL's "
-                            "multimodal rotary (rotary dimension {} of head size {})",
-                            c.origin(), s.lm.rope.rotary_dim, s.lm.head_dim));
   s.mrope_section = MropeSection(s.text);
   int64_t sum = 0;
   for (int64_t n : s.mrope_section) sum += n;
-  if (!s.mrope_section.empty() && sum * 2 != s.lm.head_dim)
+  if (!s.mrope_section.empty() && sum * 2 != s.lm.rope.rotary_dim)
     throw Error(ErrorKind::kCorrupt,
-                fmt::format("'{}': mrope_section [{}] covers {} rotary frequencies; head size {} "
-                            "has {}",
-                            c.origin(), fmt::join(s.mrope_section, ", "), sum, s.lm.head_dim,
-                            s.lm.head_dim / 2));
+                fmt::format("'{}': mrope_section [{}] covers {} rotary frequencies; the {} "
+                            "rotated features of a head have {}",
+                            c.origin(), fmt::join(s.mrope_section, ", "), sum, s.lm.rope.rotary_dim,
+                            s.lm.rope.rotary_dim / 2));
   s.tokens.image = c.Id("image_token_id", 151655);
   s.tokens.video = c.Id("video_token_id", 151656);
   s.tokens.vision_start = c.Id("vision_start_token_id", 151652);
@@ -608,7 +631,8 @@ VisionTowerOutputs VisionTower(GraphBuilder& g, const VisionShape& v, const Qwen
 
 // cos / sin [batch, 1, S, head_dim] from position_ids [3, batch, S]: rotary frequency j takes
 // its position from plane k % 3 of the mrope_section k it falls in (HF's
-// apply_multimodal_rotary_pos_emb on cat((freqs, freqs))).
+// apply_multimodal_rotary_pos_emb on cat((freqs, freqs))); for an interleaved rope (GLM-4V's
+// rotate_half_llm) each frequency is repeated for its pair of features instead.
 RopeTables MultimodalRope(GraphBuilder& g, const Qwen2VlShape& s, const std::string& position_ids) {
   const RopeSpec& rope = s.lm.rope;
   const int64_t half = static_cast<int64_t>(rope.inv_freq.size());
@@ -633,7 +657,8 @@ RopeTables MultimodalRope(GraphBuilder& g, const Qwen2VlShape& s, const std::str
   std::string f =
       chosen.size() == 1 ? chosen[0] : g.Node("Concat", chosen, {{"axis", int64_t{-1}}});
   f = g.Node("Squeeze", {f, g.ConstInt64({0})});  // [b, S, half]
-  const std::string emb = g.Node("Concat", {f, f}, {{"axis", int64_t{-1}}});
+  const std::string emb =
+      rope.interleaved ? RepeatEachPair(g, f) : g.Node("Concat", {f, f}, {{"axis", int64_t{-1}}});
   std::string cos = g.Node("Cos", {emb}), sin = g.Node("Sin", {emb});
   if (rope.attention_scaling != 1.0f) {
     const std::string scale = g.ConstFloat(rope.attention_scaling);
@@ -641,7 +666,8 @@ RopeTables MultimodalRope(GraphBuilder& g, const Qwen2VlShape& s, const std::str
     sin = g.Node("Mul", {sin, scale});
   }
   const std::string heads_axis = g.ConstInt64({1});
-  return {g.Node("Unsqueeze", {cos, heads_axis}), g.Node("Unsqueeze", {sin, heads_axis})};
+  return {g.Node("Unsqueeze", {cos, heads_axis}), g.Node("Unsqueeze", {sin, heads_axis}),
+          rope.interleaved};
 }
 
 // Row b's image tokens, in order, take image b's features (features [b, N, hidden]).

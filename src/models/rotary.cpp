@@ -138,16 +138,6 @@ void YarnScaling(const HfConfig& c, const json& p, double base, int64_t dim, int
   }
 }
 
-// [..., half] -> [..., 2 * half] with each value twice in a row (torch.repeat_interleave).
-std::string RepeatEachPair(GraphBuilder& g, const std::string& x) {
-  const std::string pairs = g.Node("Unsqueeze", {x, g.ConstInt64({-1})});
-  const std::string both = g.Node("Concat", {pairs, pairs}, {{"axis", int64_t{-1}}});
-  const std::string leading =
-      g.Node("Slice", {g.Node("Shape", {x}), g.ConstInt64({0}), g.ConstInt64({-1})});
-  return g.Node("Reshape",
-                {both, g.Node("Concat", {leading, g.ConstInt64({-1})}, {{"axis", int64_t{0}}})});
-}
-
 // (x1, x2) -> (-x2, x1) over the two halves of the last axis.
 std::string RotateHalf(GraphBuilder& g, const std::string& x, int64_t rotary_dim) {
   const int64_t half = rotary_dim / 2;
@@ -165,6 +155,15 @@ std::string RotateEveryTwo(GraphBuilder& g, const std::string& x, int64_t rotary
 }
 
 }  // namespace
+
+std::string RepeatEachPair(GraphBuilder& g, const std::string& x) {
+  const std::string pairs = g.Node("Unsqueeze", {x, g.ConstInt64({-1})});
+  const std::string both = g.Node("Concat", {pairs, pairs}, {{"axis", int64_t{-1}}});
+  const std::string leading =
+      g.Node("Slice", {g.Node("Shape", {x}), g.ConstInt64({0}), g.ConstInt64({-1})});
+  return g.Node("Reshape",
+                {both, g.Node("Concat", {leading, g.ConstInt64({-1})}, {{"axis", int64_t{0}}})});
+}
 
 RopeSpec ReadRope(const HfConfig& c, int64_t head_dim, int64_t max_positions,
                   const RopeKeys& keys) {

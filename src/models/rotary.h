@@ -54,6 +54,10 @@ struct RopeTables {
 RopeTables RopeCosSin(GraphBuilder& g, const RopeSpec& spec, const std::string& positions,
                       const std::string& inv_freq_name = "rope.inv_freq");
 
+// [..., half] -> [..., 2 * half] with each value twice in a row (torch.repeat_interleave): the
+// interleaved rope's angles from its frequencies.
+std::string RepeatEachPair(GraphBuilder& g, const std::string& x);
+
 // The default rope's inverse frequencies 1 / base^(i / dim), i = 0, 2, ..., in float32 as torch
 // evaluates them.
 std::vector<float> RopeInvFreq(double base, int64_t dim);
