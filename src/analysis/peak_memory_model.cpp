@@ -16,7 +16,8 @@ constexpr size_t kMinRows = 3;
 
 std::vector<double> Columns(const PredictorRow& r) {
   return {1.0, static_cast<double>(r.cost.weights_bytes),
-          static_cast<double>(r.activation_peak_bytes), static_cast<double>(r.inputs_bytes)};
+          static_cast<double>(r.activation_peak_bytes), static_cast<double>(r.inputs_bytes),
+          static_cast<double>(r.serialized_graph_bytes)};
 }
 
 }  // namespace
@@ -56,7 +57,8 @@ nlohmann::json PeakMemoryModel::ToJson() const {
     j[hw] = {{"base_bytes", b[0]},
              {"per_weight_byte", b[1]},
              {"per_activation_byte", b[2]},
-             {"per_input_byte", b[3]}};
+             {"per_input_byte", b[3]},
+             {"per_serialized_graph_byte", b[4]}};
   return {{"peak_rss", j}};
 }
 
@@ -65,7 +67,8 @@ PeakMemoryModel PeakMemoryModel::FromJson(const nlohmann::json& j) {
   try {
     for (const auto& [hw, b] : j.at("peak_rss").items())
       m.coefficients_[hw] = {b.at("base_bytes"), b.at("per_weight_byte"),
-                             b.at("per_activation_byte"), b.at("per_input_byte")};
+                             b.at("per_activation_byte"), b.at("per_input_byte"),
+                             b.at("per_serialized_graph_byte")};
   } catch (const nlohmann::json::exception& e) {
     throw core::Error(core::ErrorKind::kCorrupt,
                       fmt::format("the stored memory model cannot be read ({}); train it again "

@@ -95,6 +95,7 @@ PredictorDataset LoadPredictorDataset(store::ResultStore& store,
       row.threads = r[13] ? std::stoi(*r[13]) : 0;
       row.latency_ms = std::stod(*r[15]);
       row.peak_rss_bytes = r[16] ? std::stod(*r[16]) : 0;
+      row.serialized_graph_bytes = static_cast<int64_t>(model->onnx_bytes.size());
       try {
         const auto shapes = ParseShapes(r[14].value_or("{}"));
         row.cost = EstimateCost(*model, shapes);

@@ -105,7 +105,7 @@ struct PredictedPeak {
 
 // The peak RSS the stored peak-memory model (predict --evaluate) predicts on each hardware it
 // was fitted for; empty without a database or a model.
-std::vector<PredictedPeak> PredictedPeaks(const MemoryOptions& o,
+std::vector<PredictedPeak> PredictedPeaks(const MemoryOptions& o, const models::Model& m,
                                           const analysis::MemoryEstimate& e) {
   if (o.mode != "inference" || !std::filesystem::exists(o.db.Path())) return {};
   auto store = o.db.Open(/*read_only=*/true);
@@ -117,6 +117,7 @@ std::vector<PredictedPeak> PredictedPeaks(const MemoryOptions& o,
   row.cost.weights_bytes = e.weights_bytes;
   row.activation_peak_bytes = e.activation_peak_bytes;
   row.inputs_bytes = e.inputs_bytes;
+  row.serialized_graph_bytes = static_cast<int64_t>(m.onnx_bytes.size());
   std::vector<PredictedPeak> out;
   for (const auto& [hw, coefficients] : json.at("peak_rss").items()) {
     row.hardware = hw;
@@ -234,7 +235,7 @@ int RunMemory(const MemoryOptions& o) {
   const analysis::MemoryEstimate e = analysis::EstimateMemory(m, shapes.at(0));
   const MemoryFigure f = training ? TrainingFigure(o, m, e) : InferenceFigure(e);
   const auto measured = Measured(o, m);
-  const auto predicted = PredictedPeaks(o, e);
+  const auto predicted = PredictedPeaks(o, m, e);
   if (o.json)
     PrintJson(o, m, f, measured, predicted);
   else

@@ -39,6 +39,9 @@ struct PredictorRow {
   // the peak-memory model (peak_memory_model.h).
   int64_t activation_peak_bytes = 0;
   int64_t inputs_bytes = 0;
+  // The graph's bytes this process also holds, serialized, beside the runtime's copy (0 for a
+  // graph the runtime reads from a file, e.g. one over 2 GB with external weights).
+  int64_t serialized_graph_bytes = 0;
   double peak_rss_bytes = 0;
 };
 

@@ -1,10 +1,11 @@
 #pragma once
 // Peak resident memory of a configuration predicted from its memory estimate
 // (memory_estimate.h), learned only from the peaks measured with it: per hardware,
-//   peak RSS = base + a·weights + b·activation peak + c·inputs,
+//   peak RSS = base + a·weights + b·activation peak + c·inputs + d·serialized graph,
 // the coefficients >= 0 fitted on the relative error (nonnegative_fit.h). `base` is what the
-// process holds besides the graph (libraries, the runtime's threads and arenas); `a` near 2 is
-// the graph held twice (this tool's serialized copy and the runtime's initializers). A
+// process holds besides the graph (libraries, the runtime's threads and arenas); `a` is the
+// runtime's initializers, `d` this tool's own serialized copy of a graph it hands over in
+// memory (none for a graph read from a file). A
 // prediction, labelled as one, with its leave-one-model-out error.
 
 #include <map>
@@ -30,7 +31,8 @@ class PeakMemoryModel {
   static PeakMemoryModel FromJson(const nlohmann::json& j);  // throws kCorrupt
 
  private:
-  std::map<std::string, std::vector<double>> coefficients_;  // base, weights, activations, inputs
+  std::map<std::string, std::vector<double>> coefficients_;  // base, weights, activations,
+                                                             // inputs, serialized graph
 };
 
 struct ModelMemoryError {
