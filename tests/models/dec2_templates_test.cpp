@@ -11,30 +11,15 @@
 
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/templates.h"
+#include "support/template_builds.h"
 
 namespace ipfs_accel::models {
 namespace {
 
 using nlohmann::json;
-
-int64_t Truth(const std::string& type, const std::string& column) {
-  std::ifstream in(std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-catalog/catalog_truth.json");
-  if (!in.good()) return -1;
-  const json row = json::parse(in)["models"][type];
-  return row.contains(column) && row[column].is_number() ? row[column].get<int64_t>() : -1;
-}
-
-int64_t DefaultCount(const std::string& type) {
-  const ArchitectureTemplate* t = FindTemplate(type);
-  return t ? CountParameters(DefaultConfig(*t)) : -1;
-}
-
-// The tiny graph of `type` with `keys` over its tiny config.
-std::string TinyGraph(const std::string& type, const json& keys = json::object()) {
-  json config = TinyConfig(*FindTemplate(type)).json();
-  for (const auto& [k, v] : keys.items()) config[k] = v;
-  return LoadConfig(HfConfig(config, "test:" + type), "template:" + type).onnx_bytes;
-}
+using testing::CatalogTruth;
+using testing::DefaultCount;
+using testing::TinyGraph;
 
 bool Has(const std::string& graph, const std::string& name) {
   return graph.find(name) != std::string::npos;
@@ -100,7 +85,7 @@ TEST(Dec2Templates, CountsEveryParameterHfCountsAtTheDefaultConfig) {
   for (const Counted& c : kCounted) {
     SCOPED_TRACE(c.type);
     EXPECT_EQ(DefaultCount(c.type), c.by_hand);
-    const int64_t truth = Truth(c.type, c.column);
+    const int64_t truth = CatalogTruth(c.type, c.column);
     if (truth > 0) {
       EXPECT_EQ(DefaultCount(c.type), truth + c.head);
     }

@@ -12,44 +12,30 @@
 
 #include "ipfs_accel/models/model.h"
 #include "ipfs_accel/models/templates.h"
+#include "support/template_builds.h"
 
 namespace ipfs_accel::models {
 namespace {
 
 using nlohmann::json;
-
-int64_t Truth(const std::string& type, const std::string& column) {
-  std::ifstream in(std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-catalog/catalog_truth.json");
-  if (!in.good()) return -1;
-  const json row = json::parse(in)["models"][type];
-  return row.contains(column) ? row[column].get<int64_t>() : -1;
-}
-
-int64_t DefaultCount(const std::string& type) {
-  const ArchitectureTemplate* t = FindTemplate(type);
-  return t ? CountParameters(DefaultConfig(*t)) : -1;
-}
-
-// The tiny graph of `type` with `keys` over its tiny config.
-std::string TinyGraph(const std::string& type, const json& keys = json::object()) {
-  json config = TinyConfig(*FindTemplate(type)).json();
-  for (const auto& [k, v] : keys.items()) config[k] = v;
-  return LoadConfig(HfConfig(config, "test:" + type), "template:" + type).onnx_bytes;
-}
+using testing::CatalogTruth;
+using testing::DefaultCount;
+using testing::TinyGraph;
 
 TEST(DecTemplates, CountsWhatHfCountsWhereTransformersBuildsTheDefaultConfig) {
-  ASSERT_GT(Truth("aria_text", "causal_lm_params"), 0) << "catalog_truth.json is missing";
-  EXPECT_EQ(DefaultCount("aria_text"), Truth("aria_text", "causal_lm_params"));
-  EXPECT_EQ(DefaultCount("axk1"), Truth("axk1", "causal_lm_params"));
+  ASSERT_GT(CatalogTruth("aria_text", "causal_lm_params"), 0) << "catalog_truth.json is missing";
+  EXPECT_EQ(DefaultCount("aria_text"), CatalogTruth("aria_text", "causal_lm_params"));
+  EXPECT_EQ(DefaultCount("axk1"), CatalogTruth("axk1", "causal_lm_params"));
   // GlmImageTextModel plus GlmImageForConditionalGeneration's head: vision_vocab_size x hidden.
-  EXPECT_EQ(DefaultCount("glm_image_text"), Truth("glm_image_text", "base_params") + 16512 * 4096);
+  EXPECT_EQ(DefaultCount("glm_image_text"),
+            CatalogTruth("glm_image_text", "base_params") + 16512 * 4096);
 }
 
 // MinistralConfig's defaults are MistralConfig's blocks and sizes (32000 x 4096, 32 layers of 32
 // heads over 8 KV heads, 14336 wide): HF counts MistralForCausalLM at 7,241,732,096.
 TEST(DecTemplates, MinistralCountsWhatHfCountsForMistralsIdenticalBlocks) {
   EXPECT_EQ(DefaultCount("ministral"), 7'241'732'096);
-  const int64_t mistral = Truth("mistral", "causal_lm_params");
+  const int64_t mistral = CatalogTruth("mistral", "causal_lm_params");
   if (mistral > 0) {
     EXPECT_EQ(DefaultCount("ministral"), mistral);
   }

@@ -18,37 +18,16 @@
 #include "models/architectures.h"
 #include "models/graph_builder.h"
 #include "models/weights.h"
+#include "support/template_builds.h"
 
 namespace ipfs_accel::models {
 namespace {
 
 using nlohmann::json;
-
-// Records the names a graph asks for.
-class NameRecorder : public ShapeOnlyWeights {
- public:
-  std::set<std::string> names;
-
- protected:
-  core::Tensor Fetch(const std::string& name, const core::Shape& shape, WeightInit init) override {
-    names.insert(name);
-    return ShapeOnlyWeights::Fetch(name, shape, init);
-  }
-};
-
-// `overrides` over the template's defaults, as a config.json would give them.
-HfConfig Config(const std::string& type, const json& overrides) {
-  json config = DefaultConfig(*FindTemplate(type)).json();
-  config.update(overrides);
-  return ApplyTemplate(*FindTemplate(type), HfConfig(config, type));
-}
+using testing::TemplateConfig;
 
 std::set<std::string> WeightNames(const std::string& type, const json& overrides) {
-  NameRecorder recorder;
-  onnx::GraphProto graph;
-  GraphBuilder g(&graph, &recorder);
-  FindArchitecture(type, "test").build(Config(type, overrides), g);
-  return recorder.names;
+  return testing::TemplateWeightNames(type, overrides);
 }
 
 // AutoModelForCausalLM's parameter count at each config class's defaults (transformers 5.17).
@@ -56,7 +35,7 @@ TEST(HybridTemplates, CountEveryParameterHfCountsAtTheDefaultConfig) {
   const std::vector<std::pair<const char*, int64_t>> cases = {
       {"jamba", 51570323328}, {"granitemoehybrid", 38601064448}, {"lfm2", 2705497600}};
   for (const auto& [type, hf] : cases)
-    EXPECT_EQ(CountParameters(Config(type, json::object())), hf) << type;
+    EXPECT_EQ(CountParameters(TemplateConfig(type, json::object())), hf) << type;
 }
 
 // Jamba: attention where l % attn_layer_period == attn_layer_offset, experts where
@@ -75,7 +54,7 @@ TEST(JambaTemplate, CountsAHandWorkedTinyConfig) {
   // MLP 3 x 32 x 64 = 6144; MoE 4 x 6144 + router 32 x 4. Two RMSNorms of 32 per layer.
   const int64_t mamba = 7626, attention = 3072, mlp = 6144, moe = 4 * 6144 + 128;
   const int64_t layers = 3 * mamba + attention + 2 * mlp + 2 * moe + 4 * 64;
-  EXPECT_EQ(CountParameters(Config("jamba", kTinyJamba)), layers + 96 * 32 + 32 + 96 * 32);
+  EXPECT_EQ(CountParameters(TemplateConfig("jamba", kTinyJamba)), layers + 96 * 32 + 32 + 96 * 32);
 }
 
 TEST(JambaTemplate, PutsAttentionAndExpertsWhereItsPeriodsAndOffsetsSay) {
@@ -111,7 +90,8 @@ TEST(GraniteMoeHybridTemplate, CountsAHandWorkedTinyConfig) {
   // Every layer: router 32 x 4, experts 4 x 3 x 48 x 32, shared_mlp 32 x 48 + 24 x 32.
   const int64_t mamba = 7400, attention = 3072, moe = 128 + 4 * 3 * 48 * 32 + 32 * 48 + 24 * 32;
   const int64_t layers = mamba + attention + 2 * moe + 2 * 64;
-  EXPECT_EQ(CountParameters(Config("granitemoehybrid", tiny)), layers + 96 * 32 + 32 + 96 * 32);
+  EXPECT_EQ(CountParameters(TemplateConfig("granitemoehybrid", tiny)),
+            layers + 96 * 32 + 32 + 96 * 32);
   const std::set<std::string> names = WeightNames("granitemoehybrid", tiny);
   EXPECT_TRUE(names.count("layers.0.mamba.in_proj.weight"));
   EXPECT_TRUE(names.count("layers.1.self_attn.q_proj.weight"));
@@ -129,7 +109,7 @@ TEST(Lfm2Template, CountsShortConvolutionLayersAndTheAdjustedFeedForward) {
   // Attention 3072 plus q/k_layernorm 8 + 8. Feed-forward: int(2 x 96 / 3) = 64, already a
   // multiple of 16: 3 x 32 x 64. Two norms a layer; tied head; final embedding_norm.
   const int64_t layers = 2 * 4192 + 3088 + 3 * 3 * 32 * 64 + 3 * 64;
-  EXPECT_EQ(CountParameters(Config("lfm2", tiny)), layers + 96 * 32 + 32);
+  EXPECT_EQ(CountParameters(TemplateConfig("lfm2", tiny)), layers + 96 * 32 + 32);
   const std::set<std::string> names = WeightNames("lfm2", tiny);
   for (const char* present :
        {"layers.0.conv.conv.weight", "layers.0.conv.in_proj.weight",

@@ -17,37 +17,16 @@
 #include "models/architectures.h"
 #include "models/graph_builder.h"
 #include "models/weights.h"
+#include "support/template_builds.h"
 
 namespace ipfs_accel::models {
 namespace {
 
 using nlohmann::json;
-
-// Records the names a graph asks for.
-class NameRecorder : public ShapeOnlyWeights {
- public:
-  std::set<std::string> names;
-
- protected:
-  core::Tensor Fetch(const std::string& name, const core::Shape& shape, WeightInit init) override {
-    names.insert(name);
-    return ShapeOnlyWeights::Fetch(name, shape, init);
-  }
-};
-
-// `overrides` over the template's defaults, as a config.json would give them.
-HfConfig Config(const std::string& type, const json& overrides) {
-  json config = DefaultConfig(*FindTemplate(type)).json();
-  config.update(overrides);
-  return ApplyTemplate(*FindTemplate(type), HfConfig(config, type));
-}
+using testing::TemplateConfig;
 
 std::set<std::string> WeightNames(const std::string& type, const json& overrides) {
-  NameRecorder recorder;
-  onnx::GraphProto graph;
-  GraphBuilder g(&graph, &recorder);
-  FindArchitecture(type, "test").build(Config(type, overrides), g);
-  return recorder.names;
+  return testing::TemplateWeightNames(type, overrides);
 }
 
 const json kTiny = {{"vocab_size", 96},         {"hidden_size", 32},
@@ -55,7 +34,7 @@ const json kTiny = {{"vocab_size", 96},         {"hidden_size", 32},
                     {"num_attention_heads", 4}, {"max_position_embeddings", 16}};
 
 TEST(Tipsv2TextTemplate, CountsEveryParameterHfCountsAtTheDefaultConfig) {
-  EXPECT_EQ(CountParameters(Config("tipsv2_text_model", json::object())), 109632000);
+  EXPECT_EQ(CountParameters(TemplateConfig("tipsv2_text_model", json::object())), 109632000);
 }
 
 TEST(Aimv2TextTemplate, CountsAHandWorkedDefaultConfig) {
@@ -63,7 +42,7 @@ TEST(Aimv2TextTemplate, CountsAHandWorkedDefaultConfig) {
   // Per layer q/k/v/out_proj 4 x 768^2, gate/up/down_proj 3 x 768 x 2048, rms_norm1/2 2 x 768;
   // then the token and position tables and the final rms_norm.
   const int64_t layer = 4 * 768 * 768 + 3 * 768 * 2048 + 2 * 768;
-  EXPECT_EQ(CountParameters(Config("aimv2_text_model", json::object())),
+  EXPECT_EQ(CountParameters(TemplateConfig("aimv2_text_model", json::object())),
             49408 * 768 + 77 * 768 + 12 * layer + 768);
 }
 
@@ -72,8 +51,8 @@ TEST(Aimv2TextTemplate, CountsTheBiasesQkvBiasAndMlpBiasAdd) {
   json biased = kTiny;
   biased["qkv_bias"] = true;
   biased["mlp_bias"] = true;
-  EXPECT_EQ(CountParameters(Config("aimv2_text_model", biased)) -
-                CountParameters(Config("aimv2_text_model", kTiny)),
+  EXPECT_EQ(CountParameters(TemplateConfig("aimv2_text_model", biased)) -
+                CountParameters(TemplateConfig("aimv2_text_model", kTiny)),
             2 * (4 * 32 + 2 * 64 + 32));
 }
 
@@ -101,7 +80,7 @@ TEST(Tipsv2TextTemplate, HasSinusoidalPositionsNoHeadAndTopLevelNames) {
 }
 
 TEST(EuroBertTemplate, CountsEveryParameterHfCountsAtTheDefaultConfig) {
-  EXPECT_EQ(CountParameters(Config("eurobert", json::object())), 211766016);
+  EXPECT_EQ(CountParameters(TemplateConfig("eurobert", json::object())), 211766016);
 }
 
 TEST(EuroBertTemplate, CountsGroupedKeyValueHeadsByHand) {
@@ -110,7 +89,7 @@ TEST(EuroBertTemplate, CountsGroupedKeyValueHeadsByHand) {
   json grouped = kTiny;
   grouped["num_key_value_heads"] = 2;
   const int64_t layer = 2 * 32 * 32 + 2 * 32 * 16 + 3 * 32 * 64 + 2 * 32;
-  EXPECT_EQ(CountParameters(Config("eurobert", grouped)), 96 * 32 + 2 * layer + 32);
+  EXPECT_EQ(CountParameters(TemplateConfig("eurobert", grouped)), 96 * 32 + 2 * layer + 32);
 }
 
 TEST(EuroBertTemplate, AsksForEuroBertModelsWeightNames) {

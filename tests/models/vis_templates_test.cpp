@@ -21,29 +21,17 @@
 #include "models/graph_builder.h"
 #include "models/weights.h"
 #include "support/catch_error.h"
+#include "support/template_builds.h"
 
 namespace ipfs_accel::models {
 namespace {
 
 using ipfs_accel::testing::CatchError;
 using nlohmann::json;
+using Built = testing::BuiltGraph;
+
+Built Build(const json& config) { return testing::BuildRegistered(config); }
 using ::testing::ElementsAre;
-
-struct Built {
-  onnx::ModelProto proto;
-  int64_t parameters = 0;
-};
-
-// The registered architecture's graph for `config` (its template applied), shape-only weights.
-Built Build(const json& config) {
-  Built b;
-  ShapeOnlyWeights weights;
-  GraphBuilder builder(b.proto.mutable_graph(), &weights);
-  const HfConfig c(config, "test-config");
-  FindArchitecture(c.ModelType(), c.origin()).build(c, builder);
-  b.parameters = weights.parameter_count();
-  return b;
-}
 
 std::set<std::string> WeightNames(const Built& b) {
   std::set<std::string> names;

@@ -15,27 +15,15 @@
 #include "models/architectures.h"
 #include "models/graph_builder.h"
 #include "models/weights.h"
+#include "support/template_builds.h"
 
 namespace ipfs_accel::models {
 namespace {
 
 using nlohmann::json;
+using Built = testing::BuiltGraph;
 
-struct Built {
-  onnx::ModelProto proto;
-  int64_t parameters = 0;
-};
-
-// The registered architecture's graph for `config` (its template applied), shape-only weights.
-Built Build(const json& config) {
-  Built b;
-  ShapeOnlyWeights weights;
-  GraphBuilder builder(b.proto.mutable_graph(), &weights);
-  const HfConfig c(config, "test-config");
-  FindArchitecture(c.ModelType(), c.origin()).build(c, builder);
-  b.parameters = weights.parameter_count();
-  return b;
-}
+Built Build(const json& config) { return testing::BuildRegistered(config); }
 
 bool HasWeight(const Built& b, const std::string& name) {
   for (const auto& t : b.proto.graph().initializer())
