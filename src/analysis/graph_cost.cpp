@@ -131,7 +131,16 @@ std::string OperatorClass(const std::string& op_type, const std::string& domain)
 
 GraphCost EstimateCost(const models::Model& model,
                        const std::map<std::string, core::Shape>& input_shapes) {
+  return EstimateCostOf(ShapedGraph(model, input_shapes));
+}
+
+CostAndMemory EstimateCostAndMemory(const models::Model& model,
+                                    const std::map<std::string, core::Shape>& input_shapes) {
   const ShapedGraph shaped(model, input_shapes);
+  return {EstimateCostOf(shaped), EstimateMemoryOf(shaped)};
+}
+
+GraphCost EstimateCostOf(const ShapedGraph& shaped) {
   GraphCost cost;
   cost.weights_bytes = shaped.weights_bytes;
   cost.kv_cache_bytes = shaped.kv_input_bytes;

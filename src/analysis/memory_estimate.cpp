@@ -61,8 +61,11 @@ std::string NodeLabel(const onnx::NodeProto& node, int index) {
 
 MemoryEstimate EstimateMemory(const models::Model& model,
                               const std::map<std::string, core::Shape>& input_shapes) {
+  return EstimateMemoryOf(ShapedGraph(model, input_shapes));
+}
+
+MemoryEstimate EstimateMemoryOf(const ShapedGraph& shaped) {
   MemoryEstimate estimate;
-  const ShapedGraph shaped(model, input_shapes);
   const onnx::GraphProto& graph = shaped.graph();
   estimate.weights_bytes = shaped.weights_bytes;
   estimate.inputs_bytes = shaped.inputs_bytes;

@@ -30,7 +30,10 @@ QUALIFY row_number() OVER (
   PARTITION BY p.model_id, p.hardware_id, p.execution_provider, p.precision, p.graph_variant,
                p.batch_size, p.seq_len, p.threads, CAST(p.input_shapes_json AS VARCHAR)
   ORDER BY r.started_at DESC, p.result_id DESC) = 1
-ORDER BY m.name, p.graph_variant, p.precision, p.batch_size, p.seq_len)sql";
+-- A total order: the folds are dealt in row order, so ties would make training irreproducible.
+ORDER BY m.name, m.content_hash, p.model_id, h.platform, h.device_name, h.hostname,
+         p.execution_provider, p.graph_variant, p.precision, p.batch_size, p.seq_len, p.threads,
+         CAST(p.input_shapes_json AS VARCHAR))sql";
 
 uint64_t SeedOf(const std::string& content_hash) {
   if (content_hash.rfind("seed:", 0) != 0) return 42;
@@ -98,10 +101,10 @@ PredictorDataset LoadPredictorDataset(store::ResultStore& store,
       row.serialized_graph_bytes = static_cast<int64_t>(model->onnx_bytes.size());
       try {
         const auto shapes = ParseShapes(r[14].value_or("{}"));
-        row.cost = EstimateCost(*model, shapes);
-        const MemoryEstimate memory = EstimateMemory(*model, shapes);
-        row.activation_peak_bytes = memory.activation_peak_bytes;
-        row.inputs_bytes = memory.inputs_bytes;
+        const CostAndMemory both = EstimateCostAndMemory(*model, shapes);
+        row.cost = both.cost;
+        row.activation_peak_bytes = both.memory.activation_peak_bytes;
+        row.inputs_bytes = both.memory.inputs_bytes;
       } catch (const core::Error& e) {
         data.skipped.push_back(fmt::format("{} at {}: {}", spec, r[14].value_or("{}"), e.what()));
         continue;

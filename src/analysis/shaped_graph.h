@@ -71,4 +71,11 @@ core::Shape KnownDims(const onnx::TypeProto* type);
 bool IsFoldedByTheRuntime(const onnx::NodeProto& node,
                           const std::unordered_set<std::string>& constants);
 
+// The walks of memory_estimate.h and graph_cost.h over a graph already shaped, so a caller
+// that wants both reads and infers the graph once.
+struct MemoryEstimate;
+struct GraphCost;
+MemoryEstimate EstimateMemoryOf(const ShapedGraph& shaped);
+GraphCost EstimateCostOf(const ShapedGraph& shaped);
+
 }  // namespace ipfs_accel::analysis

@@ -78,7 +78,8 @@ LatencyFigures FigureLatency(store::ResultStore& store, const ConfigurationQuery
   out.model_name = m.info.name;
   out.content_hash = m.info.content_hash;
   out.parameters = m.info.parameters;
-  out.memory_estimate_bytes = analysis::EstimateMemory(m, shapes.at(0)).total_bytes;
+  const analysis::CostAndMemory estimates = analysis::EstimateCostAndMemory(m, shapes.at(0));
+  out.memory_estimate_bytes = estimates.memory.total_bytes;
   std::map<std::string, LatencyFigure> figures = Measured(store, q, m.info);
   const auto stored = store::LatestPredictionModel(store, "latency_p50_ms");
   if (stored) {
@@ -91,7 +92,7 @@ LatencyFigures FigureLatency(store::ResultStore& store, const ConfigurationQuery
     row.seq_len = q.seq_len;
     row.fused = q.graph == "fused";
     row.precision = q.precision;
-    row.cost = analysis::EstimateCost(m, shapes.at(0));
+    row.cost = estimates.cost;
     std::vector<store::PredictionRecord> made;
     for (const auto& hw : predictor.hardware()) {
       if (figures.count(hw) || !OnPlatform(hw, q.platform)) continue;

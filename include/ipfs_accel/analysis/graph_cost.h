@@ -20,6 +20,7 @@
 #include <map>
 #include <string>
 
+#include "ipfs_accel/analysis/memory_estimate.h"
 #include "ipfs_accel/core/tensor.h"
 #include "ipfs_accel/models/model.h"
 
@@ -46,6 +47,15 @@ struct GraphCost {
 // gives them). Throws like EstimateMemory.
 GraphCost EstimateCost(const models::Model& model,
                        const std::map<std::string, core::Shape>& input_shapes);
+
+// Both the cost and the memory estimate (memory_estimate.h) from one reading of the graph and
+// one shape inference. Throws like EstimateMemory.
+struct CostAndMemory {
+  GraphCost cost;
+  MemoryEstimate memory;
+};
+CostAndMemory EstimateCostAndMemory(const models::Model& model,
+                                    const std::map<std::string, core::Shape>& input_shapes);
 
 // The class an operator (op type, domain) is counted under.
 std::string OperatorClass(const std::string& op_type, const std::string& domain);
