@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "analysis/model_roofline.h"
 #include "ipfs_accel/analysis/nonnegative_fit.h"
 #include "ipfs_accel/core/error.h"
 
@@ -21,6 +23,8 @@ namespace {
 
 constexpr int kFolds = 5;
 constexpr size_t kMinRowsPerHardware = 4;
+// Fewer held-out shapes than this teach the correction of models' own rooflines nothing.
+constexpr size_t kMinCorrectionRows = 20;
 const std::array<const char*, 7> kFlopClasses = {
     "matmul", "conv", "attention", "normalization", "softmax", "elementwise", "reduction"};
 const std::array<const char*, 8> kByteClasses = {"matmul",        "conv",         "attention",
@@ -89,7 +93,21 @@ std::vector<int> Folds(size_t n, uint64_t seed) {
   return fold;
 }
 
+// What corrects a model's own roofline: the configuration's features, where it lies against the
+// measured range (extrapolating past it is where a straight line errs), and the figure itself.
+std::vector<float> CorrectionFeatures(const PredictorRow& row, const ModelRoofline& fit,
+                                      double ms) {
+  std::vector<float> f = LatencyFeatures(row);
+  for (const double p : fit.Position(row)) f.push_back(static_cast<float>(p));
+  f.push_back(static_cast<float>(std::log10(ms)));
+  return f;
+}
+
 }  // namespace
+
+std::string PredictorModelKey(const std::string& name, const std::string& content_hash) {
+  return fmt::format("{} [{}]", name, content_hash);
+}
 
 const std::vector<std::string>& LatencyFeatureNames() {
   static const std::vector<std::string> names = [] {
@@ -97,7 +115,8 @@ const std::vector<std::string>& LatencyFeatureNames() {
                                   "log10_nodes"};
     for (const char* c : kFlopClasses) n.push_back(fmt::format("flops_share_{}", c));
     for (const char* c : kByteClasses) n.push_back(fmt::format("bytes_share_{}", c));
-    for (const char* c : {"log2_batch", "log2_seq_len", "threads", "fused", "precision"})
+    for (const char* c : {"log2_batch", "log2_seq_len", "threads", "fused", "precision",
+                          "memory_bandwidth_gb_per_s"})
       n.push_back(c);
     return n;
   }();
@@ -115,6 +134,9 @@ std::vector<float> LatencyFeatures(const PredictorRow& r) {
   f.push_back(r.threads);
   f.push_back(r.fused ? 1 : 0);
   f.push_back(PrecisionCode(r.precision));
+  // Missing (NaN) where not measured: the trees send it down their default branch.
+  f.push_back(r.memory_bandwidth_gb_per_s > 0 ? r.memory_bandwidth_gb_per_s
+                                              : std::numeric_limits<double>::quiet_NaN());
   return std::vector<float>(f.begin(), f.end());
 }
 
@@ -130,6 +152,20 @@ double LatencyPredictor::RooflineMs(const PredictorRow& row) const {
   const double ms =
       r.fixed_ms * x[0] + r.ms_per_gflop * x[1] + r.ms_per_gb * x[2] + r.ms_per_knode * x[3];
   return std::max(ms, 1e-6);
+}
+
+const ModelRoofline* LatencyPredictor::LocalRoofline(const PredictorRow& row) const {
+  const auto it = local_.find(ModelRooflineKey(row));
+  return it == local_.end() ? nullptr : &it->second;
+}
+
+PredictorRow LatencyPredictor::WithBandwidth(const PredictorRow& row) const {
+  PredictorRow out = row;
+  if (!(row.memory_bandwidth_gb_per_s > 0)) {
+    const auto it = bandwidth_.find(row.hardware);
+    if (it != bandwidth_.end()) out.memory_bandwidth_gb_per_s = it->second;
+  }
+  return out;
 }
 
 LatencyPredictor LatencyPredictor::Train(const std::vector<PredictorRow>& rows, PredictorKind kind,
@@ -155,7 +191,10 @@ LatencyPredictor LatencyPredictor::Train(const std::vector<PredictorRow>& rows, 
     p.threads_[hw] = std::max_element(counts.begin(), counts.end(), [](auto& a, auto& b) {
                        return a.second < b.second;
                      })->first;
+    for (const PredictorRow* r : list)
+      p.bandwidth_[hw] = std::max(p.bandwidth_[hw], r->memory_bandwidth_gb_per_s);
   }
+  p.FitLocalRooflines(rows, kind == PredictorKind::kRooflineAndTrees);
   if (kind == PredictorKind::kRooflineAndTrees) {
     std::vector<std::vector<float>> x;
     std::vector<float> y;
@@ -188,11 +227,33 @@ LatencyPredictor LatencyPredictor::Train(const std::vector<PredictorRow>& rows, 
   return p;
 }
 
+void LatencyPredictor::FitLocalRooflines(const std::vector<PredictorRow>& rows, bool correct) {
+  std::map<std::string, std::vector<const PredictorRow*>> groups;
+  for (const auto& r : rows) groups[ModelRooflineKey(r)].push_back(&r);
+  std::vector<std::vector<float>> x;
+  std::vector<float> y;
+  for (const auto& [key, list] : groups) {
+    if (const auto fit = FitModelRoofline(list)) local_[key] = *fit;
+    if (!correct) continue;
+    for (const HeldOutShape& h : LeaveEachShapeOut(list)) {
+      const double ms = h.fit.Ms(*h.row);
+      x.push_back(CorrectionFeatures(WithBandwidth(*h.row), h.fit, ms));
+      y.push_back(static_cast<float>(std::log(h.row->latency_ms / ms)));
+    }
+  }
+  if (x.size() >= kMinCorrectionRows) model_trees_ = BoostedTrees::Fit(x, y, {});
+}
+
 LatencyPrediction LatencyPredictor::Predict(const PredictorRow& row) const {
   const double base = RooflineMs(row);
   double ms = base;
-  if (trees_) {
-    auto f = LatencyFeatures(row);
+  if (const ModelRoofline* local = LocalRoofline(row)) {
+    ms = local->Ms(row);
+    if (model_trees_)
+      ms *= std::exp(
+          model_trees_->Predict({CorrectionFeatures(WithBandwidth(row), *local, ms)}).at(0));
+  } else if (trees_) {
+    auto f = LatencyFeatures(WithBandwidth(row));
     f.push_back(static_cast<float>(std::log10(base)));
     ms = base * std::exp(trees_->Predict({f}).at(0));
   }
@@ -206,12 +267,17 @@ nlohmann::json LatencyPredictor::ToJson() const {
                  {"fixed_ms", r.fixed_ms},
                  {"ms_per_gflop", r.ms_per_gflop},
                  {"ms_per_gb", r.ms_per_gb},
-                 {"ms_per_thousand_nodes", r.ms_per_knode}};
+                 {"ms_per_thousand_nodes", r.ms_per_knode},
+                 {"memory_bandwidth_gb_per_s", bandwidth_.count(hw) ? bandwidth_.at(hw) : 0.0}};
   nlohmann::json j = {{"kind", PredictorKindName(kind_)},
                       {"rooflines", roofs},
                       {"interval_log_low", log_low_},
                       {"interval_log_high", log_high_},
                       {"features", LatencyFeatureNames()}};
+  nlohmann::json local = nlohmann::json::object();
+  for (const auto& [key, r] : local_) local[key] = r.ToJson();
+  j["model_rooflines"] = std::move(local);
+  if (model_trees_) j["model_roofline_trees"] = nlohmann::json::parse(model_trees_->Save());
   if (trees_) j["trees"] = nlohmann::json::parse(trees_->Save());
   return j;
 }
@@ -226,7 +292,13 @@ LatencyPredictor LatencyPredictor::FromJson(const nlohmann::json& j) {
                           r.at("ms_per_thousand_nodes")};
       p.hardware_.push_back(hw);
       p.threads_[hw] = r.at("threads");
+      p.bandwidth_[hw] = r.value("memory_bandwidth_gb_per_s", 0.0);
     }
+    if (j.contains("model_rooflines"))
+      for (const auto& [key, r] : j.at("model_rooflines").items())
+        p.local_[key] = ModelRoofline::FromJson(r);
+    if (j.contains("model_roofline_trees"))
+      p.model_trees_ = BoostedTrees::Load(j.at("model_roofline_trees").dump());
     p.log_low_ = j.at("interval_log_low");
     p.log_high_ = j.at("interval_log_high");
     if (j.at("features") != LatencyFeatureNames())

@@ -21,7 +21,11 @@ constexpr const char* kMeasuredConfigurations = R"sql(
 SELECT m.name, m.source, m.source_path, m.content_hash, m.architecture,
        h.platform, h.device_name, h.hostname, p.execution_provider, p.precision,
        p.graph_variant, p.batch_size, p.seq_len, p.threads,
-       CAST(p.input_shapes_json AS VARCHAR), p.latency_p50_ms, p.peak_rss_bytes
+       CAST(p.input_shapes_json AS VARCHAR), p.latency_p50_ms, p.peak_rss_bytes,
+       -- The host's measured memory bandwidth (stored with its CPU row), for cpu and wasm.
+       CASE WHEN h.platform IN ('cpu', 'wasm') THEN (
+         SELECT max(CAST(c.details->'$.memory_bandwidth.triad_gb_per_s' AS DOUBLE))
+         FROM hardware_platforms c WHERE c.platform = 'cpu' AND c.hostname = h.hostname) END
 FROM performance_results p JOIN runs r USING (run_id) JOIN models m USING (model_id)
      JOIN hardware_platforms h USING (hardware_id)
 WHERE COALESCE(r.origin, 'measured') = 'measured' AND p.scenario = 'single-stream'
@@ -90,7 +94,7 @@ PredictorDataset LoadPredictorDataset(store::ResultStore& store,
       PredictorRow row;
       row.hardware = HardwareKey(*r[5], *r[6], *r[7], *r[8]);
       row.architecture = *r[4];
-      row.model = fmt::format("{} [{}]", *r[0], *r[3]);
+      row.model = PredictorModelKey(*r[0], *r[3]);
       row.precision = *r[9];
       row.fused = *r[10] == "fused";
       row.batch_size = std::stoll(*r[11]);
@@ -98,6 +102,7 @@ PredictorDataset LoadPredictorDataset(store::ResultStore& store,
       row.threads = r[13] ? std::stoi(*r[13]) : 0;
       row.latency_ms = std::stod(*r[15]);
       row.peak_rss_bytes = r[16] ? std::stod(*r[16]) : 0;
+      row.memory_bandwidth_gb_per_s = r[17] ? std::stod(*r[17]) : 0;
       row.serialized_graph_bytes = static_cast<int64_t>(model->onnx_bytes.size());
       try {
         const auto shapes = ParseShapes(r[14].value_or("{}"));

@@ -17,6 +17,7 @@
 #include "cli/configuration_run.h"
 #include "cli/exit_codes.h"
 #include "cli/interrupt.h"
+#include "cli/memory_bandwidth_probe.h"
 #include "cli/option_checks.h"
 #include "cli/progress.h"
 #include "cli/spec_file.h"
@@ -448,6 +449,7 @@ void PrepareSweep(const BenchmarkOptions& o, PreparedSweep& s) {
   s.hardware = hw::Detect();
   s.platforms = SelectPlatforms(o.hardware, s.hardware);
   PrepareModelSweep(o, s);
+  RecallOrMeasureMemoryBandwidth(o.db, s.platforms.run, s.hardware);
 }
 
 // The rows a run holds before any configuration runs: platforms that are not here, those
@@ -799,6 +801,7 @@ int RunAllModels(const BenchmarkOptions& o) {
   PreparedSweep base;
   base.hardware = hw::Detect();
   base.platforms = SelectPlatforms(o.hardware, base.hardware);
+  RecallOrMeasureMemoryBandwidth(o.db, base.platforms.run, base.hardware);
   base.req = o.sweep;
   InterruptGuard interrupts;
   StoredRun run(o.db, NewRunRecord(base.hardware, o.sweep.seed, o.isolate));

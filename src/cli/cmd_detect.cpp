@@ -9,6 +9,7 @@
 #include "cli/exit_codes.h"
 #include "cli/human_units.h"
 #include "ipfs_accel/hw/hardware.h"
+#include "ipfs_accel/hw/memory_bandwidth.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "ipfs_accel/runtime/platforms.h"
 
@@ -16,8 +17,9 @@ namespace ipfs_accel::cli {
 
 namespace {
 
-int RunDetect(bool json) {
-  const hw::HardwareReport report = hw::Detect();
+int RunDetect(bool json, bool bandwidth) {
+  hw::HardwareReport report = hw::Detect();
+  if (bandwidth) report.cpu.memory_bandwidth = hw::MeasureMemoryBandwidth(report.cpu);
   const auto platforms = runtime::PlatformAvailability(report);
   const std::string ort_version = runtime::OnnxRuntimeVersion();
   const auto providers = runtime::OnnxRuntimeProviders();
@@ -46,6 +48,12 @@ int RunDetect(bool json) {
                            HumanBytes(c.l2_cache_bytes), HumanBytes(c.l3_cache_bytes));
   std::cout << fmt::format("          memory {} total, {} available\n",
                            HumanBytes(c.memory_total_bytes), HumanBytes(c.memory_available_bytes));
+  if (c.memory_bandwidth)
+    std::cout << fmt::format(
+        "          memory bandwidth {:.1f} GB/s triad, {:.1f} GB/s copy (STREAM, {} threads, "
+        "3 x {})\n",
+        c.memory_bandwidth->triad_gb_per_s, c.memory_bandwidth->copy_gb_per_s,
+        c.memory_bandwidth->threads, HumanBytes(c.memory_bandwidth->array_bytes));
   std::cout << fmt::format("          ISA {}\n", fmt::join(c.isa_features, " "));
   std::cout << fmt::format("ORT       ONNX Runtime {}; execution providers: {}\n", ort_version,
                            fmt::join(providers, ", "));
@@ -54,10 +62,14 @@ int RunDetect(bool json) {
   } else {
     std::cout << fmt::format("NVIDIA    driver {}, CUDA {}\n", report.nvidia.driver_version,
                              report.nvidia.cuda_driver_version);
-    for (const auto& g : report.nvidia.gpus)
+    for (const auto& g : report.nvidia.gpus) {
       std::cout << fmt::format("          GPU {}: {}, {}, compute capability {}.{}\n", g.index,
                                g.name, HumanBytes(g.memory_total_bytes), g.compute_capability_major,
                                g.compute_capability_minor);
+      if (g.peak_fp32_gflops > 0 || g.peak_memory_gb_per_s > 0)
+        std::cout << fmt::format("          peaks (NVML): {:.1f} fp32 TFLOP/s, {:.0f} GB/s\n",
+                                 g.peak_fp32_gflops / 1e3, g.peak_memory_gb_per_s);
+    }
   }
   if (report.chromium)
     std::cout << fmt::format("Chromium  {} at {}\n", report.chromium->version,
@@ -84,8 +96,14 @@ void AddDetectCommand(CLI::App& app, CommandFn* selected) {
       "Show this machine's hardware (CPU, NVIDIA GPUs via NVML, Chromium), the ONNX Runtime\n"
       "version and providers, and which platforms can run here (with the reason when not).");
   auto json = std::make_shared<bool>(false);
+  auto bandwidth = std::make_shared<bool>(false);
   AddFormatOption(cmd, json.get());
-  cmd->callback([selected, json] { *selected = [json] { return RunDetect(*json); }; });
+  cmd->add_flag("--bandwidth", *bandwidth,
+                "also measure main-memory bandwidth (STREAM copy and triad, under a second); "
+                "benchmark measures it once per database and stores it with the CPU's row");
+  cmd->callback([selected, json, bandwidth] {
+    *selected = [json, bandwidth] { return RunDetect(*json, *bandwidth); };
+  });
 }
 
 }  // namespace ipfs_accel::cli

@@ -87,7 +87,7 @@ LatencyFigures FigureLatency(store::ResultStore& store, const ConfigurationQuery
         analysis::LatencyPredictor::FromJson(nlohmann::json::parse(stored->model_json));
     analysis::PredictorRow row;
     row.architecture = m.info.architecture;
-    row.model = m.info.name;
+    row.model = analysis::PredictorModelKey(m.info.name, m.info.content_hash);
     row.batch_size = q.batch_size;
     row.seq_len = q.seq_len;
     row.fused = q.graph == "fused";

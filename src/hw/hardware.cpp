@@ -31,6 +31,24 @@ void to_json(nlohmann::json& j, const CpuInfo& v) {
       {"memory_total_bytes", v.memory_total_bytes},
       {"memory_available_bytes", v.memory_available_bytes},
   };
+  if (v.memory_bandwidth) j["memory_bandwidth"] = *v.memory_bandwidth;
+}
+
+void to_json(nlohmann::json& j, const MemoryBandwidth& v) {
+  j = {{"method", "stream"},
+       {"copy_gb_per_s", v.copy_gb_per_s},
+       {"triad_gb_per_s", v.triad_gb_per_s},
+       {"array_bytes", v.array_bytes},
+       {"threads", v.threads},
+       {"repetitions", v.repetitions}};
+}
+
+void from_json(const nlohmann::json& j, MemoryBandwidth& v) {
+  v.copy_gb_per_s = j.at("copy_gb_per_s");
+  v.triad_gb_per_s = j.at("triad_gb_per_s");
+  v.array_bytes = j.value("array_bytes", int64_t{0});
+  v.threads = j.value("threads", 0);
+  v.repetitions = j.value("repetitions", 0);
 }
 
 void to_json(nlohmann::json& j, const NvidiaGpu& v) {
@@ -42,6 +60,17 @@ void to_json(nlohmann::json& j, const NvidiaGpu& v) {
       {"compute_capability_major", v.compute_capability_major},
       {"compute_capability_minor", v.compute_capability_minor},
   };
+  // Peaks only where the driver reported what they are derived from.
+  if (v.peak_fp32_gflops > 0) {
+    j["cuda_cores"] = v.cuda_cores;
+    j["max_sm_clock_mhz"] = v.max_sm_clock_mhz;
+    j["peak_fp32_gflops"] = v.peak_fp32_gflops;
+  }
+  if (v.peak_memory_gb_per_s > 0) {
+    j["memory_bus_width_bits"] = v.memory_bus_width_bits;
+    j["max_memory_clock_mhz"] = v.max_memory_clock_mhz;
+    j["peak_memory_gb_per_s"] = v.peak_memory_gb_per_s;
+  }
 }
 
 void to_json(nlohmann::json& j, const NvidiaInfo& v) {

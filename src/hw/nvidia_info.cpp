@@ -41,7 +41,13 @@ struct Nvml {
   const char* (*ErrorString)(nvmlReturn_t);  // optional: only improves messages
   // Optional: per-process memory (nvmlProcessInfo_v2_t layout below).
   nvmlReturn_t (*DeviceGetComputeRunningProcesses)(nvmlDevice_t, unsigned*, void*);
+  // Optional (newer drivers): what the peak figures are derived from.
+  nvmlReturn_t (*DeviceGetMaxClockInfo)(nvmlDevice_t, int, unsigned*);
+  nvmlReturn_t (*DeviceGetNumGpuCores)(nvmlDevice_t, unsigned*);
+  nvmlReturn_t (*DeviceGetMemoryBusWidth)(nvmlDevice_t, unsigned*);
 };
+
+constexpr int kClockSm = 1, kClockMem = 2;  // nvmlClockType_t
 
 struct DlCloser {
   void operator()(void* handle) const { dlclose(handle); }
@@ -67,6 +73,23 @@ std::string CudaVersionString(int v) {
   return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
 }
 
+// The device's peaks (PeakFp32Gflops: a fused multiply-add, 2 FLOPs, per CUDA core per clock at
+// the maximum SM clock; PeakMemoryGbPerS: the bus width times the maximum memory clock, twice per
+// clock), from what the driver reports; 0 where it reports nothing.
+void ReadPeaks(const Nvml& nvml, nvmlDevice_t device, NvidiaGpu& gpu) {
+  unsigned sm_mhz = 0, mem_mhz = 0, cores = 0, bus_bits = 0;
+  if (nvml.DeviceGetMaxClockInfo && nvml.DeviceGetMaxClockInfo(device, kClockSm, &sm_mhz) == 0)
+    gpu.max_sm_clock_mhz = static_cast<int>(sm_mhz);
+  if (nvml.DeviceGetMaxClockInfo && nvml.DeviceGetMaxClockInfo(device, kClockMem, &mem_mhz) == 0)
+    gpu.max_memory_clock_mhz = static_cast<int>(mem_mhz);
+  if (nvml.DeviceGetNumGpuCores && nvml.DeviceGetNumGpuCores(device, &cores) == 0)
+    gpu.cuda_cores = static_cast<int>(cores);
+  if (nvml.DeviceGetMemoryBusWidth && nvml.DeviceGetMemoryBusWidth(device, &bus_bits) == 0)
+    gpu.memory_bus_width_bits = static_cast<int>(bus_bits);
+  gpu.peak_fp32_gflops = PeakFp32Gflops(gpu.cuda_cores, gpu.max_sm_clock_mhz);
+  gpu.peak_memory_gb_per_s = PeakMemoryGbPerS(gpu.memory_bus_width_bits, gpu.max_memory_clock_mhz);
+}
+
 NvidiaGpu ReadGpu(const Nvml& nvml, unsigned index) {
   NvidiaGpu gpu;
   gpu.index = static_cast<int>(index);
@@ -86,6 +109,7 @@ NvidiaGpu ReadGpu(const Nvml& nvml, unsigned index) {
     gpu.compute_capability_major = major;
     gpu.compute_capability_minor = minor;
   }
+  ReadPeaks(nvml, device, gpu);
   return gpu;
 }
 
@@ -108,6 +132,14 @@ void Query(const Nvml& nvml, NvidiaInfo& info) {
 }
 
 }  // namespace
+
+double PeakFp32Gflops(int cuda_cores, int max_sm_clock_mhz) {
+  return 2.0 * cuda_cores * max_sm_clock_mhz / 1e3;
+}
+
+double PeakMemoryGbPerS(int memory_bus_width_bits, int max_memory_clock_mhz) {
+  return memory_bus_width_bits / 8.0 * max_memory_clock_mhz * 2 / 1e3;
+}
 
 NvidiaInfo DetectNvidia() {
   NvidiaInfo info;
@@ -138,6 +170,9 @@ NvidiaInfo DetectNvidia() {
   }
   std::string unused;
   Resolve(h, "nvmlErrorString", nvml.ErrorString, unused);
+  Resolve(h, "nvmlDeviceGetMaxClockInfo", nvml.DeviceGetMaxClockInfo, unused);
+  Resolve(h, "nvmlDeviceGetNumGpuCores", nvml.DeviceGetNumGpuCores, unused);
+  Resolve(h, "nvmlDeviceGetMemoryBusWidth", nvml.DeviceGetMemoryBusWidth, unused);
 
   if (nvmlReturn_t rc = nvml.Init(); rc != 0) {
     info.unavailable_reason =
@@ -180,6 +215,9 @@ NvidiaMemorySample SampleNvidiaMemory(unsigned device_index) {
   }
   std::string unused;
   Resolve(h, "nvmlErrorString", nvml.ErrorString, unused);
+  Resolve(h, "nvmlDeviceGetMaxClockInfo", nvml.DeviceGetMaxClockInfo, unused);
+  Resolve(h, "nvmlDeviceGetNumGpuCores", nvml.DeviceGetNumGpuCores, unused);
+  Resolve(h, "nvmlDeviceGetMemoryBusWidth", nvml.DeviceGetMemoryBusWidth, unused);
   const bool per_process = Resolve(h, "nvmlDeviceGetComputeRunningProcesses_v3",
                                    nvml.DeviceGetComputeRunningProcesses, unused);
   if (nvmlReturn_t rc = nvml.Init(); rc != 0) {

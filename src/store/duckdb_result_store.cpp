@@ -465,6 +465,13 @@ void DuckDbResultStore::InsertEntries(const RunResults& results, const std::stri
                             "INSERT INTO hardware_platforms (platform, device_name, hostname, "
                             "details) VALUES (?, ?, ?, ?) RETURNING hardware_id",
                             prepare_error);
+  // A known row keeps its details, but gains what a later run knows and it lacks (the memory
+  // bandwidth probe's figure, stored once per machine).
+  Statement add_hardware_details(
+      con,
+      "UPDATE hardware_platforms SET details = json_merge_patch(CAST(? AS JSON), details) "
+      "WHERE hardware_id = ? AND NOT list_has_all(json_keys(details), json_keys(CAST(? AS JSON)))",
+      prepare_error);
   Statement find_model(con,
                        "SELECT model_id, config_hash IS NULL AND ? IS NOT NULL FROM models "
                        "WHERE name = ? AND source = ? AND content_hash = ? "
@@ -509,6 +516,11 @@ void DuckDbResultStore::InsertEntries(const RunResults& results, const std::stri
                                                               .AddText(hw.details_json)
                                                               .Execute(hardware_error)
                                                               .FirstInt64();
+    if (found_hw.RowCount() > 0)
+      add_hardware_details.AddText(hw.details_json)
+          .AddInt(hardware_id)
+          .AddText(hw.details_json)
+          .Execute(hardware_error);
 
     const OnError model_error{ErrorKind::kDatabase, where + " storing the model", unchanged};
     Result found_model = find_model.AddOptional(model.config_hash)

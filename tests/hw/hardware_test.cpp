@@ -1,4 +1,5 @@
 #include "ipfs_accel/hw/hardware.h"
+#include "ipfs_accel/hw/memory_bandwidth.h"
 
 #include <dlfcn.h>
 #include <sys/utsname.h>
@@ -318,6 +319,31 @@ TEST(HardwareJsonTest, ReportHasEveryField) {
     EXPECT_TRUE(back["firefox"].is_null());
     EXPECT_FALSE(back["firefox_missing_reason"].get<std::string>().empty());
   }
+}
+
+// NVIDIA's H100 SXM5 datasheet: 67 TFLOPS fp32 and 3.35 TB/s from 16896 CUDA cores at a
+// 1980 MHz boost clock and 5120-bit HBM3 at 2619 MHz, the figures NVML reports for it.
+TEST(NvidiaPeaksTest, ReproduceTheH100Datasheet) {
+  EXPECT_NEAR(PeakFp32Gflops(16896, 1980) / 1e3, 67.0, 0.5);
+  EXPECT_NEAR(PeakMemoryGbPerS(5120, 2619) / 1e3, 3.35, 0.01);
+}
+
+// The probe's figures are those of this machine's memory: more than a slow DIMM's worth and
+// less than any machine's caches; triad moves 24 bytes per element against copy's 16, so its
+// rate is within a factor of two of copy's.
+TEST(MemoryBandwidthTest, MeasuresCopyAndTriadPastTheLastLevelCache) {
+  const CpuInfo cpu = DetectCpu();
+  const MemoryBandwidth m = MeasureMemoryBandwidth(cpu);
+  EXPECT_GE(m.array_bytes, std::min<int64_t>(int64_t{32} << 20, cpu.memory_available_bytes / 8));
+  EXPECT_GE(m.array_bytes, std::min<int64_t>(4 * cpu.l3_cache_bytes, int64_t{256} << 20));
+  EXPECT_EQ(m.threads, cpu.logical_cores);
+  EXPECT_GT(m.copy_gb_per_s, 0.5);
+  EXPECT_LT(m.copy_gb_per_s, 2000);
+  EXPECT_GT(m.triad_gb_per_s, m.copy_gb_per_s / 2);
+  EXPECT_LT(m.triad_gb_per_s, m.copy_gb_per_s * 2);
+  const nlohmann::json j = m;
+  EXPECT_EQ(j["method"], "stream");
+  EXPECT_DOUBLE_EQ(j.get<MemoryBandwidth>().triad_gb_per_s, m.triad_gb_per_s);
 }
 
 TEST(HardwareJsonTest, GpuFields) {

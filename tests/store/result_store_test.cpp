@@ -657,6 +657,23 @@ TEST_F(ResultStoreTest, AModelIsItsWeightsAndItsConfig) {
             "sha256:aa 2, sha256:bb 1, NULL 2");
 }
 
+// A known hardware row keeps the details it was first stored with, and gains the keys a later
+// run knows that it lacks (the memory bandwidth probe's figure, measured once per machine).
+TEST_F(ResultStoreTest, AKnownHardwareRowKeepsItsDetailsAndGainsTheKeysItLacks) {
+  auto store = ResultStore::Open(db_);
+  store->WriteRun(SampleRun());
+  RunResults later = SampleRun();
+  later.entries[0].hardware.details_json = R"({"cores": 16, "memory_bandwidth": {"triad": 9.5}})";
+  store->WriteRun(later);
+  store->WriteRun(SampleRun());  // a run without the figure takes nothing away
+  EXPECT_EQ(Count(*store, "hardware_platforms"), 1);
+  EXPECT_EQ(Cell(*store,
+                 "SELECT details->>'cores' || ' ' || "
+                 "(details->'memory_bandwidth'->>'triad') || ' ' || "
+                 "(details->'isa'->>0) FROM hardware_platforms"),
+            "8 9.5 avx2");
+}
+
 // A model stored before v8 has no config hash: the first config measured with its name, source
 // and weights claims it (a catalog model's earlier results stay its own); another config is
 // another model.

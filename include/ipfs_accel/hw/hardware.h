@@ -14,6 +14,15 @@
 
 namespace ipfs_accel::hw {
 
+// Main-memory bandwidth as STREAM measures it (memory_bandwidth.h).
+struct MemoryBandwidth {
+  double copy_gb_per_s = 0;  // 1e9 bytes per second
+  double triad_gb_per_s = 0;
+  int64_t array_bytes = 0;  // each of the three arrays
+  int threads = 0;
+  int repetitions = 0;
+};
+
 struct CpuInfo {
   std::string model_name;                 // "Intel(R) Xeon(R) Platinum 8480+"
   std::string vendor;                     // "GenuineIntel", "AuthenticAMD", "ARM"
@@ -27,6 +36,8 @@ struct CpuInfo {
   int64_t l3_cache_bytes = 0;   // as the OS reports it for cpu0 (per socket, or per CCX on AMD)
   int64_t memory_total_bytes = 0;
   int64_t memory_available_bytes = 0;
+  // Measured only when asked for (MeasureMemoryBandwidth: it takes a moment), else unset.
+  std::optional<MemoryBandwidth> memory_bandwidth;
 
   bool HasFeature(const std::string& feature) const;
 };
@@ -38,6 +49,15 @@ struct NvidiaGpu {
   int64_t memory_total_bytes = 0;
   int compute_capability_major = 0;
   int compute_capability_minor = 0;
+  // From NVML where the driver reports them (0: not reported). The peaks are derived as the
+  // datasheets derive them: 2 FLOPs per CUDA core per clock at the maximum SM clock; bus width
+  // x maximum memory clock x 2 (double data rate).
+  int max_sm_clock_mhz = 0;
+  int max_memory_clock_mhz = 0;
+  int cuda_cores = 0;
+  int memory_bus_width_bits = 0;
+  double peak_fp32_gflops = 0;
+  double peak_memory_gb_per_s = 0;
 };
 
 struct NvidiaInfo {
@@ -70,6 +90,10 @@ struct HardwareReport {
   std::string firefox_missing_reason;
 };
 
+// The peaks as NVIDIA's datasheets derive them (what NvidiaGpu's peak fields hold).
+double PeakFp32Gflops(int cuda_cores, int max_sm_clock_mhz);
+double PeakMemoryGbPerS(int memory_bus_width_bits, int max_memory_clock_mhz);
+
 CpuInfo DetectCpu();
 NvidiaInfo DetectNvidia();
 
@@ -91,6 +115,8 @@ HostInfo DetectHost();
 int64_t AvailableHostMemoryBytes();
 HardwareReport Detect();
 
+void to_json(nlohmann::json& j, const MemoryBandwidth& v);
+void from_json(const nlohmann::json& j, MemoryBandwidth& v);
 void to_json(nlohmann::json& j, const CpuInfo& v);
 void to_json(nlohmann::json& j, const NvidiaGpu& v);
 void to_json(nlohmann::json& j, const NvidiaInfo& v);
