@@ -250,6 +250,35 @@ TEST(DynamicBatcher, ABatchThatFailsIsRunAgainOneRequestAtATimeSoOnlyTheBadOneFa
   EXPECT_EQ(b.Stats().failed, 1);
 }
 
+TEST(DynamicBatcher, ManyThreadsWithMixedShapesEachGetExactlyTheirOwnRowsBack) {
+  DynamicBatcher b(
+      [](const TensorMap& in) {
+        core::Tensor y = in.at("x");
+        for (float& v : y.values<float>()) v *= 2;
+        return TensorMap{{"y", y}};
+      },
+      {.max_batch = 8, .max_batch_delay_ms = 0.5, .max_queue = 64});
+  std::vector<std::future<int>> threads;
+  for (int t = 0; t < 16; ++t)
+    threads.push_back(std::async(std::launch::async, [&b, t] {
+      int wrong = 0;
+      for (int i = 0; i < 50; ++i) {
+        const int64_t rows = 1 + (t + i) % 2, width = (t * i) % 2 ? 3 : 5;
+        const float first = static_cast<float>(1000 * t + 10 * i);
+        const core::Tensor y = b.Run({{"x", Rows(rows, width, first)}}).outputs.at("y");
+        const core::Tensor x = Rows(rows, width, first);
+        wrong += y.shape != x.shape;
+        for (int64_t k = 0; y.shape == x.shape && k < x.element_count(); ++k)
+          wrong += y.values<float>()[k] != 2 * x.values<float>()[k];
+      }
+      return wrong;
+    }));
+  for (auto& t : threads) EXPECT_EQ(t.get(), 0);
+  const BatcherStats s = b.Stats();
+  EXPECT_EQ(s.requests, 16 * 50);
+  EXPECT_EQ(s.rows, 16 * 50 * 3 / 2);
+}
+
 TEST(DynamicBatcher, InputsThatDisagreeOnTheBatchSizeAreRefused) {
   DynamicBatcher b([](const TensorMap& in) { return in; }, {});
   const core::Error e = CatchError([&] { b.Run({{"a", Rows(1, 3, 0)}, {"b", Rows(2, 3, 0)}}); });

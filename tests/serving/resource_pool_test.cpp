@@ -8,6 +8,8 @@
 #include <future>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "ipfs_accel/analysis/memory_estimate.h"
 #include "ipfs_accel/harness/benchmark.h"
 #include "ipfs_accel/models/model.h"
@@ -136,6 +138,11 @@ TEST(ResourcePool, NeverExceedsItsBudgetEvictsTheLeastRecentlyUsedAndRefusesWhat
   infer("b");
   EXPECT_EQ(loaded(), (std::vector<std::string>{"b", "c"}));
   EXPECT_EQ(pool.Snapshot().evictions, 2);
+  const nlohmann::json shown = ToJson(pool.Snapshot());  // what /api/pool answers
+  EXPECT_EQ(shown["entries"][0]["model"], "b");
+  EXPECT_EQ(shown["entries"][0]["estimated_memory"]["bytes"], tiny);
+  EXPECT_EQ(shown["entries"][0]["traffic"]["requests"], 1);
+  EXPECT_EQ(shown["devices"][0]["budget"]["bytes"], budget);
 
   registry.Register({.name = "big", .spec = "bert-tiny"});
   const int64_t big = EstimatedBytes("bert-tiny", 2, kSeq);
