@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <future>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -154,6 +155,39 @@ TEST(ResourcePool, NeverExceedsItsBudgetEvictsTheLeastRecentlyUsedAndRefusesWhat
     EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what() << " / " << part;
   EXPECT_EQ(loaded(), (std::vector<std::string>{"b", "c"}));  // refusing evicted nothing
   EXPECT_EQ(pool.Snapshot().refused_too_large, 1);
+}
+
+TEST(ResourcePool, ASessionWithARequestInFlightIsNeverEvictedTheNewModelIsRefusedAsBusy) {
+  const int64_t tiny = EstimatedBytes("template:bert", 4, kSeq);
+  ModelRegistry registry;
+  for (const char* name : {"a", "b"}) registry.Register({.name = name, .spec = "template:bert"});
+  // One session fits; a's request waits in its queue for company that never comes.
+  ResourcePool pool(
+      registry,
+      CpuOnly(tiny + tiny / 2, {.max_batch = 4, .max_batch_delay_ms = 600000, .max_queue = 4}));
+  auto waiting = std::async(std::launch::async, [&] {
+    pool.Infer({.model = "a", .inputs = {{"input_ids", Ids(0)}}});
+  });
+  for (;;) {
+    const PoolSnapshot s = pool.Snapshot();
+    if (!s.entries.empty() && s.entries[0].traffic.queued == 1) break;
+    std::this_thread::yield();
+  }
+  try {
+    pool.Infer({.model = "b", .inputs = {{"input_ids", Ids(0)}}});
+    ADD_FAILURE() << "no error";
+  } catch (const ServingError& e) {
+    EXPECT_EQ(e.reason(), RefusalReason::kBusy);
+    EXPECT_NE(std::string(e.what()).find("a on cpu"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(pool.Snapshot().entries.at(0).model, "a");
+  pool.Stop(StopMode::kFail);  // a's request ends with kStopped
+  try {
+    waiting.get();
+    ADD_FAILURE() << "no error";
+  } catch (const ServingError& e) {
+    EXPECT_EQ(e.reason(), RefusalReason::kStopped);
+  }
 }
 
 TEST(ResourcePool, ARequestWithTokenIdsOutsideTheVocabularyIsRefusedAlone) {
