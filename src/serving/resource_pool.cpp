@@ -91,6 +91,26 @@ Figure EstimateFigure(const models::Model& m, int64_t max_batch, int64_t seq_len
   return f;
 }
 
+// Why a session cannot be opened within its device's budget even alone.
+std::string TooLarge(const std::string& model, const std::string& platform,
+                     const std::string& precision, const std::string& device, const Figure& f,
+                     int64_t budget, const PoolOptions& o) {
+  if (budget < 0)
+    return fmt::format(
+        "model '{}' on {}: no memory budget for {} (NVML cannot say how much is "
+        "free); give one",
+        model, platform, device);
+  return fmt::format(
+      "model '{}' ({}) needs an estimated {} ({} weights + {} inputs + {} "
+      "activations at {} rows, sequence {}), more than the whole {} budget of {}; "
+      "serve it at a lower precision or raise the budget",
+      model, precision, analysis::DescribeBytes(f.estimate.total_bytes),
+      analysis::DescribeBytes(f.estimate.weights_bytes),
+      analysis::DescribeBytes(f.estimate.inputs_bytes),
+      analysis::DescribeBytes(f.estimate.activation_peak_bytes), o.batching.max_batch,
+      o.planning_seq_len, device, analysis::DescribeBytes(budget));
+}
+
 std::map<std::string, int64_t> DefaultBudgets(std::map<std::string, int64_t> given) {
   if (!given.count("cpu")) given["cpu"] = hw::AvailableHostMemoryBytes();
   if (!given.count("gpu")) {
@@ -183,21 +203,8 @@ ResourcePool::Lease ResourcePool::Open(const ModelSource& source, const std::str
   if (budget < 0 || entry->bytes > budget) {
     std::lock_guard lock(mutex_);
     ++refused_too_large_;
-    throw Error(
-        ErrorKind::kUnavailable,
-        budget < 0
-            ? fmt::format("model '{}' on {}: no memory budget for {} (NVML cannot say how much "
-                          "is free); give one",
-                          source.name, platform, entry->device)
-            : fmt::format("model '{}' ({}) needs an estimated {} ({} weights + {} inputs + {} "
-                          "activations at {} rows, sequence {}), more than the whole {} budget "
-                          "of {}; serve it at a lower precision or raise the budget",
-                          source.name, precision, analysis::DescribeBytes(entry->bytes),
-                          analysis::DescribeBytes(f.estimate.weights_bytes),
-                          analysis::DescribeBytes(f.estimate.inputs_bytes),
-                          analysis::DescribeBytes(f.estimate.activation_peak_bytes),
-                          options_.batching.max_batch, options_.planning_seq_len, entry->device,
-                          analysis::DescribeBytes(budget)));
+    throw Error(ErrorKind::kUnavailable,
+                TooLarge(entry->model, platform, precision, entry->device, f, budget, options_));
   }
   {
     std::vector<std::shared_ptr<Entry>> evicted;
