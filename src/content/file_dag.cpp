@@ -31,21 +31,22 @@ Node HashLeaf(std::string_view chunk, int version, Sha256& sha) {
   return {Cid{0, kDagPb, d}, chunk.size(), f.prefix.size() + chunk.size() + f.suffix.size()};
 }
 
-void HashLeaves(std::string_view bytes, int version, size_t begin, size_t end,
+void HashLeaves(const ChunkReader& read, int version, size_t begin, size_t end,
                 std::vector<Node>* leaves) {
   Sha256 sha;
-  for (size_t i = begin; i < end; ++i)
-    (*leaves)[i] = HashLeaf(bytes.substr(i * kChunkSize, kChunkSize), version, sha);
+  std::string scratch;
+  for (size_t i = begin; i < end; ++i) (*leaves)[i] = HashLeaf(read(i, scratch), version, sha);
 }
 
-// Contiguous ranges per thread, so each reads its part of a mapped file in order.
-std::vector<Node> HashAllLeaves(std::string_view bytes, int version, unsigned threads) {
-  const size_t count = std::max<size_t>(1, (bytes.size() + kChunkSize - 1) / kChunkSize);
+// Contiguous ranges per thread, so each reads its part of the file in order.
+std::vector<Node> HashAllLeaves(uint64_t bytes, const ChunkReader& read, int version,
+                                unsigned threads) {
+  const size_t count = std::max<size_t>(1, (bytes + kChunkSize - 1) / kChunkSize);
   std::vector<Node> leaves(count);
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   threads = static_cast<unsigned>(std::min<size_t>(threads, (count + 7) / 8));
   if (threads <= 1) {
-    HashLeaves(bytes, version, 0, count, &leaves);
+    HashLeaves(read, version, 0, count, &leaves);
     return leaves;
   }
   std::vector<std::exception_ptr> errors(threads);
@@ -53,7 +54,7 @@ std::vector<Node> HashAllLeaves(std::string_view bytes, int version, unsigned th
   for (unsigned t = 0; t < threads; ++t)
     pool.emplace_back([&, t] {
       try {
-        HashLeaves(bytes, version, count * t / threads, count * (t + 1) / threads, &leaves);
+        HashLeaves(read, version, count * t / threads, count * (t + 1) / threads, &leaves);
       } catch (...) {
         errors[t] = std::current_exception();
       }
@@ -65,9 +66,10 @@ std::vector<Node> HashAllLeaves(std::string_view bytes, int version, unsigned th
 }
 
 // The leaves' blocks in order, once their CIDs are known (hashing ran on several threads).
-void EmitLeaves(std::string_view bytes, const std::vector<Node>& leaves, const ImportOptions& o) {
+void EmitLeaves(const ChunkReader& read, const std::vector<Node>& leaves, const ImportOptions& o) {
+  std::string scratch;
   for (size_t i = 0; i < leaves.size(); ++i) {
-    const std::string_view chunk = bytes.substr(i * kChunkSize, kChunkSize);
+    const std::string_view chunk = read(i, scratch);
     if (o.cid_version == 1) {
       o.on_block(leaves[i].cid, chunk);
       continue;
@@ -105,9 +107,16 @@ void CheckCidVersion(int version) {
 }
 
 Imported ImportBytes(std::string_view bytes, const ImportOptions& options) {
+  return ImportChunks(
+      bytes.size(),
+      [bytes](size_t i, std::string&) { return bytes.substr(i * kChunkSize, kChunkSize); },
+      options);
+}
+
+Imported ImportChunks(uint64_t bytes, const ChunkReader& read, const ImportOptions& options) {
   CheckCidVersion(options.cid_version);
-  std::vector<Node> level = HashAllLeaves(bytes, options.cid_version, options.threads);
-  if (options.on_block) EmitLeaves(bytes, level, options);
+  std::vector<Node> level = HashAllLeaves(bytes, read, options.cid_version, options.threads);
+  if (options.on_block) EmitLeaves(read, level, options);
   while (level.size() > 1) {
     std::vector<Node> up;
     for (size_t i = 0; i < level.size(); i += kMaxLinks)

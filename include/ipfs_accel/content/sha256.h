@@ -1,6 +1,6 @@
 #pragma once
 // SHA-256 through OpenSSL's EVP interface (which uses the CPU's SHA extensions where present).
-// Incremental, so a block can be hashed from pieces (a node's framing around a chunk of a mapped
+// Incremental, so a block can be hashed from pieces (a node's framing around a chunk of a
 // file) without copying them together.
 
 #include <array>

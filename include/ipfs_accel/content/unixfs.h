@@ -57,7 +57,7 @@ struct ImportedPath {
   std::vector<ImportedEntry> entries;  // every file and folder beneath a folder, depth first
 };
 
-// The file or folder at `path`, read through mapped memory. Symlinks are followed: their
+// The file or folder at `path`, each file read once in 256 KiB pieces. Symlinks are followed: their
 // targets' bytes are imported (as `ipfs add -r` of a copy made with `cp -rL`; kubo itself would
 // store the link), so a Hugging Face cache snapshot gets the CID of its files.
 // Throws core::Error: kNotFound (missing path or dangling link), kInvalidArgument (a FIFO,
