@@ -3,6 +3,7 @@
 // tampered block refused naming it. @ipld/car is installed by scripts/bootstrap.sh; the tests
 // that need it are skipped, saying so, without it.
 
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -12,6 +13,7 @@
 
 #include "content/content_files.h"
 #include "ipfs_accel/content/car.h"
+#include "ipfs_accel/content/unixfs_extract.h"
 #include "ipfs_accel/core/mapped_file.h"
 #include "support/catch_error.h"
 #include "support/temp_dir.h"
@@ -92,6 +94,68 @@ TEST(Car, OursAndTheReferenceReadEachOthersCarsWithTheSameRootAndBlocks) {
     EXPECT_EQ(theirs_back.roots[0], imported.root.cid);
     for (const auto& cid : ours_back.cids) EXPECT_TRUE(theirs_back.cids.count(cid)) << cid;
   }
+}
+
+std::string Contents(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// Every visible file under `a` has the same bytes under `b`, and `b` has nothing else.
+void ExpectSameTree(const fs::path& a, const fs::path& b) {
+  size_t files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(a)) {
+    const fs::path rel = fs::relative(e.path(), a);
+    if (rel.string().find('.') == 0 || e.is_directory()) continue;
+    ++files;
+    EXPECT_EQ(Contents(e.path()), Contents(b / rel)) << rel;
+  }
+  size_t extracted = 0;
+  for (const auto& e : fs::recursive_directory_iterator(b)) extracted += !e.is_directory();
+  EXPECT_EQ(extracted, files);
+}
+
+TEST(Car, TheReferencesCarOfAFolderExtractsToTheSameFiles) {
+  if (!HaveJs())
+    GTEST_SKIP() << "@ipld/car or ipfs-unixfs-importer is not installed under "
+                    "third_party/prefix/share/node_modules: run scripts/bootstrap.sh";
+  testing::TempDir tmp;
+  const fs::path folder = tmp.path() / "model";
+  WriteFolder(folder);
+  for (int version : {0, 1}) {
+    const std::string car = tmp.File(fmt::format("v{}.car", version));
+    Js(fmt::format("write {} {} {}", version, Quoted(folder.string()), Quoted(car)));
+    const core::MappedFile file(car);
+    CarReader reader(file.text(), car);
+    const BlockSet blocks = BlockSet::FromCar(reader);
+    const fs::path out = tmp.path() / fmt::format("out{}", version);
+    ExtractUnixfs(blocks, reader.roots().at(0), out.string());
+    ExpectSameTree(folder, out);
+  }
+}
+
+TEST(Car, AFileWithABlockMissingIsRefusedNamingItAndNothingIsWritten) {
+  testing::TempDir tmp;
+  testing::WriteDeterministicFile(tmp.path() / "file", 3 * kChunkSize, 9);
+  BlockSet blocks;
+  std::deque<std::string> kept;  // the blocks the set views
+  std::optional<Cid> dropped;
+  ImportOptions options;
+  options.on_block = [&](const Cid& cid, std::string_view block) {
+    if (!dropped) {
+      dropped = cid;  // the first leaf
+      return;
+    }
+    kept.emplace_back(block);
+    blocks.Add({cid, kept.back()});
+  };
+  const Cid root = ImportPath(tmp.File("file"), options).root.cid;
+  const core::Error e = CatchError([&] { ExtractUnixfs(blocks, root, tmp.File("out")); });
+  EXPECT_EQ(e.kind(), core::ErrorKind::kCorrupt);
+  EXPECT_NE(std::string(e.what()).find(dropped->ToString()), std::string::npos) << e.what();
+  EXPECT_FALSE(fs::exists(tmp.File("out")));
+  for (const auto& entry : fs::directory_iterator(tmp.path()))
+    EXPECT_EQ(entry.path().filename(), "file");
 }
 
 TEST(Car, ATamperedBlockIsRefusedNamingItsCid) {
