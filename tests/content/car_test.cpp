@@ -1,7 +1,7 @@
 // CARv1 files: ours read by @ipld/car (the reference JavaScript implementation, which also walks
-// every dag-pb link from the root) and @ipld/car's read by ours, every block's hash checked; a
-// tampered block refused naming it. @ipld/car is installed by scripts/bootstrap.sh; the tests
-// that need it are skipped, saying so, without it.
+// every dag-pb link from the root) and @ipld/car's read and extracted to files by ours, every
+// block's hash checked; a tampered or missing block refused naming it. @ipld/car is installed by
+// scripts/bootstrap.sh; the tests that need it are skipped, saying so, without it.
 
 #include <deque>
 #include <filesystem>
@@ -66,7 +66,26 @@ void WriteFolder(const fs::path& dir) {
   testing::WriteDeterministicFile(dir / "sub" / "again.bin", kChunkSize, 5);  // a repeated block
 }
 
-TEST(Car, OursAndTheReferenceReadEachOthersCarsWithTheSameRootAndBlocks) {
+std::string Contents(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// Every visible file under `a` has the same bytes under `b`, and `b` has nothing else.
+void ExpectSameTree(const fs::path& a, const fs::path& b) {
+  size_t files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(a)) {
+    const fs::path rel = fs::relative(e.path(), a);
+    if (rel.string().find('.') == 0 || e.is_directory()) continue;
+    ++files;
+    EXPECT_EQ(Contents(e.path()), Contents(b / rel)) << rel;
+  }
+  size_t extracted = 0;
+  for (const auto& e : fs::recursive_directory_iterator(b)) extracted += !e.is_directory();
+  EXPECT_EQ(extracted, files);
+}
+
+TEST(Car, OursAndTheReferenceReadEachOthersCarsWithTheSameRootBlocksAndFiles) {
   if (!HaveJs())
     GTEST_SKIP() << "@ipld/car or ipfs-unixfs-importer is not installed under "
                     "third_party/prefix/share/node_modules: run scripts/bootstrap.sh";
@@ -88,48 +107,16 @@ TEST(Car, OursAndTheReferenceReadEachOthersCarsWithTheSameRootAndBlocks) {
     const ReadBack ours_back = ReadCar(ours);
     EXPECT_EQ(std::set<std::string>(read.begin() + 1, read.end()), ours_back.cids);
 
-    // Ours reads theirs, checking every block; it holds every block of the DAG.
+    // Ours reads theirs, checking every block; it holds every block of the DAG, and the files
+    // extracted from it are the folder's.
     const ReadBack theirs_back = ReadCar(theirs);
     ASSERT_EQ(theirs_back.roots.size(), 1u);
     EXPECT_EQ(theirs_back.roots[0], imported.root.cid);
     for (const auto& cid : ours_back.cids) EXPECT_TRUE(theirs_back.cids.count(cid)) << cid;
-  }
-}
-
-std::string Contents(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-// Every visible file under `a` has the same bytes under `b`, and `b` has nothing else.
-void ExpectSameTree(const fs::path& a, const fs::path& b) {
-  size_t files = 0;
-  for (const auto& e : fs::recursive_directory_iterator(a)) {
-    const fs::path rel = fs::relative(e.path(), a);
-    if (rel.string().find('.') == 0 || e.is_directory()) continue;
-    ++files;
-    EXPECT_EQ(Contents(e.path()), Contents(b / rel)) << rel;
-  }
-  size_t extracted = 0;
-  for (const auto& e : fs::recursive_directory_iterator(b)) extracted += !e.is_directory();
-  EXPECT_EQ(extracted, files);
-}
-
-TEST(Car, TheReferencesCarOfAFolderExtractsToTheSameFiles) {
-  if (!HaveJs())
-    GTEST_SKIP() << "@ipld/car or ipfs-unixfs-importer is not installed under "
-                    "third_party/prefix/share/node_modules: run scripts/bootstrap.sh";
-  testing::TempDir tmp;
-  const fs::path folder = tmp.path() / "model";
-  WriteFolder(folder);
-  for (int version : {0, 1}) {
-    const std::string car = tmp.File(fmt::format("v{}.car", version));
-    Js(fmt::format("write {} {} {}", version, Quoted(folder.string()), Quoted(car)));
-    const core::MappedFile file(car);
-    CarReader reader(file.text(), car);
-    const BlockSet blocks = BlockSet::FromCar(reader);
+    const core::MappedFile file(theirs);
+    CarReader reader(file.text(), theirs);
     const fs::path out = tmp.path() / fmt::format("out{}", version);
-    ExtractUnixfs(blocks, reader.roots().at(0), out.string());
+    ExtractUnixfs(BlockSet::FromCar(reader), reader.roots().at(0), out.string());
     ExpectSameTree(folder, out);
   }
 }
