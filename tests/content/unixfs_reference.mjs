@@ -3,13 +3,14 @@
 // chunks, balanced DAG of 174 links) and `ipfs add --cid-version 1` (raw leaves).
 // A folder is added as `ipfs add -r` does: every entry but hidden ones, the folder as the root.
 //
-// Usage: node unixfs_reference.mjs NODE_MODULES_DIR CID_VERSION PATH...
-// prints each path's root CID on a line of its own.
+// Usage: node unixfs_reference.mjs NODE_MODULES_DIR CID_VERSIONS PATH...
+// CID_VERSIONS is 0, 1 or 0,1; prints each path's root CID on a line of its own, for each version
+// in turn (one process for both saves a Node.js start).
 import { createReadStream, readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
-const [, , modules, version, ...paths] = process.argv
+const [, , modules, versions, ...paths] = process.argv
 const pkgDir = join(modules, 'ipfs-unixfs-importer')
 const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'))
 const { importer } = await import(pathToFileURL(join(pkgDir, pkg.exports['.'].import)).href)
@@ -28,13 +29,15 @@ function * entries (p, rel) {
   }
 }
 
-const options = {
-  profile: 'unixfs-v0-2015',
-  cidVersion: Number(version),
-  rawLeaves: version === '1'
-}
-for (const path of paths) {
-  let root
-  for await (const entry of importer(entries(path, basename(path)), blockstore, options)) root = entry
-  console.log(root.cid.toString())
+for (const version of versions.split(',')) {
+  const options = {
+    profile: 'unixfs-v0-2015',
+    cidVersion: Number(version),
+    rawLeaves: version === '1'
+  }
+  for (const path of paths) {
+    let root
+    for await (const entry of importer(entries(path, basename(path)), blockstore, options)) root = entry
+    console.log(root.cid.toString())
+  }
 }
