@@ -19,7 +19,7 @@ debian_packages=(
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libonnx-testdata clang-14 libfuzzer-14-dev
   libpng-dev libjpeg62-turbo-dev libsndfile1-dev libsoxr-dev libfftw3-dev libxgboost-dev
-  chromium firefox-esr
+  chromium firefox-esr ipfs-cid
   python3-prometheus-client
 )
 
@@ -118,5 +118,47 @@ if ! stamp_ok onnxruntime-web "$ORT_WEB_SUM"; then
   echo "$ORT_WEB_SUM" > "$stamps/onnxruntime-web"
   log "onnxruntime-web installed into $prefix/share/onnxruntime-web"
 fi
+
+# The content layer's test references: ipfs-unixfs-importer (the reference JavaScript UnixFS
+# importer) and @ipld/car (CAR reader/writer): the packages they load (traced with a
+# module-resolution hook importing files and folders at CIDv0 and v1, and reading a CAR),
+# unpacked as a node_modules folder so that their own bare imports resolve there.
+CONTENT_TEST_PACKAGES=(
+  "ipfs-unixfs-importer@17.1.1 4a47a9be45027fd24675f8a4004cae356d8b9ff8d25f57d7082bdcb83d1475ed"
+  "ipfs-unixfs@13.1.1 0be1df4c3f674bee8e310c6310d41a99b4d01c565f2262d14144dee6becea721"
+  "@ipld/dag-pb@4.2.0 f9ab913599390fa2bd6744511c7bb8aa6236f634f435a14c242c637bddc30f91"
+  "@multiformats/murmur3@2.2.8 55e5e80c5478730d5cb1b6e524cb7b2999cc7e85eacb62a7c68aead19687ceb8"
+  "blockstore-core@7.0.1 e18524604f73a7aabff5bbb113cd7ea544b04655b6c77b35d526e7c2a6a3cf8c"
+  "hamt-sharding@3.0.8 750442dc542a9c5e0a00be9b54c87b1679611c2065edeff9ad15f09d789a3796"
+  "interface-store@8.0.0 cb1c72edbb638af635f76f330bf817f2aa0f0cd37bbca5f99546fb596043ddc6"
+  "it-all@3.0.11 f9c4fb57549e9475e9e3fdc2595587138fd77d9e59d2e9e82f0554015c37a1c2"
+  "it-batch@3.0.11 99ae0b5b27de585d8edc5e3bcc3a4fb9063962ea6165b41e076f17672b81cad5"
+  "it-first@3.0.11 63835760212952980ecd128a302899c68fcb15b7e85adeffd4ab29bb2b4c5659"
+  "it-parallel-batch@3.0.11 0ad09d7cc011e4deeed7a6ebdbee77bc74ba3417a59e53f8b5718dd3f684ce77"
+  "multiformats@14.0.5 c5363b896b0654f681dde03d38ce2bf5d899384e160ca9f5bda61f6287c885b2"
+  "progress-events@1.1.0 722a69b52209159402ade48a577046b5d897e80c82dac05b044f5285bfc4d356"
+  "protons-runtime@7.1.2 59314b04f8f1cdd44aaaa1802702e960941fa6e657ebb80468c9967d3c2e6023"
+  "sparse-array@1.3.2 fe6c67f631f26a11ec44f21b0850db582f56ff049d1af9def786ed9ced4132ff"
+  "uint8-varint@3.0.0 3271689a87a1923747f59e5c5d407ce47223528a212e4be23949c1b2c40f0573"
+  "uint8arraylist@3.0.2 c0d1aa2ad399c87ac6fd4be756aab3b4b41aee0571290c951204ea9f9e01e488"
+  "uint8arrays@6.1.1 a62ed35d719e5166201a117f3b7f2551f29e5a4d516ef810bcde6565e3d083a0"
+  "@ipld/car@5.4.7 ff2ff832855b173dca06a56988c76cbd5e7e1437920f9f1306aadf542c5520dd"
+  "@ipld/dag-cbor@10.0.2 c06a71473d04d3a8747326116168035b21d000f60536b89d4faa0803db72c6dd"
+  "cborg@6.1.5 55085eb473d5d7dfb3695cb94045b171a66bdd2b7eb3092aa2a9f4460a1686ed"
+  "varint@6.0.0 06e4df1a73de1e7576e53e25dfa736d2d71a5dde56a734bf2965c3af35820801"
+)
+node_modules="$prefix/share/node_modules"
+for entry in "${CONTENT_TEST_PACKAGES[@]}"; do
+  spec="${entry% *}" sum="${entry#* }"
+  name="${spec%@*}"
+  stamp="npm-$(printf '%s' "$name" | tr '/@' '__')"
+  stamp_ok "$stamp" "$sum" && continue
+  tgz="$(npm_fetch "$spec" "$sum")"
+  rm -rf "${node_modules:?}/$name"
+  mkdir -p "$node_modules/$name"
+  tar -xzf "$tgz" -C "$node_modules/$name" --strip-components=1
+  echo "$sum" > "$stamps/$stamp"
+  log "$spec installed into $node_modules"
+done
 
 log "ready: prefix $prefix"

@@ -77,7 +77,10 @@ void AddModelsCommand(CLI::App& app, CommandFn* selected) {
       "weight size. --model also takes a Hugging Face folder or an .onnx file.");
   auto format = std::make_shared<std::string>("table");
   AddFormatOption(cmd, format.get(), {"table", "md", "csv", "json"});
-  cmd->callback([selected, format] {
+  AddModelsCidCommand(*cmd, selected);
+  // CLI11 runs this after a subcommand's callback: the subcommand's choice stands.
+  cmd->callback([selected, format, cmd] {
+    if (!cmd->get_subcommands().empty()) return;
     *selected = [format] {
       const TableFormat table_format = ParseTableFormat(*format);
       PrintTable(std::cout, CatalogTable(table_format), table_format);

@@ -60,6 +60,8 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected);
 void AddDbCommand(CLI::App& app, CommandFn* selected);
 void AddReportCommand(CLI::App& app, CommandFn* selected);
 void AddModelsCommand(CLI::App& app, CommandFn* selected);
+// `models cid` (cmd_models_cid.cpp), a subcommand of `models`.
+void AddModelsCidCommand(CLI::App& models, CommandFn* selected);
 void AddExportCommand(CLI::App& app, CommandFn* selected);
 void AddRunCommand(CLI::App& app, CommandFn* selected);
 void AddMatrixCommand(CLI::App& app, CommandFn* selected);

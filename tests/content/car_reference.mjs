@@ -1,0 +1,87 @@
+// CAR files through @ipld/car (the reference JavaScript CAR implementation), for the content
+// layer's tests. Blocks are checked with multiformats' sha2-256.
+//
+// node car_reference.mjs NODE_MODULES_DIR read CAR
+//   prints the roots on the first line (space-separated), then the CIDs of the blocks reachable
+//   from them through dag-pb links, sorted; exits 1 naming a block whose bytes do not hash to
+//   its CID, or a reachable block the CAR lacks.
+// node car_reference.mjs NODE_MODULES_DIR write CID_VERSION PATH CAR
+//   imports PATH with ipfs-unixfs-importer (kubo's defaults, as unixfs_reference.mjs) and writes
+//   its blocks to CAR, root first; prints the root.
+import { createReadStream, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+
+const [, , modules, mode, ...args] = process.argv
+async function load (pkg, sub = '.') {
+  const dir = join(modules, pkg)
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))
+  return import(pathToFileURL(join(dir, manifest.exports[sub].import)).href)
+}
+const { CarReader, CarWriter } = await load('@ipld/car')
+const { sha256 } = await load('multiformats', './hashes/sha2')
+const dagPb = await load('@ipld/dag-pb')
+
+function fail (message) {
+  console.error(message)
+  process.exit(1)
+}
+
+async function read (file) {
+  const reader = await CarReader.fromBytes(readFileSync(file))
+  const blocks = new Map()
+  for await (const { cid, bytes } of reader.blocks()) {
+    const digest = (await sha256.digest(bytes)).digest
+    if (Buffer.compare(Buffer.from(digest), Buffer.from(cid.multihash.digest)) !== 0) {
+      fail(`block ${cid} does not hash to its CID`)
+    }
+    blocks.set(cid.toString(), { cid, bytes })
+  }
+  const roots = (await reader.getRoots()).map(String)
+  const reached = new Set()
+  const stack = [...roots]
+  while (stack.length > 0) {
+    const key = stack.pop()
+    if (reached.has(key)) continue
+    const block = blocks.get(key)
+    if (block === undefined) fail(`block ${key} is linked to but not in the CAR`)
+    reached.add(key)
+    if (block.cid.code === dagPb.code) {
+      for (const link of dagPb.decode(block.bytes).Links) stack.push(link.Hash.toString())
+    }
+  }
+  console.log(roots.join(' '))
+  for (const cid of [...reached].sort()) console.log(cid)
+}
+
+function * entries (p, rel) {
+  if (!statSync(p).isDirectory()) {
+    yield { path: rel, content: createReadStream(p) }
+    return
+  }
+  yield { path: rel }
+  for (const name of readdirSync(p).sort()) {
+    if (!name.startsWith('.')) yield * entries(join(p, name), `${rel}/${name}`)
+  }
+}
+
+async function write (version, path, file) {
+  const { importer } = await load('ipfs-unixfs-importer')
+  const blocks = new Map()
+  const blockstore = { put: async (cid, bytes) => { blocks.set(cid.toString(), { cid, bytes }); return cid } }
+  const options = { profile: 'unixfs-v0-2015', cidVersion: Number(version), rawLeaves: version === '1' }
+  let root
+  for await (const entry of importer(entries(path, basename(path)), blockstore, options)) root = entry
+  const { writer, out } = CarWriter.create([root.cid])
+  const chunks = []
+  const collected = (async () => { for await (const c of out) chunks.push(c) })()
+  await writer.put(blocks.get(root.cid.toString()))
+  for (const [key, block] of blocks) if (key !== root.cid.toString()) await writer.put(block)
+  await writer.close()
+  await collected
+  writeFileSync(file, Buffer.concat(chunks))
+  console.log(root.cid.toString())
+}
+
+if (mode === 'read') await read(args[0])
+else await write(args[0], args[1], args[2])
