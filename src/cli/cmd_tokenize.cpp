@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/core/file_access.h"
 #include "ipfs_accel/serving/tokenizer.h"
 
 namespace ipfs_accel::cli {
@@ -21,6 +22,7 @@ struct TokenizeOptions {
   std::string tokenizer;
   std::string model;
   std::optional<std::string> text;
+  std::string text_file;  // the text from a file (long texts: the command line is limited)
   std::optional<std::string> decode;
   bool no_special = false;
   bool skip_special = false;
@@ -58,9 +60,11 @@ std::vector<uint32_t> ParseIds(const std::string& list) {
   return ids;
 }
 
-int RunTokenize(const TokenizeOptions& o) {
+int RunTokenize(TokenizeOptions o) {
+  if (!o.text_file.empty()) o.text = core::ReadRegularFile(o.text_file);
   if (o.text.has_value() == o.decode.has_value()) {
-    throw core::Error(core::ErrorKind::kInvalidArgument, "give one of --text or --decode");
+    throw core::Error(core::ErrorKind::kInvalidArgument,
+                      "give one of --text, --text-file or --decode");
   }
   const std::string path = TokenizerPath(o);
   const serving::Tokenizer tok = serving::Tokenizer::FromFile(path);
@@ -103,7 +107,8 @@ void AddTokenizeCommand(CLI::App& app, CommandFn* selected) {
   auto* model =
       cmd->add_option(kModelOptionName, o->model, "a Hugging Face folder holding tokenizer.json");
   file->excludes(model);
-  cmd->add_option("--text", o->text, "the text to encode");
+  auto* text = cmd->add_option("--text", o->text, "the text to encode");
+  cmd->add_option("--text-file", o->text_file, "encode the text this file holds")->excludes(text);
   cmd->add_option("--decode", o->decode, "token ids to decode, as 1,2,3");
   cmd->add_flag("--no-special", o->no_special, "encode without the special tokens the model adds");
   cmd->add_flag("--skip-special", o->skip_special, "decode without the special tokens");

@@ -11,7 +11,7 @@ const path = require('path');
 
 async function main() {
   const [moduleDir, tokenizerPath, corpusPath, flag, rounds] = process.argv.slice(2);
-  const { Tokenizer } = require(path.join(moduleDir, 'node_modules', '@anush008', 'tokenizers'));
+  const { Tokenizer } = require(path.resolve(moduleDir, 'node_modules', '@anush008', 'tokenizers'));
   const tokenizer = Tokenizer.fromFile(tokenizerPath);
   const corpus = JSON.parse(fs.readFileSync(corpusPath, 'utf8'));
   if (flag === '--time') {
