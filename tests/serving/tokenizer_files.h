@@ -172,4 +172,52 @@ inline nlohmann::json UnigramOnLlama2(const nlohmann::json& llama2) {
   };
 }
 
+// GPT-2 / RoBERTa's layout on Llama 3's vocabulary and merges: the ByteLevel pre-tokenizer with
+// its own regex and a prefix space, RobertaProcessing, the ByteLevel decoder.
+inline nlohmann::json ByteLevelGpt2Style(nlohmann::json llama3) {
+  llama3["pre_tokenizer"] = {{"type", "ByteLevel"},
+                             {"add_prefix_space", true},
+                             {"trim_offsets", true},
+                             {"use_regex", true}};
+  llama3["post_processor"] = {{"type", "RobertaProcessing"},
+                              {"sep", {"<|end_of_text|>", 128001}},
+                              {"cls", {"<|begin_of_text|>", 128000}},
+                              {"trim_offsets", true},
+                              {"add_prefix_space", true}};
+  llama3["model"]["ignore_merges"] = false;
+  return llama3;
+}
+
+// WordPiece through the remaining splitters and decoders: NFD, Prepend, Whitespace, Digits
+// (runs), CharDelimiterSplit, an inverted Split with Contiguous, Strip and Replace decoders.
+inline nlohmann::json WordPieceVarietyTwo(const nlohmann::json& vocab_list) {
+  nlohmann::json j = BertUncased(vocab_list);
+  j["normalizer"] = {{"type", "Sequence"},
+                     {"normalizers",
+                      {{{"type", "NFD"}},
+                       {{"type", "Lowercase"}},
+                       {{"type", "Prepend"}, {"prepend", "x"}},
+                       {{"type", "Replace"}, {"pattern", {{"String", "a"}}}, {"content", "b"}}}}};
+  j["pre_tokenizer"] = {{"type", "Sequence"},
+                        {"pretokenizers",
+                         {{{"type", "Whitespace"}},
+                          {{"type", "Digits"}, {"individual_digits", false}},
+                          {{"type", "CharDelimiterSplit"}, {"delimiter", "e"}},
+                          {{"type", "Split"},
+                           {"pattern", {{"Regex", "[aeiou]+"}}},
+                           {"behavior", "Contiguous"},
+                           {"invert", true}},
+                          {{"type", "Split"},
+                           {"pattern", {{"String", "s"}}},
+                           {"behavior", "MergedWithNext"},
+                           {"invert", false}},
+                          {{"type", "Punctuation"}, {"behavior", "MergedWithPrevious"}}}}};
+  j["decoder"] = {{"type", "Sequence"},
+                  {"decoders",
+                   {{{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", false}},
+                    {{"type", "Replace"}, {"pattern", {{"Regex", "[0-9]+"}}}, {"content", "<n>"}},
+                    {{"type", "Strip"}, {"content", "]"}, {"start", 0}, {"stop", 1}}}}};
+  return j;
+}
+
 }  // namespace ipfs_accel::testing

@@ -104,6 +104,23 @@ TEST(TokenizerReference, WordPieceWithNormalizerAndSplitVarietyMatchesTheReferen
   ExpectComposedEqualToReference([] { return testing::WordPieceVariety(BertVocab()); });
 }
 
+TEST(TokenizerReference, WordPieceThroughTheOtherSplittersAndDecodersMatchesTheReference) {
+  if (!std::filesystem::exists(testing::TokenizerPrefix() + "/share/tokenizers/bert-uncased")) {
+    GTEST_SKIP() << "the BERT vocabulary is missing; run scripts/bootstrap.sh";
+  }
+  ExpectComposedEqualToReference([] { return testing::WordPieceVarietyTwo(BertVocab()); });
+}
+
+TEST(TokenizerReference, Gpt2StyleByteLevelOnLlama3VocabularyMatchesTheReference) {
+  if (!std::filesystem::exists(PackagedTokenizer("llama3"))) {
+    GTEST_SKIP() << "the Llama 3 tokenizer is missing; run scripts/bootstrap.sh";
+  }
+  ExpectComposedEqualToReference([] {
+    return testing::ByteLevelGpt2Style(
+        nlohmann::json::parse(testing::ReadText(PackagedTokenizer("llama3"))));
+  });
+}
+
 TEST(TokenizerReference, UnigramOnLlama2PiecesMatchesTheReferenceOnEveryCorpusLine) {
   if (!std::filesystem::exists(PackagedTokenizer("llama2"))) {
     GTEST_SKIP() << "the Llama 2 tokenizer is missing; run scripts/bootstrap.sh";
