@@ -104,6 +104,20 @@ TEST(TokenizerReference, WordPieceWithNormalizerAndSplitVarietyMatchesTheReferen
   ExpectComposedEqualToReference([] { return testing::WordPieceVariety(BertVocab()); });
 }
 
+TEST(TokenizerReference, TruncationFromEitherSideMatchesTheReference) {
+  if (!std::filesystem::exists(testing::TokenizerPrefix() + "/share/tokenizers/bert-uncased")) {
+    GTEST_SKIP() << "the BERT vocabulary is missing; run scripts/bootstrap.sh";
+  }
+  for (const char* direction : {"Right", "Left"}) {
+    ExpectComposedEqualToReference([direction] {
+      nlohmann::json j = testing::BertUncased(BertVocab());
+      j["truncation"] = {
+          {"direction", direction}, {"max_length", 7}, {"strategy", "LongestFirst"}, {"stride", 0}};
+      return j;
+    });
+  }
+}
+
 TEST(TokenizerReference, WordPieceThroughTheOtherSplittersAndDecodersMatchesTheReference) {
   if (!std::filesystem::exists(testing::TokenizerPrefix() + "/share/tokenizers/bert-uncased")) {
     GTEST_SKIP() << "the BERT vocabulary is missing; run scripts/bootstrap.sh";
