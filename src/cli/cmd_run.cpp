@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 #include <numeric>
 
@@ -23,6 +24,7 @@
 #include "ipfs_accel/models/safetensors.h"
 #include "ipfs_accel/runtime/backend.h"
 #include "ipfs_accel/runtime/platforms.h"
+#include "ipfs_accel/serving/tokenizer.h"
 
 namespace ipfs_accel::cli {
 
@@ -35,6 +37,8 @@ struct RunOptions {
   std::string model;
   harness::MediaFiles files;
   std::vector<std::string> ids;  // NAME=v1,v2,... integer inputs (token ids)
+  std::string text;              // encoded into input_ids by the model's tokenizer.json
+  std::string tokenizer;         // that tokenizer.json, when not in the model's folder
   std::string hardware = "cpu";
   int threads = 0;
   uint64_t seed = 42;
@@ -43,9 +47,28 @@ struct RunOptions {
   bool json = false;
 };
 
-std::vector<harness::GivenInput> ParseIds(const std::vector<std::string>& specs) {
+// --ids as given, and --text as input_ids through the tokenizer (with its special tokens).
+std::vector<harness::GivenInput> ParseIds(const RunOptions& o) {
   std::vector<harness::GivenInput> ids;
-  for (const auto& spec : specs) ids.push_back(harness::ParseGivenInput(spec, "--ids"));
+  for (const auto& spec : o.ids) ids.push_back(harness::ParseGivenInput(spec, "--ids"));
+  if (o.text.empty()) return ids;
+  for (const auto& id : ids) {
+    if (id.name == "input_ids")
+      throw Error(ErrorKind::kInvalidArgument, "give input_ids by --text or by --ids, not both");
+  }
+  std::string path = o.tokenizer;
+  if (path.empty()) {
+    path = (std::filesystem::path(o.model) / "tokenizer.json").string();
+    if (!std::filesystem::is_regular_file(path))
+      throw Error(ErrorKind::kNotFound,
+                  fmt::format("--text needs a tokenizer: {} has no tokenizer.json; name one with "
+                              "--tokenizer",
+                              o.model));
+  }
+  const serving::Encoding e = serving::Tokenizer::FromFile(path).Encode(o.text);
+  ids.push_back({"input_ids", std::vector<double>(e.ids.begin(), e.ids.end()), "--text"});
+  std::cerr << fmt::format("ipfs-accelerate: note: --text is {} tokens: {}\n", e.ids.size(),
+                           fmt::join(e.ids, " "));
   return ids;
 }
 
@@ -102,7 +125,7 @@ int RunOnce(const RunOptions& o) {
   if (!status.available)
     throw Error(ErrorKind::kUnavailable,
                 fmt::format("platform '{}' is unavailable here: {}", o.hardware, status.reason));
-  const std::vector<harness::GivenInput> ids = ParseIds(o.ids);
+  const std::vector<harness::GivenInput> ids = ParseIds(o);
   // A graph whose structure depends on an input (an image grid) is built for the one given.
   const models::Model model =
       LoadModelHere(o.model, {.seed = o.seed, .structure_inputs = harness::StructureInputsOf(ids)});
@@ -178,7 +201,8 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
       "Run a model once on a real input file: an image (--image), an audio clip (--audio) or\n"
       "video frames (--video), prepared the way the model's Hugging Face processor prepares\n"
       "them (its preprocessor_config.json, or the processor's defaults at the model's sizes).\n"
-      "Token ids can be given with --ids, alone for a text model. An input not given takes\n"
+      "Token ids can be given with --ids, alone for a text model, or as --text through the\n"
+      "model's tokenizer.json (--tokenizer FILE for another). An input not given takes\n"
       "Hugging Face's default where it has one (attention_mask ones, token_type_ids zeros);\n"
       "any other (pixel_values without --image) is generated (seeded), and stderr says which.");
   auto o = std::make_shared<RunOptions>();
@@ -195,6 +219,10 @@ void AddRunCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--ids", o->ids,
                   "an integer input given as NAME=v1,v2,... (e.g. input_ids=49406,320,49407); "
                   "repeatable");
+  cmd->add_option("--text", o->text,
+                  "text for a text model: encoded into input_ids by its tokenizer.json");
+  cmd->add_option("--tokenizer", o->tokenizer,
+                  "the tokenizer.json for --text (default: the model folder's)");
   cmd->add_option("--hardware", o->hardware, "platform to run on (see `detect`)")
       ->capture_default_str();
   cmd->add_option(kThreadsOptionName, o->threads, "intra-op threads (0: runtime default)")
