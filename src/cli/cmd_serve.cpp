@@ -98,7 +98,7 @@ void AddServeCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--max-body-mb", o->max_body_mb, "largest request body accepted (413 above)")
       ->check(WholeNumber(1, 4096))
       ->capture_default_str();
-  cmd->add_option("--threads", o->threads, "requests served at once (and database connections)")
+  cmd->add_option("--workers", o->threads, "requests served at once (and database connections)")
       ->check(WholeNumber(1, 256))
       ->capture_default_str();
   cmd->add_option("--sql-max-rows", o->sql_max_rows, "POST /api/sql: most rows returned")

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 
 #include "ipfs_accel/models/templates.h"
@@ -154,6 +155,37 @@ TEST_F(ServerTest, DocsPageRendersTheDocumentAndLoadsNothingFromElsewhere) {
   EXPECT_NE(r->body.find("fetch('/openapi.json')"), std::string::npos);
   EXPECT_EQ(r->body.find("src="), std::string::npos);
   EXPECT_EQ(r->body.find("<link"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ipfs_accel::testing
+
+namespace ipfs_accel::testing {
+namespace {
+
+// What a CLI command prints for the fixture database (a copy: the server holds its own file).
+nlohmann::json CliJson(const std::string& args) {
+  TempDir dir;
+  const std::string db = dir.File("copy.duckdb");
+  WriteFixture(db);
+  const std::string out = dir.File("out.json");
+  const std::string command =
+      std::string(IPFS_ACCEL_CLI) + " " + args + " --db " + db + " > " + out + " 2>/dev/null";
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  std::ifstream in(out);
+  return nlohmann::json::parse(in, nullptr, false);
+}
+
+TEST_F(ServerTest, RunsAndTheMatrixAreWhatTheCommandsPrint) {
+  const nlohmann::json cli_runs = CliJson("runs list --all --format json");
+  EXPECT_EQ(Get("/api/runs").body["items"], cli_runs);
+  nlohmann::json cli_matrix = CliJson("matrix --format json");
+  nlohmann::json api_matrix = Get("/api/matrix").body;
+  for (auto* m : {&cli_matrix, &api_matrix}) {  // when and where from differ, nothing else
+    m->erase("generated_at");
+    m->erase("database");
+  }
+  EXPECT_EQ(api_matrix, cli_matrix);
 }
 
 }  // namespace

@@ -51,7 +51,7 @@ TEST(Serve, SigtermLetsTheRequestInFlightEndAndLeavesADatabaseThatPassesItsCheck
   const std::string db = dir.File("results.duckdb");
   WriteFixture(db);
   // Four workers: the idle connection, the query, and the probes below each hold one.
-  Child child = Spawn({"serve", "--db", db, "--port", "0", "--threads", "4"});
+  Child child = Spawn({"serve", "--db", db, "--port", "0", "--workers", "4"});
   ASSERT_GT(child.pid, 0);
   char line[512] = {};
   ASSERT_NE(fgets(line, sizeof line, child.out), nullptr);
