@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "ipfs_accel/core/error.h"
+#include "server/path_pattern.h"
 
 namespace ipfs_accel::server {
 
@@ -23,11 +24,37 @@ std::string Lower(std::string text) {
   return text;
 }
 
+// The query string's name=value pairs, percent-decoded ('+' is a space); a pair that does not
+// decode keeps its text.
+std::vector<std::pair<std::string, std::string>> QueryOf(const std::string& target) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const size_t mark = target.find('?');
+  if (mark == std::string::npos) return out;
+  const std::string query = target.substr(mark + 1);
+  for (size_t start = 0; start <= query.size();) {
+    size_t end = query.find('&', start);
+    if (end == std::string::npos) end = query.size();
+    std::string pair = query.substr(start, end - start);
+    start = end + 1;
+    if (pair.empty()) continue;
+    for (char& c : pair)
+      if (c == '+') c = ' ';
+    const size_t eq = pair.find('=');
+    std::string name, value;
+    if (!PercentDecode(pair.substr(0, eq), &name)) name = pair.substr(0, eq);
+    const std::string raw_value = eq == std::string::npos ? "" : pair.substr(eq + 1);
+    if (!PercentDecode(raw_value, &value)) value = raw_value;
+    out.emplace_back(std::move(name), std::move(value));
+  }
+  return out;
+}
+
 RawRequest ToRaw(const httplib::Request& req) {
   RawRequest raw;
   raw.method = req.method;
   raw.path = req.path;
-  for (const auto& [name, value] : req.params) raw.query.emplace_back(name, value);
+  // From the URL only: cpp-httplib also puts a form-encoded body's fields in req.params.
+  raw.query = QueryOf(req.target);
   for (const auto& [name, value] : req.headers) raw.headers[Lower(name)] = value;
   raw.body = req.body;
   raw.remote_addr = req.remote_addr;

@@ -148,3 +148,15 @@ TEST_F(SqlEndpointTest, MalformedRequestsAre400) {
 
 }  // namespace
 }  // namespace ipfs_accel::testing
+
+namespace ipfs_accel::testing {
+namespace {
+
+TEST_F(SqlEndpointTest, AFormEncodedBodyIsTheBodyNotQueryParameters) {
+  const Answer a = ToAnswer(server_->Client().Post("/api/sql", R"({"sql": "DROP TABLE runs"})",
+                                                   "application/x-www-form-urlencoded"));
+  EXPECT_EQ(a.status, 403) << a.body.dump();
+}
+
+}  // namespace
+}  // namespace ipfs_accel::testing
