@@ -90,6 +90,7 @@ int Main(int argc, char** argv) {
   AddSelectCommand(app, &selected);
   AddTrainConfigCommand(app, &selected);
   AddTokenizeCommand(app, &selected);
+  AddServeCommand(app, &selected);
 
   try {
     app.parse(argc, argv);
