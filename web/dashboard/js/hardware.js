@@ -15,7 +15,7 @@ function detailsText(details) {
 }
 
 export async function showHardware() {
-  const hardware = await getAll('/api/hardware');
+  const [hardware, report] = await Promise.all([getAll('/api/hardware'), getJson('/api/reports/hardware')]);
   fillTable(document.getElementById('hardware-table'), [
     ['platform', (h) => h.platform],
     ['device', (h) => h.device],
@@ -23,7 +23,6 @@ export async function showHardware() {
     ['results', (h) => h.results],
     ['details', (h) => detailsText(h.details)],
   ], hardware);
-  const report = await getJson('/api/reports/hardware');
   const { columns, rows } = report.table;
   fillTable(document.getElementById('hardware-report'),
     columns.map((c) => [c.name, (row) => row[c.name]]), rows);

@@ -1,5 +1,5 @@
-// The dashboard: fills the filter choices, then redraws every filtered view whenever the
-// filters (the URL) change. The matrix and the hardware view do not depend on the filters.
+// The dashboard: fills the filter choices and draws the views that do not depend on the
+// filters (matrix, hardware) once, and every filtered view whenever the filters (the URL) change.
 // document.body.dataset.state says "loading", "ready" or "error" (the dashboard test waits on it).
 
 import { getAll, getJson } from './api.js';
@@ -46,13 +46,15 @@ async function drawCharts(filters) {
   await showTrend(all.items, filters, document.getElementById('trend-note'));
 }
 
+let statics = Promise.resolve(); // the views that do not depend on the filters
+
 async function refresh(filters) {
   const mine = ++generation;
   current = filters;
   offset = 0;
   setState('loading', 'loading…');
   try {
-    await Promise.all([showResults(filters, 0), drawCharts(filters)]);
+    await Promise.all([showResults(filters, 0), drawCharts(filters), statics]);
     if (mine === generation) setState('ready');
   } catch (error) {
     if (mine === generation) setState('error', error.message);
@@ -68,17 +70,12 @@ async function turnPage(step) {
   }
 }
 
-async function start() {
+function start() {
   setState('loading', 'loading…');
   document.getElementById('prev-page').addEventListener('click', () => turnPage(-1));
   document.getElementById('next-page').addEventListener('click', () => turnPage(1));
   window.dashboard = { charts: allCharts }; // for the dashboard test and the browser console
-  try {
-    await Promise.all([fillChoices(), getJson('/api/matrix').then(showMatrix), showHardware()]);
-  } catch (error) {
-    setState('error', error.message);
-    return;
-  }
+  statics = Promise.all([fillChoices(), getJson('/api/matrix').then(showMatrix), showHardware()]);
   bindFilters(form, refresh);
 }
 
