@@ -44,7 +44,8 @@ export function writeForm(form, filters) {
 
 function readForm(form) {
   const out = {};
-  for (const name of FILTER_NAMES) if (form.elements[name].value) out[name] = form.elements[name].value;
+  for (const name of FILTER_NAMES)
+    if (form.elements[name].value) out[name] = form.elements[name].value;
   return out;
 }
 
@@ -64,7 +65,10 @@ export function bindFilters(form, onChange) {
   };
   form.addEventListener('change', push);
   form.addEventListener('reset', () => setTimeout(push));
-  form.addEventListener('submit', (event) => { event.preventDefault(); push(); });
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    push();
+  });
   window.addEventListener('popstate', apply);
   apply();
 }

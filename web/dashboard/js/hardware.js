@@ -15,16 +15,26 @@ function detailsText(details) {
 }
 
 export async function showHardware() {
-  const [hardware, report] = await Promise.all([getAll('/api/hardware'), getJson('/api/reports/hardware')]);
-  fillTable(document.getElementById('hardware-table'), [
-    ['platform', (h) => h.platform],
-    ['device', (h) => h.device],
-    ['host', (h) => h.host],
-    ['results', (h) => h.results],
-    ['details', (h) => detailsText(h.details)],
-  ], hardware);
+  const [hardware, report] = await Promise.all([
+    getAll('/api/hardware'),
+    getJson('/api/reports/hardware'),
+  ]);
+  fillTable(
+    document.getElementById('hardware-table'),
+    [
+      ['platform', (h) => h.platform],
+      ['device', (h) => h.device],
+      ['host', (h) => h.host],
+      ['results', (h) => h.results],
+      ['details', (h) => detailsText(h.details)],
+    ],
+    hardware,
+  );
   const { columns, rows } = report.table;
-  fillTable(document.getElementById('hardware-report'),
-    columns.map((c) => [c.name, (row) => row[c.name]]), rows);
+  fillTable(
+    document.getElementById('hardware-report'),
+    columns.map((c) => [c.name, (row) => row[c.name]]),
+    rows,
+  );
   return hardware;
 }

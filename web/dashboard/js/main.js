@@ -28,7 +28,10 @@ function setState(state, message = '') {
 async function fillChoices() {
   const [models, hardware] = await Promise.all([getAll('/api/models'), getAll('/api/hardware')]);
   const measured = models.filter((m) => m.results > 0);
-  setOptions(form.elements.model, measured.map((m) => m.label));
+  setOptions(
+    form.elements.model,
+    measured.map((m) => m.label),
+  );
   setOptions(form.elements.platform, [...new Set(hardware.map((h) => h.platform))].sort());
 }
 
@@ -38,9 +41,10 @@ async function drawCharts(filters) {
     getJson('/api/results', { ...filters, limit: CHART_ROWS }),
   ]);
   const models = new Set(latest.items.map((r) => r.model_label)).size;
+  const cut = latest.total > CHART_ROWS ? ` (the newest ${CHART_ROWS} of ${latest.total})` : '';
+  const many = models > 1 ? `, ${models} models: choose one to compare fewer lines` : '';
   document.getElementById('charts-note').textContent =
-    `The latest result of each configuration${latest.total > CHART_ROWS ? ` (the newest ${CHART_ROWS} of ${latest.total})` : ''}` +
-    `${models > 1 ? `, ${models} models: choose one to compare fewer lines` : ''}.`;
+    `The latest result of each configuration${cut}${many}.`;
   drawLatency('latency-chart', seriesByBatch(latest.items, 'latency_p50_ms'));
   drawThroughput('throughput-chart', seriesByBatch(latest.items, 'throughput_items_per_s'));
   await showTrend(all.items, filters, document.getElementById('trend-note'));

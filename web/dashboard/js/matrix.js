@@ -21,7 +21,8 @@ export function rowLabel(row) {
 
 // As the CLI words a footnote: the variant and what happened (a missing platform: no variant).
 export function footnoteText(r) {
-  let text = r.status === 'unavailable' ? r.status : `${r.precision} ${r.graph_variant} ${r.status}`;
+  let text =
+    r.status === 'unavailable' ? r.status : `${r.precision} ${r.graph_variant} ${r.status}`;
   if (r.error_class && r.error_class !== r.status) text += ` (${r.error_class})`;
   if (r.error_message) text += `: ${r.error_message}`;
   return text;
@@ -41,9 +42,13 @@ function resultLine(r) {
 }
 
 function dataLine(m) {
-  if (!m.result_count) return `Data: ${m.database}: no compatibility results yet; generated ${m.generated_at}.`;
-  return `Data: ${m.database}, host${m.hosts.length === 1 ? '' : 's'} ${m.hosts.join(', ')}; ` +
-    `${m.result_count} results from runs started ${m.first_run_at} to ${m.last_run_at}; generated ${m.generated_at}.`;
+  if (!m.result_count)
+    return `Data: ${m.database}: no compatibility results yet; generated ${m.generated_at}.`;
+  return (
+    `Data: ${m.database}, host${m.hosts.length === 1 ? '' : 's'} ${m.hosts.join(', ')}; ` +
+    `${m.result_count} results from runs started ${m.first_run_at} to ${m.last_run_at}; ` +
+    `generated ${m.generated_at}.`
+  );
 }
 
 // The footnote numbers of a cell, adding its new texts to `notes`.
@@ -55,24 +60,41 @@ function noteRefs(cell, notes) {
     if (!notes.includes(text)) notes.push(text);
     used.add(notes.indexOf(text) + 1);
   }
-  return [...used].sort((a, b) => a - b).map((n) => `[${n}]`).join('');
+  return [...used]
+    .sort((a, b) => a - b)
+    .map((n) => `[${n}]`)
+    .join('');
 }
 
 function sectionTable(m, section, notes) {
-  const head = el('tr', {}, [el('th', {}, section === 'key-model' ? 'Model' : 'Family'),
-    ...m.columns.map((c) => el('th', { title: c.platforms.join(', ') }, c.title))]);
-  const rows = m.rows.filter((row) => row.section === section).map((row) => el('tr', {}, [
-    el('th', {}, rowLabel(row)),
-    ...m.columns.map((c) => {
-      const cell = row.cells[c.title];
-      const refs = noteRefs(cell, notes);
-      const state = KNOWN.has(cell.status) ? cell.status : 'other';
-      return el('td', { class: `state-${state}`, title: cell.results.map(resultLine).join('\n') }, [
-        el('span', { class: 'summary' }, cell.summary), refs ? el('sup', { class: 'refs' }, refs) : null,
-      ]);
-    }),
-  ]));
-  return el('table', { class: 'matrix', 'data-section': section }, [el('thead', {}, head), el('tbody', {}, rows)]);
+  const head = el('tr', {}, [
+    el('th', {}, section === 'key-model' ? 'Model' : 'Family'),
+    ...m.columns.map((c) => el('th', { title: c.platforms.join(', ') }, c.title)),
+  ]);
+  const rows = m.rows
+    .filter((row) => row.section === section)
+    .map((row) =>
+      el('tr', {}, [
+        el('th', {}, rowLabel(row)),
+        ...m.columns.map((c) => {
+          const cell = row.cells[c.title];
+          const refs = noteRefs(cell, notes);
+          const state = KNOWN.has(cell.status) ? cell.status : 'other';
+          return el(
+            'td',
+            { class: `state-${state}`, title: cell.results.map(resultLine).join('\n') },
+            [
+              el('span', { class: 'summary' }, cell.summary),
+              refs ? el('sup', { class: 'refs' }, refs) : null,
+            ],
+          );
+        }),
+      ]),
+    );
+  return el('table', { class: 'matrix', 'data-section': section }, [
+    el('thead', {}, head),
+    el('tbody', {}, rows),
+  ]);
 }
 
 // Renders matrix JSON `m` into the page's matrix section.
@@ -80,12 +102,22 @@ export function showMatrix(m) {
   document.getElementById('matrix-data').textContent = `${dataLine(m)} ${LEGEND}`;
   const tables = clear(document.getElementById('matrix-tables'));
   const notes = [];
-  for (const [section, title] of [['key-model', 'Key model classes'], ['family', 'Model families']]) {
+  for (const [section, title] of [
+    ['key-model', 'Key model classes'],
+    ['family', 'Model families'],
+  ]) {
     if (!m.rows.some((row) => row.section === section)) continue;
     tables.append(el('h3', {}, title), sectionTable(m, section, notes));
     if (section === 'family')
-      tables.append(el('ul', { class: 'family-models' }, m.rows.filter((r) => r.section === 'family')
-        .map((r) => el('li', {}, `${r.label}: ${r.models.join(', ')}`))));
+      tables.append(
+        el(
+          'ul',
+          { class: 'family-models' },
+          m.rows
+            .filter((r) => r.section === 'family')
+            .map((r) => el('li', {}, `${r.label}: ${r.models.join(', ')}`)),
+        ),
+      );
   }
   const list = clear(document.getElementById('matrix-notes'));
   for (const text of notes) list.append(el('li', {}, text));

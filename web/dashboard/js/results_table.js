@@ -20,7 +20,10 @@ const COLUMNS = [
   ['p90 ms', (r) => num(r.latency_p90_ms)],
   ['p99 ms', (r) => num(r.latency_p99_ms)],
   ['items/s', (r) => num(r.throughput_items_per_s)],
-  ['peak RSS MiB', (r) => (r.peak_rss_bytes === null ? null : Math.round(r.peak_rss_bytes / 2 ** 20))],
+  [
+    'peak RSS MiB',
+    (r) => (r.peak_rss_bytes === null ? null : Math.round(r.peak_rss_bytes / 2 ** 20)),
+  ],
 ];
 
 // Shows the page at `offset` of the results `params` select; answers the total.
@@ -29,7 +32,9 @@ export async function showResults(params, offset) {
   fillTable(document.getElementById('results-table'), COLUMNS, page.items);
   document.getElementById('results-count').textContent = `(${page.total})`;
   const last = Math.min(offset + page.items.length, page.total);
-  document.getElementById('page-info').textContent = page.total ? `${offset + 1}–${last} of ${page.total}` : 'none';
+  document.getElementById('page-info').textContent = page.total
+    ? `${offset + 1}–${last} of ${page.total}`
+    : 'none';
   document.getElementById('prev-page').disabled = offset === 0;
   document.getElementById('next-page').disabled = last >= page.total;
   return page.total;

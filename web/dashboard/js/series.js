@@ -23,7 +23,8 @@ export function shownDimensions(rows) {
     if (ALWAYS_SHOWN.has(name)) return true;
     if (name === 'device') {
       const perPlatform = new Map();
-      for (const r of rows) perPlatform.set(r.platform, (perPlatform.get(r.platform) ?? new Set()).add(r.device));
+      for (const r of rows)
+        perPlatform.set(r.platform, (perPlatform.get(r.platform) ?? new Set()).add(r.device));
       return [...perPlatform.values()].some((devices) => devices.size > 1);
     }
     return new Set(rows.map(value)).size > 1;
@@ -33,7 +34,9 @@ export function shownDimensions(rows) {
 // The series key (every dimension) and its label (the shown ones).
 export function seriesOf(row, shown) {
   const key = DIMENSIONS.map(([, value]) => value(row)).join('\u001f');
-  const label = shown.map(([name, value]) => (name === 'device' ? row.device : value(row))).join(' ');
+  const label = shown
+    .map(([name, value]) => (name === 'device' ? row.device : value(row)))
+    .join(' ');
   return { key, label };
 }
 
@@ -64,8 +67,16 @@ function median(values) {
 // A configuration as /api/compare's table names one: model label, platform, device,
 // precision, graph, scenario, batch, sequence length.
 export function configurationKey(r) {
-  return [r.model_label ?? r.model, r.platform ?? r.hardware, r.device, r.precision,
-    r.graph_variant ?? r.graph, r.scenario, r.batch_size ?? r.batch, r.seq_len].join('\u001f');
+  return [
+    r.model_label ?? r.model,
+    r.platform ?? r.hardware,
+    r.device,
+    r.precision,
+    r.graph_variant ?? r.graph,
+    r.scenario,
+    r.batch_size ?? r.batch,
+    r.seq_len,
+  ].join('\u001f');
 }
 
 // The p50 of each configuration at each commit: commits in the order of their first run,
@@ -77,7 +88,9 @@ export function trendByCommit(rows) {
     const seen = firstRun.get(r.commit);
     if (seen === undefined || r.started_at < seen) firstRun.set(r.commit, r.started_at);
   }
-  const commits = [...firstRun.keys()].sort((a, b) => firstRun.get(a).localeCompare(firstRun.get(b)) || a.localeCompare(b));
+  const commits = [...firstRun.keys()].sort(
+    (a, b) => firstRun.get(a).localeCompare(firstRun.get(b)) || a.localeCompare(b),
+  );
   const index = new Map(commits.map((c, i) => [c, i]));
   const shown = shownDimensions(rows);
   const series = new Map();
@@ -91,7 +104,9 @@ export function trendByCommit(rows) {
     series.get(key).samples[index.get(r.commit)].push(r.latency_p50_ms);
   }
   const out = [...series.values()].map(({ key, label, samples }) => ({
-    key, label, values: samples.map((s) => (s.length ? median(s) : null)),
+    key,
+    label,
+    values: samples.map((s) => (s.length ? median(s) : null)),
   }));
   return { commits, series: out.sort((a, b) => byLabel(a, b)) };
 }

@@ -23,16 +23,21 @@ async function regressionMarks(trend, filters) {
       model: filters.model,
       hardware: filters.platform,
     };
-    checks.push(getJson('/api/compare', params).then(
-      (c) => {
-        for (const row of c.table.rows) {
-          if (row.verdict !== 'regression') continue;
-          const key = configurationKey(row);
-          marks.set(key, [...(marks.get(key) ?? []), i]);
-        }
-      },
-      (e) => notes.push(`${params.baseline.slice(0, 12)} → ${params.contender.slice(0, 12)}: ${e.message}`),
-    ));
+    checks.push(
+      getJson('/api/compare', params).then(
+        (c) => {
+          for (const row of c.table.rows) {
+            if (row.verdict !== 'regression') continue;
+            const key = configurationKey(row);
+            marks.set(key, [...(marks.get(key) ?? []), i]);
+          }
+        },
+        (e) =>
+          notes.push(
+            `${params.baseline.slice(0, 12)} → ${params.contender.slice(0, 12)}: ${e.message}`,
+          ),
+      ),
+    );
   }
   await Promise.all(checks);
   return { marks, notes };
@@ -41,11 +46,15 @@ async function regressionMarks(trend, filters) {
 // `rows`: every result the filters select (not only the latest).
 export async function showTrend(rows, filters, noteElement) {
   const trend = trendByCommit(rows);
-  const { marks, notes } = trend.commits.length > 1 ? await regressionMarks(trend, filters) : { marks: new Map(), notes: [] };
+  const { marks, notes } =
+    trend.commits.length > 1
+      ? await regressionMarks(trend, filters)
+      : { marks: new Map(), notes: [] };
   drawTrend('trend-chart', trend, marks);
   const count = [...marks.values()].reduce((n, m) => n + m.length, 0);
   noteElement.textContent =
     `${trend.commits.length} commit${trend.commits.length === 1 ? '' : 's'}, ` +
-    `${count} regression${count === 1 ? '' : 's'} marked (z-score or U test against the commit before)` +
+    `${count} regression${count === 1 ? '' : 's'} marked ` +
+    '(z-score or U test against the commit before)' +
     (notes.length ? `; not compared: ${notes.join('; ')}` : '');
 }
