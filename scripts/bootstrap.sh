@@ -118,6 +118,34 @@ if ! stamp_ok onnxruntime-web "$ORT_WEB_SUM"; then
   log "onnxruntime-web installed into $prefix/share/onnxruntime-web"
 fi
 
+# The OpenAPI validator the server's tests check /openapi.json with: @seriousme/openapi-schema-
+# validator (the official OpenAPI 3.0/3.1 JSON Schemas, checked by Ajv) and its dependency tree,
+# each package pinned and checksummed, unpacked as a node_modules folder (test-only, run by node).
+OPENAPI_VALIDATOR_PACKAGES=(
+  "@seriousme/openapi-schema-validator@2.11.0 70f69d93ee8a9fd7ac0dbbef98288a49c3120ce7076006e5ff336e131266cd2e"
+  "ajv@8.20.0 b2f0b3a893bbb8cc5efb6814f08b1499e19e31d5dd73683f5893382f48f6e7b3"
+  "ajv-formats@3.0.1 f4d6980fd367381fd29199066911e863db8d97496613b6c2c5b91563a150acc5"
+  "ajv-draft-04@1.0.0 b2328acf9b3a5b1b3a098789770c2dd34ed86b5913c904c056091ec10319c2e7"
+  "yaml@2.9.1 4ef6c54cf559b8a207b7b518378230805a1c84af239b14960e8c67c7d59de5d3"
+  "fast-deep-equal@3.1.3 b019a0980f27638dc3f85836b0e478f188e00d7a6e5852c0819fa86f56e47b8f"
+  "fast-uri@3.1.9 4f5a67f7b61110aae7b3ad38e806627f5712f4c150bd38eb804a562e69a9ee5e"
+  "json-schema-traverse@1.0.0 023222622df29fc274bde5d3590e47aa1d4a8e3c1d6e2aba029948ed79799b21"
+  "require-from-string@2.0.2 cb694a4965908f7775a0c757f00cf4e624d193cd71d77988fbcca0f597b88d82"
+)
+if ! stamp_ok openapi-validator "${OPENAPI_VALIDATOR_PACKAGES[*]}"; then
+  modules="$prefix/share/openapi-validator/node_modules"
+  rm -rf "$prefix/share/openapi-validator"
+  for entry in "${OPENAPI_VALIDATOR_PACKAGES[@]}"; do
+    spec="${entry% *}"; sum="${entry#* }"
+    tgz="$(npm_fetch "$spec" "$sum")"
+    dest="$modules/${spec%@*}"
+    mkdir -p "$dest"
+    tar -xzf "$tgz" -C "$dest" --strip-components=1
+  done
+  echo "${OPENAPI_VALIDATOR_PACKAGES[*]}" > "$stamps/openapi-validator"
+  log "OpenAPI validator installed into $prefix/share/openapi-validator"
+fi
+
 # Apache ECharts for the dashboard's charts (web/dashboard): only its prebuilt ES module and its
 # licence files; `serve` hands them out under /vendor/echarts/.
 ECHARTS_SPEC="echarts@6.1.0"

@@ -71,6 +71,7 @@ void AddMemoryCommand(CLI::App& app, CommandFn* selected);       // cmd_memory.c
 void AddPredictCommand(CLI::App& app, CommandFn* selected);      // cmd_predict.cpp
 void AddSelectCommand(CLI::App& app, CommandFn* selected);       // cmd_select.cpp
 void AddTrainConfigCommand(CLI::App& app, CommandFn* selected);  // cmd_train_config.cpp
+void AddServeCommand(CLI::App& app, CommandFn* selected);        // cmd_serve.cpp
 // cmd_templates.cpp (validate and add: template_validation_run.cpp)
 void AddTemplatesCommand(CLI::App& app, CommandFn* selected);
 // Subcommands of `db`: `import` (cmd_db_import.cpp); backup, check, vacuum, purge, stats and

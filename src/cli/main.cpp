@@ -89,6 +89,7 @@ int Main(int argc, char** argv) {
   AddPredictCommand(app, &selected);
   AddSelectCommand(app, &selected);
   AddTrainConfigCommand(app, &selected);
+  AddServeCommand(app, &selected);
 
   try {
     app.parse(argc, argv);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -466,18 +467,58 @@ Statement& Statement::AddDoubleList(const std::vector<double>& values) {
   return *this;
 }
 
+Statement& Statement::AddBool(bool value) {
+  Check(duckdb_bind_boolean(statement_, next_, value), "a boolean");
+  return *this;
+}
+
+Statement& Statement::AddTextList(const std::vector<std::string>& values) {
+  LogicalType type(duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR));
+  ValueList items;
+  for (const std::string& value : values)
+    items.Add(duckdb_create_varchar_length(value.data(), value.size()));
+  duckdb_value list = duckdb_create_list_value(type.get(), items.data(), items.size());
+  Check(list ? duckdb_bind_value(statement_, next_, list) : DuckDBError, "a list of texts");
+  duckdb_destroy_value(&list);
+  return *this;
+}
+
 Statement& Statement::AddNull() {
   Check(duckdb_bind_null(statement_, next_), "NULL");
   return *this;
 }
 
-Result Statement::Execute(const OnError& on_error) {
+void Statement::ThrowBindError(const OnError& on_error) {
   next_ = 1;
   if (!bind_error_.empty()) {
     std::string error = std::exchange(bind_error_, {});
     duckdb_clear_bindings(statement_);
     ThrowDuckDbError(on_error, error, DUCKDB_ERROR_INVALID);
   }
+}
+
+Result Statement::ExecuteStreaming(const OnError& on_error) {
+  ThrowBindError(on_error);
+  Result result;
+  duckdb_pending_result pending = nullptr;
+  std::string message;
+  duckdb_error_type type = DUCKDB_ERROR_INVALID;
+  if (duckdb_pending_prepared_streaming(statement_, &pending) == DuckDBError) {
+    const char* error = duckdb_pending_error(pending);
+    message = error ? error : "unknown error";
+  } else if (duckdb_execute_pending(pending, result.get()) == DuckDBError) {
+    const char* error = duckdb_result_error(result.get());
+    message = error ? error : "unknown error";
+    type = duckdb_result_error_type(result.get());
+  }
+  duckdb_destroy_pending(&pending);
+  duckdb_clear_bindings(statement_);
+  if (!message.empty()) ThrowDuckDbError(on_error, message, type);
+  return result;
+}
+
+Result Statement::Execute(const OnError& on_error) {
+  ThrowBindError(on_error);
   Result result;
   const duckdb_state state = duckdb_execute_prepared(statement_, result.get());
   duckdb_clear_bindings(statement_);
@@ -490,6 +531,12 @@ Result Statement::Execute(const OnError& on_error) {
 }
 
 QueryResult ReadAsText(Result& result) {
+  bool truncated = false;
+  return ReadAsText(result, SIZE_MAX, &truncated);
+}
+
+QueryResult ReadAsText(Result& result, size_t max_rows, bool* truncated) {
+  *truncated = false;
   duckdb_result* raw = result.get();
   QueryResult out;
   const idx_t columns = duckdb_column_count(raw);
@@ -510,6 +557,10 @@ QueryResult ReadAsText(Result& result) {
     }
     try {
       for (idx_t r = 0; r < size; ++r) {
+        if (out.rows.size() == max_rows) {
+          *truncated = true;
+          break;
+        }
         auto& row = out.rows.emplace_back();
         for (idx_t c = 0; c < columns; ++c) {
           row.push_back(CellText(vectors[c], types[c]->get(), r, out.column_names[c]));
@@ -520,6 +571,7 @@ QueryResult ReadAsText(Result& result) {
       throw;
     }
     duckdb_destroy_data_chunk(&chunk);
+    if (*truncated) break;
   }
   return out;
 }

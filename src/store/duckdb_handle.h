@@ -95,6 +95,8 @@ class Statement {
   Statement& AddUInt(uint64_t value);
   Statement& AddDouble(double value);
   Statement& AddDoubleList(const std::vector<double>& values);
+  Statement& AddBool(bool value);
+  Statement& AddTextList(const std::vector<std::string>& values);
   Statement& AddNull();
   // The value, or NULL when unset.
   Statement& AddOptional(const std::optional<int64_t>& value) {
@@ -111,10 +113,15 @@ class Statement {
   }
   // Runs with the bound parameters, then clears them for the next row.
   Result Execute(const OnError& on_error);
+  // Runs as Execute does with a streaming result: rows are computed as they are fetched.
+  Result ExecuteStreaming(const OnError& on_error);
+  duckdb_prepared_statement get() const { return statement_; }
 
  private:
   // Remembers the first refused binding; Execute() reports it with the caller's context.
   void Check(duckdb_state state, std::string_view what);
+  // Throws the first refused binding, if any, and resets the parameter counter.
+  void ThrowBindError(const OnError& on_error);
 
   duckdb_prepared_statement statement_ = nullptr;
   idx_t next_ = 1;
@@ -125,5 +132,7 @@ class Statement {
 // renders it (the text of CAST(x AS VARCHAR)); nullopt for NULL. Throws kUnsupported for a type
 // it cannot rebuild (BIGNUM), naming the column.
 QueryResult ReadAsText(Result& result);
+// The same, fetching at most `max_rows` rows; *truncated says whether more were there.
+QueryResult ReadAsText(Result& result, size_t max_rows, bool* truncated);
 
 }  // namespace ipfs_accel::store

@@ -30,6 +30,11 @@ class DuckDbResultStore final : public ResultStore {
   void WritePredictionModel(const PredictionModelRecord& model) override;
   void WritePredictions(const std::vector<PredictionRecord>& predictions) override;
   QueryResult Query(const std::string& sql) override;
+  // query_layer.cpp:
+  QueryResult Query(const std::string& sql, const std::vector<QueryParam>& params) override;
+  StatementShape Inspect(const std::string& sql) override;
+  LimitedQueryResult QueryLimited(const std::string& sql, const QueryLimits& limits) override;
+  void DisableExternalAccess() override;
 
  private:
   DuckDbResultStore(std::string path, bool read_only, std::unique_ptr<Database> db);

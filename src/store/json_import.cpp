@@ -1139,7 +1139,9 @@ class RunExportReader : public nlohmann::json_sax<json> {
 
 namespace {
 
-ImportResult ParseText(std::string_view text, const std::string& path) {
+// `imported`: mark each run as read from `path` (db import); otherwise a run export keeps the
+// origin it was written with (a run pushed to a server).
+ImportResult ParseText(std::string_view text, const std::string& path, bool imported = true) {
   ImportResult out;
   out.path = path;
   const Parser ps(out.path);
@@ -1149,6 +1151,7 @@ ImportResult ParseText(std::string_view text, const std::string& path) {
     out.shape = kShapeRunExport;
     for (size_t i = 0; i < out.runs.size(); ++i) {
       CheckExportedRun(ps, out.runs[i], fmt::format("[{}]", i));
+      if (!imported) continue;
       out.runs[i].run.origin = "imported";
       out.runs[i].run.imported_from = out.path;
     }
@@ -1166,8 +1169,10 @@ ImportResult ParseText(std::string_view text, const std::string& path) {
       RunResults r =
           RunResultsFromJson(export_array ? j[i] : j, fmt::format("{} run {}", out.path, i));
       CheckExportedRun(ps, r, fmt::format("[{}]", i));
-      r.run.origin = "imported";
-      r.run.imported_from = out.path;
+      if (imported) {
+        r.run.origin = "imported";
+        r.run.imported_from = out.path;
+      }
       out.runs.push_back(std::move(r));
     }
   } else if (j.is_object() && is_object_at("benchmarks") && j.contains("system_info")) {
@@ -1215,6 +1220,22 @@ ImportResult ParseResultText(std::string_view text, const std::string& path) {
                                                  "check that it is one of the known shapes",
                                                  path, core::JsonErrorText(e)));
   }
+}
+
+std::vector<RunResults> ParseRunExportText(std::string_view text, const std::string& where) {
+  ImportResult parsed;
+  try {
+    parsed = ParseText(text, where, /*imported=*/false);
+  } catch (const json::exception& e) {
+    throw Error(ErrorKind::kCorrupt, fmt::format("{}: not the structure of a run export ({})",
+                                                 where, core::JsonErrorText(e)));
+  }
+  if (parsed.shape != kShapeRunExport)
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("{} is a {} result file, not this tool's run export ('{}', what `db "
+                            "export --format run-json` writes); import it with `db import`",
+                            where, parsed.shape, kShapeRunExport));
+  return std::move(parsed.runs);
 }
 
 ImportResult ParseResultFile(const std::string& path) {

@@ -44,6 +44,12 @@ ImportResult ParseResultFile(const std::string& path);
 // The same for a file's bytes; `path` names it in errors and in the result.
 ImportResult ParseResultText(std::string_view text, const std::string& path);
 
+// A run export (one run, or an array of runs, as `db export --format run-json` writes and a
+// server receives from `benchmark --push`), checked as ParseResultText checks it, each run
+// keeping its run_id and the origin it was exported with. Throws what ParseResultText throws,
+// and kUnsupported for JSON of another known shape.
+std::vector<RunResults> ParseRunExportText(std::string_view text, const std::string& where);
+
 // A run, field for field, as JSON ({"format": "ipfs-accelerate-run", "version": 1, ...});
 // RunResultsFromJson(RunResultsToJson(r)) == r. `where` names the source in errors.
 nlohmann::json RunResultsToJson(const RunResults& results);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ipfs_accel/store/prediction_records.h"
+#include "ipfs_accel/store/query.h"
 #include "ipfs_accel/store/records.h"
 #include "ipfs_accel/store/template_records.h"
 
@@ -33,6 +34,11 @@ struct QueryResult {
   std::vector<std::string> column_names;
   std::vector<std::string> column_types;  // DuckDB type names: "BIGINT", "DOUBLE", "VARCHAR", ...
   std::vector<std::vector<std::optional<std::string>>> rows;
+};
+
+struct LimitedQueryResult {
+  QueryResult result;
+  bool truncated = false;  // the statement had more rows than QueryLimits::max_rows
 };
 
 class ResultStore {
@@ -86,6 +92,22 @@ class ResultStore {
   // Runs any SQL and returns its rows. Throws core::Error(kInvalidArgument) with
   // DuckDB's message for SQL errors.
   virtual QueryResult Query(const std::string& sql) = 0;
+  // One statement with `params` bound to its parameters in order ($1, $2, ... or ?): the way
+  // every query built from a caller's values runs. Throws as Query does, also for a parameter
+  // count or type that does not fit the statement.
+  virtual QueryResult Query(const std::string& sql, const std::vector<QueryParam>& params) = 0;
+
+  // DuckDB's parser's view of `sql` (query.h); nothing runs. Throws kInvalidArgument with
+  // DuckDB's message for text that does not parse.
+  virtual StatementShape Inspect(const std::string& sql) = 0;
+  // Runs one statement, streaming: fetches at most limits.max_rows rows (the rest are never
+  // computed where DuckDB can stop early), and interrupts it (duckdb_interrupt from a watchdog
+  // thread) once it has run limits.timeout_s, throwing QueryTimedOut. Throws as Query does.
+  virtual LimitedQueryResult QueryLimited(const std::string& sql, const QueryLimits& limits) = 0;
+  // From now on this database (every connection of this process to the file) opens no file but
+  // its own and its WAL, attaches nothing, loads and installs no extension, copies nothing in or
+  // out (DuckDB's enable_external_access = false). Cannot be undone while the file stays open.
+  virtual void DisableExternalAccess() = 0;
 };
 
 // The schema version this build writes.

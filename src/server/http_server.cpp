@@ -1,0 +1,132 @@
+// HttpServer (http_server.h) on cpp-httplib: one catch-all handler per method hands requests to
+// Dispatch, so the route table alone decides what exists.
+
+#include "ipfs_accel/server/http_server.h"
+
+#include <httplib.h>
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "ipfs_accel/core/error.h"
+
+namespace ipfs_accel::server {
+
+namespace {
+
+std::string Lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+RawRequest ToRaw(const httplib::Request& req) {
+  RawRequest raw;
+  raw.method = req.method;
+  raw.path = req.path;
+  for (const auto& [name, value] : req.params) raw.query.emplace_back(name, value);
+  for (const auto& [name, value] : req.headers) raw.headers[Lower(name)] = value;
+  raw.body = req.body;
+  raw.remote_addr = req.remote_addr;
+  return raw;
+}
+
+void Write(const Response& from, httplib::Response& to) {
+  to.status = from.status;
+  for (const auto& [name, value] : from.headers) to.set_header(name, value);
+  to.set_content(from.body, from.content_type.c_str());
+}
+
+}  // namespace
+
+HttpServer::HttpServer(const RouteTable& routes, ServerOptions options)
+    : routes_(routes), options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
+  const size_t threads = std::max<size_t>(options_.threads, 1);
+  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http_->set_payload_max_length(options_.max_body_bytes);
+  http_->set_keep_alive_timeout(2);  // an idle connection holds a worker past Stop() this long
+  // SO_REUSEADDR only: cpp-httplib's default adds SO_REUSEPORT, with which a second server binds
+  // a port another one listens on and the two share its connections.
+  http_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof yes);
+  });
+  const auto handle = [this](const httplib::Request& req, httplib::Response& res) {
+    Handle(&req, &res);
+  };
+  for (const char* pattern : {".*"}) {
+    http_->Get(pattern, handle);
+    http_->Post(pattern, handle);
+    http_->Put(pattern, handle);
+    http_->Delete(pattern, handle);
+    http_->Patch(pattern, handle);
+  }
+  // Answers httplib gives itself (413 for a body over the limit, 400 for a malformed request)
+  // get the JSON body every other error has.
+  http_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    const std::string message = res.status == 413
+                                    ? "the request body is larger than the server's limit (serve "
+                                      "--max-body-mb); send less"
+                                    : fmt::format("HTTP {}", res.status);
+    Write(Response::Error(res.status, message), res);
+  });
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Handle(const void* request, void* response) const {
+  const auto& req = *static_cast<const httplib::Request*>(request);
+  auto& res = *static_cast<httplib::Response*>(response);
+  if (draining_) {
+    Write(Response::Error(503, "the server is shutting down; retry against its next start"), res);
+    res.set_header("Connection", "close");
+    return;
+  }
+  Write(Dispatch(routes_, ToRaw(req), options_.router), res);
+}
+
+int HttpServer::Bind() {
+  for (const auto& [mount, folder] : options_.static_dirs) {
+    if (!std::filesystem::is_directory(folder))
+      throw core::Error(core::ErrorKind::kNotFound,
+                        fmt::format("static folder '{}' for {} does not exist", folder, mount));
+    http_->set_mount_point(mount, folder);
+  }
+  const int port = options_.port == 0
+                       ? http_->bind_to_any_port(options_.bind)
+                       : (http_->bind_to_port(options_.bind, options_.port) ? options_.port : -1);
+  if (port < 0)
+    throw core::Error(core::ErrorKind::kIo,
+                      fmt::format("cannot listen on {}:{} (in use, or not an address of this "
+                                  "machine); pass another --port or --bind",
+                                  options_.bind, options_.port));
+  return port;
+}
+
+void HttpServer::Run() {
+  {
+    std::lock_guard lock(state_mutex_);
+    if (draining_) return;
+    run_started_ = true;
+  }
+  http_->listen_after_bind();
+  run_finished_ = true;
+}
+
+void HttpServer::Stop() {
+  {
+    std::lock_guard lock(state_mutex_);
+    draining_ = true;
+    if (!run_started_) return;  // Run() will not start serving
+  }
+  // Run() may not have reached httplib's loop yet: stop() before it would be lost.
+  while (!run_finished_ && !http_->is_running())
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  http_->stop();
+}
+
+}  // namespace ipfs_accel::server
