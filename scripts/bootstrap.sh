@@ -233,4 +233,35 @@ if ! stamp_ok openapi-validator "${OPENAPI_VALIDATOR_PACKAGES[*]}"; then
   log "OpenAPI validator installed into $prefix/share/openapi-validator"
 fi
 
+# Apache ECharts for the dashboard's charts (web/dashboard): only its prebuilt ES module and its
+# licence files; `serve` hands them out under /vendor/echarts/.
+ECHARTS_SPEC="echarts@6.1.0"
+ECHARTS_SUM="681aff88cc1038c3fa941a3a53d1b177a52250b05335efc607d6105ae13be481"
+if ! stamp_ok echarts "$ECHARTS_SUM"; then
+  tgz="$(npm_fetch "$ECHARTS_SPEC" "$ECHARTS_SUM")"
+  tmp="$(mktemp -d)"
+  tar -xzf "$tgz" -C "$tmp" package/dist/echarts.esm.min.js package/LICENSE package/NOTICE
+  rm -rf "$prefix/share/echarts"
+  mkdir -p "$prefix/share/echarts"
+  cp "$tmp"/package/dist/echarts.esm.min.js "$tmp"/package/LICENSE "$tmp"/package/NOTICE \
+     "$prefix/share/echarts/"
+  rm -rf "$tmp"
+  echo "$ECHARTS_SUM" > "$stamps/echarts"
+  log "echarts installed into $prefix/share/echarts"
+fi
+
+# Playwright's core library (no npm dependencies, no bundled browser) for the dashboard test: it
+# drives Debian's Chromium by path. Unpacked as a node_modules folder; test-only, run by node.
+PLAYWRIGHT_SPEC="playwright-core@1.65.2"
+PLAYWRIGHT_SUM="7430e43aaff66666975cef27e2268c670d79ad35da50215e654d9cb7be53643e"
+if ! stamp_ok playwright "$PLAYWRIGHT_SUM"; then
+  tgz="$(npm_fetch "$PLAYWRIGHT_SPEC" "$PLAYWRIGHT_SUM")"
+  dest="$prefix/share/playwright/node_modules/playwright-core"
+  rm -rf "$prefix/share/playwright"
+  mkdir -p "$dest"
+  tar -xzf "$tgz" -C "$dest" --strip-components=1
+  echo "$PLAYWRIGHT_SUM" > "$stamps/playwright"
+  log "playwright-core installed into $prefix/share/playwright"
+fi
+
 log "ready: prefix $prefix"

@@ -14,8 +14,10 @@
 #include "cli/interrupt.h"
 #include "cli/option_checks.h"
 #include "ipfs_accel/build_info.h"
+#include "ipfs_accel/core/error.h"
 #include "ipfs_accel/server/api.h"
 #include "ipfs_accel/server/auth.h"
+#include "ipfs_accel/server/dashboard.h"
 #include "ipfs_accel/server/http_server.h"
 
 namespace ipfs_accel::cli {
@@ -48,6 +50,13 @@ int RunServe(const ServeOptions& o) {
                                 .max_body_bytes = static_cast<size_t>(o.max_body_mb) << 20,
                                 .threads = static_cast<size_t>(o.threads)};
   if (o.token_file) options.router.token = server::ReadTokenFile(*o.token_file);
+  // The dashboard needs its page and ECharts; without them the API is served alone.
+  std::string dashboard = "/dashboard";
+  try {
+    options.static_dirs = server::DashboardMounts(server::FindDashboardFiles());
+  } catch (const core::Error& e) {
+    dashboard = fmt::format("off: {}", e.what());
+  }
   InterruptGuard interrupt;  // before the port is printed: a signal after it is seen
   server::StorePool stores(o.db.Path(), options.threads, o.db.Options());
   server::ApiContext context{.stores = &stores,
@@ -57,9 +66,10 @@ int RunServe(const ServeOptions& o) {
   server::AddCoreRoutes(routes, context, Info());
   server::HttpServer http(routes, options);
   const int port = http.Bind();
-  std::cout << fmt::format("serving {} on http://{}:{}/ (API docs: /docs; writes {})\n",
-                           o.db.Path(), o.bind, port,
-                           options.router.token ? "need the token" : "off: no --token-file")
+  std::cout << fmt::format(
+                   "serving {} on http://{}:{}/ (dashboard: {}; API docs: /docs; writes {})\n",
+                   o.db.Path(), o.bind, port, dashboard,
+                   options.router.token ? "need the token" : "off: no --token-file")
             << std::flush;
   std::atomic<bool> finished = false;
   std::thread watcher([&] {
