@@ -3,15 +3,13 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/atomic_file.h"
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/core/file_access.h"
 #include "ipfs_accel/hw/memory_bandwidth.h"
-#include "ipfs_accel/store/sql_literal.h"
 
 namespace ipfs_accel::cli {
 
@@ -30,9 +28,8 @@ std::optional<hw::MemoryBandwidth> Stored(const DatabaseOption& db, const hw::Ha
   }
   const auto r = store->Query(
       "SELECT CAST(details->'memory_bandwidth' AS VARCHAR) FROM hardware_platforms "
-      "WHERE platform = 'cpu' AND device_name = " +
-      store::SqlLiteral(h.cpu.model_name) +
-      " AND hostname = " + store::SqlLiteral(h.host.hostname));
+      "WHERE platform = 'cpu' AND device_name = ? AND hostname = ?",
+      {h.cpu.model_name, h.host.hostname});
   if (r.rows.empty() || !r.rows[0][0]) return std::nullopt;
   const auto j = nlohmann::json::parse(*r.rows[0][0], nullptr, false);
   if (!j.is_object() || !j.contains("triad_gb_per_s")) return std::nullopt;
@@ -59,11 +56,14 @@ nlohmann::json MachineKey(const hw::HardwareReport& h) {
 
 std::optional<hw::MemoryBandwidth> Cached(const hw::HardwareReport& h) {
   const fs::path path = CacheFile();
-  std::ifstream in(path);
-  if (path.empty() || !in) return std::nullopt;
-  std::stringstream text;
-  text << in.rdbuf();
-  const auto j = nlohmann::json::parse(text.str(), nullptr, false);
+  if (path.empty()) return std::nullopt;
+  std::string text;
+  try {
+    text = core::ReadRegularFile(path.string(), 1 << 20);
+  } catch (const core::Error&) {
+    return std::nullopt;  // none yet, or unreadable: measure again
+  }
+  const auto j = nlohmann::json::parse(text, nullptr, false);
   if (!j.is_object() || j.value("machine", nlohmann::json()) != MachineKey(h) ||
       !j.contains("memory_bandwidth"))
     return std::nullopt;
