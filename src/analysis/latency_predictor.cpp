@@ -49,7 +49,7 @@ int PrecisionCode(const std::string& p) {
 }
 
 // The roofline's columns for a row: 1, GFLOPs, GB, thousands of nodes.
-std::array<double, 4> Columns(const PredictorRow& r) {
+std::array<double, 4> RooflineColumns(const PredictorRow& r) {
   return {1.0, r.cost.flops / 1e9, r.cost.bytes / 1e9, static_cast<double>(Nodes(r.cost)) / 1e3};
 }
 
@@ -58,7 +58,7 @@ std::array<double, 4> FitRoofline(const std::vector<const PredictorRow*>& rows) 
   std::vector<std::vector<double>> x;
   std::vector<double> y;
   for (const PredictorRow* r : rows) {
-    const auto c = Columns(*r);
+    const auto c = RooflineColumns(*r);
     x.emplace_back(c.begin(), c.end());
     y.push_back(r->latency_ms);
   }
@@ -148,7 +148,7 @@ double LatencyPredictor::RooflineMs(const PredictorRow& row) const {
                             "there first",
                             row.hardware));
   const Roofline& r = it->second;
-  const auto x = Columns(row);
+  const auto x = RooflineColumns(row);
   const double ms =
       r.fixed_ms * x[0] + r.ms_per_gflop * x[1] + r.ms_per_gb * x[2] + r.ms_per_knode * x[3];
   return std::max(ms, 1e-6);

@@ -14,7 +14,7 @@ namespace {
 
 constexpr size_t kMinRows = 3;
 
-std::vector<double> Columns(const PredictorRow& r) {
+std::vector<double> MemoryColumns(const PredictorRow& r) {
   return {1.0, static_cast<double>(r.cost.weights_bytes),
           static_cast<double>(r.activation_peak_bytes), static_cast<double>(r.inputs_bytes),
           static_cast<double>(r.serialized_graph_bytes)};
@@ -27,7 +27,7 @@ PeakMemoryModel PeakMemoryModel::Train(const std::vector<PredictorRow>& rows) {
   for (const auto& r : rows) {
     if (!(r.peak_rss_bytes > 0)) continue;
     auto& [x, y] = by_hw[r.hardware];
-    x.push_back(Columns(r));
+    x.push_back(MemoryColumns(r));
     y.push_back(r.peak_rss_bytes);
   }
   PeakMemoryModel m;
@@ -45,7 +45,7 @@ PeakMemoryModel PeakMemoryModel::Train(const std::vector<PredictorRow>& rows) {
 std::optional<double> PeakMemoryModel::Predict(const PredictorRow& row) const {
   const auto it = coefficients_.find(row.hardware);
   if (it == coefficients_.end()) return std::nullopt;
-  const auto x = Columns(row);
+  const auto x = MemoryColumns(row);
   double p = 0;
   for (size_t c = 0; c < x.size(); ++c) p += it->second[c] * x[c];
   return p;

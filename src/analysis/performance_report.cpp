@@ -13,7 +13,7 @@ namespace ipfs_accel::analysis {
 namespace {
 
 // The columns, in order: every scenario's, NULL where they mean nothing for the row.
-std::string Columns() {
+std::string SelectedColumns() {
   return fmt::format(
       "{} AS started_at, {} AS model, h.platform AS hardware, h.device_name AS device, "
       "p.execution_provider AS ep, p.graph_variant AS graph, p.precision, p.scenario, "
@@ -78,7 +78,7 @@ store::QueryResult PerformanceReport(store::ResultStore& store, const ReportFilt
       "JOIN models m USING (model_id) JOIN hardware_platforms h USING (hardware_id) "
       "WHERE {} ORDER BY r.started_at DESC, m.name, p.model_id, h.platform, p.scenario, "
       "p.graph_variant, p.precision, p.batch_size, p.seq_len, p.result_id DESC{}",
-      Columns(), Source(filter, run_condition), where,
+      SelectedColumns(), Source(filter, run_condition), where,
       filter.limit ? fmt::format(" LIMIT {}", *filter.limit) : ""));
 }
 

@@ -132,12 +132,12 @@ int RunRestore(const RestoreOptions& o) {
   return kExitOk;
 }
 
-struct ExportOptions {
+struct DbExportOptions {
   DatabaseOption db;
   store::ExportRequest request;
 };
 
-int RunExport(const ExportOptions& o) {
+int RunDbExport(const DbExportOptions& o) {
   const store::ExportReport r = store::ExportDatabase(o.db.Path(), o.request, o.db.Options());
   for (const auto& [file, bytes] : r.files)
     std::cout << fmt::format("{}  {}\n", file, HumanBytes(bytes));
@@ -211,7 +211,7 @@ void AddDbMaintenanceCommands(CLI::App& db, CommandFn* selected) {
       "line. --format run-json writes runs (--run ID, or every run) as this tool's run export,\n"
       "which `db import` reads into another database. Written under a temporary name and\n"
       "renamed; never overwrites --output.");
-  auto e = std::make_shared<ExportOptions>();
+  auto e = std::make_shared<DbExportOptions>();
   e->db.Add(exp);
   AddFormatOption(exp, &e->request.format, {"parquet", "csv", "json", "run-json"});
   exp->add_option(kOutputOptionName, e->request.output, "folder (all tables) or file")->required();
@@ -225,7 +225,7 @@ void AddDbMaintenanceCommands(CLI::App& db, CommandFn* selected) {
   exp->callback([selected, e] {
     if (e->request.format.empty())
       throw CLI::RequiredError("--format (parquet, csv, json or run-json) or --json");
-    *selected = [e] { return RunExport(*e); };
+    *selected = [e] { return RunDbExport(*e); };
   });
 }
 

@@ -17,7 +17,7 @@ namespace ipfs_accel::cli {
 
 namespace {
 
-struct ExportOptions {
+struct GraphExportOptions {
   std::string model;
   std::string output;
   std::string graph = "plain";
@@ -25,7 +25,7 @@ struct ExportOptions {
   uint64_t seed = 42;
 };
 
-int RunExport(const ExportOptions& o) {
+int RunGraphExport(const GraphExportOptions& o) {
   if (o.graph != "plain" && o.graph != "fused")
     throw core::Error(core::ErrorKind::kInvalidArgument,
                       fmt::format("unknown graph variant '{}'; use plain or fused", o.graph));
@@ -51,7 +51,7 @@ void AddExportCommand(CLI::App& app, CommandFn* selected) {
       "export",
       "Write the ONNX graph a model builds (catalog name, template:NAME or Hugging Face "
       "folder).");
-  auto o = std::make_shared<ExportOptions>();
+  auto o = std::make_shared<GraphExportOptions>();
   cmd->add_option(kModelOptionName, o->model, "catalog name, template:NAME, or Hugging Face folder")
       ->required();
   cmd->add_option(kOutputOptionName, o->output, "the .onnx file to write")->required();
@@ -60,7 +60,7 @@ void AddExportCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--seed", o->seed, "seed of random weights for catalog names")
       ->check(Seed())
       ->capture_default_str();
-  cmd->callback([selected, o] { *selected = [o] { return RunExport(*o); }; });
+  cmd->callback([selected, o] { *selected = [o] { return RunGraphExport(*o); }; });
 }
 
 }  // namespace ipfs_accel::cli

@@ -53,7 +53,7 @@ const nlohmann::json& BenchmarkDefaults() {
 }
 constexpr int64_t kTextSequence = 32;  // text models' sequence length (others: their own)
 
-const models::ArchitectureTemplate& TemplateNamed(const std::string& name) {
+const models::ArchitectureTemplate& GeneratableTemplate(const std::string& name) {
   const std::string type = name.rfind(models::kTemplateSpecPrefix, 0) == 0
                                ? name.substr(models::kTemplateSpecPrefix.size())
                                : name;
@@ -68,7 +68,7 @@ const models::ArchitectureTemplate& TemplateNamed(const std::string& name) {
 
 std::vector<const models::ArchitectureTemplate*> Selected(const GenerateOptions& o) {
   if (o.model.empty()) return SelectTemplates(o.family);  // --all-models or --family
-  return {&TemplateNamed(o.model)};
+  return {&GeneratableTemplate(o.model)};
 }
 
 // Platforms this machine can run (what `detect` says is available; a software WebGPU adapter

@@ -25,7 +25,6 @@ namespace fs = std::filesystem;
 using core::Error;
 using core::ErrorKind;
 
-
 struct TemplatesOptions {
   DatabaseOption db;
   std::string format = "text";
@@ -64,7 +63,7 @@ Table ListTable(TableFormat format,
   return t;
 }
 
-int RunList(const TemplatesOptions& o) {
+int RunTemplatesList(const TemplatesOptions& o) {
   const TableFormat format = ParseTableFormat(o.format);
   PrintTable(std::cout, ListTable(format, StoredValidations(o.db)), format);
   return kExitOk;
@@ -79,7 +78,7 @@ Table LeavesTable(const nlohmann::json& resolved) {
   return t;
 }
 
-int RunShow(const TemplatesOptions& o) {
+int RunTemplatesShow(const TemplatesOptions& o) {
   const TableFormat format = ParseTableFormat(o.format);
   const models::ArchitectureTemplate& t = TemplateNamed(o.names.at(0));
   if (format == TableFormat::kJson) {
@@ -116,7 +115,7 @@ nlohmann::json ResolvedOf(const std::string& spec, const DatabaseOption& db) {
   return nlohmann::json::parse(stored->resolved_json);
 }
 
-int RunDiff(const TemplatesOptions& o) {
+int RunTemplatesDiff(const TemplatesOptions& o) {
   const TableFormat format = ParseTableFormat(o.format);
   const std::string& a = o.names.at(0);
   const std::string& b = o.names.at(1);
@@ -134,7 +133,7 @@ int RunDiff(const TemplatesOptions& o) {
 
 // ---- export ----
 
-int RunExport(const TemplatesOptions& o) {
+int RunTemplatesExport(const TemplatesOptions& o) {
   std::vector<const models::ArchitectureTemplate*> chosen;
   for (const std::string& name : o.names) chosen.push_back(&TemplateNamed(name));
   if (o.names.empty())
@@ -167,7 +166,7 @@ Table ReportTable(TableFormat format,
   return t;
 }
 
-int RunReport(const TemplatesOptions& o) {
+int RunTemplatesReport(const TemplatesOptions& o) {
   const TableFormat format = ParseTableFormat(o.format);
   const auto stored = StoredValidations(o.db);
   if (stored.empty())
@@ -196,7 +195,7 @@ void AddList(CLI::App* templates, CommandFn* selected) {
   auto o = std::make_shared<TemplatesOptions>();
   o->db.Add(cmd);
   AddFormatOption(cmd, &o->format, kTemplateFormats);
-  OnRun(cmd, selected, o, RunList);
+  OnRun(cmd, selected, o, RunTemplatesList);
 }
 
 void AddShow(CLI::App* templates, CommandFn* selected) {
@@ -209,7 +208,7 @@ void AddShow(CLI::App* templates, CommandFn* selected) {
       ->required()
       ->expected(1);
   AddFormatOption(cmd, &o->format, kTemplateFormats);
-  OnRun(cmd, selected, o, RunShow);
+  OnRun(cmd, selected, o, RunTemplatesShow);
 }
 
 void AddDiff(CLI::App* templates, CommandFn* selected) {
@@ -221,7 +220,7 @@ void AddDiff(CLI::App* templates, CommandFn* selected) {
   cmd->add_option("a b", o->names, "the two templates")->required()->expected(2);
   o->db.Add(cmd);
   AddFormatOption(cmd, &o->format, kTemplateFormats);
-  OnRun(cmd, selected, o, RunDiff);
+  OnRun(cmd, selected, o, RunTemplatesDiff);
 }
 
 void AddExport(CLI::App* templates, CommandFn* selected) {
@@ -231,7 +230,7 @@ void AddExport(CLI::App* templates, CommandFn* selected) {
   cmd->add_option("name", o->names, "templates to write (default: every one)");
   cmd->add_option(std::string(kOutputOptionName) + ",--out", o->output, "folder to write into")
       ->required();
-  OnRun(cmd, selected, o, RunExport);
+  OnRun(cmd, selected, o, RunTemplatesExport);
 }
 
 void AddReport(CLI::App* templates, CommandFn* selected) {
@@ -242,7 +241,7 @@ void AddReport(CLI::App* templates, CommandFn* selected) {
   auto o = std::make_shared<TemplatesOptions>();
   o->db.Add(cmd);
   AddFormatOption(cmd, &o->format, kTemplateFormats);
-  OnRun(cmd, selected, o, RunReport);
+  OnRun(cmd, selected, o, RunTemplatesReport);
 }
 
 }  // namespace

@@ -51,7 +51,9 @@ models::LoadOptions WithMemoryLimit(models::LoadOptions options);
 // models::LoadModel(spec, WithMemoryLimit(options)).
 models::Model LoadModelHere(const std::string& spec, models::LoadOptions options = {});
 
-// The command line as typed, for the run record.
+// The command line as typed (each argument shell-quoted where it needs it), for the run record:
+// main records it once; empty in programs that never do (the tests).
+void RecordCommandLine(int argc, char** argv);
 const std::string& CommandLine();
 
 void AddDetectCommand(CLI::App& app, CommandFn* selected);

@@ -19,14 +19,6 @@
 namespace ipfs_accel::cli {
 
 namespace {
-std::string g_command_line;
-
-std::string Quote(const std::string& arg) {
-  if (!arg.empty() && arg.find_first_of(" \t\n'\"\\$`") == std::string::npos) return arg;
-  std::string out = "'";
-  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 // CLI11's parse error as our one line: the prefix, its message on one line, and where help is.
 std::string UsageErrorLine(const CLI::App& app, const CLI::ParseError& e) {
   std::string command = "ipfs-accelerate";
@@ -44,16 +36,14 @@ std::string UsageErrorLine(const CLI::App& app, const CLI::ParseError& e) {
 
 }  // namespace
 
-const std::string& CommandLine() { return g_command_line; }
-
 int Main(int argc, char** argv) {
-  for (int i = 0; i < argc; ++i) g_command_line += (i ? " " : "") + Quote(argv[i]);
+  RecordCommandLine(argc, argv);
   // ONNX Runtime 1.29/1.30 crash creating their environment past ~35 KB of command line.
-  if (g_command_line.size() > 30000) {
+  if (CommandLine().size() > 30000) {
     std::cerr << fmt::format(
         "ipfs-accelerate: error: the command line is {} bytes, over the 30000 that ONNX Runtime "
         "tolerates; pass long lists through files\n",
-        g_command_line.size());
+        CommandLine().size());
     return kExitUsage;
   }
 

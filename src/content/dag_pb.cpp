@@ -6,8 +6,6 @@ namespace ipfs_accel::content {
 
 namespace {
 
-enum UnixFsType : uint64_t { kDirectory = 1, kFile = 2 };
-
 std::string PBNode(const std::vector<Link>& links, std::string_view data) {
   std::string out;
   for (const Link& l : links) {

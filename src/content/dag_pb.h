@@ -12,6 +12,16 @@
 
 namespace ipfs_accel::content {
 
+// UnixFS Data.Type (ipfs/specs, UNIXFS.md).
+enum UnixFsType : uint64_t {
+  kRawData = 0,
+  kDirectory = 1,
+  kFile = 2,
+  kMetadata = 3,
+  kSymlink = 4,
+  kHamtShard = 5
+};
+
 struct Link {
   Cid cid;
   std::string name;

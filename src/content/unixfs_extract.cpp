@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "content/dag_pb.h"
 #include "content/pb_wire.h"
 #include "ipfs_accel/core/error.h"
 
@@ -17,8 +18,6 @@ namespace ipfs_accel::content {
 namespace {
 
 namespace fs = std::filesystem;
-
-enum UnixFsType : uint64_t { kRawData = 0, kDirectory = 1, kFile = 2, kSymlink = 4, kHamt = 5 };
 
 struct Field {
   uint64_t number = 0, value = 0;
@@ -43,7 +42,7 @@ std::optional<Field> NextField(std::string_view in, size_t* pos, bool* bad) {
   return *bad ? std::nullopt : std::optional<Field>(f);
 }
 
-struct Node {
+struct ExtractedNode {
   uint64_t type = kFile;
   std::string_view data;
   std::optional<uint64_t> filesize;
@@ -55,7 +54,7 @@ core::Error NotUnixfs(const Cid& cid, std::string_view why) {
                      fmt::format("block {} is not a UnixFS node: {}", cid.ToString(), why));
 }
 
-void ReadUnixfsData(const Cid& cid, std::string_view in, Node* node) {
+void ReadUnixfsData(const Cid& cid, std::string_view in, ExtractedNode* node) {
   size_t pos = 0;
   bool bad = false;
   while (auto f = NextField(in, &pos, &bad)) {
@@ -66,12 +65,12 @@ void ReadUnixfsData(const Cid& cid, std::string_view in, Node* node) {
   if (bad) throw NotUnixfs(cid, "its Data message is malformed");
 }
 
-Node Decode(const Cid& cid, std::string_view block) {
-  if (cid.codec == kRaw) return Node{kRawData, block, block.size(), {}};
+ExtractedNode Decode(const Cid& cid, std::string_view block) {
+  if (cid.codec == kRaw) return ExtractedNode{kRawData, block, block.size(), {}};
   if (cid.codec != kDagPb)
     throw core::Error(core::ErrorKind::kUnsupported,
                       fmt::format("block {} is neither dag-pb nor raw", cid.ToString()));
-  Node node;
+  ExtractedNode node;
   size_t pos = 0;
   bool bad = false, has_data = false;
   while (auto f = NextField(block, &pos, &bad)) {
@@ -96,7 +95,7 @@ Node Decode(const Cid& cid, std::string_view block) {
 struct Extractor {
   const BlockSet& blocks;
 
-  Node Load(const Cid& cid, const Cid& parent) const {
+  ExtractedNode Load(const Cid& cid, const Cid& parent) const {
     const std::string_view* block = blocks.Find(cid);
     if (block == nullptr)
       throw core::Error(core::ErrorKind::kCorrupt,
@@ -106,11 +105,11 @@ struct Extractor {
   }
 
   // Appends the file's bytes; returns how many.
-  uint64_t File(const Cid& cid, const Node& node, std::ofstream& out) const {
+  uint64_t File(const Cid& cid, const ExtractedNode& node, std::ofstream& out) const {
     out.write(node.data.data(), static_cast<std::streamsize>(node.data.size()));
     uint64_t written = node.data.size();
     for (const auto& [child, name] : node.links) {
-      const Node c = Load(child, cid);
+      const ExtractedNode c = Load(child, cid);
       if (c.type != kFile && c.type != kRawData)
         throw NotUnixfs(child, "a file's part is not file");
       written += File(child, c, out);
@@ -121,7 +120,7 @@ struct Extractor {
     return written;
   }
 
-  void Entry(const Cid& cid, const Node& node, const fs::path& path) const {
+  void Entry(const Cid& cid, const ExtractedNode& node, const fs::path& path) const {
     if (node.type == kDirectory) {
       fs::create_directory(path);
       for (const auto& [child, name] : node.links) {
@@ -142,7 +141,7 @@ struct Extractor {
     throw core::Error(core::ErrorKind::kUnsupported,
                       fmt::format("block {} is a UnixFS {} (type {}), which is not extracted here",
                                   cid.ToString(),
-                                  node.type == kHamt      ? "HAMT-sharded folder"
+                                  node.type == kHamtShard ? "HAMT-sharded folder"
                                   : node.type == kSymlink ? "symlink"
                                                           : "node",
                                   node.type));

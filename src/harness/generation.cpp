@@ -19,7 +19,7 @@ using core::ErrorKind;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double MsSince(Clock::time_point t0) {
+double GenerationMsSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
@@ -119,7 +119,7 @@ GenerationResult RunGeneration(const models::Model& model, const GenerationConfi
   GenerationResult r;
   auto t0 = Clock::now();
   auto session = runtime::OpenSession(model, config.session);
-  r.load_ms = MsSince(t0);
+  r.load_ms = GenerationMsSince(t0);
   r.execution_provider = session->execution_provider();
   r.session_options_json = session->options_json();
 
@@ -135,7 +135,7 @@ GenerationResult RunGeneration(const models::Model& model, const GenerationConfi
     t0 = Clock::now();
     session->RunBoundKeepOutputs();
     std::vector<int64_t> next = ArgmaxLastPosition(session->KeptOutputView("logits"));
-    const double prefill = MsSince(t0);
+    const double prefill = GenerationMsSince(t0);
     if (rep == 0) r.first_prefill_ms = prefill;
     std::vector<int64_t> tokens = {next[0]};
     for (int64_t step = 1; step < config.new_tokens; ++step) {
@@ -145,7 +145,7 @@ GenerationResult RunGeneration(const models::Model& model, const GenerationConfi
       for (const auto& [present, past] : pairs) session->MoveOutputToInput(present, past);
       session->RunBoundKeepOutputs();
       next = ArgmaxLastPosition(session->KeptOutputView("logits"));
-      const double ms = MsSince(t0);
+      const double ms = GenerationMsSince(t0);
       tokens.push_back(next[0]);
       if (measured) r.token_ms.push_back(ms);
       if (progress) progress(static_cast<int>(step), 0.0);

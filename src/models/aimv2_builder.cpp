@@ -23,7 +23,7 @@ struct Aimv2Shape {
   int64_t vocab = 0, max_positions = 0, eos_token_id = 0;  // the text tower's
 };
 
-Aimv2Shape ReadShape(const HfConfig& c) {
+Aimv2Shape ReadAimv2Shape(const HfConfig& c) {
   Aimv2Shape s{};
   s.hidden = c.Int("hidden_size", 1024);
   s.intermediate = c.Int("intermediate_size", 2816);
@@ -139,7 +139,7 @@ void BuildAimv2Text(const HfConfig& config, GraphBuilder& g) {
 }
 
 void BuildAimv2Vision(const HfConfig& config, GraphBuilder& g) {
-  const Aimv2Shape s = ReadShape(config);
+  const Aimv2Shape s = ReadAimv2Shape(config);
   const Dim batch = std::string("batch");
   const int64_t patches = (s.image / s.patch) * (s.image / s.patch);
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {batch, s.channels, s.image, s.image});

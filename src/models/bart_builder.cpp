@@ -29,7 +29,6 @@ using core::Error;
 using core::ErrorKind;
 
 constexpr int64_t kPositionOffset = 2;  // BartLearnedPositionalEmbedding.offset
-constexpr double kLayerNormEps = 1e-5;  // nn.LayerNorm's default; BartConfig has no key for it
 
 struct StackShape {
   int64_t layers, heads, ffn;
@@ -111,7 +110,7 @@ void ReadEncoderAttention(const HfConfig& c, BartShape& s) {
                             c.origin(), s.global_tokens, s.block_size));
 }
 
-BartShape ReadShape(const HfConfig& c) {
+BartShape ReadBartShape(const HfConfig& c) {
   BartShape s{};
   ReadPieces(c, s);
   ReadEncoderAttention(c, s);
@@ -158,7 +157,7 @@ std::string AttendAndProject(GraphBuilder& g, const BartShape& s, int64_t heads,
 // Post-norm residual: LayerNorm(x + y).
 std::string AddNorm(GraphBuilder& g, const BartShape& s, const std::string& x, const std::string& y,
                     const std::string& norm) {
-  return g.LayerNorm(g.Node("Add", {x, y}), norm, s.d_model, kLayerNormEps);
+  return g.LayerNorm(g.Node("Add", {x, y}), norm, s.d_model, kTorchNormEps);
 }
 
 // One residual sublayer `f` with its LayerNorm `norm`: LayerNorm(x + f(x)) post-norm,
@@ -167,14 +166,14 @@ template <typename Sublayer>
 std::string Residual(GraphBuilder& g, const BartShape& s, const std::string& x,
                      const std::string& norm, const Sublayer& f) {
   if (s.norm_position == NormPosition::kPost) return AddNorm(g, s, x, f(x), norm);
-  return g.Node("Add", {x, f(g.LayerNorm(x, norm, s.d_model, kLayerNormEps))});
+  return g.Node("Add", {x, f(g.LayerNorm(x, norm, s.d_model, kTorchNormEps))});
 }
 
 // A stack's last LayerNorm, `stack`.layer_norm, in the pre-norm layout only.
 std::string FinalNorm(GraphBuilder& g, const BartShape& s, const std::string& h,
                       const std::string& stack) {
   if (s.norm_position == NormPosition::kPost) return h;
-  return g.LayerNorm(h, stack + ".layer_norm", s.d_model, kLayerNormEps);
+  return g.LayerNorm(h, stack + ".layer_norm", s.d_model, kTorchNormEps);
 }
 
 std::string FeedForward(GraphBuilder& g, const BartShape& s, int64_t ffn, const std::string& x,
@@ -245,10 +244,10 @@ std::string Embed(GraphBuilder& g, const BartShape& s, const std::string& embedd
   const std::string norm = stack + ".layernorm_embedding";
   const bool norm_tokens =
       s.embedding_norm == EmbeddingNorm::kDecoderBeforePositions && stack == "decoder";
-  if (norm_tokens) tokens = g.LayerNorm(tokens, norm, s.d_model, kLayerNormEps);
+  if (norm_tokens) tokens = g.LayerNorm(tokens, norm, s.d_model, kTorchNormEps);
   const std::string h = g.Node("Add", {tokens, PositionEmbeddings(g, s, ids, stack, past_length)});
   if (s.embedding_norm == EmbeddingNorm::kNone || norm_tokens) return h;
-  return g.LayerNorm(h, norm, s.d_model, kLayerNormEps);
+  return g.LayerNorm(h, norm, s.d_model, kTorchNormEps);
 }
 
 // An encoder layer's self-attention sublayer: (layer index, input, "encoder.layers.N.self_attn")
@@ -366,9 +365,9 @@ std::string GlobalLocalEncoder(GraphBuilder& g, const BartShape& s, const std::s
     const std::string x =
         g.Node("Concat",
                {g.LayerNorm(SliceTokens(g, h, 0, globals), layer + ".global_self_attn_layer_norm",
-                            s.d_model, kLayerNormEps),
+                            s.d_model, kTorchNormEps),
                 g.LayerNorm(SliceTokens(g, h, globals, kEnd), self + "_layer_norm", s.d_model,
-                            kLayerNormEps)},
+                            kTorchNormEps)},
                {{"axis", int64_t{1}}});
     h = g.Node("Add", {h, FullSelfAttention(g, s, i % 2 == 1 ? staggered : aligned)(i, x, self)});
     h = FeedForward(g, s, s.encoder.ffn, h, layer);
@@ -553,7 +552,7 @@ void BuildSeparateEmbeddings(GraphBuilder& g, const BartShape& s) {
 }  // namespace
 
 void BuildBart(const HfConfig& config, GraphBuilder& g) {
-  const BartShape s = ReadShape(config);
+  const BartShape s = ReadBartShape(config);
   if (s.embeddings == Embeddings::kSeparate) return BuildSeparateEmbeddings(g, s);
   if (s.output_projection)
     throw Error(ErrorKind::kUnsupported,
@@ -572,7 +571,7 @@ void BuildBart(const HfConfig& config, GraphBuilder& g) {
 }
 
 void BuildSpeech2Text(const HfConfig& config, GraphBuilder& g) {
-  const BartShape s = ReadShape(config);
+  const BartShape s = ReadBartShape(config);
   const SpeechShape sp = ReadSpeechShape(config);
   const std::string batch = "batch", frames = "frames", decoder_sequence = "decoder_sequence";
   g.Input("input_features", onnx::TensorProto::FLOAT, {batch, frames, sp.in_channels});
@@ -595,7 +594,7 @@ void BuildSpeech2Text(const HfConfig& config, GraphBuilder& g) {
 namespace ipfs_accel::models {
 
 void BuildBartEncoder(const HfConfig& config, GraphBuilder& g) {
-  const BartShape s = ReadShape(config);
+  const BartShape s = ReadBartShape(config);
   const std::string batch = "batch", sequence = "sequence";
   g.Input("input_ids", onnx::TensorProto::INT64, {batch, sequence});
   g.Input("attention_mask", onnx::TensorProto::INT64, {batch, sequence});
@@ -616,7 +615,7 @@ void BuildBartEncoder(const HfConfig& config, GraphBuilder& g) {
 }
 
 void BuildBartDecoderWithPast(const HfConfig& config, GraphBuilder& g) {
-  const BartShape s = ReadShape(config);
+  const BartShape s = ReadBartShape(config);
   const std::string batch = "batch", sequence = "sequence";
   const int64_t heads = s.decoder.heads, head_dim = s.d_model / heads;
   g.Input("input_ids", onnx::TensorProto::INT64, {batch, sequence});

@@ -17,7 +17,6 @@ using core::Error;
 using core::ErrorKind;
 
 constexpr double kStandardizeEps = 1e-8;  // every WeightStandardizedConv2d of BitModel
-constexpr float kGroupNormEps = 1e-5f;    // BitGroupNormActivation's default
 
 struct BitShape {
   int64_t channels = 3, embedding = 64, groups = 32, output_stride = 32;
@@ -39,7 +38,7 @@ void CheckUnbuiltOptions(const HfConfig& c) {
     Refuse(c, ErrorKind::kUnsupported, "width_factor other than 1 is not built");
 }
 
-BitShape ReadShape(const HfConfig& c) {
+BitShape ReadBitShape(const HfConfig& c) {
   CheckUnbuiltOptions(c);
   BitShape s;
   s.channels = c.Int("num_channels", s.channels);
@@ -79,7 +78,7 @@ std::string GroupNormAct(GraphBuilder& g, const BitShape& s, const std::string& 
   const std::string centred = g.Node("Sub", {grouped, g.Node("ReduceMean", {grouped}, over_group)});
   const std::string var = g.Node("ReduceMean", {g.Node("Mul", {centred, centred})}, over_group);
   std::string y =
-      g.Node("Div", {centred, g.Node("Sqrt", {g.Node("Add", {var, g.ConstFloat(kGroupNormEps)})})});
+      g.Node("Div", {centred, g.Node("Sqrt", {g.Node("Add", {var, g.ConstFloat(kTorchNormEps)})})});
   y = g.Node("Reshape", {y, g.Node("Shape", {x})});
   const auto per_channel = [&](const char* name, WeightInit init) {
     return g.Node("Reshape", {g.Weight(prefix + name, {c}, init), g.ConstInt64({c, 1, 1})});
@@ -152,7 +151,7 @@ void BuildBit(const HfConfig& config, const nlohmann::json& pieces, GraphBuilder
   if (!pieces.is_object() || !pieces.empty())
     Refuse(config, ErrorKind::kCorrupt,
            fmt::format("the bit builder takes no pieces, not {}", pieces.dump()));
-  const BitShape s = ReadShape(config);
+  const BitShape s = ReadBitShape(config);
   const auto [height, width] = ImageDims(config);
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {"batch", s.channels, height, width});
   std::string x = Stem(g, s);

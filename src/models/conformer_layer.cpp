@@ -13,7 +13,6 @@ namespace ipfs_accel::models {
 namespace {
 
 // nn.LayerNorm's default eps: the conformer layer's norms do not take config.layer_norm_eps.
-constexpr double kTorchNormEps = 1e-5;
 
 std::string Transpose(GraphBuilder& g, const std::string& x, std::vector<int64_t> perm) {
   return g.Node("Transpose", {x}, {{"perm", std::move(perm)}});

@@ -26,7 +26,7 @@ struct ConvBertShape {
   std::string act;
 };
 
-ConvBertShape ReadShape(const HfConfig& c) {
+ConvBertShape ReadConvBertShape(const HfConfig& c) {
   ConvBertShape s{};
   s.vocab = c.Int("vocab_size", 30522);
   s.hidden = c.Int("hidden_size", 768);
@@ -184,11 +184,11 @@ std::string Embeddings(GraphBuilder& g, const ConvBertShape& s) {
 
 }  // namespace
 
-int64_t ConvBertVocab(const HfConfig& config) { return ReadShape(config).vocab; }
-int64_t ConvBertTypeVocab(const HfConfig& config) { return ReadShape(config).type_vocab; }
+int64_t ConvBertVocab(const HfConfig& config) { return ReadConvBertShape(config).vocab; }
+int64_t ConvBertTypeVocab(const HfConfig& config) { return ReadConvBertShape(config).type_vocab; }
 
 void BuildConvBert(const HfConfig& config, GraphBuilder& g) {
-  const ConvBertShape s = ReadShape(config);
+  const ConvBertShape s = ReadConvBertShape(config);
   BertLikeEncoder(
       g, std::string("sequence"), s.layers, s.hidden, [&] { return Embeddings(g, s); },
       [&](int64_t l, const std::string& x, const std::string& mask) {

@@ -19,8 +19,6 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-constexpr double kLayerNormEps = 1e-5;  // nn.LayerNorm's default: CvT ignores layer_norm_eps
-
 struct CvtShape {
   int64_t channels = 3;
   std::vector<int64_t> patch, stride, padding, dim, heads, depth, kernel, padding_kv, stride_kv,
@@ -39,7 +37,7 @@ std::vector<T> List(const HfConfig& c, const std::string& key, std::vector<T> fa
   }
 }
 
-CvtShape ReadShape(const HfConfig& c) {
+CvtShape ReadCvtShape(const HfConfig& c) {
   CvtShape s;
   s.channels = c.Int("num_channels", s.channels);
   s.patch = ConfigIntList(c, "patch_sizes", {7, 3, 3});
@@ -134,7 +132,7 @@ void BuildCvt(const HfConfig& config, const nlohmann::json& pieces, GraphBuilder
   if (!pieces.is_object() || !pieces.empty())
     throw Error(ErrorKind::kCorrupt, fmt::format("'{}': the cvt builder takes no pieces, not {}",
                                                  config.origin(), pieces.dump()));
-  const CvtShape s = ReadShape(config);
+  const CvtShape s = ReadCvtShape(config);
   auto [height, width] = ImageDims(config);
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {"batch", s.channels, height, width});
   std::string map = "pixel_values", cls;
@@ -147,7 +145,7 @@ void BuildCvt(const HfConfig& config, const nlohmann::json& pieces, GraphBuilder
     height = Side(height, s.patch[i], s.stride[i], s.padding[i], fmt::format("stage{}_h", i + 1));
     width = Side(width, s.patch[i], s.stride[i], s.padding[i], fmt::format("stage{}_w", i + 1));
     const std::string shape = g.Node("Shape", {map});
-    std::string x = g.LayerNorm(Tokens(g, map, d), e + "normalization", d, kLayerNormEps);
+    std::string x = g.LayerNorm(Tokens(g, map, d), e + "normalization", d, kTorchNormEps);
     if (s.cls_token[i])
       x = PrependTokens(g, {g.Weight(p + "cls_token", {1, 1, last}, WeightInit::kNormal)}, x, last);
     const CvtAttentionSpec a{d,
@@ -162,9 +160,9 @@ void BuildCvt(const HfConfig& config, const nlohmann::json& pieces, GraphBuilder
     const auto hidden = static_cast<int64_t>(static_cast<double>(d) * s.mlp_ratio[i]);
     for (int64_t l = 0; l < s.depth[i]; ++l) {
       const std::string lp = fmt::format("{}layers.{}.", p, l);
-      const std::string normed = g.LayerNorm(x, lp + "layernorm_before", d, kLayerNormEps);
+      const std::string normed = g.LayerNorm(x, lp + "layernorm_before", d, kTorchNormEps);
       x = g.Node("Add", {CvtAttention(g, normed, shape, lp + "attention.", a), x});
-      std::string m = g.LayerNorm(x, lp + "layernorm_after", d, kLayerNormEps);
+      std::string m = g.LayerNorm(x, lp + "layernorm_after", d, kTorchNormEps);
       m = Activation(g, g.Linear(m, lp + "intermediate.dense", d, hidden), "gelu");
       x = g.Node("Add", {g.Linear(m, lp + "output.dense", hidden, d), x});
     }

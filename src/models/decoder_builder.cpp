@@ -621,7 +621,7 @@ void ReadBlocks(const HfConfig& c, DecoderShape& s) {
          "a CodeGen head count that is not a multiple of its 4 qkv shards");
 }
 
-DecoderShape ReadShape(const HfConfig& c) {
+DecoderShape ReadDecoderShape(const HfConfig& c) {
   DecoderShape s;
   s.layout = PieceEnum<Layout>(c, "layout", "llama",
                                {{"llama", Layout::kLlama},
@@ -873,7 +873,7 @@ std::vector<ScoreScale> InverseSqrtScale(const DecoderShape& s) {
   return {{static_cast<float>(std::pow(static_cast<double>(s.head_dim), -0.5)), false}};
 }
 
-std::string SplitHeads(GraphBuilder& g, const std::string& x, int64_t heads, int64_t head_dim) {
+std::string ReshapeToHeads(GraphBuilder& g, const std::string& x, int64_t heads, int64_t head_dim) {
   return g.Node("Reshape", {x, g.ConstInt64({0, 0, heads, head_dim})});
 }
 
@@ -916,7 +916,7 @@ std::string Embedding(GraphBuilder& g, const DecoderShape& s, const std::string&
 std::string HeadNorm(GraphBuilder& g, const DecoderShape& s, const std::string& x,
                      const std::string& prefix, int64_t heads) {
   const std::string normed =
-      RmsNorm(g, SplitHeads(g, x, heads, s.head_dim), prefix, s.head_dim, s.eps, false);
+      RmsNorm(g, ReshapeToHeads(g, x, heads, s.head_dim), prefix, s.head_dim, s.eps, false);
   return g.Node("Reshape", {normed, g.ConstInt64({0, 0, heads * s.head_dim})});
 }
 
@@ -946,7 +946,7 @@ std::string Projection(GraphBuilder& g, const DecoderShape& s, const std::string
   std::string y = g.Linear(x, name, s.hidden, heads * s.head_dim, s.qkv_bias);
   if (s.qk_norm_projection && !norm.empty())
     y = RmsNorm(g, y, norm, heads * s.head_dim, s.eps, false);
-  return SplitHeads(g, y, heads, s.head_dim);
+  return ReshapeToHeads(g, y, heads, s.head_dim);
 }
 
 // A LLaMA-like layer's self-attention on the normed x, before o_proj: [b, S, heads * head_dim].
@@ -1195,8 +1195,8 @@ Projections MlaProjections(GraphBuilder& g, const DecoderShape& s, const Decoder
                         p + "self_attn.q_a_layernorm", v.q_lora, 1e-6, false),
                 p + "self_attn.q_b_proj", v.q_lora, H * (nope + r), false)
           : g.Linear(x, p + "self_attn.q_proj", s.hidden, H * (nope + r), false);
-  const auto q = g.NodeN("Split", {SplitHeads(g, q_full, H, nope + r), g.ConstInt64({nope, r})}, 2,
-                         {{"axis", int64_t{-1}}});
+  const auto q = g.NodeN("Split", {ReshapeToHeads(g, q_full, H, nope + r), g.ConstInt64({nope, r})},
+                         2, {{"axis", int64_t{-1}}});
   const auto compressed =
       g.NodeN("Split",
               {g.Linear(x, p + "self_attn.kv_a_proj_with_mqa", s.hidden, v.kv_lora + r, s.qkv_bias),
@@ -1205,8 +1205,9 @@ Projections MlaProjections(GraphBuilder& g, const DecoderShape& s, const Decoder
   const std::string kv =
       g.Linear(RmsNorm(g, compressed[0], p + "self_attn.kv_a_layernorm", v.kv_lora, 1e-6, false),
                p + "self_attn.kv_b_proj", v.kv_lora, H * (nope + vd), false);
-  const auto k_and_v = g.NodeN("Split", {SplitHeads(g, kv, H, nope + vd), g.ConstInt64({nope, vd})},
-                               2, {{"axis", int64_t{-1}}});
+  const auto k_and_v =
+      g.NodeN("Split", {ReshapeToHeads(g, kv, H, nope + vd), g.ConstInt64({nope, vd})}, 2,
+              {{"axis", int64_t{-1}}});
   const std::string k_rot =
       RotateTokensFirst(g, s, ctx, g.Node("Unsqueeze", {compressed[1], g.ConstInt64({2})}));
   const std::string every_head = g.Node(
@@ -1230,7 +1231,7 @@ std::string OutputGate(GraphBuilder& g, const DecoderShape& s, const std::string
   const std::string gate = g.Node(
       v.output_gate_act, {g.Linear(x, p + "self_attn." + v.output_gate, s.hidden, gates, false)});
   if (!v.output_gate_per_head) return g.Node("Mul", {attn, gate});
-  const std::string per_head = g.Node("Mul", {SplitHeads(g, attn, s.heads, s.head_dim),
+  const std::string per_head = g.Node("Mul", {ReshapeToHeads(g, attn, s.heads, s.head_dim),
                                               g.Node("Unsqueeze", {gate, g.ConstInt64({-1})})});
   return g.Node("Reshape", {per_head, g.ConstInt64({0, 0, s.heads * s.head_dim})});
 }
@@ -1253,9 +1254,9 @@ std::string VariantAttention(GraphBuilder& g, const DecoderShape& s, const Decod
     qkv.q = Norm(g, s, qkv.q, p + "self_attn." + v.q_norm, q_dim);
     qkv.k = Norm(g, s, qkv.k, p + "self_attn." + v.k_norm, kv_dim);
   }
-  std::string q = SplitHeads(g, qkv.q, s.heads, s.head_dim);
-  std::string k = SplitHeads(g, qkv.k, s.kv_heads, s.head_dim);
-  const std::string val = SplitHeads(g, qkv.v, s.kv_heads, s.head_dim);
+  std::string q = ReshapeToHeads(g, qkv.q, s.heads, s.head_dim);
+  std::string k = ReshapeToHeads(g, qkv.k, s.kv_heads, s.head_dim);
+  const std::string val = ReshapeToHeads(g, qkv.v, s.kv_heads, s.head_dim);
   auto head_norm = [&](const std::string& t, bool is_query) {
     if (v.qk_norm_no_weight) return RmsNormalized(g, t, s.eps);
     return Norm(g, s, t, p + "self_attn." + (is_query ? v.q_norm : v.k_norm), s.head_dim);
@@ -1362,12 +1363,12 @@ std::string Phi(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ct
   for (int l = 0; l < s.layers; ++l) {
     const std::string p = fmt::format("layers.{}.", l);
     const std::string x = Norm(g, s, h, p + "input_layernorm", s.hidden);
-    std::string q =
-        SplitHeads(g, g.Linear(x, p + "self_attn.q_proj", s.hidden, q_dim), s.heads, s.head_dim);
-    std::string k = SplitHeads(g, g.Linear(x, p + "self_attn.k_proj", s.hidden, kv_dim), s.kv_heads,
-                               s.head_dim);
-    const std::string v = SplitHeads(g, g.Linear(x, p + "self_attn.v_proj", s.hidden, kv_dim),
-                                     s.kv_heads, s.head_dim);
+    std::string q = ReshapeToHeads(g, g.Linear(x, p + "self_attn.q_proj", s.hidden, q_dim), s.heads,
+                                   s.head_dim);
+    std::string k = ReshapeToHeads(g, g.Linear(x, p + "self_attn.k_proj", s.hidden, kv_dim),
+                                   s.kv_heads, s.head_dim);
+    const std::string v = ReshapeToHeads(g, g.Linear(x, p + "self_attn.v_proj", s.hidden, kv_dim),
+                                         s.kv_heads, s.head_dim);
     if (s.qk_norm) {
       q = g.LayerNorm(q, p + "self_attn.q_layernorm", s.head_dim, s.eps);
       k = g.LayerNorm(k, p + "self_attn.k_layernorm", s.head_dim, s.eps);
@@ -1391,7 +1392,7 @@ std::string GptNeox(GraphBuilder& g, const DecoderShape& s, const DecoderContext
   for (int l = 0; l < s.layers; ++l) {
     const std::string p = fmt::format("layers.{}.", l);
     const std::string x = Norm(g, s, h, p + "input_layernorm", s.hidden);
-    const std::string qkv = SplitHeads(
+    const std::string qkv = ReshapeToHeads(
         g, g.Linear(x, p + "attention.query_key_value", s.hidden, 3 * s.hidden, s.qkv_bias),
         s.heads, 3 * s.head_dim);
     const auto parts = g.NodeN("Split", {qkv, g.ConstInt64({s.head_dim, s.head_dim, s.head_dim})},
@@ -1438,9 +1439,9 @@ std::string Gpt2(GraphBuilder& g, const DecoderShape& s, const DecoderContext& c
     if (s.scale_attn_weights)
       scales.push_back({static_cast<float>(std::sqrt(static_cast<double>(s.head_dim))), true});
     if (s.scale_by_inverse_layer) scales.push_back({static_cast<float>(l + 1), true});
-    const std::string attn = Attend(g, s, ctx, l, SplitHeads(g, parts[0], s.heads, s.head_dim),
-                                    SplitHeads(g, parts[1], s.heads, s.head_dim),
-                                    SplitHeads(g, parts[2], s.heads, s.head_dim), scales);
+    const std::string attn = Attend(g, s, ctx, l, ReshapeToHeads(g, parts[0], s.heads, s.head_dim),
+                                    ReshapeToHeads(g, parts[1], s.heads, s.head_dim),
+                                    ReshapeToHeads(g, parts[2], s.heads, s.head_dim), scales);
     h = g.Node("Add", {h, Conv1D(g, attn, p + "attn.c_proj", s.hidden, s.hidden)});
     const std::string y = Norm(g, s, h, p + "ln_2", s.hidden);
     const std::string mid =
@@ -1479,8 +1480,8 @@ std::string Opt(GraphBuilder& g, const DecoderShape& s, const DecoderContext& ct
     const std::string p = fmt::format("decoder.layers.{}.", l);
     const std::string x = s.pre_norm ? Norm(g, s, h, p + "self_attn_layer_norm", s.hidden) : h;
     auto heads = [&](const char* name) {
-      return SplitHeads(g, g.Linear(x, p + "self_attn." + name, s.hidden, s.hidden, s.qkv_bias),
-                        s.heads, s.head_dim);
+      return ReshapeToHeads(g, g.Linear(x, p + "self_attn." + name, s.hidden, s.hidden, s.qkv_bias),
+                            s.heads, s.head_dim);
     };
     const std::string q = heads("q_proj"), k = heads("k_proj"), v = heads("v_proj");
     const std::string attn = Attend(g, s, ctx, l, q, k, v, InverseSqrtScale(s));
@@ -1686,7 +1687,7 @@ void RequireLlamaLike(const DecoderShape& s, const HfConfig& c) {
 }  // namespace
 
 void BuildDecoder(const HfConfig& config, GraphBuilder& g) {
-  const DecoderShape s = ReadShape(config);
+  const DecoderShape s = ReadDecoderShape(config);
   g.Input("input_ids", onnx::TensorProto::INT64, {std::string("batch"), std::string("sequence")});
   CacheInputs(g, s);
   const DecoderContext ctx = MakeContext(g, s);
@@ -1715,7 +1716,7 @@ void BuildDecoder(const HfConfig& config, GraphBuilder& g) {
 }
 
 DecoderSizes ReadDecoderSizes(const HfConfig& config) {
-  const DecoderShape s = ReadShape(config);
+  const DecoderShape s = ReadDecoderShape(config);
   return {.vocab = s.vocab,
           .hidden = s.hidden,
           .layers = s.layers,
@@ -1728,7 +1729,7 @@ DecoderSizes ReadDecoderSizes(const HfConfig& config) {
 
 DecoderTokens DecoderTokenEmbeddings(const HfConfig& config, GraphBuilder& g,
                                      const std::string& input_ids) {
-  const DecoderShape s = ReadShape(config);
+  const DecoderShape s = ReadDecoderShape(config);
   RequireLlamaLike(s, config);
   DecoderTokens out;
   out.embeddings = Embedding(g, s, "embed_tokens.weight", s.hidden, &out.table, input_ids);
@@ -1742,7 +1743,7 @@ std::string DecoderRmsNorm(GraphBuilder& g, const std::string& x, const std::str
 
 std::string DecoderScaleTokenEmbeddings(const HfConfig& config, GraphBuilder& g,
                                         const std::string& token_embeddings) {
-  const DecoderShape s = ReadShape(config);
+  const DecoderShape s = ReadDecoderShape(config);
   return s.scale_embeddings ? g.Node("Mul", {token_embeddings, EmbeddingScale(g, s)})
                             : token_embeddings;
 }
@@ -1752,7 +1753,7 @@ std::string BuildDecoderFromEmbeddings(const HfConfig& config, GraphBuilder& g,
   if (!in.rope.cos.empty() && !in.position_ids.empty())
     throw Error(ErrorKind::kInternal,
                 "BuildDecoderFromEmbeddings takes rotary tables or position ids, not both");
-  const DecoderShape s = ReadShape(config);
+  const DecoderShape s = ReadDecoderShape(config);
   RequireLlamaLike(s, config);
   CacheInputs(g, s);
   DecoderContext ctx = MakePositionsAndMasks(g, s, in.embeddings, in.bidirectional_groups);
@@ -1777,11 +1778,13 @@ HfConfig DecoderTextConfig(const HfConfig& text) {
 }
 
 bool DecoderTakesEmbeddings(const HfConfig& config) {
-  return ReadShape(config).layout == Layout::kLlama;
+  return ReadDecoderShape(config).layout == Layout::kLlama;
 }
 
-int64_t DecoderMaxPositions(const HfConfig& config) { return ReadShape(config).max_positions; }
+int64_t DecoderMaxPositions(const HfConfig& config) {
+  return ReadDecoderShape(config).max_positions;
+}
 
-int64_t DecoderVocabSize(const HfConfig& config) { return ReadShape(config).vocab; }
+int64_t DecoderVocabSize(const HfConfig& config) { return ReadDecoderShape(config).vocab; }
 
 }  // namespace ipfs_accel::models

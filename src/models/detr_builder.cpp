@@ -16,7 +16,6 @@ using core::ErrorKind;
 
 namespace {
 
-constexpr double kLayerNormEps = 1e-5;     // nn.LayerNorm's default
 constexpr int64_t kLearnedPositions = 50;  // DetrLearnedPositionEmbedding's table size
 
 bool NamesArchitecture(const HfConfig& c, const std::string& name) {
@@ -116,7 +115,7 @@ std::string FeedForward(GraphBuilder& g, const std::string& x, const std::string
 
 std::string AddNorm(GraphBuilder& g, const std::string& residual, const std::string& x,
                     const std::string& norm, int64_t d) {
-  return g.LayerNorm(g.Node("Add", {residual, x}), norm, d, kLayerNormEps);
+  return g.LayerNorm(g.Node("Add", {residual, x}), norm, d, kTorchNormEps);
 }
 
 }  // namespace
@@ -298,7 +297,7 @@ void BuildDetr(const HfConfig& config, GraphBuilder& g) {
     h = AddNorm(g, h, FeedForward(g, h, p, d, s.decoder_ffn, s.activation), p + ".final_layer_norm",
                 d);
   }
-  g.Node("Identity", {g.LayerNorm(h, "decoder.layernorm", d, kLayerNormEps)}, {},
+  g.Node("Identity", {g.LayerNorm(h, "decoder.layernorm", d, kTorchNormEps)}, {},
          "last_hidden_state");
 
   if (s.detection_head) {

@@ -30,7 +30,7 @@ struct EfficientNetShape {
   throw Error(kind, fmt::format("'{}': {}", c.origin(), what));
 }
 
-EfficientNetShape ReadShape(const HfConfig& c, const nlohmann::json& pieces) {
+EfficientNetShape ReadEfficientNetShape(const HfConfig& c, const nlohmann::json& pieces) {
   EfficientNetShape s;
   s.channels = c.Int("num_channels", s.channels);
   s.image = c.Int("image_size", s.image);
@@ -125,7 +125,7 @@ std::string EfficientNetDepthwiseConv(GraphBuilder& g, const std::string& x,
 }
 
 void BuildEfficientNet(const HfConfig& config, const nlohmann::json& pieces, GraphBuilder& g) {
-  const EfficientNetShape s = ReadShape(config, pieces);
+  const EfficientNetShape s = ReadEfficientNetShape(config, pieces);
   // round_filters
   auto round = [&](int64_t ch) {
     return MakeDivisible(static_cast<double>(ch) * s.width, s.divisor, s.divisor);

@@ -18,6 +18,10 @@
 
 namespace ipfs_accel::models {
 
+// PyTorch's default eps of nn.LayerNorm, nn.GroupNorm and nn.BatchNorm*d, which many Hugging Face
+// modules keep whatever their config says.
+inline constexpr double kTorchNormEps = 1e-5;
+
 // A dimension: a fixed size or a symbolic name ("batch", "sequence").
 using Dim = std::variant<int64_t, std::string>;
 

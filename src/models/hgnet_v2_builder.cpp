@@ -38,7 +38,7 @@ std::vector<bool> BoolList(const HfConfig& c, const std::string& key, std::vecto
   }
 }
 
-HgNetV2Shape ReadShape(const HfConfig& c) {
+HgNetV2Shape ReadHgNetV2Shape(const HfConfig& c) {
   HgNetV2Shape s;
   s.channels = c.Int("num_channels", s.channels);
   s.act = c.String("hidden_act", s.act);
@@ -141,7 +141,7 @@ void BuildHgNetV2(const HfConfig& config, const nlohmann::json& pieces, GraphBui
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': the hgnet_v2 builder takes no pieces, not {}", config.origin(),
                             pieces.dump()));
-  const HgNetV2Shape s = ReadShape(config);
+  const HgNetV2Shape s = ReadHgNetV2Shape(config);
   const auto [height, width] = ImageDims(config);
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {"batch", s.channels, height, width});
   std::vector<FeatureMap> states = {{Stem(g, s, "pixel_values"), s.stem[2],

@@ -17,7 +17,6 @@ using core::ErrorKind;
 
 // nn.LayerNorm / nn.BatchNorm2d default eps: the patch, merging and final norms and every
 // BatchNorm use it whatever layer_norm_eps says.
-constexpr double kTorchNormEps = 1e-5;
 // What HF's shifted-window mask adds between tokens of different regions.
 constexpr float kShiftMaskValue = -100.0f;
 

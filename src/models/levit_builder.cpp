@@ -35,7 +35,7 @@ std::string Mlp(GraphBuilder& g, const std::string& x, const std::string& p, int
   return LinearBatchNorm(g, Activation(g, up, "hardswish"), p + "linear_down", hidden, dim);
 }
 
-LevitShape ReadShape(const HfConfig& c) {
+LevitShape ReadLevitShape(const HfConfig& c) {
   LevitShape s;
   s.image = c.Int("image_size", s.image);
   s.channels = c.Int("num_channels", s.channels);
@@ -155,7 +155,7 @@ void BuildLevit(const HfConfig& config, const nlohmann::json& pieces, GraphBuild
   if (!pieces.is_object() || !pieces.empty())
     throw Error(ErrorKind::kCorrupt, fmt::format("'{}': the levit builder takes no pieces, not {}",
                                                  config.origin(), pieces.dump()));
-  const LevitShape s = ReadShape(config);
+  const LevitShape s = ReadLevitShape(config);
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {"batch", s.channels, s.image, s.image});
   int64_t side = 0;
   std::string x = PatchEmbeddings(g, s, side);

@@ -19,8 +19,6 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-constexpr double kEps = 1e-5;  // nn.LayerNorm's default, which every Llama 4 vision norm keeps
-
 struct Llama4Shape {
   int64_t hidden, layers, heads, intermediate, channels, image, patch, shuffle, in_dim, out_dim;
   double theta;
@@ -28,7 +26,7 @@ struct Llama4Shape {
   int64_t head_dim() const { return hidden / heads; }
 };
 
-Llama4Shape ReadShape(const HfConfig& c) {
+Llama4Shape ReadLlama4Shape(const HfConfig& c) {
   Llama4Shape s{};
   s.hidden = c.Int("hidden_size", 768);
   s.layers = c.Int("num_hidden_layers", 34);
@@ -97,13 +95,13 @@ std::string Embeddings(GraphBuilder& g, const Llama4Shape& s) {
   x = g.Node("Concat", {x, cls}, {{"axis", int64_t{1}}});
   x = g.Node("Add",
              {x, g.Weight("positional_embedding_vlm", {n + 1, s.hidden}, WeightInit::kNormal)});
-  return g.LayerNorm(x, "layernorm_pre", s.hidden, kEps);
+  return g.LayerNorm(x, "layernorm_pre", s.hidden, kTorchNormEps);
 }
 
 }  // namespace
 
 void BuildLlama4Vision(const HfConfig& config, GraphBuilder& g) {
-  const Llama4Shape s = ReadShape(config);
+  const Llama4Shape s = ReadLlama4Shape(config);
   const Dim batch = std::string("batch");
   const int64_t n = s.side() * s.side(), r = s.shuffle;
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {batch, s.channels, s.image, s.image});
@@ -111,12 +109,12 @@ void BuildLlama4Vision(const HfConfig& config, GraphBuilder& g) {
   PreNormLayerShape shape{.hidden = s.hidden,
                           .heads = s.heads,
                           .intermediate = s.intermediate,
-                          .eps = kEps,
+                          .eps = kTorchNormEps,
                           .act = "gelu"};  // nn.GELU() whatever hidden_act says
   std::tie(shape.rope_cos, shape.rope_sin) = Rope(g, s);
   shape.rope_interleaved = true;
   for (int64_t l = 0; l < s.layers; ++l) x = PreNormEncoderLayer(g, shape, LayerNames(l), x, "");
-  x = g.LayerNorm(x, "layernorm_post", s.hidden, kEps);
+  x = g.LayerNorm(x, "layernorm_post", s.hidden, kTorchNormEps);
   x = g.Node("Slice", {x, g.ConstInt64({0}), g.ConstInt64({n}), g.ConstInt64({1})});
   x = PixelShuffle(g, x, s.side(), s.hidden, r);
   x = Activation(g, g.Linear(x, "vision_adapter.mlp.fc1", s.intermediate, s.in_dim, false), "gelu");

@@ -201,7 +201,7 @@ int64_t FfnSize(const HfConfig& c) {
   return multiple * ((ff + multiple - 1) / multiple);
 }
 
-MambaShape ReadShape(const HfConfig& c) {
+MambaShape ReadMambaShape(const HfConfig& c) {
   MambaShape s;
   s.mixer = static_cast<Mixer>(PieceChoice(c, "mixer", "mamba", {"mamba", "mamba2", "short_conv"}));
   s.vocab = c.Int("vocab_size");
@@ -341,7 +341,7 @@ std::string Layer(GraphBuilder& g, const MambaShape& s, const AttentionContext& 
 }  // namespace
 
 void BuildMamba(const HfConfig& c, GraphBuilder& g) {
-  const MambaShape s = ReadShape(c);
+  const MambaShape s = ReadMambaShape(c);
   const Dim batch = std::string("batch"), seq = std::string("sequence");
   g.Input("input_ids", onnx::TensorProto::INT64, {batch, seq});
   g.Input("attention_mask", onnx::TensorProto::INT64, {batch, seq});

@@ -29,7 +29,7 @@ struct MobileBertShape {
   std::string act;
 };
 
-MobileBertShape ReadShape(const HfConfig& c) {
+MobileBertShape ReadMobileBertShape(const HfConfig& c) {
   MobileBertShape s{};
   s.vocab = c.Int("vocab_size", 30522);
   s.embedding = c.Int("embedding_size", 128);
@@ -172,11 +172,13 @@ std::string Layer(GraphBuilder& g, const MobileBertShape& s, int64_t index, cons
 
 }  // namespace
 
-int64_t MobileBertVocab(const HfConfig& config) { return ReadShape(config).vocab; }
-int64_t MobileBertTypeVocab(const HfConfig& config) { return ReadShape(config).type_vocab; }
+int64_t MobileBertVocab(const HfConfig& config) { return ReadMobileBertShape(config).vocab; }
+int64_t MobileBertTypeVocab(const HfConfig& config) {
+  return ReadMobileBertShape(config).type_vocab;
+}
 
 void BuildMobileBert(const HfConfig& config, GraphBuilder& g) {
-  const MobileBertShape s = ReadShape(config);
+  const MobileBertShape s = ReadMobileBertShape(config);
   const Dim batch = std::string("batch");
   const std::string h = BertLikeEncoder(
       g, std::string("sequence"), s.layers, s.hidden, [&] { return Embeddings(g, s); },

@@ -18,8 +18,6 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-constexpr double kNormEps = 1e-5;  // nn.LayerNorm's and nn.GroupNorm's default
-
 struct MoonshineShape {
   int64_t vocab = 0, hidden = 0, intermediate = 0, max_positions = 0;
   int64_t encoder_layers = 0, decoder_layers = 0, encoder_heads = 0, decoder_heads = 0;
@@ -42,7 +40,7 @@ int64_t Heads(const HfConfig& c, const std::string& stack, int64_t hidden) {
   return heads;
 }
 
-MoonshineShape ReadShape(const HfConfig& c) {
+MoonshineShape ReadMoonshineShape(const HfConfig& c) {
   MoonshineShape s;
   s.vocab = c.Int("vocab_size", 32768);
   s.hidden = c.Int("hidden_size", 288);
@@ -74,7 +72,7 @@ std::string Norm(GraphBuilder& g, const MoonshineShape& s, const std::string& x,
                  const std::string& prefix) {
   return g.Node("LayerNormalization",
                 {x, g.Weight(prefix + ".weight", {s.hidden}, WeightInit::kOnes)},
-                {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(kNormEps)}});
+                {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(kTorchNormEps)}});
 }
 
 // Conv1d `name` over [batch, in, T] (bias unless `bias` is false).
@@ -95,7 +93,7 @@ std::string OneGroupNorm(GraphBuilder& g, const MoonshineShape& s, const std::st
   const std::string centred = g.Node("Sub", {x, g.Node("ReduceMean", {x}, over)});
   const std::string var = g.Node("ReduceMean", {g.Node("Mul", {centred, centred})}, over);
   const std::string normed =
-      g.Node("Div", {centred, g.Node("Sqrt", {g.Node("Add", {var, g.ConstFloat(kNormEps)})})});
+      g.Node("Div", {centred, g.Node("Sqrt", {g.Node("Add", {var, g.ConstFloat(kTorchNormEps)})})});
   auto per_channel = [&](const char* name, WeightInit init) {
     return g.Node("Reshape",
                   {g.Weight(prefix + "." + name, {s.hidden}, init), g.ConstInt64({s.hidden, 1})});
@@ -200,7 +198,7 @@ int64_t MoonshineMinSamples() {
 }
 
 void BuildMoonshine(const HfConfig& config, GraphBuilder& g) {
-  const MoonshineShape s = ReadShape(config);
+  const MoonshineShape s = ReadMoonshineShape(config);
   const std::string batch = "batch", decoder_sequence = "decoder_sequence";
   g.Input("input_values", onnx::TensorProto::FLOAT, {batch, std::string("samples")});
   g.Input("decoder_input_ids", onnx::TensorProto::INT64, {batch, decoder_sequence});

@@ -27,7 +27,7 @@ struct NystromShape {
   bool nystrom() const { return landmarks != segment; }
 };
 
-NystromShape ReadShape(const HfConfig& c) {
+NystromShape ReadNystromShape(const HfConfig& c) {
   NystromShape s{};
   s.vocab = c.Int("vocab_size", 30000);
   s.hidden = c.Int("hidden_size", 768);
@@ -179,15 +179,17 @@ std::string Embeddings(GraphBuilder& g, const NystromShape& s) {
 
 }  // namespace
 
-int64_t NystromformerVocab(const HfConfig& config) { return ReadShape(config).vocab; }
-int64_t NystromformerTypeVocab(const HfConfig& config) { return ReadShape(config).type_vocab; }
+int64_t NystromformerVocab(const HfConfig& config) { return ReadNystromShape(config).vocab; }
+int64_t NystromformerTypeVocab(const HfConfig& config) {
+  return ReadNystromShape(config).type_vocab;
+}
 int64_t NystromformerFixedSequence(const HfConfig& config) {
-  const NystromShape s = ReadShape(config);
+  const NystromShape s = ReadNystromShape(config);
   return s.nystrom() ? s.segment : 0;
 }
 
 void BuildNystromformer(const HfConfig& config, GraphBuilder& g) {
-  const NystromShape s = ReadShape(config);
+  const NystromShape s = ReadNystromShape(config);
   const Dim sequence = s.nystrom() ? Dim(s.segment) : Dim(std::string("sequence"));
   BertLikeEncoder(
       g, sequence, s.layers, s.hidden, [&] { return Embeddings(g, s); },

@@ -8,6 +8,7 @@
 
 #include "activation.h"
 #include "conformer_layer.h"
+#include "conv2d.h"
 #include "ipfs_accel/core/error.h"
 #include "piece_choice.h"
 #include "rotary.h"
@@ -20,8 +21,6 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-constexpr double kNormEps = 1e-5;  // nn.LayerNorm's and nn.BatchNorm1d's default
-
 struct ParakeetShape {
   int64_t hidden = 0, layers = 0, heads = 0, intermediate = 0, conv_kernel = 0;
   int64_t sub_layers = 0, sub_channels = 0, sub_kernel = 0, sub_stride = 0, mel_bins = 0;
@@ -30,7 +29,7 @@ struct ParakeetShape {
   // Piece layout "lasr" (LasrEncoder): a dense + Conv1d subsampler, rotary LLaMA attention,
   // bias-free LayerNorms of layer_norm_eps, weighted residuals, out_norm.
   bool lasr = false;
-  double eps = kNormEps;
+  double eps = kTorchNormEps;
   double ff_residual = 1.0, ff_branch = 0.5, conv_residual = 1.0, conv_branch = 1.0;
   RopeSpec rope;
 };
@@ -55,7 +54,7 @@ void ReadLasr(const HfConfig& c, ParakeetShape& s) {
 }
 
 // `layout`: the template's piece (the CTC model's encoder sub-config carries no pieces).
-ParakeetShape ReadShape(const HfConfig& c, bool lasr) {
+ParakeetShape ReadParakeetShape(const HfConfig& c, bool lasr) {
   // ParakeetEncoderConfig's and LasrEncoderConfig's defaults (the CTC configs' encoder_config may
   // be null).
   struct Defaults {
@@ -103,18 +102,12 @@ std::string Norm(GraphBuilder& g, const ParakeetShape& s, const std::string& x,
                 {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(s.eps)}});
 }
 
-// Conv2d `name` over [batch, in, frames, mel] with `groups`, square kernel and stride.
-std::string Conv2d(GraphBuilder& g, const std::string& x, const std::string& name, int64_t in,
-                   int64_t out, int64_t kernel, int64_t stride, int64_t groups) {
-  const int64_t pad = (kernel - 1) / 2;
-  return g.Node(
-      "Conv",
-      {x, g.Weight(name + ".weight", {out, in / groups, kernel, kernel}, WeightInit::kNormal),
-       g.Weight(name + ".bias", {out}, WeightInit::kZeros)},
-      {{"kernel_shape", std::vector<int64_t>{kernel, kernel}},
-       {"strides", std::vector<int64_t>{stride, stride}},
-       {"pads", std::vector<int64_t>{pad, pad, pad, pad}},
-       {"group", groups}});
+// Conv2d `name` over [batch, in, frames, mel] with `groups`, square kernel and stride, padded
+// to keep the size (nn.Conv2d with padding=(kernel - 1) // 2).
+std::string SamePaddedConv2d(GraphBuilder& g, const std::string& x, const std::string& name,
+                             int64_t in, int64_t out, int64_t kernel, int64_t stride,
+                             int64_t groups) {
+  return Conv2d(g, x, name, in, out, kernel, stride, (kernel - 1) / 2, groups);
 }
 
 // LasrEncoderSubsampling: dense_0, two unpadded strided Conv1d, dense_1, ReLUs between.
@@ -141,12 +134,15 @@ std::string LasrSubsampling(GraphBuilder& g, const ParakeetShape& s, const std::
 std::string Subsampling(GraphBuilder& g, const ParakeetShape& s, const std::string& features) {
   const int64_t c = s.sub_channels;
   std::string h = g.Node("Unsqueeze", {features, g.ConstInt64({1})});
-  h = g.Node("Relu", {Conv2d(g, h, "subsampling.layers.0", 1, c, s.sub_kernel, s.sub_stride, 1)});
+  h = g.Node("Relu",
+             {SamePaddedConv2d(g, h, "subsampling.layers.0", 1, c, s.sub_kernel, s.sub_stride, 1)});
   int64_t mel = s.mel_bins / s.sub_stride;
   for (int64_t i = 1; i < s.sub_layers; ++i) {
     const int64_t at = 3 * i - 1;
-    h = Conv2d(g, h, fmt::format("subsampling.layers.{}", at), c, c, s.sub_kernel, s.sub_stride, c);
-    h = g.Node("Relu", {Conv2d(g, h, fmt::format("subsampling.layers.{}", at + 1), c, c, 1, 1, 1)});
+    h = SamePaddedConv2d(g, h, fmt::format("subsampling.layers.{}", at), c, c, s.sub_kernel,
+                         s.sub_stride, c);
+    h = g.Node("Relu", {SamePaddedConv2d(g, h, fmt::format("subsampling.layers.{}", at + 1), c, c,
+                                         1, 1, 1)});
     mel /= s.sub_stride;
   }
   // [b, c, t, f] -> [b, t, c * f]
@@ -182,7 +178,7 @@ std::string ConvModule(GraphBuilder& g, const ParakeetShape& s, const std::strin
   const auto halves =
       g.NodeN("Split", {conv(y, "pointwise_conv1", 2 * h, 1, 1)}, 2, {{"axis", int64_t{1}}});
   y = g.Node("Mul", {halves[0], g.Node("Sigmoid", {halves[1]})});  // GLU over channels
-  y = g.BatchNorm(conv(y, "depthwise_conv", h, k, h), prefix + ".norm", h, kNormEps);
+  y = g.BatchNorm(conv(y, "depthwise_conv", h, k, h), prefix + ".norm", h, kTorchNormEps);
   y = conv(Activation(g, y, s.act), "pointwise_conv2", h, 1, 1);
   return g.Node("Transpose", {y}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
 }
@@ -277,7 +273,7 @@ void DeclareFeatures(GraphBuilder& g, const ParakeetShape& s) {
 }  // namespace
 
 void BuildParakeetEncoder(const HfConfig& config, GraphBuilder& g) {
-  const ParakeetShape s = ReadShape(config, LasrLayout(config));
+  const ParakeetShape s = ReadParakeetShape(config, LasrLayout(config));
   DeclareFeatures(g, s);
   g.Node("Identity", {Encoder(g, s)}, {}, "last_hidden_state");
   g.Output("last_hidden_state", onnx::TensorProto::FLOAT,
@@ -288,7 +284,7 @@ void BuildParakeetCtc(const HfConfig& config, GraphBuilder& g) {
   const nlohmann::json sub = config.json().value("encoder_config", nlohmann::json::object());
   const HfConfig encoder_config(sub.is_object() ? sub : nlohmann::json::object(),
                                 config.origin() + ":encoder_config");
-  const ParakeetShape s = ReadShape(encoder_config, LasrLayout(config));
+  const ParakeetShape s = ReadParakeetShape(encoder_config, LasrLayout(config));
   const int64_t vocab = config.Int("vocab_size", 1025);
   DeclareFeatures(g, s);
   std::string hidden;

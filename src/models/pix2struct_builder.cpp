@@ -25,7 +25,7 @@ struct Pix2StructShape {
   bool scaled;  // Kosmos-2.5 scales the scores by d_kv^-0.5; Pix2Struct does not
 };
 
-Pix2StructShape ReadShape(const HfConfig& c, const nlohmann::json& pieces) {
+Pix2StructShape ReadPix2StructShape(const HfConfig& c, const nlohmann::json& pieces) {
   Pix2StructShape s{};
   s.hidden = c.Int("hidden_size", 768);
   s.patch_features = c.Int("patch_embed_hidden_size", 768);
@@ -115,7 +115,7 @@ std::string Layer(GraphBuilder& g, const Pix2StructShape& s, int64_t l, const st
 }  // namespace
 
 void BuildPix2StructVision(const HfConfig& config, const nlohmann::json& pieces, GraphBuilder& g) {
-  const Pix2StructShape s = ReadShape(config, pieces);
+  const Pix2StructShape s = ReadPix2StructShape(config, pieces);
   const Dim batch = std::string("batch"), patches = std::string("sequence");
   g.Input("flattened_patches", onnx::TensorProto::FLOAT, {batch, patches, 2 + s.patch_features});
   const std::string mask = PaddingMask(g, "flattened_patches");

@@ -20,7 +20,8 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-constexpr double kEps = 1e-5;  // PixtralRMSNorm's eps in PixtralVisionModel, whatever the config
+constexpr double kPixtralRmsEps =
+    1e-5;  // PixtralRMSNorm's eps in PixtralVisionModel, whatever the config
 
 struct PixtralShape {
   int64_t hidden, intermediate, layers, heads, head_dim, channels, image, patch;
@@ -29,7 +30,7 @@ struct PixtralShape {
   int64_t side() const { return image / patch; }
 };
 
-PixtralShape ReadShape(const HfConfig& c) {
+PixtralShape ReadPixtralShape(const HfConfig& c) {
   PixtralShape s{};
   s.hidden = c.Int("hidden_size", 1024);
   s.intermediate = c.Int("intermediate_size", 4096);
@@ -83,7 +84,7 @@ std::pair<std::string, std::string> PixtralRope(GraphBuilder& g, const PixtralSh
 std::string Layer(GraphBuilder& g, const PixtralShape& s, int64_t l, const std::string& x,
                   const std::pair<std::string, std::string>& rope) {
   const std::string p = fmt::format("transformer.layers.{}.", l);
-  const std::string n = T5LayerNorm(g, x, p + "attention_norm", s.hidden, kEps);
+  const std::string n = T5LayerNorm(g, x, p + "attention_norm", s.hidden, kPixtralRmsEps);
   auto project = [&](const char* name) {
     return g.Linear(n, p + "attention." + name, s.hidden, s.hidden, /*bias=*/false);
   };
@@ -94,7 +95,7 @@ std::string Layer(GraphBuilder& g, const PixtralShape& s, int64_t l, const std::
                                                     project("v_proj"), s.heads, s.head_dim, "");
   const std::string h =
       g.Node("Add", {x, g.Linear(ctx, p + "attention.o_proj", s.hidden, s.hidden, false)});
-  const std::string m = T5LayerNorm(g, h, p + "ffn_norm", s.hidden, kEps);
+  const std::string m = T5LayerNorm(g, h, p + "ffn_norm", s.hidden, kPixtralRmsEps);
   const std::string f = p + "feed_forward.";
   const std::string gate =
       Activation(g, g.Linear(m, f + "gate_proj", s.hidden, s.intermediate, false), s.act);
@@ -106,12 +107,12 @@ std::string Layer(GraphBuilder& g, const PixtralShape& s, int64_t l, const std::
 }  // namespace
 
 void BuildPixtralVision(const HfConfig& config, GraphBuilder& g) {
-  const PixtralShape s = ReadShape(config);
+  const PixtralShape s = ReadPixtralShape(config);
   const Dim batch = std::string("batch");
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {batch, s.channels, s.image, s.image});
   std::string x = PatchEmbeddings(g, "pixel_values", "patch_conv", s.channels, s.hidden, s.patch,
                                   s.patch, /*bias=*/false);
-  x = T5LayerNorm(g, x, "ln_pre", s.hidden, kEps);
+  x = T5LayerNorm(g, x, "ln_pre", s.hidden, kPixtralRmsEps);
   const auto rope = PixtralRope(g, s);
   for (int64_t l = 0; l < s.layers; ++l) x = Layer(g, s, l, x, rope);
   g.Node("Identity", {x}, {}, "last_hidden_state");

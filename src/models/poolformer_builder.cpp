@@ -16,8 +16,6 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-constexpr float kGroupNormEps = 1e-5f;  // nn.GroupNorm's default
-
 struct PoolFormerShape {
   int64_t channels = 3, pool = 3;
   std::vector<int64_t> depths = {2, 2, 6, 2}, hidden = {64, 128, 320, 512}, patch = {7, 3, 3, 3},
@@ -27,7 +25,7 @@ struct PoolFormerShape {
   bool layer_scale = true;
 };
 
-PoolFormerShape ReadShape(const HfConfig& c) {
+PoolFormerShape ReadPoolFormerShape(const HfConfig& c) {
   PoolFormerShape s;
   s.channels = c.Int("num_channels", s.channels);
   s.pool = c.Int("pool_size", s.pool);
@@ -69,7 +67,7 @@ std::string GroupNorm1(GraphBuilder& g, const std::string& x, const std::string&
   const std::string centred = g.Node("Sub", {x, g.Node("ReduceMean", {x}, over_all)});
   const std::string var = g.Node("ReduceMean", {g.Node("Mul", {centred, centred})}, over_all);
   const std::string normed =
-      g.Node("Div", {centred, g.Node("Sqrt", {g.Node("Add", {var, g.ConstFloat(kGroupNormEps)})})});
+      g.Node("Div", {centred, g.Node("Sqrt", {g.Node("Add", {var, g.ConstFloat(kTorchNormEps)})})});
   return g.Node("Add",
                 {g.Node("Mul", {normed, PerChannel(g, prefix + ".weight", c, WeightInit::kOnes)}),
                  PerChannel(g, prefix + ".bias", c, WeightInit::kZeros)});
@@ -106,7 +104,7 @@ void BuildPoolFormer(const HfConfig& config, const nlohmann::json& pieces, Graph
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': the poolformer builder takes no pieces, not {}", config.origin(),
                             pieces.dump()));
-  const PoolFormerShape s = ReadShape(config);
+  const PoolFormerShape s = ReadPoolFormerShape(config);
   const auto [height, width] = ImageDims(config);
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {"batch", s.channels, height, width});
   std::string x = "pixel_values";

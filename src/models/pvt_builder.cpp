@@ -31,7 +31,7 @@ struct PvtShape {
   throw Error(ErrorKind::kCorrupt, fmt::format("'{}': {}", c.origin(), what));
 }
 
-PvtShape ReadShape(const HfConfig& c) {
+PvtShape ReadPvtShape(const HfConfig& c) {
   PvtShape s;
   s.image = c.Int("image_size", s.image);
   s.channels = c.Int("num_channels", s.channels);
@@ -80,7 +80,7 @@ std::string PvtLayer(GraphBuilder& g, const std::string& x, const std::string& p
 void BuildPvt(const HfConfig& config, const nlohmann::json& pieces, GraphBuilder& g) {
   if (!pieces.is_object() || !pieces.empty())
     Corrupt(config, fmt::format("the pvt builder takes no pieces, not {}", pieces.dump()));
-  const PvtShape s = ReadShape(config);
+  const PvtShape s = ReadPvtShape(config);
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {"batch", s.channels, s.image, s.image});
   std::string x = "pixel_values";
   int64_t side = s.image;

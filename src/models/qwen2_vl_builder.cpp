@@ -269,7 +269,7 @@ struct Qwen2VlShape {
   Qwen2VlTokens tokens;
 };
 
-Qwen2VlShape ReadShape(const HfConfig& c) {
+Qwen2VlShape ReadQwen2VlShape(const HfConfig& c) {
   Qwen2VlShape s{DecoderTextConfig(TextConfig(c)), {}, {}, ReadVision(c), {}};
   s.lm = ReadDecoderSizes(s.text);
   s.mrope_section = MropeSection(s.text);
@@ -760,7 +760,7 @@ HfConfig WithImageGrid(const HfConfig& c, const std::vector<int64_t>& thw) {
 std::map<std::string, InputHint> Qwen2VlInputHints(const HfConfig& c) {
   // Asked for only where a graph is to run (LoadModel), unlike the build.
   RequireRunnableQwen2Vl(c);
-  const Qwen2VlShape s = ReadShape(c);
+  const Qwen2VlShape s = ReadQwen2VlShape(c);
   const Qwen2VlPrompt prompt{s.tokens, Qwen2VlGraphGrid(c), TextHigh(s)};
   InputHint ids{.kind = InputHint::Kind::kComputed,
                 .compute = [prompt](const core::Shape& shape, uint64_t seed) {
@@ -847,7 +847,7 @@ std::string Qwen2VlVisionTower(const HfConfig& config, GraphBuilder& g, const Qw
 }
 
 void RequireRunnableQwen2Vl(const HfConfig& config) {
-  const Qwen2VlShape s = ReadShape(config);
+  const Qwen2VlShape s = ReadQwen2VlShape(config);
   if (s.mrope_section.empty())
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': rope_scaling has no mrope_section; Qwen2-VL's attention needs "
@@ -866,7 +866,7 @@ void RequireRunnableQwen2Vl(const HfConfig& config) {
 }
 
 void BuildQwen2Vl(const HfConfig& config, GraphBuilder& g, const Qwen2VlGrid& grid) {
-  const Qwen2VlShape s = ReadShape(config);
+  const Qwen2VlShape s = ReadQwen2VlShape(config);
   CheckGrid(config, s.vision, grid);
   const Dim batch = std::string("batch"), sequence = std::string("sequence");
   g.Input("input_ids", onnx::TensorProto::INT64, {batch, sequence});
@@ -906,7 +906,8 @@ void AddQwen2VlArchitectures(std::vector<Architecture>& out) {
       .checkpoint_prefixes = {"model.language_model.", "model."},
       .build = [](const HfConfig& c, GraphBuilder& g) { BuildQwen2Vl(c, g, Qwen2VlGraphGrid(c)); },
       .input_hints = Qwen2VlInputHints,
-      .dim_roles = [](const HfConfig& c) { return DecoderDimRoles(ReadShape(c).lm.max_positions); },
+      .dim_roles =
+          [](const HfConfig& c) { return DecoderDimRoles(ReadQwen2VlShape(c).lm.max_positions); },
       .structure_inputs = {{"image_grid_thw", WithImageGrid}},
   });
 }

@@ -17,8 +17,6 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-constexpr double kBatchNormEps = 1e-5;  // nn.BatchNorm2d's default
-
 struct RegNetShape {
   int64_t channels = 3, embedding = 32, groups_width = 64;
   std::vector<int64_t> hidden = {128, 192, 512, 1088}, depths = {2, 6, 12, 2};
@@ -52,22 +50,22 @@ std::string Layer(GraphBuilder& g, const RegNetShape& s, const std::string& x, c
                   int64_t in, int64_t out, int64_t stride) {
   std::string residual = x;
   if (in != out || stride != 1)
-    residual = ConvNormAct(g, x, p + "shortcut", Spec(in, out, 1, stride), kBatchNormEps, "");
+    residual = ConvNormAct(g, x, p + "shortcut", Spec(in, out, 1, stride), kTorchNormEps, "");
   const int64_t groups = std::max<int64_t>(1, out / s.groups_width);
-  std::string h = ConvNormAct(g, x, p + "layer.0", Spec(in, out, 1, 1), kBatchNormEps, s.act);
-  h = ConvNormAct(g, h, p + "layer.1", Spec(out, out, 3, stride, groups), kBatchNormEps, s.act);
+  std::string h = ConvNormAct(g, x, p + "layer.0", Spec(in, out, 1, 1), kTorchNormEps, s.act);
+  h = ConvNormAct(g, h, p + "layer.1", Spec(out, out, 3, stride, groups), kTorchNormEps, s.act);
   int64_t last = 2;
   if (s.squeeze_excite) {
     const auto reduced = static_cast<int64_t>(std::nearbyint(static_cast<double>(in) / 4));
     h = SqueezeExcite(g, h, p + "layer.2.", out, reduced);
     last = 3;
   }
-  h = ConvNormAct(g, h, fmt::format("{}layer.{}", p, last), Spec(out, out, 1, 1), kBatchNormEps,
+  h = ConvNormAct(g, h, fmt::format("{}layer.{}", p, last), Spec(out, out, 1, 1), kTorchNormEps,
                   "");
   return Activation(g, g.Node("Add", {h, residual}), s.act);
 }
 
-RegNetShape ReadShape(const HfConfig& c) {
+RegNetShape ReadRegNetShape(const HfConfig& c) {
   RegNetShape s;
   s.channels = c.Int("num_channels", s.channels);
   s.embedding = c.Int("embedding_size", s.embedding);
@@ -99,11 +97,11 @@ void BuildRegNet(const HfConfig& config, const nlohmann::json& pieces, GraphBuil
   if (!pieces.is_object() || !pieces.empty())
     throw Error(ErrorKind::kCorrupt, fmt::format("'{}': the regnet builder takes no pieces, not {}",
                                                  config.origin(), pieces.dump()));
-  const RegNetShape s = ReadShape(config);
+  const RegNetShape s = ReadRegNetShape(config);
   const auto [height, width] = ImageDims(config);
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {"batch", s.channels, height, width});
   std::string x = ConvNormAct(g, "pixel_values", "embedder.embedder",
-                              Spec(s.channels, s.embedding, 3, 2), kBatchNormEps, s.act);
+                              Spec(s.channels, s.embedding, 3, 2), kTorchNormEps, s.act);
   int64_t in = s.embedding, halvings = 1;
   for (size_t i = 0; i < s.depths.size(); ++i) {
     const int64_t stride = i > 0 || s.downsample_first ? 2 : 1;

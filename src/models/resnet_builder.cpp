@@ -26,8 +26,6 @@ std::vector<int64_t> ConfigIntList(const HfConfig& c, const std::string& key,
 
 namespace {
 
-constexpr float kBatchNormEps = 1e-5f;  // nn.BatchNorm2d's default, and DetrFrozenBatchNorm2d's
-
 // Where the weights of one ResNetConvLayer / ResNetShortCut live, in either naming.
 struct ConvNames {
   std::string conv;  // "<...>.weight" is the kernel
@@ -75,7 +73,8 @@ std::string ConvNorm(GraphBuilder& g, const std::string& x, const ConvNames& nam
   const std::string beta = affine("bias", WeightInit::kZeros);
   const std::string mean = g.Buffer(names.norm + ".running_mean", {out}, WeightInit::kZeros);
   const std::string var = g.Buffer(names.norm + ".running_var", {out}, WeightInit::kOnes);
-  return g.Node("BatchNormalization", {y, gamma, beta, mean, var}, {{"epsilon", kBatchNormEps}});
+  return g.Node("BatchNormalization", {y, gamma, beta, mean, var},
+                {{"epsilon", static_cast<float>(kTorchNormEps)}});
 }
 
 // One ResNetBasicLayer / ResNetBottleNeckLayer. Its inner convolutions use ResNetConvLayer's

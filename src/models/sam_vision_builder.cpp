@@ -44,7 +44,7 @@ std::set<int64_t> GlobalLayers(const HfConfig& c) {
   return {layers.begin(), layers.end()};
 }
 
-SamShape ReadShape(const HfConfig& c) {
+SamShape ReadSamShape(const HfConfig& c) {
   SamShape s{};
   s.hidden = c.Int("hidden_size", 768);
   s.out_channels = c.Int("output_channels", 256);
@@ -182,7 +182,7 @@ std::string Neck(GraphBuilder& g, const SamShape& s, const std::string& x) {
 }  // namespace
 
 void BuildSamVision(const HfConfig& config, const nlohmann::json& pieces, GraphBuilder& g) {
-  const SamShape s = ReadShape(config);
+  const SamShape s = ReadSamShape(config);
   const bool intermediate = pieces.value("intermediate_embeddings", false);
   const Dim batch = std::string("batch");
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {batch, s.channels, s.image, s.image});

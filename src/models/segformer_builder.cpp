@@ -18,8 +18,6 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-constexpr double kTorchNormEps = 1e-5;  // nn.LayerNorm's default, SegFormer's norms
-
 struct MixShape {
   int64_t channels = 3;
   std::vector<int64_t> depths = {2, 2, 2, 2}, sr = {8, 4, 2, 1}, hidden = {32, 64, 160, 256},

@@ -26,7 +26,7 @@ struct SwiftFormerShape {
   bool layer_scale = true;
 };
 
-SwiftFormerShape ReadShape(const HfConfig& c) {
+SwiftFormerShape ReadSwiftFormerShape(const HfConfig& c) {
   SwiftFormerShape s;
   s.channels = c.Int("num_channels", s.channels);
   s.image = c.Int("image_size", s.image);
@@ -123,7 +123,7 @@ void BuildSwiftFormer(const HfConfig& config, const nlohmann::json& pieces, Grap
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': the swiftformer builder takes no pieces, not {}",
                             config.origin(), pieces.dump()));
-  const SwiftFormerShape s = ReadShape(config);
+  const SwiftFormerShape s = ReadSwiftFormerShape(config);
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {"batch", s.channels, s.image, s.image});
   const int64_t half = s.dims[0] / 2;
   std::string x =

@@ -16,8 +16,6 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-constexpr double kTorchNormEps = 1e-5;  // nn.LayerNorm's default: SwinEmbeddings' norm
-
 struct SwinShape {
   int64_t image = 224, patch = 4, channels = 3, embed_dim = 96, window = 7;
   std::vector<int64_t> depths = {2, 2, 6, 2}, heads = {3, 6, 12, 24};

@@ -71,7 +71,7 @@ void ReadSwitchLayers(const HfConfig& c, T5Shape& s) {
   s.decoder_sparse = SwitchSparseLayers(s.decoder_layers, c.Int("num_sparse_decoder_layers", 3));
 }
 
-T5Shape ReadShape(const HfConfig& c) {
+T5Shape ReadT5Shape(const HfConfig& c) {
   T5Shape s{};
   ReadPieces(c, s);
   s.vocab = c.Int("vocab_size", 32128);
@@ -344,7 +344,7 @@ std::string RelativePositionBuckets(GraphBuilder& g, const std::string& query_po
 }
 
 void BuildT5(const HfConfig& config, GraphBuilder& g) {
-  const T5Shape s = ReadShape(config);
+  const T5Shape s = ReadT5Shape(config);
   BuildSeq2SeqForward(
       g, s.vocab, s.d_model,
       [&](const std::string& embedding) {
@@ -361,7 +361,7 @@ void BuildT5(const HfConfig& config, GraphBuilder& g) {
 namespace ipfs_accel::models {
 
 void BuildT5Encoder(const HfConfig& config, GraphBuilder& g) {
-  const T5Shape s = ReadShape(config);
+  const T5Shape s = ReadT5Shape(config);
   const std::string batch = "batch", sequence = "sequence";
   g.Input("input_ids", onnx::TensorProto::INT64, {batch, sequence});
   g.Input("attention_mask", onnx::TensorProto::INT64, {batch, sequence});
@@ -381,7 +381,7 @@ void BuildT5Encoder(const HfConfig& config, GraphBuilder& g) {
 }
 
 void BuildT5DecoderWithPast(const HfConfig& config, GraphBuilder& g) {
-  const T5Shape s = ReadShape(config);
+  const T5Shape s = ReadT5Shape(config);
   const std::string batch = "batch", sequence = "sequence";
   g.Input("input_ids", onnx::TensorProto::INT64, {batch, sequence});
   g.Input("encoder_attention_mask", onnx::TensorProto::INT64,

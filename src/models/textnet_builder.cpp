@@ -61,7 +61,7 @@ void ReadStages(const HfConfig& c, TextNetShape& s) {
             "stages, and stem_out_channels equal to hidden_sizes[0]");
 }
 
-TextNetShape ReadShape(const HfConfig& c) {
+TextNetShape ReadTextNetShape(const HfConfig& c) {
   TextNetShape s;
   s.channels = c.Int("stem_num_channels", s.channels);
   s.stem_out = c.Int("stem_out_channels", s.stem_out);
@@ -135,7 +135,7 @@ std::string AdaptivePool2x2(GraphBuilder& g, const std::string& x, int64_t h, in
 void BuildTextNet(const HfConfig& config, const nlohmann::json& pieces, GraphBuilder& g) {
   if (!pieces.is_object() || !pieces.empty())
     Corrupt(config, fmt::format("the textnet builder takes no pieces, not {}", pieces.dump()));
-  const TextNetShape s = ReadShape(config);
+  const TextNetShape s = ReadTextNetShape(config);
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {"batch", s.channels, s.height, s.width});
   const int64_t sk = s.stem_kernel, pad = sk / 2;
   std::string x =

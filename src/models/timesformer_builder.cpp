@@ -24,7 +24,7 @@ struct TimesformerShape {
   int64_t patches() const { return (image / patch) * (image / patch); }
 };
 
-TimesformerShape ReadShape(const HfConfig& c) {
+TimesformerShape ReadTimesformerShape(const HfConfig& c) {
   TimesformerShape s{};
   s.hidden = c.Int("hidden_size", 768);
   s.layers = c.Int("num_hidden_layers", 12);
@@ -131,7 +131,7 @@ std::string Layer(GraphBuilder& g, const TimesformerShape& s, int64_t l, const s
 }  // namespace
 
 void BuildTimesformer(const HfConfig& config, GraphBuilder& g) {
-  const TimesformerShape s = ReadShape(config);
+  const TimesformerShape s = ReadTimesformerShape(config);
   const Dim batch = std::string("batch");
   g.Input("pixel_values", onnx::TensorProto::FLOAT,
           {batch, s.frames, s.channels, s.image, s.image});

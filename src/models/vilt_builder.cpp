@@ -24,7 +24,7 @@ struct ViltShape {
   int64_t grid() const { return image_size / patch; }
 };
 
-ViltShape ReadShape(const HfConfig& c) {
+ViltShape ReadViltShape(const HfConfig& c) {
   ViltShape s{};
   s.layer.hidden = c.Int("hidden_size", 768);
   s.layer.heads = c.Int("num_attention_heads", 12);
@@ -124,11 +124,11 @@ std::string ImageTokens(GraphBuilder& g, const ViltShape& s, const std::string& 
 
 }  // namespace
 
-int64_t ViltVocab(const HfConfig& config) { return ReadShape(config).vocab; }
-int64_t ViltTypeVocab(const HfConfig& config) { return ReadShape(config).type_vocab; }
+int64_t ViltVocab(const HfConfig& config) { return ReadViltShape(config).vocab; }
+int64_t ViltTypeVocab(const HfConfig& config) { return ReadViltShape(config).type_vocab; }
 
 void BuildVilt(const HfConfig& config, GraphBuilder& g) {
-  const ViltShape s = ReadShape(config);
+  const ViltShape s = ReadViltShape(config);
   const int64_t h = s.layer.hidden;
   const Dim batch = std::string("batch"), sequence = std::string("sequence");
   for (const char* name : {"input_ids", "attention_mask", "token_type_ids"})

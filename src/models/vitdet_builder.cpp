@@ -39,7 +39,7 @@ void RefuseWhatIsNotBuilt(const HfConfig& c) {
                 fmt::format("'{}': use_relative_position_embeddings is not built", c.origin()));
 }
 
-VitDetShape ReadShape(const HfConfig& c) {
+VitDetShape ReadVitDetShape(const HfConfig& c) {
   RefuseWhatIsNotBuilt(c);
   VitDetShape s{};
   s.hidden = c.Int("hidden_size", 768);
@@ -98,7 +98,7 @@ std::string Layer(GraphBuilder& g, const VitDetShape& s, int64_t l, const std::s
 }  // namespace
 
 void BuildVitDet(const HfConfig& config, GraphBuilder& g) {
-  const VitDetShape s = ReadShape(config);
+  const VitDetShape s = ReadVitDetShape(config);
   const Dim batch = std::string("batch");
   const int64_t patches = s.grid() * s.grid();
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {batch, s.channels, s.image, s.image});

@@ -30,7 +30,7 @@ void Refuse(const HfConfig& c, const std::string& key, const std::string& what) 
               fmt::format("'{}': {} ({}) is not built for wav2vec2-bert", c.origin(), what, key));
 }
 
-BertShape ReadShape(const HfConfig& c) {
+BertShape ReadBertShape(const HfConfig& c) {
   BertShape s;
   s.input_dim = c.Int("feature_projection_input_dim", 160);
   s.hidden = c.Int("hidden_size", 1024);
@@ -147,7 +147,7 @@ std::string Layer(GraphBuilder& g, const BertShape& s, std::string h, int64_t in
 }  // namespace
 
 void BuildWav2Vec2Bert(const HfConfig& config, GraphBuilder& g) {
-  const BertShape s = ReadShape(config);
+  const BertShape s = ReadBertShape(config);
   const std::string batch = "batch", frames = "frames";
   g.Input("input_features", onnx::TensorProto::FLOAT, {batch, frames, s.input_dim});
   g.Input("attention_mask", onnx::TensorProto::INT64, {batch, frames});

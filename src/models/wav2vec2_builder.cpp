@@ -23,7 +23,6 @@ using core::ErrorKind;
 
 // Eps of the norms HF builds with PyTorch's default (not config.layer_norm_eps): the conv
 // layers' GroupNorm / LayerNorm and the adapters' LayerNorms.
-constexpr double kTorchNormEps = 1e-5;
 
 std::vector<Wav2Vec2Variant> MakeVariants() {
   Wav2Vec2Variant wav2vec2;

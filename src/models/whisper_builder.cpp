@@ -23,7 +23,6 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-constexpr double kLayerNormEps = 1e-5;  // nn.LayerNorm's default; WhisperConfig has no key
 constexpr int64_t kConvKernel = 3;
 
 struct StackShape {
@@ -78,7 +77,7 @@ WhisperShape ReadEncoderShape(const HfConfig& c) {
 }
 
 // WhisperConfig's defaults are whisper-tiny's sizes.
-WhisperShape ReadShape(const HfConfig& c) {
+WhisperShape ReadWhisperShape(const HfConfig& c) {
   WhisperShape s = ReadEncoderShape(c);
   s.vocab = c.Int("vocab_size", 51865);
   s.target_positions = c.Int("max_target_positions", 448);
@@ -119,7 +118,7 @@ std::string AttendAndProject(GraphBuilder& g, const WhisperShape& s, int64_t hea
 // Pre-norm residual FFN: x + fc2(act(fc1(final_layer_norm(x)))).
 std::string FeedForward(GraphBuilder& g, const WhisperShape& s, int64_t ffn, const std::string& x,
                         const std::string& layer) {
-  const std::string normed = g.LayerNorm(x, layer + ".final_layer_norm", s.d_model, kLayerNormEps);
+  const std::string normed = g.LayerNorm(x, layer + ".final_layer_norm", s.d_model, kTorchNormEps);
   std::string h = Activation(g, g.Linear(normed, layer + ".fc1", s.d_model, ffn), s.act);
   h = g.Linear(h, layer + ".fc2", ffn, s.d_model);
   return g.Node("Add", {x, h});
@@ -154,7 +153,7 @@ std::string WhisperLayers(GraphBuilder& g, const WhisperShape& s, std::string h,
   for (int64_t i = 0; i < s.encoder.layers; ++i) {
     const std::string layer = prefix + fmt::format("layers.{}", i);
     const std::string self = layer + ".self_attn";
-    const std::string x = g.LayerNorm(h, self + "_layer_norm", s.d_model, kLayerNormEps);
+    const std::string x = g.LayerNorm(h, self + "_layer_norm", s.d_model, kTorchNormEps);
     h = g.Node("Add", {h, AttendAndProject(g, s, heads, Query(g, s, heads, x, self),
                                            Key(g, s, heads, x, self), Value(g, s, heads, x, self),
                                            bias, self)});
@@ -199,14 +198,14 @@ std::string ChunkedEncoder(GraphBuilder& g, const HfConfig& c, const WhisperShap
                                                      g.ConstInt64({1})}),
                                     g.ConstInt64({-1, s.d_model})},
                                    {{"axis", int64_t{0}}})});
-  h = g.LayerNorm(AveragePairs(g, h), "ln_post", s.d_model, kLayerNormEps);
+  h = g.LayerNorm(AveragePairs(g, h), "ln_post", s.d_model, kTorchNormEps);
   g.UnusedWeight("audio_bos_eos_token.weight", {2, output_dim}, WeightInit::kNormal);
   return g.Linear(h, "proj", s.d_model, output_dim);
 }
 
 std::string Encoder(GraphBuilder& g, const WhisperShape& s, const std::string& features) {
   return g.LayerNorm(EncoderLayers(g, s, features, "encoder.", ""), "encoder.layer_norm", s.d_model,
-                     kLayerNormEps);
+                     kTorchNormEps);
 }
 
 struct DecoderInputs {
@@ -236,7 +235,7 @@ std::pair<std::string, std::string> Decoder(GraphBuilder& g, const WhisperShape&
   for (int64_t i = 0; i < s.decoder.layers; ++i) {
     const std::string layer = fmt::format("decoder.layers.{}", i);
     const std::string self = layer + ".self_attn";
-    std::string x = g.LayerNorm(h, self + "_layer_norm", s.d_model, kLayerNormEps);
+    std::string x = g.LayerNorm(h, self + "_layer_norm", s.d_model, kTorchNormEps);
     std::string k = Key(g, s, heads, x, self);
     std::string v = Value(g, s, heads, x, self);
     if (in.with_past) {
@@ -249,7 +248,7 @@ std::pair<std::string, std::string> Decoder(GraphBuilder& g, const WhisperShape&
                                            in.self_bias, self)});
 
     const std::string cross = layer + ".encoder_attn";
-    x = g.LayerNorm(h, cross + "_layer_norm", s.d_model, kLayerNormEps);
+    x = g.LayerNorm(h, cross + "_layer_norm", s.d_model, kTorchNormEps);
     const std::string cross_k = in.with_past
                                     ? PastKeyValuesName(i, CacheKind::kCross, CachePart::kKey)
                                     : Key(g, s, heads, in.encoder_hidden, cross);
@@ -261,7 +260,7 @@ std::pair<std::string, std::string> Decoder(GraphBuilder& g, const WhisperShape&
                                            cross_v, "", cross)});
     h = FeedForward(g, s, s.decoder.ffn, h, layer);
   }
-  return {g.LayerNorm(h, "decoder.layer_norm", s.d_model, kLayerNormEps), table};
+  return {g.LayerNorm(h, "decoder.layer_norm", s.d_model, kTorchNormEps), table};
 }
 
 // proj_out: hidden [batch, seq, d_model] -> logits [batch, seq, vocab]. Tied, Gemm reads the
@@ -342,7 +341,7 @@ std::string RotaryLayer(GraphBuilder& g, const WhisperShape& s, const std::strin
                         const RopeTables& rope, int64_t rotary_dim, const std::string& layer) {
   const int64_t d = s.d_model, heads = s.encoder.heads, head_dim = d / heads;
   const std::string attn = layer + ".self_attn";
-  std::string x = g.LayerNorm(h, layer + ".input_layernorm", d, kLayerNormEps);
+  std::string x = g.LayerNorm(h, layer + ".input_layernorm", d, kTorchNormEps);
   auto project = [&](const char* name, bool bias) {
     return SplitHeads(g, g.Linear(x, attn + "." + name, d, d, bias), heads, head_dim);
   };
@@ -352,7 +351,7 @@ std::string RotaryLayer(GraphBuilder& g, const WhisperShape& s, const std::strin
   const auto scale = static_cast<float>(std::pow(static_cast<double>(head_dim), -0.5));
   const std::string ctx = MergeHeads(g, Attend(g, q, k, v, scale, ""), d);
   const std::string out = g.Node("Add", {h, g.Linear(ctx, attn + ".o_proj", d, d)});
-  x = g.LayerNorm(out, layer + ".post_attention_layernorm", d, kLayerNormEps);
+  x = g.LayerNorm(out, layer + ".post_attention_layernorm", d, kTorchNormEps);
   const std::string up = Activation(g, g.Linear(x, layer + ".mlp.fc1", d, s.encoder.ffn), s.act);
   return g.Node("Add", {out, g.Linear(up, layer + ".mlp.fc2", s.encoder.ffn, d)});
 }
@@ -376,13 +375,13 @@ std::string RotaryEncoder(GraphBuilder& g, const HfConfig& c, const WhisperShape
   const RopeTables rope = RopeCosSin(g, spec, positions, g.weight_prefix() + "rope.inv_freq");
   for (int64_t i = 0; i < s.encoder.layers; ++i)
     h = RotaryLayer(g, s, h, rope, spec.rotary_dim, fmt::format("layers.{}", i));
-  return g.LayerNorm(h, "norm", s.d_model, kLayerNormEps);
+  return g.LayerNorm(h, "norm", s.d_model, kTorchNormEps);
 }
 
 }  // namespace
 
 void BuildWhisper(const HfConfig& config, GraphBuilder& g) {
-  const WhisperShape s = ReadShape(config);
+  const WhisperShape s = ReadWhisperShape(config);
   const std::string batch = "batch", decoder_sequence = "decoder_sequence";
   DeclareFeatures(g, s);
   g.Input("decoder_input_ids", onnx::TensorProto::INT64, {batch, decoder_sequence});
@@ -403,7 +402,7 @@ void BuildWhisper(const HfConfig& config, GraphBuilder& g) {
 }
 
 void BuildWhisperEncoder(const HfConfig& config, GraphBuilder& g) {
-  const WhisperShape s = ReadShape(config);
+  const WhisperShape s = ReadWhisperShape(config);
   DeclareFeatures(g, s);
   const std::string hidden = Encoder(g, s, "input_features");
   g.Node("Identity", {hidden}, {}, "last_hidden_state");
@@ -423,7 +422,7 @@ void BuildWhisperEncoder(const HfConfig& config, GraphBuilder& g) {
 }
 
 void BuildWhisperDecoderWithPast(const HfConfig& config, GraphBuilder& g) {
-  const WhisperShape s = ReadShape(config);
+  const WhisperShape s = ReadWhisperShape(config);
   const std::string batch = "batch", sequence = "sequence";
   const int64_t heads = s.decoder.heads, head_dim = s.d_model / heads;
   g.Input("input_ids", onnx::TensorProto::INT64, {batch, sequence});
@@ -482,7 +481,7 @@ WhisperAudioTower WhisperAudioTowerOn(const HfConfig& config, GraphBuilder& g,
   const std::string bias = masked ? FramePaddingBias(g, s, features_mask) : "";
   std::string h = EncoderLayers(g, s, features, "", bias);
   if (pooled) h = AveragePairs(g, h);
-  out.hidden = g.LayerNorm(h, "layer_norm", s.d_model, kLayerNormEps);
+  out.hidden = g.LayerNorm(h, "layer_norm", s.d_model, kTorchNormEps);
   return out;
 }
 

@@ -19,7 +19,7 @@ namespace ipfs_accel::server {
 
 namespace {
 
-std::string Lower(std::string text) {
+std::string LowerHeaderName(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
 }
@@ -55,7 +55,7 @@ RawRequest ToRaw(const httplib::Request& req) {
   raw.path = req.path;
   // From the URL only: cpp-httplib also puts a form-encoded body's fields in req.params.
   raw.query = QueryOf(req.target);
-  for (const auto& [name, value] : req.headers) raw.headers[Lower(name)] = value;
+  for (const auto& [name, value] : req.headers) raw.headers[LowerHeaderName(name)] = value;
   raw.body = req.body;
   raw.remote_addr = req.remote_addr;
   return raw;

@@ -117,7 +117,7 @@ ojson Operation(const Route& route) {
   return op;
 }
 
-std::string Lower(std::string text) {
+std::string LowerOpenApiText(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
 }
@@ -131,7 +131,7 @@ nlohmann::ordered_json OpenApiDocument(const RouteTable& table, const ApiInfo& i
   if (!info.description.empty()) doc["info"]["description"] = info.description;
   ojson paths = ojson::object();
   for (const Route& route : table.routes())
-    paths[route.path][Lower(route.method)] = Operation(route);
+    paths[route.path][LowerOpenApiText(route.method)] = Operation(route);
   doc["paths"] = paths;
   doc["components"]["schemas"]["Error"] = {
       {"type", "object"},

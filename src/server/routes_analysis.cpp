@@ -78,7 +78,7 @@ analysis::Report BuildReport(store::ResultStore& store, const std::string& datab
   return analysis::BuildRegressionReport(store, compare);
 }
 
-ParamSpec Text(const char* name, const char* description) {
+ParamSpec AnalysisTextParam(const char* name, const char* description) {
   return {.name = name, .description = description};
 }
 
@@ -89,8 +89,8 @@ std::vector<ParamSpec> CompareParams(bool refs_required) {
           {.name = "contender",
            .description = "contender ref: run, branch or commit",
            .required = refs_required},
-          Text("model", "only this model (a name, or one model's label)"),
-          Text("hardware", "only this platform"),
+          AnalysisTextParam("model", "only this model (a name, or one model's label)"),
+          AnalysisTextParam("hardware", "only this platform"),
           {.name = "include_dirty",
            .type = ParamType::kBoolean,
            .description = "let refs name builds from modified trees",
@@ -150,7 +150,7 @@ void AddAnalysisRoutes(RouteTable& table, ApiContext& context) {
              .path = "/api/matrix",
              .summary = "The model x hardware compatibility matrix (as `matrix --format json`)",
              .tag = "analysis",
-             .params = {Text("host", "only results measured on this host")},
+             .params = {AnalysisTextParam("host", "only results measured on this host")},
              .response_schema = AnyObjectSchema(),
              .handler = [c](const Request& request) {
                auto store = c->stores->Acquire();
@@ -166,10 +166,10 @@ void AddAnalysisRoutes(RouteTable& table, ApiContext& context) {
         .in = ParamIn::kPath,
         .description = "which report",
         .allowed = {"performance", "hardware", "compatibility", "trend", "regressions"}},
-       Text("run",
-            "'all', or a run: id, prefix, latest, latest~N (default: latest for "
-            "performance, all for hardware and trend)"),
-       Text("host", "compatibility: only results measured on this host"),
+       AnalysisTextParam("run",
+                         "'all', or a run: id, prefix, latest, latest~N (default: latest for "
+                         "performance, all for hardware and trend)"),
+       AnalysisTextParam("host", "compatibility: only results measured on this host"),
        {.name = "all",
         .type = ParamType::kBoolean,
         .description = "performance: every stored result, not only the latest of each "

@@ -84,7 +84,7 @@ Response Predictions(ApiContext& context, const Request& request) {
                  from, filter, PageOf(request)));
 }
 
-std::vector<ParamSpec> WithPaging(std::vector<ParamSpec> params) {
+std::vector<ParamSpec> CatalogWithPaging(std::vector<ParamSpec> params) {
   for (ParamSpec& p : PagingParams()) params.push_back(std::move(p));
   return params;
 }
@@ -98,12 +98,12 @@ void AddCatalogRoutes(RouteTable& table, ApiContext& context) {
        .path = "/api/templates",
        .summary = "The architecture templates of this build, with their latest stored validation",
        .tag = "catalog",
-       .params =
-           WithPaging({{.name = "builder", .description = "family builder (decoder, encoder, ...)"},
-                       {.name = "modality", .description = "text, vision, audio, multimodal"},
-                       {.name = "status",
-                        .description = "latest validation of this version",
-                        .allowed = {"exact", "structural", "unsupported", "failed"}}}),
+       .params = CatalogWithPaging(
+           {{.name = "builder", .description = "family builder (decoder, encoder, ...)"},
+            {.name = "modality", .description = "text, vision, audio, multimodal"},
+            {.name = "status",
+             .description = "latest validation of this version",
+             .allowed = {"exact", "structural", "unsupported", "failed"}}}),
        .response_schema = PageSchema(ObjectSchema({{"model_type", "string"},
                                                    {"builder", "string"},
                                                    {"inherits", "string?"},
@@ -120,21 +120,22 @@ void AddCatalogRoutes(RouteTable& table, ApiContext& context) {
                          .description = "HF model_type, e.g. llama"}},
              .response_schema = AnyObjectSchema(),
              .handler = [](const Request& r) { return Template(r); }});
-  table.Add({.method = "GET",
-             .path = "/api/predictions",
-             .summary = "Stored performance predictions, newest first (labelled estimates)",
-             .tag = "catalog",
-             .params = WithPaging({{.name = "model", .description = "model name"},
-                                   {.name = "hardware", .description = "predictor hardware key"},
-                                   {.name = "precision", .description = "fp32, fp16, ..."}}),
-             .response_schema = PageSchema(ObjectSchema({{"prediction_model_id", "string"},
-                                                         {"model", "string"},
-                                                         {"hardware", "string"},
-                                                         {"batch_size", "integer"},
-                                                         {"predicted", "number"},
-                                                         {"low", "number"},
-                                                         {"high", "number"}})),
-             .handler = [c](const Request& r) { return Predictions(*c, r); }});
+  table.Add(
+      {.method = "GET",
+       .path = "/api/predictions",
+       .summary = "Stored performance predictions, newest first (labelled estimates)",
+       .tag = "catalog",
+       .params = CatalogWithPaging({{.name = "model", .description = "model name"},
+                                    {.name = "hardware", .description = "predictor hardware key"},
+                                    {.name = "precision", .description = "fp32, fp16, ..."}}),
+       .response_schema = PageSchema(ObjectSchema({{"prediction_model_id", "string"},
+                                                   {"model", "string"},
+                                                   {"hardware", "string"},
+                                                   {"batch_size", "integer"},
+                                                   {"predicted", "number"},
+                                                   {"low", "number"},
+                                                   {"high", "number"}})),
+       .handler = [c](const Request& r) { return Predictions(*c, r); }});
 }
 
 }  // namespace ipfs_accel::server

@@ -16,16 +16,17 @@ namespace ipfs_accel::serving {
 
 namespace {
 
-struct Figure {
+struct PlacementFigure {
   std::string platform, device, run_id;
   int64_t batch = 0, seq = 0;
   double p50_ms = 0;
 };
 
-std::vector<Figure> StoredFigures(store::ResultStore& store, const models::ModelInfo& model,
-                                  const std::string& precision,
-                                  const std::vector<std::string>& candidates,
-                                  const std::string& hostname) {
+std::vector<PlacementFigure> StoredFigures(store::ResultStore& store,
+                                           const models::ModelInfo& model,
+                                           const std::string& precision,
+                                           const std::vector<std::string>& candidates,
+                                           const std::string& hostname) {
   std::vector<std::string> quoted;
   for (const auto& c : candidates) quoted.push_back(store::SqlLiteral(c));
   const std::string sql = fmt::format(
@@ -38,7 +39,7 @@ std::vector<Figure> StoredFigures(store::ResultStore& store, const models::Model
       "AND lp.platform IN ({})",
       store::SqlLiteral(model.name), store::SqlLiteral(model.content_hash),
       store::SqlLiteral(precision), store::SqlLiteral(hostname), fmt::join(quoted, ", "));
-  std::vector<Figure> out;
+  std::vector<PlacementFigure> out;
   for (const auto& r : store.Query(sql).rows)
     out.push_back({.platform = r[0].value_or(""),
                    .device = r[1].value_or(""),
@@ -50,17 +51,18 @@ std::vector<Figure> StoredFigures(store::ResultStore& store, const models::Model
 }
 
 // The fastest figure of each platform at the configuration most platforms share.
-std::map<std::string, Figure> AtSharedConfiguration(const std::vector<Figure>& figures) {
-  std::map<std::pair<int64_t, int64_t>, std::map<std::string, Figure>> by_config;
-  for (const Figure& f : figures) {
+std::map<std::string, PlacementFigure> AtSharedConfiguration(
+    const std::vector<PlacementFigure>& figures) {
+  std::map<std::pair<int64_t, int64_t>, std::map<std::string, PlacementFigure>> by_config;
+  for (const PlacementFigure& f : figures) {
     auto& best = by_config[{f.batch, f.seq}];
     const auto it = best.find(f.platform);
     if (it == best.end() || f.p50_ms < it->second.p50_ms) best[f.platform] = f;
   }
-  const std::map<std::string, Figure>* chosen = nullptr;
+  const std::map<std::string, PlacementFigure>* chosen = nullptr;
   for (const auto& [config, platforms] : by_config)  // smallest batch, then seq, first
     if (chosen == nullptr || platforms.size() > chosen->size()) chosen = &platforms;
-  return chosen ? *chosen : std::map<std::string, Figure>{};
+  return chosen ? *chosen : std::map<std::string, PlacementFigure>{};
 }
 
 }  // namespace
@@ -88,7 +90,7 @@ Placement PlaceByStoredResults(store::ResultStore* store, const models::ModelInf
     return {"cpu", fmt::format("cpu by default: no stored {} single-stream result for {} on "
                                "host {} (platforms here: {})",
                                precision, model.name, hostname, fmt::join(candidates, ", "))};
-  const Figure* best = nullptr;
+  const PlacementFigure* best = nullptr;
   std::vector<std::string> others;
   for (const auto& [platform, f] : shared)
     if (best == nullptr || f.p50_ms < best->p50_ms) best = &f;

@@ -78,14 +78,14 @@ bool Batchable(const runtime::Session& s) {
   return true;
 }
 
-struct Figure {
+struct PoolFigure {
   analysis::MemoryEstimate estimate;
   std::map<std::string, core::Shape> shapes;
 };
 
 // The memory estimate at the batcher's largest batch and the planning sequence length.
-Figure EstimateFigure(const models::Model& m, int64_t max_batch, int64_t seq_len) {
-  Figure f;
+PoolFigure EstimateFigure(const models::Model& m, int64_t max_batch, int64_t seq_len) {
+  PoolFigure f;
   f.shapes = harness::CheckShapes(m, {{.batch_size = max_batch, .seq_len = seq_len}}).at(0);
   f.estimate = analysis::EstimateMemory(m, f.shapes);
   return f;
@@ -93,7 +93,7 @@ Figure EstimateFigure(const models::Model& m, int64_t max_batch, int64_t seq_len
 
 // Why a session cannot be opened within its device's budget even alone.
 std::string TooLarge(const std::string& model, const std::string& platform,
-                     const std::string& precision, const std::string& device, const Figure& f,
+                     const std::string& precision, const std::string& device, const PoolFigure& f,
                      int64_t budget, const PoolOptions& o) {
   if (budget < 0)
     return fmt::format(
@@ -197,7 +197,8 @@ ResourcePool::Lease ResourcePool::Open(const ModelSource& source, const std::str
   entry->precision = precision;
   entry->device = DeviceOf(platform);
   entry->placement = placement;
-  const Figure f = EstimateFigure(built, options_.batching.max_batch, options_.planning_seq_len);
+  const PoolFigure f =
+      EstimateFigure(built, options_.batching.max_batch, options_.planning_seq_len);
   entry->bytes = f.estimate.total_bytes;
   const int64_t budget = BudgetOf(entry->device);
   if (budget < 0 || entry->bytes > budget) {

@@ -16,7 +16,7 @@ namespace {
 
 using Tokens = std::vector<std::string>;
 
-class ByteLevel : public Decoder {
+class ByteLevelDecoder : public Decoder {
  public:
   Tokens DecodeChain(Tokens tokens) const override {
     std::string bytes;
@@ -34,9 +34,10 @@ class ByteLevel : public Decoder {
   }
 };
 
-class Metaspace : public Decoder {
+class MetaspaceDecoder : public Decoder {
  public:
-  Metaspace(char32_t replacement, bool prepends) : replacement_(replacement), prepends_(prepends) {}
+  MetaspaceDecoder(char32_t replacement, bool prepends)
+      : replacement_(replacement), prepends_(prepends) {}
   Tokens DecodeChain(Tokens tokens) const override {
     for (size_t i = 0; i < tokens.size(); ++i) {
       std::string out;
@@ -70,9 +71,10 @@ void ReplaceAll(std::string& s, std::string_view from, std::string_view to) {
   s = std::move(out);
 }
 
-class WordPiece : public Decoder {
+class WordPieceDecoder : public Decoder {
  public:
-  WordPiece(std::string prefix, bool cleanup) : prefix_(std::move(prefix)), cleanup_(cleanup) {}
+  WordPieceDecoder(std::string prefix, bool cleanup)
+      : prefix_(std::move(prefix)), cleanup_(cleanup) {}
   Tokens DecodeChain(Tokens tokens) const override {
     for (size_t i = 0; i < tokens.size(); ++i) {
       std::string& t = tokens[i];
@@ -133,9 +135,9 @@ class Fuse : public Decoder {
   }
 };
 
-class Strip : public Decoder {
+class StripDecoder : public Decoder {
  public:
-  Strip(char32_t content, size_t start, size_t stop)
+  StripDecoder(char32_t content, size_t start, size_t stop)
       : content_(content), start_(start), stop_(stop) {}
   Tokens DecodeChain(Tokens tokens) const override {
     for (std::string& t : tokens) {
@@ -156,9 +158,9 @@ class Strip : public Decoder {
   size_t start_, stop_;
 };
 
-class Replace : public Decoder {
+class ReplaceDecoder : public Decoder {
  public:
-  Replace(Pattern pattern, std::string content)
+  ReplaceDecoder(Pattern pattern, std::string content)
       : pattern_(std::move(pattern)), content_(std::move(content)) {}
   Tokens DecodeChain(Tokens tokens) const override {
     for (std::string& t : tokens) {
@@ -177,9 +179,9 @@ class Replace : public Decoder {
   std::string content_;
 };
 
-class Bpe : public Decoder {
+class BpeDecoder : public Decoder {
  public:
-  explicit Bpe(std::string suffix) : suffix_(std::move(suffix)) {}
+  explicit BpeDecoder(std::string suffix) : suffix_(std::move(suffix)) {}
   Tokens DecodeChain(Tokens tokens) const override {
     for (size_t i = 0; i < tokens.size(); ++i) {
       if (!suffix_.empty()) ReplaceAll(tokens[i], suffix_, i + 1 == tokens.size() ? "" : " ");
@@ -191,9 +193,10 @@ class Bpe : public Decoder {
   std::string suffix_;
 };
 
-class Sequence : public Decoder {
+class SequenceDecoder : public Decoder {
  public:
-  explicit Sequence(std::vector<std::unique_ptr<Decoder>> parts) : parts_(std::move(parts)) {}
+  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> parts)
+      : parts_(std::move(parts)) {}
   Tokens DecodeChain(Tokens tokens) const override {
     for (const auto& p : parts_) tokens = p->DecodeChain(std::move(tokens));
     return tokens;
@@ -217,8 +220,8 @@ std::unique_ptr<Decoder> MakeMetaspaceDecoder(const nlohmann::json& j, const std
       j["add_prefix_space"].is_boolean()) {
     scheme = j["add_prefix_space"].get<bool>() ? "always" : "never";
   }
-  return std::make_unique<Metaspace>(OneChar(j.value("replacement", "\xE2\x96\x81"), what),
-                                     scheme != "never");
+  return std::make_unique<MetaspaceDecoder>(OneChar(j.value("replacement", "\xE2\x96\x81"), what),
+                                            scheme != "never");
 }
 
 }  // namespace
@@ -227,28 +230,28 @@ std::unique_ptr<Decoder> MakeDecoder(const nlohmann::json& j, const std::string&
   if (j.is_null()) return nullptr;
   const std::string type = j.value("type", "");
   const std::string what = origin + ": decoder " + type;
-  if (type == "ByteLevel") return std::make_unique<ByteLevel>();
+  if (type == "ByteLevel") return std::make_unique<ByteLevelDecoder>();
   if (type == "Metaspace") return MakeMetaspaceDecoder(j, what);
   if (type == "WordPiece") {
-    return std::make_unique<WordPiece>(j.value("prefix", "##"), j.value("cleanup", true));
+    return std::make_unique<WordPieceDecoder>(j.value("prefix", "##"), j.value("cleanup", true));
   }
   if (type == "ByteFallback") return std::make_unique<ByteFallback>();
   if (type == "Fuse") return std::make_unique<Fuse>();
   if (type == "Strip") {
-    return std::make_unique<Strip>(OneChar(j.value("content", " "), what),
-                                   j.value("start", size_t{0}), j.value("stop", size_t{0}));
+    return std::make_unique<StripDecoder>(OneChar(j.value("content", " "), what),
+                                          j.value("start", size_t{0}), j.value("stop", size_t{0}));
   }
   if (type == "Replace") {
-    return std::make_unique<Replace>(Pattern::FromJson(j.at("pattern"), what),
-                                     j.value("content", ""));
+    return std::make_unique<ReplaceDecoder>(Pattern::FromJson(j.at("pattern"), what),
+                                            j.value("content", ""));
   }
-  if (type == "BPEDecoder") return std::make_unique<Bpe>(j.value("suffix", "</w>"));
+  if (type == "BPEDecoder") return std::make_unique<BpeDecoder>(j.value("suffix", "</w>"));
   if (type == "Sequence") {
     std::vector<std::unique_ptr<Decoder>> parts;
     for (const auto& d : j.at("decoders")) {
       if (auto p = MakeDecoder(d, origin)) parts.push_back(std::move(p));
     }
-    return std::make_unique<Sequence>(std::move(parts));
+    return std::make_unique<SequenceDecoder>(std::move(parts));
   }
   throw Error(ErrorKind::kUnsupported,
               what +

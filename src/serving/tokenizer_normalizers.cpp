@@ -49,18 +49,18 @@ class StripAccents : public Normalizer {
   }
 };
 
-class Strip : public Normalizer {
+class StripNormalizer : public Normalizer {
  public:
-  Strip(bool left, bool right) : left_(left), right_(right) {}
+  StripNormalizer(bool left, bool right) : left_(left), right_(right) {}
   void Normalize(std::string& s) const override;
 
  private:
   bool left_, right_;
 };
 
-class Replace : public Normalizer {
+class ReplaceNormalizer : public Normalizer {
  public:
-  Replace(Pattern pattern, std::string content)
+  ReplaceNormalizer(Pattern pattern, std::string content)
       : pattern_(std::move(pattern)), content_(std::move(content)) {}
   void Normalize(std::string& s) const override {
     std::string out;
@@ -87,9 +87,10 @@ class Prepend : public Normalizer {
   std::string prefix_;
 };
 
-class Sequence : public Normalizer {
+class SequenceNormalizer : public Normalizer {
  public:
-  explicit Sequence(std::vector<std::unique_ptr<Normalizer>> parts) : parts_(std::move(parts)) {}
+  explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> parts)
+      : parts_(std::move(parts)) {}
   void Normalize(std::string& s) const override {
     for (const auto& p : parts_) p->Normalize(s);
   }
@@ -143,7 +144,7 @@ void BertNormalizer::Normalize(std::string& s) const {
 
 }  // namespace
 
-void Strip::Normalize(std::string& s) const {
+void StripNormalizer::Normalize(std::string& s) const {
   size_t begin = 0, end = s.size();
   if (left_) {
     for (size_t pos = 0; pos < s.size() && text::IsWhitespace(text::Next(s, pos));) begin = pos;
@@ -174,11 +175,12 @@ std::unique_ptr<Normalizer> MakeNormalizer(const nlohmann::json& j, const std::s
   if (type == "Lowercase") return std::make_unique<Lowercase>();
   if (type == "StripAccents") return std::make_unique<StripAccents>();
   if (type == "Strip") {
-    return std::make_unique<Strip>(j.value("strip_left", true), j.value("strip_right", true));
+    return std::make_unique<StripNormalizer>(j.value("strip_left", true),
+                                             j.value("strip_right", true));
   }
   if (type == "Replace") {
-    return std::make_unique<Replace>(Pattern::FromJson(j.at("pattern"), what),
-                                     j.value("content", ""));
+    return std::make_unique<ReplaceNormalizer>(Pattern::FromJson(j.at("pattern"), what),
+                                               j.value("content", ""));
   }
   if (type == "Prepend") return std::make_unique<Prepend>(j.value("prepend", ""));
   if (type == "Sequence") {
@@ -186,7 +188,7 @@ std::unique_ptr<Normalizer> MakeNormalizer(const nlohmann::json& j, const std::s
     for (const auto& p : j.at("normalizers")) {
       if (auto n = MakeNormalizer(p, origin)) parts.push_back(std::move(n));
     }
-    return std::make_unique<Sequence>(std::move(parts));
+    return std::make_unique<SequenceNormalizer>(std::move(parts));
   }
   if (type == "BertNormalizer") {
     bool lowercase = j.value("lowercase", true);

@@ -50,9 +50,10 @@ class NoOp : public PostProcessor {
   size_t Added() const override { return 0; }
 };
 
-class Sequence : public PostProcessor {
+class SequencePostProcessor : public PostProcessor {
  public:
-  explicit Sequence(std::vector<std::unique_ptr<PostProcessor>> parts) : parts_(std::move(parts)) {}
+  explicit SequencePostProcessor(std::vector<std::unique_ptr<PostProcessor>> parts)
+      : parts_(std::move(parts)) {}
   void Process(Encoding& e, bool add_special_tokens) const override {
     for (const auto& p : parts_) p->Process(e, add_special_tokens);
   }
@@ -118,7 +119,7 @@ std::unique_ptr<PostProcessor> MakePostProcessor(const nlohmann::json& j,
     for (const auto& p : j.at("processors")) {
       if (auto q = MakePostProcessor(p, origin)) parts.push_back(std::move(q));
     }
-    return std::make_unique<Sequence>(std::move(parts));
+    return std::make_unique<SequencePostProcessor>(std::move(parts));
   }
   throw Error(ErrorKind::kUnsupported,
               what +

@@ -63,9 +63,9 @@ const ByteAlphabet& Alphabet() {
   return alphabet;
 }
 
-class ByteLevel : public PreTokenizer {
+class ByteLevelPreTokenizer : public PreTokenizer {
  public:
-  ByteLevel(bool add_prefix_space, bool use_regex)
+  ByteLevelPreTokenizer(bool add_prefix_space, bool use_regex)
       : add_prefix_space_(add_prefix_space), use_regex_(use_regex) {}
   void PreTokenize(std::vector<Piece>& pieces) const override;
 
@@ -73,7 +73,7 @@ class ByteLevel : public PreTokenizer {
   bool add_prefix_space_, use_regex_;
 };
 
-void ByteLevel::PreTokenize(std::vector<Piece>& pieces) const {
+void ByteLevelPreTokenizer::PreTokenize(std::vector<Piece>& pieces) const {
   static const Pattern gpt2 = Pattern::FromJson(
       {{"Regex", R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)"}},
       "pre_tokenizer ByteLevel");
@@ -112,10 +112,10 @@ class Split : public PreTokenizer {
   bool invert_;
 };
 
-class Metaspace : public PreTokenizer {
+class MetaspacePreTokenizer : public PreTokenizer {
  public:
   enum class Scheme { kAlways, kFirst, kNever };
-  Metaspace(char32_t replacement, Scheme scheme, bool split)
+  MetaspacePreTokenizer(char32_t replacement, Scheme scheme, bool split)
       : replacement_(replacement), scheme_(scheme), split_(split) {
     text::Append(rep_, replacement);
   }
@@ -128,7 +128,7 @@ class Metaspace : public PreTokenizer {
   bool split_;
 };
 
-void Metaspace::PreTokenize(std::vector<Piece>& pieces) const {
+void MetaspacePreTokenizer::PreTokenize(std::vector<Piece>& pieces) const {
   SplitEach(pieces, [&](Piece& p) {
     std::string replaced;
     for (char c : p.text) {
@@ -190,9 +190,10 @@ void Whitespace::PreTokenize(std::vector<Piece>& pieces) const {
   });
 }
 
-class Sequence : public PreTokenizer {
+class SequencePreTokenizer : public PreTokenizer {
  public:
-  explicit Sequence(std::vector<std::unique_ptr<PreTokenizer>> parts) : parts_(std::move(parts)) {}
+  explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> parts)
+      : parts_(std::move(parts)) {}
   void PreTokenize(std::vector<Piece>& pieces) const override {
     for (const auto& p : parts_) p->PreTokenize(pieces);
   }
@@ -214,13 +215,13 @@ std::unique_ptr<PreTokenizer> MakeMetaspace(const nlohmann::json& j, const std::
       !j.contains("prepend_scheme")) {
     scheme = j["add_prefix_space"].get<bool>() ? "always" : "never";
   }
-  Metaspace::Scheme s =
-      scheme == "always"  ? Metaspace::Scheme::kAlways
-      : scheme == "first" ? Metaspace::Scheme::kFirst
+  MetaspacePreTokenizer::Scheme s =
+      scheme == "always"  ? MetaspacePreTokenizer::Scheme::kAlways
+      : scheme == "first" ? MetaspacePreTokenizer::Scheme::kFirst
       : scheme == "never"
-          ? Metaspace::Scheme::kNever
+          ? MetaspacePreTokenizer::Scheme::kNever
           : throw Error(ErrorKind::kUnsupported, what + ": prepend_scheme '" + scheme + "'");
-  return std::make_unique<Metaspace>(r, s, j.value("split", true));
+  return std::make_unique<MetaspacePreTokenizer>(r, s, j.value("split", true));
 }
 
 }  // namespace
@@ -234,8 +235,8 @@ std::unique_ptr<PreTokenizer> MakePreTokenizer(const nlohmann::json& j, const st
   const std::string type = j.value("type", "");
   const std::string what = origin + ": pre_tokenizer " + type;
   if (type == "ByteLevel") {
-    return std::make_unique<ByteLevel>(j.value("add_prefix_space", true),
-                                       j.value("use_regex", true));
+    return std::make_unique<ByteLevelPreTokenizer>(j.value("add_prefix_space", true),
+                                                   j.value("use_regex", true));
   }
   if (type == "Split") {
     return std::make_unique<Split>(Pattern::FromJson(j.at("pattern"), what),
@@ -266,14 +267,14 @@ std::unique_ptr<PreTokenizer> MakePreTokenizer(const nlohmann::json& j, const st
     std::vector<std::unique_ptr<PreTokenizer>> parts;
     parts.push_back(std::make_unique<CharSplit>(text::IsWhitespace, SplitBehavior::kRemoved));
     parts.push_back(std::make_unique<CharSplit>(text::IsPunctuation, SplitBehavior::kIsolated));
-    return std::make_unique<Sequence>(std::move(parts));
+    return std::make_unique<SequencePreTokenizer>(std::move(parts));
   }
   if (type == "Sequence") {
     std::vector<std::unique_ptr<PreTokenizer>> parts;
     for (const auto& p : j.at("pretokenizers")) {
       if (auto t = MakePreTokenizer(p, origin)) parts.push_back(std::move(t));
     }
-    return std::make_unique<Sequence>(std::move(parts));
+    return std::make_unique<SequencePreTokenizer>(std::move(parts));
   }
   throw Error(ErrorKind::kUnsupported,
               what +

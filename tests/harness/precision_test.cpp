@@ -3,6 +3,7 @@
 
 #include "ipfs_accel/models/precision.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "ipfs_accel/harness/verification.h"
@@ -58,7 +59,7 @@ TEST(PrecisionTest, Fp16StaysCloseToFp32) {
   for (const std::string name : {"bert", "llama"})
     for (const bool fused : {false, true}) {
       SCOPED_TRACE(name + (fused ? " fused" : " plain"));
-      const std::string dir = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/" + name;
+      const std::string dir = fmt::format("{}/fixtures/hf-tiny/{}", IPFS_ACCEL_SHARED_DIR, name);
       const models::Model fp32 = models::LoadHfFolder(dir, {.fused = fused});
       const models::Model fp16 =
           models::LoadHfFolder(dir, {.fused = fused, .precision = models::Precision::kFp16});
