@@ -33,8 +33,12 @@ Path FindPath(const std::vector<onnx::NodeProto>& nodes,
     for (const auto& in : n.input()) any = any || p.active.count(in);
     if (!any || IsPiecewiseConstant(n.op_type())) continue;
     for (const auto& out : n.output()) {
+      // An output of unknown type (a contrib operator's) counts as floating, so its operator is
+      // refused rather than silently cutting the path.
       auto it = info.find(out);
-      if (it != info.end() && IsFloatType(it->second.elem)) p.active.insert(out);
+      if (it == info.end() || it->second.elem == onnx::TensorProto::UNDEFINED ||
+          IsFloatType(it->second.elem))
+        p.active.insert(out);
     }
   }
   p.needed.insert(loss);

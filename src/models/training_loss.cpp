@@ -34,6 +34,8 @@ void AddClassifierWeights(onnx::GraphProto* g, int64_t hidden, int64_t classes, 
   *g->add_initializer() =
       ProtoOf("classifier.weight", core::Tensor::FromDoubles(dtype, {hidden, classes}, w));
   *g->add_initializer() = ProtoOf("classifier.bias", core::Tensor::Zeros(dtype, {classes}));
+  for (int i : {2, 1})
+    g->mutable_initializer(g->initializer_size() - i)->set_doc_string(kParameterDoc);
 }
 
 std::string Head(GradEmitter& e, const TrainingOptions& o, const std::string& output,

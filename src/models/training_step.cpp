@@ -8,6 +8,7 @@
 
 #include "gradient_graph.h"
 #include "gradient_rules.h"
+#include "graph_builder.h"
 #include "ipfs_accel/core/error.h"
 #include "training_parts.h"
 
@@ -74,7 +75,7 @@ std::vector<std::string> ChooseParameters(const onnx::ModelProto& model, const s
   std::vector<std::string> candidates = o.parameters;
   if (candidates.empty()) {
     for (const auto& t : model.graph().initializer())
-      if (t.name().rfind("const_", 0) != 0 && t.dims_size() > 0) candidates.push_back(t.name());
+      if (t.doc_string() == kParameterDoc) candidates.push_back(t.name());
   } else {
     for (const auto& p : candidates) {
       bool found = false;

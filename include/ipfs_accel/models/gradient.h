@@ -57,8 +57,9 @@ struct TrainingOptions {
   // classifier.bias (zeros). 0: none.
   int64_t classes = 0;
   uint64_t seed = 42;
-  // The parameters to train; empty: every floating initializer the loss depends on except the
-  // builders' constants (const_*). Others stay initializers (frozen).
+  // The parameters to train; empty: every weight the builder marked as a parameter (not
+  // buffers such as rope.inv_freq, frozen tables or constants) that the loss depends on.
+  // Others stay initializers (frozen).
   std::vector<std::string> parameters;
   OptimizerOptions optimizer;
 };
