@@ -98,6 +98,15 @@ TensorInfo Complete(const onnx::NodeProto& n, const std::map<std::string, Tensor
     out.dims.push_back(ins[1]->dims.back());
   } else if (op == "Gather") {
     out.dims = std::vector<DimInfo>(ins[0]->dims.size() + ins[1]->dims.size() - 1);
+  } else if ((op == "Squeeze" || op == "Unsqueeze" || op == "Reshape") && ins.size() == 2 &&
+             ins[1]->rank() == 1 && ins[1]->dims[0].value >= 0) {
+    // The count of axes (or of the new shape's dims) is the length of the second input.
+    const int64_t k = ins[1]->dims[0].value;
+    const int64_t rank = op == "Reshape"   ? k
+                         : op == "Squeeze" ? ins[0]->rank() - k
+                                           : ins[0]->rank() + k;
+    if (rank < 0) return out;
+    out.dims = std::vector<DimInfo>(rank);
   } else {
     return out;
   }
@@ -105,15 +114,42 @@ TensorInfo Complete(const onnx::NodeProto& n, const std::map<std::string, Tensor
   return out;
 }
 
+// `model` without the values of its large initializers (weights): inference needs their types
+// and shapes only, and a copy of a BERT-base's weights per inference would cost 440 MB each.
+onnx::ModelProto WithoutWeightValues(const onnx::ModelProto& model) {
+  onnx::ModelProto copy;
+  copy.set_ir_version(model.ir_version());
+  *copy.mutable_opset_import() = model.opset_import();
+  const onnx::GraphProto& from = model.graph();
+  onnx::GraphProto* to = copy.mutable_graph();
+  to->set_name(from.name());
+  *to->mutable_node() = from.node();
+  *to->mutable_input() = from.input();
+  *to->mutable_output() = from.output();
+  *to->mutable_value_info() = from.value_info();
+  for (const auto& t : from.initializer()) {
+    if (t.raw_data().size() <= 4096) {
+      *to->add_initializer() = t;
+      continue;
+    }
+    auto* shell = to->add_initializer();
+    shell->set_name(t.name());
+    shell->set_data_type(t.data_type());
+    *shell->mutable_dims() = t.dims();
+  }
+  return copy;
+}
+
 }  // namespace
 
 std::map<std::string, TensorInfo> InferTensorInfo(const onnx::ModelProto& model) {
-  onnx::ModelProto copy = model;
+  const onnx::ModelProto shapes_only = WithoutWeightValues(model);
+  onnx::ModelProto copy = shapes_only;
   try {
     onnx::shape_inference::InferShapes(copy, onnx::OpSchemaRegistry::Instance(),
                                        onnx::ShapeInferenceOptions(false, 0, true));
   } catch (const std::exception&) {
-    copy = model;  // data propagation gave up: types without its extra shapes
+    copy = shapes_only;  // data propagation gave up: types without its extra shapes
     onnx::shape_inference::InferShapes(copy);
   }
   std::map<std::string, TensorInfo> info;

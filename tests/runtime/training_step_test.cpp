@@ -37,31 +37,53 @@ std::map<std::string, core::Tensor> WithState(const TrainingGraph& t,
   return feeds;
 }
 
-// The fixture's config with the tanh GELU: ONNX Runtime's CPU build has no float64 Erf (the Erf
-// rule is checked alone in float32, and the fixture itself trains below).
-TEST(TrainingStep, TinyBertGradientOfEveryParameterEqualsCentralFiniteDifferencesInFloat64) {
-  Model forward =
-      LoadConfig(HfConfig::Load(kBert).With("hidden_act", "gelu_new"), "hf-tiny bert, tanh gelu");
-  forward.onnx_bytes = testing::ModelToFloat64(forward.onnx_bytes);
-  TrainingOptions o;
-  o.output = "last_hidden_state";
-  o.tied_head = "embeddings.word_embeddings.weight";  // LM head: the table is used twice
-  o.optimizer.kind = OptimizerKind::kNone;
-  const TrainingGraph t = BuildTrainingStep(forward, o);
-  // 5 embedding weights and 16 per layer; the pooler does not reach an LM loss.
-  EXPECT_EQ(t.parameters.size(), 5u + 2 * 16u);
-  for (const auto& p : t.parameters) EXPECT_EQ(p.find("pooler"), std::string::npos) << p;
+// Each parameter's gradient along a random direction against central finite differences.
+void ExpectFiniteDifferencesAgree(const TrainingGraph& t,
+                                  const std::map<std::string, core::Tensor>& batch, uint64_t seed) {
   auto session = runtime::OpenSession(t.model, {});
-  const auto feeds = WithState(t, BertBatch());
+  const auto feeds = WithState(t, batch);
   const auto out = session->Run(feeds);
-  EXPECT_NEAR(out.at("loss").ToDoubles()[0], std::log(1000.0), 1.0);  // near-uniform at init
-  std::mt19937_64 rng(3);
+  std::mt19937_64 rng(seed);
   for (const auto& p : t.parameters) {
     const core::Tensor d = testing::RandomDoubles(feeds.at(p).shape, rng);
     const double fd = testing::CentralDifference(*session, feeds, p, d);
     const double analytic = testing::Dot(out.at("grad." + p), d);
     EXPECT_LT(testing::RelativeError(analytic, fd), 1e-6) << p << ": " << analytic << " vs " << fd;
   }
+}
+
+Model TanhGeluBert() {
+  Model forward =
+      LoadConfig(HfConfig::Load(kBert).With("hidden_act", "gelu_new"), "hf-tiny bert, tanh gelu");
+  forward.onnx_bytes = testing::ModelToFloat64(forward.onnx_bytes);
+  return forward;
+}
+
+// The fixture's config with the tanh GELU: ONNX Runtime's CPU build has no float64 Erf (the Erf
+// rule is checked alone in float32, and the fixture itself trains below).
+TEST(TrainingStep, TinyBertGradientOfEveryParameterEqualsCentralFiniteDifferencesInFloat64) {
+  TrainingOptions o;
+  o.output = "last_hidden_state";
+  o.tied_head = "embeddings.word_embeddings.weight";  // LM head: the table is used twice
+  o.optimizer.kind = OptimizerKind::kNone;
+  const TrainingGraph t = BuildTrainingStep(TanhGeluBert(), o);
+  // 5 embedding weights and 16 per layer; the pooler does not reach an LM loss.
+  EXPECT_EQ(t.parameters.size(), 5u + 2 * 16u);
+  for (const auto& p : t.parameters) EXPECT_EQ(p.find("pooler"), std::string::npos) << p;
+  ExpectFiniteDifferencesAgree(t, BertBatch(), 3);
+}
+
+// Classification on the pooled first token: Gather on axis 1, the pooler's Tanh, a new head.
+TEST(TrainingStep, TinyBertClassifierGradientsEqualCentralFiniteDifferencesInFloat64) {
+  TrainingOptions o;
+  o.output = "pooler_output";
+  o.classes = 3;
+  o.optimizer.kind = OptimizerKind::kNone;
+  const TrainingGraph t = BuildTrainingStep(TanhGeluBert(), o);
+  EXPECT_EQ(t.parameters.size(), 5u + 2 * 16u + 2u + 2u);
+  auto batch = BertBatch();
+  batch["labels"] = testing::Int64Tensor({2}, {2, 0});
+  ExpectFiniteDifferencesAgree(t, batch, 4);
 }
 
 // y = x * w with w = {0.5, -1, 2} trained under MSE against t: dL/dw = 2/3 (x w - t) x.
@@ -178,6 +200,8 @@ std::vector<double> TrainBert(OptimizerOptions opt) {
   }
   std::printf("tiny bert loss at steps 0, 10, 50: %.4f %.4f %.4f\n", losses[0], losses[1],
               losses[2]);
+  // An untrained head over 1000 tokens starts near the uniform distribution's ln 1000.
+  EXPECT_NEAR(losses[0], std::log(1000.0), 0.5);
   return losses;
 }
 
@@ -220,16 +244,7 @@ TEST(TrainingStep, TinyLlamaGradientOfEveryParameterEqualsCentralFiniteDifferenc
   // The embeddings, 9 per layer, the final norm and the head; not the rotary buffer.
   EXPECT_EQ(t.parameters.size(), 1u + 2 * 9u + 2u);
   for (const auto& p : t.parameters) EXPECT_EQ(p.find("inv_freq"), std::string::npos) << p;
-  auto session = runtime::OpenSession(t.model, {});
-  const auto feeds = WithState(t, LlamaBatch(core::DType::kFloat64));
-  const auto out = session->Run(feeds);
-  std::mt19937_64 rng(5);
-  for (const auto& p : t.parameters) {
-    const core::Tensor d = testing::RandomDoubles(feeds.at(p).shape, rng);
-    const double fd = testing::CentralDifference(*session, feeds, p, d);
-    const double analytic = testing::Dot(out.at("grad." + p), d);
-    EXPECT_LT(testing::RelativeError(analytic, fd), 1e-6) << p << ": " << analytic << " vs " << fd;
-  }
+  ExpectFiniteDifferencesAgree(t, LlamaBatch(core::DType::kFloat64), 5);
 }
 
 TEST(TrainingStep, TinyLlamaLossFallsOverFiftyAdamWStepsOnAFixedBatch) {
