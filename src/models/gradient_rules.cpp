@@ -12,6 +12,13 @@ int64_t AttrInt(const onnx::NodeProto& node, const std::string& name, int64_t fa
   return fallback;
 }
 
+std::string AttrString(const onnx::NodeProto& node, const std::string& name,
+                       const std::string& fallback) {
+  for (const auto& a : node.attribute())
+    if (a.name() == name) return a.s();
+  return fallback;
+}
+
 float AttrFloat(const onnx::NodeProto& node, const std::string& name, float fallback) {
   for (const auto& a : node.attribute())
     if (a.name() == name) return a.f();

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "gradient_rules_internal.h"
+#include "ipfs_accel/core/error.h"
 
 namespace ipfs_accel::models {
 
@@ -100,6 +101,36 @@ std::vector<std::string> WhereGrad(GradCall& c) {  // inputs: condition, x, y
   return out;
 }
 
+// Max / Min of two: the gradient goes to the operand chosen (the first on ties).
+template <bool kMax>
+std::vector<std::string> ExtremumGrad(GradCall& c) {
+  if (c.node.input_size() != 2)
+    throw core::Error(core::ErrorKind::kUnsupported,
+                      "no gradient for " + c.node.op_type() + " of other than two inputs");
+  const std::string first = c.e.Node(kMax ? "GreaterOrEqual" : "LessOrEqual", {In(c, 0), In(c, 1)});
+  std::vector<std::string> out(2);
+  const std::string zero = Const(c, 0.0);
+  if (c.want[0]) out[0] = Reduce(c, c.e.Node("Where", {first, c.dy[0], zero}), 0);
+  if (c.want[1]) out[1] = Reduce(c, c.e.Node("Where", {first, zero, c.dy[0]}), 1);
+  return out;
+}
+
+// Clip(x, lo, hi): dy where lo <= x <= hi (bounds optional), else 0.
+std::vector<std::string> ClipGrad(GradCall& c) {
+  std::string inside;
+  const auto both = [&](const std::string& m) {
+    inside = inside.empty() ? m : c.e.Node("And", {inside, m});
+  };
+  if (c.node.input_size() > 1 && !In(c, 1).empty())
+    both(c.e.Node("GreaterOrEqual", {In(c, 0), In(c, 1)}));
+  if (c.node.input_size() > 2 && !In(c, 2).empty())
+    both(c.e.Node("LessOrEqual", {In(c, 0), In(c, 2)}));
+  std::vector<std::string> out(c.node.input_size());
+  if (c.want[0])
+    out[0] = inside.empty() ? c.dy[0] : c.e.Node("Where", {inside, c.dy[0], Const(c, 0.0)});
+  return out;
+}
+
 }  // namespace
 
 void AddElementwiseRules(std::map<std::string, GradRule>& t) {
@@ -125,6 +156,9 @@ void AddElementwiseRules(std::map<std::string, GradRule>& t) {
   t["Cast"] = Unary<CastGrad>;
   t["Expand"] = Unary<ExpandGrad>;
   t["Where"] = WhereGrad;
+  t["Max"] = ExtremumGrad<true>;
+  t["Min"] = ExtremumGrad<false>;
+  t["Clip"] = ClipGrad;
 }
 
 }  // namespace ipfs_accel::models

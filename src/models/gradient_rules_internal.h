@@ -10,6 +10,8 @@
 namespace ipfs_accel::models {
 
 int64_t AttrInt(const onnx::NodeProto& node, const std::string& name, int64_t fallback);
+std::string AttrString(const onnx::NodeProto& node, const std::string& name,
+                       const std::string& fallback);
 float AttrFloat(const onnx::NodeProto& node, const std::string& name, float fallback);
 // The ints of attribute `name`; `found` says whether it is there.
 std::vector<int64_t> AttrInts(const onnx::NodeProto& node, const std::string& name,

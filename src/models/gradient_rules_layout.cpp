@@ -2,6 +2,7 @@
 // back to where each element came from, summed where one element was used several times.
 
 #include "gradient_rules_internal.h"
+#include "ipfs_accel/core/error.h"
 
 namespace ipfs_accel::models {
 
@@ -98,6 +99,38 @@ std::vector<std::string> SplitGrad(GradCall& c) {
   return Only0(c, c.e.Node("Concat", parts, {{"axis", AttrInt(c.node, "axis", 0)}}));
 }
 
+// Scatter with reduction "none" (no index repeated): the scattered positions of data are
+// overwritten, so their gradient is zero; the updates' gradient is dy read back at them.
+// `gather` reads dy at the indices (GatherElements or GatherND).
+std::vector<std::string> ScatterGrad(GradCall& c, const char* gather,
+                                     const std::vector<Attr>& attrs) {
+  const std::string reduction = AttrString(c.node, "reduction", "none");
+  if (reduction != "none" && reduction != "add")
+    throw core::Error(core::ErrorKind::kUnsupported,
+                      "no gradient for " + c.node.op_type() + " with reduction " + reduction);
+  const std::string& indices = c.node.input(1);
+  std::vector<std::string> out(3);
+  if (c.want[0])
+    out[0] = reduction == "add"
+                 ? c.dy[0]
+                 : c.e.Node(c.node.op_type(), {c.dy[0], indices, c.e.Fill(c.node.input(2))}, attrs);
+  if (c.want[2]) out[2] = c.e.Node(gather, {c.dy[0], indices}, attrs);
+  return out;
+}
+
+std::vector<std::string> ScatterElementsGrad(GradCall& c) {
+  return ScatterGrad(c, "GatherElements", {{"axis", AttrInt(c.node, "axis", 0)}});
+}
+
+std::vector<std::string> ScatterNDGrad(GradCall& c) { return ScatterGrad(c, "GatherND", {}); }
+
+std::vector<std::string> GatherNDGrad(GradCall& c) {
+  if (AttrInt(c.node, "batch_dims", 0) != 0)
+    throw core::Error(core::ErrorKind::kUnsupported, "no gradient for GatherND with batch_dims");
+  return Only0(c, c.e.Node("ScatterND", {c.e.Fill(c.node.input(0)), c.node.input(1), c.dy[0]},
+                           {{"reduction", std::string("add")}}));
+}
+
 }  // namespace
 
 void AddLayoutRules(std::map<std::string, GradRule>& t) {
@@ -111,6 +144,9 @@ void AddLayoutRules(std::map<std::string, GradRule>& t) {
   t["Slice"] = SliceGrad;
   t["Concat"] = ConcatGrad;
   t["Split"] = SplitGrad;
+  t["ScatterElements"] = ScatterElementsGrad;
+  t["ScatterND"] = ScatterNDGrad;
+  t["GatherND"] = GatherNDGrad;
 }
 
 }  // namespace ipfs_accel::models

@@ -10,6 +10,7 @@
 #include <onnx/shape_inference/implementation.h>
 
 #include "gradient_emit.h"
+#include "gradient_rules_internal.h"
 
 namespace ipfs_accel::models {
 
@@ -87,7 +88,9 @@ TensorInfo Complete(const onnx::NodeProto& n, const std::map<std::string, Tensor
     std::vector<const TensorInfo*> operands = ins;
     if (op == "LayerNormalization") operands = {ins[0]};
     out.dims = Broadcast(operands);
-  } else if (op == "Slice") {
+  } else if (op == "Slice" || op == "Concat" || op == "Split" || op == "Tile" || op == "Pad" ||
+             ((op == "ReduceSum" || op == "ReduceMean" || op == "ReduceMax" || op == "ReduceL2") &&
+              AttrInt(n, "keepdims", 1) == 1)) {
     out.dims = std::vector<DimInfo>(ins[0]->dims.size());
   } else if (op == "MatMul" && ins[0]->rank() >= 2 && ins[1]->rank() >= 2) {
     TensorInfo a = *ins[0], b = *ins[1];
@@ -96,6 +99,13 @@ TensorInfo Complete(const onnx::NodeProto& n, const std::map<std::string, Tensor
     out.dims = Broadcast({&a, &b});
     out.dims.push_back(ins[0]->dims[ins[0]->rank() - 2]);
     out.dims.push_back(ins[1]->dims.back());
+  } else if (op == "Transpose") {
+    out.dims = std::vector<DimInfo>(ins[0]->dims.size());
+    for (size_t i = 0; i < out.dims.size(); ++i) {
+      bool found = false;
+      const std::vector<int64_t> perm = AttrInts(n, "perm", &found);
+      out.dims[i] = found ? ins[0]->dims[perm[i]] : ins[0]->dims[out.dims.size() - 1 - i];
+    }
   } else if (op == "Gather") {
     out.dims = std::vector<DimInfo>(ins[0]->dims.size() + ins[1]->dims.size() - 1);
   } else if ((op == "Squeeze" || op == "Unsqueeze" || op == "Reshape") && ins.size() == 2 &&

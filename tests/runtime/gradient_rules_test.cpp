@@ -293,6 +293,33 @@ const OpCase kCases[] = {
                                       {{"axis", int64_t{1}}});
        return t.g().Node("Mul", {parts[1], parts[1]});
      }},
+    {"MaxBroadcasting",
+     [](OpGraph& t) {
+       return t.g().Node("Max", {t.Var("a", {2, 3}), t.Var("b", {3})});
+     }},
+    {"MinWithAConstant",
+     [](OpGraph& t) {
+       return t.g().Node("Min", {t.Var("a", {2, 3}), t.Doubles({}, {0.1})});
+     }},
+    {"ClipBetweenBounds",
+     [](OpGraph& t) {
+       return t.g().Node("Clip", {t.Var("x", {2, 4}), t.Doubles({}, {-0.5}), t.Doubles({}, {0.5})});
+     }},
+    {"ScatterElementsOfBoth",
+     [](OpGraph& t) {
+       return t.g().Node("ScatterElements",
+                         {t.Var("x", {2, 4}), t.Int64s({2, 2}, {3, 0, 1, 2}), t.Var("u", {2, 2})},
+                         {{"axis", int64_t{1}}});
+     }},
+    {"ScatterNDOfRows",
+     [](OpGraph& t) {
+       return t.g().Node("ScatterND",
+                         {t.Var("x", {4, 3}), t.Int64s({2, 1}, {2, 0}), t.Var("u", {2, 3})});
+     }},
+    {"GatherNDWithRepeats",
+     [](OpGraph& t) {
+       return t.g().Node("GatherND", {t.Var("x", {3, 2}), t.Int64s({3, 2}, {0, 1, 2, 0, 0, 1})});
+     }},
 };
 
 class GradientRule : public ::testing::TestWithParam<OpCase> {};
