@@ -107,7 +107,10 @@ std::string GraphBuilder::Weight(const std::string& hf_name, const core::Shape& 
   const std::string name = weight_prefix_ + hf_name;
   core::Tensor t = weights_->Get(name, shape, init);
   if (transpose) t = Transpose2d(t);
-  return Initializer(name, t);
+  Initializer(name, t);
+  // Marks a trainable parameter, as opposed to buffers and constants (gradient.h reads it).
+  graph_->mutable_initializer(graph_->initializer_size() - 1)->set_doc_string(kParameterDoc);
+  return name;
 }
 
 void GraphBuilder::UnusedWeight(const std::string& hf_name, const core::Shape& shape,

@@ -37,6 +37,9 @@ inline constexpr int kOpsetVersion = 17;
 inline constexpr int64_t kMaxGraphElements =
     500000;  // LayerNormalization; ONNX 1.12 knows up to 17
 inline constexpr const char* kContribDomain = "com.microsoft";
+// The doc_string of an initializer made by GraphBuilder::Weight(): a trainable parameter (not a
+// buffer, frozen table or constant), for training graphs (models/gradient.h).
+inline constexpr const char* kParameterDoc = "parameter";
 
 class GraphBuilder {
  public:

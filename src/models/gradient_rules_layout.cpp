@@ -1,0 +1,152 @@
+// Gradients of operators that move or select elements without changing them: the gradient goes
+// back to where each element came from, summed where one element was used several times.
+
+#include "gradient_rules_internal.h"
+#include "ipfs_accel/core/error.h"
+
+namespace ipfs_accel::models {
+
+namespace {
+
+std::vector<std::string> Only0(GradCall& c, std::string g) {
+  std::vector<std::string> out(c.node.input_size());
+  out[0] = std::move(g);
+  return out;
+}
+
+std::vector<std::string> TransposeGrad(GradCall& c) {
+  bool found = false;
+  const std::vector<int64_t> perm = AttrInts(c.node, "perm", &found);
+  if (!found) return Only0(c, c.e.Node("Transpose", {c.dy[0]}));  // reversal is its own inverse
+  std::vector<int64_t> inverse(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int64_t>(i);
+  return Only0(c, c.e.Node("Transpose", {c.dy[0]}, {{"perm", inverse}}));
+}
+
+// Reshape, Squeeze, Unsqueeze, Flatten: the same elements in another shape.
+std::vector<std::string> ReshapeGrad(GradCall& c) {
+  return Only0(c, c.e.Node("Reshape", {c.dy[0], c.e.Node("Shape", {c.node.input(0)})}));
+}
+
+// The flat position in `data` of each element `select(index grid)` picks: the same selection
+// applied to a grid of positions.
+std::string Positions(GradCall& c, const std::string& data) {
+  const std::string size = c.e.Node("Size", {data});
+  return c.e.Node("Reshape", {c.e.Node("Range", {c.e.Scalar(0, onnx::TensorProto::INT64), size,
+                                                 c.e.Scalar(1, onnx::TensorProto::INT64)}),
+                              c.e.Node("Shape", {data})});
+}
+
+// dy scatter-added into zeros of data's shape at flat `positions` (one per element of dy).
+std::string ScatterBack(GradCall& c, const std::string& data, const std::string& positions) {
+  const std::string minus1 = c.e.Ints({-1});
+  const std::string zeros = c.e.Node("Reshape", {c.e.Fill(data), minus1});
+  const std::string summed = c.e.Node(
+      "ScatterElements",
+      {zeros, c.e.Node("Reshape", {positions, minus1}), c.e.Node("Reshape", {c.dy[0], minus1})},
+      {{"axis", int64_t{0}}, {"reduction", std::string("add")}});
+  return c.e.Node("Reshape", {summed, c.e.Node("Shape", {data})});
+}
+
+// Gather along axis 0 (embedding lookups) scatter-adds rows; other axes go through positions.
+std::vector<std::string> GatherGrad(GradCall& c) {
+  const std::string& data = c.node.input(0);
+  const std::string& indices = c.node.input(1);
+  const int64_t axis = AttrInt(c.node, "axis", 0);
+  if (axis != 0) {
+    const std::string positions =
+        c.e.Node("Gather", {Positions(c, data), indices}, {{"axis", axis}});
+    return Only0(c, ScatterBack(c, data, positions));
+  }
+  const std::string rows = c.e.Node("Unsqueeze", {indices, c.e.Ints({-1})});
+  return Only0(c, c.e.Node("ScatterND", {c.e.Fill(data), rows, c.dy[0]},
+                           {{"reduction", std::string("add")}}));
+}
+
+std::vector<std::string> GatherElementsGrad(GradCall& c) {
+  const int64_t axis = AttrInt(c.node, "axis", 0);
+  return Only0(c, c.e.Node("ScatterElements", {c.e.Fill(c.node.input(0)), c.node.input(1), c.dy[0]},
+                           {{"axis", axis}, {"reduction", std::string("add")}}));
+}
+
+// Slice (any starts, ends, axes, steps): the positions the same slice picks from a grid.
+std::vector<std::string> SliceGrad(GradCall& c) {
+  std::vector<std::string> inputs(c.node.input().begin(), c.node.input().end());
+  inputs[0] = Positions(c, c.node.input(0));
+  return Only0(c, ScatterBack(c, c.node.input(0), c.e.Node("Slice", inputs)));
+}
+
+// Concat: dy split back into pieces of each input's size along the axis.
+std::vector<std::string> ConcatGrad(GradCall& c) {
+  const int64_t axis = AttrInt(c.node, "axis", 0);
+  std::vector<std::string> sizes;
+  for (const auto& in : c.node.input())
+    sizes.push_back(c.e.Node("Gather", {c.e.Node("Shape", {in}), c.e.Ints({axis})}));
+  const std::string split = c.e.Node("Concat", sizes, {{"axis", int64_t{0}}});
+  const std::vector<std::string> parts =
+      c.e.NodeN("Split", {c.dy[0], split}, c.node.input_size(), {{"axis", axis}});
+  std::vector<std::string> out(c.node.input_size());
+  for (int i = 0; i < c.node.input_size(); ++i)
+    if (c.want[i]) out[i] = parts[i];
+  return out;
+}
+
+// Split: the outputs' gradients (zeros where none reached) concatenated.
+std::vector<std::string> SplitGrad(GradCall& c) {
+  std::vector<std::string> parts;
+  for (int i = 0; i < c.node.output_size(); ++i)
+    parts.push_back(c.dy[i].empty() ? c.e.Fill(c.node.output(i)) : c.dy[i]);
+  return Only0(c, c.e.Node("Concat", parts, {{"axis", AttrInt(c.node, "axis", 0)}}));
+}
+
+// Scatter with reduction "none" (no index repeated): the scattered positions of data are
+// overwritten, so their gradient is zero; the updates' gradient is dy read back at them.
+// `gather` reads dy at the indices (GatherElements or GatherND).
+std::vector<std::string> ScatterGrad(GradCall& c, const char* gather,
+                                     const std::vector<Attr>& attrs) {
+  const std::string reduction = AttrString(c.node, "reduction", "none");
+  if (reduction != "none" && reduction != "add")
+    throw core::Error(core::ErrorKind::kUnsupported,
+                      "no gradient for " + c.node.op_type() + " with reduction " + reduction);
+  const std::string& indices = c.node.input(1);
+  std::vector<std::string> out(3);
+  if (c.want[0])
+    out[0] = reduction == "add"
+                 ? c.dy[0]
+                 : c.e.Node(c.node.op_type(), {c.dy[0], indices, c.e.Fill(c.node.input(2))}, attrs);
+  if (c.want[2]) out[2] = c.e.Node(gather, {c.dy[0], indices}, attrs);
+  return out;
+}
+
+std::vector<std::string> ScatterElementsGrad(GradCall& c) {
+  return ScatterGrad(c, "GatherElements", {{"axis", AttrInt(c.node, "axis", 0)}});
+}
+
+std::vector<std::string> ScatterNDGrad(GradCall& c) { return ScatterGrad(c, "GatherND", {}); }
+
+std::vector<std::string> GatherNDGrad(GradCall& c) {
+  if (AttrInt(c.node, "batch_dims", 0) != 0)
+    throw core::Error(core::ErrorKind::kUnsupported, "no gradient for GatherND with batch_dims");
+  return Only0(c, c.e.Node("ScatterND", {c.e.Fill(c.node.input(0)), c.node.input(1), c.dy[0]},
+                           {{"reduction", std::string("add")}}));
+}
+
+}  // namespace
+
+void AddLayoutRules(std::map<std::string, GradRule>& t) {
+  t["Transpose"] = TransposeGrad;
+  t["Reshape"] = ReshapeGrad;
+  t["Squeeze"] = ReshapeGrad;
+  t["Unsqueeze"] = ReshapeGrad;
+  t["Flatten"] = ReshapeGrad;
+  t["Gather"] = GatherGrad;
+  t["GatherElements"] = GatherElementsGrad;
+  t["Slice"] = SliceGrad;
+  t["Concat"] = ConcatGrad;
+  t["Split"] = SplitGrad;
+  t["ScatterElements"] = ScatterElementsGrad;
+  t["ScatterND"] = ScatterNDGrad;
+  t["GatherND"] = GatherNDGrad;
+}
+
+}  // namespace ipfs_accel::models

@@ -1,0 +1,336 @@
+// Each operator's gradient rule, alone, against central finite differences: a one-operator graph
+// in float64 with loss = sum(y * r) for a fixed random r, run through ONNX Runtime; every
+// element of every differentiated input is checked (the inputs are tiny). Erf and Softplus have
+// no float64 kernel in ONNX Runtime's CPU build: they are checked in float32, with a step and a
+// tolerance that float32 allows.
+
+#include <functional>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "ipfs_accel/runtime/backend.h"
+#include "models/gradient_emit.h"
+#include "models/gradient_graph.h"
+#include "models/graph_builder.h"
+#include "support/gradient_check.h"
+
+namespace ipfs_accel::models {
+namespace {
+
+using testing::RandomDoubles;
+
+// A one-operator graph under construction and the values of its inputs.
+class OpGraph {
+ public:
+  explicit OpGraph(bool float32) : float32_(float32), g_(model_.mutable_graph(), nullptr) {
+    model_.set_ir_version(onnx::IR_VERSION);
+    auto* opset = model_.add_opset_import();
+    opset->set_domain("");
+    opset->set_version(kOpsetVersion);
+  }
+  GraphBuilder& g() { return g_; }
+
+  // A float64 input in [lo, hi) that the check differentiates with respect to.
+  std::string Var(const std::string& name, core::Shape shape, double lo = -1, double hi = 1) {
+    std::vector<Dim> dims(shape.begin(), shape.end());
+    g_.Input(name, Elem(), dims);
+    feeds_[name] = Typed(RandomDoubles(shape, rng_, lo, hi));
+    wrt_.push_back(name);
+    return name;
+  }
+  std::string Const(core::Tensor t) { return g_.Initializer(g_.UniqueName("k"), t); }
+  std::string Doubles(core::Shape shape, std::vector<double> v) {
+    return Const(core::Tensor::FromDoubles(core::DType::kFloat64, std::move(shape), v));
+  }
+  std::string Int64s(core::Shape shape, std::vector<int64_t> v) {
+    core::Tensor t = core::Tensor::Zeros(core::DType::kInt64, std::move(shape));
+    std::copy(v.begin(), v.end(), t.values<int64_t>().begin());
+    return Const(t);
+  }
+
+  // loss = sum(y * r), gradients of every Var; then every element checked.
+  void Check(const std::string& y) {
+    const TensorInfo yi = InferTensorInfo(model_).at(y);
+    core::Shape shape;
+    for (const auto& d : yi.dims) shape.push_back(d.value);
+    const std::string r = Const(Typed(RandomDoubles(shape, rng_)));
+    g_.Node("ReduceSum", {g_.Node("Mul", {y, r})}, {{"keepdims", int64_t{0}}}, "loss");
+    g_.Output("loss", Elem(), {});
+    const auto grads = AddGradients(model_, "loss", wrt_);
+    for (const auto& x : wrt_) {
+      g_.Node("Identity", {grads.at(x)}, {}, "grad." + x);
+      std::vector<Dim> dims(feeds_[x].shape.begin(), feeds_[x].shape.end());
+      g_.Output("grad." + x, Elem(), dims);
+    }
+    Model m;
+    m.info.name = "gradient rule check";
+    ASSERT_TRUE(model_.SerializeToString(&m.onnx_bytes));
+    auto session = runtime::OpenSession(m, {});
+    const auto out = session->Run(feeds_);
+    for (const auto& x : wrt_) CheckInput(*session, x, out.at("grad." + x).ToDoubles());
+  }
+
+ private:
+  onnx::TensorProto::DataType Elem() const {
+    return float32_ ? onnx::TensorProto::FLOAT : onnx::TensorProto::DOUBLE;
+  }
+  core::Tensor Typed(const core::Tensor& t) const {
+    return float32_ ? core::Tensor::FromDoubles(core::DType::kFloat32, t.shape, t.ToDoubles()) : t;
+  }
+  void CheckInput(runtime::Session& s, const std::string& x, const std::vector<double>& grad) {
+    const core::Shape& shape = feeds_[x].shape;
+    for (size_t i = 0; i < grad.size(); ++i) {
+      std::vector<double> unit(grad.size(), 0.0);
+      unit[i] = 1;
+      const double fd = testing::CentralDifference(
+          s, feeds_, x, Typed(core::Tensor::FromDoubles(core::DType::kFloat64, shape, unit)),
+          "loss", float32_ ? 1e-3 : 1e-5);
+      EXPECT_NEAR(grad[i], fd, (float32_ ? 2e-3 : 1e-7) * std::max(1.0, std::fabs(fd)))
+          << "d loss / d " << x << "[" << i << "]";
+    }
+  }
+
+  bool float32_;
+  onnx::ModelProto model_;
+  GraphBuilder g_;
+  std::mt19937_64 rng_{7};
+  std::map<std::string, core::Tensor> feeds_;
+  std::vector<std::string> wrt_;
+};
+
+struct OpCase {
+  const char* name;
+  std::function<std::string(OpGraph&)> build;  // returns y
+  bool float32 = false;
+};
+
+std::string Unary(OpGraph& t, const char* op, double lo = -1, double hi = 1) {
+  return t.g().Node(op, {t.Var("x", {2, 3}, lo, hi)});
+}
+
+const OpCase kCases[] = {
+    {"AddBroadcastingARow",
+     [](OpGraph& t) {
+       return t.g().Node("Add", {t.Var("a", {2, 3, 4}), t.Var("b", {4})});
+     }},
+    {"AddBroadcastingAColumn",
+     [](OpGraph& t) {
+       return t.g().Node("Add", {t.Var("a", {3, 1}), t.Var("b", {2, 3, 4})});
+     }},
+    {"SubBroadcastingMiddle",
+     [](OpGraph& t) {
+       return t.g().Node("Sub", {t.Var("a", {2, 3, 4}), t.Var("b", {1, 3, 1})});
+     }},
+    {"MulBroadcasting",
+     [](OpGraph& t) {
+       return t.g().Node("Mul", {t.Var("a", {2, 3, 4}), t.Var("b", {2, 1, 4})});
+     }},
+    {"MulOfATensorWithItself",
+     [](OpGraph& t) {
+       const auto a = t.Var("a", {2, 3});
+       return t.g().Node("Mul", {a, a});
+     }},
+    {"DivBroadcasting",
+     [](OpGraph& t) {
+       return t.g().Node("Div", {t.Var("a", {2, 3, 4}), t.Var("b", {3, 4}, 1, 2)});
+     }},
+    {"PowByAConstant",
+     [](OpGraph& t) {
+       return t.g().Node("Pow", {t.Var("a", {2, 3}, 0.5, 2), t.Doubles({}, {3.0})});
+     }},
+    {"PowOfBoth",
+     [](OpGraph& t) {
+       return t.g().Node("Pow", {t.Var("a", {2, 3}, 0.5, 2), t.Var("b", {3}, 1, 2)});
+     }},
+    {"MatMulByAMatrix",
+     [](OpGraph& t) {
+       return t.g().Node("MatMul", {t.Var("a", {2, 3, 4}), t.Var("b", {4, 5})});
+     }},
+    {"MatMulBatchedBroadcasting",
+     [](OpGraph& t) {
+       return t.g().Node("MatMul", {t.Var("a", {2, 1, 3, 4}), t.Var("b", {2, 4, 2})});
+     }},
+    {"GemmTransposedB",
+     [](OpGraph& t) {
+       return t.g().Node("Gemm", {t.Var("a", {3, 4}), t.Var("b", {5, 4}), t.Var("c", {5})},
+                         {{"transB", int64_t{1}}, {"alpha", 0.5f}, {"beta", 2.0f}});
+     }},
+    {"GemmTransposedA",
+     [](OpGraph& t) {
+       return t.g().Node("Gemm", {t.Var("a", {4, 3}), t.Var("b", {4, 5})},
+                         {{"transA", int64_t{1}}});
+     }},
+    {"GemmTransposedBoth",
+     [](OpGraph& t) {
+       return t.g().Node("Gemm", {t.Var("a", {4, 3}), t.Var("b", {5, 4})},
+                         {{"transA", int64_t{1}}, {"transB", int64_t{1}}});
+     }},
+    {"SoftmaxLastAxis",
+     [](OpGraph& t) {
+       return t.g().Node("Softmax", {t.Var("x", {2, 3, 4})});
+     }},
+    {"SoftmaxMiddleAxis",
+     [](OpGraph& t) {
+       return t.g().Node("Softmax", {t.Var("x", {2, 3, 4})}, {{"axis", int64_t{1}}});
+     }},
+    {"LogSoftmax",
+     [](OpGraph& t) {
+       return t.g().Node("LogSoftmax", {t.Var("x", {2, 3, 4})}, {{"axis", int64_t{-1}}});
+     }},
+    {"LayerNormalizationLastAxis",
+     [](OpGraph& t) {
+       return t.g().Node("LayerNormalization",
+                         {t.Var("x", {2, 3, 4}), t.Var("s", {4}), t.Var("b", {4})},
+                         {{"epsilon", 1e-5f}});
+     }},
+    {"LayerNormalizationTwoAxes",
+     [](OpGraph& t) {
+       return t.g().Node("LayerNormalization", {t.Var("x", {2, 3, 4}), t.Var("s", {3, 4})},
+                         {{"axis", int64_t{1}}});
+     }},
+    {"ErfInFloat32", [](OpGraph& t) { return Unary(t, "Erf"); }, true},
+    {"Tanh", [](OpGraph& t) { return Unary(t, "Tanh"); }},
+    {"Sigmoid", [](OpGraph& t) { return Unary(t, "Sigmoid"); }},
+    {"Exp", [](OpGraph& t) { return Unary(t, "Exp"); }},
+    {"Log", [](OpGraph& t) { return Unary(t, "Log", 0.5, 2); }},
+    {"Sqrt", [](OpGraph& t) { return Unary(t, "Sqrt", 0.5, 2); }},
+    {"Reciprocal", [](OpGraph& t) { return Unary(t, "Reciprocal", 0.5, 2); }},
+    {"Neg", [](OpGraph& t) { return Unary(t, "Neg"); }},
+    {"Relu", [](OpGraph& t) { return Unary(t, "Relu"); }},
+    {"Sin", [](OpGraph& t) { return Unary(t, "Sin"); }},
+    {"Cos", [](OpGraph& t) { return Unary(t, "Cos"); }},
+    {"SoftplusInFloat32", [](OpGraph& t) { return Unary(t, "Softplus"); }, true},
+    {"Abs", [](OpGraph& t) { return Unary(t, "Abs"); }},
+    {"Identity", [](OpGraph& t) { return Unary(t, "Identity"); }},
+    {"CastToItsOwnType",
+     [](OpGraph& t) {
+       return t.g().Node("Cast", {t.Var("x", {2, 3})},
+                         {{"to", int64_t{onnx::TensorProto::DOUBLE}}});
+     }},
+    {"WhereBroadcasting",
+     [](OpGraph& t) {
+       core::Tensor c = core::Tensor::Zeros(core::DType::kBool, {2, 3});
+       c.bytes[0] = c.bytes[4] = c.bytes[5] = std::byte{1};
+       return t.g().Node("Where", {t.Const(c), t.Var("a", {2, 3}), t.Var("b", {3})});
+     }},
+    {"Expand",
+     [](OpGraph& t) {
+       return t.g().Node("Expand", {t.Var("x", {3, 1}), t.Int64s({3}, {2, 3, 4})});
+     }},
+    {"ReduceSumDroppingAnAxis",
+     [](OpGraph& t) {
+       return t.g().Node("ReduceSum", {t.Var("x", {2, 3, 4}), t.Int64s({1}, {1})},
+                         {{"keepdims", int64_t{0}}});
+     }},
+    {"ReduceMeanKeepingTheAxis",
+     [](OpGraph& t) {
+       return t.g().Node("ReduceMean", {t.Var("x", {2, 3, 4})},
+                         {{"axes", std::vector<int64_t>{-1}}});
+     }},
+    {"ReduceMeanOfEverything",
+     [](OpGraph& t) {
+       return t.g().Node("ReduceMean", {t.Var("x", {2, 3, 4})}, {{"keepdims", int64_t{0}}});
+     }},
+    {"Transpose",
+     [](OpGraph& t) {
+       return t.g().Node("Transpose", {t.Var("x", {2, 3, 4})},
+                         {{"perm", std::vector<int64_t>{2, 0, 1}}});
+     }},
+    {"Reshape",
+     [](OpGraph& t) {
+       return t.g().Node("Reshape", {t.Var("x", {2, 3, 4}), t.Int64s({2}, {4, -1})});
+     }},
+    {"Squeeze",
+     [](OpGraph& t) {
+       return t.g().Node("Squeeze", {t.Var("x", {2, 1, 3}), t.Int64s({1}, {1})});
+     }},
+    {"Unsqueeze",
+     [](OpGraph& t) {
+       return t.g().Node("Unsqueeze", {t.Var("x", {2, 3}), t.Int64s({1}, {1})});
+     }},
+    {"Flatten",
+     [](OpGraph& t) {
+       return t.g().Node("Flatten", {t.Var("x", {2, 3, 4})}, {{"axis", int64_t{2}}});
+     }},
+    {"GatherRowsWithRepeats",
+     [](OpGraph& t) {
+       return t.g().Node("Gather", {t.Var("x", {3, 4}), t.Int64s({2, 2}, {0, 2, 2, 1})});
+     }},
+    {"GatherAlongAnInnerAxis",
+     [](OpGraph& t) {
+       return t.g().Node("Gather", {t.Var("x", {2, 3, 4}), t.Int64s({3}, {2, 0, 2})},
+                         {{"axis", int64_t{1}}});
+     }},
+    {"GatherAScalarIndex",
+     [](OpGraph& t) {
+       return t.g().Node("Gather", {t.Var("x", {2, 3, 4}), t.Int64s({}, {1})},
+                         {{"axis", int64_t{1}}});
+     }},
+    {"GatherElements",
+     [](OpGraph& t) {
+       return t.g().Node("GatherElements", {t.Var("x", {2, 3}), t.Int64s({2, 2}, {0, 2, 1, 1})},
+                         {{"axis", int64_t{1}}});
+     }},
+    {"SliceWithAStep",
+     [](OpGraph& t) {
+       return t.g().Node("Slice", {t.Var("x", {2, 3, 6}), t.Int64s({1}, {1}), t.Int64s({1}, {5}),
+                                   t.Int64s({1}, {2}), t.Int64s({1}, {2})});
+     }},
+    {"SliceFromTheEnd",
+     [](OpGraph& t) {
+       return t.g().Node("Slice", {t.Var("x", {2, 6}), t.Int64s({1}, {-3}), t.Int64s({1}, {1000}),
+                                   t.Int64s({1}, {-1})});
+     }},
+    {"Concat",
+     [](OpGraph& t) {
+       return t.g().Node("Concat", {t.Var("a", {2, 3}), t.Var("b", {2, 2})},
+                         {{"axis", int64_t{1}}});
+     }},
+    {"SplitWithOnePartUnused",
+     [](OpGraph& t) {
+       const auto parts = t.g().NodeN("Split", {t.Var("x", {2, 6}), t.Int64s({2}, {2, 4})}, 2,
+                                      {{"axis", int64_t{1}}});
+       return t.g().Node("Mul", {parts[1], parts[1]});
+     }},
+    {"MaxBroadcasting",
+     [](OpGraph& t) {
+       return t.g().Node("Max", {t.Var("a", {2, 3}), t.Var("b", {3})});
+     }},
+    {"MinWithAConstant",
+     [](OpGraph& t) {
+       return t.g().Node("Min", {t.Var("a", {2, 3}), t.Doubles({}, {0.1})});
+     }},
+    {"ClipBetweenBounds",
+     [](OpGraph& t) {
+       return t.g().Node("Clip", {t.Var("x", {2, 4}), t.Doubles({}, {-0.5}), t.Doubles({}, {0.5})});
+     }},
+    {"ScatterElementsOfBoth",
+     [](OpGraph& t) {
+       return t.g().Node("ScatterElements",
+                         {t.Var("x", {2, 4}), t.Int64s({2, 2}, {3, 0, 1, 2}), t.Var("u", {2, 2})},
+                         {{"axis", int64_t{1}}});
+     }},
+    {"ScatterNDOfRows",
+     [](OpGraph& t) {
+       return t.g().Node("ScatterND",
+                         {t.Var("x", {4, 3}), t.Int64s({2, 1}, {2, 0}), t.Var("u", {2, 3})});
+     }},
+    {"GatherNDWithRepeats",
+     [](OpGraph& t) {
+       return t.g().Node("GatherND", {t.Var("x", {3, 2}), t.Int64s({3, 2}, {0, 1, 2, 0, 0, 1})});
+     }},
+};
+
+class GradientRule : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(GradientRule, EqualsCentralFiniteDifferencesInFloat64) {
+  OpGraph t(GetParam().float32);
+  t.Check(GetParam().build(t));
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryOperator, GradientRule, ::testing::ValuesIn(kCases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace ipfs_accel::models
