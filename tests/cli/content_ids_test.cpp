@@ -125,14 +125,37 @@ TEST_F(ContentIdsTest, CompareByCidPairsTheSameBytesStoredUnderTwoNames) {
   EXPECT_EQ(Run("compare --baseline x --contender y --by hash --db " + db_).status, 2);
 }
 
+// One benchmarked run and its bundle, made by the first test that needs them and shared by the
+// others (each benchmark costs seconds); each test works on its own copies.
 class BundleTest : public ContentIdsTest {
  protected:
-  // Benchmarks the fixture and bundles the run; returns the root CID `bundle export` printed.
+  static fs::path& Shared() {
+    static fs::path dir;
+    return dir;
+  }
+  static void TearDownTestSuite() {
+    if (!Shared().empty()) fs::remove_all(Shared());
+  }
+
+  // Copies the shared run's database and bundle into this test's folder; returns the root CID
+  // `bundle export` printed.
   std::string ExportBundle(const fs::path& car) {
-    Benchmark(CopyFixture());
-    const Result r = Run("bundle export --run latest -o " + car.string() + " --json --db " + db_);
-    EXPECT_EQ(r.status, 0) << r.err;
-    return nlohmann::json::parse(r.out)["root"].get<std::string>();
+    if (Shared().empty()) {
+      const fs::path dir = dir_.string() + "-shared";
+      fs::remove_all(dir);
+      fs::create_directories(dir);
+      Benchmark(CopyFixture());
+      const Result r = Run("bundle export --run latest -o " + (dir / "results.car").string() +
+                           " --json --db " + db_);
+      EXPECT_EQ(r.status, 0) << r.err;
+      std::ofstream(dir / "root") << nlohmann::json::parse(r.out)["root"].get<std::string>();
+      fs::copy_file(db_, dir / "results.duckdb");
+      EXPECT_FALSE(fs::exists(db_ + ".wal"));  // closed and checkpointed: the file is whole
+      Shared() = dir;
+    }
+    fs::copy_file(Shared() / "results.duckdb", db_, fs::copy_options::overwrite_existing);
+    fs::copy_file(Shared() / "results.car", car);
+    return ReadFile(Shared() / "root");
   }
 };
 
