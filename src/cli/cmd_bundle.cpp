@@ -50,8 +50,9 @@ struct BundleOptions {
   bool json = false;
 };
 
-// A folder made beside `near` (same file system as the output), removed with everything in it
-// when this goes out of scope.
+// A folder made in `near`'s folder (export: beside the output, so the CAR's rename stays on one
+// file system; import: the system's temporary folder), removed with everything in it when this
+// goes out of scope.
 class ScratchDir {
  public:
   explicit ScratchDir(const fs::path& near) {
