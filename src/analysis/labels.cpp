@@ -33,7 +33,8 @@ std::string ModelLabelSql(std::string_view a) {
 
 std::string ModelFilterSql(const std::string& model, std::string_view alias) {
   const std::string lit = SqlLiteral(model);
-  return fmt::format("({}.name = {} OR {} = {})", alias, lit, ModelLabelSql(alias), lit);
+  return fmt::format("({0}.name = {1} OR {2} = {1} OR {0}.content_cid = {1})", alias, lit,
+                     ModelLabelSql(alias));
 }
 
 std::string ModelSourceSql(std::string_view a) {

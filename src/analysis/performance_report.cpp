@@ -26,7 +26,7 @@ std::string SelectedColumns() {
       "round(p.time_to_first_token_ms, 3) AS ttft_ms, {}, {}, {}, {}, {}, "
       "round(p.target_qps, 2) AS target_qps, round(p.achieved_qps, 2) AS achieved_qps, "
       "{}, {}, {}, {}, {}, {}, {} AS noise, round(p.peak_rss_bytes / 1048576.0, 1) AS peak_rss_mb, "
-      "{} AS source, p.run_id, p.model_id",
+      "{} AS source, m.content_cid AS model_cid, p.graph_cid, p.run_id, p.model_id",
       store::DisplayTimestampSql("r.started_at"), ModelLabelSql("m"),
       ScenarioOnly(false, "p.seq_len", "seq_len"),
       ScenarioOnly(false, "round(p.first_inference_ms, 3)", "first_ms"),

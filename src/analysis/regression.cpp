@@ -257,12 +257,15 @@ struct StoredResult {
 };
 
 // A configuration: the model by identity (model_id, last; shown by its label, first), not name.
-std::string KeyColumns() {
-  return ModelLabelSql("m") +
+// By CID, the model is its content CID (shown in place of the label) wherever it has one, so
+// the same bytes stored as two models (another name, source or machine's folder) pair up.
+std::string KeyColumns(const std::string& by) {
+  const bool cid = by == "cid";
+  return (cid ? "coalesce(m.content_cid, " + ModelLabelSql("m") + ")" : ModelLabelSql("m")) +
          ", h.platform, h.device_name, p.execution_provider, p.precision, p.graph_variant, "
          "p.scenario, p.batch_size, p.seq_len, p.threads, p.graph_optimization_level, "
-         "p.prompt_len, p.new_tokens, CAST(p.provider_options_json AS VARCHAR), p.target_qps, "
-         "p.model_id";
+         "p.prompt_len, p.new_tokens, CAST(p.provider_options_json AS VARCHAR), p.target_qps, " +
+         (cid ? "coalesce(m.content_cid, CAST(p.model_id AS VARCHAR))" : "p.model_id");
 }
 constexpr std::size_t kKeyColumnCount = 16;
 constexpr std::size_t kSettingsEnd = 15;  // columns 9 to 14 are the settings
@@ -291,7 +294,7 @@ std::vector<StoredResult> ReadResults(store::ResultStore& store,
                   "JOIN hardware_platforms h ON h.hardware_id = p.hardware_id WHERE {1} "
                   "QUALIFY row_number() OVER (PARTITION BY {0} ORDER BY r.started_at DESC, "
                   "p.result_id DESC) <= {2} ORDER BY r.started_at DESC, p.result_id DESC",
-                  KeyColumns(), where, per_configuration));
+                  KeyColumns(o.by), where, per_configuration));
   std::vector<StoredResult> out;
   for (const auto& row : q.rows) {
     StoredResult s;
@@ -333,6 +336,9 @@ Comparison CompareRefs(store::ResultStore& store, const CompareOptions& o) {
     throw core::Error(
         core::ErrorKind::kInvalidArgument,
         fmt::format("--history {} is too short; the z-score needs at least 2", o.history));
+  if (o.by != "model" && o.by != "cid")
+    throw core::Error(core::ErrorKind::kInvalidArgument,
+                      fmt::format("--by '{}' is not a way to key models; give model or cid", o.by));
   if (o.factor < 1 || o.alpha <= 0 || o.alpha >= 1 || o.threshold_z <= 0)
     throw core::Error(core::ErrorKind::kInvalidArgument,
                       "thresholds out of range: --factor >= 1, 0 < --alpha < 1, --threshold-z > 0");

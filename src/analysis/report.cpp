@@ -159,7 +159,7 @@ std::vector<ReportSection> ScenarioSections(const store::QueryResult& t, Columns
 Columns PerformanceColumns(const std::string& scenario) {
   const Columns head = {"started_at", "model",     "hardware", "device", "ep",
                         "graph",      "precision", "settings", "batch"};
-  const Columns tail = {"noise", "peak_rss_mb", "source", "run_id"};
+  const Columns tail = {"noise", "peak_rss_mb", "source", "model_cid", "graph_cid", "run_id"};
   if (scenario == "generate")
     return Concat(head,
                   {"prompt", "new_tokens", "ttft_ms", "prefill_tok_s", "decode_mean_ms",

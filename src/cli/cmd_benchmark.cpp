@@ -15,6 +15,7 @@
 #include "cli/benchmark_table.h"
 #include "cli/commands.h"
 #include "cli/configuration_run.h"
+#include "cli/content_ids.h"
 #include "cli/exit_codes.h"
 #include "cli/interrupt.h"
 #include "cli/memory_bandwidth_probe.h"
@@ -123,12 +124,15 @@ std::vector<harness::GivenInput> GivenInputs(const BenchmarkOptions& o) {
   return out;
 }
 
-store::ModelRecord ModelRecordOf(const models::Model& model) {
+// `content_cid`: ModelContentCid(model.info), computed once per run.
+store::ModelRecord ModelRecordOf(const models::Model& model,
+                                 const std::optional<std::string>& content_cid) {
   store::ModelRecord r{model.info.name,        model.info.architecture, model.info.modality,
                        model.info.source,      model.info.source_path,  model.info.parameters,
                        model.info.content_hash};
   if (!model.info.family.empty()) r.family = model.info.family;
   if (!model.info.config_hash.empty()) r.config_hash = model.info.config_hash;
+  r.content_cid = content_cid;
   return r;
 }
 
@@ -289,6 +293,7 @@ int RunLoadScenario(const BenchmarkOptions& o, const SweepRequest& req) {
   const hw::HardwareReport hardware = hw::Detect();
   const PlatformSelection platforms = SelectPlatforms(o.hardware, hardware);
   const models::Model model = LoadModelHere(req.model, {.seed = req.seed});
+  const std::optional<std::string> model_cid = ModelContentCid(model.info);
   std::vector<models::Model> built;
   for (const auto& part : parts)
     built.push_back(LoadModelHere(req.model + ":" + part, {.seed = req.seed}));
@@ -304,7 +309,7 @@ int RunLoadScenario(const BenchmarkOptions& o, const SweepRequest& req) {
   for (const auto& st : platforms.unavailable) {
     store::RunResults::Entry e;
     e.hardware = HardwareRecord(st.platform, hardware);
-    e.model = ModelRecordOf(model);
+    e.model = ModelRecordOf(model, model_cid);
     e.compatibility.push_back(UnavailableRecord(st));
     results.entries.push_back(std::move(e));
   }
@@ -321,7 +326,7 @@ int RunLoadScenario(const BenchmarkOptions& o, const SweepRequest& req) {
             runtime::TimeBrowserLoading(part_models, options, repetitions);
         store::RunResults::Entry e;
         e.hardware = HardwareRecord(platform, hardware);
-        e.model = ModelRecordOf(model);
+        e.model = ModelRecordOf(model, model_cid);
         for (const bool concurrent : {false, true}) {
           store::PerformanceRecord r = ToRecord(t, concurrent, parts, options);
           SetTemplate(r, model.info);
@@ -372,6 +377,8 @@ struct PreparedSweep {
   std::map<std::string, models::Model> built;                      // variants other than plain fp32
   std::map<std::string, const models::Model*> variants;            // by Configuration::variant()
   std::vector<std::optional<analysis::MemoryEstimate>> estimates;  // per configuration
+  std::optional<std::string> model_cid;                            // ModelContentCid, once per run
+  std::map<std::string, std::string> graph_cids;                   // GraphCid of each variant
 };
 
 // Graph and precision variants are made up front: one that fails stops before anything runs.
@@ -392,6 +399,7 @@ void BuildVariants(PreparedSweep& s) {
                              .structure_inputs = harness::StructureInputsOf(s.req.given_inputs)});
     s.variants[c.variant()] = &variant;
   }
+  for (const auto& [name, variant] : s.variants) s.graph_cids[name] = GraphCid(*variant);
 }
 
 // Every configuration's shapes, checked before anything runs, and its memory estimate (a
@@ -443,6 +451,7 @@ void PrepareModelSweep(const BenchmarkOptions& o, PreparedSweep& s) {
       {.seed = s.req.seed, .structure_inputs = harness::StructureInputsOf(s.req.given_inputs)});
   BuildVariants(s);
   EstimateMemory(s);
+  s.model_cid = ModelContentCid(s.model.info);
 }
 
 void PrepareSweep(const BenchmarkOptions& o, PreparedSweep& s) {
@@ -460,7 +469,7 @@ std::map<std::string, store::RunResults::Entry> PlatformEntries(const PreparedSw
     auto& entry = entries[platform];
     if (entry.hardware.platform.empty()) {
       entry.hardware = HardwareRecord(platform, s.hardware);
-      entry.model = ModelRecordOf(s.model);
+      entry.model = ModelRecordOf(s.model, s.model_cid);
     }
     return entry;
   };
@@ -518,7 +527,7 @@ ConfigurationDone RunOneConfiguration(const BenchmarkOptions& o, const PreparedS
                  fmt::format("{} on {}", s.model.info.name, c.Describe()));
   store::RunResults::Entry entry;
   entry.hardware = HardwareRecord(c.platform, s.hardware);
-  entry.model = ModelRecordOf(s.model);
+  entry.model = ModelRecordOf(s.model, s.model_cid);
   if (const auto why = DoesNotFit(s.estimates[i], c.bench.session)) {
     ++tally.skipped;
     entry.compatibility.push_back(ConfigurationResult(c, "skipped", "insufficient_memory", *why));
@@ -550,6 +559,7 @@ ConfigurationDone RunOneConfiguration(const BenchmarkOptions& o, const PreparedS
   for (auto r : out.records) {
     if (s.estimates[i]) r.memory_estimate_bytes = s.estimates[i]->total_bytes;
     SetTemplate(r, s.model.info);
+    r.graph_cid = s.graph_cids.at(c.variant());
     entry.performance.push_back(r);
     tally.done.push_back({&c, r});
   }

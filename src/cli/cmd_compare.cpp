@@ -57,8 +57,15 @@ void AddCompareCommand(CLI::App& app, CommandFn* selected) {
       ->required();
   cmd->add_option("--contender", c.contender_ref, "contender ref: run, branch, or git commit")
       ->required();
-  cmd->add_option(kModelOptionName, c.model, "only this model (a name, or one model's label)");
+  cmd->add_option(kModelOptionName, c.model,
+                  "only this model (a name, one model's label, or its content CID)");
   cmd->add_option("--hardware", c.hardware, "only this platform");
+  cmd->add_option("--by", c.by,
+                  "what names a configuration's model: model (name, source, weights, config) or "
+                  "cid (its content CID where stored: the same bytes under two names or folders "
+                  "pair up)")
+      ->check(CLI::IsMember({"model", "cid"}))
+      ->capture_default_str();
   cmd->add_option("--threshold-z", c.threshold_z, "z-score threshold (sigmas)")
       ->check(FiniteNumber(true, "sigmas"))
       ->capture_default_str();

@@ -77,6 +77,7 @@ void AddSelectCommand(CLI::App& app, CommandFn* selected);       // cmd_select.c
 void AddTrainConfigCommand(CLI::App& app, CommandFn* selected);  // cmd_train_config.cpp
 void AddTokenizeCommand(CLI::App& app, CommandFn* selected);     // cmd_tokenize.cpp
 void AddServeCommand(CLI::App& app, CommandFn* selected);        // cmd_serve.cpp
+void AddBundleCommand(CLI::App& app, CommandFn* selected);       // cmd_bundle.cpp
 // cmd_templates.cpp (validate and add: template_validation_run.cpp)
 void AddTemplatesCommand(CLI::App& app, CommandFn* selected);
 // Subcommands of `db`: `import` (cmd_db_import.cpp); backup, check, vacuum, purge, stats and

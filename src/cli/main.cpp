@@ -81,6 +81,7 @@ int Main(int argc, char** argv) {
   AddTrainConfigCommand(app, &selected);
   AddTokenizeCommand(app, &selected);
   AddServeCommand(app, &selected);
+  AddBundleCommand(app, &selected);
 
   try {
     app.parse(argc, argv);

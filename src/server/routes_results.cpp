@@ -75,7 +75,7 @@ std::string ResultColumns() {
       "p.precision, p.graph_variant, p.scenario, p.batch_size, p.seq_len, p.threads, "
       "p.iterations, p.latency_mean_ms, p.latency_p50_ms, p.latency_p90_ms, p.latency_p99_ms, "
       "p.throughput_items_per_s, p.time_to_first_token_ms, p.prompt_len, p.new_tokens, "
-      "p.peak_rss_bytes, p.runtime_version",
+      "p.peak_rss_bytes, p.runtime_version, m.content_cid AS model_cid, p.graph_cid",
       analysis::ModelLabelSql("m"));
 }
 
@@ -117,16 +117,18 @@ Response Models(ApiContext& context, const Request& request) {
       .IfGiven(request, "architecture", "m.architecture = ?")
       .IfGiven(request, "modality", "m.modality = ?")
       .IfGiven(request, "family", "m.family = ?")
-      .IfGiven(request, "source", "m.source = ?");
+      .IfGiven(request, "source", "m.source = ?")
+      .IfGiven(request, "cid", "m.content_cid = ?");
   const std::string from = "FROM models m " + filter.Where();
   auto store = context.stores->Acquire();
   return Response::Json(PagedQuery(
       *store,
-      fmt::format("SELECT m.model_id, m.name, {} AS label, m.architecture, m.modality, m.family, "
-                  "m.source, m.source_path, m.parameters, m.content_hash, m.config_hash, "
-                  "(SELECT count(*) FROM performance_results p WHERE p.model_id = m.model_id) "
-                  "AS results {} ORDER BY m.name, m.model_id",
-                  analysis::ModelLabelSql("m"), from),
+      fmt::format(
+          "SELECT m.model_id, m.name, {} AS label, m.architecture, m.modality, m.family, "
+          "m.source, m.source_path, m.parameters, m.content_hash, m.config_hash, m.content_cid, "
+          "(SELECT count(*) FROM performance_results p WHERE p.model_id = m.model_id) "
+          "AS results {} ORDER BY m.name, m.model_id",
+          analysis::ModelLabelSql("m"), from),
       from, filter, PageOf(request)));
 }
 
@@ -257,7 +259,8 @@ void AddResultRoutes(RouteTable& table, ApiContext& context) {
                                     ResultsTextParam("architecture", "HF model_type, or onnx"),
                                     ResultsTextParam("modality", "text, vision, audio, multimodal"),
                                     ResultsTextParam("family", "embedding, text_generation, ..."),
-                                    ResultsTextParam("source", "catalog, hf-folder, onnx-file")}),
+                                    ResultsTextParam("source", "catalog, hf-folder, onnx-file"),
+                                    ResultsTextParam("cid", "the model's content CID (bafy...)")}),
        .response_schema = PageSchema(ObjectSchema({{"model_id", "integer"},
                                                    {"name", "string"},
                                                    {"label", "string"},

@@ -479,10 +479,14 @@ void DuckDbResultStore::InsertEntries(const RunResults& results, const std::stri
                        "ORDER BY config_hash IS NULL LIMIT 1",
                        prepare_error);
   Statement claim_model(con, "UPDATE models SET config_hash = ? WHERE model_id = ?", prepare_error);
+  // A model stored without a CID (before schema v11, or imported) gains the one this run knows.
+  Statement add_model_cid(
+      con, "UPDATE models SET content_cid = ? WHERE model_id = ? AND content_cid IS NULL",
+      prepare_error);
   Statement insert_model(con,
                          "INSERT INTO models (name, architecture, modality, source, source_path, "
-                         "parameters, content_hash, family, config_hash) VALUES (?, ?, ?, ?, ?, "
-                         "?, ?, ?, ?) "
+                         "parameters, content_hash, family, config_hash, content_cid) VALUES "
+                         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                          "RETURNING model_id",
                          prepare_error);
   const std::vector<Column> columns = PerformanceColumns();
@@ -543,8 +547,11 @@ void DuckDbResultStore::InsertEntries(const RunResults& results, const std::stri
                                                               .AddText(model.content_hash)
                                                               .AddOptional(model.family)
                                                               .AddOptional(model.config_hash)
+                                                              .AddOptional(model.content_cid)
                                                               .Execute(model_error)
                                                               .FirstInt64();
+    if (found_model.RowCount() > 0 && model.content_cid)
+      add_model_cid.AddOptional(model.content_cid).AddInt(model_id).Execute(model_error);
 
     entry_ids.push_back({model_id, hardware_id});
     for (size_t i = 0; !bulk && i < entry.performance.size(); ++i) {

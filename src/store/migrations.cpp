@@ -594,7 +594,11 @@ CREATE TABLE template_validations (
   validated_at TIMESTAMP NOT NULL,
   git_commit VARCHAR NOT NULL
 );
+)sql";
 
+// The v9 performance_results table, under the name performance_results_v9 (schema v11 makes
+// it again with one more column).
+constexpr const char* kPerformanceResultsV9 = R"sql(
 DROP VIEW latest_performance;
 DROP VIEW model_hardware_compatibility;
 CREATE TABLE performance_results_v9 (
@@ -654,6 +658,25 @@ INSERT INTO performance_results_v9 BY NAME SELECT * FROM performance_results;
 DROP TABLE performance_results;
 ALTER TABLE performance_results_v9 RENAME TO performance_results;
 )sql";
+
+// Schema v11: what was measured, by content (issue 19). A model gets the CID of the bytes it
+// was built from (`content_cid`: its folder as a UnixFS directory, or its file, as `ipfs add
+// --cid-version 1` computes them; NULL for seeded random weights and rows stored before), and a
+// performance result the CID of the graph the runtime was given (`graph_cid`: CIDv1 raw of the
+// ONNX bytes). graph_cid sits before created_at, where the positional writer fills it, so the
+// table is rebuilt as v9 did (v9's DDL with the one column added).
+const std::string kSchemaV11Cids = [] {
+  std::string table = kPerformanceResultsV9;
+  auto replace_all = [&](const std::string& from, const std::string& to) {
+    for (size_t at = table.find(from); at != std::string::npos;
+         at = table.find(from, at + to.size()))
+      table.replace(at, from.size(), to);
+  };
+  replace_all("performance_results_v9", "performance_results_v11");
+  replace_all("template_version BIGINT CHECK (template_version > 0),\n",
+              "template_version BIGINT CHECK (template_version > 0),\n  graph_cid VARCHAR,\n");
+  return table + "ALTER TABLE models ADD COLUMN content_cid VARCHAR;\n";
+}();
 
 // Schema v10: performance predictors (issue 17). `prediction_models` keeps every trained
 // predictor with its training rows' range, its validation figures and its coefficients and
@@ -726,12 +749,16 @@ const std::vector<MigrationStep>& MigrationSteps() {
       {9,
        "architecture templates (versions, variables, helpers, dependencies, validations); "
        "performance results record the template and version their graph was built from",
-       std::string(kSchemaV9Templates) + kLatestPerformanceViewV5 +
+       std::string(kSchemaV9Templates) + kPerformanceResultsV9 + kLatestPerformanceViewV5 +
            kModelHardwareCompatibilityView},
       {10,
        "performance predictors (their training range, validation and model) and the "
        "predictions made with them",
        kSchemaV10Predictions},
+      {11,
+       "content identifiers: models' CID (UnixFS, CIDv1) and each performance result's graph "
+       "CID (CIDv1 raw of the ONNX bytes)",
+       kSchemaV11Cids + kLatestPerformanceViewV5 + kModelHardwareCompatibilityView},
   };
   return steps;
 }

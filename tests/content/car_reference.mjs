@@ -8,6 +8,8 @@
 // node car_reference.mjs NODE_MODULES_DIR write CID_VERSION PATH CAR
 //   imports PATH with ipfs-unixfs-importer (kubo's defaults, as unixfs_reference.mjs) and writes
 //   its blocks to CAR, root first; prints the root.
+// node car_reference.mjs NODE_MODULES_DIR raw-cid FILE
+//   prints the CIDv1 of FILE's bytes as one raw block (codec raw, sha2-256).
 import { createReadStream, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -83,5 +85,12 @@ async function write (version, path, file) {
   console.log(root.cid.toString())
 }
 
+async function rawCid (file) {
+  const { CID } = await load('multiformats', './cid')
+  const raw = await load('multiformats', './codecs/raw')
+  console.log(CID.createV1(raw.code, await sha256.digest(readFileSync(file))).toString())
+}
+
 if (mode === 'read') await read(args[0])
+else if (mode === 'raw-cid') await rawCid(args[0])
 else await write(args[0], args[1], args[2])

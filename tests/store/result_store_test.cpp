@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/store/maintenance.h"
 #include "ipfs_accel/store/records.h"
 
 namespace ipfs_accel::store {
@@ -167,12 +168,12 @@ void DropSchema(ResultStore& store) {
 
 TEST_F(ResultStoreTest, OpenCreatesTheCurrentSchemaAndRecordsEveryStep) {
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(CurrentSchemaVersion(), 10);
-  EXPECT_EQ(store->SchemaVersion(), 10);
+  EXPECT_EQ(CurrentSchemaVersion(), 11);
+  EXPECT_EQ(store->SchemaVersion(), 11);
   QueryResult versions = store->Query(
       "SELECT version, description, applied_at IS NOT NULL FROM schema_version ORDER BY version");
-  ASSERT_EQ(versions.rows.size(), 10u);
-  for (int v = 1; v <= 10; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
+  ASSERT_EQ(versions.rows.size(), 11u);
+  for (int v = 1; v <= 11; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
   EXPECT_FALSE(versions.rows[0][1].value_or("").empty());
   EXPECT_EQ(versions.rows[0][2], "true");
   for (const std::string& table : kTables) EXPECT_EQ(Count(*store, table), 0) << table;
@@ -187,8 +188,8 @@ TEST_F(ResultStoreTest, ReopenDoesNotMigrateAgain) {
     applied_at = Cell(*store, "SELECT max(applied_at) FROM schema_version");
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 10);
-  EXPECT_EQ(Count(*store, "schema_version"), 10);
+  EXPECT_EQ(store->SchemaVersion(), 11);
+  EXPECT_EQ(Count(*store, "schema_version"), 11);
   EXPECT_EQ(Cell(*store, "SELECT max(applied_at) FROM schema_version"), applied_at);
 }
 
@@ -619,7 +620,7 @@ TEST_F(ResultStoreTest, MigratingAVersion8DatabaseKeepsItsResultsAndAddsTheTempl
     store->Query(V7PerformanceRow("r-old", 1.5));
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 10);
+  EXPECT_EQ(store->SchemaVersion(), CurrentSchemaVersion());
   EXPECT_EQ(Cell(*store,
                  "SELECT format('{} {} {}', run_id, latency_mean_ms, template_name IS NULL AND "
                  "template_version IS NULL) FROM performance_results"),
@@ -638,6 +639,55 @@ TEST_F(ResultStoreTest, MigratingAVersion8DatabaseKeepsItsResultsAndAddsTheTempl
                  "performance_results WHERE run_id = '" +
                      run.run.run_id + "'"),
             "bert@3");
+}
+
+// Schema v11: a version-10 database keeps its results and models (their CIDs unknown: NULL);
+// new results store their graph's CID in the column's new place, and a stored model without a
+// CID gains the one a later run brings, without becoming another model.
+TEST_F(ResultStoreTest, MigratingAVersion10DatabaseKeepsItsRowsAndAddsTheCids) {
+  {
+    auto store = ResultStore::Open(db_);
+    CreateSchemaUpTo(*store, 10);
+    store->Query(
+        "INSERT INTO runs BY NAME SELECT 'r-old' AS run_id, TIMESTAMP '2026-11-01' AS "
+        "started_at, TIMESTAMP '2026-11-01' AS finished_at, '' AS tool_version, '' AS "
+        "git_commit, '' AS command_line, 'h' AS hostname, 'os' AS os, 0 AS seed, '{}' AS "
+        "metadata;"
+        "INSERT INTO hardware_platforms VALUES (nextval('hardware_id_seq'), 'cpu', 'x', 'h', "
+        "'{}');");
+    RunResults sample = SampleRun();
+    const ModelRecord& m = sample.entries[0].model;
+    store->Query(fmt::format(
+        "INSERT INTO models BY NAME SELECT nextval('model_id_seq') AS model_id, '{}' AS name, "
+        "'{}' AS architecture, '{}' AS modality, '{}' AS source, '{}' AS source_path, {} AS "
+        "parameters, '{}' AS content_hash",
+        m.name, m.architecture, m.modality, m.source, m.source_path, m.parameters, m.content_hash));
+    store->Query(V7PerformanceRow("r-old", 1.5));
+  }
+  auto store = ResultStore::Open(db_);
+  EXPECT_EQ(store->SchemaVersion(), 11);
+  EXPECT_EQ(Cell(*store,
+                 "SELECT format('{} {} {}', run_id, latency_mean_ms, graph_cid IS NULL) FROM "
+                 "performance_results"),
+            "r-old 20.0 true");
+  EXPECT_EQ(Cell(*store, "SELECT count(*) FROM models WHERE content_cid IS NULL"), "1");
+  EXPECT_EQ(Count(*store, "latest_performance"), 1);
+
+  RunResults run = SampleRun();
+  run.entries[0].model.content_cid = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
+  run.entries[0].performance[0].graph_cid =
+      "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq";
+  store->WriteRun(run);
+  EXPECT_EQ(Cell(*store, "SELECT count(*) FROM models"), "1");
+  EXPECT_EQ(Cell(*store, "SELECT content_cid FROM models"), run.entries[0].model.content_cid);
+  EXPECT_EQ(Cell(*store, "SELECT graph_cid FROM performance_results WHERE run_id = '" +
+                             run.run.run_id + "'"),
+            run.entries[0].performance[0].graph_cid);
+  // Read back as the records that were written (export, import and push use these).
+  const RunResults back = ReadStoredRun(*store, run.run.run_id);
+  EXPECT_EQ(back.entries.at(0).model.content_cid, run.entries[0].model.content_cid);
+  EXPECT_EQ(back.entries.at(0).performance.at(0).graph_cid,
+            run.entries[0].performance[0].graph_cid);
 }
 
 // A model is its weights and its structure: the same name, source and weights with another

@@ -90,6 +90,9 @@ struct CompareOptions {
   double factor = 1.1;
   double alpha = 0.002;
   int history = 20;  // baseline results per configuration for the z-score
+  // What names the model in a configuration: "model" (its identity: name, source, weights'
+  // hash, config) or "cid" (its content CID where stored, else its identity).
+  std::string by = "model";
 };
 
 // What a ref names: its runs, newest first.

@@ -56,6 +56,11 @@ struct ModelRecord {
   // stored before schema v8. Part of the model's identity: same weights, another config is
   // another model.
   std::optional<std::string> config_hash = std::nullopt;
+  // The IPFS CID of the bytes the model was built from (schema v11): its folder as a UnixFS
+  // directory, or its file, as `ipfs add --cid-version 1` computes them ("bafy..."); unset for
+  // seeded random weights and rows stored before v11. Not part of the identity (the weights'
+  // hash and config are): a stored model without one gains it from the next run that has it.
+  std::optional<std::string> content_cid = std::nullopt;
 };
 
 // One measured configuration (model x platform x shape x settings).
@@ -112,6 +117,9 @@ struct PerformanceRecord {
   // figure traces to the exact structure; unset for an .onnx file and imported results.
   std::optional<std::string> template_name;
   std::optional<int64_t> template_version;
+  // CIDv1 raw ("bafkrei...") of the ONNX bytes the runtime was given (schema v11): two results
+  // with one graph CID measured the same graph, byte for byte. Unset for imported results.
+  std::optional<std::string> graph_cid;
 };
 
 // `R` is T or const T.
@@ -167,6 +175,7 @@ void ForEachField(Record& r, F&& f) {
   f("memory_estimate_bytes", r.memory_estimate_bytes);
   f("template_name", r.template_name);
   f("template_version", r.template_version);
+  f("graph_cid", r.graph_cid);
 }
 
 // A model x platform attempt: worked, failed (with the error), or unavailable here.
@@ -232,6 +241,7 @@ void ForEachField(Record& r, F&& f) {
   f("content_hash", r.content_hash);
   f("family", r.family);
   f("config_hash", r.config_hash);
+  f("content_cid", r.content_cid);
 }
 
 template <RecordOf<HardwarePlatformRecord> Record, typename F>
