@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+#include <iterator>
 #include <vector>
 
 #include "ipfs_accel/core/error.h"
@@ -127,18 +129,35 @@ core::Tensor TensorFromJson(const std::string& name, const json& value) {
   return FromNested(name, value);
 }
 
-json TensorToJson(const core::Tensor& t) {
-  json data = json::array();
-  if (t.dtype == core::DType::kInt64) {
-    for (int64_t v : t.values<int64_t>()) data.push_back(v);
-  } else if (t.dtype == core::DType::kBool) {
-    for (double v : t.ToDoubles()) data.push_back(v != 0);
-  } else if (t.dtype == core::DType::kFloat32) {
-    for (float v : t.values<float>()) data.push_back(v);
-  } else {
-    for (double v : t.ToDoubles()) data.push_back(v);
+std::string TensorsToJsonText(const std::map<std::string, core::Tensor>& tensors) {
+  std::string out = "{";
+  auto number = [&out](auto v) {
+    if (std::isfinite(v))
+      fmt::format_to(std::back_inserter(out), "{}", v);
+    else
+      out += "null";
+  };
+  for (const auto& [name, t] : tensors) {
+    if (out.size() > 1) out += ',';
+    out += fmt::format("{}:{{\"shape\":{},\"dtype\":\"{}\",\"data\":[", json(name).dump(),
+                       json(t.shape).dump(), core::DTypeName(t.dtype));
+    const size_t start = out.size();
+    auto comma = [&] {
+      if (out.size() > start) out += ',';
+    };
+    if (t.dtype == core::DType::kFloat32) {
+      for (float v : t.values<float>()) comma(), number(v);
+    } else if (t.dtype == core::DType::kInt64) {
+      for (int64_t v : t.values<int64_t>())
+        comma(), fmt::format_to(std::back_inserter(out), "{}", v);
+    } else if (t.dtype == core::DType::kBool) {
+      for (double v : t.ToDoubles()) comma(), out += v != 0 ? "true" : "false";
+    } else {
+      for (double v : t.ToDoubles()) comma(), number(v);
+    }
+    out += "]}";
   }
-  return {{"shape", t.shape}, {"dtype", core::DTypeName(t.dtype)}, {"data", data}};
+  return out + "}";
 }
 
 }  // namespace ipfs_accel::server

@@ -16,6 +16,8 @@ namespace ipfs_accel::server {
 // Throws HttpError(400) naming the input and what is wrong with it.
 core::Tensor TensorFromJson(const std::string& name, const nlohmann::json& value);
 
-nlohmann::json TensorToJson(const core::Tensor& tensor);
+// {"name": {"shape", "dtype", "data"}, ...} as text: floats in their shortest round-trip form
+// (float32 as float32, ~9 digits, not as the double it widens to), non-finite ones null.
+std::string TensorsToJsonText(const std::map<std::string, core::Tensor>& tensors);
 
 }  // namespace ipfs_accel::server
