@@ -169,7 +169,7 @@ void AddServeCommand(CLI::App& app, CommandFn* selected) {
                   "stopped (408)")
       ->check(FiniteNumber(true, "seconds"))
       ->capture_default_str();
-  cmd->add_option("--model", o->models,
+  cmd->add_option("-m,--model", o->models,
                   "[NAME=]SPEC to serve at POST /api/infer/NAME (repeatable): a catalog name, "
                   "model folder or .onnx file; NAME defaults to the folder's or file's name");
   cmd->add_option("--memory-budget-gb", o->memory_budget_gb,
