@@ -24,7 +24,8 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kEnvelopeType = "application/octet-stream";
-constexpr int kRetryAfterS = 1;  // queues drain in milliseconds; a second is plenty
+constexpr int kRetryAfterS = 1;               // queues drain in milliseconds; a second is plenty
+constexpr double kMaxTimeoutMs = 86'400'000;  // keeps the deadline inside the clock's range
 const std::set<std::string> kFields = {"inputs", "text", "platform", "precision", "timeout_ms"};
 
 bool IsEnvelope(const Request& r) {
@@ -101,8 +102,10 @@ InferCall ParseCall(ServedModels& models, const std::string& model, const Reques
   call.request.precision = StringField(fields, "precision", "fp32");
   if (fields.contains("timeout_ms")) {
     const json& t = fields["timeout_ms"];
-    if (!t.is_number() || t.get<double>() <= 0)
-      throw HttpError(400, "field 'timeout_ms' must be a number of milliseconds above 0");
+    if (!t.is_number() || t.get<double>() <= 0 || t.get<double>() > kMaxTimeoutMs)
+      throw HttpError(400, fmt::format("field 'timeout_ms' must be a number of milliseconds "
+                                       "above 0 and at most {:.0f} (a day)",
+                                       kMaxTimeoutMs));
     call.request.deadline =
         serving::Clock::now() + std::chrono::duration_cast<serving::Clock::duration>(
                                     std::chrono::duration<double, std::milli>(t.get<double>()));
@@ -229,7 +232,10 @@ void AddInferenceRoutes(RouteTable& table, ServedModels& models) {
                             {"platform", {{"type", "string"}}},
                             {"precision", {{"type", "string"}}},
                             {"timeout_ms",
-                             {{"type", "number"}, {"minimum", 0}, {"exclusiveMinimum", true}}}}},
+                             {{"type", "number"},
+                              {"minimum", 0},
+                              {"exclusiveMinimum", true},
+                              {"maximum", kMaxTimeoutMs}}}}},
                           {"additionalProperties", false}},
        .binary_content_types = {kEnvelopeType},
        .response_schema = ObjectSchema({{"model", "string"},

@@ -210,6 +210,8 @@ TEST(Inference, BadRequestsAreAnsweredWithOneLineNamingTheProblem) {
       {"/api/infer/bert", json({{"inputs", {{"pixels", ids}}}}).dump(), 400, "pixels"},
       {"/api/infer/bert", json({{"inputs", {{"input_ids", ids}}}, {"timeout_ms", -1}}).dump(), 400,
        "timeout_ms"},
+      {"/api/infer/bert", json({{"inputs", {{"input_ids", ids}}}, {"timeout_ms", 1e300}}).dump(),
+       400, "timeout_ms"},
       {"/api/infer/bert", json({{"inputs", {{"input_ids", ids}}}, {"platform", "tpu"}}).dump(), 400,
        "tpu"},
       {"/api/infer/bert", json::object().dump(), 400, "no inputs"},
