@@ -21,6 +21,7 @@
 #include "cli/memory_bandwidth_probe.h"
 #include "cli/option_checks.h"
 #include "cli/progress.h"
+#include "cli/run_push.h"
 #include "cli/spec_file.h"
 #include "cli/stored_run.h"
 #include "cli/sweep.h"
@@ -71,7 +72,18 @@ struct BenchmarkOptions {
   bool timing_given = false, iterations_given = false;
   DatabaseOption db;
   std::string format = "table";
+  std::string push_url, token_file;  // --push: where the finished run is sent
 };
+
+// --push: the finished run sent to a server's POST /api/runs; a note on stderr (stdout may be
+// JSON). Throws what PushStoredRun throws (the run stays stored here).
+void PushIfAsked(const BenchmarkOptions& o, const std::string& run_id) {
+  if (o.push_url.empty()) return;
+  const PushTarget target = ParsePushTarget(o.push_url, o.token_file);
+  const PushOutcome pushed = PushStoredRun(o.db, run_id, target);
+  std::cerr << fmt::format("ipfs-accelerate: run {} pushed to {}: {}\n", run_id, o.push_url,
+                           pushed.stored > 0 ? "stored" : "the server had it already");
+}
 
 std::map<std::string, std::vector<int64_t>> ParseShapes(const std::vector<std::string>& specs) {
   std::map<std::string, std::vector<int64_t>> out;
@@ -362,6 +374,7 @@ int RunLoadScenario(const BenchmarkOptions& o, const SweepRequest& req) {
         "stored in {}\n",
         model.info.name, fmt::join(parts, ", "), results.run.run_id, db_path);
   }
+  PushIfAsked(o, results.run.run_id);
   return platforms.named_unavailable ? kExitUnavailable : kExitOk;
 }
 
@@ -742,6 +755,7 @@ int RunBenchmarkCommand(const BenchmarkOptions& o) {
   }
   run.Finish("complete");
   PrintSweep(o, s, run, tally, Summarize(s.req, tally));
+  PushIfAsked(o, run.run_id());
   if (tally.failures > 0) return kExitCheckFailed;
   return s.platforms.named_unavailable ? kExitUnavailable : kExitOk;
 }
@@ -849,6 +863,7 @@ int RunAllModels(const BenchmarkOptions& o) {
       "{}\n",
       succeeded, total, total - succeeded, fmt::join(base.platforms.run, ","), seconds,
       run.run_id(), run.path());
+  PushIfAsked(o, run.run_id());
   return succeeded == total ? kExitOk : kExitCheckFailed;
 }
 
@@ -1081,7 +1096,22 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
       ->capture_default_str();
   o->db.Add(cmd);
   AddFormatOption(cmd, &o->format, {"table", "md", "csv", "json"});
+  auto* push = cmd->add_option("--push", o->push_url,
+                               "send the finished run to a server's POST /api/runs "
+                               "(http://HOST:PORT as `serve` prints it); it is stored here too");
+  cmd->add_option("--token-file", o->token_file,
+                  "with --push: file whose first line is the server's bearer token")
+      ->needs(push);
+  push->needs("--token-file");
   cmd->callback([selected, o, cmd] {
+    // Checked before anything runs: a bad URL or token file is found before a long sweep.
+    if (!o->push_url.empty()) {
+      try {
+        ParsePushTarget(o->push_url, o->token_file);
+      } catch (const Error& e) {
+        throw CLI::ValidationError("--push", e.what());
+      }
+    }
     if (!o->spec.empty()) ApplySpecFile(cmd, o->spec);
     o->sweep.batch_explicit = cmd->count("--batch-sizes") > 0;
     o->sweep.seq_len_explicit = cmd->count("--seq-lens") > 0;

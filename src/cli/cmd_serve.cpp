@@ -1,9 +1,11 @@
-// `serve`: the results as a REST API (server/), until SIGTERM or SIGINT: then no new connection
+// `serve`: the results as a REST API (server/) and the --model models behind the inference
+// endpoints (serving's resource pool), until SIGTERM or SIGINT: then no new connection
 // is accepted, requests in flight finish (those arriving on open connections get 503), and the
 // database is closed cleanly.
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -19,6 +21,7 @@
 #include "ipfs_accel/server/auth.h"
 #include "ipfs_accel/server/dashboard.h"
 #include "ipfs_accel/server/http_server.h"
+#include "ipfs_accel/server/inference.h"
 
 namespace ipfs_accel::cli {
 
@@ -33,6 +36,10 @@ struct ServeOptions {
   int64_t threads = 8;
   int64_t sql_max_rows = 10000;
   double sql_timeout_s = 10;
+  std::vector<std::string> models;  // [NAME=]SPEC
+  std::optional<double> memory_budget_gb, gpu_memory_budget_gb;
+  serving::BatcherOptions batching;
+  int64_t intra_op_threads = 0;
 };
 
 server::ApiInfo Info() {
@@ -44,26 +51,49 @@ server::ApiInfo Info() {
               "read-only SQL, and pushing runs from other machines."};
 }
 
-int RunServe(const ServeOptions& o) {
-  server::ServerOptions options{.bind = o.bind,
-                                .port = o.port,
-                                .max_body_bytes = static_cast<size_t>(o.max_body_mb) << 20,
-                                .threads = static_cast<size_t>(o.threads)};
-  if (o.token_file) options.router.token = server::ReadTokenFile(*o.token_file);
-  // The dashboard needs its page and ECharts; without them the API is served alone.
-  std::string dashboard = "/dashboard";
-  try {
-    options.static_dirs = server::DashboardMounts(server::FindDashboardFiles());
-  } catch (const core::Error& e) {
-    dashboard = fmt::format("off: {}", e.what());
+serving::PoolOptions PoolSettings(const ServeOptions& o, store::ResultStore* results) {
+  serving::PoolOptions pool{.batching = o.batching, .results = results};
+  if (o.memory_budget_gb)
+    pool.memory_budget_bytes["cpu"] = static_cast<int64_t>(*o.memory_budget_gb * (1 << 30));
+  if (o.gpu_memory_budget_gb)
+    pool.memory_budget_bytes["gpu"] = static_cast<int64_t>(*o.gpu_memory_budget_gb * (1 << 30));
+  pool.session.intra_op_threads = static_cast<int>(o.intra_op_threads);
+  return pool;
+}
+
+// --model [NAME=]SPEC: registered and its session opened, so a model that cannot load stops
+// the server before it listens.
+void RegisterModels(const ServeOptions& o, server::ServedModels& served) {
+  for (const std::string& arg : o.models) {
+    serving::ModelSource source{.name = "", .spec = arg};
+    const size_t eq = arg.find('=');
+    std::error_code ec;
+    if (eq != std::string::npos && !std::filesystem::exists(arg, ec))
+      source = {.name = arg.substr(0, eq), .spec = arg.substr(eq + 1)};
+    const serving::ModelSource added = served.Add(source);
+    const serving::PoolEntrySnapshot loaded = served.pool().Load(added.name);
+    const auto tokenizer = served.TokenizerOf(added.name);
+    std::cout << fmt::format("model {} ({}): {} {}, {}; tokenizer: {}\n", added.name, added.spec,
+                             loaded.platform, loaded.precision, loaded.placement,
+                             tokenizer ? tokenizer->Describe() : "none")
+              << std::flush;
   }
-  InterruptGuard interrupt;  // before the port is printed: a signal after it is seen
-  server::StorePool stores(o.db.Path(), options.threads, o.db.Options());
+}
+
+// Serves until a signal; every request has finished when it returns.
+void ServeUntilStopped(const ServeOptions& o, const server::ServerOptions& options,
+                       server::StorePool& stores, const std::string& dashboard) {
+  auto placement_store = stores.Acquire();  // the pool's, while models load
+  serving::ModelRegistry registry;
+  serving::ResourcePool pool(registry, PoolSettings(o, &*placement_store));
+  server::ServedModels served(registry, pool);
+  RegisterModels(o, served);
   server::ApiContext context{.stores = &stores,
                              .sql_limits = {.max_rows = static_cast<size_t>(o.sql_max_rows),
                                             .timeout_s = o.sql_timeout_s}};
   server::RouteTable routes;
   server::AddCoreRoutes(routes, context, Info());
+  server::AddInferenceRoutes(routes, served);
   server::HttpServer http(routes, options);
   const int port = http.Bind();
   std::cout << fmt::format(
@@ -80,6 +110,26 @@ int RunServe(const ServeOptions& o) {
   http.Run();
   finished = true;
   watcher.join();
+  pool.Stop(serving::StopMode::kDrain);
+}
+
+int RunServe(const ServeOptions& o) {
+  server::ServerOptions options{.bind = o.bind,
+                                .port = o.port,
+                                .max_body_bytes = static_cast<size_t>(o.max_body_mb) << 20,
+                                .threads = static_cast<size_t>(o.threads)};
+  if (o.token_file) options.router.token = server::ReadTokenFile(*o.token_file);
+  // The dashboard needs its page and ECharts; without them the API is served alone.
+  std::string dashboard = "/dashboard";
+  try {
+    options.static_dirs = server::DashboardMounts(server::FindDashboardFiles());
+  } catch (const core::Error& e) {
+    dashboard = fmt::format("off: {}", e.what());
+  }
+  InterruptGuard interrupt;  // before the port is printed: a signal after it is seen
+  // One store more than workers: the resource pool's, for placing models by stored results.
+  server::StorePool stores(o.db.Path(), options.threads + 1, o.db.Options());
+  ServeUntilStopped(o, options, stores, dashboard);
   stores.Close();  // every request is done: the database is checkpointed and closed
   if (const int signal = PendingInterrupt())
     std::cerr << fmt::format(
@@ -119,12 +169,40 @@ void AddServeCommand(CLI::App& app, CommandFn* selected) {
                   "stopped (408)")
       ->check(FiniteNumber(true, "seconds"))
       ->capture_default_str();
+  cmd->add_option("-m,--model", o->models,
+                  "[NAME=]SPEC to serve at POST /api/infer/NAME (repeatable): a catalog name, "
+                  "model folder or .onnx file; NAME defaults to the folder's or file's name");
+  cmd->add_option("--memory-budget-gb", o->memory_budget_gb,
+                  "host memory the served models' sessions may hold (default: MemAvailable)")
+      ->check(FiniteNumber(true, "GiB"));
+  cmd->add_option("--gpu-memory-budget-gb", o->gpu_memory_budget_gb,
+                  "GPU memory the sessions may hold (default: GPU 0's free memory by NVML)")
+      ->check(FiniteNumber(true, "GiB"));
+  cmd->add_option("--max-batch", o->batching.max_batch,
+                  "rows one run of a model takes from requests arriving together (1: no "
+                  "batching)")
+      ->check(WholeNumber(1, 4096))
+      ->capture_default_str();
+  cmd->add_option("--max-batch-delay-ms", o->batching.max_batch_delay_ms,
+                  "how long a request waits for others to share its run")
+      ->check(FiniteNumber(false, "ms"))
+      ->capture_default_str();
+  cmd->add_option("--max-queue", o->batching.max_queue,
+                  "requests waiting per model session before 503")
+      ->check(WholeNumber(1, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--intra-op-threads", o->intra_op_threads,
+                  "threads per model session (0: the runtime's default)")
+      ->check(ThreadCount())
+      ->capture_default_str();
   cmd->footer(
       "While it runs the server holds the database file: other processes' writes go through\n"
       "POST /api/runs (a run export, as `db export --format run-json` writes), reads through the\n"
       "API. Endpoints: /api/health, /api/runs, /api/results, /api/models, /api/hardware,\n"
       "/api/matrix, /api/reports/{kind}, /api/compare, /api/templates, /api/predictions,\n"
-      "POST /api/sql (one read-only query), POST /api/runs (bearer token).");
+      "POST /api/sql (one read-only query), POST /api/runs (bearer token); inference:\n"
+      "POST /api/infer/{model} (JSON or the tensor envelope), POST /api/models (bearer token),\n"
+      "GET /api/pool, GET /metrics (Prometheus).");
   cmd->callback([selected, o] { *selected = [o] { return RunServe(*o); }; });
 }
 

@@ -2,8 +2,6 @@
 
 #include <httplib.h>
 
-#include <cstring>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -16,81 +14,10 @@ using core::ErrorKind;
 
 namespace {
 
-constexpr core::DType kDTypes[] = {
-    core::DType::kFloat32, core::DType::kFloat16, core::DType::kBFloat16, core::DType::kFloat64,
-    core::DType::kInt64,   core::DType::kInt32,   core::DType::kInt16,    core::DType::kInt8,
-    core::DType::kUInt8,   core::DType::kBool};
-
-core::DType DTypeNamed(const std::string& name) {
-  for (core::DType d : kDTypes)
-    if (name == core::DTypeName(d)) return d;
-  throw Error(ErrorKind::kRuntime,
-              fmt::format("the browser page sent a tensor of unknown dtype '{}'", name));
-}
-
 // How long one GET /command waits before answering 204 (the page then asks again).
 constexpr auto kLongPoll = std::chrono::seconds(20);
 
 }  // namespace
-
-std::string EncodeEnvelope(const std::string& header_json,
-                           const std::map<std::string, core::Tensor>& tensors) {
-  nlohmann::json header = nlohmann::json::parse(header_json);
-  header["tensors"] = nlohmann::json::array();
-  size_t offset = 0;
-  for (const auto& [name, t] : tensors) {
-    header["tensors"].push_back({{"name", name},
-                                 {"dtype", core::DTypeName(t.dtype)},
-                                 {"shape", t.shape},
-                                 {"offset", offset},
-                                 {"length", t.bytes.size()}});
-    offset += t.bytes.size();
-  }
-  const std::string text = header.dump();
-  std::string out(4, '\0');
-  const uint32_t n = static_cast<uint32_t>(text.size());
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
-  out.reserve(4 + text.size() + offset);
-  out += text;
-  for (const auto& [name, t] : tensors)
-    out.append(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size());
-  return out;
-}
-
-Envelope DecodeEnvelope(const std::string& body) {
-  auto bad = [](const std::string& why) {
-    return Error(ErrorKind::kRuntime, "the browser page sent a malformed result: " + why);
-  };
-  if (body.size() < 4) throw bad("shorter than its header length");
-  uint32_t n = 0;
-  for (int i = 0; i < 4; ++i)
-    n |= static_cast<uint32_t>(static_cast<unsigned char>(body[i])) << (8 * i);
-  if (body.size() < 4 + size_t{n}) throw bad("the header is cut short");
-  Envelope e;
-  e.header_json = body.substr(4, n);
-  const size_t base = 4 + size_t{n};
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(e.header_json);
-    for (const auto& t : header.value("tensors", nlohmann::json::array())) {
-      core::Tensor tensor;
-      tensor.dtype = DTypeNamed(t.at("dtype").get<std::string>());
-      tensor.shape = t.at("shape").get<core::Shape>();
-      const size_t offset = t.at("offset").get<size_t>(), length = t.at("length").get<size_t>();
-      if (base + offset + length > body.size()) throw bad("a tensor runs past the end");
-      if (length != static_cast<size_t>(tensor.element_count()) * core::DTypeSize(tensor.dtype))
-        throw bad(fmt::format("tensor '{}' has {} bytes for shape {}",
-                              t.at("name").get<std::string>(), length,
-                              core::ShapeToString(tensor.shape)));
-      tensor.bytes.resize(length);
-      std::memcpy(tensor.bytes.data(), body.data() + base + offset, length);
-      e.tensors[t.at("name").get<std::string>()] = std::move(tensor);
-    }
-  } catch (const nlohmann::json::exception& x) {
-    throw bad(x.what());
-  }
-  return e;
-}
 
 BrowserServer::BrowserServer(Content content)
     : content_(std::move(content)), server_(std::make_unique<httplib::Server>()) {

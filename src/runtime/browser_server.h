@@ -16,24 +16,13 @@
 #include <thread>
 
 #include "ipfs_accel/core/tensor.h"
+#include "ipfs_accel/runtime/tensor_envelope.h"  // EncodeEnvelope: the page's wire format
 
 namespace httplib {
 class Server;
 }
 
 namespace ipfs_accel::runtime {
-
-// The wire format of tensors between the tool and the page: a 4-byte little-endian header
-// length, a JSON header ({..., "tensors": [{name, dtype, shape, offset, length}]}), then the
-// tensors' raw little-endian bytes.
-std::string EncodeEnvelope(const std::string& header_json,
-                           const std::map<std::string, core::Tensor>& tensors);
-struct Envelope {
-  std::string header_json;  // without the "tensors" list's bytes
-  std::map<std::string, core::Tensor> tensors;
-};
-// Throws core::Error(kRuntime) for a body that is not an envelope or names an unknown dtype.
-Envelope DecodeEnvelope(const std::string& body);
 
 class BrowserServer {
  public:

@@ -64,7 +64,8 @@ const char* ReasonPhrase(int status) {
       {403, "The server takes no writes (started without --token-file)"},
       {404, "Not found"},
       {405, "Method not allowed"},
-      {408, "The query ran past the time limit"},
+      {408, "The query or request ran past its time limit"},
+      {409, "Conflict with what the server holds"},
       {413, "The body is larger than the server's --max-body-mb"},
       {500, "Internal error"},
       {503, "The server is shutting down, or a resource is unavailable"}};
@@ -88,13 +89,18 @@ ojson Operation(const Route& route) {
     op["parameters"] = ojson::array();
     for (const ParamSpec& p : route.params) op["parameters"].push_back(Parameter(p));
   }
-  if (!route.request_schema.is_null())
-    op["requestBody"] = {{"required", true},
-                         {"content", Content(route.request_content_type, route.request_schema)}};
+  const nlohmann::json binary = {{"type", "string"}, {"format", "binary"}};
+  if (!route.request_schema.is_null()) {
+    ojson content = Content(route.request_content_type, route.request_schema);
+    for (const std::string& type : route.binary_content_types)
+      content.update(Content(type, binary));
+    op["requestBody"] = {{"required", true}, {"content", content}};
+  }
   ojson responses;
+  ojson success = Content(route.response_content_type, route.response_schema);
+  for (const std::string& type : route.binary_content_types) success.update(Content(type, binary));
   responses[std::to_string(route.success_status)] = {
-      {"description", ReasonPhrase(route.success_status)},
-      {"content", Content(route.response_content_type, route.response_schema)}};
+      {"description", ReasonPhrase(route.success_status)}, {"content", success}};
   std::vector<int> errors = {400, 404, 500, 503};
   errors.insert(errors.end(), route.error_statuses.begin(), route.error_statuses.end());
   if (route.requires_token) errors.insert(errors.end(), {401, 403});

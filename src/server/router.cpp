@@ -147,6 +147,15 @@ int StatusOf(ErrorKind kind) {
   }
 }
 
+// Whether the request's Content-Type is one of the route's binary media types.
+bool IsBinary(const Route& route, const Request& request) {
+  const auto header = request.headers.find("content-type");
+  if (header == request.headers.end()) return false;
+  const std::string type = header->second.substr(0, header->second.find(';'));
+  return std::find(route.binary_content_types.begin(), route.binary_content_types.end(), type) !=
+         route.binary_content_types.end();
+}
+
 Response Run(const Route& route, RawRequest& raw, std::map<std::string, std::string> path_params,
              const RouterOptions& options) {
   if (route.requires_token) CheckToken(raw, options);
@@ -157,7 +166,7 @@ Response Run(const Route& route, RawRequest& raw, std::map<std::string, std::str
                   std::move(raw.body),
                   std::move(raw.remote_addr)};
   if (!route.request_schema.is_null() && route.request_content_type == "application/json" &&
-      !nlohmann::json::accept(request.body))
+      !IsBinary(route, request) && !nlohmann::json::accept(request.body))
     throw HttpError(400, "the request body is not valid JSON; send a JSON document");
   return route.handler(request);
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Test helper: a results database with two runs (bert-tiny on cpu and wasm, two commits of
-// main) served by the real server on a free loopback port, in this process.
+// main) served by the real server on a free loopback port, in this process, with the inference
+// endpoints over a resource pool (cpu only, one thread per session) serving Options::models.
 
 #include <httplib.h>
 
@@ -13,6 +14,7 @@
 
 #include "ipfs_accel/server/api.h"
 #include "ipfs_accel/server/http_server.h"
+#include "ipfs_accel/server/inference.h"
 #include "ipfs_accel/store/result_store.h"
 #include "support/stored_runs.h"
 #include "support/temp_dir.h"
@@ -66,6 +68,9 @@ class TestServer {
     bool with_token = true;
     size_t max_body_bytes = size_t{1} << 20;
     store::QueryLimits sql_limits = {.max_rows = 1000, .timeout_s = 30};
+    std::vector<serving::ModelSource> models = {};  // registered and loaded at start
+    serving::BatcherOptions batching = {};
+    size_t threads = 4;
   };
   TestServer() : TestServer(Options{}) {}
   explicit TestServer(const Options& o) {
@@ -73,8 +78,16 @@ class TestServer {
     WriteFixture(path_);
     stores_ = std::make_unique<server::StorePool>(path_, 4, store::OpenOptions{});
     context_ = {.stores = stores_.get(), .sql_limits = o.sql_limits};
-    server::AddCoreRoutes(routes_, context_, {.title = "ipfs-accelerate", .version = "test", .description = ""});
-    server::ServerOptions options{.port = 0, .max_body_bytes = o.max_body_bytes, .threads = 4};
+    server::AddCoreRoutes(routes_, context_,
+                          {.title = "ipfs-accelerate", .version = "test", .description = ""});
+    serving::PoolOptions pool{.batching = o.batching, .platforms = {"cpu"}};
+    pool.session.intra_op_threads = 1;
+    pool_ = std::make_unique<serving::ResourcePool>(registry_, pool);
+    served_ = std::make_unique<server::ServedModels>(registry_, *pool_);
+    for (const auto& model : o.models) pool_->Load(served_->Add(model).name);
+    server::AddInferenceRoutes(routes_, *served_);
+    server::ServerOptions options{
+        .port = 0, .max_body_bytes = o.max_body_bytes, .threads = o.threads};
     if (o.with_token) options.router.token = kToken;
     http_ = std::make_unique<server::HttpServer>(routes_, options);
     port_ = http_->Bind();
@@ -99,6 +112,9 @@ class TestServer {
   std::string path_;
   std::unique_ptr<server::StorePool> stores_;
   server::ApiContext context_;
+  serving::ModelRegistry registry_;
+  std::unique_ptr<serving::ResourcePool> pool_;
+  std::unique_ptr<server::ServedModels> served_;
   server::RouteTable routes_;
   std::unique_ptr<server::HttpServer> http_;
   int port_ = 0;

@@ -93,6 +93,10 @@ struct Route {
   // route takes a body of `request_content_type`.
   nlohmann::json request_schema = nullptr;
   std::string request_content_type = "application/json";
+  // Other media types the body may come in, as bytes (e.g. "application/octet-stream"): a
+  // request whose Content-Type is one of them is not checked as JSON, and the handler answers
+  // in the same type. Documented as binary strings beside the JSON schemas.
+  std::vector<std::string> binary_content_types = {};
   nlohmann::json response_schema = nullptr;
   std::string response_content_type = "application/json";
   int success_status = 200;
