@@ -159,7 +159,7 @@ int RunBundleExport(const BundleOptions& o) {
   return kExitOk;
 }
 
-bool RunStored(store::ResultStore& db, const std::string& run_id) {
+bool BundleRunStored(store::ResultStore& db, const std::string& run_id) {
   const auto r = db.Query("SELECT count(*) FROM runs WHERE run_id = " + store::SqlLiteral(run_id));
   return !r.rows.empty() && r.rows[0][0] && *r.rows[0][0] != "0";
 }
@@ -188,7 +188,7 @@ int RunBundleImport(const BundleOptions& o) {
   auto db = o.db.Open();
   std::vector<const store::RunResults*> to_write;
   for (const auto& run : parsed.runs)
-    if (!RunStored(*db, run.run.run_id)) to_write.push_back(&run);
+    if (!BundleRunStored(*db, run.run.run_id)) to_write.push_back(&run);
   db->WriteRuns(to_write);
   const size_t skipped = parsed.runs.size() - to_write.size();
   if (o.json) {

@@ -57,7 +57,7 @@ HfConfig AudioConfig(const HfConfig& c) {
 
 // text_config over the template's text_defaults (HF's _default_text_config_kwargs), the LM
 // head tied as the composite's tie_word_embeddings says where it has the key.
-HfConfig TextConfig(const HfConfig& c) {
+HfConfig AudioLlmTextConfig(const HfConfig& c) {
   json text = c.Piece("text_defaults");
   if (!text.is_object()) text = json::object();
   const json given = SubConfig(c, "text_config", c.PieceString("text_model_type", ""));
@@ -84,8 +84,8 @@ void ReadProjector(const HfConfig& c, AudioLlmParts& p) {
   }
 }
 
-AudioLlmParts ReadParts(const HfConfig& c) {
-  AudioLlmParts p{AudioConfig(c), TextConfig(c)};
+AudioLlmParts ReadAudioLlmParts(const HfConfig& c) {
+  AudioLlmParts p{AudioConfig(c), AudioLlmTextConfig(c)};
   if (!DecoderTakesEmbeddings(p.text))
     throw Error(ErrorKind::kUnsupported,
                 fmt::format("'{}': text_config.model_type='{}' cannot take audio features among "
@@ -153,7 +153,7 @@ std::string KeepValidAudioRows(GraphBuilder& g, const std::string& features,
 }
 
 void BuildAudioLlm(const HfConfig& config, GraphBuilder& g) {
-  const AudioLlmParts p = ReadParts(config);
+  const AudioLlmParts p = ReadAudioLlmParts(config);
   const Dim batch = std::string("batch");
   const int64_t frames = FeaturesFrames(p);
   g.Input("input_ids", onnx::TensorProto::INT64, {batch, std::string("sequence")});
@@ -170,7 +170,7 @@ void BuildAudioLlm(const HfConfig& config, GraphBuilder& g) {
 }
 
 int64_t AudioLlmTokens(const HfConfig& config) {
-  const AudioLlmParts p = ReadParts(config);
+  const AudioLlmParts p = ReadAudioLlmParts(config);
   return p.positions / p.stack;
 }
 
@@ -185,7 +185,7 @@ void AddAudioLlmArchitectures(std::vector<Architecture>& out) {
       .build = BuildAudioLlm,
       .input_hints =
           [](const HfConfig& c) {
-            const AudioLlmParts p = ReadParts(c);
+            const AudioLlmParts p = ReadAudioLlmParts(c);
             InputHint ids{InputHint::Kind::kIndexRangeWithRun, 0, p.lm.vocab};
             ids.run_value = p.audio_token;
             ids.run_length = AudioLlmTokens(c);
@@ -198,7 +198,7 @@ void AddAudioLlmArchitectures(std::vector<Architecture>& out) {
           },
       .dim_roles =
           [](const HfConfig& c) {
-            const AudioLlmParts p = ReadParts(c);
+            const AudioLlmParts p = ReadAudioLlmParts(c);
             return DecoderDimRoles(DecoderMaxPositions(p.text), AudioLlmTokens(c));
           },
   });

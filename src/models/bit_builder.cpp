@@ -88,8 +88,8 @@ std::string GroupNormAct(GraphBuilder& g, const BitShape& s, const std::string& 
   return activate ? Activation(g, y, s.act) : y;
 }
 
-std::string Conv(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t in,
-                 int64_t out, int64_t kernel, int64_t stride = 1) {
+std::string BitConv(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t in,
+                    int64_t out, int64_t kernel, int64_t stride = 1) {
   return WeightStandardizedConv2d(g, x, prefix, in, out, kernel, stride, kStandardizeEps);
 }
 
@@ -100,25 +100,26 @@ std::string Layer(GraphBuilder& g, const BitShape& s, const std::string& x, cons
   if (s.preactivation) {
     const std::string pre = GroupNormAct(g, s, x, p + "norm1", in, true);
     const std::string shortcut =
-        project ? Conv(g, pre, p + "downsample.conv", in, out, 1, stride) : x;
-    std::string y = Conv(g, pre, p + "conv1", in, mid, 1);
-    y = Conv(g, GroupNormAct(g, s, y, p + "norm2", mid, true), p + "conv2", mid, mid, 3, stride);
-    y = Conv(g, GroupNormAct(g, s, y, p + "norm3", mid, true), p + "conv3", mid, out, 1);
+        project ? BitConv(g, pre, p + "downsample.conv", in, out, 1, stride) : x;
+    std::string y = BitConv(g, pre, p + "conv1", in, mid, 1);
+    y = BitConv(g, GroupNormAct(g, s, y, p + "norm2", mid, true), p + "conv2", mid, mid, 3, stride);
+    y = BitConv(g, GroupNormAct(g, s, y, p + "norm3", mid, true), p + "conv3", mid, out, 1);
     return g.Node("Add", {y, shortcut});
   }
   std::string shortcut = x;
   if (project)
-    shortcut = GroupNormAct(g, s, Conv(g, x, p + "downsample.conv", in, out, 1, stride),
+    shortcut = GroupNormAct(g, s, BitConv(g, x, p + "downsample.conv", in, out, 1, stride),
                             p + "downsample.norm", out, false);
-  std::string y = GroupNormAct(g, s, Conv(g, x, p + "conv1", in, mid, 1), p + "norm1", mid, true);
-  y = GroupNormAct(g, s, Conv(g, y, p + "conv2", mid, mid, 3, stride), p + "norm2", mid, true);
-  y = GroupNormAct(g, s, Conv(g, y, p + "conv3", mid, out, 1), p + "norm3", out, false);
+  std::string y =
+      GroupNormAct(g, s, BitConv(g, x, p + "conv1", in, mid, 1), p + "norm1", mid, true);
+  y = GroupNormAct(g, s, BitConv(g, y, p + "conv2", mid, mid, 3, stride), p + "norm2", mid, true);
+  y = GroupNormAct(g, s, BitConv(g, y, p + "conv3", mid, out, 1), p + "norm3", out, false);
   return Activation(g, g.Node("Add", {y, shortcut}), s.act);
 }
 
 // BitEmbeddings without global_padding: conv (padding 3), zero pad 1, [norm], 3x3/2 max pool.
 std::string Stem(GraphBuilder& g, const BitShape& s) {
-  std::string x = Conv(g, "pixel_values", "embedder.convolution", s.channels, s.embedding, 7, 2);
+  std::string x = BitConv(g, "pixel_values", "embedder.convolution", s.channels, s.embedding, 7, 2);
   x = g.Node("Pad", {x, g.ConstInt64({0, 0, 1, 1, 0, 0, 1, 1})});
   if (!s.preactivation) x = GroupNormAct(g, s, x, "embedder.norm", s.embedding, true);
   return g.Node(

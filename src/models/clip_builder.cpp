@@ -47,10 +47,6 @@ void CheckSizes(const HfConfig& c, int64_t hidden, int64_t heads,
   RequirePositive(c, positive);
 }
 
-std::string ScalarInt64(GraphBuilder& g, int64_t value) {
-  return g.Node("Squeeze", {g.ConstInt64({value}), g.ConstInt64({0})});
-}
-
 }  // namespace
 
 // [batch, 1, 1, seq] (or [seq, seq] combined with causality) in HF's eager form: 0 where a key

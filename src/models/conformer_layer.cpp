@@ -14,14 +14,6 @@ namespace {
 
 // nn.LayerNorm's default eps: the conformer layer's norms do not take config.layer_norm_eps.
 
-std::string Transpose(GraphBuilder& g, const std::string& x, std::vector<int64_t> perm) {
-  return g.Node("Transpose", {x}, {{"perm", std::move(perm)}});
-}
-
-std::string Scalar(GraphBuilder& g, const std::string& one_element) {
-  return g.Node("Squeeze", {one_element, g.ConstInt64({0})});
-}
-
 // The [batch, heads, frames, 2 * frames - 1] scores against relative positions, shifted so that
 // column j holds key j's (Transformer-XL's rel_shift: pad a zero column, fold, drop a row).
 std::string RelativeShift(GraphBuilder& g, const std::string& scores) {
@@ -109,9 +101,11 @@ std::string ConformerRelativePositions(GraphBuilder& g, int64_t hidden, const st
   const std::string frames = g.Node("Shape", {x}, {{"start", int64_t{1}}, {"end", int64_t{2}}});
   const std::string first = g.Node("Sub", {frames, g.ConstInt64({1})});
   const std::string last = g.Node("Neg", {frames});
-  const std::string positions = g.Node(
-      "Cast", {g.Node("Range", {Scalar(g, first), Scalar(g, last), Scalar(g, g.ConstInt64({-1}))})},
-      {{"to", int64_t{onnx::TensorProto::FLOAT}}});
+  const std::string positions =
+      g.Node("Cast",
+             {g.Node("Range", {SqueezeToScalar(g, first), SqueezeToScalar(g, last),
+                               SqueezeToScalar(g, g.ConstInt64({-1}))})},
+             {{"to", int64_t{onnx::TensorProto::FLOAT}}});
   // div_term = exp(2i * -(ln 10000 / hidden)), float32 as torch computes it.
   const int64_t half = hidden / 2;
   core::Tensor div = core::Tensor::Zeros(core::DType::kFloat32, {half});

@@ -70,10 +70,6 @@ ConvBertShape ReadConvBertShape(const HfConfig& c) {
   return s;
 }
 
-std::string Transpose(GraphBuilder& g, const std::string& x, std::vector<int64_t> perm) {
-  return g.Node("Transpose", {x}, {{"perm", std::move(perm)}});
-}
-
 // A Linear, or GroupedLinearLayer (weight [groups, in / groups, out / groups]) when groups > 1.
 std::string GroupedLinear(GraphBuilder& g, const ConvBertShape& s, const std::string& x,
                           const std::string& prefix, int64_t in, int64_t out) {

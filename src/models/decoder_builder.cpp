@@ -670,10 +670,6 @@ DecoderShape ReadDecoderShape(const HfConfig& c) {
   return s;
 }
 
-std::string ScalarInt64(GraphBuilder& g, int64_t value) {
-  return g.Node("Squeeze", {g.ConstInt64({value}), g.ConstInt64({0})});
-}
-
 std::string PastKey(int layer) { return fmt::format("past_key_values.{}.key", layer); }
 std::string PastValue(int layer) { return fmt::format("past_key_values.{}.value", layer); }
 std::string PresentKey(int layer) { return fmt::format("present.{}.key", layer); }

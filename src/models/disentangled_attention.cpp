@@ -59,10 +59,6 @@ std::string Apply(GraphBuilder& g, const std::string& x, const Linear& l) {
   return l.bias.empty() ? y : g.Node("Add", {y, l.bias});
 }
 
-std::string Transpose(GraphBuilder& g, const std::string& x, std::vector<int64_t> perm) {
-  return g.Node("Transpose", {x}, {{"perm", std::move(perm)}});
-}
-
 // [batch, S, heads x d] -> [batch, heads, S, d]
 std::string Heads(GraphBuilder& g, const DisentangledSpec& s, const std::string& y) {
   return Transpose(g, g.Node("Reshape", {y, g.ConstInt64({0, 0, s.heads, s.head_dim})}),

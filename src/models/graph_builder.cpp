@@ -240,4 +240,16 @@ std::string GraphBuilder::BatchNorm(const std::string& x, const std::string& pre
               {{"epsilon", static_cast<float>(eps)}});
 }
 
+std::string Transpose(GraphBuilder& g, const std::string& x, std::vector<int64_t> perm) {
+  return g.Node("Transpose", {x}, {{"perm", std::move(perm)}});
+}
+
+std::string ScalarInt64(GraphBuilder& g, int64_t value) {
+  return g.Node("Squeeze", {g.ConstInt64({value}), g.ConstInt64({0})});
+}
+
+std::string SqueezeToScalar(GraphBuilder& g, const std::string& one_element) {
+  return g.Node("Squeeze", {one_element, g.ConstInt64({0})});
+}
+
 }  // namespace ipfs_accel::models

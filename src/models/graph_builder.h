@@ -139,4 +139,9 @@ class WeightScope {
   std::string saved_;
 };
 
+// Small node shorthands many builders share.
+std::string Transpose(GraphBuilder& g, const std::string& x, std::vector<int64_t> perm);
+std::string ScalarInt64(GraphBuilder& g, int64_t value);  // a 0-d int64 constant
+std::string SqueezeToScalar(GraphBuilder& g, const std::string& one_element);  // [1] -> []
+
 }  // namespace ipfs_accel::models

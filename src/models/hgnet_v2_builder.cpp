@@ -67,7 +67,7 @@ HgNetV2Shape ReadHgNetV2Shape(const HfConfig& c) {
 }
 
 // A side after a k x k conv with stride and padding (k - 1) / 2; symbolic sides keep `name`.
-Dim Side(const Dim& d, int64_t k, int64_t stride, const std::string& name) {
+Dim HgNetSide(const Dim& d, int64_t k, int64_t stride, const std::string& name) {
   if (stride == 1 && k % 2 == 1) return d;
   if (const auto* n = std::get_if<int64_t>(&d)) return (*n + 2 * ((k - 1) / 2) - k) / stride + 1;
   return name;
@@ -144,9 +144,10 @@ void BuildHgNetV2(const HfConfig& config, const nlohmann::json& pieces, GraphBui
   const HgNetV2Shape s = ReadHgNetV2Shape(config);
   const auto [height, width] = ImageDims(config);
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {"batch", s.channels, height, width});
-  std::vector<FeatureMap> states = {{Stem(g, s, "pixel_values"), s.stem[2],
-                                     Side(Side(height, 3, 2, "stem_height"), 3, 2, "stem_height"),
-                                     Side(Side(width, 3, 2, "stem_width"), 3, 2, "stem_width")}};
+  std::vector<FeatureMap> states = {
+      {Stem(g, s, "pixel_values"), s.stem[2],
+       HgNetSide(HgNetSide(height, 3, 2, "stem_height"), 3, 2, "stem_height"),
+       HgNetSide(HgNetSide(width, 3, 2, "stem_width"), 3, 2, "stem_width")}};
   for (size_t i = 0; i < s.stages.size(); ++i) {
     const HgStage& st = s.stages[i];
     const std::string p = fmt::format("encoder.stages.{}.", i);
@@ -155,14 +156,14 @@ void BuildHgNetV2(const HfConfig& config, const nlohmann::json& pieces, GraphBui
     const std::string wn = fmt::format("stage{}_width", i + 1);
     if (st.downsample) {
       m.x = HgNetV2ConvLayer(g, m.x, p + "downsample", st.in, st.in, 3, 2, st.in, "", false);
-      m.height = Side(m.height, 3, 2, hn);
-      m.width = Side(m.width, 3, 2, wn);
+      m.height = HgNetSide(m.height, 3, 2, hn);
+      m.width = HgNetSide(m.width, 3, 2, wn);
     }
     for (int64_t b = 0; b < st.blocks; ++b)
       m.x = Block(g, s, st, m.x, fmt::format("{}blocks.{}.", p, b), b == 0 ? st.in : st.out, b > 0);
     m.channels = st.out;
-    m.height = Side(m.height, st.kernel, 1, hn);
-    m.width = Side(m.width, st.kernel, 1, wn);
+    m.height = HgNetSide(m.height, st.kernel, 1, hn);
+    m.width = HgNetSide(m.width, st.kernel, 1, wn);
     states.push_back(m);
   }
   // stage_names follow `depths` (stem, stage1..stageN), the hidden states the stages: the two

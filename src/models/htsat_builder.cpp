@@ -20,8 +20,8 @@ using core::ErrorKind;
 // What HF's shifted-window mask adds between tokens of different regions.
 constexpr float kShiftMaskValue = -100.0f;
 
-std::vector<int64_t> IntList(const HfConfig& c, const std::string& key,
-                             std::vector<int64_t> fallback) {
+std::vector<int64_t> HtsatIntList(const HfConfig& c, const std::string& key,
+                                  std::vector<int64_t> fallback) {
   if (!c.Has(key)) return fallback;
   const auto& v = c.json()[key];
   std::vector<int64_t> out;
@@ -41,7 +41,7 @@ std::vector<int64_t> IntList(const HfConfig& c, const std::string& key,
 
 // An int or a two-element list, as HF's patch_size / patch_stride take.
 void IntPair(const HfConfig& c, const std::string& key, int64_t fallback, int64_t out[2]) {
-  const std::vector<int64_t> v = IntList(c, key, {fallback, fallback});
+  const std::vector<int64_t> v = HtsatIntList(c, key, {fallback, fallback});
   if (v.size() == 1) {
     out[0] = out[1] = v[0];
   } else if (v.size() == 2) {
@@ -62,9 +62,9 @@ core::Tensor FloatTensor(const core::Shape& shape, const std::vector<float>& val
 }
 
 // nn.Conv2d with bias, kernel [out, in, kh, kw], symmetric padding.
-std::string Conv(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t in,
-                 int64_t out, const int64_t kernel[2], const int64_t stride[2],
-                 const int64_t padding[2]) {
+std::string HtsatConv(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t in,
+                      int64_t out, const int64_t kernel[2], const int64_t stride[2],
+                      const int64_t padding[2]) {
   const std::string w =
       g.Weight(prefix + ".weight", {out, in, kernel[0], kernel[1]}, WeightInit::kNormal);
   const std::string b = g.Weight(prefix + ".bias", {out}, WeightInit::kZeros);
@@ -77,7 +77,7 @@ std::string Conv(GraphBuilder& g, const std::string& x, const std::string& prefi
 std::string Conv1x1(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t in,
                     int64_t out) {
   const int64_t one[2] = {1, 1}, zero[2] = {0, 0};
-  return Conv(g, x, prefix, in, out, one, one, zero);
+  return HtsatConv(g, x, prefix, in, out, one, one, zero);
 }
 
 // x rolled by `shift` along `axis` of static length `length` (torch.roll: element i moves to
@@ -271,13 +271,13 @@ std::string PatchEmbed(GraphBuilder& g, const HtsatShape& s, const std::string& 
   WeightScope scope(g, "patch_embed.");
   std::string patches;
   if (!s.fusion) {
-    patches = Conv(g, image, "proj", s.in_channels, s.embed_dim, s.patch, s.stride, s.padding);
+    patches = HtsatConv(g, image, "proj", s.in_channels, s.embed_dim, s.patch, s.stride, s.padding);
   } else {
     const std::string channel_axis = g.ConstInt64({1});
     const std::string global_in =
         g.Node("Slice", {image, g.ConstInt64({0}), g.ConstInt64({1}), channel_axis});
     const std::string global =
-        Conv(g, global_in, "proj", s.in_channels, s.embed_dim, s.patch, s.stride, s.padding);
+        HtsatConv(g, global_in, "proj", s.in_channels, s.embed_dim, s.patch, s.stride, s.padding);
     // The other channels, each through mel_conv2d (three times wider in time), laid side by
     // side along the width and padded (or cut) to the global grid's width.
     const int64_t locals = s.input_channels - 1;
@@ -286,7 +286,8 @@ std::string PatchEmbed(GraphBuilder& g, const HtsatShape& s, const std::string& 
     local = g.Node("Reshape", {local, g.ConstInt64({-1, 1, s.spec_size, s.spec_size})});
     const int64_t kernel[2] = {s.patch[0], s.patch[1] * 3},
                   stride[2] = {s.stride[0], s.stride[1] * 3};
-    local = Conv(g, local, "mel_conv2d", s.in_channels, s.embed_dim, kernel, stride, s.padding);
+    local =
+        HtsatConv(g, local, "mel_conv2d", s.in_channels, s.embed_dim, kernel, stride, s.padding);
     const int64_t local_h = (s.spec_size + 2 * s.padding[0] - kernel[0]) / stride[0] + 1;
     const int64_t local_w = (s.spec_size + 2 * s.padding[1] - kernel[1]) / stride[1] + 1;
     local = g.Node("Reshape", {local, g.ConstInt64({-1, locals, s.embed_dim, local_h, local_w})});
@@ -388,8 +389,8 @@ HtsatShape ReadHtsatShape(const HfConfig& c) {
                               origin, s.patch[a], s.stride[a], conv, s.grid[a]));
   }
   s.embed_dim = c.Int("patch_embeds_hidden_size", 96);
-  s.depths = IntList(c, "depths", {2, 2, 6, 2});
-  s.heads = IntList(c, "num_attention_heads", {4, 8, 16, 32});
+  s.depths = HtsatIntList(c, "depths", {2, 2, 6, 2});
+  s.heads = HtsatIntList(c, "num_attention_heads", {4, 8, 16, 32});
   if (s.depths.size() != s.heads.size())
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': depths has {} stages but num_attention_heads {}", origin,

@@ -189,7 +189,7 @@ ClipFamily TowerFamily(const HfConfig& c, const HfConfig& vision) {
 
 // text_config (LlamaConfig() when absent) with the LM head's tying made explicit: LlavaConfig ties
 // when its own tie_word_embeddings or text_config's is set, LlavaNextConfig by its own alone.
-HfConfig TextConfig(const HfConfig& c) {
+HfConfig LlavaTextConfig(const HfConfig& c) {
   const std::string origin = fmt::format("{} (text_config)", c.origin());
   json text = json::object();
   if (const json* sub = SubObject(c, "text_config")) text = *sub;
@@ -304,8 +304,8 @@ int64_t ProjectedTokens(const HfConfig& c, LlavaParts& p, int64_t tokens) {
   return tokens;
 }
 
-LlavaParts ReadParts(const HfConfig& c) {
-  LlavaParts p{VisionConfig(c), TextConfig(c)};
+LlavaParts ReadLlavaParts(const HfConfig& c) {
+  LlavaParts p{VisionConfig(c), LlavaTextConfig(c)};
   p.vit = IsVitTower(p.vision);
   if (p.vit) {
     p.vit_variant = VitVariantOf(p.vision);
@@ -532,7 +532,7 @@ Architecture LlavaArchitecture(const std::string& model_type,
       .build = build,
       .input_hints =
           [](const HfConfig& c) {
-            const LlavaParts p = ReadParts(c);
+            const LlavaParts p = ReadLlavaParts(c);
             InputHint ids{InputHint::Kind::kIndexRangeWithRun, 0, p.lm.vocab};
             ids.run_value = p.image_token;
             ids.run_length = LlavaImageTokens(c);
@@ -544,7 +544,7 @@ Architecture LlavaArchitecture(const std::string& model_type,
           },
       .dim_roles =
           [](const HfConfig& c) {
-            const LlavaParts p = ReadParts(c);
+            const LlavaParts p = ReadLlavaParts(c);
             return DecoderDimRoles(DecoderMaxPositions(p.text),
                                    LlavaImageTokens(c) + (BosToken(p) >= 0 ? 1 : 0));
           },
@@ -584,7 +584,7 @@ std::vector<std::string> LlavaCheckpointPrefixes() {
 }
 
 void BuildLlava(const HfConfig& config, GraphBuilder& g) {
-  const LlavaParts p = ReadParts(config);
+  const LlavaParts p = ReadLlavaParts(config);
   const Dim batch = std::string("batch");
   const int64_t size = p.tower.image_size, channels = p.tower.channels;
   g.Input("input_ids", onnx::TensorProto::INT64, {batch, std::string("sequence")});
@@ -606,7 +606,7 @@ void BuildLlava(const HfConfig& config, GraphBuilder& g) {
 }
 
 void BuildLlavaNext(const HfConfig& config, GraphBuilder& g) {
-  const LlavaParts p = ReadParts(config);
+  const LlavaParts p = ReadLlavaParts(config);
   RequireSquareTileTokens(config, p);
   const LlavaNextLayout layout = LayoutFor(config, p);
   const int64_t size = p.tower.image_size, channels = p.tower.channels;
@@ -628,7 +628,7 @@ void BuildLlavaNext(const HfConfig& config, GraphBuilder& g) {
 }
 
 int64_t LlavaImageTokens(const HfConfig& config) {
-  const LlavaParts p = ReadParts(config);
+  const LlavaParts p = ReadLlavaParts(config);
   if (!IsAnyRes(config)) return p.tokens_per_image * p.images;
   RequireSquareTileTokens(config, p);
   return LayoutFor(config, p).image_tokens;

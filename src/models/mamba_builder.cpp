@@ -63,7 +63,7 @@ struct MambaShape {
   std::string moe_block;  // the experts' prefix under the layer's
 };
 
-MambaNames ReadNames(const HfConfig& c) {
+MambaNames ReadMambaNames(const HfConfig& c) {
   MambaNames n;
   const nlohmann::json piece = c.Piece("names");
   for (auto [key, field] : {std::pair{"embed", &n.embed},
@@ -214,7 +214,7 @@ MambaShape ReadMambaShape(const HfConfig& c) {
   if (s.mixer == Mixer::kMamba) s.m1 = ReadMambaSpec(c);
   if (s.mixer == Mixer::kShortConv)
     s.conv = {s.hidden, c.Int("conv_L_cache"), c.Bool("conv_bias", false)};
-  s.names = ReadNames(c);
+  s.names = ReadMambaNames(c);
   s.attention_layers = ReadAttentionLayers(c, s.layers);
   if (!s.names.mlp.empty()) s.intermediate = FfnSize(c);
   s.muls = ReadMultipliers(c);

@@ -28,7 +28,7 @@ std::string LowRankNorm(GraphBuilder& g, const std::string& x, const std::string
 }
 
 // [batch, S, heads * d] -> [batch, heads, S, d].
-std::string HeadsFirst(GraphBuilder& g, const std::string& x, int64_t heads, int64_t d) {
+std::string MlaHeadsFirst(GraphBuilder& g, const std::string& x, int64_t heads, int64_t d) {
   return g.Node("Transpose", {g.Node("Reshape", {x, g.ConstInt64({0, 0, heads, d})})},
                 {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
 }
@@ -111,7 +111,7 @@ MlaHeads MlaProjections(GraphBuilder& g, const MlaSpec& s, const std::string& x,
                 LowRankNorm(g, g.Linear(x, prefix + "q_a_proj", s.hidden, s.q_lora_rank, s.bias),
                             prefix + "q_a_layernorm", s.q_lora_rank),
                 prefix + "q_b_proj", s.q_lora_rank, q_out, false);
-  const std::string q = HeadsFirst(g, q_flat, s.heads, s.key_dim());
+  const std::string q = MlaHeadsFirst(g, q_flat, s.heads, s.key_dim());
   const std::vector<Attr> last = {{"axis", int64_t{-1}}};
   const auto q_parts = g.NodeN("Split", {q, g.ConstInt64({s.nope_dim, s.rope_dim})}, 2, last);
 
@@ -123,11 +123,11 @@ MlaHeads MlaProjections(GraphBuilder& g, const MlaSpec& s, const std::string& x,
       g.Linear(LowRankNorm(g, kv_parts[0], prefix + "kv_a_layernorm", s.kv_lora_rank),
                prefix + "kv_b_proj", s.kv_lora_rank, s.heads * (s.nope_dim + s.value_dim), false);
   const auto k_parts = g.NodeN("Split",
-                               {HeadsFirst(g, kv, s.heads, s.nope_dim + s.value_dim),
+                               {MlaHeadsFirst(g, kv, s.heads, s.nope_dim + s.value_dim),
                                 g.ConstInt64({s.nope_dim, s.value_dim})},
                                2, last);
   // The rotary key part is one head, shared: [batch, 1, S, rope] expanded over the heads.
-  const std::string k_rot = Rotate(g, s, HeadsFirst(g, kv_parts[1], 1, s.rope_dim), rope);
+  const std::string k_rot = Rotate(g, s, MlaHeadsFirst(g, kv_parts[1], 1, s.rope_dim), rope);
   const std::string k_rot_heads = g.Node("Expand", {k_rot, g.ConstInt64({1, s.heads, 1, 1})});
   MlaHeads out;
   out.q = g.Node("Concat", {q_parts[0], Rotate(g, s, q_parts[1], rope)}, last);

@@ -76,8 +76,9 @@ std::string Norm(GraphBuilder& g, const MoonshineShape& s, const std::string& x,
 }
 
 // Conv1d `name` over [batch, in, T] (bias unless `bias` is false).
-std::string Conv(GraphBuilder& g, const std::string& x, const std::string& name, int64_t in,
-                 int64_t out, int64_t kernel, int64_t stride, bool bias = true) {
+std::string MoonshineConv(GraphBuilder& g, const std::string& x, const std::string& name,
+                          int64_t in, int64_t out, int64_t kernel, int64_t stride,
+                          bool bias = true) {
   std::vector<std::string> inputs = {
       x, g.Weight(name + ".weight", {out, in, kernel}, WeightInit::kNormal)};
   if (bias) inputs.push_back(g.Weight(name + ".bias", {out}, WeightInit::kZeros));
@@ -106,10 +107,10 @@ std::string OneGroupNorm(GraphBuilder& g, const MoonshineShape& s, const std::st
 std::string ConvFrontEnd(GraphBuilder& g, const MoonshineShape& s, const std::string& samples) {
   const int64_t h = s.hidden;
   std::string x = g.Node("Unsqueeze", {samples, g.ConstInt64({1})});
-  x = g.Node("Tanh", {Conv(g, x, "encoder.conv1", 1, h, 127, 64, /*bias=*/false)});
+  x = g.Node("Tanh", {MoonshineConv(g, x, "encoder.conv1", 1, h, 127, 64, /*bias=*/false)});
   x = OneGroupNorm(g, s, x, "encoder.groupnorm");
-  x = Activation(g, Conv(g, x, "encoder.conv2", h, 2 * h, 7, 3), "gelu");
-  x = Activation(g, Conv(g, x, "encoder.conv3", 2 * h, h, 3, 2), "gelu");
+  x = Activation(g, MoonshineConv(g, x, "encoder.conv2", h, 2 * h, 7, 3), "gelu");
+  x = Activation(g, MoonshineConv(g, x, "encoder.conv3", 2 * h, h, 3, 2), "gelu");
   return g.Node("Transpose", {x}, {{"perm", std::vector<int64_t>{0, 2, 1}}});
 }
 

@@ -66,10 +66,6 @@ NystromShape ReadNystromShape(const HfConfig& c) {
   return s;
 }
 
-std::string Transpose(GraphBuilder& g, const std::string& x, std::vector<int64_t> perm) {
-  return g.Node("Transpose", {x}, {{"perm", std::move(perm)}});
-}
-
 std::string Softmax(GraphBuilder& g, const std::string& x) {
   return g.Node("Softmax", {x}, {{"axis", int64_t{-1}}});
 }

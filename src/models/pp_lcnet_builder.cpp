@@ -62,9 +62,9 @@ std::vector<std::vector<LcLayer>> ReadBlocks(const HfConfig& c, bool rep) {
 }
 
 // A conv-BatchNorm(-activation) layer (PPLCNetConvLayer) padded kernel / 2.
-std::string ConvLayer(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t in,
-                      int64_t out, int64_t kernel, int64_t stride, int64_t groups,
-                      const std::string& act) {
+std::string LcNetConvLayer(GraphBuilder& g, const std::string& x, const std::string& prefix,
+                           int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t groups,
+                           const std::string& act) {
   const int64_t pad = kernel / 2;
   return ConvNormAct(g, x, prefix,
                      Conv2dSpec{.in = in,
@@ -82,10 +82,10 @@ std::string SeparableLayer(GraphBuilder& g, const PpLcNetShape& s, const std::st
   const double scale = s.scale;
   const int64_t in = MakeDivisible(static_cast<double>(l.in) * scale, s.divisor, s.divisor);
   const int64_t out = MakeDivisible(static_cast<double>(l.out) * scale, s.divisor, s.divisor);
-  std::string h =
-      s.rep ? LearnableRepLayer(g, x, p + "depthwise_convolution", in, in, l.kernel, l.stride, in,
-                                s.branches, s.act)
-            : ConvLayer(g, x, p + "depthwise_convolution", in, in, l.kernel, l.stride, in, s.act);
+  std::string h = s.rep ? LearnableRepLayer(g, x, p + "depthwise_convolution", in, in, l.kernel,
+                                            l.stride, in, s.branches, s.act)
+                        : LcNetConvLayer(g, x, p + "depthwise_convolution", in, in, l.kernel,
+                                         l.stride, in, s.act);
   if (l.se) {
     const std::string se = p + "squeeze_excitation_module.";
     h = SqueezeExcitation(g, h, se + "convolution1", se + "convolution2", in, in / s.reduction,
@@ -93,10 +93,10 @@ std::string SeparableLayer(GraphBuilder& g, const PpLcNetShape& s, const std::st
   }
   return s.rep ? LearnableRepLayer(g, h, p + "pointwise_convolution", in, out, 1, 1, 1, s.branches,
                                    s.act)
-               : ConvLayer(g, h, p + "pointwise_convolution", in, out, 1, 1, 1, s.act);
+               : LcNetConvLayer(g, h, p + "pointwise_convolution", in, out, 1, 1, 1, s.act);
 }
 
-Dim Side(const Dim& d, int64_t k, int64_t stride, const std::string& name) {
+Dim LcNetSide(const Dim& d, int64_t k, int64_t stride, const std::string& name) {
   if (stride == 1 && k % 2 == 1) return d;
   if (const auto* n = std::get_if<int64_t>(&d)) return (*n + 2 * (k / 2) - k) / stride + 1;
   return name;
@@ -110,10 +110,10 @@ std::string LearnableRepLayer(GraphBuilder& g, const std::string& x, const std::
   std::vector<std::string> terms;
   if (in == out && stride == 1) terms.push_back(g.BatchNorm(x, prefix + ".identity", in, 1e-5));
   if (kernel > 1)
-    terms.push_back(ConvLayer(g, x, prefix + ".conv_1x1", in, out, 1, stride, groups, ""));
+    terms.push_back(LcNetConvLayer(g, x, prefix + ".conv_1x1", in, out, 1, stride, groups, ""));
   for (int64_t i = 0; i < branches; ++i)
-    terms.push_back(ConvLayer(g, x, fmt::format("{}.conv_kxk.{}", prefix, i), in, out, kernel,
-                              stride, groups, ""));
+    terms.push_back(LcNetConvLayer(g, x, fmt::format("{}.conv_kxk.{}", prefix, i), in, out, kernel,
+                                   stride, groups, ""));
   std::string y = terms.front();
   for (size_t i = 1; i < terms.size(); ++i) y = g.Node("Add", {y, terms[i]});
   y = LearnableAffine(g, y, prefix + ".lab");
@@ -144,18 +144,18 @@ void BuildPpLcNet(const HfConfig& config, const nlohmann::json& pieces, GraphBui
   const auto [height, width] = ImageDims(config);
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {"batch", 3, height, width});  // HF: 3
   const int64_t stem = MakeDivisible(static_cast<double>(s.stem) * s.scale, s.divisor, s.divisor);
-  const std::string x0 = ConvLayer(g, "pixel_values", "embedder.convolution", 3, stem, 3,
-                                   s.stem_stride, 1, s.rep ? "" : s.act);
-  std::vector<FeatureMap> states = {{x0, stem, Side(height, 3, s.stem_stride, "stem_height"),
-                                     Side(width, 3, s.stem_stride, "stem_width")}};
+  const std::string x0 = LcNetConvLayer(g, "pixel_values", "embedder.convolution", 3, stem, 3,
+                                        s.stem_stride, 1, s.rep ? "" : s.act);
+  std::vector<FeatureMap> states = {{x0, stem, LcNetSide(height, 3, s.stem_stride, "stem_height"),
+                                     LcNetSide(width, 3, s.stem_stride, "stem_width")}};
   for (size_t i = 0; i < s.stages.size(); ++i) {
     FeatureMap m = states.back();
     for (size_t j = 0; j < s.stages[i].size(); ++j) {
       const LcLayer& l = s.stages[i][j];
       m.x = SeparableLayer(g, s, m.x, fmt::format("encoder.blocks.{}.layers.{}.", i, j), l);
       m.channels = MakeDivisible(static_cast<double>(l.out) * s.scale, s.divisor, s.divisor);
-      m.height = Side(m.height, l.kernel, l.stride, fmt::format("stage{}_height", i + 1));
-      m.width = Side(m.width, l.kernel, l.stride, fmt::format("stage{}_width", i + 1));
+      m.height = LcNetSide(m.height, l.kernel, l.stride, fmt::format("stage{}_height", i + 1));
+      m.width = LcNetSide(m.width, l.kernel, l.stride, fmt::format("stage{}_width", i + 1));
     }
     states.push_back(m);
   }

@@ -47,7 +47,7 @@ void MropeAsDefault(json& text) {
 // The language model's config: the keys of `text_config` when present (transformers 5), else
 // the top level (the Hub's files); a config of the template piece text_model names (its own
 // defaults), else a qwen2 config with Qwen2-VL's defaults filled in.
-HfConfig TextConfig(const HfConfig& c) {
+HfConfig Qwen2VlTextConfig(const HfConfig& c) {
   json text = c.json();
   if (c.Has("text_config")) {
     if (!c.json()["text_config"].is_object())
@@ -270,7 +270,7 @@ struct Qwen2VlShape {
 };
 
 Qwen2VlShape ReadQwen2VlShape(const HfConfig& c) {
-  Qwen2VlShape s{DecoderTextConfig(TextConfig(c)), {}, {}, ReadVision(c), {}};
+  Qwen2VlShape s{DecoderTextConfig(Qwen2VlTextConfig(c)), {}, {}, ReadVision(c), {}};
   s.lm = ReadDecoderSizes(s.text);
   s.mrope_section = MropeSection(s.text);
   int64_t sum = 0;
@@ -287,10 +287,6 @@ Qwen2VlShape ReadQwen2VlShape(const HfConfig& c) {
   s.tokens.vision_end = c.Id("vision_end_token_id", 151653);
   s.tokens.spatial_merge_size = s.vision.merge;
   return s;
-}
-
-std::string ScalarInt64(GraphBuilder& g, int64_t value) {
-  return g.Node("Squeeze", {g.ConstInt64({value}), g.ConstInt64({0})});
 }
 
 // Rotary angles [h*w, head_dim] of one frame's patches, in the processor's patch order (merge

@@ -17,8 +17,9 @@ using core::Error;
 using core::ErrorKind;
 
 // RTDetrResNetConvLayer: conv (padding kernel / 2) - BatchNorm - activation ("" none).
-std::string ConvLayer(GraphBuilder& g, const std::string& x, const std::string& prefix, int64_t in,
-                      int64_t out, int64_t kernel, int64_t stride, const std::string& act) {
+std::string RtDetrConvLayer(GraphBuilder& g, const std::string& x, const std::string& prefix,
+                            int64_t in, int64_t out, int64_t kernel, int64_t stride,
+                            const std::string& act) {
   const int64_t pad = kernel / 2;
   return ConvNormAct(
       g, x, prefix,
@@ -44,9 +45,9 @@ std::string Shortcut(GraphBuilder& g, const std::string& x, const std::string& p
   const bool project = bottleneck ? (l.in != l.out || l.stride != 1) : l.first;
   const bool pool = bottleneck ? l.stride == 2 : (l.first && l.in != l.out);
   if (pool)
-    return project ? ConvLayer(g, AvgPool2x2(g, x), p + "shortcut.1", l.in, l.out, 1, 1, "")
+    return project ? RtDetrConvLayer(g, AvgPool2x2(g, x), p + "shortcut.1", l.in, l.out, 1, 1, "")
                    : AvgPool2x2(g, x);
-  return project ? ConvLayer(g, x, p + "shortcut", l.in, l.out, 1, l.stride, "") : x;
+  return project ? RtDetrConvLayer(g, x, p + "shortcut", l.in, l.out, 1, l.stride, "") : x;
 }
 
 Dim Halve(const Dim& d, const std::string& name) {
@@ -62,12 +63,12 @@ std::string RtDetrResNetLayer(GraphBuilder& g, const std::string& x, const std::
   if (l.bottleneck) {
     const int64_t r = l.out / 4;
     const bool first = l.downsample_in_bottleneck;
-    h = ConvLayer(g, x, p + "layer.0", l.in, r, 1, first ? l.stride : 1, "relu");
-    h = ConvLayer(g, h, p + "layer.1", r, r, 3, first ? 1 : l.stride, "relu");
-    h = ConvLayer(g, h, p + "layer.2", r, l.out, 1, 1, "");
+    h = RtDetrConvLayer(g, x, p + "layer.0", l.in, r, 1, first ? l.stride : 1, "relu");
+    h = RtDetrConvLayer(g, h, p + "layer.1", r, r, 3, first ? 1 : l.stride, "relu");
+    h = RtDetrConvLayer(g, h, p + "layer.2", r, l.out, 1, 1, "");
   } else {
-    h = ConvLayer(g, x, p + "layer.0", l.in, l.out, 3, l.stride, "relu");
-    h = ConvLayer(g, h, p + "layer.1", l.out, l.out, 3, 1, "");
+    h = RtDetrConvLayer(g, x, p + "layer.0", l.in, l.out, 3, l.stride, "relu");
+    h = RtDetrConvLayer(g, h, p + "layer.1", l.out, l.out, 3, 1, "");
   }
   return Activation(g, g.Node("Add", {h, Shortcut(g, x, p, l)}), act);
 }
@@ -86,10 +87,10 @@ void BuildRtDetrResNet(const HfConfig& config, const nlohmann::json& pieces, Gra
                             config.origin(), e, s.hidden_sizes[0]));
   const auto [height, width] = ImageDims(config);
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {"batch", s.num_channels, height, width});
-  std::string x = ConvLayer(g, "pixel_values", "embedder.embedder.0", s.num_channels, e / 2, 3, 2,
-                            s.hidden_act);
-  x = ConvLayer(g, x, "embedder.embedder.1", e / 2, e / 2, 3, 1, s.hidden_act);
-  x = ConvLayer(g, x, "embedder.embedder.2", e / 2, e, 3, 1, s.hidden_act);
+  std::string x = RtDetrConvLayer(g, "pixel_values", "embedder.embedder.0", s.num_channels, e / 2,
+                                  3, 2, s.hidden_act);
+  x = RtDetrConvLayer(g, x, "embedder.embedder.1", e / 2, e / 2, 3, 1, s.hidden_act);
+  x = RtDetrConvLayer(g, x, "embedder.embedder.2", e / 2, e, 3, 1, s.hidden_act);
   x = g.Node("MaxPool", {x},
              {{"kernel_shape", std::vector<int64_t>{3, 3}},
               {"strides", std::vector<int64_t>{2, 2}},

@@ -8,9 +8,6 @@ namespace ipfs_accel::models {
 namespace {
 constexpr float kMaskValue = std::numeric_limits<float>::lowest();  // torch.finfo(float32).min
 
-std::string Scalar(GraphBuilder& g, const std::string& one_element) {
-  return g.Node("Squeeze", {one_element, g.ConstInt64({0})});
-}
 }  // namespace
 
 std::string SplitHeads(GraphBuilder& g, const std::string& x, int64_t heads, int64_t head_dim) {
@@ -38,9 +35,9 @@ std::string AxisLength(GraphBuilder& g, const std::string& x, int64_t axis) {
 }
 
 std::string PositionRange(GraphBuilder& g, const std::string& offset, const std::string& length) {
-  const std::string start = Scalar(g, offset);
-  const std::string limit = Scalar(g, g.Node("Add", {offset, length}));
-  const std::string one = Scalar(g, g.ConstInt64({1}));
+  const std::string start = SqueezeToScalar(g, offset);
+  const std::string limit = SqueezeToScalar(g, g.Node("Add", {offset, length}));
+  const std::string one = SqueezeToScalar(g, g.ConstInt64({1}));
   return g.Node("Range", {start, limit, one});
 }
 

@@ -8,10 +8,6 @@ namespace ipfs_accel::models {
 
 namespace {
 
-std::string Transpose(GraphBuilder& g, const std::string& x, std::vector<int64_t> perm) {
-  return g.Node("Transpose", {x}, {{"perm", std::move(perm)}});
-}
-
 // The length of axis 2 of `x` as a 1-D one-element tensor.
 std::string Length(GraphBuilder& g, const std::string& x, int64_t axis) {
   return g.Node("Shape", {x}, {{"start", axis}, {"end", axis + 1}});

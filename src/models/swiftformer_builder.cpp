@@ -54,18 +54,19 @@ SwiftFormerShape ReadSwiftFormerShape(const HfConfig& c) {
   return s;
 }
 
-std::string Conv(GraphBuilder& g, const std::string& x, const std::string& name, int64_t in,
-                 int64_t out, int64_t kernel, int64_t stride, int64_t pad, int64_t groups = 1) {
+std::string SwiftFormerConv(GraphBuilder& g, const std::string& x, const std::string& name,
+                            int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t pad,
+                            int64_t groups = 1) {
   return Conv2d(g, x, name, in, out, kernel, stride, pad, groups);
 }
 
 // SwiftFormerConvEncoder / SwiftFormerLocalRepresentation under `p`: x + layer_scale * (...).
 std::string LocalBlock(GraphBuilder& g, const SwiftFormerShape& s, const std::string& x,
                        const std::string& p, int64_t dim, int64_t hidden) {
-  std::string h = Conv(g, x, p + "depth_wise_conv", dim, dim, 3, 1, 1, dim);
+  std::string h = SwiftFormerConv(g, x, p + "depth_wise_conv", dim, dim, 3, 1, 1, dim);
   h = g.BatchNorm(h, p + "norm", dim, s.eps);
-  h = Activation(g, Conv(g, h, p + "point_wise_conv1", dim, hidden, 1, 1, 0), "gelu");
-  h = Conv(g, h, p + "point_wise_conv2", hidden, dim, 1, 1, 0);
+  h = Activation(g, SwiftFormerConv(g, h, p + "point_wise_conv1", dim, hidden, 1, 1, 0), "gelu");
+  h = SwiftFormerConv(g, h, p + "point_wise_conv2", hidden, dim, 1, 1, 0);
   const std::string scale = g.Weight(p + "layer_scale", {dim, 1, 1}, WeightInit::kOnes);
   return g.Node("Add", {x, g.Node("Mul", {scale, h})});
 }
@@ -90,8 +91,8 @@ std::string EncoderBlock(GraphBuilder& g, const SwiftFormerShape& s, const std::
   h = g.Node("Add", {h, Scaled(g, s, t, p + "layer_scale_1", dim)});
   const auto hidden = static_cast<int64_t>(static_cast<double>(dim) * s.mlp_ratio);
   std::string m = g.BatchNorm(h, p + "linear.norm1", dim, s.eps);
-  m = Activation(g, Conv(g, m, p + "linear.fc1", dim, hidden, 1, 1, 0), s.act);
-  m = Conv(g, m, p + "linear.fc2", hidden, dim, 1, 1, 0);
+  m = Activation(g, SwiftFormerConv(g, m, p + "linear.fc1", dim, hidden, 1, 1, 0), s.act);
+  m = SwiftFormerConv(g, m, p + "linear.fc2", hidden, dim, 1, 1, 0);
   return g.Node("Add", {h, Scaled(g, s, m, p + "layer_scale_2", dim)});
 }
 
@@ -126,10 +127,10 @@ void BuildSwiftFormer(const HfConfig& config, const nlohmann::json& pieces, Grap
   const SwiftFormerShape s = ReadSwiftFormerShape(config);
   g.Input("pixel_values", onnx::TensorProto::FLOAT, {"batch", s.channels, s.image, s.image});
   const int64_t half = s.dims[0] / 2;
-  std::string x =
-      Conv(g, "pixel_values", "patch_embed.patch_embedding.0", s.channels, half, 3, 2, 1);
+  std::string x = SwiftFormerConv(g, "pixel_values", "patch_embed.patch_embedding.0", s.channels,
+                                  half, 3, 2, 1);
   x = g.Node("Relu", {g.BatchNorm(x, "patch_embed.patch_embedding.1", half, s.eps)});
-  x = Conv(g, x, "patch_embed.patch_embedding.3", half, s.dims[0], 3, 2, 1);
+  x = SwiftFormerConv(g, x, "patch_embed.patch_embedding.3", half, s.dims[0], 3, 2, 1);
   x = g.Node("Relu", {g.BatchNorm(x, "patch_embed.patch_embedding.4", s.dims[0], s.eps)});
   int64_t side = ((s.image - 1) / 2) / 2 + 1, k = 0;
   for (size_t i = 0; i < s.depths.size(); ++i, ++k) {
@@ -142,7 +143,7 @@ void BuildSwiftFormer(const HfConfig& config, const nlohmann::json& pieces, Grap
     }
     if (i + 1 == s.depths.size() || !(s.downsamples[i] || dim != s.dims[i + 1])) continue;
     const std::string p = fmt::format("encoder.network.{}.", ++k);
-    x = Conv(g, x, p + "proj", dim, s.dims[i + 1], s.patch, s.stride, s.pad);
+    x = SwiftFormerConv(g, x, p + "proj", dim, s.dims[i + 1], s.patch, s.stride, s.pad);
     x = g.BatchNorm(x, p + "norm", s.dims[i + 1], s.eps);
     side = (side + 2 * s.pad - s.patch) / s.stride + 1;
   }

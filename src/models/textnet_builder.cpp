@@ -80,8 +80,8 @@ TextNetShape ReadTextNetShape(const HfConfig& c) {
 }
 
 // A bias-free kh x kw convolution, padded (k - 1) / 2 on each axis.
-std::string Conv(GraphBuilder& g, const std::string& x, const std::string& name, int64_t in,
-                 int64_t out, Kernel k, int64_t stride) {
+std::string TextNetConv(GraphBuilder& g, const std::string& x, const std::string& name, int64_t in,
+                        int64_t out, Kernel k, int64_t stride) {
   const std::string w = g.Weight(name + ".weight", {out, in, k.h, k.w}, WeightInit::kNormal);
   const int64_t ph = (k.h - 1) / 2, pw = (k.w - 1) / 2;
   return g.Node("Conv", {x, w},
@@ -93,14 +93,16 @@ std::string Conv(GraphBuilder& g, const std::string& x, const std::string& name,
 // TextNetRepConvLayer under `p`.
 std::string RepConv(GraphBuilder& g, const TextNetShape& s, const std::string& x,
                     const std::string& p, int64_t in, int64_t out, Kernel k, int64_t stride) {
-  std::string y = g.BatchNorm(Conv(g, x, p + "main_conv", in, out, k, stride),
+  std::string y = g.BatchNorm(TextNetConv(g, x, p + "main_conv", in, out, k, stride),
                               p + "main_batch_norm", out, s.eps);
   if (k.w != 1)
-    y = g.Node("Add", {y, g.BatchNorm(Conv(g, x, p + "vertical_conv", in, out, {k.h, 1}, stride),
-                                      p + "vertical_batch_norm", out, s.eps)});
+    y = g.Node("Add",
+               {y, g.BatchNorm(TextNetConv(g, x, p + "vertical_conv", in, out, {k.h, 1}, stride),
+                               p + "vertical_batch_norm", out, s.eps)});
   if (k.h != 1)
-    y = g.Node("Add", {y, g.BatchNorm(Conv(g, x, p + "horizontal_conv", in, out, {1, k.w}, stride),
-                                      p + "horizontal_batch_norm", out, s.eps)});
+    y = g.Node("Add",
+               {y, g.BatchNorm(TextNetConv(g, x, p + "horizontal_conv", in, out, {1, k.w}, stride),
+                               p + "horizontal_batch_norm", out, s.eps)});
   if (in == out && stride == 1)
     y = g.Node("Add", {y, g.BatchNorm(x, p + "rbr_identity", in, s.eps)});
   return g.Node("Relu", {y});

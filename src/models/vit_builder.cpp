@@ -319,10 +319,10 @@ std::string GatedMlp(GraphBuilder& g, const PreNormLayerShape& s, const PreNormL
                   s.mlp_bias);
 }
 
-enum class MlpKind { kPlain, kSwiglu, kGated };
+enum class VitMlpKind { kPlain, kSwiglu, kGated };
 
 std::string ScaledLayer(GraphBuilder& g, const PreNormLayerShape& s, const PreNormLayerNames& n,
-                        const LayerScaleNames& scales, MlpKind mlp_kind, const std::string& x,
+                        const LayerScaleNames& scales, VitMlpKind mlp_kind, const std::string& x,
                         const std::string& bias) {
   auto scale = [&](const std::string& branch, const std::string& name) {
     if (name.empty()) return branch;
@@ -331,12 +331,13 @@ std::string ScaledLayer(GraphBuilder& g, const PreNormLayerShape& s, const PreNo
   const std::string h =
       g.Node("Add", {x, scale(PreNormAttention(g, s, n, x, bias), scales.attention)});
   std::string mlp;
-  if (mlp_kind == MlpKind::kPlain) {
+  if (mlp_kind == VitMlpKind::kPlain) {
     mlp = PreNormMlp(g, s, n, h);
   } else {
     const std::string normed = g.LayerNorm(h, n.norm2, s.hidden, s.eps);
-    mlp = mlp_kind == MlpKind::kSwiglu ? SwiGluMlp(g, s, n.fc1.substr(0, n.fc1.rfind('.')), normed)
-                                       : GatedMlp(g, s, n, normed);
+    mlp = mlp_kind == VitMlpKind::kSwiglu
+              ? SwiGluMlp(g, s, n.fc1.substr(0, n.fc1.rfind('.')), normed)
+              : GatedMlp(g, s, n, normed);
   }
   return g.Node("Add", {h, scale(mlp, scales.mlp)});
 }
@@ -385,20 +386,20 @@ std::string Layer(GraphBuilder& g, PreNormLayerShape shape, const VitShape& s, c
   if (v.layer == "dinov2")
     return ScaledLayer(g, shape, Dinov2LayerNames(p),
                        {p + "layer_scale1.lambda1", p + "layer_scale2.lambda1"},
-                       v.swiglu ? MlpKind::kSwiglu : MlpKind::kPlain, x, "");
+                       v.swiglu ? VitMlpKind::kSwiglu : VitMlpKind::kPlain, x, "");
   if (v.layer == "dinov3")
     return ScaledLayer(g, shape, Dinov3LayerNames(p),
                        {p + "layer_scale1.lambda1", p + "layer_scale2.lambda1"},
-                       s.gated_mlp ? MlpKind::kGated : MlpKind::kPlain, x, "");
+                       s.gated_mlp ? VitMlpKind::kGated : VitMlpKind::kPlain, x, "");
   if (v.layer == "beit") {
     shape.key_bias = false;
     LayerScaleNames scales;
     if (s.layer_scale) scales = {p + "lambda_1", p + "lambda_2"};
-    return ScaledLayer(g, shape, VitLayerNames(p), scales, MlpKind::kPlain, x, bias);
+    return ScaledLayer(g, shape, VitLayerNames(p), scales, VitMlpKind::kPlain, x, bias);
   }
   if (v.layer == "internvl")  // lambda_1/2 whatever layer_scale_init_value says
     return ScaledLayer(g, shape, InternVlLayerNames(p), {p + "lambda_1", p + "lambda_2"},
-                       MlpKind::kPlain, x, "");
+                       VitMlpKind::kPlain, x, "");
   return PreNormEncoderLayer(g, shape,
                              v.layer == "vitpose" ? VitPoseLayerNames(p) : VitLayerNames(p), x, "");
 }

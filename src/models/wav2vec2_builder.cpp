@@ -36,8 +36,8 @@ std::vector<Wav2Vec2Variant> MakeVariants() {
 }
 
 // A list of positive integers (conv_dim, ...), or `fallback` when the key is absent.
-std::vector<int64_t> IntList(const HfConfig& c, const std::string& key,
-                             const std::vector<int64_t>& fallback) {
+std::vector<int64_t> Wav2Vec2IntList(const HfConfig& c, const std::string& key,
+                                     const std::vector<int64_t>& fallback) {
   if (!c.Has(key)) return fallback;
   const auto& j = c.json()[key];
   std::vector<int64_t> out;
@@ -54,10 +54,6 @@ std::vector<int64_t> IntList(const HfConfig& c, const std::string& key,
                 fmt::format("'{}': '{}' must be a non-empty list of positive integers, not {}",
                             c.origin(), key, j.dump()));
   return out;
-}
-
-std::string Transpose(GraphBuilder& g, const std::string& x, std::vector<int64_t> perm) {
-  return g.Node("Transpose", {x}, {{"perm", std::move(perm)}});
 }
 
 // Conv1d with PyTorch's [out, in, kernel] weight `prefix.weight` (and `prefix.bias`).
@@ -362,9 +358,9 @@ Wav2Vec2Shape ReadWav2Vec2Shape(const HfConfig& c, const Wav2Vec2Variant& v) {
   // two agree on every key both have.
   const std::string& origin = c.origin();
   Wav2Vec2Shape s;
-  s.conv_dim = IntList(c, "conv_dim", {512, 512, 512, 512, 512, 512, 512});
-  s.conv_stride = IntList(c, "conv_stride", {5, 2, 2, 2, 2, 2, 2});
-  s.conv_kernel = IntList(c, "conv_kernel", {10, 3, 3, 3, 3, 2, 2});
+  s.conv_dim = Wav2Vec2IntList(c, "conv_dim", {512, 512, 512, 512, 512, 512, 512});
+  s.conv_stride = Wav2Vec2IntList(c, "conv_stride", {5, 2, 2, 2, 2, 2, 2});
+  s.conv_kernel = Wav2Vec2IntList(c, "conv_kernel", {10, 3, 3, 3, 3, 2, 2});
   if (s.conv_stride.size() != s.conv_dim.size() || s.conv_kernel.size() != s.conv_dim.size())
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("'{}': conv_dim, conv_stride and conv_kernel must be equally long "

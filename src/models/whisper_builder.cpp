@@ -25,13 +25,13 @@ using core::ErrorKind;
 
 constexpr int64_t kConvKernel = 3;
 
-struct StackShape {
+struct WhisperStackShape {
   int64_t layers, heads, ffn;
 };
 
 struct WhisperShape {
   int64_t vocab, d_model, mel_bins, source_positions, target_positions;
-  StackShape encoder, decoder;
+  WhisperStackShape encoder, decoder;
   std::string act;
   bool lm_head;  // WhisperForConditionalGeneration: logits through proj_out
   bool tied;     // proj_out shares decoder.embed_tokens

@@ -133,8 +133,8 @@ std::string GatherRows(GraphBuilder& g, const std::string& x, const std::string&
   return g.Node("GatherND", {x, position}, {{"batch_dims", int64_t{1}}});
 }
 
-void Expose(GraphBuilder& g, const std::string& tensor, const std::string& name,
-            const std::vector<Dim>& dims) {
+void XClipExpose(GraphBuilder& g, const std::string& tensor, const std::string& name,
+                 const std::vector<Dim>& dims) {
   g.Node("Identity", {tensor}, {}, name);
   g.Output(name, onnx::TensorProto::FLOAT, dims);
 }
@@ -256,10 +256,10 @@ void BuildXclip(const HfConfig& config, GraphBuilder& g) {
   const std::string per_text_logits =
       g.Node("Transpose", {per_video_logits}, {{"perm", std::vector<int64_t>{1, 0}}});
 
-  Expose(g, per_video_logits, "logits_per_video", {batch, batch});
-  Expose(g, per_text_logits, "logits_per_text", {batch, batch});
-  Expose(g, text_embeds, "text_embeds", {batch, batch, dim});
-  Expose(g, video_embeds, "video_embeds", {batch, dim});
+  XClipExpose(g, per_video_logits, "logits_per_video", {batch, batch});
+  XClipExpose(g, per_text_logits, "logits_per_text", {batch, batch});
+  XClipExpose(g, text_embeds, "text_embeds", {batch, batch, dim});
+  XClipExpose(g, video_embeds, "video_embeds", {batch, dim});
 }
 
 void AddXclipArchitectures(std::vector<Architecture>& out) {
