@@ -1,5 +1,7 @@
 #include "gradient_emit.h"
 
+#include "onnx_attr.h"
+
 #include <cstring>
 
 #include <fmt/format.h>
@@ -12,27 +14,6 @@ namespace {
 
 using core::Error;
 using core::ErrorKind;
-
-void SetAttr(onnx::NodeProto* node, const Attr& a) {
-  auto* attr = node->add_attribute();
-  attr->set_name(a.name);
-  if (const auto* i = std::get_if<int64_t>(&a.value)) {
-    attr->set_type(onnx::AttributeProto::INT);
-    attr->set_i(*i);
-  } else if (const auto* f = std::get_if<float>(&a.value)) {
-    attr->set_type(onnx::AttributeProto::FLOAT);
-    attr->set_f(*f);
-  } else if (const auto* v = std::get_if<std::vector<int64_t>>(&a.value)) {
-    attr->set_type(onnx::AttributeProto::INTS);
-    for (int64_t x : *v) attr->add_ints(x);
-  } else if (const auto* fv = std::get_if<std::vector<float>>(&a.value)) {
-    attr->set_type(onnx::AttributeProto::FLOATS);
-    for (float x : *fv) attr->add_floats(x);
-  } else {
-    attr->set_type(onnx::AttributeProto::STRING);
-    attr->set_s(std::get<std::string>(a.value));
-  }
-}
 
 // A one-element tensor of `elem` holding `value` (a scalar when `scalar`, else shape [1]).
 onnx::TensorProto ValueTensor(double value, int32_t elem, bool scalar) {
@@ -86,7 +67,7 @@ std::vector<std::string> GradEmitter::NodeN(const std::string& op,
   auto* node = graph_->add_node();
   node->set_op_type(op);
   for (const auto& in : inputs) node->add_input(in);
-  for (const auto& a : attrs) SetAttr(node, a);
+  for (const auto& a : attrs) AddOnnxAttribute(node, a);
   std::vector<std::string> outs;
   for (int i = 0; i < num_outputs; ++i) {
     outs.push_back(Fresh(op));

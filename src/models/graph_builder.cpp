@@ -1,5 +1,7 @@
 #include "graph_builder.h"
 
+#include "onnx_attr.h"
+
 #include <cstring>
 
 #include <fmt/format.h>
@@ -142,6 +144,27 @@ std::string GraphBuilder::ConstFloat(float value) {
   return Initializer(Fresh("const_f32"), t);
 }
 
+void AddOnnxAttribute(onnx::NodeProto* node, const Attr& a) {
+  auto* attr = node->add_attribute();
+  attr->set_name(a.name);
+  if (const auto* i = std::get_if<int64_t>(&a.value)) {
+    attr->set_type(onnx::AttributeProto::INT);
+    attr->set_i(*i);
+  } else if (const auto* f = std::get_if<float>(&a.value)) {
+    attr->set_type(onnx::AttributeProto::FLOAT);
+    attr->set_f(*f);
+  } else if (const auto* v = std::get_if<std::vector<int64_t>>(&a.value)) {
+    attr->set_type(onnx::AttributeProto::INTS);
+    for (int64_t x : *v) attr->add_ints(x);
+  } else if (const auto* fv = std::get_if<std::vector<float>>(&a.value)) {
+    attr->set_type(onnx::AttributeProto::FLOATS);
+    for (float x : *fv) attr->add_floats(x);
+  } else {
+    attr->set_type(onnx::AttributeProto::STRING);
+    attr->set_s(std::get<std::string>(a.value));
+  }
+}
+
 onnx::NodeProto* GraphBuilder::AddNode(const std::string& op,
                                        const std::vector<std::string>& inputs,
                                        const std::vector<Attr>& attrs) {
@@ -149,26 +172,7 @@ onnx::NodeProto* GraphBuilder::AddNode(const std::string& op,
   auto* node = graph_->add_node();
   node->set_op_type(op);
   for (const auto& in : inputs) node->add_input(in);
-  for (const auto& a : attrs) {
-    auto* attr = node->add_attribute();
-    attr->set_name(a.name);
-    if (const auto* i = std::get_if<int64_t>(&a.value)) {
-      attr->set_type(onnx::AttributeProto::INT);
-      attr->set_i(*i);
-    } else if (const auto* f = std::get_if<float>(&a.value)) {
-      attr->set_type(onnx::AttributeProto::FLOAT);
-      attr->set_f(*f);
-    } else if (const auto* v = std::get_if<std::vector<int64_t>>(&a.value)) {
-      attr->set_type(onnx::AttributeProto::INTS);
-      for (int64_t x : *v) attr->add_ints(x);
-    } else if (const auto* fv = std::get_if<std::vector<float>>(&a.value)) {
-      attr->set_type(onnx::AttributeProto::FLOATS);
-      for (float x : *fv) attr->add_floats(x);
-    } else {
-      attr->set_type(onnx::AttributeProto::STRING);
-      attr->set_s(std::get<std::string>(a.value));
-    }
-  }
+  for (const auto& a : attrs) AddOnnxAttribute(node, a);
   return node;
 }
 
