@@ -17,7 +17,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::analysis {
-namespace {
+namespace compatibility_matrix_test {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -361,5 +361,5 @@ TEST(CompatibilityMatrixSweepTest, OneRunsResultsForAVariantAreKeptTogether) {
   EXPECT_THAT(RenderMatrixMarkdown(m), Not(HasSubstr("an old failure")));
 }
 
-}  // namespace
+}  // namespace compatibility_matrix_test
 }  // namespace ipfs_accel::analysis

@@ -11,7 +11,7 @@
 #include "ipfs_accel/models/model.h"
 
 namespace ipfs_accel::analysis {
-namespace {
+namespace graph_cost_test {
 
 using ShapeMap = std::map<std::string, core::Shape>;
 
@@ -85,5 +85,5 @@ TEST(GraphCost, ClassifiesOperatorsByWhatTheyDo) {
   EXPECT_EQ(OperatorClass("Gelu", "com.microsoft"), "elementwise");
 }
 
-}  // namespace
+}  // namespace graph_cost_test
 }  // namespace ipfs_accel::analysis

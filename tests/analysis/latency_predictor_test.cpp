@@ -12,7 +12,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::analysis {
-namespace {
+namespace latency_predictor_test {
 
 using ipfs_accel::testing::CatchError;
 
@@ -153,5 +153,5 @@ TEST(LatencyPredictor, TreesCorrectWhereAModelsOwnRooflineExtrapolates) {
       << corrected[1].accuracy.mape << " vs " << line[1].accuracy.mape;
 }
 
-}  // namespace
+}  // namespace latency_predictor_test
 }  // namespace ipfs_accel::analysis

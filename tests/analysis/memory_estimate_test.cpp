@@ -17,7 +17,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::analysis {
-namespace {
+namespace memory_estimate_test {
 
 namespace fs = std::filesystem;
 using core::Shape;
@@ -340,5 +340,5 @@ TEST(DescribeBytesTest, BinaryUnits) {
   EXPECT_EQ(DescribeBytes((int64_t{5} << 30) / 4), "1.25 GiB");
 }
 
-}  // namespace
+}  // namespace memory_estimate_test
 }  // namespace ipfs_accel::analysis

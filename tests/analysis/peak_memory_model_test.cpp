@@ -10,7 +10,7 @@
 #include "ipfs_accel/core/error.h"
 
 namespace ipfs_accel::analysis {
-namespace {
+namespace peak_memory_model_test {
 
 TEST(NonNegativeFit, RecoversTheCoefficientsOfAnExactLaw) {
   std::vector<std::vector<double>> x;
@@ -84,5 +84,5 @@ TEST(PeakMemoryModel, LeavingEachModelOutStillPredictsItAndAStoredModelAgrees) {
   EXPECT_DOUBLE_EQ(*stored.Predict(r), *model.Predict(r));
 }
 
-}  // namespace
+}  // namespace peak_memory_model_test
 }  // namespace ipfs_accel::analysis

@@ -8,7 +8,7 @@
 #include "ipfs_accel/core/error.h"
 
 namespace ipfs_accel::analysis {
-namespace {
+namespace prediction_metrics_test {
 
 TEST(PredictionMetrics, SpearmanRhoMatchesTheTextbookExample) {
   const std::vector<double> iq = {106, 100, 86, 101, 99, 103, 97, 113, 112, 110};
@@ -36,5 +36,5 @@ TEST(PredictionMetrics, RefusesUnpairedValuesAndMeasurementsOfZero) {
   EXPECT_THROW(MeasureAccuracy({1}, {0}), core::Error);
 }
 
-}  // namespace
+}  // namespace prediction_metrics_test
 }  // namespace ipfs_accel::analysis

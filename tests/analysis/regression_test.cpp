@@ -16,7 +16,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::analysis {
-namespace {
+namespace regression_test {
 
 // `n` latencies uniform in base * [1 - jitter, 1 + jitter]. mt19937's output is fixed by the
 // standard (unlike the distributions'), so the values are the same everywhere.
@@ -276,5 +276,5 @@ TEST_F(RegressionStoreTest, ComparesMatchingConfigurations) {
   EXPECT_NEAR(row.asv.contender_median, 13.0, 0.3);
 }
 
-}  // namespace
+}  // namespace regression_test
 }  // namespace ipfs_accel::analysis

@@ -18,7 +18,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::analysis {
-namespace {
+namespace report_test {
 
 struct Measured {
   std::string platform;
@@ -504,5 +504,5 @@ TEST(SvgChart, LegendWrapsBetweenPartsAndSaysSharedPartsOnce) {
       << bar_svg;
 }
 
-}  // namespace
+}  // namespace report_test
 }  // namespace ipfs_accel::analysis

@@ -11,7 +11,7 @@
 #include "ipfs_accel/core/error.h"
 
 namespace ipfs_accel::analysis {
-namespace {
+namespace training_memory_test {
 
 constexpr int64_t kZeroExampleParameters = 7'500'000'000;
 
@@ -100,5 +100,5 @@ TEST(TrainingMemory, RefusesZeroWorkersAndUnknownNamesWithTheAcceptedSpellings) 
   EXPECT_EQ(ParseTrainingPrecision("bf16"), TrainingPrecision::kMixed16);
 }
 
-}  // namespace
+}  // namespace training_memory_test
 }  // namespace ipfs_accel::analysis

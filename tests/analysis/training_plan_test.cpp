@@ -11,7 +11,7 @@
 #include "ipfs_accel/core/error.h"
 
 namespace ipfs_accel::analysis {
-namespace {
+namespace training_plan_test {
 
 TrainingPlanRequest ZeroExample(double gb_per_gpu) {
   return {.parameters = 7'500'000'000,
@@ -85,5 +85,5 @@ TEST(TrainingPlan, RefusesAGlobalBatchThatIsNotAMultipleOfTheGpus) {
   EXPECT_THROW(PlanTraining(r), core::Error);
 }
 
-}  // namespace
+}  // namespace training_plan_test
 }  // namespace ipfs_accel::analysis

@@ -14,7 +14,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::cli {
-namespace {
+namespace atomic_file_test {
 
 namespace fs = std::filesystem;
 
@@ -63,5 +63,5 @@ TEST(WriteFileAtomically, TargetThatCannotBeReplacedKeepsItsContents) {
   EXPECT_EQ(entries, 1u);  // the temporary file was removed
 }
 
-}  // namespace
+}  // namespace atomic_file_test
 }  // namespace ipfs_accel::cli

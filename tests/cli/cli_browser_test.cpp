@@ -16,7 +16,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel {
-namespace {
+namespace cli_browser_test {
 
 namespace fs = std::filesystem;
 
@@ -109,5 +109,5 @@ TEST(CliBrowser, LoadScenarioStoresSequentialAndConcurrentLoading) {
   EXPECT_NE(err.find("not a browser platform"), std::string::npos) << err;
 }
 
-}  // namespace
+}  // namespace cli_browser_test
 }  // namespace ipfs_accel

@@ -27,7 +27,7 @@
 #include "ipfs_accel/store/result_store.h"
 
 namespace ipfs_accel {
-namespace {
+namespace cli_test {
 
 namespace fs = std::filesystem;
 
@@ -1088,5 +1088,5 @@ TEST_F(CliTest, RunJsonExportMovesRunsBetweenDatabasesAndReportShowsLatestUnless
   EXPECT_EQ(Occurrences(limited.out, "\n"), 2u) << limited.out;
 }
 
-}  // namespace
+}  // namespace cli_test
 }  // namespace ipfs_accel

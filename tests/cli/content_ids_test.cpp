@@ -13,7 +13,7 @@
 #include "content/content_files.h"
 
 namespace ipfs_accel {
-namespace {
+namespace content_ids_test {
 
 using testing::Quoted;
 using testing::RunCapture;
@@ -216,5 +216,5 @@ TEST_F(BundleTest, ATamperedBlockIsRefusedByItsCidAndNothingIsImported) {
   EXPECT_FALSE(fs::exists(db_) && Count("runs") > 0);
 }
 
-}  // namespace
+}  // namespace content_ids_test
 }  // namespace ipfs_accel

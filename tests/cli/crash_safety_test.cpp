@@ -20,7 +20,7 @@
 #include "ipfs_accel/store/json_import.h"
 
 namespace ipfs_accel {
-namespace {
+namespace crash_safety_test {
 
 class CrashSafetyTest : public CliTest {
  protected:
@@ -242,5 +242,5 @@ TEST_F(CrashSafetyTest, FourSweepsIntoOneDatabaseAtOnceLoseNoRow) {
   ExpectHealthy("after four writers");
 }
 
-}  // namespace
+}  // namespace crash_safety_test
 }  // namespace ipfs_accel

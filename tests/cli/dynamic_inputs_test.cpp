@@ -21,7 +21,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel {
-namespace {
+namespace dynamic_inputs_test {
 
 using core::DType;
 using core::Tensor;
@@ -137,5 +137,5 @@ TEST_F(DynamicInputsTest, ImagesOfDifferentGridsInOneBatchAreRefusedNamingBoth) 
   EXPECT_NE(r.err.find("1x4x4 and 1x8x4"), std::string::npos) << r.err;
 }
 
-}  // namespace
+}  // namespace dynamic_inputs_test
 }  // namespace ipfs_accel

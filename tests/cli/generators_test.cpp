@@ -15,7 +15,7 @@
 #include "ipfs_accel/store/records.h"
 
 namespace ipfs_accel {
-namespace {
+namespace generators_test {
 
 using nlohmann::json;
 
@@ -211,5 +211,5 @@ TEST_F(GeneratorsTest, BenchmarkAllModelsStoresEveryTemplateInOneRunAndFailuresA
             1);
 }
 
-}  // namespace
+}  // namespace generators_test
 }  // namespace ipfs_accel

@@ -11,7 +11,7 @@
 #include "cli/cli_fixture.h"
 
 namespace ipfs_accel {
-namespace {
+namespace hostile_input_test {
 
 struct HostileCase {
   const char* name;
@@ -162,5 +162,5 @@ TEST_P(HostileInputTest, EndsInItsStatusWithOneLineAndTheDatabaseAsItWas) {
 INSTANTIATE_TEST_SUITE_P(Inputs, HostileInputTest, ::testing::ValuesIn(kCases),
                          [](const auto& info) { return std::string(info.param.name); });
 
-}  // namespace
+}  // namespace hostile_input_test
 }  // namespace ipfs_accel

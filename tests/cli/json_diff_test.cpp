@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 namespace ipfs_accel::cli {
-namespace {
+namespace json_diff_test {
 
 using nlohmann::json;
 
@@ -33,5 +33,5 @@ TEST(JsonDiff, EqualDocumentsHaveNoDifference) {
   EXPECT_EQ(DiffJson(a, {{"x", {{"y", 1}}}}).size(), 1u);  // the empty object went away
 }
 
-}  // namespace
+}  // namespace json_diff_test
 }  // namespace ipfs_accel::cli

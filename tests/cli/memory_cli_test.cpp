@@ -8,7 +8,7 @@
 #include "cli/cli_fixture.h"
 
 namespace ipfs_accel {
-namespace {
+namespace memory_cli_test {
 
 constexpr int64_t kBertTinyParameters = 4'385'920;  // google/bert_uncased_L-2_H-128_A-2
 
@@ -89,5 +89,5 @@ TEST_F(CliTest, TrainConfigSaysWhenNothingFitsInOneLine) {
   ExpectCleanFailureOnFreshDb(r, 5, "does not fit");
 }
 
-}  // namespace
+}  // namespace memory_cli_test
 }  // namespace ipfs_accel

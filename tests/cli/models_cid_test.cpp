@@ -8,7 +8,7 @@
 #include "cli/cli_fixture.h"
 
 namespace ipfs_accel {
-namespace {
+namespace models_cid_test {
 
 class ModelsCidTest : public CliTest {};
 
@@ -45,5 +45,5 @@ TEST_F(ModelsCidTest, BadInputIsOneLineAndANonZeroStatus) {
   EXPECT_EQ(version.ErrorLines().size(), 1u) << version.err;
 }
 
-}  // namespace
+}  // namespace models_cid_test
 }  // namespace ipfs_accel

@@ -10,7 +10,7 @@
 #include "cli/cli_fixture.h"
 
 namespace ipfs_accel {
-namespace {
+namespace predict_cli_test {
 
 class PredictCliTest : public CliTest {
  protected:
@@ -101,5 +101,5 @@ TEST_F(PredictCliTest, SaysTrainingSelectionNeedsMeasurementsNotYetMade) {
   ExpectCleanFailureOnFreshDb(r, 5, "training");
 }
 
-}  // namespace
+}  // namespace predict_cli_test
 }  // namespace ipfs_accel

@@ -7,7 +7,7 @@
 #include "support/stored_runs.h"
 
 namespace ipfs_accel {
-namespace {
+namespace report_cli_test {
 
 // The catalog's bert-tiny (seeded weights) and a folder named bert-tiny (the fixture's own
 // weights) are two models in every report, each with its label.
@@ -157,5 +157,5 @@ TEST_F(RunRefsCli, BadRunRefsAreOneLineErrors) {
   EXPECT_NE(r.err.find("aaaa1111-0000-4000-8000-000000000001"), std::string::npos) << r.err;
 }
 
-}  // namespace
+}  // namespace report_cli_test
 }  // namespace ipfs_accel

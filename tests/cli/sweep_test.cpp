@@ -14,7 +14,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::cli {
-namespace {
+namespace sweep_test {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -144,5 +144,5 @@ TEST(SweepTest, OutcomeAndRecordRoundTripExactly) {
   EXPECT_EQ(back.summary, o.summary);
 }
 
-}  // namespace
+}  // namespace sweep_test
 }  // namespace ipfs_accel::cli

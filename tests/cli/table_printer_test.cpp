@@ -10,7 +10,7 @@
 #include "cli/terminal.h"
 
 namespace ipfs_accel::cli {
-namespace {
+namespace table_printer_test {
 
 // A table as wide as `benchmark`'s: 16 columns, some blank, one long text column.
 Table WideTable() {
@@ -111,5 +111,5 @@ TEST(Terminal, WrapKeepsLinesWithinTheWidthAndHangsIndentedText) {
   EXPECT_EQ(Wrap(text, kUnlimitedWidth), text);
 }
 
-}  // namespace
+}  // namespace table_printer_test
 }  // namespace ipfs_accel::cli

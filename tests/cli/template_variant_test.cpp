@@ -10,7 +10,7 @@
 #include "cli/cli_fixture.h"
 
 namespace ipfs_accel {
-namespace {
+namespace template_variant_test {
 
 class TemplateVariant : public CliTest {
  protected:
@@ -64,5 +64,5 @@ TEST_F(TemplateVariant, AVariantWhosePiecesDifferFromTheCheckpointFailsVerificat
   EXPECT_EQ(r.status, 1) << r.out << r.err;
 }
 
-}  // namespace
+}  // namespace template_variant_test
 }  // namespace ipfs_accel

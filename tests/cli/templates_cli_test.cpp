@@ -7,7 +7,7 @@
 #include "cli/cli_fixture.h"
 
 namespace ipfs_accel {
-namespace {
+namespace templates_cli_test {
 
 using nlohmann::json;
 
@@ -171,5 +171,5 @@ TEST_F(TemplatesCliTest, ABenchmarkResultRecordsItsTemplateAndVersion) {
             "bert true");
 }
 
-}  // namespace
+}  // namespace templates_cli_test
 }  // namespace ipfs_accel

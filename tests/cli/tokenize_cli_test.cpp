@@ -8,7 +8,7 @@
 #include "serving/tokenizer_files.h"
 
 namespace ipfs_accel {
-namespace {
+namespace tokenize_cli_test {
 
 class TokenizeCliTest : public CliTest {};
 
@@ -80,5 +80,5 @@ TEST_F(TokenizeCliTest, IdsThatAreNotNumbersAreAUsageError) {
   EXPECT_NE(r.err.find("'x'"), std::string::npos) << r.err;
 }
 
-}  // namespace
+}  // namespace tokenize_cli_test
 }  // namespace ipfs_accel

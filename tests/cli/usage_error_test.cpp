@@ -6,7 +6,7 @@
 #include "cli/cli_fixture.h"
 
 namespace ipfs_accel {
-namespace {
+namespace usage_error_test {
 
 class UsageErrorTest : public CliTest {
  protected:
@@ -65,5 +65,5 @@ TEST_F(UsageErrorTest, HelpAndVersionStillExitZero) {
   EXPECT_EQ(Run("--version").status, 0);
 }
 
-}  // namespace
+}  // namespace usage_error_test
 }  // namespace ipfs_accel

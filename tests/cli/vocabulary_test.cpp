@@ -15,7 +15,7 @@
 #include "cli/cli_fixture.h"
 
 namespace ipfs_accel {
-namespace {
+namespace vocabulary_test {
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -266,5 +266,5 @@ TEST_F(VocabularyTest, DbQueryTakesSqlAsAnArgumentKeepsColumnOrderAndWritesNeste
   EXPECT_EQ(Run("db query --db " + db_ + " --format csv").status, 2);
 }
 
-}  // namespace
+}  // namespace vocabulary_test
 }  // namespace ipfs_accel

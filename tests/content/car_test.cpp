@@ -19,7 +19,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::content {
-namespace {
+namespace car_test {
 
 namespace fs = std::filesystem;
 using testing::CatchError;
@@ -199,5 +199,5 @@ TEST(Car, ASectionCutShortIsRefusedWithItsOffset) {
       << e.what();
 }
 
-}  // namespace
+}  // namespace car_test
 }  // namespace ipfs_accel::content

@@ -7,7 +7,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::content {
-namespace {
+namespace cid_test {
 
 using testing::CatchError;
 
@@ -64,5 +64,5 @@ TEST(Cid, AHashOtherThanSha256IsUnsupported) {
   EXPECT_EQ(CatchError([&] { CidFromBytes(bytes); }).kind(), core::ErrorKind::kUnsupported);
 }
 
-}  // namespace
+}  // namespace cid_test
 }  // namespace ipfs_accel::content

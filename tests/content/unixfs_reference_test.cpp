@@ -15,7 +15,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::content {
-namespace {
+namespace unixfs_reference_test {
 
 namespace fs = std::filesystem;
 using testing::Lines;
@@ -137,5 +137,5 @@ TEST_F(UnixfsReference, FolderCidsEqualTheJavaScriptImportersAtBothVersions) {
           << folders[i] << " at CIDv" << version;
 }
 
-}  // namespace
+}  // namespace unixfs_reference_test
 }  // namespace ipfs_accel::content

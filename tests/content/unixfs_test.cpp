@@ -14,7 +14,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::content {
-namespace {
+namespace unixfs_test {
 
 namespace fs = std::filesystem;
 using testing::CatchError;
@@ -93,5 +93,5 @@ TEST(Unixfs, AFolderListsEveryEntryBeneathItWithItsOwnCid) {
   EXPECT_EQ(p.root.size, 5u);
 }
 
-}  // namespace
+}  // namespace unixfs_test
 }  // namespace ipfs_accel::content

@@ -18,7 +18,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::core {
-namespace {
+namespace file_access_test {
 
 namespace fs = std::filesystem;
 using testing::CatchError;
@@ -98,5 +98,5 @@ TEST(ReadRegularFile, AFileOverItsLimitIsRefusedBeforeItIsRead) {
   EXPECT_THAT(e.what(), HasSubstr("100 bytes"));
 }
 
-}  // namespace
+}  // namespace file_access_test
 }  // namespace ipfs_accel::core

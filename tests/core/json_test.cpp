@@ -11,7 +11,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::core {
-namespace {
+namespace json_test {
 
 using testing::CatchError;
 using ::testing::HasSubstr;
@@ -70,5 +70,5 @@ TEST(ParseJson, EmptyTextAndTrailingGarbageAreCorrupt) {
   EXPECT_EQ(CatchError([&] { ParseJson("{} x", "e"); }).kind(), ErrorKind::kCorrupt);
 }
 
-}  // namespace
+}  // namespace json_test
 }  // namespace ipfs_accel::core

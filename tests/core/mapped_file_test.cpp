@@ -10,7 +10,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::core {
-namespace {
+namespace mapped_file_test {
 
 TEST(MappedFile, ReadsTheBytesOfAFileAsTheyAre) {
   testing::TempDir dir;
@@ -42,5 +42,5 @@ TEST(MappedFile, AMissingFileIsNotFoundAndAFolderCannotBeMapped) {
       << folder.what();
 }
 
-}  // namespace
+}  // namespace mapped_file_test
 }  // namespace ipfs_accel::core

@@ -7,7 +7,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::core {
-namespace {
+namespace tensor_test {
 
 TEST(TensorTest, ZerosHasShapeAndBytes) {
   Tensor t = Tensor::Zeros(DType::kInt64, {2, 3});
@@ -43,11 +43,11 @@ TEST(TensorTest, ToDoublesConvertsEachType) {
   EXPECT_EQ(t.ToDoubles(), (std::vector<double>{1.0, -2.0}));
 }
 
-}  // namespace
+}  // namespace tensor_test
 }  // namespace ipfs_accel::core
 
 namespace ipfs_accel::core {
-namespace {
+namespace tensor_test {
 
 TEST(Float16Test, FloatToHalfRoundsAndSaturates) {
   EXPECT_EQ(FloatToHalf(1.0f), 0x3c00);
@@ -64,11 +64,11 @@ TEST(Float16Test, FloatToHalfRoundsAndSaturates) {
     EXPECT_EQ(FloatToHalf(HalfToFloat(h)), h) << h;
 }
 
-}  // namespace
+}  // namespace tensor_test
 }  // namespace ipfs_accel::core
 
 namespace ipfs_accel::core {
-namespace {
+namespace tensor_test {
 
 TEST(TensorLimits, ShapesThatOverflowOrAreNegativeAreRefusedBeforeAllocation) {
   const Shape overflow{int64_t{1} << 40, int64_t{1} << 40};
@@ -95,5 +95,5 @@ TEST(TensorLimits, ATensorNoMachineHoldsIsUnsupportedNotACrash) {
   EXPECT_NE(std::string(e.what()).find("does not fit in this machine's memory"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace tensor_test
 }  // namespace ipfs_accel::core

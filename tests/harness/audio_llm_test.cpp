@@ -24,7 +24,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::testing {
-namespace {
+namespace audio_llm_test {
 
 // features [2 clips, 4 positions, 2] holding 0..15 in order; frames [2] int64 per clip.
 std::vector<double> KeptRows(const std::vector<int64_t>& frames) {
@@ -83,5 +83,5 @@ TEST(Qwen25OmniAudioEncoder, EachChunkComesOutAsThatChunkEncodedAlone) {
   }
 }
 
-}  // namespace
+}  // namespace audio_llm_test
 }  // namespace ipfs_accel::testing

@@ -38,7 +38,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace clap_verify_test {
 
 namespace fs = std::filesystem;
 using core::DType;
@@ -430,5 +430,5 @@ TEST(ClapFusionTest, OnlyLongerRowsUseTheLocalChannels) {
   EXPECT_LT(MaxAbsDiff(Row(r.fused_mixed, 1), Row(r.fused_mixed_other_locals, 1)), 1e-6);
 }
 
-}  // namespace
+}  // namespace clap_verify_test
 }  // namespace ipfs_accel::harness

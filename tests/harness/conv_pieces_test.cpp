@@ -35,7 +35,7 @@
 #include "support/reference_forward.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace conv_pieces_test {
 
 using core::DType;
 using core::Tensor;
@@ -579,5 +579,5 @@ TEST(MakeDivisible, RoundsEfficientNetWidthsAsRoundFiltersDoes) {
   EXPECT_EQ(models::MakeDivisible(112 * 1.4, 8, 8), 160);
 }
 
-}  // namespace
+}  // namespace conv_pieces_test
 }  // namespace ipfs_accel::harness

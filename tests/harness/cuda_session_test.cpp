@@ -14,7 +14,7 @@
 #include "ipfs_accel/runtime/platforms.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace cuda_session_test {
 
 using runtime::OpenOnnxRuntimeSession;
 using runtime::PlatformStatus;
@@ -44,5 +44,5 @@ TEST(CudaSession, CudaMatchesCpuOnBertTiny) {
   std::cout << "cuda vs cpu max abs error: " << worst << "\n";
 }
 
-}  // namespace
+}  // namespace cuda_session_test
 }  // namespace ipfs_accel::harness

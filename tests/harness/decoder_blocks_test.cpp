@@ -34,7 +34,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace decoder_blocks_test {
 
 using core::Tensor;
 using ipfs_accel::testing::ExpectCacheConsistent;
@@ -171,5 +171,5 @@ TEST(DecoderBlocksTest, AlibiBiasesFollowEachFamilysPositions) {
   }
 }
 
-}  // namespace
+}  // namespace decoder_blocks_test
 }  // namespace ipfs_accel::harness

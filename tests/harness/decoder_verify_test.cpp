@@ -37,7 +37,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace decoder_verify_test {
 
 using ipfs_accel::testing::ExpectCacheConsistent;
 using ipfs_accel::testing::LlamaLikeNames;
@@ -333,5 +333,5 @@ TEST(DecoderCacheTest, SlidingWindowHidesTokensOutsideIt) {
   EXPECT_GT(MaxAbsDiff(run(base), run(inside)), 1e-3);
 }
 
-}  // namespace
+}  // namespace decoder_verify_test
 }  // namespace ipfs_accel::harness

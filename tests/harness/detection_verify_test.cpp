@@ -40,7 +40,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace detection_verify_test {
 
 namespace fs = std::filesystem;
 using core::DType;
@@ -525,5 +525,5 @@ INSTANTIATE_TEST_SUITE_P(Tiny, ResNetReferenceTest,
                                                 {"depths", {2, 1}},
                                                 {"hidden_act", "gelu"}}));
 
-}  // namespace
+}  // namespace detection_verify_test
 }  // namespace ipfs_accel::harness

@@ -30,7 +30,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace encoder_family_run_test {
 
 using ipfs_accel::testing::Int64Tensor;
 
@@ -557,5 +557,5 @@ TEST(BertPaddingTest, LeftPaddingMovesBertPositions) {
   EXPECT_GT(worst, 1e-3);
 }
 
-}  // namespace
+}  // namespace encoder_family_run_test
 }  // namespace ipfs_accel::harness

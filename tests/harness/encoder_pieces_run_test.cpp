@@ -34,7 +34,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace encoder_pieces_run_test {
 
 using testing::Checkpoint;
 using testing::Int64Tensor;
@@ -1113,5 +1113,5 @@ TEST(ModernBertRun, AlternatesGlobalAndWindowedRotaryAttentionWithAGluMlp) {
   }
 }
 
-}  // namespace
+}  // namespace encoder_pieces_run_test
 }  // namespace ipfs_accel::harness

@@ -35,7 +35,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace fused_decoder_test {
 
 using ipfs_accel::testing::OpCounts;
 
@@ -230,5 +230,5 @@ TEST(FusedDecoderTest, GptTwoStaysPlain) {
   EXPECT_GT(counts[":Softmax"], 0);
 }
 
-}  // namespace
+}  // namespace fused_decoder_test
 }  // namespace ipfs_accel::harness

@@ -30,7 +30,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace fused_graph_test {
 
 using ipfs_accel::testing::Int64Tensor;
 using ipfs_accel::testing::MaxAbsDiff;
@@ -284,5 +284,5 @@ TEST(FusedGraphTest, HfTinyBertFixtureVerifiesFused) {
   EXPECT_TRUE(r.passed);
 }
 
-}  // namespace
+}  // namespace fused_graph_test
 }  // namespace ipfs_accel::harness

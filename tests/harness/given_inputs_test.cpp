@@ -18,7 +18,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace given_inputs_test {
 
 using core::DType;
 using core::ErrorKind;
@@ -174,5 +174,5 @@ TEST(HfDefaults, PositionsCountAlongTheLastAxisInEveryRow) {
               ElementsAre(1, 1));
 }
 
-}  // namespace
+}  // namespace given_inputs_test
 }  // namespace ipfs_accel::harness

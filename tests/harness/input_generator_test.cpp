@@ -20,7 +20,7 @@
 #include "ipfs_accel/core/float16.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace input_generator_test {
 
 using core::DType;
 using core::Error;
@@ -322,11 +322,11 @@ TEST(GenerateInputsTest, HalfAndBFloat16AreExactSixtyFourths) {
   }
 }
 
-}  // namespace
+}  // namespace input_generator_test
 }  // namespace ipfs_accel::harness
 
 namespace ipfs_accel::harness {
-namespace {
+namespace input_generator_test {
 
 TEST(ResolveShapesTest, ExplicitBatchAgainstFixedBatchIsAnError) {
   const std::vector<runtime::TensorSpec> specs = {
@@ -363,11 +363,11 @@ TEST(EffectiveBatchAndSequenceTest, ReportsWhatTheShapesHold) {
   EXPECT_EQ(s.seq_len, 0);
 }
 
-}  // namespace
+}  // namespace input_generator_test
 }  // namespace ipfs_accel::harness
 
 namespace ipfs_accel::harness {
-namespace {
+namespace input_generator_test {
 
 TEST(ResolveShapesTest, DecoderSequenceFollowsItsOwnLength) {
   const std::vector<runtime::TensorSpec> specs = {
@@ -385,5 +385,5 @@ TEST(ResolveShapesTest, DecoderSequenceFollowsItsOwnLength) {
   EXPECT_THROW(ResolveShapes(specs, roles, req), core::Error);
 }
 
-}  // namespace
+}  // namespace input_generator_test
 }  // namespace ipfs_accel::harness

@@ -24,7 +24,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace layer_pieces_test {
 
 using core::DType;
 using core::Tensor;
@@ -100,5 +100,5 @@ TEST(LayerPiecesTest, VariantTemplatesDecodeWithTheCacheAsInOnePass) {
   }
 }
 
-}  // namespace
+}  // namespace layer_pieces_test
 }  // namespace ipfs_accel::harness

@@ -46,7 +46,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace llava_verify_test {
 
 namespace fs = std::filesystem;
 using core::DType;
@@ -487,5 +487,5 @@ TEST_F(LlavaNextTinyTest, BatchRowsAndTokenCount) {
       core::ErrorKind::kRuntime);
 }
 
-}  // namespace
+}  // namespace llava_verify_test
 }  // namespace ipfs_accel::harness

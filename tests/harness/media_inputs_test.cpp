@@ -18,7 +18,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace media_inputs_test {
 
 namespace fs = std::filesystem;
 const fs::path kFixtures = fs::path(IPFS_ACCEL_SHARED_DIR) / "fixtures/hf-tiny";
@@ -106,5 +106,5 @@ TEST(MediaInputs, AFileTheModelTakesNoInputForIsRefused) {
   EXPECT_EQ(missing.kind(), core::ErrorKind::kNotFound) << missing.what();
 }
 
-}  // namespace
+}  // namespace media_inputs_test
 }  // namespace ipfs_accel::harness

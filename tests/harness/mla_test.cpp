@@ -27,7 +27,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::testing {
-namespace {
+namespace mla_test {
 
 using nlohmann::json;
 
@@ -198,5 +198,5 @@ TEST(LatentAttention, YarnMscaleAllDimScalesTheSoftmax) {
   EXPECT_NEAR(models::ReadMlaSpec(models::HfConfig(sizes, "test"), 16, 2).scale, 0.25, 1e-7);
 }
 
-}  // namespace
+}  // namespace mla_test
 }  // namespace ipfs_accel::testing

@@ -34,7 +34,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::testing {
-namespace {
+namespace moe_test {
 
 using nlohmann::json;
 
@@ -470,5 +470,5 @@ TEST(MoeTemplates, Dots1SlidesTheLayersFromMaxWindowLayersOnAsItsLayerTypesWould
   EXPECT_GT(MaxAbsDiff(from_one, none), 1e-4);
 }
 
-}  // namespace
+}  // namespace moe_test
 }  // namespace ipfs_accel::testing

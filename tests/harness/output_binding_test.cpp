@@ -17,7 +17,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace output_binding_test {
 
 using runtime::OpenOnnxRuntimeSession;
 using runtime::SessionOptions;
@@ -73,5 +73,5 @@ TEST(OutputBinding, AnUnknownValueOrPlatformIsRefusedBeforeAnyRun) {
   EXPECT_NE(std::string(e.what()).find("qnn"), std::string::npos) << e.what();
 }
 
-}  // namespace
+}  // namespace output_binding_test
 }  // namespace ipfs_accel::harness

@@ -12,7 +12,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace precision_test {
 
 const std::string kBert = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/bert";
 
@@ -76,5 +76,5 @@ TEST(PrecisionTest, Fp16StaysCloseToFp32) {
     }
 }
 
-}  // namespace
+}  // namespace precision_test
 }  // namespace ipfs_accel::harness

@@ -51,7 +51,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace qwen2_vl_test {
 
 namespace fs = std::filesystem;
 using core::DType;
@@ -635,5 +635,5 @@ TEST(Qwen2VlModelTest, LoadingForAnImageGridBuildsThatGridsGraphAndItsPrompts) {
   EXPECT_NE(sized.info.config_hash, models::LoadHfFolder(tmp.path().string()).info.config_hash);
 }
 
-}  // namespace
+}  // namespace qwen2_vl_test
 }  // namespace ipfs_accel::harness

@@ -38,7 +38,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace seq2seq_verify_test {
 
 using ipfs_accel::testing::ChunkedDecoding;
 using ipfs_accel::testing::DecodeInChunks;
@@ -641,5 +641,5 @@ TEST(Seq2SeqGenerationTest, DecoderRolesResolveCacheShapes) {
                                                "present.1.decoder.value"}));
 }
 
-}  // namespace
+}  // namespace seq2seq_verify_test
 }  // namespace ipfs_accel::harness

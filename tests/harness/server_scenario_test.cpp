@@ -18,7 +18,7 @@
 #include "support/sleeping_session.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace server_scenario_test {
 
 using core::ErrorKind;
 using testing::CatchError;
@@ -271,5 +271,5 @@ TEST(FindPeakQpsTest, RejectsBadArguments) {
             ErrorKind::kInvalidArgument);
 }
 
-}  // namespace
+}  // namespace server_scenario_test
 }  // namespace ipfs_accel::harness

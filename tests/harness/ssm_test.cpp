@@ -23,7 +23,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::testing {
-namespace {
+namespace ssm_test {
 
 using nlohmann::json;
 
@@ -415,5 +415,5 @@ TEST(MambaHybridAttention, BambaAttentionLayerMatchesLlamaAttentionWithHalfTheHe
   EXPECT_LT(MaxAbsDiff(outputs.at("logits"), FloatTensor({1, S, V}, want)), 1e-4);
 }
 
-}  // namespace
+}  // namespace ssm_test
 }  // namespace ipfs_accel::testing

@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 
 namespace ipfs_accel::harness {
-namespace {
+namespace statistics_test {
 
 constexpr double kEps = 1e-12;
 
@@ -147,5 +147,5 @@ TEST(SummarizeTest, HundredSamples) {
   EXPECT_NEAR(s.p99, 99.01, 1e-9);
 }
 
-}  // namespace
+}  // namespace statistics_test
 }  // namespace ipfs_accel::harness

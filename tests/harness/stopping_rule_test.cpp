@@ -19,7 +19,7 @@
 #include "support/sleeping_session.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace stopping_rule_test {
 
 using core::ErrorKind;
 using testing::CatchError;
@@ -386,5 +386,5 @@ TEST(SingleStreamStoppingTest, EstimatesCoverTheTrueP90OfTheRuns) {
   EXPECT_EQ(r.tail.discarded, 250 - 236);  // mpmath: P(B(250, 0.9) <= k - 1) >= 0.99 from k = 236
 }
 
-}  // namespace
+}  // namespace stopping_rule_test
 }  // namespace ipfs_accel::harness

@@ -14,7 +14,7 @@
 #include "ipfs_accel/models/templates.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace templates_run_test {
 
 TEST(TemplatesRun, EveryTemplateBuildsAndRunsAtItsTinySize) {
   int ran = 0;
@@ -35,5 +35,5 @@ TEST(FirstNonFinite, NamesTheFirstNanOrInfinityAndIsEmptyWhenAllAreFinite) {
             "inf at element 1 of 3");
 }
 
-}  // namespace
+}  // namespace templates_run_test
 }  // namespace ipfs_accel::harness

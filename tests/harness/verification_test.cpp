@@ -5,7 +5,7 @@
 #include "ipfs_accel/models/model.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace verification_test {
 
 const std::string kFixtures = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny";
 
@@ -52,5 +52,5 @@ TEST(CompareTensorsTest, ReportsShapeMismatch) {
   EXPECT_FALSE(CompareTensors("x", a, b, 1e-4).within_tolerance);
 }
 
-}  // namespace
+}  // namespace verification_test
 }  // namespace ipfs_accel::harness

@@ -38,7 +38,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace vision_verify_test {
 
 using ipfs_accel::testing::Int64Tensor;
 using ipfs_accel::testing::MaxAbsDiff;
@@ -695,5 +695,5 @@ TEST(SiglipReferenceTest, EveryOutputMatchesADoublePrecisionForward) {
   EXPECT_GT(MaxAbsDiff(unmasked.at("text_embeds"), out.at("text_embeds")), 1e-3);
 }
 
-}  // namespace
+}  // namespace vision_verify_test
 }  // namespace ipfs_accel::harness

@@ -30,7 +30,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::testing {
-namespace {
+namespace vlm_connectors_test {
 
 using nlohmann::json;
 
@@ -214,5 +214,5 @@ TEST(ShieldGemma2Head, IsTheSoftmaxOfGemma3sYesAndNoLogitsAtTheLastPosition) {
             1e-6);
 }
 
-}  // namespace
+}  // namespace vlm_connectors_test
 }  // namespace ipfs_accel::testing

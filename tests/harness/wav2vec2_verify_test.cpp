@@ -37,7 +37,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace wav2vec2_verify_test {
 
 namespace fs = std::filesystem;
 using core::DType;
@@ -734,5 +734,5 @@ TEST(Wav2Vec2InputTest, TooShortAudioNamesTheMinimum) {
   EXPECT_THAT(e.what(), ::testing::HasSubstr("input_values_needs_at_least_40_samples"));
 }
 
-}  // namespace
+}  // namespace wav2vec2_verify_test
 }  // namespace ipfs_accel::harness

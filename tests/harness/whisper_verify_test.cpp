@@ -38,7 +38,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace whisper_verify_test {
 
 namespace fs = std::filesystem;
 using core::DType;
@@ -367,5 +367,5 @@ TEST(WhisperGenerationTest, DecoderRolesResolveCacheShapes) {
   EXPECT_EQ(out.at("present.0.decoder.key").shape, (core::Shape{2, 4, 4, 16}));
 }
 
-}  // namespace
+}  // namespace whisper_verify_test
 }  // namespace ipfs_accel::harness

@@ -31,7 +31,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::harness {
-namespace {
+namespace xclip_test {
 
 using ipfs_accel::testing::Int64Tensor;
 using ipfs_accel::testing::MaxAbsDiff;
@@ -526,5 +526,5 @@ TEST(XclipPropertyTest, EachVideoConditionsTheTexts) {
   EXPECT_LT(MaxDiff(alone, Vec(all.begin() + per_video, all.end())), 1e-5);
 }
 
-}  // namespace
+}  // namespace xclip_test
 }  // namespace ipfs_accel::harness

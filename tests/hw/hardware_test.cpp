@@ -21,7 +21,7 @@
 #include "hw/proc_parse.h"
 
 namespace ipfs_accel::hw {
-namespace {
+namespace hardware_test {
 
 using ::testing::HasSubstr;
 
@@ -363,5 +363,5 @@ TEST(HardwareJsonTest, GpuFields) {
   EXPECT_EQ(j["cuda_driver_version"], "13.0");
 }
 
-}  // namespace
+}  // namespace hardware_test
 }  // namespace ipfs_accel::hw

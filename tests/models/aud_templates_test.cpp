@@ -29,7 +29,7 @@
 #include "support/op_counts.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace aud_templates_test {
 
 using Build = void (*)(const HfConfig&, GraphBuilder&);
 using ipfs_accel::testing::CountOps;
@@ -351,5 +351,5 @@ TEST(LasrTemplate, RotaryConformerBlocksWithWeightedResidualsAndBiasFreeNorms) {
   EXPECT_EQ(residual_scales[1.5f], 4);
   EXPECT_EQ(residual_scales[2.0f], 2);
 }
-}  // namespace
+}  // namespace aud_templates_test
 }  // namespace ipfs_accel::models

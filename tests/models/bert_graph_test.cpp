@@ -30,7 +30,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace bert_graph_test {
 
 using core::Error;
 using core::ErrorKind;
@@ -407,11 +407,11 @@ TEST_F(BuildBertConfigTest, NonIntegerSizeIsCorrupt) {
   EXPECT_THAT(e.what(), HasSubstr("hidden_size"));
 }
 
-}  // namespace
+}  // namespace bert_graph_test
 }  // namespace ipfs_accel::models
 
 namespace ipfs_accel::models {
-namespace {
+namespace bert_graph_test {
 
 TEST(CountParametersTest, StructureAloneGivesHuggingFaceCounts) {
   EXPECT_EQ(CountParameters("bert-base-uncased"), 109482240);
@@ -420,5 +420,5 @@ TEST(CountParametersTest, StructureAloneGivesHuggingFaceCounts) {
   EXPECT_THROW(CountParameters("no-such-model"), core::Error);
 }
 
-}  // namespace
+}  // namespace bert_graph_test
 }  // namespace ipfs_accel::models

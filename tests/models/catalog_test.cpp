@@ -5,7 +5,7 @@
 #include "ipfs_accel/models/catalog.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace catalog_test {
 
 TEST(Catalog, ATypoGetsTheClosestNames) {
   EXPECT_EQ(ClosestCatalogNames("bert-tny").front(), "bert-tiny");
@@ -21,5 +21,5 @@ TEST(Catalog, DidYouMeanListsTheNamesOrNothing) {
   EXPECT_EQ(DidYouMean({}), "");
 }
 
-}  // namespace
+}  // namespace catalog_test
 }  // namespace ipfs_accel::models

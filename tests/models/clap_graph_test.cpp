@@ -33,7 +33,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace clap_graph_test {
 
 namespace fs = std::filesystem;
 using core::ErrorKind;
@@ -317,5 +317,5 @@ TEST(ClapGraphTest, HintsAndRoles) {
   EXPECT_EQ(fused_hints.at("is_longer").high, 2);
 }
 
-}  // namespace
+}  // namespace clap_graph_test
 }  // namespace ipfs_accel::models

@@ -14,7 +14,7 @@
 #include "support/template_builds.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace dec2_templates_test {
 
 using nlohmann::json;
 using testing::CatalogTruth;
@@ -205,5 +205,5 @@ TEST(Dec2Templates, MuseGlimmerCountsFullAndNopeLayersFromTheLast) {
   EXPECT_NE(graph, TinyGraph("muse_glimmer_text", post_eps));
 }
 
-}  // namespace
+}  // namespace dec2_templates_test
 }  // namespace ipfs_accel::models

@@ -15,7 +15,7 @@
 #include "support/template_builds.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace dec_templates_test {
 
 using nlohmann::json;
 using testing::CatalogTruth;
@@ -86,5 +86,5 @@ TEST(DecTemplates, TinyGraphsHaveHfsWeightNames) {
   EXPECT_EQ(axk1.find("layers.0.post_mlp_layernorm"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace dec_templates_test
 }  // namespace ipfs_accel::models

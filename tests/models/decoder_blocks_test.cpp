@@ -25,7 +25,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace decoder_blocks_test {
 
 using core::ErrorKind;
 using ipfs_accel::testing::CatchError;
@@ -241,5 +241,5 @@ INSTANTIATE_TEST_SUITE_P(
         RefusalCase{"bloom", R"({"apply_residual_connection_post_layernorm": true})",
                     ErrorKind::kUnsupported, "apply_residual_connection_post_layernorm"}));
 
-}  // namespace
+}  // namespace decoder_blocks_test
 }  // namespace ipfs_accel::models

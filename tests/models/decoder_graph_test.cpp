@@ -36,7 +36,7 @@
 #include "support/op_counts.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace decoder_graph_test {
 
 namespace fs = std::filesystem;
 using core::ErrorKind;
@@ -448,5 +448,5 @@ TEST(DecoderRefusalTest, InconsistentSizes) {
   EXPECT_EQ(CatchError([&] { Build(qwen); }).kind(), ErrorKind::kCorrupt);
 }
 
-}  // namespace
+}  // namespace decoder_graph_test
 }  // namespace ipfs_accel::models

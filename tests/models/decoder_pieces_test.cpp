@@ -15,7 +15,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace decoder_pieces_test {
 
 using core::ErrorKind;
 using ipfs_accel::testing::CatchError;
@@ -61,5 +61,5 @@ TEST(DecoderLayerPieces, SmolLm3SkipsRotaryEveryFourthLayerUnlessListed) {
             ErrorKind::kCorrupt);
 }
 
-}  // namespace
+}  // namespace decoder_pieces_test
 }  // namespace ipfs_accel::models

@@ -15,7 +15,7 @@
 #include "models/architectures.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace dedup_templates_test {
 
 using nlohmann::json;
 
@@ -64,5 +64,5 @@ TEST(DedupTemplates, BertLikeEntryTakesThreeTokenInputsAndGivesLastHiddenState) 
   }
 }
 
-}  // namespace
+}  // namespace dedup_templates_test
 }  // namespace ipfs_accel::models

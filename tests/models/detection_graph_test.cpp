@@ -27,7 +27,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace detection_graph_test {
 
 using core::ErrorKind;
 using ipfs_accel::testing::CatchError;
@@ -342,5 +342,5 @@ TEST(DetectionRefusalTest, InconsistentSizesAreCorrupt) {
   ExpectRefused({{"model_type", "resnet"}, {"image_size", 0}}, ErrorKind::kCorrupt, "image_size");
 }
 
-}  // namespace
+}  // namespace detection_graph_test
 }  // namespace ipfs_accel::models

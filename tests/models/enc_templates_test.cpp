@@ -17,7 +17,7 @@
 #include "ipfs_accel/models/model.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace enc_templates_test {
 
 // A DeBERTa config of width 8 in 2 heads, one layer, an FFN of 6, 10 words, 16 positions.
 nlohmann::json TinyDeberta(const std::string& model_type) {
@@ -239,5 +239,5 @@ TEST(ViltTemplate, CountsTextAndPatchEmbeddingsModalityTypesAndPreNormLayers) {
   EXPECT_EQ(Count(c), text + image + 16 + (288 + 32 + 54 + 56) + 16 + 72);
 }
 
-}  // namespace
+}  // namespace enc_templates_test
 }  // namespace ipfs_accel::models

@@ -31,7 +31,7 @@
 #include "support/op_counts.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace encoder_family_test {
 
 using core::Error;
 using core::ErrorKind;
@@ -588,5 +588,5 @@ TEST(EncoderFamilyHintsTest, CheckpointPrefixesAreTheTaskHeadsAttributes) {
             510);
 }
 
-}  // namespace
+}  // namespace encoder_family_test
 }  // namespace ipfs_accel::models

@@ -22,7 +22,7 @@
 #include "support/op_counts.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace encoder_pieces_test {
 
 using core::ErrorKind;
 using ipfs_accel::testing::CatchError;
@@ -228,5 +228,5 @@ TEST(EncoderPieces, UnknownPiecesAndValuesAreRefusedNamingThem) {
   EXPECT_THAT(e.what(), HasSubstr("positive integer"));
 }
 
-}  // namespace
+}  // namespace encoder_pieces_test
 }  // namespace ipfs_accel::models

@@ -13,7 +13,7 @@
 #include "models/graph_builder.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace gradient_test {
 
 constexpr const char* kBert = IPFS_ACCEL_SHARED_DIR "/fixtures/hf-tiny/bert";
 
@@ -149,5 +149,5 @@ TEST(Gradient, EveryOperatorOnTheTinyBertAndLlamaPathsHasARule) {
   }
 }
 
-}  // namespace
+}  // namespace gradient_test
 }  // namespace ipfs_accel::models

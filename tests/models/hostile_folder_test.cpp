@@ -23,7 +23,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace hostile_folder_test {
 
 namespace fs = std::filesystem;
 using core::Error;
@@ -159,11 +159,11 @@ TEST(HostileFolder, LoadingAFolderWithAnEscapingIndexFailsBeforeAnyWeightIsRead)
   EXPECT_THAT(e.what(), HasSubstr("outside the model folder"));
 }
 
-}  // namespace
+}  // namespace hostile_folder_test
 }  // namespace ipfs_accel::models
 
 namespace ipfs_accel::models {
-namespace {
+namespace hostile_folder_test {
 
 // A copy of the BERT fixture whose config.json has `key` set to `value`.
 fs::path FolderWith(const TempDir& dir, const std::string& key, const nlohmann::json& value) {
@@ -222,5 +222,5 @@ TEST(LimitsBeforeAllocation, AModelBiggerThanTheMemoryGivenIsRefusedAndAFittingO
   EXPECT_NO_THROW(LoadModel(kBert.string(), {.max_weight_bytes = int64_t{1} << 30}));
 }
 
-}  // namespace
+}  // namespace hostile_folder_test
 }  // namespace ipfs_accel::models

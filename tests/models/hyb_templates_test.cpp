@@ -21,7 +21,7 @@
 #include "support/template_builds.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace hyb_templates_test {
 
 using nlohmann::json;
 using testing::TemplateConfig;
@@ -119,5 +119,5 @@ TEST(Lfm2Template, CountsShortConvolutionLayersAndTheAdjustedFeedForward) {
   EXPECT_FALSE(names.count("layers.1.conv.in_proj.weight"));
 }
 
-}  // namespace
+}  // namespace hyb_templates_test
 }  // namespace ipfs_accel::models

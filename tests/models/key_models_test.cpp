@@ -10,7 +10,7 @@
 #include "ipfs_accel/models/model.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace key_models_test {
 
 TEST(KeyModels, EveryClassHasABuildableCatalogModel) {
   const std::set<std::string> want = {"BERT",  "T5",      "LLaMA",    "CLIP",  "ViT",
@@ -26,5 +26,5 @@ TEST(KeyModels, EveryClassHasABuildableCatalogModel) {
   EXPECT_EQ(classes, want);
 }
 
-}  // namespace
+}  // namespace key_models_test
 }  // namespace ipfs_accel::models

@@ -28,7 +28,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace llava_graph_test {
 
 namespace fs = std::filesystem;
 using core::ErrorKind;
@@ -383,5 +383,5 @@ TEST(LlavaCheckpointTest, PrefixesCoverEveryLayout) {
   EXPECT_EQ(FindArchitecture("llava_next", "t").checkpoint_prefixes, prefixes);
 }
 
-}  // namespace
+}  // namespace llava_graph_test
 }  // namespace ipfs_accel::models

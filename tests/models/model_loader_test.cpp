@@ -32,7 +32,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace model_loader_test {
 
 namespace fs = std::filesystem;
 using core::DType;
@@ -482,5 +482,5 @@ TEST(LoadModelTest, OnnxFileCountsWeightsHeldByConstantNodes) {
   EXPECT_EQ(m.info.parameters, 16);  // the [4, 4] weight; not the int64 shape nor the scalar
 }
 
-}  // namespace
+}  // namespace model_loader_test
 }  // namespace ipfs_accel::models

@@ -31,7 +31,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace qwen2_vl_graph_test {
 
 using core::ErrorKind;
 using ipfs_accel::testing::CatchError;
@@ -304,5 +304,5 @@ TEST(Qwen2VlGraphTest, RefusesInconsistentConfigs) {
   EXPECT_EQ(grid.kind(), ErrorKind::kInvalidArgument);
 }
 
-}  // namespace
+}  // namespace qwen2_vl_graph_test
 }  // namespace ipfs_accel::models

@@ -26,7 +26,7 @@
 #include "ipfs_accel/core/tensor.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace safetensors_test {
 
 namespace fs = std::filesystem;
 using core::DType;
@@ -494,5 +494,5 @@ TEST(SafetensorsTest, ReadsHfTinyBertCheckpoint) {
       0, std::memcmp(t.bytes.data(), bytes.data() + 8 + header_len + offsets[0], t.bytes.size()));
 }
 
-}  // namespace
+}  // namespace safetensors_test
 }  // namespace ipfs_accel::models

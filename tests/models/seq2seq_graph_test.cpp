@@ -30,7 +30,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace seq2seq_graph_test {
 
 using core::Error;
 using core::ErrorKind;
@@ -737,5 +737,5 @@ TEST(T5TemplatesTest, LongT5EncoderAttendsWithinTheLocalRadius) {
   EXPECT_THAT(e.what(), HasSubstr("encoder_attention_type"));
 }
 
-}  // namespace
+}  // namespace seq2seq_graph_test
 }  // namespace ipfs_accel::models

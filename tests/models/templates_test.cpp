@@ -18,7 +18,7 @@
 #include "models/architectures.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace templates_test {
 
 using ::testing::HasSubstr;
 
@@ -142,5 +142,5 @@ TEST(Templates, AMalformedTemplateIsRefusedNamingTheFileAndField) {
               HasSubstr("last 'history' entry is version 1"));
 }
 
-}  // namespace
+}  // namespace templates_test
 }  // namespace ipfs_accel::models

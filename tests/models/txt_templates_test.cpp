@@ -20,7 +20,7 @@
 #include "support/template_builds.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace txt_templates_test {
 
 using nlohmann::json;
 using testing::TemplateConfig;
@@ -102,5 +102,5 @@ TEST(EuroBertTemplate, AsksForEuroBertModelsWeightNames) {
   EXPECT_FALSE(names.count("lm_head.weight"));  // EuroBertModel has no head
 }
 
-}  // namespace
+}  // namespace txt_templates_test
 }  // namespace ipfs_accel::models

@@ -24,7 +24,7 @@
 #include "support/template_builds.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace vis_templates_test {
 
 using ipfs_accel::testing::CatchError;
 using nlohmann::json;
@@ -408,5 +408,5 @@ TEST(PixtralTemplate, RmsNormedGatedLayersWithoutBiasesAndPixtrals2dRope) {
   EXPECT_EQ(CatchError([&] { Build(c); }).kind(), core::ErrorKind::kUnsupported);
 }
 
-}  // namespace
+}  // namespace vis_templates_test
 }  // namespace ipfs_accel::models

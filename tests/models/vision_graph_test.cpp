@@ -37,7 +37,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace vision_graph_test {
 
 namespace fs = std::filesystem;
 using core::ErrorKind;
@@ -1394,5 +1394,5 @@ TEST(ClipTowerTemplatesTest, ComponentsOfACompositeWithTowerTemplatesAreThoseTow
   EXPECT_EQ(clip["text_model"], "clip_text_model");
 }
 
-}  // namespace
+}  // namespace vision_graph_test
 }  // namespace ipfs_accel::models

@@ -18,7 +18,7 @@
 #include "support/template_builds.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace vlm2_templates_test {
 
 using nlohmann::json;
 using Built = testing::BuiltGraph;
@@ -128,5 +128,5 @@ TEST(Vlm2Templates, Qwen25VlSeesItsVisionConfigThroughTheQwen25Tower) {
   EXPECT_FALSE(HasWeight(b, "visual.blocks.0.mlp.fc1.weight"));
 }
 
-}  // namespace
+}  // namespace vlm2_templates_test
 }  // namespace ipfs_accel::models

@@ -18,7 +18,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace vlm_graph_test {
 
 using nlohmann::json;
 
@@ -150,5 +150,5 @@ TEST(VlmCounts, BlipCountsTheTextPoolerAndCrossAttentionItsForwardNeverRuns) {
   EXPECT_EQ(text + vision + 2 * 768 * 512 + 1, 224726017);  // catalog_truth.json's BlipModel
 }
 
-}  // namespace
+}  // namespace vlm_graph_test
 }  // namespace ipfs_accel::models

@@ -35,7 +35,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace wav2vec2_graph_test {
 
 using core::ErrorKind;
 using ipfs_accel::testing::CatchError;
@@ -511,5 +511,5 @@ TEST(Wav2Vec2TemplatesTest, UniSpeechHasNoAdapterEvenWhenAsked) {
   EXPECT_THAT(OutputNames(proto.graph()), ElementsAre("last_hidden_state", "extract_features"));
 }
 
-}  // namespace
+}  // namespace wav2vec2_graph_test
 }  // namespace ipfs_accel::models

@@ -32,7 +32,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace whisper_graph_test {
 
 using core::ErrorKind;
 using ipfs_accel::testing::CatchError;
@@ -404,5 +404,5 @@ TEST(WhisperAudioEncoder, AnUnknownPoolingIsRefusedNamingIt) {
   EXPECT_THAT(e.what(), HasSubstr("max_pairs"));
 }
 
-}  // namespace
+}  // namespace whisper_graph_test
 }  // namespace ipfs_accel::models

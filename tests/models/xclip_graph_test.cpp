@@ -28,7 +28,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace xclip_graph_test {
 
 using core::ErrorKind;
 using ipfs_accel::testing::CatchError;
@@ -314,5 +314,5 @@ TEST(XclipHintsTest, RolesAndHints) {
   EXPECT_EQ(hints.count("pixel_values"), 0u);  // any float video
 }
 
-}  // namespace
+}  // namespace xclip_graph_test
 }  // namespace ipfs_accel::models

@@ -14,7 +14,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::preprocess {
-namespace {
+namespace audio_test {
 
 using core::ErrorKind;
 using testing::CatchError;
@@ -342,5 +342,5 @@ TEST(AudioConfigTest, FilesFoldersAndRefusals) {
             ErrorKind::kUnsupported);
 }
 
-}  // namespace
+}  // namespace audio_test
 }  // namespace ipfs_accel::preprocess

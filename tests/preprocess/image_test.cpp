@@ -10,7 +10,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::preprocess {
-namespace {
+namespace image_test {
 
 using core::ErrorKind;
 using testing::CatchError;
@@ -367,5 +367,5 @@ TEST(VideoTest, FramesAreSampledUniformlyAndStacked) {
   EXPECT_EQ(PreprocessVideo(files, c).shape[1], 6);
 }
 
-}  // namespace
+}  // namespace image_test
 }  // namespace ipfs_accel::preprocess

@@ -27,7 +27,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::runtime {
-namespace {
+namespace browser_session_test {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -265,11 +265,11 @@ TEST(BrowserSession, NativePlatformsStayOnOnnxRuntime) {
   EXPECT_FALSE(IsBrowserPlatform("cpu"));
 }
 
-}  // namespace
+}  // namespace browser_session_test
 }  // namespace ipfs_accel::runtime
 
 namespace ipfs_accel::runtime {
-namespace {
+namespace browser_session_test {
 
 // The page's own error reaches the user: opening a session on WebNN where the browser has no
 // backend is "unavailable" and quotes onnxruntime-web / the browser.
@@ -339,5 +339,5 @@ TEST(BrowserSession, BertTinyOnWasmInFirefoxMatchesNativeCpu) {
             core::ErrorKind::kInvalidArgument);
 }
 
-}  // namespace
+}  // namespace browser_session_test
 }  // namespace ipfs_accel::runtime

@@ -17,7 +17,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::runtime {
-namespace {
+namespace execution_providers_test {
 
 TEST(ExecutionProviders, PlatformNamesAndAliasesMapToOrtProviders) {
   ASSERT_NE(FindNativeProvider("qualcomm"), nullptr);
@@ -74,5 +74,5 @@ TEST(ExecutionProviders, MissingProviderIsUnavailableNotCpu) {
   EXPECT_NE(std::string(e.what()).find("XnnpackExecutionProvider"), std::string::npos) << e.what();
 }
 
-}  // namespace
+}  // namespace execution_providers_test
 }  // namespace ipfs_accel::runtime

@@ -16,7 +16,7 @@
 #include "support/gradient_check.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace gradient_rules_test {
 
 using testing::RandomDoubles;
 
@@ -332,5 +332,5 @@ TEST_P(GradientRule, EqualsCentralFiniteDifferencesInFloat64) {
 INSTANTIATE_TEST_SUITE_P(EveryOperator, GradientRule, ::testing::ValuesIn(kCases),
                          [](const auto& info) { return std::string(info.param.name); });
 
-}  // namespace
+}  // namespace gradient_rules_test
 }  // namespace ipfs_accel::models

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 namespace ipfs_accel::runtime {
-namespace {
+namespace ort_error_test {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -45,5 +45,5 @@ TEST(OrtErrorText, OtherMessagesBecomeOneLine) {
             "Load model from /x.onnx failed: Invalid model.");
 }
 
-}  // namespace
+}  // namespace ort_error_test
 }  // namespace ipfs_accel::runtime

@@ -17,7 +17,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::models {
-namespace {
+namespace training_step_test {
 
 constexpr const char* kBert = IPFS_ACCEL_SHARED_DIR "/fixtures/hf-tiny/bert";
 
@@ -266,5 +266,5 @@ TEST(TrainingStep, TinyLlamaLossFallsOverFiftyAdamWStepsOnAFixedBatch) {
   EXPECT_LT(losses[2], 0.5 * losses[0]);
 }
 
-}  // namespace
+}  // namespace training_step_test
 }  // namespace ipfs_accel::models

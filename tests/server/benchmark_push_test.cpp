@@ -12,7 +12,7 @@
 #include "test_server.h"
 
 namespace ipfs_accel::testing {
-namespace {
+namespace benchmark_push_test {
 
 std::string ReadAll(FILE* f) {
   std::string out;
@@ -84,5 +84,5 @@ TEST(BenchmarkPush, TheFinishedRunIsStoredByTheServerAndAWrongTokenIsRefused) {
   EXPECT_EQ(ExitStatus(server.pid), 0);
 }
 
-}  // namespace
+}  // namespace benchmark_push_test
 }  // namespace ipfs_accel::testing

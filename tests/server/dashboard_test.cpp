@@ -25,7 +25,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::testing {
-namespace {
+namespace dashboard_test {
 
 namespace fs = std::filesystem;
 
@@ -197,5 +197,5 @@ TEST(Dashboard, ShowsTheStoredResultsFiltersThroughTheUrlAndMatchesTheCliMatrix)
   EXPECT_EQ(png.substr(0, 8), "\x89PNG\r\n\x1a\n");
 }
 
-}  // namespace
+}  // namespace dashboard_test
 }  // namespace ipfs_accel::testing

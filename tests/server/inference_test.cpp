@@ -22,7 +22,7 @@
 #include "test_server.h"
 
 namespace ipfs_accel::testing {
-namespace {
+namespace inference_test {
 
 using nlohmann::json;
 
@@ -292,5 +292,5 @@ TEST(Inference, ModelsRegisteredThroughTheApiNeedTheTokenAndThenServe) {
   EXPECT_EQ(run.status, 200) << run.body.dump();
 }
 
-}  // namespace
+}  // namespace inference_test
 }  // namespace ipfs_accel::testing

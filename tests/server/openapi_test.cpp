@@ -11,7 +11,7 @@
 #include "test_server.h"
 
 namespace ipfs_accel::testing {
-namespace {
+namespace openapi_test {
 
 TEST(OpenApi, TheDocumentIsValidOpenApiByAnIndependentValidator) {
   if (!std::filesystem::exists(IPFS_ACCEL_OPENAPI_VALIDATOR))
@@ -54,5 +54,5 @@ TEST(OpenApi, EveryDocumentedOperationIsARouteTheServerDispatches) {
   EXPECT_EQ(operations, server.routes().routes().size());
 }
 
-}  // namespace
+}  // namespace openapi_test
 }  // namespace ipfs_accel::testing

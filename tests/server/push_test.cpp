@@ -7,7 +7,7 @@
 #include "test_server.h"
 
 namespace ipfs_accel::testing {
-namespace {
+namespace push_test {
 
 constexpr const char* kRunC = "cccccccc-0000-4000-8000-000000000003";
 constexpr const char* kRunD = "dddddddd-0000-4000-8000-000000000004";
@@ -83,5 +83,5 @@ TEST(PushRuns, AServerWithoutATokenTakesNoWrites) {
   EXPECT_EQ(StoredRuns(server), 2);
 }
 
-}  // namespace
+}  // namespace push_test
 }  // namespace ipfs_accel::testing

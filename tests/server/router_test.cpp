@@ -9,7 +9,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::server {
-namespace {
+namespace router_test {
 
 Route Echo(std::string method, std::string path, std::vector<ParamSpec> params = {}) {
   return {.method = std::move(method),
@@ -147,5 +147,5 @@ TEST(Auth, TokensMatchOnlyWhenEqual) {
   EXPECT_EQ(BearerToken("Token tok"), std::nullopt);
 }
 
-}  // namespace
+}  // namespace router_test
 }  // namespace ipfs_accel::server

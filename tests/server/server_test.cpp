@@ -11,7 +11,7 @@
 #include "test_server.h"
 
 namespace ipfs_accel::testing {
-namespace {
+namespace server_test {
 
 class ServerTest : public ::testing::Test {
  protected:
@@ -157,11 +157,11 @@ TEST_F(ServerTest, DocsPageRendersTheDocumentAndLoadsNothingFromElsewhere) {
   EXPECT_EQ(r->body.find("<link"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace server_test
 }  // namespace ipfs_accel::testing
 
 namespace ipfs_accel::testing {
-namespace {
+namespace server_test {
 
 // What a CLI command prints for the fixture database (a copy: the server holds its own file).
 nlohmann::json CliJson(const std::string& args) {
@@ -188,5 +188,5 @@ TEST_F(ServerTest, RunsAndTheMatrixAreWhatTheCommandsPrint) {
   EXPECT_EQ(api_matrix, cli_matrix);
 }
 
-}  // namespace
+}  // namespace server_test
 }  // namespace ipfs_accel::testing

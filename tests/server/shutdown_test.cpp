@@ -15,7 +15,7 @@
 #include "test_server.h"
 
 namespace ipfs_accel::testing {
-namespace {
+namespace shutdown_test {
 
 TEST(Serve, SigtermLetsTheRequestInFlightEndAndLeavesADatabaseThatPassesItsCheck) {
   TempDir dir;
@@ -76,5 +76,5 @@ TEST(Serve, APortInUseIsOneLineAndExit8) {
   EXPECT_EQ(ExitStatus(child.pid), 8);
 }
 
-}  // namespace
+}  // namespace shutdown_test
 }  // namespace ipfs_accel::testing

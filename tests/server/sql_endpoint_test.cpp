@@ -8,7 +8,7 @@
 #include "test_server.h"
 
 namespace ipfs_accel::testing {
-namespace {
+namespace sql_endpoint_test {
 
 Answer SqlBody(const TestServer& server, const nlohmann::json& body) {
   return ToAnswer(server.Client().Post("/api/sql", body.dump(), "application/json"));
@@ -146,11 +146,11 @@ TEST_F(SqlEndpointTest, MalformedRequestsAre400) {
   EXPECT_EQ(Sql(*server_, "").status, 403);
 }
 
-}  // namespace
+}  // namespace sql_endpoint_test
 }  // namespace ipfs_accel::testing
 
 namespace ipfs_accel::testing {
-namespace {
+namespace sql_endpoint_test {
 
 TEST_F(SqlEndpointTest, AFormEncodedBodyIsTheBodyNotQueryParameters) {
   const Answer a = ToAnswer(server_->Client().Post("/api/sql", R"({"sql": "DROP TABLE runs"})",
@@ -158,5 +158,5 @@ TEST_F(SqlEndpointTest, AFormEncodedBodyIsTheBodyNotQueryParameters) {
   EXPECT_EQ(a.status, 403) << a.body.dump();
 }
 
-}  // namespace
+}  // namespace sql_endpoint_test
 }  // namespace ipfs_accel::testing

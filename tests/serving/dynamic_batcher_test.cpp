@@ -16,7 +16,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::serving {
-namespace {
+namespace dynamic_batcher_test {
 
 using testing::CatchError;
 
@@ -286,5 +286,5 @@ TEST(DynamicBatcher, InputsThatDisagreeOnTheBatchSizeAreRefused) {
   EXPECT_NE(std::string(e.what()).find("disagree"), std::string::npos) << e.what();
 }
 
-}  // namespace
+}  // namespace dynamic_batcher_test
 }  // namespace ipfs_accel::serving

@@ -15,7 +15,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::serving {
-namespace {
+namespace metrics_text_test {
 
 constexpr const char* kParser = R"py(
 import json, sys
@@ -100,5 +100,5 @@ TEST(MetricsText, ThePrometheusParserReadsEveryCounterWithItsLabelsEscapedAndIts
                  s["labels"]["device"] == "gpu");
 }
 
-}  // namespace
+}  // namespace metrics_text_test
 }  // namespace ipfs_accel::serving

@@ -7,7 +7,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::serving {
-namespace {
+namespace placement_test {
 
 using testing::StoredEntry;
 using testing::StoredPerformance;
@@ -76,5 +76,5 @@ TEST(Placement, AnotherPrecisionOrModelHashHasNoResultsAndFallsBackToCpu) {
   EXPECT_EQ(PlaceByStoredResults(nullptr, BertTiny(), "fp32", {"cuda"}, "host").platform, "cpu");
 }
 
-}  // namespace
+}  // namespace placement_test
 }  // namespace ipfs_accel::serving

@@ -21,7 +21,7 @@
 #include "support/tensors.h"
 
 namespace ipfs_accel::serving {
-namespace {
+namespace resource_pool_test {
 
 using testing::CatchError;
 using testing::Int64Tensor;
@@ -236,5 +236,5 @@ TEST(ResourcePool, AfterStopRequestsAreRefusedWithStopped) {
   }
 }
 
-}  // namespace
+}  // namespace resource_pool_test
 }  // namespace ipfs_accel::serving

@@ -12,7 +12,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::serving {
-namespace {
+namespace tokenizer_reference_test {
 
 using testing::PackagedTokenizer;
 
@@ -145,5 +145,5 @@ TEST(TokenizerReference, UnigramOnLlama2PiecesMatchesTheReferenceOnEveryCorpusLi
   });
 }
 
-}  // namespace
+}  // namespace tokenizer_reference_test
 }  // namespace ipfs_accel::serving

@@ -10,7 +10,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::serving {
-namespace {
+namespace tokenizer_test {
 
 using core::ErrorKind;
 using testing::CatchError;
@@ -86,5 +86,5 @@ TEST(Tokenizer, ARegexThatDoesNotCompileIsRefusedNamingTheComponent) {
   EXPECT_NE(std::string(e.what()).find("pre_tokenizer Split"), std::string::npos) << e.what();
 }
 
-}  // namespace
+}  // namespace tokenizer_test
 }  // namespace ipfs_accel::serving

@@ -15,7 +15,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::store {
-namespace {
+namespace json_import_test {
 
 using core::ErrorKind;
 using nlohmann::json;
@@ -499,11 +499,11 @@ TEST(JsonImportTest, MissingFileIsNotFound) {
             ErrorKind::kNotFound);
 }
 
-}  // namespace
+}  // namespace json_import_test
 }  // namespace ipfs_accel::store
 
 namespace ipfs_accel::store {
-namespace {
+namespace json_import_test {
 
 // Found by the result_file fuzz target: numbers that are valid JSON but no count or duration
 // can hold went through casts (undefined behaviour) or became infinity.
@@ -543,5 +543,5 @@ TEST(JsonImportTest, AnExportedIntegerFieldHoldingAFloatPastItsTypeIsCorrupt) {
       << e.what();
 }
 
-}  // namespace
+}  // namespace json_import_test
 }  // namespace ipfs_accel::store

@@ -26,7 +26,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::store {
-namespace {
+namespace maintenance_test {
 
 namespace fs = std::filesystem;
 using core::ErrorKind;
@@ -544,5 +544,5 @@ TEST_F(MaintenanceTest, ExportOntoAFullDiskLeavesNoFileAndAnIntactDatabase) {
   EXPECT_EQ(Count("SELECT count(*) FROM performance_results"), 10);
 }
 
-}  // namespace
+}  // namespace maintenance_test
 }  // namespace ipfs_accel::store

@@ -12,7 +12,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::store {
-namespace {
+namespace parallel_insert_test {
 
 using core::Error;
 using core::ErrorKind;
@@ -240,5 +240,5 @@ TEST_F(ParallelInsertTest, RegisteringTwiceOnOneDatabaseIsHarmless) {
   EXPECT_EQ(Cell("SELECT count(*) FROM t"), "100");
 }
 
-}  // namespace
+}  // namespace parallel_insert_test
 }  // namespace ipfs_accel::store

@@ -8,7 +8,7 @@
 #include "support/catch_error.h"
 
 namespace ipfs_accel::store {
-namespace {
+namespace query_layer_test {
 
 using core::ErrorKind;
 
@@ -87,5 +87,5 @@ TEST_F(QueryLayerTest, RowsAsJsonKeepNumbersBooleansJsonAndNulls) {
   EXPECT_EQ(row.begin().key(), "i");  // column order kept
 }
 
-}  // namespace
+}  // namespace query_layer_test
 }  // namespace ipfs_accel::store

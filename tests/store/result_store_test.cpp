@@ -26,7 +26,7 @@
 #include "ipfs_accel/store/records.h"
 
 namespace ipfs_accel::store {
-namespace {
+namespace result_store_test {
 
 namespace fs = std::filesystem;
 using core::ErrorKind;
@@ -1048,11 +1048,11 @@ TEST_F(ResultStoreTest, QueryRendersCellsAndTypesAsDuckDbDoes) {
   EXPECT_EQ(nulls.rows[1][1], std::nullopt);
 }
 
-}  // namespace
+}  // namespace result_store_test
 }  // namespace ipfs_accel::store
 
 namespace ipfs_accel::store {
-namespace {
+namespace result_store_test {
 
 TEST_F(ResultStoreTest, ARunStoredAsItGoesIsRunningUntilItIsFinished) {
   auto store = ResultStore::Open(db_);
@@ -1109,5 +1109,5 @@ TEST_F(ResultStoreTest, WriteRunsIsAllOrNothing) {
   EXPECT_EQ(Cell(*store, "SELECT state FROM runs"), "complete");
 }
 
-}  // namespace
+}  // namespace result_store_test
 }  // namespace ipfs_accel::store

@@ -9,7 +9,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::store {
-namespace {
+namespace run_ref_test {
 
 class RunRefTest : public ::testing::Test {
  protected:
@@ -64,5 +64,5 @@ TEST_F(RunRefTest, UnknownShortAndOutOfRangeRefsSayWhatToDo) {
   EXPECT_EQ(e.kind(), core::ErrorKind::kNotFound);
 }
 
-}  // namespace
+}  // namespace run_ref_test
 }  // namespace ipfs_accel::store

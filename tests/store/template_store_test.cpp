@@ -14,7 +14,7 @@
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::store {
-namespace {
+namespace template_store_test {
 
 using ::testing::HasSubstr;
 
@@ -120,5 +120,5 @@ TEST_F(TemplateStoreTest, LatestValidationOfEachModelTypeIsTheLastWritten) {
   EXPECT_EQ(latest.at("falcon").expected_parameters, 7);
 }
 
-}  // namespace
+}  // namespace template_store_test
 }  // namespace ipfs_accel::store
