@@ -31,6 +31,7 @@ void AddCoreRoutes(RouteTable& table, ApiContext& context, const ApiInfo& info) 
   AddResultRoutes(table, context);
   AddAnalysisRoutes(table, context);
   AddCatalogRoutes(table, context);
+  AddSelectRoutes(table, context);
   AddSqlRoutes(table, context);
   AddPushRoutes(table, context);
   AddDocsRoutes(table, info);

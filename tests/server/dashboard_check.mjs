@@ -131,6 +131,34 @@ async function checkMatrix(page) {
   same(notes, expected.footnotes, 'matrix footnotes are those of `matrix`');
 }
 
+// Asks the recommender the test's question; its table's hardware, figure kind and p50.
+async function checkRecommender(page) {
+  const q = expected.recommend;
+  await page.selectOption('#recommend-form [name=model]', q.model);
+  await page.fill('#recommend-form [name=batch_size]', q.batch_size);
+  await page.fill('#recommend-form [name=seq_len]', q.seq_len);
+  await page.click('#recommend-form button[type=submit]');
+  await page.waitForFunction(
+    () => document.getElementById('recommend').dataset.state === 'ready',
+    null,
+    { timeout: 15000 },
+  );
+  const rows = await page.evaluate(() =>
+    [...document.querySelectorAll('#recommend-table tbody tr')].map((tr) =>
+      [...tr.cells].slice(1, 4).map((c) => c.textContent),
+    ),
+  );
+  same(
+    rows,
+    expected.select.ranked.map((r) => [
+      r.hardware,
+      r.origin,
+      String(Number(r.latency_ms.toPrecision(4))),
+    ]),
+    'the recommender ranks the hardware as `select --json` does',
+  );
+}
+
 const browser = await chromium.launch({
   executablePath: args.chromium,
   args: [
@@ -173,6 +201,7 @@ try {
   );
   same(await trend(page), expected.trend, 'trend chart: commits, series and the regression marker');
   await checkMatrix(page);
+  await checkRecommender(page);
   await page.screenshot({ path: expected.screenshot, fullPage: true });
 
   const { name, value } = expected.filter;

@@ -4,7 +4,7 @@
 // wrote: no console errors, a point per stored configuration, a filter change that redraws the
 // charts and lands in the URL (a reload restores it), a regression marker where the stored
 // results regress, the matrix of `matrix --json` with the footnotes of `matrix`'s Markdown,
-// and a screenshot.
+// the recommender ranking the hardware as `select --json` does, and a screenshot.
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -180,6 +180,11 @@ TEST(Dashboard, ShowsTheStoredResultsFiltersThroughTheUrlAndMatchesTheCliMatrix)
       {"name", "platform"}, {"value", "wasm"}, {"latency_points", {{"wasm fp32", 2}}}};
   expected["trend"] = {
       {"commits", 3}, {"series", 7}, {"marks", nlohmann::json::array({"cpu fp32 b1 @ 2"})}};
+  // The recommender's question, and `select`'s answer to it.
+  expected["recommend"] = {{"model", "bert-tiny\n0"}, {"batch_size", "2"}, {"seq_len", "8"}};
+  expected["select"] = nlohmann::json::parse(
+      RunCli("select --model bert-tiny --seed 0 -b 2 -s 8 --json --db " + db, dir));
+  ASSERT_EQ(expected["select"]["ranked"].size(), 2u) << "cpu and wasm measured at batch 2";
   expected["screenshot"] = dir.File("dashboard.png");
   std::ofstream(dir.File("expected.json")) << expected.dump(2);
 

@@ -188,5 +188,23 @@ TEST_F(ServerTest, RunsAndTheMatrixAreWhatTheCommandsPrint) {
   EXPECT_EQ(api_matrix, cli_matrix);
 }
 
+TEST_F(ServerTest, SelectRanksTheHardwareAsTheCommandDoesAndRefusesPathsAndUnmeasuredShapes) {
+  const std::string query = "model=bert-tiny&seed=0&batch_size=1&seq_len=8";
+  const Answer a = Get("/api/select?" + query);
+  ASSERT_EQ(a.status, 200) << a.body.dump();
+  EXPECT_EQ(a.body, CliJson("select --model bert-tiny --seed 0 -b 1 -s 8 --json"));
+  ASSERT_EQ(a.body["ranked"].size(), 2u);
+  EXPECT_EQ(a.body["ranked"][0]["origin"], "measured");
+  EXPECT_EQ(a.body["ranked"][0]["run_id"], kRunB);  // the newer of run A's 2.0 and B's 2.1 ms
+  EXPECT_DOUBLE_EQ(a.body["ranked"][0]["latency_ms"].get<double>(), 2.1);
+  const Answer tight = Get("/api/select?" + query + "&metric=memory&max_memory_gb=0.000001");
+  ASSERT_EQ(tight.status, 200) << tight.body.dump();
+  EXPECT_TRUE(tight.body["ranked"].empty());
+  EXPECT_EQ(tight.body["excluded"].size(), 2u);
+  EXPECT_EQ(Get("/api/select?model=/etc/passwd").status, 400);  // the API reads no paths
+  EXPECT_EQ(Get("/api/select?" + query + "&metric=speed").status, 400);
+  EXPECT_EQ(Get("/api/select?model=bert-tiny&seed=0&batch_size=3&seq_len=8").status, 404);
+}
+
 }  // namespace server_test
 }  // namespace ipfs_accel::testing

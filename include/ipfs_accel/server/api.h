@@ -24,6 +24,8 @@ void AddResultRoutes(RouteTable& table, ApiContext& context);
 // /api/predictions (routes_catalog.cpp).
 void AddAnalysisRoutes(RouteTable& table, ApiContext& context);
 void AddCatalogRoutes(RouteTable& table, ApiContext& context);
+// GET /api/select: the hardware ranked for one configuration (routes_select.cpp).
+void AddSelectRoutes(RouteTable& table, ApiContext& context);
 // POST /api/sql (routes_sql.cpp).
 void AddSqlRoutes(RouteTable& table, ApiContext& context);
 // POST /api/runs, bearer token required (routes_push.cpp).

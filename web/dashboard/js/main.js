@@ -10,6 +10,7 @@ import { showTrend } from './trend.js';
 import { showMatrix } from './matrix.js';
 import { showHardware } from './hardware.js';
 import { PAGE_SIZE, showResults } from './results_table.js';
+import { bindRecommender, setRecommendModels } from './recommend.js';
 
 const CHART_ROWS = 10000; // one page of the API: the newest results the charts draw
 
@@ -33,6 +34,7 @@ async function fillChoices() {
     measured.map((m) => m.label),
   );
   setOptions(form.elements.platform, [...new Set(hardware.map((h) => h.platform))].sort());
+  setRecommendModels(models);
 }
 
 async function drawCharts(filters) {
@@ -79,6 +81,7 @@ function start() {
   document.getElementById('prev-page').addEventListener('click', () => turnPage(-1));
   document.getElementById('next-page').addEventListener('click', () => turnPage(1));
   window.dashboard = { charts: allCharts }; // for the dashboard test and the browser console
+  bindRecommender();
   statics = Promise.all([fillChoices(), getJson('/api/matrix').then(showMatrix), showHardware()]);
   bindFilters(form, refresh);
 }
