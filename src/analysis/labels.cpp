@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include "analysis/sql_literal.h"
 #include "ipfs_accel/harness/statistics.h"
 #include "ipfs_accel/store/records.h"
 
@@ -31,8 +30,9 @@ std::string ModelLabelSql(std::string_view a) {
       a, ConfigSuffixSql(a));
 }
 
-std::string ModelFilterSql(const std::string& model, std::string_view alias) {
-  const std::string lit = SqlLiteral(model);
+std::string ModelFilterSql(const std::string& model, std::string_view alias,
+                           store::QueryParams& params) {
+  const std::string lit = params.Bind(model);
   return fmt::format("({0}.name = {1} OR {2} = {1} OR {0}.content_cid = {1})", alias, lit,
                      ModelLabelSql(alias));
 }

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "analysis/sql_literal.h"
+#include "analysis/scenario_sql.h"
 #include "ipfs_accel/analysis/labels.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/store/display_time.h"
@@ -63,23 +63,27 @@ std::string Source(const ReportFilter& filter, const std::string& run_condition)
 }  // namespace
 
 store::QueryResult PerformanceReport(store::ResultStore& store, const ReportFilter& filter) {
+  store::QueryParams params;
+  // Used once: in Source, or with every_result in `where`.
   const std::string run_condition =
-      filter.run_id ? "run_id = " + SqlLiteral(store::ResolveRunRef(store, *filter.run_id))
+      filter.run_id ? "run_id = " + params.Bind(store::ResolveRunRef(store, *filter.run_id))
                     : "TRUE";
   std::string where = "TRUE";
-  if (filter.model) where += " AND " + ModelFilterSql(*filter.model, "m");
-  if (filter.hardware) where += " AND h.platform = " + SqlLiteral(*filter.hardware);
+  if (filter.model) where += " AND " + ModelFilterSql(*filter.model, "m", params);
+  if (filter.hardware) where += " AND h.platform = " + params.Bind(*filter.hardware);
   if (filter.limit && *filter.limit < 0)
     throw core::Error(core::ErrorKind::kInvalidArgument,
                       fmt::format("--limit {} is negative; give 0 or more rows", *filter.limit));
   if (filter.every_result && filter.run_id) where += " AND p." + run_condition;
-  return store.Query(fmt::format(
-      "SELECT {} FROM {} JOIN runs r USING (run_id) "
-      "JOIN models m USING (model_id) JOIN hardware_platforms h USING (hardware_id) "
-      "WHERE {} ORDER BY r.started_at DESC, m.name, p.model_id, h.platform, p.scenario, "
-      "p.graph_variant, p.precision, p.batch_size, p.seq_len, p.result_id DESC{}",
-      SelectedColumns(), Source(filter, run_condition), where,
-      filter.limit ? fmt::format(" LIMIT {}", *filter.limit) : ""));
+  return store.Query(
+      fmt::format(
+          "SELECT {} FROM {} JOIN runs r USING (run_id) "
+          "JOIN models m USING (model_id) JOIN hardware_platforms h USING (hardware_id) "
+          "WHERE {} ORDER BY r.started_at DESC, m.name, p.model_id, h.platform, p.scenario, "
+          "p.graph_variant, p.precision, p.batch_size, p.seq_len, p.result_id DESC{}",
+          SelectedColumns(), Source(filter, run_condition), where,
+          filter.limit ? fmt::format(" LIMIT {}", *filter.limit) : ""),
+      params.values());
 }
 
 }  // namespace ipfs_accel::analysis

@@ -11,7 +11,6 @@
 
 #include <fmt/format.h>
 
-#include "analysis/sql_literal.h"
 #include "ipfs_accel/analysis/labels.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/store/run_ref.h"
@@ -195,27 +194,28 @@ ResolvedRef ResolveRef(store::ResultStore& store, const std::string& ref, bool i
   // A whole run id, latest or latest~N; a run id prefix only when no branch or commit is meant.
   const std::optional<std::string> run = store::FindRunRef(store, ref);
   if (run && (*run == ref || ref.rfind("latest", 0) == 0)) return {ref, "run", {*run}};
-  const std::string lit = SqlLiteral(ref);
-
   const std::string clean = include_dirty ? "TRUE" : "git_commit NOT LIKE '%-dirty'";
-  const auto branch_runs = Column(store.Query(fmt::format(
-      "SELECT run_id FROM runs WHERE branch = {} AND {} ORDER BY started_at DESC", lit, clean)));
+  const auto branch_runs = Column(store.Query(
+      fmt::format("SELECT run_id FROM runs WHERE branch = $1 AND {} ORDER BY started_at DESC",
+                  clean),
+      {ref}));
   std::vector<std::string> commit_runs, commits;
   std::string lower = ref;
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (lower.size() >= 4 && IsHex(lower)) {
-    const std::string lit_lower = SqlLiteral(lower);
     // Either side may be the abbreviation: the tool stores 12 digits, CI passes 40.
     const std::string match = fmt::format(
-        "{} AND (git_commit LIKE {} || '%' OR (length(replace(git_commit, '-dirty', '')) >= 4 "
-        "AND starts_with({}, lower(replace(git_commit, '-dirty', '')))))",
-        clean, lit_lower, lit_lower);
+        "{} AND (git_commit LIKE $1 || '%' OR (length(replace(git_commit, '-dirty', '')) >= 4 "
+        "AND starts_with($1, lower(replace(git_commit, '-dirty', '')))))",
+        clean);
     commit_runs = Column(store.Query(
-        fmt::format("SELECT run_id FROM runs WHERE {} ORDER BY started_at DESC", match)));
-    commits = Column(store.Query(fmt::format(
-        "SELECT DISTINCT replace(git_commit, '-dirty', '') AS c FROM runs WHERE {} ORDER BY c",
-        match)));
+        fmt::format("SELECT run_id FROM runs WHERE {} ORDER BY started_at DESC", match), {lower}));
+    commits = Column(store.Query(
+        fmt::format(
+            "SELECT DISTINCT replace(git_commit, '-dirty', '') AS c FROM runs WHERE {} ORDER BY c",
+            match),
+        {lower}));
   }
   if (run && (!branch_runs.empty() || !commit_runs.empty()))
     throw core::Error(core::ErrorKind::kInvalidArgument,
@@ -283,18 +283,18 @@ std::vector<StoredResult> ReadResults(store::ResultStore& store,
                                       const std::vector<std::string>& runs, const CompareOptions& o,
                                       int per_configuration) {
   if (runs.empty()) return {};
-  std::string in;
-  for (const auto& r : runs) in += (in.empty() ? "" : ", ") + SqlLiteral(r);
-  std::string where = "p.run_id IN (" + in + ")";
-  if (o.model) where += " AND " + ModelFilterSql(*o.model, "m");
-  if (o.hardware) where += " AND h.platform = " + SqlLiteral(*o.hardware);
+  store::QueryParams params;
+  std::string where = fmt::format("list_contains({}, p.run_id)", params.Bind(runs));
+  if (o.model) where += " AND " + ModelFilterSql(*o.model, "m", params);
+  if (o.hardware) where += " AND h.platform = " + params.Bind(*o.hardware);
   const auto q = store.Query(
       fmt::format("SELECT {0}, array_to_string(p.samples_ms, ',') FROM performance_results p "
                   "JOIN runs r ON r.run_id = p.run_id JOIN models m ON m.model_id = p.model_id "
                   "JOIN hardware_platforms h ON h.hardware_id = p.hardware_id WHERE {1} "
                   "QUALIFY row_number() OVER (PARTITION BY {0} ORDER BY r.started_at DESC, "
                   "p.result_id DESC) <= {2} ORDER BY r.started_at DESC, p.result_id DESC",
-                  KeyColumns(o.by), where, per_configuration));
+                  KeyColumns(o.by), where, per_configuration),
+      params.values());
   std::vector<StoredResult> out;
   for (const auto& row : q.rows) {
     StoredResult s;

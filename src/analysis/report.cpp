@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "analysis/sql_literal.h"
+#include "analysis/scenario_sql.h"
 #include "ipfs_accel/analysis/labels.h"
 #include "ipfs_accel/analysis/runs.h"
 #include "ipfs_accel/core/error.h"
@@ -38,17 +38,14 @@ std::optional<double> Number(const Row& row, size_t i) {
   }
 }
 
-// " AND ..." for the model and platform filters.
-std::string FilterSql(const ReportFilter& f) {
+// " AND ..." for the run, model and platform filters, their values bound in `params`.
+std::string FilterSql(store::ResultStore& store, const ReportFilter& f,
+                      store::QueryParams& params) {
   std::string where;
-  if (f.model) where += " AND " + ModelFilterSql(*f.model, "m");
-  if (f.hardware) where += " AND h.platform = " + SqlLiteral(*f.hardware);
+  if (f.run_id) where += " AND p.run_id = " + params.Bind(store::ResolveRunRef(store, *f.run_id));
+  if (f.model) where += " AND " + ModelFilterSql(*f.model, "m", params);
+  if (f.hardware) where += " AND h.platform = " + params.Bind(*f.hardware);
   return where;
-}
-
-std::string RunSql(store::ResultStore& store, const ReportFilter& f) {
-  if (!f.run_id) return "";
-  return " AND p.run_id = " + SqlLiteral(store::ResolveRunRef(store, *f.run_id));
 }
 
 // Keeps the first kMaxChartSeries series and says in the notes how many were left out.
@@ -329,21 +326,25 @@ Report BuildHardwareReport(store::ResultStore& store, const ReportFilter& filter
     return fmt::format("round({}({}) FILTER (WHERE p.scenario {} 'generate'), {}) AS {}", aggregate,
                        value, generate ? "=" : "<>", digits, name);
   };
-  rep.table = store.Query(fmt::format(
-      "SELECT h.platform AS hardware, h.device_name AS device, {} AS model, p.scenario, "
-      "count(*) AS results, count(DISTINCT p.run_id) AS runs, {}, {}, {}, {}, {}, {}, {}, "
-      "{} AS source, p.model_id "
-      "FROM performance_results p JOIN models m USING (model_id) "
-      "JOIN hardware_platforms h USING (hardware_id) WHERE TRUE{}{} "
-      "GROUP BY ALL ORDER BY hardware, device, model, p.model_id, p.scenario",
-      ModelLabelSql("m"), of(false, "max", "p.throughput_items_per_s", 2, "best_items_per_s"),
-      of(false, "min", "p.latency_p50_ms", 3, "best_p50_ms"),
-      of(false, "median", "p.latency_p50_ms", 3, "median_p50_ms"),
-      of(true, "max", "p.throughput_items_per_s", 2, "best_tokens_per_s"),
-      of(true, "min", "p.time_to_first_token_ms", 3, "best_ttft_ms"),
-      of(true, "min", "p.latency_p50_ms", 3, "best_decode_p50_ms"),
-      of(true, "median", "p.latency_p50_ms", 3, "median_decode_p50_ms"), ModelSourceSql("m"),
-      RunSql(store, filter), FilterSql(filter)));
+  store::QueryParams params;
+  const std::string where = FilterSql(store, filter, params);
+  rep.table = store.Query(
+      fmt::format(
+          "SELECT h.platform AS hardware, h.device_name AS device, {} AS model, p.scenario, "
+          "count(*) AS results, count(DISTINCT p.run_id) AS runs, {}, {}, {}, {}, {}, {}, {}, "
+          "{} AS source, p.model_id "
+          "FROM performance_results p JOIN models m USING (model_id) "
+          "JOIN hardware_platforms h USING (hardware_id) WHERE TRUE{} "
+          "GROUP BY ALL ORDER BY hardware, device, model, p.model_id, p.scenario",
+          ModelLabelSql("m"), of(false, "max", "p.throughput_items_per_s", 2, "best_items_per_s"),
+          of(false, "min", "p.latency_p50_ms", 3, "best_p50_ms"),
+          of(false, "median", "p.latency_p50_ms", 3, "median_p50_ms"),
+          of(true, "max", "p.throughput_items_per_s", 2, "best_tokens_per_s"),
+          of(true, "min", "p.time_to_first_token_ms", 3, "best_ttft_ms"),
+          of(true, "min", "p.latency_p50_ms", 3, "best_decode_p50_ms"),
+          of(true, "median", "p.latency_p50_ms", 3, "median_decode_p50_ms"), ModelSourceSql("m"),
+          where),
+      params.values());
   rep.notes.push_back(
       "Per platform and device, per model (one row per model identity: same name, other weights "
       "or source is another row) and scenario: stored results, the runs they came from, the "
@@ -395,25 +396,30 @@ LineChart OverRuns(const store::QueryResult& t, const LineChart& axes, const std
 Report BuildTrendReport(store::ResultStore& store, const ReportFilter& filter) {
   Report rep;
   rep.title = "Trend";
-  rep.table = store.Query(fmt::format(
-      "SELECT {} AS model, h.platform AS hardware, h.device_name AS device, "
-      "p.execution_provider AS ep, p.precision, p.graph_variant AS graph, p.scenario, "
-      "p.batch_size AS batch, {}, p.prompt_len AS prompt, p.new_tokens, {} AS started_at, "
-      "r.git_commit AS commit, r.branch, {}, {}, {}, round(p.time_to_first_token_ms, 3) AS "
-      "ttft_ms, {}, {}, {} AS noise, "
-      "dense_rank() OVER (ORDER BY r.started_at, p.run_id) AS run_no, p.run_id, p.model_id "
-      "FROM performance_results p JOIN runs r USING (run_id) JOIN models m USING (model_id) "
-      "JOIN hardware_platforms h USING (hardware_id) WHERE TRUE{}{} "
-      "ORDER BY model, p.model_id, hardware, device, ep, p.precision, graph, p.scenario, batch, "
-      "p.seq_len, p.prompt_len, p.new_tokens, r.started_at, p.result_id",
-      ModelLabelSql("m"), ScenarioOnly(false, "p.seq_len", "seq_len"),
-      store::DisplayTimestampSql("r.started_at"),
-      ScenarioOnly(false, "round(p.latency_mean_ms, 3)", "mean_ms"),
-      ScenarioOnly(false, "round(p.latency_p50_ms, 3)", "p50_ms"),
-      ScenarioOnly(false, "round(p.throughput_items_per_s, 2)", "items_per_s"),
-      ScenarioOnly(true, "round(p.latency_p50_ms, 3)", "decode_p50_ms"),
-      ScenarioOnly(true, "round(p.throughput_items_per_s, 2)", "tokens_per_s"), NoiseSql("p"),
-      RunSql(store, filter), FilterSql(filter)));
+  store::QueryParams params;
+  const std::string where = FilterSql(store, filter, params);
+  rep.table = store.Query(
+      fmt::format(
+          "SELECT {} AS model, h.platform AS hardware, h.device_name AS device, "
+          "p.execution_provider AS ep, p.precision, p.graph_variant AS graph, p.scenario, "
+          "p.batch_size AS batch, {}, p.prompt_len AS prompt, p.new_tokens, {} AS started_at, "
+          "r.git_commit AS commit, r.branch, {}, {}, {}, round(p.time_to_first_token_ms, 3) AS "
+          "ttft_ms, {}, {}, {} AS noise, "
+          "dense_rank() OVER (ORDER BY r.started_at, p.run_id) AS run_no, p.run_id, p.model_id "
+          "FROM performance_results p JOIN runs r USING (run_id) JOIN models m USING (model_id) "
+          "JOIN hardware_platforms h USING (hardware_id) WHERE TRUE{} "
+          "ORDER BY model, p.model_id, hardware, device, ep, p.precision, graph, p.scenario, "
+          "batch, "
+          "p.seq_len, p.prompt_len, p.new_tokens, r.started_at, p.result_id",
+          ModelLabelSql("m"), ScenarioOnly(false, "p.seq_len", "seq_len"),
+          store::DisplayTimestampSql("r.started_at"),
+          ScenarioOnly(false, "round(p.latency_mean_ms, 3)", "mean_ms"),
+          ScenarioOnly(false, "round(p.latency_p50_ms, 3)", "p50_ms"),
+          ScenarioOnly(false, "round(p.throughput_items_per_s, 2)", "items_per_s"),
+          ScenarioOnly(true, "round(p.latency_p50_ms, 3)", "decode_p50_ms"),
+          ScenarioOnly(true, "round(p.throughput_items_per_s, 2)", "tokens_per_s"), NoiseSql("p"),
+          where),
+      params.values());
   const auto& t = rep.table;
   rep.sections = ScenarioSections(t, TrendColumns);
   rep.sections.push_back(RunsSection(store, t));

@@ -32,7 +32,6 @@
 #include "ipfs_accel/store/json_import.h"
 #include "ipfs_accel/store/maintenance.h"
 #include "ipfs_accel/store/run_ref.h"
-#include "ipfs_accel/store/sql_literal.h"
 
 namespace ipfs_accel::cli {
 
@@ -98,12 +97,11 @@ std::optional<std::string> ModelConfig(const std::string& name, const std::strin
 
 // Writes models/<name>/config.json under `dir` for each model of run `run_id`; returns how many.
 int WriteModelConfigs(store::ResultStore& db, const std::string& run_id, const fs::path& dir) {
-  const std::string lit = store::SqlLiteral(run_id);
-  const auto models = db.Query(fmt::format(
+  const auto models = db.Query(
       "SELECT name, source, source_path FROM models WHERE model_id IN (SELECT model_id FROM "
-      "performance_results WHERE run_id = {0} UNION SELECT model_id FROM compatibility_results "
-      "WHERE run_id = {0}) ORDER BY model_id",
-      lit));
+      "performance_results WHERE run_id = $1 UNION SELECT model_id FROM compatibility_results "
+      "WHERE run_id = $1) ORDER BY model_id",
+      {run_id});
   std::set<std::string> used;
   int written = 0;
   for (const auto& row : models.rows) {
@@ -159,11 +157,6 @@ int RunBundleExport(const BundleOptions& o) {
   return kExitOk;
 }
 
-bool BundleRunStored(store::ResultStore& db, const std::string& run_id) {
-  const auto r = db.Query("SELECT count(*) FROM runs WHERE run_id = " + store::SqlLiteral(run_id));
-  return !r.rows.empty() && r.rows[0][0] && *r.rows[0][0] != "0";
-}
-
 int RunBundleImport(const BundleOptions& o) {
   const core::MappedFile car(o.car);
   content::CarReader reader(car.text(), o.car);
@@ -188,7 +181,7 @@ int RunBundleImport(const BundleOptions& o) {
   auto db = o.db.Open();
   std::vector<const store::RunResults*> to_write;
   for (const auto& run : parsed.runs)
-    if (!BundleRunStored(*db, run.run.run_id)) to_write.push_back(&run);
+    if (!store::RunIsStored(*db, run.run.run_id)) to_write.push_back(&run);
   db->WriteRuns(to_write);
   const size_t skipped = parsed.runs.size() - to_write.size();
   if (o.json) {

@@ -14,7 +14,7 @@
 #include "cli/exit_codes.h"
 #include "ipfs_accel/store/json_import.h"
 #include "ipfs_accel/store/result_store.h"
-#include "ipfs_accel/store/sql_literal.h"
+#include "ipfs_accel/store/run_ref.h"
 
 namespace ipfs_accel::cli {
 
@@ -33,11 +33,6 @@ struct FileSummary {
   size_t performance_rows = 0, compatibility_rows = 0;
 };
 
-bool RunStored(store::ResultStore& db, const std::string& run_id) {
-  const auto r = db.Query("SELECT count(*) FROM runs WHERE run_id = " + store::SqlLiteral(run_id));
-  return !r.rows.empty() && r.rows[0][0] && *r.rows[0][0] != "0";
-}
-
 int RunImport(const ImportOptions& o) {
   // Parse and check everything first: a bad file ends the command before any write.
   std::vector<store::ImportResult> files;
@@ -55,7 +50,7 @@ int RunImport(const ImportOptions& o) {
   for (const auto& file : files) {
     FileSummary s{.file = &file};
     for (const auto& run : file.runs) {
-      if (seen.count(run.run.run_id) || (db && RunStored(*db, run.run.run_id))) {
+      if (seen.count(run.run.run_id) || (db && store::RunIsStored(*db, run.run.run_id))) {
         ++s.skipped;
         continue;
       }

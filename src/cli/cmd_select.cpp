@@ -17,7 +17,6 @@
 #include "ipfs_accel/analysis/memory_estimate.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/store/records.h"
-#include "ipfs_accel/store/sql_literal.h"
 
 namespace ipfs_accel::cli {
 
@@ -76,11 +75,11 @@ int RunAnalyze(const SelectOptions& o) {
       "round(p.throughput_items_per_s, 1) AS items_per_s, p.peak_rss_bytes "
       "FROM latest_performance p JOIN models m USING (model_id) "
       "JOIN hardware_platforms h USING (hardware_id) "
-      "WHERE p.scenario = 'single-stream' AND m.name = {} AND {} "
+      "WHERE p.scenario = 'single-stream' AND m.name = $1 AND {} "
       "ORDER BY hardware, provider, precision, graph, batch, seq_len",
-      store::SqlLiteral(o.query.model), kMeasuredOnly);
+      kMeasuredOnly);
   const TableFormat format = o.json ? TableFormat::kJson : TableFormat::kText;
-  const store::QueryResult q = store->Query(sql);
+  const store::QueryResult q = store->Query(sql, {o.query.model});
   if (q.rows.empty())
     throw Error(ErrorKind::kNotFound,
                 fmt::format("nothing measured for '{}' in {}; measure it with `ipfs-accelerate "

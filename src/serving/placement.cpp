@@ -10,7 +10,6 @@
 #include "ipfs_accel/runtime/backend.h"
 #include "ipfs_accel/runtime/platforms.h"
 #include "ipfs_accel/store/run_ref.h"
-#include "ipfs_accel/store/sql_literal.h"
 
 namespace ipfs_accel::serving {
 
@@ -27,20 +26,17 @@ std::vector<PlacementFigure> StoredFigures(store::ResultStore& store,
                                            const std::string& precision,
                                            const std::vector<std::string>& candidates,
                                            const std::string& hostname) {
-  std::vector<std::string> quoted;
-  for (const auto& c : candidates) quoted.push_back(store::SqlLiteral(c));
-  const std::string sql = fmt::format(
+  const store::QueryResult result = store.Query(
       "SELECT lp.platform, lp.device_name, lp.run_id, lp.batch_size, lp.seq_len, "
       "lp.latency_p50_ms FROM latest_performance lp JOIN runs r USING (run_id) "
       "JOIN models m USING (model_id) "
       "WHERE COALESCE(r.origin, 'measured') = 'measured' AND lp.scenario = 'single-stream' "
-      "AND lp.latency_p50_ms > 0 AND lp.graph_variant = 'plain' AND lp.model_name = {} "
-      "AND m.content_hash = {} AND lp.precision = {} AND lp.hardware_hostname = {} "
-      "AND lp.platform IN ({})",
-      store::SqlLiteral(model.name), store::SqlLiteral(model.content_hash),
-      store::SqlLiteral(precision), store::SqlLiteral(hostname), fmt::join(quoted, ", "));
+      "AND lp.latency_p50_ms > 0 AND lp.graph_variant = 'plain' AND lp.model_name = $1 "
+      "AND m.content_hash = $2 AND lp.precision = $3 AND lp.hardware_hostname = $4 "
+      "AND list_contains($5, lp.platform)",
+      {model.name, model.content_hash, precision, hostname, candidates});
   std::vector<PlacementFigure> out;
-  for (const auto& r : store.Query(sql).rows)
+  for (const auto& r : result.rows)
     out.push_back({.platform = r[0].value_or(""),
                    .device = r[1].value_or(""),
                    .run_id = r[2].value_or(""),

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include "ipfs_accel/store/prediction_records.h"
-#include "ipfs_accel/store/sql_literal.h"
 #include "store/duckdb_result_store.h"
 
 namespace ipfs_accel::store {
@@ -71,8 +70,9 @@ std::optional<PredictionModelRecord> LatestPredictionModel(ResultStore& store,
   const QueryResult q = store.Query(
       "SELECT id, strftime(created_at, '%Y-%m-%dT%H:%M:%SZ'), target, kind, library, git_commit, "
       "training_rows, CAST(training_range AS VARCHAR), CAST(validation AS VARCHAR), "
-      "CAST(model AS VARCHAR) FROM prediction_models WHERE target = " +
-      SqlLiteral(target) + " ORDER BY created_at DESC, id LIMIT 1");
+      "CAST(model AS VARCHAR) FROM prediction_models WHERE target = $1 "
+      "ORDER BY created_at DESC, id LIMIT 1",
+      {target});
   if (q.rows.empty()) return std::nullopt;
   const auto& r = q.rows[0];
   return PredictionModelRecord{.id = *r[0],

@@ -8,7 +8,6 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/store/display_time.h"
 #include "ipfs_accel/store/records.h"
-#include "ipfs_accel/store/sql_literal.h"
 
 namespace ipfs_accel::store {
 
@@ -17,9 +16,10 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-std::vector<std::string> Ids(ResultStore& store, const std::string& sql) {
+std::vector<std::string> Ids(ResultStore& store, const std::string& sql,
+                             const std::vector<QueryParam>& params = {}) {
   std::vector<std::string> out;
-  for (const auto& row : store.Query(sql).rows) out.push_back(row.at(0).value_or(""));
+  for (const auto& row : store.Query(sql, params).rows) out.push_back(row.at(0).value_or(""));
   return out;
 }
 
@@ -58,9 +58,10 @@ std::string Candidates(ResultStore& store, const std::string& prefix) {
   std::string out;
   for (const auto& row :
        store
-           .Query(fmt::format("SELECT run_id, {} FROM runs WHERE starts_with(run_id, {}) "
+           .Query(fmt::format("SELECT run_id, {} FROM runs WHERE starts_with(run_id, $1) "
                               "ORDER BY started_at DESC",
-                              DisplayTimestampSql("started_at"), SqlLiteral(prefix)))
+                              DisplayTimestampSql("started_at")),
+                  {prefix})
            .rows)
     out +=
         fmt::format("{}{} ({})", out.empty() ? "" : ", ", row[0].value_or(""), row[1].value_or(""));
@@ -72,12 +73,11 @@ std::string Candidates(ResultStore& store, const std::string& prefix) {
 std::optional<std::string> FindRunRef(ResultStore& store, const std::string& ref) {
   if (const auto n = LatestOffset(ref)) return NthLatest(store, *n);
   if (ref.empty()) return std::nullopt;
-  const auto exact = Ids(store, "SELECT run_id FROM runs WHERE run_id = " + SqlLiteral(ref));
+  const auto exact = Ids(store, "SELECT run_id FROM runs WHERE run_id = $1", {ref});
   if (!exact.empty()) return exact[0];
   if (ref.size() < kMinRunIdPrefix) return std::nullopt;
   const auto matches =
-      Ids(store, fmt::format("SELECT run_id FROM runs WHERE starts_with(run_id, {}) LIMIT 2",
-                             SqlLiteral(ref)));
+      Ids(store, "SELECT run_id FROM runs WHERE starts_with(run_id, $1) LIMIT 2", {ref});
   if (matches.size() > 1)
     throw Error(ErrorKind::kInvalidArgument,
                 fmt::format("run id prefix '{}' is ambiguous: it starts {}; give more characters",
@@ -101,6 +101,10 @@ std::string ResolveRunRef(ResultStore& store, const std::string& ref) {
               fmt::format("no stored run id is or starts with '{}'; `ipfs-accelerate runs list` "
                           "shows the runs",
                           ref));
+}
+
+bool RunIsStored(ResultStore& store, const std::string& run_id) {
+  return !Ids(store, "SELECT run_id FROM runs WHERE run_id = $1", {run_id}).empty();
 }
 
 }  // namespace ipfs_accel::store

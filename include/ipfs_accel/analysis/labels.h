@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "ipfs_accel/store/query.h"
+
 namespace ipfs_accel::analysis {
 
 // SQL for a model's label over the models table aliased `alias` ("m"): its name and what tells
@@ -15,9 +17,10 @@ namespace ipfs_accel::analysis {
 // weights ("bert @c6dd67ab cfg 0c25ab8c"). Group by model_id, show this.
 std::string ModelLabelSql(std::string_view alias);
 
-// SQL condition: the model aliased `alias` is named `model` (every model of that name) or
-// labelled so (that one).
-std::string ModelFilterSql(const std::string& model, std::string_view alias);
+// SQL condition: the model aliased `alias` is named `model` (every model of that name), labelled
+// so (that one), or has that content CID; `model` is bound in `params`.
+std::string ModelFilterSql(const std::string& model, std::string_view alias,
+                           store::QueryParams& params);
 
 // SQL for where a model came from: its folder or file, else its source ("catalog").
 std::string ModelSourceSql(std::string_view alias);

@@ -24,6 +24,22 @@ struct QueryResult;  // result_store.h
 using QueryParam =
     std::variant<std::nullptr_t, bool, int64_t, double, std::string, std::vector<std::string>>;
 
+// The values of a query built in pieces (a model filter here, a run there): Bind(v) keeps v
+// and answers the placeholder to write where the value goes ("$1", "$2", ...); run the text
+// with ResultStore::Query(sql, params.values()). A placeholder may be written more than once;
+// every bound value must be used, so bind only what goes into the text.
+class QueryParams {
+ public:
+  std::string Bind(QueryParam value) {
+    values_.push_back(std::move(value));
+    return "$" + std::to_string(values_.size());
+  }
+  const std::vector<QueryParam>& values() const { return values_; }
+
+ private:
+  std::vector<QueryParam> values_;
+};
+
 // What DuckDB's parser makes of a text. Nothing is bound or run to find out. (A text starting
 // with IMPORT is not parsed: DuckDB's parser reads the imported folder's schema.sql.)
 struct StatementShape {

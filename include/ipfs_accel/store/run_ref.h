@@ -28,4 +28,7 @@ std::string ResolveRunRef(ResultStore& store, const std::string& ref);
 // beyond the runs stored.
 std::optional<std::string> FindRunRef(ResultStore& store, const std::string& ref);
 
+// Whether a run of exactly this id is stored.
+bool RunIsStored(ResultStore& store, const std::string& run_id);
+
 }  // namespace ipfs_accel::store

@@ -1,15 +1,11 @@
 #pragma once
-// SQL text for the analysis queries.
+// SQL columns the analysis queries share.
 
 #include <string>
 
 #include <fmt/format.h>
 
-#include "ipfs_accel/store/sql_literal.h"
-
 namespace ipfs_accel::analysis {
-
-using store::SqlLiteral;
 
 // `expression` AS `name` where the row of performance_results `p` is (or, with `generate`
 // false, is not) of the generate scenario; NULL elsewhere. A generate row's latencies are per
