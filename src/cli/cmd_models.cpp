@@ -78,6 +78,7 @@ void AddModelsCommand(CLI::App& app, CommandFn* selected) {
   auto format = std::make_shared<std::string>("table");
   AddFormatOption(cmd, format.get(), {"table", "md", "csv", "json"});
   AddModelsCidCommand(*cmd, selected);
+  AddModelsFetchCommand(*cmd, selected);
   // CLI11 runs this after a subcommand's callback: the subcommand's choice stands.
   cmd->callback([selected, format, cmd] {
     if (!cmd->get_subcommands().empty()) return;

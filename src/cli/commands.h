@@ -64,6 +64,8 @@ void AddReportCommand(CLI::App& app, CommandFn* selected);
 void AddModelsCommand(CLI::App& app, CommandFn* selected);
 // `models cid` (cmd_models_cid.cpp), a subcommand of `models`.
 void AddModelsCidCommand(CLI::App& models, CommandFn* selected);
+// `models fetch` (cmd_models_fetch.cpp), a subcommand of `models`.
+void AddModelsFetchCommand(CLI::App& models, CommandFn* selected);
 void AddExportCommand(CLI::App& app, CommandFn* selected);
 void AddRunCommand(CLI::App& app, CommandFn* selected);
 void AddMatrixCommand(CLI::App& app, CommandFn* selected);

@@ -2,12 +2,11 @@
 
 #include <httplib.h>
 
-#include <regex>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/core/http_url.h"
 #include "ipfs_accel/server/auth.h"
 #include "ipfs_accel/store/json_import.h"
 #include "ipfs_accel/store/maintenance.h"
@@ -26,29 +25,11 @@ std::string Url(const PushTarget& t) {
 }  // namespace
 
 PushTarget ParsePushTarget(const std::string& url, const std::string& token_file) {
-  if (url.rfind("https://", 0) == 0)
-    throw Error(ErrorKind::kUnsupported,
-                fmt::format("https is not supported by this build ({}); push over http on a "
-                            "trusted network or through a tunnel",
-                            url));
-  static const std::regex kUrl(
-      R"(http://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\])(:(\d{1,5}))?(/[^?#]*)?)");
-  std::smatch m;
-  if (!std::regex_match(url, m, kUrl))
-    throw Error(ErrorKind::kInvalidArgument,
-                fmt::format("'{}' is not http://HOST[:PORT][/PREFIX] (the server's address, "
-                            "as `serve` prints it)",
-                            url));
-  PushTarget t;
-  t.host = m[1].str();
-  if (m[3].matched) t.port = std::stoi(m[3].str());
-  if (t.port < 1 || t.port > 65535)
-    throw Error(ErrorKind::kInvalidArgument, fmt::format("{}: port out of range", url));
-  std::string prefix = m[4].str();
-  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  t.path = prefix + "/api/runs";
-  t.token = server::ReadTokenFile(token_file);
-  return t;
+  const core::HttpUrl u = core::ParseHttpUrl(url, "the server (as `serve` prints its address)");
+  return {.host = u.host,
+          .port = u.port,
+          .path = u.prefix + "/api/runs",
+          .token = server::ReadTokenFile(token_file)};
 }
 
 PushOutcome PushStoredRun(const DatabaseOption& db, const std::string& run_id,

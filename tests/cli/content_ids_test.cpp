@@ -11,6 +11,7 @@
 
 #include "cli/cli_fixture.h"
 #include "content/content_files.h"
+#include "ipfs_accel/content/cid.h"
 
 namespace ipfs_accel {
 namespace content_ids_test {
@@ -214,6 +215,28 @@ TEST_F(BundleTest, ATamperedBlockIsRefusedByItsCidAndNothingIsImported) {
   ASSERT_EQ(reference.rfind("block ", 0), 0u) << reference;
   EXPECT_NE(lines[0].find(bad), std::string::npos) << lines[0] << " vs " << reference;
   EXPECT_FALSE(fs::exists(db_) && Count("runs") > 0);
+}
+
+// `models fetch`'s bad input: one line naming the thing, the exit status of its kind, nothing
+// written (the fetch itself is tested against a reference gateway in tests/content).
+TEST_F(CliTest, ModelsFetchRefusesABadCidAnHttpsGatewayAndAnUnreachableOneInOneLine) {
+  const std::string out = (dir_ / "fetched").string();
+  const std::string cid = content::Cid::Of(1, content::kRaw, "weights").ToString();
+  struct Case {
+    std::string args, names;
+    int status;
+  };
+  for (const Case& c :
+       std::vector<Case>{{"not-a-cid --gateway http://127.0.0.1:9", "not-a-cid", 2},
+                         {cid + " --gateway https://gateway.example", "https", 5},
+                         {cid + " --gateway http://127.0.0.1:9 --timeout 5", "127.0.0.1:9", 6}}) {
+    const Result r = Run("models fetch " + c.args + " -o " + out);
+    EXPECT_EQ(r.status, c.status) << c.args << ": " << r.err;
+    const auto lines = r.ErrorLines();
+    ASSERT_EQ(lines.size(), 1u) << r.err;
+    EXPECT_NE(lines[0].find(c.names), std::string::npos) << lines[0];
+    EXPECT_FALSE(fs::exists(out));
+  }
 }
 
 }  // namespace content_ids_test

@@ -8,6 +8,8 @@
 // node car_reference.mjs NODE_MODULES_DIR write CID_VERSION PATH CAR
 //   imports PATH with ipfs-unixfs-importer (kubo's defaults, as unixfs_reference.mjs) and writes
 //   its blocks to CAR, root first; prints the root.
+// node car_reference.mjs NODE_MODULES_DIR serve CID_VERSION PATH [tamper|wrong-root]
+//   serves PATH's DAG as a trustless gateway on loopback (see serve below) until killed.
 // node car_reference.mjs NODE_MODULES_DIR raw-cid FILE
 //   prints the CIDv1 of FILE's bytes as one raw block (codec raw, sha2-256).
 import { createReadStream, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
@@ -67,22 +69,67 @@ function * entries (p, rel) {
   }
 }
 
-async function write (version, path, file) {
+// PATH's blocks as ipfs-unixfs-importer makes them, and its root CID.
+async function importPath (version, path) {
   const { importer } = await load('ipfs-unixfs-importer')
   const blocks = new Map()
   const blockstore = { put: async (cid, bytes) => { blocks.set(cid.toString(), { cid, bytes }); return cid } }
   const options = { profile: 'unixfs-v0-2015', cidVersion: Number(version), rawLeaves: version === '1' }
   let root
   for await (const entry of importer(entries(path, basename(path)), blockstore, options)) root = entry
-  const { writer, out } = CarWriter.create([root.cid])
+  return { root: root.cid, blocks }
+}
+
+// A CAR of `blocks` with root `root`, the root's block first.
+async function carBytes (root, blocks) {
+  const { writer, out } = CarWriter.create([root])
   const chunks = []
   const collected = (async () => { for await (const c of out) chunks.push(c) })()
-  await writer.put(blocks.get(root.cid.toString()))
-  for (const [key, block] of blocks) if (key !== root.cid.toString()) await writer.put(block)
+  await writer.put(blocks.get(root.toString()))
+  for (const [key, block] of blocks) if (key !== root.toString()) await writer.put(block)
   await writer.close()
   await collected
-  writeFileSync(file, Buffer.concat(chunks))
-  console.log(root.cid.toString())
+  return Buffer.concat(chunks)
+}
+
+async function write (version, path, file) {
+  const { root, blocks } = await importPath(version, path)
+  writeFileSync(file, await carBytes(root, blocks))
+  console.log(root.toString())
+}
+
+// A trustless gateway (specs.ipfs.tech/http-gateways/trustless-gateway) for PATH's DAG on a
+// free loopback port: GET /ipfs/ROOT with ?format=car or Accept: application/vnd.ipld.car
+// answers the CAR; another CID 404; no CAR asked for 406. `fault`: "tamper" flips a byte of the
+// last non-root block (its CID printed second), "wrong-root" answers the CAR of the root's
+// first link. Prints "ROOT PORT [TAMPERED]" once listening.
+async function serve (version, path, fault) {
+  const { createServer } = await import('node:http')
+  const { root, blocks } = await importPath(version, path)
+  let served = root
+  let tampered = ''
+  if (fault === 'tamper') {
+    const last = [...blocks.keys()].filter((k) => k !== root.toString()).pop()
+    const bytes = Uint8Array.from(blocks.get(last).bytes)
+    bytes[bytes.length - 1] ^= 0x01
+    blocks.set(last, { cid: blocks.get(last).cid, bytes })
+    tampered = last
+  } else if (fault === 'wrong-root') {
+    served = dagPb.decode(blocks.get(root.toString()).bytes).Links[0].Hash
+  }
+  const car = await carBytes(served, blocks)
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, 'http://gateway')
+    const asked = url.pathname.replace(/^\/ipfs\//, '')
+    const wantsCar = url.searchParams.get('format') === 'car' ||
+      (req.headers.accept ?? '').includes('application/vnd.ipld.car')
+    if (!wantsCar) return res.writeHead(406).end('only CAR answers here\n')
+    if (asked !== root.toString()) return res.writeHead(404).end(`no DAG for ${asked}\n`)
+    res.writeHead(200, { 'Content-Type': 'application/vnd.ipld.car; version=1' }).end(car)
+  })
+  server.listen(0, '127.0.0.1', () => {
+    console.log([root.toString(), server.address().port, tampered].join(' ').trim())
+  })
 }
 
 async function rawCid (file) {
@@ -93,4 +140,5 @@ async function rawCid (file) {
 
 if (mode === 'read') await read(args[0])
 else if (mode === 'raw-cid') await rawCid(args[0])
+else if (mode === 'serve') await serve(args[0], args[1], args[2])
 else await write(args[0], args[1], args[2])

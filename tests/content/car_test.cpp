@@ -1,7 +1,11 @@
 // CARv1 files: ours read by @ipld/car (the reference JavaScript implementation, which also walks
 // every dag-pb link from the root) and @ipld/car's read and extracted to files by ours, every
-// block's hash checked; a tampered or missing block refused naming it. @ipld/car is installed by
+// block's hash checked; a tampered or missing block refused naming it. And the same over HTTP:
+// `FetchFromGateway` against a trustless gateway serving ipfs-unixfs-importer's DAG as
+// @ipld/car writes it (car_reference.mjs serve). @ipld/car is installed by
 // scripts/bootstrap.sh; the tests that need it are skipped, saying so, without it.
+
+#include <signal.h>
 
 #include <deque>
 #include <filesystem>
@@ -13,9 +17,11 @@
 
 #include "content/content_files.h"
 #include "ipfs_accel/content/car.h"
+#include "ipfs_accel/content/gateway.h"
 #include "ipfs_accel/content/unixfs_extract.h"
 #include "ipfs_accel/core/mapped_file.h"
 #include "support/catch_error.h"
+#include "support/child_process.h"
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::content {
@@ -197,6 +203,98 @@ TEST(Car, ASectionCutShortIsRefusedWithItsOffset) {
   EXPECT_EQ(e.kind(), core::ErrorKind::kCorrupt);
   EXPECT_NE(std::string(e.what()).find("byte " + std::to_string(header.size())), std::string::npos)
       << e.what();
+}
+
+// car_reference.mjs serving `path`'s DAG as a trustless gateway on loopback, until destroyed.
+class ReferenceGateway {
+ public:
+  ReferenceGateway(int cid_version, const fs::path& path, const std::string& fault = "") {
+    std::vector<std::string> args = {kScript, kNodeModules, "serve", std::to_string(cid_version),
+                                     path.string()};
+    if (!fault.empty()) args.push_back(fault);
+    child_ = testing::SpawnProgram("node", args);
+    char line[512] = {};
+    if (child_.out == nullptr || std::fgets(line, sizeof line, child_.out) == nullptr) return;
+    const std::vector<std::string> words = testing::Lines(std::string(line));
+    std::istringstream in(words.empty() ? "" : words[0]);
+    in >> root_ >> port_ >> tampered_;
+  }
+  ~ReferenceGateway() {
+    if (child_.pid > 0) kill(child_.pid, SIGTERM);
+    if (child_.pid > 0) testing::ExitStatus(child_.pid);
+    if (child_.out != nullptr) std::fclose(child_.out);
+  }
+  core::HttpUrl url() const { return {.host = "127.0.0.1", .port = port_, .prefix = ""}; }
+  Cid root() const { return ParseCid(root_); }
+  const std::string& tampered() const { return tampered_; }  // the changed block's CID
+  bool listening() const { return port_ > 0; }
+
+ private:
+  testing::Child child_;
+  std::string root_, tampered_;
+  int port_ = 0;
+};
+
+// Nothing but `keep` is left in `dir`: no output, no partial answer.
+void ExpectOnly(const fs::path& dir, const std::string& keep) {
+  for (const auto& entry : fs::directory_iterator(dir))
+    EXPECT_EQ(entry.path().filename(), keep) << "left behind";
+}
+
+TEST(GatewayFetch, AFolderFetchedByCidFromAReferenceGatewayIsTheFolder) {
+  if (!HaveJs()) GTEST_SKIP() << "@ipld/car or ipfs-unixfs-importer is not installed";
+  testing::TempDir tmp;
+  const fs::path folder = tmp.path() / "model";
+  WriteFolder(folder);
+  for (int version : {0, 1}) {
+    const ReferenceGateway gateway(version, folder);
+    ASSERT_TRUE(gateway.listening());
+    EXPECT_EQ(gateway.root(), ImportPath(folder.string(), {.cid_version = version}).root.cid);
+    const fs::path out = tmp.path() / fmt::format("fetched{}", version);
+    const GatewayFetched fetched = FetchFromGateway(gateway.url(), gateway.root(), out.string());
+    ExpectSameTree(folder, out);
+    EXPECT_GT(fetched.blocks, 5u);  // root, sub, files, chunks (the repeated block once)
+    EXPECT_GT(fetched.car_bytes, static_cast<int64_t>(3 * kChunkSize));  // each block once
+  }
+}
+
+TEST(GatewayFetch, ATamperedBlockIsRefusedNamingItsCidAndNothingIsLeftBehind) {
+  if (!HaveJs()) GTEST_SKIP() << "@ipld/car or ipfs-unixfs-importer is not installed";
+  testing::TempDir tmp;
+  WriteFolder(tmp.path() / "model");
+  const ReferenceGateway gateway(1, tmp.path() / "model", "tamper");
+  ASSERT_TRUE(gateway.listening());
+  ASSERT_FALSE(gateway.tampered().empty());
+  const core::Error e =
+      CatchError([&] { FetchFromGateway(gateway.url(), gateway.root(), tmp.File("fetched")); });
+  EXPECT_EQ(e.kind(), core::ErrorKind::kCorrupt);
+  EXPECT_NE(std::string(e.what()).find(gateway.tampered()), std::string::npos) << e.what();
+  ExpectOnly(tmp.path(), "model");
+}
+
+TEST(GatewayFetch, AnotherRootAMissingDagOrNoGatewayIsRefusedWithTheReason) {
+  if (!HaveJs()) GTEST_SKIP() << "@ipld/car or ipfs-unixfs-importer is not installed";
+  testing::TempDir tmp;
+  WriteFolder(tmp.path() / "model");
+  {
+    const ReferenceGateway gateway(0, tmp.path() / "model", "wrong-root");
+    ASSERT_TRUE(gateway.listening());
+    const core::Error e =
+        CatchError([&] { FetchFromGateway(gateway.url(), gateway.root(), tmp.File("fetched")); });
+    EXPECT_EQ(e.kind(), core::ErrorKind::kCorrupt);
+    EXPECT_NE(std::string(e.what()).find("not the CID asked for"), std::string::npos) << e.what();
+  }
+  const ReferenceGateway gateway(0, tmp.path() / "model");
+  ASSERT_TRUE(gateway.listening());
+  const Cid other = Cid::Of(1, kRaw, "not in this gateway");
+  core::Error e = CatchError([&] { FetchFromGateway(gateway.url(), other, tmp.File("fetched")); });
+  EXPECT_EQ(e.kind(), core::ErrorKind::kUnavailable);
+  EXPECT_NE(std::string(e.what()).find("404"), std::string::npos) << e.what();
+  core::HttpUrl nobody = gateway.url();
+  nobody.port = 9;  // discard: nothing listens there
+  e = CatchError([&] { FetchFromGateway(nobody, gateway.root(), tmp.File("fetched")); });
+  EXPECT_EQ(e.kind(), core::ErrorKind::kUnavailable);
+  ExpectOnly(tmp.path(), "model");
 }
 
 }  // namespace car_test

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <regex>
 
-#include "child_process.h"
+#include "support/child_process.h"
 #include "test_server.h"
 
 namespace ipfs_accel::testing {

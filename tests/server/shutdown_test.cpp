@@ -11,7 +11,7 @@
 #include <future>
 #include <regex>
 
-#include "child_process.h"
+#include "support/child_process.h"
 #include "test_server.h"
 
 namespace ipfs_accel::testing {

@@ -1,5 +1,6 @@
 #pragma once
-// Test helper: the built CLI as a child process, its stdout readable line by line.
+// Test helper: a program (the built CLI, node) as a child process, its stdout readable line by
+// line.
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,8 +16,8 @@ struct Child {
   FILE* out = nullptr;  // its stdout
 };
 
-// Starts the built CLI with `args` (its stderr goes to ours).
-inline Child Spawn(const std::vector<std::string>& args) {
+// Starts `program` (found on PATH when it has no slash) with `args` (its stderr goes to ours).
+inline Child SpawnProgram(const std::string& program, const std::vector<std::string>& args) {
   int pipe_fds[2];
   if (pipe(pipe_fds) != 0) return {};
   const pid_t pid = fork();
@@ -24,14 +25,19 @@ inline Child Spawn(const std::vector<std::string>& args) {
     dup2(pipe_fds[1], STDOUT_FILENO);
     close(pipe_fds[0]);
     close(pipe_fds[1]);
-    std::vector<char*> argv{const_cast<char*>(IPFS_ACCEL_CLI)};
+    std::vector<char*> argv{const_cast<char*>(program.c_str())};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    execv(IPFS_ACCEL_CLI, argv.data());
+    execvp(program.c_str(), argv.data());
     _exit(127);
   }
   close(pipe_fds[1]);
   return {pid, fdopen(pipe_fds[0], "r")};
+}
+
+// Starts the built CLI with `args`.
+inline Child Spawn(const std::vector<std::string>& args) {
+  return SpawnProgram(IPFS_ACCEL_CLI, args);
 }
 
 inline int ExitStatus(pid_t pid) {
