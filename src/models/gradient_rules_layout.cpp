@@ -1,6 +1,9 @@
 // Gradients of operators that move or select elements without changing them: the gradient goes
 // back to where each element came from, summed where one element was used several times.
 
+#include <algorithm>
+#include <cstring>
+
 #include "gradient_rules_internal.h"
 #include "ipfs_accel/core/error.h"
 
@@ -131,6 +134,54 @@ std::vector<std::string> GatherNDGrad(GradCall& c) {
                            {{"reduction", std::string("add")}}));
 }
 
+// The pads of a Pad node when they are an initializer; empty otherwise.
+std::vector<int64_t> StaticPads(GradCall& c) {
+  for (const auto& t : c.e.graph()->initializer())
+    if (t.name() == c.node.input(1) && t.data_type() == onnx::TensorProto::INT64) {
+      if (t.has_raw_data()) {
+        std::vector<int64_t> v(t.raw_data().size() / sizeof(int64_t));
+        std::memcpy(v.data(), t.raw_data().data(), v.size() * sizeof(int64_t));
+        return v;
+      }
+      return {t.int64_data().begin(), t.int64_data().end()};
+    }
+  return {};
+}
+
+// Pad in constant mode: dy cut back to x's extent (non-negative pads; a negative one crops).
+std::vector<std::string> PadGrad(GradCall& c) {
+  const std::vector<int64_t> pads = StaticPads(c);
+  const bool negative = std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p < 0; });
+  if (AttrString(c.node, "mode", "constant") != "constant" || negative ||
+      (c.node.input_size() > 2 && c.want[2]) ||
+      (c.node.input_size() > 3 && !c.node.input(3).empty()))
+    throw core::Error(core::ErrorKind::kUnsupported,
+                      "no gradient for Pad '" + c.node.name() +
+                          "' other than constant mode with non-negative pads over every axis");
+  const std::string& x = c.node.input(0);
+  const int64_t rank = c.e.Info(x, "Pad", true).rank();
+  const std::string begin = c.e.Node("Slice", {c.node.input(1), c.e.Ints({0}), c.e.Ints({rank})});
+  const std::string end = c.e.Node("Add", {begin, c.e.Node("Shape", {x})});
+  return Only0(c, c.e.Node("Slice", {c.dy[0], begin, end}));
+}
+
+// Tile: dy as [repeats0, x0, repeats1, x1, ...], summed over the repeats.
+std::vector<std::string> TileGrad(GradCall& c) {
+  const std::string& x = c.node.input(0);
+  const int64_t rank = c.e.Info(x, "Tile", true).rank();
+  const auto column = [&](const std::string& v) {
+    return c.e.Node("Unsqueeze", {v, c.e.Ints({1})});
+  };
+  const std::string pairs = c.e.Node(
+      "Reshape", {c.e.Node("Concat", {column(c.node.input(1)), column(c.e.Node("Shape", {x}))},
+                           {{"axis", int64_t{1}}}),
+                  c.e.Ints({-1})});
+  std::vector<int64_t> axes;
+  for (int64_t i = 0; i < rank; ++i) axes.push_back(2 * i);
+  return Only0(c, c.e.Node("ReduceSum", {c.e.Node("Reshape", {c.dy[0], pairs}), c.e.Ints(axes)},
+                           {{"keepdims", int64_t{0}}}));
+}
+
 }  // namespace
 
 void AddLayoutRules(std::map<std::string, GradRule>& t) {
@@ -147,6 +198,8 @@ void AddLayoutRules(std::map<std::string, GradRule>& t) {
   t["ScatterElements"] = ScatterElementsGrad;
   t["ScatterND"] = ScatterNDGrad;
   t["GatherND"] = GatherNDGrad;
+  t["Pad"] = PadGrad;
+  t["Tile"] = TileGrad;
 }
 
 }  // namespace ipfs_accel::models

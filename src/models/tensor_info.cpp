@@ -54,19 +54,20 @@ std::vector<DimInfo> Broadcast(const std::vector<const TensorInfo*>& ins) {
 }
 
 bool IsElementwise(const std::string& op) {
-  static const std::set<std::string> kOps = {"Add",     "Sub",        "Mul",
-                                             "Div",     "Pow",        "Where",
-                                             "Max",     "Min",        "Sum",
-                                             "Equal",   "Greater",    "Less",
-                                             "And",     "Or",         "Not",
-                                             "Neg",     "Erf",        "Tanh",
-                                             "Sigmoid", "Exp",        "Log",
-                                             "Sqrt",    "Reciprocal", "Relu",
-                                             "Sin",     "Cos",        "Softplus",
-                                             "Abs",     "Cast",       "Identity",
-                                             "Softmax", "LogSoftmax", "LayerNormalization",
-                                             "Floor",   "Ceil",       "Round",
-                                             "Sign",    "Clip"};
+  static const std::set<std::string> kOps = {"Add",      "Sub",        "Mul",
+                                             "Div",      "Pow",        "Where",
+                                             "Max",      "Min",        "Sum",
+                                             "Equal",    "Greater",    "Less",
+                                             "And",      "Or",         "Not",
+                                             "Neg",      "Erf",        "Tanh",
+                                             "Sigmoid",  "Exp",        "Log",
+                                             "Sqrt",     "Reciprocal", "Relu",
+                                             "Sin",      "Cos",        "Softplus",
+                                             "Abs",      "Cast",       "Identity",
+                                             "Softmax",  "LogSoftmax", "LayerNormalization",
+                                             "Floor",    "Ceil",       "Round",
+                                             "Sign",     "Clip",       "HardSigmoid",
+                                             "HardSwish"};
   return kOps.count(op) > 0;
 }
 
@@ -88,6 +89,11 @@ TensorInfo Complete(const onnx::NodeProto& n, const std::map<std::string, Tensor
     std::vector<const TensorInfo*> operands = ins;
     if (op == "LayerNormalization") operands = {ins[0]};
     out.dims = Broadcast(operands);
+  } else if (op == "BatchNormalization" || op == "InstanceNormalization") {
+    out.dims = ins[0]->dims;
+  } else if (op == "Conv" || op == "ConvTranspose" || op == "MaxPool" || op == "AveragePool" ||
+             op == "GlobalAveragePool") {
+    out.dims = std::vector<DimInfo>(ins[0]->dims.size());  // batch and channels kept, sizes not
   } else if (op == "Slice" || op == "Concat" || op == "Split" || op == "Tile" || op == "Pad" ||
              ((op == "ReduceSum" || op == "ReduceMean" || op == "ReduceMax" || op == "ReduceL2") &&
               AttrInt(n, "keepdims", 1) == 1)) {
