@@ -22,11 +22,11 @@ int64_t NormalizeAxis(int64_t axis, int64_t rank);
 // Elementwise operators, Where, Cast, Expand, HardSigmoid, HardSwish
 // (gradient_rules_elementwise.cpp).
 void AddElementwiseRules(std::map<std::string, GradRule>& table);
-// MatMul, Gemm, Softmax, LayerNormalization, reductions (Sum, Mean, L2, LogSumExp)
+// MatMul, Gemm, Softmax, LayerNormalization, reductions (Sum, Mean, Max, L2, LogSumExp)
 // (gradient_rules_math.cpp).
 void AddMathRules(std::map<std::string, GradRule>& table);
 // Operators that move or select elements: Transpose, Reshape, Gather, Concat, Split, Slice, Pad,
-// Tile (gradient_rules_layout.cpp).
+// Tile, Resize, Compress, TopK (gradient_rules_layout.cpp).
 void AddLayoutRules(std::map<std::string, GradRule>& table);
 // Conv, AveragePool, MaxPool, GlobalAveragePool (gradient_rules_conv.cpp).
 void AddConvRules(std::map<std::string, GradRule>& table);

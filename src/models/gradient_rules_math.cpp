@@ -197,6 +197,22 @@ std::vector<std::string> ReduceLogSumExpGrad(GradCall& c) {
   return out;
 }
 
+// y = max x: dy to the maxima, shared evenly among ties (as torch's amax).
+std::vector<std::string> ReduceMaxGrad(GradCall& c) {
+  const int32_t elem = c.e.Elem(c.node.output(0), "ReduceMax");
+  const std::string hit =
+      c.e.Node("Cast", {c.e.Node("Equal", {c.node.input(0), SpreadBack(c, c.node.output(0))})},
+               {{"to", int64_t{elem}}});
+  bool all = false;
+  const std::string axes = ReducedAxes(c, &all);
+  std::vector<std::string> count_inputs = {hit};
+  if (!all) count_inputs.push_back(axes);
+  const std::string count = c.e.Node("ReduceSum", count_inputs, {{"keepdims", int64_t{1}}});
+  std::vector<std::string> out(c.node.input_size());
+  out[0] = c.e.Node("Mul", {SpreadBack(c, c.dy[0]), c.e.Node("Div", {hit, count})});
+  return out;
+}
+
 }  // namespace
 
 void AddMathRules(std::map<std::string, GradRule>& t) {
@@ -208,6 +224,7 @@ void AddMathRules(std::map<std::string, GradRule>& t) {
   t["ReduceSum"] = ReduceSumGrad;
   t["ReduceMean"] = ReduceMeanGrad;
   t["ReduceL2"] = ReduceL2Grad;
+  t["ReduceMax"] = ReduceMaxGrad;
   t["ReduceLogSumExp"] = ReduceLogSumExpGrad;
 }
 

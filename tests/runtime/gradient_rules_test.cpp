@@ -1,11 +1,11 @@
 // Each operator's gradient rule, alone, against central finite differences: a one-operator graph
 // in float64 with loss = sum(y * r) for a fixed random r, run through ONNX Runtime; every
 // element of every differentiated input is checked (the inputs are tiny). Erf, Softplus,
-// HardSigmoid and HardSwish have no float64 kernel in ONNX Runtime's CPU build: they are checked in
-// float32, with a step and a tolerance that float32 allows. Conv, ConvTranspose and the average
-// pools have none either: their graphs are built in float32 and run in float64 with those nodes
-// rewritten into operators that have float64 kernels (support/window_ops_float64.h, itself checked
-// against the float32 kernels).
+// HardSigmoid, HardSwish and Resize have no float64 kernel in ONNX Runtime's CPU build: they are
+// checked in float32, with a step and a tolerance that float32 allows. Conv, ConvTranspose and the
+// average pools have none either: their graphs are built in float32 and run in float64 with those
+// nodes rewritten into operators that have float64 kernels (support/window_ops_float64.h, itself
+// checked against the float32 kernels).
 
 #include <functional>
 #include <random>
@@ -338,6 +338,43 @@ const OpCase kCases[] = {
      [](OpGraph& t) {
        return t.g().Node("GatherND", {t.Var("x", {3, 2}), t.Int64s({3, 2}, {0, 1, 2, 0, 0, 1})});
      }},
+    {"GatherNDWithABatchAxis",
+     [](OpGraph& t) {
+       return t.g().Node("GatherND", {t.Var("x", {2, 3, 2}), t.Int64s({2, 2, 1}, {2, 2, 0, 1})},
+                         {{"batch_dims", int64_t{1}}});
+     }},
+    {"GatherNDWithTwoBatchAxes",
+     [](OpGraph& t) {
+       return t.g().Node("GatherND",
+                         {t.Var("x", {2, 2, 3}), t.Int64s({2, 2, 2, 1}, {0, 2, 1, 1, 2, 2, 0, 0})},
+                         {{"batch_dims", int64_t{2}}});
+     }},
+    {"ResizeLinearToSizesInFloat32",
+     [](OpGraph& t) {
+       return t.g().Node("Resize", {t.Var("x", {1, 2, 3, 4}), "", "", t.Int64s({4}, {1, 2, 5, 7})},
+                         {{"mode", std::string("linear")}});
+     },
+     true},
+    {"ResizeCubicByScalesInFloat32",
+     [](OpGraph& t) {
+       const std::string scales = t.Const(core::Tensor::FromDoubles(
+           core::DType::kFloat32, {4}, std::vector<double>{1, 1, 2, 1.5}));
+       return t.g().Node("Resize", {t.Var("x", {1, 2, 4, 4}), "", scales},
+                         {{"mode", std::string("cubic")}});
+     },
+     true},
+    {"ResizeNearestAlignedCornersInFloat32",
+     [](OpGraph& t) {
+       return t.g().Node("Resize", {t.Var("x", {2, 1, 3, 2}), "", "", t.Int64s({4}, {2, 1, 5, 5})},
+                         {{"mode", std::string("nearest")},
+                          {"coordinate_transformation_mode", std::string("align_corners")}});
+     },
+     true},
+    {"TopKAlongTheMiddleAxis",
+     [](OpGraph& t) {
+       return t.g().NodeN("TopK", {t.Var("x", {2, 5, 3}), t.Int64s({1}, {2})}, 2,
+                          {{"axis", int64_t{1}}})[0];
+     }},
     {"ConvWithBiasAndPadding",
      [](OpGraph& t) {
        return t.g().Node("Conv",
@@ -457,6 +494,11 @@ const OpCase kCases[] = {
        return t.g().Node("ReduceL2", {t.Var("x", {2, 3, 4})},
                          {{"axes", std::vector<int64_t>{1}}, {"keepdims", int64_t{0}}});
      }},
+    {"ReduceMaxOverTwoAxes",
+     [](OpGraph& t) {
+       return t.g().Node("ReduceMax", {t.Var("x", {2, 3, 4})},
+                         {{"axes", std::vector<int64_t>{0, 2}}, {"keepdims", int64_t{0}}});
+     }},
     {"ReduceLogSumExp",
      [](OpGraph& t) {
        return t.g().Node("ReduceLogSumExp", {t.Var("x", {2, 3, 4})},
@@ -488,6 +530,16 @@ TEST(GradientRuleOfUnknownSizes, StridedConvEqualsCentralFiniteDifferences) {
       "Conv", {t.Var("x", {1, 2, 7, 6}, -1, 1, true), t.Var("w", {3, 2, 3, 2})},
       {{"strides", std::vector<int64_t>{2, 3}}, {"pads", std::vector<int64_t>{1, 0, 0, 1}}});
   t.Check(y, {1, 3, 3, 2});
+}
+
+// Compress's output size depends on the condition's values: inference gives its rank only.
+TEST(GradientRuleOfUnknownSizes, CompressAlongAnAxisEqualsCentralFiniteDifferences) {
+  OpGraph t(false, false);
+  core::Tensor keep = core::Tensor::Zeros(core::DType::kBool, {4});
+  keep.bytes[0] = keep.bytes[2] = keep.bytes[3] = std::byte{1};
+  const auto y =
+      t.g().Node("Compress", {t.Var("x", {2, 4, 3}), t.Const(keep)}, {{"axis", int64_t{1}}});
+  t.Check(y, {2, 3, 3});
 }
 
 TEST(GradientRuleOfUnknownSizes, AveragePoolEqualsCentralFiniteDifferences) {
