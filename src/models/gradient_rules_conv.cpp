@@ -44,7 +44,7 @@ ConvGeometry ReadConvGeometry(const onnx::NodeProto& n, std::vector<int64_t> ker
   return geo;
 }
 
-std::vector<int64_t> SpatialAxes(int64_t nd) {
+std::vector<int64_t> ConvSpatialAxes(int64_t nd) {
   std::vector<int64_t> axes;
   for (int64_t i = 0; i < nd; ++i) axes.push_back(2 + i);
   return axes;
@@ -84,7 +84,7 @@ std::string ConvInputGrad(GradEmitter& e, const std::string& dy, const std::stri
   full = e.Node("Pad", {full, e.Ints(tail)});
   const std::string sizes = e.Node("Slice", {e.Node("Shape", {x}), e.Ints({2}), e.Ints({2 + nd})});
   const std::string begin = e.Ints(starts);
-  return e.Node("Slice", {full, begin, e.Node("Add", {begin, sizes}), e.Ints(SpatialAxes(nd))});
+  return e.Node("Slice", {full, begin, e.Node("Add", {begin, sizes}), e.Ints(ConvSpatialAxes(nd))});
 }
 
 // t [n, g * k, spatial] as [k, g * n, spatial]: each group's channels become the batch of a
@@ -120,7 +120,7 @@ std::string ConvWeightGrad(GradEmitter& e, const std::string& dy, const std::str
       "Conv", {xs, ws},
       {{"strides", geo.dilations}, {"dilations", geo.strides}, {"pads", geo.pads}, {"group", g}});
   const std::string cut = e.Node("Slice", {full, e.Ints(std::vector<int64_t>(nd, 0)),
-                                           e.Ints(geo.kernel), e.Ints(SpatialAxes(nd))});
+                                           e.Ints(geo.kernel), e.Ints(ConvSpatialAxes(nd))});
   return e.Node("Transpose", {cut}, {{"perm", perm}});  // [m, c/g, kernel]
 }
 

@@ -132,7 +132,7 @@ std::vector<std::string> ClipGrad(GradCall& c) {
 }
 
 // 1 where lo < t < hi, else 0, in the output's type.
-std::string InsideOf(GradCall& c, const std::string& t, double lo, double hi) {
+std::string HardInsideOf(GradCall& c, const std::string& t, double lo, double hi) {
   const std::string inside = c.e.Node(
       "And", {c.e.Node("Greater", {t, Const(c, lo)}), c.e.Node("Less", {t, Const(c, hi)})});
   return c.e.Node("Cast", {inside}, {{"to", int64_t{ElemOf(c)}}});
@@ -143,7 +143,7 @@ std::string HardSigmoidGrad(GradCall& c) {
   const double alpha = AttrFloat(c.node, "alpha", 0.2f), beta = AttrFloat(c.node, "beta", 0.5f);
   const std::string z =
       c.e.Node("Add", {c.e.Node("Mul", {In(c, 0), Const(c, alpha)}), Const(c, beta)});
-  return DyTimes(c, c.e.Node("Mul", {InsideOf(c, z, 0, 1), Const(c, alpha)}));
+  return DyTimes(c, c.e.Node("Mul", {HardInsideOf(c, z, 0, 1), Const(c, alpha)}));
 }
 
 // y = x h(x), h = max(0, min(1, x / 6 + 1 / 2)): dx = dy (h + x / 6 where -3 < x < 3).
@@ -152,7 +152,7 @@ std::string HardSwishGrad(GradCall& c) {
       c.e.Node("Add", {c.e.Node("Mul", {In(c, 0), Const(c, 1.0 / 6)}), Const(c, 0.5)});
   const std::string h = c.e.Node("Clip", {z, Const(c, 0), Const(c, 1)});
   const std::string slope =
-      c.e.Node("Mul", {c.e.Node("Mul", {In(c, 0), Const(c, 1.0 / 6)}), InsideOf(c, z, 0, 1)});
+      c.e.Node("Mul", {c.e.Node("Mul", {In(c, 0), Const(c, 1.0 / 6)}), HardInsideOf(c, z, 0, 1)});
   return DyTimes(c, c.e.Node("Add", {h, slope}));
 }
 

@@ -178,7 +178,7 @@ std::vector<std::string> GatherNDGrad(GradCall& c) {
 }
 
 // The pads of a Pad node when they are an initializer; empty otherwise.
-std::vector<int64_t> StaticPads(GradCall& c) {
+std::vector<int64_t> PadStaticValues(GradCall& c) {
   for (const auto& t : c.e.graph()->initializer())
     if (t.name() == c.node.input(1) && t.data_type() == onnx::TensorProto::INT64) {
       if (t.has_raw_data()) {
@@ -193,7 +193,7 @@ std::vector<int64_t> StaticPads(GradCall& c) {
 
 // Pad in constant mode: dy cut back to x's extent (non-negative pads; a negative one crops).
 std::vector<std::string> PadGrad(GradCall& c) {
-  const std::vector<int64_t> pads = StaticPads(c);
+  const std::vector<int64_t> pads = PadStaticValues(c);
   const bool negative = std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p < 0; });
   if (AttrString(c.node, "mode", "constant") != "constant" || negative ||
       (c.node.input_size() > 2 && c.want[2]) ||

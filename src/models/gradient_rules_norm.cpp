@@ -15,7 +15,7 @@ using core::Error;
 using core::ErrorKind;
 
 // A per-channel vector [c] shaped [c, 1, ...] to broadcast against [n, c, spatial] of `rank`.
-std::string PerChannel(GradEmitter& e, const std::string& v, int64_t rank) {
+std::string NormPerChannel(GradEmitter& e, const std::string& v, int64_t rank) {
   if (rank <= 2) return v;
   std::vector<int64_t> axes;
   for (int64_t i = 1; i < rank - 1; ++i) axes.push_back(i);
@@ -23,14 +23,14 @@ std::string PerChannel(GradEmitter& e, const std::string& v, int64_t rank) {
 }
 
 // Every axis but the channel axis 1.
-std::vector<int64_t> AllButChannels(int64_t rank) {
+std::vector<int64_t> NormAllButChannels(int64_t rank) {
   std::vector<int64_t> axes = {0};
   for (int64_t i = 2; i < rank; ++i) axes.push_back(i);
   return axes;
 }
 
-std::string SumOverChannels(GradEmitter& e, const std::string& t, int64_t rank) {
-  return e.Node("ReduceSum", {t, e.Ints(AllButChannels(rank))}, {{"keepdims", int64_t{0}}});
+std::string NormSumOverChannels(GradEmitter& e, const std::string& t, int64_t rank) {
+  return e.Node("ReduceSum", {t, e.Ints(NormAllButChannels(rank))}, {{"keepdims", int64_t{0}}});
 }
 
 // y = (x - mean) rstd scale + bias, rstd = 1 / sqrt(var + eps): dx = dy scale rstd,
@@ -50,15 +50,15 @@ std::vector<std::string> BatchNormGrad(GradCall& c) {
                {c.e.Node("Sqrt", {c.e.Node("Add", {c.node.input(4), c.e.Scalar(eps, xi.elem)})})});
   std::vector<std::string> out(c.node.input_size());
   if (c.want[0])
-    out[0] =
-        c.e.Node("Mul", {c.dy[0], PerChannel(c.e, c.e.Node("Mul", {c.node.input(1), rstd}), r)});
+    out[0] = c.e.Node("Mul",
+                      {c.dy[0], NormPerChannel(c.e, c.e.Node("Mul", {c.node.input(1), rstd}), r)});
   if (c.want[1]) {
-    const std::string xhat = c.e.Node(
-        "Mul",
-        {c.e.Node("Sub", {x, PerChannel(c.e, c.node.input(3), r)}), PerChannel(c.e, rstd, r)});
-    out[1] = SumOverChannels(c.e, c.e.Node("Mul", {c.dy[0], xhat}), r);
+    const std::string xhat =
+        c.e.Node("Mul", {c.e.Node("Sub", {x, NormPerChannel(c.e, c.node.input(3), r)}),
+                         NormPerChannel(c.e, rstd, r)});
+    out[1] = NormSumOverChannels(c.e, c.e.Node("Mul", {c.dy[0], xhat}), r);
   }
-  if (c.want[2]) out[2] = SumOverChannels(c.e, c.dy[0], r);
+  if (c.want[2]) out[2] = NormSumOverChannels(c.e, c.dy[0], r);
   return out;
 }
 
@@ -81,13 +81,13 @@ std::vector<std::string> InstanceNormGrad(GradCall& c) {
   const std::string xhat = c.e.Node("Mul", {xc, rstd});
   std::vector<std::string> out(c.node.input_size());
   if (c.want[0]) {
-    const std::string g = c.e.Node("Mul", {c.dy[0], PerChannel(c.e, c.node.input(1), r)});
+    const std::string g = c.e.Node("Mul", {c.dy[0], NormPerChannel(c.e, c.node.input(1), r)});
     const std::string centered = c.e.Node("Sub", {g, mean(g)});
     const std::string proj = c.e.Node("Mul", {xhat, mean(c.e.Node("Mul", {g, xhat}))});
     out[0] = c.e.Node("Mul", {rstd, c.e.Node("Sub", {centered, proj})});
   }
-  if (c.want[1]) out[1] = SumOverChannels(c.e, c.e.Node("Mul", {c.dy[0], xhat}), r);
-  if (c.want[2]) out[2] = SumOverChannels(c.e, c.dy[0], r);
+  if (c.want[1]) out[1] = NormSumOverChannels(c.e, c.e.Node("Mul", {c.dy[0], xhat}), r);
+  if (c.want[2]) out[2] = NormSumOverChannels(c.e, c.dy[0], r);
   return out;
 }
 
