@@ -72,7 +72,7 @@ std::vector<std::string> ExpectConvStepGradientsAgree(const Model& forward,
   return t.parameters;
 }
 
-size_t CountContaining(const std::vector<std::string>& names, const std::string& part) {
+size_t CountParamsContaining(const std::vector<std::string>& names, const std::string& part) {
   size_t n = 0;
   for (const auto& name : names) n += name.find(part) != std::string::npos;
   return n;
@@ -85,9 +85,9 @@ TEST(ConvTrainingStep, TinyResNetGradientOfEveryParameterEqualsCentralFiniteDiff
       forward, "pooler_output", {{"pixel_values", RandomConvFloats({2, 3, 16, 16}, rng)}}, 22);
   // The stem and two bottleneck layers of three convs, the second with a projection shortcut:
   // every conv and its BatchNorm's scale and bias.
-  EXPECT_EQ(CountContaining(params, "convolution.weight"), 8u);
-  EXPECT_EQ(CountContaining(params, "normalization.weight"), 8u);
-  EXPECT_EQ(CountContaining(params, "normalization.bias"), 8u);
+  EXPECT_EQ(CountParamsContaining(params, "convolution.weight"), 8u);
+  EXPECT_EQ(CountParamsContaining(params, "normalization.weight"), 8u);
+  EXPECT_EQ(CountParamsContaining(params, "normalization.bias"), 8u);
 }
 
 // Depthwise 7x7 convs (group = channels), channels-first LayerNorms, GELU as tanh (ONNX
@@ -99,7 +99,7 @@ TEST(ConvTrainingStep,
       TinyConvTemplate("convnext", {{"image_size", 16}, {"hidden_act", "gelu_new"}});
   const auto params = ExpectConvStepGradientsAgree(
       forward, "pooler_output", {{"pixel_values", RandomConvFloats({2, 3, 16, 16}, rng)}}, 42);
-  EXPECT_EQ(CountContaining(params, "dwconv.weight"), 3u);
+  EXPECT_EQ(CountParamsContaining(params, "dwconv.weight"), 3u);
 }
 
 // GELU as tanh: ONNX Runtime's CPU build has no float64 Erf.
@@ -110,8 +110,8 @@ TEST(ConvTrainingStep,
       "wav2vec2", {{"hidden_act", "gelu_new"}, {"feat_extract_activation", "gelu_new"}});
   const auto params = ExpectConvStepGradientsAgree(
       forward, "last_hidden_state", {{"input_values", RandomConvFloats({2, 400}, rng)}}, 32);
-  EXPECT_EQ(CountContaining(params, "feature_extractor.conv_layers"), 3u + 2u);
-  EXPECT_EQ(CountContaining(params, "pos_conv_embed"), 3u);
+  EXPECT_EQ(CountParamsContaining(params, "feature_extractor.conv_layers"), 3u + 2u);
+  EXPECT_EQ(CountParamsContaining(params, "pos_conv_embed"), 3u);
   EXPECT_GT(params.size(), 20u);
 }
 

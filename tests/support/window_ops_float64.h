@@ -111,7 +111,7 @@ inline int64_t WindowAttrInt(const onnx::NodeProto& n, const std::string& name, 
   return fallback;
 }
 
-inline int64_t Product(const std::vector<int64_t>& v, size_t from = 0) {
+inline int64_t WindowProduct(const std::vector<int64_t>& v, size_t from = 0) {
   int64_t p = 1;
   for (size_t i = from; i < v.size(); ++i) p *= v[i];
   return p;
@@ -133,7 +133,7 @@ struct WindowGeometry {
   // Calls f(input flat index, kernel flat index, output flat index) for each in-range tap.
   void ForEachTap(const std::function<void(int64_t, int64_t, int64_t)>& f) const {
     const size_t nd = kernel.size();
-    const int64_t K = Product(kernel), O = Product(out);
+    const int64_t K = WindowProduct(kernel), O = WindowProduct(out);
     for (int64_t o = 0; o < O; ++o)
       for (int64_t k = 0; k < K; ++k) {
         int64_t orest = o, krest = k, flat = 0;
@@ -153,7 +153,8 @@ struct WindowGeometry {
   }
   // [S, K * O] (or its transpose): 1 where input s meets kernel tap k at output o.
   core::Tensor Im2Col(bool transposed) const {
-    const int64_t S = Product(in), KO = Product(kernel) * Product(out), O = Product(out);
+    const int64_t S = WindowProduct(in), KO = WindowProduct(kernel) * WindowProduct(out),
+                  O = WindowProduct(out);
     std::vector<double> v(S * KO, 0.0);
     ForEachTap([&](int64_t s, int64_t k, int64_t o) {
       v[transposed ? (k * O + o) * S + s : s * KO + k * O + o] = 1;
@@ -163,7 +164,7 @@ struct WindowGeometry {
   }
 };
 
-inline std::vector<int64_t> Concat(std::vector<int64_t> a, const std::vector<int64_t>& b) {
+inline std::vector<int64_t> WindowConcat(std::vector<int64_t> a, const std::vector<int64_t>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
 }
@@ -175,18 +176,19 @@ inline void LowerConv(WindowOpLowering& w, const onnx::NodeProto& n,
   const core::Shape& k = shapes.at(n.input(1));
   const int64_t g = WindowAttrInt(n, "group", 1), N = x[0], C = x[1], M = k[0];
   const WindowGeometry geo(n, {x.begin() + 2, x.end()}, {k.begin() + 2, k.end()});
-  const int64_t K = Product(geo.kernel), O = Product(geo.out), S = Product(geo.in);
+  const int64_t K = WindowProduct(geo.kernel), O = WindowProduct(geo.out),
+                S = WindowProduct(geo.in);
   const std::string cols = w.Node(
       "MatMul", {w.Node("Reshape", {n.input(0), w.Ints({N, C, S})}), w.Const(geo.Im2Col(false))});
   const std::string grouped = w.Node("Reshape", {cols, w.Ints({N, g, C / g * K, O})});
   const std::string kernel = w.Node("Reshape", {n.input(1), w.Ints({g, M / g, C / g * K})});
-  std::string y =
-      w.Node("Reshape", {w.Node("MatMul", {kernel, grouped}), w.Ints(Concat({N, M}, geo.out))});
+  std::string y = w.Node(
+      "Reshape", {w.Node("MatMul", {kernel, grouped}), w.Ints(WindowConcat({N, M}, geo.out))});
   if (n.input_size() > 2 && !n.input(2).empty())
     y = w.Node(
         "Add",
-        {y, w.Node("Reshape",
-                   {n.input(2), w.Ints(Concat({M}, std::vector<int64_t>(geo.out.size(), 1)))})});
+        {y, w.Node("Reshape", {n.input(2), w.Ints(WindowConcat(
+                                               {M}, std::vector<int64_t>(geo.out.size(), 1)))})});
   w.Node("Identity", {y}, n.output(0));
 }
 
@@ -207,7 +209,7 @@ inline void LowerConvTranspose(WindowOpLowering& w, const onnx::NodeProto& n,
     sizes.push_back(strides[i] * (dy[2 + i] - 1) + extra[i] + dil[i] * (kernel[i] - 1) + 1 -
                     pads[i] - pads[nd + i]);
   const WindowGeometry geo(n, sizes, kernel);
-  const int64_t K = Product(kernel), O = Product(geo.out);
+  const int64_t K = WindowProduct(kernel), O = WindowProduct(geo.out);
   const std::string kt =
       w.Node("Transpose", {w.Node("Reshape", {n.input(1), w.Ints({g, M / g, Cg * K})})}, "",
              [](onnx::NodeProto* p) {
@@ -217,11 +219,12 @@ inline void LowerConvTranspose(WindowOpLowering& w, const onnx::NodeProto& n,
       w.Node("MatMul", {kt, w.Node("Reshape", {n.input(0), w.Ints({N, g, M / g, O})})});
   const std::string flat = w.Node("Reshape", {cols, w.Ints({N, g * Cg, K * O})});
   std::string y = w.Node("Reshape", {w.Node("MatMul", {flat, w.Const(geo.Im2Col(true))}),
-                                     w.Ints(Concat({N, g * Cg}, sizes))});
+                                     w.Ints(WindowConcat({N, g * Cg}, sizes))});
   if (n.input_size() > 2 && !n.input(2).empty())
-    y = w.Node("Add",
-               {y, w.Node("Reshape",
-                          {n.input(2), w.Ints(Concat({g * Cg}, std::vector<int64_t>(nd, 1)))})});
+    y = w.Node(
+        "Add",
+        {y, w.Node("Reshape",
+                   {n.input(2), w.Ints(WindowConcat({g * Cg}, std::vector<int64_t>(nd, 1)))})});
   w.Node("Identity", {y}, n.output(0));
 }
 
@@ -230,17 +233,17 @@ inline void LowerAveragePool(WindowOpLowering& w, const onnx::NodeProto& n,
                              const std::map<std::string, core::Shape>& shapes) {
   const core::Shape& x = shapes.at(n.input(0));
   const WindowGeometry geo(n, {x.begin() + 2, x.end()}, WindowAttr(n, "kernel_shape", {}));
-  const int64_t S = Product(geo.in), O = Product(geo.out);
+  const int64_t S = WindowProduct(geo.in), O = WindowProduct(geo.out);
   std::vector<double> count(O, 0.0), v(S * O, 0.0);
   geo.ForEachTap([&](int64_t, int64_t, int64_t o) { count[o] += 1; });
   const bool include_pad = WindowAttrInt(n, "count_include_pad", 0) != 0;
   geo.ForEachTap([&](int64_t s, int64_t, int64_t o) {
-    v[s * O + o] += 1.0 / (include_pad ? Product(geo.kernel) : count[o]);
+    v[s * O + o] += 1.0 / (include_pad ? WindowProduct(geo.kernel) : count[o]);
   });
   const std::string a = w.Const(core::Tensor::FromDoubles(core::DType::kFloat64, {S, O}, v));
   const std::string y =
       w.Node("MatMul", {w.Node("Reshape", {n.input(0), w.Ints({x[0], x[1], S})}), a});
-  w.Node("Reshape", {y, w.Ints(Concat({x[0], x[1]}, geo.out))}, n.output(0));
+  w.Node("Reshape", {y, w.Ints(WindowConcat({x[0], x[1]}, geo.out))}, n.output(0));
 }
 
 inline void LowerInstanceNorm(WindowOpLowering& w, const onnx::NodeProto& n,
