@@ -45,6 +45,8 @@ const std::map<std::string, GradRule>& Table() {
     AddElementwiseRules(t);
     AddMathRules(t);
     AddLayoutRules(t);
+    AddConvRules(t);
+    AddNormRules(t);
     return t;
   }();
   return table;

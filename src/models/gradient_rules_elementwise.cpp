@@ -131,6 +131,31 @@ std::vector<std::string> ClipGrad(GradCall& c) {
   return out;
 }
 
+// 1 where lo < t < hi, else 0, in the output's type.
+std::string HardInsideOf(GradCall& c, const std::string& t, double lo, double hi) {
+  const std::string inside = c.e.Node(
+      "And", {c.e.Node("Greater", {t, Const(c, lo)}), c.e.Node("Less", {t, Const(c, hi)})});
+  return c.e.Node("Cast", {inside}, {{"to", int64_t{ElemOf(c)}}});
+}
+
+// y = max(0, min(1, alpha x + beta)): dx = dy alpha where 0 < alpha x + beta < 1.
+std::string HardSigmoidGrad(GradCall& c) {
+  const double alpha = AttrFloat(c.node, "alpha", 0.2f), beta = AttrFloat(c.node, "beta", 0.5f);
+  const std::string z =
+      c.e.Node("Add", {c.e.Node("Mul", {In(c, 0), Const(c, alpha)}), Const(c, beta)});
+  return DyTimes(c, c.e.Node("Mul", {HardInsideOf(c, z, 0, 1), Const(c, alpha)}));
+}
+
+// y = x h(x), h = max(0, min(1, x / 6 + 1 / 2)): dx = dy (h + x / 6 where -3 < x < 3).
+std::string HardSwishGrad(GradCall& c) {
+  const std::string z =
+      c.e.Node("Add", {c.e.Node("Mul", {In(c, 0), Const(c, 1.0 / 6)}), Const(c, 0.5)});
+  const std::string h = c.e.Node("Clip", {z, Const(c, 0), Const(c, 1)});
+  const std::string slope =
+      c.e.Node("Mul", {c.e.Node("Mul", {In(c, 0), Const(c, 1.0 / 6)}), HardInsideOf(c, z, 0, 1)});
+  return DyTimes(c, c.e.Node("Add", {h, slope}));
+}
+
 }  // namespace
 
 void AddElementwiseRules(std::map<std::string, GradRule>& t) {
@@ -159,6 +184,8 @@ void AddElementwiseRules(std::map<std::string, GradRule>& t) {
   t["Max"] = ExtremumGrad<true>;
   t["Min"] = ExtremumGrad<false>;
   t["Clip"] = ClipGrad;
+  t["HardSigmoid"] = Unary<HardSigmoidGrad>;
+  t["HardSwish"] = Unary<HardSwishGrad>;
 }
 
 }  // namespace ipfs_accel::models

@@ -19,12 +19,18 @@ std::vector<int64_t> AttrInts(const onnx::NodeProto& node, const std::string& na
 // `axis` made non-negative for rank `rank`.
 int64_t NormalizeAxis(int64_t axis, int64_t rank);
 
-// Elementwise operators, Where, Cast, Expand (gradient_rules_elementwise.cpp).
+// Elementwise operators, Where, Cast, Expand, HardSigmoid, HardSwish
+// (gradient_rules_elementwise.cpp).
 void AddElementwiseRules(std::map<std::string, GradRule>& table);
-// MatMul, Gemm, Softmax, LayerNormalization, reductions (gradient_rules_math.cpp).
+// MatMul, Gemm, Softmax, LayerNormalization, reductions (Sum, Mean, Max, L2, LogSumExp)
+// (gradient_rules_math.cpp).
 void AddMathRules(std::map<std::string, GradRule>& table);
-// Operators that move or select elements: Transpose, Reshape, Gather, Concat, Split, Slice
-// (gradient_rules_layout.cpp).
+// Operators that move or select elements: Transpose, Reshape, Gather, Concat, Split, Slice, Pad,
+// Tile, Resize, Compress, TopK (gradient_rules_layout.cpp).
 void AddLayoutRules(std::map<std::string, GradRule>& table);
+// Conv, AveragePool, MaxPool, GlobalAveragePool (gradient_rules_conv.cpp).
+void AddConvRules(std::map<std::string, GradRule>& table);
+// BatchNormalization (inference form), InstanceNormalization (gradient_rules_norm.cpp).
+void AddNormRules(std::map<std::string, GradRule>& table);
 
 }  // namespace ipfs_accel::models

@@ -146,10 +146,10 @@ std::string ReducedAxes(GradCall& c, bool* all) {
   return "";
 }
 
-// dy broadcast back over the reduced axes to x's shape.
-std::string SpreadBack(GradCall& c) {
+// `t` (of the output's shape: dy or y) broadcast back over the reduced axes to x's shape.
+std::string SpreadBack(GradCall& c, const std::string& t) {
   const std::string& x = c.node.input(0);
-  std::string dy = c.dy[0];
+  std::string dy = t;
   bool all = false;
   const std::string axes = ReducedAxes(c, &all);
   if (AttrInt(c.node, "keepdims", 1) == 0) {
@@ -165,7 +165,7 @@ std::string SpreadBack(GradCall& c) {
 
 std::vector<std::string> ReduceSumGrad(GradCall& c) {
   std::vector<std::string> out(c.node.input_size());
-  out[0] = SpreadBack(c);
+  out[0] = SpreadBack(c, c.dy[0]);
   return out;
 }
 
@@ -176,7 +176,40 @@ std::vector<std::string> ReduceMeanGrad(GradCall& c) {
   };
   const std::string count = c.e.Node("Div", {size(c.node.input(0)), size(c.node.output(0))});
   std::vector<std::string> out(c.node.input_size());
-  out[0] = c.e.Node("Div", {SpreadBack(c), count});
+  out[0] = c.e.Node("Div", {SpreadBack(c, c.dy[0]), count});
+  return out;
+}
+
+// y = sqrt(sum x^2): dx = dy x / y.
+std::vector<std::string> ReduceL2Grad(GradCall& c) {
+  std::vector<std::string> out(c.node.input_size());
+  const std::string ratio = c.e.Node("Div", {c.node.input(0), SpreadBack(c, c.node.output(0))});
+  out[0] = c.e.Node("Mul", {SpreadBack(c, c.dy[0]), ratio});
+  return out;
+}
+
+// y = log(sum exp x): dx = dy exp(x - y).
+std::vector<std::string> ReduceLogSumExpGrad(GradCall& c) {
+  std::vector<std::string> out(c.node.input_size());
+  const std::string share =
+      c.e.Node("Exp", {c.e.Node("Sub", {c.node.input(0), SpreadBack(c, c.node.output(0))})});
+  out[0] = c.e.Node("Mul", {SpreadBack(c, c.dy[0]), share});
+  return out;
+}
+
+// y = max x: dy to the maxima, shared evenly among ties (as torch's amax).
+std::vector<std::string> ReduceMaxGrad(GradCall& c) {
+  const int32_t elem = c.e.Elem(c.node.output(0), "ReduceMax");
+  const std::string hit =
+      c.e.Node("Cast", {c.e.Node("Equal", {c.node.input(0), SpreadBack(c, c.node.output(0))})},
+               {{"to", int64_t{elem}}});
+  bool all = false;
+  const std::string axes = ReducedAxes(c, &all);
+  std::vector<std::string> count_inputs = {hit};
+  if (!all) count_inputs.push_back(axes);
+  const std::string count = c.e.Node("ReduceSum", count_inputs, {{"keepdims", int64_t{1}}});
+  std::vector<std::string> out(c.node.input_size());
+  out[0] = c.e.Node("Mul", {SpreadBack(c, c.dy[0]), c.e.Node("Div", {hit, count})});
   return out;
 }
 
@@ -190,6 +223,9 @@ void AddMathRules(std::map<std::string, GradRule>& t) {
   t["LayerNormalization"] = LayerNormGrad;
   t["ReduceSum"] = ReduceSumGrad;
   t["ReduceMean"] = ReduceMeanGrad;
+  t["ReduceL2"] = ReduceL2Grad;
+  t["ReduceMax"] = ReduceMaxGrad;
+  t["ReduceLogSumExp"] = ReduceLogSumExpGrad;
 }
 
 }  // namespace ipfs_accel::models

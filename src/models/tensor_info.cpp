@@ -54,19 +54,20 @@ std::vector<DimInfo> Broadcast(const std::vector<const TensorInfo*>& ins) {
 }
 
 bool IsElementwise(const std::string& op) {
-  static const std::set<std::string> kOps = {"Add",     "Sub",        "Mul",
-                                             "Div",     "Pow",        "Where",
-                                             "Max",     "Min",        "Sum",
-                                             "Equal",   "Greater",    "Less",
-                                             "And",     "Or",         "Not",
-                                             "Neg",     "Erf",        "Tanh",
-                                             "Sigmoid", "Exp",        "Log",
-                                             "Sqrt",    "Reciprocal", "Relu",
-                                             "Sin",     "Cos",        "Softplus",
-                                             "Abs",     "Cast",       "Identity",
-                                             "Softmax", "LogSoftmax", "LayerNormalization",
-                                             "Floor",   "Ceil",       "Round",
-                                             "Sign",    "Clip"};
+  static const std::set<std::string> kOps = {"Add",      "Sub",        "Mul",
+                                             "Div",      "Pow",        "Where",
+                                             "Max",      "Min",        "Sum",
+                                             "Equal",    "Greater",    "Less",
+                                             "And",      "Or",         "Not",
+                                             "Neg",      "Erf",        "Tanh",
+                                             "Sigmoid",  "Exp",        "Log",
+                                             "Sqrt",     "Reciprocal", "Relu",
+                                             "Sin",      "Cos",        "Softplus",
+                                             "Abs",      "Cast",       "Identity",
+                                             "Softmax",  "LogSoftmax", "LayerNormalization",
+                                             "Floor",    "Ceil",       "Round",
+                                             "Sign",     "Clip",       "HardSigmoid",
+                                             "HardSwish"};
   return kOps.count(op) > 0;
 }
 
@@ -88,6 +89,11 @@ TensorInfo Complete(const onnx::NodeProto& n, const std::map<std::string, Tensor
     std::vector<const TensorInfo*> operands = ins;
     if (op == "LayerNormalization") operands = {ins[0]};
     out.dims = Broadcast(operands);
+  } else if (op == "BatchNormalization" || op == "InstanceNormalization") {
+    out.dims = ins[0]->dims;
+  } else if (op == "Conv" || op == "ConvTranspose" || op == "MaxPool" || op == "AveragePool" ||
+             op == "GlobalAveragePool" || op == "Resize" || op == "TopK") {
+    out.dims = std::vector<DimInfo>(ins[0]->dims.size());  // batch and channels kept, sizes not
   } else if (op == "Slice" || op == "Concat" || op == "Split" || op == "Tile" || op == "Pad" ||
              ((op == "ReduceSum" || op == "ReduceMean" || op == "ReduceMax" || op == "ReduceL2") &&
               AttrInt(n, "keepdims", 1) == 1)) {
@@ -106,6 +112,18 @@ TensorInfo Complete(const onnx::NodeProto& n, const std::map<std::string, Tensor
       const std::vector<int64_t> perm = AttrInts(n, "perm", &found);
       out.dims[i] = found ? ins[0]->dims[perm[i]] : ins[0]->dims[out.dims.size() - 1 - i];
     }
+  } else if (op == "GatherND" && ins[1]->rank() >= 1 && ins[1]->dims.back().value >= 0) {
+    // q + r - k - 1 - batch_dims for data of rank r, indices of rank q, tuples of length k.
+    const int64_t rank = ins[0]->rank() + ins[1]->rank() - ins[1]->dims.back().value - 1 -
+                         AttrInt(n, "batch_dims", 0);
+    if (rank < 0) return out;
+    out.dims = std::vector<DimInfo>(rank);
+  } else if (op == "Expand" && ins[1]->rank() == 1 && ins[1]->dims[0].value >= 0) {
+    out.dims = std::vector<DimInfo>(std::max(ins[0]->rank(), ins[1]->dims[0].value));
+  } else if (op == "Compress") {  // flattened without an axis
+    bool has_axis = false;
+    for (const auto& a : n.attribute()) has_axis = has_axis || a.name() == "axis";
+    out.dims = std::vector<DimInfo>(has_axis ? ins[0]->rank() : 1);
   } else if (op == "Gather") {
     out.dims = std::vector<DimInfo>(ins[0]->dims.size() + ins[1]->dims.size() - 1);
   } else if ((op == "Squeeze" || op == "Unsqueeze" || op == "Reshape") && ins.size() == 2 &&

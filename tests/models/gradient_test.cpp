@@ -56,12 +56,11 @@ TEST(Gradient, AnOperatorWithoutARuleIsRefusedByName) {
   o.loss = LossKind::kMse;
   o.parameters = {"w"};
   try {
-    BuildTrainingStep(OneOpModel("HardSwish"), o);
-    FAIL() << "HardSwish has no rule and was not refused";
+    BuildTrainingStep(OneOpModel("Elu"), o);
+    FAIL() << "Elu has no rule and was not refused";
   } catch (const core::Error& e) {
     EXPECT_EQ(e.kind(), core::ErrorKind::kUnsupported);
-    EXPECT_NE(std::string(e.what()).find("cannot differentiate operator HardSwish"),
-              std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("cannot differentiate operator Elu"), std::string::npos)
         << e.what();
   }
 }
