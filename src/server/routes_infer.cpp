@@ -35,7 +35,7 @@ bool IsEnvelope(const Request& r) {
 
 struct InferCall {
   serving::InferRequest request;
-  std::optional<size_t> tokens;  // how many the text became
+  json tokens;  // how many tokens the text became (per text, for a list); null without text
 };
 
 std::string StringField(const json& fields, const char* name, const std::string& fallback) {
@@ -45,23 +45,73 @@ std::string StringField(const json& fields, const char* name, const std::string&
   return fields[name].get<std::string>();
 }
 
-// "text": one string, encoded (with special tokens) into input_ids of one row.
-size_t AddText(ServedModels& models, const std::string& model, const json& text,
-               serving::InferRequest* request) {
+constexpr size_t kMaxTexts = 256;  // texts in one request
+
+// input_ids [n, longest] of `encodings`, each padded as `pad` says, and its attention_mask.
+void AddPaddedIds(const std::vector<serving::Encoding>& encodings, const serving::Padding& pad,
+                  serving::InferRequest* request) {
+  size_t longest = 0;
+  for (const auto& e : encodings) longest = std::max(longest, e.ids.size());
+  const core::Shape shape = {static_cast<int64_t>(encodings.size()), static_cast<int64_t>(longest)};
+  core::Tensor ids = core::Tensor::Zeros(core::DType::kInt64, shape);
+  core::Tensor mask = core::Tensor::Zeros(core::DType::kInt64, shape);
+  auto id = ids.values<int64_t>();
+  auto on = mask.values<int64_t>();
+  for (size_t row = 0; row < encodings.size(); ++row) {
+    const auto& e = encodings[row].ids;
+    const size_t first = pad.left ? longest - e.size() : 0;  // where the text starts
+    for (size_t i = 0; i < longest; ++i) id[row * longest + i] = pad.id;
+    for (size_t i = 0; i < e.size(); ++i) {
+      id[row * longest + first + i] = e[i];
+      on[row * longest + first + i] = 1;
+    }
+  }
+  request->inputs["input_ids"] = std::move(ids);
+  request->inputs["attention_mask"] = std::move(mask);
+}
+
+// "text": a string, encoded (with special tokens) into input_ids of one row; or a list of
+// strings, one row each, padded to the longest with an attention_mask (as the tokenizers
+// library pads a batch). Answers the token count (a list of them for a list).
+json AddText(ServedModels& models, const std::string& model, const json& text,
+             serving::InferRequest* request) {
   const auto tokenizer = models.TokenizerOf(model);
   if (!tokenizer)
     throw HttpError(400, fmt::format("model '{}' has no tokenizer.json beside its files; send "
                                      "token ids as inputs.input_ids instead of text",
                                      model));
-  if (!text.is_string()) throw HttpError(400, "field 'text' must be a string");
-  if (request->inputs.count("input_ids"))
+  const bool list = text.is_array();
+  if (!text.is_string() && !(list && !text.empty() && text.size() <= kMaxTexts))
+    throw HttpError(
+        400, fmt::format("field 'text' must be a string or a list of 1 to {} strings", kMaxTexts));
+  if (request->inputs.count("input_ids") || (list && request->inputs.count("attention_mask")))
     throw HttpError(400, "give input_ids either as text or in inputs, not both");
-  const serving::Encoding e = tokenizer->Encode(text.get<std::string>());
-  core::Tensor ids =
-      core::Tensor::Zeros(core::DType::kInt64, {1, static_cast<int64_t>(e.ids.size())});
-  for (size_t i = 0; i < e.ids.size(); ++i) ids.values<int64_t>()[i] = e.ids[i];
-  request->inputs["input_ids"] = std::move(ids);
-  return e.ids.size();
+  std::vector<serving::Encoding> encodings;
+  json counts = json::array();
+  for (const json& t : list ? text : json::array({text})) {
+    if (!t.is_string()) throw HttpError(400, "field 'text' holds something other than a string");
+    encodings.push_back(tokenizer->Encode(t.get<std::string>()));
+    counts.push_back(encodings.back().ids.size());
+  }
+  const auto pad = tokenizer->BatchPadding();
+  if (list && !pad)
+    throw HttpError(400, fmt::format("model '{}''s tokenizer.json names no padding token, so "
+                                     "texts cannot share a batch; send one text per request",
+                                     model));
+  if (list) {
+    AddPaddedIds(encodings, *pad, request);
+    return counts;
+  }
+  AddPaddedIds(encodings, serving::Padding{}, request);
+  request->inputs.erase("attention_mask");  // one row has no padding: the model's default
+  return counts[0];
+}
+
+// "text": one string, or a list of them.
+json TextSchema() {
+  json list = {{"type", "array"}, {"items", {{"type", "string"}}}, {"minItems", 1}};
+  list["maxItems"] = kMaxTexts;
+  return {{"oneOf", json::array({{{"type", "string"}}, list})}};
 }
 
 InferCall ParseCall(ServedModels& models, const std::string& model, const Request& r) {
@@ -120,7 +170,7 @@ Response Refusal(const serving::ServingError& e) {
   return r;
 }
 
-json ResultJson(const serving::InferResult& result, const std::optional<size_t>& tokens) {
+json ResultJson(const serving::InferResult& result, const json& tokens) {
   json out = {{"model", result.model},
               {"platform", result.platform},
               {"precision", result.precision},
@@ -130,7 +180,7 @@ json ResultJson(const serving::InferResult& result, const std::optional<size_t>&
               {"batch", {{"requests", result.batch_requests}, {"rows", result.batch_rows}}},
               {"queue_ms", result.queue_ms},
               {"run_ms", result.run_ms}};
-  if (tokens) out["text_tokens"] = *tokens;
+  if (!tokens.is_null()) out["text_tokens"] = tokens;
   return out;
 }
 
@@ -213,8 +263,9 @@ void AddInferenceRoutes(RouteTable& table, ServedModels& models) {
        .summary = "Run a registered model on the inputs given (or on text, with its tokenizer)",
        .description =
            "JSON: {\"inputs\": {\"input_ids\": [[101, 7592, 102]]}} (nested arrays, batch on "
-           "axis 0; or {shape, dtype, data}), or {\"text\": \"...\"} for a model with a "
-           "tokenizer.json; platform (default auto: the best stored result, else cpu), precision "
+           "axis 0; or {shape, dtype, data}), or {\"text\": \"...\"} (or a list of texts, padded "
+           "to one batch with an attention_mask) for a model with a tokenizer.json; platform "
+           "(default auto: the best stored result, else cpu), precision "
            "(default fp32), timeout_ms. Outputs come back as name -> {shape, dtype, data}. With "
            "Content-Type application/octet-stream the body is the browser runner's tensor "
            "envelope (4-byte little-endian header length, JSON header with these fields, raw "
@@ -228,7 +279,7 @@ void AddInferenceRoutes(RouteTable& table, ServedModels& models) {
        .request_schema = {{"type", "object"},
                           {"properties",
                            {{"inputs", tensors},
-                            {"text", {{"type", "string"}}},
+                            {"text", TextSchema()},
                             {"platform", {{"type", "string"}}},
                             {"precision", {{"type", "string"}}},
                             {"timeout_ms",

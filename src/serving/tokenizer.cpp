@@ -26,6 +26,7 @@ struct Tokenizer::Impl {
   std::unique_ptr<AddedVocabulary> added;
   std::optional<size_t> truncate_to;  // "truncation": max_length (single sequence, from the right)
   bool truncate_left = false;
+  std::optional<Padding> padding;  // "padding": pad_id and direction, when configured
   size_t vocab_size = 0;
 
   void ReadTruncation(const nlohmann::json& j, const std::string& origin);
@@ -47,6 +48,9 @@ void Tokenizer::Impl::ReadTruncation(const nlohmann::json& j, const std::string&
     truncate_left = t.value("direction", "Right") == "Left";
   }
   const auto& p = Part(j, "padding");
+  if (p.is_object())
+    padding = Padding{.id = p.value("pad_id", uint32_t{0}),
+                      .left = p.value("direction", "Right") == "Left"};
   if (p.is_object() && p.contains("strategy") && !(p["strategy"] == "BatchLongest")) {
     throw Error(ErrorKind::kUnsupported,
                 origin +
@@ -135,6 +139,13 @@ std::string Tokenizer::Decode(std::span<const uint32_t> ids, bool skip_special_t
   }
   for (size_t i = 0; i < tokens.size(); ++i) out += (i ? " " : "") + tokens[i];
   return out;
+}
+
+std::optional<Padding> Tokenizer::BatchPadding() const {
+  if (impl_->padding) return impl_->padding;
+  for (const char* token : {"[PAD]", "<pad>"})
+    if (const auto id = TokenToId(token)) return Padding{.id = *id, .left = false};
+  return std::nullopt;
 }
 
 std::optional<uint32_t> Tokenizer::TokenToId(std::string_view token) const {

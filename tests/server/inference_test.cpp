@@ -133,6 +133,29 @@ TEST(Inference, TextIsEncodedByTheTokenizerJsonBesideTheModel) {
                               {{"inputs", {{"input_ids", {{101, 104, 105, 106, 102}}}}}});
   ASSERT_EQ(ids.status, 200) << ids.body.dump();
   EXPECT_EQ(text.body["outputs"], ids.body["outputs"]);
+  // A list of texts is one batch, padded with [PAD] to the longest under an attention mask:
+  // each row's unpadded positions are what the text alone gives.
+  const Answer batch = PostJson(server, "/api/infer/tok", {{"text", {"Hello WORLDS", "hello"}}});
+  ASSERT_EQ(batch.status, 200) << batch.body.dump();
+  EXPECT_EQ(batch.body["text_tokens"], json({5, 3}));
+  const Answer short_one = PostJson(server, "/api/infer/tok", {{"text", "hello"}});
+  ASSERT_EQ(short_one.status, 200) << short_one.body.dump();
+  const json& rows = batch.body["outputs"]["last_hidden_state"];
+  ASSERT_EQ(rows["shape"][0], 2);
+  ASSERT_EQ(rows["shape"][1], 5);
+  const int64_t hidden = rows["shape"][2].get<int64_t>();
+  const auto& all = rows["data"];
+  const auto& long_alone = text.body["outputs"]["last_hidden_state"]["data"];
+  const auto& short_alone = short_one.body["outputs"]["last_hidden_state"]["data"];
+  double worst = 0;
+  for (int64_t i = 0; i < 5 * hidden; ++i)
+    worst = std::max(worst, std::abs(all[i].get<double>() - long_alone[i].get<double>()));
+  for (int64_t i = 0; i < 3 * hidden; ++i)
+    worst =
+        std::max(worst, std::abs(all[5 * hidden + i].get<double>() - short_alone[i].get<double>()));
+  EXPECT_LT(worst, 1e-4);
+  EXPECT_EQ(PostJson(server, "/api/infer/tok", {{"text", json::array()}}).status, 400);
+  EXPECT_EQ(PostJson(server, "/api/infer/tok", {{"text", {"hello", 7}}}).status, 400);
   // A model without a tokenizer.json says so.
   TestServer plain(Serving({{.name = "bert", .spec = kBert}}));
   const Answer none = PostJson(plain, "/api/infer/bert", {{"text", "hello"}});

@@ -26,6 +26,13 @@ struct Encoding {
   std::vector<std::string> tokens;  // the model's string for each id, as the reference gives it
 };
 
+// How a batch of encodings is padded to its longest: the "padding" of tokenizer.json (pad_id,
+// direction), else the vocabulary's "[PAD]" or "<pad>" on the right.
+struct Padding {
+  uint32_t id = 0;
+  bool left = false;
+};
+
 class Tokenizer {
  public:
   // Reads a tokenizer.json. Throws core::Error: kNotFound (no file), kCorrupt (not JSON or a
@@ -42,6 +49,9 @@ class Tokenizer {
   Encoding Encode(std::string_view text, bool add_special_tokens = true) const;
   // Ids the vocabulary does not know are dropped, as the reference does.
   std::string Decode(std::span<const uint32_t> ids, bool skip_special_tokens = false) const;
+
+  // nullopt when tokenizer.json configures no padding and the vocabulary has no pad token.
+  std::optional<Padding> BatchPadding() const;
 
   std::optional<uint32_t> TokenToId(std::string_view token) const;
   std::optional<std::string> IdToToken(uint32_t id) const;
