@@ -8,6 +8,7 @@
 #include "ipfs_accel/analysis/latency_predictor.h"
 #include "ipfs_accel/analysis/memory_estimate.h"
 #include "ipfs_accel/analysis/prediction_dataset.h"
+#include "ipfs_accel/analysis/training_memory.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/store/prediction_records.h"
 #include "ipfs_accel/store/records.h"
@@ -23,15 +24,27 @@ using core::ErrorKind;
 std::map<std::string, HardwareFigure> MeasuredOnEachHardware(store::ResultStore& store,
                                                              const SelectionQuery& q,
                                                              const models::ModelInfo& info) {
+  store::QueryParams params;
+  const std::string scenario =
+      q.training ? fmt::format(
+                       "p.scenario = 'training' AND p.training_optimizer = {} AND "
+                       "COALESCE(p.grad_accum_steps, 1) = 1",
+                       params.Bind(q.optimizer))
+                 : "p.scenario = 'single-stream'";
   const store::QueryResult result = store.Query(
-      "SELECT h.platform, h.device_name, h.hostname, p.execution_provider, p.latency_p50_ms, "
-      "r.run_id, p.peak_rss_bytes FROM performance_results p JOIN runs r USING (run_id) "
-      "JOIN models m USING (model_id) JOIN hardware_platforms h USING (hardware_id) "
-      "WHERE COALESCE(r.origin, 'measured') = 'measured' AND p.scenario = 'single-stream' "
-      "AND p.latency_p50_ms > 0 AND m.name = $1 AND m.content_hash = $2 AND p.precision = $3 "
-      "AND p.graph_variant = $4 AND p.batch_size = $5 AND p.seq_len = $6 "
-      "ORDER BY r.started_at DESC, p.result_id DESC",
-      {info.name, info.content_hash, q.precision, q.graph, q.batch_size, q.seq_len});
+      fmt::format(
+          "SELECT h.platform, h.device_name, h.hostname, p.execution_provider, "
+          "p.latency_p50_ms, r.run_id, p.peak_rss_bytes FROM performance_results p "
+          "JOIN runs r USING (run_id) JOIN models m USING (model_id) "
+          "JOIN hardware_platforms h USING (hardware_id) "
+          "WHERE COALESCE(r.origin, 'measured') = 'measured' AND {} AND p.latency_p50_ms > 0 "
+          "AND m.name = {} AND m.content_hash = {} AND p.precision = {} AND p.graph_variant = {} "
+          "AND p.batch_size = {} AND p.seq_len = {} "
+          "ORDER BY r.started_at DESC, p.result_id DESC",
+          scenario, params.Bind(info.name), params.Bind(info.content_hash),
+          params.Bind(q.precision), params.Bind(q.graph), params.Bind(q.batch_size),
+          params.Bind(q.seq_len)),
+      params.values());
   std::map<std::string, HardwareFigure> out;
   for (const auto& r : result.rows) {
     const std::string key = HardwareKey(*r[0], *r[1], *r[2], *r[3]);
@@ -103,17 +116,36 @@ HardwareFigures FigureHardware(store::ResultStore& store, const models::Model& m
   out.content_hash = model.info.content_hash;
   out.parameters = model.info.parameters;
   const CostAndMemory estimates = EstimateCostAndMemory(model, shapes);
-  out.memory_estimate_bytes = estimates.memory.total_bytes;
+  out.memory_estimate_bytes =
+      q.training ? PlanTrainingMemory(
+                       WithEstimatedActivations({.parameters = model.info.parameters,
+                                                 .optimizer = ParseTrainingOptimizer(q.optimizer)},
+                                                estimates.memory))
+                       .total_bytes
+                 : estimates.memory.total_bytes;
   std::map<std::string, HardwareFigure> figures = MeasuredOnEachHardware(store, q, model.info);
-  const auto stored = store::LatestPredictionModel(store, "latency_p50_ms");
+  const auto stored =
+      q.training ? std::nullopt : store::LatestPredictionModel(store, "latency_p50_ms");
   if (stored)
     PredictUnmeasured(store, *stored, model.info, estimates.cost, q, record_predictions, figures);
+  else if (q.training)
+    out.notes.push_back(
+        "training steps are not predicted: only hardware where this step was measured is "
+        "ranked");
   else
     out.notes.push_back(
         "no predictor is stored, so only measured figures are shown; train one with "
         "`ipfs-accelerate predict --evaluate`");
   for (auto& [hw, f] : figures)
     if (OnSelectedPlatform(hw, q.platform)) out.figures.push_back(std::move(f));
+  if (out.figures.empty() && q.training)
+    throw Error(ErrorKind::kNotFound,
+                fmt::format("no {} training step of {} at batch {}, seq {}{} is measured; "
+                            "measure it with `ipfs-accelerate benchmark --model {} --mode "
+                            "training --optimizer {} --batch-sizes {} --seq-lens {}`",
+                            q.optimizer, model.info.name, q.batch_size, q.seq_len,
+                            q.platform.empty() ? "" : " on " + q.platform, q.model_spec,
+                            q.optimizer, q.batch_size, q.seq_len));
   if (out.figures.empty())
     throw Error(
         ErrorKind::kNotFound,
@@ -192,10 +224,18 @@ nlohmann::ordered_json SelectionJson(const HardwareFigures& f, const SelectionQu
     j[r.figure.origin == "measured" ? "run_id" : "predictor_id"] = r.figure.source;
     rows.push_back(std::move(j));
   }
-  return {{"model", f.model_name},      {"metric", SelectionMetricName(metric)},
-          {"batch_size", q.batch_size}, {"seq_len", q.seq_len},
-          {"precision", q.precision},   {"ranked", rows},
-          {"excluded", s.excluded},     {"notes", f.notes}};
+  nlohmann::ordered_json out;
+  out["model"] = f.model_name;
+  out["mode"] = q.training ? "training" : "inference";
+  if (q.training) out["optimizer"] = q.optimizer;
+  out["metric"] = SelectionMetricName(metric);
+  out["batch_size"] = q.batch_size;
+  out["seq_len"] = q.seq_len;
+  out["precision"] = q.precision;
+  out["ranked"] = std::move(rows);
+  out["excluded"] = s.excluded;
+  out["notes"] = f.notes;
+  return out;
 }
 
 }  // namespace ipfs_accel::analysis

@@ -1,5 +1,7 @@
 #include "ipfs_accel/analysis/training_memory.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "ipfs_accel/core/error.h"
@@ -107,6 +109,14 @@ std::string_view ShardingName(Sharding sharding) {
       return "zero3";
   }
   return "?";
+}
+
+TrainingSetup WithEstimatedActivations(TrainingSetup setup, const MemoryEstimate& e) {
+  const bool mixed = setup.precision == TrainingPrecision::kMixed16;
+  setup.buffer_bytes = std::max<int64_t>(0, e.weights_bytes - 4 * setup.parameters);
+  setup.activation_bytes =
+      e.inputs_bytes + (mixed ? e.intermediates_bytes / 2 : e.intermediates_bytes);
+  return setup;
 }
 
 }  // namespace ipfs_accel::analysis

@@ -69,18 +69,14 @@ MemoryFigure TrainingFigure(const MemoryOptions& o, const models::Model& m,
                             const analysis::MemoryEstimate& e) {
   const auto precision = analysis::ParseTrainingPrecision(o.train_precision);
   const bool mixed = precision == analysis::TrainingPrecision::kMixed16;
-  // The fp32 graph's initializers beyond its parameters are constants the runtime keeps.
-  const int64_t buffers = std::max<int64_t>(0, e.weights_bytes - 4 * m.info.parameters);
-  const int64_t activations =
-      e.inputs_bytes + (mixed ? e.intermediates_bytes / 2 : e.intermediates_bytes);
   const analysis::TrainingMemory t =
-      analysis::PlanTrainingMemory({.parameters = m.info.parameters,
-                                    .buffer_bytes = buffers,
-                                    .precision = precision,
-                                    .optimizer = analysis::ParseTrainingOptimizer(o.optimizer),
-                                    .sharding = analysis::ParseSharding(o.sharding),
-                                    .workers = o.gpus,
-                                    .activation_bytes = activations});
+      analysis::PlanTrainingMemory(analysis::WithEstimatedActivations(
+          {.parameters = m.info.parameters,
+           .precision = precision,
+           .optimizer = analysis::ParseTrainingOptimizer(o.optimizer),
+           .sharding = analysis::ParseSharding(o.sharding),
+           .workers = o.gpus},
+          e));
   const Parts parts = {{"parameters", t.parameter_bytes},
                        {"gradients", t.gradient_bytes},
                        {"optimizer states", t.optimizer_bytes},

@@ -211,7 +211,7 @@ int RunEvaluate(const PredictOptions& o) {
 
 int RunPredictModel(const PredictOptions& o) {
   auto store = OpenMeasuredDatabase(o.db);
-  const analysis::HardwareFigures f = FigureLatency(*store, o.query);
+  const analysis::HardwareFigures f = FigureLatency(*store, o.query, SelectionQueryOf(o.query));
   if (o.json) {
     Json rows = Json::array();
     for (const auto& x : f.figures) {

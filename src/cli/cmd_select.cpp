@@ -38,19 +38,29 @@ struct SelectOptions {
   std::string output;
   std::string metric = "latency";
   std::string mode = "inference";
+  std::string optimizer = "adamw";
   double max_memory_gb = 0;
   bool json = false;
 };
+
+// The query select answers: --mode training asks for measured training steps.
+analysis::SelectionQuery SelectQueryOf(const SelectOptions& o) {
+  analysis::SelectionQuery q = SelectionQueryOf(o.query);
+  q.training = o.mode == "training";
+  q.optimizer = o.optimizer;
+  return q;
+}
 
 void Print(const SelectOptions& o, const analysis::HardwareFigures& f,
            const analysis::Selection& s) {
   const analysis::SelectionMetric metric = analysis::ParseSelectionMetric(o.metric);
   if (o.json) {
-    std::cout << analysis::SelectionJson(f, SelectionQueryOf(o.query), metric, s).dump(2) << "\n";
+    std::cout << analysis::SelectionJson(f, SelectQueryOf(o), metric, s).dump(2) << "\n";
     return;
   }
-  std::cout << fmt::format("{} ({} parameters), batch {}, seq {}, {}: by {}\n", f.model_name,
+  std::cout << fmt::format("{} ({} parameters), batch {}, seq {}, {}{}: by {}\n", f.model_name,
                            f.parameters, o.query.batch_size, o.query.seq_len, o.query.precision,
+                           o.mode == "training" ? ", " + o.optimizer + " training step" : "",
                            o.metric);
   int i = 0;
   for (const auto& r : s.ranked) {
@@ -135,18 +145,13 @@ int RunSelect(const SelectOptions& o) {
     throw Error(ErrorKind::kInvalidArgument, "give --model (or --create-map)");
   if (o.analyze) return RunAnalyze(o);
   const analysis::SelectionMetric metric = analysis::ParseSelectionMetric(o.metric);
-  if (o.mode == "training")
-    throw Error(ErrorKind::kUnsupported,
-                "no training step has been measured yet (training benchmarks are issue 21); "
-                "for the memory a training run needs, use `ipfs-accelerate memory --mode "
-                "training`");
-  if (o.mode != "inference")
+  if (o.mode != "inference" && o.mode != "training")
     throw Error(ErrorKind::kInvalidArgument,
                 fmt::format("--mode '{}': use inference or training", o.mode));
   auto store = OpenMeasuredDatabase(o.db);
-  const analysis::HardwareFigures f = FigureLatency(*store, o.query);
-  const analysis::Selection s =
-      analysis::RankHardware(f, SelectionQueryOf(o.query), metric, o.max_memory_gb);
+  const analysis::SelectionQuery query = SelectQueryOf(o);
+  const analysis::HardwareFigures f = FigureLatency(*store, o.query, query);
+  const analysis::Selection s = analysis::RankHardware(f, query, metric, o.max_memory_gb);
   Print(o, f, s);
   return s.ranked.empty() ? kExitCheckFailed : kExitOk;
 }
@@ -172,7 +177,12 @@ void AddSelectCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--max-memory-gb", o->max_memory_gb,
                   "leave out hardware where the model needs more (measured peak, else estimate)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--mode", o->mode, "inference (training: not measured yet)")
+  cmd->add_option("--mode", o->mode,
+                  "inference, or training: measured training steps (benchmark --mode training) "
+                  "ranked, memory planned for the optimizer")
+      ->capture_default_str();
+  cmd->add_option("--optimizer", o->optimizer, "--mode training: adamw or sgd-momentum")
+      ->check(CLI::IsMember({"adamw", "sgd-momentum"}))
       ->capture_default_str();
   o->db.Add(cmd);
   AddFormatOption(cmd, &o->json);

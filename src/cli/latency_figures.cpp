@@ -31,14 +31,15 @@ analysis::SelectionQuery SelectionQueryOf(const ConfigurationQuery& q) {
           .platform = q.platform};
 }
 
-analysis::HardwareFigures FigureLatency(store::ResultStore& store, const ConfigurationQuery& q) {
+analysis::HardwareFigures FigureLatency(store::ResultStore& store, const ConfigurationQuery& q,
+                                        const analysis::SelectionQuery& selection) {
   const models::Model m =
       LoadModelHere(q.model, {.seed = q.seed,
                               .fused = q.graph == "fused",
                               .precision = models::ParsePrecision(q.precision)});
   const auto shapes = harness::CheckShapes(
       m, {{.batch_size = q.batch_size, .seq_len = q.seq_len, .batch_explicit = true}});
-  return analysis::FigureHardware(store, m, shapes.at(0), SelectionQueryOf(q),
+  return analysis::FigureHardware(store, m, shapes.at(0), selection,
                                   /*record_predictions=*/true);
 }
 

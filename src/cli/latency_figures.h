@@ -41,6 +41,8 @@ analysis::SelectionQuery SelectionQueryOf(const ConfigurationQuery& q);
 
 // Loads the model here, checks the query's shapes fit it, and gives each hardware its figure
 // (analysis::FigureHardware); predictions made are stored. Throws as FigureHardware does.
-analysis::HardwareFigures FigureLatency(store::ResultStore& store, const ConfigurationQuery& q);
+// `selection` is SelectionQueryOf(q), possibly asking for training steps.
+analysis::HardwareFigures FigureLatency(store::ResultStore& store, const ConfigurationQuery& q,
+                                        const analysis::SelectionQuery& selection);
 
 }  // namespace ipfs_accel::cli

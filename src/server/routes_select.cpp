@@ -35,6 +35,8 @@ Response Select(ApiContext& context, const Request& request) {
   q.precision = request.Get("precision").value_or(q.precision);
   q.graph = request.Get("graph").value_or(q.graph);
   q.platform = request.Get("hardware").value_or("");
+  q.training = request.Get("mode").value_or("inference") == "training";
+  q.optimizer = request.Get("optimizer").value_or(q.optimizer);
   const auto metric = analysis::ParseSelectionMetric(request.Get("metric").value_or("latency"));
   const models::Model model =
       models::LoadModel(q.model_spec, {.seed = static_cast<uint64_t>(request.Int("seed", 42)),
@@ -105,6 +107,14 @@ void AddSelectRoutes(RouteTable& table, ApiContext& context) {
                    .allowed = {"fp32", "fp16", "int8", "int4"},
                    .default_value = "fp32"},
                   {.name = "graph", .allowed = {"plain", "fused"}, .default_value = "plain"},
+                  {.name = "mode",
+                   .description = "training: measured training steps (benchmark --mode training)",
+                   .allowed = {"inference", "training"},
+                   .default_value = "inference"},
+                  {.name = "optimizer",
+                   .description = "mode training: the step's optimizer",
+                   .allowed = {"adamw", "sgd-momentum"},
+                   .default_value = "adamw"},
                   {.name = "metric",
                    .allowed = {"latency", "throughput", "memory"},
                    .default_value = "latency"},
@@ -115,6 +125,8 @@ void AddSelectRoutes(RouteTable& table, ApiContext& context) {
        .response_schema = {{"type", "object"},
                            {"properties",
                             {{"model", {{"type", "string"}}},
+                             {"mode", {{"type", "string"}}},
+                             {"optimizer", {{"type", "string"}}},
                              {"metric", {{"type", "string"}}},
                              {"batch_size", {{"type", "integer"}}},
                              {"seq_len", {{"type", "integer"}}},

@@ -96,9 +96,39 @@ TEST_F(PredictCliTest, RefusesToPredictFromADatabaseThatDoesNotExist) {
   EXPECT_FALSE(fs::exists(db_));
 }
 
-TEST_F(PredictCliTest, SaysTrainingSelectionNeedsMeasurementsNotYetMade) {
-  const Result r = Run("select --model bert-tiny --mode training --db " + db_);
-  ExpectCleanFailureOnFreshDb(r, 5, "training");
+// --mode training ranks measured training steps (never predicted ones), with the memory the
+// optimizer needs; where only inference was measured it names the command that would measure.
+TEST_F(PredictCliTest, TrainingSelectionRanksMeasuredStepsAndNamesTheCommandWhereNoneIs) {
+  ExpectCleanFailureOnFreshDb(Run("select --model bert-tiny --mode training --db " + db_), 3,
+                              "does not exist");
+  Result r = Run(
+      "benchmark --model bert-tiny --batch-sizes 2 --seq-lens 8 --iterations 3 --min-time 0 --db " +
+      db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = Run("select --model bert-tiny --mode training -b 2 -s 8 --json --db " + db_);
+  EXPECT_EQ(r.status, 3) << r.err;
+  ASSERT_EQ(r.ErrorLines().size(), 1u) << r.err;
+  EXPECT_NE(r.err.find("--mode training --optimizer adamw --batch-sizes 2 --seq-lens 8"),
+            std::string::npos)
+      << r.err;
+
+  r =
+      Run("benchmark --model bert-tiny --mode training --batch-sizes 2 --seq-lens 8 --iterations 3 "
+          "--min-time 0 --db " +
+          db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = Run("select --model bert-tiny --mode training -b 2 -s 8 --json --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["mode"], "training");
+  EXPECT_EQ(j["optimizer"], "adamw");
+  ASSERT_EQ(j["ranked"].size(), 1u);  // the cpu, measured; nothing predicted
+  EXPECT_EQ(j["ranked"][0]["origin"], "measured");
+  // The inference figure of the same shapes is another, shorter one.
+  const auto inference = nlohmann::json::parse(
+      Run("select --model bert-tiny -b 2 -s 8 --json --db " + db_).out)["ranked"][0];
+  EXPECT_NE(j["ranked"][0]["run_id"], inference["run_id"]);
+  EXPECT_GT(j["ranked"][0]["latency_ms"].get<double>(), inference["latency_ms"].get<double>());
 }
 
 }  // namespace predict_cli_test

@@ -25,6 +25,11 @@ struct SelectionQuery {
   std::string precision = "fp32";
   std::string graph = "plain";
   std::string platform;  // only hardware of this platform ("cpu", "cuda", ...); empty: all
+  // A training step (benchmark --mode training: scenario 'training', micro-batch batch_size,
+  // no gradient accumulation) with this optimizer ("adamw", "sgd-momentum") instead of
+  // inference. Training figures are measured only: no predictor learns them yet.
+  bool training = false;
+  std::string optimizer = "adamw";
 };
 
 struct HardwareFigure {
@@ -39,7 +44,9 @@ struct HardwareFigure {
 struct HardwareFigures {
   std::string model_name, content_hash;
   int64_t parameters = 0;
-  int64_t memory_estimate_bytes = 0;    // EstimateMemory's total at the query's shapes
+  // EstimateMemory's total at the query's shapes; training: PlanTrainingMemory's (fp32,
+  // one worker, every activation kept)
+  int64_t memory_estimate_bytes = 0;
   std::vector<HardwareFigure> figures;  // by hardware key
   std::vector<std::string> notes;       // why a hardware has no figure
 };

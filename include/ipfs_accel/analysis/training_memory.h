@@ -21,6 +21,8 @@
 #include <string>
 #include <string_view>
 
+#include "ipfs_accel/analysis/memory_estimate.h"
+
 namespace ipfs_accel::analysis {
 
 enum class TrainingPrecision { kFp32, kMixed16 };
@@ -53,6 +55,12 @@ int OptimizerBytesPerParameter(TrainingOptimizer optimizer, TrainingPrecision pr
 // Per-worker memory of `setup`. Throws core::Error kInvalidArgument for a negative count or
 // fewer than one worker.
 TrainingMemory PlanTrainingMemory(const TrainingSetup& setup);
+
+// `setup` with its buffers and activations taken from the fp32 inference estimate `e` of a
+// model of `setup.parameters` parameters: buffers are the initializers beyond the parameters,
+// activations every forward intermediate kept for the backward pass (no checkpointing; half
+// width in mixed precision) plus the inputs.
+TrainingSetup WithEstimatedActivations(TrainingSetup setup, const MemoryEstimate& e);
 
 // Names as the command line spells them: "fp32" / "mixed" (also "fp16", "bf16"); "adamw"
 // (also "adam"), "sgd-momentum", "sgd"; "ddp", "zero1", "zero2", "zero3", "fsdp" (ZeRO-3),
