@@ -1096,7 +1096,9 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--ep-option,--ep-options", r.ep_options,
                   "execution provider option, [platform:]key=value (e.g. cuda:device_id=1); "
                   "repeatable; the same key given again with another value is swept; without a "
-                  "platform it applies to every platform but cpu");
+                  "platform it applies to every platform but cpu; ours: outputs=host|device, "
+                  "cpu:cpu_arena=on|off (ONNX Runtime's CPU arena; off holds less memory for "
+                  "training, costs step time)");
   cmd->add_option("--warmup", r.warmup, "untimed runs after the first inference, per configuration")
       ->check(WholeNumber(0, 1000000))
       ->capture_default_str();

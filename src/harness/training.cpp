@@ -158,6 +158,7 @@ models::TrainingGraph BuildTrainingGraph(const models::Model& forward, const Tra
   o.seed = c.bench.seed;
   o.accumulation_steps = c.accumulation_steps;
   o.optimizer.kind = micro ? models::OptimizerKind::kNone : c.optimizer;
+  o.gradient_outputs = micro;  // the step's own gradients stay inside its graph
   // SGD's step is lr x gradient: 1e-3 barely moves a loss in a benchmark's few steps.
   if (c.optimizer == models::OptimizerKind::kSgdMomentum) o.optimizer.lr = 1e-2;
   return models::BuildTrainingStep(forward, o);

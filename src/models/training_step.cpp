@@ -207,7 +207,9 @@ TrainingGraph BuildTrainingStep(const Model& forward, const TrainingOptions& o) 
     if (info.at(p).elem != elem)
       throw Error(ErrorKind::kUnsupported, "training graphs need every parameter of one type");
   const Accumulated acc = Accumulate(e, out.parameters, grads, info, elem, o.accumulation_steps);
+  const bool gradients = o.gradient_outputs || o.optimizer.kind == OptimizerKind::kNone;
   for (const auto& p : out.parameters) {
+    if (!gradients) break;
     e.Alias(acc.sums.at(p), "grad." + p);
     DeclareOutput(g, "grad." + p, elem, info.at(p).dims);
   }

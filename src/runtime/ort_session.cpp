@@ -128,6 +128,16 @@ OrtSession::OrtSession(const models::Model& model, const SessionOptions& options
                   fmt::format("--ep-option outputs='{}' is not host or device", it->second));
     provider_options.erase(it);  // ours, not the provider's
   }
+  // Ours too: ONNX Runtime's CPU arena keeps what it grew to (by powers of two), which a
+  // training step's parameter-sized buffers turn into gigabytes held (see design.md).
+  if (const auto it = provider_options.find("cpu_arena"); it != provider_options.end()) {
+    if (it->second == "off")
+      so.DisableCpuMemArena();
+    else if (it->second != "on")
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("--ep-option cpu_arena='{}' is not on or off", it->second));
+    provider_options.erase(it);
+  }
   AppendProvider(so, def, provider_options);
   try {
     if (!model.onnx_path.empty())

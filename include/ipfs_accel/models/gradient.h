@@ -70,6 +70,9 @@ struct TrainingOptions {
   // gradients (torch's loss / A per micro-batch). A gradients-only graph (kNone) of the same A
   // runs the first A - 1 micro-batches, a graph with the optimizer the last.
   int64_t accumulation_steps = 1;
+  // false: no grad.<p> outputs where an optimizer updates (a benchmark's step needs only the
+  // loss and updated.*; each output is a parameter-sized buffer the runtime must hand over).
+  bool gradient_outputs = true;
 };
 
 struct TrainingGraph {
