@@ -70,8 +70,8 @@ std::string Join(const std::vector<std::string>& parts) {
 
 // The order of the scenarios' sections; others follow by name.
 int ScenarioRank(const std::string& scenario) {
-  static const std::vector<std::string> order = {"single-stream", "offline", "server", "generate",
-                                                 "load"};
+  static const std::vector<std::string> order = {"single-stream", "offline", "server",
+                                                 "generate",      "load",    "training"};
   return static_cast<int>(std::find(order.begin(), order.end(), scenario) - order.begin());
 }
 

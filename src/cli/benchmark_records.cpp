@@ -197,6 +197,19 @@ store::PerformanceRecord ToRecord(const harness::GenerationResult& g,
   return r;
 }
 
+store::PerformanceRecord ToRecord(const harness::TrainingResult& t,
+                                  const harness::BenchmarkConfig& config) {
+  store::PerformanceRecord r = ToRecord(t.timing, config);
+  r.scenario = "training";
+  r.training_optimizer = t.optimizer;
+  r.training_loss = t.loss;
+  r.grad_accum_steps = t.accumulation_steps;
+  r.loss_first = t.loss_first;
+  r.loss_last = t.loss_last;
+  r.loss_steps = t.loss_steps;
+  return r;
+}
+
 void SetTemplate(store::PerformanceRecord& r, const models::ModelInfo& model) {
   if (model.template_name.empty()) return;
   r.template_name = model.template_name;

@@ -8,6 +8,7 @@
 #include "ipfs_accel/harness/benchmark.h"
 #include "ipfs_accel/harness/generation.h"
 #include "ipfs_accel/harness/server_scenario.h"
+#include "ipfs_accel/harness/training.h"
 #include "ipfs_accel/hw/hardware.h"
 #include "ipfs_accel/runtime/backend.h"
 #include "ipfs_accel/runtime/session.h"
@@ -29,6 +30,11 @@ store::PerformanceRecord ToRecord(const harness::PreparedSession& prepared, doub
 // A generation: latencies per decoded token, throughput in tokens/s, TTFT from the prefills.
 store::PerformanceRecord ToRecord(const harness::GenerationResult& result,
                                   const harness::GenerationConfig& config);
+
+// A training configuration: latencies of whole optimizer steps, samples/s, the optimizer, loss,
+// accumulation and the loss at the first and last step.
+store::PerformanceRecord ToRecord(const harness::TrainingResult& result,
+                                  const harness::BenchmarkConfig& config);
 
 // A load scenario's way of loading (`concurrent` or one after the other): latencies are the
 // page's load times of all `parts`, the way and the parts are in the provider options.

@@ -125,6 +125,11 @@ Cell PrefillTokensPerS(const RowSource& s) {
   return Num(s.r.batch_size * s.r.prompt_len.value_or(0) * 1000.0 / *ttft, 1);
 }
 
+// Training: samples/s x the sequence length; empty without a sequence axis.
+Cell TrainingTokensPerS(const RowSource& s) {
+  if (!s.r.throughput_items_per_s || s.r.seq_len <= 0) return std::nullopt;
+  return Num(*s.r.throughput_items_per_s * static_cast<double>(s.r.seq_len), 1);
+}
 // The columns of each scenario's table, in order: what it is, then its figures.
 const std::vector<Column>& Columns(const std::string& scenario) {
   static const std::vector<Column> kHead = {
@@ -200,6 +205,30 @@ const std::vector<Column>& Columns(const std::string& scenario) {
        rss,
        gpu_proc,
        gpu_used});
+  static const std::vector<Column> kTraining = with_head(
+      {{"seq", true, [](const RowSource& s) -> Cell { return std::to_string(s.r.seq_len); }},
+       {"optimizer", false, [](const RowSource& s) -> Cell { return s.r.training_optimizer; }},
+       {"accum", true,
+        [](const RowSource& s) -> Cell {
+          return std::to_string(s.r.grad_accum_steps.value_or(1));
+        }},
+       load,
+       {"step_p50_ms", true, [](const RowSource& s) { return Ms(s.r.latency_p50_ms); }},
+       {"step_mean_ms", true, [](const RowSource& s) { return Ms(s.r.latency_mean_ms); }},
+       noisy,
+       {"samples_per_s", true,
+        [](const RowSource& s) { return Num(s.r.throughput_items_per_s, 2); }},
+       {"tokens_per_s", true, TrainingTokensPerS},
+       {"loss_first", true, [](const RowSource& s) { return Num(s.r.loss_first, 4); }},
+       {"loss_last", true, [](const RowSource& s) { return Num(s.r.loss_last, 4); }},
+       {"loss_steps", true,
+        [](const RowSource& s) -> Cell {
+          if (!s.r.loss_steps) return std::nullopt;
+          return std::to_string(*s.r.loss_steps);
+        }},
+       rss,
+       gpu_proc});
+  if (scenario == "training") return kTraining;
   if (scenario == "generate") return kGenerate;
   if (scenario == "server") return kServer;
   if (scenario == "offline") return kOffline;

@@ -34,6 +34,7 @@
 #include "ipfs_accel/harness/benchmark.h"
 #include "ipfs_accel/harness/generation.h"
 #include "ipfs_accel/harness/statistics.h"
+#include "ipfs_accel/harness/training.h"
 #include "ipfs_accel/harness/verification.h"
 #include "ipfs_accel/hw/hardware.h"
 #include "ipfs_accel/models/catalog.h"
@@ -73,6 +74,7 @@ struct BenchmarkOptions {
   DatabaseOption db;
   std::string format = "table";
   std::string push_url, token_file;  // --push: where the finished run is sent
+  std::string mode = "inference";    // or "training" (scenario training)
 };
 
 // --push: the finished run sent to a server's POST /api/runs; a note on stderr (stdout may be
@@ -438,7 +440,9 @@ void EstimateMemory(PreparedSweep& s) {
   for (size_t i = 0; i < s.plan.configurations.size(); ++i) {
     const Configuration& c = s.plan.configurations[i];
     std::optional<analysis::MemoryEstimate> e;
-    for (size_t k = generate ? 2 * i : i; k <= (generate ? 2 * i + 1 : i); ++k) {
+    // A training step's memory is not the forward graph's: no estimate rather than a wrong one.
+    for (size_t k = generate ? 2 * i : i;
+         c.scenario != "training" && k <= (generate ? 2 * i + 1 : i); ++k) {
       try {
         analysis::MemoryEstimate one =
             analysis::EstimateMemory(*s.variants.at(c.variant()), shapes[k]);
@@ -464,6 +468,8 @@ void PrepareModelSweep(const BenchmarkOptions& o, PreparedSweep& s) {
       {.seed = s.req.seed, .structure_inputs = harness::StructureInputsOf(s.req.given_inputs)});
   BuildVariants(s);
   EstimateMemory(s);
+  // An operator without a gradient rule stops the sweep here, before its run is stored.
+  if (s.req.scenario == "training") harness::CheckTrainable(s.model);
   s.model_cid = ModelContentCid(s.model.info);
 }
 
@@ -644,6 +650,12 @@ SweepSummary Summarize(const SweepRequest& req, const SweepTally& tally) {
 // about outliers the same way).
 void PrintTableNotes(const std::string& scenario, const SweepSummary& summary) {
   std::string notes;
+  if (scenario == "training")
+    notes +=
+        "step_*_ms are whole optimizer steps (accum micro-batches, then the update); "
+        "samples_per_s is batch x accum x 1000 / step_mean_ms; loss_first is the fixed batch's "
+        "loss at the first step, loss_last after loss_steps optimizer steps: a working gradient "
+        "makes it fall.\n";
   if (scenario == "generate")
     notes +=
         "decode_tok_s is batch x 1000 / decode_mean_ms (the mean decode step, not the "
@@ -663,9 +675,11 @@ void PrintSweep(const BenchmarkOptions& o, const PreparedSweep& s, const StoredR
   const int total = static_cast<int>(s.plan.configurations.size());
   std::vector<std::string> unavailable_names;
   for (const auto& st : s.platforms.unavailable) unavailable_names.push_back(st.platform);
-  const std::string unit = s.req.scenario == "generate"
-                               ? "tokens/s"
-                               : (s.req.scenario == "server" ? "queries/s" : "items/s");
+  const std::string unit =
+      s.req.scenario == "generate"
+          ? "tokens/s"
+          : (s.req.scenario == "server" ? "queries/s"
+                                        : (s.req.scenario == "training" ? "samples/s" : "items/s"));
   if (o.format == "json") {
     nlohmann::json j = {{"run_id", run.run_id()},
                         {"database", run.path()},
@@ -924,7 +938,8 @@ struct OptionScope {
 constexpr OptionScope kOptionScopes[] = {
     {"--prompt-len", "generate"},     {"--new-tokens", "generate"},
     {"--repetitions", "generate"},    {"--target-qps", "server"},
-    {"--latency-bound-ms", "server"}, {"--config-timeout", "--isolate"}};
+    {"--latency-bound-ms", "server"}, {"--config-timeout", "--isolate"},
+    {"--optimizer", "training"},      {"--grad-accum", "training"}};
 
 void RefuseOptionsWithoutEffect(const CLI::App& cmd, const BenchmarkOptions& o) {
   for (const auto& [option, applies] : kOptionScopes) {
@@ -933,13 +948,31 @@ void RefuseOptionsWithoutEffect(const CLI::App& cmd, const BenchmarkOptions& o) 
       if (!o.isolate) throw CLI::ValidationError(option, "does nothing without --isolate");
     } else if (o.sweep.scenario != applies) {
       throw CLI::ValidationError(
-          option, fmt::format("does nothing in the {} scenario; it applies to --scenario {} only",
-                              o.sweep.scenario, applies));
+          option,
+          fmt::format("does nothing in the {} scenario; it applies to {} only", o.sweep.scenario,
+                      std::string(applies) == "training" ? std::string("--mode training")
+                                                         : fmt::format("--scenario {}", applies)));
     }
   }
   if (o.sweep.scenario == "generate" && cmd.count("--seq-lens") > 0)
     throw CLI::ValidationError(
         "--seq-lens", "does nothing in the generate scenario; its prompt length is --prompt-len");
+}
+
+// --mode training: the training scenario, and unless timing options are given 2 warm-up and 10
+// timed optimizer steps (a step of a base-sized model takes seconds on a CPU).
+void ApplyTrainingMode(const CLI::App& cmd, BenchmarkOptions& o) {
+  if (cmd.count("--scenario") > 0)
+    throw CLI::ValidationError("--scenario",
+                               "--mode training has its own scenario (training); leave --scenario "
+                               "out");
+  if (o.key_models || o.all_models)
+    throw CLI::ValidationError("--mode", "training runs one --model at a time");
+  o.sweep.scenario = "training";
+  if (o.timing_given) return;
+  o.sweep.warmup = 2;
+  o.sweep.iterations = 10;
+  o.sweep.min_time_s = 0;
 }
 
 }  // namespace
@@ -994,6 +1027,22 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
                   "single-stream, offline, server, generate, or load (a composite model's parts "
                   "loaded in the browser one after the other vs all at once)")
       ->capture_default_str();
+  cmd->add_option("--mode", o->mode,
+                  "inference (the --scenario's) or training: time optimizer steps of the model's "
+                  "training graph (forward + loss + backward + update as one ONNX graph) on a "
+                  "fixed batch, storing scenario 'training' with the loss at the first step and "
+                  "after the last")
+      ->check(CLI::IsMember({"inference", "training"}))
+      ->capture_default_str();
+  cmd->add_option("--optimizer", r.optimizer, "training: adamw or sgd-momentum")
+      ->check(CLI::IsMember({"adamw", "sgd-momentum"}))
+      ->capture_default_str();
+  cmd->add_option("--grad-accum", r.grad_accum,
+                  "training: micro-batches (of --batch-sizes each) per optimizer step, "
+                  "comma-separated (a sweep axis)")
+      ->delimiter(',')
+      ->check(WholeNumber(1, 1 << 16))
+      ->capture_default_str();
   cmd->add_option("--hardware", o->hardware,
                   "platforms, comma-separated (see `detect`), or 'all': every known platform, "
                   "those not here recorded as unavailable with the reason")
@@ -1047,7 +1096,9 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--ep-option,--ep-options", r.ep_options,
                   "execution provider option, [platform:]key=value (e.g. cuda:device_id=1); "
                   "repeatable; the same key given again with another value is swept; without a "
-                  "platform it applies to every platform but cpu");
+                  "platform it applies to every platform but cpu; ours: outputs=host|device, "
+                  "cpu:cpu_arena=on|off (ONNX Runtime's CPU arena; off holds less memory for "
+                  "training, costs step time)");
   cmd->add_option("--warmup", r.warmup, "untimed runs after the first inference, per configuration")
       ->check(WholeNumber(0, 1000000))
       ->capture_default_str();
@@ -1121,6 +1172,7 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
     // The early-stopping estimate needs a minimum count; an explicit --iterations is the
     // user's own choice and is honoured as given.
     o->sweep.early_stopping = !o->iterations_given;
+    if (o->mode == "training") ApplyTrainingMode(*cmd, *o);
     if (o->sweep.model.empty() && !o->key_models && !o->all_models)
       throw CLI::ValidationError("--model", "give --model, --key-models or --all-models");
     RefuseOptionsWithoutEffect(*cmd, *o);

@@ -22,6 +22,7 @@
 #include "ipfs_accel/harness/generation.h"
 #include "ipfs_accel/harness/given_inputs.h"
 #include "ipfs_accel/harness/server_scenario.h"
+#include "ipfs_accel/harness/training.h"
 #include "ipfs_accel/models/precision.h"
 #include "ipfs_accel/store/json_import.h"
 
@@ -35,10 +36,33 @@ using core::Error;
 using core::ErrorKind;
 namespace fs = std::filesystem;
 
+// Optimizer steps of the model's training graph (harness/training.h), on the same timing
+// settings as inference: warm-up steps, then --iterations / --min-time / --max-time.
+ConfigurationOutcome MeasureTraining(const Configuration& c, const models::Model& model,
+                                     const ConfigurationProgress& progress) {
+  harness::TrainingConfig t;
+  t.bench = c.bench;
+  t.bench.early_stopping = c.early_stopping;
+  t.bench.max_time_s = c.max_time_s;
+  t.optimizer = harness::ParseOptimizer(c.optimizer);
+  t.accumulation_steps = c.grad_accum;
+  const harness::TrainingResult r = harness::RunTrainingBenchmark(
+      model, t, [&](int runs, double s) { progress ? progress(runs, s) : void(); });
+  ConfigurationOutcome out;
+  out.records.push_back(ToRecord(r, t.bench));
+  out.summary = fmt::format(
+      "step p50 {:.1f} ms, {:.2f} samples/s, {:.1f} tokens/s, {} {:.4g} -> {:.4g} over {} steps",
+      r.timing.latency.p50, r.timing.throughput_items_per_s, r.tokens_per_s, r.loss, r.loss_first,
+      r.loss_last, r.loss_steps);
+  return out;
+}
+
 ConfigurationOutcome Measure(const Configuration& c, const models::Model& model,
                              const ConfigurationProgress& progress) {
   ConfigurationOutcome out;
-  if (c.scenario == "generate") {
+  if (c.scenario == "training") {
+    out = MeasureTraining(c, model, progress);
+  } else if (c.scenario == "generate") {
     const harness::GenerationConfig g{.session = c.bench.session,
                                       .batch_size = c.bench.shape.batch_size,
                                       .prompt_len = c.prompt_len,

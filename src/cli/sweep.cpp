@@ -13,13 +13,39 @@ namespace {
 using core::Error;
 using core::ErrorKind;
 
-const std::vector<std::string> kScenarios = {"single-stream", "offline", "server", "generate"};
+const std::vector<std::string> kScenarios = {"single-stream", "offline", "server", "generate",
+                                             "training"};
 
 nlohmann::json GivenInputsJson(const std::vector<harness::GivenInput>& given) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& g : given)
     out.push_back({{"name", g.name}, {"values", g.values}, {"source", g.source}});
   return out;
+}
+
+// Training steps are fp32 (or fp64) graphs of standard operators, on native platforms (their
+// sessions share weights in place), with a known optimizer and accumulation >= 1.
+void CheckTrainingRequest(const SweepRequest& r) {
+  for (const auto& p : r.precisions)
+    if (p != "fp32")
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("--mode training trains fp32 weights; --precision {} is not built "
+                              "for training (leave --precision out)",
+                              p));
+  for (const auto& g : r.graphs)
+    if (g != "plain")
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("--mode training differentiates the plain graph; --graph {} has "
+                              "contrib operators without gradient rules (leave --graph out)",
+                              g));
+  if (r.optimizer != "adamw" && r.optimizer != "sgd-momentum")
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("unknown optimizer '{}'; use adamw or sgd-momentum", r.optimizer));
+  for (const int64_t a : r.grad_accum)
+    if (a < 1)
+      throw Error(
+          ErrorKind::kInvalidArgument,
+          fmt::format("--grad-accum {}: give micro-batches per optimizer step, 1 or more", a));
 }
 
 }  // namespace
@@ -35,6 +61,7 @@ std::string Configuration::Describe() const {
   if (bench.session.graph_optimization_level != 99)
     s += fmt::format(" opt {}", bench.session.graph_optimization_level);
   for (const auto& [k, v] : bench.session.provider_options) s += fmt::format(" {}={}", k, v);
+  if (scenario == "training") s += fmt::format(" {} accum {}", optimizer, grad_accum);
   if (latency_bound_ms > 0)
     s += fmt::format(" p99<={}ms", latency_bound_ms);
   else if (target_qps > 0)
@@ -84,7 +111,8 @@ std::vector<std::map<std::string, std::string>> ProviderOptionSets(
 SweepPlan PlanSweep(const SweepRequest& r, const std::vector<std::string>& platforms) {
   if (std::find(kScenarios.begin(), kScenarios.end(), r.scenario) == kScenarios.end())
     throw Error(ErrorKind::kInvalidArgument,
-                fmt::format("unknown scenario '{}'; use single-stream, offline, server or generate",
+                fmt::format("unknown scenario '{}'; use single-stream, offline, server, generate "
+                            "or training (--mode training)",
                             r.scenario));
   for (int level : r.graph_opt_levels)
     if (level != 0 && level != 1 && level != 2 && level != 99)
@@ -101,6 +129,9 @@ SweepPlan PlanSweep(const SweepRequest& r, const std::vector<std::string>& platf
       server && r.latency_bound_ms <= 0 ? r.target_qps : std::vector<double>{0};
   const std::vector<int64_t> seq_lens =
       r.scenario == "generate" ? std::vector<int64_t>{r.prompt_len} : r.seq_lens;
+  const bool training = r.scenario == "training";
+  if (training) CheckTrainingRequest(r);
+  const std::vector<int64_t> accums = training ? r.grad_accum : std::vector<int64_t>{1};
 
   SweepPlan plan;
   for (const auto& platform : platforms) {
@@ -123,38 +154,43 @@ SweepPlan PlanSweep(const SweepRequest& r, const std::vector<std::string>& platf
             for (const auto& options : ProviderOptionSets(platform, r.ep_options))
               for (int64_t batch : r.batch_sizes)
                 for (int64_t seq : seq_lens)
-                  for (double qps : rates) {
-                    Configuration c;
-                    c.model = r.model;
-                    c.seed = r.seed;
-                    c.scenario = r.scenario;
-                    c.platform = platform;
-                    c.graph = graph;
-                    c.precision = precision;
-                    c.bench.session.platform = platform;
-                    c.bench.session.intra_op_threads = threads;
-                    c.bench.session.graph_optimization_level = level;
-                    c.bench.session.provider_options = options;
-                    c.bench.shape = {.batch_size = batch,
-                                     .seq_len = seq,
-                                     .batch_explicit = r.batch_explicit,
-                                     .seq_len_explicit = r.seq_len_explicit,
-                                     .overrides = r.shape_overrides};
-                    c.bench.warmup = r.warmup;
-                    c.bench.iterations = r.iterations;
-                    c.bench.min_time_s = r.min_time_s;
-                    c.bench.seed = r.seed;
-                    c.bench.given_inputs = r.given_inputs;
-                    c.max_time_s = r.max_time_s;
-                    c.early_stopping =
-                        r.early_stopping && (r.scenario == "single-stream" || server);
-                    c.target_qps = qps;
-                    c.latency_bound_ms = server ? r.latency_bound_ms : 0;
-                    c.prompt_len = r.prompt_len;
-                    c.new_tokens = r.new_tokens;
-                    c.repetitions = r.repetitions;
-                    plan.configurations.push_back(std::move(c));
-                  }
+                  for (int64_t accum : accums)
+                    for (double qps : rates) {
+                      Configuration c;
+                      c.model = r.model;
+                      c.seed = r.seed;
+                      c.scenario = r.scenario;
+                      c.platform = platform;
+                      c.graph = graph;
+                      c.precision = precision;
+                      c.bench.session.platform = platform;
+                      c.bench.session.intra_op_threads = threads;
+                      c.bench.session.graph_optimization_level = level;
+                      c.bench.session.provider_options = options;
+                      c.bench.shape = {.batch_size = batch,
+                                       .seq_len = seq,
+                                       .batch_explicit = r.batch_explicit,
+                                       .seq_len_explicit = r.seq_len_explicit,
+                                       .overrides = r.shape_overrides};
+                      c.bench.warmup = r.warmup;
+                      c.bench.iterations = r.iterations;
+                      c.bench.min_time_s = r.min_time_s;
+                      c.bench.seed = r.seed;
+                      c.bench.given_inputs = r.given_inputs;
+                      c.max_time_s = r.max_time_s;
+                      c.early_stopping =
+                          r.early_stopping && (r.scenario == "single-stream" || server);
+                      c.target_qps = qps;
+                      c.latency_bound_ms = server ? r.latency_bound_ms : 0;
+                      c.prompt_len = r.prompt_len;
+                      c.new_tokens = r.new_tokens;
+                      c.repetitions = r.repetitions;
+                      if (training) {
+                        c.optimizer = r.optimizer;
+                        c.grad_accum = accum;
+                      }
+                      plan.configurations.push_back(std::move(c));
+                    }
     }
   }
   return plan;
@@ -189,7 +225,9 @@ void to_json(nlohmann::json& j, const Configuration& c) {
        {"latency_bound_ms", c.latency_bound_ms},
        {"prompt_len", c.prompt_len},
        {"new_tokens", c.new_tokens},
-       {"repetitions", c.repetitions}};
+       {"repetitions", c.repetitions},
+       {"optimizer", c.optimizer},
+       {"grad_accum", c.grad_accum}};
 }
 
 void from_json(const nlohmann::json& j, Configuration& c) {
@@ -225,6 +263,8 @@ void from_json(const nlohmann::json& j, Configuration& c) {
   j.at("prompt_len").get_to(c.prompt_len);
   j.at("new_tokens").get_to(c.new_tokens);
   j.at("repetitions").get_to(c.repetitions);
+  j.at("optimizer").get_to(c.optimizer);
+  j.at("grad_accum").get_to(c.grad_accum);
 }
 
 }  // namespace ipfs_accel::cli

@@ -19,7 +19,7 @@ namespace ipfs_accel::cli {
 struct SweepRequest {
   std::string model;  // catalog name, HF folder, or .onnx file
   uint64_t seed = 42;
-  std::string scenario = "single-stream";  // single-stream, offline, server, generate
+  std::string scenario = "single-stream";  // single-stream, offline, server, generate, training
   std::vector<std::string> platforms{"cpu"};
   std::vector<std::string> graphs{"plain"};  // plain, fused, auto (resolved per platform)
   std::vector<std::string> precisions{"fp32"};
@@ -44,6 +44,9 @@ struct SweepRequest {
   int64_t prompt_len = 128;
   int64_t new_tokens = 128;
   int repetitions = 1;
+  // training (--mode training): the optimizer, and micro-batches per optimizer step (an axis)
+  std::string optimizer = "adamw";
+  std::vector<int64_t> grad_accum{1};
 };
 
 // One point of the sweep.
@@ -61,6 +64,8 @@ struct Configuration {
   double latency_bound_ms = 0;             // server: a peak-QPS search
   int64_t prompt_len = 0, new_tokens = 0;  // generate
   int repetitions = 1;                     // generate
+  std::string optimizer;                   // training: adamw, sgd-momentum
+  int64_t grad_accum = 1;                  // training: micro-batches per optimizer step
 
   std::string variant() const { return graph + "/" + precision; }
   // "cpu plain/fp32 batch 8 seq 128 threads 2 opt 99 {device_id=1}"

@@ -105,8 +105,8 @@ int DropRank(const std::string& header) {
         {2, {"shapes", "graph", "precision", "scenario", "u_test_p", "z", "aliases"}},
         {0,
          {"model", "name", "hardware", "batch", "p50_ms", "mean_ms", "items_per_s", "verdict",
-          "ratio", "decode_tok_s", "tokens_per_s", "ttft_ms", "decode_p50_ms", "noisy",
-          "fp32_size"}}};
+          "ratio", "decode_tok_s", "tokens_per_s", "ttft_ms", "decode_p50_ms", "noisy", "fp32_size",
+          "step_p50_ms", "samples_per_s", "loss_first", "loss_last"}}};
     std::map<std::string, int, std::less<>> ranks;
     for (const auto& [rank, headers] : ranked)
       for (const char* h : headers) ranks[h] = rank;
@@ -119,12 +119,21 @@ int DropRank(const std::string& header) {
 // Shorter headers for a table too wide for the terminal.
 std::string ShortHeader(const std::string& header) {
   static const std::map<std::string, std::string, std::less<>> kShort = {
-      {"baseline_median_ms", "base_ms"}, {"contender_median_ms", "cont_ms"},
-      {"items_per_s", "items/s"},        {"decode_p50_ms", "dec_p50_ms"},
-      {"decode_p90_ms", "dec_p90_ms"},   {"decode_mean_ms", "dec_mean_ms"},
-      {"decode_tok_s", "tok/s"},         {"tokens_per_s", "tok/s"},
-      {"prefill_tok_s", "prefill/s"},    {"new_tokens", "new"},
-      {"peak_rss_mb", "rss_mb"}};
+      {"baseline_median_ms", "base_ms"},
+      {"contender_median_ms", "cont_ms"},
+      {"items_per_s", "items/s"},
+      {"decode_p50_ms", "dec_p50_ms"},
+      {"decode_p90_ms", "dec_p90_ms"},
+      {"decode_mean_ms", "dec_mean_ms"},
+      {"decode_tok_s", "tok/s"},
+      {"tokens_per_s", "tok/s"},
+      {"prefill_tok_s", "prefill/s"},
+      {"new_tokens", "new"},
+      {"peak_rss_mb", "rss_mb"},
+      {"samples_per_s", "samples/s"},
+      {"step_p50_ms", "step_p50"},
+      {"step_mean_ms", "step_mean"},
+      {"optimizer", "optim"}};
   const auto it = kShort.find(header);
   return it == kShort.end() ? header : it->second;
 }

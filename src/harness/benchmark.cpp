@@ -89,26 +89,21 @@ PreparedSession PrepareSession(runtime::Session& session, const models::Model& m
   return p;
 }
 
-BenchmarkResult MeasureSession(runtime::Session& session, const models::Model& model,
-                               const BenchmarkConfig& config, const ProgressFn& progress) {
+void CheckTimedRuns(const BenchmarkConfig& config) {
   if (config.max_time_s < 0)
     throw core::Error(
         core::ErrorKind::kInvalidArgument,
         fmt::format("max_time_s {} is negative; give 0 for no limit", config.max_time_s));
-  // Checks the tail settings before anything runs, and says how many runs the estimate needs.
+  EstimatePercentile({}, config.tail_percentile, config.tail_confidence, config.tail_ci_level);
+}
+
+TimedRuns TimeRuns(const BenchmarkConfig& config, const std::function<double()>& run,
+                   const ProgressFn& progress) {
+  // Checks the tail settings, and says how many runs the estimate needs.
   const int64_t tail_minimum =
       EstimatePercentile({}, config.tail_percentile, config.tail_confidence, config.tail_ci_level)
           .min_queries_for_estimate;
-
-  BenchmarkResult r;
-  PreparedSession prepared = PrepareSession(session, model, config);
-  r.execution_provider = std::move(prepared.execution_provider);
-  r.session_options_json = std::move(prepared.session_options_json);
-  r.input_shapes = std::move(prepared.input_shapes);
-  r.batch_size = prepared.batch_size;
-  r.seq_len = prepared.seq_len;
-  r.first_inference_ms = prepared.first_inference_ms;
-
+  TimedRuns r;
   const size_t runs_needed = static_cast<size_t>(
       std::max<int64_t>({0, config.iterations, config.early_stopping ? tail_minimum : 0}));
   const double max_time_s =
@@ -118,7 +113,7 @@ BenchmarkResult MeasureSession(runtime::Session& session, const models::Model& m
   double elapsed_s = 0;
   while ((r.samples_ms.size() < runs_needed || elapsed_s < config.min_time_s) &&
          elapsed_s < max_time_s) {
-    r.samples_ms.push_back(session.RunBoundTimed());
+    r.samples_ms.push_back(run());
     const auto t_end = Clock::now();
     elapsed_s = std::chrono::duration<double>(t_end - start).count();
     if (progress) progress(static_cast<int>(r.samples_ms.size()), elapsed_s);
@@ -133,6 +128,28 @@ BenchmarkResult MeasureSession(runtime::Session& session, const models::Model& m
         config.tail_percentile, config.tail_confidence, tail_minimum, r.samples_ms.size(),
         r.hit_max_time ? fmt::format(" (max_time_s {} ended the runs)", config.max_time_s)
                        : std::string(" (early_stopping is off)"));
+  return r;
+}
+
+BenchmarkResult MeasureSession(runtime::Session& session, const models::Model& model,
+                               const BenchmarkConfig& config, const ProgressFn& progress) {
+  CheckTimedRuns(config);  // before anything runs
+  BenchmarkResult r;
+  PreparedSession prepared = PrepareSession(session, model, config);
+  r.execution_provider = std::move(prepared.execution_provider);
+  r.session_options_json = std::move(prepared.session_options_json);
+  r.input_shapes = std::move(prepared.input_shapes);
+  r.batch_size = prepared.batch_size;
+  r.seq_len = prepared.seq_len;
+  r.first_inference_ms = prepared.first_inference_ms;
+
+  TimedRuns timed = TimeRuns(
+      config, [&] { return session.RunBoundTimed(); }, progress);
+  r.samples_ms = std::move(timed.samples_ms);
+  r.latency = timed.latency;
+  r.tail = timed.tail;
+  r.hit_max_time = timed.hit_max_time;
+  r.tail_note = std::move(timed.tail_note);
   r.throughput_items_per_s =
       r.latency.mean > 0 ? static_cast<double>(r.batch_size) * 1000.0 / r.latency.mean : 0;
   // A browser session's model lives in the browser's processes: what they hold counts too.

@@ -60,6 +60,18 @@ std::string Head(GradEmitter& e, const TrainingOptions& o, const std::string& ou
   return e.Node("Add", {e.Node("MatMul", {output, "classifier.weight"}), "classifier.bias"});
 }
 
+// The size of the axis cross-entropy labels index: the tied table's rows, the classifier's
+// classes, or the output's last axis (-1 when symbolic).
+int64_t LabelClasses(const onnx::GraphProto& g, const TrainingOptions& o,
+                     const TensorInfo& out_info) {
+  if (!o.tied_head.empty()) {
+    const onnx::TensorProto* table = FindInitializer(g, o.tied_head);
+    return table && table->dims_size() > 0 ? table->dims(0) : -1;
+  }
+  if (o.classes > 0) return o.classes;
+  return out_info.dims.empty() ? -1 : out_info.dims.back().value;
+}
+
 // Mean over labels != -100 of -log softmax(logits)[label].
 std::string CrossEntropy(GradEmitter& e, const std::string& logits, int32_t elem) {
   const std::string log_p = e.Node("LogSoftmax", {logits}, {{"axis", int64_t{-1}}});
@@ -87,7 +99,7 @@ std::string Mse(GradEmitter& e, const std::string& prediction) {
 }  // namespace
 
 std::string AddHeadAndLoss(onnx::ModelProto& model, const TrainingOptions& o,
-                           std::vector<std::string>* new_parameters) {
+                           std::vector<std::string>* new_parameters, int64_t* classes) {
   auto* g = model.mutable_graph();
   const std::string output = o.output.empty() ? g->output(0).name() : o.output;
   std::map<std::string, TensorInfo> info = InferTensorInfo(model);
@@ -104,8 +116,10 @@ std::string AddHeadAndLoss(onnx::ModelProto& model, const TrainingOptions& o,
     if (!o.tied_head.empty() || o.classes > 0)
       throw Error(ErrorKind::kInvalidArgument, "an MSE loss reads the output itself, not a head");
     DeclareInput(g, "labels", out_info.elem, label_dims);
+    *classes = 0;
     return Mse(e, prediction);
   }
+  *classes = LabelClasses(*g, o, out_info);
   label_dims.pop_back();
   DeclareInput(g, "labels", onnx::TensorProto::INT64, label_dims);
   return CrossEntropy(e, prediction, out_info.elem);

@@ -26,10 +26,10 @@ onnx::TensorProto ProtoOf(const std::string& name, const core::Tensor& t);
 
 // Appends the head and the loss on options.output, declares input "labels", and returns the
 // loss tensor's name; a classification head's new parameters are added as initializers and
-// their names appended to `new_parameters`. Throws core::Error(kInvalidArgument) for an
-// output or table the graph lacks, or shapes that do not fit.
+// their names appended to `new_parameters`; `classes` gets TrainingGraph::classes. Throws
+// core::Error(kInvalidArgument) for an output or table the graph lacks, or shapes that do not fit.
 std::string AddHeadAndLoss(onnx::ModelProto& model, const TrainingOptions& options,
-                           std::vector<std::string>* new_parameters);
+                           std::vector<std::string>* new_parameters, int64_t* classes);
 
 // Appends the update of `parameters` (graph inputs of element type `elem`) from `grads`,
 // declares the state inputs and every updated.* output, and fills out.carry and out.state

@@ -108,6 +108,27 @@ std::map<std::string, core::Tensor> LiftParameters(onnx::GraphProto* g,
   return values;
 }
 
+// The gradients grad.<p> outputs (sums) and the update reads (for_update).
+struct Accumulated {
+  std::map<std::string, std::string> sums, for_update;
+};
+
+// steps > 1: sums = gradient + input accumulated.grad.<p>; for_update = sums / steps.
+Accumulated Accumulate(GradEmitter& e, const std::vector<std::string>& params,
+                       const std::map<std::string, std::string>& grads,
+                       const std::map<std::string, TensorInfo>& info, int32_t elem, int64_t steps) {
+  if (steps == 1) return {grads, grads};
+  Accumulated out;
+  const std::string inverse = e.Scalar(1.0 / static_cast<double>(steps), elem);
+  for (const auto& p : params) {
+    const std::string earlier = "accumulated.grad." + p;
+    DeclareInput(e.graph(), earlier, elem, info.at(p).dims);
+    out.sums[p] = e.Node("Add", {grads.at(p), earlier});
+    out.for_update[p] = e.Node("Mul", {out.sums[p], inverse});
+  }
+  return out;
+}
+
 }  // namespace
 
 void DeclareInput(onnx::GraphProto* g, const std::string& name, int32_t elem,
@@ -156,6 +177,10 @@ onnx::TensorProto ProtoOf(const std::string& name, const core::Tensor& t) {
 std::vector<std::string> DifferentiableOperators() { return GradRuleOperators(); }
 
 TrainingGraph BuildTrainingStep(const Model& forward, const TrainingOptions& o) {
+  if (o.accumulation_steps < 1)
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("gradient accumulation over {} micro-batches; give 1 or more",
+                            o.accumulation_steps));
   if (forward.onnx_bytes.empty())
     throw Error(ErrorKind::kUnsupported,
                 "training graphs are built from graphs held in memory, not from .onnx files "
@@ -165,7 +190,7 @@ TrainingGraph BuildTrainingStep(const Model& forward, const TrainingOptions& o) 
     throw Error(ErrorKind::kCorrupt,
                 fmt::format("the graph of '{}' does not parse", forward.info.name));
   TrainingGraph out;
-  const std::string loss = AddHeadAndLoss(model, o, &out.parameters);
+  const std::string loss = AddHeadAndLoss(model, o, &out.parameters, &out.classes);
   out.parameters = ChooseParameters(model, loss, o);
   if (out.parameters.empty())
     throw Error(ErrorKind::kInvalidArgument, "the loss depends on no trainable weight");
@@ -178,13 +203,17 @@ TrainingGraph BuildTrainingStep(const Model& forward, const TrainingOptions& o) 
   GradEmitter e(g, info);
   e.Alias(loss, "loss");
   DeclareOutput(g, "loss", elem, {});
-  for (const auto& p : out.parameters) {
+  for (const auto& p : out.parameters)
     if (info.at(p).elem != elem)
       throw Error(ErrorKind::kUnsupported, "training graphs need every parameter of one type");
-    e.Alias(grads.at(p), "grad." + p);
+  const Accumulated acc = Accumulate(e, out.parameters, grads, info, elem, o.accumulation_steps);
+  const bool gradients = o.gradient_outputs || o.optimizer.kind == OptimizerKind::kNone;
+  for (const auto& p : out.parameters) {
+    if (!gradients) break;
+    e.Alias(acc.sums.at(p), "grad." + p);
     DeclareOutput(g, "grad." + p, elem, info.at(p).dims);
   }
-  AddOptimizer(e, o.optimizer, out.parameters, grads, info, elem, out);
+  AddOptimizer(e, o.optimizer, out.parameters, acc.for_update, info, elem, out);
   try {
     onnx::checker::check_model(model);
   } catch (const std::exception& ex) {

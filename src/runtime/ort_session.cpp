@@ -128,6 +128,16 @@ OrtSession::OrtSession(const models::Model& model, const SessionOptions& options
                   fmt::format("--ep-option outputs='{}' is not host or device", it->second));
     provider_options.erase(it);  // ours, not the provider's
   }
+  // Ours too: ONNX Runtime's CPU arena keeps what it grew to (by powers of two), which a
+  // training step's parameter-sized buffers turn into gigabytes held (see design.md).
+  if (const auto it = provider_options.find("cpu_arena"); it != provider_options.end()) {
+    if (it->second == "off")
+      so.DisableCpuMemArena();
+    else if (it->second != "on")
+      throw Error(ErrorKind::kInvalidArgument,
+                  fmt::format("--ep-option cpu_arena='{}' is not on or off", it->second));
+    provider_options.erase(it);
+  }
   AppendProvider(so, def, provider_options);
   try {
     if (!model.onnx_path.empty())
@@ -170,7 +180,11 @@ std::map<std::string, core::Tensor> OrtSession::Run(
 }
 
 void OrtSession::Bind(const std::map<std::string, core::Tensor>& inputs) {
-  bound_inputs_ = inputs;  // the Ort::Values below point into these bytes
+  BindMoved(std::map<std::string, core::Tensor>(inputs));
+}
+
+void OrtSession::BindMoved(std::map<std::string, core::Tensor>&& inputs) {
+  bound_inputs_ = std::move(inputs);  // the Ort::Values below point into these bytes
   bound_values_ = MakeValues(bound_inputs_);
   if (!output_memory_) return;
   try {
@@ -240,6 +254,29 @@ void OrtSession::MoveOutputToInput(const std::string& output, const std::string&
                 fmt::format("output '{}' is not kept from a previous run", output));
   bound_values_[i] = std::move(kept_outputs_[o]);
   bound_inputs_.erase(input);  // the bound value now owns its own memory
+  BindInputOnDevice(i);
+}
+
+Session::TensorView OrtSession::BoundInputView(const std::string& name) const {
+  const size_t i = InputIndex(name);
+  if (i >= bound_values_.size() || !bound_values_[i])
+    throw Error(ErrorKind::kInvalidArgument, fmt::format("input '{}' is not bound", name));
+  auto info = bound_values_[i].GetTensorTypeAndShapeInfo();
+  return {FromOrtType(info.GetElementType(), name), info.GetShape(),
+          bound_values_[i].GetTensorRawData()};
+}
+
+void OrtSession::SetBoundInputView(const std::string& name, const TensorView& view) {
+  const size_t i = InputIndex(name);
+  if (i >= bound_values_.size())
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("input '{}': bind the session's inputs first", name));
+  if (view.dtype != inputs_[i].dtype)
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("input '{}' is {}, but the graph wants {}", name,
+                            core::DTypeName(view.dtype), core::DTypeName(inputs_[i].dtype)));
+  bound_values_[i] = WrapHostMemory(view.data, view.dtype, view.shape);
+  bound_inputs_.erase(name);  // the caller owns the memory
   BindInputOnDevice(i);
 }
 

@@ -34,12 +34,15 @@ class OrtSession : public Session {
   std::map<std::string, core::Tensor> Run(
       const std::map<std::string, core::Tensor>& inputs) override;
   void Bind(const std::map<std::string, core::Tensor>& inputs) override;
+  void BindMoved(std::map<std::string, core::Tensor>&& inputs) override;
   void RunBound() override;
   void RunBoundKeepOutputs() override;
   void SetBoundInput(const std::string& name, core::Tensor tensor) override;
   void MoveOutputToInput(const std::string& output, const std::string& input) override;
   core::Tensor KeptOutput(const std::string& name) const override;
   TensorView KeptOutputView(const std::string& name) const override;
+  TensorView BoundInputView(const std::string& name) const override;
+  void SetBoundInputView(const std::string& name, const TensorView& view) override;
 
   Ort::Session& native() { return session_; }
   const std::vector<const char*>& input_names() const { return input_names_; }

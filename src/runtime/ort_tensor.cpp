@@ -48,6 +48,17 @@ Ort::Value WrapTensor(core::Tensor& t) {
                                   t.shape.size(), ToOrtType(t.dtype));
 }
 
+Ort::Value WrapHostMemory(const void* data, core::DType dtype, const core::Shape& shape) {
+  static const Ort::MemoryInfo cpu =
+      Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+  int64_t count = 1;
+  for (const int64_t d : shape) count *= d;
+  // ORT's C API takes a non-const pointer; a bound input is only read.
+  return Ort::Value::CreateTensor(cpu, const_cast<void*>(data),
+                                  static_cast<size_t>(count) * core::DTypeSize(dtype), shape.data(),
+                                  shape.size(), ToOrtType(dtype));
+}
+
 core::Tensor ToTensor(const Ort::Value& v, const std::string& what) {
   auto info = v.GetTensorTypeAndShapeInfo();
   core::Tensor t = core::Tensor::Zeros(FromOrtType(info.GetElementType(), what), info.GetShape());

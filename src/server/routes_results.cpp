@@ -37,8 +37,8 @@ void AddDateRange(const Request& request, const std::string& column, SqlFilter& 
                {*to});
 }
 
-const std::vector<std::string> kScenarios = {"single-stream", "offline", "server", "generate",
-                                             "load"};
+const std::vector<std::string> kScenarios = {"single-stream", "offline", "server",
+                                             "generate",      "load",    "training"};
 
 Response Health(ApiContext& context) {
   auto store = context.stores->Acquire();

@@ -1,5 +1,7 @@
 #include "store/migrations.h"
 
+#include <stdexcept>
+
 #include <fmt/format.h>
 
 #include "ipfs_accel/store/records.h"
@@ -8,13 +10,20 @@
 
 namespace ipfs_accel::store {
 
+// The key of schemas v5 to v11 (the migrations to them compute it over their columns).
+#define IPFS_ACCEL_CONFIGURATION_KEY_V5_FIELDS                                              \
+  "CAST(model_id AS BIGINT), CAST(hardware_id AS BIGINT), "                                 \
+  "CAST(execution_provider AS VARCHAR), CAST(precision AS VARCHAR), "                       \
+  "CAST(graph_variant AS VARCHAR), CAST(scenario AS VARCHAR), CAST(batch_size AS BIGINT), " \
+  "CAST(seq_len AS BIGINT), CAST(prompt_len AS BIGINT), CAST(new_tokens AS BIGINT), "       \
+  "CAST(threads AS BIGINT), CAST(graph_optimization_level AS BIGINT), "                     \
+  "CAST(provider_options_json AS VARCHAR), CAST(target_qps AS DOUBLE)"
+const char* const kConfigurationKeySqlV5 = "hash(" IPFS_ACCEL_CONFIGURATION_KEY_V5_FIELDS ")";
+// Schema v12 adds a training step's optimizer and gradient accumulation.
 const char* const kConfigurationKeySql =
-    "hash(CAST(model_id AS BIGINT), CAST(hardware_id AS BIGINT), "
-    "CAST(execution_provider AS VARCHAR), CAST(precision AS VARCHAR), "
-    "CAST(graph_variant AS VARCHAR), CAST(scenario AS VARCHAR), CAST(batch_size AS BIGINT), "
-    "CAST(seq_len AS BIGINT), CAST(prompt_len AS BIGINT), CAST(new_tokens AS BIGINT), "
-    "CAST(threads AS BIGINT), CAST(graph_optimization_level AS BIGINT), "
-    "CAST(provider_options_json AS VARCHAR), CAST(target_qps AS DOUBLE))";
+    "hash(" IPFS_ACCEL_CONFIGURATION_KEY_V5_FIELDS
+    ", CAST(training_optimizer AS VARCHAR), CAST(grad_accum_steps AS BIGINT))";
+#undef IPFS_ACCEL_CONFIGURATION_KEY_V5_FIELDS
 
 namespace {
 
@@ -331,7 +340,7 @@ const std::string kSchemaV5 =
     std::string(
         "ALTER TABLE performance_results ADD COLUMN configuration_key UBIGINT;\n"
         "UPDATE performance_results SET configuration_key = ") +
-    kConfigurationKeySql +
+    kConfigurationKeySqlV5 +
     ";\n"
     "DROP VIEW latest_performance;\n" +
     kLatestPerformanceViewV5;
@@ -522,8 +531,8 @@ ALTER TABLE models_v8 RENAME TO models;
                        never_measured, imported);
   }
   return sql + kSchemaV8Threads +
-         "UPDATE performance_results SET configuration_key = " + kConfigurationKeySql +
-         " WHERE configuration_key <> " + kConfigurationKeySql + ";\n";
+         "UPDATE performance_results SET configuration_key = " + kConfigurationKeySqlV5 +
+         " WHERE configuration_key <> " + kConfigurationKeySqlV5 + ";\n";
 }();
 
 // Schema v9: architecture templates (issue 16). `templates` holds every (model_type, version)
@@ -678,6 +687,34 @@ const std::string kSchemaV11Cids = [] {
   return table + "ALTER TABLE models ADD COLUMN content_cid VARCHAR;\n";
 }();
 
+// Schema v12: training steps (issue 21). Scenario 'training' (latencies are optimizer steps,
+// throughput samples/s), its optimizer ('adamw', 'sgd-momentum'), loss ('cross-entropy',
+// 'mse'), gradient accumulation (micro-batches per optimizer step), and the loss on the fixed
+// batch at the first step and after loss_steps optimizer steps, so a broken gradient shows as
+// a loss that does not fall. The new columns sit before created_at (the positional writer's
+// order), so the table is rebuilt as v9 and v11 did; the configuration key gains the optimizer
+// and the accumulation, so every row's key is computed again.
+const std::string kSchemaV12Training = [] {
+  std::string table = kPerformanceResultsV9;
+  auto replace_one = [&](const std::string& from, const std::string& to) {
+    const size_t at = table.find(from);
+    if (at == std::string::npos) throw std::logic_error("schema v12: '" + from + "' not found");
+    table.replace(at, from.size(), to);
+  };
+  for (size_t at = table.find("performance_results_v9"); at != std::string::npos;
+       at = table.find("performance_results_v9"))
+    table.replace(at, 22, "performance_results_v12");
+  replace_one("'generate', 'load')", "'generate', 'load', 'training')");
+  replace_one("template_version BIGINT CHECK (template_version > 0),\n",
+              "template_version BIGINT CHECK (template_version > 0),\n  graph_cid VARCHAR,\n"
+              "  training_optimizer VARCHAR,\n  training_loss VARCHAR,\n"
+              "  grad_accum_steps BIGINT CHECK (grad_accum_steps > 0),\n"
+              "  loss_first DOUBLE,\n  loss_last DOUBLE,\n"
+              "  loss_steps BIGINT CHECK (loss_steps >= 0),\n");
+  return table + "UPDATE performance_results SET configuration_key = " + kConfigurationKeySql +
+         ";\n";
+}();
+
 // Schema v10: performance predictors (issue 17). `prediction_models` keeps every trained
 // predictor with its training rows' range, its validation figures and its coefficients and
 // trees; `predictions` every figure predicted with one, so a prediction traces to its model.
@@ -759,6 +796,11 @@ const std::vector<MigrationStep>& MigrationSteps() {
        "content identifiers: models' CID (UnixFS, CIDv1) and each performance result's graph "
        "CID (CIDv1 raw of the ONNX bytes)",
        kSchemaV11Cids + kLatestPerformanceViewV5 + kModelHardwareCompatibilityView},
+      {12,
+       "training steps: scenario 'training' with its optimizer, loss, gradient accumulation and "
+       "the loss at the first step and after N steps; the configuration key includes the "
+       "optimizer and accumulation",
+       kSchemaV12Training + kLatestPerformanceViewV5 + kModelHardwareCompatibilityView},
   };
   return steps;
 }

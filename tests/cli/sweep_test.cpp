@@ -102,7 +102,8 @@ TEST(SweepTest, RefusesWhatCannotBeRun) {
   r.graph_opt_levels = {99};
   r.scenario = "batch";
   ExpectError([&] { PlanSweep(r, {"cpu"}); }, core::ErrorKind::kInvalidArgument,
-              "unknown scenario 'batch'; use single-stream, offline, server or generate");
+              "unknown scenario 'batch'; use single-stream, offline, server, generate or "
+              "training (--mode training)");
 }
 
 TEST(SweepTest, ConfigurationRoundTripsThroughJson) {

@@ -168,12 +168,12 @@ void DropSchema(ResultStore& store) {
 
 TEST_F(ResultStoreTest, OpenCreatesTheCurrentSchemaAndRecordsEveryStep) {
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(CurrentSchemaVersion(), 11);
-  EXPECT_EQ(store->SchemaVersion(), 11);
+  EXPECT_EQ(CurrentSchemaVersion(), 12);
+  EXPECT_EQ(store->SchemaVersion(), 12);
   QueryResult versions = store->Query(
       "SELECT version, description, applied_at IS NOT NULL FROM schema_version ORDER BY version");
-  ASSERT_EQ(versions.rows.size(), 11u);
-  for (int v = 1; v <= 11; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
+  ASSERT_EQ(versions.rows.size(), 12u);
+  for (int v = 1; v <= 12; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
   EXPECT_FALSE(versions.rows[0][1].value_or("").empty());
   EXPECT_EQ(versions.rows[0][2], "true");
   for (const std::string& table : kTables) EXPECT_EQ(Count(*store, table), 0) << table;
@@ -188,8 +188,8 @@ TEST_F(ResultStoreTest, ReopenDoesNotMigrateAgain) {
     applied_at = Cell(*store, "SELECT max(applied_at) FROM schema_version");
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 11);
-  EXPECT_EQ(Count(*store, "schema_version"), 11);
+  EXPECT_EQ(store->SchemaVersion(), 12);
+  EXPECT_EQ(Count(*store, "schema_version"), 12);
   EXPECT_EQ(Cell(*store, "SELECT max(applied_at) FROM schema_version"), applied_at);
 }
 
@@ -665,7 +665,7 @@ TEST_F(ResultStoreTest, MigratingAVersion10DatabaseKeepsItsRowsAndAddsTheCids) {
     store->Query(V7PerformanceRow("r-old", 1.5));
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 11);
+  EXPECT_EQ(store->SchemaVersion(), CurrentSchemaVersion());
   EXPECT_EQ(Cell(*store,
                  "SELECT format('{} {} {}', run_id, latency_mean_ms, graph_cid IS NULL) FROM "
                  "performance_results"),
@@ -688,6 +688,62 @@ TEST_F(ResultStoreTest, MigratingAVersion10DatabaseKeepsItsRowsAndAddsTheCids) {
   EXPECT_EQ(back.entries.at(0).model.content_cid, run.entries[0].model.content_cid);
   EXPECT_EQ(back.entries.at(0).performance.at(0).graph_cid,
             run.entries[0].performance[0].graph_cid);
+}
+
+// Schema v12: a version-11 database keeps its results (scenario unchanged, training columns
+// NULL, still one configuration); training results store their optimizer, loss, accumulation
+// and losses, read back as written, and two that differ only by optimizer or accumulation are
+// two configurations.
+TEST_F(ResultStoreTest, MigratingAVersion11DatabaseKeepsItsRowsAndStoresTrainingResults) {
+  {
+    auto store = ResultStore::Open(db_);
+    CreateSchemaUpTo(*store, 11);
+    store->Query(
+        "INSERT INTO runs BY NAME SELECT 'r-old' AS run_id, TIMESTAMP '2026-11-01' AS "
+        "started_at, TIMESTAMP '2026-11-01' AS finished_at, '' AS tool_version, '' AS "
+        "git_commit, '' AS command_line, 'h' AS hostname, 'os' AS os, 0 AS seed, '{}' AS "
+        "metadata;"
+        "INSERT INTO hardware_platforms VALUES (nextval('hardware_id_seq'), 'cpu', 'x', 'h', "
+        "'{}');"
+        "INSERT INTO models BY NAME SELECT nextval('model_id_seq') AS model_id, 'm' AS name, "
+        "'bert' AS architecture, 'text' AS modality, 'catalog' AS source, '' AS source_path, 1 "
+        "AS parameters, 'seed:1' AS content_hash");
+    store->Query(V7PerformanceRow("r-old", 1.5));
+  }
+  auto store = ResultStore::Open(db_);
+  EXPECT_EQ(store->SchemaVersion(), 12);
+  EXPECT_EQ(Cell(*store,
+                 "SELECT format('{} {}', scenario, training_optimizer IS NULL AND loss_first IS "
+                 "NULL) FROM performance_results"),
+            "single-stream true");
+  EXPECT_EQ(Count(*store, "latest_performance"), 1);
+
+  RunResults run = SampleRun();
+  PerformanceRecord& p = run.entries[0].performance[0];
+  p.scenario = "training";
+  p.training_optimizer = "adamw";
+  p.training_loss = "cross-entropy";
+  p.grad_accum_steps = 1;
+  p.loss_first = 10.25;
+  p.loss_last = 6.5;
+  p.loss_steps = 11;
+  PerformanceRecord other = p;
+  other.grad_accum_steps = 4;
+  run.entries[0].performance.push_back(other);
+  other.training_optimizer = "sgd-momentum";
+  run.entries[0].performance.push_back(other);
+  store->WriteRun(run);
+  EXPECT_EQ(Cell(*store, "SELECT count(*) FROM latest_performance WHERE scenario = 'training'"),
+            "3");
+  const RunResults back = ReadStoredRun(*store, run.run.run_id);
+  const auto& got = back.entries.at(0).performance.at(0);
+  EXPECT_EQ(got.scenario, "training");
+  EXPECT_EQ(got.training_optimizer, "adamw");
+  EXPECT_EQ(got.training_loss, "cross-entropy");
+  EXPECT_EQ(got.grad_accum_steps, 1);
+  EXPECT_EQ(got.loss_first, 10.25);
+  EXPECT_EQ(got.loss_last, 6.5);
+  EXPECT_EQ(got.loss_steps, 11);
 }
 
 // A model is its weights and its structure: the same name, source and weights with another

@@ -109,6 +109,22 @@ std::vector<std::map<std::string, core::Shape>> CheckShapes(
     const models::Model& model, const std::vector<ShapeRequest>& requests,
     const std::vector<GivenInput>& given = {});
 
+// The timed part of every one-after-another scenario (single-stream, offline, training):
+// calls `run` (which returns one run's latency in ms) until config.iterations and
+// config.min_time_s are met and, with config.early_stopping, there are enough runs for the
+// tail estimate -- or until config.max_time_s. Throws core::Error(kInvalidArgument) for tail
+// settings out of range or max_time_s < 0, before anything runs (CheckTimedRuns).
+struct TimedRuns {
+  std::vector<double> samples_ms;
+  LatencyStats latency;
+  PercentileEstimate tail;
+  bool hit_max_time = false;
+  std::string tail_note;  // why tail.early_stopping_ms is absent
+};
+void CheckTimedRuns(const BenchmarkConfig& config);
+TimedRuns TimeRuns(const BenchmarkConfig& config, const std::function<double()>& run,
+                   const ProgressFn& progress);
+
 // The measuring part of RunBenchmark on a session already open (load_ms stays 0;
 // config.session is not used). For comparing the harness with other loops.
 BenchmarkResult MeasureSession(runtime::Session& session, const models::Model& model,

@@ -10,8 +10,11 @@
 //   sgd-momentum: optimizer.momentum_buffer.<p>;  adamw: optimizer.exp_avg.<p>,
 //   optimizer.exp_avg_sq.<p>, optimizer.step (int64 scalar, the number of this step, from 1);
 //   both: optimizer.lr (scalar of the parameters' type).
-// Graph outputs: `loss` (scalar), grad.<p> for each parameter, and updated.<input> for each
-// carried input (parameters, states, step).
+//   With accumulation_steps A > 1: accumulated.grad.<p>, the sum of the earlier micro-batches'
+//   gradients (zeros at the first micro-batch of an optimizer step).
+// Graph outputs: `loss` (scalar), grad.<p> for each parameter (with A > 1: this micro-batch's
+// gradient plus accumulated.grad.<p>, the running sum), and updated.<input> for each carried
+// input (parameters, states, step).
 
 #include <cstdint>
 #include <map>
@@ -62,6 +65,14 @@ struct TrainingOptions {
   // Others stay initializers (frozen).
   std::vector<std::string> parameters;
   OptimizerOptions optimizer;
+  // Gradient accumulation over this many micro-batches: > 1 adds the accumulated.grad.<p>
+  // inputs; the update (if any) then reads grad.<p> / A, the mean of the micro-batches'
+  // gradients (torch's loss / A per micro-batch). A gradients-only graph (kNone) of the same A
+  // runs the first A - 1 micro-batches, a graph with the optimizer the last.
+  int64_t accumulation_steps = 1;
+  // false: no grad.<p> outputs where an optimizer updates (a benchmark's step needs only the
+  // loss and updated.*; each output is a parameter-sized buffer the runtime must hand over).
+  bool gradient_outputs = true;
 };
 
 struct TrainingGraph {
@@ -72,6 +83,9 @@ struct TrainingGraph {
   // The first step's value of every carried input and of optimizer.lr: parameters as the
   // forward graph holds them, optimizer states zero, optimizer.step 1.
   std::map<std::string, core::Tensor> state;
+  // Cross-entropy: the number of classes `labels` index (the head's or the output's last
+  // axis; -1 where the graph leaves it symbolic). MSE: 0.
+  int64_t classes = 0;
 };
 
 // Builds the training step of `forward` (a built graph held in memory: Model::onnx_bytes).
@@ -79,6 +93,16 @@ struct TrainingGraph {
 // rule, named), kInvalidArgument (an output, table or parameter the graph lacks; a loss that
 // does not fit the output's shape).
 TrainingGraph BuildTrainingStep(const Model& forward, const TrainingOptions& options);
+
+// The task `benchmark --mode training` trains a built graph on, from its outputs and weights
+// (the optimizer left at its defaults; `description` says which, e.g. "cross-entropy on logits"):
+//   an output `logits`: cross-entropy over it (a causal LM's next token, an image's class);
+//   else `last_hidden_state` and a token embedding table among the parameters (a name ending in
+//   word_embeddings.weight or embed_tokens.weight): cross-entropy through a head tied to it;
+//   else `pooler_output`: cross-entropy through a new 2-class head;
+//   else MSE on the first output (labels of its shape).
+// Throws core::Error(kUnsupported) for a graph held as a file, kCorrupt when it does not parse.
+TrainingOptions DefaultTrainingTask(const Model& forward, std::string* description);
 
 // The operators reverse-mode differentiation has a rule for (sorted).
 std::vector<std::string> DifferentiableOperators();

@@ -45,6 +45,9 @@ class Session {
 
   // Keeps `inputs` for RunBound(); outputs of RunBound() are discarded.
   virtual void Bind(const std::map<std::string, core::Tensor>& inputs) = 0;
+  // Bind() taking the tensors over instead of copying them (gigabytes of weights and
+  // optimizer state); the base class copies.
+  virtual void BindMoved(std::map<std::string, core::Tensor>&& inputs) { Bind(inputs); }
   // REQUIRES: Bind() was called.
   virtual void RunBound() = 0;
   // Runs the bound inputs once and returns the latency in ms as measured where the run
@@ -69,6 +72,13 @@ class Session {
     const void* data;
   };
   virtual TensorView KeptOutputView(const std::string& name) const = 0;
+  // Two sessions sharing state without copies (a training step's parameters, accumulated
+  // gradients): BoundInputView() is a bound input in place, valid until that input is bound
+  // again; SetBoundInputView() binds host memory the caller keeps alive and unchanged while it
+  // is bound. Host memory only; the base class throws core::Error(kUnsupported) (a browser
+  // session's inputs live in its page).
+  virtual TensorView BoundInputView(const std::string& name) const;
+  virtual void SetBoundInputView(const std::string& name, const TensorView& view);
 
   // Resident memory now of the processes that run the model for this session outside this one
   // (a browser's; PSS, so pages they share count once); 0 when the model runs in this process.

@@ -94,7 +94,7 @@ struct PerformanceRecord {
   std::optional<int64_t> device_memory_gpu_used_bytes;
   std::vector<double> samples_ms;  // every timed latency, in order
   // "single-stream": the latencies are whole runs. "generate": they are per decoded token,
-  // throughput is tokens/s, and the three fields below are set.
+  // throughput is tokens/s, and the three fields below are set. "training": see below.
   std::string scenario = "single-stream";
   std::optional<int64_t> prompt_len;
   std::optional<int64_t> new_tokens;
@@ -120,6 +120,14 @@ struct PerformanceRecord {
   // CIDv1 raw ("bafkrei...") of the ONNX bytes the runtime was given (schema v11): two results
   // with one graph CID measured the same graph, byte for byte. Unset for imported results.
   std::optional<std::string> graph_cid;
+  // "training" (schema v12): the optimizer ("adamw", "sgd-momentum"), the loss
+  // ("cross-entropy", "mse"), the micro-batches per optimizer step (latencies are whole
+  // optimizer steps, throughput samples/s), and the loss on the fixed batch at the first step
+  // and after loss_steps optimizer steps. Unset in other scenarios.
+  std::optional<std::string> training_optimizer, training_loss;
+  std::optional<int64_t> grad_accum_steps;
+  std::optional<double> loss_first, loss_last;
+  std::optional<int64_t> loss_steps;
 };
 
 // `R` is T or const T.
@@ -176,6 +184,12 @@ void ForEachField(Record& r, F&& f) {
   f("template_name", r.template_name);
   f("template_version", r.template_version);
   f("graph_cid", r.graph_cid);
+  f("training_optimizer", r.training_optimizer);
+  f("training_loss", r.training_loss);
+  f("grad_accum_steps", r.grad_accum_steps);
+  f("loss_first", r.loss_first);
+  f("loss_last", r.loss_last);
+  f("loss_steps", r.loss_steps);
 }
 
 // A model x platform attempt: worked, failed (with the error), or unavailable here.

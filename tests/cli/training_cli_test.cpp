@@ -1,0 +1,88 @@
+// `benchmark --mode training` end to end: optimizer steps of the hf-tiny BERT stored as scenario
+// 'training' with a loss that falls on the fixed batch, and CUDA recorded as unavailable where
+// there is no GPU, as inference records it; accumulation checked against its own definition; a
+// model with an operator that has no gradient refused before anything is stored.
+
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_fixture.h"
+
+namespace ipfs_accel {
+namespace training_cli_test {
+
+std::string TinyTraining() {
+  return "benchmark --model " + kBertFixture +
+         " --mode training --batch-sizes 2 --seq-lens 16 --warmup 1 --iterations 6 --min-time 0 ";
+}
+
+TEST_F(CliTest, TinyBertTrainingStoresARowWhoseLossFallsAndRecordsCudaUnavailableHere) {
+  const bool gpu = fs::exists("/dev/nvidia0");
+  const Result r = Run(TinyTraining() + "--hardware cpu,cuda --json --db " + db_);
+  ASSERT_EQ(r.status, gpu ? 0 : 6) << r.err;
+  const auto json = nlohmann::json::parse(r.out);
+  EXPECT_EQ(json["scenario"], "training");
+  ASSERT_EQ(json["results"].size(), gpu ? 2u : 1u);
+  const auto& row = json["results"][0];
+  EXPECT_LT(row["loss_last"].get<double>(), row["loss_first"].get<double>());
+  EXPECT_EQ(row["optimizer"], "adamw");
+
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  const auto perf = store->Query(
+      "SELECT scenario, training_optimizer, training_loss, grad_accum_steps, loss_first, "
+      "loss_last, loss_steps, iterations, throughput_items_per_s, latency_mean_ms, "
+      "peak_rss_bytes, batch_size, seq_len FROM performance_results JOIN hardware_platforms "
+      "USING (hardware_id) WHERE platform = 'cpu'");
+  ASSERT_EQ(perf.rows.size(), 1u);
+  const auto& p = perf.rows[0];
+  EXPECT_EQ(*p[0], "training");
+  EXPECT_EQ(*p[1], "adamw");
+  EXPECT_EQ(*p[2], "cross-entropy");
+  EXPECT_EQ(*p[3], "1");
+  // An untrained LM head tied to 1000 small random embeddings starts near the uniform
+  // distribution's ln 1000.
+  EXPECT_NEAR(std::stod(*p[4]), std::log(1000.0), 0.5);
+  EXPECT_LT(std::stod(*p[5]), std::stod(*p[4]));
+  EXPECT_EQ(std::stoll(*p[6]), 1 + std::stoll(*p[7]));  // the warm-up step and the timed ones
+  // samples/s is batch x 1000 / the mean optimizer step.
+  EXPECT_NEAR(std::stod(*p[8]), 2 * 1000.0 / std::stod(*p[9]), 1e-6 * std::stod(*p[8]));
+  EXPECT_GT(std::stoll(*p[10]), 0);
+  EXPECT_EQ(*p[11], "2");
+  EXPECT_EQ(*p[12], "16");
+  if (gpu) return;
+  const auto compat = store->Query(
+      "SELECT c.status, c.error_message FROM compatibility_results c JOIN hardware_platforms h "
+      "USING (hardware_id) WHERE h.platform = 'cuda'");
+  ASSERT_EQ(compat.rows.size(), 1u);
+  EXPECT_EQ(*compat.rows[0][0], "unavailable");
+  EXPECT_FALSE(compat.rows[0][1]->empty());
+}
+
+// The mean of A equal gradients is that gradient: accumulating A micro-batches of one fixed
+// batch follows the loss of one micro-batch per step, as two configurations.
+TEST_F(CliTest, AccumulatingIdenticalMicroBatchesFollowsTheLossOfOneMicroBatchPerStep) {
+  const Result r = Run(TinyTraining() + "--grad-accum 1,3 --db " + db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  const auto perf = store->Query(
+      "SELECT grad_accum_steps, loss_first, loss_last FROM latest_performance "
+      "ORDER BY grad_accum_steps");
+  ASSERT_EQ(perf.rows.size(), 2u);
+  EXPECT_EQ(*perf.rows[0][0], "1");
+  EXPECT_EQ(*perf.rows[1][0], "3");
+  EXPECT_EQ(*perf.rows[0][1], *perf.rows[1][1]);
+  const double one = std::stod(*perf.rows[0][2]), three = std::stod(*perf.rows[1][2]);
+  EXPECT_NEAR(three, one, 1e-4 * one);
+}
+
+// Mamba's selective scan is an ONNX Scan: control flow has no gradient rule, so the sweep
+// stops before its run is stored, in one line naming the operator.
+TEST_F(CliTest, TrainingAModelWithAnOperatorWithoutAGradientFailsNamingItAndStoresNothing) {
+  const Result r = Run("benchmark --model template:mamba --mode training --seq-lens 8 --db " + db_);
+  ExpectCleanFailureOnFreshDb(r, 5, "operator Scan");
+  EXPECT_FALSE(fs::exists(db_));
+}
+
+}  // namespace training_cli_test
+}  // namespace ipfs_accel
