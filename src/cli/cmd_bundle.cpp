@@ -28,6 +28,7 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/core/file_access.h"
 #include "ipfs_accel/core/mapped_file.h"
+#include "ipfs_accel/core/removed_at_exit.h"
 #include "ipfs_accel/models/catalog.h"
 #include "ipfs_accel/store/json_import.h"
 #include "ipfs_accel/store/maintenance.h"
@@ -50,29 +51,16 @@ struct BundleOptions {
 };
 
 // A folder made in `near`'s folder (export: beside the output, so the CAR's rename stays on one
-// file system; import: the system's temporary folder), removed with everything in it when this
-// goes out of scope.
-class ScratchDir {
- public:
-  explicit ScratchDir(const fs::path& near) {
-    const fs::path parent = near.parent_path().empty() ? fs::path(".") : near.parent_path();
-    std::string templ = (parent / ".ipfs-accelerate-bundle-XXXXXX").string();
-    if (!::mkdtemp(templ.data()))
-      throw Error(ErrorKind::kIo, fmt::format("cannot create a scratch folder in '{}': {}",
-                                              parent.string(), std::strerror(errno)));
-    path_ = templ;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+// file system; import: the system's temporary folder). The caller holds it in a
+// core::RemovedAtExit.
+fs::path MakeScratchDir(const fs::path& near) {
+  const fs::path parent = near.parent_path().empty() ? fs::path(".") : near.parent_path();
+  std::string templ = (parent / ".ipfs-accelerate-bundle-XXXXXX").string();
+  if (!::mkdtemp(templ.data()))
+    throw Error(ErrorKind::kIo, fmt::format("cannot create a scratch folder in '{}': {}",
+                                            parent.string(), std::strerror(errno)));
+  return templ;
+}
 
 void WriteFile(const fs::path& path, const std::string& bytes) {
   fs::create_directories(path.parent_path());
@@ -126,7 +114,7 @@ int RunBundleExport(const BundleOptions& o) {
                 fmt::format("'{}' exists; give a new file name to -o", o.output));
   auto db = o.db.Open(/*read_only=*/true);
   const std::string run_id = store::ResolveRunRef(*db, o.run);
-  const ScratchDir scratch(fs::absolute(o.output));
+  const core::RemovedAtExit scratch(MakeScratchDir(fs::absolute(o.output)));
   const fs::path folder = scratch.path() / "bundle";
   fs::create_directories(folder);
   {
@@ -165,7 +153,7 @@ int RunBundleImport(const BundleOptions& o) {
                 fmt::format("'{}' has {} roots; a bundle has one", o.car, reader.roots().size()));
   const content::Cid root = reader.roots()[0];
   const content::BlockSet blocks = content::BlockSet::FromCar(reader);  // every block checked
-  const ScratchDir scratch(fs::temp_directory_path() / "bundle");
+  const core::RemovedAtExit scratch(MakeScratchDir(fs::temp_directory_path() / "bundle"));
   const fs::path folder = scratch.path() / "bundle";
   content::ExtractUnixfs(blocks, root, folder.string());
   const fs::path run_json = folder / "run.json";

@@ -18,6 +18,7 @@
 #include "cli/atomic_file.h"
 #include "cli/benchmark_records.h"
 #include "ipfs_accel/core/error.h"
+#include "ipfs_accel/core/removed_at_exit.h"
 #include "ipfs_accel/harness/benchmark.h"
 #include "ipfs_accel/harness/generation.h"
 #include "ipfs_accel/harness/given_inputs.h"
@@ -242,14 +243,8 @@ ConfigurationOutcome RunConfigurationIsolated(const Configuration& c, int index,
     throw Error(ErrorKind::kIo,
                 fmt::format("cannot create a folder under {} for a worker: {}",
                             fs::temp_directory_path().string(), std::strerror(errno)));
-  const fs::path dir = templ;
-  struct RemoveDir {
-    fs::path p;
-    ~RemoveDir() {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  } cleanup{dir};
+  const core::RemovedAtExit cleanup(templ);
+  const fs::path& dir = cleanup.path();
   const fs::path job = dir / fmt::format("configuration-{}.json", index);
   const fs::path result = dir / "result.json";
   WriteFileAtomically(job.string(),

@@ -12,6 +12,7 @@
 #include "ipfs_accel/content/unixfs_extract.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/core/mapped_file.h"
+#include "ipfs_accel/core/removed_at_exit.h"
 
 namespace ipfs_accel::content {
 
@@ -21,15 +22,6 @@ using core::Error;
 using core::ErrorKind;
 
 constexpr size_t kErrorBodyBytes = 4096;  // of a refusal's body, for its first line
-
-// Removes the temporary answer however the fetch ends.
-struct RemovedAtEnd {
-  std::string path;
-  ~RemovedAtEnd() {
-    std::error_code ignored;
-    std::filesystem::remove(path, ignored);
-  }
-};
 
 std::string FirstLine(const std::string& text) {
   const std::string line = text.substr(0, text.find('\n'));
@@ -87,10 +79,11 @@ GatewayFetched FetchFromGateway(const core::HttpUrl& gateway, const Cid& cid,
     throw Error(
         ErrorKind::kInvalidArgument,
         fmt::format("{} exists; give a new path for what {} names", out_path, cid.ToString()));
-  const RemovedAtEnd car{fmt::format("{}.{}.car.partial", out_path, ::getpid())};
+  // The answer, removed however the fetch ends.
+  const core::RemovedAtExit car(fmt::format("{}.{}.car.partial", out_path, ::getpid()));
   GatewayFetched fetched;
-  fetched.car_bytes = DownloadCar(gateway, cid, car.path, options);
-  const core::MappedFile file(car.path);
+  fetched.car_bytes = DownloadCar(gateway, cid, car.path().string(), options);
+  const core::MappedFile file(car.path().string());
   const std::string name = fmt::format("the gateway's answer for {}", cid.ToString());
   CarReader reader(file.text(), name);
   if (reader.roots().empty() || !(reader.roots()[0] == cid))
