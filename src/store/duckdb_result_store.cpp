@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "ipfs_accel/store/postgres_store.h"
 #include "store/chunk_writer.h"
 #include "store/migrations.h"
 #include "store/parallel_insert.h"
@@ -252,6 +253,7 @@ std::string ResolveDatabasePath(const std::optional<std::string>& explicit_path)
 }
 
 std::unique_ptr<ResultStore> ResultStore::Open(const std::string& path, OpenOptions options) {
+  if (IsPostgresUrl(path)) return PostgresResultStore::Open(path, options);
   return DuckDbResultStore::Open(path, options);
 }
 
@@ -314,6 +316,19 @@ std::unique_ptr<DuckDbResultStore> DuckDbResultStore::Open(const std::string& pa
   }
   return store;
 }
+
+std::unique_ptr<DuckDbResultStore> DuckDbResultStore::OpenInMemoryAt(int version) {
+  const std::string path = ":memory:";
+  std::string locked;
+  std::unique_ptr<DuckDbResultStore> store(
+      new DuckDbResultStore(path, false, OpenDatabase(path, false, &locked)));
+  Migrate(store->con_->get(), path, version);
+  RegisterParallelInsert(store->con_->get(), {ErrorKind::kDatabase, "opening an in-memory copy",
+                                              "retry; report it if it persists"});
+  return store;
+}
+
+void DuckDbResultStore::MigrateToCurrent() { Migrate(con_->get(), path_); }
 
 DuckDbResultStore::DuckDbResultStore(std::string path, bool read_only, std::unique_ptr<Database> db)
     : path_(std::move(path)), read_only_(read_only), db_(std::move(db)) {
@@ -674,6 +689,22 @@ void DuckDbResultStore::AppendPerformance(const RunResults& results,
   };
   ParallelInsert(con, "performance_results", AppendTypes(columns), rows, fill, on_error,
                  {kConfigurationKeySql});
+}
+
+void DuckDbResultStore::InsertTextRows(
+    const std::string& table, size_t columns,
+    const std::vector<std::vector<std::optional<std::string>>>& rows) {
+  if (rows.empty()) return;
+  const std::vector<ChunkWriter::Type> types(columns, ChunkWriter::Type::kVarchar);
+  const RowFiller fill = [&](size_t first, size_t count, ChunkWriter& out) {
+    for (size_t r = first; r < first + count; ++r) {
+      for (size_t c = 0; c < columns; ++c) out.Optional(c, rows[r][c]);
+      out.EndRow();
+    }
+  };
+  ParallelInsert(con_->get(), table, types, rows.size(), fill,
+                 {ErrorKind::kDatabase, fmt::format("loading rows into '{}' failed", table),
+                  "report it: the rows came from this tool's own store"});
 }
 
 QueryResult DuckDbResultStore::Query(const std::string& sql) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,10 @@ class DuckDbResultStore final : public ResultStore {
  public:
   // See ResultStore::Open.
   static std::unique_ptr<DuckDbResultStore> Open(const std::string& path, OpenOptions options);
+  // A private in-memory database at schema `version` (the PostgreSQL store's copy of an older
+  // store, before MigrateToCurrent()).
+  static std::unique_ptr<DuckDbResultStore> OpenInMemoryAt(int version);
+  void MigrateToCurrent();
 
   int SchemaVersion() override;
   void WriteRun(const RunResults& results) override;
@@ -35,6 +40,12 @@ class DuckDbResultStore final : public ResultStore {
   StatementShape Inspect(const std::string& sql) override;
   LimitedQueryResult QueryLimited(const std::string& sql, const QueryLimits& limits) override;
   void DisableExternalAccess() override;
+
+  // Rows of text (std::nullopt for NULL) into `table`, whose first `columns` columns are all
+  // VARCHAR, in one statement in the caller's transaction (the PostgreSQL store loads its copy
+  // through it). Throws core::Error(kDatabase).
+  void InsertTextRows(const std::string& table, size_t columns,
+                      const std::vector<std::vector<std::optional<std::string>>>& rows);
 
  private:
   DuckDbResultStore(std::string path, bool read_only, std::unique_ptr<Database> db);

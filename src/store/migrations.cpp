@@ -830,7 +830,8 @@ void CheckNotNewer(int version, const std::string& path) {
   }
 }
 
-void Migrate(duckdb_connection con, const std::string& path) {
+void Migrate(duckdb_connection con, const std::string& path, int target_version) {
+  const int target = target_version == 0 ? CurrentSchemaVersion() : target_version;
   bool migrated = false;
   Run(con, "BEGIN TRANSACTION",
       {ErrorKind::kDatabase, fmt::format("cannot start migrating database '{}'", path), ""});
@@ -841,9 +842,9 @@ void Migrate(duckdb_connection con, const std::string& path) {
          "the database is unchanged; pass --db with a new file"});
     const int have = ReadSchemaVersion(con, path);
     CheckNotNewer(have, path);
-    migrated = have < CurrentSchemaVersion();
+    migrated = have < target;
     for (const MigrationStep& step : MigrationSteps()) {
-      if (step.version <= have) continue;
+      if (step.version <= have || step.version > target) continue;
       const OnError on_error{
           ErrorKind::kDatabase,
           fmt::format("migrating database '{}' to schema version {} failed", path, step.version),

@@ -30,8 +30,10 @@ int ReadSchemaVersion(duckdb_connection con, const std::string& path);
 // Throws kDatabase when `version` is newer than this tool's schema.
 void CheckNotNewer(int version, const std::string& path);
 
-// Brings the database at `path` to CurrentSchemaVersion(). Throws kDatabase (or kIo) when
-// the schema is newer than this tool's or a step fails; then the database is unchanged.
-void Migrate(duckdb_connection con, const std::string& path);
+// Brings the database at `path` to CurrentSchemaVersion(), or to `target_version` when that is
+// not 0 (the PostgreSQL store rebuilds an older store's schema to migrate it). Throws kDatabase
+// (or kIo) when the schema is newer than this tool's or a step fails; then the database is
+// unchanged.
+void Migrate(duckdb_connection con, const std::string& path, int target_version = 0);
 
 }  // namespace ipfs_accel::store
