@@ -73,6 +73,7 @@ void AddDbCommand(CLI::App& app, CommandFn* selected) {
   query->callback([selected, o] { *selected = [o] { return RunQuery(*o); }; });
   AddDbImportCommand(*db, selected);
   AddDbMaintenanceCommands(*db, selected);
+  AddDbSyncCommands(*db, selected);
 }
 
 }  // namespace ipfs_accel::cli

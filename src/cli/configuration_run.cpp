@@ -2,7 +2,6 @@
 #include "cli/commands.h"
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 
 #include "cli/atomic_file.h"
 #include "cli/benchmark_records.h"
+#include "cli/self_process.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/core/removed_at_exit.h"
 #include "ipfs_accel/harness/benchmark.h"
@@ -26,8 +26,6 @@
 #include "ipfs_accel/harness/training.h"
 #include "ipfs_accel/models/precision.h"
 #include "ipfs_accel/store/json_import.h"
-
-extern char** environ;
 
 namespace ipfs_accel::cli {
 
@@ -250,57 +248,24 @@ ConfigurationOutcome RunConfigurationIsolated(const Configuration& c, int index,
   WriteFileAtomically(job.string(),
                       nlohmann::json{{"configuration", c}, {"compare", compare}}.dump());
 
-  std::string exe = fs::read_symlink("/proc/self/exe").string();
-  std::vector<std::string> args = {exe,          "_configuration", "--job",
-                                   job.string(), "--result",       result.string()};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  if (const int rc = posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), environ);
-      rc != 0)
-    throw Error(ErrorKind::kIo,
-                fmt::format("cannot start a worker process ({}): {}", exe, std::strerror(rc)));
-
-  using Clock = std::chrono::steady_clock;
-  const auto t0 = Clock::now();
-  int status = 0;
-  bool timed_out = false;
-  for (;;) {
-    const pid_t done = waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (done < 0 && errno != EINTR)
-      throw Error(ErrorKind::kInternal,
-                  fmt::format("waiting for worker {} failed: {}", pid, std::strerror(errno)));
-    const double waited = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (timeout_s > 0 && waited > timeout_s && !timed_out) {
-      kill(pid, SIGKILL);
-      timed_out = true;
-    }
-    try {
-      if (tick) tick(waited);
-    } catch (...) {  // the sweep is stopping: its worker goes with it
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      throw;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  if (timed_out)
+  const SelfExit exit =
+      RunSelf({.args = {"_configuration", "--job", job.string(), "--result", result.string()},
+               .timeout_s = timeout_s,
+               .tick = tick});
+  if (exit.timed_out)
     return Failure("timeout", fmt::format("the configuration ran past --config-timeout {} s and "
                                           "its worker process was killed",
                                           timeout_s));
-  if (WIFSIGNALED(status))
-    return Failure(
-        "crash",
-        fmt::format("the configuration's worker process died of {}{}; the sweep went "
-                    "on without it",
-                    SignalName(WTERMSIG(status)), WCOREDUMP(status) ? " (core dumped)" : ""));
+  if (exit.signal != 0)
+    return Failure("crash",
+                   fmt::format("the configuration's worker process died of {}{}; the sweep went "
+                               "on without it",
+                               SignalName(exit.signal), exit.core_dumped ? " (core dumped)" : ""));
   std::ifstream in(result);
   if (!in)
     return Failure("crash", fmt::format("the configuration's worker process exited with status "
                                         "{} without a result",
-                                        WEXITSTATUS(status)));
+                                        exit.status));
   try {
     return OutcomeFromJson(nlohmann::json::parse(in));
   } catch (const nlohmann::json::exception& e) {

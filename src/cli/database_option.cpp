@@ -6,8 +6,10 @@
 namespace ipfs_accel::cli {
 
 void DatabaseOption::Add(CLI::App* cmd) {
-  cmd->add_option("--db", path,
-                  "results database (default: $BENCHMARK_DB_PATH, else ./benchmark_db.duckdb)");
+  cmd->add_option(
+      "--db", path,
+      "results database: a DuckDB file, or postgresql://... for a fleet store (default: "
+      "$BENCHMARK_DB_PATH, else ./benchmark_db.duckdb)");
   cmd->add_option("--lock-wait", lock_wait_s,
                   "seconds to wait while another process holds the database (writers hold it "
                   "only while they store a configuration)")

@@ -82,6 +82,7 @@ int Main(int argc, char** argv) {
   AddTokenizeCommand(app, &selected);
   AddServeCommand(app, &selected);
   AddBundleCommand(app, &selected);
+  AddFleetCommand(app, &selected);
 
   try {
     app.parse(argc, argv);

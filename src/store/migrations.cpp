@@ -694,6 +694,40 @@ const std::string kSchemaV11Cids = [] {
 // a loss that does not fall. The new columns sit before created_at (the positional writer's
 // order), so the table is rebuilt as v9 and v11 did; the configuration key gains the optimizer
 // and the accumulation, so every row's key is computed again.
+// Schema v13: the fleet's job queue and its workers (fleet/job_queue.h). In a DuckDB file they
+// stay empty; on a PostgreSQL store the queue's statements run on them natively.
+constexpr const char* kSchemaV13Fleet = R"sql(
+CREATE TABLE fleet_jobs (
+  job_id BIGINT PRIMARY KEY,
+  sweep_id VARCHAR NOT NULL,
+  model VARCHAR NOT NULL,
+  model_cid VARCHAR,
+  platform VARCHAR NOT NULL,
+  arguments JSON NOT NULL,
+  state VARCHAR NOT NULL CHECK (state IN ('queued', 'running', 'done', 'dead')),
+  attempts INTEGER NOT NULL CHECK (attempts >= 0),
+  max_attempts INTEGER NOT NULL CHECK (max_attempts >= 1),
+  worker_id VARCHAR,
+  lease_expires_at TIMESTAMP,
+  run_id VARCHAR,
+  last_error VARCHAR,
+  submitted_at TIMESTAMP NOT NULL,
+  started_at TIMESTAMP,
+  finished_at TIMESTAMP
+);
+
+CREATE TABLE fleet_workers (
+  worker_id VARCHAR PRIMARY KEY,
+  hostname VARCHAR NOT NULL,
+  platforms VARCHAR NOT NULL,
+  hardware JSON NOT NULL,
+  started_at TIMESTAMP NOT NULL,
+  heartbeat_at TIMESTAMP NOT NULL,
+  jobs_done BIGINT NOT NULL,
+  state VARCHAR NOT NULL
+);
+)sql";
+
 const std::string kSchemaV12Training = [] {
   std::string table = kPerformanceResultsV9;
   auto replace_one = [&](const std::string& from, const std::string& to) {
@@ -801,6 +835,8 @@ const std::vector<MigrationStep>& MigrationSteps() {
        "the loss at the first step and after N steps; the configuration key includes the "
        "optimizer and accumulation",
        kSchemaV12Training + kLatestPerformanceViewV5 + kModelHardwareCompatibilityView},
+      {13, "the fleet's job queue (jobs with leases, attempts and a dead state) and its workers",
+       kSchemaV13Fleet},
   };
   return steps;
 }

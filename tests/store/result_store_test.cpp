@@ -168,8 +168,8 @@ void DropSchema(ResultStore& store) {
 
 TEST_F(ResultStoreTest, OpenCreatesTheCurrentSchemaAndRecordsEveryStep) {
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(CurrentSchemaVersion(), 12);
-  EXPECT_EQ(store->SchemaVersion(), 12);
+  EXPECT_EQ(CurrentSchemaVersion(), 13);
+  EXPECT_EQ(store->SchemaVersion(), 13);
   QueryResult versions = store->Query(
       "SELECT version, description, applied_at IS NOT NULL FROM schema_version ORDER BY version");
   ASSERT_EQ(versions.rows.size(), 12u);
@@ -188,8 +188,8 @@ TEST_F(ResultStoreTest, ReopenDoesNotMigrateAgain) {
     applied_at = Cell(*store, "SELECT max(applied_at) FROM schema_version");
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 12);
-  EXPECT_EQ(Count(*store, "schema_version"), 12);
+  EXPECT_EQ(store->SchemaVersion(), 13);
+  EXPECT_EQ(Count(*store, "schema_version"), 13);
   EXPECT_EQ(Cell(*store, "SELECT max(applied_at) FROM schema_version"), applied_at);
 }
 
@@ -711,7 +711,7 @@ TEST_F(ResultStoreTest, MigratingAVersion11DatabaseKeepsItsRowsAndStoresTraining
     store->Query(V7PerformanceRow("r-old", 1.5));
   }
   auto store = ResultStore::Open(db_);
-  EXPECT_EQ(store->SchemaVersion(), 12);
+  EXPECT_EQ(store->SchemaVersion(), 13);
   EXPECT_EQ(Cell(*store,
                  "SELECT format('{} {}', scenario, training_optimizer IS NULL AND loss_first IS "
                  "NULL) FROM performance_results"),
