@@ -145,7 +145,7 @@ bool JobQueue::Fail(const Job& job, const std::string& worker_id, const std::str
 store::CommitCondition JobQueue::CompletionCondition(const Job& job, const std::string& worker_id,
                                                      const std::string& run_id) {
   return {
-      "UPDATE fleet_jobs SET state = 'done', run_id = $4, last_error = NULL, "
+      "UPDATE fleet_jobs SET state = 'done', run_id = $4, "
       "lease_expires_at = NULL, finished_at = now() AT TIME ZONE 'UTC' "
       "WHERE job_id = $1 AND worker_id = $2 AND attempts = $3 AND state = 'running'",
       {std::to_string(job.job_id), worker_id, std::to_string(job.attempt), run_id},

@@ -6,7 +6,7 @@
 // (CompletionCondition), so a job's result is stored exactly once: a worker whose lease
 // expired (killed, cut off) loses the job to the next claim, and its late result is refused.
 // A job that fails, or whose lease expires, is queued again until max_attempts; then it is
-// 'dead' with its last error.
+// 'dead' with its last error. A done job keeps the error of an earlier attempt, as history.
 
 #include <cstdint>
 #include <memory>
