@@ -252,7 +252,7 @@ TEST_F(MaintenanceTest, CompressedBackupImportsBack) {
       "DROP SEQUENCE compatibility_result_id_seq; DROP TABLE templates; "
       "DROP TABLE template_versions; DROP TABLE template_variables; DROP TABLE template_helpers; "
       "DROP TABLE template_dependencies; DROP TABLE template_validations; "
-      "DROP SEQUENCE template_validation_id_seq");
+      "DROP SEQUENCE template_validation_id_seq; DROP TABLE fleet_jobs; DROP TABLE fleet_workers");
   restored->Query("IMPORT DATABASE '" + folder + "'");
   EXPECT_EQ(*restored->Query("SELECT count(*) FROM performance_results").rows[0][0], "10");
 }

@@ -158,6 +158,7 @@ void DropSchema(ResultStore& store) {
       "DROP TABLE IF EXISTS template_variables; DROP TABLE IF EXISTS template_helpers; "
       "DROP TABLE IF EXISTS template_dependencies; DROP TABLE IF EXISTS template_validations; "
       "DROP SEQUENCE IF EXISTS template_validation_id_seq; "
+      "DROP TABLE IF EXISTS fleet_jobs; DROP TABLE IF EXISTS fleet_workers; "
       "DROP VIEW latest_performance; DROP VIEW model_hardware_compatibility; "
       "DROP TABLE compatibility_results; "
       "DROP TABLE performance_results; DROP TABLE models; DROP TABLE hardware_platforms; "
@@ -172,8 +173,8 @@ TEST_F(ResultStoreTest, OpenCreatesTheCurrentSchemaAndRecordsEveryStep) {
   EXPECT_EQ(store->SchemaVersion(), 13);
   QueryResult versions = store->Query(
       "SELECT version, description, applied_at IS NOT NULL FROM schema_version ORDER BY version");
-  ASSERT_EQ(versions.rows.size(), 12u);
-  for (int v = 1; v <= 12; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
+  ASSERT_EQ(versions.rows.size(), 13u);
+  for (int v = 1; v <= 13; ++v) EXPECT_EQ(versions.rows[v - 1][0], std::to_string(v));
   EXPECT_FALSE(versions.rows[0][1].value_or("").empty());
   EXPECT_EQ(versions.rows[0][2], "true");
   for (const std::string& table : kTables) EXPECT_EQ(Count(*store, table), 0) << table;
