@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 
 #include <functional>
+#include <map>
 
 #include "ipfs_accel/store/postgres_store.h"
 #include "store/duckdb_result_store.h"
@@ -187,14 +188,16 @@ class PostgresStore final : public PostgresResultStore {
     if (copy_->Inspect(sql).is_query || sql.find_first_not_of(" \t\n") == std::string::npos)
       return copy_->Query(sql);
     QueryResult result;
-    WriteThrough("running a statement", [&] { result = copy_->Query(sql); });
+    WriteThrough(
+        "running a statement", [&] { result = copy_->Query(sql); }, nullptr, true);
     return result;
   }
   QueryResult Query(const std::string& sql, const std::vector<QueryParam>& params) override {
     RefreshForRead();
     if (copy_->Inspect(sql).is_query) return copy_->Query(sql, params);
     QueryResult result;
-    WriteThrough("running a statement", [&] { result = copy_->Query(sql, params); });
+    WriteThrough(
+        "running a statement", [&] { result = copy_->Query(sql, params); }, nullptr, true);
     return result;
   }
   StatementShape Inspect(const std::string& sql) override { return copy_->Inspect(sql); }
@@ -211,8 +214,17 @@ class PostgresStore final : public PostgresResultStore {
     return *connection_;
   }
 
-  static int64_t ReadGeneration(pqxx::transaction_base& txn) {
-    return txn.exec(fmt::format("SELECT generation FROM {}", kGenerationTable))[0][0].as<int64_t>();
+  // `generation` counts every write; `rewrites` those that may have changed or removed rows of
+  // an append-only table (statements through Query(), migrations): a copy loads again whole
+  // only when `rewrites` moved, else only what was appended.
+  struct Generation {
+    int64_t generation = -1;
+    int64_t rewrites = -1;
+  };
+  static Generation ReadGeneration(pqxx::transaction_base& txn) {
+    const pqxx::row r =
+        txn.exec(fmt::format("SELECT generation, rewrites FROM {}", kGenerationTable))[0];
+    return {r[0].as<int64_t>(), r[1].as<int64_t>()};
   }
 
   // A new store: every table of the copy's schema, and the rows the copy holds (its
@@ -220,8 +232,9 @@ class PostgresStore final : public PostgresResultStore {
   static void CreateSchema(pqxx::transaction_base& txn, const std::vector<TableShape>& tables,
                            DuckDbResultStore& copy) {
     for (const TableShape& t : tables) txn.exec(PostgresCreateTable(t));
-    txn.exec(fmt::format("CREATE TABLE {} (generation bigint NOT NULL)", kGenerationTable));
-    txn.exec(fmt::format("INSERT INTO {} VALUES (0)", kGenerationTable));
+    txn.exec(fmt::format("CREATE TABLE {} (generation bigint NOT NULL, rewrites bigint NOT NULL)",
+                         kGenerationTable));
+    txn.exec(fmt::format("INSERT INTO {} VALUES (0, 0)", kGenerationTable));
     for (const TableShape& t : tables)
       InsertRows(txn, t, SelectAsText(copy, t, QuoteIdent(t.name)));
   }
@@ -229,15 +242,16 @@ class PostgresStore final : public PostgresResultStore {
   // An older store: its rows into a copy at its version, the same migration steps a DuckDB file
   // takes, then its tables replaced by the migrated ones, in the caller's transaction.
   void Upgrade(pqxx::transaction_base& txn, int version) {
-    const int64_t generation = ReadGeneration(txn);
+    const Generation was = ReadGeneration(txn);
     auto old_copy = DuckDbResultStore::OpenInMemoryAt(version);
     const std::vector<TableShape> old_tables = ReadTableShapes(*old_copy);
-    LoadTables(txn, *old_copy, old_tables);
+    LoadTables(txn, *old_copy, old_tables, /*appended_only=*/false);
     old_copy->MigrateToCurrent();
     for (const TableShape& t : old_tables) txn.exec("DROP TABLE " + QuoteIdent(t.name));
     txn.exec(fmt::format("DROP TABLE {}", kGenerationTable));
     CreateSchema(txn, ReadTableShapes(*old_copy), *old_copy);
-    txn.exec(fmt::format("UPDATE {} SET generation = {}", kGenerationTable, generation + 1));
+    txn.exec(fmt::format("UPDATE {} SET generation = {}, rewrites = {}", kGenerationTable,
+                         was.generation + 1, was.rewrites + 1));
   }
 
   static QueryResult SelectAsText(ResultStore& copy, const TableShape& t, const std::string& from) {
@@ -280,12 +294,17 @@ class PostgresStore final : public PostgresResultStore {
   }
 
   // Every table of PostgreSQL into `copy`, replacing what it held, in one copy transaction;
-  // sequences moved past the ids loaded.
+  // sequences moved past the ids loaded. `appended_only`: append-only tables get only the rows
+  // past the highest key the copy holds.
   static void LoadTables(pqxx::transaction_base& txn, DuckDbResultStore& copy,
-                         const std::vector<TableShape>& tables) {
+                         const std::vector<TableShape>& tables, bool appended_only) {
     copy.Query("BEGIN TRANSACTION");
     try {
-      for (const TableShape& t : tables) LoadTable(txn, copy, t);
+      for (const TableShape& t : tables) {
+        std::optional<std::string> after;
+        if (appended_only && AppendOnly(t)) after = HighestKey(copy, t);
+        LoadTable(txn, copy, t, after);
+      }
       copy.Query("COMMIT");
     } catch (...) {
       try {
@@ -296,14 +315,30 @@ class PostgresStore final : public PostgresResultStore {
     }
   }
 
-  static void LoadTable(pqxx::transaction_base& txn, DuckDbResultStore& copy, const TableShape& t) {
+  // A table whose single key a sequence fills: the typed writes only ever append to it.
+  static bool AppendOnly(const TableShape& t) {
+    return t.key.size() == 1 && t.sequences.size() == 1 && t.sequences[0].first == t.key[0];
+  }
+
+  static std::string HighestKey(ResultStore& copy, const TableShape& t) {
+    const QueryResult r =
+        copy.Query(fmt::format("SELECT CAST(COALESCE(max({}), 0) AS BIGINT) FROM {}",
+                               QuoteIdent(t.key[0]), QuoteIdent(t.name)));
+    return *r.rows[0][0];
+  }
+
+  // The table's rows (only those with a key past `after`, when given, added to what the copy
+  // holds) from PostgreSQL into the copy.
+  static void LoadTable(pqxx::transaction_base& txn, DuckDbResultStore& copy, const TableShape& t,
+                        const std::optional<std::string>& after) {
     const std::string staging = QuoteIdent("pg_load_" + t.name);
-    copy.Query("DELETE FROM " + QuoteIdent(t.name));
+    if (!after) copy.Query("DELETE FROM " + QuoteIdent(t.name));
     copy.Query(fmt::format("CREATE TEMP TABLE {} ({})", staging,
                            Columns(t, [](size_t i) { return fmt::format("c{} VARCHAR", i); })));
-    txn.exec(fmt::format("DECLARE pg_load NO SCROLL CURSOR FOR SELECT {} FROM {}",
-                         Columns(t, [&](size_t i) { return QuoteIdent(t.columns[i].name); }),
-                         QuoteIdent(t.name)));
+    txn.exec(fmt::format(
+        "DECLARE pg_load NO SCROLL CURSOR FOR SELECT {} FROM {}{}",
+        Columns(t, [&](size_t i) { return QuoteIdent(t.columns[i].name); }), QuoteIdent(t.name),
+        after ? fmt::format(" WHERE {} > {}", QuoteIdent(t.key[0]), txn.quote(*after)) : ""));
     for (;;) {
       const pqxx::result batch = txn.exec(fmt::format("FETCH FORWARD {} FROM pg_load", kBatchRows));
       if (batch.empty()) break;
@@ -337,12 +372,14 @@ class PostgresStore final : public PostgresResultStore {
     }
   }
 
-  // The copy loaded again when another writer changed the store since it was last loaded.
+  // The copy loaded again when another writer changed the store since it was last loaded:
+  // whole after a rewrite, else the small tables whole and what was appended to the others.
   void RefreshIn(pqxx::transaction_base& txn) {
-    const int64_t generation = ReadGeneration(txn);
-    if (generation == loaded_generation_) return;
-    LoadTables(txn, *copy_, tables_);
-    loaded_generation_ = generation;
+    const Generation now = ReadGeneration(txn);
+    if (now.generation == loaded_.generation && now.rewrites == loaded_.rewrites) return;
+    const bool appended_only = loaded_.rewrites == now.rewrites;
+    LoadTables(txn, *copy_, tables_, appended_only);
+    loaded_ = now;
     ++reloads_;
   }
 
@@ -354,10 +391,18 @@ class PostgresStore final : public PostgresResultStore {
     });
   }
 
-  // The rows `write` added, changed or removed in the copy, applied to PostgreSQL.
-  void ApplyChanges(pqxx::transaction_base& txn) {
+  // The rows `write` added, changed or removed in the copy, applied to PostgreSQL. Without
+  // `rewrite`, an append-only table's new rows are those past its highest key before.
+  void ApplyChanges(pqxx::transaction_base& txn, bool rewrite) {
     for (const TableShape& t : tables_) {
       const std::string table = QuoteIdent(t.name);
+      if (!rewrite && AppendOnly(t)) {
+        InsertRows(txn, t,
+                   SelectAsText(*copy_, t,
+                                fmt::format("{} WHERE {} > {}", table, QuoteIdent(t.key[0]),
+                                            before_highest_.at(t.name))));
+        continue;
+      }
       const std::string before = QuoteIdent("before_" + t.name);
       if (t.key.empty()) {
         const QueryResult differ = copy_->Query(
@@ -382,19 +427,28 @@ class PostgresStore final : public PostgresResultStore {
     }
   }
 
-  void SnapshotCopy(bool take) {
+  // What ApplyChanges compares with: each table as it was (an append-only one's highest key
+  // only, unless `rewrite`).
+  void TakeSnapshot(bool rewrite) {
     for (const TableShape& t : tables_) {
-      const std::string before = QuoteIdent("before_" + t.name);
-      copy_->Query(take ? fmt::format("CREATE OR REPLACE TEMP TABLE {} AS FROM {}", before,
-                                      QuoteIdent(t.name))
-                        : "DROP TABLE IF EXISTS " + before);
+      if (!rewrite && AppendOnly(t)) {
+        before_highest_[t.name] = HighestKey(*copy_, t);
+        continue;
+      }
+      copy_->Query(fmt::format("CREATE OR REPLACE TEMP TABLE {} AS FROM {}",
+                               QuoteIdent("before_" + t.name), QuoteIdent(t.name)));
     }
+  }
+  void DropSnapshot() {
+    for (const TableShape& t : tables_)
+      copy_->Query("DROP TABLE IF EXISTS " + QuoteIdent("before_" + t.name));
   }
 
   // `write` on the copy, its changes applied to PostgreSQL, in one PostgreSQL transaction that
   // holds the writers' lock; `condition` (when given) must change one row for it to commit.
+  // `rewrite`: the write may change or remove rows of append-only tables (a statement).
   void WriteThrough(const std::string& what, const std::function<void()>& write,
-                    const CommitCondition* condition = nullptr) {
+                    const CommitCondition* condition = nullptr, bool rewrite = false) {
     if (read_only_)
       throw Error(ErrorKind::kDatabase,
                   fmt::format("{} failed: the results store at '{}' was opened read-only", what,
@@ -405,26 +459,26 @@ class PostgresStore final : public PostgresResultStore {
         pqxx::work txn(Connection());
         txn.exec(fmt::format("SELECT pg_advisory_xact_lock({})", kWriterLock));
         RefreshIn(txn);
-        SnapshotCopy(true);
+        TakeSnapshot(rewrite);
         write();
         copy_changed = true;
-        ApplyChanges(txn);
-        SnapshotCopy(false);
+        ApplyChanges(txn, rewrite);
+        DropSnapshot();
         if (condition) {
           const pqxx::result r = txn.exec_params(
               condition->sql, pqxx::prepare::make_dynamic_params(condition->params));
           if (r.affected_rows() != 1) throw Error(ErrorKind::kInvalidArgument, condition->refused);
         }
-        const int64_t generation =
-            txn.exec(fmt::format("UPDATE {} SET generation = generation + 1 RETURNING generation",
-                                 kGenerationTable))[0][0]
-                .as<int64_t>();
+        const pqxx::row bumped =
+            txn.exec(fmt::format("UPDATE {} SET generation = generation + 1, rewrites = rewrites "
+                                 "+ {} RETURNING generation, rewrites",
+                                 kGenerationTable, rewrite ? 1 : 0))[0];
         txn.commit();
-        loaded_generation_ = generation;
+        loaded_ = {bumped[0].as<int64_t>(), bumped[1].as<int64_t>()};
       });
     } catch (...) {
-      SnapshotCopy(false);
-      if (copy_changed) loaded_generation_ = -1;  // the copy holds what PostgreSQL does not
+      DropSnapshot();
+      if (copy_changed) loaded_ = {};  // the copy holds what PostgreSQL does not: load it whole
       throw;
     }
   }
@@ -434,7 +488,8 @@ class PostgresStore final : public PostgresResultStore {
   std::unique_ptr<pqxx::connection> connection_;
   std::unique_ptr<DuckDbResultStore> copy_;
   std::vector<TableShape> tables_;
-  int64_t loaded_generation_ = -1;
+  Generation loaded_;                                  // what the copy holds
+  std::map<std::string, std::string> before_highest_;  // TakeSnapshot's highest keys
   int64_t reloads_ = 0;
 };
 
