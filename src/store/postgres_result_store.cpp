@@ -512,10 +512,11 @@ std::string RedactedUrl(std::string_view url) {
   std::string out(url);
   if (at != std::string_view::npos && colon != std::string_view::npos && colon < at)
     out.replace(scheme + 3 + colon + 1, at - colon - 1, "***");
-  const size_t password = out.find("password=");
-  if (password != std::string::npos) {
-    const size_t end = out.find('&', password);
-    out.replace(password + 9, (end == std::string::npos ? out.size() : end) - password - 9, "***");
+  // Every password= parameter (libpq takes the last of several; sslpassword= is one too).
+  for (size_t at = out.find("password="); at != std::string::npos; at = out.find("password=", at)) {
+    at += 9;
+    const size_t end = out.find('&', at);
+    out.replace(at, (end == std::string::npos ? out.size() : end) - at, "***");
   }
   return out;
 }
