@@ -186,19 +186,18 @@ class PostgresStore final : public PostgresResultStore {
     RefreshForRead();
     if (copy_->Inspect(sql).is_query || sql.find_first_not_of(" \t\n") == std::string::npos)
       return copy_->Query(sql);
-    QueryResult result;
-    WriteThrough("running a statement", [&] { result = copy_->Query(sql); });
-    return result;
+    return Statement([&] { return copy_->Query(sql); });
   }
   QueryResult Query(const std::string& sql, const std::vector<QueryParam>& params) override {
     RefreshForRead();
     if (copy_->Inspect(sql).is_query) return copy_->Query(sql, params);
-    QueryResult result;
-    WriteThrough("running a statement", [&] { result = copy_->Query(sql, params); });
-    return result;
+    return Statement([&] { return copy_->Query(sql, params); });
   }
   StatementShape Inspect(const std::string& sql) override { return copy_->Inspect(sql); }
+  // A statement that is not a query runs as Query runs it: on the copy alone it would change
+  // what the server never sees.
   LimitedQueryResult QueryLimited(const std::string& sql, const QueryLimits& limits) override {
+    if (!copy_->Inspect(sql).is_query) return {Query(sql), false};
     RefreshForRead();
     return copy_->QueryLimited(sql, limits);
   }
@@ -209,6 +208,29 @@ class PostgresStore final : public PostgresResultStore {
   pqxx::connection& Connection() {
     if (!connection_ || !connection_->is_open()) connection_ = ConnectTo(url_);
     return *connection_;
+  }
+
+  // A statement run as a write. Each one is its own transaction on the server: one that leaves
+  // a transaction open on the copy (BEGIN without its COMMIT in the same text) is refused, as
+  // its later ROLLBACK could not take back what the server already committed.
+  QueryResult Statement(const std::function<QueryResult()>& run) {
+    QueryResult result;
+    WriteThrough("running a statement", [&] {
+      result = run();
+      try {
+        copy_->Query("BEGIN TRANSACTION");  // fails inside an open transaction
+      } catch (const Error&) {
+        copy_->Query("ROLLBACK");
+        loaded_generation_ = -1;  // statements before the BEGIN ran on the copy alone
+        throw Error(ErrorKind::kUnsupported,
+                    fmt::format("a transaction left open is not supported on the PostgreSQL "
+                                "store at '{}' (each statement commits on the server); send "
+                                "BEGIN, the statements and COMMIT in one text",
+                                RedactedUrl(url_)));
+      }
+      copy_->Query("ROLLBACK");
+    });
+    return result;
   }
 
   static int64_t ReadGeneration(pqxx::transaction_base& txn) {

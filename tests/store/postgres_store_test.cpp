@@ -22,11 +22,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/store/json_import.h"
 #include "ipfs_accel/store/maintenance.h"
 #include "ipfs_accel/store/records.h"
 #include "ipfs_accel/store/result_store.h"
+#include "store/duckdb_result_store.h"
 #include "support/catch_error.h"
 #include "support/child_process.h"
 #include "support/postgres_cluster.h"
@@ -275,14 +277,20 @@ TEST_F(PostgresStoreTest, ValuesSurviveTheServerExactly) {
   p.template_name = "";
   p.graph_cid = std::nullopt;
   p.peak_rss_bytes = std::numeric_limits<int64_t>::max();
-  Open()->WriteRun(r);
+  // Samples JSON has no words for (ReadStoredRun cannot read them back, so through SQL).
+  RunResults odd = PgRun("run-odd-samples", "2026-11-26T16:00:00Z");
+  odd.entries.resize(1);
+  odd.entries[0].performance.resize(1);
+  odd.entries[0].performance[0].samples_ms = {1.0, kInf, -kInf, std::nan(""), sum};
+  Open()->WriteRuns({&r, &odd});
 
   auto reader = Open(/*read_only=*/true);
   EXPECT_EQ(RunFields(ReadStoredRun(*reader, "run-exact")), RunFields(r));
   // On the server itself: the types mapped, the bytes as written.
   const QueryResult run = Native(url_,
                                  "SELECT seed::text, metadata, started_at::text, "
-                                 "finished_at::text, branch IS NULL, imported_from FROM runs");
+                                 "finished_at::text, branch IS NULL, imported_from FROM runs "
+                                 "WHERE run_id = 'run-exact'");
   ASSERT_EQ(run.rows.size(), 1u);
   EXPECT_EQ(run.rows[0][0], "18446744073709551615");
   EXPECT_EQ(run.rows[0][1], r.run.metadata_json);
@@ -296,7 +304,8 @@ TEST_F(PostgresStoreTest, ValuesSurviveTheServerExactly) {
              "latency_max_ms = 'Infinity', loss_first = '-Infinity', loss_last = 'NaN', "
              "(samples_ms::json->>0)::float8 = 0.1::float8 + 0.2::float8, "
              "json_array_length(samples_ms::json), template_name, graph_cid IS NULL "
-             "FROM performance_results WHERE batch_size = 1 AND scenario = 'single-stream'");
+             "FROM performance_results WHERE batch_size = 1 AND scenario = 'single-stream' "
+             "AND run_id = 'run-exact'");
   ASSERT_EQ(perf.rows.size(), 1u);
   const std::vector<std::optional<std::string>> expected = {"true", "false", "true", "true", "true",
                                                             "true", "5",     "",     "true"};
@@ -305,27 +314,17 @@ TEST_F(PostgresStoreTest, ValuesSurviveTheServerExactly) {
                         "SELECT count(*) FROM models WHERE family IS NULL AND "
                         "config_hash = '' AND source_path = ''"),
             "1");
-}
 
-// ReadStoredRun cannot read such samples back (JSON has no infinity), so through SQL; as a
-// DuckDB file holds them.
-TEST_F(PostgresStoreTest, SamplesOfInfinityAndNanSurviveTheServer) {
-  RunResults r = PgRun("run-odd-samples", "2026-11-26T15:04:05Z");
-  r.entries[0].performance[0].samples_ms = {1.0, std::numeric_limits<double>::infinity(),
-                                            -std::numeric_limits<double>::infinity(), std::nan(""),
-                                            0.1 + 0.2};
-  testing::TempDir dir;
-  auto duck = ResultStore::Open(dir.File("bench.duckdb"));
-  duck->WriteRun(r);
-  Open()->WriteRun(r);
-  const std::string sql =
+  auto duck = ResultStore::Open(":memory:");
+  duck->WriteRun(odd);
+  const std::string samples =
       "SELECT CAST(samples_ms AS VARCHAR), len(samples_ms), isinf(samples_ms[2]), "
       "samples_ms[3] < 0, isnan(samples_ms[4]), samples_ms[5] = 0.1::DOUBLE + 0.2::DOUBLE "
-      "FROM performance_results ORDER BY result_id";
-  const std::vector<std::string> rows = Rows(*duck, sql);
-  ASSERT_EQ(rows.size(), 3u);
+      "FROM performance_results WHERE run_id = 'run-odd-samples'";
+  const std::vector<std::string> rows = Rows(*duck, samples);
+  ASSERT_EQ(rows.size(), 1u);
   EXPECT_THAT(rows[0], HasSubstr("|5|true|true|true|true"));
-  EXPECT_EQ(Rows(*Open(/*read_only=*/true), sql), rows);
+  EXPECT_EQ(Rows(*reader, samples), rows);
 }
 
 TEST_F(PostgresStoreTest, TwoStoresOnOneDatabaseSeeEachOthersRunsWithUniqueIds) {
@@ -416,7 +415,9 @@ TEST_F(PostgresStoreTest, AStatementThatIsNotAQueryChangesTheServer) {
   store->Query("DELETE FROM compatibility_results WHERE run_id = $1",
                std::vector<QueryParam>{std::string("run-1")});
   store->Query("DELETE FROM runs WHERE run_id = 'run-1'");
-  store->Query("UPDATE runs SET git_commit = 'def456' WHERE run_id = 'run-2'");
+  EXPECT_FALSE(
+      store->QueryLimited("UPDATE runs SET git_commit = 'def456' WHERE run_id = 'run-2'", {})
+          .truncated);
 
   EXPECT_EQ(NativeValue(url_, "SELECT count(*) FROM performance_results WHERE run_id = 'run-1'"),
             "0");
@@ -432,6 +433,29 @@ TEST_F(PostgresStoreTest, AStatementThatIsNotAQueryChangesTheServer) {
       NativeValue(url_, "SELECT generation FROM ipfs_accel_store_generation");
   store->Query("SELECT count(*) FROM runs");
   EXPECT_EQ(NativeValue(url_, "SELECT generation FROM ipfs_accel_store_generation"), generation);
+}
+
+// Each statement through Query commits on the server, so a ROLLBACK sent later could not take
+// back what it did: a transaction left open is refused, one whole in a text runs.
+TEST_F(PostgresStoreTest, ATransactionLeftOpenThroughQueryIsRefusedAndTheServerKeepsItsRows) {
+  auto store = Open();
+  store->WriteRun(PgRun("run-1", "2026-11-26T10:00:00Z"));
+  store->WriteRun(PgRun("run-2", "2026-11-26T11:00:00Z"));
+  const std::vector<std::string> before = ServerCounts(url_);
+  for (const char* sql : {"BEGIN TRANSACTION", "BEGIN; DELETE FROM compatibility_results",
+                          "DELETE FROM runs WHERE run_id = 'run-1'; BEGIN TRANSACTION"}) {
+    const core::Error e = CatchError([&] { store->Query(sql); });
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported) << sql;
+    EXPECT_THAT(e.what(), HasSubstr("COMMIT in one text")) << sql;
+    EXPECT_EQ(ServerCounts(url_), before) << sql;
+    EXPECT_EQ(Count(*store, "SELECT count(*) FROM compatibility_results"), 4) << sql;
+    EXPECT_EQ(Count(*store, "SELECT count(*) FROM runs"), 2) << sql;
+  }
+  store->Query("BEGIN; DELETE FROM compatibility_results; ROLLBACK");
+  EXPECT_EQ(NativeValue(url_, "SELECT count(*) FROM compatibility_results"), "4");
+  store->Query("BEGIN; DELETE FROM compatibility_results WHERE run_id = 'run-1'; COMMIT");
+  EXPECT_EQ(NativeValue(url_, "SELECT count(*) FROM compatibility_results"), "2");
+  EXPECT_EQ(Count(*store, "SELECT count(*) FROM compatibility_results"), 2);
 }
 
 TEST_F(PostgresStoreTest, ANewerSchemaOnTheServerIsRefusedAndLeftAsItWas) {
