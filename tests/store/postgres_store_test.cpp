@@ -15,6 +15,7 @@
 #include <concepts>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -169,8 +170,16 @@ RunResults PgRun(const std::string& id, const std::string& started,
 
 // --- The server, natively ---
 
+// One native session per database for the whole program: each connection costs a backend.
+std::map<std::string, std::unique_ptr<PostgresSession>>& NativeSessions() {
+  static std::map<std::string, std::unique_ptr<PostgresSession>> sessions;
+  return sessions;
+}
+
 QueryResult Native(const std::string& url, const std::string& sql, const TextParams& params = {}) {
-  return PostgresSession::Connect(url)->Execute(sql, params);
+  std::unique_ptr<PostgresSession>& session = NativeSessions()[url];
+  if (!session) session = PostgresSession::Connect(url);
+  return session->Execute(sql, params);
 }
 
 std::string NativeValue(const std::string& url, const std::string& sql) {
@@ -211,7 +220,10 @@ int64_t Count(ResultStore& store, const std::string& sql) {
 class PostgresStoreTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { cluster_ = std::make_unique<testing::PostgresCluster>(); }
-  static void TearDownTestSuite() { cluster_.reset(); }
+  static void TearDownTestSuite() {
+    NativeSessions().clear();
+    cluster_.reset();
+  }
   void SetUp() override { url_ = cluster_->NewDatabase(); }
 
   std::unique_ptr<PostgresResultStore> Open(bool read_only = false) {
