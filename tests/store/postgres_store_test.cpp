@@ -14,6 +14,7 @@
 #include <cmath>
 #include <concepts>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -27,8 +28,10 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/store/json_import.h"
 #include "ipfs_accel/store/maintenance.h"
+#include "ipfs_accel/store/prediction_records.h"
 #include "ipfs_accel/store/records.h"
 #include "ipfs_accel/store/result_store.h"
+#include "ipfs_accel/store/template_records.h"
 #include "store/duckdb_result_store.h"
 #include "support/catch_error.h"
 #include "support/child_process.h"
@@ -166,6 +169,39 @@ RunResults PgRun(const std::string& id, const std::string& started,
   gpu.compatibility.push_back(failed);
   r.entries = {cpu, gpu};
   return r;
+}
+
+// A template with variables, pieces and dependencies (tables keyed by two to four columns).
+TemplateRecord PgTemplate(const std::string& resolved) {
+  TemplateRecord t;
+  t.model_type = "mistral";
+  t.version = 2;
+  t.builder = "decoder";
+  t.inherits = "llama";
+  t.hf_config_class = "MistralConfig";
+  t.source = "data/templates/decoder/mistral.json";
+  t.content_hash = "sha256:" + std::to_string(std::hash<std::string>{}(resolved));
+  t.resolved_json = resolved;
+  t.history = {{1, "first"}, {2, "sliding window"}};
+  t.variables = {{"sliding_window", "sliding_window", "4096"}, {"n_embd", "hidden_size", "null"}};
+  t.pieces = {{"sliding_window", R"("all")"}, {"norm", R"({"kind": "rms", "eps": 1e-5})"}};
+  t.dependencies = {{"llama", "inherits"}, {"decoder", "builder"}};
+  return t;
+}
+
+PredictionRecord PgPrediction(const std::string& model, int64_t batch, double predicted) {
+  return {"predictor-1",
+          "2026-11-26T10:00:00.5Z",
+          model,
+          "seed:0",
+          "cpu:Test CPU",
+          "fp32",
+          "plain",
+          batch,
+          16,
+          predicted,
+          predicted / 2,
+          predicted * 2};
 }
 
 // --- The server, natively ---
@@ -466,6 +502,57 @@ TEST_F(PostgresStoreTest, ATransactionLeftOpenThroughQueryIsRefusedAndTheServerK
   store->Query("BEGIN; DELETE FROM compatibility_results WHERE run_id = 'run-1'; COMMIT");
   EXPECT_EQ(NativeValue(url_, "SELECT count(*) FROM compatibility_results"), "2");
   EXPECT_EQ(Count(*store, "SELECT count(*) FROM compatibility_results"), 2);
+}
+
+// Templates (keys of two to four columns, one of them named `key`) and predictions (a table
+// without a key, replaced whole) from two stores, against the same writes to a DuckDB database.
+TEST_F(PostgresStoreTest, TemplatesAndPredictionsFromTwoStoresReadBackAsInDuckDb) {
+  auto duck = ResultStore::Open(":memory:");
+  auto a = Open();
+  auto b = Open();
+  PredictionModelRecord predictor;
+  predictor.id = "predictor-1";
+  predictor.created_at = "2026-11-26T09:00:00Z";
+  predictor.target = "latency_p50_ms";
+  predictor.kind = "roofline";
+  predictor.library = "none";
+  predictor.git_commit = "abc";
+  predictor.training_rows = 12;
+  predictor.model_json = R"({"b": [0.5, 1e-7], "a": null})";
+  for (ResultStore* store : std::vector<ResultStore*>{duck.get(), a.get()}) {
+    store->WriteTemplates({PgTemplate(R"({"model_type": "mistral"})")}, "abc123");
+    store->WritePredictionModel(predictor);
+    store->WritePredictions({PgPrediction("bert-tiny", 1, 1.5), PgPrediction("bert-tiny", 2, 2.5)});
+  }
+  for (ResultStore* store : std::vector<ResultStore*>{duck.get(), b.get()}) {
+    store->WritePredictions({PgPrediction("gpt2", 1, 0.1 + 0.2)});
+    store->Query("UPDATE template_variables SET canonical_name = 'd_model' WHERE key = 'n_embd'");
+  }
+  const std::vector<std::string> before = ServerCounts(url_);
+  const core::Error changed =
+      CatchError([&] { a->WriteTemplates({PgTemplate(R"({"model_type": "other"})")}, "def456"); });
+  EXPECT_EQ(changed.kind(), ErrorKind::kInvalidArgument);
+  EXPECT_THAT(changed.what(), HasSubstr("mistral"));
+  EXPECT_EQ(ServerCounts(url_), before);
+
+  auto reader = Open(/*read_only=*/true);
+  for (const char* sql :
+       {"SELECT * EXCLUDE (loaded_at) FROM templates ORDER BY ALL",
+        "SELECT * EXCLUDE (recorded_at) FROM template_versions ORDER BY ALL",
+        "SELECT * FROM template_variables ORDER BY ALL",
+        "SELECT * FROM template_helpers ORDER BY ALL",
+        "SELECT * FROM template_dependencies ORDER BY ALL",
+        "SELECT * FROM prediction_models ORDER BY ALL", "SELECT * FROM predictions ORDER BY ALL"}) {
+    const std::vector<std::string> rows = Rows(*duck, sql);
+    EXPECT_FALSE(rows.empty()) << sql;
+    EXPECT_EQ(Rows(*reader, sql), rows) << sql;
+    EXPECT_EQ(Rows(*a, sql), rows) << sql;
+  }
+  EXPECT_EQ(NativeValue(url_, "SELECT count(*) FROM predictions"), "3");
+  EXPECT_EQ(NativeValue(url_,
+                        "SELECT string_agg(key || '=' || canonical_name, ',' ORDER BY key) "
+                        "FROM template_variables"),
+            "n_embd=d_model,sliding_window=sliding_window");
 }
 
 // The server cutting the store's connection (a restart, a failover): the call that meets it is
