@@ -374,45 +374,6 @@ TEST_F(PostgresStoreTest, ValuesSurviveTheServerExactly) {
   EXPECT_EQ(Rows(*reader, samples), rows);
 }
 
-TEST_F(PostgresStoreTest, TwoStoresOnOneDatabaseSeeEachOthersRunsWithUniqueIds) {
-  auto a = Open();
-  a->DisableExternalAccess();  // as `serve` has it: loading the copy again must still work
-  auto b = Open();
-  a->WriteRun(PgRun("a-1", "2026-11-26T10:00:00Z", "host-a"));
-  const int64_t a_reloads = a->Reloads();
-  EXPECT_EQ(Count(*a, "SELECT count(*) FROM runs"), 1);
-  EXPECT_EQ(a->Reloads(), a_reloads) << "its own write needs no reload";
-
-  b->WriteRun(PgRun("b-1", "2026-11-26T11:00:00Z", "host-b"));  // same models, other host
-  EXPECT_EQ(Count(*a, "SELECT count(*) FROM runs"), 2);
-  EXPECT_EQ(a->Reloads(), a_reloads + 1) << "the other store's write is loaded once";
-  EXPECT_EQ(Count(*a, "SELECT count(*) FROM runs"), 2);
-  EXPECT_EQ(a->Reloads(), a_reloads + 1);
-
-  a->WriteRun(PgRun("a-2", "2026-11-26T12:00:00Z", "host-b"));  // b's hardware, by a
-
-  for (ResultStore* store : std::vector<ResultStore*>{a.get(), b.get()}) {
-    EXPECT_EQ(Rows(*store, "SELECT run_id FROM runs ORDER BY run_id"),
-              (std::vector<std::string>{"a-1", "a-2", "b-1"}));
-    EXPECT_EQ(ExportOf(*store, "a-2"), ExportOf(*a, "a-2"));
-  }
-  // On the server: every result once under its own id, each model and hardware stored once.
-  EXPECT_EQ(NativeValue(url_,
-                        "SELECT count(*) || '/' || count(DISTINCT result_id) "
-                        "FROM performance_results"),
-            "9/9");
-  EXPECT_EQ(NativeValue(url_, "SELECT count(*) FROM compatibility_results"), "6");
-  EXPECT_EQ(Rows(*b, "SELECT name FROM models ORDER BY name"),
-            (std::vector<std::string>{"bert-tiny", "gpt2"}));
-  EXPECT_EQ(NativeValue(url_, "SELECT count(*) FROM models"), "2");
-  EXPECT_EQ(NativeValue(url_, "SELECT count(*) FROM hardware_platforms"), "4");
-  EXPECT_EQ(NativeValue(url_,
-                        "SELECT count(*) FROM performance_results p LEFT JOIN models m "
-                        "USING (model_id) LEFT JOIN hardware_platforms h USING "
-                        "(hardware_id) WHERE m.model_id IS NULL OR h.hardware_id IS NULL"),
-            "0");
-}
-
 TEST_F(PostgresStoreTest, AConditionalWriteWhoseConditionChangesNoRowLeavesTheServerAsItWas) {
   auto store = Open();
   store->WriteRun(PgRun("run-1", "2026-11-26T10:00:00Z"));
@@ -553,6 +514,57 @@ TEST_F(PostgresStoreTest, TemplatesAndPredictionsFromTwoStoresReadBackAsInDuckDb
                         "SELECT string_agg(key || '=' || canonical_name, ',' ORDER BY key) "
                         "FROM template_variables"),
             "n_embd=d_model,sliding_window=sliding_window");
+}
+
+// Two machines storing runs as they go (BeginRun, AppendToRun, FinishRun), interleaved: each
+// sees the other's rows, loading its copy again only after the other wrote, and the server ends
+// with the same rows, ids included, as the same calls in the same order on one DuckDB database
+// (models and hardware stored once, every result under its own id).
+TEST_F(PostgresStoreTest, RunsStoredAsTheyGoByTwoStoresInterleavedEndAsInDuckDb) {
+  const RunResults first = PgRun("stream-a", "2026-11-26T10:00:00Z", "host-a");
+  const RunResults second = PgRun("stream-b", "2026-11-26T10:00:01Z", "host-b");
+  const auto steps = [&](ResultStore& one, ResultStore& two) {
+    one.BeginRun(first.run);
+    two.BeginRun(second.run);
+    two.AppendToRun(second);  // its run fields are not used
+    one.AppendToRun(first);
+  };
+  auto duck = ResultStore::Open(":memory:");
+  steps(*duck, *duck);
+  duck->FinishRun("stream-b", "2026-11-26T10:04:00Z", "interrupted");
+  duck->FinishRun("stream-a", "2026-11-26T10:05:00Z", "complete");
+
+  auto a = Open();
+  a->DisableExternalAccess();  // as `serve` has it: loading the copy again must still work
+  auto b = Open();
+  steps(*a, *b);
+  const std::string state_of_b = "SELECT state FROM runs WHERE run_id = 'stream-b'";
+  const int64_t reloads = a->Reloads();
+  EXPECT_EQ(Rows(*a, state_of_b), std::vector<std::string>{"running"});
+  EXPECT_EQ(a->Reloads(), reloads) << "its own write was the last: no load";
+  b->FinishRun("stream-b", "2026-11-26T10:04:00Z", "interrupted");
+  EXPECT_EQ(Rows(*a, state_of_b), std::vector<std::string>{"interrupted"});
+  EXPECT_EQ(a->Reloads(), reloads + 1) << "the other store's write is loaded once";
+  a->FinishRun("stream-a", "2026-11-26T10:05:00Z", "complete");
+  EXPECT_EQ(Rows(*a, state_of_b), std::vector<std::string>{"interrupted"});
+  EXPECT_EQ(a->Reloads(), reloads + 1) << "its own write needs no load";
+
+  auto reader = Open(/*read_only=*/true);
+  for (const char* id : {"stream-a", "stream-b"}) {
+    EXPECT_EQ(ExportOf(*reader, id), ExportOf(*duck, id)) << id;
+    EXPECT_EQ(ExportOf(*b, id), ExportOf(*duck, id)) << id;
+  }
+  for (const char* sql :
+       {"SELECT * EXCLUDE (created_at) FROM performance_results ORDER BY result_id",
+        "SELECT * EXCLUDE (created_at) FROM compatibility_results ORDER BY id",
+        "SELECT * FROM runs ORDER BY run_id", "SELECT * FROM models ORDER BY model_id",
+        "SELECT * FROM hardware_platforms ORDER BY hardware_id"})
+    EXPECT_EQ(Rows(*reader, sql), Rows(*duck, sql)) << sql;
+  EXPECT_EQ(NativeValue(url_,
+                        "SELECT count(*) || ' ' || count(DISTINCT result_id) || ' ' || "
+                        "count(DISTINCT model_id) || ' ' || count(DISTINCT hardware_id) "
+                        "FROM performance_results"),
+            "6 6 2 4");
 }
 
 // The server cutting the store's connection (a restart, a failover): the call that meets it is
