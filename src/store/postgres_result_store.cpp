@@ -219,9 +219,7 @@ class PostgresStore final : public PostgresResultStore {
       result = run();
       try {
         copy_->Query("BEGIN TRANSACTION");  // fails inside an open transaction
-      } catch (const Error&) {
-        copy_->Query("ROLLBACK");
-        loaded_generation_ = -1;  // statements before the BEGIN ran on the copy alone
+      } catch (const Error&) {              // WriteThrough rolls the copy back and loads it again
         throw Error(ErrorKind::kUnsupported,
                     fmt::format("a transaction left open is not supported on the PostgreSQL "
                                 "store at '{}' (each statement commits on the server); send "
@@ -421,15 +419,15 @@ class PostgresStore final : public PostgresResultStore {
       throw Error(ErrorKind::kDatabase,
                   fmt::format("{} failed: the results store at '{}' was opened read-only", what,
                               RedactedUrl(url_)));
-    bool copy_changed = false;
+    bool copy_touched = false;
     try {
       Guarded(url_, what, [&] {
         pqxx::work txn(Connection());
         txn.exec(fmt::format("SELECT pg_advisory_xact_lock({})", kWriterLock));
         RefreshIn(txn);
         SnapshotCopy(true);
+        copy_touched = true;
         write();
-        copy_changed = true;
         ApplyChanges(txn);
         SnapshotCopy(false);
         if (condition) {
@@ -445,9 +443,25 @@ class PostgresStore final : public PostgresResultStore {
         loaded_generation_ = generation;
       });
     } catch (...) {
-      SnapshotCopy(false);
-      if (copy_changed) loaded_generation_ = -1;  // the copy holds what PostgreSQL does not
+      // A write that failed may have changed the copy in part (a text of several statements
+      // whose first ran) or left its transaction open or aborted: the copy is rolled back and
+      // loaded again before it is next used, and the first error is the one thrown.
+      if (copy_touched) {
+        RollBackCopyQuietly();
+        loaded_generation_ = -1;
+      }
+      try {
+        SnapshotCopy(false);
+      } catch (const Error&) {
+      }
       throw;
+    }
+  }
+
+  void RollBackCopyQuietly() {
+    try {
+      copy_->Query("ROLLBACK");
+    } catch (const Error&) {  // no transaction was open
     }
   }
 

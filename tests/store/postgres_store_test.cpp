@@ -443,20 +443,34 @@ TEST_F(PostgresStoreTest, AStatementThatIsNotAQueryChangesTheServer) {
 }
 
 // Each statement through Query commits on the server, so a ROLLBACK sent later could not take
-// back what it did: a transaction left open is refused, one whole in a text runs.
-TEST_F(PostgresStoreTest, ATransactionLeftOpenThroughQueryIsRefusedAndTheServerKeepsItsRows) {
+// back what it did: a transaction left open is refused, one whole in a text runs. A text that
+// fails part way (its first statement ran on the copy) changes neither the server nor what the
+// store shows, and says the first error.
+TEST_F(PostgresStoreTest, StatementTextsThatFailOrLeaveATransactionOpenChangeNothingAnywhere) {
   auto store = Open();
   store->WriteRun(PgRun("run-1", "2026-11-26T10:00:00Z"));
   store->WriteRun(PgRun("run-2", "2026-11-26T11:00:00Z"));
   const std::vector<std::string> before = ServerCounts(url_);
+  const auto expect_unchanged = [&](const std::string& sql) {
+    EXPECT_EQ(ServerCounts(url_), before) << sql;
+    EXPECT_EQ(Count(*store, "SELECT count(*) FROM compatibility_results"), 4) << sql;
+    EXPECT_EQ(Count(*store, "SELECT count(*) FROM runs"), 2) << sql;
+  };
   for (const char* sql : {"BEGIN TRANSACTION", "BEGIN; DELETE FROM compatibility_results",
                           "DELETE FROM runs WHERE run_id = 'run-1'; BEGIN TRANSACTION"}) {
     const core::Error e = CatchError([&] { store->Query(sql); });
     EXPECT_EQ(e.kind(), ErrorKind::kUnsupported) << sql;
     EXPECT_THAT(e.what(), HasSubstr("COMMIT in one text")) << sql;
-    EXPECT_EQ(ServerCounts(url_), before) << sql;
-    EXPECT_EQ(Count(*store, "SELECT count(*) FROM compatibility_results"), 4) << sql;
-    EXPECT_EQ(Count(*store, "SELECT count(*) FROM runs"), 2) << sql;
+    expect_unchanged(sql);
+  }
+  for (const char* sql : {"DELETE FROM compatibility_results; INSERT INTO runs (run_id) VALUES "
+                          "(NULL)",
+                          "BEGIN; DELETE FROM compatibility_results; INSERT INTO runs (run_id) "
+                          "VALUES (NULL); COMMIT"}) {
+    const core::Error e = CatchError([&] { store->Query(sql); });
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << sql;
+    EXPECT_THAT(e.what(), HasSubstr("NOT NULL")) << sql;
+    expect_unchanged(sql);
   }
   store->Query("BEGIN; DELETE FROM compatibility_results; ROLLBACK");
   EXPECT_EQ(NativeValue(url_, "SELECT count(*) FROM compatibility_results"), "4");
