@@ -224,11 +224,14 @@ std::string NativeValue(const std::string& url, const std::string& sql) {
   return r.rows[0][0].value_or("NULL");
 }
 
-// Every results table's row count on the server, and its generation.
+// Every table's row count on the server, and the store's generation.
 std::vector<std::string> ServerCounts(const std::string& url) {
   std::vector<std::string> counts;
-  for (const std::string& table : ResultTables())
-    counts.push_back(table + "=" + NativeValue(url, "SELECT count(*) FROM " + table));
+  const QueryResult tables = Native(url,
+                                    "SELECT table_name FROM information_schema.tables "
+                                    "WHERE table_schema = 'public' ORDER BY table_name");
+  for (const auto& row : tables.rows)
+    counts.push_back(*row[0] + "=" + NativeValue(url, "SELECT count(*) FROM \"" + *row[0] + "\""));
   counts.push_back("generation=" +
                    NativeValue(url, "SELECT generation FROM ipfs_accel_store_generation"));
   return counts;
