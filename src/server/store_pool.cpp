@@ -8,7 +8,9 @@ StorePool::StorePool(const std::string& path, size_t size, const store::OpenOpti
     : path_(path) {
   for (size_t i = 0; i < std::max<size_t>(size, 1); ++i)
     idle_.push_back(store::ResultStore::Open(path, options));
-  idle_.front()->DisableExternalAccess();
+  // Each one: a PostgreSQL store's working copy is a database of its own (a DuckDB file's
+  // stores share one, where a second call changes nothing).
+  for (const auto& store : idle_) store->DisableExternalAccess();
 }
 
 StorePool::~StorePool() { Close(); }

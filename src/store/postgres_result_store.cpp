@@ -187,21 +187,18 @@ class PostgresStore final : public PostgresResultStore {
     RefreshForRead();
     if (copy_->Inspect(sql).is_query || sql.find_first_not_of(" \t\n") == std::string::npos)
       return copy_->Query(sql);
-    QueryResult result;
-    WriteThrough(
-        "running a statement", [&] { result = copy_->Query(sql); }, nullptr, true);
-    return result;
+    return Statement([&] { return copy_->Query(sql); });
   }
   QueryResult Query(const std::string& sql, const std::vector<QueryParam>& params) override {
     RefreshForRead();
     if (copy_->Inspect(sql).is_query) return copy_->Query(sql, params);
-    QueryResult result;
-    WriteThrough(
-        "running a statement", [&] { result = copy_->Query(sql, params); }, nullptr, true);
-    return result;
+    return Statement([&] { return copy_->Query(sql, params); });
   }
   StatementShape Inspect(const std::string& sql) override { return copy_->Inspect(sql); }
+  // A statement that is not a query runs as Query runs it: on the copy alone it would change
+  // what the server never sees.
   LimitedQueryResult QueryLimited(const std::string& sql, const QueryLimits& limits) override {
+    if (!copy_->Inspect(sql).is_query) return {Query(sql), false};
     RefreshForRead();
     return copy_->QueryLimited(sql, limits);
   }
@@ -212,6 +209,30 @@ class PostgresStore final : public PostgresResultStore {
   pqxx::connection& Connection() {
     if (!connection_ || !connection_->is_open()) connection_ = ConnectTo(url_);
     return *connection_;
+  }
+
+  // A statement run as a write. Each one is its own transaction on the server: one that leaves
+  // a transaction open on the copy (BEGIN without its COMMIT in the same text) is refused, as
+  // its later ROLLBACK could not take back what the server already committed.
+  QueryResult Statement(const std::function<QueryResult()>& run) {
+    QueryResult result;
+    WriteThrough(
+        "running a statement",
+        [&] {
+          result = run();
+          try {
+            copy_->Query("BEGIN TRANSACTION");  // fails inside an open transaction
+          } catch (const Error&) {  // WriteThrough rolls the copy back and loads it again
+            throw Error(ErrorKind::kUnsupported,
+                        fmt::format("a transaction left open is not supported on the PostgreSQL "
+                                    "store at '{}' (each statement commits on the server); send "
+                                    "BEGIN, the statements and COMMIT in one text",
+                                    RedactedUrl(url_)));
+          }
+          copy_->Query("ROLLBACK");
+        },
+        nullptr, /*rewrite=*/true);
+    return result;
   }
 
   // `generation` counts every write; `rewrites` those that may have changed or removed rows of
@@ -453,15 +474,15 @@ class PostgresStore final : public PostgresResultStore {
       throw Error(ErrorKind::kDatabase,
                   fmt::format("{} failed: the results store at '{}' was opened read-only", what,
                               RedactedUrl(url_)));
-    bool copy_changed = false;
+    bool copy_touched = false;
     try {
       Guarded(url_, what, [&] {
         pqxx::work txn(Connection());
         txn.exec(fmt::format("SELECT pg_advisory_xact_lock({})", kWriterLock));
         RefreshIn(txn);
         TakeSnapshot(rewrite);
+        copy_touched = true;
         write();
-        copy_changed = true;
         ApplyChanges(txn, rewrite);
         DropSnapshot();
         if (condition) {
@@ -477,9 +498,25 @@ class PostgresStore final : public PostgresResultStore {
         loaded_ = {bumped[0].as<int64_t>(), bumped[1].as<int64_t>()};
       });
     } catch (...) {
-      DropSnapshot();
-      if (copy_changed) loaded_ = {};  // the copy holds what PostgreSQL does not: load it whole
+      // A write that failed may have changed the copy in part (a text of several statements
+      // whose first ran) or left its transaction open or aborted: the copy is rolled back and
+      // loaded again whole before it is next used, and the first error is the one thrown.
+      if (copy_touched) {
+        RollBackCopyQuietly();
+        loaded_ = {};
+      }
+      try {
+        DropSnapshot();
+      } catch (const Error&) {
+      }
       throw;
+    }
+  }
+
+  void RollBackCopyQuietly() {
+    try {
+      copy_->Query("ROLLBACK");
+    } catch (const Error&) {  // no transaction was open
     }
   }
 
@@ -567,10 +604,11 @@ std::string RedactedUrl(std::string_view url) {
   std::string out(url);
   if (at != std::string_view::npos && colon != std::string_view::npos && colon < at)
     out.replace(scheme + 3 + colon + 1, at - colon - 1, "***");
-  const size_t password = out.find("password=");
-  if (password != std::string::npos) {
-    const size_t end = out.find('&', password);
-    out.replace(password + 9, (end == std::string::npos ? out.size() : end) - password - 9, "***");
+  // Every password= parameter (libpq takes the last of several; sslpassword= is one too).
+  for (size_t at = out.find("password="); at != std::string::npos; at = out.find("password=", at)) {
+    at += 9;
+    const size_t end = out.find('&', at);
+    out.replace(at, (end == std::string::npos ? out.size() : end) - at, "***");
   }
   return out;
 }

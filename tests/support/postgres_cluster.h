@@ -44,7 +44,10 @@ class PostgresCluster {
   // A new, empty database; its URL.
   std::string NewDatabase() {
     const std::string name = "test_" + std::to_string(++databases_);
-    store::PostgresSession::Connect(url_)->Execute("CREATE DATABASE " + name);
+    // FILE_COPY: PostgreSQL 15's default (WAL_LOG) copies the template through the WAL, about
+    // twice as slow for an empty database on a cluster without fsync.
+    store::PostgresSession::Connect(url_)->Execute("CREATE DATABASE " + name +
+                                                   " STRATEGY FILE_COPY");
     return DatabaseUrl(name);
   }
   std::string DatabaseUrl(const std::string& name) const {

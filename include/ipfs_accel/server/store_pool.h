@@ -19,7 +19,7 @@ namespace ipfs_accel::server {
 class StorePool {
  public:
   // Opens `size` stores on `path` (read-write: created and migrated if needed). Then disables
-  // the database's external access (ResultStore::DisableExternalAccess): the server's SQL
+  // every store's external access (ResultStore::DisableExternalAccess): the server's SQL
   // endpoint must not reach other files. Throws what ResultStore::Open throws.
   StorePool(const std::string& path, size_t size, const store::OpenOptions& options);
   ~StorePool();

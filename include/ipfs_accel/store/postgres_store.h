@@ -70,6 +70,11 @@ class PostgresResultStore : public ResultStore {
   virtual void WriteRunIf(const RunResults& results, const CommitCondition& condition) = 0;
   // The working copy was loaded again this many times (for tests and figures).
   virtual int64_t Reloads() const = 0;
+  // Notes on ResultStore's calls: DisableExternalAccess covers this store's working copy only
+  // (each store has its own). A statement through Query that is not a query commits on the
+  // server on its own, so one that leaves a transaction open (BEGIN without its COMMIT in the
+  // same text) is refused with core::Error(kUnsupported); QueryLimited runs such a statement
+  // as Query does.
 };
 
 }  // namespace ipfs_accel::store
