@@ -1,4 +1,5 @@
 #include "ipfs_accel/store/maintenance.h"
+#include "ipfs_accel/store/postgres_store.h"
 #include "ipfs_accel/store/run_ref.h"
 
 #include <fcntl.h>
@@ -405,7 +406,16 @@ std::vector<CheckFinding> CheckDatabase(const std::string& path, const OpenOptio
   return problems;
 }
 
+// The file maintenance commands work on a DuckDB file; a PostgreSQL store has its server's own.
+static void RequireDuckDbFile(const std::string& path, const char* command, const char* instead) {
+  if (IsPostgresUrl(path))
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("{} works on a DuckDB file, not the PostgreSQL store '{}'; {}", command,
+                            RedactedUrl(path), instead));
+}
+
 VacuumReport VacuumDatabase(const std::string& path, const OpenOptions& open) {
+  RequireDuckDbFile(path, "db vacuum", "PostgreSQL vacuums itself (autovacuum)");
   if (!fs::exists(path)) {
     throw Error(ErrorKind::kNotFound,
                 fmt::format("database '{}' does not exist; pass --db with an existing file", path));
@@ -442,6 +452,8 @@ std::string ParsePurgeCutoff(const std::string& text) {
 
 PurgeReport PurgeRunsBefore(const std::string& path, const std::string& cutoff, bool dry_run,
                             const OpenOptions& open) {
+  RequireDuckDbFile(path, "db purge",
+                    "delete runs there with psql, or db pull what to keep into a file");
   if (!fs::exists(path)) {
     throw Error(ErrorKind::kNotFound,
                 fmt::format("database '{}' does not exist; pass --db with an existing file", path));
@@ -521,6 +533,7 @@ PurgeReport PurgeRunsBefore(const std::string& path, const std::string& cutoff, 
 
 BackupReport BackupDatabase(const std::string& path, const std::string& destination, bool compress,
                             const OpenOptions& open) {
+  RequireDuckDbFile(path, "db backup", "use pg_dump, or db pull into a DuckDB file");
   if (!fs::exists(path)) {
     throw Error(ErrorKind::kNotFound,
                 fmt::format("database '{}' does not exist; pass --db with an existing file", path));
@@ -620,6 +633,7 @@ std::vector<std::pair<std::string, int64_t>> CheckRestored(const fs::path& tempo
 }  // namespace
 
 RestoreReport RestoreDatabase(const std::string& backup, const std::string& path, bool force) {
+  RequireDuckDbFile(path, "db restore", "restore into a DuckDB file and db push it");
   if (!fs::exists(backup))
     throw Error(ErrorKind::kNotFound, fmt::format("backup '{}' does not exist", backup));
   RestoreReport report{.database = path, .rows_per_table = {}, .replaced = false};

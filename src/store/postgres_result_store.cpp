@@ -5,6 +5,7 @@
 
 #include <pqxx/pqxx>
 
+#include <cctype>
 #include <functional>
 #include <map>
 
@@ -104,6 +105,28 @@ std::string RowsAsJson(const std::vector<std::string>& names, const QueryResult&
   return array.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// Whether a statement that is not a query still leaves the store as it was: COPY ... TO and
+// EXPORT DATABASE write files from the copy (db export), not rows.
+bool LeavesStoreAsItWas(const StatementShape& shape, std::string_view sql) {
+  if (shape.first_keyword == "EXPORT") return true;
+  if (shape.first_keyword != "COPY" || shape.statements != 1) return false;
+  size_t i = sql.find_first_not_of(" \t\r\n");
+  i = sql.find_first_not_of(" \t\r\n", i + 4);  // past COPY
+  if (i == std::string_view::npos) return false;
+  if (sql[i] == '(') return true;  // COPY (query) TO
+  while (i < sql.size() && sql[i] != '(' && sql[i] != ' ' && sql[i] != '\t' && sql[i] != '\n')
+    ++i;  // the table's name
+  i = sql.find_first_not_of(" \t\r\n", i);
+  if (i != std::string_view::npos && sql[i] == '(') {  // a column list
+    i = sql.find(')', i);
+    if (i != std::string_view::npos) i = sql.find_first_not_of(" \t\r\n", i + 1);
+  }
+  if (i == std::string_view::npos || i + 2 > sql.size()) return false;
+  const std::string_view word = sql.substr(i, 2);
+  return (word == "TO" || word == "to" || word == "To" || word == "tO") &&
+         (i + 2 == sql.size() || !std::isalnum(static_cast<unsigned char>(sql[i + 2])));
+}
+
 class PostgresStore final : public PostgresResultStore {
  public:
   PostgresStore(std::string url, bool read_only) : url_(std::move(url)), read_only_(read_only) {}
@@ -185,8 +208,9 @@ class PostgresStore final : public PostgresResultStore {
   // A statement that is not a query changes the store: it runs as a write.
   QueryResult Query(const std::string& sql) override {
     RefreshForRead();
-    if (copy_->Inspect(sql).is_query || sql.find_first_not_of(" \t\n") == std::string::npos)
-      return copy_->Query(sql);
+    if (sql.find_first_not_of(" \t\n") == std::string::npos) return copy_->Query(sql);
+    const StatementShape shape = copy_->Inspect(sql);
+    if (shape.is_query || LeavesStoreAsItWas(shape, sql)) return copy_->Query(sql);
     return Statement([&] { return copy_->Query(sql); });
   }
   QueryResult Query(const std::string& sql, const std::vector<QueryParam>& params) override {

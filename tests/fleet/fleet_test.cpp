@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -199,6 +200,17 @@ TEST_F(FleetTest, RunsPushedToTheFleetStoreAndPulledBackAreTheSameRunsAndGoOnlyO
   EXPECT_EQ(nlohmann::json::parse(out)["already_there"].size(), 2u);
   ASSERT_EQ(RunCli({"db", "pull", "--db", back, url, "--json"}, &out), 0);
   EXPECT_EQ(nlohmann::json::parse(out)["pulled"].size(), 2u);
+  // Export reads the fleet store as it reads a file; the file-only maintenance commands say so.
+  const std::string csv = dir.File("runs.csv");
+  ASSERT_EQ(RunCli({"db", "export", "--db", url, "--format", "csv", "--query",
+                    "SELECT run_id FROM runs ORDER BY run_id", "-o", csv}),
+            0);
+  std::ifstream exported(csv);
+  const std::string text((std::istreambuf_iterator<char>(exported)),
+                         std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "run_id\nr-1\nr-2\n");
+  EXPECT_EQ(RunCli({"db", "purge", "--db", url, "--older-than", "1d"}), 5);
+  EXPECT_EQ(RunCli({"db", "backup", "--db", url, dir.File("b.duckdb")}), 5);
 
   auto a = ipfs_accel::store::ResultStore::Open(here, {.read_only = true});
   auto b = ipfs_accel::store::ResultStore::Open(back, {.read_only = true});
