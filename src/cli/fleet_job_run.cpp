@@ -61,14 +61,18 @@ std::string FleetJobRunner::LocalModel(const fleet::JobSpec& spec) const {
     if (added) it->second = ModelPathCid(spec.model);
     if (it->second == cid) return spec.model;
   }
-  const std::string cached = (fs::path(options_.models_dir) / cid).string();
+  // A folder is kept as models/CID; an .onnx file as models/CID/NAME.onnx, since `benchmark`
+  // knows a model file by its extension.
+  const fs::path folder = fs::path(options_.models_dir) / cid;
+  const bool file = fs::path(spec.model).extension() == ".onnx";
+  const std::string cached = (file ? folder / fs::path(spec.model).filename() : folder).string();
   if (fs::exists(cached)) return cached;
   if (options_.gateway.empty())
     throw Error(ErrorKind::kNotFound,
                 fmt::format("model {} is not on this machine ({} is absent or other bytes, and "
                             "{} is absent); start the worker with --gateway to fetch it",
                             cid, spec.model, cached));
-  fs::create_directories(options_.models_dir);
+  fs::create_directories(file ? folder : fs::path(options_.models_dir));
   content::FetchFromGateway(core::ParseHttpUrl(options_.gateway, "the gateway"),
                             content::ParseCid(cid), cached);
   return cached;

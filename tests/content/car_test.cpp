@@ -22,6 +22,7 @@
 #include "ipfs_accel/core/mapped_file.h"
 #include "support/catch_error.h"
 #include "support/child_process.h"
+#include "support/reference_gateway.h"
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::content {
@@ -33,8 +34,8 @@ using testing::Lines;
 using testing::Quoted;
 using testing::RunCapture;
 
-const std::string kNodeModules = IPFS_ACCEL_SOURCE_DIR "/third_party/prefix/share/node_modules";
-const std::string kScript = IPFS_ACCEL_SOURCE_DIR "/tests/content/car_reference.mjs";
+const std::string kNodeModules = testing::ReferenceGateway::kNodeModules;
+const std::string kScript = testing::ReferenceGateway::kScript;
 
 bool HaveJs() {
   bool ok = false;
@@ -205,35 +206,7 @@ TEST(Car, ASectionCutShortIsRefusedWithItsOffset) {
       << e.what();
 }
 
-// car_reference.mjs serving `path`'s DAG as a trustless gateway on loopback, until destroyed.
-class ReferenceGateway {
- public:
-  ReferenceGateway(int cid_version, const fs::path& path, const std::string& fault = "") {
-    std::vector<std::string> args = {kScript, kNodeModules, "serve", std::to_string(cid_version),
-                                     path.string()};
-    if (!fault.empty()) args.push_back(fault);
-    child_ = testing::SpawnProgram("node", args);
-    char line[512] = {};
-    if (child_.out == nullptr || std::fgets(line, sizeof line, child_.out) == nullptr) return;
-    const std::vector<std::string> words = testing::Lines(std::string(line));
-    std::istringstream in(words.empty() ? "" : words[0]);
-    in >> root_ >> port_ >> tampered_;
-  }
-  ~ReferenceGateway() {
-    if (child_.pid > 0) kill(child_.pid, SIGTERM);
-    if (child_.pid > 0) testing::ExitStatus(child_.pid);
-    if (child_.out != nullptr) std::fclose(child_.out);
-  }
-  core::HttpUrl url() const { return {.host = "127.0.0.1", .port = port_, .prefix = ""}; }
-  Cid root() const { return ParseCid(root_); }
-  const std::string& tampered() const { return tampered_; }  // the changed block's CID
-  bool listening() const { return port_ > 0; }
-
- private:
-  testing::Child child_;
-  std::string root_, tampered_;
-  int port_ = 0;
-};
+using testing::ReferenceGateway;
 
 // Nothing but `keep` is left in `dir`: no output, no partial answer.
 void ExpectOnly(const fs::path& dir, const std::string& keep) {

@@ -17,6 +17,7 @@
 #include "ipfs_accel/store/result_store.h"
 #include "support/child_process.h"
 #include "support/postgres_cluster.h"
+#include "support/reference_gateway.h"
 #include "support/stored_runs.h"
 #include "support/temp_dir.h"
 
@@ -175,6 +176,41 @@ TEST_F(FleetTest, AJobThatCannotRunThatConfigurationIsDeadAtOnceWithItsError) {
   const auto j = nlohmann::json::parse(status);
   EXPECT_EQ(j["jobs"]["dead"], 1);
   EXPECT_EQ(j["unfinished"][0]["state"], "dead");
+}
+
+// The worker lacks the model's bytes: it fetches them by the job's CID from a gateway (the
+// reference JavaScript importer's DAG), checks every block, keeps them under its models folder,
+// and the stored model carries that CID. Without a gateway the job fails saying what to do.
+TEST_F(FleetTest, AWorkerWithoutTheModelFetchesItByItsCidFromAGateway) {
+  const TempDir dir;
+  const std::string model = dir.File("model.onnx");
+  std::filesystem::copy_file(kModel, model);
+  const ipfs_accel::testing::ReferenceGateway gateway(1, model);
+  if (!gateway.listening()) GTEST_SKIP() << "no reference gateway (run scripts/bootstrap.sh)";
+  const std::string url = cluster_->NewDatabase();
+  ASSERT_EQ(RunCli({"fleet", "submit", "--db", url, "--model", model, "-b", "3", "--max-attempts",
+                    "1", "-s", "1,2", "--", "-n", "1", "--min-time", "0"}),
+            0);
+  std::filesystem::remove(model);  // this worker lacks the bytes now
+  auto pg = PostgresSession::Connect(url);
+  EXPECT_EQ(Scalar(*pg, "SELECT min(model_cid) FROM fleet_jobs"), gateway.root_text());
+
+  // Job 1 on a worker with no gateway: dead (one attempt allowed), saying how to get the model.
+  ASSERT_EQ(RunCli({"fleet", "worker", "--db", url, "--hardware", "cpu", "--max-jobs", "1",
+                    "--models-dir", dir.File("models")}),
+            0);
+  EXPECT_NE(Scalar(*pg, "SELECT last_error FROM fleet_jobs WHERE job_id = 1").find("--gateway"),
+            std::string::npos);
+  // Job 2 with the gateway: fetched, verified, measured.
+  ASSERT_EQ(RunCli({"fleet", "worker", "--db", url, "--hardware", "cpu", "--idle-exit", "0",
+                    "--models-dir", dir.File("models"), "--gateway", gateway.url_text()}),
+            0);
+  EXPECT_EQ(Scalar(*pg, "SELECT state FROM fleet_jobs WHERE job_id = 2"), "done");
+  const std::string kept = dir.File("models/" + gateway.root_text() + "/model.onnx");
+  std::ifstream a(kModel, std::ios::binary), b(kept, std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(a), {}),
+            std::string(std::istreambuf_iterator<char>(b), {}));
+  EXPECT_EQ(Scalar(*pg, "SELECT content_cid FROM models"), gateway.root_text());
 }
 
 TEST_F(FleetTest, RunsPushedToTheFleetStoreAndPulledBackAreTheSameRunsAndGoOnlyOnce) {
