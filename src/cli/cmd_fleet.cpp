@@ -150,6 +150,7 @@ nlohmann::ordered_json StatusJson(const fleet::QueueStatus& s) {
     j["workers"].push_back({{"worker_id", w.worker_id},
                             {"hostname", w.hostname},
                             {"platforms", w.platforms},
+                            {"devices", w.devices},
                             {"state", w.state},
                             {"jobs_done", w.jobs_done},
                             {"heartbeat_at", w.heartbeat_at},
@@ -177,8 +178,9 @@ int RunStatus(const StatusOptions& o) {
                            s.done, s.dead);
   std::cout << fmt::format("workers ({}):\n", s.workers.size());
   for (const auto& w : s.workers)
-    std::cout << fmt::format("  {:<24} {:<8} {:>5} done  platforms {:<16} heartbeat {:.0f} s ago\n",
-                             w.worker_id, w.state, w.jobs_done, w.platforms, w.heartbeat_age_s);
+    std::cout << fmt::format(
+        "  {:<24} {:<8} {:>5} done  platforms {:<16} heartbeat {:.0f} s ago  on {} ({})\n",
+        w.worker_id, w.state, w.jobs_done, w.platforms, w.heartbeat_age_s, w.hostname, w.devices);
   if (!s.jobs.empty()) std::cout << "unfinished jobs (first 50):\n";
   for (const auto& job : s.jobs)
     std::cout << fmt::format("  #{:<6} {:<8} attempt {} {} on {}{}\n", job.job_id, job.state,

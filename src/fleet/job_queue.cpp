@@ -193,12 +193,15 @@ QueueStatus JobQueue::Status() {
   }
   const auto workers = Execute(
       "SELECT worker_id, hostname, platforms, state, CAST(heartbeat_at AS text), jobs_done, "
-      "EXTRACT(EPOCH FROM (now() AT TIME ZONE 'UTC' - heartbeat_at)) FROM fleet_workers "
+      "EXTRACT(EPOCH FROM (now() AT TIME ZONE 'UTC' - heartbeat_at)), "
+      "concat_ws(', ', CAST(hardware AS jsonb)->'cpu'->>'model_name', (SELECT "
+      "string_agg(g->>'name', ', ') FROM jsonb_array_elements(COALESCE(CAST(hardware AS "
+      "jsonb)->'nvidia'->'gpus', '[]')) AS g)) FROM fleet_workers "
       "ORDER BY started_at, worker_id",
       {});
   for (size_t i = 0; i < workers.rows.size(); ++i)
     status.workers.push_back({Cell(workers, i, 0), Cell(workers, i, 1), Cell(workers, i, 2),
-                              Cell(workers, i, 3), Cell(workers, i, 4),
+                              Cell(workers, i, 3), Cell(workers, i, 4), Cell(workers, i, 7),
                               std::stoll(Cell(workers, i, 5)), std::stod(Cell(workers, i, 6))});
   const auto jobs = Execute(
       "SELECT job_id, model, platform, state, COALESCE(worker_id, ''), "

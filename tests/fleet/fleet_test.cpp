@@ -176,6 +176,9 @@ TEST_F(FleetTest, AJobThatCannotRunThatConfigurationIsDeadAtOnceWithItsError) {
   const auto j = nlohmann::json::parse(status);
   EXPECT_EQ(j["jobs"]["dead"], 1);
   EXPECT_EQ(j["unfinished"][0]["state"], "dead");
+  ASSERT_EQ(j["workers"].size(), 1u);
+  EXPECT_EQ(j["workers"][0]["platforms"], "cpu");
+  EXPECT_FALSE(j["workers"][0]["devices"].get<std::string>().empty());  // its CPU's name
 }
 
 // The worker lacks the model's bytes: it fetches them by the job's CID from a gateway (the

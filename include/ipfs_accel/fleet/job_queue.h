@@ -45,6 +45,7 @@ struct QueueStatus {
   int64_t queued = 0, running = 0, done = 0, dead = 0;
   struct WorkerRow {
     std::string worker_id, hostname, platforms, state, heartbeat_at;
+    std::string devices;  // its CPU and GPUs, from what `detect` found
     int64_t jobs_done = 0;
     double heartbeat_age_s = 0;
   };
