@@ -695,7 +695,9 @@ const std::string kSchemaV11Cids = [] {
 // order), so the table is rebuilt as v9 and v11 did; the configuration key gains the optimizer
 // and the accumulation, so every row's key is computed again.
 // Schema v13: the fleet's job queue and its workers (fleet/job_queue.h). In a DuckDB file they
-// stay empty; on a PostgreSQL store the queue's statements run on them natively.
+// stay empty; on a PostgreSQL store the queue's statements run on them natively. And the latest
+// result of each configuration with the model named by its content CID: the same bytes stored
+// under two names or folders (two machines of a fleet) are one model there.
 constexpr const char* kSchemaV13Fleet = R"sql(
 CREATE TABLE fleet_jobs (
   job_id BIGINT PRIMARY KEY,
@@ -726,6 +728,21 @@ CREATE TABLE fleet_workers (
   jobs_done BIGINT NOT NULL,
   state VARCHAR NOT NULL
 );
+
+CREATE VIEW latest_performance_by_cid AS
+SELECT p.*, m.name AS model_name, m.content_cid AS model_cid, h.platform, h.device_name,
+       h.hostname AS hardware_hostname, r.started_at AS run_started_at
+FROM performance_results p
+JOIN runs r ON r.run_id = p.run_id
+JOIN models m ON m.model_id = p.model_id
+JOIN hardware_platforms h ON h.hardware_id = p.hardware_id
+QUALIFY row_number() OVER (
+  PARTITION BY COALESCE(m.content_cid, 'model:' || p.model_id), p.hardware_id,
+    p.execution_provider, p.precision, p.graph_variant, p.scenario, p.batch_size, p.seq_len,
+    p.prompt_len, p.new_tokens, p.threads, p.graph_optimization_level,
+    CAST(p.provider_options_json AS VARCHAR), p.target_qps, p.training_optimizer,
+    p.grad_accum_steps
+  ORDER BY r.started_at DESC, p.result_id DESC) = 1;
 )sql";
 
 const std::string kSchemaV12Training = [] {
@@ -835,7 +852,9 @@ const std::vector<MigrationStep>& MigrationSteps() {
        "the loss at the first step and after N steps; the configuration key includes the "
        "optimizer and accumulation",
        kSchemaV12Training + kLatestPerformanceViewV5 + kModelHardwareCompatibilityView},
-      {13, "the fleet's job queue (jobs with leases, attempts and a dead state) and its workers",
+      {13,
+       "the fleet's job queue (jobs with leases, attempts and a dead state) and its workers; "
+       "the latest_performance_by_cid view",
        kSchemaV13Fleet},
   };
   return steps;

@@ -244,7 +244,8 @@ TEST_F(MaintenanceTest, CompressedBackupImportsBack) {
   // The fresh store holds the schema already; the import brings its own.
   restored->Query(
       "DROP TABLE predictions; DROP TABLE prediction_models; "
-      "DROP VIEW latest_performance; DROP VIEW model_hardware_compatibility; "
+      "DROP VIEW latest_performance_by_cid; DROP VIEW latest_performance; "
+      "DROP VIEW model_hardware_compatibility; "
       "DROP TABLE performance_results; DROP TABLE compatibility_results; "
       "DROP TABLE runs; DROP TABLE models; DROP TABLE hardware_platforms; "
       "DROP TABLE schema_version; DROP SEQUENCE hardware_id_seq; "

@@ -153,7 +153,8 @@ std::vector<int64_t> AllCounts(ResultStore& store) {
 // Leaves an empty DuckDB file: what a foreign or pre-schema database looks like.
 void DropSchema(ResultStore& store) {
   store.Query(
-      "DROP TABLE IF EXISTS predictions; DROP TABLE IF EXISTS prediction_models; "
+      "DROP VIEW IF EXISTS latest_performance_by_cid; DROP TABLE IF EXISTS predictions; DROP TABLE "
+      "IF EXISTS prediction_models; "
       "DROP TABLE IF EXISTS templates; DROP TABLE IF EXISTS template_versions; "
       "DROP TABLE IF EXISTS template_variables; DROP TABLE IF EXISTS template_helpers; "
       "DROP TABLE IF EXISTS template_dependencies; DROP TABLE IF EXISTS template_validations; "
@@ -180,6 +181,34 @@ TEST_F(ResultStoreTest, OpenCreatesTheCurrentSchemaAndRecordsEveryStep) {
   for (const std::string& table : kTables) EXPECT_EQ(Count(*store, table), 0) << table;
   EXPECT_EQ(Count(*store, "latest_performance"), 0);
   EXPECT_TRUE(fs::exists(db_));
+}
+
+// The same bytes (one CID) measured under two names, as two machines of a fleet would name a
+// folder: latest_performance keeps a row per model, latest_performance_by_cid one per CID, the
+// newer; a model without a CID stays its own.
+TEST_F(ResultStoreTest, LatestPerformanceByCidTakesTheSameBytesUnderTwoNamesAsOneModel) {
+  auto store = ResultStore::Open(db_);
+  RunResults older = SampleRun();
+  older.entries[0].model = {"bert-a", "bert", "text", "folder", "/a/bert", 4385920, "sha256:aa"};
+  older.entries[0].model.content_cid = "bafybeigdyrzt";
+  store->WriteRun(older);
+  RunResults newer = SampleRun();
+  newer.run.started_at = "2026-11-27T10:00:00Z";
+  newer.run.finished_at = "2026-11-27T10:05:00Z";
+  newer.entries[0].model = {"bert-b", "bert", "text", "folder", "/b/bert", 4385920, "sha256:bb"};
+  newer.entries[0].model.content_cid = "bafybeigdyrzt";
+  newer.entries[0].performance[0].latency_mean_ms = 1.0;
+  store->WriteRun(newer);
+  store->WriteRun(SampleRun());  // bert-tiny, seeded: no CID
+
+  EXPECT_EQ(Count(*store, "latest_performance"), 3);
+  EXPECT_EQ(Count(*store, "latest_performance_by_cid"), 2);
+  EXPECT_EQ(Cell(*store,
+                 "SELECT model_name || ' ' || latency_mean_ms FROM latest_performance_by_cid "
+                 "WHERE model_cid = 'bafybeigdyrzt'"),
+            "bert-b 1.0");
+  EXPECT_EQ(Cell(*store, "SELECT count(*) FROM latest_performance_by_cid WHERE model_cid IS NULL"),
+            "1");
 }
 
 TEST_F(ResultStoreTest, ReopenDoesNotMigrateAgain) {
