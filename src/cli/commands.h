@@ -86,7 +86,7 @@ void AddTemplatesCommand(CLI::App& app, CommandFn* selected);
 // export (cmd_db_maintenance.cpp).
 void AddDbImportCommand(CLI::App& db, CommandFn* selected);
 void AddDbMaintenanceCommands(CLI::App& db, CommandFn* selected);
-void AddDbSyncCommands(CLI::App& db, CommandFn* selected);    // cmd_db_sync.cpp
-void AddFleetCommand(CLI::App& app, CommandFn* selected);      // cmd_fleet.cpp
+void AddDbSyncCommands(CLI::App& db, CommandFn* selected);  // cmd_db_sync.cpp
+void AddFleetCommand(CLI::App& app, CommandFn* selected);   // cmd_fleet.cpp
 
 }  // namespace ipfs_accel::cli
