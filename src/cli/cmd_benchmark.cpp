@@ -3,6 +3,7 @@
 // process or, with --isolate, one worker process each), then written as one run.
 
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -44,6 +45,7 @@
 #include "ipfs_accel/runtime/backend.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "ipfs_accel/runtime/platforms.h"
+#include "ipfs_accel/serving/tokenizer.h"
 #include "ipfs_accel/store/result_store.h"
 
 namespace ipfs_accel::cli {
@@ -68,6 +70,8 @@ struct BenchmarkOptions {
   std::vector<std::string> shapes;        // NAME=d0,d1,...
   std::vector<std::string> input_values;  // --input NAME=v1,v2,...
   std::string inputs_file;                // --inputs FILE.safetensors
+  std::string prompt;                     // generate: a text, encoded by the tokenizer below
+  std::string tokenizer;                  // its tokenizer.json (default: the model folder's)
   bool isolate = false;
   double config_timeout_s = 0;
   bool timing_given = false, iterations_given = false;
@@ -937,6 +941,7 @@ struct OptionScope {
 };
 constexpr OptionScope kOptionScopes[] = {
     {"--prompt-len", "generate"},     {"--new-tokens", "generate"},
+    {"--prompt", "generate"},         {"--tokenizer", "generate"},
     {"--repetitions", "generate"},    {"--target-qps", "server"},
     {"--latency-bound-ms", "server"}, {"--config-timeout", "--isolate"},
     {"--optimizer", "training"},      {"--grad-accum", "training"}};
@@ -957,6 +962,32 @@ void RefuseOptionsWithoutEffect(const CLI::App& cmd, const BenchmarkOptions& o) 
   if (o.sweep.scenario == "generate" && cmd.count("--seq-lens") > 0)
     throw CLI::ValidationError(
         "--seq-lens", "does nothing in the generate scenario; its prompt length is --prompt-len");
+}
+
+// --prompt: the text's ids by the model folder's tokenizer.json (or --tokenizer), its special
+// tokens included as the tokenizer adds them; the prompt length is their count.
+void ApplyPrompt(const CLI::App& cmd, BenchmarkOptions& o) {
+  if (cmd.count("--tokenizer") > 0 && o.prompt.empty())
+    throw CLI::ValidationError("--tokenizer", "encodes --prompt; give --prompt too");
+  if (o.prompt.empty()) return;
+  if (cmd.count("--prompt-len") > 0)
+    throw CLI::ValidationError("--prompt-len", "the prompt's length is that of --prompt's ids");
+  std::string path = o.tokenizer;
+  if (path.empty()) path = (std::filesystem::path(o.sweep.model) / "tokenizer.json").string();
+  if (!std::filesystem::is_regular_file(path))
+    throw CLI::ValidationError(
+        "--prompt",
+        fmt::format("needs a tokenizer: {} does not exist; name one with --tokenizer", path));
+  try {
+    const serving::Encoding e = serving::Tokenizer::FromFile(path).Encode(o.prompt);
+    o.sweep.prompt_ids.assign(e.ids.begin(), e.ids.end());
+  } catch (const Error& e) {
+    throw CLI::ValidationError("--tokenizer", e.what());
+  }
+  if (o.sweep.prompt_ids.empty())
+    throw CLI::ValidationError("--prompt", "encodes to no tokens; give some text");
+  o.sweep.prompt_len = static_cast<int64_t>(o.sweep.prompt_ids.size());
+  o.sweep.tokenizer = path;
 }
 
 // --mode training: the training scenario, and unless timing options are given 2 warm-up and 10
@@ -1128,6 +1159,10 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--prompt-len", r.prompt_len, "generate: prompt tokens")
       ->check(WholeNumber(1, kMaxSequence))
       ->capture_default_str();
+  cmd->add_option("--prompt", o->prompt,
+                  "generate: a text prompt, encoded by the model folder's tokenizer.json (or "
+                  "--tokenizer); the progress line shows the generated text");
+  cmd->add_option("--tokenizer", o->tokenizer, "generate: the tokenizer.json for --prompt");
   cmd->add_option("--new-tokens", r.new_tokens,
                   "generate: tokens to generate, the first (from the prefill) included")
       ->check(WholeNumber(2, int64_t{1} << 20))
@@ -1176,6 +1211,7 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
     if (o->sweep.model.empty() && !o->key_models && !o->all_models)
       throw CLI::ValidationError("--model", "give --model, --key-models or --all-models");
     RefuseOptionsWithoutEffect(*cmd, *o);
+    ApplyPrompt(*cmd, *o);
     *selected = [o] {
       if (o->all_models) return RunAllModels(*o);
       return o->key_models ? RunKeyModels(*o) : RunBenchmarkCommand(*o);

@@ -25,6 +25,7 @@
 #include "ipfs_accel/harness/server_scenario.h"
 #include "ipfs_accel/harness/training.h"
 #include "ipfs_accel/models/precision.h"
+#include "ipfs_accel/serving/tokenizer.h"
 #include "ipfs_accel/store/json_import.h"
 
 namespace ipfs_accel::cli {
@@ -56,6 +57,13 @@ ConfigurationOutcome MeasureTraining(const Configuration& c, const models::Model
   return out;
 }
 
+// What --prompt's generation said: the generated ids decoded by the prompt's tokenizer, as JSON
+// text so that newlines and quotes stay on the progress line.
+std::string GeneratedText(const Configuration& c, const std::vector<int64_t>& tokens) {
+  const std::vector<uint32_t> ids(tokens.begin(), tokens.end());
+  return nlohmann::json(serving::Tokenizer::FromFile(c.tokenizer).Decode(ids)).dump();
+}
+
 ConfigurationOutcome Measure(const Configuration& c, const models::Model& model,
                              const ConfigurationProgress& progress) {
   ConfigurationOutcome out;
@@ -68,12 +76,14 @@ ConfigurationOutcome Measure(const Configuration& c, const models::Model& model,
                                       .new_tokens = c.new_tokens,
                                       .warmup = c.bench.warmup > 0 ? 1 : 0,
                                       .repetitions = c.repetitions,
-                                      .seed = c.seed};
+                                      .seed = c.seed,
+                                      .prompt_ids = c.prompt_ids};
     const harness::GenerationResult r = harness::RunGeneration(
         model, g, [&](int steps, double s) { progress ? progress(steps, s) : void(); });
     out.records.push_back(ToRecord(r, g));
     out.summary = fmt::format("TTFT {:.1f} ms, decode p50 {:.2f} ms, {:.1f} tokens/s",
                               r.prefill.p50, r.decode.p50, r.decode_tokens_per_s);
+    if (!c.tokenizer.empty()) out.summary += "; generated: " + GeneratedText(c, r.tokens);
   } else if (c.scenario == "server") {
     harness::ServerConfig server;
     server.target_qps = c.target_qps > 0 ? c.target_qps : 1;  // a search sets its own rates

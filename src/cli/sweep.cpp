@@ -185,6 +185,8 @@ SweepPlan PlanSweep(const SweepRequest& r, const std::vector<std::string>& platf
                       c.prompt_len = r.prompt_len;
                       c.new_tokens = r.new_tokens;
                       c.repetitions = r.repetitions;
+                      c.prompt_ids = r.prompt_ids;
+                      c.tokenizer = r.tokenizer;
                       if (training) {
                         c.optimizer = r.optimizer;
                         c.grad_accum = accum;
@@ -226,6 +228,8 @@ void to_json(nlohmann::json& j, const Configuration& c) {
        {"prompt_len", c.prompt_len},
        {"new_tokens", c.new_tokens},
        {"repetitions", c.repetitions},
+       {"prompt_ids", c.prompt_ids},
+       {"tokenizer", c.tokenizer},
        {"optimizer", c.optimizer},
        {"grad_accum", c.grad_accum}};
 }
@@ -263,6 +267,8 @@ void from_json(const nlohmann::json& j, Configuration& c) {
   j.at("prompt_len").get_to(c.prompt_len);
   j.at("new_tokens").get_to(c.new_tokens);
   j.at("repetitions").get_to(c.repetitions);
+  j.at("prompt_ids").get_to(c.prompt_ids);
+  j.at("tokenizer").get_to(c.tokenizer);
   j.at("optimizer").get_to(c.optimizer);
   j.at("grad_accum").get_to(c.grad_accum);
 }

@@ -44,6 +44,10 @@ struct SweepRequest {
   int64_t prompt_len = 128;
   int64_t new_tokens = 128;
   int repetitions = 1;
+  // --prompt: the text's ids (prompt_len is their count), and the tokenizer.json that made them,
+  // which also decodes what was generated.
+  std::vector<int64_t> prompt_ids;
+  std::string tokenizer;
   // training (--mode training): the optimizer, and micro-batches per optimizer step (an axis)
   std::string optimizer = "adamw";
   std::vector<int64_t> grad_accum{1};
@@ -64,6 +68,8 @@ struct Configuration {
   double latency_bound_ms = 0;             // server: a peak-QPS search
   int64_t prompt_len = 0, new_tokens = 0;  // generate
   int repetitions = 1;                     // generate
+  std::vector<int64_t> prompt_ids;         // generate: --prompt's ids, else generated
+  std::string tokenizer;                   // generate: decodes the generated ids (--prompt)
   std::string optimizer;                   // training: adamw, sgd-momentum
   int64_t grad_accum = 1;                  // training: micro-batches per optimizer step
 

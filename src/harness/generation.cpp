@@ -77,6 +77,19 @@ core::Tensor Column(const std::vector<int64_t>& tokens) {
   return t;
 }
 
+// The given prompt in every row of the batch: [batch, prompt_len].
+core::Tensor PromptRows(const GenerationConfig& config) {
+  if (static_cast<int64_t>(config.prompt_ids.size()) != config.prompt_len)
+    throw Error(ErrorKind::kInternal, fmt::format("a prompt of {} ids given for prompt_len {}",
+                                                  config.prompt_ids.size(), config.prompt_len));
+  core::Tensor t = core::Tensor::Zeros(core::DType::kInt64, {config.batch_size, config.prompt_len});
+  auto* out = reinterpret_cast<int64_t*>(t.bytes.data());
+  for (int64_t b = 0; b < config.batch_size; ++b)
+    std::memcpy(out + b * config.prompt_len, config.prompt_ids.data(),
+                config.prompt_ids.size() * sizeof(int64_t));
+  return t;
+}
+
 // The cache pairs; throws kUnsupported for a graph without the convention.
 std::vector<std::pair<std::string, std::string>> RequireKvCache(const runtime::Session& session,
                                                                 const models::Model& model) {
@@ -127,7 +140,8 @@ GenerationResult RunGeneration(const models::Model& model, const GenerationConfi
 
   ShapeRequest prompt_shape{.batch_size = config.batch_size, .seq_len = config.prompt_len};
   const auto shapes = ResolveShapes(session->inputs(), model.dim_roles, prompt_shape);
-  const auto prompt = GenerateInputs(session->inputs(), shapes, model.input_hints, config.seed);
+  auto prompt = GenerateInputs(session->inputs(), shapes, model.input_hints, config.seed);
+  if (!config.prompt_ids.empty()) prompt["input_ids"] = PromptRows(config);
 
   for (int rep = 0; rep < config.warmup + config.repetitions; ++rep) {
     const bool measured = rep >= config.warmup;

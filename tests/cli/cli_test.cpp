@@ -409,6 +409,46 @@ TEST_F(CliTest, GenerateScenarioAcrossPrecisionsAndGraphs) {
   ASSERT_TRUE(compat.rows[3][2].has_value());     // logits: top-1 agreement stored
 }
 
+// --prompt: the text's ids are the prompt (so two seeds generate the same tokens from the same
+// checkpoint), its length is theirs, and the progress line shows the generated text. The ids are
+// the tokenizer's (checked against Hugging Face tokenizers in tests/serving); Llama 2's " a" is
+// one of the first thousand, which the tiny fixture's vocabulary holds.
+TEST_F(CliTest, GenerateFromATextPromptUsesItsIdsAndPrintsTheGeneratedText) {
+  const std::string llama = std::string(IPFS_ACCEL_SHARED_DIR) + "/fixtures/hf-tiny/llama";
+  const std::string tokenizer = std::string(IPFS_ACCEL_SOURCE_DIR) +
+                                "/third_party/prefix/share/tokenizers/llama2/tokenizer.json";
+  if (!fs::exists(tokenizer)) GTEST_SKIP() << "no " << tokenizer << " (run scripts/bootstrap.sh)";
+  const Result ids = Run("tokenize --tokenizer " + tokenizer + " --text a --json");
+  ASSERT_EQ(ids.status, 0) << ids.err;
+  const size_t prompt_ids = nlohmann::json::parse(ids.out)["ids"].size();
+  std::vector<std::string> generated;
+  for (const char* seed : {"1", "2"}) {
+    const Result r =
+        Run("benchmark --model " + llama + " --scenario generate --prompt a --tokenizer " +
+            tokenizer + " --new-tokens 4 --seed " + seed + " --db " + db_);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const std::string said = r.out + r.err;
+    const size_t at = said.find("generated: \"");
+    ASSERT_NE(at, std::string::npos) << said;
+    generated.push_back(said.substr(at, said.find('\n', at) - at));
+  }
+  EXPECT_EQ(generated[0], generated[1]);
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  EXPECT_EQ(*store->Query("SELECT DISTINCT prompt_len FROM performance_results").rows.at(0).at(0),
+            std::to_string(prompt_ids));
+  // Where a prompt cannot be: no tokenizer, beside --prompt-len, outside generate.
+  EXPECT_EQ(Run("benchmark --model bert-tiny --scenario generate --prompt a --db " + db_).status,
+            2);
+  EXPECT_EQ(Run("benchmark --model " + llama + " --scenario generate --prompt a --prompt-len 4 " +
+                "--tokenizer " + tokenizer + " --db " + db_)
+                .status,
+            2);
+  EXPECT_EQ(
+      Run("benchmark --model " + llama + " --prompt a --tokenizer " + tokenizer + " --db " + db_)
+          .status,
+      2);
+}
+
 TEST_F(CliTest, AutoGraphIsFusedOnTheCpu) {
   const Result r =
       Run("benchmark --model bert-tiny --graph auto --seq-len 16 --iterations 2 "

@@ -25,6 +25,9 @@ struct GenerationConfig {
   int warmup = 1;            // whole generations run before the measured ones
   int repetitions = 1;       // measured generations
   uint64_t seed = 42;        // of the prompt
+  // The prompt's token ids for every row (a text's encoding), instead of ids generated from
+  // `seed`; prompt_len must equal their count.
+  std::vector<int64_t> prompt_ids = {};
 };
 
 struct GenerationResult {
