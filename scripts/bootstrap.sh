@@ -20,7 +20,7 @@ debian_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libonnx-testdata clang-14 libfuzzer-14-dev
   libpng-dev libjpeg62-turbo-dev libsndfile1-dev libsoxr-dev libfftw3-dev libxgboost-dev
   libicu-dev libpcre2-dev
-  libpqxx-dev postgresql-15
+  libpqxx-dev postgresql-15 wrk
   chromium firefox-esr ipfs-cid
   python3-prometheus-client
 )

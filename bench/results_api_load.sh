@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# results_api_load.sh DB [SECONDS=10] [PATH]: `serve`'s read API under load from Debian's wrk.
+# Serves DB on a free loopback port (40 workers), then runs wrk for SECONDS at 1, 8 and 32
+# connections against PATH (default: a page of 100 results filtered by model and platform) and
+# prints requests/s with wrk's p50 and p99 latency.
+#   bench/results_api_load.sh /tmp/m1.duckdb 10
+# A database of a million results: build/bench/store_ingest 1000000 10 1000 100 /tmp/m1.duckdb
+set -euo pipefail
+db="${1:?usage: results_api_load.sh DB [SECONDS] [PATH]}"
+seconds="${2:-10}"
+path="${3:-/api/results?limit=100&model=bert-tiny&platform=cpu}"
+cli="${IPFS_ACCEL_CLI:-$(dirname "$0")/../build/ipfs-accelerate}"
+log="$(mktemp)"
+"$cli" serve --db "$db" --port 0 --workers 40 >"$log" 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -f "$log"' EXIT
+port=""
+for _ in $(seq 300); do
+  port="$(grep -o 'http://127.0.0.1:[0-9]*' "$log" | head -1 | sed 's/.*://')" || true
+  [[ -n "$port" ]] && break
+  sleep 0.1
+done
+[[ -n "$port" ]] || { cat "$log" >&2; exit 1; }
+url="http://127.0.0.1:$port$path"
+curl -sf "$url" >/dev/null || { echo "GET $url failed" >&2; exit 1; }
+printf '%s\n%-12s %12s %10s %10s\n' "GET $path ($seconds s each)" connections requests/s p50 p99
+for c in 1 8 32; do
+  out="$(wrk -t "$((c < 2 ? c : 2))" -c "$c" -d "${seconds}s" --latency "$url")"
+  rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
+  p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
+  p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
+  errors="$(awk '/Non-2xx|Socket errors/' <<<"$out")"
+  printf '%-12s %12s %10s %10s %s\n' "$c" "$rps" "$p50" "$p99" "$errors"
+done
