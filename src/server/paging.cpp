@@ -63,10 +63,12 @@ nlohmann::ordered_json PagedQuery(store::ResultStore& store, const std::string& 
                                   const Page& page) {
   const store::QueryResult count = store.Query("SELECT count(*) " + count_from, filter.params());
   const int64_t total = std::stoll(count.rows.at(0).at(0).value_or("0"));
-  std::vector<store::QueryParam> params = filter.params();
-  params.emplace_back(page.limit);
-  params.emplace_back(page.offset);
-  return PageJson(store.Query(select + " LIMIT ? OFFSET ?", params), total, page);
+  // LIMIT and OFFSET as numbers in the text (parsed integers, not a caller's text): DuckDB plans
+  // a top-N only for a constant limit, and sorted every matching row for a bound one (0.5 s
+  // over a million results).
+  return PageJson(store.Query(fmt::format("{} LIMIT {} OFFSET {}", select, page.limit, page.offset),
+                              filter.params()),
+                  total, page);
 }
 
 }  // namespace ipfs_accel::server

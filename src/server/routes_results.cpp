@@ -82,7 +82,11 @@ std::string ResultColumns() {
 Response Results(ApiContext& context, const Request& request) {
   SqlFilter filter;
   if (const auto model = request.Get("model"))
-    filter.Add(fmt::format("(m.name = ? OR {} = ?)", analysis::ModelLabelSql("m")),
+    // The models table first: a label computed on every joined result row took seconds over a
+    // million results.
+    filter.Add(fmt::format("p.model_id IN (SELECT model_id FROM models mf WHERE mf.name = ? OR "
+                           "{} = ?)",
+                           analysis::ModelLabelSql("mf")),
                {*model, *model});
   filter.IfGiven(request, "platform", "h.platform = ?")
       .IfGiven(request, "hardware", "h.platform = ?")
@@ -103,12 +107,23 @@ Response Results(ApiContext& context, const Request& request) {
       "FROM performance_results p JOIN runs r USING (run_id) JOIN models m USING (model_id) "
       "JOIN hardware_platforms h USING (hardware_id) " +
       filter.Where();
+  // The page's result ids first, then their columns: the columns (a label, a formatted date)
+  // computed for every matching row before the top-N took 0.6 s over a million results.
+  const Page page = PageOf(request);
+  const std::string keys = fmt::format(
+      "SELECT p.result_id, r.started_at {} ORDER BY r.started_at DESC, p.result_id DESC "
+      "LIMIT {} OFFSET {}",
+      from, page.limit, page.offset);
   auto store = context.stores->Acquire();
-  return Response::Json(
-      PagedQuery(*store,
-                 fmt::format("SELECT {} {} ORDER BY r.started_at DESC, p.result_id DESC",
-                             ResultColumns(), from),
-                 from, filter, PageOf(request)));
+  const store::QueryResult rows = store->Query(
+      fmt::format("SELECT {} FROM ({}) k JOIN performance_results p USING (result_id) "
+                  "JOIN runs r ON r.run_id = p.run_id JOIN models m ON m.model_id = p.model_id "
+                  "JOIN hardware_platforms h ON h.hardware_id = p.hardware_id "
+                  "ORDER BY k.started_at DESC, p.result_id DESC",
+                  ResultColumns(), keys),
+      filter.params());
+  const store::QueryResult total = store->Query("SELECT count(*) " + from, filter.params());
+  return Response::Json(PageJson(rows, std::stoll(total.rows.at(0).at(0).value_or("0")), page));
 }
 
 Response Models(ApiContext& context, const Request& request) {
