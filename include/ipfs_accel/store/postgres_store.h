@@ -7,7 +7,8 @@
 // DuckDB stays the engine every report, query and write runs on: the store keeps a working
 // copy in an in-memory DuckDB database (the schema built by the same migrations), loaded from
 // PostgreSQL in one REPEATABLE READ snapshot and loaded again only when another writer changed
-// the store (a generation counter every write bumps). A write runs on the copy through the
+// the store (a generation counter every write bumps; then only the rows appended to the result
+// tables, unless a statement or migration rewrote rows). A write runs on the copy through the
 // DuckDB writer, inside one PostgreSQL transaction holding the store's advisory lock; the rows
 // it added, changed or removed are then applied to PostgreSQL in that transaction. Either all
 // of a write lands or none of it. Schema versions: a store older than this tool is migrated

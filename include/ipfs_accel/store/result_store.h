@@ -1,5 +1,6 @@
 #pragma once
-// The results database. One implementation today: an embedded DuckDB file.
+// The results database: an embedded DuckDB file, or a PostgreSQL server a fleet shares
+// (postgres_store.h; Open picks it for a postgresql:// URL).
 // Thread-compatible: one ResultStore per thread. Every write is one transaction:
 // it lands whole or not at all, so a failure never leaves half a run behind.
 
