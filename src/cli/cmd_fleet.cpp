@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/content_ids.h"
 #include "cli/exit_codes.h"
 #include "cli/fleet_job_run.h"
 #include "cli/interrupt.h"
@@ -56,7 +57,7 @@ struct SubmitOptions {
 int RunSubmit(const SubmitOptions& o) {
   const std::string url = FleetUrl(o.db);
   std::optional<std::string> cid;
-  if (fs::exists(o.model)) cid = ModelPathCid(o.model);
+  if (fs::exists(o.model)) cid = PathContentCid(o.model);
   std::vector<fleet::JobSpec> jobs;
   for (const auto& hardware : o.hardware)
     for (int batch : o.batch_sizes)

@@ -8,7 +8,11 @@ namespace ipfs_accel::cli {
 
 std::optional<std::string> ModelContentCid(const models::ModelInfo& info) {
   if (info.source_path.empty()) return std::nullopt;
-  return content::ImportPath(info.source_path, {.cid_version = 1}).root.cid.ToString();
+  return PathContentCid(info.source_path);
+}
+
+std::string PathContentCid(const std::string& path) {
+  return content::ImportPath(path, {.cid_version = 1}).root.cid.ToString();
 }
 
 std::string GraphCid(const models::Model& model) {

@@ -12,6 +12,8 @@ namespace ipfs_accel::cli {
 // UnixFS directory, or its file; nullopt when it has none (a catalog or template model with
 // seeded random weights). Reads every byte once, hashing on every core.
 std::optional<std::string> ModelContentCid(const models::ModelInfo& info);
+// The same for a file or folder by its path (a fleet job's model).
+std::string PathContentCid(const std::string& path);
 
 // CIDv1 raw (sha2-256) of the ONNX bytes the runtime is given: `model`'s serialised graph, or
 // the .onnx file it names (not its external data).

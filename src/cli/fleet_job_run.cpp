@@ -7,11 +7,11 @@
 
 #include <fmt/format.h>
 
+#include "cli/content_ids.h"
 #include "cli/exit_codes.h"
 #include "cli/self_process.h"
 #include "ipfs_accel/content/cid.h"
 #include "ipfs_accel/content/gateway.h"
-#include "ipfs_accel/content/unixfs.h"
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/core/http_url.h"
 #include "ipfs_accel/core/removed_at_exit.h"
@@ -45,10 +45,6 @@ std::string LastLine(const std::string& path) {
 
 }  // namespace
 
-std::string ModelPathCid(const std::string& path) {
-  return content::ImportPath(path, {.cid_version = 1}).root.cid.ToString();
-}
-
 FleetJobRunner::FleetJobRunner(FleetJobRunnerOptions options) : options_(std::move(options)) {
   if (options_.models_dir.empty()) options_.models_dir = DefaultModelsDir();
 }
@@ -58,7 +54,7 @@ std::string FleetJobRunner::LocalModel(const fleet::JobSpec& spec) const {
   const std::string& cid = *spec.model_cid;
   if (fs::exists(spec.model)) {
     auto [it, added] = path_cids_.try_emplace(spec.model);
-    if (added) it->second = ModelPathCid(spec.model);
+    if (added) it->second = PathContentCid(spec.model);
     if (it->second == cid) return spec.model;
   }
   // A folder is kept as models/CID; an .onnx file as models/CID/NAME.onnx, since `benchmark`

@@ -10,9 +10,6 @@
 
 namespace ipfs_accel::cli {
 
-// CIDv1 of a model file or folder's bytes (`ipfs add --cid-version 1`).
-std::string ModelPathCid(const std::string& path);
-
 struct FleetJobRunnerOptions {
   std::string models_dir;  // empty: $XDG_CACHE_HOME (or ~/.cache)/ipfs-accelerate/models
   std::string gateway;     // empty: models this machine lacks fail their job
