@@ -34,8 +34,10 @@ std::string ReadWhole(const fs::path& path) {
   return s.str();
 }
 
-// The process group of /proc/<pid>, or -1 (field 5 of stat, after the parenthesised name).
-pid_t ProcessGroupOf(const fs::path& proc_dir) {
+// The process group of /proc/<pid> (field 5 of stat, after the parenthesised name), or -1, also
+// for a zombie: it holds no memory, and after the browser is reaped its orphans wait for init
+// to reap them, which took ~2 s per browser in a VM whose init reaps slowly.
+pid_t LiveProcessGroupOf(const fs::path& proc_dir) {
   const std::string stat = ReadWhole(proc_dir / "stat");
   const size_t close = stat.rfind(')');
   if (close == std::string::npos) return -1;
@@ -43,7 +45,8 @@ pid_t ProcessGroupOf(const fs::path& proc_dir) {
   std::string state;
   long ppid = 0, pgrp = -1;
   rest >> state >> ppid >> pgrp;
-  return rest ? static_cast<pid_t>(pgrp) : -1;
+  if (!rest || state == "Z" || state == "X") return -1;
+  return static_cast<pid_t>(pgrp);
 }
 
 }  // namespace
@@ -139,7 +142,7 @@ std::vector<fs::path> BrowserProcess::GroupProcesses() const {
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename().string();
     if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    if (ProcessGroupOf(entry.path()) == pid_) out.push_back(entry.path());
+    if (LiveProcessGroupOf(entry.path()) == pid_) out.push_back(entry.path());
   }
   return out;
 }
@@ -178,10 +181,10 @@ void BrowserProcess::Kill() {
     }
     reaped_ = true;
   }
-  // SIGKILL is asynchronous: wait (briefly) until the helpers are gone too, so that callers
-  // see no process of this profile once Kill() returns.
+  // SIGKILL is asynchronous: wait (briefly) until the helpers have ended too, so that callers
+  // see no live process of this profile once Kill() returns.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  while (::kill(-pid_, 0) == 0 && std::chrono::steady_clock::now() < deadline)
+  while (!GroupProcesses().empty() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 

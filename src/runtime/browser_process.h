@@ -37,13 +37,13 @@ class BrowserProcess {
   // each), so the binary they all map is counted once, not once per process.
   int64_t ResidentBytes() const;
   // SIGKILL to the whole group, reaps the browser and waits (up to 3 s) until the rest of the
-  // group has ended. Idempotent.
+  // group has ended (zombies left to init count as ended). Idempotent.
   void Kill();
   // The last `max_lines` lines of Chromium's stderr that look like errors, joined by " | ".
   std::string LogTail(size_t max_lines = 3) const;
 
  private:
-  // The /proc folders of the live processes in the browser's group.
+  // The /proc folders of the live (not zombie) processes in the browser's group.
   std::vector<std::filesystem::path> GroupProcesses() const;
 
   bool firefox_ = false;
