@@ -193,6 +193,12 @@ TrainingResult RunTrainingBenchmark(const models::Model& forward, const Training
     throw Error(ErrorKind::kInvalidArgument,
                 fmt::format("gradient accumulation over {} micro-batches; give 1 or more",
                             config.accumulation_steps));
+  if (config.accumulation_steps > 1 && runtime::IsBrowserPlatform(config.bench.session.platform))
+    throw Error(ErrorKind::kUnsupported,
+                fmt::format("gradient accumulation shares the parameters of two sessions in "
+                            "place, which {} cannot (its tensors live in the page); use "
+                            "--grad-accum 1 there",
+                            config.bench.session.platform));
   TrainingResult r;
   const auto t0 = TrainClock::now();
   models::TrainingGraph step = BuildTrainingGraph(forward, config, false, &r.task);

@@ -35,6 +35,11 @@ BrowserServer::BrowserServer(Content content)
   s.set_payload_max_length(size_t{4} << 30);
   s.set_read_timeout(60);
   s.set_write_timeout(60);
+  // Every command is a reply to the page's long poll, then the page's POST of its result: each
+  // waited ~40 ms for a delayed ACK (Nagle) without TCP_NODELAY, and the page reconnected every
+  // 5 requests (cpp-httplib's default) without the higher count.
+  s.set_tcp_nodelay(true);
+  s.set_keep_alive_max_count(1000);
 
   s.Get("/job", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(content_.job_json, "application/json");

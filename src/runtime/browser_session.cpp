@@ -6,6 +6,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -242,7 +243,8 @@ BrowserSession::BrowserSession(const models::Model& model, const SessionOptions&
   const auto [kind, body] = Await(load_timeout_, "loading the model", false);
   nlohmann::json message = nlohmann::json::parse(body, nullptr, false);
   if (kind == "error") {
-    const std::string text = core::OneLine(message.is_object() ? message.value("message", body) : body);
+    const std::string text =
+        core::OneLine(message.is_object() ? message.value("message", body) : body);
     failed_ = true;
     browser_->Kill();
     throw Error(LooksUnavailable(text) ? ErrorKind::kUnavailable : ErrorKind::kRuntime,
@@ -351,6 +353,8 @@ std::map<std::string, core::Tensor> BrowserSession::Run(
 
 void BrowserSession::Bind(const std::map<std::string, core::Tensor>& inputs) {
   CheckInputs(inputs);
+  pending_ = nlohmann::json::array();  // every input is bound anew
+  pending_tensors_.clear();
   const Reply r = Command("bind", inputs);
   if (const auto ms = r.header.find("warmup_ms"); ms != r.header.end() && ms->is_number())
     warmup_ms_ = ms->get<double>();
@@ -370,7 +374,7 @@ double BrowserSession::TimeLoading(const std::vector<const models::Model*>& part
 }
 
 double BrowserSession::RunBoundTimed() {
-  return Command("run_bound_timed", {}).header.at("ms").get<double>();
+  return CommandWithPending("run_bound_timed").header.at("ms").get<double>();
 }
 
 std::string BrowserSession::options_json() const {
@@ -403,19 +407,72 @@ std::string BrowserSession::options_json() const {
   return j.dump();
 }
 
-namespace {
-[[noreturn]] void NoGeneration() {
-  throw Error(ErrorKind::kUnsupported,
-              "generation (state kept between runs) is not supported in the browser yet; use a "
-              "native platform (cpu, cuda)");
+const TensorSpec& BrowserSession::Spec(const std::vector<TensorSpec>& specs,
+                                       const std::string& name, const char* what) const {
+  const auto it =
+      std::find_if(specs.begin(), specs.end(), [&](const TensorSpec& s) { return s.name == name; });
+  if (it == specs.end())
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("model '{}' has no {} '{}'", model_name_, what, name));
+  return *it;
 }
-}  // namespace
 
-void BrowserSession::RunBoundKeepOutputs() { NoGeneration(); }
-void BrowserSession::SetBoundInput(const std::string&, core::Tensor) { NoGeneration(); }
-void BrowserSession::MoveOutputToInput(const std::string&, const std::string&) { NoGeneration(); }
-core::Tensor BrowserSession::KeptOutput(const std::string&) const { NoGeneration(); }
-Session::TensorView BrowserSession::KeptOutputView(const std::string&) const { NoGeneration(); }
+BrowserSession::Reply BrowserSession::CommandWithPending(const std::string& op,
+                                                         nlohmann::json fields) {
+  fields["pending"] = std::exchange(pending_, nlohmann::json::array());
+  const auto tensors = std::exchange(pending_tensors_, {});
+  return Command(op, tensors, std::move(fields));
+}
+
+void BrowserSession::RunBoundKeepOutputs() {
+  kept_.clear();
+  kept_run_ = false;
+  kept_ = CommandWithPending("run_bound_keep", {{"send", wanted_}}).tensors;
+  kept_run_ = true;
+}
+
+void BrowserSession::SetBoundInput(const std::string& name, core::Tensor tensor) {
+  const TensorSpec& spec = Spec(inputs_, name, "input");
+  if (spec.dtype != tensor.dtype)
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("input '{}' of model '{}' is {}, not {}", name, model_name_,
+                            core::DTypeName(spec.dtype), core::DTypeName(tensor.dtype)));
+  pending_.push_back({{"op", "set"}, {"name", name}});
+  pending_tensors_[name] = std::move(tensor);
+}
+
+void BrowserSession::MoveOutputToInput(const std::string& output, const std::string& input) {
+  Spec(outputs_, output, "output");
+  Spec(inputs_, input, "input");
+  if (!kept_run_)
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("output '{}' is not kept from a previous run", output));
+  pending_.push_back({{"op", "move"}, {"from", output}, {"to", input}});
+  kept_.erase(output);
+}
+
+const core::Tensor& BrowserSession::Kept(const std::string& name) {
+  Spec(outputs_, name, "output");
+  if (!kept_run_)
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("output '{}' is not kept from a previous run", name));
+  if (auto it = kept_.find(name); it != kept_.end()) return it->second;
+  wanted_.insert(name);  // read once, it comes with every later kept run's reply
+  auto fetched = Command("fetch", {}, {{"names", {name}}}).tensors;
+  auto it = fetched.find(name);
+  if (it == fetched.end()) Fail(fmt::format("the {} page sent no '{}'", options_.platform, name));
+  return kept_[name] = std::move(it->second);
+}
+
+// Fetching from the page fills a cache: what the session holds does not change.
+core::Tensor BrowserSession::KeptOutput(const std::string& name) const {
+  return const_cast<BrowserSession*>(this)->Kept(name);
+}
+
+Session::TensorView BrowserSession::KeptOutputView(const std::string& name) const {
+  const core::Tensor& t = const_cast<BrowserSession*>(this)->Kept(name);
+  return {t.dtype, t.shape, t.bytes.data()};
+}
 
 int64_t BrowserSession::HelperProcessesResidentBytes() const {
   return browser_ ? browser_->ResidentBytes() : 0;

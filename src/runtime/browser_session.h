@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -64,7 +65,9 @@ class BrowserSession : public Session {
   void RunBound() override { RunBoundTimed(); }
   // The page's performance.now() around session.run().
   double RunBoundTimed() override;
-  // Generation keeps state between runs; not in the browser yet (kUnsupported).
+  // State between runs stays in the page: SetBoundInput() and MoveOutputToInput() are queued
+  // and sent with the next run. A kept run's reply brings its small outputs (a loss) and those
+  // KeptOutput() asked for after an earlier run (logits); any other is fetched when asked for.
   void RunBoundKeepOutputs() override;
   void SetBoundInput(const std::string& name, core::Tensor tensor) override;
   void MoveOutputToInput(const std::string& output, const std::string& input) override;
@@ -94,6 +97,12 @@ class BrowserSession : public Session {
                                             bool page_loaded);
   [[noreturn]] void Fail(const std::string& why);
   void CheckInputs(const std::map<std::string, core::Tensor>& inputs) const;
+  const TensorSpec& Spec(const std::vector<TensorSpec>& specs, const std::string& name,
+                         const char* what) const;
+  // Sends `op` with the queued changes to the bound inputs, which it empties.
+  Reply CommandWithPending(const std::string& op, nlohmann::json fields = nlohmann::json::object());
+  // A kept output on the host: from the last kept run's reply, else fetched from the page.
+  const core::Tensor& Kept(const std::string& name);
 
   SessionOptions options_;
   std::string model_name_;
@@ -108,6 +117,11 @@ class BrowserSession : public Session {
   size_t parts_served_ = 0;
   std::optional<double> warmup_ms_;
   int next_id_ = 1;
+  nlohmann::json pending_ = nlohmann::json::array();  // {"op": "set"|"move", ...} in order
+  std::map<std::string, core::Tensor> pending_tensors_;
+  std::map<std::string, core::Tensor> kept_;  // this run's outputs brought to the host
+  bool kept_run_ = false;
+  std::set<std::string> wanted_;  // kept outputs read on the host: sent with each kept run
 };
 
 }  // namespace ipfs_accel::runtime

@@ -122,8 +122,35 @@ async function open(job) {
 
 function feeds(ort, tensors) {
   const out = {};
-  for (const [name, t] of Object.entries(tensors)) out[name] = new ort.Tensor(t.dtype, t.data, t.shape);
+  for (const [name, t] of Object.entries(tensors))
+    out[name] = t instanceof ort.Tensor ? t : new ort.Tensor(t.dtype, t.data, t.shape);
   return out;
+}
+
+// State kept between runs (decoding, training steps): the outputs of the last kept run, and the
+// changes the tool queued since its last command, applied in order before this one: 'set'
+// replaces a bound input by a tensor of this envelope, 'move' binds a kept output as an input.
+function applyPending(state, pending, tensors) {
+  for (const change of pending || []) {
+    if (change.op === 'set') {
+      state.bound[change.name] = tensors[change.name];
+    } else if (change.op === 'move') {
+      const t = state.kept[change.from];
+      if (!t) throw new Error(`output '${change.from}' is not kept from a previous run`);
+      state.bound[change.to] = t;
+      delete state.kept[change.from];
+    } else {
+      throw new Error(`unknown change '${change.op}'`);
+    }
+  }
+}
+
+// The kept outputs a reply brings: those small enough (a training step's loss) and those the
+// tool reads after every run (a decoder's logits).
+const SMALL_OUTPUT_ELEMENTS = 64;
+function sentOutputs(kept, names) {
+  return Object.fromEntries(Object.entries(kept).filter(
+    ([name, t]) => t.size <= SMALL_OUTPUT_ELEMENTS || (names || []).includes(name)));
 }
 
 // One run on fresh tensors over `tensors`, timed around session.run(); outputs are dropped.
@@ -137,7 +164,7 @@ async function timedRun(ort, session, tensors) {
 }
 
 async function loop(job, ort, session) {
-  let bound = null;
+  const state = { bound: null, kept: {} };
   let warmed = false;
   let faults = job.test_fault || '';
   for (;;) {
@@ -151,14 +178,29 @@ async function loop(job, ort, session) {
       if (header.op === 'run') {
         outputs = await session.run(feeds(ort, tensors));
       } else if (header.op === 'bind') {
-        bound = tensors;
+        state.bound = tensors;
         if (job.warmup && !warmed) {  // one run on the real shapes before any timed one
-          reply.warmup_ms = await timedRun(ort, session, bound);
+          reply.warmup_ms = await timedRun(ort, session, state.bound);
           warmed = true;
         }
       } else if (header.op === 'run_bound_timed') {
-        if (!bound) throw new Error('run_bound_timed before bind');
-        reply.ms = await timedRun(ort, session, bound);
+        if (!state.bound) throw new Error('run_bound_timed before bind');
+        applyPending(state, header.pending, tensors);
+        reply.ms = await timedRun(ort, session, state.bound);
+      } else if (header.op === 'run_bound_keep') {
+        if (!state.bound) throw new Error('run_bound_keep before bind');
+        applyPending(state, header.pending, tensors);
+        const f = feeds(ort, state.bound);
+        const t0 = performance.now();
+        state.kept = await session.run(f);
+        reply.ms = performance.now() - t0;
+        outputs = sentOutputs(state.kept, header.send);
+      } else if (header.op === 'fetch') {
+        outputs = {};
+        for (const name of header.names) {
+          if (!state.kept[name]) throw new Error(`output '${name}' is not kept from a previous run`);
+          outputs[name] = state.kept[name];
+        }
       } else if (header.op === 'time_loading') {  // sessions for several models, timed
         const create = (url) => ort.InferenceSession.create(url, sessionOptions(job));
         const t0 = performance.now();

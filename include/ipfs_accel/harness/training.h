@@ -59,9 +59,9 @@ struct TrainingResult {
 // Builds the step graphs of `forward` (DefaultTrainingTask), opens their sessions on
 // config.bench.session's platform, and times optimizer steps. Throws core::Error: from
 // BuildTrainingStep (kUnsupported naming an operator without a gradient rule), from the
-// runtime (an unavailable provider, a failing run; kUnsupported on a platform whose sessions
-// cannot share inputs in place, such as the browser's), kInvalidArgument for shapes that do
-// not fit or accumulation_steps < 1.
+// runtime (an unavailable provider, a failing run), kUnsupported for accumulation_steps > 1 on
+// a browser platform (two sessions share the parameters in place; a page's tensors cannot be
+// shared), kInvalidArgument for shapes that do not fit or accumulation_steps < 1.
 TrainingResult RunTrainingBenchmark(const models::Model& forward, const TrainingConfig& config,
                                     const ProgressFn& progress = nullptr);
 
