@@ -49,23 +49,57 @@ void DrawLabels(core::Tensor& labels, int64_t classes, uint64_t seed) {
 }
 
 struct TrainingBatch {
-  std::map<std::string, core::Tensor> tensors;
-  std::map<std::string, core::Shape> shapes;
+  std::vector<std::map<std::string, core::Tensor>> micro;  // one per micro-batch, in order
+  std::map<std::string, core::Shape> shapes;               // of one micro-batch
   EffectiveDims dims{1, 0};
 };
 
-// Every input of the step graph that is not carried state: the forward graph's and `labels`.
+// Rows [i * rows, (i + 1) * rows) of `t` along its first axis.
+core::Tensor RowsOf(const core::Tensor& t, int64_t i, int64_t rows) {
+  core::Tensor out = t;
+  out.shape[0] = rows;
+  const size_t bytes = t.bytes.size() / static_cast<size_t>(t.shape[0]) * rows;
+  out.bytes.assign(t.bytes.begin() + static_cast<ptrdiff_t>(bytes * i),
+                   t.bytes.begin() + static_cast<ptrdiff_t>(bytes * (i + 1)));
+  return out;
+}
+
+// A batch of A x b rows cut into A micro-batches of b rows: accumulating them is one step on
+// the whole batch. Tensors without that first axis go to every micro-batch unchanged.
+std::vector<std::map<std::string, core::Tensor>> SplitRows(
+    const std::map<std::string, core::Tensor>& whole, int64_t parts, int64_t rows) {
+  std::vector<std::map<std::string, core::Tensor>> out(static_cast<size_t>(parts));
+  for (const auto& [name, t] : whole)
+    for (int64_t i = 0; i < parts; ++i)
+      out[static_cast<size_t>(i)][name] =
+          !t.shape.empty() && t.shape[0] == parts * rows ? RowsOf(t, i, rows) : t;
+  return out;
+}
+
+// Every input of the step graph that is not carried state: the forward graph's and `labels`,
+// for each of `accumulation` micro-batches. They are distinct rows of one seeded batch, except
+// with inputs the user gave (one batch, repeated).
 TrainingBatch MakeTrainingBatch(const runtime::Session& session, const models::TrainingGraph& step,
-                                const models::Model& forward, const BenchmarkConfig& config) {
+                                const models::Model& forward, const BenchmarkConfig& config,
+                                int64_t accumulation) {
   std::vector<runtime::TensorSpec> specs;
   for (const auto& spec : session.inputs())
     if (!IsCarriedOrSum(step, spec.name)) specs.push_back(spec);
   TrainingBatch b;
   b.shapes = ResolveShapes(specs, forward.dim_roles, config.shape);
-  b.tensors = GenerateInputs(specs, b.shapes, forward.input_hints, config.seed);
-  ApplyGivenInputs(GraphInputsOf(config.given_inputs, forward), specs, b.shapes, b.tensors);
-  if (step.classes != 0) DrawLabels(b.tensors.at("labels"), step.classes, config.seed);
   b.dims = EffectiveBatchAndSequence(specs, forward.dim_roles, b.shapes);
+  const bool distinct = accumulation > 1 && config.given_inputs.empty();
+  ShapeRequest whole_shape = config.shape;
+  if (distinct) {  // a fixed batch axis keeps its size, and that batch is repeated
+    whole_shape.batch_size = b.dims.batch_size * accumulation;
+    whole_shape.batch_explicit = false;
+  }
+  const auto whole_shapes = ResolveShapes(specs, forward.dim_roles, whole_shape);
+  auto whole = GenerateInputs(specs, whole_shapes, forward.input_hints, config.seed);
+  ApplyGivenInputs(GraphInputsOf(config.given_inputs, forward), specs, b.shapes, whole);
+  if (step.classes != 0) DrawLabels(whole.at("labels"), step.classes, config.seed);
+  b.micro = distinct ? SplitRows(whole, accumulation, b.dims.batch_size)
+                     : std::vector(static_cast<size_t>(accumulation), whole);
   return b;
 }
 
@@ -97,22 +131,23 @@ models::OptimizerKind ParseOptimizer(const std::string& name) {
 }
 
 TrainingRunner::TrainingRunner(models::TrainingGraph& step, models::TrainingGraph* micro,
-                               int64_t accumulation_steps,
                                std::unique_ptr<runtime::Session> step_session,
                                const runtime::SessionOptions& session,
-                               const std::map<std::string, core::Tensor>& batch)
-    : graph_(step), accumulation_(accumulation_steps), step_(std::move(step_session)) {
+                               std::vector<std::map<std::string, core::Tensor>> micro_batches)
+    : graph_(step), batches_(std::move(micro_batches)), step_(std::move(step_session)) {
+  if (batches_.empty() || (batches_.size() > 1) != (micro != nullptr))
+    throw Error(ErrorKind::kInternal, "a training runner needs one batch per micro-batch");
   if (micro)
     for (const auto& p : step.parameters)
       zero_sums_[SumInput(p)] = core::Tensor::Zeros(step.state.at(p).dtype, step.state.at(p).shape);
-  auto feeds = batch;
+  auto feeds = batches_.back();  // the step graph's own micro-batch is the last
   for (auto& [name, value] : step.state) feeds[name] = std::move(value);
   step.state.clear();
   for (const auto& [name, zeros] : zero_sums_) feeds[name] = zeros;
   step_->BindMoved(std::move(feeds));
   if (!micro) return;
   micro_ = runtime::OpenSession(micro->model, session);
-  auto micro_feeds = batch;
+  auto micro_feeds = batches_.front();
   for (auto& [name, value] : micro->state) micro_feeds[name] = std::move(value);
   micro->state.clear();
   for (const auto& [name, zeros] : zero_sums_) micro_feeds[name] = zeros;
@@ -131,16 +166,21 @@ void TrainingRunner::ResetSums() {
 
 double TrainingRunner::Step() {
   const auto t0 = TrainClock::now();
-  if (micro_) {
-    for (int64_t i = 1; i < accumulation_; ++i) {
-      micro_->RunBoundKeepOutputs();
-      for (const auto& p : graph_.parameters) micro_->MoveOutputToInput("grad." + p, SumInput(p));
-    }
+  double loss_sum = 0;
+  const size_t micro_runs = batches_.size() - 1;
+  for (size_t i = 0; i < micro_runs; ++i) {
+    if (micro_runs > 1)  // one micro-batch stays bound; more take turns
+      for (const auto& [name, tensor] : batches_[i]) micro_->SetBoundInput(name, tensor);
+    micro_->RunBoundKeepOutputs();
+    loss_sum += ScalarOf(micro_->KeptOutputView("loss"));
+    for (const auto& p : graph_.parameters) micro_->MoveOutputToInput("grad." + p, SumInput(p));
+  }
+  if (micro_)
     for (const auto& p : graph_.parameters)
       step_->SetBoundInputView(SumInput(p), micro_->BoundInputView(SumInput(p)));
-  }
   step_->RunBoundKeepOutputs();
-  last_loss_ = ScalarOf(step_->KeptOutputView("loss"));
+  loss_sum += ScalarOf(step_->KeptOutputView("loss"));
+  last_loss_ = loss_sum / static_cast<double>(batches_.size());
   for (const auto& [from, to] : graph_.carry) step_->MoveOutputToInput(from, to);
   if (micro_) {
     for (const auto& p : graph_.parameters) micro_->SetBoundInputView(p, step_->BoundInputView(p));
@@ -206,15 +246,16 @@ TrainingResult RunTrainingBenchmark(const models::Model& forward, const Training
   if (config.accumulation_steps > 1) micro = BuildTrainingGraph(forward, config, true, &r.task);
   ResetPeakRss();  // the graphs are built; the peak is the training's
   auto session = runtime::OpenSession(step.model, config.bench.session);
-  const TrainingBatch batch = MakeTrainingBatch(*session, step, forward, config.bench);
+  TrainingBatch batch =
+      MakeTrainingBatch(*session, step, forward, config.bench, config.accumulation_steps);
   const std::string provider = session->execution_provider();
   r.optimizer = OptimizerName(config.optimizer);
   r.loss = step.classes == 0 ? "mse" : "cross-entropy";
   r.accumulation_steps = config.accumulation_steps;
   r.trained_parameters = ElementsOf(step);
   const double lr = step.state.at("optimizer.lr").ToDoubles()[0];
-  TrainingRunner runner(step, micro ? &*micro : nullptr, config.accumulation_steps,
-                        std::move(session), config.bench.session, batch.tensors);
+  TrainingRunner runner(step, micro ? &*micro : nullptr, std::move(session), config.bench.session,
+                        std::move(batch.micro));
   BenchmarkResult& b = r.timing;
   b.load_ms = TrainingMsSince(t0);
   b.execution_provider = provider;

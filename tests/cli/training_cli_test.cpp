@@ -14,12 +14,12 @@ namespace training_cli_test {
 
 std::string TinyTraining() {
   return "benchmark --model " + kBertFixture +
-         " --mode training --batch-sizes 2 --seq-lens 16 --warmup 1 --iterations 6 --min-time 0 ";
+         " --mode training --seq-lens 16 --warmup 1 --iterations 6 --min-time 0 ";
 }
 
 TEST_F(CliTest, TinyBertTrainingStoresARowWhoseLossFallsAndRecordsCudaUnavailableHere) {
   const bool gpu = fs::exists("/dev/nvidia0");
-  const Result r = Run(TinyTraining() + "--hardware cpu,cuda --json --db " + db_);
+  const Result r = Run(TinyTraining() + "--batch-sizes 2 --hardware cpu,cuda --json --db " + db_);
   ASSERT_EQ(r.status, gpu ? 0 : 6) << r.err;
   const auto json = nlohmann::json::parse(r.out);
   EXPECT_EQ(json["scenario"], "training");
@@ -59,21 +59,23 @@ TEST_F(CliTest, TinyBertTrainingStoresARowWhoseLossFallsAndRecordsCudaUnavailabl
   EXPECT_FALSE(compat.rows[0][1]->empty());
 }
 
-// The mean of A equal gradients is that gradient: accumulating A micro-batches of one fixed
-// batch follows the loss of one micro-batch per step, as two configurations.
-TEST_F(CliTest, AccumulatingIdenticalMicroBatchesFollowsTheLossOfOneMicroBatchPerStep) {
-  const Result r = Run(TinyTraining() + "--grad-accum 1,3 --db " + db_);
+// Accumulating the gradients of A distinct micro-batches of b rows is one step on their whole
+// batch of A x b rows: the loss trajectory of batch 2 x 3 micro-batches is that of batch 6,
+// and not that of batch 2 alone (the micro-batches differ).
+TEST_F(CliTest, AccumulatingThreeMicroBatchesFollowsTheLossOfTheirWholeBatch) {
+  const Result r = Run(TinyTraining() + "--batch-sizes 2,6 --grad-accum 1,3 --db " + db_);
   ASSERT_EQ(r.status, 0) << r.err;
   auto store = store::ResultStore::Open(db_, {.read_only = true});
   const auto perf = store->Query(
-      "SELECT grad_accum_steps, loss_first, loss_last FROM latest_performance "
-      "ORDER BY grad_accum_steps");
-  ASSERT_EQ(perf.rows.size(), 2u);
-  EXPECT_EQ(*perf.rows[0][0], "1");
-  EXPECT_EQ(*perf.rows[1][0], "3");
-  EXPECT_EQ(*perf.rows[0][1], *perf.rows[1][1]);
-  const double one = std::stod(*perf.rows[0][2]), three = std::stod(*perf.rows[1][2]);
-  EXPECT_NEAR(three, one, 1e-4 * one);
+      "SELECT batch_size, grad_accum_steps, loss_first, loss_last FROM latest_performance "
+      "ORDER BY batch_size, grad_accum_steps");
+  ASSERT_EQ(perf.rows.size(), 4u);
+  const auto loss = [&](size_t row, size_t column) { return std::stod(*perf.rows[row][column]); };
+  ASSERT_EQ(*perf.rows[1][0] + "x" + *perf.rows[1][1], "2x3");
+  ASSERT_EQ(*perf.rows[2][0] + "x" + *perf.rows[2][1], "6x1");
+  EXPECT_NEAR(loss(1, 2), loss(2, 2), 1e-5 * loss(2, 2));
+  EXPECT_NEAR(loss(1, 3), loss(2, 3), 1e-4 * loss(2, 3));
+  EXPECT_GT(std::abs(loss(0, 2) - loss(1, 2)), 1e-3);  // batch 2 alone is another batch
 }
 
 // Mamba's selective scan is an ONNX Scan: control flow has no gradient rule, so the sweep

@@ -3,16 +3,17 @@
 // at least `iterations` steps and `min_time_s`, the `max_time_s` cap), on the step graph of
 // models/gradient.h: forward + loss + backward + optimizer update as one ONNX graph.
 //
-// One batch (the micro-batch, generated once from the seed) is trained on again and again, so
-// the loss at the first step and after the last one shows whether the gradient works: on a
-// fixed batch a working optimizer makes it fall.
+// One batch (generated once from the seed) is trained on again and again, so the loss at the
+// first step and after the last one shows whether the gradient works: on a fixed batch a
+// working optimizer makes it fall.
 //
-// Gradient accumulation over A micro-batches: one optimizer step is A - 1 runs of a
-// gradients-only graph, each adding its gradient to the running sum (carried from run to run
-// without a copy), and one run of the step graph, which adds its own and updates with the
-// sum / A. Parameters, optimizer states and sums move from one run's outputs to the next
-// run's inputs without copies (ONNX Runtime allocates each run's outputs; the last run's
-// are freed as they are replaced).
+// Gradient accumulation over A micro-batches: the batch has A x b rows, cut into A distinct
+// micro-batches of b. One optimizer step is A - 1 runs of a gradients-only graph, each adding
+// its gradient to the running sum (carried from run to run without a copy), and one run of the
+// step graph, which adds its own and updates with the sum / A: the step on the whole batch.
+// Parameters, optimizer states and sums move from one run's outputs to the next run's inputs
+// without copies (ONNX Runtime allocates each run's outputs; the last run's are freed as they are
+// replaced).
 
 #include <cstdint>
 #include <map>
@@ -70,28 +71,31 @@ TrainingResult RunTrainingBenchmark(const models::Model& forward, const Training
 // BuildTrainingStep does.
 void CheckTrainable(const models::Model& forward);
 
-// The runner under RunTrainingBenchmark: the sessions of one training task bound to one
-// batch, stepping the optimizer.
+// The runner under RunTrainingBenchmark: the sessions of one training task bound to its
+// micro-batches, stepping the optimizer.
 class TrainingRunner {
  public:
-  // `step` (an optimizer's graph, open in `step_session`) and, with accumulation A > 1,
-  // `micro`: the gradients-only graph of the same task and A, opened here with `session`.
-  // `batch` holds every graph input but the carried state and the sums. The graphs' `state`
-  // is moved into the sessions (weights and optimizer state are not held twice).
+  // `step` (an optimizer's graph, open in `step_session`) and, with A = micro_batches.size() > 1,
+  // `micro`: the gradients-only graph of the same task and A, opened here with `session`. Each
+  // micro-batch holds every graph input but the carried state and the sums; the step graph runs
+  // the last, the gradients-only graph the others in order. The graphs' `state` is moved into
+  // the sessions (weights and optimizer state are not held twice).
   TrainingRunner(models::TrainingGraph& step, models::TrainingGraph* micro,
-                 int64_t accumulation_steps, std::unique_ptr<runtime::Session> step_session,
+                 std::unique_ptr<runtime::Session> step_session,
                  const runtime::SessionOptions& session,
-                 const std::map<std::string, core::Tensor>& batch);
+                 std::vector<std::map<std::string, core::Tensor>> micro_batches);
   ~TrainingRunner();
   // One optimizer step (A micro-batches); returns its wall time in ms.
   double Step();
-  double last_loss() const { return last_loss_; }  // of the last step, before its update
+  // The mean loss of the last step's micro-batches, before its update: with equal micro-batch
+  // sizes, the loss of their whole batch.
+  double last_loss() const { return last_loss_; }
   runtime::Session& step_session() { return *step_; }
 
  private:
   void ResetSums();
   const models::TrainingGraph& graph_;
-  int64_t accumulation_;
+  std::vector<std::map<std::string, core::Tensor>> batches_;
   std::unique_ptr<runtime::Session> step_, micro_;
   std::map<std::string, core::Tensor> zero_sums_;  // the sums before a step's first micro-batch
   double last_loss_ = 0;
