@@ -109,8 +109,9 @@ void Backpropagate(GradEmitter& e, Accumulator& acc, const onnx::NodeProto& n, c
     any_want = any_want || call.want.back();
   }
   if (!any_dy || !any_want) return;
-  for (const auto& a : n.attribute())
-    if (a.type() == onnx::AttributeProto::GRAPH || a.type() == onnx::AttributeProto::GRAPHS)
+  for (const auto& a : n.attribute())  // Scan's rule differentiates its body itself
+    if (n.op_type() != "Scan" &&
+        (a.type() == onnx::AttributeProto::GRAPH || a.type() == onnx::AttributeProto::GRAPHS))
       throw Error(ErrorKind::kUnsupported,
                   fmt::format("cannot differentiate operator {} (node '{}'): control flow with "
                               "subgraphs has no gradient rule",

@@ -47,6 +47,7 @@ const std::map<std::string, GradRule>& Table() {
     AddLayoutRules(t);
     AddConvRules(t);
     AddNormRules(t);
+    AddScanRules(t);
     return t;
   }();
   return table;

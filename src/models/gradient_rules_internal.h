@@ -32,5 +32,7 @@ void AddLayoutRules(std::map<std::string, GradRule>& table);
 void AddConvRules(std::map<std::string, GradRule>& table);
 // BatchNormalization (inference form), InstanceNormalization (gradient_rules_norm.cpp).
 void AddNormRules(std::map<std::string, GradRule>& table);
+// Scan, by a second Scan running backwards over the body's gradient (gradient_rules_scan.cpp).
+void AddScanRules(std::map<std::string, GradRule>& table);
 
 }  // namespace ipfs_accel::models

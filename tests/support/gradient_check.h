@@ -33,25 +33,40 @@ inline void TensorToFloat64(onnx::TensorProto& t) {
   t.set_raw_data(wide.data(), wide.size() * sizeof(double));
 }
 
-// Every float32 tensor, type and Cast of a serialized model made float64.
-inline std::string ModelToFloat64(const std::string& bytes) {
-  onnx::ModelProto m;
-  m.ParseFromString(bytes);
-  auto* g = m.mutable_graph();
-  for (auto& t : *g->mutable_initializer()) TensorToFloat64(t);
+// Every float32 tensor, type and Cast of `g` and of its subgraphs (a Scan's body) made float64.
+inline void GraphToFloat64(onnx::GraphProto& g) {
+  for (auto& t : *g.mutable_initializer()) TensorToFloat64(t);
   const auto widen = [](onnx::ValueInfoProto& v) {
     auto* tt = v.mutable_type()->mutable_tensor_type();
     if (tt->elem_type() == onnx::TensorProto::FLOAT) tt->set_elem_type(onnx::TensorProto::DOUBLE);
   };
-  for (auto& v : *g->mutable_input()) widen(v);
-  for (auto& v : *g->mutable_output()) widen(v);
-  g->clear_value_info();  // re-inferred
-  for (auto& n : *g->mutable_node())
+  for (auto& v : *g.mutable_input()) widen(v);
+  for (auto& v : *g.mutable_output()) widen(v);
+  g.clear_value_info();  // re-inferred
+  for (auto& n : *g.mutable_node()) {
+    if (n.op_type() == "ConstantOfShape" && n.attribute_size() == 0) {  // float32 0 by default
+      auto* value = n.add_attribute();
+      value->set_name("value");
+      value->set_type(onnx::AttributeProto::TENSOR);
+      value->mutable_t()->set_data_type(onnx::TensorProto::DOUBLE);
+      value->mutable_t()->add_dims(1);
+      value->mutable_t()->add_double_data(0.0);
+    }
     for (auto& a : *n.mutable_attribute()) {
       if (n.op_type() == "Cast" && a.name() == "to" && a.i() == onnx::TensorProto::FLOAT)
         a.set_i(onnx::TensorProto::DOUBLE);
       if (a.has_t()) TensorToFloat64(*a.mutable_t());
+      if (a.has_g()) GraphToFloat64(*a.mutable_g());
+      for (auto& sub : *a.mutable_graphs()) GraphToFloat64(sub);
     }
+  }
+}
+
+// Every float32 tensor, type and Cast of a serialized model made float64.
+inline std::string ModelToFloat64(const std::string& bytes) {
+  onnx::ModelProto m;
+  m.ParseFromString(bytes);
+  GraphToFloat64(*m.mutable_graph());
   std::string out;
   m.SerializeToString(&out);
   return out;

@@ -5,7 +5,8 @@
 // have float64 kernels, with the shapes a float32 run of the same graph shows:
 //   Conv / ConvTranspose / AveragePool: x [n, c, s] times a 0/1 (or 1/divisor) matrix of the
 //   window positions (im2col as MatMul), then the channel mixing as a batched MatMul;
-//   GlobalAveragePool: ReduceMean; InstanceNormalization: its formula.
+//   GlobalAveragePool: ReduceMean; InstanceNormalization: its formula; Softplus (an activation
+//   with a float32 kernel only): log(1 + exp(x)).
 // The rewrite is checked against ONNX Runtime's float32 kernels (window_ops_float64_test.cpp).
 
 #include <functional>
@@ -294,6 +295,10 @@ inline std::string LowerWindowOpsToFloat64(const std::string& bytes32,
              [&](onnx::NodeProto* p) { WindowOpLowering::SetInts(p, "axes", axes); });
     } else if (n.op_type() == "InstanceNormalization") {
       LowerInstanceNorm(w, n, shapes);
+    } else if (n.op_type() == "Softplus") {  // log(1 + exp(x)): small x in these graphs
+      const std::string one =
+          w.Const(core::Tensor::FromDoubles(core::DType::kFloat64, {}, std::vector<double>{1.0}));
+      w.Node("Log", {w.Node("Add", {w.Node("Exp", {n.input(0)}), one})}, n.output(0));
     } else {
       *m.mutable_graph()->add_node() = n;
     }
