@@ -14,6 +14,7 @@
 
 #include "ipfs_accel/core/error.h"
 #include "server/path_pattern.h"
+#include "server/waiting_bound.h"
 
 namespace ipfs_accel::server {
 
@@ -81,12 +82,50 @@ void Write(const Response& from, httplib::Response& to) {
   to.set_content(from.body, from.content_type.c_str());
 }
 
+constexpr int kShedRetryAfterS = 1;
+
+// Whether cpp-httplib reads a body after the pre-routing handler.
+bool ShedRequestHasBody(const httplib::Request& req) {
+  return req.get_header_value<uint64_t>("Content-Length") > 0 ||
+         req.has_header("Transfer-Encoding");
+}
+
+// A connection the waiting bound shed (waiting_bound.h): 503 now, and closed after it. The
+// request is made to ask for the close, so cpp-httplib's headers say so.
+void AnswerShed(const httplib::Request& req, httplib::Response& res, size_t max_waiting) {
+  auto& headers = const_cast<httplib::Request&>(req).headers;  // httplib's own, not const
+  headers.erase("Connection");
+  headers.emplace("Connection", "close");
+  Write(Response::Error(503, fmt::format("the server is busy: {} connections wait for a worker "
+                                         "already (serve --max-waiting); retry in {} s",
+                                         max_waiting, kShedRetryAfterS)),
+        res);
+  res.set_header("Retry-After", std::to_string(kShedRetryAfterS));
+}
+
 }  // namespace
 
+std::string PrometheusText(const ServerCounters& counters) {
+  return fmt::format(
+      "# HELP ipfs_accel_http_shed_total Connections answered 503 at once because serve "
+      "--max-waiting connections were waiting for a worker.\n"
+      "# TYPE ipfs_accel_http_shed_total counter\n"
+      "ipfs_accel_http_shed_total {}\n"
+      "# HELP ipfs_accel_http_waiting Accepted connections waiting for a worker now.\n"
+      "# TYPE ipfs_accel_http_waiting gauge\n"
+      "ipfs_accel_http_waiting {}\n",
+      counters.shed.load(), counters.waiting.load());
+}
+
 HttpServer::HttpServer(const RouteTable& routes, ServerOptions options)
-    : routes_(routes), options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
+    : routes_(routes),
+      options_(std::move(options)),
+      counters_(options_.counters ? options_.counters : &own_counters_),
+      http_(std::make_unique<httplib::Server>()) {
   const size_t threads = std::max<size_t>(options_.threads, 1);
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http_->new_task_queue = [threads, this] {
+    return new WaitingBoundQueue(threads, options_.max_waiting, counters_);
+  };
   http_->set_payload_max_length(options_.max_body_bytes);
   http_->set_keep_alive_timeout(2);  // an idle connection holds a worker past Stop() this long
   // A response is two writes (headers, body): without TCP_NODELAY a keep-alive client's next
@@ -103,7 +142,12 @@ HttpServer::HttpServer(const RouteTable& routes, ServerOptions options)
   });
   // Debian's httplib compresses with brotli at quality 11 whenever the client accepts it (every
   // browser does): ~5 s per MB of JavaScript or JSON. Such clients get gzip (~0.2 s per MB).
-  http_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+  http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // A body is read first (Handle answers), or its bytes would be taken for the next request.
+    if (IsShedding() && !ShedRequestHasBody(req)) {
+      AnswerShed(req, res, options_.max_waiting);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     auto& headers = const_cast<httplib::Request&>(req).headers;  // httplib's own, not const
     if (const auto it = headers.find("Accept-Encoding"); it != headers.end())
       it->second = WithoutBrotli(it->second);
@@ -141,6 +185,7 @@ void HttpServer::Handle(const void* request, void* response) const {
     res.set_header("Connection", "close");
     return;
   }
+  if (IsShedding()) return AnswerShed(req, res, options_.max_waiting);
   Write(Dispatch(routes_, ToRaw(req), options_.router), res);
 }
 

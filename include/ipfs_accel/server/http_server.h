@@ -3,10 +3,13 @@
 // (router.h); bodies over max_body_bytes are refused with 413 before they are read; folders can
 // be mounted for static files (the dashboard's). Stop() ends it gracefully: no new connection
 // is accepted, requests in flight finish, and requests that still arrive on open connections
-// get 503.
+// get 503. At most ServerOptions::max_waiting accepted connections wait for a worker; one more is
+// answered 503 with Retry-After at once and closed, so an overloaded server tells clients to
+// retry instead of leaving them to time out.
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,11 +26,26 @@ class Server;
 
 namespace ipfs_accel::server {
 
+// What the server counts, for GET /metrics (AddInferenceRoutes). Thread-safe.
+struct ServerCounters {
+  std::atomic<int64_t> shed{0};     // connections answered 503 because max_waiting were waiting
+  std::atomic<int64_t> waiting{0};  // accepted connections waiting for a worker now
+};
+
+// The counters in Prometheus' text format (0.0.4), prefixed ipfs_accel_http_.
+std::string PrometheusText(const ServerCounters& counters);
+
 struct ServerOptions {
   std::string bind = "127.0.0.1";
   int port = 8000;  // 0: any free port (Bind() says which)
   size_t max_body_bytes = size_t{64} << 20;
   size_t threads = 8;  // requests served at once
+  // Accepted connections that may wait for a worker (a worker holds a kept-alive connection
+  // until it closes or idles 2 s). A connection beyond them gets 503 with Retry-After and a JSON
+  // error body at once, from a thread of its own, and is closed. 0: no bound.
+  size_t max_waiting = 32;
+  // Where the server counts (must outlive it); null: counters of its own.
+  ServerCounters* counters = nullptr;
   RouterOptions router = {};
   // (mount point, folder) pairs served as static files, e.g. {"/dashboard", ".../web/dashboard"}.
   std::vector<std::pair<std::string, std::string>> static_dirs = {};
@@ -56,6 +74,8 @@ class HttpServer {
 
   const RouteTable& routes_;
   ServerOptions options_;
+  ServerCounters own_counters_;
+  ServerCounters* counters_;
   std::unique_ptr<httplib::Server> http_;
   std::mutex state_mutex_;
   std::atomic<bool> draining_{false}, run_started_{false}, run_finished_{false};
