@@ -90,12 +90,17 @@ bool ShedRequestHasBody(const httplib::Request& req) {
          req.has_header("Transfer-Encoding");
 }
 
-// A connection the waiting bound shed (waiting_bound.h): 503 now, and closed after it. The
-// request is made to ask for the close, so cpp-httplib's headers say so.
-void AnswerShed(const httplib::Request& req, httplib::Response& res, size_t max_waiting) {
+// The request made to ask for its connection's close, so that cpp-httplib's answer says
+// `Connection: close` and the client closes it.
+void CloseAfterAnswer(const httplib::Request& req) {
   auto& headers = const_cast<httplib::Request&>(req).headers;  // httplib's own, not const
   headers.erase("Connection");
   headers.emplace("Connection", "close");
+}
+
+// A connection the waiting bound shed (waiting_bound.h): 503 now, and closed after it.
+void AnswerShed(const httplib::Request& req, httplib::Response& res, size_t max_waiting) {
+  CloseAfterAnswer(req);
   Write(Response::Error(503, fmt::format("the server is busy: {} connections wait for a worker "
                                          "already (serve --max-waiting); retry in {} s",
                                          max_waiting, kShedRetryAfterS)),
@@ -148,6 +153,10 @@ HttpServer::HttpServer(const RouteTable& routes, ServerOptions options)
       AnswerShed(req, res, options_.max_waiting);
       return httplib::Server::HandlerResponse::Handled;
     }
+    // A worker keeps a kept-alive connection for up to 100 requests: while others wait, it
+    // closes this one after the answer and takes the next, so a waiting connection waits for
+    // one request per connection ahead of it, not for 100.
+    if (counters_->waiting > 0) CloseAfterAnswer(req);
     auto& headers = const_cast<httplib::Request&>(req).headers;  // httplib's own, not const
     if (const auto it = headers.find("Accept-Encoding"); it != headers.end())
       it->second = WithoutBrotli(it->second);

@@ -1,7 +1,7 @@
 // serve --max-waiting against the real server on loopback: with its one worker held and one
 // connection waiting, every further connection is answered 503 with Retry-After at once, the
 // held and the waiting ones are answered 200 once the worker is free, and the server serves
-// again after the load.
+// again after the load; a kept-alive connection is closed after its answer while another waits.
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -153,6 +153,28 @@ TEST(WaitingBound, ZeroMeansNoBoundAndEveryWaitingConnectionIsServed) {
   EXPECT_EQ(held_status, "HTTP/1.1 200 OK");
   EXPECT_EQ(server.counters().shed, 0);
   for (const ClientAnswer& a : answers) EXPECT_EQ(a.answer.status, 200);
+}
+
+TEST(WaitingBound, AKeptAliveConnectionIsClosedAfterItsAnswerWhileAnotherWaits) {
+  TestServer server({.threads = 1, .max_waiting = 1});
+  httplib::Client kept = server.Client();
+  kept.set_keep_alive(true);
+  const httplib::Result first = kept.Get("/api/health");  // the worker now holds `kept`
+  ASSERT_TRUE(first);
+  EXPECT_NE(first->get_header_value("Connection"), "close");
+  std::thread waiting([&] {
+    httplib::Client client = server.Client();
+    EXPECT_EQ(ToAnswer(client.Get("/api/health")).status, 200);
+  });
+  // `kept`'s next request comes while the other connection waits (well within the server's 2 s
+  // keep-alive): answered, with the close that frees the worker for the waiting one.
+  EXPECT_TRUE(WaitingReaches(server, 1));
+  const httplib::Result second = kept.Get("/api/health");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 200);
+  EXPECT_EQ(second->get_header_value("Connection"), "close");
+  waiting.join();
+  EXPECT_EQ(server.counters().shed, 0);
 }
 
 }  // namespace waiting_bound_test
