@@ -35,6 +35,7 @@ struct ServeOptions {
   int64_t max_body_mb = 64;
   int64_t threads = 8;
   std::optional<int64_t> max_waiting;  // default: kWaitingPerWorker per worker
+  int64_t max_wait_ms = 0;
   int64_t sql_max_rows = 10000;
   double sql_timeout_s = 10;
   std::vector<std::string> models;  // [NAME=]SPEC
@@ -125,7 +126,8 @@ int RunServe(const ServeOptions& o) {
       .port = o.port,
       .max_body_bytes = static_cast<size_t>(o.max_body_mb) << 20,
       .threads = static_cast<size_t>(o.threads),
-      .max_waiting = static_cast<size_t>(o.max_waiting.value_or(kWaitingPerWorker * o.threads))};
+      .max_waiting = static_cast<size_t>(o.max_waiting.value_or(kWaitingPerWorker * o.threads)),
+      .max_wait_ms = o.max_wait_ms};
   if (o.token_file) options.router.token = server::ReadTokenFile(*o.token_file);
   // The dashboard needs its page and ECharts; without them the API is served alone.
   std::string dashboard = "/dashboard";
@@ -175,6 +177,11 @@ void AddServeCommand(CLI::App& app, CommandFn* selected) {
                               "no bound)",
                               kWaitingPerWorker))
       ->check(WholeNumber(0, 1000000));
+  cmd->add_option("--max-wait-ms", o->max_wait_ms,
+                  "a connection that waited longer for a worker is answered 503 with "
+                  "Retry-After, its request not run (0: no limit)")
+      ->check(WholeNumber(0, 3600000))
+      ->capture_default_str();
   cmd->add_option("--sql-max-rows", o->sql_max_rows, "POST /api/sql: most rows returned")
       ->check(WholeNumber(1, 10000000))
       ->capture_default_str();
@@ -217,7 +224,7 @@ void AddServeCommand(CLI::App& app, CommandFn* selected) {
       "POST /api/sql (one read-only query), POST /api/runs (bearer token); inference:\n"
       "POST /api/infer/{model} (JSON or the tensor envelope), POST /api/models (bearer token),\n"
       "GET /api/pool, GET /metrics (Prometheus; ipfs_accel_http_shed_total counts the connections\n"
-      "--max-waiting turned away).");
+      "--max-waiting and --max-wait-ms turned away).");
   cmd->callback([selected, o] { *selected = [o] { return RunServe(*o); }; });
 }
 

@@ -98,12 +98,17 @@ void CloseAfterAnswer(const httplib::Request& req) {
   headers.emplace("Connection", "close");
 }
 
-// A connection the waiting bound shed (waiting_bound.h): 503 now, and closed after it.
-void AnswerShed(const httplib::Request& req, httplib::Response& res, size_t max_waiting) {
+// A connection the waiting bounds shed (waiting_bound.h): 503 now, and closed after it.
+void AnswerShed(const httplib::Request& req, httplib::Response& res, const ServerOptions& o) {
   CloseAfterAnswer(req);
-  Write(Response::Error(503, fmt::format("the server is busy: {} connections wait for a worker "
-                                         "already (serve --max-waiting); retry in {} s",
-                                         max_waiting, kShedRetryAfterS)),
+  const std::string why =
+      ShedReasonNow() == ShedReason::kQueueFull
+          ? fmt::format("{} connections wait for a worker already (serve --max-waiting)",
+                        o.max_waiting)
+          : fmt::format("this connection waited over {} ms for a worker (serve --max-wait-ms)",
+                        o.max_wait_ms);
+  Write(Response::Error(
+            503, fmt::format("the server is busy: {}; retry in {} s", why, kShedRetryAfterS)),
         res);
   res.set_header("Retry-After", std::to_string(kShedRetryAfterS));
 }
@@ -112,14 +117,16 @@ void AnswerShed(const httplib::Request& req, httplib::Response& res, size_t max_
 
 std::string PrometheusText(const ServerCounters& counters) {
   return fmt::format(
-      "# HELP ipfs_accel_http_shed_total Connections answered 503 at once because serve "
-      "--max-waiting connections were waiting for a worker.\n"
+      "# HELP ipfs_accel_http_shed_total Connections answered 503 at once, by reason: serve "
+      "--max-waiting connections were waiting, or this one waited over --max-wait-ms.\n"
       "# TYPE ipfs_accel_http_shed_total counter\n"
-      "ipfs_accel_http_shed_total {}\n"
+      "ipfs_accel_http_shed_total{{reason=\"queue_full\"}} {}\n"
+      "ipfs_accel_http_shed_total{{reason=\"waited_too_long\"}} {}\n"
       "# HELP ipfs_accel_http_waiting Accepted connections waiting for a worker now.\n"
       "# TYPE ipfs_accel_http_waiting gauge\n"
       "ipfs_accel_http_waiting {}\n",
-      counters.shed.load(), counters.waiting.load());
+      counters.shed_queue_full.load(), counters.shed_waited_too_long.load(),
+      counters.waiting.load());
 }
 
 HttpServer::HttpServer(const RouteTable& routes, ServerOptions options)
@@ -129,7 +136,11 @@ HttpServer::HttpServer(const RouteTable& routes, ServerOptions options)
       http_(std::make_unique<httplib::Server>()) {
   const size_t threads = std::max<size_t>(options_.threads, 1);
   http_->new_task_queue = [threads, this] {
-    return new WaitingBoundQueue(threads, options_.max_waiting, counters_);
+    return new WaitingBoundQueue(
+        threads,
+        {.max_waiting = options_.max_waiting,
+         .max_wait = std::chrono::milliseconds(std::max<int64_t>(options_.max_wait_ms, 0))},
+        counters_);
   };
   http_->set_payload_max_length(options_.max_body_bytes);
   http_->set_keep_alive_timeout(2);  // an idle connection holds a worker past Stop() this long
@@ -149,14 +160,16 @@ HttpServer::HttpServer(const RouteTable& routes, ServerOptions options)
   // browser does): ~5 s per MB of JavaScript or JSON. Such clients get gzip (~0.2 s per MB).
   http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     // A body is read first (Handle answers), or its bytes would be taken for the next request.
-    if (IsShedding() && !ShedRequestHasBody(req)) {
-      AnswerShed(req, res, options_.max_waiting);
+    if (ShedReasonNow() != ShedReason::kNone && !ShedRequestHasBody(req)) {
+      AnswerShed(req, res, options_);
       return httplib::Server::HandlerResponse::Handled;
     }
     // A worker keeps a kept-alive connection for up to 100 requests: while others wait, it
     // closes this one after the answer and takes the next, so a waiting connection waits for
-    // one request per connection ahead of it, not for 100.
-    if (counters_->waiting > 0) CloseAfterAnswer(req);
+    // one request per connection ahead of it, not for 100. Only with a bound: without one,
+    // every connection would wait its turn past its client's patience.
+    const bool bounded = options_.max_waiting > 0 || options_.max_wait_ms > 0;
+    if (bounded && counters_->waiting > 0) CloseAfterAnswer(req);
     auto& headers = const_cast<httplib::Request&>(req).headers;  // httplib's own, not const
     if (const auto it = headers.find("Accept-Encoding"); it != headers.end())
       it->second = WithoutBrotli(it->second);
@@ -194,7 +207,7 @@ void HttpServer::Handle(const void* request, void* response) const {
     res.set_header("Connection", "close");
     return;
   }
-  if (IsShedding()) return AnswerShed(req, res, options_.max_waiting);
+  if (ShedReasonNow() != ShedReason::kNone) return AnswerShed(req, res, options_);
   Write(Dispatch(routes_, ToRaw(req), options_.router), res);
 }
 

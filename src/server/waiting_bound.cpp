@@ -3,17 +3,19 @@
 namespace ipfs_accel::server {
 
 namespace {
-thread_local bool t_waiting_bound_shedding = false;
+thread_local ShedReason t_waiting_bound_reason = ShedReason::kNone;
 }  // namespace
 
-bool IsShedding() { return t_waiting_bound_shedding; }
+ShedReason ShedReasonNow() { return t_waiting_bound_reason; }
 
-WaitingBoundQueue::WaitingBoundQueue(size_t workers, size_t max_waiting, ServerCounters* counters)
-    : workers_(workers), max_waiting_(max_waiting), counters_(counters) {
-  for (size_t i = 0; i < workers; ++i) serve_.threads.emplace_back([this] { Work(serve_, false); });
+WaitingBoundQueue::WaitingBoundQueue(size_t workers, WaitingLimits limits, ServerCounters* counters)
+    : workers_(workers), limits_(limits), counters_(counters) {
+  for (size_t i = 0; i < workers; ++i)
+    serve_.threads.emplace_back([this] { Work(serve_, ShedReason::kNone); });
   // One thread: answering 503 takes microseconds, unless a client is slow to send its request
   // (then the other shed connections wait for it, the workers do not).
-  if (max_waiting_ > 0) shed_.threads.emplace_back([this] { Work(shed_, true); });
+  if (limits_.max_waiting > 0)
+    shed_.threads.emplace_back([this] { Work(shed_, ShedReason::kQueueFull); });
 }
 
 WaitingBoundQueue::~WaitingBoundQueue() { shutdown(); }
@@ -22,11 +24,11 @@ void WaitingBoundQueue::enqueue(std::function<void()> fn) {
   bool room = true;
   {
     std::lock_guard lock(mutex_);
-    room = max_waiting_ == 0 || Waiting() < max_waiting_;
-    (room ? serve_ : shed_).jobs.push_back(std::move(fn));
+    room = limits_.max_waiting == 0 || Waiting() < limits_.max_waiting;
+    (room ? serve_ : shed_).jobs.push_back({std::move(fn), std::chrono::steady_clock::now()});
     counters_->waiting = static_cast<int64_t>(Waiting());
   }
-  if (!room) counters_->shed.fetch_add(1);
+  if (!room) counters_->shed_queue_full.fetch_add(1);
   (room ? serve_ : shed_).ready.notify_one();
 }
 
@@ -49,17 +51,24 @@ size_t WaitingBoundQueue::Waiting() const {
   return serve_.jobs.size() > free ? serve_.jobs.size() - free : 0;
 }
 
-void WaitingBoundQueue::Work(Lane& lane, bool shedding) {
-  t_waiting_bound_shedding = shedding;
+ShedReason WaitingBoundQueue::ReasonFor(const Job& job, ShedReason lane_reason) const {
+  if (lane_reason != ShedReason::kNone || limits_.max_wait.count() == 0) return lane_reason;
+  const bool late = std::chrono::steady_clock::now() - job.queued > limits_.max_wait;
+  if (late) counters_->shed_waited_too_long.fetch_add(1);
+  return late ? ShedReason::kWaitedTooLong : ShedReason::kNone;
+}
+
+void WaitingBoundQueue::Work(Lane& lane, ShedReason lane_reason) {
   std::unique_lock lock(mutex_);
   for (;;) {
     lane.ready.wait(lock, [&] { return !lane.jobs.empty() || stopping_; });
     if (lane.jobs.empty()) return;  // stopping, and every queued connection has been run
-    std::function<void()> fn = std::move(lane.jobs.front());
+    Job job = std::move(lane.jobs.front());
     lane.jobs.pop_front();
     ++lane.busy;
     lock.unlock();
-    fn();
+    t_waiting_bound_reason = ReasonFor(job, lane_reason);
+    job.fn();
     lock.lock();
     --lane.busy;
     counters_->waiting = static_cast<int64_t>(Waiting());

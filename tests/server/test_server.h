@@ -71,7 +71,8 @@ class TestServer {
     std::vector<serving::ModelSource> models = {};  // registered and loaded at start
     serving::BatcherOptions batching = {};
     size_t threads = 4;
-    size_t max_waiting = 0;  // connections waiting for a worker before 503; 0: no bound
+    size_t max_waiting = 0;   // connections waiting for a worker before 503; 0: no bound
+    int64_t max_wait_ms = 0;  // longest wait for a worker before 503; 0: no limit
   };
   TestServer() : TestServer(Options{}) {}
   explicit TestServer(const Options& o) {
@@ -91,6 +92,7 @@ class TestServer {
                                   .max_body_bytes = o.max_body_bytes,
                                   .threads = o.threads,
                                   .max_waiting = o.max_waiting,
+                                  .max_wait_ms = o.max_wait_ms,
                                   .counters = &counters_};
     if (o.with_token) options.router.token = kToken;
     http_ = std::make_unique<server::HttpServer>(routes_, options);

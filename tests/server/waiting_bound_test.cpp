@@ -1,7 +1,8 @@
 // serve --max-waiting against the real server on loopback: with its one worker held and one
 // connection waiting, every further connection is answered 503 with Retry-After at once, the
 // held and the waiting ones are answered 200 once the worker is free, and the server serves
-// again after the load; a kept-alive connection is closed after its answer while another waits.
+// again after the load; a kept-alive connection is closed after its answer while another waits;
+// a connection that waited past --max-wait-ms gets 503.
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -132,7 +133,8 @@ TEST(WaitingBound, ConnectionsBeyondTheBoundGet503WithRetryAfterAndTheOthersAreS
   EXPECT_EQ(ToAnswer(after.Get("/api/health")).status, 200);
   const httplib::Result metrics = after.Get("/metrics");
   ASSERT_TRUE(metrics);
-  EXPECT_NE(metrics->body.find(fmt::format("\nipfs_accel_http_shed_total {}\n", kClients - 1)),
+  EXPECT_NE(metrics->body.find(fmt::format(
+                "\nipfs_accel_http_shed_total{{reason=\"queue_full\"}} {}\n", kClients - 1)),
             std::string::npos)
       << metrics->body;
   EXPECT_NE(metrics->body.find("\nipfs_accel_http_waiting 0\n"), std::string::npos);
@@ -151,7 +153,7 @@ TEST(WaitingBound, ZeroMeansNoBoundAndEveryWaitingConnectionIsServed) {
   });
   EXPECT_TRUE(all_waited);
   EXPECT_EQ(held_status, "HTTP/1.1 200 OK");
-  EXPECT_EQ(server.counters().shed, 0);
+  EXPECT_EQ(server.counters().shed_queue_full, 0);
   for (const ClientAnswer& a : answers) EXPECT_EQ(a.answer.status, 200);
 }
 
@@ -174,7 +176,32 @@ TEST(WaitingBound, AKeptAliveConnectionIsClosedAfterItsAnswerWhileAnotherWaits) 
   EXPECT_EQ(second->status, 200);
   EXPECT_EQ(second->get_header_value("Connection"), "close");
   waiting.join();
-  EXPECT_EQ(server.counters().shed, 0);
+  EXPECT_EQ(server.counters().shed_queue_full, 0);
+}
+
+TEST(WaitingBound, AConnectionThatWaitedPastTheTimeLimitGets503WithRetryAfter) {
+  // A limit far above a thread's wake-up, so that the held request, taken by an idle worker,
+  // is never late itself.
+  TestServer server({.threads = 1, .max_waiting = 0, .max_wait_ms = 250});
+  ASSERT_EQ(ToAnswer(server.Client().Get("/api/health")).status, 200);  // the worker is up
+  HeldRequest held(server.port());
+  ASSERT_TRUE(held.connected());
+  std::string held_status;
+  const std::vector<ClientAnswer> answers = ConcurrentClients(server, 1, 0, [&] {
+    const bool waiting = WaitingReaches(server, 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(750));  // 3 x the limit, at least
+    held_status = held.Release();
+    EXPECT_TRUE(waiting);
+  });
+  EXPECT_EQ(held_status, "HTTP/1.1 200 OK");  // taken at once: it did not wait
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].answer.status, 503);
+  EXPECT_EQ(answers[0].retry_after, "1");
+  EXPECT_NE(answers[0].answer.body.value("error", "").find("--max-wait-ms"), std::string::npos)
+      << answers[0].answer.body.dump();
+  EXPECT_EQ(server.counters().shed_waited_too_long, 1);
+  httplib::Client after = server.Client();
+  EXPECT_EQ(ToAnswer(after.Get("/api/health")).status, 200);  // nothing waits: served
 }
 
 }  // namespace waiting_bound_test
