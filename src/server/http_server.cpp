@@ -156,24 +156,9 @@ HttpServer::HttpServer(const RouteTable& routes, ServerOptions options)
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof yes);
   });
-  // Debian's httplib compresses with brotli at quality 11 whenever the client accepts it (every
-  // browser does): ~5 s per MB of JavaScript or JSON. Such clients get gzip (~0.2 s per MB).
   http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    // A body is read first (Handle answers), or its bytes would be taken for the next request.
-    if (ShedReasonNow() != ShedReason::kNone && !ShedRequestHasBody(req)) {
-      AnswerShed(req, res, options_);
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    // A worker keeps a kept-alive connection for up to 100 requests: while others wait, it
-    // closes this one after the answer and takes the next, so a waiting connection waits for
-    // one request per connection ahead of it, not for 100. Only with a bound: without one,
-    // every connection would wait its turn past its client's patience.
-    const bool bounded = options_.max_waiting > 0 || options_.max_wait_ms > 0;
-    if (bounded && counters_->waiting > 0) CloseAfterAnswer(req);
-    auto& headers = const_cast<httplib::Request&>(req).headers;  // httplib's own, not const
-    if (const auto it = headers.find("Accept-Encoding"); it != headers.end())
-      it->second = WithoutBrotli(it->second);
-    return httplib::Server::HandlerResponse::Unhandled;
+    return PreRoute(&req, &res) ? httplib::Server::HandlerResponse::Handled
+                                : httplib::Server::HandlerResponse::Unhandled;
   });
   const auto handle = [this](const httplib::Request& req, httplib::Response& res) {
     Handle(&req, &res);
@@ -198,6 +183,28 @@ HttpServer::HttpServer(const RouteTable& routes, ServerOptions options)
 }
 
 HttpServer::~HttpServer() { Stop(); }
+
+bool HttpServer::PreRoute(const void* request, void* response) const {
+  const auto& req = *static_cast<const httplib::Request*>(request);
+  auto& res = *static_cast<httplib::Response*>(response);
+  // A body is read first (Handle answers), or its bytes would be taken for the next request.
+  if (ShedReasonNow() != ShedReason::kNone && !ShedRequestHasBody(req)) {
+    AnswerShed(req, res, options_);
+    return true;
+  }
+  // A worker keeps a kept-alive connection for up to 100 requests: while others wait, it closes
+  // this one after the answer and takes the next, so a waiting connection waits for one request
+  // per connection ahead of it, not for 100. Only with a bound: without one, every connection
+  // would wait its turn past its client's patience.
+  const bool bounded = options_.max_waiting > 0 || options_.max_wait_ms > 0;
+  if (bounded && counters_->waiting > 0) CloseAfterAnswer(req);
+  // Debian's httplib compresses with brotli at quality 11 whenever the client accepts it (every
+  // browser does): ~5 s per MB of JavaScript or JSON. Such clients get gzip (~0.2 s per MB).
+  auto& headers = const_cast<httplib::Request&>(req).headers;  // httplib's own, not const
+  if (const auto it = headers.find("Accept-Encoding"); it != headers.end())
+    it->second = WithoutBrotli(it->second);
+  return false;
+}
 
 void HttpServer::Handle(const void* request, void* response) const {
   const auto& req = *static_cast<const httplib::Request*>(request);

@@ -75,6 +75,9 @@ class HttpServer {
   bool draining() const { return draining_; }
 
  private:
+  // Before routing: a shed connection's 503 (true: answered), the close that frees a worker for
+  // waiting connections, Accept-Encoding without brotli.
+  bool PreRoute(const void* request, void* response) const;
   void Handle(const void* request, void* response) const;
 
   const RouteTable& routes_;
