@@ -34,6 +34,8 @@ struct ServeOptions {
   std::optional<std::string> token_file;
   int64_t max_body_mb = 64;
   int64_t threads = 8;
+  std::optional<int64_t> max_waiting;  // default: kWaitingPerWorker per worker
+  int64_t max_wait_ms = 0;
   int64_t sql_max_rows = 10000;
   double sql_timeout_s = 10;
   std::vector<std::string> models;  // [NAME=]SPEC
@@ -41,6 +43,9 @@ struct ServeOptions {
   serving::BatcherOptions batching;
   int64_t intra_op_threads = 0;
 };
+
+// Connections that may wait for a worker, per worker, unless --max-waiting says otherwise.
+constexpr int64_t kWaitingPerWorker = 4;
 
 server::ApiInfo Info() {
   return {.title = "ipfs-accelerate",
@@ -81,7 +86,7 @@ void RegisterModels(const ServeOptions& o, server::ServedModels& served) {
 }
 
 // Serves until a signal; every request has finished when it returns.
-void ServeUntilStopped(const ServeOptions& o, const server::ServerOptions& options,
+void ServeUntilStopped(const ServeOptions& o, server::ServerOptions options,
                        server::StorePool& stores, const std::string& dashboard) {
   auto placement_store = stores.Acquire();  // the pool's, while models load
   serving::ModelRegistry registry;
@@ -93,7 +98,9 @@ void ServeUntilStopped(const ServeOptions& o, const server::ServerOptions& optio
                                             .timeout_s = o.sql_timeout_s}};
   server::RouteTable routes;
   server::AddCoreRoutes(routes, context, Info());
-  server::AddInferenceRoutes(routes, served);
+  server::ServerCounters counters;
+  options.counters = &counters;
+  server::AddInferenceRoutes(routes, served, &counters);
   server::HttpServer http(routes, options);
   const int port = http.Bind();
   std::cout << fmt::format(
@@ -114,10 +121,13 @@ void ServeUntilStopped(const ServeOptions& o, const server::ServerOptions& optio
 }
 
 int RunServe(const ServeOptions& o) {
-  server::ServerOptions options{.bind = o.bind,
-                                .port = o.port,
-                                .max_body_bytes = static_cast<size_t>(o.max_body_mb) << 20,
-                                .threads = static_cast<size_t>(o.threads)};
+  server::ServerOptions options{
+      .bind = o.bind,
+      .port = o.port,
+      .max_body_bytes = static_cast<size_t>(o.max_body_mb) << 20,
+      .threads = static_cast<size_t>(o.threads),
+      .max_waiting = static_cast<size_t>(o.max_waiting.value_or(kWaitingPerWorker * o.threads)),
+      .max_wait_ms = o.max_wait_ms};
   if (o.token_file) options.router.token = server::ReadTokenFile(*o.token_file);
   // The dashboard needs its page and ECharts; without them the API is served alone.
   std::string dashboard = "/dashboard";
@@ -161,6 +171,17 @@ void AddServeCommand(CLI::App& app, CommandFn* selected) {
   cmd->add_option("--workers", o->threads, "requests served at once (and database connections)")
       ->check(WholeNumber(1, 256))
       ->capture_default_str();
+  cmd->add_option("--max-waiting", o->max_waiting,
+                  fmt::format("connections that may wait for a worker; one more is answered 503 "
+                              "with Retry-After at once and closed (default: {} x --workers; 0: "
+                              "no bound)",
+                              kWaitingPerWorker))
+      ->check(WholeNumber(0, 1000000));
+  cmd->add_option("--max-wait-ms", o->max_wait_ms,
+                  "a connection that waited longer for a worker is answered 503 with "
+                  "Retry-After, its request not run (0: no limit)")
+      ->check(WholeNumber(0, 3600000))
+      ->capture_default_str();
   cmd->add_option("--sql-max-rows", o->sql_max_rows, "POST /api/sql: most rows returned")
       ->check(WholeNumber(1, 10000000))
       ->capture_default_str();
@@ -202,7 +223,8 @@ void AddServeCommand(CLI::App& app, CommandFn* selected) {
       "/api/matrix, /api/reports/{kind}, /api/compare, /api/templates, /api/predictions,\n"
       "POST /api/sql (one read-only query), POST /api/runs (bearer token); inference:\n"
       "POST /api/infer/{model} (JSON or the tensor envelope), POST /api/models (bearer token),\n"
-      "GET /api/pool, GET /metrics (Prometheus).");
+      "GET /api/pool, GET /metrics (Prometheus; ipfs_accel_http_shed_total counts the connections\n"
+      "--max-waiting and --max-wait-ms turned away).");
   cmd->callback([selected, o] { *selected = [o] { return RunServe(*o); }; });
 }
 

@@ -14,6 +14,7 @@
 
 #include "ipfs_accel/core/error.h"
 #include "server/path_pattern.h"
+#include "server/waiting_bound.h"
 
 namespace ipfs_accel::server {
 
@@ -81,12 +82,66 @@ void Write(const Response& from, httplib::Response& to) {
   to.set_content(from.body, from.content_type.c_str());
 }
 
+constexpr int kShedRetryAfterS = 1;
+
+// Whether cpp-httplib reads a body after the pre-routing handler.
+bool ShedRequestHasBody(const httplib::Request& req) {
+  return req.get_header_value<uint64_t>("Content-Length") > 0 ||
+         req.has_header("Transfer-Encoding");
+}
+
+// The request made to ask for its connection's close, so that cpp-httplib's answer says
+// `Connection: close` and the client closes it.
+void CloseAfterAnswer(const httplib::Request& req) {
+  auto& headers = const_cast<httplib::Request&>(req).headers;  // httplib's own, not const
+  headers.erase("Connection");
+  headers.emplace("Connection", "close");
+}
+
+// A connection the waiting bounds shed (waiting_bound.h): 503 now, and closed after it.
+void AnswerShed(const httplib::Request& req, httplib::Response& res, const ServerOptions& o) {
+  CloseAfterAnswer(req);
+  const std::string why =
+      ShedReasonNow() == ShedReason::kQueueFull
+          ? fmt::format("{} connections wait for a worker already (serve --max-waiting)",
+                        o.max_waiting)
+          : fmt::format("this connection waited over {} ms for a worker (serve --max-wait-ms)",
+                        o.max_wait_ms);
+  Write(Response::Error(
+            503, fmt::format("the server is busy: {}; retry in {} s", why, kShedRetryAfterS)),
+        res);
+  res.set_header("Retry-After", std::to_string(kShedRetryAfterS));
+}
+
 }  // namespace
 
+std::string PrometheusText(const ServerCounters& counters) {
+  return fmt::format(
+      "# HELP ipfs_accel_http_shed_total Connections answered 503 at once, by reason: serve "
+      "--max-waiting connections were waiting, or this one waited over --max-wait-ms.\n"
+      "# TYPE ipfs_accel_http_shed_total counter\n"
+      "ipfs_accel_http_shed_total{{reason=\"queue_full\"}} {}\n"
+      "ipfs_accel_http_shed_total{{reason=\"waited_too_long\"}} {}\n"
+      "# HELP ipfs_accel_http_waiting Accepted connections waiting for a worker now.\n"
+      "# TYPE ipfs_accel_http_waiting gauge\n"
+      "ipfs_accel_http_waiting {}\n",
+      counters.shed_queue_full.load(), counters.shed_waited_too_long.load(),
+      counters.waiting.load());
+}
+
 HttpServer::HttpServer(const RouteTable& routes, ServerOptions options)
-    : routes_(routes), options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
+    : routes_(routes),
+      options_(std::move(options)),
+      counters_(options_.counters ? options_.counters : &own_counters_),
+      http_(std::make_unique<httplib::Server>()) {
   const size_t threads = std::max<size_t>(options_.threads, 1);
-  http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  http_->new_task_queue = [threads, this] {
+    return new WaitingBoundQueue(
+        threads,
+        {.max_waiting = options_.max_waiting,
+         .max_wait = std::chrono::milliseconds(std::max<int64_t>(options_.max_wait_ms, 0))},
+        counters_);
+  };
   http_->set_payload_max_length(options_.max_body_bytes);
   http_->set_keep_alive_timeout(2);  // an idle connection holds a worker past Stop() this long
   // A response is two writes (headers, body): without TCP_NODELAY a keep-alive client's next
@@ -101,13 +156,9 @@ HttpServer::HttpServer(const RouteTable& routes, ServerOptions options)
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof yes);
   });
-  // Debian's httplib compresses with brotli at quality 11 whenever the client accepts it (every
-  // browser does): ~5 s per MB of JavaScript or JSON. Such clients get gzip (~0.2 s per MB).
-  http_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
-    auto& headers = const_cast<httplib::Request&>(req).headers;  // httplib's own, not const
-    if (const auto it = headers.find("Accept-Encoding"); it != headers.end())
-      it->second = WithoutBrotli(it->second);
-    return httplib::Server::HandlerResponse::Unhandled;
+  http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    return PreRoute(&req, &res) ? httplib::Server::HandlerResponse::Handled
+                                : httplib::Server::HandlerResponse::Unhandled;
   });
   const auto handle = [this](const httplib::Request& req, httplib::Response& res) {
     Handle(&req, &res);
@@ -133,6 +184,28 @@ HttpServer::HttpServer(const RouteTable& routes, ServerOptions options)
 
 HttpServer::~HttpServer() { Stop(); }
 
+bool HttpServer::PreRoute(const void* request, void* response) const {
+  const auto& req = *static_cast<const httplib::Request*>(request);
+  auto& res = *static_cast<httplib::Response*>(response);
+  // A body is read first (Handle answers), or its bytes would be taken for the next request.
+  if (ShedReasonNow() != ShedReason::kNone && !ShedRequestHasBody(req)) {
+    AnswerShed(req, res, options_);
+    return true;
+  }
+  // A worker keeps a kept-alive connection for up to 100 requests: while others wait, it closes
+  // this one after the answer and takes the next, so a waiting connection waits for one request
+  // per connection ahead of it, not for 100. Only with a bound: without one, every connection
+  // would wait its turn past its client's patience.
+  const bool bounded = options_.max_waiting > 0 || options_.max_wait_ms > 0;
+  if (bounded && counters_->waiting > 0) CloseAfterAnswer(req);
+  // Debian's httplib compresses with brotli at quality 11 whenever the client accepts it (every
+  // browser does): ~5 s per MB of JavaScript or JSON. Such clients get gzip (~0.2 s per MB).
+  auto& headers = const_cast<httplib::Request&>(req).headers;  // httplib's own, not const
+  if (const auto it = headers.find("Accept-Encoding"); it != headers.end())
+    it->second = WithoutBrotli(it->second);
+  return false;
+}
+
 void HttpServer::Handle(const void* request, void* response) const {
   const auto& req = *static_cast<const httplib::Request*>(request);
   auto& res = *static_cast<httplib::Response*>(response);
@@ -141,6 +214,7 @@ void HttpServer::Handle(const void* request, void* response) const {
     res.set_header("Connection", "close");
     return;
   }
+  if (ShedReasonNow() != ShedReason::kNone) return AnswerShed(req, res, options_);
   Write(Dispatch(routes_, ToRaw(req), options_.router), res);
 }
 

@@ -68,7 +68,9 @@ const char* ReasonPhrase(int status) {
       {409, "Conflict with what the server holds"},
       {413, "The body is larger than the server's --max-body-mb"},
       {500, "Internal error"},
-      {503, "The server is shutting down, or a resource is unavailable"}};
+      {503,
+       "The server is shutting down, is busy (more connections wait for a worker than serve "
+       "--max-waiting allows: Retry-After), or a resource is unavailable"}};
   const auto it = kPhrases.find(status);
   return it == kPhrases.end() ? "Response" : it->second;
 }

@@ -11,6 +11,7 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/runtime/platforms.h"
 #include "ipfs_accel/runtime/tensor_envelope.h"
+#include "ipfs_accel/server/http_server.h"
 #include "ipfs_accel/server/inference.h"
 #include "ipfs_accel/serving/metrics_text.h"
 #include "ipfs_accel/serving/serving_error.h"
@@ -254,7 +255,7 @@ Response Pool(ServedModels& models) {
 
 }  // namespace
 
-void AddInferenceRoutes(RouteTable& table, ServedModels& models) {
+void AddInferenceRoutes(RouteTable& table, ServedModels& models, const ServerCounters* http) {
   ServedModels* m = &models;
   const json tensors = {{"type", "object"}, {"additionalProperties", true}};
   table.Add(
@@ -336,13 +337,15 @@ void AddInferenceRoutes(RouteTable& table, ServedModels& models) {
              .handler = [m](const Request&) { return Pool(*m); }});
   table.Add({.method = "GET",
              .path = "/metrics",
-             .summary = "The resource pool's counters in Prometheus text format (0.0.4)",
+             .summary = "The resource pool's and the HTTP server's counters in Prometheus text "
+                        "format (0.0.4)",
              .tag = "inference",
              .response_schema = {{"type", "string"}},
              .response_content_type = "text/plain",
-             .handler = [m](const Request&) {
-               return Response::Text(serving::PrometheusText(m->pool().Snapshot()),
-                                     serving::kPrometheusContentType);
+             .handler = [m, http](const Request&) {
+               std::string text = serving::PrometheusText(m->pool().Snapshot());
+               if (http) text += PrometheusText(*http);
+               return Response::Text(text, serving::kPrometheusContentType);
              }});
 }
 

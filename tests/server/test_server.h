@@ -71,6 +71,8 @@ class TestServer {
     std::vector<serving::ModelSource> models = {};  // registered and loaded at start
     serving::BatcherOptions batching = {};
     size_t threads = 4;
+    size_t max_waiting = 0;   // connections waiting for a worker before 503; 0: no bound
+    int64_t max_wait_ms = 0;  // longest wait for a worker before 503; 0: no limit
   };
   TestServer() : TestServer(Options{}) {}
   explicit TestServer(const Options& o) {
@@ -85,9 +87,13 @@ class TestServer {
     pool_ = std::make_unique<serving::ResourcePool>(registry_, pool);
     served_ = std::make_unique<server::ServedModels>(registry_, *pool_);
     for (const auto& model : o.models) pool_->Load(served_->Add(model).name);
-    server::AddInferenceRoutes(routes_, *served_);
-    server::ServerOptions options{
-        .port = 0, .max_body_bytes = o.max_body_bytes, .threads = o.threads};
+    server::AddInferenceRoutes(routes_, *served_, &counters_);
+    server::ServerOptions options{.port = 0,
+                                  .max_body_bytes = o.max_body_bytes,
+                                  .threads = o.threads,
+                                  .max_waiting = o.max_waiting,
+                                  .max_wait_ms = o.max_wait_ms,
+                                  .counters = &counters_};
     if (o.with_token) options.router.token = kToken;
     http_ = std::make_unique<server::HttpServer>(routes_, options);
     port_ = http_->Bind();
@@ -106,6 +112,7 @@ class TestServer {
   int port() const { return port_; }
   const std::string& path() const { return path_; }
   const server::RouteTable& routes() const { return routes_; }
+  const server::ServerCounters& counters() const { return counters_; }
 
  private:
   TempDir dir_;
@@ -116,6 +123,7 @@ class TestServer {
   std::unique_ptr<serving::ResourcePool> pool_;
   std::unique_ptr<server::ServedModels> served_;
   server::RouteTable routes_;
+  server::ServerCounters counters_;
   std::unique_ptr<server::HttpServer> http_;
   int port_ = 0;
   std::thread thread_;

@@ -46,7 +46,11 @@ class ServedModels {
   std::map<std::string, std::shared_ptr<const serving::Tokenizer>> tokenizers_;
 };
 
-// POST /api/infer/{model}, POST /api/models, GET /api/pool, GET /metrics.
-void AddInferenceRoutes(RouteTable& table, ServedModels& models);
+struct ServerCounters;  // http_server.h
+
+// POST /api/infer/{model}, POST /api/models, GET /api/pool, GET /metrics (with the HTTP server's
+// counters after the pool's when `http` is given; it must outlive the table).
+void AddInferenceRoutes(RouteTable& table, ServedModels& models,
+                        const ServerCounters* http = nullptr);
 
 }  // namespace ipfs_accel::server
