@@ -9,20 +9,11 @@
 set -euo pipefail
 db="${1:?usage: results_api_every_answer.sh DB [WORKERS] [SERVE_ARGS]}"
 workers="${2:-8}"
-cli="${IPFS_ACCEL_CLI:-$(dirname "$0")/../build/ipfs-accelerate}"
-log="$(mktemp)"
 out="$(mktemp -d)"
-# shellcheck disable=SC2086  # SERVE_ARGS is words
-"$cli" serve --db "$db" --port 0 --workers "$workers" ${3:-} >"$log" 2>&1 &
-pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$log" "$out"' EXIT
-port=""
-for _ in $(seq 300); do
-  port="$(grep -o 'http://127.0.0.1:[0-9]*' "$log" | head -1 | sed 's/.*://')" || true
-  [[ -n "$port" ]] && break
-  sleep 0.1
-done
-[[ -n "$port" ]] || { cat "$log" >&2; exit 1; }
+source "$(dirname "$0")/serve_on_free_port.sh"
+trap 'stop_serve; rm -rf "$out"' EXIT
+start_serve "$db" "$workers" "${3:-}"
+port="$serve_port"
 url="http://127.0.0.1:$port/api/results?limit=100"
 requests=()
 for _ in $(seq 10); do requests+=(-o /dev/null "$url"); done

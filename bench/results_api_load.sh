@@ -12,19 +12,10 @@ set -euo pipefail
 db="${1:?usage: results_api_load.sh DB [SECONDS] [PATH]}"
 seconds="${2:-10}"
 path="${3:-/api/results?limit=100&model=bert-tiny&platform=cpu}"
-cli="${IPFS_ACCEL_CLI:-$(dirname "$0")/../build/ipfs-accelerate}"
-log="$(mktemp)"
-# shellcheck disable=SC2086  # SERVE_ARGS is words
-"$cli" serve --db "$db" --port 0 --workers "${WORKERS:-40}" ${SERVE_ARGS:-} >"$log" 2>&1 &
-pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -f "$log"' EXIT
-port=""
-for _ in $(seq 300); do
-  port="$(grep -o 'http://127.0.0.1:[0-9]*' "$log" | head -1 | sed 's/.*://')" || true
-  [[ -n "$port" ]] && break
-  sleep 0.1
-done
-[[ -n "$port" ]] || { cat "$log" >&2; exit 1; }
+source "$(dirname "$0")/serve_on_free_port.sh"
+trap stop_serve EXIT
+start_serve "$db" "${WORKERS:-40}" "${SERVE_ARGS:-}"
+port="$serve_port"
 url="http://127.0.0.1:$port$path"
 curl -sf "$url" >/dev/null || { echo "GET $url failed" >&2; exit 1; }
 printf '%s\n%-12s %12s %10s %10s\n' "GET $path ($seconds s each)" connections requests/s p50 p99
