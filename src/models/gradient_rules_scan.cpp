@@ -16,6 +16,7 @@
 #include "gradient_graph.h"
 #include "gradient_rules_internal.h"
 #include "ipfs_accel/core/error.h"
+#include "training_parts.h"
 
 namespace ipfs_accel::models {
 
@@ -78,37 +79,6 @@ TensorInfo ScanPerStep(const TensorInfo& outer, int64_t axis) {
   return step;
 }
 
-void ScanSetInfo(onnx::ValueInfoProto* v, const std::string& name, const TensorInfo& info) {
-  v->set_name(name);
-  auto* tensor = v->mutable_type()->mutable_tensor_type();
-  tensor->set_elem_type(info.elem);
-  tensor->clear_shape();
-  auto* shape = tensor->mutable_shape();
-  for (const DimInfo& d : info.dims) {
-    auto* dim = shape->add_dim();
-    if (d.value >= 0) dim->set_dim_value(d.value);
-    if (!d.param.empty()) dim->set_dim_param(d.param);
-  }
-}
-
-onnx::NodeProto* ScanAddNode(onnx::GraphProto& g, const std::string& op,
-                             const std::vector<std::string>& inputs,
-                             const std::vector<std::string>& outputs) {
-  onnx::NodeProto* n = g.add_node();
-  n->set_op_type(op);
-  n->set_name(outputs.front() + "/node");
-  for (const auto& in : inputs) n->add_input(in);
-  for (const auto& out : outputs) n->add_output(out);
-  return n;
-}
-
-void ScanSetInts(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& values) {
-  auto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INTS);
-  for (int64_t v : values) a->add_ints(v);
-}
-
 // What the rule knows of one Scan: its counts, axes and the per-step types of the body's
 // inputs (states, then scan inputs) and outputs (states, then scan outputs).
 struct ScanLayout {
@@ -148,45 +118,33 @@ onnx::GraphProto VjpBody(const onnx::GraphProto& body, const ScanLayout& s,
   m.add_opset_import()->set_version(kOpsetVersion);
   onnx::GraphProto& g = *m.mutable_graph();
   g = body;
+  g.clear_input();
   g.clear_output();
   g.clear_value_info();
-  std::vector<std::string> wrt, seeds, terms;
-  for (int i = 0; i < g.input_size(); ++i) {
-    wrt.push_back(body.input(i).name());
-    ScanSetInfo(g.mutable_input(i), wrt.back(), s.in_step[i]);
-  }
-  std::vector<onnx::ValueInfoProto> seed_inputs;
-  for (int i = 0; i < body.output_size(); ++i) {
-    seeds.push_back(fmt::format("vjp/seed_{}", i));
-    ScanSetInfo(&seed_inputs.emplace_back(), seeds.back(), s.out_step[i]);
-    const std::string product = fmt::format("vjp/product_{}", i);
-    ScanAddNode(g, "Mul", {body.output(i).name(), seeds.back()}, {product});
-    terms.push_back(fmt::format("vjp/term_{}", i));
-    auto* a = ScanAddNode(g, "ReduceSum", {product}, {terms.back()})->add_attribute();
-    a->set_name("keepdims");
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(0);
-  }
-  std::string loss = terms.front();
-  for (size_t i = 1; i < terms.size(); ++i) {
-    const std::string sum = fmt::format("vjp/sum_{}", i);
-    ScanAddNode(g, "Add", {loss, terms[i]}, {sum});
-    loss = sum;
-  }
-  for (const auto& v : seed_inputs) *g.add_input() = v;
-  const std::map<std::string, std::string> grads = AddGradients(m, loss, wrt);
-
+  GraphBuilder b(&g, nullptr);
   // Inputs in the backward Scan's order: its states (the seeds of the body's states), then its
   // scan inputs (the seeds of the scan outputs, the saved states, the forward scan inputs).
-  std::vector<onnx::ValueInfoProto> inputs(g.input().begin(), g.input().end());
-  const auto seed_at = [&](int i) { return inputs[body.input_size() + i]; };
-  g.clear_input();
-  for (int i = 0; i < body.output_size(); ++i) *g.add_input() = seed_at(i);
-  for (int i = 0; i < body.input_size(); ++i) *g.add_input() = inputs[i];
+  std::vector<std::string> terms, wrt;
+  for (int i = 0; i < body.output_size(); ++i) {
+    const std::string seed = fmt::format("vjp/seed_{}", i);
+    DeclareInput(&g, seed, s.out_step[i].elem, s.out_step[i].dims);
+    const std::string product =
+        b.Node("Mul", {body.output(i).name(), seed}, {}, fmt::format("vjp/product_{}", i));
+    terms.push_back(
+        b.Node("ReduceSum", {product}, {{"keepdims", int64_t{0}}}, fmt::format("vjp/term_{}", i)));
+  }
   for (int i = 0; i < body.input_size(); ++i) {
-    const std::string out = fmt::format("vjp/grad_{}", i);
-    ScanAddNode(g, "Identity", {grads.at(wrt[i])}, {out});
-    ScanSetInfo(g.add_output(), out, s.in_step[i]);
+    wrt.push_back(body.input(i).name());
+    DeclareInput(&g, wrt.back(), s.in_step[i].elem, s.in_step[i].dims);
+  }
+  std::string loss = terms.front();
+  for (size_t i = 1; i < terms.size(); ++i)
+    loss = b.Node("Add", {loss, terms[i]}, {}, fmt::format("vjp/sum_{}", i));
+  const std::map<std::string, std::string> grads = AddGradients(m, loss, wrt);
+  for (int i = 0; i < body.input_size(); ++i) {
+    const std::string out =
+        b.Node("Identity", {grads.at(wrt[i])}, {}, fmt::format("vjp/grad_{}", i));
+    DeclareOutput(&g, out, s.in_step[i].elem, s.in_step[i].dims);
   }
   ScanPrefixNames(g, prefix);
   return g;
@@ -196,23 +154,26 @@ onnx::GraphProto VjpBody(const onnx::GraphProto& body, const ScanLayout& s,
 onnx::GraphProto SavingBody(const onnx::GraphProto& body, const ScanLayout& s,
                             const std::string& prefix) {
   onnx::GraphProto g = body;
+  GraphBuilder b(&g, nullptr);
   for (int i = 0; i < s.states; ++i) {
-    const std::string saved = fmt::format("saved_state_{}", i);
-    ScanAddNode(g, "Identity", {body.input(i).name()}, {saved});
-    ScanSetInfo(g.add_output(), saved, s.in_step[i]);
+    const std::string saved =
+        b.Node("Identity", {body.input(i).name()}, {}, fmt::format("saved_state_{}", i));
+    DeclareOutput(&g, saved, s.in_step[i].elem, s.in_step[i].dims);
   }
   ScanPrefixNames(g, prefix);
   return g;
 }
 
-onnx::NodeProto* ScanNode(GradCall& c, const std::vector<std::string>& inputs,
-                          const std::vector<std::string>& outputs, onnx::GraphProto body) {
-  onnx::NodeProto* n = ScanAddNode(*c.e.graph(), "Scan", inputs, outputs);
-  auto* a = n->add_attribute();
+// A Scan node over `body` in the graph being differentiated; returns its outputs' names.
+std::vector<std::string> ScanNode(GradCall& c, const std::vector<std::string>& inputs,
+                                  int num_outputs, const std::vector<Attr>& attrs,
+                                  onnx::GraphProto body) {
+  const std::vector<std::string> outs = c.e.NodeN("Scan", inputs, num_outputs, attrs);
+  auto* a = c.e.graph()->mutable_node(c.e.graph()->node_size() - 1)->add_attribute();
   a->set_name("body");
   a->set_type(onnx::AttributeProto::GRAPH);
   *a->mutable_g() = std::move(body);
-  return n;
+  return outs;
 }
 
 std::vector<std::string> ScanGrad(GradCall& c) {
@@ -221,43 +182,33 @@ std::vector<std::string> ScanGrad(GradCall& c) {
   const ScanLayout s = ScanLayoutOf(c);
   const std::string scope = c.e.Fresh("Scan");
 
-  // The forward again, keeping the state of every step.
-  std::vector<std::string> recomputed;
-  for (int i = 0; i < c.node.output_size() + s.states; ++i)
-    recomputed.push_back(fmt::format("{}/forward_{}", scope, i));
-  std::vector<int64_t> saving_axes = s.output_axes;
-  saving_axes.resize(s.scan_outputs + s.states, 0);
-  onnx::NodeProto* forward = ScanNode(c, {c.node.input().begin(), c.node.input().end()}, recomputed,
-                                      SavingBody(body, s, scope + "/saving/"));
-  ScanSetInts(forward, "scan_input_axes", s.input_axes);
-  ScanSetInts(forward, "scan_output_axes", saving_axes);
-  auto* count = forward->add_attribute();
-  count->set_name("num_scan_inputs");
-  count->set_type(onnx::AttributeProto::INT);
-  count->set_i(s.scan_inputs);
+  // The forward again, keeping the state of every step (stacked along axis 0).
+  std::vector<int64_t> axes = s.output_axes;
+  axes.resize(s.scan_outputs + s.states, 0);
+  const std::vector<std::string> recomputed =
+      ScanNode(c, {c.node.input().begin(), c.node.input().end()}, c.node.output_size() + s.states,
+               {{"num_scan_inputs", int64_t{s.scan_inputs}},
+                {"scan_input_axes", s.input_axes},
+                {"scan_output_axes", axes}},
+               SavingBody(body, s, scope + "/saving/"));
 
-  // Backwards: states are the gradients reaching the states; scan inputs run in reverse.
+  // Backwards: states are the gradients reaching the states; scan inputs run in reverse, along
+  // the recomputed Scan's output axes, then along the forward scan inputs' own.
   std::vector<std::string> inputs;
   for (int i = 0; i < c.node.output_size(); ++i)
     inputs.push_back(c.dy[i].empty() ? c.e.Fill(c.node.output(i)) : c.dy[i]);
   for (int i = 0; i < s.states; ++i) inputs.push_back(recomputed[c.node.output_size() + i]);
   for (int i = s.states; i < c.node.input_size(); ++i) inputs.push_back(c.node.input(i));
-  std::vector<std::string> grads;
-  for (int i = 0; i < c.node.input_size(); ++i)
-    grads.push_back(fmt::format("{}/grad_{}", scope, i));
-  std::vector<int64_t> axes = s.output_axes;
-  axes.resize(s.scan_outputs + s.states, 0);
   axes.insert(axes.end(), s.input_axes.begin(), s.input_axes.end());
-  const int backward_scan_inputs = s.scan_outputs + s.states + s.scan_inputs;
-  onnx::NodeProto* backward = ScanNode(c, inputs, grads, VjpBody(body, s, scope + "/vjp/"));
-  ScanSetInts(backward, "scan_input_axes", axes);
-  ScanSetInts(backward, "scan_input_directions", std::vector<int64_t>(backward_scan_inputs, 1));
-  ScanSetInts(backward, "scan_output_axes", s.input_axes);
-  ScanSetInts(backward, "scan_output_directions", std::vector<int64_t>(s.scan_inputs, 1));
-  auto* n = backward->add_attribute();
-  n->set_name("num_scan_inputs");
-  n->set_type(onnx::AttributeProto::INT);
-  n->set_i(backward_scan_inputs);
+  const int64_t scanned = s.scan_outputs + s.states + s.scan_inputs;
+  const std::vector<std::string> grads =
+      ScanNode(c, inputs, c.node.input_size(),
+               {{"num_scan_inputs", scanned},
+                {"scan_input_axes", axes},
+                {"scan_input_directions", std::vector<int64_t>(scanned, 1)},
+                {"scan_output_axes", s.input_axes},
+                {"scan_output_directions", std::vector<int64_t>(s.scan_inputs, 1)}},
+               VjpBody(body, s, scope + "/vjp/"));
 
   std::vector<std::string> out(c.node.input_size());
   for (int i = 0; i < c.node.input_size(); ++i)
