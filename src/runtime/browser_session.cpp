@@ -332,17 +332,15 @@ void BrowserSession::CheckInputs(const std::map<std::string, core::Tensor>& inpu
     if (!inputs.count(spec.name))
       throw Error(ErrorKind::kInvalidArgument,
                   fmt::format("input '{}' of model '{}' is missing", spec.name, model_name_));
-  for (const auto& [name, t] : inputs) {
-    auto it = std::find_if(inputs_.begin(), inputs_.end(),
-                           [&](const TensorSpec& s) { return s.name == name; });
-    if (it == inputs_.end())
-      throw Error(ErrorKind::kInvalidArgument,
-                  fmt::format("model '{}' has no input '{}'", model_name_, name));
-    if (it->dtype != t.dtype)
-      throw Error(ErrorKind::kInvalidArgument,
-                  fmt::format("input '{}' of model '{}' is {}, not {}", name, model_name_,
-                              core::DTypeName(it->dtype), core::DTypeName(t.dtype)));
-  }
+  for (const auto& [name, t] : inputs) CheckInput(name, t);
+}
+
+void BrowserSession::CheckInput(const std::string& name, const core::Tensor& t) const {
+  const TensorSpec& spec = Spec(inputs_, name, "input");
+  if (spec.dtype != t.dtype)
+    throw Error(ErrorKind::kInvalidArgument,
+                fmt::format("input '{}' of model '{}' is {}, not {}", name, model_name_,
+                            core::DTypeName(spec.dtype), core::DTypeName(t.dtype)));
 }
 
 std::map<std::string, core::Tensor> BrowserSession::Run(
@@ -432,11 +430,7 @@ void BrowserSession::RunBoundKeepOutputs() {
 }
 
 void BrowserSession::SetBoundInput(const std::string& name, core::Tensor tensor) {
-  const TensorSpec& spec = Spec(inputs_, name, "input");
-  if (spec.dtype != tensor.dtype)
-    throw Error(ErrorKind::kInvalidArgument,
-                fmt::format("input '{}' of model '{}' is {}, not {}", name, model_name_,
-                            core::DTypeName(spec.dtype), core::DTypeName(tensor.dtype)));
+  CheckInput(name, tensor);
   pending_.push_back({{"op", "set"}, {"name", name}});
   pending_tensors_[name] = std::move(tensor);
 }

@@ -97,6 +97,7 @@ class BrowserSession : public Session {
                                             bool page_loaded);
   [[noreturn]] void Fail(const std::string& why);
   void CheckInputs(const std::map<std::string, core::Tensor>& inputs) const;
+  void CheckInput(const std::string& name, const core::Tensor& t) const;  // named, of its type
   const TensorSpec& Spec(const std::vector<TensorSpec>& specs, const std::string& name,
                          const char* what) const;
   // Sends `op` with the queued changes to the bound inputs, which it empties.
