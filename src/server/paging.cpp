@@ -58,17 +58,21 @@ std::string SqlFilter::Where() const {
   return conditions_.empty() ? "" : fmt::format("WHERE {}", fmt::join(conditions_, " AND "));
 }
 
+std::string LimitClause(const Page& page) {
+  return fmt::format(" LIMIT {} OFFSET {}", page.limit, page.offset);
+}
+
+int64_t CountRows(store::ResultStore& store, const std::string& count_from,
+                  const SqlFilter& filter) {
+  const store::QueryResult count = store.Query("SELECT count(*) " + count_from, filter.params());
+  return std::stoll(count.rows.at(0).at(0).value_or("0"));
+}
+
 nlohmann::ordered_json PagedQuery(store::ResultStore& store, const std::string& select,
                                   const std::string& count_from, const SqlFilter& filter,
                                   const Page& page) {
-  const store::QueryResult count = store.Query("SELECT count(*) " + count_from, filter.params());
-  const int64_t total = std::stoll(count.rows.at(0).at(0).value_or("0"));
-  // LIMIT and OFFSET as numbers in the text (parsed integers, not a caller's text): DuckDB plans
-  // a top-N only for a constant limit, and sorted every matching row for a bound one (0.5 s
-  // over a million results).
-  return PageJson(store.Query(fmt::format("{} LIMIT {} OFFSET {}", select, page.limit, page.offset),
-                              filter.params()),
-                  total, page);
+  const int64_t total = CountRows(store, count_from, filter);
+  return PageJson(store.Query(select + LimitClause(page), filter.params()), total, page);
 }
 
 }  // namespace ipfs_accel::server

@@ -46,6 +46,14 @@ class SqlFilter {
   std::vector<store::QueryParam> params_;
 };
 
+// " LIMIT n OFFSET m" of `page`, the numbers in the text (parsed integers, not a caller's text):
+// DuckDB plans a top-N only for a constant limit, and sorted every matching row for a bound one
+// (0.5 s over a million results).
+std::string LimitClause(const Page& page);
+// SELECT count(*) `count_from` ("FROM ... WHERE ..." with `filter`'s placeholders).
+int64_t CountRows(store::ResultStore& store, const std::string& count_from,
+                  const SqlFilter& filter);
+
 // `select` (a query whose last clause is its ORDER BY, with `filter`'s placeholders) run twice:
 // its count, and the page of it. `count_from` is the part after SELECT ... that the count keeps
 // ("FROM ... WHERE ..."), given apart so that the count need not sort or compute columns.
