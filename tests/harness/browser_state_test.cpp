@@ -11,8 +11,8 @@
 #include "ipfs_accel/core/error.h"
 #include "ipfs_accel/harness/generation.h"
 #include "ipfs_accel/harness/training.h"
-#include "ipfs_accel/hw/hardware.h"
 #include "ipfs_accel/models/model.h"
+#include "support/browser_here.h"
 #include "support/catch_error.h"
 
 namespace ipfs_accel::harness {
@@ -21,12 +21,6 @@ namespace browser_state_test {
 namespace fs = std::filesystem;
 
 const fs::path kLlama = fs::path(IPFS_ACCEL_SHARED_DIR) / "fixtures/hf-tiny/llama";
-
-#define SKIP_WITHOUT_CHROMIUM()                         \
-  do {                                                  \
-    std::string why;                                    \
-    if (!hw::DetectChromium(&why)) GTEST_SKIP() << why; \
-  } while (0)
 
 GenerationResult Generate(const models::Model& model, const std::string& platform) {
   GenerationConfig c;
@@ -41,7 +35,7 @@ GenerationResult Generate(const models::Model& model, const std::string& platfor
 }
 
 TEST(BrowserState, GreedyDecodingOnWasmGivesTheTokensOfTheCpu) {
-  SKIP_WITHOUT_CHROMIUM();
+  SKIP_WITHOUT_BROWSER();
   const models::Model model = models::LoadHfFolder(kLlama.string());
   const GenerationResult cpu = Generate(model, "cpu");
   const GenerationResult wasm = Generate(model, "wasm");
@@ -66,7 +60,7 @@ TrainingResult Train(const models::Model& model, const std::string& platform, in
 }
 
 TEST(BrowserState, TrainingStepsOnWasmFollowTheLossOfTheCpu) {
-  SKIP_WITHOUT_CHROMIUM();
+  SKIP_WITHOUT_BROWSER();
   const models::Model model = models::LoadModel("bert-tiny");
   const TrainingResult cpu = Train(model, "cpu", 1);
   const TrainingResult wasm = Train(model, "wasm", 1);

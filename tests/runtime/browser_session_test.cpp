@@ -23,6 +23,7 @@
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
 #include "ipfs_accel/runtime/platforms.h"
 #include "runtime/browser_server.h"
+#include "support/browser_here.h"
 #include "support/catch_error.h"
 #include "support/tensors.h"
 
@@ -31,23 +32,6 @@ namespace browser_session_test {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-bool BrowserHere(std::string* why) {
-  if (!hw::DetectChromium(why)) return false;
-  try {
-    FindBrowserFiles();
-  } catch (const core::Error& e) {
-    *why = e.what();
-    return false;
-  }
-  return true;
-}
-
-#define SKIP_WITHOUT_BROWSER()                   \
-  do {                                           \
-    std::string why;                             \
-    if (!BrowserHere(&why)) GTEST_SKIP() << why; \
-  } while (0)
 
 // Inputs that respect the model's hints (token ids in range, masks of ones), with fixed
 // values so both backends see the same bytes.
