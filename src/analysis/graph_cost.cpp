@@ -140,19 +140,51 @@ CostAndMemory EstimateCostAndMemory(const models::Model& model,
   return {EstimateCostOf(shaped), EstimateMemoryOf(shaped)};
 }
 
-GraphCost EstimateCostOf(const ShapedGraph& shaped) {
-  GraphCost cost;
-  cost.weights_bytes = shaped.weights_bytes;
-  cost.kv_cache_bytes = shaped.kv_input_bytes;
-  std::unordered_set<std::string> constants(shaped.initializers().begin(),
-                                            shaped.initializers().end());
-  for (const onnx::NodeProto& node : shaped.graph().node()) {
+namespace {
+
+// A Scan's iterations: its first scan input's length along that input's scan axis (-1 unknown).
+int64_t ScanIterations(const ShapedGraph& shaped, const onnx::NodeProto& node) {
+  const auto* scan_inputs = FindAttribute(node, "num_scan_inputs");
+  if (scan_inputs == nullptr || scan_inputs->i() < 1 || scan_inputs->i() > node.input_size())
+    return -1;
+  const std::string& first = node.input(node.input_size() - static_cast<int>(scan_inputs->i()));
+  const core::Shape dims = KnownDims(shaped.TypeOf(first));
+  const auto* axes = FindAttribute(node, "scan_input_axes");
+  int64_t axis = axes && axes->ints_size() > 0 ? axes->ints(0) : 0;
+  if (axis < 0) axis += static_cast<int64_t>(dims.size());
+  if (axis < 0 || axis >= static_cast<int64_t>(dims.size())) return -1;
+  return dims[static_cast<size_t>(axis)];
+}
+
+// Adds the cost of `nodes`, each run `times` times (a Scan's body once per iteration; its
+// inner names are typed by ShapedGraph like the outer ones). `constants` are the names the
+// runtime folds.
+void AddNodesCost(const ShapedGraph& shaped,
+                  const google::protobuf::RepeatedPtrField<onnx::NodeProto>& nodes, int64_t times,
+                  std::unordered_set<std::string> constants, GraphCost& cost) {
+  for (const onnx::NodeProto& node : nodes) {
     if (IsFoldedByTheRuntime(node, constants)) {
       for (const auto& name : node.output()) constants.insert(name);
       continue;
     }
+    const onnx::GraphProto* body = nullptr;
     bool known = true;
-    for (const auto& attr : node.attribute()) known &= !(attr.has_g() || attr.graphs_size() > 0);
+    for (const auto& attr : node.attribute()) {
+      if (node.op_type() == "Scan" && attr.name() == "body" && attr.has_g()) body = &attr.g();
+      known &= !(attr.has_g() || attr.graphs_size() > 0) || body != nullptr;
+    }
+    if (body != nullptr) {
+      const int64_t iterations = ScanIterations(shaped, node);
+      if (iterations < 0) {
+        cost.unknown_nodes += 1;
+        continue;
+      }
+      auto inner = constants;
+      for (const auto& t : body->initializer()) inner.insert(t.name());
+      AddNodesCost(shaped, body->node(), times * iterations, std::move(inner), cost);
+      cost.by_class["other"].nodes += times;
+      continue;
+    }
     std::vector<core::Shape> in, out;
     double bytes = 0;
     const auto add = [&](const std::string& name, std::vector<core::Shape>& dims) {
@@ -171,19 +203,30 @@ GraphCost EstimateCostOf(const ShapedGraph& shaped) {
     for (const auto& name : node.input()) add(name, in);
     for (const auto& name : node.output()) add(name, out);
     if (!known) {
-      ++cost.unknown_nodes;
+      cost.unknown_nodes += 1;
       continue;
     }
     const std::string cls = OperatorClass(node.op_type(), node.domain());
     OperatorCost& c = cost.by_class[cls];
-    const double flops = NodeFlops(node, cls, in, out);
+    const double flops = NodeFlops(node, cls, in, out) * static_cast<double>(times);
     if (Views().count(node.op_type())) bytes = 0;
-    c.nodes += 1;
+    bytes *= static_cast<double>(times);
+    c.nodes += times;
     c.flops += flops;
     c.bytes += bytes;
     cost.flops += flops;
     cost.bytes += bytes;
   }
+}
+
+}  // namespace
+
+GraphCost EstimateCostOf(const ShapedGraph& shaped) {
+  GraphCost cost;
+  cost.weights_bytes = shaped.weights_bytes;
+  cost.kv_cache_bytes = shaped.kv_input_bytes;
+  AddNodesCost(shaped, shaped.graph().node(), 1,
+               {shaped.initializers().begin(), shaped.initializers().end()}, cost);
   return cost;
 }
 

@@ -504,16 +504,25 @@ ShapedGraph::ShapedGraph(const models::Model& model,
   }
   SetInputShapes(graph, initializers_, input_shapes, model.info.name, *this);
   inference_failure = InferAtGivenShapes(proto_);
+  AddTypes(graph);
+}
+
+void ShapedGraph::AddTypes(const onnx::GraphProto& graph) {
   for (const auto& t : graph.initializer()) {
     auto* tensor = initializer_types_[t.name()].mutable_tensor_type();
     tensor->set_elem_type(t.data_type());
     auto* shape = tensor->mutable_shape();
     for (const int64_t d : t.dims()) shape->add_dim()->set_dim_value(d);
+    types_[t.name()] = &initializer_types_[t.name()];
   }
-  for (const auto& [name, type] : initializer_types_) types_[name] = &type;
   for (const auto& v : graph.input()) types_[v.name()] = &v.type();
   for (const auto& v : graph.value_info()) types_[v.name()] = &v.type();
   for (const auto& v : graph.output()) types_[v.name()] = &v.type();
+  for (const auto& node : graph.node())
+    for (const auto& attr : node.attribute()) {
+      if (attr.has_g()) AddTypes(attr.g());
+      for (const auto& g : attr.graphs()) AddTypes(g);
+    }
 }
 
 const onnx::TypeProto* ShapedGraph::TypeOf(const std::string& name) const {

@@ -34,7 +34,8 @@ class ShapedGraph {
   const onnx::GraphProto& graph() const { return proto_.graph(); }
   const std::set<std::string>& initializers() const { return initializers_; }
   // The type of an initializer, graph input, node output or graph output (inferred at the
-  // given shapes); nullptr if none.
+  // given shapes), of the graph or of a subgraph of its nodes (ONNX names are unique across
+  // them); nullptr if none.
   const onnx::TypeProto* TypeOf(const std::string& name) const;
   // Its bytes, kUnknown unless every dimension is known.
   int64_t BytesOfTensor(const std::string& name) const;
@@ -45,6 +46,9 @@ class ShapedGraph {
   std::string inference_failure;  // "" or why shape inference stopped
 
  private:
+  // Types of `graph`'s names and, recursively, of its nodes' subgraphs'.
+  void AddTypes(const onnx::GraphProto& graph);
+
   onnx::ModelProto proto_;
   std::set<std::string> initializers_;
   std::unordered_map<std::string, onnx::TypeProto> initializer_types_;

@@ -14,12 +14,14 @@
 
 #include "ipfs_accel/models/model.h"
 #include "support/catch_error.h"
+#include "support/onnx_protos.h"
 #include "support/temp_dir.h"
 
 namespace ipfs_accel::analysis {
 namespace memory_estimate_test {
 
 namespace fs = std::filesystem;
+using namespace ipfs_accel::testing::onnx_protos;  // NOLINT(google-build-using-namespace)
 using core::Shape;
 using ShapeMap = std::map<std::string, Shape>;
 
@@ -35,61 +37,6 @@ ShapeMap BertShapes(int64_t batch, int64_t sequence) {
 }
 
 // ---- hand-built graphs ----------------------------------------------------------------------
-
-void AddValueInfo(google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list,
-                  const std::string& name, int32_t type, const std::vector<std::string>& dims) {
-  auto* info = list->Add();
-  info->set_name(name);
-  auto* tensor = info->mutable_type()->mutable_tensor_type();
-  tensor->set_elem_type(type);
-  for (const auto& d : dims) {
-    auto* dim = tensor->mutable_shape()->add_dim();
-    if (std::isdigit(static_cast<unsigned char>(d[0])))
-      dim->set_dim_value(std::stoll(d));
-    else
-      dim->set_dim_param(d);
-  }
-}
-
-onnx::NodeProto* AddNode(onnx::GraphProto* g, const std::string& op,
-                         const std::vector<std::string>& inputs,
-                         const std::vector<std::string>& outputs, const std::string& name = "") {
-  auto* node = g->add_node();
-  node->set_op_type(op);
-  node->set_name(name);
-  for (const auto& in : inputs) node->add_input(in);
-  for (const auto& out : outputs) node->add_output(out);
-  return node;
-}
-
-onnx::TensorProto FloatTensor(const std::string& name, const std::vector<int64_t>& dims) {
-  onnx::TensorProto t;
-  t.set_name(name);
-  t.set_data_type(onnx::TensorProto::FLOAT);
-  int64_t n = 1;
-  for (int64_t d : dims) {
-    t.add_dims(d);
-    n *= d;
-  }
-  t.set_raw_data(std::string(static_cast<size_t>(n) * 4, '\x01'));
-  return t;
-}
-
-onnx::ModelProto NewModel() {
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  auto* opset = m.add_opset_import();
-  opset->set_domain("");
-  opset->set_version(17);
-  return m;
-}
-
-models::Model FromProto(const onnx::ModelProto& proto) {
-  models::Model m;
-  m.info.name = "hand-built";
-  EXPECT_TRUE(proto.SerializeToString(&m.onnx_bytes));
-  return m;
-}
 
 // x [batch, 64] -> MatMul W1 [64, 32] -> Relu -> MatMul W2 [32, 8] (external data) -> + a
 // Constant [8] -> z (output) -> Reshape to [-1] -> flat (output).

@@ -13,8 +13,10 @@
 //          dtypes; views that move no data (Reshape, Squeeze, Unsqueeze, Flatten, Shape,
 //          Identity) count 0.
 // Nodes ONNX Runtime folds when it loads the graph (constants, weight-only subgraphs) count
-// nothing. A node whose tensors shape inference could not size, or with a subgraph (If, Loop,
-// Scan), is counted in unknown_nodes and left out of flops and bytes.
+// nothing. A Scan counts its body once per iteration (its first scan input's length), in the
+// body nodes' own classes, and itself as one "other" node; `nodes` counts nodes run. A node
+// whose tensors shape inference could not size, or with another subgraph (If, Loop), is
+// counted in unknown_nodes and left out of flops and bytes.
 
 #include <cstdint>
 #include <map>
