@@ -13,8 +13,10 @@ namespace ipfs_accel::analysis {
 
 namespace {
 
-constexpr size_t kMinShapes = 3;           // fixed and per GFLOP, and one more
-constexpr size_t kMinShapesWithBytes = 4;  // per GB too
+// A fit of k terms needs k + 1 shapes to be checked by one: fixed and per GFLOP from three
+// shapes, per GB from four, per sample from five.
+constexpr size_t kMinShapes = 3;
+constexpr size_t kTerms = 4;
 
 using Shape = std::pair<int64_t, int64_t>;
 
@@ -22,10 +24,16 @@ Shape ShapeOf(const PredictorRow& r) { return {r.batch_size, r.seq_len}; }
 
 double Gflops(const PredictorRow& r) { return r.cost.flops / 1e9; }
 
+// The fit's columns: 1, GFLOPs, GB moved, samples in the batch.
+std::array<double, kTerms> OwnRooflineColumns(const PredictorRow& r) {
+  return {1.0, Gflops(r), r.cost.bytes / 1e9, static_cast<double>(r.batch_size)};
+}
+
 }  // namespace
 
 double ModelRoofline::Ms(const PredictorRow& row) const {
-  return std::max(fixed_ms + ms_per_gflop * Gflops(row) + ms_per_gb * row.cost.bytes / 1e9, 1e-6);
+  const auto c = OwnRooflineColumns(row);
+  return std::max(fixed_ms + ms_per_gflop * c[1] + ms_per_gb * c[2] + ms_per_sample * c[3], 1e-6);
 }
 
 std::array<double, 2> ModelRoofline::Position(const PredictorRow& row) const {
@@ -34,16 +42,14 @@ std::array<double, 2> ModelRoofline::Position(const PredictorRow& row) const {
 }
 
 nlohmann::json ModelRoofline::ToJson() const {
-  return {{"fixed_ms", fixed_ms},
-          {"ms_per_gflop", ms_per_gflop},
-          {"ms_per_gb", ms_per_gb},
-          {"min_gflops", min_gflops},
-          {"max_gflops", max_gflops}};
+  return {{"fixed_ms", fixed_ms},     {"ms_per_gflop", ms_per_gflop},
+          {"ms_per_gb", ms_per_gb},   {"ms_per_sample", ms_per_sample},
+          {"min_gflops", min_gflops}, {"max_gflops", max_gflops}};
 }
 
 ModelRoofline ModelRoofline::FromJson(const nlohmann::json& j) {
-  return {j.at("fixed_ms"), j.at("ms_per_gflop"), j.at("ms_per_gb"), j.at("min_gflops"),
-          j.at("max_gflops")};
+  return {j.at("fixed_ms"),      j.at("ms_per_gflop"), j.at("ms_per_gb"),
+          j.at("ms_per_sample"), j.at("min_gflops"),   j.at("max_gflops")};
 }
 
 std::string ModelRooflineKey(const PredictorRow& r) {
@@ -55,20 +61,20 @@ std::optional<ModelRoofline> FitModelRoofline(const std::vector<const PredictorR
   std::set<Shape> shapes;
   for (const PredictorRow* r : rows) shapes.insert(ShapeOf(*r));
   if (shapes.size() < kMinShapes) return std::nullopt;
-  const size_t width = shapes.size() >= kMinShapesWithBytes ? 3 : 2;
+  const size_t width = std::min(kTerms, shapes.size() - 1);
   std::vector<std::vector<double>> x;
   std::vector<double> y;
   ModelRoofline m{.min_gflops = INFINITY, .max_gflops = 0};
   for (const PredictorRow* r : rows) {
-    const std::array<double, 3> c = {1.0, Gflops(*r), r->cost.bytes / 1e9};
+    const auto c = OwnRooflineColumns(*r);
     x.emplace_back(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(width));
     y.push_back(r->latency_ms);
     m.min_gflops = std::min(m.min_gflops, Gflops(*r));
     m.max_gflops = std::max(m.max_gflops, Gflops(*r));
   }
   std::vector<double> b = FitNonNegativeRelative(x, y);
-  b.resize(3, 0.0);
-  m.fixed_ms = b[0], m.ms_per_gflop = b[1], m.ms_per_gb = b[2];
+  b.resize(kTerms, 0.0);
+  m.fixed_ms = b[0], m.ms_per_gflop = b[1], m.ms_per_gb = b[2], m.ms_per_sample = b[3];
   return m;
 }
 

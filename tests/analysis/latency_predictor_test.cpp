@@ -105,6 +105,25 @@ TEST(LatencyPredictor, AModelMeasuredAtSeveralShapesIsPredictedFromItsOwnRooflin
   EXPECT_GT(std::abs(p.Predict(fused).latency_ms - (1.0 + 5.0 * 0.128)), 1e-3);
 }
 
+TEST(LatencyPredictor, AModelsOwnRooflineLearnsACostPerSampleOfTheBatch) {
+  // A cost per batch item that no FLOP count shows (kernels looping over samples): a straight
+  // line in GFLOPs alone would be off at a batch it was not fitted on.
+  std::vector<PredictorRow> rows;
+  for (int64_t batch : {1, 2, 4, 8})
+    for (int64_t seq : {8, 16, 32}) {
+      PredictorRow r = Row("cpu: test", "bert", batch, seq, 0.001 * batch * seq, 0.01, 100);
+      r.latency_ms = 0.2 + 2.0 * r.cost.flops / 1e9 + 0.05 * static_cast<double>(batch);
+      if (batch != 4) rows.push_back(r);
+    }
+  const auto p = LatencyPredictor::Train(rows, PredictorKind::kRoofline);
+  const auto local = p.ToJson()["model_rooflines"].begin().value();
+  EXPECT_NEAR(local["ms_per_sample"].get<double>(), 0.05, 1e-6);
+  for (int64_t seq : {8, 16, 32}) {
+    const PredictorRow held_out = Row("cpu: test", "bert", 4, seq, 0.004 * seq, 0.01, 100);
+    EXPECT_NEAR(p.Predict(held_out).latency_ms, 0.2 + 0.008 * seq + 0.2, 1e-6) << seq;
+  }
+}
+
 TEST(LatencyPredictor, AStoredModelPredictsAsTheTrainedOneDid) {
   const auto rows = Sweep("cpu: test", true);
   const auto p = LatencyPredictor::Train(rows, PredictorKind::kRooflineAndTrees);
