@@ -17,7 +17,19 @@ namespace ipfs_accel::analysis {
 
 namespace {
 
-constexpr const char* kMeasuredConfigurations = R"sql(
+// Measured single-stream results, and the window over each configuration's, latest first.
+constexpr const char* kMeasuredResults = R"sql(
+FROM performance_results p JOIN runs r USING (run_id) JOIN models m USING (model_id)
+     JOIN hardware_platforms h USING (hardware_id)
+WHERE COALESCE(r.origin, 'measured') = 'measured' AND p.scenario = 'single-stream'
+  AND p.latency_p50_ms > 0)sql";
+constexpr const char* kSameConfiguration = R"sql(
+  PARTITION BY p.model_id, p.hardware_id, p.execution_provider, p.precision, p.graph_variant,
+               p.batch_size, p.seq_len, p.threads, CAST(p.input_shapes_json AS VARCHAR)
+  ORDER BY r.started_at DESC, p.result_id DESC)sql";
+
+std::string MeasuredConfigurationsQuery() {
+  return fmt::format(R"sql(
 SELECT m.name, m.source, m.source_path, m.content_hash, m.architecture,
        h.platform, h.device_name, h.hostname, p.execution_provider, p.precision,
        p.graph_variant, p.batch_size, p.seq_len, p.threads,
@@ -26,18 +38,25 @@ SELECT m.name, m.source, m.source_path, m.content_hash, m.architecture,
        CASE WHEN h.platform IN ('cpu', 'wasm') THEN (
          SELECT max(CAST(c.details->'$.memory_bandwidth.triad_gb_per_s' AS DOUBLE))
          FROM hardware_platforms c WHERE c.platform = 'cpu' AND c.hostname = h.hostname) END
-FROM performance_results p JOIN runs r USING (run_id) JOIN models m USING (model_id)
-     JOIN hardware_platforms h USING (hardware_id)
-WHERE COALESCE(r.origin, 'measured') = 'measured' AND p.scenario = 'single-stream'
-  AND p.latency_p50_ms > 0
-QUALIFY row_number() OVER (
-  PARTITION BY p.model_id, p.hardware_id, p.execution_provider, p.precision, p.graph_variant,
-               p.batch_size, p.seq_len, p.threads, CAST(p.input_shapes_json AS VARCHAR)
-  ORDER BY r.started_at DESC, p.result_id DESC) = 1
+{}
+QUALIFY row_number() OVER ({}) = 1
 -- A total order: the folds are dealt in row order, so ties would make training irreproducible.
 ORDER BY m.name, m.content_hash, p.model_id, h.platform, h.device_name, h.hostname,
          p.execution_provider, p.graph_variant, p.precision, p.batch_size, p.seq_len, p.threads,
-         CAST(p.input_shapes_json AS VARCHAR))sql";
+         CAST(p.input_shapes_json AS VARCHAR))sql",
+                     kMeasuredResults, kSameConfiguration);
+}
+
+// Each configuration's latest p50 beside the one measured before it.
+std::string RepeatedConfigurationsQuery() {
+  return fmt::format(R"sql(
+SELECT latest, previous FROM (
+  SELECT p.latency_p50_ms AS latest, lead(p.latency_p50_ms) OVER ({0}) AS previous,
+         row_number() OVER ({0}) AS k
+  {1}) pairs
+WHERE k = 1 AND previous IS NOT NULL)sql",
+                     kSameConfiguration, kMeasuredResults);
+}
 
 uint64_t SeedOf(const std::string& content_hash) {
   if (content_hash.rfind("seed:", 0) != 0) return 42;
@@ -66,7 +85,7 @@ std::string RebuildSpec(const std::string& name, const std::string& source,
 
 PredictorDataset LoadPredictorDataset(store::ResultStore& store,
                                       const std::function<void(int, int)>& progress) {
-  const store::QueryResult q = store.Query(kMeasuredConfigurations);
+  const store::QueryResult q = store.Query(MeasuredConfigurationsQuery());
   // One graph per (spec, seed, variant, precision): rows share it.
   using GraphKey = std::tuple<std::string, uint64_t, std::string, std::string>;
   std::map<GraphKey, std::vector<size_t>> by_graph;
@@ -119,6 +138,15 @@ PredictorDataset LoadPredictorDataset(store::ResultStore& store,
     if (progress) progress(++done, static_cast<int>(by_graph.size()));
   }
   return data;
+}
+
+RepeatedMeasurements LoadRepeatedMeasurements(store::ResultStore& store) {
+  RepeatedMeasurements out;
+  for (const auto& r : store.Query(RepeatedConfigurationsQuery()).rows) {
+    out.latest.push_back(std::stod(*r[0]));
+    out.previous.push_back(std::stod(*r[1]));
+  }
+  return out;
 }
 
 }  // namespace ipfs_accel::analysis

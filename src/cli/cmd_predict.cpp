@@ -85,6 +85,18 @@ Json SplitsJson(const std::vector<analysis::SplitEvaluation>& splits) {
   return out;
 }
 
+// How the database's repeated measurements agree (prediction_dataset.h): the noise every
+// split's figures include; null where no configuration was measured twice.
+Json Repeatability(store::ResultStore& store) {
+  const analysis::RepeatedMeasurements pairs = analysis::LoadRepeatedMeasurements(store);
+  if (pairs.latest.empty()) return nullptr;
+  const auto a = analysis::MeasureAccuracy(pairs.previous, pairs.latest);
+  return {{"configurations", a.count},
+          {"mape", a.mape},
+          {"within_10pct", a.within_10pct},
+          {"within_25pct", a.within_25pct}};
+}
+
 // Evaluates the kinds asked for and picks the one with the lower k-fold MAPE.
 analysis::PredictorKind ChooseKind(const std::string& asked,
                                    const std::vector<analysis::PredictorRow>& rows, Json& by_kind) {
@@ -161,6 +173,13 @@ void PrintEvaluation(const Json& out) {
                                100 * f["within_10pct"].get<double>(),
                                100 * f["within_25pct"].get<double>(), f["spearman"].get<double>());
   }
+  if (const Json& r = out["repeatability"]; !r.is_null())
+    std::cout << fmt::format(
+        "\nrepeated measurements: {} configurations measured twice agree within ±10 % in "
+        "{:.1f} %, within ±25 % in {:.1f} % (MAPE {:.1f} %): the measurements' own noise, "
+        "which the figures above include\n",
+        r["configurations"].get<int>(), 100 * r["within_10pct"].get<double>(),
+        100 * r["within_25pct"].get<double>(), 100 * r["mape"].get<double>());
   std::cout << fmt::format("\nstored predictor {} ({})\n", out["predictor_id"].get<std::string>(),
                            out["library"].get<std::string>());
   const Json& m = out["peak_memory"];
@@ -199,6 +218,7 @@ int RunEvaluate(const PredictOptions& o) {
                                             .model_json = model_json};
   store->WritePredictionModel(record);
   out["predictor_id"] = record.id;
+  out["repeatability"] = Repeatability(*store);
   out["peak_memory"] = TrainPeakMemory(*store, data.rows);
   out["library"] = record.library;
   out["skipped"] = data.skipped;

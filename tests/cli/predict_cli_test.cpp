@@ -1,7 +1,7 @@
 // `predict` and `select` end to end on a measured sweep: the predictor is trained, validated
-// and stored; a measured configuration is labelled measured, an unmeasured one predicted with
-// its interval (and stored as a prediction); an empty database is refused before any file is
-// made.
+// and stored beside how the measurements repeat; a measured configuration is labelled measured, an
+// unmeasured one predicted with its interval (and stored as a prediction); an empty database is
+// refused before any file is made.
 
 #include <gtest/gtest.h>
 
@@ -28,10 +28,18 @@ class PredictCliTest : public CliTest {
 
 TEST_F(PredictCliTest, LabelsMeasuredFiguresMeasuredAndOthersPredictedWithTheirInterval) {
   MeasureSweep();
+  // One configuration measured again: the database's repeatability, beside the splits.
+  const Result again =
+      Run("benchmark --model bert-tiny --batch-sizes 2 --seq-lens 16 --iterations 5 --min-time 0 "
+          "--warmup 1 --db " +
+          db_);
+  ASSERT_EQ(again.status, 0) << again.err;
   const Result evaluated = Run("predict --evaluate --json --db " + db_);
   ASSERT_EQ(evaluated.status, 0) << evaluated.err;
   const auto e = nlohmann::json::parse(evaluated.out);
-  EXPECT_EQ(e["training_range"]["rows"], 40);
+  EXPECT_EQ(e["training_range"]["rows"], 40);  // the latest of each configuration
+  EXPECT_EQ(e["repeatability"]["configurations"], 1);
+  EXPECT_GE(e["repeatability"]["mape"].get<double>(), 0.0);
   for (const char* split : {"k_fold", "unseen_batch", "unseen_seq", "unseen_architecture"}) {
     ASSERT_TRUE(e["splits"].contains(split)) << split;
     const auto& s = e["splits"][split];

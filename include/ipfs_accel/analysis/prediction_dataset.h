@@ -24,6 +24,15 @@ struct PredictorDataset {
 PredictorDataset LoadPredictorDataset(store::ResultStore& store,
                                       const std::function<void(int, int)>& progress = nullptr);
 
+// How well the measurements repeat: every configuration measured more than once (the same
+// selection as the dataset's), its latest p50 beside the one measured before it. A predictor's
+// error against a measurement includes that measurement's own noise, which these pairs show
+// (twice over: both sides of a pair are noisy).
+struct RepeatedMeasurements {
+  std::vector<double> latest, previous;
+};
+RepeatedMeasurements LoadRepeatedMeasurements(store::ResultStore& store);
+
 // The hardware key of a stored result: "cpu: Intel(R) Xeon(R) Processor @ host
 // (CPUExecutionProvider)".
 std::string HardwareKey(const std::string& platform, const std::string& device_name,
