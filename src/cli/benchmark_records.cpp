@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ipfs_accel/harness/statistics.h"
+#include "ipfs_accel/harness/stopping_rule.h"
 #include "ipfs_accel/hw/hardware.h"
 #include "ipfs_accel/runtime/backend.h"
 #include "ipfs_accel/runtime/onnxruntime_backend.h"
@@ -127,6 +128,21 @@ store::HardwarePlatformRecord HardwareRecord(const std::string& platform,
     r.device_name = platform;
   }
   return r;
+}
+
+void PoolEarlierSamples(store::PerformanceRecord& r, const std::vector<double>& earlier) {
+  r.samples_ms.insert(r.samples_ms.begin(), earlier.begin(), earlier.end());
+  r.iterations = static_cast<int>(r.samples_ms.size());
+  const harness::LatencyStats s = harness::Summarize(r.samples_ms);
+  SetLatency(r, s);
+  r.throughput_items_per_s = s.mean > 0 ? static_cast<double>(r.batch_size) * 1000.0 / s.mean : 0;
+  if (r.tail_percentile && r.tail_confidence && r.tail_ci_level) {
+    const harness::PercentileEstimate t = harness::EstimatePercentile(
+        r.samples_ms, *r.tail_percentile, *r.tail_confidence, *r.tail_ci_level);
+    r.tail_early_stopping_ms = t.early_stopping_ms;
+    r.tail_ci_low_ms = t.ci_low_ms;
+    r.tail_ci_high_ms = t.ci_high_ms;
+  }
 }
 
 store::PerformanceRecord ToRecord(const harness::BenchmarkResult& b,

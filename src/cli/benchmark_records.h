@@ -45,4 +45,9 @@ store::PerformanceRecord ToRecord(const runtime::LoadTiming& timing, bool concur
 // The template `model` was built from, on a result of it (left unset for an .onnx file).
 void SetTemplate(store::PerformanceRecord& r, const models::ModelInfo& model);
 
+// A single-stream record with `earlier` timed samples of the same configuration (earlier passes
+// of benchmark --rounds) added to its own: its latency figures, tail estimate, iterations and
+// throughput are those of all of them.
+void PoolEarlierSamples(store::PerformanceRecord& r, const std::vector<double>& earlier);
+
 }  // namespace ipfs_accel::cli

@@ -79,6 +79,7 @@ struct BenchmarkOptions {
   std::string format = "table";
   std::string push_url, token_file;  // --push: where the finished run is sent
   std::string mode = "inference";    // or "training" (scenario training)
+  int rounds = 1;  // single-stream: passes over each model's configurations, samples pooled
 };
 
 // --push: the finished run sent to a server's POST /api/runs; a note on stderr (stdout may be
@@ -739,14 +740,38 @@ int StopInterrupted(StoredRun& run, int signal, int total) {
   return 128 + signal;
 }
 
+// --rounds N: the timed samples of the first N - 1 passes over the model's configurations, by
+// configuration. Nothing of them is stored until the last pass pools them.
+std::vector<std::vector<double>> EarlierRounds(const BenchmarkOptions& o, const PreparedSweep& s,
+                                               Progress& progress) {
+  std::vector<std::vector<double>> samples(s.plan.configurations.size());
+  SweepTally scratch;  // the last pass's tally is the sweep's
+  for (int round = 1; round < o.rounds; ++round)
+    for (size_t i = 0; i < samples.size(); ++i) {
+      ThrowIfInterrupted();
+      const ConfigurationDone done = RunOneConfiguration(o, s, i, progress, scratch);
+      progress.End(fmt::format("round {} of {}: {}", round, o.rounds, done.summary));
+      for (const auto& r : done.entry.performance)
+        samples[i].insert(samples[i].end(), r.samples_ms.begin(), r.samples_ms.end());
+    }
+  return samples;
+}
+
 // One model's sweep stored into `run`: the rows about its platforms, then each configuration as
-// it finishes.
+// it finishes (with --rounds, as the last pass finishes it, its earlier passes' samples pooled).
 void SweepInto(const BenchmarkOptions& o, const PreparedSweep& s, StoredRun& run,
                Progress& progress, SweepTally& tally) {
   for (auto& [platform, entry] : PlatformEntries(s)) run.Store(std::move(entry), false);
+  const auto earlier = EarlierRounds(o, s, progress);
   for (size_t i = 0; i < s.plan.configurations.size(); ++i) {
     ThrowIfInterrupted();
     ConfigurationDone done = RunOneConfiguration(o, s, i, progress, tally);
+    if (!earlier[i].empty() && done.entry.performance.size() == 1) {
+      PoolEarlierSamples(done.entry.performance[0], earlier[i]);
+      tally.done.back().record = done.entry.performance[0];
+      done.summary += fmt::format("; p50 of {} rounds {:.3f} ms", o.rounds,
+                                  *done.entry.performance[0].latency_p50_ms);
+    }
     run.Store(std::move(done.entry), true);
     progress.End(done.summary + "; stored");
   }
@@ -944,7 +969,8 @@ constexpr OptionScope kOptionScopes[] = {
     {"--prompt", "generate"},         {"--tokenizer", "generate"},
     {"--repetitions", "generate"},    {"--target-qps", "server"},
     {"--latency-bound-ms", "server"}, {"--config-timeout", "--isolate"},
-    {"--optimizer", "training"},      {"--grad-accum", "training"}};
+    {"--optimizer", "training"},      {"--grad-accum", "training"},
+    {"--rounds", "single-stream"}};
 
 void RefuseOptionsWithoutEffect(const CLI::App& cmd, const BenchmarkOptions& o) {
   for (const auto& [option, applies] : kOptionScopes) {
@@ -1140,6 +1166,12 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
       ->capture_default_str();
   cmd->add_option("--min-time", r.min_time_s, "and at least this many seconds of timed runs")
       ->check(FiniteNumber(false, "seconds"))
+      ->capture_default_str();
+  cmd->add_option("--rounds", o->rounds,
+                  "single-stream: measure each model's configurations in this many passes over "
+                  "them, storing each with the samples of every pass pooled (host noise that "
+                  "lasts seconds then moves one pass of a configuration, not its figure)")
+      ->check(WholeNumber(1, 1000))
       ->capture_default_str();
   cmd->add_option("--max-time", r.max_time_s,
                   "stop a configuration's timed runs after this many seconds even if the counts "

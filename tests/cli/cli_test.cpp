@@ -618,6 +618,35 @@ TEST_F(CliTest, SweepStoresEachPointWithItsSettings) {
   EXPECT_EQ(*store->Query("SELECT count(*) FROM latest_performance").rows[0][0], "8");
 }
 
+// --rounds: each configuration stored once, with the samples of every pass over the sweep and
+// the figures of all of them; it means nothing outside single-stream, and says so.
+TEST_F(CliTest, RoundsPoolEachConfigurationsSamplesOverPassesAndStoreItOnce) {
+  const Result r =
+      Run("benchmark --model bert-tiny --batch-sizes 1,2 --seq-lens 8 --iterations 4 --warmup 0 "
+          "--min-time 0 --rounds 3 --json --db " +
+          db_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["results"].size(), 2u);
+  auto store = store::ResultStore::Open(db_, {.read_only = true});
+  const auto rows = store
+                        ->Query(
+                            "SELECT iterations, len(samples_ms), "
+                            "abs(latency_p50_ms - list_aggregate(samples_ms, 'median')) < 1e-9, "
+                            "latency_max_ms = list_max(samples_ms) FROM performance_results")
+                        .rows;
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) {
+    EXPECT_EQ(*row[0], "12");  // 3 passes of 4 timed runs
+    EXPECT_EQ(*row[1], "12");
+    EXPECT_EQ(*row[2], "true");  // the p50 is the pooled samples' median
+    EXPECT_EQ(*row[3], "true");
+  }
+  const Result offline =
+      Run("benchmark --model bert-tiny --scenario offline --rounds 2 --db " + db_);
+  EXPECT_EQ(offline.status, 2);
+  EXPECT_NE(offline.err.find("--rounds"), std::string::npos) << offline.err;
+}
+
 TEST_F(CliTest, MatrixShowsTheStoredResultOfAFamily) {
   // A database that does not exist is an error, and is not created.
   Result r = Run("matrix --db " + db_);
