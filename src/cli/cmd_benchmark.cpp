@@ -539,15 +539,16 @@ struct ConfigurationDone {
   std::string summary;
 };
 
-// Runs configuration `i`.
+// Runs configuration `i` in pass `pass` (0-based) of --rounds; progress counts every pass's.
 ConfigurationDone RunOneConfiguration(const BenchmarkOptions& o, const PreparedSweep& s, size_t i,
-                                      Progress& progress, SweepTally& tally) {
+                                      int pass, Progress& progress, SweepTally& tally) {
   const Configuration& c = s.plan.configurations[i];
-  const int total = static_cast<int>(s.plan.configurations.size());
+  const int per_pass = static_cast<int>(s.plan.configurations.size());
+  const int total = per_pass * o.rounds;
   const auto key = std::make_pair(c.platform, c.variant());
   const bool first = !tally.compared.count(key);
   const bool compare = first && !(c.platform == "cpu" && c.variant() == "plain/fp32");
-  progress.Begin(static_cast<int>(i) + 1, total,
+  progress.Begin(pass * per_pass + static_cast<int>(i) + 1, total,
                  fmt::format("{} on {}", s.model.info.name, c.Describe()));
   store::RunResults::Entry entry;
   entry.hardware = HardwareRecord(c.platform, s.hardware);
@@ -749,7 +750,7 @@ std::vector<std::vector<double>> EarlierRounds(const BenchmarkOptions& o, const 
   for (int round = 1; round < o.rounds; ++round)
     for (size_t i = 0; i < samples.size(); ++i) {
       ThrowIfInterrupted();
-      const ConfigurationDone done = RunOneConfiguration(o, s, i, progress, scratch);
+      const ConfigurationDone done = RunOneConfiguration(o, s, i, round - 1, progress, scratch);
       progress.End(fmt::format("round {} of {}: {}", round, o.rounds, done.summary));
       for (const auto& r : done.entry.performance)
         samples[i].insert(samples[i].end(), r.samples_ms.begin(), r.samples_ms.end());
@@ -765,7 +766,7 @@ void SweepInto(const BenchmarkOptions& o, const PreparedSweep& s, StoredRun& run
   const auto earlier = EarlierRounds(o, s, progress);
   for (size_t i = 0; i < s.plan.configurations.size(); ++i) {
     ThrowIfInterrupted();
-    ConfigurationDone done = RunOneConfiguration(o, s, i, progress, tally);
+    ConfigurationDone done = RunOneConfiguration(o, s, i, o.rounds - 1, progress, tally);
     if (!earlier[i].empty() && done.entry.performance.size() == 1) {
       PoolEarlierSamples(done.entry.performance[0], earlier[i]);
       tally.done.back().record = done.entry.performance[0];

@@ -27,7 +27,7 @@ struct ConfigurationQuery {
 // The sweep whose results the predictor is meant to learn from (docs/design.md).
 inline constexpr const char* kPredictorSweepCommand =
     "ipfs-accelerate benchmark --all-models --hardware cpu --batch-sizes 1,2,4,8 "
-    "--seq-lens 8,16,32 --iterations 20 --warmup 2 --min-time 0";
+    "--seq-lens 8,16,32 --iterations 20 --warmup 2 --min-time 0 --rounds 3";
 
 // The results database of `db`, which must exist: predicting or selecting from nothing is
 // refused (core::Error kNotFound, with the command that measures) before a file is made.
