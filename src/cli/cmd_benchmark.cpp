@@ -1170,8 +1170,8 @@ void AddBenchmarkCommand(CLI::App& app, CommandFn* selected) {
       ->capture_default_str();
   cmd->add_option("--rounds", o->rounds,
                   "single-stream: measure each model's configurations in this many passes over "
-                  "them, storing each with the samples of every pass pooled (host noise that "
-                  "lasts seconds then moves one pass of a configuration, not its figure)")
+                  "them (a fresh session each pass) and store each once with every pass's "
+                  "samples pooled, so its figure is not one session's or one moment's")
       ->check(WholeNumber(1, 1000))
       ->capture_default_str();
   cmd->add_option("--max-time", r.max_time_s,
