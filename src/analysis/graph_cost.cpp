@@ -142,6 +142,13 @@ CostAndMemory EstimateCostAndMemory(const models::Model& model,
 
 namespace {
 
+// A Scan's body; nullptr for any other node.
+const onnx::GraphProto* ScanBody(const onnx::NodeProto& node) {
+  if (node.op_type() != "Scan") return nullptr;
+  const auto* body = FindAttribute(node, "body");
+  return body && body->has_g() ? &body->g() : nullptr;
+}
+
 // A Scan's iterations: its first scan input's length along that input's scan axis (-1 unknown).
 int64_t ScanIterations(const ShapedGraph& shaped, const onnx::NodeProto& node) {
   const auto* scan_inputs = FindAttribute(node, "num_scan_inputs");
@@ -167,16 +174,10 @@ void AddNodesCost(const ShapedGraph& shaped,
       for (const auto& name : node.output()) constants.insert(name);
       continue;
     }
-    const onnx::GraphProto* body = nullptr;
-    bool known = true;
-    for (const auto& attr : node.attribute()) {
-      if (node.op_type() == "Scan" && attr.name() == "body" && attr.has_g()) body = &attr.g();
-      known &= !(attr.has_g() || attr.graphs_size() > 0) || body != nullptr;
-    }
-    if (body != nullptr) {
+    if (const onnx::GraphProto* body = ScanBody(node)) {
       const int64_t iterations = ScanIterations(shaped, node);
       if (iterations < 0) {
-        cost.unknown_nodes += 1;
+        ++cost.unknown_nodes;
         continue;
       }
       auto inner = constants;
@@ -185,6 +186,8 @@ void AddNodesCost(const ShapedGraph& shaped,
       cost.by_class["other"].nodes += times;
       continue;
     }
+    bool known = true;
+    for (const auto& attr : node.attribute()) known &= !(attr.has_g() || attr.graphs_size() > 0);
     std::vector<core::Shape> in, out;
     double bytes = 0;
     const auto add = [&](const std::string& name, std::vector<core::Shape>& dims) {
@@ -203,7 +206,7 @@ void AddNodesCost(const ShapedGraph& shaped,
     for (const auto& name : node.input()) add(name, in);
     for (const auto& name : node.output()) add(name, out);
     if (!known) {
-      cost.unknown_nodes += 1;
+      ++cost.unknown_nodes;
       continue;
     }
     const std::string cls = OperatorClass(node.op_type(), node.domain());

@@ -262,14 +262,16 @@ void LatencyPredictor::FitLocalRooflines(const std::vector<PredictorRow>& rows, 
   std::map<std::string, std::vector<const PredictorRow*>> groups;
   for (const auto& r : rows) groups[ModelRooflineKey(r)].push_back(&r);
   HeldOutErrors held_out;
+  size_t model = 0;
   for (const auto& [key, list] : groups) {
+    ++model;
     if (const auto fit = FitModelRoofline(list)) local_[key] = *fit;
     if (!correct) continue;
     for (const HeldOutShape& h : LeaveEachShapeOut(list)) {
       const double ms = h.fit.Ms(*h.row);
       held_out.x.push_back(CorrectionFeatures(WithBandwidth(*h.row), h.fit, ms));
       held_out.y.push_back(static_cast<float>(std::log(h.row->latency_ms / ms)));
-      held_out.group.push_back(local_.size());
+      held_out.group.push_back(model);
     }
   }
   if (held_out.y.size() >= kMinCorrectionRows && CorrectionHelps(held_out))
